@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rpc: gRPC-style calls over nng REQ/REP, framed with protobuf (proto/xdrop.proto).
+ *
+ * A request message on the wire is one serialized xdrop.v1.RpcRequest (service, method,
+ * call id, auth token, deadline, and the method's serialized request in `payload`); the
+ * reply is one xdrop.v1.RpcReply (call id, status code, message, field path, and the
+ * serialized response in `payload`). docs/rpc.md is the language-neutral description.
+ *
+ * Server: a REP socket served by `workers` threads, each owning one nng context, so that
+ * that many calls run at once and a slow handler (a database write) never blocks nng's own
+ * callback threads. Dispatch is driven by the protobuf-c service descriptors: the daemon
+ * registers a handler per (service descriptor, method name); the request payload is
+ * unpacked with the method's input descriptor and the response packed with its output
+ * descriptor. Before a handler runs, the frame must decode, the method must exist, the auth
+ * hook must accept the token and the deadline must not have passed; every failure gets an
+ * RpcReply with the matching code and changes nothing.
+ *
+ * Limits: every socket sets NNG_OPT_RECVMAXSZ to max_msg plus XDROP_RPC_FRAME_SLACK. A frame
+ * above max_msg but within the slack is answered with RESOURCE_EXHAUSTED; above that nng
+ * drops the connection (no reply is possible) and the server carries on.
+ *
+ * Client: a REQ socket; each call runs on its own nng context, so one client may be shared
+ * by any number of threads. Calls time out, are retried a bounded number of times, and
+ * always report a status (remote or local).
+ */
+#ifndef XDROP_RPC_H
+#define XDROP_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "tls.h"
+
+/* Limits and defaults. */
+#define XDROP_RPC_MAX_MSG	   (16u * 1024 * 1024) /* default frame limit, both ends */
+#define XDROP_RPC_FRAME_SLACK	   (64u * 1024)	       /* see "Limits" above */
+#define XDROP_RPC_WORKERS	   8		       /* default concurrent contexts */
+#define XDROP_RPC_MAX_WORKERS	   256
+#define XDROP_RPC_MAX_SERVICES	   16	/* services registered on one server */
+#define XDROP_RPC_TIMEOUT_MS	   5000 /* default client timeout per attempt */
+#define XDROP_RPC_RESEND_MS	   1000 /* nng REQ resend time within one attempt */
+#define XDROP_RPC_MAX_RETRIES	   5
+#define XDROP_RPC_RETRY_BACKOFF_MS 50  /* doubled per retry */
+#define XDROP_RPC_MAX_MESSAGE	   256 /* status message, bytes with NUL */
+#define XDROP_RPC_MAX_FIELD	   128 /* field path, bytes with NUL */
+#define XDROP_RPC_MAX_NAME	   128 /* service and method names */
+#define XDROP_RPC_MAX_TOKEN	   512 /* auth token */
+
+/* Status codes: numerically identical to xdrop.v1.Code and to gRPC's codes. */
+enum rpc_code {
+	RPC_OK = 0,
+	RPC_CANCELLED = 1,
+	RPC_UNKNOWN = 2,
+	RPC_INVALID_ARGUMENT = 3,
+	RPC_DEADLINE_EXCEEDED = 4,
+	RPC_NOT_FOUND = 5,
+	RPC_ALREADY_EXISTS = 6,
+	RPC_PERMISSION_DENIED = 7,
+	RPC_RESOURCE_EXHAUSTED = 8,
+	RPC_FAILED_PRECONDITION = 9,
+	RPC_ABORTED = 10,
+	RPC_OUT_OF_RANGE = 11,
+	RPC_UNIMPLEMENTED = 12,
+	RPC_INTERNAL = 13,
+	RPC_UNAVAILABLE = 14,
+	RPC_DATA_LOSS = 15,
+	RPC_UNAUTHENTICATED = 16,
+};
+#define RPC_CODE_COUNT 17
+
+/* "NOT_FOUND" etc.; "UNKNOWN" for values out of range. */
+const char *rpc_code_name(enum rpc_code code);
+
+/* Parses a code name (as printed by rpc_code_name); returns 0 or -EINVAL. */
+int rpc_code_parse(const char *name, enum rpc_code *out);
+
+/* Maps a status to a negative errno (OK -> 0, NOT_FOUND -> -ENOENT, ...). */
+int rpc_code_errno(enum rpc_code code);
+
+/* Maps a negative errno to a status (-ENOENT -> NOT_FOUND, ...); 0 -> OK. */
+enum rpc_code rpc_code_from_errno(int err);
+
+/* The outcome of a call as the client sees it. */
+struct rpc_status {
+	enum rpc_code code;
+	char message[XDROP_RPC_MAX_MESSAGE];
+	char field[XDROP_RPC_MAX_FIELD];
+};
+
+/* ---- server ------------------------------------------------------------------------ */
+
+struct rpc_server;
+struct rpc_call; /* one call in progress; valid only inside the hook or handler given it */
+
+/*
+ * A method handler. req is the unpacked request (the method's input type; cast it), resp a
+ * zero-initialized message of the method's output type to fill in. Returns RPC_OK, or an
+ * error code, normally through rpc_call_error() which also sets the message and field.
+ * Everything resp points to must stay valid until the handler has returned and the reply is
+ * packed: use rpc_call_alloc()/rpc_call_strdup(), static data, or rpc_call_defer() to free
+ * your own allocations. Runs on a server worker thread; may block (bounded by the deadline).
+ */
+typedef enum rpc_code (*rpc_handler_fn)(struct rpc_call *call, const ProtobufCMessage *req,
+					ProtobufCMessage *resp, void *arg);
+
+/*
+ * The auth hook: decides whether token may call rpc_call_service()/rpc_call_method().
+ * Returns RPC_OK, RPC_UNAUTHENTICATED (no or unknown token) or RPC_PERMISSION_DENIED
+ * (known token, insufficient scope); any other value is answered as INTERNAL. It may attach
+ * the caller's identity with rpc_call_set_principal(). Runs before the handler, on the
+ * worker thread.
+ */
+typedef enum rpc_code (*rpc_auth_fn)(struct rpc_call *call, const char *token, void *arg);
+
+struct rpc_server_opts {
+	size_t sz;	  /* sizeof(struct rpc_server_opts) */
+	const char *url;  /* listen URL; NULL: no socket (rpc_server_process only) */
+	unsigned workers; /* concurrent contexts; 0 = XDROP_RPC_WORKERS */
+	size_t max_msg;	  /* frame limit; 0 = XDROP_RPC_MAX_MSG */
+	rpc_auth_fn auth; /* NULL: every call is allowed */
+	void *auth_arg;
+	const struct tls_opts *tls; /* for tls+tcp:// URLs; copied at open */
+	const char *name;	    /* for logs, e.g. "controller" */
+};
+
+/*
+ * Creates a server. Nothing is received until rpc_server_start(). Returns 0 and the server
+ * in *out (free with rpc_server_close), or -EINVAL / -ENOMEM.
+ */
+int rpc_server_open(struct rpc_server **out, const struct rpc_server_opts *opts);
+
+/*
+ * Registers fn for method `method` (name as in the .proto, e.g. "Get") of service svc.
+ * Only before rpc_server_start(). Returns 0; -ENOENT if svc has no such method; -EEXIST if
+ * already registered; -ENOSPC beyond XDROP_RPC_MAX_SERVICES services; -EBUSY once started.
+ */
+int rpc_server_register(struct rpc_server *s, const ProtobufCServiceDescriptor *svc,
+			const char *method, rpc_handler_fn fn, void *arg);
+
+/*
+ * Opens the REP socket, listens on opts->url and starts the workers. Returns 0 or a
+ * negative errno (-EADDRINUSE, -EINVAL for a bad URL or TLS settings, ...).
+ */
+int rpc_server_start(struct rpc_server *s);
+
+/* The TCP port the server listens on (useful with port 0), or a negative errno. */
+int rpc_server_port(const struct rpc_server *s);
+
+/*
+ * Processes one request frame without any socket: decode, auth, deadline, dispatch, encode.
+ * On return *out (free()) holds the RpcReply frame of *out_len bytes. Returns 0, or
+ * -ENOMEM when not even an error reply could be built. Thread-safe. The workers use it;
+ * tests and fuzzers call it directly.
+ */
+int rpc_server_process(struct rpc_server *s, const void *frame, size_t len, uint8_t **out,
+		       size_t *out_len);
+
+/* Number of replies sent with each code since open (for stats and tests). */
+uint64_t rpc_server_count(const struct rpc_server *s, enum rpc_code code);
+
+/* Stops the workers, closes the socket and frees s. NULL is fine. */
+void rpc_server_close(struct rpc_server *s);
+
+/* Call accessors, valid inside the auth hook and the handler. */
+const char *rpc_call_service(const struct rpc_call *call); /* "xdrop.v1.RuleService" */
+const char *rpc_call_method(const struct rpc_call *call);  /* "Get" */
+uint64_t rpc_call_id(const struct rpc_call *call);
+void rpc_call_set_principal(struct rpc_call *call, void *principal);
+void *rpc_call_principal(const struct rpc_call *call);
+
+/* Milliseconds left before the caller's deadline; INT64_MAX when it set none; <= 0 past. */
+int64_t rpc_call_remaining_ms(const struct rpc_call *call);
+bool rpc_call_expired(const struct rpc_call *call);
+
+/*
+ * Sets the call's error message and field path (field may be NULL) and returns code, so
+ * that a handler can `return rpc_call_error(call, RPC_NOT_FOUND, "id", "rule %s", id);`.
+ */
+enum rpc_code rpc_call_error(struct rpc_call *call, enum rpc_code code, const char *field,
+			     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Memory that lives until the reply has been packed (for strings and sub-messages of
+ * resp). Zeroed. NULL when out of memory. rpc_call_strdup(call, NULL) returns "".
+ */
+void *rpc_call_alloc(struct rpc_call *call, size_t size);
+char *rpc_call_strdup(struct rpc_call *call, const char *s);
+
+/*
+ * Runs fn(p) after the reply has been packed (e.g. to free a message a store returned).
+ * Returns 0 or -ENOMEM (in which case fn(p) has been run at once).
+ */
+int rpc_call_defer(struct rpc_call *call, void (*fn)(void *), void *p);
+
+/* ---- client ------------------------------------------------------------------------ */
+
+struct rpc_client;
+
+struct rpc_client_opts {
+	size_t sz;		    /* sizeof(struct rpc_client_opts) */
+	const char *url;	    /* dial URL */
+	const char *auth_token;	    /* sent with every call; NULL = "" */
+	unsigned timeout_ms;	    /* per attempt; 0 = XDROP_RPC_TIMEOUT_MS */
+	unsigned retries;	    /* extra attempts after a timeout, <= XDROP_RPC_MAX_RETRIES */
+	unsigned resend_ms;	    /* nng REQ resend time; 0 = XDROP_RPC_RESEND_MS */
+	size_t max_msg;		    /* frame limit; 0 = XDROP_RPC_MAX_MSG */
+	const struct tls_opts *tls; /* for tls+tcp:// URLs; copied at open */
+};
+
+/*
+ * Creates a client and starts dialing (asynchronously: the server need not be up).
+ * Returns 0 and *out (free with rpc_client_close), or a negative errno.
+ */
+int rpc_client_open(struct rpc_client **out, const struct rpc_client_opts *opts);
+
+/*
+ * Calls svc.method with req (must be of the method's input type). The status is always
+ * written to *st (when st is not NULL): the server's code, message and field, or a local
+ * code: DEADLINE_EXCEEDED when no reply came within the attempts, UNAVAILABLE when the
+ * socket is closed, INVALID_ARGUMENT for a request the client refused to send,
+ * RESOURCE_EXHAUSTED for a frame above max_msg, DATA_LOSS for an undecodable reply.
+ * On RPC_OK, *resp receives the unpacked response (output type), which the caller frees
+ * with protobuf_c_message_free_unpacked(*resp, NULL); otherwise *resp is NULL.
+ * Returns 0 on RPC_OK, else rpc_code_errno(code) (negative). Thread-safe.
+ * A call is retried only when no reply arrived, so the server may execute it more than
+ * once: use retries only for idempotent methods.
+ */
+int rpc_client_call(struct rpc_client *c, const ProtobufCServiceDescriptor *svc, const char *method,
+		    const ProtobufCMessage *req, ProtobufCMessage **resp, struct rpc_status *st);
+
+/*
+ * Like rpc_client_call with a per-call timeout (ms, per attempt) and auth token (NULL:
+ * the client's); used by callers that forward a user's key (the gateway).
+ */
+int rpc_client_call_ex(struct rpc_client *c, const ProtobufCServiceDescriptor *svc,
+		       const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
+		       struct rpc_status *st, unsigned timeout_ms, const char *auth_token);
+
+/* Closes the socket (calls in progress end with UNAVAILABLE) and frees c. NULL is fine. */
+void rpc_client_close(struct rpc_client *c);
+
+#endif
