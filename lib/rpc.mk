@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: MIT
+# lib/ RPC layer: protobuf framing over nng (rpc), pub/sub (pubsub), endpoints and TLS (tls).
+# Archives: build/libxdrop-rpc.a (daemons) and build/libxdrop-rpc-san.a (ASan+UBSan, tests).
+# Link them with $(RPC_LDLIBS) and lib/log.c (build/libxdrop.a).
+#
+# Tests: build/tests/test_rpc, build/tests/test_pubsub (cmocka over inproc://),
+# tests/rpc/interop.sh (nngcat + protoc against build/tests/rpc_test_server),
+# tests/rpc/tls.sh (generated certificates, build/tests/test_rpc_tls),
+# tests/fuzz/run.sh (libFuzzer build/tests/fuzz_rpc for FUZZ_SECONDS, default 60).
+RPC_SRCS     := lib/rpc.c lib/pubsub.c lib/tls.c
+RPC_OBJS     := $(RPC_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/$(PROTO_C:.c=.o)
+RPC_SAN_OBJS := $(RPC_SRCS:%.c=$(SANOBJ)/%.o) $(SANOBJ)/$(PROTO_C:.c=.o)
+RPC_A        := $(BUILD)/libxdrop-rpc.a
+RPC_SAN_A    := $(BUILD)/libxdrop-rpc-san.a
+RPC_LDLIBS   := -lnng -lprotobuf-c -lmbedcrypto -lpthread
+
+FUZZ_SECONDS ?= 60
+export FUZZ_SECONDS
+FUZZ_CC      ?= clang-14
+
+$(RPC_A): $(RPC_OBJS)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+$(RPC_SAN_A): $(RPC_SAN_OBJS)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+# Test programs link lib/log.c as an object so they do not wait on the rest of libxdrop.
+RPC_TEST_LIBS := $(RPC_SAN_A) $(SANOBJ)/lib/log.o
+RPC_TEST_LDLIBS := $(RPC_LDLIBS) -lcmocka $(LDLIBS_BPF)
+RPC_TESTS := $(TBIN)/test_rpc $(TBIN)/rpc_test_server
+
+$(RPC_TESTS): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(RPC_TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_TEST_LDLIBS)
+
+# Everything that includes the generated header waits for it.
+$(RPC_OBJS) $(RPC_SAN_OBJS) $(RPC_TESTS:$(TBIN)/%=$(SANOBJ)/tests/unit/%.o): | $(PROTO_H)
+
+# The fuzzer is built from source with clang: libFuzzer, ASan and UBSan in one runtime.
+FUZZ_SRCS := tests/fuzz/fuzz_rpc.c $(RPC_SRCS) $(PROTO_C) lib/log.c
+$(TBIN)/fuzz_rpc: $(FUZZ_SRCS) lib/rpc.h lib/pubsub.h lib/tls.h $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -Ilib -I$(GEN) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $(FUZZ_SRCS) $(RPC_LDLIBS) $(LDLIBS_BPF)
+
+ALL_TARGETS += $(RPC_A) $(RPC_SAN_A) $(RPC_TESTS)
+TEST_SUITES += $(TBIN)/test_rpc tests/rpc/interop.sh
+CHECK_SOURCES += $(RPC_SRCS) $(RPC_SRCS:.c=.h) $(wildcard tests/unit/test_rpc*.c \
+	tests/unit/test_pubsub*.c tests/unit/rpc_test_server.c tests/fuzz/*.c)
