@@ -57,10 +57,10 @@ struct endpoint {
 	void *owner;
 };
 
-static int endpoint_open(struct endpoint *ep, int (*open_fn)(nng_socket *),
-			 const struct pubsub_opts *o, size_t max_msg)
+/* Opens the socket with the options every pub/sub socket shares; not yet connected. */
+static int endpoint_open(struct endpoint *ep, int (*open_fn)(nng_socket *), size_t max_msg)
 {
-	int rv, err;
+	int rv;
 
 	rv = open_fn(&ep->sock);
 	if (rv)
@@ -71,13 +71,15 @@ static int endpoint_open(struct endpoint *ep, int (*open_fn)(nng_socket *),
 		rv = nng_socket_set_ms(ep->sock, NNG_OPT_RECONNMINT, 20);
 	if (!rv)
 		rv = nng_socket_set_ms(ep->sock, NNG_OPT_RECONNMAXT, 1000);
-	if (rv)
-		return tls_nng_errno(rv);
+	return tls_nng_errno(rv);
+}
+
+/* Listens or dials, after the caller has set subscriptions and pipe callbacks. */
+static int endpoint_connect(struct endpoint *ep, const struct pubsub_opts *o)
+{
 	if (o->listen)
-		err = tls_listen(ep->sock, o->url, o->tls, NULL);
-	else
-		err = tls_dial(ep->sock, o->url, o->tls, NULL);
-	return err;
+		return tls_listen(ep->sock, o->url, o->tls, NULL);
+	return tls_dial(ep->sock, o->url, o->tls, NULL);
 }
 
 static void *endpoint_main(void *arg)
@@ -168,11 +170,14 @@ int pubsub_pub_open(struct pubsub_pub **out, const struct pubsub_opts *opts)
 		log_warn("pubsub: fault hook active: dropping every %u-th message on %s",
 			 p->drop_every, opts->url);
 	}
-	err = endpoint_open(&p->ep, nng_pub0_open, opts, p->max_msg);
+	err = endpoint_open(&p->ep, nng_pub0_open, p->max_msg);
 	if (err)
 		goto out;
 	nng_pipe_notify(p->ep.sock, NNG_PIPE_EV_ADD_POST, pub_pipe_cb, p);
 	nng_pipe_notify(p->ep.sock, NNG_PIPE_EV_REM_POST, pub_pipe_cb, p);
+	err = endpoint_connect(&p->ep, opts);
+	if (err)
+		goto out;
 	*out = p;
 	p = NULL;
 out:
@@ -580,7 +585,7 @@ int pubsub_sub_open(struct pubsub_sub **out, const struct pubsub_opts *opts,
 		goto out;
 	}
 	if (opts->url) {
-		err = endpoint_open(&s->ep, nng_sub0_open, opts, s->max_msg);
+		err = endpoint_open(&s->ep, nng_sub0_open, s->max_msg);
 		if (err)
 			goto out;
 		rv = nng_socket_set(s->ep.sock, NNG_OPT_SUB_SUBSCRIBE, XDROP_TOPIC_DELTA,
@@ -593,6 +598,9 @@ int pubsub_sub_open(struct pubsub_sub **out, const struct pubsub_opts *opts,
 			err = tls_nng_errno(rv);
 			goto out;
 		}
+		err = endpoint_connect(&s->ep, opts);
+		if (err)
+			goto out;
 		s->ep.on_frame = sub_on_frame;
 		s->ep.on_tick = sub_on_tick;
 		s->ep.owner = s;
@@ -760,7 +768,7 @@ int pubsub_collector_open(struct pubsub_collector **out, const struct pubsub_opt
 	c->ops = *ops;
 	c->max_msg = opts->max_msg ? opts->max_msg : XDROP_PUBSUB_MAX_MSG;
 	if (opts->url) {
-		err = endpoint_open(&c->ep, nng_sub0_open, opts, c->max_msg);
+		err = endpoint_open(&c->ep, nng_sub0_open, c->max_msg);
 		if (err)
 			goto out;
 		rv = nng_socket_set(c->ep.sock, NNG_OPT_SUB_SUBSCRIBE, XDROP_TOPIC_BEACON,
@@ -771,6 +779,9 @@ int pubsub_collector_open(struct pubsub_collector **out, const struct pubsub_opt
 			err = tls_nng_errno(rv);
 			goto out;
 		}
+		err = endpoint_connect(&c->ep, opts);
+		if (err)
+			goto out;
 		c->ep.on_frame = collector_on_frame;
 		c->ep.owner = c;
 		err = endpoint_start(&c->ep);
