@@ -28,7 +28,7 @@ $(RPC_SAN_A): $(RPC_SAN_OBJS)
 # Test programs link lib/log.c as an object so they do not wait on the rest of libxdrop.
 RPC_TEST_LIBS := $(RPC_SAN_A) $(SANOBJ)/lib/log.o
 RPC_TEST_LDLIBS := $(RPC_LDLIBS) -lcmocka $(LDLIBS_BPF)
-RPC_TESTS := $(TBIN)/test_rpc $(TBIN)/test_pubsub $(TBIN)/rpc_test_server
+RPC_TESTS := $(TBIN)/test_rpc $(TBIN)/test_pubsub $(TBIN)/test_rpc_tls $(TBIN)/rpc_test_server
 
 $(RPC_TESTS): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(RPC_TEST_LIBS)
 	@mkdir -p $(dir $@)
@@ -46,6 +46,6 @@ $(TBIN)/fuzz_rpc: $(FUZZ_SRCS) lib/rpc.h lib/pubsub.h lib/tls.h $(PROTO_H)
 		-o $@ $(FUZZ_SRCS) $(RPC_LDLIBS) $(LDLIBS_BPF)
 
 ALL_TARGETS += $(RPC_A) $(RPC_SAN_A) $(RPC_TESTS)
-TEST_SUITES += $(TBIN)/test_rpc $(TBIN)/test_pubsub tests/rpc/interop.sh
+TEST_SUITES += $(TBIN)/test_rpc $(TBIN)/test_pubsub tests/rpc/interop.sh tests/rpc/tls.sh
 CHECK_SOURCES += $(RPC_SRCS) $(RPC_SRCS:.c=.h) $(wildcard tests/unit/test_rpc*.c \
 	tests/unit/test_pubsub*.c tests/unit/rpc_test_server.c tests/fuzz/*.c)
