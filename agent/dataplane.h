@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dataplane: the user-space side of the XDP program. Loads it through the skeleton, pins
+ * and adopts its maps, and changes the rule set atomically.
+ *
+ * Every change, from one rule to a full replacement, is one transaction:
+ *   1. validate every change and check capacities: a refused change writes nothing;
+ *   2. stage: new prefixes, presence bits (supersets), rate state, and every entry written
+ *      invisibly, tagged with the next generation (new / deleted / modified);
+ *   3. write the next generation's config buffer, then flip the generation with one
+ *      atomic store: from this instant every packet sees the whole new set;
+ *   4. wait one RCU grace period (a map-in-map update), then clean up: deleted entries,
+ *      old versions, unused presence bits and prefixes, freed slots.
+ * A crash before step 3 leaves only invisible entries, which the next open rolls back; a
+ * crash after it leaves the new set, whose cleanup the next open completes.
+ *
+ * The model kept here (entries by key, prefixes, presence reference counts, slots) can be
+ * rebuilt from the pinned maps alone, which is how a restarted agent adopts the running
+ * state without touching what the program sees.
+ */
+#ifndef XDROP_DATAPLANE_H
+#define XDROP_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rule.h"
+#include "xdrop.h"
+
+struct dataplane;
+
+struct dataplane_opts {
+	size_t sz;           /* sizeof(struct dataplane_opts) */
+	const char *pin_dir; /* bpffs directory for maps and links; NULL: nothing pinned */
+	uint32_t max_exact;  /* exact-table entries (rules + whitelist); 0 = default */
+	uint32_t max_cidr;   /* CIDR-table entries */
+	uint32_t max_prefixes; /* prefixes per trie */
+	uint32_t max_addrs;  /* distinct exact addresses per direction */
+	uint32_t max_rate;   /* rate_limit rules */
+	bool test_clock;     /* tests: the rate limiter reads dataplane_set_clock's time */
+	bool record_gen;     /* tests: the program records the generation each packet used */
+	bool unsafe_inplace; /* tests only: write changes in place, without the atomic switch */
+};
+
+/* Opens the data plane: loads the program (reusing maps pinned under pin_dir, if any, and
+ * rebuilding the model from them), pins the maps. Returns 0 and *out, or a negative errno;
+ * on failure nothing is left behind except what was pinned before the call. */
+int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts);
+
+/* Frees the handle. Pinned maps and links stay, so filtering continues. NULL-safe. */
+void dataplane_close(struct dataplane *dp);
+
+/* Removes every pin of this data plane (maps; links are removed by attach_detach).
+ * Returns 0 or a negative errno. */
+int dataplane_unpin(struct dataplane *dp);
+
+/* True when dataplane_open adopted pinned state rather than starting empty. */
+bool dataplane_adopted(const struct dataplane *dp);
+
+enum dp_op {
+	DP_PUT = 1, /* add, or replace the entry with the same match key */
+	DP_DEL = 2, /* remove the entry with this match key */
+};
+
+struct dp_change {
+	enum dp_op op;
+	struct rule_spec spec;
+};
+
+/* Outcome of a transaction. */
+struct dp_result {
+	size_t index;          /* the change that was refused (valid when an error returns) */
+	struct rule_error err; /* why (field and reason), for -EINVAL, -EEXIST, -ENOENT, -ENOSPC */
+	uint64_t gen;          /* generation now active */
+	size_t added, updated, deleted;
+	double stage_ms, flip_ms, cleanup_ms; /* time to stage, to flip, to clean up */
+};
+
+/* Applies changes atomically: all of them become visible with one switch, or none is
+ * applied. A DP_PUT whose key exists replaces the entry (its counters are kept); a DP_DEL
+ * whose key does not exist is -ENOENT; two changes with the same key are -EEXIST.
+ * Returns 0, -EINVAL (validation), -ENOENT, -EEXIST, -ENOSPC (a capacity would be
+ * exceeded; nothing was switched) or another negative errno from the kernel, after which
+ * the staged writes are rolled back and the active set is unchanged. */
+int dataplane_apply(struct dataplane *dp, const struct dp_change *changes, size_t n,
+		    struct dp_result *res);
+
+/* Makes the set of entries of the given kinds exactly specs[0..n) in one switch (entries
+ * whose key and action are unchanged keep their counters). kinds: bit 1 << XDROP_KIND_*.
+ * Same errors as dataplane_apply; duplicate keys in specs are -EEXIST. */
+int dataplane_replace(struct dataplane *dp, unsigned kinds, const struct rule_spec *specs,
+		      size_t n, struct dp_result *res);
+
+/* Number of entries of a kind. */
+size_t dataplane_count(const struct dataplane *dp, enum xdrop_kind kind);
+
+/* Calls fn for every entry (order unspecified); stops early when fn returns non-zero and
+ * returns that value. */
+int dataplane_foreach(const struct dataplane *dp,
+		      int (*fn)(const struct rule_spec *spec, void *arg), void *arg);
+
+/* Sums the per-CPU global counters into out[XDROP_NCOUNTERS]. Returns 0 or -errno. */
+int dataplane_counters(const struct dataplane *dp, uint64_t out[XDROP_NCOUNTERS]);
+
+/* Match and drop counts of the entry with this key, summed over CPUs. -ENOENT if absent. */
+int dataplane_entry_counters(const struct dataplane *dp, const struct rule_spec *spec,
+			     uint64_t *match, uint64_t *drop);
+
+/* The generation the program currently uses. */
+uint64_t dataplane_gen(const struct dataplane *dp);
+
+/* Test support: sets the rate limiter's clock (opts.test_clock) and reads the generation
+ * recorded by the last packet on this CPU (opts.record_gen). */
+int dataplane_set_clock(struct dataplane *dp, uint64_t ns);
+int dataplane_seen_gen(const struct dataplane *dp, int cpu, uint64_t *gen);
+
+/* Accessors for attach.c and tests. */
+int dataplane_prog_fd(const struct dataplane *dp);
+const char *dataplane_pin_dir(const struct dataplane *dp);
+
+/* Fast-forward port table: frames arriving on ifindex go to peer when they pass; filter
+ * says whether frames arriving here are filtered. peer 0 removes the port. */
+int dataplane_set_port(struct dataplane *dp, uint32_t ifindex, uint32_t peer, bool filter);
+
+/* Kernel memory of the program's maps, summed from their fdinfo memlock. */
+int dataplane_memlock(const struct dataplane *dp, uint64_t *bytes);
+
+/* Processed-instruction count the verifier reported for the program. */
+int dataplane_verified_insns(const struct dataplane *dp, uint32_t *insns);
+
+#endif

@@ -1,0 +1,701 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xdrop.bpf.c: the XDrop XDP program. Every map is defined here; every struct comes from
+ * xdrop.h. The path of a frame, top to bottom:
+ *
+ *   count rx -> fast-forward port? -> parse (malformed: drop, non-IP: pass/bridge)
+ *   -> read the generation once -> whitelist (any match passes)
+ *   -> rules: best exact match and best CIDR match, higher rank wins
+ *   -> action (drop / pass / rate_limit) -> per-slot and global counters
+ *   -> pass becomes a redirect to the peer on fast-forward ports.
+ *
+ * Runtime options are const volatile globals the loader sets before load: the precedence
+ * tables computed by lib/rule.c, and two test switches (a settable clock for the rate
+ * limiter and recording of the generation each packet used).
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "xdrop.h"
+#include "parse.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Precedence tables (lib/rule.c rule_exact_order): bit k of an exact candidate set is the
+ * k-th most specific combo, whose mask is order_mask[k] and rank order_rank[k];
+ * order_need[f] holds the bits k whose combo contains field bit f. */
+const volatile __u8 order_mask[32] = {};
+const volatile __u32 order_rank[32] = {};
+const volatile __u32 order_need[5] = {};
+/* Test switches. */
+const volatile __u8 test_clock = 0; /* take "now" from xdrop_clock instead of ktime */
+const volatile __u8 record_gen = 0; /* store the generation each packet used in xdrop_seen */
+
+/* ---- maps ---- */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xdrop_gen);
+} xdrop_gen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct xdrop_config);
+} xdrop_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDROP_DEF_MAX_EXACT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xdrop_exact_key);
+	__type(value, struct xdrop_entry);
+} xdrop_exact SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDROP_DEF_MAX_EXACT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xdrop_exact_key);
+	__type(value, struct xdrop_act);
+} xdrop_exact_prev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDROP_DEF_MAX_CIDR);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xdrop_cidr_key);
+	__type(value, struct xdrop_entry);
+} xdrop_cidr SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDROP_DEF_MAX_CIDR);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xdrop_cidr_key);
+	__type(value, struct xdrop_act);
+} xdrop_cidr_prev SEC(".maps");
+
+struct addr_presence_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDROP_DEF_MAX_ADDRS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xdrop_addr);
+	__type(value, struct xdrop_addr_presence);
+};
+struct addr_presence_map xdrop_src_addr SEC(".maps");
+struct addr_presence_map xdrop_dst_addr SEC(".maps");
+
+struct port_presence_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct xdrop_presence);
+};
+struct port_presence_map xdrop_sport SEC(".maps");
+struct port_presence_map xdrop_dport SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct xdrop_presence);
+} xdrop_proto SEC(".maps");
+
+struct lpm4_map {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XDROP_DEF_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xdrop_lpm4_key);
+	__type(value, __u32);
+};
+struct lpm6_map {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XDROP_DEF_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xdrop_lpm6_key);
+	__type(value, __u32);
+};
+struct lpm4_map xdrop_src4 SEC(".maps");
+struct lpm4_map xdrop_dst4 SEC(".maps");
+struct lpm6_map xdrop_src6 SEC(".maps");
+struct lpm6_map xdrop_dst6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4 * XDROP_DEF_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct xdrop_prefix_info);
+} xdrop_prefix SEC(".maps");
+
+struct slot_chunk {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XDROP_SLOT_CHUNK);
+	__type(key, __u32);
+	__type(value, struct xdrop_slot_counters);
+};
+
+/* Per-rule counters in chunks of XDROP_SLOT_CHUNK slots, created as rules arrive so that
+ * memory follows the rules loaded. Updating a slot of this map-in-map is also how user
+ * space waits for an RCU grace period. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XDROP_MAX_SLOT_CHUNKS);
+	__type(key, __u32);
+	__array(values, struct slot_chunk);
+} xdrop_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDROP_DEF_MAX_RATE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct xdrop_rate_state);
+} xdrop_rate SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XDROP_NCOUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdrop_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDROP_MAX_FF_PORTS);
+	__type(key, __u32);
+	__type(value, struct xdrop_port);
+} xdrop_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, XDROP_MAX_FF_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} xdrop_devmap SEC(".maps");
+
+/* Test support (used only when the switches above are set). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdrop_clock SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdrop_seen SEC(".maps");
+
+/* ---- helpers ---- */
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&xdrop_stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+/* The outcome of a table search: the action that applies and its rank. */
+struct match {
+	struct xdrop_act act;
+	__u32 rank;
+	__u32 found;
+};
+
+/* One direction's chain of matching prefixes, longest first, then "absent". Combos are
+ * kept for both kinds so the whitelist and the rules share one walk. */
+struct chain {
+	__u32 id[XDROP_CIDR_MAX_DEPTH + 1];
+	__u32 plen[XDROP_CIDR_MAX_DEPTH + 1];
+	__u32 combos[XDROP_NKINDS][XDROP_CIDR_MAX_DEPTH + 1];
+	__u32 n;
+};
+
+/* One (source prefix, destination prefix) pair to probe, and the best match so far. */
+struct probe {
+	__u32 src_id;
+	__u32 dst_id;
+	__u32 splen;
+	__u32 dplen;
+	__u32 cand; /* combo masks to try */
+	__u32 kind;
+};
+
+/* Per-CPU state of one packet's search: too big for the 512-byte stack, and the argument
+ * of the global functions below, which the verifier checks once each. */
+struct scratch {
+	struct pkt p;
+	struct xdrop_config cfg;
+	__u64 gen;
+	struct match m;
+	struct chain src;
+	struct chain dst;
+	struct probe pr;
+	__u32 pp[XDROP_NKINDS]; /* CIDR combos allowed by ports and protocol, per kind */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} xdrop_scratch SEC(".maps");
+
+/* The entry as seen by a packet of generation gen, or NULL when it is not visible. */
+static __always_inline const struct xdrop_act *entry_visible(struct xdrop_entry *e, __u64 gen,
+							     void *prev_map, const void *key)
+{
+	if ((__s64)(gen - e->flip_gen) >= 0)
+		return (e->vflags & XDROP_V_DEL) ? NULL : &e->act;
+	if (e->vflags & XDROP_V_NEW)
+		return NULL;
+	if (e->vflags & XDROP_V_MOD)
+		return bpf_map_lookup_elem(prev_map, key);
+	return &e->act;
+}
+
+static __always_inline int act_filters_ok(const struct xdrop_act *a, const struct pkt *p)
+{
+	if (a->len_min && p->l3_len < a->len_min)
+		return 0;
+	if (a->len_max && p->l3_len > a->len_max)
+		return 0;
+	if (a->flags & XDROP_AF_TCP_FLAGS) {
+		if (!p->has_tcp)
+			return 0;
+		if ((p->tcp_flags & a->tcp_mask) != a->tcp_value)
+			return 0;
+	}
+	return 1;
+}
+
+/* Index of the single set bit of low: the population count of the bits below it. */
+static __always_inline __u32 bit_index(__u32 low)
+{
+	__u32 x = low - 1;
+
+	x = x - ((x >> 1) & 0x55555555u);
+	x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+	x = (x + (x >> 4)) & 0x0f0f0f0fu;
+	return (x * 0x01010101u) >> 24;
+}
+
+static __always_inline __u32 presence_bits(void *map, __u32 idx, __u32 kind, int cidr)
+{
+	struct xdrop_presence *pr = bpf_map_lookup_elem(map, &idx);
+
+	if (!pr)
+		return 0;
+	return cidr ? pr->cidr[kind & 1] : pr->exact[kind & 1];
+}
+
+static __always_inline __u32 rank_of(__u32 mask, __u32 splen, __u32 dplen)
+{
+	__u32 nf = (mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1) + ((mask >> 3) & 1) +
+		   ((mask >> 4) & 1);
+
+	return nf << 28 | (splen + dplen) << 16 | dplen << 8 |
+	       ((mask & XDROP_F_DPORT) ? 4 : 0) | ((mask & XDROP_F_SPORT) ? 2 : 0) |
+	       ((mask & XDROP_F_PROTO) ? 1 : 0);
+}
+
+/* Exact table: probes the candidate combos in precedence order; the first hit is the
+ * best exact match. Returns 1 when sx->m holds it. */
+__noinline int match_exact(struct scratch *sx, __u32 kind)
+{
+	struct xdrop_addr_presence *ap;
+	struct xdrop_exact_key key;
+	struct xdrop_entry *e;
+	const struct xdrop_act *a;
+	const struct pkt *p;
+	__u32 cand, low, k, i;
+	__u8 mask;
+
+	if (!sx)
+		return 0;
+	p = &sx->p;
+	kind &= 1;
+	cand = sx->cfg.exact_active[kind];
+	if (!cand)
+		return 0;
+	ap = bpf_map_lookup_elem(&xdrop_src_addr, &p->src);
+	cand &= (ap ? ap->exact[kind] : 0) | ~order_need[0];
+	ap = bpf_map_lookup_elem(&xdrop_dst_addr, &p->dst);
+	cand &= (ap ? ap->exact[kind] : 0) | ~order_need[1];
+	if (p->has_ports) {
+		cand &= presence_bits(&xdrop_sport, bpf_ntohs(p->sport), kind, 0) | ~order_need[2];
+		cand &= presence_bits(&xdrop_dport, bpf_ntohs(p->dport), kind, 0) | ~order_need[3];
+	} else {
+		cand &= ~(order_need[2] | order_need[3]);
+	}
+	cand &= presence_bits(&xdrop_proto, p->proto, kind, 0) | ~order_need[4];
+
+	for (i = 0; i < 31 && cand; i++) {
+		low = cand & -cand;
+		cand &= cand - 1;
+		k = bit_index(low) & 31;
+		mask = order_mask[k];
+		__builtin_memset(&key, 0, sizeof(key));
+		if (mask & XDROP_F_SRC)
+			key.src = p->src;
+		if (mask & XDROP_F_DST)
+			key.dst = p->dst;
+		if (mask & XDROP_F_SPORT)
+			key.sport = p->sport;
+		if (mask & XDROP_F_DPORT)
+			key.dport = p->dport;
+		if (mask & XDROP_F_PROTO)
+			key.proto = p->proto;
+		key.combo = mask;
+		key.kind = kind;
+		e = bpf_map_lookup_elem(&xdrop_exact, &key);
+		if (!e)
+			continue;
+		a = entry_visible(e, sx->gen, &xdrop_exact_prev, &key);
+		if (!a || !act_filters_ok(a, p))
+			continue;
+		sx->m.act = *a;
+		sx->m.rank = order_rank[k];
+		sx->m.found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline void chain_build(struct chain *ch, __u32 id, __u32 field)
+{
+	struct xdrop_prefix_info *info;
+	__u32 n = 0, d;
+
+	for (d = 0; d < XDROP_CIDR_MAX_DEPTH && id; d++) {
+		info = bpf_map_lookup_elem(&xdrop_prefix, &id);
+		if (!info)
+			break;
+		ch->id[d] = id;
+		ch->plen[d] = info->plen;
+		ch->combos[0][d] = info->combos[0];
+		ch->combos[1][d] = info->combos[1];
+		n = d + 1;
+		id = info->parent;
+	}
+	if (n > XDROP_CIDR_MAX_DEPTH)
+		n = XDROP_CIDR_MAX_DEPTH;
+	ch->id[n] = 0;
+	ch->plen[n] = 0;
+	ch->combos[0][n] = ~XDROP_MASKS_WITH(field);
+	ch->combos[1][n] = ~XDROP_MASKS_WITH(field);
+	ch->n = n + 1;
+}
+
+/* Probes the candidate combos of the pair in sx->pr, keeping the best match in sx->m. */
+__noinline int cidr_probe(struct scratch *sx)
+{
+	struct xdrop_cidr_key key;
+	struct xdrop_entry *e;
+	const struct xdrop_act *a;
+	__u32 cand, low, mask, rank, i;
+
+	if (!sx)
+		return 0;
+	cand = sx->pr.cand;
+	for (i = 0; i < 8 && cand; i++) {
+		low = cand & -cand;
+		cand &= cand - 1;
+		mask = bit_index(low);
+		rank = rank_of(mask, sx->pr.splen, sx->pr.dplen);
+		if (sx->m.found && rank <= sx->m.rank)
+			continue;
+		key.src_id = sx->pr.src_id;
+		key.dst_id = sx->pr.dst_id;
+		key.sport = (mask & XDROP_F_SPORT) ? sx->p.sport : 0;
+		key.dport = (mask & XDROP_F_DPORT) ? sx->p.dport : 0;
+		key.proto = (mask & XDROP_F_PROTO) ? sx->p.proto : 0;
+		key.combo = mask;
+		key.kind = sx->pr.kind;
+		key.pad = 0;
+		e = bpf_map_lookup_elem(&xdrop_cidr, &key);
+		if (!e)
+			continue;
+		a = entry_visible(e, sx->gen, &xdrop_cidr_prev, &key);
+		if (!a || !act_filters_ok(a, &sx->p))
+			continue;
+		sx->m.act = *a;
+		sx->m.rank = rank;
+		sx->m.found = 1;
+	}
+	return 0;
+}
+
+static __always_inline __u32 trie_lookup(const struct pkt *p, int dst)
+{
+	__u32 *id;
+
+	if (p->is_v6) {
+		struct xdrop_lpm6_key k6 = { .prefixlen = 128 };
+
+		__builtin_memcpy(k6.addr, dst ? p->dst.b : p->src.b, 16);
+		id = bpf_map_lookup_elem(dst ? (void *)&xdrop_dst6 : (void *)&xdrop_src6, &k6);
+	} else {
+		struct xdrop_lpm4_key k4 = { .prefixlen = 32 };
+
+		__builtin_memcpy(k4.addr, (dst ? p->dst.b : p->src.b) + 12, 4);
+		id = bpf_map_lookup_elem(dst ? (void *)&xdrop_dst4 : (void *)&xdrop_src4, &k4);
+	}
+	return id ? *id : 0;
+}
+
+/* The candidate CIDR-table combos of a packet for one kind: active, and allowed by its
+ * ports and protocol. */
+static __always_inline __u32 cidr_candidates(const struct pkt *p, __u32 kind,
+					     const struct xdrop_config *cfg)
+{
+	__u32 pp = cfg->cidr_active[kind & 1];
+
+	if (!pp)
+		return 0;
+	if (p->has_ports) {
+		pp &= presence_bits(&xdrop_sport, bpf_ntohs(p->sport), kind, 1) |
+		      ~XDROP_MASKS_WITH(XDROP_F_SPORT);
+		pp &= presence_bits(&xdrop_dport, bpf_ntohs(p->dport), kind, 1) |
+		      ~XDROP_MASKS_WITH(XDROP_F_DPORT);
+	} else {
+		pp &= ~(XDROP_MASKS_WITH(XDROP_F_SPORT) | XDROP_MASKS_WITH(XDROP_F_DPORT));
+	}
+	return pp & (presence_bits(&xdrop_proto, p->proto, kind, 1) |
+		     ~XDROP_MASKS_WITH(XDROP_F_PROTO));
+}
+
+/* CIDR table: every (source prefix, destination prefix) pair on the two chains, keeping
+ * the highest rank above the exact table's best (already in sx->m). */
+__noinline int match_cidr(struct scratch *sx, __u32 kind)
+{
+	__u32 si, di, sc, pp;
+
+	if (!sx)
+		return 0;
+	kind &= 1;
+	pp = sx->pp[kind];
+	if (!pp)
+		return 0;
+	sx->pr.kind = kind;
+	for (si = 0; si <= XDROP_CIDR_MAX_DEPTH && si < sx->src.n; si++) {
+		sc = pp & sx->src.combos[kind][si];
+		if (!sc)
+			continue;
+		for (di = 0; di <= XDROP_CIDR_MAX_DEPTH && di < sx->dst.n; di++) {
+			sx->pr.cand = sc & sx->dst.combos[kind][di];
+			if (!sx->pr.cand)
+				continue;
+			sx->pr.src_id = sx->src.id[si];
+			sx->pr.dst_id = sx->dst.id[di];
+			sx->pr.splen = sx->src.plen[si];
+			sx->pr.dplen = sx->dst.plen[di];
+			cidr_probe(sx);
+		}
+	}
+	return sx->m.found;
+}
+
+/* Whitelist, then rules. Returns 0 (no match), 1 (whitelisted) or 2 (a rule in sx->m). */
+__noinline int match_packet(struct scratch *sx)
+{
+	if (!sx)
+		return 0;
+	__builtin_memset(&sx->m, 0, sizeof(sx->m));
+	sx->pp[XDROP_KIND_WL] = cidr_candidates(&sx->p, XDROP_KIND_WL, &sx->cfg);
+	sx->pp[XDROP_KIND_RULE] = cidr_candidates(&sx->p, XDROP_KIND_RULE, &sx->cfg);
+	if (sx->pp[XDROP_KIND_WL] | sx->pp[XDROP_KIND_RULE]) {
+		chain_build(&sx->src, trie_lookup(&sx->p, 0), XDROP_F_SRC);
+		chain_build(&sx->dst, trie_lookup(&sx->p, 1), XDROP_F_DST);
+	}
+	if (match_exact(sx, XDROP_KIND_WL) || match_cidr(sx, XDROP_KIND_WL))
+		return 1;
+	match_exact(sx, XDROP_KIND_RULE);
+	match_cidr(sx, XDROP_KIND_RULE);
+	return sx->m.found ? 2 : 0;
+}
+
+/* Keeps the full definition of the chunk value in BTF: the inner map template reaches it
+ * only through pointers, which clang would otherwise emit as a forward declaration. */
+const volatile struct xdrop_slot_counters slot_counters_btf_anchor = {};
+
+static __always_inline void slot_count(__u32 slot, int dropped)
+{
+	__u32 chunk = slot >> XDROP_SLOT_CHUNK_BITS, idx = slot & (XDROP_SLOT_CHUNK - 1);
+	struct xdrop_slot_counters *c;
+	void *inner;
+
+	inner = bpf_map_lookup_elem(&xdrop_counters, &chunk);
+	if (!inner)
+		return;
+	c = bpf_map_lookup_elem(inner, &idx);
+	if (!c)
+		return;
+	c->match++;
+	if (dropped)
+		c->drop++;
+}
+
+static __always_inline __u64 now_ns(void)
+{
+	if (test_clock) {
+		__u32 zero = 0;
+		__u64 *t = bpf_map_lookup_elem(&xdrop_clock, &zero);
+
+		return t ? *t : 0;
+	}
+	return bpf_ktime_get_ns();
+}
+
+/* Token bucket shared by every CPU; returns 1 when the packet may pass. */
+static __always_inline int rate_admit(const struct xdrop_act *a, int *no_state)
+{
+	struct xdrop_rate_state *rs;
+	__u32 slot = a->slot;
+	__u64 now, elapsed, max, full_ns;
+	int ok = 0;
+
+	rs = bpf_map_lookup_elem(&xdrop_rate, &slot);
+	if (!rs) {
+		*no_state = 1;
+		return 0;
+	}
+	if (!a->rate)
+		return 0;
+	now = now_ns();
+	max = (__u64)a->burst * XDROP_TOKEN_SCALE;
+	/* time to fill an empty bucket; beyond it the bucket is full, and the product below
+	 * cannot overflow: elapsed * rate <= burst * 1e9 < 2^63 */
+	full_ns = max / a->rate;
+	bpf_spin_lock(&rs->lock);
+	elapsed = now > rs->last_ns ? now - rs->last_ns : 0;
+	if (elapsed >= full_ns)
+		rs->tokens = max;
+	else if (rs->tokens + elapsed * a->rate >= max)
+		rs->tokens = max;
+	else
+		rs->tokens += elapsed * a->rate;
+	rs->last_ns = now > rs->last_ns ? now : rs->last_ns;
+	if (rs->tokens > max)
+		rs->tokens = max;
+	if (rs->tokens >= XDROP_TOKEN_SCALE) {
+		rs->tokens -= XDROP_TOKEN_SCALE;
+		ok = 1;
+	}
+	bpf_spin_unlock(&rs->lock);
+	return ok;
+}
+
+static __always_inline int pass_verdict(const struct xdp_md *ctx, const struct xdrop_port *port)
+{
+	count(XDROP_CNT_PASSED);
+	if (port) {
+		count(XDROP_CNT_REDIRECTED);
+		return bpf_redirect_map(&xdrop_devmap, ctx->ingress_ifindex, XDP_PASS);
+	}
+	return XDP_PASS;
+}
+
+static __always_inline int drop_verdict(void)
+{
+	count(XDROP_CNT_DROPPED);
+	return XDP_DROP;
+}
+
+/* Header parsing as one global function: verified once, and the many shapes of packet it
+ * walks do not multiply the states of the code after it. */
+__noinline int parse(struct xdp_md *ctx, struct scratch *sx)
+{
+	if (!ctx || !sx)
+		return PARSE_MALFORMED;
+	__builtin_memset(&sx->p, 0, sizeof(sx->p));
+	return parse_packet(ctx, &sx->p);
+}
+
+SEC("xdp")
+int xdrop_main(struct xdp_md *ctx)
+{
+	const struct xdrop_port *port = NULL;
+	struct xdrop_config *cfg;
+	struct scratch *sx;
+	struct xdrop_gen *g;
+	struct xdrop_act act;
+	__u32 zero = 0, ifindex, cfg_idx;
+	__u64 gen;
+	int err, no_state = 0, r;
+
+	count(XDROP_CNT_RX);
+	g = bpf_map_lookup_elem(&xdrop_gen, &zero);
+	sx = bpf_map_lookup_elem(&xdrop_scratch, &zero);
+	if (!g || !sx)
+		return XDP_PASS; /* cannot happen: arrays always hold index 0 */
+	/* The one read of the generation: everything below uses this value only. */
+	gen = *(volatile __u64 *)&g->gen;
+	cfg_idx = gen & 1;
+	cfg = bpf_map_lookup_elem(&xdrop_config, &cfg_idx);
+	if (!cfg)
+		return XDP_PASS;
+	if (record_gen) {
+		__u64 *seen = bpf_map_lookup_elem(&xdrop_seen, &zero);
+
+		if (seen)
+			*seen = gen;
+	}
+	if (cfg->flags & XDROP_CFG_FF) {
+		ifindex = ctx->ingress_ifindex;
+		port = bpf_map_lookup_elem(&xdrop_ports, &ifindex);
+	}
+
+	err = parse(ctx, sx);
+	if (err == PARSE_NOT_IP) {
+		count(XDROP_CNT_NON_IP);
+		return pass_verdict(ctx, port);
+	}
+	if (port && !(port->flags & XDROP_PORT_FILTER))
+		return pass_verdict(ctx, port);
+	if (err) {
+		count(XDROP_CNT_MALFORMED);
+		return drop_verdict();
+	}
+	if (sx->p.fragment)
+		count(XDROP_CNT_FRAGMENT);
+
+	sx->cfg = *cfg;
+	sx->gen = gen;
+	r = match_packet(sx);
+	if (r == 0)
+		return pass_verdict(ctx, port);
+	act = sx->m.act;
+	if (r == 1) {
+		slot_count(act.slot, 0);
+		count(XDROP_CNT_WHITELISTED);
+		return pass_verdict(ctx, port);
+	}
+	switch (act.action) {
+	case XDROP_ACT_PASS:
+		slot_count(act.slot, 0);
+		count(XDROP_CNT_RULE_PASS);
+		return pass_verdict(ctx, port);
+	case XDROP_ACT_RATE_LIMIT:
+		if (rate_admit(&act, &no_state)) {
+			slot_count(act.slot, 0);
+			return pass_verdict(ctx, port);
+		}
+		slot_count(act.slot, 1);
+		count(no_state ? XDROP_CNT_RL_NO_STATE : XDROP_CNT_RATE_LIMITED);
+		return drop_verdict();
+	default:
+		slot_count(act.slot, 1);
+		count(XDROP_CNT_RULE_DROP);
+		return drop_verdict();
+	}
+}

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
+/*
+ * xdrop.h: the one kernel/user ABI of the XDrop data plane.
+ *
+ * Included by the XDP program (bpf/xdrop.bpf.c) and by user space (agent/dataplane.c,
+ * lib/rule.c, the tests). Every struct that crosses the boundary is defined here, once,
+ * with fixed-width types, explicit padding and a size assertion.
+ *
+ * The rule tables
+ * ---------------
+ * A rule or whitelist entry constrains a subset of five fields: source address, destination
+ * address, source port, destination port, protocol. The subset is its *combo*, a 5-bit
+ * mask (XDROP_F_*). Rules whose addresses are all exact (or absent) live in the exact table
+ * `xdrop_exact`, keyed by the packet's field values masked to the combo. Rules with at
+ * least one real prefix live in the CIDR table `xdrop_cidr`, keyed by prefix ids that the
+ * per-direction, per-family LPM tries hand out; an exact address inside such a rule is a
+ * full-length prefix. Whitelist entries use the same tables with kind = XDROP_KIND_WL.
+ *
+ * Candidate combos. For each (kind, table) the config holds the bitmap of combos that have
+ * entries; the per-field presence maps give, for a packet's field value, the combos in
+ * which that value occurs. Their AND is the set of combos a packet can match, so a packet
+ * that matches nothing usually probes nothing. Bits are numbered in *precedence order*
+ * (bit 0 = most specific exact combo) so the lowest set bit is the next combo to probe.
+ *
+ * Precedence (docs/matching.md has the full text). Among matching rules the one with the
+ * highest rank wins; rank compares, in order:
+ *   1. the number of constrained fields (more wins);
+ *   2. the sum of the two address prefix lengths, counted in IPv4-mapped IPv6 bits, so an
+ *      exact address (/128, or /32 for IPv4) beats any prefix and longer beats shorter;
+ *   3. the destination prefix length (the destination is the more precise side on a tie);
+ *   4. destination port, then source port, then protocol.
+ * Two different rules cannot tie: equal ranks and a common matching packet imply equal
+ * match keys, which validation refuses as duplicates.
+ *
+ * Atomic switches. Rather than two full copies of every table, each entry carries its own
+ * two versions: `flip_gen` and flags say whether the entry is new, deleted or modified as
+ * of generation flip_gen. The program reads the generation once per packet
+ * (xdrop_gen[0], mmapped so user space flips it with one atomic store) and sees each entry
+ * as of that generation; config (combo bitmaps) is double-buffered by generation parity.
+ * After a flip, user space waits for an RCU grace period (an update of a map-in-map slot)
+ * before it cleans up, so no running program can still hold the old generation.
+ */
+#ifndef XDROP_ABI_H
+#define XDROP_ABI_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#ifndef __BPF__
+#include <assert.h>
+#endif
+
+/* ---- capacities (defaults; the agent may lower or raise them at start-up) ---- */
+#define XDROP_DEF_MAX_EXACT      1048576 /* exact rules + exact whitelist entries */
+#define XDROP_DEF_MAX_CIDR       262144  /* CIDR-table rules + whitelist entries */
+#define XDROP_DEF_MAX_PREFIXES   100000  /* prefixes per trie (direction x family) */
+#define XDROP_DEF_MAX_ADDRS      1048576 /* distinct exact addresses (presence map) */
+#define XDROP_DEF_MAX_RATE       65536   /* rate_limit rules */
+#define XDROP_SLOT_CHUNK_BITS    16
+#define XDROP_SLOT_CHUNK         (1u << XDROP_SLOT_CHUNK_BITS) /* counter slots per chunk */
+#define XDROP_MAX_SLOT_CHUNKS    64      /* 4,194,304 slots */
+#define XDROP_MAX_FF_PORTS       64      /* interfaces in fast-forward pairs */
+#define XDROP_CIDR_MAX_DEPTH     8       /* nested prefixes walked per direction */
+#define XDROP_IPV6_MAX_EXT       8       /* extension headers walked per packet */
+#define XDROP_MAX_RATE_PPS       100000000u
+#define XDROP_TOKEN_SCALE        1000000000ull /* one packet = 1e9 token units */
+
+/* ---- match fields: bit i of a combo mask ---- */
+enum xdrop_field {
+	XDROP_F_SRC = 1 << 0,   /* source address (exact or prefix) */
+	XDROP_F_DST = 1 << 1,   /* destination address */
+	XDROP_F_SPORT = 1 << 2, /* source port */
+	XDROP_F_DPORT = 1 << 3, /* destination port */
+	XDROP_F_PROTO = 1 << 4, /* IP protocol (final next header for IPv6) */
+};
+#define XDROP_NCOMBOS 32 /* masks 1..31 are valid; 0 is "no field" and is refused */
+
+enum xdrop_kind {
+	XDROP_KIND_RULE = 0,
+	XDROP_KIND_WL = 1,
+	XDROP_NKINDS = 2,
+};
+
+enum xdrop_action {
+	XDROP_ACT_DROP = 1,
+	XDROP_ACT_PASS = 2,
+	XDROP_ACT_RATE_LIMIT = 3,
+	XDROP_ACT_WHITELIST = 4, /* whitelist entries */
+};
+
+/* Entry version flags (xdrop_entry.vflags), relative to flip_gen. */
+enum xdrop_vflag {
+	XDROP_V_NEW = 1 << 0, /* absent before flip_gen */
+	XDROP_V_DEL = 1 << 1, /* absent from flip_gen on */
+	XDROP_V_MOD = 1 << 2, /* before flip_gen, the old action is in xdrop_prev */
+};
+
+/* Rule flags (xdrop_act.flags). */
+enum xdrop_act_flag {
+	XDROP_AF_TCP_FLAGS = 1 << 0, /* tcp_mask/tcp_value apply (packet must be TCP) */
+};
+
+/* One verdict enum and one counter enum; user space prints names from the tables below. */
+enum xdrop_counter {
+	XDROP_CNT_RX = 0,        /* every frame the program saw */
+	XDROP_CNT_PASSED,        /* XDP_PASS or redirected */
+	XDROP_CNT_DROPPED,       /* XDP_DROP, any reason */
+	XDROP_CNT_WHITELISTED,   /* passed by a whitelist entry */
+	XDROP_CNT_RATE_LIMITED,  /* dropped by a rate limiter */
+	XDROP_CNT_RULE_DROP,     /* dropped by a drop rule */
+	XDROP_CNT_RULE_PASS,     /* passed by a pass rule */
+	XDROP_CNT_MALFORMED,     /* dropped: truncated or invalid L2/L3/L4 headers */
+	XDROP_CNT_NON_IP,        /* not IPv4/IPv6: passed (or bridged) unfiltered */
+	XDROP_CNT_FRAGMENT,      /* non-first fragments (matched without ports) */
+	XDROP_CNT_REDIRECTED,    /* fast-forward: bridged to the peer interface */
+	XDROP_CNT_RL_NO_STATE,   /* rate_limit rule without state: dropped (fail closed) */
+	XDROP_NCOUNTERS,
+};
+
+#define XDROP_COUNTER_NAMES                                                                 \
+	{                                                                                   \
+		"rx", "passed", "dropped", "whitelisted", "rate_limited", "rule_drop",      \
+			"rule_pass", "malformed", "non_ip", "fragment", "redirected",       \
+			"rl_no_state",                                                      \
+	}
+
+/* Addresses are IPv4-mapped IPv6 (::ffff:a.b.c.d) in every key. */
+struct xdrop_addr {
+	__u8 b[16];
+};
+
+/* Key of xdrop_exact: field values masked to the combo; ports in network order. */
+struct xdrop_exact_key {
+	struct xdrop_addr src;
+	struct xdrop_addr dst;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 combo; /* XDROP_F_* mask */
+	__u8 kind;  /* enum xdrop_kind */
+	__u8 pad;
+};
+
+/* Key of xdrop_cidr: prefix ids (0 = field absent) instead of addresses. */
+struct xdrop_cidr_key {
+	__u32 src_id;
+	__u32 dst_id;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 combo;
+	__u8 kind;
+	__u8 pad;
+};
+
+/* What a matching entry does. */
+struct xdrop_act {
+	__u8 action;    /* enum xdrop_action */
+	__u8 flags;     /* enum xdrop_act_flag */
+	__u8 tcp_mask;  /* TCP flag bits examined */
+	__u8 tcp_value; /* required values of the examined bits */
+	__u16 len_min;  /* L3 total length bounds, 0 = none */
+	__u16 len_max;
+	__u32 slot;  /* counter and rate-state index, stable for the rule's life */
+	__u32 rate;  /* rate_limit: packets per second */
+	__u32 burst; /* rate_limit: bucket depth in packets */
+};
+
+/* Value of xdrop_exact and xdrop_cidr. */
+struct xdrop_entry {
+	__u64 flip_gen;
+	__u8 vflags; /* enum xdrop_vflag */
+	__u8 pad[3];
+	struct xdrop_act act;
+};
+
+/* Value of the trie maps: the prefix id. Value of xdrop_prefix (keyed by id). */
+struct xdrop_prefix_info {
+	__u32 parent;   /* id of the nearest enclosing prefix in the same trie, 0 = none */
+	__u8 plen;      /* prefix length in IPv4-mapped IPv6 bits */
+	__u8 pad[3];
+	__u32 combos[XDROP_NKINDS]; /* CIDR combos (mask bits) in which the prefix occurs */
+};
+
+struct xdrop_lpm4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct xdrop_lpm6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Presence of an exact address (xdrop_src_addr, xdrop_dst_addr): candidate bits, in
+ * precedence order, of the exact combos in which the address occurs, per kind. */
+struct xdrop_addr_presence {
+	__u32 exact[XDROP_NKINDS];
+};
+
+/* Presence: per field value, the candidate bits (precedence order for the exact table,
+ * mask bits for the CIDR table) of combos in which the value occurs. */
+struct xdrop_presence {
+	__u32 exact[XDROP_NKINDS];
+	__u32 cidr[XDROP_NKINDS];
+};
+
+/* Per-CPU counters of one slot. */
+struct xdrop_slot_counters {
+	__u64 match;
+	__u64 drop;
+};
+
+/* Shared token bucket of a rate_limit slot (xdrop_rate, keyed by slot). */
+struct xdrop_rate_state {
+	struct bpf_spin_lock lock;
+	__u32 pad;
+	__u64 tokens; /* in XDROP_TOKEN_SCALE units */
+	__u64 last_ns;
+};
+
+/* Config, double-buffered by generation parity: xdrop_config[gen & 1]. */
+struct xdrop_config {
+	__u32 exact_active[XDROP_NKINDS]; /* candidate bits (precedence order) with entries */
+	__u32 cidr_active[XDROP_NKINDS];  /* combo masks with CIDR-table entries */
+	__u32 flags;                      /* enum xdrop_cfg_flag */
+	__u32 pad;
+};
+
+enum xdrop_cfg_flag {
+	XDROP_CFG_FF = 1 << 0, /* some interface is a fast-forward port */
+};
+
+/* Fast-forward port config (xdrop_ports, keyed by ingress ifindex). */
+struct xdrop_port {
+	__u32 peer_ifindex; /* where passed frames go */
+	__u32 flags;        /* enum xdrop_port_flag */
+};
+
+enum xdrop_port_flag {
+	XDROP_PORT_FILTER = 1 << 0, /* filter frames arriving here; otherwise bridge them as is */
+};
+
+/* The generation word (xdrop_gen[0]); user space maps it and stores with release order. */
+struct xdrop_gen {
+	__u64 gen;
+};
+
+/* Combos (bit m = mask m) that contain field bit f: the CIDR-table "need" masks. */
+#define XDROP_MASKS_WITH(f)                                                                 \
+	((f) == XDROP_F_SRC   ? 0xAAAAAAAAu :                                               \
+	 (f) == XDROP_F_DST   ? 0xCCCCCCCCu :                                               \
+	 (f) == XDROP_F_SPORT ? 0xF0F0F0F0u :                                               \
+	 (f) == XDROP_F_DPORT ? 0xFF00FF00u :                                               \
+				0xFFFF0000u)
+
+#ifndef __BPF__
+static_assert(sizeof(struct xdrop_addr) == 16, "addr");
+static_assert(sizeof(struct xdrop_exact_key) == 40, "exact key");
+static_assert(sizeof(struct xdrop_cidr_key) == 16, "cidr key");
+static_assert(sizeof(struct xdrop_act) == 20, "act");
+static_assert(sizeof(struct xdrop_entry) == 32, "entry");
+static_assert(sizeof(struct xdrop_addr_presence) == 8, "addr presence");
+static_assert(sizeof(struct xdrop_prefix_info) == 16, "prefix info");
+static_assert(sizeof(struct xdrop_lpm4_key) == 8, "lpm4");
+static_assert(sizeof(struct xdrop_lpm6_key) == 20, "lpm6");
+static_assert(sizeof(struct xdrop_presence) == 16, "presence");
+static_assert(sizeof(struct xdrop_slot_counters) == 16, "counters");
+static_assert(sizeof(struct xdrop_rate_state) == 24, "rate");
+static_assert(sizeof(struct xdrop_config) == 24, "config");
+static_assert(sizeof(struct xdrop_gen) == 8, "gen");
+static_assert(sizeof(struct xdrop_port) == 8, "port");
+#endif
+
+#endif

@@ -1,0 +1,15 @@
+# SPDX-License-Identifier: MIT
+# lib/: code shared by every daemon (log, addresses, rule model and validation, config).
+LIB_SRCS := lib/log.c lib/addr.c lib/rule.c
+LIB_A    := $(BUILD)/libxdrop.a
+LIB_SAN_A := $(BUILD)/libxdrop-san.a
+
+$(LIB_A): $(LIB_SRCS:%.c=$(OBJ)/%.o)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+$(LIB_SAN_A): $(LIB_SRCS:%.c=$(SANOBJ)/%.o)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+ALL_TARGETS += $(LIB_A) $(LIB_SAN_A)
+CHECK_SOURCES += $(LIB_SRCS) $(LIB_SRCS:.c=.h)

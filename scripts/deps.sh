@@ -1,0 +1,25 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Installs every Debian package XDrop needs to build, test and benchmark.
+# Idempotent: packages already present are skipped by apt-get.
+set -eu
+PKGS="build-essential pkg-config clang llvm lld libclang-rt-14-dev \
+ libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev \
+ libnng-dev nng-utils libmbedtls-dev \
+ libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
+ uthash-dev libsqlite3-dev sqlite3 libmicrohttpd-dev libcjson-dev libyaml-dev libcmocka-dev \
+ iproute2 iputils-ping ethtool nftables xdp-tools tcpdump python3 python3-scapy \
+ python3-prometheus-client perl curl wrk clang-format clang-tidy cppcheck \
+ chromium"
+# Node.js may come from elsewhere (e.g. NodeSource, which bundles npm); only
+# install Debian's when none is present.
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends $missing
+fi

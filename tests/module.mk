@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: MIT
+# tests/: suites run by make test (all print TAP). C suites are built with ASan+UBSan.
+TESTLIB_SRCS := tests/lib/pkt.c tests/lib/testdp.c
+TEST_CFLAGS  := -Itests/lib -Iagent
+TESTLIB_SAN_OBJS := $(TESTLIB_SRCS:%.c=$(SANOBJ)/%.o)
+TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(OBJ)/%.o)
+$(TESTLIB_SAN_OBJS) $(TESTLIB_OBJS): XCFLAGS += $(TEST_CFLAGS)
+$(TESTLIB_SAN_OBJS) $(TESTLIB_OBJS): $(BPF_SKEL)
+
+# C test suites: tests/<dir>/test_<name>.c -> build/tests/test_<name>
+DP_TESTS := test_verdicts
+$(foreach t,$(DP_TESTS),$(eval $(TBIN)/$(t): $(SANOBJ)/tests/bpf/$(t).o $(TESTLIB_SAN_OBJS) $(DP_SAN_A) $(LIB_SAN_A)))
+$(DP_TESTS:%=$(SANOBJ)/tests/bpf/%.o): XCFLAGS += $(TEST_CFLAGS)
+$(DP_TESTS:%=$(SANOBJ)/tests/bpf/%.o): $(BPF_SKEL)
+$(DP_TESTS:%=$(TBIN)/%):
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_BPF) -lcmocka
+
+TEST_SUITES += $(DP_TESTS:%=$(TBIN)/%)
+CHECK_SOURCES += $(TESTLIB_SRCS) $(TESTLIB_SRCS:.c=.h) $(DP_TESTS:%=tests/bpf/%.c)
