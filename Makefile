@@ -49,6 +49,8 @@ include bpf/module.mk
 include lib/module.mk
 include agent/module.mk
 include tests/module.mk
+-include tests/e2e/module.mk
+-include tests/tools/module.mk
 include bench/module.mk
 -include proto/module.mk
 -include lib/rpc.mk
