@@ -335,6 +335,7 @@ struct pubsub_sub {
 	char hash[HASH_MAX];
 	uint64_t seen;
 	bool notify;			  /* need_snapshot to be called */
+	bool notifying;			  /* need_snapshot is running */
 	enum pubsub_resync_reason reason; /* ... for this reason */
 	int64_t waiting_since;		  /* ms, when notify was last raised */
 	Xdrop__V1__Delta **pending;	  /* sorted by revision, unique */
@@ -371,7 +372,11 @@ static void sub_wait_snapshot(struct pubsub_sub *s, enum pubsub_resync_reason wh
 		s->st.gaps++;
 }
 
-/* Lock not held. Calls need_snapshot if it was raised. */
+/*
+ * Lock not held. Calls need_snapshot if it was raised. Never re-enters it: a resync raised
+ * while it runs (say, the snapshot it installed does not reach the buffered deltas) stays
+ * raised for the next frame or tick, so a stale snapshot source cannot recurse forever.
+ */
 static void sub_flush_notify(struct pubsub_sub *s)
 {
 	enum pubsub_resync_reason why;
@@ -379,22 +384,26 @@ static void sub_flush_notify(struct pubsub_sub *s)
 	bool notify;
 
 	pthread_mutex_lock(&s->lock);
-	notify = s->notify;
+	notify = s->notify && !s->notifying;
 	why = s->reason;
 	applied = s->applied_rev;
 	seen = s->seen;
 	if (notify) {
 		s->notify = false;
+		s->notifying = true;
 		s->st.resyncs++;
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (notify) {
-		log_info("pubsub: need snapshot (%s): applied %llu, seen %llu",
-			 pubsub_resync_reason_name(why), (unsigned long long)applied,
-			 (unsigned long long)seen);
-		if (s->ops.need_snapshot)
-			s->ops.need_snapshot(s->ops.arg, why, applied, seen);
-	}
+	if (!notify)
+		return;
+	log_info("pubsub: need snapshot (%s): applied %llu, seen %llu",
+		 pubsub_resync_reason_name(why), (unsigned long long)applied,
+		 (unsigned long long)seen);
+	if (s->ops.need_snapshot)
+		s->ops.need_snapshot(s->ops.arg, why, applied, seen);
+	pthread_mutex_lock(&s->lock);
+	s->notifying = false;
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void sub_clear_pending(struct pubsub_sub *s)

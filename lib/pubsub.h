@@ -123,8 +123,9 @@ struct pubsub_sub_ops {
 	 * Deltas cannot continue: fetch a snapshot (SyncService.GetSnapshot) and call
 	 * pubsub_sub_set_revision() once it is installed; may do so from inside this callback
 	 * or later from any thread. Called without locks held, once per resync (again after
-	 * XDROP_PUBSUB_RESYNC_RETRY_MS without a snapshot). applied is the applied revision,
-	 * seen the newest revision seen on the wire.
+	 * XDROP_PUBSUB_RESYNC_RETRY_MS without a snapshot), never re-entered: a resync raised
+	 * while it runs is reported at the next frame or receive tick (100 ms). applied is the
+	 * applied revision, seen the newest revision seen on the wire.
 	 */
 	void (*need_snapshot)(void *arg, enum pubsub_resync_reason why, uint64_t applied,
 			      uint64_t seen);

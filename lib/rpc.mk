@@ -45,7 +45,8 @@ $(TBIN)/fuzz_rpc: $(FUZZ_SRCS) lib/rpc.h lib/pubsub.h lib/tls.h $(PROTO_H)
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ $(FUZZ_SRCS) $(RPC_LDLIBS) $(LDLIBS_BPF)
 
-ALL_TARGETS += $(RPC_A) $(RPC_SAN_A) $(RPC_TESTS)
-TEST_SUITES += $(TBIN)/test_rpc $(TBIN)/test_pubsub tests/rpc/interop.sh tests/rpc/tls.sh
+ALL_TARGETS += $(RPC_A) $(RPC_SAN_A) $(RPC_TESTS) $(TBIN)/fuzz_rpc
+TEST_SUITES += $(TBIN)/test_rpc $(TBIN)/test_pubsub tests/rpc/interop.sh tests/rpc/tls.sh \
+	tests/fuzz/run.sh
 CHECK_SOURCES += $(RPC_SRCS) $(RPC_SRCS:.c=.h) $(wildcard tests/unit/test_rpc*.c \
 	tests/unit/test_pubsub*.c tests/unit/rpc_test_server.c tests/fuzz/*.c)

@@ -99,7 +99,8 @@ static int ruleset_apply_op(struct ruleset *rs, const Xdrop__V1__DeltaOp *op)
 
 struct recorder {
 	struct ruleset rs;
-	int apply_fail_at; /* revision whose apply fails, 0 = none */
+	int apply_fail_at;		 /* revision whose apply fails, 0 = none */
+	struct pubsub_sub *stale_source; /* set: install a snapshot at revision 1 from inside */
 	int n_need;
 	enum pubsub_resync_reason reasons[64];
 	uint64_t applied_at_need[64];
@@ -127,6 +128,8 @@ static void rec_need(void *arg, enum pubsub_resync_reason why, uint64_t applied,
 		r->applied_at_need[r->n_need] = applied;
 	}
 	r->n_need++;
+	if (r->stale_source)
+		pubsub_sub_set_revision(r->stale_source, 1, NULL);
 }
 
 /* A delta frame: upsert r<rev % NSLOT> named "v<rev>", or a heartbeat when base == rev. */
@@ -294,6 +297,26 @@ static void test_failed_apply_and_forced_resync(void **state)
 	pubsub_sub_resync(s);
 	assert_int_equal(r.n_need, 2);
 	assert_int_equal(r.reasons[1], PUBSUB_RESYNC_FORCED);
+	pubsub_sub_close(s);
+}
+
+/* A snapshot source that lags forever: need_snapshot is not re-entered, only repeated. */
+static void test_stale_snapshot_inside_callback(void **state)
+{
+	struct recorder r;
+	struct pubsub_sub *s = open_fed_sub(&r, 0);
+	struct pubsub_sub_stats st;
+
+	r.stale_source = s;
+	feed(s, 5, 6, NULL); /* gap -> snapshot at 1 -> still a gap: raised, not re-entered */
+	assert_int_equal(r.n_need, 1);
+	feed(s, 6, 7, NULL); /* the next frame reports it again */
+	assert_int_equal(r.n_need, 2);
+	r.stale_source = NULL;
+	pubsub_sub_set_revision(s, 5, NULL);
+	pubsub_sub_get_stats(s, &st);
+	assert_true(st.synced);
+	assert_int_equal(st.revision, 7);
 	pubsub_sub_close(s);
 }
 
@@ -802,6 +825,7 @@ int main(void)
 	    cmocka_unit_test(test_snapshot_newer_than_buffer),
 	    cmocka_unit_test(test_heartbeats),
 	    cmocka_unit_test(test_failed_apply_and_forced_resync),
+	    cmocka_unit_test(test_stale_snapshot_inside_callback),
 	    cmocka_unit_test(test_malformed_frames),
 	    cmocka_unit_test(test_buffer_is_bounded),
 	    cmocka_unit_test(test_deltas_without_loss),
