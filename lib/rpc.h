@@ -240,7 +240,7 @@ int rpc_client_call_ex(struct rpc_client *c, const ProtobufCServiceDescriptor *s
 		       const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
 		       struct rpc_status *st, unsigned timeout_ms, const char *auth_token);
 
-/* Closes the socket (calls in progress end with UNAVAILABLE) and frees c. NULL is fine. */
+/* Closes the socket and frees c, once no call on c is in progress. NULL is fine. */
 void rpc_client_close(struct rpc_client *c);
 
 #endif
