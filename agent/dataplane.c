@@ -2050,6 +2050,20 @@ int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts)
 			if (!is_data_map(m))
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, bpf_map__name(m));
+			/* The kernel adds BPF_F_RDONLY_PROG to every devmap but refuses it at
+			 * creation, so libbpf 1.1's reuse check (which compares flags) can never
+			 * accept a pinned devmap: adopt that one by hand, pin it after load. */
+			if (m == dp->skel->maps.xdrop_devmap) {
+				int fd = bpf_obj_get(path);
+
+				if (fd >= 0) {
+					err = bpf_map__reuse_fd(m, fd);
+					close(fd);
+					if (err)
+						goto fail;
+				}
+				continue;
+			}
 			bpf_map__set_pin_path(m, path);
 		}
 		dp->pinned = true;
@@ -2061,6 +2075,14 @@ int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts)
 					"capacities? remove them with xdrop-agent --detach)" :
 					"");
 		goto fail;
+	}
+	if (dp->pinned) {
+		snprintf(path, sizeof(path), "%s/xdrop_devmap", dp->pin_dir);
+		if (access(path, F_OK) != 0 && bpf_obj_pin(fd_of(dp->skel->maps.xdrop_devmap), path)) {
+			err = -errno;
+			log_error("pin %s failed: %s", path, strerror(errno));
+			goto fail;
+		}
 	}
 	dp->genp = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
 			fd_of(dp->skel->maps.xdrop_gen), 0);
@@ -2102,6 +2124,13 @@ int dataplane_unpin(struct dataplane *dp)
 	bpf_object__for_each_map(m, dp->skel->obj)
 	{
 		if (is_data_map(m) && bpf_map__is_pinned(m) && bpf_map__unpin(m, NULL))
+			err = -errno;
+	}
+	{
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/xdrop_devmap", dp->pin_dir);
+		if (unlink(path) && errno != ENOENT)
 			err = -errno;
 	}
 	if (rmdir(dp->pin_dir) && errno != ENOENT && errno != ENOTEMPTY)

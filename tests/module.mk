@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # tests/: suites run by make test (all print TAP). C suites are built with ASan+UBSan.
-TESTLIB_SRCS := tests/lib/pkt.c tests/lib/testdp.c
+TESTLIB_SRCS := tests/lib/pkt.c tests/lib/testdp.c tests/lib/refmatch.c
 TEST_CFLAGS  := -Itests/lib -Iagent
 TESTLIB_SAN_OBJS := $(TESTLIB_SRCS:%.c=$(SANOBJ)/%.o)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(OBJ)/%.o)
@@ -8,7 +8,7 @@ $(TESTLIB_SAN_OBJS) $(TESTLIB_OBJS): XCFLAGS += $(TEST_CFLAGS)
 $(TESTLIB_SAN_OBJS) $(TESTLIB_OBJS): $(BPF_SKEL)
 
 # C test suites: tests/<dir>/test_<name>.c -> build/tests/test_<name>
-DP_TESTS := test_verdicts
+DP_TESTS := test_verdicts test_differential
 $(foreach t,$(DP_TESTS),$(eval $(TBIN)/$(t): $(SANOBJ)/tests/bpf/$(t).o $(TESTLIB_SAN_OBJS) $(DP_SAN_A) $(LIB_SAN_A)))
 $(DP_TESTS:%=$(SANOBJ)/tests/bpf/%.o): XCFLAGS += $(TEST_CFLAGS)
 $(DP_TESTS:%=$(SANOBJ)/tests/bpf/%.o): $(BPF_SKEL)
