@@ -1049,15 +1049,17 @@ int dataplane_apply(struct dataplane *dp, const struct dp_change *ch, size_t n,
 	t1 = now_ms();
 	res->stage_ms = t1 - t0;
 	if (inplace) {
+		/* the deliberately broken switch: entries above went live one by one; the
+		 * config is rewritten in place; the generation still moves on, as a naive
+		 * versioning scheme would do */
 		err = config_write(dp, (uint32_t)(dp->gen & 1));
 		if (err)
 			goto fail;
-	} else {
-		err = config_write(dp, (uint32_t)(next & 1));
-		if (err)
-			goto fail;
-		gen_store(dp, next);
 	}
+	err = config_write(dp, (uint32_t)(next & 1));
+	if (err)
+		goto fail;
+	gen_store(dp, next);
 	res->flip_ms = now_ms() - t1;
 	res->gen = dp->gen;
 

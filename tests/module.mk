@@ -8,13 +8,13 @@ $(TESTLIB_SAN_OBJS) $(TESTLIB_OBJS): XCFLAGS += $(TEST_CFLAGS)
 $(TESTLIB_SAN_OBJS) $(TESTLIB_OBJS): $(BPF_SKEL)
 
 # C test suites: tests/<dir>/test_<name>.c -> build/tests/test_<name>
-DP_TESTS := test_verdicts test_differential
+DP_TESTS := test_verdicts test_differential test_atomicity
 $(foreach t,$(DP_TESTS),$(eval $(TBIN)/$(t): $(SANOBJ)/tests/bpf/$(t).o $(TESTLIB_SAN_OBJS) $(DP_SAN_A) $(LIB_SAN_A)))
 $(DP_TESTS:%=$(SANOBJ)/tests/bpf/%.o): XCFLAGS += $(TEST_CFLAGS)
 $(DP_TESTS:%=$(SANOBJ)/tests/bpf/%.o): $(BPF_SKEL)
 $(DP_TESTS:%=$(TBIN)/%):
 	@mkdir -p $(dir $@)
-	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_BPF) -lcmocka
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_BPF) -lcmocka -lpthread
 
 TEST_SUITES += $(DP_TESTS:%=$(TBIN)/%)
 CHECK_SOURCES += $(TESTLIB_SRCS) $(TESTLIB_SRCS:.c=.h) $(DP_TESTS:%=tests/bpf/%.c)
