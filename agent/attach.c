@@ -31,8 +31,10 @@ static uint32_t prog_id_of_fd(int fd)
 	return info.id;
 }
 
-/* Finds an XDP link on ifindex; returns its fd or -ENOENT. */
-static int find_xdp_link(uint32_t ifindex)
+/* Finds the XDP link on ifindex that holds prog_id; returns its fd or -ENOENT. Link info
+ * carries an ifindex but no namespace, and ifindexes repeat across network namespaces, so
+ * the program id that this namespace's interface reports must match too. */
+static int find_xdp_link(uint32_t ifindex, uint32_t prog_id)
 {
 	uint32_t id = 0;
 
@@ -44,8 +46,9 @@ static int find_xdp_link(uint32_t ifindex)
 		if (fd < 0)
 			continue;
 		memset(&info, 0, sizeof(info));
-		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.type == BPF_LINK_TYPE_XDP &&
-		    info.xdp.ifindex == ifindex)
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		    info.type == BPF_LINK_TYPE_XDP && info.xdp.ifindex == ifindex &&
+		    info.prog_id == prog_id)
 			return fd;
 		close(fd);
 	}
@@ -99,16 +102,17 @@ static int adopt_link(struct dataplane *dp, const char *ifname, unsigned ifindex
 	return err ? err : 1;
 }
 
-static int remove_foreign(unsigned ifindex, const char *ifname)
+static int remove_foreign(unsigned ifindex, const char *ifname, uint32_t prog_id)
 {
-	int fd = find_xdp_link(ifindex), err;
+	int fd = find_xdp_link(ifindex, prog_id), err;
 
 	if (fd >= 0) {
 		err = bpf_link_detach(fd) ? -errno : 0;
 		close(fd);
 		return err;
 	}
-	if (bpf_xdp_detach((int)ifindex, 0, NULL) && bpf_xdp_detach((int)ifindex, XDP_FLAGS_SKB_MODE, NULL))
+	if (bpf_xdp_detach((int)ifindex, 0, NULL) &&
+	    bpf_xdp_detach((int)ifindex, XDP_FLAGS_SKB_MODE, NULL))
 		return -errno;
 	log_warn("removed foreign XDP program from %s (force)", ifname);
 	return 0;
@@ -147,7 +151,7 @@ int attach_iface(struct dataplane *dp, const char *ifname, enum attach_mode mode
 				  ifname, prog_id);
 			return -EBUSY;
 		}
-		err = remove_foreign(ifindex, ifname);
+		err = remove_foreign(ifindex, ifname, prog_id);
 		if (err) {
 			log_error("remove foreign XDP program from %s failed: %s", ifname,
 				  strerror(-err));
@@ -239,7 +243,7 @@ int attach_detach(struct dataplane *dp, const char *ifname)
 		bool ours;
 
 		if (attach_query(dp, ifname, &prog_id, &ours) == 0 && ours)
-			fd = find_xdp_link(ifindex);
+			fd = find_xdp_link(ifindex, prog_id);
 	}
 	if (fd < 0)
 		return -ENOENT;
