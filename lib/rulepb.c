@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rulepb: proto <-> rule_spec; see rulepb.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rulepb.h"
+
+static int fail(struct rule_error *err, const char *field, const char *reason)
+{
+	if (err) {
+		err->field = field;
+		err->reason = reason;
+	}
+	return -EINVAL;
+}
+
+/* One address direction: exact (ip_field) or prefix (cidr_field), never both. */
+static int addr_field(const char *ip, const char *cidr, const char *ip_name,
+		      const char *cidr_name, struct addr_prefix *out, struct rule_error *err)
+{
+	const char *why;
+
+	memset(out, 0, sizeof(*out));
+	if (ip && *ip && cidr && *cidr)
+		return fail(err, cidr_name, "give either the address or the prefix, not both");
+	if (ip && *ip) {
+		if (strchr(ip, '/'))
+			return fail(err, ip_name, "an address has no prefix length; use the _cidr field");
+		if (addr_parse(ip, &out->addr, &why))
+			return fail(err, ip_name, why);
+		out->plen = 128;
+	} else if (cidr && *cidr) {
+		if (!strchr(cidr, '/'))
+			return fail(err, cidr_name, "a prefix needs a length, e.g. 10.0.0.0/8");
+		if (addr_parse_prefix(cidr, out, &why))
+			return fail(err, cidr_name, why);
+	}
+	return 0;
+}
+
+static int match_fields(const char *src_ip, const char *src_cidr, const char *dst_ip,
+			const char *dst_cidr, uint32_t sport, uint32_t dport, const char *proto,
+			struct rule_spec *s, struct rule_error *err)
+{
+	int e;
+
+	e = addr_field(src_ip, src_cidr, "src_ip", "src_cidr", &s->src, err);
+	if (!e)
+		e = addr_field(dst_ip, dst_cidr, "dst_ip", "dst_cidr", &s->dst, err);
+	if (e)
+		return e;
+	if (sport > 65535)
+		return fail(err, "src_port", "port must be 0-65535");
+	if (dport > 65535)
+		return fail(err, "dst_port", "port must be 0-65535");
+	s->sport = (uint16_t)sport;
+	s->dport = (uint16_t)dport;
+	if (proto && *proto && rule_parse_protocol(proto, &s->proto))
+		return fail(err, "protocol",
+			    "unknown protocol (any, tcp, udp, icmp, icmpv6, igmp, gre, esp, ah, "
+			    "sctp or 0-255)");
+	return 0;
+}
+
+int rulepb_rule_to_spec(const Xdrop__V1__Rule *r, struct rule_spec *s, struct rule_error *err)
+{
+	int e;
+
+	memset(s, 0, sizeof(*s));
+	s->kind = XDROP_KIND_RULE;
+	e = match_fields(r->src_ip, r->src_cidr, r->dst_ip, r->dst_cidr, r->src_port, r->dst_port,
+			 r->protocol, s, err);
+	if (e)
+		return e;
+	if (!r->action || !*r->action)
+		return fail(err, "action", "action is required: drop, pass or rate_limit");
+	if (rule_parse_action(r->action, &s->action))
+		return fail(err, "action", "action must be drop, pass or rate_limit");
+	if (r->rate_limit > XDROP_MAX_RATE_PPS)
+		return fail(err, "rate_limit", "rate_limit above 100,000,000 pps");
+	if (r->burst > XDROP_MAX_RATE_PPS)
+		return fail(err, "burst", "burst above 100,000,000 packets");
+	s->rate = (uint32_t)r->rate_limit;
+	s->burst = (uint32_t)r->burst;
+	if (r->pkt_len_min > 65535)
+		return fail(err, "pkt_len_min", "length must be 0-65535");
+	if (r->pkt_len_max > 65535)
+		return fail(err, "pkt_len_max", "length must be 0-65535");
+	s->len_min = (uint16_t)r->pkt_len_min;
+	s->len_max = (uint16_t)r->pkt_len_max;
+	if (r->tcp_flags && *r->tcp_flags) {
+		if (rule_parse_tcp_flags(r->tcp_flags, &s->tcp_mask, &s->tcp_value))
+			return fail(err, "tcp_flags",
+				    "flags like SYN,!ACK from FIN SYN RST PSH ACK URG ECE CWR");
+		s->has_tcp_flags = true;
+	}
+	return rule_validate(s, err);
+}
+
+int rulepb_wl_to_spec(const Xdrop__V1__WhitelistEntry *w, struct rule_spec *s,
+		      struct rule_error *err)
+{
+	int e;
+
+	memset(s, 0, sizeof(*s));
+	s->kind = XDROP_KIND_WL;
+	s->action = XDROP_ACT_WHITELIST;
+	e = match_fields(w->src_ip, w->src_cidr, w->dst_ip, w->dst_cidr, w->src_port, w->dst_port,
+			 w->protocol, s, err);
+	if (e)
+		return e;
+	return rule_validate(s, err);
+}
+
+char *rulepb_match_key(const struct rule_spec *s, char *buf, size_t len)
+{
+	char a[XDROP_ADDR_STRLEN], b[XDROP_ADDR_STRLEN];
+
+	snprintf(buf, len, "%u|%s|%s|%u|%u|%u", s->kind,
+		 s->src.plen ? addr_format_prefix(&s->src, a, sizeof(a)) : "",
+		 s->dst.plen ? addr_format_prefix(&s->dst, b, sizeof(b)) : "", s->sport, s->dport,
+		 s->proto);
+	return buf;
+}
