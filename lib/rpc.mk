@@ -41,7 +41,7 @@ $(RPC_OBJS) $(RPC_SAN_OBJS) $(RPC_TESTS:$(TBIN)/%=$(SANOBJ)/tests/unit/%.o): | $
 FUZZ_SRCS := tests/fuzz/fuzz_rpc.c $(RPC_SRCS) $(PROTO_C) lib/log.c lib/rule.c lib/addr.c
 $(TBIN)/fuzz_rpc: $(FUZZ_SRCS) lib/rpc.h lib/pubsub.h lib/tls.h $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -Ilib -I$(GEN) \
+	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -Ilib -Ibpf -I$(GEN) \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ $(FUZZ_SRCS) $(RPC_LDLIBS) $(LDLIBS_BPF)
 
