@@ -1,0 +1,438 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# veth lab: the XDP program on real interfaces in network namespaces, driven through
+# build/bin/xdrop-lab, proven with real traffic counted by a receiver. Prints TAP.
+#
+#   traditional  cli ns [c0] ==veth== [s0, program native] srv ns
+#   fast-forward fcli ns [fc0] ==veth== [fb1] brg ns [fb2] ==veth== [fs0] fsrv ns
+#                (no kernel bridge in brg: only the program's redirect joins fb1 and fb2)
+#   foreign      frn ns [x0, a trivial XDP program of someone else] ==veth== [x1]
+#
+# Each node has its own pin directory (ifindexes are per namespace, so one data plane per
+# node, as one agent per host). Tools that must see the pins run under nsenter --net
+# (ip netns exec would remount /sys and hide them). Everything made here is named after
+# this run's PID and removed by the EXIT trap.
+set -u
+BUILD=${BUILD:-build}
+LAB=$PWD/$BUILD/bin/xdrop-lab
+ID=$$
+PIN=/sys/fs/bpf/xdrop-test-$ID
+NS=xdt$ID
+N=20 # datagrams per probe
+tmp=$(mktemp -d)
+pids=""
+
+cleanup() {
+	local p ns
+	for p in $pids; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+	for ns in cli srv fcli brg fsrv frn; do
+		ip netns del "$NS-$ns" 2>/dev/null
+	done
+	rm -rf "$PIN" "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - ${1//$'\n'/; }"; }
+not_ok() {
+	n=$((n + 1))
+	echo "not ok $n - ${1//$'\n'/; }"
+	shift
+	for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done
+}
+check() { # name, command...: passes when the command succeeds (its output is kept aside)
+	local name=$1
+	shift
+	if "$@" >"$tmp/out" 2>&1; then ok "$name"; else
+		not_ok "$name" "failed: $*" "$(cat "$tmp/out")"
+	fi
+}
+check_not() { # name, command...: passes when the command fails
+	local name=$1
+	shift
+	if "$@" >"$tmp/out" 2>&1; then not_ok "$name" "succeeded: $*"; else ok "$name"; fi
+}
+expect_eq() { # name, got, want
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "got '$2', want '$3'"; fi
+}
+expect_range() { # name, got, min, max
+	if [ "$2" -ge "$3" ] && [ "$2" -le "$4" ]; then ok "$1"; else
+		not_ok "$1" "got $2, want $3..$4"
+	fi
+}
+
+in_ns() { # ns, command... (nsenter keeps /sys/fs/bpf visible)
+	local ns=$1
+	shift
+	nsenter --net="/run/netns/$NS-$ns" "$@"
+}
+lab() { # ns, pin subdir, xdrop-lab args...
+	local ns=$1 pin=$2
+	shift 2
+	in_ns "$ns" timeout 20 "$LAB" --pin "$PIN/$pin" "$@"
+}
+
+# ---- traffic helpers: one small python3 program, bounded in count and time ----
+cat >"$tmp/probe.py" <<'EOF'
+import os, select, signal, socket, sys, time
+
+def write_state(path, counts):
+    with open(path + ".tmp", "w") as f:
+        for (port, src), c in sorted(counts.items()):
+            f.write(f"{port} {src} {c}\n")
+    os.replace(path + ".tmp", path)
+
+def serve(path, udp_ports, tcp_ports, max_secs):
+    socks = {}
+    for kind, ports in (("udp", udp_ports), ("tcp", tcp_ports)):
+        for p in ports:
+            s = socket.socket(socket.AF_INET6,
+                              socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+            s.bind(("::", p))
+            if kind == "tcp":
+                s.listen(64)
+            s.setblocking(False)
+            socks[s] = (kind, p)
+    counts, dirty, last = {}, True, 0.0
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    end = time.monotonic() + max_secs
+    while not stop and time.monotonic() < end:
+        ready = select.select(list(socks), [], [], 0.05)[0]
+        for s in ready:
+            kind, p = socks[s]
+            while True:
+                try:
+                    if kind == "tcp":
+                        s.accept()[0].close()
+                        continue
+                    addr = s.recvfrom(2048)[1]
+                except (BlockingIOError, InterruptedError):
+                    break
+                src = addr[0].removeprefix("::ffff:")
+                counts[(p, src)] = counts.get((p, src), 0) + 1
+                dirty = True
+        now = time.monotonic()
+        if dirty and (not ready or now - last > 0.05):
+            write_state(path, counts)
+            dirty, last = False, now
+    write_state(path, counts)
+
+def udp(src, dst, port, count, gap):
+    s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    for _ in range(count):
+        s.sendto(b"x" * 32, (dst, port))
+        if gap:
+            time.sleep(gap)
+
+def tcp(src, dst, port):
+    s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((src, 0))
+    s.settimeout(1.0)
+    try:
+        s.connect((dst, port))
+        return 0
+    except OSError:
+        return 1
+
+cmd = sys.argv[1]
+if cmd == "serve":
+    serve(sys.argv[2], [int(p) for p in sys.argv[3].split(",")],
+          [int(p) for p in sys.argv[4].split(",")], float(sys.argv[5]))
+elif cmd == "udp":
+    udp(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]),
+        float(sys.argv[6]) if len(sys.argv) > 6 else 0.0)
+elif cmd == "tcp":
+    sys.exit(tcp(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+EOF
+probe() { in_ns "$1" timeout 15 python3 "$tmp/probe.py" "${@:2}"; }
+serve() { # ns, state file: UDP 5001-5004 and TCP 8080-8081 for at most 60 s
+	# nsenter execs python3, so $! is the receiver itself and the trap can stop it
+	nsenter --net="/run/netns/$NS-$1" python3 "$tmp/probe.py" serve "$2" \
+		5001,5002,5003,5004 8080,8081 60 &
+	pids="$pids $!"
+	for _ in $(seq 50); do
+		[ -f "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+got() { # state file, port, source: datagrams received
+	awk -v p="$2" -v s="$3" '$1 == p && $2 == s { c = $3 } END { print c + 0 }' "$1"
+}
+settle() { sleep 0.3; } # the receiver writes its counts within 50 ms of the last datagram
+counter() { # ns, pin, name: a global counter
+	lab "$1" "$2" stats | awk -v k="$3" '$1 == k && NF == 2 { print $2 }'
+}
+entry() { # ns, pin, "match"|"drop", rule text as stats prints it
+	lab "$1" "$2" stats |
+		awk -v col="$3" -v r="$4" '($1 == "rule" || $1 == "whitelist") {
+			t = $0; sub(/^ *[a-z]+ +[0-9]+ +[0-9]+  /, "", t)
+			if (t == r) print (col == "match" ? $2 : $3) }'
+}
+pings() { # ns, address: true when 2 pings out of 3 are answered
+	in_ns "$1" ping -q -c 3 -i 0.2 -W 1 "$2" 2>/dev/null | grep -Eq ' [23] received'
+}
+xdp_prog() { # ns, iface: "xdp ID" or "xdpgeneric ID" of the attached program, or nothing
+	ip -n "$NS-$1" link show dev "$2" |
+		sed -n 's/.*prog\/\(xdp[a-z]*\) id \([0-9]*\).*/\1 \2/p' | head -1
+}
+has_entries() { # ns, pin, rules, whitelist entries
+	lab "$1" "$2" stats | grep -q "^generation [0-9]*, $3 rules, $4 whitelist entries"
+}
+link_json() { bpftool -j link show pinned "$1" 2>/dev/null; }
+json_field() { python3 -c "import json,sys; print(json.load(sys.stdin).get('$1', ''))"; }
+xdp_links_of_prog() { # number of XDP links holding program id $1
+	bpftool -j link | python3 -c "import json,sys
+print(sum(1 for l in json.load(sys.stdin) if l.get('type') == 'xdp' and l.get('prog_id') == $1))"
+}
+
+if [ "$(id -u)" -ne 0 ] || [ ! -x "$LAB" ]; then
+	echo "1..0 # SKIP needs root and $LAB (make all)"
+	exit 0
+fi
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || exit 1
+start=$(date +%s%N)
+section() { echo "# $1 ($((($(date +%s%N) - start) / 1000000)) ms)"; }
+
+# ---- (a) traditional mode ----
+section "(a) traditional mode"
+for ns in cli srv; do ip netns add "$NS-$ns"; done
+ip link add c0 netns "$NS-cli" type veth peer name s0 netns "$NS-srv"
+ip -n "$NS-cli" addr add 192.0.2.1/24 dev c0
+ip -n "$NS-cli" addr add 192.0.2.3/24 dev c0
+ip -n "$NS-cli" addr add 198.51.100.7/32 dev c0
+ip -n "$NS-cli" addr add fd00::1/64 dev c0 nodad
+ip -n "$NS-cli" addr add fd00::3/64 dev c0 nodad
+ip -n "$NS-srv" addr add 192.0.2.2/24 dev s0
+ip -n "$NS-srv" addr add fd00::2/64 dev s0 nodad
+for ns in cli:c0 srv:s0; do ip -n "$NS-${ns%%:*}" link set dev "${ns#*:}" up; done
+ip -n "$NS-srv" route add 198.51.100.0/24 dev s0
+S=$tmp/srv.state
+serve srv "$S" || echo "# receiver did not start"
+
+out=$(lab srv trad attach s0 2>&1)
+check "attach natively to s0 in a namespace: $out" test "$(xdp_prog srv s0 | cut -d' ' -f1)" = xdp
+cat >"$tmp/rules" <<'EOF'
+# traditional node: port drops, a CIDR drop with a pass punched through, a whitelisted source
+dst_port=5001 protocol=udp action=drop
+dst_port=8080 protocol=tcp action=drop
+src_cidr=198.51.100.0/24 action=drop
+src_ip=198.51.100.7 dst_port=5002 protocol=udp action=pass
+wl:src_ip=192.0.2.3
+wl:src_ip=fd00::3
+EOF
+check "load a rule file (6 entries)" lab srv trad load "$tmp/rules"
+printf 'dst_port=5003 protocol=udp action=drop\ndst_port=70000 action=drop\n' >"$tmp/bad"
+err=$(lab srv trad load "$tmp/bad" 2>&1 >/dev/null)
+rc=$?
+check "a bad rule file is refused naming line and field ($err)" \
+	test $rc -eq 2 -a -n "$(echo "$err" | grep "bad:2: dst_port:")"
+check "the refused file changed nothing (6 entries active)" has_entries srv trad 4 2
+
+probe cli udp 192.0.2.1 192.0.2.2 5001 $N
+probe cli udp 192.0.2.1 192.0.2.2 5002 $N
+probe cli udp 192.0.2.3 192.0.2.2 5001 $N
+probe cli udp 198.51.100.7 192.0.2.2 5003 $N
+probe cli udp 198.51.100.7 192.0.2.2 5002 $N
+probe cli udp fd00::1 fd00::2 5001 $N
+probe cli udp fd00::1 fd00::2 5002 $N
+probe cli udp fd00::3 fd00::2 5001 $N
+settle
+expect_eq "IPv4 UDP to a dropped port: nothing received" "$(got "$S" 5001 192.0.2.1)" 0
+expect_eq "IPv4 UDP to another port: all received" "$(got "$S" 5002 192.0.2.1)" $N
+expect_eq "IPv4 UDP from a whitelisted source to the dropped port: all received" \
+	"$(got "$S" 5001 192.0.2.3)" $N
+expect_eq "IPv4 UDP from a dropped CIDR: nothing received" "$(got "$S" 5003 198.51.100.7)" 0
+expect_eq "IPv4 UDP matching a pass rule inside the dropped CIDR: all received" \
+	"$(got "$S" 5002 198.51.100.7)" $N
+expect_eq "IPv6 UDP to the dropped port: nothing received" "$(got "$S" 5001 fd00::1)" 0
+expect_eq "IPv6 UDP to another port: all received" "$(got "$S" 5002 fd00::1)" $N
+expect_eq "IPv6 UDP from a whitelisted source: all received" "$(got "$S" 5001 fd00::3)" $N
+expect_eq "the port rule counted exactly the dropped datagrams (v4 + v6)" \
+	"$(entry srv trad drop 'dst_port=5001 protocol=udp action=drop')" $((2 * N))
+expect_eq "the CIDR rule counted its drops" \
+	"$(entry srv trad drop 'src_cidr=198.51.100.0/24 action=drop')" $N
+expect_eq "the pass rule counted its matches" \
+	"$(entry srv trad match 'src_ip=198.51.100.7 dst_port=5002 protocol=udp action=pass')" $N
+expect_range "the whitelisted counter covers both whitelisted sources" \
+	"$(counter srv trad whitelisted)" $((2 * N)) $((2 * N + 10))
+
+check "IPv4 TCP to an allowed port connects" probe cli tcp 192.0.2.1 192.0.2.2 8081
+check_not "IPv4 TCP to a dropped port does not connect" probe cli tcp 192.0.2.1 192.0.2.2 8080
+check "IPv6 TCP to an allowed port connects" probe cli tcp fd00::1 fd00::2 8081
+check_not "IPv6 TCP to a dropped port does not connect" probe cli tcp fd00::1 fd00::2 8080
+check "ICMP echo passes with no ICMP rule" pings cli 192.0.2.2
+check "ICMPv6 echo passes (and NDP with it)" pings cli fd00::2
+lab srv trad add dst_ip=192.0.2.2 protocol=icmp action=drop >/dev/null
+check_not "after adding an ICMP drop rule, ping fails" pings cli 192.0.2.2
+expect_range "the ICMP rule counted the dropped echoes" \
+	"$(entry srv trad drop 'dst_ip=192.0.2.2 protocol=icmp action=drop')" 3 6
+lab srv trad del dst_ip=192.0.2.2 protocol=icmp >/dev/null
+check "after deleting it, ping works again" pings cli 192.0.2.2
+
+lab srv trad add dst_port=5004 protocol=udp action=rate_limit rate_limit=10 burst=5 >/dev/null
+t0=$(date +%s%N)
+probe cli udp 192.0.2.1 192.0.2.2 5004 200
+settle
+ms=$((($(date +%s%N) - t0) / 1000000))
+expect_range "rate_limit 10/s burst 5: 200 datagrams in ${ms} ms, at most burst + rate x time received" \
+	"$(got "$S" 5004 192.0.2.1)" 1 $((5 + 10 * ms / 1000 + 2))
+expect_range "rate_limited counter" "$(counter srv trad rate_limited)" 150 200
+rx=$(counter srv trad rx)
+pd=$(($(counter srv trad passed) + $(counter srv trad dropped)))
+expect_range "rx = passed + dropped (rx $rx)" "$pd" $((rx - 2)) $((rx + 2))
+
+# ---- (d) adoption: pins outlive the tool; attach again upgrades in place ----
+section "(d) adoption: pins outlive the tool; attach again upgrades in place"
+lpin=$PIN/trad/link_s0
+link1=$(link_json "$lpin" | json_field id)
+prog1=$(link_json "$lpin" | json_field prog_id)
+check "the link stays pinned after the tool exited (link $link1, program $prog1)" \
+	test -n "$link1" -a "$(xdp_prog srv s0 | cut -d' ' -f2)" = "$prog1"
+drops1=$(entry srv trad drop 'dst_port=5001 protocol=udp action=drop')
+# 600 datagrams to each of a dropped and a passed port over about 1.5 s, two upgrades inside
+probe cli udp 192.0.2.1 192.0.2.2 5001 600 0.0025 &
+s1=$!
+probe cli udp 198.51.100.7 192.0.2.2 5002 600 0.0025 &
+s2=$!
+pids="$pids $s1 $s2"
+sleep 0.4
+lab srv trad attach s0 >/dev/null 2>&1
+u2=$(lab srv trad attach s0 2>&1)
+wait $s1 $s2
+settle
+link2=$(link_json "$lpin" | json_field id)
+prog2=$(link_json "$lpin" | json_field prog_id)
+check "upgrade in place: same link $link1 -> $link2, new program $prog1 -> $prog2 ($u2)" \
+	test -n "$link2" -a "$link1" = "$link2" -a "$prog1" != "$prog2"
+expect_eq "exactly one XDP link holds the new program" "$(xdp_links_of_prog "$prog2")" 1
+expect_eq "s0 runs the new program" "$(xdp_prog srv s0)" "xdp $prog2"
+expect_eq "no gap: every passed datagram arrived during two upgrades" \
+	"$(got "$S" 5002 198.51.100.7)" $((N + 600))
+expect_eq "and no dropped one leaked" "$(got "$S" 5001 192.0.2.1)" 0
+expect_eq "rule counters kept across the upgrade" \
+	"$(entry srv trad drop 'dst_port=5001 protocol=udp action=drop')" $((drops1 + 600))
+
+# ---- (e) interface removed and re-added ----
+section "(e) interface removed and re-added"
+ip -n "$NS-cli" link del dev c0
+check "the pinned link outlives its interface" test -e "$lpin"
+ip link add c0 netns "$NS-cli" type veth peer name s0 netns "$NS-srv"
+ip -n "$NS-cli" addr add 192.0.2.1/24 dev c0
+ip -n "$NS-srv" addr add 192.0.2.2/24 dev s0
+for ns in cli:c0 srv:s0; do ip -n "$NS-${ns%%:*}" link set dev "${ns#*:}" up; done
+out=$(lab srv trad attach s0 2>&1)
+rc=$?
+prog3=$(link_json "$lpin" | json_field prog_id)
+check "attach to the re-created s0 replaces the stale pin ($out)" \
+	test $rc -eq 0 -a "$(xdp_prog srv s0)" = "xdp $prog3"
+check_not "the stale link $link1 is gone" bpftool link show id "$link1"
+probe cli udp 192.0.2.1 192.0.2.2 5001 $N
+probe cli udp 192.0.2.1 192.0.2.2 5003 $N
+settle
+expect_eq "rules still enforced on the new interface (dropped port)" \
+	"$(got "$S" 5001 192.0.2.1)" 0
+expect_eq "rules still enforced on the new interface (open port)" \
+	"$(got "$S" 5003 192.0.2.1)" $N
+
+# ---- (b) fast-forward mode ----
+section "(b) fast-forward mode"
+for ns in fcli brg fsrv; do ip netns add "$NS-$ns"; done
+ip link add fc0 netns "$NS-fcli" type veth peer name fb1 netns "$NS-brg"
+ip link add fs0 netns "$NS-fsrv" type veth peer name fb2 netns "$NS-brg"
+ip -n "$NS-fcli" addr add 198.51.100.1/24 dev fc0
+ip -n "$NS-fcli" addr add fd00:1::1/64 dev fc0 nodad
+ip -n "$NS-fsrv" addr add 198.51.100.2/24 dev fs0
+ip -n "$NS-fsrv" addr add fd00:1::2/64 dev fs0 nodad
+for ns in fcli:fc0 brg:fb1 brg:fb2 fsrv:fs0; do
+	ip -n "$NS-${ns%%:*}" link set dev "${ns#*:}" up
+done
+# XDP_REDIRECT into a veth drops the frame unless the receiving peer runs NAPI, which GRO
+# turns on. A redirected frame also loses the skb's "checksum not yet computed" state, so
+# the senders compute L4 checksums in software (as a real NIC's wire frames would have).
+for ns in fcli:fc0 fsrv:fs0; do
+	in_ns "${ns%%:*}" ethtool -K "${ns#*:}" gro on tx off >/dev/null
+done
+F=$tmp/fsrv.state
+FC=$tmp/fcli.state
+serve fsrv "$F" || echo "# receiver did not start"
+serve fcli "$FC" || echo "# receiver did not start"
+check_not "before fast-forward, nothing joins fb1 and fb2" pings fcli 198.51.100.2
+out=$(lab brg ff ff fb1 fb2 --filter inbound 2>&1)
+check "fast-forward fb1 <-> fb2: $out" \
+	test "$(xdp_prog brg fb1 | cut -d' ' -f1)" = xdp -a "$(xdp_prog brg fb2 | cut -d' ' -f1)" = xdp
+printf 'dst_port=5001 protocol=udp action=drop\ndst_port=8080 protocol=tcp action=drop\n' |
+	lab brg ff load - >/dev/null
+check "IPv4 ping crosses the bridge (ARP through it)" pings fcli 198.51.100.2
+fmac=$(ip -n "$NS-fsrv" link show dev fs0 | awk '/link\/ether/ { print $2 }')
+check "the client learnt the server's MAC by ARP across the bridge" \
+	bash -c "ip -n '$NS-fcli' neigh show 198.51.100.2 | grep -q '$fmac'"
+check "IPv6 ping crosses the bridge" pings fcli fd00:1::2
+check "the client learnt the server's MAC by NDP across the bridge" \
+	bash -c "ip -n '$NS-fcli' -6 neigh show fd00:1::2 | grep -q '$fmac'"
+probe fcli udp 198.51.100.1 198.51.100.2 5001 $N
+probe fcli udp 198.51.100.1 198.51.100.2 5002 $N
+probe fcli udp fd00:1::1 fd00:1::2 5001 $N
+probe fcli udp fd00:1::1 fd00:1::2 5002 $N
+probe fsrv udp 198.51.100.2 198.51.100.1 5001 $N
+settle
+expect_eq "bridged IPv4 UDP to the dropped port: nothing received" \
+	"$(got "$F" 5001 198.51.100.1)" 0
+expect_eq "bridged IPv4 UDP to another port: all received" "$(got "$F" 5002 198.51.100.1)" $N
+expect_eq "bridged IPv6 UDP to the dropped port: nothing received" \
+	"$(got "$F" 5001 fd00:1::1)" 0
+expect_eq "bridged IPv6 UDP to another port: all received" "$(got "$F" 5002 fd00:1::1)" $N
+expect_eq "--filter inbound: the same flow from the server side is not filtered" \
+	"$(got "$FC" 5001 198.51.100.2)" $N
+check "bridged TCP to an allowed port connects" probe fcli tcp 198.51.100.1 198.51.100.2 8081
+check_not "bridged TCP to a dropped port does not" probe fcli tcp 198.51.100.1 198.51.100.2 8080
+expect_eq "the bridge's rule counted the drops" \
+	"$(entry brg ff drop 'dst_port=5001 protocol=udp action=drop')" $((2 * N))
+expect_range "redirected counter" "$(counter brg ff redirected)" $((4 * N)) 100000
+expect_range "non_ip counter (ARP crossed)" "$(counter brg ff non_ip)" 1 100000
+check "detach fb1 (exit 0)" lab brg ff detach fb1
+check_not "with fb1 detached the bridge is cut" pings fcli 198.51.100.2
+
+# ---- (c) a foreign XDP program is refused unless --force ----
+section "(c) a foreign XDP program is refused unless --force"
+ip netns add "$NS-frn"
+ip -n "$NS-frn" link add name x0 type veth peer name x1
+ip -n "$NS-frn" link set dev x0 up
+ip -n "$NS-frn" link set dev x1 up
+printf '%s\n' '#include <linux/bpf.h>' \
+	'__attribute__((section("xdp"), used)) int foreign_pass(struct xdp_md *c) { return XDP_PASS; }' \
+	'char _license[] __attribute__((section("license"), used)) = "GPL";' >"$tmp/foreign.c"
+clang -O2 -target bpf -I"/usr/include/$(uname -m)-linux-gnu" -c "$tmp/foreign.c" -o "$tmp/foreign.o" &&
+	ip -n "$NS-frn" link set dev x0 xdpdrv obj "$tmp/foreign.o" sec xdp
+foreign=$(xdp_prog frn x0)
+err=$(lab frn frn attach x0 2>&1 >/dev/null)
+rc=$?
+check "a foreign program ($foreign) is refused with exit 2: $err" \
+	test -n "$foreign" -a $rc -eq 2 -a -n "$(echo "$err" | grep -i foreign)"
+expect_eq "and it is left in place" "$(xdp_prog frn x0)" "$foreign"
+out=$(lab frn frn attach x0 --force 2>&1)
+rc=$?
+check "--force replaces it: $out" \
+	test $rc -eq 0 -a "$(xdp_prog frn x0)" = "xdp $(link_json "$PIN/frn/link_x0" | json_field prog_id)"
+
+# ---- usage and cleanup ----
+section "usage and cleanup"
+lab srv trad frob >/dev/null 2>&1
+expect_eq "unknown command: exit 1" $? 1
+lab srv trad detach nosuchif0 >/dev/null 2>&1
+expect_eq "detach from a missing interface: exit 2" $? 2
+for node in srv:trad brg:ff frn:frn; do
+	lab "${node%%:*}" "${node#*:}" unpin >/dev/null 2>&1
+done
+check "unpin removed every pin and link" test ! -e "$PIN/trad" -a ! -e "$PIN/ff" -a ! -e "$PIN/frn"
+expect_eq "s0 has no XDP program after unpin" "$(xdp_prog srv s0)" ""
+section "done"
+echo "1..$n"
