@@ -25,7 +25,7 @@ static int digest(uint8_t kind, const ProtobufCMessage *m, uint8_t out[RULEHASH_
 		return -ENOMEM;
 	buf[0] = kind;
 	protobuf_c_message_pack(m, buf + 1);
-	mbedtls_sha256(buf, len + 1, out, 0);
+	mbedtls_sha256_ret(buf, len + 1, out, 0); /* mbedTLS 2.28: the _ret form */
 	free(buf);
 	return 0;
 }
