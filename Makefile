@@ -54,6 +54,7 @@ include tests/module.mk
 include bench/module.mk
 -include proto/module.mk
 -include lib/rpc.mk
+-include controller/module.mk
 
 .PHONY: all deps test bench check clean demo demo-down
 all: $(ALL_TARGETS)

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # lib/: code shared by every daemon (log, addresses, rule model and validation, config).
-LIB_SRCS := lib/log.c lib/addr.c lib/rule.c
+LIB_SRCS := lib/log.c lib/addr.c lib/rule.c lib/config.c
 LIB_A    := $(BUILD)/libxdrop.a
 LIB_SAN_A := $(BUILD)/libxdrop-san.a
 
