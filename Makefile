@@ -78,7 +78,7 @@ check:
 		--suppress=missingIncludeSystem -I lib -I bpf $(filter %.c,$(CHECK_SOURCES))
 	$(MAKE) clean && $(MAKE) all
 
-demo: all
+demo: deps all
 	./scripts/demo.sh
 
 demo-down:
