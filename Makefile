@@ -45,16 +45,18 @@ TEST_SUITES :=
 BENCH_TARGETS :=
 CHECK_SOURCES :=
 
+# Order matters: a module may use the variables of those above it.
 include bpf/module.mk
 include lib/module.mk
+include proto/module.mk
+include lib/rpc.mk
 include agent/module.mk
+-include controller/module.mk
 include tests/module.mk
 -include tests/e2e/module.mk
 -include tests/tools/module.mk
+-include tests/agent/module.mk
 include bench/module.mk
--include proto/module.mk
--include lib/rpc.mk
--include controller/module.mk
 
 .PHONY: all deps test bench check clean demo demo-down
 all: $(ALL_TARGETS)

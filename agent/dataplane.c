@@ -1353,12 +1353,11 @@ int dataplane_counters(const struct dataplane *dp, uint64_t out[XDROP_NCOUNTERS]
 	return 0;
 }
 
-int dataplane_entry_counters(const struct dataplane *dp, const struct rule_spec *spec,
-			     uint64_t *match, uint64_t *drop)
+int dataplane_entry_slot(const struct dataplane *dp, const struct rule_spec *spec,
+			 uint32_t *slot)
 {
-	uint32_t none[NTRIES] = { 0 }, slot, chunk, idx;
+	uint32_t none[NTRIES] = { 0 };
 	struct dp_prefix *pfx[2];
-	struct xdrop_slot_counters *v;
 	struct dp_entry *e = NULL;
 	struct ekey k;
 
@@ -1374,7 +1373,19 @@ int dataplane_entry_counters(const struct dataplane *dp, const struct rule_spec 
 	HASH_FIND(hh, dp->entries, &k, sizeof(k), e);
 	if (!e)
 		return -ENOENT;
-	slot = e->act.slot;
+	*slot = e->act.slot;
+	return 0;
+}
+
+int dataplane_entry_counters(const struct dataplane *dp, const struct rule_spec *spec,
+			     uint64_t *match, uint64_t *drop)
+{
+	struct xdrop_slot_counters *v;
+	uint32_t slot, chunk, idx;
+	int err = dataplane_entry_slot(dp, spec, &slot);
+
+	if (err)
+		return err;
 	chunk = slot >> XDROP_SLOT_CHUNK_BITS;
 	idx = slot & (XDROP_SLOT_CHUNK - 1);
 	v = calloc((size_t)dp->ncpus, sizeof(*v));
@@ -1389,6 +1400,60 @@ int dataplane_entry_counters(const struct dataplane *dp, const struct rule_spec 
 	}
 	free(v);
 	return 0;
+}
+
+int dataplane_read_slots(const struct dataplane *dp, uint64_t **match, uint64_t **drop,
+			 size_t *n)
+{
+	size_t nslots = dp->next_slot, ncpu = (size_t)dp->ncpus;
+	struct xdrop_slot_counters *vals = NULL;
+	uint32_t *keys = NULL;
+	uint64_t *m, *d;
+	int err = 0;
+
+	m = calloc(nslots + 1, sizeof(*m));
+	d = calloc(nslots + 1, sizeof(*d));
+	keys = calloc(XDROP_SLOT_CHUNK, sizeof(*keys));
+	vals = calloc((size_t)XDROP_SLOT_CHUNK * ncpu, sizeof(*vals));
+	if (!m || !d || !keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t c = 0; c < dp->nchunks && (size_t)c * XDROP_SLOT_CHUNK < nslots; c++) {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		uint32_t out_batch, count = XDROP_SLOT_CHUNK;
+		size_t base = (size_t)c * XDROP_SLOT_CHUNK;
+
+		if (dp->chunk_fd[c] < 0)
+			continue;
+		/* one syscall per chunk of 65,536 slots */
+		if (bpf_map_lookup_batch(dp->chunk_fd[c], NULL, &out_batch, keys, vals, &count,
+					 &bo) &&
+		    errno != ENOENT) {
+			err = -errno;
+			goto out;
+		}
+		for (uint32_t i = 0; i < count; i++) {
+			size_t s = base + keys[i];
+
+			if (s >= nslots)
+				continue;
+			for (size_t cpu = 0; cpu < ncpu; cpu++) {
+				m[s] += vals[(size_t)i * ncpu + cpu].match;
+				d[s] += vals[(size_t)i * ncpu + cpu].drop;
+			}
+		}
+	}
+	*match = m;
+	*drop = d;
+	*n = nslots;
+	m = d = NULL;
+out:
+	free(m);
+	free(d);
+	free(keys);
+	free(vals);
+	return err;
 }
 
 uint64_t dataplane_gen(const struct dataplane *dp)

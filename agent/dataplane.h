@@ -107,6 +107,15 @@ int dataplane_counters(const struct dataplane *dp, uint64_t out[XDROP_NCOUNTERS]
 int dataplane_entry_counters(const struct dataplane *dp, const struct rule_spec *spec,
 			     uint64_t *match, uint64_t *drop);
 
+/* The counter slot of the entry with this key; -ENOENT if absent. */
+int dataplane_entry_slot(const struct dataplane *dp, const struct rule_spec *spec,
+			 uint32_t *slot);
+
+/* Reads every slot's match and drop counts (summed over CPUs) in bulk: *n slots, arrays
+ * indexed by slot, owned by the caller (free). Returns 0 or a negative errno. */
+int dataplane_read_slots(const struct dataplane *dp, uint64_t **match, uint64_t **drop,
+			 size_t *n);
+
 /* The generation the program currently uses. */
 uint64_t dataplane_gen(const struct dataplane *dp);
 

@@ -14,3 +14,23 @@ $(DP_SAN_A): $(DP_SRCS:%.c=$(SANOBJ)/%.o)
 
 ALL_TARGETS += $(DP_A) $(DP_SAN_A)
 CHECK_SOURCES += $(DP_SRCS) $(DP_SRCS:.c=.h)
+
+# The daemon.
+AGENT_SRCS := agent/main.c agent/agent_config.c agent/ruleset.c agent/stats.c agent/sync.c \
+	agent/beacon.c agent/service.c
+AGENT_BIN  := $(BIN)/xdrop-agent
+AGENT_SAN_BIN := $(BIN)/xdrop-agent-san
+
+$(AGENT_SRCS:%.c=$(OBJ)/%.o) $(AGENT_SRCS:%.c=$(SANOBJ)/%.o): XCFLAGS += -Iagent
+$(AGENT_SRCS:%.c=$(OBJ)/%.o) $(AGENT_SRCS:%.c=$(SANOBJ)/%.o): | $(PROTO_H) $(BPF_SKEL)
+$(AGENT_BIN): $(AGENT_SRCS:%.c=$(OBJ)/%.o) $(DP_A) $(RPC_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF) -lyaml -lpthread
+# the same daemon under ASan+UBSan, for the agent's tests
+$(AGENT_SAN_BIN): $(AGENT_SRCS:%.c=$(SANOBJ)/%.o) $(DP_SAN_A) $(RPC_SAN_A) $(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF) -lyaml -lpthread
+
+ALL_TARGETS += $(AGENT_BIN) $(AGENT_SAN_BIN)
+CHECK_SOURCES += $(AGENT_SRCS) agent/agent_config.h agent/ruleset.h agent/stats.h \
+	agent/sync.h agent/beacon.h agent/service.h

@@ -489,7 +489,7 @@ static int scalar(struct config *c, const char *key, const char *what, const cha
 
 int config_get_str(struct config *c, const char *key, const char *def, const char **out)
 {
-	const char *v;
+	const char *v = NULL;
 	int rc = scalar(c, key, "a string", &v);
 
 	if (rc < 0)

@@ -1,0 +1,763 @@
+// SPDX-License-Identifier: MIT
+/*
+ * service: the agent's RPC API (node level): HealthService, RuleService,
+ * WhitelistService, StatsService and AgentService, over lib/rpc.
+ *
+ * Authentication: the node token (node:<id>:<key>, the controller's) and the admin keys
+ * from the config may do everything; read-only keys may read. Ping needs no token. An
+ * agent managed by a controller refuses rule and whitelist writes (FAILED_PRECONDITION):
+ * the controller is the source of truth and its next snapshot would undo them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "service.h"
+
+enum scope { SCOPE_READ = 1, SCOPE_ADMIN = 2 };
+
+static int scope_admin = SCOPE_ADMIN, scope_read = SCOPE_READ;
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Constant-time comparison of two tokens (length leaks, content does not). */
+static bool token_eq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char d = (unsigned char)(la != lb);
+
+	for (size_t i = 0; i < la; i++)
+		d |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+	return d == 0;
+}
+
+static enum rpc_code auth(struct rpc_call *call, const char *token, void *arg)
+{
+	struct service *sv = arg;
+	const struct agent_config *c = sv->cfg;
+	bool write;
+
+	if (!strcmp(rpc_call_service(call), "xdrop.v1.HealthService"))
+		return RPC_OK;
+	if (!token || !*token)
+		return rpc_call_error(call, RPC_UNAUTHENTICATED, NULL, "an API key is required");
+	write = strcmp(rpc_call_method(call), "List") && strcmp(rpc_call_method(call), "Get") &&
+		strcmp(rpc_call_method(call), "Top") && strcmp(rpc_call_method(call), "Info") &&
+		strcmp(rpc_call_method(call), "GetStats") &&
+		strcmp(rpc_call_method(call), "RuleStats") &&
+		strcmp(rpc_call_method(call), "History");
+	if (sv->node_token[0] && token_eq(token, sv->node_token)) {
+		rpc_call_set_principal(call, &scope_admin);
+		return RPC_OK;
+	}
+	for (size_t i = 0; i < c->n_admin_keys; i++) {
+		if (token_eq(token, c->admin_keys[i])) {
+			rpc_call_set_principal(call, &scope_admin);
+			return RPC_OK;
+		}
+	}
+	for (size_t i = 0; i < c->n_read_keys; i++) {
+		if (token_eq(token, c->read_keys[i])) {
+			if (write)
+				return rpc_call_error(call, RPC_PERMISSION_DENIED, NULL,
+						      "a read-only key cannot change anything");
+			rpc_call_set_principal(call, &scope_read);
+			return RPC_OK;
+		}
+	}
+	return rpc_call_error(call, RPC_UNAUTHENTICATED, NULL, "unknown API key");
+}
+
+static enum rpc_code from_status(struct rpc_call *call, const struct rpc_status *st, int err)
+{
+	enum rpc_code code = st->code != RPC_OK ? st->code : rpc_code_from_errno(err);
+
+	return rpc_call_error(call, code, st->field[0] ? st->field : NULL, "%s",
+			      st->message[0] ? st->message : strerror(-err));
+}
+
+static enum rpc_code refuse_managed(struct service *sv, struct rpc_call *call)
+{
+	if (!sv->cfg->controller_rpc)
+		return RPC_OK;
+	return rpc_call_error(call, RPC_FAILED_PRECONDITION, NULL,
+			      "this node is managed by the controller at %s: change rules there",
+			      sv->cfg->controller_rpc);
+}
+
+static Xdrop__V1__SyncOutcome *local_outcome(struct service *sv, struct rpc_call *call)
+{
+	Xdrop__V1__SyncOutcome *o = rpc_call_alloc(call, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	xdrop__v1__sync_outcome__init(o);
+	o->nodes = 1;
+	o->applied = 1;
+	o->revision = ruleset_revision(sv->rs);
+	return o;
+}
+
+static void free_rule(void *p)
+{
+	ruleset_free_rule(p);
+}
+
+static void free_wl(void *p)
+{
+	ruleset_free_wl(p);
+}
+
+/* Adds the rule's counters to a rule copy about to be returned. */
+static void attach_stats(struct service *sv, struct rpc_call *call, Xdrop__V1__Rule *r)
+{
+	Xdrop__V1__RuleStats *rs = rpc_call_alloc(call, sizeof(*rs));
+	uint64_t m = 0, d = 0;
+	double pps = 0;
+
+	if (!rs)
+		return;
+	xdrop__v1__rule_stats__init(rs);
+	if (stats_rule(sv->stats, r->id, &m, &d, &pps) == 0) {
+		rs->match_count = m;
+		rs->drop_count = d;
+		rs->pps = pps;
+	}
+	r->stats = rs; /* freed with the call, not with the rule: detach before freeing */
+}
+
+static void free_rule_detached(void *p)
+{
+	Xdrop__V1__Rule *r = p;
+
+	r->stats = NULL;
+	ruleset_free_rule(r);
+}
+
+/* ---- HealthService ---- */
+
+static enum rpc_code h_ping(struct rpc_call *call, const ProtobufCMessage *req,
+			    ProtobufCMessage *resp, void *arg)
+{
+	const Xdrop__V1__PingRequest *q = (const void *)req;
+	Xdrop__V1__PingReply *r = (void *)resp;
+
+	(void)arg;
+	r->data = q->data;
+	r->at = now_ns();
+	r->server = "xdrop-agent";
+	(void)call;
+	return RPC_OK;
+}
+
+/* ---- RuleService ---- */
+
+static enum rpc_code r_list(struct rpc_call *call, const ProtobufCMessage *req,
+			    ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	Xdrop__V1__ListRulesResponse *r = (void *)resp;
+	int err = ruleset_list_rules(sv->rs, (const void *)req, r);
+
+	for (size_t i = 0; i < r->n_rules; i++) {
+		attach_stats(sv, call, r->rules[i]);
+		rpc_call_defer(call, free_rule_detached, r->rules[i]);
+	}
+	rpc_call_defer(call, free, r->rules);
+	rpc_call_defer(call, free, r->pagination);
+	if (err)
+		return rpc_call_error(call, RPC_INTERNAL, NULL, "%s", strerror(-err));
+	return RPC_OK;
+}
+
+static enum rpc_code r_get(struct rpc_call *call, const ProtobufCMessage *req,
+			   ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	const Xdrop__V1__GetRuleRequest *q = (const void *)req;
+	Xdrop__V1__Rule *r = ruleset_get_rule(sv->rs, q->id ? q->id : "");
+
+	if (!r)
+		return rpc_call_error(call, RPC_NOT_FOUND, "id", "no rule with id %s", q->id);
+	attach_stats(sv, call, r);
+	/* the reply is resp: copy the found rule's fields into it */
+	*(Xdrop__V1__Rule *)resp = *r;
+	rpc_call_defer(call, free_rule_detached, r);
+	return RPC_OK;
+}
+
+static enum rpc_code r_create(struct rpc_call *call, const ProtobufCMessage *req,
+			      ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	const Xdrop__V1__CreateRuleRequest *q = (const void *)req;
+	Xdrop__V1__RuleWriteReply *w = (void *)resp;
+	struct rpc_status st = { 0 };
+	Xdrop__V1__Rule *out = NULL;
+	enum rpc_code c = refuse_managed(sv, call);
+	int err;
+
+	if (c != RPC_OK)
+		return c;
+	if (!q->rule)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "rule", "rule is required");
+	err = ruleset_create_rule(sv->rs, q->rule, &out, &st);
+	if (err)
+		return from_status(call, &st, err);
+	w->rule = out;
+	w->sync = local_outcome(sv, call);
+	rpc_call_defer(call, free_rule, out);
+	return RPC_OK;
+}
+
+static enum rpc_code r_update(struct rpc_call *call, const ProtobufCMessage *req,
+			      ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	const Xdrop__V1__UpdateRuleRequest *q = (const void *)req;
+	Xdrop__V1__RuleWriteReply *w = (void *)resp;
+	struct rpc_status st = { 0 };
+	Xdrop__V1__Rule *out = NULL;
+	enum rpc_code c = refuse_managed(sv, call);
+	int err;
+
+	if (c != RPC_OK)
+		return c;
+	if (!q->rule)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "rule", "rule is required");
+	err = ruleset_update_rule(sv->rs, q->id ? q->id : "", q->rule, q->update_mask,
+				  q->n_update_mask, &out, &st);
+	if (err)
+		return from_status(call, &st, err);
+	w->rule = out;
+	w->sync = local_outcome(sv, call);
+	rpc_call_defer(call, free_rule, out);
+	return RPC_OK;
+}
+
+static enum rpc_code del_common(struct service *sv, struct rpc_call *call, bool wl, char **ids,
+				size_t n, Xdrop__V1__SyncOutcome **sync)
+{
+	struct rpc_status st = { 0 };
+	enum rpc_code c = refuse_managed(sv, call);
+	int err;
+
+	if (c != RPC_OK)
+		return c;
+	err = ruleset_delete(sv->rs, wl, ids, n, &st);
+	if (err)
+		return from_status(call, &st, err);
+	*sync = local_outcome(sv, call);
+	return RPC_OK;
+}
+
+static enum rpc_code r_delete(struct rpc_call *call, const ProtobufCMessage *req,
+			      ProtobufCMessage *resp, void *arg)
+{
+	const Xdrop__V1__DeleteRequest *q = (const void *)req;
+	Xdrop__V1__DeleteReply *r = (void *)resp;
+	char *id = q->id ? q->id : "";
+	enum rpc_code c = del_common(arg, call, false, &id, 1, &r->sync);
+
+	if (c == RPC_OK)
+		r->message = "rule deleted";
+	return c;
+}
+
+static enum rpc_code batch_reply(struct service *sv, struct rpc_call *call, Xdrop__V1__BatchReply *r,
+				 int err, const struct rpc_status *st, size_t bad, char **ids,
+				 size_t n, bool deleted)
+{
+	if (err) {
+		Xdrop__V1__BatchFailure *f = rpc_call_alloc(call, sizeof(*f));
+		Xdrop__V1__Error *e = rpc_call_alloc(call, sizeof(*e));
+		Xdrop__V1__BatchFailure **fp = rpc_call_alloc(call, sizeof(*fp));
+
+		/* all or nothing: the whole batch is refused, the failing item is named */
+		if (!f || !e || !fp)
+			return rpc_call_error(call, RPC_INTERNAL, NULL, "out of memory");
+		xdrop__v1__batch_failure__init(f);
+		xdrop__v1__error__init(e);
+		e->code = (Xdrop__V1__Code)(st->code ? st->code : rpc_code_from_errno(err));
+		e->message = rpc_call_strdup(call, st->message);
+		e->field = rpc_call_strdup(call, st->field);
+		f->index = (uint32_t)bad;
+		f->error = e;
+		fp[0] = f;
+		r->failed = fp;
+		r->n_failed = 1;
+		return rpc_call_error(call, (enum rpc_code)e->code, st->field[0] ? st->field : NULL,
+				      "item %zu: %s", bad, st->message);
+	}
+	if (deleted)
+		r->deleted = (uint32_t)n;
+	else
+		r->added = (uint32_t)n;
+	r->ids = ids;
+	r->n_ids = ids ? n : 0;
+	r->sync = local_outcome(sv, call);
+	return RPC_OK;
+}
+
+static void free_ids(void *p)
+{
+	char **ids = p;
+
+	for (size_t i = 0; ids && ids[i]; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+static enum rpc_code r_batch_create(struct rpc_call *call, const ProtobufCMessage *req,
+				    ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	const Xdrop__V1__BatchCreateRulesRequest *q = (const void *)req;
+	struct rpc_status st = { 0 };
+	enum rpc_code c = refuse_managed(sv, call);
+	char **ids = NULL;
+	size_t bad = 0;
+	int err;
+
+	if (c != RPC_OK)
+		return c;
+	err = ruleset_create_rules(sv->rs, q->rules, q->n_rules, &ids, &st, &bad);
+	if (ids)
+		rpc_call_defer(call, free_ids, ids);
+	return batch_reply(sv, call, (void *)resp, err, &st, bad, ids, q->n_rules, false);
+}
+
+static enum rpc_code r_batch_delete(struct rpc_call *call, const ProtobufCMessage *req,
+				    ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	const Xdrop__V1__BatchDeleteRequest *q = (const void *)req;
+	Xdrop__V1__BatchReply *r = (void *)resp;
+	struct rpc_status st = { 0 };
+	enum rpc_code c = refuse_managed(sv, call);
+	int err;
+
+	if (c != RPC_OK)
+		return c;
+	err = ruleset_delete(sv->rs, !strcmp(rpc_call_service(call), "xdrop.v1.WhitelistService"),
+			     q->ids, q->n_ids, &st);
+	return batch_reply(sv, call, r, err, &st, 0, err ? NULL : q->ids, q->n_ids, true);
+}
+
+static enum rpc_code r_top(struct rpc_call *call, const ProtobufCMessage *req,
+			   ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	const Xdrop__V1__TopRulesRequest *q = (const void *)req;
+	Xdrop__V1__ListRulesResponse *r = (void *)resp;
+	size_t limit = q->limit ? (q->limit > 100 ? 100 : q->limit) : 10, n;
+	char **ids = rpc_call_alloc(call, limit * sizeof(*ids));
+	uint64_t *m = rpc_call_alloc(call, limit * sizeof(*m));
+	uint64_t *d = rpc_call_alloc(call, limit * sizeof(*d));
+	double *pps = rpc_call_alloc(call, limit * sizeof(*pps));
+
+	if (!ids || !m || !d || !pps)
+		return rpc_call_error(call, RPC_INTERNAL, NULL, "out of memory");
+	n = stats_top(sv->stats, limit, ids, m, d, pps);
+	r->rules = rpc_call_alloc(call, (n + 1) * sizeof(*r->rules));
+	for (size_t i = 0; r->rules && i < n; i++) {
+		Xdrop__V1__Rule *rule = ruleset_get_rule(sv->rs, ids[i]);
+
+		free(ids[i]);
+		if (!rule)
+			continue;
+		attach_stats(sv, call, rule);
+		rpc_call_defer(call, free_rule_detached, rule);
+		r->rules[r->n_rules++] = rule;
+	}
+	r->count = (uint32_t)r->n_rules;
+	return RPC_OK;
+}
+
+/* ---- WhitelistService ---- */
+
+static enum rpc_code w_list(struct rpc_call *call, const ProtobufCMessage *req,
+			    ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	Xdrop__V1__ListWhitelistResponse *r = (void *)resp;
+	int err = ruleset_list_wl(sv->rs, (const void *)req, r);
+
+	for (size_t i = 0; i < r->n_entries; i++)
+		rpc_call_defer(call, free_wl, r->entries[i]);
+	rpc_call_defer(call, free, r->entries);
+	rpc_call_defer(call, free, r->pagination);
+	if (err)
+		return rpc_call_error(call, RPC_INTERNAL, NULL, "%s", strerror(-err));
+	return RPC_OK;
+}
+
+static enum rpc_code w_get(struct rpc_call *call, const ProtobufCMessage *req,
+			   ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	const Xdrop__V1__GetWhitelistRequest *q = (const void *)req;
+	Xdrop__V1__WhitelistEntry *w = ruleset_get_wl(sv->rs, q->id ? q->id : "");
+
+	if (!w)
+		return rpc_call_error(call, RPC_NOT_FOUND, "id", "no whitelist entry with id %s",
+				      q->id);
+	*(Xdrop__V1__WhitelistEntry *)resp = *w;
+	rpc_call_defer(call, free_wl, w);
+	return RPC_OK;
+}
+
+static enum rpc_code w_create(struct rpc_call *call, const ProtobufCMessage *req,
+			      ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	const Xdrop__V1__CreateWhitelistRequest *q = (const void *)req;
+	Xdrop__V1__WhitelistWriteReply *w = (void *)resp;
+	struct rpc_status st = { 0 };
+	Xdrop__V1__WhitelistEntry *out = NULL;
+	enum rpc_code c = refuse_managed(sv, call);
+	int err;
+
+	if (c != RPC_OK)
+		return c;
+	if (!q->entry)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "entry", "entry is required");
+	err = ruleset_create_wl(sv->rs, q->entry, &out, &st);
+	if (err)
+		return from_status(call, &st, err);
+	w->entry = out;
+	w->sync = local_outcome(sv, call);
+	rpc_call_defer(call, free_wl, out);
+	return RPC_OK;
+}
+
+static enum rpc_code w_delete(struct rpc_call *call, const ProtobufCMessage *req,
+			      ProtobufCMessage *resp, void *arg)
+{
+	const Xdrop__V1__DeleteRequest *q = (const void *)req;
+	Xdrop__V1__DeleteReply *r = (void *)resp;
+	char *id = q->id ? q->id : "";
+	enum rpc_code c = del_common(arg, call, true, &id, 1, &r->sync);
+
+	if (c == RPC_OK)
+		r->message = "whitelist entry deleted";
+	return c;
+}
+
+static enum rpc_code w_batch_create(struct rpc_call *call, const ProtobufCMessage *req,
+				    ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	const Xdrop__V1__BatchCreateWhitelistRequest *q = (const void *)req;
+	struct rpc_status st = { 0 };
+	enum rpc_code c = refuse_managed(sv, call);
+	char **ids = NULL;
+	size_t bad = 0;
+	int err;
+
+	if (c != RPC_OK)
+		return c;
+	err = ruleset_create_wls(sv->rs, q->entries, q->n_entries, &ids, &st, &bad);
+	if (ids)
+		rpc_call_defer(call, free_ids, ids);
+	return batch_reply(sv, call, (void *)resp, err, &st, bad, ids, q->n_entries, false);
+}
+
+/* ---- stats and agent ---- */
+
+static void fill_node_stats(struct service *sv, struct rpc_call *call, Xdrop__V1__NodeStats *ns)
+{
+	Xdrop__V1__Counters *c = rpc_call_alloc(call, sizeof(*c));
+	Xdrop__V1__Rates *r = rpc_call_alloc(call, sizeof(*r));
+	Xdrop__V1__SystemStats *sys = rpc_call_alloc(call, sizeof(*sys));
+	Xdrop__V1__AttachState *a = rpc_call_alloc(call, sizeof(*a));
+
+	if (!c || !r || !sys || !a)
+		return;
+	xdrop__v1__counters__init(c);
+	xdrop__v1__rates__init(r);
+	xdrop__v1__system_stats__init(sys);
+	xdrop__v1__attach_state__init(a);
+	stats_fill(sv->stats, c, r, sys);
+	if (sv->attach_fill)
+		sv->attach_fill(sv->attach_arg, a);
+	ns->node_id = (char *)(sv->cfg->node_id ? sv->cfg->node_id : "");
+	ns->counters = c;
+	ns->rates = r;
+	ns->system = sys;
+	ns->attach = a;
+	ruleset_counts(sv->rs, &ns->rules, &ns->whitelist);
+	ns->at = now_ns();
+}
+
+static enum rpc_code s_get(struct rpc_call *call, const ProtobufCMessage *req,
+			   ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	Xdrop__V1__StatsReply *r = (void *)resp;
+	Xdrop__V1__NodeStats *ns = rpc_call_alloc(call, sizeof(*ns));
+	Xdrop__V1__NodeStats **nsp = rpc_call_alloc(call, sizeof(*nsp));
+	Xdrop__V1__XdpInfo *x = rpc_call_alloc(call, sizeof(*x));
+
+	(void)req;
+	if (!ns || !nsp || !x)
+		return rpc_call_error(call, RPC_INTERNAL, NULL, "out of memory");
+	xdrop__v1__node_stats__init(ns);
+	xdrop__v1__xdp_info__init(x);
+	fill_node_stats(sv, call, ns);
+	r->totals = ns->counters;
+	r->rates = ns->rates;
+	nsp[0] = ns;
+	r->nodes = nsp;
+	r->n_nodes = 1;
+	x->program = "xdrop";
+	x->version = XDROP_VERSION;
+	x->max_rules = sv->cfg->max_rules;
+	x->max_cidr = sv->cfg->max_cidr_rules;
+	x->max_whitelist = sv->cfg->max_rules;
+	r->xdp = x;
+	r->rules = ns->rules;
+	r->whitelist = ns->whitelist;
+	r->revision = ruleset_revision(sv->rs);
+	r->at = ns->at;
+	return RPC_OK;
+}
+
+static enum rpc_code s_history(struct rpc_call *call, const ProtobufCMessage *req,
+			       ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	const Xdrop__V1__HistoryRequest *q = (const void *)req;
+	Xdrop__V1__HistoryReply *r = (void *)resp;
+	struct stats_point *pts = NULL;
+	int64_t since = q->seconds ? now_ns() - (int64_t)q->seconds * 1000000000 : 0;
+	size_t n = stats_history(sv->stats, since, &pts), step = q->step ? q->step : 1, k = 0;
+
+	rpc_call_defer(call, free, pts);
+	r->points = rpc_call_alloc(call, (n / step + 1) * sizeof(*r->points));
+	for (size_t i = 0; r->points && i < n; i += step) {
+		Xdrop__V1__HistoryPoint *p = rpc_call_alloc(call, sizeof(*p));
+		Xdrop__V1__Rates *rt = rpc_call_alloc(call, sizeof(*rt));
+		Xdrop__V1__Counters *c = rpc_call_alloc(call, sizeof(*c));
+
+		if (!p || !rt || !c)
+			break;
+		xdrop__v1__history_point__init(p);
+		xdrop__v1__rates__init(rt);
+		xdrop__v1__counters__init(c);
+		p->at = pts[i].at;
+		rt->rx_pps = pts[i].rx_pps;
+		rt->passed_pps = pts[i].passed_pps;
+		rt->dropped_pps = pts[i].dropped_pps;
+		rt->rate_limited_pps = pts[i].rate_limited_pps;
+		c->rx = pts[i].rx;
+		c->passed = pts[i].passed;
+		c->dropped = pts[i].dropped;
+		c->whitelisted = pts[i].whitelisted;
+		c->rate_limited = pts[i].rate_limited;
+		p->rates = rt;
+		p->counters = c;
+		r->points[k++] = p;
+	}
+	r->n_points = k;
+	return RPC_OK;
+}
+
+static enum rpc_code s_info(struct rpc_call *call, const ProtobufCMessage *req,
+			    ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	Xdrop__V1__InfoReply *r = (void *)resp;
+	char *hash = rpc_call_alloc(call, RULEHASH_HEX);
+
+	(void)req;
+	if (!hash)
+		return rpc_call_error(call, RPC_INTERNAL, NULL, "out of memory");
+	r->name = "xdrop-agent";
+	r->version = XDROP_VERSION;
+	r->mode = "node";
+	r->revision = ruleset_revision(sv->rs);
+	ruleset_hash(sv->rs, hash);
+	r->content_hash = hash;
+	r->started_at = sv->started_at;
+	r->node_id = (char *)(sv->cfg->node_id ? sv->cfg->node_id : "");
+	return RPC_OK;
+}
+
+static enum rpc_code s_rule_stats(struct rpc_call *call, const ProtobufCMessage *req,
+				  ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	const Xdrop__V1__RuleStatsRequest *q = (const void *)req;
+	Xdrop__V1__RuleStatsReply *r = (void *)resp;
+
+	if (q->n_ids == 0) {
+		/* all rules: the busiest first, bounded */
+		size_t lim = 1000, n;
+		char **ids = rpc_call_alloc(call, lim * sizeof(*ids));
+		uint64_t *m = rpc_call_alloc(call, lim * sizeof(*m));
+		uint64_t *d = rpc_call_alloc(call, lim * sizeof(*d));
+		double *pps = rpc_call_alloc(call, lim * sizeof(*pps));
+
+		if (!ids || !m || !d || !pps)
+			return rpc_call_error(call, RPC_INTERNAL, NULL, "out of memory");
+		n = stats_top(sv->stats, lim, ids, m, d, pps);
+		r->rules = rpc_call_alloc(call, (n + 1) * sizeof(*r->rules));
+		for (size_t i = 0; r->rules && i < n; i++) {
+			Xdrop__V1__RuleCounter *rc = rpc_call_alloc(call, sizeof(*rc));
+
+			if (!rc)
+				break;
+			xdrop__v1__rule_counter__init(rc);
+			rc->id = rpc_call_strdup(call, ids[i]);
+			rc->match_count = m[i];
+			rc->drop_count = d[i];
+			rc->pps = pps[i];
+			r->rules[r->n_rules++] = rc;
+		}
+		for (size_t i = 0; i < n; i++)
+			free(ids[i]);
+		return RPC_OK;
+	}
+	if (q->n_ids > 100000)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "ids", "at most 100000 ids");
+	r->rules = rpc_call_alloc(call, (q->n_ids + 1) * sizeof(*r->rules));
+	for (size_t i = 0; r->rules && i < q->n_ids; i++) {
+		Xdrop__V1__RuleCounter *rc = rpc_call_alloc(call, sizeof(*rc));
+		uint64_t m, d;
+		double pps;
+
+		if (!rc)
+			break;
+		xdrop__v1__rule_counter__init(rc);
+		rc->id = q->ids[i];
+		if (stats_rule(sv->stats, q->ids[i], &m, &d, &pps) == 0) {
+			rc->match_count = m;
+			rc->drop_count = d;
+			rc->pps = pps;
+		}
+		r->rules[r->n_rules++] = rc;
+	}
+	return RPC_OK;
+}
+
+static enum rpc_code a_get_stats(struct rpc_call *call, const ProtobufCMessage *req,
+				 ProtobufCMessage *resp, void *arg)
+{
+	(void)req;
+	fill_node_stats(arg, call, (void *)resp);
+	return RPC_OK;
+}
+
+static enum rpc_code a_force_sync(struct rpc_call *call, const ProtobufCMessage *req,
+				  ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	Xdrop__V1__ForceSyncReply *r = (void *)resp;
+	struct rpc_status st = { 0 };
+	char *hash = rpc_call_alloc(call, RULEHASH_HEX);
+	int err;
+
+	(void)req;
+	if (!sv->sync)
+		return rpc_call_error(call, RPC_FAILED_PRECONDITION, NULL,
+				      "standalone node: there is no controller to sync from");
+	err = sync_now(sv->sync, &st);
+	if (err)
+		return from_status(call, &st, err);
+	r->revision = ruleset_revision(sv->rs);
+	if (hash) {
+		ruleset_hash(sv->rs, hash);
+		r->content_hash = hash;
+	}
+	return RPC_OK;
+}
+
+static enum rpc_code a_apply_chunk(struct rpc_call *call, const ProtobufCMessage *req,
+				   ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	const Xdrop__V1__SnapshotChunk *c = (const void *)req;
+	Xdrop__V1__ApplyReply *r = (void *)resp;
+	struct rpc_status st = { 0 };
+	char *hash = rpc_call_alloc(call, RULEHASH_HEX);
+	int err;
+
+	if (c->chunk_index == 0)
+		ruleset_stage_begin(sv->rs, c->revision, c->content_hash,
+				    c->chunk_count ? c->chunk_count : 1);
+	err = ruleset_stage_chunk(sv->rs, c, &st);
+	if (!err && ruleset_stage_next(sv->rs) == (int)(c->chunk_count ? c->chunk_count : 1)) {
+		err = ruleset_stage_commit(sv->rs, &st);
+		r->complete = err == 0;
+	}
+	if (err)
+		return from_status(call, &st, err);
+	r->revision = ruleset_revision(sv->rs);
+	if (hash) {
+		ruleset_hash(sv->rs, hash);
+		r->content_hash = hash;
+	}
+	return RPC_OK;
+}
+
+struct reg {
+	const ProtobufCServiceDescriptor *svc;
+	const char *method;
+	rpc_handler_fn fn;
+};
+
+int service_register(struct service *sv, struct rpc_server *srv)
+{
+	const struct reg regs[] = {
+		{ &xdrop__v1__health_service__descriptor, "Ping", h_ping },
+		{ &xdrop__v1__rule_service__descriptor, "List", r_list },
+		{ &xdrop__v1__rule_service__descriptor, "Get", r_get },
+		{ &xdrop__v1__rule_service__descriptor, "Create", r_create },
+		{ &xdrop__v1__rule_service__descriptor, "Update", r_update },
+		{ &xdrop__v1__rule_service__descriptor, "Delete", r_delete },
+		{ &xdrop__v1__rule_service__descriptor, "BatchCreate", r_batch_create },
+		{ &xdrop__v1__rule_service__descriptor, "BatchDelete", r_batch_delete },
+		{ &xdrop__v1__rule_service__descriptor, "Top", r_top },
+		{ &xdrop__v1__whitelist_service__descriptor, "List", w_list },
+		{ &xdrop__v1__whitelist_service__descriptor, "Get", w_get },
+		{ &xdrop__v1__whitelist_service__descriptor, "Create", w_create },
+		{ &xdrop__v1__whitelist_service__descriptor, "Delete", w_delete },
+		{ &xdrop__v1__whitelist_service__descriptor, "BatchCreate", w_batch_create },
+		{ &xdrop__v1__whitelist_service__descriptor, "BatchDelete", r_batch_delete },
+		{ &xdrop__v1__stats_service__descriptor, "Get", s_get },
+		{ &xdrop__v1__stats_service__descriptor, "History", s_history },
+		{ &xdrop__v1__stats_service__descriptor, "Info", s_info },
+		{ &xdrop__v1__stats_service__descriptor, "RuleStats", s_rule_stats },
+		{ &xdrop__v1__agent_service__descriptor, "Info", s_info },
+		{ &xdrop__v1__agent_service__descriptor, "ForceSync", a_force_sync },
+		{ &xdrop__v1__agent_service__descriptor, "GetStats", a_get_stats },
+		{ &xdrop__v1__agent_service__descriptor, "RuleStats", s_rule_stats },
+		{ &xdrop__v1__agent_service__descriptor, "ApplySnapshotChunk", a_apply_chunk },
+	};
+	int err;
+
+	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+		err = rpc_server_register(srv, regs[i].svc, regs[i].method, regs[i].fn, sv);
+		if (err) {
+			log_error("register %s.%s: %s", regs[i].svc->name, regs[i].method,
+				  strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+rpc_auth_fn service_auth(void)
+{
+	return auth;
+}

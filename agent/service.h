@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * service: the agent's RPC handlers (node-level API) and their authentication hook.
+ */
+#ifndef XDROP_SERVICE_H
+#define XDROP_SERVICE_H
+
+#include "agent_config.h"
+#include "beacon.h"
+#include "rpc.h"
+#include "ruleset.h"
+#include "stats.h"
+#include "sync.h"
+
+struct service {
+	const struct agent_config *cfg;
+	struct ruleset *rs;
+	struct stats *stats;
+	struct sync *sync; /* NULL when standalone */
+	void (*attach_fill)(void *arg, Xdrop__V1__AttachState *a);
+	void *attach_arg;
+	char node_token[XDROP_RPC_MAX_TOKEN]; /* "" when the node has no key */
+	int64_t started_at;
+};
+
+/* Registers every handler with sv as their argument. Returns 0 or -errno. */
+int service_register(struct service *sv, struct rpc_server *srv);
+
+/* The authentication hook to put in rpc_server_opts (its argument is the service). */
+rpc_auth_fn service_auth(void);
+
+#endif

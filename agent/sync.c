@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+/*
+ * sync: see sync.h. The subscriber (lib/pubsub) orders deltas and detects gaps; this
+ * module applies them to the rule set and fetches snapshots when asked.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pubsub.h"
+#include "sync.h"
+
+#define SYNC_CHUNK_ITEMS 20000 /* rules per snapshot chunk asked for */
+#define SYNC_ATTEMPTS	 3     /* restarts of a snapshot whose revision went away */
+
+struct sync {
+	struct ruleset *rs;
+	struct rpc_client *rpc;
+	struct pubsub_sub *sub;
+	pthread_mutex_t fetch_lock; /* one snapshot fetch at a time */
+	char *node_id;
+	uint64_t snapshots, deltas, resyncs;
+};
+
+static int fetch_once(struct sync *s, struct rpc_status *st)
+{
+	Xdrop__V1__SnapshotRequest q = XDROP__V1__SNAPSHOT_REQUEST__INIT;
+	Xdrop__V1__SnapshotChunk *c = NULL;
+	uint64_t rev = 0;
+	uint32_t count = 1;
+	int err = 0;
+
+	q.node_id = s->node_id;
+	q.max_items = SYNC_CHUNK_ITEMS;
+	for (uint32_t i = 0; i < count; i++) {
+		q.revision = rev;
+		q.chunk_index = i;
+		err = rpc_client_call(s->rpc, &xdrop__v1__sync_service__descriptor, "GetSnapshot",
+				      &q.base, (ProtobufCMessage **)&c, st);
+		if (err)
+			return err;
+		if (i == 0) {
+			rev = c->revision;
+			count = c->chunk_count ? c->chunk_count : 1;
+			ruleset_stage_begin(s->rs, rev, c->content_hash, count);
+		}
+		err = ruleset_stage_chunk(s->rs, c, st);
+		xdrop__v1__snapshot_chunk__free_unpacked(c, NULL);
+		c = NULL;
+		if (err)
+			return err;
+	}
+	return ruleset_stage_commit(s->rs, st);
+}
+
+static int fetch(struct sync *s, struct rpc_status *st)
+{
+	char hash[RULEHASH_HEX];
+	int err = -EAGAIN;
+
+	pthread_mutex_lock(&s->fetch_lock);
+	for (int a = 0; a < SYNC_ATTEMPTS && err; a++) {
+		err = fetch_once(s, st);
+		/* the controller moved on while we fetched: start over at its latest */
+		if (err && st->code != RPC_FAILED_PRECONDITION)
+			break;
+	}
+	if (!err) {
+		s->snapshots++;
+		ruleset_hash(s->rs, hash);
+		pubsub_sub_set_revision(s->sub, ruleset_revision(s->rs), hash);
+	}
+	pthread_mutex_unlock(&s->fetch_lock);
+	if (err)
+		log_warn("snapshot from the controller failed: %s (%s); keeping revision %llu",
+			 st->message[0] ? st->message : strerror(-err), rpc_code_name(st->code),
+			 (unsigned long long)ruleset_revision(s->rs));
+	return err;
+}
+
+static int on_delta(void *arg, const Xdrop__V1__Delta *d)
+{
+	struct sync *s = arg;
+	struct rpc_status st = { 0 };
+	int err = ruleset_apply_delta(s->rs, d, &st);
+
+	if (!err && d->revision != d->base_revision)
+		s->deltas++;
+	if (err && err != -EBADMSG)
+		log_warn("delta to revision %llu not applied: %s", (unsigned long long)d->revision,
+			 st.message);
+	return err;
+}
+
+static void on_need_snapshot(void *arg, enum pubsub_resync_reason why, uint64_t applied,
+			     uint64_t seen)
+{
+	struct sync *s = arg;
+	struct rpc_status st = { 0 };
+
+	s->resyncs++;
+	log_info("fetching a snapshot (%s; applied %llu, seen %llu)", pubsub_resync_reason_name(why),
+		 (unsigned long long)applied, (unsigned long long)seen);
+	fetch(s, &st);
+}
+
+int sync_start(struct sync **out, struct ruleset *rs, const struct sync_opts *o)
+{
+	struct sync *s = calloc(1, sizeof(*s));
+	char token[XDROP_RPC_MAX_TOKEN], hash[RULEHASH_HEX];
+	struct rpc_client_opts co = { .sz = sizeof(co), .url = o->rpc_url, .auth_token = token,
+				      .timeout_ms = 10000, .retries = 1, .tls = o->tls };
+	struct pubsub_opts po = { .sz = sizeof(po), .url = o->push_url, .tls = o->tls };
+	struct pubsub_sub_ops ops = { .apply = on_delta, .need_snapshot = on_need_snapshot };
+	int err;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->fetch_lock, NULL);
+	s->rs = rs;
+	s->node_id = strdup(o->node_id);
+	snprintf(token, sizeof(token), "node:%s:%s", o->node_id, o->node_key);
+	err = s->node_id ? rpc_client_open(&s->rpc, &co) : -ENOMEM;
+	if (err) {
+		log_error("controller rpc %s: %s", o->rpc_url, strerror(-err));
+		goto fail;
+	}
+	ops.arg = s;
+	ruleset_hash(rs, hash);
+	err = pubsub_sub_open(&s->sub, &po, &ops, ruleset_revision(rs), hash);
+	if (err) {
+		log_error("controller push %s: %s", o->push_url, strerror(-err));
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	sync_stop(s);
+	return err;
+}
+
+void sync_stop(struct sync *s)
+{
+	if (!s)
+		return;
+	pubsub_sub_close(s->sub);
+	rpc_client_close(s->rpc);
+	pthread_mutex_destroy(&s->fetch_lock);
+	free(s->node_id);
+	free(s);
+}
+
+int sync_now(struct sync *s, struct rpc_status *st)
+{
+	return fetch(s, st);
+}
+
+void sync_counts(struct sync *s, uint64_t *snapshots, uint64_t *deltas, uint64_t *resyncs)
+{
+	*snapshots = s->snapshots;
+	*deltas = s->deltas;
+	*resyncs = s->resyncs;
+}

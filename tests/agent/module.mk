@@ -1,0 +1,10 @@
+# SPDX-License-Identifier: MIT
+# tests/agent/: the agent's suites (namespace labs with real XDP) and their RPC test client.
+CALL_BIN := $(BIN)/xdrop-call
+$(OBJ)/tests/agent/xdrop-call.o: | $(PROTO_H)
+$(CALL_BIN): $(OBJ)/tests/agent/xdrop-call.o $(RPC_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF)
+
+ALL_TARGETS += $(CALL_BIN)
+CHECK_SOURCES += tests/agent/xdrop-call.c
