@@ -10,3 +10,31 @@ $(TBIN)/test_config: $(SANOBJ)/tests/unit/test_config.o $(LIB_SAN_A)
 ALL_TARGETS += $(TBIN)/test_config
 TEST_SUITES += $(TBIN)/test_config
 CHECK_SOURCES += tests/unit/test_config.c
+
+# The controller's modules are an archive (normal and ASan+UBSan) so that tests link them
+# without main.c.
+CTRL_SRCS   := controller/store.c
+CTRL_A      := $(BUILD)/libxdrop-ctrl.a
+CTRL_SAN_A  := $(BUILD)/libxdrop-ctrl-san.a
+CTRL_LDLIBS := -lsqlite3 $(CONFIG_LDLIBS) $(RPC_LDLIBS) $(LDLIBS_BPF)
+CTRL_TEST_LIBS := $(CTRL_SAN_A) $(RPC_SAN_A) $(LIB_SAN_A)
+
+$(CTRL_SRCS:%.c=$(OBJ)/%.o) $(CTRL_SRCS:%.c=$(SANOBJ)/%.o): | $(PROTO_H)
+$(CTRL_A): $(CTRL_SRCS:%.c=$(OBJ)/%.o)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+$(CTRL_SAN_A): $(CTRL_SRCS:%.c=$(SANOBJ)/%.o)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+# C suites: tests/unit/test_store*.c and tests/controller/*.c, linked against the archives.
+CTRL_TESTS := test_store
+$(CTRL_TESTS:%=$(SANOBJ)/tests/unit/%.o): XCFLAGS += -Icontroller
+$(CTRL_TESTS:%=$(SANOBJ)/tests/unit/%.o): | $(PROTO_H)
+$(CTRL_TESTS:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(CTRL_TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(CTRL_LDLIBS) -lcmocka
+
+ALL_TARGETS += $(CTRL_A) $(CTRL_SAN_A) $(CTRL_TESTS:%=$(TBIN)/%)
+TEST_SUITES += $(CTRL_TESTS:%=$(TBIN)/%)
+CHECK_SOURCES += $(CTRL_SRCS) $(CTRL_SRCS:.c=.h) $(CTRL_TESTS:%=tests/unit/%.c)

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store: the controller's SQLite database, the source of truth for every node.
+ *
+ * One file in WAL mode with busy_timeout. Tables: rules, whitelist (each row keeps the
+ * fields lists filter and sort on, the match key that refuses duplicates, the entry's
+ * content-hash digest and its packed protobuf, byte for byte what nodes receive), nodes
+ * (with their keys, kept as given because beacons are HMACed with them), changes (the
+ * revision log: one serialized Delta per revision), api_keys (salted SHA-256), settings,
+ * revision (one row: the rule set's revision and content hash) and schema_version.
+ *
+ * Writers: one connection behind one mutex. Every change to the rule set (one rule, a
+ * batch, a whitelist change, an expiry) is ONE transaction that applies the ops, bumps the
+ * revision, updates the content hash and appends the change-log row; the on_commit hook
+ * then runs with the Delta, still under the writer mutex, so that deltas are published in
+ * revision order. Readers take a connection from a small pool and never block the writer
+ * (WAL). SQL is static text; every value is bound to a prepared statement.
+ *
+ * Migrations are numbered; store_open() applies the missing ones in one transaction each
+ * and records the version, so older files are upgraded in place.
+ *
+ * Errors: 0 or a negative errno. Write functions also fill a struct store_error with the
+ * RPC status, the field path (e.g. "rules[3].src_cidr") and a message, which the service
+ * layer returns as is. Messages returned through out-parameters belong to the caller and
+ * are freed with protobuf_c_message_free_unpacked() (or the named helper).
+ */
+#ifndef XDROP_CONTROLLER_STORE_H
+#define XDROP_CONTROLLER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rpc.h"
+#include "rulehash.h"
+#include "xdrop.pb-c.h"
+
+#define XDROP_STORE_SCHEMA_VERSION  2
+#define XDROP_STORE_BUSY_TIMEOUT_MS 10000
+#define XDROP_STORE_READERS	    4	 /* pooled read connections */
+#define XDROP_STORE_CHANGELOG_KEEP  1000 /* revisions kept in the change log */
+#define XDROP_STORE_MAX_BATCH	    10000
+#define XDROP_STORE_MAX_TEXT	    (1024u * 1024) /* name, comment, source: bytes */
+#define XDROP_STORE_MAX_ID	    64
+#define XDROP_STORE_LIST_DEFAULT    50
+#define XDROP_STORE_LIST_MAX	    10000
+#define XDROP_UUID_LEN		    37 /* 36 characters and a NUL */
+
+struct store;
+
+struct store_error {
+	enum rpc_code code;
+	char field[XDROP_RPC_MAX_FIELD];
+	char message[XDROP_RPC_MAX_MESSAGE];
+};
+
+typedef void (*store_commit_fn)(void *arg, const Xdrop__V1__Delta *d);
+
+struct store_opts {
+	size_t sz;		   /* sizeof(struct store_opts) */
+	const char *path;	   /* database file */
+	unsigned busy_ms;	   /* 0 = XDROP_STORE_BUSY_TIMEOUT_MS */
+	unsigned keep;		   /* change-log revisions kept; 0 = XDROP_STORE_CHANGELOG_KEEP */
+	store_commit_fn on_commit; /* after each committed rule-set change; may be NULL */
+	void *commit_arg;
+};
+
+/*
+ * Opens (creating if needed) and migrates the database, recomputes the content hash from
+ * the stored entries and checks it against the stored one. Returns 0 and *out
+ * (store_close), -EIO when SQLite fails, -EPROTO for a file from a newer schema.
+ */
+int store_open(struct store **out, const struct store_opts *opts);
+
+/* Closes every connection and frees s. NULL is fine. */
+void store_close(struct store *s);
+
+/* Sets the commit hook (before writes start). */
+void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg);
+
+/* A fresh random (v4) UUID, lower-case. */
+void store_uuid(char out[XDROP_UUID_LEN]);
+
+/* Wall clock, ns since the epoch. */
+int64_t store_now_ns(void);
+
+/* ---- the rule set ---------------------------------------------------------------------- */
+
+struct store_rev {
+	uint64_t revision;
+	char hash[RULEHASH_HEX];
+	uint64_t rules;
+	uint64_t whitelist;
+};
+
+/* The current revision, hash and entry counts (from memory, consistent with each other). */
+void store_revision(struct store *s, struct store_rev *out);
+
+/*
+ * Inserts n rules (n <= XDROP_STORE_MAX_BATCH) as one change: all or nothing. Each rule
+ * must be complete (id, timestamps set by the caller; stats are ignored). Validation
+ * (lib/rulepb) and duplicates (within the batch and against the store: ALREADY_EXISTS
+ * naming the existing id) are reported through *err with the field prefixed by prefix[i]
+ * ("rule" or "rules[3]"). *err_index is the failing item. Returns 0 and *rev, or -errno.
+ */
+int store_rules_add(struct store *s, Xdrop__V1__Rule *const *rules, size_t n, const char *prefix,
+		    uint64_t *rev, size_t *err_index, struct store_error *err);
+
+/* Replaces rule r->id (which must exist) with r, one change. Returns 0, -ENOENT, -EINVAL,
+ * -EEXIST (duplicate match key) with *err filled. */
+int store_rule_replace(struct store *s, const Xdrop__V1__Rule *r, uint64_t *rev,
+		       struct store_error *err);
+
+/* Deletes n rules (all must exist) as one change. */
+int store_rules_delete(struct store *s, const char *const *ids, size_t n, uint64_t *rev,
+		       size_t *err_index, struct store_error *err);
+
+/* Deletes the rules whose 0 < expires_at <= now as one change. *count (may be 0) and *rev. */
+int store_rules_expire(struct store *s, int64_t now, size_t *count, uint64_t *rev);
+
+int store_wl_add(struct store *s, Xdrop__V1__WhitelistEntry *const *e, size_t n, const char *prefix,
+		 uint64_t *rev, size_t *err_index, struct store_error *err);
+int store_wl_delete(struct store *s, const char *const *ids, size_t n, uint64_t *rev,
+		    size_t *err_index, struct store_error *err);
+
+/* Reads. *out belongs to the caller. -ENOENT when absent. */
+int store_rule_get(struct store *s, const char *id, Xdrop__V1__Rule **out);
+int store_wl_get(struct store *s, const char *id, Xdrop__V1__WhitelistEntry **out);
+
+struct store_query {
+	uint32_t page;	    /* 1-based; 0 = 1 */
+	uint32_t limit;	    /* 0 = XDROP_STORE_LIST_DEFAULT; <= XDROP_STORE_LIST_MAX */
+	const char *search; /* substring (case-insensitive) of names, comments, addresses */
+	const char *sort;   /* a name from store_sort_fields(); NULL/"" = created_at */
+	bool desc;
+	int enabled;	    /* -1 any, 0, 1 */
+	const char *action; /* NULL/"" = any */
+};
+
+/* True when field is a sortable rule (wl false) or whitelist field. */
+bool store_sort_field_ok(const char *field, bool wl);
+
+/*
+ * One page of rules (or entries) matching q, and the total number matching. *out is an
+ * array of *n messages; free with store_free_rules / store_free_wl.
+ */
+int store_rule_list(struct store *s, const struct store_query *q, Xdrop__V1__Rule ***out, size_t *n,
+		    uint64_t *total);
+int store_wl_list(struct store *s, const struct store_query *q, Xdrop__V1__WhitelistEntry ***out,
+		  size_t *n, uint64_t *total);
+void store_free_rules(Xdrop__V1__Rule **v, size_t n);
+void store_free_wl(Xdrop__V1__WhitelistEntry **v, size_t n);
+
+/* ---- sync ------------------------------------------------------------------------------ */
+
+/* The whole rule set at one revision: packed messages as stored. */
+struct store_snapshot {
+	uint64_t revision;
+	char hash[RULEHASH_HEX];
+	size_t nrules, nwl;
+	ProtobufCBinaryData *rules;
+	ProtobufCBinaryData *wl;
+};
+
+/* Reads a consistent snapshot (one read transaction). Free with store_snapshot_free. */
+int store_snapshot(struct store *s, struct store_snapshot **out);
+void store_snapshot_free(struct store_snapshot *snap);
+
+/*
+ * Deltas with revision > from, at most max, in order. *complete is false when the change
+ * log no longer reaches back to from + 1. Free with store_free_deltas.
+ */
+int store_deltas(struct store *s, uint64_t from, uint32_t max, Xdrop__V1__Delta ***out, size_t *n,
+		 bool *complete);
+void store_free_deltas(Xdrop__V1__Delta **v, size_t n);
+
+/* ---- nodes ----------------------------------------------------------------------------- */
+
+/* A node row: its Node message (id, name, address, comment, times) and its key. */
+struct store_node {
+	Xdrop__V1__Node *node;
+	char *key;
+};
+
+/* Inserts node (id set by the caller) with key. -EEXIST when the id exists. */
+int store_node_add(struct store *s, const Xdrop__V1__Node *node, const char *key);
+/* Inserts or replaces node (for nodes listed in the config). */
+int store_node_put(struct store *s, const Xdrop__V1__Node *node, const char *key);
+/* Updates name, address, comment, updated_at of node->id. -ENOENT when absent. */
+int store_node_update(struct store *s, const Xdrop__V1__Node *node);
+int store_node_delete(struct store *s, const char *id);
+int store_node_get(struct store *s, const char *id, struct store_node *out);
+/* Every node, in creation order. Free with store_free_nodes. */
+int store_node_list(struct store *s, struct store_node **out, size_t *n);
+void store_node_free(struct store_node *n);
+void store_free_nodes(struct store_node *v, size_t n);
+
+/* ---- API keys ---------------------------------------------------------------------------- */
+
+#define XDROP_KEY_SALT_LEN 16
+#define XDROP_KEY_HASH_LEN 32
+
+struct store_key {
+	char id[XDROP_STORE_MAX_ID + 1];
+	char *name;
+	char scope[16];
+	uint8_t salt[XDROP_KEY_SALT_LEN];
+	uint8_t hash[XDROP_KEY_HASH_LEN];
+	int64_t created_at;
+	int64_t last_used_at;
+};
+
+/* Inserts (or with replace, replaces) a key row. -EEXIST when the id exists. */
+int store_key_put(struct store *s, const struct store_key *k, bool replace);
+int store_key_get(struct store *s, const char *id, struct store_key *out); /* free name */
+int store_key_list(struct store *s, struct store_key **out, size_t *n);
+void store_free_keys(struct store_key *v, size_t n);
+int store_key_delete(struct store *s, const char *id);
+int store_key_touch(struct store *s, const char *id, int64_t at);
+
+/* ---- settings ---------------------------------------------------------------------------- */
+
+/* *out (free()) or -ENOENT. */
+int store_setting_get(struct store *s, const char *key, char **out);
+int store_setting_set(struct store *s, const char *key, const char *value);
+
+/* PRAGMA integrity_check on a fresh connection to path: 0 when "ok", -EIO otherwise. */
+int store_integrity_check(const char *path);
+
+#endif

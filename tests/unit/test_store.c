@@ -1,0 +1,846 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_store: the controller's SQLite store (controller/store.c) on real files in a temp
+ * directory: CRUD and revisions, the content hash against a recomputation, duplicates and
+ * validation errors naming fields, 10,000-rule batches (one revision, one delta, all or
+ * nothing), lists (search, filters, sort, pages), the change log, expiry, SQL-injection
+ * and 1 MiB strings stored literally, migration of a hand-made version-1 file, 20
+ * concurrent writer threads, and kill -9 of a process in the middle of 10,000-rule
+ * batches at 50 random points, each followed by integrity_check and an all-or-nothing
+ * check.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "log.h"
+#include "rulehash.h"
+#include "store.h"
+
+static char dir[64];
+static int seq;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void db_path(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/t%d.db", dir, seq++);
+}
+
+static struct store *open_db(const char *path, unsigned keep)
+{
+	struct store_opts o = {.sz = sizeof(o), .path = path, .keep = keep};
+	struct store *s = NULL;
+
+	assert_int_equal(store_open(&s, &o), 0);
+	return s;
+}
+
+/* A rule dropping traffic to 10.a.b.c (i picks the address), all strings static. */
+struct trule {
+	Xdrop__V1__Rule r;
+	char id[XDROP_UUID_LEN];
+	char ip[32];
+};
+
+static void make_rule(struct trule *t, unsigned i)
+{
+	xdrop__v1__rule__init(&t->r);
+	store_uuid(t->id);
+	snprintf(t->ip, sizeof(t->ip), "10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+	t->r.id = t->id;
+	t->r.name = "rule";
+	t->r.dst_ip = t->ip;
+	t->r.protocol = "udp";
+	t->r.action = "drop";
+	t->r.enabled = true;
+	t->r.source = "test";
+	t->r.created_at = t->r.updated_at = store_now_ns() + i;
+}
+
+static struct trule *make_rules(size_t n, unsigned base, Xdrop__V1__Rule ***ptrs)
+{
+	struct trule *v = calloc(n, sizeof(*v));
+
+	*ptrs = calloc(n, sizeof(**ptrs));
+	assert_non_null(v);
+	assert_non_null(*ptrs);
+	for (size_t i = 0; i < n; i++) {
+		make_rule(&v[i], base + (unsigned)i);
+		(*ptrs)[i] = &v[i].r;
+	}
+	return v;
+}
+
+/* Recomputes the content hash from a snapshot and compares it with the store's. */
+static void check_hash(struct store *s)
+{
+	struct store_snapshot *snap = NULL;
+	struct store_rev rev;
+	struct rulehash h;
+	char hex[RULEHASH_HEX];
+
+	assert_int_equal(store_snapshot(s, &snap), 0);
+	rulehash_init(&h);
+	for (size_t i = 0; i < snap->nrules; i++) {
+		Xdrop__V1__Rule *r =
+		    xdrop__v1__rule__unpack(NULL, snap->rules[i].len, snap->rules[i].data);
+		uint8_t d[RULEHASH_LEN];
+
+		assert_non_null(r);
+		assert_int_equal(rulehash_rule_digest(r, d), 0);
+		rulehash_add(&h, d);
+		xdrop__v1__rule__free_unpacked(r, NULL);
+	}
+	for (size_t i = 0; i < snap->nwl; i++) {
+		Xdrop__V1__WhitelistEntry *w =
+		    xdrop__v1__whitelist_entry__unpack(NULL, snap->wl[i].len, snap->wl[i].data);
+		uint8_t d[RULEHASH_LEN];
+
+		assert_non_null(w);
+		assert_int_equal(rulehash_wl_digest(w, d), 0);
+		rulehash_add(&h, d);
+		xdrop__v1__whitelist_entry__free_unpacked(w, NULL);
+	}
+	store_revision(s, &rev);
+	assert_string_equal(rulehash_hex(&h, hex), rev.hash);
+	assert_string_equal(snap->hash, rev.hash);
+	assert_int_equal(snap->revision, rev.revision);
+	assert_int_equal(snap->nrules, rev.rules);
+	store_snapshot_free(snap);
+}
+
+/* ---- commit hook: counts deltas and remembers the last one's size --------------------- */
+struct hook {
+	unsigned calls;
+	uint64_t last_rev;
+	size_t last_ops;
+};
+
+static void on_commit(void *arg, const Xdrop__V1__Delta *d)
+{
+	struct hook *h = arg;
+
+	assert_int_equal(d->base_revision + 1, d->revision);
+	h->calls++;
+	h->last_rev = d->revision;
+	h->last_ops = d->n_ops;
+}
+
+static void test_crud_and_revisions(void **state)
+{
+	char path[128];
+	struct store *s;
+	struct store_error err = {0};
+	struct hook hk = {0};
+	struct store_rev rev;
+	Xdrop__V1__Rule *got = NULL;
+	struct trule a, b;
+	Xdrop__V1__Rule *one[1];
+	uint64_t r = 0;
+	size_t idx = 99;
+
+	db_path(path, sizeof(path));
+	s = open_db(path, 0);
+	store_set_commit_hook(s, on_commit, &hk);
+	store_revision(s, &rev);
+	assert_int_equal(rev.revision, 0);
+	assert_string_equal(rev.hash,
+			    "0000000000000000000000000000000000000000000000000000000000000000");
+
+	make_rule(&a, 1);
+	one[0] = &a.r;
+	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), 0);
+	assert_int_equal(r, 1);
+	assert_int_equal(hk.calls, 1);
+	assert_int_equal(store_rule_get(s, a.id, &got), 0);
+	assert_string_equal(got->dst_ip, "10.0.0.1");
+	xdrop__v1__rule__free_unpacked(got, NULL);
+	check_hash(s);
+
+	/* the same match under another id: ALREADY_EXISTS naming the existing id */
+	make_rule(&b, 1);
+	one[0] = &b.r;
+	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), -EEXIST);
+	assert_int_equal(err.code, RPC_ALREADY_EXISTS);
+	assert_non_null(strstr(err.message, a.id));
+	/* a bad field: INVALID_ARGUMENT with the field path */
+	make_rule(&b, 2);
+	b.r.dst_ip = "";
+	b.r.dst_cidr = "10.0.0.1/8";
+	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), -EINVAL);
+	assert_int_equal(err.code, RPC_INVALID_ARGUMENT);
+	assert_string_equal(err.field, "rule.dst_cidr");
+	b.r.dst_cidr = "";
+	b.r.dst_ip = "10.0.0.2";
+	b.r.expires_at = -5;
+	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), -EINVAL);
+	assert_string_equal(err.field, "rule.expires_at");
+	store_revision(s, &rev);
+	assert_int_equal(rev.revision, 1);
+
+	/* replace, then delete */
+	a.r.name = "renamed";
+	a.r.action = "rate_limit";
+	a.r.rate_limit = 100;
+	assert_int_equal(store_rule_replace(s, &a.r, &r, &err), 0);
+	assert_int_equal(r, 2);
+	assert_int_equal(store_rule_get(s, a.id, &got), 0);
+	assert_string_equal(got->name, "renamed");
+	xdrop__v1__rule__free_unpacked(got, NULL);
+	check_hash(s);
+	b.r.expires_at = 0;
+	b.r.id = "nope";
+	assert_int_equal(store_rule_replace(s, &b.r, &r, &err), -ENOENT);
+	assert_int_equal(err.code, RPC_NOT_FOUND);
+
+	const char *ids[] = {a.id};
+	const char *missing[] = {"missing"};
+	assert_int_equal(store_rules_delete(s, missing, 1, &r, &idx, &err), -ENOENT);
+	assert_string_equal(err.field, "id");
+	assert_int_equal(store_rules_delete(s, ids, 1, &r, &idx, &err), 0);
+	assert_int_equal(r, 3);
+	assert_int_equal(store_rule_get(s, a.id, &got), -ENOENT);
+	store_revision(s, &rev);
+	assert_int_equal(rev.rules, 0);
+	assert_string_equal(rev.hash,
+			    "0000000000000000000000000000000000000000000000000000000000000000");
+	assert_int_equal(hk.calls, 3);
+
+	/* whitelist */
+	Xdrop__V1__WhitelistEntry w = XDROP__V1__WHITELIST_ENTRY__INIT, *wp = &w, *wgot = NULL;
+	w.id = "wl-1";
+	w.src_cidr = "192.168.0.0/16";
+	assert_int_equal(store_wl_add(s, &wp, 1, "entry", &r, &idx, &err), 0);
+	assert_int_equal(store_wl_add(s, &wp, 1, "entry", &r, &idx, &err), -EEXIST);
+	w.id = "wl-2";
+	w.src_cidr = "";
+	assert_int_equal(store_wl_add(s, &wp, 1, "entry", &r, &idx, &err), -EINVAL);
+	assert_int_equal(store_wl_get(s, "wl-1", &wgot), 0);
+	assert_string_equal(wgot->src_cidr, "192.168.0.0/16");
+	xdrop__v1__whitelist_entry__free_unpacked(wgot, NULL);
+	check_hash(s);
+	const char *wids[] = {"wl-1"};
+	assert_int_equal(store_wl_delete(s, wids, 1, &r, &idx, &err), 0);
+	check_hash(s);
+	store_close(s);
+
+	/* reopen: the revision and hash survive */
+	s = open_db(path, 0);
+	store_revision(s, &rev);
+	assert_int_equal(rev.revision, 5);
+	check_hash(s);
+	store_close(s);
+}
+
+static void test_batch_10000(void **state)
+{
+	char path[128];
+	struct store *s;
+	struct store_error err = {0};
+	struct hook hk = {0};
+	struct store_rev rev;
+	Xdrop__V1__Rule **ptrs;
+	struct trule *v;
+	uint64_t r = 0;
+	size_t idx = 0;
+	double t0, t1;
+
+	db_path(path, sizeof(path));
+	s = open_db(path, 0);
+	store_set_commit_hook(s, on_commit, &hk);
+	v = make_rules(10000, 0, &ptrs);
+
+	/* a bad rule in the middle: nothing is stored */
+	v[5000].r.protocol = "bogus";
+	assert_int_equal(store_rules_add(s, ptrs, 10000, "rules", &r, &idx, &err), -EINVAL);
+	assert_int_equal(idx, 5000);
+	assert_string_equal(err.field, "rules[5000].protocol");
+	/* a duplicate inside the batch */
+	v[5000].r.protocol = "udp";
+	v[7000].r.dst_ip = v[10].ip;
+	assert_int_equal(store_rules_add(s, ptrs, 10000, "rules", &r, &idx, &err), -EEXIST);
+	assert_int_equal(idx, 7000);
+	assert_non_null(strstr(err.message, v[10].id));
+	v[7000].r.dst_ip = v[7000].ip;
+	store_revision(s, &rev);
+	assert_int_equal(rev.revision, 0);
+	assert_int_equal(rev.rules, 0);
+	assert_int_equal(hk.calls, 0);
+
+	t0 = now_s();
+	assert_int_equal(store_rules_add(s, ptrs, 10000, "rules", &r, &idx, &err), 0);
+	t1 = now_s();
+	print_message("# 10,000-rule batch insert: %.0f ms (ASan build)\n", (t1 - t0) * 1e3);
+	assert_int_equal(r, 1);
+	assert_int_equal(hk.calls, 1);
+	assert_int_equal(hk.last_ops, 10000);
+	check_hash(s);
+
+	/* the change log holds it as one delta */
+	Xdrop__V1__Delta **d = NULL;
+	size_t nd = 0;
+	bool complete = false;
+	assert_int_equal(store_deltas(s, 0, 10, &d, &nd, &complete), 0);
+	assert_int_equal(nd, 1);
+	assert_true(complete);
+	assert_int_equal(d[0]->n_ops, 10000);
+	store_free_deltas(d, nd);
+
+	const char **ids = calloc(10000, sizeof(*ids));
+	for (int i = 0; i < 10000; i++)
+		ids[i] = v[i].id;
+	t0 = now_s();
+	assert_int_equal(store_rules_delete(s, ids, 10000, &r, &idx, &err), 0);
+	print_message("# 10,000-rule batch delete: %.0f ms\n", (now_s() - t0) * 1e3);
+	store_revision(s, &rev);
+	assert_int_equal(rev.rules, 0);
+	assert_int_equal(rev.revision, 2);
+	assert_int_equal(store_rules_add(s, ptrs, 10001, "rules", &r, &idx, &err), -E2BIG);
+	free(ids);
+	free(ptrs);
+	free(v);
+	store_close(s);
+}
+
+static void test_lists(void **state)
+{
+	char path[128];
+	struct store *s;
+	struct store_error err = {0};
+	Xdrop__V1__Rule **ptrs, **out = NULL;
+	struct trule *v;
+	uint64_t r, total = 0;
+	size_t idx, n = 0;
+	char names[30][16];
+
+	db_path(path, sizeof(path));
+	s = open_db(path, 0);
+	v = make_rules(30, 100, &ptrs);
+	for (int i = 0; i < 30; i++) {
+		snprintf(names[i], sizeof(names[i]), "n%02d%s", 29 - i, i % 3 ? "" : "-web");
+		v[i].r.name = names[i];
+		v[i].r.enabled = i % 2;
+		if (i % 5 == 0) {
+			v[i].r.action = "rate_limit";
+			v[i].r.rate_limit = 10;
+		}
+	}
+	assert_int_equal(store_rules_add(s, ptrs, 30, "rules", &r, &idx, &err), 0);
+
+	struct store_query q = {.enabled = -1};
+	assert_int_equal(store_rule_list(s, &q, &out, &n, &total), 0);
+	assert_int_equal(total, 30);
+	assert_int_equal(n, 30);
+	assert_string_equal(out[0]->id, v[0].id); /* created_at order */
+	store_free_rules(out, n);
+
+	q = (struct store_query){.enabled = 1, .search = "WEB"};
+	assert_int_equal(store_rule_list(s, &q, &out, &n, &total), 0);
+	assert_int_equal(total, 5); /* i % 3 == 0 and odd: 3, 9, 15, 21, 27 */
+	store_free_rules(out, n);
+
+	q = (struct store_query){.enabled = -1, .action = "rate_limit", .sort = "name"};
+	assert_int_equal(store_rule_list(s, &q, &out, &n, &total), 0);
+	assert_int_equal(n, 6);
+	assert_string_equal(out[0]->name, "n04");
+	store_free_rules(out, n);
+
+	q = (struct store_query){
+	    .enabled = -1, .sort = "name", .desc = true, .page = 2, .limit = 7};
+	assert_int_equal(store_rule_list(s, &q, &out, &n, &total), 0);
+	assert_int_equal(total, 30);
+	assert_int_equal(n, 7);
+	assert_string_equal(out[0]->name, "n22");
+	store_free_rules(out, n);
+
+	q = (struct store_query){.enabled = -1, .search = "10.0.0.127"};
+	assert_int_equal(store_rule_list(s, &q, &out, &n, &total), 0);
+	assert_int_equal(total, 1);
+	store_free_rules(out, n);
+	assert_true(store_sort_field_ok("dst_port", false));
+	assert_false(store_sort_field_ok("pb", false));
+	assert_false(store_sort_field_ok("action", true));
+	free(ptrs);
+	free(v);
+	store_close(s);
+}
+
+static void test_literal_strings(void **state)
+{
+	static const char *const evil[] = {
+	    "'; DROP TABLE rules; --",
+	    "\" OR 1=1 --",
+	    "Robert'); DELETE FROM rules WHERE ('1'='1",
+	    "%_\\%",
+	    "\xe2\x98\x83 snow",
+	};
+	char path[128];
+	struct store *s;
+	struct store_error err = {0};
+	Xdrop__V1__Rule *got, **out;
+	struct trule t;
+	Xdrop__V1__Rule *one[1] = {&t.r};
+	uint64_t r, total;
+	size_t idx, n;
+	char *big = malloc(XDROP_STORE_MAX_TEXT + 2);
+
+	db_path(path, sizeof(path));
+	s = open_db(path, 0);
+	for (unsigned i = 0; i < sizeof(evil) / sizeof(evil[0]); i++) {
+		make_rule(&t, 1000 + i);
+		t.r.name = t.r.comment = t.r.source = (char *)evil[i];
+		assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), 0);
+		assert_int_equal(store_rule_get(s, t.id, &got), 0);
+		assert_string_equal(got->name, evil[i]);
+		assert_string_equal(got->comment, evil[i]);
+		xdrop__v1__rule__free_unpacked(got, NULL);
+		struct store_query q = {.enabled = -1, .search = evil[i], .sort = evil[i]};
+		assert_int_equal(store_rule_list(s, &q, &out, &n, &total), 0);
+		assert_int_equal(total, 1);
+		store_free_rules(out, n);
+	}
+	/* 1 MiB of text in every free-text field, then one byte too many */
+	memset(big, 'x', XDROP_STORE_MAX_TEXT);
+	big[0] = '\'';
+	big[XDROP_STORE_MAX_TEXT] = '\0';
+	make_rule(&t, 2000);
+	t.r.name = t.r.comment = t.r.source = big;
+	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), 0);
+	assert_int_equal(store_rule_get(s, t.id, &got), 0);
+	assert_int_equal(strlen(got->name), XDROP_STORE_MAX_TEXT);
+	assert_memory_equal(got->comment, big, XDROP_STORE_MAX_TEXT);
+	assert_string_equal(got->source, big);
+	xdrop__v1__rule__free_unpacked(got, NULL);
+	big[XDROP_STORE_MAX_TEXT] = 'x';
+	big[XDROP_STORE_MAX_TEXT + 1] = '\0';
+	make_rule(&t, 2001);
+	t.r.comment = big;
+	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), -EINVAL);
+	assert_string_equal(err.field, "rule.comment");
+	check_hash(s);
+	store_close(s);
+	assert_int_equal(store_integrity_check(path), 0);
+	free(big);
+}
+
+static void test_changelog_and_expiry(void **state)
+{
+	char path[128];
+	struct store *s;
+	struct store_error err = {0};
+	Xdrop__V1__Delta **d;
+	struct trule t[10];
+	Xdrop__V1__Rule *one[1];
+	uint64_t r;
+	size_t idx, n, count;
+	bool complete;
+
+	db_path(path, sizeof(path));
+	s = open_db(path, 5); /* keep 5 revisions */
+	for (unsigned i = 0; i < 10; i++) {
+		make_rule(&t[i], 3000 + i);
+		t[i].r.expires_at = i < 4 ? store_now_ns() - 1 : 0;
+		one[0] = &t[i].r;
+		assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), 0);
+	}
+	assert_int_equal(store_deltas(s, 0, 0, &d, &n, &complete), 0);
+	assert_false(complete);
+	store_free_deltas(d, n);
+	assert_int_equal(store_deltas(s, 5, 0, &d, &n, &complete), 0);
+	assert_true(complete);
+	assert_int_equal(n, 5);
+	assert_int_equal(d[0]->revision, 6);
+	assert_int_equal(d[4]->revision, 10);
+	store_free_deltas(d, n);
+	assert_int_equal(store_deltas(s, 10, 0, &d, &n, &complete), 0);
+	assert_true(complete);
+	assert_int_equal(n, 0);
+	store_free_deltas(d, n);
+
+	assert_int_equal(store_rules_expire(s, store_now_ns(), &count, &r), 0);
+	assert_int_equal(count, 4);
+	assert_int_equal(r, 11);
+	assert_int_equal(store_rules_expire(s, store_now_ns(), &count, &r), 0);
+	assert_int_equal(count, 0);
+	struct store_rev rev;
+	store_revision(s, &rev);
+	assert_int_equal(rev.revision, 11);
+	assert_int_equal(rev.rules, 6);
+	check_hash(s);
+	store_close(s);
+}
+
+static void test_nodes_keys_settings(void **state)
+{
+	char path[128];
+	struct store *s;
+	struct store_node sn, *list;
+	struct store_key k = {0}, kg, *keys;
+	Xdrop__V1__Node node = XDROP__V1__NODE__INIT;
+	size_t n;
+	char *v;
+
+	db_path(path, sizeof(path));
+	s = open_db(path, 0);
+	node.id = "n1";
+	node.name = "edge 1";
+	node.address = "tcp://127.0.0.1:7600";
+	assert_int_equal(store_node_add(s, &node, "secret"), 0);
+	assert_int_equal(store_node_add(s, &node, "secret"), -EEXIST);
+	node.name = "edge one";
+	assert_int_equal(store_node_update(s, &node), 0);
+	assert_int_equal(store_node_get(s, "n1", &sn), 0);
+	assert_string_equal(sn.node->name, "edge one");
+	assert_string_equal(sn.key, "secret");
+	store_node_free(&sn);
+	assert_int_equal(store_node_list(s, &list, &n), 0);
+	assert_int_equal(n, 1);
+	store_free_nodes(list, n);
+	assert_int_equal(store_node_delete(s, "n1"), 0);
+	assert_int_equal(store_node_delete(s, "n1"), -ENOENT);
+	node.id = "ghost";
+	assert_int_equal(store_node_update(s, &node), -ENOENT);
+
+	snprintf(k.id, sizeof(k.id), "k1");
+	k.name = "ops";
+	snprintf(k.scope, sizeof(k.scope), "admin");
+	memset(k.salt, 7, sizeof(k.salt));
+	memset(k.hash, 9, sizeof(k.hash));
+	assert_int_equal(store_key_put(s, &k, false), 0);
+	assert_int_equal(store_key_put(s, &k, false), -EEXIST);
+	assert_int_equal(store_key_touch(s, "k1", 42), 0);
+	assert_int_equal(store_key_get(s, "k1", &kg), 0);
+	assert_int_equal(kg.last_used_at, 42);
+	assert_memory_equal(kg.hash, k.hash, sizeof(k.hash));
+	free(kg.name);
+	assert_int_equal(store_key_list(s, &keys, &n), 0);
+	assert_int_equal(n, 1);
+	store_free_keys(keys, n);
+	assert_int_equal(store_key_delete(s, "k1"), 0);
+	assert_int_equal(store_key_get(s, "k1", &kg), -ENOENT);
+
+	assert_int_equal(store_setting_get(s, "x", &v), -ENOENT);
+	assert_int_equal(store_setting_set(s, "x", "1"), 0);
+	assert_int_equal(store_setting_set(s, "x", "2"), 0);
+	assert_int_equal(store_setting_get(s, "x", &v), 0);
+	assert_string_equal(v, "2");
+	free(v);
+	store_close(s);
+}
+
+/* The version-1 schema exactly as it shipped, written by hand into a new file. */
+static const char v1_schema[] =
+    "CREATE TABLE schema_version(version INTEGER NOT NULL);"
+    "INSERT INTO schema_version VALUES(1);"
+    "CREATE TABLE rules(id TEXT PRIMARY KEY, match_key TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL, action TEXT NOT NULL, enabled INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    " src TEXT NOT NULL, dst TEXT NOT NULL, src_port INTEGER NOT NULL,"
+    " dst_port INTEGER NOT NULL, protocol TEXT NOT NULL, rate_limit INTEGER NOT NULL,"
+    " comment TEXT NOT NULL, source TEXT NOT NULL, digest BLOB NOT NULL, pb BLOB NOT NULL);"
+    "CREATE TABLE whitelist(id TEXT PRIMARY KEY, match_key TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL, src_port INTEGER NOT NULL,"
+    " dst_port INTEGER NOT NULL, protocol TEXT NOT NULL, comment TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, digest BLOB NOT NULL, pb BLOB NOT NULL);"
+    "CREATE TABLE nodes(id TEXT PRIMARY KEY, name TEXT NOT NULL, address TEXT NOT NULL,"
+    " comment TEXT NOT NULL, key TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE TABLE changes(revision INTEGER PRIMARY KEY, created_at INTEGER NOT NULL,"
+    " delta BLOB NOT NULL);"
+    "CREATE TABLE api_keys(id TEXT PRIMARY KEY, name TEXT NOT NULL, scope TEXT NOT NULL,"
+    " salt BLOB NOT NULL, hash BLOB NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE revision(id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL,"
+    " content_hash TEXT NOT NULL);"
+    "INSERT INTO api_keys VALUES('old', 'legacy', 'admin', zeroblob(16), zeroblob(32), 1);"
+    "INSERT INTO nodes VALUES('n-old', 'old node', 'tcp://127.0.0.1:1', '', 'k', 1, 1);";
+
+static void test_migrate_v1_file(void **state)
+{
+	char path[128], hex[RULEHASH_HEX];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	struct trule t;
+	uint8_t digest[RULEHASH_LEN], *pb;
+	struct rulehash h;
+	size_t len;
+	struct store *s;
+	struct store_rev rev;
+	struct store_key k;
+	Xdrop__V1__Rule *got;
+
+	db_path(path, sizeof(path));
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v1_schema, NULL, NULL, NULL), SQLITE_OK);
+	make_rule(&t, 4242);
+	len = xdrop__v1__rule__get_packed_size(&t.r);
+	pb = malloc(len);
+	xdrop__v1__rule__pack(&t.r, pb);
+	assert_int_equal(rulehash_rule_digest(&t.r, digest), 0);
+	rulehash_init(&h);
+	rulehash_add(&h, digest);
+	rulehash_hex(&h, hex);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db,
+			       "INSERT INTO rules VALUES(?1, 'k', 'rule', 'drop', 1, 0,"
+			       " 1, 1, '', '10.0.16.146', 0, 0, 'udp', 0, '', 'test',"
+			       " ?2, ?3)",
+			       -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, t.id, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, digest, RULEHASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, pb, (int)len, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "INSERT INTO revision VALUES(1, 7, ?1)", -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	free(pb);
+
+	s = open_db(path, 0);
+	store_revision(s, &rev);
+	assert_int_equal(rev.revision, 7);
+	assert_int_equal(rev.rules, 1);
+	assert_string_equal(rev.hash, hex);
+	assert_int_equal(store_rule_get(s, t.id, &got), 0);
+	assert_string_equal(got->dst_ip, t.ip);
+	xdrop__v1__rule__free_unpacked(got, NULL);
+	assert_int_equal(store_key_get(s, "old", &k), 0); /* the new column has its default */
+	assert_int_equal(k.last_used_at, 0);
+	assert_string_equal(k.name, "legacy");
+	free(k.name);
+	assert_int_equal(store_key_touch(s, "old", 5), 0);
+	store_close(s);
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), XDROP_STORE_SCHEMA_VERSION);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_int_equal(store_integrity_check(path), 0);
+
+	/* a file from the future is refused */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, "UPDATE schema_version SET version = 99", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	struct store_opts o = {.sz = sizeof(o), .path = path};
+	assert_int_equal(store_open(&s, &o), -EPROTO);
+}
+
+/* ---- 20 concurrent writers ---------------------------------------------------------- */
+#define WRITERS		  20
+#define WRITES_PER_THREAD 25
+
+struct writer {
+	struct store *s;
+	unsigned idx;
+	int failures;
+	uint64_t revs[WRITES_PER_THREAD];
+};
+
+static void *writer_main(void *p)
+{
+	struct writer *w = p;
+
+	for (unsigned i = 0; i < WRITES_PER_THREAD; i++) {
+		struct store_error err = {0};
+		struct trule t;
+		Xdrop__V1__Rule *one[1] = {&t.r};
+		size_t idx;
+
+		make_rule(&t, 50000 + w->idx * 100 + i);
+		if (store_rules_add(w->s, one, 1, "rule", &w->revs[i], &idx, &err) < 0)
+			w->failures++;
+		if (i % 5 == 0) { /* readers interleave with writers */
+			struct store_query q = {.enabled = -1, .limit = 10};
+			Xdrop__V1__Rule **out;
+			size_t n;
+			uint64_t total;
+
+			if (store_rule_list(w->s, &q, &out, &n, &total) < 0)
+				w->failures++;
+			store_free_rules(out, n);
+		}
+	}
+	return NULL;
+}
+
+static void test_concurrent_writers(void **state)
+{
+	char path[128];
+	struct store *s;
+	struct writer w[WRITERS];
+	pthread_t th[WRITERS];
+	struct store_rev rev;
+	static bool seen[WRITERS * WRITES_PER_THREAD + 1];
+
+	db_path(path, sizeof(path));
+	s = open_db(path, 0);
+	for (unsigned i = 0; i < WRITERS; i++) {
+		w[i] = (struct writer){.s = s, .idx = i};
+		assert_int_equal(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
+	}
+	for (unsigned i = 0; i < WRITERS; i++)
+		pthread_join(th[i], NULL);
+	for (unsigned i = 0; i < WRITERS; i++) {
+		assert_int_equal(w[i].failures, 0);
+		for (unsigned j = 0; j < WRITES_PER_THREAD; j++) {
+			/* every write got its own revision: none lost, none shared */
+			assert_true(w[i].revs[j] >= 1 &&
+				    w[i].revs[j] <= WRITERS * WRITES_PER_THREAD);
+			assert_false(seen[w[i].revs[j]]);
+			seen[w[i].revs[j]] = true;
+		}
+	}
+	store_revision(s, &rev);
+	assert_int_equal(rev.revision, WRITERS * WRITES_PER_THREAD);
+	assert_int_equal(rev.rules, WRITERS * WRITES_PER_THREAD);
+	check_hash(s);
+	store_close(s);
+}
+
+/* ---- kill -9 in the middle of 10,000-rule batches -------------------------------------- */
+#define KILL_ROUNDS 50
+#define BATCH	    10000
+
+/* The child: adds 10,000 rules in one batch, deletes them in one batch, forever. */
+static void batch_loop(const char *path, int ready_fd)
+{
+	struct store_opts o = {.sz = sizeof(o), .path = path};
+	struct store *s = NULL;
+	Xdrop__V1__Rule **ptrs;
+	struct trule *v = make_rules(BATCH, 0, &ptrs);
+	const char **ids = calloc(BATCH, sizeof(*ids));
+	struct store_error err;
+	uint64_t r;
+	size_t idx;
+
+	for (int i = 0; i < BATCH; i++) {
+		snprintf(v[i].id, sizeof(v[i].id), "b%05d", i); /* the same in every child */
+		ids[i] = v[i].id;
+	}
+	if (store_open(&s, &o) < 0)
+		_exit(2);
+	if (write(ready_fd, "r", 1) != 1)
+		_exit(5);
+	for (;;) {
+		struct store_rev rev;
+
+		store_revision(s, &rev);
+		if (rev.rules == 0 && store_rules_add(s, ptrs, BATCH, "rules", &r, &idx, &err) < 0)
+			_exit(3);
+		if (store_rules_delete(s, ids, BATCH, &r, &idx, &err) < 0)
+			_exit(4);
+	}
+}
+
+static void test_kill9_during_batches(void **state)
+{
+	char path[128];
+	double t0 = now_s();
+	unsigned all = 0, none = 0;
+	uint64_t last = 0;
+
+	db_path(path, sizeof(path));
+	srand((unsigned)time(NULL));
+	for (int round = 0; round < KILL_ROUNDS; round++) {
+		struct store *s;
+		struct store_rev rev;
+		int status, pfd[2];
+		char c;
+		pid_t pid;
+
+		assert_int_equal(pipe(pfd), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			batch_loop(path, pfd[1]);
+		assert_int_equal(read(pfd[0], &c, 1), 1); /* opened: batches start now */
+		close(pfd[0]);
+		close(pfd[1]);
+		usleep((useconds_t)(rand() % 700000));
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status)); /* it was still running */
+
+		assert_int_equal(store_integrity_check(path), 0);
+		s = open_db(path, 0);
+		store_revision(s, &rev);
+		/* odd revisions follow an add, even ones a delete: all there or none */
+		assert_int_equal(rev.rules, rev.revision % 2 ? BATCH : 0);
+		assert_true(rev.revision >= last);
+		last = rev.revision;
+		if (rev.rules)
+			all++;
+		else
+			none++;
+		check_hash(s);
+		store_close(s);
+	}
+	print_message("# kill -9 x%d: %u times all 10,000 there, %u times none, %" PRIu64
+		      " batches committed, %.1f s\n",
+		      KILL_ROUNDS, all, none, last, now_s() - t0);
+	assert_true(last > KILL_ROUNDS / 2); /* the kills did land between and inside batches */
+}
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/xdrop-store-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	log_set_level(LOG_LEVEL_WARN);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_crud_and_revisions),
+	    cmocka_unit_test(test_batch_10000),
+	    cmocka_unit_test(test_lists),
+	    cmocka_unit_test(test_literal_strings),
+	    cmocka_unit_test(test_changelog_and_expiry),
+	    cmocka_unit_test(test_nodes_keys_settings),
+	    cmocka_unit_test(test_migrate_v1_file),
+	    cmocka_unit_test(test_concurrent_writers),
+	    cmocka_unit_test(test_kill9_during_batches),
+	};
+
+	return cmocka_run_group_tests_name("store", tests, setup, teardown);
+}
