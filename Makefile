@@ -67,6 +67,7 @@ deps:
 # Every suite prints TAP; prove runs them through tap-wrap.sh, which keeps the logs that
 # the summary line counts. Suites need root (BPF, namespaces).
 test: all $(TEST_SUITES)
+	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 	@rm -rf $(BUILD)/test-logs; mkdir -p $(BUILD)/test-logs
 	@rc=0; prove --exec ./tests/tap-wrap.sh $(TEST_SUITES) || rc=$$?; \
 	 ./tests/summary.sh $$rc

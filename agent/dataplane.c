@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -2109,6 +2111,17 @@ int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts)
 		if (err) {
 			log_error("pin directory %s: %s", dp->pin_dir, strerror(-err));
 			goto fail;
+		}
+		{
+			struct statfs sfs;
+
+			if (statfs(dp->pin_dir, &sfs) || sfs.f_type != BPF_FS_MAGIC) {
+				log_error("pin directory %s is not on a bpf filesystem (mount -t bpf "
+					  "bpf /sys/fs/bpf)",
+					  dp->pin_dir);
+				err = -ENOTSUP;
+				goto fail;
+			}
 		}
 		snprintf(path, sizeof(path), "%s/xdrop_gen", dp->pin_dir);
 		dp->adopted = access(path, F_OK) == 0;

@@ -344,6 +344,11 @@ static int parse_u32(const char *s, uint32_t max, uint32_t *out)
 	return 0;
 }
 
+static const char *const kv_fields[] = {
+	"src_ip",     "src_cidr", "dst_ip", "dst_cidr",	   "src_port",	  "dst_port",  "protocol",
+	"action",     "rate_limit", "burst", "pkt_len_min", "pkt_len_max", "tcp_flags",
+};
+
 int rule_parse_kv(const char *text, uint8_t kind, struct rule_spec *r, struct rule_error *err)
 {
 	char buf[512], *save = NULL, *word;
@@ -358,12 +363,18 @@ int rule_parse_kv(const char *text, uint8_t kind, struct rule_spec *r, struct ru
 	strcpy(buf, text);
 	for (word = strtok_r(buf, " \t", &save); word; word = strtok_r(NULL, " \t", &save)) {
 		char *eq = strchr(word, '=');
-		const char *k = word, *val;
+		const char *k = NULL, *val;
 
 		if (!eq)
-			return fail(err, word, "expected field=value");
+			return fail(err, "rule", "expected field=value");
 		*eq = '\0';
 		val = eq + 1;
+		/* errors name the field with a static string: word lives in buf, on our stack */
+		for (size_t i = 0; i < sizeof(kv_fields) / sizeof(kv_fields[0]); i++)
+			if (!strcmp(word, kv_fields[i]))
+				k = kv_fields[i];
+		if (!k)
+			return fail(err, "rule", "unknown field");
 		if (!strcmp(k, "src_ip") || !strcmp(k, "src_cidr") || !strcmp(k, "dst_ip") ||
 		    !strcmp(k, "dst_cidr")) {
 			struct addr_prefix *pfx = k[0] == 's' ? &r->src : &r->dst;
@@ -397,8 +408,6 @@ int rule_parse_kv(const char *text, uint8_t kind, struct rule_spec *r, struct ru
 				return fail(err, k, "flags like SYN,!ACK from FIN SYN RST PSH ACK "
 						    "URG ECE CWR");
 			r->has_tcp_flags = true;
-		} else {
-			return fail(err, k, "unknown field");
 		}
 	}
 	return rule_validate(r, err);
