@@ -13,7 +13,8 @@ CHECK_SOURCES += tests/unit/test_config.c
 
 # The controller's modules are an archive (normal and ASan+UBSan) so that tests link them
 # without main.c.
-CTRL_SRCS   := controller/store.c
+CTRL_SRCS   := controller/store.c controller/config.c controller/rules.c controller/nodes.c \
+	controller/publish.c controller/stats.c controller/auth.c controller/service.c
 CTRL_A      := $(BUILD)/libxdrop-ctrl.a
 CTRL_SAN_A  := $(BUILD)/libxdrop-ctrl-san.a
 CTRL_LDLIBS := -lsqlite3 $(CONFIG_LDLIBS) $(RPC_LDLIBS) $(LDLIBS_BPF)
@@ -38,3 +39,12 @@ $(CTRL_TESTS:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(CTRL_TEST_LIBS)
 ALL_TARGETS += $(CTRL_A) $(CTRL_SAN_A) $(CTRL_TESTS:%=$(TBIN)/%)
 TEST_SUITES += $(CTRL_TESTS:%=$(TBIN)/%)
 CHECK_SOURCES += $(CTRL_SRCS) $(CTRL_SRCS:.c=.h) $(CTRL_TESTS:%=tests/unit/%.c)
+
+# The daemon.
+$(OBJ)/controller/main.o: | $(PROTO_H)
+$(BIN)/xdrop-controller: $(OBJ)/controller/main.o $(CTRL_A) $(RPC_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(CTRL_LDLIBS)
+
+ALL_TARGETS += $(BIN)/xdrop-controller
+CHECK_SOURCES += controller/main.c

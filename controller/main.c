@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+/*
+ * xdrop-controller: wiring only. Parse the command line and the config, open the store,
+ * install the bootstrap admin key and the nodes from the config, then start in order the
+ * publisher (deltas, heartbeats), the node health collector, stats, the expiry sweeper and
+ * the RPC server; run until SIGINT/SIGTERM; stop in reverse order.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "log.h"
+#include "nodes.h"
+#include "publish.h"
+#include "rpc.h"
+#include "rules.h"
+#include "service.h"
+#include "stats.h"
+#include "store.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: xdrop-controller --config FILE [--log-level LEVEL] [--database PATH]\n"
+		   "  --config FILE      YAML settings (see controller/config.example.yaml)\n"
+		   "  --log-level LEVEL  error, warn, info or debug (overrides log_level)\n"
+		   "  --database PATH    SQLite file (overrides database)\n");
+}
+
+/* Registers (or refreshes) the nodes listed in the config. */
+static int config_nodes(struct store *st, const struct ctl_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_nodes; i++) {
+		const struct ctl_node_cfg *c = &cfg->nodes[i];
+		Xdrop__V1__Node n = XDROP__V1__NODE__INIT;
+		struct store_node old;
+		int err;
+
+		n.id = (char *)c->id;
+		n.name = (char *)c->name;
+		n.address = (char *)c->address;
+		n.comment = (char *)c->comment;
+		n.created_at = n.updated_at = store_now_ns();
+		if (store_node_get(st, c->id, &old) == 0) {
+			n.created_at = old.node->created_at;
+			store_node_free(&old);
+		}
+		err = store_node_put(st, &n, c->key);
+		if (err) {
+			log_error("controller: cannot register node %s from the config: %s", c->id,
+				  strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "database", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *level = NULL, *database = NULL;
+	struct ctl_config cfg = { 0 };
+	struct store *st = NULL;
+	struct publish *pub = NULL;
+	struct nodes *nodes = NULL;
+	struct stats *stats = NULL;
+	struct sweeper *sweeper = NULL;
+	struct rpc_server *srv = NULL;
+	struct service *svc = NULL;
+	enum log_level lvl;
+	char errbuf[512];
+	int opt, err;
+
+	while ((opt = getopt_long(argc, argv, "c:l:d:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'l':
+			level = optarg;
+			break;
+		case 'd':
+			database = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!config_path) {
+		usage(stderr);
+		return 2;
+	}
+	err = ctl_config_load(config_path, &cfg, errbuf, sizeof(errbuf));
+	if (err) {
+		log_error("controller: %s", errbuf);
+		ctl_config_free(&cfg);
+		return 1;
+	}
+	if (log_level_parse(level ? level : cfg.log_level, &lvl) < 0) {
+		log_error("controller: unknown log level %s", level ? level : cfg.log_level);
+		err = -EINVAL;
+		goto out;
+	}
+	log_set_level(lvl);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct store_opts so = { .sz = sizeof(so),
+				 .path = database ? database : cfg.database,
+				 .keep = cfg.changelog_keep };
+	err = store_open(&st, &so);
+	if (err) {
+		log_error("controller: cannot open the database %s: %s", so.path, strerror(-err));
+		goto out;
+	}
+	err = auth_bootstrap(st, cfg.admin_key, cfg.admin_key_file);
+	if (!err)
+		err = config_nodes(st, &cfg);
+	if (err)
+		goto out;
+	err = publish_open(&pub, st, cfg.push_url, cfg.have_tls ? &cfg.tls : NULL,
+			   cfg.heartbeat_ms);
+	if (err)
+		goto out;
+	struct nodes_opts no = { .sz = sizeof(no),
+				 .store = st,
+				 .health_url = cfg.health_url,
+				 .tls = cfg.have_tls ? &cfg.tls : NULL,
+				 .interval_ms = cfg.beacon_interval_ms,
+				 .repair = cfg.repair };
+	err = nodes_open(&nodes, &no);
+	if (err)
+		goto out;
+	err = stats_open(&stats, nodes, cfg.history_s);
+	if (err)
+		goto out;
+	err = rules_sweeper_start(&sweeper, st, cfg.sweep_ms);
+	if (err)
+		goto out;
+	struct rpc_server_opts ro = { .sz = sizeof(ro),
+				      .url = cfg.rpc_url,
+				      .workers = cfg.rpc_workers,
+				      .max_msg = cfg.rpc_max_msg,
+				      .auth = auth_hook,
+				      .auth_arg = st,
+				      .tls = cfg.have_tls ? &cfg.tls : NULL,
+				      .name = "controller" };
+	err = rpc_server_open(&srv, &ro);
+	if (err)
+		goto out;
+	struct service_deps deps = { .store = st, .nodes = nodes, .stats = stats };
+	err = service_register(&svc, srv, &deps);
+	if (err)
+		goto out;
+	err = rpc_server_start(srv);
+	if (err) {
+		log_error("controller: cannot listen on %s: %s", cfg.rpc_url, strerror(-err));
+		goto out;
+	}
+	log_info("controller: rpc %s, push %s, health %s, database %s", cfg.rpc_url,
+		 cfg.push_url, cfg.health_url, so.path);
+	while (!stop)
+		pause();
+	log_info("controller: stopping");
+out:
+	rpc_server_close(srv);
+	service_free(svc);
+	rules_sweeper_stop(sweeper);
+	stats_close(stats);
+	nodes_close(nodes);
+	publish_close(pub);
+	store_close(st);
+	ctl_config_free(&cfg);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,687 @@
+// SPDX-License-Identifier: MIT
+/*
+ * nodes: live node state from signed beacons, and drift repair; see nodes.h.
+ *
+ * The table is an array of struct node_state under one mutex, rebuilt from the store on
+ * nodes_reload() (state carried over by id). The health loop ticks four times per beacon
+ * interval; a force sync runs on a detached thread holding copies of what it needs.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "nodes.h"
+#include "pubsub.h"
+#include "rpc.h"
+
+struct node_state {
+	char *id, *key, *address;
+	size_t keylen;
+	bool seen;
+	int64_t seen_ms; /* monotonic */
+	int64_t seen_ns; /* wall clock */
+	uint64_t revision;
+	char hash[RULEHASH_HEX];
+	Xdrop__V1__Beacon *beacon; /* the latest, unpacked copy */
+	enum node_status status;
+	int64_t behind_since_ms;
+	uint64_t behind_target;
+	int64_t last_force_ms;
+	bool forcing;
+};
+
+struct nodes {
+	struct store *store;
+	struct tls_opts tls;
+	bool have_tls, repair;
+	unsigned interval_ms;
+	struct pubsub_collector *coll;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct node_state *v;
+	size_t n;
+	pthread_t thread;
+	bool started, stop;
+	int forcing; /* detached force-sync threads running */
+	uint64_t forces, forces_ok;
+};
+
+static const char *const status_names[] = { "unknown", "online", "syncing", "out_of_sync",
+					    "offline" };
+
+const char *node_status_name(enum node_status st)
+{
+	return (unsigned)st < sizeof(status_names) / sizeof(status_names[0]) ? status_names[st]
+									       : "unknown";
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void state_free(struct node_state *s)
+{
+	free(s->id);
+	free(s->key);
+	free(s->address);
+	if (s->beacon)
+		xdrop__v1__beacon__free_unpacked(s->beacon, NULL);
+}
+
+/* Lock held. */
+static struct node_state *find(struct nodes *n, const char *id)
+{
+	for (size_t i = 0; i < n->n; i++)
+		if (strcmp(n->v[i].id, id) == 0)
+			return &n->v[i];
+	return NULL;
+}
+
+int nodes_reload(struct nodes *n)
+{
+	struct store_node *rows = NULL;
+	struct node_state *nv;
+	size_t count = 0;
+	int err;
+
+	err = store_node_list(n->store, &rows, &count);
+	if (err)
+		return err;
+	if (count > XDROP_NODE_MAX)
+		count = XDROP_NODE_MAX;
+	nv = calloc(count ? count : 1, sizeof(*nv));
+	if (!nv) {
+		store_free_nodes(rows, count);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&n->lock);
+	for (size_t i = 0; i < count; i++) {
+		struct node_state *old = find(n, rows[i].node->id);
+
+		if (old) {
+			nv[i] = *old; /* keep the live state, take the new row */
+			free(old->id);
+			free(old->key);
+			free(old->address);
+			old->id = strdup(""); /* so that it is not found twice */
+			old->key = old->address = NULL;
+			old->beacon = NULL;
+		}
+		nv[i].id = strdup(rows[i].node->id);
+		nv[i].key = strdup(rows[i].key);
+		nv[i].address = strdup(rows[i].node->address);
+		nv[i].keylen = strlen(rows[i].key);
+	}
+	for (size_t i = 0; i < n->n; i++)
+		state_free(&n->v[i]);
+	free(n->v);
+	n->v = nv;
+	n->n = count;
+	pthread_mutex_unlock(&n->lock);
+	store_free_nodes(rows, count);
+	return 0;
+}
+
+static int key_cb(void *arg, const char *node_id, uint8_t *key, size_t *len)
+{
+	struct nodes *n = arg;
+	struct node_state *s;
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&n->lock);
+	s = find(n, node_id);
+	if (s && s->key && s->keylen >= 1 && s->keylen <= XDROP_BEACON_MAX_KEY) {
+		memcpy(key, s->key, s->keylen);
+		*len = s->keylen;
+		err = 0;
+	}
+	pthread_mutex_unlock(&n->lock);
+	return err;
+}
+
+/* Lock held: the status of s against the controller's revision. */
+static enum node_status derive(struct nodes *n, struct node_state *s, const struct store_rev *rev,
+			       int64_t now)
+{
+	if (!s->seen)
+		return NODE_UNKNOWN;
+	if (now - s->seen_ms > (int64_t)n->interval_ms * XDROP_NODE_OFFLINE_INTERVALS)
+		return NODE_OFFLINE;
+	if (s->revision == rev->revision && strcmp(s->hash, rev->hash) == 0)
+		return NODE_ONLINE;
+	if (s->revision < rev->revision)
+		return NODE_SYNCING;
+	return NODE_OUT_OF_SYNC;
+}
+
+static void beacon_cb(void *arg, const Xdrop__V1__Beacon *b)
+{
+	struct nodes *n = arg;
+	struct node_state *s;
+	struct store_rev rev;
+	uint8_t *buf;
+	size_t len;
+
+	len = xdrop__v1__beacon__get_packed_size(b);
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		return;
+	xdrop__v1__beacon__pack(b, buf);
+	store_revision(n->store, &rev);
+	pthread_mutex_lock(&n->lock);
+	s = find(n, b->node_id);
+	if (s) {
+		if (s->beacon)
+			xdrop__v1__beacon__free_unpacked(s->beacon, NULL);
+		s->beacon = xdrop__v1__beacon__unpack(NULL, len, buf);
+		s->seen = true;
+		s->seen_ms = mono_ms();
+		s->seen_ns = store_now_ns();
+		s->revision = b->revision;
+		snprintf(s->hash, sizeof(s->hash), "%s", b->content_hash ? b->content_hash : "");
+		s->status = derive(n, s, &rev, s->seen_ms);
+	}
+	pthread_mutex_unlock(&n->lock);
+	free(buf);
+}
+
+struct force_job {
+	struct nodes *n;
+	char *id, *url, *token;
+};
+
+/* Calls ForceSync; returns the node's revision after it, or a negative errno. */
+static int64_t call_force_sync(struct nodes *n, const char *url, const char *token)
+{
+	struct rpc_client_opts o = { .sz = sizeof(o),
+				     .url = url,
+				     .auth_token = token,
+				     .timeout_ms = XDROP_FORCE_SYNC_TIMEOUT_MS,
+				     .tls = n->have_tls ? &n->tls : NULL };
+	Xdrop__V1__ForceSyncRequest req = XDROP__V1__FORCE_SYNC_REQUEST__INIT;
+	Xdrop__V1__ForceSyncReply *rep = NULL;
+	struct rpc_client *c = NULL;
+	struct rpc_status st;
+	int64_t rc;
+
+	req.reason = "controller: node behind or out of sync";
+	rc = rpc_client_open(&c, &o);
+	if (rc)
+		return rc;
+	rc = rpc_client_call(c, &xdrop__v1__agent_service__descriptor, "ForceSync",
+			     &req.base, (ProtobufCMessage **)&rep, &st);
+	if (rc == 0) {
+		rc = (int64_t)rep->revision;
+		xdrop__v1__force_sync_reply__free_unpacked(rep, NULL);
+	} else {
+		log_warn("nodes: ForceSync on %s failed: %s %s", url, rpc_code_name(st.code),
+			 st.message);
+	}
+	rpc_client_close(c);
+	return rc;
+}
+
+static void *force_main(void *arg)
+{
+	struct force_job *j = arg;
+	struct nodes *n = j->n;
+	int64_t rc = call_force_sync(n, j->url, j->token);
+	struct node_state *s;
+
+	pthread_mutex_lock(&n->lock);
+	if (rc >= 0)
+		n->forces_ok++;
+	s = find(n, j->id);
+	if (s)
+		s->forcing = false;
+	n->forcing--;
+	pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+	free(j->id);
+	free(j->url);
+	free(j->token);
+	free(j);
+	return NULL;
+}
+
+static char *make_token(const struct node_state *s)
+{
+	char *t = NULL;
+
+	if (asprintf(&t, "node:%s:%s", s->id, s->key) < 0)
+		return NULL;
+	return t;
+}
+
+/* Lock held: the RPC address of s (the registered one, else the one it beacons). */
+static const char *addr_of(const struct node_state *s)
+{
+	if (s->address && s->address[0])
+		return s->address;
+	if (s->beacon && s->beacon->rpc_address && s->beacon->rpc_address[0])
+		return s->beacon->rpc_address;
+	return NULL;
+}
+
+/* Lock held: starts a force sync of s on its own thread. */
+static void start_force(struct nodes *n, struct node_state *s, int64_t now)
+{
+	struct force_job *j;
+	pthread_attr_t attr;
+	pthread_t th;
+	const char *addr = addr_of(s);
+
+	s->last_force_ms = now;
+	if (!addr)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->n = n;
+	j->id = strdup(s->id);
+	j->url = strdup(addr);
+	j->token = make_token(s);
+	if (!j->id || !j->url || !j->token)
+		goto fail;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, force_main, j) != 0) {
+		pthread_attr_destroy(&attr);
+		goto fail;
+	}
+	pthread_attr_destroy(&attr);
+	log_info("nodes: %s is %s at revision %llu; forcing a snapshot", s->id,
+		 node_status_name(s->status), (unsigned long long)s->revision);
+	s->forcing = true;
+	n->forcing++;
+	n->forces++;
+	return;
+fail:
+	free(j->id);
+	free(j->url);
+	free(j->token);
+	free(j);
+}
+
+/* Lock held: one health pass over every node. */
+static void health_pass(struct nodes *n)
+{
+	int64_t now = mono_ms(), limit = (int64_t)n->interval_ms * XDROP_NODE_REPAIR_INTERVALS;
+	struct store_rev rev;
+
+	store_revision(n->store, &rev);
+	for (size_t i = 0; i < n->n; i++) {
+		struct node_state *s = &n->v[i];
+		enum node_status old = s->status;
+
+		s->status = derive(n, s, &rev, now);
+		if (s->status != old)
+			log_info("nodes: %s %s -> %s (revision %llu of %llu)", s->id,
+				 node_status_name(old), node_status_name(s->status),
+				 (unsigned long long)s->revision,
+				 (unsigned long long)rev.revision);
+		if (s->status != NODE_SYNCING && s->status != NODE_OUT_OF_SYNC) {
+			s->behind_since_ms = 0;
+			continue;
+		}
+		if (!s->behind_since_ms ||
+		    (s->status == NODE_SYNCING && s->revision >= s->behind_target)) {
+			/* first seen behind, or it reached the last target: measure afresh */
+			s->behind_since_ms = now;
+			s->behind_target = rev.revision;
+			continue;
+		}
+		if (n->repair && !s->forcing && now - s->behind_since_ms > limit &&
+		    now - s->last_force_ms > limit)
+			start_force(n, s, now);
+	}
+}
+
+static void *health_main(void *arg)
+{
+	struct nodes *n = arg;
+	struct timespec ts;
+	long step_ns = (long)n->interval_ms * 1000000 / 4;
+
+	pthread_mutex_lock(&n->lock);
+	while (!n->stop) {
+		health_pass(n);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += step_ns / 1000000000;
+		ts.tv_nsec += step_ns % 1000000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&n->cond, &n->lock, &ts);
+	}
+	pthread_mutex_unlock(&n->lock);
+	return NULL;
+}
+
+int nodes_open(struct nodes **out, const struct nodes_opts *opts)
+{
+	struct pubsub_collector_ops ops = { .key = key_cb, .beacon = beacon_cb };
+	struct nodes *n;
+	int err;
+
+	*out = NULL;
+	if (!opts || opts->sz < sizeof(*opts) || !opts->store)
+		return -EINVAL;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	pthread_mutex_init(&n->lock, NULL);
+	pthread_cond_init(&n->cond, NULL);
+	n->store = opts->store;
+	n->repair = opts->repair;
+	n->interval_ms = opts->interval_ms ? opts->interval_ms : 1000;
+	if (opts->tls) {
+		n->tls = *opts->tls;
+		n->have_tls = true;
+	}
+	err = nodes_reload(n);
+	if (err)
+		goto out;
+	ops.arg = n;
+	if (opts->health_url) {
+		struct pubsub_opts po = { .sz = sizeof(po),
+					  .url = opts->health_url,
+					  .listen = true,
+					  .tls = opts->tls };
+
+		err = pubsub_collector_open(&n->coll, &po, &ops);
+	} else {
+		struct pubsub_opts po = { .sz = sizeof(po) };
+
+		err = pubsub_collector_open(&n->coll, &po, &ops);
+	}
+	if (err) {
+		log_error("nodes: cannot listen for beacons on %s: %s",
+			  opts->health_url ? opts->health_url : "(none)", strerror(-err));
+		goto out;
+	}
+	err = -pthread_create(&n->thread, NULL, health_main, n);
+	if (!err)
+		n->started = true;
+out:
+	if (err) {
+		nodes_close(n);
+		return err;
+	}
+	*out = n;
+	return 0;
+}
+
+void nodes_close(struct nodes *n)
+{
+	if (!n)
+		return;
+	pubsub_collector_close(n->coll); /* no beacon callback after this */
+	pthread_mutex_lock(&n->lock);
+	n->stop = true;
+	pthread_cond_broadcast(&n->cond);
+	while (n->forcing > 0) /* detached force syncs end within their timeout */
+		pthread_cond_wait(&n->cond, &n->lock);
+	pthread_mutex_unlock(&n->lock);
+	if (n->started)
+		pthread_join(n->thread, NULL);
+	for (size_t i = 0; i < n->n; i++)
+		state_free(&n->v[i]);
+	free(n->v);
+	pthread_cond_destroy(&n->cond);
+	pthread_mutex_destroy(&n->lock);
+	free(n);
+}
+
+int nodes_feed(struct nodes *n, const void *frame, size_t len)
+{
+	return pubsub_collector_feed(n->coll, frame, len);
+}
+
+void nodes_outcome(struct nodes *n, uint64_t rev, Xdrop__V1__SyncOutcome *out)
+{
+	struct store_rev cur;
+	int64_t now = mono_ms();
+
+	store_revision(n->store, &cur);
+	out->revision = rev;
+	out->nodes = out->applied = out->pending = out->failed = 0;
+	pthread_mutex_lock(&n->lock);
+	for (size_t i = 0; i < n->n; i++) {
+		struct node_state *s = &n->v[i];
+		enum node_status st = derive(n, s, &cur, now);
+
+		out->nodes++;
+		if (st == NODE_UNKNOWN || st == NODE_OFFLINE)
+			out->failed++;
+		else if (s->revision >= rev)
+			out->applied++;
+		else
+			out->pending++;
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
+enum node_status nodes_status(struct nodes *n, const char *id)
+{
+	struct store_rev cur;
+	struct node_state *s;
+	enum node_status st = NODE_UNKNOWN;
+
+	store_revision(n->store, &cur);
+	pthread_mutex_lock(&n->lock);
+	s = find(n, id);
+	if (s)
+		st = derive(n, s, &cur, mono_ms());
+	pthread_mutex_unlock(&n->lock);
+	return st;
+}
+
+static char *dup_with(void *(*alloc)(void *ctx, size_t size), void *ctx, const char *s)
+{
+	size_t len = strlen(s ? s : "");
+	char *d = alloc(ctx, len + 1);
+
+	if (d && len)
+		memcpy(d, s, len);
+	return d;
+}
+
+void nodes_fill(struct nodes *n, Xdrop__V1__Node *node, void *(*alloc)(void *ctx, size_t size),
+		void *ctx)
+{
+	struct store_rev cur;
+	struct node_state *s;
+
+	store_revision(n->store, &cur);
+	pthread_mutex_lock(&n->lock);
+	s = find(n, node->id);
+	if (!s) {
+		node->status = dup_with(alloc, ctx, "unknown");
+		goto out;
+	}
+	node->status = dup_with(alloc, ctx, node_status_name(derive(n, s, &cur, mono_ms())));
+	node->applied_revision = s->revision;
+	node->content_hash = dup_with(alloc, ctx, s->hash);
+	node->last_seen = s->seen ? s->seen_ns : 0;
+	if (s->beacon) {
+		const Xdrop__V1__Beacon *b = s->beacon;
+		Xdrop__V1__NodeStats *ns = alloc(ctx, sizeof(*ns));
+		size_t blen = xdrop__v1__beacon__get_packed_size(b);
+		uint8_t *buf = alloc(ctx, blen ? blen : 1);
+		Xdrop__V1__Beacon *copy;
+
+		node->version = dup_with(alloc, ctx, b->version);
+		if (!ns || !buf)
+			goto out;
+		/* the stats' sub-messages: a packed copy of the beacon, unpacked into ctx's
+		 * memory would need a custom allocator; copy the scalar parts instead */
+		xdrop__v1__beacon__pack(b, buf);
+		copy = xdrop__v1__beacon__unpack(NULL, blen, buf);
+		xdrop__v1__node_stats__init(ns);
+		ns->node_id = dup_with(alloc, ctx, node->id);
+		ns->rules = b->rules;
+		ns->whitelist = b->whitelist;
+		ns->at = b->sent_at;
+		if (copy) {
+			if (copy->counters) {
+				ns->counters = alloc(ctx, sizeof(*ns->counters));
+				if (ns->counters)
+					*ns->counters = *copy->counters;
+			}
+			if (copy->rates) {
+				ns->rates = alloc(ctx, sizeof(*ns->rates));
+				if (ns->rates)
+					*ns->rates = *copy->rates;
+			}
+			if (copy->system) {
+				ns->system = alloc(ctx, sizeof(*ns->system));
+				if (ns->system)
+					*ns->system = *copy->system;
+			}
+			if (copy->attach) {
+				Xdrop__V1__AttachState *a = alloc(ctx, sizeof(*a));
+
+				if (a) {
+					*a = *copy->attach;
+					a->mode = dup_with(alloc, ctx, copy->attach->mode);
+					a->xdp_mode = dup_with(alloc, ctx, copy->attach->xdp_mode);
+					a->error = dup_with(alloc, ctx, copy->attach->error);
+					a->direction = dup_with(alloc, ctx, copy->attach->direction);
+					a->interfaces = alloc(
+						ctx, sizeof(char *) * (copy->attach->n_interfaces + 1));
+					for (size_t i = 0; a->interfaces && i < a->n_interfaces; i++)
+						a->interfaces[i] = dup_with(
+							alloc, ctx, copy->attach->interfaces[i]);
+					if (!a->interfaces)
+						a->n_interfaces = 0;
+					ns->attach = a;
+				}
+			}
+			xdrop__v1__beacon__free_unpacked(copy, NULL);
+		}
+		node->stats = ns;
+	}
+out:
+	pthread_mutex_unlock(&n->lock);
+}
+
+int nodes_force_sync(struct nodes *n, const char *id, Xdrop__V1__SyncOutcome *out)
+{
+	struct store_rev cur;
+	struct node_state *s;
+	char *url = NULL, *token = NULL;
+	enum node_status st;
+	int64_t rc;
+
+	store_revision(n->store, &cur);
+	out->nodes = 1;
+	out->revision = cur.revision;
+	pthread_mutex_lock(&n->lock);
+	s = find(n, id);
+	if (!s) {
+		pthread_mutex_unlock(&n->lock);
+		return -ENOENT;
+	}
+	st = derive(n, s, &cur, mono_ms());
+	if (st != NODE_OFFLINE && st != NODE_UNKNOWN && addr_of(s)) {
+		url = strdup(addr_of(s));
+		token = make_token(s);
+		n->forces++;
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (!url || !token) {
+		out->failed = 1; /* never wait on an offline node */
+		goto out;
+	}
+	rc = call_force_sync(n, url, token);
+	if (rc < 0) {
+		out->failed = 1;
+	} else {
+		pthread_mutex_lock(&n->lock);
+		n->forces_ok++;
+		pthread_mutex_unlock(&n->lock);
+		if ((uint64_t)rc >= cur.revision)
+			out->applied = 1;
+		else
+			out->pending = 1;
+	}
+out:
+	free(url);
+	free(token);
+	return 0;
+}
+
+void nodes_each_beacon(struct nodes *n,
+		       void (*fn)(void *arg, const char *id, const Xdrop__V1__Beacon *b), void *arg)
+{
+	struct store_rev cur;
+	int64_t now = mono_ms();
+
+	store_revision(n->store, &cur);
+	pthread_mutex_lock(&n->lock);
+	for (size_t i = 0; i < n->n; i++) {
+		enum node_status st = derive(n, &n->v[i], &cur, now);
+
+		if (n->v[i].beacon && st != NODE_OFFLINE && st != NODE_UNKNOWN)
+			fn(arg, n->v[i].id, n->v[i].beacon);
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
+int nodes_reachable(struct nodes *n, char ***addrs, char ***tokens)
+{
+	struct store_rev cur;
+	int64_t now = mono_ms();
+	size_t k = 0;
+
+	store_revision(n->store, &cur);
+	pthread_mutex_lock(&n->lock);
+	*addrs = calloc(n->n + 1, sizeof(char *));
+	*tokens = calloc(n->n + 1, sizeof(char *));
+	if (!*addrs || !*tokens) {
+		pthread_mutex_unlock(&n->lock);
+		free(*addrs);
+		free(*tokens);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n->n; i++) {
+		struct node_state *s = &n->v[i];
+		enum node_status st = derive(n, s, &cur, now);
+
+		if (st == NODE_OFFLINE || st == NODE_UNKNOWN || !addr_of(s))
+			continue;
+		(*addrs)[k] = strdup(addr_of(s));
+		(*tokens)[k] = make_token(s);
+		if ((*addrs)[k] && (*tokens)[k])
+			k++;
+		else {
+			free((*addrs)[k]);
+			free((*tokens)[k]);
+			(*addrs)[k] = (*tokens)[k] = NULL;
+		}
+	}
+	pthread_mutex_unlock(&n->lock);
+	return (int)k;
+}
+
+uint64_t nodes_force_syncs(struct nodes *n, uint64_t *ok)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&n->lock);
+	v = n->forces;
+	if (ok)
+		*ok = n->forces_ok;
+	pthread_mutex_unlock(&n->lock);
+	return v;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nodes: what the controller knows about each registered node right now.
+ *
+ * It keeps, per node, the key (to verify beacons and build the node token), the last
+ * verified beacon, and the node's state, derived from the beacons against the store's
+ * revision and content hash (docs/sync.md, "Health"):
+ *   online       the beacon's revision and hash equal the controller's
+ *   syncing      its revision is behind
+ *   out_of_sync  same revision and another hash, or ahead
+ *   offline      no beacon for XDROP_NODE_OFFLINE_INTERVALS intervals
+ *   unknown      never heard from since the controller started
+ * A node that stays behind (makes no progress towards the revision it was first seen
+ * behind) or out of sync for more than XDROP_NODE_REPAIR_INTERVALS intervals is told to
+ * take a snapshot (AgentService.ForceSync over its RPC address with its node token), at
+ * most once per XDROP_NODE_REPAIR_INTERVALS intervals, on a thread of its own so that a
+ * dead node never slows the health loop.
+ *
+ * The beacon collector (pubsub SUB, listening) and the health loop run on their own
+ * threads; every public function is thread-safe.
+ */
+#ifndef XDROP_CONTROLLER_NODES_H
+#define XDROP_CONTROLLER_NODES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+#include "tls.h"
+#include "xdrop.pb-c.h"
+
+#define XDROP_NODE_OFFLINE_INTERVALS 3
+#define XDROP_NODE_REPAIR_INTERVALS  2
+#define XDROP_NODE_MAX		     1024
+#define XDROP_NODE_KEY_BYTES	     24 /* random bytes of a generated key (48 hex digits) */
+#define XDROP_FORCE_SYNC_TIMEOUT_MS  2000
+
+enum node_status {
+	NODE_UNKNOWN,
+	NODE_ONLINE,
+	NODE_SYNCING,
+	NODE_OUT_OF_SYNC,
+	NODE_OFFLINE,
+};
+
+const char *node_status_name(enum node_status st);
+
+struct nodes;
+
+struct nodes_opts {
+	size_t sz;		    /* sizeof(struct nodes_opts) */
+	struct store *store;	    /* borrowed: node rows and the current revision */
+	const char *health_url;	    /* SUB listen URL for beacons; NULL: none (tests feed) */
+	const struct tls_opts *tls; /* for the health socket and calls to agents */
+	unsigned interval_ms;	    /* beacon interval; 0 = 1000 */
+	bool repair;		    /* force-sync nodes that stay behind (default on in main) */
+};
+
+/* Loads the nodes from the store and starts the collector and health loop. */
+int nodes_open(struct nodes **out, const struct nodes_opts *opts);
+void nodes_close(struct nodes *n);
+
+/* Re-reads the node rows (after a create, update or delete); keeps the live state. */
+int nodes_reload(struct nodes *n);
+
+/* Outcome of revision `rev` right now: nodes, applied, pending, failed. */
+void nodes_outcome(struct nodes *n, uint64_t rev, Xdrop__V1__SyncOutcome *out);
+
+/*
+ * Fills node's live fields (status, applied_revision, content_hash, last_seen, version,
+ * stats) from the state of node->id. String fields and stats are allocated with
+ * rpc_call_alloc-style allocator alloc(ctx, size) so they live as long as node.
+ */
+void nodes_fill(struct nodes *n, Xdrop__V1__Node *node, void *(*alloc)(void *ctx, size_t size),
+		void *ctx);
+
+/* The status of a node (NODE_UNKNOWN for unknown ids too). */
+enum node_status nodes_status(struct nodes *n, const char *id);
+
+/*
+ * Calls AgentService.ForceSync on the node now (blocking, bounded by
+ * XDROP_FORCE_SYNC_TIMEOUT_MS) unless it is offline. *out gets nodes = 1 and one of
+ * applied (its reply's revision is current), pending, failed. Returns 0, -ENOENT.
+ */
+int nodes_force_sync(struct nodes *n, const char *id, Xdrop__V1__SyncOutcome *out);
+
+/* Feeds one beacon frame (topic included) as if received; for tests. */
+int nodes_feed(struct nodes *n, const void *frame, size_t len);
+
+/*
+ * Visits the latest beacon of every node that is not offline or unknown, under the lock:
+ * fn must not call nodes_* functions. b is borrowed.
+ */
+void nodes_each_beacon(struct nodes *n, void (*fn)(void *arg, const char *id,
+						   const Xdrop__V1__Beacon *b),
+		       void *arg);
+
+/* RPC addresses and tokens of nodes that are online, syncing or out of sync, for fan-out
+ * calls. *addrs and *tokens are NULL-terminated arrays of strings, each freed with free()
+ * and the arrays too. Returns the count or -ENOMEM. */
+int nodes_reachable(struct nodes *n, char ***addrs, char ***tokens);
+
+/* Counters for tests and stats: force syncs attempted and succeeded. */
+uint64_t nodes_force_syncs(struct nodes *n, uint64_t *ok);
+
+#endif

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+/*
+ * publish: deltas on commit and heartbeats on a timer; see publish.h. Both go through
+ * one lock, and the heartbeat repeats the last published revision and hash (not a fresh
+ * read of the store), so a heartbeat never overtakes a delta it would contradict.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "publish.h"
+#include "pubsub.h"
+
+struct publish {
+	struct store *st;
+	struct pubsub_pub *pub;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool started, stop;
+	unsigned interval_ms;
+	uint64_t revision;
+	char hash[RULEHASH_HEX];
+};
+
+static void on_commit(void *arg, const Xdrop__V1__Delta *d)
+{
+	struct publish *p = arg;
+	int err;
+
+	pthread_mutex_lock(&p->lock);
+	err = pubsub_pub_delta(p->pub, d);
+	if (err)
+		log_warn("publish: delta %llu not sent: %s", (unsigned long long)d->revision,
+			 strerror(-err));
+	p->revision = d->revision;
+	snprintf(p->hash, sizeof(p->hash), "%s", d->content_hash);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *heartbeat_main(void *arg)
+{
+	struct publish *p = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		Xdrop__V1__Delta hb = XDROP__V1__DELTA__INIT;
+
+		hb.revision = hb.base_revision = p->revision;
+		hb.content_hash = p->hash;
+		hb.created_at = store_now_ns();
+		pubsub_pub_delta(p->pub, &hb);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += p->interval_ms / 1000;
+		ts.tv_nsec += (long)(p->interval_ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		while (!p->stop && pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+int publish_open(struct publish **out, struct store *st, const char *url,
+		 const struct tls_opts *tls, unsigned interval_ms)
+{
+	struct pubsub_opts o = { .sz = sizeof(o), .url = url, .listen = true, .tls = tls };
+	struct store_rev rev;
+	struct publish *p;
+	int err;
+
+	*out = NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->st = st;
+	p->interval_ms = interval_ms ? interval_ms : XDROP_HEARTBEAT_MS;
+	err = pubsub_pub_open(&p->pub, &o);
+	if (err) {
+		log_error("publish: cannot listen on %s: %s", url, strerror(-err));
+		goto out;
+	}
+	/* the hook first, then the state it continues from: no commit falls in between */
+	store_set_commit_hook(st, on_commit, p);
+	pthread_mutex_lock(&p->lock);
+	store_revision(st, &rev);
+	if (!p->hash[0] || rev.revision > p->revision) {
+		p->revision = rev.revision;
+		memcpy(p->hash, rev.hash, sizeof(p->hash));
+	}
+	pthread_mutex_unlock(&p->lock);
+	err = -pthread_create(&p->thread, NULL, heartbeat_main, p);
+	if (err)
+		goto out;
+	p->started = true;
+out:
+	if (err) {
+		publish_close(p);
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
+uint64_t publish_sent(const struct publish *p)
+{
+	return pubsub_pub_sent(p->pub);
+}
+
+uint64_t publish_dropped(const struct publish *p)
+{
+	return pubsub_pub_dropped(p->pub);
+}
+
+void publish_close(struct publish *p)
+{
+	if (!p)
+		return;
+	if (p->pub)
+		store_set_commit_hook(p->st, NULL, NULL);
+	if (p->started) {
+		pthread_mutex_lock(&p->lock);
+		p->stop = true;
+		pthread_cond_signal(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->thread, NULL);
+	}
+	pubsub_pub_close(p->pub);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}

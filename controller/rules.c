@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rules: create/update preparation and ranking; see rules.h. Masks are resolved through
+ * the Rule message's protobuf-c descriptor, so a new field in the .proto is updatable
+ * without touching this file.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#include "rules.h"
+
+void rules_prepare(const Xdrop__V1__Rule *in, Xdrop__V1__Rule *out, char id[XDROP_UUID_LEN],
+		   int64_t now)
+{
+	*out = *in;
+	if (!in->id || !in->id[0]) {
+		store_uuid(id);
+		out->id = id;
+	}
+	out->created_at = out->updated_at = now;
+	if (!in->source || !in->source[0])
+		out->source = "api";
+	out->stats = NULL;
+}
+
+void rules_prepare_wl(const Xdrop__V1__WhitelistEntry *in, Xdrop__V1__WhitelistEntry *out,
+		      char id[XDROP_UUID_LEN], int64_t now)
+{
+	*out = *in;
+	if (!in->id || !in->id[0]) {
+		store_uuid(id);
+		out->id = id;
+	}
+	out->created_at = now;
+}
+
+static size_t field_size(const ProtobufCFieldDescriptor *f)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(void *);
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_INT32:
+		return sizeof(uint32_t);
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_INT64:
+		return sizeof(uint64_t);
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	default:
+		return 0;
+	}
+}
+
+int rules_merge(const Xdrop__V1__Rule *cur, const Xdrop__V1__Rule *upd, char *const *mask,
+		size_t n_mask, int64_t now, Xdrop__V1__Rule *out, const char **bad)
+{
+	static const char *const fixed[] = { "id", "created_at", "updated_at", "stats" };
+
+	if (n_mask == 0) {
+		*out = *upd;
+	} else {
+		*out = *cur;
+		for (size_t i = 0; i < n_mask; i++) {
+			const ProtobufCFieldDescriptor *f =
+				protobuf_c_message_descriptor_get_field_by_name(
+					&xdrop__v1__rule__descriptor, mask[i]);
+			size_t sz = f ? field_size(f) : 0;
+
+			for (size_t k = 0; f && k < sizeof(fixed) / sizeof(fixed[0]); k++)
+				if (strcmp(f->name, fixed[k]) == 0)
+					sz = 0;
+			if (!sz || f->label == PROTOBUF_C_LABEL_REPEATED) {
+				*bad = mask[i];
+				return -EINVAL;
+			}
+			memcpy((char *)out + f->offset, (const char *)upd + f->offset, sz);
+		}
+	}
+	out->id = cur->id;
+	out->created_at = cur->created_at;
+	out->updated_at = now;
+	out->stats = NULL;
+	if (!out->source || !out->source[0])
+		out->source = cur->source;
+	return 0;
+}
+
+static int by_pps(const void *a, const void *b)
+{
+	double x = ((const struct rule_sum *)a)->pps, y = ((const struct rule_sum *)b)->pps;
+
+	return x < y ? 1 : x > y ? -1 : strcmp(((const struct rule_sum *)a)->id,
+					       ((const struct rule_sum *)b)->id);
+}
+
+static int by_match(const void *a, const void *b)
+{
+	uint64_t x = ((const struct rule_sum *)a)->match_count;
+	uint64_t y = ((const struct rule_sum *)b)->match_count;
+
+	return x < y ? 1 : x > y ? -1 : strcmp(((const struct rule_sum *)a)->id,
+					       ((const struct rule_sum *)b)->id);
+}
+
+static int by_drop(const void *a, const void *b)
+{
+	uint64_t x = ((const struct rule_sum *)a)->drop_count;
+	uint64_t y = ((const struct rule_sum *)b)->drop_count;
+
+	return x < y ? 1 : x > y ? -1 : strcmp(((const struct rule_sum *)a)->id,
+					       ((const struct rule_sum *)b)->id);
+}
+
+int rules_rank(struct rule_sum *v, size_t n, const char *by)
+{
+	int (*cmp)(const void *, const void *);
+
+	if (!by || !by[0] || strcmp(by, "drop_rate") == 0)
+		cmp = by_pps;
+	else if (strcmp(by, "match_count") == 0)
+		cmp = by_match;
+	else if (strcmp(by, "drop_count") == 0)
+		cmp = by_drop;
+	else
+		return -EINVAL;
+	if (n)
+		qsort(v, n, sizeof(*v), cmp);
+	return 0;
+}
+
+/* ---- expiry ------------------------------------------------------------------------------ */
+
+struct sweeper {
+	struct store *st;
+	unsigned interval_ms;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool stop;
+};
+
+static void *sweep_main(void *arg)
+{
+	struct sweeper *sw = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&sw->lock);
+	while (!sw->stop) {
+		size_t count = 0;
+		uint64_t rev = 0;
+		int err;
+
+		pthread_mutex_unlock(&sw->lock);
+		err = store_rules_expire(sw->st, store_now_ns(), &count, &rev);
+		if (err)
+			log_warn("rules: expiry sweep failed: %s", strerror(-err));
+		else if (count)
+			log_info("rules: %zu expired rules deleted (revision %llu)", count,
+				 (unsigned long long)rev);
+		pthread_mutex_lock(&sw->lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += sw->interval_ms / 1000;
+		ts.tv_nsec += (long)(sw->interval_ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		while (!sw->stop && pthread_cond_timedwait(&sw->cond, &sw->lock, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&sw->lock);
+	return NULL;
+}
+
+int rules_sweeper_start(struct sweeper **out, struct store *st, unsigned interval_ms)
+{
+	struct sweeper *sw = calloc(1, sizeof(*sw));
+	int err;
+
+	*out = NULL;
+	if (!sw)
+		return -ENOMEM;
+	sw->st = st;
+	sw->interval_ms = interval_ms ? interval_ms : XDROP_SWEEP_MS;
+	pthread_mutex_init(&sw->lock, NULL);
+	pthread_cond_init(&sw->cond, NULL);
+	err = -pthread_create(&sw->thread, NULL, sweep_main, sw);
+	if (err) {
+		pthread_cond_destroy(&sw->cond);
+		pthread_mutex_destroy(&sw->lock);
+		free(sw);
+		return err;
+	}
+	*out = sw;
+	return 0;
+}
+
+void rules_sweeper_stop(struct sweeper *sw)
+{
+	if (!sw)
+		return;
+	pthread_mutex_lock(&sw->lock);
+	sw->stop = true;
+	pthread_cond_signal(&sw->cond);
+	pthread_mutex_unlock(&sw->lock);
+	pthread_join(sw->thread, NULL);
+	pthread_cond_destroy(&sw->cond);
+	pthread_mutex_destroy(&sw->lock);
+	free(sw);
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * service: the controller's RPC handlers, registered on an rpc_server for RuleService,
+ * WhitelistService, NodeService, StatsService, KeyService, SyncService and HealthService
+ * (proto/xdrop.proto). Handlers translate between messages and the modules (store, nodes,
+ * stats); they validate only what is theirs (paging, sort names, masks) and pass the
+ * store's field-naming errors through. Every write replies with its SyncOutcome as known
+ * at reply time, without waiting for any node.
+ *
+ * Snapshots (SyncService.GetSnapshot, docs/sync.md): chunk 0 with revision 0 reads the
+ * whole rule set once, in one read transaction, and caches it by revision (the last
+ * XDROP_SNAPSHOT_CACHE of them); later chunks are served from the cache, so every chunk of
+ * one snapshot carries the same revision and hash. A revision no longer cached is
+ * FAILED_PRECONDITION. A chunk holds at most max_items entries (default
+ * XDROP_SNAPSHOT_CHUNK_ITEMS) and at most XDROP_SNAPSHOT_CHUNK_BYTES of them.
+ */
+#ifndef XDROP_CONTROLLER_SERVICE_H
+#define XDROP_CONTROLLER_SERVICE_H
+
+#include "nodes.h"
+#include "rpc.h"
+#include "stats.h"
+#include "store.h"
+
+#define XDROP_SNAPSHOT_CHUNK_ITEMS 1000
+#define XDROP_SNAPSHOT_MAX_ITEMS   10000
+#define XDROP_SNAPSHOT_CHUNK_BYTES (8u * 1024 * 1024)
+#define XDROP_SNAPSHOT_CACHE	   2
+#define XDROP_NODE_LIST_MAX	   1000
+#define XDROP_VERSION		   "0.1.0"
+
+struct service;
+
+struct service_deps {
+	struct store *store;
+	struct nodes *nodes;
+	struct stats *stats;
+};
+
+/* Registers every handler on srv (before rpc_server_start). Returns 0 and *out
+ * (service_free, after the server is closed) or -errno. */
+int service_register(struct service **out, struct rpc_server *srv, const struct service_deps *d);
+
+void service_free(struct service *s);
+
+#endif
