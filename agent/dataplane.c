@@ -1340,19 +1340,22 @@ int dataplane_foreach(const struct dataplane *dp, int (*fn)(const struct rule_sp
 
 int dataplane_counters(const struct dataplane *dp, uint64_t out[XDROP_NCOUNTERS])
 {
-	int fd = fd_of(dp->skel->maps.xdrop_stats);
-	uint64_t *v = calloc((size_t)dp->ncpus, sizeof(*v));
+	struct xdrop_stats *v = calloc((size_t)dp->ncpus, sizeof(*v));
+	uint32_t zero = 0;
+	int err = 0;
 
 	if (!v)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < XDROP_NCOUNTERS; i++) {
-		out[i] = 0;
-		if (bpf_map_lookup_elem(fd, &i, v) == 0)
-			for (int c = 0; c < dp->ncpus; c++)
-				out[i] += v[c];
+	memset(out, 0, sizeof(uint64_t) * XDROP_NCOUNTERS);
+	if (bpf_map_lookup_elem(fd_of(dp->skel->maps.xdrop_stats), &zero, v)) {
+		err = -errno;
+	} else {
+		for (int c = 0; c < dp->ncpus; c++)
+			for (int i = 0; i < XDROP_NCOUNTERS; i++)
+				out[i] += v[c].c[i];
 	}
 	free(v);
-	return 0;
+	return err;
 }
 
 int dataplane_entry_slot(const struct dataplane *dp, const struct rule_spec *spec,

@@ -160,9 +160,9 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XDROP_NCOUNTERS);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct xdrop_stats);
 } xdrop_stats SEC(".maps");
 
 struct {
@@ -196,13 +196,6 @@ struct {
 
 /* ---- helpers ---- */
 
-static __always_inline void count(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&xdrop_stats, &idx);
-
-	if (v)
-		*v += 1;
-}
 
 /* The outcome of a table search: the action that applies and its rank. */
 struct match {
@@ -308,6 +301,32 @@ static __always_inline __u32 rank_of(__u32 mask, __u32 splen, __u32 dplen)
 	       ((mask & XDROP_F_PROTO) ? 1 : 0);
 }
 
+/* All ones when bit is set in mask, else zero: lets a key be masked without branches,
+ * which keeps the verifier from walking 2^fields paths per probe. */
+static __always_inline __u64 ones_if(__u32 mask, __u32 bit)
+{
+	return -(__u64)((mask & bit) != 0);
+}
+
+static __always_inline void exact_key(struct xdrop_exact_key *key, const struct pkt *p,
+				      __u32 mask, __u32 kind)
+{
+	const __u64 *s = (const __u64 *)p->src.b, *d = (const __u64 *)p->dst.b;
+	__u64 *ks = (__u64 *)key->src.b, *kd = (__u64 *)key->dst.b;
+	__u64 ms = ones_if(mask, XDROP_F_SRC), md = ones_if(mask, XDROP_F_DST);
+
+	ks[0] = s[0] & ms;
+	ks[1] = s[1] & ms;
+	kd[0] = d[0] & md;
+	kd[1] = d[1] & md;
+	key->sport = p->sport & (__be16)ones_if(mask, XDROP_F_SPORT);
+	key->dport = p->dport & (__be16)ones_if(mask, XDROP_F_DPORT);
+	key->proto = p->proto & (__u8)ones_if(mask, XDROP_F_PROTO);
+	key->combo = (__u8)mask;
+	key->kind = (__u8)kind;
+	key->pad = 0;
+}
+
 /* Exact table: probes the candidate combos in precedence order; the first hit is the
  * best exact match. Returns 1 when sx->m holds it. */
 __noinline int match_exact(struct scratch *sx, __u32 kind)
@@ -317,7 +336,7 @@ __noinline int match_exact(struct scratch *sx, __u32 kind)
 	struct xdrop_entry *e;
 	const struct xdrop_act *a;
 	const struct pkt *p;
-	__u32 cand, low, k, i;
+	__u32 cand, low, k, i, two;
 	__u8 mask;
 
 	if (!sx)
@@ -327,36 +346,39 @@ __noinline int match_exact(struct scratch *sx, __u32 kind)
 	cand = sx->cfg.exact_active[kind];
 	if (!cand)
 		return 0;
-	ap = bpf_map_lookup_elem(&xdrop_src_addr, &p->src);
-	cand &= (ap ? ap->exact[kind] : 0) | ~order_need[0];
-	ap = bpf_map_lookup_elem(&xdrop_dst_addr, &p->dst);
-	cand &= (ap ? ap->exact[kind] : 0) | ~order_need[1];
+	/* cheap array lookups first (ports, protocol) */
 	if (p->has_ports) {
-		cand &= presence_bits(&xdrop_sport, bpf_ntohs(p->sport), kind, 0) | ~order_need[2];
-		cand &= presence_bits(&xdrop_dport, bpf_ntohs(p->dport), kind, 0) | ~order_need[3];
+		if (cand & order_need[2])
+			cand &= presence_bits(&xdrop_sport, bpf_ntohs(p->sport), kind, 0) |
+				~order_need[2];
+		if (cand & order_need[3])
+			cand &= presence_bits(&xdrop_dport, bpf_ntohs(p->dport), kind, 0) |
+				~order_need[3];
 	} else {
 		cand &= ~(order_need[2] | order_need[3]);
 	}
-	cand &= presence_bits(&xdrop_proto, p->proto, kind, 0) | ~order_need[4];
+	if (cand & order_need[4])
+		cand &= presence_bits(&xdrop_proto, p->proto, kind, 0) | ~order_need[4];
+	/* the address hashes only pay off when they can spare more than one probe: with at
+	 * most two candidates left, probing them directly is cheaper */
+	two = cand & (cand - 1); /* cand without its lowest bit */
+	if (two & (two - 1)) {	 /* three or more candidates */
+		if (cand & order_need[0]) {
+			ap = bpf_map_lookup_elem(&xdrop_src_addr, &p->src);
+			cand &= (ap ? ap->exact[kind] : 0) | ~order_need[0];
+		}
+		if (cand & order_need[1]) {
+			ap = bpf_map_lookup_elem(&xdrop_dst_addr, &p->dst);
+			cand &= (ap ? ap->exact[kind] : 0) | ~order_need[1];
+		}
+	}
 
 	for (i = 0; i < 31 && cand; i++) {
 		low = cand & -cand;
 		cand &= cand - 1;
 		k = bit_index(low) & 31;
 		mask = order_mask[k];
-		__builtin_memset(&key, 0, sizeof(key));
-		if (mask & XDROP_F_SRC)
-			key.src = p->src;
-		if (mask & XDROP_F_DST)
-			key.dst = p->dst;
-		if (mask & XDROP_F_SPORT)
-			key.sport = p->sport;
-		if (mask & XDROP_F_DPORT)
-			key.dport = p->dport;
-		if (mask & XDROP_F_PROTO)
-			key.proto = p->proto;
-		key.combo = mask;
-		key.kind = kind;
+		exact_key(&key, p, mask, kind);
 		e = bpf_map_lookup_elem(&xdrop_exact, &key);
 		if (!e)
 			continue;
@@ -416,9 +438,9 @@ __noinline int cidr_probe(struct scratch *sx)
 			continue;
 		key.src_id = sx->pr.src_id;
 		key.dst_id = sx->pr.dst_id;
-		key.sport = (mask & XDROP_F_SPORT) ? sx->p.sport : 0;
-		key.dport = (mask & XDROP_F_DPORT) ? sx->p.dport : 0;
-		key.proto = (mask & XDROP_F_PROTO) ? sx->p.proto : 0;
+		key.sport = sx->p.sport & (__be16)ones_if(mask, XDROP_F_SPORT);
+		key.dport = sx->p.dport & (__be16)ones_if(mask, XDROP_F_DPORT);
+		key.proto = sx->p.proto & (__u8)ones_if(mask, XDROP_F_PROTO);
 		key.combo = mask;
 		key.kind = sx->pr.kind;
 		key.pad = 0;
@@ -495,6 +517,9 @@ __noinline int match_cidr(struct scratch *sx, __u32 kind)
 			sx->pr.cand = sc & sx->dst.combos[kind][di];
 			if (!sx->pr.cand)
 				continue;
+			/* no combo of this pair can beat what was found: skip the call */
+			if (sx->m.found && rank_of(31, sx->src.plen[si], sx->dst.plen[di]) <= sx->m.rank)
+				continue;
 			sx->pr.src_id = sx->src.id[si];
 			sx->pr.dst_id = sx->dst.id[di];
 			sx->pr.splen = sx->src.plen[si];
@@ -514,13 +539,23 @@ __noinline int match_packet(struct scratch *sx)
 	sx->pp[XDROP_KIND_WL] = cidr_candidates(&sx->p, XDROP_KIND_WL, &sx->cfg);
 	sx->pp[XDROP_KIND_RULE] = cidr_candidates(&sx->p, XDROP_KIND_RULE, &sx->cfg);
 	if (sx->pp[XDROP_KIND_WL] | sx->pp[XDROP_KIND_RULE]) {
-		chain_build(&sx->src, trie_lookup(&sx->p, 0), XDROP_F_SRC);
-		chain_build(&sx->dst, trie_lookup(&sx->p, 1), XDROP_F_DST);
+		__u32 pp = sx->pp[XDROP_KIND_WL] | sx->pp[XDROP_KIND_RULE];
+
+		/* a trie is only walked when some candidate combo constrains its direction */
+		chain_build(&sx->src,
+			    pp & XDROP_MASKS_WITH(XDROP_F_SRC) ? trie_lookup(&sx->p, 0) : 0,
+			    XDROP_F_SRC);
+		chain_build(&sx->dst,
+			    pp & XDROP_MASKS_WITH(XDROP_F_DST) ? trie_lookup(&sx->p, 1) : 0,
+			    XDROP_F_DST);
 	}
-	if (match_exact(sx, XDROP_KIND_WL) || match_cidr(sx, XDROP_KIND_WL))
+	if ((sx->cfg.exact_active[XDROP_KIND_WL] && match_exact(sx, XDROP_KIND_WL)) ||
+	    (sx->pp[XDROP_KIND_WL] && match_cidr(sx, XDROP_KIND_WL)))
 		return 1;
-	match_exact(sx, XDROP_KIND_RULE);
-	match_cidr(sx, XDROP_KIND_RULE);
+	if (sx->cfg.exact_active[XDROP_KIND_RULE])
+		match_exact(sx, XDROP_KIND_RULE);
+	if (sx->pp[XDROP_KIND_RULE])
+		match_cidr(sx, XDROP_KIND_RULE);
 	return sx->m.found ? 2 : 0;
 }
 
@@ -595,19 +630,20 @@ static __always_inline int rate_admit(const struct xdrop_act *a, int *no_state)
 	return ok;
 }
 
-static __always_inline int pass_verdict(const struct xdp_md *ctx, const struct xdrop_port *port)
+static __always_inline int pass_verdict(const struct xdp_md *ctx, const struct xdrop_port *port,
+					struct xdrop_stats *st)
 {
-	count(XDROP_CNT_PASSED);
+	st->c[XDROP_CNT_PASSED]++;
 	if (port) {
-		count(XDROP_CNT_REDIRECTED);
+		st->c[XDROP_CNT_REDIRECTED]++;
 		return bpf_redirect_map(&xdrop_devmap, ctx->ingress_ifindex, XDP_PASS);
 	}
 	return XDP_PASS;
 }
 
-static __always_inline int drop_verdict(void)
+static __always_inline int drop_verdict(struct xdrop_stats *st)
 {
-	count(XDROP_CNT_DROPPED);
+	st->c[XDROP_CNT_DROPPED]++;
 	return XDP_DROP;
 }
 
@@ -626,6 +662,7 @@ int xdrop_main(struct xdp_md *ctx)
 {
 	const struct xdrop_port *port = NULL;
 	struct xdrop_config *cfg;
+	struct xdrop_stats *st;
 	struct scratch *sx;
 	struct xdrop_gen *g;
 	struct xdrop_act act;
@@ -633,11 +670,12 @@ int xdrop_main(struct xdp_md *ctx)
 	__u64 gen;
 	int err, no_state = 0, r;
 
-	count(XDROP_CNT_RX);
+	st = bpf_map_lookup_elem(&xdrop_stats, &zero);
 	g = bpf_map_lookup_elem(&xdrop_gen, &zero);
 	sx = bpf_map_lookup_elem(&xdrop_scratch, &zero);
-	if (!g || !sx)
+	if (!st || !g || !sx)
 		return XDP_PASS; /* cannot happen: arrays always hold index 0 */
+	st->c[XDROP_CNT_RX]++;
 	/* The one read of the generation: everything below uses this value only. */
 	gen = *(volatile __u64 *)&g->gen;
 	cfg_idx = gen & 1;
@@ -657,45 +695,49 @@ int xdrop_main(struct xdp_md *ctx)
 
 	err = parse(ctx, sx);
 	if (err == PARSE_NOT_IP) {
-		count(XDROP_CNT_NON_IP);
-		return pass_verdict(ctx, port);
+		st->c[XDROP_CNT_NON_IP]++;
+		return pass_verdict(ctx, port, st);
 	}
 	if (port && !(port->flags & XDROP_PORT_FILTER))
-		return pass_verdict(ctx, port);
+		return pass_verdict(ctx, port, st);
 	if (err) {
-		count(XDROP_CNT_MALFORMED);
-		return drop_verdict();
+		st->c[XDROP_CNT_MALFORMED]++;
+		return drop_verdict(st);
 	}
 	if (sx->p.fragment)
-		count(XDROP_CNT_FRAGMENT);
+		st->c[XDROP_CNT_FRAGMENT]++;
+	/* nothing loaded at all: no search */
+	if (!(cfg->exact_active[0] | cfg->exact_active[1] | cfg->cidr_active[0] |
+	      cfg->cidr_active[1]))
+		return pass_verdict(ctx, port, st);
 
 	sx->cfg = *cfg;
 	sx->gen = gen;
 	r = match_packet(sx);
 	if (r == 0)
-		return pass_verdict(ctx, port);
+		return pass_verdict(ctx, port, st);
 	act = sx->m.act;
 	if (r == 1) {
 		slot_count(act.slot, 0);
-		count(XDROP_CNT_WHITELISTED);
-		return pass_verdict(ctx, port);
+		st->c[XDROP_CNT_WHITELISTED]++;
+		return pass_verdict(ctx, port, st);
 	}
 	switch (act.action) {
 	case XDROP_ACT_PASS:
 		slot_count(act.slot, 0);
-		count(XDROP_CNT_RULE_PASS);
-		return pass_verdict(ctx, port);
+		st->c[XDROP_CNT_RULE_PASS]++;
+		return pass_verdict(ctx, port, st);
 	case XDROP_ACT_RATE_LIMIT:
 		if (rate_admit(&act, &no_state)) {
 			slot_count(act.slot, 0);
-			return pass_verdict(ctx, port);
+			return pass_verdict(ctx, port, st);
 		}
 		slot_count(act.slot, 1);
-		count(no_state ? XDROP_CNT_RL_NO_STATE : XDROP_CNT_RATE_LIMITED);
-		return drop_verdict();
+		st->c[no_state ? XDROP_CNT_RL_NO_STATE : XDROP_CNT_RATE_LIMITED]++;
+		return drop_verdict(st);
 	default:
 		slot_count(act.slot, 1);
-		count(XDROP_CNT_RULE_DROP);
-		return drop_verdict();
+		st->c[XDROP_CNT_RULE_DROP]++;
+		return drop_verdict(st);
 	}
 }

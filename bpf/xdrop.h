@@ -60,7 +60,7 @@
 #define XDROP_MAX_SLOT_CHUNKS    64      /* 4,194,304 slots */
 #define XDROP_MAX_FF_PORTS       64      /* interfaces in fast-forward pairs */
 #define XDROP_CIDR_MAX_DEPTH     8       /* nested prefixes walked per direction */
-#define XDROP_IPV6_MAX_EXT       8       /* extension headers walked per packet */
+#define XDROP_IPV6_MAX_EXT       6       /* extension headers walked per packet (RFC 8200's longest recommended chain) */
 #define XDROP_MAX_RATE_PPS       100000000u
 #define XDROP_TOKEN_SCALE        1000000000ull /* one packet = 1e9 token units */
 
@@ -122,6 +122,11 @@ enum xdrop_counter {
 			"rule_pass", "malformed", "non_ip", "fragment", "redirected",       \
 			"rl_no_state",                                                      \
 	}
+
+/* The per-CPU global counters: one value (xdrop_stats[0]) so a packet costs one lookup. */
+struct xdrop_stats {
+	__u64 c[XDROP_NCOUNTERS];
+};
 
 /* Addresses are IPv4-mapped IPv6 (::ffff:a.b.c.d) in every key. */
 struct xdrop_addr {
@@ -268,6 +273,7 @@ static_assert(sizeof(struct xdrop_slot_counters) == 16, "counters");
 static_assert(sizeof(struct xdrop_rate_state) == 24, "rate");
 static_assert(sizeof(struct xdrop_config) == 24, "config");
 static_assert(sizeof(struct xdrop_gen) == 8, "gen");
+static_assert(sizeof(struct xdrop_stats) == 8 * XDROP_NCOUNTERS, "stats");
 static_assert(sizeof(struct xdrop_port) == 8, "port");
 #endif
 
