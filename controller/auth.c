@@ -63,7 +63,7 @@ static bool scope_ok(const char *scope)
 static int put_key(struct store *s, const char *id, const char *name, const char *scope,
 		   const char *secret, bool replace, struct store_key *out)
 {
-	struct store_key k = { 0 };
+	struct store_key k = {0};
 	int err;
 
 	snprintf(k.id, sizeof(k.id), "%s", id);
@@ -148,12 +148,12 @@ static bool is_read(const char *service, const char *method)
 	static const struct {
 		const char *service, *methods[8];
 	} reads[] = {
-		{ "xdrop.v1.RuleService", { "List", "Get", "Top" } },
-		{ "xdrop.v1.WhitelistService", { "List", "Get" } },
-		{ "xdrop.v1.NodeService", { "List", "Get", "GetStats" } },
-		{ "xdrop.v1.StatsService", { "Get", "History", "Info", "RuleStats" } },
-		{ "xdrop.v1.KeyService", { "Whoami" } },
-		{ "xdrop.v1.SyncService", { "GetRevision", "GetSnapshot", "GetDeltas" } },
+	    {"xdrop.v1.RuleService", {"List", "Get", "Top"}},
+	    {"xdrop.v1.WhitelistService", {"List", "Get"}},
+	    {"xdrop.v1.NodeService", {"List", "Get", "GetStats"}},
+	    {"xdrop.v1.StatsService", {"Get", "History", "Info", "RuleStats"}},
+	    {"xdrop.v1.KeyService", {"Whoami"}},
+	    {"xdrop.v1.SyncService", {"GetRevision", "GetSnapshot", "GetDeltas"}},
 	};
 
 	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
@@ -181,8 +181,8 @@ static enum rpc_code check_node(struct store *s, const char *token, struct princ
 	if (store_node_get(s, nid, &sn) < 0)
 		return RPC_UNAUTHENTICATED;
 	klen = strlen(colon + 1);
-	ok = klen == strlen(sn.key) && equal_ct((const uint8_t *)colon + 1,
-						  (const uint8_t *)sn.key, klen);
+	ok = klen == strlen(sn.key) &&
+	     equal_ct((const uint8_t *)colon + 1, (const uint8_t *)sn.key, klen);
 	store_node_free(&sn);
 	if (!ok)
 		return RPC_UNAUTHENTICATED;

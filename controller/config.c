@@ -16,13 +16,32 @@
 #include "store.h"
 
 static const char *const allowed[] = {
-	"database",	    "log_level",	"rpc.listen",		"rpc.workers",
-	"rpc.max_msg",	    "push.listen",	"push.heartbeat",	"health.listen",
-	"health.beacon_interval", "health.repair", "tls.ca_file",	"tls.cert_file",
-	"tls.key_file",	    "tls.key_pass",	"tls.require_client_cert", "keys.admin_key",
-	"keys.admin_key_file", "expiry.sweep_interval", "stats.history", "changelog.keep",
-	"nodes.*.id",	    "nodes.*.name",	"nodes.*.address",	"nodes.*.key",
-	"nodes.*.comment",  NULL,
+    "database",
+    "log_level",
+    "rpc.listen",
+    "rpc.workers",
+    "rpc.max_msg",
+    "push.listen",
+    "push.heartbeat",
+    "health.listen",
+    "health.beacon_interval",
+    "health.repair",
+    "tls.ca_file",
+    "tls.cert_file",
+    "tls.key_file",
+    "tls.key_pass",
+    "tls.require_client_cert",
+    "keys.admin_key",
+    "keys.admin_key_file",
+    "expiry.sweep_interval",
+    "stats.history",
+    "changelog.keep",
+    "nodes.*.id",
+    "nodes.*.name",
+    "nodes.*.address",
+    "nodes.*.key",
+    "nodes.*.comment",
+    NULL,
 };
 
 int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size_t errlen)
@@ -41,25 +60,32 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 	err = err ?: config_get_str(c, "database", "/var/lib/xdrop/controller.db", &cfg->database);
 	err = err ?: config_get_str(c, "log_level", "info", &cfg->log_level);
 	err = err ?: config_get_str(c, "rpc.listen", "tcp://127.0.0.1:7700", &cfg->rpc_url);
-	err = err ?: config_get_u64(c, "rpc.workers", XDROP_RPC_WORKERS, 1, XDROP_RPC_MAX_WORKERS, &u);
+	err = err
+		  ?: config_get_u64(c, "rpc.workers", XDROP_RPC_WORKERS, 1, XDROP_RPC_MAX_WORKERS,
+				    &u);
 	cfg->rpc_workers = (unsigned)u;
-	err = err ?: config_get_u64(c, "rpc.max_msg", XDROP_RPC_MAX_MSG, 64 * 1024,
+	err = err
+		  ?: config_get_u64(c, "rpc.max_msg", XDROP_RPC_MAX_MSG, 64 * 1024,
 				    256u * 1024 * 1024, &u);
 	cfg->rpc_max_msg = (size_t)u;
 	err = err ?: config_get_str(c, "push.listen", "tcp://127.0.0.1:7701", &cfg->push_url);
-	err = err ?: config_get_duration_ms(c, "push.heartbeat", XDROP_HEARTBEAT_MS, 50, 60000, &ms);
+	err =
+	    err ?: config_get_duration_ms(c, "push.heartbeat", XDROP_HEARTBEAT_MS, 50, 60000, &ms);
 	cfg->heartbeat_ms = (unsigned)ms;
 	err = err ?: config_get_str(c, "health.listen", "tcp://127.0.0.1:7702", &cfg->health_url);
 	err = err ?: config_get_duration_ms(c, "health.beacon_interval", 1000, 50, 60000, &ms);
 	cfg->beacon_interval_ms = (unsigned)ms;
 	err = err ?: config_get_bool(c, "health.repair", true, &cfg->repair);
-	err = err ?: config_get_duration_ms(c, "expiry.sweep_interval", XDROP_SWEEP_MS, 50, 3600000,
+	err = err
+		  ?: config_get_duration_ms(c, "expiry.sweep_interval", XDROP_SWEEP_MS, 50, 3600000,
 					    &ms);
 	cfg->sweep_ms = (unsigned)ms;
-	err = err ?: config_get_duration_ms(c, "stats.history", XDROP_HISTORY_DEFAULT_S * 1000ull,
+	err = err
+		  ?: config_get_duration_ms(c, "stats.history", XDROP_HISTORY_DEFAULT_S * 1000ull,
 					    60000, XDROP_HISTORY_MAX_S * 1000ull, &ms);
 	cfg->history_s = (unsigned)(ms / 1000);
-	err = err ?: config_get_u64(c, "changelog.keep", XDROP_STORE_CHANGELOG_KEEP, 10, 1000000, &u);
+	err =
+	    err ?: config_get_u64(c, "changelog.keep", XDROP_STORE_CHANGELOG_KEEP, 10, 1000000, &u);
 	cfg->changelog_keep = (unsigned)u;
 	err = err ?: config_get_str(c, "keys.admin_key", NULL, &cfg->admin_key);
 	err = err ?: config_get_str(c, "keys.admin_key_file", NULL, &cfg->admin_key_file);
@@ -72,13 +98,14 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 	cfg->have_tls = cfg->tls.cert_file || cfg->tls.ca_file;
 	if (err)
 		goto out;
-	if (cfg->admin_key && strlen(cfg->admin_key) < 16) {
+	if (cfg->admin_key && cfg->admin_key[0] && strlen(cfg->admin_key) < 16) {
 		err = config_fail(c, "keys.admin_key", "must be at least 16 characters");
 		goto out;
 	}
 	nn = config_seq_len(c, "nodes");
 	if (nn < 0 || nn > XDROP_NODE_CONFIG_MAX) {
-		err = nn < 0 ? nn : config_fail(c, "nodes", "at most %d nodes", XDROP_NODE_CONFIG_MAX);
+		err = nn < 0 ? nn
+			     : config_fail(c, "nodes", "at most %d nodes", XDROP_NODE_CONFIG_MAX);
 		goto out;
 	}
 	cfg->nodes = calloc((size_t)nn + 1, sizeof(*cfg->nodes));
@@ -108,8 +135,8 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 	cfg->n_nodes = (size_t)nn;
 out:
 	if (err)
-		snprintf(errbuf, errlen, "%s", c && config_error(c)[0] ? config_error(c)
-								  : strerror(-err));
+		snprintf(errbuf, errlen, "%s",
+			 c && config_error(c)[0] ? config_error(c) : strerror(-err));
 	return err;
 }
 

@@ -70,14 +70,14 @@ static int config_nodes(struct store *st, const struct ctl_config *cfg)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "database", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"database", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL, *level = NULL, *database = NULL;
-	struct ctl_config cfg = { 0 };
+	struct ctl_config cfg = {0};
 	struct store *st = NULL;
 	struct publish *pub = NULL;
 	struct nodes *nodes = NULL;
@@ -128,9 +128,9 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct store_opts so = { .sz = sizeof(so),
-				 .path = database ? database : cfg.database,
-				 .keep = cfg.changelog_keep };
+	struct store_opts so = {.sz = sizeof(so),
+				.path = database ? database : cfg.database,
+				.keep = cfg.changelog_keep};
 	err = store_open(&st, &so);
 	if (err) {
 		log_error("controller: cannot open the database %s: %s", so.path, strerror(-err));
@@ -141,16 +141,16 @@ int main(int argc, char **argv)
 		err = config_nodes(st, &cfg);
 	if (err)
 		goto out;
-	err = publish_open(&pub, st, cfg.push_url, cfg.have_tls ? &cfg.tls : NULL,
-			   cfg.heartbeat_ms);
+	err =
+	    publish_open(&pub, st, cfg.push_url, cfg.have_tls ? &cfg.tls : NULL, cfg.heartbeat_ms);
 	if (err)
 		goto out;
-	struct nodes_opts no = { .sz = sizeof(no),
-				 .store = st,
-				 .health_url = cfg.health_url,
-				 .tls = cfg.have_tls ? &cfg.tls : NULL,
-				 .interval_ms = cfg.beacon_interval_ms,
-				 .repair = cfg.repair };
+	struct nodes_opts no = {.sz = sizeof(no),
+				.store = st,
+				.health_url = cfg.health_url,
+				.tls = cfg.have_tls ? &cfg.tls : NULL,
+				.interval_ms = cfg.beacon_interval_ms,
+				.repair = cfg.repair};
 	err = nodes_open(&nodes, &no);
 	if (err)
 		goto out;
@@ -160,18 +160,18 @@ int main(int argc, char **argv)
 	err = rules_sweeper_start(&sweeper, st, cfg.sweep_ms);
 	if (err)
 		goto out;
-	struct rpc_server_opts ro = { .sz = sizeof(ro),
-				      .url = cfg.rpc_url,
-				      .workers = cfg.rpc_workers,
-				      .max_msg = cfg.rpc_max_msg,
-				      .auth = auth_hook,
-				      .auth_arg = st,
-				      .tls = cfg.have_tls ? &cfg.tls : NULL,
-				      .name = "controller" };
+	struct rpc_server_opts ro = {.sz = sizeof(ro),
+				     .url = cfg.rpc_url,
+				     .workers = cfg.rpc_workers,
+				     .max_msg = cfg.rpc_max_msg,
+				     .auth = auth_hook,
+				     .auth_arg = st,
+				     .tls = cfg.have_tls ? &cfg.tls : NULL,
+				     .name = "controller"};
 	err = rpc_server_open(&srv, &ro);
 	if (err)
 		goto out;
-	struct service_deps deps = { .store = st, .nodes = nodes, .stats = stats };
+	struct service_deps deps = {.store = st, .nodes = nodes, .stats = stats};
 	err = service_register(&svc, srv, &deps);
 	if (err)
 		goto out;
@@ -180,8 +180,8 @@ int main(int argc, char **argv)
 		log_error("controller: cannot listen on %s: %s", cfg.rpc_url, strerror(-err));
 		goto out;
 	}
-	log_info("controller: rpc %s, push %s, health %s, database %s", cfg.rpc_url,
-		 cfg.push_url, cfg.health_url, so.path);
+	log_info("controller: rpc %s, push %s, health %s, database %s", cfg.rpc_url, cfg.push_url,
+		 cfg.health_url, so.path);
 	while (!stop)
 		pause();
 	log_info("controller: stopping");

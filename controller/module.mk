@@ -48,3 +48,17 @@ $(BIN)/xdrop-controller: $(OBJ)/controller/main.o $(CTRL_A) $(RPC_A) $(LIB_A)
 
 ALL_TARGETS += $(BIN)/xdrop-controller
 CHECK_SOURCES += controller/main.c
+
+# End-to-end suites of the controller: tests/controller/test_*.c with the harness
+# (in-process controller, toy agents on lib/pubsub).
+CTRL_E2E := test_push test_service
+CTRL_HARNESS := $(SANOBJ)/tests/controller/harness.o
+$(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): XCFLAGS += -Icontroller -Itests/controller
+$(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): | $(PROTO_H)
+$(CTRL_E2E:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/controller/%.o $(CTRL_HARNESS) $(CTRL_TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(CTRL_LDLIBS) -lcmocka
+
+ALL_TARGETS += $(CTRL_E2E:%=$(TBIN)/%)
+TEST_SUITES += $(CTRL_E2E:%=$(TBIN)/%)
+CHECK_SOURCES += $(wildcard tests/controller/*.c tests/controller/*.h)

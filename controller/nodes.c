@@ -50,13 +50,13 @@ struct nodes {
 	uint64_t forces, forces_ok;
 };
 
-static const char *const status_names[] = { "unknown", "online", "syncing", "out_of_sync",
-					    "offline" };
+static const char *const status_names[] = {"unknown", "online", "syncing", "out_of_sync",
+					   "offline"};
 
 const char *node_status_name(enum node_status st)
 {
 	return (unsigned)st < sizeof(status_names) / sizeof(status_names[0]) ? status_names[st]
-									       : "unknown";
+									     : "unknown";
 }
 
 static int64_t mono_ms(void)
@@ -201,11 +201,11 @@ struct force_job {
 /* Calls ForceSync; returns the node's revision after it, or a negative errno. */
 static int64_t call_force_sync(struct nodes *n, const char *url, const char *token)
 {
-	struct rpc_client_opts o = { .sz = sizeof(o),
-				     .url = url,
-				     .auth_token = token,
-				     .timeout_ms = XDROP_FORCE_SYNC_TIMEOUT_MS,
-				     .tls = n->have_tls ? &n->tls : NULL };
+	struct rpc_client_opts o = {.sz = sizeof(o),
+				    .url = url,
+				    .auth_token = token,
+				    .timeout_ms = XDROP_FORCE_SYNC_TIMEOUT_MS,
+				    .tls = n->have_tls ? &n->tls : NULL};
 	Xdrop__V1__ForceSyncRequest req = XDROP__V1__FORCE_SYNC_REQUEST__INIT;
 	Xdrop__V1__ForceSyncReply *rep = NULL;
 	struct rpc_client *c = NULL;
@@ -216,8 +216,8 @@ static int64_t call_force_sync(struct nodes *n, const char *url, const char *tok
 	rc = rpc_client_open(&c, &o);
 	if (rc)
 		return rc;
-	rc = rpc_client_call(c, &xdrop__v1__agent_service__descriptor, "ForceSync",
-			     &req.base, (ProtobufCMessage **)&rep, &st);
+	rc = rpc_client_call(c, &xdrop__v1__agent_service__descriptor, "ForceSync", &req.base,
+			     (ProtobufCMessage **)&rep, &st);
 	if (rc == 0) {
 		rc = (int64_t)rep->revision;
 		xdrop__v1__force_sync_reply__free_unpacked(rep, NULL);
@@ -326,8 +326,7 @@ static void health_pass(struct nodes *n)
 		if (s->status != old)
 			log_info("nodes: %s %s -> %s (revision %llu of %llu)", s->id,
 				 node_status_name(old), node_status_name(s->status),
-				 (unsigned long long)s->revision,
-				 (unsigned long long)rev.revision);
+				 (unsigned long long)s->revision, (unsigned long long)rev.revision);
 		if (s->status != NODE_SYNCING && s->status != NODE_OUT_OF_SYNC) {
 			s->behind_since_ms = 0;
 			continue;
@@ -369,7 +368,7 @@ static void *health_main(void *arg)
 
 int nodes_open(struct nodes **out, const struct nodes_opts *opts)
 {
-	struct pubsub_collector_ops ops = { .key = key_cb, .beacon = beacon_cb };
+	struct pubsub_collector_ops ops = {.key = key_cb, .beacon = beacon_cb};
 	struct nodes *n;
 	int err;
 
@@ -393,14 +392,12 @@ int nodes_open(struct nodes **out, const struct nodes_opts *opts)
 		goto out;
 	ops.arg = n;
 	if (opts->health_url) {
-		struct pubsub_opts po = { .sz = sizeof(po),
-					  .url = opts->health_url,
-					  .listen = true,
-					  .tls = opts->tls };
+		struct pubsub_opts po = {
+		    .sz = sizeof(po), .url = opts->health_url, .listen = true, .tls = opts->tls};
 
 		err = pubsub_collector_open(&n->coll, &po, &ops);
 	} else {
-		struct pubsub_opts po = { .sz = sizeof(po) };
+		struct pubsub_opts po = {.sz = sizeof(po)};
 
 		err = pubsub_collector_open(&n->coll, &po, &ops);
 	}
@@ -556,12 +553,14 @@ void nodes_fill(struct nodes *n, Xdrop__V1__Node *node, void *(*alloc)(void *ctx
 					a->mode = dup_with(alloc, ctx, copy->attach->mode);
 					a->xdp_mode = dup_with(alloc, ctx, copy->attach->xdp_mode);
 					a->error = dup_with(alloc, ctx, copy->attach->error);
-					a->direction = dup_with(alloc, ctx, copy->attach->direction);
+					a->direction =
+					    dup_with(alloc, ctx, copy->attach->direction);
 					a->interfaces = alloc(
-						ctx, sizeof(char *) * (copy->attach->n_interfaces + 1));
-					for (size_t i = 0; a->interfaces && i < a->n_interfaces; i++)
+					    ctx, sizeof(char *) * (copy->attach->n_interfaces + 1));
+					for (size_t i = 0; a->interfaces && i < a->n_interfaces;
+					     i++)
 						a->interfaces[i] = dup_with(
-							alloc, ctx, copy->attach->interfaces[i]);
+						    alloc, ctx, copy->attach->interfaces[i]);
 					if (!a->interfaces)
 						a->n_interfaces = 0;
 					ns->attach = a;

@@ -91,8 +91,8 @@ int nodes_feed(struct nodes *n, const void *frame, size_t len);
  * Visits the latest beacon of every node that is not offline or unknown, under the lock:
  * fn must not call nodes_* functions. b is borrowed.
  */
-void nodes_each_beacon(struct nodes *n, void (*fn)(void *arg, const char *id,
-						   const Xdrop__V1__Beacon *b),
+void nodes_each_beacon(struct nodes *n,
+		       void (*fn)(void *arg, const char *id, const Xdrop__V1__Beacon *b),
 		       void *arg);
 
 /* RPC addresses and tokens of nodes that are online, syncing or out of sync, for fan-out

@@ -73,7 +73,7 @@ static void *heartbeat_main(void *arg)
 int publish_open(struct publish **out, struct store *st, const char *url,
 		 const struct tls_opts *tls, unsigned interval_ms)
 {
-	struct pubsub_opts o = { .sz = sizeof(o), .url = url, .listen = true, .tls = tls };
+	struct pubsub_opts o = {.sz = sizeof(o), .url = url, .listen = true, .tls = tls};
 	struct store_rev rev;
 	struct publish *p;
 	int err;

@@ -62,7 +62,7 @@ static size_t field_size(const ProtobufCFieldDescriptor *f)
 int rules_merge(const Xdrop__V1__Rule *cur, const Xdrop__V1__Rule *upd, char *const *mask,
 		size_t n_mask, int64_t now, Xdrop__V1__Rule *out, const char **bad)
 {
-	static const char *const fixed[] = { "id", "created_at", "updated_at", "stats" };
+	static const char *const fixed[] = {"id", "created_at", "updated_at", "stats"};
 
 	if (n_mask == 0) {
 		*out = *upd;
@@ -70,8 +70,8 @@ int rules_merge(const Xdrop__V1__Rule *cur, const Xdrop__V1__Rule *upd, char *co
 		*out = *cur;
 		for (size_t i = 0; i < n_mask; i++) {
 			const ProtobufCFieldDescriptor *f =
-				protobuf_c_message_descriptor_get_field_by_name(
-					&xdrop__v1__rule__descriptor, mask[i]);
+			    protobuf_c_message_descriptor_get_field_by_name(
+				&xdrop__v1__rule__descriptor, mask[i]);
 			size_t sz = f ? field_size(f) : 0;
 
 			for (size_t k = 0; f && k < sizeof(fixed) / sizeof(fixed[0]); k++)
@@ -97,8 +97,9 @@ static int by_pps(const void *a, const void *b)
 {
 	double x = ((const struct rule_sum *)a)->pps, y = ((const struct rule_sum *)b)->pps;
 
-	return x < y ? 1 : x > y ? -1 : strcmp(((const struct rule_sum *)a)->id,
-					       ((const struct rule_sum *)b)->id);
+	return x < y   ? 1
+	       : x > y ? -1
+		       : strcmp(((const struct rule_sum *)a)->id, ((const struct rule_sum *)b)->id);
 }
 
 static int by_match(const void *a, const void *b)
@@ -106,8 +107,9 @@ static int by_match(const void *a, const void *b)
 	uint64_t x = ((const struct rule_sum *)a)->match_count;
 	uint64_t y = ((const struct rule_sum *)b)->match_count;
 
-	return x < y ? 1 : x > y ? -1 : strcmp(((const struct rule_sum *)a)->id,
-					       ((const struct rule_sum *)b)->id);
+	return x < y   ? 1
+	       : x > y ? -1
+		       : strcmp(((const struct rule_sum *)a)->id, ((const struct rule_sum *)b)->id);
 }
 
 static int by_drop(const void *a, const void *b)
@@ -115,8 +117,9 @@ static int by_drop(const void *a, const void *b)
 	uint64_t x = ((const struct rule_sum *)a)->drop_count;
 	uint64_t y = ((const struct rule_sum *)b)->drop_count;
 
-	return x < y ? 1 : x > y ? -1 : strcmp(((const struct rule_sum *)a)->id,
-					       ((const struct rule_sum *)b)->id);
+	return x < y   ? 1
+	       : x > y ? -1
+		       : strcmp(((const struct rule_sum *)a)->id, ((const struct rule_sum *)b)->id);
 }
 
 int rules_rank(struct rule_sum *v, size_t n, const char *by)

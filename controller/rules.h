@@ -40,7 +40,6 @@ int rules_merge(const Xdrop__V1__Rule *cur, const Xdrop__V1__Rule *upd, char *co
  * Returns 0 or -EINVAL for another `by`. */
 int rules_rank(struct rule_sum *v, size_t n, const char *by);
 
-
 /* ---- expiry ------------------------------------------------------------------------------ */
 
 #define XDROP_SWEEP_MS 1000

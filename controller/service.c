@@ -25,7 +25,7 @@ struct service {
 	struct store_snapshot *snaps[XDROP_SNAPSHOT_CACHE]; /* [0] newest */
 };
 
-#define REQ(type, r) const type *req = (const type *)(r)
+#define REQ(type, r)  const type *req = (const type *)(r)
 #define RESP(type, r) type *resp = (type *)(r)
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -163,8 +163,12 @@ static enum rpc_code rule_list(struct rpc_call *call, const ProtobufCMessage *r,
 	REQ(Xdrop__V1__ListRulesRequest, r);
 	RESP(Xdrop__V1__ListRulesResponse, out);
 	struct service *s = arg;
-	struct store_query q = { .page = req->page, .limit = req->limit, .search = req->search,
-				 .sort = req->sort, .enabled = -1, .action = req->action };
+	struct store_query q = {.page = req->page,
+				.limit = req->limit,
+				.search = req->search,
+				.sort = req->sort,
+				.enabled = -1,
+				.action = req->action};
 	struct rule_sum *sums = NULL;
 	Xdrop__V1__Rule **v = NULL;
 	size_t n = 0, nsums = 0;
@@ -238,7 +242,7 @@ static enum rpc_code rule_create(struct rpc_call *call, const ProtobufCMessage *
 	struct service *s = arg;
 	Xdrop__V1__Rule *rule = rpc_call_alloc(call, sizeof(*rule));
 	char *id = rpc_call_alloc(call, XDROP_UUID_LEN);
-	struct store_error e = { 0 };
+	struct store_error e = {0};
 	uint64_t rev = 0;
 	size_t idx;
 	int err;
@@ -263,7 +267,7 @@ static enum rpc_code rule_update(struct rpc_call *call, const ProtobufCMessage *
 	RESP(Xdrop__V1__RuleWriteReply, out);
 	struct service *s = arg;
 	Xdrop__V1__Rule *cur = NULL, *rule = rpc_call_alloc(call, sizeof(*rule));
-	struct store_error e = { 0 };
+	struct store_error e = {0};
 	const char *bad = NULL;
 	uint64_t rev = 0;
 	int err;
@@ -281,8 +285,8 @@ static enum rpc_code rule_update(struct rpc_call *call, const ProtobufCMessage *
 	if (err)
 		return store_fail(call, err, NULL);
 	rpc_call_defer(call, free_msg, cur);
-	if (rules_merge(cur, req->rule, req->update_mask, req->n_update_mask, store_now_ns(),
-			rule, &bad) < 0)
+	if (rules_merge(cur, req->rule, req->update_mask, req->n_update_mask, store_now_ns(), rule,
+			&bad) < 0)
 		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "update_mask",
 				      "\"%.64s\" is not an updatable rule field", bad);
 	err = store_rule_replace(s->store, rule, &rev, &e);
@@ -296,8 +300,8 @@ static enum rpc_code rule_update(struct rpc_call *call, const ProtobufCMessage *
 static enum rpc_code delete_common(struct rpc_call *call, struct service *s, bool wl,
 				   const char *id, Xdrop__V1__DeleteReply *resp)
 {
-	const char *ids[1] = { id };
-	struct store_error e = { 0 };
+	const char *ids[1] = {id};
+	struct store_error e = {0};
 	uint64_t rev = 0;
 	size_t idx;
 	int err;
@@ -349,7 +353,7 @@ static enum rpc_code rule_batch_create(struct rpc_call *call, const ProtobufCMes
 	Xdrop__V1__Rule *copies, **ptrs;
 	size_t *orig;
 	char *ids;
-	struct store_error e = { 0 };
+	struct store_error e = {0};
 	uint64_t rev = 0;
 	int64_t now = store_now_ns();
 	int err;
@@ -403,7 +407,7 @@ static enum rpc_code batch_delete_common(struct rpc_call *call, struct service *
 					 const Xdrop__V1__BatchDeleteRequest *req,
 					 Xdrop__V1__BatchReply *resp)
 {
-	struct store_error e = { 0 };
+	struct store_error e = {0};
 	uint64_t rev = 0;
 	size_t idx;
 	int err;
@@ -413,8 +417,8 @@ static enum rpc_code batch_delete_common(struct rpc_call *call, struct service *
 	if (req->n_ids > XDROP_STORE_MAX_BATCH)
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "ids",
 				      "a batch holds at most %d ids", XDROP_STORE_MAX_BATCH);
-	err = wl ? store_wl_delete(s->store, (const char *const *)req->ids, req->n_ids, &rev,
-				   &idx, &e)
+	err = wl ? store_wl_delete(s->store, (const char *const *)req->ids, req->n_ids, &rev, &idx,
+				   &e)
 		 : store_rules_delete(s->store, (const char *const *)req->ids, req->n_ids, &rev,
 				      &idx, &e);
 	if (err)
@@ -491,8 +495,11 @@ static enum rpc_code wl_list(struct rpc_call *call, const ProtobufCMessage *r,
 	REQ(Xdrop__V1__ListWhitelistRequest, r);
 	RESP(Xdrop__V1__ListWhitelistResponse, out);
 	struct service *s = arg;
-	struct store_query q = { .page = req->page, .limit = req->limit, .search = req->search,
-				 .sort = req->sort, .enabled = -1 };
+	struct store_query q = {.page = req->page,
+				.limit = req->limit,
+				.search = req->search,
+				.sort = req->sort,
+				.enabled = -1};
 	Xdrop__V1__WhitelistEntry **v = NULL;
 	size_t n = 0;
 	uint64_t total = 0;
@@ -518,8 +525,8 @@ static enum rpc_code wl_list(struct rpc_call *call, const ProtobufCMessage *r,
 	return RPC_OK;
 }
 
-static enum rpc_code wl_get(struct rpc_call *call, const ProtobufCMessage *r,
-			    ProtobufCMessage *out, void *arg)
+static enum rpc_code wl_get(struct rpc_call *call, const ProtobufCMessage *r, ProtobufCMessage *out,
+			    void *arg)
 {
 	REQ(Xdrop__V1__GetWhitelistRequest, r);
 	struct service *s = arg;
@@ -544,7 +551,7 @@ static enum rpc_code wl_create(struct rpc_call *call, const ProtobufCMessage *r,
 	struct service *s = arg;
 	Xdrop__V1__WhitelistEntry *w = rpc_call_alloc(call, sizeof(*w));
 	char *id = rpc_call_alloc(call, XDROP_UUID_LEN);
-	struct store_error e = { 0 };
+	struct store_error e = {0};
 	uint64_t rev = 0;
 	size_t idx;
 	int err;
@@ -580,7 +587,7 @@ static enum rpc_code wl_batch_create(struct rpc_call *call, const ProtobufCMessa
 	Xdrop__V1__WhitelistEntry *copies, **ptrs;
 	size_t *orig;
 	char *ids;
-	struct store_error e = { 0 };
+	struct store_error e = {0};
 	uint64_t rev = 0;
 	int64_t now = store_now_ns();
 	int err;
@@ -825,7 +832,7 @@ static enum rpc_code node_update(struct rpc_call *call, const ProtobufCMessage *
 		char **dst = NULL, *src = NULL;
 
 		for (int k = 0; k < 3; k++) {
-			static const char *const names[] = { "name", "address", "comment" };
+			static const char *const names[] = {"name", "address", "comment"};
 			char **d = k == 0 ? &n->name : k == 1 ? &n->address : &n->comment;
 			char *sv = k == 0   ? req->node->name
 				   : k == 1 ? req->node->address
@@ -1024,7 +1031,7 @@ static enum rpc_code stats_rules(struct rpc_call *call, const ProtobufCMessage *
 	resp->rules = rpc_call_alloc(call, (cap ? cap : 1) * sizeof(*resp->rules));
 	for (size_t i = 0; resp->rules && i < cap; i++) {
 		const struct rule_sum *rs =
-			req->n_ids ? stats_rule_find(sums, nsums, req->ids[i]) : &sums[i];
+		    req->n_ids ? stats_rule_find(sums, nsums, req->ids[i]) : &sums[i];
 		Xdrop__V1__RuleCounter *rc = rpc_call_alloc(call, sizeof(*rc));
 
 		if (!rc)
@@ -1143,7 +1150,8 @@ static enum rpc_code key_whoami(struct rpc_call *call, const ProtobufCMessage *r
 	return RPC_OK;
 }
 
-/* ---- SyncService ------------------------------------------------------------------------------ */
+/* ---- SyncService ------------------------------------------------------------------------------
+ */
 
 static enum rpc_code sync_revision(struct rpc_call *call, const ProtobufCMessage *r,
 				   ProtobufCMessage *out, void *arg)
@@ -1256,8 +1264,8 @@ static enum rpc_code sync_snapshot(struct rpc_call *call, const ProtobufCMessage
 	}
 	chunk_bounds(snap, max, req->chunk_index, &count, &from, &to);
 	if (req->chunk_index >= count) {
-		rc = rpc_call_error(call, RPC_INVALID_ARGUMENT, "chunk_index",
-				    "chunk %u of %u", req->chunk_index, count);
+		rc = rpc_call_error(call, RPC_INVALID_ARGUMENT, "chunk_index", "chunk %u of %u",
+				    req->chunk_index, count);
 		goto out;
 	}
 	resp->revision = snap->revision;
@@ -1279,8 +1287,8 @@ static enum rpc_code sync_snapshot(struct rpc_call *call, const ProtobufCMessage
 			m = protobuf_c_message_unpack(&xdrop__v1__rule__descriptor, NULL,
 						      snap->rules[i].len, snap->rules[i].data);
 		else
-			m = protobuf_c_message_unpack(&xdrop__v1__whitelist_entry__descriptor,
-						      NULL, snap->wl[i - snap->nrules].len,
+			m = protobuf_c_message_unpack(&xdrop__v1__whitelist_entry__descriptor, NULL,
+						      snap->wl[i - snap->nrules].len,
 						      snap->wl[i - snap->nrules].data);
 		if (!m) {
 			rc = rpc_call_error(call, RPC_INTERNAL, NULL, "stored entry undecodable");
@@ -1331,7 +1339,8 @@ static enum rpc_code health_ping(struct rpc_call *call, const ProtobufCMessage *
 	return RPC_OK;
 }
 
-/* ---- registration ------------------------------------------------------------------------------ */
+/* ---- registration ------------------------------------------------------------------------------
+ */
 
 int service_register(struct service **out, struct rpc_server *srv, const struct service_deps *d)
 {
@@ -1340,39 +1349,39 @@ int service_register(struct service **out, struct rpc_server *srv, const struct 
 		const char *method;
 		rpc_handler_fn fn;
 	} table[] = {
-		{ &xdrop__v1__rule_service__descriptor, "List", rule_list },
-		{ &xdrop__v1__rule_service__descriptor, "Get", rule_get },
-		{ &xdrop__v1__rule_service__descriptor, "Create", rule_create },
-		{ &xdrop__v1__rule_service__descriptor, "Update", rule_update },
-		{ &xdrop__v1__rule_service__descriptor, "Delete", rule_delete },
-		{ &xdrop__v1__rule_service__descriptor, "BatchCreate", rule_batch_create },
-		{ &xdrop__v1__rule_service__descriptor, "BatchDelete", rule_batch_delete },
-		{ &xdrop__v1__rule_service__descriptor, "Top", rule_top },
-		{ &xdrop__v1__whitelist_service__descriptor, "List", wl_list },
-		{ &xdrop__v1__whitelist_service__descriptor, "Get", wl_get },
-		{ &xdrop__v1__whitelist_service__descriptor, "Create", wl_create },
-		{ &xdrop__v1__whitelist_service__descriptor, "Delete", wl_delete },
-		{ &xdrop__v1__whitelist_service__descriptor, "BatchCreate", wl_batch_create },
-		{ &xdrop__v1__whitelist_service__descriptor, "BatchDelete", wl_batch_delete },
-		{ &xdrop__v1__node_service__descriptor, "List", node_list },
-		{ &xdrop__v1__node_service__descriptor, "Get", node_get },
-		{ &xdrop__v1__node_service__descriptor, "Create", node_create },
-		{ &xdrop__v1__node_service__descriptor, "Update", node_update },
-		{ &xdrop__v1__node_service__descriptor, "Delete", node_delete },
-		{ &xdrop__v1__node_service__descriptor, "GetStats", node_get_stats },
-		{ &xdrop__v1__node_service__descriptor, "Sync", node_sync },
-		{ &xdrop__v1__stats_service__descriptor, "Get", stats_get },
-		{ &xdrop__v1__stats_service__descriptor, "History", stats_hist },
-		{ &xdrop__v1__stats_service__descriptor, "Info", stats_info },
-		{ &xdrop__v1__stats_service__descriptor, "RuleStats", stats_rules },
-		{ &xdrop__v1__key_service__descriptor, "List", key_list },
-		{ &xdrop__v1__key_service__descriptor, "Create", key_create },
-		{ &xdrop__v1__key_service__descriptor, "Delete", key_delete },
-		{ &xdrop__v1__key_service__descriptor, "Whoami", key_whoami },
-		{ &xdrop__v1__sync_service__descriptor, "GetRevision", sync_revision },
-		{ &xdrop__v1__sync_service__descriptor, "GetSnapshot", sync_snapshot },
-		{ &xdrop__v1__sync_service__descriptor, "GetDeltas", sync_deltas },
-		{ &xdrop__v1__health_service__descriptor, "Ping", health_ping },
+	    {&xdrop__v1__rule_service__descriptor, "List", rule_list},
+	    {&xdrop__v1__rule_service__descriptor, "Get", rule_get},
+	    {&xdrop__v1__rule_service__descriptor, "Create", rule_create},
+	    {&xdrop__v1__rule_service__descriptor, "Update", rule_update},
+	    {&xdrop__v1__rule_service__descriptor, "Delete", rule_delete},
+	    {&xdrop__v1__rule_service__descriptor, "BatchCreate", rule_batch_create},
+	    {&xdrop__v1__rule_service__descriptor, "BatchDelete", rule_batch_delete},
+	    {&xdrop__v1__rule_service__descriptor, "Top", rule_top},
+	    {&xdrop__v1__whitelist_service__descriptor, "List", wl_list},
+	    {&xdrop__v1__whitelist_service__descriptor, "Get", wl_get},
+	    {&xdrop__v1__whitelist_service__descriptor, "Create", wl_create},
+	    {&xdrop__v1__whitelist_service__descriptor, "Delete", wl_delete},
+	    {&xdrop__v1__whitelist_service__descriptor, "BatchCreate", wl_batch_create},
+	    {&xdrop__v1__whitelist_service__descriptor, "BatchDelete", wl_batch_delete},
+	    {&xdrop__v1__node_service__descriptor, "List", node_list},
+	    {&xdrop__v1__node_service__descriptor, "Get", node_get},
+	    {&xdrop__v1__node_service__descriptor, "Create", node_create},
+	    {&xdrop__v1__node_service__descriptor, "Update", node_update},
+	    {&xdrop__v1__node_service__descriptor, "Delete", node_delete},
+	    {&xdrop__v1__node_service__descriptor, "GetStats", node_get_stats},
+	    {&xdrop__v1__node_service__descriptor, "Sync", node_sync},
+	    {&xdrop__v1__stats_service__descriptor, "Get", stats_get},
+	    {&xdrop__v1__stats_service__descriptor, "History", stats_hist},
+	    {&xdrop__v1__stats_service__descriptor, "Info", stats_info},
+	    {&xdrop__v1__stats_service__descriptor, "RuleStats", stats_rules},
+	    {&xdrop__v1__key_service__descriptor, "List", key_list},
+	    {&xdrop__v1__key_service__descriptor, "Create", key_create},
+	    {&xdrop__v1__key_service__descriptor, "Delete", key_delete},
+	    {&xdrop__v1__key_service__descriptor, "Whoami", key_whoami},
+	    {&xdrop__v1__sync_service__descriptor, "GetRevision", sync_revision},
+	    {&xdrop__v1__sync_service__descriptor, "GetSnapshot", sync_snapshot},
+	    {&xdrop__v1__sync_service__descriptor, "GetDeltas", sync_deltas},
+	    {&xdrop__v1__health_service__descriptor, "Ping", health_ping},
 	};
 	struct service *s;
 	int err = 0;

@@ -78,7 +78,7 @@ static void sum_cb(void *arg, const char *id, const Xdrop__V1__Beacon *b)
 
 void stats_totals(struct stats *s, Xdrop__V1__Counters *totals, Xdrop__V1__Rates *rates)
 {
-	struct sum_arg a = { totals, rates };
+	struct sum_arg a = {totals, rates};
 
 	nodes_each_beacon(s->nodes, sum_cb, &a);
 }
@@ -118,9 +118,8 @@ static void ring_push(struct stats *s, struct ring *r, const struct point *p)
 static void node_sample_cb(void *arg, const char *id, const Xdrop__V1__Beacon *b)
 {
 	struct stats *s = arg;
-	struct point p = { .at = store_now_ns(),
-			   .c = XDROP__V1__COUNTERS__INIT,
-			   .r = XDROP__V1__RATES__INIT };
+	struct point p = {
+	    .at = store_now_ns(), .c = XDROP__V1__COUNTERS__INIT, .r = XDROP__V1__RATES__INIT};
 	struct ring *r;
 
 	add_counters(&p.c, b->counters);
@@ -134,9 +133,8 @@ static void node_sample_cb(void *arg, const char *id, const Xdrop__V1__Beacon *b
 
 void stats_sample(struct stats *s)
 {
-	struct point p = { .at = store_now_ns(),
-			   .c = XDROP__V1__COUNTERS__INIT,
-			   .r = XDROP__V1__RATES__INIT };
+	struct point p = {
+	    .at = store_now_ns(), .c = XDROP__V1__COUNTERS__INIT, .r = XDROP__V1__RATES__INIT};
 	struct ring *r;
 
 	stats_totals(s, &p.c, &p.r);
@@ -338,10 +336,10 @@ static char **ask_agents(struct stats *st, struct sums *sums)
 		return NULL;
 	answered = calloc((size_t)n + 1, sizeof(*answered));
 	for (int i = 0; i < n; i++) {
-		struct rpc_client_opts o = { .sz = sizeof(o),
-					     .url = addrs[i],
-					     .auth_token = tokens[i],
-					     .timeout_ms = XDROP_STATS_AGENT_TIMEOUT_MS };
+		struct rpc_client_opts o = {.sz = sizeof(o),
+					    .url = addrs[i],
+					    .auth_token = tokens[i],
+					    .timeout_ms = XDROP_STATS_AGENT_TIMEOUT_MS};
 		Xdrop__V1__RuleStatsReply *rep = NULL;
 		struct rpc_client *c = NULL;
 
@@ -354,7 +352,8 @@ static char **ask_agents(struct stats *st, struct sums *sums)
 			xdrop__v1__rule_stats_reply__free_unpacked(rep, NULL);
 			if (answered) {
 				/* token = "node:<id>:<key>" */
-				char *id = strdup(tokens[i] + 5), *colon = id ? strchr(id, ':') : NULL;
+				char *id = strdup(tokens[i] + 5),
+				     *colon = id ? strchr(id, ':') : NULL;
 
 				if (colon) {
 					*colon = '\0';
@@ -375,8 +374,8 @@ static char **ask_agents(struct stats *st, struct sums *sums)
 
 int stats_rule_counters(struct stats *s, bool ask, struct rule_sum **out, size_t *n)
 {
-	struct sums sums = { 0 };
-	struct beacon_rules_arg a = { .sums = &sums };
+	struct sums sums = {0};
+	struct beacon_rules_arg a = {.sums = &sums};
 	size_t k = 0;
 
 	*out = NULL;

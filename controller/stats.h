@@ -18,8 +18,8 @@
 #include "nodes.h"
 #include "xdrop.pb-c.h"
 
-#define XDROP_HISTORY_DEFAULT_S	 3600
-#define XDROP_HISTORY_MAX_S	 (24 * 3600)
+#define XDROP_HISTORY_DEFAULT_S	     3600
+#define XDROP_HISTORY_MAX_S	     (24 * 3600)
 #define XDROP_STATS_AGENT_TIMEOUT_MS 1000
 
 struct stats;
