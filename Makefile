@@ -52,6 +52,8 @@ include proto/module.mk
 include lib/rpc.mk
 include agent/module.mk
 -include controller/module.mk
+-include gateway/module.mk
+-include cli/module.mk
 include tests/module.mk
 -include tests/e2e/module.mk
 -include tests/tools/module.mk

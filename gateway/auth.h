@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * auth: what the gateway itself checks about a caller, before the upstream checks the key.
+ *
+ * Credentials, in this order: `X-API-Key: KEY`, `Authorization: Bearer KEY`, or the UI's
+ * session cookie `xdrop_session`. The gateway does not keep a key list: a key is forwarded
+ * as the RPC auth_token and the upstream decides (controller: KeyService keys stored
+ * hashed, compared in constant time, scopes admin and read_only; node mode: the agent's
+ * rpc.admin_keys / rpc.read_only_keys, compared in constant time). Every failure, from
+ * either side, gets the same 401 body; a read-only key on a write gets 403.
+ *
+ * Sessions: POST /api/auth/login with a key checks it upstream and issues a random 256-bit
+ * token in an HttpOnly, SameSite=Strict cookie (Secure over HTTPS). The gateway keeps only
+ * the SHA-256 of the token, and looks it up by comparing digests in constant time; the key
+ * it stands for is held in memory until the session ends (logout, expiry, restart).
+ * Login attempts are limited per client address (auth.login_attempts per
+ * auth.login_window): the excess gets 429 with Retry-After.
+ *
+ * With auth.enabled: false (a loopback demo), no credentials are asked for and every call
+ * goes upstream with upstream.token.
+ */
+#ifndef XDROP_GW_AUTH_H
+#define XDROP_GW_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "gw_config.h"
+
+#define XDROP_SESSION_COOKIE "xdrop_session"
+#define XDROP_MAX_KEY	     512 /* longest API key accepted in a header */
+
+struct auth;
+struct http_request;
+
+int auth_open(struct auth **out, const struct gw_config *c);
+void auth_close(struct auth *a);
+
+/*
+ * Resolves rq's credentials into rq->token (borrowed from the request's headers or from
+ * the session table, valid until the request ends) and rq->cookie_auth. Returns 0, or
+ * -EACCES when auth is on and no credential (or no live session) was presented.
+ */
+int auth_request(struct auth *a, struct http_request *rq);
+
+/* Counts a login attempt from client. Returns 0, or -EAGAIN with *retry_s to wait. */
+int auth_login_allow(struct auth *a, const char *client, unsigned *retry_s);
+
+/*
+ * Starts a session for key (copied) with scope (may be ""); writes the cookie value (hex,
+ * NUL-terminated) to token, which needs 65 bytes. Returns 0, or -ENOMEM / -ENOSPC (the
+ * oldest session is evicted first, so -ENOSPC does not happen in practice).
+ */
+int auth_session_new(struct auth *a, const char *key, const char *scope, char *token, size_t len);
+
+/* Ends the session of rq's cookie, if any. */
+void auth_session_end(struct auth *a, const struct http_request *rq);
+
+/* The scope recorded at login for rq's session ("" if unknown or not a session). Copied
+ * into buf. */
+const char *auth_session_scope(struct auth *a, const struct http_request *rq, char *buf,
+			       size_t len);
+
+/* Constant-time comparison of two byte strings of length n. */
+bool auth_ct_equal(const void *a, const void *b, size_t n);
+
+#endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gateway: the state every part of xdrop-gateway shares, built by main.c in this order:
+ * config, upstream (the RPC client), auth (sessions, login limiter), metrics counters,
+ * then the HTTP server, which hands each request to the route table (routes.c).
+ *
+ * The gateway keeps no rule state of its own: every /api/v1 request becomes one or a few
+ * RPC calls to the upstream (a controller, or one agent in node mode) carrying the
+ * caller's API key, so the upstream is the one place where keys are checked (hashed and
+ * in constant time on the controller; the agent compares its configured keys in constant
+ * time). See auth.h for what the gateway itself checks.
+ */
+#ifndef XDROP_GATEWAY_H
+#define XDROP_GATEWAY_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "gw_config.h"
+
+#define XDROP_GATEWAY_NAME    "xdrop-gateway"
+#define XDROP_GATEWAY_VERSION "0.1.0"
+
+struct upstream;
+struct auth;
+
+/* Counters for /metrics, updated lock-free by connection threads. */
+struct gw_counters {
+	atomic_uint_fast64_t http_status[6]; /* by class: [1]=1xx .. [5]=5xx */
+	atomic_uint_fast64_t requests;
+	atomic_uint_fast64_t body_too_large;
+	atomic_uint_fast64_t deadline_cut;
+	atomic_uint_fast64_t upstream_busy;
+	atomic_uint_fast64_t login_failed;
+	atomic_uint_fast64_t login_limited;
+	atomic_uint_fast64_t connections; /* open now */
+	atomic_uint_fast64_t sse_clients; /* open now */
+};
+
+struct gateway {
+	const struct gw_config *cfg;
+	struct upstream *up;
+	struct auth *auth;
+	struct gw_counters ctr;
+	int64_t started_at; /* ns since the epoch */
+	volatile sig_atomic_t stopping;
+};
+
+#endif

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: MIT
+/*
+ * gw_config: reads gateway/config.example.yaml's keys (see gw_config.h). Unknown keys are
+ * refused; every getter names the line of a bad value.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_config.h"
+
+static const char *const known_keys[] = {
+    "upstream.mode",
+    "upstream.url",
+    "upstream.token",
+    "upstream.timeout",
+    "upstream.max_concurrency",
+    "upstream.queue_wait",
+    "upstream.tls.ca_file",
+    "upstream.tls.cert_file",
+    "upstream.tls.key_file",
+    "upstream.tls.server_name",
+    "listen",
+    "https.cert_file",
+    "https.key_file",
+    "auth.enabled",
+    "auth.session_ttl",
+    "auth.login_attempts",
+    "auth.login_window",
+    "limits.body_bytes",
+    "limits.batch_body_bytes",
+    "limits.batch_max_items",
+    "limits.header_bytes",
+    "limits.max_connections",
+    "limits.per_client_connections",
+    "limits.request_deadline",
+    "limits.idle_timeout",
+    "ui.dir",
+    "events.max_clients",
+    "events.interval",
+    "metrics.max_rule_series",
+    "log_level",
+    NULL,
+};
+
+/* "host:port", "[v6]:port" or ":port". */
+static int parse_listen(struct gw_config *c, const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	const char *host = s;
+	size_t hl;
+	char *end;
+	unsigned long port;
+
+	if (!colon)
+		return config_fail(c->raw, "listen", "expected host:port");
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || port > 65535)
+		return config_fail(c->raw, "listen", "bad port");
+	hl = (size_t)(colon - s);
+	if (hl && s[0] == '[' && s[hl - 1] == ']') {
+		host++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(c->listen_host))
+		return config_fail(c->raw, "listen", "host too long");
+	memcpy(c->listen_host, host, hl);
+	c->listen_host[hl] = 0;
+	if (!hl)
+		strcpy(c->listen_host, "0.0.0.0");
+	c->listen_port = (unsigned)port;
+	return 0;
+}
+
+static int get_uint(struct config *raw, const char *key, uint64_t def, uint64_t min, uint64_t max,
+		    unsigned *out)
+{
+	uint64_t v;
+	int err = config_get_u64(raw, key, def, min, max, &v);
+
+	if (!err)
+		*out = (unsigned)v;
+	return err;
+}
+
+static int get_ms(struct config *raw, const char *key, uint64_t def, uint64_t min, uint64_t max,
+		  unsigned *out)
+{
+	uint64_t v;
+	int err = config_get_duration_ms(raw, key, def, min, max, &v);
+
+	if (!err)
+		*out = (unsigned)v;
+	return err;
+}
+
+static int load(struct gw_config *c)
+{
+	struct config *raw = c->raw;
+	const char *mode, *listen, *level;
+	unsigned v = 0;
+	uint64_t u;
+	int err;
+
+	if ((err = config_check_keys(raw, known_keys)) ||
+	    (err = config_get_str(raw, "upstream.mode", "controller", &mode)))
+		return err;
+	if (strcmp(mode, "controller") && strcmp(mode, "node"))
+		return config_fail(raw, "upstream.mode", "expected controller or node");
+	c->node_mode = !strcmp(mode, "node");
+	if ((err = config_get_str(raw, "upstream.url",
+				  c->node_mode ? "tcp://127.0.0.1:7600" : "tcp://127.0.0.1:7700",
+				  &c->upstream_url)) ||
+	    (err = config_get_str(raw, "upstream.token", "", &c->upstream_token)) ||
+	    (err = get_ms(raw, "upstream.timeout", GW_UPSTREAM_TIMEOUT_MS, 100, 600000,
+			  &c->upstream_timeout_ms)) ||
+	    (err = get_uint(raw, "upstream.max_concurrency", GW_UPSTREAM_CONCURRENCY, 1, 1024,
+			    &c->upstream_concurrency)) ||
+	    (err = get_ms(raw, "upstream.queue_wait", GW_UPSTREAM_QUEUE_MS, 0, 60000,
+			  &c->upstream_queue_ms)) ||
+	    (err = config_get_str(raw, "upstream.tls.ca_file", NULL, &c->upstream_tls.ca_file)) ||
+	    (err =
+		 config_get_str(raw, "upstream.tls.cert_file", NULL, &c->upstream_tls.cert_file)) ||
+	    (err = config_get_str(raw, "upstream.tls.key_file", NULL, &c->upstream_tls.key_file)) ||
+	    (err = config_get_str(raw, "upstream.tls.server_name", NULL,
+				  &c->upstream_tls.server_name)))
+		return err;
+	if (strlen(c->upstream_token) > 512)
+		return config_fail(raw, "upstream.token", "at most 512 characters");
+	if ((err = config_get_str(raw, "listen", "127.0.0.1:8000", &listen)) ||
+	    (err = parse_listen(c, listen)) ||
+	    (err = config_get_str(raw, "https.cert_file", NULL, &c->https_cert)) ||
+	    (err = config_get_str(raw, "https.key_file", NULL, &c->https_key)))
+		return err;
+	if (!c->https_cert != !c->https_key)
+		return config_fail(raw, c->https_cert ? "https.key_file" : "https.cert_file",
+				   "https needs both cert_file and key_file");
+	if ((err = config_get_bool(raw, "auth.enabled", true, &c->auth_enabled)) ||
+	    (err = get_ms(raw, "auth.session_ttl", GW_SESSION_TTL_S * 1000ull, 60000,
+			  30ull * 86400 * 1000, &v)))
+		return err;
+	c->session_ttl_s = v / 1000;
+	if ((err = get_uint(raw, "auth.login_attempts", GW_LOGIN_ATTEMPTS, 1, 1000,
+			    &c->login_attempts)) ||
+	    (err =
+		 get_ms(raw, "auth.login_window", GW_LOGIN_WINDOW_S * 1000ull, 1000, 86400000, &v)))
+		return err;
+	c->login_window_s = v / 1000;
+	if ((err = config_get_u64(raw, "limits.body_bytes", GW_BODY_MAX, 1024, 64u << 20, &u)))
+		return err;
+	c->body_max = u;
+	if ((err = config_get_u64(raw, "limits.batch_body_bytes", GW_BATCH_BODY_MAX, 1024,
+				  15u << 20, &u)))
+		return err;
+	c->batch_body_max = u;
+	if ((err = config_get_u64(raw, "limits.header_bytes", GW_HEADER_MAX, 4096, 1u << 20, &u)))
+		return err;
+	c->header_max = u;
+	if ((err = get_uint(raw, "limits.batch_max_items", GW_BATCH_MAX_ITEMS, 1, 1000000,
+			    &c->batch_max_items)) ||
+	    (err = get_uint(raw, "limits.max_connections", GW_MAX_CONNECTIONS, 4, 100000,
+			    &c->max_connections)) ||
+	    (err = get_uint(raw, "limits.per_client_connections", GW_PER_CLIENT_CONNS, 1, 100000,
+			    &c->per_client_connections)) ||
+	    (err = get_ms(raw, "limits.request_deadline", GW_REQUEST_DEADLINE_MS, 100, 600000,
+			  &c->request_deadline_ms)) ||
+	    (err = get_ms(raw, "limits.idle_timeout", GW_IDLE_TIMEOUT_S * 1000ull, 1000, 3600000,
+			  &v)))
+		return err;
+	c->idle_timeout_s = v / 1000;
+	if ((err = config_get_str(raw, "ui.dir", "webui/dist", &c->ui_dir)) ||
+	    (err = get_uint(raw, "events.max_clients", GW_SSE_MAX_CLIENTS, 1, 10000,
+			    &c->sse_max_clients)) ||
+	    (err = get_ms(raw, "events.interval", GW_SSE_INTERVAL_MS, 100, 60000,
+			  &c->sse_interval_ms)) ||
+	    (err = get_uint(raw, "metrics.max_rule_series", GW_METRICS_RULE_SERIES, 0, 100000,
+			    &c->metrics_rule_series)) ||
+	    (err = config_get_str(raw, "log_level", "info", &level)))
+		return err;
+	if (log_level_parse(level, &c->log_level))
+		return config_fail(raw, "log_level", "expected error, warn, info or debug");
+	if (c->batch_body_max < c->body_max)
+		return config_fail(raw, "limits.batch_body_bytes", "must be >= limits.body_bytes");
+	return 0;
+}
+
+int gw_config_load(struct gw_config *c, const char *path)
+{
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	err = config_load(&c->raw, path);
+	if (!err)
+		err = load(c);
+	if (err)
+		log_error("%s",
+			  c->raw && *config_error(c->raw) ? config_error(c->raw) : strerror(-err));
+	return err;
+}
+
+void gw_config_free(struct gw_config *c)
+{
+	config_free(c->raw);
+	memset(c, 0, sizeof(*c));
+}

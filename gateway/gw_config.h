@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gw_config: the gateway's YAML configuration (gateway/config.example.yaml documents every
+ * key), loaded once at start-up through lib/config, with every limit's default and bounds
+ * as named constants. A bad file is refused with one error naming the file, line and key.
+ */
+#ifndef XDROP_GW_CONFIG_H
+#define XDROP_GW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "log.h"
+#include "tls.h"
+
+/* Defaults of the limits (config keys under limits.* override them). */
+#define GW_BODY_MAX		(1u << 20)  /* request body, bytes */
+#define GW_BATCH_BODY_MAX	(8u << 20)  /* request body of the batch endpoints */
+#define GW_BATCH_MAX_ITEMS	10000	    /* rules, entries or ids per batch request */
+#define GW_HEADER_MAX		(16u << 10) /* request line and headers, bytes */
+#define GW_MAX_CONNECTIONS	512	    /* open connections, all clients */
+#define GW_PER_CLIENT_CONNS	32	    /* open connections per client address */
+#define GW_REQUEST_DEADLINE_MS	10000	    /* to receive a whole request, headers and body */
+#define GW_IDLE_TIMEOUT_S	30	    /* a connection idle longer is closed */
+#define GW_UPSTREAM_TIMEOUT_MS	5000	    /* per upstream call */
+#define GW_UPSTREAM_CONCURRENCY 32	    /* upstream calls in flight */
+#define GW_UPSTREAM_QUEUE_MS	200	    /* wait for a free slot before answering 503 */
+#define GW_SESSION_TTL_S	(12 * 3600) /* UI session lifetime */
+#define GW_MAX_SESSIONS		1024
+#define GW_LOGIN_ATTEMPTS	5  /* login attempts per client address ... */
+#define GW_LOGIN_WINDOW_S	60 /* ... per this many seconds */
+#define GW_SSE_MAX_CLIENTS	64
+#define GW_SSE_INTERVAL_MS	1000
+#define GW_METRICS_RULE_SERIES	500  /* rules exported with per-rule series */
+#define GW_LIST_MAX_LIMIT	1000 /* largest `limit` of a list request */
+
+struct gw_config {
+	struct config *raw; /* owns every string below */
+	bool node_mode;	    /* upstream.mode: "node" (one agent) or "controller" */
+	const char *upstream_url;
+	const char *upstream_token;
+	unsigned upstream_timeout_ms;
+	unsigned upstream_concurrency;
+	unsigned upstream_queue_ms;
+	struct tls_opts upstream_tls;
+	char listen_host[64];
+	unsigned listen_port;
+	const char *https_cert, *https_key; /* both set: HTTPS */
+	bool auth_enabled;
+	unsigned session_ttl_s;
+	unsigned login_attempts, login_window_s;
+	size_t body_max, batch_body_max, header_max;
+	unsigned batch_max_items;
+	unsigned max_connections, per_client_connections;
+	unsigned request_deadline_ms, idle_timeout_s;
+	const char *ui_dir; /* "" disables the UI */
+	unsigned sse_max_clients, sse_interval_ms;
+	unsigned metrics_rule_series;
+	enum log_level log_level;
+};
+
+/* Loads path into *c. Returns 0, or -EINVAL/-errno after logging one clear error. */
+int gw_config_load(struct gw_config *c, const char *path);
+void gw_config_free(struct gw_config *c);
+
+#endif

@@ -1,0 +1,580 @@
+// SPDX-License-Identifier: MIT
+/*
+ * http: libmicrohttpd wiring, body collection with limits, the request deadline reaper,
+ * and turning a struct http_reply into a response (see http.h for the limits).
+ *
+ * Request lifecycle: the first callback for a request matches the route (for the body
+ * limit) and refuses an announced oversize body; the following callbacks collect the body;
+ * the last one runs authentication and the handler (routes.c's table). The per-connection
+ * state (from NOTIFY_CONNECTION) tracks whether the connection is receiving a request, for
+ * the deadline reaper, or handling one.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "http.h"
+#include "log.h"
+#include "routes.h"
+
+#define REAPER_PERIOD_MS 200
+#define UI_CSP                                                                                     \
+	"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "                \
+	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+enum conn_phase { PHASE_RECEIVING, PHASE_HANDLING };
+
+/* One open connection, for the deadline reaper. */
+struct conn_state {
+	int fd;
+	enum conn_phase phase;
+	int64_t since_ms; /* start of the current receiving phase */
+	struct conn_state *prev, *next;
+};
+
+struct http_server {
+	struct gateway *gw;
+	struct MHD_Daemon *d;
+	char *cert, *key; /* PEM, kept for libmicrohttpd's lifetime */
+	pthread_mutex_t lock;
+	struct conn_state *conns;
+	pthread_t reaper;
+	bool reaper_started;
+	volatile bool reaper_stop;
+};
+
+/* One request in progress. */
+struct req_state {
+	struct http_request rq;
+	size_t limit, cap;
+	bool too_large;
+	bool answered; /* a response was queued on the first call */
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int http_error(struct http_reply *rp, unsigned status, const char *field, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	cJSON *o;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o = cJSON_CreateObject();
+	if (o && (!cJSON_AddStringToObject(o, "error", msg) ||
+		  (field && *field && !cJSON_AddStringToObject(o, "field", field)))) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	cJSON_Delete(rp->json);
+	rp->json = NULL;
+	return http_json(rp, status, o);
+}
+
+int http_json(struct http_reply *rp, unsigned status, cJSON *obj)
+{
+	cJSON_Delete(rp->json);
+	rp->json = obj;
+	rp->status = obj ? status : 500;
+	return 0;
+}
+
+const char *http_header(const struct http_request *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(const struct http_request *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static void reply_free(struct http_reply *rp)
+{
+	cJSON_Delete(rp->json);
+	free(rp->text);
+	free(rp->set_cookie);
+	if (rp->fd >= 0)
+		close(rp->fd);
+	if (rp->reader_free && rp->reader_cls)
+		rp->reader_free(rp->reader_cls);
+}
+
+/* Builds and queues the response; consumes rp. */
+static enum MHD_Result send_reply(struct http_request *rq, struct http_reply *rp)
+{
+	struct gateway *gw = rq->gw;
+	struct MHD_Response *r = NULL;
+	enum MHD_Result ret;
+	char buf[32];
+
+	if (rp->reader) {
+		void *cls = rp->reader_cls;
+
+		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, rp->reader, cls,
+						      rp->reader_free);
+		rp->reader_cls = NULL; /* owned by the response now (or freed here) */
+		if (!r && rp->reader_free)
+			rp->reader_free(cls);
+	} else if (rp->fd >= 0) {
+		r = MHD_create_response_from_fd64(rp->fd_size, rp->fd);
+		if (r)
+			rp->fd = -1;
+	} else {
+		char *body = NULL;
+		size_t len = 0;
+
+		if (!rp->json && !rp->text)
+			http_error(rp, rp->status ? rp->status : 500, NULL, "no response");
+		if (rp->json) {
+			body = cJSON_PrintUnformatted(rp->json);
+			len = body ? strlen(body) : 0;
+			rp->content_type = "application/json";
+			if (!body)
+				rp->status = 500;
+		} else {
+			body = rp->text;
+			len = rp->text_len;
+			rp->text = NULL;
+		}
+		r = MHD_create_response_from_buffer(len, body ? body : (void *)"",
+						    body ? MHD_RESPMEM_MUST_FREE
+							 : MHD_RESPMEM_PERSISTENT);
+		if (!r)
+			free(body);
+	}
+	if (!r) {
+		reply_free(rp);
+		return MHD_NO;
+	}
+	if (rp->content_type)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rp->content_type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+				rp->cache_control ? rp->cache_control : "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	if (rp->html)
+		MHD_add_response_header(r, "Content-Security-Policy", UI_CSP);
+	if (rp->set_cookie)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, rp->set_cookie);
+	if (rp->allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rp->allow);
+	if (rp->retry_after) {
+		snprintf(buf, sizeof(buf), "%u", rp->retry_after);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, buf);
+	}
+	if (rp->reader) {
+		MHD_add_response_header(r, "X-Accel-Buffering", "no");
+	}
+	if (rp->status >= 100 && rp->status < 600)
+		atomic_fetch_add(&gw->ctr.http_status[rp->status / 100], 1);
+	ret = MHD_queue_response(rq->conn, rp->status, r);
+	MHD_destroy_response(r);
+	reply_free(rp);
+	return ret;
+}
+
+static struct conn_state *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static void set_phase(struct http_server *s, struct MHD_Connection *c, enum conn_phase p)
+{
+	struct conn_state *cs = conn_of(c);
+
+	if (!cs)
+		return;
+	pthread_mutex_lock(&s->lock);
+	cs->phase = p;
+	cs->since_ms = mono_ms();
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void client_text(struct MHD_Connection *c, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(buf, len, "?");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf,
+			  (socklen_t)len);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
+			  (socklen_t)len);
+}
+
+/* Auth, mode checks, then the handler or the fallback. */
+static enum MHD_Result dispatch(struct http_server *s, struct req_state *st)
+{
+	struct http_request *rq = &st->rq;
+	struct http_reply rp = {.status = 200, .fd = -1};
+	const struct route *rt = rq->route;
+	bool other = false;
+	char allow[64] = "";
+
+	if (!rt) {
+		rt = routes_match(rq->method, rq->url, rq->param, sizeof(rq->param), &other, allow,
+				  sizeof(allow));
+		rq->route = rt;
+	}
+	if (!rt && other) {
+		rp.allow = allow;
+		http_error(&rp, 405, NULL, "method %s not allowed on %s", rq->method, rq->url);
+	} else if (!rt) {
+		routes_fallback(rq, &rp);
+	} else if (!(rt->flags & ROUTE_PUBLIC) && auth_request(s->gw->auth, rq)) {
+		http_error(&rp, 401, NULL, "unauthorized");
+	} else if ((rt->flags & ROUTE_CONTROLLER) && s->gw->cfg->node_mode) {
+		http_error(
+		    &rp, 501, NULL,
+		    "not available: the gateway fronts a single agent (upstream.mode: node)");
+	} else if (rq->cookie_auth && strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD") &&
+		   rq->body_len &&
+		   (!http_header(rq, "Content-Type") ||
+		    strncasecmp(http_header(rq, "Content-Type"), "application/json", 16))) {
+		/* a cross-site form cannot send JSON without a preflight: CSRF defence */
+		http_error(&rp, 415, NULL, "Content-Type must be application/json");
+	} else {
+		if (rt->flags & ROUTE_PUBLIC)
+			auth_request(s->gw->auth, rq); /* optional credentials (e.g. /api/info) */
+		rt->fn(rq, &rp);
+	}
+	return send_reply(rq, &rp);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *s = cls;
+	struct req_state *st = *con_cls;
+
+	(void)version;
+	if (!st) {
+		const char *cl;
+		bool other;
+		char allow[64];
+
+		st = calloc(1, sizeof(*st));
+		if (!st)
+			return MHD_NO;
+		*con_cls = st;
+		st->rq.gw = s->gw;
+		st->rq.conn = conn;
+		st->rq.method = method;
+		st->rq.url = url;
+		st->rq.token = "";
+		client_text(conn, st->rq.client, sizeof(st->rq.client));
+		atomic_fetch_add(&s->gw->ctr.requests, 1);
+		st->rq.route = routes_match(method, url, st->rq.param, sizeof(st->rq.param), &other,
+					    allow, sizeof(allow));
+		st->limit = st->rq.route && (st->rq.route->flags & ROUTE_BATCH)
+				? s->gw->cfg->batch_body_max
+				: s->gw->cfg->body_max;
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > st->limit) {
+			struct http_reply rp = {.fd = -1};
+
+			atomic_fetch_add(&s->gw->ctr.body_too_large, 1);
+			http_error(&rp, 413, NULL, "request body above the limit of %zu bytes",
+				   st->limit);
+			st->answered = true;
+			return send_reply(&st->rq, &rp);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (st->answered || st->too_large)
+			return MHD_YES;
+		if (st->rq.body_len + n > st->limit) {
+			st->too_large = true;
+			free(st->rq.body);
+			st->rq.body = NULL;
+			st->rq.body_len = 0;
+			return MHD_YES;
+		}
+		if (st->rq.body_len + n + 1 > st->cap) {
+			size_t cap = st->cap ? st->cap : 4096;
+			char *nb;
+
+			while (cap < st->rq.body_len + n + 1)
+				cap *= 2;
+			nb = realloc(st->rq.body, cap);
+			if (!nb)
+				return MHD_NO;
+			st->rq.body = nb;
+			st->cap = cap;
+		}
+		memcpy(st->rq.body + st->rq.body_len, upload_data, n);
+		st->rq.body_len += n;
+		st->rq.body[st->rq.body_len] = 0;
+		return MHD_YES;
+	}
+	if (st->answered)
+		return MHD_YES;
+	set_phase(s, conn, PHASE_HANDLING);
+	if (st->too_large) {
+		struct http_reply rp = {.fd = -1};
+
+		atomic_fetch_add(&s->gw->ctr.body_too_large, 1);
+		http_error(&rp, 413, NULL, "request body above the limit of %zu bytes", st->limit);
+		return send_reply(&st->rq, &rp);
+	}
+	return dispatch(s, st);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *s = cls;
+	struct req_state *st = *con_cls;
+
+	(void)toe;
+	if (st) {
+		free(st->rq.body);
+		free(st);
+		*con_cls = NULL;
+	}
+	set_phase(s, conn, PHASE_RECEIVING);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *s = cls;
+	struct conn_state *cs;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		cs = calloc(1, sizeof(*cs));
+		*socket_context = cs;
+		if (!cs)
+			return;
+		cs->fd = ci ? ci->connect_fd : -1;
+		cs->phase = PHASE_RECEIVING;
+		cs->since_ms = mono_ms();
+		pthread_mutex_lock(&s->lock);
+		/* an fd number reused before an old entry went: the old one is stale */
+		for (struct conn_state *o = s->conns; o; o = o->next)
+			if (o->fd == cs->fd)
+				o->fd = -1;
+		cs->next = s->conns;
+		if (s->conns)
+			s->conns->prev = cs;
+		s->conns = cs;
+		pthread_mutex_unlock(&s->lock);
+		atomic_fetch_add(&s->gw->ctr.connections, 1);
+		return;
+	}
+	cs = *socket_context;
+	if (!cs)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (cs->prev)
+		cs->prev->next = cs->next;
+	else
+		s->conns = cs->next;
+	if (cs->next)
+		cs->next->prev = cs->prev;
+	pthread_mutex_unlock(&s->lock);
+	free(cs);
+	*socket_context = NULL;
+	atomic_fetch_sub(&s->gw->ctr.connections, 1);
+}
+
+/* Shuts the socket of every connection that has been receiving one request for longer
+ * than the deadline; libmicrohttpd's thread then sees EOF and closes it. */
+static void *reaper_main(void *arg)
+{
+	struct http_server *s = arg;
+	int64_t deadline = s->gw->cfg->request_deadline_ms;
+
+	while (!s->reaper_stop) {
+		int64_t now = mono_ms();
+
+		pthread_mutex_lock(&s->lock);
+		for (struct conn_state *cs = s->conns; cs; cs = cs->next) {
+			if (cs->fd < 0 || cs->phase != PHASE_RECEIVING ||
+			    now - cs->since_ms < deadline)
+				continue;
+			shutdown(cs->fd, SHUT_RDWR);
+			cs->fd = -1;
+			atomic_fetch_add(&s->gw->ctr.deadline_cut, 1);
+		}
+		pthread_mutex_unlock(&s->lock);
+		usleep(REAPER_PERIOD_MS * 1000);
+	}
+	return NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	log_vmsg(LOG_LEVEL_DEBUG, fmt, ap);
+}
+
+static int read_file(const char *path, char **out)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+	int err = 0;
+
+	*out = NULL;
+	if (!f)
+		return -errno;
+	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || n > (1 << 20) || fseek(f, 0, SEEK_SET)) {
+		err = -EINVAL;
+		goto out;
+	}
+	buf = calloc(1, (size_t)n + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		err = -EIO;
+		goto out;
+	}
+	*out = buf;
+	buf = NULL;
+out:
+	free(buf);
+	fclose(f);
+	return err;
+}
+
+int http_start(struct http_server **out, struct gateway *gw)
+{
+	const struct gw_config *c = gw->cfg;
+	struct http_server *s = calloc(1, sizeof(*s));
+	struct sockaddr_storage ss = {0};
+	unsigned flags =
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	int err = 0;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->gw = gw;
+	pthread_mutex_init(&s->lock, NULL);
+	if (strchr(c->listen_host, ':')) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)c->listen_port);
+		if (inet_pton(AF_INET6, c->listen_host, &a6->sin6_addr) != 1)
+			err = -EINVAL;
+		flags |= MHD_USE_IPv6;
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)c->listen_port);
+		if (inet_pton(AF_INET, c->listen_host, &a4->sin_addr) != 1)
+			err = -EINVAL;
+	}
+	if (err) {
+		log_error("listen: %s is not an IP address", c->listen_host);
+		goto out;
+	}
+	if (c->https_cert) {
+		if ((err = read_file(c->https_cert, &s->cert)) ||
+		    (err = read_file(c->https_key, &s->key))) {
+			log_error("https: cannot read %s: %s",
+				  s->cert ? c->https_key : c->https_cert, strerror(-err));
+			goto out;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	{
+		struct MHD_OptionItem ops[] = {
+		    {MHD_OPTION_SOCK_ADDR, 0, &ss},
+		    {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
+		    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)c->max_connections, NULL},
+		    {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)c->per_client_connections, NULL},
+		    {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)c->idle_timeout_s, NULL},
+		    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)c->header_max, NULL},
+		    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+		    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
+		    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s},
+		    /* without HTTPS the array ends here */
+		    {s->key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->key},
+		    {MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert},
+		    {MHD_OPTION_END, 0, NULL},
+		};
+
+		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, ops,
+					MHD_OPTION_END);
+	}
+	if (!s->d) {
+		err = -EADDRNOTAVAIL;
+		log_error("cannot listen on %s:%u (in use, or TLS settings refused)",
+			  c->listen_host, c->listen_port);
+		goto out;
+	}
+	if (pthread_create(&s->reaper, NULL, reaper_main, s)) {
+		err = -EAGAIN;
+		goto out;
+	}
+	s->reaper_started = true;
+	*out = s;
+	return 0;
+out:
+	http_stop(s);
+	return err;
+}
+
+unsigned http_port(const struct http_server *s)
+{
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+
+	return di ? di->port : 0;
+}
+
+void http_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	s->gw->stopping = 1;
+	if (s->d)
+		MHD_stop_daemon(s->d);
+	if (s->reaper_started) {
+		s->reaper_stop = true;
+		pthread_join(s->reaper, NULL);
+	}
+	free(s->cert);
+	free(s->key);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}

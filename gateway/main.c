@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+/*
+ * xdrop-gateway: the REST API (/api/v1), the web UI's files, /api/v1/events and /metrics,
+ * in front of a controller or a single agent. Wiring only: config (flags override it),
+ * upstream client, auth, HTTP server; then wait for SIGTERM/SIGINT and stop in reverse.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "gateway.h"
+#include "http.h"
+#include "log.h"
+#include "upstream.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: xdrop-gateway --config FILE [--listen HOST:PORT] [--upstream URL]\n"
+		   "                     [--log-level LEVEL]\n"
+		   "\n"
+		   "Serves the XDrop REST API (/api/v1), the web UI (ui.dir), /api/v1/events and\n"
+		   "/metrics in front of a controller or, with upstream.mode: node, one agent.\n"
+		   "gateway/config.example.yaml explains every configuration key; the flags\n"
+		   "override the file. Stops cleanly on SIGTERM or SIGINT.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"upstream", required_argument, NULL, 'u'},
+	    {"log-level", required_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *config_path = NULL, *listen = NULL, *upstream = NULL, *level = NULL;
+	struct gw_config cfg;
+	struct gateway gw = {0};
+	struct http_server *srv = NULL;
+	struct sigaction sa = {.sa_handler = on_signal};
+	struct timespec ts;
+	enum log_level lv;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "c:l:u:v:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'u':
+			upstream = optarg;
+			break;
+		case 'v':
+			level = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("%s %s\n", XDROP_GATEWAY_NAME, XDROP_GATEWAY_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!config_path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (gw_config_load(&cfg, config_path))
+		return 1;
+	log_set_level(cfg.log_level);
+	if (level) {
+		if (log_level_parse(level, &lv)) {
+			log_error("--log-level: expected error, warn, info or debug");
+			err = -EINVAL;
+			goto out;
+		}
+		log_set_level(lv);
+	}
+	if (upstream)
+		cfg.upstream_url = upstream;
+	if (listen) {
+		char *colon = strrchr(listen, ':');
+
+		if (!colon || (size_t)(colon - listen) >= sizeof(cfg.listen_host)) {
+			log_error("--listen: expected HOST:PORT");
+			err = -EINVAL;
+			goto out;
+		}
+		memcpy(cfg.listen_host, listen, (size_t)(colon - listen));
+		cfg.listen_host[colon - listen] = 0;
+		cfg.listen_port = (unsigned)atoi(colon + 1);
+	}
+	if (!cfg.auth_enabled && strcmp(cfg.listen_host, "127.0.0.1") &&
+	    strcmp(cfg.listen_host, "::1"))
+		log_warn("auth.enabled is false and the gateway listens on %s: anyone who can "
+			 "reach it can change the rules",
+			 cfg.listen_host);
+	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gw.cfg = &cfg;
+	gw.started_at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	if ((err = upstream_open(&gw.up, &cfg)) || (err = auth_open(&gw.auth, &cfg)) ||
+	    (err = http_start(&srv, &gw)))
+		goto out;
+	log_info("%s %s listening on %s://%s:%u, upstream %s (%s mode), auth %s",
+		 XDROP_GATEWAY_NAME, XDROP_GATEWAY_VERSION, cfg.https_cert ? "https" : "http",
+		 cfg.listen_host, http_port(srv), cfg.upstream_url,
+		 cfg.node_mode ? "node" : "controller", cfg.auth_enabled ? "on" : "OFF");
+	while (!stop_flag)
+		pause();
+	log_info("stopping");
+out:
+	http_stop(srv);
+	auth_close(gw.auth);
+	upstream_close(gw.up);
+	gw_config_free(&cfg);
+	return err ? 1 : 0;
+}
