@@ -103,6 +103,17 @@ struct pagg {
 	struct xdrop_presence v;
 };
 
+/* The kernel's presence value per (field, value), mirrored so that changes need no reads. */
+struct pval {
+	UT_hash_handle hh;
+	struct {
+		uint8_t field;
+		uint8_t pad[3];
+		struct xdrop_addr val;
+	} key;
+	struct xdrop_presence v;
+};
+
 struct dataplane {
 	struct xdrop *skel;
 	char pin_dir[256];
@@ -121,6 +132,12 @@ struct dataplane {
 	size_t nfree_ids;
 	uint32_t ntrie[NTRIES];
 	struct dp_pres *pres;
+	struct pval *pvals;
+	/* Address presence is maintained for a kind only once three or more exact combos of
+	 * that kind are active: the program consults it only then (with at most two
+	 * candidates it probes directly), and a one- or two-shape set of a million rules is
+	 * spared a million presence entries. Once on, it stays on. */
+	bool addr_pres[XDROP_NKINDS];
 
 	uint32_t next_slot, *free_slots;
 	size_t nfree_slots, cap_free_slots;
@@ -152,6 +169,85 @@ static uint64_t mono_ns(void)
 static int fd_of(const struct bpf_map *m)
 {
 	return bpf_map__fd(m);
+}
+
+/* ---- batched map writes ---- */
+
+#define WB_MAX 65536 /* elements per BPF_MAP_UPDATE_BATCH call */
+
+/* Collects key/value pairs for one map and writes them with BPF_MAP_UPDATE_BATCH: one
+ * system call per WB_MAX elements instead of one per element. */
+struct wbatch {
+	int fd;
+	size_t ksz, vsz, n, cap;
+	uint8_t *keys, *vals;
+};
+
+static void wb_init(struct wbatch *b, int fd, size_t ksz, size_t vsz)
+{
+	memset(b, 0, sizeof(*b));
+	b->fd = fd;
+	b->ksz = ksz;
+	b->vsz = vsz;
+}
+
+static int wb_flush(struct wbatch *b)
+{
+	size_t done = 0;
+
+	while (done < b->n) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+		uint32_t count = (uint32_t)(b->n - done);
+
+		if (bpf_map_update_batch(b->fd, b->keys + done * b->ksz, b->vals + done * b->vsz,
+					 &count, &o)) {
+			int err = -errno;
+
+			/* count says how many went in; the rest is refused */
+			if (count == 0)
+				return err;
+		}
+		done += count;
+	}
+	b->n = 0;
+	return 0;
+}
+
+static int wb_add(struct wbatch *b, const void *k, const void *v)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 1024;
+		uint8_t *nk, *nv;
+
+		if (b->n >= WB_MAX) {
+			int err = wb_flush(b);
+
+			if (err)
+				return err;
+			goto add;
+		}
+		nk = realloc(b->keys, cap * b->ksz);
+		if (nk)
+			b->keys = nk;
+		nv = nk ? realloc(b->vals, cap * b->vsz) : NULL;
+		if (nv)
+			b->vals = nv;
+		if (!nk || !nv)
+			return -ENOMEM;
+		b->cap = cap;
+	}
+add:
+	memcpy(b->keys + b->n * b->ksz, k, b->ksz);
+	memcpy(b->vals + b->n * b->vsz, v, b->vsz);
+	b->n++;
+	return 0;
+}
+
+static void wb_free(struct wbatch *b)
+{
+	free(b->keys);
+	free(b->vals);
+	memset(b, 0, sizeof(*b));
 }
 
 /* ---- slots and counter chunks ---- */
@@ -476,23 +572,13 @@ static struct pagg *pagg_get(struct pagg **aggs, struct dataplane *dp, int field
 	if (!a)
 		return NULL;
 	a->key = k.key;
-	/* start from the kernel's current value */
-	if (field <= 1) {
-		struct xdrop_addr_presence ap;
-		int fd = fd_of(field == 0 ? dp->skel->maps.xdrop_src_addr :
-					    dp->skel->maps.xdrop_dst_addr);
+	/* start from the kernel's current value, as mirrored */
+	{
+		struct pval *pv;
 
-		if (bpf_map_lookup_elem(fd, val, &ap) == 0) {
-			a->v.exact[0] = ap.exact[0];
-			a->v.exact[1] = ap.exact[1];
-		}
-	} else {
-		uint32_t idx = field == 4 ? val->b[0] : be16toh(*(const uint16_t *)val->b);
-		int fd = fd_of(field == 2 ? dp->skel->maps.xdrop_sport :
-			       field == 3 ? dp->skel->maps.xdrop_dport :
-					    dp->skel->maps.xdrop_proto);
-
-		bpf_map_lookup_elem(fd, &idx, &a->v);
+		HASH_FIND(hh, dp->pvals, &a->key, sizeof(a->key), pv);
+		if (pv)
+			a->v = pv->v;
 	}
 	HASH_ADD(hh, *aggs, key, sizeof(a->key), a);
 	return a;
@@ -500,8 +586,8 @@ static struct pagg *pagg_get(struct pagg **aggs, struct dataplane *dp, int field
 
 /* Adjusts the presence reference counts of an entry by delta (+1 or -1); bits whose count
  * leaves or reaches zero are set or cleared in *aggs (pending kernel values). */
-static int pres_adjust(struct dataplane *dp, struct pagg **aggs, const struct dp_entry *e,
-		       int delta)
+static int pres_adjust_fields(struct dataplane *dp, struct pagg **aggs, const struct dp_entry *e,
+			      int delta, unsigned fields)
 {
 	for (int f = 0; f < 5; f++) {
 		struct dp_pres k, *p;
@@ -509,10 +595,10 @@ static int pres_adjust(struct dataplane *dp, struct pagg **aggs, const struct dp
 		bool flip;
 		uint32_t bit;
 
-		if (!(e->combo & (1 << f)))
+		if (!(e->combo & fields & (1 << f)))
 			continue;
-		if (e->key.table == TBL_CIDR && f <= 1)
-			continue; /* addresses of CIDR entries live in the prefix info */
+		if (f <= 1 && (e->key.table == TBL_CIDR || !dp->addr_pres[e->kind]))
+			continue; /* CIDR addresses live in the prefix info; see addr_pres */
 		memset(&k.key, 0, sizeof(k.key));
 		k.key.field = (uint8_t)f;
 		k.key.table = e->key.table;
@@ -556,39 +642,99 @@ static int pres_adjust(struct dataplane *dp, struct pagg **aggs, const struct dp
 	return 0;
 }
 
-/* Writes the pending presence values and frees them. */
+static void pval_set(struct dataplane *dp, const struct pagg *a, bool keep)
+{
+	struct pval *pv;
+
+	HASH_FIND(hh, dp->pvals, &a->key, sizeof(a->key), pv);
+	if (!keep) {
+		if (pv) {
+			HASH_DEL(dp->pvals, pv);
+			free(pv);
+		}
+		return;
+	}
+	if (!pv) {
+		pv = calloc(1, sizeof(*pv));
+		if (!pv)
+			return; /* the mirror misses a value: the next change reads zero bits */
+		memcpy(&pv->key, &a->key, sizeof(pv->key));
+		HASH_ADD(hh, dp->pvals, key, sizeof(pv->key), pv);
+	}
+	pv->v = a->v;
+}
+
+static int pres_adjust(struct dataplane *dp, struct pagg **aggs, const struct dp_entry *e,
+		       int delta)
+{
+	return pres_adjust_fields(dp, aggs, e, delta, 31);
+}
+
+/* Turns address presence on for a kind whose exact combos are about to exceed two: every
+ * existing exact entry of the kind gets its address bits (entries of the running
+ * transaction get theirs when staged). */
+static int addr_pres_enable(struct dataplane *dp, struct pagg **aggs, uint8_t kind)
+{
+	struct dp_entry *e, *tmp;
+	int err = 0;
+
+	dp->addr_pres[kind] = true;
+	HASH_ITER(hh, dp->entries, e, tmp)
+	{
+		if (e->kind != kind || e->key.table != TBL_EXACT || e->tx == TX_NEW)
+			continue;
+		err = pres_adjust_fields(dp, aggs, e, +1, XDROP_F_SRC | XDROP_F_DST);
+		if (err)
+			break;
+	}
+	return err;
+}
+
+/* Writes the pending presence values (address maps in batches), updates the mirror and
+ * frees them. */
 static int pagg_flush(struct dataplane *dp, struct pagg **aggs)
 {
+	struct wbatch wb[2];
 	struct pagg *a, *tmp;
 	int err = 0;
 
+	wb_init(&wb[0], fd_of(dp->skel->maps.xdrop_src_addr), sizeof(struct xdrop_addr),
+		sizeof(struct xdrop_addr_presence));
+	wb_init(&wb[1], fd_of(dp->skel->maps.xdrop_dst_addr), sizeof(struct xdrop_addr),
+		sizeof(struct xdrop_addr_presence));
 	HASH_ITER(hh, *aggs, a, tmp)
 	{
-		int r;
+		bool nonzero = a->v.exact[0] || a->v.exact[1] || a->v.cidr[0] || a->v.cidr[1];
 
-		if (!err) {
-			if (a->key.field <= 1) {
-				struct xdrop_addr_presence ap = { { a->v.exact[0], a->v.exact[1] } };
-				int fd = fd_of(a->key.field == 0 ? dp->skel->maps.xdrop_src_addr :
-								    dp->skel->maps.xdrop_dst_addr);
+		if (err)
+			break;
+		if (a->key.field <= 1) {
+			struct xdrop_addr_presence ap = { { a->v.exact[0], a->v.exact[1] } };
 
-				if (ap.exact[0] || ap.exact[1])
-					r = bpf_map_update_elem(fd, &a->key.val, &ap, BPF_ANY);
-				else
-					r = bpf_map_delete_elem(fd, &a->key.val) && errno != ENOENT;
-			} else {
-				uint32_t idx = a->key.field == 4 ?
-						       a->key.val.b[0] :
-						       be16toh(*(const uint16_t *)a->key.val.b);
-				int fd = fd_of(a->key.field == 2 ? dp->skel->maps.xdrop_sport :
-					       a->key.field == 3 ? dp->skel->maps.xdrop_dport :
-								   dp->skel->maps.xdrop_proto);
+			if (nonzero)
+				err = wb_add(&wb[a->key.field], &a->key.val, &ap);
+			else if (bpf_map_delete_elem(wb[a->key.field].fd, &a->key.val) &&
+				 errno != ENOENT)
+				err = -errno;
+		} else {
+			uint32_t idx = a->key.field == 4 ? a->key.val.b[0] :
+							   be16toh(*(const uint16_t *)a->key.val.b);
+			int fd = fd_of(a->key.field == 2 ? dp->skel->maps.xdrop_sport :
+				       a->key.field == 3 ? dp->skel->maps.xdrop_dport :
+							   dp->skel->maps.xdrop_proto);
 
-				r = bpf_map_update_elem(fd, &idx, &a->v, BPF_ANY);
-			}
-			if (r)
+			if (bpf_map_update_elem(fd, &idx, &a->v, BPF_ANY))
 				err = -errno;
 		}
+		pval_set(dp, a, nonzero);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (!err)
+			err = wb_flush(&wb[i]);
+		wb_free(&wb[i]);
+	}
+	HASH_ITER(hh, *aggs, a, tmp)
+	{
 		HASH_DEL(*aggs, a);
 		free(a);
 	}
@@ -958,6 +1104,24 @@ int dataplane_apply(struct dataplane *dp, const struct dp_change *ch, size_t n,
 	}
 
 	/* 2. stage: prefixes, presence, slots, rate state, invisible entries */
+	for (int kd = 0; kd < XDROP_NKINDS; kd++) {
+		uint32_t active = 0;
+
+		if (dp->addr_pres[kd])
+			continue;
+		for (int b = 0; b < 32; b++)
+			if (dp->count[TBL_EXACT][kd][b])
+				active |= 1u << b;
+		for (i = 0; i < n; i++)
+			if (pl[i].op == TX_NEW && pl[i].e->kind == kd &&
+			    pl[i].e->key.table == TBL_EXACT)
+				active |= 1u << entry_bit(dp, pl[i].e);
+		if (__builtin_popcount(active) >= 3) {
+			err = addr_pres_enable(dp, &aggs, (uint8_t)kd);
+			if (err)
+				goto fail;
+		}
+	}
 	for (t = 0; t < NTRIES; t++) {
 		if (!new_per_trie[t])
 			continue;
@@ -1007,42 +1171,74 @@ int dataplane_apply(struct dataplane *dp, const struct dp_change *ch, size_t n,
 	err = pagg_flush(dp, &aggs);
 	if (err)
 		goto fail;
-	for (i = 0; i < n; i++) {
-		struct dp_entry *e = pl[i].e;
+	{
+		/* entries go in batches: old versions first, so a modified entry never
+		 * points at a missing one; all of it invisible until the flip */
+		struct wbatch ent[2], prev[2];
 		uint64_t fg = inplace ? dp->gen : next;
 
-		switch (pl[i].op) {
-		case TX_NEW:
-			if (e->new_act.action == XDROP_ACT_RATE_LIMIT)
-				err = rate_create(dp, &e->new_act);
-			if (!err)
-				err = entry_write(dp, e, fg, inplace ? 0 : XDROP_V_NEW, &e->new_act);
-			break;
-		case TX_MOD:
-			if (e->new_act.action == XDROP_ACT_RATE_LIMIT &&
-			    e->act.action != XDROP_ACT_RATE_LIMIT)
-				err = rate_create(dp, &e->new_act);
-			if (!err && !inplace &&
-			    bpf_map_update_elem(entry_fd(dp, e->key.table, true), ekey_bytes(e),
-						&e->act, BPF_ANY))
-				err = -errno;
-			if (!err)
-				err = entry_write(dp, e, fg, inplace ? 0 : XDROP_V_MOD, &e->new_act);
-			break;
-		case TX_DEL:
-			if (inplace) {
-				if (bpf_map_delete_elem(entry_fd(dp, e->key.table, false),
-							ekey_bytes(e)))
-					err = -errno;
-			} else {
-				err = entry_write(dp, e, fg, XDROP_V_DEL, &e->act);
+		for (int tb = 0; tb < 2; tb++) {
+			size_t ksz = tb == TBL_EXACT ? sizeof(struct xdrop_exact_key) :
+						      sizeof(struct xdrop_cidr_key);
+
+			wb_init(&ent[tb], entry_fd(dp, tb, false), ksz, sizeof(struct xdrop_entry));
+			wb_init(&prev[tb], entry_fd(dp, tb, true), ksz, sizeof(struct xdrop_act));
+		}
+		for (i = 0; i < n && !err; i++) {
+			struct dp_entry *e = pl[i].e;
+			struct xdrop_entry v;
+
+			memset(&v, 0, sizeof(v));
+			v.flip_gen = fg;
+			switch (pl[i].op) {
+			case TX_NEW:
+				if (e->new_act.action == XDROP_ACT_RATE_LIMIT)
+					err = rate_create(dp, &e->new_act);
+				v.vflags = inplace ? 0 : XDROP_V_NEW;
+				v.act = e->new_act;
+				if (!err)
+					err = wb_add(&ent[e->key.table], ekey_bytes(e), &v);
+				break;
+			case TX_MOD:
+				if (e->new_act.action == XDROP_ACT_RATE_LIMIT &&
+				    e->act.action != XDROP_ACT_RATE_LIMIT)
+					err = rate_create(dp, &e->new_act);
+				if (!err && !inplace)
+					err = wb_add(&prev[e->key.table], ekey_bytes(e), &e->act);
+				v.vflags = inplace ? 0 : XDROP_V_MOD;
+				v.act = e->new_act;
+				if (!err)
+					err = wb_add(&ent[e->key.table], ekey_bytes(e), &v);
+				break;
+			case TX_DEL:
+				if (inplace) {
+					if (bpf_map_delete_elem(entry_fd(dp, e->key.table, false),
+								ekey_bytes(e)))
+						err = -errno;
+				} else {
+					v.vflags = XDROP_V_DEL;
+					v.act = e->act;
+					err = wb_add(&ent[e->key.table], ekey_bytes(e), &v);
+				}
+				break;
+			default:
+				break;
 			}
-			break;
-		default:
-			break;
+			if (err)
+				log_error("staging entry %zu failed: %s", i, strerror(-err));
+		}
+		for (int tb = 0; tb < 2; tb++) {
+			if (!err)
+				err = wb_flush(&prev[tb]);
+		}
+		for (int tb = 0; tb < 2; tb++) {
+			if (!err)
+				err = wb_flush(&ent[tb]);
+			wb_free(&ent[tb]);
+			wb_free(&prev[tb]);
 		}
 		if (err) {
-			log_error("staging entry %zu failed: %s", i, strerror(-err));
+			log_error("staging entries failed: %s", strerror(-err));
 			goto fail;
 		}
 	}
@@ -1137,16 +1333,9 @@ int dataplane_apply(struct dataplane *dp, const struct dp_change *ch, size_t n,
 
 fail:
 	/* Staged writes are invisible (tagged with a generation never flipped to): undo them
-	 * and the model changes, leaving the active set as it was. */
-	{
-		struct pagg *a, *tmp;
-
-		HASH_ITER(hh, aggs, a, tmp)
-		{
-			HASH_DEL(aggs, a);
-			free(a);
-		}
-	}
+	 * and the model changes, leaving the active set as it was. Pending presence bits are
+	 * written, not dropped: the counts already include them, and a superset is safe. */
+	pagg_flush(dp, &aggs);
 	for (i = 0; i < n; i++) {
 		struct dp_entry *e = pl[i].e;
 
@@ -1801,6 +1990,14 @@ static int adopt_presence(struct dataplane *dp)
 	struct xdrop_presence zero;
 	int err = 0;
 
+	/* address presence where three or more exact combos of a kind are active */
+	for (int kd = 0; kd < XDROP_NKINDS; kd++) {
+		int active = 0;
+
+		for (int b = 0; b < 32; b++)
+			active += dp->count[TBL_EXACT][kd][b] != 0;
+		dp->addr_pres[kd] = active >= 3;
+	}
 	/* counts from scratch */
 	HASH_ITER(hh, dp->entries, e, etmp)
 	{
@@ -1808,7 +2005,9 @@ static int adopt_presence(struct dataplane *dp)
 			struct dp_pres k, *p;
 			struct pagg ak;
 
-			if (!(e->combo & (1 << f)) || (e->key.table == TBL_CIDR && f <= 1))
+			if (!(e->combo & (1 << f)))
+				continue;
+			if (f <= 1 && (e->key.table == TBL_CIDR || !dp->addr_pres[e->kind]))
 				continue;
 			memset(&k.key, 0, sizeof(k.key));
 			k.key.field = (uint8_t)f;
@@ -1912,6 +2111,7 @@ static int adopt_presence(struct dataplane *dp)
 					err = -errno;
 			}
 		}
+		pval_set(dp, a, true);
 		HASH_DEL(aggs, a);
 		free(a);
 	}
@@ -2244,6 +2444,15 @@ void dataplane_close(struct dataplane *dp)
 	{
 		HASH_DEL(dp->pres, r);
 		free(r);
+	}
+	{
+		struct pval *pv, *ptmp2;
+
+		HASH_ITER(hh, dp->pvals, pv, ptmp2)
+		{
+			HASH_DEL(dp->pvals, pv);
+			free(pv);
+		}
 	}
 	for (int i = 0; i < XDROP_MAX_SLOT_CHUNKS; i++)
 		if (dp->chunk_fd[i] >= 0)

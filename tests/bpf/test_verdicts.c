@@ -318,6 +318,36 @@ static void rule_counters(void **state)
 	assert_int_equal(dataplane_entry_counters(g_dp, &sb, &match, &drop), -ENOENT);
 }
 
+/* Address presence is built when a third exact combo appears: the entries already there
+ * must get their address bits, or the program would prune their combos. */
+static void third_combo_keeps_existing_rules(void **state)
+{
+	const char *const two[] = { "src_ip=192.0.2.1 action=drop", "dst_ip=198.51.100.1 action=drop",
+				    NULL };
+	const char *const three[] = { "src_ip=192.0.2.1 action=drop",
+				      "dst_ip=198.51.100.1 action=drop",
+				      "src_ip=192.0.2.9 dst_ip=198.51.100.9 action=drop", NULL };
+	struct pkt_desc a = V4("192.0.2.1", "203.0.113.5", 17, 1, 2);
+	struct pkt_desc b = V4("203.0.113.5", "198.51.100.1", 17, 1, 2);
+	struct pkt_desc c = V4("192.0.2.9", "198.51.100.9", 17, 1, 2);
+	struct pkt_desc d = V4("192.0.2.9", "198.51.100.8", 17, 1, 2);
+	struct dataplane *dp = testdp_open(false, false); /* a fresh one: presence starts off */
+
+	(void)state;
+	assert_int_equal(testdp_load(dp, two), 0);
+	assert_int_equal(testdp_send(dp, &a), XDP_DROP);
+	assert_int_equal(testdp_load(dp, three), 0);
+	assert_int_equal(testdp_send(dp, &a), XDP_DROP);
+	assert_int_equal(testdp_send(dp, &b), XDP_DROP);
+	assert_int_equal(testdp_send(dp, &c), XDP_DROP);
+	assert_int_equal(testdp_send(dp, &d), XDP_PASS);
+	/* and back to two: the presence kept is a superset, still right */
+	assert_int_equal(testdp_load(dp, two), 0);
+	assert_int_equal(testdp_send(dp, &a), XDP_DROP);
+	assert_int_equal(testdp_send(dp, &c), XDP_PASS);
+	dataplane_close(dp);
+}
+
 int main(void)
 {
 	size_t n = sizeof(scenarios) / sizeof(scenarios[0]);
@@ -334,6 +364,8 @@ int main(void)
 					  .test_func = all_combos };
 	tests[i++] = (struct CMUnitTest){ .name = "per-rule counters kept across replacement",
 					  .test_func = rule_counters };
+	tests[i++] = (struct CMUnitTest){ .name = "a third exact combo keeps the rules already there",
+					  .test_func = third_combo_keeps_existing_rules };
 	{
 		int rc = _cmocka_run_group_tests("bpf_verdicts", tests, i, NULL, NULL);
 
