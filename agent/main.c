@@ -220,8 +220,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	if (agent_config_load(&cfg, config_path))
+	if (agent_config_load(&cfg, config_path)) {
+		agent_config_free(&cfg); /* the parsed file, kept for the error message */
 		return 1;
+	}
 	log_set_level(cfg.log_level);
 	if (level) {
 		if (log_level_parse(level, &lvl)) {
