@@ -941,6 +941,10 @@ static enum rpc_code stats_get(struct rpc_call *call, const ProtobufCMessage *r,
 	stats_totals(s->stats, c, rt);
 	xi->program = rpc_call_strdup(call, "xdrop");
 	xi->version = rpc_call_strdup(call, XDROP_VERSION);
+	/* the data plane's default capacities (bpf/xdrop.h); agents may configure others */
+	xi->max_rules = XDROP_DEF_MAX_EXACT + XDROP_DEF_MAX_CIDR;
+	xi->max_cidr = XDROP_DEF_MAX_CIDR;
+	xi->max_whitelist = XDROP_DEF_MAX_EXACT + XDROP_DEF_MAX_CIDR;
 	store_revision(s->store, &rev);
 	if (store_node_list(s->store, &rows, &n) == 0) {
 		resp->nodes = rpc_call_alloc(call, (n ? n : 1) * sizeof(*resp->nodes));

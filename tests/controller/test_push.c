@@ -144,9 +144,11 @@ static void test_push_loss_5_percent(void **state)
 		if (ms > worst)
 			worst = ms;
 	}
-	print_message("# publisher sent %llu, dropped %llu (fault hook)\n",
+	print_message("# publisher sent %llu, dropped %llu (fault hook); agents took %u, %u, %u "
+		      "snapshots\n",
 		      (unsigned long long)publish_sent(c.pub),
-		      (unsigned long long)publish_dropped(c.pub));
+		      (unsigned long long)publish_dropped(c.pub), agent_snapshots(a[0]),
+		      agent_snapshots(a[1]), agent_snapshots(a[2]));
 	assert_true(publish_dropped(c.pub) > 0);
 	for (int i = 0; i < 3; i++)
 		agent_stop(a[i]);
@@ -194,6 +196,9 @@ static void test_states_and_repair(void **state)
 	assert_int_equal(nodes_status(c.nodes, "s1"), NODE_UNKNOWN);
 	a[0] = agent_start(&c, "s1", key, url, AGENT_SOCKET);
 	assert_true(wait_status(&c, "s1", NODE_ONLINE, 5000) >= 0);
+	for (int i = 0; i < 500 && agent_snapshots(a[0]) == 0; i++)
+		usleep(10000); /* its start-up snapshot is in, so nothing but repair clears drift */
+	assert_true(agent_snapshots(a[0]) >= 1);
 
 	/* drift: the node reports another hash at the same revision */
 	agent_corrupt(a[0]);
