@@ -24,7 +24,7 @@
 #include "xdrop.h"
 
 #define PARSE_MALFORMED (-1)
-#define PARSE_NOT_IP    1
+#define PARSE_NOT_IP	1
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
@@ -39,15 +39,15 @@ struct cursor {
 struct pkt {
 	struct xdrop_addr src;
 	struct xdrop_addr dst;
-	__be16 sport;     /* 0 unless has_ports */
+	__be16 sport; /* 0 unless has_ports */
 	__be16 dport;
-	__u16 l3_len;     /* IPv4 total length, IPv6 payload length + 40 */
-	__u8 proto;       /* IPv4 protocol, IPv6 final next header */
+	__u16 l3_len; /* IPv4 total length, IPv6 payload length + 40 */
+	__u8 proto;   /* IPv4 protocol, IPv6 final next header */
 	__u8 is_v6;
-	__u8 has_ports;   /* TCP or UDP with its header present (not a non-first fragment) */
-	__u8 has_tcp;     /* a TCP header is present: tcp_flags is valid */
-	__u8 tcp_flags;   /* FIN..CWR byte of the TCP header */
-	__u8 fragment;    /* a non-first fragment */
+	__u8 has_ports; /* TCP or UDP with its header present (not a non-first fragment) */
+	__u8 has_tcp;	/* a TCP header is present: tcp_flags is valid */
+	__u8 tcp_flags; /* FIN..CWR byte of the TCP header */
+	__u8 fragment;	/* a non-first fragment */
 };
 
 struct vlan_hdr_x {
@@ -221,8 +221,8 @@ static __always_inline int parse_l4(struct cursor *c, struct pkt *p)
 static __always_inline int parse_packet(struct xdp_md *ctx, struct pkt *p)
 {
 	struct cursor c = {
-		.pos = (void *)(long)ctx->data,
-		.end = (void *)(long)ctx->data_end,
+	    .pos = (void *)(long)ctx->data,
+	    .end = (void *)(long)ctx->data_end,
 	};
 	__be16 proto;
 	int err;

@@ -196,7 +196,6 @@ struct {
 
 /* ---- helpers ---- */
 
-
 /* The outcome of a table search: the action that applies and its rank. */
 struct match {
 	struct xdrop_act act;
@@ -296,9 +295,8 @@ static __always_inline __u32 rank_of(__u32 mask, __u32 splen, __u32 dplen)
 	__u32 nf = (mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1) + ((mask >> 3) & 1) +
 		   ((mask >> 4) & 1);
 
-	return nf << 28 | (splen + dplen) << 16 | dplen << 8 |
-	       ((mask & XDROP_F_DPORT) ? 4 : 0) | ((mask & XDROP_F_SPORT) ? 2 : 0) |
-	       ((mask & XDROP_F_PROTO) ? 1 : 0);
+	return nf << 28 | (splen + dplen) << 16 | dplen << 8 | ((mask & XDROP_F_DPORT) ? 4 : 0) |
+	       ((mask & XDROP_F_SPORT) ? 2 : 0) | ((mask & XDROP_F_PROTO) ? 1 : 0);
 }
 
 /* All ones when bit is set in mask, else zero: lets a key be masked without branches,
@@ -308,8 +306,8 @@ static __always_inline __u64 ones_if(__u32 mask, __u32 bit)
 	return -(__u64)((mask & bit) != 0);
 }
 
-static __always_inline void exact_key(struct xdrop_exact_key *key, const struct pkt *p,
-				      __u32 mask, __u32 kind)
+static __always_inline void exact_key(struct xdrop_exact_key *key, const struct pkt *p, __u32 mask,
+				      __u32 kind)
 {
 	const __u64 *s = (const __u64 *)p->src.b, *d = (const __u64 *)p->dst.b;
 	__u64 *ks = (__u64 *)key->src.b, *kd = (__u64 *)key->dst.b;
@@ -462,12 +460,12 @@ static __always_inline __u32 trie_lookup(const struct pkt *p, int dst)
 	__u32 *id;
 
 	if (p->is_v6) {
-		struct xdrop_lpm6_key k6 = { .prefixlen = 128 };
+		struct xdrop_lpm6_key k6 = {.prefixlen = 128};
 
 		__builtin_memcpy(k6.addr, dst ? p->dst.b : p->src.b, 16);
 		id = bpf_map_lookup_elem(dst ? (void *)&xdrop_dst6 : (void *)&xdrop_src6, &k6);
 	} else {
-		struct xdrop_lpm4_key k4 = { .prefixlen = 32 };
+		struct xdrop_lpm4_key k4 = {.prefixlen = 32};
 
 		__builtin_memcpy(k4.addr, (dst ? p->dst.b : p->src.b) + 12, 4);
 		id = bpf_map_lookup_elem(dst ? (void *)&xdrop_dst4 : (void *)&xdrop_src4, &k4);
@@ -492,8 +490,8 @@ static __always_inline __u32 cidr_candidates(const struct pkt *p, __u32 kind,
 	} else {
 		pp &= ~(XDROP_MASKS_WITH(XDROP_F_SPORT) | XDROP_MASKS_WITH(XDROP_F_DPORT));
 	}
-	return pp & (presence_bits(&xdrop_proto, p->proto, kind, 1) |
-		     ~XDROP_MASKS_WITH(XDROP_F_PROTO));
+	return pp &
+	       (presence_bits(&xdrop_proto, p->proto, kind, 1) | ~XDROP_MASKS_WITH(XDROP_F_PROTO));
 }
 
 /* CIDR table: every (source prefix, destination prefix) pair on the two chains, keeping
@@ -518,7 +516,8 @@ __noinline int match_cidr(struct scratch *sx, __u32 kind)
 			if (!sx->pr.cand)
 				continue;
 			/* no combo of this pair can beat what was found: skip the call */
-			if (sx->m.found && rank_of(31, sx->src.plen[si], sx->dst.plen[di]) <= sx->m.rank)
+			if (sx->m.found &&
+			    rank_of(31, sx->src.plen[si], sx->dst.plen[di]) <= sx->m.rank)
 				continue;
 			sx->pr.src_id = sx->src.id[si];
 			sx->pr.dst_id = sx->dst.id[di];

@@ -50,24 +50,25 @@
 #endif
 
 /* ---- capacities (defaults; the agent may lower or raise them at start-up) ---- */
-#define XDROP_DEF_MAX_EXACT      1048576 /* exact rules + exact whitelist entries */
-#define XDROP_DEF_MAX_CIDR       262144  /* CIDR-table rules + whitelist entries */
-#define XDROP_DEF_MAX_PREFIXES   100000  /* prefixes per trie (direction x family) */
-#define XDROP_DEF_MAX_ADDRS      1048576 /* distinct exact addresses (presence map) */
-#define XDROP_DEF_MAX_RATE       65536   /* rate_limit rules */
-#define XDROP_SLOT_CHUNK_BITS    16
-#define XDROP_SLOT_CHUNK         (1u << XDROP_SLOT_CHUNK_BITS) /* counter slots per chunk */
-#define XDROP_MAX_SLOT_CHUNKS    64      /* 4,194,304 slots */
-#define XDROP_MAX_FF_PORTS       64      /* interfaces in fast-forward pairs */
-#define XDROP_CIDR_MAX_DEPTH     8       /* nested prefixes walked per direction */
-#define XDROP_IPV6_MAX_EXT       6       /* extension headers walked per packet (RFC 8200's longest recommended chain) */
-#define XDROP_MAX_RATE_PPS       100000000u
-#define XDROP_TOKEN_SCALE        1000000000ull /* one packet = 1e9 token units */
+#define XDROP_DEF_MAX_EXACT    1048576 /* exact rules + exact whitelist entries */
+#define XDROP_DEF_MAX_CIDR     262144  /* CIDR-table rules + whitelist entries */
+#define XDROP_DEF_MAX_PREFIXES 100000  /* prefixes per trie (direction x family) */
+#define XDROP_DEF_MAX_ADDRS    1048576 /* distinct exact addresses (presence map) */
+#define XDROP_DEF_MAX_RATE     65536   /* rate_limit rules */
+#define XDROP_SLOT_CHUNK_BITS  16
+#define XDROP_SLOT_CHUNK       (1u << XDROP_SLOT_CHUNK_BITS) /* counter slots per chunk */
+#define XDROP_MAX_SLOT_CHUNKS  64			     /* 4,194,304 slots */
+#define XDROP_MAX_FF_PORTS     64			     /* interfaces in fast-forward pairs */
+#define XDROP_CIDR_MAX_DEPTH   8 /* nested prefixes walked per direction */
+#define XDROP_IPV6_MAX_EXT                                                                         \
+	6 /* extension headers walked per packet (RFC 8200's longest recommended chain) */
+#define XDROP_MAX_RATE_PPS 100000000u
+#define XDROP_TOKEN_SCALE  1000000000ull /* one packet = 1e9 token units */
 
 /* ---- match fields: bit i of a combo mask ---- */
 enum xdrop_field {
-	XDROP_F_SRC = 1 << 0,   /* source address (exact or prefix) */
-	XDROP_F_DST = 1 << 1,   /* destination address */
+	XDROP_F_SRC = 1 << 0,	/* source address (exact or prefix) */
+	XDROP_F_DST = 1 << 1,	/* destination address */
 	XDROP_F_SPORT = 1 << 2, /* source port */
 	XDROP_F_DPORT = 1 << 3, /* destination port */
 	XDROP_F_PROTO = 1 << 4, /* IP protocol (final next header for IPv6) */
@@ -101,26 +102,25 @@ enum xdrop_act_flag {
 
 /* One verdict enum and one counter enum; user space prints names from the tables below. */
 enum xdrop_counter {
-	XDROP_CNT_RX = 0,        /* every frame the program saw */
-	XDROP_CNT_PASSED,        /* XDP_PASS or redirected */
-	XDROP_CNT_DROPPED,       /* XDP_DROP, any reason */
-	XDROP_CNT_WHITELISTED,   /* passed by a whitelist entry */
-	XDROP_CNT_RATE_LIMITED,  /* dropped by a rate limiter */
-	XDROP_CNT_RULE_DROP,     /* dropped by a drop rule */
-	XDROP_CNT_RULE_PASS,     /* passed by a pass rule */
-	XDROP_CNT_MALFORMED,     /* dropped: truncated or invalid L2/L3/L4 headers */
-	XDROP_CNT_NON_IP,        /* not IPv4/IPv6: passed (or bridged) unfiltered */
-	XDROP_CNT_FRAGMENT,      /* non-first fragments (matched without ports) */
-	XDROP_CNT_REDIRECTED,    /* fast-forward: bridged to the peer interface */
-	XDROP_CNT_RL_NO_STATE,   /* rate_limit rule without state: dropped (fail closed) */
+	XDROP_CNT_RX = 0,	/* every frame the program saw */
+	XDROP_CNT_PASSED,	/* XDP_PASS or redirected */
+	XDROP_CNT_DROPPED,	/* XDP_DROP, any reason */
+	XDROP_CNT_WHITELISTED,	/* passed by a whitelist entry */
+	XDROP_CNT_RATE_LIMITED, /* dropped by a rate limiter */
+	XDROP_CNT_RULE_DROP,	/* dropped by a drop rule */
+	XDROP_CNT_RULE_PASS,	/* passed by a pass rule */
+	XDROP_CNT_MALFORMED,	/* dropped: truncated or invalid L2/L3/L4 headers */
+	XDROP_CNT_NON_IP,	/* not IPv4/IPv6: passed (or bridged) unfiltered */
+	XDROP_CNT_FRAGMENT,	/* non-first fragments (matched without ports) */
+	XDROP_CNT_REDIRECTED,	/* fast-forward: bridged to the peer interface */
+	XDROP_CNT_RL_NO_STATE,	/* rate_limit rule without state: dropped (fail closed) */
 	XDROP_NCOUNTERS,
 };
 
-#define XDROP_COUNTER_NAMES                                                                 \
-	{                                                                                   \
-		"rx", "passed", "dropped", "whitelisted", "rate_limited", "rule_drop",      \
-			"rule_pass", "malformed", "non_ip", "fragment", "redirected",       \
-			"rl_no_state",                                                      \
+#define XDROP_COUNTER_NAMES                                                                        \
+	{                                                                                          \
+		"rx", "passed", "dropped", "whitelisted", "rate_limited", "rule_drop",             \
+		    "rule_pass", "malformed", "non_ip", "fragment", "redirected", "rl_no_state",   \
 	}
 
 /* The per-CPU global counters: one value (xdrop_stats[0]) so a packet costs one lookup. */
@@ -159,11 +159,11 @@ struct xdrop_cidr_key {
 
 /* What a matching entry does. */
 struct xdrop_act {
-	__u8 action;    /* enum xdrop_action */
-	__u8 flags;     /* enum xdrop_act_flag */
-	__u8 tcp_mask;  /* TCP flag bits examined */
+	__u8 action;	/* enum xdrop_action */
+	__u8 flags;	/* enum xdrop_act_flag */
+	__u8 tcp_mask;	/* TCP flag bits examined */
 	__u8 tcp_value; /* required values of the examined bits */
-	__u16 len_min;  /* L3 total length bounds, 0 = none */
+	__u16 len_min;	/* L3 total length bounds, 0 = none */
 	__u16 len_max;
 	__u32 slot;  /* counter and rate-state index, stable for the rule's life */
 	__u32 rate;  /* rate_limit: packets per second */
@@ -180,8 +180,8 @@ struct xdrop_entry {
 
 /* Value of the trie maps: the prefix id. Value of xdrop_prefix (keyed by id). */
 struct xdrop_prefix_info {
-	__u32 parent;   /* id of the nearest enclosing prefix in the same trie, 0 = none */
-	__u8 plen;      /* prefix length in IPv4-mapped IPv6 bits */
+	__u32 parent; /* id of the nearest enclosing prefix in the same trie, 0 = none */
+	__u8 plen;    /* prefix length in IPv4-mapped IPv6 bits */
 	__u8 pad[3];
 	__u32 combos[XDROP_NKINDS]; /* CIDR combos (mask bits) in which the prefix occurs */
 };
@@ -227,7 +227,7 @@ struct xdrop_rate_state {
 struct xdrop_config {
 	__u32 exact_active[XDROP_NKINDS]; /* candidate bits (precedence order) with entries */
 	__u32 cidr_active[XDROP_NKINDS];  /* combo masks with CIDR-table entries */
-	__u32 flags;                      /* enum xdrop_cfg_flag */
+	__u32 flags;			  /* enum xdrop_cfg_flag */
 	__u32 pad;
 };
 
@@ -238,7 +238,7 @@ enum xdrop_cfg_flag {
 /* Fast-forward port config (xdrop_ports, keyed by ingress ifindex). */
 struct xdrop_port {
 	__u32 peer_ifindex; /* where passed frames go */
-	__u32 flags;        /* enum xdrop_port_flag */
+	__u32 flags;	    /* enum xdrop_port_flag */
 };
 
 enum xdrop_port_flag {
@@ -251,12 +251,12 @@ struct xdrop_gen {
 };
 
 /* Combos (bit m = mask m) that contain field bit f: the CIDR-table "need" masks. */
-#define XDROP_MASKS_WITH(f)                                                                 \
-	((f) == XDROP_F_SRC   ? 0xAAAAAAAAu :                                               \
-	 (f) == XDROP_F_DST   ? 0xCCCCCCCCu :                                               \
-	 (f) == XDROP_F_SPORT ? 0xF0F0F0F0u :                                               \
-	 (f) == XDROP_F_DPORT ? 0xFF00FF00u :                                               \
-				0xFFFF0000u)
+#define XDROP_MASKS_WITH(f)                                                                        \
+	((f) == XDROP_F_SRC	? 0xAAAAAAAAu                                                      \
+	 : (f) == XDROP_F_DST	? 0xCCCCCCCCu                                                      \
+	 : (f) == XDROP_F_SPORT ? 0xF0F0F0F0u                                                      \
+	 : (f) == XDROP_F_DPORT ? 0xFF00FF00u                                                      \
+				: 0xFFFF0000u)
 
 #ifndef __BPF__
 static_assert(sizeof(struct xdrop_addr) == 16, "addr");

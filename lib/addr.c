@@ -10,7 +10,7 @@
 
 #include "addr.h"
 
-static const unsigned char v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 bool addr_is_v4(const struct xdrop_addr *a)
 {
@@ -76,8 +76,8 @@ int addr_parse_prefix(const char *s, struct addr_prefix *out, const char **why)
 	}
 	max = addr_is_v4(&out->addr) && !strchr(buf, ':') ? 32 : 128;
 	if (len < 0 || len > (long)max) {
-		*why = max == 32 ? "IPv4 prefix length must be 0-32" :
-				   "IPv6 prefix length must be 0-128";
+		*why = max == 32 ? "IPv4 prefix length must be 0-32"
+				 : "IPv6 prefix length must be 0-128";
 		return -EINVAL;
 	}
 	out->plen = (unsigned)len + (max == 32 ? 96 : 0);
@@ -86,7 +86,7 @@ int addr_parse_prefix(const char *s, struct addr_prefix *out, const char **why)
 		return -EINVAL;
 	}
 	if (out->plen < 96) {
-		struct addr_prefix mapped = { .plen = 96 };
+		struct addr_prefix mapped = {.plen = 96};
 
 		memcpy(mapped.addr.b, v4_mapped, sizeof(v4_mapped));
 		if (addr_prefix_covers(out, &mapped)) {

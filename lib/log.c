@@ -14,7 +14,7 @@
 #include "log.h"
 
 static enum log_level cur_level = LOG_LEVEL_INFO;
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void log_set_level(enum log_level level)
 {
@@ -49,8 +49,8 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level]);
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		     ts.tv_nsec / 1000000, level_names[level]);
 	if (n < 0)
 		return;
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
@@ -71,8 +71,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 static int libbpf_sink(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	enum log_level l = level == LIBBPF_WARN ? LOG_LEVEL_WARN :
-			   level == LIBBPF_INFO ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
+	enum log_level l = level == LIBBPF_WARN	  ? LOG_LEVEL_WARN
+			   : level == LIBBPF_INFO ? LOG_LEVEL_INFO
+						  : LOG_LEVEL_DEBUG;
 	char *buf = NULL, *line, *save = NULL;
 
 	if (l > cur_level)

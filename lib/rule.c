@@ -10,9 +10,9 @@
 
 #include "rule.h"
 
-#define IPPROTO_ICMP_   1
-#define IPPROTO_TCP_    6
-#define IPPROTO_UDP_    17
+#define IPPROTO_ICMP_	1
+#define IPPROTO_TCP_	6
+#define IPPROTO_UDP_	17
 #define IPPROTO_ICMPV6_ 58
 
 static int fail(struct rule_error *err, const char *field, const char *reason)
@@ -54,10 +54,11 @@ int rule_validate(const struct rule_spec *r, struct rule_error *err)
 	if (r->kind != XDROP_KIND_RULE && r->kind != XDROP_KIND_WL)
 		return fail(err, "kind", "unknown entry kind");
 	if (rule_combo(r) == 0)
-		return fail(err, "src_ip",
-			    r->kind == XDROP_KIND_WL ?
-				    "a whitelist entry needs at least one field; it would pass everything" :
-				    "a rule needs at least one match field");
+		return fail(
+		    err, "src_ip",
+		    r->kind == XDROP_KIND_WL
+			? "a whitelist entry needs at least one field; it would pass everything"
+			: "a rule needs at least one match field");
 	if (r->src.plen && r->dst.plen && src_v4 != dst_v4)
 		return fail(err, "dst_ip", "source and destination are of different IP families");
 	if ((r->sport || r->dport) && r->proto && r->proto != IPPROTO_TCP_ &&
@@ -207,9 +208,8 @@ static const struct {
 	const char *name;
 	uint8_t num;
 } protocols[] = {
-	{ "any", 0 },	{ "icmp", 1 },	   { "igmp", 2 }, { "tcp", 6 },
-	{ "udp", 17 },	{ "gre", 47 },	   { "esp", 50 }, { "ah", 51 },
-	{ "icmpv6", 58 }, { "sctp", 132 },
+    {"any", 0},	 {"icmp", 1}, {"igmp", 2}, {"tcp", 6},	   {"udp", 17},
+    {"gre", 47}, {"esp", 50}, {"ah", 51},  {"icmpv6", 58}, {"sctp", 132},
 };
 
 int rule_parse_protocol(const char *s, uint8_t *out)
@@ -271,8 +271,8 @@ const char *rule_action_name(uint8_t action)
 	}
 }
 
-static const char *const tcp_flag_names[8] = { "FIN", "SYN", "RST", "PSH",
-					       "ACK", "URG", "ECE", "CWR" };
+static const char *const tcp_flag_names[8] = {"FIN", "SYN", "RST", "PSH",
+					      "ACK", "URG", "ECE", "CWR"};
 
 int rule_parse_tcp_flags(const char *s, uint8_t *mask, uint8_t *value)
 {
@@ -322,9 +322,9 @@ char *rule_format_tcp_flags(uint8_t mask, uint8_t value, char *buf, size_t len)
 	for (int i = 0; i < 8; i++) {
 		if (!(mask & (1u << i)))
 			continue;
-		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s%s",
-					off ? "," : "", (value & (1u << i)) ? "" : "!",
-					tcp_flag_names[i]);
+		off +=
+		    (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s%s", off ? "," : "",
+				     (value & (1u << i)) ? "" : "!", tcp_flag_names[i]);
 	}
 	return buf;
 }
@@ -345,8 +345,8 @@ static int parse_u32(const char *s, uint32_t max, uint32_t *out)
 }
 
 static const char *const kv_fields[] = {
-	"src_ip",     "src_cidr", "dst_ip", "dst_cidr",	   "src_port",	  "dst_port",  "protocol",
-	"action",     "rate_limit", "burst", "pkt_len_min", "pkt_len_max", "tcp_flags",
+    "src_ip", "src_cidr",   "dst_ip", "dst_cidr",    "src_port",    "dst_port",	 "protocol",
+    "action", "rate_limit", "burst",  "pkt_len_min", "pkt_len_max", "tcp_flags",
 };
 
 int rule_parse_kv(const char *text, uint8_t kind, struct rule_spec *r, struct rule_error *err)
@@ -382,9 +382,9 @@ int rule_parse_kv(const char *text, uint8_t kind, struct rule_spec *r, struct ru
 
 			if (pfx->plen)
 				return fail(err, k, "address given twice");
-			if ((is_ip && strchr(val, '/')) ||
-			    addr_parse_prefix(val, pfx, &why) != 0)
-				return fail(err, k, is_ip ? "not an IP address" : "not a valid CIDR");
+			if ((is_ip && strchr(val, '/')) || addr_parse_prefix(val, pfx, &why) != 0)
+				return fail(err, k,
+					    is_ip ? "not an IP address" : "not a valid CIDR");
 		} else if (!strcmp(k, "src_port") || !strcmp(k, "dst_port")) {
 			if (parse_u32(val, 65535, &v))
 				return fail(err, k, "port must be 0-65535");
@@ -405,8 +405,9 @@ int rule_parse_kv(const char *text, uint8_t kind, struct rule_spec *r, struct ru
 			*(strstr(k, "min") ? &r->len_min : &r->len_max) = (uint16_t)v;
 		} else if (!strcmp(k, "tcp_flags")) {
 			if (rule_parse_tcp_flags(val, &r->tcp_mask, &r->tcp_value))
-				return fail(err, k, "flags like SYN,!ACK from FIN SYN RST PSH ACK "
-						    "URG ECE CWR");
+				return fail(err, k,
+					    "flags like SYN,!ACK from FIN SYN RST PSH ACK "
+					    "URG ECE CWR");
 			r->has_tcp_flags = true;
 		}
 	}
@@ -418,8 +419,7 @@ char *rule_format_kv(const struct rule_spec *r, char *buf, size_t len)
 	char a[XDROP_ADDR_STRLEN], pb[8], fl[48];
 	size_t off = 0;
 
-#define ADD(...)                                                                            \
-	off += (size_t)snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__)
+#define ADD(...) off += (size_t)snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__)
 	buf[0] = '\0';
 	if (r->src.plen == 128)
 		ADD("src_ip=%s ", addr_format(&r->src.addr, a, sizeof(a)));

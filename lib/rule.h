@@ -25,9 +25,9 @@ struct rule_spec {
 	struct addr_prefix dst;
 	uint16_t sport; /* host order, 0 = any */
 	uint16_t dport;
-	uint8_t proto; /* 0 = any */
+	uint8_t proto;	/* 0 = any */
 	uint8_t action; /* enum xdrop_action; XDROP_ACT_WHITELIST for whitelist entries */
-	uint32_t rate;  /* rate_limit: packets per second */
+	uint32_t rate;	/* rate_limit: packets per second */
 	uint32_t burst; /* rate_limit: bucket depth; 0 means "= rate" */
 	uint16_t len_min;
 	uint16_t len_max;

@@ -18,8 +18,8 @@ static int fail(struct rule_error *err, const char *field, const char *reason)
 }
 
 /* One address direction: exact (ip_field) or prefix (cidr_field), never both. */
-static int addr_field(const char *ip, const char *cidr, const char *ip_name,
-		      const char *cidr_name, struct addr_prefix *out, struct rule_error *err)
+static int addr_field(const char *ip, const char *cidr, const char *ip_name, const char *cidr_name,
+		      struct addr_prefix *out, struct rule_error *err)
 {
 	const char *why;
 
@@ -28,7 +28,8 @@ static int addr_field(const char *ip, const char *cidr, const char *ip_name,
 		return fail(err, cidr_name, "give either the address or the prefix, not both");
 	if (ip && *ip) {
 		if (strchr(ip, '/'))
-			return fail(err, ip_name, "an address has no prefix length; use the _cidr field");
+			return fail(err, ip_name,
+				    "an address has no prefix length; use the _cidr field");
 		if (addr_parse(ip, &out->addr, &why))
 			return fail(err, ip_name, why);
 		out->plen = 128;

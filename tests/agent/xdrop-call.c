@@ -14,19 +14,19 @@
 #include "xdrop.pb-c.h"
 
 static const ProtobufCServiceDescriptor *const services[] = {
-	&xdrop__v1__health_service__descriptor, &xdrop__v1__rule_service__descriptor,
-	&xdrop__v1__whitelist_service__descriptor, &xdrop__v1__node_service__descriptor,
-	&xdrop__v1__stats_service__descriptor, &xdrop__v1__key_service__descriptor,
-	&xdrop__v1__sync_service__descriptor, &xdrop__v1__agent_service__descriptor,
+    &xdrop__v1__health_service__descriptor,    &xdrop__v1__rule_service__descriptor,
+    &xdrop__v1__whitelist_service__descriptor, &xdrop__v1__node_service__descriptor,
+    &xdrop__v1__stats_service__descriptor,     &xdrop__v1__key_service__descriptor,
+    &xdrop__v1__sync_service__descriptor,      &xdrop__v1__agent_service__descriptor,
 };
 
 int main(int argc, char **argv)
 {
 	const ProtobufCServiceDescriptor *svc = NULL;
 	const ProtobufCMethodDescriptor *m;
-	struct rpc_client_opts o = { .sz = sizeof(o) };
+	struct rpc_client_opts o = {.sz = sizeof(o)};
 	struct rpc_client *c = NULL;
-	struct rpc_status st = { 0 };
+	struct rpc_status st = {0};
 	ProtobufCMessage *req = NULL, *resp = NULL;
 	static uint8_t in[64 << 20];
 	size_t n = 0, r;
@@ -37,7 +37,8 @@ int main(int argc, char **argv)
 		return 100;
 	}
 	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++)
-		if (!strcmp(services[i]->name, argv[3]) || !strcmp(services[i]->short_name, argv[3]))
+		if (!strcmp(services[i]->name, argv[3]) ||
+		    !strcmp(services[i]->short_name, argv[3]))
 			svc = services[i];
 	if (!svc || !(m = protobuf_c_service_descriptor_get_method_by_name(svc, argv[4]))) {
 		fprintf(stderr, "xdrop-call: unknown service or method %s.%s\n", argv[3], argv[4]);

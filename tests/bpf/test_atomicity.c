@@ -39,15 +39,15 @@
 #include "log.h"
 #include "testdp.h"
 
-#define GROUPS 48
+#define GROUPS	    48
 #define PROBE_TYPES 3
-#define NCPU_MAX 64
+#define NCPU_MAX    64
 
 struct probe {
 	uint8_t frame[PKT_MAX];
 	int len;
 	int verdict[2]; /* under A, under B */
-	bool same;      /* X probes: the verdict must hold whatever the generation */
+	bool same;	/* X probes: the verdict must hold whatever the generation */
 };
 
 struct run {
@@ -113,8 +113,11 @@ static void build_sets(struct run *r)
 
 		for (int t = 0; t < PROBE_TYPES; t++) {
 			struct probe *p = &r->probes[g * PROBE_TYPES + t];
-			struct pkt_desc d = { .src = src, .dst = inside, .proto = 17,
-					      .sport = t == 0 ? 7 : 8, .dport = t == 2 ? 54 : 53 };
+			struct pkt_desc d = {.src = src,
+					     .dst = inside,
+					     .proto = 17,
+					     .sport = t == 0 ? 7 : 8,
+					     .dport = t == 2 ? 54 : 53};
 
 			p->len = pkt_build(&d, p->frame);
 			assert_true(p->len > 0);
@@ -158,8 +161,8 @@ static void *send_loop(void *arg)
 /* Runs the switches with traffic; returns the number of violations. */
 static long run_switches(bool broken, int switches, long *sent_out)
 {
-	struct dataplane_opts o = { .sz = sizeof(o), .test_clock = true, .record_gen = true,
-				    .unsafe_inplace = broken };
+	struct dataplane_opts o = {
+	    .sz = sizeof(o), .test_clock = true, .record_gen = true, .unsafe_inplace = broken};
 	struct run *r = calloc(1, sizeof(*r));
 	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	pthread_t th[NCPU_MAX];
@@ -174,10 +177,11 @@ static long run_switches(bool broken, int switches, long *sent_out)
 	err = dataplane_open(&r->dp, &o);
 	assert_int_equal(err, 0);
 	build_sets(r);
-	assert_int_equal(dataplane_replace(r->dp, 1u << XDROP_KIND_RULE, set_a, GROUPS * 2, &res), 0);
+	assert_int_equal(dataplane_replace(r->dp, 1u << XDROP_KIND_RULE, set_a, GROUPS * 2, &res),
+			 0);
 	r->base_gen = res.gen;
 	for (int c = 0; c < ncpu; c++) {
-		snd[c] = (struct sender){ .run = r, .cpu = c };
+		snd[c] = (struct sender){.run = r, .cpu = c};
 		assert_int_equal(pthread_create(&th[c], NULL, send_loop, &snd[c]), 0);
 	}
 	for (int i = 0; i < switches; i++) {
@@ -238,8 +242,8 @@ static void broken_switch_is_caught(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(atomic_switch_has_no_violations),
-		cmocka_unit_test(broken_switch_is_caught),
+	    cmocka_unit_test(atomic_switch_has_no_violations),
+	    cmocka_unit_test(broken_switch_is_caught),
 	};
 
 	log_set_level(LOG_LEVEL_WARN);

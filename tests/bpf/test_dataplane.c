@@ -32,7 +32,7 @@ static char pin_dir[128];
 
 static struct dataplane *open_pinned(void)
 {
-	struct dataplane_opts o = { .sz = sizeof(o), .pin_dir = pin_dir, .test_clock = true };
+	struct dataplane_opts o = {.sz = sizeof(o), .pin_dir = pin_dir, .test_clock = true};
 	struct dataplane *dp = NULL;
 
 	assert_int_equal(dataplane_open(&dp, &o), 0);
@@ -41,12 +41,12 @@ static struct dataplane *open_pinned(void)
 
 /* Set A: a few rules of every kind; set B: many rules, so a replacement takes a while. */
 static const char *const set_a[] = {
-	"dst_ip=198.51.100.1 action=drop",
-	"dst_cidr=10.0.0.0/8 action=drop",
-	"dst_cidr=10.1.0.0/16 protocol=udp action=pass",
-	"src_ip=fd00::1 dst_port=443 protocol=tcp action=rate_limit rate_limit=5 burst=5",
-	"wl: src_ip=192.0.2.200",
-	NULL,
+    "dst_ip=198.51.100.1 action=drop",
+    "dst_cidr=10.0.0.0/8 action=drop",
+    "dst_cidr=10.1.0.0/16 protocol=udp action=pass",
+    "src_ip=fd00::1 dst_port=443 protocol=tcp action=rate_limit rate_limit=5 burst=5",
+    "wl: src_ip=192.0.2.200",
+    NULL,
 };
 
 #define B_RULES 20000
@@ -59,8 +59,9 @@ static struct rule_spec *set_b(size_t *n)
 
 	assert_non_null(v);
 	for (int i = 0; i < B_RULES / 2; i++) {
-		snprintf(line, sizeof(line), "dst_ip=172.16.%d.%d protocol=udp dst_port=53 action=drop",
-			 i / 250, i % 250 + 1);
+		snprintf(line, sizeof(line),
+			 "dst_ip=172.16.%d.%d protocol=udp dst_port=53 action=drop", i / 250,
+			 i % 250 + 1);
 		assert_int_equal(testdp_spec(line, &v[k++]), 0);
 		snprintf(line, sizeof(line), "src_cidr=100.%d.%d.0/24 action=drop", i / 250,
 			 i % 250);
@@ -79,13 +80,27 @@ struct probe {
 };
 
 static const struct probe probes[] = {
-	{ { .src = "192.0.2.1", .dst = "198.51.100.1", .proto = 17, .sport = 1, .dport = 2 }, XDP_DROP, XDP_PASS },
-	{ { .src = "192.0.2.1", .dst = "10.9.9.9", .proto = 17, .sport = 1, .dport = 2 }, XDP_DROP, XDP_PASS },
-	{ { .src = "192.0.2.1", .dst = "10.1.9.9", .proto = 17, .sport = 1, .dport = 2 }, XDP_PASS, XDP_PASS },
-	{ { .src = "192.0.2.1", .dst = "10.1.9.9", .proto = 6, .sport = 1, .dport = 2 }, XDP_DROP, XDP_PASS },
-	{ { .src = "192.0.2.200", .dst = "198.51.100.1", .proto = 6, .sport = 1, .dport = 2 }, XDP_PASS, XDP_PASS },
-	{ { .src = "192.0.2.1", .dst = "172.16.3.7", .proto = 17, .sport = 1, .dport = 53 }, XDP_PASS, XDP_DROP },
-	{ { .src = "100.7.9.1", .dst = "192.0.2.9", .proto = 6, .sport = 1, .dport = 2 }, XDP_PASS, XDP_DROP },
+    {{.src = "192.0.2.1", .dst = "198.51.100.1", .proto = 17, .sport = 1, .dport = 2},
+     XDP_DROP,
+     XDP_PASS},
+    {{.src = "192.0.2.1", .dst = "10.9.9.9", .proto = 17, .sport = 1, .dport = 2},
+     XDP_DROP,
+     XDP_PASS},
+    {{.src = "192.0.2.1", .dst = "10.1.9.9", .proto = 17, .sport = 1, .dport = 2},
+     XDP_PASS,
+     XDP_PASS},
+    {{.src = "192.0.2.1", .dst = "10.1.9.9", .proto = 6, .sport = 1, .dport = 2},
+     XDP_DROP,
+     XDP_PASS},
+    {{.src = "192.0.2.200", .dst = "198.51.100.1", .proto = 6, .sport = 1, .dport = 2},
+     XDP_PASS,
+     XDP_PASS},
+    {{.src = "192.0.2.1", .dst = "172.16.3.7", .proto = 17, .sport = 1, .dport = 53},
+     XDP_PASS,
+     XDP_DROP},
+    {{.src = "100.7.9.1", .dst = "192.0.2.9", .proto = 6, .sport = 1, .dport = 2},
+     XDP_PASS,
+     XDP_DROP},
 };
 
 /* Which set the probes see: 'A', 'B', or '?' for a mix. */
@@ -126,7 +141,8 @@ static void adopt_keeps_everything(void **state)
 	assert_int_equal(d2, d1);
 	assert_int_equal(which_set(dp), 'A');
 	/* and it keeps working: a change after adoption */
-	assert_int_equal(testdp_load(dp, (const char *const[]){ "dst_ip=198.51.100.1 action=pass", NULL }), 0);
+	assert_int_equal(
+	    testdp_load(dp, (const char *const[]){"dst_ip=198.51.100.1 action=pass", NULL}), 0);
 	assert_int_equal(dataplane_count(dp, XDROP_KIND_RULE), 1);
 	assert_int_equal(dataplane_count(dp, XDROP_KIND_WL), 0);
 	assert_int_equal(testdp_send(dp, &probes[1].d), XDP_PASS);
@@ -141,7 +157,7 @@ static void kill_during_replace_is_all_or_nothing(void **state)
 	struct dataplane *dp;
 	struct dp_result res;
 	double replace_ms;
-	char seen[32] = { 0 };
+	char seen[32] = {0};
 	int rounds = 12, a_count = 0, b_count = 0;
 	unsigned seed = (unsigned)time(NULL);
 
@@ -195,8 +211,8 @@ static void kill_during_replace_is_all_or_nothing(void **state)
 
 static void capacity_refused_before_switch(void **state)
 {
-	struct dataplane_opts o = { .sz = sizeof(o), .max_exact = 100, .max_cidr = 50,
-				    .max_prefixes = 10, .max_rate = 3 };
+	struct dataplane_opts o = {
+	    .sz = sizeof(o), .max_exact = 100, .max_cidr = 50, .max_prefixes = 10, .max_rate = 3};
 	struct rule_spec v[120];
 	struct dp_change ch[12];
 	struct dataplane *dp;
@@ -229,7 +245,8 @@ static void capacity_refused_before_switch(void **state)
 	assert_int_equal(dataplane_gen(dp), gen);
 	/* rate-limit states */
 	for (i = 0; i < 4; i++) {
-		snprintf(line, sizeof(line), "src_cidr=10.%d.0.0/16 action=rate_limit rate_limit=10", i);
+		snprintf(line, sizeof(line),
+			 "src_cidr=10.%d.0.0/16 action=rate_limit rate_limit=10", i);
 		assert_int_equal(testdp_spec(line, &ch[i].spec), 0);
 		ch[i].op = DP_PUT;
 	}
@@ -296,10 +313,10 @@ static int cleanup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(adopt_keeps_everything),
-		cmocka_unit_test(kill_during_replace_is_all_or_nothing),
-		cmocka_unit_test(capacity_refused_before_switch),
-		cmocka_unit_test(bad_changes_refused_with_field),
+	    cmocka_unit_test(adopt_keeps_everything),
+	    cmocka_unit_test(kill_during_replace_is_all_or_nothing),
+	    cmocka_unit_test(capacity_refused_before_switch),
+	    cmocka_unit_test(bad_changes_refused_with_field),
 	};
 
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xdrop-test-%d", (int)getpid());

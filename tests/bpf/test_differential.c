@@ -25,19 +25,18 @@
 
 #define MAX_RULES 320
 
-static const char *const v4_addrs[] = { "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.1.1",
-					"10.0.1.255", "10.1.2.3", "10.1.0.1", "11.0.0.1",
-					"192.0.2.1", "10.0.0.0" };
-static const char *const v4_nets[] = { "0.0.0.0/0",   "10.0.0.0/8",  "10.0.0.0/16", "10.1.0.0/16",
-				       "10.0.0.0/23", "10.0.0.0/24", "10.0.1.0/24", "10.1.2.0/24",
-				       "10.0.0.0/30", "10.0.0.0/31", "10.0.0.2/31", "11.0.0.0/8" };
-static const char *const v6_addrs[] = { "fd00::1", "fd00::2", "fd00::3", "fd00:0:0:1::1",
-					"fd00:1::1", "fd01::1", "fd00::" };
-static const char *const v6_nets[] = { "fd00::/8",	"fd00::/16",	"fd00::/64",
-				       "fd00:0:0:1::/64", "fd00::/126",	"fd00::/127",
-				       "fd00:1::/32",	"fd01::/16" };
-static const uint16_t ports[] = { 53, 80, 443, 1000 };
-static const uint8_t protos[] = { 6, 17, 1, 58, 47 };
+static const char *const v4_addrs[] = {"10.0.0.1",   "10.0.0.2", "10.0.0.3", "10.0.1.1",
+				       "10.0.1.255", "10.1.2.3", "10.1.0.1", "11.0.0.1",
+				       "192.0.2.1",  "10.0.0.0"};
+static const char *const v4_nets[] = {"0.0.0.0/0",   "10.0.0.0/8",  "10.0.0.0/16", "10.1.0.0/16",
+				      "10.0.0.0/23", "10.0.0.0/24", "10.0.1.0/24", "10.1.2.0/24",
+				      "10.0.0.0/30", "10.0.0.0/31", "10.0.0.2/31", "11.0.0.0/8"};
+static const char *const v6_addrs[] = {"fd00::1",   "fd00::2", "fd00::3", "fd00:0:0:1::1",
+				       "fd00:1::1", "fd01::1", "fd00::"};
+static const char *const v6_nets[] = {"fd00::/8",   "fd00::/16",  "fd00::/64",	 "fd00:0:0:1::/64",
+				      "fd00::/126", "fd00::/127", "fd00:1::/32", "fd01::/16"};
+static const uint16_t ports[] = {53, 80, 443, 1000};
+static const uint8_t protos[] = {6, 17, 1, 58, 47};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -70,8 +69,8 @@ static void gen_addr_field(struct addr_prefix *out, bool v6)
 	const char *why;
 
 	if (pick(2))
-		addr_parse_prefix(v6 ? v6_addrs[pick(N(v6_addrs))] : v4_addrs[pick(N(v4_addrs))], out,
-				  &why);
+		addr_parse_prefix(v6 ? v6_addrs[pick(N(v6_addrs))] : v4_addrs[pick(N(v4_addrs))],
+				  out, &why);
 	else
 		addr_parse_prefix(v6 ? v6_nets[pick(N(v6_nets))] : v4_nets[pick(N(v4_nets))], out,
 				  &why);
@@ -191,14 +190,18 @@ static void differential(void **state)
 			char sb[XDROP_ADDR_STRLEN], db[XDROP_ADDR_STRLEN];
 			bool v6 = pick(3) == 0;
 			struct pkt_desc d = {
-				.src = neighbour(v6, sb),
-				.dst = neighbour(v6, db),
-				.proto = pick(8) == 0 ? 132 : protos[pick(N(protos))],
-				.sport = pick(4) ? ports[pick(N(ports))] : (uint16_t)(ports[pick(N(ports))] + 1),
-				.dport = pick(4) ? ports[pick(N(ports))] : (uint16_t)(ports[pick(N(ports))] - 1),
-				.tcp_flags = (uint8_t)pick(256),
-				.frag = pick(20) == 0 ? 1 : pick(20) == 0 ? 2 : 0,
-				.payload = (uint16_t)pick(64),
+			    .src = neighbour(v6, sb),
+			    .dst = neighbour(v6, db),
+			    .proto = pick(8) == 0 ? 132 : protos[pick(N(protos))],
+			    .sport = pick(4) ? ports[pick(N(ports))]
+					     : (uint16_t)(ports[pick(N(ports))] + 1),
+			    .dport = pick(4) ? ports[pick(N(ports))]
+					     : (uint16_t)(ports[pick(N(ports))] - 1),
+			    .tcp_flags = (uint8_t)pick(256),
+			    .frag = pick(20) == 0   ? 1
+				    : pick(20) == 0 ? 2
+						    : 0,
+			    .payload = (uint16_t)pick(64),
 			};
 			uint8_t buf[PKT_MAX];
 			struct ref_pkt rp;
@@ -227,13 +230,16 @@ static void differential(void **state)
 				if (winner >= 0)
 					rule_format_kv(&rules[winner], rb, sizeof(rb));
 				if (mismatches++ < 10)
-					printf("# mismatch round %d: %s %s > %s proto %u ports %u>%u "
-					       "frag %d len %u: kernel %d, reference %d (deciding "
-					       "entry: %s%s)\n",
-					       round, v6 ? "v6" : "v4", d.src, d.dst, d.proto, d.sport,
-					       d.dport, d.frag, rp.l3_len, kv, rv,
-					       winner >= 0 && rules[winner].kind == XDROP_KIND_WL ? "wl: " : "",
-					       rb);
+					printf(
+					    "# mismatch round %d: %s %s > %s proto %u ports %u>%u "
+					    "frag %d len %u: kernel %d, reference %d (deciding "
+					    "entry: %s%s)\n",
+					    round, v6 ? "v6" : "v4", d.src, d.dst, d.proto, d.sport,
+					    d.dport, d.frag, rp.l3_len, kv, rv,
+					    winner >= 0 && rules[winner].kind == XDROP_KIND_WL
+						? "wl: "
+						: "",
+					    rb);
 			}
 		}
 		ref_fini(&ref);
@@ -250,7 +256,7 @@ static void differential(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(differential),
+	    cmocka_unit_test(differential),
 	};
 
 	return cmocka_run_group_tests_name("bpf_differential", tests, NULL, NULL);

@@ -24,8 +24,8 @@
 #include "log.h"
 #include "testdp.h"
 
-#define RATE  40000u
-#define BURST 2000u
+#define RATE	40000u
+#define BURST	2000u
 #define SECONDS 2.0
 
 struct sender {
@@ -63,10 +63,10 @@ static void *send_loop(void *arg)
 
 static void run(int ncpu)
 {
-	struct pkt_desc d = { .src = "192.0.2.1", .dst = "198.51.100.99", .proto = 17,
-			      .sport = 1, .dport = 53 };
+	struct pkt_desc d = {
+	    .src = "192.0.2.1", .dst = "198.51.100.99", .proto = 17, .sport = 1, .dport = 53};
 	char line[128];
-	const char *lines[] = { line, NULL };
+	const char *lines[] = {line, NULL};
 	struct dataplane *dp = testdp_open(false, false);
 	struct sender s[64];
 	pthread_t th[64];
@@ -86,8 +86,11 @@ static void run(int ncpu)
 	assert_int_equal(testdp_load(dp, lines), 0);
 	t0 = now_s(); /* the bucket is full from here */
 	for (int i = 0; i < ncpu; i++) {
-		s[i] = (struct sender){ .fd = dataplane_prog_fd(dp), .cpu = i, .frame = frame,
-					.len = len, .stop = &stop };
+		s[i] = (struct sender){.fd = dataplane_prog_fd(dp),
+				       .cpu = i,
+				       .frame = frame,
+				       .len = len,
+				       .stop = &stop};
 		assert_int_equal(pthread_create(&th[i], NULL, send_loop, &s[i]), 0);
 	}
 	usleep((useconds_t)(SECONDS * 1e6));
@@ -105,7 +108,8 @@ static void run(int ncpu)
 	printf("# %d CPU(s): offered %ld packets (%.0f pps), admitted %.0f, expected %.0f "
 	       "(%+.2f%%), rate_limited counter %llu\n",
 	       ncpu, offered, (double)offered / (t1 - t0), admitted, expected,
-	       100.0 * (admitted - expected) / expected, (unsigned long long)c[XDROP_CNT_RATE_LIMITED]);
+	       100.0 * (admitted - expected) / expected,
+	       (unsigned long long)c[XDROP_CNT_RATE_LIMITED]);
 	assert_int_equal(match, (uint64_t)offered);
 	assert_int_equal(drop, c[XDROP_CNT_RATE_LIMITED]);
 	/* the offered load must exceed the limit for the test to mean anything */
@@ -131,8 +135,8 @@ static void every_cpu(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(one_cpu),
-		cmocka_unit_test(every_cpu),
+	    cmocka_unit_test(one_cpu),
+	    cmocka_unit_test(every_cpu),
 	};
 
 	return cmocka_run_group_tests_name("bpf_ratelimit", tests, NULL, NULL);

@@ -18,16 +18,16 @@
 
 #include "testdp.h"
 
-#define D XDP_DROP
-#define P XDP_PASS
+#define D    XDP_DROP
+#define P    XDP_PASS
 #define NONE (-1)
 
 struct step {
 	struct pkt_desc pkt;
 	int verdict;
-	int counter;      /* global counter that must grow by one, or NONE */
-	long long clock;  /* set the rate limiter's clock first (ns), or -1 */
-	const char *raw;  /* instead of pkt: hex bytes of a raw frame */
+	int counter;	 /* global counter that must grow by one, or NONE */
+	long long clock; /* set the rate limiter's clock first (ns), or -1 */
+	const char *raw; /* instead of pkt: hex bytes of a raw frame */
 };
 
 struct scenario {
@@ -36,135 +36,308 @@ struct scenario {
 	struct step steps[10];
 };
 
-#define V4(s, d, pr, sp, dp_) { .src = s, .dst = d, .proto = pr, .sport = sp, .dport = dp_ }
-#define STEP(pkt_, v) { .pkt = pkt_, .verdict = v, .counter = NONE, .clock = -1 }
-#define STEPC(pkt_, v, c) { .pkt = pkt_, .verdict = v, .counter = c, .clock = -1 }
+#define V4(s, d, pr, sp, dp_)                                                                      \
+	{                                                                                          \
+		.src = s, .dst = d, .proto = pr, .sport = sp, .dport = dp_                         \
+	}
+#define STEP(pkt_, v)                                                                              \
+	{                                                                                          \
+		.pkt = pkt_, .verdict = v, .counter = NONE, .clock = -1                            \
+	}
+#define STEPC(pkt_, v, c)                                                                          \
+	{                                                                                          \
+		.pkt = pkt_, .verdict = v, .counter = c, .clock = -1                               \
+	}
 
 static const struct scenario scenarios[] = {
-	{ "no rules: everything passes",
-	  { NULL },
-	  { STEP(V4("192.0.2.1", "198.51.100.1", 17, 1000, 53), P),
-	    STEP(V4("fd00::1", "fd00::2", 6, 1000, 80), P) } },
-	{ "nested CIDRs: drop /8, pass /16, rate-limit /24",
-	  { "dst_cidr=10.0.0.0/8 action=drop", "dst_cidr=10.1.0.0/16 action=pass",
-	    "dst_cidr=10.1.2.0/24 action=rate_limit rate_limit=1 burst=1", NULL },
-	  { STEPC(V4("192.0.2.1", "10.2.0.1", 17, 1, 53), D, XDROP_CNT_RULE_DROP),
-	    STEPC(V4("192.0.2.1", "10.1.3.1", 17, 1, 53), P, XDROP_CNT_RULE_PASS),
-	    { .pkt = V4("192.0.2.1", "10.1.2.1", 17, 1, 53), .verdict = P, .counter = NONE,
-	      .clock = 1000 },
-	    STEPC(V4("192.0.2.1", "10.1.2.1", 17, 1, 53), D, XDROP_CNT_RATE_LIMITED),
-	    STEP(V4("192.0.2.1", "11.0.0.1", 17, 1, 53), P) } },
-	{ "IPv6 nested CIDRs",
-	  { "src_cidr=fd00::/16 action=drop", "src_cidr=fd00:1::/32 action=pass",
-	    "src_cidr=fd00:1:2::/48 action=drop", NULL },
-	  { STEP(V4("fd00:9::1", "fd01::1", 6, 1, 2), D), STEP(V4("fd00:1:9::1", "fd01::1", 6, 1, 2), P),
-	    STEP(V4("fd00:1:2::1", "fd01::1", 6, 1, 2), D), STEP(V4("fd02::1", "fd01::1", 6, 1, 2), P) } },
-	{ "whitelist first: an entry beats a more specific drop",
-	  { "src_ip=192.0.2.9 dst_ip=198.51.100.1 dst_port=80 protocol=tcp action=drop",
-	    "wl: src_cidr=192.0.2.0/24", NULL },
-	  { STEPC(V4("192.0.2.9", "198.51.100.1", 6, 5, 80), P, XDROP_CNT_WHITELISTED),
-	    STEP(V4("192.0.3.9", "198.51.100.1", 6, 5, 80), P) } },
-	{ "whitelist exact entry; others still dropped",
-	  { "dst_cidr=198.51.100.0/24 action=drop", "wl: src_ip=192.0.2.7 protocol=udp", NULL },
-	  { STEPC(V4("192.0.2.7", "198.51.100.1", 17, 5, 53), P, XDROP_CNT_WHITELISTED),
-	    STEPC(V4("192.0.2.7", "198.51.100.1", 6, 5, 53), D, XDROP_CNT_RULE_DROP),
-	    STEP(V4("192.0.2.8", "198.51.100.1", 17, 5, 53), D) } },
-	{ "pass more specific than drop lets traffic through",
-	  { "dst_cidr=192.0.2.0/24 action=drop",
-	    "dst_ip=192.0.2.7 dst_port=80 protocol=tcp action=pass", NULL },
-	  { STEP(V4("203.0.113.1", "192.0.2.7", 6, 999, 80), P),
-	    STEP(V4("203.0.113.1", "192.0.2.7", 6, 999, 81), D),
-	    STEP(V4("203.0.113.1", "192.0.2.8", 6, 999, 80), D) } },
-	{ "exact address beats its prefix; more fields beat fewer",
-	  { "src_cidr=198.51.100.0/24 action=drop", "src_ip=198.51.100.5 action=pass",
-	    "protocol=udp action=pass", "protocol=udp dst_port=53 action=drop", NULL },
-	  { STEP(V4("198.51.100.5", "203.0.113.1", 6, 1, 2), P),
-	    STEP(V4("198.51.100.6", "203.0.113.1", 6, 1, 2), D),
-	    STEP(V4("203.0.113.9", "203.0.113.1", 17, 1, 54), P),
-	    STEP(V4("203.0.113.9", "203.0.113.1", 17, 1, 53), D),
-	    /* one field each: the source prefix outranks the protocol */
-	    STEP(V4("198.51.100.6", "203.0.113.1", 17, 1, 54), D) } },
-	{ "tie on fields and total prefix: the longer destination wins",
-	  { "src_cidr=10.0.0.0/24 dst_cidr=172.16.0.0/16 action=drop",
-	    "src_cidr=10.0.0.0/16 dst_cidr=172.16.0.0/24 action=pass", NULL },
-	  { STEP(V4("10.0.0.1", "172.16.0.1", 17, 1, 2), P),
-	    STEP(V4("10.0.0.1", "172.16.1.1", 17, 1, 2), D) } },
-	{ "exact source with a destination prefix (mixed rule)",
-	  { "src_ip=192.0.2.1 dst_cidr=198.51.100.0/24 protocol=tcp action=drop", NULL },
-	  { STEP(V4("192.0.2.1", "198.51.100.77", 6, 1, 2), D),
-	    STEP(V4("192.0.2.2", "198.51.100.77", 6, 1, 2), P),
-	    STEP(V4("192.0.2.1", "198.51.100.77", 17, 1, 2), P) } },
-	{ "rate limit with a seeded clock: burst, refill, long idle",
-	  { "dst_ip=192.0.2.50 action=rate_limit rate_limit=2 burst=2", NULL },
-	  { { .pkt = V4("1.1.1.1", "192.0.2.50", 17, 1, 2), .verdict = P, .counter = NONE, .clock = 1000000000 },
-	    STEP(V4("1.1.1.1", "192.0.2.50", 17, 1, 2), P),
-	    STEPC(V4("1.1.1.1", "192.0.2.50", 17, 1, 2), D, XDROP_CNT_RATE_LIMITED),
-	    { .pkt = V4("1.1.1.1", "192.0.2.50", 17, 1, 2), .verdict = P, .counter = NONE, .clock = 1500000000 },
-	    STEP(V4("1.1.1.1", "192.0.2.50", 17, 1, 2), D),
-	    { .pkt = V4("1.1.1.1", "192.0.2.50", 17, 1, 2), .verdict = D, .counter = NONE, .clock = 1700000000 },
-	    { .pkt = V4("1.1.1.1", "192.0.2.50", 17, 1, 2), .verdict = P, .counter = NONE, .clock = 4000000000000000000ll },
-	    STEP(V4("1.1.1.1", "192.0.2.50", 17, 1, 2), P),
-	    STEP(V4("1.1.1.1", "192.0.2.50", 17, 1, 2), D) } },
-	{ "packet length bounds, each edge +-1",
-	  { "dst_port=53 protocol=udp pkt_len_min=100 pkt_len_max=200 action=drop", NULL },
-	  { { .pkt = { .src = "1.1.1.1", .dst = "2.2.2.2", .proto = 17, .sport = 1, .dport = 53, .payload = 71 }, .verdict = P, .counter = NONE, .clock = -1 },
-	    { .pkt = { .src = "1.1.1.1", .dst = "2.2.2.2", .proto = 17, .sport = 1, .dport = 53, .payload = 72 }, .verdict = D, .counter = NONE, .clock = -1 },
-	    { .pkt = { .src = "1.1.1.1", .dst = "2.2.2.2", .proto = 17, .sport = 1, .dport = 53, .payload = 172 }, .verdict = D, .counter = NONE, .clock = -1 },
-	    { .pkt = { .src = "1.1.1.1", .dst = "2.2.2.2", .proto = 17, .sport = 1, .dport = 53, .payload = 173 }, .verdict = P, .counter = NONE, .clock = -1 } } },
-	{ "TCP flags SYN,!ACK",
-	  { "dst_port=80 protocol=tcp tcp_flags=SYN,!ACK action=drop", NULL },
-	  { { .pkt = { .src = "1.1.1.1", .dst = "2.2.2.2", .proto = 6, .sport = 9, .dport = 80, .tcp_flags = 0x02 }, .verdict = D, .counter = NONE, .clock = -1 },
-	    { .pkt = { .src = "1.1.1.1", .dst = "2.2.2.2", .proto = 6, .sport = 9, .dport = 80, .tcp_flags = 0x12 }, .verdict = P, .counter = NONE, .clock = -1 },
-	    { .pkt = { .src = "1.1.1.1", .dst = "2.2.2.2", .proto = 6, .sport = 9, .dport = 80, .tcp_flags = 0x10 }, .verdict = P, .counter = NONE, .clock = -1 } } },
-	{ "VLAN and QinQ frames are filtered on the inner packet",
-	  { "dst_ip=198.51.100.3 action=drop", NULL },
-	  { { .pkt = { .src = "1.1.1.1", .dst = "198.51.100.3", .proto = 17, .sport = 1, .dport = 2, .vlans = 1 }, .verdict = D, .counter = NONE, .clock = -1 },
-	    { .pkt = { .src = "1.1.1.1", .dst = "198.51.100.3", .proto = 17, .sport = 1, .dport = 2, .vlans = 2 }, .verdict = D, .counter = NONE, .clock = -1 },
-	    { .pkt = { .src = "1.1.1.1", .dst = "198.51.100.4", .proto = 17, .sport = 1, .dport = 2, .vlans = 2 }, .verdict = P, .counter = NONE, .clock = -1 } } },
-	{ "IPv6 extension headers: the final next header is the protocol",
-	  { "dst_port=53 protocol=udp dst_cidr=fd00::/8 action=drop", NULL },
-	  { { .pkt = { .src = "fd00::1", .dst = "fd00::2", .proto = 17, .sport = 1, .dport = 53, .v6_ext = 3 }, .verdict = D, .counter = NONE, .clock = -1 },
-	    { .pkt = { .src = "fd00::1", .dst = "fd00::2", .proto = 17, .sport = 1, .dport = 54, .v6_ext = 3 }, .verdict = P, .counter = NONE, .clock = -1 },
-	    { .pkt = { .src = "fd00::1", .dst = "fd00::2", .proto = 17, .sport = 1, .dport = 54, .v6_ext = 6 }, .verdict = P, .counter = NONE, .clock = -1 },
-	    { .pkt = { .src = "fd00::1", .dst = "fd00::2", .proto = 17, .sport = 1, .dport = 53, .v6_ext = 6 }, .verdict = D, .counter = XDROP_CNT_RULE_DROP, .clock = -1 },
-	    { .pkt = { .src = "fd00::1", .dst = "fd00::2", .proto = 17, .sport = 1, .dport = 54, .v6_ext = 7 }, .verdict = D, .counter = XDROP_CNT_MALFORMED, .clock = -1 },
-	    { .pkt = { .src = "fd00::1", .dst = "fd00::2", .proto = 17, .sport = 1, .dport = 53, .v6_ext = 9 }, .verdict = D, .counter = XDROP_CNT_MALFORMED, .clock = -1 } } },
-	{ "IPv4 options do not hide the ports",
-	  { "dst_port=53 protocol=udp action=drop", NULL },
-	  { { .pkt = { .src = "1.1.1.1", .dst = "2.2.2.2", .proto = 17, .sport = 1, .dport = 53, .ip_opts = 3 }, .verdict = D, .counter = NONE, .clock = -1 } } },
-	{ "fragments: port rules match first fragments only, address rules match all",
-	  { "dst_ip=192.0.2.1 dst_port=53 protocol=udp action=drop",
-	    "dst_ip=192.0.2.2 protocol=udp action=drop", NULL },
-	  { { .pkt = { .src = "1.1.1.1", .dst = "192.0.2.1", .proto = 17, .sport = 1, .dport = 53, .frag = 1 }, .verdict = D, .counter = NONE, .clock = -1 },
-	    { .pkt = { .src = "1.1.1.1", .dst = "192.0.2.1", .proto = 17, .sport = 1, .dport = 53, .frag = 2 }, .verdict = P, .counter = XDROP_CNT_FRAGMENT, .clock = -1 },
-	    { .pkt = { .src = "1.1.1.1", .dst = "192.0.2.2", .proto = 17, .frag = 2 }, .verdict = D, .counter = NONE, .clock = -1 } } },
-	{ "IPv6 fragments",
-	  { "dst_ip=fd00::53 dst_port=53 protocol=udp action=drop", "dst_ip=fd00::54 protocol=udp action=drop", NULL },
-	  { { .pkt = { .src = "fd00::1", .dst = "fd00::53", .proto = 17, .sport = 1, .dport = 53, .frag = 1 }, .verdict = D, .counter = NONE, .clock = -1 },
-	    { .pkt = { .src = "fd00::1", .dst = "fd00::53", .proto = 17, .sport = 1, .dport = 53, .frag = 2 }, .verdict = P, .counter = NONE, .clock = -1 },
-	    { .pkt = { .src = "fd00::1", .dst = "fd00::54", .proto = 17, .frag = 2 }, .verdict = D, .counter = NONE, .clock = -1 } } },
-	{ "ports without a protocol match TCP and UDP only",
-	  { "dst_port=80 action=drop", NULL },
-	  { STEP(V4("1.1.1.1", "2.2.2.2", 6, 1, 80), D), STEP(V4("1.1.1.1", "2.2.2.2", 17, 1, 80), D),
-	    STEP(V4("1.1.1.1", "2.2.2.2", 132, 1, 80), P), STEP(V4("1.1.1.1", "2.2.2.2", 1, 0, 0), P) } },
-	{ "icmp is not icmpv6",
-	  { "protocol=icmp action=drop", NULL },
-	  { STEP(V4("1.1.1.1", "2.2.2.2", 1, 0, 0), D), STEP(V4("fd00::1", "fd00::2", 58, 0, 0), P) } },
-	{ "an IPv4 rule never matches IPv6 and the reverse",
-	  { "src_ip=192.0.2.1 action=drop", "src_ip=fd00::1 action=drop", NULL },
-	  { STEP(V4("192.0.2.1", "192.0.2.9", 17, 1, 1), D), STEP(V4("fd00::1", "fd00::9", 17, 1, 1), D),
-	    STEP(V4("192.0.2.2", "192.0.2.9", 17, 1, 1), P), STEP(V4("fd00::2", "fd00::9", 17, 1, 1), P),
-	    /* IPv4-mapped addresses on the wire are malformed, not IPv4 look-alikes */
-	    STEPC(V4("::ffff:192.0.2.1", "fd00::9", 17, 1, 1), D, XDROP_CNT_MALFORMED) } },
-	{ "malformed and truncated frames: dropped and counted, never aborted",
-	  { NULL },
-	  { { .raw = "0200000000020200000000010800", .verdict = D, .counter = XDROP_CNT_MALFORMED, .clock = -1 },
-	    { .raw = "02000000000202000000000108004500", .verdict = D, .counter = XDROP_CNT_MALFORMED, .clock = -1 },
-	    { .raw = "020000000002020000000001080044000014000000004011000001010101020202020000", .verdict = D, .counter = XDROP_CNT_MALFORMED, .clock = -1 },
-	    { .raw = "020000000002020000000001080045000028000000004006000001010101020202020001", .verdict = D, .counter = XDROP_CNT_MALFORMED, .clock = -1 },
-	    { .raw = "0200000000020200000000018100", .verdict = D, .counter = XDROP_CNT_MALFORMED, .clock = -1 },
-	    { .raw = "02000000000202000000000186dd6000", .verdict = D, .counter = XDROP_CNT_MALFORMED, .clock = -1 },
-	    { .raw = "020000000002020000000001080600010800060400010200000000010a000001000000000000000a000002", .verdict = P, .counter = XDROP_CNT_NON_IP, .clock = -1 } } },
+    {"no rules: everything passes",
+     {NULL},
+     {STEP(V4("192.0.2.1", "198.51.100.1", 17, 1000, 53), P),
+      STEP(V4("fd00::1", "fd00::2", 6, 1000, 80), P)}},
+    {"nested CIDRs: drop /8, pass /16, rate-limit /24",
+     {"dst_cidr=10.0.0.0/8 action=drop", "dst_cidr=10.1.0.0/16 action=pass",
+      "dst_cidr=10.1.2.0/24 action=rate_limit rate_limit=1 burst=1", NULL},
+     {STEPC(V4("192.0.2.1", "10.2.0.1", 17, 1, 53), D, XDROP_CNT_RULE_DROP),
+      STEPC(V4("192.0.2.1", "10.1.3.1", 17, 1, 53), P, XDROP_CNT_RULE_PASS),
+      {.pkt = V4("192.0.2.1", "10.1.2.1", 17, 1, 53), .verdict = P, .counter = NONE, .clock = 1000},
+      STEPC(V4("192.0.2.1", "10.1.2.1", 17, 1, 53), D, XDROP_CNT_RATE_LIMITED),
+      STEP(V4("192.0.2.1", "11.0.0.1", 17, 1, 53), P)}},
+    {"IPv6 nested CIDRs",
+     {"src_cidr=fd00::/16 action=drop", "src_cidr=fd00:1::/32 action=pass",
+      "src_cidr=fd00:1:2::/48 action=drop", NULL},
+     {STEP(V4("fd00:9::1", "fd01::1", 6, 1, 2), D), STEP(V4("fd00:1:9::1", "fd01::1", 6, 1, 2), P),
+      STEP(V4("fd00:1:2::1", "fd01::1", 6, 1, 2), D), STEP(V4("fd02::1", "fd01::1", 6, 1, 2), P)}},
+    {"whitelist first: an entry beats a more specific drop",
+     {"src_ip=192.0.2.9 dst_ip=198.51.100.1 dst_port=80 protocol=tcp action=drop",
+      "wl: src_cidr=192.0.2.0/24", NULL},
+     {STEPC(V4("192.0.2.9", "198.51.100.1", 6, 5, 80), P, XDROP_CNT_WHITELISTED),
+      STEP(V4("192.0.3.9", "198.51.100.1", 6, 5, 80), P)}},
+    {"whitelist exact entry; others still dropped",
+     {"dst_cidr=198.51.100.0/24 action=drop", "wl: src_ip=192.0.2.7 protocol=udp", NULL},
+     {STEPC(V4("192.0.2.7", "198.51.100.1", 17, 5, 53), P, XDROP_CNT_WHITELISTED),
+      STEPC(V4("192.0.2.7", "198.51.100.1", 6, 5, 53), D, XDROP_CNT_RULE_DROP),
+      STEP(V4("192.0.2.8", "198.51.100.1", 17, 5, 53), D)}},
+    {"pass more specific than drop lets traffic through",
+     {"dst_cidr=192.0.2.0/24 action=drop", "dst_ip=192.0.2.7 dst_port=80 protocol=tcp action=pass",
+      NULL},
+     {STEP(V4("203.0.113.1", "192.0.2.7", 6, 999, 80), P),
+      STEP(V4("203.0.113.1", "192.0.2.7", 6, 999, 81), D),
+      STEP(V4("203.0.113.1", "192.0.2.8", 6, 999, 80), D)}},
+    {"exact address beats its prefix; more fields beat fewer",
+     {"src_cidr=198.51.100.0/24 action=drop", "src_ip=198.51.100.5 action=pass",
+      "protocol=udp action=pass", "protocol=udp dst_port=53 action=drop", NULL},
+     {STEP(V4("198.51.100.5", "203.0.113.1", 6, 1, 2), P),
+      STEP(V4("198.51.100.6", "203.0.113.1", 6, 1, 2), D),
+      STEP(V4("203.0.113.9", "203.0.113.1", 17, 1, 54), P),
+      STEP(V4("203.0.113.9", "203.0.113.1", 17, 1, 53), D),
+      /* one field each: the source prefix outranks the protocol */
+      STEP(V4("198.51.100.6", "203.0.113.1", 17, 1, 54), D)}},
+    {"tie on fields and total prefix: the longer destination wins",
+     {"src_cidr=10.0.0.0/24 dst_cidr=172.16.0.0/16 action=drop",
+      "src_cidr=10.0.0.0/16 dst_cidr=172.16.0.0/24 action=pass", NULL},
+     {STEP(V4("10.0.0.1", "172.16.0.1", 17, 1, 2), P),
+      STEP(V4("10.0.0.1", "172.16.1.1", 17, 1, 2), D)}},
+    {"exact source with a destination prefix (mixed rule)",
+     {"src_ip=192.0.2.1 dst_cidr=198.51.100.0/24 protocol=tcp action=drop", NULL},
+     {STEP(V4("192.0.2.1", "198.51.100.77", 6, 1, 2), D),
+      STEP(V4("192.0.2.2", "198.51.100.77", 6, 1, 2), P),
+      STEP(V4("192.0.2.1", "198.51.100.77", 17, 1, 2), P)}},
+    {"rate limit with a seeded clock: burst, refill, long idle",
+     {"dst_ip=192.0.2.50 action=rate_limit rate_limit=2 burst=2", NULL},
+     {{.pkt = V4("1.1.1.1", "192.0.2.50", 17, 1, 2),
+       .verdict = P,
+       .counter = NONE,
+       .clock = 1000000000},
+      STEP(V4("1.1.1.1", "192.0.2.50", 17, 1, 2), P),
+      STEPC(V4("1.1.1.1", "192.0.2.50", 17, 1, 2), D, XDROP_CNT_RATE_LIMITED),
+      {.pkt = V4("1.1.1.1", "192.0.2.50", 17, 1, 2),
+       .verdict = P,
+       .counter = NONE,
+       .clock = 1500000000},
+      STEP(V4("1.1.1.1", "192.0.2.50", 17, 1, 2), D),
+      {.pkt = V4("1.1.1.1", "192.0.2.50", 17, 1, 2),
+       .verdict = D,
+       .counter = NONE,
+       .clock = 1700000000},
+      {.pkt = V4("1.1.1.1", "192.0.2.50", 17, 1, 2),
+       .verdict = P,
+       .counter = NONE,
+       .clock = 4000000000000000000ll},
+      STEP(V4("1.1.1.1", "192.0.2.50", 17, 1, 2), P),
+      STEP(V4("1.1.1.1", "192.0.2.50", 17, 1, 2), D)}},
+    {"packet length bounds, each edge +-1",
+     {"dst_port=53 protocol=udp pkt_len_min=100 pkt_len_max=200 action=drop", NULL},
+     {{.pkt = {.src = "1.1.1.1",
+	       .dst = "2.2.2.2",
+	       .proto = 17,
+	       .sport = 1,
+	       .dport = 53,
+	       .payload = 71},
+       .verdict = P,
+       .counter = NONE,
+       .clock = -1},
+      {.pkt = {.src = "1.1.1.1",
+	       .dst = "2.2.2.2",
+	       .proto = 17,
+	       .sport = 1,
+	       .dport = 53,
+	       .payload = 72},
+       .verdict = D,
+       .counter = NONE,
+       .clock = -1},
+      {.pkt = {.src = "1.1.1.1",
+	       .dst = "2.2.2.2",
+	       .proto = 17,
+	       .sport = 1,
+	       .dport = 53,
+	       .payload = 172},
+       .verdict = D,
+       .counter = NONE,
+       .clock = -1},
+      {.pkt = {.src = "1.1.1.1",
+	       .dst = "2.2.2.2",
+	       .proto = 17,
+	       .sport = 1,
+	       .dport = 53,
+	       .payload = 173},
+       .verdict = P,
+       .counter = NONE,
+       .clock = -1}}},
+    {"TCP flags SYN,!ACK",
+     {"dst_port=80 protocol=tcp tcp_flags=SYN,!ACK action=drop", NULL},
+     {{.pkt = {.src = "1.1.1.1",
+	       .dst = "2.2.2.2",
+	       .proto = 6,
+	       .sport = 9,
+	       .dport = 80,
+	       .tcp_flags = 0x02},
+       .verdict = D,
+       .counter = NONE,
+       .clock = -1},
+      {.pkt = {.src = "1.1.1.1",
+	       .dst = "2.2.2.2",
+	       .proto = 6,
+	       .sport = 9,
+	       .dport = 80,
+	       .tcp_flags = 0x12},
+       .verdict = P,
+       .counter = NONE,
+       .clock = -1},
+      {.pkt = {.src = "1.1.1.1",
+	       .dst = "2.2.2.2",
+	       .proto = 6,
+	       .sport = 9,
+	       .dport = 80,
+	       .tcp_flags = 0x10},
+       .verdict = P,
+       .counter = NONE,
+       .clock = -1}}},
+    {"VLAN and QinQ frames are filtered on the inner packet",
+     {"dst_ip=198.51.100.3 action=drop", NULL},
+     {{.pkt = {.src = "1.1.1.1",
+	       .dst = "198.51.100.3",
+	       .proto = 17,
+	       .sport = 1,
+	       .dport = 2,
+	       .vlans = 1},
+       .verdict = D,
+       .counter = NONE,
+       .clock = -1},
+      {.pkt = {.src = "1.1.1.1",
+	       .dst = "198.51.100.3",
+	       .proto = 17,
+	       .sport = 1,
+	       .dport = 2,
+	       .vlans = 2},
+       .verdict = D,
+       .counter = NONE,
+       .clock = -1},
+      {.pkt = {.src = "1.1.1.1",
+	       .dst = "198.51.100.4",
+	       .proto = 17,
+	       .sport = 1,
+	       .dport = 2,
+	       .vlans = 2},
+       .verdict = P,
+       .counter = NONE,
+       .clock = -1}}},
+    {"IPv6 extension headers: the final next header is the protocol",
+     {"dst_port=53 protocol=udp dst_cidr=fd00::/8 action=drop", NULL},
+     {{.pkt =
+	   {.src = "fd00::1", .dst = "fd00::2", .proto = 17, .sport = 1, .dport = 53, .v6_ext = 3},
+       .verdict = D,
+       .counter = NONE,
+       .clock = -1},
+      {.pkt =
+	   {.src = "fd00::1", .dst = "fd00::2", .proto = 17, .sport = 1, .dport = 54, .v6_ext = 3},
+       .verdict = P,
+       .counter = NONE,
+       .clock = -1},
+      {.pkt =
+	   {.src = "fd00::1", .dst = "fd00::2", .proto = 17, .sport = 1, .dport = 54, .v6_ext = 6},
+       .verdict = P,
+       .counter = NONE,
+       .clock = -1},
+      {.pkt =
+	   {.src = "fd00::1", .dst = "fd00::2", .proto = 17, .sport = 1, .dport = 53, .v6_ext = 6},
+       .verdict = D,
+       .counter = XDROP_CNT_RULE_DROP,
+       .clock = -1},
+      {.pkt =
+	   {.src = "fd00::1", .dst = "fd00::2", .proto = 17, .sport = 1, .dport = 54, .v6_ext = 7},
+       .verdict = D,
+       .counter = XDROP_CNT_MALFORMED,
+       .clock = -1},
+      {.pkt =
+	   {.src = "fd00::1", .dst = "fd00::2", .proto = 17, .sport = 1, .dport = 53, .v6_ext = 9},
+       .verdict = D,
+       .counter = XDROP_CNT_MALFORMED,
+       .clock = -1}}},
+    {"IPv4 options do not hide the ports",
+     {"dst_port=53 protocol=udp action=drop", NULL},
+     {{.pkt =
+	   {.src = "1.1.1.1", .dst = "2.2.2.2", .proto = 17, .sport = 1, .dport = 53, .ip_opts = 3},
+       .verdict = D,
+       .counter = NONE,
+       .clock = -1}}},
+    {"fragments: port rules match first fragments only, address rules match all",
+     {"dst_ip=192.0.2.1 dst_port=53 protocol=udp action=drop",
+      "dst_ip=192.0.2.2 protocol=udp action=drop", NULL},
+     {{.pkt =
+	   {.src = "1.1.1.1", .dst = "192.0.2.1", .proto = 17, .sport = 1, .dport = 53, .frag = 1},
+       .verdict = D,
+       .counter = NONE,
+       .clock = -1},
+      {.pkt =
+	   {.src = "1.1.1.1", .dst = "192.0.2.1", .proto = 17, .sport = 1, .dport = 53, .frag = 2},
+       .verdict = P,
+       .counter = XDROP_CNT_FRAGMENT,
+       .clock = -1},
+      {.pkt = {.src = "1.1.1.1", .dst = "192.0.2.2", .proto = 17, .frag = 2},
+       .verdict = D,
+       .counter = NONE,
+       .clock = -1}}},
+    {"IPv6 fragments",
+     {"dst_ip=fd00::53 dst_port=53 protocol=udp action=drop",
+      "dst_ip=fd00::54 protocol=udp action=drop", NULL},
+     {{.pkt =
+	   {.src = "fd00::1", .dst = "fd00::53", .proto = 17, .sport = 1, .dport = 53, .frag = 1},
+       .verdict = D,
+       .counter = NONE,
+       .clock = -1},
+      {.pkt =
+	   {.src = "fd00::1", .dst = "fd00::53", .proto = 17, .sport = 1, .dport = 53, .frag = 2},
+       .verdict = P,
+       .counter = NONE,
+       .clock = -1},
+      {.pkt = {.src = "fd00::1", .dst = "fd00::54", .proto = 17, .frag = 2},
+       .verdict = D,
+       .counter = NONE,
+       .clock = -1}}},
+    {"ports without a protocol match TCP and UDP only",
+     {"dst_port=80 action=drop", NULL},
+     {STEP(V4("1.1.1.1", "2.2.2.2", 6, 1, 80), D), STEP(V4("1.1.1.1", "2.2.2.2", 17, 1, 80), D),
+      STEP(V4("1.1.1.1", "2.2.2.2", 132, 1, 80), P), STEP(V4("1.1.1.1", "2.2.2.2", 1, 0, 0), P)}},
+    {"icmp is not icmpv6",
+     {"protocol=icmp action=drop", NULL},
+     {STEP(V4("1.1.1.1", "2.2.2.2", 1, 0, 0), D), STEP(V4("fd00::1", "fd00::2", 58, 0, 0), P)}},
+    {"an IPv4 rule never matches IPv6 and the reverse",
+     {"src_ip=192.0.2.1 action=drop", "src_ip=fd00::1 action=drop", NULL},
+     {STEP(V4("192.0.2.1", "192.0.2.9", 17, 1, 1), D), STEP(V4("fd00::1", "fd00::9", 17, 1, 1), D),
+      STEP(V4("192.0.2.2", "192.0.2.9", 17, 1, 1), P), STEP(V4("fd00::2", "fd00::9", 17, 1, 1), P),
+      /* IPv4-mapped addresses on the wire are malformed, not IPv4 look-alikes */
+      STEPC(V4("::ffff:192.0.2.1", "fd00::9", 17, 1, 1), D, XDROP_CNT_MALFORMED)}},
+    {"malformed and truncated frames: dropped and counted, never aborted",
+     {NULL},
+     {{.raw = "0200000000020200000000010800",
+       .verdict = D,
+       .counter = XDROP_CNT_MALFORMED,
+       .clock = -1},
+      {.raw = "02000000000202000000000108004500",
+       .verdict = D,
+       .counter = XDROP_CNT_MALFORMED,
+       .clock = -1},
+      {.raw = "020000000002020000000001080044000014000000004011000001010101020202020000",
+       .verdict = D,
+       .counter = XDROP_CNT_MALFORMED,
+       .clock = -1},
+      {.raw = "020000000002020000000001080045000028000000004006000001010101020202020001",
+       .verdict = D,
+       .counter = XDROP_CNT_MALFORMED,
+       .clock = -1},
+      {.raw = "0200000000020200000000018100",
+       .verdict = D,
+       .counter = XDROP_CNT_MALFORMED,
+       .clock = -1},
+      {.raw = "02000000000202000000000186dd6000",
+       .verdict = D,
+       .counter = XDROP_CNT_MALFORMED,
+       .clock = -1},
+      {.raw =
+	   "020000000002020000000001080600010800060400010200000000010a000001000000000000000a000002",
+       .verdict = P,
+       .counter = XDROP_CNT_NON_IP,
+       .clock = -1}}},
 };
 
 static struct dataplane *g_dp;
@@ -222,28 +395,32 @@ static void run_scenario(void **state)
  * field passes. */
 static void all_combos(void **state)
 {
-	static const char *const fam_src[2] = { "192.0.2.10", "fd00::10" };
-	static const char *const fam_dst[2] = { "198.51.100.20", "fd00::20" };
-	static const char *const fam_srcnet[2] = { "192.0.2.0/24", "fd00::/64" };
-	static const char *const fam_other[2] = { "192.0.3.10", "fd01::10" };
+	static const char *const fam_src[2] = {"192.0.2.10", "fd00::10"};
+	static const char *const fam_dst[2] = {"198.51.100.20", "fd00::20"};
+	static const char *const fam_srcnet[2] = {"192.0.2.0/24", "fd00::/64"};
+	static const char *const fam_other[2] = {"192.0.3.10", "fd01::10"};
 	char line[256], lines_buf[1][256];
-	const char *lines[2] = { lines_buf[0], NULL };
+	const char *lines[2] = {lines_buf[0], NULL};
 
 	(void)state;
 	for (int fam = 0; fam < 2; fam++) {
 		for (int cidr = 0; cidr < 2; cidr++) {
 			for (int m = 1; m < 32; m++) {
-				struct pkt_desc hit = { .src = fam_src[fam], .dst = fam_dst[fam],
-							.proto = 17, .sport = 1111, .dport = 53 };
+				struct pkt_desc hit = {.src = fam_src[fam],
+						       .dst = fam_dst[fam],
+						       .proto = 17,
+						       .sport = 1111,
+						       .dport = 53};
 				size_t off = 0;
 
 				if (cidr && !(m & XDROP_F_SRC))
 					continue;
 				line[0] = '\0';
 				if (m & XDROP_F_SRC)
-					off += (size_t)snprintf(line + off, sizeof(line) - off, "%s=%s ",
-								cidr ? "src_cidr" : "src_ip",
-								cidr ? fam_srcnet[fam] : fam_src[fam]);
+					off +=
+					    (size_t)snprintf(line + off, sizeof(line) - off,
+							     "%s=%s ", cidr ? "src_cidr" : "src_ip",
+							     cidr ? fam_srcnet[fam] : fam_src[fam]);
 				if (m & XDROP_F_DST)
 					off += (size_t)snprintf(line + off, sizeof(line) - off,
 								"dst_ip=%s ", fam_dst[fam]);
@@ -277,9 +454,10 @@ static void all_combos(void **state)
 					else
 						miss.proto = 6;
 					if (testdp_send(g_dp, &miss) != XDP_PASS)
-						fail_msg("combo %d (%s): packet differing in field %d "
-							 "was not passed",
-							 m, line, f);
+						fail_msg(
+						    "combo %d (%s): packet differing in field %d "
+						    "was not passed",
+						    m, line, f);
 				}
 			}
 		}
@@ -289,10 +467,10 @@ static void all_combos(void **state)
 /* Per-rule counters: exact, per slot, and kept across a replacement that keeps the rule. */
 static void rule_counters(void **state)
 {
-	const char *const set1[] = { "dst_ip=192.0.2.77 action=drop",
-				     "dst_cidr=198.51.100.0/24 action=pass", NULL };
-	const char *const set2[] = { "dst_ip=192.0.2.77 action=drop", "dst_ip=192.0.2.78 action=drop",
-				     NULL };
+	const char *const set1[] = {"dst_ip=192.0.2.77 action=drop",
+				    "dst_cidr=198.51.100.0/24 action=pass", NULL};
+	const char *const set2[] = {"dst_ip=192.0.2.77 action=drop",
+				    "dst_ip=192.0.2.78 action=drop", NULL};
 	struct pkt_desc a = V4("1.1.1.1", "192.0.2.77", 17, 1, 2);
 	struct pkt_desc b = V4("1.1.1.1", "198.51.100.1", 17, 1, 2);
 	struct rule_spec sa, sb;
@@ -322,11 +500,11 @@ static void rule_counters(void **state)
  * must get their address bits, or the program would prune their combos. */
 static void third_combo_keeps_existing_rules(void **state)
 {
-	const char *const two[] = { "src_ip=192.0.2.1 action=drop", "dst_ip=198.51.100.1 action=drop",
-				    NULL };
-	const char *const three[] = { "src_ip=192.0.2.1 action=drop",
-				      "dst_ip=198.51.100.1 action=drop",
-				      "src_ip=192.0.2.9 dst_ip=198.51.100.9 action=drop", NULL };
+	const char *const two[] = {"src_ip=192.0.2.1 action=drop",
+				   "dst_ip=198.51.100.1 action=drop", NULL};
+	const char *const three[] = {"src_ip=192.0.2.1 action=drop",
+				     "dst_ip=198.51.100.1 action=drop",
+				     "src_ip=192.0.2.9 dst_ip=198.51.100.9 action=drop", NULL};
 	struct pkt_desc a = V4("192.0.2.1", "203.0.113.5", 17, 1, 2);
 	struct pkt_desc b = V4("203.0.113.5", "198.51.100.1", 17, 1, 2);
 	struct pkt_desc c = V4("192.0.2.9", "198.51.100.9", 17, 1, 2);
@@ -356,16 +534,17 @@ int main(void)
 
 	g_dp = testdp_open(true, false);
 	for (i = 0; i < n; i++) {
-		tests[i] = (struct CMUnitTest){ .name = scenarios[i].name,
-						.test_func = run_scenario,
-						.initial_state = (void *)&scenarios[i] };
+		tests[i] = (struct CMUnitTest){.name = scenarios[i].name,
+					       .test_func = run_scenario,
+					       .initial_state = (void *)&scenarios[i]};
 	}
-	tests[i++] = (struct CMUnitTest){ .name = "all 31 combos, exact and CIDR, IPv4 and IPv6",
-					  .test_func = all_combos };
-	tests[i++] = (struct CMUnitTest){ .name = "per-rule counters kept across replacement",
-					  .test_func = rule_counters };
-	tests[i++] = (struct CMUnitTest){ .name = "a third exact combo keeps the rules already there",
-					  .test_func = third_combo_keeps_existing_rules };
+	tests[i++] = (struct CMUnitTest){.name = "all 31 combos, exact and CIDR, IPv4 and IPv6",
+					 .test_func = all_combos};
+	tests[i++] = (struct CMUnitTest){.name = "per-rule counters kept across replacement",
+					 .test_func = rule_counters};
+	tests[i++] =
+	    (struct CMUnitTest){.name = "a third exact combo keeps the rules already there",
+				.test_func = third_combo_keeps_existing_rules};
 	{
 		int rc = _cmocka_run_group_tests("bpf_verdicts", tests, i, NULL, NULL);
 

@@ -16,14 +16,14 @@
 struct pkt_desc {
 	const char *src; /* IPv4 or IPv6 text; the family follows src */
 	const char *dst;
-	uint8_t proto;   /* 6, 17, 1, 58, or anything else (payload only) */
+	uint8_t proto; /* 6, 17, 1, 58, or anything else (payload only) */
 	uint16_t sport;
 	uint16_t dport;
 	uint8_t tcp_flags;
-	int vlans;        /* 0, 1 or 2 tags (outer 802.1ad when 2) */
-	int ip_opts;      /* IPv4 option words (4 bytes each) */
-	int v6_ext;       /* IPv6: this many destination-options headers before L4 */
-	int frag;         /* 0 none, 1 first fragment (MF), 2 later fragment */
+	int vlans;	  /* 0, 1 or 2 tags (outer 802.1ad when 2) */
+	int ip_opts;	  /* IPv4 option words (4 bytes each) */
+	int v6_ext;	  /* IPv6: this many destination-options headers before L4 */
+	int frag;	  /* 0 none, 1 first fragment (MF), 2 later fragment */
 	uint16_t payload; /* bytes after the L4 header */
 };
 

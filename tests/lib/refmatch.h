@@ -19,7 +19,7 @@ struct ref_pkt {
 	struct xdrop_addr src, dst; /* IPv4-mapped for IPv4 */
 	bool is_v6;
 	uint8_t proto;
-	bool has_ports;  /* TCP/UDP and not a later fragment */
+	bool has_ports; /* TCP/UDP and not a later fragment */
 	uint16_t sport, dport;
 	bool has_tcp;
 	uint8_t tcp_flags;

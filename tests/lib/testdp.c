@@ -13,9 +13,9 @@
 struct dataplane *testdp_open(bool test_clock, bool record_gen)
 {
 	struct dataplane_opts o = {
-		.sz = sizeof(o),
-		.test_clock = test_clock,
-		.record_gen = record_gen,
+	    .sz = sizeof(o),
+	    .test_clock = test_clock,
+	    .record_gen = record_gen,
 	};
 	struct dataplane *dp;
 	int err;
