@@ -62,3 +62,7 @@ $(CTRL_E2E:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/controller/%.o $(CTRL_HARNES
 ALL_TARGETS += $(CTRL_E2E:%=$(TBIN)/%)
 TEST_SUITES += $(CTRL_E2E:%=$(TBIN)/%)
 CHECK_SOURCES += $(wildcard tests/controller/*.c tests/controller/*.h)
+
+# The real binary driven with nngcat and protoc: config errors, key bootstrap, SIGTERM, and
+# kill -9 during 10,000-rule batches.
+TEST_SUITES += tests/controller/daemon.sh

@@ -1,0 +1,110 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# daemon.sh: the real xdrop-controller binary, driven with nothing but nngcat and protoc
+# (docs/rpc.md): config errors name file, line and key; a generated admin key is written
+# 0600; Ping needs no token, List needs the key; SIGTERM exits cleanly; and kill -9 in the
+# middle of a 10,000-rule BatchCreate leaves, after a restart, an intact database
+# (integrity_check) holding the whole batch or none of it. Prints TAP.
+set -u
+BIN=${BIN:-build/bin/xdrop-controller}
+P="protoc --proto_path=proto xdrop.proto"
+dir=$(mktemp -d /tmp/xdrop-daemon-XXXXXX)
+pid=
+cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$dir"; }
+trap cleanup EXIT
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); echo "not ok $n - $1"; }
+check() { if eval "$2"; then ok "$1"; else nok "$1"; fi; }
+ROUNDS=${ROUNDS:-10}
+echo "1..$((7 + 2 * ROUNDS))"
+
+base=$((20000 + ($$ % 20000)))
+cat > "$dir/c.yaml" <<YAML
+database: $dir/c.db
+log_level: warn
+rpc:
+  listen: tcp://127.0.0.1:$base
+push:
+  listen: tcp://127.0.0.1:$((base + 1))
+health:
+  listen: tcp://127.0.0.1:$((base + 2))
+keys:
+  admin_key_file: $dir/admin.key
+YAML
+
+# 1. an unknown key is refused with file, line and key
+printf 'database: x.db\nrpc:\n  listn: tcp://127.0.0.1:1\n' > "$dir/bad.yaml"
+out=$("$BIN" --config "$dir/bad.yaml" 2>&1); rc=$?
+check "unknown key refused with its line" '[ $rc -ne 0 ] && [[ "$out" == *"bad.yaml:3: rpc.listn: unknown key"* ]]'
+
+start() { "$BIN" --config "$dir/c.yaml" 2>>"$dir/log" & pid=$!; for _ in $(seq 50); do
+	[ -s "$dir/admin.key" ] && ping_ok && return 0; sleep 0.1; done; return 1; }
+hex() { od -An -v -tx1 | tr -d ' \n' | sed 's/../\\x&/g'; }
+# call SERVICE METHOD REQTYPE TEXT TOKEN -> RpcReply text on stdout
+call() {
+	local payload; payload=$(printf '%s' "$4" | $P --encode="xdrop.v1.$3" | hex)
+	printf 'service: "xdrop.v1.%s" method: "%s" call_id: 1 auth_token: "%s" payload: "%s"' \
+		"$1" "$2" "$5" "$payload" | $P --encode=xdrop.v1.RpcRequest > "$dir/req.bin"
+	nngcat --req0 --dial "tcp://127.0.0.1:$base" --file "$dir/req.bin" --raw \
+		--recv-timeout 20 > "$dir/rep.bin" 2>/dev/null
+	$P --decode=xdrop.v1.RpcReply < "$dir/rep.bin"
+}
+ping_ok() { call HealthService Ping PingRequest 'data: "hi"' "" 2>/dev/null | grep -q payload; }
+
+# 2-3. first start: a generated admin key, 0600
+start
+check "daemon starts and answers Ping without a token" '[ $? -eq 0 ]'
+check "generated admin key written with mode 600" \
+	'[ "$(stat -c %a "$dir/admin.key")" = 600 ] && grep -q "^xdk_" "$dir/admin.key"'
+KEY=$(cat "$dir/admin.key")
+# 4-5. List needs the key
+r=$(call RuleService List ListRulesRequest 'limit: 5' "")
+check "List without a key is UNAUTHENTICATED" '[[ "$r" == *"code: UNAUTHENTICATED"* ]]'
+r=$(call RuleService List ListRulesRequest 'limit: 5' "$KEY")
+check "List with the admin key is OK" '[[ "$r" != *"code:"* ]]'
+# 6-7. SIGTERM: clean exit, then a restart keeps the key
+kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+check "SIGTERM exits 0" '[ $rc -eq 0 ]'
+start >/dev/null; r=$(call RuleService List ListRulesRequest 'limit: 5' "$KEY")
+check "restart: the same key still works" '[[ "$r" != *"code:"* ]]'
+
+# kill -9 during 10,000-rule batches: rules with fixed ids, so that a round sends the
+# create when the set is empty and the delete when it is full; each kill lands at a random
+# point within 1.5 times the time a whole batch takes.
+for i in $(seq 0 9999); do
+	printf 'rules { id: "b%d" src_ip: "10.%d.%d.%d" action: "drop" enabled: true name: "b" }\n' \
+		"$i" $((i / 65536)) $(((i / 256) % 256)) $((i % 256))
+done > "$dir/batch.txt"
+echo 'atomic: true' >> "$dir/batch.txt"
+for i in $(seq 0 9999); do printf 'ids: "b%d"\n' "$i"; done > "$dir/delete.txt"
+envelope() { # METHOD REQTYPE TEXTFILE OUT
+	local payload; payload=$($P --encode="xdrop.v1.$2" < "$3" | hex)
+	printf 'service: "xdrop.v1.RuleService" method: "%s" call_id: 2 auth_token: "%s" payload: "%s"' \
+		"$1" "$KEY" "$payload" | $P --encode=xdrop.v1.RpcRequest > "$4"
+}
+envelope BatchCreate BatchCreateRulesRequest "$dir/batch.txt" "$dir/create.bin"
+envelope BatchDelete BatchDeleteRequest "$dir/delete.txt" "$dir/delete.bin"
+send() { nngcat --req0 --dial "tcp://127.0.0.1:$base" --file "$1" --raw --recv-timeout 20 \
+	>/dev/null 2>&1; }
+t0=$(date +%s%N); send "$dir/create.bin"; t1=$(date +%s%N); send "$dir/delete.bin"
+batch_ms=$(( (t1 - t0) / 1000000 ))
+echo "# one 10,000-rule BatchCreate round trip (nngcat included): $batch_ms ms"
+count=0; all=0; none=0
+for round in $(seq "$ROUNDS"); do
+	if [ "$count" -eq 0 ]; then req=create; else req=delete; fi
+	send "$dir/$req.bin" &
+	sender=$!
+	delay=$((RANDOM % (batch_ms * 3 / 2 + 1)))
+	sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
+	kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
+	kill "$sender" 2>/dev/null; wait "$sender" 2>/dev/null
+	ic=$(sqlite3 "$dir/c.db" 'PRAGMA integrity_check')
+	check "round $round ($req, killed at $delay ms): integrity_check ok" '[ "$ic" = ok ]'
+	start >/dev/null
+	count=$(sqlite3 "$dir/c.db" 'SELECT count(*) FROM rules')
+	check "round $round: all or nothing ($count rules)" '[ "$count" -eq 0 ] || [ "$count" -eq 10000 ]'
+	if [ "$count" -eq 0 ]; then none=$((none + 1)); else all=$((all + 1)); fi
+done
+echo "# kill -9 x$ROUNDS: $all times all 10,000 there, $none times none"
+kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=
