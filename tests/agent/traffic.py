@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# Traffic and sampling helper for tests/agent/test_agent.sh. Everything is bounded in count
+# or time, and exits on SIGTERM after writing what it has.
+#
+#   serve STATE PORTS MAXSECS          count UDP datagrams per (port, source) into STATE
+#   udp SRC DST PORT COUNT [GAP] [SPORT]  send COUNT datagrams (optionally from SPORT)
+#   stream SRC DST PORT GAP MAXSECS OUT   send until SIGTERM or MAXSECS; OUT gets the count
+#   links IFINDEX OUT MAXSECS          sample `bpftool -j link` every 50 ms: one line per
+#                                      sample with the number of XDP links on IFINDEX
+import json, os, select, signal, socket, subprocess, sys, time
+
+stop = []
+signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+
+
+def write_atomic(path, text):
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def serve(path, ports, max_secs):
+    socks = {}
+    for p in ports:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        s.bind(("::", p))
+        s.setblocking(False)
+        socks[s] = p
+    counts, dirty, last = {}, True, 0.0
+    end = time.monotonic() + max_secs
+    while not stop and time.monotonic() < end:
+        ready = select.select(list(socks), [], [], 0.05)[0]
+        for s in ready:
+            while True:
+                try:
+                    addr = s.recvfrom(2048)[1]
+                except (BlockingIOError, InterruptedError):
+                    break
+                key = (socks[s], addr[0].removeprefix("::ffff:"))
+                counts[key] = counts.get(key, 0) + 1
+                dirty = True
+        now = time.monotonic()
+        if dirty and (not ready or now - last > 0.05):
+            write_atomic(path, "".join(f"{p} {a} {c}\n" for (p, a), c in sorted(counts.items())))
+            dirty, last = False, now
+    write_atomic(path, "".join(f"{p} {a} {c}\n" for (p, a), c in sorted(counts.items())))
+
+
+def sock_for(src, dst, sport=0):
+    s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((src, sport))
+    return s
+
+
+def udp(src, dst, port, count, gap=0.0, sport=0):
+    s = sock_for(src, dst, sport)
+    sent = 0
+    for _ in range(count):
+        s.sendto(b"x" * 32, (dst, port))
+        sent += 1
+        if gap:
+            time.sleep(gap)
+    print(sent)
+
+
+def stream(src, dst, port, gap, max_secs, out):
+    s = sock_for(src, dst)
+    sent, end = 0, time.monotonic() + max_secs
+    while not stop and time.monotonic() < end:
+        try:
+            s.sendto(b"x" * 32, (dst, port))
+            sent += 1
+        except OSError:
+            pass
+        time.sleep(gap)
+    write_atomic(out, f"{sent}\n")
+
+
+def links(ifindex, out, max_secs):
+    end = time.monotonic() + max_secs
+    with open(out, "a") as f:
+        while not stop and time.monotonic() < end:
+            r = subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True, text=True)
+            try:
+                n = sum(1 for l in json.loads(r.stdout or "[]")
+                        if l.get("type") == "xdp" and l.get("ifindex") == ifindex)
+                f.write(f"{n}\n")
+            except ValueError:
+                f.write("error\n")
+            f.flush()
+            time.sleep(0.05)
+
+
+cmd, a = sys.argv[1], sys.argv[2:]
+if cmd == "serve":
+    serve(a[0], [int(p) for p in a[1].split(",")], float(a[2]))
+elif cmd == "udp":
+    udp(a[0], a[1], int(a[2]), int(a[3]), float(a[4]) if len(a) > 4 else 0.0,
+        int(a[5]) if len(a) > 5 else 0)
+elif cmd == "stream":
+    stream(a[0], a[1], int(a[2]), float(a[3]), float(a[4]), a[5])
+elif cmd == "links":
+    links(int(a[0]), a[1], float(a[2]))
+else:
+    sys.exit(f"unknown command {cmd}")
