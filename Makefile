@@ -54,6 +54,7 @@ include agent/module.mk
 -include controller/module.mk
 -include gateway/module.mk
 -include cli/module.mk
+-include webui/module.mk
 include tests/module.mk
 -include tests/e2e/module.mk
 -include tests/tools/module.mk
