@@ -121,12 +121,17 @@ static int endpoint_start(struct endpoint *ep)
 
 static void endpoint_close(struct endpoint *ep)
 {
-	if (ep->open)
-		nng_close(ep->sock); /* ends the receive thread with NNG_ECLOSED */
-	ep->open = false;
-	if (ep->running)
+	/* Stop the receive aio (the thread then ends with NNG_ECANCELED) before closing the
+	 * socket: closing a socket while a receive with a timeout is pending races with
+	 * nng 1.5's expire thread, which can then lock the closed socket's freed mutex. */
+	if (ep->running) {
+		nng_aio_stop(ep->aio);
 		pthread_join(ep->thread, NULL);
+	}
 	ep->running = false;
+	if (ep->open)
+		nng_close(ep->sock);
+	ep->open = false;
 	if (ep->aio)
 		nng_aio_free(ep->aio);
 	ep->aio = NULL;

@@ -808,7 +808,8 @@ static void test_kill9_during_batches(void **state)
 	print_message("# kill -9 x%d: %u times all 10,000 there, %u times none, %" PRIu64
 		      " batches committed, %.1f s\n",
 		      KILL_ROUNDS, all, none, last, now_s() - t0);
-	assert_true(last > KILL_ROUNDS / 2); /* the kills did land between and inside batches */
+	/* the kills landed both after commits and inside batches (timing-dependent counts) */
+	assert_true(all > 0 && none > 0);
 }
 
 static int setup(void **state)
