@@ -59,6 +59,9 @@ struct ruleset {
 	size_t nrules, nwl;
 	int journal_fd;
 	unsigned journal_count;
+	/* load_state at start-up: the snapshot and the journal rebuild the set in memory
+	 * only; ruleset_open then switches the data plane once, to the final set */
+	bool loading;
 	/* snapshot staging */
 	struct {
 		bool on;
@@ -448,7 +451,7 @@ static int apply_ops(struct ruleset *rs, struct op *ops, size_t n, uint64_t new_
 			ch[nch++].spec = ke->item->spec;
 		}
 	}
-	err = dataplane_apply(rs->dp, ch, nch, &res);
+	err = rs->loading ? 0 : dataplane_apply(rs->dp, ch, nch, &res);
 	if (err) {
 		*bad_index = 0;
 		set_status(st, err == -ENOSPC ? RPC_RESOURCE_EXHAUSTED :
@@ -1321,8 +1324,9 @@ static int install(struct ruleset *rs, struct item **items, size_t n, uint64_t r
 		if (items[i]->active)
 			specs[ns++] = items[i]->spec;
 	}
-	err = dataplane_replace(rs->dp, 1u << XDROP_KIND_RULE | 1u << XDROP_KIND_WL, specs, ns,
-				&res);
+	err = rs->loading ? 0 :
+			    dataplane_replace(rs->dp, 1u << XDROP_KIND_RULE | 1u << XDROP_KIND_WL,
+					      specs, ns, &res);
 	free(specs);
 	if (err) {
 		set_status(st, err == -ENOSPC ? RPC_RESOURCE_EXHAUSTED :
@@ -1576,7 +1580,9 @@ int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_d
 			goto fail;
 		}
 		pthread_mutex_lock(&rs->lock);
+		rs->loading = true;
 		err = load_state(rs);
+		rs->loading = false;
 		pthread_mutex_unlock(&rs->lock);
 		if (err)
 			goto fail;
