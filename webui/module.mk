@@ -19,4 +19,8 @@ $(WEBUI_DIST): $(WEBUI_STAMP) $(WEBUI_SRCS)
 .PHONY: webui
 webui: $(WEBUI_DIST)
 
+UI_SUITES := tests/ui/test_ui.sh
+$(UI_SUITES): $(WEBUI_DIST)
+
 ALL_TARGETS += $(WEBUI_DIST)
+TEST_SUITES += $(UI_SUITES)

@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: MIT
+// tests/ui/ui_test.mjs: the web UI in Debian's chromium, driven by playwright-core, against
+// the real lab that test_ui.sh started (gateway, controller, an agent on a veth with UDP
+// traffic to DROP_PORT flowing). Prints TAP; screenshots go to ARTIFACTS and are listed.
+//
+//   node ui_test.mjs BASE_URL ADMIN_KEY DROP_PORT ARTIFACTS
+import { createRequire } from 'node:module'
+import { mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const webui = join(here, '..', '..', 'webui')
+const require = createRequire(join(webui, 'package.json'))
+const { chromium } = require('playwright-core')
+
+const [BASE, KEY, DROP_PORT, ARTIFACTS] = process.argv.slice(2)
+const RUN = `${process.pid}`
+const RULE = `ui-drop-${RUN}`
+// Every way a rule name could smuggle markup or script into the page (G7).
+const EVIL = `<img src=x onerror="window.__xss=1;alert(1)"><script>window.__xss=2;alert(2)</script>"'&<b>${RUN}</b>`
+const EVIL_COMMENT = `<svg onload="window.__xss=3"></svg><iframe src="javascript:alert(3)"></iframe>`
+const WAIT = 20000
+
+let n = 0
+let failed = 0
+const shots = []
+function ok(cond, name, diag) {
+  n++
+  if (cond) console.log(`ok ${n} - ${name}`)
+  else {
+    failed++
+    console.log(`not ok ${n} - ${name}`)
+    if (diag) for (const l of String(diag).split('\n')) console.log(`# ${l}`)
+  }
+  return cond
+}
+async function step(name, fn) {
+  try {
+    // a step passes by returning true; false or a string (the reason) fails it
+    const r = await fn()
+    return ok(r === true, name, typeof r === 'string' ? r : '')
+  } catch (e) {
+    return ok(false, name, (e && e.message ? e.message : String(e)).split('\n').slice(0, 6).join('\n'))
+  }
+}
+
+const consoleErrors = []
+let expectHttp400 = false
+const dialogs = []
+
+mkdirSync(ARTIFACTS, { recursive: true })
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ],
+})
+const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' })
+const page = await ctx.newPage()
+page.setDefaultTimeout(WAIT)
+page.on('console', (m) => {
+  if (m.type() !== 'error') return
+  if (expectHttp400 && /status of 400/.test(m.text())) return
+  consoleErrors.push(m.text())
+})
+page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`))
+page.on('dialog', (d) => {
+  dialogs.push(d.message())
+  d.dismiss().catch(() => {})
+})
+
+async function shot(name) {
+  const p = join(ARTIFACTS, `${name}.png`)
+  await page.screenshot({ path: p, fullPage: false })
+  shots.push(p)
+}
+const api = async (path) => {
+  const r = await page.request.get(BASE + path)
+  return { status: r.status(), body: r.ok() ? await r.json() : null }
+}
+const input = (name) => page.locator(`input[data-test=${name}], textarea[data-test=${name}]`)
+const ruleRow = (text) => page.locator('[data-test=rules-table] tr.el-table__row', { hasText: text })
+async function pickOption(selectTest, label) {
+  await page.locator(`[data-test=${selectTest}]`).first().click()
+  await page.locator('.el-select-dropdown__item:visible', { hasText: label }).first().click()
+}
+async function readNum(loc) {
+  return Number((await loc.first().innerText()).replace(/[^0-9]/g, '')) || 0
+}
+async function goto(nav) {
+  await page.locator(`[data-test=nav-${nav}]`).first().click()
+}
+async function confirmBox() {
+  await page.locator('.el-message-box__btns .el-button--primary').click()
+}
+
+// ---- i18n: every key in both languages ----
+await step('every English string has a Chinese twin and back', async () => {
+  const en = (await import(pathToFileURL(join(webui, 'src/i18n/en.js')))).default
+  const zh = (await import(pathToFileURL(join(webui, 'src/i18n/zh.js')))).default
+  const keys = (o, p = '') => Object.entries(o).flatMap(([k, v]) => (typeof v === 'object' ? keys(v, `${p}${k}.`) : [`${p}${k}`]))
+  const a = new Set(keys(en))
+  const b = new Set(keys(zh))
+  const miss = [...a].filter((k) => !b.has(k)).map((k) => `zh lacks ${k}`)
+    .concat([...b].filter((k) => !a.has(k)).map((k) => `en lacks ${k}`))
+  return miss.length ? miss.join('\n') : true
+})
+
+// ---- login ----
+await step('an unauthenticated visit lands on the login page', async () => {
+  await page.goto(BASE + '/rules')
+  await input('login-key').waitFor()
+  await shot('01-login')
+  return page.url().includes('/login')
+})
+await step('log in with the admin key: dashboard with live data', async () => {
+  await input('login-key').fill(KEY)
+  await page.locator('[data-test=login-submit]').click()
+  await page.waitForURL((u) => u.pathname === '/rules')
+  await goto('dashboard')
+  await page.locator('[data-test=pps-chart] canvas').waitFor()
+  await page.locator('[data-test=live]').filter({ hasText: 'Live' }).waitFor()
+  return true
+})
+
+// ---- create a rule, field errors, find it ----
+await step('a field error from the API shows beside its field', async () => {
+  await goto('rules')
+  await page.locator('[data-test=rules-create]').click()
+  await input('rule-name').fill(`${RULE}-bad`)
+  await input('rule-dst-port').fill('70000')
+  expectHttp400 = true
+  await page.locator('[data-test=rule-save]').click()
+  const item = page.locator('.el-form-item', { has: input('rule-dst-port') })
+  await item.locator('.el-form-item__error').waitFor()
+  const text = await item.locator('.el-form-item__error').innerText()
+  await shot('02-field-error')
+  expectHttp400 = false
+  return /port/i.test(text) || `error text: ${text}`
+})
+await step('create a rule dropping UDP to the traffic port', async () => {
+  await input('rule-name').fill(RULE)
+  await input('rule-dst-port').fill(DROP_PORT)
+  await pickOption('rule-protocol', 'udp')
+  await input('rule-comment').fill('made by tests/ui')
+  await page.locator('[data-test=rule-save]').click()
+  await page.locator('[data-test=rule-dialog]').waitFor({ state: 'hidden' })
+  return true
+})
+await step('the new rule is found in the table by search', async () => {
+  await input('rules-search').fill(RULE)
+  await ruleRow(RULE).waitFor()
+  const rows = await page.locator('[data-test=rules-table] tr.el-table__row').count()
+  return rows === 1 || `${rows} rows for the search`
+})
+
+// ---- counters and the chart under traffic ----
+let drops1 = 0
+await step('the rule\'s drop counter rises under traffic', async () => {
+  const cell = ruleRow(RULE).locator('[data-test=rule-drops]')
+  const end = Date.now() + WAIT
+  while (Date.now() < end && (drops1 = await readNum(cell)) === 0) await page.waitForTimeout(500)
+  if (!drops1) {
+    const nodes = await api('/api/v1/nodes')
+    return `no drops after ${WAIT / 1000} s; nodes: ${JSON.stringify((nodes.body && nodes.body.nodes || []).map((x) => [x.id, x.status, x.applied_revision]))}`
+  }
+  let drops2 = drops1
+  const end2 = Date.now() + 10000
+  while (Date.now() < end2 && (drops2 = await readNum(cell)) <= drops1) await page.waitForTimeout(500)
+  await shot('03-rules-counters')
+  return drops2 > drops1 || `drops stayed at ${drops1}`
+})
+await step('the dashboard chart shows the drops (SSE)', async () => {
+  await goto('dashboard')
+  const chart = page.locator('[data-test=pps-chart]')
+  await chart.locator('canvas').waitFor()
+  const p0 = Number(await chart.getAttribute('data-points'))
+  const end = Date.now() + WAIT
+  let dropped = 0
+  let pts = p0
+  while (Date.now() < end) {
+    dropped = Number(await chart.getAttribute('data-last-dropped'))
+    pts = Number(await chart.getAttribute('data-points'))
+    if (dropped > 0 && pts > p0) break
+    await page.waitForTimeout(500)
+  }
+  await page.locator(`[data-test=top-rules] tr`, { hasText: RULE }).waitFor({ timeout: 10000 }).catch(() => {})
+  await shot('04-dashboard-traffic')
+  return (dropped > 0 && pts > p0) || `last dropped ${dropped} pps, points ${p0} -> ${pts}`
+})
+await step('the rule is listed among the top rules by drop rate', async () => {
+  await page.locator('[data-test=top-rules] tr', { hasText: RULE }).waitFor({ timeout: 10000 })
+  return true
+})
+
+// ---- disable, then G7 ----
+await step('disable the rule from the table', async () => {
+  await goto('rules')
+  await input('rules-search').fill(RULE)
+  await ruleRow(RULE).waitFor()
+  await ruleRow(RULE).locator('[data-test=rule-toggle]').click()
+  const end = Date.now() + 5000
+  let r
+  while (Date.now() < end) {
+    r = await api(`/api/v1/rules?search=${encodeURIComponent(RULE)}`)
+    if (r.body && r.body.rules.length && r.body.rules[0].enabled === false) return true
+    await page.waitForTimeout(300)
+  }
+  return `enabled is still ${JSON.stringify(r && r.body && r.body.rules.map((x) => x.enabled))}`
+})
+await step('a rule named with HTML and script renders as text (G7)', async () => {
+  await input('rules-search').fill('')
+  await page.locator('[data-test=rules-create]').click()
+  await input('rule-name').fill(EVIL)
+  await input('rule-comment').fill(EVIL_COMMENT)
+  await input('rule-src').fill('192.0.2.77')
+  await page.locator('[data-test=rule-save]').click()
+  await page.locator('[data-test=rule-dialog]').waitFor({ state: 'hidden' })
+  await input('rules-search').fill('192.0.2.77')
+  const row = ruleRow(RUN).filter({ hasText: '192.0.2.77' })
+  await row.waitFor()
+  const name = await row.locator('[data-test=rule-name]').innerText()
+  const comment = await row.locator('[data-test=rule-comment]').innerText()
+  // the dashboard's top list and the edit dialog print it too
+  await row.locator('[data-test=rule-edit]').click()
+  const inDialog = await input('rule-name').inputValue()
+  await shot('05-xss-as-text')
+  await page.keyboard.press('Escape')
+  const injected = await page.evaluate(() => ({
+    xss: window.__xss,
+    img: document.querySelectorAll('img[src="x"]').length,
+    svg: document.querySelectorAll('svg[onload]').length,
+    iframe: document.querySelectorAll('iframe').length,
+    b: document.querySelectorAll('b').length,
+  }))
+  const problems = []
+  if (name !== EVIL) problems.push(`name shown as ${JSON.stringify(name)}`)
+  if (comment !== EVIL_COMMENT) problems.push(`comment shown as ${JSON.stringify(comment)}`)
+  if (inDialog !== EVIL) problems.push(`dialog shows ${JSON.stringify(inDialog)}`)
+  if (injected.xss !== undefined) problems.push(`script ran: window.__xss=${injected.xss}`)
+  if (injected.img || injected.svg || injected.iframe || injected.b) problems.push(`elements injected: ${JSON.stringify(injected)}`)
+  if (dialogs.length) problems.push(`dialogs opened: ${dialogs.join(', ')}`)
+  return problems.length ? problems.join('\n') : true
+})
+await step('delete both rules from the table', async () => {
+  for (const [search, text] of [['192.0.2.77', '192.0.2.77'], [RULE, RULE]]) {
+    await input('rules-search').fill(search)
+    const row = ruleRow(text)
+    await row.waitFor()
+    await row.locator('[data-test=rule-delete]').click()
+    await confirmBox()
+    await row.waitFor({ state: 'detached' })
+  }
+  const r = await api(`/api/v1/rules?search=${RUN}`)
+  return (r.body && r.body.count === 0) || `left: ${JSON.stringify(r.body)}`
+})
+
+// ---- other pages ----
+await step('nodes: the lab node is online with a detail view', async () => {
+  await goto('nodes')
+  const row = page.locator('[data-test=nodes-table] tr.el-table__row').first()
+  await row.locator('[data-status=online]').waitFor()
+  await shot('06-nodes')
+  await row.locator('a').first().click()
+  await page.locator('[data-test=node-detail]').waitFor()
+  await page.locator('[data-test=pps-chart] canvas').waitFor()
+  await shot('07-node-detail')
+  return true
+})
+await step('whitelist: add and delete an entry', async () => {
+  await goto('whitelist')
+  await page.locator('[data-test=wl-create]').click()
+  await input('wl-name').fill(`ui-wl-${RUN}`)
+  await input('wl-src').fill('198.51.100.0/24')
+  await page.locator('[data-test=wl-save]').click()
+  const row = page.locator('[data-test=wl-table] tr.el-table__row', { hasText: `ui-wl-${RUN}` })
+  await row.waitFor()
+  await shot('08-whitelist')
+  await row.locator('[data-test=wl-delete]').click()
+  await confirmBox()
+  await row.waitFor({ state: 'detached' })
+  return true
+})
+await step('settings: an API key is shown once, then revoked', async () => {
+  await goto('settings')
+  await page.locator('[data-test=keys-create]').click()
+  await input('key-name').fill(`ui-key-${RUN}`)
+  await page.locator('[data-test=key-save]').click()
+  const secret = (await page.locator('[data-test=key-secret]').innerText()).trim()
+  await shot('09-key-shown-once')
+  await page.locator('[data-test=key-done]').click()
+  const row = page.locator('[data-test=keys-table] tr.el-table__row', { hasText: `ui-key-${RUN}` })
+  await row.waitFor()
+  const listed = await api('/api/v1/keys')
+  const leaked = JSON.stringify(listed.body).includes(secret)
+  const works = (await page.request.get(BASE + '/api/v1/info', { headers: { 'X-API-Key': secret } }).then((r) => r.json())).upstream !== null
+  await row.locator('[data-test=key-revoke]').click()
+  await confirmBox()
+  await row.waitFor({ state: 'detached' })
+  if (secret.length < 16) return `secret ${JSON.stringify(secret)}`
+  if (leaked) return 'the secret appears in the key list'
+  return works || 'the new key was not accepted'
+})
+
+// ---- theme, language, phone width ----
+await step('dark theme and Chinese are applied and remembered after a reload', async () => {
+  await page.locator('[data-test=theme]').click()
+  await pickOption('lang', '中文')
+  await page.reload()
+  await page.locator('[data-test=nav-rules]').first().waitFor()
+  const dark = await page.evaluate(() => document.documentElement.classList.contains('dark'))
+  const label = await page.locator('[data-test=nav-rules]').first().innerText()
+  await goto('dashboard')
+  await page.locator('[data-test=pps-chart] canvas').waitFor()
+  await page.waitForTimeout(1500)
+  await shot('10-dashboard-dark-zh')
+  return (dark && label.includes('规则')) || `dark=${dark} label=${label}`
+})
+await step('phone width (390x844): menu drawer, no sideways scrolling', async () => {
+  await page.setViewportSize({ width: 390, height: 844 })
+  await page.waitForTimeout(500)
+  await page.locator('[data-test=menu]').waitFor()
+  const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+  await shot('11-phone-dashboard')
+  await page.locator('[data-test=menu]').click()
+  await page.locator('.el-drawer [data-test=nav-rules]').click()
+  await page.locator('[data-test=rules-table]').waitFor()
+  const over2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+  await shot('12-phone-rules')
+  await page.setViewportSize({ width: 1280, height: 800 })
+  return (over <= 1 && over2 <= 1) || `page wider than the screen by ${over} / ${over2} px`
+})
+await step('light theme and English again', async () => {
+  await page.locator('[data-test=theme]').click()
+  await pickOption('lang', 'English')
+  await page.locator('[data-test=nav-rules]').first().filter({ hasText: 'Rules' }).waitFor()
+  return page.evaluate(() => !document.documentElement.classList.contains('dark'))
+})
+
+// ---- logout ----
+await step('log out: back to the login page, the session is gone', async () => {
+  await page.locator('[data-test=user]').click()
+  await page.locator('[data-test=logout]').click()
+  await input('login-key').waitFor()
+  const r = await api('/api/v1/rules')
+  return r.status === 401 || `GET /api/v1/rules after logout: ${r.status}`
+})
+
+ok(consoleErrors.length === 0, 'no console errors or uncaught exceptions', consoleErrors.join('\n'))
+ok(dialogs.length === 0, 'no alert, confirm or prompt dialog ever opened', dialogs.join('\n'))
+
+await browser.close()
+for (const s of shots) console.log(`# screenshot: ${s}`)
+console.log(`1..${n}`)
+process.exit(failed ? 1 : 0)
