@@ -10,7 +10,7 @@ PKGS="build-essential pkg-config clang llvm lld libclang-rt-14-dev \
  uthash-dev libsqlite3-dev sqlite3 libmicrohttpd-dev libcjson-dev libyaml-dev libcmocka-dev \
  iproute2 iputils-ping ethtool nftables xdp-tools tcpdump python3 python3-scapy \
  python3-prometheus-client perl curl wrk clang-format clang-tidy cppcheck \
- chromium"
+ chromium fonts-wqy-microhei"
 # Node.js may come from elsewhere (e.g. NodeSource, which bundles npm); only
 # install Debian's when none is present.
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
