@@ -98,8 +98,8 @@ rpc() {
 	return $rc
 }
 val() { # field [default]: the first "field: value" of the last reply (proto3 omits zeros)
-	awk -v k="$1:" -v d="${2-0}" '$1 == k { v = $2; gsub(/"/, "", v); print v; f = 1; exit }
-		END { if (!f) print d }' "$tmp/reply"
+	awk -v k="$1:" -v d="${2-0}" '$1 == k { sub(/^ *[a-z_]+: /, ""); gsub(/"/, ""); print; f = 1
+		exit } END { if (!f) print d }' "$tmp/reply"
 }
 create_rule() { # rule text (inside rule { }): prints the new id, or nothing
 	rpc "$ADMIN" RuleService Create CreateRuleRequest RuleWriteReply "rule { $1 }" && val id ""
@@ -180,9 +180,13 @@ xdp_prog() { # ns, iface: "xdp ID" or "xdpgeneric ID", or nothing
 	ip -n "$NS-$1" link show dev "$2" 2>/dev/null |
 		sed -n 's/.*prog\/\(xdp[a-z]*\) id \([0-9]*\).*/\1 \2/p' | head -1
 }
-xdp_links() { # ifindex: XDP links on it (bpftool link is global; the index is this run's)
-	bpftool -j link show | python3 -c "import json,sys
-print(sum(1 for l in json.load(sys.stdin) if l.get('type') == 'xdp' and l.get('ifindex') == $1))"
+xdp_links() { # ifindex: the ids of the XDP links on it (links are global; the index is ours)
+	python3 "$TRAFFIC" xdplinks "$1"
+}
+bg_in() { # ns, command...: in the background, $! being the command itself (nsenter execs)
+	local ns=$1
+	shift
+	nsenter --net="/run/netns/$NS-$ns" "$@" &
 }
 
 if [ "$(id -u)" -ne 0 ] || [ ! -x "$AGENT" ] || [ ! -x "$CALL" ]; then
@@ -198,7 +202,7 @@ ip link add c0 index "$IDX" netns "$NS-cli" type veth peer name s0 index $((IDX 
 SIDX=$((IDX + 1))
 lab_addrs() { # (re)configure the c0/s0 pair
 	ip -n "$NS-cli" addr add 192.0.2.1/24 dev c0
-	for h in $(seq 10 19); do ip -n "$NS-cli" addr add 192.0.2.$h/24 dev c0; done
+	for h in $(seq 10 29); do ip -n "$NS-cli" addr add 192.0.2.$h/24 dev c0; done
 	ip -n "$NS-cli" addr add fd00::1/64 dev c0 nodad
 	ip -n "$NS-srv" addr add 192.0.2.2/24 dev s0
 	ip -n "$NS-srv" addr add fd00::2/64 dev s0 nodad
@@ -206,6 +210,7 @@ lab_addrs() { # (re)configure the c0/s0 pair
 	ip -n "$NS-srv" link set dev s0 up
 }
 lab_addrs
+ip -n "$NS-srv" link set dev lo up
 S=$tmp/srv.state
 serve srv "$S" || echo "# receiver did not start"
 LOG=$tmp/agent.log
@@ -331,18 +336,26 @@ expect_eq "refused writes changed nothing ($total rules)" "$(rule_count)" $total
 rpc "$RO" StatsService Get GetStatsRequest StatsReply ""
 rx0=$(val rx)
 drop0=$(val dropped)
-in_ns cli python3 "$TRAFFIC" stream 192.0.2.17 192.0.2.2 5004 0.002 2.6 "$tmp/stream0" &
+bg_in cli python3 "$TRAFFIC" stream 192.0.2.17 192.0.2.2 5004 0.002 6 "$tmp/stream0"
 sp=$!
 pids="$pids $sp"
-sleep 2.2
-rpc "$RO" StatsService Get GetStatsRequest StatsReply ""
-rx1=$(val rx)
-drop1=$(val dropped)
-rxpps=$(val rx_pps)
-droppps=$(val dropped_pps)
+t0=$(ms)
+sleep 1.5
+for _ in $(seq 20); do # the figures are sampled once a second: wait for a window under load
+	rpc "$RO" StatsService Get GetStatsRequest StatsReply ""
+	rx1=$(val rx)
+	drop1=$(val dropped)
+	rxpps=$(val rx_pps)
+	droppps=$(val dropped_pps)
+	[ $((drop1 - drop0)) -ge 200 ] && awk -v a="$rxpps" -v b="$droppps" 'BEGIN { exit !(a > 50 && b > 50) }' &&
+		break
+	sleep 0.2
+done
+kill -TERM $sp
 wait $sp
-expect_range "StatsService.Get: rx moved under traffic ($rx0 -> $rx1)" $((rx1 - rx0)) 300 100000
-expect_range "StatsService.Get: dropped moved ($drop0 -> $drop1)" $((drop1 - drop0)) 300 100000
+expect_range "StatsService.Get: rx moved under traffic ($rx0 -> $rx1 in $(($(ms) - t0)) ms)" \
+	$((rx1 - rx0)) 200 100000
+expect_range "StatsService.Get: dropped moved ($drop0 -> $drop1)" $((drop1 - drop0)) 200 100000
 check "StatsService.Get: rx_pps ($rxpps) and dropped_pps ($droppps) are non-zero" \
 	awk -v a="$rxpps" -v b="$droppps" 'BEGIN { exit !(a > 50 && b > 50) }'
 rpc "$RO" AgentService GetStats GetStatsRequest NodeStats ""
@@ -352,13 +365,13 @@ expect_eq "AgentService.GetStats: attached, $total rules" "$(val attached false)
 r4=$(create_rule 'name: "cpu-count" dst_port: 5007 protocol: "udp" action: "drop" enabled: true')
 r5=$(create_rule 'name: "cpu-pass" dst_port: 5008 protocol: "udp" action: "pass" enabled: true')
 K=5000
-in_ns cli taskset -c 0 python3 "$TRAFFIC" udp 192.0.2.18 192.0.2.2 5007 $K >/dev/null &
+bg_in cli taskset -c 0 python3 "$TRAFFIC" udp 192.0.2.18 192.0.2.2 5007 $K >/dev/null
 c0p=$!
-in_ns cli taskset -c 1 python3 "$TRAFFIC" udp 192.0.2.19 192.0.2.2 5007 $K >/dev/null &
+bg_in cli taskset -c 1 python3 "$TRAFFIC" udp 192.0.2.19 192.0.2.2 5007 $K >/dev/null
 c1p=$!
-in_ns cli taskset -c 0 python3 "$TRAFFIC" udp 192.0.2.18 192.0.2.2 5008 1000 0.0005 >/dev/null &
+bg_in cli taskset -c 0 python3 "$TRAFFIC" udp 192.0.2.18 192.0.2.2 5008 1000 0.0005 >/dev/null
 c2p=$!
-in_ns cli taskset -c 1 python3 "$TRAFFIC" udp 192.0.2.19 192.0.2.2 5008 1000 0.0005 >/dev/null &
+bg_in cli taskset -c 1 python3 "$TRAFFIC" udp 192.0.2.19 192.0.2.2 5008 1000 0.0005 >/dev/null
 c3p=$!
 wait $c0p $c1p $c2p $c3p
 sleep 1.3 # one sampling window
@@ -374,4 +387,307 @@ expect_eq "the receiver got none of the dropped flow" \
 expect_eq "and all 2000 of the passed flow" \
 	"$(($(got "$S" 5008 192.0.2.18) + $(got "$S" 5008 192.0.2.19)))" 2000
 san_check "(1)" "$LOG"
+
+# =========================================================================================
+section "(2) kill -9 under traffic, 20 cycles"
+# r1 drops UDP to 5004 (the probe flow); nothing matches 5006 (the passed flow)
+# The journal holds every change since the last state snapshot. Among them: a rule on 5002
+# created, deleted and created again (the set ends with 5002 dropped), and the rule on 5003
+# deleted (the set ends with 5003 passed): a restart that replayed history into the data
+# plane would open or close these ports for a moment.
+rx=$(create_rule 'name: "again-5002" dst_port: 5002 protocol: "udp" action: "drop" enabled: true')
+rpc "$ADMIN" RuleService Delete DeleteRequest DeleteReply "id: \"$rx\""
+r6=$(create_rule 'name: "again-5002" dst_port: 5002 protocol: "udp" action: "drop" enabled: true')
+check "a rule on 5002 created, deleted and created again ($r6)" test -n "$r6"
+rules_before=$(rule_count)
+link_id=$(xdp_links "$SIDX")
+check "one XDP link on s0 before the cycles ($link_id)" test -n "$link_id" -a "${link_id// /}" = "$link_id"
+python3 "$TRAFFIC" links "$SIDX" "$tmp/links" 120 &
+lp=$!
+bg_in cli python3 "$TRAFFIC" stream 192.0.2.20 192.0.2.2 5004 0.001 120 "$tmp/probe.sent"
+pp=$!
+bg_in cli python3 "$TRAFFIC" stream 192.0.2.20 192.0.2.2 5002 0.001 120 "$tmp/probe2.sent"
+pp2=$!
+bg_in cli python3 "$TRAFFIC" stream 192.0.2.20 192.0.2.2 5006 0.002 120 "$tmp/flow.sent"
+fp=$!
+bg_in cli python3 "$TRAFFIC" stream 192.0.2.20 192.0.2.2 5003 0.002 120 "$tmp/flow2.sent"
+fp2=$!
+pids="$pids $lp $pp $pp2 $fp $fp2"
+sleep 0.3
+started=0 adopted=0 same_count=0 bad=""
+t0=$(ms)
+for i in $(seq 20); do
+	kill -9 "$agent_pid"
+	wait "$agent_pid" 2>/dev/null
+	sleep 0.2 # dead, under traffic
+	LOGK=$tmp/agent.kill$i.log
+	agent_start srv "$tmp/trad.yaml" "$LOGK" && started=$((started + 1))
+	if grep -q "adopted pinned state in $PIN/trad: " "$LOGK" &&
+		grep -q "adopted pinned XDP link on s0" "$LOGK"; then
+		adopted=$((adopted + 1))
+	else
+		bad="$bad cycle $i: $(grep -E 'adopt|attach' "$LOGK" | tr '\n' ' ')"
+	fi
+	c=$(rule_count)
+	if [ "$c" = "$rules_before" ]; then same_count=$((same_count + 1)); else
+		bad="$bad cycle $i: $c rules"
+	fi
+done
+cycle_ms=$(($(ms) - t0))
+sleep 0.3
+kill -TERM $pp $pp2 $fp $fp2 $lp
+wait $pp $pp2 $fp $fp2 $lp
+settle
+expect_eq "20 kill -9 cycles: every restart came up ($cycle_ms ms)" $started 20
+expect_eq "every restart logged that it adopted the pinned state and link" $adopted 20
+expect_eq "the rule count after each restart equals the one before ($rules_before)" \
+	$same_count 20
+[ -n "$bad" ] && echo "# $bad"
+for f in 5004:probe 5002:probe2; do
+	sent=$(cat "$tmp/${f#*:}.sent" 2>/dev/null)
+	expect_range "the probe flow to ${f%:*} ran throughout (sent $sent)" "${sent:-0}" 2000 1000000
+	expect_eq "not one probe datagram to ${f%:*} leaked while the agent was dead or restarting" \
+		"$(got "$S" "${f%:*}" 192.0.2.20)" 0
+done
+for f in 5006:flow 5003:flow2; do
+	sent=$(cat "$tmp/${f#*:}.sent" 2>/dev/null)
+	expect_eq "the passed flow to ${f%:*} kept flowing: every datagram arrived (sent $sent)" \
+		"$(got "$S" "${f%:*}" 192.0.2.20)" "${sent:-none}"
+done
+samples=$(wc -l <"$tmp/links")
+expect_eq "exactly one XDP link on s0, the same one, in all $samples samples (link ids)" \
+	"$(sort -u "$tmp/links" | tr '\n' ' ')" "$link_id "
+expect_range "(samples taken through the cycles)" "$samples" 100 100000
+san_check "(2)" "$tmp"/agent.kill*.log
+
+# =========================================================================================
+section "(3) restart with the controller down, (4) expires_at enforced by the agent"
+now=$(date +%s%N)
+rexp=$(create_rule "name: \"expiring\" dst_port: 5003 protocol: \"udp\" action: \"drop\" enabled: true expires_at: $((now + 6000000000))")
+check "a rule expiring in 6 s is created ($rexp)" test -n "$rexp"
+rules_before=$(rule_count)
+agent_stop
+expect_eq "SIGTERM: the agent exits 0" $? 0
+check "SIGTERM left the program on s0" test -n "$(xdp_prog srv s0)"
+send cli 192.0.2.21 192.0.2.2 5004 $N
+send cli 192.0.2.21 192.0.2.2 5006 $N
+settle
+expect_eq "with the agent stopped, the drop rule still drops" "$(got "$S" 5004 192.0.2.21)" 0
+expect_eq "and other traffic passes" "$(got "$S" 5006 192.0.2.21)" $N
+cfg "$tmp/managed.yaml" "interface: s0
+node:
+  id: node-$ID
+  key: node-key-$ID-0123456789
+controller:
+  rpc: tcp://127.0.0.1:9
+  push: tcp://127.0.0.1:13
+  health: tcp://127.0.0.1:17
+beacon_interval: 200ms"
+LOG3=$tmp/agent.managed.log
+check "the agent starts with its controller unreachable" agent_start srv "$tmp/managed.yaml" "$LOG3"
+check "it says it is managed by a controller" grep -q "managed by a controller" "$LOG3"
+expect_eq "it kept its persisted rules ($rules_before)" "$(rule_count)" "$rules_before"
+send cli 192.0.2.22 192.0.2.2 5004 $N
+send cli 192.0.2.22 192.0.2.2 5003 $N
+send cli 192.0.2.22 192.0.2.2 5006 $N
+settle
+expect_eq "it keeps enforcing the persisted drop rule" "$(got "$S" 5004 192.0.2.22)" 0
+expect_eq "and the rule that has not expired yet" "$(got "$S" 5003 192.0.2.22)" 0
+expect_eq "other traffic passes" "$(got "$S" 5006 192.0.2.22)" $N
+rpc "$ADMIN" RuleService Create CreateRuleRequest RuleWriteReply \
+	'rule { dst_port: 6005 action: "drop" enabled: true }'
+rc=$?
+check "a managed agent refuses Create: FAILED_PRECONDITION (9): $(cat "$tmp/status")" \
+	test $rc -eq 9 -a -n "$(grep -i controller "$tmp/status")"
+rpc "$ADMIN" RuleService Delete DeleteRequest DeleteReply "id: \"$r1\""
+expect_eq "... Delete: FAILED_PRECONDITION" $? 9
+rpc "$ADMIN" RuleService Update UpdateRuleRequest RuleWriteReply \
+	"id: \"$r1\" rule { enabled: false } update_mask: \"enabled\""
+expect_eq "... Update: FAILED_PRECONDITION" $? 9
+rpc "$ADMIN" RuleService BatchCreate BatchCreateRulesRequest BatchReply "@$tmp/badbatch.txt"
+expect_eq "... BatchCreate: FAILED_PRECONDITION" $? 9
+rpc "$ADMIN" WhitelistService Create CreateWhitelistRequest WhitelistWriteReply \
+	'entry { src_ip: "192.0.2.22" }'
+expect_eq "... whitelist Create: FAILED_PRECONDITION" $? 9
+rpc "$RO" RuleService Get GetRuleRequest Rule "id: \"$r1\""
+expect_eq "reads still work (Get with the read-only key)" "$? $(val dst_port)" "0 5004"
+# the rule expires 6 s after its creation; the agent checks once a second
+while [ $(($(date +%s%N) - now)) -lt 7600000000 ]; do sleep 0.1; done
+send cli 192.0.2.23 192.0.2.2 5003 $N
+send cli 192.0.2.23 192.0.2.2 5004 $N
+settle
+expect_eq "after expires_at the agent stopped enforcing it (controller down)" \
+	"$(got "$S" 5003 192.0.2.23)" $N
+expect_eq "the other persisted rule still drops" "$(got "$S" 5004 192.0.2.23)" 0
+check "the agent logged the expiry" grep -q "expired 1 rule(s) removed from the data plane" "$LOG3"
+rpc "$RO" RuleService Get GetRuleRequest Rule "id: \"$rexp\""
+expect_eq "the expired rule stays stored until the controller deletes it" "$? $(val name "")" \
+	"0 expiring"
+
+# =========================================================================================
+section "(5) interface removed and re-added"
+ip -n "$NS-srv" link del dev s0
+t0=$(ms)
+attached=true
+for _ in $(seq 30); do
+	rpc "$RO" AgentService GetStats GetStatsRequest NodeStats ""
+	attached=$(val attached false)
+	[ "$attached" = false ] && break
+	sleep 0.2
+done
+aerr=$(val error "")
+expect_eq "AgentService.GetStats reports s0 detached within $(($(ms) - t0)) ms (error: $aerr)" \
+	"$attached" false
+check "with an error" test -n "$aerr"
+rpc "$RO" StatsService Get GetStatsRequest StatsReply ""
+expect_eq "StatsService.Get reports it too" "$(val attached false)" false
+check "the agent logged it" grep -q "interface gone" "$LOG3"
+SIDX2=$((IDX + 3))
+ip link add c0 index $((IDX + 2)) netns "$NS-cli" type veth peer name s0 index "$SIDX2" netns "$NS-srv"
+lab_addrs
+t0=$(ms)
+for _ in $(seq 50); do
+	rpc "$RO" AgentService GetStats GetStatsRequest NodeStats ""
+	attached=$(val attached false)
+	[ "$attached" = true ] && break
+	sleep 0.2
+done
+expect_eq "re-created s0: attached again within $(($(ms) - t0)) ms" "$attached" true
+check "the agent logged it" grep -q "interface back" "$LOG3"
+links=$(xdp_links "$SIDX2")
+check "exactly one XDP link on the new s0 ($links)" test -n "$links" -a "${links// /}" = "$links"
+send cli 192.0.2.24 192.0.2.2 5004 $N
+send cli 192.0.2.24 192.0.2.2 5006 $N
+settle
+expect_eq "the re-attached program enforces the rules again" "$(got "$S" 5004 192.0.2.24)" 0
+expect_eq "and passes the rest" "$(got "$S" 5006 192.0.2.24)" $N
+agent_stop
+expect_eq "SIGTERM: the managed agent exits 0" $? 0
+san_check "(3)-(5)" "$LOG3"
+in_ns srv "$AGENT" --config "$tmp/trad.yaml" --detach >"$tmp/detach.log" 2>&1
+expect_eq "xdrop-agent --detach exits 0" $? 0
+expect_eq "--detach removed the program from s0" "$(xdp_prog srv s0)" ""
+check "--detach removed the pins" test ! -e "$PIN/trad"
+
+# =========================================================================================
+section "(6) a foreign XDP program is refused unless force: true"
+ip netns add "$NS-frn"
+ip -n "$NS-frn" link add name x0 index $((IDX + 4)) type veth peer name x1 index $((IDX + 5))
+ip -n "$NS-frn" link set dev x0 up
+ip -n "$NS-frn" link set dev x1 up
+ip -n "$NS-frn" addr add 192.0.2.2/24 dev x0
+printf '%s\n' '#include <linux/bpf.h>' \
+	'__attribute__((section("xdp"), used)) int foreign_pass(struct xdp_md *c) { return XDP_PASS; }' \
+	'char _license[] __attribute__((section("license"), used)) = "GPL";' >"$tmp/foreign.c"
+clang -O2 -target bpf -I"/usr/include/$(uname -m)-linux-gnu" -c "$tmp/foreign.c" -o "$tmp/foreign.o" &&
+	ip -n "$NS-frn" link set dev x0 xdpdrv obj "$tmp/foreign.o" sec xdp
+foreign=$(xdp_prog frn x0)
+fid=${foreign#* }
+PINSUB=frn cfg "$tmp/frn.yaml" "interface: x0"
+in_ns frn timeout 20 "$AGENT" --config "$tmp/frn.yaml" >"$tmp/agent.frn.log" 2>&1
+rc=$?
+line=$(grep -i "foreign" "$tmp/agent.frn.log" | head -1)
+check "the agent refuses to start over a foreign program ($foreign): exit $rc, '$line'" \
+	test -n "$fid" -a $rc -ne 0 -a $rc -ne 124 -a -n "$(echo "$line" | grep "x0.*program id $fid")"
+expect_eq "the foreign program is left in place" "$(xdp_prog frn x0)" "$foreign"
+check "and no pinned link was left behind" test ! -e "$PIN/frn/link_x0"
+PINSUB=frn cfg "$tmp/frnf.yaml" "interface: x0
+force: true"
+check "with force: true the agent starts" agent_start frn "$tmp/frnf.yaml" "$tmp/agent.frnf.log"
+links=$(xdp_links $((IDX + 4)))
+ours=$(xdp_prog frn x0)
+check "it replaced the foreign program ($foreign -> $ours) with its own link ($links)" \
+	test -n "$links" -a "${links// /}" = "$links" -a -n "$ours" -a "$ours" != "$foreign"
+check "and logged the replacement" grep -q "removed foreign XDP program from x0" "$tmp/agent.frnf.log"
+agent_stop
+expect_eq "SIGTERM: exit 0" $? 0
+in_ns frn "$AGENT" --config "$tmp/frnf.yaml" --detach >>"$tmp/agent.frnf.log" 2>&1
+expect_eq "--detach leaves x0 without a program" "$?:$(xdp_prog frn x0)" "0:"
+san_check "(6)" "$tmp/agent.frn.log" "$tmp/agent.frnf.log"
+
+# =========================================================================================
+section "(7) fast-forward bridging with the agent"
+for ns in fcli brg fsrv; do ip netns add "$NS-$ns"; done
+ip link add fc0 netns "$NS-fcli" type veth peer name fb1 netns "$NS-brg"
+ip link add fs0 netns "$NS-fsrv" type veth peer name fb2 netns "$NS-brg"
+ip -n "$NS-fcli" addr add 198.51.100.1/24 dev fc0
+ip -n "$NS-fcli" addr add fd00:1::1/64 dev fc0 nodad
+ip -n "$NS-fsrv" addr add 198.51.100.2/24 dev fs0
+ip -n "$NS-fsrv" addr add fd00:1::2/64 dev fs0 nodad
+for l in fcli:fc0 brg:fb1 brg:fb2 fsrv:fs0; do ip -n "$NS-${l%%:*}" link set dev "${l#*:}" up; done
+# a redirected frame needs NAPI on the receiving peer (GRO) and checksums computed by the
+# sender (as a NIC's wire frames would have them): see tests/e2e/test_veth.sh
+for l in fcli:fc0 fsrv:fs0; do in_ns "${l%%:*}" ethtool -K "${l#*:}" gro on tx off >/dev/null; done
+F=$tmp/fsrv.state
+FC=$tmp/fcli.state
+serve fsrv "$F" || echo "# receiver did not start"
+serve fcli "$FC" || echo "# receiver did not start"
+PINSUB=ff cfg "$tmp/ff.yaml" "mode: fast_forward
+fast_forward:
+  inbound: fb1
+  outbound: fb2
+  filter_on: inbound"
+check "the agent starts in fast_forward mode (fb1 -> fb2, filter_on inbound)" \
+	agent_start brg "$tmp/ff.yaml" "$tmp/agent.ff.log"
+rpc "$RO" AgentService GetStats GetStatsRequest NodeStats ""
+expect_eq "GetStats: fast_forward, inbound, attached" \
+	"$(val mode "") $(val direction "") $(val attached false)" "fast_forward inbound true"
+rf=$(create_rule 'name: "ff-5001" dst_port: 5001 protocol: "udp" action: "drop" enabled: true')
+check "a drop rule is created over RPC ($rf)" test -n "$rf"
+check "IPv4 ping crosses the bridge (ARP through it)" \
+	bash -c "nsenter --net=/run/netns/$NS-fcli ping -q -c 4 -i 0.2 -W 1 198.51.100.2 | grep -Eq ' [234] received'"
+check "IPv6 ping crosses the bridge" \
+	bash -c "nsenter --net=/run/netns/$NS-fcli ping -q -c 4 -i 0.2 -W 1 fd00:1::2 | grep -Eq ' [234] received'"
+send fcli 198.51.100.1 198.51.100.2 5001 $N
+send fcli 198.51.100.1 198.51.100.2 5002 $N
+send fcli fd00:1::1 fd00:1::2 5001 $N
+send fcli fd00:1::1 fd00:1::2 5002 $N
+send fsrv 198.51.100.2 198.51.100.1 5001 $N
+settle
+expect_eq "bridged IPv4 UDP to the dropped port: nothing received" "$(got "$F" 5001 198.51.100.1)" 0
+expect_eq "bridged IPv4 UDP to another port: all received" "$(got "$F" 5002 198.51.100.1)" $N
+expect_eq "bridged IPv6 UDP to the dropped port: nothing received" "$(got "$F" 5001 fd00:1::1)" 0
+expect_eq "bridged IPv6 UDP to another port: all received" "$(got "$F" 5002 fd00:1::1)" $N
+expect_eq "filter_on inbound: the same flow from the other side crosses" \
+	"$(got "$FC" 5001 198.51.100.2)" $N
+sleep 1.1 # one sampling window
+expect_eq "the rule counted exactly the dropped datagrams" "$(drop_count "$rf")" $((2 * N))
+agent_stop
+expect_eq "SIGTERM: exit 0" $? 0
+in_ns brg "$AGENT" --config "$tmp/ff.yaml" --detach >>"$tmp/agent.ff.log" 2>&1
+expect_eq "--detach leaves fb1 and fb2 without a program" \
+	"$?:$(xdp_prog brg fb1):$(xdp_prog brg fb2)" "0::"
+san_check "(7)" "$tmp/agent.ff.log"
+
+# =========================================================================================
+section "(8) bad config: one line naming file:line and key, non-zero exit"
+nbad=0
+badcfg() { # name, expected pattern, yaml: runs the agent on it
+	local name=$1 want=$2 f=$tmp/bad$((nbad += 1)).yaml out rc
+	printf '%s\n' "$3" >"$f"
+	out=$(timeout 20 "$AGENT" --config "$f" 2>&1)
+	rc=$?
+	check "$name: exit $rc, $(echo "$out" | wc -l) line: $out" \
+		test $rc -ne 0 -a $rc -ne 124 -a "$(echo "$out" | wc -l)" -eq 1 \
+		-a -n "$(echo "$out" | grep -E "^xdrop-agent: $f$want")"
+}
+badcfg "unknown key" ":3: interfce: unknown key" "pin_dir: $PIN/bad
+state_dir: $tmp/state-bad
+interfce: s0"
+badcfg "unknown nested key" ":3: rpc\.lisen: unknown key" "interface: s0
+rpc:
+  lisen: ipc://$tmp/bad.sock"
+badcfg "bad duration" ":2: stats_interval: .*duration" "interface: s0
+stats_interval: 5 parsecs
+pin_dir: $PIN/bad"
+badcfg "duration out of range" ":2: beacon_interval: " "interface: s0
+beacon_interval: 2h"
+badcfg "missing interface (traditional mode)" ": interface: required" "mode: traditional
+pin_dir: $PIN/bad"
+badcfg "fast_forward without outbound" ":[0-9]*:? ?fast_forward.outbound: " "mode: fast_forward
+fast_forward:
+  inbound: fb1"
+check "no agent left pins for a refused config" test ! -e "$PIN/bad"
+
+section "done"
 echo "1..$n"

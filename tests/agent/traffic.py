@@ -6,9 +6,10 @@
 #   serve STATE PORTS MAXSECS          count UDP datagrams per (port, source) into STATE
 #   udp SRC DST PORT COUNT [GAP] [SPORT]  send COUNT datagrams (optionally from SPORT)
 #   stream SRC DST PORT GAP MAXSECS OUT   send until SIGTERM or MAXSECS; OUT gets the count
-#   links IFINDEX OUT MAXSECS          sample `bpftool -j link` every 50 ms: one line per
-#                                      sample with the number of XDP links on IFINDEX
-import json, os, select, signal, socket, subprocess, sys, time
+#   links IFINDEX OUT MAXSECS          every 50 ms, one line: the ids of the XDP links on
+#                                      IFINDEX (what `bpftool link` lists, with ifindex)
+#   xdplinks IFINDEX                   print those ids once
+import ctypes, os, select, signal, socket, sys, time
 
 stop = []
 signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
@@ -81,17 +82,49 @@ def stream(src, dst, port, gap, max_secs, out):
     write_atomic(out, f"{sent}\n")
 
 
+# bpf(2) straight from Python: this bpftool does not print an XDP link's ifindex.
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+SYS_bpf = {"x86_64": 321, "aarch64": 280}[os.uname().machine]
+BPF_OBJ_GET_INFO_BY_FD, BPF_LINK_GET_FD_BY_ID, BPF_LINK_GET_NEXT_ID = 15, 30, 31
+BPF_LINK_TYPE_XDP = 6
+
+
+def _bpf(cmd, attr):
+    return _libc.syscall(SYS_bpf, cmd, ctypes.byref(attr), ctypes.sizeof(attr))
+
+
+def xdp_links(ifindex):
+    """ids of the XDP links attached to ifindex (bpf_link_info: type, id, prog_id, then
+    the xdp union member's ifindex at offset 16)"""
+    found, cur = [], 0
+    while True:
+        attr = (ctypes.c_uint32 * 32)()
+        attr[0] = cur
+        if _bpf(BPF_LINK_GET_NEXT_ID, attr) < 0:
+            return found
+        cur = attr[1]
+        attr = (ctypes.c_uint32 * 32)()
+        attr[0] = cur
+        fd = _bpf(BPF_LINK_GET_FD_BY_ID, attr)
+        if fd < 0:
+            continue  # gone meanwhile
+        info = (ctypes.c_uint32 * 64)()
+        attr = (ctypes.c_uint32 * 32)()
+        attr[0], attr[1] = fd, ctypes.sizeof(info)
+        ptr = ctypes.addressof(info)
+        attr[2], attr[3] = ptr & 0xFFFFFFFF, ptr >> 32
+        rc = _bpf(BPF_OBJ_GET_INFO_BY_FD, attr)
+        os.close(fd)
+        if rc == 0 and info[0] == BPF_LINK_TYPE_XDP and info[4] == ifindex:
+            found.append(info[1])
+
+
 def links(ifindex, out, max_secs):
     end = time.monotonic() + max_secs
     with open(out, "a") as f:
         while not stop and time.monotonic() < end:
-            r = subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True, text=True)
-            try:
-                n = sum(1 for l in json.loads(r.stdout or "[]")
-                        if l.get("type") == "xdp" and l.get("ifindex") == ifindex)
-                f.write(f"{n}\n")
-            except ValueError:
-                f.write("error\n")
+            f.write(" ".join(str(i) for i in xdp_links(ifindex)) + "\n")
             f.flush()
             time.sleep(0.05)
 
@@ -106,5 +139,7 @@ elif cmd == "stream":
     stream(a[0], a[1], int(a[2]), float(a[3]), float(a[4]), a[5])
 elif cmd == "links":
     links(int(a[0]), a[1], float(a[2]))
+elif cmd == "xdplinks":
+    print(" ".join(str(i) for i in xdp_links(int(a[0]))))
 else:
     sys.exit(f"unknown command {cmd}")
