@@ -57,7 +57,7 @@ const browser = await chromium.launch({
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
   ],
 })
-const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' })
+const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', acceptDownloads: true })
 const page = await ctx.newPage()
 page.setDefaultTimeout(WAIT)
 page.on('console', (m) => {
@@ -88,6 +88,11 @@ async function pickOption(selectTest, label) {
 }
 async function readNum(loc) {
   return Number((await loc.first().innerText()).replace(/[^0-9]/g, '')) || 0
+}
+async function streamText(stream) {
+  const parts = []
+  for await (const c of stream) parts.push(c)
+  return Buffer.concat(parts).toString('utf8')
 }
 async function goto(nav) {
   await page.locator(`[data-test=nav-${nav}]`).first().click()
@@ -257,16 +262,53 @@ await step('delete both rules from the table', async () => {
   return (r.body && r.body.count === 0) || `left: ${JSON.stringify(r.body)}`
 })
 
+await step('import a rule file (one bad rule reported by index and field), export, batch delete', async () => {
+  const file = {
+    rules: [
+      { name: `ui-imp-${RUN}-a`, protocol: 'udp', dst_port: 1001, action: 'drop' },
+      { name: `ui-imp-${RUN}-b`, dst_port: 70000, action: 'drop' },
+      { name: `ui-imp-${RUN}-c`, src_cidr: '10.1.0.0/16', action: 'rate_limit', rate_limit: 100 },
+    ],
+  }
+  await input('rules-search').fill(`ui-imp-${RUN}`)
+  await page.locator('input[data-test=rules-file]').setInputFiles({
+    name: 'rules.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(file)),
+  })
+  const result = page.locator('[data-test=import-result]')
+  await result.getByText('rules[1].dst_port').waitFor()
+  const summary = await result.locator('p').first().innerText()
+  await page.waitForTimeout(400) // the dialog's fade-in, for the screenshot
+  await shot('06-import-result')
+  await result.locator('.el-dialog__footer .el-button--primary').click()
+  await ruleRow(`ui-imp-${RUN}-c`).waitFor()
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.locator('[data-test=rules-export]').click()])
+  const exported = JSON.parse(await streamText(await dl.createReadStream()))
+  const names = exported.rules.map((r) => r.name)
+  const rows = page.locator('[data-test=rules-table] tr.el-table__row')
+  if ((await rows.count()) !== 2) return `${await rows.count()} imported rows shown`
+  for (let i = 0; i < 2; i++) await rows.nth(i).locator('.el-checkbox').click()
+  await page.locator('[data-test=rules-batch-delete]').click()
+  await confirmBox()
+  await rows.first().waitFor({ state: 'detached' })
+  const left = await api(`/api/v1/rules?search=ui-imp-${RUN}`)
+  const problems = []
+  if (!/2\D+1/.test(summary)) problems.push(`summary: ${summary}`)
+  if (!names.includes(`ui-imp-${RUN}-a`) || !names.includes(`ui-imp-${RUN}-c`)) problems.push('export lacks the imported rules')
+  if (exported.rules.some((r) => 'id' in r || 'stats' in r)) problems.push('export carries ids or counters')
+  if (!left.body || left.body.count !== 0) problems.push(`left after batch delete: ${left.body && left.body.count}`)
+  return problems.length ? problems.join('\n') : true
+})
+
 // ---- other pages ----
 await step('nodes: the lab node is online with a detail view', async () => {
   await goto('nodes')
   const row = page.locator('[data-test=nodes-table] tr.el-table__row').first()
   await row.locator('[data-status=online]').waitFor()
-  await shot('06-nodes')
+  await shot('07-nodes')
   await row.locator('a').first().click()
   await page.locator('[data-test=node-detail]').waitFor()
   await page.locator('[data-test=pps-chart] canvas').waitFor()
-  await shot('07-node-detail')
+  await shot('08-node-detail')
   return true
 })
 await step('whitelist: add and delete an entry', async () => {
@@ -277,7 +319,7 @@ await step('whitelist: add and delete an entry', async () => {
   await page.locator('[data-test=wl-save]').click()
   const row = page.locator('[data-test=wl-table] tr.el-table__row', { hasText: `ui-wl-${RUN}` })
   await row.waitFor()
-  await shot('08-whitelist')
+  await shot('09-whitelist')
   await row.locator('[data-test=wl-delete]').click()
   await confirmBox()
   await row.waitFor({ state: 'detached' })
@@ -289,7 +331,7 @@ await step('settings: an API key is shown once, then revoked', async () => {
   await input('key-name').fill(`ui-key-${RUN}`)
   await page.locator('[data-test=key-save]').click()
   const secret = (await page.locator('[data-test=key-secret]').innerText()).trim()
-  await shot('09-key-shown-once')
+  await shot('10-key-shown-once')
   await page.locator('[data-test=key-done]').click()
   const row = page.locator('[data-test=keys-table] tr.el-table__row', { hasText: `ui-key-${RUN}` })
   await row.waitFor()
@@ -315,7 +357,7 @@ await step('dark theme and Chinese are applied and remembered after a reload', a
   await goto('dashboard')
   await page.locator('[data-test=pps-chart] canvas').waitFor()
   await page.waitForTimeout(1500)
-  await shot('10-dashboard-dark-zh')
+  await shot('11-dashboard-dark-zh')
   return (dark && label.includes('规则')) || `dark=${dark} label=${label}`
 })
 await step('phone width (390x844): menu drawer, no sideways scrolling', async () => {
@@ -323,12 +365,13 @@ await step('phone width (390x844): menu drawer, no sideways scrolling', async ()
   await page.waitForTimeout(500)
   await page.locator('[data-test=menu]').waitFor()
   const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
-  await shot('11-phone-dashboard')
+  await shot('12-phone-dashboard')
   await page.locator('[data-test=menu]').click()
   await page.locator('.el-drawer [data-test=nav-rules]').click()
+  await page.locator('.el-drawer').waitFor({ state: 'hidden' })
   await page.locator('[data-test=rules-table]').waitFor()
   const over2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
-  await shot('12-phone-rules')
+  await shot('13-phone-rules')
   await page.setViewportSize({ width: 1280, height: 800 })
   return (over <= 1 && over2 <= 1) || `page wider than the screen by ${over} / ${over2} px`
 })
