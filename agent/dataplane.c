@@ -690,6 +690,20 @@ static int addr_pres_enable(struct dataplane *dp, struct pagg **aggs, uint8_t ki
 	return err;
 }
 
+/* Turns address presence off for a kind down to two exact combos or fewer (after the flip
+ * and the grace period: no program of any generation still consults it). */
+static void addr_pres_disable(struct dataplane *dp, struct pagg **aggs, uint8_t kind)
+{
+	struct dp_entry *e, *tmp;
+
+	HASH_ITER(hh, dp->entries, e, tmp)
+	{
+		if (e->kind == kind && e->key.table == TBL_EXACT)
+			pres_adjust_fields(dp, aggs, e, -1, XDROP_F_SRC | XDROP_F_DST);
+	}
+	dp->addr_pres[kind] = false;
+}
+
 /* Writes the pending presence values (address maps in batches), updates the mirror and
  * frees them. */
 static int pagg_flush(struct dataplane *dp, struct pagg **aggs)
@@ -1309,6 +1323,15 @@ int dataplane_apply(struct dataplane *dp, const struct dp_change *ch, size_t n,
 		}
 		if (pl[i].e)
 			pl[i].e->tx = TX_NONE;
+	}
+	/* after the grace period: address presence no program can consult any more goes */
+	for (int kd = 0; kd < XDROP_NKINDS; kd++) {
+		int active = 0;
+
+		for (int b = 0; b < 32; b++)
+			active += dp->count[TBL_EXACT][kd][b] != 0;
+		if (dp->addr_pres[kd] && active <= 2 && !inplace)
+			addr_pres_disable(dp, &aggs, (uint8_t)kd);
 	}
 	err = pagg_flush(dp, &aggs);
 	if (!err) {

@@ -519,10 +519,16 @@ static void third_combo_keeps_existing_rules(void **state)
 	assert_int_equal(testdp_send(dp, &b), XDP_DROP);
 	assert_int_equal(testdp_send(dp, &c), XDP_DROP);
 	assert_int_equal(testdp_send(dp, &d), XDP_PASS);
-	/* and back to two: the presence kept is a superset, still right */
+	/* and back to two: address presence is dropped after the grace period */
 	assert_int_equal(testdp_load(dp, two), 0);
 	assert_int_equal(testdp_send(dp, &a), XDP_DROP);
 	assert_int_equal(testdp_send(dp, &c), XDP_PASS);
+	/* presence went off with the third combo; back on again, rebuilt */
+	assert_int_equal(testdp_load(dp, three), 0);
+	assert_int_equal(testdp_send(dp, &a), XDP_DROP);
+	assert_int_equal(testdp_send(dp, &b), XDP_DROP);
+	assert_int_equal(testdp_send(dp, &c), XDP_DROP);
+	assert_int_equal(testdp_send(dp, &d), XDP_PASS);
 	dataplane_close(dp);
 }
 
