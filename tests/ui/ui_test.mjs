@@ -73,7 +73,7 @@ page.on('dialog', (d) => {
 
 async function shot(name) {
   const p = join(ARTIFACTS, `${name}.png`)
-  await page.screenshot({ path: p, fullPage: false })
+  await page.screenshot({ path: p, fullPage: false, animations: 'disabled' })
   shots.push(p)
 }
 const api = async (path) => {
