@@ -1,28 +1,40 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The XDrop demo, for now the data plane alone (the daemons do not exist yet): a namespace
-# lab with a traffic generator, a traditional node (the program on its inbound interface,
-# routing to the server) and a fast-forward node (the program bridging two interfaces),
-# example rules on both, and their counters printed every second. Runs until Ctrl-C, or
-# for DEMO_SECONDS seconds, then removes everything it made.
+# The XDrop demo: the whole system in a namespace lab.
 #
-#   gen ns  [g1] ==veth== [t0 *] trad ns [t1] ==veth== [s1] srv ns
-#           [g2] ==veth== [f1 *] ff ns   [f2 *] ==veth== [s2]
+#   controller (SQLite in /run/xdrop-demo) <-- gateway http://127.0.0.1:8000 (REST + web UI)
+#        |  rpc, push, health on ipc:// sockets in /run/xdrop-demo (reachable from every
+#        |  namespace, since namespaces share the file system, and from nowhere else)
+#        +-- xdrop-agent "trad" (traditional mode, program on t0)
+#        +-- xdrop-agent "ff"   (fast-forward mode, program bridging f1 <-> f2)
+#
+#   gen ns  [g1] ==veth== [t0 *] trad ns [t1] ==veth== [s1] srv ns   (routed, v4 + v6)
+#           [g2] ==veth== [f1 *] ff ns   [f2 *] ==veth== [s2]         (one L2 segment)
 #                                          (* = the XDP program, native mode)
+#
+# The nodes are registered through the REST API (POST /api/v1/nodes, which returns each
+# node's key once; it goes into that agent's config), the example rules are installed
+# through the REST API, a generator namespace sends a bounded mix of good and attack
+# traffic (v4 and v6) through both nodes to a server namespace, and a status line is
+# printed every second until Ctrl-C (or DEMO_SECONDS), then everything is removed.
 #
 #   ./scripts/demo.sh        start (make demo)
 #   ./scripts/demo.sh down   remove what a crashed demo left behind (make demo-down)
 #
-# It touches only what it names: the namespaces xdrop-demo-*, the pin directory
-# /sys/fs/bpf/xdrop-demo and the state directory /run/xdrop-demo.
+# Environment: DEMO_SECONDS=N stops by itself after N s; DEMO_PORT (8000) for the gateway;
+# XDROP_BIN (build/bin) where the daemons are. It touches only what it names: the
+# namespaces xdrop-demo-*, the pin directory /sys/fs/bpf/xdrop-demo and /run/xdrop-demo.
 set -u
 cd "$(dirname "$0")/.."
-LAB=$PWD/build/bin/xdrop-lab
+ROOT=$PWD
+BIN=${XDROP_BIN:-$ROOT/build/bin}
 PFX=xdrop-demo
 PIN=/sys/fs/bpf/$PFX
 RUN=/run/$PFX
 NODES="gen trad ff srv"
+PORT=${DEMO_PORT:-8000}
 DEMO_SECONDS=${DEMO_SECONDS:-0}
+API=http://127.0.0.1:$PORT/api/v1
 
 say() { printf '%s\n' "$*"; }
 in_ns() { # node, command... (nsenter keeps the pins under /sys/fs/bpf visible)
@@ -30,14 +42,9 @@ in_ns() { # node, command... (nsenter keeps the pins under /sys/fs/bpf visible)
 	shift
 	nsenter --net="/run/netns/$PFX-$node" "$@"
 }
-lab() { # node, xdrop-lab args...
-	local node=$1
-	shift
-	in_ns "$node" "$LAB" --pin "$PIN/$node" "$@"
-}
 
 down() {
-	local pid node pids="" alive
+	local pid pids="" alive node
 	if [ -f "$RUN/pids" ]; then
 		while read -r pid; do
 			# only our own processes: their command line names the state directory
@@ -46,17 +53,20 @@ down() {
 			fi
 		done <"$RUN/pids"
 	fi
-	for _ in $(seq 30); do # they stop within 0.2 s; give them 3
+	for _ in $(seq 50); do # they stop within 0.5 s; give them 5
 		alive=""
 		for pid in $pids; do [ -d "/proc/$pid" ] && alive="$alive $pid"; done
 		[ -z "$alive" ] && break
 		pids=$alive
 		sleep 0.1
 	done
+	for pid in $alive; do # still there: only ours, by PID
+		grep -qs "$RUN" "/proc/$pid/cmdline" && kill -9 "$pid" 2>/dev/null
+	done
 	for node in $NODES; do
 		ip netns del "$PFX-$node" 2>/dev/null
 	done
-	# the interfaces went with their namespaces; the pinned links and maps go here
+	# the interfaces (and so the XDP links) went with their namespaces; the pins go here
 	rm -rf "$PIN" "$RUN"
 }
 
@@ -69,12 +79,18 @@ if [ "${1:-}" = down ]; then
 	say "demo: removed namespaces $PFX-*, $PIN and $RUN (if they existed)"
 	exit 0
 fi
-if [ ! -x "$LAB" ]; then
-	say "demo: $LAB is missing; run make all" >&2
-	exit 1
-fi
+for b in xdrop-controller xdrop-gateway xdrop-agent; do
+	if [ ! -x "$BIN/$b" ]; then
+		say "demo: $BIN/$b is missing; run make all" >&2
+		exit 1
+	fi
+done
 if [ -e "$RUN" ] || ip netns list | grep -q "^$PFX-"; then
 	say "demo: a demo is running or left state behind; stop it, or run make demo-down" >&2
+	exit 1
+fi
+if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/"; then
+	say "demo: something already listens on 127.0.0.1:$PORT (set DEMO_PORT=...)" >&2
 	exit 1
 fi
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || exit 1
@@ -89,15 +105,26 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 mkdir -p "$RUN"
+chmod 700 "$RUN"
 
-cat <<'EOF'
-==============================================================================
- XDrop demo: the DATA PLANE ONLY.
- The controller, gateway, agents and web UI do not exist yet, so there is no
- REST API, no UI and no API key. This lab loads the XDP program directly with
- build/bin/xdrop-lab and shows what it does to real traffic.
-==============================================================================
-EOF
+fail() {
+	say "demo: $*" >&2
+	local f
+	for f in "$RUN"/*.log; do
+		[ -s "$f" ] && say "---- $f" >&2 && tail -n 15 "$f" >&2
+	done
+	exit 1
+}
+bg() { # log name, command...: starts a program (not a shell function: $! must be the
+	# program itself, which down() finds by its command line), remembers its PID
+	local log=$1
+	shift
+	"$@" </dev/null >>"$RUN/$log.log" 2>&1 &
+	echo $! >>"$RUN/pids"
+}
+ns_exec() { # node: the nsenter prefix for bg (nsenter execs the program: same PID)
+	echo nsenter --net="/run/netns/$PFX-$1"
+}
 
 # ---- the lab ----
 set -e
@@ -106,57 +133,149 @@ ip link add g1 netns "$PFX-gen" type veth peer name t0 netns "$PFX-trad"
 ip link add t1 netns "$PFX-trad" type veth peer name s1 netns "$PFX-srv"
 ip link add g2 netns "$PFX-gen" type veth peer name f1 netns "$PFX-ff"
 ip link add f2 netns "$PFX-ff" type veth peer name s2 netns "$PFX-srv"
-# traditional path, routed by the trad node: 192.0.2.0/24 -> 198.51.100.0/24
-ip -n "$PFX-gen" addr add 192.0.2.1/24 dev g1
-ip -n "$PFX-gen" addr add 192.0.2.10/24 dev g1  # a whitelisted partner
-ip -n "$PFX-gen" addr add 192.0.2.66/24 dev g1  # an attacker in 192.0.2.64/26
-ip -n "$PFX-trad" addr add 192.0.2.254/24 dev t0
-ip -n "$PFX-trad" addr add 198.51.100.254/24 dev t1
-ip -n "$PFX-srv" addr add 198.51.100.1/24 dev s1
-# fast-forward path, one L2 segment bridged by the program: 203.0.113.0/24
-ip -n "$PFX-gen" addr add 203.0.113.1/24 dev g2
-ip -n "$PFX-gen" addr add 203.0.113.10/24 dev g2
-ip -n "$PFX-gen" addr add 203.0.113.66/24 dev g2
-ip -n "$PFX-srv" addr add 203.0.113.2/24 dev s2
+# traditional path, routed by the trad node: 192.0.2.0/24 -> 198.51.100.0/24,
+# 2001:db8:1::/64 -> 2001:db8:2::/64
+a() { ip -n "$PFX-$1" addr add "$2" dev "$3" ${4:+nodad}; }
+a gen 192.0.2.1/24 g1
+a gen 192.0.2.10/24 g1  # a whitelisted partner
+a gen 192.0.2.66/24 g1  # an attacker in 192.0.2.64/26
+a gen 2001:db8:1::1/64 g1 6
+a gen 2001:db8:1::66/64 g1 6  # an IPv6 attacker
+a trad 192.0.2.254/24 t0
+a trad 198.51.100.254/24 t1
+a trad 2001:db8:1::fe/64 t0 6
+a trad 2001:db8:2::fe/64 t1 6
+a srv 198.51.100.1/24 s1
+a srv 2001:db8:2::1/64 s1 6
+# fast-forward path, one L2 segment bridged by the program: 203.0.113.0/24, 2001:db8:3::/64
+a gen 203.0.113.1/24 g2
+a gen 203.0.113.10/24 g2
+a gen 203.0.113.66/24 g2
+a gen 2001:db8:3::1/64 g2 6
+a gen 2001:db8:3::66/64 g2 6
+a srv 203.0.113.2/24 s2
+a srv 2001:db8:3::2/64 s2 6
 for l in gen:g1 gen:g2 trad:t0 trad:t1 ff:f1 ff:f2 srv:s1 srv:s2; do
 	ip -n "$PFX-${l%%:*}" link set dev "${l#*:}" up
 done
 ip -n "$PFX-gen" route add 198.51.100.0/24 via 192.0.2.254
+ip -n "$PFX-gen" -6 route add 2001:db8:2::/64 via 2001:db8:1::fe
 ip -n "$PFX-srv" route add 192.0.2.0/24 via 198.51.100.254
-in_ns trad sysctl -qw net.ipv4.ip_forward=1
+ip -n "$PFX-srv" -6 route add 2001:db8:1::/64 via 2001:db8:2::fe
+in_ns trad sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 # Frames redirected into a veth need NAPI on the receiving peer (GRO turns it on) and
 # complete L4 checksums (a redirect drops the skb's checksum offload state).
 in_ns gen ethtool -K g2 gro on tx off >/dev/null
 in_ns srv ethtool -K s2 gro on tx off >/dev/null
 set +e
 
-lab trad attach t0 || exit 1
-lab ff ff f1 f2 --filter inbound || exit 1
-
-# ---- example rules (rule_parse_kv syntax; "wl:" = whitelist) ----
-rules() { # net prefix of the node's client side, e.g. 192.0.2
-	cat <<EOF
-# attack range dropped, except one flow punched through with a pass rule
-src_cidr=$1.64/26 action=drop
-src_ip=$1.66 dst_port=443 protocol=udp action=pass
-# memcached amplification and telnet dropped from everyone
-dst_port=11211 protocol=udp action=drop
-dst_port=23 protocol=tcp action=drop
-# DNS limited to 50 packets per second
-dst_port=53 protocol=udp action=rate_limit rate_limit=50 burst=10
-# a partner is never filtered
-wl:src_ip=$1.10
+# ---- controller and gateway on the host, the controller's sockets under $RUN ----
+KEY=xdk_demo_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+CTL=ipc://$RUN/controller
+cat >"$RUN/controller.yaml" <<EOF
+database: $RUN/controller.db
+log_level: info
+rpc:
+  listen: $CTL-rpc.sock
+push:
+  listen: $CTL-push.sock
+  heartbeat: 1s
+health:
+  listen: $CTL-health.sock
+  beacon_interval: 1s
+keys:
+  admin_key: $KEY
 EOF
-}
-rules 192.0.2 >"$RUN/rules-trad"
-rules 203.0.113 >"$RUN/rules-ff"
-say ""
-say "rules on both nodes (their own client addresses):"
-sed -n 's/^/  /p' "$RUN/rules-trad"
-lab trad load "$RUN/rules-trad" >/dev/null || exit 1
-lab ff load "$RUN/rules-ff" >/dev/null || exit 1
+UI_DIR=$ROOT/webui/dist
+cat >"$RUN/gateway.yaml" <<EOF
+upstream:
+  mode: controller
+  url: $CTL-rpc.sock
+listen: 127.0.0.1:$PORT
+ui:
+  dir: $UI_DIR
+log_level: info
+EOF
+bg controller "$BIN/xdrop-controller" --config "$RUN/controller.yaml"
+bg gateway "$BIN/xdrop-gateway" --config "$RUN/gateway.yaml"
+for _ in $(seq 100); do
+	curl -s -o /dev/null -H "X-API-Key: $KEY" "$API/info" && break
+	sleep 0.1
+done
+curl -sf -o /dev/null -H "X-API-Key: $KEY" "$API/info" ||
+	fail "the gateway or the controller did not come up"
 
-# ---- traffic: a receiver on the server, a generator sending a fixed mix ----
+# rest METHOD PATH [JSON]: prints the body; fails the demo on an HTTP error
+rest() {
+	local out code
+	out=$(curl -s -w '\n%{http_code}' -X "$1" -H "X-API-Key: $KEY" \
+		-H 'Content-Type: application/json' ${3:+--data-binary "$3"} "$API$2")
+	code=${out##*$'\n'}
+	out=${out%$'\n'*}
+	if [ "${code:0:1}" != 2 ]; then
+		say "demo: $1 $2 -> HTTP $code: $out" >&2
+		return 1
+	fi
+	printf '%s\n' "$out"
+}
+jfield() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# ---- two nodes: registered through the REST API, then their agents started ----
+node_up() { # name, description, mode-specific yaml
+	local name=$1 desc=$2 key
+	key=$(rest POST /nodes "{\"id\": \"$name\", \"name\": \"$desc\",
+		\"address\": \"ipc://$RUN/agent-$name.sock\", \"comment\": \"make demo\"}" |
+		jfield key) || fail "registering node $name"
+	mkdir -p "$RUN/state-$name"
+	cat >"$RUN/agent-$name.yaml" <<EOF
+node:
+  id: $name
+  key: $key
+$3
+xdp_mode: native
+capacity:
+  rules: 65536
+  cidr_rules: 16384
+  prefixes: 4096
+  rate_limited_rules: 1024
+pin_dir: $PIN/$name
+state_dir: $RUN/state-$name
+rpc:
+  listen: ipc://$RUN/agent-$name.sock
+controller:
+  rpc: $CTL-rpc.sock
+  push: $CTL-push.sock
+  health: $CTL-health.sock
+beacon_interval: 1s
+log_level: info
+EOF
+	bg "agent-$name" $(ns_exec "$name") "$BIN/xdrop-agent" --config "$RUN/agent-$name.yaml"
+}
+node_up trad "traditional node (t0)" "mode: traditional
+interface: t0"
+node_up ff "fast-forward bridge (f1 -> f2)" "mode: fast_forward
+fast_forward:
+  inbound: f1
+  outbound: f2
+  filter_on: inbound"
+
+# ---- example rules, through the REST API ----
+rule() { rest POST /rules "$1" >/dev/null || fail "installing a rule"; }
+for net in 192.0.2 203.0.113; do
+	rule "{\"name\": \"attack range $net.64/26\", \"src_cidr\": \"$net.64/26\", \"action\": \"drop\"}"
+	rule "{\"name\": \"attacker's QUIC flow allowed\", \"src_ip\": \"$net.66\", \"dst_port\": 443,
+		\"protocol\": \"udp\", \"action\": \"pass\", \"comment\": \"more specific than the /26\"}"
+	rest POST /whitelist "{\"name\": \"partner\", \"src_ip\": \"$net.10\",
+		\"comment\": \"never filtered\"}" >/dev/null || fail "installing a whitelist entry"
+done
+rule '{"name": "memcached amplification", "dst_port": 11211, "protocol": "udp", "action": "drop"}'
+rule '{"name": "telnet", "dst_port": 23, "protocol": "tcp", "action": "drop"}'
+rule '{"name": "DNS limited", "dst_port": 53, "protocol": "udp", "action": "rate_limit",
+	"rate_limit": 50, "burst": 10}'
+rule '{"name": "IPv6 attack range", "src_cidr": "2001:db8:1::40/122", "action": "drop"}'
+rule '{"name": "IPv6 attacker", "src_ip": "2001:db8:3::66", "protocol": "udp", "action": "drop"}'
+
+# ---- traffic: a receiver on the server, a generator sending a fixed, bounded mix ----
 cat >"$RUN/traffic.py" <<'EOF'
 import os, select, signal, socket, sys, time
 
@@ -167,8 +286,9 @@ signal.signal(signal.SIGINT, lambda *a: stop.append(1))
 def receive(state, max_secs):
     socks = []
     for p in (53, 443, 8080, 11211):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("0.0.0.0", p))
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind(("::", p))
         s.setblocking(False)
         socks.append(s)
     counts, last, end = {}, 0.0, time.monotonic() + max_secs
@@ -179,7 +299,7 @@ def receive(state, max_secs):
                     addr = s.recvfrom(2048)[1]
                 except (BlockingIOError, InterruptedError):
                     break
-                k = (addr[0], s.getsockname()[1])
+                k = (addr[0].removeprefix("::ffff:"), s.getsockname()[1])
                 counts[k] = counts.get(k, 0) + 1
         if time.monotonic() - last > 0.5:
             try:
@@ -192,19 +312,23 @@ def receive(state, max_secs):
             last = time.monotonic()
 
 def generate(max_secs):
-    # per 10 ms tick: (source, destination, port, datagrams)
+    # per 10 ms tick: (source, destination, port, datagrams): at most ~4,000 packets/s
     mix = []
-    for net, dst in (("192.0.2", "198.51.100.1"), ("203.0.113", "203.0.113.2")):
+    for net, dst, net6, dst6 in (("192.0.2", "198.51.100.1", "2001:db8:1", "2001:db8:2::1"),
+                                 ("203.0.113", "203.0.113.2", "2001:db8:3", "2001:db8:3::2")):
         mix += [(f"{net}.1", dst, 8080, 1),     # good: application traffic
                 (f"{net}.1", dst, 53, 3),       # DNS: 300/s against a 50/s limit
                 (f"{net}.1", dst, 11211, 2),    # memcached: dropped
                 (f"{net}.10", dst, 11211, 1),   # partner to memcached: whitelisted
                 (f"{net}.66", dst, 8080, 2),    # attacker: dropped by CIDR
-                (f"{net}.66", dst, 443, 1)]     # attacker's one allowed flow (QUIC): passed
+                (f"{net}.66", dst, 443, 1),     # attacker's one allowed flow (QUIC): passed
+                (f"{net6}::1", dst6, 8080, 1),  # good IPv6
+                (f"{net6}::66", dst6, 8080, 2)] # IPv6 attacker: dropped
     socks = {}
     for src, _, _, _ in mix:
         if src not in socks:
-            socks[src] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            fam = socket.AF_INET6 if ":" in src else socket.AF_INET
+            socks[src] = socket.socket(fam, socket.SOCK_DGRAM)
             socks[src].bind((src, 0))
     end, tick = time.monotonic() + max_secs, 0
     while not stop and time.monotonic() < end:
@@ -231,39 +355,58 @@ EOF
 # Both run at most an hour (or the demo's length); the trap stops them sooner.
 limit=3600
 [ "$DEMO_SECONDS" -gt 0 ] && limit=$((DEMO_SECONDS + 5))
-nsenter --net="/run/netns/$PFX-srv" python3 "$RUN/traffic.py" receive "$RUN/received" $limit &
-echo $! >>"$RUN/pids"
-nsenter --net="/run/netns/$PFX-gen" python3 "$RUN/traffic.py" generate $limit &
-echo $! >>"$RUN/pids"
+bg receiver $(ns_exec srv) python3 "$RUN/traffic.py" receive "$RUN/received" $limit
+# give the agents their first snapshot before the traffic starts
+for _ in $(seq 50); do
+	n=$(rest GET /nodes | python3 -c 'import json,sys
+print(sum(1 for n in json.load(sys.stdin)["nodes"] if n["status"] == "online"))')
+	[ "$n" = 2 ] && break
+	sleep 0.2
+done
+[ "$n" = 2 ] || fail "the agents did not come online"
+bg generator $(ns_exec gen) python3 "$RUN/traffic.py" generate $limit
 
-received() { # source, port
-	awk -v s="$1" -v p="$2" '$1 == s && $2 == p { c = $3 } END { print c + 0 }' \
-		"$RUN/received" 2>/dev/null
-}
-report() {
-	local node net
-	for node in trad ff; do
-		if [ $node = trad ]; then
-			say "---- traditional node (program on t0, routing to the server) ----"
-			net=192.0.2
-		else
-			say "---- fast-forward node (program bridging f1 <-> f2, filtering inbound) ----"
-			net=203.0.113
-		fi
-		lab $node stats
-		say "  the server received from this path:" \
-			"good $(received $net.1 8080), DNS $(received $net.1 53)," \
-			"memcached $(received $net.1 11211), partner $(received $net.10 11211)," \
-			"attacker $(received $net.66 8080), attacker:443 $(received $net.66 443)"
-	done
-}
+cat <<EOF
 
-say ""
-if [ "$DEMO_SECONDS" -gt 0 ]; then
-	say "demo: traffic is flowing; counters every second for $DEMO_SECONDS s"
-else
-	say "demo: traffic is flowing; counters every second. Ctrl-C stops and cleans up."
-fi
+==============================================================================
+ XDrop demo is running.
+   Web UI and REST API:  http://127.0.0.1:$PORT/   (API under /api/v1)
+   API key (admin):      $KEY
+   e.g.  curl -H 'X-API-Key: $KEY' http://127.0.0.1:$PORT/api/v1/rules
+$([ -f "$UI_DIR/index.html" ] || echo "   (webui/dist is not built yet: the UI pages answer 404; the API works)")
+ Nodes: trad (traditional, t0) and ff (fast-forward f1 -> f2), both managed by
+ the controller. Logs and configs: $RUN
+ Traffic per second and path: good 100 v4 + 100 v6, DNS 300 (limited to 50),
+ memcached 200 (dropped), partner 100 (whitelisted), attacker 200 v4 + 200 v6
+ (dropped), attacker:443 100 (passed), telnet 10 (dropped).
+$([ "$DEMO_SECONDS" -gt 0 ] && echo " Stops after $DEMO_SECONDS s." || echo " Ctrl-C stops it and removes everything.")
+==============================================================================
+EOF
+
+# ---- one status line per second ----
+cat >"$RUN/status.py" <<'EOF'
+import json, sys
+stats, nodes, received, el = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+got = {}
+try:
+    for line in open(received):
+        src, port, c = line.split()
+        got[(src, int(port))] = int(c)
+except OSError:
+    pass
+def g(src, port): return sum(got.get((s, port), 0) for s in src)
+r = stats.get("rates", {})
+ns = " ".join(f'{n["id"]}={n["status"]}@{n["applied_revision"]}' for n in nodes.get("nodes", []))
+print(f't={el:>4}s rev {stats.get("revision")} rules {stats.get("rules")} wl {stats.get("whitelist")} | {ns} | '
+      f'pps rx {r.get("rx_pps", 0):.0f} pass {r.get("passed_pps", 0):.0f} '
+      f'drop {r.get("dropped_pps", 0):.0f} limit {r.get("rate_limited_pps", 0):.0f} | server got: '
+      f'good {g(("192.0.2.1", "203.0.113.1", "2001:db8:1::1", "2001:db8:3::1"), 8080)} '
+      f'dns {g(("192.0.2.1", "203.0.113.1"), 53)} '
+      f'memcached {g(("192.0.2.1", "203.0.113.1"), 11211)} '
+      f'partner {g(("192.0.2.10", "203.0.113.10"), 11211)} '
+      f'attack {g(("192.0.2.66", "203.0.113.66", "2001:db8:1::66", "2001:db8:3::66"), 8080)} '
+      f'quic {g(("192.0.2.66", "203.0.113.66"), 443)}', flush=True)
+EOF
 t0=${EPOCHREALTIME/./}
 next=$((t0 + 1000000))
 while :; do
@@ -271,9 +414,8 @@ while :; do
 	[ "$now" -lt "$next" ] && sleep "$(printf '0.%06d' $((next - now)))"
 	next=$((next + 1000000))
 	el=$(((${EPOCHREALTIME/./} - t0) / 1000000))
-	[ -t 1 ] && tput clear
-	say "==== t = ${el} s    XDrop demo: data plane only (no daemons yet) ===="
-	report
+	python3 "$RUN/status.py" "$(rest GET /stats || echo '{}')" "$(rest GET /nodes || echo '{}')" \
+		"$RUN/received" "$el" 2>/dev/null || say "t=${el}s (status unavailable)"
 	[ "$DEMO_SECONDS" -gt 0 ] && [ "$el" -ge "$DEMO_SECONDS" ] && break
 done
 exit 0
