@@ -11,36 +11,36 @@
 #include "xdrop.h"
 
 static const char *const known_keys[] = {
-	"node.id",
-	"node.key",
-	"interface",
-	"mode",
-	"fast_forward.inbound",
-	"fast_forward.outbound",
-	"fast_forward.filter_on",
-	"xdp_mode",
-	"force",
-	"capacity.rules",
-	"capacity.cidr_rules",
-	"capacity.prefixes",
-	"capacity.rate_limited_rules",
-	"pin_dir",
-	"state_dir",
-	"rpc.listen",
-	"rpc.admin_keys",
-	"rpc.read_only_keys",
-	"controller.rpc",
-	"controller.push",
-	"controller.health",
-	"tls.ca_file",
-	"tls.cert_file",
-	"tls.key_file",
-	"tls.server_name",
-	"tls.require_client_cert",
-	"beacon_interval",
-	"stats_interval",
-	"log_level",
-	NULL,
+    "node.id",
+    "node.key",
+    "interface",
+    "mode",
+    "fast_forward.inbound",
+    "fast_forward.outbound",
+    "fast_forward.filter_on",
+    "xdp_mode",
+    "force",
+    "capacity.rules",
+    "capacity.cidr_rules",
+    "capacity.prefixes",
+    "capacity.rate_limited_rules",
+    "pin_dir",
+    "state_dir",
+    "rpc.listen",
+    "rpc.admin_keys",
+    "rpc.read_only_keys",
+    "controller.rpc",
+    "controller.push",
+    "controller.health",
+    "tls.ca_file",
+    "tls.cert_file",
+    "tls.key_file",
+    "tls.server_name",
+    "tls.require_client_cert",
+    "beacon_interval",
+    "stats_interval",
+    "log_level",
+    NULL,
 };
 
 static int keys_list(struct config *raw, const char *key, const char **out, size_t *n)
@@ -80,12 +80,13 @@ int agent_config_load(struct agent_config *c, const char *path)
 	if ((err = config_get_str(raw, "node.id", NULL, &c->node_id)) ||
 	    (err = config_get_str(raw, "node.key", NULL, &c->node_key)))
 		goto out;
-	if (c->node_id && (strlen(c->node_id) == 0 || strlen(c->node_id) > 128 ||
-			   strchr(c->node_id, ':'))) {
+	if (c->node_id &&
+	    (strlen(c->node_id) == 0 || strlen(c->node_id) > 128 || strchr(c->node_id, ':'))) {
 		err = config_fail(raw, "node.id", "1-128 characters, no ':'");
 		goto out;
 	}
-	if (c->node_key && (strlen(c->node_key) < 16 || strlen(c->node_key) > XDROP_BEACON_MAX_KEY)) {
+	if (c->node_key &&
+	    (strlen(c->node_key) < 16 || strlen(c->node_key) > XDROP_BEACON_MAX_KEY)) {
 		err = config_fail(raw, "node.key", "16-64 characters");
 		goto out;
 	}
@@ -104,8 +105,9 @@ int agent_config_load(struct agent_config *c, const char *path)
 		goto out;
 	if (c->fast_forward) {
 		if (!c->inbound || !c->outbound) {
-			err = config_fail(raw, c->inbound ? "fast_forward.outbound" : "fast_forward.inbound",
-					  "fast_forward mode needs both interfaces");
+			err = config_fail(
+			    raw, c->inbound ? "fast_forward.outbound" : "fast_forward.inbound",
+			    "fast_forward mode needs both interfaces");
 			goto out;
 		}
 		if (!strcmp(filter, "inbound"))
@@ -115,7 +117,8 @@ int agent_config_load(struct agent_config *c, const char *path)
 		else if (!strcmp(filter, "both"))
 			c->filter_on = ATTACH_FILTER_BOTH;
 		else {
-			err = config_fail(raw, "fast_forward.filter_on", "inbound, outbound or both");
+			err =
+			    config_fail(raw, "fast_forward.filter_on", "inbound, outbound or both");
 			goto out;
 		}
 	} else if (!c->interface) {
@@ -139,10 +142,12 @@ int agent_config_load(struct agent_config *c, const char *path)
 	if ((err = config_get_u64(raw, "capacity.rules", XDROP_DEF_MAX_EXACT, 16, 16u << 20, &v)))
 		goto out;
 	c->max_rules = (uint32_t)v;
-	if ((err = config_get_u64(raw, "capacity.cidr_rules", XDROP_DEF_MAX_CIDR, 16, 4u << 20, &v)))
+	if ((err =
+		 config_get_u64(raw, "capacity.cidr_rules", XDROP_DEF_MAX_CIDR, 16, 4u << 20, &v)))
 		goto out;
 	c->max_cidr_rules = (uint32_t)v;
-	if ((err = config_get_u64(raw, "capacity.prefixes", XDROP_DEF_MAX_PREFIXES, 16, 1u << 20, &v)))
+	if ((err = config_get_u64(raw, "capacity.prefixes", XDROP_DEF_MAX_PREFIXES, 16, 1u << 20,
+				  &v)))
 		goto out;
 	c->max_prefixes = (uint32_t)v;
 	if ((err = config_get_u64(raw, "capacity.rate_limited_rules", XDROP_DEF_MAX_RATE, 1,
@@ -166,9 +171,10 @@ int agent_config_load(struct agent_config *c, const char *path)
 		goto out;
 	if ((c->controller_rpc || c->controller_push || c->controller_health) &&
 	    !(c->controller_rpc && c->controller_push && c->controller_health)) {
-		err = config_fail(raw, c->controller_rpc ? (c->controller_push ? "controller.health" :
-										 "controller.push") :
-							   "controller.rpc",
+		err = config_fail(raw,
+				  c->controller_rpc ? (c->controller_push ? "controller.health"
+									  : "controller.push")
+						    : "controller.rpc",
 				  "a controller needs rpc, push and health addresses");
 		goto out;
 	}

@@ -17,8 +17,8 @@
 #include "dataplane.h"
 
 enum attach_mode {
-	ATTACH_NATIVE = 0,            /* driver mode only */
-	ATTACH_GENERIC = 1,           /* skb mode only */
+	ATTACH_NATIVE = 0,	      /* driver mode only */
+	ATTACH_GENERIC = 1,	      /* skb mode only */
 	ATTACH_NATIVE_OR_GENERIC = 2, /* native, generic if the driver refuses */
 };
 

@@ -103,7 +103,7 @@ int beacon_start(struct beacon **out, const struct beacon_opts *o, struct rulese
 		 struct stats *st)
 {
 	struct beacon *b = calloc(1, sizeof(*b));
-	struct pubsub_opts po = { .sz = sizeof(po), .url = o->url, .tls = o->tls };
+	struct pubsub_opts po = {.sz = sizeof(po), .url = o->url, .tls = o->tls};
 	pthread_condattr_t ca;
 	int err;
 

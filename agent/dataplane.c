@@ -52,7 +52,7 @@ struct dp_prefix;
 struct dp_entry {
 	UT_hash_handle hh;
 	struct ekey key;
-	struct xdrop_act act;     /* active */
+	struct xdrop_act act;	  /* active */
 	struct xdrop_act new_act; /* TX_NEW / TX_MOD */
 	struct dp_prefix *pfx[2]; /* CIDR: source and destination prefix (NULL = absent) */
 	uint8_t tx;
@@ -73,9 +73,9 @@ struct dp_prefix {
 	uint32_t id;
 	uint32_t parent;
 	uint32_t refs[XDROP_NKINDS][32]; /* entries per kind and combo mask */
-	uint64_t total;                  /* sum of refs */
-	bool is_new;                     /* created by the running transaction */
-	bool removing;                   /* no references left: removed at cleanup */
+	uint64_t total;			 /* sum of refs */
+	bool is_new;			 /* created by the running transaction */
+	bool removing;			 /* no references left: removed at cleanup */
 };
 
 struct preskey {
@@ -360,12 +360,12 @@ static int trie_write(struct dataplane *dp, const struct dp_prefix *p, bool del)
 	int fd = trie_fd(dp, p->key.trie), err;
 
 	if (p->key.trie == TRIE_SRC4 || p->key.trie == TRIE_DST4) {
-		struct xdrop_lpm4_key k = { .prefixlen = p->key.plen - 96 };
+		struct xdrop_lpm4_key k = {.prefixlen = p->key.plen - 96};
 
 		memcpy(k.addr, p->key.addr.b + 12, 4);
 		err = del ? bpf_map_delete_elem(fd, &k) : bpf_map_update_elem(fd, &k, &p->id, 0);
 	} else {
-		struct xdrop_lpm6_key k = { .prefixlen = p->key.plen };
+		struct xdrop_lpm6_key k = {.prefixlen = p->key.plen};
 
 		memcpy(k.addr, p->key.addr.b, 16);
 		err = del ? bpf_map_delete_elem(fd, &k) : bpf_map_update_elem(fd, &k, &p->id, 0);
@@ -459,7 +459,8 @@ static void prefix_forget(struct dataplane *dp, struct dp_prefix *p)
 
 static int pfx_cmp(const void *a, const void *b)
 {
-	const struct dp_prefix *x = *(struct dp_prefix *const *)a, *y = *(struct dp_prefix *const *)b;
+	const struct dp_prefix *x = *(struct dp_prefix *const *)a,
+			       *y = *(struct dp_prefix *const *)b;
 	int c = memcmp(x->key.addr.b, y->key.addr.b, 16);
 
 	if (c)
@@ -469,8 +470,8 @@ static int pfx_cmp(const void *a, const void *b)
 
 static bool pkey_covers(const struct dp_prefix *outer, const struct dp_prefix *inner)
 {
-	struct addr_prefix o = { .addr = outer->key.addr, .plen = outer->key.plen };
-	struct addr_prefix i = { .addr = inner->key.addr, .plen = inner->key.plen };
+	struct addr_prefix o = {.addr = outer->key.addr, .plen = outer->key.plen};
+	struct addr_prefix i = {.addr = inner->key.addr, .plen = inner->key.plen};
 
 	return addr_prefix_covers(&o, &i);
 }
@@ -723,7 +724,7 @@ static int pagg_flush(struct dataplane *dp, struct pagg **aggs)
 		if (err)
 			break;
 		if (a->key.field <= 1) {
-			struct xdrop_addr_presence ap = { { a->v.exact[0], a->v.exact[1] } };
+			struct xdrop_addr_presence ap = {{a->v.exact[0], a->v.exact[1]}};
 
 			if (nonzero)
 				err = wb_add(&wb[a->key.field], &a->key.val, &ap);
@@ -731,11 +732,11 @@ static int pagg_flush(struct dataplane *dp, struct pagg **aggs)
 				 errno != ENOENT)
 				err = -errno;
 		} else {
-			uint32_t idx = a->key.field == 4 ? a->key.val.b[0] :
-							   be16toh(*(const uint16_t *)a->key.val.b);
-			int fd = fd_of(a->key.field == 2 ? dp->skel->maps.xdrop_sport :
-				       a->key.field == 3 ? dp->skel->maps.xdrop_dport :
-							   dp->skel->maps.xdrop_proto);
+			uint32_t idx = a->key.field == 4 ? a->key.val.b[0]
+							 : be16toh(*(const uint16_t *)a->key.val.b);
+			int fd = fd_of(a->key.field == 2   ? dp->skel->maps.xdrop_sport
+				       : a->key.field == 3 ? dp->skel->maps.xdrop_dport
+							   : dp->skel->maps.xdrop_proto);
 
 			if (bpf_map_update_elem(fd, &idx, &a->v, BPF_ANY))
 				err = -errno;
@@ -966,7 +967,7 @@ static int rl_delta(uint8_t before, uint8_t after)
 static int prefixes_collect(struct dataplane *dp)
 {
 	struct dp_prefix *p, *tmp;
-	bool any[NTRIES] = { false };
+	bool any[NTRIES] = {false};
 	unsigned depth;
 	int err = 0, t;
 	bool found = false;
@@ -1003,10 +1004,10 @@ static int prefixes_collect(struct dataplane *dp)
 int dataplane_apply(struct dataplane *dp, const struct dp_change *ch, size_t n,
 		    struct dp_result *res)
 {
-	uint32_t new_per_trie[NTRIES] = { 0 };
+	uint32_t new_per_trie[NTRIES] = {0};
 	struct dp_result scratch;
 	struct pagg *aggs = NULL;
-	bool pfx_changed[NTRIES] = { false };
+	bool pfx_changed[NTRIES] = {false};
 	size_t i, new_exact = 0, new_cidr = 0;
 	long rate_delta = 0;
 	uint64_t next = dp->gen + 1;
@@ -1048,10 +1049,9 @@ int dataplane_apply(struct dataplane *dp, const struct dp_change *ch, size_t n,
 		}
 		err = resolve_key(dp, s, &k, pfx, new_per_trie);
 		if (err) {
-			err = refuse(res, i, s->src.plen && s->src.plen < 128 ? "src_cidr" : "dst_cidr",
-				     err == -ENOSPC ? "prefix capacity exhausted" :
-						      "out of memory",
-				     err);
+			err = refuse(
+			    res, i, s->src.plen && s->src.plen < 128 ? "src_cidr" : "dst_cidr",
+			    err == -ENOSPC ? "prefix capacity exhausted" : "out of memory", err);
 			goto abort;
 		}
 		HASH_FIND(hh, dp->entries, &k, sizeof(k), e);
@@ -1192,8 +1192,8 @@ int dataplane_apply(struct dataplane *dp, const struct dp_change *ch, size_t n,
 		uint64_t fg = inplace ? dp->gen : next;
 
 		for (int tb = 0; tb < 2; tb++) {
-			size_t ksz = tb == TBL_EXACT ? sizeof(struct xdrop_exact_key) :
-						      sizeof(struct xdrop_cidr_key);
+			size_t ksz = tb == TBL_EXACT ? sizeof(struct xdrop_exact_key)
+						     : sizeof(struct xdrop_cidr_key);
 
 			wb_init(&ent[tb], entry_fd(dp, tb, false), ksz, sizeof(struct xdrop_entry));
 			wb_init(&prev[tb], entry_fd(dp, tb, true), ksz, sizeof(struct xdrop_act));
@@ -1294,18 +1294,20 @@ int dataplane_apply(struct dataplane *dp, const struct dp_change *ch, size_t n,
 			break;
 		case TX_MOD:
 			if (!inplace)
-				bpf_map_delete_elem(entry_fd(dp, e->key.table, true), ekey_bytes(e));
+				bpf_map_delete_elem(entry_fd(dp, e->key.table, true),
+						    ekey_bytes(e));
 			if (e->act.action == XDROP_ACT_RATE_LIMIT &&
 			    e->new_act.action != XDROP_ACT_RATE_LIMIT)
 				rate_delete(dp, e->act.slot);
-			dp->nrate = (size_t)((long)dp->nrate +
-					     rl_delta(e->act.action, e->new_act.action));
+			dp->nrate =
+			    (size_t)((long)dp->nrate + rl_delta(e->act.action, e->new_act.action));
 			e->act = e->new_act;
 			res->updated++;
 			break;
 		case TX_DEL:
 			if (!inplace)
-				bpf_map_delete_elem(entry_fd(dp, e->key.table, false), ekey_bytes(e));
+				bpf_map_delete_elem(entry_fd(dp, e->key.table, false),
+						    ekey_bytes(e));
 			if (e->act.action == XDROP_ACT_RATE_LIMIT) {
 				rate_delete(dp, e->act.slot);
 				dp->nrate--;
@@ -1439,14 +1441,14 @@ static void spec_of(const struct dp_entry *e, struct rule_spec *s)
 	}
 }
 
-int dataplane_replace(struct dataplane *dp, unsigned kinds, const struct rule_spec *specs,
-		      size_t n, struct dp_result *res)
+int dataplane_replace(struct dataplane *dp, unsigned kinds, const struct rule_spec *specs, size_t n,
+		      struct dp_result *res)
 {
 	struct dp_change *ch;
 	struct dp_entry *e, *tmp;
 	struct dp_result scratch;
 	size_t nch = 0, i, cap = n + dp->nkind[0] + dp->nkind[1];
-	uint32_t none[NTRIES] = { 0 };
+	uint32_t none[NTRIES] = {0};
 	int err = 0;
 
 	if (!res)
@@ -1456,7 +1458,7 @@ int dataplane_replace(struct dataplane *dp, unsigned kinds, const struct rule_sp
 	if (!ch)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		struct dp_prefix *pfx[2] = { NULL, NULL };
+		struct dp_prefix *pfx[2] = {NULL, NULL};
 		struct ekey k;
 		bool resolvable = true;
 
@@ -1570,10 +1572,9 @@ int dataplane_counters(const struct dataplane *dp, uint64_t out[XDROP_NCOUNTERS]
 	return err;
 }
 
-int dataplane_entry_slot(const struct dataplane *dp, const struct rule_spec *spec,
-			 uint32_t *slot)
+int dataplane_entry_slot(const struct dataplane *dp, const struct rule_spec *spec, uint32_t *slot)
 {
-	uint32_t none[NTRIES] = { 0 };
+	uint32_t none[NTRIES] = {0};
 	struct dp_prefix *pfx[2];
 	struct dp_entry *e = NULL;
 	struct ekey k;
@@ -1619,8 +1620,7 @@ int dataplane_entry_counters(const struct dataplane *dp, const struct rule_spec 
 	return 0;
 }
 
-int dataplane_read_slots(const struct dataplane *dp, uint64_t **match, uint64_t **drop,
-			 size_t *n)
+int dataplane_read_slots(const struct dataplane *dp, uint64_t **match, uint64_t **drop, size_t *n)
 {
 	size_t nslots = dp->next_slot, ncpu = (size_t)dp->ncpus;
 	struct xdrop_slot_counters *vals = NULL;
@@ -1724,7 +1724,7 @@ int dataplane_set_port(struct dataplane *dp, uint32_t ifindex, uint32_t peer, bo
 {
 	int pfd = fd_of(dp->skel->maps.xdrop_ports), dfd = fd_of(dp->skel->maps.xdrop_devmap);
 	int cfd = fd_of(dp->skel->maps.xdrop_config);
-	struct xdrop_port port = { .peer_ifindex = peer, .flags = filter ? XDROP_PORT_FILTER : 0 };
+	struct xdrop_port port = {.peer_ifindex = peer, .flags = filter ? XDROP_PORT_FILTER : 0};
 	struct xdrop_config c;
 	uint32_t key, any = 0;
 
@@ -1852,8 +1852,10 @@ static int adopt_prefixes(struct dataplane *dp)
 				k6 = n6;
 				cur = &k6;
 			}
-			if (bpf_map_lookup_elem(fd, cur, &id) || bpf_map_lookup_elem(pfd, &id, &info))
-				continue; /* half-made prefix of an interrupted change: dropped below */
+			if (bpf_map_lookup_elem(fd, cur, &id) ||
+			    bpf_map_lookup_elem(pfd, &id, &info))
+				continue; /* half-made prefix of an interrupted change: dropped
+					     below */
 			err = ensure_id(dp, id);
 			if (err)
 				return err;
@@ -1938,8 +1940,8 @@ static const struct xdrop_act *adopt_entry(struct dataplane *dp, int table, cons
 
 static int adopt_entries(struct dataplane *dp, int table, uint8_t *slot_used)
 {
-	size_t ksz = table == TBL_EXACT ? sizeof(struct xdrop_exact_key) :
-					  sizeof(struct xdrop_cidr_key);
+	size_t ksz =
+	    table == TBL_EXACT ? sizeof(struct xdrop_exact_key) : sizeof(struct xdrop_cidr_key);
 	int fd = entry_fd(dp, table, false), err;
 	uint8_t *keys;
 	size_t n;
@@ -1971,7 +1973,7 @@ static int adopt_entries(struct dataplane *dp, int table, uint8_t *slot_used)
 			e->kind = e->key.u.e.kind;
 			e->combo = e->key.u.e.combo;
 		} else {
-			uint32_t ids[2] = { e->key.u.c.src_id, e->key.u.c.dst_id };
+			uint32_t ids[2] = {e->key.u.c.src_id, e->key.u.c.dst_id};
 
 			e->kind = e->key.u.c.kind;
 			e->combo = e->key.u.c.combo;
@@ -2066,7 +2068,8 @@ static int adopt_presence(struct dataplane *dp)
 	}
 	/* stale address keys go; arrays are zeroed, then everything is written */
 	for (int f = 0; f < 2; f++) {
-		int fd = fd_of(f == 0 ? dp->skel->maps.xdrop_src_addr : dp->skel->maps.xdrop_dst_addr);
+		int fd =
+		    fd_of(f == 0 ? dp->skel->maps.xdrop_src_addr : dp->skel->maps.xdrop_dst_addr);
 		uint8_t *keys;
 		size_t n;
 
@@ -2106,9 +2109,9 @@ static int adopt_presence(struct dataplane *dp)
 			HASH_FIND(hh, aggs, &ak.key, sizeof(ak.key), a);
 			if (a)
 				continue;
-			fd = fd_of(f == 2 ? dp->skel->maps.xdrop_sport :
-				   f == 3 ? dp->skel->maps.xdrop_dport :
-					    dp->skel->maps.xdrop_proto);
+			fd = fd_of(f == 2   ? dp->skel->maps.xdrop_sport
+				   : f == 3 ? dp->skel->maps.xdrop_dport
+					    : dp->skel->maps.xdrop_proto);
 			bpf_map_update_elem(fd, &i, &zero, BPF_ANY);
 		}
 	}
@@ -2116,19 +2119,19 @@ static int adopt_presence(struct dataplane *dp)
 	{
 		if (!err) {
 			if (a->key.field <= 1) {
-				struct xdrop_addr_presence ap = { { a->v.exact[0], a->v.exact[1] } };
-				int fd = fd_of(a->key.field == 0 ? dp->skel->maps.xdrop_src_addr :
-								    dp->skel->maps.xdrop_dst_addr);
+				struct xdrop_addr_presence ap = {{a->v.exact[0], a->v.exact[1]}};
+				int fd = fd_of(a->key.field == 0 ? dp->skel->maps.xdrop_src_addr
+								 : dp->skel->maps.xdrop_dst_addr);
 
 				if (bpf_map_update_elem(fd, &a->key.val, &ap, BPF_ANY))
 					err = -errno;
 			} else {
-				uint32_t idx = a->key.field == 4 ?
-						       a->key.val.b[0] :
-						       be16toh(*(const uint16_t *)a->key.val.b);
-				int fd = fd_of(a->key.field == 2 ? dp->skel->maps.xdrop_sport :
-					       a->key.field == 3 ? dp->skel->maps.xdrop_dport :
-								   dp->skel->maps.xdrop_proto);
+				uint32_t idx = a->key.field == 4
+						   ? a->key.val.b[0]
+						   : be16toh(*(const uint16_t *)a->key.val.b);
+				int fd = fd_of(a->key.field == 2   ? dp->skel->maps.xdrop_sport
+					       : a->key.field == 3 ? dp->skel->maps.xdrop_dport
+								   : dp->skel->maps.xdrop_proto);
 
 				if (bpf_map_update_elem(fd, &idx, &a->v, BPF_ANY))
 					err = -errno;
@@ -2342,9 +2345,10 @@ int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts)
 			struct statfs sfs;
 
 			if (statfs(dp->pin_dir, &sfs) || sfs.f_type != BPF_FS_MAGIC) {
-				log_error("pin directory %s is not on a bpf filesystem (mount -t bpf "
-					  "bpf /sys/fs/bpf)",
-					  dp->pin_dir);
+				log_error(
+				    "pin directory %s is not on a bpf filesystem (mount -t bpf "
+				    "bpf /sys/fs/bpf)",
+				    dp->pin_dir);
 				err = -ENOTSUP;
 				goto fail;
 			}
@@ -2378,13 +2382,14 @@ int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts)
 	if (err) {
 		log_error("load XDP program failed: %s%s", strerror(-err),
 			  dp->adopted ? " (pinned maps incompatible with this build or "
-					"capacities? remove them with xdrop-agent --detach)" :
-					"");
+					"capacities? remove them with xdrop-agent --detach)"
+				      : "");
 		goto fail;
 	}
 	if (dp->pinned) {
 		snprintf(path, sizeof(path), "%s/xdrop_devmap", dp->pin_dir);
-		if (access(path, F_OK) != 0 && bpf_obj_pin(fd_of(dp->skel->maps.xdrop_devmap), path)) {
+		if (access(path, F_OK) != 0 &&
+		    bpf_obj_pin(fd_of(dp->skel->maps.xdrop_devmap), path)) {
 			err = -errno;
 			log_error("pin %s failed: %s", path, strerror(errno));
 			goto fail;
@@ -2400,7 +2405,8 @@ int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts)
 	if (dp->adopted) {
 		err = adopt(dp);
 		if (err) {
-			log_error("adopt pinned state in %s failed: %s", dp->pin_dir, strerror(-err));
+			log_error("adopt pinned state in %s failed: %s", dp->pin_dir,
+				  strerror(-err));
 			goto fail;
 		}
 		log_info("adopted pinned state in %s: %zu rules, %zu whitelist entries, "

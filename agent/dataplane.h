@@ -31,16 +31,16 @@
 struct dataplane;
 
 struct dataplane_opts {
-	size_t sz;           /* sizeof(struct dataplane_opts) */
-	const char *pin_dir; /* bpffs directory for maps and links; NULL: nothing pinned */
-	uint32_t max_exact;  /* exact-table entries (rules + whitelist); 0 = default */
-	uint32_t max_cidr;   /* CIDR-table entries */
+	size_t sz;	       /* sizeof(struct dataplane_opts) */
+	const char *pin_dir;   /* bpffs directory for maps and links; NULL: nothing pinned */
+	uint32_t max_exact;    /* exact-table entries (rules + whitelist); 0 = default */
+	uint32_t max_cidr;     /* CIDR-table entries */
 	uint32_t max_prefixes; /* prefixes per trie */
-	uint32_t max_addrs;  /* distinct exact addresses per direction */
-	uint32_t max_rate;   /* rate_limit rules */
-	bool test_clock;     /* tests: the rate limiter reads dataplane_set_clock's time */
-	bool record_gen;     /* tests: the program records the generation each packet used */
-	bool unsafe_inplace; /* tests only: write changes in place, without the atomic switch */
+	uint32_t max_addrs;    /* distinct exact addresses per direction */
+	uint32_t max_rate;     /* rate_limit rules */
+	bool test_clock;       /* tests: the rate limiter reads dataplane_set_clock's time */
+	bool record_gen;       /* tests: the program records the generation each packet used */
+	bool unsafe_inplace;   /* tests only: write changes in place, without the atomic switch */
 };
 
 /* Opens the data plane: loads the program (reusing maps pinned under pin_dir, if any, and
@@ -70,9 +70,9 @@ struct dp_change {
 
 /* Outcome of a transaction. */
 struct dp_result {
-	size_t index;          /* the change that was refused (valid when an error returns) */
+	size_t index;	       /* the change that was refused (valid when an error returns) */
 	struct rule_error err; /* why (field and reason), for -EINVAL, -EEXIST, -ENOENT, -ENOSPC */
-	uint64_t gen;          /* generation now active */
+	uint64_t gen;	       /* generation now active */
 	size_t added, updated, deleted;
 	double stage_ms, flip_ms, cleanup_ms; /* time to stage, to flip, to clean up */
 };
@@ -89,8 +89,8 @@ int dataplane_apply(struct dataplane *dp, const struct dp_change *changes, size_
 /* Makes the set of entries of the given kinds exactly specs[0..n) in one switch (entries
  * whose key and action are unchanged keep their counters). kinds: bit 1 << XDROP_KIND_*.
  * Same errors as dataplane_apply; duplicate keys in specs are -EEXIST. */
-int dataplane_replace(struct dataplane *dp, unsigned kinds, const struct rule_spec *specs,
-		      size_t n, struct dp_result *res);
+int dataplane_replace(struct dataplane *dp, unsigned kinds, const struct rule_spec *specs, size_t n,
+		      struct dp_result *res);
 
 /* Number of entries of a kind. */
 size_t dataplane_count(const struct dataplane *dp, enum xdrop_kind kind);
@@ -108,13 +108,11 @@ int dataplane_entry_counters(const struct dataplane *dp, const struct rule_spec 
 			     uint64_t *match, uint64_t *drop);
 
 /* The counter slot of the entry with this key; -ENOENT if absent. */
-int dataplane_entry_slot(const struct dataplane *dp, const struct rule_spec *spec,
-			 uint32_t *slot);
+int dataplane_entry_slot(const struct dataplane *dp, const struct rule_spec *spec, uint32_t *slot);
 
 /* Reads every slot's match and drop counts (summed over CPUs) in bulk: *n slots, arrays
  * indexed by slot, owned by the caller (free). Returns 0 or a negative errno. */
-int dataplane_read_slots(const struct dataplane *dp, uint64_t **match, uint64_t **drop,
-			 size_t *n);
+int dataplane_read_slots(const struct dataplane *dp, uint64_t **match, uint64_t **drop, size_t *n);
 
 /* The generation the program currently uses. */
 uint64_t dataplane_gen(const struct dataplane *dp);

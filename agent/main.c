@@ -61,9 +61,10 @@ static void attach_fill(void *arg, Xdrop__V1__AttachState *a)
 	a->attached = s->attached;
 	snprintf(err_copy, sizeof(err_copy), "%s", s->error);
 	a->error = err_copy;
-	a->direction = !s->cfg->fast_forward ? "" :
-		       s->cfg->filter_on == ATTACH_FILTER_BOTH ? "both" :
-		       s->cfg->filter_on == ATTACH_FILTER_OUTBOUND ? "outbound" : "inbound";
+	a->direction = !s->cfg->fast_forward			     ? ""
+		       : s->cfg->filter_on == ATTACH_FILTER_BOTH     ? "both"
+		       : s->cfg->filter_on == ATTACH_FILTER_OUTBOUND ? "outbound"
+								     : "inbound";
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -89,8 +90,7 @@ static int do_attach(struct dataplane *dp, const struct agent_config *c, struct 
 
 /* Interface watch: a vanished interface is reported; when it is back (a new ifindex), the
  * program is attached again. */
-static void watch_ifaces(struct dataplane *dp, const struct agent_config *c,
-			 struct attach_state *s)
+static void watch_ifaces(struct dataplane *dp, const struct agent_config *c, struct attach_state *s)
 {
 	bool missing = false, changed = false;
 
@@ -141,9 +141,12 @@ static void usage(FILE *f)
 
 static int detach_all(const struct agent_config *c)
 {
-	struct dataplane_opts o = { .sz = sizeof(o), .pin_dir = c->pin_dir,
-				    .max_exact = c->max_rules, .max_cidr = c->max_cidr_rules,
-				    .max_prefixes = c->max_prefixes, .max_rate = c->max_rate_rules };
+	struct dataplane_opts o = {.sz = sizeof(o),
+				   .pin_dir = c->pin_dir,
+				   .max_exact = c->max_rules,
+				   .max_cidr = c->max_cidr_rules,
+				   .max_prefixes = c->max_prefixes,
+				   .max_rate = c->max_rate_rules};
 	struct dataplane *dp;
 	int err, rc = 0;
 
@@ -175,14 +178,14 @@ static int detach_all(const struct agent_config *c)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "detach", no_argument, NULL, 'd' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"detach", no_argument, NULL, 'd'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct agent_config cfg;
-	struct attach_state ast = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct attach_state ast = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct dataplane *dp = NULL;
 	struct ruleset *rs = NULL;
 	struct stats *stats = NULL;
@@ -247,10 +250,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	{
-		struct dataplane_opts o = { .sz = sizeof(o), .pin_dir = cfg.pin_dir,
-					    .max_exact = cfg.max_rules, .max_cidr = cfg.max_cidr_rules,
-					    .max_prefixes = cfg.max_prefixes,
-					    .max_rate = cfg.max_rate_rules };
+		struct dataplane_opts o = {.sz = sizeof(o),
+					   .pin_dir = cfg.pin_dir,
+					   .max_exact = cfg.max_rules,
+					   .max_cidr = cfg.max_cidr_rules,
+					   .max_prefixes = cfg.max_prefixes,
+					   .max_rate = cfg.max_rate_rules};
 
 		err = dataplane_open(&dp, &o);
 		if (err) {
@@ -288,9 +293,11 @@ int main(int argc, char **argv)
 		snprintf(sv.node_token, sizeof(sv.node_token), "node:%s:%s", cfg.node_id,
 			 cfg.node_key);
 	if (cfg.controller_rpc) {
-		struct sync_opts so = { .node_id = cfg.node_id, .node_key = cfg.node_key,
-					.rpc_url = cfg.controller_rpc,
-					.push_url = cfg.controller_push, .tls = &cfg.tls };
+		struct sync_opts so = {.node_id = cfg.node_id,
+				       .node_key = cfg.node_key,
+				       .rpc_url = cfg.controller_rpc,
+				       .push_url = cfg.controller_push,
+				       .tls = &cfg.tls};
 
 		err = sync_start(&sync, rs, &so);
 		if (err)
@@ -298,9 +305,12 @@ int main(int argc, char **argv)
 		sv.sync = sync;
 	}
 	{
-		struct rpc_server_opts ro = { .sz = sizeof(ro), .url = cfg.rpc_listen,
-					      .auth = service_auth(), .auth_arg = &sv,
-					      .tls = &cfg.tls, .name = "agent" };
+		struct rpc_server_opts ro = {.sz = sizeof(ro),
+					     .url = cfg.rpc_listen,
+					     .auth = service_auth(),
+					     .auth_arg = &sv,
+					     .tls = &cfg.tls,
+					     .name = "agent"};
 
 		err = rpc_server_open(&srv, &ro);
 		if (!err)
@@ -313,11 +323,14 @@ int main(int argc, char **argv)
 		}
 	}
 	if (cfg.controller_health) {
-		struct beacon_opts bo = { .node_id = cfg.node_id, .node_key = cfg.node_key,
-					  .url = cfg.controller_health, .tls = &cfg.tls,
-					  .interval_ms = cfg.beacon_interval_ms,
-					  .rpc_address = cfg.rpc_listen, .attach = attach_fill,
-					  .attach_arg = &ast };
+		struct beacon_opts bo = {.node_id = cfg.node_id,
+					 .node_key = cfg.node_key,
+					 .url = cfg.controller_health,
+					 .tls = &cfg.tls,
+					 .interval_ms = cfg.beacon_interval_ms,
+					 .rpc_address = cfg.rpc_listen,
+					 .attach = attach_fill,
+					 .attach_arg = &ast};
 
 		err = beacon_start(&beacon, &bo, rs, stats);
 		if (err)

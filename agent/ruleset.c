@@ -24,21 +24,21 @@
 #include "rulepb.h"
 #include "ruleset.h"
 
-#define RS_KEY_LEN	    160
-#define RS_JOURNAL_COMPACT  4096 /* deltas in the journal before it is folded in */
-#define RS_LIST_DEFAULT	    50
-#define RS_LIST_MAX	    10000
-#define RS_MAX_OPS	    1000000
+#define RS_KEY_LEN	   160
+#define RS_JOURNAL_COMPACT 4096 /* deltas in the journal before it is folded in */
+#define RS_LIST_DEFAULT	   50
+#define RS_LIST_MAX	   10000
+#define RS_MAX_OPS	   1000000
 
 struct item {
 	UT_hash_handle hh;
-	char *id;		/* points into msg */
-	ProtobufCMessage *msg;	/* Rule or WhitelistEntry, unpacked by protobuf-c */
+	char *id;	       /* points into msg */
+	ProtobufCMessage *msg; /* Rule or WhitelistEntry, unpacked by protobuf-c */
 	struct rule_spec spec;
 	uint8_t digest[RULEHASH_LEN];
 	bool is_wl;
-	bool active;		/* in the data plane */
-	char key[RS_KEY_LEN];	/* match key text */
+	bool active;	      /* in the data plane */
+	char key[RS_KEY_LEN]; /* match key text */
 };
 
 /* match key -> the item holding it in the data plane */
@@ -131,7 +131,7 @@ static void item_free(struct item *it)
 static int item_make(const ProtobufCMessage *m, bool is_wl, struct item **out,
 		     struct rpc_status *st)
 {
-	struct rule_error re = { 0 };
+	struct rule_error re = {0};
 	struct item *it = calloc(1, sizeof(*it));
 	int err;
 
@@ -164,7 +164,8 @@ static int item_make(const ProtobufCMessage *m, bool is_wl, struct item **out,
 		err = -EINVAL;
 	}
 	if (err) {
-		set_status(st, RPC_INVALID_ARGUMENT, re.field, "%s", re.reason ? re.reason : "invalid");
+		set_status(st, RPC_INVALID_ARGUMENT, re.field, "%s",
+			   re.reason ? re.reason : "invalid");
 		item_free(it);
 		return err;
 	}
@@ -304,17 +305,17 @@ static int journal_append(struct ruleset *rs, const Xdrop__V1__Delta *d)
 struct op {
 	bool is_wl;
 	bool del;
-	const char *id;        /* delete */
-	struct item *item;     /* upsert: the new item (owned until committed) */
+	const char *id;	   /* delete */
+	struct item *item; /* upsert: the new item (owned until committed) */
 };
 
 struct kchange {
 	UT_hash_handle hh;
 	char key[RS_KEY_LEN];
 	struct rule_spec spec;
-	bool put;	      /* final state: put spec; else delete */
-	bool was_active;      /* the key is in the data plane now */
-	struct item *owner;   /* the new owner when put */
+	bool put;	    /* final state: put spec; else delete */
+	bool was_active;    /* the key is in the data plane now */
+	struct item *owner; /* the new owner when put */
 };
 
 static int kchange_get(struct kchange **map, const char *key, struct kchange **out)
@@ -373,8 +374,9 @@ static int apply_ops(struct ruleset *rs, struct op *ops, size_t n, uint64_t new_
 			bool later = false;
 
 			for (size_t j = i + 1; j < n && !later; j++)
-				later = ops[j].is_wl == ops[i].is_wl &&
-					!strcmp(ops[j].del ? ops[j].id : ops[j].item->id, ops[i].id);
+				later =
+				    ops[j].is_wl == ops[i].is_wl &&
+				    !strcmp(ops[j].del ? ops[j].id : ops[j].item->id, ops[i].id);
 			if (!later && local && !find(rs, ops[i].is_wl, ops[i].id)) {
 				*bad_index = i;
 				set_status(st, RPC_NOT_FOUND, "id", "no %s with id %s",
@@ -454,9 +456,11 @@ static int apply_ops(struct ruleset *rs, struct op *ops, size_t n, uint64_t new_
 	err = rs->loading ? 0 : dataplane_apply(rs->dp, ch, nch, &res);
 	if (err) {
 		*bad_index = 0;
-		set_status(st, err == -ENOSPC ? RPC_RESOURCE_EXHAUSTED :
-			       err == -EINVAL ? RPC_INVALID_ARGUMENT :
-			       err == -EEXIST ? RPC_ALREADY_EXISTS : RPC_INTERNAL,
+		set_status(st,
+			   err == -ENOSPC   ? RPC_RESOURCE_EXHAUSTED
+			   : err == -EINVAL ? RPC_INVALID_ARGUMENT
+			   : err == -EEXIST ? RPC_ALREADY_EXISTS
+					    : RPC_INTERNAL,
 			   res.err.field, "data plane refused the change: %s",
 			   res.err.reason ? res.err.reason : strerror(-err));
 		goto out;
@@ -587,9 +591,9 @@ int ruleset_apply_delta(struct ruleset *rs, const Xdrop__V1__Delta *d, struct rp
 		goto out;
 	}
 	if (d->revision == d->base_revision) { /* heartbeat */
-		err = d->content_hash && strcmp(d->content_hash, rulehash_hex(&rs->hash, hex)) ?
-			      -EBADMSG :
-			      0;
+		err = d->content_hash && strcmp(d->content_hash, rulehash_hex(&rs->hash, hex))
+			  ? -EBADMSG
+			  : 0;
 		goto out;
 	}
 	err = ops_from_delta(d, &ops, st, &bad);
@@ -630,8 +634,8 @@ static int commit_local(struct ruleset *rs, struct op *ops, size_t n, struct rpc
 	for (size_t i = 0; i < n; i++) {
 		xdrop__v1__delta_op__init(&dops[i]);
 		if (ops[i].del) {
-			dops[i].op_case = ops[i].is_wl ? XDROP__V1__DELTA_OP__OP_DELETE_WHITELIST :
-							 XDROP__V1__DELTA_OP__OP_DELETE_RULE;
+			dops[i].op_case = ops[i].is_wl ? XDROP__V1__DELTA_OP__OP_DELETE_WHITELIST
+						       : XDROP__V1__DELTA_OP__OP_DELETE_RULE;
 			if (ops[i].is_wl)
 				dops[i].delete_whitelist = (char *)ops[i].id;
 			else
@@ -809,7 +813,7 @@ static int local_write(struct ruleset *rs, struct op *ops, size_t n, char ***ids
 int ruleset_create_rule(struct ruleset *rs, const Xdrop__V1__Rule *r, Xdrop__V1__Rule **out,
 			struct rpc_status *st)
 {
-	struct op op = { 0 };
+	struct op op = {0};
 	size_t bad;
 	int err;
 
@@ -825,36 +829,37 @@ int ruleset_create_rule(struct ruleset *rs, const Xdrop__V1__Rule *r, Xdrop__V1_
 static int apply_mask(Xdrop__V1__Rule *dst, const Xdrop__V1__Rule *src, char **mask, size_t nmask,
 		      struct rpc_status *st)
 {
-	static const char *const names[] = { "name",	    "src_ip",	   "dst_ip",	  "src_cidr",
-					     "dst_cidr",    "src_port",	   "dst_port",	  "protocol",
-					     "action",	    "rate_limit",  "burst",	  "pkt_len_min",
-					     "pkt_len_max", "tcp_flags",   "enabled",	  "expires_at",
-					     "comment",	    "source" };
+	static const char *const names[] = {
+	    "name",	   "src_ip",	"dst_ip",  "src_cidr",	 "dst_cidr", "src_port",
+	    "dst_port",	   "protocol",	"action",  "rate_limit", "burst",    "pkt_len_min",
+	    "pkt_len_max", "tcp_flags", "enabled", "expires_at", "comment",  "source"};
 	size_t nn = sizeof(names) / sizeof(names[0]);
 
 	for (size_t i = 0; i < (nmask ? nmask : nn); i++) {
 		const char *f = nmask ? mask[i] : names[i];
 
-#define CP(name)                                                                            \
-	if (!strcmp(f, #name)) {                                                            \
-		dst->name = src->name;                                                      \
-		continue;                                                                   \
+#define CP(name)                                                                                   \
+	if (!strcmp(f, #name)) {                                                                   \
+		dst->name = src->name;                                                             \
+		continue;                                                                          \
 	}
-		CP(name) CP(src_ip) CP(dst_ip) CP(src_cidr) CP(dst_cidr) CP(src_port) CP(dst_port)
-		CP(protocol) CP(action) CP(rate_limit) CP(burst) CP(pkt_len_min) CP(pkt_len_max)
-		CP(tcp_flags) CP(enabled) CP(expires_at) CP(comment) CP(source)
+		CP(name)
+		CP(src_ip) CP(dst_ip) CP(src_cidr) CP(dst_cidr) CP(src_port) CP(dst_port)
+		    CP(protocol) CP(action) CP(rate_limit) CP(burst) CP(pkt_len_min) CP(pkt_len_max)
+			CP(tcp_flags) CP(enabled) CP(expires_at) CP(comment) CP(source)
 #undef CP
-		set_status(st, RPC_INVALID_ARGUMENT, "update_mask", "unknown or read-only field %s", f);
+			    set_status(st, RPC_INVALID_ARGUMENT, "update_mask",
+				       "unknown or read-only field %s", f);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-int ruleset_update_rule(struct ruleset *rs, const char *id, const Xdrop__V1__Rule *r,
-			char **mask, size_t nmask, Xdrop__V1__Rule **out, struct rpc_status *st)
+int ruleset_update_rule(struct ruleset *rs, const char *id, const Xdrop__V1__Rule *r, char **mask,
+			size_t nmask, Xdrop__V1__Rule **out, struct rpc_status *st)
 {
 	Xdrop__V1__Rule *cur = ruleset_get_rule(rs, id), merged;
-	struct op op = { 0 };
+	struct op op = {0};
 	size_t bad;
 	int err;
 
@@ -874,8 +879,7 @@ int ruleset_update_rule(struct ruleset *rs, const char *id, const Xdrop__V1__Rul
 	return err;
 }
 
-static int new_wl_item(const Xdrop__V1__WhitelistEntry *w, struct item **out,
-		       struct rpc_status *st)
+static int new_wl_item(const Xdrop__V1__WhitelistEntry *w, struct item **out, struct rpc_status *st)
 {
 	Xdrop__V1__WhitelistEntry copy = *w;
 	char id[37];
@@ -889,7 +893,7 @@ static int new_wl_item(const Xdrop__V1__WhitelistEntry *w, struct item **out,
 int ruleset_create_wl(struct ruleset *rs, const Xdrop__V1__WhitelistEntry *w,
 		      Xdrop__V1__WhitelistEntry **out, struct rpc_status *st)
 {
-	struct op op = { .is_wl = true };
+	struct op op = {.is_wl = true};
 	size_t bad;
 	int err;
 
@@ -935,8 +939,9 @@ static int create_many(struct ruleset *rs, bool is_wl, const ProtobufCMessage *c
 		return -ENOMEM;
 	for (size_t i = 0; i < n && !err; i++) {
 		ops[i].is_wl = is_wl;
-		err = is_wl ? new_wl_item((const Xdrop__V1__WhitelistEntry *)msgs[i], &ops[i].item, st) :
-			      new_rule_item((const Xdrop__V1__Rule *)msgs[i], NULL, 0, &ops[i].item,
+		err = is_wl ? new_wl_item((const Xdrop__V1__WhitelistEntry *)msgs[i], &ops[i].item,
+					  st)
+			    : new_rule_item((const Xdrop__V1__Rule *)msgs[i], NULL, 0, &ops[i].item,
 					    st);
 		if (err)
 			*bad_index = i;
@@ -1021,8 +1026,8 @@ static void page_of(uint32_t page, uint32_t limit, size_t total, size_t *from, s
 int ruleset_list_rules(struct ruleset *rs, const Xdrop__V1__ListRulesRequest *q,
 		       Xdrop__V1__ListRulesResponse *resp)
 {
-	struct sortctx sc = { .field = q->sort && *q->sort ? q->sort : "created_at",
-			      .desc = q->order && !strcmp(q->order, "desc") };
+	struct sortctx sc = {.field = q->sort && *q->sort ? q->sort : "created_at",
+			     .desc = q->order && !strcmp(q->order, "desc")};
 	Xdrop__V1__Rule **v;
 	struct item *it, *tmp;
 	size_t n = 0, from, to;
@@ -1043,8 +1048,8 @@ int ruleset_list_rules(struct ruleset *rs, const Xdrop__V1__ListRulesRequest *q,
 		if (q->action && *q->action && strcmp(str_or_empty(r->action), q->action))
 			continue;
 		if (s && *s && !contains(r->name, s) && !contains(r->comment, s) &&
-		    !contains(r->src_ip, s) && !contains(r->dst_ip, s) && !contains(r->src_cidr, s) &&
-		    !contains(r->dst_cidr, s) && !contains(r->id, s))
+		    !contains(r->src_ip, s) && !contains(r->dst_ip, s) &&
+		    !contains(r->src_cidr, s) && !contains(r->dst_cidr, s) && !contains(r->id, s))
 			continue;
 		v[n++] = r;
 	}
@@ -1071,8 +1076,9 @@ static int cmp_wl(const void *a, const void *b, void *arg)
 	const Xdrop__V1__WhitelistEntry *x = *(Xdrop__V1__WhitelistEntry *const *)a;
 	const Xdrop__V1__WhitelistEntry *y = *(Xdrop__V1__WhitelistEntry *const *)b;
 	const struct sortctx *sc = arg;
-	int c = !strcmp(sc->field, "name") ? strcmp(str_or_empty(x->name), str_or_empty(y->name)) :
-		(x->created_at > y->created_at) - (x->created_at < y->created_at);
+	int c = !strcmp(sc->field, "name")
+		    ? strcmp(str_or_empty(x->name), str_or_empty(y->name))
+		    : (x->created_at > y->created_at) - (x->created_at < y->created_at);
 
 	if (!c)
 		c = strcmp(x->id, y->id);
@@ -1082,8 +1088,8 @@ static int cmp_wl(const void *a, const void *b, void *arg)
 int ruleset_list_wl(struct ruleset *rs, const Xdrop__V1__ListWhitelistRequest *q,
 		    Xdrop__V1__ListWhitelistResponse *resp)
 {
-	struct sortctx sc = { .field = q->sort && *q->sort ? q->sort : "created_at",
-			      .desc = q->order && !strcmp(q->order, "desc") };
+	struct sortctx sc = {.field = q->sort && *q->sort ? q->sort : "created_at",
+			     .desc = q->order && !strcmp(q->order, "desc")};
 	Xdrop__V1__WhitelistEntry **v;
 	struct item *it, *tmp;
 	size_t n = 0, from, to;
@@ -1100,8 +1106,8 @@ int ruleset_list_wl(struct ruleset *rs, const Xdrop__V1__ListWhitelistRequest *q
 		const char *s = q->search;
 
 		if (s && *s && !contains(w->name, s) && !contains(w->comment, s) &&
-		    !contains(w->src_ip, s) && !contains(w->dst_ip, s) && !contains(w->src_cidr, s) &&
-		    !contains(w->dst_cidr, s) && !contains(w->id, s))
+		    !contains(w->src_ip, s) && !contains(w->dst_ip, s) &&
+		    !contains(w->src_cidr, s) && !contains(w->dst_cidr, s) && !contains(w->id, s))
 			continue;
 		v[n++] = w;
 	}
@@ -1116,7 +1122,8 @@ int ruleset_list_wl(struct ruleset *rs, const Xdrop__V1__ListWhitelistRequest *q
 	page_of(q->page, q->limit, n, &from, &to, resp->pagination);
 	resp->entries = calloc(to - from + 1, sizeof(*resp->entries));
 	for (size_t i = from; resp->entries && i < to; i++)
-		resp->entries[resp->n_entries++] = (Xdrop__V1__WhitelistEntry *)msg_copy(&v[i]->base);
+		resp->entries[resp->n_entries++] =
+		    (Xdrop__V1__WhitelistEntry *)msg_copy(&v[i]->base);
 	resp->count = (uint32_t)resp->n_entries;
 	pthread_mutex_unlock(&rs->lock);
 	free(v);
@@ -1320,17 +1327,19 @@ static int install(struct ruleset *rs, struct item **items, size_t n, uint64_t r
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		items[i]->active =
-			items[i]->is_wl || rule_active((Xdrop__V1__Rule *)items[i]->msg, now);
+		    items[i]->is_wl || rule_active((Xdrop__V1__Rule *)items[i]->msg, now);
 		if (items[i]->active)
 			specs[ns++] = items[i]->spec;
 	}
-	err = rs->loading ? 0 :
-			    dataplane_replace(rs->dp, 1u << XDROP_KIND_RULE | 1u << XDROP_KIND_WL,
+	err = rs->loading ? 0
+			  : dataplane_replace(rs->dp, 1u << XDROP_KIND_RULE | 1u << XDROP_KIND_WL,
 					      specs, ns, &res);
 	free(specs);
 	if (err) {
-		set_status(st, err == -ENOSPC ? RPC_RESOURCE_EXHAUSTED :
-			       err == -EEXIST ? RPC_ALREADY_EXISTS : RPC_INVALID_ARGUMENT,
+		set_status(st,
+			   err == -ENOSPC   ? RPC_RESOURCE_EXHAUSTED
+			   : err == -EEXIST ? RPC_ALREADY_EXISTS
+					    : RPC_INVALID_ARGUMENT,
 			   res.err.field, "data plane refused the snapshot: %s",
 			   res.err.reason ? res.err.reason : strerror(-err));
 		return err;
@@ -1400,7 +1409,8 @@ static int items_from(struct ruleset *rs, ProtobufCMessage **msgs, const bool *i
 		snprintf(k, sizeof(k), "%c%s", items[j]->is_wl ? 'W' : 'R', items[j]->id);
 		HASH_FIND_STR(seen, k, dup);
 		if (dup) {
-			set_status(st, RPC_INVALID_ARGUMENT, "id", "id %s appears twice", items[j]->id);
+			set_status(st, RPC_INVALID_ARGUMENT, "id", "id %s appears twice",
+				   items[j]->id);
 			err = -EINVAL;
 			break;
 		}
@@ -1487,7 +1497,7 @@ static int load_state(struct ruleset *rs)
 		if (!c) {
 			log_error("state file %s is unreadable; starting empty", path);
 		} else {
-			struct rpc_status st = { 0 };
+			struct rpc_status st = {0};
 			size_t n = c->n_rules + c->n_whitelist;
 			ProtobufCMessage **msgs = calloc(n + 1, sizeof(*msgs));
 			bool *wl = calloc(n + 1, sizeof(*wl));
@@ -1499,8 +1509,8 @@ static int load_state(struct ruleset *rs)
 				msgs[c->n_rules + i] = &c->whitelist[i]->base;
 				wl[c->n_rules + i] = true;
 			}
-			err = msgs && wl ? items_from(rs, msgs, wl, n, c->content_hash, &items, &st) :
-					   -ENOMEM;
+			err = msgs && wl ? items_from(rs, msgs, wl, n, c->content_hash, &items, &st)
+					 : -ENOMEM;
 			if (!err) {
 				err = install(rs, items, n, c->revision, &st);
 				if (err)
@@ -1543,8 +1553,8 @@ static int load_state(struct ruleset *rs)
 					size_t bad;
 
 					if (ops_from_delta(d, &ops, &st, &bad) == 0) {
-						if (apply_ops(rs, ops, d->n_ops, d->revision, false, &st,
-							      &bad) == 0)
+						if (apply_ops(rs, ops, d->n_ops, d->revision, false,
+							      &st, &bad) == 0)
 							replayed++;
 						ops_free(ops, d->n_ops);
 					}

@@ -58,8 +58,8 @@ int ruleset_stage_next(struct ruleset *rs);
  * *st), -EEXIST (duplicate match key, the existing id in the message), -ENOENT, -ENOSPC. */
 int ruleset_create_rule(struct ruleset *rs, const Xdrop__V1__Rule *r, Xdrop__V1__Rule **out,
 			struct rpc_status *st);
-int ruleset_update_rule(struct ruleset *rs, const char *id, const Xdrop__V1__Rule *r,
-			char **mask, size_t nmask, Xdrop__V1__Rule **out, struct rpc_status *st);
+int ruleset_update_rule(struct ruleset *rs, const char *id, const Xdrop__V1__Rule *r, char **mask,
+			size_t nmask, Xdrop__V1__Rule **out, struct rpc_status *st);
 int ruleset_create_wl(struct ruleset *rs, const Xdrop__V1__WhitelistEntry *w,
 		      Xdrop__V1__WhitelistEntry **out, struct rpc_status *st);
 /* Deletes rules (is_wl false) or whitelist entries by id in one revision. */

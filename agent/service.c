@@ -201,7 +201,7 @@ static enum rpc_code r_create(struct rpc_call *call, const ProtobufCMessage *req
 	struct service *sv = arg;
 	const Xdrop__V1__CreateRuleRequest *q = (const void *)req;
 	Xdrop__V1__RuleWriteReply *w = (void *)resp;
-	struct rpc_status st = { 0 };
+	struct rpc_status st = {0};
 	Xdrop__V1__Rule *out = NULL;
 	enum rpc_code c = refuse_managed(sv, call);
 	int err;
@@ -225,7 +225,7 @@ static enum rpc_code r_update(struct rpc_call *call, const ProtobufCMessage *req
 	struct service *sv = arg;
 	const Xdrop__V1__UpdateRuleRequest *q = (const void *)req;
 	Xdrop__V1__RuleWriteReply *w = (void *)resp;
-	struct rpc_status st = { 0 };
+	struct rpc_status st = {0};
 	Xdrop__V1__Rule *out = NULL;
 	enum rpc_code c = refuse_managed(sv, call);
 	int err;
@@ -247,7 +247,7 @@ static enum rpc_code r_update(struct rpc_call *call, const ProtobufCMessage *req
 static enum rpc_code del_common(struct service *sv, struct rpc_call *call, bool wl, char **ids,
 				size_t n, Xdrop__V1__SyncOutcome **sync)
 {
-	struct rpc_status st = { 0 };
+	struct rpc_status st = {0};
 	enum rpc_code c = refuse_managed(sv, call);
 	int err;
 
@@ -273,9 +273,9 @@ static enum rpc_code r_delete(struct rpc_call *call, const ProtobufCMessage *req
 	return c;
 }
 
-static enum rpc_code batch_reply(struct service *sv, struct rpc_call *call, Xdrop__V1__BatchReply *r,
-				 int err, const struct rpc_status *st, size_t bad, char **ids,
-				 size_t n, bool deleted)
+static enum rpc_code batch_reply(struct service *sv, struct rpc_call *call,
+				 Xdrop__V1__BatchReply *r, int err, const struct rpc_status *st,
+				 size_t bad, char **ids, size_t n, bool deleted)
 {
 	if (err) {
 		Xdrop__V1__BatchFailure *f = rpc_call_alloc(call, sizeof(*f));
@@ -322,7 +322,7 @@ static enum rpc_code r_batch_create(struct rpc_call *call, const ProtobufCMessag
 {
 	struct service *sv = arg;
 	const Xdrop__V1__BatchCreateRulesRequest *q = (const void *)req;
-	struct rpc_status st = { 0 };
+	struct rpc_status st = {0};
 	enum rpc_code c = refuse_managed(sv, call);
 	char **ids = NULL;
 	size_t bad = 0;
@@ -342,7 +342,7 @@ static enum rpc_code r_batch_delete(struct rpc_call *call, const ProtobufCMessag
 	struct service *sv = arg;
 	const Xdrop__V1__BatchDeleteRequest *q = (const void *)req;
 	Xdrop__V1__BatchReply *r = (void *)resp;
-	struct rpc_status st = { 0 };
+	struct rpc_status st = {0};
 	enum rpc_code c = refuse_managed(sv, call);
 	int err;
 
@@ -422,7 +422,7 @@ static enum rpc_code w_create(struct rpc_call *call, const ProtobufCMessage *req
 	struct service *sv = arg;
 	const Xdrop__V1__CreateWhitelistRequest *q = (const void *)req;
 	Xdrop__V1__WhitelistWriteReply *w = (void *)resp;
-	struct rpc_status st = { 0 };
+	struct rpc_status st = {0};
 	Xdrop__V1__WhitelistEntry *out = NULL;
 	enum rpc_code c = refuse_managed(sv, call);
 	int err;
@@ -458,7 +458,7 @@ static enum rpc_code w_batch_create(struct rpc_call *call, const ProtobufCMessag
 {
 	struct service *sv = arg;
 	const Xdrop__V1__BatchCreateWhitelistRequest *q = (const void *)req;
-	struct rpc_status st = { 0 };
+	struct rpc_status st = {0};
 	enum rpc_code c = refuse_managed(sv, call);
 	char **ids = NULL;
 	size_t bad = 0;
@@ -663,7 +663,7 @@ static enum rpc_code a_force_sync(struct rpc_call *call, const ProtobufCMessage 
 {
 	struct service *sv = arg;
 	Xdrop__V1__ForceSyncReply *r = (void *)resp;
-	struct rpc_status st = { 0 };
+	struct rpc_status st = {0};
 	char *hash = rpc_call_alloc(call, RULEHASH_HEX);
 	int err;
 
@@ -688,7 +688,7 @@ static enum rpc_code a_apply_chunk(struct rpc_call *call, const ProtobufCMessage
 	struct service *sv = arg;
 	const Xdrop__V1__SnapshotChunk *c = (const void *)req;
 	Xdrop__V1__ApplyReply *r = (void *)resp;
-	struct rpc_status st = { 0 };
+	struct rpc_status st = {0};
 	char *hash = rpc_call_alloc(call, RULEHASH_HEX);
 	int err;
 
@@ -719,30 +719,30 @@ struct reg {
 int service_register(struct service *sv, struct rpc_server *srv)
 {
 	const struct reg regs[] = {
-		{ &xdrop__v1__health_service__descriptor, "Ping", h_ping },
-		{ &xdrop__v1__rule_service__descriptor, "List", r_list },
-		{ &xdrop__v1__rule_service__descriptor, "Get", r_get },
-		{ &xdrop__v1__rule_service__descriptor, "Create", r_create },
-		{ &xdrop__v1__rule_service__descriptor, "Update", r_update },
-		{ &xdrop__v1__rule_service__descriptor, "Delete", r_delete },
-		{ &xdrop__v1__rule_service__descriptor, "BatchCreate", r_batch_create },
-		{ &xdrop__v1__rule_service__descriptor, "BatchDelete", r_batch_delete },
-		{ &xdrop__v1__rule_service__descriptor, "Top", r_top },
-		{ &xdrop__v1__whitelist_service__descriptor, "List", w_list },
-		{ &xdrop__v1__whitelist_service__descriptor, "Get", w_get },
-		{ &xdrop__v1__whitelist_service__descriptor, "Create", w_create },
-		{ &xdrop__v1__whitelist_service__descriptor, "Delete", w_delete },
-		{ &xdrop__v1__whitelist_service__descriptor, "BatchCreate", w_batch_create },
-		{ &xdrop__v1__whitelist_service__descriptor, "BatchDelete", r_batch_delete },
-		{ &xdrop__v1__stats_service__descriptor, "Get", s_get },
-		{ &xdrop__v1__stats_service__descriptor, "History", s_history },
-		{ &xdrop__v1__stats_service__descriptor, "Info", s_info },
-		{ &xdrop__v1__stats_service__descriptor, "RuleStats", s_rule_stats },
-		{ &xdrop__v1__agent_service__descriptor, "Info", s_info },
-		{ &xdrop__v1__agent_service__descriptor, "ForceSync", a_force_sync },
-		{ &xdrop__v1__agent_service__descriptor, "GetStats", a_get_stats },
-		{ &xdrop__v1__agent_service__descriptor, "RuleStats", s_rule_stats },
-		{ &xdrop__v1__agent_service__descriptor, "ApplySnapshotChunk", a_apply_chunk },
+	    {&xdrop__v1__health_service__descriptor, "Ping", h_ping},
+	    {&xdrop__v1__rule_service__descriptor, "List", r_list},
+	    {&xdrop__v1__rule_service__descriptor, "Get", r_get},
+	    {&xdrop__v1__rule_service__descriptor, "Create", r_create},
+	    {&xdrop__v1__rule_service__descriptor, "Update", r_update},
+	    {&xdrop__v1__rule_service__descriptor, "Delete", r_delete},
+	    {&xdrop__v1__rule_service__descriptor, "BatchCreate", r_batch_create},
+	    {&xdrop__v1__rule_service__descriptor, "BatchDelete", r_batch_delete},
+	    {&xdrop__v1__rule_service__descriptor, "Top", r_top},
+	    {&xdrop__v1__whitelist_service__descriptor, "List", w_list},
+	    {&xdrop__v1__whitelist_service__descriptor, "Get", w_get},
+	    {&xdrop__v1__whitelist_service__descriptor, "Create", w_create},
+	    {&xdrop__v1__whitelist_service__descriptor, "Delete", w_delete},
+	    {&xdrop__v1__whitelist_service__descriptor, "BatchCreate", w_batch_create},
+	    {&xdrop__v1__whitelist_service__descriptor, "BatchDelete", r_batch_delete},
+	    {&xdrop__v1__stats_service__descriptor, "Get", s_get},
+	    {&xdrop__v1__stats_service__descriptor, "History", s_history},
+	    {&xdrop__v1__stats_service__descriptor, "Info", s_info},
+	    {&xdrop__v1__stats_service__descriptor, "RuleStats", s_rule_stats},
+	    {&xdrop__v1__agent_service__descriptor, "Info", s_info},
+	    {&xdrop__v1__agent_service__descriptor, "ForceSync", a_force_sync},
+	    {&xdrop__v1__agent_service__descriptor, "GetStats", a_get_stats},
+	    {&xdrop__v1__agent_service__descriptor, "RuleStats", s_rule_stats},
+	    {&xdrop__v1__agent_service__descriptor, "ApplySnapshotChunk", a_apply_chunk},
 	};
 	int err;
 

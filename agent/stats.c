@@ -49,8 +49,8 @@ struct stats {
 	uint64_t *match, *drop;	      /* per slot, last sample */
 	double *drop_pps, *match_pps; /* per slot, over the last window */
 	size_t nslots;
-	struct idslot *ids;	 /* rule id -> slot */
-	char **slot_id;		 /* slot -> rule id (borrowed from ids) */
+	struct idslot *ids; /* rule id -> slot */
+	char **slot_id;	    /* slot -> rule id (borrowed from ids) */
 	size_t nslot_id;
 	uint64_t ids_revision;
 	bool ids_valid;
@@ -69,7 +69,7 @@ static int64_t wall_ns(void)
 
 static void read_system(struct stats *s)
 {
-	unsigned long long v[10] = { 0 }, busy, total;
+	unsigned long long v[10] = {0}, busy, total;
 	char line[256];
 	FILE *f = fopen("/proc/stat", "r");
 
@@ -159,7 +159,7 @@ static void ids_add(void *arg, const Xdrop__V1__Rule *r, const struct rule_spec 
 static void ids_refresh(struct stats *s)
 {
 	uint64_t rev = ruleset_revision(s->rs);
-	struct ids_build b = { .s = s };
+	struct ids_build b = {.s = s};
 	struct idslot *e, *tmp;
 	size_t max = 0;
 
@@ -200,7 +200,7 @@ static void sample(struct stats *s, double dt)
 		s->passed_pps = (double)(c[XDROP_CNT_PASSED] - s->c[XDROP_CNT_PASSED]) / dt;
 		s->dropped_pps = (double)(c[XDROP_CNT_DROPPED] - s->c[XDROP_CNT_DROPPED]) / dt;
 		s->limited_pps =
-			(double)(c[XDROP_CNT_RATE_LIMITED] - s->c[XDROP_CNT_RATE_LIMITED]) / dt;
+		    (double)(c[XDROP_CNT_RATE_LIMITED] - s->c[XDROP_CNT_RATE_LIMITED]) / dt;
 	}
 	memcpy(s->c, c, sizeof(c));
 	if (m && d) {
@@ -208,7 +208,8 @@ static void sample(struct stats *s, double dt)
 
 		for (size_t i = 0; dp && mp && i < n; i++) {
 			/* a slot reused by another rule restarts from zero: no negative rate */
-			uint64_t pm = i < s->nslots ? s->match[i] : 0, pd = i < s->nslots ? s->drop[i] : 0;
+			uint64_t pm = i < s->nslots ? s->match[i] : 0,
+				 pd = i < s->nslots ? s->drop[i] : 0;
 
 			mp[i] = dt > 0 && m[i] >= pm ? (double)(m[i] - pm) / dt : 0;
 			dp[i] = dt > 0 && d[i] >= pd ? (double)(d[i] - pd) / dt : 0;
@@ -253,15 +254,14 @@ static void *loop(void *arg)
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000;
 		}
-		while (!s->stop &&
-		       pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
+		while (!s->stop && pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
 			;
 		if (s->stop)
 			break;
 		pthread_mutex_unlock(&s->lock);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		sample(s, (double)(now.tv_sec - prev.tv_sec) +
-				  (double)(now.tv_nsec - prev.tv_nsec) / 1e9);
+			      (double)(now.tv_nsec - prev.tv_nsec) / 1e9);
 		prev = now;
 		pthread_mutex_lock(&s->lock);
 	}
@@ -269,8 +269,7 @@ static void *loop(void *arg)
 	return NULL;
 }
 
-int stats_start(struct stats **out, struct dataplane *dp, struct ruleset *rs,
-		uint64_t interval_ms)
+int stats_start(struct stats **out, struct dataplane *dp, struct ruleset *rs, uint64_t interval_ms)
 {
 	struct stats *s = calloc(1, sizeof(*s));
 	pthread_condattr_t ca;
@@ -413,16 +412,16 @@ size_t stats_history(struct stats *s, int64_t since_ns, struct stats_point **out
 		if (h->at < since_ns)
 			continue;
 		(*out)[n] = (struct stats_point){
-			.at = h->at,
-			.rx = h->c[XDROP_CNT_RX],
-			.passed = h->c[XDROP_CNT_PASSED],
-			.dropped = h->c[XDROP_CNT_DROPPED],
-			.whitelisted = h->c[XDROP_CNT_WHITELISTED],
-			.rate_limited = h->c[XDROP_CNT_RATE_LIMITED],
-			.rx_pps = h->rx,
-			.passed_pps = h->passed,
-			.dropped_pps = h->dropped,
-			.rate_limited_pps = h->limited,
+		    .at = h->at,
+		    .rx = h->c[XDROP_CNT_RX],
+		    .passed = h->c[XDROP_CNT_PASSED],
+		    .dropped = h->c[XDROP_CNT_DROPPED],
+		    .whitelisted = h->c[XDROP_CNT_WHITELISTED],
+		    .rate_limited = h->c[XDROP_CNT_RATE_LIMITED],
+		    .rx_pps = h->rx,
+		    .passed_pps = h->passed,
+		    .dropped_pps = h->dropped,
+		    .rate_limited_pps = h->limited,
 		};
 		n++;
 	}

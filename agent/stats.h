@@ -19,8 +19,7 @@
 
 struct stats;
 
-int stats_start(struct stats **out, struct dataplane *dp, struct ruleset *rs,
-		uint64_t interval_ms);
+int stats_start(struct stats **out, struct dataplane *dp, struct ruleset *rs, uint64_t interval_ms);
 void stats_stop(struct stats *s);
 
 /* Fills counters, rates and system stats from the last sample (strings none). */

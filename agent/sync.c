@@ -13,8 +13,9 @@
 #include "pubsub.h"
 #include "sync.h"
 
-#define SYNC_CHUNK_ITEMS 20000 /* rules per snapshot chunk asked for */
-#define SYNC_ATTEMPTS	 3     /* restarts of a snapshot whose revision went away */
+#define SYNC_CHUNK_ITEMS                                                                           \
+	10000		/* rules per snapshot chunk asked for (the controller may serve fewer) */
+#define SYNC_ATTEMPTS 3 /* restarts of a snapshot whose revision went away */
 
 struct sync {
 	struct ruleset *rs;
@@ -84,7 +85,7 @@ static int fetch(struct sync *s, struct rpc_status *st)
 static int on_delta(void *arg, const Xdrop__V1__Delta *d)
 {
 	struct sync *s = arg;
-	struct rpc_status st = { 0 };
+	struct rpc_status st = {0};
 	int err = ruleset_apply_delta(s->rs, d, &st);
 
 	if (!err && d->revision != d->base_revision)
@@ -99,11 +100,12 @@ static void on_need_snapshot(void *arg, enum pubsub_resync_reason why, uint64_t 
 			     uint64_t seen)
 {
 	struct sync *s = arg;
-	struct rpc_status st = { 0 };
+	struct rpc_status st = {0};
 
 	s->resyncs++;
-	log_info("fetching a snapshot (%s; applied %llu, seen %llu)", pubsub_resync_reason_name(why),
-		 (unsigned long long)applied, (unsigned long long)seen);
+	log_info("fetching a snapshot (%s; applied %llu, seen %llu)",
+		 pubsub_resync_reason_name(why), (unsigned long long)applied,
+		 (unsigned long long)seen);
 	fetch(s, &st);
 }
 
@@ -111,10 +113,14 @@ int sync_start(struct sync **out, struct ruleset *rs, const struct sync_opts *o)
 {
 	struct sync *s = calloc(1, sizeof(*s));
 	char token[XDROP_RPC_MAX_TOKEN], hash[RULEHASH_HEX];
-	struct rpc_client_opts co = { .sz = sizeof(co), .url = o->rpc_url, .auth_token = token,
-				      .timeout_ms = 10000, .retries = 1, .tls = o->tls };
-	struct pubsub_opts po = { .sz = sizeof(po), .url = o->push_url, .tls = o->tls };
-	struct pubsub_sub_ops ops = { .apply = on_delta, .need_snapshot = on_need_snapshot };
+	struct rpc_client_opts co = {.sz = sizeof(co),
+				     .url = o->rpc_url,
+				     .auth_token = token,
+				     .timeout_ms = 10000,
+				     .retries = 1,
+				     .tls = o->tls};
+	struct pubsub_opts po = {.sz = sizeof(po), .url = o->push_url, .tls = o->tls};
+	struct pubsub_sub_ops ops = {.apply = on_delta, .need_snapshot = on_need_snapshot};
 	int err;
 
 	*out = NULL;

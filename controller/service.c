@@ -1248,9 +1248,9 @@ static enum rpc_code sync_snapshot(struct rpc_call *call, const ProtobufCMessage
 	enum rpc_code rc = RPC_OK;
 	int err;
 
+	/* max_items is the caller's preference: larger asks get the largest chunk served */
 	if (max > XDROP_SNAPSHOT_MAX_ITEMS)
-		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "max_items", "at most %d",
-				      XDROP_SNAPSHOT_MAX_ITEMS);
+		max = XDROP_SNAPSHOT_MAX_ITEMS;
 	if (req->revision == 0 && req->chunk_index != 0)
 		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "revision",
 				      "chunks after 0 name the revision chunk 0 returned");
