@@ -62,6 +62,7 @@ struct ruleset {
 	/* load_state at start-up: the snapshot and the journal rebuild the set in memory
 	 * only; ruleset_open then switches the data plane once, to the final set */
 	bool loading;
+	bool had_state; /* load_state found a snapshot or journal to start from */
 	/* snapshot staging */
 	struct {
 		bool on;
@@ -844,8 +845,9 @@ static int apply_mask(Xdrop__V1__Rule *dst, const Xdrop__V1__Rule *src, char **m
 		continue;                                                                          \
 	}
 		CP(name)
-		CP(src_ip) CP(dst_ip) CP(src_cidr) CP(dst_cidr) CP(src_port) CP(dst_port)
-		    CP(protocol) CP(action) CP(rate_limit) CP(burst) CP(pkt_len_min) CP(pkt_len_max)
+		CP(src_ip)
+		CP(dst_ip) CP(src_cidr) CP(dst_cidr) CP(src_port) CP(dst_port) CP(protocol)
+		    CP(action) CP(rate_limit) CP(burst) CP(pkt_len_min) CP(pkt_len_max)
 			CP(tcp_flags) CP(enabled) CP(expires_at) CP(comment) CP(source)
 #undef CP
 			    set_status(st, RPC_INVALID_ARGUMENT, "update_mask",
@@ -1489,6 +1491,7 @@ static int load_state(struct ruleset *rs)
 	if (fd >= 0) {
 		Xdrop__V1__SnapshotChunk *c = NULL;
 
+		rs->had_state = true;
 		if (fstat(fd, &sb) == 0 && (buf = malloc((size_t)sb.st_size + 1)) &&
 		    read(fd, buf, (size_t)sb.st_size) == sb.st_size)
 			c = xdrop__v1__snapshot_chunk__unpack(NULL, (size_t)sb.st_size, buf);
@@ -1531,6 +1534,7 @@ static int load_state(struct ruleset *rs)
 	if (rs->journal_fd < 0)
 		return -errno;
 	if (fstat(rs->journal_fd, &sb) == 0 && sb.st_size > 0) {
+		rs->had_state = true;
 		uint8_t *j = malloc((size_t)sb.st_size);
 		off_t off = 0;
 		unsigned replayed = 0;
@@ -1596,6 +1600,18 @@ int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_d
 		pthread_mutex_unlock(&rs->lock);
 		if (err)
 			goto fail;
+	}
+	/* No saved set at all, yet the adopted data plane holds entries (the state directory
+	 * was lost or moved): keep filtering with them rather than wipe them at start-up; the
+	 * controller's snapshot, or a local write, takes over from there. */
+	if (!rs->had_state &&
+	    dataplane_count(dp, XDROP_KIND_RULE) + dataplane_count(dp, XDROP_KIND_WL)) {
+		log_warn("no saved rule set in %s, but the data plane holds %zu rules and %zu "
+			 "whitelist entries: keeping them in force until a snapshot replaces them",
+			 state_dir ? state_dir : "(none)", dataplane_count(dp, XDROP_KIND_RULE),
+			 dataplane_count(dp, XDROP_KIND_WL));
+		*out = rs;
+		return 0;
 	}
 	/* the data plane holds exactly the active part (a no-op after an adoption) */
 	pthread_mutex_lock(&rs->lock);
