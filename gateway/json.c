@@ -265,7 +265,8 @@ static bool is_time_field(const ProtobufCFieldDescriptor *f)
 	size_t l = strlen(f->name);
 
 	return f->type == PROTOBUF_C_TYPE_INT64 &&
-	       (!strcmp(f->name, "at") || (l > 3 && !strcmp(f->name + l - 3, "_at")));
+	       (!strcmp(f->name, "at") || !strcmp(f->name, "last_seen") ||
+		(l > 3 && !strcmp(f->name + l - 3, "_at")));
 }
 
 static void join(char *dst, size_t len, const char *path, const char *name)

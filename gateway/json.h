@@ -7,7 +7,7 @@
  * the proto field names and every message of proto/xdrop.proto converts the same way:
  *   - strings, booleans and numbers map to their JSON types; 64-bit integers are printed
  *     exactly (never through a double);
- *   - int64 fields named `at` or ending in `_at` are times: RFC 3339 strings in UTC
+ *   - int64 fields named `at`, `last_seen` or ending in `_at` are times: RFC 3339 strings in UTC
  *     ("2026-05-07T12:00:00Z", nanoseconds kept when present), null when 0;
  *   - enums print as their names ("NOT_FOUND"); bytes fields are not exposed.
  * Input is strict: unknown fields, wrong types, fractions or out-of-range integers,

@@ -1,0 +1,141 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# tests/gateway/lib.sh: shared set-up of the gateway suites, sourced by each test_*.sh.
+#
+# gw_lab_up starts a real xdrop-agent (standalone, ASan build) on one end of a veth pair in
+# its own network namespace, with its RPC port on an ipc:// socket in a temp directory (so
+# the gateway outside the namespace can reach it), its pins under /sys/fs/bpf/<unique> and
+# its state in the temp directory. gw_start starts xdrop-gateway-san in front of it.
+# Everything is named after the test's pid and removed by gw_lab_down (run from a trap).
+set -u
+GW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+GW_BIN=${GW_BIN:-$GW_ROOT/build/bin/xdrop-gateway-san}
+AGENT_BIN=${AGENT_BIN:-$GW_ROOT/build/bin/xdrop-agent}
+CTL_BIN=${CTL_BIN:-$GW_ROOT/build/bin/xdropctl}
+ADMIN_KEY=admin-key-0123456789abcdef
+READ_KEY=read-key-0123456789abcdef
+NS=xgw$$
+PIN=/sys/fs/bpf/xdrop-gw-$$
+TMP=$(mktemp -d /tmp/xdrop-gw.XXXXXX)
+AGENT_URL=ipc://$TMP/agent.sock
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+GW_PID=
+AGENT_PID=
+T=0
+FAILED=0
+
+ok() { T=$((T + 1)); echo "ok $T - $*"; }
+not_ok() { T=$((T + 1)); FAILED=$((FAILED + 1)); echo "not ok $T - $*"; }
+check() { # description, command...
+	local d=$1
+	shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+diag() { echo "# $*"; }
+
+gw_lab_down() {
+	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null && wait "$GW_PID" 2>/dev/null
+	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+	if [ -x "$AGENT_BIN" ] && [ -f "$TMP/agent.yaml" ]; then
+		nsenter --net=/run/netns/$NS "$AGENT_BIN" --config "$TMP/agent.yaml" --detach \
+			>/dev/null 2>&1
+	fi
+	ip netns del $NS 2>/dev/null
+	rm -rf "$PIN" "$TMP"
+}
+
+gw_lab_up() {
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+	ip netns add $NS
+	ip -n $NS link add v0 type veth peer name v1
+	ip -n $NS link set v0 up
+	ip -n $NS link set v1 up
+	cat >"$TMP/agent.yaml" <<YAML
+interface: v0
+xdp_mode: native_or_generic
+pin_dir: $PIN
+state_dir: $TMP/state
+capacity:
+  rules: 262144
+  cidr_rules: 16384
+  prefixes: 4096
+  rate_limited_rules: 1024
+rpc:
+  listen: $AGENT_URL
+  admin_keys: [$ADMIN_KEY]
+  read_only_keys: [$READ_KEY]
+log_level: warn
+YAML
+	mkdir -p "$TMP/state"
+	nsenter --net=/run/netns/$NS "$AGENT_BIN" --config "$TMP/agent.yaml" \
+		2>"$TMP/agent.log" &
+	AGENT_PID=$!
+	for _ in $(seq 100); do
+		[ -S "$TMP/agent.sock" ] && return 0
+		sleep 0.1
+	done
+	echo "# agent did not start:" && sed 's/^/# /' "$TMP/agent.log"
+	return 1
+}
+
+# gw_start [extra yaml lines]: writes $TMP/gw.yaml and starts the gateway on a free port.
+gw_start() {
+	GW_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	{
+		echo "upstream:"
+		echo "  mode: ${GW_MODE:-node}"
+		echo "  url: ${GW_UPSTREAM:-$AGENT_URL}"
+		echo "  token: ${GW_TOKEN:-}"
+		echo "listen: 127.0.0.1:$GW_PORT"
+		echo "ui:"
+		echo "  dir: $TMP/dist"
+		echo "log_level: warn"
+		printf '%s\n' "$@"
+	} >"$TMP/gw.yaml"
+	"$GW_BIN" --config "$TMP/gw.yaml" 2>>"$TMP/gw.log" &
+	GW_PID=$!
+	BASE=http://127.0.0.1:$GW_PORT
+	for _ in $(seq 100); do
+		curl -s -o /dev/null "$BASE/health" && return 0
+		sleep 0.1
+	done
+	echo "# gateway did not start:" && sed 's/^/# /' "$TMP/gw.log"
+	return 1
+}
+
+gw_stop() {
+	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null && wait "$GW_PID" 2>/dev/null
+	GW_PID=
+}
+
+# req METHOD PATH [BODY [KEY]]: sets CODE and BODY_OUT (default key: admin).
+req() {
+	local key=${4-$ADMIN_KEY} args=(-s -o "$TMP/out" -w '%{http_code}' -X "$1")
+	[ -n "$key" ] && args+=(-H "X-API-Key: $key")
+	if [ -n "${3-}" ]; then
+		args+=(-H 'Content-Type: application/json' --data-binary "$3")
+	fi
+	CODE=$(curl "${args[@]}" "$BASE$2")
+	BODY_OUT=$(cat "$TMP/out")
+}
+
+# jq-like field read with python: jget EXPR (on BODY_OUT), e.g. jget '["rule"]["id"]'
+jget() {
+	python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print(eval("d"+sys.argv[1]))' "$1" <<<"$BODY_OUT"
+}
+
+# expect CODE FIELD DESC: checks the last req's status and (when FIELD is not -) the
+# "field" of the error body.
+expect() {
+	local want=$1 field=$2 d=$3 got_field=
+	if [ "$field" != - ]; then
+		got_field=$(jget '.get("field","")' 2>/dev/null)
+	fi
+	if [ "$CODE" = "$want" ] && { [ "$field" = - ] || [ "$got_field" = "$field" ]; }; then
+		ok "$d"
+	else
+		not_ok "$d (got $CODE field='$got_field': ${BODY_OUT:0:200})"
+	fi
+}
+
+gw_alive() { kill -0 "$GW_PID" 2>/dev/null; }
