@@ -9,6 +9,7 @@
  * the change journaled.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -826,33 +827,42 @@ int ruleset_create_rule(struct ruleset *rs, const Xdrop__V1__Rule *r, Xdrop__V1_
 	return err;
 }
 
+/* The Rule fields an update may change, by name: offset and size in the message. */
+#define RULE_FIELD(f)                                                                              \
+	{                                                                                          \
+#f, offsetof(Xdrop__V1__Rule, f), sizeof(((Xdrop__V1__Rule *)0)->f)                \
+	}
+static const struct {
+	const char *name;
+	size_t off, size;
+} rule_fields[] = {
+    RULE_FIELD(name),	     RULE_FIELD(src_ip),     RULE_FIELD(dst_ip),   RULE_FIELD(src_cidr),
+    RULE_FIELD(dst_cidr),    RULE_FIELD(src_port),   RULE_FIELD(dst_port), RULE_FIELD(protocol),
+    RULE_FIELD(action),	     RULE_FIELD(rate_limit), RULE_FIELD(burst),	   RULE_FIELD(pkt_len_min),
+    RULE_FIELD(pkt_len_max), RULE_FIELD(tcp_flags),  RULE_FIELD(enabled),  RULE_FIELD(expires_at),
+    RULE_FIELD(comment),     RULE_FIELD(source),
+};
+
 /* Copies the fields named in mask (all when nmask is 0) from src onto dst. */
 static int apply_mask(Xdrop__V1__Rule *dst, const Xdrop__V1__Rule *src, char **mask, size_t nmask,
 		      struct rpc_status *st)
 {
-	static const char *const names[] = {
-	    "name",	   "src_ip",	"dst_ip",  "src_cidr",	 "dst_cidr", "src_port",
-	    "dst_port",	   "protocol",	"action",  "rate_limit", "burst",    "pkt_len_min",
-	    "pkt_len_max", "tcp_flags", "enabled", "expires_at", "comment",  "source"};
-	size_t nn = sizeof(names) / sizeof(names[0]);
+	size_t nf = sizeof(rule_fields) / sizeof(rule_fields[0]);
 
-	for (size_t i = 0; i < (nmask ? nmask : nn); i++) {
-		const char *f = nmask ? mask[i] : names[i];
+	for (size_t i = 0; i < (nmask ? nmask : nf); i++) {
+		size_t f = i;
 
-#define CP(name)                                                                                   \
-	if (!strcmp(f, #name)) {                                                                   \
-		dst->name = src->name;                                                             \
-		continue;                                                                          \
-	}
-		CP(name)
-		CP(src_ip)
-		CP(dst_ip) CP(src_cidr) CP(dst_cidr) CP(src_port) CP(dst_port) CP(protocol)
-		    CP(action) CP(rate_limit) CP(burst) CP(pkt_len_min) CP(pkt_len_max)
-			CP(tcp_flags) CP(enabled) CP(expires_at) CP(comment) CP(source)
-#undef CP
-			    set_status(st, RPC_INVALID_ARGUMENT, "update_mask",
-				       "unknown or read-only field %s", f);
-		return -EINVAL;
+		if (nmask) {
+			for (f = 0; f < nf && strcmp(mask[i], rule_fields[f].name); f++)
+				;
+			if (f == nf) {
+				set_status(st, RPC_INVALID_ARGUMENT, "update_mask",
+					   "unknown or read-only field %s", mask[i]);
+				return -EINVAL;
+			}
+		}
+		memcpy((char *)dst + rule_fields[f].off, (const char *)src + rule_fields[f].off,
+		       rule_fields[f].size);
 	}
 	return 0;
 }
