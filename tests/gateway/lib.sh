@@ -79,6 +79,7 @@ YAML
 }
 
 # gw_start [extra yaml lines]: writes $TMP/gw.yaml and starts the gateway on a free port.
+# GW_MODE, GW_UPSTREAM, GW_TOKEN and GW_UPSTREAM_EXTRA (indented lines) shape upstream:.
 gw_start() {
 	GW_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	{
@@ -86,6 +87,7 @@ gw_start() {
 		echo "  mode: ${GW_MODE:-node}"
 		echo "  url: ${GW_UPSTREAM:-$AGENT_URL}"
 		echo "  token: ${GW_TOKEN:-}"
+		[ -n "${GW_UPSTREAM_EXTRA:-}" ] && printf '%s\n' "$GW_UPSTREAM_EXTRA"
 		echo "listen: 127.0.0.1:$GW_PORT"
 		echo "ui:"
 		echo "  dir: $TMP/dist"

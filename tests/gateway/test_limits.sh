@@ -1,0 +1,132 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# tests/gateway/test_limits.sh: G3 and the upstream bound. xdrop-gateway (ASan build) in
+# front of a real agent with small limits: oversized bodies (announced and chunked) and
+# headers are refused at the limit; slowloris clients are cut at the request deadline and a
+# connection flood from one address hits the per-client cap, while another client address
+# is served throughout; a stopped upstream fills the one upstream slot and the next call
+# gets 503 with Retry-After; open fds return to the baseline. TAP on stdout.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/gateway/lib.sh
+trap gw_lab_down EXIT
+echo "TAP version 13"
+
+gw_lab_up || { echo "Bail out! agent"; exit 1; }
+mkdir -p "$TMP/dist"
+echo '<!doctype html>' >"$TMP/dist/index.html"
+GW_UPSTREAM_EXTRA=$'  timeout: 2s\n  max_concurrency: 1\n  queue_wait: 0ms' \
+	gw_start "limits:" "  body_bytes: 4096" "  batch_body_bytes: 65536" "  header_bytes: 8192" \
+	"  per_client_connections: 8" "  request_deadline: 1500ms" "  idle_timeout: 5s" ||
+	{ echo "Bail out! gateway"; exit 1; }
+check "gateway up with small limits" curl -sf -o /dev/null "$BASE/health"
+sleep 0.5
+FD0=$(ls /proc/$GW_PID/fd | wc -l)
+
+big=$(python3 -c 'print("{\"name\":\"" + "a"*5000 + "\",\"dst_ip\":\"10.0.0.1\",\"action\":\"drop\"}")')
+req POST /api/v1/rules "$big"
+expect 413 - "body above limits.body_bytes (Content-Length): 413"
+CODE=$(curl -s -o "$TMP/out" -w '%{http_code}' -X POST -H "X-API-Key: $ADMIN_KEY" -H 'Content-Type: application/json' \
+	-H 'Transfer-Encoding: chunked' --data-binary "$big" "$BASE/api/v1/rules")
+check "chunked body above the limit: 413" [ "$CODE" = 413 ]
+batch=$(python3 -c 'import json; print(json.dumps({"rules":[{"dst_ip":"10.1.%d.%d"%(i//250,i%250+1),"action":"drop"} for i in range(150)]}))')
+req POST /api/v1/rules/batch "$batch"
+expect 201 - "batch body above body_bytes but within batch_body_bytes: accepted"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $ADMIN_KEY" -H "X-Big: $(head -c 12000 /dev/zero | tr '\0' a)" "$BASE/api/v1/rules")
+check "headers above limits.header_bytes: refused (4xx)" [ "${CODE:0:1}" = 4 ]
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $ADMIN_KEY" "$BASE/api/v1/rules?search=$(head -c 12000 /dev/zero | tr '\0' a)")
+check "request line above the limit: refused (4xx)" [ "${CODE:0:1}" = 4 ]
+check "gateway still serves after the limits" curl -sf -o /dev/null "$BASE/health"
+
+# slowloris: 6 clients from 127.0.0.1 send a header byte every 0.4 s; the deadline cuts them
+# at 1.5 s; meanwhile 127.0.0.2 is served
+python3 - "$GW_PORT" >"$TMP/slow" <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1])
+socks = []
+for i in range(6):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+    socks.append(s)
+start = time.time(); cut = {}
+while time.time() - start < 6 and len(cut) < len(socks):
+    for i, s in enumerate(socks):
+        if i in cut: continue
+        try:
+            s.sendall(b"X-a: b\r\n")
+            s.settimeout(0.01)
+            if s.recv(100) == b"": cut[i] = time.time() - start
+        except (BrokenPipeError, ConnectionResetError): cut[i] = time.time() - start
+        except socket.timeout: pass
+    time.sleep(0.4)
+print(len(cut), max(cut.values()) if cut else 99)
+PY
+slow=$!
+served=0
+for i in $(seq 10); do
+	curl -s --interface 127.0.0.2 -o /dev/null -m 2 -w '%{http_code}\n' "$BASE/health" | grep -q 200 && served=$((served + 1))
+	sleep 0.2
+done
+wait $slow
+read -r ncut tmax <"$TMP/slow"
+check "slowloris: all 6 slow clients cut (after ${tmax}s)" [ "$ncut" = 6 ]
+check "slowloris: cut within deadline + reaper period" python3 -c "import sys; assert 1.4 <= $tmax <= 3.5"
+check "slowloris: another client served meanwhile (10/10)" [ "$served" = 10 ]
+
+# connection flood: 40 idle connections from 127.0.0.1 (cap 8); 127.0.0.2 is still served
+python3 - "$GW_PORT" >"$TMP/flood" <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1]); ok = 0; socks = []
+for i in range(40):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=1); socks.append(s)
+    except OSError: pass
+time.sleep(1.0)
+refused = 0
+for s in socks:
+    s.settimeout(0.2)
+    try:
+        if s.recv(10) == b"": refused += 1
+    except socket.timeout: pass
+    except OSError: refused += 1
+print(refused)
+time.sleep(0.5)
+PY
+flood=$!
+sleep 0.5
+CODE=$(curl -s --interface 127.0.0.2 -o /dev/null -m 2 -w '%{http_code}' "$BASE/health")
+check "flood: another client address served during the flood" [ "$CODE" = 200 ]
+wait $flood
+check "flood: connections above the per-client cap refused ($(cat "$TMP/flood") of 40)" [ "$(cat "$TMP/flood")" -ge 30 ]
+
+# bounded upstream: stop the agent; one call holds the only slot until its 2 s timeout
+kill -STOP "$AGENT_PID"
+curl -s -o "$TMP/held" -w '%{http_code}' -H "X-API-Key: $ADMIN_KEY" "$BASE/api/v1/rules" >"$TMP/held.code" &
+held=$!
+sleep 0.5
+CODE=$(curl -s -D "$TMP/h" -o "$TMP/out" -w '%{http_code}' -H "X-API-Key: $ADMIN_KEY" "$BASE/api/v1/stats")
+check "upstream slots full: 503" [ "$CODE" = 503 ]
+check "503 carries Retry-After" grep -qi '^retry-after: [0-9]' "$TMP/h"
+wait $held
+check "the call holding the slot times out: 504" [ "$(cat "$TMP/held.code")" = 504 ]
+kill -CONT "$AGENT_PID"
+sleep 0.3
+req GET /api/v1/rules
+expect 200 - "upstream back: served again"
+
+sleep 5.5 # idle keep-alives and cut connections are gone
+FD1=$(ls /proc/$GW_PID/fd | wc -l)
+check "fds back to baseline ($FD0 -> $FD1)" [ "$FD1" -le $((FD0 + 2)) ]
+req GET /metrics
+check "metrics count deadline cuts and 413s" /usr/bin/python3 -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+f = {x.name: x for x in text_string_to_metric_families(open(sys.argv[1]).read())}
+assert f["xdrop_gateway_deadline_cut"].samples[0].value >= 6
+assert f["xdrop_gateway_body_too_large"].samples[0].value >= 2
+assert f["xdrop_gateway_upstream_refused"].samples[0].value >= 1
+' "$TMP/out"
+gw_stop
+check "gateway exits cleanly with no ASan/UBSan report" bash -c "! grep -q -E 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' '$TMP/gw.log'"
+grep -E 'ERROR|runtime error' "$TMP/gw.log" | head -5 | sed 's/^/# /'
+echo "1..$T"
+[ "$FAILED" = 0 ]
