@@ -30,6 +30,6 @@ $(TBIN)/test_gw_json: $(SANOBJ)/tests/unit/test_gw_json.o $(SANOBJ)/gateway/json
 	$(CC) $(SANFLAGS) -o $@ $^ -lcjson -lm -lcmocka $(RPC_LDLIBS)
 
 ALL_TARGETS += $(GW_BIN) $(GW_SAN_BIN)
-TEST_SUITES += tests/gateway/test_rest.sh
+TEST_SUITES += tests/gateway/test_rest.sh tests/gateway/test_limits.sh tests/gateway/test_controller.sh
 CHECK_SOURCES += $(GW_ALL_SRCS) $(filter-out gateway/main.h,$(GW_ALL_SRCS:.c=.h)) \
 	gateway/gateway.h
