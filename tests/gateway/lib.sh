@@ -96,9 +96,9 @@ gw_start() {
 	} >"$TMP/gw.yaml"
 	"$GW_BIN" --config "$TMP/gw.yaml" 2>>"$TMP/gw.log" &
 	GW_PID=$!
-	BASE=http://127.0.0.1:$GW_PORT
+	BASE=${GW_SCHEME:-http}://127.0.0.1:$GW_PORT
 	for _ in $(seq 100); do
-		curl -s -o /dev/null "$BASE/health" && return 0
+		curl -sk -o /dev/null "$BASE/health" && return 0
 		sleep 0.1
 	done
 	echo "# gateway did not start:" && sed 's/^/# /' "$TMP/gw.log"
@@ -112,7 +112,7 @@ gw_stop() {
 
 # req METHOD PATH [BODY [KEY]]: sets CODE and BODY_OUT (default key: admin).
 req() {
-	local key=${4-$ADMIN_KEY} args=(-s -o "$TMP/out" -w '%{http_code}' -X "$1")
+	local key=${4-$ADMIN_KEY} args=(-sk -o "$TMP/out" -w '%{http_code}' -X "$1")
 	[ -n "$key" ] && args+=(-H "X-API-Key: $key")
 	if [ -n "${3-}" ]; then
 		args+=(-H 'Content-Type: application/json' --data-binary "$3")

@@ -126,6 +126,28 @@ assert f["xdrop_gateway_body_too_large"].samples[0].value >= 2
 assert f["xdrop_gateway_upstream_refused"].samples[0].value >= 1
 ' "$TMP/out"
 gw_stop
+check "gateway exits cleanly with no ASan/UBSan report (limits)" bash -c "! grep -q -E 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' '$TMP/gw.log'"
+
+# the documented example loads (its TLS CA file is only read when a tls+tcp:// URL is used)
+P=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$GW_BIN" --config gateway/config.example.yaml --listen 127.0.0.1:$P --upstream "$AGENT_URL" 2>"$TMP/ex.log" &
+ex=$!
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$P/health" && break; sleep 0.1; done
+check "gateway/config.example.yaml loads and serves" curl -s -o /dev/null "http://127.0.0.1:$P/api/info"
+kill $ex; wait $ex 2>/dev/null
+printf 'limits:\n  body_byts: 5\n' >"$TMP/typo.yaml"
+"$GW_BIN" --config "$TMP/typo.yaml" 2>"$TMP/typo.err"
+check "a typo in the config is refused, naming file, line and key" grep -q 'typo.yaml:2: limits.body_byts' "$TMP/typo.err"
+
+# HTTPS with a generated certificate; the session cookie gets Secure
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/k.pem" -out "$TMP/c.pem" -days 1 \
+	-subj /CN=127.0.0.1 >/dev/null 2>&1
+GW_SCHEME=https gw_start "https:" "  cert_file: $TMP/c.pem" "  key_file: $TMP/k.pem"
+CODE=$(curl -sk -o /dev/null -w '%{http_code}' -H "X-API-Key: $ADMIN_KEY" "$BASE/api/v1/rules")
+check "HTTPS serves the API" [ "$CODE" = 200 ]
+check "HTTPS login cookie is Secure" bash -c "curl -sk -D - -o /dev/null -X POST -H 'Content-Type: application/json' --data '{\"key\":\"$ADMIN_KEY\"}' '$BASE/api/auth/login' | grep -qi 'set-cookie:.*; Secure'"
+check "plain HTTP to the HTTPS port is not served" bash -c "! curl -s -m 2 -o /dev/null http://127.0.0.1:$GW_PORT/health"
+gw_stop
 check "gateway exits cleanly with no ASan/UBSan report" bash -c "! grep -q -E 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' '$TMP/gw.log'"
 grep -E 'ERROR|runtime error' "$TMP/gw.log" | head -5 | sed 's/^/# /'
 echo "1..$T"
