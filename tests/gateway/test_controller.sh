@@ -128,6 +128,21 @@ assert f["xdrop_upstream_up"].samples[0].value == 1 and "xdrop_rules" in f
 req DELETE "/api/v1/rules/$RID"
 expect 200 - "DELETE /api/v1/rules/:id (controller)"
 
+# ---- G6/G7 through the REST API: literal strings ----
+inj="x'); DROP TABLE rules; -- \" <img src=x onerror=alert(1)> \\u00e9 ü"
+req POST /api/v1/rules "$(python3 -c 'import json,sys; print(json.dumps({"name":sys.argv[1],"comment":sys.argv[1],"dst_ip":"10.77.0.1","action":"drop"}))' "$inj")"
+expect 201 - "G6 SQL-injection and HTML text in name and comment: stored"
+check "G6 returned literally" python3 -c 'import json,sys; d=json.loads(sys.argv[2]); assert d["rule"]["name"]==sys.argv[1]==d["rule"]["comment"]' "$inj" "$BODY_OUT"
+python3 -c 'import json; print(json.dumps({"comment":"é"*400000,"dst_ip":"10.77.0.2","action":"drop"}, ensure_ascii=False))' >"$TMP/big.json"
+req POST /api/v1/rules "@$TMP/big.json"
+check "G6 a 800 KB comment is stored whole or refused with the field named ($CODE)" \
+	bash -c "[ $CODE = 201 ] || { [ $CODE = 400 ] && [ \"$(jget '.get("field")' 2>/dev/null)\" = comment ]; }"
+req GET "/api/v1/rules?search=10.77.0"
+check "G6 schema intact: rules still list" [ "$CODE" = 200 ]
+for id in $(python3 -c 'import json,sys; print(" ".join(r["id"] for r in json.load(sys.stdin)["rules"]))' <<<"$BODY_OUT"); do
+	req DELETE "/api/v1/rules/$id"
+done
+
 # ---- xdropctl: exit codes ----
 "$CTL_BIN" -q rules add dst_ip=10.0.0.300 action=drop 2>/dev/null
 check "xdropctl: invalid input exits 3" [ $? = 3 ]
