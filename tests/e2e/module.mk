@@ -5,3 +5,17 @@ E2E_SUITES := tests/e2e/test_veth.sh
 
 $(E2E_SUITES): $(BIN)/xdrop-lab
 TEST_SUITES += $(E2E_SUITES)
+
+# The whole system in a namespace lab (issue 8): REST -> controller -> agents -> packets,
+# and the fault matrix. xdrop-waitrev times a REST write until every node applied it.
+WAITREV_BIN := $(BIN)/xdrop-waitrev
+$(OBJ)/tests/e2e/xdrop-waitrev.o: | $(PROTO_H)
+$(WAITREV_BIN): $(OBJ)/tests/e2e/xdrop-waitrev.o $(RPC_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF)
+ALL_TARGETS += $(WAITREV_BIN)
+CHECK_SOURCES += tests/e2e/xdrop-waitrev.c
+SYSTEM_SUITES := tests/e2e/test_system.sh
+$(SYSTEM_SUITES): $(BIN)/xdrop-controller $(BIN)/xdrop-gateway $(BIN)/xdrop-agent \
+	$(BIN)/xdrop-call $(WAITREV_BIN)
+TEST_SUITES += $(SYSTEM_SUITES)

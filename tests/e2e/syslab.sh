@@ -1,0 +1,408 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# tests/e2e/syslab.sh: the whole system in a namespace lab, sourced by test_system.sh,
+# test_faults.sh and scripts/soak.sh.
+#
+#   cli ns [c1] ==veth== [t0 *] n1 ns [t1] ==veth== [s1] srv ns   path 1: routed by node n1
+#          [c2] ==veth== [f1 *] n2 ns [f2] ==veth== [s2]          path 2: n2 bridges f1->f2
+#   (* = XDP, native; n1 traditional, n2 fast-forward filtering inbound)
+#
+#   path 1: 10.1.0.0/24 fd01::/64 (cli side) -> 10.2.0.1 fd02::1 (srv)
+#   path 2: 10.3.0.0/24 fd03::/64, one L2 segment -> 10.3.0.2 fd03::2 (srv)
+#
+# The controller and the gateway run on the host; the controller's rpc, push and health
+# sockets and the agents' rpc sockets are ipc:// sockets in $TMP, reachable from every
+# namespace (nsenter --net keeps the mount namespace). Nodes are registered through the
+# REST API; each agent gets the node key in its config. Everything is named after the
+# sourcing script's PID ($ID) and removed by sys_down (the EXIT trap). Processes are
+# stopped by PID only.
+set -u
+SYS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BINDIR=${XDROP_BIN:-$SYS_ROOT/build/bin}
+CTL_BIN=${CTL_BIN:-$BINDIR/xdrop-controller}
+GW_BIN=${GW_BIN:-$BINDIR/xdrop-gateway}
+AGENT_BIN=${AGENT_BIN:-$BINDIR/xdrop-agent}
+CALL=${CALL_BIN:-$BINDIR/xdrop-call}
+WAITREV=${WAITREV_BIN:-$BINDIR/xdrop-waitrev}
+P="protoc --proto_path=$SYS_ROOT/proto xdrop.proto"
+ID=$$
+NS=xsy$ID
+PIN=/sys/fs/bpf/xdrop-sys-$ID
+TMP=$(mktemp -d /tmp/xdrop-sys.XXXXXX)
+KEY=sys-admin-key-$ID-0123456789abcdef
+HB=${HB:-500ms}        # controller heartbeat and agents' beacon interval
+HB_MS=${HB%ms}
+CTL_RPC=ipc://$TMP/ctl-rpc.sock
+CTL_PUSH=ipc://$TMP/ctl-push.sock
+CTL_HEALTH=ipc://$TMP/ctl-health.sock
+CTL_PID=
+GW_PID=
+declare -A AGENT_PID NODE_KEY
+T=0
+FAILED=0
+SENDER_PIDS=""
+
+ok() { T=$((T + 1)); echo "ok $T - ${1//$'\n'/; }"; }
+not_ok() {
+	T=$((T + 1))
+	FAILED=$((FAILED + 1))
+	echo "not ok $T - ${1//$'\n'/; }"
+	shift
+	local l
+	for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done
+}
+diag() { echo "# $*"; }
+check() { # description, command...
+	local d=$1
+	shift
+	if "$@" >"$TMP/check.out" 2>&1; then ok "$d"; else not_ok "$d" "$(head -c 2000 "$TMP/check.out")"; fi
+}
+expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "got '$2', want '$3'"; fi; }
+expect_range() { # desc, got, min, max
+	if [ "$2" -ge "$3" ] 2>/dev/null && [ "$2" -le "$4" ]; then ok "$1"; else
+		not_ok "$1" "got '$2', want $3..$4"
+	fi
+}
+ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+in_ns() { # ns, command...
+	local ns=$1
+	shift
+	nsenter --net="/run/netns/$NS-$ns" "$@"
+}
+
+sys_down() {
+	local p
+	for p in $SENDER_PIDS ${SRV_PID:-}; do kill "$p" 2>/dev/null; done
+	for p in "${AGENT_PID[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null
+	[ -n "$CTL_PID" ] && kill -CONT "$CTL_PID" 2>/dev/null && kill "$CTL_PID" 2>/dev/null
+	for p in $SENDER_PIDS ${SRV_PID:-} "${AGENT_PID[@]}" $GW_PID $CTL_PID; do
+		wait "$p" 2>/dev/null
+	done
+	for p in cli n1 n2 srv n3; do ip netns del "$NS-$p" 2>/dev/null; done
+	rm -rf "$PIN" "$TMP"
+}
+
+# ---- the network ----
+sys_net() {
+	local ns h
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+	for ns in cli n1 n2 srv; do ip netns add "$NS-$ns" || return 1; done
+	ip link add c1 netns "$NS-cli" type veth peer name t0 netns "$NS-n1"
+	ip link add t1 netns "$NS-n1" type veth peer name s1 netns "$NS-srv"
+	ip link add c2 netns "$NS-cli" type veth peer name f1 netns "$NS-n2"
+	ip link add f2 netns "$NS-n2" type veth peer name s2 netns "$NS-srv"
+	for h in 1 11 12 21 22 33 34 40 41 66 70 71 72 73 100; do
+		ip -n "$NS-cli" addr add "10.1.0.$h/24" dev c1
+		ip -n "$NS-cli" addr add "10.3.0.$h/24" dev c2
+		ip -n "$NS-cli" addr add "fd01::$h/64" dev c1 nodad
+		ip -n "$NS-cli" addr add "fd03::$h/64" dev c2 nodad
+	done
+	ip -n "$NS-n1" addr add 10.1.0.254/24 dev t0
+	ip -n "$NS-n1" addr add 10.2.0.254/24 dev t1
+	ip -n "$NS-n1" addr add fd01::fe/64 dev t0 nodad
+	ip -n "$NS-n1" addr add fd02::fe/64 dev t1 nodad
+	ip -n "$NS-srv" addr add 10.2.0.1/24 dev s1
+	ip -n "$NS-srv" addr add fd02::1/64 dev s1 nodad
+	ip -n "$NS-srv" addr add 10.3.0.2/24 dev s2
+	ip -n "$NS-srv" addr add fd03::2/64 dev s2 nodad
+	for h in cli:c1 cli:c2 n1:t0 n1:t1 n2:f1 n2:f2 srv:s1 srv:s2; do
+		ip -n "$NS-${h%%:*}" link set dev "${h#*:}" up
+	done
+	ip -n "$NS-cli" route add 10.2.0.0/24 via 10.1.0.254
+	ip -n "$NS-cli" -6 route add fd02::/64 via fd01::fe
+	ip -n "$NS-srv" route add 10.1.0.0/24 via 10.2.0.254
+	ip -n "$NS-srv" -6 route add fd01::/64 via fd02::fe
+	in_ns n1 sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	# redirected frames need NAPI on the receiving peer and full checksums from the sender
+	in_ns cli ethtool -K c2 gro on tx off >/dev/null
+	in_ns srv ethtool -K s2 gro on tx off >/dev/null
+	in_ns cli ethtool -K c1 tx off >/dev/null
+}
+
+# ---- controller, gateway ----
+ctl_config() {
+	cat >"$TMP/ctl.yaml" <<EOF
+database: $TMP/ctl.db
+log_level: info
+rpc:
+  listen: $CTL_RPC
+push:
+  listen: $CTL_PUSH
+  heartbeat: $HB
+health:
+  listen: $CTL_HEALTH
+  beacon_interval: $HB
+keys:
+  admin_key: $KEY
+EOF
+}
+# ctl_start [VAR=value...]: starts the controller (with that environment), waits for Ping
+ctl_start() {
+	[ -f "$TMP/ctl.yaml" ] || ctl_config
+	env "$@" "$CTL_BIN" --config "$TMP/ctl.yaml" 2>>"$TMP/ctl.log" &
+	CTL_PID=$!
+	local i
+	for i in $(seq 100); do
+		ping_rpc "$CTL_RPC" && return 0
+		sleep 0.05
+	done
+	echo "# controller did not start" && tail -5 "$TMP/ctl.log" | sed 's/^/# /'
+	return 1
+}
+ctl_kill() { # signal
+	kill "-${1:-TERM}" "$CTL_PID" 2>/dev/null
+	wait "$CTL_PID" 2>/dev/null
+	CTL_PID=
+}
+ping_rpc() { # url
+	printf 'data: "x"' | $P --encode=xdrop.v1.PingRequest 2>/dev/null |
+		timeout 3 "$CALL" "$1" "" HealthService Ping >/dev/null 2>&1
+}
+gw_start() {
+	GW_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	cat >"$TMP/gw.yaml" <<EOF
+upstream:
+  mode: controller
+  url: $CTL_RPC
+listen: 127.0.0.1:$GW_PORT
+ui:
+  dir: $TMP/no-ui
+limits:
+  per_client_connections: 64
+log_level: warn
+EOF
+	"$GW_BIN" --config "$TMP/gw.yaml" 2>>"$TMP/gw.log" &
+	GW_PID=$!
+	BASE=http://127.0.0.1:$GW_PORT
+	API=$BASE/api/v1
+	local i
+	for i in $(seq 100); do
+		curl -s -o /dev/null "$BASE/health" && return 0
+		sleep 0.05
+	done
+	echo "# gateway did not start" && tail -5 "$TMP/gw.log" | sed 's/^/# /'
+	return 1
+}
+
+# rest METHOD PATH [BODY]: sets CODE and OUT (the body)
+rest() {
+	local args=(-s -o "$TMP/rest.out" -w '%{http_code}' -X "$1" -H "X-API-Key: $KEY"
+		--max-time 60)
+	[ -n "${3-}" ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+	CODE=$(curl "${args[@]}" "$API$2")
+	OUT=$(cat "$TMP/rest.out")
+}
+jq_out() { jq -r "$1" <<<"$OUT"; }
+ctl_revision() { # the controller's revision, through GET /stats
+	rest GET /stats && jq_out .revision
+}
+
+# ---- agents ----
+# node_add ID MODE-YAML [CAPACITY-RULES]: registers the node through REST, writes its config
+node_add() {
+	local id=$1 cap=${3:-65536}
+	rest POST /nodes "{\"id\": \"$id\", \"name\": \"$id\", \"address\": \"ipc://$TMP/$id.sock\"}"
+	[ "$CODE" = 201 ] || { echo "# POST /nodes $id: $CODE $OUT"; return 1; }
+	NODE_KEY[$id]=$(jq_out .key)
+	mkdir -p "$TMP/state-$id"
+	cat >"$TMP/$id.yaml" <<EOF
+node:
+  id: $id
+  key: ${NODE_KEY[$id]}
+$2
+xdp_mode: native
+capacity:
+  rules: $cap
+  cidr_rules: 4096
+  prefixes: 1024
+  rate_limited_rules: 256
+pin_dir: $PIN/$id
+state_dir: $TMP/state-$id
+rpc:
+  listen: ipc://$TMP/$id.sock
+controller:
+  rpc: $CTL_RPC
+  push: $CTL_PUSH
+  health: $CTL_HEALTH
+beacon_interval: $HB
+log_level: info
+EOF
+}
+agent_start() { # id [ns] (ns defaults to id)
+	local id=$1 ns=${2:-$1} i
+	nsenter --net="/run/netns/$NS-$ns" "$AGENT_BIN" --config "$TMP/$id.yaml" \
+		2>>"$TMP/$id.log" &
+	AGENT_PID[$id]=$!
+	for i in $(seq 100); do
+		[ -S "$TMP/$id.sock" ] && ping_rpc "ipc://$TMP/$id.sock" && return 0
+		kill -0 "${AGENT_PID[$id]}" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "# agent $id did not start" && tail -5 "$TMP/$id.log" | sed 's/^/# /'
+	return 1
+}
+agent_kill() { # id [signal]
+	kill "-${2:-TERM}" "${AGENT_PID[$1]}" 2>/dev/null
+	wait "${AGENT_PID[$1]}" 2>/dev/null
+	unset "AGENT_PID[$1]"
+}
+node_token() { echo "node:$1:${NODE_KEY[$1]}"; }
+# agent_info ID FIELD: a field of AgentService.Info (revision, content_hash)
+agent_info() { # (proto3 text omits zero values: a missing revision is 0)
+	local v
+	v=$(printf '' | timeout 5 "$CALL" "ipc://$TMP/$1.sock" "$(node_token "$1")" AgentService \
+		Info 2>/dev/null | $P --decode=xdrop.v1.InfoReply 2>/dev/null |
+		sed -n "s/^$2: \"\{0,1\}\([^\"]*\)\"\{0,1\}$/\1/p")
+	[ -z "$v" ] && [ "$2" = revision ] && ping_rpc "ipc://$TMP/$1.sock" && v=0
+	echo "$v"
+}
+agent_stats() { # ID: NodeStats as protobuf text
+	printf '' | timeout 5 "$CALL" "ipc://$TMP/$1.sock" "$(node_token "$1")" AgentService \
+		GetStats 2>/dev/null | $P --decode=xdrop.v1.NodeStats 2>/dev/null
+}
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+# waitrev TIMEOUT_MS REV ID...: prints "REV ms..." once every node applied REV
+waitrev() {
+	local to=$1 rev=$2 id args=()
+	shift 2
+	for id in "$@"; do args+=("ipc://$TMP/$id.sock" "$(node_token "$id")"); done
+	"$WAITREV" "$to" "$rev" "${args[@]}"
+}
+# post_timed PATH BODY TIMEOUT_MS ID...: REST POST, then the time until each node applied it
+post_timed() {
+	local path=$1 body=$2 to=$3 id args=()
+	shift 3
+	for id in "$@"; do args+=("ipc://$TMP/$id.sock" "$(node_token "$id")"); done
+	"$WAITREV" --post "127.0.0.1:$GW_PORT" "/api/v1$path" "$KEY" "$body" "$to" 0 "${args[@]}"
+}
+# converged TIMEOUT_S ID...: every node at the controller's revision and content hash
+converged() {
+	local to=$1 id end rev hash
+	shift
+	end=$(($(ms) + to * 1000))
+	while [ "$(ms)" -lt "$end" ]; do
+		rest GET /stats
+		rev=$(jq_out .revision)
+		local all=1
+		for id in "$@"; do
+			[ "$(agent_info "$id" revision)" = "$rev" ] || { all=0; break; }
+		done
+		if [ $all = 1 ]; then
+			hash=$(agent_info "$1" content_hash)
+			for id in "$@"; do [ "$(agent_info "$id" content_hash)" = "$hash" ] || all=0; done
+			[ $all = 1 ] && return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# the standard system: controller, gateway, n1 (traditional on t0), n2 (fast-forward)
+sys_up() {
+	sys_net || return 1
+	ctl_start || return 1
+	gw_start || return 1
+	node_add n1 "mode: traditional
+interface: t0" || return 1
+	node_add n2 "mode: fast_forward
+fast_forward:
+  inbound: f1
+  outbound: f2
+  filter_on: inbound" || return 1
+	agent_start n1 && agent_start n2
+}
+
+# ---- traffic: a UDP receiver on the server counting per (port, source); bounded senders ----
+cat >"$TMP/traffic.py" <<'EOF'
+import os, select, signal, socket, sys, time
+
+def write_state(path, counts):
+    with open(path + ".tmp", "w") as f:
+        for (port, src), c in sorted(counts.items()):
+            f.write(f"{port} {src} {c}\n")
+    os.replace(path + ".tmp", path)
+
+def serve(path, ports, max_secs):
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    socks = {}
+    for p in ports:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        s.bind(("::", p))
+        s.setblocking(False)
+        socks[s] = p
+    counts, dirty, last = {}, True, 0.0
+    end = time.monotonic() + max_secs
+    while not stop and time.monotonic() < end:
+        for s in select.select(list(socks), [], [], 0.02)[0]:
+            while True:
+                try:
+                    addr = s.recvfrom(2048)[1]
+                except (BlockingIOError, InterruptedError):
+                    break
+                src = addr[0].removeprefix("::ffff:")
+                counts[(socks[s], src)] = counts.get((socks[s], src), 0) + 1
+                dirty = True
+        if dirty and time.monotonic() - last > 0.05:
+            write_state(path, counts)
+            dirty, last = False, time.monotonic()
+
+def send(specs):
+    # spec: src,dst,port,count[,pps]: count datagrams, paced at pps (0 = at once)
+    jobs = []
+    for spec in specs:
+        src, dst, port, count, *rest = spec.split(",")
+        fam = socket.AF_INET6 if ":" in src else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        s.bind((src, 0))
+        jobs.append([s, dst, int(port), int(count), float(rest[0]) if rest else 0.0, 0])
+    t0 = time.monotonic()
+    while any(j[5] < j[3] for j in jobs):
+        for j in jobs:
+            s, dst, port, count, pps, sent = j
+            due = count if not pps else min(count, int((time.monotonic() - t0) * pps) + 1)
+            while j[5] < due:
+                try:
+                    s.sendto(b"xdrop-probe" * 4, (dst, port))
+                except OSError:
+                    pass
+                j[5] += 1
+        if any(j[4] for j in jobs):
+            time.sleep(0.002)
+
+if sys.argv[1] == "serve":
+    serve(sys.argv[2], [int(p) for p in sys.argv[3].split(",")], float(sys.argv[4]))
+else:
+    send(sys.argv[2:])
+EOF
+PORTS=5000,5001,5002,5003,5004,5005,5006,5007,5008,5009,5010,5011,5012
+srv_start() { # max seconds
+	in_ns srv python3 "$TMP/traffic.py" serve "$TMP/recv" "$PORTS" "${1:-600}" &
+	SRV_PID=$!
+	sleep 0.3
+}
+# send SPEC...: SPEC = src,dst,port,count[,pps]; blocks until sent (bounded by count)
+send() { in_ns cli timeout 120 python3 "$TMP/traffic.py" send "$@"; }
+send_bg() { # like send, in the background (its PID in SENDER_PIDS)
+	in_ns cli timeout 600 python3 "$TMP/traffic.py" send "$@" &
+	SENDER_PIDS="$SENDER_PIDS $!"
+	LAST_SENDER=$!
+}
+got() { # port src: datagrams the server received
+	awk -v p="$1" -v s="$2" '$1 == p && $2 == s { c = $3 } END { print c + 0 }' \
+		"$TMP/recv" 2>/dev/null
+}
+settle() { sleep "${1:-0.4}"; }
+# the server-side destination of a source address (same path)
+dst_of() {
+	case $1 in
+	10.1.0.*) echo 10.2.0.1 ;;
+	10.3.0.*) echo 10.3.0.2 ;;
+	fd01::*) echo fd02::1 ;;
+	fd03::*) echo fd03::2 ;;
+	esac
+}
