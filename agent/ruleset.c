@@ -311,6 +311,66 @@ struct op {
 	struct item *item; /* upsert: the new item (owned until committed) */
 };
 
+static const char *op_id(const struct op *o)
+{
+	return o->del ? o->id : o->item->id;
+}
+
+struct lastop {
+	UT_hash_handle hh;
+	size_t idx;
+	char key[]; /* 'R' or 'W', then the id */
+};
+
+/* For each op, whether it is the last one on its (kind, id): earlier ones are superseded.
+ * One pass with a hash, so a batch of a million ops stays linear. *out is malloc'ed. */
+static int last_ops(const struct op *ops, size_t n, bool **out)
+{
+	struct lastop *map = NULL, *e, *tmp;
+	bool *last = calloc(n + 1, sizeof(*last));
+	int err = 0;
+
+	if (!last)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && !err; i++) {
+		const char *id = op_id(&ops[i]);
+		size_t len = strlen(id) + 1;
+		char buf[300];
+
+		if (len + 1 > sizeof(buf)) {
+			err = -EINVAL;
+			break;
+		}
+		buf[0] = ops[i].is_wl ? 'W' : 'R';
+		memcpy(buf + 1, id, len);
+		HASH_FIND_STR(map, buf, e);
+		if (e) {
+			last[e->idx] = false;
+		} else {
+			e = malloc(sizeof(*e) + len + 1);
+			if (!e) {
+				err = -ENOMEM;
+				break;
+			}
+			memcpy(e->key, buf, len + 1);
+			HASH_ADD_STR(map, key, e);
+		}
+		e->idx = i;
+		last[i] = true;
+	}
+	HASH_ITER(hh, map, e, tmp)
+	{
+		HASH_DEL(map, e);
+		free(e);
+	}
+	if (err) {
+		free(last);
+		return err;
+	}
+	*out = last;
+	return 0;
+}
+
 struct kchange {
 	UT_hash_handle hh;
 	char key[RS_KEY_LEN];
@@ -357,29 +417,18 @@ static int apply_ops(struct ruleset *rs, struct op *ops, size_t n, uint64_t new_
 	struct dp_result res;
 	size_t nch = 0, i;
 	int64_t now = now_ns();
+	bool *last = NULL;
 	int err = 0;
 
 	/* final state per touched id: the last op on an id wins */
+	err = last_ops(ops, n, &last);
+	if (err)
+		goto out;
 	for (i = 0; i < n; i++) {
-		struct item *old = find(rs, ops[i].is_wl, ops[i].del ? ops[i].id : ops[i].item->id);
+		struct item *old = last[i] ? find(rs, ops[i].is_wl, op_id(&ops[i])) : NULL;
 
-		for (size_t j = i + 1; j < n; j++) {
-			const char *a = ops[i].del ? ops[i].id : ops[i].item->id;
-			const char *b = ops[j].del ? ops[j].id : ops[j].item->id;
-
-			if (ops[i].is_wl == ops[j].is_wl && strcmp(a, b) == 0) {
-				old = NULL; /* superseded: handled at j */
-				break;
-			}
-		}
 		if (!old && ops[i].del) {
-			bool later = false;
-
-			for (size_t j = i + 1; j < n && !later; j++)
-				later =
-				    ops[j].is_wl == ops[i].is_wl &&
-				    !strcmp(ops[j].del ? ops[j].id : ops[j].item->id, ops[i].id);
-			if (!later && local && !find(rs, ops[i].is_wl, ops[i].id)) {
+			if (last[i] && local && !find(rs, ops[i].is_wl, ops[i].id)) {
 				*bad_index = i;
 				set_status(st, RPC_NOT_FOUND, "id", "no %s with id %s",
 					   ops[i].is_wl ? "whitelist entry" : "rule", ops[i].id);
@@ -396,15 +445,9 @@ static int apply_ops(struct ruleset *rs, struct op *ops, size_t n, uint64_t new_
 	}
 	for (i = 0; i < n; i++) {
 		struct item *it = ops[i].item;
-		bool superseded = false;
 
-		if (ops[i].del)
-			continue;
-		for (size_t j = i + 1; j < n && !superseded; j++)
-			superseded = ops[j].is_wl == ops[i].is_wl &&
-				     !strcmp(ops[j].del ? ops[j].id : ops[j].item->id, it->id);
-		if (superseded)
-			continue;
+		if (ops[i].del || !last[i])
+			continue; /* a deletion, or superseded by a later op on the same id */
 		it->active = it->is_wl || rule_active((Xdrop__V1__Rule *)it->msg, now);
 		if (!it->active)
 			continue;
@@ -518,6 +561,7 @@ static int apply_ops(struct ruleset *rs, struct op *ops, size_t n, uint64_t new_
 	}
 	rs->revision = new_revision;
 out:
+	free(last);
 	HASH_ITER(hh, map, k, ktmp)
 	{
 		HASH_DEL(map, k);

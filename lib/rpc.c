@@ -805,8 +805,13 @@ int rpc_client_open(struct rpc_client **out, const struct rpc_client_opts *opts)
 	c->sock_open = true;
 	rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_msg + XDROP_RPC_FRAME_SLACK);
 	if (!rv)
+		/* No resend within an attempt by default: nng would send a request again after
+		 * the resend time even while the server is still working on it, and a slow
+		 * write would run twice. A request lost with its connection is still resent
+		 * by nng on the next pipe; timeouts are retried by rpc_client_call. */
 		rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME,
-				       opts->resend_ms ? opts->resend_ms : XDROP_RPC_RESEND_MS);
+				       opts->resend_ms ? (nng_duration)opts->resend_ms
+						       : XDROP_RPC_RESEND_MS);
 	if (!rv)
 		rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
 	if (!rv)

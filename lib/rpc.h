@@ -40,9 +40,9 @@
 #define XDROP_RPC_FRAME_SLACK	   (64u * 1024)	       /* see "Limits" above */
 #define XDROP_RPC_WORKERS	   8		       /* default concurrent contexts */
 #define XDROP_RPC_MAX_WORKERS	   256
-#define XDROP_RPC_MAX_SERVICES	   16	/* services registered on one server */
-#define XDROP_RPC_TIMEOUT_MS	   5000 /* default client timeout per attempt */
-#define XDROP_RPC_RESEND_MS	   1000 /* nng REQ resend time within one attempt */
+#define XDROP_RPC_MAX_SERVICES	   16			 /* services registered on one server */
+#define XDROP_RPC_TIMEOUT_MS	   5000			 /* default client timeout per attempt */
+#define XDROP_RPC_RESEND_MS	   NNG_DURATION_INFINITE /* no resend within an attempt */
 #define XDROP_RPC_MAX_RETRIES	   5
 #define XDROP_RPC_RETRY_BACKOFF_MS 50  /* doubled per retry */
 #define XDROP_RPC_MAX_MESSAGE	   256 /* status message, bytes with NUL */
@@ -206,7 +206,7 @@ struct rpc_client_opts {
 	const char *auth_token;	    /* sent with every call; NULL = "" */
 	unsigned timeout_ms;	    /* per attempt; 0 = XDROP_RPC_TIMEOUT_MS */
 	unsigned retries;	    /* extra attempts after a timeout, <= XDROP_RPC_MAX_RETRIES */
-	unsigned resend_ms;	    /* nng REQ resend time; 0 = XDROP_RPC_RESEND_MS */
+	unsigned resend_ms;	    /* nng REQ resend time; 0 = none (XDROP_RPC_RESEND_MS) */
 	size_t max_msg;		    /* frame limit; 0 = XDROP_RPC_MAX_MSG */
 	const struct tls_opts *tls; /* for tls+tcp:// URLs; copied at open */
 };
