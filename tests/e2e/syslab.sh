@@ -80,6 +80,11 @@ sys_down() {
 		wait "$p" 2>/dev/null
 	done
 	for p in cli n1 n2 srv n3; do ip netns del "$NS-$p" 2>/dev/null; done
+	# failed runs keep the daemons' logs for a post-mortem
+	if [ "$FAILED" -gt 0 ] || [ -n "${KEEP_LOGS:-}" ]; then
+		mkdir -p "/tmp/xdrop-sys-logs-$ID" && cp "$TMP"/*.log "/tmp/xdrop-sys-logs-$ID/" 2>/dev/null
+		echo "# logs kept in /tmp/xdrop-sys-logs-$ID"
+	fi
 	rm -rf "$PIN" "$TMP"
 }
 
@@ -140,7 +145,7 @@ EOF
 # ctl_start [VAR=value...]: starts the controller (with that environment), waits for Ping
 ctl_start() {
 	[ -f "$TMP/ctl.yaml" ] || ctl_config
-	env "$@" "$CTL_BIN" --config "$TMP/ctl.yaml" 2>>"$TMP/ctl.log" &
+	env "$@" "$CTL_BIN" --config "$TMP/ctl.yaml" </dev/null >/dev/null 2>>"$TMP/ctl.log" &
 	CTL_PID=$!
 	local i
 	for i in $(seq 100); do
@@ -172,7 +177,7 @@ limits:
   per_client_connections: 64
 log_level: warn
 EOF
-	"$GW_BIN" --config "$TMP/gw.yaml" 2>>"$TMP/gw.log" &
+	"$GW_BIN" --config "$TMP/gw.yaml" </dev/null >/dev/null 2>>"$TMP/gw.log" &
 	GW_PID=$!
 	BASE=http://127.0.0.1:$GW_PORT
 	API=$BASE/api/v1
@@ -232,7 +237,7 @@ EOF
 agent_start() { # id [ns] (ns defaults to id)
 	local id=$1 ns=${2:-$1} i
 	nsenter --net="/run/netns/$NS-$ns" "$AGENT_BIN" --config "$TMP/$id.yaml" \
-		2>>"$TMP/$id.log" &
+		</dev/null >/dev/null 2>>"$TMP/$id.log" &
 	AGENT_PID[$id]=$!
 	for i in $(seq 100); do
 		[ -S "$TMP/$id.sock" ] && ping_rpc "ipc://$TMP/$id.sock" && return 0
@@ -381,14 +386,17 @@ else:
 EOF
 PORTS=5000,5001,5002,5003,5004,5005,5006,5007,5008,5009,5010,5011,5012
 srv_start() { # max seconds
-	in_ns srv python3 "$TMP/traffic.py" serve "$TMP/recv" "$PORTS" "${1:-600}" &
+	# nsenter itself (not the in_ns function) in the background: $! is then the program
+	nsenter --net="/run/netns/$NS-srv" python3 "$TMP/traffic.py" serve "$TMP/recv" "$PORTS" \
+		"${1:-600}" </dev/null >/dev/null &
 	SRV_PID=$!
 	sleep 0.3
 }
 # send SPEC...: SPEC = src,dst,port,count[,pps]; blocks until sent (bounded by count)
 send() { in_ns cli timeout 120 python3 "$TMP/traffic.py" send "$@"; }
 send_bg() { # like send, in the background (its PID in SENDER_PIDS)
-	in_ns cli timeout 600 python3 "$TMP/traffic.py" send "$@" &
+	nsenter --net="/run/netns/$NS-cli" timeout 600 python3 "$TMP/traffic.py" send "$@" \
+		</dev/null >/dev/null &
 	SENDER_PIDS="$SENDER_PIDS $!"
 	LAST_SENDER=$!
 }
