@@ -6,7 +6,8 @@
 #   make test    run every test suite under prove; ends with "N passed, N failed"
 #   make bench   benchmarks (never part of make test); tables under bench/results/
 #   make check   clang-format dry run, cppcheck, -Werror build
-#   make demo    data-plane lab in network namespaces (see README)
+#   make demo    the whole system in a namespace lab (see README)
+#   make soak    hours of churn with kills and message loss (SOAK_SECONDS)
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
@@ -61,7 +62,7 @@ include tests/module.mk
 -include tests/agent/module.mk
 include bench/module.mk
 
-.PHONY: all deps test bench check clean demo demo-down
+.PHONY: all deps test bench check clean demo demo-down soak
 all: $(ALL_TARGETS)
 
 deps:
@@ -95,6 +96,10 @@ demo: deps all
 
 demo-down:
 	./scripts/demo.sh down
+
+# Hours of churn with kills and message loss (never part of make test); SOAK_SECONDS=N.
+soak: all
+	./scripts/soak.sh
 
 clean:
 	rm -rf $(BUILD)
