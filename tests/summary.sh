@@ -8,16 +8,20 @@ set -u
 log_dir=${XDROP_TEST_LOGS:-build/test-logs}
 prove_rc=${1:-0}
 perl -MTAP::Parser -e '
-	my ($pass, $fail, $rc) = (0, 0, shift @ARGV);
+	my ($pass, $fail, $todo, $rc) = (0, 0, 0, shift @ARGV);
 	for my $f (@ARGV) {
 		open(my $fh, "<", $f) or next;
 		my $p = TAP::Parser->new({ tap => do { local $/; <$fh> } });
 		while (defined(my $r = $p->next)) { }
-		$pass += scalar $p->passed;
+		# TODO checks (known, open bugs) that fail are neither passed nor failed
+		my $todo_failing = scalar($p->todo) - scalar($p->todo_passed);
+		$pass += scalar($p->passed) - $todo_failing;
+		$todo += $todo_failing;
 		$fail += scalar $p->failed;
 		$fail++ if $p->parse_errors;
 	}
 	$fail = 1 if $rc != 0 && $fail == 0;
+	print "($todo checks of known open bugs failed as TODO)\n" if $todo;
 	print "$pass passed, $fail failed\n";
 	exit($fail ? 1 : 0);
 ' "$prove_rc" "$log_dir"/*.tap
