@@ -119,6 +119,71 @@ static void watch_ifaces(struct dataplane *dp, const struct agent_config *c, str
 	}
 }
 
+/* The node RPC server: open, register every handler, start. */
+static int rpc_up(struct rpc_server **srv, const struct agent_config *c, struct service *sv)
+{
+	struct rpc_server_opts ro = {.sz = sizeof(ro),
+				     .url = c->rpc_listen,
+				     .auth = service_auth(),
+				     .auth_arg = sv,
+				     .tls = &c->tls,
+				     .name = "agent"};
+	int err = rpc_server_open(srv, &ro);
+
+	if (!err)
+		err = service_register(sv, *srv);
+	if (!err)
+		err = rpc_server_start(*srv);
+	if (err) {
+		log_error("rpc on %s: %s", c->rpc_listen, strerror(-err));
+		rpc_server_close(*srv);
+		*srv = NULL;
+	}
+	return err;
+}
+
+/* RPC self-check, every RPC_CHECK_S seconds: the agent calls its own HealthService.Ping
+ * like any client would. After a SIGSTOP/SIGCONT the listener has been seen to stop
+ * serving (nng 1.5); two failed checks in a row open the server afresh. */
+#define RPC_CHECK_S	  5
+#define RPC_CHECK_TIMEOUT 2000
+
+static void rpc_check(struct rpc_server **srv, const struct agent_config *c, struct service *sv,
+		      unsigned *failures)
+{
+	Xdrop__V1__PingRequest q = XDROP__V1__PING_REQUEST__INIT;
+	struct rpc_client_opts co = {.sz = sizeof(co),
+				     .url = c->rpc_listen,
+				     .timeout_ms = RPC_CHECK_TIMEOUT,
+				     .tls = &c->tls};
+	struct rpc_status st = {0};
+	struct rpc_client *cl = NULL;
+	ProtobufCMessage *resp = NULL;
+	int err;
+
+	/* a TLS listener may demand a client certificate we do not have: check plain only */
+	if (tls_url_is_tls(c->rpc_listen))
+		return;
+	err = rpc_client_open(&cl, &co);
+	if (!err)
+		err = rpc_client_call(cl, &xdrop__v1__health_service__descriptor, "Ping", &q.base,
+				      &resp, &st);
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	rpc_client_close(cl);
+	if (!err) {
+		*failures = 0;
+		return;
+	}
+	if (++*failures < 2)
+		return;
+	log_warn("rpc on %s does not answer its own ping: opening it again", c->rpc_listen);
+	rpc_server_close(*srv);
+	*srv = NULL;
+	if (rpc_up(srv, c, sv) == 0)
+		*failures = 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -304,24 +369,9 @@ int main(int argc, char **argv)
 			goto out;
 		sv.sync = sync;
 	}
-	{
-		struct rpc_server_opts ro = {.sz = sizeof(ro),
-					     .url = cfg.rpc_listen,
-					     .auth = service_auth(),
-					     .auth_arg = &sv,
-					     .tls = &cfg.tls,
-					     .name = "agent"};
-
-		err = rpc_server_open(&srv, &ro);
-		if (!err)
-			err = service_register(&sv, srv);
-		if (!err)
-			err = rpc_server_start(srv);
-		if (err) {
-			log_error("rpc on %s: %s", cfg.rpc_listen, strerror(-err));
-			goto out;
-		}
-	}
+	err = rpc_up(&srv, &cfg, &sv);
+	if (err)
+		goto out;
 	if (cfg.controller_health) {
 		struct beacon_opts bo = {.node_id = cfg.node_id,
 					 .node_key = cfg.node_key,
@@ -340,8 +390,10 @@ int main(int argc, char **argv)
 		 cfg.fast_forward ? " <-> " : "", cfg.rpc_listen,
 		 cfg.controller_rpc ? "managed by a controller" : "standalone",
 		 (unsigned long long)ruleset_revision(rs));
-	while (!stop_flag) {
+	for (unsigned tick = 1, rpc_failures = 0; !stop_flag; tick++) {
 		sleep(1);
+		if (tick % RPC_CHECK_S == 0)
+			rpc_check(&srv, &cfg, &sv, &rpc_failures);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ruleset_expire(rs, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
 		watch_ifaces(dp, &cfg, &ast);

@@ -346,6 +346,13 @@ struct pubsub_sub {
 	Xdrop__V1__Delta **pending;	  /* sorted by revision, unique */
 	size_t n_pending;
 	struct pubsub_sub_stats st;
+	/* silence watchdog: a dialing subscriber that hears nothing, not even the once-a-
+	 * second heartbeat, for XDROP_PUBSUB_SILENCE_MS opens a fresh socket and dials
+	 * again (a stalled or half-open pipe is otherwise never noticed) */
+	char *url;
+	struct tls_opts tls;
+	bool has_tls;
+	atomic_llong last_frame_ms;
 };
 
 static const char *const reason_names[] = {
@@ -548,14 +555,41 @@ int pubsub_sub_feed(struct pubsub_sub *s, const void *frame, size_t len)
 
 static void sub_on_frame(void *owner, const void *frame, size_t len)
 {
+	struct pubsub_sub *s = owner;
+
+	atomic_store(&s->last_frame_ms, now_ms());
 	if (pubsub_sub_feed(owner, frame, len))
 		log_debug("pubsub: ignored a malformed delta frame of %zu bytes", len);
+}
+
+static int sub_socket(struct pubsub_sub *s);
+
+/* Runs on the endpoint thread between receives, so the socket may be replaced here. */
+static void sub_redial_if_silent(struct pubsub_sub *s)
+{
+	struct pubsub_opts o = {.sz = sizeof(o), .url = s->url, .tls = s->has_tls ? &s->tls : NULL};
+	int err;
+
+	if (!s->url || now_ms() - atomic_load(&s->last_frame_ms) < XDROP_PUBSUB_SILENCE_MS)
+		return;
+	atomic_store(&s->last_frame_ms, now_ms());
+	log_warn("pubsub: nothing from %s for %d ms: dialing again", s->url,
+		 XDROP_PUBSUB_SILENCE_MS);
+	if (s->ep.open)
+		nng_close(s->ep.sock);
+	s->ep.open = false;
+	err = sub_socket(s);
+	if (!err)
+		err = endpoint_connect(&s->ep, &o);
+	if (err)
+		log_warn("pubsub: dialing %s again failed: %s", s->url, strerror(-err));
 }
 
 static void sub_on_tick(void *owner)
 {
 	struct pubsub_sub *s = owner;
 
+	sub_redial_if_silent(s);
 	pthread_mutex_lock(&s->lock);
 	if (atomic_exchange(&s->connected, false))
 		sub_wait_snapshot(s, PUBSUB_RESYNC_CONNECT);
@@ -575,11 +609,27 @@ static void sub_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 	atomic_store(&s->connected, true);
 }
 
+/* A fresh SUB socket with the delta subscription and the connect notification. */
+static int sub_socket(struct pubsub_sub *s)
+{
+	int rv, err = endpoint_open(&s->ep, nng_sub0_open, s->max_msg);
+
+	if (err)
+		return err;
+	rv = nng_socket_set(s->ep.sock, NNG_OPT_SUB_SUBSCRIBE, XDROP_TOPIC_DELTA,
+			    strlen(XDROP_TOPIC_DELTA));
+	if (!rv)
+		rv = nng_socket_set_int(s->ep.sock, NNG_OPT_RECVBUF, XDROP_PUBSUB_RECVBUF);
+	if (!rv)
+		rv = nng_pipe_notify(s->ep.sock, NNG_PIPE_EV_ADD_POST, sub_pipe_cb, s);
+	return tls_nng_errno(rv);
+}
+
 int pubsub_sub_open(struct pubsub_sub **out, const struct pubsub_opts *opts,
 		    const struct pubsub_sub_ops *ops, uint64_t revision, const char *hash)
 {
 	struct pubsub_sub *s = NULL;
-	int rv, err = 0;
+	int err = 0;
 
 	if (!out || !opts || opts->sz < sizeof(*opts) || !ops)
 		return -EINVAL;
@@ -599,18 +649,20 @@ int pubsub_sub_open(struct pubsub_sub **out, const struct pubsub_opts *opts,
 		goto out;
 	}
 	if (opts->url) {
-		err = endpoint_open(&s->ep, nng_sub0_open, s->max_msg);
+		err = sub_socket(s);
 		if (err)
 			goto out;
-		rv = nng_socket_set(s->ep.sock, NNG_OPT_SUB_SUBSCRIBE, XDROP_TOPIC_DELTA,
-				    strlen(XDROP_TOPIC_DELTA));
-		if (!rv)
-			rv = nng_socket_set_int(s->ep.sock, NNG_OPT_RECVBUF, XDROP_PUBSUB_RECVBUF);
-		if (!rv)
-			rv = nng_pipe_notify(s->ep.sock, NNG_PIPE_EV_ADD_POST, sub_pipe_cb, s);
-		if (rv) {
-			err = tls_nng_errno(rv);
-			goto out;
+		if (!opts->listen) {
+			s->url = strdup(opts->url);
+			if (!s->url) {
+				err = -ENOMEM;
+				goto out;
+			}
+			if (opts->tls) {
+				s->tls = *opts->tls;
+				s->has_tls = true;
+			}
+			atomic_store(&s->last_frame_ms, now_ms());
 		}
 		err = endpoint_connect(&s->ep, opts);
 		if (err)
@@ -669,6 +721,7 @@ void pubsub_sub_close(struct pubsub_sub *s)
 	if (s->pending)
 		sub_clear_pending(s);
 	free(s->pending);
+	free(s->url);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -40,6 +40,7 @@
 #define XDROP_PUBSUB_MAX_MSG	     (16u * 1024 * 1024) /* default frame limit */
 #define XDROP_PUBSUB_MAX_PENDING     4096 /* deltas buffered while waiting for a snapshot */
 #define XDROP_PUBSUB_RESYNC_RETRY_MS 3000 /* need_snapshot again if no snapshot came */
+#define XDROP_PUBSUB_SILENCE_MS	     5000 /* a dialing subscriber hearing nothing redials */
 #define XDROP_PUBSUB_RECVBUF	     1024 /* messages queued in a SUB socket */
 #define XDROP_BEACON_MAX_KEY	     64	  /* node key bytes */
 #define XDROP_BEACON_HMAC_LEN	     32
@@ -148,7 +149,10 @@ struct pubsub_sub_stats {
 /*
  * Opens a subscriber at the given applied revision and content hash (0 and NULL for an
  * empty node) and, when opts->url is set, subscribes to XDROP_TOPIC_DELTA and starts a
- * receive thread; callbacks then run on that thread. Returns 0 and *out
+ * receive thread; callbacks then run on that thread. A dialing subscriber that hears
+ * nothing for XDROP_PUBSUB_SILENCE_MS (the publisher sends a heartbeat every second)
+ * dials again on a fresh socket; it keeps opts->url (copied) and opts->tls (its strings
+ * are borrowed: they must outlive the subscriber). Returns 0 and *out
  * (pubsub_sub_close), or -errno.
  */
 int pubsub_sub_open(struct pubsub_sub **out, const struct pubsub_opts *opts,

@@ -403,7 +403,7 @@ done
 while [ $(($(ms) - t)) -lt 10000 ]; do sleep 0.2; done
 kill -CONT "${AGENT_PID[n2]}"
 m=$(conv_ms 20000 "$rev" n2)
-m3_bug="known bug: after SIGSTOP/SIGCONT the agent sometimes hears nothing on its SUB and RPC sockets (nng ipc pipes stall; open)"
+m3_bug="known bug: after SIGSTOP/SIGCONT the agent RPC listener can stall (nng 1.5, root cause open); the agent self-check reopens it within about 12 s"
 check_todo "$m3_bug" "M3: n2 resumed after 10 s stopped: at the latest revision in $m ms" test "$m" -ge 0
 check_todo "$m3_bug" "M3: and at the controller's hash" converged 10 n1 n2
 rss1=$(rss_kb "${AGENT_PID[n2]}")
