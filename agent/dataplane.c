@@ -299,6 +299,22 @@ static int slot_alloc(struct dataplane *dp, uint32_t *slot)
 	return 0;
 }
 
+/* Puts a slot on the free list. Returns 0 or -ENOMEM (the slot then stays unused). */
+static int free_slot_push(struct dataplane *dp, uint32_t slot)
+{
+	if (dp->nfree_slots == dp->cap_free_slots) {
+		size_t cap = dp->cap_free_slots ? dp->cap_free_slots * 2 : 1024;
+		uint32_t *n = realloc(dp->free_slots, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		dp->free_slots = n;
+		dp->cap_free_slots = cap;
+	}
+	dp->free_slots[dp->nfree_slots++] = slot;
+	return 0;
+}
+
 /* Zeroes the slot's counters (no program uses the slot any more) and frees it. */
 static void slot_free(struct dataplane *dp, uint32_t slot)
 {
@@ -308,16 +324,7 @@ static void slot_free(struct dataplane *dp, uint32_t slot)
 	if (zero && chunk < XDROP_MAX_SLOT_CHUNKS && dp->chunk_fd[chunk] >= 0)
 		bpf_map_update_elem(dp->chunk_fd[chunk], &idx, zero, BPF_ANY);
 	free(zero);
-	if (dp->nfree_slots == dp->cap_free_slots) {
-		size_t cap = dp->cap_free_slots ? dp->cap_free_slots * 2 : 1024;
-		uint32_t *n = realloc(dp->free_slots, cap * sizeof(*n));
-
-		if (!n)
-			return; /* the slot leaks; counters stay correct */
-		dp->free_slots = n;
-		dp->cap_free_slots = cap;
-	}
-	dp->free_slots[dp->nfree_slots++] = slot;
+	free_slot_push(dp, slot); /* on failure the slot leaks; counters stay correct */
 }
 
 /* One RCU grace period: an update of a map-in-map slot returns only after every program
@@ -643,6 +650,14 @@ static int pres_adjust_fields(struct dataplane *dp, struct pagg **aggs, const st
 	return 0;
 }
 
+/* The presence array of field 2 (source port), 3 (destination port) or 4 (protocol). */
+static int pres_array_fd(struct dataplane *dp, int field)
+{
+	return fd_of(field == 2	  ? dp->skel->maps.xdrop_sport
+		     : field == 3 ? dp->skel->maps.xdrop_dport
+				  : dp->skel->maps.xdrop_proto);
+}
+
 static void pval_set(struct dataplane *dp, const struct pagg *a, bool keep)
 {
 	struct pval *pv;
@@ -734,11 +749,9 @@ static int pagg_flush(struct dataplane *dp, struct pagg **aggs)
 		} else {
 			uint32_t idx = a->key.field == 4 ? a->key.val.b[0]
 							 : be16toh(*(const uint16_t *)a->key.val.b);
-			int fd = fd_of(a->key.field == 2   ? dp->skel->maps.xdrop_sport
-				       : a->key.field == 3 ? dp->skel->maps.xdrop_dport
-							   : dp->skel->maps.xdrop_proto);
 
-			if (bpf_map_update_elem(fd, &idx, &a->v, BPF_ANY))
+			if (bpf_map_update_elem(pres_array_fd(dp, a->key.field), &idx, &a->v,
+						BPF_ANY))
 				err = -errno;
 		}
 		pval_set(dp, a, nonzero);
@@ -2010,7 +2023,7 @@ static int adopt_entries(struct dataplane *dp, int table, uint8_t *slot_used)
 /* Rewrites every presence map from the model's reference counts. */
 static int adopt_presence(struct dataplane *dp)
 {
-	struct pagg *aggs = NULL, *a, *tmp;
+	struct pagg *aggs = NULL, *a;
 	struct dp_entry *e, *etmp;
 	struct xdrop_presence zero;
 	int err = 0;
@@ -2093,8 +2106,6 @@ static int adopt_presence(struct dataplane *dp)
 		struct pagg ak;
 
 		for (int f = 2; f <= 4; f++) {
-			int fd;
-
 			if (f == 4 && i > 255)
 				continue;
 			memset(&ak.key, 0, sizeof(ak.key));
@@ -2109,39 +2120,11 @@ static int adopt_presence(struct dataplane *dp)
 			HASH_FIND(hh, aggs, &ak.key, sizeof(ak.key), a);
 			if (a)
 				continue;
-			fd = fd_of(f == 2   ? dp->skel->maps.xdrop_sport
-				   : f == 3 ? dp->skel->maps.xdrop_dport
-					    : dp->skel->maps.xdrop_proto);
-			bpf_map_update_elem(fd, &i, &zero, BPF_ANY);
+			bpf_map_update_elem(pres_array_fd(dp, f), &i, &zero, BPF_ANY);
 		}
 	}
-	HASH_ITER(hh, aggs, a, tmp)
-	{
-		if (!err) {
-			if (a->key.field <= 1) {
-				struct xdrop_addr_presence ap = {{a->v.exact[0], a->v.exact[1]}};
-				int fd = fd_of(a->key.field == 0 ? dp->skel->maps.xdrop_src_addr
-								 : dp->skel->maps.xdrop_dst_addr);
-
-				if (bpf_map_update_elem(fd, &a->key.val, &ap, BPF_ANY))
-					err = -errno;
-			} else {
-				uint32_t idx = a->key.field == 4
-						   ? a->key.val.b[0]
-						   : be16toh(*(const uint16_t *)a->key.val.b);
-				int fd = fd_of(a->key.field == 2   ? dp->skel->maps.xdrop_sport
-					       : a->key.field == 3 ? dp->skel->maps.xdrop_dport
-								   : dp->skel->maps.xdrop_proto);
-
-				if (bpf_map_update_elem(fd, &idx, &a->v, BPF_ANY))
-					err = -errno;
-			}
-		}
-		pval_set(dp, a, true);
-		HASH_DEL(aggs, a);
-		free(a);
-	}
-	return err;
+	/* every value the model has: the same writer as a transaction's */
+	return pagg_flush(dp, &aggs);
 }
 
 static int adopt(struct dataplane *dp)
@@ -2183,20 +2166,10 @@ static int adopt(struct dataplane *dp)
 		return err;
 	}
 	for (uint32_t s = 0; s < dp->next_slot; s++) {
-		if (slot_used[s])
-			continue;
-		if (dp->nfree_slots == dp->cap_free_slots) {
-			size_t cap = dp->cap_free_slots ? dp->cap_free_slots * 2 : 1024;
-			uint32_t *nf = realloc(dp->free_slots, cap * sizeof(*nf));
-
-			if (!nf) {
-				free(slot_used);
-				return -ENOMEM;
-			}
-			dp->free_slots = nf;
-			dp->cap_free_slots = cap;
+		if (!slot_used[s] && free_slot_push(dp, s)) {
+			free(slot_used);
+			return -ENOMEM;
 		}
-		dp->free_slots[dp->nfree_slots++] = s;
 	}
 	/* rate state: exactly one per rate_limit entry */
 	err = map_keys(fd_of(dp->skel->maps.xdrop_rate), sizeof(uint32_t), &rkeys, &nr);

@@ -1367,13 +1367,36 @@ out:
 	return err;
 }
 
+/* Frees every stored item and the key index (lock held or not yet shared). */
+static void model_clear(struct ruleset *rs)
+{
+	struct item *it, *tmp;
+	struct keyent *ke, *ktmp;
+
+	HASH_ITER(hh, rs->rules, it, tmp)
+	{
+		HASH_DEL(rs->rules, it);
+		item_free(it);
+	}
+	HASH_ITER(hh, rs->wl, it, tmp)
+	{
+		HASH_DEL(rs->wl, it);
+		item_free(it);
+	}
+	HASH_ITER(hh, rs->keys, ke, ktmp)
+	{
+		HASH_DEL(rs->keys, ke);
+		free(ke);
+	}
+}
+
 /* Replaces the whole set with items[0..n) at revision (lock held). */
 static int install(struct ruleset *rs, struct item **items, size_t n, uint64_t revision,
 		   struct rpc_status *st)
 {
 	struct rule_spec *specs = calloc(n + 1, sizeof(*specs));
-	struct item *it, *tmp;
-	struct keyent *ke, *ktmp;
+	struct keyent *ke;
+	struct item *it;
 	struct dp_result res;
 	size_t ns = 0;
 	int64_t now = now_ns();
@@ -1400,21 +1423,7 @@ static int install(struct ruleset *rs, struct item **items, size_t n, uint64_t r
 			   res.err.reason ? res.err.reason : strerror(-err));
 		return err;
 	}
-	HASH_ITER(hh, rs->rules, it, tmp)
-	{
-		HASH_DEL(rs->rules, it);
-		item_free(it);
-	}
-	HASH_ITER(hh, rs->wl, it, tmp)
-	{
-		HASH_DEL(rs->wl, it);
-		item_free(it);
-	}
-	HASH_ITER(hh, rs->keys, ke, ktmp)
-	{
-		HASH_DEL(rs->keys, ke);
-		free(ke);
-	}
+	model_clear(rs);
 	rulehash_init(&rs->hash);
 	rs->nrules = rs->nwl = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -1706,26 +1715,9 @@ fail:
 
 void ruleset_close(struct ruleset *rs)
 {
-	struct item *it, *tmp;
-	struct keyent *ke, *ktmp;
-
 	if (!rs)
 		return;
-	HASH_ITER(hh, rs->rules, it, tmp)
-	{
-		HASH_DEL(rs->rules, it);
-		item_free(it);
-	}
-	HASH_ITER(hh, rs->wl, it, tmp)
-	{
-		HASH_DEL(rs->wl, it);
-		item_free(it);
-	}
-	HASH_ITER(hh, rs->keys, ke, ktmp)
-	{
-		HASH_DEL(rs->keys, ke);
-		free(ke);
-	}
+	model_clear(rs);
 	stage_clear(rs);
 	if (rs->journal_fd >= 0)
 		close(rs->journal_fd);
