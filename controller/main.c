@@ -23,6 +23,7 @@
 #include "service.h"
 #include "stats.h"
 #include "store.h"
+#include "watchdog.h"
 
 static volatile sig_atomic_t stop;
 
@@ -185,6 +186,7 @@ int main(int argc, char **argv)
 	while (!stop)
 		pause();
 	log_info("controller: stopping");
+	wd_exit_after(XDROP_STOP_LIMIT_S, 0); /* a wedged nng close must not keep us up */
 out:
 	rpc_server_close(srv);
 	service_free(svc);

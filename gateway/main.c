@@ -18,6 +18,7 @@
 #include "http.h"
 #include "log.h"
 #include "upstream.h"
+#include "watchdog.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -133,6 +134,7 @@ int main(int argc, char **argv)
 	while (!stop_flag)
 		pause();
 	log_info("stopping");
+	wd_exit_after(XDROP_STOP_LIMIT_S, 0); /* a wedged nng close must not keep us up */
 out:
 	http_stop(srv);
 	auth_close(gw.auth);

@@ -31,6 +31,7 @@
 
 #include "log.h"
 #include "pubsub.h"
+#include "watchdog.h"
 
 #define TICK_MS	 100 /* receive timeout: connection events and retries wait at most this */
 #define HASH_MAX 128 /* content hash string, bytes with NUL */
@@ -130,7 +131,7 @@ static void endpoint_close(struct endpoint *ep)
 	}
 	ep->running = false;
 	if (ep->open)
-		nng_close(ep->sock);
+		wd_close(ep->sock);
 	ep->open = false;
 	if (ep->aio)
 		nng_aio_free(ep->aio);
@@ -576,7 +577,7 @@ static void sub_redial_if_silent(struct pubsub_sub *s)
 	log_warn("pubsub: nothing from %s for %d ms: dialing again", s->url,
 		 XDROP_PUBSUB_SILENCE_MS);
 	if (s->ep.open)
-		nng_close(s->ep.sock);
+		wd_close(s->ep.sock);
 	s->ep.open = false;
 	err = sub_socket(s);
 	if (!err)

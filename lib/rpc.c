@@ -29,6 +29,7 @@
 
 #include "log.h"
 #include "rpc.h"
+#include "watchdog.h"
 #include "xdrop.pb-c.h"
 
 _Static_assert((int)RPC_OK == (int)XDROP__V1__CODE__OK, "codes follow xdrop.v1.Code");
@@ -737,7 +738,7 @@ void rpc_server_close(struct rpc_server *s)
 	if (!s)
 		return;
 	if (s->sock_open)
-		nng_close(s->sock); /* completes every worker's aio with NNG_ECLOSED */
+		wd_close(s->sock); /* completes every worker's aio with NNG_ECLOSED */
 	for (unsigned i = 0; s->workers && i < s->n_workers; i++) {
 		struct rpc_worker *w = &s->workers[i];
 
@@ -835,7 +836,7 @@ void rpc_client_close(struct rpc_client *c)
 	if (!c)
 		return;
 	if (c->sock_open)
-		nng_close(c->sock);
+		wd_close(c->sock);
 	free_tls(c->tls_strings);
 	free(c->url);
 	free(c->token);

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-# lib/ RPC layer: protobuf framing over nng (rpc), pub/sub (pubsub), endpoints and TLS (tls).
+# lib/ RPC layer: protobuf framing over nng (rpc), pub/sub (pubsub), endpoints and TLS (tls),
+# the guard against a wedged nng (watchdog).
 # Archives: build/libxdrop-rpc.a (daemons) and build/libxdrop-rpc-san.a (ASan+UBSan, tests).
 # Link them with $(RPC_LDLIBS) and lib/log.c (build/libxdrop.a).
 #
@@ -7,7 +8,7 @@
 # tests/rpc/interop.sh (nngcat + protoc against build/tests/rpc_test_server),
 # tests/rpc/tls.sh (generated certificates, build/tests/test_rpc_tls),
 # tests/fuzz/run.sh (libFuzzer build/tests/fuzz_rpc for FUZZ_SECONDS, default 60).
-RPC_SRCS     := lib/rpc.c lib/pubsub.c lib/tls.c lib/rulepb.c lib/rulehash.c
+RPC_SRCS     := lib/rpc.c lib/pubsub.c lib/tls.c lib/rulepb.c lib/rulehash.c lib/watchdog.c
 RPC_OBJS     := $(RPC_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/$(PROTO_C:.c=.o)
 RPC_SAN_OBJS := $(RPC_SRCS:%.c=$(SANOBJ)/%.o) $(SANOBJ)/$(PROTO_C:.c=.o)
 RPC_A        := $(BUILD)/libxdrop-rpc.a
@@ -28,7 +29,8 @@ $(RPC_SAN_A): $(RPC_SAN_OBJS)
 # Test programs link lib/log.c as an object so they do not wait on the rest of libxdrop.
 RPC_TEST_LIBS := $(RPC_SAN_A) $(SANOBJ)/lib/log.o
 RPC_TEST_LDLIBS := $(RPC_LDLIBS) -lcmocka $(LDLIBS_BPF)
-RPC_TESTS := $(TBIN)/test_rpc $(TBIN)/test_pubsub $(TBIN)/test_rpc_tls $(TBIN)/rpc_test_server
+RPC_TESTS := $(TBIN)/test_rpc $(TBIN)/test_pubsub $(TBIN)/test_rpc_tls $(TBIN)/rpc_test_server \
+	$(TBIN)/test_watchdog
 
 $(RPC_TESTS): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(RPC_TEST_LIBS)
 	@mkdir -p $(dir $@)
@@ -46,7 +48,8 @@ $(TBIN)/fuzz_rpc: $(FUZZ_SRCS) lib/rpc.h lib/pubsub.h lib/tls.h $(PROTO_H)
 		-o $@ $(FUZZ_SRCS) $(RPC_LDLIBS) $(LDLIBS_BPF)
 
 ALL_TARGETS += $(RPC_A) $(RPC_SAN_A) $(RPC_TESTS) $(TBIN)/fuzz_rpc
-TEST_SUITES += $(TBIN)/test_rpc $(TBIN)/test_pubsub tests/rpc/interop.sh tests/rpc/tls.sh \
-	tests/fuzz/run.sh
+TEST_SUITES += $(TBIN)/test_rpc $(TBIN)/test_pubsub $(TBIN)/test_watchdog tests/rpc/interop.sh \
+	tests/rpc/tls.sh tests/fuzz/run.sh
 CHECK_SOURCES += $(RPC_SRCS) $(RPC_SRCS:.c=.h) $(wildcard tests/unit/test_rpc*.c \
-	tests/unit/test_pubsub*.c tests/unit/rpc_test_server.c tests/fuzz/*.c)
+	tests/unit/test_pubsub*.c tests/unit/test_watchdog.c tests/unit/rpc_test_server.c \
+	tests/fuzz/*.c)
