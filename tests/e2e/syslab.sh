@@ -82,15 +82,39 @@ in_ns() { # ns, command...
 	nsenter --net="/run/netns/$NS-$ns" "$@"
 }
 
-sys_down() {
-	local p
-	for p in $SENDER_PIDS ${SRV_PID:-}; do kill "$p" 2>/dev/null; done
-	for p in "${AGENT_PID[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
-	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null
-	[ -n "$CTL_PID" ] && kill -CONT "$CTL_PID" 2>/dev/null && kill "$CTL_PID" 2>/dev/null
-	for p in $SENDER_PIDS ${SRV_PID:-} "${AGENT_PID[@]}" $GW_PID $CTL_PID; do
-		wait "$p" 2>/dev/null
+# stop_pid PID SIGNAL NAME: signals a child and waits at most 15 s for it to end. One that
+# is still running then has its threads' stacks printed as TAP comments, is killed with
+# SIGKILL and counted in STOP_HANGS (a daemon must stop promptly on SIGTERM). Returns 1 then.
+STOP_HANGS=0
+stop_pid() {
+	local pid=$1 sig=$2 name=$3 i st=
+	[ -n "$pid" ] || return 0
+	kill -CONT "$pid" 2>/dev/null
+	kill "-$sig" "$pid" 2>/dev/null
+	for ((i = 0; i < 300; i++)); do
+		st=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)
+		{ [ -z "$st" ] || [ "$st" = Z ]; } && break
+		sleep 0.05
 	done
+	if [ -n "$st" ] && [ "$st" != Z ]; then
+		echo "# $name (PID $pid) still running 15 s after SIG$sig; its threads:"
+		timeout 60 gdb -p "$pid" -batch -ex 'thread apply all bt' 2>&1 |
+			grep -E '^Thread|^#' | head -200 | sed 's/^/#   /'
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		STOP_HANGS=$((STOP_HANGS + 1))
+		return 1
+	fi
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+sys_down() {
+	local p id
+	for p in $SENDER_PIDS ${SRV_PID:-}; do stop_pid "$p" TERM "helper $p"; done
+	for id in "${!AGENT_PID[@]}"; do stop_pid "${AGENT_PID[$id]}" TERM "agent $id"; done
+	stop_pid "$GW_PID" TERM gateway
+	stop_pid "$CTL_PID" TERM controller
 	for p in cli n1 n2 srv n3; do ip netns del "$NS-$p" 2>/dev/null; done
 	# failed runs keep the daemons' logs for a post-mortem
 	if [ "$FAILED" -gt 0 ] || [ -n "${KEEP_LOGS:-}" ]; then
@@ -168,8 +192,7 @@ ctl_start() {
 	return 1
 }
 ctl_kill() { # signal
-	kill "-${1:-TERM}" "$CTL_PID" 2>/dev/null
-	wait "$CTL_PID" 2>/dev/null
+	stop_pid "$CTL_PID" "${1:-TERM}" controller
 	CTL_PID=
 }
 ping_rpc() { # url
@@ -260,8 +283,7 @@ agent_start() { # id [ns] (ns defaults to id)
 	return 1
 }
 agent_kill() { # id [signal]
-	kill "-${2:-TERM}" "${AGENT_PID[$1]}" 2>/dev/null
-	wait "${AGENT_PID[$1]}" 2>/dev/null
+	stop_pid "${AGENT_PID[$1]}" "${2:-TERM}" "agent $1"
 	unset "AGENT_PID[$1]"
 }
 node_token() { echo "node:$1:${NODE_KEY[$1]}"; }

@@ -189,7 +189,7 @@ rest DELETE /rules/batch "$ids"
 expect_eq "A5a: the batch deleted ($(jq_out .deleted))" "$CODE" 200
 check "A5a: then n3 converges again" converged 15 n1 n2 n3
 agent_kill n3 TERM
-nsenter --net="/run/netns/$NS-n3" "$AGENT_BIN" --config "$TMP/n3.yaml" --detach >/dev/null 2>&1
+timeout 30 nsenter --net="/run/netns/$NS-n3" "$AGENT_BIN" --config "$TMP/n3.yaml" --detach >/dev/null 2>&1
 rest DELETE /nodes/n3
 # (b) standalone agent n3s + a gateway in node mode
 NKEY=node-admin-key-$ID-0123456789
@@ -236,7 +236,7 @@ nrest GET /stats
 expect_eq "A5b: the active set is unchanged ($before rules)" "$(jq_out '.rules')" "$before"
 check "A5b: the agent is still up" kill -0 "${AGENT_PID[n3s]}"
 agent_kill n3s TERM
-nsenter --net="/run/netns/$NS-n3" "$AGENT_BIN" --config "$TMP/n3s.yaml" --detach >/dev/null 2>&1
+timeout 30 nsenter --net="/run/netns/$NS-n3" "$AGENT_BIN" --config "$TMP/n3s.yaml" --detach >/dev/null 2>&1
 
 # =========================================================================================
 # C1: controller kill -9 during a 10,000-rule batch through REST
@@ -413,7 +413,10 @@ check "M3: bounded memory: n2 RSS $rss0 -> $rss1 kB, controller $crss0 -> $crss1
 diag "M3 figure: resynced $m ms after SIGCONT (100 changes missed)"
 if [ "$m" -lt 0 ]; then
 	# the known stall: restart n2 so that the rows below test a healthy node
-	diag "M3: n2 did not resync; restarting it for the rows below"
+	diag "M3: n2 did not resync; its threads, then a restart for the rows below:"
+	timeout 60 gdb -p "${AGENT_PID[n2]}" -batch -ex 'thread apply all bt' 2>&1 |
+		grep -E '^Thread|^#' | head -200 | sed 's/^/#   /'
+	tail -5 "$TMP/n2.log" | sed 's/^/#   n2.log: /'
 	agent_kill n2 KILL
 	agent_start n2 >/dev/null
 	converged 20 n1 n2 || diag "M3: n2 still not converged after a restart"
@@ -478,5 +481,6 @@ for target in "controller:$CTL_RPC:$CTL_PID" "n1:ipc://$TMP/n1.sock:${AGENT_PID[
 	diag "M4 figure ($name): RSS +$((r1 - r0)) kB, fds $((f1 - f0)) after 281 bad frames"
 done
 
+expect_eq "every daemon this suite stopped ended within 15 s of its signal" "$STOP_HANGS" 0
 echo "1..$T"
 [ $FAILED -eq 0 ]

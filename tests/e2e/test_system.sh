@@ -205,5 +205,6 @@ p50=$(sed -n "$(((cnt + 1) / 2))p" <<<"$sorted")
 p99=$(sed -n "$(((cnt * 99 + 99) / 100))p" <<<"$sorted")
 mx=$(tail -1 <<<"$sorted")
 diag "REST answer -> enforced on a node, $cnt samples (HB $HB): p50 $p50 ms, p99 $p99 ms, max $mx ms"
+expect_eq "every daemon this suite stopped ended within 15 s of its signal" "$STOP_HANGS" 0
 echo "1..$T"
 [ $FAILED -eq 0 ]
