@@ -22,8 +22,10 @@ struct node_state {
 	char *id, *key, *address;
 	size_t keylen;
 	bool seen;
-	int64_t seen_ms; /* monotonic */
-	int64_t seen_ns; /* wall clock */
+	int64_t seen_ms;      /* monotonic */
+	int64_t seen_ns;      /* wall clock */
+	int64_t last_sent_at; /* the newest accepted beacon's sent_at */
+	uint64_t stale;	      /* beacons refused as replayed or off the clock */
 	uint64_t revision;
 	char hash[RULEHASH_HEX];
 	Xdrop__V1__Beacon *beacon; /* the latest, unpacked copy */
@@ -162,6 +164,30 @@ static enum node_status derive(struct nodes *n, struct node_state *s, const stru
 	return NODE_OUT_OF_SYNC;
 }
 
+/* A signed beacon proves who sent it, not when: a recorded one played back would show a
+ * dead node alive. Each accepted beacon must be newer than the last one of its node and
+ * within BEACON_MAX_SKEW_NS of the controller's clock (which also bounds a replay just
+ * after a controller restart, when the last sent_at is forgotten). Lock held. */
+#define BEACON_MAX_SKEW_NS (300LL * 1000000000)
+
+static bool beacon_fresh(struct node_state *s, const Xdrop__V1__Beacon *b, int64_t now)
+{
+	const char *why = NULL;
+
+	if (b->sent_at <= s->last_sent_at)
+		why = "not newer than the last one (a replay, or the node's clock stepped back)";
+	else if (b->sent_at < now - BEACON_MAX_SKEW_NS || b->sent_at > now + BEACON_MAX_SKEW_NS)
+		why = "more than 300 s off the controller's clock";
+	if (!why)
+		return true;
+	/* the 1st, 2nd, 4th, 8th... refusal of a node is logged */
+	if (!(s->stale & (s->stale + 1)))
+		log_warn("nodes: beacon of %s refused (%llu so far): sent_at %lld is %s", s->id,
+			 (unsigned long long)s->stale + 1, (long long)b->sent_at, why);
+	s->stale++;
+	return false;
+}
+
 static void beacon_cb(void *arg, const Xdrop__V1__Beacon *b)
 {
 	struct nodes *n = arg;
@@ -178,7 +204,8 @@ static void beacon_cb(void *arg, const Xdrop__V1__Beacon *b)
 	store_revision(n->store, &rev);
 	pthread_mutex_lock(&n->lock);
 	s = find(n, b->node_id);
-	if (s) {
+	if (s && beacon_fresh(s, b, store_now_ns())) {
+		s->last_sent_at = b->sent_at;
 		if (s->beacon)
 			xdrop__v1__beacon__free_unpacked(s->beacon, NULL);
 		s->beacon = xdrop__v1__beacon__unpack(NULL, len, buf);
