@@ -138,7 +138,13 @@ int attach_iface(struct dataplane *dp, const char *ifname, enum attach_mode mode
 	if (err < 0)
 		return err;
 	if (err == 1) {
-		log_info("adopted pinned XDP link on %s (program replaced in place)", ifname);
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+		/* the link keeps the mode it was made with: report that one */
+		if (generic && !bpf_xdp_query((int)ifindex, 0, &q))
+			*generic = q.attach_mode == XDP_ATTACHED_SKB;
+		log_info("adopted pinned XDP link on %s (program replaced in place%s)", ifname,
+			 generic && *generic ? ", generic mode" : "");
 		return 0;
 	}
 	err = attach_query(dp, ifname, &prog_id, &ours);
@@ -223,6 +229,23 @@ int attach_fast_forward(struct dataplane *dp, const char *inbound, const char *o
 fail:
 	dataplane_set_port(dp, in, 0, false);
 	dataplane_set_port(dp, out, 0, false);
+	return err;
+}
+
+int attach_detach_pinned(const char *pin_dir, const char *ifname)
+{
+	char path[512];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/link_%s", pin_dir, ifname);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	if (bpf_link_detach(fd) && errno != ENOLINK)
+		err = -errno;
+	close(fd);
+	if (!err && unlink(path))
+		err = -errno;
 	return err;
 }
 

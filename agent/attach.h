@@ -44,6 +44,10 @@ int attach_fast_forward(struct dataplane *dp, const char *inbound, const char *o
  * Returns 0, or -ENOENT when none of ours is attached there. */
 int attach_detach(struct dataplane *dp, const char *ifname);
 
+/* Without a data plane (its pinned maps may not match the config any more): detaches the
+ * link pinned as pin_dir/link_IFNAME and removes the pin. -ENOENT when there is none. */
+int attach_detach_pinned(const char *pin_dir, const char *ifname);
+
 /* The id of the XDP program on ifname (0 if none) and whether it is the data plane's. */
 int attach_query(struct dataplane *dp, const char *ifname, uint32_t *prog_id, bool *ours);
 

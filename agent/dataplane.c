@@ -12,6 +12,7 @@
  *             it after the grace period, so the kernel always holds a superset;
  *   slots     counter and rate-state indices, reused only after a grace period.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -2421,6 +2422,28 @@ int dataplane_unpin(struct dataplane *dp)
 	if (rmdir(dp->pin_dir) && errno != ENOENT && errno != ENOTEMPTY)
 		err = -errno;
 	dp->pinned = false;
+	return err;
+}
+
+int dataplane_unpin_dir(const char *pin_dir)
+{
+	struct dirent *d;
+	char path[512];
+	DIR *dir = opendir(pin_dir);
+	int err = 0;
+
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, d->d_name);
+		if (unlink(path) && errno != ENOENT)
+			err = -errno;
+	}
+	closedir(dir);
+	if (rmdir(pin_dir) && errno != ENOENT)
+		err = -errno;
 	return err;
 }
 

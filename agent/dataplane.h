@@ -55,6 +55,10 @@ void dataplane_close(struct dataplane *dp);
  * Returns 0 or a negative errno. */
 int dataplane_unpin(struct dataplane *dp);
 
+/* Without a data plane: removes every pin in pin_dir (the agent's own directory) and the
+ * directory. Returns 0 or a negative errno. */
+int dataplane_unpin_dir(const char *pin_dir);
+
 /* True when dataplane_open adopted pinned state rather than starting empty. */
 bool dataplane_adopted(const struct dataplane *dp);
 

@@ -247,18 +247,22 @@ static int detach_all(const struct agent_config *c)
 				   .max_cidr = c->max_cidr_rules,
 				   .max_prefixes = c->max_prefixes,
 				   .max_rate = c->max_rate_rules};
-	struct dataplane *dp;
+	struct dataplane *dp = NULL;
 	int err, rc = 0;
 
 	err = dataplane_open(&dp, &o);
 	if (err) {
-		log_error("open data plane in %s: %s", c->pin_dir, strerror(-err));
-		return 2;
+		/* pinned maps made for other capacities or another build: remove the pinned
+		 * links and maps directly, without loading anything */
+		log_warn("data plane in %s cannot be opened with this config (%s): removing its "
+			 "pinned links and maps directly",
+			 c->pin_dir, strerror(-err));
+		dp = NULL;
 	}
 	for (int i = 0; i < (c->fast_forward ? 2 : 1); i++) {
 		const char *ifn = c->fast_forward ? (i ? c->outbound : c->inbound) : c->interface;
 
-		err = attach_detach(dp, ifn);
+		err = dp ? attach_detach(dp, ifn) : attach_detach_pinned(c->pin_dir, ifn);
 		if (err && err != -ENOENT) {
 			log_error("detach from %s: %s", ifn, strerror(-err));
 			rc = 2;
@@ -266,7 +270,7 @@ static int detach_all(const struct agent_config *c)
 			log_info("detached from %s", ifn);
 		}
 	}
-	err = dataplane_unpin(dp);
+	err = dp ? dataplane_unpin(dp) : dataplane_unpin_dir(c->pin_dir);
 	if (err) {
 		log_error("remove pins in %s: %s", c->pin_dir, strerror(-err));
 		rc = 2;
@@ -424,9 +428,9 @@ int main(int argc, char **argv)
 		if (err)
 			goto out;
 	}
-	log_info("xdrop-agent running: %s%s, rpc %s, %s, revision %llu", ast.ifaces[0],
-		 cfg.fast_forward ? " <-> " : "", cfg.rpc_listen,
-		 cfg.controller_rpc ? "managed by a controller" : "standalone",
+	log_info("xdrop-agent running: %s%s%s, rpc %s, %s, revision %llu", ast.ifaces[0],
+		 cfg.fast_forward ? " <-> " : "", cfg.fast_forward ? ast.ifaces[1] : "",
+		 cfg.rpc_listen, cfg.controller_rpc ? "managed by a controller" : "standalone",
 		 (unsigned long long)ruleset_revision(rs));
 	atomic_store(&loop_beat, wd_now_ms());
 	err = pthread_create(&wedge, NULL, wedge_main, NULL);

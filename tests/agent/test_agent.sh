@@ -42,15 +42,22 @@ cleanup() {
 	for ns in cli srv fcli brg fsrv frn; do
 		ip netns del "$NS-$ns" 2>/dev/null
 	done
+	# a failed run keeps the agents' logs for a post-mortem
+	if [ "$failed" -gt 0 ] || [ -n "${KEEP_LOGS:-}" ]; then
+		mkdir -p "/tmp/xdrop-agent-logs-$ID" && cp "$tmp"/*.log "/tmp/xdrop-agent-logs-$ID/"
+		echo "# logs kept in /tmp/xdrop-agent-logs-$ID"
+	fi
 	rm -rf "$PIN" "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 n=0
+failed=0
 ok() { n=$((n + 1)); echo "ok $n - ${1//$'\n'/; }"; }
 not_ok() {
 	n=$((n + 1))
+	failed=$((failed + 1))
 	echo "not ok $n - ${1//$'\n'/; }"
 	shift
 	for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done
@@ -139,6 +146,7 @@ agent_start() { # ns, config, log: starts the agent; returns 0 once it logged th
 	# nsenter execs the agent, so $! is the agent itself
 	nsenter --net="/run/netns/$NS-$ns" "$AGENT" --config "$conf" >>"$log" 2>&1 &
 	agent_pid=$!
+	agent_log=$log
 	pids="$pids $agent_pid"
 	for _ in $(seq 300); do
 		[ "$(grep -c "xdrop-agent running" "$log" 2>/dev/null)" -gt "${before:-0}" ] && return 0
@@ -147,9 +155,13 @@ agent_start() { # ns, config, log: starts the agent; returns 0 once it logged th
 	done
 	return 1
 }
-agent_stop() { # SIGTERM; returns the agent's exit code
+agent_stop() { # SIGTERM; returns the agent's exit code (and shows its log's end if not 0)
+	local rc
 	kill -TERM "$agent_pid" 2>/dev/null
 	wait "$agent_pid"
+	rc=$?
+	[ $rc = 0 ] || tail -25 "$agent_log" | sed 's/^/# agent log: /'
+	return $rc
 }
 san_check() { # scenario, logs...: no ASan/UBSan/LSan report in the agent's stderr
 	local what=$1 bad
@@ -678,10 +690,26 @@ expect_eq "... and still dropping ($N datagrams sent to the dropped port)" "$(go
 expect_eq "... and bridging the rest" "$(got "$F" 5002 198.51.100.1)" $((2 * N))
 agent_stop
 expect_eq "SIGTERM after the restart in place: exit 0" $? 0
-in_ns brg "$AGENT" --config "$tmp/ff.yaml" --detach >>"$tmp/agent.ff.log" 2>&1
-expect_eq "--detach leaves fb1 and fb2 without a program" \
+# the operator edited the capacities before detaching: the pinned maps no longer fit the
+# config, and --detach must still remove everything
+sed 's/^  rules: 65536$/  rules: 4096/' "$tmp/ff.yaml" >"$tmp/ff-small.yaml"
+in_ns brg "$AGENT" --config "$tmp/ff-small.yaml" --detach >>"$tmp/agent.ff.log" 2>&1
+expect_eq "--detach with other capacities than the pinned maps' leaves fb1 and fb2 without a program" \
 	"$?:$(xdp_prog brg fb1):$(xdp_prog brg fb2)" "0::"
-san_check "(7)" "$tmp/agent.ff.log"
+check "... and removes the pins" test ! -e "$PIN/ff"
+# a generic-mode link adopted by the next start (whose config now allows native or
+# generic) is reported as the generic link it is
+PINSUB=gen cfg "$tmp/gen.yaml" "interface: fb1
+xdp_mode: generic"
+agent_start brg "$tmp/gen.yaml" "$tmp/agent.gen.log" && agent_stop
+sed 's/^xdp_mode: generic$/xdp_mode: native_or_generic/' "$tmp/gen.yaml" >"$tmp/gen2.yaml"
+agent_start brg "$tmp/gen2.yaml" "$tmp/agent.gen.log"
+rpc "$RO" AgentService GetStats GetStatsRequest NodeStats ""
+expect_eq "a restarted agent adopting a generic-mode link reports xdp_mode generic (kernel: mode $(ip -n "$NS-brg" -j link show dev fb1 | jq '.[0].xdp.mode'), 2 = generic)" \
+	"$(val xdp_mode "") $(ip -n "$NS-brg" -j link show dev fb1 | jq '.[0].xdp.mode')" "generic 2"
+agent_stop
+in_ns brg "$AGENT" --config "$tmp/gen.yaml" --detach >>"$tmp/agent.gen.log" 2>&1
+san_check "(7)" "$tmp/agent.ff.log" "$tmp/agent.gen.log"
 
 # =========================================================================================
 section "(8) bad config: one line naming file:line and key, non-zero exit"
