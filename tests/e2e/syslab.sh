@@ -57,18 +57,6 @@ check() { # description, command...
 	shift
 	if "$@" >"$TMP/check.out" 2>&1; then ok "$d"; else not_ok "$d" "$(head -c 2000 "$TMP/check.out")"; fi
 }
-# A check of a known, open bug: a failure is reported as TAP TODO (it does not fail the
-# suite) with the reason, so the bug stays visible in every run until it is fixed.
-check_todo() { # reason, description, command...
-	local why=$1 d=$2
-	shift 2
-	T=$((T + 1))
-	if "$@" >"$TMP/check.out" 2>&1; then
-		echo "ok $T - ${d//$'\n'/; }"
-	else
-		echo "not ok $T - ${d//$'\n'/; } # TODO $why"
-	fi
-}
 expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "got '$2', want '$3'"; fi; }
 expect_range() { # desc, got, min, max
 	if [ "$2" -ge "$3" ] 2>/dev/null && [ "$2" -le "$4" ]; then ok "$1"; else
