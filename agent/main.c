@@ -187,37 +187,13 @@ static void rpc_check(struct rpc_server **srv, const struct agent_config *c, str
 		*failures = 0;
 }
 
-/* The wedge monitor (see lib/watchdog.h): an nng close that has not returned for
- * WEDGE_CLOSE_MS, or a housekeeping loop that has not gone round for WEDGE_LOOP_MS, means
- * the messaging library is stuck and the agent can no longer follow the controller or
- * answer RPC. It then starts afresh in place (same PID, same arguments): the new image
- * adopts the pinned program and maps like any restart, so filtering never stops. */
+/* The wedge monitor (lib/watchdog.h): an nng close pending WEDGE_CLOSE_MS or a
+ * housekeeping loop idle WEDGE_LOOP_MS means the messaging library is stuck and the agent
+ * can no longer follow the controller or answer RPC. It then starts afresh in place (same
+ * PID, same arguments): the new image adopts the pinned program and maps like any
+ * restart, so filtering never stops. */
 #define WEDGE_CLOSE_MS 10000
 #define WEDGE_LOOP_MS  30000
-
-static void *wedge_main(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		int64_t closing, idle;
-		int err;
-
-		sleep(1);
-		closing = wd_stuck_ms();
-		idle = wd_now_ms() - atomic_load(&loop_beat);
-		if (stop_flag || (closing < WEDGE_CLOSE_MS && idle < WEDGE_LOOP_MS))
-			continue;
-		log_error("messaging stuck (an nng close pending %lld ms, housekeeping idle %lld "
-			  "ms): restarting in place, filtering stays",
-			  (long long)closing, (long long)idle);
-		if (stop_flag)
-			continue;
-		err = wd_reexec();
-		log_error("restart in place failed: %s; exiting", strerror(-err));
-		_exit(1);
-	}
-	return NULL;
-}
 
 static void usage(FILE *f)
 {
@@ -302,7 +278,6 @@ int main(int argc, char **argv)
 	enum log_level lvl;
 	struct sigaction sa;
 	struct timespec ts;
-	pthread_t wedge;
 	int opt, err, rc = 2;
 
 	wd_save_argv(argv);
@@ -433,12 +408,19 @@ int main(int argc, char **argv)
 		 cfg.rpc_listen, cfg.controller_rpc ? "managed by a controller" : "standalone",
 		 (unsigned long long)ruleset_revision(rs));
 	atomic_store(&loop_beat, wd_now_ms());
-	err = pthread_create(&wedge, NULL, wedge_main, NULL);
-	if (err) {
-		log_error("wedge monitor: %s", strerror(err));
-		goto out;
+	{
+		struct wd_monitor_opts wo = {.sz = sizeof(wo),
+					     .close_limit_ms = WEDGE_CLOSE_MS,
+					     .beat = &loop_beat,
+					     .beat_limit_ms = WEDGE_LOOP_MS,
+					     .stopping = &stop_flag};
+
+		err = wd_monitor_start(&wo);
+		if (err) {
+			log_error("wedge monitor: %s", strerror(-err));
+			goto out;
+		}
 	}
-	pthread_detach(wedge);
 	for (unsigned tick = 1, rpc_failures = 0; !stop_flag; tick++) {
 		atomic_store(&loop_beat, wd_now_ms());
 		sleep(1);

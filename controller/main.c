@@ -68,6 +68,13 @@ static int config_nodes(struct store *st, const struct ctl_config *cfg)
 	return 0;
 }
 
+/* The wedge monitor (lib/watchdog.h): an nng close pending WEDGE_CLOSE_MS, or an RPC
+ * listener that has not answered its own ping for WEDGE_PING_MS (nng 1.5 was seen to spin
+ * in its poller with dead connections and serve nobody), restarts the controller in place;
+ * the database is crash-safe and the nodes resubscribe. */
+#define WEDGE_CLOSE_MS 10000
+#define WEDGE_PING_MS  30000
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -78,6 +85,10 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL, *level = NULL, *database = NULL;
+	struct wd_monitor_opts wo = {.sz = sizeof(wo),
+				     .close_limit_ms = WEDGE_CLOSE_MS,
+				     .ping_limit_ms = WEDGE_PING_MS,
+				     .stopping = &stop};
 	struct ctl_config cfg = {0};
 	struct store *st = NULL;
 	struct publish *pub = NULL;
@@ -90,6 +101,7 @@ int main(int argc, char **argv)
 	char errbuf[512];
 	int opt, err;
 
+	wd_save_argv(argv);
 	while ((opt = getopt_long(argc, argv, "c:l:d:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
@@ -179,6 +191,12 @@ int main(int argc, char **argv)
 	err = rpc_server_start(srv);
 	if (err) {
 		log_error("controller: cannot listen on %s: %s", cfg.rpc_url, strerror(-err));
+		goto out;
+	}
+	wo.ping_url = cfg.rpc_url;
+	err = wd_monitor_start(&wo);
+	if (err) {
+		log_error("controller: wedge monitor: %s", strerror(-err));
 		goto out;
 	}
 	log_info("controller: rpc %s, push %s, health %s, database %s", cfg.rpc_url, cfg.push_url,

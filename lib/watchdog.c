@@ -13,7 +13,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "rpc.h"
+#include "tls.h"
 #include "watchdog.h"
+#include "xdrop.pb-c.h"
 
 #define WD_SLOTS 16 /* closes watched at once; more run unwatched */
 
@@ -92,6 +95,94 @@ int wd_exit_after(unsigned secs, int code)
 	exit_secs = secs;
 	exit_code = code;
 	rv = pthread_create(&t, NULL, exit_main, NULL);
+	if (rv)
+		return -rv;
+	pthread_detach(t);
+	return 0;
+}
+
+#define WD_PING_EVERY_MS   5000
+#define WD_PING_TIMEOUT_MS 3000
+
+static struct wd_monitor_opts mon;
+static char *mon_url;
+static _Atomic int64_t ping_ok_ms;
+
+static void *ping_main(void *arg)
+{
+	Xdrop__V1__PingRequest q = XDROP__V1__PING_REQUEST__INIT;
+	struct rpc_client_opts co = {
+	    .sz = sizeof(co), .url = mon_url, .timeout_ms = WD_PING_TIMEOUT_MS};
+
+	(void)arg;
+	for (;;) {
+		struct rpc_client *cl = NULL;
+		ProtobufCMessage *resp = NULL;
+		struct rpc_status st = {0};
+
+		usleep((mon.ping_every_ms ? mon.ping_every_ms : WD_PING_EVERY_MS) * 1000);
+		if (rpc_client_open(&cl, &co) == 0 &&
+		    rpc_client_call(cl, &xdrop__v1__health_service__descriptor, "Ping", &q.base,
+				    &resp, &st) == 0)
+			atomic_store(&ping_ok_ms, wd_now_ms());
+		if (resp)
+			protobuf_c_message_free_unpacked(resp, NULL);
+		rpc_client_close(cl);
+	}
+	return NULL;
+}
+
+static void *monitor_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int64_t now, closing, idle = 0, silent = 0;
+		int err;
+
+		sleep(1);
+		now = wd_now_ms();
+		closing = wd_stuck_ms();
+		if (mon.beat)
+			idle = now - atomic_load(mon.beat);
+		if (mon_url)
+			silent = now - atomic_load(&ping_ok_ms);
+		if (*mon.stopping || ((!mon.close_limit_ms || closing < mon.close_limit_ms) &&
+				      (!mon.beat_limit_ms || idle < mon.beat_limit_ms) &&
+				      (!mon.ping_limit_ms || silent < mon.ping_limit_ms)))
+			continue;
+		log_error("messaging stuck (an nng close pending %lld ms, main loop idle %lld ms, "
+			  "own RPC silent %lld ms): restarting in place",
+			  (long long)closing, (long long)idle, (long long)silent);
+		if (*mon.stopping)
+			continue;
+		err = wd_reexec();
+		log_error("restart in place failed: %s; exiting", strerror(-err));
+		_exit(1);
+	}
+	return NULL;
+}
+
+int wd_monitor_start(const struct wd_monitor_opts *o)
+{
+	pthread_t t;
+	int rv;
+
+	if (!o || o->sz < sizeof(*o) || !o->stopping || !saved_argv ||
+	    (o->ping_limit_ms &&
+	     o->ping_limit_ms <= (o->ping_every_ms ? o->ping_every_ms : WD_PING_EVERY_MS)))
+		return -EINVAL;
+	mon = *o;
+	if (o->ping_url && o->ping_limit_ms && !tls_url_is_tls(o->ping_url)) {
+		mon_url = strdup(o->ping_url);
+		if (!mon_url)
+			return -ENOMEM;
+		atomic_store(&ping_ok_ms, wd_now_ms());
+		rv = pthread_create(&t, NULL, ping_main, NULL);
+		if (rv)
+			return -rv;
+		pthread_detach(t);
+	}
+	rv = pthread_create(&t, NULL, monitor_main, NULL);
 	if (rv)
 		return -rv;
 	pthread_detach(t);

@@ -14,6 +14,7 @@
 #define XDROP_WATCHDOG_H
 
 #include <nng/nng.h>
+#include <signal.h>
 #include <stdint.h>
 
 /* Seconds a daemon may take to stop after SIGTERM before wd_exit_after() ends it. */
@@ -31,6 +32,30 @@ int64_t wd_stuck_ms(void);
 /* From now on, if the process is still running secs seconds later, it logs why and ends
  * with _exit(code). Returns 0 or -errno (the thread could not be started). */
 int wd_exit_after(unsigned secs, int code);
+
+/*
+ * The wedge monitor of a daemon: a thread that checks every second and restarts the
+ * process in place (wd_reexec) when
+ *   - a wd_close() has been pending for close_limit_ms, or
+ *   - *beat (the daemon's own loop, CLOCK_MONOTONIC ms) is older than beat_limit_ms, or
+ *   - its own RPC listener at ping_url has not answered HealthService.Ping (asked every
+ *     ping_every_ms, default 5 s, by a second thread, like any client would) for
+ *     ping_limit_ms (which must be longer than ping_every_ms).
+ * Nothing happens once *stopping is set. A zero limit (or NULL beat/ping_url, or a TLS
+ * ping_url, whose listener may demand a client certificate) turns that check off.
+ * Needs wd_save_argv(). Returns 0 or -errno.
+ */
+struct wd_monitor_opts {
+	size_t sz; /* sizeof(struct wd_monitor_opts) */
+	unsigned close_limit_ms;
+	_Atomic int64_t *beat;
+	unsigned beat_limit_ms;
+	const char *ping_url;
+	unsigned ping_every_ms;
+	unsigned ping_limit_ms;
+	volatile sig_atomic_t *stopping;
+};
+int wd_monitor_start(const struct wd_monitor_opts *o);
 
 /* Keeps argv for wd_reexec(); call at the start of main(). */
 void wd_save_argv(char **argv);
