@@ -134,6 +134,8 @@ static void *ping_main(void *arg)
 
 static void *monitor_main(void *arg)
 {
+	int64_t last = wd_now_ms();
+
 	(void)arg;
 	for (;;) {
 		int64_t now, closing, idle = 0, silent = 0;
@@ -141,6 +143,16 @@ static void *monitor_main(void *arg)
 
 		sleep(1);
 		now = wd_now_ms();
+		if (now - last > 3000) {
+			/* the whole process was stopped (SIGSTOP, a paused VM) or starved: start
+			 * the clocks afresh instead of blaming the library for the pause */
+			last = now;
+			if (mon.beat)
+				atomic_store(mon.beat, now);
+			atomic_store(&ping_ok_ms, now);
+			continue;
+		}
+		last = now;
 		closing = wd_stuck_ms();
 		if (mon.beat)
 			idle = now - atomic_load(mon.beat);
