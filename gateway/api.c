@@ -932,7 +932,7 @@ int api_stats_history(struct http_request *rq, struct http_reply *rp)
 	struct rpc_status st;
 	cJSON *o;
 
-	if (q_uint(rq, rp, "seconds", 1, 7 * 86400, 3600, &req.seconds) ||
+	if (q_uint(rq, rp, "seconds", 1, GW_HISTORY_MAX_S, 3600, &req.seconds) ||
 	    q_uint(rq, rp, "step", 1, 3600, 1, &req.step) ||
 	    q_text(rq, rp, "node_id", NULL, &req.node_id))
 		return 0;
@@ -1089,8 +1089,10 @@ int api_nodes_sync(struct http_request *rq, struct http_reply *rp)
 
 /* ---- keys (admin only) ---- */
 
-/* The gateway checks the admin scope itself too: listing keys is a read for the RPC layer,
- * but key management is for admins only. Answers 401/403 and returns -EACCES. */
+/* The controller already refuses every KeyService method but Whoami to a read_only key
+ * (controller/auth.c); the gateway checks the admin scope itself too, through Whoami, so a
+ * read_only key gets 403 here without the call being forwarded. Answers 401/403 and
+ * returns -EACCES. */
 static int require_admin(struct http_request *rq, struct http_reply *rp)
 {
 	char name[128], scope[32];

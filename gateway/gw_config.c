@@ -3,7 +3,10 @@
  * gw_config: reads gateway/config.example.yaml's keys (see gw_config.h). Unknown keys are
  * refused; every getter names the line of a bad value.
  */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,32 +47,57 @@ static const char *const known_keys[] = {
     NULL,
 };
 
-/* "host:port", "[v6]:port" or ":port". */
-static int parse_listen(struct gw_config *c, const char *s)
+int gw_config_parse_listen(const char *s, char *host, size_t host_size, unsigned *port,
+			   const char **why)
 {
 	const char *colon = strrchr(s, ':');
-	const char *host = s;
+	const char *h = s;
+	char buf[INET6_ADDRSTRLEN];
+	unsigned char addr[sizeof(struct in6_addr)];
+	bool v6 = false;
 	size_t hl;
 	char *end;
-	unsigned long port;
+	unsigned long p;
 
-	if (!colon)
-		return config_fail(c->raw, "listen", "expected host:port");
-	port = strtoul(colon + 1, &end, 10);
-	if (*end || end == colon + 1 || port > 65535)
-		return config_fail(c->raw, "listen", "bad port");
-	hl = (size_t)(colon - s);
-	if (hl && s[0] == '[' && s[hl - 1] == ']') {
-		host++;
-		hl -= 2;
+	if (!colon) {
+		*why = "expected host:port, [v6]:port or :port";
+		return -EINVAL;
 	}
-	if (hl >= sizeof(c->listen_host))
-		return config_fail(c->raw, "listen", "host too long");
-	memcpy(c->listen_host, host, hl);
-	c->listen_host[hl] = 0;
-	if (!hl)
-		strcpy(c->listen_host, "0.0.0.0");
-	c->listen_port = (unsigned)port;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (!isdigit((unsigned char)colon[1]) || *end || errno || p > 65535) {
+		*why = "expected a port from 0 to 65535 after the last ':'";
+		return -EINVAL;
+	}
+	hl = (size_t)(colon - s);
+	if (hl && s[0] == '[') {
+		if (s[hl - 1] != ']') {
+			*why = "expected [v6]:port";
+			return -EINVAL;
+		}
+		h++;
+		hl -= 2;
+		v6 = true;
+	}
+	if (hl >= sizeof(buf)) {
+		*why = "host too long";
+		return -EINVAL;
+	}
+	memcpy(buf, h, hl);
+	buf[hl] = 0;
+	if (!hl && !v6) {
+		snprintf(buf, sizeof(buf), "0.0.0.0");
+	} else if (inet_pton(v6 ? AF_INET6 : AF_INET, buf, addr) != 1) {
+		*why = v6 ? "the host is not an IPv6 address"
+			  : "the host is not an IPv4 address (write IPv6 as [v6]:port)";
+		return -EINVAL;
+	}
+	if (strlen(buf) >= host_size) {
+		*why = "host too long";
+		return -EINVAL;
+	}
+	strcpy(host, buf);
+	*port = (unsigned)p;
 	return 0;
 }
 
@@ -98,7 +126,7 @@ static int get_ms(struct config *raw, const char *key, uint64_t def, uint64_t mi
 static int load(struct gw_config *c)
 {
 	struct config *raw = c->raw;
-	const char *mode, *listen, *level;
+	const char *mode, *listen, *level, *why = NULL;
 	unsigned v = 0;
 	uint64_t u;
 	int err;
@@ -128,9 +156,12 @@ static int load(struct gw_config *c)
 		return err;
 	if (strlen(c->upstream_token) > 512)
 		return config_fail(raw, "upstream.token", "at most 512 characters");
-	if ((err = config_get_str(raw, "listen", "127.0.0.1:8000", &listen)) ||
-	    (err = parse_listen(c, listen)) ||
-	    (err = config_get_str(raw, "https.cert_file", NULL, &c->https_cert)) ||
+	if ((err = config_get_str(raw, "listen", "127.0.0.1:8000", &listen)))
+		return err;
+	if (gw_config_parse_listen(listen, c->listen_host, sizeof(c->listen_host), &c->listen_port,
+				   &why))
+		return config_fail(raw, "listen", "\"%.64s\": %s", listen, why);
+	if ((err = config_get_str(raw, "https.cert_file", NULL, &c->https_cert)) ||
 	    (err = config_get_str(raw, "https.key_file", NULL, &c->https_key)))
 		return err;
 	if (!c->https_cert != !c->https_key)
@@ -147,13 +178,24 @@ static int load(struct gw_config *c)
 		 get_ms(raw, "auth.login_window", GW_LOGIN_WINDOW_S * 1000ull, 1000, 86400000, &v)))
 		return err;
 	c->login_window_s = v / 1000;
-	if ((err = config_get_u64(raw, "limits.body_bytes", GW_BODY_MAX, 1024, 64u << 20, &u)))
+	if ((err = config_get_u64(raw, "limits.body_bytes", GW_BODY_MAX, 1024, GW_BODY_LIMIT, &u)))
 		return err;
 	c->body_max = u;
 	if ((err = config_get_u64(raw, "limits.batch_body_bytes", GW_BATCH_BODY_MAX, 1024,
-				  15u << 20, &u)))
+				  GW_BODY_LIMIT, &u)))
 		return err;
 	c->batch_body_max = u;
+	/* a batch route takes any body a plain one does; name the key the file sets */
+	if (c->batch_body_max < c->body_max) {
+		if (config_has(raw, "limits.batch_body_bytes"))
+			return config_fail(raw, "limits.batch_body_bytes",
+					   "%zu is below limits.body_bytes (%zu)",
+					   c->batch_body_max, c->body_max);
+		return config_fail(
+		    raw, "limits.body_bytes",
+		    "%zu is above limits.batch_body_bytes (default %zu); raise that too",
+		    c->body_max, c->batch_body_max);
+	}
 	if ((err = config_get_u64(raw, "limits.header_bytes", GW_HEADER_MAX, 4096, 1u << 20, &u)))
 		return err;
 	c->header_max = u;
@@ -180,8 +222,6 @@ static int load(struct gw_config *c)
 		return err;
 	if (log_level_parse(level, &c->log_level))
 		return config_fail(raw, "log_level", "expected error, warn, info or debug");
-	if (c->batch_body_max < c->body_max)
-		return config_fail(raw, "limits.batch_body_bytes", "must be >= limits.body_bytes");
 	return 0;
 }
 
@@ -193,9 +233,11 @@ int gw_config_load(struct gw_config *c, const char *path)
 	err = config_load(&c->raw, path);
 	if (!err)
 		err = load(c);
-	if (err)
+	if (err) {
 		log_error("%s",
 			  c->raw && *config_error(c->raw) ? config_error(c->raw) : strerror(-err));
+		gw_config_free(c);
+	}
 	return err;
 }
 

@@ -18,6 +18,7 @@
 /* Defaults of the limits (config keys under limits.* override them). */
 #define GW_BODY_MAX		(1u << 20)  /* request body, bytes */
 #define GW_BATCH_BODY_MAX	(8u << 20)  /* request body of the batch endpoints */
+#define GW_BODY_LIMIT		(15u << 20) /* largest body_bytes, batch_body_bytes */
 #define GW_BATCH_MAX_ITEMS	10000	    /* rules, entries or ids per batch request */
 #define GW_HEADER_MAX		(16u << 10) /* request line and headers, bytes */
 #define GW_MAX_CONNECTIONS	512	    /* open connections, all clients */
@@ -35,6 +36,10 @@
 #define GW_SSE_INTERVAL_MS	1000
 #define GW_METRICS_RULE_SERIES	500  /* rules exported with per-rule series */
 #define GW_LIST_MAX_LIMIT	1000 /* largest `limit` of a list request */
+/* Largest `seconds` of GET /stats/history: the controller's StatsService.History refuses
+ * more (XDROP_HISTORY_WINDOW_MAX_S in controller/stats.h, a controller-internal header),
+ * so the gateway answers 400 itself; the two must be the same number. */
+#define GW_HISTORY_MAX_S (24 * 3600)
 
 struct gw_config {
 	struct config *raw; /* owns every string below */
@@ -61,8 +66,20 @@ struct gw_config {
 	enum log_level log_level;
 };
 
-/* Loads path into *c. Returns 0, or -EINVAL/-errno after logging one clear error. */
+/* Loads path into *c (free with gw_config_free). Returns 0, or -EINVAL/-errno after logging
+ * one clear error, with nothing left to free. */
 int gw_config_load(struct gw_config *c, const char *path);
 void gw_config_free(struct gw_config *c);
+
+/*
+ * Parses a listen address, for the `listen` key and the --listen flag alike: "host:port"
+ * with an IPv4 host, "[v6]:port", or ":port" (every IPv4 address); the port is 0..65535
+ * (0: any free port). On success writes the host without brackets ("0.0.0.0" for ":port")
+ * into host (host_size bytes, NUL-terminated) and the port into *port, and returns 0.
+ * Otherwise returns -EINVAL, leaves host and *port untouched and points *why at a static
+ * reason for the caller's message.
+ */
+int gw_config_parse_listen(const char *s, char *host, size_t host_size, unsigned *port,
+			   const char **why);
 
 #endif

@@ -50,8 +50,11 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *config_path = NULL, *listen = NULL, *upstream = NULL, *level = NULL;
+	const char *config_path = NULL, *listen = NULL, *upstream = NULL, *level = NULL,
+		   *why = NULL;
 	struct gw_config cfg;
+	char listen_host[sizeof(cfg.listen_host)];
+	unsigned listen_port = 0;
 	struct gateway gw = {0};
 	struct http_server *srv = NULL;
 	struct sigaction sa = {.sa_handler = on_signal};
@@ -88,6 +91,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (listen &&
+	    gw_config_parse_listen(listen, listen_host, sizeof(listen_host), &listen_port, &why)) {
+		log_error("--listen \"%.64s\": %s", listen, why);
+		return 2;
+	}
 	if (gw_config_load(&cfg, config_path))
 		return 1;
 	log_set_level(cfg.log_level);
@@ -102,16 +110,8 @@ int main(int argc, char **argv)
 	if (upstream)
 		cfg.upstream_url = upstream;
 	if (listen) {
-		char *colon = strrchr(listen, ':');
-
-		if (!colon || (size_t)(colon - listen) >= sizeof(cfg.listen_host)) {
-			log_error("--listen: expected HOST:PORT");
-			err = -EINVAL;
-			goto out;
-		}
-		memcpy(cfg.listen_host, listen, (size_t)(colon - listen));
-		cfg.listen_host[colon - listen] = 0;
-		cfg.listen_port = (unsigned)atoi(colon + 1);
+		strcpy(cfg.listen_host, listen_host);
+		cfg.listen_port = listen_port;
 	}
 	if (!cfg.auth_enabled && strcmp(cfg.listen_host, "127.0.0.1") &&
 	    strcmp(cfg.listen_host, "::1"))

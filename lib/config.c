@@ -158,6 +158,19 @@ static bool is_null_scalar(const yaml_event_t *ev)
 	return !v[0] || strcmp(v, "~") == 0 || strcasecmp(v, "null") == 0;
 }
 
+/* Anchors and tags on a scalar, mapping or sequence are refused: every value is read as
+ * its text, so a tag ("!!binary", "!!int") would be ignored silently, and an anchor is of
+ * no use without aliases. */
+static int refuse_props(struct config *c, unsigned line, const yaml_char_t *anchor,
+			const yaml_char_t *tag)
+{
+	if (anchor)
+		return fail_at(c, line, NULL, "anchors are not supported");
+	if (tag)
+		return fail_at(c, line, NULL, "tags are not supported");
+	return 0;
+}
+
 static int parse(struct config *c, yaml_parser_t *p)
 {
 	struct frame *stack = NULL;
@@ -189,10 +202,9 @@ static int parse(struct config *c, yaml_parser_t *p)
 			err = fail_at(c, line, NULL, "aliases are not supported");
 			break;
 		case YAML_SCALAR_EVENT:
-			if (ev.data.scalar.anchor) {
-				err = fail_at(c, line, NULL, "anchors are not supported");
+			err = refuse_props(c, line, ev.data.scalar.anchor, ev.data.scalar.tag);
+			if (err)
 				break;
-			}
 			if (!top) {
 				if (!is_null_scalar(&ev))
 					err = fail_at(c, line, NULL,
@@ -234,6 +246,13 @@ static int parse(struct config *c, yaml_parser_t *p)
 			    ev.type == YAML_MAPPING_START_EVENT ? ENTRY_MAP : ENTRY_SEQ;
 			struct entry *e = NULL;
 
+			err = kind == ENTRY_MAP
+				  ? refuse_props(c, line, ev.data.mapping_start.anchor,
+						 ev.data.mapping_start.tag)
+				  : refuse_props(c, line, ev.data.sequence_start.anchor,
+						 ev.data.sequence_start.tag);
+			if (err)
+				break;
 			if (depth == XDROP_CONFIG_MAX_DEPTH) {
 				err = fail_at(c, line, NULL, "nested too deeply");
 				break;

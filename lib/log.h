@@ -2,9 +2,12 @@
 /*
  * log: the one logging sink of every XDrop process.
  *
- * Four levels, printf-checked formats, one line per message on stderr with a timestamp,
- * the level and the component. libbpf's print callback is routed here too (log_libbpf)
- * so that kernel verifier and loader messages share the format and the level filter.
+ * Four levels, printf-checked formats, one line per message on stderr: a UTC timestamp
+ * with milliseconds, the level, then the message ("2026-05-07T12:00:00.123Z warn  ...").
+ * Lines carry no component or process name; each daemon logs to its own stderr, and the
+ * service manager (journald) records which unit wrote a line. libbpf's print callback is
+ * routed here too (log_route_libbpf, lines prefixed "libbpf: ") so that kernel verifier
+ * and loader messages share the format and the level filter.
  */
 #ifndef XDROP_LOG_H
 #define XDROP_LOG_H

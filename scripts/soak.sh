@@ -53,7 +53,7 @@ while [ $(($(ms) - t0)) -lt $((SOAK_SECONDS * 1000)) ]; do
 	it=$((it + 1))
 	body=$(python3 -c "import json; print(json.dumps({'rules': [{'name': 'soak-$it-%d' % i, 'dst_ip': '10.91.%d.%d' % ($it % 200, i), 'action': 'drop'} for i in range(50)]}))")
 	rest POST /rules/batch "$body"
-	ids=$(jq -c '{ids: [.rules[]?.id]}' <<<"$OUT" 2>/dev/null)
+	ids=$(jq -c '{ids: (.ids // [])}' <<<"$OUT" 2>/dev/null)
 	for i in $(seq 5); do
 		rest POST /rules "{\"name\":\"soak1-$it-$i\",\"dst_ip\":\"10.90.$((it % 200)).$i\",\"action\":\"drop\"}"
 		id=$(jq_out .rule.id)

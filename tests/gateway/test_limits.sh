@@ -5,7 +5,9 @@
 # headers are refused at the limit; slowloris clients are cut at the request deadline and a
 # connection flood from one address hits the per-client cap, while another client address
 # is served throughout; a stopped upstream fills the one upstream slot and the next call
-# gets 503 with Retry-After; open fds return to the baseline. TAP on stdout.
+# gets 503 with Retry-After; open fds return to the baseline; bad --listen values (exit 2)
+# and bad listen/limits keys (exit 1, naming file, line and key) are refused at start.
+# TAP on stdout.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/gateway/lib.sh
 trap gw_lab_down EXIT
@@ -138,6 +140,61 @@ kill $ex; wait $ex 2>/dev/null
 printf 'limits:\n  body_byts: 5\n' >"$TMP/typo.yaml"
 "$GW_BIN" --config "$TMP/typo.yaml" 2>"$TMP/typo.err"
 check "a typo in the config is refused, naming file, line and key" grep -q 'typo.yaml:2: limits.body_byts' "$TMP/typo.err"
+
+# refused at start: bad --listen values (usage errors, exit 2, before the config is read)
+# and bad listen/limits values in the file (exit 1, naming file, line and key). Each row:
+# exit status, the expected message, then the gateway's arguments.
+refused() {
+	local want=$1 msg=$2 rc
+	shift 2
+	timeout 10 "$GW_BIN" "$@" >/dev/null 2>"$TMP/refused.err"
+	rc=$?
+	if [ "$rc" = "$want" ] && grep -qF -- "$msg" "$TMP/refused.err" &&
+		! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' "$TMP/refused.err"; then
+		ok "refused with exit $want: $msg"
+	else
+		not_ok "refused with exit $want: $msg (status $rc: $(head -c 300 "$TMP/refused.err"))"
+	fi
+}
+gwconf() { # NAME LINES...: a config with the given lines after upstream and ui
+	local f=$TMP/$1.yaml
+	shift
+	printf 'upstream:\n  mode: node\n  url: %s\nui:\n  dir: ""\n' "$AGENT_URL" >"$f"
+	printf '%s\n' "$@" >>"$f"
+	echo "$f"
+}
+C=$(gwconf ok)
+refused 2 '--listen "localhost:8000": the host is not an IPv4 address' --config "$C" --listen localhost:8000
+refused 2 '--listen "127.0.0.1:65536": expected a port from 0 to 65535' --config "$C" --listen 127.0.0.1:65536
+refused 2 '--listen "127.0.0.1:80x": expected a port' --config "$C" --listen 127.0.0.1:80x
+refused 2 '--listen "127.0.0.1:-1": expected a port' --config "$C" --listen 127.0.0.1:-1
+refused 2 '--listen "127.0.0.1": expected host:port' --config "$C" --listen 127.0.0.1
+refused 2 '--listen "[::1:8000": expected [v6]:port' --config "$C" --listen '[::1:8000'
+refused 2 '--listen "::1:8000": the host is not an IPv4 address' --config "$C" --listen ::1:8000
+refused 2 '--listen "[10.0.0.1]:8000": the host is not an IPv6 address' --config "$C" --listen '[10.0.0.1]:8000'
+refused 1 'listen.yaml:6: listen: "localhost:8000": the host is not an IPv4 address' \
+	--config "$(gwconf listen 'listen: localhost:8000')"
+refused 1 'port.yaml:6: listen: "[::1]:70000": expected a port' \
+	--config "$(gwconf port 'listen: "[::1]:70000"')"
+refused 1 'big.yaml:7: limits.body_bytes: 16777216 is out of range 1024..15728640' \
+	--config "$(gwconf big 'limits:' '  body_bytes: 16777216')"
+refused 1 'above.yaml:7: limits.body_bytes: 10485760 is above limits.batch_body_bytes (default 8388608)' \
+	--config "$(gwconf above 'limits:' '  body_bytes: 10485760')"
+refused 1 'below.yaml:8: limits.batch_body_bytes: 4096 is below limits.body_bytes (65536)' \
+	--config "$(gwconf below 'limits:' '  body_bytes: 65536' '  batch_body_bytes: 4096')"
+refused 1 'batch.yaml:7: limits.batch_body_bytes: 16777216 is out of range 1024..15728640' \
+	--config "$(gwconf batch 'limits:' '  batch_body_bytes: 16777216')"
+# accepted: body_bytes above the default batch limit once batch_body_bytes is raised too,
+# and --listen with an IPv6 address in brackets
+P=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0)); print(s.getsockname()[1])')
+"$GW_BIN" --config "$(gwconf raised 'limits:' '  body_bytes: 10485760' '  batch_body_bytes: 15728640')" \
+	--listen "[::1]:$P" 2>"$TMP/v6.log" &
+v6=$!
+for _ in $(seq 50); do curl -s -o /dev/null "http://[::1]:$P/api/info" && break; sleep 0.1; done
+CODE=$(curl -s -o /dev/null -w '%{http_code}' "http://[::1]:$P/api/info")
+check "--listen [::1]:PORT serves on IPv6 loopback, with body_bytes 10 MiB and batch 15 MiB" [ "$CODE" = 200 ]
+kill $v6; wait $v6 2>/dev/null
+check "that gateway exits cleanly with no ASan/UBSan report" bash -c "! grep -q -E 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' '$TMP/v6.log'"
 
 # HTTPS with a generated certificate; the session cookie gets Secure
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/k.pem" -out "$TMP/c.pem" -days 1 \

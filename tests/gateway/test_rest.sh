@@ -211,6 +211,13 @@ expect 200 - "GET /api/v1/stats/history"
 check "history has points and count" python3 -c 'import json,sys; d=json.load(sys.stdin); assert isinstance(d["points"],list) and d["count"]==len(d["points"])' <<<"$BODY_OUT"
 req GET "/api/v1/stats/history?seconds=0"
 expect 400 seconds "history with seconds=0: 400"
+req GET "/api/v1/stats/history?seconds=86400"
+expect 200 - "history with seconds=86400 (the controller's largest window): 200"
+req GET "/api/v1/stats/history?seconds=86401"
+expect 400 seconds "history with seconds=86401: 400 naming seconds"
+check "the 400 gives the range 1 to 86400" grep -q 'from 1 to 86400' <<<"$BODY_OUT"
+req GET "/api/v1/stats/history?seconds=604800"
+expect 400 seconds "history with seconds=604800 (a week): 400"
 
 # ---- controller-only endpoints in node mode ----
 for ep in "GET /api/v1/nodes" "POST /api/v1/nodes" "GET /api/v1/nodes/x" "PUT /api/v1/nodes/x" \

@@ -226,6 +226,42 @@ static void test_bad_yaml(void **state)
 	}
 }
 
+/* Tags and anchors are refused wherever they appear, naming the file and line. */
+static void test_tags_and_anchors(void **state)
+{
+	static const struct {
+		const char *text, *error;
+	} cases[] = {
+	    {"a: !!str 1\n", "bad.yaml:1: tags are not supported"},
+	    {"a: 1\nb: !custom x\n", "bad.yaml:2: tags are not supported"},
+	    {"a: ! x\n", "bad.yaml:1: tags are not supported"},
+	    {"!!str a: 1\n", "bad.yaml:1: tags are not supported"},
+	    {"a:\n  b: 1\nc: !!map\n  d: 2\n", "bad.yaml:3: tags are not supported"},
+	    {"a: !!seq [1, 2]\n", "bad.yaml:1: tags are not supported"},
+	    {"--- !!map\na: 1\n", "bad.yaml:1: tags are not supported"},
+	    {"a: &x {b: 1}\n", "bad.yaml:1: anchors are not supported"},
+	    {"a: &x [1]\n", "bad.yaml:1: anchors are not supported"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config *c = NULL;
+		int rc = config_load_string(&c, "bad.yaml", cases[i].text, strlen(cases[i].text));
+		char msg[XDROP_CONFIG_MAX_ERROR];
+
+		snprintf(msg, sizeof(msg), "%s", config_error(c));
+		config_free(c);
+		if (rc != -EINVAL || strcmp(msg, cases[i].error))
+			fail_msg("case %zu: rc %d, \"%s\"", i, rc, msg);
+	}
+	/* quoted text that looks like a tag is a plain string */
+	struct config *c = load("a: \"!!str x\"\n");
+	const char *s;
+
+	assert_int_equal(config_get_str(c, "a", NULL, &s), 0);
+	assert_string_equal(s, "!!str x");
+	config_free(c);
+}
+
 static void test_files(void **state)
 {
 	char path[] = "/tmp/xdrop-config-XXXXXX";
@@ -259,6 +295,7 @@ int main(void)
 	    cmocka_unit_test(test_lists_and_sequences),
 	    cmocka_unit_test(test_unknown_keys),
 	    cmocka_unit_test(test_bad_yaml),
+	    cmocka_unit_test(test_tags_and_anchors),
 	    cmocka_unit_test(test_files),
 	};
 
