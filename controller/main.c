@@ -69,11 +69,12 @@ static int config_nodes(struct store *st, const struct ctl_config *cfg)
 }
 
 /* The wedge monitor (lib/watchdog.h): an nng close pending WEDGE_CLOSE_MS, or an RPC
- * listener that has not answered its own ping for WEDGE_PING_MS (nng 1.5 was seen to spin
- * in its poller with dead connections and serve nobody), restarts the controller in place;
- * the database is crash-safe and the nodes resubscribe. */
+ * listener that has not answered its own ping for WEDGE_PING_MS, restarts the controller
+ * in place; the database is crash-safe and the nodes resubscribe. nng 1.5.2 (Debian 12)
+ * spins in its poller and serves nobody once an ipc:// client disconnects before the SP
+ * handshake (a client killed while connecting; tests/controller/daemon.sh makes one). */
 #define WEDGE_CLOSE_MS 10000
-#define WEDGE_PING_MS  30000
+#define WEDGE_PING_MS  20000
 
 int main(int argc, char **argv)
 {

@@ -22,6 +22,7 @@
 
 static _Atomic int64_t close_since[WD_SLOTS];
 static char **saved_argv;
+static char saved_exe[4096]; /* the program's path, so that the new image keeps its name */
 static unsigned exit_secs;
 static int exit_code;
 
@@ -203,6 +204,9 @@ int wd_monitor_start(const struct wd_monitor_opts *o)
 
 void wd_save_argv(char **argv)
 {
+	ssize_t n = readlink("/proc/self/exe", saved_exe, sizeof(saved_exe) - 1);
+
+	saved_exe[n > 0 ? n : 0] = '\0';
 	saved_argv = argv;
 }
 
@@ -213,6 +217,6 @@ int wd_reexec(void)
 	/* the new image opens its own sockets, maps and listeners */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC))
 		return -errno;
-	execv("/proc/self/exe", saved_argv);
+	execv(saved_exe[0] ? saved_exe : "/proc/self/exe", saved_argv);
 	return -errno;
 }
