@@ -10,3 +10,9 @@ $(CTL_BIN): $(OBJ)/cli/xdropctl.o $(OBJ)/gateway/json.o $(RPC_A) $(LIB_A)
 
 ALL_TARGETS += $(CTL_BIN)
 CHECK_SOURCES += cli/xdropctl.c
+
+# xdropctl against real controllers (ipc://, and tls+tcp:// with client certificates);
+# skipped when the controller is not built. Needs no root.
+CLI_SUITES := tests/cli/test_cli.sh
+$(CLI_SUITES): $(CTL_BIN)
+TEST_SUITES += $(CLI_SUITES)

@@ -13,8 +13,10 @@
  * 4 not found, 5 authentication or permission, 6 conflict, 7 upstream unavailable or
  * timed out.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -47,13 +49,15 @@
 struct ctl {
 	const char *url;
 	const char *key;
+	char *key_buf; /* owned: the key read by --key-file */
 	bool json;
 	bool quiet;
+	bool help;
 	int progress; /* -1 auto (a terminal), 0 off, 1 on */
 	unsigned timeout_ms;
 	size_t batch; /* items per atomic batch */
 	struct tls_opts tls;
-	struct rpc_client *client;
+	struct rpc_client *client; /* opened by the first call */
 };
 
 static const char usage_text[] =
@@ -61,12 +65,14 @@ static const char usage_text[] =
     "    xdropctl - manage XDrop rules, whitelist, nodes and keys over RPC\n"
     "\n"
     "SYNOPSIS\n"
-    "    xdropctl [OPTIONS] COMMAND [ARGS...]\n"
+    "    xdropctl [OPTIONS] COMMAND [SUBCOMMAND] [ARGS...] [OPTIONS]\n"
     "\n"
     "DESCRIPTION\n"
     "    xdropctl talks protobuf RPC (docs/rpc.md) directly to an xdrop-controller, or to\n"
     "    one xdrop-agent for node-level commands (rules, whitelist, stats, info). Results\n"
     "    print as tables, or as JSON with --json (the same shapes as the REST API).\n"
+    "    Options may come before or after the command and between its arguments\n"
+    "    (rules import FILE --format csv); \"--\" ends the options.\n"
     "\n"
     "OPTIONS\n"
     "    -u, --url URL        RPC address (default $XDROP_URL, else " CTL_DEFAULT_URL ")\n"
@@ -76,8 +82,12 @@ static const char usage_text[] =
     "    --key-file FILE      read the API key from FILE (first line)\n"
     "    --json               print JSON instead of tables\n"
     "    --timeout MS         per-call timeout (default 5000; imports 300000)\n"
-    "    --ca FILE            CA bundle for tls+tcp:// URLs\n"
+    "    --ca FILE            CA bundle for tls+tcp:// URLs (default $XDROP_CA)\n"
     "    --server-name NAME   name the server certificate must carry\n"
+    "    --cert FILE          client certificate (PEM) for tls+tcp:// URLs, for servers\n"
+    "                         with require_client_cert (default $XDROP_CERT)\n"
+    "    --cert-key FILE      its private key (PEM, unencrypted; default\n"
+    "                         $XDROP_CERT_KEY); --cert and --cert-key go together\n"
     "    --progress, --no-progress\n"
     "                         force the import progress bar on or off (default: on\n"
     "                         when stderr is a terminal and the file has >= 1000 rows)\n"
@@ -89,7 +99,9 @@ static const char usage_text[] =
     "COMMANDS\n"
     "    info                           upstream name, version, revision, content hash\n"
     "    ping                           health check (no key needed)\n"
-    "    stats [--watch [SECONDS]]      packet counters and rates, per node\n"
+    "    stats [--watch [SECONDS]]      packet counters and rates, per node; --watch\n"
+    "                                   prints them again every SECONDS (default 1)\n"
+    "                                   until interrupted\n"
     "\n"
     "    rules list [--page N] [--limit N] [--search TEXT] [--enabled true|false]\n"
     "               [--action drop|pass|rate_limit] [--sort FIELD] [--order asc|desc]\n"
@@ -126,7 +138,8 @@ static const char usage_text[] =
     "    batches already applied are deleted again (the failing row and field are\n"
     "    named). Exports are sorted by id and omit counters\n"
     "    and timestamps, so export -> import -> export gives the same file.\n"
-    "    The format follows the file name (.csv), else --format, else JSON.\n"
+    "    --format decides the format; without it, a file name ending in .csv means\n"
+    "    CSV, anything else (and -, stdin or stdout) JSON.\n"
     "\n"
     "EXIT STATUS\n"
     "    0  success\n"
@@ -140,11 +153,14 @@ static const char usage_text[] =
     "\n"
     "ENVIRONMENT\n"
     "    XDROP_URL, XDROP_KEY   defaults for --url and --key\n"
+    "    XDROP_CA, XDROP_CERT, XDROP_CERT_KEY\n"
+    "                           defaults for --ca, --cert and --cert-key\n"
     "\n"
     "EXAMPLES\n"
     "    xdropctl -k $KEY rules add src_cidr=198.51.100.0/24 action=drop name=bad-net\n"
     "    xdropctl rules list --search bad --json\n"
     "    xdropctl rules import blocklist.csv\n"
+    "    xdropctl rules export rules.txt --format csv\n"
     "    xdropctl --agent tcp://10.0.0.2:7600 stats --watch 2\n";
 
 /* ---- errors and exit codes ---- */
@@ -206,11 +222,39 @@ static int json_fail_exit(const struct json_error *e, const char *where)
 
 /* ---- RPC ---- */
 
+/*
+ * Opens c->client unless it is open. It is opened by the first call rather than up front,
+ * so that a command refused before any call (usage errors, unreadable files) never connects:
+ * a peer that connects and goes away without a request costs the server for nothing.
+ */
+static int connect_upstream(struct ctl *c)
+{
+	struct rpc_client_opts co = {.sz = sizeof(co)};
+	int rc;
+
+	if (c->client)
+		return CTL_EXIT_OK;
+	co.url = c->url;
+	co.auth_token = c->key;
+	co.timeout_ms = c->timeout_ms;
+	co.max_msg = XDROP_RPC_MAX_MSG;
+	/* no resend while a call runs: a large atomic batch must not be executed twice */
+	co.resend_ms = CTL_BATCH_TIMEOUT_MS + 1000;
+	co.tls = &c->tls;
+	rc = rpc_client_open(&c->client, &co);
+	if (rc)
+		return fail(CTL_EXIT_USAGE, "%s: %s", c->url, strerror(-rc));
+	return CTL_EXIT_OK;
+}
+
 static int call(struct ctl *c, const ProtobufCServiceDescriptor *svc, const char *method,
 		const ProtobufCMessage *req, ProtobufCMessage **resp, unsigned timeout_ms)
 {
 	struct rpc_status st;
+	int rc = connect_upstream(c);
 
+	if (rc)
+		return rc;
 	if (rpc_client_call_ex(c->client, svc, method, req, resp, &st,
 			       timeout_ms ? timeout_ms : c->timeout_ms, NULL))
 		return rpc_fail(&st);
@@ -467,6 +511,7 @@ static void csv_cell(FILE *f, const cJSON *v)
 /* ---- import / export (rules and whitelist alike) ---- */
 
 struct kind {
+	const char *cmd;  /* "rules" | "whitelist": the command, in messages */
 	const char *list; /* "rules" | "entries" */
 	const char *noun; /* "rule" | "whitelist entry" */
 	const ProtobufCServiceDescriptor *svc;
@@ -484,11 +529,22 @@ static const char *const wl_columns[] = {
     "src_port", "dst_port", "protocol", "comment", NULL,
 };
 
-static const struct kind kind_rules = {"rules", "rule", &xdrop__v1__rule_service__descriptor,
-				       &xdrop__v1__rule__descriptor, rule_columns};
-static const struct kind kind_wl = {"entries", "whitelist entry",
-				    &xdrop__v1__whitelist_service__descriptor,
-				    &xdrop__v1__whitelist_entry__descriptor, wl_columns};
+static const struct kind kind_rules = {
+    .cmd = "rules",
+    .list = "rules",
+    .noun = "rule",
+    .svc = &xdrop__v1__rule_service__descriptor,
+    .item = &xdrop__v1__rule__descriptor,
+    .columns = rule_columns,
+};
+static const struct kind kind_wl = {
+    .cmd = "whitelist",
+    .list = "entries",
+    .noun = "whitelist entry",
+    .svc = &xdrop__v1__whitelist_service__descriptor,
+    .item = &xdrop__v1__whitelist_entry__descriptor,
+    .columns = wl_columns,
+};
 
 /* CSV text -> a JSON array of objects. */
 static int csv_to_json(struct ctl *c, const struct kind *k, char *text, cJSON **out)
@@ -916,94 +972,306 @@ static void print_stats(const Xdrop__V1__StatsReply *s)
 	}
 }
 
-/* ---- commands ---- */
+/* ---- command line ---- */
+
+/*
+ * Options that only some subcommands take. Each one given sets its SUB() bit in
+ * listopts.given, and a subcommand refuses the ones it does not take (only_opts), so that
+ * an option is never silently ignored. In the getopt table their values are
+ * SUB_OPT_VAL + the enum value, above every short option character.
+ */
+enum sub_opt {
+	SUB_PAGE,
+	SUB_LIMIT,
+	SUB_SEARCH,
+	SUB_ENABLED,
+	SUB_ACTION,
+	SUB_SORT,
+	SUB_ORDER,
+	SUB_FORMAT,
+	SUB_WATCH,
+};
+#define SUB(o)	    (1u << (o))
+#define SUB_OPT_VAL 256
+
+#define CTL_WATCH_MAX 86400 /* longest --watch interval, seconds */
 
 struct listopts {
 	uint32_t page, limit;
 	char *search, *enabled, *action, *sort, *order, *format;
-	int watch;
+	unsigned watch; /* seconds between samples; 0: print once */
+	unsigned given; /* SUB() bits of the options given */
 };
 
-/* Parses the options after a subcommand; leaves positional arguments in argv[*pos..]. */
-static int sub_opts(int argc, char **argv, struct listopts *o, int *pos)
-{
-	static const struct option lo[] = {
-	    {"page", required_argument, NULL, 'p'},   {"limit", required_argument, NULL, 'l'},
-	    {"search", required_argument, NULL, 's'}, {"enabled", required_argument, NULL, 'e'},
-	    {"action", required_argument, NULL, 'a'}, {"sort", required_argument, NULL, 'S'},
-	    {"order", required_argument, NULL, 'O'},  {"format", required_argument, NULL, 'f'},
-	    {"watch", optional_argument, NULL, 'w'},  {NULL, 0, NULL, 0},
-	};
-	int ch;
+/* Every option, global or of a subcommand: they are accepted anywhere on the line. */
+static const struct option ctl_options[] = {
+    {"url", required_argument, NULL, 'u'},
+    {"controller", required_argument, NULL, 'u'},
+    {"agent", required_argument, NULL, 'u'},
+    {"key", required_argument, NULL, 'k'},
+    {"key-file", required_argument, NULL, 'K'},
+    {"json", no_argument, NULL, 'j'},
+    {"timeout", required_argument, NULL, 't'},
+    {"ca", required_argument, NULL, 'C'},
+    {"server-name", required_argument, NULL, 'N'},
+    {"cert", required_argument, NULL, 'c'},
+    {"cert-key", required_argument, NULL, 'Y'},
+    {"progress", no_argument, NULL, 'P'},
+    {"no-progress", no_argument, NULL, 'X'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"batch-size", required_argument, NULL, 'B'},
+    {"help", no_argument, NULL, 'h'},
+    {"page", required_argument, NULL, SUB_OPT_VAL + SUB_PAGE},
+    {"limit", required_argument, NULL, SUB_OPT_VAL + SUB_LIMIT},
+    {"search", required_argument, NULL, SUB_OPT_VAL + SUB_SEARCH},
+    {"enabled", required_argument, NULL, SUB_OPT_VAL + SUB_ENABLED},
+    {"action", required_argument, NULL, SUB_OPT_VAL + SUB_ACTION},
+    {"sort", required_argument, NULL, SUB_OPT_VAL + SUB_SORT},
+    {"order", required_argument, NULL, SUB_OPT_VAL + SUB_ORDER},
+    {"format", required_argument, NULL, SUB_OPT_VAL + SUB_FORMAT},
+    {"watch", optional_argument, NULL, SUB_OPT_VAL + SUB_WATCH},
+    {NULL, 0, NULL, 0},
+};
 
-	memset(o, 0, sizeof(*o));
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'p':
-			o->page = (uint32_t)strtoul(optarg, NULL, 10);
-			break;
-		case 'l':
-			o->limit = (uint32_t)strtoul(optarg, NULL, 10);
-			break;
-		case 's':
-			o->search = optarg;
-			break;
-		case 'e':
-			o->enabled = optarg;
-			break;
-		case 'a':
-			o->action = optarg;
-			break;
-		case 'S':
-			o->sort = optarg;
-			break;
-		case 'O':
-			o->order = optarg;
-			break;
-		case 'f':
-			o->format = optarg;
-			break;
-		case 'w':
-			o->watch = optarg ? atoi(optarg) : 1;
-			if (o->watch <= 0)
-				o->watch = 1;
-			break;
-		default:
-			return fail(CTL_EXIT_USAGE, "bad option (see xdropctl --help)");
-		}
-	}
-	*pos = optind;
-	return 0;
+/* Refuses (usage error) the subcommand options in o that `what` does not take. */
+static int only_opts(const struct listopts *o, unsigned allowed, const char *what)
+{
+	for (const struct option *p = ctl_options; p->name; p++)
+		if (p->val >= SUB_OPT_VAL && (o->given & ~allowed & SUB(p->val - SUB_OPT_VAL)))
+			return fail(CTL_EXIT_USAGE, "%s does not take --%s (see xdropctl --help)",
+				    what, p->name);
+	return CTL_EXIT_OK;
 }
 
-static int cmd_rules_or_wl(struct ctl *c, const struct kind *k, int argc, char **argv)
+/* Parses the decimal number s given to --name into *out; a usage error unless it is all
+ * digits and within [min, max]. */
+static int parse_num(const char *name, const char *s, unsigned long min, unsigned long max,
+		     unsigned long *out)
 {
-	struct listopts o;
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!isdigit((unsigned char)*s) || *end || errno || v < min || v > max)
+		return fail(CTL_EXIT_USAGE, "--%s: a number from %lu to %lu", name, min, max);
+	*out = v;
+	return CTL_EXIT_OK;
+}
+
+/* Returns the first line of the file at path (malloc'd), or NULL. */
+static char *read_key_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char buf[1024], *nl;
+
+	if (!f || !fgets(buf, sizeof(buf), f)) {
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	nl = strpbrk(buf, "\r\n");
+	if (nl)
+		*nl = 0;
+	return strdup(buf);
+}
+
+/* Applies one option (getopt value ch, argument arg) to c or o. */
+static int apply_opt(struct ctl *c, struct listopts *o, int ch, char *arg)
+{
+	unsigned long n = 0;
+	int rc = CTL_EXIT_OK;
+
+	switch (ch) {
+	case 'u':
+		c->url = arg;
+		break;
+	case 'k':
+		c->key = arg;
+		break;
+	case 'K':
+		free(c->key_buf);
+		c->key_buf = read_key_file(arg);
+		if (!c->key_buf)
+			return fail(CTL_EXIT_USAGE, "--key-file %s: cannot read", arg);
+		c->key = c->key_buf;
+		break;
+	case 'j':
+		c->json = true;
+		break;
+	case 't':
+		rc = parse_num("timeout", arg, 1, UINT_MAX, &n);
+		c->timeout_ms = (unsigned)n;
+		break;
+	case 'C':
+		c->tls.ca_file = arg;
+		break;
+	case 'N':
+		c->tls.server_name = arg;
+		break;
+	case 'c':
+		c->tls.cert_file = arg;
+		break;
+	case 'Y':
+		c->tls.key_file = arg;
+		break;
+	case 'P':
+		c->progress = 1;
+		break;
+	case 'X':
+		c->progress = 0;
+		break;
+	case 'q':
+		c->quiet = true;
+		break;
+	case 'B':
+		rc = parse_num("batch-size", arg, 1, UINT32_MAX, &n);
+		c->batch = n;
+		break;
+	case 'h':
+		c->help = true;
+		break;
+	case SUB_OPT_VAL + SUB_PAGE:
+		rc = parse_num("page", arg, 0, UINT32_MAX, &n);
+		o->page = (uint32_t)n;
+		break;
+	case SUB_OPT_VAL + SUB_LIMIT:
+		rc = parse_num("limit", arg, 0, UINT32_MAX, &n);
+		o->limit = (uint32_t)n;
+		break;
+	case SUB_OPT_VAL + SUB_SEARCH:
+		o->search = arg;
+		break;
+	case SUB_OPT_VAL + SUB_ENABLED:
+		o->enabled = arg;
+		break;
+	case SUB_OPT_VAL + SUB_ACTION:
+		o->action = arg;
+		break;
+	case SUB_OPT_VAL + SUB_SORT:
+		o->sort = arg;
+		break;
+	case SUB_OPT_VAL + SUB_ORDER:
+		o->order = arg;
+		break;
+	case SUB_OPT_VAL + SUB_FORMAT:
+		o->format = arg;
+		break;
+	case SUB_OPT_VAL + SUB_WATCH:
+		n = 1;
+		if (arg)
+			rc = parse_num("watch", arg, 1, CTL_WATCH_MAX, &n);
+		o->watch = (unsigned)n;
+		break;
+	default:
+		fputs("see xdropctl --help\n", stderr);
+		return CTL_EXIT_USAGE;
+	}
+	if (ch >= SUB_OPT_VAL)
+		o->given |= SUB(ch - SUB_OPT_VAL);
+	return rc;
+}
+
+/*
+ * Parses the whole command line. Options may come anywhere, before the command, after it
+ * or between its arguments, until "--"; the other words (COMMAND first, then its
+ * arguments) are stored in order in args[0..*n_args), which has room for argc pointers
+ * into argv. getopt's "-" mode returns those words one by one in place instead of
+ * permuting argv, and does so whatever POSIXLY_CORRECT says. Returns 0 or an exit code.
+ */
+static int parse_args(int argc, char **argv, struct ctl *c, struct listopts *o, char **args,
+		      int *n_args)
+{
+	int ch, rc;
+
+	*n_args = 0;
+	while ((ch = getopt_long(argc, argv, "-u:k:qhj", ctl_options, NULL)) != -1) {
+		char *arg = optarg;
+
+		if (ch == 1) {
+			args[(*n_args)++] = arg;
+			continue;
+		}
+		/* "--watch 2" as well as "--watch=2": a number right after it is its value */
+		if (ch == SUB_OPT_VAL + SUB_WATCH && !arg && optind < argc &&
+		    isdigit((unsigned char)argv[optind][0]))
+			arg = argv[optind++];
+		rc = apply_opt(c, o, ch, arg);
+		if (rc)
+			return rc;
+	}
+	while (optind < argc)
+		args[(*n_args)++] = argv[optind++];
+	return CTL_EXIT_OK;
+}
+
+/* ---- commands ---- */
+
+static int cmd_rules_or_wl(struct ctl *c, const struct kind *k, const struct listopts *o, int argc,
+			   char **argv)
+{
+	/* the subcommands and the options each takes */
+	static const struct {
+		const char *name;
+		unsigned opts;
+	} subs[] = {
+	    {"list", SUB(SUB_PAGE) | SUB(SUB_LIMIT) | SUB(SUB_SEARCH) | SUB(SUB_ENABLED) |
+			 SUB(SUB_ACTION) | SUB(SUB_SORT) | SUB(SUB_ORDER)},
+	    {"get", 0},
+	    {"add", 0},
+	    {"update", 0},
+	    {"del", 0},
+	    {"top", SUB(SUB_LIMIT)},
+	    {"import", SUB(SUB_FORMAT)},
+	    {"export", SUB(SUB_FORMAT)},
+	};
 	ProtobufCMessage *resp = NULL;
 	struct json_error e = {0};
 	const char *sub = argc > 0 ? argv[0] : "list";
-	int pos = 0, rc;
+	char what[32];
+	size_t i;
+	int rc;
 
-	if (argc > 0 && (rc = sub_opts(argc, argv, &o, &pos)))
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]) && strcmp(sub, subs[i].name); i++)
+		;
+	if (i == sizeof(subs) / sizeof(subs[0]))
+		return fail(CTL_EXIT_USAGE, "unknown command: %s %s (see xdropctl --help)", k->cmd,
+			    sub);
+	snprintf(what, sizeof(what), "%s %s", k->cmd, sub);
+	/* whitelist list has no enabled or action filter */
+	rc = only_opts(o,
+		       k == &kind_rules ? subs[i].opts
+					: subs[i].opts & ~(SUB(SUB_ENABLED) | SUB(SUB_ACTION)),
+		       what);
+	if (rc)
 		return rc;
-	if (argc == 0)
-		memset(&o, 0, sizeof(o));
-	argv += pos;
-	argc -= pos;
+	if (argc > 0) {
+		argv++;
+		argc--;
+	}
 	if (!strcmp(sub, "list")) {
 		Xdrop__V1__ListRulesRequest rq = XDROP__V1__LIST_RULES_REQUEST__INIT;
 		Xdrop__V1__ListWhitelistRequest wq = XDROP__V1__LIST_WHITELIST_REQUEST__INIT;
 
+		if (argc)
+			return fail(CTL_EXIT_USAGE,
+				    "usage: %s list [OPTIONS] (see xdropctl --help)", k->cmd);
 		if (k == &kind_rules) {
-			rq.page = o.page, rq.limit = o.limit, rq.search = o.search ? o.search : "";
-			rq.enabled = o.enabled ? o.enabled : "",
-			rq.action = o.action ? o.action : "";
-			rq.sort = o.sort ? o.sort : "", rq.order = o.order ? o.order : "";
+			rq.page = o->page;
+			rq.limit = o->limit;
+			rq.search = o->search ? o->search : "";
+			rq.enabled = o->enabled ? o->enabled : "";
+			rq.action = o->action ? o->action : "";
+			rq.sort = o->sort ? o->sort : "";
+			rq.order = o->order ? o->order : "";
 			rc = call(c, k->svc, "List", &rq.base, &resp, 0);
 		} else {
-			wq.page = o.page, wq.limit = o.limit, wq.search = o.search ? o.search : "";
-			wq.sort = o.sort ? o.sort : "", wq.order = o.order ? o.order : "";
+			wq.page = o->page;
+			wq.limit = o->limit;
+			wq.search = o->search ? o->search : "";
+			wq.sort = o->sort ? o->sort : "";
+			wq.order = o->order ? o->order : "";
 			rc = call(c, k->svc, "List", &wq.base, &resp, 0);
 		}
 		if (rc)
@@ -1032,7 +1300,7 @@ static int cmd_rules_or_wl(struct ctl *c, const struct kind *k, int argc, char *
 		Xdrop__V1__GetWhitelistRequest wq = XDROP__V1__GET_WHITELIST_REQUEST__INIT;
 
 		if (argc != 1)
-			return fail(CTL_EXIT_USAGE, "usage: %s get ID", k->list);
+			return fail(CTL_EXIT_USAGE, "usage: %s get ID", k->cmd);
 		rq.id = wq.id = argv[0];
 		rc = call(c, k->svc, "Get", k == &kind_rules ? &rq.base : &wq.base, &resp, 0);
 		if (rc)
@@ -1058,7 +1326,7 @@ static int cmd_rules_or_wl(struct ctl *c, const struct kind *k, int argc, char *
 			return fail(CTL_EXIT_USAGE, "whitelist entries cannot be updated: delete "
 						    "and add");
 		if (argc < (upd ? 2 : 1))
-			return fail(CTL_EXIT_USAGE, "usage: %s %s%s FIELD=VALUE...", k->list, sub,
+			return fail(CTL_EXIT_USAGE, "usage: %s %s%s FIELD=VALUE...", k->cmd, sub,
 				    upd ? " ID" : "");
 		err = kv_object(argv + upd, argc - upd, k->item, &obj, &e);
 		if (!err && k == &kind_rules)
@@ -1106,7 +1374,7 @@ static int cmd_rules_or_wl(struct ctl *c, const struct kind *k, int argc, char *
 		Xdrop__V1__DeleteRequest dq = XDROP__V1__DELETE_REQUEST__INIT;
 
 		if (argc < 1)
-			return fail(CTL_EXIT_USAGE, "usage: %s del ID...", k->list);
+			return fail(CTL_EXIT_USAGE, "usage: %s del ID...", k->cmd);
 		if (argc == 1) {
 			dq.id = argv[0];
 			rc = call(c, k->svc, "Delete", &dq.base, &resp, 0);
@@ -1125,7 +1393,7 @@ static int cmd_rules_or_wl(struct ctl *c, const struct kind *k, int argc, char *
 	if (!strcmp(sub, "top") && k == &kind_rules) {
 		Xdrop__V1__TopRulesRequest tq = XDROP__V1__TOP_RULES_REQUEST__INIT;
 
-		tq.limit = o.limit;
+		tq.limit = o->limit;
 		rc = call(c, k->svc, "Top", &tq.base, &resp, 0);
 		if (rc)
 			return rc;
@@ -1142,16 +1410,16 @@ static int cmd_rules_or_wl(struct ctl *c, const struct kind *k, int argc, char *
 	if (!strcmp(sub, "import")) {
 		if (argc != 1)
 			return fail(CTL_EXIT_USAGE, "usage: %s import FILE|- [--format json|csv]",
-				    k->list);
-		return do_import(c, k, argv[0], o.format);
+				    k->cmd);
+		return do_import(c, k, argv[0], o->format);
 	}
 	if (!strcmp(sub, "export")) {
 		if (argc > 1)
 			return fail(CTL_EXIT_USAGE, "usage: %s export [FILE|-] [--format json|csv]",
-				    k->list);
-		return do_export(c, k, argc ? argv[0] : NULL, o.format);
+				    k->cmd);
+		return do_export(c, k, argc ? argv[0] : NULL, o->format);
 	}
-	return fail(CTL_EXIT_USAGE, "unknown command: %s %s (see xdropctl --help)", k->list, sub);
+	return fail(CTL_EXIT_USAGE, "unknown command: %s %s (see xdropctl --help)", k->cmd, sub);
 }
 
 static volatile sig_atomic_t stop_flag;
@@ -1162,14 +1430,21 @@ static void on_signal(int sig)
 	stop_flag = 1;
 }
 
-static int cmd_stats(struct ctl *c, int argc, char **argv)
+/*
+ * stats, or with --watch a sample every o->watch seconds until SIGINT. Watching, the table
+ * replaces the previous one on a terminal and follows it otherwise, and --json prints one
+ * object per line (JSON Lines) so that a reader can take the samples one by one.
+ */
+static int cmd_stats(struct ctl *c, const struct listopts *o, int argc)
 {
 	Xdrop__V1__GetStatsRequest rq = XDROP__V1__GET_STATS_REQUEST__INIT;
-	struct listopts o = {0};
-	int pos = 0, rc;
+	bool clear = o->watch && isatty(STDOUT_FILENO);
+	int rc = only_opts(o, SUB(SUB_WATCH), "stats");
 
-	if (argc > 0 && (rc = sub_opts(argc, argv, &o, &pos)))
+	if (rc)
 		return rc;
+	if (argc)
+		return fail(CTL_EXIT_USAGE, "usage: stats [--watch [SECONDS]]");
 	signal(SIGINT, on_signal);
 	do {
 		ProtobufCMessage *resp = NULL;
@@ -1177,21 +1452,31 @@ static int cmd_stats(struct ctl *c, int argc, char **argv)
 		rc = call(c, &xdrop__v1__stats_service__descriptor, "Get", &rq.base, &resp, 0);
 		if (rc)
 			return rc;
-		if (c->json) {
+		if (c->json && o->watch) {
+			cJSON *j = json_from_stats((const void *)resp);
+			char *line = j ? cJSON_PrintUnformatted(j) : NULL;
+
+			if (line)
+				puts(line);
+			else
+				rc = fail(CTL_EXIT_FAIL, "out of memory");
+			free(line);
+			cJSON_Delete(j);
+		} else if (c->json) {
 			cJSON *j = json_from_stats((const void *)resp);
 
 			rc = print_json(j);
 			cJSON_Delete(j);
 		} else {
-			if (o.watch)
+			if (clear)
 				printf("\033[H\033[J");
 			print_stats((const void *)resp);
 		}
 		msg_free(resp);
 		fflush(stdout);
-		for (int i = 0; o.watch && i < o.watch * 10 && !stop_flag; i++)
+		for (unsigned i = 0; o->watch && i < o->watch * 10 && !stop_flag; i++)
 			usleep(100000);
-	} while (o.watch && !stop_flag);
+	} while (o->watch && !stop_flag && !rc);
 	return rc;
 }
 
@@ -1364,137 +1649,64 @@ static int cmd_info(struct ctl *c, bool ping)
 	return rc;
 }
 
-static char *read_key_file(const char *path)
+/* An environment variable's value; unset and empty are the same (NULL). */
+static const char *env(const char *name)
 {
-	FILE *f = fopen(path, "r");
-	char buf[1024], *nl;
+	const char *v = getenv(name);
 
-	if (!f || !fgets(buf, sizeof(buf), f)) {
-		if (f)
-			fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	nl = strpbrk(buf, "\r\n");
-	if (nl)
-		*nl = 0;
-	return strdup(buf);
+	return v && *v ? v : NULL;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    {"url", required_argument, NULL, 'u'},
-	    {"controller", required_argument, NULL, 'u'},
-	    {"agent", required_argument, NULL, 'u'},
-	    {"key", required_argument, NULL, 'k'},
-	    {"key-file", required_argument, NULL, 'K'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"ca", required_argument, NULL, 'C'},
-	    {"server-name", required_argument, NULL, 'N'},
-	    {"progress", no_argument, NULL, 'P'},
-	    {"no-progress", no_argument, NULL, 'X'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"batch-size", required_argument, NULL, 'B'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct ctl c = {.progress = -1, .timeout_ms = XDROP_RPC_TIMEOUT_MS, .batch = CTL_BATCH};
-	struct rpc_client_opts co = {.sz = sizeof(co)};
-	char *key_from_file = NULL;
+	struct listopts o = {0};
+	char **args = calloc((size_t)argc + 1, sizeof(*args));
 	const char *cmd;
-	int ch, rc;
+	int n_args = 0, rc;
 
-	c.url = getenv("XDROP_URL") ? getenv("XDROP_URL") : CTL_DEFAULT_URL;
-	c.key = getenv("XDROP_KEY");
-	while ((ch = getopt_long(argc, argv, "+u:k:qhj", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'u':
-			c.url = optarg;
-			break;
-		case 'k':
-			c.key = optarg;
-			break;
-		case 'K':
-			free(key_from_file);
-			key_from_file = read_key_file(optarg);
-			if (!key_from_file)
-				return fail(CTL_EXIT_USAGE, "--key-file %s: cannot read", optarg);
-			c.key = key_from_file;
-			break;
-		case 'j':
-			c.json = true;
-			break;
-		case 't':
-			c.timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
-			if (!c.timeout_ms)
-				return fail(CTL_EXIT_USAGE, "--timeout: milliseconds > 0");
-			break;
-		case 'C':
-			c.tls.ca_file = optarg;
-			break;
-		case 'N':
-			c.tls.server_name = optarg;
-			break;
-		case 'P':
-			c.progress = 1;
-			break;
-		case 'X':
-			c.progress = 0;
-			break;
-		case 'q':
-			c.quiet = true;
-			break;
-		case 'B':
-			c.batch = strtoul(optarg, NULL, 10);
-			if (!c.batch)
-				return fail(CTL_EXIT_USAGE, "--batch-size: a number > 0");
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return CTL_EXIT_OK;
-		default:
-			fputs("see xdropctl --help\n", stderr);
-			return CTL_EXIT_USAGE;
-		}
+	if (!args)
+		return fail(CTL_EXIT_FAIL, "out of memory");
+	c.url = env("XDROP_URL") ? env("XDROP_URL") : CTL_DEFAULT_URL;
+	c.key = env("XDROP_KEY");
+	c.tls.ca_file = env("XDROP_CA");
+	c.tls.cert_file = env("XDROP_CERT");
+	c.tls.key_file = env("XDROP_CERT_KEY");
+	rc = parse_args(argc, argv, &c, &o, args, &n_args);
+	if (rc)
+		goto out;
+	if (c.help) {
+		fputs(usage_text, stdout);
+		goto out;
 	}
-	if (optind >= argc) {
+	if (!n_args) {
 		fputs(usage_text, stderr);
-		return CTL_EXIT_USAGE;
+		rc = CTL_EXIT_USAGE;
+		goto out;
 	}
-	cmd = argv[optind];
-	co.url = c.url;
-	co.auth_token = c.key;
-	co.timeout_ms = c.timeout_ms;
-	co.max_msg = XDROP_RPC_MAX_MSG;
-	/* no resend while a call runs: a large atomic batch must not be executed twice */
-	co.resend_ms = CTL_BATCH_TIMEOUT_MS + 1000;
-	co.tls = &c.tls;
-	rc = rpc_client_open(&c.client, &co);
-	if (rc) {
-		free(key_from_file);
-		return fail(CTL_EXIT_USAGE, "%s: %s", c.url, strerror(-rc));
+	if (!c.tls.cert_file != !c.tls.key_file) {
+		rc = fail(CTL_EXIT_USAGE, "--cert and --cert-key go together (also as $XDROP_CERT "
+					  "and $XDROP_CERT_KEY)");
+		goto out;
 	}
-	argc -= optind + 1;
-	argv += optind + 1;
+	cmd = args[0];
 	if (!strcmp(cmd, "rules"))
-		rc = cmd_rules_or_wl(&c, &kind_rules, argc, argv);
+		rc = cmd_rules_or_wl(&c, &kind_rules, &o, n_args - 1, args + 1);
 	else if (!strcmp(cmd, "whitelist") || !strcmp(cmd, "wl"))
-		rc = cmd_rules_or_wl(&c, &kind_wl, argc, argv);
+		rc = cmd_rules_or_wl(&c, &kind_wl, &o, n_args - 1, args + 1);
 	else if (!strcmp(cmd, "stats"))
-		rc = cmd_stats(&c, argc, argv);
+		rc = cmd_stats(&c, &o, n_args - 1);
 	else if (!strcmp(cmd, "nodes"))
-		rc = cmd_nodes(&c, argc, argv);
+		rc = only_opts(&o, 0, cmd) ?: cmd_nodes(&c, n_args - 1, args + 1);
 	else if (!strcmp(cmd, "keys"))
-		rc = cmd_keys(&c, argc, argv);
-	else if (!strcmp(cmd, "info"))
-		rc = cmd_info(&c, false);
-	else if (!strcmp(cmd, "ping"))
-		rc = cmd_info(&c, true);
+		rc = only_opts(&o, 0, cmd) ?: cmd_keys(&c, n_args - 1, args + 1);
+	else if (!strcmp(cmd, "info") || !strcmp(cmd, "ping"))
+		rc = only_opts(&o, 0, cmd) ?: cmd_info(&c, !strcmp(cmd, "ping"));
 	else
 		rc = fail(CTL_EXIT_USAGE, "unknown command %s (see xdropctl --help)", cmd);
+out:
 	rpc_client_close(c.client);
-	free(key_from_file);
+	free(c.key_buf);
+	free(args);
 	return rc;
 }
