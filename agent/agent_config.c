@@ -8,6 +8,7 @@
 
 #include "agent_config.h"
 #include "pubsub.h"
+#include "rule.h"
 #include "xdrop.h"
 
 static const char *const known_keys[] = {
@@ -80,9 +81,9 @@ int agent_config_load(struct agent_config *c, const char *path)
 	if ((err = config_get_str(raw, "node.id", NULL, &c->node_id)) ||
 	    (err = config_get_str(raw, "node.key", NULL, &c->node_key)))
 		goto out;
-	if (c->node_id &&
-	    (strlen(c->node_id) == 0 || strlen(c->node_id) > 128 || strchr(c->node_id, ':'))) {
-		err = config_fail(raw, "node.id", "1-128 characters, no ':'");
+	if (c->node_id && !rule_id_ok(c->node_id)) {
+		err = config_fail(raw, "node.id",
+				  "a node id is 1..%d characters of " XDROP_ID_CHARS, XDROP_ID_MAX);
 		goto out;
 	}
 	if (c->node_key &&

@@ -15,6 +15,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "rule.h"
 
 void auth_random_hex(char *out, size_t nbytes)
 {
@@ -178,6 +179,8 @@ static enum rpc_code check_node(struct store *s, const char *token, struct princ
 		return RPC_UNAUTHENTICATED;
 	memcpy(nid, id, idlen);
 	nid[idlen] = '\0';
+	if (!rule_id_ok(nid)) /* the one id rule (lib/rule.h), for tokens as for creation */
+		return RPC_UNAUTHENTICATED;
 	if (store_node_get(s, nid, &sn) < 0)
 		return RPC_UNAUTHENTICATED;
 	klen = strlen(colon + 1);

@@ -11,6 +11,7 @@
 #include "lib/config.h"
 #include "publish.h"
 #include "rpc.h"
+#include "rule.h"
 #include "rules.h"
 #include "stats.h"
 #include "store.h"
@@ -119,8 +120,9 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 
 		snprintf(k, sizeof(k), "nodes.%d.id", i);
 		err = config_get_str(c, k, NULL, &n->id);
-		if (!err && (!n->id || !n->id[0] || strchr(n->id, ':')))
-			err = config_fail(c, k, "a node needs an id without ':'");
+		if (!err && !rule_id_ok(n->id))
+			err = config_fail(c, k, "a node id is 1..%d characters of " XDROP_ID_CHARS,
+					  XDROP_ID_MAX);
 		snprintf(k, sizeof(k), "nodes.%d.key", i);
 		err = err ?: config_get_str(c, k, NULL, &n->key);
 		if (!err && (!n->key || strlen(n->key) < 16 || strlen(n->key) > 64))

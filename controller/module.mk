@@ -50,8 +50,9 @@ ALL_TARGETS += $(BIN)/xdrop-controller
 CHECK_SOURCES += controller/main.c
 
 # End-to-end suites of the controller: tests/controller/test_*.c with the harness
-# (in-process controller, toy agents on lib/pubsub).
-CTRL_E2E := test_push test_service
+# (in-process controller, toy agents on lib/pubsub); test_nodes also makes certificates
+# with openssl, test_ctl_config reads controller/config.example.yaml.
+CTRL_E2E := test_push test_service test_nodes test_ctl_config
 CTRL_HARNESS := $(SANOBJ)/tests/controller/harness.o
 $(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): XCFLAGS += -Icontroller -Itests/controller
 $(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): | $(PROTO_H)

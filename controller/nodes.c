@@ -82,7 +82,7 @@ static void state_free(struct node_state *s)
 static struct node_state *find(struct nodes *n, const char *id)
 {
 	for (size_t i = 0; i < n->n; i++)
-		if (strcmp(n->v[i].id, id) == 0)
+		if (n->v[i].id && strcmp(n->v[i].id, id) == 0)
 			return &n->v[i];
 	return NULL;
 }
@@ -90,46 +90,60 @@ static struct node_state *find(struct nodes *n, const char *id)
 int nodes_reload(struct nodes *n)
 {
 	struct store_node *rows = NULL;
-	struct node_state *nv;
+	struct node_state *nv = NULL;
 	size_t count = 0;
 	int err;
 
+	/* every row: the table grows with the store, so no node is ever left out */
 	err = store_node_list(n->store, &rows, &count);
 	if (err)
 		return err;
-	if (count > XDROP_NODE_MAX)
-		count = XDROP_NODE_MAX;
 	nv = calloc(count ? count : 1, sizeof(*nv));
 	if (!nv) {
-		store_free_nodes(rows, count);
-		return -ENOMEM;
+		err = -ENOMEM;
+		goto out;
 	}
-	pthread_mutex_lock(&n->lock);
 	for (size_t i = 0; i < count; i++) {
-		struct node_state *old = find(n, rows[i].node->id);
-
-		if (old) {
-			nv[i] = *old; /* keep the live state, take the new row */
-			free(old->id);
-			free(old->key);
-			free(old->address);
-			old->id = strdup(""); /* so that it is not found twice */
-			old->key = old->address = NULL;
-			old->beacon = NULL;
-		}
 		nv[i].id = strdup(rows[i].node->id);
 		nv[i].key = strdup(rows[i].key);
 		nv[i].address = strdup(rows[i].node->address);
 		nv[i].keylen = strlen(rows[i].key);
+		if (!nv[i].id || !nv[i].key || !nv[i].address) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&n->lock);
+	for (size_t i = 0; i < count; i++) {
+		struct node_state *old = find(n, nv[i].id);
+		struct node_state row = nv[i];
+
+		if (!old)
+			continue;
+		nv[i] = *old; /* keep the live state, take the new row */
+		nv[i].id = row.id;
+		nv[i].key = row.key;
+		nv[i].address = row.address;
+		nv[i].keylen = row.keylen;
+		free(old->id);
+		free(old->key);
+		free(old->address);
+		old->id = old->key = old->address = NULL; /* not found twice */
+		old->beacon = NULL;			  /* moved */
 	}
 	for (size_t i = 0; i < n->n; i++)
 		state_free(&n->v[i]);
 	free(n->v);
 	n->v = nv;
 	n->n = count;
+	nv = NULL;
 	pthread_mutex_unlock(&n->lock);
+out:
+	for (size_t i = 0; nv && i < count; i++)
+		state_free(&nv[i]);
+	free(nv);
 	store_free_nodes(rows, count);
-	return 0;
+	return err;
 }
 
 static int key_cb(void *arg, const char *node_id, uint8_t *key, size_t *len)
@@ -232,7 +246,7 @@ static int64_t call_force_sync(struct nodes *n, const char *url, const char *tok
 				    .url = url,
 				    .auth_token = token,
 				    .timeout_ms = XDROP_FORCE_SYNC_TIMEOUT_MS,
-				    .tls = n->have_tls ? &n->tls : NULL};
+				    .tls = nodes_tls(n)};
 	Xdrop__V1__ForceSyncRequest req = XDROP__V1__FORCE_SYNC_REQUEST__INIT;
 	Xdrop__V1__ForceSyncReply *rep = NULL;
 	struct rpc_client *c = NULL;
@@ -698,6 +712,11 @@ int nodes_reachable(struct nodes *n, char ***addrs, char ***tokens)
 	}
 	pthread_mutex_unlock(&n->lock);
 	return (int)k;
+}
+
+const struct tls_opts *nodes_tls(struct nodes *n)
+{
+	return n->have_tls ? &n->tls : NULL; /* set once by nodes_open: no lock needed */
 }
 
 uint64_t nodes_force_syncs(struct nodes *n, uint64_t *ok)

@@ -16,6 +16,9 @@
  * most once per XDROP_NODE_REPAIR_INTERVALS intervals, on a thread of its own so that a
  * dead node never slows the health loop.
  *
+ * Every registered node is tracked: the table is rebuilt from the store's rows, as many as
+ * there are, on each nodes_reload().
+ *
  * The beacon collector (pubsub SUB, listening) and the health loop run on their own
  * threads; every public function is thread-safe.
  */
@@ -31,7 +34,6 @@
 
 #define XDROP_NODE_OFFLINE_INTERVALS 3
 #define XDROP_NODE_REPAIR_INTERVALS  2
-#define XDROP_NODE_MAX		     1024
 #define XDROP_NODE_KEY_BYTES	     24 /* random bytes of a generated key (48 hex digits) */
 #define XDROP_FORCE_SYNC_TIMEOUT_MS  2000
 
@@ -99,6 +101,10 @@ void nodes_each_beacon(struct nodes *n,
  * calls. *addrs and *tokens are NULL-terminated arrays of strings, each freed with free()
  * and the arrays too. Returns the count or -ENOMEM. */
 int nodes_reachable(struct nodes *n, char ***addrs, char ***tokens);
+
+/* The TLS settings for calls to nodes (nodes_opts.tls, copied at open), or NULL: what
+ * every caller of an agent's RPC address passes as rpc_client_opts.tls. */
+const struct tls_opts *nodes_tls(struct nodes *n);
 
 /* Counters for tests and stats: force syncs attempted and succeeded. */
 uint64_t nodes_force_syncs(struct nodes *n, uint64_t *ok);

@@ -163,7 +163,11 @@ static void *sweep_main(void *arg)
 
 		pthread_mutex_unlock(&sw->lock);
 		err = store_rules_expire(sw->st, store_now_ns(), &count, &rev);
-		if (err)
+		if (err == -EBUSY)
+			log_warn("rules: expiry sweep skipped: the database is locked by another "
+				 "process; trying again in %u ms",
+				 sw->interval_ms);
+		else if (err)
 			log_warn("rules: expiry sweep failed: %s", strerror(-err));
 		else if (count)
 			log_info("rules: %zu expired rules deleted (revision %llu)", count,

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -378,7 +379,7 @@ static enum rpc_code rule_batch_create(struct rpc_call *call, const ProtobufCMes
 	}
 	live = n;
 	for (;;) {
-		size_t idx = 0;
+		size_t idx = SIZE_MAX; /* the store sets it only when one item failed */
 
 		memset(&e, 0, sizeof(e));
 		err = store_rules_add(s->store, ptrs, live, "rules", &rev, &idx, &e);
@@ -612,7 +613,7 @@ static enum rpc_code wl_batch_create(struct rpc_call *call, const ProtobufCMessa
 	}
 	live = n;
 	for (;;) {
-		size_t idx = 0;
+		size_t idx = SIZE_MAX; /* the store sets it only when one item failed */
 
 		memset(&e, 0, sizeof(e));
 		err = store_wl_add(s->store, ptrs, live, "entries", &rev, &idx, &e);
@@ -645,22 +646,6 @@ static enum rpc_code wl_batch_delete(struct rpc_call *call, const ProtobufCMessa
 }
 
 /* ---- NodeService -------------------------------------------------------------------------- */
-
-static bool node_id_ok(const char *id)
-{
-	size_t n = strlen(id);
-
-	if (n == 0 || n > XDROP_STORE_MAX_ID)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = id[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.'))
-			return false;
-	}
-	return true;
-}
 
 static enum rpc_code node_text_check(struct rpc_call *call, const Xdrop__V1__Node *n)
 {
@@ -781,9 +766,10 @@ static enum rpc_code node_create(struct rpc_call *call, const ProtobufCMessage *
 	if (!n->id[0]) {
 		store_uuid(id);
 		n->id = id;
-	} else if (!node_id_ok(n->id)) {
+	} else if (!rule_id_ok(n->id)) {
 		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "node.id",
-				      "id must be 1..%d of [A-Za-z0-9._-]", XDROP_STORE_MAX_ID);
+				      "a node id is 1..%d characters of " XDROP_ID_CHARS,
+				      XDROP_ID_MAX);
 	}
 	if ((rc = node_text_check(call, n)) != RPC_OK)
 		return rc;
@@ -982,9 +968,11 @@ static enum rpc_code stats_hist(struct rpc_call *call, const ProtobufCMessage *r
 	size_t n = 0;
 	int err;
 
-	if (req->seconds > XDROP_HISTORY_MAX_S)
-		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "seconds", "at most %d",
-				      XDROP_HISTORY_MAX_S);
+	if (req->seconds > XDROP_HISTORY_WINDOW_MAX_S)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "seconds",
+				      "at most %d: the longest history a controller keeps "
+				      "(stats.history is at most %d s)",
+				      XDROP_HISTORY_WINDOW_MAX_S, XDROP_HISTORY_MAX_S);
 	err = stats_history(s->stats, req->node_id, req->seconds, req->step, &v, &n);
 	if (err == -ENOENT)
 		return rpc_call_error(call, RPC_NOT_FOUND, "node_id", "no history for %.64s",

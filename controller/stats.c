@@ -33,8 +33,10 @@ struct stats {
 	unsigned cap;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct ring *rings;
+	struct ring *rings; /* [0] is the cluster's */
 	size_t nrings;
+	bool full_logged;
+	uint64_t agent_failures; /* RuleStats calls to agents that failed */
 	pthread_t thread;
 	bool started, stop;
 };
@@ -83,7 +85,8 @@ void stats_totals(struct stats *s, Xdrop__V1__Counters *totals, Xdrop__V1__Rates
 	nodes_each_beacon(s->nodes, sum_cb, &a);
 }
 
-/* Lock held: the ring of id, created when missing. NULL when out of memory or slots. */
+/* Lock held: the ring of id, created when missing. NULL when out of memory or slots (the
+ * cluster's ring is made first, by stats_open, so only nodes can run out of slots). */
 static struct ring *ring_of(struct stats *s, const char *id)
 {
 	struct ring *nr;
@@ -91,8 +94,14 @@ static struct ring *ring_of(struct stats *s, const char *id)
 	for (size_t i = 0; i < s->nrings; i++)
 		if (strcmp(s->rings[i].id, id) == 0)
 			return &s->rings[i];
-	if (s->nrings > XDROP_NODE_MAX)
+	if (s->nrings > XDROP_HISTORY_MAX_NODES) {
+		if (!s->full_logged)
+			log_warn("stats: %d nodes have a history already; %s and later ones get "
+				 "none",
+				 XDROP_HISTORY_MAX_NODES, id);
+		s->full_logged = true;
 		return NULL;
+	}
 	nr = realloc(s->rings, (s->nrings + 1) * sizeof(*nr));
 	if (!nr)
 		return NULL;
@@ -179,6 +188,10 @@ int stats_open(struct stats **out, struct nodes *nodes, unsigned history_s)
 		s->cap = XDROP_HISTORY_MAX_S;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	if (!ring_of(s, "")) {
+		stats_close(s);
+		return -ENOMEM;
+	}
 	err = -pthread_create(&s->thread, NULL, sample_main, s);
 	if (err) {
 		stats_close(s);
@@ -324,6 +337,22 @@ static int cmp_sum(const void *a, const void *b)
 	return strcmp(((const struct rule_sum *)a)->id, ((const struct rule_sum *)b)->id);
 }
 
+/* A node that does not answer RuleStats is counted with its beacon's top rules instead;
+ * the 1st, 2nd, 4th, 8th... such failure is logged, so a wrong address or TLS setting
+ * shows without a line per scrape. */
+static void agent_failed(struct stats *st, const char *url, const struct rpc_status *rs)
+{
+	uint64_t k;
+
+	pthread_mutex_lock(&st->lock);
+	k = st->agent_failures++;
+	pthread_mutex_unlock(&st->lock);
+	if (!(k & (k + 1)))
+		log_warn("stats: RuleStats on %s failed (%llu so far): %s %s; using its "
+			 "beacon's top rules",
+			 url, (unsigned long long)k + 1, rpc_code_name(rs->code), rs->message);
+}
+
 /* Asks every reachable agent; returns the node ids (from the tokens) that answered. */
 static char **ask_agents(struct stats *st, struct sums *sums)
 {
@@ -336,16 +365,26 @@ static char **ask_agents(struct stats *st, struct sums *sums)
 		return NULL;
 	answered = calloc((size_t)n + 1, sizeof(*answered));
 	for (int i = 0; i < n; i++) {
+		/* the same TLS settings as every other call to a node (nodes.c) */
 		struct rpc_client_opts o = {.sz = sizeof(o),
 					    .url = addrs[i],
 					    .auth_token = tokens[i],
-					    .timeout_ms = XDROP_STATS_AGENT_TIMEOUT_MS};
+					    .timeout_ms = XDROP_STATS_AGENT_TIMEOUT_MS,
+					    .tls = nodes_tls(st->nodes)};
 		Xdrop__V1__RuleStatsReply *rep = NULL;
 		struct rpc_client *c = NULL;
+		struct rpc_status rs = {.code = RPC_UNAVAILABLE};
+		int err;
 
-		if (rpc_client_open(&c, &o) == 0 &&
-		    rpc_client_call(c, &xdrop__v1__agent_service__descriptor, "RuleStats",
-				    &req.base, (ProtobufCMessage **)&rep, NULL) == 0) {
+		err = rpc_client_open(&c, &o);
+		if (!err)
+			err = rpc_client_call(c, &xdrop__v1__agent_service__descriptor, "RuleStats",
+					      &req.base, (ProtobufCMessage **)&rep, &rs);
+		else
+			snprintf(rs.message, sizeof(rs.message), "%s", strerror(-err));
+		if (err) {
+			agent_failed(st, addrs[i], &rs);
+		} else {
 			for (size_t j = 0; j < rep->n_rules; j++)
 				sums_add(sums, rep->rules[j]->id, rep->rules[j]->match_count,
 					 rep->rules[j]->drop_count, rep->rules[j]->pps);

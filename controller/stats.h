@@ -18,8 +18,16 @@
 #include "nodes.h"
 #include "xdrop.pb-c.h"
 
-#define XDROP_HISTORY_DEFAULT_S	     3600
-#define XDROP_HISTORY_MAX_S	     (24 * 3600)
+#define XDROP_HISTORY_DEFAULT_S 3600
+#define XDROP_HISTORY_MAX_S	(24 * 3600)
+/* The longest window StatsService.History serves: the longest history a controller can
+ * keep (stats.history is at most XDROP_HISTORY_MAX_S), so a longer window could never be
+ * filled. The gateway's /stats/history `seconds` limit must be the same number. */
+#define XDROP_HISTORY_WINDOW_MAX_S XDROP_HISTORY_MAX_S
+/* Nodes with a history ring of their own (each ring is history_s points, about 150 bytes
+ * each); nodes seen after that many have no per-node history (logged once), the cluster's
+ * ring always exists. */
+#define XDROP_HISTORY_MAX_NODES	     1024
 #define XDROP_STATS_AGENT_TIMEOUT_MS 1000
 
 struct stats;

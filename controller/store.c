@@ -13,14 +13,17 @@
  * rolls back, leaving memory untouched.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -44,6 +47,7 @@ struct conn {
 
 struct store {
 	char *path;
+	int lock_fd; /* flock'ed "<path>.lock", -1 when not held */
 	unsigned busy_ms, keep;
 	struct conn w;
 	pthread_mutex_t wlock;
@@ -150,18 +154,6 @@ static void reader_put(struct store *s, struct conn *c)
 	s->reader_busy[c - s->readers] = false;
 	pthread_cond_signal(&s->pcond);
 	pthread_mutex_unlock(&s->plock);
-}
-
-static int exec1(struct conn *c, const char *sql)
-{
-	sqlite3_stmt *st = stmt(c, sql);
-
-	if (!st)
-		return -EIO;
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return sql_err(c, sql);
-	sqlite3_reset(st);
-	return 0;
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -315,6 +307,60 @@ static int load_state(struct store *s)
 	return 0;
 }
 
+/*
+ * One controller per database: the revision and content hash live in memory, so a second
+ * writer would make both serve and push a wrong view. store_open takes an exclusive
+ * flock() on "<database>.lock" without waiting and holds it until store_close; the kernel
+ * drops it when the process dies, even by kill -9, so no stale lock survives a crash.
+ *
+ * A file of its own rather than the database: SQLite locks the database with POSIX
+ * (fcntl) locks, which a process loses when it closes *any* descriptor of that file, so a
+ * descriptor of ours on it would put SQLite's locks at the mercy of our close(); on NFS,
+ * flock() is emulated with fcntl locks and would collide with SQLite's own. The lock file
+ * can also be taken before the database exists. It is never deleted (a process could
+ * otherwise lock a fresh file while another holds the old one) and holds the holder's PID
+ * for the error message.
+ */
+static int lock_take(struct store *s)
+{
+	char *lp = NULL, pid[32] = "";
+	ssize_t got;
+	int fd = -1, err = 0;
+
+	if (asprintf(&lp, "%s.lock", s->path) < 0)
+		return -ENOMEM;
+	fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = -errno;
+		log_error("store: cannot open the lock file %s: %s", lp, strerror(errno));
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		if (err != -EBUSY) {
+			log_error("store: cannot lock %s: %s", lp, strerror(errno));
+			goto out;
+		}
+		got = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[got > 0 ? got : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		log_error("store: the database %s is in use by another controller (%s%s holds "
+			  "the lock %s); run one controller per database",
+			  s->path, pid[0] ? "PID " : "a process", pid, lp);
+		goto out;
+	}
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
+		log_warn("store: cannot write the PID to %s: %s", lp, strerror(errno));
+	s->lock_fd = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(lp);
+	return err;
+}
+
 int store_open(struct store **out, const struct store_opts *opts)
 {
 	struct store *s;
@@ -334,12 +380,15 @@ int store_open(struct store **out, const struct store_opts *opts)
 	s->keep = opts->keep ? opts->keep : XDROP_STORE_CHANGELOG_KEEP;
 	s->on_commit = opts->on_commit;
 	s->commit_arg = opts->commit_arg;
+	s->lock_fd = -1;
 	s->path = strdup(opts->path);
 	if (!s->path) {
 		err = -ENOMEM;
 		goto out;
 	}
-	err = conn_open(&s->w, s->path, s->busy_ms, true);
+	err = lock_take(s); /* before anything touches the file, migrations included */
+	if (!err)
+		err = conn_open(&s->w, s->path, s->busy_ms, true);
 	if (!err)
 		err = migrate(&s->w);
 	if (!err)
@@ -362,6 +411,8 @@ void store_close(struct store *s)
 	for (unsigned i = 0; i < XDROP_STORE_READERS; i++)
 		conn_close(&s->readers[i]);
 	conn_close(&s->w);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* after SQLite let go of the file: releases the flock */
 	pthread_mutex_destroy(&s->wlock);
 	pthread_mutex_destroy(&s->plock);
 	pthread_mutex_destroy(&s->rlock);
@@ -462,9 +513,60 @@ static int set_err(struct store_error *err, enum rpc_code code, const char *pref
 	}
 }
 
-/* Takes the writer lock and opens the transaction. */
+static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+
+/*
+ * BEGIN IMMEDIATE on the writer: 0, -EBUSY when another connection held the database's
+ * write lock for all of busy_timeout (SQLITE_BUSY or SQLITE_LOCKED: another process, such
+ * as an sqlite3 shell with an open transaction), -EIO for any other failure (logged).
+ */
+static int begin_write(struct store *s)
+{
+	sqlite3_stmt *st = stmt(&s->w, SQL_BEGIN);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+		log_warn("store: %s: the database is locked by another connection (waited %u ms)",
+			 s->path, s->busy_ms);
+		return -EBUSY;
+	}
+	return sql_err(&s->w, SQL_BEGIN);
+}
+
+/*
+ * Fills *err for a change that could not start (change_begin's rc) and returns rc:
+ * UNAVAILABLE for a database locked elsewhere (worth a retry), RESOURCE_EXHAUSTED for
+ * memory, INTERNAL otherwise.
+ */
+static int begin_fail(struct store *s, int rc, struct store_error *err)
+{
+	if (rc == -EBUSY)
+		set_err(err, RPC_UNAVAILABLE, NULL, NULL,
+			"the database is locked by another process (waited %u ms); try again",
+			s->busy_ms);
+	else if (rc == -ENOMEM)
+		set_err(err, RPC_RESOURCE_EXHAUSTED, NULL, NULL,
+			"out of memory for the transaction");
+	else
+		set_err(err, RPC_INTERNAL, NULL, NULL,
+			"cannot start a transaction: database error (see the controller's log)");
+	return rc;
+}
+
+/*
+ * Takes the writer lock and opens the transaction. Returns 0, -ENOMEM, or begin_write's
+ * -EBUSY / -EIO (the lock is not held then).
+ */
 static int change_begin(struct store *s, struct change *ch, size_t expect)
 {
+	int rc;
+
 	memset(ch, 0, sizeof(*ch));
 	ch->s = s;
 	ch->cap = expect ? expect : 1;
@@ -473,24 +575,26 @@ static int change_begin(struct store *s, struct change *ch, size_t expect)
 	ch->rules = calloc(ch->cap, sizeof(*ch->rules));
 	ch->wl = calloc(ch->cap, sizeof(*ch->wl));
 	ch->strs = calloc(ch->cap, sizeof(*ch->strs));
-	if (!ch->ops || !ch->opp || !ch->rules || !ch->wl || !ch->strs)
-		goto nomem;
+	if (!ch->ops || !ch->opp || !ch->rules || !ch->wl || !ch->strs) {
+		log_error("store: out of memory for a change of %zu ops", expect);
+		rc = -ENOMEM;
+		goto fail;
+	}
 	pthread_mutex_lock(&s->wlock);
 	ch->hash = s->hash; /* only writers change it, and we are the writer */
-	if (exec1(&s->w, "BEGIN IMMEDIATE") < 0) {
+	rc = begin_write(s);
+	if (rc < 0) {
 		pthread_mutex_unlock(&s->wlock);
 		goto fail;
 	}
 	return 0;
-nomem:
-	log_error("store: out of memory for a change of %zu ops", expect);
 fail:
 	free(ch->ops);
 	free(ch->opp);
 	free(ch->rules);
 	free(ch->wl);
 	free(ch->strs);
-	return -ENOMEM;
+	return rc;
 }
 
 static void change_free(struct change *ch)
@@ -641,22 +745,6 @@ static bool text_ok(const char *t)
 	return !t || strlen(t) <= XDROP_STORE_MAX_TEXT;
 }
 
-static bool id_ok(const char *id)
-{
-	size_t n = id ? strlen(id) : 0;
-
-	if (n == 0 || n > XDROP_STORE_MAX_ID)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = id[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.'))
-			return false;
-	}
-	return true;
-}
-
 /* The id of the entry holding match key mk (in *dup, room for XDROP_STORE_MAX_ID + 1):
  * 1 when found, 0 when free, -EIO. */
 static int find_dup(struct conn *c, const char *sql, const char *mk, const char *self, char *dup)
@@ -720,9 +808,9 @@ static int put_rule(struct change *ch, Xdrop__V1__Rule *r, const char *sql, cons
 	size_t len;
 	int rc;
 
-	if (!id_ok(r->id))
+	if (!rule_id_ok(r->id))
 		return set_err(err, RPC_INVALID_ARGUMENT, prefix, "id",
-			       "id must be 1..%d of [A-Za-z0-9._-]", XDROP_STORE_MAX_ID);
+			       "id must be 1..%d characters of " XDROP_ID_CHARS, XDROP_ID_MAX);
 	if (!text_ok(r->name))
 		return set_err(err, RPC_INVALID_ARGUMENT, prefix, "name", "longer than %u bytes",
 			       XDROP_STORE_MAX_TEXT);
@@ -818,7 +906,7 @@ int store_rules_add(struct store *s, Xdrop__V1__Rule *const *rules, size_t n, co
 			       NULL, "a batch holds 1..%d rules", XDROP_STORE_MAX_BATCH);
 	rc = change_begin(s, &ch, n);
 	if (rc < 0)
-		return set_err(err, RPC_INTERNAL, NULL, NULL, "cannot start a transaction");
+		return begin_fail(s, rc, err);
 	for (size_t i = 0; i < n; i++) {
 		ch.rules[i] = *rules[i];
 		ch.rules[i].stats = NULL;
@@ -847,7 +935,7 @@ int store_rule_replace(struct store *s, const Xdrop__V1__Rule *r, uint64_t *rev,
 
 	rc = change_begin(s, &ch, 1);
 	if (rc < 0)
-		return set_err(err, RPC_INTERNAL, NULL, NULL, "cannot start a transaction");
+		return begin_fail(s, rc, err);
 	ch.rules[0] = *r;
 	ch.rules[0].stats = NULL;
 	rc = put_rule(&ch, &ch.rules[0], SQL_RULE_UPDATE, r->id, "rule", err);
@@ -910,7 +998,7 @@ static int delete_many(struct store *s, bool wl, const char *const *ids, size_t 
 			       "a batch holds 1..%d ids", XDROP_STORE_MAX_BATCH);
 	rc = change_begin(s, &ch, n);
 	if (rc < 0)
-		return set_err(err, RPC_INTERNAL, NULL, NULL, "cannot start a transaction");
+		return begin_fail(s, rc, err);
 	for (size_t i = 0; i < n; i++) {
 		if (n == 1)
 			snprintf(field, sizeof(field), "id");
@@ -1027,9 +1115,9 @@ static int put_wl(struct change *ch, Xdrop__V1__WhitelistEntry *w, const char *p
 	size_t len;
 	int rc;
 
-	if (!id_ok(w->id))
+	if (!rule_id_ok(w->id))
 		return set_err(err, RPC_INVALID_ARGUMENT, prefix, "id",
-			       "id must be 1..%d of [A-Za-z0-9._-]", XDROP_STORE_MAX_ID);
+			       "id must be 1..%d characters of " XDROP_ID_CHARS, XDROP_ID_MAX);
 	if (!text_ok(w->name))
 		return set_err(err, RPC_INVALID_ARGUMENT, prefix, "name", "longer than %u bytes",
 			       XDROP_STORE_MAX_TEXT);
@@ -1100,7 +1188,7 @@ int store_wl_add(struct store *s, Xdrop__V1__WhitelistEntry *const *e, size_t n,
 			       NULL, "a batch holds 1..%d entries", XDROP_STORE_MAX_BATCH);
 	rc = change_begin(s, &ch, n);
 	if (rc < 0)
-		return set_err(err, RPC_INTERNAL, NULL, NULL, "cannot start a transaction");
+		return begin_fail(s, rc, err);
 	for (size_t i = 0; i < n; i++) {
 		ch.wl[i] = *e[i];
 		prefix_of(pfx, sizeof(pfx), prefix, i, n);

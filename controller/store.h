@@ -21,8 +21,11 @@
  *
  * Errors: 0 or a negative errno. Write functions also fill a struct store_error with the
  * RPC status, the field path (e.g. "rules[3].src_cidr") and a message, which the service
- * layer returns as is. Messages returned through out-parameters belong to the caller and
- * are freed with protobuf_c_message_free_unpacked() (or the named helper).
+ * layer returns as is. A change that cannot start because another connection held the
+ * database's write lock for all of busy_timeout fails with -EBUSY and UNAVAILABLE (worth a
+ * retry); other SQLite failures are -EIO and INTERNAL. The store sets *err_index only when
+ * one item of a batch was at fault. Messages returned through out-parameters belong to
+ * the caller and are freed with protobuf_c_message_free_unpacked() (or the named helper).
  */
 #ifndef XDROP_CONTROLLER_STORE_H
 #define XDROP_CONTROLLER_STORE_H
@@ -32,6 +35,7 @@
 #include <stdint.h>
 
 #include "rpc.h"
+#include "rule.h"
 #include "rulehash.h"
 #include "xdrop.pb-c.h"
 
@@ -41,7 +45,7 @@
 #define XDROP_STORE_CHANGELOG_KEEP  1000 /* revisions kept in the change log */
 #define XDROP_STORE_MAX_BATCH	    10000
 #define XDROP_STORE_MAX_TEXT	    (1024u * 1024) /* name, comment, source: bytes */
-#define XDROP_STORE_MAX_ID	    64
+#define XDROP_STORE_MAX_ID	    XDROP_ID_MAX   /* ids of rules, entries, nodes (lib/rule.h) */
 #define XDROP_STORE_LIST_DEFAULT    50
 #define XDROP_STORE_LIST_MAX	    10000
 #define XDROP_UUID_LEN		    37 /* 36 characters and a NUL */
@@ -66,9 +70,11 @@ struct store_opts {
 };
 
 /*
- * Opens (creating if needed) and migrates the database, recomputes the content hash from
- * the stored entries and checks it against the stored one. Returns 0 and *out
- * (store_close), -EIO when SQLite fails, -EPROTO for a file from a newer schema.
+ * Locks the database for this process (an exclusive flock on "<path>.lock", held until
+ * store_close: one controller per database), opens (creating if needed) and migrates it,
+ * recomputes the content hash from the stored entries and checks it against the stored
+ * one. Returns 0 and *out (store_close), -EBUSY when another process holds the lock (its
+ * PID logged), -EIO when SQLite fails, -EPROTO for a file from a newer schema.
  */
 int store_open(struct store **out, const struct store_opts *opts);
 
@@ -115,7 +121,8 @@ int store_rule_replace(struct store *s, const Xdrop__V1__Rule *r, uint64_t *rev,
 int store_rules_delete(struct store *s, const char *const *ids, size_t n, uint64_t *rev,
 		       size_t *err_index, struct store_error *err);
 
-/* Deletes the rules whose 0 < expires_at <= now as one change. *count (may be 0) and *rev. */
+/* Deletes the rules whose 0 < expires_at <= now as one change. *count (may be 0) and *rev.
+ * Returns 0, -EBUSY (the database is locked elsewhere), -EIO or -ENOMEM. */
 int store_rules_expire(struct store *s, int64_t now, size_t *count, uint64_t *rev);
 
 int store_wl_add(struct store *s, Xdrop__V1__WhitelistEntry *const *e, size_t n, const char *prefix,

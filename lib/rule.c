@@ -24,6 +24,23 @@ static int fail(struct rule_error *err, const char *field, const char *reason)
 	return -EINVAL;
 }
 
+bool rule_id_ok(const char *id)
+{
+	size_t n = id ? strnlen(id, XDROP_ID_MAX + 1) : 0;
+
+	if (n == 0 || n > XDROP_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+
+		/* ranges, not isalnum(): the same answer in every locale */
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
 uint8_t rule_combo(const struct rule_spec *r)
 {
 	uint8_t m = 0;

@@ -19,6 +19,16 @@
 
 #define XDROP_PROTO_ANY 0
 
+/*
+ * Ids of rules, whitelist entries and nodes: 1..XDROP_ID_MAX characters of XDROP_ID_CHARS.
+ * One rule for all of them, checked wherever an id comes in (the agent's and the
+ * controller's config files, the API, node tokens): a node id travels inside node tokens
+ * ("node:<id>:<key>") and signed beacons, so a separator such as ':' can never be part of
+ * one, and an id the agent accepts is one the controller can register and authenticate.
+ */
+#define XDROP_ID_MAX   64
+#define XDROP_ID_CHARS "[A-Za-z0-9._-]"
+
 struct rule_spec {
 	uint8_t kind; /* enum xdrop_kind */
 	struct addr_prefix src;
@@ -46,6 +56,9 @@ struct rule_error {
  * rate > 0 iff rate_limit; burst <= ...; len_min <= len_max; tcp flags only with tcp; same
  * family for both addresses. Returns 0 or -EINVAL with *err filled. */
 int rule_validate(const struct rule_spec *r, struct rule_error *err);
+
+/* True when id (may be NULL) follows the id rule above. */
+bool rule_id_ok(const char *id);
 
 /* Combo mask (XDROP_F_*) of the fields the spec constrains. */
 uint8_t rule_combo(const struct rule_spec *r);

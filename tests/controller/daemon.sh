@@ -1,12 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # daemon.sh: the real xdrop-controller binary, driven with nothing but nngcat and protoc
-# (docs/rpc.md): config errors name file, line and key; a generated admin key is written
-# 0600; Ping needs no token, List needs the key; SIGTERM exits cleanly; and kill -9 in the
-# middle of a 10,000-rule BatchCreate leaves, after a restart, an intact database
-# (integrity_check) holding the whole batch or none of it. Prints TAP.
+# (docs/rpc.md): config errors name file, line and key; node ids follow one rule in the
+# controller's and the agent's config (xdrop-agent refuses a bad node.id before touching
+# anything); a generated admin key is written 0600; Ping needs no token, List needs the
+# key; a second controller on the same database is refused while the first keeps serving;
+# SIGTERM exits cleanly; and kill -9 in the middle of a 10,000-rule BatchCreate leaves,
+# after a restart, an intact database (integrity_check) holding the whole batch or none of
+# it. Prints TAP.
 set -u
 BIN=${BIN:-build/bin/xdrop-controller}
+AGENT_BIN=${AGENT_BIN:-build/bin/xdrop-agent}
 P="protoc --proto_path=proto xdrop.proto"
 dir=$(mktemp -d /tmp/xdrop-daemon-XXXXXX)
 pid=
@@ -17,7 +21,7 @@ ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); echo "not ok $n - $1"; }
 check() { if eval "$2"; then ok "$1"; else nok "$1"; fi; }
 ROUNDS=${ROUNDS:-10}
-echo "1..$((7 + 2 * ROUNDS))"
+echo "1..$((13 + 2 * ROUNDS))"
 
 base=$((20000 + ($$ % 20000)))
 cat > "$dir/c.yaml" <<YAML
@@ -37,6 +41,39 @@ YAML
 printf 'database: x.db\nrpc:\n  listn: tcp://127.0.0.1:1\n' > "$dir/bad.yaml"
 out=$("$BIN" --config "$dir/bad.yaml" 2>&1); rc=$?
 check "unknown key refused with its line" '[ $rc -ne 0 ] && [[ "$out" == *"bad.yaml:3: rpc.listn: unknown key"* ]]'
+
+# node ids: 1..64 characters of [A-Za-z0-9._-] in the controller's nodes: and the agent's
+# node.id alike (the agent's config is read before anything is attached; `mode: bogus`
+# makes a config whose id passes fail on the next key instead)
+idrule="a node id is 1..64 characters of [A-Za-z0-9._-]"
+# (its own ports and a time limit, so that a controller accepting the id cannot linger)
+cat > "$dir/badnode.yaml" <<YAML
+database: $dir/x.db
+rpc:
+  listen: tcp://127.0.0.1:$((base + 20))
+push:
+  listen: tcp://127.0.0.1:$((base + 21))
+health:
+  listen: tcp://127.0.0.1:$((base + 22))
+nodes:
+  - id: "edge 1"
+    key: 0123456789abcdef0123
+YAML
+out=$(timeout 10 "$BIN" --config "$dir/badnode.yaml" 2>&1); rc=$?
+check "controller: node id \"edge 1\" refused, naming nodes.0.id" \
+	'[ $rc -ne 0 ] && [[ "$out" == *"badnode.yaml:9: nodes.0.id: $idrule"* ]]'
+agent_id() { # ID -> the agent's error output
+	printf 'node:\n  id: "%s"\n  key: 0123456789abcdef0123\ninterface: lo\nmode: bogus\n' \
+		"$1" > "$dir/agent.yaml"
+	timeout 10 "$AGENT_BIN" --config "$dir/agent.yaml" 2>&1
+}
+a64=$(printf 'a%.0s' $(seq 64))
+out=$(agent_id "${a64}b"); rc=$?
+check "agent: a 65-character node.id refused, naming node.id" \
+	'[ $rc -ne 0 ] && [[ "$out" == *"node.id: $idrule"* ]]'
+out=$(agent_id "$a64"); rc=$?
+check "agent: a 64-character node.id passes (the next key fails)" \
+	'[ $rc -ne 0 ] && [[ "$out" != *"node.id"* ]] && [[ "$out" == *"mode: "* ]]'
 
 start() { "$BIN" --config "$dir/c.yaml" 2>>"$dir/log" & pid=$!; for _ in $(seq 50); do
 	[ -s "$dir/admin.key" ] && ping_ok && return 0; sleep 0.1; done; return 1; }
@@ -68,6 +105,19 @@ kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 check "SIGTERM exits 0" '[ $rc -eq 0 ]'
 start >/dev/null; r=$(call RuleService List ListRulesRequest 'limit: 5' "$KEY")
 check "restart: the same key still works" '[[ "$r" != *"code:"* ]]'
+
+# one controller per database: a second one on the same file (other ports, so that only
+# the database is shared) is refused naming the database, the holder and the lock, exits
+# non-zero, and the first keeps serving
+sed -e "s|:$base\$|:$((base + 10))|; s|:$((base + 1))\$|:$((base + 11))|" \
+	-e "s|:$((base + 2))\$|:$((base + 12))|; s|/admin\.key$|/admin2.key|" "$dir/c.yaml" > "$dir/c2.yaml"
+out=$(timeout 20 "$BIN" --config "$dir/c2.yaml" 2>&1); rc=$?
+check "a second controller on the same database is refused (exit $rc)" \
+	'[ $rc -ne 0 ] && [ $rc -ne 124 ] && [[ "$out" == *"the database $dir/c.db is in use by another controller (PID $pid holds the lock $dir/c.db.lock)"* ]]'
+check "the refused controller exits with status 1 at once" \
+	'[ $rc -eq 1 ] && [[ "$out" == *"controller: cannot open the database $dir/c.db"* ]]'
+r=$(call RuleService List ListRulesRequest 'limit: 5' "$KEY")
+check "the first controller keeps serving" '[[ "$r" != *"code:"* ]] && kill -0 "$pid"'
 
 # kill -9 during 10,000-rule batches: rules with fixed ids, so that a round sends the
 # create when the set is empty and the delete when it is full; each kill lands at a random

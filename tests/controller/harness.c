@@ -35,7 +35,12 @@ long now_ms(void)
 
 void ctl_start(struct ctl *c, unsigned interval_ms)
 {
-	struct store_opts so = {.sz = sizeof(so)};
+	ctl_start_busy(c, interval_ms, 0);
+}
+
+void ctl_start_busy(struct ctl *c, unsigned interval_ms, unsigned busy_ms)
+{
+	struct store_opts so = {.sz = sizeof(so), .busy_ms = busy_ms};
 	struct nodes_opts no = {.sz = sizeof(no), .repair = true};
 	struct rpc_server_opts ro = {.sz = sizeof(ro),
 				     .url = "tcp://127.0.0.1:0",

@@ -43,6 +43,8 @@ struct ctl {
 
 /* Starts a controller with beacon/heartbeat interval_ms in a fresh temp dir. */
 void ctl_start(struct ctl *c, unsigned interval_ms);
+/* The same with the store's busy_timeout set to busy_ms (0 = the default). */
+void ctl_start_busy(struct ctl *c, unsigned interval_ms, unsigned busy_ms);
 void ctl_stop(struct ctl *c);
 
 /* A client with token (NULL: none). */

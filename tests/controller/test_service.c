@@ -4,8 +4,9 @@
  * (tests/controller/harness.c starts it in process): authentication and scopes, rules CRUD
  * with field-naming errors, 10,000-rule batches (atomic and not), lists, Top, whitelist,
  * nodes (the key shown once), API keys, snapshots in chunks and their cache, deltas,
- * SQL-injection and 1 MiB strings returned literally, and 20 concurrent writers with no
- * lost update and no "database is locked".
+ * SQL-injection and 1 MiB strings returned literally, 20 concurrent writers with no
+ * lost update and no "database is locked", the History window limit, and UNAVAILABLE when
+ * another process holds the database's write lock.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "harness.h"
 #include "log.h"
@@ -659,6 +661,89 @@ static void test_stats_and_info(void **state)
 	assert_int_equal(ctl_call(c.admin, STATS, "History", &hr, NULL, NULL), RPC_NOT_FOUND);
 }
 
+/*
+ * StatsService.History serves windows up to the longest history a controller can keep
+ * (stats.history's maximum, 86400 s; the gateway takes the same): 86400 is answered, one
+ * second more is INVALID_ARGUMENT naming `seconds` and saying why.
+ */
+static void test_history_window(void **state)
+{
+	Xdrop__V1__HistoryRequest hr = XDROP__V1__HISTORY_REQUEST__INIT;
+	Xdrop__V1__HistoryReply *rep = NULL;
+	struct rpc_status st;
+
+	assert_int_equal(XDROP_HISTORY_WINDOW_MAX_S, 86400);
+	stats_sample(c.stats);
+	hr.seconds = 86400;
+	assert_int_equal(ctl_call(c.admin, STATS, "History", &hr, &rep, NULL), RPC_OK);
+	assert_true(rep->n_points >= 1);
+	xdrop__v1__history_reply__free_unpacked(rep, NULL);
+	hr.seconds = 86401;
+	assert_int_equal(ctl_call(c.admin, STATS, "History", &hr, NULL, &st), RPC_INVALID_ARGUMENT);
+	assert_string_equal(st.field, "seconds");
+	assert_non_null(strstr(st.message, "at most 86400"));
+	assert_non_null(strstr(st.message, "stats.history"));
+}
+
+/*
+ * Another process holds the database's write lock for longer than busy_timeout (200 ms
+ * here): writes answer UNAVAILABLE saying the database is locked (not INTERNAL, not "out
+ * of memory"); a non-atomic batch fails whole instead of blaming its items one by one;
+ * once the lock is gone the same writes succeed.
+ */
+static void test_locked_database_is_unavailable(void **state)
+{
+	Xdrop__V1__BatchCreateRulesRequest br = XDROP__V1__BATCH_CREATE_RULES_REQUEST__INIT;
+	Xdrop__V1__CreateWhitelistRequest wr = XDROP__V1__CREATE_WHITELIST_REQUEST__INIT;
+	Xdrop__V1__WhitelistEntry w = XDROP__V1__WHITELIST_ENTRY__INIT;
+	Xdrop__V1__Rule r[3], *rp[3];
+	Xdrop__V1__BatchReply *bat = NULL;
+	struct ctl lc;
+	struct rpc_status st;
+	struct store_rev rev;
+	sqlite3 *other = NULL;
+	char ip[3][16];
+
+	ctl_start_busy(&lc, 500, 200);
+	for (int i = 0; i < 3; i++) {
+		xdrop__v1__rule__init(&r[i]);
+		snprintf(ip[i], sizeof(ip[i]), "10.77.0.%d", i + 1);
+		r[i].dst_ip = ip[i];
+		r[i].action = "drop";
+		r[i].enabled = true;
+		rp[i] = &r[i];
+	}
+	br.rules = rp;
+	br.n_rules = 3;
+	br.atomic = false;
+	w.src_cidr = "192.0.2.0/24";
+	wr.entry = &w;
+
+	assert_int_equal(sqlite3_open(lc.db, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	Xdrop__V1__CreateRuleRequest cr = XDROP__V1__CREATE_RULE_REQUEST__INIT;
+	cr.rule = &r[0];
+	assert_int_equal(ctl_call(lc.admin, RULES, "Create", &cr, NULL, &st), RPC_UNAVAILABLE);
+	assert_non_null(strstr(st.message, "database is locked by another process"));
+	assert_int_equal(ctl_call(lc.admin, RULES, "BatchCreate", &br, &bat, &st), RPC_UNAVAILABLE);
+	assert_null(bat);
+	assert_non_null(strstr(st.message, "locked"));
+	assert_int_equal(ctl_call(lc.admin, WL, "Create", &wr, NULL, &st), RPC_UNAVAILABLE);
+	store_revision(lc.store, &rev);
+	assert_int_equal(rev.revision, 0);
+
+	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	assert_int_equal(ctl_call(lc.admin, RULES, "BatchCreate", &br, &bat, NULL), RPC_OK);
+	assert_int_equal(bat->added, 3);
+	assert_int_equal(bat->n_failed, 0);
+	xdrop__v1__batch_reply__free_unpacked(bat, NULL);
+	assert_int_equal(ctl_call(lc.admin, WL, "Create", &wr, NULL, NULL), RPC_OK);
+	store_revision(lc.store, &rev);
+	assert_int_equal(rev.revision, 2);
+	ctl_stop(&lc);
+}
+
 static int setup(void **state)
 {
 	log_set_level(LOG_LEVEL_WARN);
@@ -675,11 +760,17 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_auth_and_scopes),   cmocka_unit_test(test_rules_crud),
-	    cmocka_unit_test(test_batches_and_lists), cmocka_unit_test(test_whitelist),
-	    cmocka_unit_test(test_nodes_service),     cmocka_unit_test(test_sync_service),
-	    cmocka_unit_test(test_literal_strings),   cmocka_unit_test(test_concurrent_writers),
+	    cmocka_unit_test(test_auth_and_scopes),
+	    cmocka_unit_test(test_rules_crud),
+	    cmocka_unit_test(test_batches_and_lists),
+	    cmocka_unit_test(test_whitelist),
+	    cmocka_unit_test(test_nodes_service),
+	    cmocka_unit_test(test_sync_service),
+	    cmocka_unit_test(test_literal_strings),
+	    cmocka_unit_test(test_concurrent_writers),
 	    cmocka_unit_test(test_stats_and_info),
+	    cmocka_unit_test(test_history_window),
+	    cmocka_unit_test(test_locked_database_is_unavailable),
 	};
 
 	return cmocka_run_group_tests_name("controller services", tests, setup, teardown);

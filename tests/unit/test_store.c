@@ -5,11 +5,13 @@
  * validation errors naming fields, 10,000-rule batches (one revision, one delta, all or
  * nothing), lists (search, filters, sort, pages), the change log, expiry, SQL-injection
  * and 1 MiB strings stored literally, migration of a hand-made version-1 file, 20
- * concurrent writer threads, and kill -9 of a process in the middle of 10,000-rule
- * batches at 50 random points, each followed by integrity_check and an all-or-nothing
- * check.
+ * concurrent writer threads, a write lock held by another connection (UNAVAILABLE, not
+ * out of memory), one store per database file (the lock file), and kill -9 of a process in
+ * the middle of 10,000-rule batches at 50 random points, each followed by integrity_check
+ * and an all-or-nothing check.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -28,6 +30,7 @@
 
 #include "log.h"
 #include "rulehash.h"
+#include "rules.h"
 #include "store.h"
 
 static char dir[64];
@@ -727,6 +730,158 @@ static void test_concurrent_writers(void **state)
 	store_close(s);
 }
 
+/* ---- the database locked by someone else --------------------------------------------- */
+
+/* Reads the whole file at path into a NUL-terminated malloc'd string. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 1 << 16);
+	size_t n;
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	n = fread(buf, 1, (1 << 16) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/*
+ * Another connection (an sqlite3 shell with an open transaction, say) holds the write
+ * lock for longer than busy_timeout: every change fails with -EBUSY and UNAVAILABLE
+ * saying so, never -ENOMEM; the expiry sweeper logs that it skipped a sweep because the
+ * database is locked (not "Cannot allocate memory"); once the lock is gone it all works.
+ */
+static void test_locked_by_another_connection(void **state)
+{
+	struct store_opts o = {.sz = sizeof(o), .busy_ms = 100};
+	char path[128], logpath[160];
+	struct store *s = NULL;
+	struct store_error err = {0};
+	struct sweeper *sw = NULL;
+	struct trule t[2];
+	Xdrop__V1__Rule *one[1];
+	const char *ids[1];
+	sqlite3 *other = NULL;
+	uint64_t r = 0;
+	size_t idx = 0, count = 9;
+	int saved, fd;
+	char *log;
+
+	db_path(path, sizeof(path));
+	o.path = path;
+	assert_int_equal(store_open(&s, &o), 0);
+	make_rule(&t[0], 4000);
+	t[0].r.expires_at = store_now_ns() - 1; /* expired: the sweeper wants to delete it */
+	one[0] = &t[0].r;
+	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), 0);
+
+	assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+	make_rule(&t[1], 4001);
+	one[0] = &t[1].r;
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), -EBUSY);
+	assert_int_equal(err.code, RPC_UNAVAILABLE);
+	assert_non_null(strstr(err.message, "locked by another process"));
+	ids[0] = t[0].id;
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(store_rules_delete(s, ids, 1, &r, &idx, &err), -EBUSY);
+	assert_int_equal(err.code, RPC_UNAVAILABLE);
+	assert_int_equal(store_rules_expire(s, store_now_ns(), &count, &r), -EBUSY);
+	assert_int_equal(count, 0);
+
+	/* the sweeper's log line, through stderr */
+	snprintf(logpath, sizeof(logpath), "%s.log", path);
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	dup2(fd, 2);
+	close(fd);
+	assert_int_equal(rules_sweeper_start(&sw, s, 50), 0);
+	usleep(500000);
+	rules_sweeper_stop(sw);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	log = slurp(logpath);
+	assert_non_null(strstr(log, "rules: expiry sweep skipped: the database is locked"));
+	assert_null(strstr(log, "Cannot allocate memory"));
+	free(log);
+
+	/* the other writer ends: writes and the sweep go through */
+	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), 0);
+	assert_int_equal(store_rules_expire(s, store_now_ns(), &count, &r), 0);
+	assert_int_equal(count, 1);
+	check_hash(s);
+	store_close(s);
+}
+
+/* ---- one controller per database ---------------------------------------------------------- */
+
+/*
+ * A database is opened by one store at a time: a second store_open on the same file fails
+ * with -EBUSY while the first is open (in this process or another), leaves the file as it
+ * was, and works once the first is closed; the lock file names the holder's PID.
+ */
+static void test_one_store_per_database(void **state)
+{
+	char path[128], lockpath[160], pidline[32];
+	struct store *s = NULL, *s2 = NULL;
+	struct store_error err = {0};
+	struct store_rev rev;
+	struct trule t;
+	Xdrop__V1__Rule *one[1] = {&t.r};
+	struct store_opts o = {.sz = sizeof(o)};
+	uint64_t r;
+	size_t idx;
+	int status;
+	pid_t pid;
+	char *txt;
+
+	db_path(path, sizeof(path));
+	o.path = path;
+	s = open_db(path, 0);
+	make_rule(&t, 5000);
+	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), 0);
+
+	assert_int_equal(store_open(&s2, &o), -EBUSY);
+	assert_null(s2);
+	pid = fork(); /* another process: refused the same way */
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *c = NULL;
+
+		_exit(store_open(&c, &o) == -EBUSY && !c ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	snprintf(lockpath, sizeof(lockpath), "%s.lock", path);
+	txt = slurp(lockpath);
+	snprintf(pidline, sizeof(pidline), "%ld\n", (long)getpid());
+	assert_string_equal(txt, pidline);
+	free(txt);
+
+	/* the first store was not disturbed */
+	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), -EEXIST);
+	store_revision(s, &rev);
+	assert_int_equal(rev.revision, 1);
+	store_close(s);
+
+	s = open_db(path, 0); /* closed: free again */
+	store_revision(s, &rev);
+	assert_int_equal(rev.revision, 1);
+	assert_int_equal(rev.rules, 1);
+	store_close(s);
+}
+
 /* ---- kill -9 in the middle of 10,000-rule batches -------------------------------------- */
 #define KILL_ROUNDS 50
 #define BATCH	    10000
@@ -840,6 +995,8 @@ int main(void)
 	    cmocka_unit_test(test_nodes_keys_settings),
 	    cmocka_unit_test(test_migrate_v1_file),
 	    cmocka_unit_test(test_concurrent_writers),
+	    cmocka_unit_test(test_locked_by_another_connection),
+	    cmocka_unit_test(test_one_store_per_database),
 	    cmocka_unit_test(test_kill9_during_batches),
 	};
 
