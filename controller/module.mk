@@ -64,6 +64,7 @@ ALL_TARGETS += $(CTRL_E2E:%=$(TBIN)/%)
 TEST_SUITES += $(CTRL_E2E:%=$(TBIN)/%)
 CHECK_SOURCES += $(wildcard tests/controller/*.c tests/controller/*.h)
 
-# The real binary driven with nngcat and protoc: config errors, key bootstrap, SIGTERM, and
-# kill -9 during 10,000-rule batches.
+# The real binary driven with nngcat and protoc: config errors, key bootstrap, SIGTERM,
+# kill -9 during 10,000-rule batches, one controller per database, the ipc wedge.
 TEST_SUITES += tests/controller/daemon.sh
+tests/controller/daemon.sh: $(BIN)/xdrop-controller $(BIN)/xdrop-call
