@@ -43,8 +43,7 @@ static void send_one(struct beacon *b)
 	m.node_id = (char *)b->o.node_id;
 	m.seq = ++b->seq;
 	m.sent_at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	m.revision = ruleset_revision(b->rs);
-	ruleset_hash(b->rs, hash);
+	ruleset_published(b->rs, &m.revision, hash);
 	m.content_hash = hash;
 	stats_fill(b->st, &c, &r, &sys);
 	m.counters = &c;

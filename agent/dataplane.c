@@ -115,6 +115,17 @@ struct pval {
 	struct xdrop_presence v;
 };
 
+/* A switched transaction whose grace period and cleanup are still to run
+ * (dataplane_apply_begin -> dataplane_apply_finish). */
+struct dp_pending {
+	bool active, inplace;
+	struct plan *pl;
+	size_t n;
+	struct pagg *aggs;
+	bool pfx_changed[NTRIES];
+	struct dp_result *res;
+};
+
 struct dataplane {
 	struct xdrop *skel;
 	char pin_dir[256];
@@ -124,6 +135,7 @@ struct dataplane {
 	int ncpus;
 	struct xdrop_gen *genp; /* mmapped xdrop_gen[0] */
 	uint64_t gen;
+	struct dp_pending pend;
 
 	struct dp_entry *entries;
 	struct dp_prefix *prefixes;
@@ -1015,8 +1027,8 @@ static int prefixes_collect(struct dataplane *dp)
 	return err;
 }
 
-int dataplane_apply(struct dataplane *dp, const struct dp_change *ch, size_t n,
-		    struct dp_result *res)
+int dataplane_apply_begin(struct dataplane *dp, const struct dp_change *ch, size_t n,
+			  struct dp_result *res)
 {
 	uint32_t new_per_trie[NTRIES] = {0};
 	struct dp_result scratch;
@@ -1288,8 +1300,84 @@ int dataplane_apply(struct dataplane *dp, const struct dp_change *ch, size_t n,
 	gen_store(dp, next);
 	res->flip_ms = now_ms() - t1;
 	res->gen = dp->gen;
+	dp->pend = (struct dp_pending){
+	    .active = true, .inplace = inplace, .pl = pl, .n = n, .aggs = aggs, .res = res};
+	memcpy(dp->pend.pfx_changed, pfx_changed, sizeof(pfx_changed));
+	return 0;
 
-	/* 4. grace period, then clean up what no packet can see any more */
+fail:
+	/* Staged writes are invisible (tagged with a generation never flipped to): undo them
+	 * and the model changes, leaving the active set as it was. Pending presence bits are
+	 * written, not dropped: the counts already include them, and a superset is safe. */
+	pagg_flush(dp, &aggs);
+	for (i = 0; i < n; i++) {
+		struct dp_entry *e = pl[i].e;
+
+		if (!e)
+			continue;
+		if (pl[i].op == TX_NEW) {
+			bpf_map_delete_elem(entry_fd(dp, e->key.table, false), ekey_bytes(e));
+			if (e->new_act.action == XDROP_ACT_RATE_LIMIT)
+				rate_delete(dp, e->new_act.slot);
+			if (pl[i].staged) {
+				pres_adjust(dp, &aggs, e, -1);
+				prefix_refs(e, -1, pfx_changed);
+				model_count(dp, e, -1);
+				slot_free(dp, e->new_act.slot);
+			}
+		} else if (pl[i].op == TX_MOD || pl[i].op == TX_DEL) {
+			entry_write(dp, e, 0, 0, &e->act);
+			bpf_map_delete_elem(entry_fd(dp, e->key.table, true), ekey_bytes(e));
+			if (pl[i].op == TX_DEL && pl[i].staged)
+				model_count(dp, e, +1);
+		}
+	}
+	pagg_flush(dp, &aggs);
+	{
+		struct dp_prefix *p, *tmp;
+
+		HASH_ITER(hh, dp->prefixes, p, tmp)
+		{
+			if (p->is_new && p->total == 0) {
+				trie_write(dp, p, true);
+				p->removing = true;
+			}
+		}
+		grace_period(dp);
+		HASH_ITER(hh, dp->prefixes, p, tmp)
+		{
+			if (p->removing) {
+				bpf_map_delete_elem(fd_of(dp->skel->maps.xdrop_prefix), &p->id);
+				p->removing = false;
+			}
+		}
+	}
+abort:
+	if (res->err.field == NULL) {
+		res->err.field = "rules";
+		res->err.reason = strerror(-err);
+	}
+	plan_abort(dp, pl, n);
+	free(pl);
+	return err;
+}
+
+/* Step 4 of a transaction: the grace period, then clean up what no packet can see. */
+void dataplane_apply_finish(struct dataplane *dp)
+{
+	struct dp_pending pd = dp->pend;
+	struct plan *pl = pd.pl;
+	struct pagg *aggs = pd.aggs;
+	struct dp_result *res = pd.res;
+	bool *pfx_changed = pd.pfx_changed;
+	bool inplace = pd.inplace;
+	size_t i, n = pd.n;
+	double t1;
+	int err;
+
+	if (!pd.active)
+		return;
+	memset(&dp->pend, 0, sizeof(dp->pend));
 	t1 = now_ms();
 	if (!inplace) {
 		err = grace_period(dp);
@@ -1368,62 +1456,16 @@ int dataplane_apply(struct dataplane *dp, const struct dp_change *ch, size_t n,
 		log_warn("cleanup after generation %llu incomplete: %s (the active set is "
 			 "correct; the next open repairs it)",
 			 (unsigned long long)dp->gen, strerror(-err));
-	return 0;
+}
 
-fail:
-	/* Staged writes are invisible (tagged with a generation never flipped to): undo them
-	 * and the model changes, leaving the active set as it was. Pending presence bits are
-	 * written, not dropped: the counts already include them, and a superset is safe. */
-	pagg_flush(dp, &aggs);
-	for (i = 0; i < n; i++) {
-		struct dp_entry *e = pl[i].e;
+int dataplane_apply(struct dataplane *dp, const struct dp_change *ch, size_t n,
+		    struct dp_result *res)
+{
+	struct dp_result scratch;
+	int err = dataplane_apply_begin(dp, ch, n, res ? res : &scratch);
 
-		if (!e)
-			continue;
-		if (pl[i].op == TX_NEW) {
-			bpf_map_delete_elem(entry_fd(dp, e->key.table, false), ekey_bytes(e));
-			if (e->new_act.action == XDROP_ACT_RATE_LIMIT)
-				rate_delete(dp, e->new_act.slot);
-			if (pl[i].staged) {
-				pres_adjust(dp, &aggs, e, -1);
-				prefix_refs(e, -1, pfx_changed);
-				model_count(dp, e, -1);
-				slot_free(dp, e->new_act.slot);
-			}
-		} else if (pl[i].op == TX_MOD || pl[i].op == TX_DEL) {
-			entry_write(dp, e, 0, 0, &e->act);
-			bpf_map_delete_elem(entry_fd(dp, e->key.table, true), ekey_bytes(e));
-			if (pl[i].op == TX_DEL && pl[i].staged)
-				model_count(dp, e, +1);
-		}
-	}
-	pagg_flush(dp, &aggs);
-	{
-		struct dp_prefix *p, *tmp;
-
-		HASH_ITER(hh, dp->prefixes, p, tmp)
-		{
-			if (p->is_new && p->total == 0) {
-				trie_write(dp, p, true);
-				p->removing = true;
-			}
-		}
-		grace_period(dp);
-		HASH_ITER(hh, dp->prefixes, p, tmp)
-		{
-			if (p->removing) {
-				bpf_map_delete_elem(fd_of(dp->skel->maps.xdrop_prefix), &p->id);
-				p->removing = false;
-			}
-		}
-	}
-abort:
-	if (res->err.field == NULL) {
-		res->err.field = "rules";
-		res->err.reason = strerror(-err);
-	}
-	plan_abort(dp, pl, n);
-	free(pl);
+	if (!err)
+		dataplane_apply_finish(dp);
 	return err;
 }
 

@@ -90,6 +90,15 @@ struct dp_result {
 int dataplane_apply(struct dataplane *dp, const struct dp_change *changes, size_t n,
 		    struct dp_result *res);
 
+/* dataplane_apply in two steps, for a caller that wants to act between the switch and the
+ * cleanup (the agent publishes the new revision there). begin: everything up to and
+ * including the switch (same results and errors); on 0 the new set is what every packet
+ * sees. finish: the RCU grace period and the cleanup, completing res (counts, cleanup_ms),
+ * which must stay valid until then; it must be called before any other call on dp. */
+int dataplane_apply_begin(struct dataplane *dp, const struct dp_change *changes, size_t n,
+			  struct dp_result *res);
+void dataplane_apply_finish(struct dataplane *dp);
+
 /* Makes the set of entries of the given kinds exactly specs[0..n) in one switch (entries
  * whose key and action are unchanged keep their counters). kinds: bit 1 << XDROP_KIND_*.
  * Same errors as dataplane_apply; duplicate keys in specs are -EEXIST. */

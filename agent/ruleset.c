@@ -57,6 +57,11 @@ struct ruleset {
 	struct keyent *keys;
 	uint64_t revision;
 	struct rulehash hash;
+	/* what packets see, for readers that must not wait on lock: set right after the
+	 * data-plane switch of each change, before its grace period and cleanup */
+	pthread_mutex_t pub_lock;
+	uint64_t pub_revision;
+	struct rulehash pub_hash;
 	size_t nrules, nwl;
 	int journal_fd;
 	unsigned journal_count;
@@ -68,6 +73,7 @@ struct ruleset {
 	struct {
 		bool on;
 		uint64_t revision;
+		uint64_t base; /* the applied revision when staging began */
 		char hash[RULEHASH_HEX];
 		uint32_t count, next;
 		ProtobufCMessage **msgs;
@@ -75,6 +81,15 @@ struct ruleset {
 		size_t n, cap;
 	} stage;
 };
+
+/* Publishes revision and hash (lock held). */
+static void publish(struct ruleset *rs)
+{
+	pthread_mutex_lock(&rs->pub_lock);
+	rs->pub_revision = rs->revision;
+	rs->pub_hash = rs->hash;
+	pthread_mutex_unlock(&rs->pub_lock);
+}
 
 static int64_t now_ns(void)
 {
@@ -498,7 +513,8 @@ static int apply_ops(struct ruleset *rs, struct op *ops, size_t n, uint64_t new_
 			ch[nch++].spec = ke->item->spec;
 		}
 	}
-	err = rs->loading ? 0 : dataplane_apply(rs->dp, ch, nch, &res);
+	/* the switch; its grace period and cleanup run after the new revision is published */
+	err = rs->loading ? 0 : dataplane_apply_begin(rs->dp, ch, nch, &res);
 	if (err) {
 		*bad_index = 0;
 		set_status(st,
@@ -560,7 +576,10 @@ static int apply_ops(struct ruleset *rs, struct op *ops, size_t n, uint64_t new_
 		}
 	}
 	rs->revision = new_revision;
+	publish(rs);
 out:
+	if (!rs->loading && rs->dp)
+		dataplane_apply_finish(rs->dp);
 	free(last);
 	HASH_ITER(hh, map, k, ktmp)
 	{
@@ -1263,17 +1282,24 @@ uint64_t ruleset_revision(struct ruleset *rs)
 {
 	uint64_t r;
 
-	pthread_mutex_lock(&rs->lock);
-	r = rs->revision;
-	pthread_mutex_unlock(&rs->lock);
+	ruleset_published(rs, &r, NULL);
 	return r;
 }
 
 void ruleset_hash(struct ruleset *rs, char out[RULEHASH_HEX])
 {
-	pthread_mutex_lock(&rs->lock);
-	rulehash_hex(&rs->hash, out);
-	pthread_mutex_unlock(&rs->lock);
+	uint64_t r;
+
+	ruleset_published(rs, &r, out);
+}
+
+void ruleset_published(struct ruleset *rs, uint64_t *revision, char hash[RULEHASH_HEX])
+{
+	pthread_mutex_lock(&rs->pub_lock);
+	*revision = rs->pub_revision;
+	if (hash)
+		rulehash_hex(&rs->pub_hash, hash);
+	pthread_mutex_unlock(&rs->pub_lock);
 }
 
 void ruleset_counts(struct ruleset *rs, uint64_t *rules, uint64_t *whitelist)
@@ -1302,6 +1328,7 @@ int ruleset_stage_begin(struct ruleset *rs, uint64_t revision, const char *hash,
 	stage_clear(rs);
 	rs->stage.on = true;
 	rs->stage.revision = revision;
+	rs->stage.base = rs->revision;
 	snprintf(rs->stage.hash, sizeof(rs->stage.hash), "%s", hash ? hash : "");
 	rs->stage.count = chunk_count;
 	pthread_mutex_unlock(&rs->lock);
@@ -1444,6 +1471,7 @@ static int install(struct ruleset *rs, struct item **items, size_t n, uint64_t r
 		}
 	}
 	rs->revision = revision;
+	publish(rs);
 	return 0;
 }
 
@@ -1518,6 +1546,17 @@ int ruleset_stage_commit(struct ruleset *rs, struct rpc_status *st)
 		set_status(st, RPC_FAILED_PRECONDITION, "chunk_index",
 			   "snapshot incomplete: %u of %u chunks", rs->stage.next, rs->stage.count);
 		err = -EAGAIN;
+		goto out;
+	}
+	if (rs->revision != rs->stage.base && rs->stage.revision < rs->revision) {
+		/* deltas were applied while this snapshot was fetched (a large set takes
+		 * seconds): it is older than what packets see now, and installing it would take
+		 * those rules back out. (Without deltas in between, an older snapshot is the
+		 * controller's truth, e.g. after its database was restored, and is installed.) */
+		log_info("snapshot of revision %llu dropped: revision %llu was applied while it "
+			 "was fetched",
+			 (unsigned long long)rs->stage.revision, (unsigned long long)rs->revision);
+		err = 0;
 		goto out;
 	}
 	err = items_from(rs, rs->stage.msgs, rs->stage.is_wl, rs->stage.n, rs->stage.hash, &items,
@@ -1647,6 +1686,7 @@ int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_d
 	if (!rs)
 		return -ENOMEM;
 	pthread_mutex_init(&rs->lock, NULL);
+	pthread_mutex_init(&rs->pub_lock, NULL);
 	rs->dp = dp;
 	rs->journal_fd = -1;
 	rulehash_init(&rs->hash);
@@ -1723,5 +1763,6 @@ void ruleset_close(struct ruleset *rs)
 		close(rs->journal_fd);
 	free(rs->dir);
 	pthread_mutex_destroy(&rs->lock);
+	pthread_mutex_destroy(&rs->pub_lock);
 	free(rs);
 }

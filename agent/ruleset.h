@@ -31,9 +31,13 @@ struct ruleset;
 int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_dir);
 void ruleset_close(struct ruleset *rs);
 
+/* The published state: the revision (and content hash, 64 hex digits) that packets see.
+ * It is published right after a change's data-plane switch, so these never wait for the
+ * change's grace period and cleanup. ruleset_published reads both as one pair (hash may be
+ * NULL). */
 uint64_t ruleset_revision(struct ruleset *rs);
-/* Copies the content hash (64 hex digits) into out. */
 void ruleset_hash(struct ruleset *rs, char out[RULEHASH_HEX]);
+void ruleset_published(struct ruleset *rs, uint64_t *revision, char hash[RULEHASH_HEX]);
 void ruleset_counts(struct ruleset *rs, uint64_t *rules, uint64_t *whitelist);
 
 /* Applies a delta whose base_revision is the applied revision (else -ESTALE), in one

@@ -585,8 +585,7 @@ static enum rpc_code s_info(struct rpc_call *call, const ProtobufCMessage *req,
 	r->name = "xdrop-agent";
 	r->version = XDROP_VERSION;
 	r->mode = "node";
-	r->revision = ruleset_revision(sv->rs);
-	ruleset_hash(sv->rs, hash);
+	ruleset_published(sv->rs, &r->revision, hash);
 	r->content_hash = hash;
 	r->started_at = sv->started_at;
 	r->node_id = (char *)(sv->cfg->node_id ? sv->cfg->node_id : "");
@@ -674,11 +673,9 @@ static enum rpc_code a_force_sync(struct rpc_call *call, const ProtobufCMessage 
 	err = sync_now(sv->sync, &st);
 	if (err)
 		return from_status(call, &st, err);
-	r->revision = ruleset_revision(sv->rs);
-	if (hash) {
-		ruleset_hash(sv->rs, hash);
+	ruleset_published(sv->rs, &r->revision, hash);
+	if (hash)
 		r->content_hash = hash;
-	}
 	return RPC_OK;
 }
 
@@ -702,11 +699,9 @@ static enum rpc_code a_apply_chunk(struct rpc_call *call, const ProtobufCMessage
 	}
 	if (err)
 		return from_status(call, &st, err);
-	r->revision = ruleset_revision(sv->rs);
-	if (hash) {
-		ruleset_hash(sv->rs, hash);
+	ruleset_published(sv->rs, &r->revision, hash);
+	if (hash)
 		r->content_hash = hash;
-	}
 	return RPC_OK;
 }
 

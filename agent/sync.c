@@ -57,12 +57,22 @@ static int fetch_once(struct sync *s, struct rpc_status *st)
 	return ruleset_stage_commit(s->rs, st);
 }
 
-static int fetch(struct sync *s, struct rpc_status *st)
+/* One fetch at a time. wait = false (ForceSync over RPC): a fetch already running is not
+ * followed by a second full one queued behind it, holding an RPC worker for as long
+ * (seconds with a large set): the caller is told to try again. */
+static int fetch(struct sync *s, struct rpc_status *st, bool wait)
 {
 	char hash[RULEHASH_HEX];
 	int err = -EAGAIN;
 
-	pthread_mutex_lock(&s->fetch_lock);
+	if (wait) {
+		pthread_mutex_lock(&s->fetch_lock);
+	} else if (pthread_mutex_trylock(&s->fetch_lock)) {
+		st->code = RPC_UNAVAILABLE;
+		snprintf(st->message, sizeof(st->message),
+			 "a snapshot fetch is already running; try again");
+		return -EBUSY;
+	}
 	for (int a = 0; a < SYNC_ATTEMPTS && err; a++) {
 		err = fetch_once(s, st);
 		/* the controller moved on while we fetched: start over at its latest */
@@ -106,7 +116,7 @@ static void on_need_snapshot(void *arg, enum pubsub_resync_reason why, uint64_t 
 	log_info("fetching a snapshot (%s; applied %llu, seen %llu)",
 		 pubsub_resync_reason_name(why), (unsigned long long)applied,
 		 (unsigned long long)seen);
-	fetch(s, &st);
+	fetch(s, &st, true);
 }
 
 int sync_start(struct sync **out, struct ruleset *rs, const struct sync_opts *o)
@@ -162,7 +172,7 @@ void sync_stop(struct sync *s)
 
 int sync_now(struct sync *s, struct rpc_status *st)
 {
-	return fetch(s, st);
+	return fetch(s, st, false);
 }
 
 void sync_counts(struct sync *s, uint64_t *snapshots, uint64_t *deltas, uint64_t *resyncs)

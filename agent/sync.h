@@ -27,7 +27,8 @@ struct sync_opts {
 int sync_start(struct sync **out, struct ruleset *rs, const struct sync_opts *o);
 void sync_stop(struct sync *s);
 
-/* Fetches and installs a snapshot now (force sync). Returns 0 or -errno with *st filled. */
+/* Fetches and installs a snapshot now (force sync). Returns 0 or -errno with *st filled;
+ * -EBUSY (UNAVAILABLE) at once when a fetch is already running. */
 int sync_now(struct sync *s, struct rpc_status *st);
 
 /* Snapshots installed, deltas applied, resyncs asked for. */
