@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
-# bench/: data-plane benchmarks run by make bench (bench/run.sh), never by make test.
-# Built without sanitizers: they measure.
-BENCH_BINS := $(BIN)/bench_dp $(BIN)/bench_lab
+# bench/: benchmarks run by make bench, never by make test. Built without sanitizers: they
+# measure. Data plane: bench/run.sh (bench_dp, bench_lab). Control plane: bench/control.sh
+# (bench_cp: REST write -> enforced timings with their breakdown, full-sync convergence,
+# the kernel and disk primitives a node pays per delta).
+BENCH_BINS := $(BIN)/bench_dp $(BIN)/bench_lab $(BIN)/bench_cp
 BENCH_OBJS := $(OBJ)/bench/bench_dp.o $(OBJ)/bench/bench_lab.o
 $(BENCH_OBJS): XCFLAGS += -Itests/lib -Iagent -Ibench
 $(BENCH_OBJS): $(BPF_SKEL)
@@ -14,5 +16,10 @@ $(BIN)/bench_lab: $(OBJ)/bench/bench_lab.o $(OBJ)/tests/lib/pkt.o $(DP_A) $(LIB_
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDLIBS_BPF)
 
+$(OBJ)/bench/bench_cp.o: | $(PROTO_H)
+$(BIN)/bench_cp: $(OBJ)/bench/bench_cp.o $(RPC_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF)
+
 BENCH_TARGETS += $(BENCH_BINS)
-CHECK_SOURCES += bench/bench_dp.c bench/bench_lab.c bench/benchset.h
+CHECK_SOURCES += bench/bench_dp.c bench/bench_lab.c bench/benchset.h bench/bench_cp.c
