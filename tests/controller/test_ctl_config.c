@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "../lib/tmpdir.h"
+
 #include "controller/config.h"
 #include "log.h"
 
@@ -199,19 +201,13 @@ static void test_node_ids_in_config(void **state)
 
 static int setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "/tmp/xdrop-ctlcfg-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
 	log_set_level(LOG_LEVEL_ERROR);
-	return 0;
+	return tmpdir_make(dir, sizeof(dir), "xdrop-ctlcfg");
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(dir);
 }
 
 int main(void)

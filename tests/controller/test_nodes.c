@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "../lib/tmpdir.h"
+
 #include "harness.h"
 #include "log.h"
 #include "pubsub.h"
@@ -309,19 +311,13 @@ static void test_rule_counters_over_tls(void **state)
 
 static int setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "/tmp/xdrop-nodes-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
 	log_set_level(LOG_LEVEL_ERROR);
-	return 0;
+	return tmpdir_make(dir, sizeof(dir), "xdrop-nodes");
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(dir);
 }
 
 int main(void)

@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "../lib/tmpdir.h"
 #include <sqlite3.h>
 
 #include "log.h"
@@ -969,19 +971,13 @@ static void test_kill9_during_batches(void **state)
 
 static int setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "/tmp/xdrop-store-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
 	log_set_level(LOG_LEVEL_WARN);
-	return 0;
+	return tmpdir_make(dir, sizeof(dir), "xdrop-store");
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(dir);
 }
 
 int main(void)
