@@ -17,4 +17,4 @@ $(DP_TESTS:%=$(TBIN)/%):
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_BPF) -lcmocka -lpthread
 
 TEST_SUITES += $(DP_TESTS:%=$(TBIN)/%)
-CHECK_SOURCES += $(TESTLIB_SRCS) $(TESTLIB_SRCS:.c=.h) $(DP_TESTS:%=tests/bpf/%.c)
+CHECK_SOURCES += $(TESTLIB_SRCS) $(TESTLIB_SRCS:.c=.h) $(DP_TESTS:%=tests/bpf/%.c) tests/lib/tmpdir.h
