@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "cache.h"
 #include "json.h"
 #include "upstream.h"
 
@@ -191,6 +192,31 @@ static void free_msg(void *m)
 {
 	if (m)
 		protobuf_c_message_free_unpacked(m, NULL);
+}
+
+/* obj (taken over, NULL is fine) as http_json() would send it; NULL when out of memory.
+ * The length goes to *len. */
+static char *json_print(cJSON *obj, size_t *len)
+{
+	char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
+
+	cJSON_Delete(obj);
+	*len = text ? strlen(text) : 0;
+	return text;
+}
+
+/* Answers 200 with body (JSON text, taken over): the same bytes and headers http_json()
+ * gives the object the text was printed from. Returns 0. */
+static int reply_body(struct http_reply *rp, char *body, size_t len)
+{
+	cJSON_Delete(rp->json);
+	rp->json = NULL;
+	free(rp->text);
+	rp->text = body;
+	rp->text_len = len;
+	rp->content_type = "application/json";
+	rp->status = 200;
+	return 0;
 }
 
 /* Answers a reply message as JSON as it is (GET of one object, lists). */
@@ -912,17 +938,46 @@ int api_wl_batch_delete(struct http_request *rq, struct http_reply *rp)
 
 /* ---- stats ---- */
 
+/*
+ * GET /api/v1/stats is what dashboards, the UI and scripts poll, often several at once,
+ * and an upstream call costs the gateway and the controller several times what answering
+ * a stored body does. So the serialized body of a successful reply is kept per credential
+ * (gw->stats_cache, keyed by the SHA-256 of rq->token: the API key, or the key behind a
+ * UI session) for cache.stats_ttl, and a hit answers those same bytes with the same
+ * headers: only the reply's time-dependent content (`at`, counters, rates) is up to one
+ * TTL old. Errors go through api_fail() and are never stored. A credential is checked
+ * upstream only on a miss: a key revoked upstream keeps reading the stats cached for it
+ * for at most the TTL (docs/api.md); a wrong key never matches an entry and gets 401 from
+ * the upstream as before.
+ */
 int api_stats(struct http_request *rq, struct http_reply *rp)
 {
 	Xdrop__V1__GetStatsRequest req = XDROP__V1__GET_STATS_REQUEST__INIT;
 	ProtobufCMessage *resp = NULL;
+	struct cache *cache = rq->gw->stats_cache;
 	struct rpc_status st;
+	struct cache_key key = {0};
+	int64_t asked;
+	char *body;
+	size_t len;
 
+	if (cache) {
+		cache_key_of(rq->token ? rq->token : "", &key);
+		if (!cache_get(cache, &key, &body, &len)) {
+			atomic_fetch_add(&rq->gw->ctr.stats_cached, 1);
+			return reply_body(rp, body, len);
+		}
+	}
+	asked = cache_now_ms();
 	if (api_call(rq, &xdrop__v1__stats_service__descriptor, "Get", &req.base, &resp, &st))
 		return api_fail(rp, &st, NULL);
-	http_json(rp, 200, json_from_stats((const void *)resp));
+	body = json_print(json_from_stats((const void *)resp), &len);
 	free_msg(resp);
-	return 0;
+	if (!body)
+		return http_json(rp, 200, NULL); /* out of memory: 500 */
+	if (cache)
+		cache_put(cache, &key, asked, body, len);
+	return reply_body(rp, body, len);
 }
 
 int api_stats_history(struct http_request *rq, struct http_reply *rp)

@@ -43,6 +43,7 @@ static const char *const known_keys[] = {
     "events.max_clients",
     "events.interval",
     "metrics.max_rule_series",
+    "cache.stats_ttl",
     "log_level",
     NULL,
 };
@@ -218,6 +219,8 @@ static int load(struct gw_config *c)
 			  &c->sse_interval_ms)) ||
 	    (err = get_uint(raw, "metrics.max_rule_series", GW_METRICS_RULE_SERIES, 0, 100000,
 			    &c->metrics_rule_series)) ||
+	    (err = get_ms(raw, "cache.stats_ttl", GW_STATS_CACHE_TTL_MS, 0,
+			  GW_STATS_CACHE_TTL_MAX_MS, &c->stats_cache_ttl_ms)) ||
 	    (err = config_get_str(raw, "log_level", "info", &level)))
 		return err;
 	if (log_level_parse(level, &c->log_level))

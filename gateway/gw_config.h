@@ -40,6 +40,15 @@
  * more (XDROP_HISTORY_WINDOW_MAX_S in controller/stats.h, a controller-internal header),
  * so the gateway answers 400 itself; the two must be the same number. */
 #define GW_HISTORY_MAX_S (24 * 3600)
+/* GET /api/v1/stats answered from a per-credential cache (cache.h): how long a reply is
+ * served (cache.stats_ttl; 0 turns the cache off), the longest the config accepts (the
+ * longest beacon_interval there is: the TTL is meant to stay at or below the one in use,
+ * since the counters change once per beacon), how many credentials are cached at once,
+ * and the largest body cached. */
+#define GW_STATS_CACHE_TTL_MS	  250
+#define GW_STATS_CACHE_TTL_MAX_MS 60000
+#define GW_STATS_CACHE_ENTRIES	  64
+#define GW_STATS_CACHE_BODY_MAX	  (1u << 20)
 
 struct gw_config {
 	struct config *raw; /* owns every string below */
@@ -63,6 +72,7 @@ struct gw_config {
 	const char *ui_dir; /* "" disables the UI */
 	unsigned sse_max_clients, sse_interval_ms;
 	unsigned metrics_rule_series;
+	unsigned stats_cache_ttl_ms; /* 0: GET /api/v1/stats is not cached */
 	enum log_level log_level;
 };
 

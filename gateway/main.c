@@ -2,7 +2,8 @@
 /*
  * xdrop-gateway: the REST API (/api/v1), the web UI's files, /api/v1/events and /metrics,
  * in front of a controller or a single agent. Wiring only: config (flags override it),
- * upstream client, auth, HTTP server; then wait for SIGTERM/SIGINT and stop in reverse.
+ * upstream client, auth, stats cache, HTTP server; then wait for SIGTERM/SIGINT and stop
+ * in reverse.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "cache.h"
 #include "gateway.h"
 #include "http.h"
 #include "log.h"
@@ -125,6 +127,8 @@ int main(int argc, char **argv)
 	gw.cfg = &cfg;
 	gw.started_at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	if ((err = upstream_open(&gw.up, &cfg)) || (err = auth_open(&gw.auth, &cfg)) ||
+	    (err = cache_open(&gw.stats_cache, cfg.stats_cache_ttl_ms, GW_STATS_CACHE_ENTRIES,
+			      GW_STATS_CACHE_BODY_MAX)) ||
 	    (err = http_start(&srv, &gw)))
 		goto out;
 	log_info("%s %s listening on %s://%s:%u, upstream %s (%s mode), auth %s",
@@ -137,6 +141,7 @@ int main(int argc, char **argv)
 	wd_exit_after(XDROP_STOP_LIMIT_S, 0); /* a wedged nng close must not keep us up */
 out:
 	http_stop(srv);
+	cache_close(gw.stats_cache);
 	auth_close(gw.auth);
 	upstream_close(gw.up);
 	gw_config_free(&cfg);

@@ -188,6 +188,10 @@ static void gateway_families(FILE *f, struct gateway *gw)
 	family(f, "xdrop_gateway_event_streams", "gauge", "Open /api/v1/events streams.");
 	fprintf(f, "xdrop_gateway_event_streams %llu\n",
 		(unsigned long long)atomic_load(&c->sse_clients));
+	family(f, "xdrop_gateway_stats_cache_hits_total", "counter",
+	       "GET /api/v1/stats answered from the cache, without an upstream call.");
+	fprintf(f, "xdrop_gateway_stats_cache_hits_total %llu\n",
+		(unsigned long long)atomic_load(&c->stats_cached));
 	family(f, "xdrop_gateway_upstream_calls_total", "counter", "Upstream RPC calls by status.");
 	for (int k = 0; k < RPC_CODE_COUNT; k++)
 		fprintf(f, "xdrop_gateway_upstream_calls_total{code=\"%s\"} %llu\n",

@@ -4,7 +4,8 @@
 # of a real xdrop-controller (SQLite in a temp dir, loopback ports picked free): nodes,
 # keys (admin only, secret shown once), login through KeyService.Whoami, force sync, node
 # stats, the rules API, SSE node events and /metrics; then an xdropctl round trip of
-# 100,000 rules (JSON import, JSON and CSV export, identical) and xdropctl's exit codes.
+# 100,000 rules (JSON import, JSON and CSV export, identical) and xdropctl's exit codes;
+# then the GET /api/v1/stats cache (cache.stats_ttl) against the same controller.
 # Skipped (TAP skip_all) when the controller binary is not built.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/gateway/lib.sh
@@ -16,6 +17,7 @@ if [ ! -x "$CTRL_BIN" ]; then
 fi
 CTRL_PID=
 down() {
+	[ -n "$CTRL_PID" ] && kill -CONT "$CTRL_PID" 2>/dev/null # stopped by the cache tests
 	[ -n "$CTRL_PID" ] && kill "$CTRL_PID" 2>/dev/null && wait "$CTRL_PID" 2>/dev/null
 	gw_lab_down
 }
@@ -201,6 +203,103 @@ check "CSV import of the export is refused as a whole (ids exist), exit 6" [ $? 
 check "...and the refused import left nothing behind (99,995 rules)" [ "$("$CTL_BIN" --json rules list --limit 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["pagination"]["total"])')" = 99995 ]
 "$CTL_BIN" -q rules import "$TMP/bad.csv" 2>"$TMP/err"
 check "CSV with a bad action: exit 3 naming the row's field" bash -c "[ $? = 3 ] && grep -q 'rules\[1\].action\|action' '$TMP/err'"
+
+# ---- the GET /api/v1/stats cache ----
+# A gateway with a 3 s stats cache and a 1 s upstream timeout. Where a check must show
+# whether a request reached the controller, the controller is stopped (SIGSTOP): a call
+# to it then answers 504 after the timeout, and a hit answers 200 at once.
+gw_stop
+printf 'upstream:\n  url: %s\ncache:\n  stats_ttl: 61s\n' "$CURL_UP" >"$TMP/ttl.yaml"
+timeout 10 "$GW_BIN" --config "$TMP/ttl.yaml" >/dev/null 2>"$TMP/ttl.err"
+check "cache.stats_ttl above 60s is refused, naming the key" \
+	bash -c "[ $? = 1 ] && grep -q 'cache.stats_ttl' '$TMP/ttl.err'"
+TTL=3
+GW_MODE=controller GW_UPSTREAM=$CURL_UP GW_UPSTREAM_EXTRA="  timeout: 1s" \
+	gw_start "cache:" "  stats_ttl: ${TTL}s" || { echo "Bail out! gateway with a stats cache"; exit 1; }
+# stats KEY NAME: GET /api/v1/stats with KEY into $TMP/NAME; sets CODE and SECS (its time)
+stats() {
+	read -r CODE SECS < <(curl -s -m 5 -o "$TMP/$2" -w '%{http_code} %{time_total}\n' \
+		-H "X-API-Key: $1" "$BASE/api/v1/stats")
+}
+rules_count() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rules_count"])' "$TMP/$1"; }
+hits() { # the gateway's count of stats answered from the cache (/metrics)
+	curl -s -m 5 -H "X-API-Key: $ADMIN_KEY" "$BASE/metrics" |
+		awk '$1 == "xdrop_gateway_stats_cache_hits_total" { print $2 }'
+}
+# until_code KEY CODE SECONDS: GET /stats every 0.2 s until it answers CODE; sets WAITED
+until_code() {
+	local t0=$EPOCHREALTIME
+	WAITED=
+	while awk -v a="$t0" -v b="$EPOCHREALTIME" -v s="$3" 'BEGIN { exit !(b - a < s) }'; do
+		stats "$1" poll
+		if [ "$CODE" = "$2" ]; then
+			WAITED=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+			return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+
+t0=$EPOCHREALTIME
+stats "$ADMIN_KEY" s1
+check "stats cache: GET /api/v1/stats (a miss, from the controller): 200" [ "$CODE" = 200 ]
+N0=$(rules_count s1)
+H0=$(hits)
+kill -STOP "$CTRL_PID"
+stats "$ADMIN_KEY" s2
+kill -CONT "$CTRL_PID"
+check "(a) second GET within the TTL, controller stopped: 200 at once (${SECS}s)" \
+	bash -c "[ $CODE = 200 ] && awk 'BEGIN { exit !($SECS < 0.9) }'"
+check "(a) ... the very same bytes (the controller's \"at\" too)" cmp -s "$TMP/s1" "$TMP/s2"
+check "(a) ... counted as a cache hit in /metrics ($H0 -> $(hits))" [ "$(hits)" = $((H0 + 1)) ]
+
+stats wrong-key-0123456789abcdef s3
+check "(c) a wrong key while another key's stats are cached: 401" [ "$CODE" = 401 ]
+check "(c) ... with the fixed 401 body" [ "$(cat "$TMP/s3")" = '{"error":"unauthorized"}' ]
+CODE=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$BASE/api/v1/stats")
+check "(c) no key while stats are cached: 401" [ "$CODE" = 401 ]
+
+req POST /api/v1/rules '{"name":"cache-probe","dst_ip":"10.66.0.1","action":"drop"}'
+expect 201 - "stats cache: a rule created while the stats are cached"
+stats "$ADMIN_KEY" s4
+diag "GET, rule created, GET again within $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }') s of a ${TTL} s TTL"
+check "(b) within the TTL the new rule is not visible yet (cached body, rules_count $N0)" \
+	cmp -s "$TMP/s1" "$TMP/s4"
+# past the TTL of s1 (counted from its upstream call, which began after t0)
+sleep "$(awk -v a="$t0" -v b="$EPOCHREALTIME" -v t=$TTL 'BEGIN { d = a + t + 0.3 - b; print (d > 0 ? d : 0) }')"
+seen=
+for _ in $(seq 15); do
+	stats "$ADMIN_KEY" s5
+	[ "$CODE" = 200 ] && [ "$(rules_count s5)" = $((N0 + 1)) ] && { seen=1; break; }
+	sleep 0.2
+done
+check "(b) after the TTL the change is visible (rules_count $N0 -> $((N0 + 1)))" [ -n "$seen" ]
+check "(b) ... in a fresh reply (a new \"at\")" bash -c "! cmp -s '$TMP/s1' '$TMP/s5'"
+
+req POST /api/v1/keys '{"name":"cache-revoked","scope":"read_only"}'
+K2=$(jget '["key"]["key"]')
+K2ID=$(jget '["key"]["id"]')
+stats "$K2" k1
+check "stats cache: a second key reads stats: 200" [ "$CODE" = 200 ]
+req DELETE "/api/v1/keys/$K2ID"
+expect 200 - "stats cache: that key revoked"
+stats "$K2" k2
+check "revoked key within the TTL: the body cached for it (at most the TTL, docs/api.md)" \
+	bash -c "[ $CODE = 200 ] && cmp -s '$TMP/k1' '$TMP/k2'"
+until_code "$K2" 401 $((TTL + 3))
+check "revoked key: 401 once its entry is older than the TTL (after ${WAITED:-?} s)" [ -n "$WAITED" ]
+
+# (d) the read-only key has no entry yet; its first call fails, the next must go upstream
+H0=$(hits)
+kill -STOP "$CTRL_PID"
+stats "$RO" e1
+kill -CONT "$CTRL_PID"
+check "(d) controller stopped: 504 (upstream timeout)" [ "$CODE" = 504 ]
+stats "$RO" e2
+check "(d) the error was not cached: 200 with stats right after the controller is back" \
+	python3 -c 'import json,sys; assert sys.argv[1] == "200" and "rules_count" in json.load(open(sys.argv[2]))' "$CODE" "$TMP/e2"
+check "(d) ... from the controller, not the cache (hits $H0 -> $(hits))" [ "$(hits)" = "$H0" ]
 
 gw_stop
 check "gateway exits cleanly with no ASan/UBSan report" bash -c "! grep -q -E 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' '$TMP/gw.log'"
