@@ -414,6 +414,9 @@ static void sub_flush_notify(struct pubsub_sub *s)
 		 (unsigned long long)seen);
 	if (s->ops.need_snapshot)
 		s->ops.need_snapshot(s->ops.arg, why, applied, seen);
+	/* the callback ran on this thread (a large snapshot takes seconds to fetch): nothing
+	 * could be received meanwhile, so silence counts from now, not from the last frame */
+	atomic_store(&s->last_frame_ms, now_ms());
 	pthread_mutex_lock(&s->lock);
 	s->notifying = false;
 	pthread_mutex_unlock(&s->lock);
