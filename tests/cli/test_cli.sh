@@ -23,17 +23,7 @@ for b in "$CTRL_BIN" "$CTL_BIN"; do
 done
 TMP=$(mktemp -d /tmp/xdrop-cli.XXXXXX)
 PIDS=()
-T=0
-FAILED=0
-
-ok() { T=$((T + 1)); echo "ok $T - $*"; }
-not_ok() { T=$((T + 1)); FAILED=$((FAILED + 1)); echo "not ok $T - $*"; }
-check() { # description, command...
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-diag() { echo "# $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 
 # stop PID: SIGTERM, then SIGKILL if it is still there after 15 s (daemons end within 10 s).
 stop() {

@@ -21,17 +21,7 @@ AGENT_URL=ipc://$TMP/agent.sock
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 GW_PID=
 AGENT_PID=
-T=0
-FAILED=0
-
-ok() { T=$((T + 1)); echo "ok $T - $*"; }
-not_ok() { T=$((T + 1)); FAILED=$((FAILED + 1)); echo "not ok $T - $*"; }
-check() { # description, command...
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-diag() { echo "# $*"; }
+. "$GW_ROOT/tests/lib/tap.sh"
 
 gw_lab_down() {
 	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null && wait "$GW_PID" 2>/dev/null
