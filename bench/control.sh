@@ -391,7 +391,7 @@ sync_case() {
 	done
 	if [ "$STAGE_FAILED" = 0 ] && [ "$CP_WRITES_LOADED" -gt 0 ]; then
 		writes "$CP_WRITES_LOADED" $((2 * CP_WRITES)) "with $CP_RULES rules loaded, 50 ms apart" 50
-		breakdown "with $CP_RULES rules loaded"
+		breakdown "with $CP_RULES rules loaded, 50 ms apart"
 		sync_counts "the full sync and the writes after it"
 	fi
 }
