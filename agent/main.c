@@ -154,27 +154,10 @@ static int rpc_up(struct rpc_server **srv, const struct agent_config *c, struct 
 static void rpc_check(struct rpc_server **srv, const struct agent_config *c, struct service *sv,
 		      unsigned *failures)
 {
-	Xdrop__V1__PingRequest q = XDROP__V1__PING_REQUEST__INIT;
-	struct rpc_client_opts co = {.sz = sizeof(co),
-				     .url = c->rpc_listen,
-				     .timeout_ms = RPC_CHECK_TIMEOUT,
-				     .tls = &c->tls};
-	struct rpc_status st = {0};
-	struct rpc_client *cl = NULL;
-	ProtobufCMessage *resp = NULL;
-	int err;
-
 	/* a TLS listener may demand a client certificate we do not have: check plain only */
 	if (tls_url_is_tls(c->rpc_listen))
 		return;
-	err = rpc_client_open(&cl, &co);
-	if (!err)
-		err = rpc_client_call(cl, &xdrop__v1__health_service__descriptor, "Ping", &q.base,
-				      &resp, &st);
-	if (resp)
-		protobuf_c_message_free_unpacked(resp, NULL);
-	rpc_client_close(cl);
-	if (!err) {
+	if (wd_ping(c->rpc_listen, &c->tls, RPC_CHECK_TIMEOUT) == 0) {
 		*failures = 0;
 		return;
 	}

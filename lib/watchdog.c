@@ -109,26 +109,32 @@ static struct wd_monitor_opts mon;
 static char *mon_url;
 static _Atomic int64_t ping_ok_ms;
 
-static void *ping_main(void *arg)
+int wd_ping(const char *url, const struct tls_opts *tls, unsigned timeout_ms)
 {
 	Xdrop__V1__PingRequest q = XDROP__V1__PING_REQUEST__INIT;
 	struct rpc_client_opts co = {
-	    .sz = sizeof(co), .url = mon_url, .timeout_ms = WD_PING_TIMEOUT_MS};
+	    .sz = sizeof(co), .url = url, .timeout_ms = timeout_ms, .tls = tls};
+	struct rpc_client *cl = NULL;
+	ProtobufCMessage *resp = NULL;
+	struct rpc_status st = {0};
+	int err = rpc_client_open(&cl, &co);
 
+	if (!err)
+		err = rpc_client_call(cl, &xdrop__v1__health_service__descriptor, "Ping", &q.base,
+				      &resp, &st);
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	rpc_client_close(cl);
+	return err;
+}
+
+static void *ping_main(void *arg)
+{
 	(void)arg;
 	for (;;) {
-		struct rpc_client *cl = NULL;
-		ProtobufCMessage *resp = NULL;
-		struct rpc_status st = {0};
-
 		usleep((mon.ping_every_ms ? mon.ping_every_ms : WD_PING_EVERY_MS) * 1000);
-		if (rpc_client_open(&cl, &co) == 0 &&
-		    rpc_client_call(cl, &xdrop__v1__health_service__descriptor, "Ping", &q.base,
-				    &resp, &st) == 0)
+		if (wd_ping(mon_url, NULL, WD_PING_TIMEOUT_MS) == 0)
 			atomic_store(&ping_ok_ms, wd_now_ms());
-		if (resp)
-			protobuf_c_message_free_unpacked(resp, NULL);
-		rpc_client_close(cl);
 	}
 	return NULL;
 }

@@ -57,6 +57,11 @@ struct wd_monitor_opts {
 };
 int wd_monitor_start(const struct wd_monitor_opts *o);
 
+/* Calls HealthService.Ping at url like any client would (a fresh socket, closed after).
+ * Returns 0 on an answer, else -errno. */
+struct tls_opts;
+int wd_ping(const char *url, const struct tls_opts *tls, unsigned timeout_ms);
+
 /* Keeps argv for wd_reexec(); call at the start of main(). */
 void wd_save_argv(char **argv);
 
