@@ -6,9 +6,9 @@
  * nothing), lists (search, filters, sort, pages), the change log, expiry, SQL-injection
  * and 1 MiB strings stored literally, migration of a hand-made version-1 file, 20
  * concurrent writer threads, a write lock held by another connection (UNAVAILABLE, not
- * out of memory), one store per database file (the lock file), and kill -9 of a process in
- * the middle of 10,000-rule batches at 50 random points, each followed by integrity_check
- * and an all-or-nothing check.
+ * out of memory), one store per database file (the lock file), and kill -9 of a process
+ * running 10,000-rule batches at 45 points chosen by its progress (after an add, after a
+ * delete, inside a batch), each followed by integrity_check and an all-or-nothing check.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -885,11 +885,40 @@ static void test_one_store_per_database(void **state)
 }
 
 /* ---- kill -9 in the middle of 10,000-rule batches -------------------------------------- */
-#define KILL_ROUNDS 50
+/*
+ * Kill points are chosen by the child's progress, never by wall-clock guesses: the child
+ * reports every batch it begins and commits over a pipe. A third of the rounds kill it
+ * while it waits right after committing an add (all rules there), a third right after
+ * committing a delete (none there), and a third inside a batch: after it began, within
+ * half of the fastest batch that child has completed, so a slow or loaded machine only
+ * stretches the batches, not the outcome.
+ */
+#define KILL_ROUNDS 45
 #define BATCH	    10000
 
-/* The child: adds 10,000 rules in one batch, deletes them in one batch, forever. */
-static void batch_loop(const char *path, int ready_fd)
+enum kill_point { KILL_AFTER_ADD, KILL_AFTER_DELETE, KILL_INSIDE, KILL_POINTS };
+
+/* One report from the child: a batch began (at revision) or committed (in seconds). */
+struct batch_report {
+	char what; /* 'B' began, 'A' add committed, 'D' delete committed */
+	uint64_t revision;
+	double seconds;
+};
+
+static void report(int fd, char what, uint64_t revision, double seconds)
+{
+	struct batch_report m = {.what = what, .revision = revision, .seconds = seconds};
+
+	if (write(fd, &m, sizeof(m)) != (ssize_t)sizeof(m))
+		_exit(5);
+}
+
+/*
+ * The child: adds 10,000 rules in one batch, deletes them in one batch, forever, reporting
+ * each step; with hold set it stops after committing a batch of that kind ('A' or 'D') and
+ * waits to be killed.
+ */
+static void batch_loop(const char *path, int fd, char hold)
 {
 	struct store_opts o = {.sz = sizeof(o), .path = path};
 	struct store *s = NULL;
@@ -906,47 +935,91 @@ static void batch_loop(const char *path, int ready_fd)
 	}
 	if (store_open(&s, &o) < 0)
 		_exit(2);
-	if (write(ready_fd, "r", 1) != 1)
-		_exit(5);
 	for (;;) {
 		struct store_rev rev;
+		char done;
+		double t;
 
 		store_revision(s, &rev);
-		if (rev.rules == 0 && store_rules_add(s, ptrs, BATCH, "rules", &r, &idx, &err) < 0)
-			_exit(3);
-		if (store_rules_delete(s, ids, BATCH, &r, &idx, &err) < 0)
-			_exit(4);
+		report(fd, 'B', rev.revision, 0);
+		t = now_s();
+		if (rev.rules == 0) {
+			if (store_rules_add(s, ptrs, BATCH, "rules", &r, &idx, &err) < 0)
+				_exit(3);
+			done = 'A';
+		} else {
+			if (store_rules_delete(s, ids, BATCH, &r, &idx, &err) < 0)
+				_exit(4);
+			done = 'D';
+		}
+		report(fd, done, r, now_s() - t);
+		while (done == hold)
+			pause(); /* killed here */
 	}
+}
+
+static void read_report(int fd, struct batch_report *m)
+{
+	assert_int_equal(read(fd, m, sizeof(*m)), (ssize_t)sizeof(*m));
+}
+
+/*
+ * Runs one child and kills it at the given point; returns the revision the store had when
+ * the killed batch began (KILL_INSIDE) or 0.
+ */
+static uint64_t kill_child_at(const char *path, enum kill_point point)
+{
+	const char hold = point == KILL_AFTER_ADD ? 'A' : point == KILL_AFTER_DELETE ? 'D' : 0;
+	struct batch_report m = {0};
+	double fastest = 0;
+	uint64_t began = 0;
+	int status, pfd[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		batch_loop(path, pfd[1], hold);
+	}
+	close(pfd[1]);
+	for (;;) {
+		read_report(pfd[0], &m);
+		if (m.what == 'B') {
+			began = m.revision;
+			if (point == KILL_INSIDE && fastest > 0)
+				break;
+			continue;
+		}
+		if (m.what == hold)
+			break; /* the child now waits in pause() */
+		if (fastest == 0 || m.seconds < fastest)
+			fastest = m.seconds;
+	}
+	if (point == KILL_INSIDE)
+		usleep((useconds_t)((double)rand() / RAND_MAX * fastest / 2 * 1e6));
+	kill(pid, SIGKILL);
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status)); /* it was still running */
+	return point == KILL_INSIDE ? began : 0;
 }
 
 static void test_kill9_during_batches(void **state)
 {
 	char path[128];
 	double t0 = now_s();
-	unsigned all = 0, none = 0;
+	unsigned all = 0, none = 0, inside = 0, interrupted = 0;
 	uint64_t last = 0;
 
 	db_path(path, sizeof(path));
 	srand((unsigned)time(NULL));
 	for (int round = 0; round < KILL_ROUNDS; round++) {
-		struct store *s;
+		enum kill_point point = (enum kill_point)(round % KILL_POINTS);
+		uint64_t began = kill_child_at(path, point);
 		struct store_rev rev;
-		int status, pfd[2];
-		char c;
-		pid_t pid;
-
-		assert_int_equal(pipe(pfd), 0);
-		pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0)
-			batch_loop(path, pfd[1]);
-		assert_int_equal(read(pfd[0], &c, 1), 1); /* opened: batches start now */
-		close(pfd[0]);
-		close(pfd[1]);
-		usleep((useconds_t)(rand() % 700000));
-		kill(pid, SIGKILL);
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_true(WIFSIGNALED(status)); /* it was still running */
+		struct store *s;
 
 		assert_int_equal(store_integrity_check(path), 0);
 		s = open_db(path, 0);
@@ -954,6 +1027,16 @@ static void test_kill9_during_batches(void **state)
 		/* odd revisions follow an add, even ones a delete: all there or none */
 		assert_int_equal(rev.rules, rev.revision % 2 ? BATCH : 0);
 		assert_true(rev.revision >= last);
+		if (point == KILL_AFTER_ADD)
+			assert_int_equal(rev.rules, BATCH);
+		if (point == KILL_AFTER_DELETE)
+			assert_int_equal(rev.rules, 0);
+		if (point == KILL_INSIDE) {
+			/* the batch either committed whole or left no trace */
+			assert_true(rev.revision == began || rev.revision == began + 1);
+			inside++;
+			interrupted += rev.revision == began;
+		}
 		last = rev.revision;
 		if (rev.rules)
 			all++;
@@ -962,11 +1045,11 @@ static void test_kill9_during_batches(void **state)
 		check_hash(s);
 		store_close(s);
 	}
-	print_message("# kill -9 x%d: %u times all 10,000 there, %u times none, %" PRIu64
+	print_message("# kill -9 x%d: %u times all 10,000 there, %u times none; %u kills inside a "
+		      "batch, %u of them before its commit; %" PRIu64
 		      " batches committed, %.1f s\n",
-		      KILL_ROUNDS, all, none, last, now_s() - t0);
-	/* the kills landed both after commits and inside batches (timing-dependent counts) */
-	assert_true(all > 0 && none > 0);
+		      KILL_ROUNDS, all, none, inside, interrupted, last, now_s() - t0);
+	assert_int_equal(inside, KILL_ROUNDS / KILL_POINTS);
 }
 
 static int setup(void **state)
