@@ -60,6 +60,7 @@ include tests/module.mk
 -include tests/e2e/module.mk
 -include tests/tools/module.mk
 -include tests/agent/module.mk
+-include tests/security/module.mk
 include bench/module.mk
 
 .PHONY: all deps test bench check clean demo demo-down soak
