@@ -775,6 +775,7 @@ static int new_rule_item(const Xdrop__V1__Rule *r, const char *keep_id, int64_t 
 			 struct item **out, struct rpc_status *st)
 {
 	Xdrop__V1__Rule copy = *r;
+	struct rulepb_canon_buf cb;
 	char id[37];
 	int64_t now = now_ns();
 
@@ -789,6 +790,7 @@ static int new_rule_item(const Xdrop__V1__Rule *r, const char *keep_id, int64_t 
 	copy.stats = NULL;
 	if (!copy.source || !*copy.source)
 		copy.source = "api";
+	rulepb_rule_canon(&copy, &cb); /* an invalid rule stays as written: item_make refuses */
 	return item_make(&copy.base, false, out, st);
 }
 
@@ -957,11 +959,13 @@ int ruleset_update_rule(struct ruleset *rs, const char *id, const Xdrop__V1__Rul
 static int new_wl_item(const Xdrop__V1__WhitelistEntry *w, struct item **out, struct rpc_status *st)
 {
 	Xdrop__V1__WhitelistEntry copy = *w;
+	struct rulepb_canon_buf cb;
 	char id[37];
 
 	uuid_v4(id);
 	copy.id = id;
 	copy.created_at = now_ns();
+	rulepb_wl_canon(&copy, &cb);
 	return item_make(&copy.base, true, out, st);
 }
 

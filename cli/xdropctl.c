@@ -303,12 +303,13 @@ static int kv_add(cJSON *obj, const ProtobufCMessageDescriptor *d, const char *n
 		return json_fail(err, name, "unknown field");
 	} else if (f->type == PROTOBUF_C_TYPE_UINT32 || f->type == PROTOBUF_C_TYPE_UINT64 ||
 		   f->type == PROTOBUF_C_TYPE_INT32) {
-		char *end;
-		double n = strtod(value, &end);
+		/* decimal digits only: strtod alone would take 80.5, 1e2, 0x50 or " 80" */
+		size_t sign = value[0] == '-' && f->type == PROTOBUF_C_TYPE_INT32;
+		size_t digits = strspn(value + sign, "0123456789");
 
-		if (!*value || *end || !isfinite(n))
-			return json_fail(err, name, "expected an integer");
-		v = cJSON_CreateNumber(n);
+		if (!digits || value[sign + digits] || digits > 10)
+			return json_fail(err, name, "expected an integer (decimal digits)");
+		v = cJSON_CreateNumber(strtod(value, NULL));
 	} else if (f->type == PROTOBUF_C_TYPE_BOOL) {
 		if (strcmp(value, "true") && strcmp(value, "false"))
 			return json_fail(err, name, "expected true or false");

@@ -293,6 +293,47 @@ static void *force_main(void *arg)
 	return NULL;
 }
 
+int nodes_check_address(const char *url, const char **why)
+{
+	static const struct {
+		const char *scheme;
+		bool port;
+	} schemes[] = {
+	    {"tcp://", true},	   {"tcp4://", true},	  {"tcp6://", true}, {"tls+tcp://", true},
+	    {"tls+tcp4://", true}, {"tls+tcp6://", true}, {"ipc://", false}, {"inproc://", false},
+	};
+	const char *rest = NULL, *colon;
+	bool port = false;
+	char *end;
+	unsigned long p;
+
+	for (size_t i = 0; !rest && i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		size_t n = strlen(schemes[i].scheme);
+
+		if (!strncmp(url, schemes[i].scheme, n)) {
+			rest = url + n;
+			port = schemes[i].port;
+		}
+	}
+	*why = "expected a URL with a scheme: tcp://HOST:PORT, tls+tcp://HOST:PORT or ipc://PATH";
+	if (!rest || !*rest)
+		return -EINVAL;
+	for (const char *c = rest; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return -EINVAL;
+	if (!port)
+		return 0;
+	colon = strrchr(rest, ':');
+	*why = "expected HOST:PORT after the scheme, with a port from 1 to 65535";
+	if (!colon || colon == rest || colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno || *end || p == 0 || p > 65535)
+		return -EINVAL;
+	return 0;
+}
+
 static char *make_token(const struct node_state *s)
 {
 	char *t = NULL;

@@ -58,6 +58,14 @@ struct nodes_opts {
 	bool repair;		    /* force-sync nodes that stay behind (default on in main) */
 };
 
+/*
+ * Checks a node's RPC address as registered through the API: a URL the controller can dial,
+ * tcp:// tcp4:// tcp6:// tls+tcp:// tls+tcp4:// tls+tcp6:// (host:port, port 1-65535),
+ * ipc:// (a path) or inproc:// (tests). Returns 0, or -EINVAL with *why set to a static
+ * reason.
+ */
+int nodes_check_address(const char *url, const char **why);
+
 /* Loads the nodes from the store and starts the collector and health loop. */
 int nodes_open(struct nodes **out, const struct nodes_opts *opts);
 void nodes_close(struct nodes *n);

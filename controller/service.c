@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "log.h"
 #include "rule.h"
+#include "rulepb.h"
 #include "rules.h"
 #include "service.h"
 
@@ -36,7 +37,29 @@ static enum rpc_code store_fail(struct rpc_call *call, int err, const struct sto
 	if (e && e->code != RPC_OK && e->message[0])
 		return rpc_call_error(call, e->code, e->field[0] ? e->field : NULL, "%s",
 				      e->message);
+	if (err == -ENOSPC)
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "%s", STORE_DISK_FULL);
 	return rpc_call_error(call, rpc_code_from_errno(err), NULL, "%s", strerror(-err));
+}
+
+/* Rewrites n prepared rules (or entries) to their canonical spelling (lib/rulepb.h), the
+ * text kept in call memory; an invalid one stays as written for the store to refuse. */
+static bool canon_rules(struct rpc_call *call, Xdrop__V1__Rule *v, size_t n)
+{
+	struct rulepb_canon_buf *b = rpc_call_alloc(call, n * sizeof(*b));
+
+	for (size_t i = 0; b && i < n; i++)
+		rulepb_rule_canon(&v[i], &b[i]);
+	return b != NULL;
+}
+
+static bool canon_wl(struct rpc_call *call, Xdrop__V1__WhitelistEntry *v, size_t n)
+{
+	struct rulepb_canon_buf *b = rpc_call_alloc(call, n * sizeof(*b));
+
+	for (size_t i = 0; b && i < n; i++)
+		rulepb_wl_canon(&v[i], &b[i]);
+	return b != NULL;
 }
 
 static Xdrop__V1__SyncOutcome *outcome(struct service *s, struct rpc_call *call, uint64_t rev)
@@ -253,6 +276,8 @@ static enum rpc_code rule_create(struct rpc_call *call, const ProtobufCMessage *
 	if (!rule || !id)
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
 	rules_prepare(req->rule, rule, id, store_now_ns());
+	if (!canon_rules(call, rule, 1))
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
 	err = store_rules_add(s->store, &rule, 1, "rule", &rev, &idx, &e);
 	if (err)
 		return store_fail(call, err, &e);
@@ -290,6 +315,8 @@ static enum rpc_code rule_update(struct rpc_call *call, const ProtobufCMessage *
 			&bad) < 0)
 		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "update_mask",
 				      "\"%.64s\" is not an updatable rule field", bad);
+	if (!canon_rules(call, rule, 1))
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
 	err = store_rule_replace(s->store, rule, &rev, &e);
 	if (err)
 		return store_fail(call, err, &e);
@@ -377,6 +404,8 @@ static enum rpc_code rule_batch_create(struct rpc_call *call, const ProtobufCMes
 		ptrs[i] = &copies[i];
 		orig[i] = i;
 	}
+	if (!canon_rules(call, copies, n))
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
 	live = n;
 	for (;;) {
 		size_t idx = SIZE_MAX; /* the store sets it only when one item failed */
@@ -385,7 +414,8 @@ static enum rpc_code rule_batch_create(struct rpc_call *call, const ProtobufCMes
 		err = store_rules_add(s->store, ptrs, live, "rules", &rev, &idx, &e);
 		if (!err)
 			break;
-		if (req->atomic || idx >= live || e.code == RPC_INTERNAL) {
+		if (req->atomic || idx >= live || e.code == RPC_INTERNAL ||
+		    e.code == RPC_RESOURCE_EXHAUSTED) {
 			if (live != n && idx < live) /* report the request's index */
 				snprintf(e.field, sizeof(e.field), "rules[%zu]", orig[idx]);
 			return store_fail(call, err, &e);
@@ -562,6 +592,8 @@ static enum rpc_code wl_create(struct rpc_call *call, const ProtobufCMessage *r,
 	if (!w || !id)
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
 	rules_prepare_wl(req->entry, w, id, store_now_ns());
+	if (!canon_wl(call, w, 1))
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
 	err = store_wl_add(s->store, &w, 1, "entry", &rev, &idx, &e);
 	if (err)
 		return store_fail(call, err, &e);
@@ -611,6 +643,8 @@ static enum rpc_code wl_batch_create(struct rpc_call *call, const ProtobufCMessa
 		ptrs[i] = &copies[i];
 		orig[i] = i;
 	}
+	if (!canon_wl(call, copies, n))
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
 	live = n;
 	for (;;) {
 		size_t idx = SIZE_MAX; /* the store sets it only when one item failed */
@@ -619,7 +653,8 @@ static enum rpc_code wl_batch_create(struct rpc_call *call, const ProtobufCMessa
 		err = store_wl_add(s->store, ptrs, live, "entries", &rev, &idx, &e);
 		if (!err)
 			break;
-		if (req->atomic || idx >= live || e.code == RPC_INTERNAL) {
+		if (req->atomic || idx >= live || e.code == RPC_INTERNAL ||
+		    e.code == RPC_RESOURCE_EXHAUSTED) {
 			if (live != n && idx < live)
 				snprintf(e.field, sizeof(e.field), "entries[%zu]", orig[idx]);
 			return store_fail(call, err, &e);
@@ -649,15 +684,25 @@ static enum rpc_code wl_batch_delete(struct rpc_call *call, const ProtobufCMessa
 
 static enum rpc_code node_text_check(struct rpc_call *call, const Xdrop__V1__Node *n)
 {
+	const char *why;
+
 	if (strlen(n->name) > XDROP_STORE_MAX_TEXT)
 		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "node.name", "too long");
 	if (strlen(n->comment) > XDROP_STORE_MAX_TEXT)
 		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "node.comment", "too long");
 	if (strlen(n->address) > 1024)
 		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "node.address", "too long");
-	if (n->address[0] && !strstr(n->address, "://"))
+	if (!n->name[0])
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "node.name",
+				      "a name is required");
+	if (!n->address[0])
 		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "node.address",
-				      "expected a URL such as tcp://10.0.0.2:7600");
+				      "an address is required, e.g. tcp://10.0.0.2:7600");
+	if (nodes_check_address(n->address, &why))
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "node.address",
+				      "%s (e.g. "
+				      "tcp://10.0.0.2:7600)",
+				      why);
 	return RPC_OK;
 }
 

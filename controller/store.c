@@ -63,10 +63,19 @@ struct store {
 	void *commit_arg;
 };
 
+/* True when the connection's last error means the file system is full. */
+static bool disk_full(sqlite3 *db)
+{
+	int e = sqlite3_extended_errcode(db) & 0xff;
+
+	return e == SQLITE_FULL || (e == SQLITE_IOERR && sqlite3_system_errno(db) == ENOSPC);
+}
+
+/* Logs the connection's last error; -ENOSPC for a full disk, else -EIO. */
 static int sql_err(struct conn *c, const char *what)
 {
 	log_error("store: %s: %s", what, sqlite3_errmsg(c->db));
-	return -EIO;
+	return disk_full(c->db) ? -ENOSPC : -EIO;
 }
 
 /* The statement for sql (a static string), reset and unbound. NULL on failure (logged). */
@@ -553,6 +562,8 @@ static int begin_fail(struct store *s, int rc, struct store_error *err)
 	else if (rc == -ENOMEM)
 		set_err(err, RPC_RESOURCE_EXHAUSTED, NULL, NULL,
 			"out of memory for the transaction");
+	else if (rc == -ENOSPC)
+		set_err(err, RPC_RESOURCE_EXHAUSTED, NULL, NULL, "%s", STORE_DISK_FULL);
 	else
 		set_err(err, RPC_INTERNAL, NULL, NULL,
 			"cannot start a transaction: database error (see the controller's log)");
@@ -715,6 +726,15 @@ fail:
 	free(buf);
 	change_abort(ch);
 	return err;
+}
+
+/* Fills *err for a change that failed on the database itself (write or commit). */
+static void write_fail(struct store_error *err, int rc, const char *what)
+{
+	if (rc == -ENOSPC)
+		set_err(err, RPC_RESOURCE_EXHAUSTED, NULL, NULL, "%s", STORE_DISK_FULL);
+	else
+		set_err(err, RPC_INTERNAL, NULL, NULL, "database %s failed", what);
 }
 
 /* ---- rules and whitelist: writes ---------------------------------------------------------- */
@@ -915,15 +935,15 @@ int store_rules_add(struct store *s, Xdrop__V1__Rule *const *rules, size_t n, co
 		if (rc < 0) {
 			if (err_index)
 				*err_index = i;
-			if (rc == -EIO || rc == -ENOMEM)
-				set_err(err, RPC_INTERNAL, NULL, NULL, "database write failed");
+			if (rc == -EIO || rc == -ENOMEM || rc == -ENOSPC)
+				write_fail(err, rc, "write");
 			change_abort(&ch);
 			return rc;
 		}
 	}
 	rc = change_commit(&ch, rev);
 	if (rc < 0)
-		set_err(err, RPC_INTERNAL, NULL, NULL, "database commit failed");
+		write_fail(err, rc, "commit");
 	return rc;
 }
 
@@ -940,14 +960,14 @@ int store_rule_replace(struct store *s, const Xdrop__V1__Rule *r, uint64_t *rev,
 	ch.rules[0].stats = NULL;
 	rc = put_rule(&ch, &ch.rules[0], SQL_RULE_UPDATE, r->id, "rule", err);
 	if (rc < 0) {
-		if (rc == -EIO || rc == -ENOMEM)
-			set_err(err, RPC_INTERNAL, NULL, NULL, "database write failed");
+		if (rc == -EIO || rc == -ENOMEM || rc == -ENOSPC)
+			write_fail(err, rc, "write");
 		change_abort(&ch);
 		return rc;
 	}
 	rc = change_commit(&ch, rev);
 	if (rc < 0)
-		set_err(err, RPC_INTERNAL, NULL, NULL, "database commit failed");
+		write_fail(err, rc, "commit");
 	return rc;
 }
 
@@ -1008,15 +1028,15 @@ static int delete_many(struct store *s, bool wl, const char *const *ids, size_t 
 		if (rc < 0) {
 			if (err_index)
 				*err_index = i;
-			if (rc == -EIO)
-				set_err(err, RPC_INTERNAL, NULL, NULL, "database write failed");
+			if (rc == -EIO || rc == -ENOSPC)
+				write_fail(err, rc, "write");
 			change_abort(&ch);
 			return rc;
 		}
 	}
 	rc = change_commit(&ch, rev);
 	if (rc < 0)
-		set_err(err, RPC_INTERNAL, NULL, NULL, "database commit failed");
+		write_fail(err, rc, "commit");
 	return rc;
 }
 
@@ -1196,15 +1216,15 @@ int store_wl_add(struct store *s, Xdrop__V1__WhitelistEntry *const *e, size_t n,
 		if (rc < 0) {
 			if (err_index)
 				*err_index = i;
-			if (rc == -EIO || rc == -ENOMEM)
-				set_err(err, RPC_INTERNAL, NULL, NULL, "database write failed");
+			if (rc == -EIO || rc == -ENOMEM || rc == -ENOSPC)
+				write_fail(err, rc, "write");
 			change_abort(&ch);
 			return rc;
 		}
 	}
 	rc = change_commit(&ch, rev);
 	if (rc < 0)
-		set_err(err, RPC_INTERNAL, NULL, NULL, "database commit failed");
+		write_fail(err, rc, "commit");
 	return rc;
 }
 

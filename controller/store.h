@@ -23,7 +23,10 @@
  * RPC status, the field path (e.g. "rules[3].src_cidr") and a message, which the service
  * layer returns as is. A change that cannot start because another connection held the
  * database's write lock for all of busy_timeout fails with -EBUSY and UNAVAILABLE (worth a
- * retry); other SQLite failures are -EIO and INTERNAL. The store sets *err_index only when
+ * retry); a full disk (SQLITE_FULL, or an I/O error with ENOSPC) is -ENOSPC and
+ * RESOURCE_EXHAUSTED with STORE_DISK_FULL as the message (the transaction is rolled back,
+ * nothing is changed, and the next write succeeds once space is back); other SQLite
+ * failures are -EIO and INTERNAL. The store sets *err_index only when
  * one item of a batch was at fault. Messages returned through out-parameters belong to
  * the caller and are freed with protobuf_c_message_free_unpacked() (or the named helper).
  */
@@ -49,6 +52,11 @@
 #define XDROP_STORE_LIST_DEFAULT    50
 #define XDROP_STORE_LIST_MAX	    10000
 #define XDROP_UUID_LEN		    37 /* 36 characters and a NUL */
+
+/* The message of every write refused because the disk is full. */
+#define STORE_DISK_FULL                                                                            \
+	"disk full: the controller's database cannot grow; nothing was changed (free space "       \
+	"on its file system and retry)"
 
 struct store;
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "framing.h"
 #include "http.h"
 #include "log.h"
 #include "routes.h"
@@ -38,6 +39,7 @@ struct conn_state {
 	int fd;
 	enum conn_phase phase;
 	int64_t since_ms; /* start of the current receiving phase */
+	bool nul_in_url;  /* the request line being parsed decoded a NUL (framing.h) */
 	struct conn_state *prev, *next;
 };
 
@@ -200,6 +202,39 @@ static struct conn_state *conn_of(struct MHD_Connection *c)
 	return ci ? ci->socket_context : NULL;
 }
 
+/* libmicrohttpd's unescaping, noting a decoded NUL on the connection (framing.h). */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	struct conn_state *cs = conn_of(c);
+	bool nul;
+	size_t n = framing_unescape(s, &nul);
+
+	(void)cls;
+	if (nul && cs)
+		cs->nul_in_url = true;
+	return n;
+}
+
+/* The framing checks of the first callback of a request: 0, or a 400 queued. */
+static int refuse_framing(struct req_state *st, const char *version, enum MHD_Result *ret)
+{
+	struct conn_state *cs = conn_of(st->rq.conn);
+	const char *field = NULL, *why = NULL;
+	struct http_reply rp = {.fd = -1};
+
+	if (cs && cs->nul_in_url) {
+		cs->nul_in_url = false;
+		field = "url";
+		why = "the path or query holds a NUL (%00)";
+	} else if (framing_check(st->rq.conn, version, &field, &why) == 0) {
+		return 0;
+	}
+	http_error(&rp, 400, field, "bad request framing: %s", why);
+	st->answered = true;
+	*ret = send_reply(&st->rq, &rp);
+	return -EINVAL;
+}
+
 static void set_phase(struct http_server *s, struct MHD_Connection *c, enum conn_phase p)
 {
 	struct conn_state *cs = conn_of(c);
@@ -273,8 +308,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct http_server *s = cls;
 	struct req_state *st = *con_cls;
 
-	(void)version;
 	if (!st) {
+		enum MHD_Result ret;
 		const char *cl;
 		bool other;
 		char allow[64];
@@ -290,6 +325,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		st->rq.token = "";
 		client_text(conn, st->rq.client, sizeof(st->rq.client));
 		atomic_fetch_add(&s->gw->ctr.requests, 1);
+		if (refuse_framing(st, version, &ret))
+			return ret;
 		st->rq.route = routes_match(method, url, st->rq.param, sizeof(st->rq.param), &other,
 					    allow, sizeof(allow));
 		st->limit = st->rq.route && (st->rq.route->flags & ROUTE_BATCH)
@@ -528,6 +565,7 @@ int http_start(struct http_server **out, struct gateway *gw)
 		    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
 		    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
 		    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s},
+		    {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, s},
 		    /* without HTTPS the array ends here */
 		    {s->key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->key},
 		    {MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert},

@@ -3,7 +3,7 @@
 # json.c is also linked into xdropctl (cli/), so it sits in its own small archive.
 GW_SRCS    := gateway/main.c gateway/gw_config.c gateway/upstream.c gateway/auth.c \
 	gateway/http.c gateway/routes.c gateway/api.c gateway/static.c gateway/sse.c \
-	gateway/metrics.c gateway/cache.c
+	gateway/metrics.c gateway/cache.c gateway/framing.c
 GW_JSON_SRC := gateway/json.c
 GW_BIN     := $(BIN)/xdrop-gateway
 GW_SAN_BIN := $(BIN)/xdrop-gateway-san

@@ -126,3 +126,44 @@ char *rulepb_match_key(const struct rule_spec *s, char *buf, size_t len)
 		 s->proto);
 	return buf;
 }
+
+/* The canonical text of one address direction, into the field the caller used. */
+static void canon_addr(char **ip, char **cidr, const struct addr_prefix *p, char *buf, size_t len)
+{
+	if (*ip && **ip)
+		*ip = addr_format(&p->addr, buf, len);
+	else if (*cidr && **cidr)
+		*cidr = addr_format_prefix(p, buf, len);
+}
+
+static void canon_match(char **src_ip, char **src_cidr, char **dst_ip, char **dst_cidr,
+			char **proto, const struct rule_spec *s, struct rulepb_canon_buf *b)
+{
+	canon_addr(src_ip, src_cidr, &s->src, b->src, sizeof(b->src));
+	canon_addr(dst_ip, dst_cidr, &s->dst, b->dst, sizeof(b->dst));
+	if (*proto && **proto)
+		*proto = (char *)rule_protocol_name(s->proto, b->proto, sizeof(b->proto));
+}
+
+int rulepb_rule_canon(Xdrop__V1__Rule *r, struct rulepb_canon_buf *b)
+{
+	struct rule_spec s;
+
+	if (rulepb_rule_to_spec(r, &s, NULL) < 0)
+		return -EINVAL;
+	canon_match(&r->src_ip, &r->src_cidr, &r->dst_ip, &r->dst_cidr, &r->protocol, &s, b);
+	if (s.has_tcp_flags)
+		r->tcp_flags = rule_format_tcp_flags(s.tcp_mask, s.tcp_value, b->tcp_flags,
+						     sizeof(b->tcp_flags));
+	return 0;
+}
+
+int rulepb_wl_canon(Xdrop__V1__WhitelistEntry *w, struct rulepb_canon_buf *b)
+{
+	struct rule_spec s;
+
+	if (rulepb_wl_to_spec(w, &s, NULL) < 0)
+		return -EINVAL;
+	canon_match(&w->src_ip, &w->src_cidr, &w->dst_ip, &w->dst_cidr, &w->protocol, &s, b);
+	return 0;
+}

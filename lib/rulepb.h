@@ -22,4 +22,26 @@ int rulepb_wl_to_spec(const Xdrop__V1__WhitelistEntry *w, struct rule_spec *s,
  * text are duplicates. Returns buf. */
 char *rulepb_match_key(const struct rule_spec *s, char *buf, size_t len);
 
+/*
+ * Canonical spelling. Every writer (controller service, agent node API) rewrites a rule or
+ * whitelist entry to its one spelling before storing it, so that what GET returns, what the
+ * content hash covers and what duplicate detection compares are the same text: addresses
+ * as inet_ntop writes them (IPv6 lower-case and compressed, IPv4-mapped IPv6 as IPv4),
+ * prefix lengths without leading zeros ("10.0.0.0/08" -> "10.0.0.0/8"), protocol names
+ * lower-case ("TCP" -> "tcp", "6" -> "tcp", "0" -> "any"), TCP flags upper-case in bit
+ * order ("ack,!syn" -> "!SYN,ACK"). The field the caller used (_ip or _cidr) is kept.
+ *
+ * The rewritten string fields point into *buf (or at static text): buf must live as long
+ * as the message is used. A message that does not validate is left unchanged and -EINVAL
+ * returned (the store then refuses it with the field named); 0 otherwise.
+ */
+struct rulepb_canon_buf {
+	char src[XDROP_ADDR_STRLEN];
+	char dst[XDROP_ADDR_STRLEN];
+	char proto[8];
+	char tcp_flags[48];
+};
+int rulepb_rule_canon(Xdrop__V1__Rule *r, struct rulepb_canon_buf *buf);
+int rulepb_wl_canon(Xdrop__V1__WhitelistEntry *w, struct rulepb_canon_buf *buf);
+
 #endif

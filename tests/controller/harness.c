@@ -125,7 +125,7 @@ void ctl_add_node(struct ctl *c, const char *id, const char *address, char *key)
 
 	n.id = (char *)id;
 	n.name = (char *)id;
-	n.address = (char *)(address ? address : "");
+	n.address = (char *)(address ? address : "inproc://xdrop-test-unreachable");
 	req.node = &n;
 	assert_int_equal(
 	    ctl_call(c->admin, &xdrop__v1__node_service__descriptor, "Create", &req, &rep, NULL),

@@ -149,6 +149,8 @@ static void test_node_id_rule(void **state)
 	/* the API: what rule_id_ok refuses is INVALID_ARGUMENT on node.id */
 	ctl_start(&c, 500);
 	cn.node = &node;
+	node.name = "edge";
+	node.address = "tcp://127.0.0.1:1";
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		if (!cases[i].id || !cases[i].id[0])
 			continue; /* empty: the controller makes a UUID */

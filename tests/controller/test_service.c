@@ -410,9 +410,30 @@ static void test_nodes_service(void **state)
 	n.id = rep->node->id;
 	assert_int_equal(ctl_call(c.admin, NODES, "Create", &cn, NULL, &st), RPC_ALREADY_EXISTS);
 	n.id = "";
+	/* registration needs a name and a dialable URL (issue 11, input hygiene) */
+	static const struct {
+		const char *name, *address, *field;
+	} bad_nodes[] = {
+	    {"edge", "not a url", "node.address"},
+	    {"edge", "", "node.address"},
+	    {"edge", "10.0.0.2:7600", "node.address"},
+	    {"edge", "http://10.0.0.2:7600", "node.address"},
+	    {"edge", "tcp://10.0.0.2", "node.address"},
+	    {"edge", "tcp://10.0.0.2:0", "node.address"},
+	    {"edge", "tcp://10.0.0.2:65536", "node.address"},
+	    {"edge", "tls+tcp://:7600", "node.address"},
+	    {"edge", "ipc://", "node.address"},
+	    {"", "tcp://10.0.0.2:7600", "node.name"},
+	};
+	for (size_t i = 0; i < sizeof(bad_nodes) / sizeof(bad_nodes[0]); i++) {
+		n.name = (char *)bad_nodes[i].name;
+		n.address = (char *)bad_nodes[i].address;
+		assert_int_equal(ctl_call(c.admin, NODES, "Create", &cn, NULL, &st),
+				 RPC_INVALID_ARGUMENT);
+		assert_string_equal(st.field, bad_nodes[i].field);
+	}
+	n.name = "edge";
 	n.address = "not a url";
-	assert_int_equal(ctl_call(c.admin, NODES, "Create", &cn, NULL, &st), RPC_INVALID_ARGUMENT);
-	assert_string_equal(st.field, "node.address");
 
 	n.comment = "rack 4";
 	n.name = "ignored";
