@@ -6,7 +6,7 @@
  * nodes (the key shown once), API keys, snapshots in chunks and their cache, deltas,
  * SQL-injection and 1 MiB strings returned literally, 20 concurrent writers with no
  * lost update and no "database is locked", the History window limit, and UNAVAILABLE when
- * another process holds the database's write lock.
+ * another process holds the database's write lock; canonical spelling of matches.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,6 +23,7 @@
 
 #include "harness.h"
 #include "log.h"
+#include "rulepb.h"
 
 static struct ctl c;
 
@@ -189,6 +190,126 @@ static void test_rules_crud(void **state)
 	assert_string_equal(st.field, "id");
 	assert_int_equal(ctl_call(c.admin, RULES, "Delete", &del, NULL, NULL), RPC_NOT_FOUND);
 	xdrop__v1__rule_write_reply__free_unpacked(rep, NULL);
+}
+
+/*
+ * Input hygiene (issue 11): every spelling of a match is stored, returned and pushed in one
+ * canonical form (lib/rulepb.h), and two spellings of one match are duplicates, on create,
+ * update and whitelist alike.
+ */
+static void test_canonical_spelling(void **state)
+{
+	static const struct {
+		const char *in[5];   /* src_ip, src_cidr, dst_cidr, protocol, tcp_flags */
+		const char *want[5]; /* the same, as stored */
+	} cases[] = {
+	    {{"", "10.0.0.0/08", "", "TCP", "ack,!syn"}, {"", "10.0.0.0/8", "", "tcp", "!SYN,ACK"}},
+	    {{"FD00:0:0::1", "", "FD00:0DB8::/032", "UDP", ""},
+	     {"fd00::1", "", "fd00:db8::/32", "udp", ""}},
+	    {{"::ffff:192.0.2.7", "", "", "6", "syn"}, {"192.0.2.7", "", "", "tcp", "SYN"}},
+	    {{"", "::FFFF:198.51.100.0/120", "", "Any", ""},
+	     {"", "198.51.100.0/24", "", "any", ""}},
+	    {{"2001:DB8:0:0:0:0:0:1", "", "", "ICMPv6", ""}, {"2001:db8::1", "", "", "icmpv6", ""}},
+	    {{"", "", "203.0.113.0/24", "47", ""}, {"", "", "203.0.113.0/24", "gre", ""}},
+	};
+	Xdrop__V1__GetRuleRequest g = XDROP__V1__GET_RULE_REQUEST__INIT;
+	Xdrop__V1__DeleteRequest del = XDROP__V1__DELETE_REQUEST__INIT;
+	Xdrop__V1__UpdateRuleRequest up = XDROP__V1__UPDATE_RULE_REQUEST__INIT;
+	Xdrop__V1__CreateWhitelistRequest cw = XDROP__V1__CREATE_WHITELIST_REQUEST__INIT;
+	Xdrop__V1__WhitelistEntry w = XDROP__V1__WHITELIST_ENTRY__INIT;
+	Xdrop__V1__WhitelistWriteReply *wrep = NULL;
+	Xdrop__V1__RuleWriteReply *rep, *rep2;
+	Xdrop__V1__Rule *got = NULL;
+	struct rulepb_canon_buf cb;
+	struct rpc_status st;
+	char *mask[] = {"src_cidr"};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		Xdrop__V1__Rule r = XDROP__V1__RULE__INIT;
+		const char *const *in = cases[i].in, *const *want = cases[i].want;
+
+		r.src_ip = (char *)in[0];
+		r.src_cidr = (char *)in[1];
+		r.dst_cidr = (char *)in[2];
+		r.protocol = (char *)in[3];
+		r.tcp_flags = (char *)in[4];
+		r.action = "drop";
+		r.enabled = true;
+		rep = create(&r, RPC_OK, &st);
+		g.id = rep->rule->id;
+		assert_int_equal(ctl_call(c.admin, RULES, "Get", &g, &got, NULL), RPC_OK);
+		for (int k = 0; k < 2; k++) {
+			const Xdrop__V1__Rule *x = k ? got : rep->rule;
+
+			assert_string_equal(x->src_ip, want[0]);
+			assert_string_equal(x->src_cidr, want[1]);
+			assert_string_equal(x->dst_cidr, want[2]);
+			assert_string_equal(x->protocol, want[3]);
+			assert_string_equal(x->tcp_flags, want[4]);
+		}
+		xdrop__v1__rule__free_unpacked(got, NULL);
+		/* the canonical spelling is a duplicate of the written one */
+		r.src_ip = (char *)want[0];
+		r.src_cidr = (char *)want[1];
+		r.dst_cidr = (char *)want[2];
+		r.protocol = (char *)want[3];
+		r.tcp_flags = (char *)want[4];
+		create(&r, RPC_ALREADY_EXISTS, &st);
+		assert_non_null(strstr(st.message, rep->rule->id));
+		del.id = rep->rule->id;
+		assert_int_equal(ctl_call(c.admin, RULES, "Delete", &del, NULL, NULL), RPC_OK);
+		xdrop__v1__rule_write_reply__free_unpacked(rep, NULL);
+	}
+
+	/* update: another spelling of an existing match is a duplicate; a new one is stored
+	 * canonically */
+	Xdrop__V1__Rule a = XDROP__V1__RULE__INIT, b = XDROP__V1__RULE__INIT;
+
+	a.src_cidr = "10.1.0.0/16";
+	a.action = b.action = "drop";
+	b.src_cidr = "10.2.0.0/16";
+	rep = create(&a, RPC_OK, &st);
+	rep2 = create(&b, RPC_OK, &st);
+	up.id = rep2->rule->id;
+	up.rule = &b;
+	up.update_mask = mask;
+	up.n_update_mask = 1;
+	b.src_cidr = "::ffff:10.1.0.0/112";
+	assert_int_equal(ctl_call(c.admin, RULES, "Update", &up, NULL, &st), RPC_ALREADY_EXISTS);
+	assert_non_null(strstr(st.message, rep->rule->id));
+	b.src_cidr = "10.3.0.0/0016";
+	g.id = rep2->rule->id;
+	assert_int_equal(ctl_call(c.admin, RULES, "Update", &up, NULL, &st), RPC_OK);
+	assert_int_equal(ctl_call(c.admin, RULES, "Get", &g, &got, NULL), RPC_OK);
+	assert_string_equal(got->src_cidr, "10.3.0.0/16");
+	xdrop__v1__rule__free_unpacked(got, NULL);
+	for (int k = 0; k < 2; k++) {
+		del.id = (k ? rep2 : rep)->rule->id;
+		assert_int_equal(ctl_call(c.admin, RULES, "Delete", &del, NULL, NULL), RPC_OK);
+	}
+	xdrop__v1__rule_write_reply__free_unpacked(rep, NULL);
+	xdrop__v1__rule_write_reply__free_unpacked(rep2, NULL);
+
+	/* whitelist entries likewise */
+	w.src_cidr = "FD00:0::/16";
+	w.protocol = "UDP";
+	cw.entry = &w;
+	assert_int_equal(ctl_call(c.admin, WL, "Create", &cw, &wrep, NULL), RPC_OK);
+	assert_string_equal(wrep->entry->src_cidr, "fd00::/16");
+	assert_string_equal(wrep->entry->protocol, "udp");
+	w.src_cidr = "fd00::/16";
+	w.protocol = "17";
+	assert_int_equal(ctl_call(c.admin, WL, "Create", &cw, NULL, &st), RPC_ALREADY_EXISTS);
+	del.id = wrep->entry->id;
+	assert_int_equal(ctl_call(c.admin, WL, "Delete", &del, NULL, NULL), RPC_OK);
+	xdrop__v1__whitelist_write_reply__free_unpacked(wrep, NULL);
+
+	/* what does not validate is left as written, for the store to refuse by field */
+	a.src_cidr = "10.1.0.1/16";
+	a.protocol = "TCP";
+	assert_int_equal(rulepb_rule_canon(&a, &cb), -EINVAL);
+	assert_string_equal(a.src_cidr, "10.1.0.1/16");
+	assert_string_equal(a.protocol, "TCP");
 }
 
 static void test_batches_and_lists(void **state)
@@ -783,6 +904,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_auth_and_scopes),
 	    cmocka_unit_test(test_rules_crud),
+	    cmocka_unit_test(test_canonical_spelling),
 	    cmocka_unit_test(test_batches_and_lists),
 	    cmocka_unit_test(test_whitelist),
 	    cmocka_unit_test(test_nodes_service),
