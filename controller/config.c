@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "lib/config.h"
+#include "nodes.h"
 #include "publish.h"
 #include "rpc.h"
 #include "rule.h"
@@ -116,6 +117,7 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 	}
 	for (int i = 0; i < nn && !err; i++) {
 		struct ctl_node_cfg *n = &cfg->nodes[i];
+		const char *why;
 		char k[64];
 
 		snprintf(k, sizeof(k), "nodes.%d.id", i);
@@ -131,6 +133,8 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 		err = err ?: config_get_str(c, k, "", &n->name);
 		snprintf(k, sizeof(k), "nodes.%d.address", i);
 		err = err ?: config_get_str(c, k, "", &n->address);
+		if (!err && n->address[0] && nodes_check_address(n->address, &why))
+			err = config_fail(c, k, "%s", why);
 		snprintf(k, sizeof(k), "nodes.%d.comment", i);
 		err = err ?: config_get_str(c, k, "", &n->comment);
 	}

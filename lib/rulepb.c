@@ -141,8 +141,10 @@ static void canon_match(char **src_ip, char **src_cidr, char **dst_ip, char **ds
 {
 	canon_addr(src_ip, src_cidr, &s->src, b->src, sizeof(b->src));
 	canon_addr(dst_ip, dst_cidr, &s->dst, b->dst, sizeof(b->dst));
+	/* "any" in any spelling is the absent field, as rules written without one are */
 	if (*proto && **proto)
-		*proto = (char *)rule_protocol_name(s->proto, b->proto, sizeof(b->proto));
+		*proto = s->proto ? (char *)rule_protocol_name(s->proto, b->proto, sizeof(b->proto))
+				  : (char *)"";
 }
 
 int rulepb_rule_canon(Xdrop__V1__Rule *r, struct rulepb_canon_buf *b)

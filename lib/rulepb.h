@@ -23,13 +23,16 @@ int rulepb_wl_to_spec(const Xdrop__V1__WhitelistEntry *w, struct rule_spec *s,
 char *rulepb_match_key(const struct rule_spec *s, char *buf, size_t len);
 
 /*
- * Canonical spelling. Every writer (controller service, agent node API) rewrites a rule or
- * whitelist entry to its one spelling before storing it, so that what GET returns, what the
- * content hash covers and what duplicate detection compares are the same text: addresses
- * as inet_ntop writes them (IPv6 lower-case and compressed, IPv4-mapped IPv6 as IPv4),
- * prefix lengths without leading zeros ("10.0.0.0/08" -> "10.0.0.0/8"), protocol names
- * lower-case ("TCP" -> "tcp", "6" -> "tcp", "0" -> "any"), TCP flags upper-case in bit
- * order ("ack,!syn" -> "!SYN,ACK"). The field the caller used (_ip or _cidr) is kept.
+ * Canonical spelling. Every writer (the controller's service, the agent's node API)
+ * rewrites a rule or whitelist entry to its one spelling before storing it, so that what
+ * GET returns, what is pushed and what the content hash covers are one text per match, the
+ * match duplicate detection (rulepb_match_key) compares: addresses as inet_ntop writes them
+ * (IPv6 lower-case and compressed, IPv4-mapped IPv6 as IPv4), prefix lengths without
+ * leading zeros ("10.0.0.0/08" -> "10.0.0.0/8"), protocols by lower-case name ("TCP" and
+ * "6" -> "tcp"; "any", "ANY" and "0" -> "", the absent field, which means any too), TCP
+ * flags upper-case in bit order ("ack,!syn" -> "!SYN,ACK"). The field the caller used
+ * (_ip or _cidr) is kept: src_cidr "10.0.0.1/32" stays a prefix, and is the same match as
+ * src_ip "10.0.0.1".
  *
  * The rewritten string fields point into *buf (or at static text): buf must live as long
  * as the message is used. A message that does not validate is left unchanged and -EINVAL

@@ -199,6 +199,47 @@ static void test_node_ids_in_config(void **state)
 	}
 }
 
+/* A node address in the config is a URL the controller can dial (issue 11), or absent. */
+static void test_node_addresses_in_config(void **state)
+{
+	static const struct {
+		const char *address;
+		bool ok;
+	} cases[] = {
+	    {"tcp://192.0.2.1:7600", true},
+	    {"tls+tcp://edge-1.example:7600", true},
+	    {"ipc:///run/xdrop/agent.sock", true},
+	    {"\"\"", true},
+	    {"192.0.2.1:7600", false},
+	    {"tcp://192.0.2.1", false},
+	    {"http://192.0.2.1:7600", false},
+	    {"ipc://", false},
+	};
+	char path[96], text[512], err[512];
+
+	snprintf(path, sizeof(path), "%s/addr.yaml", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ctl_config cfg;
+		int rc;
+
+		snprintf(text, sizeof(text),
+			 "database: %s/n.db\nnodes:\n  - id: e1\n    address: %s\n    key: "
+			 "0123456789abcdef0123\n",
+			 dir, cases[i].address);
+		write_file(path, text);
+		err[0] = '\0';
+		rc = ctl_config_load(path, &cfg, err, sizeof(err));
+		if (cases[i].ok && rc != 0)
+			fail_msg("address %s refused: %s", cases[i].address, err);
+		if (!cases[i].ok) {
+			if (rc == 0)
+				fail_msg("address %s accepted", cases[i].address);
+			assert_non_null(strstr(err, "nodes.0.address"));
+		}
+		ctl_config_free(&cfg);
+	}
+}
+
 static int setup(void **state)
 {
 	log_set_level(LOG_LEVEL_ERROR);
@@ -215,6 +256,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_example_shows_the_defaults),
 	    cmocka_unit_test(test_node_ids_in_config),
+	    cmocka_unit_test(test_node_addresses_in_config),
 	};
 
 	return cmocka_run_group_tests_name("controller config", tests, setup, teardown);

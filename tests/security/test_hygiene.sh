@@ -84,6 +84,9 @@ canon_case '{"src_ip":"FD00:0:0::0001","dst_cidr":"2001:0DB8:0000::/48","action"
 canon_case '{"src_ip":"::ffff:192.0.2.9","protocol":"17","dst_port":53,"action":"drop"}' \
 	'r["src_ip"]=="192.0.2.9" and r["protocol"]=="udp"' \
 	"IPv4-mapped IPv6 is stored as IPv4, protocol 17 as udp"
+canon_case '{"dst_ip":"198.51.100.9","protocol":"ANY","action":"drop"}' \
+	'r["protocol"]==""' \
+	"protocol ANY is stored as the absent field (any)"
 
 # duplicates across spellings, in both directions
 req POST /api/v1/rules '{"src_cidr":"::FFFF:10.0.0.0/104","protocol":"6","dst_port":80,"action":"pass"}'
