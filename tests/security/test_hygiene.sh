@@ -249,6 +249,7 @@ req_big() {
 		-H 'Content-Type: application/json' --data-binary @"$TMP/big.json" "$BASE$2")
 	BODY_OUT=$(cat "$TMP/out")
 }
+is_disk_full() { [ "$CODE" = 507 ] && grep -q '"error":"disk full' <<<"$BODY_OUT"; }
 got507=0 stored=0
 for i in $(seq 1 40); do
 	big_rule "10.77.0.$i"
@@ -262,6 +263,10 @@ diag "507 body: ${BODY_OUT:0:160}"
 req GET /api/v1/rules
 check "reads still work on the full disk, with every acknowledged rule" \
 	[ "$(pyj 'd["count"]' 2>/dev/null)" = $((count_before + stored)) ]
+req POST /api/v1/nodes '{"name":"edge-2","address":"tcp://192.0.2.2:7600"}'
+check "registering a node on the full disk: 507 disk full" is_disk_full
+req POST /api/v1/keys '{"name":"ci","scope":"read_only"}'
+check "creating an API key on the full disk: 507 disk full" is_disk_full
 big_rule 10.77.1.1
 { printf '['; cat "$TMP/big.json"; printf ']'; } >"$TMP/big-list.json"
 out=$("$CTL_BIN" rules import "$TMP/big-list.json" --format json 2>&1)
@@ -279,6 +284,7 @@ CTRL_PID=
 check "PRAGMA integrity_check is ok after the full disk" \
 	[ "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("pragma integrity_check").fetchone()[0])' "$DISK/ctrl.db")" = ok ]
 check "the controller log names the full disk" grep -q "full" "$TMP/ctrl.log"
+diag "controller log: $(grep -m1 full "$TMP/ctrl.log")"
 gw_stop
 
 # ---- the agent's node API (gateway in node mode) ----
