@@ -286,6 +286,8 @@ check "PRAGMA integrity_check is ok after the full disk" \
 check "the controller log names the full disk" grep -q "full" "$TMP/ctrl.log"
 diag "controller log: $(grep -m1 full "$TMP/ctrl.log")"
 gw_stop
+san_clean() { ! grep -q -E 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' "$TMP/gw.log"; }
+check "gateway (controller mode) exits with no ASan/UBSan report" san_clean
 
 # ---- the agent's node API (gateway in node mode) ----
 if gw_lab_up && GW_MODE=node gw_start; then
@@ -297,6 +299,8 @@ if gw_lab_up && GW_MODE=node gw_start; then
 	req POST /api/v1/whitelist '{"src_ip":"2001:DB8::0:1"}'
 	expect_json "node mode: whitelist 2001:DB8::0:1 is stored as 2001:db8::1" \
 		'd["entry"]["src_ip"]=="2001:db8::1"'
+	gw_stop
+	check "gateway (node mode) exits with no ASan/UBSan report" san_clean
 else
 	not_ok "node-mode lab up"
 fi
