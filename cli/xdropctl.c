@@ -307,7 +307,7 @@ static int kv_add(cJSON *obj, const ProtobufCMessageDescriptor *d, const char *n
 		size_t sign = value[0] == '-' && f->type == PROTOBUF_C_TYPE_INT32;
 		size_t digits = strspn(value + sign, "0123456789");
 
-		if (!digits || value[sign + digits] || digits > 10)
+		if (!digits || value[sign + digits])
 			return json_fail(err, name, "expected an integer (decimal digits)");
 		v = cJSON_CreateNumber(strtod(value, NULL));
 	} else if (f->type == PROTOBUF_C_TYPE_BOOL) {

@@ -699,10 +699,7 @@ static enum rpc_code node_text_check(struct rpc_call *call, const Xdrop__V1__Nod
 		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "node.address",
 				      "an address is required, e.g. tcp://10.0.0.2:7600");
 	if (nodes_check_address(n->address, &why))
-		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "node.address",
-				      "%s (e.g. "
-				      "tcp://10.0.0.2:7600)",
-				      why);
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "node.address", "%s", why);
 	return RPC_OK;
 }
 

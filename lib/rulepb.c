@@ -144,7 +144,7 @@ static void canon_match(char **src_ip, char **src_cidr, char **dst_ip, char **ds
 	/* "any" in any spelling is the absent field, as rules written without one are */
 	if (*proto && **proto)
 		*proto = s->proto ? (char *)rule_protocol_name(s->proto, b->proto, sizeof(b->proto))
-				  : (char *)"";
+				  : (char *)protobuf_c_empty_string;
 }
 
 int rulepb_rule_canon(Xdrop__V1__Rule *r, struct rulepb_canon_buf *b)
