@@ -222,6 +222,28 @@ framing "HTTP/1.1 without Host: 400" 400 Host \
 	"Content-Length: $LEN"
 framing "two Host headers: 400" 400 Host \
 	"${H[@]}" "Host: y" "Content-Length: $LEN"
+# a second request hidden behind the other Content-Length is never answered: the refusal
+# closes the connection
+smuggle() {
+	python3 - "$GW_PORT" "$ADMIN_KEY" <<'PY'
+import socket, sys
+port, key = int(sys.argv[1]), sys.argv[2].encode()
+body = b'{"src_ip":"10.66.0.2","action":"drop"}'
+hidden = b"DELETE /api/v1/rules/batch HTTP/1.1\r\nHost: x\r\nX-API-Key: " + key + b"\r\n\r\n"
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(b"POST /api/v1/rules HTTP/1.1\r\nHost: x\r\nX-API-Key: " + key +
+          b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\nContent-Length: %d\r\n\r\n"
+          % (len(body), len(body) + len(hidden)) + body + hidden)
+out = b""
+while True:  # until the gateway closes (the socket timeout bounds it)
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.exit(0 if out.count(b"HTTP/1.1 ") == 1 and b"Connection: close" in out else 1)
+PY
+}
+check "two Content-Length headers: one answer, then the connection is closed" smuggle
 check "nothing stored by the refused requests" [ "$(rule_count)" = "$before" ]
 # libmicrohttpd answers these itself (documented in docs/api.md): still 400
 framing "a Content-Length that is not a number: 400 (libmicrohttpd)" 400 - \
