@@ -116,8 +116,69 @@ static int check_dups(const cJSON *v, char *path, size_t plen, struct json_error
 	return 0;
 }
 
+/* The next number token of the text from *pos on, outside strings: its start and length.
+ * False when there is none. */
+static bool next_number(const char *buf, size_t len, size_t *pos, const char **tok, size_t *n)
+{
+	bool in_str = false;
+
+	for (size_t i = *pos; i < len; i++) {
+		char c = buf[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '-' || (c >= '0' && c <= '9')) {
+			size_t k = i;
+
+			while (k < len && strchr("0123456789+-eE.", buf[k]) && buf[k])
+				k++;
+			*tok = buf + i;
+			*n = k - i;
+			*pos = k;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Keeps the text of every number written with a fraction or an exponent ("80.5", "80.0",
+ * "1e2") in its valuestring (cJSON_Delete frees it), so that integer fields can refuse
+ * what is not written as an integer: cJSON alone gives 1e2 and 100 the same value. A
+ * depth-first walk meets the numbers in the order they appear in the text.
+ */
+static int mark_numbers(cJSON *v, const char *buf, size_t len, size_t *pos)
+{
+	const char *tok;
+	size_t n;
+
+	if (cJSON_IsNumber(v)) {
+		if (!next_number(buf, len, pos, &tok, &n))
+			return -EINVAL;
+		if (memchr(tok, '.', n) || memchr(tok, 'e', n) || memchr(tok, 'E', n)) {
+			v->valuestring = strndup(tok, n);
+			if (!v->valuestring)
+				return -ENOMEM;
+		}
+		return 0;
+	}
+	for (cJSON *c = v->child; c && (cJSON_IsObject(v) || cJSON_IsArray(v)); c = c->next) {
+		int rc = mark_numbers(c, buf, len, pos);
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int json_parse(const char *buf, size_t len, cJSON **out, struct json_error *err)
 {
+	size_t pos = 0;
 	char path[XDROP_JSON_MAX_FIELD] = "";
 	const char *end = NULL;
 	cJSON *v;
@@ -142,6 +203,11 @@ int json_parse(const char *buf, size_t len, cJSON **out, struct json_error *err)
 		return json_fail(err, NULL, "trailing data at offset %zu", (size_t)(end - buf));
 	}
 	rc = check_dups(v, path, sizeof(path), err);
+	if (!rc) {
+		rc = mark_numbers(v, buf, len, &pos);
+		if (rc == -EINVAL)
+			json_fail(err, NULL, "malformed number");
+	}
 	if (rc) {
 		cJSON_Delete(v);
 		return rc;
@@ -282,6 +348,9 @@ static int get_int(const cJSON *v, const char *field, double min, double max, do
 
 	if (!cJSON_IsNumber(v))
 		return json_fail(err, field, "expected an integer");
+	if (v->valuestring) /* written with a fraction or an exponent: see mark_numbers */
+		return json_fail(err, field, "expected an integer in digits, not %.32s",
+				 v->valuestring);
 	d = v->valuedouble;
 	if (!isfinite(d) || d != floor(d))
 		return json_fail(err, field, "expected an integer");

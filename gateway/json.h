@@ -10,7 +10,8 @@
  *   - int64 fields named `at`, `last_seen` or ending in `_at` are times: RFC 3339 strings in UTC
  *     ("2026-05-07T12:00:00Z", nanoseconds kept when present), null when 0;
  *   - enums print as their names ("NOT_FOUND"); bytes fields are not exposed.
- * Input is strict: unknown fields, wrong types, fractions or out-of-range integers,
+ * Input is strict: unknown fields, wrong types, integers not written in digits ("80.5",
+ * "1e2", "80.0": json_parse keeps the text of such numbers in valuestring) or out of range,
  * duplicate keys, nesting deeper than XDROP_JSON_MAX_DEPTH, invalid UTF-8, NUL characters
  * and trailing garbage are refused with an error that names the field path
  * ("rules[3].src_port") and the reason.

@@ -122,12 +122,21 @@ expect_json "CSV import FD00::ABCD ICMPv6 is stored as fd00::abcd icmpv6" \
 before=$(rule_count)
 req POST /api/v1/rules '{"src_ip":"10.7.7.7","dst_port":80.5,"action":"drop"}'
 expect 400 dst_port "dst_port 80.5: 400 naming dst_port"
+req POST /api/v1/rules '{"src_ip":"10.7.7.7","dst_port":1e2,"action":"drop"}'
+expect 400 dst_port "dst_port 1e2 (an exponent): 400 naming dst_port"
+req POST /api/v1/rules '{"src_ip":"10.7.7.7","dst_port":80.0,"action":"drop"}'
+expect 400 dst_port "dst_port 80.0: 400 naming dst_port"
+req POST /api/v1/rules/batch '{"rules":[{"src_ip":"10.7.7.6","action":"drop"},{"src_ip":"10.7.7.7","src_port":8E1,"action":"drop"}]}'
+expect 400 'rules[1].src_port' "a batch item with src_port 8E1: 400 naming rules[1].src_port"
 req POST /api/v1/rules '{"src_ip":"10.7.7.7","rate_limit":10.25,"action":"rate_limit"}'
 expect 400 rate_limit "rate_limit 10.25: 400 naming rate_limit"
 req POST /api/v1/rules '{"src_ip":"10.7.7.7","pkt_len_max":65536,"action":"drop"}'
 expect 400 pkt_len_max "pkt_len_max 65536 (beyond the field's range): 400 naming it"
 req POST /api/v1/rules '{"src_ip":"10.7.7.7","src_port":1e400,"action":"drop"}'
 expect 400 src_port "src_port 1e400: 400 naming src_port"
+req POST /api/v1/rules '{"name":"1.5 \"2e3\"","src_ip":"10.7.7.5","dst_port":80,"action":"drop","expires_in":90.5}'
+expect 201 - "numbers inside strings and a fractional expires_in (seconds) are fine"
+req DELETE "/api/v1/rules/$(jget '["rule"]["id"]')"
 for v in 80.5 1e2 0x50 ' 80' 80abc; do
 	out=$("$CTL_BIN" rules add src_ip=10.7.7.7 "dst_port=$v" action=drop 2>&1)
 	rc=$?
