@@ -12,10 +12,13 @@
 #include <string.h>
 
 #include "auth.h"
+#include "idempotency.h"
 #include "log.h"
 #include "rule.h"
 #include "rules.h"
 #include "service.h"
+
+#define SERVICE_WRITES 14 /* methods with `write` set in service_register's table */
 
 struct service {
 	struct store *store;
@@ -24,6 +27,8 @@ struct service {
 	int64_t started_at;
 	pthread_mutex_t snap_lock;
 	struct store_snapshot *snaps[XDROP_SNAPSHOT_CACHE]; /* [0] newest */
+	struct idem_method writes[SERVICE_WRITES];	    /* the wrapped write methods */
+	size_t n_writes;
 };
 
 #define REQ(type, r)  const type *req = (const type *)(r)
@@ -253,10 +258,10 @@ static enum rpc_code rule_create(struct rpc_call *call, const ProtobufCMessage *
 	if (!rule || !id)
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
 	rules_prepare(req->rule, rule, id, store_now_ns());
+	resp->rule = rule; /* before the commit: the idempotency record holds it */
 	err = store_rules_add(s->store, &rule, 1, "rule", &rev, &idx, &e);
 	if (err)
 		return store_fail(call, err, &e);
-	resp->rule = rule;
 	resp->sync = outcome(s, call, rev);
 	return RPC_OK;
 }
@@ -290,10 +295,10 @@ static enum rpc_code rule_update(struct rpc_call *call, const ProtobufCMessage *
 			&bad) < 0)
 		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "update_mask",
 				      "\"%.64s\" is not an updatable rule field", bad);
+	resp->rule = rule;
 	err = store_rule_replace(s->store, rule, &rev, &e);
 	if (err)
 		return store_fail(call, err, &e);
-	resp->rule = rule;
 	resp->sync = outcome(s, call, rev);
 	return RPC_OK;
 }
@@ -307,11 +312,11 @@ static enum rpc_code delete_common(struct rpc_call *call, struct service *s, boo
 	size_t idx;
 	int err;
 
+	resp->message = rpc_call_strdup(call, wl ? "whitelist entry deleted" : "rule deleted");
 	err = wl ? store_wl_delete(s->store, ids, 1, &rev, &idx, &e)
 		 : store_rules_delete(s->store, ids, 1, &rev, &idx, &e);
 	if (err)
 		return store_fail(call, err, &e);
-	resp->message = rpc_call_strdup(call, wl ? "whitelist entry deleted" : "rule deleted");
 	resp->sync = outcome(s, call, rev);
 	return RPC_OK;
 }
@@ -322,6 +327,17 @@ static enum rpc_code rule_delete(struct rpc_call *call, const ProtobufCMessage *
 	REQ(Xdrop__V1__DeleteRequest, r);
 
 	return delete_common(call, arg, false, req->id, (Xdrop__V1__DeleteReply *)out);
+}
+
+/* The ids a batch adds if the store takes ptrs[0..live) (set before each attempt, so that
+ * the response is complete when the change commits). */
+static void batch_ids(Xdrop__V1__BatchReply *resp, void **ptrs, size_t live, bool rules)
+{
+	for (size_t i = 0; i < live; i++)
+		resp->ids[i] = rules ? ((Xdrop__V1__Rule *)ptrs[i])->id
+				     : ((Xdrop__V1__WhitelistEntry *)ptrs[i])->id;
+	resp->n_ids = live;
+	resp->added = (uint32_t)live;
 }
 
 /* Non-atomic batches: drop the failing item and retry, recording each failure. */
@@ -382,6 +398,7 @@ static enum rpc_code rule_batch_create(struct rpc_call *call, const ProtobufCMes
 		size_t idx = SIZE_MAX; /* the store sets it only when one item failed */
 
 		memset(&e, 0, sizeof(e));
+		batch_ids(resp, (void **)ptrs, live, true);
 		err = store_rules_add(s->store, ptrs, live, "rules", &rev, &idx, &e);
 		if (!err)
 			break;
@@ -396,10 +413,7 @@ static enum rpc_code rule_batch_create(struct rpc_call *call, const ProtobufCMes
 		if (--live == 0)
 			break;
 	}
-	for (size_t i = 0; i < live; i++)
-		resp->ids[i] = ptrs[i]->id;
-	resp->n_ids = live;
-	resp->added = (uint32_t)live;
+	batch_ids(resp, (void **)ptrs, live, true);
 	resp->sync = outcome(s, call, rev);
 	return RPC_OK;
 }
@@ -418,15 +432,15 @@ static enum rpc_code batch_delete_common(struct rpc_call *call, struct service *
 	if (req->n_ids > XDROP_STORE_MAX_BATCH)
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "ids",
 				      "a batch holds at most %d ids", XDROP_STORE_MAX_BATCH);
+	resp->deleted = (uint32_t)req->n_ids;
+	resp->ids = req->ids;
+	resp->n_ids = req->n_ids;
 	err = wl ? store_wl_delete(s->store, (const char *const *)req->ids, req->n_ids, &rev, &idx,
 				   &e)
 		 : store_rules_delete(s->store, (const char *const *)req->ids, req->n_ids, &rev,
 				      &idx, &e);
 	if (err)
 		return store_fail(call, err, &e);
-	resp->deleted = (uint32_t)req->n_ids;
-	resp->ids = req->ids;
-	resp->n_ids = req->n_ids;
 	resp->sync = outcome(s, call, rev);
 	return RPC_OK;
 }
@@ -616,6 +630,7 @@ static enum rpc_code wl_batch_create(struct rpc_call *call, const ProtobufCMessa
 		size_t idx = SIZE_MAX; /* the store sets it only when one item failed */
 
 		memset(&e, 0, sizeof(e));
+		batch_ids(resp, (void **)ptrs, live, false);
 		err = store_wl_add(s->store, ptrs, live, "entries", &rev, &idx, &e);
 		if (!err)
 			break;
@@ -630,10 +645,7 @@ static enum rpc_code wl_batch_create(struct rpc_call *call, const ProtobufCMessa
 		if (--live == 0)
 			break;
 	}
-	for (size_t i = 0; i < live; i++)
-		resp->ids[i] = ptrs[i]->id;
-	resp->n_ids = live;
-	resp->added = (uint32_t)live;
+	batch_ids(resp, (void **)ptrs, live, false);
 	resp->sync = outcome(s, call, rev);
 	return RPC_OK;
 }
@@ -1331,6 +1343,21 @@ static enum rpc_code health_ping(struct rpc_call *call, const ProtobufCMessage *
 	return RPC_OK;
 }
 
+/* Completes a response replayed from a record made at COMMIT: its SyncOutcome, now. */
+static void fill_sync(void *arg, struct rpc_call *call, ProtobufCMessage *resp, uint64_t revision)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(resp->descriptor, "sync");
+	void **slot;
+
+	if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE ||
+	    f->descriptor != &xdrop__v1__sync_outcome__descriptor)
+		return;
+	slot = (void **)((char *)resp + f->offset);
+	if (!*slot)
+		*slot = outcome(arg, call, revision);
+}
+
 /* ---- registration ------------------------------------------------------------------------------
  */
 
@@ -1340,40 +1367,41 @@ int service_register(struct service **out, struct rpc_server *srv, const struct 
 		const ProtobufCServiceDescriptor *svc;
 		const char *method;
 		rpc_handler_fn fn;
+		bool write; /* through idem_handler */
 	} table[] = {
-	    {&xdrop__v1__rule_service__descriptor, "List", rule_list},
-	    {&xdrop__v1__rule_service__descriptor, "Get", rule_get},
-	    {&xdrop__v1__rule_service__descriptor, "Create", rule_create},
-	    {&xdrop__v1__rule_service__descriptor, "Update", rule_update},
-	    {&xdrop__v1__rule_service__descriptor, "Delete", rule_delete},
-	    {&xdrop__v1__rule_service__descriptor, "BatchCreate", rule_batch_create},
-	    {&xdrop__v1__rule_service__descriptor, "BatchDelete", rule_batch_delete},
-	    {&xdrop__v1__rule_service__descriptor, "Top", rule_top},
-	    {&xdrop__v1__whitelist_service__descriptor, "List", wl_list},
-	    {&xdrop__v1__whitelist_service__descriptor, "Get", wl_get},
-	    {&xdrop__v1__whitelist_service__descriptor, "Create", wl_create},
-	    {&xdrop__v1__whitelist_service__descriptor, "Delete", wl_delete},
-	    {&xdrop__v1__whitelist_service__descriptor, "BatchCreate", wl_batch_create},
-	    {&xdrop__v1__whitelist_service__descriptor, "BatchDelete", wl_batch_delete},
-	    {&xdrop__v1__node_service__descriptor, "List", node_list},
-	    {&xdrop__v1__node_service__descriptor, "Get", node_get},
-	    {&xdrop__v1__node_service__descriptor, "Create", node_create},
-	    {&xdrop__v1__node_service__descriptor, "Update", node_update},
-	    {&xdrop__v1__node_service__descriptor, "Delete", node_delete},
-	    {&xdrop__v1__node_service__descriptor, "GetStats", node_get_stats},
-	    {&xdrop__v1__node_service__descriptor, "Sync", node_sync},
-	    {&xdrop__v1__stats_service__descriptor, "Get", stats_get},
-	    {&xdrop__v1__stats_service__descriptor, "History", stats_hist},
-	    {&xdrop__v1__stats_service__descriptor, "Info", stats_info},
-	    {&xdrop__v1__stats_service__descriptor, "RuleStats", stats_rules},
-	    {&xdrop__v1__key_service__descriptor, "List", key_list},
-	    {&xdrop__v1__key_service__descriptor, "Create", key_create},
-	    {&xdrop__v1__key_service__descriptor, "Delete", key_delete},
-	    {&xdrop__v1__key_service__descriptor, "Whoami", key_whoami},
-	    {&xdrop__v1__sync_service__descriptor, "GetRevision", sync_revision},
-	    {&xdrop__v1__sync_service__descriptor, "GetSnapshot", sync_snapshot},
-	    {&xdrop__v1__sync_service__descriptor, "GetDeltas", sync_deltas},
-	    {&xdrop__v1__health_service__descriptor, "Ping", health_ping},
+	    {&xdrop__v1__rule_service__descriptor, "List", rule_list, false},
+	    {&xdrop__v1__rule_service__descriptor, "Get", rule_get, false},
+	    {&xdrop__v1__rule_service__descriptor, "Create", rule_create, true},
+	    {&xdrop__v1__rule_service__descriptor, "Update", rule_update, true},
+	    {&xdrop__v1__rule_service__descriptor, "Delete", rule_delete, true},
+	    {&xdrop__v1__rule_service__descriptor, "BatchCreate", rule_batch_create, true},
+	    {&xdrop__v1__rule_service__descriptor, "BatchDelete", rule_batch_delete, true},
+	    {&xdrop__v1__rule_service__descriptor, "Top", rule_top, false},
+	    {&xdrop__v1__whitelist_service__descriptor, "List", wl_list, false},
+	    {&xdrop__v1__whitelist_service__descriptor, "Get", wl_get, false},
+	    {&xdrop__v1__whitelist_service__descriptor, "Create", wl_create, true},
+	    {&xdrop__v1__whitelist_service__descriptor, "Delete", wl_delete, true},
+	    {&xdrop__v1__whitelist_service__descriptor, "BatchCreate", wl_batch_create, true},
+	    {&xdrop__v1__whitelist_service__descriptor, "BatchDelete", wl_batch_delete, true},
+	    {&xdrop__v1__node_service__descriptor, "List", node_list, false},
+	    {&xdrop__v1__node_service__descriptor, "Get", node_get, false},
+	    {&xdrop__v1__node_service__descriptor, "Create", node_create, true},
+	    {&xdrop__v1__node_service__descriptor, "Update", node_update, true},
+	    {&xdrop__v1__node_service__descriptor, "Delete", node_delete, true},
+	    {&xdrop__v1__node_service__descriptor, "GetStats", node_get_stats, false},
+	    {&xdrop__v1__node_service__descriptor, "Sync", node_sync, false},
+	    {&xdrop__v1__stats_service__descriptor, "Get", stats_get, false},
+	    {&xdrop__v1__stats_service__descriptor, "History", stats_hist, false},
+	    {&xdrop__v1__stats_service__descriptor, "Info", stats_info, false},
+	    {&xdrop__v1__stats_service__descriptor, "RuleStats", stats_rules, false},
+	    {&xdrop__v1__key_service__descriptor, "List", key_list, false},
+	    {&xdrop__v1__key_service__descriptor, "Create", key_create, true},
+	    {&xdrop__v1__key_service__descriptor, "Delete", key_delete, true},
+	    {&xdrop__v1__key_service__descriptor, "Whoami", key_whoami, false},
+	    {&xdrop__v1__sync_service__descriptor, "GetRevision", sync_revision, false},
+	    {&xdrop__v1__sync_service__descriptor, "GetSnapshot", sync_snapshot, false},
+	    {&xdrop__v1__sync_service__descriptor, "GetDeltas", sync_deltas, false},
+	    {&xdrop__v1__health_service__descriptor, "Ping", health_ping, false},
 	};
 	struct service *s;
 	int err = 0;
@@ -1388,7 +1416,18 @@ int service_register(struct service **out, struct rpc_server *srv, const struct 
 	s->started_at = store_now_ns();
 	pthread_mutex_init(&s->snap_lock, NULL);
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]) && !err; i++) {
-		err = rpc_server_register(srv, table[i].svc, table[i].method, table[i].fn, s);
+		rpc_handler_fn fn = table[i].fn;
+		void *arg = s;
+
+		if (table[i].write && d->idem && s->n_writes < SERVICE_WRITES) {
+			struct idem_method *im = &s->writes[s->n_writes++];
+
+			*im = (struct idem_method){
+			    .m = d->idem, .fn = fn, .arg = s, .fill_sync = fill_sync};
+			fn = idem_handler;
+			arg = im;
+		}
+		err = rpc_server_register(srv, table[i].svc, table[i].method, fn, arg);
 		if (err)
 			log_error("service: cannot register %s.%s: %s", table[i].svc->name,
 				  table[i].method, strerror(-err));
