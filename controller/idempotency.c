@@ -120,6 +120,14 @@ void idem_close(struct idem *m)
 {
 	if (!m)
 		return;
+	while (m->inflight) { /* claims never ended (a test simulating a crash) */
+		struct idem_claim *c = m->inflight;
+
+		m->inflight = c->next;
+		if (tl_claim == c)
+			tl_claim = NULL;
+		free(c);
+	}
 	if (m->db)
 		sqlite3_close(m->db);
 	pthread_mutex_destroy(&m->db_lock);
