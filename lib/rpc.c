@@ -522,12 +522,6 @@ static enum rpc_code dispatch(struct rpc_server *s, struct rpc_call *call,
 
 	if (strlen(rq->auth_token) >= XDROP_RPC_MAX_TOKEN)
 		return rpc_call_error(call, RPC_UNAUTHENTICATED, NULL, "unauthenticated");
-	if (rq->request_id[0] && !rpc_request_id_ok(rq->request_id))
-		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "request_id",
-				      "request_id must be 1..%d printable ASCII characters "
-				      "without spaces",
-				      XDROP_RPC_MAX_REQUEST_ID);
-	call->request_id = rq->request_id;
 	if (s->auth) {
 		code = s->auth(call, rq->auth_token, s->auth_arg);
 		if (code == RPC_UNAUTHENTICATED && !call->message[0])
@@ -541,6 +535,12 @@ static enum rpc_code dispatch(struct rpc_server *s, struct rpc_call *call,
 			return code;
 	}
 
+	if (rq->request_id[0] && !rpc_request_id_ok(rq->request_id))
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "request_id",
+				      "request_id must be 1..%d printable ASCII characters "
+				      "without spaces",
+				      XDROP_RPC_MAX_REQUEST_ID);
+	call->request_id = rq->request_id;
 	if (rq->deadline_ms) {
 		call->deadline_ns = call->received_ns + (int64_t)rq->deadline_ms * 1000000;
 		if (rpc_call_expired(call))

@@ -181,7 +181,7 @@ void rpc_call_set_principal(struct rpc_call *call, void *principal);
 void *rpc_call_principal(const struct rpc_call *call);
 
 /*
- * The caller's request id (RpcRequest.request_id, validated before the auth hook: a bad
+ * The caller's request id (RpcRequest.request_id, validated after the auth hook: a bad
  * one is answered INVALID_ARGUMENT naming the field "request_id"), "" when none.
  */
 const char *rpc_call_request_id(const struct rpc_call *call);
