@@ -18,7 +18,7 @@
 #include "rules.h"
 #include "service.h"
 
-#define SERVICE_WRITES 14 /* methods with `write` set in service_register's table */
+#define SERVICE_WRITES 14 /* methods is_write() lists */
 
 struct service {
 	struct store *store;
@@ -1343,6 +1343,28 @@ static enum rpc_code health_ping(struct rpc_call *call, const ProtobufCMessage *
 	return RPC_OK;
 }
 
+/* The methods registered through idem_handler: every write with a lasting outcome. */
+static bool is_write(const ProtobufCServiceDescriptor *svc, const char *method)
+{
+	static const struct {
+		const ProtobufCServiceDescriptor *svc;
+		const char *const methods[6];
+	} writes[] = {
+	    {&xdrop__v1__rule_service__descriptor,
+	     {"Create", "Update", "Delete", "BatchCreate", "BatchDelete"}},
+	    {&xdrop__v1__whitelist_service__descriptor,
+	     {"Create", "Delete", "BatchCreate", "BatchDelete"}},
+	    {&xdrop__v1__node_service__descriptor, {"Create", "Update", "Delete"}},
+	    {&xdrop__v1__key_service__descriptor, {"Create", "Delete"}},
+	};
+
+	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++)
+		for (size_t j = 0; writes[i].svc == svc && writes[i].methods[j]; j++)
+			if (!strcmp(writes[i].methods[j], method))
+				return true;
+	return false;
+}
+
 /* Completes a response replayed from a record made at COMMIT: its SyncOutcome, now. */
 static void fill_sync(void *arg, struct rpc_call *call, ProtobufCMessage *resp, uint64_t revision)
 {
@@ -1367,41 +1389,40 @@ int service_register(struct service **out, struct rpc_server *srv, const struct 
 		const ProtobufCServiceDescriptor *svc;
 		const char *method;
 		rpc_handler_fn fn;
-		bool write; /* through idem_handler */
 	} table[] = {
-	    {&xdrop__v1__rule_service__descriptor, "List", rule_list, false},
-	    {&xdrop__v1__rule_service__descriptor, "Get", rule_get, false},
-	    {&xdrop__v1__rule_service__descriptor, "Create", rule_create, true},
-	    {&xdrop__v1__rule_service__descriptor, "Update", rule_update, true},
-	    {&xdrop__v1__rule_service__descriptor, "Delete", rule_delete, true},
-	    {&xdrop__v1__rule_service__descriptor, "BatchCreate", rule_batch_create, true},
-	    {&xdrop__v1__rule_service__descriptor, "BatchDelete", rule_batch_delete, true},
-	    {&xdrop__v1__rule_service__descriptor, "Top", rule_top, false},
-	    {&xdrop__v1__whitelist_service__descriptor, "List", wl_list, false},
-	    {&xdrop__v1__whitelist_service__descriptor, "Get", wl_get, false},
-	    {&xdrop__v1__whitelist_service__descriptor, "Create", wl_create, true},
-	    {&xdrop__v1__whitelist_service__descriptor, "Delete", wl_delete, true},
-	    {&xdrop__v1__whitelist_service__descriptor, "BatchCreate", wl_batch_create, true},
-	    {&xdrop__v1__whitelist_service__descriptor, "BatchDelete", wl_batch_delete, true},
-	    {&xdrop__v1__node_service__descriptor, "List", node_list, false},
-	    {&xdrop__v1__node_service__descriptor, "Get", node_get, false},
-	    {&xdrop__v1__node_service__descriptor, "Create", node_create, true},
-	    {&xdrop__v1__node_service__descriptor, "Update", node_update, true},
-	    {&xdrop__v1__node_service__descriptor, "Delete", node_delete, true},
-	    {&xdrop__v1__node_service__descriptor, "GetStats", node_get_stats, false},
-	    {&xdrop__v1__node_service__descriptor, "Sync", node_sync, false},
-	    {&xdrop__v1__stats_service__descriptor, "Get", stats_get, false},
-	    {&xdrop__v1__stats_service__descriptor, "History", stats_hist, false},
-	    {&xdrop__v1__stats_service__descriptor, "Info", stats_info, false},
-	    {&xdrop__v1__stats_service__descriptor, "RuleStats", stats_rules, false},
-	    {&xdrop__v1__key_service__descriptor, "List", key_list, false},
-	    {&xdrop__v1__key_service__descriptor, "Create", key_create, true},
-	    {&xdrop__v1__key_service__descriptor, "Delete", key_delete, true},
-	    {&xdrop__v1__key_service__descriptor, "Whoami", key_whoami, false},
-	    {&xdrop__v1__sync_service__descriptor, "GetRevision", sync_revision, false},
-	    {&xdrop__v1__sync_service__descriptor, "GetSnapshot", sync_snapshot, false},
-	    {&xdrop__v1__sync_service__descriptor, "GetDeltas", sync_deltas, false},
-	    {&xdrop__v1__health_service__descriptor, "Ping", health_ping, false},
+	    {&xdrop__v1__rule_service__descriptor, "List", rule_list},
+	    {&xdrop__v1__rule_service__descriptor, "Get", rule_get},
+	    {&xdrop__v1__rule_service__descriptor, "Create", rule_create},
+	    {&xdrop__v1__rule_service__descriptor, "Update", rule_update},
+	    {&xdrop__v1__rule_service__descriptor, "Delete", rule_delete},
+	    {&xdrop__v1__rule_service__descriptor, "BatchCreate", rule_batch_create},
+	    {&xdrop__v1__rule_service__descriptor, "BatchDelete", rule_batch_delete},
+	    {&xdrop__v1__rule_service__descriptor, "Top", rule_top},
+	    {&xdrop__v1__whitelist_service__descriptor, "List", wl_list},
+	    {&xdrop__v1__whitelist_service__descriptor, "Get", wl_get},
+	    {&xdrop__v1__whitelist_service__descriptor, "Create", wl_create},
+	    {&xdrop__v1__whitelist_service__descriptor, "Delete", wl_delete},
+	    {&xdrop__v1__whitelist_service__descriptor, "BatchCreate", wl_batch_create},
+	    {&xdrop__v1__whitelist_service__descriptor, "BatchDelete", wl_batch_delete},
+	    {&xdrop__v1__node_service__descriptor, "List", node_list},
+	    {&xdrop__v1__node_service__descriptor, "Get", node_get},
+	    {&xdrop__v1__node_service__descriptor, "Create", node_create},
+	    {&xdrop__v1__node_service__descriptor, "Update", node_update},
+	    {&xdrop__v1__node_service__descriptor, "Delete", node_delete},
+	    {&xdrop__v1__node_service__descriptor, "GetStats", node_get_stats},
+	    {&xdrop__v1__node_service__descriptor, "Sync", node_sync},
+	    {&xdrop__v1__stats_service__descriptor, "Get", stats_get},
+	    {&xdrop__v1__stats_service__descriptor, "History", stats_hist},
+	    {&xdrop__v1__stats_service__descriptor, "Info", stats_info},
+	    {&xdrop__v1__stats_service__descriptor, "RuleStats", stats_rules},
+	    {&xdrop__v1__key_service__descriptor, "List", key_list},
+	    {&xdrop__v1__key_service__descriptor, "Create", key_create},
+	    {&xdrop__v1__key_service__descriptor, "Delete", key_delete},
+	    {&xdrop__v1__key_service__descriptor, "Whoami", key_whoami},
+	    {&xdrop__v1__sync_service__descriptor, "GetRevision", sync_revision},
+	    {&xdrop__v1__sync_service__descriptor, "GetSnapshot", sync_snapshot},
+	    {&xdrop__v1__sync_service__descriptor, "GetDeltas", sync_deltas},
+	    {&xdrop__v1__health_service__descriptor, "Ping", health_ping},
 	};
 	struct service *s;
 	int err = 0;
@@ -1419,8 +1440,15 @@ int service_register(struct service **out, struct rpc_server *srv, const struct 
 		rpc_handler_fn fn = table[i].fn;
 		void *arg = s;
 
-		if (table[i].write && d->idem && s->n_writes < SERVICE_WRITES) {
-			struct idem_method *im = &s->writes[s->n_writes++];
+		if (d->idem && is_write(table[i].svc, table[i].method)) {
+			struct idem_method *im;
+
+			if (s->n_writes == SERVICE_WRITES) { /* is_write() grew: raise the bound */
+				log_error("service: more than %d write methods", SERVICE_WRITES);
+				err = -ENOSPC;
+				break;
+			}
+			im = &s->writes[s->n_writes++];
 
 			*im = (struct idem_method){
 			    .m = d->idem, .fn = fn, .arg = s, .fill_sync = fill_sync};
