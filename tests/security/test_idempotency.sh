@@ -7,6 +7,7 @@
 #    Idempotent-Replayed: true) for a create, a delete and a batch, where the old code
 #    answered 409 / 404 / a batch of failures; the key reused with another body is 422
 #    naming Idempotency-Key; a malformed key is 400 naming it; the scope is the API key;
+#    20 concurrent keyed writes and their 20 concurrent resends all get 201 and one body;
 #  - S3 over REST: the controller _exits right after committing a write, before its reply
 #    (XDROP_FAULT_EXIT_AFTER_COMMIT=1: the kill point is the commit itself, not a time);
 #    restarted, it answers the resend with the original outcome, and the rule exists once;
@@ -166,6 +167,26 @@ send b POST /api/v1/rules/batch "$BATCH" key-batch-1
 check "the batch resent: same status ($CODE) and body, 50 added, no failures" \
 	eval 'same a b && replayed b'
 check "... and 50 rules stored once" [ "$(count_of idem-batch)" = 50 ]
+
+# ---- 20 concurrent writers with keys, then their 20 resends at once ----
+for round in first resend; do
+	pids=()
+	for i in $(seq 20); do
+		send "par$round$i" POST /api/v1/rules \
+			"{\"name\":\"idem-par-$i\",\"dst_ip\":\"198.51.103.$i\",\"action\":\"drop\"}" \
+			"key-par-$i" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+done
+bad=0
+for i in $(seq 20); do
+	grep -q '^HTTP/1.1 201' "$TMP/parfirst$i.hdr" && same "parfirst$i" "parresend$i" &&
+		replayed "parresend$i" || bad=$((bad + 1))
+done
+check "20 concurrent keyed writes and their 20 concurrent resends: 201 and the same bodies ($bad differ)" \
+	[ "$bad" = 0 ]
+check "... 20 rules stored" [ "$(count_of idem-par)" = 20 ]
 
 # ---- S3 over REST: the reply is lost after COMMIT ----
 ctl_stop
