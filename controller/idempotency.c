@@ -306,6 +306,8 @@ static int reserve(struct idem *m, struct idem_claim *c, int64_t wait_ms)
 {
 	struct timespec until;
 
+	if (wait_ms < 0) /* the caller's deadline has passed: do not wait at all */
+		wait_ms = 0;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += wait_ms / 1000;
 	until.tv_nsec += (wait_ms % 1000) * 1000000;
