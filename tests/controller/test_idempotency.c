@@ -8,8 +8,9 @@
  * refused naming the field, by the client and by the server; four concurrent duplicates of
  * one batch run it once. On the store and the record directly: the record made inside the
  * write's transaction survives a "crash" before the final record and is replayed after a
- * reopen with its revision; a write that rolls back leaves no record; records expire after
- * the ttl and are trimmed to max_records.
+ * reopen with its revision; a write that rolls back leaves no record; a duplicate of a
+ * claim in flight never gets a claim of its own (and a past deadline does not wait); records expire
+ * after the ttl and are trimmed to max_records.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -391,6 +392,34 @@ static void test_record_at_commit_survives_a_crash(void **state)
 	assert_int_equal(tmpdir_remove(d.dir), 0);
 }
 
+static void test_duplicate_in_flight(void **state)
+{
+	Xdrop__V1__DeleteReply resp = XDROP__V1__DELETE_REPLY__INIT;
+	struct idem_claim *claim, *again;
+	struct idem_record *rec;
+	struct idem_key k;
+	struct db d = {0};
+
+	db_open(&d, 0, 0);
+	key_of(&k, "key:a", "busy-1", 4);
+	assert_int_equal(idem_begin(d.m, &k, &resp.base, 1000, &claim, &rec), 0);
+	assert_non_null(claim);
+	/* the same id while the first runs: never a second claim; a past deadline (negative
+	 * wait) or a short one ends with -EINPROGRESS */
+	assert_int_equal(idem_begin(d.m, &k, &resp.base, -5, &again, &rec), -EINPROGRESS);
+	assert_int_equal(idem_begin(d.m, &k, &resp.base, 50, &again, &rec), -EINPROGRESS);
+	assert_null(again);
+	resp.message = "done";
+	idem_end(d.m, claim, RPC_OK, &resp.base);
+	assert_int_equal(idem_begin(d.m, &k, &resp.base, 0, &again, &rec), 0);
+	assert_null(again);
+	assert_non_null(rec);
+	assert_true(rec->complete);
+	idem_record_free(rec);
+	db_close(&d);
+	assert_int_equal(tmpdir_remove(d.dir), 0);
+}
+
 static void record(struct db *d, const char *rid)
 {
 	Xdrop__V1__DeleteReply resp = XDROP__V1__DELETE_REPLY__INIT;
@@ -482,6 +511,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_ids_are_refused),
 	    cmocka_unit_test(test_concurrent_duplicates_run_once),
 	    cmocka_unit_test(test_record_at_commit_survives_a_crash),
+	    cmocka_unit_test(test_duplicate_in_flight),
 	    cmocka_unit_test(test_records_expire_and_are_bounded),
 	};
 
