@@ -9,8 +9,8 @@
  * one batch run it once. On the store and the record directly: the record made inside the
  * write's transaction survives a "crash" before the final record and is replayed after a
  * reopen with its revision; a write that rolls back leaves no record; a duplicate of a
- * claim in flight never gets a claim of its own (and a past deadline does not wait); records expire
- * after the ttl and are trimmed to max_records.
+ * claim in flight never gets a claim of its own (and a past deadline does not wait);
+ * records expire after the ttl and are trimmed to max_records.
  */
 #include <errno.h>
 #include <pthread.h>
