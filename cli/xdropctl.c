@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,12 +40,14 @@
 #define CTL_EXIT_CONFLICT    6
 #define CTL_EXIT_UNAVAILABLE 7
 
-#define CTL_DEFAULT_URL	      "tcp://127.0.0.1:7700"
-#define CTL_PAGE	      10000	   /* items per List call when exporting */
-#define CTL_BATCH_TIMEOUT_MS  300000	   /* imports: one atomic batch may be large */
-#define CTL_MAX_FILE	      (512u << 20) /* largest import file */
-#define CTL_PROGRESS_MIN_ROWS 1000	   /* smaller imports show no progress bar */
-#define CTL_BATCH	      10000	   /* rows per atomic batch: the controller's cap */
+#define CTL_DEFAULT_URL	       "tcp://127.0.0.1:7700"
+#define CTL_PAGE	       10000	    /* items per List call when exporting */
+#define CTL_BATCH_TIMEOUT_MS   300000	    /* imports: one atomic batch may be large */
+#define CTL_MAX_FILE	       (512u << 20) /* largest import file */
+#define CTL_PROGRESS_MIN_ROWS  1000	    /* smaller imports show no progress bar */
+#define CTL_BATCH	       10000	    /* rows per atomic batch: the controller's cap */
+#define CTL_WRITE_RETRY_MS     100	    /* first pause before resending a write, doubled */
+#define CTL_WRITE_RETRY_MAX_MS 2000
 
 struct ctl {
 	const char *url;
@@ -136,7 +139,10 @@ static const char usage_text[] =
     "    An import is all or nothing: up to --batch-size rows go as ONE atomic batch;\n"
     "    a larger file goes as consecutive atomic batches, and if one is refused the\n"
     "    batches already applied are deleted again (the failing row and field are\n"
-    "    named). Exports are sorted by id and omit counters\n"
+    "    named). Every write (each import batch too) carries a random request id and\n"
+    "    is sent again with it when the connection is lost, so a batch the controller\n"
+    "    committed just before a restart is reported as the success it was.\n"
+    "    Exports are sorted by id and omit counters\n"
     "    and timestamps, so export -> import -> export gives the same file.\n"
     "    --format decides the format; without it, a file name ending in .csv means\n"
     "    CSV, anything else (and -, stdin or stdout) JSON.\n"
@@ -247,17 +253,73 @@ static int connect_upstream(struct ctl *c)
 	return CTL_EXIT_OK;
 }
 
+/* Writes carry a request id: the controller answers a resend with the first outcome. */
+static bool is_write(const char *method)
+{
+	static const char *const writes[] = {"Create", "Update", "Delete", "BatchCreate",
+					     "BatchDelete"};
+
+	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++)
+		if (!strcmp(method, writes[i]))
+			return true;
+	return false;
+}
+
+static void request_id_new(char *out, size_t len)
+{
+	uint8_t b[16] = {0};
+	size_t got = 0;
+	int n = snprintf(out, len, "xdropctl-");
+
+	while (got < sizeof(b)) {
+		ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
+
+		if (r > 0)
+			got += (size_t)r;
+	}
+	for (size_t i = 0; i < sizeof(b) && n > 0 && (size_t)n + 2 < len; i++)
+		n += snprintf(out + n, len - (size_t)n, "%02x", b[i]);
+}
+
+static int64_t ctl_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * One logical call. A write gets a fresh request id, and when the connection is lost
+ * (UNAVAILABLE) it is sent again with the same id, with growing pauses, until timeout_ms
+ * has passed: a batch the controller committed before it went away is then reported as
+ * the success it was, never as ALREADY_EXISTS.
+ */
 static int call(struct ctl *c, const ProtobufCServiceDescriptor *svc, const char *method,
 		const ProtobufCMessage *req, ProtobufCMessage **resp, unsigned timeout_ms)
 {
+	char id[64] = "";
+	struct rpc_call_opts co = {.sz = sizeof(co), .request_id = id};
 	struct rpc_status st;
+	int64_t start = ctl_mono_ms(), pause = CTL_WRITE_RETRY_MS;
 	int rc = connect_upstream(c);
 
 	if (rc)
 		return rc;
-	if (rpc_client_call_ex(c->client, svc, method, req, resp, &st,
-			       timeout_ms ? timeout_ms : c->timeout_ms, NULL))
-		return rpc_fail(&st);
+	co.timeout_ms = timeout_ms ? timeout_ms : c->timeout_ms;
+	if (is_write(method))
+		request_id_new(id, sizeof(id));
+	while (rpc_client_call_opts(c->client, svc, method, req, resp, &st, &co)) {
+		if (!id[0] || st.code != RPC_UNAVAILABLE ||
+		    ctl_mono_ms() - start + pause > (int64_t)co.timeout_ms)
+			return rpc_fail(&st);
+		fprintf(stderr, "xdropctl: %s; sending the %s again (request id %s)\n", st.message,
+			method, id);
+		nanosleep(
+		    &(struct timespec){.tv_sec = pause / 1000, .tv_nsec = (pause % 1000) * 1000000},
+		    NULL);
+		pause = pause * 2 > CTL_WRITE_RETRY_MAX_MS ? CTL_WRITE_RETRY_MAX_MS : pause * 2;
+	}
 	return CTL_EXIT_OK;
 }
 

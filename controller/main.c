@@ -15,6 +15,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "idempotency.h"
 #include "log.h"
 #include "nodes.h"
 #include "publish.h"
@@ -98,6 +99,7 @@ int main(int argc, char **argv)
 	struct sweeper *sweeper = NULL;
 	struct rpc_server *srv = NULL;
 	struct service *svc = NULL;
+	struct idem *idem = NULL;
 	enum log_level lvl;
 	char errbuf[512];
 	int opt, err;
@@ -150,6 +152,13 @@ int main(int argc, char **argv)
 		log_error("controller: cannot open the database %s: %s", so.path, strerror(-err));
 		goto out;
 	}
+	struct idem_opts io = {.sz = sizeof(io), .path = so.path};
+	err = idem_open(&idem, &io);
+	if (err) {
+		log_error("controller: idempotency records in %s: %s", so.path, strerror(-err));
+		goto out;
+	}
+	store_set_txn_hook(st, idem_txn_hook, idem);
 	err = auth_bootstrap(st, cfg.admin_key, cfg.admin_key_file);
 	if (!err)
 		err = config_nodes(st, &cfg);
@@ -185,7 +194,7 @@ int main(int argc, char **argv)
 	err = rpc_server_open(&srv, &ro);
 	if (err)
 		goto out;
-	struct service_deps deps = {.store = st, .nodes = nodes, .stats = stats};
+	struct service_deps deps = {.store = st, .nodes = nodes, .stats = stats, .idem = idem};
 	err = service_register(&svc, srv, &deps);
 	if (err)
 		goto out;
@@ -213,6 +222,9 @@ out:
 	stats_close(stats);
 	nodes_close(nodes);
 	publish_close(pub);
+	if (st)
+		store_set_txn_hook(st, NULL, NULL);
+	idem_close(idem);
 	store_close(st);
 	ctl_config_free(&cfg);
 	return err ? 1 : 0;

@@ -14,7 +14,8 @@ CHECK_SOURCES += tests/unit/test_config.c
 # The controller's modules are an archive (normal and ASan+UBSan) so that tests link them
 # without main.c.
 CTRL_SRCS   := controller/store.c controller/config.c controller/rules.c controller/nodes.c \
-	controller/publish.c controller/stats.c controller/auth.c controller/service.c
+	controller/publish.c controller/stats.c controller/auth.c controller/service.c \
+	controller/idempotency.c
 CTRL_A      := $(BUILD)/libxdrop-ctrl.a
 CTRL_SAN_A  := $(BUILD)/libxdrop-ctrl-san.a
 CTRL_LDLIBS := -lsqlite3 $(CONFIG_LDLIBS) $(RPC_LDLIBS) $(LDLIBS_BPF)
@@ -52,7 +53,7 @@ CHECK_SOURCES += controller/main.c
 # End-to-end suites of the controller: tests/controller/test_*.c with the harness
 # (in-process controller, toy agents on lib/pubsub); test_nodes also makes certificates
 # with openssl, test_ctl_config reads controller/config.example.yaml.
-CTRL_E2E := test_push test_service test_nodes test_ctl_config
+CTRL_E2E := test_push test_service test_nodes test_ctl_config test_idempotency
 CTRL_HARNESS := $(SANOBJ)/tests/controller/harness.o
 $(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): XCFLAGS += -Icontroller -Itests/controller
 $(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): | $(PROTO_H)

@@ -12,11 +12,14 @@
 #include <string.h>
 
 #include "auth.h"
+#include "idempotency.h"
 #include "log.h"
 #include "rule.h"
 #include "rulepb.h"
 #include "rules.h"
 #include "service.h"
+
+#define SERVICE_WRITES 14 /* methods is_write() lists */
 
 struct service {
 	struct store *store;
@@ -25,6 +28,8 @@ struct service {
 	int64_t started_at;
 	pthread_mutex_t snap_lock;
 	struct store_snapshot *snaps[XDROP_SNAPSHOT_CACHE]; /* [0] newest */
+	struct idem_method writes[SERVICE_WRITES];	    /* the wrapped write methods */
+	size_t n_writes;
 };
 
 #define REQ(type, r)  const type *req = (const type *)(r)
@@ -278,10 +283,10 @@ static enum rpc_code rule_create(struct rpc_call *call, const ProtobufCMessage *
 	rules_prepare(req->rule, rule, id, store_now_ns());
 	if (!canon_rules(call, rule, 1))
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+	resp->rule = rule; /* before the commit: the idempotency record holds it */
 	err = store_rules_add(s->store, &rule, 1, "rule", &rev, &idx, &e);
 	if (err)
 		return store_fail(call, err, &e);
-	resp->rule = rule;
 	resp->sync = outcome(s, call, rev);
 	return RPC_OK;
 }
@@ -317,10 +322,10 @@ static enum rpc_code rule_update(struct rpc_call *call, const ProtobufCMessage *
 				      "\"%.64s\" is not an updatable rule field", bad);
 	if (!canon_rules(call, rule, 1))
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+	resp->rule = rule;
 	err = store_rule_replace(s->store, rule, &rev, &e);
 	if (err)
 		return store_fail(call, err, &e);
-	resp->rule = rule;
 	resp->sync = outcome(s, call, rev);
 	return RPC_OK;
 }
@@ -334,11 +339,11 @@ static enum rpc_code delete_common(struct rpc_call *call, struct service *s, boo
 	size_t idx;
 	int err;
 
+	resp->message = rpc_call_strdup(call, wl ? "whitelist entry deleted" : "rule deleted");
 	err = wl ? store_wl_delete(s->store, ids, 1, &rev, &idx, &e)
 		 : store_rules_delete(s->store, ids, 1, &rev, &idx, &e);
 	if (err)
 		return store_fail(call, err, &e);
-	resp->message = rpc_call_strdup(call, wl ? "whitelist entry deleted" : "rule deleted");
 	resp->sync = outcome(s, call, rev);
 	return RPC_OK;
 }
@@ -349,6 +354,17 @@ static enum rpc_code rule_delete(struct rpc_call *call, const ProtobufCMessage *
 	REQ(Xdrop__V1__DeleteRequest, r);
 
 	return delete_common(call, arg, false, req->id, (Xdrop__V1__DeleteReply *)out);
+}
+
+/* The ids a batch adds if the store takes ptrs[0..live) (set before each attempt, so that
+ * the response is complete when the change commits). */
+static void batch_ids(Xdrop__V1__BatchReply *resp, void **ptrs, size_t live, bool rules)
+{
+	for (size_t i = 0; i < live; i++)
+		resp->ids[i] = rules ? ((Xdrop__V1__Rule *)ptrs[i])->id
+				     : ((Xdrop__V1__WhitelistEntry *)ptrs[i])->id;
+	resp->n_ids = live;
+	resp->added = (uint32_t)live;
 }
 
 /* Non-atomic batches: drop the failing item and retry, recording each failure. */
@@ -411,6 +427,7 @@ static enum rpc_code rule_batch_create(struct rpc_call *call, const ProtobufCMes
 		size_t idx = SIZE_MAX; /* the store sets it only when one item failed */
 
 		memset(&e, 0, sizeof(e));
+		batch_ids(resp, (void **)ptrs, live, true);
 		err = store_rules_add(s->store, ptrs, live, "rules", &rev, &idx, &e);
 		if (!err)
 			break;
@@ -426,10 +443,7 @@ static enum rpc_code rule_batch_create(struct rpc_call *call, const ProtobufCMes
 		if (--live == 0)
 			break;
 	}
-	for (size_t i = 0; i < live; i++)
-		resp->ids[i] = ptrs[i]->id;
-	resp->n_ids = live;
-	resp->added = (uint32_t)live;
+	batch_ids(resp, (void **)ptrs, live, true);
 	resp->sync = outcome(s, call, rev);
 	return RPC_OK;
 }
@@ -448,15 +462,15 @@ static enum rpc_code batch_delete_common(struct rpc_call *call, struct service *
 	if (req->n_ids > XDROP_STORE_MAX_BATCH)
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "ids",
 				      "a batch holds at most %d ids", XDROP_STORE_MAX_BATCH);
+	resp->deleted = (uint32_t)req->n_ids;
+	resp->ids = req->ids;
+	resp->n_ids = req->n_ids;
 	err = wl ? store_wl_delete(s->store, (const char *const *)req->ids, req->n_ids, &rev, &idx,
 				   &e)
 		 : store_rules_delete(s->store, (const char *const *)req->ids, req->n_ids, &rev,
 				      &idx, &e);
 	if (err)
 		return store_fail(call, err, &e);
-	resp->deleted = (uint32_t)req->n_ids;
-	resp->ids = req->ids;
-	resp->n_ids = req->n_ids;
 	resp->sync = outcome(s, call, rev);
 	return RPC_OK;
 }
@@ -650,6 +664,7 @@ static enum rpc_code wl_batch_create(struct rpc_call *call, const ProtobufCMessa
 		size_t idx = SIZE_MAX; /* the store sets it only when one item failed */
 
 		memset(&e, 0, sizeof(e));
+		batch_ids(resp, (void **)ptrs, live, false);
 		err = store_wl_add(s->store, ptrs, live, "entries", &rev, &idx, &e);
 		if (!err)
 			break;
@@ -665,10 +680,7 @@ static enum rpc_code wl_batch_create(struct rpc_call *call, const ProtobufCMessa
 		if (--live == 0)
 			break;
 	}
-	for (size_t i = 0; i < live; i++)
-		resp->ids[i] = ptrs[i]->id;
-	resp->n_ids = live;
-	resp->added = (uint32_t)live;
+	batch_ids(resp, (void **)ptrs, live, false);
 	resp->sync = outcome(s, call, rev);
 	return RPC_OK;
 }
@@ -1373,6 +1385,43 @@ static enum rpc_code health_ping(struct rpc_call *call, const ProtobufCMessage *
 	return RPC_OK;
 }
 
+/* The methods registered through idem_handler: every write with a lasting outcome. */
+static bool is_write(const ProtobufCServiceDescriptor *svc, const char *method)
+{
+	static const struct {
+		const ProtobufCServiceDescriptor *svc;
+		const char *const methods[6];
+	} writes[] = {
+	    {&xdrop__v1__rule_service__descriptor,
+	     {"Create", "Update", "Delete", "BatchCreate", "BatchDelete"}},
+	    {&xdrop__v1__whitelist_service__descriptor,
+	     {"Create", "Delete", "BatchCreate", "BatchDelete"}},
+	    {&xdrop__v1__node_service__descriptor, {"Create", "Update", "Delete"}},
+	    {&xdrop__v1__key_service__descriptor, {"Create", "Delete"}},
+	};
+
+	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++)
+		for (size_t j = 0; writes[i].svc == svc && writes[i].methods[j]; j++)
+			if (!strcmp(writes[i].methods[j], method))
+				return true;
+	return false;
+}
+
+/* Completes a response replayed from a record made at COMMIT: its SyncOutcome, now. */
+static void fill_sync(void *arg, struct rpc_call *call, ProtobufCMessage *resp, uint64_t revision)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(resp->descriptor, "sync");
+	void **slot;
+
+	if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE ||
+	    f->descriptor != &xdrop__v1__sync_outcome__descriptor)
+		return;
+	slot = (void **)((char *)resp + f->offset);
+	if (!*slot)
+		*slot = outcome(arg, call, revision);
+}
+
 /* ---- registration ------------------------------------------------------------------------------
  */
 
@@ -1430,7 +1479,25 @@ int service_register(struct service **out, struct rpc_server *srv, const struct 
 	s->started_at = store_now_ns();
 	pthread_mutex_init(&s->snap_lock, NULL);
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]) && !err; i++) {
-		err = rpc_server_register(srv, table[i].svc, table[i].method, table[i].fn, s);
+		rpc_handler_fn fn = table[i].fn;
+		void *arg = s;
+
+		if (d->idem && is_write(table[i].svc, table[i].method)) {
+			struct idem_method *im;
+
+			if (s->n_writes == SERVICE_WRITES) { /* is_write() grew: raise the bound */
+				log_error("service: more than %d write methods", SERVICE_WRITES);
+				err = -ENOSPC;
+				break;
+			}
+			im = &s->writes[s->n_writes++];
+
+			*im = (struct idem_method){
+			    .m = d->idem, .fn = fn, .arg = s, .fill_sync = fill_sync};
+			fn = idem_handler;
+			arg = im;
+		}
+		err = rpc_server_register(srv, table[i].svc, table[i].method, fn, arg);
 		if (err)
 			log_error("service: cannot register %s.%s: %s", table[i].svc->name,
 				  table[i].method, strerror(-err));

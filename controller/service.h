@@ -5,7 +5,10 @@
  * (proto/xdrop.proto). Handlers translate between messages and the modules (store, nodes,
  * stats); they validate only what is theirs (paging, sort names, masks) and pass the
  * store's field-naming errors through. Every write replies with its SyncOutcome as known
- * at reply time, without waiting for any node.
+ * at reply time, without waiting for any node. With deps->idem, every write method is
+ * registered through idem_handler (controller/idempotency.h): a resend with the same
+ * request id is answered with the first outcome. Write handlers fill their response before
+ * the store commits (all but the SyncOutcome), because the record made at COMMIT holds it.
  *
  * Snapshots (SyncService.GetSnapshot, docs/sync.md): chunk 0 with revision 0 reads the
  * whole rule set once, in one read transaction, and caches it by revision (the last
@@ -31,10 +34,13 @@
 
 struct service;
 
+struct idem;
+
 struct service_deps {
 	struct store *store;
 	struct nodes *nodes;
 	struct stats *stats;
+	struct idem *idem; /* NULL: request ids are not honoured (controller/idempotency.h) */
 };
 
 /* Registers every handler on srv (before rpc_server_start). Returns 0 and *out

@@ -61,6 +61,8 @@ struct store {
 	uint64_t nrules, nwl;
 	store_commit_fn on_commit;
 	void *commit_arg;
+	store_txn_fn txn_hook;
+	void *txn_arg;
 };
 
 /* True when the connection's last error means the file system is full. */
@@ -212,6 +214,13 @@ static const char *const migrations[XDROP_STORE_SCHEMA_VERSION] = {
     "CREATE INDEX rules_expires ON rules(expires_at) WHERE expires_at > 0;"
     "CREATE INDEX rules_created ON rules(created_at, id);"
     "CREATE INDEX whitelist_created ON whitelist(created_at, id);",
+    /* 3: outcomes of writes by (credential, request id): controller/idempotency.h */
+    "CREATE TABLE idempotency(principal TEXT NOT NULL, request_id TEXT NOT NULL,"
+    " method TEXT NOT NULL, request_hash BLOB NOT NULL, code INTEGER NOT NULL,"
+    " message TEXT NOT NULL, field TEXT NOT NULL, response BLOB NOT NULL,"
+    " revision INTEGER NOT NULL, complete INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+    " PRIMARY KEY(principal, request_id));"
+    "CREATE INDEX idempotency_created ON idempotency(created_at);",
 };
 
 static const char SQL_VERSION_GET[] = "SELECT version FROM schema_version";
@@ -435,6 +444,14 @@ void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg)
 	pthread_mutex_lock(&s->wlock);
 	s->on_commit = fn;
 	s->commit_arg = arg;
+	pthread_mutex_unlock(&s->wlock);
+}
+
+void store_set_txn_hook(struct store *s, store_txn_fn fn, void *arg)
+{
+	pthread_mutex_lock(&s->wlock);
+	s->txn_hook = fn;
+	s->txn_arg = arg;
 	pthread_mutex_unlock(&s->wlock);
 }
 
@@ -704,6 +721,8 @@ static int change_commit(struct change *ch, uint64_t *rev)
 		goto fail;
 	}
 	sqlite3_reset(st);
+	if (s->txn_hook && (err = s->txn_hook(s->txn_arg, s->w.db, d.revision)) != 0)
+		goto fail;
 	if (sqlite3_exec(s->w.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		err = sql_err(&s->w, "commit");
 		goto fail;

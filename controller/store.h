@@ -42,7 +42,7 @@
 #include "rulehash.h"
 #include "xdrop.pb-c.h"
 
-#define XDROP_STORE_SCHEMA_VERSION  2
+#define XDROP_STORE_SCHEMA_VERSION  3
 #define XDROP_STORE_BUSY_TIMEOUT_MS 10000
 #define XDROP_STORE_READERS	    4	 /* pooled read connections */
 #define XDROP_STORE_CHANGELOG_KEEP  1000 /* revisions kept in the change log */
@@ -68,6 +68,14 @@ struct store_error {
 
 typedef void (*store_commit_fn)(void *arg, const Xdrop__V1__Delta *d);
 
+/*
+ * Runs inside every rule-set change's transaction, on the writer connection, right before
+ * COMMIT (revision: the change's); a non-zero return (negative errno) rolls the change
+ * back and fails it. Used by controller/idempotency.c to record a write's outcome with it.
+ */
+struct sqlite3;
+typedef int (*store_txn_fn)(void *arg, struct sqlite3 *db, uint64_t revision);
+
 struct store_opts {
 	size_t sz;		   /* sizeof(struct store_opts) */
 	const char *path;	   /* database file */
@@ -91,6 +99,9 @@ void store_close(struct store *s);
 
 /* Sets the commit hook (before writes start). */
 void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg);
+
+/* Sets the transaction hook (before writes start; NULL to remove it). */
+void store_set_txn_hook(struct store *s, store_txn_fn fn, void *arg);
 
 /* A fresh random (v4) UUID, lower-case. */
 void store_uuid(char out[XDROP_UUID_LEN]);

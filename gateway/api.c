@@ -15,7 +15,8 @@
 #include "json.h"
 #include "upstream.h"
 
-#define MAX_QUERY_TEXT 256 /* search strings and ids in queries */
+#define MAX_QUERY_TEXT	   256 /* search strings and ids in queries */
+#define IDEMPOTENCY_HEADER "Idempotency-Key"
 
 /* ---- the one RPC -> HTTP table ---- */
 
@@ -51,6 +52,14 @@ int api_fail(struct http_reply *rp, const struct rpc_status *st, const char *pre
 	const char *f = st->field;
 	char field[160];
 
+	if (!strcmp(f, "request_id")) {
+		/* the request id is the Idempotency-Key header (api_call) */
+		if (st->code == RPC_FAILED_PRECONDITION)
+			return http_error(rp, 422, IDEMPOTENCY_HEADER,
+					  "Idempotency-Key reused with a different request");
+		return http_error(rp, status, IDEMPOTENCY_HEADER, "%s",
+				  st->message[0] ? st->message : rpc_code_name(st->code));
+	}
 	if (status == 401)
 		return http_error(rp, 401, NULL, "unauthorized");
 	if (status == 403)
@@ -71,9 +80,26 @@ int api_fail(struct http_reply *rp, const struct rpc_status *st, const char *pre
 int api_call(struct http_request *rq, const ProtobufCServiceDescriptor *svc, const char *method,
 	     const ProtobufCMessage *req, ProtobufCMessage **resp, struct rpc_status *st)
 {
+	const char *key = http_header(rq, IDEMPOTENCY_HEADER);
 	bool busy = false;
-	int err = upstream_call(rq->gw->up, svc, method, req, resp, st, rq->token, &busy);
+	int err;
 
+	/* Writes only: a GET is safe to repeat and never carries one upstream. */
+	if (!strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD"))
+		key = NULL;
+	if (key && !rpc_request_id_ok(key)) {
+		*resp = NULL;
+		memset(st, 0, sizeof(*st));
+		st->code = RPC_INVALID_ARGUMENT;
+		snprintf(st->field, sizeof(st->field), "request_id");
+		snprintf(st->message, sizeof(st->message),
+			 "Idempotency-Key must be 1..%d printable ASCII characters without spaces",
+			 XDROP_RPC_MAX_REQUEST_ID);
+		return rpc_code_errno(st->code);
+	}
+	err = upstream_call_id(rq->gw->up, svc, method, req, resp, st, rq->token, key, &busy);
+	if (st->replayed)
+		rq->replayed = true;
 	if (busy)
 		atomic_fetch_add(&rq->gw->ctr.upstream_busy, 1);
 	return err;

@@ -183,6 +183,8 @@ static enum MHD_Result send_reply(struct http_request *rq, struct http_reply *rp
 		snprintf(buf, sizeof(buf), "%u", rp->retry_after);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, buf);
 	}
+	if (rq->replayed)
+		MHD_add_response_header(r, "Idempotent-Replayed", "true");
 	if (rp->reader) {
 		MHD_add_response_header(r, "X-Accel-Buffering", "no");
 	}

@@ -48,6 +48,7 @@ struct http_request {
 	size_t body_len;
 	const char *token; /* the API key to forward upstream ("" = none), see auth.h */
 	bool cookie_auth;  /* authenticated by a session cookie, not a key */
+	bool replayed;	   /* the upstream replayed an Idempotency-Key's outcome (api_call) */
 	char client[64];   /* client address as text */
 };
 

@@ -90,6 +90,16 @@ int upstream_call(struct upstream *u, const ProtobufCServiceDescriptor *svc, con
 		  const ProtobufCMessage *req, ProtobufCMessage **resp, struct rpc_status *st,
 		  const char *token, bool *busy)
 {
+	return upstream_call_id(u, svc, method, req, resp, st, token, NULL, busy);
+}
+
+int upstream_call_id(struct upstream *u, const ProtobufCServiceDescriptor *svc, const char *method,
+		     const ProtobufCMessage *req, ProtobufCMessage **resp, struct rpc_status *st,
+		     const char *token, const char *request_id, bool *busy)
+{
+	struct rpc_call_opts co = {.sz = sizeof(co),
+				   .auth_token = token && *token ? token : NULL,
+				   .request_id = request_id};
 	int err;
 
 	*resp = NULL;
@@ -106,8 +116,7 @@ int upstream_call(struct upstream *u, const ProtobufCServiceDescriptor *svc, con
 		return -EBUSY;
 	}
 	atomic_fetch_add(&u->in_flight, 1);
-	err = rpc_client_call_ex(u->client, svc, method, req, resp, st, 0,
-				 token && *token ? token : NULL);
+	err = rpc_client_call_opts(u->client, svc, method, req, resp, st, &co);
 	atomic_fetch_sub(&u->in_flight, 1);
 	sem_post(&u->slots);
 	if ((unsigned)st->code < RPC_CODE_COUNT)

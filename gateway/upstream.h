@@ -30,6 +30,12 @@ int upstream_call(struct upstream *u, const ProtobufCServiceDescriptor *svc, con
 		  const ProtobufCMessage *req, ProtobufCMessage **resp, struct rpc_status *st,
 		  const char *token, bool *busy);
 
+/* Like upstream_call with a request id (NULL or "": none) that makes the write idempotent
+ * on a controller (st->replayed tells a replayed outcome). */
+int upstream_call_id(struct upstream *u, const ProtobufCServiceDescriptor *svc, const char *method,
+		     const ProtobufCMessage *req, ProtobufCMessage **resp, struct rpc_status *st,
+		     const char *token, const char *request_id, bool *busy);
+
 /* Calls in flight now, and the number refused for want of a slot since open. */
 unsigned upstream_in_flight(const struct upstream *u);
 uint64_t upstream_refused(const struct upstream *u);

@@ -182,6 +182,19 @@ static const char *safe_name(const char *s)
 	return s;
 }
 
+bool rpc_request_id_ok(const char *id)
+{
+	size_t n = 0;
+
+	if (!id || !*id)
+		return false;
+	for (; id[n]; n++)
+		if (n >= XDROP_RPC_MAX_REQUEST_ID || (unsigned char)id[n] < 0x21 ||
+		    (unsigned char)id[n] > 0x7e)
+			return false;
+	return true;
+}
+
 /* ---- calls ------------------------------------------------------------------------- */
 
 struct call_block {
@@ -199,6 +212,8 @@ struct rpc_call {
 	const char *service;
 	const char *method;
 	uint64_t call_id;
+	const char *request_id;
+	bool replayed;
 	int64_t received_ns;
 	int64_t deadline_ns; /* 0 = none */
 	void *principal;
@@ -231,6 +246,16 @@ void rpc_call_set_principal(struct rpc_call *call, void *principal)
 void *rpc_call_principal(const struct rpc_call *call)
 {
 	return call->principal;
+}
+
+const char *rpc_call_request_id(const struct rpc_call *call)
+{
+	return call->request_id ? call->request_id : "";
+}
+
+void rpc_call_set_replayed(struct rpc_call *call)
+{
+	call->replayed = true;
 }
 
 int64_t rpc_call_remaining_ms(const struct rpc_call *call)
@@ -510,6 +535,12 @@ static enum rpc_code dispatch(struct rpc_server *s, struct rpc_call *call,
 			return code;
 	}
 
+	if (rq->request_id[0] && !rpc_request_id_ok(rq->request_id))
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "request_id",
+				      "request_id must be 1..%d printable ASCII characters "
+				      "without spaces",
+				      XDROP_RPC_MAX_REQUEST_ID);
+	call->request_id = rq->request_id;
 	if (rq->deadline_ms) {
 		call->deadline_ns = call->received_ns + (int64_t)rq->deadline_ms * 1000000;
 		if (rpc_call_expired(call))
@@ -602,6 +633,7 @@ reply:
 			  call.message);
 	}
 	rp.call_id = call.call_id;
+	rp.replayed = call.replayed;
 	rp.code = (Xdrop__V1__Code)code;
 	rp.message = call.message;
 	rp.field = call.field;
@@ -851,6 +883,7 @@ static void set_status(struct rpc_status *st, enum rpc_code code, const char *fi
 	va_list ap;
 
 	st->code = code;
+	st->replayed = false;
 	va_start(ap, fmt);
 	vsnprintf(st->message, sizeof(st->message), fmt, ap);
 	va_end(ap);
@@ -909,9 +942,10 @@ out:
 	return rv;
 }
 
-int rpc_client_call_ex(struct rpc_client *c, const ProtobufCServiceDescriptor *svc,
-		       const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
-		       struct rpc_status *st, unsigned timeout_ms, const char *auth_token)
+static int call_impl(struct rpc_client *c, const ProtobufCServiceDescriptor *svc,
+		     const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
+		     struct rpc_status *st, unsigned timeout_ms, const char *auth_token,
+		     const char *request_id)
 {
 	Xdrop__V1__RpcRequest rq = XDROP__V1__RPC_REQUEST__INIT;
 	Xdrop__V1__RpcReply *rp = NULL;
@@ -962,6 +996,7 @@ int rpc_client_call_ex(struct rpc_client *c, const ProtobufCServiceDescriptor *s
 	rq.call_id = atomic_fetch_add(&c->next_id, 1);
 	rq.auth_token = (char *)(auth_token ? auth_token : c->token);
 	rq.deadline_ms = timeout_ms;
+	rq.request_id = (char *)(request_id ? request_id : "");
 	flen = xdrop__v1__rpc_request__get_packed_size(&rq);
 	if (flen > c->max_msg) {
 		set_status(st, RPC_RESOURCE_EXHAUSTED, NULL, "request of %zu bytes exceeds %zu",
@@ -992,6 +1027,7 @@ int rpc_client_call_ex(struct rpc_client *c, const ProtobufCServiceDescriptor *s
 	}
 	set_status(st, (unsigned)rp->code < RPC_CODE_COUNT ? (enum rpc_code)rp->code : RPC_UNKNOWN,
 		   rp->field, "%s", rp->message);
+	st->replayed = rp->replayed;
 	if (st->code != RPC_OK)
 		goto out;
 	*resp = protobuf_c_message_unpack(m->output, NULL, rp->payload.len, rp->payload.data);
@@ -1005,6 +1041,36 @@ out:
 	free(frame);
 	free(payload);
 	return rpc_code_errno(st->code);
+}
+
+int rpc_client_call_ex(struct rpc_client *c, const ProtobufCServiceDescriptor *svc,
+		       const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
+		       struct rpc_status *st, unsigned timeout_ms, const char *auth_token)
+{
+	return call_impl(c, svc, method, req, resp, st, timeout_ms, auth_token, NULL);
+}
+
+int rpc_client_call_opts(struct rpc_client *c, const ProtobufCServiceDescriptor *svc,
+			 const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
+			 struct rpc_status *st, const struct rpc_call_opts *opts)
+{
+	struct rpc_status local;
+
+	if (!st)
+		st = &local;
+	if (opts && opts->sz >= sizeof(*opts) && opts->request_id && opts->request_id[0] &&
+	    !rpc_request_id_ok(opts->request_id)) {
+		if (resp)
+			*resp = NULL;
+		set_status(st, RPC_INVALID_ARGUMENT, "request_id",
+			   "request_id must be 1..%d printable ASCII characters without spaces",
+			   XDROP_RPC_MAX_REQUEST_ID);
+		return rpc_code_errno(st->code);
+	}
+	if (!opts || opts->sz < sizeof(*opts))
+		return call_impl(c, svc, method, req, resp, st, 0, NULL, NULL);
+	return call_impl(c, svc, method, req, resp, st, opts->timeout_ms, opts->auth_token,
+			 opts->request_id);
 }
 
 int rpc_client_call(struct rpc_client *c, const ProtobufCServiceDescriptor *svc, const char *method,

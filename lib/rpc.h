@@ -49,6 +49,7 @@
 #define XDROP_RPC_MAX_FIELD	   128 /* field path, bytes with NUL */
 #define XDROP_RPC_MAX_NAME	   128 /* service and method names */
 #define XDROP_RPC_MAX_TOKEN	   512 /* auth token */
+#define XDROP_RPC_MAX_REQUEST_ID   128 /* request id, characters (without NUL) */
 
 /* Status codes: numerically identical to xdrop.v1.Code and to gRPC's codes. */
 enum rpc_code {
@@ -89,7 +90,14 @@ struct rpc_status {
 	enum rpc_code code;
 	char message[XDROP_RPC_MAX_MESSAGE];
 	char field[XDROP_RPC_MAX_FIELD];
+	bool replayed; /* the server answered with the recorded outcome of this request id */
 };
+
+/*
+ * True when id is a valid request id: 1..XDROP_RPC_MAX_REQUEST_ID printable ASCII
+ * characters other than space (0x21..0x7e), e.g. a UUID. "" (no id) is not valid here.
+ */
+bool rpc_request_id_ok(const char *id);
 
 /* ---- server ------------------------------------------------------------------------ */
 
@@ -172,6 +180,15 @@ uint64_t rpc_call_id(const struct rpc_call *call);
 void rpc_call_set_principal(struct rpc_call *call, void *principal);
 void *rpc_call_principal(const struct rpc_call *call);
 
+/*
+ * The caller's request id (RpcRequest.request_id, validated after the auth hook: a bad
+ * one is answered INVALID_ARGUMENT naming the field "request_id"), "" when none.
+ */
+const char *rpc_call_request_id(const struct rpc_call *call);
+
+/* Marks the reply as the recorded outcome of an earlier call (RpcReply.replayed). */
+void rpc_call_set_replayed(struct rpc_call *call);
+
 /* Milliseconds left before the caller's deadline; INT64_MAX when it set none; <= 0 past. */
 int64_t rpc_call_remaining_ms(const struct rpc_call *call);
 bool rpc_call_expired(const struct rpc_call *call);
@@ -239,6 +256,23 @@ int rpc_client_call(struct rpc_client *c, const ProtobufCServiceDescriptor *svc,
 int rpc_client_call_ex(struct rpc_client *c, const ProtobufCServiceDescriptor *svc,
 		       const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
 		       struct rpc_status *st, unsigned timeout_ms, const char *auth_token);
+
+/* Per-call options of rpc_client_call_opts. */
+struct rpc_call_opts {
+	size_t sz;		/* sizeof(struct rpc_call_opts) */
+	unsigned timeout_ms;	/* per attempt; 0 = the client's */
+	const char *auth_token; /* NULL = the client's */
+	const char *request_id; /* NULL or "" = none; else must pass rpc_request_id_ok() */
+};
+
+/*
+ * Like rpc_client_call with per-call options. A request id makes a write safe to resend:
+ * a controller answers every call with the same id and credential with the outcome of the
+ * first (st->replayed tells). An invalid id is refused locally with INVALID_ARGUMENT.
+ */
+int rpc_client_call_opts(struct rpc_client *c, const ProtobufCServiceDescriptor *svc,
+			 const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
+			 struct rpc_status *st, const struct rpc_call_opts *opts);
 
 /* Closes the socket and frees c, once no call on c is in progress. NULL is fine. */
 void rpc_client_close(struct rpc_client *c);

@@ -58,6 +58,10 @@ void ctl_start_busy(struct ctl *c, unsigned interval_ms, unsigned busy_ms)
 	snprintf(c->health_url, sizeof(c->health_url), "inproc://ctl-health-%d-%d", getpid(), k);
 	so.path = c->db;
 	assert_int_equal(store_open(&c->store, &so), 0);
+	assert_int_equal(
+	    idem_open(&c->idem, &(struct idem_opts){.sz = sizeof(struct idem_opts), .path = c->db}),
+	    0);
+	store_set_txn_hook(c->store, idem_txn_hook, c->idem);
 	assert_int_equal(auth_bootstrap(c->store, TEST_ADMIN_KEY, NULL), 0);
 	assert_int_equal(publish_open(&c->pub, c->store, c->push_url, NULL, interval_ms), 0);
 	no.store = c->store;
@@ -68,7 +72,8 @@ void ctl_start_busy(struct ctl *c, unsigned interval_ms, unsigned busy_ms)
 	assert_int_equal(rules_sweeper_start(&c->sweeper, c->store, 200), 0);
 	ro.auth_arg = c->store;
 	assert_int_equal(rpc_server_open(&c->srv, &ro), 0);
-	d = (struct service_deps){.store = c->store, .nodes = c->nodes, .stats = c->stats};
+	d = (struct service_deps){
+	    .store = c->store, .nodes = c->nodes, .stats = c->stats, .idem = c->idem};
 	assert_int_equal(service_register(&c->svc, c->srv, &d), 0);
 	assert_int_equal(rpc_server_start(c->srv), 0);
 	snprintf(c->rpc_url, sizeof(c->rpc_url), "tcp://127.0.0.1:%d", rpc_server_port(c->srv));
@@ -86,6 +91,8 @@ void ctl_stop(struct ctl *c)
 	stats_close(c->stats);
 	nodes_close(c->nodes);
 	publish_close(c->pub);
+	store_set_txn_hook(c->store, NULL, NULL);
+	idem_close(c->idem);
 	store_close(c->store);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", c->dir);
 	assert_int_equal(system(cmd), 0);

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "idempotency.h"
 #include "nodes.h"
 #include "publish.h"
 #include "rpc.h"
@@ -32,6 +33,7 @@ struct ctl {
 	char dir[64], db[96], push_url[64], health_url[64], rpc_url[64];
 	unsigned interval_ms;
 	struct store *store;
+	struct idem *idem; /* request ids, as in the daemon */
 	struct publish *pub;
 	struct nodes *nodes;
 	struct stats *stats;
