@@ -21,6 +21,7 @@
 
 struct pipe_slot {
 	uint32_t id;
+	uint64_t rx;	  /* complete messages received, as nng counts them */
 	unsigned busy;	  /* calls running */
 	bool closing;	  /* the monitor is closing it */
 	int64_t since_ms; /* last complete request, or the connection */
@@ -34,6 +35,7 @@ struct rpc_pipes {
 	bool stop;
 	unsigned timeout_ms;
 	unsigned period_ms;
+	int sock_id;
 	char *name;
 	struct pipe_slot *slots;
 	size_t n, cap;
@@ -119,6 +121,40 @@ uint64_t rpc_pipes_timed_out(const struct rpc_pipes *p)
 	return p ? atomic_load(&p->timed_out) : 0;
 }
 
+/*
+ * Notes the pipes that received a complete message since the last pass, from nng's
+ * per-pipe rx_msgs statistic: this counts a request the moment nng has it, even while it
+ * waits for a free worker, so a busy server does not take its clients for idle ones.
+ * Without statistics, only finished calls count (rpc_pipes_end).
+ */
+static void note_deliveries(struct rpc_pipes *p, int64_t now)
+{
+	nng_stat *root = NULL;
+
+	if (nng_stats_get(&root))
+		return;
+	pthread_mutex_lock(&p->lock);
+	for (nng_stat *st = nng_stat_child(root); st; st = nng_stat_next(st)) {
+		nng_stat *sock, *id, *rx;
+		struct pipe_slot *s;
+
+		if (strcmp(nng_stat_name(st), "pipe") != 0)
+			continue;
+		sock = nng_stat_find(st, "socket");
+		id = nng_stat_find(st, "id");
+		rx = nng_stat_find(st, "rx_msgs");
+		if (!sock || !id || !rx || nng_stat_value(sock) != (uint64_t)p->sock_id)
+			continue;
+		s = find(p, (uint32_t)nng_stat_value(id));
+		if (s && s->rx != nng_stat_value(rx)) {
+			s->rx = nng_stat_value(rx);
+			s->since_ms = now;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	nng_stats_free(root);
+}
+
 /* Marks up to CLOSE_BATCH expired pipes as closing and returns their ids (lock held). */
 static size_t expired(struct rpc_pipes *p, int64_t now, uint32_t ids[CLOSE_BATCH])
 {
@@ -182,7 +218,10 @@ static void *monitor_main(void *arg)
 				p->slots[i].since_ms = now;
 		}
 		last = now;
-		while ((k = expired(p, now, ids)) > 0) {
+		pthread_mutex_unlock(&p->lock);
+		note_deliveries(p, now);
+		pthread_mutex_lock(&p->lock);
+		while (!p->stop && (k = expired(p, now, ids)) > 0) {
 			pthread_mutex_unlock(&p->lock);
 			close_pipes(p, ids, k);
 			pthread_mutex_lock(&p->lock);
@@ -209,6 +248,7 @@ int rpc_pipes_start(struct rpc_pipes **out, nng_socket sock, unsigned timeout_ms
 	pthread_cond_init(&p->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	p->timeout_ms = timeout_ms;
+	p->sock_id = nng_socket_id(sock);
 	p->period_ms = timeout_ms / 4 < 50 ? 50 : timeout_ms / 4 > 1000 ? 1000 : timeout_ms / 4;
 	p->name = strdup(name ? name : "rpc");
 	if (!p->name) {

@@ -6,13 +6,17 @@
  * the 8-byte length header and then sends 3 bytes keeps its connection, and the buffer
  * nng allocated for the frame, for ever. This monitor follows every pipe of a REP socket
  * (nng_pipe_notify) and closes a pipe that has not delivered a complete request for
- * timeout_ms while none of its calls is running. Idle peers are closed too, which costs a
- * legitimate client nothing: an nng REQ socket dials again by itself, and a request that
- * was waiting on the closed pipe is sent again on the new one (nng 1.5.2's REQ resends
- * the pending request of a context whose pipe went away, whatever its resend time).
- * A request that a worker had already started is never cut off: the pipe is busy until
- * its reply has been sent, and a request from a pipe that is being closed is dropped
- * unrun (its client sends it again), so a call never runs twice because of this timeout.
+ * timeout_ms (nng's own per-pipe count of received messages, so a request waiting for a
+ * free worker counts) while none of its calls is running.
+ *
+ * Idle peers are closed too. An nng REQ socket dials again by itself, so the next call of
+ * a long-lived client (the gateway's, an agent's) simply goes out on a new connection.
+ * A call is never cut off: a pipe is busy from the moment a worker takes its request
+ * until the reply has been sent, and a request from a pipe that is being closed is
+ * dropped unrun. What remains is a request that completes on the wire in the instant the
+ * monitor closes a pipe idle for the whole timeout: it is not run, and its client learns
+ * at once (nng 1.5.2's REQ fails it with ECONNRESET when the resend timer is off, as in
+ * XDrop's client, and sends it again when a resend time is set).
  * After a pause of the whole process (SIGSTOP, a paused VM) the clocks start afresh.
  */
 #ifndef XDROP_RPC_PIPES_H
