@@ -378,8 +378,9 @@ int rpc_client_call_ex(struct rpc_client *c, const ProtobufCServiceDescriptor *s
 	rq.deadline_ms = timeout_ms;
 	/* after this the client waits for no reply to this call at all (every attempt and
 	 * backoff): the server must not start it then, even if it only sees it then */
-	rq.deadline_unix_ms = rpc_unix_ms() + (int64_t)timeout_ms * (c->retries + 1) +
-			      ((int64_t)XDROP_RPC_RETRY_BACKOFF_MS << c->retries);
+	rq.deadline_unix_ms =
+	    rpc_unix_ms() + (int64_t)timeout_ms * (c->retries + 1) +
+	    (((int64_t)XDROP_RPC_RETRY_BACKOFF_MS << c->retries) - XDROP_RPC_RETRY_BACKOFF_MS);
 	flen = xdrop__v1__rpc_request__get_packed_size(&rq);
 	if (flen > c->max_msg) {
 		set_status(st, RPC_RESOURCE_EXHAUSTED, NULL, "request of %zu bytes exceeds %zu",

@@ -373,6 +373,22 @@ static enum rpc_code authenticate(struct rpc_server *s, struct rpc_call *call, c
 	return code;
 }
 
+/* Says (at most every 10 s) that a call came after its client's deadline: after a stop
+ * of this process that is expected; all the time, it means the clocks disagree. */
+static void deadline_warn(const struct rpc_call *call, int64_t late_ms)
+{
+	static _Atomic int64_t last;
+	int64_t now = wd_now_ms(), then = atomic_load(&last);
+
+	if (then && now - then < 10000)
+		return;
+	if (!atomic_compare_exchange_strong(&last, &then, now))
+		return;
+	log_warn("rpc: a %s.%s call arrived %lld ms after the client's deadline and was not "
+		 "started (if this repeats, check that client and server clocks agree)",
+		 call->service, call->method, (long long)late_ms);
+}
+
 /*
  * Sets the call's deadline from the relative budget (counted from receipt) and the
  * client's absolute one, the earlier winning, and refuses a call whose deadline is gone:
@@ -387,13 +403,14 @@ static enum rpc_code check_deadline(struct rpc_call *call, const Xdrop__V1__RpcR
 	if (rq->deadline_unix_ms) {
 		int64_t left = rq->deadline_unix_ms - rpc_unix_ms();
 
-		if (left <= 0)
-			return rpc_call_error(
-			    call, RPC_DEADLINE_EXCEEDED, "deadline_unix_ms",
-			    "the client's deadline passed %lld ms before the call "
-			    "started (deadline_unix_ms; client and server clocks "
-			    "must agree)",
-			    (long long)-left);
+		if (left <= 0) {
+			deadline_warn(call, -left);
+			return rpc_call_error(call, RPC_DEADLINE_EXCEEDED, "deadline_unix_ms",
+					      "the client's deadline passed %lld ms before the "
+					      "call started (deadline_unix_ms; client and server "
+					      "clocks must agree)",
+					      (long long)-left);
+		}
 		call->deadline_ms = now + left;
 	}
 	if (rq->deadline_ms) {
