@@ -9,19 +9,21 @@
 #       1 s, a fresh connection's Ping neither, every frame is answered, the controller
 #       keeps its PID without a restart in place, and its peak RSS (VmHWM) grows by at
 #       most the frames in flight (2 per connection: one being read, one being answered)
-#       plus 64 MiB;
+#       plus 96 MiB;
 #   -   a peer that announces 10 MiB and sends 3 bytes is disconnected after the receive
 #       timeout (XDROP_RPC_RECV_TIMEOUT_MS, 2 s here), while a client that was silent for
 #       twice as long is served again at once;
 #   S4  a REST write through a real gateway answered 504 while the controller was stopped
 #       (SIGSTOP) is not executed when it continues (SIGCONT); the same write with time
 #       left is.
-# Prints TAP.
+# The agent (a standalone xdrop-agent on a veth in a namespace of its own, RPC on ipc://)
+# gets the same flood for AGENT_SECONDS (8). Prints TAP.
 set -u
 BUILD=${BUILD:-build}
 CTRL=${CTRL:-$BUILD/bin/xdrop-controller}
 GW=${GW:-$BUILD/bin/xdrop-gateway}
 TOOL=${TOOL:-$BUILD/bin/preauth_tool}
+AGENT=${AGENT:-$BUILD/bin/xdrop-agent}
 SECS=${PREAUTH_SECONDS:-15}
 THREADS=8
 SIZE=$((16 * 1024 * 1024)) # XDROP_RPC_MAX_MSG: the largest frame the server decodes
@@ -35,7 +37,8 @@ cleanup() {
 	[ -n "$gwpid" ] && kill -9 "$gwpid" 2>/dev/null
 	[ -n "$pid" ] && kill -CONT "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
 	[ "$FAILED" -gt 0 ] && tail -8 "$tmp/ctrl.log" 2>/dev/null | sed 's/^/# controller: /'
-	rm -rf "$tmp"
+	[ -n "${NS:-}" ] && ip netns del "$NS" 2>/dev/null
+	rm -rf "$tmp" "${PIN:-/nonexistent}"
 }
 trap cleanup EXIT
 
@@ -100,8 +103,8 @@ check "the controller is still process $pid" kill -0 "$pid"
 check "... and never restarted in place" \
 	bash -c "! grep -qE 'restarting in place|messaging stuck' '$tmp/ctrl.log'"
 hwm1=$(hwm)
-bound=$((2 * THREADS * SIZE / 1024 + 65536))
-check "peak RSS grew by $(((hwm1 - hwm0) / 1024)) MiB (bound $((bound / 1024)) MiB: 2 frames per connection + 64 MiB)" \
+bound=$((2 * THREADS * SIZE / 1024 + 98304))
+check "peak RSS grew by $(((hwm1 - hwm0) / 1024)) MiB (bound $((bound / 1024)) MiB: 2 frames per connection + 96 MiB)" \
 	test $((hwm1 - hwm0)) -le "$bound"
 
 # ---- the receive timeout --------------------------------------------------------------
@@ -156,5 +159,50 @@ kill -TERM "$pid"
 wait "$pid"
 check "SIGTERM: exit 0" test $? -eq 0
 pid=
+
+# ---- S1 on an agent: the same flood against a standalone xdrop-agent's ipc:// RPC port --
+# (a veth in a namespace of its own; AGENT_SECONDS, default 8)
+NS=preauth$$
+PIN=/sys/fs/bpf/xdrop-preauth-$$
+ip netns add "$NS" && ip -n "$NS" link add v0 type veth peer name v1 &&
+	ip -n "$NS" link set v0 up && ip -n "$NS" link set v1 up
+mkdir -p "$tmp/state"
+cat >"$tmp/agent.yaml" <<YAML
+interface: v0
+xdp_mode: native_or_generic
+pin_dir: $PIN
+state_dir: $tmp/state
+capacity:
+  rules: 4096
+  cidr_rules: 1024
+  prefixes: 256
+  rate_limited_rules: 64
+rpc:
+  listen: ipc://$tmp/agent.sock
+  admin_keys: [preauth-admin-key-0123456789]
+log_level: info
+YAML
+AURL=ipc://$tmp/agent.sock
+nsenter --net="/run/netns/$NS" "$AGENT" --config "$tmp/agent.yaml" 2>"$tmp/agent.log" &
+pid=$!
+for _ in $(seq 100); do "$TOOL" idle "$AURL" 0 >/dev/null 2>&1 && break; sleep 0.1; done
+check "agent $pid serves $AURL" bash -c "'$TOOL' idle '$AURL' 0 >/dev/null"
+hwm0=$(hwm)
+out=$("$TOOL" flood "$AURL" "${AGENT_SECONDS:-8}" "$THREADS" "$SIZE" 2>&1)
+diag "agent: $out"
+gap=$(val ping_gap_ms)
+fresh=$(val fresh_ping_max_ms)
+check "agent: $(val frames) frames, all answered ($(val replies))" \
+	test "$(val replies)" -ge "$(val frames)" -a "$(val frames)" -ge "$THREADS"
+check "agent: Ping never waited 1 s (long-lived ${gap:-?} ms, fresh ${fresh:-?} ms)" \
+	test "${gap:-99999}" -lt 1000 -a "${fresh:-99999}" -lt 1000
+hwm1=$(hwm)
+check "agent: same process, never restarted, peak RSS +$(((hwm1 - hwm0) / 1024)) MiB (bound $((bound / 1024)) MiB)" \
+	bash -c "kill -0 $pid && ! grep -qE 'restarting in place|opening it again' '$tmp/agent.log' && [ $((hwm1 - hwm0)) -le $bound ]"
+kill -TERM "$pid"
+wait "$pid"
+check "agent: SIGTERM: exit 0" test $? -eq 0
+pid=
+nsenter --net="/run/netns/$NS" "$AGENT" --config "$tmp/agent.yaml" --detach >/dev/null 2>&1
 echo "1..$T"
 [ "$FAILED" -eq 0 ]
