@@ -7,9 +7,9 @@
  * reply is one xdrop.v1.RpcReply (call id, status code, message, field path, and the
  * serialized response in `payload`). docs/rpc.md is the language-neutral description.
  *
- * Server: a REP socket served by `workers` threads, each owning one nng context, so that
- * that many calls run at once and a slow handler (a database write) never blocks nng's own
- * callback threads. Dispatch is driven by the protobuf-c service descriptors: the daemon
+ * Server (lib/rpc_server.c, with lib/rpc_frame.c and lib/rpc_pipes.c): a REP socket served
+ * by `workers` threads, each owning one nng context, so that that many calls run at once
+ * and a slow handler (a database write) never blocks nng's own callback threads. Dispatch is driven by the protobuf-c service descriptors: the daemon
  * registers a handler per (service descriptor, method name); the request payload is
  * unpacked with the method's input descriptor and the response packed with its output
  * descriptor. Before a handler runs, the frame must decode, the method must exist, the auth
