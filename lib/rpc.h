@@ -9,12 +9,13 @@
  *
  * Server (lib/rpc_server.c, with lib/rpc_frame.c and lib/rpc_pipes.c): a REP socket served
  * by `workers` threads, each owning one nng context, so that that many calls run at once
- * and a slow handler (a database write) never blocks nng's own callback threads. Dispatch is driven by the protobuf-c service descriptors: the daemon
- * registers a handler per (service descriptor, method name); the request payload is
- * unpacked with the method's input descriptor and the response packed with its output
- * descriptor. Before a handler runs, the frame must decode, the method must exist, the auth
- * hook must accept the token and the deadline must not have passed; every failure gets an
- * RpcReply with the matching code and changes nothing.
+ * and a slow handler (a database write) never blocks nng's own callback threads. Dispatch
+ * is driven by the protobuf-c service descriptors: the daemon registers a handler per
+ * (service descriptor, method name); the request payload is unpacked with the method's
+ * input descriptor and the response packed with its output descriptor. Before a handler
+ * runs, the frame must decode, the method must exist, the auth hook must accept the token
+ * and the deadline must not have passed; every failure gets an RpcReply with the matching
+ * code and changes nothing.
  *
  * Limits: every socket sets NNG_OPT_RECVMAXSZ to max_msg plus XDROP_RPC_FRAME_SLACK. A frame
  * above max_msg but within the slack is answered with RESOURCE_EXHAUSTED; above that nng
