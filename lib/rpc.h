@@ -7,18 +7,34 @@
  * reply is one xdrop.v1.RpcReply (call id, status code, message, field path, and the
  * serialized response in `payload`). docs/rpc.md is the language-neutral description.
  *
- * Server: a REP socket served by `workers` threads, each owning one nng context, so that
- * that many calls run at once and a slow handler (a database write) never blocks nng's own
- * callback threads. Dispatch is driven by the protobuf-c service descriptors: the daemon
- * registers a handler per (service descriptor, method name); the request payload is
- * unpacked with the method's input descriptor and the response packed with its output
- * descriptor. Before a handler runs, the frame must decode, the method must exist, the auth
- * hook must accept the token and the deadline must not have passed; every failure gets an
- * RpcReply with the matching code and changes nothing.
+ * Server (lib/rpc_server.c, with lib/rpc_frame.c and lib/rpc_pipes.c): a REP socket served
+ * by `workers` threads, each owning one nng context, so that that many calls run at once
+ * and a slow handler (a database write) never blocks nng's own callback threads. Dispatch
+ * is driven by the protobuf-c service descriptors: the daemon registers a handler per
+ * (service descriptor, method name); the request payload is unpacked with the method's
+ * input descriptor and the response packed with its output descriptor. Before a handler
+ * runs, the frame must decode, the method must exist, the auth hook must accept the token
+ * and the deadline must not have passed; every failure gets an RpcReply with the matching
+ * code and changes nothing.
  *
  * Limits: every socket sets NNG_OPT_RECVMAXSZ to max_msg plus XDROP_RPC_FRAME_SLACK. A frame
  * above max_msg but within the slack is answered with RESOURCE_EXHAUSTED; above that nng
  * drops the connection (no reply is possible) and the server carries on.
+ *
+ * Before authentication a frame costs its own bytes and a few microseconds, whatever it
+ * holds (rpc_frame.h): the envelope is walked and refused on unknown, mistyped or repeated
+ * fields, the payload is not decoded before the auth hook accepted the caller, and then
+ * only within a budget of XDROP_RPC_DECODE_FACTOR times its size. Calls to the one service
+ * that needs no credential (XDROP_RPC_PUBLIC_SERVICE) carry at most
+ * XDROP_RPC_PUBLIC_MAX_MSG bytes. A connection that has not delivered a complete request
+ * for the receive timeout while no call of its own is running is closed (the server's
+ * pipe monitor), so a peer that announces a large frame and stalls holds its buffer for
+ * that long at most; REQ clients dial again and resend on their own.
+ *
+ * Deadlines: a call is not started once the caller's deadline has passed, counted from
+ * the frame's receipt (deadline_ms) and, when the client sent it, from the client's own
+ * clock (deadline_unix_ms, which also covers the time the frame waited in the kernel while
+ * this process was stopped; clocks must agree, e.g. NTP).
  *
  * Client: a REQ socket; each call runs on its own nng context, so one client may be shared
  * by any number of threads. Calls time out, are retried a bounded number of times, and
@@ -44,11 +60,16 @@
 #define XDROP_RPC_TIMEOUT_MS	   5000			 /* default client timeout per attempt */
 #define XDROP_RPC_RESEND_MS	   NNG_DURATION_INFINITE /* no resend within an attempt */
 #define XDROP_RPC_MAX_RETRIES	   5
-#define XDROP_RPC_RETRY_BACKOFF_MS 50  /* doubled per retry */
-#define XDROP_RPC_MAX_MESSAGE	   256 /* status message, bytes with NUL */
-#define XDROP_RPC_MAX_FIELD	   128 /* field path, bytes with NUL */
-#define XDROP_RPC_MAX_NAME	   128 /* service and method names */
-#define XDROP_RPC_MAX_TOKEN	   512 /* auth token */
+#define XDROP_RPC_RETRY_BACKOFF_MS 50			    /* doubled per retry */
+#define XDROP_RPC_MAX_MESSAGE	   256			    /* status message, bytes with NUL */
+#define XDROP_RPC_MAX_FIELD	   128			    /* field path, bytes with NUL */
+#define XDROP_RPC_MAX_NAME	   128			    /* service and method names */
+#define XDROP_RPC_MAX_TOKEN	   512			    /* auth token */
+#define XDROP_RPC_DECODE_FACTOR	   16u			    /* payload decode budget: x its size */
+#define XDROP_RPC_DECODE_MIN	   (1024u * 1024)	    /* ... plus this */
+#define XDROP_RPC_PUBLIC_SERVICE   "xdrop.v1.HealthService" /* callable without a key */
+#define XDROP_RPC_PUBLIC_MAX_MSG   (64u * 1024)		    /* its frame limit */
+#define XDROP_RPC_RECV_TIMEOUT_MS  30000 /* see "Limits"; env XDROP_RPC_RECV_TIMEOUT_MS */
 #define XDROP_RPC_MAX_REQUEST_ID   128 /* request id, characters (without NUL) */
 
 /* Status codes: numerically identical to xdrop.v1.Code and to gRPC's codes. */
@@ -133,6 +154,8 @@ struct rpc_server_opts {
 	void *auth_arg;
 	const struct tls_opts *tls; /* for tls+tcp:// URLs; copied at open */
 	const char *name;	    /* for logs, e.g. "controller" */
+	unsigned recv_timeout_ms;   /* idle connection limit; 0 = the environment's
+				       XDROP_RPC_RECV_TIMEOUT_MS, else the constant */
 };
 
 /*

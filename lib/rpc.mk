@@ -8,7 +8,7 @@
 # tests/rpc/interop.sh (nngcat + protoc against build/tests/rpc_test_server),
 # tests/rpc/tls.sh (generated certificates, build/tests/test_rpc_tls),
 # tests/fuzz/run.sh (libFuzzer build/tests/fuzz_rpc for FUZZ_SECONDS, default 60).
-RPC_SRCS     := lib/rpc.c lib/pubsub.c lib/tls.c lib/rulepb.c lib/rulehash.c lib/watchdog.c
+RPC_SRCS     := lib/rpc.c lib/rpc_server.c lib/rpc_frame.c lib/rpc_pipes.c lib/pubsub.c lib/tls.c lib/rulepb.c lib/rulehash.c lib/watchdog.c
 RPC_OBJS     := $(RPC_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/$(PROTO_C:.c=.o)
 RPC_SAN_OBJS := $(RPC_SRCS:%.c=$(SANOBJ)/%.o) $(SANOBJ)/$(PROTO_C:.c=.o)
 RPC_A        := $(BUILD)/libxdrop-rpc.a
@@ -50,6 +50,6 @@ $(TBIN)/fuzz_rpc: $(FUZZ_SRCS) lib/rpc.h lib/pubsub.h lib/tls.h $(PROTO_H)
 ALL_TARGETS += $(RPC_A) $(RPC_SAN_A) $(RPC_TESTS) $(TBIN)/fuzz_rpc
 TEST_SUITES += $(TBIN)/test_rpc $(TBIN)/test_pubsub $(TBIN)/test_watchdog tests/rpc/interop.sh \
 	tests/rpc/tls.sh tests/fuzz/run.sh
-CHECK_SOURCES += $(RPC_SRCS) $(RPC_SRCS:.c=.h) $(wildcard tests/unit/test_rpc*.c \
+CHECK_SOURCES += $(RPC_SRCS) $(wildcard $(RPC_SRCS:.c=.h)) lib/rpc_priv.h $(wildcard tests/unit/test_rpc*.c \
 	tests/unit/test_pubsub*.c tests/unit/test_watchdog.c tests/unit/rpc_test_server.c \
 	tests/fuzz/*.c)

@@ -707,6 +707,29 @@ expect_eq "... and still dropping ($N datagrams sent to the dropped port)" "$(go
 expect_eq "... and bridging the rest" "$(got "$F" 5002 198.51.100.1)" $((2 * N))
 agent_stop
 expect_eq "SIGTERM after the restart in place: exit 0" $? 0
+# The nng ipc wedge (issue 11, item 8): a client that disconnects before the SP handshake
+# stops nng 1.5.2's ipc listener from accepting. The agent answers again as the same
+# process (a restart in place after 12 s without an answer to its own Ping), twice in a
+# row, and ends without a LeakSanitizer report: the old in-process reopen of the listener
+# leaked what nng held for the wedged one, every time.
+agent_start brg "$tmp/ff.yaml" "$tmp/agent.wedge.log"
+wpid=$agent_pid
+for round in 1 2; do
+	before=$(grep -c "xdrop-agent running" "$tmp/agent.wedge.log")
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.close()' "${URL#ipc://}"
+	for _ in $(seq 400); do
+		[ "$(grep -c "xdrop-agent running" "$tmp/agent.wedge.log")" -gt "$before" ] && break
+		sleep 0.1
+	done
+	rpc "$RO" RuleService Get GetRuleRequest Rule "id: \"$rf\""
+	expect_eq "ipc wedge $round: the agent restarts in place ($wpid), answers, keeps its rules" \
+		"$? $(val dst_port) $(test -d "/proc/$wpid" && echo same) $(grep -c "own RPC silent" "$tmp/agent.wedge.log")" \
+		"0 5001 same $round"
+done
+agent_stop
+expect_eq "SIGTERM after two ipc wedges: exit 0" $? 0
+san_check "(7) two ipc wedges" "$tmp/agent.wedge.log"
 # the operator edited the capacities before detaching: the pinned maps no longer fit the
 # config, and --detach must still remove everything
 sed 's/^  rules: 65536$/  rules: 4096/' "$tmp/ff.yaml" >"$tmp/ff-small.yaml"

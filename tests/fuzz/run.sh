@@ -20,6 +20,7 @@ rule=$(printf 'rule { name: "r" src_cidr: "10.0.0.0/8" dst_port: 22 protocol: "t
 batch=$(printf 'rules { name: "a" } rules { name: "b" } atomic: true' | enc BatchCreateRulesRequest | hexesc)
 seed ping '\x00' '' RpcRequest "service: \"xdrop.v1.HealthService\" method: \"Ping\" call_id: 1 payload: \"$ping\""
 seed create '\x00' '' RpcRequest "service: \"xdrop.v1.RuleService\" method: \"Create\" call_id: 2 auth_token: \"admin\" deadline_ms: 1000 payload: \"$rule\""
+seed late '\x00' '' RpcRequest "service: \"xdrop.v1.RuleService\" method: \"Create\" call_id: 4 auth_token: \"admin\" deadline_unix_ms: 1 payload: \"$rule\""
 seed batch '\x00' '' RpcRequest "service: \"xdrop.v1.RuleService\" method: \"BatchCreate\" call_id: 3 auth_token: \"admin\" payload: \"$batch\""
 seed delta '\x01' 'delta:' Delta 'revision: 1 base_revision: 0 content_hash: "h" ops { upsert_rule { id: "x" } } ops { delete_rule: "y" }'
 seed heartbeat '\x01' 'delta:' Delta 'revision: 5 base_revision: 5 content_hash: "h"'

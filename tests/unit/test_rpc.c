@@ -596,7 +596,8 @@ static void test_garbage_frames(void **state)
 	     5, RPC_INVALID_ARGUMENT},
 	    {"empty frame", "", 0, RPC_UNIMPLEMENTED}, /* a valid, empty RpcRequest */
 	    {"all ones", "\xff\xff\xff\xff\xff\xff\xff\xff", 8, RPC_INVALID_ARGUMENT},
-	    {"binary service name", "\x0a\x03\xff\xfe\x00", 5, RPC_UNIMPLEMENTED},
+	    {"service name with NUL", "\x0a\x03\xff\xfe\x00", 5, RPC_INVALID_ARGUMENT},
+	    {"binary service name", "\x0a\x02\xff\xfe", 4, RPC_UNIMPLEMENTED},
 	};
 	Xdrop__V1__RpcRequest rq = XDROP__V1__RPC_REQUEST__INIT;
 	Xdrop__V1__RpcReply *rp;
