@@ -70,7 +70,7 @@
 #define XDROP_RPC_PUBLIC_SERVICE   "xdrop.v1.HealthService" /* callable without a key */
 #define XDROP_RPC_PUBLIC_MAX_MSG   (64u * 1024)		    /* its frame limit */
 #define XDROP_RPC_RECV_TIMEOUT_MS  30000 /* see "Limits"; env XDROP_RPC_RECV_TIMEOUT_MS */
-#define XDROP_RPC_MAX_REQUEST_ID   128 /* request id, characters (without NUL) */
+#define XDROP_RPC_MAX_REQUEST_ID   128	 /* request id, characters (without NUL) */
 
 /* Status codes: numerically identical to xdrop.v1.Code and to gRPC's codes. */
 enum rpc_code {
