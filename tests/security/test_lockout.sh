@@ -14,8 +14,9 @@
 # node view, an agent restart with the rule in its saved state comes back managed, and the
 # rule can be deleted; (3) with protect_control: false the same rule cuts the node off (it
 # goes offline and later changes never arrive), which proves the protection is what keeps
-# it managed. Fails on the old code: the /0 spellings were accepted and protect_control
-# did not exist.
+# it managed; (4) an older pinned counter map is carried over on upgrade. Fails on the old
+# code: the /0 spellings were accepted, the rule cut the node off, protect_control did not
+# exist.
 set -u
 source "$(dirname "$0")/../e2e/syslab.sh"
 
@@ -268,5 +269,19 @@ check "the same rule reaches the node (pushed before it takes effect)" wait_for 
 check "the controller loses the node" wait_for 20 node_offline
 del_rule "$BAD"
 check "the deletion does not arrive (5 s)" stays_behind 5 "$REV"
+# ---- 4. upgrade: the global counters pinned by an older build (12 counters, no room) ----
+# are carried over into the new layout rather than refusing to load
+OLD=$PIN/old-layout
+mkdir -p "$OLD"
+bpftool map create "$OLD/xdrop_stats" type percpu_array key 4 value 96 entries 1 \
+	name xdrop_stats &&
+	bpftool map update pinned "$OLD/xdrop_stats" key 0 0 0 0 value 7 0 0 0 0 0 0 0 \
+		$(printf '0 %.0s' $(seq 88))
+ncpu=$(($(cut -d- -f2 /sys/devices/system/cpu/possible) + 1))
+rx=$("$BINDIR/xdrop-lab" --pin "$OLD" stats 2>"$TMP/lab.err" | awk '$1 == "rx" { print $2 }')
+expect_eq "an older pinned xdrop_stats is adopted with its counts" "$rx" $((7 * ncpu))
+expect_eq "and re-pinned in the new layout" \
+	"$(bpftool -j map show pinned "$OLD/xdrop_stats" | jq .bytes_value)" 256
+
 echo "1..$T"
 [ "$FAILED" = 0 ]
