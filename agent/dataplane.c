@@ -12,6 +12,7 @@
  *             it after the grace period, so the kernel always holds a superset;
  *   slots     counter and rate-state indices, reused only after a grace period.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -2339,6 +2340,33 @@ out:
 	return err;
 }
 
+/* The port prefilter xdrop_protect_ports: bit 2 * (port % 32) of word port / 32 for a
+ * peer's port, the next bit for a local port. */
+static int protect_ports_write(struct dataplane *dp, const struct xdrop_protect_val *vals, size_t n)
+{
+	int fd = fd_of(dp->skel->maps.xdrop_protect_ports), err = 0;
+	uint64_t *words = calloc(XDROP_PROTECT_PORT_WORDS, sizeof(*words));
+	uint16_t pp, lp;
+
+	if (!words)
+		return -ENOMEM;
+	for (size_t j = 0; j < n; j++) {
+		for (size_t q = 0; q < XDROP_PROTECT_PORTS; q++) {
+			pp = ntohs(vals[j].peer_port[q]);
+			lp = ntohs(vals[j].local_port[q]);
+			if (pp)
+				words[pp >> 5] |= 1ull << ((pp & 31) << 1);
+			if (lp)
+				words[lp >> 5] |= 2ull << ((lp & 31) << 1);
+		}
+	}
+	for (uint32_t i = 0; i < XDROP_PROTECT_PORT_WORDS && !err; i++)
+		if (bpf_map_update_elem(fd, &i, &words[i], BPF_ANY))
+			err = -errno;
+	free(words);
+	return err;
+}
+
 int dataplane_set_protect(struct dataplane *dp, const struct xdrop_protect_key *keys,
 			  const struct xdrop_protect_val *vals, size_t n)
 {
@@ -2348,12 +2376,16 @@ int dataplane_set_protect(struct dataplane *dp, const struct xdrop_protect_key *
 	uint32_t i;
 	size_t j;
 	bool keep, more;
+	int err;
 
 	if (n > XDROP_MAX_PROTECT)
 		return -E2BIG;
 	for (j = 0; j < n; j++)
 		if (bpf_map_update_elem(fd, &keys[j], &vals[j], BPF_ANY))
 			return -errno;
+	err = protect_ports_write(dp, vals, n);
+	if (err)
+		return err;
 	/* drop what is no longer configured (restarted agent, other config) */
 	for (more = bpf_map_get_next_key(fd, NULL, &k) == 0; more; k = next) {
 		more = bpf_map_get_next_key(fd, &k, &next) == 0;

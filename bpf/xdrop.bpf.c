@@ -188,6 +188,13 @@ struct {
 	__type(value, struct xdrop_protect_val);
 } xdrop_protect SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDROP_PROTECT_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdrop_protect_ports SEC(".maps");
+
 /* Test support (used only when the switches above are set). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -638,6 +645,15 @@ static __always_inline int rate_admit(const struct xdrop_act *a, int *no_state)
 	return ok;
 }
 
+/* Bit "local" of a port in xdrop_protect_ports: an array lookup, which the verifier inlines. */
+static __always_inline int port_flag(__be16 port, __u32 local)
+{
+	__u32 p = bpf_ntohs(port), idx = p >> 5;
+	__u64 *w = bpf_map_lookup_elem(&xdrop_protect_ports, &idx);
+
+	return w && ((*w >> (((p & 31) << 1) | local)) & 1);
+}
+
 /* True when the packet belongs to one of the agent's control flows: from a protected peer,
  * from one of its listening ports or to one of the agent's. */
 static __always_inline int is_protected(const struct pkt *p)
@@ -647,6 +663,9 @@ static __always_inline int is_protected(const struct pkt *p)
 	int i;
 
 	if (!p->has_ports)
+		return 0;
+	/* most packets stop here: neither port is one of a protected flow */
+	if (!port_flag(p->sport, 0) && !port_flag(p->dport, 1))
 		return 0;
 	__builtin_memcpy(key.peer.b, p->src.b, 16);
 	v = bpf_map_lookup_elem(&xdrop_protect, &key);

@@ -62,10 +62,11 @@
 #define XDROP_CIDR_MAX_DEPTH   8 /* nested prefixes walked per direction */
 #define XDROP_IPV6_MAX_EXT                                                                         \
 	6 /* extension headers walked per packet (RFC 8200's longest recommended chain) */
-#define XDROP_MAX_RATE_PPS  100000000u
-#define XDROP_TOKEN_SCALE   1000000000ull /* one packet = 1e9 token units */
-#define XDROP_MAX_PROTECT   64		  /* protected control peers (address, protocol) */
-#define XDROP_PROTECT_PORTS 8		  /* ports per protected peer and direction */
+#define XDROP_MAX_RATE_PPS	 100000000u
+#define XDROP_TOKEN_SCALE	 1000000000ull /* one packet = 1e9 token units */
+#define XDROP_MAX_PROTECT	 64	       /* protected control peers (address, protocol) */
+#define XDROP_PROTECT_PORTS	 8	       /* ports per protected peer and direction */
+#define XDROP_PROTECT_PORT_WORDS 2048	       /* xdrop_protect_ports: 32 ports per word */
 
 /* ---- match fields: bit i of a combo mask ---- */
 enum xdrop_field {
@@ -249,7 +250,9 @@ enum xdrop_cfg_flag {
  * address, the peer: a TCP/UDP packet from it passes when its source port is one of
  * peer_port (replies on connections the agent opened to the peer's listeners) or its
  * destination port is one of local_port (the peer dialling the agent's RPC listener).
- * Unused port slots are 0. One hash lookup per TCP/UDP packet while the flag is set. */
+ * Unused port slots are 0. In front of it, xdrop_protect_ports (array of __u64 indexed by
+ * port / 32; bit 2 * (port % 32) = some peer listens on that port, bit + 1 = some local
+ * port) lets a packet whose ports concern no protected flow skip the hash lookup. */
 struct xdrop_protect_key {
 	struct xdrop_addr peer; /* IPv4-mapped for IPv4 */
 	__u8 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
