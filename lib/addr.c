@@ -82,7 +82,7 @@ int addr_parse_prefix(const char *s, struct addr_prefix *out, const char **why)
 	}
 	out->plen = (unsigned)len + (max == 32 ? 96 : 0);
 	if (out->plen == 0) {
-		*why = "::/0 matches every address; leave the field out instead";
+		*why = "::/0 matches every packet; leave the field out instead";
 		return -EINVAL;
 	}
 	if (out->plen < 96) {
@@ -100,14 +100,6 @@ int addr_parse_prefix(const char *s, struct addr_prefix *out, const char **why)
 			*why = "host bits set (not the network address of the prefix)";
 			return -EINVAL;
 		}
-	}
-	/* Match-all prefixes are refused in every spelling (0.0.0.0/0, ::/0, ::ffff:0:0/96,
-	 * ::/8 ...): one such drop rule would cut the node off from everything, its controller
-	 * included (docs/matching.md, "Match-all prefixes"). */
-	if (out->plen == 96 && addr_is_v4(&out->addr)) {
-		*why = "prefix matches every IPv4 address (0.0.0.0/0); leave the field out "
-		       "instead";
-		return -EINVAL;
 	}
 	return 0;
 }

@@ -227,6 +227,39 @@ expect_eq "RPC RuleService.Create refuses ::ffff:0:0/96 with INVALID_ARGUMENT" "
 rest GET /rules
 expect_eq "nothing was stored" "$(jq -r .count <<<"$OUT")" 0
 
+# a standalone agent (node-mode writes go to it directly) refuses them too
+ip -n "$NS-n1" link add sa0 type veth peer name sa1 && ip -n "$NS-n1" link set sa0 up &&
+	ip -n "$NS-n1" link set sa1 up
+SA_KEY=lockout-standalone-admin-key-$ID
+cat >"$TMP/sa.yaml" <<EOF
+mode: traditional
+interface: sa0
+xdp_mode: generic
+pin_dir: $PIN/sa
+state_dir: $TMP/state-sa
+rpc:
+  listen: ipc://$TMP/sa.sock
+  admin_keys: [$SA_KEY]
+log_level: warn
+EOF
+nsenter --net="/run/netns/$NS-n1" "$AGENT_BIN" --config "$TMP/sa.yaml" </dev/null >/dev/null \
+	2>>"$TMP/sa.log" &
+AGENT_PID[sa]=$!
+wait_for 10 ping_rpc "ipc://$TMP/sa.sock"
+out=$("$XDROPCTL" --agent "ipc://$TMP/sa.sock" -k "$SA_KEY" rules add dst_cidr=::ffff:0:0/96 \
+	action=drop 2>&1)
+rc=$?
+if [ $rc = 3 ] && grep -q dst_cidr <<<"$out"; then ok "a standalone agent refuses dst_cidr=::ffff:0:0/96"; else
+	not_ok "a standalone agent refuses dst_cidr=::ffff:0:0/96" "exit $rc: $out"
+fi
+printf 'entry { src_cidr: "0.0.0.0/0" dst_port: 22 protocol: "tcp" }' |
+	$P --encode=xdrop.v1.CreateWhitelistRequest >"$TMP/req.bin"
+"$CALL" "ipc://$TMP/sa.sock" "$SA_KEY" WhitelistService Create <"$TMP/req.bin" >/dev/null 2>&1
+expect_eq "and a whitelist entry on 0.0.0.0/0 (INVALID_ARGUMENT)" $? 3
+expect_eq "nothing was stored there either" \
+	"$("$XDROPCTL" --agent "ipc://$TMP/sa.sock" -k "$SA_KEY" --json rules list | jq .count)" 0
+agent_kill sa TERM
+
 # ---- 2. the worst accepted rule, with the control flows protected ----
 flows=$(node_field '.stats.attach.protected_flows | join(";")')
 if grep -q "10.77.0.1:7700 -> agent" <<<"$flows" && grep -q "10.77.0.1:7702 -> agent" <<<"$flows" &&
