@@ -41,6 +41,7 @@ static const char *const known_keys[] = {
     "beacon_interval",
     "stats_interval",
     "log_level",
+    "protect_control",
     NULL,
 };
 
@@ -195,6 +196,8 @@ int agent_config_load(struct agent_config *c, const char *path)
 					  &c->beacon_interval_ms)) ||
 	    (err = config_get_duration_ms(raw, "stats_interval", 1000, 100, 60000,
 					  &c->sample_interval_ms)))
+		goto out;
+	if ((err = config_get_bool(raw, "protect_control", true, &c->protect_control)))
 		goto out;
 	if ((err = config_get_str(raw, "log_level", "info", &level)))
 		goto out;

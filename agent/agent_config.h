@@ -40,6 +40,7 @@ struct agent_config {
 	uint64_t beacon_interval_ms;
 	uint64_t sample_interval_ms;
 	enum log_level log_level;
+	bool protect_control; /* protect the control flows in the data plane (agent/protect.h) */
 };
 
 /* Loads path into *c. Returns 0, or -EINVAL/-errno after printing one clear error. */

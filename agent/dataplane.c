@@ -12,6 +12,7 @@
  *             it after the grace period, so the kernel always holds a superset;
  *   slots     counter and rate-state indices, reused only after a grace period.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -2280,13 +2281,138 @@ static bool is_data_map(const struct bpf_map *m)
 	return strchr(bpf_map__name(m), '.') == NULL;
 }
 
+/* The global counters pinned by a build whose xdrop_stats had another size (before
+ * XDROP_STATS_ROOM): returns its fd, to be carried over by stats_migrate, or -1. */
+static int stats_stale_fd(const char *path)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return -1;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+	    info.value_size != sizeof(struct xdrop_stats))
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/* Copies the counters of a stale xdrop_stats (same order, fewer of them) into the new map
+ * and pins the new one in its place. */
+static int stats_migrate(struct dataplane *dp, int old_fd, const char *path)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info), zero = 0;
+	struct xdrop_stats *v = calloc((size_t)dp->ncpus, sizeof(*v));
+	uint8_t *old = NULL;
+	int err = 0, fd = fd_of(dp->skel->maps.xdrop_stats);
+
+	if (!v || bpf_obj_get_info_by_fd(old_fd, &info, &len)) {
+		err = v ? -errno : -ENOMEM;
+		goto out;
+	}
+	old = calloc((size_t)dp->ncpus, (info.value_size + 7) & ~7u);
+	if (!old) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (bpf_map_lookup_elem(old_fd, &zero, old) == 0) {
+		for (int c = 0; c < dp->ncpus; c++)
+			memcpy(&v[c], old + (size_t)c * ((info.value_size + 7) & ~7u),
+			       info.value_size < sizeof(*v) ? info.value_size : sizeof(*v));
+		bpf_map_update_elem(fd, &zero, v, BPF_ANY);
+	}
+	if (unlink(path) && errno != ENOENT) {
+		err = -errno;
+		log_error("replace %s failed: %s", path, strerror(errno));
+		goto out;
+	}
+	err = bpf_map__pin(dp->skel->maps.xdrop_stats, path);
+	if (err) {
+		log_error("pin %s failed: %s", path, strerror(-err));
+		goto out;
+	}
+	log_info("global counters in %s carried over to the new layout", path);
+out:
+	free(old);
+	free(v);
+	return err;
+}
+
+/* The port prefilter xdrop_protect_ports: bit 2 * (port % 32) of word port / 32 for a
+ * peer's port, the next bit for a local port. */
+static int protect_ports_write(struct dataplane *dp, const struct xdrop_protect_val *vals, size_t n)
+{
+	int fd = fd_of(dp->skel->maps.xdrop_protect_ports), err = 0;
+	uint64_t *words = calloc(XDROP_PROTECT_PORT_WORDS, sizeof(*words));
+	uint16_t pp, lp;
+
+	if (!words)
+		return -ENOMEM;
+	for (size_t j = 0; j < n; j++) {
+		for (size_t q = 0; q < XDROP_PROTECT_PORTS; q++) {
+			pp = ntohs(vals[j].peer_port[q]);
+			lp = ntohs(vals[j].local_port[q]);
+			if (pp)
+				words[pp >> 5] |= 1ull << ((pp & 31) << 1);
+			if (lp)
+				words[lp >> 5] |= 2ull << ((lp & 31) << 1);
+		}
+	}
+	for (uint32_t i = 0; i < XDROP_PROTECT_PORT_WORDS && !err; i++)
+		if (bpf_map_update_elem(fd, &i, &words[i], BPF_ANY))
+			err = -errno;
+	free(words);
+	return err;
+}
+
+int dataplane_set_protect(struct dataplane *dp, const struct xdrop_protect_key *keys,
+			  const struct xdrop_protect_val *vals, size_t n)
+{
+	int fd = fd_of(dp->skel->maps.xdrop_protect), cfd = fd_of(dp->skel->maps.xdrop_config);
+	struct xdrop_protect_key k, next;
+	struct xdrop_config c;
+	uint32_t i;
+	size_t j;
+	bool keep, more;
+	int err;
+
+	if (n > XDROP_MAX_PROTECT)
+		return -E2BIG;
+	for (j = 0; j < n; j++)
+		if (bpf_map_update_elem(fd, &keys[j], &vals[j], BPF_ANY))
+			return -errno;
+	err = protect_ports_write(dp, vals, n);
+	if (err)
+		return err;
+	/* drop what is no longer configured (restarted agent, other config) */
+	for (more = bpf_map_get_next_key(fd, NULL, &k) == 0; more; k = next) {
+		more = bpf_map_get_next_key(fd, &k, &next) == 0;
+		keep = false;
+		for (j = 0; j < n && !keep; j++)
+			keep = memcmp(&keys[j], &k, sizeof(k)) == 0;
+		if (!keep && bpf_map_delete_elem(fd, &k) && errno != ENOENT)
+			return -errno;
+	}
+	/* like the fast-forward flag, it lives in both config buffers */
+	for (i = 0; i < 2; i++) {
+		if (bpf_map_lookup_elem(cfd, &i, &c))
+			return -errno;
+		c.flags = (c.flags & ~XDROP_CFG_PROTECT) | (n ? XDROP_CFG_PROTECT : 0);
+		if (bpf_map_update_elem(cfd, &i, &c, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
 int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts)
 {
 	struct dataplane *dp;
 	struct bpf_map *m;
 	struct rule_order *o;
 	char path[512];
-	int err, i;
+	int err, i, stale_stats = -1;
 
 	*out = NULL;
 	dp = calloc(1, sizeof(*dp));
@@ -2390,6 +2516,11 @@ int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts)
 				}
 				continue;
 			}
+			if (m == dp->skel->maps.xdrop_stats) {
+				stale_stats = stats_stale_fd(path);
+				if (stale_stats >= 0)
+					continue;
+			}
 			bpf_map__set_pin_path(m, path);
 		}
 		dp->pinned = true;
@@ -2410,6 +2541,9 @@ int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts)
 			log_error("pin %s failed: %s", path, strerror(errno));
 			goto fail;
 		}
+		snprintf(path, sizeof(path), "%s/xdrop_stats", dp->pin_dir);
+		if (stale_stats >= 0 && (err = stats_migrate(dp, stale_stats, path)))
+			goto fail;
 	}
 	dp->genp = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
 			fd_of(dp->skel->maps.xdrop_gen), 0);
@@ -2435,9 +2569,13 @@ int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts)
 			goto fail;
 		dp->gen = 0;
 	}
+	if (stale_stats >= 0)
+		close(stale_stats);
 	*out = dp;
 	return 0;
 fail:
+	if (stale_stats >= 0)
+		close(stale_stats);
 	dataplane_close(dp);
 	return err;
 }

@@ -143,6 +143,13 @@ const char *dataplane_pin_dir(const struct dataplane *dp);
  * says whether frames arriving here are filtered. peer 0 removes the port. */
 int dataplane_set_port(struct dataplane *dp, uint32_t ifindex, uint32_t peer, bool filter);
 
+/* Protected control flows (xdrop.h, struct xdrop_protect_key): makes xdrop_protect hold
+ * exactly keys/vals[0..n) and sets the program's flag when n > 0 (n = 0 turns protection
+ * off). Not part of the rule set: no switch, effective at once. Returns 0, -E2BIG (more
+ * than XDROP_MAX_PROTECT) or a negative errno. */
+int dataplane_set_protect(struct dataplane *dp, const struct xdrop_protect_key *keys,
+			  const struct xdrop_protect_val *vals, size_t n);
+
 /* Kernel memory of the program's maps, summed from their fdinfo memlock. */
 int dataplane_memlock(const struct dataplane *dp, uint64_t *bytes);
 

@@ -25,6 +25,7 @@
 #include "beacon.h"
 #include "dataplane.h"
 #include "log.h"
+#include "protect.h"
 #include "rpc.h"
 #include "ruleset.h"
 #include "service.h"
@@ -49,6 +50,8 @@ struct attach_state {
 	char error[256];
 	unsigned ifindex[2];
 	const char *ifaces[2];
+	char **protected_flows; /* fixed after start-up */
+	size_t n_protected_flows;
 };
 
 static void attach_fill(void *arg, Xdrop__V1__AttachState *a)
@@ -68,6 +71,8 @@ static void attach_fill(void *arg, Xdrop__V1__AttachState *a)
 		       : s->cfg->filter_on == ATTACH_FILTER_BOTH     ? "both"
 		       : s->cfg->filter_on == ATTACH_FILTER_OUTBOUND ? "outbound"
 								     : "inbound";
+	a->protected_flows = s->protected_flows;
+	a->n_protected_flows = s->n_protected_flows;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -233,6 +238,7 @@ int main(int argc, char **argv)
 	};
 	struct agent_config cfg;
 	struct attach_state ast = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	static struct protect_set prot;
 	struct dataplane *dp = NULL;
 	struct ruleset *rs = NULL;
 	struct stats *stats = NULL;
@@ -312,6 +318,14 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* before attaching: the control flows are protected from the first packet on */
+	err = protect_build(&cfg, &prot);
+	if (err == -EINVAL)
+		goto out;
+	if (!err && protect_apply(dp, &prot))
+		goto out;
+	ast.protected_flows = prot.textp;
+	ast.n_protected_flows = prot.ntext;
 	ast.cfg = &cfg;
 	ast.ifaces[0] = cfg.fast_forward ? cfg.inbound : cfg.interface;
 	ast.ifaces[1] = cfg.fast_forward ? cfg.outbound : NULL;
@@ -336,6 +350,8 @@ int main(int argc, char **argv)
 	sv.stats = stats;
 	sv.attach_fill = attach_fill;
 	sv.attach_arg = &ast;
+	sv.protected_flows = prot.textp;
+	sv.n_protected_flows = prot.ntext;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	sv.started_at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	if (cfg.node_id && cfg.node_key)

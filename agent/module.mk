@@ -17,7 +17,7 @@ CHECK_SOURCES += $(DP_SRCS) $(DP_SRCS:.c=.h)
 
 # The daemon.
 AGENT_SRCS := agent/main.c agent/agent_config.c agent/ruleset.c agent/stats.c agent/sync.c \
-	agent/beacon.c agent/service.c
+	agent/beacon.c agent/service.c agent/protect.c
 AGENT_BIN  := $(BIN)/xdrop-agent
 AGENT_SAN_BIN := $(BIN)/xdrop-agent-san
 

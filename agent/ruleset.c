@@ -771,6 +771,23 @@ static void uuid_v4(char out[37])
 }
 
 /* Makes a new stored rule from a request: id and times assigned here. */
+/* A local write may not match every address (lib/rule.h, rule_refuse_match_all); what
+ * comes from the controller or the saved state was checked when it was written. */
+static int local_item(const ProtobufCMessage *m, bool is_wl, struct item **out,
+		      struct rpc_status *st)
+{
+	struct rule_error re = {0};
+	int err = item_make(m, is_wl, out, st);
+
+	if (!err && rule_refuse_match_all(&(*out)->spec, &re)) {
+		set_status(st, RPC_INVALID_ARGUMENT, re.field, "%s", re.reason);
+		item_free(*out);
+		*out = NULL;
+		err = -EINVAL;
+	}
+	return err;
+}
+
 static int new_rule_item(const Xdrop__V1__Rule *r, const char *keep_id, int64_t created,
 			 struct item **out, struct rpc_status *st)
 {
@@ -791,7 +808,7 @@ static int new_rule_item(const Xdrop__V1__Rule *r, const char *keep_id, int64_t 
 	if (!copy.source || !*copy.source)
 		copy.source = "api";
 	rulepb_rule_canon(&copy, &cb); /* an invalid rule stays as written: item_make refuses */
-	return item_make(&copy.base, false, out, st);
+	return local_item(&copy.base, false, out, st);
 }
 
 static struct item *find_copy_src(struct ruleset *rs, bool is_wl, const char *id)
@@ -966,7 +983,7 @@ static int new_wl_item(const Xdrop__V1__WhitelistEntry *w, struct item **out, st
 	copy.id = id;
 	copy.created_at = now_ns();
 	rulepb_wl_canon(&copy, &cb);
-	return item_make(&copy.base, true, out, st);
+	return local_item(&copy.base, true, out, st);
 }
 
 int ruleset_create_wl(struct ruleset *rs, const Xdrop__V1__WhitelistEntry *w,

@@ -589,6 +589,8 @@ static enum rpc_code s_info(struct rpc_call *call, const ProtobufCMessage *req,
 	r->content_hash = hash;
 	r->started_at = sv->started_at;
 	r->node_id = (char *)(sv->cfg->node_id ? sv->cfg->node_id : "");
+	r->protected_flows = sv->protected_flows;
+	r->n_protected_flows = sv->n_protected_flows;
 	return RPC_OK;
 }
 

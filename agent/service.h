@@ -21,6 +21,8 @@ struct service {
 	void *attach_arg;
 	char node_token[XDROP_RPC_MAX_TOKEN]; /* "" when the node has no key */
 	int64_t started_at;
+	char **protected_flows; /* as text (agent/protect.h), shown by Info */
+	size_t n_protected_flows;
 };
 
 /* Registers every handler with sv as their argument. Returns 0 or -errno. */

@@ -326,6 +326,7 @@ void stats_fill(struct stats *s, Xdrop__V1__Counters *c, Xdrop__V1__Rates *r,
 		c->whitelisted = s->c[XDROP_CNT_WHITELISTED];
 		c->rate_limited = s->c[XDROP_CNT_RATE_LIMITED];
 		c->malformed = s->c[XDROP_CNT_MALFORMED];
+		c->protected_ = s->c[XDROP_CNT_PROTECTED];
 	}
 	if (r) {
 		r->rx_pps = s->rx_pps;

@@ -4,7 +4,8 @@
  * xdrop.h. The path of a frame, top to bottom:
  *
  *   count rx -> fast-forward port? -> parse (malformed: drop, non-IP: pass/bridge)
- *   -> read the generation once -> whitelist (any match passes)
+ *   -> read the generation once -> protected control flow? (pass)
+ *   -> whitelist (any match passes)
  *   -> rules: best exact match and best CIDR match, higher rank wins
  *   -> action (drop / pass / rate_limit) -> per-slot and global counters
  *   -> pass becomes a redirect to the peer on fast-forward ports.
@@ -178,6 +179,21 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } xdrop_devmap SEC(".maps");
+
+/* The agent's control flows, passed ahead of every rule (xdrop.h, struct xdrop_protect_key). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDROP_MAX_PROTECT);
+	__type(key, struct xdrop_protect_key);
+	__type(value, struct xdrop_protect_val);
+} xdrop_protect SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDROP_PROTECT_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdrop_protect_ports SEC(".maps");
 
 /* Test support (used only when the switches above are set). */
 struct {
@@ -629,6 +645,41 @@ static __always_inline int rate_admit(const struct xdrop_act *a, int *no_state)
 	return ok;
 }
 
+/* Bit "local" of a port in xdrop_protect_ports: an array lookup, which the verifier inlines. */
+static __always_inline int port_flag(__be16 port, __u32 local)
+{
+	__u32 p = bpf_ntohs(port), idx = p >> 5;
+	__u64 *w = bpf_map_lookup_elem(&xdrop_protect_ports, &idx);
+
+	return w && ((*w >> (((p & 31) << 1) | local)) & 1);
+}
+
+/* True when the packet belongs to one of the agent's control flows: from a protected peer,
+ * from one of its listening ports or to one of the agent's. */
+static __always_inline int is_protected(const struct pkt *p)
+{
+	struct xdrop_protect_key key = {.proto = p->proto};
+	struct xdrop_protect_val *v;
+	int i;
+
+	if (!p->has_ports)
+		return 0;
+	/* most packets stop here: neither port is one of a protected flow */
+	if (!port_flag(p->sport, 0) && !port_flag(p->dport, 1))
+		return 0;
+	__builtin_memcpy(key.peer.b, p->src.b, 16);
+	v = bpf_map_lookup_elem(&xdrop_protect, &key);
+	if (!v)
+		return 0;
+#pragma unroll
+	for (i = 0; i < XDROP_PROTECT_PORTS; i++) {
+		if ((v->peer_port[i] && v->peer_port[i] == p->sport) ||
+		    (v->local_port[i] && v->local_port[i] == p->dport))
+			return 1;
+	}
+	return 0;
+}
+
 static __always_inline int pass_verdict(const struct xdp_md *ctx, const struct xdrop_port *port,
 					struct xdrop_stats *st)
 {
@@ -709,6 +760,12 @@ int xdrop_main(struct xdp_md *ctx)
 	if (!(cfg->exact_active[0] | cfg->exact_active[1] | cfg->cidr_active[0] |
 	      cfg->cidr_active[1]))
 		return pass_verdict(ctx, port, st);
+
+	/* the agent's own control traffic is never subject to a rule */
+	if ((cfg->flags & XDROP_CFG_PROTECT) && is_protected(&sx->p)) {
+		st->c[XDROP_CNT_PROTECTED]++;
+		return pass_verdict(ctx, port, st);
+	}
 
 	sx->cfg = *cfg;
 	sx->gen = gen;

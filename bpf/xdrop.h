@@ -62,8 +62,11 @@
 #define XDROP_CIDR_MAX_DEPTH   8 /* nested prefixes walked per direction */
 #define XDROP_IPV6_MAX_EXT                                                                         \
 	6 /* extension headers walked per packet (RFC 8200's longest recommended chain) */
-#define XDROP_MAX_RATE_PPS 100000000u
-#define XDROP_TOKEN_SCALE  1000000000ull /* one packet = 1e9 token units */
+#define XDROP_MAX_RATE_PPS	 100000000u
+#define XDROP_TOKEN_SCALE	 1000000000ull /* one packet = 1e9 token units */
+#define XDROP_MAX_PROTECT	 64	       /* protected control peers (address, protocol) */
+#define XDROP_PROTECT_PORTS	 8	       /* ports per protected peer and direction */
+#define XDROP_PROTECT_PORT_WORDS 2048	       /* xdrop_protect_ports: 32 ports per word */
 
 /* ---- match fields: bit i of a combo mask ---- */
 enum xdrop_field {
@@ -114,18 +117,23 @@ enum xdrop_counter {
 	XDROP_CNT_FRAGMENT,	/* non-first fragments (matched without ports) */
 	XDROP_CNT_REDIRECTED,	/* fast-forward: bridged to the peer interface */
 	XDROP_CNT_RL_NO_STATE,	/* rate_limit rule without state: dropped (fail closed) */
+	XDROP_CNT_PROTECTED,	/* passed ahead of every rule: the agent's control traffic */
 	XDROP_NCOUNTERS,
 };
+/* Room in xdrop_stats: counters are appended within it, so adding one keeps the pinned
+ * map's value size (an upgraded program adopts it). */
+#define XDROP_STATS_ROOM 32
 
 #define XDROP_COUNTER_NAMES                                                                        \
 	{                                                                                          \
 		"rx", "passed", "dropped", "whitelisted", "rate_limited", "rule_drop",             \
 		    "rule_pass", "malformed", "non_ip", "fragment", "redirected", "rl_no_state",   \
+		    "protected",                                                                   \
 	}
 
 /* The per-CPU global counters: one value (xdrop_stats[0]) so a packet costs one lookup. */
 struct xdrop_stats {
-	__u64 c[XDROP_NCOUNTERS];
+	__u64 c[XDROP_STATS_ROOM];
 };
 
 /* Addresses are IPv4-mapped IPv6 (::ffff:a.b.c.d) in every key. */
@@ -232,7 +240,28 @@ struct xdrop_config {
 };
 
 enum xdrop_cfg_flag {
-	XDROP_CFG_FF = 1 << 0, /* some interface is a fast-forward port */
+	XDROP_CFG_FF = 1 << 0,	    /* some interface is a fast-forward port */
+	XDROP_CFG_PROTECT = 1 << 1, /* xdrop_protect holds entries */
+};
+
+/* Protected control flows (xdrop_protect): the agent's own traffic with its controllers,
+ * passed before the whitelist and every rule so that no rule can cut a node off from its
+ * management (docs/dataplane.md, "Protected control flows"). Keyed by the packet's source
+ * address, the peer: a TCP/UDP packet from it passes when its source port is one of
+ * peer_port (replies on connections the agent opened to the peer's listeners) or its
+ * destination port is one of local_port (the peer dialling the agent's RPC listener).
+ * Unused port slots are 0. In front of it, xdrop_protect_ports (array of __u64 indexed by
+ * port / 32; bit 2 * (port % 32) = some peer listens on that port, bit + 1 = some local
+ * port) lets a packet whose ports concern no protected flow skip the hash lookup. */
+struct xdrop_protect_key {
+	struct xdrop_addr peer; /* IPv4-mapped for IPv4 */
+	__u8 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad[3];
+};
+
+struct xdrop_protect_val {
+	__be16 peer_port[XDROP_PROTECT_PORTS];
+	__be16 local_port[XDROP_PROTECT_PORTS];
 };
 
 /* Fast-forward port config (xdrop_ports, keyed by ingress ifindex). */
@@ -273,7 +302,10 @@ static_assert(sizeof(struct xdrop_slot_counters) == 16, "counters");
 static_assert(sizeof(struct xdrop_rate_state) == 24, "rate");
 static_assert(sizeof(struct xdrop_config) == 24, "config");
 static_assert(sizeof(struct xdrop_gen) == 8, "gen");
-static_assert(sizeof(struct xdrop_stats) == 8 * XDROP_NCOUNTERS, "stats");
+static_assert(sizeof(struct xdrop_stats) == 8 * XDROP_STATS_ROOM, "stats");
+static_assert(XDROP_NCOUNTERS <= XDROP_STATS_ROOM, "stats room");
+static_assert(sizeof(struct xdrop_protect_key) == 20, "protect key");
+static_assert(sizeof(struct xdrop_protect_val) == 4 * XDROP_PROTECT_PORTS, "protect val");
 static_assert(sizeof(struct xdrop_port) == 8, "port");
 #endif
 

@@ -575,6 +575,18 @@ static char *dup_with(void *(*alloc)(void *ctx, size_t size), void *ctx, const c
 	return d;
 }
 
+/* A copy of a string array in ctx's memory; *n becomes 0 when out of memory. */
+static char **dup_strv(void *(*alloc)(void *ctx, size_t size), void *ctx, char **v, size_t *n)
+{
+	char **d = alloc(ctx, sizeof(char *) * (*n + 1));
+
+	for (size_t i = 0; d && i < *n; i++)
+		d[i] = dup_with(alloc, ctx, v[i]);
+	if (!d)
+		*n = 0;
+	return d;
+}
+
 void nodes_fill(struct nodes *n, Xdrop__V1__Node *node, void *(*alloc)(void *ctx, size_t size),
 		void *ctx)
 {
@@ -637,14 +649,10 @@ void nodes_fill(struct nodes *n, Xdrop__V1__Node *node, void *(*alloc)(void *ctx
 					a->error = dup_with(alloc, ctx, copy->attach->error);
 					a->direction =
 					    dup_with(alloc, ctx, copy->attach->direction);
-					a->interfaces = alloc(
-					    ctx, sizeof(char *) * (copy->attach->n_interfaces + 1));
-					for (size_t i = 0; a->interfaces && i < a->n_interfaces;
-					     i++)
-						a->interfaces[i] = dup_with(
-						    alloc, ctx, copy->attach->interfaces[i]);
-					if (!a->interfaces)
-						a->n_interfaces = 0;
+					a->interfaces =
+					    dup_strv(alloc, ctx, a->interfaces, &a->n_interfaces);
+					a->protected_flows = dup_strv(
+					    alloc, ctx, a->protected_flows, &a->n_protected_flows);
 					ns->attach = a;
 				}
 			}

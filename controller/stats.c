@@ -53,6 +53,7 @@ static void add_counters(Xdrop__V1__Counters *a, const Xdrop__V1__Counters *b)
 	a->malformed += b->malformed;
 	a->rx_bytes += b->rx_bytes;
 	a->dropped_bytes += b->dropped_bytes;
+	a->protected_ += b->protected_;
 }
 
 static void add_rates(Xdrop__V1__Rates *a, const Xdrop__V1__Rates *b)

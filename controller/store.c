@@ -862,7 +862,7 @@ static int put_rule(struct change *ch, Xdrop__V1__Rule *r, const char *sql, cons
 	if (r->expires_at < 0)
 		return set_err(err, RPC_INVALID_ARGUMENT, prefix, "expires_at",
 			       "must be 0 (never) or a time in ns since the epoch");
-	if (rulepb_rule_to_spec(r, &spec, &rerr) < 0)
+	if (rulepb_rule_to_spec(r, &spec, &rerr) < 0 || rule_refuse_match_all(&spec, &rerr) < 0)
 		return set_err(err, RPC_INVALID_ARGUMENT, prefix, rerr.field, "%s",
 			       rerr.reason ? rerr.reason : "invalid");
 	rulepb_match_key(&spec, mk, sizeof(mk));
@@ -1163,7 +1163,7 @@ static int put_wl(struct change *ch, Xdrop__V1__WhitelistEntry *w, const char *p
 	if (!text_ok(w->comment))
 		return set_err(err, RPC_INVALID_ARGUMENT, prefix, "comment", "longer than %u bytes",
 			       XDROP_STORE_MAX_TEXT);
-	if (rulepb_wl_to_spec(w, &spec, &rerr) < 0)
+	if (rulepb_wl_to_spec(w, &spec, &rerr) < 0 || rule_refuse_match_all(&spec, &rerr) < 0)
 		return set_err(err, RPC_INVALID_ARGUMENT, prefix, rerr.field, "%s",
 			       rerr.reason ? rerr.reason : "invalid");
 	rulepb_match_key(&spec, mk, sizeof(mk));

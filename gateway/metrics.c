@@ -39,15 +39,15 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 static void counters_family(FILE *f, const char *name, const Xdrop__V1__StatsReply *s,
 			    bool per_node)
 {
-	static const char *const verdicts[] = {"rx",	      "passed",	      "dropped",
-					       "whitelisted", "rate_limited", "malformed"};
+	static const char *const verdicts[] = {
+	    "rx", "passed", "dropped", "whitelisted", "rate_limited", "malformed", "protected"};
 
 	family(f, name, "counter",
 	       per_node ? "Packets seen by each node, by verdict."
 			: "Packets seen by all nodes, by verdict.");
 	for (size_t n = 0; n < (per_node ? s->n_nodes : 1); n++) {
 		const Xdrop__V1__Counters *c = per_node ? s->nodes[n]->counters : s->totals;
-		uint64_t v[6] = {0};
+		uint64_t v[7] = {0};
 
 		if (c) {
 			v[0] = c->rx;
@@ -56,8 +56,9 @@ static void counters_family(FILE *f, const char *name, const Xdrop__V1__StatsRep
 			v[3] = c->whitelisted;
 			v[4] = c->rate_limited;
 			v[5] = c->malformed;
+			v[6] = c->protected_;
 		}
-		for (size_t k = 0; k < 6; k++) {
+		for (size_t k = 0; k < 7; k++) {
 			fprintf(f, "%s{", name);
 			if (per_node) {
 				fputs("node=", f);

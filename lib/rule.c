@@ -63,6 +63,20 @@ bool rule_is_exact(const struct rule_spec *r)
 	return (r->src.plen == 0 || r->src.plen == 128) && (r->dst.plen == 0 || r->dst.plen == 128);
 }
 
+int rule_refuse_match_all(const struct rule_spec *r, struct rule_error *err)
+{
+	static const struct addr_prefix v4_all = {
+	    .addr = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}}, .plen = 96};
+
+	if (r->src.plen && addr_prefix_covers(&r->src, &v4_all))
+		return fail(err, "src_cidr",
+			    "matches every IPv4 address (0.0.0.0/0); leave the field out instead");
+	if (r->dst.plen && addr_prefix_covers(&r->dst, &v4_all))
+		return fail(err, "dst_cidr",
+			    "matches every IPv4 address (0.0.0.0/0); leave the field out instead");
+	return 0;
+}
+
 int rule_validate(const struct rule_spec *r, struct rule_error *err)
 {
 	bool src_v4 = r->src.plen && addr_is_v4(&r->src.addr) && r->src.plen >= 96;

@@ -57,6 +57,15 @@ struct rule_error {
  * family for both addresses. Returns 0 or -EINVAL with *err filled. */
 int rule_validate(const struct rule_spec *r, struct rule_error *err);
 
+/* Refuses an address prefix that matches every address of its family: 0.0.0.0/0, however
+ * written (::ffff:0:0/96, ::ffff:0.0.0.0/96); ::/0 and IPv6 prefixes covering the
+ * IPv4-mapped range are refused by addr_parse_prefix already. One such drop rule cuts a
+ * node off from everything. Checked where a rule or whitelist entry is written (the
+ * controller's store, a standalone agent's local writes), not where a stored set is
+ * decoded, so a set stored before the check still syncs and loads. Returns 0 or -EINVAL
+ * with err naming src_cidr or dst_cidr. */
+int rule_refuse_match_all(const struct rule_spec *r, struct rule_error *err);
+
 /* True when id (may be NULL) follows the id rule above. */
 bool rule_id_ok(const char *id);
 

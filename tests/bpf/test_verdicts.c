@@ -16,6 +16,9 @@
 #include <cmocka.h>
 #include <linux/bpf.h>
 
+#include <arpa/inet.h>
+
+#include "addr.h"
 #include "testdp.h"
 
 #define D    XDP_DROP
@@ -532,6 +535,62 @@ static void third_combo_keeps_existing_rules(void **state)
 	dataplane_close(dp);
 }
 
+/* Protected control flows: a controller at 192.0.2.10 (RPC 7700, push 7701) and
+ * fd00::10 (7700), the agent listening on 7600. Packets of those flows pass ahead of the
+ * broadest drop rules the validation accepts and count as protected; a neighbouring port,
+ * host or protocol is still dropped; with protection off the flows are dropped too. */
+static void protected_flows(void **state)
+{
+	static const char *const rules[] = {"src_cidr=192.0.2.0/24 action=drop",
+					    "protocol=tcp action=drop", "protocol=udp action=drop",
+					    "src_cidr=fd00::/8 action=drop", NULL};
+	static const struct {
+		struct pkt_desc pkt;
+		int verdict; /* with protection on; always XDP_DROP with it off */
+	} steps[] = {
+	    {V4("192.0.2.10", "198.51.100.1", 6, 7700, 40000), P}, /* RPC reply */
+	    {V4("192.0.2.10", "198.51.100.1", 6, 7701, 40001), P}, /* push */
+	    {V4("192.0.2.10", "198.51.100.1", 6, 40002, 7600), P}, /* dials the listener */
+	    {V4("fd00::10", "fd00::1", 6, 7700, 40000), P},
+	    {V4("192.0.2.10", "198.51.100.1", 6, 7702, 40003), D}, /* not configured */
+	    {V4("192.0.2.10", "198.51.100.1", 6, 40002, 22), D},   /* another local port */
+	    {V4("192.0.2.11", "198.51.100.1", 6, 7700, 7600), D},  /* another host */
+	    {V4("192.0.2.10", "198.51.100.1", 17, 7700, 7600), D}, /* another protocol */
+	    {V4("fd00::11", "fd00::1", 6, 7700, 7600), D},
+	    {{.src = "192.0.2.10", .dst = "198.51.100.1", .proto = 6, .frag = 2}, D},
+	};
+	struct xdrop_protect_key keys[2] = {{.proto = 6}, {.proto = 6}};
+	struct xdrop_protect_val vals[2];
+	uint64_t before[XDROP_NCOUNTERS], after[XDROP_NCOUNTERS];
+	const char *why;
+
+	(void)state;
+	memset(vals, 0, sizeof(vals));
+	assert_int_equal(addr_parse("192.0.2.10", &keys[0].peer, &why), 0);
+	assert_int_equal(addr_parse("fd00::10", &keys[1].peer, &why), 0);
+	vals[0].peer_port[0] = htons(7700);
+	vals[0].peer_port[1] = htons(7701);
+	vals[0].local_port[0] = htons(7600);
+	vals[1].peer_port[0] = htons(7700);
+	assert_int_equal(testdp_load(g_dp, rules), 0);
+	for (int on = 1; on >= 0; on--) {
+		assert_int_equal(dataplane_set_protect(g_dp, keys, vals, on ? 2 : 0), 0);
+		for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+			int want = on ? steps[i].verdict : D, v;
+
+			assert_int_equal(dataplane_counters(g_dp, before), 0);
+			v = testdp_send(g_dp, &steps[i].pkt);
+			assert_int_equal(dataplane_counters(g_dp, after), 0);
+			if (v != want)
+				fail_msg("protection %s, step %zu: verdict %d, expected %d",
+					 on ? "on" : "off", i, v, want);
+			assert_int_equal(after[XDROP_CNT_PROTECTED] - before[XDROP_CNT_PROTECTED],
+					 want == P ? 1 : 0);
+		}
+	}
+	assert_int_equal(dataplane_set_protect(g_dp, keys, vals, XDROP_MAX_PROTECT + 1), -E2BIG);
+}
+
 int main(void)
 {
 	size_t n = sizeof(scenarios) / sizeof(scenarios[0]);
@@ -551,6 +610,8 @@ int main(void)
 	tests[i++] =
 	    (struct CMUnitTest){.name = "a third exact combo keeps the rules already there",
 				.test_func = third_combo_keeps_existing_rules};
+	tests[i++] = (struct CMUnitTest){.name = "protected control flows pass ahead of every rule",
+					 .test_func = protected_flows};
 	{
 		int rc = _cmocka_run_group_tests("bpf_verdicts", tests, i, NULL, NULL);
 
