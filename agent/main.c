@@ -25,6 +25,7 @@
 #include "beacon.h"
 #include "dataplane.h"
 #include "log.h"
+#include "nodekey.h"
 #include "rpc.h"
 #include "ruleset.h"
 #include "service.h"
@@ -354,9 +355,17 @@ int main(int argc, char **argv)
 	sv.attach_arg = &ast;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	sv.started_at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	if (cfg.node_id && cfg.node_key)
+	if (cfg.node_id && cfg.node_key) {
+		uint8_t bkey[XDROP_NODEKEY_LEN];
+
 		snprintf(sv.node_token, sizeof(sv.node_token), "node:%s:%s", cfg.node_id,
 			 cfg.node_key);
+		nodekey_beacon_key(cfg.node_key, bkey);
+		if (nodekey_ctl_token(cfg.node_id, bkey, sv.ctl_token, sizeof(sv.ctl_token)))
+			sv.ctl_token[0] =
+			    '\0'; /* an id too long for a token: no controller calls */
+		explicit_bzero(bkey, sizeof(bkey));
+	}
 	if (cfg.controller_rpc) {
 		struct sync_opts so = {.node_id = cfg.node_id,
 				       .node_key = cfg.node_key,

@@ -20,6 +20,7 @@ struct service {
 	void (*attach_fill)(void *arg, Xdrop__V1__AttachState *a);
 	void *attach_arg;
 	char node_token[XDROP_RPC_MAX_TOKEN]; /* "" when the node has no key */
+	char ctl_token[XDROP_RPC_MAX_TOKEN];  /* the controller's call token (lib/nodekey.h) */
 	int64_t started_at;
 };
 
