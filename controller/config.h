@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "addr.h"
 #include "tls.h"
 
 #define XDROP_NODE_CONFIG_MAX 256
@@ -32,6 +33,10 @@ struct ctl_config {
 	const char *admin_key, *admin_key_file;
 	struct ctl_node_cfg *nodes;
 	size_t n_nodes;
+	/* rpc.auth_limit: failed credentials per source address (lib/limiter.h) */
+	unsigned limit_attempts, limit_window_s, limit_slots;
+	struct addr_prefix *limit_exempt; /* sources never limited (the gateway's) */
+	size_t n_limit_exempt;
 };
 
 /*
