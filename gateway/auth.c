@@ -188,13 +188,40 @@ bool auth_presents_credential(const struct http_request *rq)
 	       (!strcmp(rq->method, "POST") && !strcmp(rq->url, "/api/auth/login"));
 }
 
+/* True when rq's only credential is the cookie of a live session. */
+static bool live_session_only(struct auth *a, const struct http_request *rq)
+{
+	char tok[80];
+	unsigned char d[32];
+	int i;
+
+	if (http_header(rq, "X-API-Key") || http_header(rq, "Authorization") ||
+	    !cookie_token(rq, tok, sizeof(tok)))
+		return false;
+	digest(tok, d);
+	pthread_mutex_lock(&a->lock);
+	i = find_session(a, d);
+	pthread_mutex_unlock(&a->lock);
+	return i >= 0;
+}
+
 int auth_limit_check(struct auth *a, const struct http_request *rq, unsigned *retry_s)
 {
 	struct limiter_src src;
 
 	if (!a->cfg->auth_enabled || limiter_src_from_text(rq->client, &src))
 		return 0;
+	/* a live session was earned by a login that passed the limiter, and a cookie cannot
+	 * be guessed (256 random bits): the UI keeps working while the table is full */
+	if (live_session_only(a, rq))
+		return 0;
 	return limiter_check(a->limiter, &src, retry_s);
+}
+
+unsigned auth_limiter_used(struct auth *a, unsigned *slots, bool *overflow)
+{
+	*slots = a->cfg->limiter_slots ? a->cfg->limiter_slots : XDROP_LIMITER_SLOTS;
+	return limiter_used(a->limiter, overflow);
 }
 
 void auth_limit_fail(struct auth *a, const struct http_request *rq)

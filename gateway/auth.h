@@ -17,7 +17,10 @@
  * failures per auth.login_window, IPv6 by /64, auth.limiter_slots addresses tracked, then
  * one shared overflow bucket): every path counts (X-API-Key, Authorization: Bearer, the
  * session cookie, POST /api/auth/login), and a client over the limit gets 429 with
- * Retry-After for every request that carries a credential, before it is checked.
+ * Retry-After for every request that carries a credential, before it is checked, except
+ * the cookie of a live session (earned by a login that passed the limiter; 256 random
+ * bits cannot be guessed), so logged-in UI users keep working while an attack spread over
+ * many addresses has filled the table and closed the overflow bucket for newcomers.
  *
  * CSRF: a cookie-authenticated request with an unsafe method must carry
  * `Content-Type: application/json` or the XDROP_CSRF_HEADER header (the web UI sends it
@@ -59,6 +62,9 @@ bool auth_presents_credential(const struct http_request *rq);
 
 /* Whether rq's client may present a credential now: 0, or -EAGAIN with *retry_s. */
 int auth_limit_check(struct auth *a, const struct http_request *rq, unsigned *retry_s);
+
+/* Sources in the limiter's table (and its size in *slots, the overflow bucket's state). */
+unsigned auth_limiter_used(struct auth *a, unsigned *slots, bool *overflow);
 
 /* Counts one failed credential from rq's client. */
 void auth_limit_fail(struct auth *a, const struct http_request *rq);
