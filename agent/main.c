@@ -128,8 +128,8 @@ static int rpc_up(struct rpc_server **srv, const struct agent_config *c, struct 
 {
 	struct rpc_server_opts ro = {.sz = sizeof(ro),
 				     .url = c->rpc_listen,
-				     .auth = service_auth(),
-				     .auth_arg = sv,
+				     .auth = sv->guard ? authlimit_hook : service_auth(),
+				     .auth_arg = sv->guard ? (void *)sv->guard : sv,
 				     .tls = &c->tls,
 				     .name = "agent"};
 	int err = rpc_server_open(srv, &ro);
@@ -256,7 +256,7 @@ int main(int argc, char **argv)
 	struct rpc_server *srv = NULL;
 	struct sync *sync = NULL;
 	struct beacon *beacon = NULL;
-	struct service sv;
+	struct service sv = {0};
 	const char *config_path = NULL, *level = NULL;
 	bool detach = false;
 	enum log_level lvl;
@@ -378,7 +378,9 @@ int main(int argc, char **argv)
 			goto out;
 		sv.sync = sync;
 	}
-	err = rpc_up(&srv, &cfg, &sv);
+	err = authlimit_open(&sv.guard, &cfg.auth_limit, service_auth(), &sv); /* failed keys */
+	if (!err)
+		err = rpc_up(&srv, &cfg, &sv);
 	if (err)
 		goto out;
 	if (cfg.controller_health) {
@@ -428,6 +430,7 @@ int main(int argc, char **argv)
 out:
 	beacon_stop(beacon);
 	rpc_server_close(srv);
+	authlimit_close(sv.guard);
 	sync_stop(sync);
 	stats_stop(stats);
 	ruleset_close(rs);

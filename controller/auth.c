@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,41 +268,4 @@ enum rpc_code auth_hook(struct rpc_call *call, const char *token, void *arg)
 	if (p->kind == AUTH_ADMIN || is_read(service, method))
 		return RPC_OK;
 	return RPC_PERMISSION_DENIED;
-}
-
-/* The limiter's source of call, or false when it is not limited (exempt, not IP). */
-static bool limited_source(const struct auth_guard *g, struct rpc_call *call,
-			   struct limiter_src *src)
-{
-	const struct sockaddr *sa = rpc_call_peer(call);
-	struct xdrop_addr a;
-
-	if (!g->limiter || !sa || limiter_src_from_sockaddr(sa, src))
-		return false;
-	memcpy(&a, src->b, sizeof(a)); /* IPv4-mapped IPv6, as addr.h holds addresses */
-	if (sa->sa_family == AF_INET6) /* the exempt list is checked on the full address */
-		memcpy(&a, &((const struct sockaddr_in6 *)sa)->sin6_addr, sizeof(a));
-	for (size_t i = 0; i < g->n_exempt; i++)
-		if (addr_prefix_contains(&g->exempt[i], &a))
-			return false;
-	return true;
-}
-
-enum rpc_code auth_hook_guarded(struct rpc_call *call, const char *token, void *arg)
-{
-	struct auth_guard *g = arg;
-	struct limiter_src src;
-	unsigned retry = 0;
-	bool limited = token && token[0] && limited_source(g, call, &src);
-	enum rpc_code rc;
-
-	if (limited && limiter_check(g->limiter, &src, &retry) == -EAGAIN &&
-	    strcmp(rpc_call_service(call), "xdrop.v1.HealthService") != 0)
-		return rpc_call_error(
-		    call, RPC_RESOURCE_EXHAUSTED, NULL,
-		    "too many failed credentials from this address; retry in %u s", retry);
-	rc = auth_hook(call, token, g->store);
-	if (rc == RPC_UNAUTHENTICATED && limited)
-		limiter_fail(g->limiter, &src);
-	return rc;
 }

@@ -15,8 +15,6 @@
 
 #include <stdbool.h>
 
-#include "addr.h"
-#include "limiter.h"
 #include "rpc.h"
 #include "store.h"
 
@@ -53,20 +51,5 @@ int auth_bootstrap(struct store *s, const char *key, const char *key_file);
 
 /* The rpc auth hook; arg is the store. */
 enum rpc_code auth_hook(struct rpc_call *call, const char *token, void *arg);
-
-/*
- * auth_hook behind the failed-credential limiter (lib/limiter.h): a call that carries a
- * token from a TCP source that has failed too often is answered RESOURCE_EXHAUSTED without
- * being verified, and every UNAUTHENTICATED answer counts against its source. Sources in
- * exempt (the gateway's, which limits its own clients) and non-IP transports (ipc://,
- * inproc://, guarded by file permissions) are not limited. arg is a struct auth_guard.
- */
-struct auth_guard {
-	struct store *store;
-	struct limiter *limiter;
-	const struct addr_prefix *exempt;
-	size_t n_exempt;
-};
-enum rpc_code auth_hook_guarded(struct rpc_call *call, const char *token, void *arg);
 
 #endif

@@ -9,7 +9,7 @@
 
 #include "config.h"
 #include "lib/config.h"
-#include "limiter.h"
+#include "authlimit.h"
 #include "publish.h"
 #include "rpc.h"
 #include "rule.h"
@@ -49,46 +49,6 @@ static const char *const allowed[] = {
     "rpc.auth_limit.exempt",
     NULL,
 };
-
-/*
- * rpc.auth_limit: attempts (failures per window and source), window, slots (sources
- * tracked), exempt (prefixes never limited; default the loopback addresses, where the
- * gateway usually runs: it limits its own clients and would otherwise be refused for
- * theirs; `exempt: []` exempts nothing).
- */
-static int auth_limit_config(struct config *c, struct ctl_config *cfg)
-{
-	static const char *const loopback[] = {"127.0.0.1", "::1", NULL};
-	const char *const *list = loopback;
-	size_t n = 2;
-	uint64_t u, ms;
-	int err;
-
-	err = config_get_u64(c, "rpc.auth_limit.attempts", XDROP_LIMITER_ATTEMPTS, 1, 100000, &u);
-	cfg->limit_attempts = (unsigned)u;
-	err = err
-		  ?: config_get_duration_ms(c, "rpc.auth_limit.window",
-					    XDROP_LIMITER_WINDOW_S * 1000ull, 1000, 86400000, &ms);
-	cfg->limit_window_s = (unsigned)(ms / 1000);
-	err =
-	    err ?: config_get_u64(c, "rpc.auth_limit.slots", XDROP_LIMITER_SLOTS, 1, 1u << 20, &u);
-	cfg->limit_slots = (unsigned)u;
-	if (!err && config_has(c, "rpc.auth_limit.exempt"))
-		err = config_get_strlist(c, "rpc.auth_limit.exempt", &list, &n);
-	if (err)
-		return err;
-	cfg->limit_exempt = calloc(n + 1, sizeof(*cfg->limit_exempt));
-	if (!cfg->limit_exempt)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		const char *why = NULL;
-
-		if (addr_parse_prefix(list[i], &cfg->limit_exempt[i], &why))
-			return config_fail(c, "rpc.auth_limit.exempt", "%s: %s", list[i], why);
-	}
-	cfg->n_limit_exempt = n;
-	return 0;
-}
 
 int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size_t errlen)
 {
@@ -144,7 +104,7 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 	cfg->have_tls = cfg->tls.cert_file || cfg->tls.ca_file;
 	if (err)
 		goto out;
-	err = auth_limit_config(c, cfg);
+	err = authlimit_cfg_load(c, "rpc.auth_limit", &cfg->auth_limit);
 	if (err)
 		goto out;
 	if (cfg->admin_key && cfg->admin_key[0] && strlen(cfg->admin_key) < 16) {
@@ -195,7 +155,7 @@ void ctl_config_free(struct ctl_config *cfg)
 	if (!cfg)
 		return;
 	free(cfg->nodes);
-	free(cfg->limit_exempt);
+	authlimit_cfg_free(&cfg->auth_limit);
 	config_free(cfg->src);
 	memset(cfg, 0, sizeof(*cfg));
 }

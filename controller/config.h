@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "addr.h"
+#include "authlimit.h"
 #include "tls.h"
 
 #define XDROP_NODE_CONFIG_MAX 256
@@ -33,10 +33,7 @@ struct ctl_config {
 	const char *admin_key, *admin_key_file;
 	struct ctl_node_cfg *nodes;
 	size_t n_nodes;
-	/* rpc.auth_limit: failed credentials per source address (lib/limiter.h) */
-	unsigned limit_attempts, limit_window_s, limit_slots;
-	struct addr_prefix *limit_exempt; /* sources never limited (the gateway's) */
-	size_t n_limit_exempt;
+	struct authlimit_cfg auth_limit; /* rpc.auth_limit (lib/authlimit.h) */
 };
 
 /*

@@ -97,8 +97,7 @@ int main(int argc, char **argv)
 	struct stats *stats = NULL;
 	struct sweeper *sweeper = NULL;
 	struct rpc_server *srv = NULL;
-	struct limiter *limiter = NULL;
-	struct auth_guard guard = {0};
+	struct authlimit *guard = NULL;
 	struct service *svc = NULL;
 	enum log_level lvl;
 	char errbuf[512];
@@ -176,19 +175,15 @@ int main(int argc, char **argv)
 	err = rules_sweeper_start(&sweeper, st, cfg.sweep_ms);
 	if (err)
 		goto out;
-	err = limiter_open(&limiter, cfg.limit_slots, cfg.limit_attempts, cfg.limit_window_s);
+	err = authlimit_open(&guard, &cfg.auth_limit, auth_hook, st); /* failed tokens */
 	if (err)
 		goto out;
-	guard = (struct auth_guard){.store = st,
-				    .limiter = limiter,
-				    .exempt = cfg.limit_exempt,
-				    .n_exempt = cfg.n_limit_exempt};
 	struct rpc_server_opts ro = {.sz = sizeof(ro),
 				     .url = cfg.rpc_url,
 				     .workers = cfg.rpc_workers,
 				     .max_msg = cfg.rpc_max_msg,
-				     .auth = auth_hook_guarded,
-				     .auth_arg = &guard,
+				     .auth = authlimit_hook,
+				     .auth_arg = guard,
 				     .tls = cfg.have_tls ? &cfg.tls : NULL,
 				     .name = "controller"};
 	err = rpc_server_open(&srv, &ro);
@@ -217,7 +212,7 @@ int main(int argc, char **argv)
 	wd_exit_after(XDROP_STOP_LIMIT_S, 0); /* a wedged nng close must not keep us up */
 out:
 	rpc_server_close(srv);
-	limiter_close(limiter);
+	authlimit_close(guard);
 	service_free(svc);
 	rules_sweeper_stop(sweeper);
 	stats_close(stats);

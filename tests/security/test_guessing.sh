@@ -13,20 +13,30 @@
 #  - a cookie-authenticated POST or DELETE without the JSON content type or X-Requested-With
 #    is refused with 403, even without a body; with either it goes through;
 #  - RPC tokens (API keys and node tokens) are limited per source address by the
-#    controller the same way, and the gateway's own address (exempt) is never locked out.
+#    controller the same way, and the gateway's own address (exempt) is never locked out;
+#  - so are the API keys of an agent's RPC (a real xdrop-agent in its own namespace).
 # TAP on stdout.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 set -u
 CTL=${CTL:-build/bin/xdrop-controller}
 GW=${GW:-build/bin/xdrop-gateway-san}
+AGENT=${AGENT:-build/bin/xdrop-agent}
 CALL=build/bin/xdrop-call
 TMP=$(mktemp -d /tmp/xdrop-guessing-XXXXXX)
-CTL_PID= GW_PID=
+NS=xguessing$$
+PIN=/sys/fs/bpf/xdrop-guessing-$$
+CTL_PID= GW_PID= AGENT_PID=
 cleanup() {
 	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null && wait "$GW_PID" 2>/dev/null
 	[ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
-	rm -rf "$TMP"
+	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+	if [ -f "$TMP/agent.yaml" ]; then
+		nsenter --net=/run/netns/$NS "$AGENT" --config "$TMP/agent.yaml" --detach >/dev/null 2>&1
+	fi
+	ip netns del $NS 2>/dev/null
+	[ -n "${KEEP:-}" ] && cp "$TMP"/*.log /tmp/creds/ 2>/dev/null
+	rm -rf "$PIN" "$TMP"
 }
 trap cleanup EXIT
 echo "TAP version 13"
@@ -145,6 +155,41 @@ bound=$(((RPC_SLOTS + 1) * ATTEMPTS))
 check "RPC, rotating 20 sources: $let_through of 60 guesses verified (bound $bound)" [ "$let_through" -le "$bound" ]
 check "RPC: the first source is still refused after the rotation" [ "$(rpc 127.0.0.40 "x")" = 8 ]
 check "the gateway (127.0.0.1, exempt) still reaches the controller" [ "$(ck "$BASE/api/v1/rules")" = 200 ]
+
+# ---- an agent's RPC ----
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+ip netns add $NS && ip -n $NS link set lo up && ip -n $NS link add v0 type veth peer name v1 &&
+	ip -n $NS link set v0 up && ip -n $NS link set v1 up &&
+	ip -n $NS addr add 192.0.2.1/24 dev v1 # nng resolves with AI_ADDRCONFIG: lo alone is not enough
+AGENT_KEY=agent-admin-key-0123456789abcdef
+cat >"$TMP/agent.yaml" <<YAML
+interface: v0
+xdp_mode: native_or_generic
+pin_dir: $PIN
+state_dir: $TMP/state
+capacity:
+  rules: 1024
+  cidr_rules: 1024
+  prefixes: 1024
+  rate_limited_rules: 64
+rpc:
+  listen: tcp://127.0.0.1:7600
+  admin_keys: [$AGENT_KEY]
+  auth_limit:
+    attempts: $ATTEMPTS
+log_level: warn
+YAML
+mkdir -p "$TMP/state"
+nsenter --net=/run/netns/$NS "$AGENT" --config "$TMP/agent.yaml" 2>"$TMP/agent.log" &
+AGENT_PID=$!
+# arpc FROM TOKEN: RuleService.List on the agent from source FROM inside its namespace
+arpc() { nsenter --net=/run/netns/$NS "$CALL" "tcp://$1;127.0.0.1:7600" "$2" xdrop.v1.RuleService List </dev/null >/dev/null 2>&1; echo $?; }
+for _ in $(seq 100); do [ "$(arpc 127.0.0.1 "$AGENT_KEY")" = 0 ] && break; sleep 0.1; done
+check "the agent is up" [ "$(arpc 127.0.0.1 "$AGENT_KEY")" = 0 ]
+got=; for _ in $(seq $((ATTEMPTS + 1))); do got+="$(arpc 127.0.0.70 "wrong-$RANDOM") "; done
+check "agent RPC key: $ATTEMPTS x UNAUTHENTICATED then RESOURCE_EXHAUSTED ($got)" [ "$got" = "$(want 16 $ATTEMPTS)8 " ]
+check "agent RPC: a valid key from the limited source is refused too" [ "$(arpc 127.0.0.70 "$AGENT_KEY")" = 8 ]
+check "agent RPC: another source is served" [ "$(arpc 127.0.0.71 "$AGENT_KEY")" = 0 ]
 
 kill "$GW_PID" && wait "$GW_PID"
 check "the gateway exits cleanly (no ASan report)" [ $? = 0 ] && ! grep -q 'ERROR: AddressSanitizer\|runtime error' "$TMP/gw.log"
