@@ -35,7 +35,6 @@ cleanup() {
 		nsenter --net=/run/netns/$NS "$AGENT" --config "$TMP/agent.yaml" --detach >/dev/null 2>&1
 	fi
 	ip netns del $NS 2>/dev/null
-	[ -n "${KEEP:-}" ] && cp "$TMP"/*.log /tmp/creds/ 2>/dev/null
 	rm -rf "$PIN" "$TMP"
 }
 trap cleanup EXIT
