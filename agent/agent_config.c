@@ -30,6 +30,10 @@ static const char *const known_keys[] = {
     "rpc.listen",
     "rpc.admin_keys",
     "rpc.read_only_keys",
+    "rpc.auth_limit.attempts",
+    "rpc.auth_limit.window",
+    "rpc.auth_limit.slots",
+    "rpc.auth_limit.exempt",
     "controller.rpc",
     "controller.push",
     "controller.health",
@@ -165,7 +169,8 @@ int agent_config_load(struct agent_config *c, const char *path)
 		goto out;
 	}
 	if ((err = keys_list(raw, "rpc.admin_keys", c->admin_keys, &c->n_admin_keys)) ||
-	    (err = keys_list(raw, "rpc.read_only_keys", c->read_keys, &c->n_read_keys)))
+	    (err = keys_list(raw, "rpc.read_only_keys", c->read_keys, &c->n_read_keys)) ||
+	    (err = authlimit_cfg_load(raw, "rpc.auth_limit", &c->auth_limit)))
 		goto out;
 	if ((err = config_get_str(raw, "controller.rpc", NULL, &c->controller_rpc)) ||
 	    (err = config_get_str(raw, "controller.push", NULL, &c->controller_push)) ||
@@ -214,6 +219,7 @@ out:
 
 void agent_config_free(struct agent_config *c)
 {
+	authlimit_cfg_free(&c->auth_limit);
 	config_free(c->raw);
 	c->raw = NULL;
 }

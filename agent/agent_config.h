@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "authlimit.h"
 #include "attach.h"
 #include "config.h"
 #include "log.h"
@@ -35,6 +36,7 @@ struct agent_config {
 	size_t n_admin_keys;
 	const char *read_keys[AGENT_MAX_KEYS];
 	size_t n_read_keys;
+	struct authlimit_cfg auth_limit; /* rpc.auth_limit: failed keys per source address */
 	const char *controller_rpc, *controller_push, *controller_health;
 	struct tls_opts tls;
 	uint64_t beacon_interval_ms;

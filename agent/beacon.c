@@ -10,6 +10,7 @@
 
 #include "beacon.h"
 #include "log.h"
+#include "nodekey.h"
 #include "pubsub.h"
 
 struct beacon {
@@ -33,6 +34,7 @@ static void send_one(struct beacon *b)
 	Xdrop__V1__AttachState a = XDROP__V1__ATTACH_STATE__INIT;
 	Xdrop__V1__RuleCounter top[XDROP_TOP_RULES], *tops[XDROP_TOP_RULES];
 	char *ids[XDROP_TOP_RULES], hash[RULEHASH_HEX];
+	uint8_t bkey[XDROP_NODEKEY_LEN];
 	uint64_t match[XDROP_TOP_RULES], drop[XDROP_TOP_RULES];
 	double pps[XDROP_TOP_RULES];
 	struct timespec ts;
@@ -67,7 +69,9 @@ static void send_one(struct beacon *b)
 	}
 	m.n_top_rules = n;
 	m.top_rules = tops;
-	err = pubsub_pub_beacon(b->pub, &m, (const uint8_t *)b->o.node_key, strlen(b->o.node_key));
+	nodekey_beacon_key(b->o.node_key, bkey); /* what the controller keeps (lib/nodekey.h) */
+	err = pubsub_pub_beacon(b->pub, &m, bkey, sizeof(bkey));
+	explicit_bzero(bkey, sizeof(bkey));
 	if (err)
 		log_debug("beacon %llu not sent: %s", (unsigned long long)m.seq, strerror(-err));
 	for (size_t i = 0; i < n; i++)

@@ -26,6 +26,7 @@
 #include "dataplane.h"
 #include "log.h"
 #include "protect.h"
+#include "nodekey.h"
 #include "rpc.h"
 #include "ruleset.h"
 #include "service.h"
@@ -132,8 +133,8 @@ static int rpc_up(struct rpc_server **srv, const struct agent_config *c, struct 
 {
 	struct rpc_server_opts ro = {.sz = sizeof(ro),
 				     .url = c->rpc_listen,
-				     .auth = service_auth(),
-				     .auth_arg = sv,
+				     .auth = sv->guard ? authlimit_hook : service_auth(),
+				     .auth_arg = sv->guard ? (void *)sv->guard : sv,
 				     .tls = &c->tls,
 				     .name = "agent"};
 	int err = rpc_server_open(srv, &ro);
@@ -245,7 +246,7 @@ int main(int argc, char **argv)
 	struct rpc_server *srv = NULL;
 	struct sync *sync = NULL;
 	struct beacon *beacon = NULL;
-	struct service sv;
+	struct service sv = {0};
 	const char *config_path = NULL, *level = NULL;
 	bool detach = false;
 	enum log_level lvl;
@@ -354,9 +355,17 @@ int main(int argc, char **argv)
 	sv.n_protected_flows = prot.ntext;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	sv.started_at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	if (cfg.node_id && cfg.node_key)
+	if (cfg.node_id && cfg.node_key) {
+		uint8_t bkey[XDROP_NODEKEY_LEN];
+
 		snprintf(sv.node_token, sizeof(sv.node_token), "node:%s:%s", cfg.node_id,
 			 cfg.node_key);
+		nodekey_beacon_key(cfg.node_key, bkey);
+		if (nodekey_ctl_token(cfg.node_id, bkey, sv.ctl_token, sizeof(sv.ctl_token)))
+			sv.ctl_token[0] =
+			    '\0'; /* an id too long for a token: no controller calls */
+		explicit_bzero(bkey, sizeof(bkey));
+	}
 	if (cfg.controller_rpc) {
 		struct sync_opts so = {.node_id = cfg.node_id,
 				       .node_key = cfg.node_key,
@@ -369,7 +378,9 @@ int main(int argc, char **argv)
 			goto out;
 		sv.sync = sync;
 	}
-	err = rpc_up(&srv, &cfg, &sv);
+	err = authlimit_open(&sv.guard, &cfg.auth_limit, service_auth(), &sv); /* failed keys */
+	if (!err)
+		err = rpc_up(&srv, &cfg, &sv);
 	if (err)
 		goto out;
 	if (cfg.controller_health) {
@@ -419,6 +430,7 @@ int main(int argc, char **argv)
 out:
 	beacon_stop(beacon);
 	rpc_server_close(srv);
+	authlimit_close(sv.guard);
 	sync_stop(sync);
 	stats_stop(stats);
 	ruleset_close(rs);

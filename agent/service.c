@@ -3,8 +3,10 @@
  * service: the agent's RPC API (node level): HealthService, RuleService,
  * WhitelistService, StatsService and AgentService, over lib/rpc.
  *
- * Authentication: the node token (node:<id>:<key>, the controller's) and the admin keys
- * from the config may do everything; read-only keys may read. Ping needs no token. An
+ * Authentication: the node token (node:<id>:<key>) and the admin keys from the config may
+ * do everything; read-only keys may read. The controller, which keeps only a record of the
+ * node key, calls with the token derived from the beacon key (lib/nodekey.h), good for
+ * AgentService.ForceSync and RuleStats only. Ping needs no token. An
  * agent managed by a controller refuses rule and whitelist writes (FAILED_PRECONDITION):
  * the controller is the source of truth and its next snapshot would undo them.
  */
@@ -56,6 +58,16 @@ static enum rpc_code auth(struct rpc_call *call, const char *token, void *arg)
 		strcmp(rpc_call_method(call), "RuleStats") &&
 		strcmp(rpc_call_method(call), "History");
 	if (sv->node_token[0] && token_eq(token, sv->node_token)) {
+		rpc_call_set_principal(call, &scope_admin);
+		return RPC_OK;
+	}
+	if (sv->ctl_token[0] && token_eq(token, sv->ctl_token)) {
+		if (strcmp(rpc_call_service(call), "xdrop.v1.AgentService") ||
+		    (strcmp(rpc_call_method(call), "ForceSync") &&
+		     strcmp(rpc_call_method(call), "RuleStats")))
+			return rpc_call_error(
+			    call, RPC_PERMISSION_DENIED, NULL,
+			    "the controller's token only syncs and reads counters");
 		rpc_call_set_principal(call, &scope_admin);
 		return RPC_OK;
 	}

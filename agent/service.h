@@ -5,6 +5,7 @@
 #ifndef XDROP_SERVICE_H
 #define XDROP_SERVICE_H
 
+#include "authlimit.h"
 #include "agent_config.h"
 #include "beacon.h"
 #include "rpc.h"
@@ -20,6 +21,8 @@ struct service {
 	void (*attach_fill)(void *arg, Xdrop__V1__AttachState *a);
 	void *attach_arg;
 	char node_token[XDROP_RPC_MAX_TOKEN]; /* "" when the node has no key */
+	char ctl_token[XDROP_RPC_MAX_TOKEN];  /* the controller's call token (lib/nodekey.h) */
+	struct authlimit *guard; /* the limiter in front of the auth hook; NULL: none */
 	int64_t started_at;
 	char **protected_flows; /* as text (agent/protect.h), shown by Info */
 	size_t n_protected_flows;

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "lib/config.h"
 #include "nodes.h"
+#include "authlimit.h"
 #include "publish.h"
 #include "rpc.h"
 #include "rule.h"
@@ -43,6 +44,10 @@ static const char *const allowed[] = {
     "nodes.*.address",
     "nodes.*.key",
     "nodes.*.comment",
+    "rpc.auth_limit.attempts",
+    "rpc.auth_limit.window",
+    "rpc.auth_limit.slots",
+    "rpc.auth_limit.exempt",
     NULL,
 };
 
@@ -100,6 +105,9 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 	cfg->have_tls = cfg->tls.cert_file || cfg->tls.ca_file;
 	if (err)
 		goto out;
+	err = authlimit_cfg_load(c, "rpc.auth_limit", &cfg->auth_limit);
+	if (err)
+		goto out;
 	if (cfg->admin_key && cfg->admin_key[0] && strlen(cfg->admin_key) < 16) {
 		err = config_fail(c, "keys.admin_key", "must be at least 16 characters");
 		goto out;
@@ -151,6 +159,7 @@ void ctl_config_free(struct ctl_config *cfg)
 	if (!cfg)
 		return;
 	free(cfg->nodes);
+	authlimit_cfg_free(&cfg->auth_limit);
 	config_free(cfg->src);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "authlimit.h"
 #include "tls.h"
 
 #define XDROP_NODE_CONFIG_MAX 256
@@ -32,6 +33,7 @@ struct ctl_config {
 	const char *admin_key, *admin_key_file;
 	struct ctl_node_cfg *nodes;
 	size_t n_nodes;
+	struct authlimit_cfg auth_limit; /* rpc.auth_limit (lib/authlimit.h) */
 };
 
 /*

@@ -98,6 +98,7 @@ int main(int argc, char **argv)
 	struct stats *stats = NULL;
 	struct sweeper *sweeper = NULL;
 	struct rpc_server *srv = NULL;
+	struct authlimit *guard = NULL;
 	struct service *svc = NULL;
 	struct idem *idem = NULL;
 	enum log_level lvl;
@@ -183,12 +184,15 @@ int main(int argc, char **argv)
 	err = rules_sweeper_start(&sweeper, st, cfg.sweep_ms);
 	if (err)
 		goto out;
+	err = authlimit_open(&guard, &cfg.auth_limit, auth_hook, st); /* failed tokens */
+	if (err)
+		goto out;
 	struct rpc_server_opts ro = {.sz = sizeof(ro),
 				     .url = cfg.rpc_url,
 				     .workers = cfg.rpc_workers,
 				     .max_msg = cfg.rpc_max_msg,
-				     .auth = auth_hook,
-				     .auth_arg = st,
+				     .auth = authlimit_hook,
+				     .auth_arg = guard,
 				     .tls = cfg.have_tls ? &cfg.tls : NULL,
 				     .name = "controller"};
 	err = rpc_server_open(&srv, &ro);
@@ -217,6 +221,7 @@ int main(int argc, char **argv)
 	wd_exit_after(XDROP_STOP_LIMIT_S, 0); /* a wedged nng close must not keep us up */
 out:
 	rpc_server_close(srv);
+	authlimit_close(guard);
 	service_free(svc);
 	rules_sweeper_stop(sweeper);
 	stats_close(stats);

@@ -13,9 +13,9 @@ CHECK_SOURCES += tests/unit/test_config.c
 
 # The controller's modules are an archive (normal and ASan+UBSan) so that tests link them
 # without main.c.
-CTRL_SRCS   := controller/store.c controller/config.c controller/rules.c controller/nodes.c \
-	controller/publish.c controller/stats.c controller/auth.c controller/service.c \
-	controller/idempotency.c
+CTRL_SRCS   := controller/store.c controller/store_secure.c controller/config.c controller/rules.c \
+	controller/nodes.c controller/publish.c controller/stats.c controller/auth.c \
+	controller/service.c controller/idempotency.c
 CTRL_A      := $(BUILD)/libxdrop-ctrl.a
 CTRL_SAN_A  := $(BUILD)/libxdrop-ctrl-san.a
 CTRL_LDLIBS := -lsqlite3 $(CONFIG_LDLIBS) $(RPC_LDLIBS) $(LDLIBS_BPF)

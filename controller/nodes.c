@@ -14,13 +14,15 @@
 #include <time.h>
 
 #include "log.h"
+#include "nodekey.h"
 #include "nodes.h"
 #include "pubsub.h"
 #include "rpc.h"
 
 struct node_state {
-	char *id, *key, *address;
-	size_t keylen;
+	char *id, *address;
+	uint8_t bkey[XDROP_NODEKEY_LEN]; /* the beacon key (lib/nodekey.h) */
+	bool has_bkey;			 /* false: the stored record was unreadable */
 	bool seen;
 	int64_t seen_ms;      /* monotonic */
 	int64_t seen_ns;      /* wall clock */
@@ -72,8 +74,8 @@ static int64_t mono_ms(void)
 static void state_free(struct node_state *s)
 {
 	free(s->id);
-	free(s->key);
 	free(s->address);
+	explicit_bzero(s->bkey, sizeof(s->bkey));
 	if (s->beacon)
 		xdrop__v1__beacon__free_unpacked(s->beacon, NULL);
 }
@@ -105,10 +107,13 @@ int nodes_reload(struct nodes *n)
 	}
 	for (size_t i = 0; i < count; i++) {
 		nv[i].id = strdup(rows[i].node->id);
-		nv[i].key = strdup(rows[i].key);
 		nv[i].address = strdup(rows[i].node->address);
-		nv[i].keylen = strlen(rows[i].key);
-		if (!nv[i].id || !nv[i].key || !nv[i].address) {
+		nv[i].has_bkey = nodekey_record_beacon_key(rows[i].cred, nv[i].bkey) == 0;
+		if (!nv[i].has_bkey)
+			log_warn(
+			    "nodes: node %s has no readable key record; its beacons are refused",
+			    rows[i].node->id);
+		if (!nv[i].id || !nv[i].address) {
 			err = -ENOMEM;
 			goto out;
 		}
@@ -122,14 +127,13 @@ int nodes_reload(struct nodes *n)
 			continue;
 		nv[i] = *old; /* keep the live state, take the new row */
 		nv[i].id = row.id;
-		nv[i].key = row.key;
 		nv[i].address = row.address;
-		nv[i].keylen = row.keylen;
+		memcpy(nv[i].bkey, row.bkey, sizeof(row.bkey));
+		nv[i].has_bkey = row.has_bkey;
 		free(old->id);
-		free(old->key);
 		free(old->address);
-		old->id = old->key = old->address = NULL; /* not found twice */
-		old->beacon = NULL;			  /* moved */
+		old->id = old->address = NULL; /* not found twice */
+		old->beacon = NULL;	       /* moved */
 	}
 	for (size_t i = 0; i < n->n; i++)
 		state_free(&n->v[i]);
@@ -154,9 +158,10 @@ static int key_cb(void *arg, const char *node_id, uint8_t *key, size_t *len)
 
 	pthread_mutex_lock(&n->lock);
 	s = find(n, node_id);
-	if (s && s->key && s->keylen >= 1 && s->keylen <= XDROP_BEACON_MAX_KEY) {
-		memcpy(key, s->key, s->keylen);
-		*len = s->keylen;
+	if (s && s->has_bkey) {
+		_Static_assert(XDROP_NODEKEY_LEN <= XDROP_BEACON_MAX_KEY, "beacon key size");
+		memcpy(key, s->bkey, sizeof(s->bkey));
+		*len = sizeof(s->bkey);
 		err = 0;
 	}
 	pthread_mutex_unlock(&n->lock);
@@ -334,13 +339,14 @@ int nodes_check_address(const char *url, const char **why)
 	return 0;
 }
 
+/* The controller call token of s (lib/nodekey.h): the node key itself is not stored. */
 static char *make_token(const struct node_state *s)
 {
-	char *t = NULL;
+	char t[XDROP_RPC_MAX_TOKEN];
 
-	if (asprintf(&t, "node:%s:%s", s->id, s->key) < 0)
+	if (!s->has_bkey || nodekey_ctl_token(s->id, s->bkey, t, sizeof(t)))
 		return NULL;
-	return t;
+	return strdup(t);
 }
 
 /* Lock held: the RPC address of s (the registered one, else the one it beacons). */

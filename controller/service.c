@@ -730,8 +730,8 @@ static Xdrop__V1__Node *node_out(struct service *s, struct rpc_call *call, struc
 	Xdrop__V1__Node *n = sn->node;
 
 	sn->node = NULL;
-	free(sn->key);
-	sn->key = NULL;
+	free(sn->cred);
+	sn->cred = NULL;
 	rpc_call_defer(call, node_detach_free, n);
 	/* the live fields come from the call's memory: drop the row's placeholders first */
 	free(n->status);
@@ -865,7 +865,7 @@ static enum rpc_code node_update(struct rpc_call *call, const ProtobufCMessage *
 	if (err)
 		return store_fail(call, err, NULL);
 	n = sn.node;
-	free(sn.key);
+	free(sn.cred);
 	rpc_call_defer(call, node_detach_free, n);
 	for (size_t i = 0; i < req->n_update_mask || i == 0; i++) {
 		const char *f = req->n_update_mask ? req->update_mask[i] : NULL;

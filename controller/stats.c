@@ -391,8 +391,9 @@ static char **ask_agents(struct stats *st, struct sums *sums)
 					 rep->rules[j]->drop_count, rep->rules[j]->pps);
 			xdrop__v1__rule_stats_reply__free_unpacked(rep, NULL);
 			if (answered) {
-				/* token = "node:<id>:<key>" */
-				char *id = strdup(tokens[i] + 5),
+				/* token = "ctl:<id>:<mac>" (lib/nodekey.h) */
+				const char *p = strchr(tokens[i], ':');
+				char *id = p ? strdup(p + 1) : NULL,
 				     *colon = id ? strchr(id, ':') : NULL;
 
 				if (colon) {

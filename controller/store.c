@@ -22,14 +22,17 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "log.h"
+#include "nodekey.h"
 #include "rulepb.h"
 #include "store.h"
+#include "store_secure.h"
 
 #define MAX_STMTS    48
 #define MATCH_KEY_SZ 160
@@ -130,7 +133,8 @@ static int conn_open(struct conn *c, const char *path, unsigned busy_ms, bool wr
 	sqlite3_busy_timeout(c->db, (int)busy_ms);
 	sqlite3_extended_result_codes(c->db, 1);
 	if (writer && (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) ||
-		       sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL))) {
+		       sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) ||
+		       sqlite3_exec(c->db, "PRAGMA secure_delete=ON", NULL, NULL, NULL))) {
 		err = sql_err(c, "pragma");
 		goto out;
 	}
@@ -221,6 +225,8 @@ static const char *const migrations[XDROP_STORE_SCHEMA_VERSION] = {
     " revision INTEGER NOT NULL, complete INTEGER NOT NULL, created_at INTEGER NOT NULL,"
     " PRIMARY KEY(principal, request_id));"
     "CREATE INDEX idempotency_created ON idempotency(created_at);",
+    /* 4: node keys become records, a verifier and the beacon key (store_secure.h) */
+    "UPDATE nodes SET key = xdrop_node_record(key) WHERE key NOT LIKE 'nkv1:%';",
 };
 
 static const char SQL_VERSION_GET[] = "SELECT version FROM schema_version";
@@ -271,6 +277,9 @@ static int migrate(struct conn *c)
 		}
 		log_info("store: migrated schema to version %d", v);
 	}
+	if (version < XDROP_STORE_SCHEMA_VERSION &&
+	    sqlite3_exec(c->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK)
+		log_warn("store: checkpoint after the migration failed: %s", sqlite3_errmsg(c->db));
 	return 0;
 fail:
 	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
@@ -367,6 +376,8 @@ static int lock_take(struct store *s)
 			  s->path, pid[0] ? "PID " : "a process", pid, lp);
 		goto out;
 	}
+	if (fchmod(fd, 0600) < 0)
+		log_warn("store: cannot make %s private (0600): %s", lp, strerror(errno));
 	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
 		log_warn("store: cannot write the PID to %s: %s", lp, strerror(errno));
@@ -406,7 +417,11 @@ int store_open(struct store **out, const struct store_opts *opts)
 	}
 	err = lock_take(s); /* before anything touches the file, migrations included */
 	if (!err)
+		err = store_files_private(s->path);
+	if (!err)
 		err = conn_open(&s->w, s->path, s->busy_ms, true);
+	if (!err)
+		err = store_creds_register(s->w.db);
 	if (!err)
 		err = migrate(&s->w);
 	if (!err)
@@ -1674,9 +1689,12 @@ static int write1(struct store *s, sqlite3_stmt *st, bool want_change)
 
 static int node_write(struct store *s, const char *sql, const Xdrop__V1__Node *n, const char *key)
 {
+	char rec[XDROP_NODEKEY_RECORD_MAX];
 	sqlite3_stmt *st;
 	int err;
 
+	if (key)
+		nodekey_record(key, rec); /* the key itself is never stored */
 	pthread_mutex_lock(&s->wlock);
 	st = stmt(&s->w, sql);
 	if (!st) {
@@ -1688,7 +1706,7 @@ static int node_write(struct store *s, const char *sql, const Xdrop__V1__Node *n
 	bind_text(st, 3, n->address);
 	bind_text(st, 4, n->comment);
 	if (key) {
-		bind_text(st, 5, key);
+		bind_text(st, 5, rec);
 		sqlite3_bind_int64(st, 6, n->created_at);
 		sqlite3_bind_int64(st, 7, n->updated_at);
 	} else {
@@ -1750,13 +1768,13 @@ static int node_row(sqlite3_stmt *st, struct store_node *out)
 	n->name = col_strdup(st, 1);
 	n->address = col_strdup(st, 2);
 	n->comment = col_strdup(st, 3);
-	out->key = col_strdup(st, 4);
+	out->cred = col_strdup(st, 4);
 	n->created_at = sqlite3_column_int64(st, 5);
 	n->updated_at = sqlite3_column_int64(st, 6);
 	n->status = strdup("unknown");
 	n->content_hash = strdup("");
 	n->version = strdup("");
-	if (!n->id || !n->name || !n->address || !n->comment || !out->key || !n->status ||
+	if (!n->id || !n->name || !n->address || !n->comment || !out->cred || !n->status ||
 	    !n->content_hash || !n->version) {
 		store_node_free(out);
 		return -ENOMEM;
@@ -1771,9 +1789,9 @@ void store_node_free(struct store_node *n)
 	if (n->node)
 		xdrop__v1__node__free_unpacked(n->node,
 					       NULL); /* malloc'd fields, default allocator */
-	free(n->key);
+	free(n->cred);
 	n->node = NULL;
-	n->key = NULL;
+	n->cred = NULL;
 }
 
 int store_node_get(struct store *s, const char *id, struct store_node *out)

@@ -5,9 +5,10 @@
  * One file in WAL mode with busy_timeout. Tables: rules, whitelist (each row keeps the
  * fields lists filter and sort on, the match key that refuses duplicates, the entry's
  * content-hash digest and its packed protobuf, byte for byte what nodes receive), nodes
- * (with their keys, kept as given because beacons are HMACed with them), changes (the
- * revision log: one serialized Delta per revision), api_keys (salted SHA-256), settings,
- * revision (one row: the rule set's revision and content hash) and schema_version.
+ * (with a verifier of their key and the derived beacon key, never the key: lib/nodekey.h),
+ * changes (the revision log: one serialized Delta per revision), api_keys (salted
+ * SHA-256), settings, revision (one row: the rule set's revision and content hash) and
+ * schema_version. The files are mode 0600 whatever the umask (store_secure.h).
  *
  * Writers: one connection behind one mutex. Every change to the rule set (one rule, a
  * batch, a whitelist change, an expiry) is ONE transaction that applies the ops, bumps the
@@ -42,7 +43,7 @@
 #include "rulehash.h"
 #include "xdrop.pb-c.h"
 
-#define XDROP_STORE_SCHEMA_VERSION  3
+#define XDROP_STORE_SCHEMA_VERSION  4
 #define XDROP_STORE_BUSY_TIMEOUT_MS 10000
 #define XDROP_STORE_READERS	    4	 /* pooled read connections */
 #define XDROP_STORE_CHANGELOG_KEEP  1000 /* revisions kept in the change log */
@@ -202,13 +203,15 @@ void store_free_deltas(Xdrop__V1__Delta **v, size_t n);
 
 /* ---- nodes ----------------------------------------------------------------------------- */
 
-/* A node row: its Node message (id, name, address, comment, times) and its key. */
+/* A node row: its Node message (id, name, address, comment, times) and the stored record
+ * of its key (lib/nodekey.h: verifier and beacon key), never the key itself. */
 struct store_node {
 	Xdrop__V1__Node *node;
-	char *key;
+	char *cred;
 };
 
-/* Inserts node (id set by the caller) with key. -EEXIST when the id exists. */
+/* Inserts node (id set by the caller) with key (stored as its record only). -EEXIST when
+ * the id exists. */
 int store_node_add(struct store *s, const Xdrop__V1__Node *node, const char *key);
 /* Inserts or replaces node (for nodes listed in the config). */
 int store_node_put(struct store *s, const Xdrop__V1__Node *node, const char *key);

@@ -344,7 +344,6 @@ int api_login(struct http_request *rq, struct http_reply *rp)
 	cJSON *body = NULL, *o;
 	char name[128], scope[32], token[80], cookie[256];
 	struct rpc_status st;
-	unsigned retry = 0;
 	int err;
 
 	if (!c->auth_enabled) {
@@ -356,11 +355,7 @@ int api_login(struct http_request *rq, struct http_reply *rp)
 		}
 		return http_json(rp, 200, o);
 	}
-	if (auth_login_allow(rq->gw->auth, rq->client, &retry)) {
-		atomic_fetch_add(&rq->gw->ctr.login_limited, 1);
-		rp->retry_after = retry;
-		return http_error(rp, 429, NULL, "too many login attempts; retry in %u s", retry);
-	}
+	/* failed logins are limited with every other credential (http.c, auth.h) */
 	if (body_json(rq, rp, &body))
 		return 0;
 	k = cJSON_GetObjectItemCaseSensitive(body, "key");

@@ -14,8 +14,7 @@
 
 #include "auth.h"
 #include "http.h"
-
-#define LIMITER_SLOTS 256 /* client addresses tracked by the login limiter */
+#include "limiter.h"
 
 struct session {
 	unsigned char digest[32]; /* SHA-256 of the cookie token */
@@ -25,17 +24,11 @@ struct session {
 	bool used;
 };
 
-struct limiter_slot {
-	char client[64];
-	time_t window_start;
-	unsigned count;
-};
-
 struct auth {
 	const struct gw_config *cfg;
 	pthread_mutex_t lock;
 	struct session *sessions; /* GW_MAX_SESSIONS */
-	struct limiter_slot slots[LIMITER_SLOTS];
+	struct limiter *limiter;  /* failed credentials per client (lib/limiter.h) */
 };
 
 bool auth_ct_equal(const void *a, const void *b, size_t n)
@@ -63,7 +56,9 @@ int auth_open(struct auth **out, const struct gw_config *c)
 	a->cfg = c;
 	pthread_mutex_init(&a->lock, NULL);
 	a->sessions = calloc(GW_MAX_SESSIONS, sizeof(*a->sessions));
-	if (!a->sessions) {
+	if (!a->sessions ||
+	    limiter_open(&a->limiter, c->limiter_slots ? c->limiter_slots : XDROP_LIMITER_SLOTS,
+			 c->login_attempts, c->login_window_s)) {
 		auth_close(a);
 		return -ENOMEM;
 	}
@@ -87,6 +82,7 @@ void auth_close(struct auth *a)
 	for (size_t i = 0; a->sessions && i < GW_MAX_SESSIONS; i++)
 		session_clear(&a->sessions[i]);
 	free(a->sessions);
+	limiter_close(a->limiter);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
@@ -183,43 +179,68 @@ int auth_request(struct auth *a, struct http_request *rq)
 	return 0;
 }
 
-int auth_login_allow(struct auth *a, const char *client, unsigned *retry_s)
+bool auth_presents_credential(const struct http_request *rq)
 {
-	time_t now = time(NULL);
-	struct limiter_slot *slot = NULL, *oldest = &a->slots[0];
-	int rc = 0;
+	char tok[80];
 
+	return http_header(rq, "X-API-Key") || http_header(rq, "Authorization") ||
+	       cookie_token(rq, tok, sizeof(tok)) ||
+	       (!strcmp(rq->method, "POST") && !strcmp(rq->url, "/api/auth/login"));
+}
+
+/* True when rq's only credential is the cookie of a live session. */
+static bool live_session_only(struct auth *a, const struct http_request *rq)
+{
+	char tok[80];
+	unsigned char d[32];
+	int i;
+
+	if (http_header(rq, "X-API-Key") || http_header(rq, "Authorization") ||
+	    !cookie_token(rq, tok, sizeof(tok)))
+		return false;
+	digest(tok, d);
 	pthread_mutex_lock(&a->lock);
-	for (int i = 0; i < LIMITER_SLOTS; i++) {
-		struct limiter_slot *s = &a->slots[i];
-
-		if (!strcmp(s->client, client)) {
-			slot = s;
-			break;
-		}
-		if (s->window_start < oldest->window_start)
-			oldest = s;
-	}
-	if (!slot) {
-		slot = oldest;
-		snprintf(slot->client, sizeof(slot->client), "%s", client);
-		slot->window_start = now;
-		slot->count = 0;
-	}
-	if (now - slot->window_start >= (time_t)a->cfg->login_window_s) {
-		slot->window_start = now;
-		slot->count = 0;
-	}
-	if (slot->count >= a->cfg->login_attempts) {
-		*retry_s = (unsigned)(slot->window_start + a->cfg->login_window_s - now);
-		if (*retry_s == 0)
-			*retry_s = 1;
-		rc = -EAGAIN;
-	} else {
-		slot->count++;
-	}
+	i = find_session(a, d);
 	pthread_mutex_unlock(&a->lock);
-	return rc;
+	return i >= 0;
+}
+
+int auth_limit_check(struct auth *a, const struct http_request *rq, unsigned *retry_s)
+{
+	struct limiter_src src;
+
+	if (!a->cfg->auth_enabled || limiter_src_from_text(rq->client, &src))
+		return 0;
+	/* a live session was earned by a login that passed the limiter, and a cookie cannot
+	 * be guessed (256 random bits): the UI keeps working while the table is full */
+	if (live_session_only(a, rq))
+		return 0;
+	return limiter_check(a->limiter, &src, retry_s);
+}
+
+unsigned auth_limiter_used(struct auth *a, unsigned *slots, bool *overflow)
+{
+	*slots = a->cfg->limiter_slots ? a->cfg->limiter_slots : XDROP_LIMITER_SLOTS;
+	return limiter_used(a->limiter, overflow);
+}
+
+void auth_limit_fail(struct auth *a, const struct http_request *rq)
+{
+	struct limiter_src src;
+
+	if (a->cfg->auth_enabled && !limiter_src_from_text(rq->client, &src))
+		limiter_fail(a->limiter, &src);
+}
+
+bool auth_csrf_ok(const struct http_request *rq)
+{
+	const char *ct = http_header(rq, "Content-Type");
+
+	if (!rq->cookie_auth || !strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD") ||
+	    !strcmp(rq->method, "OPTIONS"))
+		return true;
+	return (ct && !strncasecmp(ct, "application/json", 16)) ||
+	       http_header(rq, XDROP_CSRF_HEADER);
 }
 
 int auth_session_new(struct auth *a, const char *key, const char *scope, char *token, size_t len)

@@ -13,8 +13,19 @@
  * token in an HttpOnly, SameSite=Strict cookie (Secure over HTTPS). The gateway keeps only
  * the SHA-256 of the token, and looks it up by comparing digests in constant time; the key
  * it stands for is held in memory until the session ends (logout, expiry, restart).
- * Login attempts are limited per client address (auth.login_attempts per
- * auth.login_window): the excess gets 429 with Retry-After.
+ * Failed credentials are limited per client address (lib/limiter.h: auth.login_attempts
+ * failures per auth.login_window, IPv6 by /64, auth.limiter_slots addresses tracked, then
+ * one shared overflow bucket): every path counts (X-API-Key, Authorization: Bearer, the
+ * session cookie, POST /api/auth/login), and a client over the limit gets 429 with
+ * Retry-After for every request that carries a credential, before it is checked, except
+ * the cookie of a live session (earned by a login that passed the limiter; 256 random
+ * bits cannot be guessed), so logged-in UI users keep working while an attack spread over
+ * many addresses has filled the table and closed the overflow bucket for newcomers.
+ *
+ * CSRF: a cookie-authenticated request with an unsafe method must carry
+ * `Content-Type: application/json` or the XDROP_CSRF_HEADER header (the web UI sends it
+ * on every call), body or not; a cross-site form or image can set neither without a CORS
+ * preflight, which the gateway never grants. Otherwise 403.
  *
  * With auth.enabled: false (a loopback demo), no credentials are asked for and every call
  * goes upstream with upstream.token.
@@ -43,8 +54,24 @@ void auth_close(struct auth *a);
  */
 int auth_request(struct auth *a, struct http_request *rq);
 
-/* Counts a login attempt from client. Returns 0, or -EAGAIN with *retry_s to wait. */
-int auth_login_allow(struct auth *a, const char *client, unsigned *retry_s);
+#define XDROP_CSRF_HEADER "X-Requested-With"
+
+/* True when rq carries a credential to check (a key header, the session cookie, or it is
+ * a login), i.e. when the limiter applies to it. */
+bool auth_presents_credential(const struct http_request *rq);
+
+/* Whether rq's client may present a credential now: 0, or -EAGAIN with *retry_s. */
+int auth_limit_check(struct auth *a, const struct http_request *rq, unsigned *retry_s);
+
+/* Sources in the limiter's table (and its size in *slots, the overflow bucket's state). */
+unsigned auth_limiter_used(struct auth *a, unsigned *slots, bool *overflow);
+
+/* Counts one failed credential from rq's client. */
+void auth_limit_fail(struct auth *a, const struct http_request *rq);
+
+/* False when rq is a cookie-authenticated unsafe request without the JSON content type or
+ * the XDROP_CSRF_HEADER (answer 403). */
+bool auth_csrf_ok(const struct http_request *rq);
 
 /*
  * Starts a session for key (copied) with scope (may be ""); writes the cookie value (hex,

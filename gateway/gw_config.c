@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "gw_config.h"
+#include "limiter.h"
 
 static const char *const known_keys[] = {
     "upstream.mode",
@@ -31,6 +32,7 @@ static const char *const known_keys[] = {
     "auth.session_ttl",
     "auth.login_attempts",
     "auth.login_window",
+    "auth.limiter_slots",
     "limits.body_bytes",
     "limits.batch_body_bytes",
     "limits.batch_max_items",
@@ -179,6 +181,9 @@ static int load(struct gw_config *c)
 		 get_ms(raw, "auth.login_window", GW_LOGIN_WINDOW_S * 1000ull, 1000, 86400000, &v)))
 		return err;
 	c->login_window_s = v / 1000;
+	if ((err = get_uint(raw, "auth.limiter_slots", XDROP_LIMITER_SLOTS, 1, 1u << 20,
+			    &c->limiter_slots)))
+		return err;
 	if ((err = config_get_u64(raw, "limits.body_bytes", GW_BODY_MAX, 1024, GW_BODY_LIMIT, &u)))
 		return err;
 	c->body_max = u;

@@ -30,8 +30,8 @@
 #define GW_UPSTREAM_QUEUE_MS	200	    /* wait for a free slot before answering 503 */
 #define GW_SESSION_TTL_S	(12 * 3600) /* UI session lifetime */
 #define GW_MAX_SESSIONS		1024
-#define GW_LOGIN_ATTEMPTS	5  /* login attempts per client address ... */
-#define GW_LOGIN_WINDOW_S	60 /* ... per this many seconds */
+#define GW_LOGIN_ATTEMPTS	10 /* failed credentials per client address ... */
+#define GW_LOGIN_WINDOW_S	60 /* ... per this many seconds (lib/limiter.h) */
 #define GW_SSE_MAX_CLIENTS	64
 #define GW_SSE_INTERVAL_MS	1000
 #define GW_METRICS_RULE_SERIES	500  /* rules exported with per-rule series */
@@ -65,6 +65,7 @@ struct gw_config {
 	bool auth_enabled;
 	unsigned session_ttl_s;
 	unsigned login_attempts, login_window_s;
+	unsigned limiter_slots; /* client addresses the limiter tracks (auth.limiter_slots) */
 	size_t body_max, batch_body_max, header_max;
 	unsigned batch_max_items;
 	unsigned max_connections, per_client_connections;

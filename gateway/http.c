@@ -270,36 +270,46 @@ static enum MHD_Result dispatch(struct http_server *s, struct req_state *st)
 	struct http_request *rq = &st->rq;
 	struct http_reply rp = {.status = 200, .fd = -1};
 	const struct route *rt = rq->route;
-	bool other = false;
+	bool other = false, cred;
 	char allow[64] = "";
+	unsigned retry = 0;
 
 	if (!rt) {
 		rt = routes_match(rq->method, rq->url, rq->param, sizeof(rq->param), &other, allow,
 				  sizeof(allow));
 		rq->route = rt;
 	}
+	cred = rt && auth_presents_credential(rq);
 	if (!rt && other) {
 		rp.allow = allow;
 		http_error(&rp, 405, NULL, "method %s not allowed on %s", rq->method, rq->url);
 	} else if (!rt) {
 		routes_fallback(rq, &rp);
+	} else if (cred && auth_limit_check(s->gw->auth, rq, &retry)) {
+		/* before the credential is checked: an answer would be an oracle */
+		atomic_fetch_add(&s->gw->ctr.login_limited, 1);
+		rp.retry_after = retry;
+		http_error(&rp, 429, NULL,
+			   "too many failed credentials from this address; retry in %u s", retry);
 	} else if (!(rt->flags & ROUTE_PUBLIC) && auth_request(s->gw->auth, rq)) {
 		http_error(&rp, 401, NULL, "unauthorized");
 	} else if ((rt->flags & ROUTE_CONTROLLER) && s->gw->cfg->node_mode) {
 		http_error(
 		    &rp, 501, NULL,
 		    "not available: the gateway fronts a single agent (upstream.mode: node)");
-	} else if (rq->cookie_auth && strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD") &&
-		   rq->body_len &&
-		   (!http_header(rq, "Content-Type") ||
-		    strncasecmp(http_header(rq, "Content-Type"), "application/json", 16))) {
-		/* a cross-site form cannot send JSON without a preflight: CSRF defence */
-		http_error(&rp, 415, NULL, "Content-Type must be application/json");
+	} else if (!auth_csrf_ok(rq)) {
+		/* a cross-site form cannot send JSON or a custom header without a preflight */
+		http_error(&rp, 403, NULL,
+			   "a session-cookie %s needs Content-Type: application/json or an "
+			   "%s header",
+			   rq->method, XDROP_CSRF_HEADER);
 	} else {
 		if (rt->flags & ROUTE_PUBLIC)
 			auth_request(s->gw->auth, rq); /* optional credentials (e.g. /api/info) */
 		rt->fn(rq, &rp);
 	}
+	if (cred && rp.status == 401)
+		auth_limit_fail(s->gw->auth, rq);
 	return send_reply(rq, &rp);
 }
 

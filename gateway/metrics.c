@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "auth.h"
 #include "metrics.h"
 #include "upstream.h"
 #include "xdrop.pb-c.h"
@@ -160,6 +161,8 @@ static void gateway_families(FILE *f, struct gateway *gw)
 {
 	static const char *const classes[] = {"", "1xx", "2xx", "3xx", "4xx", "5xx"};
 	const struct gw_counters *c = &gw->ctr;
+	unsigned used, slots;
+	bool overflow;
 
 	family(f, "xdrop_gateway_http_responses_total", "counter",
 	       "HTTP responses by status class.");
@@ -180,9 +183,20 @@ static void gateway_families(FILE *f, struct gateway *gw)
 	family(f, "xdrop_gateway_login_failures_total", "counter", "Failed logins.");
 	fprintf(f, "xdrop_gateway_login_failures_total %llu\n",
 		(unsigned long long)atomic_load(&c->login_failed));
-	family(f, "xdrop_gateway_login_limited_total", "counter", "Logins refused by the limiter.");
+	family(f, "xdrop_gateway_login_limited_total", "counter",
+	       "Requests with a credential refused by the failed-credential limiter (429).");
 	fprintf(f, "xdrop_gateway_login_limited_total %llu\n",
 		(unsigned long long)atomic_load(&c->login_limited));
+	used = auth_limiter_used(gw->auth, &slots, &overflow);
+	family(
+	    f, "xdrop_gateway_auth_limiter_sources", "gauge",
+	    "Client addresses with failed credentials in their window (at most the table size).");
+	fprintf(f, "xdrop_gateway_auth_limiter_sources %u\n", used);
+	family(f, "xdrop_gateway_auth_limiter_slots", "gauge", "Size of the limiter's table.");
+	fprintf(f, "xdrop_gateway_auth_limiter_slots %u\n", slots);
+	family(f, "xdrop_gateway_auth_limiter_overflow", "gauge",
+	       "1 while addresses beyond the table share the overflow bucket.");
+	fprintf(f, "xdrop_gateway_auth_limiter_overflow %d\n", overflow ? 1 : 0);
 	family(f, "xdrop_gateway_connections", "gauge", "Open HTTP connections.");
 	fprintf(f, "xdrop_gateway_connections %llu\n",
 		(unsigned long long)atomic_load(&c->connections));

@@ -46,6 +46,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -141,7 +142,8 @@ typedef enum rpc_code (*rpc_handler_fn)(struct rpc_call *call, const ProtobufCMe
  * Returns RPC_OK, RPC_UNAUTHENTICATED (no or unknown token) or RPC_PERMISSION_DENIED
  * (known token, insufficient scope); any other value is answered as INTERNAL. It may attach
  * the caller's identity with rpc_call_set_principal(). Runs before the handler, on the
- * worker thread.
+ * worker thread. RPC_RESOURCE_EXHAUSTED is passed on too: the caller's source is refused
+ * for now (too many failed credentials), with the hook's message.
  */
 typedef enum rpc_code (*rpc_auth_fn)(struct rpc_call *call, const char *token, void *arg);
 
@@ -190,6 +192,11 @@ int rpc_server_port(const struct rpc_server *s);
 int rpc_server_process(struct rpc_server *s, const void *frame, size_t len, uint8_t **out,
 		       size_t *out_len);
 
+/* rpc_server_process for a frame from peer (a struct sockaddr; NULL: unknown), which
+ * rpc_call_peer() then returns to the auth hook and the handler. */
+int rpc_server_process_from(struct rpc_server *s, const void *frame, size_t len,
+			    const struct sockaddr_storage *peer, uint8_t **out, size_t *out_len);
+
 /* Number of replies sent with each code since open (for stats and tests). */
 uint64_t rpc_server_count(const struct rpc_server *s, enum rpc_code code);
 
@@ -202,6 +209,9 @@ const char *rpc_call_method(const struct rpc_call *call);  /* "Get" */
 uint64_t rpc_call_id(const struct rpc_call *call);
 void rpc_call_set_principal(struct rpc_call *call, void *principal);
 void *rpc_call_principal(const struct rpc_call *call);
+/* The caller's IP address (AF_INET / AF_INET6), or NULL over ipc://, inproc:// or when
+ * unknown. Used by auth hooks to limit failed credentials per source (lib/limiter.h). */
+const struct sockaddr *rpc_call_peer(const struct rpc_call *call);
 
 /*
  * The caller's request id (RpcRequest.request_id, validated after the auth hook: a bad

@@ -8,7 +8,8 @@
 # tests/rpc/interop.sh (nngcat + protoc against build/tests/rpc_test_server),
 # tests/rpc/tls.sh (generated certificates, build/tests/test_rpc_tls),
 # tests/fuzz/run.sh (libFuzzer build/tests/fuzz_rpc for FUZZ_SECONDS, default 60).
-RPC_SRCS     := lib/rpc.c lib/rpc_server.c lib/rpc_frame.c lib/rpc_pipes.c lib/pubsub.c lib/tls.c lib/rulepb.c lib/rulehash.c lib/watchdog.c
+RPC_SRCS     := lib/rpc.c lib/rpc_server.c lib/rpc_frame.c lib/rpc_pipes.c lib/pubsub.c lib/tls.c \
+	lib/rulepb.c lib/rulehash.c lib/watchdog.c lib/nodekey.c lib/limiter.c lib/authlimit.c
 RPC_OBJS     := $(RPC_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/$(PROTO_C:.c=.o)
 RPC_SAN_OBJS := $(RPC_SRCS:%.c=$(SANOBJ)/%.o) $(SANOBJ)/$(PROTO_C:.c=.o)
 RPC_A        := $(BUILD)/libxdrop-rpc.a
@@ -40,7 +41,7 @@ $(RPC_TESTS): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(RPC_TEST_LIBS)
 $(RPC_OBJS) $(RPC_SAN_OBJS) $(RPC_TESTS:$(TBIN)/%=$(SANOBJ)/tests/unit/%.o): | $(PROTO_H)
 
 # The fuzzer is built from source with clang: libFuzzer, ASan and UBSan in one runtime.
-FUZZ_SRCS := tests/fuzz/fuzz_rpc.c $(RPC_SRCS) $(PROTO_C) lib/log.c lib/rule.c lib/addr.c
+FUZZ_SRCS := tests/fuzz/fuzz_rpc.c $(filter-out lib/authlimit.c,$(RPC_SRCS)) $(PROTO_C) lib/log.c lib/rule.c lib/addr.c
 $(TBIN)/fuzz_rpc: $(FUZZ_SRCS) lib/rpc.h lib/pubsub.h lib/tls.h $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -Ilib -Ibpf -I$(GEN) \

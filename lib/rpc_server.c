@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <time.h>
 
 #include <nng/nng.h>
@@ -94,6 +95,7 @@ struct rpc_call {
 	int64_t received_ms; /* CLOCK_MONOTONIC (wd_now_ms) */
 	int64_t deadline_ms; /* same clock; 0 = none */
 	void *principal;
+	const struct sockaddr_storage *peer; /* NULL: not an IP transport, or unknown */
 	char message[XDROP_RPC_MAX_MESSAGE];
 	char field[XDROP_RPC_MAX_FIELD];
 	struct call_block *blocks;
@@ -108,6 +110,11 @@ const char *rpc_call_service(const struct rpc_call *call)
 const char *rpc_call_method(const struct rpc_call *call)
 {
 	return call->method;
+}
+
+const struct sockaddr *rpc_call_peer(const struct rpc_call *call)
+{
+	return (const struct sockaddr *)call->peer;
 }
 
 uint64_t rpc_call_id(const struct rpc_call *call)
@@ -380,7 +387,8 @@ static enum rpc_code authenticate(struct rpc_server *s, struct rpc_call *call, c
 		rpc_call_error(call, code, NULL, "unauthenticated");
 	else if (code == RPC_PERMISSION_DENIED && !call->message[0])
 		rpc_call_error(call, code, NULL, "permission denied");
-	else if (code != RPC_OK && code != RPC_UNAUTHENTICATED && code != RPC_PERMISSION_DENIED)
+	else if (code != RPC_OK && code != RPC_UNAUTHENTICATED && code != RPC_PERMISSION_DENIED &&
+		 code != RPC_RESOURCE_EXHAUSTED)
 		code = rpc_call_error(call, RPC_INTERNAL, NULL, "auth hook failed");
 	return code;
 }
@@ -550,12 +558,19 @@ out:
 int rpc_server_process(struct rpc_server *s, const void *frame, size_t len, uint8_t **out,
 		       size_t *out_len)
 {
+	return rpc_server_process_from(s, frame, len, NULL, out, out_len);
+}
+
+int rpc_server_process_from(struct rpc_server *s, const void *frame, size_t len,
+			    const struct sockaddr_storage *peer, uint8_t **out, size_t *out_len)
+{
 	Xdrop__V1__RpcReply rp = XDROP__V1__RPC_REPLY__INIT;
 	Xdrop__V1__RpcRequest *rq = NULL;
 	struct rpc_call call = {
 	    .service = "",
 	    .method = "",
 	    .received_ms = wd_now_ms(),
+	    .peer = peer,
 	};
 	struct rpc_frame_error ferr;
 	struct rpc_budget envelope;
@@ -616,16 +631,47 @@ uint64_t rpc_server_count(const struct rpc_server *s, enum rpc_code code)
 	return atomic_load(&s->counts[code]);
 }
 
+/* The remote address of the pipe msg came on, as a sockaddr in *ss; NULL when it is not
+ * TCP (ipc://, inproc://) or unknown. */
+static const struct sockaddr_storage *peer_of(nng_msg *msg, struct sockaddr_storage *ss)
+{
+	nng_pipe p = nng_msg_get_pipe(msg);
+	nng_sockaddr sa;
+
+	memset(ss, 0, sizeof(*ss));
+	if (nng_pipe_id(p) < 0 || nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
+		return NULL;
+	if (sa.s_family == NNG_AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		in->sin_family = AF_INET;
+		in->sin_port = sa.s_in.sa_port;
+		in->sin_addr.s_addr = sa.s_in.sa_addr;
+		return ss;
+	}
+	if (sa.s_family == NNG_AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = sa.s_in6.sa_port;
+		memcpy(&in6->sin6_addr, sa.s_in6.sa_addr, 16);
+		return ss;
+	}
+	return NULL;
+}
+
 /* Sends the reply to the frame just received on w's context; drops it on failure. The
  * request is freed before the reply is sent, so a large frame is not held meanwhile. */
 static void worker_reply(struct rpc_worker *w, nng_msg *req)
 {
+	struct sockaddr_storage peer;
 	nng_msg *msg = NULL;
 	uint8_t *out = NULL;
 	size_t out_len = 0;
 	int rv;
 
-	rv = rpc_server_process(w->srv, nng_msg_body(req), nng_msg_len(req), &out, &out_len);
+	rv = rpc_server_process_from(w->srv, nng_msg_body(req), nng_msg_len(req),
+				     peer_of(req, &peer), &out, &out_len);
 	nng_msg_free(req);
 	if (rv) {
 		log_error("%s: out of memory building a reply", w->srv->name);

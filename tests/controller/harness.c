@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "harness.h"
 #include "log.h"
+#include "nodekey.h"
 #include "pubsub.h"
 #include "rulehash.h"
 
@@ -391,8 +392,12 @@ static void *beacon_main(void *arg)
 		b.top_rules = rcs;
 		b.n_top_rules = 1;
 		pthread_mutex_unlock(&a->lock);
-		if (online)
-			pubsub_pub_beacon(a->beacons, &b, (const uint8_t *)a->key, strlen(a->key));
+		if (online) {
+			uint8_t bkey[XDROP_NODEKEY_LEN];
+
+			nodekey_beacon_key(a->key, bkey); /* as the agent signs */
+			pubsub_pub_beacon(a->beacons, &b, bkey, sizeof(bkey));
+		}
 		usleep(a->ctl->interval_ms * 1000);
 	}
 	return NULL;

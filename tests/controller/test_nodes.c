@@ -24,6 +24,7 @@
 
 #include "harness.h"
 #include "log.h"
+#include "nodekey.h"
 #include "pubsub.h"
 #include "rule.h"
 
@@ -50,6 +51,7 @@ static int feed_beacon(struct nodes *n, struct store *st, const char *id, const 
 {
 	Xdrop__V1__Beacon b = XDROP__V1__BEACON__INIT;
 	struct store_rev rev;
+	uint8_t bkey[XDROP_NODEKEY_LEN];
 	uint8_t *frame = NULL;
 	size_t len = 0;
 	int err;
@@ -63,8 +65,8 @@ static int feed_beacon(struct nodes *n, struct store *st, const char *id, const 
 	b.version = "test";
 	b.top_rules = top;
 	b.n_top_rules = ntop;
-	assert_int_equal(pubsub_beacon_frame(&b, (const uint8_t *)key, strlen(key), &frame, &len),
-			 0);
+	nodekey_beacon_key(key, bkey); /* as the agent signs (lib/nodekey.h) */
+	assert_int_equal(pubsub_beacon_frame(&b, bkey, sizeof(bkey), &frame, &len), 0);
 	err = nodes_feed(n, frame, len);
 	free(frame);
 	return err;

@@ -31,6 +31,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "nodekey.h"
 #include "rulehash.h"
 #include "rules.h"
 #include "store.h"
@@ -516,7 +517,11 @@ static void test_nodes_keys_settings(void **state)
 	assert_int_equal(store_node_update(s, &node), 0);
 	assert_int_equal(store_node_get(s, "n1", &sn), 0);
 	assert_string_equal(sn.node->name, "edge one");
-	assert_string_equal(sn.key, "secret");
+	/* the key is stored as its record (verifier + beacon key), never as given */
+	assert_true(nodekey_is_record(sn.cred));
+	assert_true(nodekey_verify(sn.cred, "secret"));
+	assert_false(nodekey_verify(sn.cred, "secreT"));
+	assert_null(strstr(sn.cred, "secret"));
 	store_node_free(&sn);
 	assert_int_equal(store_node_list(s, &list, &n), 0);
 	assert_int_equal(n, 1);
@@ -592,6 +597,7 @@ static void test_migrate_v1_file(void **state)
 	struct store *s;
 	struct store_rev rev;
 	struct store_key k;
+	struct store_node sn;
 	Xdrop__V1__Rule *got;
 
 	db_path(path, sizeof(path));
@@ -639,6 +645,10 @@ static void test_migrate_v1_file(void **state)
 	assert_string_equal(k.name, "legacy");
 	free(k.name);
 	assert_int_equal(store_key_touch(s, "old", 5), 0);
+	assert_int_equal(store_node_get(s, "n-old", &sn), 0); /* migration 4: key -> record */
+	assert_true(nodekey_is_record(sn.cred));
+	assert_true(nodekey_verify(sn.cred, "k"));
+	store_node_free(&sn);
 	store_close(s);
 
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);

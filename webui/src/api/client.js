@@ -28,7 +28,13 @@ function query(params) {
 }
 
 export async function request(method, path, { params, body, quiet401 } = {}) {
-  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } }
+  // X-Requested-With: the gateway refuses cookie-authenticated writes without it or a JSON
+  // body (CSRF; docs/api.md), and a cross-site page cannot set it
+  const init = {
+    method,
+    credentials: 'same-origin',
+    headers: { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' },
+  }
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json'
     init.body = JSON.stringify(body)
