@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * rpc: RpcRequest/RpcReply framing over nng REQ/REP, descriptor-driven dispatch, status
- * codes, and the client (see rpc.h for the contract, docs/rpc.md for the wire format).
+ * codes (see rpc.h for the contract, docs/rpc.md for the wire format); the client is in
+ * rpc_client.c.
  *
  * Server life of a call (rpc_server_process, identical for every transport):
  *   frame size check -> RpcRequest decode -> service lookup (registered descriptors) ->
@@ -24,7 +25,6 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
-#include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 
 #include "log.h"
@@ -348,7 +348,7 @@ struct rpc_server {
 	rpc_auth_fn auth;
 	void *auth_arg;
 	struct tls_opts tls;
-	char *tls_strings[5];
+	char *tls_strings[XDROP_TLS_STRINGS];
 
 	struct service_slot services[XDROP_RPC_MAX_SERVICES];
 	unsigned n_services;
@@ -360,32 +360,6 @@ struct rpc_server {
 	struct rpc_worker *workers;
 	_Atomic uint64_t counts[RPC_CODE_COUNT];
 };
-
-/* Copies the TLS options with their strings; the copies are freed with the owner. */
-static int copy_tls(struct tls_opts *dst, char *strings[5], const struct tls_opts *src)
-{
-	const char *const in[5] = {src->ca_file, src->cert_file, src->key_file, src->key_pass,
-				   src->server_name};
-
-	*dst = *src;
-	for (int i = 0; i < 5; i++) {
-		strings[i] = in[i] ? strdup(in[i]) : NULL;
-		if (in[i] && !strings[i])
-			return -ENOMEM;
-	}
-	dst->ca_file = strings[0];
-	dst->cert_file = strings[1];
-	dst->key_file = strings[2];
-	dst->key_pass = strings[3];
-	dst->server_name = strings[4];
-	return 0;
-}
-
-static void free_tls(char *strings[5])
-{
-	for (int i = 0; i < 5; i++)
-		free(strings[i]);
-}
 
 int rpc_server_open(struct rpc_server **out, const struct rpc_server_opts *opts)
 {
@@ -416,7 +390,7 @@ int rpc_server_open(struct rpc_server **out, const struct rpc_server_opts *opts)
 		}
 	}
 	if (opts->tls) {
-		err = copy_tls(&s->tls, s->tls_strings, opts->tls);
+		err = tls_opts_copy(&s->tls, s->tls_strings, opts->tls);
 		if (err)
 			goto out;
 	}
@@ -653,7 +627,7 @@ static void worker_reply(struct rpc_worker *w, nng_msg *msg)
 	if (rv) {
 		nng_msg_free(msg);
 		if (rv != NNG_ECLOSED)
-			log_debug("%s: reply not sent: %s", w->srv->name, nng_strerror(rv));
+			log_debug("%s: reply not sent: %s", w->srv->name, tls_strerror(rv));
 	}
 }
 
@@ -669,7 +643,7 @@ static void *worker_main(void *arg)
 		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
 			break;
 		if (rv) {
-			log_debug("%s: receive failed: %s", w->srv->name, nng_strerror(rv));
+			log_debug("%s: receive failed: %s", w->srv->name, tls_strerror(rv));
 			continue;
 		}
 		worker_reply(w, nng_aio_get_msg(w->aio));
@@ -750,265 +724,8 @@ void rpc_server_close(struct rpc_server *s)
 	free(s->workers);
 	for (unsigned i = 0; i < s->n_services; i++)
 		free(s->services[i].methods);
-	free_tls(s->tls_strings);
+	tls_opts_free(s->tls_strings);
 	free(s->url);
 	free(s->name);
 	free(s);
-}
-
-/* ---- client ------------------------------------------------------------------------ */
-
-struct rpc_client {
-	nng_socket sock;
-	bool sock_open;
-	char *url;
-	char *token;
-	unsigned timeout_ms;
-	unsigned retries;
-	size_t max_msg;
-	struct tls_opts tls;
-	char *tls_strings[5];
-	_Atomic uint64_t next_id;
-};
-
-int rpc_client_open(struct rpc_client **out, const struct rpc_client_opts *opts)
-{
-	struct rpc_client *c = NULL;
-	int rv, err = 0;
-
-	if (!out || !opts || opts->sz < sizeof(*opts) || !opts->url ||
-	    opts->retries > XDROP_RPC_MAX_RETRIES)
-		return -EINVAL;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	c->timeout_ms = opts->timeout_ms ? opts->timeout_ms : XDROP_RPC_TIMEOUT_MS;
-	c->retries = opts->retries;
-	c->max_msg = opts->max_msg ? opts->max_msg : XDROP_RPC_MAX_MSG;
-	/* Call ids need only be unique per client; start from the clock to tell runs apart. */
-	atomic_store(&c->next_id, (uint64_t)now_ns());
-	c->url = strdup(opts->url);
-	c->token = strdup(opts->auth_token ? opts->auth_token : "");
-	if (!c->url || !c->token) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (opts->tls) {
-		err = copy_tls(&c->tls, c->tls_strings, opts->tls);
-		if (err)
-			goto out;
-	}
-	rv = nng_req0_open(&c->sock);
-	if (rv) {
-		err = tls_nng_errno(rv);
-		goto out;
-	}
-	c->sock_open = true;
-	rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_msg + XDROP_RPC_FRAME_SLACK);
-	if (!rv)
-		/* No resend within an attempt by default: nng would send a request again after
-		 * the resend time even while the server is still working on it, and a slow
-		 * write would run twice. A request lost with its connection is still resent
-		 * by nng on the next pipe; timeouts are retried by rpc_client_call. */
-		rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME,
-				       opts->resend_ms ? (nng_duration)opts->resend_ms
-						       : XDROP_RPC_RESEND_MS);
-	if (!rv)
-		rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
-	if (!rv)
-		rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
-	if (rv) {
-		err = tls_nng_errno(rv);
-		goto out;
-	}
-	err = tls_dial(c->sock, c->url, &c->tls, NULL);
-	if (err)
-		goto out;
-	*out = c;
-	c = NULL;
-out:
-	rpc_client_close(c);
-	return err;
-}
-
-void rpc_client_close(struct rpc_client *c)
-{
-	if (!c)
-		return;
-	if (c->sock_open)
-		wd_close(c->sock);
-	free_tls(c->tls_strings);
-	free(c->url);
-	free(c->token);
-	free(c);
-}
-
-static void set_status(struct rpc_status *st, enum rpc_code code, const char *field,
-		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void set_status(struct rpc_status *st, enum rpc_code code, const char *field,
-		       const char *fmt, ...)
-{
-	va_list ap;
-
-	st->code = code;
-	va_start(ap, fmt);
-	vsnprintf(st->message, sizeof(st->message), fmt, ap);
-	va_end(ap);
-	snprintf(st->field, sizeof(st->field), "%s", field ? field : "");
-}
-
-/* Sends frame on a fresh context and waits for the reply; returns an nng error. */
-static int exchange(struct rpc_client *c, const uint8_t *frame, size_t len, unsigned timeout_ms,
-		    nng_msg **reply)
-{
-	nng_ctx ctx = NNG_CTX_INITIALIZER;
-	nng_aio *aio = NULL;
-	nng_msg *msg = NULL;
-	unsigned attempt;
-	int rv;
-
-	rv = nng_ctx_open(&ctx, c->sock);
-	if (rv)
-		return rv;
-	rv = nng_aio_alloc(&aio, NULL, NULL);
-	if (rv)
-		goto out;
-	for (attempt = 0;; attempt++) {
-		rv = nng_msg_alloc(&msg, 0);
-		if (!rv)
-			rv = nng_msg_append(msg, frame, len);
-		if (rv)
-			goto out;
-		nng_aio_set_timeout(aio, (nng_duration)timeout_ms);
-		nng_aio_set_msg(aio, msg);
-		nng_ctx_send(ctx, aio);
-		nng_aio_wait(aio);
-		rv = nng_aio_result(aio);
-		if (rv)
-			goto fail;
-		msg = NULL; /* the socket owns it now */
-		nng_aio_set_timeout(aio, (nng_duration)timeout_ms);
-		nng_ctx_recv(ctx, aio);
-		nng_aio_wait(aio);
-		rv = nng_aio_result(aio);
-		if (!rv) {
-			*reply = nng_aio_get_msg(aio);
-			goto out;
-		}
-	fail:
-		nng_msg_free(msg);
-		msg = NULL;
-		if (rv != NNG_ETIMEDOUT || attempt >= c->retries)
-			goto out;
-		nng_msleep((nng_duration)(XDROP_RPC_RETRY_BACKOFF_MS << attempt));
-	}
-out:
-	if (aio)
-		nng_aio_free(aio);
-	nng_ctx_close(ctx);
-	return rv;
-}
-
-int rpc_client_call_ex(struct rpc_client *c, const ProtobufCServiceDescriptor *svc,
-		       const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
-		       struct rpc_status *st, unsigned timeout_ms, const char *auth_token)
-{
-	Xdrop__V1__RpcRequest rq = XDROP__V1__RPC_REQUEST__INIT;
-	Xdrop__V1__RpcReply *rp = NULL;
-	const ProtobufCMethodDescriptor *m;
-	struct rpc_status local;
-	uint8_t *payload = NULL, *frame = NULL;
-	nng_msg *reply = NULL;
-	size_t plen, flen;
-	int rv;
-
-	if (!st)
-		st = &local;
-	set_status(st, RPC_OK, NULL, "%s", "");
-	if (resp)
-		*resp = NULL;
-	if (!c || !svc || !method || !req || !resp) {
-		set_status(st, RPC_INVALID_ARGUMENT, NULL, "missing argument");
-		goto out;
-	}
-	if (!timeout_ms)
-		timeout_ms = c->timeout_ms;
-	m = protobuf_c_service_descriptor_get_method_by_name(svc, method);
-	if (!m) {
-		set_status(st, RPC_INVALID_ARGUMENT, "method", "%s has no method %s", svc->name,
-			   method);
-		goto out;
-	}
-	if (req->descriptor != m->input || !protobuf_c_message_check(req)) {
-		set_status(st, RPC_INVALID_ARGUMENT, NULL, "%s.%s takes a complete %s", svc->name,
-			   method, m->input->name);
-		goto out;
-	}
-	plen = protobuf_c_message_get_packed_size(req);
-	if (plen > c->max_msg) {
-		set_status(st, RPC_RESOURCE_EXHAUSTED, NULL, "request of %zu bytes exceeds %zu",
-			   plen, c->max_msg);
-		goto out;
-	}
-	payload = malloc(plen ? plen : 1);
-	if (!payload) {
-		set_status(st, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
-		goto out;
-	}
-	rq.payload.len = protobuf_c_message_pack(req, payload);
-	rq.payload.data = payload;
-	rq.service = (char *)svc->name;
-	rq.method = (char *)m->name;
-	rq.call_id = atomic_fetch_add(&c->next_id, 1);
-	rq.auth_token = (char *)(auth_token ? auth_token : c->token);
-	rq.deadline_ms = timeout_ms;
-	flen = xdrop__v1__rpc_request__get_packed_size(&rq);
-	if (flen > c->max_msg) {
-		set_status(st, RPC_RESOURCE_EXHAUSTED, NULL, "request of %zu bytes exceeds %zu",
-			   flen, c->max_msg);
-		goto out;
-	}
-	frame = malloc(flen);
-	if (!frame) {
-		set_status(st, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
-		goto out;
-	}
-	flen = xdrop__v1__rpc_request__pack(&rq, frame);
-
-	rv = exchange(c, frame, flen, timeout_ms, &reply);
-	if (rv == NNG_ETIMEDOUT) {
-		set_status(st, RPC_DEADLINE_EXCEEDED, NULL, "no reply from %s within %u ms", c->url,
-			   timeout_ms);
-		goto out;
-	}
-	if (rv) {
-		set_status(st, RPC_UNAVAILABLE, NULL, "%s: %s", c->url, nng_strerror(rv));
-		goto out;
-	}
-	rp = xdrop__v1__rpc_reply__unpack(NULL, nng_msg_len(reply), nng_msg_body(reply));
-	if (!rp || rp->call_id != rq.call_id) {
-		set_status(st, RPC_DATA_LOSS, NULL, "undecodable reply from %s", c->url);
-		goto out;
-	}
-	set_status(st, (unsigned)rp->code < RPC_CODE_COUNT ? (enum rpc_code)rp->code : RPC_UNKNOWN,
-		   rp->field, "%s", rp->message);
-	if (st->code != RPC_OK)
-		goto out;
-	*resp = protobuf_c_message_unpack(m->output, NULL, rp->payload.len, rp->payload.data);
-	if (!*resp)
-		set_status(st, RPC_DATA_LOSS, "payload", "reply payload is not a valid %s",
-			   m->output->name);
-out:
-	xdrop__v1__rpc_reply__free_unpacked(rp, NULL);
-	if (reply)
-		nng_msg_free(reply);
-	free(frame);
-	free(payload);
-	return rpc_code_errno(st->code);
-}
-
-int rpc_client_call(struct rpc_client *c, const ProtobufCServiceDescriptor *svc, const char *method,
-		    const ProtobufCMessage *req, ProtobufCMessage **resp, struct rpc_status *st)
-{
-	return rpc_client_call_ex(c, svc, method, req, resp, st, 0, NULL);
 }
