@@ -6,6 +6,7 @@
  * client that does not trust the server's CA).
  */
 #include <errno.h>
+#include <netdb.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -179,6 +180,30 @@ static void test_rpc_mutual_tls(void **state)
 	rpc_server_close(s);
 }
 
+/* nng errors become readable text and errno values (nng_strerror printed the first one, seen
+ * from a controller in a namespace with only loopback, as "Unknown error #268435447"). */
+static void test_nng_errors_decoded(void **state)
+{
+	char host[64];
+
+	assert_int_equal(NNG_ESYSERR + EAI_ADDRFAMILY, 268435447);
+	assert_string_equal(tls_strerror(268435447),
+			    "address lookup failed: Address family for hostname not supported");
+	assert_int_equal(tls_nng_errno(268435447), -EADDRNOTAVAIL);
+	assert_string_equal(tls_strerror(NNG_ESYSERR | ENOTDIR), "Not a directory");
+	assert_int_equal(tls_nng_errno(NNG_ESYSERR | ENOTDIR), -ENOTDIR);
+	assert_string_equal(tls_strerror(NNG_ETRANERR | 7), "transport error 7");
+	assert_string_equal(tls_strerror(NNG_ECONNREFUSED), "Connection refused");
+	/* the host a TLS client checks by default */
+	assert_int_equal(tls_url_host("tls+tcp://ctl.example:7700", host, sizeof(host)), 0);
+	assert_string_equal(host, "ctl.example");
+	assert_int_equal(tls_url_host("tls+tcp://[2001:db8::1]:7700", host, sizeof(host)), 0);
+	assert_string_equal(host, "2001:db8::1");
+	assert_true(tls_name_is_ip(host));
+	assert_int_equal(tls_url_host("tls+tcp://:7700", host, sizeof(host)), -EINVAL);
+	assert_int_equal(tls_url_host("tls+tcp://a-very-long-name:1", host, 4), -ENAMETOOLONG);
+}
+
 static void test_tls_config_errors(void **state)
 {
 	struct tls_opts no_key = {.cert_file = srv_cert};
@@ -284,9 +309,8 @@ static void test_pubsub_mutual_tls(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rpc_over_tls),
-	    cmocka_unit_test(test_rpc_mutual_tls),
-	    cmocka_unit_test(test_tls_config_errors),
+	    cmocka_unit_test(test_rpc_over_tls),      cmocka_unit_test(test_rpc_mutual_tls),
+	    cmocka_unit_test(test_tls_config_errors), cmocka_unit_test(test_nng_errors_decoded),
 	    cmocka_unit_test(test_pubsub_mutual_tls),
 	};
 
