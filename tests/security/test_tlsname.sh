@@ -198,6 +198,8 @@ check "gateway: accepted with upstream.tls.verify_server_name: false (HTTP $GW_C
 	test "$GW_CODE" = 200
 check "gateway: ... and logs a warning at start" \
 	grep -q "warn.*certificate's name is not checked" "$TMP/gw-off.log"
+check "gateway: no ASan/UBSan report" \
+	bash -c "! grep -q -E 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' '$TMP'/gw-*.log"
 
 # ---- the agent's connections to the controller ----
 # agent NAME PATTERN [tls lines]: runs the agent until its log shows PATTERN (20 s at most).
