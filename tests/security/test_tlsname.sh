@@ -98,8 +98,8 @@ mkdir -p "$TMP/pki"
 PKI=$TMP/pki
 RPC=tls+tcp://localhost:7700
 
-# start_ctrl CERT: the controller in the namespace on tls+tcp://localhost:7700-7702 with
-# CERT; it knows node n1. Waits until it answers a ping with the check off.
+# start_ctrl CERT NAME: the controller in the namespace on tls+tcp://localhost:7700-7702
+# with CERT (issued to NAME); it knows node n1. Waits until it answers a ping.
 start_ctrl() {
 	cat >"$TMP/ctl.yaml" <<YAML
 database: $TMP/ctl-$1.db
@@ -117,7 +117,7 @@ YAML
 	PIDS+=("$CPID")
 	for _ in $(seq 150); do
 		run timeout 10 "$CTL_BIN" -q --timeout 1000 -u "$RPC" --ca "$PKI/ca.crt" \
-			--no-verify-name ping 2>/dev/null && return 0
+			--server-name "$2" ping 2>/dev/null && return 0
 		sleep 0.1
 	done
 	diag "controller did not start:"
@@ -135,14 +135,14 @@ ctl() {
 }
 
 # ---- the right name: accepted with no option ----
-start_ctrl ctl || { echo "Bail out! controller"; exit 1; }
+start_ctrl ctl localhost || { echo "Bail out! controller"; exit 1; }
 ctl "$TMP/right.err"
 check "xdropctl: a certificate for the URL's host is accepted by default (exit $RC)" \
 	test "$RC" = 0
 stop "$CPID"
 
 # ---- the wrong name ----
-start_ctrl edge || { echo "Bail out! controller"; exit 1; }
+start_ctrl edge edge-1 || { echo "Bail out! controller"; exit 1; }
 ctl "$TMP/x-default.err"
 diag "$(cat "$TMP/x-default.err")"
 check "xdropctl: the wrong name is refused by default (exit 7, got $RC)" test "$RC" = 7
