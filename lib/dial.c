@@ -3,9 +3,10 @@
  * dial: the connecting thread, loss detection and failure sentences of a client socket
  * (see dial.h).
  *
- * State, under mu: `connected` while the current dialer's pipe is up; `losses` counts pipe
- * removals (the REM_POST callback bumps it and wakes the thread); `failures` counts failed
- * attempts, so a waiter can tell an attempt that ended after it began from an older one.
+ * Locks: ops (see struct dial), then mu. State, under mu: `connected` while the current dialer's
+ * pipe is up; `losses` counts pipe removals (the REM_POST callback bumps it and wakes the thread);
+ * `failures` counts failed attempts, so a waiter can tell an attempt that ended after it began from
+ * an older one.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -32,6 +33,10 @@ struct dial {
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	/* Serializes creating and closing dialers and the diagnostic socket with dial_close():
+	 * nng 1.5.2 panics ("pthread_mutex_unlock: Invalid argument") when a dialer is closed
+	 * while its socket is being closed. Taken before mu, never by a pipe callback. */
+	pthread_mutex_t ops;
 	pthread_t thread;
 	bool thread_running;
 	bool closing;
@@ -125,6 +130,37 @@ void dial_explain(char *buf, size_t len, const char *url, const struct tls_opts 
 	}
 }
 
+static bool is_closing(struct dial *d)
+{
+	bool closing;
+
+	pthread_mutex_lock(&d->mu);
+	closing = d->closing;
+	pthread_mutex_unlock(&d->mu);
+	return closing;
+}
+
+/* Closes dl, unless the dial is closing: closing the socket then closes it. */
+static void close_dialer(struct dial *d, nng_dialer dl)
+{
+	pthread_mutex_lock(&d->ops);
+	if (!is_closing(d))
+		nng_dialer_close(dl);
+	pthread_mutex_unlock(&d->ops);
+}
+
+/* Creates the next dialer on the socket; -EBADF once closing. */
+static int new_dialer(struct dial *d, bool diagnostic, nng_socket sock, nng_dialer *dl)
+{
+	int err = -EBADF;
+
+	pthread_mutex_lock(&d->ops);
+	if (!is_closing(d))
+		err = tls_dialer_create(sock, d->url, d->tls, diagnostic, dl);
+	pthread_mutex_unlock(&d->ops);
+	return err;
+}
+
 static void diag_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct dial *d = arg;
@@ -153,22 +189,29 @@ static bool diagnose_tls(struct dial *d, char *why, size_t len)
 	char host[256];
 	const char *name = d->tls->server_name;
 
-	if (nng_req0_open(&s))
-		return false;
+	pthread_mutex_lock(&d->ops);
+	go = !is_closing(d) && nng_req0_open(&s) == 0;
+	if (go) {
+		pthread_mutex_lock(&d->mu);
+		d->diag = s;
+		d->diag_open = true;
+		d->diag_done = false;
+		pthread_mutex_unlock(&d->mu);
+		go = nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, diag_pipe_cb, d) == 0 &&
+		     tls_dialer_create(s, d->url, d->tls, true, &dl) == 0;
+	}
+	pthread_mutex_unlock(&d->ops);
+	if (go)
+		rv = nng_dialer_start(dl, 0); /* dial_close() aborts it by closing s */
+	pthread_mutex_lock(&d->ops);
 	pthread_mutex_lock(&d->mu);
-	d->diag = s;
-	d->diag_open = go = !d->closing;
-	d->diag_done = false;
-	pthread_mutex_unlock(&d->mu);
-	if (go && nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, diag_pipe_cb, d) == 0 &&
-	    tls_dialer_create(s, d->url, d->tls, true, &dl) == 0)
-		rv = nng_dialer_start(dl, 0);
-	pthread_mutex_lock(&d->mu);
+	if (d->diag_open && !d->closing)
+		wd_close(s);
 	d->diag_open = false;
 	done = d->diag_done;
 	verified = d->diag_verified;
 	pthread_mutex_unlock(&d->mu);
-	wd_close(s);
+	pthread_mutex_unlock(&d->ops);
 	if (!done && rv != NNG_ECRYPTO && rv != NNG_EPEERAUTH)
 		return false;
 	if (!done) {
@@ -282,7 +325,7 @@ static void *dial_main(void *arg)
 		d->have_first = false;
 		pthread_mutex_unlock(&d->mu);
 		if (!have)
-			err = tls_dialer_create(d->sock, d->url, d->tls, false, &dl);
+			err = new_dialer(d, false, d->sock, &dl);
 		if (!err) {
 			nng_dialer_set_ms(dl, NNG_OPT_RECONNMINT, NNG_RECONNECT_OFF_MS);
 			nng_dialer_set_ms(dl, NNG_OPT_RECONNMAXT, 0);
@@ -294,14 +337,14 @@ static void *dial_main(void *arg)
 			pthread_mutex_lock(&d->mu);
 			hold_connection(d, losses, prev_rv != 0);
 			pthread_mutex_unlock(&d->mu);
-			nng_dialer_close(dl);
+			close_dialer(d, dl);
 			prev_rv = 0;
 			backoff = XDROP_DIAL_BACKOFF_MIN_MS;
 			pthread_mutex_lock(&d->mu);
 			continue;
 		}
 		if (!err)
-			nng_dialer_close(dl);
+			close_dialer(d, dl);
 		pthread_mutex_lock(&d->mu);
 		if (d->closing)
 			break;
@@ -345,6 +388,7 @@ int dial_open(struct dial **out, nng_socket sock, const char *url, const struct 
 	d->tls = tls ? tls : &none;
 	d->url = strdup(url);
 	pthread_mutex_init(&d->mu, NULL);
+	pthread_mutex_init(&d->ops, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&d->cv, &ca);
@@ -375,6 +419,7 @@ int dial_open(struct dial **out, nng_socket sock, const char *url, const struct 
 	return 0;
 fail:
 	pthread_cond_destroy(&d->cv);
+	pthread_mutex_destroy(&d->ops);
 	pthread_mutex_destroy(&d->mu);
 	free(d->url);
 	free(d);
@@ -465,18 +510,21 @@ void dial_close(struct dial *d)
 
 	if (!d)
 		return;
+	pthread_mutex_lock(&d->ops);
 	pthread_mutex_lock(&d->mu);
 	d->closing = true;
 	diag = d->diag_open;
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	if (diag)
-		nng_close(d->diag); /* ends a diagnostic handshake in progress */
+		wd_close(d->diag); /* ends a diagnostic handshake in progress */
+	pthread_mutex_unlock(&d->ops);
 	nng_pipe_notify(d->sock, NNG_PIPE_EV_REM_POST, NULL, NULL);
 	wd_close(d->sock); /* ends an attempt in progress */
 	if (d->thread_running)
 		pthread_join(d->thread, NULL);
 	pthread_cond_destroy(&d->cv);
+	pthread_mutex_destroy(&d->ops);
 	pthread_mutex_destroy(&d->mu);
 	free(d->url);
 	free(d);
