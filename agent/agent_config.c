@@ -41,6 +41,7 @@ static const char *const known_keys[] = {
     "tls.cert_file",
     "tls.key_file",
     "tls.server_name",
+    "tls.verify_server_name",
     "tls.require_client_cert",
     "beacon_interval",
     "stats_interval",
@@ -73,6 +74,7 @@ int agent_config_load(struct agent_config *c, const char *path)
 	struct config *raw = NULL;
 	const char *mode, *filter, *xdp, *level;
 	uint64_t v;
+	bool verify_name = true;
 	int err;
 
 	memset(c, 0, sizeof(*c));
@@ -195,8 +197,10 @@ int agent_config_load(struct agent_config *c, const char *path)
 	    (err = config_get_str(raw, "tls.key_file", NULL, &c->tls.key_file)) ||
 	    (err = config_get_str(raw, "tls.server_name", NULL, &c->tls.server_name)) ||
 	    (err = config_get_bool(raw, "tls.require_client_cert", false,
-				   &c->tls.require_client_cert)))
+				   &c->tls.require_client_cert)) ||
+	    (err = config_get_bool(raw, "tls.verify_server_name", true, &verify_name)))
 		goto out;
+	c->tls.skip_name_check = !verify_name;
 	if ((err = config_get_duration_ms(raw, "beacon_interval", 1000, 100, 60000,
 					  &c->beacon_interval_ms)) ||
 	    (err = config_get_duration_ms(raw, "stats_interval", 1000, 100, 60000,

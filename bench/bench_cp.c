@@ -59,6 +59,7 @@
 
 #include "pubsub.h"
 #include "rulehash.h"
+#include "tls.h"
 #include "rpc.h"
 #include "xdrop.pb-c.h"
 
@@ -183,7 +184,7 @@ static int sub_open(struct sub *s, const char *url)
 	    (rv = nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO, 100)) ||
 	    (rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, XDROP_PUBSUB_MAX_MSG)) ||
 	    (rv = nng_dial(s->sock, url, NULL, NNG_FLAG_NONBLOCK))) {
-		fprintf(stderr, "bench_cp: subscribe %s: %s\n", url, nng_strerror(rv));
+		fprintf(stderr, "bench_cp: subscribe %s: %s\n", url, tls_strerror(rv));
 		return -EIO;
 	}
 	if (pthread_create(&s->thread, NULL, sub_main, s))

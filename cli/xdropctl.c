@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "log.h"
 #include "rpc.h"
 #include "xdrop.pb-c.h"
 
@@ -86,7 +87,10 @@ static const char usage_text[] =
     "    --json               print JSON instead of tables\n"
     "    --timeout MS         per-call timeout (default 5000; imports 300000)\n"
     "    --ca FILE            CA bundle for tls+tcp:// URLs (default $XDROP_CA)\n"
-    "    --server-name NAME   name the server certificate must carry\n"
+    "    --server-name NAME   name the server certificate must carry (default\n"
+    "                         $XDROP_SERVER_NAME, else the URL's host)\n"
+    "    --no-verify-name     accept any certificate from the CA, whatever its name\n"
+    "                         (insecure: another node's certificate would do; warns)\n"
     "    --cert FILE          client certificate (PEM) for tls+tcp:// URLs, for servers\n"
     "                         with require_client_cert (default $XDROP_CERT)\n"
     "    --cert-key FILE      its private key (PEM, unencrypted; default\n"
@@ -159,8 +163,8 @@ static const char usage_text[] =
     "\n"
     "ENVIRONMENT\n"
     "    XDROP_URL, XDROP_KEY   defaults for --url and --key\n"
-    "    XDROP_CA, XDROP_CERT, XDROP_CERT_KEY\n"
-    "                           defaults for --ca, --cert and --cert-key\n"
+    "    XDROP_CA, XDROP_CERT, XDROP_CERT_KEY, XDROP_SERVER_NAME\n"
+    "                           defaults for --ca, --cert, --cert-key, --server-name\n"
     "\n"
     "EXAMPLES\n"
     "    xdropctl -k $KEY rules add src_cidr=198.51.100.0/24 action=drop name=bad-net\n"
@@ -1077,6 +1081,7 @@ static const struct option ctl_options[] = {
     {"timeout", required_argument, NULL, 't'},
     {"ca", required_argument, NULL, 'C'},
     {"server-name", required_argument, NULL, 'N'},
+    {"no-verify-name", no_argument, NULL, 'V'},
     {"cert", required_argument, NULL, 'c'},
     {"cert-key", required_argument, NULL, 'Y'},
     {"progress", no_argument, NULL, 'P'},
@@ -1172,6 +1177,9 @@ static int apply_opt(struct ctl *c, struct listopts *o, int ch, char *arg)
 		break;
 	case 'N':
 		c->tls.server_name = arg;
+		break;
+	case 'V':
+		c->tls.skip_name_check = true;
 		break;
 	case 'c':
 		c->tls.cert_file = arg;
@@ -1735,6 +1743,9 @@ int main(int argc, char **argv)
 	c.tls.ca_file = env("XDROP_CA");
 	c.tls.cert_file = env("XDROP_CERT");
 	c.tls.key_file = env("XDROP_CERT_KEY");
+	c.tls.server_name = env("XDROP_SERVER_NAME");
+	/* the library's progress notes (dial: ...) would repeat what the error line says */
+	log_set_level(LOG_LEVEL_WARN);
 	rc = parse_args(argc, argv, &c, &o, args, &n_args);
 	if (rc)
 		goto out;

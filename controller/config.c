@@ -34,6 +34,7 @@ static const char *const allowed[] = {
     "tls.key_file",
     "tls.key_pass",
     "tls.require_client_cert",
+    "tls.verify_server_name",
     "keys.admin_key",
     "keys.admin_key_file",
     "expiry.sweep_interval",
@@ -102,6 +103,8 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 	err = err ?: config_get_str(c, "tls.key_pass", NULL, &cfg->tls.key_pass);
 	err = err ?: config_get_bool(c, "tls.require_client_cert", false, &b);
 	cfg->tls.require_client_cert = b;
+	err = err ?: config_get_bool(c, "tls.verify_server_name", true, &b);
+	cfg->tls.skip_name_check = !b;
 	cfg->have_tls = cfg->tls.cert_file || cfg->tls.ca_file;
 	if (err)
 		goto out;

@@ -25,6 +25,7 @@ static const char *const known_keys[] = {
     "upstream.tls.cert_file",
     "upstream.tls.key_file",
     "upstream.tls.server_name",
+    "upstream.tls.verify_server_name",
     "listen",
     "https.cert_file",
     "https.key_file",
@@ -132,6 +133,7 @@ static int load(struct gw_config *c)
 	const char *mode, *listen, *level, *why = NULL;
 	unsigned v = 0;
 	uint64_t u;
+	bool verify_name = true;
 	int err;
 
 	if ((err = config_check_keys(raw, known_keys)) ||
@@ -155,8 +157,10 @@ static int load(struct gw_config *c)
 		 config_get_str(raw, "upstream.tls.cert_file", NULL, &c->upstream_tls.cert_file)) ||
 	    (err = config_get_str(raw, "upstream.tls.key_file", NULL, &c->upstream_tls.key_file)) ||
 	    (err = config_get_str(raw, "upstream.tls.server_name", NULL,
-				  &c->upstream_tls.server_name)))
+				  &c->upstream_tls.server_name)) ||
+	    (err = config_get_bool(raw, "upstream.tls.verify_server_name", true, &verify_name)))
 		return err;
+	c->upstream_tls.skip_name_check = !verify_name;
 	if (strlen(c->upstream_token) > 512)
 		return config_fail(raw, "upstream.token", "at most 512 characters");
 	if ((err = config_get_str(raw, "listen", "127.0.0.1:8000", &listen)))

@@ -36,9 +36,11 @@
  * clock (deadline_unix_ms, which also covers the time the frame waited in the kernel while
  * this process was stopped; clocks must agree, e.g. NTP).
  *
- * Client: a REQ socket; each call runs on its own nng context, so one client may be shared
- * by any number of threads. Calls time out, are retried a bounded number of times, and
- * always report a status (remote or local).
+ * Client (rpc_client.c): a REQ socket connected by a dial (dial.h); each call runs on its
+ * own nng context, so one client may be shared by any number of threads. Calls time out,
+ * are retried a bounded number of times, and always report a status (remote or local) whose
+ * message says what happened: connection refused, TLS handshake failed and why, connection
+ * lost, no reply in time.
  */
 #ifndef XDROP_RPC_H
 #define XDROP_RPC_H
@@ -255,29 +257,36 @@ struct rpc_client_opts {
 	const char *url;	    /* dial URL */
 	const char *auth_token;	    /* sent with every call; NULL = "" */
 	unsigned timeout_ms;	    /* per attempt; 0 = XDROP_RPC_TIMEOUT_MS */
-	unsigned retries;	    /* extra attempts after a timeout, <= XDROP_RPC_MAX_RETRIES */
+	unsigned retries;	    /* extra attempts after a timeout or a failed connection
+				     * attempt, <= XDROP_RPC_MAX_RETRIES */
 	unsigned resend_ms;	    /* nng REQ resend time; 0 = none (XDROP_RPC_RESEND_MS) */
 	size_t max_msg;		    /* frame limit; 0 = XDROP_RPC_MAX_MSG */
 	const struct tls_opts *tls; /* for tls+tcp:// URLs; copied at open */
 };
 
 /*
- * Creates a client and starts dialing (asynchronously: the server need not be up).
- * Returns 0 and *out (free with rpc_client_close), or a negative errno.
+ * Creates a client and starts dialing (on the client's own thread: the server need not be
+ * up). Returns 0 and *out (free with rpc_client_close), or a negative errno (-EINVAL for
+ * bad TLS settings, ...).
  */
 int rpc_client_open(struct rpc_client **out, const struct rpc_client_opts *opts);
 
 /*
  * Calls svc.method with req (must be of the method's input type). The status is always
  * written to *st (when st is not NULL): the server's code, message and field, or a local
- * code: DEADLINE_EXCEEDED when no reply came within the attempts, UNAVAILABLE when the
- * socket is closed, INVALID_ARGUMENT for a request the client refused to send,
+ * code: DEADLINE_EXCEEDED when no reply came within the attempts (connected but no answer,
+ * or still connecting), UNAVAILABLE at once when a connection attempt failed ("connection
+ * refused by HOST:PORT", "TLS handshake with HOST:PORT failed: unknown CA / name mismatch /
+ * ...") or the connection was lost while the call waited for its reply ("connection to
+ * HOST:PORT lost ..."; the call may have run), INVALID_ARGUMENT for a request the client
+ * refused to send,
  * RESOURCE_EXHAUSTED for a frame above max_msg, DATA_LOSS for an undecodable reply.
  * On RPC_OK, *resp receives the unpacked response (output type), which the caller frees
  * with protobuf_c_message_free_unpacked(*resp, NULL); otherwise *resp is NULL.
  * Returns 0 on RPC_OK, else rpc_code_errno(code) (negative). Thread-safe.
- * A call is retried only when no reply arrived, so the server may execute it more than
- * once: use retries only for idempotent methods.
+ * A call is retried only after a timeout (the server may then execute it more than once: use
+ * retries only for idempotent methods) or a failed connection attempt (nothing was sent);
+ * never after a lost connection.
  */
 int rpc_client_call(struct rpc_client *c, const ProtobufCServiceDescriptor *svc, const char *method,
 		    const ProtobufCMessage *req, ProtobufCMessage **resp, struct rpc_status *st);

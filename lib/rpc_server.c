@@ -257,7 +257,7 @@ struct rpc_server {
 	rpc_auth_fn auth;
 	void *auth_arg;
 	struct tls_opts tls;
-	char *tls_strings[5];
+	char *tls_strings[XDROP_TLS_STRINGS];
 
 	struct service_slot services[XDROP_RPC_MAX_SERVICES];
 	unsigned n_services;
@@ -321,7 +321,7 @@ int rpc_server_open(struct rpc_server **out, const struct rpc_server_opts *opts)
 		}
 	}
 	if (opts->tls) {
-		err = rpc_tls_copy(&s->tls, s->tls_strings, opts->tls);
+		err = tls_opts_copy(&s->tls, s->tls_strings, opts->tls);
 		if (err)
 			goto out;
 	}
@@ -692,7 +692,7 @@ static void worker_reply(struct rpc_worker *w, nng_msg *req)
 	if (rv) {
 		nng_msg_free(msg);
 		if (rv != NNG_ECLOSED)
-			log_debug("%s: reply not sent: %s", w->srv->name, nng_strerror(rv));
+			log_debug("%s: reply not sent: %s", w->srv->name, tls_strerror(rv));
 	}
 }
 
@@ -710,7 +710,7 @@ static void *worker_main(void *arg)
 		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
 			break;
 		if (rv) {
-			log_debug("%s: receive failed: %s", w->srv->name, nng_strerror(rv));
+			log_debug("%s: receive failed: %s", w->srv->name, tls_strerror(rv));
 			continue;
 		}
 		msg = nng_aio_get_msg(w->aio);
@@ -803,7 +803,7 @@ void rpc_server_close(struct rpc_server *s)
 	rpc_pipes_stop(s->pipes); /* after the close: no pipe event comes any more */
 	for (unsigned i = 0; i < s->n_services; i++)
 		free(s->services[i].methods);
-	rpc_tls_free(s->tls_strings);
+	tls_opts_free(s->tls_strings);
 	free(s->url);
 	free(s->name);
 	free(s);

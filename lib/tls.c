@@ -3,7 +3,9 @@
  * tls: listeners and dialers for every URL scheme, TLS configuration from certificate
  * paths, and the translation of nng errors into negative errno values (see tls.h).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,8 +84,87 @@ int tls_nng_errno(int rv)
 	default:
 		if (rv & NNG_ESYSERR)
 			return -(rv & ~NNG_ESYSERR);
+		if (rv > NNG_ESYSERR - 64 && rv < NNG_ESYSERR)
+			return -EADDRNOTAVAIL; /* a getaddrinfo() failure, see tls_strerror */
 		return -EIO;
 	}
+}
+
+const char *tls_strerror(int rv)
+{
+	static _Thread_local char buf[128];
+
+	if (rv & NNG_ETRANERR)
+		snprintf(buf, sizeof(buf), "transport error %d", rv & ~NNG_ETRANERR);
+	else if (rv & NNG_ESYSERR)
+		snprintf(buf, sizeof(buf), "%s", strerror(rv & ~NNG_ESYSERR));
+	else if (rv > NNG_ESYSERR - 64 && rv < NNG_ESYSERR)
+		/* nng 1.5.2 reports an unmapped getaddrinfo() result as NNG_ESYSERR plus the
+		 * (negative) EAI_ code, which nng_strerror prints as "Unknown error #..." */
+		snprintf(buf, sizeof(buf), "address lookup failed: %s",
+			 gai_strerror(rv - NNG_ESYSERR));
+	else
+		snprintf(buf, sizeof(buf), "%s", nng_strerror(rv));
+	return buf;
+}
+
+int tls_opts_copy(struct tls_opts *dst, char *strings[XDROP_TLS_STRINGS],
+		  const struct tls_opts *src)
+{
+	const char *const in[XDROP_TLS_STRINGS] = {src->ca_file, src->cert_file, src->key_file,
+						   src->key_pass, src->server_name};
+
+	*dst = *src;
+	for (int i = 0; i < XDROP_TLS_STRINGS; i++) {
+		strings[i] = in[i] ? strdup(in[i]) : NULL;
+		if (in[i] && !strings[i])
+			return -ENOMEM;
+	}
+	dst->ca_file = strings[0];
+	dst->cert_file = strings[1];
+	dst->key_file = strings[2];
+	dst->key_pass = strings[3];
+	dst->server_name = strings[4];
+	return 0;
+}
+
+void tls_opts_free(char *strings[XDROP_TLS_STRINGS])
+{
+	for (int i = 0; i < XDROP_TLS_STRINGS; i++) {
+		free(strings[i]);
+		strings[i] = NULL;
+	}
+}
+
+int tls_url_host(const char *url, char *buf, size_t len)
+{
+	const char *h = url ? strstr(url, "://") : NULL, *end;
+	size_t n;
+
+	if (!h || !len)
+		return -EINVAL;
+	h += 3;
+	if (*h == '[') {
+		h++;
+		end = strchr(h, ']');
+	} else {
+		end = h + strcspn(h, ":/");
+	}
+	if (!end || end == h)
+		return -EINVAL;
+	n = (size_t)(end - h);
+	if (n >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, h, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+bool tls_name_is_ip(const char *name)
+{
+	unsigned char a[16];
+
+	return name && (inet_pton(AF_INET, name, a) == 1 || inet_pton(AF_INET6, name, a) == 1);
 }
 
 bool tls_url_is_tls(const char *url)
@@ -134,11 +215,38 @@ out:
 	return err;
 }
 
+/*
+ * The name a client checks in the server's certificate: server_name, else url's host; NULL
+ * when the check is off (skip_name_check, insecure, or a diagnostic dial).
+ */
+static int client_name(const struct tls_opts *o, const char *url, bool diagnostic, char *buf,
+		       size_t len, const char **name)
+{
+	int err;
+
+	*name = NULL;
+	if (diagnostic || o->insecure || o->skip_name_check)
+		return 0;
+	if (o->server_name) {
+		*name = o->server_name;
+		return 0;
+	}
+	err = tls_url_host(url, buf, len);
+	if (err) {
+		log_error("tls: %s: no host to check the server certificate against", url);
+		return err;
+	}
+	*name = buf;
+	return 0;
+}
+
 /* Builds the TLS configuration of one endpoint; *out is released with nng_tls_config_free. */
-static int build_config(nng_tls_config **out, bool server, const struct tls_opts *o)
+static int build_config(nng_tls_config **out, bool server, const struct tls_opts *o,
+			const char *url, bool diagnostic)
 {
 	nng_tls_config *cfg = NULL;
-	char *cert = NULL, *key = NULL;
+	char *cert = NULL, *key = NULL, host[256];
+	const char *name = NULL;
 	nng_tls_auth_mode mode;
 	int rv, err = 0;
 
@@ -154,6 +262,11 @@ static int build_config(nng_tls_config **out, bool server, const struct tls_opts
 		log_error("tls: a tls+tcp dialer needs ca_file (or insecure)");
 		return -EINVAL;
 	}
+	if (!server) {
+		err = client_name(o, url, diagnostic, host, sizeof(host), &name);
+		if (err)
+			return err;
+	}
 	rv = nng_tls_config_alloc(&cfg, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT);
 	if (rv) {
 		err = tls_nng_errno(rv);
@@ -162,7 +275,7 @@ static int build_config(nng_tls_config **out, bool server, const struct tls_opts
 	if (o->ca_file) {
 		rv = nng_tls_config_ca_file(cfg, o->ca_file);
 		if (rv) {
-			log_error("tls: CA file %s: %s", o->ca_file, nng_strerror(rv));
+			log_error("tls: CA file %s: %s", o->ca_file, tls_strerror(rv));
 			err = tls_nng_errno(rv);
 			goto out;
 		}
@@ -182,18 +295,20 @@ static int build_config(nng_tls_config **out, bool server, const struct tls_opts
 		rv = nng_tls_config_own_cert(cfg, cert, key, o->key_pass);
 		if (rv) {
 			log_error("tls: certificate %s / key %s: %s", o->cert_file, o->key_file,
-				  nng_strerror(rv));
+				  tls_strerror(rv));
 			err = tls_nng_errno(rv);
 			goto out;
 		}
 	}
 	if (server)
 		mode = o->require_client_cert ? NNG_TLS_AUTH_MODE_REQUIRED : NNG_TLS_AUTH_MODE_NONE;
+	else if (diagnostic)
+		mode = NNG_TLS_AUTH_MODE_OPTIONAL;
 	else
 		mode = o->insecure ? NNG_TLS_AUTH_MODE_NONE : NNG_TLS_AUTH_MODE_REQUIRED;
 	rv = nng_tls_config_auth_mode(cfg, mode);
-	if (!rv && !server && o->server_name)
-		rv = nng_tls_config_server_name(cfg, o->server_name);
+	if (!rv && name)
+		rv = nng_tls_config_server_name(cfg, name);
 	if (rv) {
 		err = tls_nng_errno(rv);
 		goto out;
@@ -219,13 +334,13 @@ int tls_listen(nng_socket sock, const char *url, const struct tls_opts *opts, nn
 		return -EINVAL;
 	rv = nng_listener_create(&l, sock, url);
 	if (rv) {
-		log_error("listen on %s failed: %s", url, nng_strerror(rv));
+		log_error("listen on %s failed: %s", url, tls_strerror(rv));
 		err = tls_nng_errno(rv);
 		goto out;
 	}
 	created = true;
 	if (tls_url_is_tls(url)) {
-		err = build_config(&cfg, true, opts);
+		err = build_config(&cfg, true, opts, url, false);
 		if (err)
 			goto out;
 		rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
@@ -236,7 +351,7 @@ int tls_listen(nng_socket sock, const char *url, const struct tls_opts *opts, nn
 	}
 	rv = nng_listener_start(l, 0);
 	if (rv) {
-		log_error("listen on %s failed: %s", url, nng_strerror(rv));
+		log_error("listen on %s failed: %s", url, tls_strerror(rv));
 		err = tls_nng_errno(rv);
 		goto out;
 	}
@@ -250,7 +365,8 @@ out:
 	return err;
 }
 
-int tls_dial(nng_socket sock, const char *url, const struct tls_opts *opts, nng_dialer *out)
+int tls_dialer_create(nng_socket sock, const char *url, const struct tls_opts *opts,
+		      bool diagnostic, nng_dialer *out)
 {
 	nng_dialer d = NNG_DIALER_INITIALIZER;
 	nng_tls_config *cfg = NULL;
@@ -261,13 +377,13 @@ int tls_dial(nng_socket sock, const char *url, const struct tls_opts *opts, nng_
 		return -EINVAL;
 	rv = nng_dialer_create(&d, sock, url);
 	if (rv) {
-		log_error("dial %s failed: %s", url, nng_strerror(rv));
+		log_error("dial %s failed: %s", url, tls_strerror(rv));
 		err = tls_nng_errno(rv);
 		goto out;
 	}
 	created = true;
 	if (tls_url_is_tls(url)) {
-		err = build_config(&cfg, false, opts);
+		err = build_config(&cfg, false, opts, url, diagnostic);
 		if (err)
 			goto out;
 		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
@@ -276,20 +392,36 @@ int tls_dial(nng_socket sock, const char *url, const struct tls_opts *opts, nng_
 			goto out;
 		}
 	}
-	rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
-	if (rv) {
-		log_error("dial %s failed: %s", url, nng_strerror(rv));
-		err = tls_nng_errno(rv);
-		goto out;
-	}
-	if (out)
-		*out = d;
+	*out = d;
 out:
 	if (cfg)
 		nng_tls_config_free(cfg);
 	if (err && created)
 		nng_dialer_close(d);
 	return err;
+}
+
+int tls_dial(nng_socket sock, const char *url, const struct tls_opts *opts, nng_dialer *out)
+{
+	nng_dialer d = NNG_DIALER_INITIALIZER;
+	int rv, err;
+
+	err = tls_dialer_create(sock, url, opts, false, &d);
+	if (err)
+		return err;
+	if (tls_url_is_tls(url) && opts && opts->skip_name_check)
+		log_warn("tls: %s: the server certificate's name is not checked "
+			 "(skip_name_check): any certificate from the CA is accepted",
+			 url);
+	rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+	if (rv) {
+		log_error("dial %s failed: %s", url, tls_strerror(rv));
+		nng_dialer_close(d);
+		return tls_nng_errno(rv);
+	}
+	if (out)
+		*out = d;
+	return 0;
 }
 
 int tls_listener_port(nng_listener l)

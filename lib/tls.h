@@ -9,11 +9,21 @@
  * options, so callers never branch on the scheme. Mutual TLS: a server with
  * require_client_cert refuses peers without a certificate signed by its CA; a client
  * presents cert_file/key_file when given.
+ *
+ * Server name: a client checks that the server's certificate carries server_name, or, when
+ * none is given, the host of the URL it dials (an IP address or a DNS name). mbedTLS 2.28
+ * (Debian 12) compares that name with the certificate's DNS SANs (or its CN when it has
+ * none) and never with IP-address SANs: a server reached by IP address needs a certificate
+ * that carries the address as a DNS SAN or CN, or the client names the certificate's DNS
+ * name in server_name. skip_name_check turns the name check off (any certificate from the
+ * CA is then accepted, so one node's certificate can impersonate the controller); the
+ * daemons log a warning when it is set. insecure turns off every check (tests only).
  */
 #ifndef XDROP_TLS_H
 #define XDROP_TLS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <nng/nng.h>
 
 struct tls_opts {
@@ -24,7 +34,47 @@ struct tls_opts {
 	const char *server_name;  /* client: name the server cert must carry (NULL: URL host) */
 	bool require_client_cert; /* server: mutual TLS */
 	bool insecure;		  /* client: do not verify the server (tests only) */
+	bool skip_name_check;	  /* client: verify the CA but not the name (logged) */
 };
+
+/* Number of strings in struct tls_opts (for tls_opts_copy). */
+#define XDROP_TLS_STRINGS 5
+
+/*
+ * Copies src into dst with copies of its strings, which are kept in strings[] and freed with
+ * tls_opts_free(strings) (also after a failure). Returns 0 or -ENOMEM.
+ */
+int tls_opts_copy(struct tls_opts *dst, char *strings[XDROP_TLS_STRINGS],
+		  const struct tls_opts *src);
+void tls_opts_free(char *strings[XDROP_TLS_STRINGS]);
+
+/*
+ * The text of an nng error number, for every value nng returns: unlike nng_strerror() in
+ * nng 1.5.2 it decodes NNG_ESYSERR|errno (strerror), NNG_ESYSERR plus a negative
+ * getaddrinfo() code (gai_strerror) and NNG_ETRANERR|code. The text lives in a
+ * thread-local buffer valid until the thread's next call. Every nng error that is logged or
+ * reported goes through it.
+ */
+const char *tls_strerror(int nng_rv);
+
+/*
+ * Copies the host of url ("tls+tcp://host:port", "tcp://[v6]:port") into buf, without the
+ * brackets of an IPv6 literal. Returns 0, -EINVAL when url has no host, -ENAMETOOLONG.
+ */
+int tls_url_host(const char *url, char *buf, size_t len);
+
+/* True when name is an IPv4 or IPv6 address literal. */
+bool tls_name_is_ip(const char *name);
+
+/*
+ * Creates a dialer on sock for url with its TLS configuration, without starting it.
+ * diagnostic: verify the peer optionally (the handshake succeeds whatever the result, which
+ * the pipe then reports as NNG_OPT_TLS_VERIFIED) and check no name; used to tell a
+ * certificate from an unknown CA from one with another name. Returns 0 or a negative
+ * errno; on success the caller starts or closes *out.
+ */
+int tls_dialer_create(nng_socket sock, const char *url, const struct tls_opts *opts,
+		      bool diagnostic, nng_dialer *out);
 
 /*
  * Translates an nng error number (NNG_E*) into a negative errno value; 0 stays 0.

@@ -60,6 +60,8 @@ static const struct {
     {"tls.key_file", K_STR, offsetof(struct ctl_config, tls.key_file)},
     {"tls.key_pass", K_STR, offsetof(struct ctl_config, tls.key_pass)},
     {"tls.require_client_cert", K_BOOL, offsetof(struct ctl_config, tls.require_client_cert)},
+    /* verify_server_name is stored inverted, as tls_opts.skip_name_check */
+    {"tls.verify_server_name", K_BOOL, offsetof(struct ctl_config, tls.skip_name_check)},
     {"keys.admin_key", K_STR, offsetof(struct ctl_config, admin_key)},
     {"keys.admin_key_file", K_STR, offsetof(struct ctl_config, admin_key_file)},
     {"expiry.sweep_interval", K_UINT, offsetof(struct ctl_config, sweep_ms)},

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rpc_client: the client half of the RPC layer (see rpc.h for the contract, docs/rpc.md for
+ * the wire format): a REQ socket connected by a dial (lib/dial.h), one nng context per call.
+ *
+ * A call first waits for the connection (bounded by its deadline); a failed connection
+ * attempt ends it at once with UNAVAILABLE and the dial's sentence ("connection refused by
+ * ...", "TLS handshake with ... failed: ..."). While it waits for the reply, the loss of the
+ * connection ends it with UNAVAILABLE too: the request may or may not have run, and the
+ * caller (not nng) decides whether to send it again.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "dial.h"
+#include "log.h"
+#include "rpc.h"
+#include "rpc_priv.h"
+#include "watchdog.h"
+#include "xdrop.pb-c.h"
+
+struct rpc_client {
+	nng_socket sock;
+	bool sock_open;
+	struct dial *dial; /* owns sock once open */
+	char *url;
+	char *token;
+	unsigned timeout_ms;
+	unsigned retries;
+	size_t max_msg;
+	struct tls_opts tls;
+	char *tls_strings[XDROP_TLS_STRINGS];
+	_Atomic uint64_t next_id;
+};
+
+int rpc_client_open(struct rpc_client **out, const struct rpc_client_opts *opts)
+{
+	struct rpc_client *c = NULL;
+	int rv, err = 0;
+
+	if (!out || !opts || opts->sz < sizeof(*opts) || !opts->url ||
+	    opts->retries > XDROP_RPC_MAX_RETRIES)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->timeout_ms = opts->timeout_ms ? opts->timeout_ms : XDROP_RPC_TIMEOUT_MS;
+	c->retries = opts->retries;
+	c->max_msg = opts->max_msg ? opts->max_msg : XDROP_RPC_MAX_MSG;
+	/* Call ids need only be unique per client; start from the clock to tell runs apart. */
+	atomic_store(&c->next_id, (uint64_t)wd_now_ms() * 1000000);
+	c->url = strdup(opts->url);
+	c->token = strdup(opts->auth_token ? opts->auth_token : "");
+	if (!c->url || !c->token) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (opts->tls) {
+		err = tls_opts_copy(&c->tls, c->tls_strings, opts->tls);
+		if (err)
+			goto out;
+	}
+	rv = nng_req0_open(&c->sock);
+	if (rv) {
+		err = tls_nng_errno(rv);
+		goto out;
+	}
+	c->sock_open = true;
+	rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_msg + XDROP_RPC_FRAME_SLACK);
+	if (!rv)
+		/* No resend within an attempt by default: nng would send a request again after
+		 * the resend time even while the server is still working on it, and a slow
+		 * write would run twice. Timeouts are retried by rpc_client_call. */
+		rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME,
+				       opts->resend_ms ? (nng_duration)opts->resend_ms
+						       : XDROP_RPC_RESEND_MS);
+	if (rv) {
+		err = tls_nng_errno(rv);
+		goto out;
+	}
+	err = dial_open(&c->dial, c->sock, c->url, &c->tls);
+	if (err)
+		goto out;
+	*out = c;
+	c = NULL;
+out:
+	rpc_client_close(c);
+	return err;
+}
+
+void rpc_client_close(struct rpc_client *c)
+{
+	if (!c)
+		return;
+	if (c->dial)
+		dial_close(c->dial); /* closes the socket */
+	else if (c->sock_open)
+		wd_close(c->sock);
+	tls_opts_free(c->tls_strings);
+	free(c->url);
+	free(c->token);
+	free(c);
+}
+
+static void set_status(struct rpc_status *st, enum rpc_code code, const char *field,
+		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void set_status(struct rpc_status *st, enum rpc_code code, const char *field,
+		       const char *fmt, ...)
+{
+	va_list ap;
+
+	st->code = code;
+	st->replayed = false;
+	va_start(ap, fmt);
+	vsnprintf(st->message, sizeof(st->message), fmt, ap);
+	va_end(ap);
+	snprintf(st->field, sizeof(st->field), "%s", field ? field : "");
+}
+
+/* One attempt: waits for the connection, sends, waits for the reply; an nng error. */
+static int attempt(struct rpc_client *c, nng_ctx ctx, nng_aio *aio, const uint8_t *frame,
+		   size_t len, unsigned timeout_ms, nng_msg **reply, struct rpc_status *st)
+{
+	int64_t deadline = wd_now_ms() + timeout_ms, left;
+	struct dial_call dc = {.aio = aio};
+	char why[XDROP_DIAL_MAX_WHY];
+	nng_msg *msg = NULL;
+	bool lost;
+	int err, rv;
+
+	err = dial_wait(c->dial, deadline, why, sizeof(why));
+	if (err == -ETIMEDOUT) {
+		set_status(st, RPC_DEADLINE_EXCEEDED, NULL, "%s within %u ms", why, timeout_ms);
+		return NNG_ETIMEDOUT;
+	}
+	if (err) {
+		set_status(st, RPC_UNAVAILABLE, NULL, "%s", why);
+		return NNG_ECONNREFUSED;
+	}
+	rv = nng_msg_alloc(&msg, 0);
+	if (!rv)
+		rv = nng_msg_append(msg, frame, len);
+	if (rv) {
+		nng_msg_free(msg);
+		set_status(st, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+		return rv;
+	}
+	dial_track(c->dial, &dc);
+	left = deadline - wd_now_ms();
+	nng_aio_set_timeout(aio, (nng_duration)(left > 0 ? left : 1));
+	nng_aio_set_msg(aio, msg);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	rv = nng_aio_result(aio);
+	if (rv) {
+		nng_msg_free(msg);
+	} else {
+		left = deadline - wd_now_ms();
+		nng_aio_set_timeout(aio, (nng_duration)(left > 0 ? left : 1));
+		nng_ctx_recv(ctx, aio);
+		nng_aio_wait(aio);
+		rv = nng_aio_result(aio);
+		if (!rv)
+			*reply = nng_aio_get_msg(aio);
+	}
+	lost = dial_untrack(c->dial, &dc);
+	if (rv && lost) {
+		set_status(st, RPC_UNAVAILABLE, NULL,
+			   "%s while waiting for the reply (the call may or may not have run)",
+			   (dial_why(c->dial, why, sizeof(why)), why));
+		return NNG_ECONNSHUT;
+	}
+	if (rv == NNG_ETIMEDOUT)
+		set_status(st, RPC_DEADLINE_EXCEEDED, NULL,
+			   "no reply from %s within %u ms (connected, no answer)", c->url,
+			   timeout_ms);
+	else if (rv)
+		set_status(st, RPC_UNAVAILABLE, NULL, "%s: %s", c->url, tls_strerror(rv));
+	return rv;
+}
+
+/* Sends frame on a fresh context and waits for the reply, retrying timeouts; *st is set
+ * unless the reply arrived. Returns an nng error. */
+static int exchange(struct rpc_client *c, const uint8_t *frame, size_t len, unsigned timeout_ms,
+		    nng_msg **reply, struct rpc_status *st)
+{
+	nng_ctx ctx = NNG_CTX_INITIALIZER;
+	nng_aio *aio = NULL;
+	int rv;
+
+	rv = nng_ctx_open(&ctx, c->sock);
+	if (!rv)
+		rv = nng_aio_alloc(&aio, NULL, NULL);
+	if (rv) {
+		set_status(st, RPC_UNAVAILABLE, NULL, "%s: %s", c->url, tls_strerror(rv));
+		goto out;
+	}
+	for (unsigned n = 0;; n++) {
+		rv = attempt(c, ctx, aio, frame, len, timeout_ms, reply, st);
+		/* a timeout, or a connection that failed before anything was sent */
+		if ((rv != NNG_ETIMEDOUT && rv != NNG_ECONNREFUSED) || n >= c->retries)
+			break;
+		nng_msleep((nng_duration)(XDROP_RPC_RETRY_BACKOFF_MS << n));
+	}
+out:
+	if (aio)
+		nng_aio_free(aio);
+	nng_ctx_close(ctx);
+	return rv;
+}
+
+static int call_impl(struct rpc_client *c, const ProtobufCServiceDescriptor *svc,
+		     const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
+		     struct rpc_status *st, unsigned timeout_ms, const char *auth_token,
+		     const char *request_id)
+{
+	Xdrop__V1__RpcRequest rq = XDROP__V1__RPC_REQUEST__INIT;
+	Xdrop__V1__RpcReply *rp = NULL;
+	const ProtobufCMethodDescriptor *m;
+	struct rpc_status local;
+	uint8_t *payload = NULL, *frame = NULL;
+	nng_msg *reply = NULL;
+	size_t plen, flen;
+	int rv;
+
+	if (!st)
+		st = &local;
+	set_status(st, RPC_OK, NULL, "%s", "");
+	if (resp)
+		*resp = NULL;
+	if (!c || !svc || !method || !req || !resp) {
+		set_status(st, RPC_INVALID_ARGUMENT, NULL, "missing argument");
+		goto out;
+	}
+	if (!timeout_ms)
+		timeout_ms = c->timeout_ms;
+	m = protobuf_c_service_descriptor_get_method_by_name(svc, method);
+	if (!m) {
+		set_status(st, RPC_INVALID_ARGUMENT, "method", "%s has no method %s", svc->name,
+			   method);
+		goto out;
+	}
+	if (req->descriptor != m->input || !protobuf_c_message_check(req)) {
+		set_status(st, RPC_INVALID_ARGUMENT, NULL, "%s.%s takes a complete %s", svc->name,
+			   method, m->input->name);
+		goto out;
+	}
+	plen = protobuf_c_message_get_packed_size(req);
+	if (plen > c->max_msg) {
+		set_status(st, RPC_RESOURCE_EXHAUSTED, NULL, "request of %zu bytes exceeds %zu",
+			   plen, c->max_msg);
+		goto out;
+	}
+	payload = malloc(plen ? plen : 1);
+	if (!payload) {
+		set_status(st, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+		goto out;
+	}
+	rq.payload.len = protobuf_c_message_pack(req, payload);
+	rq.payload.data = payload;
+	rq.service = (char *)svc->name;
+	rq.method = (char *)m->name;
+	rq.call_id = atomic_fetch_add(&c->next_id, 1);
+	rq.auth_token = (char *)(auth_token ? auth_token : c->token);
+	rq.deadline_ms = timeout_ms;
+	rq.request_id = (char *)(request_id ? request_id : "");
+	/* after this the client waits for no reply to this call at all (every attempt and
+	 * backoff): the server must not start it then, even if it only sees it then */
+	rq.deadline_unix_ms =
+	    rpc_unix_ms() + (int64_t)timeout_ms * (c->retries + 1) +
+	    (((int64_t)XDROP_RPC_RETRY_BACKOFF_MS << c->retries) - XDROP_RPC_RETRY_BACKOFF_MS);
+	flen = xdrop__v1__rpc_request__get_packed_size(&rq);
+	if (flen > c->max_msg) {
+		set_status(st, RPC_RESOURCE_EXHAUSTED, NULL, "request of %zu bytes exceeds %zu",
+			   flen, c->max_msg);
+		goto out;
+	}
+	frame = malloc(flen);
+	if (!frame) {
+		set_status(st, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+		goto out;
+	}
+	flen = xdrop__v1__rpc_request__pack(&rq, frame);
+
+	rv = exchange(c, frame, flen, timeout_ms, &reply, st);
+	if (rv)
+		goto out;
+	rp = xdrop__v1__rpc_reply__unpack(NULL, nng_msg_len(reply), nng_msg_body(reply));
+	if (!rp || rp->call_id != rq.call_id) {
+		set_status(st, RPC_DATA_LOSS, NULL, "undecodable reply from %s", c->url);
+		goto out;
+	}
+	set_status(st, (unsigned)rp->code < RPC_CODE_COUNT ? (enum rpc_code)rp->code : RPC_UNKNOWN,
+		   rp->field, "%s", rp->message);
+	st->replayed = rp->replayed;
+	if (st->code != RPC_OK)
+		goto out;
+	*resp = protobuf_c_message_unpack(m->output, NULL, rp->payload.len, rp->payload.data);
+	if (!*resp)
+		set_status(st, RPC_DATA_LOSS, "payload", "reply payload is not a valid %s",
+			   m->output->name);
+out:
+	xdrop__v1__rpc_reply__free_unpacked(rp, NULL);
+	if (reply)
+		nng_msg_free(reply);
+	free(frame);
+	free(payload);
+	return rpc_code_errno(st->code);
+}
+
+int rpc_client_call_ex(struct rpc_client *c, const ProtobufCServiceDescriptor *svc,
+		       const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
+		       struct rpc_status *st, unsigned timeout_ms, const char *auth_token)
+{
+	return call_impl(c, svc, method, req, resp, st, timeout_ms, auth_token, NULL);
+}
+
+int rpc_client_call_opts(struct rpc_client *c, const ProtobufCServiceDescriptor *svc,
+			 const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
+			 struct rpc_status *st, const struct rpc_call_opts *opts)
+{
+	struct rpc_status local;
+
+	if (!st)
+		st = &local;
+	if (opts && opts->sz >= sizeof(*opts) && opts->request_id && opts->request_id[0] &&
+	    !rpc_request_id_ok(opts->request_id)) {
+		if (resp)
+			*resp = NULL;
+		set_status(st, RPC_INVALID_ARGUMENT, "request_id",
+			   "request_id must be 1..%d printable ASCII characters without spaces",
+			   XDROP_RPC_MAX_REQUEST_ID);
+		return rpc_code_errno(st->code);
+	}
+	if (!opts || opts->sz < sizeof(*opts))
+		return call_impl(c, svc, method, req, resp, st, 0, NULL, NULL);
+	return call_impl(c, svc, method, req, resp, st, opts->timeout_ms, opts->auth_token,
+			 opts->request_id);
+}
+
+int rpc_client_call(struct rpc_client *c, const ProtobufCServiceDescriptor *svc, const char *method,
+		    const ProtobufCMessage *req, ProtobufCMessage **resp, struct rpc_status *st)
+{
+	return rpc_client_call_ex(c, svc, method, req, resp, st, 0, NULL);
+}
