@@ -31,6 +31,7 @@
 
 #include "log.h"
 #include "pubsub.h"
+#include "rpc_frame.h"
 #include "watchdog.h"
 
 #define TICK_MS	 100 /* receive timeout: connection events and retries wait at most this */
@@ -755,13 +756,17 @@ static int collector_verify(struct pubsub_collector *c, const void *frame, size_
 	const size_t tlen = strlen(XDROP_TOPIC_BEACON);
 	Xdrop__V1__SignedBeacon *sb = NULL;
 	Xdrop__V1__Beacon *b = NULL;
+	struct rpc_budget budget;
 	uint8_t key[XDROP_BEACON_MAX_KEY], mac[XDROP_BEACON_HMAC_LEN];
 	size_t keylen = sizeof(key);
 	int err = 0;
 
 	if (len < tlen || len > c->max_msg || memcmp(frame, XDROP_TOPIC_BEACON, tlen) != 0)
 		return -EBADMSG;
-	sb = xdrop__v1__signed_beacon__unpack(NULL, len - tlen, (const uint8_t *)frame + tlen);
+	/* not yet authenticated: decoded within a budget, so unknown fields cost little */
+	rpc_budget_init(&budget, rpc_budget_for(len - tlen));
+	sb = xdrop__v1__signed_beacon__unpack(&budget.base, len - tlen,
+					      (const uint8_t *)frame + tlen);
 	if (!sb || !sb->node_id[0] || strlen(sb->node_id) >= NODE_MAX) {
 		err = -EBADMSG;
 		goto out;
@@ -793,7 +798,7 @@ static int collector_verify(struct pubsub_collector *c, const void *frame, size_
 out:
 	memset(key, 0, sizeof(key));
 	xdrop__v1__beacon__free_unpacked(b, NULL);
-	xdrop__v1__signed_beacon__free_unpacked(sb, NULL);
+	xdrop__v1__signed_beacon__free_unpacked(sb, &budget.base);
 	return err;
 }
 
@@ -837,7 +842,11 @@ int pubsub_collector_open(struct pubsub_collector **out, const struct pubsub_opt
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
 	c->ops = *ops;
-	c->max_msg = opts->max_msg ? opts->max_msg : XDROP_PUBSUB_MAX_MSG;
+	/* anyone who reaches the health port can send to it, and the SUB socket queues
+	 * XDROP_PUBSUB_RECVBUF frames: a beacon is a few kB, so the limit is small */
+	c->max_msg = opts->max_msg ? opts->max_msg : XDROP_BEACON_MAX_MSG;
+	if (c->max_msg > XDROP_BEACON_MAX_MSG)
+		c->max_msg = XDROP_BEACON_MAX_MSG;
 	if (opts->url) {
 		err = endpoint_open(&c->ep, nng_sub0_open, c->max_msg);
 		if (err)

@@ -35,9 +35,11 @@
 #include "tls.h"
 #include "xdrop.pb-c.h"
 
-#define XDROP_TOPIC_DELTA	     "delta:"
-#define XDROP_TOPIC_BEACON	     "beacon:"
-#define XDROP_PUBSUB_MAX_MSG	     (16u * 1024 * 1024) /* default frame limit */
+#define XDROP_TOPIC_DELTA    "delta:"
+#define XDROP_TOPIC_BEACON   "beacon:"
+#define XDROP_PUBSUB_MAX_MSG (16u * 1024 * 1024) /* default frame limit */
+#define XDROP_BEACON_MAX_MSG                                                                       \
+	(64u * 1024) /* a beacon frame, topic included: the health port's limit */
 #define XDROP_PUBSUB_MAX_PENDING     4096 /* deltas buffered while waiting for a snapshot */
 #define XDROP_PUBSUB_RESYNC_RETRY_MS 3000 /* need_snapshot again if no snapshot came */
 #define XDROP_PUBSUB_SILENCE_MS	     5000 /* a dialing subscriber hearing nothing redials */

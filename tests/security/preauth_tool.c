@@ -15,6 +15,10 @@
  *       announcing ANNOUNCE bytes and only SEND of them; waits up to WAIT_MS for the server
  *       to close the connection. Prints "closed_after_ms=N" (exit 0) or "open_after_ms=N"
  *       (exit 1).
+ *   preauth_tool beacons URL SECONDS SIZE
+ *       A PUB socket that dials the controller's health port, as an agent does, and
+ *       publishes "beacon:" followed by SIZE bytes of 2-byte unknown fields, as fast as
+ *       nng takes them, for SECONDS. Prints "frames=N" and exits 0.
  *   preauth_tool idle URL SLEEP_MS
  *       One long-lived client: a Ping, SLEEP_MS of silence, a Ping again (the server may
  *       have closed the idle connection meanwhile: nng dials again). Prints
@@ -33,8 +37,10 @@
 #include <unistd.h>
 
 #include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "pubsub.h"
 #include "rpc.h"
 #include "watchdog.h"
 #include "xdrop.pb-c.h"
@@ -274,6 +280,39 @@ static int idle(int argc, char **argv)
 	return rc;
 }
 
+static int beacons(int argc, char **argv)
+{
+	const size_t tlen = strlen(XDROP_TOPIC_BEACON);
+	nng_socket sock = NNG_SOCKET_INITIALIZER;
+	uint64_t sent = 0;
+	uint8_t *frame;
+	size_t size;
+	int64_t end;
+
+	if (argc != 5)
+		return 2;
+	size = (size_t)strtoull(argv[4], NULL, 10) & ~(size_t)1;
+	frame = malloc(tlen + size);
+	if (!frame || nng_pub0_open(&sock) || nng_dial(sock, argv[2], NULL, NNG_FLAG_NONBLOCK)) {
+		free(frame);
+		return 2;
+	}
+	memcpy(frame, XDROP_TOPIC_BEACON, tlen);
+	fill_unknown(frame + tlen, size);
+	end = wd_now_ms() + atoi(argv[3]) * 1000LL;
+	while (wd_now_ms() < end) {
+		/* a PUB socket drops what it cannot queue: pace the sender a little */
+		if (nng_send(sock, frame, tlen + size, 0) == 0)
+			sent++;
+		if (sent % 64 == 0)
+			usleep(1000);
+	}
+	printf("frames=%llu\n", (unsigned long long)sent);
+	nng_close(sock);
+	free(frame);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "flood") == 0)
@@ -282,8 +321,11 @@ int main(int argc, char **argv)
 		return partial(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "idle") == 0)
 		return idle(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "beacons") == 0)
+		return beacons(argc, argv);
 	fprintf(stderr, "usage: preauth_tool flood URL SECONDS THREADS SIZE\n"
 			"       preauth_tool partial HOST PORT ANNOUNCE SEND WAIT_MS\n"
-			"       preauth_tool idle URL SLEEP_MS\n");
+			"       preauth_tool idle URL SLEEP_MS\n"
+			"       preauth_tool beacons URL SECONDS SIZE\n");
 	return 2;
 }

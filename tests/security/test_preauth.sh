@@ -16,6 +16,8 @@
 #   S4  a REST write through a real gateway answered 504 while the controller was stopped
 #       (SIGSTOP) is not executed when it continues (SIGCONT); the same write with time
 #       left is.
+# The health port (beacons, which anyone may send before their MAC is checked) gets
+# 16 MiB and 64 KiB frames of unknown fields: bounded memory, no restart.
 # The agent (a standalone xdrop-agent on a veth in a namespace of its own, RPC on ipc://)
 # gets the same flood for AGENT_SECONDS (8). Prints TAP.
 set -u
@@ -83,6 +85,28 @@ fi
 ok "controller $pid serves $URL (receive timeout $TIMEOUT_MS ms)"
 KEY=$(head -1 "$tmp/admin.key")
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status"; } # kB
+
+# ---- the health port: beacons from anyone, before their MAC is checked -----------------
+# A SUB socket queues up to 1024 frames; each is at most XDROP_BEACON_MAX_MSG (64 KiB) and
+# its envelope is decoded within a budget before the MAC is checked: maximum-size frames
+# (16 MiB, dropped by nng now, decoded before) and 64 KiB frames of unknown fields (refused by the budget),
+# each for BEACON_SECONDS (4), grow the peak RSS by at most the queue plus 96 MiB.
+hwm0=$(hwm)
+HURL=tcp://127.0.0.1:$((PORT + 2))
+for size in $((SIZE - 4096)) $((64 * 1024 - 16)); do
+	out=$("$TOOL" beacons "$HURL" "${BEACON_SECONDS:-4}" "$size" 2>&1)
+	diag "health port: $size-byte beacon frames: $out"
+done
+out=$("$TOOL" idle "$URL" 0 2>&1)
+check "after the beacon flood the controller answers at once ($out)" \
+	test -n "$(echo "$out" | sed -n 's/^second_ping_ms=//p')"
+hwm1=$(hwm)
+bound=$((1024 * 64 + 98304))
+check "health port: peak RSS grew by $(((hwm1 - hwm0) / 1024)) MiB (bound $((bound / 1024)) MiB: the queue + 96 MiB)" \
+	test $((hwm1 - hwm0)) -le "$bound"
+check "health port: same process, never restarted" \
+	bash -c "kill -0 $pid && ! grep -qE 'restarting in place|messaging stuck' '$tmp/ctrl.log'"
+
 hwm0=$(hwm)
 
 # ---- S1: the flood --------------------------------------------------------------------
