@@ -409,10 +409,13 @@ EOF
 PORTS=5000,5001,5002,5003,5004,5005,5006,5007,5008,5009,5010,5011,5012
 srv_start() { # max seconds
 	# nsenter itself (not the in_ns function) in the background: $! is then the program
+	local end=$((SECONDS + 10))
+	rm -f "$TMP/recv"
 	nsenter --net="/run/netns/$NS-srv" python3 "$TMP/traffic.py" serve "$TMP/recv" "$PORTS" \
 		"${1:-600}" </dev/null >/dev/null &
 	SRV_PID=$!
-	sleep 0.3
+	# the server writes its (empty) counts once every port is bound
+	while [ ! -e "$TMP/recv" ] && [ "$SECONDS" -lt "$end" ]; do sleep 0.05; done
 }
 # send SPEC...: SPEC = src,dst,port,count[,pps]; blocks until sent (bounded by count)
 send() { in_ns cli timeout 120 python3 "$TMP/traffic.py" send "$@"; }
@@ -427,6 +430,26 @@ got() { # port src: datagrams the server received
 		"$TMP/recv" 2>/dev/null
 }
 settle() { sleep "${1:-0.4}"; }
+# wait_got PORT SRC MIN [SECS]: until the server counted MIN datagrams from SRC on PORT
+# (10 s by default); prints the count either way
+wait_got() {
+	local end=$((SECONDS + ${4:-10})) n
+	while n=$(got "$1" "$2"); [ "$n" -lt "$3" ] && [ "$SECONDS" -lt "$end" ]; do
+		sleep 0.05
+	done
+	echo "$n"
+}
+# warm_up SRC...: one datagram from each SRC to port 5012 of its server, again every 0.2 s,
+# until the server received one (neighbour discovery and routes settled) or 10 s passed
+warm_up() {
+	local s end=$((SECONDS + 10))
+	for s in "$@"; do
+		while [ "$(got 5012 "$s")" -lt 1 ] && [ "$SECONDS" -lt "$end" ]; do
+			send "$s,$(dst_of "$s"),5012,1"
+			[ "$(wait_got 5012 "$s" 1 1)" -ge 1 ] && break
+		done
+	done
+}
 # the server-side destination of a source address (same path)
 dst_of() {
 	case $1 in
