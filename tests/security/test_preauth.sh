@@ -67,7 +67,7 @@ YAML
 	XDROP_RPC_RECV_TIMEOUT_MS=$TIMEOUT_MS "$CTRL" --config "$tmp/c.yaml" 2>>"$tmp/ctrl.log" &
 	pid=$!
 	for _ in $(seq 100); do
-		[ -s "$tmp/admin.key" ] && "$TOOL" idle "$URL" 0 >/dev/null 2>&1 && return 0
+		[ -s "$tmp/admin.key" ] && timeout -k 5 30 "$TOOL" idle "$URL" 0 >/dev/null 2>&1 && return 0
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -84,6 +84,12 @@ if [ -z "$pid" ]; then
 fi
 ok "controller $pid serves $URL (receive timeout $TIMEOUT_MS ms)"
 KEY=$(head -1 "$tmp/admin.key")
+# every tool run is bounded: a tool that hangs fails its check instead of the whole suite
+tool() { # seconds mode args...
+	local t=$1
+	shift
+	timeout -k 5 "$t" "$TOOL" "$@"
+}
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status"; } # kB
 
 # ---- the health port: beacons from anyone, before their MAC is checked -----------------
@@ -94,10 +100,11 @@ hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status"; } # kB
 hwm0=$(hwm)
 HURL=tcp://127.0.0.1:$((PORT + 2))
 for size in $((SIZE - 4096)) $((64 * 1024 - 16)); do
-	out=$("$TOOL" beacons "$HURL" "${BEACON_SECONDS:-4}" "$size" 2>&1)
-	diag "health port: $size-byte beacon frames: $out"
+	out=$(tool $((${BEACON_SECONDS:-4} + 30)) beacons "$HURL" "${BEACON_SECONDS:-4}" "$size" 2>&1)
+	check "health port: $size-byte beacon frames for ${BEACON_SECONDS:-4} s, the sender ended ($out)" \
+		test -n "$(echo "$out" | sed -n 's/^frames=//p')"
 done
-out=$("$TOOL" idle "$URL" 0 2>&1)
+out=$(tool 30 idle "$URL" 0 2>&1)
 check "after the beacon flood the controller answers at once ($out)" \
 	test -n "$(echo "$out" | sed -n 's/^second_ping_ms=//p')"
 hwm1=$(hwm)
@@ -110,7 +117,7 @@ check "health port: same process, never restarted" \
 hwm0=$(hwm)
 
 # ---- S1: the flood --------------------------------------------------------------------
-out=$("$TOOL" flood "$URL" "$SECS" "$THREADS" "$SIZE" 2>&1)
+out=$(tool $((SECS + 60)) flood "$URL" "$SECS" "$THREADS" "$SIZE" 2>&1)
 diag "flood of $THREADS x $SIZE-byte frames for $SECS s: $out"
 val() { echo "$out" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 frames=$(val frames)
@@ -132,11 +139,11 @@ check "peak RSS grew by $(((hwm1 - hwm0) / 1024)) MiB (bound $((bound / 1024)) M
 	test $((hwm1 - hwm0)) -le "$bound"
 
 # ---- the receive timeout --------------------------------------------------------------
-out=$("$TOOL" partial 127.0.0.1 "$PORT" $((10 * 1024 * 1024)) 3 $((TIMEOUT_MS * 5)) 2>&1)
+out=$(tool 60 partial 127.0.0.1 "$PORT" $((10 * 1024 * 1024)) 3 $((TIMEOUT_MS * 5)) 2>&1)
 ms=$(echo "$out" | sed -n 's/^closed_after_ms=//p')
 check "a peer announcing 10 MiB and sending 3 bytes is disconnected after the receive timeout ($out)" \
 	test -n "$ms" -a "${ms:-0}" -ge $((TIMEOUT_MS - 100)) -a "${ms:-99999}" -le $((TIMEOUT_MS * 2 + 1000))
-out=$("$TOOL" idle "$URL" $((TIMEOUT_MS * 2)) 2>&1)
+out=$(tool 30 idle "$URL" $((TIMEOUT_MS * 2)) 2>&1)
 ms=$(echo "$out" | sed -n 's/^second_ping_ms=//p')
 check "a client silent for $((TIMEOUT_MS * 2)) ms is served again at once ($out)" \
 	test -n "$ms" -a "${ms:-99999}" -lt 1000
@@ -209,10 +216,10 @@ YAML
 AURL=ipc://$tmp/agent.sock
 nsenter --net="/run/netns/$NS" "$AGENT" --config "$tmp/agent.yaml" 2>"$tmp/agent.log" &
 pid=$!
-for _ in $(seq 100); do "$TOOL" idle "$AURL" 0 >/dev/null 2>&1 && break; sleep 0.1; done
-check "agent $pid serves $AURL" bash -c "'$TOOL' idle '$AURL' 0 >/dev/null"
+for _ in $(seq 100); do tool 30 idle "$AURL" 0 >/dev/null 2>&1 && break; sleep 0.1; done
+check "agent $pid serves $AURL" bash -c "timeout -k 5 30 '$TOOL' idle '$AURL' 0 >/dev/null"
 hwm0=$(hwm)
-out=$("$TOOL" flood "$AURL" "${AGENT_SECONDS:-8}" "$THREADS" "$SIZE" 2>&1)
+out=$(tool $((${AGENT_SECONDS:-8} + 60)) flood "$AURL" "${AGENT_SECONDS:-8}" "$THREADS" "$SIZE" 2>&1)
 diag "agent: $out"
 gap=$(val ping_gap_ms)
 fresh=$(val fresh_ping_max_ms)
