@@ -19,7 +19,8 @@
 #                            xdrop-gateway ($GW_BIN) started and waited for (GET /health
 #                            on 127.0.0.1:PORT within 10 s): GW_PID
 #   sec_stop PID [TENTHS]    SIGTERM, then SIGKILL if PID is still there after TENTHS
-#                            (150) tenths of a second; reaps it
+#                            (150) tenths of a second; reaps it and returns its exit
+#                            status (1 when it was no longer running: it ended on its own)
 CTRL_BIN=${CTRL_BIN:-build/bin/xdrop-controller}
 GW_BIN=${GW_BIN:-build/bin/xdrop-gateway}
 
@@ -103,7 +104,10 @@ sec_gw_start() {
 
 sec_stop() {
 	local i
-	kill -TERM "$1" 2>/dev/null || return 0
+	if ! kill -TERM "$1" 2>/dev/null; then
+		wait "$1" 2>/dev/null
+		return 1
+	fi
 	for ((i = 0; i < ${2:-150}; i++)); do
 		kill -0 "$1" 2>/dev/null || break
 		sleep 0.1
