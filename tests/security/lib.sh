@@ -11,10 +11,12 @@
 #                            $SEC_LOG_LEVEL (warn) is its log_level
 #   sec_ctrl_start CFG LOG [VAR=value...]
 #                            xdrop-controller ($CTRL_BIN) with that environment: CTRL_PID
+#                            (in the network namespace $SEC_NETNS when that is set)
 #   sec_ctrl_up TENTHS CMD...
 #                            waits for CMD to succeed while CTRL_PID lives (deadline)
 #   sec_gw_yaml FILE URL PORT [LINE...]
-#                            a gateway config in front of the controller at URL
+#                            a gateway config in front of the controller at URL;
+#                            $SEC_UPSTREAM_EXTRA (indented lines) goes under upstream:
 #   sec_gw_start CFG LOG PORT
 #                            xdrop-gateway ($GW_BIN) started and waited for (GET /health
 #                            on 127.0.0.1:PORT within 10 s): GW_PID
@@ -60,7 +62,9 @@ sec_ctrl_yaml() {
 sec_ctrl_start() {
 	local cfg=$1 log=$2
 	shift 2
-	env "$@" "$CTRL_BIN" --config "$cfg" 2>>"$log" &
+	# env and nsenter (no --fork) exec the controller: $! is its PID
+	env "$@" ${SEC_NETNS:+nsenter --net=/run/netns/$SEC_NETNS} "$CTRL_BIN" --config "$cfg" \
+		2>>"$log" &
 	CTRL_PID=$!
 }
 
@@ -91,6 +95,7 @@ sec_gw_yaml() {
 		echo "upstream:"
 		echo "  mode: controller"
 		echo "  url: $url"
+		[ -n "${SEC_UPSTREAM_EXTRA:-}" ] && printf '%s\n' "$SEC_UPSTREAM_EXTRA"
 		echo "listen: 127.0.0.1:$port"
 		[ $# -gt 0 ] && printf '%s\n' "$@"
 	} >"$file"
