@@ -64,7 +64,7 @@ sec_ctrl_start() {
 	shift 2
 	# env and nsenter (no --fork) exec the controller: $! is its PID
 	env "$@" ${SEC_NETNS:+nsenter --net=/run/netns/$SEC_NETNS} "$CTRL_BIN" --config "$cfg" \
-		2>>"$log" &
+		</dev/null >/dev/null 2>>"$log" &
 	CTRL_PID=$!
 }
 
