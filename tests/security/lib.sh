@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: MIT
 # tests/security/lib.sh: the scaffolding the tests/security suites share, sourced by each
 # (it defines functions and defaults only, and starts nothing by itself):
+#   sec_need BIN...          skips the whole suite (TAP "1..0 # SKIP") unless each BIN
+#                            is built
 #   sec_port                 a free loopback TCP port, picked by the kernel
 #   sec_wait TENTHS CMD...   CMD every 0.1 s until it succeeds, at most TENTHS times
 #   sec_ctrl_yaml FILE DB RPC PUSH HEALTH KEYS [LINE...]
@@ -25,6 +27,16 @@
 #                            status (1 when it was no longer running: it ended on its own)
 CTRL_BIN=${CTRL_BIN:-build/bin/xdrop-controller}
 GW_BIN=${GW_BIN:-build/bin/xdrop-gateway}
+
+sec_need() {
+	local b
+	for b in "$@"; do
+		if [ ! -x "$b" ]; then
+			echo "1..0 # SKIP $b not built"
+			exit 0
+		fi
+	done
+}
 
 sec_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

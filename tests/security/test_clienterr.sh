@@ -20,16 +20,11 @@ CTL_BIN=${CTL_BIN:-build/bin/xdropctl}
 ADMIN_KEY=admin-key-0123456789abcdef
 NS=clienterr$$
 echo "TAP version 13"
-for b in "$CTRL_BIN" "$CTL_BIN"; do
-	if [ ! -x "$b" ]; then
-		echo "1..0 # SKIP $b not built"
-		exit 0
-	fi
-done
+. tests/security/lib.sh
+sec_need "$CTRL_BIN" "$CTL_BIN"
 TMP=$(mktemp -d /tmp/xdrop-clienterr.XXXXXX)
 PIDS=()
 . tests/lib/tap.sh
-. tests/security/lib.sh
 
 down() {
 	for p in "${PIDS[@]}"; do
@@ -106,20 +101,12 @@ start_ctrl lost "$URL" || { echo "Bail out! controller did not start"; exit 1; }
 timeout 60 "$CTL_BIN" --timeout 30000 -k "$ADMIN_KEY" -u "$URL" --json stats --watch 1 \
 	>"$TMP/b.out" 2>"$TMP/b.err" &
 WPID=$!
-for _ in $(seq 200); do
-	[ -s "$TMP/b.out" ] && break
-	sleep 0.05
-done
+sec_wait 100 test -s "$TMP/b.out"
 kill -STOP "$CPID"
 # the next request has arrived when the stopped controller's socket holds unread bytes
+unread() { ss -Htn state established "( sport = :$P )" | awk '$1 > 0 {f=1} END {exit !f}'; }
 pending=no
-for _ in $(seq 100); do
-	if ss -Htn state established "( sport = :$P )" | awk '$1 > 0 {f=1} END {exit !f}'; then
-		pending=yes
-		break
-	fi
-	sleep 0.05
-done
+sec_wait 50 unread && pending=yes
 check "(b) a call is waiting for its reply from the stopped controller" test "$pending" = yes
 t0=$(now_ms)
 kill -KILL "$CPID"
@@ -141,10 +128,8 @@ kill -STOP "$CPID"
 timeout 60 "$CTL_BIN" --timeout 30000 -k "$ADMIN_KEY" -u "$URL" info >/dev/null \
 	2>"$TMP/b2.err" &
 WPID=$!
-for _ in $(seq 100); do
-	ss -Htn state established "( dport = :$P )" | grep -q . && break
-	sleep 0.05
-done
+connected() { ss -Htn state established "( dport = :$P )" | grep -q .; }
+sec_wait 50 connected
 t0=$(now_ms)
 kill -KILL "$CPID"
 wait_exit "$WPID" 20

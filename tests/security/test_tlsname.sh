@@ -26,17 +26,12 @@ NODE_KEY=tlsname-node-key-0123456789
 NS=tlsname$$
 PIN=/sys/fs/bpf/xdrop-tlsname-$$
 echo "TAP version 13"
-for b in "$CTRL_BIN" "$CTL_BIN" "$GW_BIN" "$AGENT_BIN"; do
-	if [ ! -x "$b" ]; then
-		echo "1..0 # SKIP $b not built"
-		exit 0
-	fi
-done
+. tests/security/lib.sh
+sec_need "$CTRL_BIN" "$CTL_BIN" "$GW_BIN" "$AGENT_BIN"
 TMP=$(mktemp -d /tmp/xdrop-tlsname.XXXXXX)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 PIDS=()
 . tests/lib/tap.sh
-. tests/security/lib.sh
 
 # inns CMD...: CMD in the namespace (exec: a background `inns X &` has X's own pid in $!)
 inns() { exec nsenter --net=/run/netns/"$NS" "$@"; }
