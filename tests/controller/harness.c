@@ -99,6 +99,30 @@ void ctl_stop(struct ctl *c)
 	assert_int_equal(system(cmd), 0);
 }
 
+static struct ctl *group_ctl;
+static unsigned group_interval_ms;
+
+void ctl_group(struct ctl *c, unsigned interval_ms)
+{
+	group_ctl = c;
+	group_interval_ms = interval_ms;
+}
+
+int ctl_group_setup(void **state)
+{
+	(void)state;
+	log_set_level(LOG_LEVEL_WARN);
+	ctl_start(group_ctl, group_interval_ms);
+	return 0;
+}
+
+int ctl_group_teardown(void **state)
+{
+	(void)state;
+	ctl_stop(group_ctl);
+	return 0;
+}
+
 struct rpc_client *ctl_client(struct ctl *c, const char *token)
 {
 	struct rpc_client_opts o = {

@@ -49,6 +49,13 @@ void ctl_start(struct ctl *c, unsigned interval_ms);
 void ctl_start_busy(struct ctl *c, unsigned interval_ms, unsigned busy_ms);
 void ctl_stop(struct ctl *c);
 
+/* cmocka group fixtures for a suite whose tests share one controller: ctl_group names it
+ * and its interval (before cmocka_run_group_tests); the setup sets the log level to warn
+ * and starts it, the teardown stops it. */
+void ctl_group(struct ctl *c, unsigned interval_ms);
+int ctl_group_setup(void **state);
+int ctl_group_teardown(void **state);
+
 /* A client with token (NULL: none). */
 struct rpc_client *ctl_client(struct ctl *c, const char *token);
 

@@ -488,19 +488,6 @@ static void test_records_expire_and_are_bounded(void **state)
 	assert_int_equal(tmpdir_remove(d.dir), 0);
 }
 
-static int setup(void **state)
-{
-	log_set_level(LOG_LEVEL_WARN);
-	ctl_start(&c, 100);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	ctl_stop(&c);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,5 +502,6 @@ int main(void)
 	    cmocka_unit_test(test_records_expire_and_are_bounded),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	ctl_group(&c, 100);
+	return cmocka_run_group_tests(tests, ctl_group_setup, ctl_group_teardown);
 }

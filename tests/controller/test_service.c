@@ -898,19 +898,6 @@ static void test_locked_database_is_unavailable(void **state)
 	ctl_stop(&lc);
 }
 
-static int setup(void **state)
-{
-	log_set_level(LOG_LEVEL_WARN);
-	ctl_start(&c, 500);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	ctl_stop(&c);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -928,5 +915,7 @@ int main(void)
 	    cmocka_unit_test(test_locked_database_is_unavailable),
 	};
 
-	return cmocka_run_group_tests_name("controller services", tests, setup, teardown);
+	ctl_group(&c, 500);
+	return cmocka_run_group_tests_name("controller services", tests, ctl_group_setup,
+					   ctl_group_teardown);
 }

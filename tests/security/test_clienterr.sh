@@ -20,12 +20,8 @@ CTL_BIN=${CTL_BIN:-build/bin/xdropctl}
 ADMIN_KEY=admin-key-0123456789abcdef
 NS=clienterr$$
 echo "TAP version 13"
-for b in "$CTRL_BIN" "$CTL_BIN"; do
-	if [ ! -x "$b" ]; then
-		echo "1..0 # SKIP $b not built"
-		exit 0
-	fi
-done
+. tests/security/lib.sh
+sec_need "$CTRL_BIN" "$CTL_BIN"
 TMP=$(mktemp -d /tmp/xdrop-clienterr.XXXXXX)
 PIDS=()
 . tests/lib/tap.sh
@@ -41,9 +37,6 @@ down() {
 }
 trap down EXIT
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # start_ctrl NAME RPC_URL [YAML lines]: a controller with its own database and ipc://
@@ -51,24 +44,14 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 start_ctrl() {
 	local name=$1 url=$2
 	shift 2
-	{
-		echo "database: $TMP/$name.db"
-		echo "log_level: warn"
-		echo "rpc: {listen: \"$url\"}"
-		echo "push: {listen: \"ipc://$TMP/$name-push.sock\"}"
-		echo "health: {listen: \"ipc://$TMP/$name-health.sock\"}"
-		echo "keys: {admin_key: $ADMIN_KEY}"
-		printf '%s\n' "$@"
-	} >"$TMP/$name.yaml"
-	"$CTRL_BIN" --config "$TMP/$name.yaml" 2>"$TMP/$name.log" &
-	CPID=$!
+	sec_ctrl_yaml "$TMP/$name.yaml" "$TMP/$name.db" "$url" "ipc://$TMP/$name-push.sock" \
+		"ipc://$TMP/$name-health.sock" "admin_key: $ADMIN_KEY" "$@"
+	sec_ctrl_start "$TMP/$name.yaml" "$TMP/$name.log"
+	CPID=$CTRL_PID
 	PIDS+=("$CPID")
-	for _ in $(seq 150); do
-		# shellcheck disable=SC2086
-		timeout 10 "$CTL_BIN" -q --timeout 1000 -u "$url" ${PING_OPTS:-} ping 2>/dev/null &&
-			return 0
-		sleep 0.1
-	done
+	# shellcheck disable=SC2086
+	sec_ctrl_up 150 timeout 10 "$CTL_BIN" -q --timeout 1000 -u "$url" ${PING_OPTS:-} ping \
+		2>/dev/null && return 0
 	diag "controller $name did not start:"
 	sed 's/^/# /' "$TMP/$name.log"
 	return 1
@@ -101,7 +84,7 @@ wait_exit() {
 }
 
 # ---- (a) nothing listening ----
-P=$(free_port)
+P=$(sec_port)
 run_ctl "$TMP/a.err" -u "tcp://127.0.0.1:$P" ping
 diag "$(cat "$TMP/a.err") (exit $RC, $MS ms)"
 check "(a) nothing listening: exit 7 within 2 s (got $RC after $MS ms)" \
@@ -110,7 +93,7 @@ check "(a) the message says: connection refused by 127.0.0.1:$P" \
 	grep -q "UNAVAILABLE: connection refused by 127.0.0.1:$P" "$TMP/a.err"
 
 # ---- (b) a controller killed while the call waits for its reply ----
-P=$(free_port)
+P=$(sec_port)
 URL=tcp://127.0.0.1:$P
 start_ctrl lost "$URL" || { echo "Bail out! controller did not start"; exit 1; }
 # stats --watch keeps one connection and calls once a second: the first sample proves the
@@ -118,20 +101,12 @@ start_ctrl lost "$URL" || { echo "Bail out! controller did not start"; exit 1; }
 timeout 60 "$CTL_BIN" --timeout 30000 -k "$ADMIN_KEY" -u "$URL" --json stats --watch 1 \
 	>"$TMP/b.out" 2>"$TMP/b.err" &
 WPID=$!
-for _ in $(seq 200); do
-	[ -s "$TMP/b.out" ] && break
-	sleep 0.05
-done
+sec_wait 100 test -s "$TMP/b.out"
 kill -STOP "$CPID"
 # the next request has arrived when the stopped controller's socket holds unread bytes
+unread() { ss -Htn state established "( sport = :$P )" | awk '$1 > 0 {f=1} END {exit !f}'; }
 pending=no
-for _ in $(seq 100); do
-	if ss -Htn state established "( sport = :$P )" | awk '$1 > 0 {f=1} END {exit !f}'; then
-		pending=yes
-		break
-	fi
-	sleep 0.05
-done
+sec_wait 50 unread && pending=yes
 check "(b) a call is waiting for its reply from the stopped controller" test "$pending" = yes
 t0=$(now_ms)
 kill -KILL "$CPID"
@@ -146,17 +121,15 @@ check "(b) the message says the connection was lost" \
 kill -KILL "$WPID" 2>/dev/null
 
 # stopped before the call: the kernel accepts the connection, nobody answers; then kill -9
-P=$(free_port)
+P=$(sec_port)
 URL=tcp://127.0.0.1:$P
 start_ctrl stopped "$URL" || { echo "Bail out! controller did not start"; exit 1; }
 kill -STOP "$CPID"
 timeout 60 "$CTL_BIN" --timeout 30000 -k "$ADMIN_KEY" -u "$URL" info >/dev/null \
 	2>"$TMP/b2.err" &
 WPID=$!
-for _ in $(seq 100); do
-	ss -Htn state established "( dport = :$P )" | grep -q . && break
-	sleep 0.05
-done
+connected() { ss -Htn state established "( dport = :$P )" | grep -q .; }
+sec_wait 50 connected
 t0=$(now_ms)
 kill -KILL "$CPID"
 wait_exit "$WPID" 20
@@ -189,7 +162,7 @@ extendedKeyUsage=serverAuth"
 	leaf client xdropctl ca "extendedKeyUsage=clientAuth"
 ) >"$TMP/pki.log" 2>&1 || { sed 's/^/# /' "$TMP/pki.log"; echo "Bail out! openssl"; exit 1; }
 PKI=$TMP/pki
-P=$(free_port)
+P=$(sec_port)
 URL=tls+tcp://127.0.0.1:$P
 GOOD=(--ca "$PKI/ca.crt" --server-name localhost --cert "$PKI/client.crt" --cert-key "$PKI/client.key")
 PING_OPTS="${GOOD[*]}" start_ctrl tls "$URL" "tls:" "  ca_file: $PKI/ca.crt" \

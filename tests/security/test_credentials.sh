@@ -15,61 +15,36 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 set -u
-CTL=${CTL:-build/bin/xdrop-controller}
-GW=${GW:-build/bin/xdrop-gateway}
+. tests/security/lib.sh
 CTLCTL=build/bin/xdropctl
 CALL=build/bin/xdrop-call
 TMP=$(mktemp -d /tmp/xdrop-credentials-XXXXXX)
-CTL_PID= GW_PID=
+CTRL_PID= GW_PID=
 cleanup() {
-	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null && wait "$GW_PID" 2>/dev/null
-	[ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
+	[ -n "$GW_PID" ] && sec_stop "$GW_PID"
+	[ -n "$CTRL_PID" ] && sec_stop "$CTRL_PID"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 echo "TAP version 13"
 umask 000 # the files must be private whatever the operator's umask
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-RPC_PORT=$(port) PUSH_PORT=$(port) HEALTH_PORT=$(port) GW_PORT=$(port)
+RPC_PORT=$(sec_port) PUSH_PORT=$(sec_port) HEALTH_PORT=$(sec_port) GW_PORT=$(sec_port)
 URL=tcp://127.0.0.1:$RPC_PORT
 DB=$TMP/c.db
 CFG_KEY=cfgnode-0123456789abcdef-secret # the config node's key (plaintext in the config)
-cat >"$TMP/c.yaml" <<YAML
-database: $DB
-log_level: info
-rpc:
-  listen: $URL
-push:
-  listen: tcp://127.0.0.1:$PUSH_PORT
-health:
-  listen: tcp://127.0.0.1:$HEALTH_PORT
-keys:
-  admin_key_file: $TMP/admin.key
-nodes:
-  - id: cfg-node
-    name: from the config
-    key: $CFG_KEY
-YAML
-cat >"$TMP/gw.yaml" <<YAML
-upstream:
-  mode: controller
-  url: $URL
-listen: 127.0.0.1:$GW_PORT
-log_level: warn
-YAML
+SEC_LOG_LEVEL=info sec_ctrl_yaml "$TMP/c.yaml" "$DB" "$URL" tcp://127.0.0.1:$PUSH_PORT \
+	tcp://127.0.0.1:$HEALTH_PORT "admin_key_file: $TMP/admin.key" "nodes:" "  - id: cfg-node" \
+	"    name: from the config" "    key: $CFG_KEY"
+sec_gw_yaml "$TMP/gw.yaml" "$URL" "$GW_PORT" "log_level: warn"
 
 ctl_start() {
-	"$CTL" --config "$TMP/c.yaml" 2>>"$TMP/ctl.log" &
-	CTL_PID=$!
-	for _ in $(seq 100); do
-		"$CTLCTL" --url "$URL" ping >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
+	sec_ctrl_start "$TMP/c.yaml" "$TMP/ctl.log"
+	sec_ctrl_up 100 "$CTLCTL" --url "$URL" ping >/dev/null 2>&1 && return 0
 	sed 's/^/# /' "$TMP/ctl.log"
 	return 1
 }
-ctl_stop() { kill "$CTL_PID" && wait "$CTL_PID"; CTL_PID=; }
+ctl_stop() { sec_stop "$CTRL_PID"; CTRL_PID=; }
 # rpc TOKEN SERVICE METHOD: the gRPC status code of an empty request (0 = OK)
 rpc() { "$CALL" "$URL" "$1" "xdrop.v1.$2" "$3" </dev/null >/dev/null 2>&1; echo $?; }
 rest() { curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $1" "http://127.0.0.1:$GW_PORT/api/v1/rules"; }
@@ -132,16 +107,14 @@ RO_ID=$(cut -d_ -f2 <<<"$RO_KEY")
 HASH=$(sql "$BK" "SELECT hex(hash) FROM api_keys WHERE id = '$RO_ID'" | tr A-F a-f)
 SALT=$(sql "$BK" "SELECT hex(salt) FROM api_keys WHERE id = '$RO_ID'" | tr A-F a-f)
 check "the key row holds a 32-byte hash" [ ${#HASH} = 64 ]
-"$GW" --config "$TMP/gw.yaml" 2>>"$TMP/gw.log" &
-GW_PID=$!
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/health" && break; sleep 0.1; done
+sec_gw_start "$TMP/gw.yaml" "$TMP/gw.log" "$GW_PORT"
 check "control: the read-only key reads over REST" [ "$(rest "$RO_KEY")" = 200 ]
 check "control: the read-only key reads over RPC" [ "$(rpc "$RO_KEY" RuleService List)" = 0 ]
 for cand in "xdk_${RO_ID}_$HASH" "xdk_${RO_ID}_$SALT" "$HASH"; do
 	check "stored value ${cand:0:20}... is refused over REST (401)" [ "$(rest "$cand")" = 401 ]
 	check "stored value ${cand:0:20}... is refused over RPC (UNAUTHENTICATED)" [ "$(rpc "$cand" RuleService List)" = 16 ]
 done
-kill "$GW_PID" && wait "$GW_PID"
+sec_stop "$GW_PID"
 GW_PID=
 ctl_stop
 

@@ -19,18 +19,18 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 set -u
-CTL=${CTL:-build/bin/xdrop-controller}
-GW=${GW:-build/bin/xdrop-gateway-san}
+GW_BIN=${GW_BIN:-build/bin/xdrop-gateway-san}
+. tests/security/lib.sh
 AGENT=${AGENT:-build/bin/xdrop-agent}
 CALL=build/bin/xdrop-call
 TMP=$(mktemp -d /tmp/xdrop-guessing-XXXXXX)
 NS=xguessing$$
 PIN=/sys/fs/bpf/xdrop-guessing-$$
-CTL_PID= GW_PID= AGENT_PID=
+CTRL_PID= GW_PID= AGENT_PID=
 cleanup() {
-	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null && wait "$GW_PID" 2>/dev/null
-	[ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
-	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+	[ -n "$GW_PID" ] && sec_stop "$GW_PID"
+	[ -n "$CTRL_PID" ] && sec_stop "$CTRL_PID"
+	[ -n "$AGENT_PID" ] && sec_stop "$AGENT_PID"
 	if [ -f "$TMP/agent.yaml" ]; then
 		nsenter --net=/run/netns/$NS "$AGENT" --config "$TMP/agent.yaml" --detach >/dev/null 2>&1
 	fi
@@ -41,44 +41,21 @@ trap cleanup EXIT
 echo "TAP version 13"
 
 ATTEMPTS=5 SLOTS=8 RPC_SLOTS=4
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-RPC_PORT=$(port) PUSH_PORT=$(port) HEALTH_PORT=$(port) GW_PORT=$(port)
+RPC_PORT=$(sec_port) PUSH_PORT=$(sec_port) HEALTH_PORT=$(sec_port) GW_PORT=$(sec_port)
 URL=tcp://127.0.0.1:$RPC_PORT
 BASE=http://127.0.0.1:$GW_PORT
-cat >"$TMP/c.yaml" <<YAML
-database: $TMP/c.db
-log_level: warn
-rpc:
-  listen: $URL
-  auth_limit:
+SEC_RPC_EXTRA="  auth_limit:
     attempts: $ATTEMPTS
     slots: $RPC_SLOTS
-    window: 120s
-push:
-  listen: tcp://127.0.0.1:$PUSH_PORT
-health:
-  listen: tcp://127.0.0.1:$HEALTH_PORT
-keys:
-  admin_key_file: $TMP/admin.key
-YAML
-cat >"$TMP/gw.yaml" <<YAML
-upstream:
-  mode: controller
-  url: $URL
-listen: 127.0.0.1:$GW_PORT
-log_level: warn
-auth:
-  login_attempts: $ATTEMPTS
-  login_window: 120s
-  limiter_slots: $SLOTS
-YAML
-"$CTL" --config "$TMP/c.yaml" 2>>"$TMP/ctl.log" &
-CTL_PID=$!
-for _ in $(seq 100); do [ -s "$TMP/admin.key" ] && "$CALL" "$URL" "" xdrop.v1.HealthService Ping </dev/null >/dev/null 2>&1 && break; sleep 0.1; done
+    window: 120s" sec_ctrl_yaml "$TMP/c.yaml" "$TMP/c.db" "$URL" tcp://127.0.0.1:$PUSH_PORT \
+	tcp://127.0.0.1:$HEALTH_PORT "admin_key_file: $TMP/admin.key"
+sec_gw_yaml "$TMP/gw.yaml" "$URL" "$GW_PORT" "log_level: warn" "auth:" \
+	"  login_attempts: $ATTEMPTS" "  login_window: 120s" "  limiter_slots: $SLOTS"
+ctl_ready() { [ -s "$TMP/admin.key" ] && "$CALL" "$URL" "" xdrop.v1.HealthService Ping </dev/null >/dev/null 2>&1; }
+sec_ctrl_start "$TMP/c.yaml" "$TMP/ctl.log"
+sec_ctrl_up 100 ctl_ready
 ADMIN=$(head -1 "$TMP/admin.key")
-"$GW" --config "$TMP/gw.yaml" 2>>"$TMP/gw.log" &
-GW_PID=$!
-for _ in $(seq 100); do curl -s -o /dev/null "$BASE/health" && break; sleep 0.1; done
+sec_gw_start "$TMP/gw.yaml" "$TMP/gw.log" "$GW_PORT"
 check "controller and gateway are up" [ -n "$ADMIN" ] && curl -s -o /dev/null "$BASE/health"
 
 # code FROM ARGS...: the HTTP status of a curl from source address FROM
@@ -183,14 +160,15 @@ nsenter --net=/run/netns/$NS "$AGENT" --config "$TMP/agent.yaml" 2>"$TMP/agent.l
 AGENT_PID=$!
 # arpc FROM TOKEN: RuleService.List on the agent from source FROM inside its namespace
 arpc() { nsenter --net=/run/netns/$NS "$CALL" "tcp://$1;127.0.0.1:7600" "$2" xdrop.v1.RuleService List </dev/null >/dev/null 2>&1; echo $?; }
-for _ in $(seq 100); do [ "$(arpc 127.0.0.1 "$AGENT_KEY")" = 0 ] && break; sleep 0.1; done
+agent_ready() { [ "$(arpc 127.0.0.1 "$AGENT_KEY")" = 0 ]; }
+sec_wait 100 agent_ready
 check "the agent is up" [ "$(arpc 127.0.0.1 "$AGENT_KEY")" = 0 ]
 got=; for _ in $(seq $((ATTEMPTS + 1))); do got+="$(arpc 127.0.0.70 "wrong-$RANDOM") "; done
 check "agent RPC key: $ATTEMPTS x UNAUTHENTICATED then RESOURCE_EXHAUSTED ($got)" [ "$got" = "$(want 16 $ATTEMPTS)8 " ]
 check "agent RPC: a valid key from the limited source is refused too" [ "$(arpc 127.0.0.70 "$AGENT_KEY")" = 8 ]
 check "agent RPC: another source is served" [ "$(arpc 127.0.0.71 "$AGENT_KEY")" = 0 ]
 
-kill "$GW_PID" && wait "$GW_PID"
+sec_stop "$GW_PID"
 check "the gateway exits cleanly (no ASan report)" [ $? = 0 ] && ! grep -q 'ERROR: AddressSanitizer\|runtime error' "$TMP/gw.log"
 GW_PID=
 echo "1..$T"

@@ -16,40 +16,28 @@
 #     succeed again once space is back (PRAGMA integrity_check afterwards).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/gateway/lib.sh
+. tests/security/lib.sh
 NS=hygiene$$
 PIN=/sys/fs/bpf/xdrop-hygiene-$$
-CTRL_BIN=${CTRL_BIN:-build/bin/xdrop-controller}
 echo "TAP version 13"
 CTRL_PID=
 DISK=$TMP/disk
 down() {
-	[ -n "$CTRL_PID" ] && kill "$CTRL_PID" 2>/dev/null && wait "$CTRL_PID" 2>/dev/null
+	[ -n "$CTRL_PID" ] && sec_stop "$CTRL_PID"
 	mountpoint -q "$DISK" && umount "$DISK"
 	gw_lab_down
 }
 trap down EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # The controller's database lives on a 6 MiB tmpfs that the disk-full cases fill.
 mkdir -p "$DISK"
 mount -t tmpfs -o size=6m,mode=0700 hygiene-tmpfs "$DISK" || { echo "Bail out! tmpfs"; exit 1; }
-P1=$(free_port) P2=$(free_port) P3=$(free_port)
-cat >"$TMP/ctrl.yaml" <<YAML
-database: $DISK/ctrl.db
-log_level: warn
-rpc:
-  listen: tcp://127.0.0.1:$P1
-push:
-  listen: tcp://127.0.0.1:$P2
-health:
-  listen: tcp://127.0.0.1:$P3
-keys:
-  admin_key: $ADMIN_KEY
-YAML
-"$CTRL_BIN" --config "$TMP/ctrl.yaml" 2>"$TMP/ctrl.log" &
-CTRL_PID=$!
+P1=$(sec_port) P2=$(sec_port) P3=$(sec_port)
+sec_ctrl_yaml "$TMP/ctrl.yaml" "$DISK/ctrl.db" tcp://127.0.0.1:$P1 tcp://127.0.0.1:$P2 \
+	tcp://127.0.0.1:$P3 "admin_key: $ADMIN_KEY"
+sec_ctrl_start "$TMP/ctrl.yaml" "$TMP/ctrl.log"
 export XDROP_URL=tcp://127.0.0.1:$P1 XDROP_KEY=$ADMIN_KEY
-for _ in $(seq 100); do "$CTL_BIN" -q ping 2>/dev/null && break; sleep 0.1; done
+sec_ctrl_up 100 "$CTL_BIN" -q ping 2>/dev/null
 check "controller up" "$CTL_BIN" -q ping
 mkdir -p "$TMP/dist"
 echo '<!doctype html>' >"$TMP/dist/index.html"
@@ -310,7 +298,7 @@ expect 201 - "once space is back, the same write succeeds"
 req GET /api/v1/rules
 check "every acknowledged rule is there, the refused ones are not" \
 	[ "$(pyj 'd["count"]' 2>/dev/null)" = $((count_before + stored + 1)) ]
-kill "$CTRL_PID" && wait "$CTRL_PID" 2>/dev/null
+sec_stop "$CTRL_PID"
 CTRL_PID=
 check "PRAGMA integrity_check is ok after the full disk" \
 	[ "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("pragma integrity_check").fetchone()[0])' "$DISK/ctrl.db")" = ok ]

@@ -15,8 +15,7 @@
 #    died reports success once the controller is back, with no ALREADY_EXISTS.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
-CTRL_BIN=${CTRL_BIN:-build/bin/xdrop-controller}
-GW_BIN=${GW_BIN:-build/bin/xdrop-gateway}
+. tests/security/lib.sh
 CTL_BIN=${CTL_BIN:-build/bin/xdropctl}
 KEY=idempotency-admin-key-0123456789
 TMP=$(mktemp -d /tmp/xdrop-idempotency.XXXXXX)
@@ -26,56 +25,29 @@ BG_PID=
 echo "TAP version 13"
 
 down() {
-	[ -n "$BG_PID" ] && kill "$BG_PID" 2>/dev/null && wait "$BG_PID" 2>/dev/null
-	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null && wait "$GW_PID" 2>/dev/null
-	[ -n "$CTRL_PID" ] && kill "$CTRL_PID" 2>/dev/null && wait "$CTRL_PID" 2>/dev/null
+	[ -n "$BG_PID" ] && sec_stop "$BG_PID"
+	[ -n "$GW_PID" ] && sec_stop "$GW_PID"
+	[ -n "$CTRL_PID" ] && sec_stop "$CTRL_PID"
 	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap down EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-P1=$(free_port) P2=$(free_port) P3=$(free_port) GW_PORT=$(free_port)
+P1=$(sec_port) P2=$(sec_port) P3=$(sec_port) GW_PORT=$(sec_port)
 export XDROP_URL=tcp://127.0.0.1:$P1 XDROP_KEY=$KEY
 BASE=http://127.0.0.1:$GW_PORT
-cat >"$TMP/ctrl.yaml" <<YAML
-database: $TMP/ctrl.db
-log_level: warn
-rpc:
-  listen: tcp://127.0.0.1:$P1
-push:
-  listen: tcp://127.0.0.1:$P2
-health:
-  listen: tcp://127.0.0.1:$P3
-keys:
-  admin_key: $KEY
-YAML
-cat >"$TMP/gw.yaml" <<YAML
-upstream:
-  mode: controller
-  url: tcp://127.0.0.1:$P1
-listen: 127.0.0.1:$GW_PORT
-ui:
-  dir: $TMP
-log_level: warn
-YAML
+sec_ctrl_yaml "$TMP/ctrl.yaml" "$TMP/ctrl.db" tcp://127.0.0.1:$P1 tcp://127.0.0.1:$P2 \
+	tcp://127.0.0.1:$P3 "admin_key: $KEY"
+sec_gw_yaml "$TMP/gw.yaml" tcp://127.0.0.1:$P1 "$GW_PORT" "ui:" "  dir: $TMP" "log_level: warn"
 
 # ctl_start [VAR=value...]: starts the controller (with that environment), waits for Ping.
 ctl_start() {
-	env "$@" "$CTRL_BIN" --config "$TMP/ctrl.yaml" 2>>"$TMP/ctrl.log" &
-	CTRL_PID=$!
-	for _ in $(seq 100); do
-		"$CTL_BIN" -q --timeout 500 ping 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
+	sec_ctrl_start "$TMP/ctrl.yaml" "$TMP/ctrl.log" "$@"
+	sec_ctrl_up 100 "$CTL_BIN" -q --timeout 500 ping 2>/dev/null
 }
 
 # ctl_exited: waits (at most 20 s) for the controller to exit on its own; CTRL_RC is its
 # status, or "running" (then it is killed with -9).
 ctl_exited() {
-	for _ in $(seq 200); do
-		kill -0 "$CTRL_PID" 2>/dev/null || break
-		sleep 0.1
-	done
+	sec_wait 200 eval '! kill -0 "$CTRL_PID" 2>/dev/null'
 	if kill -0 "$CTRL_PID" 2>/dev/null; then
 		CTRL_RC=running
 		kill -9 "$CTRL_PID"
@@ -88,7 +60,7 @@ ctl_exited() {
 }
 
 ctl_stop() {
-	kill "$CTRL_PID" && wait "$CTRL_PID"
+	sec_stop "$CTRL_PID"
 	CTRL_PID=
 }
 
@@ -115,12 +87,7 @@ if ! ctl_start; then
 	sed 's/^/# /' "$TMP/ctrl.log"
 	exit 1
 fi
-"$GW_BIN" --config "$TMP/gw.yaml" 2>>"$TMP/gw.log" &
-GW_PID=$!
-for _ in $(seq 100); do
-	curl -s -o /dev/null "$BASE/health" && break
-	sleep 0.1
-done
+sec_gw_start "$TMP/gw.yaml" "$TMP/gw.log" "$GW_PORT"
 
 # ---- a resent REST write gets its first outcome ----
 R1='{"name":"idem-one","dst_ip":"198.51.100.1","action":"drop"}'

@@ -19,6 +19,8 @@
 # exist.
 set -u
 source "$(dirname "$0")/../e2e/syslab.sh"
+CTRL_BIN=$CTL_BIN
+source "$(dirname "$0")/lib.sh"
 
 NS=xlockout$ID
 CTL_RPC=tcp://10.77.0.1:7700
@@ -67,26 +69,13 @@ lock_ping() { # url: HealthService.Ping from the namespace that owns the listene
 
 lock_ctl_start() {
 	ctl_config
-	nsenter --net="/run/netns/$NS-ctl" "$CTL_BIN" --config "$TMP/ctl.yaml" </dev/null >/dev/null 2>>"$TMP/ctl.log" &
-	CTL_PID=$!
-	cat >"$TMP/gw.yaml" <<EOF
-upstream:
-  mode: controller
-  url: $CTL_RPC
-listen: 127.0.0.1:$GW_PORT
-ui:
-  dir: $TMP/no-ui
-log_level: warn
-EOF
-	local i
-	for i in $(seq 200); do lock_ping "$CTL_RPC" && break; sleep 0.05; done
+	SEC_NETNS=$NS-ctl sec_ctrl_start "$TMP/ctl.yaml" "$TMP/ctl.log"
+	CTL_PID=$CTRL_PID
+	sec_gw_yaml "$TMP/gw.yaml" "$CTL_RPC" "$GW_PORT" "ui:" "  dir: $TMP/no-ui" "log_level: warn"
+	sec_ctrl_up 100 lock_ping "$CTL_RPC"
 	nsenter --net="/run/netns/$NS-ctl" "$GW_BIN" --config "$TMP/gw.yaml" </dev/null >/dev/null 2>>"$TMP/gw.log" &
 	GW_PID=$!
-	for i in $(seq 200); do
-		in_ns ctl curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/health" && return 0
-		sleep 0.05
-	done
-	return 1
+	sec_wait 100 in_ns ctl curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/health"
 }
 
 # lock_agent_config [false]: the node's config; without an argument protect_control keeps

@@ -22,8 +22,8 @@
 # gets the same flood for AGENT_SECONDS (8). Prints TAP.
 set -u
 BUILD=${BUILD:-build}
-CTRL=${CTRL:-$BUILD/bin/xdrop-controller}
-GW=${GW:-$BUILD/bin/xdrop-gateway}
+CTRL_BIN=${CTRL_BIN:-$BUILD/bin/xdrop-controller}
+GW_BIN=${GW_BIN:-$BUILD/bin/xdrop-gateway}
 TOOL=${TOOL:-$BUILD/bin/preauth_tool}
 AGENT=${AGENT:-$BUILD/bin/xdrop-agent}
 SECS=${PREAUTH_SECONDS:-15}
@@ -31,12 +31,13 @@ THREADS=8
 SIZE=$((16 * 1024 * 1024)) # XDROP_RPC_MAX_MSG: the largest frame the server decodes
 TIMEOUT_MS=2000
 . tests/lib/tap.sh
+. tests/security/lib.sh
 
 tmp=$(mktemp -d /tmp/xdrop-preauth-XXXXXX)
 pid=
-gwpid=
+GW_PID=
 cleanup() {
-	[ -n "$gwpid" ] && kill -9 "$gwpid" 2>/dev/null
+	[ -n "$GW_PID" ] && kill -9 "$GW_PID" 2>/dev/null
 	[ -n "$pid" ] && kill -CONT "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
 	[ "$FAILED" -gt 0 ] && tail -8 "$tmp/ctrl.log" 2>/dev/null | sed 's/^/# controller: /'
 	[ -n "${NS:-}" ] && ip netns del "$NS" 2>/dev/null
@@ -47,30 +48,17 @@ trap cleanup EXIT
 # ports: a free block chosen by the kernel's ephemeral range is not reserved, so pick one
 # from this PID and retry the start once on a collision
 port_base() { echo $((30000 + ($$ * 7 + $1 * 97) % 20000)); }
+ctrl_ready() { [ -s "$tmp/admin.key" ] && timeout -k 5 30 "$TOOL" idle "$URL" 0 >/dev/null 2>&1; }
 start_ctrl() { # attempt
 	local base
 	base=$(port_base "$1")
 	PORT=$base
 	URL=tcp://127.0.0.1:$base
-	cat >"$tmp/c.yaml" <<YAML
-database: $tmp/c.db
-log_level: info
-rpc:
-  listen: $URL
-push:
-  listen: tcp://127.0.0.1:$((base + 1))
-health:
-  listen: tcp://127.0.0.1:$((base + 2))
-keys:
-  admin_key_file: $tmp/admin.key
-YAML
-	XDROP_RPC_RECV_TIMEOUT_MS=$TIMEOUT_MS "$CTRL" --config "$tmp/c.yaml" 2>>"$tmp/ctrl.log" &
-	pid=$!
-	for _ in $(seq 100); do
-		[ -s "$tmp/admin.key" ] && timeout -k 5 30 "$TOOL" idle "$URL" 0 >/dev/null 2>&1 && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
+	SEC_LOG_LEVEL=info sec_ctrl_yaml "$tmp/c.yaml" "$tmp/c.db" "$URL" "tcp://127.0.0.1:$((base + 1))" \
+		"tcp://127.0.0.1:$((base + 2))" "admin_key_file: $tmp/admin.key"
+	sec_ctrl_start "$tmp/c.yaml" "$tmp/ctrl.log" XDROP_RPC_RECV_TIMEOUT_MS=$TIMEOUT_MS
+	pid=$CTRL_PID
+	sec_ctrl_up 100 ctrl_ready && return 0
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	pid=
@@ -153,24 +141,16 @@ check "a client silent for $((TIMEOUT_MS * 2)) ms is served again at once ($out)
 # connection: the request waits in the controller's socket buffer and is read on SIGCONT.
 GWPORT=$((PORT + 3))
 mkdir -p "$tmp/ui"
-cat >"$tmp/gw.yaml" <<YAML
-upstream:
-  mode: controller
-  url: $URL
-  timeout: 1s
-listen: 127.0.0.1:$GWPORT
-ui:
-  dir: $tmp/ui
-log_level: warn
-YAML
-"$GW" --config "$tmp/gw.yaml" 2>>"$tmp/gw.log" &
-gwpid=$!
+SEC_UPSTREAM_EXTRA="  timeout: 1s" sec_gw_yaml "$tmp/gw.yaml" "$URL" "$GWPORT" "ui:" \
+	"  dir: $tmp/ui" "log_level: warn"
+sec_gw_start "$tmp/gw.yaml" "$tmp/gw.log" "$GWPORT"
 rest() { # method path [body] -> "status body"
 	curl -s -m 10 -o "$tmp/rest.out" -w '%{http_code}' -X "$1" -H "X-API-Key: $KEY" \
 		-H 'Content-Type: application/json' ${3:+--data "$3"} "http://127.0.0.1:$GWPORT$2"
 }
-for _ in $(seq 100); do [ "$(rest GET /api/v1/rules)" = 200 ] && break; sleep 0.1; done
-check "gateway $gwpid serves the controller's API" test "$(rest GET /api/v1/rules)" = 200
+api_ready() { [ "$(rest GET /api/v1/rules)" = 200 ]; }
+sec_wait 100 api_ready
+check "gateway $GW_PID serves the controller's API" test "$(rest GET /api/v1/rules)" = 200
 kill -STOP "$pid"
 code=$(rest POST /api/v1/rules '{"name":"preauth-late","dst_port":4001,"protocol":"tcp","action":"drop"}')
 check "a REST write while the controller is stopped answers 504 (got $code)" test "$code" = 504
@@ -183,11 +163,10 @@ check "the write answered 504 was not executed when the controller continued" \
 	bash -c "grep -q preauth-ontime '$tmp/rest.out' && ! grep -q preauth-late '$tmp/rest.out'"
 check "... and the controller said why" \
 	grep -q "after the client's deadline and was not started" "$tmp/ctrl.log"
-kill -TERM "$gwpid"
-wait "$gwpid"
+sec_stop "$GW_PID"
+GW_PID=
 
-kill -TERM "$pid"
-wait "$pid"
+sec_stop "$pid"
 check "SIGTERM: exit 0" test $? -eq 0
 pid=
 
@@ -216,7 +195,7 @@ YAML
 AURL=ipc://$tmp/agent.sock
 nsenter --net="/run/netns/$NS" "$AGENT" --config "$tmp/agent.yaml" 2>"$tmp/agent.log" &
 pid=$!
-for _ in $(seq 100); do tool 30 idle "$AURL" 0 >/dev/null 2>&1 && break; sleep 0.1; done
+sec_wait 100 timeout -k 5 30 "$TOOL" idle "$AURL" 0 >/dev/null 2>&1
 check "agent $pid serves $AURL" bash -c "timeout -k 5 30 '$TOOL' idle '$AURL' 0 >/dev/null"
 hwm0=$(hwm)
 out=$(tool $((${AGENT_SECONDS:-8} + 60)) flood "$AURL" "${AGENT_SECONDS:-8}" "$THREADS" "$SIZE" 2>&1)
@@ -230,8 +209,7 @@ check "agent: Ping never waited 1 s (long-lived ${gap:-?} ms, fresh ${fresh:-?} 
 hwm1=$(hwm)
 check "agent: same process, never restarted, peak RSS +$(((hwm1 - hwm0) / 1024)) MiB (bound $((bound / 1024)) MiB)" \
 	bash -c "kill -0 $pid && ! grep -qE 'restarting in place|opening it again' '$tmp/agent.log' && [ $((hwm1 - hwm0)) -le $bound ]"
-kill -TERM "$pid"
-wait "$pid"
+sec_stop "$pid"
 check "agent: SIGTERM: exit 0" test $? -eq 0
 pid=
 nsenter --net="/run/netns/$NS" "$AGENT" --config "$tmp/agent.yaml" --detach >/dev/null 2>&1

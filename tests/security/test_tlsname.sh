@@ -26,12 +26,8 @@ NODE_KEY=tlsname-node-key-0123456789
 NS=tlsname$$
 PIN=/sys/fs/bpf/xdrop-tlsname-$$
 echo "TAP version 13"
-for b in "$CTRL_BIN" "$CTL_BIN" "$GW_BIN" "$AGENT_BIN"; do
-	if [ ! -x "$b" ]; then
-		echo "1..0 # SKIP $b not built"
-		exit 0
-	fi
-done
+. tests/security/lib.sh
+sec_need "$CTRL_BIN" "$CTL_BIN" "$GW_BIN" "$AGENT_BIN"
 TMP=$(mktemp -d /tmp/xdrop-tlsname.XXXXXX)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 PIDS=()
@@ -41,15 +37,7 @@ PIDS=()
 inns() { exec nsenter --net=/run/netns/"$NS" "$@"; }
 # in the foreground, a subshell keeps the exec from replacing the test
 run() { (inns "$@"); }
-stop() {
-	kill -TERM "$1" 2>/dev/null || return 0
-	for _ in $(seq 150); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
+stop() { sec_stop "$1"; }
 down() {
 	for p in "${PIDS[@]}"; do stop "$p"; done
 	if [ -f "$TMP/agent.yaml" ]; then
@@ -60,14 +48,7 @@ down() {
 }
 trap down EXIT
 # wait_for SECONDS FILE PATTERN: until FILE holds PATTERN (grep -E).
-wait_for() {
-	local i
-	for ((i = 0; i < $1 * 10; i++)); do
-		grep -q -E -- "$3" "$2" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+wait_for() { sec_wait $(($1 * 10)) grep -q -E -- "$3" "$2" 2>/dev/null; }
 
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 ip netns add "$NS" || { echo "Bail out! netns"; exit 1; }
@@ -101,25 +82,15 @@ RPC=tls+tcp://localhost:7700
 # start_ctrl CERT NAME: the controller in the namespace on tls+tcp://localhost:7700-7702
 # with CERT (issued to NAME); it knows node n1. Waits until it answers a ping.
 start_ctrl() {
-	cat >"$TMP/ctl.yaml" <<YAML
-database: $TMP/ctl-$1.db
-log_level: warn
-rpc: {listen: "$RPC"}
-push: {listen: "tls+tcp://localhost:7701"}
-health: {listen: "tls+tcp://localhost:7702"}
-keys: {admin_key: $ADMIN_KEY}
-tls: {ca_file: $PKI/ca.crt, cert_file: $PKI/$1.crt, key_file: $PKI/$1.key}
-nodes:
-  - {id: n1, name: n1, address: "ipc://$TMP/agent.sock", key: $NODE_KEY}
-YAML
-	inns "$CTRL_BIN" --config "$TMP/ctl.yaml" 2>"$TMP/ctl-$1.log" &
-	CPID=$!
+	sec_ctrl_yaml "$TMP/ctl.yaml" "$TMP/ctl-$1.db" "$RPC" tls+tcp://localhost:7701 \
+		tls+tcp://localhost:7702 "admin_key: $ADMIN_KEY" \
+		"tls: {ca_file: $PKI/ca.crt, cert_file: $PKI/$1.crt, key_file: $PKI/$1.key}" "nodes:" \
+		"  - {id: n1, name: n1, address: \"ipc://$TMP/agent.sock\", key: $NODE_KEY}"
+	SEC_NETNS=$NS sec_ctrl_start "$TMP/ctl.yaml" "$TMP/ctl-$1.log"
+	CPID=$CTRL_PID
 	PIDS+=("$CPID")
-	for _ in $(seq 150); do
-		run timeout 10 "$CTL_BIN" -q --timeout 1000 -u "$RPC" --ca "$PKI/ca.crt" \
-			--server-name "$2" ping 2>/dev/null && return 0
-		sleep 0.1
-	done
+	sec_ctrl_up 150 run timeout 10 "$CTL_BIN" -q --timeout 1000 -u "$RPC" --ca "$PKI/ca.crt" \
+		--server-name "$2" ping 2>/dev/null && return 0
 	diag "controller did not start:"
 	sed 's/^/# /' "$TMP/ctl-$1.log"
 	return 1
@@ -177,10 +148,7 @@ gw() {
 	} >"$TMP/gw-$name.yaml"
 	inns "$GW_BIN" --config "$TMP/gw-$name.yaml" 2>"$TMP/gw-$name.log" &
 	pid=$!
-	for _ in $(seq 100); do
-		run curl -s -o /dev/null "http://127.0.0.1:$port/health" && break
-		sleep 0.1
-	done
+	sec_wait 100 run curl -s -o /dev/null "http://127.0.0.1:$port/health"
 	GW_CODE=$(run curl -s -m 30 -o "$TMP/gw-$name.out" -w '%{http_code}' \
 		-H "X-API-Key: $ADMIN_KEY" "http://127.0.0.1:$port/api/v1/rules")
 	stop "$pid"
