@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-# lib/: code shared by every daemon (log, addresses, rule model and validation, config).
-LIB_SRCS := lib/log.c lib/addr.c lib/rule.c lib/config.c
+# lib/: code shared by every daemon (log, clock and ticker, addresses, rule model and
+# validation, config).
+LIB_SRCS := lib/log.c lib/clock.c lib/ticker.c lib/addr.c lib/rule.c lib/config.c
 LIB_A    := $(BUILD)/libxdrop.a
 LIB_SAN_A := $(BUILD)/libxdrop-san.a
 
@@ -13,3 +14,11 @@ $(LIB_SAN_A): $(LIB_SRCS:%.c=$(SANOBJ)/%.o)
 
 ALL_TARGETS += $(LIB_A) $(LIB_SAN_A)
 CHECK_SOURCES += $(LIB_SRCS) $(LIB_SRCS:.c=.h)
+
+$(TBIN)/test_ticker: $(SANOBJ)/tests/unit/test_ticker.o $(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ -lcmocka -lpthread
+
+ALL_TARGETS += $(TBIN)/test_ticker
+TEST_SUITES += $(TBIN)/test_ticker
+CHECK_SOURCES += tests/unit/test_ticker.c
