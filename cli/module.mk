@@ -1,12 +1,11 @@
 # SPDX-License-Identifier: MIT
-# cli/: xdropctl, the command line over RPC. It shares gateway/json.c (the one JSON <-> proto
-# conversion) with the gateway.
+# cli/: xdropctl, the command line over RPC. It shares lib/json (the one JSON <-> proto
+# conversion, lib/json.mk) with the gateway.
 CTL_BIN := $(BIN)/xdropctl
-$(OBJ)/cli/xdropctl.o: XCFLAGS += -Igateway
 $(OBJ)/cli/xdropctl.o: | $(PROTO_H)
-$(CTL_BIN): $(OBJ)/cli/xdropctl.o $(OBJ)/gateway/json.o $(RPC_A) $(LIB_A)
+$(CTL_BIN): $(OBJ)/cli/xdropctl.o $(JSON_A) $(RPC_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ -lcjson -lm $(RPC_LDLIBS) $(LDLIBS_BPF)
+	$(CC) -o $@ $^ $(JSON_LDLIBS) $(RPC_LDLIBS) $(LDLIBS_BPF)
 
 ALL_TARGETS += $(CTL_BIN)
 CHECK_SOURCES += cli/xdropctl.c

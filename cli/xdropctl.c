@@ -4,7 +4,7 @@
  * to a controller or to one agent, prints tables or JSON, and imports and exports rules
  * and whitelist entries as JSON or CSV, each import in one atomic batch.
  *
- * JSON is converted by gateway/json.c, the same code the REST API uses, so a file that
+ * JSON is converted by lib/json.c, the same code the REST API uses, so a file that
  * `rules export` wrote, a REST response, and a REST request body are the same format.
  * `field=value` arguments and CSV columns are built into the same JSON objects first, so
  * every input path is validated the same way and errors name the field.
