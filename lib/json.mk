@@ -16,5 +16,13 @@ $(JSON_SAN_A): $(JSON_SRCS:%.c=$(SANOBJ)/%.o)
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 
-ALL_TARGETS += $(JSON_A) $(JSON_SAN_A)
-CHECK_SOURCES += $(JSON_SRCS) $(JSON_SRCS:.c=.h)
+# Test: build/tests/test_json (cmocka): JSON -> proto -> JSON round trips, the refusals
+# (each naming its field), integers, times, durations, masks, the /stats fields.
+$(SANOBJ)/tests/unit/test_json.o: | $(PROTO_H)
+$(TBIN)/test_json: $(SANOBJ)/tests/unit/test_json.o $(JSON_SAN_A) $(RPC_SAN_A) $(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(JSON_LDLIBS) -lcmocka $(RPC_LDLIBS) $(LDLIBS_BPF)
+
+ALL_TARGETS += $(JSON_A) $(JSON_SAN_A) $(TBIN)/test_json
+TEST_SUITES += $(TBIN)/test_json
+CHECK_SOURCES += $(JSON_SRCS) $(JSON_SRCS:.c=.h) tests/unit/test_json.c
