@@ -51,6 +51,7 @@ include bpf/module.mk
 include lib/module.mk
 include proto/module.mk
 include lib/rpc.mk
+include lib/json.mk
 include agent/module.mk
 -include controller/module.mk
 -include gateway/module.mk

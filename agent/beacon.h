@@ -13,6 +13,7 @@
 #include "stats.h"
 #include "tls.h"
 #include "xdrop.pb-c.h"
+#include "xdrop_limits.h"
 
 struct beacon;
 
@@ -33,6 +34,5 @@ int beacon_start(struct beacon **out, const struct beacon_opts *o, struct rulese
 void beacon_stop(struct beacon *b);
 
 #define XDROP_TOP_RULES 10 /* rules listed in a beacon */
-#define XDROP_VERSION	"0.1.0"
 
 #endif

@@ -1,15 +1,17 @@
 # SPDX-License-Identifier: MIT
-# cli/: xdropctl, the command line over RPC. It shares gateway/json.c (the one JSON <-> proto
-# conversion) with the gateway.
+# cli/: xdropctl, the command line over RPC. It shares lib/json (the one JSON <-> proto
+# conversion, lib/json.mk) with the gateway.
+# xdropctl.c is main and the command table; ctl.h says which file holds what.
+CTL_SRCS := cli/xdropctl.c cli/options.c cli/call.c cli/output.c cli/fields.c cli/csv.c \
+	cli/transfer.c cli/cmd_rules.c cli/cmd_nodes.c cli/cmd_keys.c cli/cmd_stats.c
 CTL_BIN := $(BIN)/xdropctl
-$(OBJ)/cli/xdropctl.o: XCFLAGS += -Igateway
-$(OBJ)/cli/xdropctl.o: | $(PROTO_H)
-$(CTL_BIN): $(OBJ)/cli/xdropctl.o $(OBJ)/gateway/json.o $(RPC_A) $(LIB_A)
+$(CTL_SRCS:%.c=$(OBJ)/%.o): | $(PROTO_H)
+$(CTL_BIN): $(CTL_SRCS:%.c=$(OBJ)/%.o) $(JSON_A) $(RPC_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ -lcjson -lm $(RPC_LDLIBS) $(LDLIBS_BPF)
+	$(CC) -o $@ $^ $(JSON_LDLIBS) $(RPC_LDLIBS) $(LDLIBS_BPF)
 
 ALL_TARGETS += $(CTL_BIN)
-CHECK_SOURCES += cli/xdropctl.c
+CHECK_SOURCES += $(CTL_SRCS) cli/ctl.h
 
 # xdropctl against real controllers (ipc://, and tls+tcp:// with client certificates);
 # skipped when the controller is not built. Needs no root.

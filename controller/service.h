@@ -24,13 +24,11 @@
 #include "rpc.h"
 #include "stats.h"
 #include "store.h"
+#include "xdrop_limits.h"
 
 #define XDROP_SNAPSHOT_CHUNK_ITEMS 1000
-#define XDROP_SNAPSHOT_MAX_ITEMS   10000
 #define XDROP_SNAPSHOT_CHUNK_BYTES (8u * 1024 * 1024)
 #define XDROP_SNAPSHOT_CACHE	   2
-#define XDROP_NODE_LIST_MAX	   1000
-#define XDROP_VERSION		   "0.1.0"
 
 struct service;
 

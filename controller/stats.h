@@ -17,9 +17,9 @@
 
 #include "nodes.h"
 #include "xdrop.pb-c.h"
+#include "xdrop_limits.h"
 
 #define XDROP_HISTORY_DEFAULT_S 3600
-#define XDROP_HISTORY_MAX_S	(24 * 3600)
 /* The longest window StatsService.History serves: the longest history a controller can
  * keep (stats.history is at most XDROP_HISTORY_MAX_S), so a longer window could never be
  * filled. The gateway's /stats/history `seconds` limit must be the same number. */

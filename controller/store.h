@@ -42,16 +42,17 @@
 #include "rule.h"
 #include "rulehash.h"
 #include "xdrop.pb-c.h"
+#include "xdrop_limits.h"
 
 #define XDROP_STORE_SCHEMA_VERSION  4
 #define XDROP_STORE_BUSY_TIMEOUT_MS 10000
 #define XDROP_STORE_READERS	    4	 /* pooled read connections */
 #define XDROP_STORE_CHANGELOG_KEEP  1000 /* revisions kept in the change log */
-#define XDROP_STORE_MAX_BATCH	    10000
+#define XDROP_STORE_MAX_BATCH	    XDROP_BATCH_MAX
 #define XDROP_STORE_MAX_TEXT	    (1024u * 1024) /* name, comment, source: bytes */
 #define XDROP_STORE_MAX_ID	    XDROP_ID_MAX   /* ids of rules, entries, nodes (lib/rule.h) */
-#define XDROP_STORE_LIST_DEFAULT    50
-#define XDROP_STORE_LIST_MAX	    10000
+#define XDROP_STORE_LIST_DEFAULT    XDROP_LIST_DEFAULT
+#define XDROP_STORE_LIST_MAX	    XDROP_LIST_MAX
 #define XDROP_UUID_LEN		    37 /* 36 characters and a NUL */
 
 /* The message of every write refused because the disk is full. */

@@ -21,9 +21,10 @@
 #include <stdint.h>
 
 #include "gw_config.h"
+#include "xdrop_limits.h"
 
 #define XDROP_GATEWAY_NAME    "xdrop-gateway"
-#define XDROP_GATEWAY_VERSION "0.1.0"
+#define XDROP_GATEWAY_VERSION XDROP_VERSION
 
 struct upstream;
 struct auth;

@@ -14,12 +14,13 @@
 #include "config.h"
 #include "log.h"
 #include "tls.h"
+#include "xdrop_limits.h"
 
 /* Defaults of the limits (config keys under limits.* override them). */
 #define GW_BODY_MAX		(1u << 20)  /* request body, bytes */
 #define GW_BATCH_BODY_MAX	(8u << 20)  /* request body of the batch endpoints */
 #define GW_BODY_LIMIT		(15u << 20) /* largest body_bytes, batch_body_bytes */
-#define GW_BATCH_MAX_ITEMS	10000	    /* rules, entries or ids per batch request */
+#define GW_BATCH_MAX_ITEMS	XDROP_BATCH_MAX
 #define GW_HEADER_MAX		(16u << 10) /* request line and headers, bytes */
 #define GW_MAX_CONNECTIONS	512	    /* open connections, all clients */
 #define GW_PER_CLIENT_CONNS	32	    /* open connections per client address */
@@ -39,7 +40,7 @@
 /* Largest `seconds` of GET /stats/history: the controller's StatsService.History refuses
  * more (XDROP_HISTORY_WINDOW_MAX_S in controller/stats.h, a controller-internal header),
  * so the gateway answers 400 itself; the two must be the same number. */
-#define GW_HISTORY_MAX_S (24 * 3600)
+#define GW_HISTORY_MAX_S XDROP_HISTORY_MAX_S
 /* GET /api/v1/stats answered from a per-credential cache (cache.h): how long a reply is
  * served (cache.stats_ttl; 0 turns the cache off), the longest the config accepts (the
  * longest beacon_interval there is: the TTL is meant to stay at or below the one in use,

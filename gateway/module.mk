@@ -1,33 +1,24 @@
 # SPDX-License-Identifier: MIT
 # gateway/: xdrop-gateway (REST API, web UI files, SSE, /metrics) on libmicrohttpd and cJSON.
-# json.c is also linked into xdropctl (cli/), so it sits in its own small archive.
+# The JSON <-> proto conversion is lib/json (lib/json.mk), shared with xdropctl.
 GW_SRCS    := gateway/main.c gateway/gw_config.c gateway/upstream.c gateway/auth.c \
 	gateway/http.c gateway/routes.c gateway/api.c gateway/static.c gateway/sse.c \
 	gateway/metrics.c gateway/cache.c gateway/framing.c
-GW_JSON_SRC := gateway/json.c
 GW_BIN     := $(BIN)/xdrop-gateway
 GW_SAN_BIN := $(BIN)/xdrop-gateway-san
 GW_LDLIBS  := -lmicrohttpd -lcjson -lyaml -lm $(RPC_LDLIBS) $(LDLIBS_BPF)
 
-GW_ALL_SRCS := $(GW_SRCS) $(GW_JSON_SRC)
+GW_ALL_SRCS := $(GW_SRCS)
 $(GW_ALL_SRCS:%.c=$(OBJ)/%.o) $(GW_ALL_SRCS:%.c=$(SANOBJ)/%.o): XCFLAGS += -Igateway
 $(GW_ALL_SRCS:%.c=$(OBJ)/%.o) $(GW_ALL_SRCS:%.c=$(SANOBJ)/%.o): | $(PROTO_H)
 
-$(GW_BIN): $(GW_ALL_SRCS:%.c=$(OBJ)/%.o) $(RPC_A) $(LIB_A)
+$(GW_BIN): $(GW_ALL_SRCS:%.c=$(OBJ)/%.o) $(JSON_A) $(RPC_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(GW_LDLIBS)
 # the same daemon under ASan+UBSan: the REST suites run this one
-$(GW_SAN_BIN): $(GW_ALL_SRCS:%.c=$(SANOBJ)/%.o) $(RPC_SAN_A) $(LIB_SAN_A)
+$(GW_SAN_BIN): $(GW_ALL_SRCS:%.c=$(SANOBJ)/%.o) $(JSON_SAN_A) $(RPC_SAN_A) $(LIB_SAN_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $^ $(GW_LDLIBS)
-
-# Unit test of the JSON conversions (cmocka).
-$(SANOBJ)/tests/unit/test_gw_json.o: XCFLAGS += -Igateway
-$(SANOBJ)/tests/unit/test_gw_json.o: | $(PROTO_H)
-$(TBIN)/test_gw_json: $(SANOBJ)/tests/unit/test_gw_json.o $(SANOBJ)/gateway/json.o \
-	$(RPC_SAN_A) $(LIB_SAN_A)
-	@mkdir -p $(dir $@)
-	$(CC) $(SANFLAGS) -o $@ $^ -lcjson -lm -lcmocka $(RPC_LDLIBS)
 
 ALL_TARGETS += $(GW_BIN) $(GW_SAN_BIN)
 TEST_SUITES += tests/gateway/test_rest.sh tests/gateway/test_limits.sh tests/gateway/test_controller.sh

@@ -13,7 +13,7 @@ $(LIB_SAN_A): $(LIB_SRCS:%.c=$(SANOBJ)/%.o)
 	ar rcs $@ $^
 
 ALL_TARGETS += $(LIB_A) $(LIB_SAN_A)
-CHECK_SOURCES += $(LIB_SRCS) $(LIB_SRCS:.c=.h)
+CHECK_SOURCES += $(LIB_SRCS) $(LIB_SRCS:.c=.h) lib/xdrop_limits.h
 
 $(TBIN)/test_ticker: $(SANOBJ)/tests/unit/test_ticker.o $(LIB_SAN_A)
 	@mkdir -p $(dir $@)

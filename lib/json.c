@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "json.h"
 
 #define JSON_MAX_SAFE_INT 9007199254740992.0 /* 2^53: integers above lose precision */
@@ -722,7 +723,6 @@ int json_to_rule(const cJSON *obj, const char *path, Xdrop__V1__Rule **out, char
 	exp = cJSON_GetObjectItemCaseSensitive(obj, "expires_in");
 	if (exp) {
 		int64_t ns = 0;
-		struct timespec ts;
 
 		join(field, sizeof(field), path, "expires_in");
 		if (cJSON_HasObjectItem(obj, "expires_at")) {
@@ -738,8 +738,7 @@ int json_to_rule(const cJSON *obj, const char *path, Xdrop__V1__Rule **out, char
 				       "expected a positive duration like \"90s\" or \"1h30m\"");
 			goto out;
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		r->expires_at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + ns;
+		r->expires_at = clock_wall_ns() + ns;
 	}
 	rc = fix_protocol(&r->protocol);
 	if (!rc && mask)

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * json: the one conversion between JSON (cJSON) and the wire schema's protobuf messages,
- * used by the gateway's REST API and by xdropctl's JSON import and export.
+ * used by the gateway's REST API and by xdropctl (arguments, import and export, --json).
+ * It is a library module of its own (build/libxdrop-json.a, lib/json.mk) so that both link
+ * the same code and neither links the other's objects.
  *
  * The conversion is driven by protobuf-c's message descriptors, so JSON names are exactly
  * the proto field names and every message of proto/xdrop.proto converts the same way:
@@ -16,8 +18,8 @@
  * and trailing garbage are refused with an error that names the field path
  * ("rules[3].src_port") and the reason.
  */
-#ifndef XDROP_GW_JSON_H
-#define XDROP_GW_JSON_H
+#ifndef XDROP_JSON_H
+#define XDROP_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl: what the parts of xdropctl share. xdropctl.c holds main and the command table;
+ * options.c the command line (--help text, options accepted anywhere); call.c the RPC
+ * calls and how their errors become exit codes; output.c tables, JSON and the progress
+ * bar; fields.c FIELD=VALUE words and CSV cells as JSON; csv.c CSV files; transfer.c
+ * import and export; cmd_rules.c, cmd_nodes.c, cmd_keys.c and cmd_stats.c the commands.
+ *
+ * Every function that can fail prints one line ("xdropctl: ...", through ctl_fail) and
+ * returns an exit code (CTL_EXIT_*), CTL_EXIT_OK on success; functions that return a
+ * negative errno say so. Messages returned through out-parameters belong to the caller
+ * (ctl_msg_free).
+ */
+#ifndef XDROP_CTL_H
+#define XDROP_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "json.h"
+#include "rpc.h"
+#include "tls.h"
+#include "xdrop.pb-c.h"
+#include "xdrop_limits.h"
+
+/* Exit codes (also in --help and docs/operations.md). */
+#define CTL_EXIT_OK	     0
+#define CTL_EXIT_FAIL	     1
+#define CTL_EXIT_USAGE	     2
+#define CTL_EXIT_INVALID     3
+#define CTL_EXIT_NOT_FOUND   4
+#define CTL_EXIT_AUTH	     5
+#define CTL_EXIT_CONFLICT    6
+#define CTL_EXIT_UNAVAILABLE 7
+
+#define CTL_DEFAULT_URL	       XDROP_CONTROLLER_RPC_URL
+#define CTL_PAGE	       XDROP_LIST_MAX  /* items per List call when exporting */
+#define CTL_BATCH_TIMEOUT_MS   300000	       /* imports: one atomic batch may be large */
+#define CTL_MAX_FILE	       (512u << 20)    /* largest import file */
+#define CTL_PROGRESS_MIN_ROWS  1000	       /* smaller imports show no progress bar */
+#define CTL_BATCH	       XDROP_BATCH_MAX /* rows per atomic batch: the controller's cap */
+#define CTL_WRITE_RETRY_MS     100	       /* first pause before resending a write, doubled */
+#define CTL_WRITE_RETRY_MAX_MS 2000
+#define CTL_WATCH_MAX	       86400 /* longest --watch interval, seconds */
+
+/* One invocation: where to, with what, and how to print. */
+struct ctl {
+	const char *url;
+	const char *key;
+	char *key_buf; /* owned: the key read by --key-file */
+	bool json;
+	bool quiet;
+	bool help;
+	int progress; /* -1 auto (a terminal), 0 off, 1 on */
+	unsigned timeout_ms;
+	size_t batch; /* items per atomic batch */
+	struct tls_opts tls;
+	struct rpc_client *client; /* opened by the first call */
+};
+
+/*
+ * Options that only some subcommands take. Each one given sets its SUB() bit in
+ * listopts.given, and a subcommand refuses the ones it does not take (ctl_only_opts), so
+ * that an option is never silently ignored.
+ */
+enum sub_opt {
+	SUB_PAGE,
+	SUB_LIMIT,
+	SUB_SEARCH,
+	SUB_ENABLED,
+	SUB_ACTION,
+	SUB_SORT,
+	SUB_ORDER,
+	SUB_FORMAT,
+	SUB_WATCH,
+};
+#define SUB(o) (1u << (o))
+
+struct listopts {
+	uint32_t page, limit;
+	char *search, *enabled, *action, *sort, *order, *format;
+	unsigned watch; /* seconds between samples; 0: print once */
+	unsigned given; /* SUB() bits of the options given */
+};
+
+/* Rules and whitelist entries: the two kinds that the rules and whitelist commands, import
+ * and export handle alike. */
+struct kind {
+	const char *cmd;  /* "rules" | "whitelist": the command, in messages */
+	const char *list; /* "rules" | "entries" */
+	const char *noun; /* "rule" | "whitelist entry" */
+	const ProtobufCServiceDescriptor *svc;
+	const ProtobufCMessageDescriptor *item;
+	const char *const *columns; /* CSV export columns */
+};
+extern const struct kind kind_rules;
+extern const struct kind kind_wl;
+
+/* ---- options.c ---- */
+
+/* The --help text. */
+extern const char ctl_usage_text[];
+
+/*
+ * Parses the whole command line into c and o. Options may come anywhere, before the
+ * command, after it or between its arguments, until "--"; the other words (COMMAND first,
+ * then its arguments) are stored in order in args[0..*n_args), which has room for argc
+ * pointers into argv. Returns CTL_EXIT_OK or an exit code (the error printed).
+ */
+int ctl_parse_args(int argc, char **argv, struct ctl *c, struct listopts *o, char **args,
+		   int *n_args);
+
+/* Refuses (usage error) the subcommand options in o that `what` does not take (allowed:
+ * SUB() bits). Returns CTL_EXIT_OK or CTL_EXIT_USAGE. */
+int ctl_only_opts(const struct listopts *o, unsigned allowed, const char *what);
+
+/* ---- call.c ---- */
+
+/* Prints "xdropctl: " and the message on stderr. Returns code. */
+int ctl_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints a JSON conversion error (where: a file name or a CSV line, may be NULL). Returns
+ * CTL_EXIT_INVALID. */
+int ctl_json_fail(const struct json_error *e, const char *where);
+
+/*
+ * One logical call of method on svc with req; *resp receives the reply (ctl_msg_free).
+ * timeout_ms 0 means c->timeout_ms. The client is opened by the first call. A write gets
+ * a fresh request id and is sent again with it while the upstream is unavailable, until
+ * the timeout. Returns CTL_EXIT_OK or the exit code of the error (printed).
+ */
+int ctl_call(struct ctl *c, const ProtobufCServiceDescriptor *svc, const char *method,
+	     const ProtobufCMessage *req, ProtobufCMessage **resp, unsigned timeout_ms);
+
+/* Frees an unpacked message; NULL is fine. */
+void ctl_msg_free(ProtobufCMessage *m);
+
+/* ---- output.c ---- */
+
+/* Prints o as indented JSON on stdout. Returns CTL_EXIT_OK, or CTL_EXIT_FAIL when o is
+ * NULL or out of memory. */
+int ctl_print_json(const cJSON *o);
+
+/* Prints any message as JSON (lib/json's shapes). Returns as ctl_print_json. */
+int ctl_print_msg(const ProtobufCMessage *m);
+
+/* Tables of rules, whitelist entries, stats, nodes and API keys on stdout. */
+void ctl_print_rules(const Xdrop__V1__Rule *const *rules, size_t n);
+void ctl_print_wl(const Xdrop__V1__WhitelistEntry *const *e, size_t n);
+void ctl_print_stats(const Xdrop__V1__StatsReply *s);
+void ctl_print_nodes(const Xdrop__V1__ListNodesResponse *l);
+void ctl_print_keys(const Xdrop__V1__ListKeysResponse *l);
+
+/* Draws the progress bar of an import on stderr ("reading", "checking", "sending"), if
+ * c->progress is on. */
+void ctl_progress(const struct ctl *c, const char *what, size_t done, size_t total);
+
+/* ---- fields.c ---- */
+
+/* Adds name=value to obj with the JSON type the field name has in message d (numbers for
+ * integers, true/false, null for an empty time, else strings; expires_in is a string).
+ * Returns 0, or -EINVAL with *err naming the field, or -ENOMEM. */
+int ctl_field_add(cJSON *obj, const ProtobufCMessageDescriptor *d, const char *name,
+		  const char *value, struct json_error *err);
+
+/* Builds a JSON object from FIELD=VALUE words (argv is modified while parsing and restored).
+ * Returns 0 and *out (cJSON_Delete), -EINVAL with *err, or -ENOMEM. */
+int ctl_fields_object(char **argv, int argc, const ProtobufCMessageDescriptor *d, cJSON **out,
+		      struct json_error *err);
+
+/* ---- csv.c ---- */
+
+/* CSV text (modified) with a header row -> a JSON array of objects of kind k. Returns
+ * CTL_EXIT_OK and *out (cJSON_Delete) or an exit code. */
+int ctl_csv_to_json(struct ctl *c, const struct kind *k, char *text, cJSON **out);
+
+/* Writes the objects of arr as CSV with a header row of columns (NULL-terminated). */
+void ctl_csv_write(FILE *f, const char *const *columns, const cJSON *arr);
+
+/* ---- transfer.c ---- */
+
+/* `rules import` / `whitelist import`: the file at path ("-": stdin) as JSON or CSV
+ * (format, or by the file name when NULL), in atomic batches. Returns an exit code. */
+int ctl_import(struct ctl *c, const struct kind *k, const char *path, const char *format);
+
+/* `rules export` / `whitelist export` to path (NULL or "-": stdout). Returns an exit code. */
+int ctl_export(struct ctl *c, const struct kind *k, const char *path, const char *format);
+
+/* ---- the command groups: argv[0..argc) are the words after the command ---- */
+
+int cmd_rules(struct ctl *c, const struct listopts *o, int argc, char **argv);
+int cmd_whitelist(struct ctl *c, const struct listopts *o, int argc, char **argv);
+int cmd_nodes(struct ctl *c, const struct listopts *o, int argc, char **argv);
+int cmd_keys(struct ctl *c, const struct listopts *o, int argc, char **argv);
+int cmd_stats(struct ctl *c, const struct listopts *o, int argc, char **argv);
+int cmd_info(struct ctl *c, const struct listopts *o, int argc, char **argv);
+int cmd_ping(struct ctl *c, const struct listopts *o, int argc, char **argv);
+
+#endif
