@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "config.h"
 #include "idempotency.h"
@@ -54,7 +55,7 @@ static int config_nodes(struct store *st, const struct ctl_config *cfg)
 		n.name = (char *)c->name;
 		n.address = (char *)c->address;
 		n.comment = (char *)c->comment;
-		n.created_at = n.updated_at = store_now_ns();
+		n.created_at = n.updated_at = clock_wall_ns();
 		if (store_node_get(st, c->id, &old) == 0) {
 			n.created_at = old.node->created_at;
 			store_node_free(&old);

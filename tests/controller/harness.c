@@ -17,6 +17,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "harness.h"
 #include "log.h"
@@ -394,7 +395,7 @@ static void *beacon_main(void *arg)
 		online = a->online;
 		b.node_id = a->id;
 		b.seq = ++a->seq;
-		b.sent_at = store_now_ns();
+		b.sent_at = clock_wall_ns();
 		b.revision = a->revision;
 		rulehash_hex(&a->hash, hex);
 		if (a->corrupt)
