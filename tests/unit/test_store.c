@@ -27,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "../lib/tmpdir.h"
 #include <sqlite3.h>
 
@@ -80,7 +81,7 @@ static void make_rule(struct trule *t, unsigned i)
 	t->r.action = "drop";
 	t->r.enabled = true;
 	t->r.source = "test";
-	t->r.created_at = t->r.updated_at = store_now_ns() + i;
+	t->r.created_at = t->r.updated_at = clock_wall_ns() + i;
 }
 
 static struct trule *make_rules(size_t n, unsigned base, Xdrop__V1__Rule ***ptrs)
@@ -187,14 +188,14 @@ static void test_crud_and_revisions(void **state)
 	make_rule(&b, 1);
 	one[0] = &b.r;
 	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), -EEXIST);
-	assert_int_equal(err.code, RPC_ALREADY_EXISTS);
+	assert_int_equal(err.code, STORE_EXISTS);
 	assert_non_null(strstr(err.message, a.id));
 	/* a bad field: INVALID_ARGUMENT with the field path */
 	make_rule(&b, 2);
 	b.r.dst_ip = "";
 	b.r.dst_cidr = "10.0.0.1/8";
 	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), -EINVAL);
-	assert_int_equal(err.code, RPC_INVALID_ARGUMENT);
+	assert_int_equal(err.code, STORE_INVALID);
 	assert_string_equal(err.field, "rule.dst_cidr");
 	b.r.dst_cidr = "";
 	b.r.dst_ip = "10.0.0.2";
@@ -217,7 +218,7 @@ static void test_crud_and_revisions(void **state)
 	b.r.expires_at = 0;
 	b.r.id = "nope";
 	assert_int_equal(store_rule_replace(s, &b.r, &r, &err), -ENOENT);
-	assert_int_equal(err.code, RPC_NOT_FOUND);
+	assert_int_equal(err.code, STORE_NOT_FOUND);
 
 	const char *ids[] = {a.id};
 	const char *missing[] = {"missing"};
@@ -383,9 +384,9 @@ static void test_lists(void **state)
 	assert_int_equal(store_rule_list(s, &q, &out, &n, &total), 0);
 	assert_int_equal(total, 1);
 	store_free_rules(out, n);
-	assert_true(store_sort_field_ok("dst_port", false));
-	assert_false(store_sort_field_ok("pb", false));
-	assert_false(store_sort_field_ok("action", true));
+	assert_true(store_sort_field_ok(STORE_RULES, "dst_port"));
+	assert_false(store_sort_field_ok(STORE_RULES, "pb"));
+	assert_false(store_sort_field_ok(STORE_WHITELIST, "action"));
 	free(ptrs);
 	free(v);
 	store_close(s);
@@ -465,7 +466,7 @@ static void test_changelog_and_expiry(void **state)
 	s = open_db(path, 5); /* keep 5 revisions */
 	for (unsigned i = 0; i < 10; i++) {
 		make_rule(&t[i], 3000 + i);
-		t[i].r.expires_at = i < 4 ? store_now_ns() - 1 : 0;
+		t[i].r.expires_at = i < 4 ? clock_wall_ns() - 1 : 0;
 		one[0] = &t[i].r;
 		assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), 0);
 	}
@@ -483,10 +484,10 @@ static void test_changelog_and_expiry(void **state)
 	assert_int_equal(n, 0);
 	store_free_deltas(d, n);
 
-	assert_int_equal(store_rules_expire(s, store_now_ns(), &count, &r), 0);
+	assert_int_equal(store_rules_expire(s, clock_wall_ns(), &count, &r), 0);
 	assert_int_equal(count, 4);
 	assert_int_equal(r, 11);
-	assert_int_equal(store_rules_expire(s, store_now_ns(), &count, &r), 0);
+	assert_int_equal(store_rules_expire(s, clock_wall_ns(), &count, &r), 0);
 	assert_int_equal(count, 0);
 	struct store_rev rev;
 	store_revision(s, &rev);
@@ -785,7 +786,7 @@ static void test_locked_by_another_connection(void **state)
 	o.path = path;
 	assert_int_equal(store_open(&s, &o), 0);
 	make_rule(&t[0], 4000);
-	t[0].r.expires_at = store_now_ns() - 1; /* expired: the sweeper wants to delete it */
+	t[0].r.expires_at = clock_wall_ns() - 1; /* expired: the sweeper wants to delete it */
 	one[0] = &t[0].r;
 	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), 0);
 
@@ -796,13 +797,13 @@ static void test_locked_by_another_connection(void **state)
 	one[0] = &t[1].r;
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), -EBUSY);
-	assert_int_equal(err.code, RPC_UNAVAILABLE);
+	assert_int_equal(err.code, STORE_BUSY);
 	assert_non_null(strstr(err.message, "locked by another process"));
 	ids[0] = t[0].id;
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(store_rules_delete(s, ids, 1, &r, &idx, &err), -EBUSY);
-	assert_int_equal(err.code, RPC_UNAVAILABLE);
-	assert_int_equal(store_rules_expire(s, store_now_ns(), &count, &r), -EBUSY);
+	assert_int_equal(err.code, STORE_BUSY);
+	assert_int_equal(store_rules_expire(s, clock_wall_ns(), &count, &r), -EBUSY);
 	assert_int_equal(count, 0);
 
 	/* the sweeper's log line, through stderr */
@@ -829,7 +830,7 @@ static void test_locked_by_another_connection(void **state)
 	sqlite3_close(other);
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), 0);
-	assert_int_equal(store_rules_expire(s, store_now_ns(), &count, &r), 0);
+	assert_int_equal(store_rules_expire(s, clock_wall_ns(), &count, &r), 0);
 	assert_int_equal(count, 1);
 	check_hash(s);
 	store_close(s);
