@@ -37,7 +37,7 @@ $(CTRL_SAN_A): $(CTRL_SRCS:%.c=$(SANOBJ)/%.o)
 	ar rcs $@ $^
 
 # C suites: tests/unit/test_store*.c and tests/controller/*.c, linked against the archives.
-CTRL_TESTS := test_store
+CTRL_TESTS := test_store test_store_durability
 $(CTRL_TESTS:%=$(SANOBJ)/tests/unit/%.o): XCFLAGS += $(CTRL_INC)
 $(CTRL_TESTS:%=$(SANOBJ)/tests/unit/%.o): | $(PROTO_H)
 $(CTRL_TESTS:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(CTRL_TEST_LIBS)
@@ -47,7 +47,7 @@ $(CTRL_TESTS:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(CTRL_TEST_LIBS)
 ALL_TARGETS += $(CTRL_A) $(CTRL_SAN_A) $(CTRL_TESTS:%=$(TBIN)/%)
 TEST_SUITES += $(CTRL_TESTS:%=$(TBIN)/%)
 CHECK_SOURCES += $(CTRL_SRCS) $(wildcard controller/*.h controller/store/*.h controller/service/*.h) \
-	$(CTRL_TESTS:%=tests/unit/%.c)
+	$(CTRL_TESTS:%=tests/unit/%.c) tests/unit/store_fixture.h
 
 # The daemon.
 $(OBJ)/controller/main.o: | $(PROTO_H)
