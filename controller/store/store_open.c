@@ -22,7 +22,7 @@
 
 /*
  * Migration N takes a file at version N-1 to version N. Never edit one that shipped: add
- * the next. tests/unit/test_store.c builds a version-1 file by hand and opens it.
+ * the next. tests/unit/test_store_durability.c builds a version-1 file by hand and opens it.
  */
 static const char *const migrations[XDROP_STORE_SCHEMA_VERSION] = {
     /* 1: the initial schema */
