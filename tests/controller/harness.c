@@ -29,10 +29,7 @@ static atomic_int instance;
 
 long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long)clock_mono_ms();
 }
 
 void ctl_start(struct ctl *c, unsigned interval_ms)
