@@ -13,6 +13,7 @@
 
 #include <mbedtls/sha256.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "log.h"
 #include "nodekey.h"
@@ -71,7 +72,7 @@ static int put_key(struct store *s, const char *id, const char *name, const char
 	snprintf(k.id, sizeof(k.id), "%s", id);
 	snprintf(k.scope, sizeof(k.scope), "%s", scope);
 	k.name = (char *)(name ? name : "");
-	k.created_at = store_now_ns();
+	k.created_at = clock_wall_ns();
 	if (getrandom(k.salt, sizeof(k.salt), 0) != (ssize_t)sizeof(k.salt))
 		return -EIO;
 	key_hash(k.salt, secret, k.hash);
@@ -233,7 +234,7 @@ static enum rpc_code check_key(struct store *s, const char *token, struct princi
 	free(k.name);
 	p->kind = strcmp(k.scope, "admin") == 0 ? AUTH_ADMIN : AUTH_READ_ONLY;
 	snprintf(p->id, sizeof(p->id), "%s", k.id);
-	now = store_now_ns();
+	now = clock_wall_ns();
 	if (now - k.last_used_at > XDROP_KEY_TOUCH_NS)
 		store_key_touch(s, k.id, now);
 	return RPC_OK;

@@ -14,13 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <mbedtls/sha256.h>
 #include <sqlite3.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "idempotency.h"
 #include "log.h"
 
@@ -62,22 +62,6 @@ static const char SQL_TRIM[] = "DELETE FROM idempotency WHERE rowid IN (SELECT r
 			       " idempotency ORDER BY created_at DESC LIMIT -1 OFFSET ?1)";
 static const char SQL_COUNT[] = "SELECT count(*) FROM idempotency";
 
-static int64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int sql_fail(sqlite3 *db, const char *what)
 {
 	log_error("idempotency: %s: %s", what, sqlite3_errmsg(db));
@@ -96,7 +80,7 @@ int idem_open(struct idem **out, const struct idem_opts *opts)
 	if (!m)
 		return -ENOMEM;
 	pthread_mutex_init(&m->lock, NULL);
-	pthread_cond_init(&m->done, NULL);
+	clock_cond_init(&m->done);
 	pthread_mutex_init(&m->db_lock, NULL);
 	m->ttl_ns = (int64_t)(opts->ttl_s ? opts->ttl_s : XDROP_IDEM_TTL_S) * 1000000000;
 	m->max_records = opts->max_records ? opts->max_records : XDROP_IDEM_MAX_RECORDS;
@@ -199,7 +183,7 @@ static int put(sqlite3 *db, const struct idem_claim *c, enum rpc_code code, bool
 	sqlite3_bind_blob(st, 8, buf, (int)len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, (sqlite3_int64)c->revision);
 	sqlite3_bind_int(st, 10, complete);
-	sqlite3_bind_int64(st, 11, wall_ns());
+	sqlite3_bind_int64(st, 11, clock_wall_ns());
 	if (sqlite3_step(st) != SQLITE_DONE)
 		err = sql_fail(db, "write record");
 out:
@@ -262,7 +246,7 @@ static int lookup(struct idem *m, const struct idem_claim *c, struct idem_record
 	}
 	sqlite3_bind_text(st, 1, c->principal, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, c->request_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, wall_ns() - m->ttl_ns);
+	sqlite3_bind_int64(st, 3, clock_wall_ns() - m->ttl_ns);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
 		goto out;
@@ -304,20 +288,14 @@ out:
 /* Reserves (principal, id) in the in-flight set, waiting up to wait_ms for a duplicate. */
 static int reserve(struct idem *m, struct idem_claim *c, int64_t wait_ms)
 {
-	struct timespec until;
+	int64_t until;
 
 	if (wait_ms < 0) /* the caller's deadline has passed: do not wait at all */
 		wait_ms = 0;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (wait_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until = clock_mono_ms() + wait_ms;
 	pthread_mutex_lock(&m->lock);
 	while (find(m, c->principal, c->request_id)) {
-		if (pthread_cond_timedwait(&m->done, &m->lock, &until) == ETIMEDOUT &&
+		if (clock_cond_wait_until(&m->done, &m->lock, until) == -ETIMEDOUT &&
 		    find(m, c->principal, c->request_id)) {
 			pthread_mutex_unlock(&m->lock);
 			return -EINPROGRESS;
@@ -388,7 +366,7 @@ void idem_end(struct idem *m, struct idem_claim *claim, enum rpc_code code,
 		claim->resp = resp;
 		pthread_mutex_lock(&m->db_lock);
 		err = put(m->db, claim, RPC_OK, true);
-		prune = mono_ms() - m->last_prune_ms >= XDROP_IDEM_PRUNE_MS;
+		prune = clock_mono_ms() - m->last_prune_ms >= XDROP_IDEM_PRUNE_MS;
 		pthread_mutex_unlock(&m->db_lock);
 		if (err)
 			log_warn("idempotency: request %s of %s: the final reply is not recorded%s",
@@ -406,12 +384,12 @@ int idem_prune(struct idem *m)
 	int err = 0;
 
 	pthread_mutex_lock(&m->db_lock);
-	m->last_prune_ms = mono_ms();
+	m->last_prune_ms = clock_mono_ms();
 	if (sqlite3_prepare_v2(m->db, SQL_EXPIRE, -1, &st, NULL) != SQLITE_OK) {
 		err = sql_fail(m->db, "prepare prune");
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, wall_ns() - m->ttl_ns);
+	sqlite3_bind_int64(st, 1, clock_wall_ns() - m->ttl_ns);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		err = sql_fail(m->db, "prune expired records");
 		goto out;

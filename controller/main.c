@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "config.h"
 #include "idempotency.h"
 #include "log.h"
@@ -41,6 +42,46 @@ static void usage(FILE *f)
 		   "  --database PATH    SQLite file (overrides database)\n");
 }
 
+/* The command line into the three paths; -1 to go on, else the exit status (usage
+ * printed: 0 for --help, 2 for a mistake). */
+static int parse_args(int argc, char **argv, const char **config_path, const char **level,
+		      const char **database)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"database", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "c:l:d:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			*config_path = optarg;
+			break;
+		case 'l':
+			*level = optarg;
+			break;
+		case 'd':
+			*database = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!*config_path) {
+		usage(stderr);
+		return 2;
+	}
+	return -1;
+}
+
 /* Registers (or refreshes) the nodes listed in the config. */
 static int config_nodes(struct store *st, const struct ctl_config *cfg)
 {
@@ -54,7 +95,7 @@ static int config_nodes(struct store *st, const struct ctl_config *cfg)
 		n.name = (char *)c->name;
 		n.address = (char *)c->address;
 		n.comment = (char *)c->comment;
-		n.created_at = n.updated_at = store_now_ns();
+		n.created_at = n.updated_at = clock_wall_ns();
 		if (store_node_get(st, c->id, &old) == 0) {
 			n.created_at = old.node->created_at;
 			store_node_free(&old);
@@ -79,13 +120,6 @@ static int config_nodes(struct store *st, const struct ctl_config *cfg)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"log-level", required_argument, NULL, 'l'},
-	    {"database", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	const char *config_path = NULL, *level = NULL, *database = NULL;
 	struct wd_monitor_opts wo = {.sz = sizeof(wo),
 				     .close_limit_ms = WEDGE_CLOSE_MS,
@@ -103,32 +137,12 @@ int main(int argc, char **argv)
 	struct idem *idem = NULL;
 	enum log_level lvl;
 	char errbuf[512];
-	int opt, err;
+	int status, err;
 
 	wd_save_argv(argv);
-	while ((opt = getopt_long(argc, argv, "c:l:d:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'l':
-			level = optarg;
-			break;
-		case 'd':
-			database = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (!config_path) {
-		usage(stderr);
-		return 2;
-	}
+	status = parse_args(argc, argv, &config_path, &level, &database);
+	if (status >= 0)
+		return status;
 	err = ctl_config_load(config_path, &cfg, errbuf, sizeof(errbuf));
 	if (err) {
 		log_error("controller: %s", errbuf);

@@ -12,16 +12,23 @@ TEST_SUITES += $(TBIN)/test_config
 CHECK_SOURCES += tests/unit/test_config.c
 
 # The controller's modules are an archive (normal and ASan+UBSan) so that tests link them
-# without main.c.
-CTRL_SRCS   := controller/store.c controller/store_secure.c controller/config.c controller/rules.c \
+# without main.c. The store (controller/store/) and the RPC services (controller/service/)
+# are folders; their headers are found through CTRL_INC.
+CTRL_STORE_SRCS := $(addprefix controller/store/,store_open.c store_db.c store_changes.c \
+	store_coll.c store_query.c store_nodes.c store_keys.c store_secure.c)
+CTRL_SERVICE_SRCS := $(addprefix controller/service/,service.c service_util.c service_coll.c \
+	service_nodes.c service_stats.c service_keys.c service_sync.c)
+CTRL_SRCS   := $(CTRL_STORE_SRCS) $(CTRL_SERVICE_SRCS) controller/config.c controller/rules.c \
 	controller/nodes.c controller/publish.c controller/stats.c controller/auth.c \
-	controller/service.c controller/idempotency.c
+	controller/idempotency.c
+CTRL_INC    := -Icontroller -Icontroller/store -Icontroller/service
 CTRL_A      := $(BUILD)/libxdrop-ctrl.a
 CTRL_SAN_A  := $(BUILD)/libxdrop-ctrl-san.a
 CTRL_LDLIBS := -lsqlite3 $(CONFIG_LDLIBS) $(RPC_LDLIBS) $(LDLIBS_BPF)
 CTRL_TEST_LIBS := $(CTRL_SAN_A) $(RPC_SAN_A) $(LIB_SAN_A)
 
 $(CTRL_SRCS:%.c=$(OBJ)/%.o) $(CTRL_SRCS:%.c=$(SANOBJ)/%.o): | $(PROTO_H)
+$(CTRL_SRCS:%.c=$(OBJ)/%.o) $(CTRL_SRCS:%.c=$(SANOBJ)/%.o): XCFLAGS += $(CTRL_INC)
 $(CTRL_A): $(CTRL_SRCS:%.c=$(OBJ)/%.o)
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
@@ -30,8 +37,8 @@ $(CTRL_SAN_A): $(CTRL_SRCS:%.c=$(SANOBJ)/%.o)
 	ar rcs $@ $^
 
 # C suites: tests/unit/test_store*.c and tests/controller/*.c, linked against the archives.
-CTRL_TESTS := test_store
-$(CTRL_TESTS:%=$(SANOBJ)/tests/unit/%.o): XCFLAGS += -Icontroller
+CTRL_TESTS := test_store test_store_durability
+$(CTRL_TESTS:%=$(SANOBJ)/tests/unit/%.o): XCFLAGS += $(CTRL_INC)
 $(CTRL_TESTS:%=$(SANOBJ)/tests/unit/%.o): | $(PROTO_H)
 $(CTRL_TESTS:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(CTRL_TEST_LIBS)
 	@mkdir -p $(dir $@)
@@ -39,10 +46,12 @@ $(CTRL_TESTS:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(CTRL_TEST_LIBS)
 
 ALL_TARGETS += $(CTRL_A) $(CTRL_SAN_A) $(CTRL_TESTS:%=$(TBIN)/%)
 TEST_SUITES += $(CTRL_TESTS:%=$(TBIN)/%)
-CHECK_SOURCES += $(CTRL_SRCS) $(CTRL_SRCS:.c=.h) $(CTRL_TESTS:%=tests/unit/%.c)
+CHECK_SOURCES += $(CTRL_SRCS) $(wildcard controller/*.h controller/store/*.h controller/service/*.h) \
+	$(CTRL_TESTS:%=tests/unit/%.c) tests/unit/store_fixture.h
 
 # The daemon.
 $(OBJ)/controller/main.o: | $(PROTO_H)
+$(OBJ)/controller/main.o: XCFLAGS += $(CTRL_INC)
 $(BIN)/xdrop-controller: $(OBJ)/controller/main.o $(CTRL_A) $(RPC_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(CTRL_LDLIBS)
@@ -55,7 +64,7 @@ CHECK_SOURCES += controller/main.c
 # with openssl, test_ctl_config reads controller/config.example.yaml.
 CTRL_E2E := test_push test_service test_nodes test_ctl_config test_idempotency
 CTRL_HARNESS := $(SANOBJ)/tests/controller/harness.o
-$(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): XCFLAGS += -Icontroller -Itests/controller
+$(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): XCFLAGS += $(CTRL_INC) -Itests/controller
 $(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): | $(PROTO_H)
 $(CTRL_E2E:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/controller/%.o $(CTRL_HARNESS) $(CTRL_TEST_LIBS)
 	@mkdir -p $(dir $@)
@@ -64,6 +73,18 @@ $(CTRL_E2E:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/controller/%.o $(CTRL_HARNES
 ALL_TARGETS += $(CTRL_E2E:%=$(TBIN)/%)
 TEST_SUITES += $(CTRL_E2E:%=$(TBIN)/%)
 CHECK_SOURCES += $(wildcard tests/controller/*.c tests/controller/*.h)
+
+# The periodic work (heartbeat, expiry sweep, stats sampler) keeps its pace on the
+# monotonic clock: every clock read of this binary goes through the test's clock_gettime
+# (--wrap), which puts the wall clock an hour ahead of the kernel's.
+$(SANOBJ)/tests/controller/test_periodic.o: XCFLAGS += $(CTRL_INC)
+$(SANOBJ)/tests/controller/test_periodic.o: | $(PROTO_H)
+$(TBIN)/test_periodic: $(SANOBJ)/tests/controller/test_periodic.o $(CTRL_TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -Wl,--wrap=clock_gettime -o $@ $^ $(CTRL_LDLIBS) -lcmocka
+
+ALL_TARGETS += $(TBIN)/test_periodic
+TEST_SUITES += $(TBIN)/test_periodic
 
 # The real binary driven with nngcat and protoc: config errors, key bootstrap, SIGTERM,
 # kill -9 during 10,000-rule batches, one controller per database, the ipc wedge.

@@ -11,13 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "nodekey.h"
 #include "nodes.h"
 #include "pubsub.h"
 #include "rpc.h"
+#include "ticker.h"
 
 struct node_state {
 	char *id, *address;
@@ -48,8 +49,8 @@ struct nodes {
 	pthread_cond_t cond;
 	struct node_state *v;
 	size_t n;
-	pthread_t thread;
-	bool started, stop;
+	struct ticker *health; /* health passes; NULL until started */
+	bool stop;
 	int forcing; /* detached force-sync threads running */
 	uint64_t forces, forces_ok;
 };
@@ -61,14 +62,6 @@ const char *node_status_name(enum node_status st)
 {
 	return (unsigned)st < sizeof(status_names) / sizeof(status_names[0]) ? status_names[st]
 									     : "unknown";
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void state_free(struct node_state *s)
@@ -223,14 +216,14 @@ static void beacon_cb(void *arg, const Xdrop__V1__Beacon *b)
 	store_revision(n->store, &rev);
 	pthread_mutex_lock(&n->lock);
 	s = find(n, b->node_id);
-	if (s && beacon_fresh(s, b, store_now_ns())) {
+	if (s && beacon_fresh(s, b, clock_wall_ns())) {
 		s->last_sent_at = b->sent_at;
 		if (s->beacon)
 			xdrop__v1__beacon__free_unpacked(s->beacon, NULL);
 		s->beacon = xdrop__v1__beacon__unpack(NULL, len, buf);
 		s->seen = true;
-		s->seen_ms = mono_ms();
-		s->seen_ns = store_now_ns();
+		s->seen_ms = clock_mono_ms();
+		s->seen_ns = clock_wall_ns();
 		s->revision = b->revision;
 		snprintf(s->hash, sizeof(s->hash), "%s", b->content_hash ? b->content_hash : "");
 		s->status = derive(n, s, &rev, s->seen_ms);
@@ -402,7 +395,8 @@ fail:
 /* Lock held: one health pass over every node. */
 static void health_pass(struct nodes *n)
 {
-	int64_t now = mono_ms(), limit = (int64_t)n->interval_ms * XDROP_NODE_REPAIR_INTERVALS;
+	int64_t now = clock_mono_ms(),
+		limit = (int64_t)n->interval_ms * XDROP_NODE_REPAIR_INTERVALS;
 	struct store_rev rev;
 
 	store_revision(n->store, &rev);
@@ -432,31 +426,22 @@ static void health_pass(struct nodes *n)
 	}
 }
 
-static void *health_main(void *arg)
+/* One health pass (a ticker call, four a beacon interval); none once closing. */
+static void health_tick(void *arg)
 {
 	struct nodes *n = arg;
-	struct timespec ts;
-	long step_ns = (long)n->interval_ms * 1000000 / 4;
 
 	pthread_mutex_lock(&n->lock);
-	while (!n->stop) {
+	if (!n->stop)
 		health_pass(n);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += step_ns / 1000000000;
-		ts.tv_nsec += step_ns % 1000000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&n->cond, &n->lock, &ts);
-	}
 	pthread_mutex_unlock(&n->lock);
-	return NULL;
 }
 
 int nodes_open(struct nodes **out, const struct nodes_opts *opts)
 {
 	struct pubsub_collector_ops ops = {.key = key_cb, .beacon = beacon_cb};
+	struct ticker_opts to = {
+	    .sz = sizeof(to), .name = "xdrop-health", .first_now = true, .fn = health_tick};
 	struct nodes *n;
 	int err;
 
@@ -494,9 +479,9 @@ int nodes_open(struct nodes **out, const struct nodes_opts *opts)
 			  opts->health_url ? opts->health_url : "(none)", strerror(-err));
 		goto out;
 	}
-	err = -pthread_create(&n->thread, NULL, health_main, n);
-	if (!err)
-		n->started = true;
+	to.period_ms = n->interval_ms / 4 ? n->interval_ms / 4 : 1;
+	to.arg = n;
+	err = ticker_start(&n->health, &to);
 out:
 	if (err) {
 		nodes_close(n);
@@ -511,14 +496,13 @@ void nodes_close(struct nodes *n)
 	if (!n)
 		return;
 	pubsub_collector_close(n->coll); /* no beacon callback after this */
+	ticker_stop(n->health);		 /* no health pass (nor force sync started) after this */
 	pthread_mutex_lock(&n->lock);
 	n->stop = true;
 	pthread_cond_broadcast(&n->cond);
 	while (n->forcing > 0) /* detached force syncs end within their timeout */
 		pthread_cond_wait(&n->cond, &n->lock);
 	pthread_mutex_unlock(&n->lock);
-	if (n->started)
-		pthread_join(n->thread, NULL);
 	for (size_t i = 0; i < n->n; i++)
 		state_free(&n->v[i]);
 	free(n->v);
@@ -535,7 +519,7 @@ int nodes_feed(struct nodes *n, const void *frame, size_t len)
 void nodes_outcome(struct nodes *n, uint64_t rev, Xdrop__V1__SyncOutcome *out)
 {
 	struct store_rev cur;
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 
 	store_revision(n->store, &cur);
 	out->revision = rev;
@@ -566,7 +550,7 @@ enum node_status nodes_status(struct nodes *n, const char *id)
 	pthread_mutex_lock(&n->lock);
 	s = find(n, id);
 	if (s)
-		st = derive(n, s, &cur, mono_ms());
+		st = derive(n, s, &cur, clock_mono_ms());
 	pthread_mutex_unlock(&n->lock);
 	return st;
 }
@@ -606,7 +590,7 @@ void nodes_fill(struct nodes *n, Xdrop__V1__Node *node, void *(*alloc)(void *ctx
 		node->status = dup_with(alloc, ctx, "unknown");
 		goto out;
 	}
-	node->status = dup_with(alloc, ctx, node_status_name(derive(n, s, &cur, mono_ms())));
+	node->status = dup_with(alloc, ctx, node_status_name(derive(n, s, &cur, clock_mono_ms())));
 	node->applied_revision = s->revision;
 	node->content_hash = dup_with(alloc, ctx, s->hash);
 	node->last_seen = s->seen ? s->seen_ns : 0;
@@ -687,7 +671,7 @@ int nodes_force_sync(struct nodes *n, const char *id, Xdrop__V1__SyncOutcome *ou
 		pthread_mutex_unlock(&n->lock);
 		return -ENOENT;
 	}
-	st = derive(n, s, &cur, mono_ms());
+	st = derive(n, s, &cur, clock_mono_ms());
 	if (st != NODE_OFFLINE && st != NODE_UNKNOWN && addr_of(s)) {
 		url = strdup(addr_of(s));
 		token = make_token(s);
@@ -720,7 +704,7 @@ void nodes_each_beacon(struct nodes *n,
 		       void (*fn)(void *arg, const char *id, const Xdrop__V1__Beacon *b), void *arg)
 {
 	struct store_rev cur;
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 
 	store_revision(n->store, &cur);
 	pthread_mutex_lock(&n->lock);
@@ -736,7 +720,7 @@ void nodes_each_beacon(struct nodes *n,
 int nodes_reachable(struct nodes *n, char ***addrs, char ***tokens)
 {
 	struct store_rev cur;
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	size_t k = 0;
 
 	store_revision(n->store, &cur);

@@ -19,8 +19,9 @@
  * Every registered node is tracked: the table is rebuilt from the store's rows, as many as
  * there are, on each nodes_reload().
  *
- * The beacon collector (pubsub SUB, listening) and the health loop run on their own
- * threads; every public function is thread-safe.
+ * The beacon collector (pubsub SUB, listening) runs on its own thread and the health loop
+ * on a ticker (lib/ticker: four passes a beacon interval on the monotonic clock); every
+ * public function is thread-safe.
  */
 #ifndef XDROP_CONTROLLER_NODES_H
 #define XDROP_CONTROLLER_NODES_H

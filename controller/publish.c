@@ -10,19 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "publish.h"
 #include "pubsub.h"
+#include "ticker.h"
 
 struct publish {
 	struct store *st;
 	struct pubsub_pub *pub;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	pthread_t thread;
-	bool started, stop;
+	struct ticker *heartbeat; /* NULL until started */
 	unsigned interval_ms;
 	uint64_t revision;
 	char hash[RULEHASH_HEX];
@@ -43,37 +42,26 @@ static void on_commit(void *arg, const Xdrop__V1__Delta *d)
 	pthread_mutex_unlock(&p->lock);
 }
 
-static void *heartbeat_main(void *arg)
+/* One heartbeat (a ticker call): the last published revision and hash, again. */
+static void heartbeat(void *arg)
 {
 	struct publish *p = arg;
-	struct timespec ts;
+	Xdrop__V1__Delta hb = XDROP__V1__DELTA__INIT;
 
 	pthread_mutex_lock(&p->lock);
-	while (!p->stop) {
-		Xdrop__V1__Delta hb = XDROP__V1__DELTA__INIT;
-
-		hb.revision = hb.base_revision = p->revision;
-		hb.content_hash = p->hash;
-		hb.created_at = store_now_ns();
-		pubsub_pub_delta(p->pub, &hb);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += p->interval_ms / 1000;
-		ts.tv_nsec += (long)(p->interval_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		while (!p->stop && pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)
-			;
-	}
+	hb.revision = hb.base_revision = p->revision;
+	hb.content_hash = p->hash;
+	hb.created_at = clock_wall_ns();
+	pubsub_pub_delta(p->pub, &hb);
 	pthread_mutex_unlock(&p->lock);
-	return NULL;
 }
 
 int publish_open(struct publish **out, struct store *st, const char *url,
 		 const struct tls_opts *tls, unsigned interval_ms)
 {
 	struct pubsub_opts o = {.sz = sizeof(o), .url = url, .listen = true, .tls = tls};
+	struct ticker_opts to = {
+	    .sz = sizeof(to), .name = "xdrop-heartbeat", .first_now = true, .fn = heartbeat};
 	struct store_rev rev;
 	struct publish *p;
 	int err;
@@ -83,7 +71,6 @@ int publish_open(struct publish **out, struct store *st, const char *url,
 	if (!p)
 		return -ENOMEM;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
 	p->st = st;
 	p->interval_ms = interval_ms ? interval_ms : XDROP_HEARTBEAT_MS;
 	err = pubsub_pub_open(&p->pub, &o);
@@ -100,10 +87,9 @@ int publish_open(struct publish **out, struct store *st, const char *url,
 		memcpy(p->hash, rev.hash, sizeof(p->hash));
 	}
 	pthread_mutex_unlock(&p->lock);
-	err = -pthread_create(&p->thread, NULL, heartbeat_main, p);
-	if (err)
-		goto out;
-	p->started = true;
+	to.period_ms = p->interval_ms;
+	to.arg = p;
+	err = ticker_start(&p->heartbeat, &to);
 out:
 	if (err) {
 		publish_close(p);
@@ -129,15 +115,8 @@ void publish_close(struct publish *p)
 		return;
 	if (p->pub)
 		store_set_commit_hook(p->st, NULL, NULL);
-	if (p->started) {
-		pthread_mutex_lock(&p->lock);
-		p->stop = true;
-		pthread_cond_signal(&p->cond);
-		pthread_mutex_unlock(&p->lock);
-		pthread_join(p->thread, NULL);
-	}
+	ticker_stop(p->heartbeat);
 	pubsub_pub_close(p->pub);
-	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }

@@ -18,8 +18,9 @@
 struct publish;
 
 /*
- * Listens on url (PUB), starts the heartbeat thread (interval_ms, 0 = XDROP_HEARTBEAT_MS)
- * and installs itself as st's commit hook. Returns 0 and *out (publish_close) or -errno.
+ * Listens on url (PUB), starts the heartbeat ticker (lib/ticker: every interval_ms on the
+ * monotonic clock, the first at once; 0 = XDROP_HEARTBEAT_MS) and installs itself as st's
+ * commit hook. Returns 0 and *out (publish_close) or -errno.
  */
 int publish_open(struct publish **out, struct store *st, const char *url,
 		 const struct tls_opts *tls, unsigned interval_ms);

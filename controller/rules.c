@@ -5,13 +5,13 @@
  * without touching this file.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
+#include "ticker.h"
 
 #include "rules.h"
 
@@ -144,52 +144,34 @@ int rules_rank(struct rule_sum *v, size_t n, const char *by)
 struct sweeper {
 	struct store *st;
 	unsigned interval_ms;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	pthread_t thread;
-	bool stop;
+	struct ticker *ticker;
 };
 
-static void *sweep_main(void *arg)
+/* One sweep (a ticker call): the rules expired by now, deleted as one change. */
+static void sweep(void *arg)
 {
 	struct sweeper *sw = arg;
-	struct timespec ts;
+	size_t count = 0;
+	uint64_t rev = 0;
+	int err;
 
-	pthread_mutex_lock(&sw->lock);
-	while (!sw->stop) {
-		size_t count = 0;
-		uint64_t rev = 0;
-		int err;
-
-		pthread_mutex_unlock(&sw->lock);
-		err = store_rules_expire(sw->st, store_now_ns(), &count, &rev);
-		if (err == -EBUSY)
-			log_warn("rules: expiry sweep skipped: the database is locked by another "
-				 "process; trying again in %u ms",
-				 sw->interval_ms);
-		else if (err)
-			log_warn("rules: expiry sweep failed: %s", strerror(-err));
-		else if (count)
-			log_info("rules: %zu expired rules deleted (revision %llu)", count,
-				 (unsigned long long)rev);
-		pthread_mutex_lock(&sw->lock);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += sw->interval_ms / 1000;
-		ts.tv_nsec += (long)(sw->interval_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		while (!sw->stop && pthread_cond_timedwait(&sw->cond, &sw->lock, &ts) == 0)
-			;
-	}
-	pthread_mutex_unlock(&sw->lock);
-	return NULL;
+	err = store_rules_expire(sw->st, clock_wall_ns(), &count, &rev);
+	if (err == -EBUSY)
+		log_warn("rules: expiry sweep skipped: the database is locked by another "
+			 "process; trying again in %u ms",
+			 sw->interval_ms);
+	else if (err)
+		log_warn("rules: expiry sweep failed: %s", strerror(-err));
+	else if (count)
+		log_info("rules: %zu expired rules deleted (revision %llu)", count,
+			 (unsigned long long)rev);
 }
 
 int rules_sweeper_start(struct sweeper **out, struct store *st, unsigned interval_ms)
 {
 	struct sweeper *sw = calloc(1, sizeof(*sw));
+	struct ticker_opts o = {
+	    .sz = sizeof(o), .name = "xdrop-expiry", .first_now = true, .fn = sweep};
 	int err;
 
 	*out = NULL;
@@ -197,12 +179,10 @@ int rules_sweeper_start(struct sweeper **out, struct store *st, unsigned interva
 		return -ENOMEM;
 	sw->st = st;
 	sw->interval_ms = interval_ms ? interval_ms : XDROP_SWEEP_MS;
-	pthread_mutex_init(&sw->lock, NULL);
-	pthread_cond_init(&sw->cond, NULL);
-	err = -pthread_create(&sw->thread, NULL, sweep_main, sw);
+	o.period_ms = sw->interval_ms;
+	o.arg = sw;
+	err = ticker_start(&sw->ticker, &o);
 	if (err) {
-		pthread_cond_destroy(&sw->cond);
-		pthread_mutex_destroy(&sw->lock);
 		free(sw);
 		return err;
 	}
@@ -214,12 +194,6 @@ void rules_sweeper_stop(struct sweeper *sw)
 {
 	if (!sw)
 		return;
-	pthread_mutex_lock(&sw->lock);
-	sw->stop = true;
-	pthread_cond_signal(&sw->cond);
-	pthread_mutex_unlock(&sw->lock);
-	pthread_join(sw->thread, NULL);
-	pthread_cond_destroy(&sw->cond);
-	pthread_mutex_destroy(&sw->lock);
+	ticker_stop(sw->ticker);
 	free(sw);
 }

@@ -46,7 +46,8 @@ int rules_rank(struct rule_sum *v, size_t n, const char *by);
 
 struct sweeper;
 
-/* Deletes expired rules every interval_ms (0 = XDROP_SWEEP_MS), each sweep one change. */
+/* Deletes expired rules every interval_ms (0 = XDROP_SWEEP_MS) on a ticker (lib/ticker, the
+ * monotonic clock; the first sweep at once), each sweep one change. Stop joins the ticker. */
 int rules_sweeper_start(struct sweeper **out, struct store *st, unsigned interval_ms);
 void rules_sweeper_stop(struct sweeper *sw);
 

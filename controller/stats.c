@@ -9,11 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "rpc.h"
 #include "stats.h"
+#include "ticker.h"
 
 struct point {
 	int64_t at;
@@ -32,13 +33,11 @@ struct stats {
 	struct nodes *nodes;
 	unsigned cap;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	struct ring *rings; /* [0] is the cluster's */
 	size_t nrings;
 	bool full_logged;
 	uint64_t agent_failures; /* RuleStats calls to agents that failed */
-	pthread_t thread;
-	bool started, stop;
+	struct ticker *sampler;	 /* one sample a second; NULL until started */
 };
 
 static void add_counters(Xdrop__V1__Counters *a, const Xdrop__V1__Counters *b)
@@ -129,7 +128,7 @@ static void node_sample_cb(void *arg, const char *id, const Xdrop__V1__Beacon *b
 {
 	struct stats *s = arg;
 	struct point p = {
-	    .at = store_now_ns(), .c = XDROP__V1__COUNTERS__INIT, .r = XDROP__V1__RATES__INIT};
+	    .at = clock_wall_ns(), .c = XDROP__V1__COUNTERS__INIT, .r = XDROP__V1__RATES__INIT};
 	struct ring *r;
 
 	add_counters(&p.c, b->counters);
@@ -144,7 +143,7 @@ static void node_sample_cb(void *arg, const char *id, const Xdrop__V1__Beacon *b
 void stats_sample(struct stats *s)
 {
 	struct point p = {
-	    .at = store_now_ns(), .c = XDROP__V1__COUNTERS__INIT, .r = XDROP__V1__RATES__INIT};
+	    .at = clock_wall_ns(), .c = XDROP__V1__COUNTERS__INIT, .r = XDROP__V1__RATES__INIT};
 	struct ring *r;
 
 	stats_totals(s, &p.c, &p.r);
@@ -156,27 +155,18 @@ void stats_sample(struct stats *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void *sample_main(void *arg)
+static void sample_tick(void *arg)
 {
-	struct stats *s = arg;
-	struct timespec ts;
-
-	pthread_mutex_lock(&s->lock);
-	while (!s->stop) {
-		pthread_mutex_unlock(&s->lock);
-		stats_sample(s);
-		pthread_mutex_lock(&s->lock);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		while (!s->stop && pthread_cond_timedwait(&s->cond, &s->lock, &ts) == 0)
-			;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
+	stats_sample(arg);
 }
 
 int stats_open(struct stats **out, struct nodes *nodes, unsigned history_s)
 {
+	struct ticker_opts o = {.sz = sizeof(o),
+				.name = "xdrop-stats",
+				.period_ms = 1000,
+				.first_now = true,
+				.fn = sample_tick};
 	struct stats *s = calloc(1, sizeof(*s));
 	int err;
 
@@ -188,17 +178,16 @@ int stats_open(struct stats **out, struct nodes *nodes, unsigned history_s)
 	if (s->cap > XDROP_HISTORY_MAX_S)
 		s->cap = XDROP_HISTORY_MAX_S;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
 	if (!ring_of(s, "")) {
 		stats_close(s);
 		return -ENOMEM;
 	}
-	err = -pthread_create(&s->thread, NULL, sample_main, s);
+	o.arg = s;
+	err = ticker_start(&s->sampler, &o);
 	if (err) {
 		stats_close(s);
 		return err;
 	}
-	s->started = true;
 	*out = s;
 	return 0;
 }
@@ -207,17 +196,10 @@ void stats_close(struct stats *s)
 {
 	if (!s)
 		return;
-	if (s->started) {
-		pthread_mutex_lock(&s->lock);
-		s->stop = true;
-		pthread_cond_signal(&s->cond);
-		pthread_mutex_unlock(&s->lock);
-		pthread_join(s->thread, NULL);
-	}
+	ticker_stop(s->sampler);
 	for (size_t i = 0; i < s->nrings; i++)
 		free(s->rings[i].p);
 	free(s->rings);
-	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -39,7 +39,7 @@ void stats_close(struct stats *s);
 /* Sums the latest beacons into totals and rates (both zero-initialized by the caller). */
 void stats_totals(struct stats *s, Xdrop__V1__Counters *totals, Xdrop__V1__Rates *rates);
 
-/* Takes one sample now (the thread does it every second; tests call it). */
+/* Takes one sample now (a ticker does it every second; tests call it). */
 void stats_sample(struct stats *s);
 
 /*

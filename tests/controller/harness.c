@@ -17,6 +17,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "harness.h"
 #include "log.h"
@@ -28,10 +29,7 @@ static atomic_int instance;
 
 long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long)clock_mono_ms();
 }
 
 void ctl_start(struct ctl *c, unsigned interval_ms)
@@ -394,7 +392,7 @@ static void *beacon_main(void *arg)
 		online = a->online;
 		b.node_id = a->id;
 		b.seq = ++a->seq;
-		b.sent_at = store_now_ns();
+		b.sent_at = clock_wall_ns();
 		b.revision = a->revision;
 		rulehash_hex(&a->hash, hex);
 		if (a->corrupt)

@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "harness.h"
 #include "idempotency.h"
@@ -331,7 +332,7 @@ static int add_rule(struct db *d, const char *ip, Xdrop__V1__Rule *out, char *id
 	size_t idx;
 
 	rule_of(&in, ip);
-	rules_prepare(&in, out, id, store_now_ns());
+	rules_prepare(&in, out, id, clock_wall_ns());
 	return store_rules_add(d->s, &out, 1, "rule", rev, &idx, &e);
 }
 

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "../lib/tmpdir.h"
 
 #include "harness.h"
@@ -59,7 +60,7 @@ static int feed_beacon(struct nodes *n, struct store *st, const char *id, const 
 	store_revision(st, &rev);
 	b.node_id = (char *)id;
 	b.seq = 1;
-	b.sent_at = store_now_ns();
+	b.sent_at = clock_wall_ns();
 	b.revision = rev.revision;
 	b.content_hash = rev.hash;
 	b.version = "test";
@@ -90,7 +91,7 @@ static void test_more_than_1024_nodes(void **state)
 		snprintf(id, sizeof(id), "n%04d", i);
 		snprintf(key, sizeof(key), "key-%04d-0123456789abcdef", i);
 		node.id = id;
-		node.created_at = node.updated_at = store_now_ns() + i;
+		node.created_at = node.updated_at = clock_wall_ns() + i;
 		assert_int_equal(store_node_add(st, &node, key), 0);
 	}
 	snprintf(last, sizeof(last), "n%04d", MANY_NODES - 1);

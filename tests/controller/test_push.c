@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "log.h"
 
@@ -317,7 +318,7 @@ static void test_expiry_is_a_change(void **state)
 	r.dst_ip = "192.0.2.1";
 	r.action = "drop";
 	r.enabled = true;
-	r.expires_at = store_now_ns() + 400 * 1000000ll;
+	r.expires_at = clock_wall_ns() + 400 * 1000000ll;
 	req.rule = &r;
 	assert_int_equal(
 	    ctl_call(c.admin, &xdrop__v1__rule_service__descriptor, "Create", &req, &rep, NULL),

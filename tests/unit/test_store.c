@@ -1,14 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_store: the controller's SQLite store (controller/store.c) on real files in a temp
- * directory: CRUD and revisions, the content hash against a recomputation, duplicates and
- * validation errors naming fields, 10,000-rule batches (one revision, one delta, all or
- * nothing), lists (search, filters, sort, pages), the change log, expiry, SQL-injection
- * and 1 MiB strings stored literally, migration of a hand-made version-1 file, 20
- * concurrent writer threads, a write lock held by another connection (UNAVAILABLE, not
- * out of memory), one store per database file (the lock file), and kill -9 of a process
- * running 10,000-rule batches at 45 points chosen by its progress (after an add, after a
- * delete, inside a batch), each followed by integrity_check and an all-or-nothing check.
+ * test_store: the controller's rule set and rows in its SQLite store (controller/store/)
+ * on real files in a temp directory: CRUD and revisions, the content hash against a
+ * recomputation, duplicates and validation errors naming fields, 10,000-rule batches (one
+ * revision, one delta, all or nothing), lists (search, filters, sort, pages), the change
+ * log, expiry, SQL-injection and 1 MiB strings stored literally, nodes, API keys and
+ * settings. test_store_durability.c has the file-level cases.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,113 +24,11 @@
 
 #include <cmocka.h>
 
-#include "../lib/tmpdir.h"
 #include <sqlite3.h>
 
-#include "log.h"
 #include "nodekey.h"
-#include "rulehash.h"
 #include "rules.h"
-#include "store.h"
-
-static char dir[64];
-static int seq;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void db_path(char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/t%d.db", dir, seq++);
-}
-
-static struct store *open_db(const char *path, unsigned keep)
-{
-	struct store_opts o = {.sz = sizeof(o), .path = path, .keep = keep};
-	struct store *s = NULL;
-
-	assert_int_equal(store_open(&s, &o), 0);
-	return s;
-}
-
-/* A rule dropping traffic to 10.a.b.c (i picks the address), all strings static. */
-struct trule {
-	Xdrop__V1__Rule r;
-	char id[XDROP_UUID_LEN];
-	char ip[32];
-};
-
-static void make_rule(struct trule *t, unsigned i)
-{
-	xdrop__v1__rule__init(&t->r);
-	store_uuid(t->id);
-	snprintf(t->ip, sizeof(t->ip), "10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
-	t->r.id = t->id;
-	t->r.name = "rule";
-	t->r.dst_ip = t->ip;
-	t->r.protocol = "udp";
-	t->r.action = "drop";
-	t->r.enabled = true;
-	t->r.source = "test";
-	t->r.created_at = t->r.updated_at = store_now_ns() + i;
-}
-
-static struct trule *make_rules(size_t n, unsigned base, Xdrop__V1__Rule ***ptrs)
-{
-	struct trule *v = calloc(n, sizeof(*v));
-
-	*ptrs = calloc(n, sizeof(**ptrs));
-	assert_non_null(v);
-	assert_non_null(*ptrs);
-	for (size_t i = 0; i < n; i++) {
-		make_rule(&v[i], base + (unsigned)i);
-		(*ptrs)[i] = &v[i].r;
-	}
-	return v;
-}
-
-/* Recomputes the content hash from a snapshot and compares it with the store's. */
-static void check_hash(struct store *s)
-{
-	struct store_snapshot *snap = NULL;
-	struct store_rev rev;
-	struct rulehash h;
-	char hex[RULEHASH_HEX];
-
-	assert_int_equal(store_snapshot(s, &snap), 0);
-	rulehash_init(&h);
-	for (size_t i = 0; i < snap->nrules; i++) {
-		Xdrop__V1__Rule *r =
-		    xdrop__v1__rule__unpack(NULL, snap->rules[i].len, snap->rules[i].data);
-		uint8_t d[RULEHASH_LEN];
-
-		assert_non_null(r);
-		assert_int_equal(rulehash_rule_digest(r, d), 0);
-		rulehash_add(&h, d);
-		xdrop__v1__rule__free_unpacked(r, NULL);
-	}
-	for (size_t i = 0; i < snap->nwl; i++) {
-		Xdrop__V1__WhitelistEntry *w =
-		    xdrop__v1__whitelist_entry__unpack(NULL, snap->wl[i].len, snap->wl[i].data);
-		uint8_t d[RULEHASH_LEN];
-
-		assert_non_null(w);
-		assert_int_equal(rulehash_wl_digest(w, d), 0);
-		rulehash_add(&h, d);
-		xdrop__v1__whitelist_entry__free_unpacked(w, NULL);
-	}
-	store_revision(s, &rev);
-	assert_string_equal(rulehash_hex(&h, hex), rev.hash);
-	assert_string_equal(snap->hash, rev.hash);
-	assert_int_equal(snap->revision, rev.revision);
-	assert_int_equal(snap->nrules, rev.rules);
-	store_snapshot_free(snap);
-}
+#include "store_fixture.h"
 
 /* ---- commit hook: counts deltas and remembers the last one's size --------------------- */
 struct hook {
@@ -187,14 +82,14 @@ static void test_crud_and_revisions(void **state)
 	make_rule(&b, 1);
 	one[0] = &b.r;
 	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), -EEXIST);
-	assert_int_equal(err.code, RPC_ALREADY_EXISTS);
+	assert_int_equal(err.code, STORE_EXISTS);
 	assert_non_null(strstr(err.message, a.id));
 	/* a bad field: INVALID_ARGUMENT with the field path */
 	make_rule(&b, 2);
 	b.r.dst_ip = "";
 	b.r.dst_cidr = "10.0.0.1/8";
 	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), -EINVAL);
-	assert_int_equal(err.code, RPC_INVALID_ARGUMENT);
+	assert_int_equal(err.code, STORE_INVALID);
 	assert_string_equal(err.field, "rule.dst_cidr");
 	b.r.dst_cidr = "";
 	b.r.dst_ip = "10.0.0.2";
@@ -217,7 +112,7 @@ static void test_crud_and_revisions(void **state)
 	b.r.expires_at = 0;
 	b.r.id = "nope";
 	assert_int_equal(store_rule_replace(s, &b.r, &r, &err), -ENOENT);
-	assert_int_equal(err.code, RPC_NOT_FOUND);
+	assert_int_equal(err.code, STORE_NOT_FOUND);
 
 	const char *ids[] = {a.id};
 	const char *missing[] = {"missing"};
@@ -383,9 +278,9 @@ static void test_lists(void **state)
 	assert_int_equal(store_rule_list(s, &q, &out, &n, &total), 0);
 	assert_int_equal(total, 1);
 	store_free_rules(out, n);
-	assert_true(store_sort_field_ok("dst_port", false));
-	assert_false(store_sort_field_ok("pb", false));
-	assert_false(store_sort_field_ok("action", true));
+	assert_true(store_sort_field_ok(STORE_RULES, "dst_port"));
+	assert_false(store_sort_field_ok(STORE_RULES, "pb"));
+	assert_false(store_sort_field_ok(STORE_WHITELIST, "action"));
 	free(ptrs);
 	free(v);
 	store_close(s);
@@ -465,7 +360,7 @@ static void test_changelog_and_expiry(void **state)
 	s = open_db(path, 5); /* keep 5 revisions */
 	for (unsigned i = 0; i < 10; i++) {
 		make_rule(&t[i], 3000 + i);
-		t[i].r.expires_at = i < 4 ? store_now_ns() - 1 : 0;
+		t[i].r.expires_at = i < 4 ? clock_wall_ns() - 1 : 0;
 		one[0] = &t[i].r;
 		assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), 0);
 	}
@@ -483,10 +378,10 @@ static void test_changelog_and_expiry(void **state)
 	assert_int_equal(n, 0);
 	store_free_deltas(d, n);
 
-	assert_int_equal(store_rules_expire(s, store_now_ns(), &count, &r), 0);
+	assert_int_equal(store_rules_expire(s, clock_wall_ns(), &count, &r), 0);
 	assert_int_equal(count, 4);
 	assert_int_equal(r, 11);
-	assert_int_equal(store_rules_expire(s, store_now_ns(), &count, &r), 0);
+	assert_int_equal(store_rules_expire(s, clock_wall_ns(), &count, &r), 0);
 	assert_int_equal(count, 0);
 	struct store_rev rev;
 	store_revision(s, &rev);
@@ -559,520 +454,6 @@ static void test_nodes_keys_settings(void **state)
 }
 
 /* The version-1 schema exactly as it shipped, written by hand into a new file. */
-static const char v1_schema[] =
-    "CREATE TABLE schema_version(version INTEGER NOT NULL);"
-    "INSERT INTO schema_version VALUES(1);"
-    "CREATE TABLE rules(id TEXT PRIMARY KEY, match_key TEXT NOT NULL UNIQUE,"
-    " name TEXT NOT NULL, action TEXT NOT NULL, enabled INTEGER NOT NULL,"
-    " expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
-    " src TEXT NOT NULL, dst TEXT NOT NULL, src_port INTEGER NOT NULL,"
-    " dst_port INTEGER NOT NULL, protocol TEXT NOT NULL, rate_limit INTEGER NOT NULL,"
-    " comment TEXT NOT NULL, source TEXT NOT NULL, digest BLOB NOT NULL, pb BLOB NOT NULL);"
-    "CREATE TABLE whitelist(id TEXT PRIMARY KEY, match_key TEXT NOT NULL UNIQUE,"
-    " name TEXT NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL, src_port INTEGER NOT NULL,"
-    " dst_port INTEGER NOT NULL, protocol TEXT NOT NULL, comment TEXT NOT NULL,"
-    " created_at INTEGER NOT NULL, digest BLOB NOT NULL, pb BLOB NOT NULL);"
-    "CREATE TABLE nodes(id TEXT PRIMARY KEY, name TEXT NOT NULL, address TEXT NOT NULL,"
-    " comment TEXT NOT NULL, key TEXT NOT NULL, created_at INTEGER NOT NULL,"
-    " updated_at INTEGER NOT NULL);"
-    "CREATE TABLE changes(revision INTEGER PRIMARY KEY, created_at INTEGER NOT NULL,"
-    " delta BLOB NOT NULL);"
-    "CREATE TABLE api_keys(id TEXT PRIMARY KEY, name TEXT NOT NULL, scope TEXT NOT NULL,"
-    " salt BLOB NOT NULL, hash BLOB NOT NULL, created_at INTEGER NOT NULL);"
-    "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE revision(id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL,"
-    " content_hash TEXT NOT NULL);"
-    "INSERT INTO api_keys VALUES('old', 'legacy', 'admin', zeroblob(16), zeroblob(32), 1);"
-    "INSERT INTO nodes VALUES('n-old', 'old node', 'tcp://127.0.0.1:1', '', 'k', 1, 1);";
-
-static void test_migrate_v1_file(void **state)
-{
-	char path[128], hex[RULEHASH_HEX];
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	struct trule t;
-	uint8_t digest[RULEHASH_LEN], *pb;
-	struct rulehash h;
-	size_t len;
-	struct store *s;
-	struct store_rev rev;
-	struct store_key k;
-	struct store_node sn;
-	Xdrop__V1__Rule *got;
-
-	db_path(path, sizeof(path));
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, v1_schema, NULL, NULL, NULL), SQLITE_OK);
-	make_rule(&t, 4242);
-	len = xdrop__v1__rule__get_packed_size(&t.r);
-	pb = malloc(len);
-	xdrop__v1__rule__pack(&t.r, pb);
-	assert_int_equal(rulehash_rule_digest(&t.r, digest), 0);
-	rulehash_init(&h);
-	rulehash_add(&h, digest);
-	rulehash_hex(&h, hex);
-	assert_int_equal(
-	    sqlite3_prepare_v2(db,
-			       "INSERT INTO rules VALUES(?1, 'k', 'rule', 'drop', 1, 0,"
-			       " 1, 1, '', '10.0.16.146', 0, 0, 'udp', 0, '', 'test',"
-			       " ?2, ?3)",
-			       -1, &st, NULL),
-	    SQLITE_OK);
-	sqlite3_bind_text(st, 1, t.id, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, digest, RULEHASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, pb, (int)len, SQLITE_STATIC);
-	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-	sqlite3_finalize(st);
-	assert_int_equal(
-	    sqlite3_prepare_v2(db, "INSERT INTO revision VALUES(1, 7, ?1)", -1, &st, NULL),
-	    SQLITE_OK);
-	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
-	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	free(pb);
-
-	s = open_db(path, 0);
-	store_revision(s, &rev);
-	assert_int_equal(rev.revision, 7);
-	assert_int_equal(rev.rules, 1);
-	assert_string_equal(rev.hash, hex);
-	assert_int_equal(store_rule_get(s, t.id, &got), 0);
-	assert_string_equal(got->dst_ip, t.ip);
-	xdrop__v1__rule__free_unpacked(got, NULL);
-	assert_int_equal(store_key_get(s, "old", &k), 0); /* the new column has its default */
-	assert_int_equal(k.last_used_at, 0);
-	assert_string_equal(k.name, "legacy");
-	free(k.name);
-	assert_int_equal(store_key_touch(s, "old", 5), 0);
-	assert_int_equal(store_node_get(s, "n-old", &sn), 0); /* migration 4: key -> record */
-	assert_true(nodekey_is_record(sn.cred));
-	assert_true(nodekey_verify(sn.cred, "k"));
-	store_node_free(&sn);
-	store_close(s);
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(
-	    sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), XDROP_STORE_SCHEMA_VERSION);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	assert_int_equal(store_integrity_check(path), 0);
-
-	/* a file from the future is refused */
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(
-	    sqlite3_exec(db, "UPDATE schema_version SET version = 99", NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(db);
-	struct store_opts o = {.sz = sizeof(o), .path = path};
-	assert_int_equal(store_open(&s, &o), -EPROTO);
-}
-
-/* ---- 20 concurrent writers ---------------------------------------------------------- */
-#define WRITERS		  20
-#define WRITES_PER_THREAD 25
-
-struct writer {
-	struct store *s;
-	unsigned idx;
-	int failures;
-	uint64_t revs[WRITES_PER_THREAD];
-};
-
-static void *writer_main(void *p)
-{
-	struct writer *w = p;
-
-	for (unsigned i = 0; i < WRITES_PER_THREAD; i++) {
-		struct store_error err = {0};
-		struct trule t;
-		Xdrop__V1__Rule *one[1] = {&t.r};
-		size_t idx;
-
-		make_rule(&t, 50000 + w->idx * 100 + i);
-		if (store_rules_add(w->s, one, 1, "rule", &w->revs[i], &idx, &err) < 0)
-			w->failures++;
-		if (i % 5 == 0) { /* readers interleave with writers */
-			struct store_query q = {.enabled = -1, .limit = 10};
-			Xdrop__V1__Rule **out;
-			size_t n;
-			uint64_t total;
-
-			if (store_rule_list(w->s, &q, &out, &n, &total) < 0)
-				w->failures++;
-			store_free_rules(out, n);
-		}
-	}
-	return NULL;
-}
-
-static void test_concurrent_writers(void **state)
-{
-	char path[128];
-	struct store *s;
-	struct writer w[WRITERS];
-	pthread_t th[WRITERS];
-	struct store_rev rev;
-	static bool seen[WRITERS * WRITES_PER_THREAD + 1];
-
-	db_path(path, sizeof(path));
-	s = open_db(path, 0);
-	for (unsigned i = 0; i < WRITERS; i++) {
-		w[i] = (struct writer){.s = s, .idx = i};
-		assert_int_equal(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
-	}
-	for (unsigned i = 0; i < WRITERS; i++)
-		pthread_join(th[i], NULL);
-	for (unsigned i = 0; i < WRITERS; i++) {
-		assert_int_equal(w[i].failures, 0);
-		for (unsigned j = 0; j < WRITES_PER_THREAD; j++) {
-			/* every write got its own revision: none lost, none shared */
-			assert_true(w[i].revs[j] >= 1 &&
-				    w[i].revs[j] <= WRITERS * WRITES_PER_THREAD);
-			assert_false(seen[w[i].revs[j]]);
-			seen[w[i].revs[j]] = true;
-		}
-	}
-	store_revision(s, &rev);
-	assert_int_equal(rev.revision, WRITERS * WRITES_PER_THREAD);
-	assert_int_equal(rev.rules, WRITERS * WRITES_PER_THREAD);
-	check_hash(s);
-	store_close(s);
-}
-
-/* ---- the database locked by someone else --------------------------------------------- */
-
-/* Reads the whole file at path into a NUL-terminated malloc'd string. */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, 1 << 16);
-	size_t n;
-
-	assert_non_null(f);
-	assert_non_null(buf);
-	n = fread(buf, 1, (1 << 16) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-/*
- * Another connection (an sqlite3 shell with an open transaction, say) holds the write
- * lock for longer than busy_timeout: every change fails with -EBUSY and UNAVAILABLE
- * saying so, never -ENOMEM; the expiry sweeper logs that it skipped a sweep because the
- * database is locked (not "Cannot allocate memory"); once the lock is gone it all works.
- */
-static void test_locked_by_another_connection(void **state)
-{
-	struct store_opts o = {.sz = sizeof(o), .busy_ms = 100};
-	char path[128], logpath[160];
-	struct store *s = NULL;
-	struct store_error err = {0};
-	struct sweeper *sw = NULL;
-	struct trule t[2];
-	Xdrop__V1__Rule *one[1];
-	const char *ids[1];
-	sqlite3 *other = NULL;
-	uint64_t r = 0;
-	size_t idx = 0, count = 9;
-	int saved, fd;
-	char *log;
-
-	db_path(path, sizeof(path));
-	o.path = path;
-	assert_int_equal(store_open(&s, &o), 0);
-	make_rule(&t[0], 4000);
-	t[0].r.expires_at = store_now_ns() - 1; /* expired: the sweeper wants to delete it */
-	one[0] = &t[0].r;
-	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), 0);
-
-	assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-
-	make_rule(&t[1], 4001);
-	one[0] = &t[1].r;
-	memset(&err, 0, sizeof(err));
-	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), -EBUSY);
-	assert_int_equal(err.code, RPC_UNAVAILABLE);
-	assert_non_null(strstr(err.message, "locked by another process"));
-	ids[0] = t[0].id;
-	memset(&err, 0, sizeof(err));
-	assert_int_equal(store_rules_delete(s, ids, 1, &r, &idx, &err), -EBUSY);
-	assert_int_equal(err.code, RPC_UNAVAILABLE);
-	assert_int_equal(store_rules_expire(s, store_now_ns(), &count, &r), -EBUSY);
-	assert_int_equal(count, 0);
-
-	/* the sweeper's log line, through stderr */
-	snprintf(logpath, sizeof(logpath), "%s.log", path);
-	fflush(stderr);
-	saved = dup(2);
-	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(saved >= 0 && fd >= 0);
-	dup2(fd, 2);
-	close(fd);
-	assert_int_equal(rules_sweeper_start(&sw, s, 50), 0);
-	usleep(500000);
-	rules_sweeper_stop(sw);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	log = slurp(logpath);
-	assert_non_null(strstr(log, "rules: expiry sweep skipped: the database is locked"));
-	assert_null(strstr(log, "Cannot allocate memory"));
-	free(log);
-
-	/* the other writer ends: writes and the sweep go through */
-	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(other);
-	memset(&err, 0, sizeof(err));
-	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), 0);
-	assert_int_equal(store_rules_expire(s, store_now_ns(), &count, &r), 0);
-	assert_int_equal(count, 1);
-	check_hash(s);
-	store_close(s);
-}
-
-/* ---- one controller per database ---------------------------------------------------------- */
-
-/*
- * A database is opened by one store at a time: a second store_open on the same file fails
- * with -EBUSY while the first is open (in this process or another), leaves the file as it
- * was, and works once the first is closed; the lock file names the holder's PID.
- */
-static void test_one_store_per_database(void **state)
-{
-	char path[128], lockpath[160], pidline[32];
-	struct store *s = NULL, *s2 = NULL;
-	struct store_error err = {0};
-	struct store_rev rev;
-	struct trule t;
-	Xdrop__V1__Rule *one[1] = {&t.r};
-	struct store_opts o = {.sz = sizeof(o)};
-	uint64_t r;
-	size_t idx;
-	int status;
-	pid_t pid;
-	char *txt;
-
-	db_path(path, sizeof(path));
-	o.path = path;
-	s = open_db(path, 0);
-	make_rule(&t, 5000);
-	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), 0);
-
-	assert_int_equal(store_open(&s2, &o), -EBUSY);
-	assert_null(s2);
-	pid = fork(); /* another process: refused the same way */
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct store *c = NULL;
-
-		_exit(store_open(&c, &o) == -EBUSY && !c ? 0 : 1);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-
-	snprintf(lockpath, sizeof(lockpath), "%s.lock", path);
-	txt = slurp(lockpath);
-	snprintf(pidline, sizeof(pidline), "%ld\n", (long)getpid());
-	assert_string_equal(txt, pidline);
-	free(txt);
-
-	/* the first store was not disturbed */
-	assert_int_equal(store_rules_add(s, one, 1, "rule", &r, &idx, &err), -EEXIST);
-	store_revision(s, &rev);
-	assert_int_equal(rev.revision, 1);
-	store_close(s);
-
-	s = open_db(path, 0); /* closed: free again */
-	store_revision(s, &rev);
-	assert_int_equal(rev.revision, 1);
-	assert_int_equal(rev.rules, 1);
-	store_close(s);
-}
-
-/* ---- kill -9 in the middle of 10,000-rule batches -------------------------------------- */
-/*
- * Kill points are chosen by the child's progress, never by wall-clock guesses: the child
- * reports every batch it begins and commits over a pipe. A third of the rounds kill it
- * while it waits right after committing an add (all rules there), a third right after
- * committing a delete (none there), and a third inside a batch: after it began, within
- * half of the fastest batch that child has completed, so a slow or loaded machine only
- * stretches the batches, not the outcome.
- */
-#define KILL_ROUNDS 45
-#define BATCH	    10000
-
-enum kill_point { KILL_AFTER_ADD, KILL_AFTER_DELETE, KILL_INSIDE, KILL_POINTS };
-
-/* One report from the child: a batch began (at revision) or committed (in seconds). */
-struct batch_report {
-	char what; /* 'B' began, 'A' add committed, 'D' delete committed */
-	uint64_t revision;
-	double seconds;
-};
-
-static void report(int fd, char what, uint64_t revision, double seconds)
-{
-	struct batch_report m = {.what = what, .revision = revision, .seconds = seconds};
-
-	if (write(fd, &m, sizeof(m)) != (ssize_t)sizeof(m))
-		_exit(5);
-}
-
-/*
- * The child: adds 10,000 rules in one batch, deletes them in one batch, forever, reporting
- * each step; with hold set it stops after committing a batch of that kind ('A' or 'D') and
- * waits to be killed.
- */
-static void batch_loop(const char *path, int fd, char hold)
-{
-	struct store_opts o = {.sz = sizeof(o), .path = path};
-	struct store *s = NULL;
-	Xdrop__V1__Rule **ptrs;
-	struct trule *v = make_rules(BATCH, 0, &ptrs);
-	const char **ids = calloc(BATCH, sizeof(*ids));
-	struct store_error err;
-	uint64_t r;
-	size_t idx;
-
-	for (int i = 0; i < BATCH; i++) {
-		snprintf(v[i].id, sizeof(v[i].id), "b%05d", i); /* the same in every child */
-		ids[i] = v[i].id;
-	}
-	if (store_open(&s, &o) < 0)
-		_exit(2);
-	for (;;) {
-		struct store_rev rev;
-		char done;
-		double t;
-
-		store_revision(s, &rev);
-		report(fd, 'B', rev.revision, 0);
-		t = now_s();
-		if (rev.rules == 0) {
-			if (store_rules_add(s, ptrs, BATCH, "rules", &r, &idx, &err) < 0)
-				_exit(3);
-			done = 'A';
-		} else {
-			if (store_rules_delete(s, ids, BATCH, &r, &idx, &err) < 0)
-				_exit(4);
-			done = 'D';
-		}
-		report(fd, done, r, now_s() - t);
-		while (done == hold)
-			pause(); /* killed here */
-	}
-}
-
-static void read_report(int fd, struct batch_report *m)
-{
-	assert_int_equal(read(fd, m, sizeof(*m)), (ssize_t)sizeof(*m));
-}
-
-/*
- * Runs one child and kills it at the given point; returns the revision the store had when
- * the killed batch began (KILL_INSIDE) or 0.
- */
-static uint64_t kill_child_at(const char *path, enum kill_point point)
-{
-	const char hold = point == KILL_AFTER_ADD ? 'A' : point == KILL_AFTER_DELETE ? 'D' : 0;
-	struct batch_report m = {0};
-	double fastest = 0;
-	uint64_t began = 0;
-	int status, pfd[2];
-	pid_t pid;
-
-	assert_int_equal(pipe(pfd), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(pfd[0]);
-		batch_loop(path, pfd[1], hold);
-	}
-	close(pfd[1]);
-	for (;;) {
-		read_report(pfd[0], &m);
-		if (m.what == 'B') {
-			began = m.revision;
-			if (point == KILL_INSIDE && fastest > 0)
-				break;
-			continue;
-		}
-		if (m.what == hold)
-			break; /* the child now waits in pause() */
-		if (fastest == 0 || m.seconds < fastest)
-			fastest = m.seconds;
-	}
-	if (point == KILL_INSIDE)
-		usleep((useconds_t)((double)rand() / RAND_MAX * fastest / 2 * 1e6));
-	kill(pid, SIGKILL);
-	close(pfd[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status)); /* it was still running */
-	return point == KILL_INSIDE ? began : 0;
-}
-
-static void test_kill9_during_batches(void **state)
-{
-	char path[128];
-	double t0 = now_s();
-	unsigned all = 0, none = 0, inside = 0, interrupted = 0;
-	uint64_t last = 0;
-
-	db_path(path, sizeof(path));
-	srand((unsigned)time(NULL));
-	for (int round = 0; round < KILL_ROUNDS; round++) {
-		enum kill_point point = (enum kill_point)(round % KILL_POINTS);
-		uint64_t began = kill_child_at(path, point);
-		struct store_rev rev;
-		struct store *s;
-
-		assert_int_equal(store_integrity_check(path), 0);
-		s = open_db(path, 0);
-		store_revision(s, &rev);
-		/* odd revisions follow an add, even ones a delete: all there or none */
-		assert_int_equal(rev.rules, rev.revision % 2 ? BATCH : 0);
-		assert_true(rev.revision >= last);
-		if (point == KILL_AFTER_ADD)
-			assert_int_equal(rev.rules, BATCH);
-		if (point == KILL_AFTER_DELETE)
-			assert_int_equal(rev.rules, 0);
-		if (point == KILL_INSIDE) {
-			/* the batch either committed whole or left no trace */
-			assert_true(rev.revision == began || rev.revision == began + 1);
-			inside++;
-			interrupted += rev.revision == began;
-		}
-		last = rev.revision;
-		if (rev.rules)
-			all++;
-		else
-			none++;
-		check_hash(s);
-		store_close(s);
-	}
-	print_message("# kill -9 x%d: %u times all 10,000 there, %u times none; %u kills inside a "
-		      "batch, %u of them before its commit; %" PRIu64
-		      " batches committed, %.1f s\n",
-		      KILL_ROUNDS, all, none, inside, interrupted, last, now_s() - t0);
-	assert_int_equal(inside, KILL_ROUNDS / KILL_POINTS);
-}
-
-static int setup(void **state)
-{
-	log_set_level(LOG_LEVEL_WARN);
-	return tmpdir_make(dir, sizeof(dir), "xdrop-store");
-}
-
-static int teardown(void **state)
-{
-	return tmpdir_remove(dir);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1082,12 +463,7 @@ int main(void)
 	    cmocka_unit_test(test_literal_strings),
 	    cmocka_unit_test(test_changelog_and_expiry),
 	    cmocka_unit_test(test_nodes_keys_settings),
-	    cmocka_unit_test(test_migrate_v1_file),
-	    cmocka_unit_test(test_concurrent_writers),
-	    cmocka_unit_test(test_locked_by_another_connection),
-	    cmocka_unit_test(test_one_store_per_database),
-	    cmocka_unit_test(test_kill9_during_batches),
 	};
 
-	return cmocka_run_group_tests_name("store", tests, setup, teardown);
+	return cmocka_run_group_tests_name("store", tests, store_group_setup, store_group_teardown);
 }

@@ -21,15 +21,26 @@
  * and records the version, so older files are upgraded in place.
  *
  * Errors: 0 or a negative errno. Write functions also fill a struct store_error with the
- * RPC status, the field path (e.g. "rules[3].src_cidr") and a message, which the service
- * layer returns as is. A change that cannot start because another connection held the
- * database's write lock for all of busy_timeout fails with -EBUSY and UNAVAILABLE (worth a
- * retry); a full disk (SQLITE_FULL, or an I/O error with ENOSPC) is -ENOSPC and
- * RESOURCE_EXHAUSTED with STORE_DISK_FULL as the message (the transaction is rolled back,
+ * store's own code (enum store_code), the field path (e.g. "rules[3].src_cidr") and a
+ * message; the service layer maps the code to its RPC status and returns the rest as is.
+ * The store knows nothing of RPC. A change that cannot start because another connection
+ * held the database's write lock for all of busy_timeout fails with -EBUSY and STORE_BUSY
+ * (worth a retry); a full disk (SQLITE_FULL, or an I/O error with ENOSPC) is -ENOSPC and
+ * STORE_EXHAUSTED with STORE_DISK_FULL as the message (the transaction is rolled back,
  * nothing is changed, and the next write succeeds once space is back); other SQLite
- * failures are -EIO and INTERNAL. The store sets *err_index only when
+ * failures are -EIO and STORE_INTERNAL. The store sets *err_index only when
  * one item of a batch was at fault. Messages returned through out-parameters belong to
  * the caller and are freed with protobuf_c_message_free_unpacked() (or the named helper).
+ *
+ * Rules and whitelist entries are the two kinds (enum store_kind) of one collection: the
+ * same add, delete, get and list take the kind (controller/store/store_coll.c describes
+ * each); store_rules_add and the like are typed shorthands for them.
+ *
+ * Files (controller/store/): store_open.c (lock, connections, migrations, in-memory
+ * state), store_db.c (connections and statements), store_changes.c (transactions, errors,
+ * the change log), store_coll.c (the rule-set kinds and their writes), store_query.c
+ * (reads, lists, snapshots), store_nodes.c, store_keys.c (API keys, settings),
+ * store_secure.c (file modes, node key records).
  */
 #ifndef XDROP_CONTROLLER_STORE_H
 #define XDROP_CONTROLLER_STORE_H
@@ -38,7 +49,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rpc.h"
 #include "rule.h"
 #include "rulehash.h"
 #include "xdrop.pb-c.h"
@@ -62,10 +72,24 @@
 
 struct store;
 
+#define XDROP_STORE_ERR_FIELD	128 /* field path, bytes with NUL */
+#define XDROP_STORE_ERR_MESSAGE 256 /* message, bytes with NUL */
+
+/* What went wrong with a write, in the store's terms (the service maps them to RPC). */
+enum store_code {
+	STORE_OK = 0,
+	STORE_INVALID,	 /* an item (field names which) or the request is invalid */
+	STORE_NOT_FOUND, /* the id does not exist */
+	STORE_EXISTS,	 /* the id or the match is taken */
+	STORE_EXHAUSTED, /* the batch is too large, or memory or the disk is full */
+	STORE_BUSY,	 /* the database is locked by another process: worth a retry */
+	STORE_INTERNAL,	 /* the database failed */
+};
+
 struct store_error {
-	enum rpc_code code;
-	char field[XDROP_RPC_MAX_FIELD];
-	char message[XDROP_RPC_MAX_MESSAGE];
+	enum store_code code;
+	char field[XDROP_STORE_ERR_FIELD];
+	char message[XDROP_STORE_ERR_MESSAGE];
 };
 
 typedef void (*store_commit_fn)(void *arg, const Xdrop__V1__Delta *d);
@@ -108,9 +132,6 @@ void store_set_txn_hook(struct store *s, store_txn_fn fn, void *arg);
 /* A fresh random (v4) UUID, lower-case. */
 void store_uuid(char out[XDROP_UUID_LEN]);
 
-/* Wall clock, ns since the epoch. */
-int64_t store_now_ns(void);
-
 /* ---- the rule set ---------------------------------------------------------------------- */
 
 struct store_rev {
@@ -123,61 +144,127 @@ struct store_rev {
 /* The current revision, hash and entry counts (from memory, consistent with each other). */
 void store_revision(struct store *s, struct store_rev *out);
 
+/* The kinds of the rule set, one collection (store_coll.c). */
+enum store_kind {
+	STORE_RULES,	 /* Xdrop__V1__Rule */
+	STORE_WHITELIST, /* Xdrop__V1__WhitelistEntry */
+	STORE_KINDS
+};
+
 /*
- * Inserts n rules (n <= XDROP_STORE_MAX_BATCH) as one change: all or nothing. Each rule
- * must be complete (id, timestamps set by the caller; stats are ignored). Validation
- * (lib/rulepb) and duplicates (within the batch and against the store: ALREADY_EXISTS
- * naming the existing id) are reported through *err with the field prefixed by prefix[i]
- * ("rule" or "rules[3]"). *err_index is the failing item. Returns 0 and *rev, or -errno.
+ * Inserts n items of kind k (messages of its type; n <= XDROP_STORE_MAX_BATCH) as one
+ * change: all or nothing. Each item must be complete (id, timestamps set by the caller;
+ * rule stats are ignored). Validation (lib/rulepb) and duplicates (within the batch and
+ * against the store: STORE_EXISTS naming the existing id) are reported through *err with
+ * the field prefixed by prefix[i] ("rule" or "rules[3]"). *err_index is the failing item.
+ * Returns 0 and *rev, or -errno.
  */
-int store_rules_add(struct store *s, Xdrop__V1__Rule *const *rules, size_t n, const char *prefix,
-		    uint64_t *rev, size_t *err_index, struct store_error *err);
+int store_add(struct store *s, enum store_kind k, void *const *items, size_t n, const char *prefix,
+	      uint64_t *rev, size_t *err_index, struct store_error *err);
 
-/* Replaces rule r->id (which must exist) with r, one change. Returns 0, -ENOENT, -EINVAL,
- * -EEXIST (duplicate match key) with *err filled. */
-int store_rule_replace(struct store *s, const Xdrop__V1__Rule *r, uint64_t *rev,
-		       struct store_error *err);
+/* Replaces the item of kind k with item's id (which must exist) with item, one change.
+ * Returns 0, -ENOENT, -EINVAL (also for a kind that is not updatable), -EEXIST (duplicate
+ * match key) with *err filled. */
+int store_replace(struct store *s, enum store_kind k, const void *item, uint64_t *rev,
+		  struct store_error *err);
 
-/* Deletes n rules (all must exist) as one change. */
-int store_rules_delete(struct store *s, const char *const *ids, size_t n, uint64_t *rev,
-		       size_t *err_index, struct store_error *err);
+/* Deletes n items of kind k (all must exist) as one change. */
+int store_delete(struct store *s, enum store_kind k, const char *const *ids, size_t n,
+		 uint64_t *rev, size_t *err_index, struct store_error *err);
 
 /* Deletes the rules whose 0 < expires_at <= now as one change. *count (may be 0) and *rev.
  * Returns 0, -EBUSY (the database is locked elsewhere), -EIO or -ENOMEM. */
 int store_rules_expire(struct store *s, int64_t now, size_t *count, uint64_t *rev);
 
-int store_wl_add(struct store *s, Xdrop__V1__WhitelistEntry *const *e, size_t n, const char *prefix,
-		 uint64_t *rev, size_t *err_index, struct store_error *err);
-int store_wl_delete(struct store *s, const char *const *ids, size_t n, uint64_t *rev,
-		    size_t *err_index, struct store_error *err);
-
-/* Reads. *out belongs to the caller. -ENOENT when absent. */
-int store_rule_get(struct store *s, const char *id, Xdrop__V1__Rule **out);
-int store_wl_get(struct store *s, const char *id, Xdrop__V1__WhitelistEntry **out);
+/* The item id of kind k into *out (the caller's, protobuf_c_message_free_unpacked), or
+ * -ENOENT when absent, -EIO. */
+int store_get(struct store *s, enum store_kind k, const char *id, void **out);
 
 struct store_query {
 	uint32_t page;	    /* 1-based; 0 = 1 */
 	uint32_t limit;	    /* 0 = XDROP_STORE_LIST_DEFAULT; <= XDROP_STORE_LIST_MAX */
 	const char *search; /* substring (case-insensitive) of names, comments, addresses */
-	const char *sort;   /* a name from store_sort_fields(); NULL/"" = created_at */
+	const char *sort;   /* a name from store_sort_field_ok(); NULL/"" = created_at */
 	bool desc;
-	int enabled;	    /* -1 any, 0, 1 */
-	const char *action; /* NULL/"" = any */
+	int enabled;	    /* -1 any, 0, 1 (rules only) */
+	const char *action; /* NULL/"" = any (rules only) */
 };
 
-/* True when field is a sortable rule (wl false) or whitelist field. */
-bool store_sort_field_ok(const char *field, bool wl);
+/* True when items of kind k can be sorted by field (NULL and "" are the default). */
+bool store_sort_field_ok(enum store_kind k, const char *field);
 
 /*
- * One page of rules (or entries) matching q, and the total number matching. *out is an
- * array of *n messages; free with store_free_rules / store_free_wl.
+ * One page of items of kind k matching q, and the total number matching. *out is an
+ * array of *n messages; free with store_free_items.
  */
-int store_rule_list(struct store *s, const struct store_query *q, Xdrop__V1__Rule ***out, size_t *n,
-		    uint64_t *total);
-int store_wl_list(struct store *s, const struct store_query *q, Xdrop__V1__WhitelistEntry ***out,
-		  size_t *n, uint64_t *total);
-void store_free_rules(Xdrop__V1__Rule **v, size_t n);
-void store_free_wl(Xdrop__V1__WhitelistEntry **v, size_t n);
+int store_list(struct store *s, enum store_kind k, const struct store_query *q, void ***out,
+	       size_t *n, uint64_t *total);
+void store_free_items(void **v, size_t n);
+
+/* Typed shorthands of the above for each kind. */
+static inline int store_rules_add(struct store *s, Xdrop__V1__Rule *const *rules, size_t n,
+				  const char *prefix, uint64_t *rev, size_t *err_index,
+				  struct store_error *err)
+{
+	return store_add(s, STORE_RULES, (void *const *)rules, n, prefix, rev, err_index, err);
+}
+
+static inline int store_wl_add(struct store *s, Xdrop__V1__WhitelistEntry *const *e, size_t n,
+			       const char *prefix, uint64_t *rev, size_t *err_index,
+			       struct store_error *err)
+{
+	return store_add(s, STORE_WHITELIST, (void *const *)e, n, prefix, rev, err_index, err);
+}
+
+static inline int store_rule_replace(struct store *s, const Xdrop__V1__Rule *r, uint64_t *rev,
+				     struct store_error *err)
+{
+	return store_replace(s, STORE_RULES, r, rev, err);
+}
+
+static inline int store_rules_delete(struct store *s, const char *const *ids, size_t n,
+				     uint64_t *rev, size_t *err_index, struct store_error *err)
+{
+	return store_delete(s, STORE_RULES, ids, n, rev, err_index, err);
+}
+
+static inline int store_wl_delete(struct store *s, const char *const *ids, size_t n, uint64_t *rev,
+				  size_t *err_index, struct store_error *err)
+{
+	return store_delete(s, STORE_WHITELIST, ids, n, rev, err_index, err);
+}
+
+static inline int store_rule_get(struct store *s, const char *id, Xdrop__V1__Rule **out)
+{
+	return store_get(s, STORE_RULES, id, (void **)out);
+}
+
+static inline int store_wl_get(struct store *s, const char *id, Xdrop__V1__WhitelistEntry **out)
+{
+	return store_get(s, STORE_WHITELIST, id, (void **)out);
+}
+
+static inline int store_rule_list(struct store *s, const struct store_query *q,
+				  Xdrop__V1__Rule ***out, size_t *n, uint64_t *total)
+{
+	return store_list(s, STORE_RULES, q, (void ***)out, n, total);
+}
+
+static inline int store_wl_list(struct store *s, const struct store_query *q,
+				Xdrop__V1__WhitelistEntry ***out, size_t *n, uint64_t *total)
+{
+	return store_list(s, STORE_WHITELIST, q, (void ***)out, n, total);
+}
+
+static inline void store_free_rules(Xdrop__V1__Rule **v, size_t n)
+{
+	store_free_items((void **)v, n);
+}
+
+static inline void store_free_wl(Xdrop__V1__WhitelistEntry **v, size_t n)
+{
+	store_free_items((void **)v, n);
+}
 
 /* ---- sync ------------------------------------------------------------------------------ */
 

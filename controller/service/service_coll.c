@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: MIT
+/*
+ * service_coll: RuleService and WhitelistService, one set of handlers for both kinds.
+ *
+ * svc_colls[] describes each kind (its store kind, its field and noun names, how an item
+ * is prepared and canonicalised); the handlers read and fill the kind's request and reply
+ * fields by name through the messages' protobuf-c descriptors ("rule" or "entry", "rules"
+ * or "entries"), so a new kind is one more entry and its registration lines. Update and
+ * Top exist for rules only (proto/xdrop.proto).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "rule.h"
+#include "rules.h"
+#include "service_int.h"
+
+/* ---- the kinds ------------------------------------------------------------------------- */
+
+static void rule_prepare(const ProtobufCMessage *in, ProtobufCMessage *out, char *id, int64_t now)
+{
+	rules_prepare((const Xdrop__V1__Rule *)in, (Xdrop__V1__Rule *)out, id, now);
+}
+
+static void wl_prepare(const ProtobufCMessage *in, ProtobufCMessage *out, char *id, int64_t now)
+{
+	rules_prepare_wl((const Xdrop__V1__WhitelistEntry *)in, (Xdrop__V1__WhitelistEntry *)out,
+			 id, now);
+}
+
+static void rule_canon(ProtobufCMessage *m, struct rulepb_canon_buf *b)
+{
+	rulepb_rule_canon((Xdrop__V1__Rule *)m, b);
+}
+
+static void wl_canon(ProtobufCMessage *m, struct rulepb_canon_buf *b)
+{
+	rulepb_wl_canon((Xdrop__V1__WhitelistEntry *)m, b);
+}
+
+const struct svc_coll svc_colls[STORE_KINDS] = {
+    [STORE_RULES] = {.kind = STORE_RULES,
+		     .item = "rule",
+		     .items = "rules",
+		     .noun = "rule",
+		     .plural = "rules",
+		     .deleted = "rule deleted",
+		     .counters = true,
+		     .prepare = rule_prepare,
+		     .canon = rule_canon},
+    [STORE_WHITELIST] = {.kind = STORE_WHITELIST,
+			 .item = "entry",
+			 .items = "entries",
+			 .noun = "whitelist entry",
+			 .plural = "whitelist entries",
+			 .deleted = "whitelist entry deleted",
+			 .prepare = wl_prepare,
+			 .canon = wl_canon},
+};
+
+/* ---- fields by name -------------------------------------------------------------------- */
+
+/* The address of m's field name; NULL when m has no such field. */
+static void *field(const void *m, const char *name)
+{
+	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
+	    ((const ProtobufCMessage *)m)->descriptor, name);
+
+	return f ? (char *)m + f->offset : NULL;
+}
+
+/* The address of the count of m's repeated field name. */
+static size_t *field_count(const void *m, const char *name)
+{
+	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
+	    ((const ProtobufCMessage *)m)->descriptor, name);
+
+	return (size_t *)((char *)m + f->quantifier_offset);
+}
+
+/* m's string field name, NULL when m has none. */
+static const char *field_str(const void *m, const char *name)
+{
+	char **p = field(m, name);
+
+	return p ? *p : NULL;
+}
+
+static uint32_t field_u32(const void *m, const char *name)
+{
+	uint32_t *p = field(m, name);
+
+	return p ? *p : 0;
+}
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+static const struct svc_coll *coll_of(void *arg)
+{
+	return ((struct svc_arg *)arg)->coll;
+}
+
+/* Attaches summed counters (malloc'd, freed with the rule) to each rule. */
+static void attach_stats(const struct rule_sum *sums, size_t nsums, Xdrop__V1__Rule **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct rule_sum *rs = stats_rule_find(sums, nsums, v[i]->id);
+		Xdrop__V1__RuleStats *st = malloc(sizeof(*st));
+
+		if (!st)
+			continue;
+		xdrop__v1__rule_stats__init(st);
+		if (rs) {
+			st->match_count = rs->match_count;
+			st->drop_count = rs->drop_count;
+			st->pps = rs->pps;
+		}
+		v[i]->stats = st;
+	}
+}
+
+/* The kind's counters on its items (rules), when it has them and stats can say. */
+static void add_counters(struct service *s, const struct svc_coll *c, void **v, size_t n)
+{
+	struct rule_sum *sums = NULL;
+	size_t nsums = 0;
+
+	if (c->counters && stats_rule_counters(s->stats, false, &sums, &nsums) == 0) {
+		attach_stats(sums, nsums, (Xdrop__V1__Rule **)v, n);
+		free(sums);
+	}
+}
+
+static void free_items_v(void *v, size_t n)
+{
+	store_free_items(v, n);
+}
+
+/* n items prepared from in[] into call memory (ids from call memory too) and
+ * canonicalised; NULL when out of memory. */
+static ProtobufCMessage *prepare(struct rpc_call *call, const struct svc_coll *c,
+				 ProtobufCMessage *const *in, size_t n)
+{
+	size_t size = in[0]->descriptor->sizeof_message;
+	char *copies = rpc_call_alloc(call, n * size);
+	char *ids = rpc_call_alloc(call, n * XDROP_UUID_LEN);
+	struct rulepb_canon_buf *b = rpc_call_alloc(call, n * sizeof(*b));
+	int64_t now = clock_wall_ns();
+
+	if (!copies || !ids || !b)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		ProtobufCMessage *m = (ProtobufCMessage *)(copies + i * size);
+
+		c->prepare(in[i], m, ids + i * XDROP_UUID_LEN, now);
+		c->canon(m, &b[i]); /* an invalid one stays as written for the store to refuse */
+	}
+	return (ProtobufCMessage *)copies;
+}
+
+/* The end of every write: the store's error, or the reply's SyncOutcome of revision rev. */
+static enum rpc_code write_done(struct rpc_call *call, struct service *s, int err,
+				const struct store_error *e, uint64_t rev, ProtobufCMessage *out)
+{
+	if (err)
+		return store_fail(call, err, e);
+	*(Xdrop__V1__SyncOutcome **)field(out, "sync") = outcome(s, call, rev);
+	return RPC_OK;
+}
+
+/* ---- reads ------------------------------------------------------------------------------ */
+
+SVC_HANDLER(coll_list)
+{
+	const struct svc_coll *c = coll_of(arg);
+	struct service *s = svc_of(arg);
+	struct store_query q = {.page = field_u32(r, "page"),
+				.limit = field_u32(r, "limit"),
+				.search = field_str(r, "search"),
+				.sort = field_str(r, "sort"),
+				.enabled = -1,
+				.action = field_str(r, "action")};
+	const char *enabled = field_str(r, "enabled");
+	void **v = NULL;
+	size_t n = 0;
+	uint64_t total = 0;
+	enum rpc_code rc;
+	uint8_t act;
+	int err;
+
+	if ((rc = check_order(call, field_str(r, "order"), &q.desc)) != RPC_OK)
+		return rc;
+	if (!store_sort_field_ok(c->kind, q.sort))
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "sort",
+				      "cannot sort %s by \"%.64s\"", c->plural, q.sort);
+	if (enabled && enabled[0])
+		q.enabled = strcmp(enabled, "true") == 0    ? 1
+			    : strcmp(enabled, "false") == 0 ? 0
+							    : -2;
+	if (q.enabled == -2)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "enabled",
+				      "enabled must be \"\", \"true\" or \"false\"");
+	if (q.action && q.action[0] && rule_parse_action(q.action, &act) < 0)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "action", "unknown action %.64s",
+				      q.action);
+	if (q.limit > XDROP_STORE_LIST_MAX)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "limit", "limit is at most %d",
+				      XDROP_STORE_LIST_MAX);
+	err = store_list(s->store, c->kind, &q, &v, &n, &total);
+	if (err)
+		return store_fail(call, err, NULL);
+	add_counters(s, c, v, n);
+	defer_arr(call, v, n, free_items_v);
+	*(void ***)field(out, c->items) = v;
+	*field_count(out, c->items) = n;
+	*(uint32_t *)field(out, "count") = (uint32_t)n;
+	*(Xdrop__V1__Pagination **)field(out, "pagination") =
+	    pagination(call, q.page, q.limit, total);
+	return RPC_OK;
+}
+
+SVC_HANDLER(coll_get)
+{
+	const struct svc_coll *c = coll_of(arg);
+	struct service *s = svc_of(arg);
+	const char *id = field_str(r, "id");
+	void *got = NULL;
+	int err = store_get(s->store, c->kind, id, &got);
+
+	if (err == -ENOENT)
+		return rpc_call_error(call, RPC_NOT_FOUND, "id", "no %s %.64s", c->noun, id);
+	if (err)
+		return store_fail(call, err, NULL);
+	add_counters(s, c, &got, 1);
+	/* shallow: got's memory lives until the reply is packed */
+	memcpy(out, got, out->descriptor->sizeof_message);
+	rpc_call_defer(call, free_msg, got);
+	return RPC_OK;
+}
+
+/* ---- writes ----------------------------------------------------------------------------- */
+
+SVC_HANDLER(coll_create)
+{
+	const struct svc_coll *c = coll_of(arg);
+	struct service *s = svc_of(arg);
+	ProtobufCMessage *in = *(ProtobufCMessage **)field(r, c->item), *m;
+	struct store_error e = {0};
+	uint64_t rev = 0;
+	size_t idx;
+	int err;
+
+	if (!in)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, c->item, "%s is required",
+				      c->item);
+	m = prepare(call, c, &in, 1);
+	if (!m)
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+	/* before the commit: the idempotency record made at COMMIT holds the reply */
+	*(ProtobufCMessage **)field(out, c->item) = m;
+	err = store_add(s->store, c->kind, (void *const *)&m, 1, c->item, &rev, &idx, &e);
+	return write_done(call, s, err, &e, rev, out);
+}
+
+/* Update (rules): the stored rule with the masked fields of the request's. */
+SVC_HANDLER(coll_update)
+{
+	REQ(Xdrop__V1__UpdateRuleRequest, r);
+	RESP(Xdrop__V1__RuleWriteReply, out);
+	const struct svc_coll *c = coll_of(arg);
+	struct service *s = svc_of(arg);
+	Xdrop__V1__Rule *cur = NULL, *rule = rpc_call_alloc(call, sizeof(*rule));
+	struct rulepb_canon_buf *b = rpc_call_alloc(call, sizeof(*b));
+	struct store_error e = {0};
+	const char *bad = NULL;
+	uint64_t rev = 0;
+	int err;
+
+	if (!req->rule)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "rule", "rule is required");
+	if (!rule || !b)
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+	if (req->rule->id[0] && strcmp(req->rule->id, req->id) != 0)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "rule.id",
+				      "rule.id differs from id");
+	err = store_get(s->store, c->kind, req->id, (void **)&cur);
+	if (err == -ENOENT)
+		return rpc_call_error(call, RPC_NOT_FOUND, "id", "no %s %.64s", c->noun, req->id);
+	if (err)
+		return store_fail(call, err, NULL);
+	rpc_call_defer(call, free_msg, cur);
+	if (rules_merge(cur, req->rule, req->update_mask, req->n_update_mask, clock_wall_ns(), rule,
+			&bad) < 0)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "update_mask",
+				      "\"%.64s\" is not an updatable rule field", bad);
+	c->canon(&rule->base, b);
+	resp->rule = rule;
+	err = store_replace(s->store, c->kind, rule, &rev, &e);
+	return write_done(call, s, err, &e, rev, out);
+}
+
+SVC_HANDLER(coll_delete)
+{
+	REQ(Xdrop__V1__DeleteRequest, r);
+	RESP(Xdrop__V1__DeleteReply, out);
+	const struct svc_coll *c = coll_of(arg);
+	struct service *s = svc_of(arg);
+	const char *ids[1] = {req->id};
+	struct store_error e = {0};
+	uint64_t rev = 0;
+	size_t idx;
+	int err;
+
+	resp->message = rpc_call_strdup(call, c->deleted);
+	err = store_delete(s->store, c->kind, ids, 1, &rev, &idx, &e);
+	return write_done(call, s, err, &e, rev, out);
+}
+
+/* The ids a batch adds if the store takes ptrs[0..live) (set before each attempt, so that
+ * the response is complete when the change commits). */
+static void batch_ids(Xdrop__V1__BatchReply *resp, void **ptrs, size_t live)
+{
+	for (size_t i = 0; i < live; i++)
+		resp->ids[i] = (char *)field_str(ptrs[i], "id");
+	resp->n_ids = live;
+	resp->added = (uint32_t)live;
+}
+
+/* Non-atomic batches: drop the failing item and retry, recording each failure. */
+static void add_failure(struct rpc_call *call, Xdrop__V1__BatchReply *resp, size_t index,
+			const char *id, const struct store_error *e)
+{
+	Xdrop__V1__BatchFailure *f = rpc_call_alloc(call, sizeof(*f));
+	Xdrop__V1__Error *er = rpc_call_alloc(call, sizeof(*er));
+
+	if (!f || !er)
+		return;
+	xdrop__v1__batch_failure__init(f);
+	xdrop__v1__error__init(er);
+	f->index = (uint32_t)index;
+	f->id = rpc_call_strdup(call, id);
+	er->code = (Xdrop__V1__Code)store_rpc_code(e->code);
+	er->message = rpc_call_strdup(call, e->message);
+	er->field = rpc_call_strdup(call, e->field);
+	f->error = er;
+	resp->failed[resp->n_failed++] = f;
+}
+
+/*
+ * Adds ptrs[0..n) (orig[i]: each one's index in the request) as one change; without
+ * atomic, an item the store refuses is recorded in resp->failed and the rest retried.
+ * Fills resp's ids and *rev; returns RPC_OK or the error set on call.
+ */
+static enum rpc_code batch_add(struct rpc_call *call, struct service *s, const struct svc_coll *c,
+			       bool atomic, void **ptrs, size_t *orig, size_t n,
+			       Xdrop__V1__BatchReply *resp, uint64_t *rev)
+{
+	struct store_error e;
+	size_t live = n;
+	int err;
+
+	for (;;) {
+		size_t idx = SIZE_MAX; /* the store sets it only when one item failed */
+
+		memset(&e, 0, sizeof(e));
+		batch_ids(resp, ptrs, live);
+		err = store_add(s->store, c->kind, ptrs, live, c->items, rev, &idx, &e);
+		if (!err)
+			break;
+		if (atomic || idx >= live || e.code == STORE_INTERNAL ||
+		    e.code == STORE_EXHAUSTED) {
+			if (live != n && idx < live) /* report the request's index */
+				snprintf(e.field, sizeof(e.field), "%s[%zu]", c->items, orig[idx]);
+			return store_fail(call, err, &e);
+		}
+		add_failure(call, resp, orig[idx], field_str(ptrs[idx], "id"), &e);
+		memmove(&ptrs[idx], &ptrs[idx + 1], (live - idx - 1) * sizeof(*ptrs));
+		memmove(&orig[idx], &orig[idx + 1], (live - idx - 1) * sizeof(*orig));
+		if (--live == 0)
+			break;
+	}
+	batch_ids(resp, ptrs, live);
+	return RPC_OK;
+}
+
+SVC_HANDLER(coll_batch_create)
+{
+	RESP(Xdrop__V1__BatchReply, out);
+	const struct svc_coll *c = coll_of(arg);
+	struct service *s = svc_of(arg);
+	size_t n = *field_count(r, c->items);
+	ProtobufCMessage *const *in = *(ProtobufCMessage *const **)field(r, c->items);
+	protobuf_c_boolean *atomic = field(r, "atomic");
+	ProtobufCMessage *copies;
+	uint64_t rev = 0;
+	enum rpc_code rc;
+	size_t *orig;
+	void **ptrs;
+
+	if (n == 0)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, c->items, "no %s", c->items);
+	if (n > XDROP_STORE_MAX_BATCH)
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, c->items,
+				      "a batch holds at most %d %s", XDROP_STORE_MAX_BATCH,
+				      c->items);
+	ptrs = rpc_call_alloc(call, n * sizeof(*ptrs));
+	orig = rpc_call_alloc(call, n * sizeof(*orig));
+	resp->failed = rpc_call_alloc(call, n * sizeof(*resp->failed));
+	resp->ids = rpc_call_alloc(call, n * sizeof(*resp->ids));
+	copies = ptrs && orig && resp->failed && resp->ids ? prepare(call, c, in, n) : NULL;
+	if (!copies)
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		ptrs[i] = (char *)copies + i * copies->descriptor->sizeof_message;
+		orig[i] = i;
+	}
+	rc = batch_add(call, s, c, *atomic, ptrs, orig, n, resp, &rev);
+	if (rc != RPC_OK)
+		return rc;
+	resp->sync = outcome(s, call, rev);
+	return RPC_OK;
+}
+
+SVC_HANDLER(coll_batch_delete)
+{
+	REQ(Xdrop__V1__BatchDeleteRequest, r);
+	RESP(Xdrop__V1__BatchReply, out);
+	const struct svc_coll *c = coll_of(arg);
+	struct service *s = svc_of(arg);
+	struct store_error e = {0};
+	uint64_t rev = 0;
+	size_t idx;
+	int err;
+
+	if (req->n_ids == 0)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "ids", "no ids");
+	if (req->n_ids > XDROP_STORE_MAX_BATCH)
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "ids",
+				      "a batch holds at most %d ids", XDROP_STORE_MAX_BATCH);
+	resp->deleted = (uint32_t)req->n_ids;
+	resp->ids = req->ids;
+	resp->n_ids = req->n_ids;
+	err = store_delete(s->store, c->kind, (const char *const *)req->ids, req->n_ids, &rev, &idx,
+			   &e);
+	return write_done(call, s, err, &e, rev, out);
+}
+
+/* ---- RuleService.Top -------------------------------------------------------------------- */
+
+SVC_HANDLER(rule_top)
+{
+	REQ(Xdrop__V1__TopRulesRequest, r);
+	RESP(Xdrop__V1__ListRulesResponse, out);
+	struct service *s = svc_of(arg);
+	struct rule_sum *sums = NULL;
+	Xdrop__V1__Rule **v;
+	size_t nsums = 0, n = 0, limit = req->limit ? req->limit : XDROP_TOP_DEFAULT;
+	int err;
+
+	if (limit > XDROP_TOP_MAX)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "limit", "limit is at most %d",
+				      XDROP_TOP_MAX);
+	err = stats_rule_counters(s->stats, false, &sums, &nsums);
+	if (err)
+		return store_fail(call, err, NULL);
+	if (rules_rank(sums, nsums, req->by) < 0) {
+		free(sums);
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "by",
+				      "by must be drop_rate, match_count or drop_count");
+	}
+	v = calloc(limit, sizeof(*v));
+	for (size_t i = 0; v && i < nsums && n < limit; i++) {
+		Xdrop__V1__Rule *got = NULL;
+
+		if (store_rule_get(s->store, sums[i].id, &got) < 0)
+			continue; /* counters of a rule deleted since */
+		attach_stats(&sums[i], 1, &got, 1);
+		v[n++] = got;
+	}
+	free(sums);
+	if (!v)
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+	defer_arr(call, v, n, free_items_v);
+	resp->rules = v;
+	resp->n_rules = n;
+	resp->count = (uint32_t)n;
+	resp->pagination = pagination(call, 1, (uint32_t)limit, n);
+	return RPC_OK;
+}

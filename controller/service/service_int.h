@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * service_int: what the files of controller/service/ share: the service's state, the
+ * argument every handler gets, the reply helpers and the handlers the registration table
+ * (service.c) names.
+ *
+ * Rules and whitelist entries are served by one set of handlers (service_coll.c) driven by
+ * a struct svc_coll per kind: the handler's arg names the kind, and the request and reply
+ * fields that differ between the kinds ("rule" / "entry", "rules" / "entries") are found
+ * by name through the messages' protobuf-c descriptors.
+ */
+#ifndef XDROP_CONTROLLER_SERVICE_INT_H
+#define XDROP_CONTROLLER_SERVICE_INT_H
+
+#include <pthread.h>
+
+#include "idempotency.h"
+#include "rulepb.h"
+#include "service.h"
+
+#define SERVICE_WRITES 14 /* methods is_write() lists */
+
+#define REQ(type, r)  const type *req = (const type *)(r)
+#define RESP(type, r) type *resp = (type *)(r)
+
+struct service;
+
+/* One kind of the rule set as the RPC services see it. */
+struct svc_coll {
+	enum store_kind kind;
+	const char *item;    /* "rule": the field of one item in requests and replies */
+	const char *items;   /* "rules": the repeated field of batches and lists */
+	const char *noun;    /* "rule": messages ("no rule x") */
+	const char *plural;  /* "rules": messages ("cannot sort rules by") */
+	const char *deleted; /* the Delete reply's message */
+	bool counters;	     /* items carry summed counters (RuleStats) */
+	/* *out = in made ready to store (id from id[] when in has none, times = now) */
+	void (*prepare)(const ProtobufCMessage *in, ProtobufCMessage *out, char *id, int64_t now);
+	/* m rewritten to its canonical spelling, the text in b (lib/rulepb.h) */
+	void (*canon)(ProtobufCMessage *m, struct rulepb_canon_buf *b);
+};
+
+/* Every handler's arg: the service, and for rule-set methods the kind (else NULL). */
+struct svc_arg {
+	struct service *s;
+	const struct svc_coll *coll;
+};
+
+struct service {
+	struct store *store;
+	struct nodes *nodes;
+	struct stats *stats;
+	int64_t started_at;
+	pthread_mutex_t snap_lock;
+	struct store_snapshot *snaps[XDROP_SNAPSHOT_CACHE]; /* [0] newest */
+	struct svc_arg args[1 + STORE_KINDS];		    /* [0] plain, [1 + kind] */
+	struct idem_method writes[SERVICE_WRITES];	    /* the wrapped write methods */
+	size_t n_writes;
+};
+
+/* The service of a handler's arg. */
+static inline struct service *svc_of(void *arg)
+{
+	return ((struct svc_arg *)arg)->s;
+}
+
+/* ---- service_util.c: replies ----------------------------------------------------------- */
+
+/* The RPC status of a store failure: e's code, field and message when the store filled
+ * them, else the errno's (a full disk as STORE_DISK_FULL). Returns the code set. */
+enum rpc_code store_fail(struct rpc_call *call, int err, const struct store_error *e);
+/* The RPC code of a store code. */
+enum rpc_code store_rpc_code(enum store_code c);
+/* The SyncOutcome of revision rev as known now, in call memory (NULL without memory). */
+Xdrop__V1__SyncOutcome *outcome(struct service *s, struct rpc_call *call, uint64_t rev);
+/* Releases v (n elements) with fn after the reply is packed. 0 or -ENOMEM (freed now). */
+int defer_arr(struct rpc_call *call, void *v, size_t n, void (*fn)(void *, size_t));
+/* protobuf_c_message_free_unpacked(p), for rpc_call_defer. */
+void free_msg(void *p);
+/* rpc_call_alloc for allocators that take a context (nodes_fill). */
+void *call_alloc(void *ctx, size_t size);
+/* A Pagination in call memory for page/limit (0 = defaults) of total items. */
+Xdrop__V1__Pagination *pagination(struct rpc_call *call, uint32_t page, uint32_t limit,
+				  uint64_t total);
+/* *desc from order ("", "asc", "desc"); INVALID_ARGUMENT for another. */
+enum rpc_code check_order(struct rpc_call *call, const char *order, bool *desc);
+
+/* ---- the handlers (service_coll.c, service_nodes.c, ...) -------------------------------- */
+
+#define SVC_HANDLER(name)                                                                          \
+	enum rpc_code name(struct rpc_call *call, const ProtobufCMessage *r,                       \
+			   ProtobufCMessage *out, void *arg)
+
+extern const struct svc_coll svc_colls[STORE_KINDS];
+
+SVC_HANDLER(coll_list);
+SVC_HANDLER(coll_get);
+SVC_HANDLER(coll_create);
+SVC_HANDLER(coll_update);
+SVC_HANDLER(coll_delete);
+SVC_HANDLER(coll_batch_create);
+SVC_HANDLER(coll_batch_delete);
+SVC_HANDLER(rule_top);
+SVC_HANDLER(node_list);
+SVC_HANDLER(node_get);
+SVC_HANDLER(node_create);
+SVC_HANDLER(node_update);
+SVC_HANDLER(node_delete);
+SVC_HANDLER(node_get_stats);
+SVC_HANDLER(node_sync);
+SVC_HANDLER(stats_get);
+SVC_HANDLER(stats_hist);
+SVC_HANDLER(stats_info);
+SVC_HANDLER(stats_rules);
+SVC_HANDLER(key_list);
+SVC_HANDLER(key_create);
+SVC_HANDLER(key_delete);
+SVC_HANDLER(key_whoami);
+SVC_HANDLER(sync_revision);
+SVC_HANDLER(sync_snapshot);
+SVC_HANDLER(sync_deltas);
+SVC_HANDLER(health_ping);
+
+#endif

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: MIT
+/*
+ * service_sync: SyncService (revision, snapshots in chunks from a small cache, deltas from
+ * the change log; see service.h) and HealthService.Ping.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+
+#include "service_int.h"
+
+static void free_deltas_v(void *v, size_t n)
+{
+	store_free_deltas(v, n);
+}
+
+/* ---- SyncService ------------------------------------------------------------------------------
+ */
+
+enum rpc_code sync_revision(struct rpc_call *call, const ProtobufCMessage *r, ProtobufCMessage *out,
+			    void *arg)
+{
+	RESP(Xdrop__V1__RevisionInfo, out);
+	struct service *s = svc_of(arg);
+	struct store_rev rev;
+
+	store_revision(s->store, &rev);
+	resp->revision = rev.revision;
+	resp->content_hash = rpc_call_strdup(call, rev.hash);
+	resp->rules = rev.rules;
+	resp->whitelist = rev.whitelist;
+	return RPC_OK;
+}
+
+/* Lock held: the cached snapshot of revision rev (0 = build the latest). */
+static int snap_find(struct service *s, uint64_t rev, struct store_snapshot **out)
+{
+	struct store_rev cur;
+	struct store_snapshot *snap = NULL;
+	int err;
+
+	*out = NULL;
+	if (rev == 0) {
+		store_revision(s->store, &cur);
+		rev = cur.revision;
+		for (int i = 0; i < XDROP_SNAPSHOT_CACHE; i++)
+			if (s->snaps[i] && s->snaps[i]->revision == rev)
+				*out = s->snaps[i];
+		if (*out)
+			return 0;
+		err = store_snapshot(s->store, &snap);
+		if (err)
+			return err;
+		store_snapshot_free(s->snaps[XDROP_SNAPSHOT_CACHE - 1]);
+		memmove(&s->snaps[1], &s->snaps[0],
+			(XDROP_SNAPSHOT_CACHE - 1) * sizeof(s->snaps[0]));
+		s->snaps[0] = snap;
+		*out = snap;
+		return 0;
+	}
+	for (int i = 0; i < XDROP_SNAPSHOT_CACHE; i++)
+		if (s->snaps[i] && s->snaps[i]->revision == rev)
+			*out = s->snaps[i];
+	return *out ? 0 : -ESTALE;
+}
+
+static size_t item_len(const struct store_snapshot *snap, size_t i)
+{
+	return i < snap->nrules ? snap->rules[i].len : snap->wl[i - snap->nrules].len;
+}
+
+/* Chunk boundaries: at most max items and XDROP_SNAPSHOT_CHUNK_BYTES per chunk (one item
+ * at least). Fills *count and, for chunk `want`, [*from, *to). */
+static void chunk_bounds(const struct store_snapshot *snap, size_t max, uint32_t want,
+			 uint32_t *count, size_t *from, size_t *to)
+{
+	size_t total = snap->nrules + snap->nwl, start = 0;
+	uint32_t c = 0;
+
+	*from = *to = 0;
+	while (start < total || c == 0) {
+		size_t end = start, bytes = 0;
+
+		while (end < total && end - start < max &&
+		       (end == start || bytes + item_len(snap, end) <= XDROP_SNAPSHOT_CHUNK_BYTES))
+			bytes += item_len(snap, end++);
+		if (c == want) {
+			*from = start;
+			*to = end;
+		}
+		c++;
+		start = end;
+		if (start >= total)
+			break;
+	}
+	*count = c;
+}
+
+enum rpc_code sync_snapshot(struct rpc_call *call, const ProtobufCMessage *r, ProtobufCMessage *out,
+			    void *arg)
+{
+	REQ(Xdrop__V1__SnapshotRequest, r);
+	RESP(Xdrop__V1__SnapshotChunk, out);
+	struct service *s = svc_of(arg);
+	struct store_snapshot *snap;
+	size_t max = req->max_items ? req->max_items : XDROP_SNAPSHOT_CHUNK_ITEMS, from, to;
+	uint32_t count;
+	enum rpc_code rc = RPC_OK;
+	int err;
+
+	/* max_items is the caller's preference: larger asks get the largest chunk served */
+	if (max > XDROP_SNAPSHOT_MAX_ITEMS)
+		max = XDROP_SNAPSHOT_MAX_ITEMS;
+	if (req->revision == 0 && req->chunk_index != 0)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "revision",
+				      "chunks after 0 name the revision chunk 0 returned");
+	pthread_mutex_lock(&s->snap_lock);
+	err = snap_find(s, req->revision, &snap);
+	if (err == -ESTALE) {
+		rc = rpc_call_error(call, RPC_FAILED_PRECONDITION, "revision",
+				    "snapshot of revision %llu is gone; start again from chunk 0",
+				    (unsigned long long)req->revision);
+		goto out;
+	}
+	if (err) {
+		rc = store_fail(call, err, NULL);
+		goto out;
+	}
+	chunk_bounds(snap, max, req->chunk_index, &count, &from, &to);
+	if (req->chunk_index >= count) {
+		rc = rpc_call_error(call, RPC_INVALID_ARGUMENT, "chunk_index", "chunk %u of %u",
+				    req->chunk_index, count);
+		goto out;
+	}
+	resp->revision = snap->revision;
+	resp->content_hash = rpc_call_strdup(call, snap->hash);
+	resp->chunk_index = req->chunk_index;
+	resp->chunk_count = count;
+	resp->total_rules = snap->nrules;
+	resp->total_whitelist = snap->nwl;
+	resp->rules = rpc_call_alloc(call, (to - from + 1) * sizeof(*resp->rules));
+	resp->whitelist = rpc_call_alloc(call, (to - from + 1) * sizeof(*resp->whitelist));
+	if (!resp->rules || !resp->whitelist) {
+		rc = rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+		goto out;
+	}
+	for (size_t i = from; i < to; i++) {
+		ProtobufCMessage *m;
+
+		if (i < snap->nrules)
+			m = protobuf_c_message_unpack(&xdrop__v1__rule__descriptor, NULL,
+						      snap->rules[i].len, snap->rules[i].data);
+		else
+			m = protobuf_c_message_unpack(&xdrop__v1__whitelist_entry__descriptor, NULL,
+						      snap->wl[i - snap->nrules].len,
+						      snap->wl[i - snap->nrules].data);
+		if (!m) {
+			rc = rpc_call_error(call, RPC_INTERNAL, NULL, "stored entry undecodable");
+			goto out;
+		}
+		rpc_call_defer(call, free_msg, m);
+		if (i < snap->nrules)
+			resp->rules[resp->n_rules++] = (Xdrop__V1__Rule *)m;
+		else
+			resp->whitelist[resp->n_whitelist++] = (Xdrop__V1__WhitelistEntry *)m;
+	}
+out:
+	pthread_mutex_unlock(&s->snap_lock);
+	return rc;
+}
+
+enum rpc_code sync_deltas(struct rpc_call *call, const ProtobufCMessage *r, ProtobufCMessage *out,
+			  void *arg)
+{
+	REQ(Xdrop__V1__DeltasRequest, r);
+	RESP(Xdrop__V1__DeltaList, out);
+	struct service *s = svc_of(arg);
+	Xdrop__V1__Delta **v = NULL;
+	size_t n = 0;
+	bool complete = false;
+	int err = store_deltas(s->store, req->from_revision, req->max, &v, &n, &complete);
+
+	if (err)
+		return store_fail(call, err, NULL);
+	defer_arr(call, v, n, free_deltas_v);
+	resp->deltas = v;
+	resp->n_deltas = n;
+	resp->complete = complete;
+	return RPC_OK;
+}
+
+/* ---- HealthService --------------------------------------------------------------------------- */
+
+enum rpc_code health_ping(struct rpc_call *call, const ProtobufCMessage *r, ProtobufCMessage *out,
+			  void *arg)
+{
+	REQ(Xdrop__V1__PingRequest, r);
+	RESP(Xdrop__V1__PingReply, out);
+
+	resp->data = req->data;
+	resp->at = clock_wall_ns();
+	resp->server = rpc_call_strdup(call, "xdrop-controller");
+	return RPC_OK;
+}
+
+/* The methods registered through idem_handler: every write with a lasting outcome. */

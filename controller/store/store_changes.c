@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: MIT
+/*
+ * store_changes: rule-set changes as transactions (begin, ops, commit with the revision
+ * bump, the change-log row and the hooks), the store's errors, and reading the change log
+ * back as deltas; see store_int.h for the order of a change.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "store_int.h"
+
+int set_err(struct store_error *err, enum store_code code, const char *prefix, const char *field,
+	    const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		err->code = code;
+		if (prefix && field && field[0])
+			snprintf(err->field, sizeof(err->field), "%s.%s", prefix, field);
+		else
+			snprintf(err->field, sizeof(err->field), "%s", prefix ? prefix : "");
+		va_start(ap, fmt);
+		vsnprintf(err->message, sizeof(err->message), fmt, ap);
+		va_end(ap);
+	}
+	switch (code) {
+	case STORE_INVALID:
+		return -EINVAL;
+	case STORE_NOT_FOUND:
+		return -ENOENT;
+	case STORE_EXISTS:
+		return -EEXIST;
+	case STORE_EXHAUSTED:
+		return -E2BIG;
+	default:
+		return -EIO;
+	}
+}
+
+static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+
+/*
+ * BEGIN IMMEDIATE on the writer: 0, -EBUSY when another connection held the database's
+ * write lock for all of busy_timeout (SQLITE_BUSY or SQLITE_LOCKED: another process, such
+ * as an sqlite3 shell with an open transaction), -EIO for any other failure (logged).
+ */
+static int begin_write(struct store *s)
+{
+	sqlite3_stmt *st = stmt(&s->w, SQL_BEGIN);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+		log_warn("store: %s: the database is locked by another connection (waited %u ms)",
+			 s->path, s->busy_ms);
+		return -EBUSY;
+	}
+	return sql_err(&s->w, SQL_BEGIN);
+}
+
+/*
+ * Fills *err for a change that could not start (change_begin's rc) and returns rc:
+ * UNAVAILABLE for a database locked elsewhere (worth a retry), RESOURCE_EXHAUSTED for
+ * memory, INTERNAL otherwise.
+ */
+int begin_fail(struct store *s, int rc, struct store_error *err)
+{
+	if (rc == -EBUSY)
+		set_err(err, STORE_BUSY, NULL, NULL,
+			"the database is locked by another process (waited %u ms); try again",
+			s->busy_ms);
+	else if (rc == -ENOMEM)
+		set_err(err, STORE_EXHAUSTED, NULL, NULL, "out of memory for the transaction");
+	else if (rc == -ENOSPC)
+		set_err(err, STORE_EXHAUSTED, NULL, NULL, "%s", STORE_DISK_FULL);
+	else
+		set_err(err, STORE_INTERNAL, NULL, NULL,
+			"cannot start a transaction: database error (see the controller's log)");
+	return rc;
+}
+
+/*
+ * Takes the writer lock and opens the transaction. Returns 0, -ENOMEM, or begin_write's
+ * -EBUSY / -EIO (the lock is not held then).
+ */
+int change_begin(struct store *s, struct change *ch, size_t expect)
+{
+	int rc;
+
+	memset(ch, 0, sizeof(*ch));
+	ch->s = s;
+	ch->cap = expect ? expect : 1;
+	ch->ops = calloc(ch->cap, sizeof(*ch->ops));
+	ch->opp = calloc(ch->cap, sizeof(*ch->opp));
+	ch->items = calloc(ch->cap, store_coll_max_size());
+	ch->strs = calloc(ch->cap, sizeof(*ch->strs));
+	if (!ch->ops || !ch->opp || !ch->items || !ch->strs) {
+		log_error("store: out of memory for a change of %zu ops", expect);
+		rc = -ENOMEM;
+		goto fail;
+	}
+	pthread_mutex_lock(&s->wlock);
+	ch->hash = s->hash; /* only writers change it, and we are the writer */
+	rc = begin_write(s);
+	if (rc < 0) {
+		pthread_mutex_unlock(&s->wlock);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(ch->ops);
+	free(ch->opp);
+	free(ch->items);
+	free(ch->strs);
+	return rc;
+}
+
+static void change_free(struct change *ch)
+{
+	for (size_t i = 0; i < ch->nstrs; i++)
+		free(ch->strs[i]);
+	free(ch->strs);
+	free(ch->ops);
+	free(ch->opp);
+	free(ch->items);
+}
+
+void change_abort(struct change *ch)
+{
+	if (sqlite3_exec(ch->s->w.db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+		sql_err(&ch->s->w, "rollback");
+	pthread_mutex_unlock(&ch->s->wlock);
+	change_free(ch);
+}
+
+Xdrop__V1__DeltaOp *change_op(struct change *ch)
+{
+	Xdrop__V1__DeltaOp *op = &ch->ops[ch->nops];
+
+	xdrop__v1__delta_op__init(op);
+	ch->opp[ch->nops++] = op;
+	return op;
+}
+
+static const char SQL_CHANGE_ADD[] = "INSERT INTO changes(revision, created_at, delta)"
+				     " VALUES(?1, ?2, ?3)";
+static const char SQL_CHANGE_PRUNE[] = "DELETE FROM changes WHERE revision <= ?1";
+static const char SQL_REV_SET[] = "UPDATE revision SET revision = ?1, content_hash = ?2"
+				  " WHERE id = 1";
+
+/* Records the change, commits, updates memory, runs the hook, unlocks. */
+int change_commit(struct change *ch, uint64_t *rev)
+{
+	struct store *s = ch->s;
+	Xdrop__V1__Delta d = XDROP__V1__DELTA__INIT;
+	char hex[RULEHASH_HEX];
+	uint8_t *buf = NULL;
+	sqlite3_stmt *st;
+	size_t len;
+	int err = 0;
+
+	d.revision = s->revision + 1;
+	d.base_revision = s->revision;
+	d.content_hash = rulehash_hex(&ch->hash, hex);
+	d.n_ops = ch->nops;
+	d.ops = ch->opp;
+	d.created_at = clock_wall_ns();
+	len = xdrop__v1__delta__get_packed_size(&d);
+	buf = malloc(len ? len : 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	xdrop__v1__delta__pack(&d, buf);
+	st = stmt(&s->w, SQL_CHANGE_ADD);
+	if (!st) {
+		err = -EIO;
+		goto fail;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)d.revision);
+	sqlite3_bind_int64(st, 2, d.created_at);
+	sqlite3_bind_blob(st, 3, buf, (int)len, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		err = sql_err(&s->w, "change log");
+		goto fail;
+	}
+	sqlite3_reset(st);
+	if (d.revision > s->keep) {
+		st = stmt(&s->w, SQL_CHANGE_PRUNE);
+		if (!st) {
+			err = -EIO;
+			goto fail;
+		}
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)(d.revision - s->keep));
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			err = sql_err(&s->w, "change log prune");
+			goto fail;
+		}
+		sqlite3_reset(st);
+	}
+	st = stmt(&s->w, SQL_REV_SET);
+	if (!st) {
+		err = -EIO;
+		goto fail;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)d.revision);
+	bind_text(st, 2, hex);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		err = sql_err(&s->w, "revision");
+		goto fail;
+	}
+	sqlite3_reset(st);
+	if (s->txn_hook && (err = s->txn_hook(s->txn_arg, s->w.db, d.revision)) != 0)
+		goto fail;
+	if (sqlite3_exec(s->w.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		err = sql_err(&s->w, "commit");
+		goto fail;
+	}
+	pthread_mutex_lock(&s->rlock);
+	s->revision = d.revision;
+	s->hash = ch->hash;
+	for (int k = 0; k < STORE_KINDS; k++)
+		s->count[k] = (uint64_t)((int64_t)s->count[k] + ch->dcount[k]);
+	pthread_mutex_unlock(&s->rlock);
+	if (s->on_commit)
+		s->on_commit(s->commit_arg, &d);
+	pthread_mutex_unlock(&s->wlock);
+	if (rev)
+		*rev = d.revision;
+	free(buf);
+	change_free(ch);
+	return 0;
+fail:
+	free(buf);
+	change_abort(ch);
+	return err;
+}
+
+/* Fills *err for a change that failed on the database itself (write or commit). */
+/* Fills *err for a change that failed on the database itself (write or commit). */
+void write_fail(struct store_error *err, int rc, const char *what)
+{
+	if (rc == -ENOSPC)
+		set_err(err, STORE_EXHAUSTED, NULL, NULL, "%s", STORE_DISK_FULL);
+	else
+		set_err(err, STORE_INTERNAL, NULL, NULL, "database %s failed", what);
+}
+
+/* ---- the change log ------------------------------------------------------------------- */
+
+static const char SQL_CHANGES_MIN[] = "SELECT min(revision) FROM changes";
+static const char SQL_CHANGES_FROM[] = "SELECT delta FROM changes WHERE revision > ?1"
+				       " ORDER BY revision LIMIT ?2";
+
+int store_deltas(struct store *s, uint64_t from, uint32_t max, Xdrop__V1__Delta ***out, size_t *n,
+		 bool *complete)
+{
+	struct conn *c = reader_get(s);
+	Xdrop__V1__Delta **v = NULL;
+	sqlite3_stmt *st;
+	uint64_t oldest = 0;
+	int rc, err = 0;
+
+	*out = NULL;
+	*n = 0;
+	*complete = false;
+	if (max == 0 || max > XDROP_STORE_CHANGELOG_KEEP)
+		max = XDROP_STORE_CHANGELOG_KEEP;
+	if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		err = sql_err(c, "begin deltas");
+		goto out;
+	}
+	st = stmt(c, SQL_CHANGES_MIN);
+	if (!st || sqlite3_step(st) != SQLITE_ROW) {
+		err = sql_err(c, "change log");
+		goto end;
+	}
+	if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+		oldest = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	st = stmt(c, SQL_CHANGES_FROM);
+	if (!st) {
+		err = -EIO;
+		goto end;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
+	sqlite3_bind_int64(st, 2, max);
+	v = calloc(max, sizeof(*v));
+	if (!v) {
+		err = -ENOMEM;
+		goto end;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v[*n] = xdrop__v1__delta__unpack(NULL, (size_t)sqlite3_column_bytes(st, 0),
+						 sqlite3_column_blob(st, 0));
+		if (!v[*n]) {
+			err = -EIO;
+			break;
+		}
+		(*n)++;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = sql_err(c, "deltas");
+	sqlite3_reset(st);
+	/* complete: the first delta returned follows from directly (or there is nothing) */
+	*complete = *n ? v[0]->base_revision == from : (oldest == 0 || oldest <= from + 1);
+	if (*n == 0 && oldest == 0) {
+		uint64_t cur;
+
+		pthread_mutex_lock(&s->rlock);
+		cur = s->revision;
+		pthread_mutex_unlock(&s->rlock);
+		*complete = from >= cur;
+	}
+end:
+	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+out:
+	reader_put(s, c);
+	if (err) {
+		store_free_deltas(v, *n);
+		*n = 0;
+		return err;
+	}
+	*out = v;
+	return 0;
+}
+
+void store_free_deltas(Xdrop__V1__Delta **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		xdrop__v1__delta__free_unpacked(v[i], NULL);
+	free(v);
+}

@@ -1,0 +1,630 @@
+// SPDX-License-Identifier: MIT
+/*
+ * store_coll: the rule set's two kinds, rules and whitelist entries, as one collection.
+ * store_colls[] describes each kind (table, statements, columns, protobuf message, names);
+ * one generic add, replace and delete work on either (store.h), and the expiry sweep
+ * deletes rules through the same path. Validation is lib/rulepb's; the match key refuses
+ * duplicates; every op is recorded in the change's Delta (store_changes.c).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rulepb.h"
+#include "store_int.h"
+
+/* ---- the kinds ---------------------------------------------------------------------------- */
+
+static const char SQL_RULE_BY_KEY[] = "SELECT id FROM rules WHERE match_key = ?1";
+static const char SQL_WL_BY_KEY[] = "SELECT id FROM whitelist WHERE match_key = ?1";
+static const char SQL_RULE_EXISTS[] = "SELECT digest FROM rules WHERE id = ?1";
+static const char SQL_WL_EXISTS[] = "SELECT digest FROM whitelist WHERE id = ?1";
+static const char SQL_RULE_INSERT[] =
+    "INSERT INTO rules(id, match_key, name, action, enabled, expires_at, created_at,"
+    " updated_at, src, dst, src_port, dst_port, protocol, rate_limit, comment, source,"
+    " digest, pb) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+    " ?16, ?17, ?18)";
+static const char SQL_RULE_UPDATE[] =
+    "UPDATE rules SET match_key = ?2, name = ?3, action = ?4, enabled = ?5, expires_at = ?6,"
+    " created_at = ?7, updated_at = ?8, src = ?9, dst = ?10, src_port = ?11, dst_port = ?12,"
+    " protocol = ?13, rate_limit = ?14, comment = ?15, source = ?16, digest = ?17, pb = ?18"
+    " WHERE id = ?1";
+static const char SQL_WL_INSERT[] =
+    "INSERT INTO whitelist(id, match_key, name, src, dst, src_port, dst_port, protocol,"
+    " comment, created_at, digest, pb) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+    " ?12)";
+static const char SQL_RULE_DELETE[] = "DELETE FROM rules WHERE id = ?1";
+static const char SQL_WL_DELETE[] = "DELETE FROM whitelist WHERE id = ?1";
+
+/* The sort key: one CASE over the bound field name, so the statement stays static. */
+#define RULE_SORT_EXPR                                                                             \
+	"CASE ?5 WHEN 'id' THEN id WHEN 'name' THEN name WHEN 'action' THEN action"                \
+	" WHEN 'enabled' THEN enabled WHEN 'expires_at' THEN expires_at"                           \
+	" WHEN 'updated_at' THEN updated_at WHEN 'src_ip' THEN src WHEN 'src_cidr' THEN src"       \
+	" WHEN 'dst_ip' THEN dst WHEN 'dst_cidr' THEN dst WHEN 'src_port' THEN src_port"           \
+	" WHEN 'dst_port' THEN dst_port WHEN 'protocol' THEN protocol"                             \
+	" WHEN 'rate_limit' THEN rate_limit WHEN 'comment' THEN comment"                           \
+	" WHEN 'source' THEN source ELSE created_at END"
+#define RULE_WHERE                                                                                 \
+	" WHERE (?1 = '' OR instr(lower(name || ' ' || comment || ' ' || src || ' ' || dst"        \
+	" || ' ' || id), lower(?1)) > 0) AND (?2 < 0 OR enabled = ?2)"                             \
+	" AND (?3 = '' OR action = ?3) AND ?4 = ?4"
+static const char SQL_RULE_LIST[] =
+    "SELECT pb FROM rules" RULE_WHERE " ORDER BY CASE WHEN ?4 THEN NULL ELSE " RULE_SORT_EXPR
+    " END ASC, CASE WHEN ?4 THEN " RULE_SORT_EXPR " END DESC, created_at, id LIMIT ?6 OFFSET ?7";
+static const char SQL_RULE_COUNT[] = "SELECT count(*) FROM rules" RULE_WHERE " AND ?5 = ?5";
+
+#define WL_SORT_EXPR                                                                               \
+	"CASE ?5 WHEN 'id' THEN id WHEN 'name' THEN name WHEN 'src_ip' THEN src"                   \
+	" WHEN 'src_cidr' THEN src WHEN 'dst_ip' THEN dst WHEN 'dst_cidr' THEN dst"                \
+	" WHEN 'src_port' THEN src_port WHEN 'dst_port' THEN dst_port"                             \
+	" WHEN 'protocol' THEN protocol WHEN 'comment' THEN comment ELSE created_at END"
+#define WL_WHERE                                                                                   \
+	" WHERE (?1 = '' OR instr(lower(name || ' ' || comment || ' ' || src || ' ' || dst"        \
+	" || ' ' || id), lower(?1)) > 0) AND ?2 = ?2 AND ?3 = ?3 AND ?4 = ?4"
+static const char SQL_WL_LIST[] =
+    "SELECT pb FROM whitelist" WL_WHERE " ORDER BY CASE WHEN ?4 THEN NULL ELSE " WL_SORT_EXPR
+    " END ASC, CASE WHEN ?4 THEN " WL_SORT_EXPR " END DESC, created_at, id LIMIT ?6 OFFSET ?7";
+static const char SQL_WL_COUNT[] = "SELECT count(*) FROM whitelist" WL_WHERE " AND ?5 = ?5";
+
+static const char SQL_RULE_DIGESTS[] = "SELECT digest FROM rules";
+static const char SQL_WL_DIGESTS[] = "SELECT digest FROM whitelist";
+static const char SQL_RULE_GET[] = "SELECT pb FROM rules WHERE id = ?1";
+static const char SQL_WL_GET[] = "SELECT pb FROM whitelist WHERE id = ?1";
+static const char SQL_SNAP_RULES[] = "SELECT pb FROM rules ORDER BY id";
+static const char SQL_SNAP_WL[] = "SELECT pb FROM whitelist ORDER BY id";
+
+static const char *const rule_sorts[] = {
+    "id",	  "name",     "action",	    "enabled", "expires_at", "created_at",
+    "updated_at", "src_ip",   "src_cidr",   "dst_ip",  "dst_cidr",   "src_port",
+    "dst_port",	  "protocol", "rate_limit", "comment", "source",     NULL};
+static const char *const wl_sorts[] = {"id",	   "name",     "created_at", "src_ip",
+				       "src_cidr", "dst_ip",   "dst_cidr",   "src_port",
+				       "dst_port", "protocol", "comment",    NULL};
+
+static int rule_spec(const ProtobufCMessage *m, struct rule_spec *spec, struct rule_error *e)
+{
+	return rulepb_rule_to_spec((const Xdrop__V1__Rule *)m, spec, e);
+}
+
+static int wl_spec(const ProtobufCMessage *m, struct rule_spec *spec, struct rule_error *e)
+{
+	return rulepb_wl_to_spec((const Xdrop__V1__WhitelistEntry *)m, spec, e);
+}
+
+static int rule_digest(const ProtobufCMessage *m, uint8_t *d)
+{
+	return rulehash_rule_digest((const Xdrop__V1__Rule *)m, d);
+}
+
+static int wl_digest(const ProtobufCMessage *m, uint8_t *d)
+{
+	return rulehash_wl_digest((const Xdrop__V1__WhitelistEntry *)m, d);
+}
+
+const struct store_coll store_colls[STORE_KINDS] = {
+    [STORE_RULES] =
+	{
+	    .noun = "rule",
+	    .item = "rule",
+	    .items = "rules",
+	    .write_what = "rule write",
+	    .desc = &xdrop__v1__rule__descriptor,
+	    .to_spec = rule_spec,
+	    .digest = rule_digest,
+	    .op_upsert = "upsert_rule",
+	    .op_delete = "delete_rule",
+	    .sql_by_key = SQL_RULE_BY_KEY,
+	    .sql_exists = SQL_RULE_EXISTS,
+	    .sql_insert = SQL_RULE_INSERT,
+	    .sql_update = SQL_RULE_UPDATE,
+	    .sql_delete = SQL_RULE_DELETE,
+	    .sql_get = SQL_RULE_GET,
+	    .sql_list = SQL_RULE_LIST,
+	    .sql_count = SQL_RULE_COUNT,
+	    .sql_digests = SQL_RULE_DIGESTS,
+	    .sql_snapshot = SQL_SNAP_RULES,
+	    .sorts = rule_sorts,
+	    .cols = {{"name"},
+		     {"action"},
+		     {"enabled"},
+		     {"expires_at"},
+		     {"created_at"},
+		     {"updated_at"},
+		     {"src_ip", "src_cidr"},
+		     {"dst_ip", "dst_cidr"},
+		     {"src_port"},
+		     {"dst_port"},
+		     {"protocol"},
+		     {"rate_limit"},
+		     {"comment"},
+		     {"source"}},
+	},
+    [STORE_WHITELIST] =
+	{
+	    .noun = "whitelist entry",
+	    .item = "entry",
+	    .items = "entries",
+	    .write_what = "whitelist write",
+	    .desc = &xdrop__v1__whitelist_entry__descriptor,
+	    .to_spec = wl_spec,
+	    .digest = wl_digest,
+	    .op_upsert = "upsert_whitelist",
+	    .op_delete = "delete_whitelist",
+	    .sql_by_key = SQL_WL_BY_KEY,
+	    .sql_exists = SQL_WL_EXISTS,
+	    .sql_insert = SQL_WL_INSERT,
+	    .sql_delete = SQL_WL_DELETE,
+	    .sql_get = SQL_WL_GET,
+	    .sql_list = SQL_WL_LIST,
+	    .sql_count = SQL_WL_COUNT,
+	    .sql_digests = SQL_WL_DIGESTS,
+	    .sql_snapshot = SQL_SNAP_WL,
+	    .sorts = wl_sorts,
+	    .cols = {{"name"},
+		     {"src_ip", "src_cidr"},
+		     {"dst_ip", "dst_cidr"},
+		     {"src_port"},
+		     {"dst_port"},
+		     {"protocol"},
+		     {"comment"},
+		     {"created_at"}},
+	},
+};
+
+size_t store_coll_max_size(void)
+{
+	size_t max = 0;
+
+	for (int k = 0; k < STORE_KINDS; k++)
+		if (store_colls[k].desc->sizeof_message > max)
+			max = store_colls[k].desc->sizeof_message;
+	return max;
+}
+
+int store_coll_sum(struct conn *c, enum store_kind k, struct rulehash *h, uint64_t *n)
+{
+	sqlite3_stmt *st = stmt(c, store_colls[k].sql_digests);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 0) != RULEHASH_LEN)
+			return -EIO;
+		rulehash_add(h, sqlite3_column_blob(st, 0));
+		(*n)++;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : sql_err(c, "digests");
+}
+
+/* ---- fields of a message by name (protobuf-c reflection) ---------------------------------- */
+
+/* The address of m's field name, NULL when the message has no such field. */
+static void *field_at(const ProtobufCMessage *m, const char *name, ProtobufCType *type)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+
+	if (!f)
+		return NULL;
+	if (type)
+		*type = f->type;
+	return (char *)m + f->offset;
+}
+
+/* The string field name of m ("" when empty), NULL when m has none. */
+static const char *field_str(const ProtobufCMessage *m, const char *name)
+{
+	char **p = field_at(m, name, NULL);
+
+	return p ? (*p ? *p : "") : NULL;
+}
+
+/* Binds column i from m's field (strings as text, integers and booleans as integers). */
+static void bind_col(sqlite3_stmt *st, int i, const ProtobufCMessage *m, const struct store_col *c)
+{
+	ProtobufCType t = PROTOBUF_C_TYPE_BYTES;
+	const void *p = field_at(m, c->field, &t);
+
+	switch (t) {
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *v = *(char *const *)p;
+
+		if (c->alt && !(v && v[0]))
+			v = field_str(m, c->alt);
+		bind_text(st, i, v);
+		break;
+	}
+	case PROTOBUF_C_TYPE_BOOL:
+		sqlite3_bind_int(st, i, *(const protobuf_c_boolean *)p);
+		break;
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_UINT32:
+		sqlite3_bind_int(st, i, *(const int32_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_UINT64:
+		sqlite3_bind_int64(st, i, *(const sqlite3_int64 *)p);
+		break;
+	default: /* a column table naming a missing or unsupported field: a bug */
+		log_error("store: cannot bind field %s", c->field);
+		sqlite3_bind_null(st, i);
+	}
+}
+
+/* Sets op to its oneof member name (a field of DeltaOp) holding v; the case is its number. */
+static void set_op(Xdrop__V1__DeltaOp *op, const char *name, const void *v)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(op->base.descriptor, name);
+
+	op->op_case = (Xdrop__V1__DeltaOp__OpCase)f->id;
+	*(const void **)((char *)op + f->offset) = v;
+}
+
+/* ---- writes ------------------------------------------------------------------------------- */
+
+static bool text_ok(const char *t)
+{
+	return !t || strlen(t) <= XDROP_STORE_MAX_TEXT;
+}
+
+/* The id of the entry holding match key mk (in *dup, room for XDROP_STORE_MAX_ID + 1):
+ * 1 when found, 0 when free, -EIO. */
+static int find_dup(struct conn *c, const char *sql, const char *mk, const char *self, char *dup)
+{
+	sqlite3_stmt *st = stmt(c, sql);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, mk);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(dup, XDROP_STORE_MAX_ID + 1, "%s",
+			 (const char *)sqlite3_column_text(st, 0));
+		sqlite3_reset(st);
+		return self && strcmp(dup, self) == 0 ? 0 : 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : sql_err(c, "match key");
+}
+
+/* The stored digest of id from sql into d: 1 found, 0 absent, -EIO. */
+static int find_digest(struct conn *c, const char *sql, const char *id, uint8_t *d)
+{
+	sqlite3_stmt *st = stmt(c, sql);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (d && sqlite3_column_bytes(st, 0) == RULEHASH_LEN)
+			memcpy(d, sqlite3_column_blob(st, 0), RULEHASH_LEN);
+		sqlite3_reset(st);
+		return 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : sql_err(c, "lookup");
+}
+
+/* Checks what the store itself limits: the id, text lengths, expires_at. */
+static int check_item(const ProtobufCMessage *m, const char *prefix, struct store_error *err)
+{
+	static const char *const texts[] = {"name", "comment", "source"};
+	const int64_t *expires = field_at(m, "expires_at", NULL);
+
+	if (!rule_id_ok(field_str(m, "id")))
+		return set_err(err, STORE_INVALID, prefix, "id",
+			       "id must be 1..%d characters of " XDROP_ID_CHARS, XDROP_ID_MAX);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		if (!text_ok(field_str(m, texts[i])))
+			return set_err(err, STORE_INVALID, prefix, texts[i], "longer than %u bytes",
+				       XDROP_STORE_MAX_TEXT);
+	if (expires && *expires < 0)
+		return set_err(err, STORE_INVALID, prefix, "expires_at",
+			       "must be 0 (never) or a time in ns since the epoch");
+	return 0;
+}
+
+/* Writes m's row with sql (insert or update): id, match key, columns, digest, packed. */
+static int write_row(struct conn *c, const struct store_coll *k, const char *sql,
+		     const ProtobufCMessage *m, const char *mk, const uint8_t *digest)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *pb = malloc(len ? len : 1);
+	sqlite3_stmt *st;
+	int i = 3, rc;
+
+	if (!pb)
+		return -ENOMEM;
+	protobuf_c_message_pack(m, pb);
+	st = stmt(c, sql);
+	if (!st) {
+		free(pb);
+		return -EIO;
+	}
+	bind_text(st, 1, field_str(m, "id"));
+	bind_text(st, 2, mk);
+	for (const struct store_col *col = k->cols; col->field; col++)
+		bind_col(st, i++, m, col);
+	sqlite3_bind_blob(st, i++, digest, RULEHASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, i, pb, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	free(pb);
+	return rc == SQLITE_DONE ? 0 : sql_err(c, k->write_what);
+}
+
+/*
+ * Validates m (a shallow, stats-less copy of kind kind that lives as long as ch) and
+ * writes its row with sql (insert or update), recording the upsert in ch. self: the id
+ * being replaced (duplicates of itself are fine), NULL for inserts.
+ */
+static int put_item(struct change *ch, enum store_kind kind, ProtobufCMessage *m, const char *sql,
+		    const char *self, const char *prefix, struct store_error *err)
+{
+	const struct store_coll *k = &store_colls[kind];
+	struct conn *c = &ch->s->w;
+	char mk[MATCH_KEY_SZ], dup[XDROP_STORE_MAX_ID + 1];
+	uint8_t digest[RULEHASH_LEN], old[RULEHASH_LEN];
+	const char *id = field_str(m, "id");
+	struct rule_error rerr = {0};
+	struct rule_spec spec;
+	int rc;
+
+	rc = check_item(m, prefix, err);
+	if (rc < 0)
+		return rc;
+	if (k->to_spec(m, &spec, &rerr) < 0 || rule_refuse_match_all(&spec, &rerr) < 0)
+		return set_err(err, STORE_INVALID, prefix, rerr.field, "%s",
+			       rerr.reason ? rerr.reason : "invalid");
+	rulepb_match_key(&spec, mk, sizeof(mk));
+	rc = find_dup(c, k->sql_by_key, mk, self, dup);
+	if (rc < 0)
+		return rc;
+	if (rc)
+		return set_err(err, STORE_EXISTS, prefix, NULL,
+			       "a %s with the same match already exists: %s", k->noun, dup);
+	rc = find_digest(c, k->sql_exists, id, old);
+	if (rc < 0)
+		return rc;
+	if (rc && !self)
+		return set_err(err, STORE_EXISTS, prefix, "id", "%s %s already exists", k->noun,
+			       id);
+	if (!rc && self)
+		return set_err(err, STORE_NOT_FOUND, "id", NULL, "no %s %s", k->noun, id);
+	if (k->digest(m, digest) < 0)
+		return -ENOMEM;
+	rc = write_row(c, k, sql, m, mk, digest);
+	if (rc < 0)
+		return rc;
+	if (self)
+		rulehash_sub(&ch->hash, old);
+	else
+		ch->dcount[kind]++;
+	rulehash_add(&ch->hash, digest);
+	set_op(change_op(ch), k->op_upsert, m);
+	return 0;
+}
+
+static void prefix_of(char *buf, size_t len, const char *prefix, size_t i, size_t n)
+{
+	if (n == 1)
+		snprintf(buf, len, "%s", prefix);
+	else
+		snprintf(buf, len, "%s[%zu]", prefix, i);
+}
+
+/* Item i of ch's copies: a shallow copy of m without its counters (never stored). */
+static ProtobufCMessage *copy_item(struct change *ch, size_t i, const ProtobufCMessage *m)
+{
+	size_t size = m->descriptor->sizeof_message;
+	ProtobufCMessage *c = (ProtobufCMessage *)((char *)ch->items + i * size);
+	void **stats;
+
+	memcpy(c, m, size);
+	stats = field_at(c, "stats", NULL);
+	if (stats)
+		*stats = NULL;
+	return c;
+}
+
+/* A failed op: the database's own failures become the generic write error. */
+static int op_fail(struct change *ch, int rc, size_t i, size_t *err_index, struct store_error *err)
+{
+	if (err_index)
+		*err_index = i;
+	if (rc == -EIO || rc == -ENOMEM || rc == -ENOSPC)
+		write_fail(err, rc, "write");
+	change_abort(ch);
+	return rc;
+}
+
+/* Commits ch; a failed commit becomes the generic commit error. */
+static int commit(struct change *ch, uint64_t *rev, struct store_error *err)
+{
+	int rc = change_commit(ch, rev);
+
+	if (rc < 0)
+		write_fail(err, rc, "commit");
+	return rc;
+}
+
+int store_add(struct store *s, enum store_kind kind, void *const *items, size_t n,
+	      const char *prefix, uint64_t *rev, size_t *err_index, struct store_error *err)
+{
+	const struct store_coll *k = &store_colls[kind];
+	struct change ch;
+	char pfx[64];
+	int rc;
+
+	if (n == 0 || n > XDROP_STORE_MAX_BATCH)
+		return set_err(err, n ? STORE_EXHAUSTED : STORE_INVALID, k->items, NULL,
+			       "a batch holds 1..%d %s", XDROP_STORE_MAX_BATCH, k->items);
+	rc = change_begin(s, &ch, n);
+	if (rc < 0)
+		return begin_fail(s, rc, err);
+	for (size_t i = 0; i < n; i++) {
+		prefix_of(pfx, sizeof(pfx), prefix, i, n);
+		rc =
+		    put_item(&ch, kind, copy_item(&ch, i, items[i]), k->sql_insert, NULL, pfx, err);
+		if (rc < 0)
+			return op_fail(&ch, rc, i, err_index, err);
+	}
+	return commit(&ch, rev, err);
+}
+
+int store_replace(struct store *s, enum store_kind kind, const void *item, uint64_t *rev,
+		  struct store_error *err)
+{
+	const struct store_coll *k = &store_colls[kind];
+	const ProtobufCMessage *m = item;
+	struct change ch;
+	int rc;
+
+	if (!k->sql_update)
+		return set_err(err, STORE_INVALID, k->item, NULL, "a %s cannot be replaced",
+			       k->noun);
+	rc = change_begin(s, &ch, 1);
+	if (rc < 0)
+		return begin_fail(s, rc, err);
+	rc = put_item(&ch, kind, copy_item(&ch, 0, m), k->sql_update, field_str(m, "id"), k->item,
+		      err);
+	if (rc < 0)
+		return op_fail(&ch, rc, 0, NULL, err);
+	return commit(&ch, rev, err);
+}
+
+/* Deletes id of kind kind within ch. */
+static int del_entry(struct change *ch, enum store_kind kind, const char *id, const char *field,
+		     struct store_error *err)
+{
+	const struct store_coll *k = &store_colls[kind];
+	uint8_t digest[RULEHASH_LEN];
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = find_digest(&ch->s->w, k->sql_exists, id, digest);
+	if (rc < 0)
+		return rc;
+	if (!rc)
+		return set_err(err, STORE_NOT_FOUND, field, NULL, "no %s %.64s", k->noun, id);
+	st = stmt(&ch->s->w, k->sql_delete);
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return sql_err(&ch->s->w, "delete");
+	rulehash_sub(&ch->hash, digest);
+	ch->dcount[kind]--;
+	set_op(change_op(ch), k->op_delete, id);
+	return 0;
+}
+
+int store_delete(struct store *s, enum store_kind kind, const char *const *ids, size_t n,
+		 uint64_t *rev, size_t *err_index, struct store_error *err)
+{
+	struct change ch;
+	char field[64];
+	int rc;
+
+	if (n == 0 || n > XDROP_STORE_MAX_BATCH)
+		return set_err(err, n ? STORE_EXHAUSTED : STORE_INVALID, "ids", NULL,
+			       "a batch holds 1..%d ids", XDROP_STORE_MAX_BATCH);
+	rc = change_begin(s, &ch, n);
+	if (rc < 0)
+		return begin_fail(s, rc, err);
+	for (size_t i = 0; i < n; i++) {
+		if (n == 1)
+			snprintf(field, sizeof(field), "id");
+		else
+			snprintf(field, sizeof(field), "ids[%zu]", i);
+		rc = del_entry(&ch, kind, ids[i], field, err);
+		if (rc < 0)
+			return op_fail(&ch, rc, i, err_index, err);
+	}
+	return commit(&ch, rev, err);
+}
+
+/* ---- expiry ------------------------------------------------------------------------------- */
+
+static const char SQL_RULES_EXPIRED[] = "SELECT id FROM rules WHERE expires_at > 0 AND"
+					" expires_at <= ?1 ORDER BY id LIMIT ?2";
+
+static const char SQL_RULES_EXPIRED_COUNT[] = "SELECT count(*) FROM rules WHERE"
+					      " expires_at > 0 AND expires_at <= ?1";
+
+/* How many rules have expired (at most XDROP_STORE_MAX_BATCH), or -EIO. */
+static int count_expired(struct store *s, int64_t now)
+{
+	struct conn *c = reader_get(s);
+	sqlite3_stmt *st = stmt(c, SQL_RULES_EXPIRED_COUNT);
+	int n = -EIO;
+
+	if (st) {
+		sqlite3_bind_int64(st, 1, now);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int(st, 0);
+		sqlite3_reset(st);
+	}
+	reader_put(s, c);
+	return n > XDROP_STORE_MAX_BATCH ? XDROP_STORE_MAX_BATCH : n;
+}
+
+int store_rules_expire(struct store *s, int64_t now, size_t *count, uint64_t *rev)
+{
+	struct change ch;
+	sqlite3_stmt *st;
+	int rc;
+
+	*count = 0;
+	rc = count_expired(s, now);
+	if (rc <= 0)
+		return rc;
+	rc = change_begin(s, &ch, (size_t)rc);
+	if (rc < 0)
+		return rc;
+	st = stmt(&s->w, SQL_RULES_EXPIRED);
+	if (!st) {
+		change_abort(&ch);
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, XDROP_STORE_MAX_BATCH);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char *id = col_strdup(st, 0);
+
+		if (!id) {
+			sqlite3_reset(st);
+			change_abort(&ch);
+			return -ENOMEM;
+		}
+		ch.strs[ch.nstrs++] = id;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE || ch.nstrs == 0) {
+		rc = rc != SQLITE_DONE ? sql_err(&s->w, "expiry") : 0;
+		change_abort(&ch);
+		return rc;
+	}
+	for (size_t i = 0; i < ch.nstrs; i++) {
+		rc = del_entry(&ch, STORE_RULES, ch.strs[i], "id", NULL);
+		if (rc < 0) {
+			change_abort(&ch);
+			return rc;
+		}
+	}
+	*count = ch.nstrs;
+	return change_commit(&ch, rev);
+}

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_int: what the files of controller/store/ share and nobody else sees.
+ *
+ * Connections: `w` is the one writer (guarded by wlock); readers come from a pool. Each
+ * connection caches its prepared statements by the address of their static SQL text, so
+ * every statement is prepared once per connection and only ever bound, never built
+ * (store_db.c).
+ *
+ * A rule-set change (store_changes.c) runs as: lock wlock, BEGIN IMMEDIATE, apply ops
+ * while collecting them into a Delta and updating a copy of the content hash, then
+ * change_commit(): bump the revision, append the Delta to the change log (pruning old
+ * rows), store revision and hash, COMMIT, publish the new state to memory and call
+ * on_commit, unlock. Any failure rolls back, leaving memory untouched.
+ *
+ * The two kinds of the rule set, rules and whitelist entries, are one collection described
+ * by struct store_coll (store_coll.c): its table, statements, columns and protobuf
+ * message. Every write, read and list of either kind goes through that descriptor.
+ */
+#ifndef XDROP_CONTROLLER_STORE_INT_H
+#define XDROP_CONTROLLER_STORE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <sqlite3.h>
+
+#include "rule.h"
+#include "store.h"
+
+#define MAX_STMTS    48
+#define MATCH_KEY_SZ 160
+
+struct conn {
+	sqlite3 *db;
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} cache[MAX_STMTS];
+	unsigned n;
+};
+
+struct store {
+	char *path;
+	int lock_fd; /* flock'ed "<path>.lock", -1 when not held */
+	unsigned busy_ms, keep;
+	struct conn w;
+	pthread_mutex_t wlock;
+	struct conn readers[XDROP_STORE_READERS];
+	bool reader_busy[XDROP_STORE_READERS];
+	pthread_mutex_t plock;
+	pthread_cond_t pcond;
+	pthread_mutex_t rlock; /* the fields below */
+	uint64_t revision;
+	struct rulehash hash;
+	uint64_t count[STORE_KINDS]; /* entries of each kind */
+	store_commit_fn on_commit;
+	void *commit_arg;
+	store_txn_fn txn_hook;
+	void *txn_arg;
+};
+
+/* ---- store_db.c: connections, statements, one-statement writes -------------------------- */
+
+/* Logs the connection's last error; -ENOSPC for a full disk, else -EIO. */
+int sql_err(struct conn *c, const char *what);
+/* The statement for sql (a static string), reset and unbound. NULL on failure (logged). */
+sqlite3_stmt *stmt(struct conn *c, const char *sql);
+/* Opens c on path (the writer creates the file and sets WAL). 0 or -errno. */
+int conn_open(struct conn *c, const char *path, unsigned busy_ms, bool writer);
+/* Finalizes c's statements and closes it (a closed or half-open c is fine). */
+void conn_close(struct conn *c);
+/* A free reader connection (waits for one); give it back with reader_put. */
+struct conn *reader_get(struct store *s);
+void reader_put(struct store *s, struct conn *c);
+/* Binds v (NULL as "") as text, static. */
+void bind_text(sqlite3_stmt *st, int i, const char *v);
+/* A malloc'd copy of column i's text ("" for NULL); NULL when out of memory. */
+char *col_strdup(sqlite3_stmt *st, int i);
+/* Steps st (bound by the caller, writer lock held): 0, -EEXIST on a key conflict,
+ * -ENOENT when want_change and no row changed, or sql_err's code. */
+int write1(struct store *s, sqlite3_stmt *st, bool want_change);
+/* Deletes the row of id with sql under the writer lock: 0, -ENOENT, -EIO. */
+int delete_by_id(struct store *s, const char *sql, const char *id);
+
+/* Fills *out from the current row of st: 0, or -ENOMEM with *out left freeable. */
+typedef int (*store_row_fn)(sqlite3_stmt *st, void *out);
+/* The row of id (sql binds it as ?1) through row into out: 0, -ENOENT, -EIO, -ENOMEM. */
+int read_one(struct store *s, const char *sql, const char *id, store_row_fn row, void *out);
+/* Every row of sql through row into a malloc'd array of *n elements of size bytes (*out,
+ * freed with free_all). 0 or -errno (nothing returned). */
+int read_all(struct store *s, const char *sql, store_row_fn row, size_t size,
+	     void (*free_all)(void *v, size_t n), void **out, size_t *n);
+
+/* ---- store_changes.c: errors, rule-set changes, the change log --------------------------- */
+
+/* One change being built: the ops of its Delta and the items they point at. */
+struct change {
+	struct store *s;
+	struct rulehash hash;
+	int64_t dcount[STORE_KINDS];
+	Xdrop__V1__DeltaOp *ops;
+	Xdrop__V1__DeltaOp **opp;
+	size_t nops, cap;
+	void *items; /* shallow, stats-less copies the ops point at (cap messages of at most
+		      * store_coll_max_size() bytes) */
+	char **strs; /* ids copied from rows (expiry) */
+	size_t nstrs;
+};
+
+/*
+ * Fills *err (may be NULL) with code, the field path prefix.field (or prefix alone) and
+ * the message; returns the negative errno of code (-EINVAL, -ENOENT, -EEXIST, -E2BIG,
+ * else -EIO).
+ */
+int set_err(struct store_error *err, enum store_code code, const char *prefix, const char *field,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Fills *err for a change that could not start (change_begin's rc) and returns rc. */
+int begin_fail(struct store *s, int rc, struct store_error *err);
+/* Fills *err for a change that failed on the database itself (write or commit). */
+void write_fail(struct store_error *err, int rc, const char *what);
+/* Takes the writer lock and opens the transaction for about expect ops. Returns 0,
+ * -ENOMEM, -EBUSY (locked elsewhere) or -EIO; the lock is not held on failure. */
+int change_begin(struct store *s, struct change *ch, size_t expect);
+/* Rolls ch back, unlocks and frees it. */
+void change_abort(struct change *ch);
+/* The next op of ch, initialised. */
+Xdrop__V1__DeltaOp *change_op(struct change *ch);
+/* Records the change, commits, updates memory, runs the hook, unlocks, frees ch. Returns
+ * 0 with *rev (may be NULL) or -errno (rolled back). */
+int change_commit(struct change *ch, uint64_t *rev);
+
+/* ---- store_coll.c: the rule-set collection ----------------------------------------------- */
+
+/* A column of a kind's table, bound from the message field of that name; an address
+ * column takes the first non-empty of field and alt (src_ip, else src_cidr). */
+struct store_col {
+	const char *field;
+	const char *alt;
+};
+
+#define STORE_COLL_COLS 16
+
+/*
+ * One kind of the rule set: what differs between rules and whitelist entries, and all of
+ * it. Insert and update bind ?1 id, ?2 the match key, ?3.. the columns in cols order, then
+ * the digest and the packed message. A new field is a column here (and a migration); a
+ * new kind is one more entry of store_colls.
+ */
+struct store_coll {
+	const char *noun;	/* "rule": messages ("no rule x", "rule x already exists") */
+	const char *item;	/* "rule": the field path of a single write */
+	const char *items;	/* "rules": the field path of a batch and its noun */
+	const char *write_what; /* the log's name of a failed row write */
+	const ProtobufCMessageDescriptor *desc;
+	int (*to_spec)(const ProtobufCMessage *m, struct rule_spec *spec, struct rule_error *e);
+	int (*digest)(const ProtobufCMessage *m, uint8_t *digest);
+	const char *op_upsert, *op_delete; /* the DeltaOp fields of an upsert and a delete */
+	const char *sql_by_key, *sql_exists, *sql_insert, *sql_update /* NULL: not updatable */,
+	    *sql_delete, *sql_get, *sql_list, *sql_count, *sql_digests, *sql_snapshot;
+	const char *const *sorts; /* the fields lists sort by, NULL-terminated */
+	struct store_col cols[STORE_COLL_COLS];
+};
+
+extern const struct store_coll store_colls[STORE_KINDS];
+
+/* The largest message size of the kinds (room for one item in struct change). */
+size_t store_coll_max_size(void);
+/* Sums the stored digests of kind k into h and counts them into *n. 0 or -EIO. */
+int store_coll_sum(struct conn *c, enum store_kind k, struct rulehash *h, uint64_t *n);
+
+/* ---- store_open.c ------------------------------------------------------------------------- */
+
+extern const char SQL_REV_GET[];
+
+#endif

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: MIT
+/*
+ * store_open: opening a database (the one-controller lock, private files, connections),
+ * its numbered migrations, and the state kept in memory (revision, content hash, counts);
+ * see store.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store_int.h"
+#include "store_secure.h"
+
+/* ---- schema ---------------------------------------------------------------------------- */
+
+/*
+ * Migration N takes a file at version N-1 to version N. Never edit one that shipped: add
+ * the next. tests/unit/test_store_durability.c builds a version-1 file by hand and opens it.
+ */
+static const char *const migrations[XDROP_STORE_SCHEMA_VERSION] = {
+    /* 1: the initial schema */
+    "CREATE TABLE rules(id TEXT PRIMARY KEY, match_key TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL, action TEXT NOT NULL, enabled INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    " src TEXT NOT NULL, dst TEXT NOT NULL, src_port INTEGER NOT NULL,"
+    " dst_port INTEGER NOT NULL, protocol TEXT NOT NULL, rate_limit INTEGER NOT NULL,"
+    " comment TEXT NOT NULL, source TEXT NOT NULL, digest BLOB NOT NULL, pb BLOB NOT NULL);"
+    "CREATE TABLE whitelist(id TEXT PRIMARY KEY, match_key TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL, src_port INTEGER NOT NULL,"
+    " dst_port INTEGER NOT NULL, protocol TEXT NOT NULL, comment TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, digest BLOB NOT NULL, pb BLOB NOT NULL);"
+    "CREATE TABLE nodes(id TEXT PRIMARY KEY, name TEXT NOT NULL, address TEXT NOT NULL,"
+    " comment TEXT NOT NULL, key TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE TABLE changes(revision INTEGER PRIMARY KEY, created_at INTEGER NOT NULL,"
+    " delta BLOB NOT NULL);"
+    "CREATE TABLE api_keys(id TEXT PRIMARY KEY, name TEXT NOT NULL, scope TEXT NOT NULL,"
+    " salt BLOB NOT NULL, hash BLOB NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE revision(id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL,"
+    " content_hash TEXT NOT NULL);"
+    "INSERT INTO revision VALUES(1, 0,"
+    " '0000000000000000000000000000000000000000000000000000000000000000');",
+    /* 2: API keys remember their last use; indexes for expiry sweeps and default order */
+    "ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX rules_expires ON rules(expires_at) WHERE expires_at > 0;"
+    "CREATE INDEX rules_created ON rules(created_at, id);"
+    "CREATE INDEX whitelist_created ON whitelist(created_at, id);",
+    /* 3: outcomes of writes by (credential, request id): controller/idempotency.h */
+    "CREATE TABLE idempotency(principal TEXT NOT NULL, request_id TEXT NOT NULL,"
+    " method TEXT NOT NULL, request_hash BLOB NOT NULL, code INTEGER NOT NULL,"
+    " message TEXT NOT NULL, field TEXT NOT NULL, response BLOB NOT NULL,"
+    " revision INTEGER NOT NULL, complete INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+    " PRIMARY KEY(principal, request_id));"
+    "CREATE INDEX idempotency_created ON idempotency(created_at);",
+    /* 4: node keys become records, a verifier and the beacon key (store_secure.h) */
+    "UPDATE nodes SET key = xdrop_node_record(key) WHERE key NOT LIKE 'nkv1:%';",
+};
+
+static const char SQL_VERSION_GET[] = "SELECT version FROM schema_version";
+static const char SQL_VERSION_SET[] = "UPDATE schema_version SET version = ?1";
+
+static int migrate(struct conn *c)
+{
+	sqlite3_stmt *st;
+	int version = 0, err = 0;
+
+	if (sqlite3_exec(c->db,
+			 "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);"
+			 "INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS"
+			 " (SELECT 1 FROM schema_version)",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return sql_err(c, "schema_version");
+	st = stmt(c, SQL_VERSION_GET);
+	if (!st || sqlite3_step(st) != SQLITE_ROW)
+		return sql_err(c, "schema version");
+	version = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if (version > XDROP_STORE_SCHEMA_VERSION) {
+		log_error("store: database schema %d is newer than this controller's (%d)", version,
+			  XDROP_STORE_SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	for (int v = version + 1; v <= XDROP_STORE_SCHEMA_VERSION; v++) {
+		if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+			return sql_err(c, "begin migration");
+		if (sqlite3_exec(c->db, migrations[v - 1], NULL, NULL, NULL) != SQLITE_OK) {
+			err = sql_err(c, "migration");
+			goto fail;
+		}
+		st = stmt(c, SQL_VERSION_SET);
+		if (!st) {
+			err = -EIO;
+			goto fail;
+		}
+		sqlite3_bind_int(st, 1, v);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			err = sql_err(c, "schema version");
+			goto fail;
+		}
+		sqlite3_reset(st);
+		if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+			err = sql_err(c, "commit migration");
+			goto fail;
+		}
+		log_info("store: migrated schema to version %d", v);
+	}
+	if (version < XDROP_STORE_SCHEMA_VERSION &&
+	    sqlite3_exec(c->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK)
+		log_warn("store: checkpoint after the migration failed: %s", sqlite3_errmsg(c->db));
+	return 0;
+fail:
+	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	return err;
+}
+
+const char SQL_REV_GET[] = "SELECT revision, content_hash FROM revision WHERE id = 1";
+
+static int load_state(struct store *s)
+{
+	char hex[RULEHASH_HEX];
+	sqlite3_stmt *st;
+	int err = 0;
+
+	rulehash_init(&s->hash);
+	for (int k = 0; k < STORE_KINDS && !err; k++)
+		err = store_coll_sum(&s->w, k, &s->hash, &s->count[k]);
+	if (err)
+		return err;
+	st = stmt(&s->w, SQL_REV_GET);
+	if (!st || sqlite3_step(st) != SQLITE_ROW)
+		return sql_err(&s->w, "revision");
+	s->revision = (uint64_t)sqlite3_column_int64(st, 0);
+	rulehash_hex(&s->hash, hex);
+	if (strcmp(hex, (const char *)sqlite3_column_text(st, 1)) != 0)
+		log_warn("store: stored content hash %s differs from the entries' %s; using the "
+			 "entries'",
+			 (const char *)sqlite3_column_text(st, 1), hex);
+	sqlite3_reset(st);
+	return 0;
+}
+
+/*
+ * One controller per database: the revision and content hash live in memory, so a second
+ * writer would make both serve and push a wrong view. store_open takes an exclusive
+ * flock() on "<database>.lock" without waiting and holds it until store_close; the kernel
+ * drops it when the process dies, even by kill -9, so no stale lock survives a crash.
+ *
+ * A file of its own rather than the database: SQLite locks the database with POSIX
+ * (fcntl) locks, which a process loses when it closes *any* descriptor of that file, so a
+ * descriptor of ours on it would put SQLite's locks at the mercy of our close(); on NFS,
+ * flock() is emulated with fcntl locks and would collide with SQLite's own. The lock file
+ * can also be taken before the database exists. It is never deleted (a process could
+ * otherwise lock a fresh file while another holds the old one) and holds the holder's PID
+ * for the error message.
+ */
+static int lock_take(struct store *s)
+{
+	char *lp = NULL, pid[32] = "";
+	ssize_t got;
+	int fd = -1, err = 0;
+
+	if (asprintf(&lp, "%s.lock", s->path) < 0)
+		return -ENOMEM;
+	fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = -errno;
+		log_error("store: cannot open the lock file %s: %s", lp, strerror(errno));
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		if (err != -EBUSY) {
+			log_error("store: cannot lock %s: %s", lp, strerror(errno));
+			goto out;
+		}
+		got = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[got > 0 ? got : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		log_error("store: the database %s is in use by another controller (%s%s holds "
+			  "the lock %s); run one controller per database",
+			  s->path, pid[0] ? "PID " : "a process", pid, lp);
+		goto out;
+	}
+	if (fchmod(fd, 0600) < 0)
+		log_warn("store: cannot make %s private (0600): %s", lp, strerror(errno));
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
+		log_warn("store: cannot write the PID to %s: %s", lp, strerror(errno));
+	s->lock_fd = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(lp);
+	return err;
+}
+
+int store_open(struct store **out, const struct store_opts *opts)
+{
+	struct store *s;
+	int err;
+
+	*out = NULL;
+	if (!opts || !opts->path || opts->sz < sizeof(*opts))
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->plock, NULL);
+	pthread_mutex_init(&s->rlock, NULL);
+	pthread_cond_init(&s->pcond, NULL);
+	s->busy_ms = opts->busy_ms ? opts->busy_ms : XDROP_STORE_BUSY_TIMEOUT_MS;
+	s->keep = opts->keep ? opts->keep : XDROP_STORE_CHANGELOG_KEEP;
+	s->on_commit = opts->on_commit;
+	s->commit_arg = opts->commit_arg;
+	s->lock_fd = -1;
+	s->path = strdup(opts->path);
+	if (!s->path) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = lock_take(s); /* before anything touches the file, migrations included */
+	if (!err)
+		err = store_files_private(s->path);
+	if (!err)
+		err = conn_open(&s->w, s->path, s->busy_ms, true);
+	if (!err)
+		err = store_creds_register(s->w.db);
+	if (!err)
+		err = migrate(&s->w);
+	if (!err)
+		err = load_state(s);
+	for (unsigned i = 0; !err && i < XDROP_STORE_READERS; i++)
+		err = conn_open(&s->readers[i], s->path, s->busy_ms, false);
+out:
+	if (err) {
+		store_close(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	for (unsigned i = 0; i < XDROP_STORE_READERS; i++)
+		conn_close(&s->readers[i]);
+	conn_close(&s->w);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* after SQLite let go of the file: releases the flock */
+	pthread_mutex_destroy(&s->wlock);
+	pthread_mutex_destroy(&s->plock);
+	pthread_mutex_destroy(&s->rlock);
+	pthread_cond_destroy(&s->pcond);
+	free(s->path);
+	free(s);
+}
+
+void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg)
+{
+	pthread_mutex_lock(&s->wlock);
+	s->on_commit = fn;
+	s->commit_arg = arg;
+	pthread_mutex_unlock(&s->wlock);
+}
+
+void store_set_txn_hook(struct store *s, store_txn_fn fn, void *arg)
+{
+	pthread_mutex_lock(&s->wlock);
+	s->txn_hook = fn;
+	s->txn_arg = arg;
+	pthread_mutex_unlock(&s->wlock);
+}
+
+void store_uuid(char out[XDROP_UUID_LEN])
+{
+	uint8_t b[16];
+	size_t got = 0;
+
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+
+		if (n > 0)
+			got += (size_t)n;
+	}
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	snprintf(out, XDROP_UUID_LEN,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+		 b[15]);
+}
+
+void store_revision(struct store *s, struct store_rev *out)
+{
+	pthread_mutex_lock(&s->rlock);
+	out->revision = s->revision;
+	rulehash_hex(&s->hash, out->hash);
+	out->rules = s->count[STORE_RULES];
+	out->whitelist = s->count[STORE_WHITELIST];
+	pthread_mutex_unlock(&s->rlock);
+}

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: MIT
+/*
+ * store_query: reads of the rule set: one entry, a filtered and sorted page of a kind, and
+ * a consistent snapshot of both kinds (store.h). Every statement is a kind's own, from
+ * store_colls[] (store_coll.c); reads use a pooled reader and never block the writer.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+int store_get(struct store *s, enum store_kind k, const char *id, void **out)
+{
+	const ProtobufCMessageDescriptor *desc = store_colls[k].desc;
+	struct conn *c = reader_get(s);
+	sqlite3_stmt *st = stmt(c, store_colls[k].sql_get);
+	int rc, err = 0;
+
+	*out = NULL;
+	if (!st) {
+		err = -EIO;
+		goto out;
+	}
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = protobuf_c_message_unpack(desc, NULL, (size_t)sqlite3_column_bytes(st, 0),
+						 sqlite3_column_blob(st, 0));
+		if (!*out)
+			err = -EIO;
+	} else {
+		err = rc == SQLITE_DONE ? -ENOENT : sql_err(c, "get");
+	}
+	sqlite3_reset(st);
+out:
+	reader_put(s, c);
+	return err;
+}
+
+bool store_sort_field_ok(enum store_kind k, const char *field)
+{
+	const char *const *v = store_colls[k].sorts;
+
+	if (!field || !field[0])
+		return true;
+	for (unsigned i = 0; v[i]; i++)
+		if (strcmp(v[i], field) == 0)
+			return true;
+	return false;
+}
+
+static void bind_query(sqlite3_stmt *st, const struct store_query *q, bool with_page)
+{
+	uint32_t limit = q->limit ? q->limit : XDROP_STORE_LIST_DEFAULT;
+	uint32_t page = q->page ? q->page : 1;
+
+	if (limit > XDROP_STORE_LIST_MAX)
+		limit = XDROP_STORE_LIST_MAX;
+	bind_text(st, 1, q->search);
+	sqlite3_bind_int(st, 2, q->enabled);
+	bind_text(st, 3, q->action);
+	sqlite3_bind_int(st, 4, q->desc);
+	bind_text(st, 5, q->sort);
+	if (with_page) {
+		sqlite3_bind_int64(st, 6, limit);
+		sqlite3_bind_int64(st, 7, (sqlite3_int64)(page - 1) * limit);
+	}
+}
+
+int store_list(struct store *s, enum store_kind k, const struct store_query *q, void ***out,
+	       size_t *n, uint64_t *total)
+{
+	const ProtobufCMessageDescriptor *desc = store_colls[k].desc;
+	struct conn *c = reader_get(s);
+	ProtobufCMessage **v = NULL;
+	size_t cap = 0;
+	sqlite3_stmt *st;
+	int rc, err = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		err = sql_err(c, "begin read");
+		goto out;
+	}
+	st = stmt(c, store_colls[k].sql_count);
+	if (!st) {
+		err = -EIO;
+		goto end;
+	}
+	bind_query(st, q, false);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		err = sql_err(c, "count");
+		goto end;
+	}
+	*total = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	st = stmt(c, store_colls[k].sql_list);
+	if (!st) {
+		err = -EIO;
+		goto end;
+	}
+	bind_query(st, q, true);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ProtobufCMessage *m;
+
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			ProtobufCMessage **nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		m = protobuf_c_message_unpack(desc, NULL, (size_t)sqlite3_column_bytes(st, 0),
+					      sqlite3_column_blob(st, 0));
+		if (!m) {
+			err = -EIO;
+			break;
+		}
+		v[(*n)++] = m;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = sql_err(c, "list");
+	sqlite3_reset(st);
+end:
+	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+out:
+	reader_put(s, c);
+	if (err) {
+		for (size_t i = 0; i < *n; i++)
+			protobuf_c_message_free_unpacked(v[i], NULL);
+		free(v);
+		*n = 0;
+		return err;
+	}
+	*out = (void **)v;
+	return 0;
+}
+
+void store_free_items(void **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		protobuf_c_message_free_unpacked(v[i], NULL);
+	free(v);
+}
+
+/* ---- snapshots ---------------------------------------------------------------------------- */
+
+static int read_blobs(struct conn *c, const char *sql, ProtobufCBinaryData **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(c, sql);
+	ProtobufCBinaryData *v = NULL;
+	size_t cap = 0;
+	int rc, err = 0;
+
+	*n = 0;
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t len = (size_t)sqlite3_column_bytes(st, 0);
+
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			ProtobufCBinaryData *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		v[*n].data = malloc(len ? len : 1);
+		if (!v[*n].data) {
+			err = -ENOMEM;
+			break;
+		}
+		memcpy(v[*n].data, sqlite3_column_blob(st, 0), len);
+		v[*n].len = len;
+		(*n)++;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = sql_err(c, "snapshot");
+	sqlite3_reset(st);
+	*out = v;
+	return err;
+}
+
+int store_snapshot(struct store *s, struct store_snapshot **out)
+{
+	struct store_snapshot *snap = calloc(1, sizeof(*snap));
+	struct conn *c = reader_get(s);
+	sqlite3_stmt *st;
+	int err = 0;
+
+	*out = NULL;
+	if (!snap) {
+		reader_put(s, c);
+		return -ENOMEM;
+	}
+	if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		err = sql_err(c, "begin snapshot");
+		goto out;
+	}
+	st = stmt(c, SQL_REV_GET);
+	if (!st || sqlite3_step(st) != SQLITE_ROW) {
+		err = sql_err(c, "snapshot revision");
+		goto end;
+	}
+	snap->revision = (uint64_t)sqlite3_column_int64(st, 0);
+	snprintf(snap->hash, sizeof(snap->hash), "%s", (const char *)sqlite3_column_text(st, 1));
+	sqlite3_reset(st);
+	err = read_blobs(c, store_colls[STORE_RULES].sql_snapshot, &snap->rules, &snap->nrules);
+	if (!err)
+		err =
+		    read_blobs(c, store_colls[STORE_WHITELIST].sql_snapshot, &snap->wl, &snap->nwl);
+end:
+	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+out:
+	reader_put(s, c);
+	if (err) {
+		store_snapshot_free(snap);
+		return err;
+	}
+	*out = snap;
+	return 0;
+}
+
+void store_snapshot_free(struct store_snapshot *snap)
+{
+	if (!snap)
+		return;
+	for (size_t i = 0; snap->rules && i < snap->nrules; i++)
+		free(snap->rules[i].data);
+	for (size_t i = 0; snap->wl && i < snap->nwl; i++)
+		free(snap->wl[i].data);
+	free(snap->rules);
+	free(snap->wl);
+	free(snap);
+}
