@@ -8,9 +8,9 @@ DP_SAN_LIBS := $(DP_SAN_A) $(LIB_SAN_A) $(LDLIBS_BPF)
 
 $(DP_SRCS:%.c=$(OBJ)/%.o) $(DP_SRCS:%.c=$(SANOBJ)/%.o): $(BPF_SKEL)
 $(DP_A): $(DP_SRCS:%.c=$(OBJ)/%.o)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(DP_SAN_A): $(DP_SRCS:%.c=$(SANOBJ)/%.o)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 ALL_TARGETS += $(DP_A) $(DP_SAN_A)
 CHECK_SOURCES += $(DP_SRCS) $(DP_SRCS:.c=.h)

@@ -31,10 +31,10 @@ $(CTRL_SRCS:%.c=$(OBJ)/%.o) $(CTRL_SRCS:%.c=$(SANOBJ)/%.o): | $(PROTO_H)
 $(CTRL_SRCS:%.c=$(OBJ)/%.o) $(CTRL_SRCS:%.c=$(SANOBJ)/%.o): XCFLAGS += $(CTRL_INC)
 $(CTRL_A): $(CTRL_SRCS:%.c=$(OBJ)/%.o)
 	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(CTRL_SAN_A): $(CTRL_SRCS:%.c=$(SANOBJ)/%.o)
 	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 # C suites: tests/unit/test_store*.c and tests/controller/*.c, linked against the archives.
 CTRL_TESTS := test_store test_store_durability

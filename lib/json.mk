@@ -11,10 +11,10 @@ JSON_LDLIBS := -lcjson -lm
 $(JSON_SRCS:%.c=$(OBJ)/%.o) $(JSON_SRCS:%.c=$(SANOBJ)/%.o): | $(PROTO_H)
 $(JSON_A): $(JSON_SRCS:%.c=$(OBJ)/%.o)
 	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(JSON_SAN_A): $(JSON_SRCS:%.c=$(SANOBJ)/%.o)
 	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 # Test: build/tests/test_json (cmocka): JSON -> proto -> JSON round trips, the refusals
 # (each naming its field), integers, times, durations, masks, the /stats fields.

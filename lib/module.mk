@@ -7,10 +7,10 @@ LIB_SAN_A := $(BUILD)/libxdrop-san.a
 
 $(LIB_A): $(LIB_SRCS:%.c=$(OBJ)/%.o)
 	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(LIB_SAN_A): $(LIB_SRCS:%.c=$(SANOBJ)/%.o)
 	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 ALL_TARGETS += $(LIB_A) $(LIB_SAN_A)
 CHECK_SOURCES += $(LIB_SRCS) $(LIB_SRCS:.c=.h) lib/xdrop_limits.h

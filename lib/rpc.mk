@@ -23,10 +23,10 @@ FUZZ_CC      ?= clang-14
 
 $(RPC_A): $(RPC_OBJS)
 	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(RPC_SAN_A): $(RPC_SAN_OBJS)
 	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 # Test programs link lib/log.c as an object so they do not wait on the rest of libxdrop.
 RPC_TEST_LIBS := $(RPC_SAN_A) $(SANOBJ)/lib/log.o
