@@ -63,36 +63,41 @@ export async function request(method, path, { params, body, quiet401 } = {}) {
 
 const enc = encodeURIComponent
 
+// One collection of the API (rules, whitelist entries) at its REST path, the same calls for
+// every kind (docs/api.md): path is e.g. '/api/v1/rules', batchKey the body's array
+// ('rules', 'entries'). Each call returns the API's JSON answer or throws an ApiError.
+export function collectionApi(path, batchKey) {
+  const one = (id) => `${path}/${enc(id)}`
+  return {
+    list: (params) => request('GET', path, { params }),
+    get: (id) => request('GET', one(id)),
+    create: (item) => request('POST', path, { body: item }),
+    update: (id, fields) => request('PUT', one(id), { body: fields }),
+    remove: (id) => request('DELETE', one(id)),
+    batchCreate: (items, atomic) => request('POST', `${path}/batch`, { body: { [batchKey]: items, atomic } }),
+    batchDelete: (ids) => request('DELETE', `${path}/batch`, { body: { ids } }),
+  }
+}
+
+const nodes = collectionApi('/api/v1/nodes', 'nodes')
+
 export const api = {
   info: () => request('GET', '/api/v1/info'),
   login: (key) => request('POST', '/api/auth/login', { body: { key }, quiet401: true }),
   logout: () => request('POST', '/api/auth/logout', { quiet401: true }),
   check: () => request('GET', '/api/auth/check', { quiet401: true }),
 
-  rules: (params) => request('GET', '/api/v1/rules', { params }),
-  rule: (id) => request('GET', `/api/v1/rules/${enc(id)}`),
-  createRule: (rule) => request('POST', '/api/v1/rules', { body: rule }),
-  updateRule: (id, fields) => request('PUT', `/api/v1/rules/${enc(id)}`, { body: fields }),
-  deleteRule: (id) => request('DELETE', `/api/v1/rules/${enc(id)}`),
-  batchCreateRules: (rules, atomic) =>
-    request('POST', '/api/v1/rules/batch', { body: { rules, atomic } }),
-  batchDeleteRules: (ids) => request('DELETE', '/api/v1/rules/batch', { body: { ids } }),
   topRules: (params) => request('GET', '/api/v1/rules/top', { params }),
-
-  whitelist: (params) => request('GET', '/api/v1/whitelist', { params }),
-  createWhitelist: (entry) => request('POST', '/api/v1/whitelist', { body: entry }),
-  deleteWhitelist: (id) => request('DELETE', `/api/v1/whitelist/${enc(id)}`),
-  batchDeleteWhitelist: (ids) => request('DELETE', '/api/v1/whitelist/batch', { body: { ids } }),
 
   stats: () => request('GET', '/api/v1/stats'),
   history: (params) => request('GET', '/api/v1/stats/history', { params }),
 
-  nodes: (params) => request('GET', '/api/v1/nodes', { params }),
-  node: (id) => request('GET', `/api/v1/nodes/${enc(id)}`),
+  nodes: nodes.list,
+  node: nodes.get,
   nodeStats: (id) => request('GET', `/api/v1/nodes/${enc(id)}/stats`),
-  createNode: (node) => request('POST', '/api/v1/nodes', { body: node }),
-  updateNode: (id, fields) => request('PUT', `/api/v1/nodes/${enc(id)}`, { body: fields }),
-  deleteNode: (id) => request('DELETE', `/api/v1/nodes/${enc(id)}`),
+  createNode: nodes.create,
+  updateNode: nodes.update,
+  deleteNode: nodes.remove,
   syncNode: (id) => request('POST', `/api/v1/nodes/${enc(id)}/sync`),
 
   keys: () => request('GET', '/api/v1/keys'),

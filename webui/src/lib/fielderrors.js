@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Maps the API's `field` of a 400 answer onto a form item, so the message shows beside
-// the field it is about. aliases: { apiField: formItem }. Returns true when it was placed;
-// false means the caller shows the message as a general error.
+// the field it is about; any other error becomes the form's general error.
+import { reactive, ref } from 'vue'
+
+// errors: { formItem: message }; e: an ApiError; known: the form items; aliases:
+// { apiField: formItem }. Clears every message, then sets the one e names. Returns true when
+// it was placed; false means the caller shows the message as a general error.
 export function placeFieldError(errors, e, known, aliases = {}) {
   for (const k of Object.keys(errors)) errors[k] = ''
   if (!e || !e.field) return false
@@ -9,4 +13,20 @@ export function placeFieldError(errors, e, known, aliases = {}) {
   if (!known.includes(f)) return false
   errors[f] = e.message
   return true
+}
+
+// The error state of one form: errors (reactive, one message per item, '' for none),
+// general (a ref: the message no item took, "field: message" when the API named a field
+// the form does not have), clear() to empty both, show(e) to place an ApiError.
+export function useFormErrors(items, aliases = {}) {
+  const errors = reactive(Object.fromEntries(items.map((k) => [k, ''])))
+  const general = ref('')
+  function clear() {
+    for (const k of items) errors[k] = ''
+    general.value = ''
+  }
+  function show(e) {
+    if (!placeFieldError(errors, e, items, aliases)) general.value = e.field ? `${e.field}: ${e.message}` : e.message
+  }
+  return { errors, general, clear, show }
 }
