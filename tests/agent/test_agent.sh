@@ -21,7 +21,7 @@ set -u
 BUILD=${BUILD:-build}
 AGENT=$PWD/$BUILD/bin/xdrop-agent-san
 CALL=$PWD/$BUILD/bin/xdrop-call
-TRAFFIC=$PWD/tests/agent/traffic.py
+TRAFFIC=$PWD/tests/lib/traffic.py
 PROTO_DIR=$PWD/proto
 ID=$$
 PIN=/sys/fs/bpf/xdrop-test-$ID
