@@ -37,10 +37,6 @@ serve() { # ns, state file: UDP 5001-5005 and TCP 8080-8081 for at most 170 s
 	lab_serve "$1" "$2" 5001,5002,5003,5004,$MARK 170 8080,8081
 }
 got() { lab_got "$@"; } # state file, port, source: datagrams received
-expect_got() { # name, state, port, source, want: waits for a positive count first
-	[ "$5" -eq 0 ] || lab_wait_got 10 "$2" "$3" "$4" "$5"
-	expect_eq "$1" "$(got "$2" "$3" "$4")" "$5"
-}
 counter() { # ns, pin, name: a global counter
 	lab "$1" "$2" stats | awk -v k="$3" '$1 == k && NF == 2 { print $2 }'
 }

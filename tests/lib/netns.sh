@@ -15,6 +15,7 @@
 #   lab_bg NS CMD...            CMD in the background in NS; LAB_PID is its PID (nsenter
 #                               execs, so the PID is CMD's own), stopped at exit
 #   lab_track PID...            stop these PIDs at exit too
+#   lab_forget PID...           the suite reaped these itself (wait): never signal them again
 #   lab_stop PID...             SIGTERM, then SIGKILL after 5 s; waits for each
 #   lab_at_exit CMD             runs CMD (eval) at exit, after the processes stopped and
 #                               before the namespaces go; hooks run in registration order
@@ -31,6 +32,8 @@
 #                               counted (one veth ring keeps the order). Replaces a sleep
 #                               "long enough for the receiver" with the receiver's word.
 #   lab_wait_got SECONDS STATE PORT SRC N   waits until exactly N are counted
+#   expect_got DESC STATE PORT SRC N        a TAP check that N were counted (a positive N
+#                               is waited for first; 0 relies on a lab_rx_sync before)
 #
 # Only what this run made is touched: PIDs it started, namespaces it named.
 LAB_TRAFFIC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/traffic.py
@@ -48,8 +51,7 @@ lab_stop() {
 		done
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
-		# reaped: forget it, so that a reused PID is never signalled at exit
-		LAB_PIDS=$(echo " $LAB_PIDS " | sed "s/ $p / /g")
+		lab_forget "$p" # reaped: a reused PID is never signalled at exit
 	done
 	return 0
 }
@@ -70,6 +72,10 @@ lab_init() {
 }
 lab_at_exit() { LAB_HOOKS+=("$1"); }
 lab_track() { LAB_PIDS="$LAB_PIDS $*"; }
+lab_forget() {
+	local p
+	for p in "$@"; do LAB_PIDS=$(echo " $LAB_PIDS " | sed "s/ $p / /g"); done
+}
 lab_ns() {
 	local n
 	for n in "$@"; do
@@ -135,4 +141,8 @@ lab_rx_sync() { # ns src dst port state
 	done
 	echo "# no marker from $2 to $3:$4 counted in 30 s" >&2
 	return 1
+}
+expect_got() { # description state port src n
+	[[ $5 =~ ^[0-9]+$ ]] && [ "$5" -gt 0 ] && lab_wait_got 10 "$2" "$3" "$4" "$5"
+	expect_eq "$1" "$(lab_got "$2" "$3" "$4")" "$5"
 }
