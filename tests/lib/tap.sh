@@ -10,6 +10,8 @@
 #   check DESC CMD...                   passes when CMD succeeds; CMD's output is shown
 #                                       as comments only when it fails
 #   check_not DESC CMD...               passes when CMD fails
+#   check_eval DESC EXPR                passes when `eval EXPR` succeeds (a shell test
+#                                       written as one string, evaluated in the caller)
 #   expect_eq DESC GOT WANT             string equality
 #   expect_range DESC GOT MIN MAX       integer in [MIN, MAX]
 #   wait_until SECONDS CMD...           (whole seconds) polls CMD (every 50 ms at first, then 200 ms)
@@ -39,6 +41,9 @@ check() { # description, command...
 	rc=$?
 	if [ $rc -eq 0 ]; then ok "$d"; else not_ok "$d" "failed ($rc): $*" "$(cat "$f")"; fi
 	rm -f "$f"
+}
+check_eval() { # description, expression
+	if eval "$2"; then ok "$1"; else not_ok "$1" "false: $2"; fi
 }
 check_not() { # description, command...: passes when the command fails
 	local d=$1
