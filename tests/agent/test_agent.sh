@@ -509,13 +509,12 @@ expect_eq "the expired rule stays stored until the controller deletes it" "$? $(
 section "(5) interface removed and re-added"
 ip -n "$NS-srv" link del dev s0
 t0=$(ms)
-attached=true
-for _ in $(seq 30); do
+attached_is() { # true|false: what AgentService.GetStats reports (left in $attached)
 	rpc "$RO" AgentService GetStats GetStatsRequest NodeStats ""
 	attached=$(val attached false)
-	[ "$attached" = false ] && break
-	sleep 0.2
-done
+	[ "$attached" = "$1" ]
+}
+wait_until 20 attached_is false
 aerr=$(val error "")
 expect_eq "AgentService.GetStats reports s0 detached within $(($(ms) - t0)) ms (error: $aerr)" \
 	"$attached" false
@@ -527,12 +526,7 @@ SIDX2=$((IDX + 3))
 lab_veth cli c0 srv s0 $((IDX + 2)) "$SIDX2"
 lab_addrs
 t0=$(ms)
-for _ in $(seq 50); do
-	rpc "$RO" AgentService GetStats GetStatsRequest NodeStats ""
-	attached=$(val attached false)
-	[ "$attached" = true ] && break
-	sleep 0.2
-done
+wait_until 20 attached_is true
 expect_eq "re-created s0: attached again within $(($(ms) - t0)) ms" "$attached" true
 check "the agent logged it" grep -q "interface back" "$LOG3"
 links=$(xdp_links "$SIDX2")

@@ -151,15 +151,8 @@ check "A3: with force: true it replaces it ($foreign -> $(prog_id n3 x0))" \
 	test -n "$(prog_id n3 x0)" -a "$(prog_id n3 x0)" != "$foreign"
 check "A3: n3 converges" converged 10 n1 n2 n3
 # A4
-attached() { # expected: wait until GET /nodes/n3 reports stats.attach.attached = expected
-	local i
-	for i in $(seq 60); do
-		rest GET /nodes/n3
-		[ "$(jq_out '.stats.attach.attached')" = "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+attached_is() { rest GET /nodes/n3 && [ "$(jq_out '.stats.attach.attached')" = "$1" ]; }
+attached() { wait_until 20 attached_is "$1"; } # until GET /nodes/n3 reports it
 t=$(ms)
 ip -n "$NS-n3" link del dev x0
 attached false
