@@ -581,17 +581,7 @@ san_check "(6)" "$tmp/agent.frn.log" "$tmp/agent.frnf.log"
 
 # =========================================================================================
 section "(7) fast-forward bridging with the agent"
-lab_ns fcli brg fsrv
-lab_veth fcli fc0 brg fb1
-lab_veth fsrv fs0 brg fb2
-lab_addr fcli fc0 198.51.100.1/24 fd00:1::1/64
-lab_addr fsrv fs0 198.51.100.2/24 fd00:1::2/64
-lab_up fcli fc0
-lab_up brg fb1 fb2
-lab_up fsrv fs0
-# a redirected frame needs NAPI on the receiving peer (GRO) and checksums computed by the
-# sender (as a NIC's wire frames would have them): see tests/e2e/test_veth.sh
-for l in fcli:fc0 fsrv:fs0; do in_ns "${l%%:*}" ethtool -K "${l#*:}" gro on tx off >/dev/null; done
+lab_ff_topology # GRO on, checksum offload off at both ends (see tests/lib/netns.sh)
 F=$tmp/fsrv.state
 FC=$tmp/fcli.state
 serve fsrv "$F" || echo "# receiver did not start"

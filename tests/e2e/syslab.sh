@@ -313,85 +313,23 @@ fast_forward:
 }
 
 # ---- traffic: a UDP receiver on the server counting per (port, source); bounded senders ----
-cat >"$TMP/traffic.py" <<'EOF'
-import os, select, signal, socket, sys, time
-
-def write_state(path, counts):
-    with open(path + ".tmp", "w") as f:
-        for (port, src), c in sorted(counts.items()):
-            f.write(f"{port} {src} {c}\n")
-    os.replace(path + ".tmp", path)
-
-def serve(path, ports, max_secs):
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
-    socks = {}
-    for p in ports:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
-        s.bind(("::", p))
-        s.setblocking(False)
-        socks[s] = p
-    counts, dirty, last = {}, True, 0.0
-    end = time.monotonic() + max_secs
-    while not stop and time.monotonic() < end:
-        for s in select.select(list(socks), [], [], 0.02)[0]:
-            while True:
-                try:
-                    addr = s.recvfrom(2048)[1]
-                except (BlockingIOError, InterruptedError):
-                    break
-                src = addr[0].removeprefix("::ffff:")
-                counts[(socks[s], src)] = counts.get((socks[s], src), 0) + 1
-                dirty = True
-        if dirty and time.monotonic() - last > 0.05:
-            write_state(path, counts)
-            dirty, last = False, time.monotonic()
-
-def send(specs):
-    # spec: src,dst,port,count[,pps]: count datagrams, paced at pps (0 = at once)
-    jobs = []
-    for spec in specs:
-        src, dst, port, count, *rest = spec.split(",")
-        fam = socket.AF_INET6 if ":" in src else socket.AF_INET
-        s = socket.socket(fam, socket.SOCK_DGRAM)
-        s.bind((src, 0))
-        jobs.append([s, dst, int(port), int(count), float(rest[0]) if rest else 0.0, 0])
-    t0 = time.monotonic()
-    while any(j[5] < j[3] for j in jobs):
-        for j in jobs:
-            s, dst, port, count, pps, sent = j
-            due = count if not pps else min(count, int((time.monotonic() - t0) * pps) + 1)
-            while j[5] < due:
-                try:
-                    s.sendto(b"xdrop-probe" * 4, (dst, port))
-                except OSError:
-                    pass
-                j[5] += 1
-        if any(j[4] for j in jobs):
-            time.sleep(0.002)
-
-if sys.argv[1] == "serve":
-    serve(sys.argv[2], [int(p) for p in sys.argv[3].split(",")], float(sys.argv[4]))
-else:
-    send(sys.argv[2:])
-EOF
+# (tests/lib/traffic.py: serve, send)
+SYS_TRAFFIC=$SYS_ROOT/tests/lib/traffic.py
 PORTS=5000,5001,5002,5003,5004,5005,5006,5007,5008,5009,5010,5011,5012
 srv_start() { # max seconds
 	# nsenter itself (not the in_ns function) in the background: $! is then the program
 	local end=$((SECONDS + 10))
 	rm -f "$TMP/recv"
-	nsenter --net="/run/netns/$NS-srv" python3 "$TMP/traffic.py" serve "$TMP/recv" "$PORTS" \
+	nsenter --net="/run/netns/$NS-srv" python3 "$SYS_TRAFFIC" serve "$TMP/recv" "$PORTS" \
 		"${1:-600}" </dev/null >/dev/null &
 	SRV_PID=$!
 	# the server writes its (empty) counts once every port is bound
 	while [ ! -e "$TMP/recv" ] && [ "$SECONDS" -lt "$end" ]; do sleep 0.05; done
 }
 # send SPEC...: SPEC = src,dst,port,count[,pps]; blocks until sent (bounded by count)
-send() { in_ns cli timeout 120 python3 "$TMP/traffic.py" send "$@"; }
+send() { in_ns cli timeout 120 python3 "$SYS_TRAFFIC" send "$@"; }
 send_bg() { # like send, in the background (its PID in SENDER_PIDS)
-	nsenter --net="/run/netns/$NS-cli" timeout 600 python3 "$TMP/traffic.py" send "$@" \
+	nsenter --net="/run/netns/$NS-cli" timeout 600 python3 "$SYS_TRAFFIC" send "$@" \
 		</dev/null >/dev/null &
 	SENDER_PIDS="$SENDER_PIDS $!"
 	LAST_SENDER=$!

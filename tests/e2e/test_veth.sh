@@ -235,20 +235,7 @@ expect_got "rules still enforced on the new interface (open port)" \
 
 # ---- (b) fast-forward mode ----
 section "(b) fast-forward mode"
-lab_ns fcli brg fsrv
-lab_veth fcli fc0 brg fb1
-lab_veth fsrv fs0 brg fb2
-lab_addr fcli fc0 198.51.100.1/24 fd00:1::1/64
-lab_addr fsrv fs0 198.51.100.2/24 fd00:1::2/64
-lab_up fcli fc0
-lab_up brg fb1 fb2
-lab_up fsrv fs0
-# XDP_REDIRECT into a veth drops the frame unless the receiving peer runs NAPI, which GRO
-# turns on. A redirected frame also loses the skb's "checksum not yet computed" state, so
-# the senders compute L4 checksums in software (as a real NIC's wire frames would have).
-for ns in fcli:fc0 fsrv:fs0; do
-	in_ns "${ns%%:*}" ethtool -K "${ns#*:}" gro on tx off >/dev/null
-done
+lab_ff_topology # GRO on, checksum offload off at both ends (see tests/lib/netns.sh)
 F=$tmp/fsrv.state
 FC=$tmp/fcli.state
 serve fsrv "$F" || echo "# receiver did not start"

@@ -19,6 +19,10 @@
 #   lab_stop PID...             SIGTERM, then SIGKILL after 5 s; waits for each
 #   lab_at_exit CMD             runs CMD (eval) at exit, after the processes stopped and
 #                               before the namespaces go; hooks run in registration order
+#   lab_ff_topology             the fast-forward lab of the agent and veth suites:
+#                               fcli [fc0 198.51.100.1 fd00:1::1] ==veth== [fb1] brg [fb2]
+#                               ==veth== [fs0 198.51.100.2 fd00:1::2] fsrv; nothing joins
+#                               fb1 and fb2 but an XDP program's redirect
 #
 # Traffic (tests/lib/traffic.py; needs tests/lib/tap.sh for wait_until):
 #   lab_serve NS STATE UDPPORTS MAXSECS [TCPPORTS]
@@ -105,6 +109,21 @@ lab_up() { # ns if...
 	local ns=$1 dev
 	shift
 	for dev in "$@"; do ip -n "$NS-$ns" link set dev "$dev" up || return 1; done
+}
+lab_ff_topology() {
+	lab_ns fcli brg fsrv || return 1
+	lab_veth fcli fc0 brg fb1
+	lab_veth fsrv fs0 brg fb2
+	lab_addr fcli fc0 198.51.100.1/24 fd00:1::1/64
+	lab_addr fsrv fs0 198.51.100.2/24 fd00:1::2/64
+	lab_up fcli fc0
+	lab_up brg fb1 fb2
+	lab_up fsrv fs0
+	# XDP_REDIRECT into a veth drops the frame unless the receiving peer runs NAPI, which
+	# GRO turns on. A redirected frame also loses the skb's "checksum not yet computed"
+	# state, so the senders compute L4 checksums in software (as a NIC's wire frames have).
+	in_ns fcli ethtool -K fc0 gro on tx off >/dev/null
+	in_ns fsrv ethtool -K fs0 gro on tx off >/dev/null
 }
 in_ns() { # ns, command...
 	local ns=$1

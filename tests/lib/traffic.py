@@ -10,6 +10,8 @@
 #   udp SRC DST PORT COUNT [GAP] [SPORT]  send COUNT datagrams (optionally from SPORT);
 #                                      prints "SENT MS", MS from the first send to the last
 #   tcp SRC DST PORT                   exit 0 when a connection is accepted within 1 s
+#   send SPEC...                       SPEC = src,dst,port,count[,pps]: all flows at once,
+#                                      each paced at pps (0 = as fast as it goes)
 #   stream SRC DST PORT GAP MAXSECS OUT   send until SIGTERM or MAXSECS; OUT gets the count
 #   links IFINDEX OUT MAXSECS          every 50 ms, one line: the ids of the XDP links on
 #                                      IFINDEX (what `bpftool link` lists, with ifindex)
@@ -100,6 +102,27 @@ def tcp(src, dst, port):
         return 1
 
 
+def send(specs):
+    jobs = []
+    for spec in specs:
+        src, dst, port, count, *rest = spec.split(",")
+        jobs.append([sock_for(src, dst), dst, int(port), int(count),
+                     float(rest[0]) if rest else 0.0, 0])
+    t0 = time.monotonic()
+    while any(j[5] < j[3] for j in jobs):
+        for j in jobs:
+            s, dst, port, count, pps, sent = j
+            due = count if not pps else min(count, int((time.monotonic() - t0) * pps) + 1)
+            while j[5] < due:
+                try:
+                    s.sendto(b"xdrop-probe" * 4, (dst, port))
+                except OSError:
+                    pass
+                j[5] += 1
+        if any(j[4] for j in jobs):
+            time.sleep(0.002)
+
+
 def stream(src, dst, port, gap, max_secs, out):
     s = sock_for(src, dst)
     sent, end = 0, time.monotonic() + max_secs
@@ -169,6 +192,8 @@ elif cmd == "udp":
         int(a[5]) if len(a) > 5 else 0)
 elif cmd == "tcp":
     sys.exit(tcp(a[0], a[1], int(a[2])))
+elif cmd == "send":
+    send(a)
 elif cmd == "stream":
     stream(a[0], a[1], int(a[2]), float(a[3]), float(a[4]), a[5])
 elif cmd == "links":
