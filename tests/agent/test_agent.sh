@@ -109,13 +109,11 @@ agent_start() { # ns, config, log: starts the agent; returns 0 once it logged th
 	agent_pid=$!
 	agent_log=$log
 	lab_track "$agent_pid"
-	for _ in $(seq 300); do
-		[ "$(grep -c "xdrop-agent running" "$log" 2>/dev/null)" -gt "${before:-0}" ] && return 0
-		kill -0 "$agent_pid" 2>/dev/null || return 1
-		sleep 0.03
-	done
-	return 1
+	wait_until 30 agent_started_or_gone "$log" "${before:-0}"
+	agent_started "$log" "${before:-0}"
 }
+agent_started() { [ "$(grep -c "xdrop-agent running" "$1" 2>/dev/null)" -gt "$2" ]; }
+agent_started_or_gone() { agent_started "$@" || ! kill -0 "$agent_pid" 2>/dev/null; }
 agent_stop() { # SIGTERM; returns the agent's exit code (and shows its log's end if not 0)
 	local rc
 	kill -TERM "$agent_pid" 2>/dev/null
