@@ -22,3 +22,13 @@ $(TBIN)/test_ticker: $(SANOBJ)/tests/unit/test_ticker.o $(LIB_SAN_A)
 ALL_TARGETS += $(TBIN)/test_ticker
 TEST_SUITES += $(TBIN)/test_ticker
 CHECK_SOURCES += tests/unit/test_ticker.c
+
+# Table-driven cmocka suites for lib/addr and lib/rule (lib/rulepb's is in lib/rpc.mk).
+LIB_UNIT_TESTS := test_addr test_rule
+$(LIB_UNIT_TESTS:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ -lcmocka
+
+ALL_TARGETS += $(LIB_UNIT_TESTS:%=$(TBIN)/%)
+TEST_SUITES += $(LIB_UNIT_TESTS:%=$(TBIN)/%)
+CHECK_SOURCES += $(LIB_UNIT_TESTS:%=tests/unit/%.c)

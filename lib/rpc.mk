@@ -55,3 +55,13 @@ TEST_SUITES += $(TBIN)/test_rpc $(TBIN)/test_pubsub $(TBIN)/test_watchdog tests/
 CHECK_SOURCES += $(RPC_SRCS) $(wildcard $(RPC_SRCS:.c=.h)) lib/rpc_priv.h $(wildcard tests/unit/test_rpc*.c \
 	tests/unit/test_pubsub*.c tests/unit/test_watchdog.c tests/unit/rpc_test_server.c \
 	tests/fuzz/*.c)
+
+# lib/rulepb (proto <-> spec <-> BPF key/value), table-driven; lib/rule and lib/addr's suites
+# are in lib/module.mk.
+$(TBIN)/test_rulepb: $(SANOBJ)/tests/unit/test_rulepb.o $(RPC_SAN_A) $(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ -lprotobuf-c -lcmocka
+$(SANOBJ)/tests/unit/test_rulepb.o: | $(PROTO_H)
+ALL_TARGETS += $(TBIN)/test_rulepb
+TEST_SUITES += $(TBIN)/test_rulepb
+CHECK_SOURCES += tests/unit/test_rulepb.c

@@ -18,3 +18,6 @@ $(DP_TESTS:%=$(TBIN)/%):
 
 TEST_SUITES += $(DP_TESTS:%=$(TBIN)/%)
 CHECK_SOURCES += $(TESTLIB_SRCS) $(TESTLIB_SRCS:.c=.h) $(DP_TESTS:%=tests/bpf/%.c) tests/lib/tmpdir.h
+
+# scripts/structure-check (run by make check) on made-up trees: each rule caught, clean passes.
+TEST_SUITES += tests/scripts/test_structure_check.sh

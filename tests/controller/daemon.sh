@@ -9,6 +9,7 @@
 # after a restart, an intact database (integrity_check) holding the whole batch or none of
 # it. Prints TAP.
 set -u
+. tests/lib/tap.sh
 BIN=${BIN:-build/bin/xdrop-controller}
 AGENT_BIN=${AGENT_BIN:-build/bin/xdrop-agent}
 P="protoc --proto_path=proto xdrop.proto"
@@ -17,12 +18,8 @@ dir=$(mktemp -d /tmp/xdrop-daemon-XXXXXX)
 pid=
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { if eval "$2"; then ok "$1"; else nok "$1"; fi; }
 ROUNDS=${ROUNDS:-10}
-echo "1..$((15 + 2 * ROUNDS))"
+tap_plan $((15 + 2 * ROUNDS))
 
 base=$((20000 + ($$ % 20000)))
 cat > "$dir/c.yaml" <<YAML
@@ -41,7 +38,7 @@ YAML
 # 1. an unknown key is refused with file, line and key
 printf 'database: x.db\nrpc:\n  listn: tcp://127.0.0.1:1\n' > "$dir/bad.yaml"
 out=$("$BIN" --config "$dir/bad.yaml" 2>&1); rc=$?
-check "unknown key refused with its line" '[ $rc -ne 0 ] && [[ "$out" == *"bad.yaml:3: rpc.listn: unknown key"* ]]'
+check_eval "unknown key refused with its line" '[ $rc -ne 0 ] && [[ "$out" == *"bad.yaml:3: rpc.listn: unknown key"* ]]'
 
 # node ids: 1..64 characters of [A-Za-z0-9._-] in the controller's nodes: and the agent's
 # node.id alike (the agent's config is read before anything is attached; `mode: bogus`
@@ -61,7 +58,7 @@ nodes:
     key: 0123456789abcdef0123
 YAML
 out=$(timeout 10 "$BIN" --config "$dir/badnode.yaml" 2>&1); rc=$?
-check "controller: node id \"edge 1\" refused, naming nodes.0.id" \
+check_eval "controller: node id \"edge 1\" refused, naming nodes.0.id" \
 	'[ $rc -ne 0 ] && [[ "$out" == *"badnode.yaml:9: nodes.0.id: $idrule"* ]]'
 agent_id() { # ID -> the agent's error output
 	printf 'node:\n  id: "%s"\n  key: 0123456789abcdef0123\ninterface: lo\nmode: bogus\n' \
@@ -70,14 +67,14 @@ agent_id() { # ID -> the agent's error output
 }
 a64=$(printf 'a%.0s' $(seq 64))
 out=$(agent_id "${a64}b"); rc=$?
-check "agent: a 65-character node.id refused, naming node.id" \
+check_eval "agent: a 65-character node.id refused, naming node.id" \
 	'[ $rc -ne 0 ] && [[ "$out" == *"node.id: $idrule"* ]]'
 out=$(agent_id "$a64"); rc=$?
-check "agent: a 64-character node.id passes (the next key fails)" \
+check_eval "agent: a 64-character node.id passes (the next key fails)" \
 	'[ $rc -ne 0 ] && [[ "$out" != *"node.id"* ]] && [[ "$out" == *"mode: "* ]]'
 
-start() { "$BIN" --config "$dir/c.yaml" 2>>"$dir/log" & pid=$!; for _ in $(seq 50); do
-	[ -s "$dir/admin.key" ] && ping_ok && return 0; sleep 0.1; done; return 1; }
+started() { [ -s "$dir/admin.key" ] && ping_ok; }
+start() { "$BIN" --config "$dir/c.yaml" 2>>"$dir/log" & pid=$!; wait_until 20 started; }
 hex() { od -An -v -tx1 | tr -d ' \n' | sed 's/../\\x&/g'; }
 # call SERVICE METHOD REQTYPE TEXT TOKEN -> RpcReply text on stdout
 call() {
@@ -92,20 +89,20 @@ ping_ok() { call HealthService Ping PingRequest 'data: "hi"' "" 2>/dev/null | gr
 
 # 2-3. first start: a generated admin key, 0600
 start
-check "daemon starts and answers Ping without a token" '[ $? -eq 0 ]'
-check "generated admin key written with mode 600" \
+check_eval "daemon starts and answers Ping without a token" '[ $? -eq 0 ]'
+check_eval "generated admin key written with mode 600" \
 	'[ "$(stat -c %a "$dir/admin.key")" = 600 ] && grep -q "^xdk_" "$dir/admin.key"'
 KEY=$(cat "$dir/admin.key")
 # 4-5. List needs the key
 r=$(call RuleService List ListRulesRequest 'limit: 5' "")
-check "List without a key is UNAUTHENTICATED" '[[ "$r" == *"code: UNAUTHENTICATED"* ]]'
+check_eval "List without a key is UNAUTHENTICATED" '[[ "$r" == *"code: UNAUTHENTICATED"* ]]'
 r=$(call RuleService List ListRulesRequest 'limit: 5' "$KEY")
-check "List with the admin key is OK" '[[ "$r" != *"code:"* ]]'
+check_eval "List with the admin key is OK" '[[ "$r" != *"code:"* ]]'
 # 6-7. SIGTERM: clean exit, then a restart keeps the key
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
-check "SIGTERM exits 0" '[ $rc -eq 0 ]'
+check_eval "SIGTERM exits 0" '[ $rc -eq 0 ]'
 start >/dev/null; r=$(call RuleService List ListRulesRequest 'limit: 5' "$KEY")
-check "restart: the same key still works" '[[ "$r" != *"code:"* ]]'
+check_eval "restart: the same key still works" '[[ "$r" != *"code:"* ]]'
 
 # one controller per database: a second one on the same file (other ports, so that only
 # the database is shared) is refused naming the database, the holder and the lock, exits
@@ -113,12 +110,12 @@ check "restart: the same key still works" '[[ "$r" != *"code:"* ]]'
 sed -e "s|:$base\$|:$((base + 10))|; s|:$((base + 1))\$|:$((base + 11))|" \
 	-e "s|:$((base + 2))\$|:$((base + 12))|; s|/admin\.key$|/admin2.key|" "$dir/c.yaml" > "$dir/c2.yaml"
 out=$(timeout 20 "$BIN" --config "$dir/c2.yaml" 2>&1); rc=$?
-check "a second controller on the same database is refused (exit $rc)" \
+check_eval "a second controller on the same database is refused (exit $rc)" \
 	'[ $rc -ne 0 ] && [ $rc -ne 124 ] && [[ "$out" == *"the database $dir/c.db is in use by another controller (PID $pid holds the lock $dir/c.db.lock)"* ]]'
-check "the refused controller exits with status 1 at once" \
+check_eval "the refused controller exits with status 1 at once" \
 	'[ $rc -eq 1 ] && [[ "$out" == *"controller: cannot open the database $dir/c.db"* ]]'
 r=$(call RuleService List ListRulesRequest 'limit: 5' "$KEY")
-check "the first controller keeps serving" '[[ "$r" != *"code:"* ]] && kill -0 "$pid"'
+check_eval "the first controller keeps serving" '[[ "$r" != *"code:"* ]] && kill -0 "$pid"'
 
 # kill -9 during 10,000-rule batches: rules with fixed ids, so that a round sends the
 # create when the set is empty and the delete when it is full; each kill lands at a random
@@ -147,14 +144,16 @@ for round in $(seq "$ROUNDS"); do
 	send "$dir/$req.bin" &
 	sender=$!
 	delay=$((RANDOM % (batch_ms * 3 / 2 + 1)))
+	# a random kill point in time: all or nothing must hold at any point, so the clock only
+	# spreads the kills over the batch (no round needs the batch to have committed)
 	sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
 	kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
 	kill "$sender" 2>/dev/null; wait "$sender" 2>/dev/null
 	ic=$(sqlite3 "$dir/c.db" 'PRAGMA integrity_check')
-	check "round $round ($req, killed at $delay ms): integrity_check ok" '[ "$ic" = ok ]'
+	check_eval "round $round ($req, killed at $delay ms): integrity_check ok" '[ "$ic" = ok ]'
 	start >/dev/null
 	count=$(sqlite3 "$dir/c.db" 'SELECT count(*) FROM rules')
-	check "round $round: all or nothing ($count rules)" '[ "$count" -eq 0 ] || [ "$count" -eq 10000 ]'
+	check_eval "round $round: all or nothing ($count rules)" '[ "$count" -eq 0 ] || [ "$count" -eq 10000 ]'
 	if [ "$count" -eq 0 ]; then none=$((none + 1)); else all=$((all + 1)); fi
 done
 echo "# kill -9 x$ROUNDS: $all times all 10,000 there, $none times none"
@@ -171,14 +170,11 @@ sed -e "s|tcp://127.0.0.1:$base\$|ipc://$dir/w-rpc.sock|" \
 wping() { printf 'data: "x"' | $P --encode=xdrop.v1.PingRequest | timeout 5 "$CALL" \
 	"ipc://$dir/w-rpc.sock" "" HealthService Ping >/dev/null 2>&1; }
 "$BIN" --config "$dir/w.yaml" 2>>"$dir/w.log" & pid=$!
-for _ in $(seq 50); do wping && break; sleep 0.1; done
+wait_until 10 wping
 python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.close()' "$dir/w-rpc.sock"
 t0=$(date +%s%N); back=
-while [ $(( ($(date +%s%N) - t0) / 1000000000 )) -lt 35 ]; do
-	wping && { back=$(( ($(date +%s%N) - t0) / 1000000 )); break; }
-	sleep 0.5
-done
-check "ipc client gone before the handshake: the controller answers again (after ${back:-no answer in 35 000} ms; restarts in place: $(grep -c 'messaging stuck' "$dir/w.log"))" '[ -n "$back" ]'
-check "... as the same process (PID $pid)" 'kill -0 "$pid"'
+wait_until 35 wping && back=$(( ($(date +%s%N) - t0) / 1000000 ))
+check_eval "ipc client gone before the handshake: the controller answers again (after ${back:-no answer in 35 000} ms; restarts in place: $(grep -c 'messaging stuck' "$dir/w.log"))" '[ -n "$back" ]'
+check_eval "... as the same process (PID $pid)" 'kill -0 "$pid"'
 kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=

@@ -38,37 +38,13 @@ CTL_HEALTH=ipc://$TMP/ctl-health.sock
 CTL_PID=
 GW_PID=
 declare -A AGENT_PID NODE_KEY
-T=0
-FAILED=0
 SENDER_PIDS=""
-
-ok() { T=$((T + 1)); echo "ok $T - ${1//$'\n'/; }"; }
-not_ok() {
-	T=$((T + 1))
-	FAILED=$((FAILED + 1))
-	echo "not ok $T - ${1//$'\n'/; }"
-	shift
-	local l
-	for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done
-}
-diag() { echo "# $*"; }
-check() { # description, command...
-	local d=$1
-	shift
-	if "$@" >"$TMP/check.out" 2>&1; then ok "$d"; else not_ok "$d" "$(head -c 2000 "$TMP/check.out")"; fi
-}
-expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "got '$2', want '$3'"; fi; }
-expect_range() { # desc, got, min, max
-	if [ "$2" -ge "$3" ] 2>/dev/null && [ "$2" -le "$4" ]; then ok "$1"; else
-		not_ok "$1" "got '$2', want $3..$4"
-	fi
-}
+# TAP (ok, not_ok, check, expect_eq, expect_range, wait_until) and the namespace lab
+# (lab_ns, lab_veth, lab_addr, lab_up, in_ns); sys_down is the EXIT trap of the sourcing
+# script and removes the lab's namespaces itself (lab_init is not used).
+. "$SYS_ROOT/tests/lib/tap.sh"
+. "$SYS_ROOT/tests/lib/netns.sh"
 ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
-in_ns() { # ns, command...
-	local ns=$1
-	shift
-	nsenter --net="/run/netns/$NS-$ns" "$@"
-}
 
 # stop_pid PID SIGNAL NAME: signals a child and waits at most 15 s for it to end. One that
 # is still running then has its threads' stacks printed as TAP comments, is killed with
@@ -103,7 +79,7 @@ sys_down() {
 	for id in "${!AGENT_PID[@]}"; do stop_pid "${AGENT_PID[$id]}" TERM "agent $id"; done
 	stop_pid "$GW_PID" TERM gateway
 	stop_pid "$CTL_PID" TERM controller
-	for p in cli n1 n2 srv n3; do ip netns del "$NS-$p" 2>/dev/null; done
+	lab_cleanup # the namespaces made with lab_ns
 	# failed runs keep the daemons' logs for a post-mortem
 	if [ "$FAILED" -gt 0 ] || [ -n "${KEEP_LOGS:-}" ]; then
 		mkdir -p "/tmp/xdrop-sys-logs-$ID" && cp "$TMP"/*.log "/tmp/xdrop-sys-logs-$ID/" 2>/dev/null
@@ -116,28 +92,23 @@ sys_down() {
 sys_net() {
 	local ns h
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-	for ns in cli n1 n2 srv; do ip netns add "$NS-$ns" || return 1; done
-	ip link add c1 netns "$NS-cli" type veth peer name t0 netns "$NS-n1"
-	ip link add t1 netns "$NS-n1" type veth peer name s1 netns "$NS-srv"
-	ip link add c2 netns "$NS-cli" type veth peer name f1 netns "$NS-n2"
-	ip link add f2 netns "$NS-n2" type veth peer name s2 netns "$NS-srv"
+	lab_ns cli n1 n2 srv || return 1
+	lab_veth cli c1 n1 t0
+	lab_veth n1 t1 srv s1
+	lab_veth cli c2 n2 f1
+	lab_veth n2 f2 srv s2
 	for h in 1 11 12 21 22 33 34 40 41 66 70 71 72 73 100; do
-		ip -n "$NS-cli" addr add "10.1.0.$h/24" dev c1
-		ip -n "$NS-cli" addr add "10.3.0.$h/24" dev c2
-		ip -n "$NS-cli" addr add "fd01::$h/64" dev c1 nodad
-		ip -n "$NS-cli" addr add "fd03::$h/64" dev c2 nodad
+		lab_addr cli c1 "10.1.0.$h/24" "fd01::$h/64"
+		lab_addr cli c2 "10.3.0.$h/24" "fd03::$h/64"
 	done
-	ip -n "$NS-n1" addr add 10.1.0.254/24 dev t0
-	ip -n "$NS-n1" addr add 10.2.0.254/24 dev t1
-	ip -n "$NS-n1" addr add fd01::fe/64 dev t0 nodad
-	ip -n "$NS-n1" addr add fd02::fe/64 dev t1 nodad
-	ip -n "$NS-srv" addr add 10.2.0.1/24 dev s1
-	ip -n "$NS-srv" addr add fd02::1/64 dev s1 nodad
-	ip -n "$NS-srv" addr add 10.3.0.2/24 dev s2
-	ip -n "$NS-srv" addr add fd03::2/64 dev s2 nodad
-	for h in cli:c1 cli:c2 n1:t0 n1:t1 n2:f1 n2:f2 srv:s1 srv:s2; do
-		ip -n "$NS-${h%%:*}" link set dev "${h#*:}" up
-	done
+	lab_addr n1 t0 10.1.0.254/24 fd01::fe/64
+	lab_addr n1 t1 10.2.0.254/24 fd02::fe/64
+	lab_addr srv s1 10.2.0.1/24 fd02::1/64
+	lab_addr srv s2 10.3.0.2/24 fd03::2/64
+	lab_up cli c1 c2
+	lab_up n1 t0 t1
+	lab_up n2 f1 f2
+	lab_up srv s1 s2
 	ip -n "$NS-cli" route add 10.2.0.0/24 via 10.1.0.254
 	ip -n "$NS-cli" -6 route add fd02::/64 via fd01::fe
 	ip -n "$NS-srv" route add 10.1.0.0/24 via 10.2.0.254
@@ -342,85 +313,23 @@ fast_forward:
 }
 
 # ---- traffic: a UDP receiver on the server counting per (port, source); bounded senders ----
-cat >"$TMP/traffic.py" <<'EOF'
-import os, select, signal, socket, sys, time
-
-def write_state(path, counts):
-    with open(path + ".tmp", "w") as f:
-        for (port, src), c in sorted(counts.items()):
-            f.write(f"{port} {src} {c}\n")
-    os.replace(path + ".tmp", path)
-
-def serve(path, ports, max_secs):
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
-    socks = {}
-    for p in ports:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
-        s.bind(("::", p))
-        s.setblocking(False)
-        socks[s] = p
-    counts, dirty, last = {}, True, 0.0
-    end = time.monotonic() + max_secs
-    while not stop and time.monotonic() < end:
-        for s in select.select(list(socks), [], [], 0.02)[0]:
-            while True:
-                try:
-                    addr = s.recvfrom(2048)[1]
-                except (BlockingIOError, InterruptedError):
-                    break
-                src = addr[0].removeprefix("::ffff:")
-                counts[(socks[s], src)] = counts.get((socks[s], src), 0) + 1
-                dirty = True
-        if dirty and time.monotonic() - last > 0.05:
-            write_state(path, counts)
-            dirty, last = False, time.monotonic()
-
-def send(specs):
-    # spec: src,dst,port,count[,pps]: count datagrams, paced at pps (0 = at once)
-    jobs = []
-    for spec in specs:
-        src, dst, port, count, *rest = spec.split(",")
-        fam = socket.AF_INET6 if ":" in src else socket.AF_INET
-        s = socket.socket(fam, socket.SOCK_DGRAM)
-        s.bind((src, 0))
-        jobs.append([s, dst, int(port), int(count), float(rest[0]) if rest else 0.0, 0])
-    t0 = time.monotonic()
-    while any(j[5] < j[3] for j in jobs):
-        for j in jobs:
-            s, dst, port, count, pps, sent = j
-            due = count if not pps else min(count, int((time.monotonic() - t0) * pps) + 1)
-            while j[5] < due:
-                try:
-                    s.sendto(b"xdrop-probe" * 4, (dst, port))
-                except OSError:
-                    pass
-                j[5] += 1
-        if any(j[4] for j in jobs):
-            time.sleep(0.002)
-
-if sys.argv[1] == "serve":
-    serve(sys.argv[2], [int(p) for p in sys.argv[3].split(",")], float(sys.argv[4]))
-else:
-    send(sys.argv[2:])
-EOF
+# (tests/lib/traffic.py: serve, send)
+SYS_TRAFFIC=$SYS_ROOT/tests/lib/traffic.py
 PORTS=5000,5001,5002,5003,5004,5005,5006,5007,5008,5009,5010,5011,5012
 srv_start() { # max seconds
 	# nsenter itself (not the in_ns function) in the background: $! is then the program
 	local end=$((SECONDS + 10))
 	rm -f "$TMP/recv"
-	nsenter --net="/run/netns/$NS-srv" python3 "$TMP/traffic.py" serve "$TMP/recv" "$PORTS" \
+	nsenter --net="/run/netns/$NS-srv" python3 "$SYS_TRAFFIC" serve "$TMP/recv" "$PORTS" \
 		"${1:-600}" </dev/null >/dev/null &
 	SRV_PID=$!
 	# the server writes its (empty) counts once every port is bound
 	while [ ! -e "$TMP/recv" ] && [ "$SECONDS" -lt "$end" ]; do sleep 0.05; done
 }
 # send SPEC...: SPEC = src,dst,port,count[,pps]; blocks until sent (bounded by count)
-send() { in_ns cli timeout 120 python3 "$TMP/traffic.py" send "$@"; }
+send() { in_ns cli timeout 120 python3 "$SYS_TRAFFIC" send "$@"; }
 send_bg() { # like send, in the background (its PID in SENDER_PIDS)
-	nsenter --net="/run/netns/$NS-cli" timeout 600 python3 "$TMP/traffic.py" send "$@" \
+	nsenter --net="/run/netns/$NS-cli" timeout 600 python3 "$SYS_TRAFFIC" send "$@" \
 		</dev/null >/dev/null &
 	SENDER_PIDS="$SENDER_PIDS $!"
 	LAST_SENDER=$!
@@ -429,7 +338,23 @@ got() { # port src: datagrams the server received
 	awk -v p="$1" -v s="$2" '$1 == p && $2 == s { c = $3 } END { print c + 0 }' \
 		"$TMP/recv" 2>/dev/null
 }
-settle() { sleep "${1:-0.4}"; }
+# settle: every datagram sent before has been through the nodes and counted. A marker from
+# each path and family (port 5012, which no rule matches) is counted by the server after
+# what was sent before it on the same path (instead of sleeping "long enough"; the old
+# argument, a time, is ignored). Waits 30 s at most per marker; 1 if one never came.
+settle() {
+	local s n i rc=0
+	for s in 10.1.0.1 10.3.0.1 fd01::1 fd03::1; do
+		n=$(got 5012 "$s")
+		for i in $(seq 15); do
+			send "$s,$(dst_of "$s"),5012,1"
+			[ "$(wait_got 5012 "$s" $((n + 1)) 2)" -gt "$n" ] && continue 2
+		done
+		diag "settle: no marker from $s counted in 30 s"
+		rc=1
+	done
+	return $rc
+}
 # wait_got PORT SRC MIN [SECS]: until the server counted MIN datagrams from SRC on PORT
 # (10 s by default); prints the count either way
 wait_got() {

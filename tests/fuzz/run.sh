@@ -3,6 +3,7 @@
 # Smoke run of the RPC/pub-sub frame fuzzer (build/tests/fuzz_rpc) for $FUZZ_SECONDS
 # (default 60) from a seed corpus built with protoc from proto/xdrop.proto. Prints TAP.
 set -u
+. tests/lib/tap.sh
 BUILD=${BUILD:-build}
 secs=${FUZZ_SECONDS:-60}
 work=$(mktemp -d)
@@ -27,7 +28,7 @@ seed heartbeat '\x01' 'delta:' Delta 'revision: 5 base_revision: 5 content_hash:
 body=$(printf 'node_id: "n1" revision: 3 counters { rx: 1 }' | enc Beacon | hexesc)
 seed beacon '\x02' 'beacon:' SignedBeacon "node_id: \"n1\" beacon: \"$body\" hmac_sha256: \"0123456789abcdef0123456789abcdef\""
 
-echo "1..1"
+tap_plan 1
 mkdir -p "$BUILD/fuzz-artifacts"
 "$BUILD/tests/fuzz_rpc" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
 	-print_final_stats=1 -artifact_prefix="$BUILD/fuzz-artifacts/" "$work/corpus" \
@@ -35,10 +36,9 @@ mkdir -p "$BUILD/fuzz-artifacts"
 rc=$?
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")
 if [ "$rc" -eq 0 ]; then
-	echo "ok 1 - fuzz_rpc: ${execs:-?} inputs in ${secs}s, no crash"
+	ok "fuzz_rpc: ${execs:-?} inputs in ${secs}s, no crash"
 else
-	echo "not ok 1 - fuzz_rpc failed (exit $rc)"
-	tail -40 "$work/log" | sed 's/^/# /'
-	echo "# reproducer kept in $BUILD/fuzz-artifacts/"
+	not_ok "fuzz_rpc failed (exit $rc)" "$(tail -40 "$work/log")" \
+		"reproducer kept in $BUILD/fuzz-artifacts/"
 fi
 exit "$rc"

@@ -4,6 +4,7 @@
 # (--encode/--decode) and nngcat calls methods of a real XDrop RPC server
 # (build/tests/rpc_test_server) over tcp:// and checks the decoded replies. Prints TAP.
 set -u
+. tests/lib/tap.sh
 BUILD=${BUILD:-build}
 SERVER=$BUILD/tests/rpc_test_server
 TOKEN=interop-secret
@@ -14,15 +15,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
-check() { # name, command...
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi
-}
 
 pb_encode() { protoc --proto_path=proto --encode="xdrop.v1.$1" xdrop.proto; }
 pb_decode() { protoc --proto_path=proto --decode="xdrop.v1.$1" xdrop.proto; }
@@ -51,13 +43,10 @@ payload_as() {
 	sed -n 's/^payload: "\(.*\)"$/\1/p' "$tmp/reply.txt" | from_text_bytes | pb_decode "$1"
 }
 
-echo "1..8"
+tap_plan 8
 "$SERVER" tcp://127.0.0.1:0 "$TOKEN" >"$tmp/port" 2>"$tmp/server.err" &
 pid=$!
-for _ in $(seq 50); do
-	grep -q '^port ' "$tmp/port" 2>/dev/null && break
-	sleep 0.1
-done
+wait_until 20 grep -q '^port ' "$tmp/port"
 port=$(awk '/^port /{print $2}' "$tmp/port")
 if [ -z "$port" ]; then
 	not_ok "server starts" "$(cat "$tmp/server.err")"
@@ -100,3 +89,4 @@ check "garbage frame gives INVALID_ARGUMENT" grep -q '^code: INVALID_ARGUMENT$' 
 # 8: and the server is still serving
 call RuleService Get "$TOKEN" GetRuleRequest 'id: "r1"' && payload_as Rule >"$tmp/rule.txt"
 check "server still serves after bad input" grep -q '^id: "r1"$' "$tmp/rule.txt"
+tap_done noplan

@@ -6,6 +6,7 @@
 # numbering); screenshots are kept under build/test-artifacts/ui/ and listed at the end.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+. tests/lib/tap.sh
 ARTIFACTS=${UI_ARTIFACTS:-$PWD/build/test-artifacts/ui}
 DROP_PORT=9999
 
@@ -26,8 +27,8 @@ trap ui_lab_down EXIT
 trap 'exit 1' INT TERM
 
 if ! ui_lab_up; then
-	echo "1..1"
-	echo "not ok 1 - the lab starts (controller, agent in $UI_NS-srv, gateway)"
+	tap_plan 1
+	not_ok "the lab starts (controller, agent in $UI_NS-srv, gateway)"
 	ui_log controller
 	ui_log agent
 	ui_log gateway

@@ -1,10 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# Traffic and sampling helper for tests/agent/test_agent.sh. Everything is bounded in count
-# or time, and exits on SIGTERM after writing what it has.
+# Traffic and sampling helper for the namespace labs (tests/lib/netns.sh: test_agent.sh,
+# test_veth.sh). Everything is bounded in count or time, and exits on SIGTERM after writing
+# what it has.
 #
-#   serve STATE PORTS MAXSECS          count UDP datagrams per (port, source) into STATE
-#   udp SRC DST PORT COUNT [GAP] [SPORT]  send COUNT datagrams (optionally from SPORT)
+#   serve STATE PORTS MAXSECS [TCPPORTS]  count UDP datagrams per (port, source) into STATE
+#                                      (rewritten atomically within 50 ms of a change);
+#                                      TCPPORTS: listeners that accept and close
+#   udp SRC DST PORT COUNT [GAP] [SPORT]  send COUNT datagrams (optionally from SPORT);
+#                                      prints "SENT MS", MS from the first send to the last
+#   tcp SRC DST PORT                   exit 0 when a connection is accepted within 1 s
+#   send SPEC...                       SPEC = src,dst,port,count[,pps]: all flows at once,
+#                                      each paced at pps (0 = as fast as it goes)
 #   stream SRC DST PORT GAP MAXSECS OUT   send until SIGTERM or MAXSECS; OUT gets the count
 #   links IFINDEX OUT MAXSECS          every 50 ms, one line: the ids of the XDP links on
 #                                      IFINDEX (what `bpftool link` lists, with ifindex)
@@ -21,8 +28,16 @@ def write_atomic(path, text):
     os.replace(path + ".tmp", path)
 
 
-def serve(path, ports, max_secs):
+def serve(path, ports, max_secs, tcp_ports=()):
     socks = {}
+    for p in tcp_ports:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("::", p))
+        s.listen(64)
+        s.setblocking(False)
+        socks[s] = -p  # negative: a listener
     for p in ports:
         s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -41,6 +56,9 @@ def serve(path, ports, max_secs):
         for s in ready:
             while True:
                 try:
+                    if socks[s] < 0:
+                        s.accept()[0].close()
+                        continue
                     addr = s.recvfrom(2048)[1]
                 except (BlockingIOError, InterruptedError):
                     break
@@ -63,13 +81,46 @@ def sock_for(src, dst, sport=0):
 
 def udp(src, dst, port, count, gap=0.0, sport=0):
     s = sock_for(src, dst, sport)
-    sent = 0
+    sent, first, last = 0, time.monotonic(), time.monotonic()
     for _ in range(count):
         s.sendto(b"x" * 32, (dst, port))
+        last = time.monotonic()
         sent += 1
         if gap:
             time.sleep(gap)
-    print(sent)
+    print(sent, int((last - first) * 1000))
+
+
+def tcp(src, dst, port):
+    s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((src, 0))
+    s.settimeout(1.0)
+    try:
+        s.connect((dst, port))
+        return 0
+    except OSError:
+        return 1
+
+
+def send(specs):
+    jobs = []
+    for spec in specs:
+        src, dst, port, count, *rest = spec.split(",")
+        jobs.append([sock_for(src, dst), dst, int(port), int(count),
+                     float(rest[0]) if rest else 0.0, 0])
+    t0 = time.monotonic()
+    while any(j[5] < j[3] for j in jobs):
+        for j in jobs:
+            s, dst, port, count, pps, sent = j
+            due = count if not pps else min(count, int((time.monotonic() - t0) * pps) + 1)
+            while j[5] < due:
+                try:
+                    s.sendto(b"xdrop-probe" * 4, (dst, port))
+                except OSError:
+                    pass
+                j[5] += 1
+        if any(j[4] for j in jobs):
+            time.sleep(0.002)
 
 
 def stream(src, dst, port, gap, max_secs, out):
@@ -134,10 +185,15 @@ def links(ifindex, out, max_secs):
 
 cmd, a = sys.argv[1], sys.argv[2:]
 if cmd == "serve":
-    serve(a[0], [int(p) for p in a[1].split(",")], float(a[2]))
+    serve(a[0], [int(p) for p in a[1].split(",")], float(a[2]),
+          [int(p) for p in a[3].split(",")] if len(a) > 3 else ())
 elif cmd == "udp":
     udp(a[0], a[1], int(a[2]), int(a[3]), float(a[4]) if len(a) > 4 else 0.0,
         int(a[5]) if len(a) > 5 else 0)
+elif cmd == "tcp":
+    sys.exit(tcp(a[0], a[1], int(a[2])))
+elif cmd == "send":
+    send(a)
 elif cmd == "stream":
     stream(a[0], a[1], int(a[2]), float(a[3]), float(a[4]), a[5])
 elif cmd == "links":
