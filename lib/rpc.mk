@@ -37,6 +37,9 @@ RPC_TESTS := $(TBIN)/test_rpc $(TBIN)/test_pubsub $(TBIN)/test_rpc_tls $(TBIN)/r
 $(RPC_TESTS): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(RPC_TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_TEST_LDLIBS)
+# test_rpc's services and helpers are a file of their own
+$(TBIN)/test_rpc: $(SANOBJ)/tests/unit/rpc_fixture.o $(SANOBJ)/lib/clock.o
+$(SANOBJ)/tests/unit/rpc_fixture.o: | $(PROTO_H)
 
 # Everything that includes the generated header waits for it.
 $(RPC_OBJS) $(RPC_SAN_OBJS) $(RPC_TESTS:$(TBIN)/%=$(SANOBJ)/tests/unit/%.o): | $(PROTO_H)
@@ -54,6 +57,7 @@ TEST_SUITES += $(TBIN)/test_rpc $(TBIN)/test_pubsub $(TBIN)/test_watchdog tests/
 	tests/rpc/tls.sh tests/fuzz/run.sh
 CHECK_SOURCES += $(RPC_SRCS) $(wildcard $(RPC_SRCS:.c=.h)) lib/rpc_priv.h $(wildcard tests/unit/test_rpc*.c \
 	tests/unit/test_pubsub*.c tests/unit/test_watchdog.c tests/unit/rpc_test_server.c \
+	tests/unit/rpc_fixture.c tests/unit/rpc_fixture.h \
 	tests/fuzz/*.c)
 
 # lib/rulepb (proto <-> spec <-> BPF key/value), table-driven; lib/rule and lib/addr's suites

@@ -4,14 +4,7 @@
  * frame limit): every status path, auth, deadlines, malformed and oversize frames, unknown
  * services and methods, 32 parallel clients, retries, registration rules.
  *
- * The test services are real services of proto/xdrop.proto with handlers written here:
- *   HealthService.Ping   echo (auth-free)
- *   RuleService.Get      fixture lookup (NOT_FOUND, INVALID_ARGUMENT with field)
- *   RuleService.Create   validation with a field path, ALREADY_EXISTS, counts writes
- *   RuleService.Delete   answers with the status code named by the id (status table)
- *   RuleService.List     sleeps `limit` ms, giving up when the deadline passes
- *   StatsService.Info    returns a value that is not a status code (must be INTERNAL)
- *   StatsService.RuleStats returns an inconsistent message (must be INTERNAL)
+ * The test services and helpers are in rpc_fixture.c.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,287 +15,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "clock.h"
 #include "log.h"
 #include "rpc.h"
+#include "rpc_fixture.h"
 #include "xdrop.pb-c.h"
 
 #define URL "inproc://test-rpc"
-
-static atomic_int creates, deletes, lists;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- handlers ---------------------------------------------------------------------- */
-
-static enum rpc_code h_ping(struct rpc_call *call, const ProtobufCMessage *req,
-			    ProtobufCMessage *resp, void *arg)
-{
-	const Xdrop__V1__PingRequest *r = (const void *)req;
-	Xdrop__V1__PingReply *rep = (void *)resp;
-
-	rep->data.data = rpc_call_alloc(call, r->data.len + 1);
-	if (!rep->data.data)
-		return RPC_RESOURCE_EXHAUSTED;
-	if (r->data.len)
-		memcpy(rep->data.data, r->data.data, r->data.len);
-	rep->data.len = r->data.len;
-	rep->server = "test_rpc";
-	return RPC_OK;
-}
-
-static enum rpc_code h_rule_get(struct rpc_call *call, const ProtobufCMessage *req,
-				ProtobufCMessage *resp, void *arg)
-{
-	const Xdrop__V1__GetRuleRequest *r = (const void *)req;
-	Xdrop__V1__Rule *rule = (void *)resp;
-
-	if (!r->id[0])
-		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "id", "id is required");
-	if (strcmp(r->id, "r1") != 0)
-		return rpc_call_error(call, RPC_NOT_FOUND, "id", "no rule %s", r->id);
-	rule->id = rpc_call_strdup(call, r->id);
-	rule->name = "block-ssh";
-	rule->dst_port = 22;
-	rule->protocol = "tcp";
-	rule->action = "drop";
-	rule->enabled = true;
-	rule->stats = rpc_call_alloc(call, sizeof(*rule->stats));
-	if (!rule->stats)
-		return RPC_RESOURCE_EXHAUSTED;
-	xdrop__v1__rule_stats__init(rule->stats);
-	rule->stats->drop_count = 42;
-	return RPC_OK;
-}
-
-static enum rpc_code h_rule_create(struct rpc_call *call, const ProtobufCMessage *req,
-				   ProtobufCMessage *resp, void *arg)
-{
-	const Xdrop__V1__CreateRuleRequest *r = (const void *)req;
-	Xdrop__V1__RuleWriteReply *rep = (void *)resp;
-
-	if (!r->rule)
-		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "rule", "rule is required");
-	if (strstr(r->rule->src_cidr, "/33"))
-		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "rule.src_cidr",
-				      "prefix length 33 exceeds 32");
-	if (strcmp(r->rule->name, "dup") == 0)
-		return rpc_call_error(call, RPC_ALREADY_EXISTS, "rule",
-				      "same match as rule existing-7");
-	atomic_fetch_add(&creates, 1);
-	rep->rule = rpc_call_alloc(call, sizeof(*rep->rule));
-	rep->sync = rpc_call_alloc(call, sizeof(*rep->sync));
-	if (!rep->rule || !rep->sync)
-		return RPC_RESOURCE_EXHAUSTED;
-	xdrop__v1__rule__init(rep->rule);
-	xdrop__v1__sync_outcome__init(rep->sync);
-	rep->rule->id = "new-1";
-	rep->rule->name = rpc_call_strdup(call, r->rule->name);
-	rep->sync->nodes = 2;
-	rep->sync->applied = 2;
-	return RPC_OK;
-}
-
-static enum rpc_code h_rule_delete(struct rpc_call *call, const ProtobufCMessage *req,
-				   ProtobufCMessage *resp, void *arg)
-{
-	const Xdrop__V1__DeleteRequest *r = (const void *)req;
-	Xdrop__V1__DeleteReply *rep = (void *)resp;
-	enum rpc_code code;
-
-	if (rpc_code_parse(r->id, &code))
-		return rpc_call_error(call, RPC_NOT_FOUND, "id", "no rule %s", r->id);
-	if (code != RPC_OK)
-		return rpc_call_error(call, code, "id", "forced %s", rpc_code_name(code));
-	atomic_fetch_add(&deletes, 1);
-	rep->message = "deleted";
-	return RPC_OK;
-}
-
-static enum rpc_code h_rule_list(struct rpc_call *call, const ProtobufCMessage *req,
-				 ProtobufCMessage *resp, void *arg)
-{
-	const Xdrop__V1__ListRulesRequest *r = (const void *)req;
-	Xdrop__V1__ListRulesResponse *rep = (void *)resp;
-	int64_t until = now_ms() + r->limit;
-
-	atomic_fetch_add(&lists, 1);
-	while (now_ms() < until) {
-		if (rpc_call_expired(call))
-			return rpc_call_error(call, RPC_DEADLINE_EXCEEDED, NULL, "handler gave up");
-		usleep(2000);
-	}
-	rep->count = r->limit;
-	return RPC_OK;
-}
-
-/* Handler bugs the framework must turn into INTERNAL rather than a bad frame. */
-static enum rpc_code h_stats_info(struct rpc_call *call, const ProtobufCMessage *req,
-				  ProtobufCMessage *resp, void *arg)
-{
-	return (enum rpc_code)77; /* not a status code */
-}
-
-static enum rpc_code h_stats_rule_stats(struct rpc_call *call, const ProtobufCMessage *req,
-					ProtobufCMessage *resp, void *arg)
-{
-	Xdrop__V1__RuleStatsReply *rep = (void *)resp;
-
-	rep->n_rules = 2; /* an array that is not there */
-	return RPC_OK;
-}
-
-static enum rpc_code auth_hook(struct rpc_call *call, const char *token, void *arg)
-{
-	const char *m = rpc_call_method(call);
-
-	if (strcmp(rpc_call_service(call), "xdrop.v1.HealthService") == 0)
-		return RPC_OK;
-	if (strcmp(token, "slow-auth") == 0) {
-		usleep(60000);
-		return RPC_OK;
-	}
-	if (strcmp(token, "admin") == 0)
-		return RPC_OK;
-	if (strcmp(token, "reader") == 0)
-		return strcmp(m, "Get") == 0 || strcmp(m, "List") == 0 ? RPC_OK
-								       : RPC_PERMISSION_DENIED;
-	return RPC_UNAUTHENTICATED;
-}
-
-/* ---- fixtures ---------------------------------------------------------------------- */
-
-static int start_server(struct rpc_server **out, const char *url, size_t max_msg)
-{
-	struct rpc_server_opts o = {
-	    .sz = sizeof(o),
-	    .url = url,
-	    .workers = 8,
-	    .max_msg = max_msg,
-	    .auth = auth_hook,
-	    .name = "test",
-	};
-	struct rpc_server *s = NULL;
-	int err;
-
-	err = rpc_server_open(&s, &o);
-	if (err)
-		return err;
-	err = rpc_server_register(s, &xdrop__v1__health_service__descriptor, "Ping", h_ping, NULL);
-	err = err
-		  ?: rpc_server_register(s, &xdrop__v1__rule_service__descriptor, "Get", h_rule_get,
-					 NULL);
-	err = err
-		  ?: rpc_server_register(s, &xdrop__v1__rule_service__descriptor, "Create",
-					 h_rule_create, NULL);
-	err = err
-		  ?: rpc_server_register(s, &xdrop__v1__rule_service__descriptor, "Delete",
-					 h_rule_delete, NULL);
-	err = err
-		  ?: rpc_server_register(s, &xdrop__v1__rule_service__descriptor, "List",
-					 h_rule_list, NULL);
-	err = err
-		  ?: rpc_server_register(s, &xdrop__v1__stats_service__descriptor, "Info",
-					 h_stats_info, NULL);
-	err = err
-		  ?: rpc_server_register(s, &xdrop__v1__stats_service__descriptor, "RuleStats",
-					 h_stats_rule_stats, NULL);
-	if (!err && url)
-		err = rpc_server_start(s);
-	if (err) {
-		rpc_server_close(s);
-		return err;
-	}
-	*out = s;
-	return 0;
-}
-
-static struct rpc_client *open_client(const char *url, const char *token, unsigned timeout_ms)
-{
-	struct rpc_client_opts o = {
-	    .sz = sizeof(o),
-	    .url = url,
-	    .auth_token = token,
-	    .timeout_ms = timeout_ms,
-	};
-	struct rpc_client *c = NULL;
-
-	assert_int_equal(rpc_client_open(&c, &o), 0);
-	return c;
-}
 
 static struct rpc_server *srv;
 
 static int group_setup(void **state)
 {
 	log_set_level(LOG_LEVEL_WARN);
-	return start_server(&srv, URL, 64 * 1024);
+	return fx_start_server(&srv, URL, 64 * 1024);
 }
 
 static int group_teardown(void **state)
 {
 	rpc_server_close(srv);
 	return 0;
-}
-
-/* Sends a raw frame with a plain REQ socket; returns the decoded reply or NULL. */
-static Xdrop__V1__RpcReply *raw_call(const char *url, const void *frame, size_t len,
-				     unsigned timeout_ms)
-{
-	Xdrop__V1__RpcReply *rp = NULL;
-	nng_socket s;
-	char *buf = NULL;
-	size_t blen = 0;
-
-	assert_int_equal(nng_req0_open(&s), 0);
-	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, (nng_duration)timeout_ms), 0);
-	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, 60000), 0);
-	assert_int_equal(nng_dial(s, url, NULL, 0), 0);
-	assert_int_equal(nng_send(s, (void *)frame, len, 0), 0);
-	if (nng_recv(s, &buf, &blen, NNG_FLAG_ALLOC) == 0) {
-		rp = xdrop__v1__rpc_reply__unpack(NULL, blen, (uint8_t *)buf);
-		nng_free(buf, blen);
-	}
-	nng_close(s);
-	return rp;
-}
-
-/* Packs an RpcRequest around payload. The frame is freed with free(). */
-static uint8_t *make_frame(const char *service, const char *method, const char *token,
-			   uint32_t deadline_ms, const ProtobufCMessage *payload, size_t *len)
-{
-	Xdrop__V1__RpcRequest rq = XDROP__V1__RPC_REQUEST__INIT;
-	uint8_t *pbuf = NULL, *frame;
-
-	rq.service = (char *)service;
-	rq.method = (char *)method;
-	rq.auth_token = (char *)token;
-	rq.deadline_ms = deadline_ms;
-	rq.call_id = 99;
-	if (payload) {
-		pbuf = malloc(protobuf_c_message_get_packed_size(payload) + 1);
-		assert_non_null(pbuf);
-		rq.payload.len = protobuf_c_message_pack(payload, pbuf);
-		rq.payload.data = pbuf;
-	}
-	*len = xdrop__v1__rpc_request__get_packed_size(&rq);
-	frame = malloc(*len + 1);
-	assert_non_null(frame);
-	xdrop__v1__rpc_request__pack(&rq, frame);
-	free(pbuf);
-	return frame;
 }
 
 /* ---- tests ------------------------------------------------------------------------- */
@@ -327,7 +65,7 @@ static void test_code_names_and_errno_map(void **state)
 
 static void test_ping_echo(void **state)
 {
-	struct rpc_client *c = open_client(URL, NULL, 2000);
+	struct rpc_client *c = fx_open_client(URL, NULL, 2000);
 	Xdrop__V1__PingRequest rq = XDROP__V1__PING_REQUEST__INIT;
 	Xdrop__V1__PingReply *rep = NULL;
 	struct rpc_status st;
@@ -348,7 +86,7 @@ static void test_ping_echo(void **state)
 
 static void test_get_found_not_found_invalid(void **state)
 {
-	struct rpc_client *c = open_client(URL, "admin", 2000);
+	struct rpc_client *c = fx_open_client(URL, "admin", 2000);
 	Xdrop__V1__GetRuleRequest rq = XDROP__V1__GET_RULE_REQUEST__INIT;
 	Xdrop__V1__Rule *rule = NULL;
 	struct rpc_status st;
@@ -385,12 +123,12 @@ static void test_get_found_not_found_invalid(void **state)
 
 static void test_create_field_path_and_already_exists(void **state)
 {
-	struct rpc_client *c = open_client(URL, "admin", 2000);
+	struct rpc_client *c = fx_open_client(URL, "admin", 2000);
 	Xdrop__V1__CreateRuleRequest rq = XDROP__V1__CREATE_RULE_REQUEST__INIT;
 	Xdrop__V1__Rule rule = XDROP__V1__RULE__INIT;
 	Xdrop__V1__RuleWriteReply *rep = NULL;
 	struct rpc_status st;
-	int before = atomic_load(&creates);
+	int before = atomic_load(&fx_creates);
 
 	rq.rule = &rule;
 	rule.name = "bad";
@@ -409,7 +147,7 @@ static void test_create_field_path_and_already_exists(void **state)
 			 -EEXIST);
 	assert_int_equal(st.code, RPC_ALREADY_EXISTS);
 	assert_non_null(strstr(st.message, "existing-7"));
-	assert_int_equal(atomic_load(&creates), before);
+	assert_int_equal(atomic_load(&fx_creates), before);
 
 	rule.name = "good";
 	assert_int_equal(rpc_client_call(c, &xdrop__v1__rule_service__descriptor, "Create",
@@ -418,7 +156,7 @@ static void test_create_field_path_and_already_exists(void **state)
 	assert_string_equal(rep->rule->id, "new-1");
 	assert_string_equal(rep->rule->name, "good");
 	assert_int_equal(rep->sync->applied, 2);
-	assert_int_equal(atomic_load(&creates), before + 1);
+	assert_int_equal(atomic_load(&fx_creates), before + 1);
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
 	rpc_client_close(c);
 }
@@ -426,7 +164,7 @@ static void test_create_field_path_and_already_exists(void **state)
 /* Every code a handler can return reaches the client with its message and field. */
 static void test_every_status_from_handler(void **state)
 {
-	struct rpc_client *c = open_client(URL, "admin", 2000);
+	struct rpc_client *c = fx_open_client(URL, "admin", 2000);
 	Xdrop__V1__DeleteRequest rq = XDROP__V1__DELETE_REQUEST__INIT;
 	Xdrop__V1__DeleteReply *rep = NULL;
 	struct rpc_status st;
@@ -457,7 +195,7 @@ static void test_every_status_from_handler(void **state)
 
 static void test_handler_bugs_are_internal(void **state)
 {
-	struct rpc_client *c = open_client(URL, "admin", 2000);
+	struct rpc_client *c = fx_open_client(URL, "admin", 2000);
 	Xdrop__V1__InfoRequest rq = XDROP__V1__INFO_REQUEST__INIT;
 	ProtobufCMessage *rep = NULL;
 	struct rpc_status st;
@@ -479,15 +217,15 @@ static void test_handler_bugs_are_internal(void **state)
 
 static void test_auth_hook(void **state)
 {
-	struct rpc_client *anon = open_client(URL, NULL, 2000);
-	struct rpc_client *bad = open_client(URL, "wrong", 2000);
-	struct rpc_client *reader = open_client(URL, "reader", 2000);
+	struct rpc_client *anon = fx_open_client(URL, NULL, 2000);
+	struct rpc_client *bad = fx_open_client(URL, "wrong", 2000);
+	struct rpc_client *reader = fx_open_client(URL, "reader", 2000);
 	Xdrop__V1__GetRuleRequest get = XDROP__V1__GET_RULE_REQUEST__INIT;
 	Xdrop__V1__DeleteRequest del = XDROP__V1__DELETE_REQUEST__INIT;
 	Xdrop__V1__PingRequest ping = XDROP__V1__PING_REQUEST__INIT;
 	ProtobufCMessage *rep = NULL;
 	struct rpc_status st;
-	int before = atomic_load(&deletes);
+	int before = atomic_load(&fx_deletes);
 
 	get.id = "r1";
 	del.id = "OK";
@@ -504,7 +242,7 @@ static void test_auth_hook(void **state)
 					 &del.base, &rep, &st),
 			 -EACCES);
 	assert_int_equal(st.code, RPC_PERMISSION_DENIED);
-	assert_int_equal(atomic_load(&deletes), before); /* refused calls never ran */
+	assert_int_equal(atomic_load(&fx_deletes), before); /* refused calls never ran */
 
 	assert_int_equal(rpc_client_call(reader, &xdrop__v1__rule_service__descriptor, "Get",
 					 &get.base, &rep, &st),
@@ -515,7 +253,7 @@ static void test_auth_hook(void **state)
 					    &del.base, &rep, &st, 0, "admin"),
 			 0);
 	protobuf_c_message_free_unpacked(rep, NULL);
-	assert_int_equal(atomic_load(&deletes), before + 1);
+	assert_int_equal(atomic_load(&fx_deletes), before + 1);
 	/* the hook lets health checks through without a token */
 	assert_int_equal(rpc_client_call(anon, &xdrop__v1__health_service__descriptor, "Ping",
 					 &ping.base, &rep, &st),
@@ -528,7 +266,7 @@ static void test_auth_hook(void **state)
 
 static void test_unknown_service_and_method(void **state)
 {
-	struct rpc_client *c = open_client(URL, "admin", 2000);
+	struct rpc_client *c = fx_open_client(URL, "admin", 2000);
 	Xdrop__V1__GetRuleRequest get = XDROP__V1__GET_RULE_REQUEST__INIT;
 	Xdrop__V1__TopRulesRequest top = XDROP__V1__TOP_RULES_REQUEST__INIT;
 	Xdrop__V1__RpcReply *rp;
@@ -537,8 +275,8 @@ static void test_unknown_service_and_method(void **state)
 	uint8_t *frame;
 	size_t len;
 
-	frame = make_frame("xdrop.v1.NoSuchService", "Get", "admin", 0, &get.base, &len);
-	rp = raw_call(URL, frame, len, 2000);
+	frame = fx_make_frame("xdrop.v1.NoSuchService", "Get", "admin", 0, &get.base, &len);
+	rp = fx_raw_call(URL, frame, len, 2000);
 	free(frame);
 	assert_non_null(rp);
 	assert_int_equal(rp->code, RPC_UNIMPLEMENTED);
@@ -547,8 +285,8 @@ static void test_unknown_service_and_method(void **state)
 	assert_string_equal(rp->message, "unknown service xdrop.v1.NoSuchService");
 	xdrop__v1__rpc_reply__free_unpacked(rp, NULL);
 
-	frame = make_frame("xdrop.v1.RuleService", "Explode", "admin", 0, &get.base, &len);
-	rp = raw_call(URL, frame, len, 2000);
+	frame = fx_make_frame("xdrop.v1.RuleService", "Explode", "admin", 0, &get.base, &len);
+	rp = fx_raw_call(URL, frame, len, 2000);
 	free(frame);
 	assert_non_null(rp);
 	assert_int_equal(rp->code, RPC_UNIMPLEMENTED);
@@ -601,12 +339,12 @@ static void test_garbage_frames(void **state)
 	};
 	Xdrop__V1__RpcRequest rq = XDROP__V1__RPC_REQUEST__INIT;
 	Xdrop__V1__RpcReply *rp;
-	int before_c = atomic_load(&creates), before_d = atomic_load(&deletes);
+	int before_c = atomic_load(&fx_creates), before_d = atomic_load(&fx_deletes);
 	uint8_t frame[256];
 	size_t len;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		rp = raw_call(URL, cases[i].bytes, cases[i].len, 2000);
+		rp = fx_raw_call(URL, cases[i].bytes, cases[i].len, 2000);
 		assert_non_null(rp);
 		if ((int)rp->code != (int)cases[i].code)
 			fail_msg("%s: got %s", cases[i].name,
@@ -622,15 +360,15 @@ static void test_garbage_frames(void **state)
 	rq.payload.data = (uint8_t *)"\x0a\xff\xff\xff";
 	rq.payload.len = 4;
 	len = xdrop__v1__rpc_request__pack(&rq, frame);
-	rp = raw_call(URL, frame, len, 2000);
+	rp = fx_raw_call(URL, frame, len, 2000);
 	assert_non_null(rp);
 	assert_int_equal(rp->code, RPC_INVALID_ARGUMENT);
 	assert_string_equal(rp->field, "payload");
 	assert_string_equal(rp->message, "payload is not a valid xdrop.v1.CreateRuleRequest");
 	xdrop__v1__rpc_reply__free_unpacked(rp, NULL);
 
-	assert_int_equal(atomic_load(&creates), before_c);
-	assert_int_equal(atomic_load(&deletes), before_d);
+	assert_int_equal(atomic_load(&fx_creates), before_c);
+	assert_int_equal(atomic_load(&fx_deletes), before_d);
 	test_ping_echo(state); /* still serving */
 }
 
@@ -645,15 +383,15 @@ static void test_oversize_request_and_reply(void **state)
 	uint8_t *big, *frame;
 	size_t len;
 
-	assert_int_equal(start_server(&s, "inproc://test-rpc-small", 4096), 0);
+	assert_int_equal(fx_start_server(&s, "inproc://test-rpc-small", 4096), 0);
 	big = calloc(1, 8192);
 	assert_non_null(big);
 
 	/* request frame above max_msg (inside the transport slack): RESOURCE_EXHAUSTED */
 	rq.data.data = big;
 	rq.data.len = 6000;
-	frame = make_frame("xdrop.v1.HealthService", "Ping", "", 0, &rq.base, &len);
-	rp = raw_call("inproc://test-rpc-small", frame, len, 2000);
+	frame = fx_make_frame("xdrop.v1.HealthService", "Ping", "", 0, &rq.base, &len);
+	rp = fx_raw_call("inproc://test-rpc-small", frame, len, 2000);
 	free(frame);
 	assert_non_null(rp);
 	assert_int_equal(rp->code, RPC_RESOURCE_EXHAUSTED);
@@ -707,17 +445,17 @@ static void test_oversize_frame_over_tcp(void **state)
 	assert_non_null(huge);
 	assert_int_equal(rpc_server_open(&s, &o), 0);
 	assert_int_equal(
-	    rpc_server_register(s, &xdrop__v1__health_service__descriptor, "Ping", h_ping, NULL),
+	    rpc_server_register(s, &xdrop__v1__health_service__descriptor, "Ping", fx_h_ping, NULL),
 	    0);
 	assert_int_equal(rpc_server_start(s), 0);
 	assert_true(rpc_server_port(s) > 0);
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", rpc_server_port(s));
 
 	memset(huge, 0x0a, len);
-	rp = raw_call(url, huge, len, 500);
+	rp = fx_raw_call(url, huge, len, 500);
 	assert_null(rp); /* no reply is possible: nng closed that connection */
 
-	c = open_client(url, NULL, 2000);
+	c = fx_open_client(url, NULL, 2000);
 	assert_int_equal(rpc_client_call(c, &xdrop__v1__health_service__descriptor, "Ping",
 					 &rq.base, &rep, NULL),
 			 0);
@@ -731,27 +469,27 @@ static void test_deadline_expired_before_dispatch(void **state)
 {
 	Xdrop__V1__ListRulesRequest rq = XDROP__V1__LIST_RULES_REQUEST__INIT;
 	Xdrop__V1__RpcReply *rp;
-	int before = atomic_load(&lists);
+	int before = atomic_load(&fx_lists);
 	uint8_t *frame;
 	size_t len;
 
 	/* the auth hook takes 60 ms for this token; a 10 ms deadline is gone by then */
-	frame = make_frame("xdrop.v1.RuleService", "List", "slow-auth", 10, &rq.base, &len);
-	rp = raw_call(URL, frame, len, 2000);
+	frame = fx_make_frame("xdrop.v1.RuleService", "List", "slow-auth", 10, &rq.base, &len);
+	rp = fx_raw_call(URL, frame, len, 2000);
 	free(frame);
 	assert_non_null(rp);
 	assert_int_equal(rp->code, RPC_DEADLINE_EXCEEDED);
 	assert_non_null(strstr(rp->message, "before dispatch"));
-	assert_int_equal(atomic_load(&lists), before); /* the handler never ran */
+	assert_int_equal(atomic_load(&fx_lists), before); /* the handler never ran */
 	xdrop__v1__rpc_reply__free_unpacked(rp, NULL);
 
 	/* with a deadline long enough it does run */
-	frame = make_frame("xdrop.v1.RuleService", "List", "slow-auth", 1000, &rq.base, &len);
-	rp = raw_call(URL, frame, len, 2000);
+	frame = fx_make_frame("xdrop.v1.RuleService", "List", "slow-auth", 1000, &rq.base, &len);
+	rp = fx_raw_call(URL, frame, len, 2000);
 	free(frame);
 	assert_non_null(rp);
 	assert_int_equal(rp->code, RPC_OK);
-	assert_int_equal(atomic_load(&lists), before + 1);
+	assert_int_equal(atomic_load(&fx_lists), before + 1);
 	xdrop__v1__rpc_reply__free_unpacked(rp, NULL);
 }
 
@@ -764,24 +502,24 @@ static void test_deadline_checked_by_handler(void **state)
 	size_t len;
 
 	rq.limit = 1000; /* would sleep 1 s */
-	frame = make_frame("xdrop.v1.RuleService", "List", "admin", 50, &rq.base, &len);
-	t0 = now_ms();
-	rp = raw_call(URL, frame, len, 3000);
+	frame = fx_make_frame("xdrop.v1.RuleService", "List", "admin", 50, &rq.base, &len);
+	t0 = clock_mono_ms();
+	rp = fx_raw_call(URL, frame, len, 3000);
 	free(frame);
 	assert_non_null(rp);
 	assert_int_equal(rp->code, RPC_DEADLINE_EXCEEDED);
 	assert_string_equal(rp->message, "handler gave up");
-	assert_true(now_ms() - t0 < 800);
+	assert_true(clock_mono_ms() - t0 < 800);
 	xdrop__v1__rpc_reply__free_unpacked(rp, NULL);
 }
 
 static void test_client_timeout_is_deadline_exceeded(void **state)
 {
-	struct rpc_client *c = open_client(URL, "admin", 2000);
+	struct rpc_client *c = fx_open_client(URL, "admin", 2000);
 	Xdrop__V1__ListRulesRequest rq = XDROP__V1__LIST_RULES_REQUEST__INIT;
 	ProtobufCMessage *rep = NULL;
 	struct rpc_status st;
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_mono_ms();
 
 	rq.limit = 400;
 	assert_int_equal(rpc_client_call_ex(c, &xdrop__v1__rule_service__descriptor, "List",
@@ -789,7 +527,7 @@ static void test_client_timeout_is_deadline_exceeded(void **state)
 			 -ETIMEDOUT);
 	assert_int_equal(st.code, RPC_DEADLINE_EXCEEDED);
 	assert_null(rep);
-	assert_true(now_ms() - t0 < 350);
+	assert_true(clock_mono_ms() - t0 < 350);
 	rpc_client_close(c);
 }
 
@@ -834,7 +572,7 @@ static void *par_main(void *p)
 /* 32 threads: half share one client (a context per call), half have their own. */
 static void test_32_parallel_clients(void **state)
 {
-	struct rpc_client *shared = open_client(URL, NULL, 5000);
+	struct rpc_client *shared = fx_open_client(URL, NULL, 5000);
 	struct par_arg args[32];
 	pthread_t th[32];
 
@@ -867,9 +605,9 @@ static void *slow_main(void *p)
 /* 8 workers: 8 calls of 150 ms each finish together, not one after another. */
 static void test_workers_run_calls_concurrently(void **state)
 {
-	struct rpc_client *c = open_client(URL, "admin", 5000);
+	struct rpc_client *c = fx_open_client(URL, "admin", 5000);
 	pthread_t th[8];
-	int64_t t0 = now_ms(), took;
+	int64_t t0 = clock_mono_ms(), took;
 	void *ok;
 
 	for (int i = 0; i < 8; i++)
@@ -878,7 +616,7 @@ static void test_workers_run_calls_concurrently(void **state)
 		pthread_join(th[i], &ok);
 		assert_non_null(ok);
 	}
-	took = now_ms() - t0;
+	took = clock_mono_ms() - t0;
 	assert_true(took >= 150);
 	assert_true(took < 8 * 150 / 2);
 	rpc_client_close(c);
@@ -889,7 +627,7 @@ static void *late_server_main(void *p)
 	struct rpc_server **out = p;
 
 	usleep(300000);
-	if (start_server(out, "inproc://test-rpc-late", 0))
+	if (fx_start_server(out, "inproc://test-rpc-late", 0))
 		*out = NULL;
 	return NULL;
 }
@@ -906,14 +644,14 @@ static void test_retries_reach_a_late_server(void **state)
 	ProtobufCMessage *rep = NULL;
 	struct rpc_status st;
 	pthread_t th;
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_mono_ms();
 
 	assert_int_equal(rpc_client_open(&c, &o), 0);
 	assert_int_equal(pthread_create(&th, NULL, late_server_main, &late), 0);
 	assert_int_equal(
 	    rpc_client_call(c, &xdrop__v1__health_service__descriptor, "Ping", &rq.base, &rep, &st),
 	    0);
-	assert_true(now_ms() - t0 >= 300);
+	assert_true(clock_mono_ms() - t0 >= 300);
 	protobuf_c_message_free_unpacked(rep, NULL);
 	pthread_join(th, NULL);
 	assert_non_null(late);
@@ -921,13 +659,13 @@ static void test_retries_reach_a_late_server(void **state)
 	/* without retries and without a server: one attempt, refused at once (UNAVAILABLE,
 	 * saying so), not a DEADLINE_EXCEEDED after the timeout */
 	assert_int_equal(rpc_client_open(&c0, &o0), 0);
-	t0 = now_ms();
+	t0 = clock_mono_ms();
 	assert_int_equal(rpc_client_call(c0, &xdrop__v1__health_service__descriptor, "Ping",
 					 &rq.base, &rep, &st),
 			 -ECONNREFUSED);
 	assert_int_equal(st.code, RPC_UNAVAILABLE);
 	assert_non_null(strstr(st.message, "connection refused by test-rpc-never"));
-	assert_true(now_ms() - t0 < 300);
+	assert_true(clock_mono_ms() - t0 < 300);
 	rpc_client_close(c0);
 	rpc_client_close(c);
 	rpc_server_close(late);
@@ -939,19 +677,19 @@ static void test_registration_rules(void **state)
 	struct rpc_server *s = NULL;
 
 	assert_int_equal(rpc_server_open(&s, &o), 0);
-	assert_int_equal(
-	    rpc_server_register(s, &xdrop__v1__rule_service__descriptor, "Nope", h_rule_get, NULL),
-	    -ENOENT);
-	assert_int_equal(
-	    rpc_server_register(s, &xdrop__v1__rule_service__descriptor, "Get", h_rule_get, NULL),
-	    0);
-	assert_int_equal(
-	    rpc_server_register(s, &xdrop__v1__rule_service__descriptor, "Get", h_rule_get, NULL),
-	    -EEXIST);
+	assert_int_equal(rpc_server_register(s, &xdrop__v1__rule_service__descriptor, "Nope",
+					     fx_h_rule_get, NULL),
+			 -ENOENT);
+	assert_int_equal(rpc_server_register(s, &xdrop__v1__rule_service__descriptor, "Get",
+					     fx_h_rule_get, NULL),
+			 0);
+	assert_int_equal(rpc_server_register(s, &xdrop__v1__rule_service__descriptor, "Get",
+					     fx_h_rule_get, NULL),
+			 -EEXIST);
 	assert_int_equal(rpc_server_start(s), 0);
-	assert_int_equal(
-	    rpc_server_register(s, &xdrop__v1__rule_service__descriptor, "List", h_rule_list, NULL),
-	    -EBUSY);
+	assert_int_equal(rpc_server_register(s, &xdrop__v1__rule_service__descriptor, "List",
+					     fx_h_rule_list, NULL),
+			 -EBUSY);
 	/* the same URL cannot be served twice */
 	struct rpc_server *s2 = NULL;
 	assert_int_equal(rpc_server_open(&s2, &o), 0);
@@ -974,9 +712,9 @@ static void test_process_without_socket(void **state)
 	uint8_t *frame, *out = NULL;
 	size_t len, out_len = 0;
 
-	assert_int_equal(start_server(&s, NULL, 0), 0);
+	assert_int_equal(fx_start_server(&s, NULL, 0), 0);
 	rq.id = "r1";
-	frame = make_frame("xdrop.v1.RuleService", "Get", "reader", 0, &rq.base, &len);
+	frame = fx_make_frame("xdrop.v1.RuleService", "Get", "reader", 0, &rq.base, &len);
 	assert_int_equal(rpc_server_process(s, frame, len, &out, &out_len), 0);
 	rp = xdrop__v1__rpc_reply__unpack(NULL, out_len, out);
 	assert_non_null(rp);
