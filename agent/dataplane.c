@@ -34,6 +34,10 @@
 #include "log.h"
 #include "xdrop.skel.h"
 
+/* Two-level stringification: DP_STR(XDROP_CIDR_MAX_DEPTH) is "8". */
+#define DP_STR_(x) #x
+#define DP_STR(x)  DP_STR_(x)
+
 enum { TBL_EXACT = 0, TBL_CIDR = 1 };
 enum { TRIE_SRC4, TRIE_DST4, TRIE_SRC6, TRIE_DST6, NTRIES };
 
@@ -74,14 +78,14 @@ struct dp_prefix {
 	struct pkey key;
 	uint32_t id;
 	uint32_t parent;
-	uint32_t refs[XDROP_NKINDS][32]; /* entries per kind and combo mask */
-	uint64_t total;			 /* sum of refs */
-	bool is_new;			 /* created by the running transaction */
-	bool removing;			 /* no references left: removed at cleanup */
+	uint32_t refs[XDROP_NKINDS][XDROP_NCOMBOS]; /* entries per kind and combo mask */
+	uint64_t total;				    /* sum of refs */
+	bool is_new;				    /* created by the running transaction */
+	bool removing;				    /* no references left: removed at cleanup */
 };
 
 struct preskey {
-	uint8_t field; /* 0..4: bit index of XDROP_F_* */
+	uint8_t field; /* enum xdrop_field */
 	uint8_t table;
 	uint8_t kind;
 	uint8_t bit; /* exact: precedence position; CIDR: combo mask */
@@ -158,7 +162,7 @@ struct dataplane {
 	int chunk_fd[XDROP_MAX_SLOT_CHUNKS];
 	uint32_t nchunks;
 
-	uint64_t count[2][XDROP_NKINDS][32]; /* entries per table, kind, bit */
+	uint64_t count[2][XDROP_NKINDS][XDROP_NCOMBOS]; /* entries per table, kind, bit */
 	size_t nkind[XDROP_NKINDS];
 	size_t ntable[2];
 	size_t nrate;
@@ -400,7 +404,7 @@ static void prefix_info(const struct dp_prefix *p, struct xdrop_prefix_info *inf
 	info->parent = p->parent;
 	info->plen = (uint8_t)p->key.plen;
 	for (int k = 0; k < XDROP_NKINDS; k++)
-		for (int m = 0; m < 32; m++)
+		for (int m = 0; m < XDROP_NCOMBOS; m++)
 			if (p->refs[k][m])
 				info->combos[k] |= 1u << m;
 }
@@ -546,7 +550,7 @@ static int trie_relink(struct dataplane *dp, int trie, bool skip_removing, bool 
 
 /* ---- presence ---- */
 
-/* The value of field f (bit index of XDROP_F_*) in an entry's key, as presence key bytes:
+/* The value of field f (enum xdrop_field) in an entry's key, as presence key bytes:
  * addresses whole, ports in network order in the first two bytes, the protocol in the
  * first byte. */
 static void pres_val(const struct dp_entry *e, int field, struct xdrop_addr *val)
@@ -556,16 +560,16 @@ static void pres_val(const struct dp_entry *e, int field, struct xdrop_addr *val
 
 	memset(val, 0, sizeof(*val));
 	switch (field) {
-	case 0:
+	case XDROP_FIELD_SRC:
 		*val = e->key.u.e.src;
 		break;
-	case 1:
+	case XDROP_FIELD_DST:
 		*val = e->key.u.e.dst;
 		break;
-	case 2:
+	case XDROP_FIELD_SPORT:
 		memcpy(val->b, sport, 2);
 		break;
-	case 3:
+	case XDROP_FIELD_DPORT:
 		memcpy(val->b, dport, 2);
 		break;
 	default:
@@ -611,7 +615,7 @@ static struct pagg *pagg_get(struct pagg **aggs, struct dataplane *dp, int field
 static int pres_adjust_fields(struct dataplane *dp, struct pagg **aggs, const struct dp_entry *e,
 			      int delta, unsigned fields)
 {
-	for (int f = 0; f < 5; f++) {
+	for (int f = 0; f < XDROP_NFIELDS; f++) {
 		struct dp_pres k, *p;
 		struct pagg *a;
 		bool flip;
@@ -619,7 +623,7 @@ static int pres_adjust_fields(struct dataplane *dp, struct pagg **aggs, const st
 
 		if (!(e->combo & fields & (1 << f)))
 			continue;
-		if (f <= 1 && (e->key.table == TBL_CIDR || !dp->addr_pres[e->kind]))
+		if (f <= XDROP_FIELD_DST && (e->key.table == TBL_CIDR || !dp->addr_pres[e->kind]))
 			continue; /* CIDR addresses live in the prefix info; see addr_pres */
 		memset(&k.key, 0, sizeof(k.key));
 		k.key.field = (uint8_t)f;
@@ -664,12 +668,12 @@ static int pres_adjust_fields(struct dataplane *dp, struct pagg **aggs, const st
 	return 0;
 }
 
-/* The presence array of field 2 (source port), 3 (destination port) or 4 (protocol). */
+/* The presence array of a port or protocol field. */
 static int pres_array_fd(struct dataplane *dp, int field)
 {
-	return fd_of(field == 2	  ? dp->skel->maps.xdrop_sport
-		     : field == 3 ? dp->skel->maps.xdrop_dport
-				  : dp->skel->maps.xdrop_proto);
+	return fd_of(field == XDROP_FIELD_SPORT	  ? dp->skel->maps.xdrop_sport
+		     : field == XDROP_FIELD_DPORT ? dp->skel->maps.xdrop_dport
+						  : dp->skel->maps.xdrop_proto);
 }
 
 static void pval_set(struct dataplane *dp, const struct pagg *a, bool keep)
@@ -697,7 +701,7 @@ static void pval_set(struct dataplane *dp, const struct pagg *a, bool keep)
 static int pres_adjust(struct dataplane *dp, struct pagg **aggs, const struct dp_entry *e,
 		       int delta)
 {
-	return pres_adjust_fields(dp, aggs, e, delta, 31);
+	return pres_adjust_fields(dp, aggs, e, delta, XDROP_F_ALL);
 }
 
 /* Turns address presence on for a kind whose exact combos are about to exceed two: every
@@ -752,7 +756,7 @@ static int pagg_flush(struct dataplane *dp, struct pagg **aggs)
 
 		if (err)
 			break;
-		if (a->key.field <= 1) {
+		if (a->key.field <= XDROP_FIELD_DST) {
 			struct xdrop_addr_presence ap = {{a->v.exact[0], a->v.exact[1]}};
 
 			if (nonzero)
@@ -761,8 +765,9 @@ static int pagg_flush(struct dataplane *dp, struct pagg **aggs)
 				 errno != ENOENT)
 				err = -errno;
 		} else {
-			uint32_t idx = a->key.field == 4 ? a->key.val.b[0]
-							 : be16toh(*(const uint16_t *)a->key.val.b);
+			uint32_t idx = a->key.field == XDROP_FIELD_PROTO
+					   ? a->key.val.b[0]
+					   : be16toh(*(const uint16_t *)a->key.val.b);
 
 			if (bpf_map_update_elem(pres_array_fd(dp, a->key.field), &idx, &a->v,
 						BPF_ANY))
@@ -859,7 +864,7 @@ static int config_write(struct dataplane *dp, uint32_t idx)
 
 	memset(&c, 0, sizeof(c));
 	for (int k = 0; k < XDROP_NKINDS; k++) {
-		for (int b = 0; b < 32; b++) {
+		for (int b = 0; b < XDROP_NCOMBOS; b++) {
 			if (dp->count[TBL_EXACT][k][b])
 				c.exact_active[k] |= 1u << b;
 			if (dp->count[TBL_CIDR][k][b])
@@ -1138,8 +1143,10 @@ int dataplane_apply_begin(struct dataplane *dp, const struct dp_change *ch, size
 		if (err)
 			goto abort;
 		if (depth > XDROP_CIDR_MAX_DEPTH) {
-			err = refuse(res, 0, t & 1 ? "dst_cidr" : "src_cidr",
-				     "prefixes nested deeper than 8 levels", -ENOSPC);
+			err = refuse(
+			    res, 0, t & 1 ? "dst_cidr" : "src_cidr",
+			    "prefixes nested deeper than " DP_STR(XDROP_CIDR_MAX_DEPTH) " levels",
+			    -ENOSPC);
 			goto abort;
 		}
 	}
@@ -1150,14 +1157,14 @@ int dataplane_apply_begin(struct dataplane *dp, const struct dp_change *ch, size
 
 		if (dp->addr_pres[kd])
 			continue;
-		for (int b = 0; b < 32; b++)
+		for (int b = 0; b < XDROP_NCOMBOS; b++)
 			if (dp->count[TBL_EXACT][kd][b])
 				active |= 1u << b;
 		for (i = 0; i < n; i++)
 			if (pl[i].op == TX_NEW && pl[i].e->kind == kd &&
 			    pl[i].e->key.table == TBL_EXACT)
 				active |= 1u << entry_bit(dp, pl[i].e);
-		if (__builtin_popcount(active) >= 3) {
+		if (__builtin_popcount(active) >= XDROP_ADDR_PRES_MIN) {
 			err = addr_pres_enable(dp, &aggs, (uint8_t)kd);
 			if (err)
 				goto fail;
@@ -1433,9 +1440,9 @@ void dataplane_apply_finish(struct dataplane *dp)
 	for (int kd = 0; kd < XDROP_NKINDS; kd++) {
 		int active = 0;
 
-		for (int b = 0; b < 32; b++)
+		for (int b = 0; b < XDROP_NCOMBOS; b++)
 			active += dp->count[TBL_EXACT][kd][b] != 0;
-		if (dp->addr_pres[kd] && active <= 2 && !inplace)
+		if (dp->addr_pres[kd] && active < XDROP_ADDR_PRES_MIN && !inplace)
 			addr_pres_disable(dp, &aggs, (uint8_t)kd);
 	}
 	err = pagg_flush(dp, &aggs);
@@ -2044,7 +2051,7 @@ static int adopt_entries(struct dataplane *dp, int table, uint8_t *slot_used)
 				continue;
 			}
 		}
-		if (e->kind >= XDROP_NKINDS || e->combo == 0 || e->combo > 31 ||
+		if (e->kind >= XDROP_NKINDS || e->combo == 0 || e->combo > XDROP_F_ALL ||
 		    e->act.slot >= XDROP_MAX_SLOT_CHUNKS * XDROP_SLOT_CHUNK ||
 		    slot_used[e->act.slot]) {
 			log_warn("adopt: malformed entry removed");
@@ -2076,20 +2083,21 @@ static int adopt_presence(struct dataplane *dp)
 	for (int kd = 0; kd < XDROP_NKINDS; kd++) {
 		int active = 0;
 
-		for (int b = 0; b < 32; b++)
+		for (int b = 0; b < XDROP_NCOMBOS; b++)
 			active += dp->count[TBL_EXACT][kd][b] != 0;
-		dp->addr_pres[kd] = active >= 3;
+		dp->addr_pres[kd] = active >= XDROP_ADDR_PRES_MIN;
 	}
 	/* counts from scratch */
 	HASH_ITER(hh, dp->entries, e, etmp)
 	{
-		for (int f = 0; f < 5; f++) {
+		for (int f = 0; f < XDROP_NFIELDS; f++) {
 			struct dp_pres k, *p;
 			struct pagg ak;
 
 			if (!(e->combo & (1 << f)))
 				continue;
-			if (f <= 1 && (e->key.table == TBL_CIDR || !dp->addr_pres[e->kind]))
+			if (f <= XDROP_FIELD_DST &&
+			    (e->key.table == TBL_CIDR || !dp->addr_pres[e->kind]))
 				continue;
 			memset(&k.key, 0, sizeof(k.key));
 			k.key.field = (uint8_t)f;
@@ -2124,9 +2132,9 @@ static int adopt_presence(struct dataplane *dp)
 		}
 	}
 	/* stale address keys go; arrays are zeroed, then everything is written */
-	for (int f = 0; f < 2; f++) {
-		int fd =
-		    fd_of(f == 0 ? dp->skel->maps.xdrop_src_addr : dp->skel->maps.xdrop_dst_addr);
+	for (int f = XDROP_FIELD_SRC; f <= XDROP_FIELD_DST; f++) {
+		int fd = fd_of(f == XDROP_FIELD_SRC ? dp->skel->maps.xdrop_src_addr
+						    : dp->skel->maps.xdrop_dst_addr);
 		uint8_t *keys;
 		size_t n;
 
@@ -2146,15 +2154,15 @@ static int adopt_presence(struct dataplane *dp)
 		free(keys);
 	}
 	memset(&zero, 0, sizeof(zero));
-	for (uint32_t i = 0; i < 65536; i++) {
+	for (uint32_t i = 0; i < XDROP_NPORTS; i++) {
 		struct pagg ak;
 
-		for (int f = 2; f <= 4; f++) {
-			if (f == 4 && i > 255)
+		for (int f = XDROP_FIELD_SPORT; f <= XDROP_FIELD_PROTO; f++) {
+			if (f == XDROP_FIELD_PROTO && i >= XDROP_NPROTOS)
 				continue;
 			memset(&ak.key, 0, sizeof(ak.key));
 			ak.key.field = (uint8_t)f;
-			if (f == 4) {
+			if (f == XDROP_FIELD_PROTO) {
 				ak.key.val.b[0] = (uint8_t)i;
 			} else {
 				uint16_t be = htobe16((uint16_t)i);
@@ -2340,8 +2348,7 @@ out:
 	return err;
 }
 
-/* The port prefilter xdrop_protect_ports: bit 2 * (port % 32) of word port / 32 for a
- * peer's port, the next bit for a local port. */
+/* The port prefilter xdrop_protect_ports (xdrop_protect_word, xdrop_protect_bit). */
 static int protect_ports_write(struct dataplane *dp, const struct xdrop_protect_val *vals, size_t n)
 {
 	int fd = fd_of(dp->skel->maps.xdrop_protect_ports), err = 0;
@@ -2355,9 +2362,9 @@ static int protect_ports_write(struct dataplane *dp, const struct xdrop_protect_
 			pp = ntohs(vals[j].peer_port[q]);
 			lp = ntohs(vals[j].local_port[q]);
 			if (pp)
-				words[pp >> 5] |= 1ull << ((pp & 31) << 1);
+				words[xdrop_protect_word(pp)] |= 1ull << xdrop_protect_bit(pp, 0);
 			if (lp)
-				words[lp >> 5] |= 2ull << ((lp & 31) << 1);
+				words[xdrop_protect_word(lp)] |= 1ull << xdrop_protect_bit(lp, 1);
 		}
 	}
 	for (uint32_t i = 0; i < XDROP_PROTECT_PORT_WORDS && !err; i++)
@@ -2449,11 +2456,11 @@ int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts)
 		goto fail;
 	}
 	o = &dp->order;
-	for (i = 0; i < 32; i++) {
+	for (i = 0; i < XDROP_NCOMBOS; i++) {
 		((uint8_t *)dp->skel->rodata->order_mask)[i] = o->order_mask[i];
 		((uint32_t *)dp->skel->rodata->order_rank)[i] = o->order_rank[i];
 	}
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < XDROP_NFIELDS; i++)
 		((uint32_t *)dp->skel->rodata->order_need)[i] = o->order_need[i];
 	*(uint8_t *)&dp->skel->rodata->test_clock = dp->o.test_clock;
 	*(uint8_t *)&dp->skel->rodata->record_gen = dp->o.record_gen;
