@@ -2,7 +2,7 @@
 /*
  * xdrop.h: the one kernel/user ABI of the XDrop data plane.
  *
- * Included by the XDP program (bpf/xdrop.bpf.c) and by user space (agent/dataplane.c,
+ * Included by the XDP program (bpf/xdrop.bpf.c) and by user space (agent/dataplane/,
  * lib/rule.c, the tests). Every struct that crosses the boundary is defined here, once,
  * with fixed-width types, explicit padding and a size assertion.
  *
