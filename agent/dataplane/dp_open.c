@@ -374,31 +374,10 @@ int dataplane_unpin_dir(const char *pin_dir)
 /* Frees the model's hash tables. */
 static void model_free(struct dataplane *dp)
 {
-	struct dp_entry *e, *etmp;
-	struct dp_prefix *p, *ptmp;
-	struct dp_pres *r, *rtmp;
-	struct pval *pv, *pvtmp;
-
-	HASH_ITER(hh, dp->entries, e, etmp)
-	{
-		HASH_DEL(dp->entries, e);
-		free(e);
-	}
-	HASH_ITER(hh, dp->prefixes, p, ptmp)
-	{
-		HASH_DEL(dp->prefixes, p);
-		free(p);
-	}
-	HASH_ITER(hh, dp->pres, r, rtmp)
-	{
-		HASH_DEL(dp->pres, r);
-		free(r);
-	}
-	HASH_ITER(hh, dp->pvals, pv, pvtmp)
-	{
-		HASH_DEL(dp->pvals, pv);
-		free(pv);
-	}
+	DP_HASH_FREE(dp->entries);
+	DP_HASH_FREE(dp->prefixes);
+	DP_HASH_FREE(dp->pres);
+	DP_HASH_FREE(dp->pvals);
 }
 
 void dataplane_close(struct dataplane *dp)

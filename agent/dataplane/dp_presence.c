@@ -275,11 +275,5 @@ int dp_pagg_flush(struct dataplane *dp, struct pagg **aggs)
 
 void dp_pagg_drop(struct pagg **aggs)
 {
-	struct pagg *a, *tmp;
-
-	HASH_ITER(hh, *aggs, a, tmp)
-	{
-		HASH_DEL(*aggs, a);
-		free(a);
-	}
+	DP_HASH_FREE(*aggs);
 }

@@ -193,6 +193,17 @@ struct dataplane {
 	size_t nrate;
 };
 
+/* Empties a uthash table (linked by hh) whose elements were malloc'd, freeing them. */
+#define DP_HASH_FREE(head)                                                                         \
+	do {                                                                                       \
+		__typeof__(head) el_, tmp_;                                                        \
+		HASH_ITER(hh, head, el_, tmp_)                                                     \
+		{                                                                                  \
+			HASH_DEL(head, el_);                                                       \
+			free(el_);                                                                 \
+		}                                                                                  \
+	} while (0)
+
 static inline int fd_of(const struct bpf_map *m)
 {
 	return bpf_map__fd(m);
