@@ -215,7 +215,7 @@ static int stage_model(struct dataplane *dp, struct txn *tx)
 }
 
 /* Adds one planned entry's staged version (and for TX_MOD its old version) to the batches
- * of its table; TX_NEW and TX_MOD create rate state first. */
+ * of its table; rate state is created first where an action becomes rate_limit. */
 static int stage_entry(struct dataplane *dp, const struct txn *tx, const struct plan *p,
 		       struct wbatch *ent, struct wbatch *prev)
 {
@@ -227,20 +227,14 @@ static int stage_entry(struct dataplane *dp, const struct txn *tx, const struct 
 	v.flip_gen = tx->inplace ? dp->gen : tx->next;
 	switch (p->op) {
 	case TX_NEW:
-		if (e->new_act.action == XDROP_ACT_RATE_LIMIT)
-			err = dp_rate_create(dp, &e->new_act);
-		v.vflags = tx->inplace ? 0 : XDROP_V_NEW;
-		v.act = e->new_act;
-		if (!err)
-			err = dp_wb_add(&ent[e->key.table], dp_ekey_bytes(e), &v);
-		break;
 	case TX_MOD:
+		/* rate state for an action that becomes rate_limit (a new entry's act is empty) */
 		if (e->new_act.action == XDROP_ACT_RATE_LIMIT &&
 		    e->act.action != XDROP_ACT_RATE_LIMIT)
 			err = dp_rate_create(dp, &e->new_act);
-		if (!err && !tx->inplace)
+		if (!err && p->op == TX_MOD && !tx->inplace)
 			err = dp_wb_add(&prev[e->key.table], dp_ekey_bytes(e), &e->act);
-		v.vflags = tx->inplace ? 0 : XDROP_V_MOD;
+		v.vflags = tx->inplace ? 0 : p->op == TX_NEW ? XDROP_V_NEW : XDROP_V_MOD;
 		v.act = e->new_act;
 		if (!err)
 			err = dp_wb_add(&ent[e->key.table], dp_ekey_bytes(e), &v);
