@@ -17,6 +17,8 @@
  * The model kept here (entries by key, prefixes, presence reference counts, slots) can be
  * rebuilt from the pinned maps alone, which is how a restarted agent adopts the running
  * state without touching what the program sees.
+ *
+ * Implemented in agent/dataplane/, one file per responsibility (dp_priv.h lists them).
  */
 #ifndef XDROP_DATAPLANE_H
 #define XDROP_DATAPLANE_H

@@ -1,19 +1,23 @@
 # SPDX-License-Identifier: MIT
-# agent/: the node agent; for now its data-plane library (dataplane.c, attach.c).
-DP_SRCS  := agent/dataplane.c agent/attach.c
+# agent/: the node agent. Its data-plane library: dataplane.h (the API) implemented by
+# dataplane/ (one file per responsibility, dataplane/dp_priv.h between them) and attach.c.
+DP_SRCS  := $(addprefix agent/dataplane/dp_,txn.c replace.c entries.c prefix.c presence.c \
+	slots.c gen.c mapio.c adopt.c open.c counters.c query.c ports.c) agent/attach.c
 DP_A     := $(BUILD)/libxdrop-dp.a
 DP_SAN_A := $(BUILD)/libxdrop-dp-san.a
 DP_LIBS  := $(DP_A) $(LIB_A) $(LDLIBS_BPF)
 DP_SAN_LIBS := $(DP_SAN_A) $(LIB_SAN_A) $(LDLIBS_BPF)
 
 $(DP_SRCS:%.c=$(OBJ)/%.o) $(DP_SRCS:%.c=$(SANOBJ)/%.o): $(BPF_SKEL)
+$(DP_SRCS:%.c=$(OBJ)/%.o) $(DP_SRCS:%.c=$(SANOBJ)/%.o): XCFLAGS += -Iagent
+# rm first: ar r keeps members no longer listed (the monolithic dataplane.o of older trees)
 $(DP_A): $(DP_SRCS:%.c=$(OBJ)/%.o)
 	rm -f $@ && ar rcs $@ $^
 $(DP_SAN_A): $(DP_SRCS:%.c=$(SANOBJ)/%.o)
 	rm -f $@ && ar rcs $@ $^
 
 ALL_TARGETS += $(DP_A) $(DP_SAN_A)
-CHECK_SOURCES += $(DP_SRCS) $(DP_SRCS:.c=.h)
+CHECK_SOURCES += $(DP_SRCS) agent/dataplane.h agent/dataplane/dp_priv.h agent/attach.h
 
 # The daemon.
 AGENT_SRCS := agent/main.c agent/agent_config.c agent/ruleset.c agent/stats.c agent/sync.c \

@@ -26,9 +26,9 @@ char LICENSE[] SEC("license") = "GPL";
 /* Precedence tables (lib/rule.c rule_exact_order): bit k of an exact candidate set is the
  * k-th most specific combo, whose mask is order_mask[k] and rank order_rank[k];
  * order_need[f] holds the bits k whose combo contains field bit f. */
-const volatile __u8 order_mask[32] = {};
-const volatile __u32 order_rank[32] = {};
-const volatile __u32 order_need[5] = {};
+const volatile __u8 order_mask[XDROP_NCOMBOS] = {};
+const volatile __u32 order_rank[XDROP_NCOMBOS] = {};
+const volatile __u32 order_need[XDROP_NFIELDS] = {};
 /* Test switches. */
 const volatile __u8 test_clock = 0; /* take "now" from xdrop_clock instead of ktime */
 const volatile __u8 record_gen = 0; /* store the generation each packet used in xdrop_seen */
@@ -93,7 +93,7 @@ struct addr_presence_map xdrop_dst_addr SEC(".maps");
 
 struct port_presence_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 65536);
+	__uint(max_entries, XDROP_NPORTS);
 	__type(key, __u32);
 	__type(value, struct xdrop_presence);
 };
@@ -102,7 +102,7 @@ struct port_presence_map xdrop_dport SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 256);
+	__uint(max_entries, XDROP_NPROTOS);
 	__type(key, __u32);
 	__type(value, struct xdrop_presence);
 } xdrop_proto SEC(".maps");
@@ -306,15 +306,6 @@ static __always_inline __u32 presence_bits(void *map, __u32 idx, __u32 kind, int
 	return cidr ? pr->cidr[kind & 1] : pr->exact[kind & 1];
 }
 
-static __always_inline __u32 rank_of(__u32 mask, __u32 splen, __u32 dplen)
-{
-	__u32 nf = (mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1) + ((mask >> 3) & 1) +
-		   ((mask >> 4) & 1);
-
-	return nf << 28 | (splen + dplen) << 16 | dplen << 8 | ((mask & XDROP_F_DPORT) ? 4 : 0) |
-	       ((mask & XDROP_F_SPORT) ? 2 : 0) | ((mask & XDROP_F_PROTO) ? 1 : 0);
-}
-
 /* All ones when bit is set in mask, else zero: lets a key be masked without branches,
  * which keeps the verifier from walking 2^fields paths per probe. */
 static __always_inline __u64 ones_if(__u32 mask, __u32 bit)
@@ -362,35 +353,36 @@ __noinline int match_exact(struct scratch *sx, __u32 kind)
 		return 0;
 	/* cheap array lookups first (ports, protocol) */
 	if (p->has_ports) {
-		if (cand & order_need[2])
+		if (cand & order_need[XDROP_FIELD_SPORT])
 			cand &= presence_bits(&xdrop_sport, bpf_ntohs(p->sport), kind, 0) |
-				~order_need[2];
-		if (cand & order_need[3])
+				~order_need[XDROP_FIELD_SPORT];
+		if (cand & order_need[XDROP_FIELD_DPORT])
 			cand &= presence_bits(&xdrop_dport, bpf_ntohs(p->dport), kind, 0) |
-				~order_need[3];
+				~order_need[XDROP_FIELD_DPORT];
 	} else {
-		cand &= ~(order_need[2] | order_need[3]);
+		cand &= ~(order_need[XDROP_FIELD_SPORT] | order_need[XDROP_FIELD_DPORT]);
 	}
-	if (cand & order_need[4])
-		cand &= presence_bits(&xdrop_proto, p->proto, kind, 0) | ~order_need[4];
+	if (cand & order_need[XDROP_FIELD_PROTO])
+		cand &=
+		    presence_bits(&xdrop_proto, p->proto, kind, 0) | ~order_need[XDROP_FIELD_PROTO];
 	/* the address hashes only pay off when they can spare more than one probe: with at
-	 * most two candidates left, probing them directly is cheaper */
+	 * most two candidates left, probing them directly is cheaper (XDROP_ADDR_PRES_MIN) */
 	two = cand & (cand - 1); /* cand without its lowest bit */
 	if (two & (two - 1)) {	 /* three or more candidates */
-		if (cand & order_need[0]) {
+		if (cand & order_need[XDROP_FIELD_SRC]) {
 			ap = bpf_map_lookup_elem(&xdrop_src_addr, &p->src);
-			cand &= (ap ? ap->exact[kind] : 0) | ~order_need[0];
+			cand &= (ap ? ap->exact[kind] : 0) | ~order_need[XDROP_FIELD_SRC];
 		}
-		if (cand & order_need[1]) {
+		if (cand & order_need[XDROP_FIELD_DST]) {
 			ap = bpf_map_lookup_elem(&xdrop_dst_addr, &p->dst);
-			cand &= (ap ? ap->exact[kind] : 0) | ~order_need[1];
+			cand &= (ap ? ap->exact[kind] : 0) | ~order_need[XDROP_FIELD_DST];
 		}
 	}
 
-	for (i = 0; i < 31 && cand; i++) {
+	for (i = 0; i < XDROP_NVALID_COMBOS && cand; i++) {
 		low = cand & -cand;
 		cand &= cand - 1;
-		k = bit_index(low) & 31;
+		k = bit_index(low) & (XDROP_NCOMBOS - 1);
 		mask = order_mask[k];
 		exact_key(&key, p, mask, kind);
 		e = bpf_map_lookup_elem(&xdrop_exact, &key);
@@ -443,11 +435,11 @@ __noinline int cidr_probe(struct scratch *sx)
 	if (!sx)
 		return 0;
 	cand = sx->pr.cand;
-	for (i = 0; i < 8 && cand; i++) {
+	for (i = 0; i < XDROP_PAIR_COMBOS && cand; i++) {
 		low = cand & -cand;
 		cand &= cand - 1;
 		mask = bit_index(low);
-		rank = rank_of(mask, sx->pr.splen, sx->pr.dplen);
+		rank = xdrop_rank(mask, sx->pr.splen, sx->pr.dplen);
 		if (sx->m.found && rank <= sx->m.rank)
 			continue;
 		key.src_id = sx->pr.src_id;
@@ -532,8 +524,8 @@ __noinline int match_cidr(struct scratch *sx, __u32 kind)
 			if (!sx->pr.cand)
 				continue;
 			/* no combo of this pair can beat what was found: skip the call */
-			if (sx->m.found &&
-			    rank_of(31, sx->src.plen[si], sx->dst.plen[di]) <= sx->m.rank)
+			if (sx->m.found && xdrop_rank(XDROP_F_ALL, sx->src.plen[si],
+						      sx->dst.plen[di]) <= sx->m.rank)
 				continue;
 			sx->pr.src_id = sx->src.id[si];
 			sx->pr.dst_id = sx->dst.id[di];
@@ -648,10 +640,10 @@ static __always_inline int rate_admit(const struct xdrop_act *a, int *no_state)
 /* Bit "local" of a port in xdrop_protect_ports: an array lookup, which the verifier inlines. */
 static __always_inline int port_flag(__be16 port, __u32 local)
 {
-	__u32 p = bpf_ntohs(port), idx = p >> 5;
+	__u32 p = bpf_ntohs(port), idx = xdrop_protect_word(p);
 	__u64 *w = bpf_map_lookup_elem(&xdrop_protect_ports, &idx);
 
-	return w && ((*w >> (((p & 31) << 1) | local)) & 1);
+	return w && ((*w >> xdrop_protect_bit(p, local)) & 1);
 }
 
 /* True when the packet belongs to one of the agent's control flows: from a protected peer,

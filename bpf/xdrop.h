@@ -2,7 +2,7 @@
 /*
  * xdrop.h: the one kernel/user ABI of the XDrop data plane.
  *
- * Included by the XDP program (bpf/xdrop.bpf.c) and by user space (agent/dataplane.c,
+ * Included by the XDP program (bpf/xdrop.bpf.c) and by user space (agent/dataplane/,
  * lib/rule.c, the tests). Every struct that crosses the boundary is defined here, once,
  * with fixed-width types, explicit padding and a size assertion.
  *
@@ -68,15 +68,40 @@
 #define XDROP_PROTECT_PORTS	 8	       /* ports per protected peer and direction */
 #define XDROP_PROTECT_PORT_WORDS 2048	       /* xdrop_protect_ports: 32 ports per word */
 
-/* ---- match fields: bit i of a combo mask ---- */
+/* ---- match fields ---- */
+/* The five fields a rule or whitelist entry may constrain, by index. Field i is bit 1 << i
+ * of a combo mask (XDROP_F_*), order_need[i] in the program's precedence tables and
+ * presence field i in the agent's model. */
 enum xdrop_field {
-	XDROP_F_SRC = 1 << 0,	/* source address (exact or prefix) */
-	XDROP_F_DST = 1 << 1,	/* destination address */
-	XDROP_F_SPORT = 1 << 2, /* source port */
-	XDROP_F_DPORT = 1 << 3, /* destination port */
-	XDROP_F_PROTO = 1 << 4, /* IP protocol (final next header for IPv6) */
+	XDROP_FIELD_SRC = 0,   /* source address (exact or prefix) */
+	XDROP_FIELD_DST = 1,   /* destination address */
+	XDROP_FIELD_SPORT = 2, /* source port */
+	XDROP_FIELD_DPORT = 3, /* destination port */
+	XDROP_FIELD_PROTO = 4, /* IP protocol (final next header for IPv6) */
+	XDROP_NFIELDS = 5,
 };
-#define XDROP_NCOMBOS 32 /* masks 1..31 are valid; 0 is "no field" and is refused */
+
+/* Combo mask bits: the fields a rule constrains. */
+#define XDROP_F_SRC   (1 << XDROP_FIELD_SRC)
+#define XDROP_F_DST   (1 << XDROP_FIELD_DST)
+#define XDROP_F_SPORT (1 << XDROP_FIELD_SPORT)
+#define XDROP_F_DPORT (1 << XDROP_FIELD_DPORT)
+#define XDROP_F_PROTO (1 << XDROP_FIELD_PROTO)
+#define XDROP_F_ALL   ((1 << XDROP_NFIELDS) - 1) /* 31: every field */
+/* Combo masks: 1..XDROP_F_ALL are valid; 0 is "no field" and is refused. */
+#define XDROP_NCOMBOS	    (1 << XDROP_NFIELDS)
+#define XDROP_NVALID_COMBOS (XDROP_NCOMBOS - 1) /* 31: the exact table's candidate bits */
+/* CIDR combos one (source prefix, destination prefix) pair can have: the pair fixes the two
+ * address bits, the other three fields are free. */
+#define XDROP_PAIR_COMBOS (1 << (XDROP_NFIELDS - 2)) /* 8 */
+/* The program consults the address presence maps only when at least this many exact
+ * candidates are left (fewer are cheaper to probe directly), so the agent maintains a
+ * kind's address presence only while that many of its exact combos are active. */
+#define XDROP_ADDR_PRES_MIN 3
+
+/* Value ranges of the presence arrays xdrop_sport/xdrop_dport and xdrop_proto. */
+#define XDROP_NPORTS  65536
+#define XDROP_NPROTOS 256
 
 enum xdrop_kind {
 	XDROP_KIND_RULE = 0,
@@ -287,6 +312,36 @@ struct xdrop_gen {
 	 : (f) == XDROP_F_DPORT ? 0xFF00FF00u                                                      \
 				: 0xFFFF0000u)
 
+/* Precedence rank of a combo whose address prefixes have the given lengths (IPv4-mapped
+ * bits, 0 = field absent), as one number: higher wins, in the order described at the top.
+ * The one definition, for the program (CIDR probes) and lib/rule.c (the exact table's
+ * precomputed order, rule_rank). */
+static inline __attribute__((always_inline)) __u32 xdrop_rank(__u32 combo, __u32 src_plen,
+							      __u32 dst_plen)
+{
+	__u32 nfields = (combo >> XDROP_FIELD_SRC & 1) + (combo >> XDROP_FIELD_DST & 1) +
+			(combo >> XDROP_FIELD_SPORT & 1) + (combo >> XDROP_FIELD_DPORT & 1) +
+			(combo >> XDROP_FIELD_PROTO & 1);
+
+	return nfields << 28 | (src_plen + dst_plen) << 16 | dst_plen << 8 |
+	       ((combo & XDROP_F_DPORT) ? 4 : 0) | ((combo & XDROP_F_SPORT) ? 2 : 0) |
+	       ((combo & XDROP_F_PROTO) ? 1 : 0);
+}
+
+/* xdrop_protect_ports (see struct xdrop_protect_key): the word of a port (host order), and
+ * the bit in it that says some peer listens on the port (local = 0) or some local port is
+ * it (local = 1). */
+#define XDROP_PROTECT_PORTS_PER_WORD 32
+static inline __attribute__((always_inline)) __u32 xdrop_protect_word(__u32 port)
+{
+	return port / XDROP_PROTECT_PORTS_PER_WORD;
+}
+
+static inline __attribute__((always_inline)) __u32 xdrop_protect_bit(__u32 port, __u32 local)
+{
+	return (port % XDROP_PROTECT_PORTS_PER_WORD) * 2 + local;
+}
+
 #ifndef __BPF__
 static_assert(sizeof(struct xdrop_addr) == 16, "addr");
 static_assert(sizeof(struct xdrop_exact_key) == 40, "exact key");
@@ -307,6 +362,8 @@ static_assert(XDROP_NCOUNTERS <= XDROP_STATS_ROOM, "stats room");
 static_assert(sizeof(struct xdrop_protect_key) == 20, "protect key");
 static_assert(sizeof(struct xdrop_protect_val) == 4 * XDROP_PROTECT_PORTS, "protect val");
 static_assert(sizeof(struct xdrop_port) == 8, "port");
+static_assert(XDROP_PROTECT_PORT_WORDS * XDROP_PROTECT_PORTS_PER_WORD == XDROP_NPORTS,
+	      "protect port words");
 #endif
 
 #endif

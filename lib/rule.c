@@ -138,11 +138,7 @@ int rule_validate(const struct rule_spec *r, struct rule_error *err)
 
 uint32_t rule_rank_of(uint8_t m, unsigned src_plen, unsigned dst_plen)
 {
-	uint32_t nf = (uint32_t)__builtin_popcount(m & 31);
-
-	return nf << 28 | (src_plen + dst_plen) << 16 | dst_plen << 8 |
-	       ((m & XDROP_F_DPORT) ? 4u : 0) | ((m & XDROP_F_SPORT) ? 2u : 0) |
-	       ((m & XDROP_F_PROTO) ? 1u : 0);
+	return xdrop_rank(m, src_plen, dst_plen);
 }
 
 uint32_t rule_rank(const struct rule_spec *r)
@@ -157,11 +153,11 @@ static uint32_t exact_rank(uint8_t m)
 
 void rule_exact_order(struct rule_order *o)
 {
-	uint8_t masks[31];
+	uint8_t masks[XDROP_NVALID_COMBOS];
 	int i, j, n = 0;
 
 	memset(o, 0, sizeof(*o));
-	for (i = 1; i < 32; i++)
+	for (i = 1; i < XDROP_NCOMBOS; i++)
 		masks[n++] = (uint8_t)i;
 	/* insertion sort by rank, highest first; ranks of distinct masks differ */
 	for (i = 1; i < n; i++) {
@@ -175,7 +171,7 @@ void rule_exact_order(struct rule_order *o)
 		o->order_mask[i] = masks[i];
 		o->order_rank[i] = exact_rank(masks[i]);
 		o->pos_of_mask[masks[i]] = (uint8_t)i;
-		for (j = 0; j < 5; j++)
+		for (j = 0; j < XDROP_NFIELDS; j++)
 			if (masks[i] & (1 << j))
 				o->order_need[j] |= 1u << i;
 	}

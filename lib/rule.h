@@ -75,18 +75,19 @@ uint8_t rule_combo(const struct rule_spec *r);
 /* True when the spec goes to the exact table: every address field absent or exact. */
 bool rule_is_exact(const struct rule_spec *r);
 
-/* Precedence rank: higher wins (bpf/xdrop.h and docs/matching.md give the order). */
+/* Precedence rank: higher wins (bpf/xdrop.h xdrop_rank and docs/matching.md give the
+ * order). */
 uint32_t rule_rank_of(uint8_t combo, unsigned src_plen, unsigned dst_plen);
 uint32_t rule_rank(const struct rule_spec *r);
 
 /* The exact-table precedence order for the program's rodata: order_mask[k] is the k-th most
- * specific exact combo (k < 31), order_rank[k] its rank, order_need[f] the bits k whose
- * combo contains field bit (1 << f). */
+ * specific exact combo (k < XDROP_NVALID_COMBOS), order_rank[k] its rank, order_need[f] the
+ * bits k whose combo contains field f (enum xdrop_field). */
 struct rule_order {
-	uint8_t order_mask[32];
-	uint32_t order_rank[32];
-	uint32_t order_need[5];
-	uint8_t pos_of_mask[32]; /* inverse: bit position k of mask m */
+	uint8_t order_mask[XDROP_NCOMBOS];
+	uint32_t order_rank[XDROP_NCOMBOS];
+	uint32_t order_need[XDROP_NFIELDS];
+	uint8_t pos_of_mask[XDROP_NCOMBOS]; /* inverse: bit position k of mask m */
 };
 void rule_exact_order(struct rule_order *o);
 

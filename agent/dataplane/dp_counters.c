@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+/*
+ * dp_counters: the counters the program keeps, summed over CPUs (the global counters, one
+ * entry's match and drop counts, every slot's in bulk), and what the kernel says about the
+ * program (memory of its maps, instructions the verifier processed). See
+ * agent/dataplane.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "dp_priv.h"
+
+int dataplane_counters(const struct dataplane *dp, uint64_t out[XDROP_NCOUNTERS])
+{
+	struct xdrop_stats *v = calloc((size_t)dp->ncpus, sizeof(*v));
+	uint32_t zero = 0;
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	memset(out, 0, sizeof(uint64_t) * XDROP_NCOUNTERS);
+	if (bpf_map_lookup_elem(fd_of(dp->skel->maps.xdrop_stats), &zero, v)) {
+		err = -errno;
+	} else {
+		for (int c = 0; c < dp->ncpus; c++)
+			for (int i = 0; i < XDROP_NCOUNTERS; i++)
+				out[i] += v[c].c[i];
+	}
+	free(v);
+	return err;
+}
+
+int dataplane_entry_counters(const struct dataplane *dp, const struct rule_spec *spec,
+			     uint64_t *match, uint64_t *drop)
+{
+	struct xdrop_slot_counters *v;
+	uint32_t slot, chunk, idx;
+	int err = dataplane_entry_slot(dp, spec, &slot);
+
+	if (err)
+		return err;
+	chunk = slot >> XDROP_SLOT_CHUNK_BITS;
+	idx = slot & (XDROP_SLOT_CHUNK - 1);
+	v = calloc((size_t)dp->ncpus, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	*match = *drop = 0;
+	if (bpf_map_lookup_elem(dp->chunk_fd[chunk], &idx, v) == 0) {
+		for (int c = 0; c < dp->ncpus; c++) {
+			*match += v[c].match;
+			*drop += v[c].drop;
+		}
+	}
+	free(v);
+	return 0;
+}
+
+/* Adds the counters of chunk c (one batch lookup of up to XDROP_SLOT_CHUNK slots) to
+ * m[] and d[] (nslots long); keys and vals are the caller's buffers for one chunk. */
+static int read_chunk(const struct dataplane *dp, uint32_t c, size_t nslots, uint32_t *keys,
+		      struct xdrop_slot_counters *vals, uint64_t *m, uint64_t *d)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	uint32_t out_batch, count = XDROP_SLOT_CHUNK;
+	size_t base = (size_t)c * XDROP_SLOT_CHUNK, ncpu = (size_t)dp->ncpus;
+
+	if (dp->chunk_fd[c] < 0)
+		return 0;
+	if (bpf_map_lookup_batch(dp->chunk_fd[c], NULL, &out_batch, keys, vals, &count, &bo) &&
+	    errno != ENOENT)
+		return -errno;
+	for (uint32_t i = 0; i < count; i++) {
+		size_t s = base + keys[i];
+
+		if (s >= nslots)
+			continue;
+		for (size_t cpu = 0; cpu < ncpu; cpu++) {
+			m[s] += vals[(size_t)i * ncpu + cpu].match;
+			d[s] += vals[(size_t)i * ncpu + cpu].drop;
+		}
+	}
+	return 0;
+}
+
+int dataplane_read_slots(const struct dataplane *dp, uint64_t **match, uint64_t **drop, size_t *n)
+{
+	size_t nslots = dp->next_slot, ncpu = (size_t)dp->ncpus;
+	struct xdrop_slot_counters *vals = NULL;
+	uint32_t *keys = NULL;
+	uint64_t *m, *d;
+	int err = 0;
+
+	m = calloc(nslots + 1, sizeof(*m));
+	d = calloc(nslots + 1, sizeof(*d));
+	keys = calloc(XDROP_SLOT_CHUNK, sizeof(*keys));
+	vals = calloc((size_t)XDROP_SLOT_CHUNK * ncpu, sizeof(*vals));
+	if (!m || !d || !keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t c = 0; c < dp->nchunks && (size_t)c * XDROP_SLOT_CHUNK < nslots && !err; c++)
+		err = read_chunk(dp, c, nslots, keys, vals, m, d);
+	if (err)
+		goto out;
+	*match = m;
+	*drop = d;
+	*n = nslots;
+	m = d = NULL;
+out:
+	free(m);
+	free(d);
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* A numeric field of /proc/self/fdinfo/<fd>. */
+static int fdinfo_u64(int fd, const char *field, uint64_t *out)
+{
+	char path[64], line[256];
+	size_t flen = strlen(field);
+	FILE *f;
+	int err = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
+			*out = strtoull(line + flen + 1, NULL, 10);
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+int dataplane_memlock(const struct dataplane *dp, uint64_t *bytes)
+{
+	struct bpf_map *m;
+	uint64_t v;
+
+	*bytes = 0;
+	bpf_object__for_each_map(m, dp->skel->obj)
+	{
+		if (fdinfo_u64(bpf_map__fd(m), "memlock", &v) == 0)
+			*bytes += v;
+	}
+	for (uint32_t c = 0; c < dp->nchunks; c++)
+		if (dp->chunk_fd[c] >= 0 && fdinfo_u64(dp->chunk_fd[c], "memlock", &v) == 0)
+			*bytes += v;
+	return 0;
+}
+
+int dataplane_verified_insns(const struct dataplane *dp, uint32_t *insns)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(dataplane_prog_fd(dp), &info, &len))
+		return -errno;
+	*insns = info.verified_insns;
+	return 0;
+}

@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dp_priv.h: the data-plane library's internals, shared by the files of agent/dataplane/
+ * and by nothing else (the public API is agent/dataplane.h; the protocol is described
+ * there and in bpf/xdrop.h).
+ *
+ * The model, all in user memory and rebuilt from the pinned maps on adoption:
+ *   entries   by table and key: the active action, the prefixes a CIDR entry uses, and
+ *             per-transaction scratch (what the running transaction does to the entry);
+ *   prefixes  by trie and prefix: id, parent id, reference counts per kind and combo;
+ *   presence  reference counts per (field, value, table, kind, bit); a count going 0 -> 1
+ *             sets the bit in the kernel's presence value before the flip, 1 -> 0 clears
+ *             it after the grace period, so the kernel always holds a superset;
+ *   slots     counter and rate-state indices, reused only after a grace period.
+ *
+ * Files: dp_txn.c (the transaction: plan, stage, flip, finish), dp_replace.c (a whole set
+ * as one transaction), dp_entries.c (entry keys, lookups and writes), dp_prefix.c (tries
+ * and prefix ids), dp_presence.c (presence counts and values), dp_slots.c (counter and rate
+ * slots), dp_gen.c (generation, config buffers, grace period), dp_mapio.c (batched map
+ * writes, key listing), dp_adopt.c (pinned state after a restart), dp_open.c (open, pins,
+ * close), dp_counters.c (counters and kernel figures), dp_query.c (queries, accessors,
+ * test support), dp_ports.c (fast-forward ports, protected flows).
+ *
+ * Conventions: every function returns 0 or a negative errno unless its comment says
+ * otherwise; arguments are borrowed. Internal functions shared between files carry the
+ * dp_ prefix (the library is linked into the agent and the tests, beside their symbols).
+ */
+#ifndef XDROP_DP_PRIV_H
+#define XDROP_DP_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bpf/libbpf.h>
+#include <uthash.h>
+
+#include "dataplane.h"
+#include "xdrop.skel.h"
+
+/* Two-level stringification: DP_STR(XDROP_CIDR_MAX_DEPTH) is "8". */
+#define DP_STR_(x) #x
+#define DP_STR(x)  DP_STR_(x)
+
+/* The two rule tables: xdrop_exact and xdrop_cidr (with their _prev maps). */
+enum { TBL_EXACT = 0, TBL_CIDR = 1, NTABLES = 2 };
+/* The four LPM tries: direction x family. */
+enum { TRIE_SRC4, TRIE_DST4, TRIE_SRC6, TRIE_DST6, NTRIES };
+
+/* What the running transaction does to an entry. */
+enum { TX_NONE = 0, TX_NEW, TX_MOD, TX_DEL, TX_KEEP };
+
+/* ---- model ---- */
+
+/* Key of an entry in the model: the table and that table's BPF key. */
+struct ekey {
+	uint8_t table;
+	uint8_t pad[3];
+	union {
+		struct xdrop_exact_key e;
+		struct xdrop_cidr_key c;
+	} u;
+};
+
+struct dp_prefix;
+
+struct dp_entry {
+	UT_hash_handle hh;
+	struct ekey key;
+	struct xdrop_act act;	  /* active */
+	struct xdrop_act new_act; /* TX_NEW / TX_MOD */
+	struct dp_prefix *pfx[2]; /* CIDR: source and destination prefix (NULL = absent) */
+	uint8_t tx;
+	uint8_t kind;
+	uint8_t combo;
+};
+
+struct pkey {
+	uint8_t trie;
+	uint8_t pad[3];
+	struct xdrop_addr addr;
+	uint32_t plen;
+};
+
+struct dp_prefix {
+	UT_hash_handle hh;
+	struct pkey key;
+	uint32_t id;
+	uint32_t parent;
+	uint32_t refs[XDROP_NKINDS][XDROP_NCOMBOS]; /* entries per kind and combo mask */
+	uint64_t total;				    /* sum of refs */
+	bool is_new;				    /* created by the running transaction */
+	bool removing;				    /* no references left: removed at cleanup */
+};
+
+struct preskey {
+	uint8_t field; /* enum xdrop_field */
+	uint8_t table;
+	uint8_t kind;
+	uint8_t bit; /* exact: precedence position; CIDR: combo mask */
+	struct xdrop_addr val;
+};
+
+/* Reference count of one presence bit. */
+struct dp_pres {
+	UT_hash_handle hh;
+	struct preskey key;
+	uint32_t count;
+};
+
+/* Key of a kernel presence value: a field and its value as presence key bytes. */
+struct pvkey {
+	uint8_t field; /* enum xdrop_field */
+	uint8_t pad[3];
+	struct xdrop_addr val;
+};
+
+/* Pending kernel presence values of one transaction, per (field, value). */
+struct pagg {
+	UT_hash_handle hh;
+	struct pvkey key;
+	struct xdrop_presence v;
+};
+
+/* The kernel's presence value per (field, value), mirrored so that changes need no reads. */
+struct pval {
+	UT_hash_handle hh;
+	struct pvkey key;
+	struct xdrop_presence v;
+};
+
+/* One change of a transaction: the entry and what happens to it. */
+struct plan {
+	struct dp_entry *e;
+	uint8_t op;  /* TX_* */
+	bool staged; /* references, counts (and for TX_NEW the slot) taken */
+};
+
+/*
+ * One transaction, from plan to finish. It lives in dp->tx; between dataplane_apply_begin
+ * and dataplane_apply_finish (active) it holds what the cleanup needs.
+ */
+struct txn {
+	bool active;  /* switched; the cleanup is still to run */
+	bool inplace; /* opts.unsafe_inplace: entries are written live, no switch */
+	struct plan *pl;
+	size_t n;
+	uint64_t next;		       /* the generation this transaction flips to */
+	struct pagg *aggs;	       /* pending kernel presence values */
+	uint32_t new_per_trie[NTRIES]; /* prefixes this transaction creates */
+	bool pfx_changed[NTRIES];      /* tries in which some prefix's combos change */
+	size_t new_exact, new_cidr;    /* entries added per table */
+	long rate_delta;	       /* change in the number of rate_limit entries */
+	int64_t t0_ns;		       /* start, for the stage time */
+	struct dp_result *res;
+};
+
+struct dataplane {
+	struct xdrop *skel;
+	char pin_dir[256];
+	bool pinned, adopted;
+	struct dataplane_opts o;
+	struct rule_order order;
+	int ncpus;
+	struct xdrop_gen *genp; /* mmapped xdrop_gen[0] */
+	uint64_t gen;
+	struct txn tx;
+	struct dp_result res_scratch; /* the transaction's result when the caller passes none */
+
+	struct dp_entry *entries;
+	struct dp_prefix *prefixes;
+	struct dp_prefix **by_id; /* id -> prefix */
+	uint32_t id_cap, next_id;
+	uint32_t *free_ids;
+	size_t nfree_ids;
+	uint32_t ntrie[NTRIES];
+	struct dp_pres *pres;
+	struct pval *pvals;
+	/* Address presence is maintained for a kind only while XDROP_ADDR_PRES_MIN or more
+	 * exact combos of that kind are active: the program consults it only then (with
+	 * fewer candidates it probes directly), and a one- or two-shape set of a million rules
+	 * is spared a million presence entries. */
+	bool addr_pres[XDROP_NKINDS];
+
+	uint32_t next_slot, *free_slots;
+	size_t nfree_slots, cap_free_slots;
+	int chunk_fd[XDROP_MAX_SLOT_CHUNKS];
+	uint32_t nchunks;
+
+	uint64_t count[NTABLES][XDROP_NKINDS][XDROP_NCOMBOS]; /* entries per table, kind, bit */
+	size_t nkind[XDROP_NKINDS];
+	size_t ntable[NTABLES];
+	size_t nrate;
+};
+
+/* Empties a uthash table (linked by hh) whose elements were malloc'd, freeing them. */
+#define DP_HASH_FREE(head)                                                                         \
+	do {                                                                                       \
+		__typeof__(head) el_, tmp_;                                                        \
+		HASH_ITER(hh, head, el_, tmp_)                                                     \
+		{                                                                                  \
+			HASH_DEL(head, el_);                                                       \
+			free(el_);                                                                 \
+		}                                                                                  \
+	} while (0)
+
+static inline int fd_of(const struct bpf_map *m)
+{
+	return bpf_map__fd(m);
+}
+
+/* ---- dp_mapio.c: batched map writes, key listing ---- */
+
+/* Collects key/value pairs for one map and writes them with BPF_MAP_UPDATE_BATCH: one
+ * system call per DP_WB_MAX elements instead of one per element. */
+struct wbatch {
+	int fd;
+	size_t ksz, vsz, n, cap;
+	uint8_t *keys, *vals;
+};
+
+void dp_wb_init(struct wbatch *b, int fd, size_t ksz, size_t vsz);
+/* Copies k and v into the batch (flushing it when full). */
+int dp_wb_add(struct wbatch *b, const void *k, const void *v);
+/* Writes what the batch holds. */
+int dp_wb_flush(struct wbatch *b);
+void dp_wb_free(struct wbatch *b);
+/* Every key of a map, *n of ksz bytes in *out (the caller frees it). */
+int dp_map_keys(int fd, size_t ksz, uint8_t **out, size_t *n);
+
+/* ---- dp_slots.c: counter and rate slots ---- */
+
+/* Creates counter chunk idx and inserts it into xdrop_counters. */
+int dp_chunk_create(struct dataplane *dp, uint32_t idx);
+/* A free slot (reused or new; a new chunk is created when needed); -ENOSPC when none. */
+int dp_slot_alloc(struct dataplane *dp, uint32_t *slot);
+/* Puts a slot on the free list. Returns 0 or -ENOMEM (the slot then stays unused). */
+int dp_free_slot_push(struct dataplane *dp, uint32_t slot);
+/* Zeroes the slot's counters (no program uses the slot any more) and frees it. */
+void dp_slot_free(struct dataplane *dp, uint32_t slot);
+/* Creates the full token bucket of a rate_limit action's slot (kept if it exists). */
+int dp_rate_create(struct dataplane *dp, const struct xdrop_act *a);
+void dp_rate_delete(struct dataplane *dp, uint32_t slot);
+
+/* ---- dp_gen.c: generation, config buffers, grace period ---- */
+
+/* The bits (exact: precedence positions; CIDR: combo masks) with entries of a kind. */
+uint32_t dp_active_bits(const struct dataplane *dp, int table, int kind);
+/* Writes config buffer idx from the model (flags carried over from the active buffer). */
+int dp_config_write(struct dataplane *dp, uint32_t idx);
+/* The one atomic flip: the program uses generation gen from its next packet on. */
+void dp_gen_store(struct dataplane *dp, uint64_t gen);
+/* Returns once no program can still see what it saw before the call (one RCU grace
+ * period). */
+int dp_grace_period(struct dataplane *dp);
+
+/* ---- dp_entries.c: entry keys, lookups and writes ---- */
+
+int dp_entry_fd(struct dataplane *dp, int table, bool prev);
+/* The BPF key of an entry (exact or CIDR key). */
+const void *dp_ekey_bytes(const struct dp_entry *e);
+/* Writes the entry's value in its table. */
+int dp_entry_write(struct dataplane *dp, const struct dp_entry *e, uint64_t flip_gen,
+		   uint8_t vflags, const struct xdrop_act *act);
+/* Adds delta (+1, -1) to the entry counts of the entry's table, kind and bit. */
+void dp_model_count(struct dataplane *dp, const struct dp_entry *e, int delta);
+/* Builds the model key of a spec; CIDR specs get their prefixes, created (and counted in
+ * new_per_trie) where missing. -ENOSPC when a trie is full, -ENOMEM. */
+int dp_resolve_key(struct dataplane *dp, const struct rule_spec *s, struct ekey *k,
+		   struct dp_prefix **pfx, uint32_t *new_per_trie);
+/* The entry with the spec's match key, or NULL; creates nothing. */
+struct dp_entry *dp_entry_find(struct dataplane *dp, const struct rule_spec *s);
+/* The spec of a model entry (its active action). */
+void dp_spec_of(const struct dp_entry *e, struct rule_spec *s);
+
+/* ---- dp_prefix.c: tries and prefix ids ---- */
+
+int dp_trie_of(const struct addr_prefix *p, int dst);
+int dp_trie_fd(struct dataplane *dp, int trie);
+struct dp_prefix *dp_prefix_find(struct dataplane *dp, int trie, const struct addr_prefix *a);
+/* Adds a prefix with this id to the model (the id's slot must exist); NULL: no memory. */
+struct dp_prefix *dp_prefix_new(struct dataplane *dp, int trie, const struct addr_prefix *a,
+				uint32_t id);
+int dp_prefix_info_write(struct dataplane *dp, const struct dp_prefix *p);
+/* Makes id a valid prefix id (growing the id arrays) and next_id larger than it. */
+int dp_ensure_id(struct dataplane *dp, uint32_t id);
+/* The prefix of a spec's address in its trie, created (is_new, counted in new_per_trie)
+ * when missing. */
+int dp_resolve_prefix(struct dataplane *dp, const struct addr_prefix *a, int dst,
+		      struct dp_prefix **out, uint32_t *new_per_trie);
+/* Recomputes the parents of one trie (see the definition); the deepest nesting goes to
+ * *depth. */
+int dp_trie_relink(struct dataplane *dp, int trie, bool skip_removing, bool dry_run,
+		   unsigned *depth);
+/* Adds delta to the references of the entry's prefixes; marks the tries whose prefix
+ * combos change in changed[NTRIES]. */
+void dp_prefix_refs(struct dp_entry *e, int delta, bool *changed);
+/* Stage: writes new prefixes (info, then trie) and the grown combos of changed tries. */
+int dp_prefixes_stage(struct dataplane *dp, const bool *changed);
+/* Rollback: unlinks the new prefixes no entry uses from the tries and the info map. */
+void dp_prefixes_unstage(struct dataplane *dp);
+/* Cleanup: the prefixes are no longer new; rewrites the (shrunk) combos of changed tries. */
+int dp_prefixes_finish(struct dataplane *dp, const bool *changed);
+/* Drops from the model the new prefixes no entry uses (nothing was written for them). */
+void dp_forget_new_prefixes(struct dataplane *dp);
+/* Removes the prefixes no entry uses any more, from the kernel and the model. */
+int dp_prefixes_collect(struct dataplane *dp);
+
+/* ---- dp_presence.c: presence counts and values ---- */
+
+/* Adds delta (+1, -1) to the presence counts of every field of the entry; bits whose count
+ * leaves or reaches zero are set or cleared in *aggs (pending kernel values). */
+int dp_pres_adjust(struct dataplane *dp, struct pagg **aggs, const struct dp_entry *e, int delta);
+/* Writes the pending presence values, updates the mirror and frees them. */
+int dp_pagg_flush(struct dataplane *dp, struct pagg **aggs);
+/* Frees pending presence values without writing them. */
+void dp_pagg_drop(struct pagg **aggs);
+/* The presence array of a port or protocol field. */
+int dp_pres_array_fd(struct dataplane *dp, int field);
+/* Stage: turns address presence on for every kind whose active exact combos, with the
+ * transaction's new entries, reach XDROP_ADDR_PRES_MIN. */
+int dp_addr_pres_grow(struct dataplane *dp, struct pagg **aggs, const struct plan *pl, size_t n);
+/* Cleanup (after the grace period): turns it off for kinds below XDROP_ADDR_PRES_MIN. */
+void dp_addr_pres_shrink(struct dataplane *dp, struct pagg **aggs);
+/* Exact table: the precedence position of the entry's combo; CIDR table: the combo. */
+uint8_t dp_entry_bit(const struct dataplane *dp, const struct dp_entry *e);
+
+/* ---- dp_txn.c ---- */
+
+/* Records a refused change (index, field, reason) in res and returns err. */
+int dp_refuse(struct dp_result *res, size_t i, const char *field, const char *reason, int err);
+
+/* ---- dp_adopt.c ---- */
+
+/* Rebuilds the model from the pinned maps and completes or rolls back an interrupted
+ * transaction, leaving one clean generation. */
+int dp_adopt(struct dataplane *dp);
+
+#endif
