@@ -15,8 +15,12 @@ $(DP_SAN_A): $(DP_SRCS:%.c=$(SANOBJ)/%.o)
 ALL_TARGETS += $(DP_A) $(DP_SAN_A)
 CHECK_SOURCES += $(DP_SRCS) $(DP_SRCS:.c=.h)
 
-# The daemon.
-AGENT_SRCS := agent/main.c agent/agent_config.c agent/ruleset.c agent/stats.c agent/sync.c \
+# The daemon. The rule set (agent/ruleset/) and its field access are also linked by the
+# rule-set unit test, without main.c.
+RULESET_SRCS := agent/ruleset/kind.c agent/ruleset/model.c agent/ruleset/change.c \
+	agent/ruleset/delta.c agent/ruleset/journal.c agent/ruleset/stage.c agent/ruleset/local.c \
+	agent/ruleset/query.c agent/ruleset/open.c agent/pbfield.c
+AGENT_SRCS := agent/main.c agent/agent_config.c $(RULESET_SRCS) agent/stats.c agent/sync.c \
 	agent/beacon.c agent/service.c agent/protect.c
 AGENT_BIN  := $(BIN)/xdrop-agent
 AGENT_SAN_BIN := $(BIN)/xdrop-agent-san
@@ -33,4 +37,5 @@ $(AGENT_SAN_BIN): $(AGENT_SRCS:%.c=$(SANOBJ)/%.o) $(DP_SAN_A) $(RPC_SAN_A) $(LIB
 
 ALL_TARGETS += $(AGENT_BIN) $(AGENT_SAN_BIN)
 CHECK_SOURCES += $(AGENT_SRCS) agent/agent_config.h agent/ruleset.h agent/stats.h \
-	agent/sync.h agent/beacon.h agent/service.h
+	agent/sync.h agent/beacon.h agent/service.h agent/pbfield.h agent/ruleset/model.h
+
