@@ -39,3 +39,15 @@ ALL_TARGETS += $(AGENT_BIN) $(AGENT_SAN_BIN)
 CHECK_SOURCES += $(AGENT_SRCS) agent/agent_config.h agent/ruleset.h agent/stats.h \
 	agent/sync.h agent/beacon.h agent/service.h agent/pbfield.h agent/ruleset/model.h
 
+# The rule set's unit suite: the real module on an unpinned data plane (tests/lib/testdp).
+$(SANOBJ)/tests/unit/test_ruleset.o: XCFLAGS += -Iagent -Itests/lib
+$(SANOBJ)/tests/unit/test_ruleset.o: | $(PROTO_H) $(BPF_SKEL)
+$(TBIN)/test_ruleset: $(SANOBJ)/tests/unit/test_ruleset.o $(RULESET_SRCS:%.c=$(SANOBJ)/%.o) \
+		$(SANOBJ)/tests/lib/testdp.o $(SANOBJ)/tests/lib/pkt.o $(DP_SAN_A) $(RPC_SAN_A) \
+		$(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF) -lcmocka -lpthread
+
+ALL_TARGETS += $(TBIN)/test_ruleset
+TEST_SUITES += $(TBIN)/test_ruleset
+CHECK_SOURCES += tests/unit/test_ruleset.c
