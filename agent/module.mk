@@ -21,7 +21,7 @@ RULESET_SRCS := agent/ruleset/kind.c agent/ruleset/model.c agent/ruleset/change.
 	agent/ruleset/delta.c agent/ruleset/journal.c agent/ruleset/stage.c agent/ruleset/local.c \
 	agent/ruleset/query.c agent/ruleset/open.c agent/pbfield.c
 AGENT_SRCS := agent/main.c agent/agent_config.c $(RULESET_SRCS) agent/stats.c agent/sync.c \
-	agent/beacon.c agent/service.c agent/protect.c
+	agent/beacon.c agent/service.c agent/protect.c agent/ifwatch.c agent/detach.c agent/wedge.c
 AGENT_BIN  := $(BIN)/xdrop-agent
 AGENT_SAN_BIN := $(BIN)/xdrop-agent-san
 
@@ -37,7 +37,8 @@ $(AGENT_SAN_BIN): $(AGENT_SRCS:%.c=$(SANOBJ)/%.o) $(DP_SAN_A) $(RPC_SAN_A) $(LIB
 
 ALL_TARGETS += $(AGENT_BIN) $(AGENT_SAN_BIN)
 CHECK_SOURCES += $(AGENT_SRCS) agent/agent_config.h agent/ruleset.h agent/stats.h \
-	agent/sync.h agent/beacon.h agent/service.h agent/pbfield.h agent/ruleset/model.h
+	agent/sync.h agent/beacon.h agent/service.h agent/pbfield.h agent/ruleset/model.h \
+	agent/protect.h agent/ifwatch.h agent/detach.h agent/wedge.h
 
 # The rule set's unit suite: the real module on an unpinned data plane (tests/lib/testdp).
 $(SANOBJ)/tests/unit/test_ruleset.o: XCFLAGS += -Iagent -Itests/lib

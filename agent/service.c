@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "nodekey.h"
 #include "pbfield.h"
 #include "service.h"
 
@@ -705,4 +706,52 @@ int service_register(struct service *sv, struct rpc_server *srv)
 rpc_auth_fn service_auth(void)
 {
 	return auth;
+}
+
+void service_tokens(struct service *sv)
+{
+	const struct agent_config *c = sv->cfg;
+	uint8_t bkey[XDROP_NODEKEY_LEN];
+
+	sv->node_token[0] = sv->ctl_token[0] = '\0';
+	if (!c->node_id || !c->node_key)
+		return;
+	snprintf(sv->node_token, sizeof(sv->node_token), "node:%s:%s", c->node_id, c->node_key);
+	nodekey_beacon_key(c->node_key, bkey);
+	if (nodekey_ctl_token(c->node_id, bkey, sv->ctl_token, sizeof(sv->ctl_token)))
+		sv->ctl_token[0] = '\0'; /* an id too long for a token: no controller calls */
+	explicit_bzero(bkey, sizeof(bkey));
+}
+
+int service_start(struct service *sv, struct rpc_server **srv)
+{
+	const struct agent_config *c = sv->cfg;
+	struct rpc_server_opts ro = {
+	    .sz = sizeof(ro), .url = c->rpc_listen, .tls = &c->tls, .name = "agent"};
+	int err;
+
+	*srv = NULL;
+	err = authlimit_open(&sv->guard, &c->auth_limit, service_auth(), sv); /* failed keys */
+	if (err)
+		return err;
+	ro.auth = sv->guard ? authlimit_hook : service_auth();
+	ro.auth_arg = sv->guard ? (void *)sv->guard : sv;
+	err = rpc_server_open(srv, &ro);
+	if (!err)
+		err = service_register(sv, *srv);
+	if (!err)
+		err = rpc_server_start(*srv);
+	if (err) {
+		log_error("rpc on %s: %s", c->rpc_listen, strerror(-err));
+		rpc_server_close(*srv);
+		*srv = NULL;
+	}
+	return err;
+}
+
+void service_stop(struct service *sv, struct rpc_server *srv)
+{
+	rpc_server_close(srv);
+	authlimit_close(sv->guard);
+	sv->guard = NULL;
 }
