@@ -225,41 +225,10 @@ static enum rpc_code c_get(struct rpc_call *call, const ProtobufCMessage *req,
 	return RPC_OK;
 }
 
-/* The reply of a create or update: the stored entry and the write's outcome. */
-static enum rpc_code write_reply(struct service *sv, struct rpc_call *call,
-				 const struct ruleset_kind *k, ProtobufCMessage *resp,
-				 ProtobufCMessage *out, int err, const struct rpc_status *st)
-{
-	if (err)
-		return from_status(call, st, err);
-	pbf_set_ptr(resp, k->item_field, out);
-	pbf_set_ptr(resp, "sync", local_outcome(sv, call));
-	rpc_call_defer(call, free_msg, out);
-	return RPC_OK;
-}
-
-static enum rpc_code c_create(struct rpc_call *call, const ProtobufCMessage *req,
-			      ProtobufCMessage *resp, void *arg)
-{
-	struct service *sv = arg;
-	const struct ruleset_kind *k = kind_of(call);
-	const ProtobufCMessage *body = pbf_get_ptr(req, k->item_field);
-	struct rpc_status st = {0};
-	ProtobufCMessage *out = NULL;
-	enum rpc_code c = refuse_managed(sv, call);
-	int err;
-
-	if (c != RPC_OK)
-		return c;
-	if (!body)
-		return rpc_call_error(call, RPC_INVALID_ARGUMENT, k->item_field, "%s is required",
-				      k->item_field);
-	err = ruleset_create(sv->rs, k, body, &out, &st);
-	return write_reply(sv, call, k, resp, out, err, &st);
-}
-
-static enum rpc_code c_update(struct rpc_call *call, const ProtobufCMessage *req,
-			      ProtobufCMessage *resp, void *arg)
+/* Create and Update: the request's entry (required) stored as a new revision; the reply
+ * holds the stored entry and the write's outcome. */
+static enum rpc_code c_write(struct rpc_call *call, const ProtobufCMessage *req,
+			     ProtobufCMessage *resp, void *arg)
 {
 	struct service *sv = arg;
 	const struct ruleset_kind *k = kind_of(call);
@@ -276,8 +245,16 @@ static enum rpc_code c_update(struct rpc_call *call, const ProtobufCMessage *req
 	if (!body)
 		return rpc_call_error(call, RPC_INVALID_ARGUMENT, k->item_field, "%s is required",
 				      k->item_field);
-	err = ruleset_update(sv->rs, k, pbf_str(req, "id"), body, mask, nmask, &out, &st);
-	return write_reply(sv, call, k, resp, out, err, &st);
+	if (!strcmp(rpc_call_method(call), "Update"))
+		err = ruleset_update(sv->rs, k, pbf_str(req, "id"), body, mask, nmask, &out, &st);
+	else
+		err = ruleset_create(sv->rs, k, body, &out, &st);
+	if (err)
+		return from_status(call, &st, err);
+	pbf_set_ptr(resp, k->item_field, out);
+	pbf_set_ptr(resp, "sync", local_outcome(sv, call));
+	rpc_call_defer(call, free_msg, out);
+	return RPC_OK;
 }
 
 static enum rpc_code c_delete(struct rpc_call *call, const ProtobufCMessage *req,
@@ -383,8 +360,8 @@ static const struct {
 } collection_methods[] = {
     {"List", c_list},
     {"Get", c_get},
-    {"Create", c_create},
-    {"Update", c_update},
+    {"Create", c_write},
+    {"Update", c_write},
     {"Delete", c_delete},
     {"BatchCreate", c_batch_create},
     {"BatchDelete", c_batch_delete},
