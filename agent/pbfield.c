@@ -202,7 +202,10 @@ int pbf_compare(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *a,
 		return (x > y) - (x < y);
 	}
 	case PROTOBUF_C_TYPE_DOUBLE: {
-		double x = *(const double *)pa, y = *(const double *)pb;
+		double x, y;
+
+		memcpy(&x, pa, sizeof(x));
+		memcpy(&y, pb, sizeof(y));
 
 		return (x > y) - (x < y);
 	}
