@@ -69,10 +69,63 @@ static int keys_list(struct config *raw, const char *key, const char **out, size
 	return 0;
 }
 
+/* The attachment: mode, interface(s), filter side, XDP mode, force. 0 or -EINVAL. */
+static int load_attach(struct config *raw, struct agent_config *c)
+{
+	const char *mode, *filter, *xdp;
+	int err;
+
+	if ((err = config_get_str(raw, "mode", "traditional", &mode)))
+		return err;
+	if (!strcmp(mode, "fast_forward")) {
+		c->fast_forward = true;
+	} else if (strcmp(mode, "traditional")) {
+		return config_fail(raw, "mode", "traditional or fast_forward");
+	}
+	if ((err = config_get_str(raw, "interface", NULL, &c->interface)) ||
+	    (err = config_get_str(raw, "fast_forward.inbound", NULL, &c->inbound)) ||
+	    (err = config_get_str(raw, "fast_forward.outbound", NULL, &c->outbound)) ||
+	    (err = config_get_str(raw, "fast_forward.filter_on", "inbound", &filter)))
+		return err;
+	if (c->fast_forward) {
+		if (!c->inbound || !c->outbound) {
+			return config_fail(
+			    raw, c->inbound ? "fast_forward.outbound" : "fast_forward.inbound",
+			    "fast_forward mode needs both interfaces");
+		}
+		if (!strcmp(filter, "inbound"))
+			c->filter_on = ATTACH_FILTER_INBOUND;
+		else if (!strcmp(filter, "outbound"))
+			c->filter_on = ATTACH_FILTER_OUTBOUND;
+		else if (!strcmp(filter, "both"))
+			c->filter_on = ATTACH_FILTER_BOTH;
+		else {
+			return config_fail(raw, "fast_forward.filter_on",
+					   "inbound, outbound or both");
+		}
+	} else if (!c->interface) {
+		return config_fail(raw, "interface", "required in traditional mode");
+	}
+	if ((err = config_get_str(raw, "xdp_mode", "native", &xdp)))
+		return err;
+	if (!strcmp(xdp, "native"))
+		c->xdp_mode = ATTACH_NATIVE;
+	else if (!strcmp(xdp, "generic"))
+		c->xdp_mode = ATTACH_GENERIC;
+	else if (!strcmp(xdp, "native_or_generic"))
+		c->xdp_mode = ATTACH_NATIVE_OR_GENERIC;
+	else {
+		return config_fail(raw, "xdp_mode", "native, generic or native_or_generic");
+	}
+	if ((err = config_get_bool(raw, "force", false, &c->force)))
+		return err;
+	return 0;
+}
+
 int agent_config_load(struct agent_config *c, const char *path)
 {
 	struct config *raw = NULL;
-	const char *mode, *filter, *xdp, *level;
+	const char *level;
 	uint64_t v;
 	bool verify_name = true;
 	int err;
@@ -98,54 +151,7 @@ int agent_config_load(struct agent_config *c, const char *path)
 		err = config_fail(raw, "node.key", "16-64 characters");
 		goto out;
 	}
-	if ((err = config_get_str(raw, "mode", "traditional", &mode)))
-		goto out;
-	if (!strcmp(mode, "fast_forward")) {
-		c->fast_forward = true;
-	} else if (strcmp(mode, "traditional")) {
-		err = config_fail(raw, "mode", "traditional or fast_forward");
-		goto out;
-	}
-	if ((err = config_get_str(raw, "interface", NULL, &c->interface)) ||
-	    (err = config_get_str(raw, "fast_forward.inbound", NULL, &c->inbound)) ||
-	    (err = config_get_str(raw, "fast_forward.outbound", NULL, &c->outbound)) ||
-	    (err = config_get_str(raw, "fast_forward.filter_on", "inbound", &filter)))
-		goto out;
-	if (c->fast_forward) {
-		if (!c->inbound || !c->outbound) {
-			err = config_fail(
-			    raw, c->inbound ? "fast_forward.outbound" : "fast_forward.inbound",
-			    "fast_forward mode needs both interfaces");
-			goto out;
-		}
-		if (!strcmp(filter, "inbound"))
-			c->filter_on = ATTACH_FILTER_INBOUND;
-		else if (!strcmp(filter, "outbound"))
-			c->filter_on = ATTACH_FILTER_OUTBOUND;
-		else if (!strcmp(filter, "both"))
-			c->filter_on = ATTACH_FILTER_BOTH;
-		else {
-			err =
-			    config_fail(raw, "fast_forward.filter_on", "inbound, outbound or both");
-			goto out;
-		}
-	} else if (!c->interface) {
-		err = config_fail(raw, "interface", "required in traditional mode");
-		goto out;
-	}
-	if ((err = config_get_str(raw, "xdp_mode", "native", &xdp)))
-		goto out;
-	if (!strcmp(xdp, "native"))
-		c->xdp_mode = ATTACH_NATIVE;
-	else if (!strcmp(xdp, "generic"))
-		c->xdp_mode = ATTACH_GENERIC;
-	else if (!strcmp(xdp, "native_or_generic"))
-		c->xdp_mode = ATTACH_NATIVE_OR_GENERIC;
-	else {
-		err = config_fail(raw, "xdp_mode", "native, generic or native_or_generic");
-		goto out;
-	}
-	if ((err = config_get_bool(raw, "force", false, &c->force)))
+	if ((err = load_attach(raw, c)))
 		goto out;
 	if ((err = config_get_u64(raw, "capacity.rules", XDROP_DEF_MAX_EXACT, 16, 16u << 20, &v)))
 		goto out;
@@ -226,4 +232,14 @@ void agent_config_free(struct agent_config *c)
 	authlimit_cfg_free(&c->auth_limit);
 	config_free(c->raw);
 	c->raw = NULL;
+}
+
+void agent_config_dp_opts(const struct agent_config *c, struct dataplane_opts *o)
+{
+	*o = (struct dataplane_opts){.sz = sizeof(*o),
+				     .pin_dir = c->pin_dir,
+				     .max_exact = c->max_rules,
+				     .max_cidr = c->max_cidr_rules,
+				     .max_prefixes = c->max_prefixes,
+				     .max_rate = c->max_rate_rules};
 }

@@ -49,4 +49,8 @@ struct agent_config {
 int agent_config_load(struct agent_config *c, const char *path);
 void agent_config_free(struct agent_config *c);
 
+/* The data-plane options of the config (pins and capacities) into *o; the strings are
+ * borrowed from c. */
+void agent_config_dp_opts(const struct agent_config *c, struct dataplane_opts *o);
+
 #endif

@@ -3,30 +3,29 @@
  * beacon: see beacon.h.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "beacon.h"
+#include "clock.h"
 #include "log.h"
 #include "nodekey.h"
 #include "pubsub.h"
+#include "ticker.h"
 
 struct beacon {
 	struct beacon_opts o;
 	struct ruleset *rs;
 	struct stats *st;
 	struct pubsub_pub *pub;
-	pthread_t th;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool stop, started;
+	struct ticker *ticker;
 	uint64_t seq;
 };
 
-static void send_one(struct beacon *b)
+/* One beacon (a ticker call). */
+static void send_one(void *arg)
 {
+	struct beacon *b = arg;
 	Xdrop__V1__Beacon m = XDROP__V1__BEACON__INIT;
 	Xdrop__V1__Counters c = XDROP__V1__COUNTERS__INIT;
 	Xdrop__V1__Rates r = XDROP__V1__RATES__INIT;
@@ -37,14 +36,12 @@ static void send_one(struct beacon *b)
 	uint8_t bkey[XDROP_NODEKEY_LEN];
 	uint64_t match[XDROP_TOP_RULES], drop[XDROP_TOP_RULES];
 	double pps[XDROP_TOP_RULES];
-	struct timespec ts;
 	size_t n;
 	int err;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
 	m.node_id = (char *)b->o.node_id;
 	m.seq = ++b->seq;
-	m.sent_at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	m.sent_at = clock_wall_ns();
 	ruleset_published(b->rs, &m.revision, hash);
 	m.content_hash = hash;
 	stats_fill(b->st, &c, &r, &sys);
@@ -78,36 +75,17 @@ static void send_one(struct beacon *b)
 		free(ids[i]);
 }
 
-static void *loop(void *arg)
-{
-	struct beacon *b = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&b->lock);
-	while (!b->stop) {
-		pthread_mutex_unlock(&b->lock);
-		send_one(b);
-		pthread_mutex_lock(&b->lock);
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += (time_t)(b->o.interval_ms / 1000);
-		until.tv_nsec += (long)(b->o.interval_ms % 1000) * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
-		while (!b->stop && pthread_cond_timedwait(&b->cond, &b->lock, &until) != ETIMEDOUT)
-			;
-	}
-	pthread_mutex_unlock(&b->lock);
-	return NULL;
-}
-
 int beacon_start(struct beacon **out, const struct beacon_opts *o, struct ruleset *rs,
 		 struct stats *st)
 {
 	struct beacon *b = calloc(1, sizeof(*b));
 	struct pubsub_opts po = {.sz = sizeof(po), .url = o->url, .tls = o->tls};
-	pthread_condattr_t ca;
+	struct ticker_opts to = {.sz = sizeof(to),
+				 .name = "beacon",
+				 .period_ms = (unsigned)o->interval_ms,
+				 .first_now = true,
+				 .fn = send_one,
+				 .arg = b};
 	int err;
 
 	*out = NULL;
@@ -116,21 +94,14 @@ int beacon_start(struct beacon **out, const struct beacon_opts *o, struct rulese
 	b->o = *o;
 	b->rs = rs;
 	b->st = st;
-	pthread_mutex_init(&b->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&b->cond, &ca);
-	pthread_condattr_destroy(&ca);
 	err = pubsub_pub_open(&b->pub, &po);
 	if (err) {
 		log_error("controller health %s: %s", o->url, strerror(-err));
 		goto fail;
 	}
-	if (pthread_create(&b->th, NULL, loop, b)) {
-		err = -EAGAIN;
+	err = ticker_start(&b->ticker, &to);
+	if (err)
 		goto fail;
-	}
-	b->started = true;
 	*out = b;
 	return 0;
 fail:
@@ -142,15 +113,7 @@ void beacon_stop(struct beacon *b)
 {
 	if (!b)
 		return;
-	if (b->started) {
-		pthread_mutex_lock(&b->lock);
-		b->stop = true;
-		pthread_cond_broadcast(&b->cond);
-		pthread_mutex_unlock(&b->lock);
-		pthread_join(b->th, NULL);
-	}
+	ticker_stop(b->ticker);
 	pubsub_pub_close(b->pub);
-	pthread_mutex_destroy(&b->lock);
-	pthread_cond_destroy(&b->cond);
 	free(b);
 }

@@ -2,7 +2,8 @@
 /*
  * beacon: publishes the node's signed health beacon every interval (docs/sync.md):
  * applied revision and content hash, counters and rates, system stats, attach state,
- * entry counts and the top rules by drop rate.
+ * entry counts and the top rules by drop rate. The beacons are sent by a lib/ticker
+ * thread: the first at start, then every interval on the monotonic clock.
  */
 #ifndef XDROP_BEACON_H
 #define XDROP_BEACON_H
@@ -29,8 +30,11 @@ struct beacon_opts {
 	void *attach_arg;
 };
 
+/* Opens the publisher to o->url and starts sending. rs and st are borrowed and must
+ * outlive the beacon. Returns 0 with *out set, or a negative errno (logged). */
 int beacon_start(struct beacon **out, const struct beacon_opts *o, struct ruleset *rs,
 		 struct stats *st);
+/* Stops sending (a beacon in progress completes first) and frees b (NULL is fine). */
 void beacon_stop(struct beacon *b);
 
 #define XDROP_TOP_RULES 10 /* rules listed in a beacon */

@@ -1,38 +1,39 @@
 // SPDX-License-Identifier: MIT
 /*
- * xdrop-agent: the node daemon. Wiring only: config, data plane (adopting pinned state),
- * attachment, rule set, sampler, RPC service, sync with the controller, beacons; then a
- * one-second housekeeping loop (expiry, interface watch) until SIGTERM/SIGINT.
+ * xdrop-agent: the node daemon. Wiring only: parse the command line and the config, then
+ * bring the modules up in order (data plane adopting pinned state, protected flows,
+ * attachment and interface watch, rule set, sampler, sync with the controller, RPC
+ * service, beacons, wedge monitor), run a one-second housekeeping loop (expiry,
+ * interface watch) until SIGTERM/SIGINT, and take them down in reverse.
  *
  * Stopping the agent leaves filtering in place: the program, its link and its maps stay
  * pinned under pin_dir, and the next start adopts them without a gap. Only
- * `xdrop-agent --detach` removes the program (and the pins).
+ * `xdrop-agent --detach` (agent/detach.c) removes the program (and the pins).
  */
 #include <errno.h>
 #include <getopt.h>
-#include <net/if.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent_config.h"
-#include "attach.h"
 #include "beacon.h"
+#include "clock.h"
 #include "dataplane.h"
+#include "detach.h"
+#include "ifwatch.h"
 #include "log.h"
 #include "protect.h"
-#include "nodekey.h"
 #include "rpc.h"
 #include "ruleset.h"
 #include "service.h"
 #include "stats.h"
 #include "sync.h"
 #include "watchdog.h"
+#include "wedge.h"
 
 static volatile sig_atomic_t stop_flag;
 static _Atomic int64_t loop_beat; /* when the housekeeping loop last went round */
@@ -43,130 +44,19 @@ static void on_signal(int sig)
 	stop_flag = 1;
 }
 
-/* What the beacons and GetStats report about the attachment. */
-struct attach_state {
-	pthread_mutex_t lock;
-	const struct agent_config *cfg;
-	bool attached, generic;
-	char error[256];
-	unsigned ifindex[2];
-	const char *ifaces[2];
-	char **protected_flows; /* fixed after start-up */
-	size_t n_protected_flows;
+/* Everything the daemon wires together, in the order it is brought up. */
+struct agent {
+	struct agent_config cfg;
+	struct dataplane *dp;
+	struct protect_set prot;
+	struct ifwatch *ifw;
+	struct ruleset *rs;
+	struct stats *stats;
+	struct sync *sync;
+	struct service sv;
+	struct rpc_server *srv;
+	struct beacon *beacon;
 };
-
-static void attach_fill(void *arg, Xdrop__V1__AttachState *a)
-{
-	struct attach_state *s = arg;
-	static __thread char err_copy[256];
-
-	pthread_mutex_lock(&s->lock);
-	a->mode = s->cfg->fast_forward ? "fast_forward" : "traditional";
-	a->interfaces = (char **)s->ifaces;
-	a->n_interfaces = s->cfg->fast_forward ? 2 : 1;
-	a->xdp_mode = s->generic ? "generic" : "native";
-	a->attached = s->attached;
-	snprintf(err_copy, sizeof(err_copy), "%s", s->error);
-	a->error = err_copy;
-	a->direction = !s->cfg->fast_forward			     ? ""
-		       : s->cfg->filter_on == ATTACH_FILTER_BOTH     ? "both"
-		       : s->cfg->filter_on == ATTACH_FILTER_OUTBOUND ? "outbound"
-								     : "inbound";
-	a->protected_flows = s->protected_flows;
-	a->n_protected_flows = s->n_protected_flows;
-	pthread_mutex_unlock(&s->lock);
-}
-
-static int do_attach(struct dataplane *dp, const struct agent_config *c, struct attach_state *s)
-{
-	bool generic = false;
-	int err;
-
-	if (c->fast_forward)
-		err = attach_fast_forward(dp, c->inbound, c->outbound, c->filter_on, c->xdp_mode,
-					  c->force);
-	else
-		err = attach_iface(dp, c->interface, c->xdp_mode, c->force, &generic);
-	pthread_mutex_lock(&s->lock);
-	s->attached = err == 0;
-	s->generic = generic || c->xdp_mode == ATTACH_GENERIC;
-	snprintf(s->error, sizeof(s->error), "%s", err ? strerror(-err) : "");
-	for (int i = 0; i < (c->fast_forward ? 2 : 1); i++)
-		s->ifindex[i] = if_nametoindex(s->ifaces[i]);
-	pthread_mutex_unlock(&s->lock);
-	return err;
-}
-
-/* Interface watch: a vanished interface is reported; when it is back (a new ifindex), the
- * program is attached again. */
-static void watch_ifaces(struct dataplane *dp, const struct agent_config *c, struct attach_state *s)
-{
-	bool missing = false, changed = false;
-
-	for (int i = 0; i < (c->fast_forward ? 2 : 1); i++) {
-		unsigned idx = if_nametoindex(s->ifaces[i]);
-
-		if (!idx)
-			missing = true;
-		else if (idx != s->ifindex[i])
-			changed = true;
-	}
-	if (missing) {
-		pthread_mutex_lock(&s->lock);
-		if (s->attached)
-			log_warn("interface gone: filtering on it stopped until it comes back");
-		s->attached = false;
-		snprintf(s->error, sizeof(s->error), "interface missing");
-		for (int i = 0; i < 2; i++)
-			s->ifindex[i] = 0;
-		pthread_mutex_unlock(&s->lock);
-		return;
-	}
-	if (changed || !s->attached) {
-		if (do_attach(dp, c, s) == 0)
-			log_info("interface back: program attached again");
-	}
-}
-
-/* The node RPC server: open, register every handler, start. */
-static int rpc_up(struct rpc_server **srv, const struct agent_config *c, struct service *sv)
-{
-	struct rpc_server_opts ro = {.sz = sizeof(ro),
-				     .url = c->rpc_listen,
-				     .auth = sv->guard ? authlimit_hook : service_auth(),
-				     .auth_arg = sv->guard ? (void *)sv->guard : sv,
-				     .tls = &c->tls,
-				     .name = "agent"};
-	int err = rpc_server_open(srv, &ro);
-
-	if (!err)
-		err = service_register(sv, *srv);
-	if (!err)
-		err = rpc_server_start(*srv);
-	if (err) {
-		log_error("rpc on %s: %s", c->rpc_listen, strerror(-err));
-		rpc_server_close(*srv);
-		*srv = NULL;
-	}
-	return err;
-}
-
-/* The wedge monitor (lib/watchdog.h): an nng close pending WEDGE_CLOSE_MS, a
- * housekeeping loop idle WEDGE_LOOP_MS, or an RPC listener that has not answered the
- * agent's own Ping (asked every 5 s like any client would) for WEDGE_PING_MS means the
- * messaging library is stuck and the agent can no longer follow the controller or answer
- * RPC. It then starts afresh in place (same PID, same arguments): the new image adopts
- * the pinned program and maps like any restart, so filtering never stops.
- * A listener that stopped answering is not closed and opened again within the process:
- * nng 1.5.2's ipc listener stops accepting once a client disconnects before the SP
- * handshake (and has been seen to stop after SIGSTOP/SIGCONT), and closing such a
- * listener leaks what nng holds for it (about 4 kB, 25 kB with the agent's sockets, on
- * every reopen; LeakSanitizer reported it). A fresh image holds nothing of the old one.
- * The check covers plain listeners only: a TLS listener may demand a client certificate
- * the agent does not have. */
-#define WEDGE_CLOSE_MS 10000
-#define WEDGE_LOOP_MS  30000
-#define WEDGE_PING_MS  12000
 
 static void usage(FILE *f)
 {
@@ -188,47 +78,13 @@ static void usage(FILE *f)
 		"adopts the pinned program and maps without a gap.\n");
 }
 
-static int detach_all(const struct agent_config *c)
-{
-	struct dataplane_opts o = {.sz = sizeof(o),
-				   .pin_dir = c->pin_dir,
-				   .max_exact = c->max_rules,
-				   .max_cidr = c->max_cidr_rules,
-				   .max_prefixes = c->max_prefixes,
-				   .max_rate = c->max_rate_rules};
-	struct dataplane *dp = NULL;
-	int err, rc = 0;
+struct args {
+	const char *config_path, *level;
+	bool detach;
+};
 
-	err = dataplane_open(&dp, &o);
-	if (err) {
-		/* pinned maps made for other capacities or another build: remove the pinned
-		 * links and maps directly, without loading anything */
-		log_warn("data plane in %s cannot be opened with this config (%s): removing its "
-			 "pinned links and maps directly",
-			 c->pin_dir, strerror(-err));
-		dp = NULL;
-	}
-	for (int i = 0; i < (c->fast_forward ? 2 : 1); i++) {
-		const char *ifn = c->fast_forward ? (i ? c->outbound : c->inbound) : c->interface;
-
-		err = dp ? attach_detach(dp, ifn) : attach_detach_pinned(c->pin_dir, ifn);
-		if (err && err != -ENOENT) {
-			log_error("detach from %s: %s", ifn, strerror(-err));
-			rc = 2;
-		} else {
-			log_info("detached from %s", ifn);
-		}
-	}
-	err = dp ? dataplane_unpin(dp) : dataplane_unpin_dir(c->pin_dir);
-	if (err) {
-		log_error("remove pins in %s: %s", c->pin_dir, strerror(-err));
-		rc = 2;
-	}
-	dataplane_close(dp);
-	return rc;
-}
-
-int main(int argc, char **argv)
+/* Parses the command line. Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -237,35 +93,18 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct agent_config cfg;
-	struct attach_state ast = {.lock = PTHREAD_MUTEX_INITIALIZER};
-	static struct protect_set prot;
-	struct dataplane *dp = NULL;
-	struct ruleset *rs = NULL;
-	struct stats *stats = NULL;
-	struct rpc_server *srv = NULL;
-	struct sync *sync = NULL;
-	struct beacon *beacon = NULL;
-	struct service sv = {0};
-	const char *config_path = NULL, *level = NULL;
-	bool detach = false;
-	enum log_level lvl;
-	struct sigaction sa;
-	struct timespec ts;
-	int opt, err, rc = 2;
-
-	wd_save_argv(argv);
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "c:dl:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config_path = optarg;
+			a->config_path = optarg;
 			break;
 		case 'd':
-			detach = true;
+			a->detach = true;
 			break;
 		case 'l':
-			level = optarg;
+			a->level = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -275,27 +114,168 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (!config_path || optind != argc) {
+	if (!a->config_path || optind != argc) {
 		usage(stderr);
 		return 1;
 	}
-	if (agent_config_load(&cfg, config_path)) {
-		agent_config_free(&cfg); /* the parsed file, kept for the error message */
-		return 1;
-	}
-	log_set_level(cfg.log_level);
-	if (level) {
-		if (log_level_parse(level, &lvl)) {
+	return -1;
+}
+
+/* Loads the config and sets the log level. Returns -1 to go on, else the exit status. */
+static int load_config(struct agent_config *cfg, const struct args *a)
+{
+	enum log_level lvl;
+
+	if (agent_config_load(cfg, a->config_path))
+		return 1; /* the parsed file is kept for the error message: freed by the caller */
+	log_set_level(cfg->log_level);
+	if (a->level) {
+		if (log_level_parse(a->level, &lvl)) {
 			fprintf(stderr, "xdrop-agent: --log-level: error, warn, info or debug\n");
-			agent_config_free(&cfg);
 			return 1;
 		}
 		log_set_level(lvl);
 	}
 	log_route_libbpf();
-	if (detach) {
-		rc = detach_all(&cfg);
-		agent_config_free(&cfg);
+	return -1;
+}
+
+/* The data plane, the protected flows and the attachment. 0 or the error to stop on. */
+static int up_dataplane(struct agent *a)
+{
+	const struct agent_config *c = &a->cfg;
+	struct dataplane_opts o;
+	int err;
+
+	agent_config_dp_opts(c, &o);
+	err = dataplane_open(&a->dp, &o);
+	if (err) {
+		log_error("data plane: %s", strerror(-err));
+		return err;
+	}
+	/* before attaching: the control flows are protected from the first packet on */
+	err = protect_build(c, &a->prot);
+	if (err == -EINVAL)
+		return err;
+	if (!err && (err = protect_apply(a->dp, &a->prot)))
+		return err;
+	err = ifwatch_open(&a->ifw, a->dp, c, a->prot.textp, a->prot.ntext);
+	if (err)
+		return err;
+	err = ifwatch_attach(a->ifw);
+	if (err == -EBUSY || err == -EINVAL)
+		return err; /* a foreign program, or an impossible request: refuse to run */
+	if (err)
+		log_warn("not attached yet (%s); retrying every second", strerror(-err));
+	return 0;
+}
+
+/* Sync with the controller (none when standalone). */
+static int up_sync(struct agent *a)
+{
+	const struct agent_config *c = &a->cfg;
+	struct sync_opts so = {.node_id = c->node_id,
+			       .node_key = c->node_key,
+			       .rpc_url = c->controller_rpc,
+			       .push_url = c->controller_push,
+			       .tls = &c->tls};
+	int err;
+
+	if (!c->controller_rpc)
+		return 0;
+	err = sync_start(&a->sync, a->rs, &so);
+	a->sv.sync = a->sync;
+	return err;
+}
+
+/* Beacons to the controller (none when standalone). */
+static int up_beacon(struct agent *a)
+{
+	const struct agent_config *c = &a->cfg;
+	struct beacon_opts bo = {.node_id = c->node_id,
+				 .node_key = c->node_key,
+				 .url = c->controller_health,
+				 .tls = &c->tls,
+				 .interval_ms = c->beacon_interval_ms,
+				 .rpc_address = c->rpc_listen,
+				 .attach = ifwatch_fill,
+				 .attach_arg = a->ifw};
+
+	return c->controller_health ? beacon_start(&a->beacon, &bo, a->rs, a->stats) : 0;
+}
+
+/* Brings every module up in order. Returns 0 or the error to stop on. */
+static int agent_up(struct agent *a)
+{
+	struct agent_config *c = &a->cfg;
+	int err = up_dataplane(a);
+
+	if (err)
+		return err;
+	err = ruleset_open(&a->rs, a->dp, c->state_dir);
+	if (err) {
+		log_error("rule set in %s: %s", c->state_dir, strerror(-err));
+		return err;
+	}
+	err = stats_start(&a->stats, a->dp, a->rs, c->sample_interval_ms);
+	if (err)
+		return err;
+	a->sv = (struct service){.cfg = c,
+				 .rs = a->rs,
+				 .stats = a->stats,
+				 .attach_fill = ifwatch_fill,
+				 .attach_arg = a->ifw,
+				 .started_at = clock_wall_ns(),
+				 .protected_flows = a->prot.textp,
+				 .n_protected_flows = a->prot.ntext};
+	service_tokens(&a->sv);
+	err = up_sync(a);
+	if (!err)
+		err = service_start(&a->sv, &a->srv);
+	if (!err)
+		err = up_beacon(a);
+	return err;
+}
+
+/* Takes every module down in reverse order (each may be absent). */
+static void agent_down(struct agent *a)
+{
+	beacon_stop(a->beacon);
+	service_stop(&a->sv, a->srv);
+	sync_stop(a->sync);
+	stats_stop(a->stats);
+	ruleset_close(a->rs);
+	ifwatch_close(a->ifw);
+	dataplane_close(a->dp);
+}
+
+/* The housekeeping loop, once a second until a stop signal. */
+static void run(struct agent *a)
+{
+	while (!stop_flag) {
+		atomic_store(&loop_beat, wd_now_ms());
+		sleep(1);
+		ruleset_expire(a->rs, clock_wall_ns());
+		ifwatch_check(a->ifw);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct agent a; /* large (the protected flows): not on the stack */
+	struct args args = {0};
+	struct sigaction sa;
+	int rc;
+
+	wd_save_argv(argv);
+	rc = parse_args(argc, argv, &args);
+	if (rc >= 0)
+		return rc;
+	rc = load_config(&a.cfg, &args);
+	if (rc < 0 && args.detach)
+		rc = detach_run(&a.cfg);
+	if (rc >= 0) {
+		agent_config_free(&a.cfg);
 		return rc;
 	}
 
@@ -305,136 +285,23 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	{
-		struct dataplane_opts o = {.sz = sizeof(o),
-					   .pin_dir = cfg.pin_dir,
-					   .max_exact = cfg.max_rules,
-					   .max_cidr = cfg.max_cidr_rules,
-					   .max_prefixes = cfg.max_prefixes,
-					   .max_rate = cfg.max_rate_rules};
-
-		err = dataplane_open(&dp, &o);
-		if (err) {
-			log_error("data plane: %s", strerror(-err));
-			goto out;
-		}
-	}
-	/* before attaching: the control flows are protected from the first packet on */
-	err = protect_build(&cfg, &prot);
-	if (err == -EINVAL)
+	rc = 2;
+	if (agent_up(&a))
 		goto out;
-	if (!err && protect_apply(dp, &prot))
-		goto out;
-	ast.protected_flows = prot.textp;
-	ast.n_protected_flows = prot.ntext;
-	ast.cfg = &cfg;
-	ast.ifaces[0] = cfg.fast_forward ? cfg.inbound : cfg.interface;
-	ast.ifaces[1] = cfg.fast_forward ? cfg.outbound : NULL;
-	err = do_attach(dp, &cfg, &ast);
-	if (err == -EBUSY || err == -EINVAL) {
-		goto out; /* a foreign program, or an impossible request: refuse to run */
-	} else if (err) {
-		log_warn("not attached yet (%s); retrying every second", strerror(-err));
-	}
-	err = ruleset_open(&rs, dp, cfg.state_dir);
-	if (err) {
-		log_error("rule set in %s: %s", cfg.state_dir, strerror(-err));
-		goto out;
-	}
-	err = stats_start(&stats, dp, rs, cfg.sample_interval_ms);
-	if (err)
-		goto out;
-
-	memset(&sv, 0, sizeof(sv));
-	sv.cfg = &cfg;
-	sv.rs = rs;
-	sv.stats = stats;
-	sv.attach_fill = attach_fill;
-	sv.attach_arg = &ast;
-	sv.protected_flows = prot.textp;
-	sv.n_protected_flows = prot.ntext;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	sv.started_at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	if (cfg.node_id && cfg.node_key) {
-		uint8_t bkey[XDROP_NODEKEY_LEN];
-
-		snprintf(sv.node_token, sizeof(sv.node_token), "node:%s:%s", cfg.node_id,
-			 cfg.node_key);
-		nodekey_beacon_key(cfg.node_key, bkey);
-		if (nodekey_ctl_token(cfg.node_id, bkey, sv.ctl_token, sizeof(sv.ctl_token)))
-			sv.ctl_token[0] =
-			    '\0'; /* an id too long for a token: no controller calls */
-		explicit_bzero(bkey, sizeof(bkey));
-	}
-	if (cfg.controller_rpc) {
-		struct sync_opts so = {.node_id = cfg.node_id,
-				       .node_key = cfg.node_key,
-				       .rpc_url = cfg.controller_rpc,
-				       .push_url = cfg.controller_push,
-				       .tls = &cfg.tls};
-
-		err = sync_start(&sync, rs, &so);
-		if (err)
-			goto out;
-		sv.sync = sync;
-	}
-	err = authlimit_open(&sv.guard, &cfg.auth_limit, service_auth(), &sv); /* failed keys */
-	if (!err)
-		err = rpc_up(&srv, &cfg, &sv);
-	if (err)
-		goto out;
-	if (cfg.controller_health) {
-		struct beacon_opts bo = {.node_id = cfg.node_id,
-					 .node_key = cfg.node_key,
-					 .url = cfg.controller_health,
-					 .tls = &cfg.tls,
-					 .interval_ms = cfg.beacon_interval_ms,
-					 .rpc_address = cfg.rpc_listen,
-					 .attach = attach_fill,
-					 .attach_arg = &ast};
-
-		err = beacon_start(&beacon, &bo, rs, stats);
-		if (err)
-			goto out;
-	}
-	log_info("xdrop-agent running: %s%s%s, rpc %s, %s, revision %llu", ast.ifaces[0],
-		 cfg.fast_forward ? " <-> " : "", cfg.fast_forward ? ast.ifaces[1] : "",
-		 cfg.rpc_listen, cfg.controller_rpc ? "managed by a controller" : "standalone",
-		 (unsigned long long)ruleset_revision(rs));
+	log_info("xdrop-agent running: %s%s%s, rpc %s, %s, revision %llu", ifwatch_iface(a.ifw, 0),
+		 a.cfg.fast_forward ? " <-> " : "",
+		 a.cfg.fast_forward ? ifwatch_iface(a.ifw, 1) : "", a.cfg.rpc_listen,
+		 a.cfg.controller_rpc ? "managed by a controller" : "standalone",
+		 (unsigned long long)ruleset_revision(a.rs));
 	atomic_store(&loop_beat, wd_now_ms());
-	{
-		struct wd_monitor_opts wo = {.sz = sizeof(wo),
-					     .close_limit_ms = WEDGE_CLOSE_MS,
-					     .beat = &loop_beat,
-					     .beat_limit_ms = WEDGE_LOOP_MS,
-					     .ping_url = cfg.rpc_listen,
-					     .ping_limit_ms = WEDGE_PING_MS,
-					     .stopping = &stop_flag};
-
-		err = wd_monitor_start(&wo);
-		if (err) {
-			log_error("wedge monitor: %s", strerror(-err));
-			goto out;
-		}
-	}
-	while (!stop_flag) {
-		atomic_store(&loop_beat, wd_now_ms());
-		sleep(1);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ruleset_expire(rs, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
-		watch_ifaces(dp, &cfg, &ast);
-	}
+	if (wedge_start(&a.cfg, &loop_beat, &stop_flag))
+		goto out;
+	run(&a);
 	log_info("stopping; filtering stays in place (xdrop-agent --detach removes it)");
 	wd_exit_after(XDROP_STOP_LIMIT_S, 0);
 	rc = 0;
 out:
-	beacon_stop(beacon);
-	rpc_server_close(srv);
-	authlimit_close(sv.guard);
-	sync_stop(sync);
-	stats_stop(stats);
-	ruleset_close(rs);
-	dataplane_close(dp);
-	agent_config_free(&cfg);
+	agent_down(&a);
+	agent_config_free(&a.cfg);
 	return rc;
 }

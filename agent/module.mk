@@ -19,9 +19,13 @@ $(DP_SAN_A): $(DP_SRCS:%.c=$(SANOBJ)/%.o)
 ALL_TARGETS += $(DP_A) $(DP_SAN_A)
 CHECK_SOURCES += $(DP_SRCS) agent/dataplane.h agent/dataplane/dp_priv.h agent/attach.h
 
-# The daemon.
-AGENT_SRCS := agent/main.c agent/agent_config.c agent/ruleset.c agent/stats.c agent/sync.c \
-	agent/beacon.c agent/service.c agent/protect.c
+# The daemon. The rule set (agent/ruleset/) and its field access are also linked by the
+# rule-set unit test, without main.c.
+RULESET_SRCS := agent/ruleset/kind.c agent/ruleset/model.c agent/ruleset/change.c \
+	agent/ruleset/delta.c agent/ruleset/journal.c agent/ruleset/stage.c agent/ruleset/local.c \
+	agent/ruleset/query.c agent/ruleset/open.c agent/pbfield.c
+AGENT_SRCS := agent/main.c agent/agent_config.c $(RULESET_SRCS) agent/stats.c agent/sync.c \
+	agent/beacon.c agent/service.c agent/protect.c agent/ifwatch.c agent/detach.c agent/wedge.c
 AGENT_BIN  := $(BIN)/xdrop-agent
 AGENT_SAN_BIN := $(BIN)/xdrop-agent-san
 
@@ -37,4 +41,18 @@ $(AGENT_SAN_BIN): $(AGENT_SRCS:%.c=$(SANOBJ)/%.o) $(DP_SAN_A) $(RPC_SAN_A) $(LIB
 
 ALL_TARGETS += $(AGENT_BIN) $(AGENT_SAN_BIN)
 CHECK_SOURCES += $(AGENT_SRCS) agent/agent_config.h agent/ruleset.h agent/stats.h \
-	agent/sync.h agent/beacon.h agent/service.h
+	agent/sync.h agent/beacon.h agent/service.h agent/pbfield.h agent/ruleset/model.h \
+	agent/protect.h agent/ifwatch.h agent/detach.h agent/wedge.h
+
+# The rule set's unit suite: the real module on an unpinned data plane (tests/lib/testdp).
+$(SANOBJ)/tests/unit/test_ruleset.o: XCFLAGS += -Iagent -Itests/lib
+$(SANOBJ)/tests/unit/test_ruleset.o: | $(PROTO_H) $(BPF_SKEL)
+$(TBIN)/test_ruleset: $(SANOBJ)/tests/unit/test_ruleset.o $(RULESET_SRCS:%.c=$(SANOBJ)/%.o) \
+		$(SANOBJ)/tests/lib/testdp.o $(SANOBJ)/tests/lib/pkt.o $(DP_SAN_A) $(RPC_SAN_A) \
+		$(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF) -lcmocka -lpthread
+
+ALL_TARGETS += $(TBIN)/test_ruleset
+TEST_SUITES += $(TBIN)/test_ruleset
+CHECK_SOURCES += tests/unit/test_ruleset.c

@@ -10,6 +10,11 @@
  * deltas in the state directory, replayed at start-up. So a restarted agent, with or
  * without a controller, comes back with the last applied set.
  *
+ * Rules and whitelist entries are two kinds of one collection: each is described once by
+ * a struct ruleset_kind (agent/ruleset/kind.c), and every function here that takes a kind
+ * works the same for both. A new kind, or a new field of one, is an edit of that table.
+ * The module's files are in agent/ruleset/ (model, journal, stage, local, query, kind).
+ *
  * All functions lock internally and may be called from any thread.
  */
 #ifndef XDROP_RULESET_H
@@ -21,14 +26,74 @@
 #include "dataplane.h"
 #include "rpc.h"
 #include "rulehash.h"
+#include "rulepb.h"
 #include "xdrop.pb-c.h"
 
 struct ruleset;
+
+/* What a field of a kind's message takes part in (struct ruleset_field.flags). */
+enum {
+	RSF_WRITE = 1 << 0,  /* an update may set it (all of these when the mask is empty) */
+	RSF_SEARCH = 1 << 1, /* a list's search text matches it (case-insensitive substring) */
+	RSF_SORT = 1 << 2,   /* a list may sort by it */
+	RSF_FILTER = 1 << 3, /* the list request's field of the same name filters by it */
+};
+
+/* One field of a kind's message, by its proto name, and what it takes part in. */
+struct ruleset_field {
+	const char *name;
+	unsigned flags;
+};
+
+/*
+ * A collection descriptor: everything about one kind of entry (rules, whitelist entries)
+ * that differs between kinds. Field names are proto names, reached through agent/pbfield.
+ */
+struct ruleset_kind {
+	unsigned index;			       /* position in ruleset_kinds[] */
+	uint8_t dp_kind;		       /* enum xdrop_kind of its data-plane entries */
+	const char *noun;		       /* in messages: "rule", "whitelist entry" */
+	const ProtobufCMessageDescriptor *msg; /* Rule, WhitelistEntry */
+	const struct ruleset_field *fields;
+	size_t nfields;
+	const char *default_sort; /* a RSF_SORT field: lists sort by it when asked for none */
+	/* fields with a role in local writes (NULL: the kind has none) */
+	const char *id_field;	   /* assigned (UUID v4) on create, kept on update */
+	const char *created_field; /* set on create, kept on update */
+	const char *updated_field; /* set on every write */
+	const char *source_field;  /* "api" when a write leaves it empty */
+	const char *stats_field;   /* read-only counters: cleared on write, filled by replies */
+	/* where a kind sits in the wire messages */
+	const char *item_field;	 /* Create*Request, *WriteReply: "rule", "entry" */
+	const char *list_field;	 /* List*Response, BatchCreate*Request: "rules", "entries" */
+	const char *chunk_field; /* SnapshotChunk: "rules", "whitelist" */
+	const char *chunk_total; /* SnapshotChunk: "total_rules", "total_whitelist" */
+	const char *upsert_op;	 /* DeltaOp: "upsert_rule", "upsert_whitelist" */
+	const char *delete_op;	 /* DeltaOp: "delete_rule", "delete_whitelist" */
+	size_t batch_max;	 /* entries per local batch */
+	/* the kind's conversions (lib/rulepb.h, lib/rulehash.h) */
+	int (*to_spec)(const ProtobufCMessage *m, struct rule_spec *s, struct rule_error *err);
+	int (*digest)(const ProtobufCMessage *m, uint8_t out[RULEHASH_LEN]);
+	int (*canon)(ProtobufCMessage *m, struct rulepb_canon_buf *buf);
+	/* whether an entry belongs in the data plane at now_ns (NULL: always) */
+	bool (*active)(const ProtobufCMessage *m, int64_t now_ns);
+};
+
+#define RULESET_NKINDS 2
+extern const struct ruleset_kind ruleset_rules;
+extern const struct ruleset_kind ruleset_whitelist;
+/* Every kind, by index. */
+extern const struct ruleset_kind *const ruleset_kinds[RULESET_NKINDS];
+
+/* Checks that every name in every kind resolves in its proto messages. Returns 0, or
+ * -EINVAL after logging the first name that does not. ruleset_open calls it. */
+int ruleset_kinds_check(void);
 
 /* Opens the set: loads state_dir's snapshot and journal (if any) and makes the data plane
  * hold exactly the active part of it (a no-op switch when it already does, as after an
  * adoption). state_dir NULL keeps nothing on disk. Returns 0 or a negative errno. */
 int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_dir);
+/* Frees the set (NULL is fine); the data plane keeps what it holds. */
 void ruleset_close(struct ruleset *rs);
 
 /* The published state: the revision (and content hash, 64 hex digits) that packets see.
@@ -38,6 +103,7 @@ void ruleset_close(struct ruleset *rs);
 uint64_t ruleset_revision(struct ruleset *rs);
 void ruleset_hash(struct ruleset *rs, char out[RULEHASH_HEX]);
 void ruleset_published(struct ruleset *rs, uint64_t *revision, char hash[RULEHASH_HEX]);
+/* How many rules and whitelist entries are stored (active or not). */
 void ruleset_counts(struct ruleset *rs, uint64_t *rules, uint64_t *whitelist);
 
 /* Applies a delta whose base_revision is the applied revision (else -ESTALE), in one
@@ -47,8 +113,8 @@ void ruleset_counts(struct ruleset *rs, uint64_t *rules, uint64_t *whitelist);
 int ruleset_apply_delta(struct ruleset *rs, const Xdrop__V1__Delta *d, struct rpc_status *st);
 
 /* Snapshot staging: begin (discarding any staged one), add chunks in order, commit. The
- * commit checks the chunk count, the totals and the content hash before the one switch.
- * Returns 0 or a negative errno with *st filled; a failed commit changes nothing. */
+ * commit checks the chunk count and the content hash before the one switch. Each returns
+ * 0 or a negative errno with *st filled; a failed commit changes nothing. */
 int ruleset_stage_begin(struct ruleset *rs, uint64_t revision, const char *hash,
 			uint32_t chunk_count);
 int ruleset_stage_chunk(struct ruleset *rs, const Xdrop__V1__SnapshotChunk *c,
@@ -57,44 +123,53 @@ int ruleset_stage_commit(struct ruleset *rs, struct rpc_status *st);
 /* The chunk index the staging expects next, or -1 when nothing is staged. */
 int ruleset_stage_next(struct ruleset *rs);
 
-/* Local writes (standalone agents): each is one new revision. *out receives a copy of the
- * stored message (free with protobuf_c_message_free_unpacked). Errors: -EINVAL (field in
- * *st), -EEXIST (duplicate match key, the existing id in the message), -ENOENT, -ENOSPC. */
-int ruleset_create_rule(struct ruleset *rs, const Xdrop__V1__Rule *r, Xdrop__V1__Rule **out,
-			struct rpc_status *st);
-int ruleset_update_rule(struct ruleset *rs, const char *id, const Xdrop__V1__Rule *r, char **mask,
-			size_t nmask, Xdrop__V1__Rule **out, struct rpc_status *st);
-int ruleset_create_wl(struct ruleset *rs, const Xdrop__V1__WhitelistEntry *w,
-		      Xdrop__V1__WhitelistEntry **out, struct rpc_status *st);
-/* Deletes rules (is_wl false) or whitelist entries by id in one revision. */
-int ruleset_delete(struct ruleset *rs, bool is_wl, char **ids, size_t n, struct rpc_status *st);
-/* Creates many in one revision (all or nothing). */
-int ruleset_create_rules(struct ruleset *rs, Xdrop__V1__Rule **rules, size_t n, char ***ids_out,
-			 struct rpc_status *st, size_t *bad_index);
-int ruleset_create_wls(struct ruleset *rs, Xdrop__V1__WhitelistEntry **wl, size_t n,
-		       char ***ids_out, struct rpc_status *st, size_t *bad_index);
+/*
+ * Local writes (standalone agents), each one new revision. m is a message of k->msg
+ * (borrowed); ids, creation and update times are assigned here, the rest canonicalised
+ * (lib/rulepb.h). *out, when not NULL, receives a copy of the stored message (free with
+ * ruleset_free). Errors, with *st filled and nothing changed: -EINVAL (the field named in
+ * st->field), -EEXIST (the same match exists: its id in the message), -ENOENT (no such
+ * id), -ENOSPC (too many, or the data plane is full), -ENOMEM.
+ */
+int ruleset_create(struct ruleset *rs, const struct ruleset_kind *k, const ProtobufCMessage *m,
+		   ProtobufCMessage **out, struct rpc_status *st);
+/* Replaces the fields named in mask[0..nmask) (every RSF_WRITE field when nmask is 0) of
+ * entry id with m's; -EINVAL names "update_mask" for a name that is not RSF_WRITE. */
+int ruleset_update(struct ruleset *rs, const struct ruleset_kind *k, const char *id,
+		   const ProtobufCMessage *m, char **mask, size_t nmask, ProtobufCMessage **out,
+		   struct rpc_status *st);
+/* Deletes entries by id in one revision; all must exist. */
+int ruleset_delete(struct ruleset *rs, const struct ruleset_kind *k, char **ids, size_t n,
+		   struct rpc_status *st);
+/* Creates msgs[0..n) in one revision, all or nothing; on failure *bad_index is the one
+ * refused. On success *ids_out (when not NULL) is a malloc'ed array of n malloc'ed ids and
+ * a NULL (free each, then the array). */
+int ruleset_create_many(struct ruleset *rs, const struct ruleset_kind *k,
+			ProtobufCMessage *const *msgs, size_t n, char ***ids_out,
+			struct rpc_status *st, size_t *bad_index);
 
-/* Copies of stored messages; NULL when absent. */
-Xdrop__V1__Rule *ruleset_get_rule(struct ruleset *rs, const char *id);
-Xdrop__V1__WhitelistEntry *ruleset_get_wl(struct ruleset *rs, const char *id);
+/* A copy of the stored entry id (free with ruleset_free); NULL when absent. */
+ProtobufCMessage *ruleset_get(struct ruleset *rs, const struct ruleset_kind *k, const char *id);
 
-/* Lists (filtered, sorted, paged) into the response (copies owned by the response). */
-int ruleset_list_rules(struct ruleset *rs, const Xdrop__V1__ListRulesRequest *q,
-		       Xdrop__V1__ListRulesResponse *resp);
-int ruleset_list_wl(struct ruleset *rs, const Xdrop__V1__ListWhitelistRequest *q,
-		    Xdrop__V1__ListWhitelistResponse *resp);
+/* Lists k's entries filtered, sorted and paged as req (a List*Request) asks, into resp
+ * (the matching List*Response: its k->list_field, count and pagination). The entries are
+ * copies and, with the array and the pagination, are the caller's: free each with
+ * ruleset_free, the array and the pagination with free(). Returns 0 or -ENOMEM. */
+int ruleset_list(struct ruleset *rs, const struct ruleset_kind *k, const ProtobufCMessage *req,
+		 ProtobufCMessage *resp);
 
-/* Removes expired rules from the data plane (they stay stored). Returns how many. */
+/* Removes rules expired at now_ns (wall time) from the data plane; they stay stored.
+ * Returns how many, or a negative errno. */
 int ruleset_expire(struct ruleset *rs, int64_t now_ns);
 
-/* Calls fn for each stored rule with its spec and whether it is in the data plane. */
+/* Calls fn for each stored rule with its spec and whether it is in the data plane (the
+ * set's lock is held: fn must not call back into the set). */
 void ruleset_foreach_rule(struct ruleset *rs,
 			  void (*fn)(void *arg, const Xdrop__V1__Rule *r, const struct rule_spec *s,
 				     bool active),
 			  void *arg);
 
-/* Frees what the list/get/create functions return. */
-void ruleset_free_rule(Xdrop__V1__Rule *r);
-void ruleset_free_wl(Xdrop__V1__WhitelistEntry *w);
+/* Frees a message the functions above returned (NULL is fine). */
+void ruleset_free(ProtobufCMessage *m);
 
 #endif

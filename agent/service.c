@@ -14,22 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
+#include "nodekey.h"
+#include "pbfield.h"
 #include "service.h"
 
 enum scope { SCOPE_READ = 1, SCOPE_ADMIN = 2 };
 
 static int scope_admin = SCOPE_ADMIN, scope_read = SCOPE_READ;
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Constant-time comparison of two tokens (length leaks, content does not). */
 static bool token_eq(const char *a, const char *b)
@@ -119,40 +113,41 @@ static Xdrop__V1__SyncOutcome *local_outcome(struct service *sv, struct rpc_call
 	return o;
 }
 
-static void free_rule(void *p)
+static void free_msg(void *p)
 {
-	ruleset_free_rule(p);
+	ruleset_free(p);
 }
 
-static void free_wl(void *p)
+static void free_ids(void *p)
 {
-	ruleset_free_wl(p);
+	char **ids = p;
+
+	for (size_t i = 0; ids && ids[i]; i++)
+		free(ids[i]);
+	free(ids);
 }
 
-/* Adds the rule's counters to a rule copy about to be returned. */
-static void attach_stats(struct service *sv, struct rpc_call *call, Xdrop__V1__Rule *r)
+/* Adds the entry's counters to a copy about to be returned, when its kind has them. They
+ * belong to the copy: ruleset_free frees them with it. */
+static void attach_stats(struct service *sv, const struct ruleset_kind *k, ProtobufCMessage *m)
 {
-	Xdrop__V1__RuleStats *rs = rpc_call_alloc(call, sizeof(*rs));
-	uint64_t m = 0, d = 0;
+	Xdrop__V1__RuleStats *rs;
+	ProtobufCMessage *old;
+	uint64_t match = 0, drop = 0;
 	double pps = 0;
 
-	if (!rs)
+	if (!k->stats_field || !(rs = malloc(sizeof(*rs))))
 		return;
 	xdrop__v1__rule_stats__init(rs);
-	if (stats_rule(sv->stats, r->id, &m, &d, &pps) == 0) {
-		rs->match_count = m;
-		rs->drop_count = d;
+	if (stats_rule(sv->stats, pbf_str(m, k->id_field), &match, &drop, &pps) == 0) {
+		rs->match_count = match;
+		rs->drop_count = drop;
 		rs->pps = pps;
 	}
-	r->stats = rs; /* freed with the call, not with the rule: detach before freeing */
-}
-
-static void free_rule_detached(void *p)
-{
-	Xdrop__V1__Rule *r = p;
-
-	r->stats = NULL;
-	ruleset_free_rule(r);
+	old = pbf_get_ptr(m, k->stats_field);
+	if (old)
+		protobuf_c_message_free_unpacked(old, NULL);
+	pbf_set_ptr(m, k->stats_field, rs);
 }
 
 /* ---- HealthService ---- */
@@ -165,124 +160,126 @@ static enum rpc_code h_ping(struct rpc_call *call, const ProtobufCMessage *req,
 
 	(void)arg;
 	r->data = q->data;
-	r->at = now_ns();
+	r->at = clock_wall_ns();
 	r->server = "xdrop-agent";
 	(void)call;
 	return RPC_OK;
 }
 
-/* ---- RuleService ---- */
+/* ---- RuleService and WhitelistService: one collection each ---- */
 
-static enum rpc_code r_list(struct rpc_call *call, const ProtobufCMessage *req,
+/* The RPC service of each kind; it has the generic methods its proto service declares
+ * (the whitelist has no Update). Requests and replies are reached by the field names in
+ * the kind's descriptor (agent/ruleset.h). */
+static const struct collection {
+	const ProtobufCServiceDescriptor *svc;
+	const struct ruleset_kind *kind;
+} collections[] = {
+    {&xdrop__v1__rule_service__descriptor, &ruleset_rules},
+    {&xdrop__v1__whitelist_service__descriptor, &ruleset_whitelist},
+};
+
+/* The kind a call of a collection's service is about. */
+static const struct ruleset_kind *kind_of(struct rpc_call *call)
+{
+	for (size_t i = 0; i < sizeof(collections) / sizeof(collections[0]); i++)
+		if (!strcmp(rpc_call_service(call), collections[i].svc->name))
+			return collections[i].kind;
+	return &ruleset_rules; /* not reached: handlers are registered for these only */
+}
+
+static enum rpc_code c_list(struct rpc_call *call, const ProtobufCMessage *req,
 			    ProtobufCMessage *resp, void *arg)
 {
 	struct service *sv = arg;
-	Xdrop__V1__ListRulesResponse *r = (void *)resp;
-	int err = ruleset_list_rules(sv->rs, (const void *)req, r);
+	const struct ruleset_kind *k = kind_of(call);
+	int err = ruleset_list(sv->rs, k, req, resp);
+	size_t n;
+	ProtobufCMessage **v = pbf_repeated(resp, k->list_field, &n);
 
-	for (size_t i = 0; i < r->n_rules; i++) {
-		attach_stats(sv, call, r->rules[i]);
-		rpc_call_defer(call, free_rule_detached, r->rules[i]);
+	for (size_t i = 0; i < n; i++) {
+		attach_stats(sv, k, v[i]);
+		rpc_call_defer(call, free_msg, v[i]);
 	}
-	rpc_call_defer(call, free, r->rules);
-	rpc_call_defer(call, free, r->pagination);
+	rpc_call_defer(call, free, v);
+	rpc_call_defer(call, free, pbf_get_ptr(resp, "pagination"));
 	if (err)
 		return rpc_call_error(call, RPC_INTERNAL, NULL, "%s", strerror(-err));
 	return RPC_OK;
 }
 
-static enum rpc_code r_get(struct rpc_call *call, const ProtobufCMessage *req,
+static enum rpc_code c_get(struct rpc_call *call, const ProtobufCMessage *req,
 			   ProtobufCMessage *resp, void *arg)
 {
 	struct service *sv = arg;
-	const Xdrop__V1__GetRuleRequest *q = (const void *)req;
-	Xdrop__V1__Rule *r = ruleset_get_rule(sv->rs, q->id ? q->id : "");
+	const struct ruleset_kind *k = kind_of(call);
+	const char *id = pbf_str(req, "id");
+	ProtobufCMessage *m = ruleset_get(sv->rs, k, id);
 
-	if (!r)
-		return rpc_call_error(call, RPC_NOT_FOUND, "id", "no rule with id %s", q->id);
-	attach_stats(sv, call, r);
-	/* the reply is resp: copy the found rule's fields into it */
-	*(Xdrop__V1__Rule *)resp = *r;
-	rpc_call_defer(call, free_rule_detached, r);
+	if (!m)
+		return rpc_call_error(call, RPC_NOT_FOUND, "id", "no %s with id %s", k->noun, id);
+	attach_stats(sv, k, m);
+	/* the reply is resp: the found entry's fields go into it, m is freed after packing */
+	memcpy(resp, m, k->msg->sizeof_message);
+	rpc_call_defer(call, free_msg, m);
 	return RPC_OK;
 }
 
-static enum rpc_code r_create(struct rpc_call *call, const ProtobufCMessage *req,
+/* Create and Update: the request's entry (required) stored as a new revision; the reply
+ * holds the stored entry and the write's outcome. */
+static enum rpc_code c_write(struct rpc_call *call, const ProtobufCMessage *req,
+			     ProtobufCMessage *resp, void *arg)
+{
+	struct service *sv = arg;
+	const struct ruleset_kind *k = kind_of(call);
+	const ProtobufCMessage *body = pbf_get_ptr(req, k->item_field);
+	struct rpc_status st = {0};
+	ProtobufCMessage *out = NULL;
+	enum rpc_code c = refuse_managed(sv, call);
+	size_t nmask;
+	char **mask = pbf_repeated(req, "update_mask", &nmask);
+	int err;
+
+	if (c != RPC_OK)
+		return c;
+	if (!body)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, k->item_field, "%s is required",
+				      k->item_field);
+	if (!strcmp(rpc_call_method(call), "Update"))
+		err = ruleset_update(sv->rs, k, pbf_str(req, "id"), body, mask, nmask, &out, &st);
+	else
+		err = ruleset_create(sv->rs, k, body, &out, &st);
+	if (err)
+		return from_status(call, &st, err);
+	pbf_set_ptr(resp, k->item_field, out);
+	pbf_set_ptr(resp, "sync", local_outcome(sv, call));
+	rpc_call_defer(call, free_msg, out);
+	return RPC_OK;
+}
+
+static enum rpc_code c_delete(struct rpc_call *call, const ProtobufCMessage *req,
 			      ProtobufCMessage *resp, void *arg)
 {
 	struct service *sv = arg;
-	const Xdrop__V1__CreateRuleRequest *q = (const void *)req;
-	Xdrop__V1__RuleWriteReply *w = (void *)resp;
-	struct rpc_status st = {0};
-	Xdrop__V1__Rule *out = NULL;
-	enum rpc_code c = refuse_managed(sv, call);
-	int err;
-
-	if (c != RPC_OK)
-		return c;
-	if (!q->rule)
-		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "rule", "rule is required");
-	err = ruleset_create_rule(sv->rs, q->rule, &out, &st);
-	if (err)
-		return from_status(call, &st, err);
-	w->rule = out;
-	w->sync = local_outcome(sv, call);
-	rpc_call_defer(call, free_rule, out);
-	return RPC_OK;
-}
-
-static enum rpc_code r_update(struct rpc_call *call, const ProtobufCMessage *req,
-			      ProtobufCMessage *resp, void *arg)
-{
-	struct service *sv = arg;
-	const Xdrop__V1__UpdateRuleRequest *q = (const void *)req;
-	Xdrop__V1__RuleWriteReply *w = (void *)resp;
-	struct rpc_status st = {0};
-	Xdrop__V1__Rule *out = NULL;
-	enum rpc_code c = refuse_managed(sv, call);
-	int err;
-
-	if (c != RPC_OK)
-		return c;
-	if (!q->rule)
-		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "rule", "rule is required");
-	err = ruleset_update_rule(sv->rs, q->id ? q->id : "", q->rule, q->update_mask,
-				  q->n_update_mask, &out, &st);
-	if (err)
-		return from_status(call, &st, err);
-	w->rule = out;
-	w->sync = local_outcome(sv, call);
-	rpc_call_defer(call, free_rule, out);
-	return RPC_OK;
-}
-
-static enum rpc_code del_common(struct service *sv, struct rpc_call *call, bool wl, char **ids,
-				size_t n, Xdrop__V1__SyncOutcome **sync)
-{
-	struct rpc_status st = {0};
-	enum rpc_code c = refuse_managed(sv, call);
-	int err;
-
-	if (c != RPC_OK)
-		return c;
-	err = ruleset_delete(sv->rs, wl, ids, n, &st);
-	if (err)
-		return from_status(call, &st, err);
-	*sync = local_outcome(sv, call);
-	return RPC_OK;
-}
-
-static enum rpc_code r_delete(struct rpc_call *call, const ProtobufCMessage *req,
-			      ProtobufCMessage *resp, void *arg)
-{
+	const struct ruleset_kind *k = kind_of(call);
 	const Xdrop__V1__DeleteRequest *q = (const void *)req;
 	Xdrop__V1__DeleteReply *r = (void *)resp;
+	struct rpc_status st = {0};
+	enum rpc_code c = refuse_managed(sv, call);
 	char *id = q->id ? q->id : "";
-	enum rpc_code c = del_common(arg, call, false, &id, 1, &r->sync);
+	size_t len = strlen(k->noun) + sizeof(" deleted");
+	int err;
 
-	if (c == RPC_OK)
-		r->message = "rule deleted";
-	return c;
+	if (c != RPC_OK)
+		return c;
+	err = ruleset_delete(sv->rs, k, &id, 1, &st);
+	if (err)
+		return from_status(call, &st, err);
+	r->sync = local_outcome(sv, call);
+	r->message = rpc_call_alloc(call, len);
+	if (r->message)
+		snprintf(r->message, len, "%s deleted", k->noun);
+	return RPC_OK;
 }
 
 static enum rpc_code batch_reply(struct service *sv, struct rpc_call *call,
@@ -320,51 +317,57 @@ static enum rpc_code batch_reply(struct service *sv, struct rpc_call *call,
 	return RPC_OK;
 }
 
-static void free_ids(void *p)
-{
-	char **ids = p;
-
-	for (size_t i = 0; ids && ids[i]; i++)
-		free(ids[i]);
-	free(ids);
-}
-
-static enum rpc_code r_batch_create(struct rpc_call *call, const ProtobufCMessage *req,
+static enum rpc_code c_batch_create(struct rpc_call *call, const ProtobufCMessage *req,
 				    ProtobufCMessage *resp, void *arg)
 {
 	struct service *sv = arg;
-	const Xdrop__V1__BatchCreateRulesRequest *q = (const void *)req;
+	const struct ruleset_kind *k = kind_of(call);
 	struct rpc_status st = {0};
 	enum rpc_code c = refuse_managed(sv, call);
+	size_t n, bad = 0;
+	ProtobufCMessage **msgs = pbf_repeated(req, k->list_field, &n);
 	char **ids = NULL;
-	size_t bad = 0;
 	int err;
 
 	if (c != RPC_OK)
 		return c;
-	err = ruleset_create_rules(sv->rs, q->rules, q->n_rules, &ids, &st, &bad);
+	err = ruleset_create_many(sv->rs, k, msgs, n, &ids, &st, &bad);
 	if (ids)
 		rpc_call_defer(call, free_ids, ids);
-	return batch_reply(sv, call, (void *)resp, err, &st, bad, ids, q->n_rules, false);
+	return batch_reply(sv, call, (void *)resp, err, &st, bad, ids, n, false);
 }
 
-static enum rpc_code r_batch_delete(struct rpc_call *call, const ProtobufCMessage *req,
+static enum rpc_code c_batch_delete(struct rpc_call *call, const ProtobufCMessage *req,
 				    ProtobufCMessage *resp, void *arg)
 {
 	struct service *sv = arg;
 	const Xdrop__V1__BatchDeleteRequest *q = (const void *)req;
-	Xdrop__V1__BatchReply *r = (void *)resp;
 	struct rpc_status st = {0};
 	enum rpc_code c = refuse_managed(sv, call);
 	int err;
 
 	if (c != RPC_OK)
 		return c;
-	err = ruleset_delete(sv->rs, !strcmp(rpc_call_service(call), "xdrop.v1.WhitelistService"),
-			     q->ids, q->n_ids, &st);
-	return batch_reply(sv, call, r, err, &st, 0, err ? NULL : q->ids, q->n_ids, true);
+	err = ruleset_delete(sv->rs, kind_of(call), q->ids, q->n_ids, &st);
+	return batch_reply(sv, call, (void *)resp, err, &st, 0, err ? NULL : q->ids, q->n_ids,
+			   true);
 }
 
+/* The generic methods, registered for every collection whose proto service has them. */
+static const struct {
+	const char *method;
+	rpc_handler_fn fn;
+} collection_methods[] = {
+    {"List", c_list},
+    {"Get", c_get},
+    {"Create", c_write},
+    {"Update", c_write},
+    {"Delete", c_delete},
+    {"BatchCreate", c_batch_create},
+    {"BatchDelete", c_batch_delete},
+};
+
+/* RuleService.Top: the rules with the highest drop rate, with their counters. */
 static enum rpc_code r_top(struct rpc_call *call, const ProtobufCMessage *req,
 			   ProtobufCMessage *resp, void *arg)
 {
@@ -382,106 +385,17 @@ static enum rpc_code r_top(struct rpc_call *call, const ProtobufCMessage *req,
 	n = stats_top(sv->stats, limit, ids, m, d, pps);
 	r->rules = rpc_call_alloc(call, (n + 1) * sizeof(*r->rules));
 	for (size_t i = 0; r->rules && i < n; i++) {
-		Xdrop__V1__Rule *rule = ruleset_get_rule(sv->rs, ids[i]);
+		ProtobufCMessage *rule = ruleset_get(sv->rs, &ruleset_rules, ids[i]);
 
 		free(ids[i]);
 		if (!rule)
 			continue;
-		attach_stats(sv, call, rule);
-		rpc_call_defer(call, free_rule_detached, rule);
-		r->rules[r->n_rules++] = rule;
+		attach_stats(sv, &ruleset_rules, rule);
+		rpc_call_defer(call, free_msg, rule);
+		r->rules[r->n_rules++] = (Xdrop__V1__Rule *)rule;
 	}
 	r->count = (uint32_t)r->n_rules;
 	return RPC_OK;
-}
-
-/* ---- WhitelistService ---- */
-
-static enum rpc_code w_list(struct rpc_call *call, const ProtobufCMessage *req,
-			    ProtobufCMessage *resp, void *arg)
-{
-	struct service *sv = arg;
-	Xdrop__V1__ListWhitelistResponse *r = (void *)resp;
-	int err = ruleset_list_wl(sv->rs, (const void *)req, r);
-
-	for (size_t i = 0; i < r->n_entries; i++)
-		rpc_call_defer(call, free_wl, r->entries[i]);
-	rpc_call_defer(call, free, r->entries);
-	rpc_call_defer(call, free, r->pagination);
-	if (err)
-		return rpc_call_error(call, RPC_INTERNAL, NULL, "%s", strerror(-err));
-	return RPC_OK;
-}
-
-static enum rpc_code w_get(struct rpc_call *call, const ProtobufCMessage *req,
-			   ProtobufCMessage *resp, void *arg)
-{
-	struct service *sv = arg;
-	const Xdrop__V1__GetWhitelistRequest *q = (const void *)req;
-	Xdrop__V1__WhitelistEntry *w = ruleset_get_wl(sv->rs, q->id ? q->id : "");
-
-	if (!w)
-		return rpc_call_error(call, RPC_NOT_FOUND, "id", "no whitelist entry with id %s",
-				      q->id);
-	*(Xdrop__V1__WhitelistEntry *)resp = *w;
-	rpc_call_defer(call, free_wl, w);
-	return RPC_OK;
-}
-
-static enum rpc_code w_create(struct rpc_call *call, const ProtobufCMessage *req,
-			      ProtobufCMessage *resp, void *arg)
-{
-	struct service *sv = arg;
-	const Xdrop__V1__CreateWhitelistRequest *q = (const void *)req;
-	Xdrop__V1__WhitelistWriteReply *w = (void *)resp;
-	struct rpc_status st = {0};
-	Xdrop__V1__WhitelistEntry *out = NULL;
-	enum rpc_code c = refuse_managed(sv, call);
-	int err;
-
-	if (c != RPC_OK)
-		return c;
-	if (!q->entry)
-		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "entry", "entry is required");
-	err = ruleset_create_wl(sv->rs, q->entry, &out, &st);
-	if (err)
-		return from_status(call, &st, err);
-	w->entry = out;
-	w->sync = local_outcome(sv, call);
-	rpc_call_defer(call, free_wl, out);
-	return RPC_OK;
-}
-
-static enum rpc_code w_delete(struct rpc_call *call, const ProtobufCMessage *req,
-			      ProtobufCMessage *resp, void *arg)
-{
-	const Xdrop__V1__DeleteRequest *q = (const void *)req;
-	Xdrop__V1__DeleteReply *r = (void *)resp;
-	char *id = q->id ? q->id : "";
-	enum rpc_code c = del_common(arg, call, true, &id, 1, &r->sync);
-
-	if (c == RPC_OK)
-		r->message = "whitelist entry deleted";
-	return c;
-}
-
-static enum rpc_code w_batch_create(struct rpc_call *call, const ProtobufCMessage *req,
-				    ProtobufCMessage *resp, void *arg)
-{
-	struct service *sv = arg;
-	const Xdrop__V1__BatchCreateWhitelistRequest *q = (const void *)req;
-	struct rpc_status st = {0};
-	enum rpc_code c = refuse_managed(sv, call);
-	char **ids = NULL;
-	size_t bad = 0;
-	int err;
-
-	if (c != RPC_OK)
-		return c;
-	err = ruleset_create_wls(sv->rs, q->entries, q->n_entries, &ids, &st, &bad);
-	if (ids)
-		rpc_call_defer(call, free_ids, ids);
-	return batch_reply(sv, call, (void *)resp, err, &st, bad, ids, q->n_entries, false);
 }
 
 /* ---- stats and agent ---- */
@@ -508,7 +422,7 @@ static void fill_node_stats(struct service *sv, struct rpc_call *call, Xdrop__V1
 	ns->system = sys;
 	ns->attach = a;
 	ruleset_counts(sv->rs, &ns->rules, &ns->whitelist);
-	ns->at = now_ns();
+	ns->at = clock_wall_ns();
 }
 
 static enum rpc_code s_get(struct rpc_call *call, const ProtobufCMessage *req,
@@ -551,7 +465,7 @@ static enum rpc_code s_history(struct rpc_call *call, const ProtobufCMessage *re
 	const Xdrop__V1__HistoryRequest *q = (const void *)req;
 	Xdrop__V1__HistoryReply *r = (void *)resp;
 	struct stats_point *pts = NULL;
-	int64_t since = q->seconds ? now_ns() - (int64_t)q->seconds * 1000000000 : 0;
+	int64_t since = q->seconds ? clock_wall_ns() - (int64_t)q->seconds * 1000000000 : 0;
 	size_t n = stats_history(sv->stats, since, &pts), step = q->step ? q->step : 1, k = 0;
 
 	rpc_call_defer(call, free, pts);
@@ -719,30 +633,25 @@ static enum rpc_code a_apply_chunk(struct rpc_call *call, const ProtobufCMessage
 	return RPC_OK;
 }
 
-struct reg {
-	const ProtobufCServiceDescriptor *svc;
-	const char *method;
-	rpc_handler_fn fn;
-};
+static int reg(struct rpc_server *srv, const ProtobufCServiceDescriptor *svc, const char *method,
+	       rpc_handler_fn fn, struct service *sv)
+{
+	int err = rpc_server_register(srv, svc, method, fn, sv);
+
+	if (err)
+		log_error("register %s.%s: %s", svc->name, method, strerror(-err));
+	return err;
+}
 
 int service_register(struct service *sv, struct rpc_server *srv)
 {
-	const struct reg regs[] = {
+	const struct {
+		const ProtobufCServiceDescriptor *svc;
+		const char *method;
+		rpc_handler_fn fn;
+	} regs[] = {
 	    {&xdrop__v1__health_service__descriptor, "Ping", h_ping},
-	    {&xdrop__v1__rule_service__descriptor, "List", r_list},
-	    {&xdrop__v1__rule_service__descriptor, "Get", r_get},
-	    {&xdrop__v1__rule_service__descriptor, "Create", r_create},
-	    {&xdrop__v1__rule_service__descriptor, "Update", r_update},
-	    {&xdrop__v1__rule_service__descriptor, "Delete", r_delete},
-	    {&xdrop__v1__rule_service__descriptor, "BatchCreate", r_batch_create},
-	    {&xdrop__v1__rule_service__descriptor, "BatchDelete", r_batch_delete},
 	    {&xdrop__v1__rule_service__descriptor, "Top", r_top},
-	    {&xdrop__v1__whitelist_service__descriptor, "List", w_list},
-	    {&xdrop__v1__whitelist_service__descriptor, "Get", w_get},
-	    {&xdrop__v1__whitelist_service__descriptor, "Create", w_create},
-	    {&xdrop__v1__whitelist_service__descriptor, "Delete", w_delete},
-	    {&xdrop__v1__whitelist_service__descriptor, "BatchCreate", w_batch_create},
-	    {&xdrop__v1__whitelist_service__descriptor, "BatchDelete", r_batch_delete},
 	    {&xdrop__v1__stats_service__descriptor, "Get", s_get},
 	    {&xdrop__v1__stats_service__descriptor, "History", s_history},
 	    {&xdrop__v1__stats_service__descriptor, "Info", s_info},
@@ -753,20 +662,73 @@ int service_register(struct service *sv, struct rpc_server *srv)
 	    {&xdrop__v1__agent_service__descriptor, "RuleStats", s_rule_stats},
 	    {&xdrop__v1__agent_service__descriptor, "ApplySnapshotChunk", a_apply_chunk},
 	};
-	int err;
+	int err = 0;
 
-	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
-		err = rpc_server_register(srv, regs[i].svc, regs[i].method, regs[i].fn, sv);
-		if (err) {
-			log_error("register %s.%s: %s", regs[i].svc->name, regs[i].method,
-				  strerror(-err));
-			return err;
+	for (size_t i = 0; i < sizeof(collections) / sizeof(collections[0]) && !err; i++) {
+		const ProtobufCServiceDescriptor *svc = collections[i].svc;
+
+		for (size_t j = 0;
+		     j < sizeof(collection_methods) / sizeof(collection_methods[0]) && !err; j++) {
+			const char *method = collection_methods[j].method;
+
+			if (protobuf_c_service_descriptor_get_method_by_name(svc, method))
+				err = reg(srv, svc, method, collection_methods[j].fn, sv);
 		}
 	}
-	return 0;
+	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]) && !err; i++)
+		err = reg(srv, regs[i].svc, regs[i].method, regs[i].fn, sv);
+	return err;
 }
 
 rpc_auth_fn service_auth(void)
 {
 	return auth;
+}
+
+void service_tokens(struct service *sv)
+{
+	const struct agent_config *c = sv->cfg;
+	uint8_t bkey[XDROP_NODEKEY_LEN];
+
+	sv->node_token[0] = sv->ctl_token[0] = '\0';
+	if (!c->node_id || !c->node_key)
+		return;
+	snprintf(sv->node_token, sizeof(sv->node_token), "node:%s:%s", c->node_id, c->node_key);
+	nodekey_beacon_key(c->node_key, bkey);
+	if (nodekey_ctl_token(c->node_id, bkey, sv->ctl_token, sizeof(sv->ctl_token)))
+		sv->ctl_token[0] = '\0'; /* an id too long for a token: no controller calls */
+	explicit_bzero(bkey, sizeof(bkey));
+}
+
+int service_start(struct service *sv, struct rpc_server **srv)
+{
+	const struct agent_config *c = sv->cfg;
+	struct rpc_server_opts ro = {
+	    .sz = sizeof(ro), .url = c->rpc_listen, .tls = &c->tls, .name = "agent"};
+	int err;
+
+	*srv = NULL;
+	err = authlimit_open(&sv->guard, &c->auth_limit, service_auth(), sv); /* failed keys */
+	if (err)
+		return err;
+	ro.auth = sv->guard ? authlimit_hook : service_auth();
+	ro.auth_arg = sv->guard ? (void *)sv->guard : sv;
+	err = rpc_server_open(srv, &ro);
+	if (!err)
+		err = service_register(sv, *srv);
+	if (!err)
+		err = rpc_server_start(*srv);
+	if (err) {
+		log_error("rpc on %s: %s", c->rpc_listen, strerror(-err));
+		rpc_server_close(*srv);
+		*srv = NULL;
+	}
+	return err;
+}
+
+void service_stop(struct service *sv, struct rpc_server *srv)
+{
+	rpc_server_close(srv);
+	authlimit_close(sv->guard);
+	sv->guard = NULL;
 }

@@ -28,6 +28,18 @@ struct service {
 	size_t n_protected_flows;
 };
 
+/* Sets sv's node token (node:<id>:<key>) and the controller's call token from sv->cfg
+ * (both empty when the node has no key). */
+void service_tokens(struct service *sv);
+
+/* Opens the failed-key limiter (sv->guard) and the node RPC server on
+ * sv->cfg->rpc_listen with every handler, and starts it. Returns 0 with *srv set, or a
+ * negative errno (*srv NULL; the server's failure logged). sv must outlive the server. */
+int service_start(struct service *sv, struct rpc_server **srv);
+
+/* Closes the server and the limiter (either may be NULL). */
+void service_stop(struct service *sv, struct rpc_server *srv);
+
 /* Registers every handler with sv as their argument. Returns 0 or -errno. */
 int service_register(struct service *sv, struct rpc_server *srv);
 

@@ -10,13 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <uthash.h>
 
+#include "clock.h"
 #include "log.h"
 #include "stats.h"
+#include "ticker.h"
 
 struct hist {
 	int64_t at;
@@ -34,10 +35,9 @@ struct stats {
 	struct dataplane *dp;
 	struct ruleset *rs;
 	uint64_t interval_ms;
-	pthread_t th;
+	struct ticker *ticker;
+	int64_t last_ns; /* monotonic time of the last sample (0: none yet) */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool stop, started;
 
 	uint64_t c[XDROP_NCOUNTERS];
 	double rx_pps, passed_pps, dropped_pps, limited_pps;
@@ -58,14 +58,6 @@ struct stats {
 	struct hist hist[STATS_HISTORY];
 	size_t hist_n, hist_head;
 };
-
-static int64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void read_system(struct stats *s)
 {
@@ -226,7 +218,7 @@ static void sample(struct stats *s, double dt)
 	}
 	ids_refresh(s);
 	h = &s->hist[s->hist_head];
-	h->at = wall_ns();
+	h->at = clock_wall_ns();
 	memcpy(h->c, c, sizeof(c));
 	h->rx = s->rx_pps;
 	h->passed = s->passed_pps;
@@ -238,41 +230,21 @@ static void sample(struct stats *s, double dt)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void *loop(void *arg)
+/* One tick: a sample over the window since the last one (the first has no rates). */
+static void tick(void *arg)
 {
 	struct stats *s = arg;
-	struct timespec prev, now, until;
+	int64_t now = clock_mono_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &prev);
-	sample(s, 0);
-	pthread_mutex_lock(&s->lock);
-	while (!s->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += (time_t)(s->interval_ms / 1000);
-		until.tv_nsec += (long)(s->interval_ms % 1000) * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
-		while (!s->stop && pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
-			;
-		if (s->stop)
-			break;
-		pthread_mutex_unlock(&s->lock);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		sample(s, (double)(now.tv_sec - prev.tv_sec) +
-			      (double)(now.tv_nsec - prev.tv_nsec) / 1e9);
-		prev = now;
-		pthread_mutex_lock(&s->lock);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
+	sample(s, s->last_ns ? (double)(now - s->last_ns) / 1e9 : 0);
+	s->last_ns = now;
 }
 
 int stats_start(struct stats **out, struct dataplane *dp, struct ruleset *rs, uint64_t interval_ms)
 {
 	struct stats *s = calloc(1, sizeof(*s));
-	pthread_condattr_t ca;
+	struct ticker_opts to = {.sz = sizeof(to), .name = "stats", .first_now = true, .fn = tick};
+	int err;
 
 	*out = NULL;
 	if (!s)
@@ -281,15 +253,13 @@ int stats_start(struct stats **out, struct dataplane *dp, struct ruleset *rs, ui
 	s->rs = rs;
 	s->interval_ms = interval_ms ? interval_ms : 1000;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	if (pthread_create(&s->th, NULL, loop, s)) {
+	to.period_ms = (unsigned)s->interval_ms;
+	to.arg = s;
+	err = ticker_start(&s->ticker, &to);
+	if (err) {
 		stats_stop(s);
-		return -EAGAIN;
+		return err;
 	}
-	s->started = true;
 	*out = s;
 	return 0;
 }
@@ -298,20 +268,13 @@ void stats_stop(struct stats *s)
 {
 	if (!s)
 		return;
-	if (s->started) {
-		pthread_mutex_lock(&s->lock);
-		s->stop = true;
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->lock);
-		pthread_join(s->th, NULL);
-	}
+	ticker_stop(s->ticker);
 	ids_clear(s);
 	free(s->match);
 	free(s->drop);
 	free(s->drop_pps);
 	free(s->match_pps);
 	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->cond);
 	free(s);
 }
 

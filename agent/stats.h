@@ -3,7 +3,8 @@
  * stats: the agent's sampler. Every interval one thread reads the global counters and
  * every rule's counters (in bulk) and keeps rates over that fixed window, so that a PPS
  * figure does not depend on who asks or how often. It also keeps an hour of history at the
- * sampling interval and the host's CPU and memory use.
+ * sampling interval and the host's CPU and memory use. The sampler is a lib/ticker
+ * thread: the first sample at start, then every interval on the monotonic clock.
  */
 #ifndef XDROP_STATS_H
 #define XDROP_STATS_H
@@ -19,7 +20,10 @@
 
 struct stats;
 
+/* Starts sampling dp every interval_ms (0: 1000); dp and rs are borrowed and must outlive
+ * the sampler. Returns 0 with *out set, or a negative errno. */
 int stats_start(struct stats **out, struct dataplane *dp, struct ruleset *rs, uint64_t interval_ms);
+/* Stops the sampler (a sample in progress completes first) and frees s (NULL is fine). */
 void stats_stop(struct stats *s);
 
 /* Fills counters, rates and system stats from the last sample (strings none). */

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ruleset/journal.c: the state directory. Two files keep the applied set across restarts:
+ * state.snapshot, the whole set as one SnapshotChunk (written to a temporary file, synced
+ * and renamed into place), and state.journal, the deltas applied since, each a 4-byte
+ * length and the packed Delta, synced before the change's call returns. The journal is
+ * folded into a new snapshot every RS_JOURNAL_COMPACT deltas (and whenever an append
+ * fails). At start-up the snapshot is loaded and the journal replayed in memory only; a
+ * torn last record (a crash mid-append) ends the replay.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "model.h"
+#include "pbfield.h"
+
+static int write_file_atomic(const char *path, const uint8_t *buf, size_t len)
+{
+	char tmp[600];
+	int fd, err = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, buf + off, len - off);
+
+		if (w < 0) {
+			err = -errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (!err && fsync(fd))
+		err = -errno;
+	close(fd);
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+static void path_of(struct ruleset *rs, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", rs->dir, name);
+}
+
+/* The set as one chunk: the kinds' arrays (malloc'ed, messages borrowed) in c. */
+static int snapshot_chunk(struct ruleset *rs, Xdrop__V1__SnapshotChunk *c, char *hex)
+{
+	struct item *it, *tmp;
+
+	c->revision = rs->revision;
+	c->content_hash = rulehash_hex(&rs->hash, hex);
+	c->chunk_count = 1;
+	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
+		ProtobufCMessage **v = calloc(rs->count[k] + 1, sizeof(*v));
+		size_t i = 0;
+
+		if (!v)
+			return -ENOMEM;
+		HASH_ITER(hh, rs->items[k], it, tmp)
+		{
+			v[i++] = it->msg;
+		}
+		pbf_set_repeated(&c->base, ruleset_kinds[k]->chunk_field, v, i);
+		pbf_set_int(&c->base, ruleset_kinds[k]->chunk_total, (int64_t)i);
+	}
+	return 0;
+}
+
+static void snapshot_chunk_free(Xdrop__V1__SnapshotChunk *c)
+{
+	size_t n;
+
+	for (unsigned k = 0; k < RULESET_NKINDS; k++)
+		free(pbf_repeated(&c->base, ruleset_kinds[k]->chunk_field, &n));
+}
+
+int rs_persist_snapshot(struct ruleset *rs)
+{
+	Xdrop__V1__SnapshotChunk c = XDROP__V1__SNAPSHOT_CHUNK__INIT;
+	char path[512], hex[RULEHASH_HEX];
+	uint8_t *buf = NULL;
+	size_t len;
+	int err;
+
+	if (!rs->dir)
+		return 0;
+	err = snapshot_chunk(rs, &c, hex);
+	if (err)
+		goto out;
+	len = xdrop__v1__snapshot_chunk__get_packed_size(&c);
+	buf = malloc(len ? len : 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	xdrop__v1__snapshot_chunk__pack(&c, buf);
+	path_of(rs, RS_SNAPSHOT_FILE, path, sizeof(path));
+	err = write_file_atomic(path, buf, len);
+	if (err)
+		goto out;
+	if (rs->journal_fd >= 0 && ftruncate(rs->journal_fd, 0) == 0)
+		rs->journal_count = 0;
+out:
+	free(buf);
+	snapshot_chunk_free(&c);
+	if (err)
+		log_error("persist snapshot in %s failed: %s", rs->dir, strerror(-err));
+	return err;
+}
+
+int rs_journal_append(struct ruleset *rs, const Xdrop__V1__Delta *d)
+{
+	size_t len = xdrop__v1__delta__get_packed_size(d);
+	uint8_t *buf;
+	uint32_t l32 = (uint32_t)len;
+	int err = 0;
+
+	if (!rs->dir)
+		return 0;
+	if (rs->journal_count >= RS_JOURNAL_COMPACT)
+		return rs_persist_snapshot(rs);
+	buf = malloc(len + 4);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, &l32, 4);
+	xdrop__v1__delta__pack(d, buf + 4);
+	if (write(rs->journal_fd, buf, len + 4) != (ssize_t)(len + 4) || fdatasync(rs->journal_fd))
+		err = -errno ? -errno : -EIO;
+	free(buf);
+	if (err) {
+		log_error("journal append in %s failed: %s; writing a snapshot instead", rs->dir,
+			  strerror(-err));
+		return rs_persist_snapshot(rs);
+	}
+	rs->journal_count++;
+	return 0;
+}
+
+/* Installs a snapshot read from the state file (path for the log). */
+static void load_chunk(struct ruleset *rs, const Xdrop__V1__SnapshotChunk *c, const char *path)
+{
+	struct rpc_status st = {0};
+	size_t n = 0, nk[RULESET_NKINDS];
+	ProtobufCMessage **msgs = NULL, **v;
+	const struct ruleset_kind **kinds = NULL;
+	struct item **items = NULL;
+	int err = -ENOMEM;
+
+	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
+		pbf_repeated(&c->base, ruleset_kinds[k]->chunk_field, &nk[k]);
+		n += nk[k];
+	}
+	msgs = calloc(n + 1, sizeof(*msgs));
+	kinds = calloc(n + 1, sizeof(*kinds));
+	if (!msgs || !kinds)
+		goto out;
+	n = 0;
+	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
+		v = pbf_repeated(&c->base, ruleset_kinds[k]->chunk_field, &nk[k]);
+		for (size_t i = 0; i < nk[k]; i++, n++) {
+			msgs[n] = v[i];
+			kinds[n] = ruleset_kinds[k];
+		}
+	}
+	err = rs_items_from(msgs, kinds, n, c->content_hash, &items, &st);
+	if (!err)
+		err = rs_install(rs, items, n, c->revision, &st);
+	if (err && items)
+		for (size_t i = 0; i < n; i++)
+			rs_item_free(items[i]);
+out:
+	if (err)
+		log_error("state file %s: %s", path, st.message);
+	free(items);
+	free(msgs);
+	free(kinds);
+}
+
+/* Reads and installs the snapshot file, if there is one. */
+static void load_snapshot(struct ruleset *rs)
+{
+	Xdrop__V1__SnapshotChunk *c = NULL;
+	char path[512];
+	uint8_t *buf = NULL;
+	struct stat sb;
+	int fd;
+
+	path_of(rs, RS_SNAPSHOT_FILE, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	rs->had_state = true;
+	if (fstat(fd, &sb) == 0 && (buf = malloc((size_t)sb.st_size + 1)) &&
+	    read(fd, buf, (size_t)sb.st_size) == sb.st_size)
+		c = xdrop__v1__snapshot_chunk__unpack(NULL, (size_t)sb.st_size, buf);
+	close(fd);
+	free(buf);
+	if (!c) {
+		log_error("state file %s is unreadable; starting empty", path);
+		return;
+	}
+	load_chunk(rs, c, path);
+	xdrop__v1__snapshot_chunk__free_unpacked(c, NULL);
+}
+
+/* Applies one journaled delta when it continues the set. Returns whether it did. */
+static bool replay_one(struct ruleset *rs, const Xdrop__V1__Delta *d)
+{
+	struct op *ops = NULL;
+	struct rpc_status st;
+	size_t bad;
+	bool done = false;
+
+	if (d->base_revision != rs->revision)
+		return false;
+	if (rs_ops_from_delta(d, &ops, &st, &bad) == 0) {
+		done = rs_apply_ops(rs, ops, d->n_ops, d->revision, false, &st, &bad) == 0;
+		rs_ops_free(ops, d->n_ops);
+	}
+	return done;
+}
+
+/* Replays the journal's records j[0..size) in order. Returns how many were applied. */
+static unsigned replay(struct ruleset *rs, const uint8_t *j, off_t size)
+{
+	unsigned replayed = 0;
+	off_t off = 0;
+
+	while (off + 4 <= size) {
+		uint32_t len;
+		Xdrop__V1__Delta *d;
+
+		memcpy(&len, j + off, 4);
+		if (off + 4 + (off_t)len > size)
+			break; /* a torn last record */
+		d = xdrop__v1__delta__unpack(NULL, len, j + off + 4);
+		off += 4 + (off_t)len;
+		if (!d)
+			break;
+		if (replay_one(rs, d))
+			replayed++;
+		xdrop__v1__delta__free_unpacked(d, NULL);
+	}
+	return replayed;
+}
+
+int rs_load_state(struct ruleset *rs)
+{
+	char path[512];
+	struct stat sb;
+	unsigned replayed = 0;
+	uint8_t *j;
+
+	load_snapshot(rs);
+	path_of(rs, RS_JOURNAL_FILE, path, sizeof(path));
+	rs->journal_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (rs->journal_fd < 0)
+		return -errno;
+	if (fstat(rs->journal_fd, &sb) || sb.st_size == 0)
+		return 0;
+	rs->had_state = true;
+	j = malloc((size_t)sb.st_size);
+	if (j && pread(rs->journal_fd, j, (size_t)sb.st_size, 0) == sb.st_size)
+		replayed = replay(rs, j, sb.st_size);
+	free(j);
+	rs->journal_count = replayed;
+	if (replayed)
+		log_info("replayed %u journaled change(s) to revision %llu", replayed,
+			 (unsigned long long)rs->revision);
+	return 0;
+}

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ruleset/local.c: the writes of a standalone agent's own API (an agent with a controller
+ * refuses them in agent/service.c). Each write is one change, one new revision, and is
+ * journaled as a delta like the controller's. What a caller sends is not stored as is:
+ * the id (a new UUID, or the updated entry's), the creation and update times and the
+ * default source are assigned here, the match fields canonicalised (lib/rulepb.h), and a
+ * match of every address refused (lib/rule.h, rule_refuse_match_all).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "model.h"
+#include "pbfield.h"
+
+static void uuid_v4(char out[37])
+{
+	uint8_t b[16];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || read(fd, b, sizeof(b)) != (ssize_t)sizeof(b)) {
+		/* never expected; fall back to time and address entropy */
+		uint64_t t = (uint64_t)clock_wall_ns() ^ (uint64_t)(uintptr_t)out;
+
+		memcpy(b, &t, 8);
+		memcpy(b + 8, &t, 8);
+	}
+	if (fd >= 0)
+		close(fd);
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+}
+
+/* A shallow copy of m (its fields borrowed), to change before it is stored; free(). */
+static ProtobufCMessage *shallow(const ProtobufCMessage *m)
+{
+	ProtobufCMessage *c = malloc(m->descriptor->sizeof_message);
+
+	if (c)
+		memcpy(c, m, m->descriptor->sizeof_message);
+	return c;
+}
+
+/* Sets what a local write assigns on c: id, times, default source; clears stats. */
+static void assign(const struct ruleset_kind *k, ProtobufCMessage *c, const char *id,
+		   int64_t created)
+{
+	int64_t now = clock_wall_ns();
+
+	pbf_set_ptr(c, k->id_field, id);
+	if (k->created_field)
+		pbf_set_int(c, k->created_field, created ? created : now);
+	if (k->updated_field)
+		pbf_set_int(c, k->updated_field, now);
+	if (k->stats_field)
+		pbf_set_ptr(c, k->stats_field, NULL);
+	if (k->source_field && !*pbf_str(c, k->source_field))
+		pbf_set_ptr(c, k->source_field, "api");
+}
+
+/* The item a local write stores for m: keep_id and created kept (an update) or assigned
+ * (NULL and 0: a create); canonical; validated. */
+static int local_item(const struct ruleset_kind *k, const ProtobufCMessage *m, const char *keep_id,
+		      int64_t created, struct item **out, struct rpc_status *st)
+{
+	struct rule_error re = {0};
+	struct rulepb_canon_buf cb;
+	ProtobufCMessage *c;
+	char id[37];
+	int err;
+
+	if (m->descriptor != k->msg) {
+		rs_status(st, RPC_INVALID_ARGUMENT, k->item_field, "not a %s", k->noun);
+		return -EINVAL;
+	}
+	c = shallow(m);
+	if (!c)
+		return -ENOMEM;
+	if (!keep_id)
+		uuid_v4(id);
+	assign(k, c, keep_id ? keep_id : id, created);
+	k->canon(c, &cb); /* an invalid entry stays as written: rs_item_make refuses it */
+	err = rs_item_make(k, c, out, st);
+	free(c);
+	if (!err && rule_refuse_match_all(&(*out)->spec, &re)) {
+		rs_status(st, RPC_INVALID_ARGUMENT, re.field, "%s", re.reason);
+		rs_item_free(*out);
+		*out = NULL;
+		err = -EINVAL;
+	}
+	return err;
+}
+
+/* Commits ops built here; *ids_out gets the ops' ids, *first_out a copy of the entry the
+ * first op stored (each when not NULL). */
+static int local_write(struct ruleset *rs, struct op *ops, size_t n, char ***ids_out,
+		       ProtobufCMessage **first_out, struct rpc_status *st, size_t *bad)
+{
+	char first_id[RS_ID_MAX + 1] = "", **ids = NULL;
+	struct item *it;
+	size_t i;
+	int err;
+
+	if (ids_out) {
+		ids = calloc(n + 1, sizeof(*ids));
+		if (!ids)
+			return -ENOMEM;
+		for (i = 0; i < n; i++)
+			ids[i] = strdup(ops[i].del ? ops[i].id : ops[i].item->id);
+	}
+	if (n && !ops[0].del)
+		snprintf(first_id, sizeof(first_id), "%s", ops[0].item->id);
+	pthread_mutex_lock(&rs->lock);
+	err = rs_commit_local(rs, ops, n, st, bad);
+	if (!err && first_out && first_id[0]) {
+		it = rs_find(rs, ops[0].kind, first_id);
+		*first_out = it ? rs_msg_copy(it->msg) : NULL;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	if (ids_out && !err) {
+		*ids_out = ids;
+	} else if (ids) {
+		for (i = 0; i < n; i++)
+			free(ids[i]);
+		free(ids);
+	}
+	return err;
+}
+
+int ruleset_create(struct ruleset *rs, const struct ruleset_kind *k, const ProtobufCMessage *m,
+		   ProtobufCMessage **out, struct rpc_status *st)
+{
+	struct op op = {.kind = k};
+	size_t bad;
+	int err;
+
+	err = local_item(k, m, NULL, 0, &op.item, st);
+	if (err)
+		return err;
+	err = local_write(rs, &op, 1, NULL, out, st, &bad);
+	rs_item_free(op.item);
+	return err;
+}
+
+/* Copies the RSF_WRITE fields named in mask (all of them when nmask is 0) from src onto
+ * dst. */
+static int apply_mask(const struct ruleset_kind *k, ProtobufCMessage *dst,
+		      const ProtobufCMessage *src, char **mask, size_t nmask, struct rpc_status *st)
+{
+	for (size_t i = 0; i < (nmask ? nmask : k->nfields); i++) {
+		const struct ruleset_field *f = nmask ? NULL : &k->fields[i];
+
+		for (size_t j = 0; !f && j < k->nfields; j++)
+			if (!strcmp(mask[i], k->fields[j].name))
+				f = &k->fields[j];
+		if (nmask && (!f || !(f->flags & RSF_WRITE))) {
+			rs_status(st, RPC_INVALID_ARGUMENT, "update_mask",
+				  "unknown or read-only field %s", mask[i]);
+			return -EINVAL;
+		}
+		if (f->flags & RSF_WRITE)
+			pbf_copy(dst, src, f->name);
+	}
+	return 0;
+}
+
+int ruleset_update(struct ruleset *rs, const struct ruleset_kind *k, const char *id,
+		   const ProtobufCMessage *m, char **mask, size_t nmask, ProtobufCMessage **out,
+		   struct rpc_status *st)
+{
+	ProtobufCMessage *cur = ruleset_get(rs, k, id), *merged = NULL;
+	struct op op = {.kind = k};
+	size_t bad;
+	int err;
+
+	if (!cur) {
+		rs_status(st, RPC_NOT_FOUND, "id", "no %s with id %s", k->noun, id);
+		return -ENOENT;
+	}
+	if (m->descriptor != k->msg) {
+		rs_status(st, RPC_INVALID_ARGUMENT, k->item_field, "not a %s", k->noun);
+		err = -EINVAL;
+		goto out;
+	}
+	merged = shallow(cur);
+	err = merged ? apply_mask(k, merged, m, mask, nmask, st) : -ENOMEM;
+	if (!err)
+		err =
+		    local_item(k, merged, pbf_get_ptr(cur, k->id_field),
+			       k->created_field ? pbf_int(cur, k->created_field) : 0, &op.item, st);
+	if (!err)
+		err = local_write(rs, &op, 1, NULL, out, st, &bad);
+out:
+	free(merged);
+	ruleset_free(cur);
+	rs_item_free(op.item);
+	return err;
+}
+
+int ruleset_delete(struct ruleset *rs, const struct ruleset_kind *k, char **ids, size_t n,
+		   struct rpc_status *st)
+{
+	struct op *ops = calloc(n + 1, sizeof(*ops));
+	size_t bad;
+	int err;
+
+	if (!ops)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		ops[i].kind = k;
+		ops[i].del = true;
+		ops[i].id = ids[i];
+	}
+	err = local_write(rs, ops, n, NULL, NULL, st, &bad);
+	free(ops);
+	return err;
+}
+
+int ruleset_create_many(struct ruleset *rs, const struct ruleset_kind *k,
+			ProtobufCMessage *const *msgs, size_t n, char ***ids_out,
+			struct rpc_status *st, size_t *bad_index)
+{
+	struct op *ops;
+	int err = 0;
+
+	if (n > k->batch_max) {
+		rs_status(st, RPC_RESOURCE_EXHAUSTED, k->list_field,
+			  "at most %zu entries per batch", k->batch_max);
+		return -ENOSPC;
+	}
+	ops = calloc(n + 1, sizeof(*ops));
+	if (!ops)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && !err; i++) {
+		ops[i].kind = k;
+		err = local_item(k, msgs[i], NULL, 0, &ops[i].item, st);
+		if (err)
+			*bad_index = i;
+	}
+	if (!err)
+		err = local_write(rs, ops, n, ids_out, NULL, st, bad_index);
+	rs_ops_free(ops, n);
+	return err;
+}

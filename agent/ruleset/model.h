@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ruleset/model.h: the rule set's in-memory model, shared by the files of agent/ruleset/
+ * and by nothing else (the public interface is agent/ruleset.h).
+ *
+ * The set holds, per kind, a table of items by id: the stored message, its rule_spec, its
+ * content digest and match key, and whether it is in the data plane. A key index maps
+ * each match key in the data plane to the item holding it. Every change is a list of
+ * struct op (upsert an item, delete an id) that rs_apply_ops turns into one data-plane
+ * switch; only after the switch succeeds is the model updated. Functions named rs_* here
+ * expect the caller to hold rs->lock unless they say otherwise.
+ *
+ *   model.c    items, lookups, the published revision and hash, counts
+ *   change.c   the change engine: ops -> one switch -> the model; whole-set install;
+ *              expiry
+ *   delta.c    the wire's Delta: the controller's applied, a local change's built
+ *   journal.c  the state directory: snapshot file, journal, loading at start-up
+ *   stage.c    snapshot staging (chunks from the controller, verified, installed)
+ *   local.c    local writes of a standalone agent: create, update, delete, batch
+ *   query.c    get and list
+ *   open.c     open and close
+ *   kind.c     the collection descriptors of rules and whitelist entries
+ */
+#ifndef XDROP_RULESET_MODEL_H
+#define XDROP_RULESET_MODEL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uthash.h>
+
+#include "ruleset.h"
+
+#define RS_KEY_LEN	   160
+#define RS_ID_MAX	   299	   /* bytes of an id, with its NUL, the engine accepts */
+#define RS_JOURNAL_COMPACT 4096	   /* deltas in the journal before it is folded in */
+#define RS_MAX_OPS	   1000000 /* entries per local batch */
+#define RS_SNAPSHOT_FILE   "state.snapshot"
+#define RS_JOURNAL_FILE	   "state.journal"
+
+struct item {
+	UT_hash_handle hh;
+	const struct ruleset_kind *kind;
+	char *id;	       /* points into msg */
+	ProtobufCMessage *msg; /* of kind->msg, unpacked by protobuf-c */
+	struct rule_spec spec;
+	uint8_t digest[RULEHASH_LEN];
+	bool active;	      /* in the data plane */
+	char key[RS_KEY_LEN]; /* match key text */
+};
+
+/* match key -> the item holding it in the data plane */
+struct keyent {
+	UT_hash_handle hh;
+	char key[RS_KEY_LEN];
+	struct item *item;
+};
+
+struct ruleset {
+	pthread_mutex_t lock;
+	struct dataplane *dp;
+	char *dir;
+	struct item *items[RULESET_NKINDS]; /* by id, per kind */
+	size_t count[RULESET_NKINDS];
+	struct keyent *keys;
+	uint64_t revision;
+	struct rulehash hash;
+	/* what packets see, for readers that must not wait on lock: set right after the
+	 * data-plane switch of each change, before its grace period and cleanup */
+	pthread_mutex_t pub_lock;
+	uint64_t pub_revision;
+	struct rulehash pub_hash;
+	int journal_fd;
+	unsigned journal_count;
+	/* rs_load_state at start-up: the snapshot and the journal rebuild the set in memory
+	 * only; ruleset_open then switches the data plane once, to the final set */
+	bool loading;
+	bool had_state; /* rs_load_state found a snapshot or journal to start from */
+	struct {
+		bool on;
+		uint64_t revision;
+		uint64_t base; /* the applied revision when staging began */
+		char hash[RULEHASH_HEX];
+		uint32_t count, next;
+		ProtobufCMessage **msgs;
+		const struct ruleset_kind **kinds;
+		size_t n, cap;
+	} stage;
+};
+
+/* One operation of a change: upsert item, or delete id (del). */
+struct op {
+	const struct ruleset_kind *kind;
+	bool del;
+	const char *id;	   /* delete: borrowed */
+	struct item *item; /* upsert: the new item, owned by the op until committed */
+};
+
+/* ---- model.c ---- */
+
+/* Fills *st (NULL is fine) with code, field and a formatted message. */
+void rs_status(struct rpc_status *st, enum rpc_code code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* A deep copy through the wire format (one protobuf-c allocation tree), or NULL. */
+ProtobufCMessage *rs_msg_copy(const ProtobufCMessage *m);
+
+/* Builds an item of kind k from m (copied) and validates it: 0, or -EINVAL with *st naming
+ * the field, or -ENOMEM. *out is the caller's (rs_item_free). */
+int rs_item_make(const struct ruleset_kind *k, const ProtobufCMessage *m, struct item **out,
+		 struct rpc_status *st);
+void rs_item_free(struct item *it);
+
+/* The stored item of kind k with id, or NULL. */
+struct item *rs_find(struct ruleset *rs, const struct ruleset_kind *k, const char *id);
+
+/* Adds it to / removes it from its kind's table, the counts and the content hash. */
+void rs_model_add(struct ruleset *rs, struct item *it);
+void rs_model_remove(struct ruleset *rs, struct item *it);
+
+/* Points the key index's entry for it's match key at it (0 or -ENOMEM); drops key. */
+int rs_key_set(struct ruleset *rs, const char *key, struct item *it);
+void rs_key_drop(struct ruleset *rs, const char *key);
+
+/* Frees every stored item and the key index. */
+void rs_model_clear(struct ruleset *rs);
+
+/* Publishes the revision and hash readers see (rs->lock held). */
+void rs_publish(struct ruleset *rs);
+
+/* Frees ops[0..n) with the items they still own, and the array. */
+void rs_ops_free(struct op *ops, size_t n);
+
+/* ---- change.c ---- */
+
+/*
+ * Applies ops[0..n) in one data-plane switch and commits them at new_revision. local:
+ * refuse deletions of absent ids and matches held by entries the change does not touch
+ * (standalone writes); the controller's deltas are trusted to be consistent. On failure
+ * *st and *bad_index (the op refused) are filled and nothing changed. On success the
+ * ops' items are owned by the set (their pointers in ops are cleared).
+ */
+int rs_apply_ops(struct ruleset *rs, struct op *ops, size_t n, uint64_t new_revision, bool local,
+		 struct rpc_status *st, size_t *bad_index);
+
+/* Replaces the whole set with items[0..n) at revision in one switch. On success the items
+ * are the set's; on failure (*st filled, nothing changed) they stay the caller's. */
+int rs_install(struct ruleset *rs, struct item **items, size_t n, uint64_t revision,
+	       struct rpc_status *st);
+
+/* ---- delta.c ---- */
+
+/* Builds ops from a delta (items copied); *out is the caller's (rs_ops_free). */
+int rs_ops_from_delta(const Xdrop__V1__Delta *d, struct op **out, struct rpc_status *st,
+		      size_t *bad);
+
+/* Applies ops[0..n) built by a local write as the next revision and journals the change
+ * as a delta. Errors as rs_apply_ops. */
+int rs_commit_local(struct ruleset *rs, struct op *ops, size_t n, struct rpc_status *st,
+		    size_t *bad);
+
+/* ---- journal.c ---- */
+
+/* Writes the whole set as the state snapshot and empties the journal. 0 or -errno. */
+int rs_persist_snapshot(struct ruleset *rs);
+
+/* Appends a delta to the journal (or writes a snapshot when the journal is long or the
+ * append failed). 0 or -errno. */
+int rs_journal_append(struct ruleset *rs, const Xdrop__V1__Delta *d);
+
+/* Loads the state snapshot and replays the journal into the model (rs->loading set: the
+ * data plane is not touched). 0 or -errno (the journal cannot be opened). */
+int rs_load_state(struct ruleset *rs);
+
+/* ---- stage.c ---- */
+
+/* Items from msgs[0..n) of kinds[0..n); checks ids are unique per kind and, when want_hash
+ * is not empty, that the content hash matches. *out (and the items) are the caller's. */
+int rs_items_from(ProtobufCMessage *const *msgs, const struct ruleset_kind *const *kinds, size_t n,
+		  const char *want_hash, struct item ***out, struct rpc_status *st);
+
+/* Frees what is staged and turns staging off. */
+void rs_stage_clear(struct ruleset *rs);
+
+#endif
