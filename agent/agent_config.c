@@ -10,6 +10,7 @@
 #include "pubsub.h"
 #include "rule.h"
 #include "xdrop.h"
+#include "xdrop_limits.h"
 
 static const char *const known_keys[] = {
     "node.id",
@@ -170,7 +171,7 @@ int agent_config_load(struct agent_config *c, const char *path)
 	c->max_rate_rules = (uint32_t)v;
 	if ((err = config_get_str(raw, "pin_dir", "/sys/fs/bpf/xdrop", &c->pin_dir)) ||
 	    (err = config_get_str(raw, "state_dir", "/var/lib/xdrop-agent", &c->state_dir)) ||
-	    (err = config_get_str(raw, "rpc.listen", "tcp://127.0.0.1:7600", &c->rpc_listen)))
+	    (err = config_get_str(raw, "rpc.listen", XDROP_AGENT_RPC_URL, &c->rpc_listen)))
 		goto out;
 	if (strncmp(c->pin_dir, "/sys/fs/bpf/", 12) != 0) {
 		err = config_fail(raw, "pin_dir", "must be a directory under /sys/fs/bpf/");

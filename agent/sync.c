@@ -12,10 +12,11 @@
 #include "log.h"
 #include "pubsub.h"
 #include "sync.h"
+#include "xdrop_limits.h"
 
-#define SYNC_CHUNK_ITEMS                                                                           \
-	10000		/* rules per snapshot chunk asked for (the controller may serve fewer) */
-#define SYNC_ATTEMPTS 3 /* restarts of a snapshot whose revision went away */
+/* rules per snapshot chunk asked for (the controller may serve fewer) */
+#define SYNC_CHUNK_ITEMS XDROP_SNAPSHOT_MAX_ITEMS
+#define SYNC_ATTEMPTS	 3 /* restarts of a snapshot whose revision went away */
 
 struct sync {
 	struct ruleset *rs;

@@ -67,7 +67,7 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 	err = config_check_keys(c, allowed);
 	err = err ?: config_get_str(c, "database", "/var/lib/xdrop/controller.db", &cfg->database);
 	err = err ?: config_get_str(c, "log_level", "info", &cfg->log_level);
-	err = err ?: config_get_str(c, "rpc.listen", "tcp://127.0.0.1:7700", &cfg->rpc_url);
+	err = err ?: config_get_str(c, "rpc.listen", XDROP_CONTROLLER_RPC_URL, &cfg->rpc_url);
 	err = err
 		  ?: config_get_u64(c, "rpc.workers", XDROP_RPC_WORKERS, 1, XDROP_RPC_MAX_WORKERS,
 				    &u);

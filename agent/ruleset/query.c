@@ -11,9 +11,10 @@
 
 #include "model.h"
 #include "pbfield.h"
+#include "xdrop_limits.h"
 
-#define RS_LIST_DEFAULT 50
-#define RS_LIST_MAX	10000
+#define RS_LIST_DEFAULT XDROP_LIST_DEFAULT
+#define RS_LIST_MAX	XDROP_LIST_MAX
 
 ProtobufCMessage *ruleset_get(struct ruleset *rs, const struct ruleset_kind *k, const char *id)
 {
