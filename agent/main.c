@@ -151,23 +151,6 @@ static int rpc_up(struct rpc_server **srv, const struct agent_config *c, struct 
 	return err;
 }
 
-/* The wedge monitor (lib/watchdog.h): an nng close pending WEDGE_CLOSE_MS, a
- * housekeeping loop idle WEDGE_LOOP_MS, or an RPC listener that has not answered the
- * agent's own Ping (asked every 5 s like any client would) for WEDGE_PING_MS means the
- * messaging library is stuck and the agent can no longer follow the controller or answer
- * RPC. It then starts afresh in place (same PID, same arguments): the new image adopts
- * the pinned program and maps like any restart, so filtering never stops.
- * A listener that stopped answering is not closed and opened again within the process:
- * nng 1.5.2's ipc listener stops accepting once a client disconnects before the SP
- * handshake (and has been seen to stop after SIGSTOP/SIGCONT), and closing such a
- * listener leaks what nng holds for it (about 4 kB, 25 kB with the agent's sockets, on
- * every reopen; LeakSanitizer reported it). A fresh image holds nothing of the old one.
- * The check covers plain listeners only: a TLS listener may demand a client certificate
- * the agent does not have. */
-#define WEDGE_CLOSE_MS 10000
-#define WEDGE_LOOP_MS  30000
-#define WEDGE_PING_MS  12000
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -253,8 +236,6 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	struct timespec ts;
 	int opt, err, rc = 2;
-
-	wd_save_argv(argv);
 
 	while ((opt = getopt_long(argc, argv, "c:dl:h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -404,12 +385,13 @@ int main(int argc, char **argv)
 	atomic_store(&loop_beat, wd_now_ms());
 	{
 		struct wd_monitor_opts wo = {.sz = sizeof(wo),
-					     .close_limit_ms = WEDGE_CLOSE_MS,
+					     .close_limit_ms = XDROP_WEDGE_CLOSE_MS,
 					     .beat = &loop_beat,
-					     .beat_limit_ms = WEDGE_LOOP_MS,
+					     .beat_limit_ms = XDROP_WEDGE_LOOP_MS,
 					     .ping_url = cfg.rpc_listen,
-					     .ping_limit_ms = WEDGE_PING_MS,
-					     .stopping = &stop_flag};
+					     .ping_limit_ms = XDROP_WEDGE_PING_AGENT_MS,
+					     .stopping = &stop_flag,
+					     .rpc = srv};
 
 		err = wd_monitor_start(&wo);
 		if (err) {

@@ -69,14 +69,6 @@ static int config_nodes(struct store *st, const struct ctl_config *cfg)
 	return 0;
 }
 
-/* The wedge monitor (lib/watchdog.h): an nng close pending WEDGE_CLOSE_MS, or an RPC
- * listener that has not answered its own ping for WEDGE_PING_MS, restarts the controller
- * in place; the database is crash-safe and the nodes resubscribe. nng 1.5.2 (Debian 12)
- * spins in its poller and serves nobody once an ipc:// client disconnects before the SP
- * handshake (a client killed while connecting; tests/controller/daemon.sh makes one). */
-#define WEDGE_CLOSE_MS 10000
-#define WEDGE_PING_MS  20000
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -88,8 +80,8 @@ int main(int argc, char **argv)
 	};
 	const char *config_path = NULL, *level = NULL, *database = NULL;
 	struct wd_monitor_opts wo = {.sz = sizeof(wo),
-				     .close_limit_ms = WEDGE_CLOSE_MS,
-				     .ping_limit_ms = WEDGE_PING_MS,
+				     .close_limit_ms = XDROP_WEDGE_CLOSE_MS,
+				     .ping_limit_ms = XDROP_WEDGE_PING_CONTROLLER_MS,
 				     .stopping = &stop};
 	struct ctl_config cfg = {0};
 	struct store *st = NULL;
@@ -105,7 +97,6 @@ int main(int argc, char **argv)
 	char errbuf[512];
 	int opt, err;
 
-	wd_save_argv(argv);
 	while ((opt = getopt_long(argc, argv, "c:l:d:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
@@ -208,6 +199,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	wo.ping_url = cfg.rpc_url;
+	wo.rpc = srv;
 	err = wd_monitor_start(&wo);
 	if (err) {
 		log_error("controller: wedge monitor: %s", strerror(-err));

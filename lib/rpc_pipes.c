@@ -13,9 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "rpc_pipes.h"
-#include "watchdog.h"
 
 #define CLOSE_BATCH 64 /* pipes closed per pass outside the lock */
 
@@ -79,7 +79,7 @@ static void on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 			p->slots = v;
 			p->cap = cap;
 		}
-		p->slots[p->n++] = (struct pipe_slot){.id = id, .since_ms = wd_now_ms()};
+		p->slots[p->n++] = (struct pipe_slot){.id = id, .since_ms = clock_mono_ms()};
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -111,7 +111,7 @@ void rpc_pipes_end(struct rpc_pipes *p, nng_pipe pipe)
 	s = find(p, (uint32_t)nng_pipe_id(pipe));
 	if (s && s->busy) {
 		s->busy--;
-		s->since_ms = wd_now_ms();
+		s->since_ms = clock_mono_ms();
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -192,7 +192,7 @@ static void close_pipes(struct rpc_pipes *p, const uint32_t *ids, size_t k)
 static void *monitor_main(void *arg)
 {
 	struct rpc_pipes *p = arg;
-	int64_t last = wd_now_ms();
+	int64_t last = clock_mono_ms();
 
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
@@ -211,7 +211,7 @@ static void *monitor_main(void *arg)
 		pthread_cond_timedwait(&p->wake, &p->lock, &ts);
 		if (p->stop)
 			break;
-		now = wd_now_ms();
+		now = clock_mono_ms();
 		if (now - last > 3 * (int64_t)p->period_ms) {
 			/* the process was stopped or starved: nobody had a chance to send */
 			for (size_t i = 0; i < p->n; i++)
