@@ -38,12 +38,16 @@ while :; do
 	"$@" &
 	child=$!
 	if [ -n "$pidfile" ]; then echo "$child" >"$pidfile.tmp" && mv -f "$pidfile.tmp" "$pidfile"; fi
-	# a trapped signal interrupts wait: wait again until the child itself has ended
+	# a trapped signal interrupts wait (status 128+N): wait again until the child itself
+	# has ended; a wait for a child already reaped answers 127, the status is then known
 	while :; do
 		wait "$child"
 		rc=$?
 		kill -0 "$child" 2>/dev/null || break
 	done
+	wait "$child" 2>/dev/null
+	last=$?
+	[ "$last" -eq 127 ] || rc=$last
 	[ "$rc" -eq "$WEDGED" ] && [ -z "$stopping" ] || break
 	now=$SECONDS
 	recent=()
