@@ -11,7 +11,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clock.h"
 #include "log.h"
@@ -197,18 +196,10 @@ static void *monitor_main(void *arg)
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
 		uint32_t ids[CLOSE_BATCH];
-		struct timespec ts;
 		int64_t now;
 		size_t k;
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += p->period_ms / 1000;
-		ts.tv_nsec += (long)(p->period_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+		clock_cond_wait_until(&p->wake, &p->lock, clock_mono_ms() + p->period_ms);
 		if (p->stop)
 			break;
 		now = clock_mono_ms();
@@ -234,7 +225,6 @@ static void *monitor_main(void *arg)
 int rpc_pipes_start(struct rpc_pipes **out, nng_socket sock, unsigned timeout_ms, const char *name)
 {
 	struct rpc_pipes *p;
-	pthread_condattr_t ca;
 	int rv;
 
 	if (!timeout_ms)
@@ -243,10 +233,12 @@ int rpc_pipes_start(struct rpc_pipes **out, nng_socket sock, unsigned timeout_ms
 	if (!p)
 		return -ENOMEM;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->wake, &ca);
-	pthread_condattr_destroy(&ca);
+	rv = clock_cond_init(&p->wake);
+	if (rv) {
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+		return rv;
+	}
 	p->timeout_ms = timeout_ms;
 	p->sock_id = nng_socket_id(sock);
 	p->period_ms = timeout_ms / 4 < 50 ? 50 : timeout_ms / 4 > 1000 ? 1000 : timeout_ms / 4;
