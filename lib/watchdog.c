@@ -24,6 +24,7 @@
 
 static unsigned exit_secs;
 static int exit_code;
+static void monitor_detach(void);
 
 static void *exit_main(void *arg)
 {
@@ -42,6 +43,7 @@ int wd_exit_after(unsigned secs, int code)
 	int rv;
 
 	sdnotify("STOPPING=1");
+	monitor_detach(); /* the daemon closes its RPC server next */
 	exit_secs = secs;
 	exit_code = code;
 	rv = pthread_create(&t, NULL, exit_main, NULL);
@@ -72,8 +74,9 @@ int wd_ping(const char *url, const struct tls_opts *tls, unsigned timeout_ms)
 
 /* ---- the monitor ------------------------------------------------------------------- */
 
-static struct wd_monitor_opts mon; /* with the defaults filled in */
-static char *mon_url;		   /* ping_url when the ping check is on */
+static struct wd_monitor_opts mon;			     /* with the defaults filled in */
+static pthread_mutex_t rpc_lock = PTHREAD_MUTEX_INITIALIZER; /* guards mon.rpc */
+static char *mon_url; /* ping_url when the ping check is on */
 static struct ticker *mon_ticker, *ping_ticker;
 static _Atomic int64_t ping_ok_ms; /* last answer, or last failure excused as busy */
 static atomic_bool ping_busy;	   /* the last failure was excused (logged once) */
@@ -87,11 +90,12 @@ static int64_t last_look_ms;	   /* the monitor thread's own */
  */
 static bool listener_busy(int64_t t0)
 {
-	struct rpc_server_load l;
+	struct rpc_server_load l = {0};
 
-	if (!mon.rpc)
-		return false;
-	rpc_server_load(mon.rpc, &l);
+	pthread_mutex_lock(&rpc_lock);
+	if (mon.rpc)
+		rpc_server_load(mon.rpc, &l);
+	pthread_mutex_unlock(&rpc_lock);
 	if (!l.workers || l.saturated_ms < t0)
 		return false;
 	return !l.oldest_ms || clock_mono_ms() - l.oldest_ms < mon.call_limit_ms;
@@ -113,6 +117,15 @@ static void ping_tick(void *arg)
 		log_info("own RPC ping unanswered while every worker is in a call: busy, not "
 			 "wedged");
 	atomic_store(&ping_ok_ms, clock_mono_ms());
+}
+
+/* From now on the monitor no longer reads the RPC server's load (stopping: the daemon is
+ * about to free it); returns once no reader is left. */
+static void monitor_detach(void)
+{
+	pthread_mutex_lock(&rpc_lock);
+	mon.rpc = NULL;
+	pthread_mutex_unlock(&rpc_lock);
 }
 
 /* Logs why, tells the service manager, and ends the process for it to restart. */
@@ -163,7 +176,9 @@ static int monitor_opts(const struct wd_monitor_opts *o)
 {
 	if (!o || o->sz < sizeof(*o) || !o->stopping)
 		return -EINVAL;
+	pthread_mutex_lock(&rpc_lock);
 	mon = *o;
+	pthread_mutex_unlock(&rpc_lock);
 	if (!mon.ping_every_ms)
 		mon.ping_every_ms = XDROP_WEDGE_PING_EVERY_MS;
 	if (!mon.ping_timeout_ms)

@@ -41,7 +41,8 @@ static inline int64_t wd_now_ms(void)
 }
 
 /* From now on, if the process is still running secs seconds later, it logs why and ends
- * with _exit(code). Tells the service manager STOPPING=1. Returns 0 or -errno (the
+ * with _exit(code). Tells the service manager STOPPING=1, and makes the monitor let go
+ * of its rpc server (call it before closing the server). Returns 0 or -errno (the
  * thread could not be started). */
 int wd_exit_after(unsigned secs, int code);
 
@@ -73,7 +74,8 @@ struct wd_monitor_opts {
 	unsigned ping_every_ms;
 	unsigned ping_limit_ms;
 	volatile sig_atomic_t *stopping;
-	const struct rpc_server *rpc; /* borrowed; must outlive the process's run */
+	const struct rpc_server *rpc; /* borrowed until wd_exit_after(), which the daemon
+					 calls before it closes the server */
 	unsigned ping_timeout_ms;
 	unsigned call_limit_ms;
 };
