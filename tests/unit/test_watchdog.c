@@ -9,7 +9,7 @@
  * sd_notify sender reaches a real AF_UNIX datagram socket, and the monitor tells it
  * READY=1, WATCHDOG=1 and why it gave up; the systemd units and scripts/supervise.sh
  * carry lib/recovery.h's values. Every monitor case runs in a forked child: nng may not
- * be used across fork(), and the monitor ends its process.
+ * be used across fork(), and the monitor ends its process; the monitor cases are a table.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -332,17 +332,6 @@ static void monitor_silent(const char *url)
 	sleep(4);
 }
 
-static void test_monitor_exits_on_silent_rpc(void **state)
-{
-	char url[96], got[4096];
-
-	(void)state;
-	url_of(url, sizeof(url), "none");
-	assert_int_equal(in_child(monitor_silent, url, got, sizeof(got)), XDROP_EXIT_WEDGED);
-	assert_memory_equal(got, "READY=1|", 8);
-	assert_non_null(strstr(got, "STATUS=wedged:"));
-}
-
 static void monitor_live(const char *url)
 {
 	struct wd_monitor_opts o = test_opts(url);
@@ -351,17 +340,6 @@ static void monitor_live(const char *url)
 	if (wd_monitor_start(&o))
 		_exit(11);
 	sleep(3);
-}
-
-static void test_monitor_leaves_answering_rpc(void **state)
-{
-	char url[96], got[4096];
-
-	(void)state;
-	url_of(url, sizeof(url), "live");
-	assert_int_equal(in_child(monitor_live, url, got, sizeof(got)), 0);
-	assert_null(strstr(got, "STATUS=wedged"));
-	assert_non_null(strstr(got, "READY=1|WATCHDOG=1|WATCHDOG=1|"));
 }
 
 struct batch_caller {
@@ -392,17 +370,25 @@ static void *call_batches(void *arg)
 	return NULL;
 }
 
-/* Both workers busy with slow batches for two rounds (6 s, six ping limits); with_load:
- * the monitor reads the server's load. Exits 0 if the monitor let it be. */
-static void monitor_busy(const char *url, bool with_load)
+enum busy_view {
+	BUSY_LOAD,  /* the monitor reads the server's load */
+	BUSY_BLIND, /* it does not */
+	BUSY_STUCK, /* it does, but calls count as stuck after 500 ms */
+};
+
+/* Both workers busy with slow batches for two rounds (6 s, six ping limits), then 1 s
+ * idle; the monitor sees them as view says. Ends normally if the monitor let it be. */
+static void monitor_busy(const char *url, enum busy_view view)
 {
 	struct wd_monitor_opts o = test_opts(url);
 	struct batch_caller b = {.url = url, .until_ms = clock_mono_ms() + SLOW_CALL_MS + 500};
 	struct rpc_server *srv = serve(url, 2);
 	pthread_t t[2];
 
-	if (with_load)
+	if (view != BUSY_BLIND)
 		o.rpc = srv;
+	if (view == BUSY_STUCK)
+		o.call_limit_ms = 500;
 	if (wd_monitor_start(&o))
 		_exit(11);
 	for (int i = 0; i < 2; i++)
@@ -415,61 +401,17 @@ static void monitor_busy(const char *url, bool with_load)
 
 static void monitor_busy_load(const char *url)
 {
-	monitor_busy(url, true);
+	monitor_busy(url, BUSY_LOAD);
 }
 
 static void monitor_busy_blind(const char *url)
 {
-	monitor_busy(url, false);
+	monitor_busy(url, BUSY_BLIND);
 }
 
-static void test_monitor_leaves_busy_rpc(void **state)
+static void monitor_busy_stuck(const char *url)
 {
-	char url[96], got[8192];
-
-	(void)state;
-	url_of(url, sizeof(url), "busy");
-	assert_int_equal(in_child(monitor_busy_load, url, got, sizeof(got)), 0);
-	assert_null(strstr(got, "STATUS=wedged"));
-}
-
-/* The same load without the server's counters is taken for a wedge: the case above
- * really has the ping fail for longer than the limit. */
-static void test_monitor_blind_to_load_exits(void **state)
-{
-	char url[96], got[8192];
-
-	(void)state;
-	url_of(url, sizeof(url), "blind");
-	assert_int_equal(in_child(monitor_busy_blind, url, got, sizeof(got)), XDROP_EXIT_WEDGED);
-}
-
-/* Busy for longer than call_limit_ms is no longer an excuse. */
-static void monitor_stuck_call(const char *url)
-{
-	struct wd_monitor_opts o = test_opts(url);
-	struct batch_caller b = {.url = url, .until_ms = clock_mono_ms() + SLOW_CALL_MS + 500};
-	pthread_t t[2];
-
-	o.rpc = serve(url, 2);
-	o.call_limit_ms = 500;
-	if (wd_monitor_start(&o))
-		_exit(11);
-	for (int i = 0; i < 2; i++)
-		if (pthread_create(&t[i], NULL, call_batches, &b))
-			_exit(14);
-	for (int i = 0; i < 2; i++)
-		pthread_join(t[i], NULL);
-	sleep(1);
-}
-
-static void test_monitor_exits_on_overlong_calls(void **state)
-{
-	char url[96], got[8192];
-
-	(void)state;
-	url_of(url, sizeof(url), "stuck");
-	assert_int_equal(in_child(monitor_stuck_call, url, got, sizeof(got)), XDROP_EXIT_WEDGED);
+	monitor_busy(url, BUSY_STUCK);
 }
 
 static void monitor_hanging_close(const char *url)
@@ -486,16 +428,6 @@ static void monitor_hanging_close(const char *url)
 	sleep(4);
 }
 
-static void test_monitor_exits_on_hanging_close(void **state)
-{
-	char url[96], got[4096];
-
-	(void)state;
-	url_of(url, sizeof(url), "close");
-	assert_int_equal(in_child(monitor_hanging_close, url, got, sizeof(got)), XDROP_EXIT_WEDGED);
-	assert_non_null(strstr(got, "STATUS=wedged: close "));
-}
-
 static void monitor_stale_beat(const char *url)
 {
 	static _Atomic int64_t beat;
@@ -509,13 +441,42 @@ static void monitor_stale_beat(const char *url)
 	sleep(4);
 }
 
-static void test_monitor_exits_on_stale_beat(void **state)
-{
-	char url[96], got[4096];
+/* One monitor case: a child process, how it must end, what it must have notified (it
+ * always starts with READY=1; an exit 75 always says STATUS=wedged:, an end without one
+ * never does). */
+struct monitor_case {
+	const char *tag; /* for the socket's name */
+	void (*child)(const char *url);
+	int code;
+	const char *notified; /* also in what it notified; NULL: nothing more */
+};
 
-	(void)state;
-	url_of(url, sizeof(url), "beat");
-	assert_int_equal(in_child(monitor_stale_beat, url, got, sizeof(got)), XDROP_EXIT_WEDGED);
+static const struct monitor_case monitor_cases[] = {
+    {"none", monitor_silent, XDROP_EXIT_WEDGED, NULL},
+    {"live", monitor_live, 0, "WATCHDOG=1|WATCHDOG=1|"},
+    {"busy", monitor_busy_load, 0, NULL},
+    /* the same load unseen is taken for a wedge: the busy case really has the ping fail
+     * for longer than the limit */
+    {"blind", monitor_busy_blind, XDROP_EXIT_WEDGED, NULL},
+    {"stuck", monitor_busy_stuck, XDROP_EXIT_WEDGED, NULL},
+    {"close", monitor_hanging_close, XDROP_EXIT_WEDGED, "STATUS=wedged: close "},
+    {"beat", monitor_stale_beat, XDROP_EXIT_WEDGED, NULL},
+};
+
+static void test_monitor_case(void **state)
+{
+	const struct monitor_case *c = *state;
+	char url[96], got[8192];
+
+	url_of(url, sizeof(url), c->tag);
+	assert_int_equal(in_child(c->child, url, got, sizeof(got)), c->code);
+	assert_memory_equal(got, "READY=1|", 8);
+	if (c->code == XDROP_EXIT_WEDGED)
+		assert_non_null(strstr(got, "STATUS=wedged:"));
+	else
+		assert_null(strstr(got, "STATUS=wedged"));
+	if (c->notified)
+		assert_non_null(strstr(got, c->notified));
 }
 
 static void test_monitor_opts_checked(void **state)
@@ -583,13 +544,15 @@ int main(void)
 	    cmocka_unit_test(test_hook_without_file_is_clean),
 	    cmocka_unit_test(test_exit_after),
 	    cmocka_unit_test(test_sdnotify_datagram),
-	    cmocka_unit_test(test_monitor_exits_on_silent_rpc),
-	    cmocka_unit_test(test_monitor_leaves_answering_rpc),
-	    cmocka_unit_test(test_monitor_leaves_busy_rpc),
-	    cmocka_unit_test(test_monitor_blind_to_load_exits),
-	    cmocka_unit_test(test_monitor_exits_on_overlong_calls),
-	    cmocka_unit_test(test_monitor_exits_on_hanging_close),
-	    cmocka_unit_test(test_monitor_exits_on_stale_beat),
+#define MONITOR_CASE(i, what)                                                                      \
+	{"monitor: " what, test_monitor_case, NULL, NULL, (void *)&monitor_cases[i]}
+	    MONITOR_CASE(0, "own RPC silent: exit 75"),
+	    MONITOR_CASE(1, "own RPC answers: keeps running, keepalives sent"),
+	    MONITOR_CASE(2, "all workers in slow legitimate calls: busy, not wedged"),
+	    MONITOR_CASE(3, "the same without the server's load: exit 75"),
+	    MONITOR_CASE(4, "calls running past call_limit_ms: exit 75"),
+	    MONITOR_CASE(5, "a close hangs: exit 75"),
+	    MONITOR_CASE(6, "the daemon's loop stopped: exit 75"),
 	    cmocka_unit_test(test_monitor_opts_checked),
 	    cmocka_unit_test(test_units_and_supervisor_agree),
 	};
