@@ -17,6 +17,8 @@
 # through the REST API, a generator namespace sends a bounded mix of good and attack
 # traffic (v4 and v6) through both nodes to a server namespace, and a status line is
 # printed every second until Ctrl-C (or DEMO_SECONDS), then everything is removed.
+# The controller and the agents run under scripts/supervise.sh, which starts one again
+# that exits with status 75 (its wedge monitor found it stuck), as systemd would.
 #
 #   ./scripts/demo.sh        start (make demo)
 #   ./scripts/demo.sh down   remove what a crashed demo left behind (make demo-down)
