@@ -267,7 +267,6 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	int rc;
 
-	wd_save_argv(argv);
 	rc = parse_args(argc, argv, &args);
 	if (rc >= 0)
 		return rc;
@@ -294,7 +293,7 @@ int main(int argc, char **argv)
 		 a.cfg.controller_rpc ? "managed by a controller" : "standalone",
 		 (unsigned long long)ruleset_revision(a.rs));
 	atomic_store(&loop_beat, wd_now_ms());
-	if (wedge_start(&a.cfg, &loop_beat, &stop_flag))
+	if (wedge_start(&a.cfg, a.srv, &loop_beat, &stop_flag))
 		goto out;
 	run(&a);
 	log_info("stopping; filtering stays in place (xdrop-agent --detach removes it)");

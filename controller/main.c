@@ -110,20 +110,12 @@ static int config_nodes(struct store *st, const struct ctl_config *cfg)
 	return 0;
 }
 
-/* The wedge monitor (lib/watchdog.h): an nng close pending WEDGE_CLOSE_MS, or an RPC
- * listener that has not answered its own ping for WEDGE_PING_MS, restarts the controller
- * in place; the database is crash-safe and the nodes resubscribe. nng 1.5.2 (Debian 12)
- * spins in its poller and serves nobody once an ipc:// client disconnects before the SP
- * handshake (a client killed while connecting; tests/controller/daemon.sh makes one). */
-#define WEDGE_CLOSE_MS 10000
-#define WEDGE_PING_MS  20000
-
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *level = NULL, *database = NULL;
 	struct wd_monitor_opts wo = {.sz = sizeof(wo),
-				     .close_limit_ms = WEDGE_CLOSE_MS,
-				     .ping_limit_ms = WEDGE_PING_MS,
+				     .close_limit_ms = XDROP_WEDGE_CLOSE_MS,
+				     .ping_limit_ms = XDROP_WEDGE_PING_CONTROLLER_MS,
 				     .stopping = &stop};
 	struct ctl_config cfg = {0};
 	struct store *st = NULL;
@@ -139,7 +131,6 @@ int main(int argc, char **argv)
 	char errbuf[512];
 	int status, err;
 
-	wd_save_argv(argv);
 	status = parse_args(argc, argv, &config_path, &level, &database);
 	if (status >= 0)
 		return status;
@@ -222,6 +213,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	wo.ping_url = cfg.rpc_url;
+	wo.rpc = srv;
 	err = wd_monitor_start(&wo);
 	if (err) {
 		log_error("controller: wedge monitor: %s", strerror(-err));

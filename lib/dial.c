@@ -19,9 +19,10 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "clock.h"
+#include "closewatch.h"
 #include "dial.h"
 #include "log.h"
-#include "watchdog.h"
 
 /* nng's own reconnect timer of a dialer: far beyond the thread's, which redials first. */
 #define NNG_RECONNECT_OFF_MS (3600 * 1000)
@@ -206,7 +207,7 @@ static bool diagnose_tls(struct dial *d, char *why, size_t len)
 	pthread_mutex_lock(&d->ops);
 	pthread_mutex_lock(&d->mu);
 	if (d->diag_open && !d->closing)
-		wd_close(s);
+		closewatch_close(s);
 	d->diag_open = false;
 	done = d->diag_done;
 	verified = d->diag_verified;
@@ -434,7 +435,7 @@ int dial_wait(struct dial *d, int64_t deadline_ms, char *why, size_t why_len)
 	pthread_mutex_lock(&d->mu);
 	failures = d->failures;
 	while (!d->connected && !d->closing && d->failures == failures) {
-		int64_t left = deadline_ms - wd_now_ms();
+		int64_t left = deadline_ms - clock_mono_ms();
 		struct timespec ts;
 
 		if (left <= 0)
@@ -517,10 +518,10 @@ void dial_close(struct dial *d)
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	if (diag)
-		wd_close(d->diag); /* ends a diagnostic handshake in progress */
+		closewatch_close(d->diag); /* ends a diagnostic handshake in progress */
 	pthread_mutex_unlock(&d->ops);
 	nng_pipe_notify(d->sock, NNG_PIPE_EV_REM_POST, NULL, NULL);
-	wd_close(d->sock); /* ends an attempt in progress */
+	closewatch_close(d->sock); /* ends an attempt in progress */
 	if (d->thread_running)
 		pthread_join(d->thread, NULL);
 	pthread_cond_destroy(&d->cv);

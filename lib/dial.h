@@ -62,7 +62,7 @@ int dial_open(struct dial **out, nng_socket sock, const char *url, const struct 
 /*
  * Waits until the connection is up (returns 0), or an attempt that ended after this call
  * began failed (returns that error as a negative errno), or deadline_ms (CLOCK_MONOTONIC,
- * wd_now_ms) passed (-ETIMEDOUT), or the dial is closing (-EBADF). On failure why (may be
+ * clock_mono_ms) passed (-ETIMEDOUT), or the dial is closing (-EBADF). On failure why (may be
  * NULL) receives the sentence.
  */
 int dial_wait(struct dial *d, int64_t deadline_ms, char *why, size_t why_len);

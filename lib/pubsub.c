@@ -22,29 +22,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <mbedtls/md.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/pubsub0/sub.h>
 
+#include "clock.h"
+#include "closewatch.h"
 #include "log.h"
 #include "pubsub.h"
 #include "rpc_frame.h"
-#include "watchdog.h"
 
 #define TICK_MS	 100 /* receive timeout: connection events and retries wait at most this */
 #define HASH_MAX 128 /* content hash string, bytes with NUL */
 #define NODE_MAX 128 /* node id, bytes with NUL */
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- shared socket plumbing -------------------------------------------------------- */
 
@@ -132,7 +124,7 @@ static void endpoint_close(struct endpoint *ep)
 	}
 	ep->running = false;
 	if (ep->open)
-		wd_close(ep->sock);
+		closewatch_close(ep->sock);
 	ep->open = false;
 	if (ep->aio)
 		nng_aio_free(ep->aio);
@@ -348,9 +340,10 @@ struct pubsub_sub {
 	Xdrop__V1__Delta **pending;	  /* sorted by revision, unique */
 	size_t n_pending;
 	struct pubsub_sub_stats st;
-	/* silence watchdog: a dialing subscriber that hears nothing, not even the once-a-
-	 * second heartbeat, for XDROP_PUBSUB_SILENCE_MS opens a fresh socket and dials
-	 * again (a stalled or half-open pipe is otherwise never noticed) */
+	/* redial on silence (step 1 of the recovery timeline, lib/recovery.h): a dialing
+	 * subscriber that hears nothing, not even the once-a-second heartbeat, for
+	 * XDROP_PUBSUB_SILENCE_MS opens a fresh socket and dials again (a stalled or
+	 * half-open pipe is otherwise never noticed) */
 	char *url;
 	struct tls_opts tls;
 	bool has_tls;
@@ -381,7 +374,7 @@ static void sub_wait_snapshot(struct pubsub_sub *s, enum pubsub_resync_reason wh
 	s->synced = false;
 	s->notify = true;
 	s->reason = why;
-	s->waiting_since = now_ms();
+	s->waiting_since = clock_mono_ms();
 	if (why == PUBSUB_RESYNC_GAP || why == PUBSUB_RESYNC_BEHIND)
 		s->st.gaps++;
 }
@@ -417,7 +410,7 @@ static void sub_flush_notify(struct pubsub_sub *s)
 		s->ops.need_snapshot(s->ops.arg, why, applied, seen);
 	/* the callback ran on this thread (a large snapshot takes seconds to fetch): nothing
 	 * could be received meanwhile, so silence counts from now, not from the last frame */
-	atomic_store(&s->last_frame_ms, now_ms());
+	atomic_store(&s->last_frame_ms, clock_mono_ms());
 	pthread_mutex_lock(&s->lock);
 	s->notifying = false;
 	pthread_mutex_unlock(&s->lock);
@@ -562,7 +555,7 @@ static void sub_on_frame(void *owner, const void *frame, size_t len)
 {
 	struct pubsub_sub *s = owner;
 
-	atomic_store(&s->last_frame_ms, now_ms());
+	atomic_store(&s->last_frame_ms, clock_mono_ms());
 	if (pubsub_sub_feed(owner, frame, len))
 		log_debug("pubsub: ignored a malformed delta frame of %zu bytes", len);
 }
@@ -575,13 +568,13 @@ static void sub_redial_if_silent(struct pubsub_sub *s)
 	struct pubsub_opts o = {.sz = sizeof(o), .url = s->url, .tls = s->has_tls ? &s->tls : NULL};
 	int err;
 
-	if (!s->url || now_ms() - atomic_load(&s->last_frame_ms) < XDROP_PUBSUB_SILENCE_MS)
+	if (!s->url || clock_mono_ms() - atomic_load(&s->last_frame_ms) < XDROP_PUBSUB_SILENCE_MS)
 		return;
-	atomic_store(&s->last_frame_ms, now_ms());
+	atomic_store(&s->last_frame_ms, clock_mono_ms());
 	log_warn("pubsub: nothing from %s for %d ms: dialing again", s->url,
 		 XDROP_PUBSUB_SILENCE_MS);
 	if (s->ep.open)
-		wd_close(s->ep.sock);
+		closewatch_close(s->ep.sock);
 	s->ep.open = false;
 	err = sub_socket(s);
 	if (!err)
@@ -599,7 +592,7 @@ static void sub_on_tick(void *owner)
 	if (atomic_exchange(&s->connected, false))
 		sub_wait_snapshot(s, PUBSUB_RESYNC_CONNECT);
 	else if (!s->synced && !s->notify &&
-		 now_ms() - s->waiting_since >= XDROP_PUBSUB_RESYNC_RETRY_MS)
+		 clock_mono_ms() - s->waiting_since >= XDROP_PUBSUB_RESYNC_RETRY_MS)
 		sub_wait_snapshot(s, PUBSUB_RESYNC_RETRY);
 	pthread_mutex_unlock(&s->lock);
 	sub_flush_notify(s);
@@ -667,7 +660,7 @@ int pubsub_sub_open(struct pubsub_sub **out, const struct pubsub_opts *opts,
 				s->tls = *opts->tls;
 				s->has_tls = true;
 			}
-			atomic_store(&s->last_frame_ms, now_ms());
+			atomic_store(&s->last_frame_ms, clock_mono_ms());
 		}
 		err = endpoint_connect(&s->ep, opts);
 		if (err)

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "recovery.h" /* XDROP_PUBSUB_SILENCE_MS, XDROP_PUBSUB_RESYNC_RETRY_MS */
 #include "tls.h"
 #include "xdrop.pb-c.h"
 
@@ -39,14 +40,12 @@
 #define XDROP_TOPIC_BEACON   "beacon:"
 #define XDROP_PUBSUB_MAX_MSG (16u * 1024 * 1024) /* default frame limit */
 #define XDROP_BEACON_MAX_MSG                                                                       \
-	(64u * 1024) /* a beacon frame, topic included: the health port's limit */
-#define XDROP_PUBSUB_MAX_PENDING     4096 /* deltas buffered while waiting for a snapshot */
-#define XDROP_PUBSUB_RESYNC_RETRY_MS 3000 /* need_snapshot again if no snapshot came */
-#define XDROP_PUBSUB_SILENCE_MS	     5000 /* a dialing subscriber hearing nothing redials */
-#define XDROP_PUBSUB_RECVBUF	     1024 /* messages queued in a SUB socket */
-#define XDROP_BEACON_MAX_KEY	     64	  /* node key bytes */
-#define XDROP_BEACON_HMAC_LEN	     32
-#define XDROP_FAULT_DROP_ENV	     "XDROP_FAULT_DROP_EVERY_N"
+	(64u * 1024)		      /* a beacon frame, topic included: the health port's limit */
+#define XDROP_PUBSUB_MAX_PENDING 4096 /* deltas buffered while waiting for a snapshot */
+#define XDROP_PUBSUB_RECVBUF	 1024 /* messages queued in a SUB socket */
+#define XDROP_BEACON_MAX_KEY	 64   /* node key bytes */
+#define XDROP_BEACON_HMAC_LEN	 32
+#define XDROP_FAULT_DROP_ENV	 "XDROP_FAULT_DROP_EVERY_N"
 
 struct pubsub_opts {
 	size_t sz;		    /* sizeof(struct pubsub_opts) */

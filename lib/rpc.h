@@ -202,6 +202,23 @@ int rpc_server_process_from(struct rpc_server *s, const void *frame, size_t len,
 /* Number of replies sent with each code since open (for stats and tests). */
 uint64_t rpc_server_count(const struct rpc_server *s, enum rpc_code code);
 
+/*
+ * How busy the workers are, for a liveness check that must tell a wedged listener from a
+ * busy one (lib/watchdog.h reads it; the RPC layer knows nothing of the watchdog). A
+ * worker is in a call from the moment it takes a request until its reply is sent.
+ */
+struct rpc_server_load {
+	unsigned workers;     /* worker threads */
+	unsigned running;     /* of them, in a call now */
+	uint64_t completed;   /* calls finished (replied or dropped) since start */
+	int64_t saturated_ms; /* clock_mono_ms() when every worker was last in a call at
+				 once (now while they are); 0: never */
+	int64_t oldest_ms;    /* clock_mono_ms() when the longest-running call began; 0: none */
+};
+
+/* Fills *out with s's load (all zero before rpc_server_start). Thread-safe. */
+void rpc_server_load(const struct rpc_server *s, struct rpc_server_load *out);
+
 /* Stops the workers, closes the socket and frees s. NULL is fine. */
 void rpc_server_close(struct rpc_server *s);
 

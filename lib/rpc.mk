@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # lib/ RPC layer: protobuf framing over nng (rpc), pub/sub (pubsub), endpoints and TLS (tls),
-# the guard against a wedged nng (watchdog).
+# the guard against a wedged nng (watchdog, closewatch, sdnotify; timers in recovery.h).
 # Archives: build/libxdrop-rpc.a (daemons) and build/libxdrop-rpc-san.a (ASan+UBSan, tests).
 # Link them with $(RPC_LDLIBS) and lib/log.c (build/libxdrop.a).
 #
@@ -9,7 +9,7 @@
 # tests/rpc/tls.sh (generated certificates, build/tests/test_rpc_tls),
 # tests/fuzz/run.sh (libFuzzer build/tests/fuzz_rpc for FUZZ_SECONDS, default 60).
 RPC_SRCS     := lib/rpc.c lib/rpc_server.c lib/rpc_frame.c lib/rpc_pipes.c lib/rpc_client.c \
-	lib/dial.c lib/pubsub.c lib/tls.c lib/rulepb.c lib/rulehash.c lib/watchdog.c lib/nodekey.c \
+	lib/dial.c lib/pubsub.c lib/tls.c lib/rulepb.c lib/rulehash.c lib/watchdog.c lib/closewatch.c lib/sdnotify.c lib/nodekey.c \
 	lib/limiter.c lib/authlimit.c
 RPC_OBJS     := $(RPC_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/$(PROTO_C:.c=.o)
 RPC_SAN_OBJS := $(RPC_SRCS:%.c=$(SANOBJ)/%.o) $(SANOBJ)/$(PROTO_C:.c=.o)
@@ -28,8 +28,9 @@ $(RPC_SAN_A): $(RPC_SAN_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# Test programs link lib/log.c as an object so they do not wait on the rest of libxdrop.
-RPC_TEST_LIBS := $(RPC_SAN_A) $(SANOBJ)/lib/log.o
+# Test programs link lib/log.c, clock.c and ticker.c as objects so they do not wait on the
+# rest of libxdrop.
+RPC_TEST_LIBS := $(RPC_SAN_A) $(SANOBJ)/lib/log.o $(SANOBJ)/lib/clock.o $(SANOBJ)/lib/ticker.o
 RPC_TEST_LDLIBS := $(RPC_LDLIBS) -lcmocka $(LDLIBS_BPF)
 RPC_TESTS := $(TBIN)/test_rpc $(TBIN)/test_pubsub $(TBIN)/test_rpc_tls $(TBIN)/rpc_test_server \
 	$(TBIN)/test_watchdog
@@ -45,7 +46,7 @@ $(SANOBJ)/tests/unit/rpc_fixture.o: | $(PROTO_H)
 $(RPC_OBJS) $(RPC_SAN_OBJS) $(RPC_TESTS:$(TBIN)/%=$(SANOBJ)/tests/unit/%.o): | $(PROTO_H)
 
 # The fuzzer is built from source with clang: libFuzzer, ASan and UBSan in one runtime.
-FUZZ_SRCS := tests/fuzz/fuzz_rpc.c $(filter-out lib/authlimit.c,$(RPC_SRCS)) $(PROTO_C) lib/log.c lib/rule.c lib/addr.c
+FUZZ_SRCS := tests/fuzz/fuzz_rpc.c $(filter-out lib/authlimit.c,$(RPC_SRCS)) $(PROTO_C) lib/log.c lib/clock.c lib/ticker.c lib/rule.c lib/addr.c
 $(TBIN)/fuzz_rpc: $(FUZZ_SRCS) lib/rpc.h lib/pubsub.h lib/tls.h $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -Ilib -Ibpf -I$(GEN) \
@@ -55,7 +56,7 @@ $(TBIN)/fuzz_rpc: $(FUZZ_SRCS) lib/rpc.h lib/pubsub.h lib/tls.h $(PROTO_H)
 ALL_TARGETS += $(RPC_A) $(RPC_SAN_A) $(RPC_TESTS) $(TBIN)/fuzz_rpc
 TEST_SUITES += $(TBIN)/test_rpc $(TBIN)/test_pubsub $(TBIN)/test_watchdog tests/rpc/interop.sh \
 	tests/rpc/tls.sh tests/fuzz/run.sh
-CHECK_SOURCES += $(RPC_SRCS) $(wildcard $(RPC_SRCS:.c=.h)) lib/rpc_priv.h $(wildcard tests/unit/test_rpc*.c \
+CHECK_SOURCES += $(RPC_SRCS) $(wildcard $(RPC_SRCS:.c=.h)) lib/rpc_priv.h lib/recovery.h $(wildcard tests/unit/test_rpc*.c \
 	tests/unit/test_pubsub*.c tests/unit/test_watchdog.c tests/unit/rpc_test_server.c \
 	tests/unit/rpc_fixture.c tests/unit/rpc_fixture.h \
 	tests/fuzz/*.c)

@@ -20,11 +20,12 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 
+#include "clock.h"
+#include "closewatch.h"
 #include "dial.h"
 #include "log.h"
 #include "rpc.h"
 #include "rpc_priv.h"
-#include "watchdog.h"
 #include "xdrop.pb-c.h"
 
 struct rpc_client {
@@ -56,7 +57,7 @@ int rpc_client_open(struct rpc_client **out, const struct rpc_client_opts *opts)
 	c->retries = opts->retries;
 	c->max_msg = opts->max_msg ? opts->max_msg : XDROP_RPC_MAX_MSG;
 	/* Call ids need only be unique per client; start from the clock to tell runs apart. */
-	atomic_store(&c->next_id, (uint64_t)wd_now_ms() * 1000000);
+	atomic_store(&c->next_id, (uint64_t)clock_mono_ms() * 1000000);
 	c->url = strdup(opts->url);
 	c->token = strdup(opts->auth_token ? opts->auth_token : "");
 	if (!c->url || !c->token) {
@@ -103,7 +104,7 @@ void rpc_client_close(struct rpc_client *c)
 	if (c->dial)
 		dial_close(c->dial); /* closes the socket */
 	else if (c->sock_open)
-		wd_close(c->sock);
+		closewatch_close(c->sock);
 	tls_opts_free(c->tls_strings);
 	free(c->url);
 	free(c->token);
@@ -129,7 +130,7 @@ static void set_status(struct rpc_status *st, enum rpc_code code, const char *fi
 static int attempt(struct rpc_client *c, nng_ctx ctx, nng_aio *aio, const uint8_t *frame,
 		   size_t len, unsigned timeout_ms, nng_msg **reply, struct rpc_status *st)
 {
-	int64_t deadline = wd_now_ms() + timeout_ms, left;
+	int64_t deadline = clock_mono_ms() + timeout_ms, left;
 	struct dial_call dc = {.aio = aio};
 	char why[XDROP_DIAL_MAX_WHY];
 	nng_msg *msg = NULL;
@@ -154,7 +155,7 @@ static int attempt(struct rpc_client *c, nng_ctx ctx, nng_aio *aio, const uint8_
 		return rv;
 	}
 	dial_track(c->dial, &dc);
-	left = deadline - wd_now_ms();
+	left = deadline - clock_mono_ms();
 	nng_aio_set_timeout(aio, (nng_duration)(left > 0 ? left : 1));
 	nng_aio_set_msg(aio, msg);
 	nng_ctx_send(ctx, aio);
@@ -163,7 +164,7 @@ static int attempt(struct rpc_client *c, nng_ctx ctx, nng_aio *aio, const uint8_
 	if (rv) {
 		nng_msg_free(msg);
 	} else {
-		left = deadline - wd_now_ms();
+		left = deadline - clock_mono_ms();
 		nng_aio_set_timeout(aio, (nng_duration)(left > 0 ? left : 1));
 		nng_ctx_recv(ctx, aio);
 		nng_aio_wait(aio);

@@ -11,11 +11,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "rpc_pipes.h"
-#include "watchdog.h"
 
 #define CLOSE_BATCH 64 /* pipes closed per pass outside the lock */
 
@@ -79,7 +78,7 @@ static void on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 			p->slots = v;
 			p->cap = cap;
 		}
-		p->slots[p->n++] = (struct pipe_slot){.id = id, .since_ms = wd_now_ms()};
+		p->slots[p->n++] = (struct pipe_slot){.id = id, .since_ms = clock_mono_ms()};
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -111,7 +110,7 @@ void rpc_pipes_end(struct rpc_pipes *p, nng_pipe pipe)
 	s = find(p, (uint32_t)nng_pipe_id(pipe));
 	if (s && s->busy) {
 		s->busy--;
-		s->since_ms = wd_now_ms();
+		s->since_ms = clock_mono_ms();
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -192,26 +191,18 @@ static void close_pipes(struct rpc_pipes *p, const uint32_t *ids, size_t k)
 static void *monitor_main(void *arg)
 {
 	struct rpc_pipes *p = arg;
-	int64_t last = wd_now_ms();
+	int64_t last = clock_mono_ms();
 
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
 		uint32_t ids[CLOSE_BATCH];
-		struct timespec ts;
 		int64_t now;
 		size_t k;
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += p->period_ms / 1000;
-		ts.tv_nsec += (long)(p->period_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+		clock_cond_wait_until(&p->wake, &p->lock, clock_mono_ms() + p->period_ms);
 		if (p->stop)
 			break;
-		now = wd_now_ms();
+		now = clock_mono_ms();
 		if (now - last > 3 * (int64_t)p->period_ms) {
 			/* the process was stopped or starved: nobody had a chance to send */
 			for (size_t i = 0; i < p->n; i++)
@@ -234,7 +225,6 @@ static void *monitor_main(void *arg)
 int rpc_pipes_start(struct rpc_pipes **out, nng_socket sock, unsigned timeout_ms, const char *name)
 {
 	struct rpc_pipes *p;
-	pthread_condattr_t ca;
 	int rv;
 
 	if (!timeout_ms)
@@ -243,10 +233,12 @@ int rpc_pipes_start(struct rpc_pipes **out, nng_socket sock, unsigned timeout_ms
 	if (!p)
 		return -ENOMEM;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->wake, &ca);
-	pthread_condattr_destroy(&ca);
+	rv = clock_cond_init(&p->wake);
+	if (rv) {
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+		return rv;
+	}
 	p->timeout_ms = timeout_ms;
 	p->sock_id = nng_socket_id(sock);
 	p->period_ms = timeout_ms / 4 < 50 ? 50 : timeout_ms / 4 > 1000 ? 1000 : timeout_ms / 4;

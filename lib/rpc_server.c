@@ -28,12 +28,13 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 
+#include "clock.h"
+#include "closewatch.h"
 #include "log.h"
 #include "rpc.h"
 #include "rpc_frame.h"
 #include "rpc_pipes.h"
 #include "rpc_priv.h"
-#include "watchdog.h"
 #include "xdrop.pb-c.h"
 
 /* Room for RpcReply's own fields around the payload. */
@@ -92,7 +93,7 @@ struct rpc_call {
 	uint64_t call_id;
 	const char *request_id;
 	bool replayed;
-	int64_t received_ms; /* CLOCK_MONOTONIC (wd_now_ms) */
+	int64_t received_ms; /* CLOCK_MONOTONIC (clock_mono_ms) */
 	int64_t deadline_ms; /* same clock; 0 = none */
 	void *principal;
 	const struct sockaddr_storage *peer; /* NULL: not an IP transport, or unknown */
@@ -146,12 +147,12 @@ int64_t rpc_call_remaining_ms(const struct rpc_call *call)
 {
 	if (!call->deadline_ms)
 		return INT64_MAX;
-	return call->deadline_ms - wd_now_ms();
+	return call->deadline_ms - clock_mono_ms();
 }
 
 bool rpc_call_expired(const struct rpc_call *call)
 {
-	return call->deadline_ms && wd_now_ms() >= call->deadline_ms;
+	return call->deadline_ms && clock_mono_ms() >= call->deadline_ms;
 }
 
 enum rpc_code rpc_call_error(struct rpc_call *call, enum rpc_code code, const char *field,
@@ -247,6 +248,7 @@ struct rpc_worker {
 	nng_aio *aio;
 	pthread_t thread;
 	bool running;
+	_Atomic int64_t busy_since; /* clock_mono_ms() when its call began; 0: idle */
 };
 
 struct rpc_server {
@@ -270,6 +272,10 @@ struct rpc_server {
 	struct rpc_pipes *pipes;
 	struct rpc_worker *workers;
 	_Atomic uint64_t counts[RPC_CODE_COUNT];
+	/* the load (rpc_server_load) */
+	_Atomic unsigned running;
+	_Atomic uint64_t completed;
+	_Atomic int64_t saturated_ms; /* when every worker was last in a call at once */
 };
 
 /* The receive timeout: the option, else the environment (for operators and tests), else
@@ -398,7 +404,7 @@ static enum rpc_code authenticate(struct rpc_server *s, struct rpc_call *call, c
 static void deadline_warn(const struct rpc_call *call, int64_t late_ms)
 {
 	static _Atomic int64_t last;
-	int64_t now = wd_now_ms(), then = atomic_load(&last);
+	int64_t now = clock_mono_ms(), then = atomic_load(&last);
 
 	if (then && now - then < 10000)
 		return;
@@ -418,7 +424,7 @@ static void deadline_warn(const struct rpc_call *call, int64_t late_ms)
  */
 static enum rpc_code check_deadline(struct rpc_call *call, const Xdrop__V1__RpcRequest *rq)
 {
-	int64_t now = wd_now_ms();
+	int64_t now = clock_mono_ms();
 
 	if (rq->deadline_unix_ms) {
 		int64_t left = rq->deadline_unix_ms - rpc_unix_ms();
@@ -569,7 +575,7 @@ int rpc_server_process_from(struct rpc_server *s, const void *frame, size_t len,
 	struct rpc_call call = {
 	    .service = "",
 	    .method = "",
-	    .received_ms = wd_now_ms(),
+	    .received_ms = clock_mono_ms(),
 	    .peer = peer,
 	};
 	struct rpc_frame_error ferr;
@@ -696,6 +702,44 @@ static void worker_reply(struct rpc_worker *w, nng_msg *req)
 	}
 }
 
+/* Counts w in or out of a call; the moment every worker is in one is kept, so that a
+ * liveness check can tell a queue behind busy workers from a listener that delivers
+ * nothing. */
+static void worker_busy(struct rpc_worker *w, bool busy)
+{
+	struct rpc_server *s = w->srv;
+	int64_t now = clock_mono_ms();
+
+	if (busy) {
+		atomic_store(&w->busy_since, now);
+		if (atomic_fetch_add(&s->running, 1) + 1 == s->n_workers)
+			atomic_store(&s->saturated_ms, now);
+		return;
+	}
+	if (atomic_fetch_sub(&s->running, 1) == s->n_workers)
+		atomic_store(&s->saturated_ms, now);
+	atomic_store(&w->busy_since, 0);
+	atomic_fetch_add(&s->completed, 1);
+}
+
+void rpc_server_load(const struct rpc_server *s, struct rpc_server_load *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!s || !s->workers)
+		return;
+	out->workers = s->n_workers;
+	out->running = atomic_load(&s->running);
+	out->completed = atomic_load(&s->completed);
+	out->saturated_ms =
+	    out->running >= s->n_workers ? clock_mono_ms() : atomic_load(&s->saturated_ms);
+	for (unsigned i = 0; i < s->n_workers; i++) {
+		int64_t since = atomic_load(&s->workers[i].busy_since);
+
+		if (since && (!out->oldest_ms || since < out->oldest_ms))
+			out->oldest_ms = since;
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct rpc_worker *w = arg;
@@ -719,7 +763,9 @@ static void *worker_main(void *arg)
 			nng_msg_free(msg); /* its connection is being closed: the client resends */
 			continue;
 		}
+		worker_busy(w, true);
 		worker_reply(w, msg);
+		worker_busy(w, false);
 		rpc_pipes_end(w->srv->pipes, pipe);
 	}
 	return NULL;
@@ -790,7 +836,7 @@ void rpc_server_close(struct rpc_server *s)
 	if (!s)
 		return;
 	if (s->sock_open)
-		wd_close(s->sock); /* completes every worker's aio with NNG_ECLOSED */
+		closewatch_close(s->sock); /* completes every worker's aio with NNG_ECLOSED */
 	for (unsigned i = 0; s->workers && i < s->n_workers; i++) {
 		struct rpc_worker *w = &s->workers[i];
 

@@ -1,81 +1,30 @@
 // SPDX-License-Identifier: MIT
 /*
- * watchdog: see watchdog.h.
+ * watchdog: see watchdog.h. The monitor and its own-ping prober are two tickers
+ * (lib/ticker.h) that run for the life of the process; the prober is apart so that a
+ * ping waiting for its timeout never delays a look at the other checks.
  */
 #include <errno.h>
-#include <linux/close_range.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "closewatch.h"
 #include "log.h"
 #include "rpc.h"
+#include "sdnotify.h"
+#include "ticker.h"
 #include "tls.h"
 #include "watchdog.h"
 #include "xdrop.pb-c.h"
 
-#define WD_SLOTS 16 /* closes watched at once; more run unwatched */
-
-static _Atomic int64_t close_since[WD_SLOTS];
-static char **saved_argv;
-static char saved_exe[4096]; /* the program's path, so that the new image keeps its name */
 static unsigned exit_secs;
 static int exit_code;
-
-int64_t wd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Test hook: XDROP_FAULT_WEDGE_CLOSE=1 makes the process's first watched close hang for an
- * hour before closing, as the nng bug does. The variable is removed from the environment
- * first, so that the image wd_reexec() starts runs clean. */
-static void fault_wedge(void)
-{
-	static atomic_bool checked;
-
-	if (atomic_exchange(&checked, true) || !getenv("XDROP_FAULT_WEDGE_CLOSE"))
-		return;
-	unsetenv("XDROP_FAULT_WEDGE_CLOSE");
-	log_warn("fault hook: this close hangs (XDROP_FAULT_WEDGE_CLOSE)");
-	sleep(3600);
-}
-
-void wd_close(nng_socket sock)
-{
-	int slot = -1;
-
-	for (int i = 0; i < WD_SLOTS && slot < 0; i++) {
-		int64_t free_slot = 0;
-
-		if (atomic_compare_exchange_strong(&close_since[i], &free_slot, wd_now_ms()))
-			slot = i;
-	}
-	fault_wedge();
-	nng_close(sock);
-	if (slot >= 0)
-		atomic_store(&close_since[slot], 0);
-}
-
-int64_t wd_stuck_ms(void)
-{
-	int64_t now = wd_now_ms(), worst = 0;
-
-	for (int i = 0; i < WD_SLOTS; i++) {
-		int64_t since = atomic_load(&close_since[i]);
-
-		if (since && now - since > worst)
-			worst = now - since;
-	}
-	return worst;
-}
+static void monitor_detach(void);
 
 static void *exit_main(void *arg)
 {
@@ -93,6 +42,8 @@ int wd_exit_after(unsigned secs, int code)
 	pthread_t t;
 	int rv;
 
+	sdnotify("STOPPING=1");
+	monitor_detach(); /* the daemon closes its RPC server next */
 	exit_secs = secs;
 	exit_code = code;
 	rv = pthread_create(&t, NULL, exit_main, NULL);
@@ -101,13 +52,6 @@ int wd_exit_after(unsigned secs, int code)
 	pthread_detach(t);
 	return 0;
 }
-
-#define WD_PING_EVERY_MS   5000
-#define WD_PING_TIMEOUT_MS 3000
-
-static struct wd_monitor_opts mon;
-static char *mon_url;
-static _Atomic int64_t ping_ok_ms;
 
 int wd_ping(const char *url, const struct tls_opts *tls, unsigned timeout_ms)
 {
@@ -128,101 +72,159 @@ int wd_ping(const char *url, const struct tls_opts *tls, unsigned timeout_ms)
 	return err;
 }
 
-static void *ping_main(void *arg)
+/* ---- the monitor ------------------------------------------------------------------- */
+
+static struct wd_monitor_opts mon;			     /* with the defaults filled in */
+static pthread_mutex_t rpc_lock = PTHREAD_MUTEX_INITIALIZER; /* guards mon.rpc */
+static char *mon_url; /* ping_url when the ping check is on */
+static struct ticker *mon_ticker, *ping_ticker;
+static _Atomic int64_t ping_ok_ms; /* last answer, or last failure excused as busy */
+static atomic_bool ping_busy;	   /* the last failure was excused (logged once) */
+static int64_t last_look_ms;	   /* the monitor thread's own */
+
+/*
+ * Whether a ping attempt that began at t0 and failed found the listener busy rather
+ * than wedged: every worker was in a call at some moment since t0 (so the ping may just
+ * be queued behind them), and no call has been running for call_limit_ms (a worker stuck
+ * in a call for that long is no better than a wedged listener).
+ */
+static bool listener_busy(int64_t t0)
 {
-	(void)arg;
-	for (;;) {
-		usleep((mon.ping_every_ms ? mon.ping_every_ms : WD_PING_EVERY_MS) * 1000);
-		if (wd_ping(mon_url, NULL, WD_PING_TIMEOUT_MS) == 0)
-			atomic_store(&ping_ok_ms, wd_now_ms());
-	}
-	return NULL;
+	struct rpc_server_load l = {0};
+
+	pthread_mutex_lock(&rpc_lock);
+	if (mon.rpc)
+		rpc_server_load(mon.rpc, &l);
+	pthread_mutex_unlock(&rpc_lock);
+	if (!l.workers || l.saturated_ms < t0)
+		return false;
+	return !l.oldest_ms || clock_mono_ms() - l.oldest_ms < mon.call_limit_ms;
 }
 
-static void *monitor_main(void *arg)
+static void ping_tick(void *arg)
 {
-	int64_t last = wd_now_ms();
+	int64_t t0 = clock_mono_ms();
 
 	(void)arg;
-	for (;;) {
-		int64_t now, closing, idle = 0, silent = 0;
-		int err;
-
-		sleep(1);
-		now = wd_now_ms();
-		if (now - last > 3000) {
-			/* the whole process was stopped (SIGSTOP, a paused VM) or starved: start
-			 * the clocks afresh instead of blaming the library for the pause */
-			last = now;
-			if (mon.beat)
-				atomic_store(mon.beat, now);
-			atomic_store(&ping_ok_ms, now);
-			continue;
-		}
-		last = now;
-		closing = wd_stuck_ms();
-		if (mon.beat)
-			idle = now - atomic_load(mon.beat);
-		if (mon_url)
-			silent = now - atomic_load(&ping_ok_ms);
-		if (*mon.stopping || ((!mon.close_limit_ms || closing < mon.close_limit_ms) &&
-				      (!mon.beat_limit_ms || idle < mon.beat_limit_ms) &&
-				      (!mon.ping_limit_ms || silent < mon.ping_limit_ms)))
-			continue;
-		log_error("messaging stuck (an nng close pending %lld ms, main loop idle %lld ms, "
-			  "own RPC silent %lld ms): restarting in place",
-			  (long long)closing, (long long)idle, (long long)silent);
-		if (*mon.stopping)
-			continue;
-		err = wd_reexec();
-		log_error("restart in place failed: %s; exiting", strerror(-err));
-		_exit(1);
+	if (wd_ping(mon_url, NULL, mon.ping_timeout_ms) == 0) {
+		atomic_store(&ping_busy, false);
+		atomic_store(&ping_ok_ms, clock_mono_ms());
+		return;
 	}
-	return NULL;
+	if (!listener_busy(t0))
+		return;
+	if (!atomic_exchange(&ping_busy, true))
+		log_info("own RPC ping unanswered while every worker is in a call: busy, not "
+			 "wedged");
+	atomic_store(&ping_ok_ms, clock_mono_ms());
+}
+
+/* From now on the monitor no longer reads the RPC server's load (stopping: the daemon is
+ * about to free it); returns once no reader is left. */
+static void monitor_detach(void)
+{
+	pthread_mutex_lock(&rpc_lock);
+	mon.rpc = NULL;
+	pthread_mutex_unlock(&rpc_lock);
+}
+
+/* Logs why, tells the service manager, and ends the process for it to restart. */
+static void exit_wedged(int64_t closing, int64_t idle, int64_t silent)
+{
+	char status[160];
+
+	log_error("messaging stuck (an nng close pending %lld ms, main loop idle %lld ms, "
+		  "own RPC silent %lld ms): exiting with status %d for the service manager to "
+		  "restart",
+		  (long long)closing, (long long)idle, (long long)silent, XDROP_EXIT_WEDGED);
+	snprintf(status, sizeof(status), "STATUS=wedged: close %lld ms, loop %lld ms, RPC %lld ms",
+		 (long long)closing, (long long)idle, (long long)silent);
+	sdnotify(status);
+	_exit(XDROP_EXIT_WEDGED);
+}
+
+static void monitor_tick(void *arg)
+{
+	int64_t now = clock_mono_ms(), closing, idle = 0, silent = 0;
+
+	(void)arg;
+	if (now - last_look_ms > XDROP_WEDGE_PAUSE_MS) {
+		/* the whole process was stopped (SIGSTOP, a paused VM) or starved: start the
+		 * clocks afresh instead of blaming the library for the pause */
+		last_look_ms = now;
+		if (mon.beat)
+			atomic_store(mon.beat, now);
+		atomic_store(&ping_ok_ms, now);
+		sdnotify("WATCHDOG=1");
+		return;
+	}
+	last_look_ms = now;
+	closing = closewatch_pending_ms();
+	if (mon.beat)
+		idle = now - atomic_load(mon.beat);
+	if (mon_url)
+		silent = now - atomic_load(&ping_ok_ms);
+	if (!*mon.stopping && ((mon.close_limit_ms && closing >= mon.close_limit_ms) ||
+			       (mon.beat_limit_ms && idle >= mon.beat_limit_ms) ||
+			       (mon_url && silent >= mon.ping_limit_ms)))
+		exit_wedged(closing, idle, silent);
+	sdnotify("WATCHDOG=1");
+}
+
+/* Copies o into mon with the defaults filled in; -EINVAL for options that cannot work. */
+static int monitor_opts(const struct wd_monitor_opts *o)
+{
+	if (!o || o->sz < sizeof(*o) || !o->stopping)
+		return -EINVAL;
+	pthread_mutex_lock(&rpc_lock);
+	mon = *o;
+	pthread_mutex_unlock(&rpc_lock);
+	if (!mon.ping_every_ms)
+		mon.ping_every_ms = XDROP_WEDGE_PING_EVERY_MS;
+	if (!mon.ping_timeout_ms)
+		mon.ping_timeout_ms = XDROP_WEDGE_PING_TIMEOUT_MS;
+	if (!mon.call_limit_ms)
+		mon.call_limit_ms = XDROP_WEDGE_CALL_MS;
+	if (mon.ping_limit_ms && mon.ping_limit_ms <= mon.ping_every_ms + mon.ping_timeout_ms)
+		return -EINVAL;
+	return 0;
 }
 
 int wd_monitor_start(const struct wd_monitor_opts *o)
 {
-	pthread_t t;
-	int rv;
+	struct ticker_opts to = {.sz = sizeof(to), .name = "wd-monitor", .fn = monitor_tick};
+	int err;
 
-	if (!o || o->sz < sizeof(*o) || !o->stopping || !saved_argv ||
-	    (o->ping_limit_ms &&
-	     o->ping_limit_ms <= (o->ping_every_ms ? o->ping_every_ms : WD_PING_EVERY_MS)))
-		return -EINVAL;
-	mon = *o;
+	if (mon_ticker)
+		return -EALREADY;
+	err = monitor_opts(o);
+	if (err)
+		return err;
+	last_look_ms = clock_mono_ms();
+	atomic_store(&ping_ok_ms, last_look_ms);
 	if (o->ping_url && o->ping_limit_ms && !tls_url_is_tls(o->ping_url)) {
+		struct ticker_opts po = {.sz = sizeof(po),
+					 .name = "wd-ping",
+					 .period_ms = mon.ping_every_ms,
+					 .fn = ping_tick};
+
 		mon_url = strdup(o->ping_url);
 		if (!mon_url)
 			return -ENOMEM;
-		atomic_store(&ping_ok_ms, wd_now_ms());
-		rv = pthread_create(&t, NULL, ping_main, NULL);
-		if (rv)
-			return -rv;
-		pthread_detach(t);
+		err = ticker_start(&ping_ticker, &po);
+		if (err)
+			goto fail;
 	}
-	rv = pthread_create(&t, NULL, monitor_main, NULL);
-	if (rv)
-		return -rv;
-	pthread_detach(t);
+	to.period_ms = XDROP_WEDGE_TICK_MS;
+	err = ticker_start(&mon_ticker, &to);
+	if (err)
+		goto fail;
+	sdnotify("READY=1");
 	return 0;
-}
-
-void wd_save_argv(char **argv)
-{
-	ssize_t n = readlink("/proc/self/exe", saved_exe, sizeof(saved_exe) - 1);
-
-	saved_exe[n > 0 ? n : 0] = '\0';
-	saved_argv = argv;
-}
-
-int wd_reexec(void)
-{
-	if (!saved_argv)
-		return -EINVAL;
-	/* the new image opens its own sockets, maps and listeners */
-	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC))
-		return -errno;
-	execv(saved_exe[0] ? saved_exe : "/proc/self/exe", saved_argv);
-	return -errno;
+fail:
+	ticker_stop(ping_ticker);
+	ping_ticker = NULL;
+	free(mon_url);
+	mon_url = NULL;
+	return err;
 }

@@ -17,6 +17,8 @@
 # through the REST API, a generator namespace sends a bounded mix of good and attack
 # traffic (v4 and v6) through both nodes to a server namespace, and a status line is
 # printed every second until Ctrl-C (or DEMO_SECONDS), then everything is removed.
+# The controller and the agents run under scripts/supervise.sh, which starts one again
+# that exits with status 75 (its wedge monitor found it stuck), as systemd would.
 #
 #   ./scripts/demo.sh        start (make demo)
 #   ./scripts/demo.sh down   remove what a crashed demo left behind (make demo-down)
@@ -51,7 +53,7 @@ down() {
 			if grep -qs "$RUN" "/proc/$pid/cmdline"; then
 				kill "$pid" 2>/dev/null && pids="$pids $pid"
 			fi
-		done <"$RUN/pids"
+		done < <(cat "$RUN/pids" "$RUN"/*.pid 2>/dev/null) # supervisors and their daemons
 	fi
 	for _ in $(seq 50); do # they stop within 0.5 s; give them 5
 		alive=""
@@ -121,6 +123,14 @@ bg() { # log name, command...: starts a program (not a shell function: $! must b
 	shift
 	"$@" </dev/null >>"$RUN/$log.log" 2>&1 &
 	echo $! >>"$RUN/pids"
+}
+# supervised log name, command...: like bg, under scripts/supervise.sh, the demo's service
+# manager: a daemon that exits with status 75 (wedged, lib/watchdog.h) is started again,
+# as systemd would; its current PID is in $RUN/NAME.pid for down()
+supervised() {
+	local log=$1
+	shift
+	bg "$log" "$ROOT/scripts/supervise.sh" --pid-file "$RUN/$log.pid" -- "$@"
 }
 ns_exec() { # node: the nsenter prefix for bg (nsenter execs the program: same PID)
 	echo nsenter --net="/run/netns/$PFX-$1"
@@ -196,7 +206,7 @@ ui:
   dir: $UI_DIR
 log_level: info
 EOF
-bg controller "$BIN/xdrop-controller" --config "$RUN/controller.yaml"
+supervised controller "$BIN/xdrop-controller" --config "$RUN/controller.yaml"
 bg gateway "$BIN/xdrop-gateway" --config "$RUN/gateway.yaml"
 for _ in $(seq 100); do
 	curl -s -o /dev/null -H "X-API-Key: $KEY" "$API/info" && break
@@ -249,7 +259,8 @@ controller:
 beacon_interval: 1s
 log_level: info
 EOF
-	bg "agent-$name" $(ns_exec "$name") "$BIN/xdrop-agent" --config "$RUN/agent-$name.yaml"
+	bg "agent-$name" $(ns_exec "$name") "$ROOT/scripts/supervise.sh" \
+		--pid-file "$RUN/agent-$name.pid" -- "$BIN/xdrop-agent" --config "$RUN/agent-$name.yaml"
 }
 node_up trad "traditional node (t0)" "mode: traditional
 interface: t0"

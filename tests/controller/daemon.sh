@@ -161,20 +161,22 @@ kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=
 
 # An ipc:// client that disconnects before the SP handshake wedges nng 1.5.2's listener
 # (its poller spins on the dead connection). Whether or not the library has the bug, the
-# controller must answer again within 35 s: its wedge monitor restarts it in place after
-# 20 s without an answer to its own ping (lib/watchdog.h), keeping the PID.
+# controller must answer again within 35 s: its wedge monitor ends it with status 75
+# after 20 s without an answer to its own ping (lib/watchdog.h), and its supervisor
+# (scripts/supervise.sh, as systemd would) starts it again.
 sed -e "s|tcp://127.0.0.1:$base\$|ipc://$dir/w-rpc.sock|" \
 	-e "s|tcp://127.0.0.1:$((base + 1))\$|ipc://$dir/w-push.sock|" \
 	-e "s|tcp://127.0.0.1:$((base + 2))\$|ipc://$dir/w-health.sock|" \
 	-e "s|$dir/c.db|$dir/w.db|; s|/admin\.key$|/wadmin.key|" "$dir/c.yaml" > "$dir/w.yaml"
 wping() { printf 'data: "x"' | $P --encode=xdrop.v1.PingRequest | timeout 5 "$CALL" \
 	"ipc://$dir/w-rpc.sock" "" HealthService Ping >/dev/null 2>&1; }
-"$BIN" --config "$dir/w.yaml" 2>>"$dir/w.log" & pid=$!
+scripts/supervise.sh -- "$BIN" --config "$dir/w.yaml" 2>>"$dir/w.log" & pid=$!
 wait_until 10 wping
 python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.close()' "$dir/w-rpc.sock"
 t0=$(date +%s%N); back=
 wait_until 35 wping && back=$(( ($(date +%s%N) - t0) / 1000000 ))
-check_eval "ipc client gone before the handshake: the controller answers again (after ${back:-no answer in 35 000} ms; restarts in place: $(grep -c 'messaging stuck' "$dir/w.log"))" '[ -n "$back" ]'
-check_eval "... as the same process (PID $pid)" 'kill -0 "$pid"'
+check_eval "ipc client gone before the handshake: the controller answers again (after ${back:-no answer in 35 000} ms; restarts: $(grep -c 'messaging stuck' "$dir/w.log"))" '[ -n "$back" ]'
+check_eval "... under the same supervisor (PID $pid), restarted only for status 75" \
+	'kill -0 "$pid" && [ "$(grep -c "exited with status 75 (wedged)" "$dir/w.log")" = "$(grep -c "messaging stuck" "$dir/w.log")" ]'
 kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=

@@ -35,9 +35,11 @@ HB_MS=${HB%ms}
 CTL_RPC=ipc://$TMP/ctl-rpc.sock
 CTL_PUSH=ipc://$TMP/ctl-push.sock
 CTL_HEALTH=ipc://$TMP/ctl-health.sock
+SUPERVISE=$SYS_ROOT/scripts/supervise.sh
 CTL_PID=
+CTL_SUP=
 GW_PID=
-declare -A AGENT_PID NODE_KEY
+declare -A AGENT_PID AGENT_SUP NODE_KEY
 SENDER_PIDS=""
 # TAP (ok, not_ok, check, expect_eq, expect_range, wait_until) and the namespace lab
 # (lab_ns, lab_veth, lab_addr, lab_up, in_ns); sys_down is the EXIT trap of the sourcing
@@ -76,9 +78,9 @@ stop_pid() {
 sys_down() {
 	local p id
 	for p in $SENDER_PIDS ${SRV_PID:-}; do stop_pid "$p" TERM "helper $p"; done
-	for id in "${!AGENT_PID[@]}"; do stop_pid "${AGENT_PID[$id]}" TERM "agent $id"; done
+	for id in "${!AGENT_PID[@]}"; do agent_kill "$id" TERM; done
 	stop_pid "$GW_PID" TERM gateway
-	stop_pid "$CTL_PID" TERM controller
+	ctl_kill TERM
 	lab_cleanup # the namespaces made with lab_ns
 	# failed runs keep the daemons' logs for a post-mortem
 	if [ "$FAILED" -gt 0 ] || [ -n "${KEEP_LOGS:-}" ]; then
@@ -120,6 +122,20 @@ sys_net() {
 	in_ns cli ethtool -K c1 tx off >/dev/null
 }
 
+# ---- supervision ----
+# The controller and the agents run under scripts/supervise.sh, the lab's service manager:
+# one that exits with status 75 (its wedge monitor found it stuck, lib/watchdog.h) is
+# started again, as systemd would. CTL_PID and AGENT_PID[id] are the daemons' own PIDs
+# (for signals, /proc, gdb), read from the supervisor's pid file; after a restart by the
+# supervisor they are read again with ctl_pid / agent_pid. The supervisor ends by itself
+# once its daemon ends for any other reason (SIGTERM, kill -9).
+sup_pid() { cat "$1" 2>/dev/null; } # pid file: the daemon's current PID
+ctl_pid() { sup_pid "$TMP/ctl.pid"; }
+agent_pid() { sup_pid "$TMP/$1.pid"; } # id
+sup_end() { # supervisor PID, name: waits for a supervisor whose daemon has ended
+	[ -n "$1" ] && stop_pid "$1" TERM "supervisor of $2"
+}
+
 # ---- controller, gateway ----
 ctl_config() {
 	cat >"$TMP/ctl.yaml" <<EOF
@@ -140,19 +156,23 @@ EOF
 # ctl_start [VAR=value...]: starts the controller (with that environment), waits for Ping
 ctl_start() {
 	[ -f "$TMP/ctl.yaml" ] || ctl_config
-	env "$@" "$CTL_BIN" --config "$TMP/ctl.yaml" </dev/null >/dev/null 2>>"$TMP/ctl.log" &
-	CTL_PID=$!
+	rm -f "$TMP/ctl.pid"
+	env "$@" "$SUPERVISE" --pid-file "$TMP/ctl.pid" -- "$CTL_BIN" --config "$TMP/ctl.yaml" \
+		</dev/null >/dev/null 2>>"$TMP/ctl.log" &
+	CTL_SUP=$!
 	local i
 	for i in $(seq 100); do
-		ping_rpc "$CTL_RPC" && return 0
+		ping_rpc "$CTL_RPC" && CTL_PID=$(ctl_pid) && return 0
 		sleep 0.05
 	done
 	echo "# controller did not start" && tail -5 "$TMP/ctl.log" | sed 's/^/# /'
 	return 1
 }
 ctl_kill() { # signal
+	[ -n "$CTL_SUP" ] && CTL_PID=$(ctl_pid)
 	stop_pid "$CTL_PID" "${1:-TERM}" controller
-	CTL_PID=
+	sup_end "$CTL_SUP" controller
+	CTL_PID= CTL_SUP=
 }
 ping_rpc() { # url
 	printf 'data: "x"' | $P --encode=xdrop.v1.PingRequest 2>/dev/null |
@@ -230,20 +250,25 @@ EOF
 }
 agent_start() { # id [ns] (ns defaults to id)
 	local id=$1 ns=${2:-$1} i
-	nsenter --net="/run/netns/$NS-$ns" "$AGENT_BIN" --config "$TMP/$id.yaml" \
-		</dev/null >/dev/null 2>>"$TMP/$id.log" &
-	AGENT_PID[$id]=$!
+	rm -f "$TMP/$id.pid"
+	nsenter --net="/run/netns/$NS-$ns" "$SUPERVISE" --pid-file "$TMP/$id.pid" -- \
+		"$AGENT_BIN" --config "$TMP/$id.yaml" </dev/null >/dev/null 2>>"$TMP/$id.log" &
+	AGENT_SUP[$id]=$!
+	AGENT_PID[$id]=
 	for i in $(seq 100); do
+		AGENT_PID[$id]=$(agent_pid "$id")
 		[ -S "$TMP/$id.sock" ] && ping_rpc "ipc://$TMP/$id.sock" && return 0
-		kill -0 "${AGENT_PID[$id]}" 2>/dev/null || break
+		kill -0 "${AGENT_SUP[$id]}" 2>/dev/null || break
 		sleep 0.05
 	done
 	echo "# agent $id did not start" && tail -5 "$TMP/$id.log" | sed 's/^/# /'
 	return 1
 }
 agent_kill() { # id [signal]
+	[ -n "${AGENT_SUP[$1]:-}" ] && AGENT_PID[$1]=$(agent_pid "$1")
 	stop_pid "${AGENT_PID[$1]}" "${2:-TERM}" "agent $1"
-	unset "AGENT_PID[$1]"
+	sup_end "${AGENT_SUP[$1]:-}" "agent $1"
+	unset "AGENT_PID[$1]" "AGENT_SUP[$1]"
 }
 node_token() { echo "node:$1:${NODE_KEY[$1]}"; }
 # agent_info ID FIELD: a field of AgentService.Info (revision, content_hash)
