@@ -2,7 +2,7 @@
 # gateway/: xdrop-gateway (REST API, web UI files, SSE, /metrics) on libmicrohttpd and cJSON.
 # json.c is also linked into xdropctl (cli/), so it sits in its own small archive.
 GW_SRCS    := gateway/main.c gateway/gw_config.c gateway/upstream.c gateway/auth.c \
-	gateway/http.c gateway/routes.c gateway/api.c gateway/static.c gateway/sse.c \
+	gateway/http.c gateway/routes.c gateway/api.c gateway/api_op.c gateway/static.c gateway/sse.c \
 	gateway/metrics.c gateway/cache.c gateway/framing.c
 GW_JSON_SRC := gateway/json.c
 GW_BIN     := $(BIN)/xdrop-gateway
@@ -31,5 +31,5 @@ $(TBIN)/test_gw_json: $(SANOBJ)/tests/unit/test_gw_json.o $(SANOBJ)/gateway/json
 
 ALL_TARGETS += $(GW_BIN) $(GW_SAN_BIN)
 TEST_SUITES += tests/gateway/test_rest.sh tests/gateway/test_limits.sh tests/gateway/test_controller.sh
-CHECK_SOURCES += $(GW_ALL_SRCS) $(filter-out gateway/main.h,$(GW_ALL_SRCS:.c=.h)) \
+CHECK_SOURCES += $(GW_ALL_SRCS) $(filter-out gateway/main.h gateway/api_op.h,$(GW_ALL_SRCS:.c=.h)) \
 	gateway/gateway.h
