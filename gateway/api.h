@@ -42,11 +42,24 @@ int api_call(struct http_request *rq, const ProtobufCServiceDescriptor *svc, con
  * request, call the upstream, answer the documented shape or api_fail().
  */
 
-/* The objects a body holds: one descriptor each in api_op.c (JSON member names, parser). */
+/* The collections of objects that behave alike: one descriptor each in api_op.c (JSON
+ * names, parser, service, request types, list query), so that a new kind is one edit. */
 enum api_kind {
-	API_RULE, /* "rule" / "rules": json_to_rule, source "api" unless named */
-	API_WL,	  /* "entry" / "entries": json_to_wl */
-	API_NODE, /* "node": json_to_node */
+	API_RULE, /* /api/v1/rules: "rule" / "rules", source "api" unless named */
+	API_WL,	  /* /api/v1/whitelist: "entry" / "entries" */
+	API_NODE, /* /api/v1/nodes: "node" */
+};
+
+/* The operations of a collection (each kind has those its descriptor names). */
+enum api_verb {
+	API_LIST,	  /* GET <path>: 200 */
+	API_CREATE,	  /* POST <path>: 201 */
+	API_BATCH_CREATE, /* POST <path>/batch: 201 */
+	API_BATCH_DELETE, /* DELETE <path>/batch: 200 */
+	API_GET,	  /* GET <path>/:id: 200 */
+	API_UPDATE,	  /* PUT <path>/:id: 200 */
+	API_DELETE,	  /* DELETE <path>/:id: 200 */
+	API_VERB_COUNT,
 };
 
 /* How the RPC request is built. */
@@ -96,6 +109,10 @@ struct api_op {
 	unsigned status; /* on success */
 	unsigned flags;	 /* enum api_flags */
 };
+
+/* Fills *op with the operation verb of collection kind. Returns 0, or -ENOENT when kind
+ * has no such operation (the whitelist has no update, nodes have no batches). */
+int api_collection_op(enum api_kind kind, enum api_verb verb, struct api_op *op);
 
 /* Runs one table row for rq: answers into rp (errors included). Returns 0. */
 int api_run(const struct api_op *op, struct http_request *rq, struct http_reply *rp);

@@ -20,7 +20,8 @@
 
 #define MAX_QUERY_TEXT 256 /* search strings and ids in queries */
 
-/* What tells the kinds of objects apart: their JSON names and their parser. */
+/* What tells the kinds of objects apart: their JSON names, parser, service and request
+ * types (NULL: the kind has no such operation). */
 struct kind {
 	const char *one;  /* the object's member in requests and replies: "rule" */
 	const char *many; /* the batch's list member: "rules" */
@@ -28,6 +29,10 @@ struct kind {
 	int (*parse)(const cJSON *obj, const char *path, ProtobufCMessage **out, char ***mask,
 		     size_t *n_mask, struct json_error *e);
 	bool api_source; /* made through the REST API: source "api" unless named */
+	const ProtobufCServiceDescriptor *svc;
+	const ProtobufCMessageDescriptor *list, *create, *batch_create, *get, *update;
+	const struct api_query *query; /* of the list, in the order they are checked */
+	unsigned write_flags;	       /* of API_OUT_WRITE on create (update: without the key) */
 };
 
 static int parse_rule(const cJSON *obj, const char *path, ProtobufCMessage **out, char ***mask,
@@ -50,11 +55,134 @@ static int parse_node(const cJSON *obj, const char *path, ProtobufCMessage **out
 	return json_to_node(obj, path, (Xdrop__V1__Node **)out, mask, n_mask, e);
 }
 
-static const struct kind kinds[] = {
-    [API_RULE] = {"rule", "rules", parse_rule, true},
-    [API_WL] = {"entry", "entries", parse_wl, false},
-    [API_NODE] = {"node", "nodes", parse_node, false},
+static const char *const orders[] = {"asc", "desc", NULL};
+static const char *const rule_sort[] = {"created_at", "updated_at", "name", "id", "action", NULL};
+static const char *const bools[] = {"true", "false", NULL};
+static const char *const actions[] = {"drop", "pass", "rate_limit", NULL};
+static const char *const wl_sort[] = {"created_at", "name", "id", NULL};
+static const char *const statuses[] = {"online",  "syncing", "out_of_sync",
+				       "offline", "unknown", NULL};
+
+/* The query of every list: page, limit, search, then the kind's own. */
+/* clang-format off */
+#define PAGE_QUERY {"page", 1, 10000000, 1, NULL}, {"limit", 1, GW_LIST_MAX_LIMIT, 50, NULL}, \
+	{"search", 0, 0, 0, NULL}
+/* clang-format on */
+
+static const struct api_query rule_query[] = {
+    PAGE_QUERY,
+    {"sort", 0, 0, 0, rule_sort},
+    {"order", 0, 0, 0, orders},
+    {"enabled", 0, 0, 0, bools},
+    {"action", 0, 0, 0, actions},
+    {NULL, 0, 0, 0, NULL},
 };
+static const struct api_query wl_query[] = {
+    PAGE_QUERY,
+    {"sort", 0, 0, 0, wl_sort},
+    {"order", 0, 0, 0, orders},
+    {NULL, 0, 0, 0, NULL},
+};
+static const struct api_query node_query[] = {
+    PAGE_QUERY,
+    {"status", 0, 0, 0, statuses},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static const struct kind kinds[] = {
+    [API_RULE] =
+	{
+	    .one = "rule",
+	    .many = "rules",
+	    .parse = parse_rule,
+	    .api_source = true,
+	    .svc = &xdrop__v1__rule_service__descriptor,
+	    .list = &xdrop__v1__list_rules_request__descriptor,
+	    .create = &xdrop__v1__create_rule_request__descriptor,
+	    .batch_create = &xdrop__v1__batch_create_rules_request__descriptor,
+	    .get = &xdrop__v1__get_rule_request__descriptor,
+	    .update = &xdrop__v1__update_rule_request__descriptor,
+	    .query = rule_query,
+	    .write_flags = API_WITH_SYNC,
+	},
+    [API_WL] =
+	{
+	    .one = "entry",
+	    .many = "entries",
+	    .parse = parse_wl,
+	    .svc = &xdrop__v1__whitelist_service__descriptor,
+	    .list = &xdrop__v1__list_whitelist_request__descriptor,
+	    .create = &xdrop__v1__create_whitelist_request__descriptor,
+	    .batch_create = &xdrop__v1__batch_create_whitelist_request__descriptor,
+	    .get = &xdrop__v1__get_whitelist_request__descriptor,
+	    .query = wl_query,
+	    .write_flags = API_WITH_SYNC,
+	},
+    [API_NODE] =
+	{
+	    .one = "node",
+	    .many = "nodes",
+	    .parse = parse_node,
+	    .svc = &xdrop__v1__node_service__descriptor,
+	    .list = &xdrop__v1__list_nodes_request__descriptor,
+	    .create = &xdrop__v1__create_node_request__descriptor,
+	    .get = &xdrop__v1__get_node_request__descriptor,
+	    .update = &xdrop__v1__update_node_request__descriptor,
+	    .query = node_query,
+	    .write_flags = API_WITH_KEY,
+	},
+};
+
+/* What the operations of every collection have in common. */
+static const struct api_op verbs[API_VERB_COUNT] = {
+    [API_LIST] = {.rpc = "List", .in = API_IN_PARAMS, .out = API_OUT_MSG, .status = 200},
+    [API_CREATE] = {.rpc = "Create", .in = API_IN_CREATE, .out = API_OUT_WRITE, .status = 201},
+    [API_BATCH_CREATE] = {.rpc = "BatchCreate",
+			  .in = API_IN_BATCH_CREATE,
+			  .out = API_OUT_BATCH,
+			  .status = 201},
+    [API_BATCH_DELETE] = {.rpc = "BatchDelete",
+			  .req = &xdrop__v1__batch_delete_request__descriptor,
+			  .in = API_IN_BATCH_DELETE,
+			  .out = API_OUT_BATCH,
+			  .status = 200},
+    [API_GET] = {.rpc = "Get", .in = API_IN_PARAMS, .out = API_OUT_MSG, .status = 200},
+    [API_UPDATE] = {.rpc = "Update", .in = API_IN_UPDATE, .out = API_OUT_WRITE, .status = 200},
+    [API_DELETE] = {.rpc = "Delete",
+		    .req = &xdrop__v1__delete_request__descriptor,
+		    .in = API_IN_PARAMS,
+		    .out = API_OUT_DELETE,
+		    .status = 200},
+};
+
+int api_collection_op(enum api_kind kind, enum api_verb verb, struct api_op *op)
+{
+	const struct kind *k = &kinds[kind];
+	const ProtobufCMessageDescriptor *req[API_VERB_COUNT] = {
+	    [API_LIST] = k->list,
+	    [API_CREATE] = k->create,
+	    [API_BATCH_CREATE] = k->batch_create,
+	    /* a kind that has batches has both */
+	    [API_BATCH_DELETE] = k->batch_create ? verbs[API_BATCH_DELETE].req : NULL,
+	    [API_GET] = k->get,
+	    [API_UPDATE] = k->update,
+	    [API_DELETE] = verbs[API_DELETE].req,
+	};
+
+	if ((unsigned)verb >= API_VERB_COUNT || !req[verb])
+		return -ENOENT;
+	*op = verbs[verb];
+	op->svc = k->svc;
+	op->req = req[verb];
+	op->kind = kind;
+	if (verb == API_LIST)
+		op->query = k->query;
+	else if (verb == API_CREATE)
+		op->flags = k->write_flags;
+	else if (verb == API_UPDATE)
+		op->flags = k->write_flags & ~(unsigned)API_WITH_KEY; /* shown once, on create */
+	return 0;
+}
 
 /* One api_run: the request and everything it borrows that must be freed. */
 struct run {

@@ -4,6 +4,7 @@
  * routes.h). More specific patterns come first where two could match
  * ("/api/v1/rules/batch" before "/api/v1/rules/:id").
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,35 +25,9 @@
 		&xdrop__v1__##svc##_service__descriptor, rpc, &xdrop__v1__##req##__descriptor,     \
 		    __VA_ARGS__                                                                    \
 	}
-#define ONE_MSG .in = API_IN_PARAMS, .out = API_OUT_MSG, .status = 200
-#define DELETED .in = API_IN_PARAMS, .out = API_OUT_DELETE, .status = 200
-
-static const char *const rule_sort[] = {"created_at", "updated_at", "name", "id", "action", NULL};
-static const char *const wl_sort[] = {"created_at", "name", "id", NULL};
-static const char *const orders[] = {"asc", "desc", NULL};
-static const char *const bools[] = {"true", "false", NULL};
-static const char *const actions[] = {"drop", "pass", "rate_limit", NULL};
 static const char *const top_by[] = {"drop_rate", "match_count", "drop_count", NULL};
-static const char *const statuses[] = {"online",  "syncing", "out_of_sync",
-				       "offline", "unknown", NULL};
 
 /* Query parameters, in the order they are checked (the first bad one is answered). */
-static const struct api_query rules_query[] = {
-    {"page", 1, 10000000, 1, NULL}, {"limit", 1, GW_LIST_MAX_LIMIT, 50, NULL},
-    {"search", 0, 0, 0, NULL},	    {"sort", 0, 0, 0, rule_sort},
-    {"order", 0, 0, 0, orders},	    {"enabled", 0, 0, 0, bools},
-    {"action", 0, 0, 0, actions},   {NULL, 0, 0, 0, NULL},
-};
-static const struct api_query wl_query[] = {
-    {"page", 1, 10000000, 1, NULL}, {"limit", 1, GW_LIST_MAX_LIMIT, 50, NULL},
-    {"search", 0, 0, 0, NULL},	    {"sort", 0, 0, 0, wl_sort},
-    {"order", 0, 0, 0, orders},	    {NULL, 0, 0, 0, NULL},
-};
-static const struct api_query nodes_query[] = {
-    {"page", 1, 10000000, 1, NULL}, {"limit", 1, GW_LIST_MAX_LIMIT, 50, NULL},
-    {"search", 0, 0, 0, NULL},	    {"status", 0, 0, 0, statuses},
-    {NULL, 0, 0, 0, NULL},
-};
 static const struct api_query top_query[] = {
     {"limit", 1, 100, 10, NULL},
     {"by", 0, 0, 0, top_by},
@@ -65,7 +40,9 @@ static const struct api_query history_query[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
-static const struct route table[] = {
+/* The routes that are not a collection's, matched before the collections' (so
+ * "/api/v1/rules/top" before "/api/v1/rules/:id"). */
+static const struct route fixed[] = {
     {"GET", "/health", P, .fn = api_health},
     {"GET", "/api/info", P, .fn = api_info},
     {"GET", "/api/v1/info", P, .fn = api_info},
@@ -73,56 +50,14 @@ static const struct route table[] = {
     {"POST", "/api/auth/logout", P, .fn = api_logout},
     {"GET", "/api/auth/check", P, .fn = api_auth_check},
 
-    {"GET", "/api/v1/rules", 0,
-     OP(rule, "List", list_rules_request, .query = rules_query, .out = API_OUT_MSG, .status = 200)},
-    {"POST", "/api/v1/rules", 0,
-     OP(rule, "Create", create_rule_request, .in = API_IN_CREATE, .kind = API_RULE,
-	.out = API_OUT_WRITE, .status = 201, .flags = API_WITH_SYNC)},
-    {"POST", "/api/v1/rules/batch", B,
-     OP(rule, "BatchCreate", batch_create_rules_request, .in = API_IN_BATCH_CREATE,
-	.kind = API_RULE, .out = API_OUT_BATCH, .status = 201)},
-    {"DELETE", "/api/v1/rules/batch", B,
-     OP(rule, "BatchDelete", batch_delete_request, .in = API_IN_BATCH_DELETE, .out = API_OUT_BATCH,
-	.status = 200)},
     {"GET", "/api/v1/rules/top", 0,
      OP(rule, "Top", top_rules_request, .query = top_query, .out = API_OUT_TOP, .status = 200)},
-    {"GET", "/api/v1/rules/:id", 0, OP(rule, "Get", get_rule_request, ONE_MSG)},
-    {"PUT", "/api/v1/rules/:id", 0,
-     OP(rule, "Update", update_rule_request, .in = API_IN_UPDATE, .kind = API_RULE,
-	.out = API_OUT_WRITE, .status = 200, .flags = API_WITH_SYNC)},
-    {"DELETE", "/api/v1/rules/:id", 0, OP(rule, "Delete", delete_request, DELETED)},
-
-    {"GET", "/api/v1/whitelist", 0,
-     OP(whitelist, "List", list_whitelist_request, .query = wl_query, .out = API_OUT_MSG,
-	.status = 200)},
-    {"POST", "/api/v1/whitelist", 0,
-     OP(whitelist, "Create", create_whitelist_request, .in = API_IN_CREATE, .kind = API_WL,
-	.out = API_OUT_WRITE, .status = 201, .flags = API_WITH_SYNC)},
-    {"POST", "/api/v1/whitelist/batch", B,
-     OP(whitelist, "BatchCreate", batch_create_whitelist_request, .in = API_IN_BATCH_CREATE,
-	.kind = API_WL, .out = API_OUT_BATCH, .status = 201)},
-    {"DELETE", "/api/v1/whitelist/batch", B,
-     OP(whitelist, "BatchDelete", batch_delete_request, .in = API_IN_BATCH_DELETE,
-	.out = API_OUT_BATCH, .status = 200)},
-    {"GET", "/api/v1/whitelist/:id", 0, OP(whitelist, "Get", get_whitelist_request, ONE_MSG)},
-    {"DELETE", "/api/v1/whitelist/:id", 0, OP(whitelist, "Delete", delete_request, DELETED)},
-
     {"GET", "/api/v1/stats", 0, .fn = api_stats},
     {"GET", "/api/v1/stats/history", 0,
      OP(stats, "History", history_request, .query = history_query, .out = API_OUT_HISTORY,
 	.status = 200)},
-
-    {"GET", "/api/v1/nodes", C,
-     OP(node, "List", list_nodes_request, .query = nodes_query, .out = API_OUT_MSG, .status = 200)},
-    {"POST", "/api/v1/nodes", C,
-     OP(node, "Create", create_node_request, .in = API_IN_CREATE, .kind = API_NODE,
-	.out = API_OUT_WRITE, .status = 201, .flags = API_WITH_KEY)},
-    {"GET", "/api/v1/nodes/:id", C, OP(node, "Get", get_node_request, ONE_MSG)},
-    {"PUT", "/api/v1/nodes/:id", C,
-     OP(node, "Update", update_node_request, .in = API_IN_UPDATE, .kind = API_NODE,
-	.out = API_OUT_WRITE, .status = 200)},
-    {"DELETE", "/api/v1/nodes/:id", C, OP(node, "Delete", delete_request, DELETED)},
-    {"GET", "/api/v1/nodes/:id/stats", C, OP(node, "GetStats", get_node_request, ONE_MSG)},
+    {"GET", "/api/v1/nodes/:id/stats", C,
+     OP(node, "GetStats", get_node_request, .out = API_OUT_MSG, .status = 200)},
     {"POST", "/api/v1/nodes/:id/sync", C,
      OP(node, "Sync", get_node_request, .out = API_OUT_SYNCED, .status = 200)},
 
@@ -130,11 +65,73 @@ static const struct route table[] = {
      OP(key, "List", list_keys_request, .out = API_OUT_KEYS, .status = 200, .flags = API_ADMIN)},
     {"POST", "/api/v1/keys", C, .fn = api_keys_create},
     {"DELETE", "/api/v1/keys/:id", C,
-     OP(key, "Delete", delete_request, DELETED, .flags = API_ADMIN)},
+     OP(key, "Delete", delete_request, .out = API_OUT_DELETE, .status = 200, .flags = API_ADMIN)},
 
     {"GET", "/api/v1/events", 0, .fn = sse_events},
     {"GET", "/metrics", 0, .fn = metrics_serve},
 };
+
+/* The collections of objects alike (api.h): one path each, every operation its kind has. */
+static const struct collection {
+	const char *path;
+	enum api_kind kind;
+	unsigned flags;
+} collections[] = {
+    {"/api/v1/rules", API_RULE, 0},
+    {"/api/v1/whitelist", API_WL, 0},
+    {"/api/v1/nodes", API_NODE, C},
+};
+
+/* A collection's routes, in the order they are matched (and named in Allow). */
+static const struct verb_route {
+	const char *method;
+	const char *suffix; /* after the collection's path */
+	enum api_verb verb;
+	unsigned flags;
+} verb_routes[] = {
+    {"GET", "", API_LIST, 0},
+    {"POST", "", API_CREATE, 0},
+    {"POST", "/batch", API_BATCH_CREATE, B},
+    {"DELETE", "/batch", API_BATCH_DELETE, B},
+    {"GET", "/:id", API_GET, 0},
+    {"PUT", "/:id", API_UPDATE, 0},
+    {"DELETE", "/:id", API_DELETE, 0},
+};
+
+#define N_FIXED	    (sizeof(fixed) / sizeof(fixed[0]))
+#define N_GENERATED (sizeof(collections) / sizeof(collections[0]) * API_VERB_COUNT)
+
+/* The whole table: fixed, then the collections' routes; built once (build_table). */
+static struct route table[N_FIXED + N_GENERATED];
+static size_t n_table;
+static struct api_op generated_ops[N_GENERATED];
+static char generated_paths[N_GENERATED][64];
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void build_table(void)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < N_FIXED; i++)
+		table[n_table++] = fixed[i];
+	for (size_t c = 0; c < sizeof(collections) / sizeof(collections[0]); c++) {
+		for (size_t v = 0; v < sizeof(verb_routes) / sizeof(verb_routes[0]); v++) {
+			const struct verb_route *vr = &verb_routes[v];
+
+			if (api_collection_op(collections[c].kind, vr->verb, &generated_ops[k]))
+				continue;
+			snprintf(generated_paths[k], sizeof(generated_paths[k]), "%s%s",
+				 collections[c].path, vr->suffix);
+			table[n_table++] = (struct route){
+			    .method = vr->method,
+			    .pattern = generated_paths[k],
+			    .flags = collections[c].flags | vr->flags,
+			    .op = &generated_ops[k],
+			};
+			k++;
+		}
+	}
+}
 
 /* Matches path against pattern; ":id" takes one non-empty segment into param. */
 static bool path_match(const char *pattern, const char *path, char *param, size_t len)
@@ -169,10 +166,11 @@ const struct route *routes_match(const char *method, const char *path, char *par
 	const char *m = !strcmp(method, "HEAD") ? "GET" : method;
 	size_t used = 0;
 
+	pthread_once(&table_once, build_table);
 	*other_method = false;
 	if (allow_len)
 		allow[0] = 0;
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+	for (size_t i = 0; i < n_table; i++) {
 		char tmp[GW_MAX_PARAM];
 
 		if (!path_match(table[i].pattern, path, tmp, sizeof(tmp)))
