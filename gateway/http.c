@@ -25,6 +25,7 @@
 #include "framing.h"
 #include "http.h"
 #include "log.h"
+#include "ticker.h"
 
 #define REAPER_PERIOD_MS 200
 #define UI_CSP                                                                                     \
@@ -49,9 +50,7 @@ struct http_server {
 	char *cert, *key; /* PEM, kept for libmicrohttpd's lifetime */
 	pthread_mutex_t lock;
 	struct conn_state *conns;
-	pthread_t reaper;
-	bool reaper_started;
-	volatile bool reaper_stop;
+	struct ticker *reaper;
 };
 
 /* One request in progress. */
@@ -409,27 +408,21 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 /* Shuts the socket of every connection that has been receiving one request for longer
  * than the deadline; libmicrohttpd's thread then sees EOF and closes it. */
-static void *reaper_main(void *arg)
+static void reap(void *arg)
 {
 	struct http_server *s = arg;
 	int64_t deadline = s->gw->cfg->request_deadline_ms;
+	int64_t now = clock_mono_ms();
 
-	while (!s->reaper_stop) {
-		int64_t now = clock_mono_ms();
-
-		pthread_mutex_lock(&s->lock);
-		for (struct conn_state *cs = s->conns; cs; cs = cs->next) {
-			if (cs->fd < 0 || cs->phase != PHASE_RECEIVING ||
-			    now - cs->since_ms < deadline)
-				continue;
-			shutdown(cs->fd, SHUT_RDWR);
-			cs->fd = -1;
-			atomic_fetch_add(&s->gw->ctr.deadline_cut, 1);
-		}
-		pthread_mutex_unlock(&s->lock);
-		usleep(REAPER_PERIOD_MS * 1000);
+	pthread_mutex_lock(&s->lock);
+	for (struct conn_state *cs = s->conns; cs; cs = cs->next) {
+		if (cs->fd < 0 || cs->phase != PHASE_RECEIVING || now - cs->since_ms < deadline)
+			continue;
+		shutdown(cs->fd, SHUT_RDWR);
+		cs->fd = -1;
+		atomic_fetch_add(&s->gw->ctr.deadline_cut, 1);
 	}
-	return NULL;
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -540,11 +533,21 @@ int http_start(struct http_server **out, struct gateway *gw, const struct http_h
 			  c->listen_host, c->listen_port);
 		goto out;
 	}
-	if (pthread_create(&s->reaper, NULL, reaper_main, s)) {
-		err = -EAGAIN;
-		goto out;
+	{
+		struct ticker_opts to = {
+		    .sz = sizeof(to),
+		    .name = "gw-reaper",
+		    .period_ms = REAPER_PERIOD_MS,
+		    .fn = reap,
+		    .arg = s,
+		};
+
+		err = ticker_start(&s->reaper, &to);
+		if (err) {
+			log_error("cannot start the request deadline reaper: %s", strerror(-err));
+			goto out;
+		}
 	}
-	s->reaper_started = true;
 	*out = s;
 	return 0;
 out:
@@ -566,10 +569,7 @@ void http_stop(struct http_server *s)
 	s->gw->stopping = 1;
 	if (s->d)
 		MHD_stop_daemon(s->d);
-	if (s->reaper_started) {
-		s->reaper_stop = true;
-		pthread_join(s->reaper, NULL);
-	}
+	ticker_stop(s->reaper);
 	free(s->cert);
 	free(s->key);
 	pthread_mutex_destroy(&s->lock);
