@@ -165,12 +165,9 @@ static enum rpc_code poll_once(struct sse_stream *s)
 	}
 	s->have_state = true;
 out:
-	if (stats)
-		protobuf_c_message_free_unpacked(stats, NULL);
-	if (info)
-		protobuf_c_message_free_unpacked(info, NULL);
-	if (nodes)
-		protobuf_c_message_free_unpacked(nodes, NULL);
+	api_free_msg(stats);
+	api_free_msg(info);
+	api_free_msg(nodes);
 	return code;
 }
 
