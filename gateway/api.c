@@ -274,6 +274,20 @@ static int whoami(struct http_request *rq, const char *key, char *name, size_t n
 	return err;
 }
 
+/* The answer of the auth routes when auth.enabled is false: 200 {"message": message,
+ * "auth_enabled": false}. Returns 0. */
+static int auth_disabled(struct http_reply *rp, const char *message)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o && (!cJSON_AddStringToObject(o, "message", message) ||
+		  !cJSON_AddBoolToObject(o, "auth_enabled", false))) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return http_json(rp, 200, o);
+}
+
 int api_login(struct http_request *rq, struct http_reply *rp)
 {
 	const struct gw_config *c = rq->gw->cfg;
@@ -283,15 +297,8 @@ int api_login(struct http_request *rq, struct http_reply *rp)
 	struct rpc_status st;
 	int err;
 
-	if (!c->auth_enabled) {
-		o = cJSON_CreateObject();
-		if (o && (!cJSON_AddStringToObject(o, "message", "auth disabled") ||
-			  !cJSON_AddBoolToObject(o, "auth_enabled", false))) {
-			cJSON_Delete(o);
-			o = NULL;
-		}
-		return http_json(rp, 200, o);
-	}
+	if (!c->auth_enabled)
+		return auth_disabled(rp, "auth disabled");
 	/* failed logins are limited with every other credential (http.c, auth.h) */
 	if (api_body_json(rq, rp, &body))
 		return 0;
@@ -355,15 +362,8 @@ int api_auth_check(struct http_request *rq, struct http_reply *rp)
 	struct rpc_status st;
 	cJSON *o;
 
-	if (!rq->gw->cfg->auth_enabled) {
-		o = cJSON_CreateObject();
-		if (o && (!cJSON_AddStringToObject(o, "message", "ok") ||
-			  !cJSON_AddBoolToObject(o, "auth_enabled", false))) {
-			cJSON_Delete(o);
-			o = NULL;
-		}
-		return http_json(rp, 200, o);
-	}
+	if (!rq->gw->cfg->auth_enabled)
+		return auth_disabled(rp, "ok");
 	if (!rq->token || !*rq->token)
 		return http_error(rp, 401, NULL, "unauthorized");
 	if (whoami(rq, rq->token, name, sizeof(name), scope, sizeof(scope), &st))
