@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * api: REST handlers (see api.h). Every handler follows one pattern: validate the query
- * and body (errors name the field), build the RPC request, call the upstream, answer the
- * documented shape or api_fail().
+ * api: the RPC status -> HTTP table, the upstream call with the caller's credentials, the
+ * helpers every REST handler shares, and the handlers that are different from the rest:
+ * health, info, login/logout/check, the stats cache and key creation (see api.h). The
+ * handlers that are alike are table rows (routes.c) run by api_op.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,7 +16,6 @@
 #include "json.h"
 #include "upstream.h"
 
-#define MAX_QUERY_TEXT	   256 /* search strings and ids in queries */
 #define IDEMPOTENCY_HEADER "Idempotency-Key"
 
 /* ---- the one RPC -> HTTP table ---- */
@@ -107,15 +107,14 @@ int api_call(struct http_request *rq, const ProtobufCServiceDescriptor *svc, con
 
 /* ---- helpers ---- */
 
-static int bad_json(struct http_reply *rp, const struct json_error *e, int rc)
+int api_bad_json(struct http_reply *rp, const struct json_error *e, int rc)
 {
 	if (rc == -ENOMEM)
 		return http_error(rp, 500, NULL, "out of memory");
 	return http_error(rp, 400, e->field, "%s", e->message);
 }
 
-/* Parses the body; on failure answers 400 and returns -EINVAL. */
-static int body_json(struct http_request *rq, struct http_reply *rp, cJSON **out)
+int api_body_json(struct http_request *rq, struct http_reply *rp, cJSON **out)
 {
 	struct json_error e = {0};
 	int rc;
@@ -127,69 +126,13 @@ static int body_json(struct http_request *rq, struct http_reply *rp, cJSON **out
 	}
 	rc = json_parse(rq->body, rq->body_len, out, &e);
 	if (rc) {
-		bad_json(rp, &e, rc);
+		api_bad_json(rp, &e, rc);
 		return rc;
 	}
 	return 0;
 }
 
-/* An unsigned query parameter in [min, max]; absent: def. Answers 400 on error. */
-static int q_uint(struct http_request *rq, struct http_reply *rp, const char *name, unsigned min,
-		  unsigned max, unsigned def, uint32_t *out)
-{
-	const char *v = http_query(rq, name);
-	unsigned long long n;
-	char *end;
-
-	*out = def;
-	if (!v)
-		return 0;
-	n = strtoull(v, &end, 10);
-	if (!*v || *end || *v == '-' || n < min || n > max) {
-		http_error(rp, 400, name, "%s must be an integer from %u to %u", name, min, max);
-		return -EINVAL;
-	}
-	*out = (uint32_t)n;
-	return 0;
-}
-
-/* A text query parameter, optionally one of a list; "" when absent. */
-static int q_text(struct http_request *rq, struct http_reply *rp, const char *name,
-		  const char *const *allowed, char **out)
-{
-	const char *v = http_query(rq, name);
-	char list[256] = "";
-	size_t used = 0;
-
-	*out = "";
-	if (!v || !*v)
-		return 0;
-	if (strlen(v) > MAX_QUERY_TEXT) {
-		http_error(rp, 400, name, "%s is longer than %d bytes", name, MAX_QUERY_TEXT);
-		return -EINVAL;
-	}
-	if (allowed) {
-		size_t i;
-
-		for (i = 0; allowed[i]; i++) {
-			if (!strcmp(v, allowed[i]))
-				break;
-			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
-						 used ? ", " : "", allowed[i]);
-			if (used >= sizeof(list))
-				used = sizeof(list) - 1;
-		}
-		if (!allowed[i]) {
-			http_error(rp, 400, name, "%s must be one of: %s", name, list);
-			return -EINVAL;
-		}
-	}
-	*out = (char *)v;
-	return 0;
-}
-
-/* {"success": true} plus `key: msg` (taken over; NULL means none). NULL on ENOMEM. */
-static cJSON *success_with(const char *key, cJSON *msg)
+cJSON *api_success_with(const char *key, cJSON *msg)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -202,7 +145,7 @@ static cJSON *success_with(const char *key, cJSON *msg)
 	return o;
 }
 
-static cJSON *add_sync(cJSON *o, const Xdrop__V1__SyncOutcome *sync)
+cJSON *api_add_sync(cJSON *o, const Xdrop__V1__SyncOutcome *sync)
 {
 	cJSON *s = json_from_msg(sync ? &sync->base : NULL);
 
@@ -214,7 +157,7 @@ static cJSON *add_sync(cJSON *o, const Xdrop__V1__SyncOutcome *sync)
 	return o;
 }
 
-static void free_msg(void *m)
+void api_free_msg(void *m)
 {
 	if (m)
 		protobuf_c_message_free_unpacked(m, NULL);
@@ -245,12 +188,6 @@ static int reply_body(struct http_reply *rp, char *body, size_t len)
 	return 0;
 }
 
-/* Answers a reply message as JSON as it is (GET of one object, lists). */
-static int reply_msg(struct http_reply *rp, const ProtobufCMessage *m)
-{
-	return http_json(rp, 200, json_from_msg(m));
-}
-
 /* ---- health, info ---- */
 
 int api_health(struct http_request *rq, struct http_reply *rp)
@@ -264,7 +201,7 @@ int api_health(struct http_request *rq, struct http_reply *rp)
 	upstream_call(rq->gw->up, &xdrop__v1__health_service__descriptor, "Ping", &req.base, &resp,
 		      &st, NULL, NULL);
 	ok = st.code == RPC_OK;
-	free_msg(resp);
+	api_free_msg(resp);
 	if (o) {
 		cJSON_AddStringToObject(o, "status", ok ? "healthy" : "degraded");
 		cJSON_AddStringToObject(o, "upstream", ok ? "ok" : rpc_code_name(st.code));
@@ -285,7 +222,7 @@ int api_info(struct http_request *rq, struct http_reply *rp)
 	if (rq->token && *rq->token &&
 	    !api_call(rq, &xdrop__v1__stats_service__descriptor, "Info", &req.base, &resp, &st))
 		up = json_from_msg(resp);
-	free_msg(resp);
+	api_free_msg(resp);
 	if (!up)
 		up = cJSON_CreateNull();
 	if (!o || !up || !cJSON_AddStringToObject(o, "name", XDROP_GATEWAY_NAME) ||
@@ -333,8 +270,22 @@ static int whoami(struct http_request *rq, const char *key, char *name, size_t n
 			snprintf(scope, slen, "%s", k->scope ? k->scope : "");
 		}
 	}
-	free_msg(resp);
+	api_free_msg(resp);
 	return err;
+}
+
+/* The answer of the auth routes when auth.enabled is false: 200 {"message": message,
+ * "auth_enabled": false}. Returns 0. */
+static int auth_disabled(struct http_reply *rp, const char *message)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o && (!cJSON_AddStringToObject(o, "message", message) ||
+		  !cJSON_AddBoolToObject(o, "auth_enabled", false))) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return http_json(rp, 200, o);
 }
 
 int api_login(struct http_request *rq, struct http_reply *rp)
@@ -346,17 +297,10 @@ int api_login(struct http_request *rq, struct http_reply *rp)
 	struct rpc_status st;
 	int err;
 
-	if (!c->auth_enabled) {
-		o = cJSON_CreateObject();
-		if (o && (!cJSON_AddStringToObject(o, "message", "auth disabled") ||
-			  !cJSON_AddBoolToObject(o, "auth_enabled", false))) {
-			cJSON_Delete(o);
-			o = NULL;
-		}
-		return http_json(rp, 200, o);
-	}
+	if (!c->auth_enabled)
+		return auth_disabled(rp, "auth disabled");
 	/* failed logins are limited with every other credential (http.c, auth.h) */
-	if (body_json(rq, rp, &body))
+	if (api_body_json(rq, rp, &body))
 		return 0;
 	k = cJSON_GetObjectItemCaseSensitive(body, "key");
 	if (!k)
@@ -418,15 +362,8 @@ int api_auth_check(struct http_request *rq, struct http_reply *rp)
 	struct rpc_status st;
 	cJSON *o;
 
-	if (!rq->gw->cfg->auth_enabled) {
-		o = cJSON_CreateObject();
-		if (o && (!cJSON_AddStringToObject(o, "message", "ok") ||
-			  !cJSON_AddBoolToObject(o, "auth_enabled", false))) {
-			cJSON_Delete(o);
-			o = NULL;
-		}
-		return http_json(rp, 200, o);
-	}
+	if (!rq->gw->cfg->auth_enabled)
+		return auth_disabled(rp, "ok");
 	if (!rq->token || !*rq->token)
 		return http_error(rp, 401, NULL, "unauthorized");
 	if (whoami(rq, rq->token, name, sizeof(name), scope, sizeof(scope), &st))
@@ -441,520 +378,6 @@ int api_auth_check(struct http_request *rq, struct http_reply *rp)
 		o = NULL;
 	}
 	return http_json(rp, 200, o);
-}
-
-/* ---- rules ---- */
-
-/* Rules made through the REST API say so, unless the caller named a source. The empty
- * default is protobuf-c's static empty string: replaced, never freed. */
-static int set_default_source(Xdrop__V1__Rule *r)
-{
-	char *s;
-
-	if (r->source && *r->source)
-		return 0;
-	s = strdup("api");
-	if (!s)
-		return -ENOMEM;
-	if (r->source != protobuf_c_empty_string)
-		free(r->source);
-	r->source = s;
-	return 0;
-}
-
-static const char *const sort_fields[] = {"created_at", "updated_at", "name", "id", "action", NULL};
-static const char *const orders[] = {"asc", "desc", NULL};
-static const char *const bools[] = {"true", "false", NULL};
-static const char *const actions[] = {"drop", "pass", "rate_limit", NULL};
-
-int api_rules_list(struct http_request *rq, struct http_reply *rp)
-{
-	Xdrop__V1__ListRulesRequest req = XDROP__V1__LIST_RULES_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
-	struct rpc_status st;
-
-	if (q_uint(rq, rp, "page", 1, 10000000, 1, &req.page) ||
-	    q_uint(rq, rp, "limit", 1, GW_LIST_MAX_LIMIT, 50, &req.limit) ||
-	    q_text(rq, rp, "search", NULL, &req.search) ||
-	    q_text(rq, rp, "sort", sort_fields, &req.sort) ||
-	    q_text(rq, rp, "order", orders, &req.order) ||
-	    q_text(rq, rp, "enabled", bools, &req.enabled) ||
-	    q_text(rq, rp, "action", actions, &req.action))
-		return 0;
-	if (api_call(rq, &xdrop__v1__rule_service__descriptor, "List", &req.base, &resp, &st))
-		return api_fail(rp, &st, NULL);
-	reply_msg(rp, resp);
-	free_msg(resp);
-	return 0;
-}
-
-/* Answers a RuleWriteReply / WhitelistWriteReply / NodeWriteReply. */
-static int write_reply(struct http_reply *rp, unsigned status, const char *key,
-		       const ProtobufCMessage *obj, const Xdrop__V1__SyncOutcome *sync,
-		       bool with_sync)
-{
-	cJSON *o = success_with(key, json_from_msg(obj));
-
-	if (with_sync)
-		o = add_sync(o, sync);
-	return http_json(rp, status, o);
-}
-
-int api_rules_create(struct http_request *rq, struct http_reply *rp)
-{
-	Xdrop__V1__CreateRuleRequest req = XDROP__V1__CREATE_RULE_REQUEST__INIT;
-	Xdrop__V1__RuleWriteReply *w;
-	ProtobufCMessage *resp = NULL;
-	struct json_error e = {0};
-	struct rpc_status st;
-	cJSON *body;
-	int rc;
-
-	if (body_json(rq, rp, &body))
-		return 0;
-	rc = json_to_rule(body, "", &req.rule, NULL, NULL, &e);
-	cJSON_Delete(body);
-	if (rc)
-		return bad_json(rp, &e, rc);
-	if (set_default_source(req.rule)) {
-		free_msg(req.rule);
-		return http_error(rp, 500, NULL, "out of memory");
-	}
-	if (api_call(rq, &xdrop__v1__rule_service__descriptor, "Create", &req.base, &resp, &st)) {
-		api_fail(rp, &st, NULL);
-	} else {
-		w = (void *)resp;
-		write_reply(rp, 201, "rule", w->rule ? &w->rule->base : NULL, w->sync, true);
-	}
-	free_msg(resp);
-	free_msg(req.rule);
-	return 0;
-}
-
-int api_rules_get(struct http_request *rq, struct http_reply *rp)
-{
-	Xdrop__V1__GetRuleRequest req = XDROP__V1__GET_RULE_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
-	struct rpc_status st;
-
-	req.id = rq->param;
-	if (api_call(rq, &xdrop__v1__rule_service__descriptor, "Get", &req.base, &resp, &st))
-		return api_fail(rp, &st, NULL);
-	reply_msg(rp, resp);
-	free_msg(resp);
-	return 0;
-}
-
-int api_rules_update(struct http_request *rq, struct http_reply *rp)
-{
-	Xdrop__V1__UpdateRuleRequest req = XDROP__V1__UPDATE_RULE_REQUEST__INIT;
-	Xdrop__V1__RuleWriteReply *w;
-	ProtobufCMessage *resp = NULL;
-	struct json_error e = {0};
-	struct rpc_status st;
-	cJSON *body;
-	int rc;
-
-	if (body_json(rq, rp, &body))
-		return 0;
-	rc = json_to_rule(body, "", &req.rule, &req.update_mask, &req.n_update_mask, &e);
-	cJSON_Delete(body);
-	if (rc)
-		return bad_json(rp, &e, rc);
-	req.id = rq->param;
-	if (*req.rule->id && strcmp(req.rule->id, rq->param)) {
-		http_error(rp, 400, "id", "id in the body differs from the path");
-		goto out;
-	}
-	if (!req.n_update_mask) {
-		http_error(rp, 400, NULL, "no field to update");
-		goto out;
-	}
-	if (api_call(rq, &xdrop__v1__rule_service__descriptor, "Update", &req.base, &resp, &st)) {
-		api_fail(rp, &st, NULL);
-		goto out;
-	}
-	w = (void *)resp;
-	write_reply(rp, 200, "rule", w->rule ? &w->rule->base : NULL, w->sync, true);
-out:
-	req.id = NULL;
-	free_msg(resp);
-	free_msg(req.rule);
-	json_mask_free(req.update_mask, req.n_update_mask);
-	return 0;
-}
-
-static int delete_one(struct http_request *rq, struct http_reply *rp,
-		      const ProtobufCServiceDescriptor *svc)
-{
-	Xdrop__V1__DeleteRequest req = XDROP__V1__DELETE_REQUEST__INIT;
-	Xdrop__V1__DeleteReply *d;
-	ProtobufCMessage *resp = NULL;
-	struct rpc_status st;
-	cJSON *o;
-
-	req.id = rq->param;
-	if (api_call(rq, svc, "Delete", &req.base, &resp, &st))
-		return api_fail(rp, &st, NULL);
-	d = (void *)resp;
-	o = cJSON_CreateObject();
-	if (o && (!cJSON_AddBoolToObject(o, "success", true) ||
-		  !cJSON_AddStringToObject(o, "message",
-					   d->message && *d->message ? d->message : "deleted"))) {
-		cJSON_Delete(o);
-		o = NULL;
-	}
-	http_json(rp, 200, add_sync(o, d->sync));
-	free_msg(resp);
-	return 0;
-}
-
-int api_rules_delete(struct http_request *rq, struct http_reply *rp)
-{
-	return delete_one(rq, rp, &xdrop__v1__rule_service__descriptor);
-}
-
-/* The batch item an upstream error is about: agents say "item N: ...". */
-static void batch_prefix(const struct rpc_status *st, const char *list, char *buf, size_t len)
-{
-	unsigned long n;
-	char *end;
-
-	buf[0] = 0;
-	if (strncmp(st->message, "item ", 5))
-		return;
-	n = strtoul(st->message + 5, &end, 10);
-	if (end != st->message + 5 && *end == ':')
-		snprintf(buf, len, "%s[%lu]", list, n);
-}
-
-static int batch_reply(struct http_reply *rp, unsigned status, const Xdrop__V1__BatchReply *b,
-		       bool deleted, const char *list)
-{
-	cJSON *o = cJSON_CreateObject(), *errs = cJSON_CreateArray(), *ids;
-	bool ok = o && errs;
-
-	for (size_t i = 0; ok && i < b->n_failed; i++) {
-		const Xdrop__V1__BatchFailure *f = b->failed[i];
-		const Xdrop__V1__Error *e = f->error;
-		cJSON *x = cJSON_CreateObject();
-		char field[160] = "";
-
-		if (e && e->field && *e->field) {
-			const char *p = strchr(e->field, '.');
-
-			snprintf(field, sizeof(field), "%s[%u].%s", list, f->index,
-				 p ? p + 1 : e->field);
-		}
-		ok = x && cJSON_AddItemToArray(errs, x) &&
-		     cJSON_AddNumberToObject(x, "index", f->index) &&
-		     cJSON_AddStringToObject(x, "id", f->id ? f->id : "") &&
-		     cJSON_AddStringToObject(x, "error", e && e->message ? e->message : "") &&
-		     cJSON_AddStringToObject(
-			 x, "code", rpc_code_name(e ? (enum rpc_code)e->code : RPC_UNKNOWN)) &&
-		     cJSON_AddStringToObject(x, "field", field);
-		if (!x)
-			ok = false;
-	}
-	ok = ok && cJSON_AddBoolToObject(o, "success", b->n_failed == 0) &&
-	     cJSON_AddNumberToObject(o, deleted ? "deleted" : "added",
-				     deleted ? b->deleted : b->added) &&
-	     cJSON_AddNumberToObject(o, "failed", (double)b->n_failed) &&
-	     cJSON_AddItemToObject(o, "errors", errs);
-	if (!ok) {
-		cJSON_Delete(errs);
-		errs = NULL;
-	}
-	ids = ok ? cJSON_CreateStringArray((const char *const *)b->ids, (int)b->n_ids) : NULL;
-	if (!ok || !ids || !cJSON_AddItemToObject(o, "ids", ids)) {
-		cJSON_Delete(ids);
-		cJSON_Delete(o);
-		o = NULL;
-	}
-	return http_json(rp, status, add_sync(o, b->sync));
-}
-
-/* The items of a batch body: {"<list>": [...]} or a bare array; answers errors. */
-static const cJSON *batch_items(struct http_request *rq, struct http_reply *rp, const cJSON *body,
-				const char *list, bool *atomic)
-{
-	const cJSON *items = body, *a, *it;
-
-	*atomic = true;
-	if (cJSON_IsObject(body)) {
-		cJSON_ArrayForEach(it, body)
-		{
-			if (strcmp(it->string, list) && strcmp(it->string, "atomic")) {
-				http_error(rp, 400, it->string, "unknown field");
-				return NULL;
-			}
-		}
-		items = cJSON_GetObjectItemCaseSensitive(body, list);
-		a = cJSON_GetObjectItemCaseSensitive(body, "atomic");
-		if (a && !cJSON_IsBool(a)) {
-			http_error(rp, 400, "atomic", "expected true or false");
-			return NULL;
-		}
-		if (a)
-			*atomic = cJSON_IsTrue(a);
-	}
-	if (!cJSON_IsArray(items)) {
-		http_error(rp, 400, list, "%s: an array is required", list);
-		return NULL;
-	}
-	if (cJSON_GetArraySize(items) == 0) {
-		http_error(rp, 400, list, "%s is empty", list);
-		return NULL;
-	}
-	if ((unsigned)cJSON_GetArraySize(items) > rq->gw->cfg->batch_max_items) {
-		http_error(rp, 413, list, "at most %u items per batch (limits.batch_max_items)",
-			   rq->gw->cfg->batch_max_items);
-		return NULL;
-	}
-	return items;
-}
-
-int api_rules_batch_create(struct http_request *rq, struct http_reply *rp)
-{
-	Xdrop__V1__BatchCreateRulesRequest req = XDROP__V1__BATCH_CREATE_RULES_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
-	struct json_error e = {0};
-	struct rpc_status st;
-	const cJSON *items, *it;
-	cJSON *body;
-	bool atomic;
-	char prefix[64];
-	int rc = 0;
-
-	if (body_json(rq, rp, &body))
-		return 0;
-	items = batch_items(rq, rp, body, "rules", &atomic);
-	if (!items)
-		goto out;
-	req.atomic = atomic;
-	req.rules = calloc((size_t)cJSON_GetArraySize(items), sizeof(*req.rules));
-	if (!req.rules) {
-		http_error(rp, 500, NULL, "out of memory");
-		goto out;
-	}
-	cJSON_ArrayForEach(it, items)
-	{
-		snprintf(prefix, sizeof(prefix), "rules[%zu]", req.n_rules);
-		rc = json_to_rule(it, prefix, &req.rules[req.n_rules], NULL, NULL, &e);
-		if (rc) {
-			bad_json(rp, &e, rc);
-			goto out;
-		}
-		req.n_rules++;
-		if (set_default_source(req.rules[req.n_rules - 1])) {
-			http_error(rp, 500, NULL, "out of memory");
-			goto out;
-		}
-	}
-	if (api_call(rq, &xdrop__v1__rule_service__descriptor, "BatchCreate", &req.base, &resp,
-		     &st)) {
-		batch_prefix(&st, "rules", prefix, sizeof(prefix));
-		api_fail(rp, &st, prefix);
-		goto out;
-	}
-	batch_reply(rp, 201, (const void *)resp, false, "rules");
-out:
-	for (size_t i = 0; i < req.n_rules; i++)
-		free_msg(req.rules[i]);
-	free(req.rules);
-	free_msg(resp);
-	cJSON_Delete(body);
-	return 0;
-}
-
-static int batch_delete(struct http_request *rq, struct http_reply *rp,
-			const ProtobufCServiceDescriptor *svc)
-{
-	Xdrop__V1__BatchDeleteRequest req = XDROP__V1__BATCH_DELETE_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
-	struct rpc_status st;
-	const cJSON *items, *it;
-	cJSON *body;
-	bool atomic;
-	char prefix[64];
-
-	if (body_json(rq, rp, &body))
-		return 0;
-	items = batch_items(rq, rp, body, "ids", &atomic);
-	if (!items)
-		goto out;
-	req.ids = calloc((size_t)cJSON_GetArraySize(items), sizeof(*req.ids));
-	if (!req.ids) {
-		http_error(rp, 500, NULL, "out of memory");
-		goto out;
-	}
-	cJSON_ArrayForEach(it, items)
-	{
-		if (!cJSON_IsString(it) || !*it->valuestring) {
-			snprintf(prefix, sizeof(prefix), "ids[%zu]", req.n_ids);
-			http_error(rp, 400, prefix, "expected a non-empty string");
-			goto out;
-		}
-		req.ids[req.n_ids++] = it->valuestring;
-	}
-	if (api_call(rq, svc, "BatchDelete", &req.base, &resp, &st)) {
-		api_fail(rp, &st, NULL);
-		goto out;
-	}
-	batch_reply(rp, 200, (const void *)resp, true, "ids");
-out:
-	free(req.ids);
-	free_msg(resp);
-	cJSON_Delete(body);
-	return 0;
-}
-
-int api_rules_batch_delete(struct http_request *rq, struct http_reply *rp)
-{
-	return batch_delete(rq, rp, &xdrop__v1__rule_service__descriptor);
-}
-
-int api_rules_top(struct http_request *rq, struct http_reply *rp)
-{
-	static const char *const by[] = {"drop_rate", "match_count", "drop_count", NULL};
-	Xdrop__V1__TopRulesRequest req = XDROP__V1__TOP_RULES_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
-	struct rpc_status st;
-	cJSON *o;
-
-	if (q_uint(rq, rp, "limit", 1, 100, 10, &req.limit) || q_text(rq, rp, "by", by, &req.by))
-		return 0;
-	if (api_call(rq, &xdrop__v1__rule_service__descriptor, "Top", &req.base, &resp, &st))
-		return api_fail(rp, &st, NULL);
-	o = json_from_msg(resp);
-	cJSON_DeleteItemFromObject(o, "pagination");
-	http_json(rp, 200, o);
-	free_msg(resp);
-	return 0;
-}
-
-/* ---- whitelist ---- */
-
-int api_wl_list(struct http_request *rq, struct http_reply *rp)
-{
-	static const char *const wl_sort[] = {"created_at", "name", "id", NULL};
-	Xdrop__V1__ListWhitelistRequest req = XDROP__V1__LIST_WHITELIST_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
-	struct rpc_status st;
-
-	if (q_uint(rq, rp, "page", 1, 10000000, 1, &req.page) ||
-	    q_uint(rq, rp, "limit", 1, GW_LIST_MAX_LIMIT, 50, &req.limit) ||
-	    q_text(rq, rp, "search", NULL, &req.search) ||
-	    q_text(rq, rp, "sort", wl_sort, &req.sort) ||
-	    q_text(rq, rp, "order", orders, &req.order))
-		return 0;
-	if (api_call(rq, &xdrop__v1__whitelist_service__descriptor, "List", &req.base, &resp, &st))
-		return api_fail(rp, &st, NULL);
-	reply_msg(rp, resp);
-	free_msg(resp);
-	return 0;
-}
-
-int api_wl_create(struct http_request *rq, struct http_reply *rp)
-{
-	Xdrop__V1__CreateWhitelistRequest req = XDROP__V1__CREATE_WHITELIST_REQUEST__INIT;
-	Xdrop__V1__WhitelistWriteReply *w;
-	ProtobufCMessage *resp = NULL;
-	struct json_error e = {0};
-	struct rpc_status st;
-	cJSON *body;
-	int rc;
-
-	if (body_json(rq, rp, &body))
-		return 0;
-	rc = json_to_wl(body, "", &req.entry, &e);
-	cJSON_Delete(body);
-	if (rc)
-		return bad_json(rp, &e, rc);
-	if (api_call(rq, &xdrop__v1__whitelist_service__descriptor, "Create", &req.base, &resp,
-		     &st)) {
-		api_fail(rp, &st, NULL);
-	} else {
-		w = (void *)resp;
-		write_reply(rp, 201, "entry", w->entry ? &w->entry->base : NULL, w->sync, true);
-	}
-	free_msg(resp);
-	free_msg(req.entry);
-	return 0;
-}
-
-int api_wl_get(struct http_request *rq, struct http_reply *rp)
-{
-	Xdrop__V1__GetWhitelistRequest req = XDROP__V1__GET_WHITELIST_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
-	struct rpc_status st;
-
-	req.id = rq->param;
-	if (api_call(rq, &xdrop__v1__whitelist_service__descriptor, "Get", &req.base, &resp, &st))
-		return api_fail(rp, &st, NULL);
-	reply_msg(rp, resp);
-	free_msg(resp);
-	return 0;
-}
-
-int api_wl_delete(struct http_request *rq, struct http_reply *rp)
-{
-	return delete_one(rq, rp, &xdrop__v1__whitelist_service__descriptor);
-}
-
-int api_wl_batch_create(struct http_request *rq, struct http_reply *rp)
-{
-	Xdrop__V1__BatchCreateWhitelistRequest req =
-	    XDROP__V1__BATCH_CREATE_WHITELIST_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
-	struct json_error e = {0};
-	struct rpc_status st;
-	const cJSON *items, *it;
-	cJSON *body;
-	bool atomic;
-	char prefix[64];
-	int rc;
-
-	if (body_json(rq, rp, &body))
-		return 0;
-	items = batch_items(rq, rp, body, "entries", &atomic);
-	if (!items)
-		goto out;
-	req.atomic = atomic;
-	req.entries = calloc((size_t)cJSON_GetArraySize(items), sizeof(*req.entries));
-	if (!req.entries) {
-		http_error(rp, 500, NULL, "out of memory");
-		goto out;
-	}
-	cJSON_ArrayForEach(it, items)
-	{
-		snprintf(prefix, sizeof(prefix), "entries[%zu]", req.n_entries);
-		rc = json_to_wl(it, prefix, &req.entries[req.n_entries], &e);
-		if (rc) {
-			bad_json(rp, &e, rc);
-			goto out;
-		}
-		req.n_entries++;
-	}
-	if (api_call(rq, &xdrop__v1__whitelist_service__descriptor, "BatchCreate", &req.base, &resp,
-		     &st)) {
-		batch_prefix(&st, "entries", prefix, sizeof(prefix));
-		api_fail(rp, &st, prefix);
-		goto out;
-	}
-	batch_reply(rp, 201, (const void *)resp, false, "entries");
-out:
-	for (size_t i = 0; i < req.n_entries; i++)
-		free_msg(req.entries[i]);
-	free(req.entries);
-	free_msg(resp);
-	cJSON_Delete(body);
-	return 0;
-}
-
-int api_wl_batch_delete(struct http_request *rq, struct http_reply *rp)
-{
-	return batch_delete(rq, rp, &xdrop__v1__whitelist_service__descriptor);
 }
 
 /* ---- stats ---- */
@@ -993,7 +416,7 @@ int api_stats(struct http_request *rq, struct http_reply *rp)
 	if (api_call(rq, &xdrop__v1__stats_service__descriptor, "Get", &req.base, &resp, &st))
 		return api_fail(rp, &st, NULL);
 	body = json_print(json_from_stats((const void *)resp), &len);
-	free_msg(resp);
+	api_free_msg(resp);
 	if (!body)
 		return http_json(rp, 200, NULL); /* out of memory: 500 */
 	if (cache)
@@ -1001,175 +424,9 @@ int api_stats(struct http_request *rq, struct http_reply *rp)
 	return reply_body(rp, body, len);
 }
 
-int api_stats_history(struct http_request *rq, struct http_reply *rp)
-{
-	Xdrop__V1__HistoryRequest req = XDROP__V1__HISTORY_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
-	struct rpc_status st;
-	cJSON *o;
-
-	if (q_uint(rq, rp, "seconds", 1, GW_HISTORY_MAX_S, 3600, &req.seconds) ||
-	    q_uint(rq, rp, "step", 1, 3600, 1, &req.step) ||
-	    q_text(rq, rp, "node_id", NULL, &req.node_id))
-		return 0;
-	if (api_call(rq, &xdrop__v1__stats_service__descriptor, "History", &req.base, &resp, &st))
-		return api_fail(rp, &st, NULL);
-	o = json_from_msg(resp);
-	if (o && !cJSON_AddNumberToObject(o, "count",
-					  (double)((Xdrop__V1__HistoryReply *)resp)->n_points)) {
-		cJSON_Delete(o);
-		o = NULL;
-	}
-	http_json(rp, 200, o);
-	free_msg(resp);
-	return 0;
-}
-
-/* ---- nodes ---- */
-
-int api_nodes_list(struct http_request *rq, struct http_reply *rp)
-{
-	static const char *const statuses[] = {"online",  "syncing", "out_of_sync",
-					       "offline", "unknown", NULL};
-	Xdrop__V1__ListNodesRequest req = XDROP__V1__LIST_NODES_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
-	struct rpc_status st;
-
-	if (q_uint(rq, rp, "page", 1, 10000000, 1, &req.page) ||
-	    q_uint(rq, rp, "limit", 1, GW_LIST_MAX_LIMIT, 50, &req.limit) ||
-	    q_text(rq, rp, "search", NULL, &req.search) ||
-	    q_text(rq, rp, "status", statuses, &req.status))
-		return 0;
-	if (api_call(rq, &xdrop__v1__node_service__descriptor, "List", &req.base, &resp, &st))
-		return api_fail(rp, &st, NULL);
-	reply_msg(rp, resp);
-	free_msg(resp);
-	return 0;
-}
-
-static int node_write(struct http_request *rq, struct http_reply *rp, bool create)
-{
-	Xdrop__V1__CreateNodeRequest creq = XDROP__V1__CREATE_NODE_REQUEST__INIT;
-	Xdrop__V1__UpdateNodeRequest ureq = XDROP__V1__UPDATE_NODE_REQUEST__INIT;
-	Xdrop__V1__Node *node = NULL;
-	Xdrop__V1__NodeWriteReply *w;
-	ProtobufCMessage *resp = NULL;
-	struct json_error e = {0};
-	struct rpc_status st;
-	char **mask = NULL;
-	size_t n_mask = 0;
-	cJSON *body, *o;
-	int rc;
-
-	if (body_json(rq, rp, &body))
-		return 0;
-	rc = json_to_node(body, "", &node, create ? NULL : &mask, &n_mask, &e);
-	cJSON_Delete(body);
-	if (rc)
-		return bad_json(rp, &e, rc);
-	if (create) {
-		creq.node = node;
-		rc = api_call(rq, &xdrop__v1__node_service__descriptor, "Create", &creq.base, &resp,
-			      &st);
-	} else if (*node->id && strcmp(node->id, rq->param)) {
-		http_error(rp, 400, "id", "id in the body differs from the path");
-		goto out;
-	} else if (!n_mask) {
-		http_error(rp, 400, NULL, "no field to update");
-		goto out;
-	} else {
-		ureq.id = rq->param;
-		ureq.node = node;
-		ureq.update_mask = mask;
-		ureq.n_update_mask = n_mask;
-		rc = api_call(rq, &xdrop__v1__node_service__descriptor, "Update", &ureq.base, &resp,
-			      &st);
-	}
-	if (rc) {
-		api_fail(rp, &st, NULL);
-		goto out;
-	}
-	w = (void *)resp;
-	o = success_with("node", json_from_msg(w->node ? &w->node->base : NULL));
-	if (o && create && w->key && *w->key && !cJSON_AddStringToObject(o, "key", w->key)) {
-		cJSON_Delete(o);
-		o = NULL;
-	}
-	http_json(rp, create ? 201 : 200, o);
-out:
-	free_msg(resp);
-	free_msg(node);
-	json_mask_free(mask, n_mask);
-	return 0;
-}
-
-int api_nodes_create(struct http_request *rq, struct http_reply *rp)
-{
-	return node_write(rq, rp, true);
-}
-
-int api_nodes_update(struct http_request *rq, struct http_reply *rp)
-{
-	return node_write(rq, rp, false);
-}
-
-static int node_get(struct http_request *rq, struct http_reply *rp, const char *method)
-{
-	Xdrop__V1__GetNodeRequest req = XDROP__V1__GET_NODE_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
-	struct rpc_status st;
-
-	req.id = rq->param;
-	if (api_call(rq, &xdrop__v1__node_service__descriptor, method, &req.base, &resp, &st))
-		return api_fail(rp, &st, NULL);
-	reply_msg(rp, resp);
-	free_msg(resp);
-	return 0;
-}
-
-int api_nodes_get(struct http_request *rq, struct http_reply *rp)
-{
-	return node_get(rq, rp, "Get");
-}
-
-int api_nodes_stats(struct http_request *rq, struct http_reply *rp)
-{
-	return node_get(rq, rp, "GetStats");
-}
-
-int api_nodes_delete(struct http_request *rq, struct http_reply *rp)
-{
-	return delete_one(rq, rp, &xdrop__v1__node_service__descriptor);
-}
-
-int api_nodes_sync(struct http_request *rq, struct http_reply *rp)
-{
-	Xdrop__V1__GetNodeRequest req = XDROP__V1__GET_NODE_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
-	struct rpc_status st;
-	cJSON *o;
-
-	req.id = rq->param;
-	if (api_call(rq, &xdrop__v1__node_service__descriptor, "Sync", &req.base, &resp, &st))
-		return api_fail(rp, &st, NULL);
-	o = cJSON_CreateObject();
-	if (o && (!cJSON_AddBoolToObject(o, "success", true) ||
-		  !cJSON_AddStringToObject(o, "message", "sync requested"))) {
-		cJSON_Delete(o);
-		o = NULL;
-	}
-	http_json(rp, 200, add_sync(o, (const void *)resp));
-	free_msg(resp);
-	return 0;
-}
-
 /* ---- keys (admin only) ---- */
 
-/* The controller already refuses every KeyService method but Whoami to a read_only key
- * (controller/auth.c); the gateway checks the admin scope itself too, through Whoami, so a
- * read_only key gets 403 here without the call being forwarded. Answers 401/403 and
- * returns -EACCES. */
-static int require_admin(struct http_request *rq, struct http_reply *rp)
+int api_require_admin(struct http_request *rq, struct http_reply *rp)
 {
 	char name[128], scope[32];
 	struct rpc_status st;
@@ -1185,33 +442,6 @@ static int require_admin(struct http_request *rq, struct http_reply *rp)
 	return 0;
 }
 
-int api_keys_list(struct http_request *rq, struct http_reply *rp)
-{
-	Xdrop__V1__ListKeysRequest req = XDROP__V1__LIST_KEYS_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
-	struct rpc_status st;
-	cJSON *o;
-
-	if (require_admin(rq, rp))
-		return 0;
-	if (api_call(rq, &xdrop__v1__key_service__descriptor, "List", &req.base, &resp, &st))
-		return api_fail(rp, &st, NULL);
-	o = json_from_msg(resp);
-	if (o) {
-		cJSON *k, *keys = cJSON_GetObjectItemCaseSensitive(o, "keys");
-
-		/* the secret is shown once, at creation: never in a list */
-		cJSON_ArrayForEach(k, keys) cJSON_DeleteItemFromObjectCaseSensitive(k, "key");
-		if (!cJSON_AddNumberToObject(o, "count", cJSON_GetArraySize(keys))) {
-			cJSON_Delete(o);
-			o = NULL;
-		}
-	}
-	http_json(rp, 200, o);
-	free_msg(resp);
-	return 0;
-}
-
 int api_keys_create(struct http_request *rq, struct http_reply *rp)
 {
 	static const char *const scopes[] = {"admin", "read_only", NULL};
@@ -1223,12 +453,12 @@ int api_keys_create(struct http_request *rq, struct http_reply *rp)
 	bool ok = false;
 	int rc;
 
-	if (require_admin(rq, rp) || body_json(rq, rp, &body))
+	if (api_require_admin(rq, rp) || api_body_json(rq, rp, &body))
 		return 0;
 	rc = json_to_msg(body, &xdrop__v1__create_key_request__descriptor, "", NULL, &req, &e);
 	cJSON_Delete(body);
 	if (rc)
-		return bad_json(rp, &e, rc);
+		return api_bad_json(rp, &e, rc);
 	k = (void *)req;
 	for (size_t i = 0; scopes[i]; i++)
 		ok |= !strcmp(k->scope, scopes[i]);
@@ -1239,16 +469,9 @@ int api_keys_create(struct http_request *rq, struct http_reply *rp)
 	} else if (api_call(rq, &xdrop__v1__key_service__descriptor, "Create", req, &resp, &st)) {
 		api_fail(rp, &st, NULL);
 	} else {
-		http_json(rp, 201, success_with("key", json_from_msg(resp)));
+		http_json(rp, 201, api_success_with("key", json_from_msg(resp)));
 	}
-	free_msg(resp);
-	free_msg(req);
+	api_free_msg(resp);
+	api_free_msg(req);
 	return 0;
-}
-
-int api_keys_delete(struct http_request *rq, struct http_reply *rp)
-{
-	if (require_admin(rq, rp))
-		return 0;
-	return delete_one(rq, rp, &xdrop__v1__key_service__descriptor);
 }

@@ -15,6 +15,7 @@
 #define XDROP_GW_API_H
 
 #include "http.h"
+#include "json.h"
 #include "rpc.h"
 
 /* The HTTP status for an RPC status code (the one table). */
@@ -32,41 +33,125 @@ int api_fail(struct http_reply *rp, const struct rpc_status *st, const char *pre
 int api_call(struct http_request *rq, const ProtobufCServiceDescriptor *svc, const char *method,
 	     const ProtobufCMessage *req, ProtobufCMessage **resp, struct rpc_status *st);
 
+/*
+ * ---- the REST handlers that are alike: one table row each (routes.c), run by api_run ----
+ *
+ * A row names the RPC (service, method, request type), how the request is built from the
+ * HTTP request, how the reply is answered, and the status on success. Every row follows
+ * one pattern: validate the query and the body (errors name the field), build the RPC
+ * request, call the upstream, answer the documented shape or api_fail().
+ */
+
+/* The collections of objects that behave alike: one descriptor each in api_op.c (JSON
+ * names, parser, service, request types, list query), so that a new kind is one edit. */
+enum api_kind {
+	API_RULE, /* /api/v1/rules: "rule" / "rules", source "api" unless named */
+	API_WL,	  /* /api/v1/whitelist: "entry" / "entries" */
+	API_NODE, /* /api/v1/nodes: "node" */
+};
+
+/* The operations of a collection (each kind has those its descriptor names). */
+enum api_verb {
+	API_LIST,	  /* GET <path>: 200 */
+	API_CREATE,	  /* POST <path>: 201 */
+	API_BATCH_CREATE, /* POST <path>/batch: 201 */
+	API_BATCH_DELETE, /* DELETE <path>/batch: 200 */
+	API_GET,	  /* GET <path>/:id: 200 */
+	API_UPDATE,	  /* PUT <path>/:id: 200 */
+	API_DELETE,	  /* DELETE <path>/:id: 200 */
+	API_VERB_COUNT,
+};
+
+/* How the RPC request is built. */
+enum api_input {
+	API_IN_PARAMS,	     /* the path's :id into "id", query parameters (op->query) */
+	API_IN_CREATE,	     /* the body's object (op->kind) into the request's object field */
+	API_IN_UPDATE,	     /* likewise with "id" from the path and "update_mask" */
+	API_IN_BATCH_CREATE, /* {"<many>": [...], "atomic": bool} or a bare array */
+	API_IN_BATCH_DELETE, /* {"ids": [...], "atomic": bool} or a bare array */
+};
+
+/* How a successful reply is answered (shapes: see the top of this file). */
+enum api_output {
+	API_OUT_MSG,	 /* the reply message as it is */
+	API_OUT_WRITE,	 /* {"success": true, "<one>": {...}} (+ "key", + "sync": flags) */
+	API_OUT_DELETE,	 /* {"success": true, "message", "sync"} */
+	API_OUT_BATCH,	 /* {"success", "added"|"deleted", "failed", "errors", "ids", "sync"} */
+	API_OUT_SYNCED,	 /* {"success": true, "message": "sync requested", "sync"} */
+	API_OUT_TOP,	 /* the message without "pagination" */
+	API_OUT_HISTORY, /* the message plus "count" (its points) */
+	API_OUT_KEYS,	 /* the key list without secrets, plus "count" */
+};
+
+enum api_flags {
+	API_ADMIN = 1 << 0,	/* the caller's key must have the admin scope (require_admin) */
+	API_WITH_SYNC = 1 << 1, /* API_OUT_WRITE: add the reply's "sync" */
+	API_WITH_KEY = 1 << 2,	/* API_OUT_WRITE: add the reply's "key" when set (node create) */
+};
+
+/* A query parameter copied into the request field of the same name: a uint32 field takes
+ * an integer in [min, max] (def when absent), a string field text (one of allowed, when
+ * not NULL; "" when absent). Lists end with a NULL name. */
+struct api_query {
+	const char *name;
+	unsigned min, max, def;
+	const char *const *allowed;
+};
+
+struct api_op {
+	const ProtobufCServiceDescriptor *svc;
+	const char *rpc;		       /* method of svc */
+	const ProtobufCMessageDescriptor *req; /* its request type */
+	enum api_input in;
+	enum api_kind kind;	       /* API_IN_CREATE, _UPDATE, _BATCH_CREATE */
+	const struct api_query *query; /* API_IN_PARAMS; NULL: none */
+	enum api_output out;
+	unsigned status; /* on success */
+	unsigned flags;	 /* enum api_flags */
+};
+
+/* Fills *op with the operation verb of collection kind. Returns 0, or -ENOENT when kind
+ * has no such operation (the whitelist has no update, nodes have no batches). */
+int api_collection_op(enum api_kind kind, enum api_verb verb, struct api_op *op);
+
+/* Runs one table row for rq: answers into rp (errors included). Returns 0. */
+int api_run(const struct api_op *op, struct http_request *rq, struct http_reply *rp);
+
+/* ---- the handlers that are different ---- */
+
 int api_health(struct http_request *rq, struct http_reply *rp);
 int api_info(struct http_request *rq, struct http_reply *rp);
 int api_login(struct http_request *rq, struct http_reply *rp);
 int api_logout(struct http_request *rq, struct http_reply *rp);
 int api_auth_check(struct http_request *rq, struct http_reply *rp);
-
-int api_rules_list(struct http_request *rq, struct http_reply *rp);
-int api_rules_create(struct http_request *rq, struct http_reply *rp);
-int api_rules_get(struct http_request *rq, struct http_reply *rp);
-int api_rules_update(struct http_request *rq, struct http_reply *rp);
-int api_rules_delete(struct http_request *rq, struct http_reply *rp);
-int api_rules_batch_create(struct http_request *rq, struct http_reply *rp);
-int api_rules_batch_delete(struct http_request *rq, struct http_reply *rp);
-int api_rules_top(struct http_request *rq, struct http_reply *rp);
-
-int api_wl_list(struct http_request *rq, struct http_reply *rp);
-int api_wl_create(struct http_request *rq, struct http_reply *rp);
-int api_wl_get(struct http_request *rq, struct http_reply *rp);
-int api_wl_delete(struct http_request *rq, struct http_reply *rp);
-int api_wl_batch_create(struct http_request *rq, struct http_reply *rp);
-int api_wl_batch_delete(struct http_request *rq, struct http_reply *rp);
-
 int api_stats(struct http_request *rq, struct http_reply *rp);
-int api_stats_history(struct http_request *rq, struct http_reply *rp);
-
-int api_nodes_list(struct http_request *rq, struct http_reply *rp);
-int api_nodes_create(struct http_request *rq, struct http_reply *rp);
-int api_nodes_get(struct http_request *rq, struct http_reply *rp);
-int api_nodes_update(struct http_request *rq, struct http_reply *rp);
-int api_nodes_delete(struct http_request *rq, struct http_reply *rp);
-int api_nodes_stats(struct http_request *rq, struct http_reply *rp);
-int api_nodes_sync(struct http_request *rq, struct http_reply *rp);
-
-int api_keys_list(struct http_request *rq, struct http_reply *rp);
 int api_keys_create(struct http_request *rq, struct http_reply *rp);
-int api_keys_delete(struct http_request *rq, struct http_reply *rp);
+
+/* ---- shared by the api files ---- */
+
+/* Parses rq's body strictly (json.h) into *out (cJSON_Delete). Returns 0, or answers 400
+ * (500 when out of memory) and returns a negative errno. */
+int api_body_json(struct http_request *rq, struct http_reply *rp, cJSON **out);
+
+/* Answers a json.h conversion failure rc with e: 400 naming the field (500 on -ENOMEM).
+ * Returns 0. */
+int api_bad_json(struct http_reply *rp, const struct json_error *e, int rc);
+
+/* {"success": true} plus `key: msg` (msg taken over; key NULL: none). NULL when out of
+ * memory (msg freed). */
+cJSON *api_success_with(const char *key, cJSON *msg);
+
+/* Adds "sync" (sync as JSON; NULL gives null) to o (taken over). NULL when out of memory
+ * (o freed). */
+cJSON *api_add_sync(cJSON *o, const Xdrop__V1__SyncOutcome *sync);
+
+/* The controller already refuses every KeyService method but Whoami to a read_only key
+ * (controller/auth.c); the gateway checks the admin scope itself too, through Whoami, so a
+ * read_only key gets 403 here without the call being forwarded. Returns 0, or answers
+ * 401/403 and returns -EACCES. */
+int api_require_admin(struct http_request *rq, struct http_reply *rp);
+
+/* Frees an unpacked message; NULL is fine. */
+void api_free_msg(void *m);
 
 #endif

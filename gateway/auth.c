@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include <mbedtls/sha256.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "http.h"
 #include "limiter.h"
 
@@ -20,7 +20,7 @@ struct session {
 	unsigned char digest[32]; /* SHA-256 of the cookie token */
 	char *key;		  /* the API key the session stands for */
 	char scope[16];
-	time_t expires;
+	int64_t expires; /* clock_mono_ms() */
 	bool used;
 };
 
@@ -115,7 +115,7 @@ static const char *cookie_token(const struct http_request *rq, char *buf, size_t
  * time taken does not depend on where (or whether) the match is. Lock held. */
 static int find_session(struct auth *a, const unsigned char d[32])
 {
-	time_t now = time(NULL);
+	int64_t now = clock_mono_ms();
 	int found = -1;
 
 	for (int i = 0; i < GW_MAX_SESSIONS; i++) {
@@ -247,7 +247,7 @@ int auth_session_new(struct auth *a, const char *key, const char *scope, char *t
 {
 	unsigned char raw[32];
 	struct session *slot = NULL;
-	time_t now = time(NULL);
+	int64_t now = clock_mono_ms();
 	char *copy;
 
 	if (len < 65)
@@ -276,7 +276,7 @@ int auth_session_new(struct auth *a, const char *key, const char *scope, char *t
 	digest(token, slot->digest);
 	slot->key = copy;
 	snprintf(slot->scope, sizeof(slot->scope), "%s", scope ? scope : "");
-	slot->expires = now + a->cfg->session_ttl_s;
+	slot->expires = now + (int64_t)a->cfg->session_ttl_s * 1000;
 	slot->used = true;
 	pthread_mutex_unlock(&a->lock);
 	explicit_bzero(raw, sizeof(raw));

@@ -9,12 +9,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <mbedtls/sha256.h>
 
 #include "auth.h"
 #include "cache.h"
+#include "clock.h"
 
 struct slot {
 	struct cache_key key;
@@ -74,10 +74,7 @@ void cache_key_of(const char *credential, struct cache_key *k)
 
 int64_t cache_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 static bool live(const struct cache *c, const struct slot *s, int64_t now)

@@ -2,8 +2,8 @@
 /*
  * gateway: the state every part of xdrop-gateway shares, built by main.c in this order:
  * config, upstream (the RPC client), auth (sessions, login limiter), the stats cache
- * (cache.h), metrics counters, then the HTTP server, which hands each request to the route
- * table (routes.c).
+ * (cache.h), metrics counters, then the HTTP server (http.h), which hands each request to
+ * the handler main.c gives it: routes.c's (route table, authentication, UI fallback).
  *
  * The gateway keeps no rule state of its own: every /api/v1 request becomes one or a few
  * RPC calls to the upstream (a controller, or one agent in node mode) carrying the

@@ -3,9 +3,10 @@
  * http: libmicrohttpd wiring, body collection with limits, the request deadline reaper,
  * and turning a struct http_reply into a response (see http.h for the limits).
  *
- * Request lifecycle: the first callback for a request matches the route (for the body
- * limit) and refuses an announced oversize body; the following callbacks collect the body;
- * the last one runs authentication and the handler (routes.c's table). The per-connection
+ * Request lifecycle: the first callback for a request asks the caller's handler for the
+ * body limit and refuses an announced oversize body; the following callbacks collect the
+ * body; the last one runs the handler (routing, authentication and the rest live above
+ * this file: main.c passes routes.c's). The per-connection
  * state (from NOTIFY_CONNECTION) tracks whether the connection is receiving a request, for
  * the deadline reaper, or handling one.
  */
@@ -18,14 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "clock.h"
 #include "framing.h"
 #include "http.h"
 #include "log.h"
-#include "routes.h"
+#include "ticker.h"
 
 #define REAPER_PERIOD_MS 200
 #define UI_CSP                                                                                     \
@@ -45,13 +45,12 @@ struct conn_state {
 
 struct http_server {
 	struct gateway *gw;
+	struct http_handler h;
 	struct MHD_Daemon *d;
 	char *cert, *key; /* PEM, kept for libmicrohttpd's lifetime */
 	pthread_mutex_t lock;
 	struct conn_state *conns;
-	pthread_t reaper;
-	bool reaper_started;
-	volatile bool reaper_stop;
+	struct ticker *reaper;
 };
 
 /* One request in progress. */
@@ -61,14 +60,6 @@ struct req_state {
 	bool too_large;
 	bool answered; /* a response was queued on the first call */
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int http_error(struct http_reply *rp, unsigned status, const char *field, const char *fmt, ...)
 {
@@ -177,7 +168,7 @@ static enum MHD_Result send_reply(struct http_request *rq, struct http_reply *rp
 		MHD_add_response_header(r, "Content-Security-Policy", UI_CSP);
 	if (rp->set_cookie)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, rp->set_cookie);
-	if (rp->allow)
+	if (rp->allow[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rp->allow);
 	if (rp->retry_after) {
 		snprintf(buf, sizeof(buf), "%u", rp->retry_after);
@@ -245,7 +236,7 @@ static void set_phase(struct http_server *s, struct MHD_Connection *c, enum conn
 		return;
 	pthread_mutex_lock(&s->lock);
 	cs->phase = p;
-	cs->since_ms = mono_ms();
+	cs->since_ms = clock_mono_ms();
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -264,53 +255,13 @@ static void client_text(struct MHD_Connection *c, char *buf, size_t len)
 			  (socklen_t)len);
 }
 
-/* Auth, mode checks, then the handler or the fallback. */
+/* The caller's handler, then the reply. */
 static enum MHD_Result dispatch(struct http_server *s, struct req_state *st)
 {
-	struct http_request *rq = &st->rq;
 	struct http_reply rp = {.status = 200, .fd = -1};
-	const struct route *rt = rq->route;
-	bool other = false, cred;
-	char allow[64] = "";
-	unsigned retry = 0;
 
-	if (!rt) {
-		rt = routes_match(rq->method, rq->url, rq->param, sizeof(rq->param), &other, allow,
-				  sizeof(allow));
-		rq->route = rt;
-	}
-	cred = rt && auth_presents_credential(rq);
-	if (!rt && other) {
-		rp.allow = allow;
-		http_error(&rp, 405, NULL, "method %s not allowed on %s", rq->method, rq->url);
-	} else if (!rt) {
-		routes_fallback(rq, &rp);
-	} else if (cred && auth_limit_check(s->gw->auth, rq, &retry)) {
-		/* before the credential is checked: an answer would be an oracle */
-		atomic_fetch_add(&s->gw->ctr.login_limited, 1);
-		rp.retry_after = retry;
-		http_error(&rp, 429, NULL,
-			   "too many failed credentials from this address; retry in %u s", retry);
-	} else if (!(rt->flags & ROUTE_PUBLIC) && auth_request(s->gw->auth, rq)) {
-		http_error(&rp, 401, NULL, "unauthorized");
-	} else if ((rt->flags & ROUTE_CONTROLLER) && s->gw->cfg->node_mode) {
-		http_error(
-		    &rp, 501, NULL,
-		    "not available: the gateway fronts a single agent (upstream.mode: node)");
-	} else if (!auth_csrf_ok(rq)) {
-		/* a cross-site form cannot send JSON or a custom header without a preflight */
-		http_error(&rp, 403, NULL,
-			   "a session-cookie %s needs Content-Type: application/json or an "
-			   "%s header",
-			   rq->method, XDROP_CSRF_HEADER);
-	} else {
-		if (rt->flags & ROUTE_PUBLIC)
-			auth_request(s->gw->auth, rq); /* optional credentials (e.g. /api/info) */
-		rt->fn(rq, &rp);
-	}
-	if (cred && rp.status == 401)
-		auth_limit_fail(s->gw->auth, rq);
-	return send_reply(rq, &rp);
+	s->h.handle(s->h.ctx, &st->rq, &rp);
+	return send_reply(&st->rq, &rp);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -323,8 +274,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!st) {
 		enum MHD_Result ret;
 		const char *cl;
-		bool other;
-		char allow[64];
 
 		st = calloc(1, sizeof(*st));
 		if (!st)
@@ -339,11 +288,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		atomic_fetch_add(&s->gw->ctr.requests, 1);
 		if (refuse_framing(st, version, &ret))
 			return ret;
-		st->rq.route = routes_match(method, url, st->rq.param, sizeof(st->rq.param), &other,
-					    allow, sizeof(allow));
-		st->limit = st->rq.route && (st->rq.route->flags & ROUTE_BATCH)
-				? s->gw->cfg->batch_body_max
-				: s->gw->cfg->body_max;
+		st->limit = s->h.body_limit(s->h.ctx, &st->rq);
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > st->limit) {
@@ -431,7 +376,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			return;
 		cs->fd = ci ? ci->connect_fd : -1;
 		cs->phase = PHASE_RECEIVING;
-		cs->since_ms = mono_ms();
+		cs->since_ms = clock_mono_ms();
 		pthread_mutex_lock(&s->lock);
 		/* an fd number reused before an old entry went: the old one is stale */
 		for (struct conn_state *o = s->conns; o; o = o->next)
@@ -463,27 +408,21 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 /* Shuts the socket of every connection that has been receiving one request for longer
  * than the deadline; libmicrohttpd's thread then sees EOF and closes it. */
-static void *reaper_main(void *arg)
+static void reap(void *arg)
 {
 	struct http_server *s = arg;
 	int64_t deadline = s->gw->cfg->request_deadline_ms;
+	int64_t now = clock_mono_ms();
 
-	while (!s->reaper_stop) {
-		int64_t now = mono_ms();
-
-		pthread_mutex_lock(&s->lock);
-		for (struct conn_state *cs = s->conns; cs; cs = cs->next) {
-			if (cs->fd < 0 || cs->phase != PHASE_RECEIVING ||
-			    now - cs->since_ms < deadline)
-				continue;
-			shutdown(cs->fd, SHUT_RDWR);
-			cs->fd = -1;
-			atomic_fetch_add(&s->gw->ctr.deadline_cut, 1);
-		}
-		pthread_mutex_unlock(&s->lock);
-		usleep(REAPER_PERIOD_MS * 1000);
+	pthread_mutex_lock(&s->lock);
+	for (struct conn_state *cs = s->conns; cs; cs = cs->next) {
+		if (cs->fd < 0 || cs->phase != PHASE_RECEIVING || now - cs->since_ms < deadline)
+			continue;
+		shutdown(cs->fd, SHUT_RDWR);
+		cs->fd = -1;
+		atomic_fetch_add(&s->gw->ctr.deadline_cut, 1);
 	}
-	return NULL;
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -523,7 +462,7 @@ out:
 	return err;
 }
 
-int http_start(struct http_server **out, struct gateway *gw)
+int http_start(struct http_server **out, struct gateway *gw, const struct http_handler *h)
 {
 	const struct gw_config *c = gw->cfg;
 	struct http_server *s = calloc(1, sizeof(*s));
@@ -536,6 +475,7 @@ int http_start(struct http_server **out, struct gateway *gw)
 	if (!s)
 		return -ENOMEM;
 	s->gw = gw;
+	s->h = *h;
 	pthread_mutex_init(&s->lock, NULL);
 	if (strchr(c->listen_host, ':')) {
 		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
@@ -593,11 +533,21 @@ int http_start(struct http_server **out, struct gateway *gw)
 			  c->listen_host, c->listen_port);
 		goto out;
 	}
-	if (pthread_create(&s->reaper, NULL, reaper_main, s)) {
-		err = -EAGAIN;
-		goto out;
+	{
+		struct ticker_opts to = {
+		    .sz = sizeof(to),
+		    .name = "gw-reaper",
+		    .period_ms = REAPER_PERIOD_MS,
+		    .fn = reap,
+		    .arg = s,
+		};
+
+		err = ticker_start(&s->reaper, &to);
+		if (err) {
+			log_error("cannot start the request deadline reaper: %s", strerror(-err));
+			goto out;
+		}
 	}
-	s->reaper_started = true;
 	*out = s;
 	return 0;
 out:
@@ -619,10 +569,7 @@ void http_stop(struct http_server *s)
 	s->gw->stopping = 1;
 	if (s->d)
 		MHD_stop_daemon(s->d);
-	if (s->reaper_started) {
-		s->reaper_stop = true;
-		pthread_join(s->reaper, NULL);
-	}
+	ticker_stop(s->reaper);
 	free(s->cert);
 	free(s->key);
 	pthread_mutex_destroy(&s->lock);

@@ -40,11 +40,11 @@ struct route;
 struct http_request {
 	struct gateway *gw;
 	struct MHD_Connection *conn;
-	const char *method; /* "GET", ... */
-	const char *url;    /* path, percent-decoded by libmicrohttpd */
-	const struct route *route;
-	char param[GW_MAX_PARAM]; /* the ":id" segment, when the route has one */
-	char *body;		  /* NUL-terminated; NULL when none */
+	const char *method;	   /* "GET", ... */
+	const char *url;	   /* path, percent-decoded by libmicrohttpd */
+	const struct route *route; /* the caller's, for its handler (routes.h) */
+	char param[GW_MAX_PARAM];  /* the ":id" segment, when the route has one */
+	char *body;		   /* NUL-terminated; NULL when none */
 	size_t body_len;
 	const char *token; /* the API key to forward upstream ("" = none), see auth.h */
 	bool cookie_auth;  /* authenticated by a session cookie, not a key */
@@ -68,7 +68,7 @@ struct http_reply {
 	const char *cache_control; /* static string or NULL */
 	char *set_cookie;	   /* owned */
 	unsigned retry_after;	   /* seconds; 0 = no header */
-	const char *allow;	   /* Allow header for 405 */
+	char allow[64];		   /* Allow header for 405 ("": none) */
 	bool html;		   /* add the UI's Content-Security-Policy */
 };
 
@@ -84,10 +84,25 @@ int http_json(struct http_reply *rp, unsigned status, cJSON *obj);
 const char *http_header(const struct http_request *rq, const char *name);
 const char *http_query(const struct http_request *rq, const char *name);
 
+/*
+ * What the server runs for each request, given by its caller (the server knows nothing of
+ * routes, credentials or the API). Both run on the request's connection thread.
+ */
+struct http_handler {
+	/* Once the request line and headers are in: the body limit in bytes for rq (it may
+	 * note what it found in rq->route and rq->param for handle). */
+	size_t (*body_limit)(void *ctx, struct http_request *rq);
+	/* Once the whole body is in (within the limit): answers rq into rp, which comes as
+	 * status 200 and nothing else set; the server sends it and frees what it owns. */
+	void (*handle)(void *ctx, struct http_request *rq, struct http_reply *rp);
+	void *ctx;
+};
+
 struct http_server;
 
-/* Starts listening per gw->cfg. Returns 0 and *out, or a negative errno (logged). */
-int http_start(struct http_server **out, struct gateway *gw);
+/* Starts listening per gw->cfg, running h (copied) for every request. Returns 0 and *out,
+ * or a negative errno (logged). */
+int http_start(struct http_server **out, struct gateway *gw, const struct http_handler *h);
 
 /* The bound port (for listen: "host:0"). */
 unsigned http_port(const struct http_server *s);

@@ -11,14 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "cache.h"
+#include "clock.h"
 #include "gateway.h"
 #include "http.h"
 #include "log.h"
+#include "routes.h"
 #include "upstream.h"
 #include "watchdog.h"
 
@@ -59,8 +60,8 @@ int main(int argc, char **argv)
 	unsigned listen_port = 0;
 	struct gateway gw = {0};
 	struct http_server *srv = NULL;
+	struct http_handler handler = {routes_body_limit, routes_handle, &gw};
 	struct sigaction sa = {.sa_handler = on_signal};
-	struct timespec ts;
 	enum log_level lv;
 	int c, err;
 
@@ -123,13 +124,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	clock_gettime(CLOCK_REALTIME, &ts);
 	gw.cfg = &cfg;
-	gw.started_at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	gw.started_at = clock_wall_ns();
 	if ((err = upstream_open(&gw.up, &cfg)) || (err = auth_open(&gw.auth, &cfg)) ||
 	    (err = cache_open(&gw.stats_cache, cfg.stats_cache_ttl_ms, GW_STATS_CACHE_ENTRIES,
 			      GW_STATS_CACHE_BODY_MAX)) ||
-	    (err = http_start(&srv, &gw)))
+	    (err = http_start(&srv, &gw, &handler)))
 		goto out;
 	log_info("%s %s listening on %s://%s:%u, upstream %s (%s mode), auth %s",
 		 XDROP_GATEWAY_NAME, XDROP_GATEWAY_VERSION, cfg.https_cert ? "https" : "http",

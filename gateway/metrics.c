@@ -37,6 +37,25 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* Starts a sample line: `name{`, then for a node's series its `node="...",` label. */
+static void sample_start(FILE *f, const char *name, const char *node_id)
+{
+	fprintf(f, "%s{", name);
+	if (node_id) {
+		fputs("node=", f);
+		label(f, node_id);
+		fputc(',', f);
+	}
+}
+
+/* Starts a rule's sample line: `name{rule_id="..."} `. */
+static void rule_sample(FILE *f, const char *name, const char *id)
+{
+	fprintf(f, "%s{rule_id=", name);
+	label(f, id);
+	fputs("} ", f);
+}
+
 static void counters_family(FILE *f, const char *name, const Xdrop__V1__StatsReply *s,
 			    bool per_node)
 {
@@ -60,12 +79,7 @@ static void counters_family(FILE *f, const char *name, const Xdrop__V1__StatsRep
 			v[6] = c->protected_;
 		}
 		for (size_t k = 0; k < 7; k++) {
-			fprintf(f, "%s{", name);
-			if (per_node) {
-				fputs("node=", f);
-				label(f, s->nodes[n]->node_id);
-				fputc(',', f);
-			}
+			sample_start(f, name, per_node ? s->nodes[n]->node_id : NULL);
 			fprintf(f, "verdict=\"%s\"} %llu\n", verdicts[k], (unsigned long long)v[k]);
 		}
 	}
@@ -87,12 +101,7 @@ static void rates_family(FILE *f, const char *name, const Xdrop__V1__StatsReply 
 			v[3] = r->rate_limited_pps;
 		}
 		for (size_t k = 0; k < 4; k++) {
-			fprintf(f, "%s{", name);
-			if (per_node) {
-				fputs("node=", f);
-				label(f, s->nodes[n]->node_id);
-				fputc(',', f);
-			}
+			sample_start(f, name, per_node ? s->nodes[n]->node_id : NULL);
 			fprintf(f, "kind=\"%s\"} %.3f\n", kinds[k], v[k]);
 		}
 	}
@@ -118,21 +127,18 @@ static void rule_families(FILE *f, Xdrop__V1__RuleStatsReply *r, unsigned cap)
 		qsort(r->rules, r->n_rules, sizeof(*r->rules), by_drops);
 	family(f, "xdrop_rule_matches_total", "counter", "Packets that matched the rule.");
 	for (size_t i = 0; i < n; i++) {
-		fputs("xdrop_rule_matches_total{rule_id=", f);
-		label(f, r->rules[i]->id);
-		fprintf(f, "} %llu\n", (unsigned long long)r->rules[i]->match_count);
+		rule_sample(f, "xdrop_rule_matches_total", r->rules[i]->id);
+		fprintf(f, "%llu\n", (unsigned long long)r->rules[i]->match_count);
 	}
 	family(f, "xdrop_rule_drops_total", "counter", "Packets the rule dropped.");
 	for (size_t i = 0; i < n; i++) {
-		fputs("xdrop_rule_drops_total{rule_id=", f);
-		label(f, r->rules[i]->id);
-		fprintf(f, "} %llu\n", (unsigned long long)r->rules[i]->drop_count);
+		rule_sample(f, "xdrop_rule_drops_total", r->rules[i]->id);
+		fprintf(f, "%llu\n", (unsigned long long)r->rules[i]->drop_count);
 	}
 	family(f, "xdrop_rule_pps", "gauge", "Packets per second matching the rule.");
 	for (size_t i = 0; i < n; i++) {
-		fputs("xdrop_rule_pps{rule_id=", f);
-		label(f, r->rules[i]->id);
-		fprintf(f, "} %.3f\n", r->rules[i]->pps);
+		rule_sample(f, "xdrop_rule_pps", r->rules[i]->id);
+		fprintf(f, "%.3f\n", r->rules[i]->pps);
 	}
 	family(f, "xdrop_rule_series_omitted", "gauge",
 	       "Rules left out of the per-rule series (metrics.max_rule_series).");
@@ -285,11 +291,8 @@ int metrics_serve(struct http_request *rq, struct http_reply *rp)
 	rp->text_len = len;
 	rp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 out:
-	if (stats)
-		protobuf_c_message_free_unpacked(stats, NULL);
-	if (rules)
-		protobuf_c_message_free_unpacked(rules, NULL);
-	if (nodes)
-		protobuf_c_message_free_unpacked(nodes, NULL);
+	api_free_msg(stats);
+	api_free_msg(rules);
+	api_free_msg(nodes);
 	return 0;
 }

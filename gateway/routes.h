@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * routes: the one table of the gateway's HTTP surface: method, path pattern (":id" stands
- * for one path segment) and handler, with flags saying what the request needs before the
- * handler runs (authentication, the batch body limit, a controller upstream).
+ * routes: the one table of the gateway's HTTP surface, and what runs a request above the
+ * HTTP server: the route match (for the body limit), authentication and the login
+ * limiter, the mode and CSRF checks, then the route's handler or, off the table, the UI's
+ * static files. main.c hands routes_body_limit and routes_handle to http_start.
+ *
+ * A row holds the method, the path pattern (":id" stands for one path segment), flags
+ * saying what the request needs before the handler runs (authentication, the batch body
+ * limit, a controller upstream), and either a table-driven REST operation (struct api_op:
+ * service, RPC, how the request is built and the reply answered, the success status) or a
+ * handler function for the routes that are truly different.
  */
 #ifndef XDROP_GW_ROUTES_H
 #define XDROP_GW_ROUTES_H
@@ -10,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "api.h"
 #include "http.h"
 
 typedef int (*route_fn)(struct http_request *rq, struct http_reply *rp);
@@ -23,8 +31,9 @@ enum route_flags {
 struct route {
 	const char *method;
 	const char *pattern;
-	route_fn fn;
 	unsigned flags;
+	const struct api_op *op; /* run by api_run; NULL: fn */
+	route_fn fn;
 };
 
 /*
@@ -36,7 +45,18 @@ const struct route *routes_match(const char *method, const char *path, char *par
 				 size_t param_len, bool *other_method, char *allow,
 				 size_t allow_len);
 
-/* The handler for paths outside the table (the UI's static files), GET and HEAD only. */
-int routes_fallback(struct http_request *rq, struct http_reply *rp);
+/*
+ * The http_handler's body_limit (http.h): matches rq's route into rq->route and rq->param
+ * and returns the body limit of that route from the config of ctx (the struct gateway).
+ */
+size_t routes_body_limit(void *ctx, struct http_request *rq);
+
+/*
+ * The http_handler's handle (http.h): authentication, the login limiter, the mode and
+ * CSRF checks, then rq's route's handler, or a 405 (with Allow) for a known path, or the
+ * fallback (404 under /api, the UI's static files for GET and HEAD, 405 else). ctx is the
+ * struct gateway. Answers into rp.
+ */
+void routes_handle(void *ctx, struct http_request *rq, struct http_reply *rp);
 
 #endif

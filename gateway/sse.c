@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
 #include "auth.h"
+#include "clock.h"
 #include "json.h"
 #include "sse.h"
 #include "upstream.h"
@@ -33,14 +33,6 @@ struct sse_stream {
 	char *out; /* pending text */
 	size_t out_len, out_off;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Appends one event (data on one line: JSON never holds a raw newline). */
 static int emit(struct sse_stream *s, const char *event, cJSON *data)
@@ -173,12 +165,9 @@ static enum rpc_code poll_once(struct sse_stream *s)
 	}
 	s->have_state = true;
 out:
-	if (stats)
-		protobuf_c_message_free_unpacked(stats, NULL);
-	if (info)
-		protobuf_c_message_free_unpacked(info, NULL);
-	if (nodes)
-		protobuf_c_message_free_unpacked(nodes, NULL);
+	api_free_msg(stats);
+	api_free_msg(info);
+	api_free_msg(nodes);
 	return code;
 }
 
@@ -193,12 +182,12 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 
 		if (s->end || s->gw->stopping)
 			return MHD_CONTENT_READER_END_OF_STREAM;
-		while (mono_ms() < s->next_tick_ms) {
+		while (clock_mono_ms() < s->next_tick_ms) {
 			if (s->gw->stopping)
 				return MHD_CONTENT_READER_END_OF_STREAM;
 			usleep(SSE_SLEEP_STEP_MS * 1000);
 		}
-		s->next_tick_ms = mono_ms() + s->gw->cfg->sse_interval_ms;
+		s->next_tick_ms = clock_mono_ms() + s->gw->cfg->sse_interval_ms;
 		code = poll_once(s);
 		if (code == RPC_UNAUTHENTICATED || code == RPC_PERMISSION_DENIED)
 			s->end = true;
@@ -267,7 +256,7 @@ int sse_events(struct http_request *rq, struct http_reply *rp)
 			s->out_off = 0;
 		}
 	}
-	s->next_tick_ms = mono_ms() + gw->cfg->sse_interval_ms;
+	s->next_tick_ms = clock_mono_ms() + gw->cfg->sse_interval_ms;
 	rp->status = 200;
 	rp->content_type = "text/event-stream";
 	rp->cache_control = "no-cache";

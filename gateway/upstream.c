@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "upstream.h"
 
@@ -73,14 +74,9 @@ static int take_slot(struct upstream *u)
 
 	if (!sem_trywait(&u->slots))
 		return 0;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += u->cfg->upstream_queue_ms / 1000;
-	ts.tv_nsec += (long)(u->cfg->upstream_queue_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	while (sem_timedwait(&u->slots, &ts))
+	/* on the monotonic clock: a step of the wall clock neither stalls nor hurries it */
+	ts = clock_mono_ts(clock_mono_ms() + (int64_t)u->cfg->upstream_queue_ms);
+	while (sem_clockwait(&u->slots, CLOCK_MONOTONIC, &ts))
 		if (errno != EINTR)
 			return -EBUSY;
 	return 0;

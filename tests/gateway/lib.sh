@@ -131,3 +131,24 @@ expect() {
 }
 
 gw_alive() { kill -0 "$GW_PID" 2>/dev/null; }
+
+# gw_until SECONDS CMD...: runs CMD every 0.1 s until it succeeds (0) or SECONDS have
+# passed (1): how the suites wait for a condition instead of sleeping a fixed time.
+gw_until() {
+	local t0=$EPOCHREALTIME s=$1
+	shift
+	until "$@"; do
+		awk -v a="$t0" -v b="$EPOCHREALTIME" -v s="$s" 'BEGIN { exit !(b - a < s) }' || return 1
+		sleep 0.1
+	done
+}
+
+# gw_fds: the gateway's open file descriptors now
+gw_fds() { ls /proc/$GW_PID/fd | wc -l; }
+
+# gw_fds_settled: true when the gateway's fd count is the same in three reads 0.1 s apart
+gw_fds_settled() {
+	local a b c
+	a=$(gw_fds); sleep 0.1; b=$(gw_fds); sleep 0.1; c=$(gw_fds)
+	[ "$a" = "$b" ] && [ "$b" = "$c" ]
+}

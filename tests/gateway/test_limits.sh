@@ -21,8 +21,8 @@ GW_UPSTREAM_EXTRA=$'  timeout: 2s\n  max_concurrency: 1\n  queue_wait: 0ms' \
 	"  per_client_connections: 8" "  request_deadline: 1500ms" "  idle_timeout: 5s" ||
 	{ echo "Bail out! gateway"; exit 1; }
 check "gateway up with small limits" curl -sf -o /dev/null "$BASE/health"
-sleep 0.5
-FD0=$(ls /proc/$GW_PID/fd | wc -l)
+gw_until 5 gw_fds_settled # the health check's connection is closed
+FD0=$(gw_fds)
 
 big=$(python3 -c 'print("{\"name\":\"" + "a"*5000 + "\",\"dst_ip\":\"10.0.0.1\",\"action\":\"drop\"}")')
 req POST /api/v1/rules "$big"
@@ -75,48 +75,61 @@ check "slowloris: cut within deadline + reaper period" python3 -c "import sys; a
 check "slowloris: another client served meanwhile (10/10)" [ "$served" = 10 ]
 
 # connection flood: 40 idle connections from 127.0.0.1 (cap 8); 127.0.0.2 is still served
-python3 - "$GW_PORT" >"$TMP/flood" <<'PY' &
-import socket, sys, time
-port = int(sys.argv[1]); ok = 0; socks = []
+# while they are held: the flood says when the gateway has closed those above the cap
+# (flood.ready) and holds the rest until the other client is done (flood.done)
+python3 - "$GW_PORT" "$TMP/flood.ready" "$TMP/flood.done" >"$TMP/flood" <<'PY' &
+import os, select, socket, sys, time
+port, ready, done = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+socks = []
 for i in range(40):
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=1); socks.append(s)
     except OSError: pass
-time.sleep(1.0)
-refused = 0
-for s in socks:
-    s.settimeout(0.2)
-    try:
-        if s.recv(10) == b"": refused += 1
-    except socket.timeout: pass
-    except OSError: refused += 1
-print(refused)
-time.sleep(0.5)
+# the connections above the cap are closed at accept: wait for their EOF (3 s at most,
+# well before the idle timeout of 5 s closes the others)
+refused = set(); end = time.time() + 3
+while len(refused) < len(socks) - 8 and time.time() < end:
+    r, _, _ = select.select([s for s in socks if s not in refused], [], [], 0.1)
+    for s in r:
+        try:
+            if s.recv(10) == b"": refused.add(s)
+        except OSError: refused.add(s)
+open(ready, "w").close()
+end = time.time() + 10
+while not os.path.exists(done) and time.time() < end:
+    time.sleep(0.05)
+print(len(refused))
 PY
 flood=$!
-sleep 0.5
+gw_until 10 test -e "$TMP/flood.ready"
 CODE=$(curl -s --interface 127.0.0.2 -o /dev/null -m 2 -w '%{http_code}' "$BASE/health")
+touch "$TMP/flood.done"
 check "flood: another client address served during the flood" [ "$CODE" = 200 ]
 wait $flood
 check "flood: connections above the per-client cap refused ($(cat "$TMP/flood") of 40)" [ "$(cat "$TMP/flood")" -ge 30 ]
 
-# bounded upstream: stop the agent; one call holds the only slot until its 2 s timeout
+# bounded upstream: stop the agent; one call holds the only slot until its 2 s timeout.
+# It holds the slot once its RPC request waits unread in the stopped agent's socket.
+upstream_call_waiting() {
+	ss -xnH | awk -v p="$TMP/agent.sock" '$5 == p && $3 > 0 { f = 1 } END { exit !f }'
+}
 kill -STOP "$AGENT_PID"
 curl -s -o "$TMP/held" -w '%{http_code}' -H "X-API-Key: $ADMIN_KEY" "$BASE/api/v1/rules" >"$TMP/held.code" &
 held=$!
-sleep 0.5
+gw_until 5 upstream_call_waiting || diag "the held call's request was not seen at the agent"
 CODE=$(curl -s -D "$TMP/h" -o "$TMP/out" -w '%{http_code}' -H "X-API-Key: $ADMIN_KEY" "$BASE/api/v1/stats")
 check "upstream slots full: 503" [ "$CODE" = 503 ]
 check "503 carries Retry-After" grep -qi '^retry-after: [0-9]' "$TMP/h"
 wait $held
 check "the call holding the slot times out: 504" [ "$(cat "$TMP/held.code")" = 504 ]
 kill -CONT "$AGENT_PID"
-sleep 0.3
-req GET /api/v1/rules
+rules_served() { req GET /api/v1/rules; [ "$CODE" = 200 ]; }
+gw_until 5 rules_served
 expect 200 - "upstream back: served again"
 
-sleep 5.5 # idle keep-alives and cut connections are gone
-FD1=$(ls /proc/$GW_PID/fd | wc -l)
+fds_back() { [ "$(gw_fds)" -le $((FD0 + 2)) ]; }
+gw_until 15 fds_back # idle keep-alives (5 s) and cut connections are gone
+FD1=$(gw_fds)
 check "fds back to baseline ($FD0 -> $FD1)" [ "$FD1" -le $((FD0 + 2)) ]
 req GET /metrics
 check "metrics count deadline cuts and 413s" /usr/bin/python3 -c '

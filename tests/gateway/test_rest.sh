@@ -316,13 +316,22 @@ check "POST to a static path: 405" [ "$(curl -s -o /dev/null -w '%{http_code}' -
 
 # ---- SSE ----
 req POST /api/v1/rules '{"dst_ip":"198.51.100.7","action":"drop"}'
-( sleep 1.5; curl -s -o /dev/null -X POST -H "X-API-Key: $ADMIN_KEY" -H 'Content-Type: application/json' \
-	--data '{"dst_ip":"198.51.100.8","action":"drop"}' "$BASE/api/v1/rules" ) &
-writer=$!
-timeout 4 curl -s -N -H "X-API-Key: $ADMIN_KEY" "$BASE/api/v1/events" >"$TMP/sse"
-wait $writer
-check "SSE: stats events arrive every second" [ "$(grep -c '^event: stats' "$TMP/sse")" -ge 3 ]
-check "SSE: a rules event follows a change" [ "$(grep -c '^event: rules' "$TMP/sse")" -ge 2 ]
+# sse_has EVENT N: the stream so far holds at least N events of that name
+sse_has() { [ "$(grep -c "^event: $1" "$TMP/sse")" -ge "$2" ]; }
+sse_t0=$EPOCHREALTIME
+timeout 20 curl -s -N -H "X-API-Key: $ADMIN_KEY" "$BASE/api/v1/events" >"$TMP/sse" &
+sse=$!
+# the change is made once the stream has told the current state (its first rules event)
+gw_until 10 sse_has rules 1
+curl -s -o /dev/null -X POST -H "X-API-Key: $ADMIN_KEY" -H 'Content-Type: application/json' \
+	--data '{"dst_ip":"198.51.100.8","action":"drop"}' "$BASE/api/v1/rules"
+gw_until 10 sse_has rules 2
+gw_until 10 sse_has stats 3
+sse_took=$(awk -v a="$sse_t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+kill "$sse" 2>/dev/null
+wait "$sse" 2>/dev/null
+check "SSE: stats events arrive every second ($(grep -c '^event: stats' "$TMP/sse") in ${sse_took} s)" sse_has stats 3
+check "SSE: a rules event follows a change" sse_has rules 2
 check "SSE: data lines are JSON" python3 -c '
 import json,sys
 for l in open(sys.argv[1]):
@@ -339,7 +348,12 @@ ip -n $NS addr add 192.0.2.1/24 dev v1
 ip -n $NS route add 198.51.100.0/24 dev v1
 ip -n $NS neigh replace 198.51.100.7 lladdr "$mac" dev v1
 ip netns exec $NS ping -c 5 -i 0.2 -W 1 198.51.100.7 >/dev/null 2>&1
-sleep 1.2
+# the drops show once the agent's counters are read: wait for them, not for a time
+drops_counted() {
+	curl -s -m 5 -H "X-API-Key: $ADMIN_KEY" "$BASE/metrics" |
+		awk '$1 ~ /^xdrop_rule_drops_total[{]/ && $2 >= 5 { f = 1 } END { exit !f }'
+}
+gw_until 10 drops_counted
 req GET /metrics
 expect 200 - "GET /metrics"
 check "metrics parse with prometheus_client and carry per-node and per-rule series" /usr/bin/python3 -c '
