@@ -12,8 +12,9 @@
  * revision, and splits the time with the timestamps the system already hands out:
  *   t_send     the request leaves (this process, CLOCK_REALTIME like the daemons)
  *   created    rule.created_at in the answer: the controller's handler started
- *              (controller/service.c rule_create, just before store_rules_add)
- *   committing Delta.created_at, taken by store.c change_commit just before COMMIT
+ *              (controller/service/service_coll.c coll_create, just before store_add)
+ *   committing Delta.created_at, taken by store/store_changes.c change_commit just before
+ *              COMMIT
  *   pushed     this process received the delta on the controller's PUB socket (it
  *              subscribes like an agent does)
  *   answered   the whole HTTP answer has arrived
@@ -30,7 +31,7 @@
  * prims: the kernel and disk primitives a node pays per applied delta, measured alone:
  * one update of a map-in-map slot (the agent's grace period: the kernel returns only
  * after an RCU grace period) and one small append + fdatasync in DIR (the agent's
- * journal, agent/ruleset.c journal_append).
+ * journal, agent/ruleset/journal.c rs_journal_append).
  *
  * Output: tab-separated rows on stdout, "metric p50 p99 max n" (ms) for writes and prims,
  * "node up_ms converged_ms" for converge after a "revision R hash H" line. Errors go to

@@ -209,10 +209,10 @@ EOF
 prims() {
 	local out=$TMP/prims.tsv
 	"$BENCH_CP" prims "$TMP" 200 >"$out" 2>"$TMP/prims.err" || fail_stage "prims: $(cat "$TMP/prims.err")"
-	row "  per delta on a node: map-in-map update = one RCU grace period (dataplane.c grace_period)" \
+	row "  per delta on a node: map-in-map update = one RCU grace period (dataplane/dp_gen.c dp_grace_period)" \
 		"$(metric "$out" map_in_map_update_grace_period 2)" \
 		"$(metric "$out" map_in_map_update_grace_period 3)" ms
-	row "  per delta on a node: 256-byte append + fdatasync in the state dir (ruleset.c journal_append)" \
+	row "  per delta on a node: 256-byte append + fdatasync in the state dir (ruleset/journal.c rs_journal_append)" \
 		"$(metric "$out" journal_append_fdatasync 2)" "$(metric "$out" journal_append_fdatasync 3)" ms
 }
 

@@ -368,7 +368,7 @@ static void test_record_at_commit_survives_a_crash(void **state)
 	assert_non_null(got);
 	assert_string_equal(got->rule->id, id);
 	assert_string_equal(got->rule->dst_ip, "198.51.100.7");
-	assert_null(got->sync); /* filled at replay time (service.c's fill_sync) */
+	assert_null(got->sync); /* filled at replay time (the service's fill_sync) */
 	xdrop__v1__rule_write_reply__free_unpacked(got, NULL);
 	idem_record_free(rec);
 
