@@ -23,20 +23,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mbedtls/md.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/pubsub0/sub.h>
 
+#include "beaconsig.h"
 #include "clock.h"
 #include "closewatch.h"
 #include "log.h"
 #include "pubsub.h"
-#include "rpc_frame.h"
 
 #define TICK_MS	 100 /* receive timeout: connection events and retries wait at most this */
 #define HASH_MAX 128 /* content hash string, bytes with NUL */
-#define NODE_MAX 128 /* node id, bytes with NUL */
 
 /* ---- shared socket plumbing -------------------------------------------------------- */
 
@@ -230,55 +228,28 @@ int pubsub_pub_delta(struct pubsub_pub *p, const Xdrop__V1__Delta *d)
 	return pubsub_pub_send(p, XDROP_TOPIC_DELTA, d ? &d->base : NULL);
 }
 
-static int beacon_hmac(const uint8_t *key, size_t keylen, const uint8_t *in, size_t len,
-		       uint8_t out[XDROP_BEACON_HMAC_LEN])
-{
-	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-
-	if (!md || mbedtls_md_hmac(md, key, keylen, in, len, out))
-		return -EIO;
-	return 0;
-}
-
 int pubsub_beacon_frame(const Xdrop__V1__Beacon *b, const uint8_t *key, size_t keylen,
 			uint8_t **frame, size_t *len)
 {
-	Xdrop__V1__SignedBeacon sb = XDROP__V1__SIGNED_BEACON__INIT;
-	uint8_t mac[XDROP_BEACON_HMAC_LEN];
 	const size_t tlen = strlen(XDROP_TOPIC_BEACON);
-	uint8_t *body = NULL, *buf = NULL;
-	size_t blen, slen;
-	int err = 0;
+	uint8_t *signed_b = NULL, *buf;
+	size_t slen = 0;
+	int err;
 
-	if (!b || !key || !keylen || keylen > XDROP_BEACON_MAX_KEY || !b->node_id ||
-	    !b->node_id[0] || strlen(b->node_id) >= NODE_MAX)
-		return -EINVAL;
-	blen = xdrop__v1__beacon__get_packed_size(b);
-	body = malloc(blen ? blen : 1);
-	if (!body)
-		return -ENOMEM;
-	xdrop__v1__beacon__pack(b, body);
-	err = beacon_hmac(key, keylen, body, blen, mac);
+	err = beaconsig_sign(b, key, keylen, &signed_b, &slen);
 	if (err)
-		goto out;
-	sb.node_id = b->node_id;
-	sb.beacon.data = body;
-	sb.beacon.len = blen;
-	sb.hmac_sha256.data = mac;
-	sb.hmac_sha256.len = sizeof(mac);
-	slen = xdrop__v1__signed_beacon__get_packed_size(&sb);
+		return err;
 	buf = malloc(tlen + slen);
 	if (!buf) {
-		err = -ENOMEM;
-		goto out;
+		free(signed_b);
+		return -ENOMEM;
 	}
 	memcpy(buf, XDROP_TOPIC_BEACON, tlen);
-	xdrop__v1__signed_beacon__pack(&sb, buf + tlen);
+	memcpy(buf + tlen, signed_b, slen);
+	free(signed_b);
 	*frame = buf;
 	*len = tlen + slen;
-out:
-	free(body);
-	return err;
+	return 0;
 }
 
 int pubsub_pub_beacon(struct pubsub_pub *p, const Xdrop__V1__Beacon *b, const uint8_t *key,
@@ -734,64 +705,19 @@ struct pubsub_collector {
 	struct pubsub_collector_stats st;
 };
 
-/* Compares without an early exit so that timing tells nothing about the MAC. */
-static bool equal_ct(const uint8_t *a, const uint8_t *b, size_t len)
-{
-	uint8_t diff = 0;
-
-	for (size_t i = 0; i < len; i++)
-		diff |= a[i] ^ b[i];
-	return diff == 0;
-}
-
 static int collector_verify(struct pubsub_collector *c, const void *frame, size_t len)
 {
 	const size_t tlen = strlen(XDROP_TOPIC_BEACON);
-	Xdrop__V1__SignedBeacon *sb = NULL;
 	Xdrop__V1__Beacon *b = NULL;
-	struct rpc_budget budget;
-	uint8_t key[XDROP_BEACON_MAX_KEY], mac[XDROP_BEACON_HMAC_LEN];
-	size_t keylen = sizeof(key);
-	int err = 0;
+	int err;
 
 	if (len < tlen || len > c->max_msg || memcmp(frame, XDROP_TOPIC_BEACON, tlen) != 0)
 		return -EBADMSG;
-	/* not yet authenticated: decoded within a budget, so unknown fields cost little */
-	rpc_budget_init(&budget, rpc_budget_for(len - tlen));
-	sb = xdrop__v1__signed_beacon__unpack(&budget.base, len - tlen,
-					      (const uint8_t *)frame + tlen);
-	if (!sb || !sb->node_id[0] || strlen(sb->node_id) >= NODE_MAX) {
-		err = -EBADMSG;
-		goto out;
-	}
-	if (!c->ops.key || c->ops.key(c->ops.arg, sb->node_id, key, &keylen) || !keylen ||
-	    keylen > sizeof(key)) {
-		err = -ENOENT;
-		goto out;
-	}
-	err = beacon_hmac(key, keylen, sb->beacon.data, sb->beacon.len, mac);
-	if (err)
-		goto out;
-	if (sb->hmac_sha256.len != sizeof(mac) ||
-	    !equal_ct(mac, sb->hmac_sha256.data, sizeof(mac))) {
-		err = -EACCES;
-		goto out;
-	}
-	b = xdrop__v1__beacon__unpack(NULL, sb->beacon.len, sb->beacon.data);
-	if (!b) {
-		err = -EBADMSG;
-		goto out;
-	}
-	if (strcmp(b->node_id, sb->node_id) != 0) {
-		err = -EACCES;
-		goto out;
-	}
-	if (c->ops.beacon)
+	err =
+	    beaconsig_verify((const uint8_t *)frame + tlen, len - tlen, c->ops.key, c->ops.arg, &b);
+	if (!err && c->ops.beacon)
 		c->ops.beacon(c->ops.arg, b);
-out:
-	memset(key, 0, sizeof(key));
 	xdrop__v1__beacon__free_unpacked(b, NULL);
-	xdrop__v1__signed_beacon__free_unpacked(sb, &budget.base);
 	return err;
 }
 

@@ -20,10 +20,9 @@
  * XDROP_FAULT_DROP_EVERY_N is set to N > 0 when a publisher opens, it silently skips every
  * Nth message it is asked to send.
  *
- * Beacons are authenticated: the sender serializes the Beacon, computes HMAC-SHA256 over
- * those bytes with the node's key and sends a SignedBeacon; the collector looks the key up
- * by node id, verifies the HMAC in constant time, decodes the Beacon and checks that its
- * node_id matches before the application sees it.
+ * Beacons are authenticated by lib/beaconsig (a SignedBeacon: HMAC-SHA256 over the
+ * serialized Beacon with the node's beacon key); this module frames them with their topic,
+ * sends them, and has the collector verify each one before the application sees it.
  */
 #ifndef XDROP_PUBSUB_H
 #define XDROP_PUBSUB_H
@@ -32,7 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "recovery.h" /* XDROP_PUBSUB_SILENCE_MS, XDROP_PUBSUB_RESYNC_RETRY_MS */
+#include "beaconsig.h" /* XDROP_BEACON_MAX_KEY */
+#include "recovery.h"  /* XDROP_PUBSUB_SILENCE_MS, XDROP_PUBSUB_RESYNC_RETRY_MS */
 #include "tls.h"
 #include "xdrop.pb-c.h"
 
@@ -43,8 +43,6 @@
 	(64u * 1024)		      /* a beacon frame, topic included: the health port's limit */
 #define XDROP_PUBSUB_MAX_PENDING 4096 /* deltas buffered while waiting for a snapshot */
 #define XDROP_PUBSUB_RECVBUF	 1024 /* messages queued in a SUB socket */
-#define XDROP_BEACON_MAX_KEY	 64   /* node key bytes */
-#define XDROP_BEACON_HMAC_LEN	 32
 #define XDROP_FAULT_DROP_ENV	 "XDROP_FAULT_DROP_EVERY_N"
 
 struct pubsub_opts {

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-# lib/ RPC layer: protobuf framing over nng (rpc), pub/sub (pubsub), endpoints and TLS (tls),
+# lib/ RPC layer: protobuf framing over nng (rpc), pub/sub (pubsub) and beacon signatures
+# (beaconsig), endpoints and TLS (tls),
 # the guard against a wedged nng (watchdog, closewatch, sdnotify; timers in recovery.h).
 # Archives: build/libxdrop-rpc.a (daemons) and build/libxdrop-rpc-san.a (ASan+UBSan, tests).
 # Link them with $(RPC_LDLIBS) and lib/log.c (build/libxdrop.a).
@@ -9,7 +10,7 @@
 # tests/rpc/tls.sh (generated certificates, build/tests/test_rpc_tls),
 # tests/fuzz/run.sh (libFuzzer build/tests/fuzz_rpc for FUZZ_SECONDS, default 60).
 RPC_SRCS     := lib/rpc.c lib/rpc_server.c lib/rpc_frame.c lib/rpc_pipes.c lib/rpc_client.c \
-	lib/dial.c lib/pubsub.c lib/tls.c lib/rulepb.c lib/rulehash.c lib/watchdog.c lib/closewatch.c lib/sdnotify.c lib/nodekey.c \
+	lib/dial.c lib/pubsub.c lib/beaconsig.c lib/tls.c lib/rulepb.c lib/rulehash.c lib/watchdog.c lib/closewatch.c lib/sdnotify.c lib/nodekey.c \
 	lib/limiter.c lib/authlimit.c
 RPC_OBJS     := $(RPC_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/$(PROTO_C:.c=.o)
 RPC_SAN_OBJS := $(RPC_SRCS:%.c=$(SANOBJ)/%.o) $(SANOBJ)/$(PROTO_C:.c=.o)
