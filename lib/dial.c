@@ -213,7 +213,10 @@ static bool diagnose_tls(struct dial *d, char *why, size_t len)
 	verified = d->diag_verified;
 	pthread_mutex_unlock(&d->mu);
 	pthread_mutex_unlock(&d->ops);
-	if (!done && rv != NNG_ECRYPTO && rv != NNG_EPEERAUTH)
+	/* the first attempt ended in a TLS error; this one may see the server's alert or,
+	 * depending on timing, only its close that follows the alert */
+	if (!done && rv != NNG_ECRYPTO && rv != NNG_EPEERAUTH && rv != NNG_ECONNSHUT &&
+	    rv != NNG_ECONNRESET && rv != NNG_ECONNABORTED)
 		return false;
 	if (!done) {
 		/* the handshake failed with the server's certificate unchecked: the server

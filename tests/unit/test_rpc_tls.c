@@ -111,15 +111,17 @@ static enum rpc_code ping_with(const char *url, const struct tls_opts *t, unsign
 	return st.code;
 }
 
-/* ping_with() fails at once with UNAVAILABLE and a message containing what. */
+/* ping_with() fails with UNAVAILABLE and a message containing what, without waiting for
+ * its timeout (30 s: half of it is far more than a refused handshake takes even on a
+ * loaded machine). */
 static void refused_with(const char *url, const struct tls_opts *t, const char *what)
 {
 	int64_t t0 = now_ms();
 
-	assert_int_equal(ping_with(url, t, 5000), RPC_UNAVAILABLE);
+	assert_int_equal(ping_with(url, t, 30000), RPC_UNAVAILABLE);
 	if (!strstr(last_msg, what))
 		fail_msg("expected \"%s\" in \"%s\"", what, last_msg);
-	assert_true(now_ms() - t0 < 2500);
+	assert_true(now_ms() - t0 < 15000);
 }
 
 static void test_rpc_over_tls(void **state)
