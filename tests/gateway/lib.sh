@@ -6,7 +6,8 @@
 # its own network namespace, with its RPC port on an ipc:// socket in a temp directory (so
 # the gateway outside the namespace can reach it), its pins under /sys/fs/bpf/<unique> and
 # its state in the temp directory. gw_start starts xdrop-gateway-san in front of it.
-# Everything is named after the test's pid and removed by gw_lab_down (run from a trap).
+# Everything is named after the test's pid and removed by gw_lab_down (run from a trap);
+# the namespace is made with the shared lab (tests/lib/netns.sh): GW_NS is its name.
 set -u
 GW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 GW_BIN=${GW_BIN:-$GW_ROOT/build/bin/xdrop-gateway-san}
@@ -15,6 +16,7 @@ CTL_BIN=${CTL_BIN:-$GW_ROOT/build/bin/xdropctl}
 ADMIN_KEY=admin-key-0123456789abcdef
 READ_KEY=read-key-0123456789abcdef
 NS=xgw$$
+GW_NS=$NS-agent
 PIN=/sys/fs/bpf/xdrop-gw-$$
 TMP=$(mktemp -d /tmp/xdrop-gw.XXXXXX)
 AGENT_URL=ipc://$TMP/agent.sock
@@ -22,24 +24,23 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 GW_PID=
 AGENT_PID=
 . "$GW_ROOT/tests/lib/tap.sh"
+. "$GW_ROOT/tests/lib/netns.sh"
 
 gw_lab_down() {
 	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null && wait "$GW_PID" 2>/dev/null
-	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+	[ -n "$AGENT_PID" ] && lab_stop "$AGENT_PID"
 	if [ -x "$AGENT_BIN" ] && [ -f "$TMP/agent.yaml" ]; then
-		nsenter --net=/run/netns/$NS "$AGENT_BIN" --config "$TMP/agent.yaml" --detach \
-			>/dev/null 2>&1
+		in_ns agent "$AGENT_BIN" --config "$TMP/agent.yaml" --detach >/dev/null 2>&1
 	fi
-	ip netns del $NS 2>/dev/null
+	lab_cleanup # the namespace and anything else the lab made
 	rm -rf "$PIN" "$TMP"
 }
 
 gw_lab_up() {
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-	ip netns add $NS
-	ip -n $NS link add v0 type veth peer name v1
-	ip -n $NS link set v0 up
-	ip -n $NS link set v1 up
+	lab_ns agent || return 1
+	lab_veth agent v0 agent v1
+	lab_up agent v0 v1
 	cat >"$TMP/agent.yaml" <<YAML
 interface: v0
 xdp_mode: native_or_generic
@@ -57,13 +58,9 @@ rpc:
 log_level: warn
 YAML
 	mkdir -p "$TMP/state"
-	nsenter --net=/run/netns/$NS "$AGENT_BIN" --config "$TMP/agent.yaml" \
-		2>"$TMP/agent.log" &
-	AGENT_PID=$!
-	for _ in $(seq 100); do
-		[ -S "$TMP/agent.sock" ] && return 0
-		sleep 0.1
-	done
+	lab_bg agent "$AGENT_BIN" --config "$TMP/agent.yaml" 2>"$TMP/agent.log"
+	AGENT_PID=$LAB_PID
+	wait_until 10 test -S "$TMP/agent.sock" && return 0
 	echo "# agent did not start:" && sed 's/^/# /' "$TMP/agent.log"
 	return 1
 }

@@ -343,11 +343,11 @@ expect 401 - "SSE with a wrong key: 401 before the stream"
 # ---- /metrics ----
 # traffic through the agent's XDP program, so that the rule counters move: pings from v1
 # to 198.51.100.7 arrive on v0 and match the drop rule made above
-mac=$(ip -n $NS -br link show v0 | awk '{print $3}')
-ip -n $NS addr add 192.0.2.1/24 dev v1
-ip -n $NS route add 198.51.100.0/24 dev v1
-ip -n $NS neigh replace 198.51.100.7 lladdr "$mac" dev v1
-ip netns exec $NS ping -c 5 -i 0.2 -W 1 198.51.100.7 >/dev/null 2>&1
+mac=$(ip -n $GW_NS -br link show v0 | awk '{print $3}')
+ip -n $GW_NS addr add 192.0.2.1/24 dev v1
+ip -n $GW_NS route add 198.51.100.0/24 dev v1
+ip -n $GW_NS neigh replace 198.51.100.7 lladdr "$mac" dev v1
+ip netns exec $GW_NS ping -c 5 -i 0.2 -W 1 198.51.100.7 >/dev/null 2>&1
 # the drops show once the agent's counters are read: wait for them, not for a time
 drops_counted() {
 	curl -s -m 5 -H "X-API-Key: $ADMIN_KEY" "$BASE/metrics" |

@@ -66,8 +66,7 @@ lab_cleanup() {
 	for h in "${LAB_HOOKS[@]}"; do eval "$h"; done
 	for ns in $LAB_NAMESPACES; do ip netns del "$ns" 2>/dev/null; done
 	LAB_PIDS=""
-	LAB_TRAFFIC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/traffic.py
-LAB_NAMESPACES=""
+	LAB_NAMESPACES=""
 }
 lab_init() {
 	NS=$1

@@ -9,7 +9,8 @@
 # The agent runs inside its namespace through nsenter --net (so it still sees its pins
 # under /sys/fs/bpf/xdrop-ui-$$); every socket between the daemons is a Unix socket in the
 # temp directory, which namespaces share. Everything is named after the test's PID and
-# removed by ui_lab_down (run from the EXIT trap).
+# removed by ui_lab_down (run from the EXIT trap); the namespaces are made with the shared
+# lab (tests/lib/netns.sh, NS=$UI_NS).
 set -u
 UI_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 UI_BIN=${UI_BIN:-$UI_ROOT/build/bin}
@@ -23,6 +24,8 @@ UI_TMP=$(mktemp -d /tmp/xdrop-ui.XXXXXX)
 UI_PIDS=()
 UI_SRV_IP=10.77.0.1
 UI_CLI_IP=10.77.0.2
+NS=$UI_NS
+. "$UI_ROOT/tests/lib/netns.sh"
 
 ui_lab_down() {
 	local p
@@ -30,23 +33,13 @@ ui_lab_down() {
 		kill "${UI_PIDS[p]}" 2>/dev/null && wait "${UI_PIDS[p]}" 2>/dev/null
 	done
 	if [ -f "$UI_TMP/agent.yaml" ]; then
-		nsenter --net="/run/netns/$UI_NS-srv" "$UI_AGENT_BIN" \
-			--config "$UI_TMP/agent.yaml" --detach >/dev/null 2>&1
+		in_ns srv "$UI_AGENT_BIN" --config "$UI_TMP/agent.yaml" --detach >/dev/null 2>&1
 	fi
-	ip netns del "$UI_NS-srv" 2>/dev/null
-	ip netns del "$UI_NS-cli" 2>/dev/null
+	lab_cleanup # the namespaces
 	rm -rf "$UI_PIN" "$UI_TMP"
 }
 
-ui_wait() { # seconds, command...: polls every 0.1 s
-	local n=$(($1 * 10))
-	shift
-	while ((n-- > 0)); do
-		"$@" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+ui_wait() { wait_until "$@" 2>/dev/null; } # seconds, command... (tests/lib/tap.sh)
 
 ui_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -54,14 +47,12 @@ ui_free_port() {
 
 ui_lab_up() {
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-	ip netns add "$UI_NS-srv" && ip netns add "$UI_NS-cli" || return 1
-	ip -n "$UI_NS-srv" link add s0 type veth peer name c0 netns "$UI_NS-cli" || return 1
-	ip -n "$UI_NS-srv" addr add $UI_SRV_IP/24 dev s0
-	ip -n "$UI_NS-cli" addr add $UI_CLI_IP/24 dev c0
-	ip -n "$UI_NS-srv" link set s0 up
-	ip -n "$UI_NS-cli" link set c0 up
-	ip -n "$UI_NS-srv" link set lo up
-	ip -n "$UI_NS-cli" link set lo up
+	lab_ns srv cli || return 1
+	lab_veth srv s0 cli c0 || return 1
+	lab_addr srv s0 $UI_SRV_IP/24
+	lab_addr cli c0 $UI_CLI_IP/24
+	lab_up srv s0 lo
+	lab_up cli c0 lo
 
 	cat >"$UI_TMP/controller.yaml" <<YAML
 database: $UI_TMP/controller.db
@@ -113,9 +104,9 @@ stats_interval: 1s
 log_level: warn
 YAML
 	mkdir -p "$UI_TMP/agent-state"
-	nsenter --net="/run/netns/$UI_NS-srv" "$UI_AGENT_BIN" --config "$UI_TMP/agent.yaml" \
-		2>"$UI_TMP/agent.log" &
-	UI_PIDS+=($!)
+	lab_bg srv "$UI_AGENT_BIN" --config "$UI_TMP/agent.yaml" 2>"$UI_TMP/agent.log"
+	lab_forget "$LAB_PID" # stopped in order by ui_lab_down
+	UI_PIDS+=("$LAB_PID")
 	ui_wait 10 test -S "$UI_TMP/agent.sock" || { ui_log agent; return 1; }
 
 	UI_PORT=$(ui_free_port)
@@ -144,7 +135,7 @@ ui_log() { # daemon: its log as TAP comments
 # ui_traffic SECONDS PPS PORT: UDP from the client namespace to the agent's address, in
 # the background (its PID is kept for ui_lab_down).
 ui_traffic() {
-	nsenter --net="/run/netns/$UI_NS-cli" python3 -c '
+	lab_bg cli python3 -c '
 import socket, sys, time
 secs, pps, port = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -157,6 +148,7 @@ while time.monotonic() < end:
     delay = t0 + n * gap - time.monotonic()
     if delay > 0:
         time.sleep(delay)
-' "$1" "$2" "$3" "$UI_SRV_IP" &
-	UI_PIDS+=($!)
+' "$1" "$2" "$3" "$UI_SRV_IP"
+	lab_forget "$LAB_PID"
+	UI_PIDS+=("$LAB_PID")
 }
