@@ -19,12 +19,14 @@ CTRL_BIN=${CTRL_BIN:-build/bin/xdrop-controller}
 CTL_BIN=${CTL_BIN:-build/bin/xdropctl}
 ADMIN_KEY=admin-key-0123456789abcdef
 NS=clienterr$$
+NSA=$NS-a
 echo "TAP version 13"
 . tests/security/lib.sh
 sec_need "$CTRL_BIN" "$CTL_BIN"
 TMP=$(mktemp -d /tmp/xdrop-clienterr.XXXXXX)
 PIDS=()
 . tests/lib/tap.sh
+. tests/lib/netns.sh
 
 down() {
 	for p in "${PIDS[@]}"; do
@@ -32,7 +34,7 @@ down() {
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	ip netns del "$NS" 2>/dev/null
+	lab_cleanup # the namespace
 	rm -rf "$TMP"
 }
 trap down EXIT
@@ -192,10 +194,10 @@ check "(c) the three TLS messages differ" test "$(cat "$TMP/unknown CA.err" \
 	"$TMP/name mismatch.err" "$TMP/missing client certificate.err" | sort -u | wc -l)" = 3
 
 # ---- (d) nng errors decoded ----
-ip netns add "$NS" && ip -n "$NS" link set lo up
+lab_ns a && lab_up a lo
 printf 'database: %s/d.db\nrpc: {listen: "tcp://192.0.2.1:7700"}\npush: {listen: "ipc://%s/d-push.sock"}\nhealth: {listen: "ipc://%s/d-health.sock"}\n' \
 	"$TMP" "$TMP" "$TMP" >"$TMP/d.yaml"
-timeout 30 nsenter --net=/run/netns/"$NS" "$CTRL_BIN" --config "$TMP/d.yaml" 2>"$TMP/d.log"
+timeout 30 nsenter --net=/run/netns/"$NSA" "$CTRL_BIN" --config "$TMP/d.yaml" 2>"$TMP/d.log"
 RC=$?
 diag "$(grep -i error "$TMP/d.log" | head -2)"
 check "(d) an address the namespace lacks: the controller exits non-zero (got $RC)" \

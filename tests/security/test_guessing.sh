@@ -18,6 +18,7 @@
 # TAP on stdout.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
+. tests/lib/netns.sh
 set -u
 GW_BIN=${GW_BIN:-build/bin/xdrop-gateway-san}
 . tests/security/lib.sh
@@ -25,6 +26,7 @@ AGENT=${AGENT:-build/bin/xdrop-agent}
 CALL=build/bin/xdrop-call
 TMP=$(mktemp -d /tmp/xdrop-guessing-XXXXXX)
 NS=xguessing$$
+NSA=$NS-a
 PIN=/sys/fs/bpf/xdrop-guessing-$$
 CTRL_PID= GW_PID= AGENT_PID=
 cleanup() {
@@ -32,9 +34,9 @@ cleanup() {
 	[ -n "$CTRL_PID" ] && sec_stop "$CTRL_PID"
 	[ -n "$AGENT_PID" ] && sec_stop "$AGENT_PID"
 	if [ -f "$TMP/agent.yaml" ]; then
-		nsenter --net=/run/netns/$NS "$AGENT" --config "$TMP/agent.yaml" --detach >/dev/null 2>&1
+		nsenter --net=/run/netns/$NSA "$AGENT" --config "$TMP/agent.yaml" --detach >/dev/null 2>&1
 	fi
-	ip netns del $NS 2>/dev/null
+	lab_cleanup # the namespace
 	rm -rf "$PIN" "$TMP"
 }
 trap cleanup EXIT
@@ -134,9 +136,8 @@ check "the gateway (127.0.0.1, exempt) still reaches the controller" [ "$(ck "$B
 
 # ---- an agent's RPC ----
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-ip netns add $NS && ip -n $NS link set lo up && ip -n $NS link add v0 type veth peer name v1 &&
-	ip -n $NS link set v0 up && ip -n $NS link set v1 up &&
-	ip -n $NS addr add 192.0.2.1/24 dev v1 # nng resolves with AI_ADDRCONFIG: lo alone is not enough
+lab_ns a && lab_veth a v0 a v1 && lab_up a lo v0 v1 &&
+	lab_addr a v1 192.0.2.1/24 # nng resolves with AI_ADDRCONFIG: lo alone is not enough
 AGENT_KEY=agent-admin-key-0123456789abcdef
 cat >"$TMP/agent.yaml" <<YAML
 interface: v0
@@ -156,10 +157,10 @@ rpc:
 log_level: warn
 YAML
 mkdir -p "$TMP/state"
-nsenter --net=/run/netns/$NS "$AGENT" --config "$TMP/agent.yaml" 2>"$TMP/agent.log" &
+nsenter --net=/run/netns/$NSA "$AGENT" --config "$TMP/agent.yaml" 2>"$TMP/agent.log" &
 AGENT_PID=$!
 # arpc FROM TOKEN: RuleService.List on the agent from source FROM inside its namespace
-arpc() { nsenter --net=/run/netns/$NS "$CALL" "tcp://$1;127.0.0.1:7600" "$2" xdrop.v1.RuleService List </dev/null >/dev/null 2>&1; echo $?; }
+arpc() { nsenter --net=/run/netns/$NSA "$CALL" "tcp://$1;127.0.0.1:7600" "$2" xdrop.v1.RuleService List </dev/null >/dev/null 2>&1; echo $?; }
 agent_ready() { [ "$(arpc 127.0.0.1 "$AGENT_KEY")" = 0 ]; }
 sec_wait 100 agent_ready
 check "the agent is up" [ "$(arpc 127.0.0.1 "$AGENT_KEY")" = 0 ]

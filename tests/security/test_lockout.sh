@@ -21,6 +21,7 @@ set -u
 source "$(dirname "$0")/../e2e/syslab.sh"
 CTRL_BIN=$CTL_BIN
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib/netns.sh"
 
 NS=xlockout$ID
 CTL_RPC=tcp://10.77.0.1:7700
@@ -33,21 +34,18 @@ API=http://127.0.0.1:$GW_PORT/api/v1
 
 lock_down() {
 	sys_down
-	ip netns del "$NS-ctl" 2>/dev/null
-	ip netns del "$NS-n1" 2>/dev/null
+	lab_cleanup # the namespaces
 }
 trap lock_down EXIT
 
 lock_net() {
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-	ip netns add "$NS-ctl" && ip netns add "$NS-n1" || return 1
-	ip link add v0 netns "$NS-ctl" type veth peer name v1 netns "$NS-n1" || return 1
-	ip -n "$NS-ctl" addr add 10.77.0.1/24 dev v0
-	ip -n "$NS-n1" addr add 10.77.0.2/24 dev v1
-	ip -n "$NS-ctl" link set lo up
-	ip -n "$NS-n1" link set lo up
-	ip -n "$NS-ctl" link set v0 up
-	ip -n "$NS-n1" link set v1 up
+	lab_ns ctl n1 || return 1
+	lab_veth ctl v0 n1 v1 || return 1
+	lab_addr ctl v0 10.77.0.1/24
+	lab_addr n1 v1 10.77.0.2/24
+	lab_up ctl lo v0
+	lab_up n1 lo v1
 	in_ns ctl ethtool -K v0 tx off >/dev/null
 }
 
@@ -217,8 +215,7 @@ rest GET /rules
 expect_eq "nothing was stored" "$(jq -r .count <<<"$OUT")" 0
 
 # a standalone agent (node-mode writes go to it directly) refuses them too
-ip -n "$NS-n1" link add sa0 type veth peer name sa1 && ip -n "$NS-n1" link set sa0 up &&
-	ip -n "$NS-n1" link set sa1 up
+lab_veth n1 sa0 n1 sa1 && lab_up n1 sa0 sa1
 SA_KEY=lockout-standalone-admin-key-$ID
 cat >"$TMP/sa.yaml" <<EOF
 mode: traditional

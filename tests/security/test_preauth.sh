@@ -31,6 +31,7 @@ THREADS=8
 SIZE=$((16 * 1024 * 1024)) # XDROP_RPC_MAX_MSG: the largest frame the server decodes
 TIMEOUT_MS=2000
 . tests/lib/tap.sh
+. tests/lib/netns.sh
 . tests/security/lib.sh
 
 tmp=$(mktemp -d /tmp/xdrop-preauth-XXXXXX)
@@ -40,7 +41,7 @@ cleanup() {
 	[ -n "$GW_PID" ] && kill -9 "$GW_PID" 2>/dev/null
 	[ -n "$pid" ] && kill -CONT "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
 	[ "$FAILED" -gt 0 ] && tail -8 "$tmp/ctrl.log" 2>/dev/null | sed 's/^/# controller: /'
-	[ -n "${NS:-}" ] && ip netns del "$NS" 2>/dev/null
+	lab_cleanup # the namespace, if it was made
 	rm -rf "$tmp" "${PIN:-/nonexistent}"
 }
 trap cleanup EXIT
@@ -173,9 +174,9 @@ pid=
 # ---- S1 on an agent: the same flood against a standalone xdrop-agent's ipc:// RPC port --
 # (a veth in a namespace of its own; AGENT_SECONDS, default 8)
 NS=preauth$$
+NSA=$NS-a
 PIN=/sys/fs/bpf/xdrop-preauth-$$
-ip netns add "$NS" && ip -n "$NS" link add v0 type veth peer name v1 &&
-	ip -n "$NS" link set v0 up && ip -n "$NS" link set v1 up
+lab_ns a && lab_veth a v0 a v1 && lab_up a v0 v1
 mkdir -p "$tmp/state"
 cat >"$tmp/agent.yaml" <<YAML
 interface: v0
@@ -193,7 +194,7 @@ rpc:
 log_level: info
 YAML
 AURL=ipc://$tmp/agent.sock
-nsenter --net="/run/netns/$NS" "$AGENT" --config "$tmp/agent.yaml" 2>"$tmp/agent.log" &
+nsenter --net="/run/netns/$NSA" "$AGENT" --config "$tmp/agent.yaml" 2>"$tmp/agent.log" &
 pid=$!
 sec_wait 100 timeout -k 5 30 "$TOOL" idle "$AURL" 0 >/dev/null 2>&1
 check "agent $pid serves $AURL" bash -c "timeout -k 5 30 '$TOOL' idle '$AURL' 0 >/dev/null"
@@ -212,6 +213,6 @@ check "agent: same process, never restarted, peak RSS +$(((hwm1 - hwm0) / 1024))
 sec_stop "$pid"
 check "agent: SIGTERM: exit 0" test $? -eq 0
 pid=
-nsenter --net="/run/netns/$NS" "$AGENT" --config "$tmp/agent.yaml" --detach >/dev/null 2>&1
+nsenter --net="/run/netns/$NSA" "$AGENT" --config "$tmp/agent.yaml" --detach >/dev/null 2>&1
 echo "1..$T"
 [ "$FAILED" -eq 0 ]

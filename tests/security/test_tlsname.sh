@@ -24,6 +24,7 @@ AGENT_BIN=${AGENT_BIN:-$ROOT/build/bin/xdrop-agent}
 ADMIN_KEY=admin-key-0123456789abcdef
 NODE_KEY=tlsname-node-key-0123456789
 NS=tlsname$$
+NSA=$NS-a
 PIN=/sys/fs/bpf/xdrop-tlsname-$$
 echo "TAP version 13"
 . tests/security/lib.sh
@@ -32,9 +33,10 @@ TMP=$(mktemp -d /tmp/xdrop-tlsname.XXXXXX)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 PIDS=()
 . tests/lib/tap.sh
+. tests/lib/netns.sh
 
 # inns CMD...: CMD in the namespace (exec: a background `inns X &` has X's own pid in $!)
-inns() { exec nsenter --net=/run/netns/"$NS" "$@"; }
+inns() { exec nsenter --net=/run/netns/"$NSA" "$@"; }
 # in the foreground, a subshell keeps the exec from replacing the test
 run() { (inns "$@"); }
 stop() { sec_stop "$1"; }
@@ -43,7 +45,7 @@ down() {
 	if [ -f "$TMP/agent.yaml" ]; then
 		run "$AGENT_BIN" --config "$TMP/agent.yaml" --detach >/dev/null 2>&1
 	fi
-	ip netns del "$NS" 2>/dev/null
+	lab_cleanup # the namespace
 	rm -rf "$PIN" "$TMP"
 }
 trap down EXIT
@@ -51,14 +53,12 @@ trap down EXIT
 wait_for() { sec_wait $(($1 * 10)) grep -q -E -- "$3" "$2" 2>/dev/null; }
 
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-ip netns add "$NS" || { echo "Bail out! netns"; exit 1; }
-ip -n "$NS" link set lo up
-ip -n "$NS" link add v0 type veth peer name v1
-ip -n "$NS" link set v0 up
-ip -n "$NS" link set v1 up
+lab_ns a || { echo "Bail out! netns"; exit 1; }
+lab_veth a v0 a v1
+lab_up a lo v0 v1
 # an address on v0: with an interface up but no address, getaddrinfo(AI_ADDRCONFIG) here
 # fails for "localhost" ("Try again")
-ip -n "$NS" addr add 10.99.0.1/24 dev v0
+lab_addr a v0 10.99.0.1/24
 
 mkdir -p "$TMP/pki"
 (
@@ -86,7 +86,7 @@ start_ctrl() {
 		tls+tcp://localhost:7702 "admin_key: $ADMIN_KEY" \
 		"tls: {ca_file: $PKI/ca.crt, cert_file: $PKI/$1.crt, key_file: $PKI/$1.key}" "nodes:" \
 		"  - {id: n1, name: n1, address: \"ipc://$TMP/agent.sock\", key: $NODE_KEY}"
-	SEC_NETNS=$NS sec_ctrl_start "$TMP/ctl.yaml" "$TMP/ctl-$1.log"
+	SEC_NETNS=$NSA sec_ctrl_start "$TMP/ctl.yaml" "$TMP/ctl-$1.log"
 	CPID=$CTRL_PID
 	PIDS+=("$CPID")
 	sec_ctrl_up 150 run timeout 10 "$CTL_BIN" -q --timeout 1000 -u "$RPC" --ca "$PKI/ca.crt" \
