@@ -309,6 +309,7 @@ static void hold_connection(struct dial *d, uint64_t losses, bool after_failure)
 	log_info("dial: %s", d->why);
 	for (struct dial_call *c = d->calls; c; c = c->next) {
 		c->lost = true;
+		say(c->why, sizeof(c->why), "%s", d->why);
 		nng_aio_abort(c->aio, NNG_ECONNSHUT);
 	}
 }
@@ -499,13 +500,6 @@ bool dial_untrack(struct dial *d, struct dial_call *call)
 	lost = call->lost;
 	pthread_mutex_unlock(&d->mu);
 	return lost;
-}
-
-void dial_why(struct dial *d, char *why, size_t why_len)
-{
-	pthread_mutex_lock(&d->mu);
-	say(why, why_len, "%s", d->why);
-	pthread_mutex_unlock(&d->mu);
 }
 
 void dial_close(struct dial *d)

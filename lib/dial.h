@@ -47,7 +47,9 @@ struct dial;
 /* A call waiting on the connection (owned by the caller, registered while it waits). */
 struct dial_call {
 	nng_aio *aio;
-	bool lost; /* set when the connection was lost while it was tracked */
+	bool lost;		      /* set when the connection was lost while it was tracked */
+	char why[XDROP_DIAL_MAX_WHY]; /* then: the loss, in a sentence (a later reconnection
+				       * attempt does not overwrite it) */
 	struct dial_call *prev, *next;
 };
 
@@ -70,9 +72,6 @@ int dial_wait(struct dial *d, int64_t deadline_ms, char *why, size_t why_len);
 /* Registers / unregisters a call in flight (see above). dial_untrack returns call->lost. */
 void dial_track(struct dial *d, struct dial_call *call);
 bool dial_untrack(struct dial *d, struct dial_call *call);
-
-/* The sentence for the last loss or failure (for a caller whose call was aborted). */
-void dial_why(struct dial *d, char *why, size_t why_len);
 
 /* Stops dialing, closes the socket (aborting an attempt in progress) and frees d. */
 void dial_close(struct dial *d);

@@ -176,7 +176,7 @@ static int attempt(struct rpc_client *c, nng_ctx ctx, nng_aio *aio, const uint8_
 	if (rv && lost) {
 		set_status(st, RPC_UNAVAILABLE, NULL,
 			   "%s while waiting for the reply (the call may or may not have run)",
-			   (dial_why(c->dial, why, sizeof(why)), why));
+			   dc.why);
 		return NNG_ECONNSHUT;
 	}
 	if (rv == NNG_ETIMEDOUT)
