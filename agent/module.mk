@@ -23,7 +23,7 @@ CHECK_SOURCES += $(DP_SRCS) agent/dataplane.h agent/dataplane/dp_priv.h agent/at
 # rule-set unit test, without main.c.
 RULESET_SRCS := agent/ruleset/kind.c agent/ruleset/model.c agent/ruleset/change.c \
 	agent/ruleset/delta.c agent/ruleset/journal.c agent/ruleset/stage.c agent/ruleset/local.c \
-	agent/ruleset/query.c agent/ruleset/open.c agent/pbfield.c
+	agent/ruleset/query.c agent/ruleset/open.c
 AGENT_SRCS := agent/main.c agent/agent_config.c $(RULESET_SRCS) agent/stats.c agent/sync.c \
 	agent/beacon.c agent/service.c agent/protect.c agent/ifwatch.c agent/detach.c agent/wedge.c
 AGENT_BIN  := $(BIN)/xdrop-agent
@@ -41,7 +41,7 @@ $(AGENT_SAN_BIN): $(AGENT_SRCS:%.c=$(SANOBJ)/%.o) $(DP_SAN_A) $(RPC_SAN_A) $(LIB
 
 ALL_TARGETS += $(AGENT_BIN) $(AGENT_SAN_BIN)
 CHECK_SOURCES += $(AGENT_SRCS) agent/agent_config.h agent/ruleset.h agent/stats.h \
-	agent/sync.h agent/beacon.h agent/service.h agent/pbfield.h agent/ruleset/model.h \
+	agent/sync.h agent/beacon.h agent/service.h agent/ruleset/model.h \
 	agent/protect.h agent/ifwatch.h agent/detach.h agent/wedge.h
 
 # The rule set's unit suite: the real module on an unpinned data plane (tests/lib/testdp).

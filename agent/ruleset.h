@@ -47,7 +47,7 @@ struct ruleset_field {
 
 /*
  * A collection descriptor: everything about one kind of entry (rules, whitelist entries)
- * that differs between kinds. Field names are proto names, reached through agent/pbfield.
+ * that differs between kinds. Field names are proto names, reached through lib/pbfield.
  */
 struct ruleset_kind {
 	unsigned index;			       /* position in ruleset_kinds[] */
@@ -71,10 +71,8 @@ struct ruleset_kind {
 	const char *upsert_op;	 /* DeltaOp: "upsert_rule", "upsert_whitelist" */
 	const char *delete_op;	 /* DeltaOp: "delete_rule", "delete_whitelist" */
 	size_t batch_max;	 /* entries per local batch */
-	/* the kind's conversions (lib/rulepb.h, lib/rulehash.h) */
-	int (*to_spec)(const ProtobufCMessage *m, struct rule_spec *s, struct rule_error *err);
-	int (*digest)(const ProtobufCMessage *m, uint8_t out[RULEHASH_LEN]);
-	int (*canon)(ProtobufCMessage *m, struct rulepb_canon_buf *buf);
+	/* (conversions: rulepb_to_spec, rulepb_canon, rulehash_digest, which tell the kind
+	 * by the message's descriptor) */
 	/* whether an entry belongs in the data plane at now_ns (NULL: always) */
 	bool (*active)(const ProtobufCMessage *m, int64_t now_ns);
 };

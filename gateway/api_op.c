@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "pbfield.h"
 
 #define MAX_QUERY_TEXT 256 /* search strings and ids in queries */
 
@@ -199,38 +200,6 @@ struct run {
 	char prefix[64]; /* batch create: the item an upstream error names ("rules[3]") */
 };
 
-/* ---- the request message, by field name ---- */
-
-static const ProtobufCFieldDescriptor *field_of(const ProtobufCMessage *m, const char *name)
-{
-	return protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
-}
-
-/* The address of m's field name (which the row's request type has: a table error else). */
-static void *member(const ProtobufCMessage *m, const char *name)
-{
-	const ProtobufCFieldDescriptor *f = field_of(m, name);
-
-	return f ? (char *)m + f->offset : NULL;
-}
-
-/* Sets a repeated field: its array (borrowed) and count. */
-static void set_repeated(ProtobufCMessage *m, const char *name, void **v, size_t n)
-{
-	const ProtobufCFieldDescriptor *f = field_of(m, name);
-
-	*(void ***)((char *)m + f->offset) = v;
-	*(size_t *)((char *)m + f->quantifier_offset) = n;
-}
-
-/* The message in m's field name (a sub-message), NULL when unset or absent. */
-static const ProtobufCMessage *sub_msg(const ProtobufCMessage *m, const char *name)
-{
-	void *p = member(m, name);
-
-	return p ? *(const ProtobufCMessage **)p : NULL;
-}
-
 /* ---- query parameters ---- */
 
 /* An unsigned query parameter in [min, max]; absent: def. Answers 400 on error. */
@@ -310,12 +279,9 @@ static int set_default_source(Xdrop__V1__Rule *r)
 /* API_IN_PARAMS: the path's :id into "id", then the row's query parameters in order. */
 static int build_params(struct run *r, struct http_request *rq, struct http_reply *rp)
 {
-	char **id = member(r->req, "id");
-
-	if (id)
-		*id = rq->param;
+	pbf_set_ptr(r->req, "id", rq->param); /* -ENOENT: the request has no id */
 	for (const struct api_query *q = r->op->query; q && q->name; q++) {
-		const ProtobufCFieldDescriptor *f = field_of(r->req, q->name);
+		const ProtobufCFieldDescriptor *f = pbf_field(r->req->descriptor, q->name);
 		void *p = (char *)r->req + f->offset;
 		int err;
 
@@ -346,7 +312,7 @@ static int build_write(struct run *r, struct http_request *rq, struct http_reply
 		api_bad_json(rp, &e, rc);
 		return rc;
 	}
-	*(ProtobufCMessage **)member(r->req, r->kind->one) = r->obj;
+	pbf_set_ptr(r->req, r->kind->one, r->obj);
 	if (!update) {
 		if (r->kind->api_source && set_default_source((Xdrop__V1__Rule *)r->obj)) {
 			http_error(rp, 500, NULL, "out of memory");
@@ -354,10 +320,10 @@ static int build_write(struct run *r, struct http_request *rq, struct http_reply
 		}
 		return 0;
 	}
-	*(char **)member(r->req, "id") = rq->param;
-	set_repeated(r->req, "update_mask", (void **)r->mask, r->n_mask);
+	pbf_set_ptr(r->req, "id", rq->param);
+	pbf_set_repeated(r->req, "update_mask", r->mask, r->n_mask);
 	{
-		const char *id = *(char **)member(r->obj, "id");
+		const char *id = pbf_str(r->obj, "id");
 
 		if (*id && strcmp(id, rq->param)) {
 			http_error(rp, 400, "id", "id in the body differs from the path");
@@ -455,7 +421,7 @@ static int build_batch(struct run *r, struct http_request *rq, struct http_reply
 	if (!items)
 		return -EINVAL;
 	if (create)
-		*(protobuf_c_boolean *)member(r->req, "atomic") = atomic;
+		pbf_set_int(r->req, "atomic", atomic);
 	r->items = calloc((size_t)cJSON_GetArraySize(items), sizeof(*r->items));
 	if (!r->items) {
 		http_error(rp, 500, NULL, "out of memory");
@@ -466,7 +432,7 @@ static int build_batch(struct run *r, struct http_request *rq, struct http_reply
 		if (batch_item(r, rp, it, create))
 			return -EINVAL;
 	}
-	set_repeated(r->req, list, r->items, r->n_items);
+	pbf_set_repeated(r->req, list, r->items, r->n_items);
 	return 0;
 }
 
@@ -549,10 +515,10 @@ static cJSON *batch_reply(const Xdrop__V1__BatchReply *b, bool deleted, const ch
 static cJSON *write_reply(const struct run *r)
 {
 	const char *one = r->kind->one;
-	cJSON *o = api_success_with(one, json_from_msg(sub_msg(r->resp, one)));
+	cJSON *o = api_success_with(one, json_from_msg(pbf_get_ptr(r->resp, one)));
 
 	if (r->op->flags & API_WITH_KEY) {
-		const char *key = *(char **)member(r->resp, "key");
+		const char *key = pbf_get_ptr(r->resp, "key");
 
 		if (o && key && *key && !cJSON_AddStringToObject(o, "key", key)) {
 			cJSON_Delete(o);
@@ -560,7 +526,7 @@ static cJSON *write_reply(const struct run *r)
 		}
 	}
 	if (r->op->flags & API_WITH_SYNC)
-		o = api_add_sync(o, (const void *)sub_msg(r->resp, "sync"));
+		o = api_add_sync(o, pbf_get_ptr(r->resp, "sync"));
 	return o;
 }
 

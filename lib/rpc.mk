@@ -10,7 +10,7 @@
 # tests/rpc/tls.sh (generated certificates, build/tests/test_rpc_tls),
 # tests/fuzz/run.sh (libFuzzer build/tests/fuzz_rpc for FUZZ_SECONDS, default 60).
 RPC_SRCS     := lib/rpc.c lib/rpc_server.c lib/rpc_frame.c lib/rpc_pipes.c lib/rpc_client.c \
-	lib/dial.c lib/pubsub.c lib/beaconsig.c lib/tls.c lib/rulepb.c lib/rulehash.c lib/watchdog.c lib/closewatch.c lib/sdnotify.c lib/nodekey.c \
+	lib/dial.c lib/pubsub.c lib/beaconsig.c lib/tls.c lib/rulepb.c lib/pbfield.c lib/rulehash.c lib/watchdog.c lib/closewatch.c lib/sdnotify.c lib/nodekey.c \
 	lib/limiter.c lib/authlimit.c
 RPC_OBJS     := $(RPC_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/$(PROTO_C:.c=.o)
 RPC_SAN_OBJS := $(RPC_SRCS:%.c=$(SANOBJ)/%.o) $(SANOBJ)/$(PROTO_C:.c=.o)

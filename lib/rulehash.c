@@ -74,3 +74,12 @@ char *rulehash_hex(const struct rulehash *h, char out[RULEHASH_HEX])
 		snprintf(out + 2 * i, 3, "%02x", h->sum[RULEHASH_LEN - 1 - i]);
 	return out;
 }
+
+int rulehash_digest(const ProtobufCMessage *m, uint8_t out[RULEHASH_LEN])
+{
+	if (m->descriptor == &xdrop__v1__rule__descriptor)
+		return rulehash_rule_digest((const Xdrop__V1__Rule *)m, out);
+	if (m->descriptor == &xdrop__v1__whitelist_entry__descriptor)
+		return rulehash_wl_digest((const Xdrop__V1__WhitelistEntry *)m, out);
+	return -EINVAL;
+}

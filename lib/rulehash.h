@@ -25,6 +25,9 @@ void rulehash_init(struct rulehash *h);
 /* Digest of one entry. Return 0 or -ENOMEM. */
 int rulehash_rule_digest(const Xdrop__V1__Rule *r, uint8_t out[RULEHASH_LEN]);
 int rulehash_wl_digest(const Xdrop__V1__WhitelistEntry *w, uint8_t out[RULEHASH_LEN]);
+/* The digest of a Rule or a WhitelistEntry (told by its descriptor); -EINVAL for any
+ * other message. */
+int rulehash_digest(const ProtobufCMessage *m, uint8_t out[RULEHASH_LEN]);
 
 /* Adds or removes one entry's digest. */
 void rulehash_add(struct rulehash *h, const uint8_t d[RULEHASH_LEN]);

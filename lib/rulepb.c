@@ -169,3 +169,21 @@ int rulepb_wl_canon(Xdrop__V1__WhitelistEntry *w, struct rulepb_canon_buf *b)
 	canon_match(&w->src_ip, &w->src_cidr, &w->dst_ip, &w->dst_cidr, &w->protocol, &s, b);
 	return 0;
 }
+
+int rulepb_to_spec(const ProtobufCMessage *m, struct rule_spec *s, struct rule_error *err)
+{
+	if (m->descriptor == &xdrop__v1__rule__descriptor)
+		return rulepb_rule_to_spec((const Xdrop__V1__Rule *)m, s, err);
+	if (m->descriptor == &xdrop__v1__whitelist_entry__descriptor)
+		return rulepb_wl_to_spec((const Xdrop__V1__WhitelistEntry *)m, s, err);
+	return -EINVAL;
+}
+
+int rulepb_canon(ProtobufCMessage *m, struct rulepb_canon_buf *buf)
+{
+	if (m->descriptor == &xdrop__v1__rule__descriptor)
+		return rulepb_rule_canon((Xdrop__V1__Rule *)m, buf);
+	if (m->descriptor == &xdrop__v1__whitelist_entry__descriptor)
+		return rulepb_wl_canon((Xdrop__V1__WhitelistEntry *)m, buf);
+	return -EINVAL;
+}

@@ -47,4 +47,10 @@ struct rulepb_canon_buf {
 int rulepb_rule_canon(Xdrop__V1__Rule *r, struct rulepb_canon_buf *buf);
 int rulepb_wl_canon(Xdrop__V1__WhitelistEntry *w, struct rulepb_canon_buf *buf);
 
+/* The same for a message of either kind (a Rule or a WhitelistEntry, told by its
+ * descriptor), for the collections that serve both: rulepb_rule_* or rulepb_wl_*, or
+ * -EINVAL for any other message. */
+int rulepb_to_spec(const ProtobufCMessage *m, struct rule_spec *s, struct rule_error *err);
+int rulepb_canon(ProtobufCMessage *m, struct rulepb_canon_buf *buf);
+
 #endif

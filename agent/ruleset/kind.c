@@ -39,21 +39,6 @@ static const struct ruleset_field rule_fields[] = {
     {"updated_at", RSF_SORT},
 };
 
-static int rule_to_spec(const ProtobufCMessage *m, struct rule_spec *s, struct rule_error *err)
-{
-	return rulepb_rule_to_spec((const Xdrop__V1__Rule *)m, s, err);
-}
-
-static int rule_digest(const ProtobufCMessage *m, uint8_t out[RULEHASH_LEN])
-{
-	return rulehash_rule_digest((const Xdrop__V1__Rule *)m, out);
-}
-
-static int rule_canon(ProtobufCMessage *m, struct rulepb_canon_buf *buf)
-{
-	return rulepb_rule_canon((Xdrop__V1__Rule *)m, buf);
-}
-
 /* Enabled and not expired. */
 static bool rule_active(const ProtobufCMessage *m, int64_t now_ns)
 {
@@ -82,9 +67,6 @@ const struct ruleset_kind ruleset_rules = {
     .upsert_op = "upsert_rule",
     .delete_op = "delete_rule",
     .batch_max = RS_MAX_OPS,
-    .to_spec = rule_to_spec,
-    .digest = rule_digest,
-    .canon = rule_canon,
     .active = rule_active,
 };
 
@@ -104,21 +86,6 @@ static const struct ruleset_field wl_fields[] = {
     {"created_at", RSF_SORT},
 };
 
-static int wl_to_spec(const ProtobufCMessage *m, struct rule_spec *s, struct rule_error *err)
-{
-	return rulepb_wl_to_spec((const Xdrop__V1__WhitelistEntry *)m, s, err);
-}
-
-static int wl_digest(const ProtobufCMessage *m, uint8_t out[RULEHASH_LEN])
-{
-	return rulehash_wl_digest((const Xdrop__V1__WhitelistEntry *)m, out);
-}
-
-static int wl_canon(ProtobufCMessage *m, struct rulepb_canon_buf *buf)
-{
-	return rulepb_wl_canon((Xdrop__V1__WhitelistEntry *)m, buf);
-}
-
 const struct ruleset_kind ruleset_whitelist = {
     .index = 1,
     .dp_kind = XDROP_KIND_WL,
@@ -136,9 +103,6 @@ const struct ruleset_kind ruleset_whitelist = {
     .upsert_op = "upsert_whitelist",
     .delete_op = "delete_whitelist",
     .batch_max = RS_MAX_OPS,
-    .to_spec = wl_to_spec,
-    .digest = wl_digest,
-    .canon = wl_canon,
 };
 
 const struct ruleset_kind *const ruleset_kinds[RULESET_NKINDS] = {&ruleset_rules,

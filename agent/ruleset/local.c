@@ -87,7 +87,7 @@ static int local_item(const struct ruleset_kind *k, const ProtobufCMessage *m, c
 	if (!keep_id)
 		uuid_v4(id);
 	assign(k, c, keep_id ? keep_id : id, created);
-	k->canon(c, &cb); /* an invalid entry stays as written: rs_item_make refuses it */
+	rulepb_canon(c, &cb); /* an invalid entry stays as written: rs_item_make refuses it */
 	err = rs_item_make(k, c, out, st);
 	free(c);
 	if (!err && rule_refuse_match_all(&(*out)->spec, &re)) {

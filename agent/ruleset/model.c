@@ -65,9 +65,9 @@ int rs_item_make(const struct ruleset_kind *k, const ProtobufCMessage *m, struct
 		return -ENOMEM;
 	}
 	it->id = pbf_get_ptr(it->msg, k->id_field);
-	err = k->to_spec(it->msg, &it->spec, &re);
+	err = rulepb_to_spec(it->msg, &it->spec, &re);
 	if (!err)
-		err = k->digest(it->msg, it->digest);
+		err = rulehash_digest(it->msg, it->digest);
 	if (!err && (!it->id || !*it->id)) {
 		re.field = "id";
 		re.reason = "id is required";

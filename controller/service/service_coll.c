@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "pbfield.h"
 #include "rule.h"
 #include "rules.h"
 #include "service_int.h"
@@ -32,16 +33,6 @@ static void wl_prepare(const ProtobufCMessage *in, ProtobufCMessage *out, char *
 			 id, now);
 }
 
-static void rule_canon(ProtobufCMessage *m, struct rulepb_canon_buf *b)
-{
-	rulepb_rule_canon((Xdrop__V1__Rule *)m, b);
-}
-
-static void wl_canon(ProtobufCMessage *m, struct rulepb_canon_buf *b)
-{
-	rulepb_wl_canon((Xdrop__V1__WhitelistEntry *)m, b);
-}
-
 const struct svc_coll svc_colls[STORE_KINDS] = {
     [STORE_RULES] = {.kind = STORE_RULES,
 		     .item = "rule",
@@ -50,52 +41,15 @@ const struct svc_coll svc_colls[STORE_KINDS] = {
 		     .plural = "rules",
 		     .deleted = "rule deleted",
 		     .counters = true,
-		     .prepare = rule_prepare,
-		     .canon = rule_canon},
+		     .prepare = rule_prepare},
     [STORE_WHITELIST] = {.kind = STORE_WHITELIST,
 			 .item = "entry",
 			 .items = "entries",
 			 .noun = "whitelist entry",
 			 .plural = "whitelist entries",
 			 .deleted = "whitelist entry deleted",
-			 .prepare = wl_prepare,
-			 .canon = wl_canon},
+			 .prepare = wl_prepare},
 };
-
-/* ---- fields by name -------------------------------------------------------------------- */
-
-/* The address of m's field name; NULL when m has no such field. */
-static void *field(const void *m, const char *name)
-{
-	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
-	    ((const ProtobufCMessage *)m)->descriptor, name);
-
-	return f ? (char *)m + f->offset : NULL;
-}
-
-/* The address of the count of m's repeated field name. */
-static size_t *field_count(const void *m, const char *name)
-{
-	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
-	    ((const ProtobufCMessage *)m)->descriptor, name);
-
-	return (size_t *)((char *)m + f->quantifier_offset);
-}
-
-/* m's string field name, NULL when m has none. */
-static const char *field_str(const void *m, const char *name)
-{
-	char **p = field(m, name);
-
-	return p ? *p : NULL;
-}
-
-static uint32_t field_u32(const void *m, const char *name)
-{
-	uint32_t *p = field(m, name);
-
-	return p ? *p : 0;
-}
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
@@ -157,7 +111,8 @@ static ProtobufCMessage *prepare(struct rpc_call *call, const struct svc_coll *c
 		ProtobufCMessage *m = (ProtobufCMessage *)(copies + i * size);
 
 		c->prepare(in[i], m, ids + i * XDROP_UUID_LEN, now);
-		c->canon(m, &b[i]); /* an invalid one stays as written for the store to refuse */
+		rulepb_canon(m,
+			     &b[i]); /* an invalid one stays as written for the store to refuse */
 	}
 	return (ProtobufCMessage *)copies;
 }
@@ -168,7 +123,7 @@ static enum rpc_code write_done(struct rpc_call *call, struct service *s, int er
 {
 	if (err)
 		return store_fail(call, err, e);
-	*(Xdrop__V1__SyncOutcome **)field(out, "sync") = outcome(s, call, rev);
+	pbf_set_ptr(out, "sync", outcome(s, call, rev));
 	return RPC_OK;
 }
 
@@ -178,13 +133,13 @@ SVC_HANDLER(coll_list)
 {
 	const struct svc_coll *c = coll_of(arg);
 	struct service *s = svc_of(arg);
-	struct store_query q = {.page = field_u32(r, "page"),
-				.limit = field_u32(r, "limit"),
-				.search = field_str(r, "search"),
-				.sort = field_str(r, "sort"),
+	struct store_query q = {.page = (uint32_t)pbf_int(r, "page"),
+				.limit = (uint32_t)pbf_int(r, "limit"),
+				.search = pbf_str(r, "search"),
+				.sort = pbf_str(r, "sort"),
 				.enabled = -1,
-				.action = field_str(r, "action")};
-	const char *enabled = field_str(r, "enabled");
+				.action = pbf_str(r, "action")};
+	const char *enabled = pbf_str(r, "enabled");
 	void **v = NULL;
 	size_t n = 0;
 	uint64_t total = 0;
@@ -192,7 +147,7 @@ SVC_HANDLER(coll_list)
 	uint8_t act;
 	int err;
 
-	if ((rc = check_order(call, field_str(r, "order"), &q.desc)) != RPC_OK)
+	if ((rc = check_order(call, pbf_str(r, "order"), &q.desc)) != RPC_OK)
 		return rc;
 	if (!store_sort_field_ok(c->kind, q.sort))
 		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "sort",
@@ -215,11 +170,9 @@ SVC_HANDLER(coll_list)
 		return store_fail(call, err, NULL);
 	add_counters(s, c, v, n);
 	defer_arr(call, v, n, free_items_v);
-	*(void ***)field(out, c->items) = v;
-	*field_count(out, c->items) = n;
-	*(uint32_t *)field(out, "count") = (uint32_t)n;
-	*(Xdrop__V1__Pagination **)field(out, "pagination") =
-	    pagination(call, q.page, q.limit, total);
+	pbf_set_repeated(out, c->items, v, n);
+	pbf_set_int(out, "count", (int64_t)n);
+	pbf_set_ptr(out, "pagination", pagination(call, q.page, q.limit, total));
 	return RPC_OK;
 }
 
@@ -227,7 +180,7 @@ SVC_HANDLER(coll_get)
 {
 	const struct svc_coll *c = coll_of(arg);
 	struct service *s = svc_of(arg);
-	const char *id = field_str(r, "id");
+	const char *id = pbf_str(r, "id");
 	void *got = NULL;
 	int err = store_get(s->store, c->kind, id, &got);
 
@@ -248,7 +201,7 @@ SVC_HANDLER(coll_create)
 {
 	const struct svc_coll *c = coll_of(arg);
 	struct service *s = svc_of(arg);
-	ProtobufCMessage *in = *(ProtobufCMessage **)field(r, c->item), *m;
+	ProtobufCMessage *in = pbf_get_ptr(r, c->item), *m;
 	struct store_error e = {0};
 	uint64_t rev = 0;
 	size_t idx;
@@ -261,7 +214,7 @@ SVC_HANDLER(coll_create)
 	if (!m)
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
 	/* before the commit: the idempotency record made at COMMIT holds the reply */
-	*(ProtobufCMessage **)field(out, c->item) = m;
+	pbf_set_ptr(out, c->item, m);
 	err = store_add(s->store, c->kind, (void *const *)&m, 1, c->item, &rev, &idx, &e);
 	return write_done(call, s, err, &e, rev, out);
 }
@@ -297,7 +250,7 @@ SVC_HANDLER(coll_update)
 			&bad) < 0)
 		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "update_mask",
 				      "\"%.64s\" is not an updatable rule field", bad);
-	c->canon(&rule->base, b);
+	rulepb_canon(&rule->base, b);
 	resp->rule = rule;
 	err = store_replace(s->store, c->kind, rule, &rev, &e);
 	return write_done(call, s, err, &e, rev, out);
@@ -325,7 +278,7 @@ SVC_HANDLER(coll_delete)
 static void batch_ids(Xdrop__V1__BatchReply *resp, void **ptrs, size_t live)
 {
 	for (size_t i = 0; i < live; i++)
-		resp->ids[i] = (char *)field_str(ptrs[i], "id");
+		resp->ids[i] = (char *)pbf_str(ptrs[i], "id");
 	resp->n_ids = live;
 	resp->added = (uint32_t)live;
 }
@@ -377,7 +330,7 @@ static enum rpc_code batch_add(struct rpc_call *call, struct service *s, const s
 				snprintf(e.field, sizeof(e.field), "%s[%zu]", c->items, orig[idx]);
 			return store_fail(call, err, &e);
 		}
-		add_failure(call, resp, orig[idx], field_str(ptrs[idx], "id"), &e);
+		add_failure(call, resp, orig[idx], pbf_str(ptrs[idx], "id"), &e);
 		memmove(&ptrs[idx], &ptrs[idx + 1], (live - idx - 1) * sizeof(*ptrs));
 		memmove(&orig[idx], &orig[idx + 1], (live - idx - 1) * sizeof(*orig));
 		if (--live == 0)
@@ -392,9 +345,9 @@ SVC_HANDLER(coll_batch_create)
 	RESP(Xdrop__V1__BatchReply, out);
 	const struct svc_coll *c = coll_of(arg);
 	struct service *s = svc_of(arg);
-	size_t n = *field_count(r, c->items);
-	ProtobufCMessage *const *in = *(ProtobufCMessage *const **)field(r, c->items);
-	protobuf_c_boolean *atomic = field(r, "atomic");
+	size_t n;
+	ProtobufCMessage *const *in = pbf_repeated(r, c->items, &n);
+	bool atomic = pbf_int(r, "atomic") != 0;
 	ProtobufCMessage *copies;
 	uint64_t rev = 0;
 	enum rpc_code rc;
@@ -418,7 +371,7 @@ SVC_HANDLER(coll_batch_create)
 		ptrs[i] = (char *)copies + i * copies->descriptor->sizeof_message;
 		orig[i] = i;
 	}
-	rc = batch_add(call, s, c, *atomic, ptrs, orig, n, resp, &rev);
+	rc = batch_add(call, s, c, atomic, ptrs, orig, n, resp, &rev);
 	if (rc != RPC_OK)
 		return rc;
 	resp->sync = outcome(s, call, rev);

@@ -36,8 +36,6 @@ struct svc_coll {
 	bool counters;	     /* items carry summed counters (RuleStats) */
 	/* *out = in made ready to store (id from id[] when in has none, times = now) */
 	void (*prepare)(const ProtobufCMessage *in, ProtobufCMessage *out, char *id, int64_t now);
-	/* m rewritten to its canonical spelling, the text in b (lib/rulepb.h) */
-	void (*canon)(ProtobufCMessage *m, struct rulepb_canon_buf *b);
 };
 
 /* Every handler's arg: the service, and for rule-set methods the kind (else NULL). */

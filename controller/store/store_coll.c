@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pbfield.h"
 #include "rulepb.h"
 #include "store_int.h"
 
@@ -85,26 +86,6 @@ static const char *const wl_sorts[] = {"id",	   "name",     "created_at", "src_i
 				       "src_cidr", "dst_ip",   "dst_cidr",   "src_port",
 				       "dst_port", "protocol", "comment",    NULL};
 
-static int rule_spec(const ProtobufCMessage *m, struct rule_spec *spec, struct rule_error *e)
-{
-	return rulepb_rule_to_spec((const Xdrop__V1__Rule *)m, spec, e);
-}
-
-static int wl_spec(const ProtobufCMessage *m, struct rule_spec *spec, struct rule_error *e)
-{
-	return rulepb_wl_to_spec((const Xdrop__V1__WhitelistEntry *)m, spec, e);
-}
-
-static int rule_digest(const ProtobufCMessage *m, uint8_t *d)
-{
-	return rulehash_rule_digest((const Xdrop__V1__Rule *)m, d);
-}
-
-static int wl_digest(const ProtobufCMessage *m, uint8_t *d)
-{
-	return rulehash_wl_digest((const Xdrop__V1__WhitelistEntry *)m, d);
-}
-
 const struct store_coll store_colls[STORE_KINDS] = {
     [STORE_RULES] =
 	{
@@ -113,8 +94,6 @@ const struct store_coll store_colls[STORE_KINDS] = {
 	    .items = "rules",
 	    .write_what = "rule write",
 	    .desc = &xdrop__v1__rule__descriptor,
-	    .to_spec = rule_spec,
-	    .digest = rule_digest,
 	    .op_upsert = "upsert_rule",
 	    .op_delete = "delete_rule",
 	    .sql_by_key = SQL_RULE_BY_KEY,
@@ -150,8 +129,6 @@ const struct store_coll store_colls[STORE_KINDS] = {
 	    .items = "entries",
 	    .write_what = "whitelist write",
 	    .desc = &xdrop__v1__whitelist_entry__descriptor,
-	    .to_spec = wl_spec,
-	    .digest = wl_digest,
 	    .op_upsert = "upsert_whitelist",
 	    .op_delete = "delete_whitelist",
 	    .sql_by_key = SQL_WL_BY_KEY,
@@ -256,16 +233,6 @@ static void bind_col(sqlite3_stmt *st, int i, const ProtobufCMessage *m, const s
 		log_error("store: cannot bind field %s", c->field);
 		sqlite3_bind_null(st, i);
 	}
-}
-
-/* Sets op to its oneof member name (a field of DeltaOp) holding v; the case is its number. */
-static void set_op(Xdrop__V1__DeltaOp *op, const char *name, const void *v)
-{
-	const ProtobufCFieldDescriptor *f =
-	    protobuf_c_message_descriptor_get_field_by_name(op->base.descriptor, name);
-
-	op->op_case = (Xdrop__V1__DeltaOp__OpCase)f->id;
-	*(const void **)((char *)op + f->offset) = v;
 }
 
 /* ---- writes ------------------------------------------------------------------------------- */
@@ -384,7 +351,7 @@ static int put_item(struct change *ch, enum store_kind kind, ProtobufCMessage *m
 	rc = check_item(m, prefix, err);
 	if (rc < 0)
 		return rc;
-	if (k->to_spec(m, &spec, &rerr) < 0 || rule_refuse_match_all(&spec, &rerr) < 0)
+	if (rulepb_to_spec(m, &spec, &rerr) < 0 || rule_refuse_match_all(&spec, &rerr) < 0)
 		return set_err(err, STORE_INVALID, prefix, rerr.field, "%s",
 			       rerr.reason ? rerr.reason : "invalid");
 	rulepb_match_key(&spec, mk, sizeof(mk));
@@ -402,7 +369,7 @@ static int put_item(struct change *ch, enum store_kind kind, ProtobufCMessage *m
 			       id);
 	if (!rc && self)
 		return set_err(err, STORE_NOT_FOUND, "id", NULL, "no %s %s", k->noun, id);
-	if (k->digest(m, digest) < 0)
+	if (rulehash_digest(m, digest) < 0)
 		return -ENOMEM;
 	rc = write_row(c, k, sql, m, mk, digest);
 	if (rc < 0)
@@ -412,7 +379,7 @@ static int put_item(struct change *ch, enum store_kind kind, ProtobufCMessage *m
 	else
 		ch->dcount[kind]++;
 	rulehash_add(&ch->hash, digest);
-	set_op(change_op(ch), k->op_upsert, m);
+	pbf_set_ptr(&change_op(ch)->base, k->op_upsert, m);
 	return 0;
 }
 
@@ -528,7 +495,7 @@ static int del_entry(struct change *ch, enum store_kind kind, const char *id, co
 		return sql_err(&ch->s->w, "delete");
 	rulehash_sub(&ch->hash, digest);
 	ch->dcount[kind]--;
-	set_op(change_op(ch), k->op_delete, id);
+	pbf_set_ptr(&change_op(ch)->base, k->op_delete, id);
 	return 0;
 }
 

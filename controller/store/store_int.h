@@ -153,8 +153,6 @@ struct store_coll {
 	const char *items;	/* "rules": the field path of a batch and its noun */
 	const char *write_what; /* the log's name of a failed row write */
 	const ProtobufCMessageDescriptor *desc;
-	int (*to_spec)(const ProtobufCMessage *m, struct rule_spec *spec, struct rule_error *e);
-	int (*digest)(const ProtobufCMessage *m, uint8_t *digest);
 	const char *op_upsert, *op_delete; /* the DeltaOp fields of an upsert and a delete */
 	const char *sql_by_key, *sql_exists, *sql_insert, *sql_update /* NULL: not updatable */,
 	    *sql_delete, *sql_get, *sql_list, *sql_count, *sql_digests, *sql_snapshot;

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pbfield: a protobuf-c message's fields by name, through the descriptors protoc-c
- * generates. The agent's collection descriptors (agent/ruleset.h, struct ruleset_kind)
- * name the fields that hold a kind in each wire message (CreateRuleRequest.rule,
- * ListWhitelistResponse.entries, DeltaOp.upsert_rule, ...), so one generic create, list
- * or delta path serves rules and whitelist entries alike; these functions reach them.
+ * generates. The collection descriptors of every layer (the agent's struct ruleset_kind,
+ * the controller's struct svc_coll, the gateway's collection rows) name the fields that
+ * hold a kind in each wire message (CreateRuleRequest.rule, ListWhitelistResponse.entries,
+ * DeltaOp.upsert_rule, ...), so one generic create, list or delta path serves rules and
+ * whitelist entries alike; these functions reach them.
  *
  * A name that the message does not have is not an error here: getters return NULL, "" or
- * 0 and setters -ENOENT, so a caller decides. The collection descriptors are checked once
- * at start-up (ruleset_kinds_check), so a misspelt name fails there, not on a request.
+ * 0 and setters -ENOENT, so a caller decides. The agent's collection descriptors are checked
+ * once at start-up (ruleset_kinds_check), so a misspelt name fails there, not on a request.
  * Nothing is copied: pointers read or stored are borrowed, as with direct member access.
  */
 #ifndef XDROP_PBFIELD_H
