@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "pbfield.h"
 #include "ticker.h"
 
 #include "rules.h"
@@ -40,25 +41,6 @@ void rules_prepare_wl(const Xdrop__V1__WhitelistEntry *in, Xdrop__V1__WhitelistE
 	out->created_at = now;
 }
 
-static size_t field_size(const ProtobufCFieldDescriptor *f)
-{
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_STRING:
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(void *);
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_INT32:
-		return sizeof(uint32_t);
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_INT64:
-		return sizeof(uint64_t);
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	default:
-		return 0;
-	}
-}
-
 int rules_merge(const Xdrop__V1__Rule *cur, const Xdrop__V1__Rule *upd, char *const *mask,
 		size_t n_mask, int64_t now, Xdrop__V1__Rule *out, const char **bad)
 {
@@ -69,19 +51,16 @@ int rules_merge(const Xdrop__V1__Rule *cur, const Xdrop__V1__Rule *upd, char *co
 	} else {
 		*out = *cur;
 		for (size_t i = 0; i < n_mask; i++) {
-			const ProtobufCFieldDescriptor *f =
-			    protobuf_c_message_descriptor_get_field_by_name(
-				&xdrop__v1__rule__descriptor, mask[i]);
-			size_t sz = f ? field_size(f) : 0;
+			bool settable = true;
 
-			for (size_t k = 0; f && k < sizeof(fixed) / sizeof(fixed[0]); k++)
-				if (strcmp(f->name, fixed[k]) == 0)
-					sz = 0;
-			if (!sz || f->label == PROTOBUF_C_LABEL_REPEATED) {
+			for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
+				if (strcmp(mask[i], fixed[k]) == 0)
+					settable = false;
+			/* pbf_copy refuses a name the message lacks and a repeated field */
+			if (!settable || pbf_copy(&out->base, &upd->base, mask[i])) {
 				*bad = mask[i];
 				return -EINVAL;
 			}
-			memcpy((char *)out + f->offset, (const char *)upd + f->offset, sz);
 		}
 	}
 	out->id = cur->id;
