@@ -253,7 +253,7 @@ static void agent_down(struct agent *a)
 static void run(struct agent *a)
 {
 	while (!stop_flag) {
-		atomic_store(&loop_beat, wd_now_ms());
+		atomic_store(&loop_beat, clock_mono_ms());
 		sleep(1);
 		ruleset_expire(a->rs, clock_wall_ns());
 		ifwatch_check(a->ifw);
@@ -292,7 +292,7 @@ int main(int argc, char **argv)
 		 a.cfg.fast_forward ? ifwatch_iface(a.ifw, 1) : "", a.cfg.rpc_listen,
 		 a.cfg.controller_rpc ? "managed by a controller" : "standalone",
 		 (unsigned long long)ruleset_revision(a.rs));
-	atomic_store(&loop_beat, wd_now_ms());
+	atomic_store(&loop_beat, clock_mono_ms());
 	if (wedge_start(&a.cfg, a.srv, &loop_beat, &stop_flag))
 		goto out;
 	run(&a);

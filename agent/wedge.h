@@ -17,7 +17,7 @@ struct rpc_server;
 
 /* Starts the monitor for the agent configured by c: srv is its RPC server (whose load
  * tells busy from wedged; borrowed until wd_exit_after(), called before the server is
- * closed), beat the housekeeping loop's last round (wd_now_ms), stopping the daemon's
+ * closed), beat the housekeeping loop's last round (clock_mono_ms), stopping the daemon's
  * stop flag (both borrowed for the process's life). Returns 0 or a negative errno
  * (logged). */
 int wedge_start(const struct agent_config *c, const struct rpc_server *srv, _Atomic int64_t *beat,

@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "clock.h"
 #include "cache.h"
 #include "json.h"
 #include "upstream.h"
@@ -412,7 +413,7 @@ int api_stats(struct http_request *rq, struct http_reply *rp)
 			return reply_body(rp, body, len);
 		}
 	}
-	asked = cache_now_ms();
+	asked = clock_mono_ms();
 	if (api_call(rq, &xdrop__v1__stats_service__descriptor, "Get", &req.base, &resp, &st))
 		return api_fail(rp, &st, NULL);
 	body = json_print(json_from_stats((const void *)resp), &len);

@@ -18,7 +18,7 @@
 
 struct slot {
 	struct cache_key key;
-	int64_t asked; /* cache_now_ms() before the upstream call that produced body */
+	int64_t asked; /* clock_mono_ms() before the upstream call that produced body */
 	char *body;    /* NULL: the slot is empty */
 	size_t len;
 };
@@ -72,11 +72,6 @@ void cache_key_of(const char *credential, struct cache_key *k)
 	mbedtls_sha256_ret((const unsigned char *)credential, strlen(credential), k->digest, 0);
 }
 
-int64_t cache_now_ms(void)
-{
-	return clock_mono_ms();
-}
-
 static bool live(const struct cache *c, const struct slot *s, int64_t now)
 {
 	return s->body && now - s->asked < c->ttl_ms;
@@ -108,7 +103,7 @@ int cache_get(struct cache *c, const struct cache_key *k, char **body, size_t *l
 		return -ENOENT;
 	pthread_mutex_lock(&c->lock);
 	s = find(c, k);
-	if (s && live(c, s, cache_now_ms())) {
+	if (s && live(c, s, clock_mono_ms())) {
 		*body = malloc(s->len + 1);
 		if (*body) {
 			memcpy(*body, s->body, s->len + 1);
@@ -137,7 +132,7 @@ int cache_put(struct cache *c, const struct cache_key *k, int64_t asked, const c
 	memcpy(copy, body, len);
 	copy[len] = 0;
 	pthread_mutex_lock(&c->lock);
-	now = cache_now_ms();
+	now = clock_mono_ms();
 	s = find(c, k);
 	if (s && s->asked > asked) {
 		old = copy; /* a later call's reply is there already: keep it */

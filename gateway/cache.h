@@ -47,9 +47,6 @@ void cache_close(struct cache *c);
 /* The key of credential (NUL-terminated; "" is a valid credential). */
 void cache_key_of(const char *credential, struct cache_key *k);
 
-/* Now on the cache's clock (CLOCK_MONOTONIC, ms): what cache_put's `asked` takes. */
-int64_t cache_now_ms(void);
-
 /*
  * Looks up k. On a hit returns 0 with a copy of the body in *body (NUL-terminated, owned
  * by the caller, free()) and its length in *len. Returns -ENOENT when there is no live
@@ -58,7 +55,7 @@ int64_t cache_now_ms(void);
 int cache_get(struct cache *c, const struct cache_key *k, char **body, size_t *len);
 
 /*
- * Stores a copy of body (len bytes) under k, as of asked: the cache_now_ms() taken before
+ * Stores a copy of body (len bytes) under k, as of asked: the clock_mono_ms() taken before
  * the upstream call that produced it. Kept unless an entry for k from a later call is
  * already there; a body above max_body is not stored. Returns 0 (also when not stored, or
  * c is NULL) or -ENOMEM.

@@ -11,7 +11,6 @@
 #include <time.h>
 
 #include "rpc.h"
-#include "rpc_priv.h"
 #include "xdrop.pb-c.h"
 
 _Static_assert((int)RPC_OK == (int)XDROP__V1__CODE__OK, "codes follow xdrop.v1.Code");
@@ -130,12 +129,4 @@ bool rpc_request_id_ok(const char *id)
 		    (unsigned char)id[n] > 0x7e)
 			return false;
 	return true;
-}
-
-int64_t rpc_unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

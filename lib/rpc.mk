@@ -57,7 +57,7 @@ $(TBIN)/fuzz_rpc: $(FUZZ_SRCS) lib/rpc.h lib/pubsub.h lib/tls.h $(PROTO_H)
 ALL_TARGETS += $(RPC_A) $(RPC_SAN_A) $(RPC_TESTS) $(TBIN)/fuzz_rpc
 TEST_SUITES += $(TBIN)/test_rpc $(TBIN)/test_pubsub $(TBIN)/test_watchdog tests/rpc/interop.sh \
 	tests/rpc/tls.sh tests/fuzz/run.sh
-CHECK_SOURCES += $(RPC_SRCS) $(wildcard $(RPC_SRCS:.c=.h)) lib/rpc_priv.h lib/recovery.h $(wildcard tests/unit/test_rpc*.c \
+CHECK_SOURCES += $(RPC_SRCS) $(wildcard $(RPC_SRCS:.c=.h)) lib/recovery.h $(wildcard tests/unit/test_rpc*.c \
 	tests/unit/test_pubsub*.c tests/unit/test_watchdog.c tests/unit/rpc_test_server.c \
 	tests/unit/rpc_fixture.c tests/unit/rpc_fixture.h \
 	tests/fuzz/*.c)

@@ -25,7 +25,6 @@
 #include "dial.h"
 #include "log.h"
 #include "rpc.h"
-#include "rpc_priv.h"
 #include "xdrop.pb-c.h"
 
 struct rpc_client {
@@ -276,7 +275,7 @@ static int call_impl(struct rpc_client *c, const ProtobufCServiceDescriptor *svc
 	/* after this the client waits for no reply to this call at all (every attempt and
 	 * backoff): the server must not start it then, even if it only sees it then */
 	rq.deadline_unix_ms =
-	    rpc_unix_ms() + (int64_t)timeout_ms * (c->retries + 1) +
+	    clock_wall_ms() + (int64_t)timeout_ms * (c->retries + 1) +
 	    (((int64_t)XDROP_RPC_RETRY_BACKOFF_MS << c->retries) - XDROP_RPC_RETRY_BACKOFF_MS);
 	flen = xdrop__v1__rpc_request__get_packed_size(&rq);
 	if (flen > c->max_msg) {

@@ -34,7 +34,6 @@
 #include "rpc.h"
 #include "rpc_frame.h"
 #include "rpc_pipes.h"
-#include "rpc_priv.h"
 #include "xdrop.pb-c.h"
 
 /* Room for RpcReply's own fields around the payload. */
@@ -427,7 +426,7 @@ static enum rpc_code check_deadline(struct rpc_call *call, const Xdrop__V1__RpcR
 	int64_t now = clock_mono_ms();
 
 	if (rq->deadline_unix_ms) {
-		int64_t left = rq->deadline_unix_ms - rpc_unix_ms();
+		int64_t left = rq->deadline_unix_ms - clock_wall_ms();
 
 		if (left <= 0) {
 			deadline_warn(call, -left);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "closewatch.h"
 #include "log.h"
 #include "rpc.h"

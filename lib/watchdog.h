@@ -28,17 +28,10 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "clock.h"
 #include "recovery.h" /* XDROP_EXIT_WEDGED, XDROP_STOP_LIMIT_S, XDROP_WEDGE_* */
 
 struct rpc_server;
 struct tls_opts;
-
-/* The monotonic clock the monitor compares *beat with: clock_mono_ms(). */
-static inline int64_t wd_now_ms(void)
-{
-	return clock_mono_ms();
-}
 
 /* From now on, if the process is still running secs seconds later, it logs why and ends
  * with _exit(code). Tells the service manager STOPPING=1, and makes the monitor let go
@@ -50,7 +43,7 @@ int wd_exit_after(unsigned secs, int code);
  * The wedge monitor of a daemon: a thread that looks every XDROP_WEDGE_TICK_MS and ends
  * the process with _exit(XDROP_EXIT_WEDGED), after logging "messaging stuck (...)", when
  *   - a closewatch_close() has been pending for close_limit_ms, or
- *   - *beat (the daemon's own loop, wd_now_ms) is older than beat_limit_ms, or
+ *   - *beat (the daemon's own loop, clock_mono_ms) is older than beat_limit_ms, or
  *   - its own RPC listener at ping_url has not answered HealthService.Ping (asked every
  *     ping_every_ms by a second thread, like any client would, given ping_timeout_ms)
  *     for ping_limit_ms, which must exceed ping_every_ms + ping_timeout_ms.

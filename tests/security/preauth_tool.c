@@ -40,6 +40,7 @@
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "clock.h"
 #include "pubsub.h"
 #include "rpc.h"
 #include "watchdog.h"
@@ -113,7 +114,7 @@ static void *flood_main(void *arg)
 	for (int k = 0; k < 3; k++)
 		if (!(frame[k] = make_frame(k, &len[k])))
 			goto out;
-	while (wd_now_ms() < end_ms) {
+	while (clock_mono_ms() < end_ms) {
 		void *buf = NULL;
 		size_t n = 0;
 
@@ -151,12 +152,12 @@ static unsigned fresh_pings;
 static void *fresh_main(void *arg)
 {
 	(void)arg;
-	while (wd_now_ms() < end_ms) {
-		int64_t t0 = wd_now_ms(), dt;
+	while (clock_mono_ms() < end_ms) {
+		int64_t t0 = clock_mono_ms(), dt;
 
 		if (wd_ping(url, NULL, 5000) == 0)
 			fresh_pings++;
-		dt = wd_now_ms() - t0;
+		dt = clock_mono_ms() - t0;
 		if (dt > fresh_max_ms)
 			fresh_max_ms = dt;
 		usleep(FRESH_EVERY_MS * 1000);
@@ -179,7 +180,7 @@ static int flood(int argc, char **argv)
 	frame_size = (size_t)strtoull(argv[5], NULL, 10) & ~(size_t)1;
 	if (threads < 1 || threads > 64 || frame_size < 1024 || rpc_client_open(&c, &co))
 		return 2;
-	end_ms = wd_now_ms() + atoi(argv[3]) * 1000;
+	end_ms = clock_mono_ms() + atoi(argv[3]) * 1000;
 	if (ping(c)) {
 		fprintf(stderr, "the server does not answer Ping before the flood\n");
 		return 1;
@@ -187,10 +188,10 @@ static int flood(int argc, char **argv)
 	for (unsigned i = 0; i < threads; i++)
 		pthread_create(&th[i], NULL, flood_main, (void *)(intptr_t)i);
 	pthread_create(&fresh, NULL, fresh_main, NULL);
-	last = wd_now_ms();
-	while (wd_now_ms() < end_ms) {
+	last = clock_mono_ms();
+	while (clock_mono_ms() < end_ms) {
 		if (ping(c) == 0) {
-			int64_t now = wd_now_ms();
+			int64_t now = clock_mono_ms();
 
 			if (now - last > gap)
 				gap = now - last;
@@ -199,8 +200,8 @@ static int flood(int argc, char **argv)
 		}
 		usleep(PING_EVERY_MS * 1000);
 	}
-	if (wd_now_ms() - last > gap)
-		gap = wd_now_ms() - last;
+	if (clock_mono_ms() - last > gap)
+		gap = clock_mono_ms() - last;
 	for (unsigned i = 0; i < threads; i++)
 		pthread_join(th[i], NULL);
 	pthread_join(fresh, NULL);
@@ -240,18 +241,18 @@ static int partial(int argc, char **argv)
 	if (write(fd, hdr, sizeof(hdr)) != sizeof(hdr) ||
 	    write(fd, "\x0a\x01x", send_n > 3 ? 3 : send_n) < 0)
 		return 2;
-	t0 = wd_now_ms();
-	while (wd_now_ms() - t0 < wait_ms) {
+	t0 = clock_mono_ms();
+	while (clock_mono_ms() - t0 < wait_ms) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		char b;
 
 		if (poll(&p, 1, 100) > 0 && recv(fd, &b, 1, 0) <= 0) {
-			printf("closed_after_ms=%lld\n", (long long)(wd_now_ms() - t0));
+			printf("closed_after_ms=%lld\n", (long long)(clock_mono_ms() - t0));
 			close(fd);
 			return 0;
 		}
 	}
-	printf("open_after_ms=%lld\n", (long long)(wd_now_ms() - t0));
+	printf("open_after_ms=%lld\n", (long long)(clock_mono_ms() - t0));
 	close(fd);
 	return 1;
 }
@@ -270,9 +271,9 @@ static int idle(int argc, char **argv)
 		return 2;
 	if (ping(c) == 0) {
 		usleep((useconds_t)atoi(argv[3]) * 1000);
-		t0 = wd_now_ms();
+		t0 = clock_mono_ms();
 		if (ping(c) == 0) {
-			printf("second_ping_ms=%lld\n", (long long)(wd_now_ms() - t0));
+			printf("second_ping_ms=%lld\n", (long long)(clock_mono_ms() - t0));
 			rc = 0;
 		}
 	}
@@ -299,8 +300,8 @@ static int beacons(int argc, char **argv)
 	}
 	memcpy(frame, XDROP_TOPIC_BEACON, tlen);
 	fill_unknown(frame + tlen, size);
-	end = wd_now_ms() + atoi(argv[3]) * 1000LL;
-	while (wd_now_ms() < end) {
+	end = clock_mono_ms() + atoi(argv[3]) * 1000LL;
+	while (clock_mono_ms() < end) {
 		/* a PUB socket drops what it cannot queue: pace the sender a little */
 		if (nng_send(sock, frame, tlen + size, 0) == 0)
 			sent++;
