@@ -143,6 +143,22 @@ enum xdrop_counter {
 	XDROP_CNT_REDIRECTED,	/* fast-forward: bridged to the peer interface */
 	XDROP_CNT_RL_NO_STATE,	/* rate_limit rule without state: dropped (fail closed) */
 	XDROP_CNT_PROTECTED,	/* passed ahead of every rule: the agent's control traffic */
+	XDROP_CNT_RL_PASSED,	/* matched a rate_limit rule within its rate: passed */
+	/* Bytes (frame length as XDP sees it: data_end - data) beside each packet count. */
+	XDROP_CNT_RX_BYTES,
+	XDROP_CNT_PASSED_BYTES,
+	XDROP_CNT_DROPPED_BYTES,
+	XDROP_CNT_WHITELISTED_BYTES,
+	XDROP_CNT_RATE_LIMITED_BYTES,
+	XDROP_CNT_RULE_DROP_BYTES,
+	XDROP_CNT_RULE_PASS_BYTES,
+	XDROP_CNT_MALFORMED_BYTES,
+	XDROP_CNT_NON_IP_BYTES,
+	XDROP_CNT_PROTECTED_BYTES,
+	XDROP_CNT_RL_NO_STATE_BYTES,
+	XDROP_CNT_RL_PASSED_BYTES,
+	XDROP_CNT_SAMPLES,	/* top-talker samples written to xdrop_samples */
+	XDROP_CNT_SAMPLES_LOST, /* samples not written: the ring was full */
 	XDROP_NCOUNTERS,
 };
 /* Room in xdrop_stats: counters are appended within it, so adding one keeps the pinned
@@ -153,7 +169,10 @@ enum xdrop_counter {
 	{                                                                                          \
 		"rx", "passed", "dropped", "whitelisted", "rate_limited", "rule_drop",             \
 		    "rule_pass", "malformed", "non_ip", "fragment", "redirected", "rl_no_state",   \
-		    "protected",                                                                   \
+		    "protected", "rl_passed", "rx_bytes", "passed_bytes", "dropped_bytes",         \
+		    "whitelisted_bytes", "rate_limited_bytes", "rule_drop_bytes",                  \
+		    "rule_pass_bytes", "malformed_bytes", "non_ip_bytes", "protected_bytes",       \
+		    "rl_no_state_bytes", "rl_passed_bytes", "samples", "samples_lost",             \
 	}
 
 /* The per-CPU global counters: one value (xdrop_stats[0]) so a packet costs one lookup. */
@@ -242,11 +261,38 @@ struct xdrop_presence {
 	__u32 cidr[XDROP_NKINDS];
 };
 
-/* Per-CPU counters of one slot. */
+/* Per-CPU counters of one slot: packets and frame bytes that matched the entry, and of
+ * those, the ones it dropped. */
 struct xdrop_slot_counters {
 	__u64 match;
 	__u64 drop;
+	__u64 match_bytes;
+	__u64 drop_bytes;
 };
+
+/* Top-talker sampling. One packet in sample_every (xdrop_config.sample_every; 0 = off) is
+ * written to the ring buffer xdrop_samples as this record, after its verdict; a per-CPU
+ * countdown drawn at random with mean sample_every picks the packets, so every packet has
+ * the same chance and periodic traffic does not alias. */
+enum xdrop_sample_verdict {
+	XDROP_SAMPLE_PASSED = 0,
+	XDROP_SAMPLE_DROPPED = 1,
+};
+
+struct xdrop_sample {
+	struct xdrop_addr src; /* IPv4-mapped for IPv4; zero for non-IP frames */
+	struct xdrop_addr dst;
+	__be16 sport;	       /* 0 when the packet has no ports (or is a later fragment) */
+	__be16 dport;
+	__u8 proto;
+	__u8 verdict;	       /* enum xdrop_sample_verdict */
+	__u8 reason;	       /* the enum xdrop_counter that counted the verdict's reason */
+	__u8 pad;
+	__u32 len;	       /* frame length */
+	__u32 every;	       /* sample_every in effect: the packets this sample stands for */
+};
+#define XDROP_SAMPLES_RING (4u << 20) /* bytes: ~87k samples */
+#define XDROP_DEF_SAMPLE_EVERY 64
 
 /* Shared token bucket of a rate_limit slot (xdrop_rate, keyed by slot). */
 struct xdrop_rate_state {
@@ -261,7 +307,7 @@ struct xdrop_config {
 	__u32 exact_active[XDROP_NKINDS]; /* candidate bits (precedence order) with entries */
 	__u32 cidr_active[XDROP_NKINDS];  /* combo masks with CIDR-table entries */
 	__u32 flags;			  /* enum xdrop_cfg_flag */
-	__u32 pad;
+	__u32 sample_every;		  /* top-talker sampling: 1 in N packets, 0 = off */
 };
 
 enum xdrop_cfg_flag {
@@ -353,7 +399,8 @@ static_assert(sizeof(struct xdrop_prefix_info) == 16, "prefix info");
 static_assert(sizeof(struct xdrop_lpm4_key) == 8, "lpm4");
 static_assert(sizeof(struct xdrop_lpm6_key) == 20, "lpm6");
 static_assert(sizeof(struct xdrop_presence) == 16, "presence");
-static_assert(sizeof(struct xdrop_slot_counters) == 16, "counters");
+static_assert(sizeof(struct xdrop_slot_counters) == 32, "counters");
+static_assert(sizeof(struct xdrop_sample) == 48, "sample");
 static_assert(sizeof(struct xdrop_rate_state) == 24, "rate");
 static_assert(sizeof(struct xdrop_config) == 24, "config");
 static_assert(sizeof(struct xdrop_gen) == 8, "gen");

@@ -40,7 +40,10 @@ int rulehash_rule_digest(const Xdrop__V1__Rule *r, uint8_t out[RULEHASH_LEN])
 
 int rulehash_wl_digest(const Xdrop__V1__WhitelistEntry *w, uint8_t out[RULEHASH_LEN])
 {
-	return digest('W', &w->base, out);
+	Xdrop__V1__WhitelistEntry copy = *w;
+
+	copy.stats = NULL; /* read-only counters are not content */
+	return digest('W', &copy.base, out);
 }
 
 void rulehash_add(struct rulehash *h, const uint8_t d[RULEHASH_LEN])
