@@ -99,6 +99,37 @@ const char *http_query(const struct http_request *rq, const char *name)
 	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct unknown_arg {
+	const char *const *known;
+	char *name;
+	size_t len;
+	bool found;
+};
+
+static enum MHD_Result unknown_one(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct unknown_arg *a = cls;
+
+	(void)kind;
+	(void)value;
+	for (size_t i = 0; a->known[i]; i++)
+		if (!strcmp(key, a->known[i]))
+			return MHD_YES;
+	snprintf(a->name, a->len, "%s", key);
+	a->found = true;
+	return MHD_NO; /* the first unknown one is enough */
+}
+
+bool http_query_unknown(const struct http_request *rq, const char *const *known, char *name,
+			size_t len)
+{
+	struct unknown_arg a = {.known = known, .name = name, .len = len};
+
+	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, unknown_one, &a);
+	return a.found;
+}
+
 static void reply_free(struct http_reply *rp)
 {
 	cJSON_Delete(rp->json);

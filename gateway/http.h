@@ -84,6 +84,11 @@ int http_json(struct http_reply *rp, unsigned status, cJSON *obj);
 const char *http_header(const struct http_request *rq, const char *name);
 const char *http_query(const struct http_request *rq, const char *name);
 
+/* The first query parameter of rq whose name is not in known (NULL-terminated), copied
+ * into name (truncated to len); returns false when every one is known. */
+bool http_query_unknown(const struct http_request *rq, const char *const *known, char *name,
+			size_t len);
+
 /*
  * What the server runs for each request, given by its caller (the server knows nothing of
  * routes, credentials or the API). Both run on the request's connection thread.

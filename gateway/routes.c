@@ -58,6 +58,8 @@ static const struct route fixed[] = {
 	.status = 200)},
     {"GET", "/api/v1/nodes/:id/stats", C,
      OP(node, "GetStats", get_node_request, .out = API_OUT_MSG, .status = 200)},
+    {"GET", "/api/v1/top", 0, .fn = api_top_talkers},
+    {"GET", "/api/v1/nodes/:id/top", C, .fn = api_top_talkers},
     {"POST", "/api/v1/nodes/:id/sync", C,
      OP(node, "Sync", get_node_request, .out = API_OUT_SYNCED, .status = 200)},
 

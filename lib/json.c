@@ -821,6 +821,13 @@ cJSON *json_from_stats(const Xdrop__V1__StatsReply *s)
 	ok &= cJSON_AddNumberToObject(o, "total_pps", r ? r->rx_pps : 0) != NULL;
 	ok &= cJSON_AddNumberToObject(o, "dropped_pps", r ? r->dropped_pps : 0) != NULL;
 	ok &= cJSON_AddNumberToObject(o, "passed_pps", r ? r->passed_pps : 0) != NULL;
+	/* bytes and bits beside every flat packet figure (frame lengths, docs/api.md) */
+	ok &= cJSON_AddItemToObject(o, "total_bytes", raw_int(c ? c->rx_bytes : 0, false));
+	ok &= cJSON_AddItemToObject(o, "dropped_bytes", raw_int(c ? c->dropped_bytes : 0, false));
+	ok &= cJSON_AddItemToObject(o, "passed_bytes", raw_int(c ? c->passed_bytes : 0, false));
+	ok &= cJSON_AddNumberToObject(o, "total_bps", r ? r->rx_bps : 0) != NULL;
+	ok &= cJSON_AddNumberToObject(o, "dropped_bps", r ? r->dropped_bps : 0) != NULL;
+	ok &= cJSON_AddNumberToObject(o, "passed_bps", r ? r->passed_bps : 0) != NULL;
 	if (!ok) {
 		cJSON_Delete(o);
 		return NULL;

@@ -84,8 +84,9 @@ void json_mask_free(char **mask, size_t n);
 /*
  * /api/v1/stats: the StatsReply fields plus the flat fields scripts written for the
  * documented API read (total_packets, dropped_packets, passed_packets, whitelisted_packets,
- * rate_limited_packets, rules_count, whitelist_count, total_pps, dropped_pps, passed_pps).
- * NULL when out of memory.
+ * rate_limited_packets, rules_count, whitelist_count, total_pps, dropped_pps, passed_pps)
+ * and their byte and bit twins (total_bytes, dropped_bytes, passed_bytes, total_bps,
+ * dropped_bps, passed_bps). NULL when out of memory.
  */
 cJSON *json_from_stats(const Xdrop__V1__StatsReply *s);
 

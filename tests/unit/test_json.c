@@ -669,11 +669,16 @@ static void test_stats_flat_fields(void **state)
 	    {"dropped_pps", "2.5"},
 	    {"passed_pps", "0"},
 	    {"revision", "9"},
+	    {"total_bytes", "18446744073709551614"},
+	    {"dropped_bytes", "1280"},
+	    {"passed_bytes", "1920"},
+	    {"total_bps", "8000.5"},
+	    {"dropped_bps", "4000"},
+	    {"passed_bps", "0"},
 	};
 	static const struct member none[] = {
-	    {"total_packets", "0"},
-	    {"total_pps", "0"},
-	    {"totals", "null"},
+	    {"total_packets", "0"}, {"total_pps", "0"}, {"total_bytes", "0"},
+	    {"total_bps", "0"},	    {"totals", "null"},
 	};
 	Xdrop__V1__StatsReply s = XDROP__V1__STATS_REPLY__INIT;
 	Xdrop__V1__Counters c = XDROP__V1__COUNTERS__INIT;
@@ -688,6 +693,11 @@ static void test_stats_flat_fields(void **state)
 	c.rate_limited = 5;
 	r.rx_pps = 1.5;
 	r.dropped_pps = 2.5;
+	c.rx_bytes = UINT64_MAX - 1;
+	c.dropped_bytes = 1280;
+	c.passed_bytes = 1920;
+	r.rx_bps = 8000.5;
+	r.dropped_bps = 4000;
 	s.totals = &c;
 	s.rates = &r;
 	s.rules = 6;
@@ -697,6 +707,15 @@ static void test_stats_flat_fields(void **state)
 	assert_non_null(o);
 	expect_members(o, want, ARRAY_SIZE(want), "stats");
 	assert_non_null(cJSON_GetObjectItemCaseSensitive(o, "totals"));
+	/* the exclusive reasons come through json_from_msg by their proto names */
+	{
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "totals");
+		const cJSON *rt = cJSON_GetObjectItemCaseSensitive(o, "rates");
+
+		assert_non_null(cJSON_GetObjectItemCaseSensitive(t, "rule_dropped_bytes"));
+		assert_non_null(cJSON_GetObjectItemCaseSensitive(t, "default_passed"));
+		assert_non_null(cJSON_GetObjectItemCaseSensitive(rt, "rate_limit_passed_bps"));
+	}
 	cJSON_Delete(o);
 
 	/* no totals or rates yet: zeros, not a crash */
