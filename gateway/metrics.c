@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * metrics: /metrics (see metrics.h). The text is written with open_memstream; each
- * metric family is written in one piece (HELP, TYPE, then every sample), as the format
- * requires.
+ * metrics: /metrics (see metrics.h): the exposition writers every part uses, the
+ * gateway's own families and build info, and the scrape that fetches what the node
+ * (metrics_fleet.c) and rule (metrics_rules.c) families are made of. The text is written
+ * with open_memstream; each family in one piece (HELP, TYPE, then every sample), as the
+ * format requires.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include "api.h"
 #include "auth.h"
 #include "metrics.h"
+#include "metrics_int.h"
 #include "upstream.h"
 #include "xdrop.pb-c.h"
 
@@ -32,135 +36,39 @@ static void label(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void family(FILE *f, const char *name, const char *type, const char *help)
+void mx_family(FILE *f, const char *name, const char *type, const char *help)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* Starts a sample line: `name{`, then for a node's series its `node="...",` label. */
-static void sample_start(FILE *f, const char *name, const char *node_id)
+static void sample_start(FILE *f, const char *name, const struct mx_label *l)
 {
-	fprintf(f, "%s{", name);
-	if (node_id) {
-		fputs("node=", f);
-		label(f, node_id);
-		fputc(',', f);
+	fputs(name, f);
+	if (!l || !l->name)
+		return;
+	fputc('{', f);
+	for (size_t i = 0; l[i].name; i++) {
+		fprintf(f, "%s%s=", i ? "," : "", l[i].name);
+		label(f, l[i].value);
 	}
+	fputc('}', f);
 }
 
-/* Starts a rule's sample line: `name{rule_id="..."} `. */
-static void rule_sample(FILE *f, const char *name, const char *id)
+void mx_u64(FILE *f, const char *name, const struct mx_label *l, uint64_t v)
 {
-	fprintf(f, "%s{rule_id=", name);
-	label(f, id);
-	fputs("} ", f);
+	sample_start(f, name, l);
+	fprintf(f, " %llu\n", (unsigned long long)v);
 }
 
-static void counters_family(FILE *f, const char *name, const Xdrop__V1__StatsReply *s,
-			    bool per_node)
+void mx_f64(FILE *f, const char *name, const struct mx_label *l, double v)
 {
-	static const char *const verdicts[] = {
-	    "rx", "passed", "dropped", "whitelisted", "rate_limited", "malformed", "protected"};
-
-	family(f, name, "counter",
-	       per_node ? "Packets seen by each node, by verdict."
-			: "Packets seen by all nodes, by verdict.");
-	for (size_t n = 0; n < (per_node ? s->n_nodes : 1); n++) {
-		const Xdrop__V1__Counters *c = per_node ? s->nodes[n]->counters : s->totals;
-		uint64_t v[7] = {0};
-
-		if (c) {
-			v[0] = c->rx;
-			v[1] = c->passed;
-			v[2] = c->dropped;
-			v[3] = c->whitelisted;
-			v[4] = c->rate_limited;
-			v[5] = c->malformed;
-			v[6] = c->protected_;
-		}
-		for (size_t k = 0; k < 7; k++) {
-			sample_start(f, name, per_node ? s->nodes[n]->node_id : NULL);
-			fprintf(f, "verdict=\"%s\"} %llu\n", verdicts[k], (unsigned long long)v[k]);
-		}
-	}
-}
-
-static void rates_family(FILE *f, const char *name, const Xdrop__V1__StatsReply *s, bool per_node)
-{
-	static const char *const kinds[] = {"rx", "passed", "dropped", "rate_limited"};
-
-	family(f, name, "gauge", "Packets per second over the last sampling window, by kind.");
-	for (size_t n = 0; n < (per_node ? s->n_nodes : 1); n++) {
-		const Xdrop__V1__Rates *r = per_node ? s->nodes[n]->rates : s->rates;
-		double v[4] = {0};
-
-		if (r) {
-			v[0] = r->rx_pps;
-			v[1] = r->passed_pps;
-			v[2] = r->dropped_pps;
-			v[3] = r->rate_limited_pps;
-		}
-		for (size_t k = 0; k < 4; k++) {
-			sample_start(f, name, per_node ? s->nodes[n]->node_id : NULL);
-			fprintf(f, "kind=\"%s\"} %.3f\n", kinds[k], v[k]);
-		}
-	}
-}
-
-static int by_drops(const void *a, const void *b)
-{
-	const Xdrop__V1__RuleCounter *x = *(Xdrop__V1__RuleCounter *const *)a;
-	const Xdrop__V1__RuleCounter *y = *(Xdrop__V1__RuleCounter *const *)b;
-
-	if (x->drop_count != y->drop_count)
-		return x->drop_count < y->drop_count ? 1 : -1;
-	if (x->match_count != y->match_count)
-		return x->match_count < y->match_count ? 1 : -1;
-	return strcmp(x->id, y->id);
-}
-
-static void rule_families(FILE *f, Xdrop__V1__RuleStatsReply *r, unsigned cap)
-{
-	size_t n = r->n_rules < cap ? r->n_rules : cap;
-
-	if (r->n_rules > 1)
-		qsort(r->rules, r->n_rules, sizeof(*r->rules), by_drops);
-	family(f, "xdrop_rule_matches_total", "counter", "Packets that matched the rule.");
-	for (size_t i = 0; i < n; i++) {
-		rule_sample(f, "xdrop_rule_matches_total", r->rules[i]->id);
-		fprintf(f, "%llu\n", (unsigned long long)r->rules[i]->match_count);
-	}
-	family(f, "xdrop_rule_drops_total", "counter", "Packets the rule dropped.");
-	for (size_t i = 0; i < n; i++) {
-		rule_sample(f, "xdrop_rule_drops_total", r->rules[i]->id);
-		fprintf(f, "%llu\n", (unsigned long long)r->rules[i]->drop_count);
-	}
-	family(f, "xdrop_rule_pps", "gauge", "Packets per second matching the rule.");
-	for (size_t i = 0; i < n; i++) {
-		rule_sample(f, "xdrop_rule_pps", r->rules[i]->id);
-		fprintf(f, "%.3f\n", r->rules[i]->pps);
-	}
-	family(f, "xdrop_rule_series_omitted", "gauge",
-	       "Rules left out of the per-rule series (metrics.max_rule_series).");
-	fprintf(f, "xdrop_rule_series_omitted %zu\n", r->n_rules - n);
-}
-
-static void node_families(FILE *f, const Xdrop__V1__ListNodesResponse *l)
-{
-	family(f, "xdrop_node_up", "gauge", "1 when the node is online, else 0.");
-	for (size_t i = 0; i < l->n_nodes; i++) {
-		fputs("xdrop_node_up{node=", f);
-		label(f, l->nodes[i]->id);
-		fputs(",status=", f);
-		label(f, l->nodes[i]->status);
-		fprintf(f, "} %d\n", !strcmp(l->nodes[i]->status, "online"));
-	}
-	family(f, "xdrop_node_applied_revision", "gauge", "Rule-set revision the node applied.");
-	for (size_t i = 0; i < l->n_nodes; i++) {
-		fputs("xdrop_node_applied_revision{node=", f);
-		label(f, l->nodes[i]->id);
-		fprintf(f, "} %llu\n", (unsigned long long)l->nodes[i]->applied_revision);
-	}
+	sample_start(f, name, l);
+	if (isnan(v))
+		fputs(" NaN\n", f);
+	else if (isinf(v))
+		fputs(v > 0 ? " +Inf\n" : " -Inf\n", f);
+	else
+		fprintf(f, " %.15g\n", v); /* Unix seconds with ms: 13 significant digits */
 }
 
 static void gateway_families(FILE *f, struct gateway *gw)
@@ -170,117 +78,138 @@ static void gateway_families(FILE *f, struct gateway *gw)
 	unsigned used, slots;
 	bool overflow;
 
-	family(f, "xdrop_gateway_http_responses_total", "counter",
-	       "HTTP responses by status class.");
+	mx_family(f, "xdrop_gateway_http_responses_total", "counter",
+		  "HTTP responses by status class.");
 	for (int k = 1; k <= 5; k++)
 		fprintf(f, "xdrop_gateway_http_responses_total{class=\"%s\"} %llu\n", classes[k],
 			(unsigned long long)atomic_load(&c->http_status[k]));
-	family(f, "xdrop_gateway_requests_total", "counter", "HTTP requests received.");
+	mx_family(f, "xdrop_gateway_requests_total", "counter", "HTTP requests received.");
 	fprintf(f, "xdrop_gateway_requests_total %llu\n",
 		(unsigned long long)atomic_load(&c->requests));
-	family(f, "xdrop_gateway_body_too_large_total", "counter",
-	       "Requests refused for a body above the limit.");
+	mx_family(f, "xdrop_gateway_body_too_large_total", "counter",
+		  "Requests refused for a body above the limit.");
 	fprintf(f, "xdrop_gateway_body_too_large_total %llu\n",
 		(unsigned long long)atomic_load(&c->body_too_large));
-	family(f, "xdrop_gateway_deadline_cut_total", "counter",
-	       "Connections cut for not sending a request within the deadline.");
+	mx_family(f, "xdrop_gateway_deadline_cut_total", "counter",
+		  "Connections cut for not sending a request within the deadline.");
 	fprintf(f, "xdrop_gateway_deadline_cut_total %llu\n",
 		(unsigned long long)atomic_load(&c->deadline_cut));
-	family(f, "xdrop_gateway_login_failures_total", "counter", "Failed logins.");
+	mx_family(f, "xdrop_gateway_login_failures_total", "counter", "Failed logins.");
 	fprintf(f, "xdrop_gateway_login_failures_total %llu\n",
 		(unsigned long long)atomic_load(&c->login_failed));
-	family(f, "xdrop_gateway_login_limited_total", "counter",
-	       "Requests with a credential refused by the failed-credential limiter (429).");
+	mx_family(f, "xdrop_gateway_login_limited_total", "counter",
+		  "Requests with a credential refused by the failed-credential limiter (429).");
 	fprintf(f, "xdrop_gateway_login_limited_total %llu\n",
 		(unsigned long long)atomic_load(&c->login_limited));
 	used = auth_limiter_used(gw->auth, &slots, &overflow);
-	family(
+	mx_family(
 	    f, "xdrop_gateway_auth_limiter_sources", "gauge",
 	    "Client addresses with failed credentials in their window (at most the table size).");
 	fprintf(f, "xdrop_gateway_auth_limiter_sources %u\n", used);
-	family(f, "xdrop_gateway_auth_limiter_slots", "gauge", "Size of the limiter's table.");
+	mx_family(f, "xdrop_gateway_auth_limiter_slots", "gauge", "Size of the limiter's table.");
 	fprintf(f, "xdrop_gateway_auth_limiter_slots %u\n", slots);
-	family(f, "xdrop_gateway_auth_limiter_overflow", "gauge",
-	       "1 while addresses beyond the table share the overflow bucket.");
+	mx_family(f, "xdrop_gateway_auth_limiter_overflow", "gauge",
+		  "1 while addresses beyond the table share the overflow bucket.");
 	fprintf(f, "xdrop_gateway_auth_limiter_overflow %d\n", overflow ? 1 : 0);
-	family(f, "xdrop_gateway_connections", "gauge", "Open HTTP connections.");
+	mx_family(f, "xdrop_gateway_connections", "gauge", "Open HTTP connections.");
 	fprintf(f, "xdrop_gateway_connections %llu\n",
 		(unsigned long long)atomic_load(&c->connections));
-	family(f, "xdrop_gateway_event_streams", "gauge", "Open /api/v1/events streams.");
+	mx_family(f, "xdrop_gateway_event_streams", "gauge", "Open /api/v1/events streams.");
 	fprintf(f, "xdrop_gateway_event_streams %llu\n",
 		(unsigned long long)atomic_load(&c->sse_clients));
-	family(f, "xdrop_gateway_stats_cache_hits_total", "counter",
-	       "GET /api/v1/stats answered from the cache, without an upstream call.");
+	mx_family(f, "xdrop_gateway_stats_cache_hits_total", "counter",
+		  "GET /api/v1/stats answered from the cache, without an upstream call.");
 	fprintf(f, "xdrop_gateway_stats_cache_hits_total %llu\n",
 		(unsigned long long)atomic_load(&c->stats_cached));
-	family(f, "xdrop_gateway_upstream_calls_total", "counter", "Upstream RPC calls by status.");
+	mx_family(f, "xdrop_gateway_upstream_calls_total", "counter",
+		  "Upstream RPC calls by status.");
 	for (int k = 0; k < RPC_CODE_COUNT; k++)
 		fprintf(f, "xdrop_gateway_upstream_calls_total{code=\"%s\"} %llu\n",
 			rpc_code_name((enum rpc_code)k),
 			(unsigned long long)upstream_count(gw->up, (enum rpc_code)k));
-	family(f, "xdrop_gateway_upstream_refused_total", "counter",
-	       "Requests answered 503 because every upstream slot was busy.");
+	mx_family(f, "xdrop_gateway_upstream_refused_total", "counter",
+		  "Requests answered 503 because every upstream slot was busy.");
 	fprintf(f, "xdrop_gateway_upstream_refused_total %llu\n",
 		(unsigned long long)upstream_refused(gw->up));
-	family(f, "xdrop_gateway_upstream_in_flight", "gauge", "Upstream calls in flight.");
+	mx_family(f, "xdrop_gateway_upstream_in_flight", "gauge", "Upstream calls in flight.");
 	fprintf(f, "xdrop_gateway_upstream_in_flight %u\n", upstream_in_flight(gw->up));
+}
+
+/* xdrop_build_info: the gateway's, and its upstream's when Info told its version. */
+static void build_info(FILE *f, const struct mx_scrape *s)
+{
+	const char *up = s->node_mode ? "agent" : "controller";
+
+	mx_family(f, "xdrop_build_info", "gauge", "1 for each XDrop component: its version.");
+	mx_u64(f, "xdrop_build_info",
+	       (const struct mx_label[]){
+		   {"version", XDROP_GATEWAY_VERSION}, {"component", "gateway"}, {NULL, NULL}},
+	       1);
+	if (s->info && s->info->version && *s->info->version)
+		mx_u64(f, "xdrop_build_info",
+		       (const struct mx_label[]){
+			   {"version", s->info->version}, {"component", up}, {NULL, NULL}},
+		       1);
+}
+
+/* The rule-set gauges: one figure for the cluster (not a sum over nodes). */
+static void ruleset_families(FILE *f, const Xdrop__V1__StatsReply *s)
+{
+	mx_family(f, "xdrop_rules", "gauge", "Rules in the rule set.");
+	mx_u64(f, "xdrop_rules", NULL, s->rules);
+	mx_family(f, "xdrop_whitelist_entries", "gauge", "Whitelist entries.");
+	mx_u64(f, "xdrop_whitelist_entries", NULL, s->whitelist);
+	mx_family(f, "xdrop_revision", "gauge", "Current rule-set revision.");
+	mx_u64(f, "xdrop_revision", NULL, s->revision);
+}
+
+/* Writes the whole exposition for scrape s into f. */
+static void write_all(FILE *f, struct http_request *rq, const struct mx_scrape *s)
+{
+	gateway_families(f, rq->gw);
+	build_info(f, s);
+	mx_family(f, "xdrop_upstream_up", "gauge", "1 when the upstream answered this scrape.");
+	mx_u64(f, "xdrop_upstream_up", NULL, s->stats != NULL);
+	if (!s->stats)
+		return;
+	ruleset_families(f, s->stats);
+	metrics_fleet(f, s);
+	metrics_rules(f, rq, rq->gw->cfg->metrics_rule_series);
 }
 
 int metrics_serve(struct http_request *rq, struct http_reply *rp)
 {
 	Xdrop__V1__GetStatsRequest sreq = XDROP__V1__GET_STATS_REQUEST__INIT;
-	Xdrop__V1__RuleStatsRequest rreq = XDROP__V1__RULE_STATS_REQUEST__INIT;
+	Xdrop__V1__InfoRequest ireq = XDROP__V1__INFO_REQUEST__INIT;
 	Xdrop__V1__ListNodesRequest nreq = XDROP__V1__LIST_NODES_REQUEST__INIT;
-	ProtobufCMessage *stats = NULL, *rules = NULL, *nodes = NULL;
+	ProtobufCMessage *stats = NULL, *info = NULL, *nodes = NULL;
+	struct mx_scrape s = {.node_mode = rq->gw->cfg->node_mode,
+			      .upstream_url = rq->gw->cfg->upstream_url};
 	struct rpc_status st;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
-	bool up;
 
 	if (api_call(rq, &xdrop__v1__stats_service__descriptor, "Get", &sreq.base, &stats, &st) &&
 	    (st.code == RPC_UNAUTHENTICATED || st.code == RPC_PERMISSION_DENIED))
 		return api_fail(rp, &st, NULL);
-	up = stats != NULL;
-	if (up)
-		api_call(rq, &xdrop__v1__stats_service__descriptor, "RuleStats", &rreq.base, &rules,
-			 &st);
-	if (up && !rq->gw->cfg->node_mode) {
-		nreq.limit = GW_LIST_MAX_LIMIT;
-		api_call(rq, &xdrop__v1__node_service__descriptor, "List", &nreq.base, &nodes, &st);
+	if (stats) {
+		api_call(rq, &xdrop__v1__stats_service__descriptor, "Info", &ireq.base, &info, &st);
+		if (!s.node_mode) {
+			nreq.limit = GW_LIST_MAX_LIMIT;
+			api_call(rq, &xdrop__v1__node_service__descriptor, "List", &nreq.base,
+				 &nodes, &st);
+		}
 	}
+	s.stats = (const void *)stats;
+	s.info = (const void *)info;
+	s.nodes = (const void *)nodes;
 	f = open_memstream(&buf, &len);
 	if (!f) {
 		http_error(rp, 500, NULL, "out of memory");
 		goto out;
 	}
-	gateway_families(f, rq->gw);
-	family(f, "xdrop_upstream_up", "gauge", "1 when the upstream answered this scrape.");
-	fprintf(f, "xdrop_upstream_up %d\n", up);
-	if (stats) {
-		const Xdrop__V1__StatsReply *s = (const void *)stats;
-
-		counters_family(f, "xdrop_packets_total", s, false);
-		rates_family(f, "xdrop_pps", s, false);
-		family(f, "xdrop_rules", "gauge", "Rules in the rule set.");
-		fprintf(f, "xdrop_rules %llu\n", (unsigned long long)s->rules);
-		family(f, "xdrop_whitelist_entries", "gauge", "Whitelist entries.");
-		fprintf(f, "xdrop_whitelist_entries %llu\n", (unsigned long long)s->whitelist);
-		family(f, "xdrop_revision", "gauge", "Current rule-set revision.");
-		fprintf(f, "xdrop_revision %llu\n", (unsigned long long)s->revision);
-		counters_family(f, "xdrop_node_packets_total", s, true);
-		rates_family(f, "xdrop_node_pps", s, true);
-		family(f, "xdrop_node_rules", "gauge", "Rules loaded on the node.");
-		for (size_t i = 0; i < s->n_nodes; i++) {
-			fputs("xdrop_node_rules{node=", f);
-			label(f, s->nodes[i]->node_id);
-			fprintf(f, "} %llu\n", (unsigned long long)s->nodes[i]->rules);
-		}
-	}
-	if (nodes)
-		node_families(f, (const void *)nodes);
-	if (rules)
-		rule_families(f, (void *)rules, rq->gw->cfg->metrics_rule_series);
+	write_all(f, rq, &s);
 	if (fclose(f)) {
 		free(buf);
 		http_error(rp, 500, NULL, "out of memory");
@@ -292,7 +221,7 @@ int metrics_serve(struct http_request *rq, struct http_reply *rp)
 	rp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 out:
 	api_free_msg(stats);
-	api_free_msg(rules);
+	api_free_msg(info);
 	api_free_msg(nodes);
 	return 0;
 }
