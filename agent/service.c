@@ -50,7 +50,8 @@ static enum rpc_code auth(struct rpc_call *call, const char *token, void *arg)
 		strcmp(rpc_call_method(call), "Top") && strcmp(rpc_call_method(call), "Info") &&
 		strcmp(rpc_call_method(call), "GetStats") &&
 		strcmp(rpc_call_method(call), "RuleStats") &&
-		strcmp(rpc_call_method(call), "History");
+		strcmp(rpc_call_method(call), "History") &&
+		strcmp(rpc_call_method(call), "TopTalkers");
 	if (sv->node_token[0] && token_eq(token, sv->node_token)) {
 		rpc_call_set_principal(call, &scope_admin);
 		return RPC_OK;

@@ -37,6 +37,8 @@ static int one_of(struct http_request *rq, struct http_reply *rp, const char *na
 		  const char *const *allowed, const char **out)
 {
 	const char *v = http_query(rq, name);
+	char list[128];
+	size_t used = 0;
 
 	*out = allowed[0];
 	if (!v)
@@ -47,8 +49,11 @@ static int one_of(struct http_request *rq, struct http_reply *rp, const char *na
 			return 0;
 		}
 	}
-	http_error(rp, 400, name, "%s must be one of: %s", name,
-		   allowed == top_by ? "src, src_prefix, dst, dst_port" : "dropped, passed");
+	list[0] = 0;
+	for (size_t i = 0; allowed[i] && used < sizeof(list); i++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+					 allowed[i]);
+	http_error(rp, 400, name, "%s must be one of: %s", name, list);
 	return -EINVAL;
 }
 
