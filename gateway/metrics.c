@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * metrics: /metrics (see metrics.h): the exposition writers every part uses, the
- * gateway's own families and build info, and the scrape that fetches what the node
- * (metrics_fleet.c) and rule (metrics_rules.c) families are made of. The text is written
+ * metrics: /metrics (see metrics.h): the gateway's own families and build info, and the
+ * scrape that fetches what the node (metrics_fleet.c) and rule (metrics_rules.c) families
+ * are made of; metrics_fmt.c writes the lines. The text is written
  * with open_memstream; each family in one piece (HELP, TYPE, then every sample), as the
  * format requires.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,58 +17,6 @@
 #include "metrics_int.h"
 #include "upstream.h"
 #include "xdrop.pb-c.h"
-
-/* A label value with \, " and newline escaped. */
-static void label(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; s && *s; s++) {
-		if (*s == '\\' || *s == '"') {
-			fputc('\\', f);
-			fputc(*s, f);
-		} else if (*s == '\n') {
-			fputs("\\n", f);
-		} else {
-			fputc(*s, f);
-		}
-	}
-	fputc('"', f);
-}
-
-void mx_family(FILE *f, const char *name, const char *type, const char *help)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void sample_start(FILE *f, const char *name, const struct mx_label *l)
-{
-	fputs(name, f);
-	if (!l || !l->name)
-		return;
-	fputc('{', f);
-	for (size_t i = 0; l[i].name; i++) {
-		fprintf(f, "%s%s=", i ? "," : "", l[i].name);
-		label(f, l[i].value);
-	}
-	fputc('}', f);
-}
-
-void mx_u64(FILE *f, const char *name, const struct mx_label *l, uint64_t v)
-{
-	sample_start(f, name, l);
-	fprintf(f, " %llu\n", (unsigned long long)v);
-}
-
-void mx_f64(FILE *f, const char *name, const struct mx_label *l, double v)
-{
-	sample_start(f, name, l);
-	if (isnan(v))
-		fputs(" NaN\n", f);
-	else if (isinf(v))
-		fputs(v > 0 ? " +Inf\n" : " -Inf\n", f);
-	else
-		fprintf(f, " %.15g\n", v); /* Unix seconds with ms: 13 significant digits */
-}
 
 static void gateway_families(FILE *f, struct gateway *gw)
 {

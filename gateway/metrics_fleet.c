@@ -65,17 +65,21 @@ static const Xdrop__V1__NodeStats *stats_of(const struct mx_scrape *s, const cha
 	return NULL;
 }
 
-/* The label of v: its name unless empty or not unique among the n views. */
+/* The label of v: its name unless empty or not unique among the n views (judged on the
+ * names, all of them before any label changes). */
 static void choose_labels(struct view *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		bool unique = v[i].label && *v[i].label;
+	bool *shared = calloc(n + 1, sizeof(*shared));
 
-		for (size_t j = 0; unique && j < n; j++)
-			unique = j == i || !v[j].label || strcmp(v[i].label, v[j].label);
-		if (!unique)
-			v[i].label = *v[i].id ? v[i].id : "local";
+	for (size_t i = 0; shared && i < n; i++) {
+		shared[i] = !v[i].label || !*v[i].label;
+		for (size_t j = 0; !shared[i] && j < n; j++)
+			shared[i] = j != i && v[j].label && !strcmp(v[i].label, v[j].label);
 	}
+	for (size_t i = 0; i < n; i++)
+		if (!shared || shared[i])
+			v[i].label = *v[i].id ? v[i].id : "local";
+	free(shared);
 }
 
 /* Node mode: the one agent behind the gateway, as it described itself. */

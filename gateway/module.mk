@@ -3,7 +3,7 @@
 # The JSON <-> proto conversion is lib/json (lib/json.mk), shared with xdropctl.
 GW_SRCS    := gateway/main.c gateway/gw_config.c gateway/upstream.c gateway/auth.c \
 	gateway/http.c gateway/routes.c gateway/api.c gateway/api_op.c gateway/api_top.c gateway/static.c gateway/sse.c \
-	gateway/metrics.c gateway/metrics_fleet.c gateway/metrics_rules.c gateway/cache.c gateway/framing.c
+	gateway/metrics.c gateway/metrics_fmt.c gateway/metrics_fleet.c gateway/metrics_rules.c gateway/cache.c gateway/framing.c
 GW_BIN     := $(BIN)/xdrop-gateway
 GW_SAN_BIN := $(BIN)/xdrop-gateway-san
 GW_LDLIBS  := -lmicrohttpd -lcjson -lyaml -lm $(RPC_LDLIBS) $(LDLIBS_BPF)
@@ -22,6 +22,19 @@ $(GW_SAN_BIN): $(GW_ALL_SRCS:%.c=$(SANOBJ)/%.o) $(JSON_SAN_A) $(RPC_SAN_A) $(LIB
 
 ALL_TARGETS += $(GW_BIN) $(GW_SAN_BIN)
 TEST_SUITES += tests/gateway/test_rest.sh tests/gateway/test_limits.sh tests/gateway/test_controller.sh
-CHECK_SOURCES += $(GW_ALL_SRCS) $(filter-out gateway/main.h gateway/api_op.h gateway/api_top.h gateway/metrics_fleet.h \
+CHECK_SOURCES += $(GW_ALL_SRCS) $(filter-out gateway/main.h gateway/api_op.h gateway/api_top.h gateway/metrics_fleet.h gateway/metrics_fmt.h \
 	gateway/metrics_rules.h,$(GW_ALL_SRCS:.c=.h)) \
 	gateway/gateway.h gateway/metrics_int.h
+
+# Test: build/tests/test_metrics (cmocka): the node and traffic families of /metrics from
+# made-up replies (each packet once, escaping, one-hot, node mode).
+GW_METRICS_TEST_OBJS := $(SANOBJ)/gateway/metrics_fleet.o $(SANOBJ)/gateway/metrics_fmt.o
+$(SANOBJ)/tests/gateway/test_metrics.o: XCFLAGS += -Igateway
+$(SANOBJ)/tests/gateway/test_metrics.o: | $(PROTO_H)
+$(TBIN)/test_metrics: $(SANOBJ)/tests/gateway/test_metrics.o $(GW_METRICS_TEST_OBJS) $(RPC_SAN_A) \
+	$(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ -lcmocka $(RPC_LDLIBS) $(LDLIBS_BPF)
+ALL_TARGETS += $(TBIN)/test_metrics
+TEST_SUITES += $(TBIN)/test_metrics
+CHECK_SOURCES += tests/gateway/test_metrics.c
