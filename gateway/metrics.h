@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * metrics: GET /metrics in the Prometheus text exposition format (version 0.0.4).
+ * metrics: GET /metrics in the Prometheus text exposition format (version 0.0.4), by
+ * Prometheus's naming conventions: one HELP and TYPE per family, counters *_total, units
+ * in names, label values escaped.
  *
- * Series: the gateway's own (requests by status class, body refusals, deadline cuts,
- * upstream calls by code, upstream refusals, open connections and streams); cluster
- * packet counters and rates; per node (label node): packet counters, rates, rules,
- * applied revision, up; per rule (label rule_id): match and drop counters and rate, for
- * at most metrics.max_rule_series rules, those with the most drops first
- * (xdrop_rule_series_omitted says how many were left out). Label values are escaped.
+ * Families (docs/operations.md#metrics has every name, label and meaning): the gateway's
+ * own (requests, refusals, limiter, upstream calls, ...); xdrop_build_info; per node
+ * (label node = its name): info, up, one-hot status and filtering, last seen, revision,
+ * rules, table use, figure age, and the traffic counters xdrop_packets_total and
+ * xdrop_bytes_total by exclusive verdict and reason beside xdrop_received_*_total (no
+ * cluster series: a cluster figure is a sum() in PromQL); per rule (label rule_id) and
+ * per whitelist entry (entry_id): matched and dropped packets and bytes and an _info
+ * series with the name, for at most metrics.max_rule_series of each kind, the busiest
+ * first (xdrop_{rule,whitelist}_series_omitted counts the rest).
  */
 #ifndef XDROP_GW_METRICS_H
 #define XDROP_GW_METRICS_H

@@ -172,8 +172,8 @@ check_upstream() {
 }
 
 # check_contract DESC FILE CMD...: check, unless the /metrics body in FILE comes from an
-# agent that predates the exclusive reason counters (it received packets but every
-# reason series is 0): then TODO.
+# agent that predates the exclusive reason counters (it received packets but every reason
+# it counts only since issue 13 is 0): then TODO.
 check_contract() {
 	local d=$1 f=$2
 	shift 2

@@ -13,10 +13,14 @@ Usage: metrics_check.py FILE CHECK [ARG...]
                  and the same for bytes (the verdict/reason series do not overlap)
   rule NAME N    an xdrop_rule_info series names NAME, and that rule_id's
                  xdrop_rule_dropped_packets_total and _matched_packets_total are both N
+  entry NAME N   an xdrop_whitelist_info series names NAME, and that entry_id's
+                 xdrop_whitelist_matched_packets_total is N
+  has FAMILY     FAMILY has at least one sample
   nodes N        exactly N nodes have node series (xdrop_node_info)
   value SERIES V the sample written as SERIES (e.g. 'xdrop_upstream_up') has value V
-  reasons_filled some node that received packets has a non-zero reason series (fails on
-                 an agent that predates the exclusive reason counters)
+  reasons_filled fails when packets were received but every reason an agent counts only
+                 since issue 13 (rule, rate_limit passed, non_ip, default) is 0: an agent
+                 that predates the exclusive reason counters
 Prints what is wrong and exits 1, or prints a one-line summary and exits 0.
 """
 import re
@@ -134,12 +138,36 @@ def rule(text, args):
 
 
 def reasons_filled(text, _args):
+    # the reasons only an agent of issue 13 counts (whitelisted, rate_limited, malformed
+    # and protected were counted before it)
+    new = {("dropped", "rule"), ("passed", "rule"), ("passed", "rate_limit"),
+           ("passed", "non_ip"), ("passed", "default")}
     s = samples(text)
     rx = sum(v for _, v in s.get("xdrop_received_packets_total", []))
-    by_reason = sum(v for _, v in s.get("xdrop_packets_total", []))
-    if rx and not by_reason:
-        return [f"received {rx} packets, every reason series 0"], ""
-    return [], f"received {rx}, by reason {by_reason}"
+    by_new = sum(v for l, v in s.get("xdrop_packets_total", [])
+                 if (l["verdict"], l["reason"]) in new)
+    if rx and not by_new:
+        return [f"received {rx} packets, every reason new in issue 13 is 0"], ""
+    return [], f"received {rx}, by the new reasons {by_new}"
+
+
+def entry(text, args):
+    name, want = args[0], float(args[1])
+    s = samples(text)
+    ids = [l["entry_id"] for l, _ in s.get("xdrop_whitelist_info", []) if l.get("name") == name]
+    if len(ids) != 1:
+        return [f"xdrop_whitelist_info with name={name}: {len(ids)} series"], ""
+    got = [v for l, v in s.get("xdrop_whitelist_matched_packets_total", [])
+           if l["entry_id"] == ids[0]]
+    if got != [want]:
+        return [f"xdrop_whitelist_matched_packets_total{{entry_id={ids[0]}}} = {got}, "
+                f"want {want}"], ""
+    return [], f"entry {name} ({ids[0]}): {int(want)} packets"
+
+
+def has(text, args):
+    n = len(samples(text).get(args[0], []))
+    return ([] if n else [f"no {args[0]} sample"]), f"{args[0]}: {n} samples"
 
 
 def nodes(text, args):
@@ -159,7 +187,8 @@ def value(text, args):
 
 
 CHECKS = {"structure": structure, "one_hot": one_hot, "identity": identity, "rule": rule,
-          "nodes": nodes, "value": value, "reasons_filled": reasons_filled}
+          "nodes": nodes, "value": value, "reasons_filled": reasons_filled,
+          "entry": entry, "has": has}
 
 
 def main():
