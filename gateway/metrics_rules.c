@@ -11,8 +11,9 @@
  * swamp Prometheus. At most metrics.max_rule_series of each kind are exported, those with
  * the most drops (then matches) first; xdrop_{rule,whitelist}_series_omitted says how many
  * were left out. Names are looked up in at most MX_NAME_PAGES pages of the kind's List per
- * scrape (the first 40,000 objects); an exported object not found there (deleted since its counters
- * were read, or beyond that many objects) has counters but no _info series this scrape.
+ * scrape (the first 40,000 objects); an exported object not found there (deleted since its
+ * counters were read, or beyond that many objects) has counters but no _info series this
+ * scrape.
  */
 #include <stdlib.h>
 #include <string.h>
