@@ -127,9 +127,8 @@ static int top_request(struct http_request *rq, struct http_reply *rp,
 
 	if (http_query_unknown(rq, rq->param[0] ? known_node : known, name, sizeof(name))) {
 		http_error(rp, 400, name,
-			   "unknown query parameter %s (known: by, verdict, "
-			   "window, limit%s)",
-			   name, rq->param[0] ? "" : ", node");
+			   "unknown query parameter %s (known: by, verdict, window, limit%s)", name,
+			   rq->param[0] ? "" : ", node");
 		return -EINVAL;
 	}
 	if (one_of(rq, rp, "by", top_by, &by) ||
