@@ -266,9 +266,9 @@ static void counters_with(const struct tls_opts *tls, const char *agent_url, boo
 	assert_int_equal(nodes_status(n, "edge-tls"), NODE_ONLINE);
 
 	assert_int_equal(stats_rule_counters(sts, true, &v, &nv), 0);
-	hit = stats_rule_find(v, nv, "tls-rule");
+	hit = stats_rule_find(v, nv, STORE_RULES, "tls-rule");
 	*from_agent = hit && hit->match_count == 777 && hit->drop_count == 700;
-	*from_beacon = stats_rule_find(v, nv, "beacon-rule") != NULL;
+	*from_beacon = stats_rule_find(v, nv, STORE_RULES, "beacon-rule") != NULL;
 	free(v);
 	stats_close(sts);
 	nodes_close(n);
