@@ -63,7 +63,7 @@ CHECK_SOURCES += controller/main.c
 # End-to-end suites of the controller: tests/controller/test_*.c with the harness
 # (in-process controller, toy agents on lib/pubsub); test_nodes also makes certificates
 # with openssl, test_ctl_config reads controller/config.example.yaml.
-CTRL_E2E := test_push test_service test_nodes test_ctl_config test_idempotency
+CTRL_E2E := test_push test_service test_nodes test_ctl_config test_idempotency test_traffic
 CTRL_HARNESS := $(SANOBJ)/tests/controller/harness.o
 $(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): XCFLAGS += $(CTRL_INC) -Itests/controller
 $(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): | $(PROTO_H)

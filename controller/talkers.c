@@ -317,7 +317,12 @@ int talkers_query(struct nodes *nodes, const struct talkers_req *q,
 	f.n = n;
 	fan_out(&f);
 	if (q->node_id[0] && !f.jobs[0].rep) { /* the one node asked did not answer */
-		e->code = f.jobs[0].st.code == RPC_OK ? RPC_UNAVAILABLE : f.jobs[0].st.code;
+		enum rpc_code code = f.jobs[0].st.code;
+
+		/* no answer at all is UNAVAILABLE; the node's own refusal is passed on */
+		e->code = code == RPC_OK || code == RPC_DEADLINE_EXCEEDED || code == RPC_CANCELLED
+			      ? RPC_UNAVAILABLE
+			      : code;
 		snprintf(e->msg, sizeof(e->msg), "node %.64s (%.64s): %.100s", t[0].name, t[0].id,
 			 f.jobs[0].st.message);
 		err = -EHOSTUNREACH;
