@@ -19,7 +19,7 @@ CTRL_STORE_SRCS := $(addprefix controller/store/,store_open.c store_db.c store_c
 CTRL_SERVICE_SRCS := $(addprefix controller/service/,service.c service_util.c service_coll.c \
 	service_nodes.c service_stats.c service_keys.c service_sync.c)
 CTRL_SRCS   := $(CTRL_STORE_SRCS) $(CTRL_SERVICE_SRCS) controller/config.c controller/rules.c \
-	controller/rulecounters.c controller/talkers.c \
+	controller/rulecounters.c controller/talkers.c controller/fanout.c \
 	controller/nodes.c controller/publish.c controller/stats.c controller/auth.c \
 	controller/idempotency.c
 CTRL_INC    := -Icontroller -Icontroller/store -Icontroller/service

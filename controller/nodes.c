@@ -204,19 +204,19 @@ static void set_status(struct node_state *s, enum node_status st, const struct s
 		       int64_t silent_ms)
 {
 	enum node_status old = s->status;
-	long long secs = (long long)(silent_ms / 1000);
+	double secs = (double)silent_ms / 1000;
 
 	if (st == old)
 		return;
 	s->status = st;
 	s->status_since = clock_wall_ns();
 	if (st == NODE_OFFLINE)
-		log_warn("nodes: node %s (%s) offline: no beacon for %lld s (was %s; %s)", s->name,
+		log_warn("nodes: node %s (%s) offline: no beacon for %.1f s (was %s; %s)", s->name,
 			 s->id, secs, node_status_name(old),
 			 attached(s) ? "its program was attached: filtering presumed to go on"
 				     : "its program was not attached");
 	else if (old == NODE_OFFLINE && reachable(st))
-		log_info("nodes: node %s (%s) back online after %lld s (%s, revision %llu of %llu)",
+		log_info("nodes: node %s (%s) back online after %.1f s (%s, revision %llu of %llu)",
 			 s->name, s->id, secs, node_status_name(st),
 			 (unsigned long long)s->revision, (unsigned long long)rev->revision);
 	else

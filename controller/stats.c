@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fanout.h"
 #include "nodes.h"
 #include "log.h"
 #include "rpc.h"
@@ -497,52 +498,43 @@ struct sums {
 	size_t n, cap;
 };
 
-/* Asks one agent; 0 when it answered (its counters appended to sums, measured now). */
-static int ask_one(struct stats *st, const struct node_target *t, struct sums *sums)
-{
-	Xdrop__V1__RuleStatsRequest req = XDROP__V1__RULE_STATS_REQUEST__INIT;
-	/* the same TLS settings as every other call to a node (nodes.c) */
-	struct rpc_client_opts o = {.sz = sizeof(o),
-				    .url = t->addr,
-				    .auth_token = t->token,
-				    .timeout_ms = XDROP_STATS_AGENT_TIMEOUT_MS,
-				    .tls = nodes_tls(st->nodes)};
-	Xdrop__V1__RuleStatsReply *rep = NULL;
-	struct rpc_client *c = NULL;
-	struct rpc_status rs = {.code = RPC_UNAVAILABLE};
-	int64_t at = clock_wall_ns();
-	int err;
-
-	err = rpc_client_open(&c, &o);
-	if (!err)
-		err = rpc_client_call(c, &xdrop__v1__agent_service__descriptor, "RuleStats",
-				      &req.base, (ProtobufCMessage **)&rep, &rs);
-	else
-		snprintf(rs.message, sizeof(rs.message), "%s", strerror(-err));
-	rpc_client_close(c);
-	if (err) {
-		agent_failed(st, t->addr, &rs);
-		return err;
-	}
-	for (size_t j = 0; j < rep->n_rules; j++)
-		rc_sum_append(rep->rules[j], at, &sums->v, &sums->n, &sums->cap);
-	xdrop__v1__rule_stats_reply__free_unpacked(rep, NULL);
-	return 0;
-}
-
-/* Asks every reachable agent; returns the ids of the nodes that answered (NULL-ended). */
+/* Asks every reachable agent at once (controller/fanout.h); appends the counters of those
+ * that answered to sums (measured now) and returns their ids (NULL-ended). */
 static char **ask_agents(struct stats *st, struct sums *sums)
 {
+	Xdrop__V1__RuleStatsRequest req = XDROP__V1__RULE_STATS_REQUEST__INIT;
 	struct node_target *t = NULL;
+	struct fanout_job *jobs = NULL;
 	size_t n = 0, k = 0;
-	char **answered;
+	char **answered = NULL;
+	int64_t at = clock_wall_ns();
 
 	if (nodes_targets(st->nodes, NULL, &t, &n) < 0)
 		return NULL;
+	jobs = calloc(n + 1, sizeof(*jobs));
 	answered = calloc(n + 1, sizeof(*answered));
-	for (size_t i = 0; answered && i < n; i++)
-		if (ask_one(st, &t[i], sums) == 0)
-			answered[k++] = strdup(t[i].id);
+	if (!jobs || !answered)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		jobs[i].t = &t[i];
+	fanout_call(st->nodes, "RuleStats", &req.base, jobs, n, XDROP_STATS_AGENT_TIMEOUT_MS,
+		    XDROP_STATS_AGENTS_DEADLINE_MS);
+	for (size_t i = 0; i < n; i++) {
+		const Xdrop__V1__RuleStatsReply *rep = (const void *)jobs[i].rep;
+
+		if (!rep) {
+			agent_failed(st, t[i].addr, &jobs[i].st);
+			continue;
+		}
+		for (size_t j = 0; j < rep->n_rules; j++)
+			rc_sum_append(rep->rules[j], at, &sums->v, &sums->n, &sums->cap);
+		answered[k] = strdup(t[i].id);
+		if (answered[k])
+			k++;
+	}
+out:
+	fanout_free(jobs, n);
+	free(jobs);
 	nodes_free_targets(t, n);
 	return answered;
 }

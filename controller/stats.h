@@ -43,6 +43,8 @@
  * ring always exists. */
 #define XDROP_HISTORY_MAX_NODES	     1024
 #define XDROP_STATS_AGENT_TIMEOUT_MS 1000
+/* All of StatsService.RuleStats' calls to agents (made at once) end within this. */
+#define XDROP_STATS_AGENTS_DEADLINE_MS 3000
 
 struct stats;
 
@@ -68,8 +70,9 @@ void stats_free_points(Xdrop__V1__HistoryPoint *v, size_t n);
 /*
  * All known rule and whitelist counters summed across nodes (struct rule_sum,
  * rulecounters.h), sorted by (kind, id) (*out freed with free()). ask_agents also calls
- * AgentService.RuleStats on each reachable node (bounded by XDROP_STATS_AGENT_TIMEOUT_MS
- * per node) and uses its answer instead of the beacons' counters for that node. Returns 0
+ * AgentService.RuleStats on every reachable node at once (controller/fanout.h: at most
+ * XDROP_STATS_AGENT_TIMEOUT_MS per node, XDROP_STATS_AGENTS_DEADLINE_MS in all) and uses
+ * each answer instead of the beacons' counters for that node. Returns 0
  * or -ENOMEM.
  */
 int stats_rule_counters(struct stats *s, bool ask_agents, struct rule_sum **out, size_t *n);

@@ -1,17 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * talkers: cluster-wide top talkers; see talkers.h. The fan-out runs on up to
- * XDROP_TALKERS_FANOUT threads that take nodes from a shared index; each call's timeout is
- * what is left of the deadline, so the whole query is bounded whatever the node count.
+ * talkers: cluster-wide top talkers; see talkers.h. The calls go out through
+ * controller/fanout.h, so the whole query is bounded whatever the node count.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "fanout.h"
 #include "log.h"
 #include "stats.h"
 #include "talkers.h"
@@ -63,77 +61,6 @@ int talkers_check(const Xdrop__V1__TopTalkersRequest *req, struct talkers_req *q
 uint32_t talkers_node_limit(uint32_t limit)
 {
 	return limit * 4 < XDROP_TALKERS_LIMIT_MAX ? limit * 4 : XDROP_TALKERS_LIMIT_MAX;
-}
-
-/* ---- the fan-out ------------------------------------------------------------------------ */
-
-struct job {
-	const struct node_target *t;
-	Xdrop__V1__TopTalkersReply *rep; /* NULL: no answer */
-	struct rpc_status st;
-};
-
-struct fanout {
-	struct nodes *nodes;
-	Xdrop__V1__TopTalkersRequest req; /* what each node is asked */
-	struct job *jobs;
-	size_t n;
-	atomic_size_t next;
-	int64_t deadline_ms; /* monotonic */
-};
-
-static void call_one(struct fanout *f, struct job *j)
-{
-	int64_t left = f->deadline_ms - clock_mono_ms();
-	struct rpc_client_opts o = {.sz = sizeof(o),
-				    .url = j->t->addr,
-				    .auth_token = j->t->token,
-				    .timeout_ms = (unsigned)(left < XDROP_STATS_AGENT_TIMEOUT_MS
-								 ? left
-								 : XDROP_STATS_AGENT_TIMEOUT_MS),
-				    .tls = nodes_tls(f->nodes)};
-	struct rpc_client *c = NULL;
-	int err;
-
-	j->st.code = RPC_UNAVAILABLE;
-	if (left <= 0 || !j->t->addr) {
-		snprintf(j->st.message, sizeof(j->st.message), "%s",
-			 j->t->addr ? "no time left to ask it" : "it has no RPC address");
-		return;
-	}
-	err = rpc_client_open(&c, &o);
-	if (!err)
-		err = rpc_client_call(c, &xdrop__v1__agent_service__descriptor, "TopTalkers",
-				      &f->req.base, (ProtobufCMessage **)&j->rep, &j->st);
-	else
-		snprintf(j->st.message, sizeof(j->st.message), "%s", strerror(-err));
-	rpc_client_close(c);
-	if (err)
-		j->rep = NULL;
-}
-
-static void *worker(void *arg)
-{
-	struct fanout *f = arg;
-	size_t i;
-
-	while ((i = atomic_fetch_add(&f->next, 1)) < f->n)
-		call_one(f, &f->jobs[i]);
-	return NULL;
-}
-
-static void fan_out(struct fanout *f)
-{
-	pthread_t th[XDROP_TALKERS_FANOUT];
-	size_t nth = f->n < XDROP_TALKERS_FANOUT ? f->n : XDROP_TALKERS_FANOUT, started = 0;
-
-	f->deadline_ms = clock_mono_ms() + XDROP_TALKERS_DEADLINE_MS;
-	for (; started + 1 < nth; started++) /* the caller's thread is the last worker */
-		if (pthread_create(&th[started], NULL, worker, f) != 0)
-			break;
-	worker(f);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
 }
 
 /* ---- the merge -------------------------------------------------------------------------- */
@@ -204,8 +131,14 @@ static void add_node(Xdrop__V1__TopTalkersReply *out, const Xdrop__V1__TopTalker
 		all[(*nall)++] = r->talkers[i];
 }
 
+static const Xdrop__V1__TopTalkersReply *reply_of(const struct fanout_job *j)
+{
+	return (const Xdrop__V1__TopTalkersReply *)j->rep;
+}
+
 /* The merged reply, in memory of its own (strings and talkers copied). */
-static int build(const struct talkers_req *q, struct fanout *f, Xdrop__V1__TopTalkersReply **out)
+static int build(const struct talkers_req *q, const struct fanout_job *jobs, size_t n,
+		 Xdrop__V1__TopTalkersReply **out)
 {
 	Xdrop__V1__TopTalkersReply *o = calloc(1, sizeof(*o));
 	Xdrop__V1__Talker **all = NULL;
@@ -214,11 +147,11 @@ static int build(const struct talkers_req *q, struct fanout *f, Xdrop__V1__TopTa
 	if (!o)
 		return -ENOMEM;
 	xdrop__v1__top_talkers_reply__init(o);
-	for (size_t i = 0; i < f->n; i++)
-		total += f->jobs[i].rep ? f->jobs[i].rep->n_talkers : 0;
+	for (size_t i = 0; i < n; i++)
+		total += jobs[i].rep ? reply_of(&jobs[i])->n_talkers : 0;
 	all = calloc(total + 1, sizeof(*all));
-	o->nodes = calloc(f->n + 1, sizeof(char *));
-	o->missing_nodes = calloc(f->n + 1, sizeof(char *));
+	o->nodes = calloc(n + 1, sizeof(char *));
+	o->missing_nodes = calloc(n + 1, sizeof(char *));
 	o->talkers = calloc(q->limit, sizeof(*o->talkers));
 	o->by = dup_or_empty(q->by);
 	o->verdict = dup_or_empty(q->verdict);
@@ -228,12 +161,12 @@ static int build(const struct talkers_req *q, struct fanout *f, Xdrop__V1__TopTa
 		xdrop__v1__top_talkers_reply__free_unpacked(o, NULL);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < f->n; i++) {
-		struct job *j = &f->jobs[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct fanout_job *j = &jobs[i];
 
 		if (j->rep) {
 			o->nodes[o->n_nodes++] = dup_or_empty(j->t->id);
-			add_node(o, j->rep, all, &nall);
+			add_node(o, reply_of(j), all, &nall);
 		} else {
 			o->missing_nodes[o->n_missing_nodes++] = dup_or_empty(j->t->id);
 		}
@@ -290,8 +223,9 @@ static int check_one(const struct talkers_req *q, const struct node_target *t, s
 int talkers_query(struct nodes *nodes, const struct talkers_req *q,
 		  Xdrop__V1__TopTalkersReply **out, struct talkers_err *e)
 {
-	struct fanout f = {.nodes = nodes, .req = XDROP__V1__TOP_TALKERS_REQUEST__INIT};
+	Xdrop__V1__TopTalkersRequest req = XDROP__V1__TOP_TALKERS_REQUEST__INIT;
 	struct node_target *t = NULL;
+	struct fanout_job *jobs = NULL;
 	size_t n = 0;
 	int err;
 
@@ -303,37 +237,35 @@ int talkers_query(struct nodes *nodes, const struct talkers_req *q,
 		err = check_one(q, t, n, err, e);
 	if (err)
 		goto out;
-	f.req.by = (char *)q->by;
-	f.req.verdict = (char *)q->verdict;
-	f.req.window_s = q->window_s;
-	f.req.limit = q->node_id[0] ? q->limit : talkers_node_limit(q->limit);
-	f.jobs = calloc(n + 1, sizeof(*f.jobs));
-	if (!f.jobs) {
+	req.by = (char *)q->by;
+	req.verdict = (char *)q->verdict;
+	req.window_s = q->window_s;
+	req.limit = q->node_id[0] ? q->limit : talkers_node_limit(q->limit);
+	jobs = calloc(n + 1, sizeof(*jobs));
+	if (!jobs) {
 		err = -ENOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
-		f.jobs[i].t = &t[i];
-	f.n = n;
-	fan_out(&f);
-	if (q->node_id[0] && !f.jobs[0].rep) { /* the one node asked did not answer */
-		enum rpc_code code = f.jobs[0].st.code;
+		jobs[i].t = &t[i];
+	fanout_call(nodes, "TopTalkers", &req.base, jobs, n, XDROP_STATS_AGENT_TIMEOUT_MS,
+		    XDROP_TALKERS_DEADLINE_MS);
+	if (q->node_id[0] && !jobs[0].rep) { /* the one node asked did not answer */
+		enum rpc_code code = jobs[0].st.code;
 
 		/* no answer at all is UNAVAILABLE; the node's own refusal is passed on */
 		e->code = code == RPC_OK || code == RPC_DEADLINE_EXCEEDED || code == RPC_CANCELLED
 			      ? RPC_UNAVAILABLE
 			      : code;
 		snprintf(e->msg, sizeof(e->msg), "node %.64s (%.64s): %.100s", t[0].name, t[0].id,
-			 f.jobs[0].st.message);
+			 jobs[0].st.message);
 		err = -EHOSTUNREACH;
 		goto out;
 	}
-	err = build(q, &f, out);
+	err = build(q, jobs, n, out);
 out:
-	for (size_t i = 0; f.jobs && i < f.n; i++)
-		if (f.jobs[i].rep)
-			xdrop__v1__top_talkers_reply__free_unpacked(f.jobs[i].rep, NULL);
-	free(f.jobs);
+	fanout_free(jobs, n);
+	free(jobs);
 	nodes_free_targets(t, n);
 	if (err && !e->msg[0])
 		snprintf(e->msg, sizeof(e->msg), "top talkers: %s", strerror(-err));

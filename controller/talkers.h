@@ -5,8 +5,8 @@
  *
  * A request is checked as the agent checks it (talkers_check). For the whole cluster
  * (node_id ""), every reachable node (online, syncing or out of sync) is asked in
- * parallel (at most XDROP_TALKERS_FANOUT calls at once, each bounded by
- * XDROP_STATS_AGENT_TIMEOUT_MS and all by XDROP_TALKERS_DEADLINE_MS) for
+ * parallel (controller/fanout.h: each call bounded by XDROP_STATS_AGENT_TIMEOUT_MS and all
+ * by XDROP_TALKERS_DEADLINE_MS) for
  * talkers_node_limit(limit) keys, so that a key heavy on the cluster but lighter on each
  * node still makes the merged list. Replies are merged by key: packets, bytes, pps, bps
  * and error_packets summed; share = merged packets / the sum of the nodes' total_packets.
@@ -28,7 +28,6 @@
 #define XDROP_TALKERS_LIMIT_DEFAULT 10
 #define XDROP_TALKERS_LIMIT_MAX	    100
 #define XDROP_TALKERS_WINDOW_S	    10 /* the default window; 60 and 300 are the others */
-#define XDROP_TALKERS_FANOUT	    16 /* calls to nodes at once */
 #define XDROP_TALKERS_DEADLINE_MS   3000
 
 /* A checked request: the defaults filled in. */

@@ -528,6 +528,7 @@ struct fake_agent {
 	uint64_t total;
 	atomic_uint asked_limit;
 	atomic_int calls;
+	unsigned delay_ms; /* a slow agent: answers after this long */
 };
 
 static enum rpc_code talkers_h(struct rpc_call *call, const ProtobufCMessage *req,
@@ -540,6 +541,8 @@ static enum rpc_code talkers_h(struct rpc_call *call, const ProtobufCMessage *re
 
 	atomic_store(&a->asked_limit, q->limit);
 	atomic_fetch_add(&a->calls, 1);
+	if (a->delay_ms)
+		usleep(a->delay_ms * 1000);
 	for (size_t i = 0; i < 3 && a->keys[i]; i++) {
 		Xdrop__V1__Talker *t = rpc_call_alloc(call, sizeof(*t));
 
@@ -658,6 +661,42 @@ static void test_top_talkers(void **state)
 	rpc_server_close(b.srv);
 }
 
+/* Slow agents are asked at once: six that each take 600 ms all answer, where one after
+ * the other they would need 3.6 s, more than the query's 3 s (some would be missing). */
+#define SLOW_AGENTS 6
+
+static void test_top_talkers_in_parallel(void **state)
+{
+	struct fake_agent a[SLOW_AGENTS];
+	char keys[SLOW_AGENTS][65], id[SLOW_AGENTS][16];
+	Xdrop__V1__TopTalkersRequest q = XDROP__V1__TOP_TALKERS_REQUEST__INIT;
+	Xdrop__V1__TopTalkersReply *rep = NULL;
+	struct ctl c;
+
+	ctl_start(&c, 1000);
+	for (int i = 0; i < SLOW_AGENTS; i++) {
+		memset(&a[i], 0, sizeof(a[i]));
+		a[i].keys[0] = "192.0.2.99";
+		a[i].packets[0] = 100;
+		a[i].total = 100;
+		a[i].delay_ms = 600;
+		fake_start(&a[i], "slow");
+		snprintf(id[i], sizeof(id[i]), "slow-%d", i);
+		ctl_add_node(&c, id[i], a[i].url, keys[i]);
+	}
+	for (int i = 0; i < SLOW_AGENTS; i++)
+		feed_rc(&c, id[i], keys[i], -1, true, NULL, 0);
+	assert_int_equal(top(&c, &q, &rep, NULL), RPC_OK);
+	assert_int_equal(rep->n_nodes, SLOW_AGENTS);
+	assert_int_equal(rep->n_missing_nodes, 0);
+	assert_int_equal(rep->talkers[0]->packets, 100 * SLOW_AGENTS);
+	assert_true(rep->talkers[0]->share == 1.0);
+	xdrop__v1__top_talkers_reply__free_unpacked(rep, NULL);
+	ctl_stop(&c);
+	for (int i = 0; i < SLOW_AGENTS; i++)
+		rpc_server_close(a[i].srv);
+}
+
 /* Requests the agent refuses are refused here, naming the field, before any node is asked. */
 static void test_top_talkers_validation(void **state)
 {
@@ -708,6 +747,7 @@ int main(void)
 	    cmocka_unit_test(test_transitions_logged),
 	    cmocka_unit_test(test_totals_and_history_gaps),
 	    cmocka_unit_test(test_top_talkers),
+	    cmocka_unit_test(test_top_talkers_in_parallel),
 	    cmocka_unit_test(test_top_talkers_validation),
 	};
 
