@@ -17,6 +17,8 @@ struct rc_node {
 	uint64_t beacon_no;		 /* beacons taken from it */
 	int64_t at_ns;			 /* its latest beacon's sent_at */
 	int64_t seen_ms;		 /* when that beacon arrived (monotonic) */
+	uint64_t revision;		 /* its latest beacon's revision */
+	bool seeded;			 /* its full counters were read once (rc_seed) */
 };
 
 struct rc_entry {
@@ -193,6 +195,7 @@ void rc_beacon(struct rulecounters *t, const char *node, const Xdrop__V1__Beacon
 	nd->beacon_no++;
 	nd->at_ns = b->sent_at;
 	nd->seen_ms = now_ms;
+	nd->revision = b->revision;
 	for (size_t pass = 0; pass < 2; pass++) {
 		Xdrop__V1__RuleCounter **v = pass ? b->rule_counters : b->top_rules;
 		size_t n = pass ? b->n_rule_counters : b->n_top_rules;
@@ -206,6 +209,44 @@ void rc_beacon(struct rulecounters *t, const char *node, const Xdrop__V1__Beacon
 			if (e)
 				take(e, v[i], nd->beacon_no);
 		}
+	}
+}
+
+/* The slot of a node heard from, or -1. */
+static long known_slot(const struct rulecounters *t, const char *node)
+{
+	for (size_t i = 0; i < t->nnodes; i++)
+		if (t->nodes[i].id[0] && !strcmp(t->nodes[i].id, node))
+			return (long)i;
+	return -1;
+}
+
+bool rc_seeded(const struct rulecounters *t, const char *node)
+{
+	long slot = known_slot(t, node);
+
+	return slot < 0 || t->nodes[slot].seeded;
+}
+
+void rc_seed(struct rulecounters *t, const char *node, const Xdrop__V1__RuleCounter *const *v,
+	     size_t n)
+{
+	long slot = known_slot(t, node);
+	struct rc_node *nd;
+
+	if (slot < 0)
+		return;
+	nd = &t->nodes[slot];
+	nd->seeded = true;
+	for (size_t i = 0; i < n; i++) {
+		struct rc_entry *e;
+
+		if (!v[i]->id || !v[i]->id[0] || strlen(v[i]->id) > XDROP_STORE_MAX_ID)
+			continue;
+		e = lookup(t, (uint32_t)slot, kind_of(v[i]->kind), v[i]->id,
+			   nd->revision >= t->min_rev);
+		if (e)
+			take(e, v[i], nd->beacon_no);
 	}
 }
 

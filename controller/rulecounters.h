@@ -55,6 +55,17 @@ void rc_close(struct rulecounters *t);
 void rc_beacon(struct rulecounters *t, const char *node, const Xdrop__V1__Beacon *b,
 	       int64_t now_ms);
 
+/*
+ * A node's counters as its agent reported them all at once (AgentService.RuleStats): what
+ * a controller that started after the agent needs, since beacons carry only the counters
+ * that changed (unchanged ones come back only with the slow refresh). Entries are created
+ * as by the node's latest beacon (and only for a node heard from). rc_seeded is true once
+ * done for the node (or for a node not heard from: nothing to seed yet).
+ */
+void rc_seed(struct rulecounters *t, const char *node, const Xdrop__V1__RuleCounter *const *v,
+	     size_t n);
+bool rc_seeded(const struct rulecounters *t, const char *node);
+
 /* From now on a beacon below revision rev creates no entry (see above). */
 void rc_set_min_revision(struct rulecounters *t, uint64_t rev);
 

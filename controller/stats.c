@@ -45,6 +45,7 @@ struct stats {
 	uint64_t seen_rev;	 /* the change log is read up to here for deletes */
 	uint64_t agent_failures; /* RuleStats calls to agents that failed */
 	struct ticker *sampler;	 /* one sample a second; NULL until started */
+	struct ticker *seeder;	 /* reads new nodes' counters; NULL until started */
 };
 
 static void beacon_hook(void *arg, const char *id, const Xdrop__V1__Beacon *b);
@@ -222,6 +223,11 @@ static void sample_tick(void *arg)
 	stats_sample(arg);
 }
 
+static void seed_tick(void *arg)
+{
+	stats_seed(arg);
+}
+
 int stats_open(struct stats **out, struct nodes *nodes, unsigned history_s)
 {
 	struct ticker_opts o = {.sz = sizeof(o),
@@ -255,6 +261,14 @@ int stats_open(struct stats **out, struct nodes *nodes, unsigned history_s)
 	nodes_set_beacon_hook(nodes, beacon_hook, s);
 	o.arg = s;
 	err = ticker_start(&s->sampler, &o);
+	if (!err) {
+		/* on a thread of its own: a slow agent must not delay the history's samples */
+		o.name = "xdrop-seed";
+		o.period_ms = XDROP_STATS_SEED_MS;
+		o.first_now = false;
+		o.fn = seed_tick;
+		err = ticker_start(&s->seeder, &o);
+	}
 	if (err) {
 		stats_close(s);
 		return err;
@@ -267,6 +281,7 @@ void stats_close(struct stats *s)
 {
 	if (!s)
 		return;
+	ticker_stop(s->seeder);
 	ticker_stop(s->sampler);
 	nodes_set_beacon_hook(s->nodes, NULL, NULL);
 	for (size_t i = 0; i < s->nrings; i++)
@@ -537,6 +552,38 @@ out:
 	free(jobs);
 	nodes_free_targets(t, n);
 	return answered;
+}
+
+void stats_seed(struct stats *s)
+{
+	Xdrop__V1__RuleStatsRequest req = XDROP__V1__RULE_STATS_REQUEST__INIT;
+	struct node_target *t = NULL;
+	struct fanout_job *jobs = NULL;
+	size_t n = 0, k = 0;
+
+	if (nodes_targets(s->nodes, NULL, &t, &n) < 0)
+		return;
+	jobs = calloc(n + 1, sizeof(*jobs));
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; jobs && i < n; i++)
+		if (!rc_seeded(s->rc, t[i].id))
+			jobs[k++].t = &t[i];
+	pthread_mutex_unlock(&s->lock);
+	if (k)
+		fanout_call(s->nodes, "RuleStats", &req.base, jobs, k, XDROP_STATS_AGENT_TIMEOUT_MS,
+			    XDROP_STATS_AGENTS_DEADLINE_MS);
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < k; i++) {
+		const Xdrop__V1__RuleStatsReply *rep = (const void *)jobs[i].rep;
+
+		if (rep) /* else tried again at the next tick */
+			rc_seed(s->rc, jobs[i].t->id,
+				(const Xdrop__V1__RuleCounter *const *)rep->rules, rep->n_rules);
+	}
+	pthread_mutex_unlock(&s->lock);
+	fanout_free(jobs, k);
+	free(jobs);
+	nodes_free_targets(t, n);
 }
 
 int stats_rule_counters(struct stats *s, bool ask, struct rule_sum **out, size_t *n)

@@ -19,8 +19,10 @@
  * is fresh (a node silent for the health timeout makes the sum `stale`), `at` the oldest
  * contributing node's measurement time. StatsService.RuleStats (stats_rule_counters with
  * ask_agents) asks AgentService.RuleStats on every reachable node and uses its answer
- * instead of the beacons' for that node. Counters of deleted rules and entries (read from
- * the change log at each sample and each query) and of deleted nodes are forgotten.
+ * instead of the beacons' for that node. Each node's full counters are also read once
+ * when it is first heard from (stats_seed), since its beacons carry only changes.
+ * Counters of deleted rules and entries (read from the change log at each sample and each
+ * query) and of deleted nodes are forgotten.
  */
 #ifndef XDROP_CONTROLLER_STATS_H
 #define XDROP_CONTROLLER_STATS_H
@@ -43,6 +45,8 @@
  * ring always exists. */
 #define XDROP_HISTORY_MAX_NODES	     1024
 #define XDROP_STATS_AGENT_TIMEOUT_MS 1000
+/* How often nodes heard from whose full counters were not read yet are asked for them. */
+#define XDROP_STATS_SEED_MS 2000
 /* All of StatsService.RuleStats' calls to agents (made at once) end within this. */
 #define XDROP_STATS_AGENTS_DEADLINE_MS 3000
 
@@ -80,6 +84,15 @@ int stats_rule_counters(struct stats *s, bool ask_agents, struct rule_sum **out,
 /* Binary search in stats_rule_counters' array; NULL when absent. */
 const struct rule_sum *stats_rule_find(const struct rule_sum *v, size_t n, enum store_kind kind,
 				       const char *id);
+
+/*
+ * Asks every reachable node not asked yet (since it was first heard from) for all its rule
+ * and whitelist counters (AgentService.RuleStats) and keeps them: beacons carry only what
+ * changed, so a controller started after its agents would otherwise miss unchanged
+ * counters until the agents' slow refresh. A ticker calls it every XDROP_STATS_SEED_MS;
+ * a node that does not answer is asked again at the next call.
+ */
+void stats_seed(struct stats *s);
 
 /* Reads the change log since the last call and forgets the counters of what it deleted
  * (stats_sample and stats_rule_counters call it). */

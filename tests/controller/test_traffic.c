@@ -36,6 +36,8 @@
 #define WL    (&xdrop__v1__whitelist_service__descriptor)
 #define NODES (&xdrop__v1__node_service__descriptor)
 #define STATS (&xdrop__v1__stats_service__descriptor)
+/* A node address where nothing listens (a refused TCP connection: fails at once). */
+#define NOWHERE "tcp://127.0.0.1:9"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
@@ -180,8 +182,8 @@ static void test_rule_and_whitelist_counters(void **state)
 	create_rule(&c, "pass-1", "192.0.2.1", "pass");
 	create_rule(&c, "drop-1", "192.0.2.2", "drop");
 	create_wl(&c, "wl-1", "198.51.100.7");
-	ctl_add_node(&c, "n1", NULL, k1);
-	ctl_add_node(&c, "n2", NULL, k2);
+	ctl_add_node(&c, "n1", NOWHERE, k1);
+	ctl_add_node(&c, "n2", NOWHERE, k2);
 
 	/* the pass rule and the whitelist entry never drop: before, they showed 0 */
 	a[0] = counter("pass-1", "rule", 166836, 166836 * 98, 0, 1000);
@@ -279,7 +281,7 @@ static void test_deleted_rule_counters_gone(void **state)
 
 	ctl_start(&c, 1000);
 	create_rule(&c, "gone-1", "192.0.2.9", "drop");
-	ctl_add_node(&c, "n1", NULL, k1);
+	ctl_add_node(&c, "n1", NOWHERE, k1);
 	store_revision(c.store, &before);
 	feed_rc(&c, "n1", k1, -1, true, pa, 1);
 	assert_true(has_counter(&c, "gone-1"));
@@ -300,6 +302,62 @@ static void test_deleted_rule_counters_gone(void **state)
 	assert_int_equal(ctl_call(c.admin, NODES, "Delete", &del, NULL, NULL), RPC_OK);
 	assert_false(has_counter(&c, "kept-1"));
 	ctl_stop(&c);
+}
+
+/* A controller started after its agents reads each node's full counters once: the
+ * beacons carry only what changed, and these counters do not change. */
+static atomic_int seed_calls;
+
+static enum rpc_code seed_rule_stats_h(struct rpc_call *call, const ProtobufCMessage *req,
+				       ProtobufCMessage *resp, void *arg)
+{
+	static Xdrop__V1__RuleCounter rc = XDROP__V1__RULE_COUNTER__INIT;
+	static Xdrop__V1__RuleCounter *v[1] = {&rc};
+	Xdrop__V1__RuleStatsReply *r = (Xdrop__V1__RuleStatsReply *)resp;
+
+	atomic_fetch_add(&seed_calls, 1);
+	rc.id = "quiet-1";
+	rc.kind = "rule";
+	rc.match_count = 31337;
+	rc.match_bytes = 31337 * 64;
+	r->rules = v;
+	r->n_rules = 1;
+	return RPC_OK;
+}
+
+static void test_counters_read_once_from_new_nodes(void **state)
+{
+	struct rpc_server_opts so = {
+	    .sz = sizeof(so), .url = "tcp://127.0.0.1:0", .workers = 2, .name = "seed-agent"};
+	struct rpc_server *agent = NULL;
+	struct ctl c;
+	char key[65], url[64];
+	Xdrop__V1__Rule *r;
+	int calls;
+
+	assert_int_equal(rpc_server_open(&agent, &so), 0);
+	assert_int_equal(rpc_server_register(agent, &xdrop__v1__agent_service__descriptor,
+					     "RuleStats", seed_rule_stats_h, NULL),
+			 0);
+	assert_int_equal(rpc_server_start(agent), 0);
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", rpc_server_port(agent));
+	ctl_start(&c, 1000);
+	create_rule(&c, "quiet-1", "192.0.2.13", "pass");
+	ctl_add_node(&c, "n1", url, key);
+	stats_seed(c.stats); /* not heard from yet: nothing to ask */
+	assert_int_equal(atomic_load(&seed_calls), 0);
+	feed_rc(&c, "n1", key, -1, true, NULL, 0); /* a beacon without rule counters */
+	stats_seed(c.stats);
+	calls = atomic_load(&seed_calls);
+	assert_true(calls >= 1); /* the seeder's own tick may have come first */
+	r = get_rule(&c, "quiet-1");
+	assert_int_equal(r->stats->match_count, 31337);
+	assert_int_equal(r->stats->match_bytes, 31337 * 64);
+	xdrop__v1__rule__free_unpacked(r, NULL);
+	stats_seed(c.stats); /* once per node */
+	assert_int_equal(atomic_load(&seed_calls), calls);
+	ctl_stop(&c);
+	rpc_server_close(agent);
 }
 
 /* ---- stale figures and filtering states -------------------------------------------------- */
@@ -344,9 +402,9 @@ static void test_stale_and_filtering(void **state)
 
 	ctl_start(&c, 100); /* health timeout: 300 ms */
 	create_rule(&c, "r-1", "192.0.2.11", "drop");
-	ctl_add_node(&c, "attached", NULL, k1);
-	ctl_add_node(&c, "detached", NULL, k2);
-	ctl_add_node(&c, "silent", NULL, k3);
+	ctl_add_node(&c, "attached", NOWHERE, k1);
+	ctl_add_node(&c, "detached", NOWHERE, k2);
+	ctl_add_node(&c, "silent", NOWHERE, k3);
 	feed_rc(&c, "attached", k1, -1, true, pa, 1);
 	feed_rc(&c, "detached", k2, -1, false, NULL, 0);
 	check_filtering(&c, "attached", "active", false);
@@ -416,7 +474,7 @@ static void test_transitions_logged(void **state)
 	struct store_rev rev;
 
 	ctl_start(&c, 100);
-	ctl_add_node(&c, "edge-7", NULL, k1);
+	ctl_add_node(&c, "edge-7", NOWHERE, k1);
 	snprintf(path, sizeof(path), "%s/stderr.log", c.dir);
 	fflush(stderr);
 	saved = dup(2);
@@ -460,8 +518,8 @@ static void test_totals_and_history_gaps(void **state)
 	size_t gaps = 0, data = 0;
 
 	ctl_start(&c, 100);
-	ctl_add_node(&c, "h1", NULL, k1);
-	ctl_add_node(&c, "h2", NULL, k2);
+	ctl_add_node(&c, "h1", NOWHERE, k1);
+	ctl_add_node(&c, "h2", NOWHERE, k2);
 	stats_sample(c.stats); /* no node heard from: a gap, not a zero */
 	cn.rx = 100;
 	cn.rx_bytes = 6400;
@@ -606,7 +664,7 @@ static void test_top_talkers(void **state)
 	ctl_add_node(&c, "a", a.url, ka);
 	ctl_add_node(&c, "b", b.url, kb);
 	ctl_add_node(&c, "dead", "tcp://127.0.0.1:9", kd); /* online, but nothing answers */
-	ctl_add_node(&c, "off", NULL, ko);		   /* never heard from */
+	ctl_add_node(&c, "off", NOWHERE, ko);		   /* never heard from */
 	feed_rc(&c, "a", ka, -1, true, NULL, 0);
 	feed_rc(&c, "b", kb, -1, true, NULL, 0);
 	feed_rc(&c, "dead", kd, -1, true, NULL, 0);
@@ -743,6 +801,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rule_and_whitelist_counters),
 	    cmocka_unit_test(test_deleted_rule_counters_gone),
+	    cmocka_unit_test(test_counters_read_once_from_new_nodes),
 	    cmocka_unit_test(test_stale_and_filtering),
 	    cmocka_unit_test(test_transitions_logged),
 	    cmocka_unit_test(test_totals_and_history_gaps),
