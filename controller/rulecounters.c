@@ -19,7 +19,12 @@ struct rc_node {
 	int64_t seen_ms;		 /* when that beacon arrived (monotonic) */
 	uint64_t revision;		 /* its latest beacon's revision */
 	bool seeded;			 /* its full counters were read once (rc_seed) */
+	int64_t seed_next_ms;		 /* no attempt before (monotonic) */
+	int64_t seed_backoff_ms;	 /* the wait after the next failure */
 };
+
+#define RC_SEED_RETRY_MS     2000	     /* a node that did not answer: asked again after */
+#define RC_SEED_RETRY_MAX_MS (5 * 60 * 1000) /* ... doubling up to this */
 
 struct rc_entry {
 	struct rc_entry *next;
@@ -221,11 +226,25 @@ static long known_slot(const struct rulecounters *t, const char *node)
 	return -1;
 }
 
-bool rc_seeded(const struct rulecounters *t, const char *node)
+bool rc_seed_due(const struct rulecounters *t, const char *node, int64_t now_ms)
 {
 	long slot = known_slot(t, node);
 
-	return slot < 0 || t->nodes[slot].seeded;
+	return slot >= 0 && !t->nodes[slot].seeded && now_ms >= t->nodes[slot].seed_next_ms;
+}
+
+void rc_seed_failed(struct rulecounters *t, const char *node, int64_t now_ms)
+{
+	long slot = known_slot(t, node);
+	struct rc_node *nd;
+
+	if (slot < 0)
+		return;
+	nd = &t->nodes[slot];
+	nd->seed_backoff_ms = nd->seed_backoff_ms ? nd->seed_backoff_ms * 2 : RC_SEED_RETRY_MS;
+	if (nd->seed_backoff_ms > RC_SEED_RETRY_MAX_MS)
+		nd->seed_backoff_ms = RC_SEED_RETRY_MAX_MS;
+	nd->seed_next_ms = now_ms + nd->seed_backoff_ms;
 }
 
 void rc_seed(struct rulecounters *t, const char *node, const Xdrop__V1__RuleCounter *const *v,

@@ -59,12 +59,15 @@ void rc_beacon(struct rulecounters *t, const char *node, const Xdrop__V1__Beacon
  * A node's counters as its agent reported them all at once (AgentService.RuleStats): what
  * a controller that started after the agent needs, since beacons carry only the counters
  * that changed (unchanged ones come back only with the slow refresh). Entries are created
- * as by the node's latest beacon (and only for a node heard from). rc_seeded is true once
- * done for the node (or for a node not heard from: nothing to seed yet).
+ * as by the node's latest beacon (and only for a node heard from). rc_seed_due is true
+ * for a node heard from and not seeded yet, unless a failed attempt (rc_seed_failed) is
+ * too recent: a node that does not answer is asked again after 2 s, then 4, 8... up to
+ * 5 min.
  */
 void rc_seed(struct rulecounters *t, const char *node, const Xdrop__V1__RuleCounter *const *v,
 	     size_t n);
-bool rc_seeded(const struct rulecounters *t, const char *node);
+bool rc_seed_due(const struct rulecounters *t, const char *node, int64_t now_ms);
+void rc_seed_failed(struct rulecounters *t, const char *node, int64_t now_ms);
 
 /* From now on a beacon below revision rev creates no entry (see above). */
 void rc_set_min_revision(struct rulecounters *t, uint64_t rev);

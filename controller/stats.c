@@ -566,7 +566,7 @@ void stats_seed(struct stats *s)
 	jobs = calloc(n + 1, sizeof(*jobs));
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; jobs && i < n; i++)
-		if (!rc_seeded(s->rc, t[i].id))
+		if (rc_seed_due(s->rc, t[i].id, clock_mono_ms()))
 			jobs[k++].t = &t[i];
 	pthread_mutex_unlock(&s->lock);
 	if (k)
@@ -576,9 +576,11 @@ void stats_seed(struct stats *s)
 	for (size_t i = 0; i < k; i++) {
 		const Xdrop__V1__RuleStatsReply *rep = (const void *)jobs[i].rep;
 
-		if (rep) /* else tried again at the next tick */
+		if (rep)
 			rc_seed(s->rc, jobs[i].t->id,
 				(const Xdrop__V1__RuleCounter *const *)rep->rules, rep->n_rules);
+		else
+			rc_seed_failed(s->rc, jobs[i].t->id, clock_mono_ms());
 	}
 	pthread_mutex_unlock(&s->lock);
 	fanout_free(jobs, k);

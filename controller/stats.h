@@ -90,7 +90,7 @@ const struct rule_sum *stats_rule_find(const struct rule_sum *v, size_t n, enum 
  * and whitelist counters (AgentService.RuleStats) and keeps them: beacons carry only what
  * changed, so a controller started after its agents would otherwise miss unchanged
  * counters until the agents' slow refresh. A ticker calls it every XDROP_STATS_SEED_MS;
- * a node that does not answer is asked again at the next call.
+ * a node that does not answer is asked again later, backing off (rulecounters.h).
  */
 void stats_seed(struct stats *s);
 

@@ -306,7 +306,7 @@ static void test_deleted_rule_counters_gone(void **state)
 
 /* A controller started after its agents reads each node's full counters once: the
  * beacons carry only what changed, and these counters do not change. */
-static atomic_int seed_calls;
+static atomic_int seed_calls, failing_calls;
 
 static enum rpc_code seed_rule_stats_h(struct rpc_call *call, const ProtobufCMessage *req,
 				       ProtobufCMessage *resp, void *arg)
@@ -315,6 +315,10 @@ static enum rpc_code seed_rule_stats_h(struct rpc_call *call, const ProtobufCMes
 	static Xdrop__V1__RuleCounter *v[1] = {&rc};
 	Xdrop__V1__RuleStatsReply *r = (Xdrop__V1__RuleStatsReply *)resp;
 
+	if (arg) { /* an agent that fails */
+		atomic_fetch_add(&failing_calls, 1);
+		return rpc_call_error(call, RPC_INTERNAL, NULL, "broken");
+	}
 	atomic_fetch_add(&seed_calls, 1);
 	rc.id = "quiet-1";
 	rc.kind = "rule";
@@ -329,9 +333,9 @@ static void test_counters_read_once_from_new_nodes(void **state)
 {
 	struct rpc_server_opts so = {
 	    .sz = sizeof(so), .url = "tcp://127.0.0.1:0", .workers = 2, .name = "seed-agent"};
-	struct rpc_server *agent = NULL;
+	struct rpc_server *agent = NULL, *broken = NULL;
 	struct ctl c;
-	char key[65], url[64];
+	char key[65], bkey[65], url[64], burl[64];
 	Xdrop__V1__Rule *r;
 	int calls;
 
@@ -341,6 +345,12 @@ static void test_counters_read_once_from_new_nodes(void **state)
 			 0);
 	assert_int_equal(rpc_server_start(agent), 0);
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", rpc_server_port(agent));
+	assert_int_equal(rpc_server_open(&broken, &so), 0);
+	assert_int_equal(rpc_server_register(broken, &xdrop__v1__agent_service__descriptor,
+					     "RuleStats", seed_rule_stats_h, &c),
+			 0);
+	assert_int_equal(rpc_server_start(broken), 0);
+	snprintf(burl, sizeof(burl), "tcp://127.0.0.1:%d", rpc_server_port(broken));
 	ctl_start(&c, 1000);
 	create_rule(&c, "quiet-1", "192.0.2.13", "pass");
 	ctl_add_node(&c, "n1", url, key);
@@ -356,8 +366,19 @@ static void test_counters_read_once_from_new_nodes(void **state)
 	xdrop__v1__rule__free_unpacked(r, NULL);
 	stats_seed(c.stats); /* once per node */
 	assert_int_equal(atomic_load(&seed_calls), calls);
+
+	/* a node that fails is asked again, but not at every tick: after 2 s, 4 s, ... */
+	ctl_add_node(&c, "n2", burl, bkey);
+	feed_rc(&c, "n2", bkey, -1, true, NULL, 0);
+	stats_seed(c.stats);
+	calls = atomic_load(&failing_calls);
+	assert_true(calls >= 1);
+	stats_seed(c.stats);
+	stats_seed(c.stats);
+	assert_int_equal(atomic_load(&failing_calls), calls);
 	ctl_stop(&c);
 	rpc_server_close(agent);
+	rpc_server_close(broken);
 }
 
 /* ---- stale figures and filtering states -------------------------------------------------- */
