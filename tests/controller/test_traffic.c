@@ -13,7 +13,6 @@
  * checking its request like the agent does.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -25,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "../lib/capture.h"
 #include "clock.h"
 #include "harness.h"
 #include "log.h"
@@ -457,27 +457,13 @@ static void test_stale_and_filtering(void **state)
 
 /* ---- transitions logged both ways ------------------------------------------------------- */
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, 1 << 20);
-	size_t n;
-
-	assert_non_null(f);
-	assert_non_null(buf);
-	n = fread(buf, 1, (1 << 20) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 static bool wait_log(const char *path, const char *what, unsigned timeout_ms)
 {
 	long t0 = now_ms();
 
 	while (now_ms() - t0 <= (long)timeout_ms) {
-		char *log = slurp(path);
-		bool found = strstr(log, what) != NULL;
+		char *log = capture_slurp(path);
+		bool found = log && strstr(log, what) != NULL;
 
 		free(log);
 		if (found)
@@ -491,18 +477,14 @@ static void test_transitions_logged(void **state)
 {
 	struct ctl c;
 	char k1[65], path[128];
-	int saved, fd;
 	struct store_rev rev;
+	int saved;
 
 	ctl_start(&c, 100);
 	ctl_add_node(&c, "edge-7", NOWHERE, k1);
 	snprintf(path, sizeof(path), "%s/stderr.log", c.dir);
-	fflush(stderr);
-	saved = dup(2);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(saved >= 0 && fd >= 0);
-	dup2(fd, 2);
-	close(fd);
+	saved = capture_stderr(path);
+	assert_true(saved >= 0);
 	log_set_level(LOG_LEVEL_INFO);
 
 	feed_rc(&c, "edge-7", k1, -1, true, NULL, 0);
@@ -520,9 +502,7 @@ static void test_transitions_logged(void **state)
 	assert_true(wait_log(path, "node edge-7 (edge-7) syncing -> out_of_sync", 5000));
 
 	log_set_level(LOG_LEVEL_WARN);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
+	capture_end(saved);
 	ctl_stop(&c);
 }
 
