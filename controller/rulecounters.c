@@ -394,40 +394,89 @@ static struct rule_sum *append(struct rule_sum **v, size_t *n, size_t *cap)
 	return &(*v)[(*n)++];
 }
 
+/* One node's part of e's sum: counts always, rates only while it moves (see above). */
+static void entry_sum(const struct rulecounters *t, const struct rc_entry *e, int64_t now_ms,
+		      int64_t stale_ms, struct rule_sum *s)
+{
+	const struct rc_node *nd = &t->nodes[e->node];
+	bool stale = now_ms - nd->seen_ms > stale_ms;
+	/* not in the latest beacon: unchanged since, so not moving */
+	bool moving = !stale && e->beacon_no == nd->beacon_no;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->id, sizeof(s->id), "%s", e->id);
+	s->kind = e->kind;
+	s->match_count = e->match_count;
+	s->drop_count = e->drop_count;
+	s->match_bytes = e->match_bytes;
+	s->drop_bytes = e->drop_bytes;
+	if (moving) {
+		s->pps = e->pps;
+		s->match_pps = e->match_pps;
+		s->drop_pps = e->drop_pps;
+		s->match_bps = e->match_bps;
+		s->drop_bps = e->drop_bps;
+	}
+	s->at = nd->at_ns;
+	s->stale = stale;
+}
+
+/* Adds v to the sum d of the same rule: counts and rates summed, the oldest at, any
+ * stale. */
+static void sum_add(struct rule_sum *d, const struct rule_sum *v)
+{
+	d->match_count += v->match_count;
+	d->drop_count += v->drop_count;
+	d->match_bytes += v->match_bytes;
+	d->drop_bytes += v->drop_bytes;
+	d->pps += v->pps;
+	d->match_pps += v->match_pps;
+	d->drop_pps += v->drop_pps;
+	d->match_bps += v->match_bps;
+	d->drop_bps += v->drop_bps;
+	if (v->at && (!d->at || v->at < d->at))
+		d->at = v->at;
+	d->stale = d->stale || v->stale;
+}
+
 int rc_collect(struct rulecounters *t, int64_t now_ms, int64_t stale_ms,
 	       bool (*skip)(void *arg, const char *node), void *arg, struct rule_sum **v, size_t *n,
 	       size_t *cap)
 {
 	for (size_t i = 0; i < t->nb; i++)
 		for (struct rc_entry *e = t->b[i]; e; e = e->next) {
-			const struct rc_node *nd = &t->nodes[e->node];
-			bool stale = now_ms - nd->seen_ms > stale_ms;
-			/* not in the latest beacon: unchanged since, so not moving */
-			bool moving = !stale && e->beacon_no == nd->beacon_no;
 			struct rule_sum *s;
 
-			if (skip && skip(arg, nd->id))
+			if (skip && skip(arg, t->nodes[e->node].id))
 				continue;
 			s = append(v, n, cap);
 			if (!s)
 				return -ENOMEM;
-			snprintf(s->id, sizeof(s->id), "%s", e->id);
-			s->kind = e->kind;
-			s->match_count = e->match_count;
-			s->drop_count = e->drop_count;
-			s->match_bytes = e->match_bytes;
-			s->drop_bytes = e->drop_bytes;
-			if (moving) {
-				s->pps = e->pps;
-				s->match_pps = e->match_pps;
-				s->drop_pps = e->drop_pps;
-				s->match_bps = e->match_bps;
-				s->drop_bps = e->drop_bps;
-			}
-			s->at = nd->at_ns;
-			s->stale = stale;
+			entry_sum(t, e, now_ms, stale_ms, s);
 		}
 	return 0;
+}
+
+void rc_sum_ids(struct rulecounters *t, int64_t now_ms, int64_t stale_ms, enum store_kind kind,
+		const char *const *ids, size_t n, struct rule_sum *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].kind = kind;
+		if (!ids[i] || strlen(ids[i]) > XDROP_STORE_MAX_ID)
+			continue;
+		snprintf(out[i].id, sizeof(out[i].id), "%s", ids[i]);
+		for (size_t k = 0; k < t->nnodes; k++) { /* one lookup per node */
+			const struct rc_entry *e =
+			    t->nodes[k].id[0] ? lookup(t, (uint32_t)k, kind, ids[i], false) : NULL;
+			struct rule_sum one;
+
+			if (!e)
+				continue;
+			entry_sum(t, e, now_ms, stale_ms, &one);
+			sum_add(&out[i], &one);
+		}
+	}
 }
 
 int rc_sum_append(const Xdrop__V1__RuleCounter *c, int64_t at, struct rule_sum **v, size_t *n,
@@ -479,18 +528,7 @@ void rc_merge(struct rule_sum *v, size_t *n)
 			v[k++] = v[i];
 			continue;
 		}
-		d->match_count += v[i].match_count;
-		d->drop_count += v[i].drop_count;
-		d->match_bytes += v[i].match_bytes;
-		d->drop_bytes += v[i].drop_bytes;
-		d->pps += v[i].pps;
-		d->match_pps += v[i].match_pps;
-		d->drop_pps += v[i].drop_pps;
-		d->match_bps += v[i].match_bps;
-		d->drop_bps += v[i].drop_bps;
-		if (v[i].at < d->at)
-			d->at = v[i].at;
-		d->stale = d->stale || v[i].stale;
+		sum_add(d, &v[i]);
 	}
 	*n = k;
 }

@@ -96,6 +96,11 @@ int rc_collect(struct rulecounters *t, int64_t now_ms, int64_t stale_ms,
 	       bool (*skip)(void *arg, const char *node), void *arg, struct rule_sum **v, size_t *n,
 	       size_t *cap);
 
+/* out[i] = the sum across nodes of ids[i] of kind (zero when no node reported it), as
+ * rc_collect and rc_merge would give it, by one lookup per node and id. */
+void rc_sum_ids(struct rulecounters *t, int64_t now_ms, int64_t stale_ms, enum store_kind kind,
+		const char *const *ids, size_t n, struct rule_sum *out);
+
 /* Appends one rule_sum made of c (kind from c->kind) measured at `at`, fresh. */
 int rc_sum_append(const Xdrop__V1__RuleCounter *c, int64_t at, struct rule_sum **v, size_t *n,
 		  size_t *cap);

@@ -617,6 +617,16 @@ int stats_rule_counters(struct stats *s, bool ask, struct rule_sum **out, size_t
 	return 0;
 }
 
+void stats_rule_sums(struct stats *s, enum store_kind kind, const char *const *ids, size_t n,
+		     struct rule_sum *out)
+{
+	stats_forget_deleted(s);
+	forget_nodes(s);
+	pthread_mutex_lock(&s->lock);
+	rc_sum_ids(s->rc, clock_mono_ms(), nodes_health_timeout_ms(s->nodes), kind, ids, n, out);
+	pthread_mutex_unlock(&s->lock);
+}
+
 const struct rule_sum *stats_rule_find(const struct rule_sum *v, size_t n, enum store_kind kind,
 				       const char *id)
 {

@@ -81,6 +81,12 @@ void stats_free_points(Xdrop__V1__HistoryPoint *v, size_t n);
  */
 int stats_rule_counters(struct stats *s, bool ask_agents, struct rule_sum **out, size_t *n);
 
+/* out[i] = the counters of ids[i] of kind summed across nodes (zero when no node reported
+ * them), from the beacons only: what lists of n items need, without collecting every
+ * counter known. */
+void stats_rule_sums(struct stats *s, enum store_kind kind, const char *const *ids, size_t n,
+		     struct rule_sum *out);
+
 /* Binary search in stats_rule_counters' array; NULL when absent. */
 const struct rule_sum *stats_rule_find(const struct rule_sum *v, size_t n, enum store_kind kind,
 				       const char *id);

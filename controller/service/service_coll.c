@@ -83,28 +83,21 @@ static Xdrop__V1__RuleStats *rule_stats(const struct rule_sum *rs, const char *a
 	return st;
 }
 
-/* Attaches summed counters (malloc'd, freed with the item) to each item of kind. */
-static void attach_stats(const struct rule_sum *sums, size_t nsums, enum store_kind kind, void **v,
-			 size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		ProtobufCMessage *m = v[i];
-		const struct rule_sum *rs = stats_rule_find(sums, nsums, kind, pbf_str(m, "id"));
-
-		pbf_set_ptr(m, "stats", rule_stats(rs, pbf_str(m, "action")));
-	}
-}
-
-/* The kind's counters on its items (rules and whitelist entries). */
+/* The kind's summed counters on its items (RuleStats, malloc'd, freed with the item). */
 static void add_counters(struct service *s, const struct svc_coll *c, void **v, size_t n)
 {
-	struct rule_sum *sums = NULL;
-	size_t nsums = 0;
+	const char **ids = calloc(n + 1, sizeof(*ids));
+	struct rule_sum *sums = calloc(n + 1, sizeof(*sums));
 
-	if (stats_rule_counters(s->stats, false, &sums, &nsums) == 0) {
-		attach_stats(sums, nsums, c->kind, v, n);
-		free(sums);
-	}
+	for (size_t i = 0; ids && sums && i < n; i++)
+		ids[i] = pbf_str(v[i], "id");
+	if (ids && sums)
+		stats_rule_sums(s->stats, c->kind, ids, n, sums);
+	for (size_t i = 0; i < n; i++)
+		pbf_set_ptr(v[i], "stats",
+			    rule_stats(ids && sums ? &sums[i] : NULL, pbf_str(v[i], "action")));
+	free(ids);
+	free(sums);
 }
 
 static void free_items_v(void *v, size_t n)
