@@ -5,12 +5,14 @@
  * them: pass-rule, drop-rule and whitelist counters from the beacons' rule_counters summed
  * exactly across two nodes in RuleService and WhitelistService List/Get, Top and
  * StatsService.RuleStats; rates only from a node's latest beacon; the counters of a deleted
- * rule gone and not brought back by a late beacon; per-rule and node figures stale after
- * the health timeout, with the filtering states active, inactive, presumed and unknown;
- * every status transition logged both ways with the node's name and id; totals summing
- * every Counters and Rates field; history gaps that carry no rates; and
- * StatsService.TopTalkers merging fake agents' replies, naming the nodes missing, and
- * checking its request like the agent does.
+ * rule gone and not brought back by a late beacon, a deleted node's too; the counter table
+ * bounded; a new node's full counters read once (AgentService.RuleStats), a failing one
+ * asked again with a back-off; per-rule and node figures stale after the health timeout,
+ * with the filtering states active, inactive, presumed and unknown; every status
+ * transition logged both ways with the node's name and id; totals summing every Counters
+ * and Rates field; history gaps that carry no rates; and StatsService.TopTalkers merging
+ * fake agents' replies (slow ones asked at once), naming the nodes missing, and checking
+ * its request like the agent does.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -302,6 +304,36 @@ static void test_deleted_rule_counters_gone(void **state)
 	assert_int_equal(ctl_call(c.admin, NODES, "Delete", &del, NULL, NULL), RPC_OK);
 	assert_false(has_counter(&c, "kept-1"));
 	ctl_stop(&c);
+}
+
+/* The table is bounded: entries beyond its size are refused and counted, the ones held
+ * keep their exact figures. */
+static void test_counter_table_bounded(void **state)
+{
+	struct rulecounters *t = NULL;
+	Xdrop__V1__Beacon b = XDROP__V1__BEACON__INIT;
+	Xdrop__V1__RuleCounter a[3] = {counter("a", "rule", 1, 64, 1, 0),
+				       counter("b", "rule", 2, 128, 2, 0),
+				       counter("c", "whitelist", 3, 192, 0, 0)},
+			       *pa[3] = {&a[0], &a[1], &a[2]};
+	struct rule_sum sums[1];
+	const char *ids[1] = {"a"};
+	uint64_t refused = 0;
+
+	assert_int_equal(rc_open(&t, 2), 0);
+	b.sent_at = clock_wall_ns();
+	b.rule_counters = pa;
+	b.n_rule_counters = 3;
+	rc_beacon(t, "n1", &b, now_ms());
+	assert_int_equal(rc_count(t, &refused), 2);
+	assert_int_equal(refused, 1);
+	a[0].match_count = 10; /* an entry held is still updated */
+	rc_beacon(t, "n1", &b, now_ms());
+	rc_sum_ids(t, now_ms(), 1000, STORE_RULES, ids, 1, sums);
+	assert_int_equal(sums[0].match_count, 10);
+	assert_int_equal(rc_count(t, &refused), 2);
+	assert_int_equal(refused, 2);
+	rc_close(t);
 }
 
 /* A controller started after its agents reads each node's full counters once: the
@@ -802,6 +834,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rule_and_whitelist_counters),
 	    cmocka_unit_test(test_deleted_rule_counters_gone),
+	    cmocka_unit_test(test_counter_table_bounded),
 	    cmocka_unit_test(test_counters_read_once_from_new_nodes),
 	    cmocka_unit_test(test_stale_and_filtering),
 	    cmocka_unit_test(test_transitions_logged),
