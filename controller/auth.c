@@ -154,7 +154,7 @@ static bool is_read(const char *service, const char *method)
 	    {"xdrop.v1.RuleService", {"List", "Get", "Top"}},
 	    {"xdrop.v1.WhitelistService", {"List", "Get"}},
 	    {"xdrop.v1.NodeService", {"List", "Get", "GetStats"}},
-	    {"xdrop.v1.StatsService", {"Get", "History", "Info", "RuleStats"}},
+	    {"xdrop.v1.StatsService", {"Get", "History", "Info", "RuleStats", "TopTalkers"}},
 	    {"xdrop.v1.KeyService", {"Whoami"}},
 	    {"xdrop.v1.SyncService", {"GetRevision", "GetSnapshot", "GetDeltas"}},
 	};

@@ -788,6 +788,25 @@ static void test_top_talkers_in_parallel(void **state)
 		rpc_server_close(a[i].srv);
 }
 
+/* A read-only key may look (TopTalkers is a read, like the other StatsService methods). */
+static void top_read_only(struct ctl *c)
+{
+	Xdrop__V1__CreateKeyRequest ck = XDROP__V1__CREATE_KEY_REQUEST__INIT;
+	Xdrop__V1__TopTalkersRequest q = XDROP__V1__TOP_TALKERS_REQUEST__INIT;
+	Xdrop__V1__ApiKey *key = NULL;
+	struct rpc_client *ro;
+
+	ck.name = "viewer";
+	ck.scope = "read_only";
+	assert_int_equal(
+	    ctl_call(c->admin, &xdrop__v1__key_service__descriptor, "Create", &ck, &key, NULL),
+	    RPC_OK);
+	ro = ctl_client(c, key->key);
+	assert_int_equal(ctl_call(ro, STATS, "TopTalkers", &q, NULL, NULL), RPC_OK);
+	rpc_client_close(ro);
+	xdrop__v1__api_key__free_unpacked(key, NULL);
+}
+
 /* Requests the agent refuses are refused here, naming the field, before any node is asked. */
 static void test_top_talkers_validation(void **state)
 {
@@ -826,6 +845,7 @@ static void test_top_talkers_validation(void **state)
 		assert_int_equal(top(&c, &q, NULL, &st), RPC_INVALID_ARGUMENT);
 		assert_string_equal(st.field, cases[i].field);
 	}
+	top_read_only(&c);
 	ctl_stop(&c);
 }
 
