@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * cmd_stats: `stats` (counters and rates, once or with --watch every N seconds until
- * SIGINT), `info` (the upstream's name, version, revision and content hash) and `ping`
- * (health check, callable without a key).
+ * SIGINT), `top` (the heaviest talkers of the sampled traffic, cluster-wide or one node's,
+ * also with --watch), `info` (the upstream's name, version, revision and content hash) and
+ * `ping` (health check, callable without a key).
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -20,10 +22,9 @@ static void on_signal(int sig)
 }
 
 /* One sample as --json wants it: indented once, one line per sample when watching (JSON
- * Lines). */
-static int print_stats_json(const Xdrop__V1__StatsReply *s, bool watch)
+ * Lines). Takes j. */
+static int print_json(cJSON *j, bool watch)
 {
-	cJSON *j = json_from_stats(s);
 	char *line;
 	int rc = CTL_EXIT_OK;
 
@@ -42,32 +43,39 @@ static int print_stats_json(const Xdrop__V1__StatsReply *s, bool watch)
 	return rc;
 }
 
+/* One sample of a watched command: a call and its printing. */
+struct sample {
+	const ProtobufCServiceDescriptor *svc;
+	const char *method;
+	const ProtobufCMessage *req;
+	cJSON *(*to_json)(const ProtobufCMessage *m);
+	void (*print)(const ProtobufCMessage *m);
+};
+
 /*
- * stats, or with --watch a sample every o->watch seconds until SIGINT. Watching, the table
- * replaces the previous one on a terminal and follows it otherwise, and --json prints one
- * object per line (JSON Lines) so that a reader can take the samples one by one.
+ * The sample once, or with --watch every o->watch seconds until SIGINT. Watching, the
+ * table replaces the previous one on a terminal and follows it otherwise, and --json
+ * prints one object per line (JSON Lines) so that a reader can take the samples one by
+ * one.
  */
-int cmd_stats(struct ctl *c, const struct listopts *o, int argc, char **argv)
+static int watch(struct ctl *c, const struct listopts *o, const struct sample *s)
 {
-	Xdrop__V1__GetStatsRequest rq = XDROP__V1__GET_STATS_REQUEST__INIT;
 	bool clear = o->watch && isatty(STDOUT_FILENO);
 	int rc;
 
-	if (argc)
-		return ctl_fail(CTL_EXIT_USAGE, "usage: stats [--watch [SECONDS]]");
 	signal(SIGINT, on_signal);
 	do {
 		ProtobufCMessage *resp = NULL;
 
-		rc = ctl_call(c, &xdrop__v1__stats_service__descriptor, "Get", &rq.base, &resp, 0);
+		rc = ctl_call(c, s->svc, s->method, s->req, &resp, 0);
 		if (rc)
 			return rc;
 		if (c->json) {
-			rc = print_stats_json((const void *)resp, o->watch);
+			rc = print_json(s->to_json(resp), o->watch);
 		} else {
 			if (clear)
 				printf("\033[H\033[J");
-			ctl_print_stats((const void *)resp);
+			s->print(resp);
 		}
 		ctl_msg_free(resp);
 		fflush(stdout);
@@ -75,6 +83,76 @@ int cmd_stats(struct ctl *c, const struct listopts *o, int argc, char **argv)
 			usleep(100000);
 	} while (o->watch && !stop_flag && !rc);
 	return rc;
+}
+
+static cJSON *stats_json(const ProtobufCMessage *m)
+{
+	return json_from_stats((const Xdrop__V1__StatsReply *)m);
+}
+
+static void stats_print(const ProtobufCMessage *m)
+{
+	ctl_print_stats((const Xdrop__V1__StatsReply *)m);
+}
+
+int cmd_stats(struct ctl *c, const struct listopts *o, int argc, char **argv)
+{
+	Xdrop__V1__GetStatsRequest rq = XDROP__V1__GET_STATS_REQUEST__INIT;
+	struct sample s = {&xdrop__v1__stats_service__descriptor, "Get", &rq.base, stats_json,
+			   stats_print};
+
+	if (argc)
+		return ctl_fail(CTL_EXIT_USAGE, "usage: stats [--watch [SECONDS]]");
+	return watch(c, o, &s);
+}
+
+static cJSON *talkers_json(const ProtobufCMessage *m)
+{
+	return json_from_msg(m);
+}
+
+static void talkers_print(const ProtobufCMessage *m)
+{
+	ctl_print_talkers((const Xdrop__V1__TopTalkersReply *)m);
+}
+
+/* CTL_EXIT_OK when v (the value of --opt) is NULL or one of names (NULL-ended), else a
+ * usage error listing them (said). */
+static int one_of(const char *opt, const char *v, const char *const *names, const char *said)
+{
+	for (size_t i = 0; v && names[i]; i++)
+		if (!strcmp(v, names[i]))
+			return CTL_EXIT_OK;
+	return v ? ctl_fail(CTL_EXIT_USAGE, "--%s: %s, not %s", opt, said, v) : CTL_EXIT_OK;
+}
+
+/* top: StatsService.TopTalkers (a controller: the cluster, or --node; an agent: itself). */
+int cmd_top(struct ctl *c, const struct listopts *o, int argc, char **argv)
+{
+	static const char *const bys[] = {"src", "src_prefix", "dst", "dst_port", NULL};
+	static const char *const verdicts[] = {"dropped", "passed", NULL};
+	Xdrop__V1__TopTalkersRequest rq = XDROP__V1__TOP_TALKERS_REQUEST__INIT;
+	struct sample s = {&xdrop__v1__stats_service__descriptor, "TopTalkers", &rq.base,
+			   talkers_json, talkers_print};
+	int rc;
+
+	if (argc)
+		return ctl_fail(CTL_EXIT_USAGE,
+				"usage: top [--by src|src_prefix|dst|dst_port] [--verdict "
+				"dropped|passed] [--window 10s|1m|5m] [--limit N] [--node ID]");
+	rc = one_of("by", o->by, bys, "src, src_prefix, dst or dst_port");
+	if (!rc)
+		rc = one_of("verdict", o->verdict, verdicts, "dropped or passed");
+	if (rc)
+		return rc;
+	if ((o->given & SUB(SUB_LIMIT)) && (o->limit < 1 || o->limit > 100))
+		return ctl_fail(CTL_EXIT_USAGE, "--limit: a number from 1 to 100");
+	rq.by = o->by ? o->by : "";
+	rq.verdict = o->verdict ? o->verdict : "";
+	rq.window_s = o->window_s;
+	rq.limit = o->limit;
+	rq.node_id = o->node ? o->node : "";
+	return watch(c, o, &s);
 }
 
 int cmd_info(struct ctl *c, const struct listopts *o, int argc, char **argv)

@@ -4,7 +4,8 @@
  * options.c the command line (--help text, options accepted anywhere); call.c the RPC
  * calls and how their errors become exit codes; output.c tables, JSON and the progress
  * bar; fields.c FIELD=VALUE words and CSV cells as JSON; csv.c CSV files; transfer.c
- * import and export; cmd_rules.c, cmd_nodes.c, cmd_keys.c and cmd_stats.c the commands.
+ * import and export; cmd_rules.c, cmd_nodes.c, cmd_keys.c and cmd_stats.c (stats, top,
+ * info, ping) the commands.
  *
  * Every function that can fail prints one line ("xdropctl: ...", through ctl_fail) and
  * returns an exit code (CTL_EXIT_*), CTL_EXIT_OK on success; functions that return a
@@ -78,14 +79,20 @@ enum sub_opt {
 	SUB_ORDER,
 	SUB_FORMAT,
 	SUB_WATCH,
+	SUB_BY,
+	SUB_VERDICT,
+	SUB_WINDOW,
+	SUB_NODE,
 };
 #define SUB(o) (1u << (o))
 
 struct listopts {
 	uint32_t page, limit;
 	char *search, *enabled, *action, *sort, *order, *format;
-	unsigned watch; /* seconds between samples; 0: print once */
-	unsigned given; /* SUB() bits of the options given */
+	unsigned watch;		   /* seconds between samples; 0: print once */
+	char *by, *verdict, *node; /* top */
+	uint32_t window_s;	   /* top --window, in seconds; 0: the default */
+	unsigned given;		   /* SUB() bits of the options given */
 };
 
 /* Rules and whitelist entries: the two kinds that the rules and whitelist commands, import
@@ -149,12 +156,18 @@ int ctl_print_json(const cJSON *o);
 /* Prints any message as JSON (lib/json's shapes). Returns as ctl_print_json. */
 int ctl_print_msg(const ProtobufCMessage *m);
 
-/* Tables of rules, whitelist entries, stats, nodes and API keys on stdout. */
+/* Tables of rules, whitelist entries, stats, nodes, API keys and top talkers on stdout. */
 void ctl_print_rules(const Xdrop__V1__Rule *const *rules, size_t n);
 void ctl_print_wl(const Xdrop__V1__WhitelistEntry *const *e, size_t n);
 void ctl_print_stats(const Xdrop__V1__StatsReply *s);
 void ctl_print_nodes(const Xdrop__V1__ListNodesResponse *l);
 void ctl_print_keys(const Xdrop__V1__ListKeysResponse *l);
+void ctl_print_talkers(const Xdrop__V1__TopTalkersReply *t);
+
+/* Human units, SI (powers of 1000), three significant digits: bits per second ("950
+ * bit/s", "12.3 Mbit/s") and bytes ("512 B", "1.50 GB"). buf holds at least 16 bytes. */
+const char *ctl_bps(double bps, char *buf, size_t len);
+const char *ctl_bytes(uint64_t bytes, char *buf, size_t len);
 
 /* Draws the progress bar of an import on stderr ("reading", "checking", "sending"), if
  * c->progress is on. */
@@ -198,6 +211,7 @@ int cmd_whitelist(struct ctl *c, const struct listopts *o, int argc, char **argv
 int cmd_nodes(struct ctl *c, const struct listopts *o, int argc, char **argv);
 int cmd_keys(struct ctl *c, const struct listopts *o, int argc, char **argv);
 int cmd_stats(struct ctl *c, const struct listopts *o, int argc, char **argv);
+int cmd_top(struct ctl *c, const struct listopts *o, int argc, char **argv);
 int cmd_info(struct ctl *c, const struct listopts *o, int argc, char **argv);
 int cmd_ping(struct ctl *c, const struct listopts *o, int argc, char **argv);
 

@@ -18,3 +18,16 @@ CHECK_SOURCES += $(CTL_SRCS) cli/ctl.h
 CLI_SUITES := tests/cli/test_cli.sh
 $(CLI_SUITES): $(CTL_BIN)
 TEST_SUITES += $(CLI_SUITES)
+
+# tests/tools/xdrop-fake-agent: beacons and AgentService.TopTalkers with known figures, so
+# that test_cli.sh checks what xdropctl prints of them through a real controller.
+FAKE_AGENT_SRCS := tests/tools/xdrop-fake-agent.c
+FAKE_AGENT_BIN  := $(BIN)/xdrop-fake-agent
+$(FAKE_AGENT_SRCS:%.c=$(OBJ)/%.o): | $(PROTO_H)
+$(FAKE_AGENT_BIN): $(FAKE_AGENT_SRCS:%.c=$(OBJ)/%.o) $(RPC_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF)
+
+ALL_TARGETS += $(FAKE_AGENT_BIN)
+CHECK_SOURCES += $(FAKE_AGENT_SRCS)
+$(CLI_SUITES): $(FAKE_AGENT_BIN)

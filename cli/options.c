@@ -63,7 +63,20 @@ const char ctl_usage_text[] =
     "    ping                           health check (no key needed)\n"
     "    stats [--watch [SECONDS]]      packet counters and rates, per node; --watch\n"
     "                                   prints them again every SECONDS (default 1)\n"
-    "                                   until interrupted\n"
+    "                                   until interrupted; packets, bytes and bit/s\n"
+    "                                   per verdict and reason (whitelisted,\n"
+    "                                   rate-limited, malformed); a node whose figures\n"
+    "                                   are older than the health timeout shows \"stale,\n"
+    "                                   as of HH:MM:SS\"\n"
+    "    top [--by src|src_prefix|dst|dst_port] [--verdict dropped|passed]\n"
+    "        [--window 10s|1m|5m] [--limit N] [--node ID] [--watch [SECONDS]]\n"
+    "                                   the heaviest sources (default), /24 or /64\n"
+    "                                   source prefixes, destinations or destination\n"
+    "                                   ports of the sampled dropped (default) or\n"
+    "                                   passed traffic over the window (default 10s),\n"
+    "                                   the whole cluster or one node; N is 1..100\n"
+    "                                   (default 10). Figures are estimates from 1-in-N\n"
+    "                                   sampling: each may be high by the ± column\n"
     "\n"
     "    rules list [--page N] [--limit N] [--search TEXT] [--enabled true|false]\n"
     "               [--action drop|pass|rate_limit] [--sort FIELD] [--order asc|desc]\n"
@@ -73,12 +86,18 @@ const char ctl_usage_text[] =
     "    rules update ID FIELD=VALUE... change only the fields given\n"
     "    rules del ID...\n"
     "    rules top [--limit N]          rules by drop rate\n"
+    "                                   (lists show hits, drops and bytes: summed over\n"
+    "                                   the nodes, frame lengths as XDP sees them)\n"
     "    rules import FILE|- [--format json|csv]\n"
     "    rules export [FILE|-] [--format json|csv]\n"
     "\n"
     "    whitelist list|get|add|del|import|export   as for rules\n"
     "\n"
     "    nodes list | get ID | stats ID | sync ID | del ID\n"
+    "                                   list: status, filtering (active, inactive,\n"
+    "                                   presumed: unreachable but its program was\n"
+    "                                   attached, unknown) and rates, \"stale, as of\n"
+    "                                   HH:MM:SS\" when they are the last known\n"
     "    nodes add name=NAME address=URL [comment=TEXT]   prints the node key once\n"
     "    keys list | del ID\n"
     "    keys add NAME admin|read_only  prints the new key once\n"
@@ -126,7 +145,8 @@ const char ctl_usage_text[] =
     "    xdropctl rules list --search bad --json\n"
     "    xdropctl rules import blocklist.csv\n"
     "    xdropctl rules export rules.txt --format csv\n"
-    "    xdropctl --agent tcp://10.0.0.2:7600 stats --watch 2\n";
+    "    xdropctl --agent tcp://10.0.0.2:7600 stats --watch 2\n"
+    "    xdropctl top --by src_prefix --window 1m --limit 20\n";
 
 /* Every option, global or of a subcommand: they are accepted anywhere on the line. */
 static const struct option ctl_options[] = {
@@ -156,6 +176,10 @@ static const struct option ctl_options[] = {
     {"order", required_argument, NULL, SUB_OPT_VAL + SUB_ORDER},
     {"format", required_argument, NULL, SUB_OPT_VAL + SUB_FORMAT},
     {"watch", optional_argument, NULL, SUB_OPT_VAL + SUB_WATCH},
+    {"by", required_argument, NULL, SUB_OPT_VAL + SUB_BY},
+    {"verdict", required_argument, NULL, SUB_OPT_VAL + SUB_VERDICT},
+    {"window", required_argument, NULL, SUB_OPT_VAL + SUB_WINDOW},
+    {"node", required_argument, NULL, SUB_OPT_VAL + SUB_NODE},
     {NULL, 0, NULL, 0},
 };
 
@@ -184,6 +208,23 @@ static int parse_num(const char *name, const char *s, unsigned long min, unsigne
 		return ctl_fail(CTL_EXIT_USAGE, "--%s: a number from %lu to %lu", name, min, max);
 	*out = v;
 	return CTL_EXIT_OK;
+}
+
+/* --window: 10s, 1m or 5m (or the seconds: 10, 60, 300, with or without "s"). */
+static int parse_window(const char *s, uint32_t *out)
+{
+	static const struct {
+		const char *name;
+		uint32_t s;
+	} w[] = {{"10s", 10}, {"10", 10},  {"1m", 60},	  {"60s", 60},
+		 {"60", 60},  {"5m", 300}, {"300s", 300}, {"300", 300}};
+
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		if (!strcmp(s, w[i].name)) {
+			*out = w[i].s;
+			return CTL_EXIT_OK;
+		}
+	return ctl_fail(CTL_EXIT_USAGE, "--window: 10s, 1m or 5m, not %s", s);
 }
 
 /* Returns the first line of the file at path (malloc'd), or NULL. */
@@ -287,6 +328,18 @@ static int apply_opt(struct ctl *c, struct listopts *o, int ch, char *arg)
 		break;
 	case SUB_OPT_VAL + SUB_FORMAT:
 		o->format = arg;
+		break;
+	case SUB_OPT_VAL + SUB_BY:
+		o->by = arg;
+		break;
+	case SUB_OPT_VAL + SUB_VERDICT:
+		o->verdict = arg;
+		break;
+	case SUB_OPT_VAL + SUB_WINDOW:
+		rc = parse_window(arg, &o->window_s);
+		break;
+	case SUB_OPT_VAL + SUB_NODE:
+		o->node = arg;
 		break;
 	case SUB_OPT_VAL + SUB_WATCH:
 		n = 1;

@@ -36,6 +36,10 @@ static const struct command {
     {"rules", NULL, CTL_OPTS_BY_SUB, cmd_rules},
     {"whitelist", "wl", CTL_OPTS_BY_SUB, cmd_whitelist},
     {"stats", NULL, SUB(SUB_WATCH), cmd_stats},
+    {"top", NULL,
+     SUB(SUB_BY) | SUB(SUB_VERDICT) | SUB(SUB_WINDOW) | SUB(SUB_LIMIT) | SUB(SUB_NODE) |
+	 SUB(SUB_WATCH),
+     cmd_top},
     {"nodes", NULL, 0, cmd_nodes},
     {"keys", NULL, 0, cmd_keys},
     {"info", NULL, 0, cmd_info},

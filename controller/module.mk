@@ -19,6 +19,7 @@ CTRL_STORE_SRCS := $(addprefix controller/store/,store_open.c store_db.c store_c
 CTRL_SERVICE_SRCS := $(addprefix controller/service/,service.c service_util.c service_coll.c \
 	service_nodes.c service_stats.c service_keys.c service_sync.c)
 CTRL_SRCS   := $(CTRL_STORE_SRCS) $(CTRL_SERVICE_SRCS) controller/config.c controller/rules.c \
+	controller/rulecounters.c controller/talkers.c controller/fanout.c \
 	controller/nodes.c controller/publish.c controller/stats.c controller/auth.c \
 	controller/idempotency.c
 CTRL_INC    := -Icontroller -Icontroller/store -Icontroller/service
@@ -62,7 +63,7 @@ CHECK_SOURCES += controller/main.c
 # End-to-end suites of the controller: tests/controller/test_*.c with the harness
 # (in-process controller, toy agents on lib/pubsub); test_nodes also makes certificates
 # with openssl, test_ctl_config reads controller/config.example.yaml.
-CTRL_E2E := test_push test_service test_nodes test_ctl_config test_idempotency
+CTRL_E2E := test_push test_service test_nodes test_ctl_config test_idempotency test_traffic
 CTRL_HARNESS := $(SANOBJ)/tests/controller/harness.o
 $(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): XCFLAGS += $(CTRL_INC) -Itests/controller
 $(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): | $(PROTO_H)

@@ -21,7 +21,7 @@
 #include "ticker.h"
 
 struct node_state {
-	char *id, *address;
+	char *id, *address, *name;
 	uint8_t bkey[XDROP_NODEKEY_LEN]; /* the beacon key (lib/nodekey.h) */
 	bool has_bkey;			 /* false: the stored record was unreadable */
 	bool seen;
@@ -33,6 +33,7 @@ struct node_state {
 	char hash[RULEHASH_HEX];
 	Xdrop__V1__Beacon *beacon; /* the latest, unpacked copy */
 	enum node_status status;
+	int64_t status_since; /* wall clock: when status last changed (or tracking began) */
 	int64_t behind_since_ms;
 	uint64_t behind_target;
 	int64_t last_force_ms;
@@ -51,6 +52,9 @@ struct nodes {
 	size_t n;
 	struct ticker *health; /* health passes; NULL until started */
 	bool stop;
+	/* called with each accepted beacon, under the lock (controller/stats.c) */
+	void (*hook)(void *arg, const char *id, const Xdrop__V1__Beacon *b);
+	void *hook_arg;
 	int forcing; /* detached force-sync threads running */
 	uint64_t forces, forces_ok;
 };
@@ -68,6 +72,7 @@ static void state_free(struct node_state *s)
 {
 	free(s->id);
 	free(s->address);
+	free(s->name);
 	explicit_bzero(s->bkey, sizeof(s->bkey));
 	if (s->beacon)
 		xdrop__v1__beacon__free_unpacked(s->beacon, NULL);
@@ -101,12 +106,14 @@ int nodes_reload(struct nodes *n)
 	for (size_t i = 0; i < count; i++) {
 		nv[i].id = strdup(rows[i].node->id);
 		nv[i].address = strdup(rows[i].node->address);
+		nv[i].name = strdup(rows[i].node->name ? rows[i].node->name : "");
+		nv[i].status_since = clock_wall_ns();
 		nv[i].has_bkey = nodekey_record_beacon_key(rows[i].cred, nv[i].bkey) == 0;
 		if (!nv[i].has_bkey)
 			log_warn(
 			    "nodes: node %s has no readable key record; its beacons are refused",
 			    rows[i].node->id);
-		if (!nv[i].id || !nv[i].address) {
+		if (!nv[i].id || !nv[i].address || !nv[i].name) {
 			err = -ENOMEM;
 			goto out;
 		}
@@ -121,12 +128,14 @@ int nodes_reload(struct nodes *n)
 		nv[i] = *old; /* keep the live state, take the new row */
 		nv[i].id = row.id;
 		nv[i].address = row.address;
+		free(old->name);
+		nv[i].name = row.name;
 		memcpy(nv[i].bkey, row.bkey, sizeof(row.bkey));
 		nv[i].has_bkey = row.has_bkey;
 		free(old->id);
 		free(old->address);
-		old->id = old->address = NULL; /* not found twice */
-		old->beacon = NULL;	       /* moved */
+		old->id = old->address = old->name = NULL; /* not found twice */
+		old->beacon = NULL;			   /* moved */
 	}
 	for (size_t i = 0; i < n->n; i++)
 		state_free(&n->v[i]);
@@ -176,6 +185,46 @@ static enum node_status derive(struct nodes *n, struct node_state *s, const stru
 	return NODE_OUT_OF_SYNC;
 }
 
+static bool attached(const struct node_state *s)
+{
+	return s->beacon && s->beacon->attach && s->beacon->attach->attached;
+}
+
+static bool reachable(enum node_status st)
+{
+	return st == NODE_ONLINE || st == NODE_SYNCING || st == NODE_OUT_OF_SYNC;
+}
+
+/*
+ * Lock held: moves s to status st, logging every transition with the node's name and id
+ * (docs/operations.md lists the lines). silent_ms: how long the node had been silent
+ * before the beacon that brought it back (for "back online"), or is silent now (offline).
+ */
+static void set_status(struct node_state *s, enum node_status st, const struct store_rev *rev,
+		       int64_t silent_ms)
+{
+	enum node_status old = s->status;
+	double secs = (double)silent_ms / 1000;
+
+	if (st == old)
+		return;
+	s->status = st;
+	s->status_since = clock_wall_ns();
+	if (st == NODE_OFFLINE)
+		log_warn("nodes: node %s (%s) offline: no beacon for %.1f s (was %s; %s)", s->name,
+			 s->id, secs, node_status_name(old),
+			 attached(s) ? "its program was attached: filtering presumed to go on"
+				     : "its program was not attached");
+	else if (old == NODE_OFFLINE && reachable(st))
+		log_info("nodes: node %s (%s) back online after %.1f s (%s, revision %llu of %llu)",
+			 s->name, s->id, secs, node_status_name(st),
+			 (unsigned long long)s->revision, (unsigned long long)rev->revision);
+	else
+		log_info("nodes: node %s (%s) %s -> %s (revision %llu of %llu)", s->name, s->id,
+			 node_status_name(old), node_status_name(st),
+			 (unsigned long long)s->revision, (unsigned long long)rev->revision);
+}
+
 /* A signed beacon proves who sent it, not when: a recorded one played back would show a
  * dead node alive. Each accepted beacon must be newer than the last one of its node and
  * within BEACON_MAX_SKEW_NS of the controller's clock (which also bounds a replay just
@@ -217,6 +266,8 @@ static void beacon_cb(void *arg, const Xdrop__V1__Beacon *b)
 	pthread_mutex_lock(&n->lock);
 	s = find(n, b->node_id);
 	if (s && beacon_fresh(s, b, clock_wall_ns())) {
+		int64_t prev_ms = s->seen_ms;
+
 		s->last_sent_at = b->sent_at;
 		if (s->beacon)
 			xdrop__v1__beacon__free_unpacked(s->beacon, NULL);
@@ -226,7 +277,9 @@ static void beacon_cb(void *arg, const Xdrop__V1__Beacon *b)
 		s->seen_ns = clock_wall_ns();
 		s->revision = b->revision;
 		snprintf(s->hash, sizeof(s->hash), "%s", b->content_hash ? b->content_hash : "");
-		s->status = derive(n, s, &rev, s->seen_ms);
+		set_status(s, derive(n, s, &rev, s->seen_ms), &rev, s->seen_ms - prev_ms);
+		if (n->hook)
+			n->hook(n->hook_arg, s->id, b);
 	}
 	pthread_mutex_unlock(&n->lock);
 	free(buf);
@@ -402,13 +455,8 @@ static void health_pass(struct nodes *n)
 	store_revision(n->store, &rev);
 	for (size_t i = 0; i < n->n; i++) {
 		struct node_state *s = &n->v[i];
-		enum node_status old = s->status;
 
-		s->status = derive(n, s, &rev, now);
-		if (s->status != old)
-			log_info("nodes: %s %s -> %s (revision %llu of %llu)", s->id,
-				 node_status_name(old), node_status_name(s->status),
-				 (unsigned long long)s->revision, (unsigned long long)rev.revision);
+		set_status(s, derive(n, s, &rev, now), &rev, now - s->seen_ms);
 		if (s->status != NODE_SYNCING && s->status != NODE_OUT_OF_SYNC) {
 			s->behind_since_ms = 0;
 			continue;
@@ -577,78 +625,95 @@ static char **dup_strv(void *(*alloc)(void *ctx, size_t size), void *ctx, char *
 	return d;
 }
 
+/* What filtering a node does, as far as the controller knows (Node.filtering). */
+static const char *filtering(const struct node_state *s, enum node_status st)
+{
+	if (reachable(st))
+		return attached(s) ? "active" : "inactive";
+	return st == NODE_OFFLINE && attached(s) ? "presumed" : "unknown";
+}
+
+/* A copy of a scalar-only message (Counters, Rates, SystemStats, Capacity) in ctx. */
+static void *dup_msg(void *(*alloc)(void *ctx, size_t size), void *ctx, const void *m, size_t sz)
+{
+	void *d = m ? alloc(ctx, sz) : NULL;
+
+	if (d)
+		memcpy(d, m, sz);
+	return d;
+}
+
+static Xdrop__V1__AttachState *dup_attach(void *(*alloc)(void *ctx, size_t size), void *ctx,
+					  const Xdrop__V1__AttachState *src)
+{
+	Xdrop__V1__AttachState *a = src ? alloc(ctx, sizeof(*a)) : NULL;
+
+	if (!a)
+		return NULL;
+	*a = *src;
+	a->mode = dup_with(alloc, ctx, src->mode);
+	a->xdp_mode = dup_with(alloc, ctx, src->xdp_mode);
+	a->error = dup_with(alloc, ctx, src->error);
+	a->direction = dup_with(alloc, ctx, src->direction);
+	a->interfaces = dup_strv(alloc, ctx, src->interfaces, &a->n_interfaces);
+	a->protected_flows = dup_strv(alloc, ctx, src->protected_flows, &a->n_protected_flows);
+	return a;
+}
+
+/* Lock held: the node's last reported figures, in ctx's memory, marked stale when older
+ * than the health timeout (they are then the last known ones, not current). */
+static Xdrop__V1__NodeStats *node_stats(struct nodes *n, const struct node_state *s,
+					void *(*alloc)(void *ctx, size_t size), void *ctx)
+{
+	const Xdrop__V1__Beacon *b = s->beacon;
+	Xdrop__V1__NodeStats *ns = alloc(ctx, sizeof(*ns));
+	int64_t age = clock_wall_ns() - b->sent_at;
+
+	if (!ns)
+		return NULL;
+	xdrop__v1__node_stats__init(ns);
+	ns->node_id = dup_with(alloc, ctx, s->id);
+	ns->rules = b->rules;
+	ns->whitelist = b->whitelist;
+	ns->at = b->sent_at;
+	ns->stale = clock_mono_ms() - s->seen_ms > nodes_health_timeout_ms(n);
+	ns->age_ms = age > 0 ? age / 1000000 : 0;
+	ns->agent_version = dup_with(alloc, ctx, b->version);
+	ns->agent_uptime_s = b->agent_uptime_s;
+	ns->counters = dup_msg(alloc, ctx, b->counters, sizeof(*b->counters));
+	ns->rates = dup_msg(alloc, ctx, b->rates, sizeof(*b->rates));
+	ns->system = dup_msg(alloc, ctx, b->system, sizeof(*b->system));
+	ns->capacity = dup_msg(alloc, ctx, b->capacity, sizeof(*b->capacity));
+	ns->attach = dup_attach(alloc, ctx, b->attach);
+	return ns;
+}
+
 void nodes_fill(struct nodes *n, Xdrop__V1__Node *node, void *(*alloc)(void *ctx, size_t size),
 		void *ctx)
 {
 	struct store_rev cur;
 	struct node_state *s;
+	enum node_status st;
 
 	store_revision(n->store, &cur);
 	pthread_mutex_lock(&n->lock);
 	s = find(n, node->id);
 	if (!s) {
 		node->status = dup_with(alloc, ctx, "unknown");
+		node->filtering = dup_with(alloc, ctx, "unknown");
 		goto out;
 	}
-	node->status = dup_with(alloc, ctx, node_status_name(derive(n, s, &cur, clock_mono_ms())));
+	st = derive(n, s, &cur, clock_mono_ms());
+	node->status = dup_with(alloc, ctx, node_status_name(st));
+	node->filtering = dup_with(alloc, ctx, filtering(s, st));
+	/* derive() may run ahead of the health pass that records the change */
+	node->status_since = st == s->status ? s->status_since : clock_wall_ns();
 	node->applied_revision = s->revision;
 	node->content_hash = dup_with(alloc, ctx, s->hash);
 	node->last_seen = s->seen ? s->seen_ns : 0;
 	if (s->beacon) {
-		const Xdrop__V1__Beacon *b = s->beacon;
-		Xdrop__V1__NodeStats *ns = alloc(ctx, sizeof(*ns));
-		size_t blen = xdrop__v1__beacon__get_packed_size(b);
-		uint8_t *buf = alloc(ctx, blen ? blen : 1);
-		Xdrop__V1__Beacon *copy;
-
-		node->version = dup_with(alloc, ctx, b->version);
-		if (!ns || !buf)
-			goto out;
-		/* the stats' sub-messages: a packed copy of the beacon, unpacked into ctx's
-		 * memory would need a custom allocator; copy the scalar parts instead */
-		xdrop__v1__beacon__pack(b, buf);
-		copy = xdrop__v1__beacon__unpack(NULL, blen, buf);
-		xdrop__v1__node_stats__init(ns);
-		ns->node_id = dup_with(alloc, ctx, node->id);
-		ns->rules = b->rules;
-		ns->whitelist = b->whitelist;
-		ns->at = b->sent_at;
-		if (copy) {
-			if (copy->counters) {
-				ns->counters = alloc(ctx, sizeof(*ns->counters));
-				if (ns->counters)
-					*ns->counters = *copy->counters;
-			}
-			if (copy->rates) {
-				ns->rates = alloc(ctx, sizeof(*ns->rates));
-				if (ns->rates)
-					*ns->rates = *copy->rates;
-			}
-			if (copy->system) {
-				ns->system = alloc(ctx, sizeof(*ns->system));
-				if (ns->system)
-					*ns->system = *copy->system;
-			}
-			if (copy->attach) {
-				Xdrop__V1__AttachState *a = alloc(ctx, sizeof(*a));
-
-				if (a) {
-					*a = *copy->attach;
-					a->mode = dup_with(alloc, ctx, copy->attach->mode);
-					a->xdp_mode = dup_with(alloc, ctx, copy->attach->xdp_mode);
-					a->error = dup_with(alloc, ctx, copy->attach->error);
-					a->direction =
-					    dup_with(alloc, ctx, copy->attach->direction);
-					a->interfaces =
-					    dup_strv(alloc, ctx, a->interfaces, &a->n_interfaces);
-					a->protected_flows = dup_strv(
-					    alloc, ctx, a->protected_flows, &a->n_protected_flows);
-					ns->attach = a;
-				}
-			}
-			xdrop__v1__beacon__free_unpacked(copy, NULL);
-		}
-		node->stats = ns;
+		node->version = dup_with(alloc, ctx, s->beacon->version);
+		node->stats = node_stats(n, s, alloc, ctx);
 	}
 out:
 	pthread_mutex_unlock(&n->lock);
@@ -717,40 +782,108 @@ void nodes_each_beacon(struct nodes *n,
 	pthread_mutex_unlock(&n->lock);
 }
 
-int nodes_reachable(struct nodes *n, char ***addrs, char ***tokens)
+static void target_clear(struct node_target *t)
+{
+	free(t->id);
+	free(t->name);
+	free(t->addr);
+	free(t->token);
+	memset(t, 0, sizeof(*t));
+}
+
+void nodes_free_targets(struct node_target *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		target_clear(&v[i]);
+	free(v);
+}
+
+/* Lock held: t made from s; false when out of memory or s has no address or token. */
+static bool make_target(const struct node_state *s, enum node_status st, struct node_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->status = st;
+	t->id = strdup(s->id);
+	t->name = strdup(s->name);
+	t->addr = addr_of(s) ? strdup(addr_of(s)) : NULL;
+	t->token = make_token(s);
+	t->silent_ms = s->seen ? clock_mono_ms() - s->seen_ms : -1;
+	return t->id && t->name && t->addr && t->token;
+}
+
+int nodes_targets(struct nodes *n, const char *only, struct node_target **out, size_t *count)
 {
 	struct store_rev cur;
 	int64_t now = clock_mono_ms();
+	struct node_target *v;
 	size_t k = 0;
+	int err = 0;
 
+	*out = NULL;
+	*count = 0;
 	store_revision(n->store, &cur);
 	pthread_mutex_lock(&n->lock);
-	*addrs = calloc(n->n + 1, sizeof(char *));
-	*tokens = calloc(n->n + 1, sizeof(char *));
-	if (!*addrs || !*tokens) {
-		pthread_mutex_unlock(&n->lock);
-		free(*addrs);
-		free(*tokens);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n->n; i++) {
+	v = calloc(n->n + 1, sizeof(*v));
+	for (size_t i = 0; v && i < n->n; i++) {
 		struct node_state *s = &n->v[i];
 		enum node_status st = derive(n, s, &cur, now);
 
-		if (st == NODE_OFFLINE || st == NODE_UNKNOWN || !addr_of(s))
+		if (only ? strcmp(s->id, only) != 0 : !reachable(st) || !addr_of(s))
 			continue;
-		(*addrs)[k] = strdup(addr_of(s));
-		(*tokens)[k] = make_token(s);
-		if ((*addrs)[k] && (*tokens)[k])
+		/* the one node asked for is returned even unreachable: its status says why */
+		if (make_target(s, st, &v[k]) || (only && v[k].id && v[k].name))
 			k++;
-		else {
-			free((*addrs)[k]);
-			free((*tokens)[k]);
-			(*addrs)[k] = (*tokens)[k] = NULL;
-		}
+		else
+			target_clear(&v[k]);
 	}
 	pthread_mutex_unlock(&n->lock);
-	return (int)k;
+	if (!v)
+		return -ENOMEM;
+	if (only && !k)
+		err = -ENOENT;
+	if (err) {
+		nodes_free_targets(v, k);
+		return err;
+	}
+	*out = v;
+	*count = k;
+	return 0;
+}
+
+int nodes_ids(struct nodes *n, char ***out, size_t *count)
+{
+	char **v;
+	size_t k = 0;
+
+	pthread_mutex_lock(&n->lock);
+	v = calloc(n->n + 1, sizeof(*v));
+	for (size_t i = 0; v && i < n->n; i++)
+		if (n->v[i].id && (v[k] = strdup(n->v[i].id)))
+			k++;
+	pthread_mutex_unlock(&n->lock);
+	*out = v;
+	*count = k;
+	return v ? 0 : -ENOMEM;
+}
+
+void nodes_set_beacon_hook(struct nodes *n,
+			   void (*fn)(void *arg, const char *id, const Xdrop__V1__Beacon *b),
+			   void *arg)
+{
+	pthread_mutex_lock(&n->lock);
+	n->hook = fn;
+	n->hook_arg = arg;
+	pthread_mutex_unlock(&n->lock);
+}
+
+struct store *nodes_store(struct nodes *n)
+{
+	return n->store;
+}
+
+int64_t nodes_health_timeout_ms(const struct nodes *n)
+{
+	return (int64_t)n->interval_ms * XDROP_NODE_OFFLINE_INTERVALS;
 }
 
 const struct tls_opts *nodes_tls(struct nodes *n)

@@ -10,6 +10,8 @@
  *   out_of_sync  same revision and another hash, or ahead
  *   offline      no beacon for XDROP_NODE_OFFLINE_INTERVALS intervals
  *   unknown      never heard from since the controller started
+ * Every change of status is logged, both ways, with the node's name and id ("node edge-1
+ * (n1) back online after 12 s ...", "... offline: no beacon for 3 s ...").
  * A node that stays behind (makes no progress towards the revision it was first seen
  * behind) or out of sync for more than XDROP_NODE_REPAIR_INTERVALS intervals is told to
  * take a snapshot (AgentService.ForceSync over its RPC address with its node token), at
@@ -78,9 +80,15 @@ int nodes_reload(struct nodes *n);
 void nodes_outcome(struct nodes *n, uint64_t rev, Xdrop__V1__SyncOutcome *out);
 
 /*
- * Fills node's live fields (status, applied_revision, content_hash, last_seen, version,
- * stats) from the state of node->id. String fields and stats are allocated with
- * rpc_call_alloc-style allocator alloc(ctx, size) so they live as long as node.
+ * Fills node's live fields (status, filtering, status_since, applied_revision,
+ * content_hash, last_seen, version, stats) from the state of node->id. filtering is
+ * "active" (reachable: online, syncing or out of sync, and its program attached),
+ * "inactive" (reachable, not attached), "presumed" (offline, attached at its last report:
+ * a pinned program filters on without its agent) or "unknown". stats are the last
+ * reported figures with at = the beacon's sent_at, and stale when the beacon is older
+ * than the health timeout (an offline node's figures are kept, never shown as current). String
+ * fields and stats are allocated with rpc_call_alloc-style allocator alloc(ctx, size) so they live
+ * as long as node.
  */
 void nodes_fill(struct nodes *n, Xdrop__V1__Node *node, void *(*alloc)(void *ctx, size_t size),
 		void *ctx);
@@ -106,10 +114,38 @@ void nodes_each_beacon(struct nodes *n,
 		       void (*fn)(void *arg, const char *id, const Xdrop__V1__Beacon *b),
 		       void *arg);
 
-/* RPC addresses and tokens of nodes that are online, syncing or out of sync, for fan-out
- * calls. *addrs and *tokens are NULL-terminated arrays of strings, each freed with free()
- * and the arrays too. Returns the count or -ENOMEM. */
-int nodes_reachable(struct nodes *n, char ***addrs, char ***tokens);
+/* A node to call (AgentService): its id, name, RPC address and node token. */
+struct node_target {
+	char *id, *name, *addr, *token; /* addr may be NULL for nodes_targets(only) */
+	enum node_status status;
+	int64_t silent_ms; /* since its last beacon; -1 = never heard from */
+};
+
+/*
+ * The nodes to call for a fan-out: with only NULL, every node that is online, syncing or
+ * out of sync and has an address; with only, that node whatever its status (the caller
+ * checks it). *out is an array of *count (nodes_free_targets). Returns 0, -ENOENT (only
+ * names no node) or -ENOMEM.
+ */
+int nodes_targets(struct nodes *n, const char *only, struct node_target **out, size_t *count);
+void nodes_free_targets(struct node_target *v, size_t n);
+
+/* The ids of every registered node (each and the array freed with free()). 0 or -ENOMEM. */
+int nodes_ids(struct nodes *n, char ***out, size_t *count);
+
+/*
+ * Calls fn(arg, node id, beacon) with every accepted beacon (b borrowed for the call),
+ * under the nodes' lock: fn must not call nodes_* functions. NULL removes it.
+ */
+void nodes_set_beacon_hook(struct nodes *n,
+			   void (*fn)(void *arg, const char *id, const Xdrop__V1__Beacon *b),
+			   void *arg);
+
+/* The store the nodes were opened on (nodes_opts.store). */
+struct store *nodes_store(struct nodes *n);
+
+/* The health timeout: a node silent this long is offline and its figures stale. */
+int64_t nodes_health_timeout_ms(const struct nodes *n);
 
 /* The TLS settings for calls to nodes (nodes_opts.tls, copied at open), or NULL: what
  * every caller of an agent's RPC address passes as rpc_client_opts.tls. */

@@ -74,7 +74,8 @@ int rules_merge(const Xdrop__V1__Rule *cur, const Xdrop__V1__Rule *upd, char *co
 
 static int by_pps(const void *a, const void *b)
 {
-	double x = ((const struct rule_sum *)a)->pps, y = ((const struct rule_sum *)b)->pps;
+	double x = ((const struct rule_sum *)a)->drop_pps,
+	       y = ((const struct rule_sum *)b)->drop_pps;
 
 	return x < y   ? 1
 	       : x > y ? -1

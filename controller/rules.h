@@ -36,7 +36,7 @@ void rules_prepare_wl(const Xdrop__V1__WhitelistEntry *in, Xdrop__V1__WhitelistE
 int rules_merge(const Xdrop__V1__Rule *cur, const Xdrop__V1__Rule *upd, char *const *mask,
 		size_t n_mask, int64_t now, Xdrop__V1__Rule *out, const char **bad);
 
-/* Sorts sums by `by` ("drop_rate" (pps), "match_count", "drop_count"), highest first.
+/* Sorts sums by `by` ("drop_rate" (drop_pps), "match_count", "drop_count"), highest first.
  * Returns 0 or -EINVAL for another `by`. */
 int rules_rank(struct rule_sum *v, size_t n, const char *by);
 

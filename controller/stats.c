@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fanout.h"
+#include "nodes.h"
 #include "log.h"
 #include "rpc.h"
 #include "stats.h"
@@ -18,6 +20,7 @@
 
 struct point {
 	int64_t at;
+	bool data; /* false: a gap (no fresh beacon, or no sample that second) */
 	Xdrop__V1__Counters c;
 	Xdrop__V1__Rates r;
 };
@@ -26,63 +29,77 @@ struct ring {
 	char id[XDROP_STORE_MAX_ID + 1]; /* "" = cluster */
 	struct point *p;
 	size_t head, count;
-	int64_t touched; /* last sample that included it */
+	bool sampled; /* the current sample had data for it */
 };
 
 struct stats {
 	struct nodes *nodes;
+	struct store *store;
 	unsigned cap;
 	pthread_mutex_t lock;
 	struct ring *rings; /* [0] is the cluster's */
 	size_t nrings;
 	bool full_logged;
+	int64_t last_sample_ms;	 /* monotonic; 0 before the first */
+	struct rulecounters *rc; /* per-(node, rule) counters from beacons */
+	uint64_t seen_rev;	 /* the change log is read up to here for deletes */
 	uint64_t agent_failures; /* RuleStats calls to agents that failed */
 	struct ticker *sampler;	 /* one sample a second; NULL until started */
+	struct ticker *seeder;	 /* reads new nodes' counters; NULL until started */
 };
 
-static void add_counters(Xdrop__V1__Counters *a, const Xdrop__V1__Counters *b)
-{
-	if (!b)
-		return;
-	a->rx += b->rx;
-	a->passed += b->passed;
-	a->dropped += b->dropped;
-	a->whitelisted += b->whitelisted;
-	a->rate_limited += b->rate_limited;
-	a->malformed += b->malformed;
-	a->rx_bytes += b->rx_bytes;
-	a->dropped_bytes += b->dropped_bytes;
-	a->protected_ += b->protected_;
-}
+static void beacon_hook(void *arg, const char *id, const Xdrop__V1__Beacon *b);
+static void forget_nodes(struct stats *s);
 
-static void add_rates(Xdrop__V1__Rates *a, const Xdrop__V1__Rates *b)
+/* Adds every field of b to a's: Counters holds uint64 fields only, Rates doubles only, so
+ * a field added to either is summed without a change here. */
+static void add_fields(ProtobufCMessage *a, const ProtobufCMessage *b)
 {
-	if (!b)
+	const ProtobufCMessageDescriptor *d = a->descriptor;
+
+	if (!b || b->descriptor != d)
 		return;
-	a->rx_pps += b->rx_pps;
-	a->passed_pps += b->passed_pps;
-	a->dropped_pps += b->dropped_pps;
-	a->rate_limited_pps += b->rate_limited_pps;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		char *pa = (char *)a + f->offset;
+		const char *pb = (const char *)b + f->offset;
+
+		if (f->label == PROTOBUF_C_LABEL_REPEATED)
+			continue;
+		if (f->type == PROTOBUF_C_TYPE_UINT64)
+			*(uint64_t *)pa += *(const uint64_t *)pb;
+		else if (f->type == PROTOBUF_C_TYPE_DOUBLE)
+			*(double *)pa += *(const double *)pb;
+	}
 }
 
 struct sum_arg {
 	Xdrop__V1__Counters *c;
 	Xdrop__V1__Rates *r;
+	size_t nodes;
 };
 
 static void sum_cb(void *arg, const char *id, const Xdrop__V1__Beacon *b)
 {
 	struct sum_arg *a = arg;
 
-	add_counters(a->c, b->counters);
-	add_rates(a->r, b->rates);
+	add_fields(&a->c->base, b->counters ? &b->counters->base : NULL);
+	add_fields(&a->r->base, b->rates ? &b->rates->base : NULL);
+	a->nodes++;
 }
 
-void stats_totals(struct stats *s, Xdrop__V1__Counters *totals, Xdrop__V1__Rates *rates)
+/* The sums over nodes with a fresh beacon; returns how many there were. */
+static size_t totals(struct stats *s, Xdrop__V1__Counters *c, Xdrop__V1__Rates *r)
 {
-	struct sum_arg a = {totals, rates};
+	struct sum_arg a = {c, r, 0};
 
 	nodes_each_beacon(s->nodes, sum_cb, &a);
+	return a.nodes;
+}
+
+void stats_totals(struct stats *s, Xdrop__V1__Counters *c, Xdrop__V1__Rates *r)
+{
+	totals(s, c, r);
 }
 
 /* Lock held: the ring of id, created when missing. NULL when out of memory or slots (the
@@ -124,40 +141,91 @@ static void ring_push(struct stats *s, struct ring *r, const struct point *p)
 		r->count++;
 }
 
+/* Lock held: a gap point at `at` on every ring not sampled yet (a node that sent no
+ * fresh beacon, or the cluster with no node to count). */
+static void push_gaps(struct stats *s, int64_t at)
+{
+	struct point gap = {.at = at};
+
+	for (size_t i = 0; i < s->nrings; i++) {
+		if (!s->rings[i].sampled)
+			ring_push(s, &s->rings[i], &gap);
+		s->rings[i].sampled = false;
+	}
+}
+
+struct node_sample_arg {
+	struct stats *s;
+	int64_t at;
+};
+
 static void node_sample_cb(void *arg, const char *id, const Xdrop__V1__Beacon *b)
 {
-	struct stats *s = arg;
+	struct node_sample_arg *a = arg;
 	struct point p = {
-	    .at = clock_wall_ns(), .c = XDROP__V1__COUNTERS__INIT, .r = XDROP__V1__RATES__INIT};
+	    .at = a->at, .data = true, .c = XDROP__V1__COUNTERS__INIT, .r = XDROP__V1__RATES__INIT};
 	struct ring *r;
 
-	add_counters(&p.c, b->counters);
-	add_rates(&p.r, b->rates);
-	pthread_mutex_lock(&s->lock);
-	r = ring_of(s, id);
-	if (r)
-		ring_push(s, r, &p);
-	pthread_mutex_unlock(&s->lock);
+	add_fields(&p.c.base, b->counters ? &b->counters->base : NULL);
+	add_fields(&p.r.base, b->rates ? &b->rates->base : NULL);
+	pthread_mutex_lock(&a->s->lock);
+	r = ring_of(a->s, id);
+	if (r && !r->sampled) {
+		ring_push(a->s, r, &p);
+		r->sampled = true;
+	}
+	pthread_mutex_unlock(&a->s->lock);
+}
+
+/* Lock held: gap points for the seconds the sampler missed (a paused process, a late
+ * tick), at most the ring's size, so that a reader sees the hole as one. */
+static void push_missed(struct stats *s, int64_t now_ms, int64_t at)
+{
+	int64_t missed = s->last_sample_ms ? (now_ms - s->last_sample_ms) / 1000 - 1 : 0;
+
+	if (missed > (int64_t)s->cap)
+		missed = s->cap;
+	for (int64_t k = missed; k > 0; k--) {
+		for (size_t i = 0; i < s->nrings; i++)
+			s->rings[i].sampled = false;
+		push_gaps(s, at - k * 1000000000LL);
+	}
 }
 
 void stats_sample(struct stats *s)
 {
 	struct point p = {
 	    .at = clock_wall_ns(), .c = XDROP__V1__COUNTERS__INIT, .r = XDROP__V1__RATES__INIT};
+	struct node_sample_arg na = {s, p.at};
+	int64_t now_ms = clock_mono_ms();
 	struct ring *r;
 
-	stats_totals(s, &p.c, &p.r);
-	nodes_each_beacon(s->nodes, node_sample_cb, s);
+	stats_forget_deleted(s);
+	forget_nodes(s);
+	p.data = totals(s, &p.c, &p.r) > 0;
+	pthread_mutex_lock(&s->lock);
+	push_missed(s, now_ms, p.at);
+	s->last_sample_ms = now_ms;
+	pthread_mutex_unlock(&s->lock);
+	nodes_each_beacon(s->nodes, node_sample_cb, &na);
 	pthread_mutex_lock(&s->lock);
 	r = ring_of(s, "");
-	if (r)
+	if (r && p.data) {
 		ring_push(s, r, &p);
+		r->sampled = true;
+	}
+	push_gaps(s, p.at);
 	pthread_mutex_unlock(&s->lock);
 }
 
 static void sample_tick(void *arg)
 {
 	stats_sample(arg);
+}
+
+static void seed_tick(void *arg)
+{
+	stats_seed(arg);
 }
 
 int stats_open(struct stats **out, struct nodes *nodes, unsigned history_s)
@@ -168,22 +236,39 @@ int stats_open(struct stats **out, struct nodes *nodes, unsigned history_s)
 				.first_now = true,
 				.fn = sample_tick};
 	struct stats *s = calloc(1, sizeof(*s));
+	struct store_rev rev;
 	int err;
 
 	*out = NULL;
 	if (!s)
 		return -ENOMEM;
 	s->nodes = nodes;
+	s->store = nodes_store(nodes);
 	s->cap = history_s ? history_s : XDROP_HISTORY_DEFAULT_S;
 	if (s->cap > XDROP_HISTORY_MAX_S)
 		s->cap = XDROP_HISTORY_MAX_S;
 	pthread_mutex_init(&s->lock, NULL);
-	if (!ring_of(s, "")) {
+	err = rc_open(&s->rc, 0);
+	if (err || !ring_of(s, "")) {
 		stats_close(s);
 		return -ENOMEM;
 	}
+	/* a rule deleted before this start may still be on a node that is behind: only
+	 * beacons at the current revision or later bring new counters (rulecounters.h) */
+	store_revision(s->store, &rev);
+	s->seen_rev = rev.revision;
+	rc_set_min_revision(s->rc, rev.revision);
+	nodes_set_beacon_hook(nodes, beacon_hook, s);
 	o.arg = s;
 	err = ticker_start(&s->sampler, &o);
+	if (!err) {
+		/* on a thread of its own: a slow agent must not delay the history's samples */
+		o.name = "xdrop-seed";
+		o.period_ms = XDROP_STATS_SEED_MS;
+		o.first_now = false;
+		o.fn = seed_tick;
+		err = ticker_start(&s->seeder, &o);
+	}
 	if (err) {
 		stats_close(s);
 		return err;
@@ -196,10 +281,13 @@ void stats_close(struct stats *s)
 {
 	if (!s)
 		return;
+	ticker_stop(s->seeder);
 	ticker_stop(s->sampler);
+	nodes_set_beacon_hook(s->nodes, NULL, NULL);
 	for (size_t i = 0; i < s->nrings; i++)
 		free(s->rings[i].p);
 	free(s->rings);
+	rc_close(s->rc);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -231,13 +319,23 @@ int stats_history(struct stats *s, const char *node_id, uint32_t seconds, uint32
 		goto out;
 	}
 	for (size_t i = 0; i < want; i += step) {
-		/* oldest of the window first; a point per step, the last of its step */
-		size_t age = want - 1 - i; /* 0 = newest */
-		size_t idx = (r->head + s->cap - 1 - age) % s->cap;
+		/* oldest of the window first; a point per step: the newest of its step with
+		 * data, else a gap (at of the step's last) */
 		Xdrop__V1__HistoryPoint *hp = &v[k++];
-		struct point *p = &r->p[idx];
+		struct point *p = NULL, *last = NULL;
 
+		for (size_t j = i; j < i + step && j < want; j++) {
+			size_t age = want - 1 - j; /* 0 = newest */
+			struct point *q = &r->p[(r->head + s->cap - 1 - age) % s->cap];
+
+			last = q;
+			if (q->data)
+				p = q;
+		}
 		xdrop__v1__history_point__init(hp);
+		hp->at = last->at;
+		if (!p)
+			continue; /* a gap: no rates, no counters */
 		hp->at = p->at;
 		hp->counters = malloc(sizeof(*hp->counters));
 		hp->rates = malloc(sizeof(*hp->rates));
@@ -270,57 +368,131 @@ void stats_free_points(Xdrop__V1__HistoryPoint *v, size_t n)
 
 /* ---- per-rule counters ---------------------------------------------------------------- */
 
-struct sums {
-	struct rule_sum *v;
-	size_t n, cap;
-	int err;
-};
-
-static void sums_add(struct sums *s, const char *id, uint64_t match, uint64_t drop, double pps)
+static void beacon_hook(void *arg, const char *id, const Xdrop__V1__Beacon *b)
 {
-	if (!id || !id[0] || strlen(id) > XDROP_STORE_MAX_ID)
-		return;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct rule_sum *nv = realloc(s->v, cap * sizeof(*nv));
+	struct stats *s = arg;
 
-		if (!nv) {
-			s->err = -ENOMEM;
-			return;
-		}
-		s->v = nv;
-		s->cap = cap;
-	}
-	snprintf(s->v[s->n].id, sizeof(s->v[s->n].id), "%s", id);
-	s->v[s->n].match_count = match;
-	s->v[s->n].drop_count = drop;
-	s->v[s->n].pps = pps;
-	s->n++;
+	pthread_mutex_lock(&s->lock);
+	rc_beacon(s->rc, id, b, clock_mono_ms());
+	pthread_mutex_unlock(&s->lock);
 }
 
-struct beacon_rules_arg {
-	struct sums *sums;
+/* Lock held: forgets the counters of what the delta deleted; true when it deleted any. */
+static bool forget_delta(struct stats *s, const Xdrop__V1__Delta *d)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < d->n_ops; i++) {
+		const Xdrop__V1__DeltaOp *op = d->ops[i];
+
+		if (op->op_case == XDROP__V1__DELTA_OP__OP_DELETE_RULE) {
+			rc_forget(s->rc, STORE_RULES, op->delete_rule);
+			any = true;
+		} else if (op->op_case == XDROP__V1__DELTA_OP__OP_DELETE_WHITELIST) {
+			rc_forget(s->rc, STORE_WHITELIST, op->delete_whitelist);
+			any = true;
+		}
+	}
+	if (any)
+		rc_set_min_revision(s->rc, d->revision);
+	return any;
+}
+
+static bool item_exists(void *arg, enum store_kind kind, const char *id)
+{
+	void *got = NULL;
+	int err = store_get(arg, kind, id, &got);
+
+	if (got)
+		protobuf_c_message_free_unpacked(got, NULL);
+	return err != -ENOENT;
+}
+
+/* Lock held: the change log no longer reaches back to what was read: every entry is
+ * checked against the store instead (rare: only after a long stall). */
+static void forget_missing(struct stats *s, uint64_t rev)
+{
+	log_warn("stats: the change log was trimmed past revision %llu; checking every rule "
+		 "counter against the database",
+		 (unsigned long long)s->seen_rev);
+	rc_forget_if(s->rc, item_exists, s->store);
+	rc_set_min_revision(s->rc, rev);
+}
+
+void stats_forget_deleted(struct stats *s)
+{
+	struct store_rev rev;
+
+	store_revision(s->store, &rev);
+	pthread_mutex_lock(&s->lock);
+	while (s->seen_rev < rev.revision) {
+		Xdrop__V1__Delta **v = NULL;
+		size_t n = 0;
+		bool complete = false;
+
+		if (store_deltas(s->store, s->seen_rev, 64, &v, &n, &complete) < 0)
+			break; /* tried again at the next sample */
+		if (!complete || !n) {
+			store_free_deltas(v, n);
+			forget_missing(s, rev.revision);
+			s->seen_rev = rev.revision;
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			forget_delta(s, v[i]);
+			s->seen_rev = v[i]->revision;
+		}
+		store_free_deltas(v, n);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+struct id_list {
+	char **v;
+	size_t n;
+};
+
+static bool in_list(void *arg, const char *id)
+{
+	const struct id_list *l = arg;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i], id))
+			return true;
+	return false;
+}
+
+/* Forgets the counters of nodes deleted since (the node list is read before the lock:
+ * nodes calls into stats with its own lock held). */
+static void forget_nodes(struct stats *s)
+{
+	struct id_list l = {0};
+
+	if (nodes_ids(s->nodes, &l.v, &l.n) < 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	rc_forget_nodes(s->rc, in_list, &l);
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
+}
+
+struct collect_arg {
 	char **skip; /* node ids answered by their agent */
 };
 
-static void beacon_rules_cb(void *arg, const char *id, const Xdrop__V1__Beacon *b)
+static bool skip_node(void *arg, const char *id)
 {
-	struct beacon_rules_arg *a = arg;
+	const struct collect_arg *a = arg;
 
 	for (size_t i = 0; a->skip && a->skip[i]; i++)
 		if (strcmp(a->skip[i], id) == 0)
-			return;
-	for (size_t i = 0; i < b->n_top_rules; i++)
-		sums_add(a->sums, b->top_rules[i]->id, b->top_rules[i]->match_count,
-			 b->top_rules[i]->drop_count, b->top_rules[i]->pps);
+			return true;
+	return false;
 }
 
-static int cmp_sum(const void *a, const void *b)
-{
-	return strcmp(((const struct rule_sum *)a)->id, ((const struct rule_sum *)b)->id);
-}
-
-/* A node that does not answer RuleStats is counted with its beacon's top rules instead;
+/* A node that does not answer RuleStats is counted with its beacons' counters instead;
  * the 1st, 2nd, 4th, 8th... such failure is logged, so a wrong address or TLS setting
  * shows without a line per scrape. */
 static void agent_failed(struct stats *st, const char *url, const struct rpc_status *rs)
@@ -332,109 +504,146 @@ static void agent_failed(struct stats *st, const char *url, const struct rpc_sta
 	pthread_mutex_unlock(&st->lock);
 	if (!(k & (k + 1)))
 		log_warn("stats: RuleStats on %s failed (%llu so far): %s %s; using its "
-			 "beacon's top rules",
+			 "beacons' counters",
 			 url, (unsigned long long)k + 1, rpc_code_name(rs->code), rs->message);
 }
 
-/* Asks every reachable agent; returns the node ids (from the tokens) that answered. */
+struct sums {
+	struct rule_sum *v;
+	size_t n, cap;
+};
+
+/* Asks every reachable agent at once (controller/fanout.h); appends the counters of those
+ * that answered to sums (measured now) and returns their ids (NULL-ended). */
 static char **ask_agents(struct stats *st, struct sums *sums)
 {
 	Xdrop__V1__RuleStatsRequest req = XDROP__V1__RULE_STATS_REQUEST__INIT;
-	char **addrs = NULL, **tokens = NULL, **answered;
-	int n = nodes_reachable(st->nodes, &addrs, &tokens);
-	size_t k = 0;
+	struct node_target *t = NULL;
+	struct fanout_job *jobs = NULL;
+	size_t n = 0, k = 0;
+	char **answered = NULL;
+	int64_t at = clock_wall_ns();
 
-	if (n < 0)
+	if (nodes_targets(st->nodes, NULL, &t, &n) < 0)
 		return NULL;
-	answered = calloc((size_t)n + 1, sizeof(*answered));
-	for (int i = 0; i < n; i++) {
-		/* the same TLS settings as every other call to a node (nodes.c) */
-		struct rpc_client_opts o = {.sz = sizeof(o),
-					    .url = addrs[i],
-					    .auth_token = tokens[i],
-					    .timeout_ms = XDROP_STATS_AGENT_TIMEOUT_MS,
-					    .tls = nodes_tls(st->nodes)};
-		Xdrop__V1__RuleStatsReply *rep = NULL;
-		struct rpc_client *c = NULL;
-		struct rpc_status rs = {.code = RPC_UNAVAILABLE};
-		int err;
+	jobs = calloc(n + 1, sizeof(*jobs));
+	answered = calloc(n + 1, sizeof(*answered));
+	if (!jobs || !answered)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		jobs[i].t = &t[i];
+	fanout_call(st->nodes, "RuleStats", &req.base, jobs, n, XDROP_STATS_AGENT_TIMEOUT_MS,
+		    XDROP_STATS_AGENTS_DEADLINE_MS);
+	for (size_t i = 0; i < n; i++) {
+		const Xdrop__V1__RuleStatsReply *rep = (const void *)jobs[i].rep;
 
-		err = rpc_client_open(&c, &o);
-		if (!err)
-			err = rpc_client_call(c, &xdrop__v1__agent_service__descriptor, "RuleStats",
-					      &req.base, (ProtobufCMessage **)&rep, &rs);
-		else
-			snprintf(rs.message, sizeof(rs.message), "%s", strerror(-err));
-		if (err) {
-			agent_failed(st, addrs[i], &rs);
-		} else {
-			for (size_t j = 0; j < rep->n_rules; j++)
-				sums_add(sums, rep->rules[j]->id, rep->rules[j]->match_count,
-					 rep->rules[j]->drop_count, rep->rules[j]->pps);
-			xdrop__v1__rule_stats_reply__free_unpacked(rep, NULL);
-			if (answered) {
-				/* token = "ctl:<id>:<mac>" (lib/nodekey.h) */
-				const char *p = strchr(tokens[i], ':');
-				char *id = p ? strdup(p + 1) : NULL,
-				     *colon = id ? strchr(id, ':') : NULL;
-
-				if (colon) {
-					*colon = '\0';
-					answered[k++] = id;
-				} else {
-					free(id);
-				}
-			}
+		if (!rep) {
+			agent_failed(st, t[i].addr, &jobs[i].st);
+			continue;
 		}
-		rpc_client_close(c);
-		free(addrs[i]);
-		free(tokens[i]);
+		for (size_t j = 0; j < rep->n_rules; j++)
+			rc_sum_append(rep->rules[j], at, &sums->v, &sums->n, &sums->cap);
+		answered[k] = strdup(t[i].id);
+		if (answered[k])
+			k++;
 	}
-	free(addrs);
-	free(tokens);
+out:
+	fanout_free(jobs, n);
+	free(jobs);
+	nodes_free_targets(t, n);
 	return answered;
+}
+
+void stats_seed(struct stats *s)
+{
+	Xdrop__V1__RuleStatsRequest req = XDROP__V1__RULE_STATS_REQUEST__INIT;
+	struct node_target *t = NULL;
+	struct fanout_job *jobs = NULL;
+	size_t n = 0, k = 0;
+
+	if (nodes_targets(s->nodes, NULL, &t, &n) < 0)
+		return;
+	jobs = calloc(n + 1, sizeof(*jobs));
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; jobs && i < n; i++)
+		if (rc_seed_due(s->rc, t[i].id, clock_mono_ms()))
+			jobs[k++].t = &t[i];
+	pthread_mutex_unlock(&s->lock);
+	if (k)
+		fanout_call(s->nodes, "RuleStats", &req.base, jobs, k, XDROP_STATS_AGENT_TIMEOUT_MS,
+			    XDROP_STATS_AGENTS_DEADLINE_MS);
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < k; i++) {
+		const Xdrop__V1__RuleStatsReply *rep = (const void *)jobs[i].rep;
+
+		if (rep)
+			rc_seed(s->rc, jobs[i].t->id,
+				(const Xdrop__V1__RuleCounter *const *)rep->rules, rep->n_rules);
+		else
+			rc_seed_failed(s->rc, jobs[i].t->id, clock_mono_ms());
+	}
+	pthread_mutex_unlock(&s->lock);
+	fanout_free(jobs, k);
+	free(jobs);
+	nodes_free_targets(t, n);
 }
 
 int stats_rule_counters(struct stats *s, bool ask, struct rule_sum **out, size_t *n)
 {
 	struct sums sums = {0};
-	struct beacon_rules_arg a = {.sums = &sums};
-	size_t k = 0;
+	struct collect_arg a = {0};
+	int err;
 
 	*out = NULL;
 	*n = 0;
+	stats_forget_deleted(s); /* a rule deleted a moment ago shows no counters */
+	forget_nodes(s);
 	if (ask)
 		a.skip = ask_agents(s, &sums);
-	nodes_each_beacon(s->nodes, beacon_rules_cb, &a);
+	pthread_mutex_lock(&s->lock);
+	err = rc_collect(s->rc, clock_mono_ms(), nodes_health_timeout_ms(s->nodes), skip_node, &a,
+			 &sums.v, &sums.n, &sums.cap);
+	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; a.skip && a.skip[i]; i++)
 		free(a.skip[i]);
 	free(a.skip);
-	if (sums.err) {
+	if (err) {
 		free(sums.v);
-		return sums.err;
+		return err;
 	}
-	if (sums.n)
-		qsort(sums.v, sums.n, sizeof(*sums.v), cmp_sum);
-	for (size_t i = 0; i < sums.n; i++) { /* merge equal ids: sum across nodes */
-		if (k && strcmp(sums.v[k - 1].id, sums.v[i].id) == 0) {
-			sums.v[k - 1].match_count += sums.v[i].match_count;
-			sums.v[k - 1].drop_count += sums.v[i].drop_count;
-			sums.v[k - 1].pps += sums.v[i].pps;
-		} else {
-			sums.v[k++] = sums.v[i];
-		}
-	}
+	rc_merge(sums.v, &sums.n);
 	*out = sums.v;
-	*n = k;
+	*n = sums.n;
 	return 0;
 }
 
-const struct rule_sum *stats_rule_find(const struct rule_sum *v, size_t n, const char *id)
+void stats_rule_sums(struct stats *s, enum store_kind kind, const char *const *ids, size_t n,
+		     struct rule_sum *out)
 {
-	struct rule_sum key;
+	stats_forget_deleted(s);
+	forget_nodes(s);
+	pthread_mutex_lock(&s->lock);
+	rc_sum_ids(s->rc, clock_mono_ms(), nodes_health_timeout_ms(s->nodes), kind, ids, n, out);
+	pthread_mutex_unlock(&s->lock);
+}
 
-	if (!v || !n || !id || strlen(id) > XDROP_STORE_MAX_ID)
+const struct rule_sum *stats_rule_find(const struct rule_sum *v, size_t n, enum store_kind kind,
+				       const char *id)
+{
+	size_t lo = 0, hi = n;
+
+	if (!v || !id)
 		return NULL;
-	snprintf(key.id, sizeof(key.id), "%s", id);
-	return bsearch(&key, v, n, sizeof(*v), cmp_sum);
+	while (lo < hi) { /* v is sorted by (kind, id): rc_merge */
+		size_t mid = lo + (hi - lo) / 2;
+		int c = v[mid].kind != kind ? (v[mid].kind < kind ? -1 : 1) : strcmp(v[mid].id, id);
+
+		if (!c)
+			return &v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }

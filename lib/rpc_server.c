@@ -24,6 +24,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -35,6 +36,9 @@
 #include "rpc_frame.h"
 #include "rpc_pipes.h"
 #include "xdrop.pb-c.h"
+
+/* How long rpc_server_close lets the calls in progress end before it closes the socket. */
+#define RPC_CLOSE_DRAIN_MS 1000
 
 /* Room for RpcReply's own fields around the payload. */
 #define REPLY_OVERHEAD (XDROP_RPC_MAX_MESSAGE + XDROP_RPC_MAX_FIELD + 64)
@@ -834,6 +838,12 @@ void rpc_server_close(struct rpc_server *s)
 {
 	if (!s)
 		return;
+	/* nng 1.5.2 panics ("pthread_mutex_lock: Invalid argument" in nng_ctx_send) when the
+	 * socket is closed while a worker is still inside nng_ctx_send of a reply its client
+	 * has already received: let the calls in progress end first, for a bounded time. */
+	for (int64_t until = clock_mono_ms() + RPC_CLOSE_DRAIN_MS;
+	     atomic_load(&s->running) && clock_mono_ms() < until;)
+		usleep(1000);
 	if (s->sock_open)
 		closewatch_close(s->sock); /* completes every worker's aio with NNG_ECLOSED */
 	for (unsigned i = 0; s->workers && i < s->n_workers; i++) {

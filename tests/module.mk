@@ -17,7 +17,8 @@ $(DP_TESTS:%=$(TBIN)/%):
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_BPF) -lcmocka -lpthread
 
 TEST_SUITES += $(DP_TESTS:%=$(TBIN)/%)
-CHECK_SOURCES += $(TESTLIB_SRCS) $(TESTLIB_SRCS:.c=.h) $(DP_TESTS:%=tests/bpf/%.c) tests/lib/tmpdir.h
+CHECK_SOURCES += $(TESTLIB_SRCS) $(TESTLIB_SRCS:.c=.h) $(DP_TESTS:%=tests/bpf/%.c) tests/lib/tmpdir.h \
+	tests/lib/capture.h
 
 # scripts/structure-check (run by make check) on made-up trees: each rule caught, clean passes.
 TEST_SUITES += tests/scripts/test_structure_check.sh

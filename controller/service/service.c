@@ -91,6 +91,7 @@ int service_register(struct service **out, struct rpc_server *srv, const struct 
 	    {&xdrop__v1__stats_service__descriptor, "History", stats_hist, -1},
 	    {&xdrop__v1__stats_service__descriptor, "Info", stats_info, -1},
 	    {&xdrop__v1__stats_service__descriptor, "RuleStats", stats_rules, -1},
+	    {&xdrop__v1__stats_service__descriptor, "TopTalkers", stats_talkers, -1},
 	    {&xdrop__v1__key_service__descriptor, "List", key_list, -1},
 	    {&xdrop__v1__key_service__descriptor, "Create", key_create, -1},
 	    {&xdrop__v1__key_service__descriptor, "Delete", key_delete, -1},

@@ -40,7 +40,6 @@ const struct svc_coll svc_colls[STORE_KINDS] = {
 		     .noun = "rule",
 		     .plural = "rules",
 		     .deleted = "rule deleted",
-		     .counters = true,
 		     .prepare = rule_prepare},
     [STORE_WHITELIST] = {.kind = STORE_WHITELIST,
 			 .item = "entry",
@@ -58,35 +57,47 @@ static const struct svc_coll *coll_of(void *arg)
 	return ((struct svc_arg *)arg)->coll;
 }
 
-/* Attaches summed counters (malloc'd, freed with the rule) to each rule. */
-static void attach_stats(const struct rule_sum *sums, size_t nsums, Xdrop__V1__Rule **v, size_t n)
+/* RuleStats of rs (NULL: none known, all zero) for an item whose action is action ("" for
+ * a whitelist entry): pps is the drop rate of a rule that drops, else the match rate (its
+ * meaning before the other rates existed). malloc'd: freed with the item. */
+static Xdrop__V1__RuleStats *rule_stats(const struct rule_sum *rs, const char *action)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct rule_sum *rs = stats_rule_find(sums, nsums, v[i]->id);
-		Xdrop__V1__RuleStats *st = malloc(sizeof(*st));
+	Xdrop__V1__RuleStats *st = malloc(sizeof(*st));
 
-		if (!st)
-			continue;
-		xdrop__v1__rule_stats__init(st);
-		if (rs) {
-			st->match_count = rs->match_count;
-			st->drop_count = rs->drop_count;
-			st->pps = rs->pps;
-		}
-		v[i]->stats = st;
-	}
+	if (!st)
+		return NULL;
+	xdrop__v1__rule_stats__init(st);
+	if (!rs)
+		return st;
+	st->match_count = rs->match_count;
+	st->drop_count = rs->drop_count;
+	st->match_bytes = rs->match_bytes;
+	st->drop_bytes = rs->drop_bytes;
+	st->match_pps = rs->match_pps;
+	st->drop_pps = rs->drop_pps;
+	st->match_bps = rs->match_bps;
+	st->drop_bps = rs->drop_bps;
+	st->pps = !action[0] || !strcmp(action, "pass") ? rs->match_pps : rs->drop_pps;
+	st->at = rs->at;
+	st->stale = rs->stale;
+	return st;
 }
 
-/* The kind's counters on its items (rules), when it has them and stats can say. */
+/* The kind's summed counters on its items (RuleStats, malloc'd, freed with the item). */
 static void add_counters(struct service *s, const struct svc_coll *c, void **v, size_t n)
 {
-	struct rule_sum *sums = NULL;
-	size_t nsums = 0;
+	const char **ids = calloc(n + 1, sizeof(*ids));
+	struct rule_sum *sums = calloc(n + 1, sizeof(*sums));
 
-	if (c->counters && stats_rule_counters(s->stats, false, &sums, &nsums) == 0) {
-		attach_stats(sums, nsums, (Xdrop__V1__Rule **)v, n);
-		free(sums);
-	}
+	for (size_t i = 0; ids && sums && i < n; i++)
+		ids[i] = pbf_str(v[i], "id");
+	if (ids && sums)
+		stats_rule_sums(s->stats, c->kind, ids, n, sums);
+	for (size_t i = 0; i < n; i++)
+		pbf_set_ptr(v[i], "stats",
+			    rule_stats(ids && sums ? &sums[i] : NULL, pbf_str(v[i], "action")));
+	free(ids);
+	free(sums);
 }
 
 static void free_items_v(void *v, size_t n)
@@ -429,9 +440,11 @@ SVC_HANDLER(rule_top)
 	for (size_t i = 0; v && i < nsums && n < limit; i++) {
 		Xdrop__V1__Rule *got = NULL;
 
+		if (sums[i].kind != STORE_RULES)
+			continue; /* whitelist entries are not rules */
 		if (store_rule_get(s->store, sums[i].id, &got) < 0)
 			continue; /* counters of a rule deleted since */
-		attach_stats(&sums[i], 1, &got, 1);
+		got->stats = rule_stats(&sums[i], got->action);
 		v[n++] = got;
 	}
 	free(sums);

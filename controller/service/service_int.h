@@ -33,7 +33,6 @@ struct svc_coll {
 	const char *noun;    /* "rule": messages ("no rule x") */
 	const char *plural;  /* "rules": messages ("cannot sort rules by") */
 	const char *deleted; /* the Delete reply's message */
-	bool counters;	     /* items carry summed counters (RuleStats) */
 	/* *out = in made ready to store (id from id[] when in has none, times = now) */
 	void (*prepare)(const ProtobufCMessage *in, ProtobufCMessage *out, char *id, int64_t now);
 };
@@ -110,6 +109,7 @@ SVC_HANDLER(stats_get);
 SVC_HANDLER(stats_hist);
 SVC_HANDLER(stats_info);
 SVC_HANDLER(stats_rules);
+SVC_HANDLER(stats_talkers);
 SVC_HANDLER(key_list);
 SVC_HANDLER(key_create);
 SVC_HANDLER(key_delete);

@@ -42,6 +42,7 @@ static void node_detach_free(void *p)
 	Xdrop__V1__Node *n = p;
 
 	n->status = n->content_hash = n->version = (char *)protobuf_c_empty_string;
+	n->filtering = (char *)protobuf_c_empty_string;
 	n->stats = NULL;
 	xdrop__v1__node__free_unpacked(n, NULL);
 }
@@ -59,6 +60,7 @@ static Xdrop__V1__Node *node_out(struct service *s, struct rpc_call *call, struc
 	free(n->content_hash);
 	free(n->version);
 	n->status = n->content_hash = n->version = (char *)protobuf_c_empty_string;
+	n->filtering = (char *)protobuf_c_empty_string;
 	nodes_fill(s->nodes, n, call_alloc, call);
 	return n;
 }
@@ -159,6 +161,8 @@ enum rpc_code node_create(struct rpc_call *call, const ProtobufCMessage *r, Prot
 		return store_fail(call, err, NULL);
 	nodes_reload(s->nodes);
 	n->status = rpc_call_strdup(call, "unknown");
+	n->filtering = rpc_call_strdup(call, "unknown");
+	n->status_since = n->created_at;
 	n->content_hash = n->version = (char *)protobuf_c_empty_string;
 	n->applied_revision = 0;
 	n->last_seen = 0;
@@ -223,6 +227,7 @@ enum rpc_code node_update(struct rpc_call *call, const ProtobufCMessage *r, Prot
 	free(n->content_hash);
 	free(n->version);
 	n->status = n->content_hash = n->version = (char *)protobuf_c_empty_string;
+	n->filtering = (char *)protobuf_c_empty_string;
 	nodes_fill(s->nodes, n, call_alloc, call);
 	resp->node = n;
 	return RPC_OK;

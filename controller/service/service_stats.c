@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * service_stats: StatsService: cluster totals and rates, history rings, the controller's
- * info and the rules' summed counters (controller/stats.c).
+ * info, the rules' and whitelist entries' summed counters (controller/stats.c) and the
+ * cluster's top talkers (controller/talkers.c).
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
+#include "talkers.h"
 
 #include "service_int.h"
 
@@ -117,6 +120,28 @@ enum rpc_code stats_info(struct rpc_call *call, const ProtobufCMessage *r, Proto
 	return RPC_OK;
 }
 
+/* rc (in call memory) from rs (NULL: zero) for id of kind. */
+static void rule_counter(struct rpc_call *call, Xdrop__V1__RuleCounter *rc, const char *id,
+			 enum store_kind kind, const struct rule_sum *rs)
+{
+	xdrop__v1__rule_counter__init(rc);
+	rc->id = rpc_call_strdup(call, id);
+	rc->kind = (char *)(kind == STORE_WHITELIST ? "whitelist" : "rule");
+	if (!rs)
+		return;
+	rc->match_count = rs->match_count;
+	rc->drop_count = rs->drop_count;
+	rc->pps = rs->pps;
+	rc->match_bytes = rs->match_bytes;
+	rc->drop_bytes = rs->drop_bytes;
+	rc->match_pps = rs->match_pps;
+	rc->drop_pps = rs->drop_pps;
+	rc->match_bps = rs->match_bps;
+	rc->drop_bps = rs->drop_bps;
+}
+
+/* RuleStats: the counters of the ids asked (rules first, else whitelist entries of that
+ * id), or of everything known; exact and fresh from every agent that answers. */
 enum rpc_code stats_rules(struct rpc_call *call, const ProtobufCMessage *r, ProtobufCMessage *out,
 			  void *arg)
 {
@@ -132,22 +157,45 @@ enum rpc_code stats_rules(struct rpc_call *call, const ProtobufCMessage *r, Prot
 	cap = req->n_ids ? req->n_ids : nsums;
 	resp->rules = rpc_call_alloc(call, (cap ? cap : 1) * sizeof(*resp->rules));
 	for (size_t i = 0; resp->rules && i < cap; i++) {
-		const struct rule_sum *rs =
-		    req->n_ids ? stats_rule_find(sums, nsums, req->ids[i]) : &sums[i];
+		const struct rule_sum *rs = req->n_ids ? NULL : &sums[i];
+		enum store_kind kind = rs ? rs->kind : STORE_RULES;
 		Xdrop__V1__RuleCounter *rc = rpc_call_alloc(call, sizeof(*rc));
 
 		if (!rc)
 			break;
-		xdrop__v1__rule_counter__init(rc);
-		rc->id = rpc_call_strdup(call, req->n_ids ? req->ids[i] : rs->id);
-		if (rs) {
-			rc->match_count = rs->match_count;
-			rc->drop_count = rs->drop_count;
-			rc->pps = rs->pps;
+		if (req->n_ids) {
+			rs = stats_rule_find(sums, nsums, STORE_RULES, req->ids[i]);
+			if (!rs &&
+			    (rs = stats_rule_find(sums, nsums, STORE_WHITELIST, req->ids[i])))
+				kind = STORE_WHITELIST;
 		}
+		rule_counter(call, rc, req->n_ids ? req->ids[i] : rs->id, kind, rs);
 		resp->rules[k++] = rc;
 	}
 	resp->n_rules = k;
 	free(sums);
+	return RPC_OK;
+}
+
+static void free_talkers(void *p)
+{
+	xdrop__v1__top_talkers_reply__free_unpacked(p, NULL);
+}
+
+/* TopTalkers: the cluster's (node_id "") or one node's; controller/talkers.h. */
+enum rpc_code stats_talkers(struct rpc_call *call, const ProtobufCMessage *r, ProtobufCMessage *out,
+			    void *arg)
+{
+	REQ(Xdrop__V1__TopTalkersRequest, r);
+	struct service *s = svc_of(arg);
+	Xdrop__V1__TopTalkersReply *rep = NULL;
+	struct talkers_req q;
+	struct talkers_err e;
+
+	if (talkers_check(req, &q, &e) < 0 || talkers_query(s->nodes, &q, &rep, &e) < 0)
+		return rpc_call_error(call, e.code, e.field, "%s", e.msg);
+	/* shallow: rep's memory lives until the reply is packed */
+	memcpy(out, rep, sizeof(*rep));
+	rpc_call_defer(call, free_talkers, rep);
 	return RPC_OK;
 }

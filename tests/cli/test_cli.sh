@@ -198,6 +198,75 @@ check "rules import FILE.csv --format json: read as JSON" [ $? = 0 ]
 check "--help says --format decides the format" \
 	bash -c "'$CTL_BIN' --help | grep -q -- '--format decides the format'"
 
+# ---- top: argument checks, then figures from a fake agent through the controller ----
+FAKE_BIN=${FAKE_BIN:-build/bin/xdrop-fake-agent}
+for bad in "--by source" "--verdict blocked" "--window 30s" "--limit 0" "--limit 101" \
+	"--sort name" "extra"; do
+	# shellcheck disable=SC2086
+	ctl top $bad 2>"$TMP/err" >"$TMP/out"
+	check "top $bad: usage error (exit 2) naming the problem, nothing printed" \
+		bash -c "[ $? = 2 ] && [ -s '$TMP/err' ] && [ ! -s '$TMP/out' ]"
+done
+ctl top --window 30s 2>"$TMP/err"
+check "top --window 30s says 10s, 1m or 5m" grep -q -- '--window: 10s, 1m or 5m' "$TMP/err"
+ctl stats --by src 2>"$TMP/err"
+check "stats --by: refused as an option stats does not take (exit 2)" \
+	bash -c "[ $? = 2 ] && grep -q 'stats does not take --by' '$TMP/err'"
+ctl top --node no-such-node 2>"$TMP/err"
+check "top --node with an unknown node: not found (exit 4)" [ $? = 4 ]
+ctl -q rules add id=cli-hit name=hit dst_ip=192.0.2.40 action=pass
+ctl -q wl add id=cli-wl src_ip=198.51.100.40
+ctl nodes add name=fake1 address="ipc://$TMP/fake1.sock" >"$TMP/node"
+FAKE_ID=$(sed -n 's/^node \(.*\) added$/\1/p' "$TMP/node")
+FAKE_KEY=$(sed -n 's/^node key (shown once): //p' "$TMP/node")
+read -r REV HASH < <(ctl --json info | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d["revision"], d["content_hash"])')
+"$FAKE_BIN" "ipc://$TMP/plain-health.sock" "ipc://$TMP/fake1.sock" "$FAKE_ID" "$FAKE_KEY" \
+	"$REV" "$HASH" cli-hit cli-wl 2>"$TMP/fake.log" &
+FAKE_PID=$!
+PIDS+=("$FAKE_PID")
+node_is() { ctl nodes list | grep "^$FAKE_ID " | grep -q -- "$1"; }
+check "nodes list: the fake agent's node online, filtering active, figures current" \
+	wait_until 20 bash -c "$(declare -f ctl node_is); CTL_BIN=$CTL_BIN FAKE_ID=$FAKE_ID; \
+		node_is ' online  *active ' && node_is ' current\$'"
+ctl top >"$TMP/out"
+check "top: a table, heaviest first, with packets, human bit/s and share" \
+	bash -c "grep -q '^top sources, dropped, last 10 s' '$TMP/out' &&
+		grep -q 'KEY .*PACKETS .*PPS .*BPS .*SHARE .*± ERROR' '$TMP/out' &&
+		sed -n 3p '$TMP/out' | grep -Eq '^192\.0\.2\.7 +6400 +640\.0 +328 kbit/s +75\.0% +64$'"
+check "top: the node whose figures are in" grep -q '1 in 64 packets sampled, 1 node$' "$TMP/out"
+out=$(ctl --json top --limit 1)
+check "top --json --limit 1: the reply's fields, one talker, this node" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert [t["key"] for t in d["talkers"]] == ["192.0.2.7"], d
+assert d["talkers"][0]["packets"] == 6400 and d["nodes"] == [sys.argv[2]], d
+assert d["by"] == "src" and d["verdict"] == "dropped" and d["window_s"] == 10, d' "$out" "$FAKE_ID"
+ctl top --node "$FAKE_ID" --by dst --verdict passed --window 1m --limit 5 >"$TMP/out"
+check "top --node ID --by dst --verdict passed --window 1m: that node, those choices" \
+	grep -q '^top destinations, passed, last 60 s' "$TMP/out"
+ctl stats >"$TMP/out"
+check "stats: whitelisted, rate-limited, malformed and bytes per node" \
+	grep -Eq "^$FAKE_ID +3000 +2000 +1000 +200 +50 +3 +192 kB +64\.0 kB$" "$TMP/out"
+check "stats: rates in human bit/s" grep -Eq "^$FAKE_ID +300 +1\.54 Mbit/s" "$TMP/out"
+check "rules list: a pass rule's hits and bytes from the node's counters" \
+	bash -c "ctl() { timeout 30 '$CTL_BIN' \"\$@\"; }; ctl rules list --search hit |
+		grep -Eq '^cli-hit .* pass +yes +1234 +0 +79\.0 kB'"
+check "whitelist list: hits and bytes" \
+	bash -c "'$CTL_BIN' wl list | grep -Eq '^cli-wl .* 200 +12\.8 kB$'"
+stop "$FAKE_PID"
+check "agent gone: nodes list shows filtering presumed and the figures stale, as of HH:MM:SS" \
+	wait_until 20 bash -c "$(declare -f ctl node_is); CTL_BIN=$CTL_BIN FAKE_ID=$FAKE_ID; \
+		node_is ' offline  *presumed ' && node_is ' stale, as of [0-9][0-9]:[0-9][0-9]:[0-9][0-9]\$'"
+ctl stats >"$TMP/out"
+check "stats: the silent node's rates marked stale, as of HH:MM:SS" \
+	grep -Eq "^$FAKE_ID .*stale, as of [0-9:]{8}$" "$TMP/out"
+ctl top >"$TMP/out"
+check "top without a reachable node: no talkers, and exit 0" \
+	grep -q '^(no dropped traffic sampled in the window)$' "$TMP/out"
+
 # ---- a controller that requires client certificates ----
 mkdir -p "$TMP/pki"
 (

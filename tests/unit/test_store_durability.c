@@ -26,6 +26,7 @@
 
 #include <sqlite3.h>
 
+#include "../lib/capture.h"
 #include "nodekey.h"
 #include "rules.h"
 #include "store_fixture.h"
@@ -215,21 +216,6 @@ static void test_concurrent_writers(void **state)
 
 /* ---- the database locked by someone else --------------------------------------------- */
 
-/* Reads the whole file at path into a NUL-terminated malloc'd string. */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, 1 << 16);
-	size_t n;
-
-	assert_non_null(f);
-	assert_non_null(buf);
-	n = fread(buf, 1, (1 << 16) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 /*
  * Another connection (an sqlite3 shell with an open transaction, say) holds the write
  * lock for longer than busy_timeout: every change fails with -EBUSY and UNAVAILABLE
@@ -249,7 +235,7 @@ static void test_locked_by_another_connection(void **state)
 	sqlite3 *other = NULL;
 	uint64_t r = 0;
 	size_t idx = 0, count = 9;
-	int saved, fd;
+	int saved;
 	char *log;
 
 	db_path(path, sizeof(path));
@@ -278,19 +264,14 @@ static void test_locked_by_another_connection(void **state)
 
 	/* the sweeper's log line, through stderr */
 	snprintf(logpath, sizeof(logpath), "%s.log", path);
-	fflush(stderr);
-	saved = dup(2);
-	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(saved >= 0 && fd >= 0);
-	dup2(fd, 2);
-	close(fd);
+	saved = capture_stderr(logpath);
+	assert_true(saved >= 0);
 	assert_int_equal(rules_sweeper_start(&sw, s, 50), 0);
 	usleep(500000);
 	rules_sweeper_stop(sw);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	log = slurp(logpath);
+	capture_end(saved);
+	log = capture_slurp(logpath);
+	assert_non_null(log);
 	assert_non_null(strstr(log, "rules: expiry sweep skipped: the database is locked"));
 	assert_null(strstr(log, "Cannot allocate memory"));
 	free(log);
@@ -347,7 +328,8 @@ static void test_one_store_per_database(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
 	snprintf(lockpath, sizeof(lockpath), "%s.lock", path);
-	txt = slurp(lockpath);
+	txt = capture_slurp(lockpath);
+	assert_non_null(txt);
 	snprintf(pidline, sizeof(pidline), "%ld\n", (long)getpid());
 	assert_string_equal(txt, pidline);
 	free(txt);
