@@ -333,7 +333,7 @@ static bool is_time_field(const ProtobufCFieldDescriptor *f)
 
 	return f->type == PROTOBUF_C_TYPE_INT64 &&
 	       (!strcmp(f->name, "at") || !strcmp(f->name, "last_seen") ||
-		(l > 3 && !strcmp(f->name + l - 3, "_at")));
+		!strcmp(f->name, "status_since") || (l > 3 && !strcmp(f->name + l - 3, "_at")));
 }
 
 static void join(char *dst, size_t len, const char *path, const char *name)
