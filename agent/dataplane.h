@@ -146,7 +146,10 @@ int dataplane_set_sample_every(struct dataplane *dp, uint32_t every);
 /* The sampling rate in effect (0 = off). */
 uint32_t dataplane_sample_every(const struct dataplane *dp);
 /* The fd of the ring buffer xdrop_samples (struct xdrop_sample records), for
- * ring_buffer__new. Owned by dp. */
+ * ring_buffer__new. Owned by dp. The program wakes a reader blocked in ring_buffer__poll
+ * only once a quarter of the ring is waiting (a wake-up per sample would cost more than
+ * the sample), so a reader must also consume on its own timer: ring_buffer__poll(rb, 100)
+ * then ring_buffer__consume(rb), in a loop. */
 int dataplane_samples_fd(const struct dataplane *dp);
 
 /* The generation the program currently uses. */
