@@ -34,8 +34,8 @@ struct rule_counters {
 
 static void rule_counters_fill(struct beacon *b, struct rule_counters *rc, Xdrop__V1__Beacon *m)
 {
-	rc->n = b->sent ? stats_changed(b->st, b->sent, BEACON_RULE_COUNTERS,
-					 BEACON_RULE_REFRESH, rc->ids, rc->sr)
+	rc->n = b->sent ? stats_changed(b->st, b->sent, BEACON_RULE_COUNTERS, BEACON_RULE_REFRESH,
+					rc->ids, rc->sr)
 			: 0;
 	for (size_t i = 0; i < rc->n; i++) {
 		xdrop__v1__rule_counter__init(&rc->v[i]);

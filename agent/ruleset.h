@@ -164,7 +164,8 @@ int ruleset_expire(struct ruleset *rs, int64_t now_ns);
  * which) and whether it is in the data plane (the set's lock is held: fn must not call
  * back into the set). */
 void ruleset_foreach_entry(struct ruleset *rs,
-			   void (*fn)(void *arg, const char *id, const struct rule_spec *s, bool active),
+			   void (*fn)(void *arg, const char *id, const struct rule_spec *s,
+				      bool active),
 			   void *arg);
 
 /* Frees a message the functions above returned (NULL is fine). */

@@ -71,8 +71,8 @@ struct stats {
 	struct xdrop_slot_counters *sc;
 	double *rate; /* 4 per slot: match pps, drop pps, match bps, drop bps */
 	size_t nslots;
-	int64_t slots_at; /* wall ns of the read */
-	struct idslot *ids; /* rule id -> slot */
+	int64_t slots_at;	 /* wall ns of the read */
+	struct idslot *ids;	 /* rule id -> slot */
 	struct idslot **slot_id; /* slot -> entry (borrowed from ids) */
 	size_t nslot_id;
 
@@ -667,8 +667,8 @@ static size_t give(struct stats *s, struct stats_sent *t, size_t i, char **ids,
 	return k + 1;
 }
 
-size_t stats_changed(struct stats *s, struct stats_sent *t, size_t max, size_t refresh,
-		     char **ids, struct stats_rule *out)
+size_t stats_changed(struct stats *s, struct stats_sent *t, size_t max, size_t refresh, char **ids,
+		     struct stats_rule *out)
 {
 	size_t k = 0, n, r = 0;
 

@@ -74,8 +74,8 @@ void stats_sent_free(struct stats_sent *t);
  * out[i], which hold max + refresh. A slot that now belongs to another entry counts as
  * changed for it (the previous owner's figures are never given under the new id).
  * Returns how many. */
-size_t stats_changed(struct stats *s, struct stats_sent *t, size_t max, size_t refresh,
-		     char **ids, struct stats_rule *out);
+size_t stats_changed(struct stats *s, struct stats_sent *t, size_t max, size_t refresh, char **ids,
+		     struct stats_rule *out);
 
 struct stats_point {
 	int64_t at; /* ns since the epoch */

@@ -713,7 +713,7 @@ static __always_inline __u64 wake_flag(void)
 	__u64 avail = bpf_ringbuf_query(&xdrop_samples, BPF_RB_AVAIL_DATA);
 
 	return avail < XDROP_SAMPLES_RING / 4 &&
-			   avail + 2 * sizeof(struct xdrop_sample) >= XDROP_SAMPLES_RING / 4
+		       avail + 2 * sizeof(struct xdrop_sample) >= XDROP_SAMPLES_RING / 4
 		   ? BPF_RB_FORCE_WAKEUP
 		   : BPF_RB_NO_WAKEUP;
 }

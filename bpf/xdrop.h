@@ -282,16 +282,16 @@ enum xdrop_sample_verdict {
 struct xdrop_sample {
 	struct xdrop_addr src; /* IPv4-mapped for IPv4; zero for non-IP frames */
 	struct xdrop_addr dst;
-	__be16 sport;	       /* 0 when the packet has no ports (or is a later fragment) */
+	__be16 sport; /* 0 when the packet has no ports (or is a later fragment) */
 	__be16 dport;
 	__u8 proto;
-	__u8 verdict;	       /* enum xdrop_sample_verdict */
-	__u8 reason;	       /* the enum xdrop_counter that counted the verdict's reason */
+	__u8 verdict; /* enum xdrop_sample_verdict */
+	__u8 reason;  /* the enum xdrop_counter that counted the verdict's reason */
 	__u8 pad;
-	__u32 len;	       /* frame length */
-	__u32 every;	       /* sample_every in effect: the packets this sample stands for */
+	__u32 len;   /* frame length */
+	__u32 every; /* sample_every in effect: the packets this sample stands for */
 };
-#define XDROP_SAMPLES_RING (4u << 20) /* bytes: ~87k samples */
+#define XDROP_SAMPLES_RING     (4u << 20) /* bytes: ~75k samples (48 + an 8-byte header each) */
 #define XDROP_DEF_SAMPLE_EVERY 64
 
 /* Shared token bucket of a rate_limit slot (xdrop_rate, keyed by slot). */

@@ -116,7 +116,8 @@ int dp_counters_migrate(struct dataplane *dp, int old_outer, const char *path)
 	}
 	dp->nchunks = 0;
 	if (err) {
-		log_error("per-rule counters in %s: carrying over failed: %s", path, strerror(-err));
+		log_error("per-rule counters in %s: carrying over failed: %s", path,
+			  strerror(-err));
 		return err;
 	}
 	if (unlink(path) && errno != ENOENT) {

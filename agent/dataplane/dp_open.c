@@ -127,7 +127,7 @@ static void opts_init(struct dataplane *dp, const struct dataplane_opts *opts)
 		dp->o.max_addrs = dp->o.max_exact;
 	if (!dp->o.max_rate)
 		dp->o.max_rate = XDROP_DEF_MAX_RATE;
-	dp->sample_every = dp->o.sample_off	 ? 0
+	dp->sample_every = dp->o.sample_off	? 0
 			   : dp->o.sample_every ? dp->o.sample_every
 						: XDROP_DEF_SAMPLE_EVERY;
 }

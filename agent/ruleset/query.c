@@ -3,7 +3,8 @@
  * ruleset/query.c: reading the set. Get returns a copy of one entry; list filters
  * (search text over the kind's RSF_SEARCH fields, and the request's fields named like the
  * kind's RSF_FILTER fields), sorts (by a RSF_SORT field, then by id) and pages the
- * entries of one kind; foreach walks the rules and whitelist entries for the sampler (agent/stats.c).
+ * entries of one kind; foreach walks the rules and whitelist entries for the sampler
+ * (agent/stats.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,7 +31,8 @@ ProtobufCMessage *ruleset_get(struct ruleset *rs, const struct ruleset_kind *k, 
 }
 
 void ruleset_foreach_entry(struct ruleset *rs,
-			   void (*fn)(void *arg, const char *id, const struct rule_spec *s, bool active),
+			   void (*fn)(void *arg, const char *id, const struct rule_spec *s,
+				      bool active),
 			   void *arg)
 {
 	const struct ruleset_kind *const kinds[] = {&ruleset_rules, &ruleset_whitelist};

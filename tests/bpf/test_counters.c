@@ -42,13 +42,6 @@ static size_t send_n(struct dataplane *dp, const struct pkt_desc *d, const uint8
 	return (size_t)len;
 }
 
-/* Expected growth of the global counters: a packet counter and its bytes twin. */
-static void want(uint64_t *w, int cnt, int bytes, int n, size_t len)
-{
-	w[cnt] += (uint64_t)n;
-	w[bytes] += (uint64_t)n * len;
-}
-
 static const char *const rules[] = {
     "dst_ip=198.51.100.1 action=drop",
     "dst_ip=198.51.100.2 action=pass",
@@ -72,19 +65,98 @@ static size_t unhex(const char *h, uint8_t *out)
 	return n;
 }
 
+#define NO_RULE (-1)
+#define NO_CNT	(-1)
+
+/* One batch of identical frames: what it is, its verdict, the reason counter (and bytes
+ * twin) it must grow, and the rule (index into rules) whose slot counts it. */
+struct batch {
+	struct pkt_desc pkt;
+	const char *raw; /* hex frame instead of pkt */
+	int n, verdict, cnt, cnt_bytes, rule;
+};
+
+#define B(d, n_, v, c, r)                                                                          \
+	{                                                                                          \
+		.pkt = d, .n = n_, .verdict = v, .cnt = XDROP_CNT_##c,                             \
+		.cnt_bytes = XDROP_CNT_##c##_BYTES, .rule = r                                      \
+	}
+#define PKT(s, d, pr, sp, dp_, pay, vl)                                                            \
+	{                                                                                          \
+		.src = s, .dst = d, .proto = pr, .sport = sp, .dport = dp_, .payload = pay,        \
+		.vlans = vl                                                                        \
+	}
+
+/* The rate limiter's clock stands still: its burst of 2 passes, the rest is dropped. */
+static const struct batch batches[] = {
+    B(PKT("192.0.2.1", "198.51.100.1", 17, 1, 53, 100, 0), 3, D, RULE_DROP, 0),
+    B(PKT("192.0.2.1", "198.51.100.1", 17, 1, 53, 1000, 0), 2, D, RULE_DROP, 0),
+    B(PKT("192.0.2.1", "198.51.100.2", 6, 1, 80, 7, 0), 4, P, RULE_PASS, 1),
+    B(PKT("192.0.2.1", "198.51.100.3", 17, 1, 53, 300, 0), 2, P, RL_PASSED, 2),
+    B(PKT("192.0.2.1", "198.51.100.3", 17, 1, 53, 300, 0), 3, D, RATE_LIMITED, 2),
+    /* the whitelist entry beats the drop rule; VLAN-tagged, so a longer frame */
+    B(PKT("192.0.2.50", "198.51.100.1", 17, 9, 53, 33, 1), 6, P, WHITELISTED, 3),
+    /* a protected flow to the drop rule's address */
+    B(PKT("192.0.2.99", "198.51.100.1", 6, 7700, 40000, 500, 0), 2, P, PROTECTED, NO_RULE),
+    {.pkt = PKT("fd00::1", "fd00::2", 17, 0, 0, 77, 0),
+     .n = 3,
+     .verdict = P,
+     .cnt = NO_CNT,
+     .rule = NO_RULE},
+    {.raw = arp_hex,
+     .n = 5,
+     .verdict = P,
+     .cnt = XDROP_CNT_NON_IP,
+     .cnt_bytes = XDROP_CNT_NON_IP_BYTES,
+     .rule = NO_RULE},
+    {.raw = trunc_hex,
+     .n = 7,
+     .verdict = D,
+     .cnt = XDROP_CNT_MALFORMED,
+     .cnt_bytes = XDROP_CNT_MALFORMED_BYTES,
+     .rule = NO_RULE},
+};
+#define NBATCH (sizeof(batches) / sizeof(batches[0]))
+
+/* Sends every batch, adding what each must count to w (global) and slot (per rule). */
+static void send_batches(struct dataplane *dp, uint64_t *w, struct xdrop_slot_counters *slot)
+{
+	for (size_t i = 0; i < NBATCH; i++) {
+		const struct batch *b = &batches[i];
+		uint8_t raw[64];
+		size_t rawlen = b->raw ? unhex(b->raw, raw) : 0;
+		uint64_t n = (uint64_t)b->n;
+		size_t len = send_n(dp, &b->pkt, raw, rawlen, b->n, b->verdict);
+		int drop = b->verdict == D;
+
+		w[XDROP_CNT_RX] += n;
+		w[XDROP_CNT_RX_BYTES] += n * len;
+		w[drop ? XDROP_CNT_DROPPED : XDROP_CNT_PASSED] += n;
+		w[drop ? XDROP_CNT_DROPPED_BYTES : XDROP_CNT_PASSED_BYTES] += n * len;
+		if (b->cnt != NO_CNT) {
+			w[b->cnt] += n;
+			w[b->cnt_bytes] += n * len;
+		}
+		if (b->rule != NO_RULE) {
+			slot[b->rule].match += n;
+			slot[b->rule].match_bytes += n * len;
+			slot[b->rule].drop += drop ? n : 0;
+			slot[b->rule].drop_bytes += drop ? n * len : 0;
+		}
+	}
+}
+
+/* Every packet counter and its bytes grew by exactly what was sent; every rule's slot
+ * holds exactly its packets and bytes. */
 static void bytes_per_verdict_and_reason(void **state)
 {
 	struct dataplane *dp = testdp_open(true, false);
 	uint64_t before[XDROP_NCOUNTERS], after[XDROP_NCOUNTERS], w[XDROP_NCOUNTERS] = {0};
+	struct xdrop_slot_counters want_slot[4] = {0}, sc;
 	struct xdrop_protect_key pk = {.proto = IPPROTO_TCP};
 	struct xdrop_protect_val pv;
-	struct xdrop_slot_counters sc;
 	struct rule_spec spec;
-	uint8_t arp[64], trunc[64];
-	size_t arplen = unhex(arp_hex, arp), trunclen = unhex(trunc_hex, trunc), len, l2;
 	const char *why;
-	int passed = 0, dropped = 0;
-	uint64_t pb = 0, db = 0;
 
 	(void)state;
 	memset(&pv, 0, sizeof(pv));
@@ -94,136 +166,7 @@ static void bytes_per_verdict_and_reason(void **state)
 	assert_int_equal(testdp_load(dp, rules), 0);
 	assert_int_equal(dataplane_set_clock(dp, 1000000000ull), 0);
 	assert_int_equal(dataplane_counters(dp, before), 0);
-
-	/* drop rule: 3 frames of 142 bytes, 2 of 1042 */
-	for (int k = 0; k < 2; k++) {
-		struct pkt_desc d = {.src = "192.0.2.1",
-				     .dst = "198.51.100.1",
-				     .proto = 17,
-				     .sport = 1,
-				     .dport = 53,
-				     .payload = k ? 1000 : 100};
-		int n = k ? 2 : 3;
-
-		len = send_n(dp, &d, NULL, 0, n, D);
-		want(w, XDROP_CNT_RULE_DROP, XDROP_CNT_RULE_DROP_BYTES, n, len);
-		dropped += n;
-		db += (uint64_t)n * len;
-	}
-	assert_int_equal(testdp_spec(rules[0], &spec), 0);
-	assert_int_equal(dataplane_entry_counters(dp, &spec, &sc), 0);
-	assert_int_equal(sc.match, 5);
-	assert_int_equal(sc.drop, 5);
-	assert_int_equal(sc.match_bytes, db);
-	assert_int_equal(sc.drop_bytes, db);
-
-	/* pass rule: 4 TCP frames of 60 + 7 bytes payload */
-	{
-		struct pkt_desc d = {.src = "192.0.2.1",
-				     .dst = "198.51.100.2",
-				     .proto = 6,
-				     .sport = 1,
-				     .dport = 80,
-				     .payload = 7};
-
-		len = send_n(dp, &d, NULL, 0, 4, P);
-		want(w, XDROP_CNT_RULE_PASS, XDROP_CNT_RULE_PASS_BYTES, 4, len);
-		passed += 4;
-		pb += 4 * len;
-		assert_int_equal(testdp_spec(rules[1], &spec), 0);
-		assert_int_equal(dataplane_entry_counters(dp, &spec, &sc), 0);
-		assert_int_equal(sc.match, 4);
-		assert_int_equal(sc.drop, 0);
-		assert_int_equal(sc.match_bytes, 4 * len);
-		assert_int_equal(sc.drop_bytes, 0);
-	}
-
-	/* rate limit, burst 2 and the clock stopped: 2 admitted, 3 dropped */
-	{
-		struct pkt_desc d = {.src = "192.0.2.1",
-				     .dst = "198.51.100.3",
-				     .proto = 17,
-				     .sport = 1,
-				     .dport = 53,
-				     .payload = 300};
-
-		len = send_n(dp, &d, NULL, 0, 2, P);
-		want(w, XDROP_CNT_RL_PASSED, XDROP_CNT_RL_PASSED_BYTES, 2, len);
-		l2 = send_n(dp, &d, NULL, 0, 3, D);
-		want(w, XDROP_CNT_RATE_LIMITED, XDROP_CNT_RATE_LIMITED_BYTES, 3, l2);
-		passed += 2;
-		pb += 2 * len;
-		dropped += 3;
-		db += 3 * l2;
-		assert_int_equal(testdp_spec(rules[2], &spec), 0);
-		assert_int_equal(dataplane_entry_counters(dp, &spec, &sc), 0);
-		assert_int_equal(sc.match, 5);
-		assert_int_equal(sc.drop, 3);
-		assert_int_equal(sc.match_bytes, 5 * len);
-		assert_int_equal(sc.drop_bytes, 3 * len);
-	}
-
-	/* whitelist beats the drop rule, IPv4 and VLAN-tagged (longer frame) */
-	{
-		struct pkt_desc d = {.src = "192.0.2.50",
-				     .dst = "198.51.100.1",
-				     .proto = 17,
-				     .sport = 9,
-				     .dport = 53,
-				     .vlans = 1,
-				     .payload = 33};
-
-		len = send_n(dp, &d, NULL, 0, 6, P);
-		want(w, XDROP_CNT_WHITELISTED, XDROP_CNT_WHITELISTED_BYTES, 6, len);
-		passed += 6;
-		pb += 6 * len;
-		assert_int_equal(testdp_spec(rules[3], &spec), 0);
-		assert_int_equal(dataplane_entry_counters(dp, &spec, &sc), 0);
-		assert_int_equal(sc.match, 6);
-		assert_int_equal(sc.match_bytes, 6 * len);
-		assert_int_equal(sc.drop_bytes, 0);
-	}
-
-	/* protected flow to the drop rule's address */
-	{
-		struct pkt_desc d = {.src = "192.0.2.99",
-				     .dst = "198.51.100.1",
-				     .proto = 6,
-				     .sport = 7700,
-				     .dport = 40000,
-				     .payload = 500};
-
-		len = send_n(dp, &d, NULL, 0, 2, P);
-		want(w, XDROP_CNT_PROTECTED, XDROP_CNT_PROTECTED_BYTES, 2, len);
-		passed += 2;
-		pb += 2 * len;
-	}
-
-	/* no match: default pass */
-	{
-		struct pkt_desc d = {.src = "fd00::1", .dst = "fd00::2", .proto = 17, .payload = 77};
-
-		len = send_n(dp, &d, NULL, 0, 3, P);
-		passed += 3;
-		pb += 3 * len;
-	}
-
-	/* non-IP and malformed */
-	send_n(dp, NULL, arp, arplen, 5, P);
-	want(w, XDROP_CNT_NON_IP, XDROP_CNT_NON_IP_BYTES, 5, arplen);
-	passed += 5;
-	pb += 5 * arplen;
-	send_n(dp, NULL, trunc, trunclen, 7, D);
-	want(w, XDROP_CNT_MALFORMED, XDROP_CNT_MALFORMED_BYTES, 7, trunclen);
-	dropped += 7;
-	db += 7 * trunclen;
-
-	want(w, XDROP_CNT_PASSED, XDROP_CNT_PASSED_BYTES, passed, 0);
-	want(w, XDROP_CNT_DROPPED, XDROP_CNT_DROPPED_BYTES, dropped, 0);
-	w[XDROP_CNT_PASSED_BYTES] = pb;
-	w[XDROP_CNT_DROPPED_BYTES] = db;
-	w[XDROP_CNT_RX] = (uint64_t)(passed + dropped);
-	w[XDROP_CNT_RX_BYTES] = pb + db;
+	send_batches(dp, w, want_slot);
 	assert_int_equal(dataplane_counters(dp, after), 0);
 	for (int i = 0; i < XDROP_NCOUNTERS; i++) {
 		if (i == XDROP_CNT_FRAGMENT || i == XDROP_CNT_REDIRECTED ||
@@ -233,6 +176,11 @@ static void bytes_per_verdict_and_reason(void **state)
 			fail_msg("counter %d: grew by %llu, expected %llu", i,
 				 (unsigned long long)(after[i] - before[i]),
 				 (unsigned long long)w[i]);
+	}
+	for (int r = 0; r < 4; r++) {
+		assert_int_equal(testdp_spec(rules[r], &spec), 0);
+		assert_int_equal(dataplane_entry_counters(dp, &spec, &sc), 0);
+		assert_memory_equal(&sc, &want_slot[r], sizeof(sc));
 	}
 	/* the exclusive sums */
 	assert_int_equal(after[XDROP_CNT_RX], after[XDROP_CNT_PASSED] + after[XDROP_CNT_DROPPED]);
@@ -296,7 +244,8 @@ static void sample_every_packet(void **state)
 			      .sport = 1234,
 			      .dport = 53,
 			      .payload = 10};
-	struct pkt_desc d2 = {.src = "fd00::7", .dst = "fd00::8", .proto = 6, .sport = 5, .dport = 443};
+	struct pkt_desc d2 = {
+	    .src = "fd00::7", .dst = "fd00::8", .proto = 6, .sport = 5, .dport = 443};
 
 	(void)state;
 	rb = ring_buffer__new(dataplane_samples_fd(dp), on_sample, &g, NULL);

@@ -45,23 +45,48 @@ static struct entry ents[NENT] = {
     {&ruleset_rules,
      {"dst_ip=198.51.100.1", "action=drop", "enabled=1"},
      {.src = "192.0.2.1", .dst = "198.51.100.1", .proto = 17, .sport = 1, .dport = 53},
-     XDP_DROP, NULL, 0, 0, 0, 0},
+     XDP_DROP,
+     NULL,
+     0,
+     0,
+     0,
+     0},
     {&ruleset_rules,
      {"dst_ip=198.51.100.2", "action=pass", "enabled=1"},
      {.src = "192.0.2.1", .dst = "198.51.100.2", .proto = 6, .sport = 1, .dport = 80},
-     XDP_PASS, NULL, 0, 0, 0, 0},
+     XDP_PASS,
+     NULL,
+     0,
+     0,
+     0,
+     0},
     {&ruleset_rules,
      {"dst_ip=198.51.100.3", "action=rate_limit", "rate_limit=1000000", "enabled=1"},
      {.src = "192.0.2.1", .dst = "198.51.100.3", .proto = 17, .sport = 1, .dport = 53},
-     XDP_PASS, NULL, 0, 0, 0, 0},
+     XDP_PASS,
+     NULL,
+     0,
+     0,
+     0,
+     0},
     {&ruleset_whitelist,
      {"src_ip=192.0.2.50"},
      {.src = "192.0.2.50", .dst = "198.51.100.1", .proto = 17, .sport = 1, .dport = 53},
-     XDP_PASS, NULL, 0, 0, 0, 0},
+     XDP_PASS,
+     NULL,
+     0,
+     0,
+     0,
+     0},
     {&ruleset_whitelist,
      {"src_ip=2001:db8::50"},
      {.src = "2001:db8::50", .dst = "2001:db8::1", .proto = 6, .sport = 1, .dport = 22},
-     XDP_PASS, NULL, 0, 0, 0, 0},
+     XDP_PASS,
+     NULL,
+     0,
+     0,
+     0,
+     0},
 };
 
 struct fixture {
@@ -281,7 +306,8 @@ static bool converged(const struct receiver *rx)
 	for (int i = 0; i < NENT; i++) {
 		const struct stats_rule *r = received(rx, ents[i].id);
 
-		if (!r || !rule_is(r, &ents[i]) || r->whitelist != (ents[i].k == &ruleset_whitelist))
+		if (!r || !rule_is(r, &ents[i]) ||
+		    r->whitelist != (ents[i].k == &ruleset_whitelist))
 			return false;
 	}
 	return true;
