@@ -75,6 +75,8 @@ struct stats {
 	struct idslot *ids;	 /* rule id -> slot */
 	struct idslot **slot_id; /* slot -> entry (borrowed from ids) */
 	size_t nslot_id;
+	uint64_t map_rev; /* the rule set's revision the map was built at */
+	bool map_valid;
 
 	struct hist hist[STATS_HISTORY];
 	size_t hist_n, hist_head;
@@ -322,18 +324,22 @@ static double *slot_rates(const struct stats *s, const struct xdrop_slot_counter
 	return r;
 }
 
-/* Reads every slot under a fresh id map. The map is built first and the slots read after;
- * when the rule set's revision moved meanwhile (every change of the data plane moves it,
- * under the set's lock), the pair may disagree and is dropped: the previous pair stays. */
+/* Reads every slot, with the id map rebuilt when the rule set's revision moved (a million
+ * entries are not walked every second). The map is built before the slots are read, and
+ * the pair is kept only when the revision did not move meanwhile (every change that gives
+ * a slot to another entry publishes a new revision): a slot's figures then belong to the
+ * entry the map names, never to an entry that took the slot over later. Otherwise the
+ * previous pair stays until the next sample. */
 static void sample_slots(struct stats *s, double dt)
 {
 	uint64_t rev = ruleset_revision(s->rs);
 	struct xdrop_slot_counters *sc = NULL;
-	struct idmap b;
+	struct idmap b = {0};
+	bool fresh = !s->map_valid || rev != s->map_rev;
 	double *rate;
 	size_t n = 0;
 
-	if (idmap_build(s, &b))
+	if (fresh && idmap_build(s, &b))
 		return;
 	if (dataplane_read_slots(s->dp, &sc, &n) || ruleset_revision(s->rs) != rev) {
 		free(sc);
@@ -348,12 +354,16 @@ static void sample_slots(struct stats *s, double dt)
 		idmap_free(&b.ids, &b.slot_id);
 		return;
 	}
-	idmap_free(&s->ids, &s->slot_id);
+	if (fresh) {
+		idmap_free(&s->ids, &s->slot_id);
+		s->ids = b.ids;
+		s->slot_id = b.slot_id;
+		s->nslot_id = b.n;
+		s->map_rev = rev;
+		s->map_valid = true;
+	}
 	free(s->sc);
 	free(s->rate);
-	s->ids = b.ids;
-	s->slot_id = b.slot_id;
-	s->nslot_id = b.n;
 	s->sc = sc;
 	s->rate = rate;
 	s->nslots = n;
