@@ -32,6 +32,9 @@
 
 struct dataplane;
 
+/* The largest sampling interval: the program draws gaps up to 2N - 1 in 32 bits. */
+#define XDROP_MAX_SAMPLE_EVERY (1u << 24)
+
 struct dataplane_opts {
 	size_t sz;	       /* sizeof(struct dataplane_opts) */
 	const char *pin_dir;   /* bpffs directory for maps and links; NULL: nothing pinned */
@@ -43,7 +46,8 @@ struct dataplane_opts {
 	bool test_clock;       /* tests: the rate limiter reads dataplane_set_clock's time */
 	bool record_gen;       /* tests: the program records the generation each packet used */
 	bool unsafe_inplace;   /* tests only: write changes in place, without the atomic switch */
-	uint32_t sample_every; /* top-talker sampling, 1 in N packets; 0 = XDROP_DEF_SAMPLE_EVERY */
+	uint32_t sample_every; /* top-talker sampling, 1 in N packets (at most
+				  XDROP_MAX_SAMPLE_EVERY); 0 = XDROP_DEF_SAMPLE_EVERY */
 	bool sample_off;       /* no sampling (sample_every is then ignored) */
 };
 
@@ -141,7 +145,9 @@ struct dataplane_capacity {
 void dataplane_capacity(const struct dataplane *dp, struct dataplane_capacity *out);
 
 /* Top-talker sampling: 1 in every packets (0 = off), stored at once in both config buffers
- * (not part of the rule set: no switch). Returns 0 or a negative errno. */
+ * (not part of the rule set: no switch). Like every call on dp, not concurrently with
+ * another call that writes (a transaction writes the rate into its config buffer too).
+ * Returns 0, -EINVAL (every above XDROP_MAX_SAMPLE_EVERY) or a negative errno. */
 int dataplane_set_sample_every(struct dataplane *dp, uint32_t every);
 /* The sampling rate in effect (0 = off). */
 uint32_t dataplane_sample_every(const struct dataplane *dp);

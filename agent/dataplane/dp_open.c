@@ -130,6 +130,8 @@ static void opts_init(struct dataplane *dp, const struct dataplane_opts *opts)
 	dp->sample_every = dp->o.sample_off	? 0
 			   : dp->o.sample_every ? dp->o.sample_every
 						: XDROP_DEF_SAMPLE_EVERY;
+	if (dp->sample_every > XDROP_MAX_SAMPLE_EVERY)
+		dp->sample_every = XDROP_MAX_SAMPLE_EVERY;
 }
 
 /* Opens the skeleton and sets what must be set before load: the runtime options and the

@@ -39,6 +39,8 @@ int dataplane_set_sample_every(struct dataplane *dp, uint32_t every)
 	int cfd = fd_of(dp->skel->maps.xdrop_config);
 	struct xdrop_config c;
 
+	if (every > XDROP_MAX_SAMPLE_EVERY)
+		return -EINVAL;
 	__atomic_store_n(&dp->sample_every, every, __ATOMIC_RELAXED);
 	for (uint32_t key = 0; key < 2; key++) {
 		if (bpf_map_lookup_elem(cfd, &key, &c))

@@ -282,6 +282,8 @@ static void sample_every_packet(void **state)
 	assert_int_equal(g.s[2].reason, XDROP_CNT_NON_IP);
 	assert_int_equal(g.s[2].len, arplen);
 
+	assert_int_equal(dataplane_set_sample_every(dp, XDROP_MAX_SAMPLE_EVERY + 1), -EINVAL);
+	assert_int_equal(dataplane_sample_every(dp), 1);
 	/* off: none */
 	assert_int_equal(dataplane_set_sample_every(dp, 0), 0);
 	send_n(dp, &d1, NULL, 0, 50, D);
