@@ -659,11 +659,18 @@ static bool sent_mark(struct stats_sent *t, size_t i, const char *id,
 	return true;
 }
 
-/* Slot i's entry changed since t last got it: new owner, or other counters. */
+/* Slot i's entry has figures t did not get: other counters than last sent for this entry,
+ * or, for an entry t never got (a new one, or a new owner of the slot), any non-zero
+ * counter (a receiver takes an entry it never heard of as all zero, so zeros are not
+ * sent: a million idle rules cost nothing). */
 static bool sent_differs(const struct stats_sent *t, size_t i, const struct idslot *e,
 			 const struct xdrop_slot_counters *c)
 {
-	return !t->v[i].id || strcmp(t->v[i].id, e->id) || memcmp(&t->v[i].c, c, sizeof(*c));
+	static const struct xdrop_slot_counters zero;
+
+	if (t->v[i].id && !strcmp(t->v[i].id, e->id))
+		return memcmp(&t->v[i].c, c, sizeof(*c)) != 0;
+	return memcmp(&zero, c, sizeof(*c)) != 0;
 }
 
 static size_t give(struct stats *s, struct stats_sent *t, size_t i, char **ids,

@@ -68,9 +68,10 @@ struct stats_sent;
 struct stats_sent *stats_sent_new(void);
 void stats_sent_free(struct stats_sent *t);
 
-/* Up to max entries whose counters changed since they were last given to t (new entries
- * included), then up to refresh unchanged non-zero ones in round-robin order, so a
- * receiver that lost state converges. ids copied into ids[i] (free them), figures into
+/* Up to max entries whose counters changed since they were last given to t (entries t
+ * never got: once they counted something; a receiver takes unknown entries as zero), and
+ * up to refresh unchanged non-zero ones in round-robin order, so a receiver that lost state
+ * converges. ids copied into ids[i] (free them), figures into
  * out[i], which hold max + refresh. A slot that now belongs to another entry counts as
  * changed for it (the previous owner's figures are never given under the new id).
  * Returns how many. */
