@@ -2,7 +2,9 @@
 /*
  * beacon: publishes the node's signed health beacon every interval (docs/sync.md):
  * applied revision and content hash, counters and rates, system stats, attach state,
- * entry counts and the top rules by drop rate. The beacons are sent by a lib/ticker
+ * entry counts, capacity, the top rules by drop rate, and the counters of rules and
+ * whitelist entries that changed since the last beacon (plus a slow refresh of unchanged
+ * ones, so a restarted controller converges). The beacons are sent by a lib/ticker
  * thread: the first at start, then every interval on the monotonic clock.
  */
 #ifndef XDROP_BEACON_H
@@ -38,5 +40,10 @@ int beacon_start(struct beacon **out, const struct beacon_opts *o, struct rulese
 void beacon_stop(struct beacon *b);
 
 #define XDROP_TOP_RULES 10 /* rules listed in a beacon */
+/* Rule counters per beacon: changed ones, then the round-robin refresh of unchanged ones.
+ * A full RuleCounter is at most ~150 bytes packed, so 288 of them stay near 43 KiB, well
+ * under the controller's 64 KiB health-port frame cap (tests/agent checks the size). */
+#define BEACON_RULE_COUNTERS 256
+#define BEACON_RULE_REFRESH  32
 
 #endif

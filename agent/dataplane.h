@@ -32,6 +32,9 @@
 
 struct dataplane;
 
+/* The largest sampling interval: the program draws gaps up to 2N - 1 in 32 bits. */
+#define XDROP_MAX_SAMPLE_EVERY (1u << 24)
+
 struct dataplane_opts {
 	size_t sz;	       /* sizeof(struct dataplane_opts) */
 	const char *pin_dir;   /* bpffs directory for maps and links; NULL: nothing pinned */
@@ -43,6 +46,9 @@ struct dataplane_opts {
 	bool test_clock;       /* tests: the rate limiter reads dataplane_set_clock's time */
 	bool record_gen;       /* tests: the program records the generation each packet used */
 	bool unsafe_inplace;   /* tests only: write changes in place, without the atomic switch */
+	uint32_t sample_every; /* top-talker sampling, 1 in N packets (at most
+				  XDROP_MAX_SAMPLE_EVERY); 0 = XDROP_DEF_SAMPLE_EVERY */
+	bool sample_off;       /* no sampling (sample_every is then ignored) */
 };
 
 /* Opens the data plane: loads the program (reusing maps pinned under pin_dir, if any, and
@@ -118,16 +124,39 @@ int dataplane_foreach(const struct dataplane *dp,
 /* Sums the per-CPU global counters into out[XDROP_NCOUNTERS]. Returns 0 or -errno. */
 int dataplane_counters(const struct dataplane *dp, uint64_t out[XDROP_NCOUNTERS]);
 
-/* Match and drop counts of the entry with this key, summed over CPUs. -ENOENT if absent. */
+/* Match and drop counts and bytes of the entry with this key, summed over CPUs. -ENOENT if
+ * absent. */
 int dataplane_entry_counters(const struct dataplane *dp, const struct rule_spec *spec,
-			     uint64_t *match, uint64_t *drop);
+			     struct xdrop_slot_counters *out);
 
 /* The counter slot of the entry with this key; -ENOENT if absent. */
 int dataplane_entry_slot(const struct dataplane *dp, const struct rule_spec *spec, uint32_t *slot);
 
-/* Reads every slot's match and drop counts (summed over CPUs) in bulk: *n slots, arrays
- * indexed by slot, owned by the caller (free). Returns 0 or a negative errno. */
-int dataplane_read_slots(const struct dataplane *dp, uint64_t **match, uint64_t **drop, size_t *n);
+/* Reads every slot's counters (summed over CPUs) in bulk: *n slots in *out, indexed by slot,
+ * owned by the caller (free). Returns 0 or a negative errno. */
+int dataplane_read_slots(const struct dataplane *dp, struct xdrop_slot_counters **out, size_t *n);
+
+/* Entries held against capacity, for NodeStats.capacity. */
+struct dataplane_capacity {
+	uint64_t exact_used, exact_max; /* exact-table entries (rules + whitelist) */
+	uint64_t cidr_used, cidr_max;	/* CIDR-table entries */
+	uint64_t rate_used, rate_max;	/* rate_limit rules */
+};
+void dataplane_capacity(const struct dataplane *dp, struct dataplane_capacity *out);
+
+/* Top-talker sampling: 1 in every packets (0 = off), stored at once in both config buffers
+ * (not part of the rule set: no switch). Like every call on dp, not concurrently with
+ * another call that writes (a transaction writes the rate into its config buffer too).
+ * Returns 0, -EINVAL (every above XDROP_MAX_SAMPLE_EVERY) or a negative errno. */
+int dataplane_set_sample_every(struct dataplane *dp, uint32_t every);
+/* The sampling rate in effect (0 = off). */
+uint32_t dataplane_sample_every(const struct dataplane *dp);
+/* The fd of the ring buffer xdrop_samples (struct xdrop_sample records), for
+ * ring_buffer__new. Owned by dp. The program wakes a reader blocked in ring_buffer__poll
+ * only once a quarter of the ring is waiting (a wake-up per sample would cost more than
+ * the sample), so a reader must also consume on its own timer: ring_buffer__poll(rb, 100)
+ * then ring_buffer__consume(rb), in a loop. */
+int dataplane_samples_fd(const struct dataplane *dp);
 
 /* The generation the program currently uses. */
 uint64_t dataplane_gen(const struct dataplane *dp);

@@ -2,7 +2,7 @@
 # agent/: the node agent. Its data-plane library: dataplane.h (the API) implemented by
 # dataplane/ (one file per responsibility, dataplane/dp_priv.h between them) and attach.c.
 DP_SRCS  := $(addprefix agent/dataplane/dp_,txn.c replace.c entries.c prefix.c presence.c \
-	slots.c gen.c mapio.c adopt.c open.c counters.c query.c ports.c) agent/attach.c
+	slots.c gen.c mapio.c adopt.c open.c counters.c query.c ports.c migrate.c) agent/attach.c
 DP_A     := $(BUILD)/libxdrop-dp.a
 DP_SAN_A := $(BUILD)/libxdrop-dp-san.a
 DP_LIBS  := $(DP_A) $(LIB_A) $(LDLIBS_BPF)
@@ -56,3 +56,16 @@ $(TBIN)/test_ruleset: $(SANOBJ)/tests/unit/test_ruleset.o $(RULESET_SRCS:%.c=$(S
 ALL_TARGETS += $(TBIN)/test_ruleset
 TEST_SUITES += $(TBIN)/test_ruleset
 CHECK_SOURCES += tests/unit/test_ruleset.c
+
+# The sampler's unit suite: agent/stats.c with the real rule set on an unpinned data plane.
+$(SANOBJ)/tests/unit/test_stats.o: XCFLAGS += -Iagent -Itests/lib
+$(SANOBJ)/tests/unit/test_stats.o: | $(PROTO_H) $(BPF_SKEL)
+$(TBIN)/test_stats: $(SANOBJ)/tests/unit/test_stats.o $(RULESET_SRCS:%.c=$(SANOBJ)/%.o) \
+		$(SANOBJ)/agent/stats.o $(SANOBJ)/tests/lib/testdp.o $(SANOBJ)/tests/lib/pkt.o \
+		$(DP_SAN_A) $(RPC_SAN_A) $(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF) -lcmocka -lpthread
+
+ALL_TARGETS += $(TBIN)/test_stats
+TEST_SUITES += $(TBIN)/test_stats
+CHECK_SOURCES += tests/unit/test_stats.c

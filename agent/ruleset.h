@@ -160,12 +160,13 @@ int ruleset_list(struct ruleset *rs, const struct ruleset_kind *k, const Protobu
  * Returns how many, or a negative errno. */
 int ruleset_expire(struct ruleset *rs, int64_t now_ns);
 
-/* Calls fn for each stored rule with its spec and whether it is in the data plane (the
- * set's lock is held: fn must not call back into the set). */
-void ruleset_foreach_rule(struct ruleset *rs,
-			  void (*fn)(void *arg, const Xdrop__V1__Rule *r, const struct rule_spec *s,
-				     bool active),
-			  void *arg);
+/* Calls fn for each stored rule and whitelist entry with its id, its spec (spec->kind says
+ * which) and whether it is in the data plane (the set's lock is held: fn must not call
+ * back into the set). */
+void ruleset_foreach_entry(struct ruleset *rs,
+			   void (*fn)(void *arg, const char *id, const struct rule_spec *s,
+				      bool active),
+			   void *arg);
 
 /* Frees a message the functions above returned (NULL is fine). */
 void ruleset_free(ProtobufCMessage *m);

@@ -134,17 +134,13 @@ static void attach_stats(struct service *sv, const struct ruleset_kind *k, Proto
 {
 	Xdrop__V1__RuleStats *rs;
 	ProtobufCMessage *old;
-	uint64_t match = 0, drop = 0;
-	double pps = 0;
+	struct stats_rule sr;
 
 	if (!k->stats_field || !(rs = malloc(sizeof(*rs))))
 		return;
 	xdrop__v1__rule_stats__init(rs);
-	if (stats_rule(sv->stats, pbf_str(m, k->id_field), &match, &drop, &pps) == 0) {
-		rs->match_count = match;
-		rs->drop_count = drop;
-		rs->pps = pps;
-	}
+	if (stats_rule(sv->stats, pbf_str(m, k->id_field), &sr) == 0)
+		stats_rule_to_pb(&sr, rs);
 	old = pbf_get_ptr(m, k->stats_field);
 	if (old)
 		protobuf_c_message_free_unpacked(old, NULL);
@@ -377,13 +373,11 @@ static enum rpc_code r_top(struct rpc_call *call, const ProtobufCMessage *req,
 	Xdrop__V1__ListRulesResponse *r = (void *)resp;
 	size_t limit = q->limit ? (q->limit > 100 ? 100 : q->limit) : 10, n;
 	char **ids = rpc_call_alloc(call, limit * sizeof(*ids));
-	uint64_t *m = rpc_call_alloc(call, limit * sizeof(*m));
-	uint64_t *d = rpc_call_alloc(call, limit * sizeof(*d));
-	double *pps = rpc_call_alloc(call, limit * sizeof(*pps));
+	struct stats_rule *sr = rpc_call_alloc(call, limit * sizeof(*sr));
 
-	if (!ids || !m || !d || !pps)
+	if (!ids || !sr)
 		return rpc_call_error(call, RPC_INTERNAL, NULL, "out of memory");
-	n = stats_top(sv->stats, limit, ids, m, d, pps);
+	n = stats_top(sv->stats, limit, ids, sr);
 	r->rules = rpc_call_alloc(call, (n + 1) * sizeof(*r->rules));
 	for (size_t i = 0; r->rules && i < n; i++) {
 		ProtobufCMessage *rule = ruleset_get(sv->rs, &ruleset_rules, ids[i]);
@@ -407,9 +401,15 @@ static void fill_node_stats(struct service *sv, struct rpc_call *call, Xdrop__V1
 	Xdrop__V1__Rates *r = rpc_call_alloc(call, sizeof(*r));
 	Xdrop__V1__SystemStats *sys = rpc_call_alloc(call, sizeof(*sys));
 	Xdrop__V1__AttachState *a = rpc_call_alloc(call, sizeof(*a));
+	Xdrop__V1__Capacity *cap = rpc_call_alloc(call, sizeof(*cap));
 
-	if (!c || !r || !sys || !a)
+	if (!c || !r || !sys || !a || !cap)
 		return;
+	xdrop__v1__capacity__init(cap);
+	stats_capacity(sv->stats, cap);
+	ns->capacity = cap;
+	ns->agent_version = XDROP_VERSION;
+	ns->agent_uptime_s = stats_agent_uptime_s(sv->stats);
 	xdrop__v1__counters__init(c);
 	xdrop__v1__rates__init(r);
 	xdrop__v1__system_stats__init(sys);
@@ -482,15 +482,7 @@ static enum rpc_code s_history(struct rpc_call *call, const ProtobufCMessage *re
 		xdrop__v1__rates__init(rt);
 		xdrop__v1__counters__init(c);
 		p->at = pts[i].at;
-		rt->rx_pps = pts[i].rx_pps;
-		rt->passed_pps = pts[i].passed_pps;
-		rt->dropped_pps = pts[i].dropped_pps;
-		rt->rate_limited_pps = pts[i].rate_limited_pps;
-		c->rx = pts[i].rx;
-		c->passed = pts[i].passed;
-		c->dropped = pts[i].dropped;
-		c->whitelisted = pts[i].whitelisted;
-		c->rate_limited = pts[i].rate_limited;
+		stats_point_fill(&pts[i], c, rt);
 		p->rates = rt;
 		p->counters = c;
 		r->points[k++] = p;
@@ -529,16 +521,14 @@ static enum rpc_code s_rule_stats(struct rpc_call *call, const ProtobufCMessage 
 	Xdrop__V1__RuleStatsReply *r = (void *)resp;
 
 	if (q->n_ids == 0) {
-		/* all rules: the busiest first, bounded */
+		/* all rules and whitelist entries that matched: the busiest first, bounded */
 		size_t lim = 1000, n;
 		char **ids = rpc_call_alloc(call, lim * sizeof(*ids));
-		uint64_t *m = rpc_call_alloc(call, lim * sizeof(*m));
-		uint64_t *d = rpc_call_alloc(call, lim * sizeof(*d));
-		double *pps = rpc_call_alloc(call, lim * sizeof(*pps));
+		struct stats_rule *sr = rpc_call_alloc(call, lim * sizeof(*sr));
 
-		if (!ids || !m || !d || !pps)
+		if (!ids || !sr)
 			return rpc_call_error(call, RPC_INTERNAL, NULL, "out of memory");
-		n = stats_top(sv->stats, lim, ids, m, d, pps);
+		n = stats_busiest(sv->stats, lim, ids, sr);
 		r->rules = rpc_call_alloc(call, (n + 1) * sizeof(*r->rules));
 		for (size_t i = 0; r->rules && i < n; i++) {
 			Xdrop__V1__RuleCounter *rc = rpc_call_alloc(call, sizeof(*rc));
@@ -547,9 +537,7 @@ static enum rpc_code s_rule_stats(struct rpc_call *call, const ProtobufCMessage 
 				break;
 			xdrop__v1__rule_counter__init(rc);
 			rc->id = rpc_call_strdup(call, ids[i]);
-			rc->match_count = m[i];
-			rc->drop_count = d[i];
-			rc->pps = pps[i];
+			stats_rule_to_counter(&sr[i], rc);
 			r->rules[r->n_rules++] = rc;
 		}
 		for (size_t i = 0; i < n; i++)
@@ -561,18 +549,14 @@ static enum rpc_code s_rule_stats(struct rpc_call *call, const ProtobufCMessage 
 	r->rules = rpc_call_alloc(call, (q->n_ids + 1) * sizeof(*r->rules));
 	for (size_t i = 0; r->rules && i < q->n_ids; i++) {
 		Xdrop__V1__RuleCounter *rc = rpc_call_alloc(call, sizeof(*rc));
-		uint64_t m, d;
-		double pps;
+		struct stats_rule sr;
 
 		if (!rc)
 			break;
 		xdrop__v1__rule_counter__init(rc);
 		rc->id = q->ids[i];
-		if (stats_rule(sv->stats, q->ids[i], &m, &d, &pps) == 0) {
-			rc->match_count = m;
-			rc->drop_count = d;
-			rc->pps = pps;
-		}
+		if (stats_rule(sv->stats, q->ids[i], &sr) == 0)
+			stats_rule_to_counter(&sr, rc);
 		r->rules[r->n_rules++] = rc;
 	}
 	return RPC_OK;

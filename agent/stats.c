@@ -21,14 +21,32 @@
 
 struct hist {
 	int64_t at;
+	double dt; /* seconds since the previous sample (0: none) */
 	uint64_t c[XDROP_NCOUNTERS];
-	double rx, passed, dropped, limited;
 };
 
 struct idslot {
 	UT_hash_handle hh;
 	char *id;
 	uint32_t slot;
+	bool whitelist;
+};
+
+/* The exclusive figures of Counters: verdicts, then each packet's one reason. */
+enum view {
+	V_RX,
+	V_PASSED,
+	V_DROPPED,
+	V_RULE_DROPPED,
+	V_RATE_LIMITED, /* with rate-limit drops without state */
+	V_MALFORMED,
+	V_RULE_PASSED,
+	V_RL_PASSED,
+	V_WHITELISTED,
+	V_PROTECTED,
+	V_NON_IP,
+	V_DEFAULT, /* passed for no reason above: no match, nothing loaded, bridged */
+	NV,
 };
 
 struct stats {
@@ -36,28 +54,142 @@ struct stats {
 	struct ruleset *rs;
 	uint64_t interval_ms;
 	struct ticker *ticker;
-	int64_t last_ns; /* monotonic time of the last sample (0: none yet) */
+	int64_t last_ns;    /* monotonic time of the last sample (0: none yet) */
+	int64_t started_ns; /* monotonic time of stats_start */
 	pthread_mutex_t lock;
 
 	uint64_t c[XDROP_NCOUNTERS];
-	double rx_pps, passed_pps, dropped_pps, limited_pps;
+	uint64_t prev[XDROP_NCOUNTERS];
+	double dt; /* the last window, seconds (0: no rates yet) */
 	double cpu_percent;
 	uint64_t mem_used, mem_total, uptime_s;
 	double load1;
 	uint64_t cpu_busy_prev, cpu_total_prev;
 
-	uint64_t *match, *drop;	      /* per slot, last sample */
-	double *drop_pps, *match_pps; /* per slot, over the last window */
+	/* Per slot, last sample, with the slot -> id map it was read under (the two are
+	 * replaced together, so a slot's figures always belong to the id it maps to). */
+	struct xdrop_slot_counters *sc;
+	double *rate; /* 4 per slot: match pps, drop pps, match bps, drop bps */
 	size_t nslots;
-	struct idslot *ids; /* rule id -> slot */
-	char **slot_id;	    /* slot -> rule id (borrowed from ids) */
+	int64_t slots_at;	 /* wall ns of the read */
+	struct idslot *ids;	 /* rule id -> slot */
+	struct idslot **slot_id; /* slot -> entry (borrowed from ids) */
 	size_t nslot_id;
-	uint64_t ids_revision;
-	bool ids_valid;
+	uint64_t map_rev; /* the rule set's revision the map was built at */
+	bool map_valid;
 
 	struct hist hist[STATS_HISTORY];
 	size_t hist_n, hist_head;
 };
+
+/* The exclusive packet and byte figures of raw counters c. */
+static void view_of(const uint64_t *c, uint64_t pk[NV], uint64_t by[NV])
+{
+	static const int raw[NV][2] = {
+	    [V_RX] = {XDROP_CNT_RX, XDROP_CNT_RX_BYTES},
+	    [V_PASSED] = {XDROP_CNT_PASSED, XDROP_CNT_PASSED_BYTES},
+	    [V_DROPPED] = {XDROP_CNT_DROPPED, XDROP_CNT_DROPPED_BYTES},
+	    [V_RULE_DROPPED] = {XDROP_CNT_RULE_DROP, XDROP_CNT_RULE_DROP_BYTES},
+	    [V_RATE_LIMITED] = {XDROP_CNT_RATE_LIMITED, XDROP_CNT_RATE_LIMITED_BYTES},
+	    [V_MALFORMED] = {XDROP_CNT_MALFORMED, XDROP_CNT_MALFORMED_BYTES},
+	    [V_RULE_PASSED] = {XDROP_CNT_RULE_PASS, XDROP_CNT_RULE_PASS_BYTES},
+	    [V_RL_PASSED] = {XDROP_CNT_RL_PASSED, XDROP_CNT_RL_PASSED_BYTES},
+	    [V_WHITELISTED] = {XDROP_CNT_WHITELISTED, XDROP_CNT_WHITELISTED_BYTES},
+	    [V_PROTECTED] = {XDROP_CNT_PROTECTED, XDROP_CNT_PROTECTED_BYTES},
+	    [V_NON_IP] = {XDROP_CNT_NON_IP, XDROP_CNT_NON_IP_BYTES},
+	};
+	uint64_t rp = 0, rb = 0;
+
+	for (int v = 0; v < V_DEFAULT; v++) {
+		pk[v] = c[raw[v][0]];
+		by[v] = c[raw[v][1]];
+	}
+	pk[V_RATE_LIMITED] += c[XDROP_CNT_RL_NO_STATE];
+	by[V_RATE_LIMITED] += c[XDROP_CNT_RL_NO_STATE_BYTES];
+	for (int v = V_RULE_PASSED; v < V_DEFAULT; v++) {
+		rp += pk[v];
+		rb += by[v];
+	}
+	/* per-CPU sums are read while packets flow: never below zero */
+	pk[V_DEFAULT] = pk[V_PASSED] > rp ? pk[V_PASSED] - rp : 0;
+	by[V_DEFAULT] = by[V_PASSED] > rb ? by[V_PASSED] - rb : 0;
+}
+
+static void counters_to_pb(const uint64_t *raw, Xdrop__V1__Counters *c)
+{
+	uint64_t pk[NV], by[NV];
+
+	view_of(raw, pk, by);
+	c->rx = pk[V_RX];
+	c->rx_bytes = by[V_RX];
+	c->passed = pk[V_PASSED];
+	c->passed_bytes = by[V_PASSED];
+	c->dropped = pk[V_DROPPED];
+	c->dropped_bytes = by[V_DROPPED];
+	c->rule_dropped = pk[V_RULE_DROPPED];
+	c->rule_dropped_bytes = by[V_RULE_DROPPED];
+	c->rate_limited = pk[V_RATE_LIMITED];
+	c->rate_limited_bytes = by[V_RATE_LIMITED];
+	c->malformed = pk[V_MALFORMED];
+	c->malformed_bytes = by[V_MALFORMED];
+	c->rule_passed = pk[V_RULE_PASSED];
+	c->rule_passed_bytes = by[V_RULE_PASSED];
+	c->rate_limit_passed = pk[V_RL_PASSED];
+	c->rate_limit_passed_bytes = by[V_RL_PASSED];
+	c->whitelisted = pk[V_WHITELISTED];
+	c->whitelisted_bytes = by[V_WHITELISTED];
+	c->protected_ = pk[V_PROTECTED];
+	c->protected_bytes = by[V_PROTECTED];
+	c->non_ip = pk[V_NON_IP];
+	c->non_ip_bytes = by[V_NON_IP];
+	c->default_passed = pk[V_DEFAULT];
+	c->default_passed_bytes = by[V_DEFAULT];
+	c->samples = raw[XDROP_CNT_SAMPLES];
+	c->samples_lost = raw[XDROP_CNT_SAMPLES_LOST];
+}
+
+/* Per second over dt; a counter that went back (a reset) gives 0. */
+static double per_s(uint64_t now, uint64_t before, double dt, double scale)
+{
+	return dt > 0 && now >= before ? scale * (double)(now - before) / dt : 0;
+}
+
+static void rates_to_pb(const uint64_t *raw, const uint64_t *prev, double dt, Xdrop__V1__Rates *r)
+{
+	uint64_t pk[NV], by[NV], ppk[NV], pby[NV];
+	double pps[NV], bps[NV];
+
+	view_of(raw, pk, by);
+	view_of(prev, ppk, pby);
+	for (int v = 0; v < NV; v++) {
+		pps[v] = per_s(pk[v], ppk[v], dt, 1);
+		bps[v] = per_s(by[v], pby[v], dt, 8);
+	}
+	r->rx_pps = pps[V_RX];
+	r->rx_bps = bps[V_RX];
+	r->passed_pps = pps[V_PASSED];
+	r->passed_bps = bps[V_PASSED];
+	r->dropped_pps = pps[V_DROPPED];
+	r->dropped_bps = bps[V_DROPPED];
+	r->rate_limited_pps = pps[V_RATE_LIMITED];
+	r->rate_limited_bps = bps[V_RATE_LIMITED];
+	r->whitelisted_pps = pps[V_WHITELISTED];
+	r->whitelisted_bps = bps[V_WHITELISTED];
+	r->malformed_pps = pps[V_MALFORMED];
+	r->malformed_bps = bps[V_MALFORMED];
+	r->rule_dropped_pps = pps[V_RULE_DROPPED];
+	r->rule_dropped_bps = bps[V_RULE_DROPPED];
+	r->rule_passed_pps = pps[V_RULE_PASSED];
+	r->rule_passed_bps = bps[V_RULE_PASSED];
+	r->rate_limit_passed_pps = pps[V_RL_PASSED];
+	r->rate_limit_passed_bps = bps[V_RL_PASSED];
+	r->protected_pps = pps[V_PROTECTED];
+	r->protected_bps = bps[V_PROTECTED];
+	r->non_ip_pps = pps[V_NON_IP];
+	r->non_ip_bps = bps[V_NON_IP];
+	r->default_passed_pps = pps[V_DEFAULT];
+	r->default_passed_bps = bps[V_DEFAULT];
+}
 
 static void read_system(struct stats *s)
 {
@@ -109,121 +241,153 @@ static void read_system(struct stats *s)
 	}
 }
 
-static void ids_clear(struct stats *s)
+/* An id map: by id (ids) and by slot (slot_id, n long). */
+struct idmap {
+	struct idslot *ids;
+	struct idslot **slot_id;
+	size_t n;
+	int err;
+	struct dataplane *dp;
+};
+
+static void idmap_free(struct idslot **ids, struct idslot ***slot_id)
 {
 	struct idslot *e, *tmp;
 
-	HASH_ITER(hh, s->ids, e, tmp)
+	HASH_ITER(hh, *ids, e, tmp)
 	{
-		HASH_DEL(s->ids, e);
+		HASH_DEL(*ids, e);
 		free(e->id);
 		free(e);
 	}
-	free(s->slot_id);
-	s->slot_id = NULL;
-	s->nslot_id = 0;
+	free(*slot_id);
+	*ids = NULL;
+	*slot_id = NULL;
 }
 
-struct ids_build {
-	struct stats *s;
-	int err;
-};
-
-static void ids_add(void *arg, const Xdrop__V1__Rule *r, const struct rule_spec *spec, bool active)
+static void ids_add(void *arg, const char *id, const struct rule_spec *spec, bool active)
 {
-	struct ids_build *b = arg;
+	struct idmap *b = arg;
 	struct idslot *e;
 	uint32_t slot;
 
-	if (!active || dataplane_entry_slot(b->s->dp, spec, &slot))
+	if (!active || dataplane_entry_slot(b->dp, spec, &slot))
 		return;
 	e = calloc(1, sizeof(*e));
-	if (!e || !(e->id = strdup(r->id))) {
+	if (!e || !(e->id = strdup(id))) {
 		free(e);
 		b->err = -ENOMEM;
 		return;
 	}
 	e->slot = slot;
-	HASH_ADD_KEYPTR(hh, b->s->ids, e->id, strlen(e->id), e);
+	e->whitelist = spec->kind == XDROP_KIND_WL;
+	HASH_ADD_KEYPTR(hh, b->ids, e->id, strlen(e->id), e);
+	if (slot + 1 > b->n)
+		b->n = slot + 1;
 }
 
-/* Rebuilds id <-> slot maps when the rule set moved on. Lock held. */
-static void ids_refresh(struct stats *s)
+/* The id map of the rule set as it is now. */
+static int idmap_build(struct stats *s, struct idmap *b)
+{
+	struct idslot *e, *tmp;
+
+	memset(b, 0, sizeof(*b));
+	b->dp = s->dp;
+	ruleset_foreach_entry(s->rs, ids_add, b);
+	b->slot_id = calloc(b->n + 1, sizeof(*b->slot_id));
+	if (!b->slot_id || b->err) {
+		idmap_free(&b->ids, &b->slot_id);
+		return b->err ? b->err : -ENOMEM;
+	}
+	HASH_ITER(hh, b->ids, e, tmp)
+	{
+		b->slot_id[e->slot] = e;
+	}
+	return 0;
+}
+
+/* Per-slot rates of sc against the previous sample; NULL without memory. */
+static double *slot_rates(const struct stats *s, const struct xdrop_slot_counters *sc, size_t n,
+			  double dt)
+{
+	double *r = calloc(4 * n + 1, sizeof(*r));
+
+	for (size_t i = 0; r && i < n && i < s->nslots; i++) {
+		const struct xdrop_slot_counters *p = &s->sc[i];
+
+		/* a slot reused by another entry restarts from zero: no negative rate */
+		r[4 * i] = per_s(sc[i].match, p->match, dt, 1);
+		r[4 * i + 1] = per_s(sc[i].drop, p->drop, dt, 1);
+		r[4 * i + 2] = per_s(sc[i].match_bytes, p->match_bytes, dt, 8);
+		r[4 * i + 3] = per_s(sc[i].drop_bytes, p->drop_bytes, dt, 8);
+	}
+	return r;
+}
+
+/* Reads every slot, with the id map rebuilt when the rule set's revision moved (a million
+ * entries are not walked every second). The map is built before the slots are read, and
+ * the pair is kept only when the revision did not move meanwhile (every change that gives
+ * a slot to another entry publishes a new revision): a slot's figures then belong to the
+ * entry the map names, never to an entry that took the slot over later. Otherwise the
+ * previous pair stays until the next sample. */
+static void sample_slots(struct stats *s, double dt)
 {
 	uint64_t rev = ruleset_revision(s->rs);
-	struct ids_build b = {.s = s};
-	struct idslot *e, *tmp;
-	size_t max = 0;
+	struct xdrop_slot_counters *sc = NULL;
+	struct idmap b = {0};
+	bool fresh = !s->map_valid || rev != s->map_rev;
+	double *rate;
+	size_t n = 0;
 
-	if (s->ids_valid && rev == s->ids_revision)
+	if (fresh && idmap_build(s, &b))
 		return;
-	ids_clear(s);
-	ruleset_foreach_rule(s->rs, ids_add, &b);
-	HASH_ITER(hh, s->ids, e, tmp)
-	{
-		if (e->slot + 1 > max)
-			max = e->slot + 1;
+	if (dataplane_read_slots(s->dp, &sc, &n) || ruleset_revision(s->rs) != rev) {
+		free(sc);
+		idmap_free(&b.ids, &b.slot_id);
+		return;
 	}
-	s->slot_id = calloc(max + 1, sizeof(*s->slot_id));
-	if (s->slot_id) {
-		HASH_ITER(hh, s->ids, e, tmp)
-		{
-			s->slot_id[e->slot] = e->id;
-		}
-		s->nslot_id = max;
+	pthread_mutex_lock(&s->lock);
+	rate = slot_rates(s, sc, n, dt);
+	if (!rate) {
+		pthread_mutex_unlock(&s->lock);
+		free(sc);
+		idmap_free(&b.ids, &b.slot_id);
+		return;
 	}
-	s->ids_revision = rev;
-	s->ids_valid = b.err == 0 && s->slot_id;
+	if (fresh) {
+		idmap_free(&s->ids, &s->slot_id);
+		s->ids = b.ids;
+		s->slot_id = b.slot_id;
+		s->nslot_id = b.n;
+		s->map_rev = rev;
+		s->map_valid = true;
+	}
+	free(s->sc);
+	free(s->rate);
+	s->sc = sc;
+	s->rate = rate;
+	s->nslots = n;
+	s->slots_at = clock_wall_ns();
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void sample(struct stats *s, double dt)
 {
-	uint64_t c[XDROP_NCOUNTERS], *m = NULL, *d = NULL;
-	size_t n = 0;
+	uint64_t c[XDROP_NCOUNTERS];
 	struct hist *h;
 
 	if (dataplane_counters(s->dp, c))
 		return;
-	dataplane_read_slots(s->dp, &m, &d, &n);
+	sample_slots(s, dt);
 	pthread_mutex_lock(&s->lock);
 	read_system(s);
-	if (dt > 0) {
-		s->rx_pps = (double)(c[XDROP_CNT_RX] - s->c[XDROP_CNT_RX]) / dt;
-		s->passed_pps = (double)(c[XDROP_CNT_PASSED] - s->c[XDROP_CNT_PASSED]) / dt;
-		s->dropped_pps = (double)(c[XDROP_CNT_DROPPED] - s->c[XDROP_CNT_DROPPED]) / dt;
-		s->limited_pps =
-		    (double)(c[XDROP_CNT_RATE_LIMITED] - s->c[XDROP_CNT_RATE_LIMITED]) / dt;
-	}
+	memcpy(s->prev, s->c, sizeof(c));
 	memcpy(s->c, c, sizeof(c));
-	if (m && d) {
-		double *dp = calloc(n + 1, sizeof(*dp)), *mp = calloc(n + 1, sizeof(*mp));
-
-		for (size_t i = 0; dp && mp && i < n; i++) {
-			/* a slot reused by another rule restarts from zero: no negative rate */
-			uint64_t pm = i < s->nslots ? s->match[i] : 0,
-				 pd = i < s->nslots ? s->drop[i] : 0;
-
-			mp[i] = dt > 0 && m[i] >= pm ? (double)(m[i] - pm) / dt : 0;
-			dp[i] = dt > 0 && d[i] >= pd ? (double)(d[i] - pd) / dt : 0;
-		}
-		free(s->match);
-		free(s->drop);
-		free(s->drop_pps);
-		free(s->match_pps);
-		s->match = m;
-		s->drop = d;
-		s->drop_pps = dp;
-		s->match_pps = mp;
-		s->nslots = n;
-	}
-	ids_refresh(s);
+	s->dt = dt;
 	h = &s->hist[s->hist_head];
 	h->at = clock_wall_ns();
+	h->dt = dt;
 	memcpy(h->c, c, sizeof(c));
-	h->rx = s->rx_pps;
-	h->passed = s->passed_pps;
-	h->dropped = s->dropped_pps;
-	h->limited = s->limited_pps;
 	s->hist_head = (s->hist_head + 1) % STATS_HISTORY;
 	if (s->hist_n < STATS_HISTORY)
 		s->hist_n++;
@@ -252,6 +416,7 @@ int stats_start(struct stats **out, struct dataplane *dp, struct ruleset *rs, ui
 	s->dp = dp;
 	s->rs = rs;
 	s->interval_ms = interval_ms ? interval_ms : 1000;
+	s->started_ns = clock_mono_ns();
 	pthread_mutex_init(&s->lock, NULL);
 	to.period_ms = (unsigned)s->interval_ms;
 	to.arg = s;
@@ -269,34 +434,39 @@ void stats_stop(struct stats *s)
 	if (!s)
 		return;
 	ticker_stop(s->ticker);
-	ids_clear(s);
-	free(s->match);
-	free(s->drop);
-	free(s->drop_pps);
-	free(s->match_pps);
+	idmap_free(&s->ids, &s->slot_id);
+	free(s->sc);
+	free(s->rate);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+uint64_t stats_agent_uptime_s(struct stats *s)
+{
+	return (uint64_t)((clock_mono_ns() - s->started_ns) / 1000000000);
+}
+
+void stats_capacity(struct stats *s, Xdrop__V1__Capacity *c)
+{
+	struct dataplane_capacity cap;
+
+	dataplane_capacity(s->dp, &cap);
+	c->exact_used = cap.exact_used;
+	c->exact_max = cap.exact_max;
+	c->cidr_used = cap.cidr_used;
+	c->cidr_max = cap.cidr_max;
+	c->rate_used = cap.rate_used;
+	c->rate_max = cap.rate_max;
 }
 
 void stats_fill(struct stats *s, Xdrop__V1__Counters *c, Xdrop__V1__Rates *r,
 		Xdrop__V1__SystemStats *sys)
 {
 	pthread_mutex_lock(&s->lock);
-	if (c) {
-		c->rx = s->c[XDROP_CNT_RX];
-		c->passed = s->c[XDROP_CNT_PASSED];
-		c->dropped = s->c[XDROP_CNT_DROPPED];
-		c->whitelisted = s->c[XDROP_CNT_WHITELISTED];
-		c->rate_limited = s->c[XDROP_CNT_RATE_LIMITED];
-		c->malformed = s->c[XDROP_CNT_MALFORMED];
-		c->protected_ = s->c[XDROP_CNT_PROTECTED];
-	}
-	if (r) {
-		r->rx_pps = s->rx_pps;
-		r->passed_pps = s->passed_pps;
-		r->dropped_pps = s->dropped_pps;
-		r->rate_limited_pps = s->limited_pps;
-	}
+	if (c)
+		counters_to_pb(s->c, c);
+	if (r)
+		rates_to_pb(s->c, s->prev, s->dt, r);
 	if (sys) {
 		sys->cpu_percent = s->cpu_percent;
 		sys->mem_used_bytes = s->mem_used;
@@ -307,58 +477,244 @@ void stats_fill(struct stats *s, Xdrop__V1__Counters *c, Xdrop__V1__Rates *r,
 	pthread_mutex_unlock(&s->lock);
 }
 
-int stats_rule(struct stats *s, const char *id, uint64_t *match, uint64_t *drop, double *pps)
+double stats_rule_pps(const struct stats_rule *r)
+{
+	return r->drop_pps > 0 ? r->drop_pps : r->match_pps;
+}
+
+void stats_rule_to_pb(const struct stats_rule *r, Xdrop__V1__RuleStats *rs)
+{
+	rs->match_count = r->match;
+	rs->drop_count = r->drop;
+	rs->match_bytes = r->match_bytes;
+	rs->drop_bytes = r->drop_bytes;
+	rs->match_pps = r->match_pps;
+	rs->drop_pps = r->drop_pps;
+	rs->match_bps = r->match_bps;
+	rs->drop_bps = r->drop_bps;
+	rs->pps = stats_rule_pps(r);
+	rs->at = r->at;
+}
+
+void stats_rule_to_counter(const struct stats_rule *r, Xdrop__V1__RuleCounter *rc)
+{
+	rc->match_count = r->match;
+	rc->drop_count = r->drop;
+	rc->match_bytes = r->match_bytes;
+	rc->drop_bytes = r->drop_bytes;
+	rc->match_pps = r->match_pps;
+	rc->drop_pps = r->drop_pps;
+	rc->match_bps = r->match_bps;
+	rc->drop_bps = r->drop_bps;
+	rc->pps = stats_rule_pps(r);
+	rc->kind = r->whitelist ? "whitelist" : "rule";
+}
+
+/* The figures of slot i of the last sample. Lock held. */
+static void slot_rule(const struct stats *s, size_t i, bool whitelist, struct stats_rule *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->whitelist = whitelist;
+	out->at = s->slots_at;
+	if (i >= s->nslots)
+		return; /* a slot created after the last read: nothing counted yet */
+	out->match = s->sc[i].match;
+	out->drop = s->sc[i].drop;
+	out->match_bytes = s->sc[i].match_bytes;
+	out->drop_bytes = s->sc[i].drop_bytes;
+	out->match_pps = s->rate[4 * i];
+	out->drop_pps = s->rate[4 * i + 1];
+	out->match_bps = s->rate[4 * i + 2];
+	out->drop_bps = s->rate[4 * i + 3];
+}
+
+int stats_rule(struct stats *s, const char *id, struct stats_rule *out)
 {
 	struct idslot *e;
 	int err = -ENOENT;
 
 	pthread_mutex_lock(&s->lock);
-	ids_refresh(s);
 	HASH_FIND_STR(s->ids, id, e);
-	if (e && e->slot < s->nslots) {
-		*match = s->match[e->slot];
-		*drop = s->drop[e->slot];
-		*pps = s->drop_pps[e->slot] > 0 ? s->drop_pps[e->slot] : s->match_pps[e->slot];
-		err = 0;
-	} else if (e) {
-		*match = *drop = 0;
-		*pps = 0;
+	if (e) {
+		slot_rule(s, e->slot, e->whitelist, out);
 		err = 0;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return err;
 }
 
-size_t stats_top(struct stats *s, size_t n, char **ids, uint64_t *match, uint64_t *drop,
-		 double *pps)
+/* The sort key of slot i: its drop rate (only rules that dropped) or, with all, its match
+ * rate (every entry that matched); < 0 when the slot is not listed. Lock held. */
+static double top_key(const struct stats *s, size_t i, bool all)
 {
+	const struct idslot *e = s->slot_id[i];
+
+	if (!e)
+		return -1;
+	if (all)
+		return s->sc[i].match ? s->rate[4 * i] : -1;
+	return !e->whitelist && s->sc[i].drop ? s->rate[4 * i + 1] : -1;
+}
+
+static size_t top_by(struct stats *s, size_t n, bool all, char **ids, struct stats_rule *out)
+{
+	double *key = calloc(n + 1, sizeof(*key));
 	size_t k = 0;
 
+	if (!n || !key) {
+		free(key);
+		return 0;
+	}
 	pthread_mutex_lock(&s->lock);
-	ids_refresh(s);
 	/* n is small: keep an insertion-sorted list of the best slots */
 	for (size_t i = 0; i < s->nslots && i < s->nslot_id; i++) {
+		double v = top_key(s, i, all);
 		size_t j;
 
-		if (!s->slot_id[i] || s->drop[i] == 0)
-			continue;
-		if (k == n && s->drop_pps[i] <= pps[k - 1])
+		if (v < 0 || (k == n && v <= key[k - 1]))
 			continue;
 		j = k < n ? k++ : n - 1;
-		while (j > 0 && pps[j - 1] < s->drop_pps[i]) {
+		while (j > 0 && key[j - 1] < v) {
 			ids[j] = ids[j - 1];
-			match[j] = match[j - 1];
-			drop[j] = drop[j - 1];
-			pps[j] = pps[j - 1];
+			out[j] = out[j - 1];
+			key[j] = key[j - 1];
 			j--;
 		}
-		ids[j] = s->slot_id[i];
-		match[j] = s->match[i];
-		drop[j] = s->drop[i];
-		pps[j] = s->drop_pps[i];
+		ids[j] = s->slot_id[i]->id;
+		key[j] = v;
+		slot_rule(s, i, s->slot_id[i]->whitelist, &out[j]);
 	}
 	for (size_t i = 0; i < k; i++)
 		ids[i] = strdup(ids[i]);
+	pthread_mutex_unlock(&s->lock);
+	free(key);
+	return k;
+}
+
+size_t stats_top(struct stats *s, size_t n, char **ids, struct stats_rule *out)
+{
+	return top_by(s, n, false, ids, out);
+}
+
+size_t stats_busiest(struct stats *s, size_t n, char **ids, struct stats_rule *out)
+{
+	return top_by(s, n, true, ids, out);
+}
+
+/* What was last given to one receiver for slot i: the owner's id and its counters. */
+struct sent_slot {
+	char *id; /* NULL: nothing sent */
+	struct xdrop_slot_counters c;
+};
+
+struct stats_sent {
+	struct sent_slot *v;
+	size_t n;
+	size_t cursor; /* next slot of the round-robin refresh */
+};
+
+struct stats_sent *stats_sent_new(void)
+{
+	return calloc(1, sizeof(struct stats_sent));
+}
+
+void stats_sent_free(struct stats_sent *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].id);
+	free(t->v);
+	free(t);
+}
+
+static int sent_grow(struct stats_sent *t, size_t n)
+{
+	struct sent_slot *v;
+
+	if (n <= t->n)
+		return 0;
+	v = realloc(t->v, n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	memset(v + t->n, 0, (n - t->n) * sizeof(*v));
+	t->v = v;
+	t->n = n;
+	return 0;
+}
+
+/* Records slot i as given to t; false when out of memory (then it is not given). */
+static bool sent_mark(struct stats_sent *t, size_t i, const char *id,
+		      const struct xdrop_slot_counters *c)
+{
+	if (!t->v[i].id || strcmp(t->v[i].id, id)) {
+		char *dup = strdup(id);
+
+		if (!dup)
+			return false;
+		free(t->v[i].id);
+		t->v[i].id = dup;
+	}
+	t->v[i].c = *c;
+	return true;
+}
+
+/* Slot i's entry has figures t did not get: other counters than last sent for this entry,
+ * or, for an entry t never got (a new one, or a new owner of the slot), any non-zero
+ * counter (a receiver takes an entry it never heard of as all zero, so zeros are not
+ * sent: a million idle rules cost nothing). */
+static bool sent_differs(const struct stats_sent *t, size_t i, const struct idslot *e,
+			 const struct xdrop_slot_counters *c)
+{
+	static const struct xdrop_slot_counters zero;
+
+	if (t->v[i].id && !strcmp(t->v[i].id, e->id))
+		return memcmp(&t->v[i].c, c, sizeof(*c)) != 0;
+	return memcmp(&zero, c, sizeof(*c)) != 0;
+}
+
+static size_t give(struct stats *s, struct stats_sent *t, size_t i, char **ids,
+		   struct stats_rule *out, size_t k)
+{
+	const struct idslot *e = s->slot_id[i];
+
+	if (!sent_mark(t, i, e->id, &s->sc[i]) || !(ids[k] = strdup(e->id)))
+		return k;
+	slot_rule(s, i, e->whitelist, &out[k]);
+	return k + 1;
+}
+
+size_t stats_changed(struct stats *s, struct stats_sent *t, size_t max, size_t refresh, char **ids,
+		     struct stats_rule *out)
+{
+	size_t k = 0, n, r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->nslots < s->nslot_id ? s->nslots : s->nslot_id;
+	if (sent_grow(t, n)) {
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	/* first the refresh: unchanged entries that counted something, a few per call (before
+	 * the changed ones, which it would otherwise see as unchanged and give twice) */
+	for (size_t step = 0; step < n && r < refresh; step++) {
+		size_t i = (t->cursor + step) % n;
+		const struct idslot *e = s->slot_id[i];
+
+		if (!e || sent_differs(t, i, e, &s->sc[i]) || (!s->sc[i].match && !s->sc[i].drop))
+			continue;
+		k = give(s, t, i, ids, out, k);
+		if (++r == refresh)
+			t->cursor = (i + 1) % n;
+	}
+	for (size_t i = 0, c = 0; i < n && c < max; i++) {
+		const struct idslot *e = s->slot_id[i];
+
+		if (e && sent_differs(t, i, e, &s->sc[i])) {
+			k = give(s, t, i, ids, out, k);
+			c++;
+		}
+	}
 	pthread_mutex_unlock(&s->lock);
 	return k;
 }
@@ -372,23 +728,28 @@ size_t stats_history(struct stats *s, int64_t since_ns, struct stats_point **out
 	for (size_t i = 0; *out && i < s->hist_n; i++) {
 		size_t idx = (s->hist_head + STATS_HISTORY - s->hist_n + i) % STATS_HISTORY;
 		const struct hist *h = &s->hist[idx];
+		struct stats_point *p = &(*out)[n];
 
 		if (h->at < since_ns)
 			continue;
-		(*out)[n] = (struct stats_point){
-		    .at = h->at,
-		    .rx = h->c[XDROP_CNT_RX],
-		    .passed = h->c[XDROP_CNT_PASSED],
-		    .dropped = h->c[XDROP_CNT_DROPPED],
-		    .whitelisted = h->c[XDROP_CNT_WHITELISTED],
-		    .rate_limited = h->c[XDROP_CNT_RATE_LIMITED],
-		    .rx_pps = h->rx,
-		    .passed_pps = h->passed,
-		    .dropped_pps = h->dropped,
-		    .rate_limited_pps = h->limited,
-		};
+		p->at = h->at;
+		memcpy(p->c, h->c, sizeof(p->c));
+		/* rates against the sample before, when the ring still holds it */
+		if (i > 0 && h->dt > 0) {
+			p->dt = h->dt;
+			memcpy(p->prev, s->hist[(idx + STATS_HISTORY - 1) % STATS_HISTORY].c,
+			       sizeof(p->prev));
+		}
 		n++;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+void stats_point_fill(const struct stats_point *p, Xdrop__V1__Counters *c, Xdrop__V1__Rates *r)
+{
+	if (c)
+		counters_to_pb(p->c, c);
+	if (r)
+		rates_to_pb(p->c, p->prev, p->dt, r);
 }

@@ -166,6 +166,12 @@ struct {
 	__type(value, struct xdrop_stats);
 } xdrop_stats SEC(".maps");
 
+/* Top-talker samples (struct xdrop_sample), read by the agent (agent/talkers.c). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XDROP_SAMPLES_RING);
+} xdrop_samples SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XDROP_MAX_FF_PORTS);
@@ -249,6 +255,7 @@ struct scratch {
 	struct chain dst;
 	struct probe pr;
 	__u32 pp[XDROP_NKINDS]; /* CIDR combos allowed by ports and protocol, per kind */
+	__u32 countdown;	/* packets on this CPU until the next top-talker sample */
 };
 
 struct {
@@ -570,7 +577,7 @@ __noinline int match_packet(struct scratch *sx)
  * only through pointers, which clang would otherwise emit as a forward declaration. */
 const volatile struct xdrop_slot_counters slot_counters_btf_anchor = {};
 
-static __always_inline void slot_count(__u32 slot, int dropped)
+static __always_inline void slot_count(__u32 slot, int dropped, __u64 len)
 {
 	__u32 chunk = slot >> XDROP_SLOT_CHUNK_BITS, idx = slot & (XDROP_SLOT_CHUNK - 1);
 	struct xdrop_slot_counters *c;
@@ -583,8 +590,11 @@ static __always_inline void slot_count(__u32 slot, int dropped)
 	if (!c)
 		return;
 	c->match++;
-	if (dropped)
+	c->match_bytes += len;
+	if (dropped) {
 		c->drop++;
+		c->drop_bytes += len;
+	}
 }
 
 static __always_inline __u64 now_ns(void)
@@ -672,23 +682,6 @@ static __always_inline int is_protected(const struct pkt *p)
 	return 0;
 }
 
-static __always_inline int pass_verdict(const struct xdp_md *ctx, const struct xdrop_port *port,
-					struct xdrop_stats *st)
-{
-	st->c[XDROP_CNT_PASSED]++;
-	if (port) {
-		st->c[XDROP_CNT_REDIRECTED]++;
-		return bpf_redirect_map(&xdrop_devmap, ctx->ingress_ifindex, XDP_PASS);
-	}
-	return XDP_PASS;
-}
-
-static __always_inline int drop_verdict(struct xdrop_stats *st)
-{
-	st->c[XDROP_CNT_DROPPED]++;
-	return XDP_DROP;
-}
-
 /* Header parsing as one global function: verified once, and the many shapes of packet it
  * walks do not multiply the states of the code after it. */
 __noinline int parse(struct xdp_md *ctx, struct scratch *sx)
@@ -699,18 +692,152 @@ __noinline int parse(struct xdp_md *ctx, struct scratch *sx)
 	return parse_packet(ctx, &sx->p);
 }
 
+/* The outcome of one packet: its verdict and the counter of its reason (XDROP_CNT_PASSED
+ * for a pass without one: no match, nothing loaded, an unfiltered bridge port). */
+struct outcome {
+	__u32 reason;
+	__u32 reason_bytes;
+	int drop;
+};
+
+#define REASON(o, r, d)                                                                            \
+	do {                                                                                       \
+		(o)->reason = XDROP_CNT_##r;                                                       \
+		(o)->reason_bytes = XDROP_CNT_##r##_BYTES;                                         \
+		(o)->drop = (d);                                                                   \
+	} while (0)
+
+/* Wakes the reader when this sample makes the waiting data cross a quarter of the ring. */
+static __always_inline __u64 wake_flag(void)
+{
+	__u64 avail = bpf_ringbuf_query(&xdrop_samples, BPF_RB_AVAIL_DATA);
+
+	return avail < XDROP_SAMPLES_RING / 4 &&
+		       avail + 2 * sizeof(struct xdrop_sample) >= XDROP_SAMPLES_RING / 4
+		   ? BPF_RB_FORCE_WAKEUP
+		   : BPF_RB_NO_WAKEUP;
+}
+
+/* Writes one sample of the packet when this CPU's countdown runs out, then draws the next
+ * gap uniformly in [1, 2N-1] (mean N). ip: the summary in sx->p is valid (otherwise the
+ * record carries zero addresses and ports). */
+static __always_inline void sample_maybe(struct scratch *sx, struct xdrop_stats *st, __u32 every,
+					 int ip, const struct outcome *o, __u64 len)
+{
+	struct xdrop_sample rec;
+
+	/* a countdown drawn for a larger N is cut short so a lower rate applies at once */
+	if (sx->countdown > 1 && sx->countdown < 2 * every) {
+		sx->countdown--;
+		return;
+	}
+	sx->countdown = every > 1 ? bpf_get_prandom_u32() % (2 * every - 1) + 1 : 1;
+	__builtin_memset(&rec, 0, sizeof(rec));
+	if (ip) {
+		rec.src = sx->p.src;
+		rec.dst = sx->p.dst;
+		rec.sport = sx->p.sport;
+		rec.dport = sx->p.dport;
+		rec.proto = sx->p.proto;
+	}
+	rec.verdict = o->drop ? XDROP_SAMPLE_DROPPED : XDROP_SAMPLE_PASSED;
+	rec.reason = (__u8)o->reason;
+	rec.len = (__u32)len;
+	rec.every = every;
+	/* A wake-up per sample costs more than the rest of the sample (an irq_work each):
+	 * the reader is woken only when a quarter of the ring comes to wait, and otherwise
+	 * reads on its own timer (dataplane_samples_fd). */
+	if (bpf_ringbuf_output(&xdrop_samples, &rec, sizeof(rec), wake_flag()))
+		st->c[XDROP_CNT_SAMPLES_LOST]++;
+	else
+		st->c[XDROP_CNT_SAMPLES]++;
+}
+
+/* Whitelist and rules for a parsed IP packet: the outcome, and the per-slot counts. */
+static __always_inline void filter(struct scratch *sx, const struct xdrop_config *cfg, __u64 gen,
+				   __u64 len, struct outcome *o)
+{
+	struct xdrop_act act;
+	int no_state = 0, r;
+
+	sx->cfg = *cfg;
+	sx->gen = gen;
+	r = match_packet(sx);
+	if (r == 0)
+		return;
+	act = sx->m.act;
+	if (r == 1) {
+		slot_count(act.slot, 0, len);
+		REASON(o, WHITELISTED, 0);
+		return;
+	}
+	switch (act.action) {
+	case XDROP_ACT_PASS:
+		slot_count(act.slot, 0, len);
+		REASON(o, RULE_PASS, 0);
+		return;
+	case XDROP_ACT_RATE_LIMIT:
+		if (rate_admit(&act, &no_state)) {
+			slot_count(act.slot, 0, len);
+			REASON(o, RL_PASSED, 0);
+			return;
+		}
+		slot_count(act.slot, 1, len);
+		if (no_state)
+			REASON(o, RL_NO_STATE, 1);
+		else
+			REASON(o, RATE_LIMITED, 1);
+		return;
+	default:
+		slot_count(act.slot, 1, len);
+		REASON(o, RULE_DROP, 1);
+		return;
+	}
+}
+
+/* Counts the verdict, its reason and their bytes; samples; returns the XDP action (a pass
+ * becomes a redirect to the peer on fast-forward ports). */
+static __always_inline int finish(struct xdp_md *ctx, const struct xdrop_port *port,
+				  struct xdrop_stats *st, struct scratch *sx, __u32 every, int ip,
+				  const struct outcome *o, __u64 len)
+{
+	int ret = XDP_DROP;
+
+	if (o->reason != XDROP_CNT_PASSED) {
+		st->c[o->reason & (XDROP_STATS_ROOM - 1)]++;
+		st->c[o->reason_bytes & (XDROP_STATS_ROOM - 1)] += len;
+	}
+	if (o->drop) {
+		st->c[XDROP_CNT_DROPPED]++;
+		st->c[XDROP_CNT_DROPPED_BYTES] += len;
+	} else {
+		st->c[XDROP_CNT_PASSED]++;
+		st->c[XDROP_CNT_PASSED_BYTES] += len;
+		ret = XDP_PASS;
+		if (port) {
+			st->c[XDROP_CNT_REDIRECTED]++;
+			ret = bpf_redirect_map(&xdrop_devmap, ctx->ingress_ifindex, XDP_PASS);
+		}
+	}
+	if (every)
+		sample_maybe(sx, st, every, ip, o, len);
+	return ret;
+}
+
 SEC("xdp")
 int xdrop_main(struct xdp_md *ctx)
 {
 	const struct xdrop_port *port = NULL;
+	struct outcome o = {.reason = XDROP_CNT_PASSED};
 	struct xdrop_config *cfg;
 	struct xdrop_stats *st;
 	struct scratch *sx;
 	struct xdrop_gen *g;
-	struct xdrop_act act;
 	__u32 zero = 0, ifindex, cfg_idx;
+	/* every counter's bytes: the frame as XDP sees it, computed once */
+	__u64 len = (__u64)(ctx->data_end - ctx->data);
 	__u64 gen;
-	int err, no_state = 0, r;
+	int err;
 
 	st = bpf_map_lookup_elem(&xdrop_stats, &zero);
 	g = bpf_map_lookup_elem(&xdrop_gen, &zero);
@@ -718,6 +845,7 @@ int xdrop_main(struct xdp_md *ctx)
 	if (!st || !g || !sx)
 		return XDP_PASS; /* cannot happen: arrays always hold index 0 */
 	st->c[XDROP_CNT_RX]++;
+	st->c[XDROP_CNT_RX_BYTES] += len;
 	/* The one read of the generation: everything below uses this value only. */
 	gen = *(volatile __u64 *)&g->gen;
 	cfg_idx = gen & 1;
@@ -737,55 +865,23 @@ int xdrop_main(struct xdp_md *ctx)
 
 	err = parse(ctx, sx);
 	if (err == PARSE_NOT_IP) {
-		st->c[XDROP_CNT_NON_IP]++;
-		return pass_verdict(ctx, port, st);
+		REASON(&o, NON_IP, 0);
+		return finish(ctx, port, st, sx, cfg->sample_every, 0, &o, len);
 	}
 	if (port && !(port->flags & XDROP_PORT_FILTER))
-		return pass_verdict(ctx, port, st);
+		return finish(ctx, port, st, sx, cfg->sample_every, !err, &o, len);
 	if (err) {
-		st->c[XDROP_CNT_MALFORMED]++;
-		return drop_verdict(st);
+		REASON(&o, MALFORMED, 1);
+		return finish(ctx, port, st, sx, cfg->sample_every, 0, &o, len);
 	}
 	if (sx->p.fragment)
 		st->c[XDROP_CNT_FRAGMENT]++;
-	/* nothing loaded at all: no search */
-	if (!(cfg->exact_active[0] | cfg->exact_active[1] | cfg->cidr_active[0] |
-	      cfg->cidr_active[1]))
-		return pass_verdict(ctx, port, st);
-
 	/* the agent's own control traffic is never subject to a rule */
-	if ((cfg->flags & XDROP_CFG_PROTECT) && is_protected(&sx->p)) {
-		st->c[XDROP_CNT_PROTECTED]++;
-		return pass_verdict(ctx, port, st);
-	}
-
-	sx->cfg = *cfg;
-	sx->gen = gen;
-	r = match_packet(sx);
-	if (r == 0)
-		return pass_verdict(ctx, port, st);
-	act = sx->m.act;
-	if (r == 1) {
-		slot_count(act.slot, 0);
-		st->c[XDROP_CNT_WHITELISTED]++;
-		return pass_verdict(ctx, port, st);
-	}
-	switch (act.action) {
-	case XDROP_ACT_PASS:
-		slot_count(act.slot, 0);
-		st->c[XDROP_CNT_RULE_PASS]++;
-		return pass_verdict(ctx, port, st);
-	case XDROP_ACT_RATE_LIMIT:
-		if (rate_admit(&act, &no_state)) {
-			slot_count(act.slot, 0);
-			return pass_verdict(ctx, port, st);
-		}
-		slot_count(act.slot, 1);
-		st->c[no_state ? XDROP_CNT_RL_NO_STATE : XDROP_CNT_RATE_LIMITED]++;
-		return drop_verdict(st);
-	default:
-		slot_count(act.slot, 1);
-		st->c[XDROP_CNT_RULE_DROP]++;
-		return drop_verdict(st);
-	}
+	if ((cfg->flags & XDROP_CFG_PROTECT) && is_protected(&sx->p))
+		REASON(&o, PROTECTED, 0);
+	/* nothing loaded at all: no search */
+	else if (cfg->exact_active[0] | cfg->exact_active[1] | cfg->cidr_active[0] |
+		 cfg->cidr_active[1])
+		filter(sx, cfg, gen, len, &o);
+	return finish(ctx, port, st, sx, cfg->sample_every, 1, &o, len);
 }

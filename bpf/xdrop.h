@@ -291,7 +291,7 @@ struct xdrop_sample {
 	__u32 len;   /* frame length */
 	__u32 every; /* sample_every in effect: the packets this sample stands for */
 };
-#define XDROP_SAMPLES_RING     (4u << 20) /* bytes: ~87k samples */
+#define XDROP_SAMPLES_RING     (4u << 20) /* bytes: ~75k samples (48 + an 8-byte header each) */
 #define XDROP_DEF_SAMPLE_EVERY 64
 
 /* Shared token bucket of a rate_limit slot (xdrop_rate, keyed by slot). */

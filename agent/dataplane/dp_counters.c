@@ -34,8 +34,20 @@ int dataplane_counters(const struct dataplane *dp, uint64_t out[XDROP_NCOUNTERS]
 	return err;
 }
 
+/* Adds the per-CPU values v[0..ncpu) to *sum. */
+static void slot_sum(struct xdrop_slot_counters *sum, const struct xdrop_slot_counters *v,
+		     size_t ncpu)
+{
+	for (size_t c = 0; c < ncpu; c++) {
+		sum->match += v[c].match;
+		sum->drop += v[c].drop;
+		sum->match_bytes += v[c].match_bytes;
+		sum->drop_bytes += v[c].drop_bytes;
+	}
+}
+
 int dataplane_entry_counters(const struct dataplane *dp, const struct rule_spec *spec,
-			     uint64_t *match, uint64_t *drop)
+			     struct xdrop_slot_counters *out)
 {
 	struct xdrop_slot_counters *v;
 	uint32_t slot, chunk, idx;
@@ -48,21 +60,17 @@ int dataplane_entry_counters(const struct dataplane *dp, const struct rule_spec 
 	v = calloc((size_t)dp->ncpus, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	*match = *drop = 0;
-	if (bpf_map_lookup_elem(dp->chunk_fd[chunk], &idx, v) == 0) {
-		for (int c = 0; c < dp->ncpus; c++) {
-			*match += v[c].match;
-			*drop += v[c].drop;
-		}
-	}
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(dp->chunk_fd[chunk], &idx, v) == 0)
+		slot_sum(out, v, (size_t)dp->ncpus);
 	free(v);
 	return 0;
 }
 
 /* Adds the counters of chunk c (one batch lookup of up to XDROP_SLOT_CHUNK slots) to
- * m[] and d[] (nslots long); keys and vals are the caller's buffers for one chunk. */
+ * out[] (nslots long); keys and vals are the caller's buffers for one chunk. */
 static int read_chunk(const struct dataplane *dp, uint32_t c, size_t nslots, uint32_t *keys,
-		      struct xdrop_slot_counters *vals, uint64_t *m, uint64_t *d)
+		      struct xdrop_slot_counters *vals, struct xdrop_slot_counters *out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	uint32_t out_batch, count = XDROP_SLOT_CHUNK;
@@ -76,46 +84,48 @@ static int read_chunk(const struct dataplane *dp, uint32_t c, size_t nslots, uin
 	for (uint32_t i = 0; i < count; i++) {
 		size_t s = base + keys[i];
 
-		if (s >= nslots)
-			continue;
-		for (size_t cpu = 0; cpu < ncpu; cpu++) {
-			m[s] += vals[(size_t)i * ncpu + cpu].match;
-			d[s] += vals[(size_t)i * ncpu + cpu].drop;
-		}
+		if (s < nslots)
+			slot_sum(&out[s], &vals[(size_t)i * ncpu], ncpu);
 	}
 	return 0;
 }
 
-int dataplane_read_slots(const struct dataplane *dp, uint64_t **match, uint64_t **drop, size_t *n)
+int dataplane_read_slots(const struct dataplane *dp, struct xdrop_slot_counters **out, size_t *n)
 {
 	size_t nslots = dp->next_slot, ncpu = (size_t)dp->ncpus;
-	struct xdrop_slot_counters *vals = NULL;
+	struct xdrop_slot_counters *vals = NULL, *sums;
 	uint32_t *keys = NULL;
-	uint64_t *m, *d;
 	int err = 0;
 
-	m = calloc(nslots + 1, sizeof(*m));
-	d = calloc(nslots + 1, sizeof(*d));
+	sums = calloc(nslots + 1, sizeof(*sums));
 	keys = calloc(XDROP_SLOT_CHUNK, sizeof(*keys));
 	vals = calloc((size_t)XDROP_SLOT_CHUNK * ncpu, sizeof(*vals));
-	if (!m || !d || !keys || !vals) {
+	if (!sums || !keys || !vals) {
 		err = -ENOMEM;
 		goto out;
 	}
 	for (uint32_t c = 0; c < dp->nchunks && (size_t)c * XDROP_SLOT_CHUNK < nslots && !err; c++)
-		err = read_chunk(dp, c, nslots, keys, vals, m, d);
+		err = read_chunk(dp, c, nslots, keys, vals, sums);
 	if (err)
 		goto out;
-	*match = m;
-	*drop = d;
+	*out = sums;
 	*n = nslots;
-	m = d = NULL;
+	sums = NULL;
 out:
-	free(m);
-	free(d);
+	free(sums);
 	free(keys);
 	free(vals);
 	return err;
+}
+
+void dataplane_capacity(const struct dataplane *dp, struct dataplane_capacity *out)
+{
+	out->exact_used = dp->ntable[TBL_EXACT];
+	out->exact_max = dp->o.max_exact;
+	out->cidr_used = dp->ntable[TBL_CIDR];
+	out->cidr_max = dp->o.max_cidr;
+	out->rate_used = dp->nrate;
+	out->rate_max = dp->o.max_rate;
 }
 
 /* A numeric field of /proc/self/fdinfo/<fd>. */

@@ -34,6 +34,7 @@ int dp_config_write(struct dataplane *dp, uint32_t idx)
 		c.exact_active[k] = dp_active_bits(dp, TBL_EXACT, k);
 		c.cidr_active[k] = dp_active_bits(dp, TBL_CIDR, k);
 	}
+	c.sample_every = __atomic_load_n(&dp->sample_every, __ATOMIC_RELAXED);
 	/* flags (fast-forward, protection) carry over from the active buffer */
 	if (bpf_map_lookup_elem(fd, &cidx, &cur) == 0)
 		c.flags = cur.flags;

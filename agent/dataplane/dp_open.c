@@ -127,6 +127,11 @@ static void opts_init(struct dataplane *dp, const struct dataplane_opts *opts)
 		dp->o.max_addrs = dp->o.max_exact;
 	if (!dp->o.max_rate)
 		dp->o.max_rate = XDROP_DEF_MAX_RATE;
+	dp->sample_every = dp->o.sample_off	? 0
+			   : dp->o.sample_every ? dp->o.sample_every
+						: XDROP_DEF_SAMPLE_EVERY;
+	if (dp->sample_every > XDROP_MAX_SAMPLE_EVERY)
+		dp->sample_every = XDROP_MAX_SAMPLE_EVERY;
 }
 
 /* Opens the skeleton and sets what must be set before load: the runtime options and the
@@ -190,10 +195,16 @@ static int pin_dir_prepare(struct dataplane *dp)
 	return 0;
 }
 
+/* Pinned maps of an older layout, carried over after load (-1: none). */
+struct stale {
+	int stats;    /* xdrop_stats of another size */
+	int counters; /* xdrop_counters with chunks of another slot-counter size */
+};
+
 /* Before load: every map gets its pin path, so that libbpf reuses a pinned map or pins
- * the new one. Two exceptions: the devmap (reused by hand, pinned after load) and a stale
- * xdrop_stats (its fd in *stale_stats, migrated after load). */
-static int pins_prepare(struct dataplane *dp, int *stale_stats)
+ * the new one. Exceptions: the devmap (reused by hand, pinned after load) and stale maps
+ * (their fds in *st, migrated after load). */
+static int pins_prepare(struct dataplane *dp, struct stale *st)
 {
 	char path[512];
 	struct bpf_map *m;
@@ -224,8 +235,13 @@ static int pins_prepare(struct dataplane *dp, int *stale_stats)
 			continue;
 		}
 		if (m == dp->skel->maps.xdrop_stats) {
-			*stale_stats = stats_stale_fd(path);
-			if (*stale_stats >= 0)
+			st->stats = stats_stale_fd(path);
+			if (st->stats >= 0)
+				continue;
+		}
+		if (m == dp->skel->maps.xdrop_counters) {
+			st->counters = dp_counters_stale_fd(path);
+			if (st->counters >= 0)
 				continue;
 		}
 		bpf_map__set_pin_path(m, path);
@@ -234,21 +250,33 @@ static int pins_prepare(struct dataplane *dp, int *stale_stats)
 	return 0;
 }
 
-/* After load: the two pins pins_prepare left out. */
-static int pins_complete(struct dataplane *dp, int stale_stats)
+static void stale_close(struct stale *st)
 {
+	if (st->stats >= 0)
+		close(st->stats);
+	if (st->counters >= 0)
+		close(st->counters);
+}
+
+/* After load: the pins pins_prepare left out. */
+static int pins_complete(struct dataplane *dp, const struct stale *st)
+{
+	int err;
+
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/xdrop_devmap", dp->pin_dir);
 	if (access(path, F_OK) != 0 && bpf_obj_pin(fd_of(dp->skel->maps.xdrop_devmap), path)) {
-		int err = -errno;
-
+		err = -errno;
 		log_error("pin %s failed: %s", path, strerror(errno));
 		return err;
 	}
+	snprintf(path, sizeof(path), "%s/xdrop_counters", dp->pin_dir);
+	if (st->counters >= 0 && (err = dp_counters_migrate(dp, st->counters, path)))
+		return err;
 	snprintf(path, sizeof(path), "%s/xdrop_stats", dp->pin_dir);
-	if (stale_stats >= 0)
-		return stats_migrate(dp, stale_stats, path);
+	if (st->stats >= 0)
+		return stats_migrate(dp, st->stats, path);
 	return 0;
 }
 
@@ -282,7 +310,8 @@ static int state_start(struct dataplane *dp)
 int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts)
 {
 	struct dataplane *dp;
-	int err, stale_stats = -1;
+	struct stale st = {.stats = -1, .counters = -1};
+	int err;
 
 	*out = NULL;
 	dp = calloc(1, sizeof(*dp));
@@ -300,7 +329,7 @@ int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts)
 	}
 	err = skel_open(dp);
 	if (!err && dp->o.pin_dir)
-		err = pins_prepare(dp, &stale_stats);
+		err = pins_prepare(dp, &st);
 	if (err)
 		goto fail;
 	err = xdrop__load(dp->skel);
@@ -311,18 +340,18 @@ int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts)
 				      : "");
 		goto fail;
 	}
-	if (dp->pinned && (err = pins_complete(dp, stale_stats)))
+	if (dp->pinned && (err = pins_complete(dp, &st)))
 		goto fail;
 	err = state_start(dp);
+	if (!err)
+		err = dataplane_set_sample_every(dp, dp->sample_every);
 	if (err)
 		goto fail;
-	if (stale_stats >= 0)
-		close(stale_stats);
+	stale_close(&st);
 	*out = dp;
 	return 0;
 fail:
-	if (stale_stats >= 0)
-		close(stale_stats);
+	stale_close(&st);
 	dataplane_close(dp);
 	return err;
 }

@@ -4,7 +4,8 @@
  * once, without a switch: the fast-forward port pairs (xdrop_ports, xdrop_devmap) and the
  * protected control flows (xdrop_protect, xdrop_protect_ports). Each has a flag in the
  * config that spares the program the lookup when unused; the flag lives in both config
- * buffers, so that it survives every flip. See agent/dataplane.h.
+ * buffers, so that it survives every flip; so does the top-talker sampling rate. See
+ * agent/dataplane.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,6 +30,36 @@ static int config_flag_set(struct dataplane *dp, uint32_t flag, bool on)
 			return -errno;
 	}
 	return 0;
+}
+
+/* Like the flags, the sampling rate lives in both buffers; each buffer is rewritten whole
+ * with its other fields unchanged, so a packet reads either the old or the new rate. */
+int dataplane_set_sample_every(struct dataplane *dp, uint32_t every)
+{
+	int cfd = fd_of(dp->skel->maps.xdrop_config);
+	struct xdrop_config c;
+
+	if (every > XDROP_MAX_SAMPLE_EVERY)
+		return -EINVAL;
+	__atomic_store_n(&dp->sample_every, every, __ATOMIC_RELAXED);
+	for (uint32_t key = 0; key < 2; key++) {
+		if (bpf_map_lookup_elem(cfd, &key, &c))
+			return -errno;
+		c.sample_every = every;
+		if (bpf_map_update_elem(cfd, &key, &c, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+uint32_t dataplane_sample_every(const struct dataplane *dp)
+{
+	return __atomic_load_n(&dp->sample_every, __ATOMIC_RELAXED);
+}
+
+int dataplane_samples_fd(const struct dataplane *dp)
+{
+	return fd_of(dp->skel->maps.xdrop_samples);
 }
 
 int dataplane_set_port(struct dataplane *dp, uint32_t ifindex, uint32_t peer, bool filter)

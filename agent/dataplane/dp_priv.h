@@ -19,7 +19,8 @@
  * slots), dp_gen.c (generation, config buffers, grace period), dp_mapio.c (batched map
  * writes, key listing), dp_adopt.c (pinned state after a restart), dp_open.c (open, pins,
  * close), dp_counters.c (counters and kernel figures), dp_query.c (queries, accessors,
- * test support), dp_ports.c (fast-forward ports, protected flows).
+ * test support), dp_ports.c (fast-forward ports, protected flows, sampling rate),
+ * dp_migrate.c (pinned maps of an older layout).
  *
  * Conventions: every function returns 0 or a negative errno unless its comment says
  * otherwise; arguments are borrowed. Internal functions shared between files carry the
@@ -191,6 +192,7 @@ struct dataplane {
 	size_t nkind[XDROP_NKINDS];
 	size_t ntable[NTABLES];
 	size_t nrate;
+	uint32_t sample_every; /* top-talker sampling written into every config buffer */
 };
 
 /* Empties a uthash table (linked by hh) whose elements were malloc'd, freeing them. */
@@ -227,6 +229,15 @@ int dp_wb_flush(struct wbatch *b);
 void dp_wb_free(struct wbatch *b);
 /* Every key of a map, *n of ksz bytes in *out (the caller frees it). */
 int dp_map_keys(int fd, size_t ksz, uint8_t **out, size_t *n);
+
+/* ---- dp_migrate.c: pinned maps of an older layout ---- */
+
+/* The pinned per-rule counters at path when their chunks have another slot-counter size:
+ * its fd (the caller closes it), else -1. */
+int dp_counters_stale_fd(const char *path);
+/* After load: copies the stale counters into chunks of the new outer map, same slots, and
+ * pins it at path in place of the old one. */
+int dp_counters_migrate(struct dataplane *dp, int old_outer, const char *path);
 
 /* ---- dp_slots.c: counter and rate slots ---- */
 

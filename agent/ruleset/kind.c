@@ -96,6 +96,7 @@ const struct ruleset_kind ruleset_whitelist = {
     .default_sort = "created_at",
     .id_field = "id",
     .created_field = "created_at",
+    .stats_field = "stats", /* whitelist hits, filled by replies like a rule's */
     .item_field = "entry",
     .list_field = "entries",
     .chunk_field = "whitelist",

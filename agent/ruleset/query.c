@@ -3,7 +3,8 @@
  * ruleset/query.c: reading the set. Get returns a copy of one entry; list filters
  * (search text over the kind's RSF_SEARCH fields, and the request's fields named like the
  * kind's RSF_FILTER fields), sorts (by a RSF_SORT field, then by id) and pages the
- * entries of one kind; foreach walks the rules for the sampler (agent/stats.c).
+ * entries of one kind; foreach walks the rules and whitelist entries for the sampler
+ * (agent/stats.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,17 +30,20 @@ ProtobufCMessage *ruleset_get(struct ruleset *rs, const struct ruleset_kind *k, 
 	return c;
 }
 
-void ruleset_foreach_rule(struct ruleset *rs,
-			  void (*fn)(void *arg, const Xdrop__V1__Rule *r, const struct rule_spec *s,
-				     bool active),
-			  void *arg)
+void ruleset_foreach_entry(struct ruleset *rs,
+			   void (*fn)(void *arg, const char *id, const struct rule_spec *s,
+				      bool active),
+			   void *arg)
 {
+	const struct ruleset_kind *const kinds[] = {&ruleset_rules, &ruleset_whitelist};
 	struct item *it, *tmp;
 
 	pthread_mutex_lock(&rs->lock);
-	HASH_ITER(hh, rs->items[ruleset_rules.index], it, tmp)
-	{
-		fn(arg, (const Xdrop__V1__Rule *)it->msg, &it->spec, it->active);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		HASH_ITER(hh, rs->items[kinds[k]->index], it, tmp)
+		{
+			fn(arg, pbf_str(it->msg, kinds[k]->id_field), &it->spec, it->active);
+		}
 	}
 	pthread_mutex_unlock(&rs->lock);
 }

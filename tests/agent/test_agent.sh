@@ -355,6 +355,33 @@ passed_2000() { [ $(($(got "$S" 5008 192.0.2.18) + $(got "$S" 5008 192.0.2.19)))
 wait_until 10 passed_2000
 expect_eq "and all 2000 of the passed flow" \
 	"$(($(got "$S" 5008 192.0.2.18) + $(got "$S" 5008 192.0.2.19)))" 2000
+# bytes: every datagram is a 74-byte frame (Ethernet 14 + IPv4 20 + UDP 8 + 32 of payload)
+rule_bytes() {
+	rpc "$RO" StatsService RuleStats RuleStatsRequest RuleStatsReply "ids: \"$r4\" ids: \"$r5\""
+	awk '$1 == "match_bytes:" || $1 == "drop_bytes:" { printf "%s%s", s, $2; s = " " }' "$tmp/reply"
+}
+expect_eq "StatsService.RuleStats: match and drop bytes exactly 74 per frame" "$(rule_bytes)" \
+	"$((2 * K * 74)) $((2 * K * 74)) $((2000 * 74))"
+rpc "$RO" StatsService RuleStats RuleStatsRequest RuleStatsReply ""
+expect_eq "RuleStats of every entry lists the pass rule (it never drops) as a rule" \
+	"$(awk -v id="\"$r5\"" '$1 == "id:" && $2 == id { f = 1 } f && $1 == "kind:" { print $2; exit }' \
+		"$tmp/reply")" '"rule"'
+# whitelist hits: an entry over the drop rule's port
+rpc "$ADMIN" WhitelistService Create CreateWhitelistRequest WhitelistWriteReply \
+	'entry { name: "counted" src_ip: "192.0.2.20" }'
+wl2=$(val id "")
+send cli 192.0.2.20 192.0.2.2 5007 $N
+settle
+expect_got "the whitelisted source passes the drop rule" "$S" 5007 192.0.2.20 $N
+wl_stats() {
+	rpc "$RO" WhitelistService Get GetWhitelistRequest WhitelistEntry "id: \"$wl2\""
+	echo "$(val match_count) $(val match_bytes)"
+}
+wl_stats_are() { [ "$(wl_stats)" = "$1" ]; }
+wait_until 20 wl_stats_are "$N $((N * 74))"
+expect_eq "WhitelistService.Get: stats.match_count and match_bytes exact" "$(wl_stats)" \
+	"$N $((N * 74))"
+rpc "$ADMIN" WhitelistService Delete DeleteRequest DeleteReply "id: \"$wl2\""
 san_check "(1)" "$LOG"
 
 # =========================================================================================

@@ -130,7 +130,8 @@ static void run(int ncpu)
 	pthread_t th[64];
 	uint8_t frame[PKT_MAX];
 	volatile int stop = 0;
-	uint64_t match, drop, c[XDROP_NCOUNTERS];
+	uint64_t c[XDROP_NCOUNTERS];
+	struct xdrop_slot_counters sc;
 	struct rule_spec spec;
 	double t0, t1, expected, admitted, lost;
 	int64_t last;
@@ -160,9 +161,9 @@ static void run(int ncpu)
 	}
 	t1 = now_s();
 	assert_int_equal(testdp_spec(line, &spec), 0);
-	assert_int_equal(dataplane_entry_counters(dp, &spec, &match, &drop), 0);
+	assert_int_equal(dataplane_entry_counters(dp, &spec, &sc), 0);
 	assert_int_equal(dataplane_counters(dp, c), 0);
-	admitted = (double)(match - drop);
+	admitted = (double)(sc.match - sc.drop);
 	lost = tokens_lost(s, ncpu, (int64_t)(t0 * 1e9), &last);
 	expected = BURST + RATE * ((double)last / 1e9 - t0) - lost;
 	printf("# %d CPU(s): offered %ld packets (%.0f pps), admitted %.0f, expected %.0f "
@@ -173,8 +174,8 @@ static void run(int ncpu)
 	       (unsigned long long)c[XDROP_CNT_RATE_LIMITED]);
 	for (int i = 0; i < ncpu; i++)
 		free(s[i].at);
-	assert_int_equal(match, (uint64_t)offered);
-	assert_int_equal(drop, c[XDROP_CNT_RATE_LIMITED]);
+	assert_int_equal(sc.match, (uint64_t)offered);
+	assert_int_equal(sc.drop, c[XDROP_CNT_RATE_LIMITED]);
 	/* the offered load must exceed the limit for the test to mean anything */
 	assert_true((double)offered > 3 * expected);
 	assert_true(admitted >= 0.9 * expected && admitted <= 1.1 * expected);

@@ -477,7 +477,7 @@ static void rule_counters(void **state)
 	struct pkt_desc a = V4("1.1.1.1", "192.0.2.77", 17, 1, 2);
 	struct pkt_desc b = V4("1.1.1.1", "198.51.100.1", 17, 1, 2);
 	struct rule_spec sa, sb;
-	uint64_t match, drop;
+	struct xdrop_slot_counters c;
 
 	(void)state;
 	assert_int_equal(testdp_load(g_dp, set1), 0);
@@ -487,16 +487,16 @@ static void rule_counters(void **state)
 		assert_int_equal(testdp_send(g_dp, &b), XDP_PASS);
 	assert_int_equal(testdp_spec(set1[0], &sa), 0);
 	assert_int_equal(testdp_spec(set1[1], &sb), 0);
-	assert_int_equal(dataplane_entry_counters(g_dp, &sa, &match, &drop), 0);
-	assert_int_equal(match, 7);
-	assert_int_equal(drop, 7);
-	assert_int_equal(dataplane_entry_counters(g_dp, &sb, &match, &drop), 0);
-	assert_int_equal(match, 3);
-	assert_int_equal(drop, 0);
+	assert_int_equal(dataplane_entry_counters(g_dp, &sa, &c), 0);
+	assert_int_equal(c.match, 7);
+	assert_int_equal(c.drop, 7);
+	assert_int_equal(dataplane_entry_counters(g_dp, &sb, &c), 0);
+	assert_int_equal(c.match, 3);
+	assert_int_equal(c.drop, 0);
 	assert_int_equal(testdp_load(g_dp, set2), 0);
-	assert_int_equal(dataplane_entry_counters(g_dp, &sa, &match, &drop), 0);
-	assert_int_equal(match, 7);
-	assert_int_equal(dataplane_entry_counters(g_dp, &sb, &match, &drop), -ENOENT);
+	assert_int_equal(dataplane_entry_counters(g_dp, &sa, &c), 0);
+	assert_int_equal(c.match, 7);
+	assert_int_equal(dataplane_entry_counters(g_dp, &sb, &c), -ENOENT);
 }
 
 /* Address presence is built when a third exact combo appears: the entries already there

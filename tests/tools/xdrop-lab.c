@@ -368,15 +368,16 @@ static int print_entry(const struct rule_spec *spec, void *arg)
 {
 	struct stats_ctx *c = arg;
 	char text[512];
-	uint64_t match = 0, drop = 0;
+	struct xdrop_slot_counters sc = {0};
 	int err;
 
-	err = dataplane_entry_counters(c->dp, spec, &match, &drop);
+	err = dataplane_entry_counters(c->dp, spec, &sc);
 	if (err)
 		c->err = err;
 	rule_format_kv(spec, text, sizeof(text));
 	printf("  %-9s %12" PRIu64 " %12" PRIu64 "  %s\n",
-	       spec->kind == XDROP_KIND_WL ? "whitelist" : "rule", match, drop, text);
+	       spec->kind == XDROP_KIND_WL ? "whitelist" : "rule", (uint64_t)sc.match,
+	       (uint64_t)sc.drop, text);
 	return 0;
 }
 
