@@ -25,7 +25,8 @@ RULESET_SRCS := agent/ruleset/kind.c agent/ruleset/model.c agent/ruleset/change.
 	agent/ruleset/delta.c agent/ruleset/journal.c agent/ruleset/stage.c agent/ruleset/local.c \
 	agent/ruleset/query.c agent/ruleset/open.c
 AGENT_SRCS := agent/main.c agent/agent_config.c $(RULESET_SRCS) agent/stats.c agent/sync.c \
-	agent/beacon.c agent/service.c agent/protect.c agent/ifwatch.c agent/detach.c agent/wedge.c
+	agent/beacon.c agent/service.c agent/protect.c agent/ifwatch.c agent/detach.c agent/wedge.c \
+	agent/talkers.c
 AGENT_BIN  := $(BIN)/xdrop-agent
 AGENT_SAN_BIN := $(BIN)/xdrop-agent-san
 
@@ -42,7 +43,7 @@ $(AGENT_SAN_BIN): $(AGENT_SRCS:%.c=$(SANOBJ)/%.o) $(DP_SAN_A) $(RPC_SAN_A) $(LIB
 ALL_TARGETS += $(AGENT_BIN) $(AGENT_SAN_BIN)
 CHECK_SOURCES += $(AGENT_SRCS) agent/agent_config.h agent/ruleset.h agent/stats.h \
 	agent/sync.h agent/beacon.h agent/service.h agent/ruleset/model.h \
-	agent/protect.h agent/ifwatch.h agent/detach.h agent/wedge.h
+	agent/protect.h agent/ifwatch.h agent/detach.h agent/wedge.h agent/talkers.h
 
 # The rule set's unit suite: the real module on an unpinned data plane (tests/lib/testdp).
 $(SANOBJ)/tests/unit/test_ruleset.o: XCFLAGS += -Iagent -Itests/lib
@@ -56,3 +57,18 @@ $(TBIN)/test_ruleset: $(SANOBJ)/tests/unit/test_ruleset.o $(RULESET_SRCS:%.c=$(S
 ALL_TARGETS += $(TBIN)/test_ruleset
 TEST_SUITES += $(TBIN)/test_ruleset
 CHECK_SOURCES += tests/unit/test_ruleset.c
+
+# The top-talker engine's unit suite: the engine fed synthetic samples with the time
+# passed in.
+TALKERS_TESTS := test_talkers
+TALKERS_TEST_SRCS := agent/talkers.c
+$(TALKERS_TESTS:%=$(SANOBJ)/tests/unit/%.o): XCFLAGS += -Iagent -Itests/lib
+$(TALKERS_TESTS:%=$(SANOBJ)/tests/unit/%.o): | $(PROTO_H) $(BPF_SKEL)
+$(TALKERS_TESTS:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o \
+		$(TALKERS_TEST_SRCS:%.c=$(SANOBJ)/%.o) $(RPC_SAN_A) $(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF) -lyaml -lcmocka -lpthread
+
+ALL_TARGETS += $(TALKERS_TESTS:%=$(TBIN)/%)
+TEST_SUITES += $(TALKERS_TESTS:%=$(TBIN)/%)
+CHECK_SOURCES += $(TALKERS_TESTS:%=tests/unit/%.c)
