@@ -9,6 +9,7 @@
 #include "agent_config.h"
 #include "pubsub.h"
 #include "rule.h"
+#include "talkers.h"
 #include "xdrop.h"
 #include "xdrop_limits.h"
 
@@ -48,6 +49,8 @@ static const char *const known_keys[] = {
     "stats_interval",
     "log_level",
     "protect_control",
+    "top_talkers.sample_every",
+    "top_talkers.capacity",
     NULL,
 };
 
@@ -120,6 +123,23 @@ static int load_attach(struct config *raw, struct agent_config *c)
 	}
 	if ((err = config_get_bool(raw, "force", false, &c->force)))
 		return err;
+	return 0;
+}
+
+/* top_talkers: the sampling rate (0 = off) and the counters per summary. 0 or -EINVAL. */
+static int load_talkers(struct config *raw, struct agent_config *c)
+{
+	uint64_t v;
+	int err;
+
+	if ((err = config_get_u64(raw, "top_talkers.sample_every", XDROP_DEF_SAMPLE_EVERY, 0,
+				  TALKERS_MAX_SAMPLE_EVERY, &v)))
+		return err;
+	c->talkers_every = (uint32_t)v;
+	if ((err = config_get_u64(raw, "top_talkers.capacity", TALKERS_DEF_CAPACITY,
+				  TALKERS_MIN_CAPACITY, TALKERS_MAX_CAPACITY, &v)))
+		return err;
+	c->talkers_capacity = (uint32_t)v;
 	return 0;
 }
 
@@ -214,6 +234,8 @@ int agent_config_load(struct agent_config *c, const char *path)
 					  &c->sample_interval_ms)))
 		goto out;
 	if ((err = config_get_bool(raw, "protect_control", true, &c->protect_control)))
+		goto out;
+	if ((err = load_talkers(raw, c)))
 		goto out;
 	if ((err = config_get_str(raw, "log_level", "info", &level)))
 		goto out;

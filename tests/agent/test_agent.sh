@@ -294,6 +294,15 @@ expect_eq "no key: UNAUTHENTICATED (16)" $? 16
 rpc "not-a-key-of-this-agent-123" RuleService Create CreateRuleRequest RuleWriteReply \
 	'rule { dst_port: 6004 action: "drop" enabled: true }'
 expect_eq "an unknown key: UNAUTHENTICATED (16)" $? 16
+# top talkers: a read, on AgentService and (for the gateway in node mode) StatsService
+rpc "$RO" AgentService TopTalkers TopTalkersRequest TopTalkersReply 'by: "src_prefix" window_s: 60'
+expect_eq "TopTalkers (read-only key): OK, echoing by and window" "$? $(val by) $(val window_s)" \
+	"0 src_prefix 60"
+rpc "$RO" StatsService TopTalkers TopTalkersRequest TopTalkersReply 'window_s: 30'
+expect_eq "StatsService.TopTalkers window_s 30: INVALID_ARGUMENT (3) naming window_s" \
+	"$? $(cut -d' ' -f2 "$tmp/status")" "3 field=window_s:"
+rpc "$RO" StatsService TopTalkers TopTalkersRequest TopTalkersReply 'node_id: "not-this-one"'
+expect_eq "StatsService.TopTalkers for another node: NOT_FOUND (5)" $? 5
 expect_eq "refused writes changed nothing ($total rules)" "$(rule_count)" $total
 
 # global counters and rates under traffic
@@ -734,6 +743,11 @@ stats_interval: 5 parsecs
 pin_dir: $PIN/bad"
 badcfg "duration out of range" ":2: beacon_interval: " "interface: s0
 beacon_interval: 2h"
+badcfg "top_talkers.sample_every out of range" ":3: top_talkers.sample_every: " "interface: s0
+top_talkers:
+  sample_every: 2000000"
+badcfg "top_talkers.capacity too small" ":2: top_talkers.capacity: " "interface: s0
+top_talkers: {capacity: 8}"
 badcfg "missing interface (traditional mode)" ": interface: required" "mode: traditional
 pin_dir: $PIN/bad"
 badcfg "fast_forward without outbound" ":[0-9]*:? ?fast_forward.outbound: " "mode: fast_forward
