@@ -63,13 +63,14 @@ CHECK_SOURCES += tests/unit/test_ruleset.c
 # passed in (test_talkers), its RPC handler through rpc_server_process and the top_talkers
 # config keys (test_talkers_rpc).
 TALKERS_TESTS := test_talkers test_talkers_rpc
-TALKERS_TEST_SRCS := agent/talkers.c agent/talkers_rpc.c agent/agent_config.c
+$(TBIN)/test_talkers: $(SANOBJ)/agent/talkers.o
+$(TBIN)/test_talkers_rpc: $(addprefix $(SANOBJ)/agent/,talkers.o talkers_rpc.o agent_config.o)
 $(TALKERS_TESTS:%=$(SANOBJ)/tests/unit/%.o): XCFLAGS += -Iagent -Itests/lib
 $(TALKERS_TESTS:%=$(SANOBJ)/tests/unit/%.o): | $(PROTO_H) $(BPF_SKEL)
-$(TALKERS_TESTS:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o \
-		$(TALKERS_TEST_SRCS:%.c=$(SANOBJ)/%.o) $(RPC_SAN_A) $(LIB_SAN_A)
+$(TALKERS_TESTS:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(RPC_SAN_A) $(LIB_SAN_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF) -lyaml -lcmocka -lpthread
+	$(CC) $(SANFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(RPC_LDLIBS) $(LDLIBS_BPF) \
+		-lyaml -lcmocka -lpthread
 
 ALL_TARGETS += $(TALKERS_TESTS:%=$(TBIN)/%)
 TEST_SUITES += $(TALKERS_TESTS:%=$(TBIN)/%)

@@ -546,8 +546,12 @@ static void *ring_main(void *arg)
 	struct talkers *t = arg;
 
 	while (!atomic_load(&t->stop)) {
+		/* the program wakes a poller only once a quarter of the ring waits (a wake-up
+		 * per sample would cost more than the sample): consume on the timeout too */
 		int err = ring_buffer__poll(t->rb, TALKERS_POLL_MS);
 
+		if (err >= 0)
+			err = ring_buffer__consume(t->rb);
 		if (err < 0 && err != -EINTR) {
 			log_error(
 			    "top talkers: reading the sample ring failed: %s; no more samples",

@@ -116,8 +116,10 @@ void talkers_memory(struct talkers *t, size_t *bytes, size_t *keys);
 void talkers_counts(struct talkers *t, uint64_t *samples, uint64_t *bad);
 
 /* Starts the consumer thread on a BPF ring buffer fd (borrowed; it must stay open until
- * talkers_stop): it polls with a short timeout and feeds every record to talkers_add at
- * clock_mono_ms(). Once per engine. Returns 0, -EBUSY when one runs, or -errno. */
+ * talkers_stop): it polls with a short timeout, consumes what waits after each poll (the
+ * program need not wake it) and feeds every record to talkers_add at clock_mono_ms(), so
+ * a sample is counted at most about 100 ms after the packet. Once per engine. Returns 0,
+ * -EBUSY when one runs, or -errno. */
 int talkers_attach_ring(struct talkers *t, int ringbuf_fd);
 
 /* Names for the wire and back: "src", "src_prefix", "dst", "dst_port"; "passed",

@@ -648,7 +648,8 @@ static void test_concurrent_readers(void **state)
 /* ---- the ring consumer on a real BPF ring buffer ---- */
 
 /* An XDP program that copies the first 48 bytes of its packet into the ring buffer
- * map_fd (bpf_ringbuf_output), so that a test can write samples as the kernel does. */
+ * map_fd (bpf_ringbuf_output with BPF_RB_NO_WAKEUP, as the program batches its wake-ups),
+ * so that a test can write samples as the kernel does. */
 static int ring_writer(int map_fd)
 {
 	struct bpf_insn p[32] = {
@@ -670,7 +671,7 @@ static int ring_writer(int map_fd)
 					   .src_reg = 5,
 					   .off = (short)(-48 + 8 * i)};
 	}
-	/* bpf_ringbuf_output(map, fp - 48, 48, 0); return XDP_PASS */
+	/* bpf_ringbuf_output(map, fp - 48, 48, BPF_RB_NO_WAKEUP); return XDP_PASS */
 	p[n++] =
 	    (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 2, .src_reg = 10};
 	p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = 2, .imm = -48};
@@ -680,7 +681,8 @@ static int ring_writer(int map_fd)
 				   .imm = map_fd};
 	p[n++] = (struct bpf_insn){0};
 	p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 3, .imm = 48};
-	p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 4, .imm = 0};
+	p[n++] = (struct bpf_insn){
+	    .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 4, .imm = BPF_RB_NO_WAKEUP};
 	p[n++] = (struct bpf_insn){.code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_ringbuf_output};
 	p[n++] =
 	    (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = XDP_PASS};
@@ -692,6 +694,17 @@ static int ring_writer(int map_fd)
 	if (fd < 0)
 		print_message("# the verifier said: %s\n", log);
 	return fd;
+}
+
+static void write_samples(int prog, struct xdrop_sample *s, int n)
+{
+	for (int i = 0; i < n; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = s, .data_size_in = sizeof(*s),
+			    .repeat = 1);
+
+		assert_int_equal(bpf_prog_test_run_opts(prog, &run), 0);
+		assert_int_equal(run.retval, XDP_PASS);
+	}
 }
 
 static bool wait_samples(struct talkers *t, uint64_t n)
@@ -726,13 +739,11 @@ static void test_ring_consumer(void **state)
 	assert_int_equal(talkers_start(&t, &o), 0);
 	assert_int_equal(talkers_attach_ring(t, map), 0);
 	assert_int_equal(talkers_attach_ring(t, map), -EBUSY);
-	for (int i = 0; i < 25; i++) {
-		LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = &s, .data_size_in = sizeof(s),
-			    .repeat = 1);
-
-		assert_int_equal(bpf_prog_test_run_opts(prog, &run), 0);
-		assert_int_equal(run.retval, XDP_PASS);
-	}
+	/* two batches: the second finds the consumer idle in its poll, with no wake-up coming
+	 * (BPF_RB_NO_WAKEUP), so only consuming on the poll's timeout counts it */
+	write_samples(prog, &s, 10);
+	assert_true(wait_samples(t, 10));
+	write_samples(prog, &s, 15);
 	assert_true(wait_samples(t, 25));
 	q.now_ms = clock_mono_ms();
 	assert_int_equal(talkers_query(t, &q, &r), 0);
