@@ -264,5 +264,7 @@ void agent_config_dp_opts(const struct agent_config *c, struct dataplane_opts *o
 				     .max_exact = c->max_rules,
 				     .max_cidr = c->max_cidr_rules,
 				     .max_prefixes = c->max_prefixes,
-				     .max_rate = c->max_rate_rules};
+				     .max_rate = c->max_rate_rules,
+				     .sample_every = c->talkers_every,
+				     .sample_off = c->talkers_every == 0};
 }
