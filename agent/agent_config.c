@@ -9,6 +9,7 @@
 #include "agent_config.h"
 #include "pubsub.h"
 #include "rule.h"
+#include "talkers.h"
 #include "xdrop.h"
 #include "xdrop_limits.h"
 
@@ -48,6 +49,8 @@ static const char *const known_keys[] = {
     "stats_interval",
     "log_level",
     "protect_control",
+    "top_talkers.sample_every",
+    "top_talkers.capacity",
     NULL,
 };
 
@@ -120,6 +123,23 @@ static int load_attach(struct config *raw, struct agent_config *c)
 	}
 	if ((err = config_get_bool(raw, "force", false, &c->force)))
 		return err;
+	return 0;
+}
+
+/* top_talkers: the sampling rate (0 = off) and the counters per summary. 0 or -EINVAL. */
+static int load_talkers(struct config *raw, struct agent_config *c)
+{
+	uint64_t v;
+	int err;
+
+	if ((err = config_get_u64(raw, "top_talkers.sample_every", XDROP_DEF_SAMPLE_EVERY, 0,
+				  TALKERS_MAX_SAMPLE_EVERY, &v)))
+		return err;
+	c->talkers_every = (uint32_t)v;
+	if ((err = config_get_u64(raw, "top_talkers.capacity", TALKERS_DEF_CAPACITY,
+				  TALKERS_MIN_CAPACITY, TALKERS_MAX_CAPACITY, &v)))
+		return err;
+	c->talkers_capacity = (uint32_t)v;
 	return 0;
 }
 
@@ -215,6 +235,8 @@ int agent_config_load(struct agent_config *c, const char *path)
 		goto out;
 	if ((err = config_get_bool(raw, "protect_control", true, &c->protect_control)))
 		goto out;
+	if ((err = load_talkers(raw, c)))
+		goto out;
 	if ((err = config_get_str(raw, "log_level", "info", &level)))
 		goto out;
 	if (log_level_parse(level, &c->log_level)) {
@@ -242,5 +264,7 @@ void agent_config_dp_opts(const struct agent_config *c, struct dataplane_opts *o
 				     .max_exact = c->max_rules,
 				     .max_cidr = c->max_cidr_rules,
 				     .max_prefixes = c->max_prefixes,
-				     .max_rate = c->max_rate_rules};
+				     .max_rate = c->max_rate_rules,
+				     .sample_every = c->talkers_every,
+				     .sample_off = c->talkers_every == 0};
 }

@@ -42,7 +42,9 @@ struct agent_config {
 	uint64_t beacon_interval_ms;
 	uint64_t sample_interval_ms;
 	enum log_level log_level;
-	bool protect_control; /* protect the control flows in the data plane (agent/protect.h) */
+	bool protect_control;	/* protect the control flows in the data plane (agent/protect.h) */
+	uint32_t talkers_every; /* top_talkers.sample_every: 1 packet in N sampled, 0 = off */
+	uint32_t talkers_capacity; /* top_talkers.capacity: counters per summary */
 };
 
 /* Loads path into *c. Returns 0, or -EINVAL/-errno after printing one clear error. */

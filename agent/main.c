@@ -2,9 +2,9 @@
 /*
  * xdrop-agent: the node daemon. Wiring only: parse the command line and the config, then
  * bring the modules up in order (data plane adopting pinned state, protected flows,
- * attachment and interface watch, rule set, sampler, sync with the controller, RPC
- * service, beacons, wedge monitor), run a one-second housekeeping loop (expiry,
- * interface watch) until SIGTERM/SIGINT, and take them down in reverse.
+ * attachment and interface watch, rule set, sampler, top talkers, sync with the
+ * controller, RPC service, beacons, wedge monitor), run a one-second housekeeping loop
+ * (expiry, interface watch) until SIGTERM/SIGINT, and take them down in reverse.
  *
  * Stopping the agent leaves filtering in place: the program, its link and its maps stay
  * pinned under pin_dir, and the next start adopts them without a gap. Only
@@ -32,6 +32,7 @@
 #include "service.h"
 #include "stats.h"
 #include "sync.h"
+#include "talkers.h"
 #include "watchdog.h"
 #include "wedge.h"
 
@@ -52,6 +53,7 @@ struct agent {
 	struct ifwatch *ifw;
 	struct ruleset *rs;
 	struct stats *stats;
+	struct talkers *talkers; /* NULL: sampling off */
 	struct sync *sync;
 	struct service sv;
 	struct rpc_server *srv;
@@ -170,6 +172,29 @@ static int up_dataplane(struct agent *a)
 	return 0;
 }
 
+/* Top talkers: the program samples 1 packet in top_talkers.sample_every into its ring
+ * buffer and the engine counts them. A failure here costs the talkers, not filtering:
+ * it is logged, sampling is turned off in the program, and the agent runs on. */
+static void up_talkers(struct agent *a)
+{
+	const struct agent_config *c = &a->cfg;
+	struct talkers_opts to = {
+	    .sz = sizeof(to), .capacity = c->talkers_capacity, .sample_every = c->talkers_every};
+	int err = dataplane_set_sample_every(a->dp, c->talkers_every);
+
+	if (!err && c->talkers_every) {
+		err = talkers_start(&a->talkers, &to);
+		if (!err)
+			err = talkers_attach_ring(a->talkers, dataplane_samples_fd(a->dp));
+	}
+	if (!err)
+		return;
+	log_warn("top talkers off: %s", strerror(-err));
+	talkers_stop(a->talkers);
+	a->talkers = NULL;
+	dataplane_set_sample_every(a->dp, 0);
+}
+
 /* Sync with the controller (none when standalone). */
 static int up_sync(struct agent *a)
 {
@@ -220,6 +245,7 @@ static int agent_up(struct agent *a)
 	err = stats_start(&a->stats, a->dp, a->rs, c->sample_interval_ms);
 	if (err)
 		return err;
+	up_talkers(a);
 	a->sv = (struct service){.cfg = c,
 				 .rs = a->rs,
 				 .stats = a->stats,
@@ -227,7 +253,8 @@ static int agent_up(struct agent *a)
 				 .attach_arg = a->ifw,
 				 .started_at = clock_wall_ns(),
 				 .protected_flows = a->prot.textp,
-				 .n_protected_flows = a->prot.ntext};
+				 .n_protected_flows = a->prot.ntext,
+				 .top = {.t = a->talkers}};
 	service_tokens(&a->sv);
 	err = up_sync(a);
 	if (!err)
@@ -244,6 +271,7 @@ static void agent_down(struct agent *a)
 	service_stop(&a->sv, a->srv);
 	sync_stop(a->sync);
 	stats_stop(a->stats);
+	talkers_stop(a->talkers); /* before the data plane: its ring fd is borrowed */
 	ruleset_close(a->rs);
 	ifwatch_close(a->ifw);
 	dataplane_close(a->dp);

@@ -25,7 +25,8 @@ RULESET_SRCS := agent/ruleset/kind.c agent/ruleset/model.c agent/ruleset/change.
 	agent/ruleset/delta.c agent/ruleset/journal.c agent/ruleset/stage.c agent/ruleset/local.c \
 	agent/ruleset/query.c agent/ruleset/open.c
 AGENT_SRCS := agent/main.c agent/agent_config.c $(RULESET_SRCS) agent/stats.c agent/sync.c \
-	agent/beacon.c agent/service.c agent/protect.c agent/ifwatch.c agent/detach.c agent/wedge.c
+	agent/beacon.c agent/service.c agent/protect.c agent/ifwatch.c agent/detach.c agent/wedge.c \
+	agent/talkers.c agent/talkers_rpc.c
 AGENT_BIN  := $(BIN)/xdrop-agent
 AGENT_SAN_BIN := $(BIN)/xdrop-agent-san
 
@@ -42,7 +43,8 @@ $(AGENT_SAN_BIN): $(AGENT_SRCS:%.c=$(SANOBJ)/%.o) $(DP_SAN_A) $(RPC_SAN_A) $(LIB
 ALL_TARGETS += $(AGENT_BIN) $(AGENT_SAN_BIN)
 CHECK_SOURCES += $(AGENT_SRCS) agent/agent_config.h agent/ruleset.h agent/stats.h \
 	agent/sync.h agent/beacon.h agent/service.h agent/ruleset/model.h \
-	agent/protect.h agent/ifwatch.h agent/detach.h agent/wedge.h
+	agent/protect.h agent/ifwatch.h agent/detach.h agent/wedge.h agent/talkers.h \
+	agent/talkers_rpc.h
 
 # The rule set's unit suite: the real module on an unpinned data plane (tests/lib/testdp).
 $(SANOBJ)/tests/unit/test_ruleset.o: XCFLAGS += -Iagent -Itests/lib
@@ -69,3 +71,20 @@ $(TBIN)/test_stats: $(SANOBJ)/tests/unit/test_stats.o $(RULESET_SRCS:%.c=$(SANOB
 ALL_TARGETS += $(TBIN)/test_stats
 TEST_SUITES += $(TBIN)/test_stats
 CHECK_SOURCES += tests/unit/test_stats.c
+
+# The top-talker engine's unit suites: the engine fed synthetic samples with the time
+# passed in (test_talkers), its RPC handler through rpc_server_process and the top_talkers
+# config keys (test_talkers_rpc).
+TALKERS_TESTS := test_talkers test_talkers_rpc
+$(TBIN)/test_talkers: $(SANOBJ)/agent/talkers.o
+$(TBIN)/test_talkers_rpc: $(addprefix $(SANOBJ)/agent/,talkers.o talkers_rpc.o agent_config.o)
+$(TALKERS_TESTS:%=$(SANOBJ)/tests/unit/%.o): XCFLAGS += -Iagent -Itests/lib
+$(TALKERS_TESTS:%=$(SANOBJ)/tests/unit/%.o): | $(PROTO_H) $(BPF_SKEL)
+$(TALKERS_TESTS:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(RPC_SAN_A) $(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(RPC_LDLIBS) $(LDLIBS_BPF) \
+		-lyaml -lcmocka -lpthread
+
+ALL_TARGETS += $(TALKERS_TESTS:%=$(TBIN)/%)
+TEST_SUITES += $(TALKERS_TESTS:%=$(TBIN)/%)
+CHECK_SOURCES += $(TALKERS_TESTS:%=tests/unit/%.c)

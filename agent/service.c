@@ -6,7 +6,7 @@
  * Authentication: the node token (node:<id>:<key>) and the admin keys from the config may
  * do everything; read-only keys may read. The controller, which keeps only a record of the
  * node key, calls with the token derived from the beacon key (lib/nodekey.h), good for
- * AgentService.ForceSync and RuleStats only. Ping needs no token. An
+ * AgentService.ForceSync, RuleStats and TopTalkers only. Ping needs no token. An
  * agent managed by a controller refuses rule and whitelist writes (FAILED_PRECONDITION):
  * the controller is the source of truth and its next snapshot would undo them.
  */
@@ -50,8 +50,8 @@ static enum rpc_code auth(struct rpc_call *call, const char *token, void *arg)
 		strcmp(rpc_call_method(call), "Top") && strcmp(rpc_call_method(call), "Info") &&
 		strcmp(rpc_call_method(call), "GetStats") &&
 		strcmp(rpc_call_method(call), "RuleStats") &&
-		strcmp(rpc_call_method(call), "History") &&
-		strcmp(rpc_call_method(call), "TopTalkers");
+		strcmp(rpc_call_method(call), "TopTalkers") &&
+		strcmp(rpc_call_method(call), "History");
 	if (sv->node_token[0] && token_eq(token, sv->node_token)) {
 		rpc_call_set_principal(call, &scope_admin);
 		return RPC_OK;
@@ -59,10 +59,11 @@ static enum rpc_code auth(struct rpc_call *call, const char *token, void *arg)
 	if (sv->ctl_token[0] && token_eq(token, sv->ctl_token)) {
 		if (strcmp(rpc_call_service(call), "xdrop.v1.AgentService") ||
 		    (strcmp(rpc_call_method(call), "ForceSync") &&
-		     strcmp(rpc_call_method(call), "RuleStats")))
+		     strcmp(rpc_call_method(call), "RuleStats") &&
+		     strcmp(rpc_call_method(call), "TopTalkers")))
 			return rpc_call_error(
 			    call, RPC_PERMISSION_DENIED, NULL,
-			    "the controller's token only syncs and reads counters");
+			    "the controller's token only syncs and reads counters and talkers");
 		rpc_call_set_principal(call, &scope_admin);
 		return RPC_OK;
 	}
@@ -662,6 +663,17 @@ int service_register(struct service *sv, struct rpc_server *srv)
 	}
 	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]) && !err; i++)
 		err = reg(srv, regs[i].svc, regs[i].method, regs[i].fn, sv);
+	/* StatsService too: the gateway in node mode asks the agent what it would ask the
+	 * controller (GET /api/v1/top) */
+	sv->top.node_id = sv->cfg->node_id;
+	if (!err)
+		err = rpc_server_register(srv, &xdrop__v1__stats_service__descriptor, "TopTalkers",
+					  talkers_rpc_top, &sv->top);
+	if (!err)
+		err = rpc_server_register(srv, &xdrop__v1__agent_service__descriptor, "TopTalkers",
+					  talkers_rpc_top, &sv->top);
+	if (err)
+		log_error("register TopTalkers: %s", strerror(-err));
 	return err;
 }
 

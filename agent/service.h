@@ -12,6 +12,7 @@
 #include "ruleset.h"
 #include "stats.h"
 #include "sync.h"
+#include "talkers_rpc.h"
 
 struct service {
 	const struct agent_config *cfg;
@@ -26,6 +27,7 @@ struct service {
 	int64_t started_at;
 	char **protected_flows; /* as text (agent/protect.h), shown by Info */
 	size_t n_protected_flows;
+	struct talkers_rpc top; /* TopTalkers' argument (top.t NULL: sampling off) */
 };
 
 /* Sets sv's node token (node:<id>:<key>) and the controller's call token from sv->cfg

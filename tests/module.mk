@@ -23,3 +23,16 @@ CHECK_SOURCES += $(TESTLIB_SRCS) $(TESTLIB_SRCS:.c=.h) $(DP_TESTS:%=tests/bpf/%.
 
 # scripts/structure-check (run by make check) on made-up trees: each rule caught, clean passes.
 TEST_SUITES += tests/scripts/test_structure_check.sh
+
+# Top talkers measured in the kernel, below the agent: the real program's samples through
+# the engine (agent/talkers.c) on a known mix.
+$(SANOBJ)/tests/bpf/test_talkers_dp.o: XCFLAGS += $(TEST_CFLAGS)
+$(SANOBJ)/tests/bpf/test_talkers_dp.o: $(BPF_SKEL)
+$(TBIN)/test_talkers_dp: $(SANOBJ)/tests/bpf/test_talkers_dp.o $(SANOBJ)/agent/talkers.o \
+		$(TESTLIB_SAN_OBJS) $(DP_SAN_A) $(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_BPF) -lcmocka -lpthread -lm
+
+ALL_TARGETS += $(TBIN)/test_talkers_dp
+TEST_SUITES += $(TBIN)/test_talkers_dp
+CHECK_SOURCES += tests/bpf/test_talkers_dp.c

@@ -179,7 +179,7 @@ S=$tmp/srv.state
 serve srv "$S" || echo "# receiver did not start"
 LOG=$tmp/agent.log
 cfg "$tmp/trad.yaml" "interface: s0
-xdp_mode: native"
+xdp_mode: native" "top_talkers: {sample_every: 1}"
 check "the agent starts standalone on s0" agent_start srv "$tmp/trad.yaml" "$LOG"
 expect_eq "it attached natively to s0" "$(xdp_prog srv s0 | cut -d' ' -f1)" xdp
 
@@ -198,6 +198,17 @@ expect_got "IPv4 UDP to another port: all received" "$S" 5002 192.0.2.10 $N
 expect_got "IPv6 UDP to the dropped port: nothing received" "$S" 5001 fd00::1 0
 expect_got "IPv6 UDP to another port: all received" "$S" 5002 fd00::1 $N
 expect_got "a rule stored with enabled = false is not enforced" "$S" 5003 192.0.2.10 $N
+# top talkers sampled in the kernel (every packet here): the dropped sources, exactly
+talker_packets() { # key: its packets among the dropped sources of the last 60 s
+	rpc "$RO" AgentService TopTalkers TopTalkersRequest TopTalkersReply \
+		'by: "src" verdict: "dropped" window_s: 60' &&
+		awk -v k="key: \"$1\"" '$0 ~ k { f = 1 } f && $1 == "packets:" { print $2; exit }' \
+			"$tmp/reply"
+}
+talkers_counted() { [ "$(talker_packets 192.0.2.10)" = $N ] && [ "$(talker_packets fd00::1)" = $N ]; }
+wait_until 20 talkers_counted
+expect_eq "TopTalkers: the dropped sources with their packets, at sample_rate 1" \
+	"$(talker_packets 192.0.2.10) $(talker_packets fd00::1) $(val sample_rate)" "$N $N 1"
 rpc "$RO" RuleService Get GetRuleRequest Rule "id: \"$r2\""
 expect_eq "Get of the disabled rule (read-only key) shows it, enabled false" \
 	"$(val dst_port)/$(val enabled false)" 5003/false
@@ -294,6 +305,15 @@ expect_eq "no key: UNAUTHENTICATED (16)" $? 16
 rpc "not-a-key-of-this-agent-123" RuleService Create CreateRuleRequest RuleWriteReply \
 	'rule { dst_port: 6004 action: "drop" enabled: true }'
 expect_eq "an unknown key: UNAUTHENTICATED (16)" $? 16
+# top talkers: a read, on AgentService and (for the gateway in node mode) StatsService
+rpc "$RO" AgentService TopTalkers TopTalkersRequest TopTalkersReply 'by: "src_prefix" window_s: 60'
+expect_eq "TopTalkers (read-only key): OK, echoing by and window" "$? $(val by) $(val window_s)" \
+	"0 src_prefix 60"
+rpc "$RO" StatsService TopTalkers TopTalkersRequest TopTalkersReply 'window_s: 30'
+expect_eq "StatsService.TopTalkers window_s 30: INVALID_ARGUMENT (3) naming window_s" \
+	"$? $(cut -d' ' -f2 "$tmp/status")" "3 field=window_s:"
+rpc "$RO" StatsService TopTalkers TopTalkersRequest TopTalkersReply 'node_id: "not-this-one"'
+expect_eq "StatsService.TopTalkers for another node: NOT_FOUND (5)" $? 5
 expect_eq "refused writes changed nothing ($total rules)" "$(rule_count)" $total
 
 # global counters and rates under traffic
@@ -761,6 +781,11 @@ stats_interval: 5 parsecs
 pin_dir: $PIN/bad"
 badcfg "duration out of range" ":2: beacon_interval: " "interface: s0
 beacon_interval: 2h"
+badcfg "top_talkers.sample_every out of range" ":3: top_talkers.sample_every: " "interface: s0
+top_talkers:
+  sample_every: 2000000"
+badcfg "top_talkers.capacity too small" ":2: top_talkers.capacity: " "interface: s0
+top_talkers: {capacity: 8}"
 badcfg "missing interface (traditional mode)" ": interface: required" "mode: traditional
 pin_dir: $PIN/bad"
 badcfg "fast_forward without outbound" ":[0-9]*:? ?fast_forward.outbound: " "mode: fast_forward
