@@ -306,6 +306,30 @@ await step('top talkers: confirming creates the drop rule with a 1 h expiry (che
   if (!(exp >= t0 + 3600e3 - 5e3 && exp <= Date.now() + 3600e3 + 5e3)) problems.push(`expires_at ${rule.expires_at}`)
   return problems.length ? problems.join('\n') : true
 })
+await step('top talkers: a read-only session sees the talkers but no Block', async () => {
+  const made = await page.request.post(`${BASE}/api/v1/keys`, {
+    data: { name: `ui-ro-${RUN}`, scope: 'read_only' },
+    headers: { 'X-Requested-With': 'x' },
+  })
+  const key = made.ok() ? (await made.json()).key : null
+  if (!key || !key.key) return `read-only key not made: ${made.status()}`
+  const ro = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' })
+  try {
+    const p2 = await ro.newPage()
+    p2.setDefaultTimeout(WAIT)
+    await p2.goto(BASE + '/login')
+    await p2.locator('input[data-test=login-key]').fill(key.key)
+    await p2.locator('[data-test=login-submit]').click()
+    await p2.locator('[data-test=nav-dashboard]').first().click()
+    const row = p2.locator('[data-test=talkers-table] tr.el-table__row').first()
+    await row.waitFor()
+    const blocks = await p2.locator('[data-test=talker-block]').count()
+    return blocks === 0 || `${blocks} Block buttons shown to a read-only key`
+  } finally {
+    await ro.close()
+    await page.request.delete(`${BASE}/api/v1/keys/${encodeURIComponent(key.id)}`, { headers: { 'X-Requested-With': 'x' } })
+  }
+})
 
 // ---- disable, then G7 ----
 await step('disable the rule from the table', async () => {

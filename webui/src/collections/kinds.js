@@ -27,8 +27,8 @@ const stat = (label, test, width, text) => ({ cell: 'num', label, test, text, wi
 // Counters every kind has (RuleStats, docs/api.md): hits (packets matched, whatever the
 // action), their bytes, and the match rate in the unit of the pps/bps switch (lib/unit.js).
 const st = (r) => r.stats || {}
-const HITS = stat('rule.hits', 'matches', 110, (r) => fmtNum(st(r).match_count))
-const BYTES = stat('rule.bytes', 'bytes', 110, (r) => fmtBytes(st(r).match_bytes))
+const HITS = stat('rule.hits', 'matches', 100, (r) => fmtNum(st(r).match_count))
+const BYTES = stat('rule.bytes', 'bytes', 100, (r) => fmtBytes(st(r).match_bytes))
 const RATE = stat('rule.rate', 'rate', 120, (r) => {
   const s = st(r)
   return fmtUnitRate(rateUnit.value, s.match_pps ?? s.pps, s.match_bps)
@@ -52,11 +52,11 @@ export const RULES = defineKind({
   columns: [
     NAME(180),
     MATCH(200),
-    { cell: 'action', prop: 'action', label: 'rule.action', width: 150, sortable: true },
+    { cell: 'action', prop: 'action', label: 'rule.action', width: 130, sortable: true },
     { cell: 'toggle', label: 'rule.enabled', test: 'toggle', width: 90, align: 'center' },
     HITS,
     BYTES,
-    stat('rule.drops', 'drops', 110, (r) => fmtNum(st(r).drop_count)),
+    stat('rule.drops', 'drops', 100, (r) => fmtNum(st(r).drop_count)),
     RATE,
     CREATED,
   ],
