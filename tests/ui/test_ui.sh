@@ -36,11 +36,11 @@ if ! ui_lab_up; then
 	exit 1
 fi
 # Traffic for the whole run: about 1000 datagrams/s, passed until the test's rule drops it.
-ui_traffic 150 1000 $DROP_PORT
+ui_traffic 200 1000 $DROP_PORT
 
 rm -rf "$ARTIFACTS"
 mkdir -p "$ARTIFACTS"
-timeout 240 node tests/ui/ui_test.mjs "$UI_BASE" "$UI_ADMIN_KEY" $DROP_PORT "$ARTIFACTS" "$UI_CLI_IP" "$UI_AGENT_PID"
+timeout 300 node tests/ui/ui_test.mjs "$UI_BASE" "$UI_ADMIN_KEY" $DROP_PORT "$ARTIFACTS" "$UI_CLI_IP" "$UI_AGENT_PID"
 rc=$?
 if [ $rc -ne 0 ]; then
 	ui_log controller
