@@ -112,6 +112,15 @@ eq(series.stepOf([]), 1000, 'the step of too few points is 1 s')
 const live = [0, 5000, 10000, 15000, 20000, 40000].map((t) => ({ ...series.pointOf(t + T, rates) }))
 eq(series.withGaps(live).filter((x) => x.gap).length, 1, 'a 5 s feed gets a gap only where 20 s are missing')
 
+for (const [stats, off, want, name] of [
+  [{ nodes: [{ node_id: 'a', stale: false }] }, [], true, 'one fresh node: current figures'],
+  [{ nodes: [{ node_id: 'a', stale: true }] }, [], false, 'every node stale: no current figures'],
+  [{ nodes: [{ node_id: 'a', stale: false }] }, ['a'], false, 'every node offline: no current figures'],
+  [{ nodes: [{ node_id: 'a', stale: true }, { node_id: 'b' }] }, [], true, 'one of two fresh: current'],
+  [{ nodes: [] }, [], false, 'no nodes: no current figures'],
+  [null, [], false, 'no stats: no current figures'],
+]) eq(series.hasCurrentFigures(stats, off), want, name)
+
 // ---- top talkers ----
 eq(
   talkers.blockRuleOf({ src: ' 192.0.2.7 ', name: 'block 192.0.2.7', expires_in: '1h' }),

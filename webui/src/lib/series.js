@@ -55,6 +55,14 @@ export function pointOf(at, rates) {
   return { t, gap: false, pps: categoriesOf(rates, 'pps'), bps: categoriesOf(rates, 'bps') }
 }
 
+// Whether a cluster stats reply or event holds any current figures: some node in its
+// `nodes` is neither stale nor among offlineIds. Without one, its zero rates mean "nobody
+// reported", so the chart draws a gap and the cards no rate, rather than a fall to 0.
+export function hasCurrentFigures(stats, offlineIds = []) {
+  const off = new Set(offlineIds)
+  return ((stats && stats.nodes) || []).some((n) => !n.stale && !off.has(n.node_id))
+}
+
 export function fromHistory(reply) {
   return ((reply && reply.points) || []).map((p) => pointOf(p.at, p.rates)).filter((p) => Number.isFinite(p.t))
 }
