@@ -21,6 +21,8 @@ webui: $(WEBUI_DIST)
 
 UI_SUITES := tests/ui/test_ui.sh
 $(UI_SUITES): $(WEBUI_DIST)
+# the UI's plain functions in node (no browser, no lab)
+UI_SUITES += tests/ui/test_webui_lib.sh
 
 ALL_TARGETS += $(WEBUI_DIST)
 TEST_SUITES += $(UI_SUITES)

@@ -22,6 +22,7 @@ UI_NS=xui$$
 UI_PIN=/sys/fs/bpf/xdrop-ui-$$
 UI_TMP=$(mktemp -d /tmp/xdrop-ui.XXXXXX)
 UI_PIDS=()
+UI_AGENT_PID=
 UI_SRV_IP=10.77.0.1
 UI_CLI_IP=10.77.0.2
 NS=$UI_NS
@@ -30,6 +31,8 @@ NS=$UI_NS
 ui_lab_down() {
 	local p
 	for ((p = ${#UI_PIDS[@]} - 1; p >= 0; p--)); do
+		# a process the test left stopped would never see the TERM
+		kill -CONT "${UI_PIDS[p]}" 2>/dev/null
 		kill "${UI_PIDS[p]}" 2>/dev/null && wait "${UI_PIDS[p]}" 2>/dev/null
 	done
 	if [ -f "$UI_TMP/agent.yaml" ]; then
@@ -107,6 +110,7 @@ YAML
 	lab_bg srv "$UI_AGENT_BIN" --config "$UI_TMP/agent.yaml" 2>"$UI_TMP/agent.log"
 	lab_forget "$LAB_PID" # stopped in order by ui_lab_down
 	UI_PIDS+=("$LAB_PID")
+	UI_AGENT_PID=$LAB_PID # the browser test stops and resumes it (SIGSTOP / SIGCONT)
 	ui_wait 10 test -S "$UI_TMP/agent.sock" || { ui_log agent; return 1; }
 
 	UI_PORT=$(ui_free_port)

@@ -4,6 +4,7 @@
 # against a real lab (tests/ui/lab.sh: controller, gateway, an agent on a veth) with UDP
 # traffic flowing to a port the test's rule drops. Prints TAP (ui_test.mjs does the
 # numbering); screenshots are kept under build/test-artifacts/ui/ and listed at the end.
+# The agent is stopped for a while (SIGSTOP) and resumed to see the node's stale state.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
@@ -35,11 +36,11 @@ if ! ui_lab_up; then
 	exit 1
 fi
 # Traffic for the whole run: about 1000 datagrams/s, passed until the test's rule drops it.
-ui_traffic 90 1000 $DROP_PORT
+ui_traffic 200 1000 $DROP_PORT
 
 rm -rf "$ARTIFACTS"
 mkdir -p "$ARTIFACTS"
-timeout 150 node tests/ui/ui_test.mjs "$UI_BASE" "$UI_ADMIN_KEY" $DROP_PORT "$ARTIFACTS"
+timeout 300 node tests/ui/ui_test.mjs "$UI_BASE" "$UI_ADMIN_KEY" $DROP_PORT "$ARTIFACTS" "$UI_CLI_IP" "$UI_AGENT_PID"
 rc=$?
 if [ $rc -ne 0 ]; then
 	ui_log controller

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // tests/ui/ui_test.mjs: the web UI in Debian's chromium, driven by playwright-core, against
 // the real lab that test_ui.sh started (gateway, controller, an agent on a veth with UDP
-// traffic to DROP_PORT flowing). Prints TAP; screenshots go to ARTIFACTS and are listed.
+// traffic to DROP_PORT flowing from SRC_IP). Prints TAP; screenshots go to ARTIFACTS and
+// are listed. AGENT_PID is the lab's agent, which one step stops (SIGSTOP) and resumes
+// (SIGCONT) to see the node go offline while its pinned program keeps filtering.
 //
-//   node ui_test.mjs BASE_URL ADMIN_KEY DROP_PORT ARTIFACTS
+//   node ui_test.mjs BASE_URL ADMIN_KEY DROP_PORT ARTIFACTS SRC_IP AGENT_PID
 import { createRequire } from 'node:module'
 import { mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -14,7 +16,8 @@ const webui = join(here, '..', '..', 'webui')
 const require = createRequire(join(webui, 'package.json'))
 const { chromium } = require('playwright-core')
 
-const [BASE, KEY, DROP_PORT, ARTIFACTS] = process.argv.slice(2)
+const [BASE, KEY, DROP_PORT, ARTIFACTS, SRC_IP, AGENT_PID] = process.argv.slice(2)
+const SRC_PREFIX = SRC_IP.replace(/\.\d+$/, '.0/24')
 const RUN = `${process.pid}`
 const RULE = `ui-drop-${RUN}`
 // Every way a rule name could smuggle markup or script into the page (G7).
@@ -97,6 +100,20 @@ async function streamText(stream) {
 async function goto(nav) {
   await page.locator(`[data-test=nav-${nav}]`).first().click()
 }
+// Polls fn until it returns true (or the deadline); returns its last answer.
+async function until(fn, ms = WAIT) {
+  const end = Date.now() + ms
+  let r
+  while (Date.now() < end) {
+    r = await fn()
+    if (r === true) return true
+    await page.waitForTimeout(300)
+  }
+  return r
+}
+async function cardText(key) {
+  return (await page.locator(`[data-test=total-${key}] [data-test=total-value]`).innerText()).trim()
+}
 async function confirmBox() {
   await page.locator('.el-message-box__btns .el-button--primary').click()
 }
@@ -125,7 +142,7 @@ await step('log in with the admin key: dashboard with live data', async () => {
   await page.locator('[data-test=login-submit]').click()
   await page.waitForURL((u) => u.pathname === '/rules')
   await goto('dashboard')
-  await page.locator('[data-test=pps-chart] canvas').waitFor()
+  await page.locator('[data-test=traffic-chart] canvas').waitFor()
   await page.locator('[data-test=live]').filter({ hasText: 'Live' }).waitFor()
   return true
 })
@@ -177,9 +194,21 @@ await step('the rule\'s drop counter rises under traffic', async () => {
   await shot('03-rules-counters')
   return drops2 > drops1 || `drops stayed at ${drops1}`
 })
+await step('the rule shows hits, bytes and a rate beside its drops', async () => {
+  const row = ruleRow(RULE)
+  // needs the merged backend: RuleStats.match_bytes and match_pps
+  return until(async () => {
+    const hits = await readNum(row.locator('[data-test=rule-matches]'))
+    const drops = await readNum(row.locator('[data-test=rule-drops]'))
+    const bytes = (await row.locator('[data-test=rule-bytes]').innerText()).trim()
+    const rate = (await row.locator('[data-test=rule-rate]').innerText()).trim()
+    const good = hits > 0 && hits >= drops && /^[0-9.]+ (KiB|MiB|GiB)$/.test(bytes) && /^[0-9.]+k? pps$/.test(rate) && rate !== '0 pps'
+    return good || `hits ${hits}, drops ${drops}, bytes ${bytes}, rate ${rate}`
+  }, 10000)
+})
 await step('the dashboard chart shows the drops (SSE)', async () => {
   await goto('dashboard')
-  const chart = page.locator('[data-test=pps-chart]')
+  const chart = page.locator('[data-test=traffic-chart]')
   await chart.locator('canvas').waitFor()
   const p0 = Number(await chart.getAttribute('data-points'))
   const end = Date.now() + WAIT
@@ -198,6 +227,139 @@ await step('the dashboard chart shows the drops (SSE)', async () => {
 await step('the rule is listed among the top rules by drop rate', async () => {
   await page.locator('[data-test=top-rules] tr', { hasText: RULE }).waitFor({ timeout: 10000 })
   return true
+})
+
+// ---- issue 13: bps, stacked chart, top talkers, one-click block ----
+await step('the chart stacks five exclusive categories with units; its legend clears the axes', async () => {
+  const chart = page.locator('[data-test=traffic-chart]')
+  const legend = await chart.getAttribute('data-legend')
+  const overlap = await until(async () => (await chart.getAttribute('data-overlap')) === 'no' || (await chart.getAttribute('data-overlap')))
+  const gaps = Number(await chart.getAttribute('data-gaps'))
+  const problems = []
+  if (legend !== 'top') problems.push(`legend at ${legend} on a desktop`)
+  if (overlap !== true) problems.push(`legend overlaps the plot: ${overlap}`)
+  if (!Number.isFinite(gaps)) problems.push('no gap count')
+  return problems.length ? problems.join('\n') : true
+})
+await step('the pps/bps switch turns cards, chart axis and tables to bit/s and back', async () => {
+  await page.locator('[data-test=rate-unit-bps]').click()
+  const chart = page.locator('[data-test=traffic-chart]')
+  const r = await until(async () => {
+    const cards = await Promise.all(['received', 'passed', 'dropped', 'whitelisted'].map(cardText))
+    const unit = await chart.getAttribute('data-unit')
+    const head = await page.locator('[data-test=top-rules] th').allInnerTexts()
+    const good = cards.every((c) => /^[0-9.]+ (k|M|G|T)?bit\/s$/.test(c)) && unit === 'bps' && head.includes('bit/s')
+    return good || `cards ${cards.join(', ')}, chart unit ${unit}, top rules head ${head.join('|')}`
+  })
+  const kept = await page.evaluate(() => localStorage.getItem('xdrop.unit'))
+  await page.locator('[data-test=rate-unit-pps]').click()
+  const back = await until(async () => /pps$/.test(await cardText('received')) && (await chart.getAttribute('data-unit')) === 'pps')
+  if (r !== true) return r
+  if (kept !== 'bps') return `remembered unit ${kept}`
+  return back === true || 'the cards did not return to pps'
+})
+await step('in bit/s the cards and the chart show the traffic\'s bits', async () => {
+  await page.locator('[data-test=rate-unit-bps]').click()
+  const chart = page.locator('[data-test=traffic-chart]')
+  // needs the merged backend: rates.rx_bps and dropped_bps of the live traffic
+  const r = await until(async () => {
+    const rx = await cardText('received')
+    const dropped = await cardText('dropped')
+    const total = Number(await chart.getAttribute('data-last-total'))
+    const unit = await chart.getAttribute('data-unit')
+    const good = /^[0-9.]+ (k|M|G)?bit\/s$/.test(rx) && /bit\/s$/.test(dropped) && !/^0 bit/.test(rx) && unit === 'bps' && total > 0
+    return good || `received ${rx}, dropped ${dropped}, chart unit ${unit} last total ${total}`
+  })
+  await shot('04b-dashboard-bps')
+  await page.locator('[data-test=rate-unit-pps]').click()
+  const back = await until(async () => /pps$/.test(await cardText('received')) && (await chart.getAttribute('data-unit')) === 'pps')
+  if (r !== true) return r
+  return back === true || 'the cards did not return to pps'
+})
+await step('top talkers: the traffic source leads the dropped traffic (10 s)', async () => {
+  const panel = page.locator('[data-test=top-talkers]')
+  await panel.scrollIntoViewIfNeeded()
+  await page.locator('[data-test=talkers-verdict-dropped]').click()
+  await page.locator('[data-test=talkers-window-10s]').click()
+  // needs the merged backend: GET /api/v1/top with the agent's sampled traffic
+  const row = panel.locator('[data-test=talkers-table] tr.el-table__row', { hasText: SRC_IP })
+  await row.waitFor()
+  const share = (await row.locator('[data-test=talker-share]').innerText()).trim()
+  const rate = (await row.locator('[data-test=talker-rate]').innerText()).trim()
+  await shot('04c-top-talkers')
+  if (!(parseFloat(share) >= 90)) return `share ${share}`
+  return /pps$/.test(rate) || `rate ${rate}`
+})
+await step('top talkers: Block on a /24 row opens a prefilled drop rule; a bad expiry shows by its field', async () => {
+  await pickOption('talkers-by', 'Source /24')
+  const row = page.locator('[data-test=talkers-table] tr.el-table__row', { hasText: SRC_PREFIX })
+  await row.waitFor()
+  await row.locator('[data-test=talker-block]').click()
+  const dialog = page.locator('[data-test=block-dialog]')
+  await input('block-src').waitFor()
+  const got = {
+    src: await input('block-src').inputValue(),
+    name: await input('block-name').inputValue(),
+    expires: await input('block-expires').inputValue(),
+  }
+  const want = { src: SRC_PREFIX, name: `block ${SRC_PREFIX}`, expires: '1h' }
+  if (JSON.stringify(got) !== JSON.stringify(want)) return `prefilled ${JSON.stringify(got)}`
+  await page.waitForTimeout(400) // the dialog's fade-in, for the screenshot
+  await shot('04d-block-dialog')
+  await input('block-expires').fill('soon')
+  expectHttp400 = true
+  await page.locator('[data-test=block-confirm]').click()
+  const item = dialog.locator('.el-form-item', { has: input('block-expires') })
+  const err = await until(async () => (await item.locator('.el-form-item__error').count()) > 0 || (await dialog.locator('[data-test=block-error]').count()) > 0)
+  expectHttp400 = false
+  await shot('04e-block-error')
+  const left = await api(`/api/v1/rules?search=${encodeURIComponent('block ' + SRC_PREFIX)}`)
+  if (err !== true) return 'no error shown for expiry "soon"'
+  return (left.body && left.body.count === 0) || `a rule was created: ${JSON.stringify(left.body)}`
+})
+await step('top talkers: confirming creates the drop rule with a 1 h expiry (checked by REST)', async () => {
+  await input('block-expires').fill('1h')
+  const t0 = Date.now()
+  await page.locator('[data-test=block-confirm]').click()
+  await page.locator('[data-test=block-dialog]').waitFor({ state: 'hidden' })
+  await page.locator('.el-message--success').first().waitFor()
+  const r = await api(`/api/v1/rules?search=${encodeURIComponent('block ' + SRC_PREFIX)}`)
+  const rule = r.body && r.body.rules && r.body.rules[0]
+  if (!rule) return `no rule: ${JSON.stringify(r.body)}`
+  await page.request.delete(`${BASE}/api/v1/rules/${encodeURIComponent(rule.id)}`, { headers: { 'X-Requested-With': 'x' } })
+  const exp = Date.parse(rule.expires_at)
+  const problems = []
+  if (rule.name !== `block ${SRC_PREFIX}`) problems.push(`name ${rule.name}`)
+  if (rule.src_cidr !== SRC_PREFIX || rule.src_ip) problems.push(`src ${rule.src_ip} ${rule.src_cidr}`)
+  if (rule.action !== 'drop' || rule.enabled !== true) problems.push(`action ${rule.action} enabled ${rule.enabled}`)
+  if (!(exp >= t0 + 3600e3 - 5e3 && exp <= Date.now() + 3600e3 + 5e3)) problems.push(`expires_at ${rule.expires_at}`)
+  return problems.length ? problems.join('\n') : true
+})
+// a failed step above must not leave the modal over the page for the steps below
+if (await page.locator('[data-test=block-dialog]').isVisible()) await page.keyboard.press('Escape')
+await step('top talkers: a read-only session sees the talkers but no Block', async () => {
+  const made = await page.request.post(`${BASE}/api/v1/keys`, {
+    data: { name: `ui-ro-${RUN}`, scope: 'read_only' },
+    headers: { 'X-Requested-With': 'x' },
+  })
+  const key = made.ok() ? (await made.json()).key : null
+  if (!key || !key.key) return `read-only key not made: ${made.status()}`
+  const ro = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' })
+  try {
+    const p2 = await ro.newPage()
+    p2.setDefaultTimeout(WAIT)
+    await p2.goto(BASE + '/login')
+    await p2.locator('input[data-test=login-key]').fill(key.key)
+    await p2.locator('[data-test=login-submit]').click()
+    await p2.locator('[data-test=nav-dashboard]').first().click()
+    const row = p2.locator('[data-test=talkers-table] tr.el-table__row').first()
+    await row.waitFor()
+    const blocks = await p2.locator('[data-test=talker-block]').count()
+    return blocks === 0 || `${blocks} Block buttons shown to a read-only key`
+  } finally {
+    await ro.close()
+    await page.request.delete(`${BASE}/api/v1/keys/${encodeURIComponent(key.id)}`, { headers: { 'X-Requested-With': 'x' } })
+  }
 })
 
 // ---- disable, then G7 ----
@@ -307,24 +469,87 @@ await step('nodes: the lab node is online with a detail view', async () => {
   await shot('07-nodes')
   await row.locator('a').first().click()
   await page.locator('[data-test=node-detail]').waitFor()
-  await page.locator('[data-test=pps-chart] canvas').waitFor()
+  await page.locator('[data-test=traffic-chart] canvas').waitFor()
   await shot('08-node-detail')
   return true
 })
+let backendState = ['not run']
+await step('an agent stopped: node offline, its figures greyed "as of", the nodes card in warning colour', async () => {
+  process.kill(Number(AGENT_PID), 'SIGSTOP')
+  try {
+    await goto('nodes')
+    const row = page.locator('[data-test=nodes-table] tr.el-table__row').first()
+    await row.locator('[data-status=offline]').waitFor()
+    const figs = row.locator('[data-test=node-figures]')
+    const stale = await until(async () => (await figs.getAttribute('data-stale')) === 'yes' || `data-stale ${await figs.getAttribute('data-stale')}`)
+    const asof = (await row.locator('[data-test=node-asof]').innerText()).trim()
+    const color = await figs.evaluate((e) => getComputedStyle(e).color)
+    const filt = row.locator('[data-test=node-filtering]')
+    // needs the merged backend: Node.filtering "presumed" and NodeStats.stale
+    const filtering = await until(async () => /Agent unreachable — filtering continues \(last report \d\d:\d\d:\d\d\)/.test(await filt.innerText()) || (await filt.innerText()), 8000)
+    await shot('07b-nodes-agent-stopped')
+    const rest = await api('/api/v1/nodes')
+    const n0 = rest.body && rest.body.nodes && rest.body.nodes[0]
+    backendState = []
+    if (filtering !== true) backendState.push(`filtering shown as ${JSON.stringify(filtering)}`)
+    if (!n0 || n0.filtering !== 'presumed' || !n0.stats || n0.stats.stale !== true) {
+      backendState.push(`REST: filtering ${n0 && n0.filtering}, stats.stale ${n0 && n0.stats && n0.stats.stale}`)
+    }
+    await goto('dashboard')
+    const card = page.locator('[data-test=total-nodes]')
+    const warn = await until(async () => (await card.getAttribute('data-warn')) === 'yes')
+    const value = await cardText('nodes')
+    const cardColor = await card.locator('[data-test=total-value]').evaluate((e) => getComputedStyle(e).color)
+    const nodeCard = page.locator('[data-test^=node-card-] [data-test=node-figures]').first()
+    const cardStale = await nodeCard.getAttribute('data-stale')
+    await page.waitForTimeout(300)
+    await shot('07c-dashboard-node-warning')
+    const problems = []
+    if (stale !== true) problems.push(stale)
+    if (!/^as of \d\d:\d\d:\d\d$/.test(asof)) problems.push(`as-of text ${JSON.stringify(asof)}`)
+    if (color === 'rgb(48, 49, 51)' || color === 'rgb(0, 0, 0)') problems.push(`figures not greyed: ${color}`)
+    if (warn !== true || value !== '0 / 1') problems.push(`nodes card ${value} warn ${await card.getAttribute('data-warn')}`)
+    if (cardColor !== 'rgb(230, 162, 60)') problems.push(`nodes card colour ${cardColor}`)
+    if (cardStale !== 'yes') problems.push(`dashboard node card stale=${cardStale}`)
+    return problems.length ? problems.join('\n') : true
+  } finally {
+    process.kill(Number(AGENT_PID), 'SIGCONT')
+  }
+})
+await step('an agent stopped: "Agent unreachable — filtering continues", stale in the API', async () => {
+  return backendState.length ? backendState.join('\n') : true
+})
+await step('the agent resumed: the node is online, its figures current, no warning', async () => {
+  const card = page.locator('[data-test=total-nodes]')
+  const back = await until(async () => (await card.getAttribute('data-warn')) === 'no' || `warn ${await card.getAttribute('data-warn')}`, 30000)
+  const nodeCard = page.locator('[data-test^=node-card-] [data-test=node-figures]').first()
+  const fresh = await until(async () => (await nodeCard.getAttribute('data-stale')) === 'no' || `stale ${await nodeCard.getAttribute('data-stale')}`)
+  if (back !== true) return back
+  return fresh
+})
+// The entry covers the traffic's source, so its hits and bytes move while it exists.
+let wlHits = 'not run'
 await step('whitelist: add and delete an entry', async () => {
   await goto('whitelist')
   await page.locator('[data-test=wl-create]').click()
   await input('wl-name').fill(`ui-wl-${RUN}`)
-  await input('wl-src').fill('198.51.100.0/24')
+  await input('wl-src').fill(SRC_PREFIX)
   await page.locator('[data-test=wl-save]').click()
   const row = page.locator('[data-test=wl-table] tr.el-table__row', { hasText: `ui-wl-${RUN}` })
   await row.waitFor()
+  // needs the merged backend: whitelist entries' stats
+  wlHits = await until(async () => {
+    const hits = await readNum(row.locator('[data-test=wl-matches]'))
+    const bytes = (await row.locator('[data-test=wl-bytes]').innerText()).trim()
+    return (hits > 0 && bytes !== '0 B') || `hits ${hits}, bytes ${bytes}`
+  }, 10000)
   await shot('09-whitelist')
   await row.locator('[data-test=wl-delete]').click()
   await confirmBox()
   await row.waitFor({ state: 'detached' })
   return true
 })
+await step('whitelist: an entry covering the traffic counts hits and bytes', async () => wlHits)
 await step('settings: an API key is shown once, then revoked', async () => {
   await goto('settings')
   await page.locator('[data-test=keys-create]').click()
@@ -355,7 +580,7 @@ await step('dark theme and Chinese are applied and remembered after a reload', a
   const dark = await page.evaluate(() => document.documentElement.classList.contains('dark'))
   const label = await page.locator('[data-test=nav-rules]').first().innerText()
   await goto('dashboard')
-  await page.locator('[data-test=pps-chart] canvas').waitFor()
+  await page.locator('[data-test=traffic-chart] canvas').waitFor()
   await page.waitForTimeout(1500)
   await shot('11-dashboard-dark-zh')
   return (dark && label.includes('规则')) || `dark=${dark} label=${label}`
@@ -365,7 +590,16 @@ await step('phone width (390x844): menu drawer, no sideways scrolling', async ()
   await page.waitForTimeout(500)
   await page.locator('[data-test=menu]').waitFor()
   const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+  const chart = page.locator('[data-test=traffic-chart]')
+  const legend = await until(async () => (await chart.getAttribute('data-legend')) === 'bottom' || `legend ${await chart.getAttribute('data-legend')}`)
+  const overlap = await until(async () => (await chart.getAttribute('data-overlap')) === 'no' || `overlap ${await chart.getAttribute('data-overlap')}`)
   await shot('12-phone-dashboard')
+  await page.locator('[data-test=top-talkers]').scrollIntoViewIfNeeded()
+  await shot('12b-phone-top-talkers')
+  if (legend !== true || overlap !== true) {
+    await page.setViewportSize({ width: 1280, height: 800 })
+    return `phone chart: ${legend} ${overlap}`
+  }
   await page.locator('[data-test=menu]').click()
   await page.locator('.el-drawer [data-test=nav-rules]').click()
   await page.locator('.el-drawer').waitFor({ state: 'hidden' })

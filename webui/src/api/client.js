@@ -91,6 +91,9 @@ export const api = {
 
   stats: () => request('GET', '/api/v1/stats'),
   history: (params) => request('GET', '/api/v1/stats/history', { params }),
+  // Top talkers: { by, verdict, window ('10s' | '1m' | '5m'), limit, node } -> TopTalkersReply
+  topTalkers: (params) => request('GET', '/api/v1/top', { params }),
+  createRule: (rule) => request('POST', '/api/v1/rules', { body: rule }),
 
   nodes: nodes.list,
   node: nodes.get,

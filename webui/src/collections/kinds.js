@@ -5,7 +5,8 @@
 // transfer.js) read only this, so a new field or a new kind is one edit here (and, for a
 // new field, one entry in fields.js).
 import { collectionApi } from '../api/client.js'
-import { fmtNum, fmtRate } from '../lib/format.js'
+import { fmtBytes, fmtNum, fmtUnitRate } from '../lib/format.js'
+import { rateUnit } from '../lib/unit.js'
 import { aliasesOf, formOf } from './fields.js'
 
 // Adds what follows from the descriptor: the API calls, the form's fields with their
@@ -22,6 +23,16 @@ const NAME = (minWidth) => ({ cell: 'name', prop: 'name', label: 'rule.name', mi
 const MATCH = (minWidth) => ({ cell: 'match', label: 'rule.match', minWidth })
 const CREATED = { cell: 'time', prop: 'created_at', label: 'common.created', width: 170, sortable: true }
 const stat = (label, test, width, text) => ({ cell: 'num', label, test, text, width, align: 'right' })
+
+// Counters every kind has (RuleStats, docs/api.md): hits (packets matched, whatever the
+// action), their bytes, and the match rate in the unit of the pps/bps switch (lib/unit.js).
+const st = (r) => r.stats || {}
+const HITS = stat('rule.hits', 'matches', 100, (r) => fmtNum(st(r).match_count))
+const BYTES = stat('rule.bytes', 'bytes', 100, (r) => fmtBytes(st(r).match_bytes))
+const RATE = stat('rule.rate', 'rate', 120, (r) => {
+  const s = st(r)
+  return fmtUnitRate(rateUnit.value, s.match_pps ?? s.pps, s.match_bps)
+})
 
 export const RULES = defineKind({
   path: '/api/v1/rules',
@@ -41,11 +52,12 @@ export const RULES = defineKind({
   columns: [
     NAME(180),
     MATCH(200),
-    { cell: 'action', prop: 'action', label: 'rule.action', width: 150, sortable: true },
+    { cell: 'action', prop: 'action', label: 'rule.action', width: 130, sortable: true },
     { cell: 'toggle', label: 'rule.enabled', test: 'toggle', width: 90, align: 'center' },
-    stat('rule.matches', 'matches', 110, (r) => fmtNum(r.stats && r.stats.match_count)),
-    stat('rule.drops', 'drops', 110, (r) => fmtNum(r.stats && r.stats.drop_count)),
-    stat('rule.pps', 'pps', 90, (r) => fmtRate(r.stats && r.stats.pps)),
+    HITS,
+    BYTES,
+    stat('rule.drops', 'drops', 100, (r) => fmtNum(st(r).drop_count)),
+    RATE,
     CREATED,
   ],
   actionsWidth: 150,
@@ -93,8 +105,10 @@ export const WHITELIST = defineKind({
   },
   editable: false,
   filters: [],
-  columns: [NAME(160), MATCH(220), CREATED],
+  columns: [NAME(160), MATCH(220), HITS, BYTES, RATE, CREATED],
   actionsWidth: 100,
+  // hits move with the traffic, as a rule's counters do
+  live: { event: 'rules', everyMs: 2000 },
   dialogWidth: '560px',
   form: [
     ['name', { xs: 24, sm: 12 }],

@@ -28,22 +28,89 @@ export function fmtBytes(n) {
   return `${v.toFixed(i ? 1 : 0)} ${units[i]}`
 }
 
-export function fmtTime(t) {
-  if (!t) return '—'
-  const d = new Date(typeof t === 'number' ? t / 1e6 : t)
-  if (Number.isNaN(d.getTime())) return String(t)
-  const p = (x) => String(x).padStart(2, '0')
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(
-    d.getMinutes(),
-  )}:${p(d.getSeconds())}`
+// Milliseconds since the epoch of a time the API gave: an RFC 3339 string (the time
+// fields), or a number in ns, ms or s (status_since is ms); null when there is none.
+export function toMs(t) {
+  if (t === null || t === undefined || t === '' || t === 0) return null
+  if (typeof t === 'number') {
+    if (!Number.isFinite(t) || t <= 0) return null
+    if (t > 1e15) return t / 1e6 // nanoseconds
+    if (t > 1e11) return t // milliseconds
+    return t * 1000 // seconds
+  }
+  const ms = Date.parse(t)
+  return Number.isFinite(ms) ? ms : null
 }
 
-// Seconds since t (RFC 3339 string or nanoseconds since the epoch), or null.
+const pad2 = (x) => String(x).padStart(2, '0')
+
+export function fmtTime(t) {
+  if (!t) return '—'
+  const ms = toMs(t)
+  if (ms === null) return String(t)
+  const d = new Date(ms)
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(
+    d.getMinutes(),
+  )}:${pad2(d.getSeconds())}`
+}
+
+// hh:mm:ss of t in local time ("as of 14:03:12"), '—' without a time.
+export function fmtClock(t) {
+  const ms = toMs(t)
+  if (ms === null) return '—'
+  const d = new Date(ms)
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`
+}
+
+// Seconds since t (RFC 3339 string or a number as toMs reads it), or null.
 export function ageSeconds(t) {
-  if (!t) return null
-  const ms = typeof t === 'number' ? t / 1e6 : Date.parse(t)
-  if (!Number.isFinite(ms)) return null
+  const ms = toMs(t)
+  if (ms === null) return null
   return Math.max(0, Math.round((Date.now() - ms) / 1000))
+}
+
+// A duration in seconds as "3 d 4 h", "2 h 5 min", "4 min 7 s", "12 s"; '—' for none.
+export function fmtDuration(secs) {
+  const s = Math.floor(Number(secs))
+  if (!Number.isFinite(s) || s < 0 || secs === null || secs === undefined || secs === '') return '—'
+  const d = Math.floor(s / 86400)
+  const h = Math.floor((s % 86400) / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  if (d) return `${d} d ${h} h`
+  if (h) return `${h} h ${m} min`
+  if (m) return `${m} min ${s % 60} s`
+  return `${s} s`
+}
+
+// Bits per second with decimal (SI) units as network gear counts them: "0 bit/s",
+// "950 bit/s", "12.5 kbit/s", "1.20 Mbit/s", "10.0 Gbit/s".
+export function fmtBps(n) {
+  const v = Number(n) || 0
+  const units = ['bit/s', 'kbit/s', 'Mbit/s', 'Gbit/s', 'Tbit/s']
+  let x = Math.abs(v)
+  let i = 0
+  while (x >= 1000 && i < units.length - 1) {
+    x /= 1000
+    i++
+  }
+  const sign = v < 0 ? '-' : ''
+  if (i === 0) return `${sign}${Math.round(x)} ${units[0]}`
+  return `${sign}${x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)} ${units[i]}`
+}
+
+// Packets per second with its unit: "0 pps", "12.5 pps", "1.25M pps".
+export function fmtPps(n) {
+  return `${fmtRate(n)} pps`
+}
+
+// A rate as the pps/bps switch asks: unit 'bps' prints bps with fmtBps, else pps.
+export function fmtUnitRate(unit, pps, bps) {
+  return unit === 'bps' ? fmtBps(bps) : fmtPps(pps)
+}
+
+// A short axis label for a value in the unit ("1.5M", "200k"); the axis name says the unit.
+export function fmtAxis(v) {
+  return fmtRate(v)
 }
 
 // A rule's or whitelist entry's match as one short line ("udp 10.0.0.0/8 -> :53").
