@@ -586,37 +586,7 @@ int talkers_attach_ring(struct talkers *t, int ringbuf_fd)
 
 /* ---- names ---- */
 
-static const char *const by_names[TALKERS_NBY] = {"src", "src_prefix", "dst", "dst_port"};
-static const char *const verdict_names[TALKERS_NVERDICT] = {"passed", "dropped"};
-
 const char *talkers_by_name(enum talkers_by by)
 {
-	return by < TALKERS_NBY ? by_names[by] : "?";
-}
-
-const char *talkers_verdict_name(enum talkers_verdict v)
-{
-	return v < TALKERS_NVERDICT ? verdict_names[v] : "?";
-}
-
-int talkers_by_parse(const char *s, enum talkers_by *out)
-{
-	for (int i = 0; i < TALKERS_NBY; i++) {
-		if (!strcmp(s, by_names[i])) {
-			*out = (enum talkers_by)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-int talkers_verdict_parse(const char *s, enum talkers_verdict *out)
-{
-	for (int i = 0; i < TALKERS_NVERDICT; i++) {
-		if (!strcmp(s, verdict_names[i])) {
-			*out = (enum talkers_verdict)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return by < TALKERS_NBY ? talkreq_by_names[by] : "?";
 }

@@ -39,20 +39,31 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "talkreq.h"
 #include "xdrop.h"
 
 #define TALKERS_DEF_CAPACITY	 512
 #define TALKERS_MIN_CAPACITY	 16
 #define TALKERS_MAX_CAPACITY	 8192
 #define TALKERS_MAX_SAMPLE_EVERY (1u << 20) /* 1 in ~1M: the sparsest useful rate */
-#define TALKERS_MAX_LIMIT	 100
-#define TALKERS_DEF_LIMIT	 10
+#define TALKERS_MAX_LIMIT	 TALKREQ_LIMIT_MAX
 #define TALKERS_LEVELS		 3	      /* the 10 s, 60 s and 300 s windows */
 #define TALKERS_BUCKETS		 (10 + 6 + 5) /* buckets of every level together */
 #define TALKERS_KEY_STRLEN	 XDROP_ADDR_STRLEN
 
-enum talkers_by { TALKERS_SRC, TALKERS_SRC_PREFIX, TALKERS_DST, TALKERS_DST_PORT, TALKERS_NBY };
-enum talkers_verdict { TALKERS_PASSED, TALKERS_DROPPED, TALKERS_NVERDICT };
+/* The dimensions and verdicts of lib/talkreq.h, by their short names here. */
+enum talkers_by {
+	TALKERS_SRC = TALKREQ_SRC,
+	TALKERS_SRC_PREFIX = TALKREQ_SRC_PREFIX,
+	TALKERS_DST = TALKREQ_DST,
+	TALKERS_DST_PORT = TALKREQ_DST_PORT,
+	TALKERS_NBY = TALKREQ_NBY,
+};
+enum talkers_verdict {
+	TALKERS_DROPPED = TALKREQ_DROPPED,
+	TALKERS_PASSED = TALKREQ_PASSED,
+	TALKERS_NVERDICT = TALKREQ_NVERDICT,
+};
 
 struct talkers;
 
@@ -125,8 +136,5 @@ int talkers_attach_ring(struct talkers *t, int ringbuf_fd);
 /* Names for the wire and back: "src", "src_prefix", "dst", "dst_port"; "passed",
  * "dropped". The parsers return 0 or -EINVAL. */
 const char *talkers_by_name(enum talkers_by by);
-const char *talkers_verdict_name(enum talkers_verdict v);
-int talkers_by_parse(const char *s, enum talkers_by *out);
-int talkers_verdict_parse(const char *s, enum talkers_verdict *out);
 
 #endif

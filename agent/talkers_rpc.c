@@ -9,31 +9,6 @@
 #include "clock.h"
 #include "talkers_rpc.h"
 
-int talkers_rpc_check(const Xdrop__V1__TopTalkersRequest *req, struct talkers_query *q,
-		      const char **field, const char **why)
-{
-	const char *by = req->by && *req->by ? req->by : "src";
-	const char *verdict = req->verdict && *req->verdict ? req->verdict : "dropped";
-
-	q->window_s = req->window_s ? req->window_s : 10;
-	q->limit = req->limit ? req->limit : TALKERS_DEF_LIMIT;
-	*field = *why = NULL;
-	if (talkers_by_parse(by, &q->by)) {
-		*field = "by";
-		*why = "src, src_prefix, dst or dst_port";
-	} else if (talkers_verdict_parse(verdict, &q->verdict)) {
-		*field = "verdict";
-		*why = "passed or dropped";
-	} else if (q->window_s != 10 && q->window_s != 60 && q->window_s != 300) {
-		*field = "window_s";
-		*why = "10, 60 or 300 seconds";
-	} else if (q->limit > TALKERS_MAX_LIMIT) {
-		*field = "limit";
-		*why = "1 to 100 talkers";
-	}
-	return *field ? -EINVAL : 0;
-}
-
 /* The engine's answer into the reply; its strings are allocated with the call. */
 static enum rpc_code fill_reply(struct rpc_call *call, const struct talkers_result *res,
 				Xdrop__V1__TopTalkersReply *r)
@@ -74,18 +49,24 @@ enum rpc_code talkers_rpc_top(struct rpc_call *call, const ProtobufCMessage *req
 	Xdrop__V1__TopTalkersReply *r = (void *)resp;
 	struct talkers_query tq = {0};
 	struct talkers_result *res;
-	const char *field, *why, *self = tr->node_id ? tr->node_id : "";
+	struct talkreq ck;
+	const char *field, *self = tr->node_id ? tr->node_id : "";
+	char why[160];
 	enum rpc_code code;
 	int err;
 
-	if (talkers_rpc_check(q, &tq, &field, &why))
-		return rpc_call_error(call, RPC_INVALID_ARGUMENT, field, "%s: %s", field, why);
+	if (talkreq_check(q, &ck, &field, why, sizeof(why)))
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, field, "%s", why);
+	tq.by = (enum talkers_by)ck.by;
+	tq.verdict = (enum talkers_verdict)ck.verdict;
+	tq.window_s = ck.window_s;
+	tq.limit = ck.limit;
 	if (q->node_id && *q->node_id && strcmp(q->node_id, self))
 		return rpc_call_error(call, RPC_NOT_FOUND, "node_id",
 				      "node_id: this agent is node \"%s\", not \"%s\"", self,
 				      q->node_id);
 	r->by = (char *)talkers_by_name(tq.by);
-	r->verdict = (char *)talkers_verdict_name(tq.verdict);
+	r->verdict = (char *)talkreq_verdict_names[ck.verdict];
 	r->window_s = tq.window_s;
 	r->at = clock_wall_ns();
 	if (!tr->t || !talkers_rate(tr->t))

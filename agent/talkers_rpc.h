@@ -2,7 +2,7 @@
 /*
  * talkers_rpc: the agent's TopTalkers RPC (AgentService.TopTalkers, and
  * StatsService.TopTalkers for the gateway in node mode, which asks the agent the
- * StatsService questions it would ask a controller): the request checked field by field,
+ * StatsService questions it would ask a controller): the request checked by lib/talkreq,
  * the engine (agent/talkers.h) queried, its answer put into a TopTalkersReply.
  */
 #ifndef XDROP_TALKERS_RPC_H
@@ -18,12 +18,6 @@ struct talkers_rpc {
 	struct talkers *t;
 	const char *node_id;
 };
-
-/* Checks a request and fills q with its values or their defaults (by "src", verdict
- * "dropped", window 10 s, limit 10; now_ms left alone). Returns 0, or -EINVAL with *field
- * and *why set to static texts. */
-int talkers_rpc_check(const Xdrop__V1__TopTalkersRequest *req, struct talkers_query *q,
-		      const char **field, const char **why);
 
 /* The rpc_handler_fn of TopTalkers; arg is a struct talkers_rpc. */
 enum rpc_code talkers_rpc_top(struct rpc_call *call, const ProtobufCMessage *req,

@@ -17,50 +17,23 @@
 int talkers_check(const Xdrop__V1__TopTalkersRequest *req, struct talkers_req *q,
 		  struct talkers_err *e)
 {
-	static const char *const bys[] = {"src", "src_prefix", "dst", "dst_port"};
-	const char *by = req->by && req->by[0] ? req->by : "src";
-	const char *verdict = req->verdict && req->verdict[0] ? req->verdict : "dropped";
-	uint32_t w = req->window_s ? req->window_s : XDROP_TALKERS_WINDOW_S;
-	size_t i;
+	struct talkreq ck;
 
 	memset(e, 0, sizeof(*e));
 	e->code = RPC_INVALID_ARGUMENT;
-	for (i = 0; i < sizeof(bys) / sizeof(bys[0]) && strcmp(by, bys[i]); i++)
-		;
-	if (i == sizeof(bys) / sizeof(bys[0])) {
-		e->field = "by";
-		snprintf(e->msg, sizeof(e->msg),
-			 "by must be src, src_prefix, dst or dst_port, not \"%.64s\"", by);
+	if (talkreq_check(req, &ck, &e->field, e->msg, sizeof(e->msg)))
 		return -EINVAL;
-	}
-	if (strcmp(verdict, "dropped") && strcmp(verdict, "passed")) {
-		e->field = "verdict";
-		snprintf(e->msg, sizeof(e->msg), "verdict must be dropped or passed, not \"%.64s\"",
-			 verdict);
-		return -EINVAL;
-	}
-	if (w != 10 && w != 60 && w != 300) {
-		e->field = "window_s";
-		snprintf(e->msg, sizeof(e->msg), "window_s must be 10, 60 or 300, not %u", w);
-		return -EINVAL;
-	}
-	if (req->limit > XDROP_TALKERS_LIMIT_MAX) {
-		e->field = "limit";
-		snprintf(e->msg, sizeof(e->msg), "limit is 1..%d (0 = %d), not %u",
-			 XDROP_TALKERS_LIMIT_MAX, XDROP_TALKERS_LIMIT_DEFAULT, req->limit);
-		return -EINVAL;
-	}
-	*q = (struct talkers_req){.by = bys[i],
-				  .verdict = verdict[0] == 'd' ? "dropped" : "passed",
-				  .window_s = w,
-				  .limit = req->limit ? req->limit : XDROP_TALKERS_LIMIT_DEFAULT,
+	*q = (struct talkers_req){.by = talkreq_by_names[ck.by],
+				  .verdict = talkreq_verdict_names[ck.verdict],
+				  .window_s = ck.window_s,
+				  .limit = ck.limit,
 				  .node_id = req->node_id ? req->node_id : ""};
 	return 0;
 }
 
 uint32_t talkers_node_limit(uint32_t limit)
 {
-	return limit * 4 < XDROP_TALKERS_LIMIT_MAX ? limit * 4 : XDROP_TALKERS_LIMIT_MAX;
+	return limit * 4 < TALKREQ_LIMIT_MAX ? limit * 4 : TALKREQ_LIMIT_MAX;
 }
 
 /* ---- the merge -------------------------------------------------------------------------- */

@@ -3,13 +3,12 @@
  * talkers: StatsService.TopTalkers, the heaviest sources, prefixes, destinations or ports
  * of the cluster's sampled traffic, from AgentService.TopTalkers on the nodes.
  *
- * A request is checked as the agent checks it (talkers_check). For the whole cluster
- * (node_id ""), every reachable node (online, syncing or out of sync) is asked in
- * parallel (controller/fanout.h: each call bounded by XDROP_STATS_AGENT_TIMEOUT_MS and all
- * by XDROP_TALKERS_DEADLINE_MS) for
- * talkers_node_limit(limit) keys, so that a key heavy on the cluster but lighter on each
- * node still makes the merged list. Replies are merged by key: packets, bytes, pps, bps
- * and error_packets summed; share = merged packets / the sum of the nodes' total_packets.
+ * A request is checked as the agent checks it (talkers_check, by lib/talkreq). For the whole
+ * cluster (node_id ""), every reachable node (online, syncing or out of sync) is asked in parallel
+ * (controller/fanout.h: each call bounded by XDROP_STATS_AGENT_TIMEOUT_MS and all by
+ * XDROP_TALKERS_DEADLINE_MS) for talkers_node_limit(limit) keys, so that a key heavy on the cluster
+ * but lighter on each node still makes the merged list. Replies are merged by key: packets, bytes,
+ * pps, bps and error_packets summed; share = merged packets / the sum of the nodes' total_packets.
  * nodes lists the nodes whose figures are included, missing_nodes those asked that did
  * not answer (offline nodes are not asked; see the node list). A key may be missing from a
  * node's shorter list: the merged figure is then a lower bound, by at most that node's
@@ -23,12 +22,10 @@
 
 #include "nodes.h"
 #include "rpc.h"
+#include "talkreq.h"
 #include "xdrop.pb-c.h"
 
-#define XDROP_TALKERS_LIMIT_DEFAULT 10
-#define XDROP_TALKERS_LIMIT_MAX	    100
-#define XDROP_TALKERS_WINDOW_S	    10 /* the default window; 60 and 300 are the others */
-#define XDROP_TALKERS_DEADLINE_MS   3000
+#define XDROP_TALKERS_DEADLINE_MS 3000
 
 /* A checked request: the defaults filled in. */
 struct talkers_req {
@@ -52,7 +49,7 @@ int talkers_check(const Xdrop__V1__TopTalkersRequest *req, struct talkers_req *q
 		  struct talkers_err *e);
 
 /* How many keys each node is asked for when the cluster's limit is limit (4x, at most
- * XDROP_TALKERS_LIMIT_MAX). */
+ * TALKREQ_LIMIT_MAX). */
 uint32_t talkers_node_limit(uint32_t limit);
 
 /*

@@ -16,21 +16,7 @@
 
 #include "api.h"
 #include "rule.h"
-
-#define TOP_LIMIT_MAX 100 /* TopTalkersRequest.limit: 1..100 */
-#define TOP_LIMIT_DEF 10
-
-static const char *const top_by[] = {"src", "src_prefix", "dst", "dst_port", NULL};
-static const char *const top_verdicts[] = {"dropped", "passed", NULL};
-
-/* The windows the agents keep, in seconds, and how they may be written. */
-static const struct {
-	const char *text;
-	uint32_t s;
-} windows[] = {
-    {"10s", 10}, {"10", 10},  {"1m", 60},    {"60s", 60},
-    {"60", 60},	 {"5m", 300}, {"300s", 300}, {"300", 300},
-};
+#include "talkreq.h"
 
 /* One of allowed (the first when absent) into *out; answers 400 naming name. */
 static int one_of(struct http_request *rq, struct http_reply *rp, const char *name,
@@ -57,16 +43,24 @@ static int one_of(struct http_request *rq, struct http_reply *rp, const char *na
 	return -EINVAL;
 }
 
+/* One of the windows the agents keep (lib/talkreq), written as seconds ("60", "60s") or,
+ * for whole minutes, minutes ("1m"). */
 static int window_of(struct http_request *rq, struct http_reply *rp, uint32_t *out)
 {
 	const char *v = http_query(rq, "window");
+	char s[16], sec[16], min[16];
 
-	*out = 10;
+	*out = TALKREQ_WINDOW_DEFAULT;
 	if (!v)
 		return 0;
-	for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
-		if (!strcmp(v, windows[i].text)) {
-			*out = windows[i].s;
+	for (int i = 0; i < TALKREQ_NWINDOWS; i++) {
+		uint32_t w = talkreq_windows[i];
+
+		snprintf(s, sizeof(s), "%u", w);
+		snprintf(sec, sizeof(sec), "%us", w);
+		snprintf(min, sizeof(min), "%um", w / 60);
+		if (!strcmp(v, s) || !strcmp(v, sec) || (w % 60 == 0 && !strcmp(v, min))) {
+			*out = w;
 			return 0;
 		}
 	}
@@ -80,13 +74,13 @@ static int limit_of(struct http_request *rq, struct http_reply *rp, uint32_t *ou
 	unsigned long n;
 	char *end;
 
-	*out = TOP_LIMIT_DEF;
+	*out = TALKREQ_LIMIT_DEFAULT;
 	if (!v)
 		return 0;
 	n = strtoul(v, &end, 10);
-	if (!*v || *end || *v < '0' || *v > '9' || n < 1 || n > TOP_LIMIT_MAX) {
+	if (!*v || *end || *v < '0' || *v > '9' || n < 1 || n > TALKREQ_LIMIT_MAX) {
 		http_error(rp, 400, "limit", "limit must be an integer from 1 to %d",
-			   TOP_LIMIT_MAX);
+			   TALKREQ_LIMIT_MAX);
 		return -EINVAL;
 	}
 	*out = (uint32_t)n;
@@ -131,8 +125,8 @@ static int top_request(struct http_request *rq, struct http_reply *rp,
 			   rq->param[0] ? "" : ", node");
 		return -EINVAL;
 	}
-	if (one_of(rq, rp, "by", top_by, &by) ||
-	    one_of(rq, rp, "verdict", top_verdicts, &verdict) ||
+	if (one_of(rq, rp, "by", talkreq_by_names, &by) ||
+	    one_of(rq, rp, "verdict", talkreq_verdict_names, &verdict) ||
 	    window_of(rq, rp, &req->window_s) || limit_of(rq, rp, &req->limit) ||
 	    node_of(rq, rp, &node))
 		return -EINVAL;

@@ -27,8 +27,8 @@ TEST_SUITES += tests/scripts/test_structure_check.sh
 # Top talkers measured in the kernel, below the agent: the real program's samples through
 # the engine (agent/talkers.c) on a known mix.
 $(SANOBJ)/tests/bpf/test_talkers_dp.o: XCFLAGS += $(TEST_CFLAGS)
-$(SANOBJ)/tests/bpf/test_talkers_dp.o: $(BPF_SKEL)
-$(TBIN)/test_talkers_dp: $(SANOBJ)/tests/bpf/test_talkers_dp.o $(SANOBJ)/agent/talkers.o \
+$(SANOBJ)/tests/bpf/test_talkers_dp.o: $(BPF_SKEL) | $(PROTO_H)
+$(TBIN)/test_talkers_dp: $(SANOBJ)/tests/bpf/test_talkers_dp.o $(SANOBJ)/agent/talkers.o $(SANOBJ)/lib/talkreq.o \
 		$(TESTLIB_SAN_OBJS) $(DP_SAN_A) $(LIB_SAN_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_BPF) -lcmocka -lpthread -lm

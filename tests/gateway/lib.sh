@@ -150,47 +150,13 @@ gw_fds_settled() {
 	[ "$a" = "$b" ] && [ "$b" = "$c" ]
 }
 
-# ---- issue 13: checks of what other parts deliver ----
-# The gateway's side of top talkers and of the exclusive counters is tested here; the
-# upstream's side (StatsService/AgentService.TopTalkers, the agent filling the reason
-# counters) comes from the agent and controller. Until an upstream has it, the check is
-# reported as TAP TODO (not a failure) with the reason, and as a plain test once it has.
-
-# todo DESC REASON: a TAP TODO result (not counted as failed)
-todo() { T=$((T + 1)); echo "not ok $T - ${1//$'\n'/; } # TODO $2"; }
-
-# check_upstream DESC CMD...: check, unless the last req got 501 (the upstream does not
-# implement the RPC): then TODO.
-check_upstream() {
-	local d=$1
-	shift
-	if [ "$CODE" = 501 ]; then
-		todo "$d" "the upstream does not implement the RPC yet (501: $(jget '.get("error","")' 2>/dev/null))"
-	else
-		check "$d" "$@"
-	fi
-}
-
-# check_contract DESC FILE CMD...: check, unless the /metrics body in FILE comes from an
-# agent that predates the exclusive reason counters (it received packets but every reason
-# it counts only since issue 13 is 0): then TODO.
-check_contract() {
-	local d=$1 f=$2
-	shift 2
-	if "$GW_ROOT/tests/gateway/metrics_check.py" "$f" reasons_filled >/dev/null; then
-		check "$d" "$@"
-	else
-		todo "$d" "the agent does not fill the exclusive reason counters yet"
-	fi
-}
-
 # top_shape BY VERDICT WINDOW_S: the last req answered 200 with a TopTalkersReply for that
 # query (talkers heaviest first, count, the sampling figures, nodes and missing_nodes).
 top_shape() {
 	[ "$CODE" = 200 ] || { echo "status $CODE: $BODY_OUT"; return 1; }
-	python3 - "$1" "$2" "$3" <<<"$BODY_OUT" <<'PY'
-import json, sys
-d = json.load(sys.stdin)
+	BODY_OUT=$BODY_OUT python3 - "$1" "$2" "$3" <<'PY'
+import json, os, sys
+d = json.loads(os.environ["BODY_OUT"])
 by, verdict, window = sys.argv[1], sys.argv[2], int(sys.argv[3])
 assert (d["by"], d["verdict"], d["window_s"]) == (by, verdict, window), d
 for k in ("talkers", "count", "span_s", "sample_rate", "samples", "total_packets",

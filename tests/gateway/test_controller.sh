@@ -137,15 +137,16 @@ expect 400 node "GET /api/v1/nodes/:id/top?node=...: 400 naming node (the path n
 req GET "/api/v1/top?node=bad%20id"
 expect 400 node "GET /api/v1/top?node=<not an id>: 400 naming node"
 req GET "/api/v1/top?verdict=passed&window=5m"
-check_upstream "GET /api/v1/top (controller, no node online): 200, no talkers, the reply's shape" \
+check "GET /api/v1/top (controller, no node online): 200, no talkers, the reply's shape" \
 	top_shape src passed 300
-check_upstream "... and nothing measured: empty talkers, zero totals" python3 -c '
+check "... and nothing measured: empty talkers, zero totals" python3 -c '
 import json,sys; d=json.load(sys.stdin)
 assert d["talkers"] == [] and d["count"] == 0 and d["total_packets"] == 0, d' <<<"$BODY_OUT"
 req GET "/api/v1/nodes/edge-2/top?by=dst_port"
-check_upstream "GET /api/v1/nodes/:id/top (controller): 200" top_shape dst_port dropped 10
+check "GET /api/v1/nodes/:id/top of a node never heard from: 503 naming the node" \
+	bash -c '[ "$1" = 503 ] && grep -q "\"field\":\"node\"" <<<"$2" && grep -q "edge-2" <<<"$2"' _ "$CODE" "$BODY_OUT"
 req GET /api/v1/top "" "$RO"
-check_upstream "GET /api/v1/top with a read-only key: 200" [ "$CODE" = 200 ]
+check "GET /api/v1/top with a read-only key: 200" [ "$CODE" = 200 ]
 req GET /metrics
 MX=tests/gateway/metrics_check.py
 check "metrics (controller): conventions hold" $MX "$TMP/out" structure
