@@ -140,11 +140,13 @@ check "a client silent for $((TIMEOUT_MS * 2)) ms is served again at once ($out)
 # ---- S4: a deadline that passed while the controller was stopped -----------------------
 # Through a real gateway (upstream timeout 1 s), whose long-lived client keeps its
 # connection: the request waits in the controller's socket buffer and is read on SIGCONT.
-GWPORT=$((PORT + 3))
+# (a port the kernel picked free: PORT + 3 could be anyone's on a busy machine)
+GWPORT=$(sec_port)
 mkdir -p "$tmp/ui"
 SEC_UPSTREAM_EXTRA="  timeout: 1s" sec_gw_yaml "$tmp/gw.yaml" "$URL" "$GWPORT" "ui:" \
 	"  dir: $tmp/ui" "log_level: warn"
-sec_gw_start "$tmp/gw.yaml" "$tmp/gw.log" "$GWPORT"
+sec_gw_start "$tmp/gw.yaml" "$tmp/gw.log" "$GWPORT" ||
+	diag "gateway not answering /health yet: $(tail -3 "$tmp/gw.log" | tr '\n' ' ')"
 rest() { # method path [body] -> "status body"
 	curl -s -m 10 -o "$tmp/rest.out" -w '%{http_code}' -X "$1" -H "X-API-Key: $KEY" \
 		-H 'Content-Type: application/json' ${3:+--data "$3"} "http://127.0.0.1:$GWPORT$2"
