@@ -195,8 +195,8 @@ check "rules export FILE.json --format csv: CSV" \
 ctl -q rules del "$(ctl --json rules list | python3 -c 'import json,sys; print(json.load(sys.stdin)["rules"][0]["id"])')"
 ctl -q rules import "$TMP/forced.csv" --format json
 check "rules import FILE.csv --format json: read as JSON" [ $? = 0 ]
-check "--help says --format decides the format" \
-	bash -c "'$CTL_BIN' --help | grep -q -- '--format decides the format'"
+check "help rules import says what --format decides" \
+	bash -c "'$CTL_BIN' help rules import | grep -q -- '--format json|csv  *file format'"
 
 # ---- top: argument checks, then figures from a fake agent through the controller ----
 FAKE_BIN=${FAKE_BIN:-build/bin/xdrop-fake-agent}
