@@ -248,8 +248,9 @@ void ctl_progress(const struct ctl *c, const char *what, size_t done, size_t tot
 /* How tables print (-o, --no-headers): set once by main for the whole invocation. */
 void ctl_output_set(int format, bool no_headers);
 
-/* A column: title, width in the table format (0: never cut; a longer cell is cut with
- * "…"), right-aligned (numbers), shown only by -o wide and csv. */
+/* A column: title, largest width in the table format (0: none; a longer cell is cut with
+ * "…"), right-aligned (numbers), shown only by -o wide and csv. Columns are as wide as
+ * their longest cell up to that. */
 struct ctl_col {
 	const char *title;
 	int width;

@@ -151,7 +151,7 @@ static const char *expiry_text(int64_t at, char *buf, size_t len)
 void ctl_print_rules(const Xdrop__V1__Rule *const *rules, size_t n)
 {
 	static const struct ctl_col cols[] = {
-	    {"ID", 36, false, false},	  {"NAME", 16, false, false},
+	    {"ID", 36, false, false},	  {"NAME", 32, false, false},
 	    {"MATCH", 40, false, false},  {"ACTION", 10, false, false},
 	    {"ON", 3, false, false},	  {"MATCHES", 12, true, false},
 	    {"DROPS", 12, true, false},	  {"BYTES", 10, true, false},
@@ -195,7 +195,7 @@ static const char *port(uint32_t p, char *buf, size_t len)
 void ctl_print_wl(const Xdrop__V1__WhitelistEntry *const *e, size_t n)
 {
 	static const struct ctl_col cols[] = {
-	    {"ID", 36, false, false},	 {"NAME", 16, false, false}, {"SRC", 18, false, false},
+	    {"ID", 36, false, false},	 {"NAME", 32, false, false}, {"SRC", 18, false, false},
 	    {"DST", 18, false, false},	 {"PROTO", 8, false, false}, {"SPORT", 5, true, false},
 	    {"DPORT", 5, true, false},	 {"HITS", 12, true, false},  {"BYTES", 10, true, false},
 	    {"COMMENT", 0, false, true},
@@ -276,7 +276,7 @@ void ctl_print_stats(const Xdrop__V1__StatsReply *s)
 void ctl_print_nodes(const Xdrop__V1__ListNodesResponse *l)
 {
 	static const struct ctl_col cols[] = {
-	    {"ID", 36, false, false},	    {"NAME", 16, false, false},
+	    {"ID", 36, false, false},	    {"NAME", 32, false, false},
 	    {"ADDRESS", 28, false, false},  {"STATUS", 12, false, false},
 	    {"FILTERING", 9, false, false}, {"REVISION", 8, true, false},
 	    {"RX PPS", 10, true, false},    {"RX BPS", 13, true, false},
@@ -309,7 +309,7 @@ void ctl_print_nodes(const Xdrop__V1__ListNodesResponse *l)
 void ctl_print_keys(const Xdrop__V1__ListKeysResponse *l)
 {
 	static const struct ctl_col cols[] = {
-	    {"ID", 36, false, false},	    {"NAME", 20, false, false},
+	    {"ID", 36, false, false},	    {"NAME", 32, false, false},
 	    {"SCOPE", 10, false, false},    {"CREATED", 19, false, false},
 	    {"LAST USED", 0, false, false},
 	};
@@ -457,7 +457,7 @@ void ctl_print_node_detail(const Xdrop__V1__Node *n)
 		ctl_detail("status", "%s", n->status);
 	ctl_detail("filtering", "%s", *n->filtering ? n->filtering : "unknown");
 	ctl_detail("revision", "%llu", (unsigned long long)n->applied_revision);
-	ctl_detail("content hash", "%s", n->content_hash);
+	ctl_detail("content hash", "%s", *n->content_hash ? n->content_hash : "none yet");
 	ctl_detail("version", "%s", *n->version ? n->version : "unknown");
 	if (n->last_seen)
 		ctl_detail("last seen", "%s (%s)", ctl_time(n->last_seen, buf, sizeof(buf)),

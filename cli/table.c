@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * table: how list commands print their rows in every -o format. The rows are kept until
- * the end so that -o wide can size each column to its longest cell; the table format
- * cuts a longer cell with "…" (so that two names that differ late do not print the same
- * without saying so), -o csv quotes as RFC 4180 says, --no-headers drops the header row.
+ * the end so that each column is as wide as its longest cell; the table format caps some
+ * columns and cuts a longer cell with "…" (so that a cut name never passes for a whole
+ * one), -o wide cuts nothing, -o csv quotes as RFC 4180 says, --no-headers drops the
+ * header row.
  * Widths count UTF-8 code points, not bytes. Also the detail views' "field: value" lines
  * and the times they show.
  */
@@ -162,18 +163,23 @@ static size_t last_shown(const struct ctl_table *t, bool wide)
 	return last;
 }
 
-/* One line: the header (row NULL) or a row. */
+/* One line: the header (row NULL) or a row; empty cells at the end print nothing, not
+ * even their separator, so that no line ends in spaces. */
 static void line(const struct ctl_table *t, const char *const *row, const size_t *w, bool wide)
 {
 	size_t last = last_shown(t, wide);
+	bool first = true;
 
+	while (row && last > 0 && !*row[last])
+		last--;
 	for (size_t i = 0; i <= last; i++) {
 		const struct ctl_col *c = &t->cols[i];
 
 		if (c->wide && !wide)
 			continue;
-		if (i)
+		if (!first)
 			fputs("  ", stdout);
+		first = false;
 		cell(row ? row[i] : c->title, w[i], !wide && c->width, c->right, i == last);
 	}
 	putchar('\n');
@@ -189,16 +195,19 @@ void ctl_table_print(struct ctl_table *t)
 	} else if (out_format == CTL_FMT_CSV) {
 		print_csv(t);
 	} else {
+		/* as wide as the longest cell (or title); in the table format no wider than
+		 * the column's width, a longer cell cut */
 		for (size_t i = 0; i < t->n_cols; i++) {
-			w[i] = t->cols[i].width;
-			if (wide || !w[i])
-				w[i] = ctl_text_width(t->cols[i].title);
-			for (size_t r = 0; (wide || !t->cols[i].width) && r < t->n_cells;
-			     r += t->n_cols) {
+			size_t cap = wide ? 0 : (size_t)t->cols[i].width;
+
+			w[i] = ctl_text_width(t->cols[i].title);
+			for (size_t r = 0; r < t->n_cells; r += t->n_cols) {
 				size_t cw = ctl_text_width(t->cells[r + i]);
 
 				w[i] = cw > w[i] ? cw : w[i];
 			}
+			if (cap && w[i] > cap)
+				w[i] = cap;
 		}
 		if (!out_no_headers)
 			line(t, NULL, w, wide);
@@ -256,6 +265,6 @@ const char *ctl_ago(int64_t ns, char *buf, size_t len)
 	char s[32];
 
 	span(d < 0 ? -d : d, s, sizeof(s));
-	snprintf(buf, len, d < 0 ? "%s ago" : "in %s", s);
+	snprintf(buf, len, d > 0 ? "in %s" : "%s ago", s);
 	return buf;
 }
