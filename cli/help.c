@@ -194,7 +194,7 @@ int cmd_help(struct ctl *c, const struct listopts *o, int argc, char **argv)
 /* ---- the overview ---- */
 
 static const char exit_text[] =
-    "exit status: 0 success, 1 other failure, 2 usage, 3 invalid input (the message\n"
+    "EXIT STATUS: 0 success, 1 other failure, 2 usage, 3 invalid input (the message\n"
     "names the field), 4 not found, 5 not authenticated or not allowed (a read-only\n"
     "key), 6 conflict, 7 upstream unavailable or timed out.\n";
 
@@ -203,7 +203,7 @@ void ctl_help_overview(FILE *f)
 	fputs("usage: xdropctl [OPTIONS] COMMAND [SUBCOMMAND] [ARGS...] [OPTIONS]\n\n"
 	      "Manages XDrop rules, whitelist, nodes and keys over RPC, talking to an\n"
 	      "xdrop-controller, or to one xdrop-agent for rules, whitelist, stats and info.\n\n"
-	      "commands:\n",
+	      "COMMANDS\n",
 	      f);
 	for (const struct ctl_group *g = ctl_groups; g->name; g++) {
 		char lead[64];
@@ -214,13 +214,13 @@ void ctl_help_overview(FILE *f)
 			 g->alias ? g->alias : "");
 		print_at(f, lead, g->summary, 20);
 	}
-	fputs("\nglobal options (anywhere on the line; \"--\" ends them):\n", f);
+	fputs("\nGLOBAL OPTIONS (anywhere on the line; \"--\" ends them)\n", f);
 	for (const struct ctl_opt *p = ctl_opts; p->name; p++)
 		if (p->val < CTL_SUB_OPT_VAL)
 			print_opt(f, p);
 	fprintf(f,
 		"\n%s"
-		"environment: XDROP_URL, XDROP_KEY, XDROP_CA, XDROP_CERT, XDROP_CERT_KEY and\n"
+		"ENVIRONMENT: XDROP_URL, XDROP_KEY, XDROP_CA, XDROP_CERT, XDROP_CERT_KEY and\n"
 		"XDROP_SERVER_NAME are the defaults of the options of those names.\n\n"
 		"xdropctl help COMMAND (or COMMAND --help) says more; man xdropctl says all.\n",
 		exit_text);

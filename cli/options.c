@@ -35,7 +35,7 @@ const struct ctl_opt ctl_opts[] = {
     {"output", 'o', REQ, 'o', "table|wide|json|csv",
      "how lists and details print (default table; wide: every column, nothing cut;\n"
      "json: the REST API's shapes; csv: a header row, then one row per item)"},
-    {"json", 0, NOARG, 'j', NULL, "same as -o json"},
+    {"json", 'j', NOARG, 'j', NULL, "same as -o json"},
     {"no-headers", 0, NOARG, 'H', NULL, "tables and CSV without their header row"},
     {"timeout", 0, REQ, 't', "MS", "per-call timeout (default 5000; imports 300000)"},
     {"ca", 0, REQ, 'C', "FILE", "CA bundle for tls+tcp:// URLs (default $XDROP_CA)"},

@@ -437,6 +437,12 @@ static void node_figures(const Xdrop__V1__NodeStats *st)
 		ctl_detail("bytes", "rx %s, dropped %s", ctl_bytes(t->rx_bytes, a, sizeof(a)),
 			   ctl_bytes(t->dropped_bytes, b, sizeof(b)));
 	}
+	if (st->attach) {
+		ctl_detail("attached", "%s%s%s", st->attach->attached ? "yes" : "no",
+			   *st->attach->error ? ": " : "", st->attach->error);
+		for (size_t i = 0; i < st->attach->n_protected_flows; i++)
+			ctl_detail("protected", "%s", st->attach->protected_flows[i]);
+	}
 	if (st->rates)
 		ctl_detail("rates", "rx %.0f pkt/s (%s), dropped %.0f pkt/s", st->rates->rx_pps,
 			   ctl_bps(st->rates->rx_bps, rx, sizeof(rx)), st->rates->dropped_pps);

@@ -298,6 +298,11 @@ check "--no-headers: the table's rows only (no header, no page line)" \
 	bash -c "[ \$(wc -l <'$TMP/out') = 2 ] && ! grep -q 'ID\|page' '$TMP/out'"
 check "-o json is --json" \
 	bash -c "[ \"\$('$CTL_BIN' rules list --search attack -o json)\" = \"\$('$CTL_BIN' rules list --search attack --json)\" ]"
+check "-j is --json too" \
+	bash -c "[ \"\$('$CTL_BIN' -j rules list --search attack)\" = \"\$('$CTL_BIN' rules list --search attack --json)\" ]"
+ctl stats -o csv 2>"$TMP/err"
+check "stats -o csv: refused (exit 2), not printed as a table" \
+	bash -c "[ $? = 2 ] && grep -q 'stats prints -o table or -o json' '$TMP/err'"
 ctl rules list -o yaml 2>"$TMP/err"
 check "-o yaml: usage error naming the formats" \
 	bash -c "[ $? = 2 ] && grep -q 'table, wide, json or csv' '$TMP/err'"
