@@ -319,6 +319,10 @@ static void opts_arms(FILE *f)
 		fprintf(f, "\t\"%s %s\"", k->group, k->name ? k->name : "");
 		if (g->alias)
 			fprintf(f, "|\"%s %s\"", g->alias, k->name ? k->name : "");
+		/* no subcommand yet: the group's default, list */
+		if (k->name && !strcmp(k->name, "list"))
+			fprintf(f, "|\"%s \"%s%s%s", k->group, g->alias ? "|\"" : "",
+				g->alias ? g->alias : "", g->alias ? " \"" : "");
 		fputs(") opts=\"", f);
 		opt_list(f, k->opts, false);
 		fputs("\" ;;\n", f);

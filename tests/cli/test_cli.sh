@@ -352,14 +352,33 @@ expect_eq "bash: xdropctl rules list --ac<TAB>: that command's option" \
 expect_eq "bash: xdropctl -o <TAB>: the formats" "$(complete_words xdropctl -o '' | tr '\n' ' ')" \
 	"table wide json csv "
 expect_eq "bash: xdropctl stats --w<TAB>" "$(complete_words xdropctl stats --w)" "--watch"
+expect_eq "bash: xdropctl wl --so<TAB>: the options of the default subcommand, list" \
+	"$(complete_words xdropctl wl --so)" "--sort"
 check "bash: every command of the table is completed" bash -c '
 	for cmd in "${@:2}"; do
 		set -- $cmd
 		out=$(bash -c "source <(\"$0\" completion bash); COMP_WORDS=(xdropctl $1 ${2:+${2:0:2}}); COMP_CWORD=\${#COMP_WORDS[@]}; COMP_CWORD=\$((COMP_CWORD - 1)); _xdropctl; printf \"%s\n\" \"\${COMPREPLY[@]}\"" "$0")
 		grep -qx "${2:-$1}" <<<"$out" || [ -z "$2" ] || { echo "$cmd: $out"; exit 1; }
 	done' "$CTL_BIN" "${CMDS[@]}"
+# zcomplete WORDS...: what the zsh completion offers for the last word, compadd and
+# _describe replaced by functions that print their words (zsh filters by the prefix)
+zcomplete() {
+	zsh -c 'compadd() { shift; print -l -- "$@" }
+		_describe() { local -a arr; arr=("${(@P)2}"); print -l -- ${arr%%:*} }
+		_files() { print FILES }
+		bin=$1; shift; words=("$@"); CURRENT=$#; PREFIX=${@[-1]}
+		source <("$bin" completion zsh)' zsh "$CTL_BIN" "$@" | tr '\n' ' '
+}
 if command -v zsh >/dev/null; then
 	check "zsh parses the completion script" zsh -n <("$CTL_BIN" completion zsh)
+	check "zsh: xdropctl <TAB> offers the commands" \
+		bash -c "grep -q '^rules whitelist stats top nodes keys' <<<'$(zcomplete xdropctl '')'"
+	expect_eq "zsh: xdropctl -u URL rules <TAB> offers its subcommands" \
+		"$(zcomplete xdropctl -u ipc:///x rules '')" "list get add update del top import export "
+	expect_eq "zsh: xdropctl -o <TAB> offers the formats" "$(zcomplete xdropctl -o '')" \
+		"table wide json csv "
+	check "zsh: xdropctl top --<TAB> offers top's options" \
+		bash -c "grep -q -- '--by --verdict --window --node' <<<'$(zcomplete xdropctl top --)'"
 else
 	ok "# SKIP zsh not installed"
 fi
