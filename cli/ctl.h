@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl: what the parts of xdropctl share. xdropctl.c holds main and the command table;
- * options.c the command line (--help text, options accepted anywhere); call.c the RPC
- * calls and how their errors become exit codes; output.c tables, JSON and the progress
- * bar; fields.c FIELD=VALUE words and CSV cells as JSON; csv.c CSV files; transfer.c
- * import and export; cmd_rules.c, cmd_nodes.c, cmd_keys.c and cmd_stats.c (stats, top,
- * info, ping) the commands.
+ * ctl: what the parts of xdropctl share. xdropctl.c holds main and the command table
+ * (ctl_cmds: every command's synopsis, options and help); options.c the option table
+ * (ctl_opts, every option with its help) and the command line (options accepted
+ * anywhere); help.c --help, `help`, and the completion scripts, man.c the man page, all
+ * printed from those two tables; call.c the RPC calls and how their errors become exit
+ * codes; output.c the columns of every table, the detail views, JSON and the progress
+ * bar; table.c how tables print in each -o format; fields.c FIELD=VALUE words and CSV
+ * cells as JSON; csv.c CSV files; transfer.c import and export; cmd_rules.c,
+ * cmd_nodes.c, cmd_keys.c and cmd_stats.c (stats, top, info, ping) the commands.
  *
  * Every function that can fail prints one line ("xdropctl: ...", through ctl_fail) and
  * returns an exit code (CTL_EXIT_*), CTL_EXIT_OK on success; functions that return a

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # cli/: xdropctl, the command line over RPC. It shares lib/json (the one JSON <-> proto
 # conversion, lib/json.mk) with the gateway.
-# xdropctl.c is main and the command table; ctl.h says which file holds what.
+# xdropctl.c is main and the command table (help, completion and the man page are printed
+# from it); ctl.h says which file holds what.
 CTL_SRCS := cli/xdropctl.c cli/options.c cli/help.c cli/man.c cli/call.c cli/output.c \
 	cli/table.c cli/fields.c cli/csv.c \
 	cli/transfer.c cli/cmd_rules.c cli/cmd_nodes.c cli/cmd_keys.c cli/cmd_stats.c
