@@ -179,7 +179,9 @@ int ctl_help(int argc, char **argv)
 	}
 	if (!k)
 		k = ctl_cmd_find(g->name, argv[1]);
-	if (!k || argc > 2)
+	if (argc > (ctl_cmd_find(g->name, NULL) ? 1 : 2))
+		return ctl_fail(CTL_EXIT_USAGE, "usage: xdropctl help [COMMAND [SUBCOMMAND]]");
+	if (!k)
 		return ctl_fail(CTL_EXIT_USAGE, "unknown command: %s %s (see xdropctl help %s)",
 				g->name, argv[1], g->name);
 	row_help(stdout, k);

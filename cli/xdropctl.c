@@ -173,8 +173,9 @@ static int run_command(struct ctl *c, const struct listopts *o, int n_args, char
 				args[0]);
 	if (!ctl_cmd_find(g->name, NULL))
 		sub = n_args > 1 ? args[1] : "list";
+	/* --help anywhere: the help of the command, whatever arguments came with it */
 	if (c->help)
-		return ctl_help(n_args, args);
+		return ctl_help(n_args < (sub ? 2 : 1) ? n_args : (sub ? 2 : 1), args);
 	row = ctl_cmd_find(g->name, sub);
 	if (!row)
 		return ctl_fail(CTL_EXIT_USAGE, "unknown command: %s %s (see xdropctl help %s)",

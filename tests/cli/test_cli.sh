@@ -250,6 +250,8 @@ check "an option the command does not take: points to xdropctl help rules list" 
 	grep -q 'see xdropctl help rules list' "$TMP/err"
 ctl help bogus 2>/dev/null
 check "help of an unknown command: exit 2" [ $? = 2 ]
+check "--help after a command's arguments: that command's help" \
+	bash -c "[ \"\$('$CTL_BIN' rules add name=x action=drop --help)\" = \"\$('$CTL_BIN' help rules add)\" ]"
 
 # ---- --version of the four programs ----
 INFO_VERSION=$(ctl --json info | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
