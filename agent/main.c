@@ -75,6 +75,7 @@ static void usage(FILE *f)
 		"                        and exit (the only way filtering stops)\n"
 		"  -l, --log-level LVL   error, warn, info or debug (overrides the config)\n"
 		"  -h, --help            this text\n"
+		"  -V, --version         print \"xdrop-agent VERSION\" and exit\n"
 		"\n"
 		"SIGTERM and SIGINT stop the daemon but leave filtering in place; the next start\n"
 		"adopts the pinned program and maps without a gap.\n");
@@ -89,15 +90,13 @@ struct args {
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"detach", no_argument, NULL, 'd'},
-	    {"log-level", required_argument, NULL, 'l'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},	 {"detach", no_argument, NULL, 'd'},
+	    {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},	 {NULL, 0, NULL, 0},
 	};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:dl:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:dl:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			a->config_path = optarg;
@@ -110,6 +109,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("xdrop-agent %s\n", XDROP_VERSION);
 			return 0;
 		default:
 			usage(stderr);

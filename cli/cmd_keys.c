@@ -69,6 +69,8 @@ int cmd_keys(struct ctl *c, const struct listopts *o, int argc, char **argv)
 		return keys_add(c, argv[1], argv[2]);
 	if (!strcmp(sub, "del") && argc == 2)
 		return keys_del(c, argv[1]);
-	return ctl_fail(CTL_EXIT_USAGE,
-			"usage: keys list | keys add NAME admin|read_only | keys del ID");
+	return ctl_fail(
+	    CTL_EXIT_USAGE,
+	    "usage: keys list | keys add NAME admin|read_only | keys del ID (see xdropctl "
+	    "help keys)");
 }

@@ -69,7 +69,8 @@ int cmd_nodes(struct ctl *c, const struct listopts *o, int argc, char **argv)
 	if (!strcmp(sub, "add"))
 		return nodes_add(c, argc, argv);
 	if (argc != 2)
-		return ctl_fail(CTL_EXIT_USAGE, "usage: nodes list|add|get|stats|sync|del [ID]");
+		return ctl_fail(CTL_EXIT_USAGE,
+				"usage: nodes get|stats|sync|del ID (see xdropctl help nodes)");
 	gq.id = argv[1];
 	if (!strcmp(sub, "get") || !strcmp(sub, "stats") || !strcmp(sub, "sync")) {
 		rc = ctl_call(c, svc,
@@ -77,7 +78,9 @@ int cmd_nodes(struct ctl *c, const struct listopts *o, int argc, char **argv)
 			      : !strcmp(sub, "stats") ? "GetStats"
 						      : "Sync",
 			      &gq.base, &resp, 0);
-		if (!rc)
+		if (!rc && !c->json && !strcmp(sub, "get"))
+			ctl_print_node_detail((const Xdrop__V1__Node *)resp);
+		else if (!rc)
 			rc = ctl_print_msg(resp);
 		ctl_msg_free(resp);
 		return rc;
@@ -92,5 +95,5 @@ int cmd_nodes(struct ctl *c, const struct listopts *o, int argc, char **argv)
 		ctl_msg_free(resp);
 		return rc;
 	}
-	return ctl_fail(CTL_EXIT_USAGE, "unknown command: nodes %s", sub);
+	return ctl_fail(CTL_EXIT_USAGE, "unknown command: nodes %s (see xdropctl help nodes)", sub);
 }

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * cmd_rules: the `rules` and `whitelist` (`wl`) commands. The two kinds behave alike, so
- * one table of subcommands serves both, driven by struct kind (ctl.h); each subcommand
- * names the options it takes, and the few differences (whitelist entries have no update,
- * top, enabled or action filter) are said where they apply. import and export are in
- * transfer.c.
+ * one table of subcommands serves both, driven by struct kind (ctl.h); the options and
+ * help of each are in its row of ctl_cmds (xdropctl.c), and the few differences (whitelist entries
+ * have no update, top, enabled or action filter) are said where they apply. import and export are
+ * in transfer.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -39,10 +39,10 @@ const struct kind kind_wl = {
     .columns = wl_columns,
 };
 
-/* A subcommand of rules or whitelist: argv[0..argc) are the words after its name. */
+/* A subcommand of rules or whitelist: argv[0..argc) are the words after its name. Its
+ * row in ctl_cmds (xdropctl.c) says which options it takes and its help. */
 struct sub {
 	const char *name;
-	unsigned opts; /* SUB() bits of the options it takes */
 	int (*run)(struct ctl *c, const struct kind *k, const struct listopts *o, int argc,
 		   char **argv);
 };
@@ -56,8 +56,8 @@ static int sub_list(struct ctl *c, const struct kind *k, const struct listopts *
 	int rc;
 
 	if (argc)
-		return ctl_fail(CTL_EXIT_USAGE, "usage: %s list [OPTIONS] (see xdropctl --help)",
-				k->cmd);
+		return ctl_fail(CTL_EXIT_USAGE, "usage: %s list [OPTIONS] (see xdropctl help %s)",
+				k->cmd, k->cmd);
 	if (k == &kind_rules) {
 		rq.page = o->page;
 		rq.limit = o->limit;
@@ -83,7 +83,7 @@ static int sub_list(struct ctl *c, const struct kind *k, const struct listopts *
 		const Xdrop__V1__ListRulesResponse *l = (const void *)resp;
 
 		ctl_print_rules((const Xdrop__V1__Rule *const *)l->rules, l->n_rules);
-		if (l->pagination)
+		if (l->pagination && c->output != CTL_FMT_CSV && !c->no_headers)
 			printf("page %u of %u, %llu in all\n", l->pagination->page,
 			       l->pagination->pages, (unsigned long long)l->pagination->total);
 	} else {
@@ -111,8 +111,10 @@ static int sub_get(struct ctl *c, const struct kind *k, const struct listopts *o
 		return rc;
 	if (c->json)
 		rc = ctl_print_msg(resp);
-	else if (k == &kind_rules)
+	else if (k == &kind_rules && c->output == CTL_FMT_CSV)
 		ctl_print_rules((const Xdrop__V1__Rule *const *)&resp, 1);
+	else if (k == &kind_rules)
+		ctl_print_rule_detail((const Xdrop__V1__Rule *)resp);
 	else
 		ctl_print_wl((const Xdrop__V1__WhitelistEntry *const *)&resp, 1);
 	ctl_msg_free(resp);
@@ -262,41 +264,23 @@ static int sub_export(struct ctl *c, const struct kind *k, const struct listopts
 }
 
 static const struct sub subs[] = {
-    {"list",
-     SUB(SUB_PAGE) | SUB(SUB_LIMIT) | SUB(SUB_SEARCH) | SUB(SUB_ENABLED) | SUB(SUB_ACTION) |
-	 SUB(SUB_SORT) | SUB(SUB_ORDER),
-     sub_list},
-    {"get", 0, sub_get},
-    {"add", 0, sub_add},
-    {"update", 0, sub_update},
-    {"del", 0, sub_del},
-    {"top", SUB(SUB_LIMIT), sub_top},
-    {"import", SUB(SUB_FORMAT), sub_import},
-    {"export", SUB(SUB_FORMAT), sub_export},
+    {"list", sub_list}, {"get", sub_get}, {"add", sub_add},	  {"update", sub_update},
+    {"del", sub_del},	{"top", sub_top}, {"import", sub_import}, {"export", sub_export},
 };
 
-/* Finds the subcommand (default list), refuses the options it does not take, runs it. */
+/* Finds the subcommand (default list) and runs it; main has checked its options against
+ * its row in ctl_cmds, and that the kind has it. */
 static int run_kind(struct ctl *c, const struct kind *k, const struct listopts *o, int argc,
 		    char **argv)
 {
 	const char *sub = argc > 0 ? argv[0] : "list";
-	char what[32];
 	size_t i;
-	int rc;
 
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]) && strcmp(sub, subs[i].name); i++)
 		;
 	if (i == sizeof(subs) / sizeof(subs[0]))
-		return ctl_fail(CTL_EXIT_USAGE, "unknown command: %s %s (see xdropctl --help)",
-				k->cmd, sub);
-	snprintf(what, sizeof(what), "%s %s", k->cmd, sub);
-	/* whitelist list has no enabled or action filter */
-	rc = ctl_only_opts(o,
-			   k == &kind_rules ? subs[i].opts
-					    : subs[i].opts & ~(SUB(SUB_ENABLED) | SUB(SUB_ACTION)),
-			   what);
-	if (rc)
-		return rc;
+		return ctl_fail(CTL_EXIT_USAGE, "unknown command: %s %s (see xdropctl help %s)",
+				k->cmd, sub, k->cmd);
 	if (argc > 0) {
 		argv++;
 		argc--;

@@ -45,6 +45,7 @@ static int print_json(cJSON *j, bool watch)
 
 /* One sample of a watched command: a call and its printing. */
 struct sample {
+	const char *what; /* the command, in messages */
 	const ProtobufCServiceDescriptor *svc;
 	const char *method;
 	const ProtobufCMessage *req;
@@ -62,6 +63,10 @@ static int watch(struct ctl *c, const struct listopts *o, const struct sample *s
 {
 	bool clear = o->watch && isatty(STDOUT_FILENO);
 	int rc;
+
+	/* these tables have a heading and two parts: no CSV or wide form of them (yet) */
+	if (c->output == CTL_FMT_CSV || c->output == CTL_FMT_WIDE || c->no_headers)
+		return ctl_fail(CTL_EXIT_USAGE, "%s prints -o table or -o json", s->what);
 
 	signal(SIGINT, on_signal);
 	do {
@@ -98,8 +103,9 @@ static void stats_print(const ProtobufCMessage *m)
 int cmd_stats(struct ctl *c, const struct listopts *o, int argc, char **argv)
 {
 	Xdrop__V1__GetStatsRequest rq = XDROP__V1__GET_STATS_REQUEST__INIT;
-	struct sample s = {&xdrop__v1__stats_service__descriptor, "Get", &rq.base, stats_json,
-			   stats_print};
+	struct sample s = {"stats",    &xdrop__v1__stats_service__descriptor,
+			   "Get",      &rq.base,
+			   stats_json, stats_print};
 
 	if (argc)
 		return ctl_fail(CTL_EXIT_USAGE, "usage: stats [--watch [SECONDS]]");
@@ -132,7 +138,8 @@ int cmd_top(struct ctl *c, const struct listopts *o, int argc, char **argv)
 	static const char *const bys[] = {"src", "src_prefix", "dst", "dst_port", NULL};
 	static const char *const verdicts[] = {"dropped", "passed", NULL};
 	Xdrop__V1__TopTalkersRequest rq = XDROP__V1__TOP_TALKERS_REQUEST__INIT;
-	struct sample s = {&xdrop__v1__stats_service__descriptor, "TopTalkers", &rq.base,
+	struct sample s = {"top",	 &xdrop__v1__stats_service__descriptor,
+			   "TopTalkers", &rq.base,
 			   talkers_json, talkers_print};
 	int rc;
 

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl: what the parts of xdropctl share. xdropctl.c holds main and the command table;
- * options.c the command line (--help text, options accepted anywhere); call.c the RPC
- * calls and how their errors become exit codes; output.c tables, JSON and the progress
- * bar; fields.c FIELD=VALUE words and CSV cells as JSON; csv.c CSV files; transfer.c
- * import and export; cmd_rules.c, cmd_nodes.c, cmd_keys.c and cmd_stats.c (stats, top,
- * info, ping) the commands.
+ * ctl: what the parts of xdropctl share. xdropctl.c holds main and the command table
+ * (ctl_cmds: every command's synopsis, options and help); options.c the option table
+ * (ctl_opts, every option with its help) and the command line (options accepted
+ * anywhere); help.c --help, `help`, and the completion scripts, man.c the man page, all
+ * printed from those two tables; call.c the RPC calls and how their errors become exit
+ * codes; output.c the columns of every table, the detail views, JSON and the progress
+ * bar; table.c how tables print in each -o format; fields.c FIELD=VALUE words and CSV
+ * cells as JSON; csv.c CSV files; transfer.c import and export; cmd_rules.c,
+ * cmd_nodes.c, cmd_keys.c and cmd_stats.c (stats, top, info, ping) the commands.
  *
  * Every function that can fail prints one line ("xdropctl: ...", through ctl_fail) and
  * returns an exit code (CTL_EXIT_*), CTL_EXIT_OK on success; functions that return a
@@ -49,14 +52,25 @@
 #define CTL_WRITE_RETRY_MAX_MS 2000
 #define CTL_WATCH_MAX	       86400 /* longest --watch interval, seconds */
 
+/* -o: how list and get commands print. */
+enum ctl_format {
+	CTL_FMT_TABLE, /* fixed columns, long cells cut with "…" */
+	CTL_FMT_WIDE,  /* every column, as wide as its longest cell: nothing cut */
+	CTL_FMT_JSON,  /* lib/json's shapes, those of the REST API */
+	CTL_FMT_CSV,   /* RFC 4180, a header row of the column names */
+};
+
 /* One invocation: where to, with what, and how to print. */
 struct ctl {
 	const char *url;
 	const char *key;
 	char *key_buf; /* owned: the key read by --key-file */
-	bool json;
+	bool json;     /* -o json (or --json): set from output after parsing */
+	int output;    /* enum ctl_format */
+	bool no_headers;
 	bool quiet;
 	bool help;
+	bool version;
 	int progress; /* -1 auto (a terminal), 0 off, 1 on */
 	unsigned timeout_ms;
 	size_t batch; /* items per atomic batch */
@@ -108,10 +122,47 @@ struct kind {
 extern const struct kind kind_rules;
 extern const struct kind kind_wl;
 
+/* ---- xdropctl.c: the command table, the one source of help, completion and man ---- */
+
+/*
+ * One row per command: group ("rules"), subcommand ("add"; NULL when the group takes
+ * none), its arguments as the synopsis shows them, the SUB() options it takes (any other
+ * is refused), a one-line summary, and the rest of its help (NULL: none). --help, `help`,
+ * the completion scripts and the man page are all printed from these rows and from
+ * ctl_opts, so that they cannot disagree with what the command accepts.
+ */
+struct ctl_cmd {
+	const char *group;
+	const char *name;
+	const char *args;
+	unsigned opts;
+	const char *summary;
+	const char *desc;
+};
+extern const struct ctl_cmd ctl_cmds[]; /* ended by a row with group NULL */
+
+/* The command groups: what runs a group's rows (it finds the subcommand itself). */
+struct ctl_group {
+	const char *name;
+	const char *alias;
+	const char *summary;
+	int (*run)(struct ctl *c, const struct listopts *o, int argc, char **argv);
+};
+extern const struct ctl_group ctl_groups[]; /* ended by a row with name NULL */
+
 /* ---- options.c ---- */
 
-/* The --help text. */
-extern const char ctl_usage_text[];
+/* Every option, global or of a subcommand (val >= CTL_SUB_OPT_VAL: SUB_* + that). */
+#define CTL_SUB_OPT_VAL 256
+struct ctl_opt {
+	const char *name; /* long name */
+	char short_name;  /* or 0 */
+	int has_arg;	  /* getopt's no_argument, required_argument, optional_argument */
+	int val;	  /* a letter, or CTL_SUB_OPT_VAL + enum sub_opt */
+	const char *arg;  /* its value as help shows it; "a|b|c": the values completed */
+	const char *help; /* one line or more, \n between lines */
+};
+extern const struct ctl_opt ctl_opts[]; /* ended by a row with name NULL */
 
 /*
  * Parses the whole command line into c and o. Options may come anywhere, before the
@@ -125,6 +176,24 @@ int ctl_parse_args(int argc, char **argv, struct ctl *c, struct listopts *o, cha
 /* Refuses (usage error) the subcommand options in o that `what` does not take (allowed:
  * SUB() bits). Returns CTL_EXIT_OK or CTL_EXIT_USAGE. */
 int ctl_only_opts(const struct listopts *o, unsigned allowed, const char *what);
+
+/* ---- help.c ---- */
+
+/* Prints the overview (xdropctl --help) on f. */
+void ctl_help_overview(FILE *f);
+
+/* `help [GROUP [SUB]]`, `GROUP --help`, `GROUP SUB --help`: that command's usage on
+ * stdout. Returns CTL_EXIT_OK, or CTL_EXIT_USAGE for an unknown command (said). */
+int ctl_help(int argc, char **argv);
+
+/* `completion bash|zsh` and `man`: scripts and the man page from the tables. */
+int cmd_completion(struct ctl *c, const struct listopts *o, int argc, char **argv);
+int cmd_man(struct ctl *c, const struct listopts *o, int argc, char **argv);
+int cmd_help(struct ctl *c, const struct listopts *o, int argc, char **argv);
+
+/* The row of group (canonical name) and sub (NULL for a group without subcommands), or
+ * NULL. */
+const struct ctl_cmd *ctl_cmd_find(const char *group, const char *sub);
 
 /* ---- call.c ---- */
 
@@ -164,6 +233,10 @@ void ctl_print_nodes(const Xdrop__V1__ListNodesResponse *l);
 void ctl_print_keys(const Xdrop__V1__ListKeysResponse *l);
 void ctl_print_talkers(const Xdrop__V1__TopTalkersReply *t);
 
+/* Detail views of one rule and one node: a field per line. */
+void ctl_print_rule_detail(const Xdrop__V1__Rule *r);
+void ctl_print_node_detail(const Xdrop__V1__Node *n);
+
 /* Human units, SI (powers of 1000), three significant digits: bits per second ("950
  * bit/s", "12.3 Mbit/s") and bytes ("512 B", "1.50 GB"). buf holds at least 16 bytes. */
 const char *ctl_bps(double bps, char *buf, size_t len);
@@ -172,6 +245,38 @@ const char *ctl_bytes(uint64_t bytes, char *buf, size_t len);
 /* Draws the progress bar of an import on stderr ("reading", "checking", "sending"), if
  * c->progress is on. */
 void ctl_progress(const struct ctl *c, const char *what, size_t done, size_t total);
+
+/* ---- table.c ---- */
+
+/* How tables print (-o, --no-headers): set once by main for the whole invocation. */
+void ctl_output_set(int format, bool no_headers);
+
+/* A column: title, largest width in the table format (0: none; a longer cell is cut with
+ * "…"), right-aligned (numbers), shown only by -o wide and csv. Columns are as wide as
+ * their longest cell up to that. */
+struct ctl_col {
+	const char *title;
+	int width;
+	bool right;
+	bool wide;
+};
+
+/* A table of n columns; rows are kept and printed by ctl_table_print (which frees the
+ * table), so that -o wide can size every column to its longest cell. */
+struct ctl_table *ctl_table_new(const struct ctl_col *cols, size_t n);
+void ctl_table_row(struct ctl_table *t, const char *const *cells);
+void ctl_table_print(struct ctl_table *t);
+
+/* Display width of UTF-8 text (code points; every one taken as one column). */
+size_t ctl_text_width(const char *s);
+
+/* One line of a detail view: "field:" padded, then the printf text. */
+void ctl_detail(const char *field, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Time as "YYYY-MM-DD HH:MM:SS" local time, "" for 0; and how long ago / from now ("in
+ * 1h 2m", "5m 3s ago"). buf holds at least 48 bytes. */
+const char *ctl_time(int64_t ns, char *buf, size_t len);
+const char *ctl_ago(int64_t ns, char *buf, size_t len);
 
 /* ---- fields.c ---- */
 

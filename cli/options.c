@@ -3,7 +3,7 @@
  * options: xdropctl's command line. One getopt table holds every option, the global ones
  * and those of subcommands, so that options are accepted anywhere on the line; the
  * subcommand options are recorded as SUB() bits and each subcommand refuses those it does
- * not take (ctl_only_opts). The --help text is here too, next to the options it describes.
+ * not take (ctl_only_opts). Each option's help text is in its row; help.c prints it.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -15,182 +15,91 @@
 
 #include "ctl.h"
 
-/* In the getopt table the subcommand options' values are SUB_OPT_VAL + enum sub_opt,
- * above every short option character. */
-#define SUB_OPT_VAL 256
+#define SUB_OPT_VAL CTL_SUB_OPT_VAL
+#define SUBV(o)	    (SUB_OPT_VAL + (o))
+#define REQ	    required_argument
+#define NOARG	    no_argument
 
-const char ctl_usage_text[] =
-    "NAME\n"
-    "    xdropctl - manage XDrop rules, whitelist, nodes and keys over RPC\n"
-    "\n"
-    "SYNOPSIS\n"
-    "    xdropctl [OPTIONS] COMMAND [SUBCOMMAND] [ARGS...] [OPTIONS]\n"
-    "\n"
-    "DESCRIPTION\n"
-    "    xdropctl talks protobuf RPC (docs/rpc.md) directly to an xdrop-controller, or to\n"
-    "    one xdrop-agent for node-level commands (rules, whitelist, stats, info). Results\n"
-    "    print as tables, or as JSON with --json (the same shapes as the REST API).\n"
-    "    Options may come before or after the command and between its arguments\n"
-    "    (rules import FILE --format csv); \"--\" ends the options.\n"
-    "\n"
-    "OPTIONS\n"
-    "    -u, --url URL        RPC address (default $XDROP_URL, else " CTL_DEFAULT_URL ")\n"
-    "    --controller URL     same as --url, for a controller\n"
-    "    --agent URL          same as --url, for an agent (default port 7600)\n"
-    "    -k, --key KEY        API key (default $XDROP_KEY)\n"
-    "    --key-file FILE      read the API key from FILE (first line)\n"
-    "    --json               print JSON instead of tables\n"
-    "    --timeout MS         per-call timeout (default 5000; imports 300000)\n"
-    "    --ca FILE            CA bundle for tls+tcp:// URLs (default $XDROP_CA)\n"
-    "    --server-name NAME   name the server certificate must carry (default\n"
-    "                         $XDROP_SERVER_NAME, else the URL's host)\n"
-    "    --no-verify-name     accept any certificate from the CA, whatever its name\n"
-    "                         (insecure: another node's certificate would do; warns)\n"
-    "    --cert FILE          client certificate (PEM) for tls+tcp:// URLs, for servers\n"
-    "                         with require_client_cert (default $XDROP_CERT)\n"
-    "    --cert-key FILE      its private key (PEM, unencrypted; default\n"
-    "                         $XDROP_CERT_KEY); --cert and --cert-key go together\n"
-    "    --progress, --no-progress\n"
-    "                         force the import progress bar on or off (default: on\n"
-    "                         when stderr is a terminal and the file has >= 1000 rows)\n"
-    "    --batch-size N       rows per atomic batch on import (default 10000, the\n"
-    "                         controller's largest batch)\n"
-    "    -q, --quiet          print nothing on success\n"
-    "    -h, --help           this text\n"
-    "\n"
-    "COMMANDS\n"
-    "    info                           upstream name, version, revision, content hash\n"
-    "    ping                           health check (no key needed)\n"
-    "    stats [--watch [SECONDS]]      packet counters and rates, per node; --watch\n"
-    "                                   prints them again every SECONDS (default 1)\n"
-    "                                   until interrupted; packets, bytes and bit/s\n"
-    "                                   per verdict and reason (whitelisted,\n"
-    "                                   rate-limited, malformed); a node whose figures\n"
-    "                                   are older than the health timeout shows \"stale,\n"
-    "                                   as of HH:MM:SS\"\n"
-    "    top [--by src|src_prefix|dst|dst_port] [--verdict dropped|passed]\n"
-    "        [--window 10s|1m|5m] [--limit N] [--node ID] [--watch [SECONDS]]\n"
-    "                                   the heaviest sources (default), /24 or /64\n"
-    "                                   source prefixes, destinations or destination\n"
-    "                                   ports of the sampled dropped (default) or\n"
-    "                                   passed traffic over the window (default 10s),\n"
-    "                                   the whole cluster or one node; N is 1..100\n"
-    "                                   (default 10). Figures are estimates from 1-in-N\n"
-    "                                   sampling: each may be high by the ± column\n"
-    "\n"
-    "    rules list [--page N] [--limit N] [--search TEXT] [--enabled true|false]\n"
-    "               [--action drop|pass|rate_limit] [--sort FIELD] [--order asc|desc]\n"
-    "    rules get ID\n"
-    "    rules add FIELD=VALUE...       e.g. src_cidr=10.0.0.0/8 protocol=tcp dst_port=80\n"
-    "                                   action=drop name=web (enabled defaults to true)\n"
-    "    rules update ID FIELD=VALUE... change only the fields given\n"
-    "    rules del ID...\n"
-    "    rules top [--limit N]          rules by drop rate\n"
-    "                                   (lists show hits, drops and bytes: summed over\n"
-    "                                   the nodes, frame lengths as XDP sees them)\n"
-    "    rules import FILE|- [--format json|csv]\n"
-    "    rules export [FILE|-] [--format json|csv]\n"
-    "\n"
-    "    whitelist list|get|add|del|import|export   as for rules\n"
-    "\n"
-    "    nodes list | get ID | stats ID | sync ID | del ID\n"
-    "                                   list: status, filtering (active, inactive,\n"
-    "                                   presumed: unreachable but its program was\n"
-    "                                   attached, unknown) and rates, \"stale, as of\n"
-    "                                   HH:MM:SS\" when they are the last known\n"
-    "    nodes add name=NAME address=URL [comment=TEXT]   prints the node key once\n"
-    "    keys list | del ID\n"
-    "    keys add NAME admin|read_only  prints the new key once\n"
-    "\n"
-    "FIELDS\n"
-    "    Rules: id name src_ip dst_ip src_cidr dst_cidr src_port dst_port protocol\n"
-    "    (any tcp udp icmp icmpv6 igmp gre esp or a number) action (drop pass\n"
-    "    rate_limit) rate_limit burst pkt_len_min pkt_len_max tcp_flags (SYN,!ACK)\n"
-    "    enabled expires_at (RFC 3339) expires_in (90s, 1h) comment source.\n"
-    "    Whitelist entries: id name src_ip dst_ip src_cidr dst_cidr src_port dst_port\n"
-    "    protocol comment.\n"
-    "\n"
-    "IMPORT AND EXPORT\n"
-    "    JSON files hold {\"rules\": [...]} (or {\"entries\": [...]}) or a bare array of\n"
-    "    objects with the fields above. CSV files start with a header row naming the\n"
-    "    columns (any subset of the fields, any order); empty cells are left unset.\n"
-    "    An import is all or nothing: up to --batch-size rows go as ONE atomic batch;\n"
-    "    a larger file goes as consecutive atomic batches, and if one is refused the\n"
-    "    batches already applied are deleted again (the failing row and field are\n"
-    "    named). Every write (each import batch too) carries a random request id and\n"
-    "    is sent again with it when the connection is lost, so a batch the controller\n"
-    "    committed just before a restart is reported as the success it was.\n"
-    "    Exports are sorted by id and omit counters\n"
-    "    and timestamps, so export -> import -> export gives the same file.\n"
-    "    --format decides the format; without it, a file name ending in .csv means\n"
-    "    CSV, anything else (and -, stdin or stdout) JSON.\n"
-    "\n"
-    "EXIT STATUS\n"
-    "    0  success\n"
-    "    1  other failure (server error, I/O error)\n"
-    "    2  usage error\n"
-    "    3  invalid input (validation failed; the message names the field)\n"
-    "    4  not found\n"
-    "    5  not authenticated, or the key may not do this (read-only key)\n"
-    "    6  conflict (a rule with the same match exists, state does not allow it)\n"
-    "    7  upstream unavailable or timed out\n"
-    "\n"
-    "ENVIRONMENT\n"
-    "    XDROP_URL, XDROP_KEY   defaults for --url and --key\n"
-    "    XDROP_CA, XDROP_CERT, XDROP_CERT_KEY, XDROP_SERVER_NAME\n"
-    "                           defaults for --ca, --cert, --cert-key, --server-name\n"
-    "\n"
-    "EXAMPLES\n"
-    "    xdropctl -k $KEY rules add src_cidr=198.51.100.0/24 action=drop name=bad-net\n"
-    "    xdropctl rules list --search bad --json\n"
-    "    xdropctl rules import blocklist.csv\n"
-    "    xdropctl rules export rules.txt --format csv\n"
-    "    xdropctl --agent tcp://10.0.0.2:7600 stats --watch 2\n"
-    "    xdropctl top --by src_prefix --window 1m --limit 20\n";
-
-/* Every option, global or of a subcommand: they are accepted anywhere on the line. */
-static const struct option ctl_options[] = {
-    {"url", required_argument, NULL, 'u'},
-    {"controller", required_argument, NULL, 'u'},
-    {"agent", required_argument, NULL, 'u'},
-    {"key", required_argument, NULL, 'k'},
-    {"key-file", required_argument, NULL, 'K'},
-    {"json", no_argument, NULL, 'j'},
-    {"timeout", required_argument, NULL, 't'},
-    {"ca", required_argument, NULL, 'C'},
-    {"server-name", required_argument, NULL, 'N'},
-    {"no-verify-name", no_argument, NULL, 'V'},
-    {"cert", required_argument, NULL, 'c'},
-    {"cert-key", required_argument, NULL, 'Y'},
-    {"progress", no_argument, NULL, 'P'},
-    {"no-progress", no_argument, NULL, 'X'},
-    {"quiet", no_argument, NULL, 'q'},
-    {"batch-size", required_argument, NULL, 'B'},
-    {"help", no_argument, NULL, 'h'},
-    {"page", required_argument, NULL, SUB_OPT_VAL + SUB_PAGE},
-    {"limit", required_argument, NULL, SUB_OPT_VAL + SUB_LIMIT},
-    {"search", required_argument, NULL, SUB_OPT_VAL + SUB_SEARCH},
-    {"enabled", required_argument, NULL, SUB_OPT_VAL + SUB_ENABLED},
-    {"action", required_argument, NULL, SUB_OPT_VAL + SUB_ACTION},
-    {"sort", required_argument, NULL, SUB_OPT_VAL + SUB_SORT},
-    {"order", required_argument, NULL, SUB_OPT_VAL + SUB_ORDER},
-    {"format", required_argument, NULL, SUB_OPT_VAL + SUB_FORMAT},
-    {"watch", optional_argument, NULL, SUB_OPT_VAL + SUB_WATCH},
-    {"by", required_argument, NULL, SUB_OPT_VAL + SUB_BY},
-    {"verdict", required_argument, NULL, SUB_OPT_VAL + SUB_VERDICT},
-    {"window", required_argument, NULL, SUB_OPT_VAL + SUB_WINDOW},
-    {"node", required_argument, NULL, SUB_OPT_VAL + SUB_NODE},
-    {NULL, 0, NULL, 0},
+/*
+ * Every option, global or of a subcommand: they are accepted anywhere on the line. The
+ * getopt table is built from this one, and so are --help, the completion scripts and the
+ * man page. A subcommand's options are listed by its help when its ctl_cmds row has their
+ * SUB() bit.
+ */
+const struct ctl_opt ctl_opts[] = {
+    {"url", 'u', REQ, 'u', "URL", "RPC address (default $XDROP_URL, else " CTL_DEFAULT_URL ")"},
+    {"controller", 0, REQ, 'u', "URL", "same as --url, for a controller"},
+    {"agent", 0, REQ, 'u', "URL", "same as --url, for an agent (default port 7600)"},
+    {"key", 'k', REQ, 'k', "KEY", "API key (default $XDROP_KEY)"},
+    {"key-file", 0, REQ, 'K', "FILE", "read the API key from FILE (first line)"},
+    {"output", 'o', REQ, 'o', "table|wide|json|csv",
+     "how lists and details print (default table; wide: every column, nothing cut;\n"
+     "json: the REST API's shapes; csv: a header row, then one row per item)"},
+    {"json", 'j', NOARG, 'j', NULL, "same as -o json"},
+    {"no-headers", 0, NOARG, 'H', NULL, "tables and CSV without their header row"},
+    {"timeout", 0, REQ, 't', "MS", "per-call timeout (default 5000; imports 300000)"},
+    {"ca", 0, REQ, 'C', "FILE", "CA bundle for tls+tcp:// URLs (default $XDROP_CA)"},
+    {"server-name", 0, REQ, 'N', "NAME",
+     "name the server certificate must carry (default $XDROP_SERVER_NAME, else the\n"
+     "URL's host)"},
+    {"no-verify-name", 0, NOARG, 'V', NULL,
+     "accept any certificate from the CA, whatever its name (insecure: another\n"
+     "node's certificate would do; warns)"},
+    {"cert", 0, REQ, 'c', "FILE",
+     "client certificate (PEM) for tls+tcp:// URLs, for servers with\n"
+     "require_client_cert (default $XDROP_CERT)"},
+    {"cert-key", 0, REQ, 'Y', "FILE",
+     "its private key (PEM, unencrypted; default $XDROP_CERT_KEY); --cert and\n"
+     "--cert-key go together"},
+    {"progress", 0, NOARG, 'P', NULL,
+     "force the import progress bar on (default: on when stderr is a terminal and\n"
+     "the file has >= 1000 rows)"},
+    {"no-progress", 0, NOARG, 'X', NULL, "force the import progress bar off"},
+    {"batch-size", 0, REQ, 'B', "N",
+     "rows per atomic batch on import (default 10000, the controller's largest batch)"},
+    {"quiet", 'q', NOARG, 'q', NULL, "print nothing on success"},
+    {"help", 'h', NOARG, 'h', NULL, "help: of the command given, else this overview"},
+    {"version", 0, NOARG, 'R', NULL, "print \"xdropctl VERSION\" and exit"},
+    {"page", 0, REQ, SUBV(SUB_PAGE), "N", "page number, from 1"},
+    {"limit", 0, REQ, SUBV(SUB_LIMIT), "N", "items per page (lists) or shown (top)"},
+    {"search", 0, REQ, SUBV(SUB_SEARCH), "TEXT",
+     "only those whose name, comment or an address holds TEXT\n(any case)"},
+    {"enabled", 0, REQ, SUBV(SUB_ENABLED), "true|false", "only enabled or disabled rules"},
+    {"action", 0, REQ, SUBV(SUB_ACTION), "drop|pass|rate_limit", "only rules with this action"},
+    {"sort", 0, REQ, SUBV(SUB_SORT), "FIELD", "sort by this field (e.g. name, created_at)"},
+    {"order", 0, REQ, SUBV(SUB_ORDER), "asc|desc", "sort order"},
+    {"format", 0, REQ, SUBV(SUB_FORMAT), "json|csv",
+     "file format (default: CSV for a name ending in .csv, else JSON)"},
+    {"watch", 0, optional_argument, SUBV(SUB_WATCH), "SECONDS",
+     "print again every SECONDS (default 1) until interrupted"},
+    {"by", 0, REQ, SUBV(SUB_BY), "src|src_prefix|dst|dst_port",
+     "rank sources (default), /24 or /64 source prefixes, destinations or\n"
+     "destination ports"},
+    {"verdict", 0, REQ, SUBV(SUB_VERDICT), "dropped|passed",
+     "of the dropped (default) or the passed traffic"},
+    {"window", 0, REQ, SUBV(SUB_WINDOW), "10s|1m|5m", "over this window (default 10s)"},
+    {"node", 0, REQ, SUBV(SUB_NODE), "ID", "one node's figures instead of the cluster's"},
+    {NULL, 0, 0, 0, NULL, NULL},
 };
+
+/* The number of rows of ctl_opts. */
+static size_t n_opts(void)
+{
+	size_t n = 0;
+
+	while (ctl_opts[n].name)
+		n++;
+	return n;
+}
 
 /* Refuses (usage error) the subcommand options in o that `what` does not take. */
 int ctl_only_opts(const struct listopts *o, unsigned allowed, const char *what)
 {
-	for (const struct option *p = ctl_options; p->name; p++)
+	for (const struct ctl_opt *p = ctl_opts; p->name; p++)
 		if (p->val >= SUB_OPT_VAL && (o->given & ~allowed & SUB(p->val - SUB_OPT_VAL)))
 			return ctl_fail(CTL_EXIT_USAGE,
-					"%s does not take --%s (see xdropctl --help)", what,
-					p->name);
+					"%s does not take --%s (see xdropctl help %s)", what,
+					p->name, what);
 	return CTL_EXIT_OK;
 }
 
@@ -225,6 +134,22 @@ static int parse_window(const char *s, uint32_t *out)
 			return CTL_EXIT_OK;
 		}
 	return ctl_fail(CTL_EXIT_USAGE, "--window: 10s, 1m or 5m, not %s", s);
+}
+
+/* -o: table, wide, json or csv. */
+static int parse_output(const char *s, int *out)
+{
+	static const char *const names[] = {[CTL_FMT_TABLE] = "table",
+					    [CTL_FMT_WIDE] = "wide",
+					    [CTL_FMT_JSON] = "json",
+					    [CTL_FMT_CSV] = "csv"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i])) {
+			*out = (int)i;
+			return CTL_EXIT_OK;
+		}
+	return ctl_fail(CTL_EXIT_USAGE, "-o: table, wide, json or csv, not %s", s);
 }
 
 /* Returns the first line of the file at path (malloc'd), or NULL. */
@@ -266,7 +191,16 @@ static int apply_opt(struct ctl *c, struct listopts *o, int ch, char *arg)
 		c->key = c->key_buf;
 		break;
 	case 'j':
-		c->json = true;
+		c->output = CTL_FMT_JSON;
+		break;
+	case 'o':
+		rc = parse_output(arg, &c->output);
+		break;
+	case 'H':
+		c->no_headers = true;
+		break;
+	case 'R':
+		c->version = true;
 		break;
 	case 't':
 		rc = parse_num("timeout", arg, 1, UINT_MAX, &n);
@@ -348,7 +282,7 @@ static int apply_opt(struct ctl *c, struct listopts *o, int ch, char *arg)
 		o->watch = (unsigned)n;
 		break;
 	default:
-		fputs("see xdropctl --help\n", stderr);
+		fputs("xdropctl: see xdropctl --help, or xdropctl help COMMAND\n", stderr);
 		return CTL_EXIT_USAGE;
 	}
 	if (ch >= SUB_OPT_VAL)
@@ -366,10 +300,26 @@ static int apply_opt(struct ctl *c, struct listopts *o, int ch, char *arg)
 int ctl_parse_args(int argc, char **argv, struct ctl *c, struct listopts *o, char **args,
 		   int *n_args)
 {
-	int ch, rc;
+	struct option lo[64];
+	char shorts[64] = "-";
+	size_t n = n_opts(), k = 1;
+	int ch, rc = CTL_EXIT_OK;
 
+	if (n >= sizeof(lo) / sizeof(lo[0]))
+		return ctl_fail(CTL_EXIT_FAIL, "too many options for the getopt table");
+	for (size_t i = 0; i < n; i++) {
+		lo[i] =
+		    (struct option){ctl_opts[i].name, ctl_opts[i].has_arg, NULL, ctl_opts[i].val};
+		if (ctl_opts[i].short_name && k + 3 < sizeof(shorts)) {
+			shorts[k++] = ctl_opts[i].short_name;
+			if (ctl_opts[i].has_arg == required_argument)
+				shorts[k++] = ':';
+		}
+	}
+	lo[n] = (struct option){NULL, 0, NULL, 0};
+	shorts[k] = 0;
 	*n_args = 0;
-	while ((ch = getopt_long(argc, argv, "-u:k:qhj", ctl_options, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
 		char *arg = optarg;
 
 		if (ch == 1) {
@@ -386,5 +336,6 @@ int ctl_parse_args(int argc, char **argv, struct ctl *c, struct listopts *o, cha
 	}
 	while (optind < argc)
 		args[(*n_args)++] = argv[optind++];
+	c->json = c->output == CTL_FMT_JSON;
 	return CTL_EXIT_OK;
 }

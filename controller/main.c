@@ -36,10 +36,18 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xdrop-controller --config FILE [--log-level LEVEL] [--database PATH]\n"
-		   "  --config FILE      YAML settings (see controller/config.example.yaml)\n"
-		   "  --log-level LEVEL  error, warn, info or debug (overrides log_level)\n"
-		   "  --database PATH    SQLite file (overrides database)\n");
+	fprintf(f,
+		"usage: xdrop-controller --config FILE [--log-level LEVEL] [--database PATH]\n"
+		"\n"
+		"Runs the XDrop controller: keeps the rules, whitelist, nodes and API keys in\n"
+		"SQLite, serves them over RPC (xdropctl, xdrop-gateway) and pushes every change\n"
+		"to the agents. Stops cleanly on SIGTERM or SIGINT.\n"
+		"\n"
+		"  -c, --config FILE      YAML settings (see controller/config.example.yaml)\n"
+		"  -l, --log-level LEVEL  error, warn, info or debug (overrides log_level)\n"
+		"  -d, --database PATH    SQLite file (overrides database)\n"
+		"  -h, --help             this text\n"
+		"  -V, --version          print \"xdrop-controller VERSION\" and exit\n");
 }
 
 /* The command line into the three paths; -1 to go on, else the exit status (usage
@@ -48,15 +56,13 @@ static int parse_args(int argc, char **argv, const char **config_path, const cha
 		      const char **database)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"log-level", required_argument, NULL, 'l'},
-	    {"database", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},	{"log-level", required_argument, NULL, 'l'},
+	    {"database", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},	{NULL, 0, NULL, 0},
 	};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:l:d:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:l:d:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			*config_path = optarg;
@@ -69,6 +75,9 @@ static int parse_args(int argc, char **argv, const char **config_path, const cha
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("xdrop-controller %s\n", XDROP_VERSION);
 			return 0;
 		default:
 			usage(stderr);

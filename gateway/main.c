@@ -39,7 +39,15 @@ static void usage(FILE *f)
 		   "Serves the XDrop REST API (/api/v1), the web UI (ui.dir), /api/v1/events and\n"
 		   "/metrics in front of a controller or, with upstream.mode: node, one agent.\n"
 		   "gateway/config.example.yaml explains every configuration key; the flags\n"
-		   "override the file. Stops cleanly on SIGTERM or SIGINT.\n");
+		   "override the file. Stops cleanly on SIGTERM or SIGINT.\n"
+		   "\n"
+		   "  -c, --config FILE        YAML configuration (required)\n"
+		   "  -l, --listen HOST:PORT   where to serve HTTP (overrides listen)\n"
+		   "  -u, --upstream URL       the controller's (or agent's) RPC URL (overrides\n"
+		   "                           upstream.url)\n"
+		   "  -v, --log-level LEVEL    error, warn, info or debug (overrides log_level)\n"
+		   "  -h, --help               this text\n"
+		   "  -V, --version            print \"xdrop-gateway VERSION\" and exit\n");
 }
 
 int main(int argc, char **argv)

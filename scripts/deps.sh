@@ -4,14 +4,15 @@
 # Idempotent: packages already present are skipped by apt-get.
 set -eu
 # Tests and labs also run: jq (REST replies in the system labs and soak), openssl (test
-# certificates), gdb (threads of a daemon that does not stop), procps (sysctl, pgrep).
+# certificates), gdb (threads of a daemon that does not stop), procps (sysctl, pgrep),
+# man-db and zsh (the CLI suite renders the man pages and drives the zsh completion).
 PKGS="build-essential pkg-config clang llvm lld libclang-rt-14-dev \
  libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev \
  libnng-dev nng-utils libmbedtls-dev \
  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
  uthash-dev libsqlite3-dev sqlite3 libmicrohttpd-dev libcjson-dev libyaml-dev libcmocka-dev \
  iproute2 iputils-ping ethtool nftables xdp-tools tcpdump procps python3 python3-scapy \
- python3-prometheus-client perl curl jq openssl gdb wrk clang-format clang-tidy cppcheck \
+ python3-prometheus-client perl curl jq openssl gdb man-db zsh wrk clang-format clang-tidy cppcheck \
  chromium fonts-wqy-microhei"
 # Node.js may come from elsewhere (e.g. NodeSource, which bundles npm); only
 # install Debian's when none is present.

@@ -195,8 +195,217 @@ check "rules export FILE.json --format csv: CSV" \
 ctl -q rules del "$(ctl --json rules list | python3 -c 'import json,sys; print(json.load(sys.stdin)["rules"][0]["id"])')"
 ctl -q rules import "$TMP/forced.csv" --format json
 check "rules import FILE.csv --format json: read as JSON" [ $? = 0 ]
-check "--help says --format decides the format" \
-	bash -c "'$CTL_BIN' --help | grep -q -- '--format decides the format'"
+check "help rules import says what --format decides" \
+	bash -c "'$CTL_BIN' help rules import | grep -q -- '--format json|csv  *file format'"
+
+# ---- help per command, from the command table ----
+# Every command of the table (`completion commands`) prints its own usage and exits 0, and
+# its help names every subcommand option it accepts: an option is accepted when xdropctl
+# does not refuse it ("does not take"), tried against an address where nothing listens.
+SUBOPTS=(--page=1 --limit=1 --search=x --enabled=true --action=drop --sort=name --order=asc
+	--format=json --watch=1 --by=src --verdict=dropped --window=10s --node=x)
+mapfile -t CMDS < <(ctl completion commands)
+check "the command table lists the commands (${#CMDS[@]}, rules add and nodes add among them)" \
+	bash -c "[ ${#CMDS[@]} -ge 25 ] && printf '%s\n' \"\$@\" | grep -qx 'rules add' &&
+		printf '%s\n' \"\$@\" | grep -qx 'nodes add'" _ "${CMDS[@]}"
+bad=""
+for cmd in "${CMDS[@]}"; do
+	# shellcheck disable=SC2086
+	help=$(ctl help $cmd) || bad="$bad [$cmd: help exit $?]"
+	# shellcheck disable=SC2086
+	[ "$help" = "$(ctl $cmd --help)" ] || bad="$bad [$cmd: --help differs from help]"
+	head -1 <<<"$help" | grep -q "^usage: xdropctl $cmd\b" || bad="$bad [$cmd: usage line]"
+	for o in "${SUBOPTS[@]}"; do
+		# shellcheck disable=SC2086
+		ctl -u "ipc://$TMP/nothing.sock" --timeout 200 $cmd "$o" </dev/null >/dev/null \
+			2>"$TMP/err"
+		grep -q 'does not take' "$TMP/err" && continue
+		grep -q -- "${o%%=*} " <<<"$help" || bad="$bad [$cmd takes ${o%%=*}; its help omits it]"
+	done
+done
+check "every command's help: its usage only, exit 0, every option it takes${bad:+:$bad}" \
+	[ -z "$bad" ]
+ctl help nodes add >"$TMP/out"
+check "help nodes add names id= (and name=, address=, comment=)" \
+	bash -c "grep -q 'id=ID' '$TMP/out' && grep -q 'name=NAME address=URL' '$TMP/out' &&
+		grep -q 'comment=TEXT' '$TMP/out'"
+ctl rules --help >"$TMP/out"
+check "rules --help: the rules group only (each subcommand, none of the other groups)" \
+	bash -c "grep -q '^usage: xdropctl rules SUBCOMMAND' '$TMP/out' &&
+		for s in list get add update del top import export; do
+			grep -q \"^  xdropctl rules \$s\" '$TMP/out' || exit 1; done &&
+		! grep -q 'xdropctl nodes\|xdropctl keys' '$TMP/out'"
+check "help whitelist list: no --enabled or --action (the whitelist has neither)" \
+	bash -c "ctl() { timeout 30 '$CTL_BIN' \"\$@\"; }; ctl help whitelist list | grep -q -- '--search' &&
+		! ctl help wl list | grep -q -- '--enabled\|--action'"
+ctl --help >"$TMP/out"
+check "--help: the overview (every group on one line, the global options), 60 lines at most" \
+	bash -c "[ \$(wc -l <'$TMP/out') -le 60 ] && grep -Eq '^    rules +drop' '$TMP/out' &&
+		grep -q -- '-o, --output' '$TMP/out' && ! grep -q -- '--page' '$TMP/out'"
+ctl rules bogus 2>"$TMP/err"
+check "an unknown subcommand: exit 2 and a pointer to xdropctl help rules" \
+	bash -c "[ $? = 2 ] && grep -q 'see xdropctl help rules' '$TMP/err'"
+ctl rules list --format json 2>"$TMP/err"
+check "an option the command does not take: points to xdropctl help rules list" \
+	grep -q 'see xdropctl help rules list' "$TMP/err"
+ctl help bogus 2>/dev/null
+check "help of an unknown command: exit 2" [ $? = 2 ]
+check "--help after a command's arguments: that command's help" \
+	bash -c "[ \"\$('$CTL_BIN' rules add name=x action=drop --help)\" = \"\$('$CTL_BIN' help rules add)\" ]"
+
+# ---- --version of the four programs ----
+INFO_VERSION=$(ctl --json info | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
+for b in "$CTL_BIN" "$CTRL_BIN" build/bin/xdrop-agent build/bin/xdrop-gateway; do
+	if [ ! -x "$b" ]; then
+		ok "# SKIP $b not built"
+		continue
+	fi
+	out=$(timeout 10 "$b" --version)
+	expect_eq "$(basename "$b") --version: NAME and the version info reports (exit $?)" \
+		"$out" "$(basename "$b") $INFO_VERSION"
+done
+
+# ---- output formats ----
+ctl -q rules add name="attack range 192.0.2.64/26" src_cidr=192.0.2.64/26 action=drop \
+	comment="edge, west" expires_in=1h
+ctl -q rules add name="attack range 192.0.2.0/24" src_cidr=192.0.2.0/24 action=drop
+LONG="a rule name far longer than thirty-two characters, ending in 7"
+ctl -q rules add name="$LONG" dst_ip=192.0.2.77 action=drop
+ctl rules list --search attack >"$TMP/out"
+check "table: two names that differ late print whole, and differently" \
+	bash -c "grep -q ' attack range 192\.0\.2\.64/26 ' '$TMP/out' &&
+		grep -q ' attack range 192\.0\.2\.0/24 ' '$TMP/out'"
+ctl rules list --search thirty >"$TMP/out"
+check "table: a longer name is cut to 32 characters ending in …" \
+	grep -q " a rule name far longer than thi…  " "$TMP/out"
+ctl rules list --search thirty -o wide >"$TMP/out"
+check "-o wide: nothing cut, and the SOURCE and EXPIRES columns" \
+	bash -c "grep -qF ' $LONG ' '$TMP/out' && ! grep -q '…' '$TMP/out' &&
+		head -1 '$TMP/out' | grep -q 'SOURCE  EXPIRES'"
+ctl rules list --search attack -o wide >"$TMP/out"
+check "-o wide: the expiry with the time left, and the source" \
+	grep -Eq "attack range 192\.0\.2\.64/26 .* cli +[0-9-]{10} [0-9:]{8} \((in 59m [0-9]+s|in 1h 0m)\)" "$TMP/out"
+ctl rules list --search attack -o csv >"$TMP/out"
+check "-o csv: a header row and one row per rule, every cell whole, commas quoted" python3 -c '
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert sorted(r["name"] for r in rows) == ["attack range 192.0.2.0/24", "attack range 192.0.2.64/26"], rows
+assert all(r["source"] == "cli" and r["action"] == "drop" for r in rows), rows
+assert next(r for r in rows if r["name"].endswith("64/26"))["expires"].endswith(")"), rows' "$TMP/out"
+ctl rules list --search attack -o csv --no-headers >"$TMP/out"
+check "-o csv --no-headers: just the two rows" \
+	bash -c "[ \$(wc -l <'$TMP/out') = 2 ] && ! grep -q '^id,' '$TMP/out'"
+ctl rules list --search attack --no-headers >"$TMP/out"
+check "--no-headers: the table's rows only (no header, no page line)" \
+	bash -c "[ \$(wc -l <'$TMP/out') = 2 ] && ! grep -q 'ID\|page' '$TMP/out'"
+check "-o json is --json" \
+	bash -c "[ \"\$('$CTL_BIN' rules list --search attack -o json)\" = \"\$('$CTL_BIN' rules list --search attack --json)\" ]"
+check "-j is --json too" \
+	bash -c "[ \"\$('$CTL_BIN' -j rules list --search attack)\" = \"\$('$CTL_BIN' rules list --search attack --json)\" ]"
+ctl stats -o csv 2>"$TMP/err"
+check "stats -o csv: refused (exit 2), not printed as a table" \
+	bash -c "[ $? = 2 ] && grep -q 'stats prints -o table or -o json' '$TMP/err'"
+ctl rules list -o yaml 2>"$TMP/err"
+check "-o yaml: usage error naming the formats" \
+	bash -c "[ $? = 2 ] && grep -q 'table, wide, json or csv' '$TMP/err'"
+ctl keys list >"$TMP/out"
+check "keys list: created and last used (the key in use: just now)" \
+	grep -Eq "^bootstrap +.* admin +[0-9-]{10} [0-9:]{8} +[0-9-]{10} [0-9:]{8}$" "$TMP/out"
+ctl -q keys add unused read_only >/dev/null
+check "keys list: a key never used says never" \
+	bash -c "'$CTL_BIN' keys list | grep -Eq '^[^ ]+ +unused +read_only +[0-9-]{10} [0-9:]{8} +never$'"
+ctl wl list --search lab >"$TMP/out"
+check "whitelist list: absent fields print any, as rules list does" \
+	grep -Eq " 198\.51\.100\.0/24 +any +any +any +any " "$TMP/out"
+
+# ---- rules get: the detail view ----
+RID=$(ctl rules list --search 64/26 -o csv --no-headers | cut -d, -f1)
+ctl rules get "$RID" >"$TMP/out"
+check "rules get: a field per line (comment, expiry with the time left, source, times, counters)" \
+	python3 -c '
+import re, sys
+t = open(sys.argv[1]).read()
+f = dict(re.match(r"([a-z_ ]+): +(.*)$", l).groups() for l in t.splitlines())
+want = {"id": sys.argv[2], "name": "attack range 192.0.2.64/26", "src": "192.0.2.64/26",
+        "dst": "any", "action": "drop", "enabled": "yes", "comment": "edge, west",
+        "source": "cli", "matches": "0 (0.0 pkt/s)", "drops": "0 (0.0 pkt/s)"}
+for k, v in want.items():
+    assert f.get(k) == v, (k, f.get(k), t)
+assert re.fullmatch(r"[0-9-]{10} [0-9:]{8} \((in 59m \d+s|in 1h 0m)\)", f["expires"]), t
+for k in ("created", "updated"):
+    assert re.fullmatch(r"[0-9-]{10} [0-9:]{8}", f[k]), (k, t)
+assert f["bytes"].startswith("0 B matched, 0 B dropped"), t' "$TMP/out" "$RID"
+
+# ---- shell completion and man pages, printed from the same tables ----
+check "bash loads the completion script" \
+	bash -c "source <('$CTL_BIN' completion bash) && complete -p xdropctl | grep -q '_xdropctl xdropctl$'"
+# complete WORDS...: what the bash completion offers for the last word
+complete_words() {
+	bash -c 'source <("$0" completion bash); COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+		_xdropctl; printf "%s\n" "${COMPREPLY[@]}"' "$CTL_BIN" "$@"
+}
+expect_eq "bash: xdropctl ru<TAB> completes rules" "$(complete_words xdropctl ru)" "rules"
+expect_eq "bash: xdropctl rules im<TAB> completes import" \
+	"$(complete_words xdropctl rules im)" "import"
+expect_eq "bash: xdropctl -u URL wl l<TAB>: an option's value is not the command" \
+	"$(complete_words xdropctl -u ipc:///x wl l)" "list"
+expect_eq "bash: xdropctl rules list --ac<TAB>: that command's option" \
+	"$(complete_words xdropctl rules list --ac)" "--action"
+expect_eq "bash: xdropctl -o <TAB>: the formats" "$(complete_words xdropctl -o '' | tr '\n' ' ')" \
+	"table wide json csv "
+expect_eq "bash: xdropctl stats --w<TAB>" "$(complete_words xdropctl stats --w)" "--watch"
+expect_eq "bash: xdropctl wl --so<TAB>: the options of the default subcommand, list" \
+	"$(complete_words xdropctl wl --so)" "--sort"
+check "bash: every command of the table is completed" bash -c '
+	for cmd in "${@:2}"; do
+		set -- $cmd
+		out=$(bash -c "source <(\"$0\" completion bash); COMP_WORDS=(xdropctl $1 ${2:+${2:0:2}}); COMP_CWORD=\${#COMP_WORDS[@]}; COMP_CWORD=\$((COMP_CWORD - 1)); _xdropctl; printf \"%s\n\" \"\${COMPREPLY[@]}\"" "$0")
+		grep -qx "${2:-$1}" <<<"$out" || [ -z "$2" ] || { echo "$cmd: $out"; exit 1; }
+	done' "$CTL_BIN" "${CMDS[@]}"
+# zcomplete WORDS...: what the zsh completion offers for the last word, compadd and
+# _describe replaced by functions that print their words (zsh filters by the prefix)
+zcomplete() {
+	zsh -c 'compadd() { shift; print -l -- "$@" }
+		_describe() { local -a arr; arr=("${(@P)2}"); print -l -- ${arr%%:*} }
+		_files() { print FILES }
+		bin=$1; shift; words=("$@"); CURRENT=$#; PREFIX=${@[-1]}
+		source <("$bin" completion zsh)' zsh "$CTL_BIN" "$@" | tr '\n' ' '
+}
+if command -v zsh >/dev/null; then
+	check "zsh parses the completion script" zsh -n <("$CTL_BIN" completion zsh)
+	check "zsh: xdropctl <TAB> offers the commands" \
+		bash -c "grep -q '^rules whitelist stats top nodes keys' <<<'$(zcomplete xdropctl '')'"
+	expect_eq "zsh: xdropctl -u URL rules <TAB> offers its subcommands" \
+		"$(zcomplete xdropctl -u ipc:///x rules '')" "list get add update del top import export "
+	expect_eq "zsh: xdropctl -o <TAB> offers the formats" "$(zcomplete xdropctl -o '')" \
+		"table wide json csv "
+	check "zsh: xdropctl top --<TAB> offers top's options" \
+		bash -c "grep -q -- '--by --verdict --window --node' <<<'$(zcomplete xdropctl top --)'"
+else
+	ok "# SKIP zsh not installed"
+fi
+check "the build's completion scripts are what xdropctl prints" \
+	bash -c "cmp -s build/completion/xdropctl <('$CTL_BIN' completion bash) &&
+		cmp -s build/completion/_xdropctl <('$CTL_BIN' completion zsh)"
+if command -v man >/dev/null; then
+	for p in xdropctl xdrop-controller xdrop-agent xdrop-gateway; do
+		page=build/man/$p.1
+		if [ ! -f "$page" ]; then
+			ok "# SKIP $page not built"
+			continue
+		fi
+		warn=$(MANWIDTH=80 man -l --warnings "$page" 2>&1 >/dev/null)
+		check "man -l $p.1: renders without warnings${warn:+: $warn}" \
+			bash -c "[ -z '$warn' ] && MANWIDTH=80 man -l '$page' 2>/dev/null |
+				grep -q '^NAME' && MANWIDTH=80 man -l '$page' | grep -q -- '--version'"
+	done
+	MANWIDTH=200 man -l build/man/xdropctl.1 2>/dev/null >"$TMP/man"
+	bad=""
+	for cmd in "${CMDS[@]}"; do grep -q "^   xdropctl $cmd\b" "$TMP/man" || bad="$bad [$cmd]"; done
+	check "xdropctl.1: a section for every command of the table${bad:+, missing:$bad}" [ -z "$bad" ]
+else
+	ok "# SKIP man not installed"
+fi
 
 # ---- top: argument checks, then figures from a fake agent through the controller ----
 FAKE_BIN=${FAKE_BIN:-build/bin/xdrop-fake-agent}
@@ -256,6 +465,22 @@ check "rules list: a pass rule's hits and bytes from the node's counters" \
 		grep -Eq '^cli-hit .* pass +yes +1234 +0 +79\.0 kB'"
 check "whitelist list: hits and bytes" \
 	bash -c "'$CTL_BIN' wl list | grep -Eq '^cli-wl .* 200 +12\.8 kB$'"
+ctl nodes get "$FAKE_ID" >"$TMP/out"
+check "nodes get: a field per line (address, status, filtering, revision, version, last seen, counters)" \
+	python3 -c '
+import re, sys
+t = open(sys.argv[1]).read()
+f = dict(re.match(r"([a-z_ ]+): +(.*)$", l).groups() for l in t.splitlines())
+want = {"id": sys.argv[2], "name": "fake1", "address": sys.argv[3], "filtering": "active",
+        "revision": sys.argv[4], "version": "fake", "figures": "current",
+        "packets": "rx 3000, passed 2000, dropped 1000",
+        "reasons": "whitelisted 200, rate-limited 50, malformed 3",
+        "bytes": "rx 192 kB, dropped 64.0 kB"}
+for k, v in want.items():
+    assert f.get(k) == v, (k, f.get(k), t)
+assert f["status"].startswith("online (since "), t
+assert re.fullmatch(r"[0-9-]{10} [0-9:]{8} \(\d+s ago\)", f["last seen"]), t' \
+	"$TMP/out" "$FAKE_ID" "ipc://$TMP/fake1.sock" "$REV"
 stop "$FAKE_PID"
 check "agent gone: nodes list shows filtering presumed and the figures stale, as of HH:MM:SS" \
 	wait_until 20 bash -c "$(declare -f ctl node_is); CTL_BIN=$CTL_BIN FAKE_ID=$FAKE_ID; \

@@ -252,7 +252,7 @@ if grep -q "10.77.0.1:7700 -> agent" <<<"$flows" && grep -q "10.77.0.1:7702 -> a
 	grep -q "10.77.0.1 -> agent:7600" <<<"$flows"; then
 	ok "the node view lists the protected flows"
 else not_ok "the node view lists the protected flows" "got: $flows"; fi
-check "xdropctl nodes get shows them" grep -q '"tcp 10.77.0.1:7701 -> agent (controller.push)"' \
+check "xdropctl nodes get shows them" grep -q '^protected: *tcp 10.77.0.1:7701 -> agent (controller.push)$' \
 	<(in_ns ctl "$XDROPCTL" -u "$CTL_RPC" -k "$KEY" nodes get n1)
 check "AgentService.Info lists them too" grep -q 'protected_flows: "tcp 10.77.0.1:7701 -> agent' \
 	<(lock_info)
