@@ -2,7 +2,7 @@
 # gateway/: xdrop-gateway (REST API, web UI files, SSE, /metrics) on libmicrohttpd and cJSON.
 # The JSON <-> proto conversion is lib/json (lib/json.mk), shared with xdropctl.
 GW_SRCS    := gateway/main.c gateway/gw_config.c gateway/upstream.c gateway/auth.c \
-	gateway/http.c gateway/routes.c gateway/api.c gateway/api_op.c gateway/api_top.c gateway/static.c gateway/sse.c \
+	gateway/http.c gateway/routes.c gateway/api.c gateway/api_op.c gateway/api_source.c gateway/api_top.c gateway/static.c gateway/sse.c \
 	gateway/metrics.c gateway/metrics_fmt.c gateway/metrics_fleet.c gateway/metrics_rules.c gateway/cache.c gateway/framing.c
 GW_BIN     := $(BIN)/xdrop-gateway
 GW_SAN_BIN := $(BIN)/xdrop-gateway-san
