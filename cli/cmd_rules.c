@@ -66,6 +66,7 @@ static int sub_list(struct ctl *c, const struct kind *k, const struct listopts *
 		rq.action = o->action ? o->action : "";
 		rq.sort = o->sort ? o->sort : "";
 		rq.order = o->order ? o->order : "";
+		rq.source = o->source ? o->source : "";
 		rc = ctl_call(c, k->svc, "List", &rq.base, &resp, 0);
 	} else {
 		wq.page = o->page;
@@ -200,8 +201,11 @@ static int sub_del(struct ctl *c, const struct kind *k, const struct listopts *o
 	ProtobufCMessage *resp = NULL;
 	int rc;
 
-	if (argc < 1)
-		return ctl_fail(CTL_EXIT_USAGE, "usage: %s del ID...", k->cmd);
+	if ((o->source || o->search) && !argc && k == &kind_rules)
+		return ctl_feed_delete(c, o); /* feeds.c */
+	if (argc < 1 || o->source || o->search || o->yes)
+		return ctl_fail(CTL_EXIT_USAGE,
+				"usage: %s del ID... | --source NAME | --search TEXT", k->cmd);
 	if (argc == 1) {
 		dq.id = argv[0];
 		rc = ctl_call(c, k->svc, "Delete", &dq.base, &resp, 0);
@@ -249,7 +253,24 @@ static int sub_import(struct ctl *c, const struct kind *k, const struct listopts
 	if (argc != 1)
 		return ctl_fail(CTL_EXIT_USAGE, "usage: %s import FILE|- [--format json|csv]",
 				k->cmd);
+	if (o->source)
+		return ctl_feed_import(c, o, argv[0], false); /* feeds.c */
+	if (o->on_conflict || o->dry_run)
+		return ctl_fail(CTL_EXIT_USAGE, "--on-conflict and --dry-run need --source NAME "
+						"(the feed the file's rules belong to)");
 	return ctl_import(c, k, argv[0], o->format);
+}
+
+/* rules sync-source NAME FILE: the feed made equal to the file (feeds.c). */
+static int sub_sync_source(struct ctl *c, const struct kind *k, const struct listopts *o, int argc,
+			   char **argv)
+{
+	struct listopts so = *o;
+
+	if (argc != 2)
+		return ctl_fail(CTL_EXIT_USAGE, "usage: rules sync-source NAME FILE [--dry-run]");
+	so.source = argv[0];
+	return ctl_feed_import(c, &so, argv[1], true);
 }
 
 static int sub_export(struct ctl *c, const struct kind *k, const struct listopts *o, int argc,
@@ -261,17 +282,23 @@ static int sub_export(struct ctl *c, const struct kind *k, const struct listopts
 	return ctl_export(c, k, argc ? argv[0] : NULL, o->format);
 }
 
+/* The feed options (feeds.c): rules only. */
+#define FEED_DEL    (SUB(SUB_SOURCE) | SUB(SUB_SEARCH) | SUB(SUB_YES))
+#define FEED_IMPORT (SUB(SUB_SOURCE) | SUB(SUB_ON_CONFLICT) | SUB(SUB_DRY_RUN))
+#define FEED_OPTS   (SUB(SUB_SOURCE) | SUB(SUB_ON_CONFLICT) | SUB(SUB_DRY_RUN) | SUB(SUB_YES))
+
 static const struct sub subs[] = {
     {"list",
      SUB(SUB_PAGE) | SUB(SUB_LIMIT) | SUB(SUB_SEARCH) | SUB(SUB_ENABLED) | SUB(SUB_ACTION) |
-	 SUB(SUB_SORT) | SUB(SUB_ORDER),
+	 SUB(SUB_SORT) | SUB(SUB_ORDER) | SUB(SUB_SOURCE),
      sub_list},
     {"get", 0, sub_get},
     {"add", 0, sub_add},
     {"update", 0, sub_update},
-    {"del", 0, sub_del},
+    {"del", FEED_DEL, sub_del},
     {"top", SUB(SUB_LIMIT), sub_top},
-    {"import", SUB(SUB_FORMAT), sub_import},
+    {"import", SUB(SUB_FORMAT) | FEED_IMPORT, sub_import},
+    {"sync-source", SUB(SUB_FORMAT) | SUB(SUB_DRY_RUN), sub_sync_source},
     {"export", SUB(SUB_FORMAT), sub_export},
 };
 
@@ -292,9 +319,12 @@ static int run_kind(struct ctl *c, const struct kind *k, const struct listopts *
 	snprintf(what, sizeof(what), "%s %s", k->cmd, sub);
 	/* whitelist list has no enabled or action filter */
 	rc = ctl_only_opts(o,
-			   k == &kind_rules ? subs[i].opts
-					    : subs[i].opts & ~(SUB(SUB_ENABLED) | SUB(SUB_ACTION)),
+			   k == &kind_rules
+			       ? subs[i].opts
+			       : subs[i].opts & ~(SUB(SUB_ENABLED) | SUB(SUB_ACTION) | FEED_OPTS),
 			   what);
+	if (!rc && k != &kind_rules && !strcmp(sub, "sync-source"))
+		rc = ctl_fail(CTL_EXIT_USAGE, "whitelist entries have no source: rules only");
 	if (rc)
 		return rc;
 	if (argc > 0) {

@@ -3,7 +3,7 @@
 # conversion, lib/json.mk) with the gateway.
 # xdropctl.c is main and the command table; ctl.h says which file holds what.
 CTL_SRCS := cli/xdropctl.c cli/options.c cli/call.c cli/output.c cli/fields.c cli/csv.c \
-	cli/transfer.c cli/cmd_rules.c cli/cmd_nodes.c cli/cmd_keys.c cli/cmd_stats.c
+	cli/transfer.c cli/feeds.c cli/cmd_rules.c cli/cmd_nodes.c cli/cmd_keys.c cli/cmd_stats.c
 CTL_BIN := $(BIN)/xdropctl
 $(CTL_SRCS:%.c=$(OBJ)/%.o): | $(PROTO_H)
 $(CTL_BIN): $(CTL_SRCS:%.c=$(OBJ)/%.o) $(JSON_A) $(RPC_A) $(LIB_A)
@@ -15,7 +15,7 @@ CHECK_SOURCES += $(CTL_SRCS) cli/ctl.h
 
 # xdropctl against real controllers (ipc://, and tls+tcp:// with client certificates);
 # skipped when the controller is not built. Needs no root.
-CLI_SUITES := tests/cli/test_cli.sh
+CLI_SUITES := tests/cli/test_cli.sh tests/cli/test_feeds.sh
 $(CLI_SUITES): $(CTL_BIN)
 TEST_SUITES += $(CLI_SUITES)
 

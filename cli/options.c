@@ -85,10 +85,23 @@ const char ctl_usage_text[] =
     "                                   action=drop name=web (enabled defaults to true)\n"
     "    rules update ID FIELD=VALUE... change only the fields given\n"
     "    rules del ID...\n"
+    "    rules del --source NAME | --search TEXT [--yes]\n"
+    "                                   delete every rule of a feed, or matching TEXT,\n"
+    "                                   in one change; prints the count and asks y/N on\n"
+    "                                   a terminal (refused without one unless --yes)\n"
     "    rules top [--limit N]          rules by drop rate\n"
     "                                   (lists show hits, drops and bytes: summed over\n"
     "                                   the nodes, frame lengths as XDP sees them)\n"
     "    rules import FILE|- [--format json|csv]\n"
+    "    rules import FILE --source NAME [--on-conflict skip|replace|fail] [--dry-run]\n"
+    "                                   add the file's rules to feed NAME in one change;\n"
+    "                                   a rule whose match exists already is skipped,\n"
+    "                                   replaces the existing one, or fails the whole\n"
+    "                                   import (default); --dry-run prints the diff\n"
+    "    rules sync-source NAME FILE [--dry-run]\n"
+    "                                   make the rules of feed NAME equal to the file in\n"
+    "                                   one change (equal rules keep their ids; the\n"
+    "                                   feed's rules not in the file are deleted)\n"
     "    rules export [FILE|-] [--format json|csv]\n"
     "\n"
     "    whitelist list|get|add|del|import|export   as for rules\n"
@@ -180,6 +193,10 @@ static const struct option ctl_options[] = {
     {"verdict", required_argument, NULL, SUB_OPT_VAL + SUB_VERDICT},
     {"window", required_argument, NULL, SUB_OPT_VAL + SUB_WINDOW},
     {"node", required_argument, NULL, SUB_OPT_VAL + SUB_NODE},
+    {"source", required_argument, NULL, SUB_OPT_VAL + SUB_SOURCE},
+    {"on-conflict", required_argument, NULL, SUB_OPT_VAL + SUB_ON_CONFLICT},
+    {"dry-run", no_argument, NULL, SUB_OPT_VAL + SUB_DRY_RUN},
+    {"yes", no_argument, NULL, SUB_OPT_VAL + SUB_YES},
     {NULL, 0, NULL, 0},
 };
 
@@ -340,6 +357,18 @@ static int apply_opt(struct ctl *c, struct listopts *o, int ch, char *arg)
 		break;
 	case SUB_OPT_VAL + SUB_NODE:
 		o->node = arg;
+		break;
+	case SUB_OPT_VAL + SUB_SOURCE:
+		o->source = arg;
+		break;
+	case SUB_OPT_VAL + SUB_ON_CONFLICT:
+		o->on_conflict = arg;
+		break;
+	case SUB_OPT_VAL + SUB_DRY_RUN:
+		o->dry_run = true;
+		break;
+	case SUB_OPT_VAL + SUB_YES:
+		o->yes = true;
 		break;
 	case SUB_OPT_VAL + SUB_WATCH:
 		n = 1;
