@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "routes.h"
 
 /* The rules of the body into req (the caller frees req). Answers errors. */
 static int read_set(struct http_request *rq, struct http_reply *rp, const cJSON *body,
