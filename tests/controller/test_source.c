@@ -21,6 +21,7 @@
 static struct ctl c;
 
 #define RULES (&xdrop__v1__rule_service__descriptor)
+#define SYNC  (&xdrop__v1__sync_service__descriptor)
 
 /* A rule dropping (or with action) traffic from ip. */
 static Xdrop__V1__Rule rule(const char *ip, const char *action)
@@ -73,6 +74,26 @@ static uint64_t revision(void)
 	return r.revision;
 }
 
+/* The delta of revision from + 1 holds the diff only: the delete first, then 2 upserts. */
+static void check_delta(uint64_t from, const char *removed_id)
+{
+	Xdrop__V1__DeltasRequest dr = XDROP__V1__DELTAS_REQUEST__INIT;
+	Xdrop__V1__DeltaList *dl = NULL;
+	const Xdrop__V1__Delta *d;
+
+	dr.from_revision = from;
+	assert_int_equal(ctl_call(c.admin, SYNC, "GetDeltas", &dr, &dl, NULL), RPC_OK);
+	assert_int_equal(dl->n_deltas, 1);
+	d = dl->deltas[0];
+	assert_int_equal(d->revision, from + 1);
+	assert_int_equal(d->n_ops, 3);
+	assert_int_equal(d->ops[0]->op_case, XDROP__V1__DELTA_OP__OP_DELETE_RULE);
+	assert_string_equal(d->ops[0]->delete_rule, removed_id);
+	assert_int_equal(d->ops[1]->op_case, XDROP__V1__DELTA_OP__OP_UPSERT_RULE);
+	assert_int_equal(d->ops[2]->op_case, XDROP__V1__DELTA_OP__OP_UPSERT_RULE);
+	xdrop__v1__delta_list__free_unpacked(dl, NULL);
+}
+
 static void test_replace_diff_one_revision(void **state)
 {
 	Xdrop__V1__Rule set1[3] = {rule("10.50.0.1", "drop"), rule("10.50.0.2", "drop"),
@@ -109,6 +130,7 @@ static void test_replace_diff_one_revision(void **state)
 	assert_string_equal(rep->to_update[0]->action, "pass");
 	assert_string_equal(rep->unchanged_ids[0], id1);
 	assert_int_equal(revision(), r0 + 2); /* the whole diff is one revision */
+	check_delta(r0 + 1, rep->to_remove[0]->id);
 	xdrop__v1__replace_source_reply__free_unpacked(rep, NULL);
 
 	lst = list_source("feed-a");
