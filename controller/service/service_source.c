@@ -57,30 +57,39 @@ static size_t pick(struct rpc_call *call, const struct store_source_diff *d, Xdr
 	return *out ? k : 0;
 }
 
-static enum rpc_code fill_reply(struct rpc_call *call, struct service *s,
-				const struct store_source_diff *d, Xdrop__V1__Rule **set,
-				bool dry_run, uint64_t rev, Xdrop__V1__ReplaceSourceReply *resp)
+/* What fill_reply needs besides the diff. */
+struct reply_ctx {
+	struct rpc_call *call;
+	Xdrop__V1__Rule **set;
+	bool dry_run;
+	Xdrop__V1__ReplaceSourceReply *resp;
+	bool oom;
+};
+
+/* The reply from the diff, before the change commits: the idempotency record made at COMMIT
+ * holds it (its sync is filled on replay). */
+static void fill_reply(void *arg, const struct store_source_diff *d)
 {
+	struct reply_ctx *x = arg;
+	Xdrop__V1__ReplaceSourceReply *resp = x->resp;
 	Xdrop__V1__Rule **same = NULL;
 
 	resp->added = (uint32_t)d->added;
 	resp->updated = (uint32_t)d->updated;
 	resp->unchanged = (uint32_t)d->unchanged;
 	resp->removed = (uint32_t)d->n_removed;
-	resp->dry_run = dry_run;
-	resp->n_to_add = pick(call, d, set, STORE_FATE_ADD, &resp->to_add);
-	resp->n_to_update = pick(call, d, set, STORE_FATE_UPDATE, &resp->to_update);
-	resp->n_unchanged_ids = pick(call, d, set, STORE_FATE_UNCHANGED, &same);
-	resp->unchanged_ids = rpc_call_alloc(call, (resp->n_unchanged_ids + 1) * sizeof(char *));
-	if (!resp->to_add || !resp->to_update || !same || !resp->unchanged_ids)
-		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
-	for (size_t i = 0; i < resp->n_unchanged_ids; i++)
+	resp->dry_run = x->dry_run;
+	resp->n_to_add = pick(x->call, d, x->set, STORE_FATE_ADD, &resp->to_add);
+	resp->n_to_update = pick(x->call, d, x->set, STORE_FATE_UPDATE, &resp->to_update);
+	resp->n_unchanged_ids = pick(x->call, d, x->set, STORE_FATE_UNCHANGED, &same);
+	resp->unchanged_ids = rpc_call_alloc(x->call, (resp->n_unchanged_ids + 1) * sizeof(char *));
+	x->oom = !resp->to_add || !resp->to_update || !same || !resp->unchanged_ids;
+	for (size_t i = 0; !x->oom && i < resp->n_unchanged_ids; i++)
 		resp->unchanged_ids[i] = same[i]->id;
+	if (x->oom)
+		resp->n_to_add = resp->n_to_update = resp->n_unchanged_ids = 0;
 	resp->to_remove = d->removed;
 	resp->n_to_remove = d->n_removed;
-	if (!dry_run)
-		resp->sync = outcome(s, call, rev);
-	return RPC_OK;
 }
 
 SVC_HANDLER(rule_replace_source)
@@ -90,6 +99,7 @@ SVC_HANDLER(rule_replace_source)
 	struct service *s = svc_of(arg);
 	struct store_source_diff *d = calloc(1, sizeof(*d));
 	struct store_error e = {0};
+	struct reply_ctx x;
 	Xdrop__V1__Rule **set;
 	size_t idx = 0;
 	uint64_t rev = 0;
@@ -107,9 +117,15 @@ SVC_HANDLER(rule_replace_source)
 	set = prepare_set(call, req);
 	if (!set)
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+	x = (struct reply_ctx){.call = call, .set = set, .dry_run = req->dry_run, .resp = resp};
 	err = store_rules_replace_source(s->store, req->source, set, req->n_rules, req->dry_run, d,
-					 &rev, &idx, &e);
+					 fill_reply, &x, &rev, &idx, &e);
 	if (err)
 		return store_fail(call, err, &e);
-	return fill_reply(call, s, d, set, req->dry_run, rev, resp);
+	if (x.oom) /* the change is made; only its listing is missing */
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL,
+				      "out of memory for the reply (the change was made)");
+	if (!req->dry_run)
+		resp->sync = outcome(s, call, rev);
+	return RPC_OK;
 }

@@ -199,12 +199,16 @@ struct store_source_diff {
  * prepared as for store_add and carry source. Errors name "rules[i]" (the set's index): a
  * rule invalid, a match given twice, or a match held by a rule of another source
  * (STORE_EXISTS naming it). dry_run: the same checks and diff, then a rollback (no
- * revision). Returns 0 with *diff (the caller's) and *rev (unchanged on a dry run), or
- * -errno with *err and *err_index.
+ * revision). on_diff (may be NULL) sees the diff before the commit. Returns 0 with *diff (the
+ * caller's) and *rev (unchanged on a dry run), or -errno with *err and *err_index.
  */
+/* Called with the complete diff right before the change commits (or is rolled back on a dry
+ * run): a reply recorded with the change (controller/idempotency.c) must be whole then. */
+typedef void (*store_diff_fn)(void *arg, const struct store_source_diff *d);
 int store_rules_replace_source(struct store *s, const char *source, Xdrop__V1__Rule *const *rules,
 			       size_t n, bool dry_run, struct store_source_diff *diff,
-			       uint64_t *rev, size_t *err_index, struct store_error *err);
+			       store_diff_fn on_diff, void *arg, uint64_t *rev, size_t *err_index,
+			       struct store_error *err);
 void store_source_diff_free(struct store_source_diff *d);
 
 /* Deletes the rules whose 0 < expires_at <= now as one change. *count (may be 0) and *rev.

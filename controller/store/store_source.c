@@ -221,9 +221,15 @@ static int apply(struct change *ch, Xdrop__V1__Rule *const *rules, struct store_
 }
 
 /* One attempt with room for cap stored rules of the source; -EAGAIN when more appeared. */
+struct attempt_args {
+	bool dry_run;
+	store_diff_fn on_diff;
+	void *arg;
+};
+
 static int attempt(struct store *s, const char *source, Xdrop__V1__Rule *const *rules, size_t n,
-		   bool dry_run, size_t cap, struct store_source_diff *d, uint64_t *rev,
-		   size_t *err_index, struct store_error *err)
+		   const struct attempt_args *a, size_t cap, struct store_source_diff *d,
+		   uint64_t *rev, size_t *err_index, struct store_error *err)
 {
 	struct change ch;
 	size_t *owner = NULL, bad = SIZE_MAX;
@@ -259,8 +265,10 @@ static int attempt(struct store *s, const char *source, Xdrop__V1__Rule *const *
 	}
 	if (rc < 0)
 		return store_coll_fail(&ch, rc, bad, err_index, err);
-	if (dry_run || ch.nops == 0) { /* nothing to write: no revision either */
-		if (rev)	       /* written only under the writer lock, which ch holds */
+	if (a->on_diff)
+		a->on_diff(a->arg, d);
+	if (a->dry_run || ch.nops == 0) { /* nothing to write: no revision either */
+		if (rev)		  /* written only under the writer lock, which ch holds */
 			*rev = s->revision;
 		change_abort(&ch);
 		return 0;
@@ -270,8 +278,10 @@ static int attempt(struct store *s, const char *source, Xdrop__V1__Rule *const *
 
 int store_rules_replace_source(struct store *s, const char *source, Xdrop__V1__Rule *const *rules,
 			       size_t n, bool dry_run, struct store_source_diff *diff,
-			       uint64_t *rev, size_t *err_index, struct store_error *err)
+			       store_diff_fn on_diff, void *arg, uint64_t *rev, size_t *err_index,
+			       struct store_error *err)
 {
+	const struct attempt_args a = {.dry_run = dry_run, .on_diff = on_diff, .arg = arg};
 	int rc = -EAGAIN;
 
 	memset(diff, 0, sizeof(*diff));
@@ -290,8 +300,7 @@ int store_rules_replace_source(struct store *s, const char *source, Xdrop__V1__R
 			    "cannot count the source's rules (see the controller's log)");
 		store_source_diff_free(diff);
 		/* room for some written meanwhile; more and the attempt is retried */
-		rc = attempt(s, source, rules, n, dry_run, (size_t)cnt + 64, diff, rev, err_index,
-			     err);
+		rc = attempt(s, source, rules, n, &a, (size_t)cnt + 64, diff, rev, err_index, err);
 	}
 	if (rc == -EAGAIN)
 		rc = set_err(err, STORE_BUSY, NULL, NULL,

@@ -269,6 +269,38 @@ static void test_empty_set_removes_source(void **state)
 	xdrop__v1__list_rules_response__free_unpacked(lst, NULL);
 }
 
+/* A resend with the same request id answers the first outcome (added, not unchanged) and
+ * writes nothing more. */
+static void test_request_id_replay(void **state)
+{
+	Xdrop__V1__Rule set[2] = {rule("10.56.0.1", "drop"), rule("10.56.0.2", "drop")};
+	Xdrop__V1__ReplaceSourceRequest req = XDROP__V1__REPLACE_SOURCE_REQUEST__INIT;
+	Xdrop__V1__Rule *ptrs[2] = {&set[0], &set[1]};
+	struct rpc_call_opts o = {.sz = sizeof(o), .request_id = "feed-g-refresh-1"};
+	ProtobufCMessage *out = NULL;
+	Xdrop__V1__ReplaceSourceReply *rep;
+	struct rpc_status st;
+	uint64_t r0 = revision();
+
+	req.source = "feed-g";
+	req.rules = ptrs;
+	req.n_rules = 2;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(
+		    rpc_client_call_opts(c.admin, RULES, "ReplaceSource", &req.base, &out, &st, &o),
+		    0);
+		rep = (Xdrop__V1__ReplaceSourceReply *)out;
+		assert_int_equal(rep->added, 2);
+		assert_int_equal(rep->unchanged, 0);
+		assert_int_equal(rep->n_to_add, 2);
+		assert_non_null(rep->sync);
+		assert_int_equal(rep->sync->revision, r0 + 1);
+		protobuf_c_message_free_unpacked(out, NULL);
+		out = NULL;
+	}
+	assert_int_equal(revision(), r0 + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +310,7 @@ int main(void)
 	    cmocka_unit_test(test_collision_with_other_source),
 	    cmocka_unit_test(test_failure_rolls_back),
 	    cmocka_unit_test(test_empty_set_removes_source),
+	    cmocka_unit_test(test_request_id_replay),
 	};
 
 	ctl_group(&c, 500);
