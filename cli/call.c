@@ -102,8 +102,8 @@ static int connect_upstream(struct ctl *c)
 /* Writes carry a request id: the controller answers a resend with the first outcome. */
 static bool is_write(const char *method)
 {
-	static const char *const writes[] = {"Create", "Update", "Delete", "BatchCreate",
-					     "BatchDelete"};
+	static const char *const writes[] = {"Create",	    "Update",	     "Delete",
+					     "BatchCreate", "ReplaceSource", "BatchDelete"};
 
 	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++)
 		if (!strcmp(method, writes[i]))

@@ -66,6 +66,7 @@ static int sub_list(struct ctl *c, const struct kind *k, const struct listopts *
 		rq.action = o->action ? o->action : "";
 		rq.sort = o->sort ? o->sort : "";
 		rq.order = o->order ? o->order : "";
+		rq.source = o->source ? o->source : "";
 		rc = ctl_call(c, k->svc, "List", &rq.base, &resp, 0);
 	} else {
 		wq.page = o->page;
@@ -202,8 +203,11 @@ static int sub_del(struct ctl *c, const struct kind *k, const struct listopts *o
 	ProtobufCMessage *resp = NULL;
 	int rc;
 
-	if (argc < 1)
-		return ctl_fail(CTL_EXIT_USAGE, "usage: %s del ID...", k->cmd);
+	if ((o->source || o->search) && !argc && k == &kind_rules)
+		return ctl_feed_delete(c, o); /* feeds.c */
+	if (argc < 1 || o->source || o->search || o->yes)
+		return ctl_fail(CTL_EXIT_USAGE,
+				"usage: %s del ID... | --source NAME | --search TEXT", k->cmd);
 	if (argc == 1) {
 		dq.id = argv[0];
 		rc = ctl_call(c, k->svc, "Delete", &dq.base, &resp, 0);
@@ -251,7 +255,24 @@ static int sub_import(struct ctl *c, const struct kind *k, const struct listopts
 	if (argc != 1)
 		return ctl_fail(CTL_EXIT_USAGE, "usage: %s import FILE|- [--format json|csv]",
 				k->cmd);
+	if (o->source)
+		return ctl_feed_import(c, o, argv[0], false); /* feeds.c */
+	if (o->on_conflict || o->dry_run)
+		return ctl_fail(CTL_EXIT_USAGE, "--on-conflict and --dry-run need --source NAME "
+						"(the feed the file's rules belong to)");
 	return ctl_import(c, k, argv[0], o->format);
+}
+
+/* rules sync-source NAME FILE: the feed made equal to the file (feeds.c). */
+static int sub_sync_source(struct ctl *c, const struct kind *k, const struct listopts *o, int argc,
+			   char **argv)
+{
+	struct listopts so = *o;
+
+	if (argc != 2)
+		return ctl_fail(CTL_EXIT_USAGE, "usage: rules sync-source NAME FILE [--dry-run]");
+	so.source = argv[0];
+	return ctl_feed_import(c, &so, argv[1], true);
 }
 
 static int sub_export(struct ctl *c, const struct kind *k, const struct listopts *o, int argc,
@@ -264,8 +285,9 @@ static int sub_export(struct ctl *c, const struct kind *k, const struct listopts
 }
 
 static const struct sub subs[] = {
-    {"list", sub_list}, {"get", sub_get}, {"add", sub_add},	  {"update", sub_update},
-    {"del", sub_del},	{"top", sub_top}, {"import", sub_import}, {"export", sub_export},
+    {"list", sub_list},	    {"get", sub_get},	    {"add", sub_add},
+    {"update", sub_update}, {"del", sub_del},	    {"top", sub_top},
+    {"import", sub_import}, {"export", sub_export}, {"sync-source", sub_sync_source},
 };
 
 /* Finds the subcommand (default list) and runs it; main has checked its options against

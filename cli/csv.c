@@ -5,6 +5,7 @@
  * validated by the same code; writing prints the export columns of a kind.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -91,61 +92,104 @@ static void csv_cell(FILE *f, const cJSON *v)
 	}
 }
 
-int ctl_csv_to_json(struct ctl *c, const struct kind *k, char *text, cJSON **out)
+/* "PATH:LINE" when the file is named, else "CSV line LINE": where a row's error is. */
+static void where_of(char *buf, size_t len, const char *path, int line)
 {
-	char *p = text, *head[64], *cells[64];
-	int nh = csv_record(&p, head, 64), line = 1;
-	cJSON *arr = cJSON_CreateArray();
+	if (path)
+		snprintf(buf, len, "%s:%d", path, line);
+	else
+		snprintf(buf, len, "CSV line %d", line);
+}
+
+/* Appends line to *lines (room doubled as needed). 0 or -1 when out of memory. */
+static int add_line(int **lines, size_t *n, size_t *cap, int line)
+{
+	if (!lines)
+		return 0;
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 256;
+		int *nl = realloc(*lines, nc * sizeof(**lines));
+
+		if (!nl)
+			return -1;
+		*lines = nl;
+		*cap = nc;
+	}
+	(*lines)[(*n)++] = line;
+	return 0;
+}
+
+/* One row's cells into a new object of arr. Returns CTL_EXIT_OK or an exit code. */
+static int csv_row(const struct kind *k, char **head, char **cells, int n, cJSON *arr,
+		   const char *where)
+{
 	struct json_error e = {0};
-	size_t total = 0;
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return ctl_fail(CTL_EXIT_FAIL, "out of memory");
+	}
+	for (int i = 0; i < n; i++)
+		if (cells[i][0] && ctl_field_add(o, k->item, head[i], cells[i], &e))
+			return ctl_json_fail(&e, where);
+	return CTL_EXIT_OK;
+}
+
+int ctl_csv_read(struct ctl *c, const struct kind *k, const char *path, char *text, cJSON **out,
+		 int **lines)
+{
+	char *p = text, *head[64], *cells[64], where[PATH_WHERE_MAX];
+	int nh = csv_record(&p, head, 64), line = 1, rc = CTL_EXIT_OK;
+	cJSON *arr = cJSON_CreateArray();
+	size_t total = 0, n_lines = 0, cap = 0;
 
 	*out = NULL;
+	if (lines)
+		*lines = NULL;
 	if (!arr)
 		return ctl_fail(CTL_EXIT_FAIL, "out of memory");
 	if (nh <= 0) {
 		cJSON_Delete(arr);
-		return ctl_fail(CTL_EXIT_INVALID,
-				"CSV: a header row naming the columns is required");
+		return ctl_fail(CTL_EXIT_INVALID, "%s%sa header row naming the columns is required",
+				path ? path : "CSV", ": ");
 	}
 	for (char *q = p; *q; q++)
 		total += *q == '\n';
-	while (*p) {
-		char where[64];
+	while (*p && !rc) {
 		int n = csv_record(&p, cells, 64);
-		cJSON *o;
 
 		line++;
-		if (n < 0) {
-			cJSON_Delete(arr);
-			return ctl_fail(CTL_EXIT_INVALID, "CSV line %d: unterminated quote", line);
-		}
-		if (n == 1 && !cells[0][0])
+		where_of(where, sizeof(where), path, line);
+		if (n < 0)
+			rc = ctl_fail(CTL_EXIT_INVALID, "%s: unterminated quote", where);
+		else if (n == 1 && !cells[0][0])
 			continue; /* blank line */
-		if (n != nh) {
-			cJSON_Delete(arr);
-			return ctl_fail(CTL_EXIT_INVALID,
-					"CSV line %d: %d cells, the header has %d", line, n, nh);
-		}
-		o = cJSON_CreateObject();
-		if (!o || !cJSON_AddItemToArray(arr, o)) {
-			cJSON_Delete(o);
-			cJSON_Delete(arr);
-			return ctl_fail(CTL_EXIT_FAIL, "out of memory");
-		}
-		for (int i = 0; i < n; i++) {
-			if (!cells[i][0])
-				continue;
-			if (ctl_field_add(o, k->item, head[i], cells[i], &e)) {
-				cJSON_Delete(arr);
-				snprintf(where, sizeof(where), "CSV line %d", line);
-				return ctl_json_fail(&e, where);
-			}
-		}
+		else if (n != nh)
+			rc = ctl_fail(CTL_EXIT_INVALID, "%s: %d cells, the header has %d", where, n,
+				      nh);
+		else if (add_line(lines, &n_lines, &cap, line))
+			rc = ctl_fail(CTL_EXIT_FAIL, "out of memory");
+		else
+			rc = csv_row(k, head, cells, n, arr, where);
 		if ((line & 1023) == 0)
 			ctl_progress(c, "reading", (size_t)line, total + 1);
 	}
+	if (rc) {
+		cJSON_Delete(arr);
+		if (lines) {
+			free(*lines);
+			*lines = NULL;
+		}
+		return rc;
+	}
 	*out = arr;
 	return CTL_EXIT_OK;
+}
+
+int ctl_csv_to_json(struct ctl *c, const struct kind *k, char *text, cJSON **out)
+{
+	return ctl_csv_read(c, k, NULL, text, out, NULL);
 }
 
 void ctl_csv_write(FILE *f, const char *const *columns, const cJSON *arr)

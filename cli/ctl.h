@@ -97,16 +97,22 @@ enum sub_opt {
 	SUB_VERDICT,
 	SUB_WINDOW,
 	SUB_NODE,
+	SUB_SOURCE,	 /* rules import, sync-source, del: the feed (a rule's source) */
+	SUB_ON_CONFLICT, /* rules import: skip | replace | fail */
+	SUB_DRY_RUN,	 /* rules import, sync-source: print the diff, change nothing */
+	SUB_YES,	 /* rules del --source/--search: no confirmation */
 };
 #define SUB(o) (1u << (o))
 
 struct listopts {
 	uint32_t page, limit;
 	char *search, *enabled, *action, *sort, *order, *format;
-	unsigned watch;		   /* seconds between samples; 0: print once */
-	char *by, *verdict, *node; /* top */
-	uint32_t window_s;	   /* top --window, in seconds; 0: the default */
-	unsigned given;		   /* SUB() bits of the options given */
+	unsigned watch;		    /* seconds between samples; 0: print once */
+	char *by, *verdict, *node;  /* top */
+	uint32_t window_s;	    /* top --window, in seconds; 0: the default */
+	char *source, *on_conflict; /* feeds (feeds.c) */
+	bool dry_run, yes;
+	unsigned given; /* SUB() bits of the options given */
 };
 
 /* Rules and whitelist entries: the two kinds that the rules and whitelist commands, import
@@ -297,6 +303,12 @@ int ctl_fields_object(char **argv, int argc, const ProtobufCMessageDescriptor *d
  * CTL_EXIT_OK and *out (cJSON_Delete) or an exit code. */
 int ctl_csv_to_json(struct ctl *c, const struct kind *k, char *text, cJSON **out);
 
+/* The same, errors naming "PATH:LINE" (path may be NULL: "CSV line N"); *lines (may be
+ * NULL) receives the file line of each object (free). */
+#define PATH_WHERE_MAX 320
+int ctl_csv_read(struct ctl *c, const struct kind *k, const char *path, char *text, cJSON **out,
+		 int **lines);
+
 /* Writes the objects of arr as CSV with a header row of columns (NULL-terminated). */
 void ctl_csv_write(FILE *f, const char *const *columns, const cJSON *arr);
 
@@ -306,8 +318,28 @@ void ctl_csv_write(FILE *f, const char *const *columns, const cJSON *arr);
  * (format, or by the file name when NULL), in atomic batches. Returns an exit code. */
 int ctl_import(struct ctl *c, const struct kind *k, const char *path, const char *format);
 
+/* The whole file at path ("-": stdin) into *out (NUL-terminated, free) and *len. */
+int ctl_read_file(const char *path, char **out, size_t *len);
+/* True when the file is CSV: format, else a name ending in .csv. */
+bool ctl_is_csv(const char *path, const char *format);
+
 /* `rules export` / `whitelist export` to path (NULL or "-": stdout). Returns an exit code. */
 int ctl_export(struct ctl *c, const struct kind *k, const char *path, const char *format);
+
+/* ---- feeds.c: a rule's source as a feed ---- */
+
+/* Where item i of a file is, for errors: a CSV file's "PATH:LINE" with no field prefix
+ * (lines: the file line of each item), else "PATH" with the prefix "LIST[i]". */
+void ctl_item_where(const char *path, const int *lines, size_t i, const char *list, char *prefix,
+		    size_t plen, char *where, size_t wlen);
+/* Checks a converted item as the servers will (lib/rulepb), so that a file's error names
+ * its line. 0, or -EINVAL with *e naming prefix.field. */
+int ctl_check_item(const void *msg, const char *prefix, struct json_error *e);
+/* rules import FILE --source NAME (--on-conflict, --dry-run) and rules sync-source NAME
+ * FILE: the feed's rules changed in one ReplaceSource. Returns an exit code. */
+int ctl_feed_import(struct ctl *c, const struct listopts *o, const char *path, bool sync);
+/* rules del --source NAME | --search TEXT, with a count and a confirmation. */
+int ctl_feed_delete(struct ctl *c, const struct listopts *o);
 
 /* ---- the command groups: argv[0..argc) are the words after the command ---- */
 

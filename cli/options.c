@@ -79,6 +79,15 @@ const struct ctl_opt ctl_opts[] = {
      "of the dropped (default) or the passed traffic"},
     {"window", 0, REQ, SUBV(SUB_WINDOW), "10s|1m|5m", "over this window (default 10s)"},
     {"node", 0, REQ, SUBV(SUB_NODE), "ID", "one node's figures instead of the cluster's"},
+    {"source", 0, REQ, SUBV(SUB_SOURCE), "NAME",
+     "the feed: rules whose source is NAME (list: only those; import: the\n"
+     "file's rules join it; del: delete all of them)"},
+    {"on-conflict", 0, REQ, SUBV(SUB_ON_CONFLICT), "skip|replace|fail",
+     "import --source: a rule whose match exists already is skipped, replaces\n"
+     "the existing one, or fails the whole import (default fail)"},
+    {"dry-run", 0, NOARG, SUBV(SUB_DRY_RUN), NULL,
+     "print the diff (to add, to update, to remove, unchanged), change nothing"},
+    {"yes", 0, NOARG, SUBV(SUB_YES), NULL, "delete without asking for confirmation"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -271,6 +280,18 @@ static int apply_opt(struct ctl *c, struct listopts *o, int ch, char *arg)
 		break;
 	case SUB_OPT_VAL + SUB_WINDOW:
 		rc = parse_window(arg, &o->window_s);
+		break;
+	case SUB_OPT_VAL + SUB_SOURCE:
+		o->source = arg;
+		break;
+	case SUB_OPT_VAL + SUB_ON_CONFLICT:
+		o->on_conflict = arg;
+		break;
+	case SUB_OPT_VAL + SUB_DRY_RUN:
+		o->dry_run = true;
+		break;
+	case SUB_OPT_VAL + SUB_YES:
+		o->yes = true;
 		break;
 	case SUB_OPT_VAL + SUB_NODE:
 		o->node = arg;

@@ -17,7 +17,7 @@
 #include "clock.h"
 #include "ctl.h"
 
-static int read_all(const char *path, char **out, size_t *len)
+int ctl_read_file(const char *path, char **out, size_t *len)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
 	size_t cap = 1 << 16, n = 0;
@@ -68,7 +68,7 @@ out:
 	return rc;
 }
 
-static bool is_csv(const char *path, const char *format)
+bool ctl_is_csv(const char *path, const char *format)
 {
 	size_t l = path ? strlen(path) : 0;
 
@@ -165,16 +165,17 @@ int ctl_import(struct ctl *c, const struct kind *k, const char *path, const char
 	void **msgs = NULL;
 	size_t n = 0, total, len = 0;
 	char *text = NULL;
+	int *lines = NULL; /* CSV: the file line of each item */
 	int64_t t0;
 	int rc;
 
 	if (format && strcmp(format, "json") && strcmp(format, "csv"))
 		return ctl_fail(CTL_EXIT_USAGE, "--format: json or csv");
-	rc = read_all(path, &text, &len);
+	rc = ctl_read_file(path, &text, &len);
 	if (rc)
 		return rc;
-	if (is_csv(path, format)) {
-		rc = ctl_csv_to_json(c, k, text, &doc);
+	if (ctl_is_csv(path, format)) {
+		rc = ctl_csv_read(c, k, path, text, &doc, &lines);
 		if (rc)
 			goto out;
 	} else if (json_parse(text, len, &doc, &e)) {
@@ -201,16 +202,20 @@ int ctl_import(struct ctl *c, const struct kind *k, const char *path, const char
 	}
 	cJSON_ArrayForEach(it, items)
 	{
-		char prefix[48];
+		char prefix[48], where[PATH_WHERE_MAX];
 		int err;
 
-		snprintf(prefix, sizeof(prefix), "%s[%zu]", k->list, n);
+		ctl_item_where(path, lines, n, k->list, prefix, sizeof(prefix), where,
+			       sizeof(where));
 		err = k == &kind_rules
 			  ? json_to_rule(it, prefix, (Xdrop__V1__Rule **)&msgs[n], NULL, NULL, &e)
 			  : json_to_wl(it, prefix, (Xdrop__V1__WhitelistEntry **)&msgs[n], &e);
+		if (!err)
+			err = ctl_check_item(msgs[n], prefix, &e);
 		if (err) {
 			rc = err == -ENOMEM ? ctl_fail(CTL_EXIT_FAIL, "out of memory")
-					    : ctl_json_fail(&e, path);
+					    : ctl_json_fail(&e, where);
+			n += msgs[n] != NULL;
 			goto out;
 		}
 		if (k == &kind_rules && !*((Xdrop__V1__Rule *)msgs[n])->source)
@@ -241,6 +246,7 @@ out:
 		ctl_msg_free(msgs[i]);
 	}
 	free(msgs);
+	free(lines);
 	ctl_msg_free(resp);
 	cJSON_Delete(doc);
 	free(text);
@@ -310,7 +316,7 @@ int ctl_export(struct ctl *c, const struct kind *k, const char *path, const char
 		rc = ctl_fail(CTL_EXIT_FAIL, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (is_csv(path, format)) {
+	if (ctl_is_csv(path, format)) {
 		ctl_csv_write(f, k->columns, arr);
 	} else {
 		cJSON *doc = cJSON_CreateObject();

@@ -55,7 +55,7 @@
  * are refused unless its row names them) and one in its group's dispatch.
  */
 const struct ctl_cmd ctl_cmds[] = {
-    {"rules", "list", "", LIST_OPTS | SUB(SUB_ENABLED) | SUB(SUB_ACTION),
+    {"rules", "list", "", LIST_OPTS | SUB(SUB_ENABLED) | SUB(SUB_ACTION) | SUB(SUB_SOURCE),
      "list rules with their counters (the default subcommand)",
      "MATCHES, DROPS and BYTES are summed over the nodes (frame lengths as XDP\n"
      "sees them); the last column says \"stale, as of HH:MM:SS\" when a node's\n"
@@ -68,10 +68,23 @@ const struct ctl_cmd ctl_cmds[] = {
 		 "Example: xdropctl rules add src_cidr=198.51.100.0/24 protocol=tcp dst_port=80\n"
 		 "         action=drop name=bad-net\n"},
     {"rules", "update", "ID FIELD=VALUE...", 0, "change only the fields given", FIELDS_TEXT},
-    {"rules", "del", "ID...", 0, "delete rules (several ids: all or none)", NULL},
+    {"rules", "del", "ID... | --source NAME | --search TEXT",
+     SUB(SUB_SOURCE) | SUB(SUB_SEARCH) | SUB(SUB_YES), "delete rules (several ids: all or none)",
+     "With --source NAME or --search TEXT: every rule of a feed, or matching TEXT, in\n"
+     "one change; prints the count and asks y/N on a terminal (refused without one\n"
+     "unless --yes).\n"},
     {"rules", "top", "", SUB(SUB_LIMIT), "rules by drop rate", NULL},
-    {"rules", "import", "FILE|-", SUB(SUB_FORMAT), "add the rules of a JSON or CSV file",
-     IMPORT_TEXT},
+    {"rules", "import", "FILE|-",
+     SUB(SUB_FORMAT) | SUB(SUB_SOURCE) | SUB(SUB_ON_CONFLICT) | SUB(SUB_DRY_RUN),
+     "add the rules of a JSON or CSV file",
+     IMPORT_TEXT "With --source NAME the file's rules join feed NAME in one change; a rule\n"
+		 "whose match exists already is skipped, replaces the existing one, or fails\n"
+		 "the whole import (--on-conflict, default fail); --dry-run prints the diff.\n"},
+    {"rules", "sync-source", "NAME FILE", SUB(SUB_FORMAT) | SUB(SUB_DRY_RUN),
+     "make the rules of feed NAME equal to the file",
+     "One change: rules equal to one of the feed's keep their ids, the feed's rules not\n"
+     "in the file are deleted, the others added; --dry-run prints the diff (to add, to\n"
+     "update, to remove, unchanged) and changes nothing.\n"},
     {"rules", "export", "[FILE|-]", SUB(SUB_FORMAT), "write every rule as JSON or CSV",
      EXPORT_TEXT},
     {"whitelist", "list", "", LIST_OPTS, "list whitelist entries with their hits",

@@ -126,6 +126,10 @@ int api_logout(struct http_request *rq, struct http_reply *rp);
 int api_auth_check(struct http_request *rq, struct http_reply *rp);
 int api_stats(struct http_request *rq, struct http_reply *rp);
 int api_keys_create(struct http_request *rq, struct http_reply *rp);
+/* PUT /api/v1/sources/:id/rules (api_source.c): RuleService.ReplaceSource of the body's
+ * set {"rules": [...], "dry_run": bool} (or a bare array) for source :id; answers the
+ * reply's fields plus "success". */
+int api_sync_source(struct http_request *rq, struct http_reply *rp);
 /* GET /api/v1/top and /api/v1/nodes/:id/top (api_top.c): by, verdict, window, limit and
  * (cluster route only) node, each checked (400 naming it, unknown ones too); answers the
  * TopTalkersReply's fields plus "count" (its talkers). */

@@ -76,6 +76,7 @@ static const struct api_query rule_query[] = {
     {"order", 0, 0, 0, orders},
     {"enabled", 0, 0, 0, bools},
     {"action", 0, 0, 0, actions},
+    {"source", 0, 0, 0, NULL},
     {NULL, 0, 0, 0, NULL},
 };
 static const struct api_query wl_query[] = {

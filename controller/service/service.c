@@ -21,10 +21,10 @@ static bool is_write(const ProtobufCServiceDescriptor *svc, const char *method)
 {
 	static const struct {
 		const ProtobufCServiceDescriptor *svc;
-		const char *const methods[6];
+		const char *const methods[7];
 	} writes[] = {
 	    {&xdrop__v1__rule_service__descriptor,
-	     {"Create", "Update", "Delete", "BatchCreate", "BatchDelete"}},
+	     {"Create", "Update", "Delete", "BatchCreate", "BatchDelete", "ReplaceSource"}},
 	    {&xdrop__v1__whitelist_service__descriptor,
 	     {"Create", "Delete", "BatchCreate", "BatchDelete"}},
 	    {&xdrop__v1__node_service__descriptor, {"Create", "Update", "Delete"}},
@@ -72,6 +72,7 @@ int service_register(struct service **out, struct rpc_server *srv, const struct 
 	    {&xdrop__v1__rule_service__descriptor, "BatchCreate", coll_batch_create, STORE_RULES},
 	    {&xdrop__v1__rule_service__descriptor, "BatchDelete", coll_batch_delete, STORE_RULES},
 	    {&xdrop__v1__rule_service__descriptor, "Top", rule_top, -1},
+	    {&xdrop__v1__rule_service__descriptor, "ReplaceSource", rule_replace_source, -1},
 	    {&xdrop__v1__whitelist_service__descriptor, "List", coll_list, STORE_WHITELIST},
 	    {&xdrop__v1__whitelist_service__descriptor, "Get", coll_get, STORE_WHITELIST},
 	    {&xdrop__v1__whitelist_service__descriptor, "Create", coll_create, STORE_WHITELIST},

@@ -149,7 +149,8 @@ SVC_HANDLER(coll_list)
 				.search = pbf_str(r, "search"),
 				.sort = pbf_str(r, "sort"),
 				.enabled = -1,
-				.action = pbf_str(r, "action")};
+				.action = pbf_str(r, "action"),
+				.source = pbf_str(r, "source")};
 	const char *enabled = pbf_str(r, "enabled");
 	void **v = NULL;
 	size_t n = 0;

@@ -18,7 +18,7 @@
 #include "rulepb.h"
 #include "service.h"
 
-#define SERVICE_WRITES 14 /* methods is_write() lists */
+#define SERVICE_WRITES 15 /* methods is_write() lists */
 
 #define REQ(type, r)  const type *req = (const type *)(r)
 #define RESP(type, r) type *resp = (type *)(r)
@@ -98,6 +98,7 @@ SVC_HANDLER(coll_delete);
 SVC_HANDLER(coll_batch_create);
 SVC_HANDLER(coll_batch_delete);
 SVC_HANDLER(rule_top);
+SVC_HANDLER(rule_replace_source);
 SVC_HANDLER(node_list);
 SVC_HANDLER(node_get);
 SVC_HANDLER(node_create);

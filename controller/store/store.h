@@ -172,6 +172,45 @@ int store_replace(struct store *s, enum store_kind k, const void *item, uint64_t
 int store_delete(struct store *s, enum store_kind k, const char *const *ids, size_t n,
 		 uint64_t *rev, size_t *err_index, struct store_error *err);
 
+/* What a source replace does to each rule of the set (store_rules_replace_source). */
+enum store_fate {
+	STORE_FATE_ADD,	      /* new: inserted with its own id */
+	STORE_FATE_UPDATE,    /* same match as one of the source's, other content: updated */
+	STORE_FATE_UNCHANGED, /* same match and content as one of the source's: untouched */
+};
+
+/* The diff of a source replace; free with store_source_diff_free. */
+struct store_source_diff {
+	enum store_fate *fate; /* per rule of the set (n) */
+	Xdrop__V1__Rule *
+	    *kept; /* per rule: the stored rule it keeps (UPDATE, UNCHANGED), or NULL */
+	Xdrop__V1__Rule **removed; /* the source's rules not in the set, as stored */
+	size_t n, n_removed;
+	size_t added, updated, unchanged;
+	Xdrop__V1__Rule **old; /* every stored rule of the source (owns kept and removed) */
+	size_t n_old;
+};
+
+/*
+ * Makes the rules of source equal to rules[0..n) (n <= XDROP_STORE_MAX_BATCH; 0 removes
+ * them all) as ONE change: the source's rules not in the set are deleted, rules of the set
+ * whose match equals one of the source's keep its id (and created_at: the caller's rules
+ * are modified to say so: id and created_at), the others are inserted. Each rule must be
+ * prepared as for store_add and carry source. Errors name "rules[i]" (the set's index): a
+ * rule invalid, a match given twice, or a match held by a rule of another source
+ * (STORE_EXISTS naming it). dry_run: the same checks and diff, then a rollback (no
+ * revision). on_diff (may be NULL) sees the diff before the commit. Returns 0 with *diff (the
+ * caller's) and *rev (unchanged on a dry run), or -errno with *err and *err_index.
+ */
+/* Called with the complete diff right before the change commits (or is rolled back on a dry
+ * run): a reply recorded with the change (controller/idempotency.c) must be whole then. */
+typedef void (*store_diff_fn)(void *arg, const struct store_source_diff *d);
+int store_rules_replace_source(struct store *s, const char *source, Xdrop__V1__Rule *const *rules,
+			       size_t n, bool dry_run, struct store_source_diff *diff,
+			       store_diff_fn on_diff, void *arg, uint64_t *rev, size_t *err_index,
+			       struct store_error *err);
+void store_source_diff_free(struct store_source_diff *d);
+
 /* Deletes the rules whose 0 < expires_at <= now as one change. *count (may be 0) and *rev.
  * Returns 0, -EBUSY (the database is locked elsewhere), -EIO or -ENOMEM. */
 int store_rules_expire(struct store *s, int64_t now, size_t *count, uint64_t *rev);
@@ -188,6 +227,7 @@ struct store_query {
 	bool desc;
 	int enabled;	    /* -1 any, 0, 1 (rules only) */
 	const char *action; /* NULL/"" = any (rules only) */
+	const char *source; /* NULL/"" = any, else exactly this source (rules only) */
 };
 
 /* True when items of kind k can be sorted by field (NULL and "" are the default). */

@@ -52,7 +52,7 @@ static const char SQL_WL_DELETE[] = "DELETE FROM whitelist WHERE id = ?1";
 #define RULE_WHERE                                                                                 \
 	" WHERE (?1 = '' OR instr(lower(name || ' ' || comment || ' ' || src || ' ' || dst"        \
 	" || ' ' || id), lower(?1)) > 0) AND (?2 < 0 OR enabled = ?2)"                             \
-	" AND (?3 = '' OR action = ?3) AND ?4 = ?4"
+	" AND (?3 = '' OR action = ?3) AND ?4 = ?4 AND (?8 = '' OR source = ?8)"
 static const char SQL_RULE_LIST[] =
     "SELECT pb FROM rules" RULE_WHERE " ORDER BY CASE WHEN ?4 THEN NULL ELSE " RULE_SORT_EXPR
     " END ASC, CASE WHEN ?4 THEN " RULE_SORT_EXPR " END DESC, created_at, id LIMIT ?6 OFFSET ?7";
@@ -65,7 +65,7 @@ static const char SQL_RULE_COUNT[] = "SELECT count(*) FROM rules" RULE_WHERE " A
 	" WHEN 'protocol' THEN protocol WHEN 'comment' THEN comment ELSE created_at END"
 #define WL_WHERE                                                                                   \
 	" WHERE (?1 = '' OR instr(lower(name || ' ' || comment || ' ' || src || ' ' || dst"        \
-	" || ' ' || id), lower(?1)) > 0) AND ?2 = ?2 AND ?3 = ?3 AND ?4 = ?4"
+	" || ' ' || id), lower(?1)) > 0) AND ?2 = ?2 AND ?3 = ?3 AND ?4 = ?4 AND ?8 = ?8"
 static const char SQL_WL_LIST[] =
     "SELECT pb FROM whitelist" WL_WHERE " ORDER BY CASE WHEN ?4 THEN NULL ELSE " WL_SORT_EXPR
     " END ASC, CASE WHEN ?4 THEN " WL_SORT_EXPR " END DESC, created_at, id LIMIT ?6 OFFSET ?7";
@@ -302,6 +302,22 @@ static int check_item(const ProtobufCMessage *m, const char *prefix, struct stor
 	return 0;
 }
 
+int store_coll_key(const ProtobufCMessage *m, const char *prefix, char mk[MATCH_KEY_SZ],
+		   struct store_error *err)
+{
+	struct rule_error rerr = {0};
+	struct rule_spec spec;
+	int rc = check_item(m, prefix, err);
+
+	if (rc < 0)
+		return rc;
+	if (rulepb_to_spec(m, &spec, &rerr) < 0 || rule_refuse_match_all(&spec, &rerr) < 0)
+		return set_err(err, STORE_INVALID, prefix, rerr.field, "%s",
+			       rerr.reason ? rerr.reason : "invalid");
+	rulepb_match_key(&spec, mk, MATCH_KEY_SZ);
+	return 0;
+}
+
 /* Writes m's row with sql (insert or update): id, match key, columns, digest, packed. */
 static int write_row(struct conn *c, const struct store_coll *k, const char *sql,
 		     const ProtobufCMessage *m, const char *mk, const uint8_t *digest)
@@ -336,25 +352,19 @@ static int write_row(struct conn *c, const struct store_coll *k, const char *sql
  * writes its row with sql (insert or update), recording the upsert in ch. self: the id
  * being replaced (duplicates of itself are fine), NULL for inserts.
  */
-static int put_item(struct change *ch, enum store_kind kind, ProtobufCMessage *m, const char *sql,
-		    const char *self, const char *prefix, struct store_error *err)
+int store_coll_put(struct change *ch, enum store_kind kind, ProtobufCMessage *m, const char *sql,
+		   const char *self, const char *prefix, struct store_error *err)
 {
 	const struct store_coll *k = &store_colls[kind];
 	struct conn *c = &ch->s->w;
 	char mk[MATCH_KEY_SZ], dup[XDROP_STORE_MAX_ID + 1];
 	uint8_t digest[RULEHASH_LEN], old[RULEHASH_LEN];
 	const char *id = field_str(m, "id");
-	struct rule_error rerr = {0};
-	struct rule_spec spec;
 	int rc;
 
-	rc = check_item(m, prefix, err);
+	rc = store_coll_key(m, prefix, mk, err);
 	if (rc < 0)
 		return rc;
-	if (rulepb_to_spec(m, &spec, &rerr) < 0 || rule_refuse_match_all(&spec, &rerr) < 0)
-		return set_err(err, STORE_INVALID, prefix, rerr.field, "%s",
-			       rerr.reason ? rerr.reason : "invalid");
-	rulepb_match_key(&spec, mk, sizeof(mk));
 	rc = find_dup(c, k->sql_by_key, mk, self, dup);
 	if (rc < 0)
 		return rc;
@@ -392,7 +402,7 @@ static void prefix_of(char *buf, size_t len, const char *prefix, size_t i, size_
 }
 
 /* Item i of ch's copies: a shallow copy of m without its counters (never stored). */
-static ProtobufCMessage *copy_item(struct change *ch, size_t i, const ProtobufCMessage *m)
+ProtobufCMessage *store_coll_copy(struct change *ch, size_t i, const ProtobufCMessage *m)
 {
 	size_t size = m->descriptor->sizeof_message;
 	ProtobufCMessage *c = (ProtobufCMessage *)((char *)ch->items + i * size);
@@ -406,7 +416,7 @@ static ProtobufCMessage *copy_item(struct change *ch, size_t i, const ProtobufCM
 }
 
 /* A failed op: the database's own failures become the generic write error. */
-static int op_fail(struct change *ch, int rc, size_t i, size_t *err_index, struct store_error *err)
+int store_coll_fail(struct change *ch, int rc, size_t i, size_t *err_index, struct store_error *err)
 {
 	if (err_index)
 		*err_index = i;
@@ -417,7 +427,7 @@ static int op_fail(struct change *ch, int rc, size_t i, size_t *err_index, struc
 }
 
 /* Commits ch; a failed commit becomes the generic commit error. */
-static int commit(struct change *ch, uint64_t *rev, struct store_error *err)
+int store_coll_commit(struct change *ch, uint64_t *rev, struct store_error *err)
 {
 	int rc = change_commit(ch, rev);
 
@@ -442,12 +452,12 @@ int store_add(struct store *s, enum store_kind kind, void *const *items, size_t 
 		return begin_fail(s, rc, err);
 	for (size_t i = 0; i < n; i++) {
 		prefix_of(pfx, sizeof(pfx), prefix, i, n);
-		rc =
-		    put_item(&ch, kind, copy_item(&ch, i, items[i]), k->sql_insert, NULL, pfx, err);
+		rc = store_coll_put(&ch, kind, store_coll_copy(&ch, i, items[i]), k->sql_insert,
+				    NULL, pfx, err);
 		if (rc < 0)
-			return op_fail(&ch, rc, i, err_index, err);
+			return store_coll_fail(&ch, rc, i, err_index, err);
 	}
-	return commit(&ch, rev, err);
+	return store_coll_commit(&ch, rev, err);
 }
 
 int store_replace(struct store *s, enum store_kind kind, const void *item, uint64_t *rev,
@@ -464,16 +474,16 @@ int store_replace(struct store *s, enum store_kind kind, const void *item, uint6
 	rc = change_begin(s, &ch, 1);
 	if (rc < 0)
 		return begin_fail(s, rc, err);
-	rc = put_item(&ch, kind, copy_item(&ch, 0, m), k->sql_update, field_str(m, "id"), k->item,
-		      err);
+	rc = store_coll_put(&ch, kind, store_coll_copy(&ch, 0, m), k->sql_update,
+			    field_str(m, "id"), k->item, err);
 	if (rc < 0)
-		return op_fail(&ch, rc, 0, NULL, err);
-	return commit(&ch, rev, err);
+		return store_coll_fail(&ch, rc, 0, NULL, err);
+	return store_coll_commit(&ch, rev, err);
 }
 
 /* Deletes id of kind kind within ch. */
-static int del_entry(struct change *ch, enum store_kind kind, const char *id, const char *field,
-		     struct store_error *err)
+int store_coll_del(struct change *ch, enum store_kind kind, const char *id, const char *field,
+		   struct store_error *err)
 {
 	const struct store_coll *k = &store_colls[kind];
 	uint8_t digest[RULEHASH_LEN];
@@ -517,11 +527,11 @@ int store_delete(struct store *s, enum store_kind kind, const char *const *ids, 
 			snprintf(field, sizeof(field), "id");
 		else
 			snprintf(field, sizeof(field), "ids[%zu]", i);
-		rc = del_entry(&ch, kind, ids[i], field, err);
+		rc = store_coll_del(&ch, kind, ids[i], field, err);
 		if (rc < 0)
-			return op_fail(&ch, rc, i, err_index, err);
+			return store_coll_fail(&ch, rc, i, err_index, err);
 	}
-	return commit(&ch, rev, err);
+	return store_coll_commit(&ch, rev, err);
 }
 
 /* ---- expiry ------------------------------------------------------------------------------- */
@@ -586,7 +596,7 @@ int store_rules_expire(struct store *s, int64_t now, size_t *count, uint64_t *re
 		return rc;
 	}
 	for (size_t i = 0; i < ch.nstrs; i++) {
-		rc = del_entry(&ch, STORE_RULES, ch.strs[i], "id", NULL);
+		rc = store_coll_del(&ch, STORE_RULES, ch.strs[i], "id", NULL);
 		if (rc < 0) {
 			change_abort(&ch);
 			return rc;

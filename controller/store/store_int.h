@@ -167,6 +167,26 @@ size_t store_coll_max_size(void);
 /* Sums the stored digests of kind k into h and counts them into *n. 0 or -EIO. */
 int store_coll_sum(struct conn *c, enum store_kind k, struct rulehash *h, uint64_t *n);
 
+/* The generic writes of store_coll.c, shared with store_source.c (same contracts there). */
+/* Checks m as every write does (store limits, lib/rulepb, not match-all) and writes its
+ * match key into mk. 0, or -errno with *err naming prefix.field. */
+int store_coll_key(const ProtobufCMessage *m, const char *prefix, char mk[MATCH_KEY_SZ],
+		   struct store_error *err);
+/* Validates m (a copy from store_coll_copy) and writes its row with sql (insert or
+ * update; self: the id updated, NULL for inserts), recording the upsert in ch. */
+int store_coll_put(struct change *ch, enum store_kind kind, ProtobufCMessage *m, const char *sql,
+		   const char *self, const char *prefix, struct store_error *err);
+/* Item i of ch's copies: a shallow copy of m without its counters. */
+ProtobufCMessage *store_coll_copy(struct change *ch, size_t i, const ProtobufCMessage *m);
+/* Deletes id within ch (STORE_NOT_FOUND naming field when absent). */
+int store_coll_del(struct change *ch, enum store_kind kind, const char *id, const char *field,
+		   struct store_error *err);
+/* Aborts ch after op i failed with rc (database failures become the generic error). */
+int store_coll_fail(struct change *ch, int rc, size_t i, size_t *err_index,
+		    struct store_error *err);
+/* Commits ch (a failed commit becomes the generic commit error). */
+int store_coll_commit(struct change *ch, uint64_t *rev, struct store_error *err);
+
 /* ---- store_open.c ------------------------------------------------------------------------- */
 
 extern const char SQL_REV_GET[];

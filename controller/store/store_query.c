@@ -63,6 +63,7 @@ static void bind_query(sqlite3_stmt *st, const struct store_query *q, bool with_
 	bind_text(st, 3, q->action);
 	sqlite3_bind_int(st, 4, q->desc);
 	bind_text(st, 5, q->sort);
+	bind_text(st, 8, q->source);
 	if (with_page) {
 		sqlite3_bind_int64(st, 6, limit);
 		sqlite3_bind_int64(st, 7, (sqlite3_int64)(page - 1) * limit);

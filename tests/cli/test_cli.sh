@@ -232,7 +232,7 @@ check "help nodes add names id= (and name=, address=, comment=)" \
 ctl rules --help >"$TMP/out"
 check "rules --help: the rules group only (each subcommand, none of the other groups)" \
 	bash -c "grep -q '^usage: xdropctl rules SUBCOMMAND' '$TMP/out' &&
-		for s in list get add update del top import export; do
+		for s in list get add update del top import sync-source export; do
 			grep -q \"^  xdropctl rules \$s\" '$TMP/out' || exit 1; done &&
 		! grep -q 'xdropctl nodes\|xdropctl keys' '$TMP/out'"
 check "help whitelist list: no --enabled or --action (the whitelist has neither)" \
@@ -376,7 +376,7 @@ if command -v zsh >/dev/null; then
 	check "zsh: xdropctl <TAB> offers the commands" \
 		bash -c "grep -q '^rules whitelist stats top nodes keys' <<<'$(zcomplete xdropctl '')'"
 	expect_eq "zsh: xdropctl -u URL rules <TAB> offers its subcommands" \
-		"$(zcomplete xdropctl -u ipc:///x rules '')" "list get add update del top import export "
+		"$(zcomplete xdropctl -u ipc:///x rules '')" "list get add update del top import sync-source export "
 	expect_eq "zsh: xdropctl -o <TAB> offers the formats" "$(zcomplete xdropctl -o '')" \
 		"table wide json csv "
 	check "zsh: xdropctl top --<TAB> offers top's options" \

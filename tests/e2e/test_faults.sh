@@ -188,6 +188,30 @@ ids=$(python3 -c 'import json,sys; print(json.dumps({"ids": [r["id"] for r in js
 rest DELETE /rules/batch "$ids"
 expect_eq "A5a: the batch deleted ($(jq_out .deleted))" "$CODE" 200
 check "A5a: then n3 converges again" converged 15 n1 n2 n3
+# A5c: a feed refreshed with PUT /sources/:name/rules on n3 (room for 64): the delta holds
+# only the diff, so a refresh needs room for its new matches only (old and new entries
+# coexist during the switch): F rules then F - N shared + N new fit in the room left, F
+# all new (2F in flight) do not.
+feed() { python3 -c 'import json,sys; print(json.dumps({"rules": [{"dst_ip": "10.96.0.%d" % i, "action": "drop"} for i in range(int(sys.argv[1]), int(sys.argv[2]))]}))' "$1" "$2"; }
+rest GET /stats
+room=$((64 - $(jq_out .rules)))
+F=$((room * 3 / 4)) N=$((room - room * 3 / 4))
+diag "A5c: n3 has room for $room more rules: a feed of $F, refreshed with $N new, then $F new"
+rest PUT /sources/feed-a5/rules "$(feed 0 "$F")"
+check "A5c: a $F-rule feed applies on n1, n2 and n3 ($CODE)" waitrev 10000 "$(jq_out .sync.revision)" n1 n2 n3
+rest PUT /sources/feed-a5/rules "$(feed "$N" $((F + N)))"
+expect_eq "A5c: a refresh sharing $((F - N)) rules: $N added, $N removed" \
+	"$(jq_out '"\(.added) \(.removed) \(.unchanged)"')" "$N $N $((F - N))"
+check "A5c: it applies on n3 too ($F + $N in flight fit)" waitrev 10000 "$(jq_out .sync.revision)" n1 n2 n3
+n3_rev=$(agent_info n3 revision)
+refusals=$(grep -ci "capacity" "$TMP/n3.log")
+rest PUT /sources/feed-a5/rules "$(feed 100 $((100 + F)))"
+check "A5c: an all-new refresh of $F applies on n1 and n2" waitrev 10000 "$(jq_out .sync.revision)" n1 n2
+wait_until 20 bash -c "[ \$(grep -ci capacity '$TMP/n3.log') -gt $refusals ]"
+expect_eq "A5c: n3 refuses it ($F + $F in flight > $room) and keeps its revision" \
+	"$(agent_info n3 revision)" "$n3_rev"
+rest PUT /sources/feed-a5/rules '{"rules": []}'
+check "A5c: the feed deleted ($(jq_out .removed) rules), n3 converges again" converged 15 n1 n2 n3
 agent_kill n3 TERM
 timeout 30 nsenter --net="/run/netns/$NS-n3" "$AGENT_BIN" --config "$TMP/n3.yaml" --detach >/dev/null 2>&1
 rest DELETE /nodes/n3

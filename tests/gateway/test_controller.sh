@@ -193,6 +193,25 @@ for id in $(python3 -c 'import json,sys; print(" ".join(r["id"] for r in json.lo
 	req DELETE "/api/v1/rules/$id"
 done
 
+# ---- a feed: PUT /api/v1/sources/:name/rules (RuleService.ReplaceSource) ----
+req PUT /api/v1/sources/web-feed/rules '{"rules": [{"src_ip": "10.78.0.1", "action": "drop"}, {"src_ip": "10.78.0.2", "action": "drop"}]}'
+expect 200 - "feed: PUT sources/:name/rules answers 200"
+check "feed: 2 added, the rules of the reply carry the source" \
+	bash -c "[ \"$(jget '["added"]')\" = 2 ] && [ \"$(jget '["to_add"][0]["source"]')\" = web-feed ]"
+req GET "/api/v1/rules?source=web-feed"
+check "feed: GET /api/v1/rules?source= lists the feed's 2 rules" \
+	bash -c "[ $CODE = 200 ] && [ \"$(jget '["pagination"]["total"]')\" = 2 ]"
+req PUT /api/v1/sources/web-feed/rules '{"rules": [{"src_ip": "10.78.0.1", "action": "drop"}], "dry_run": true}'
+check "feed: a dry run reports 1 removed, 1 unchanged, dry_run true" \
+	bash -c "[ $CODE = 200 ] && [ \"$(jget '["removed"]'),$(jget '["unchanged"]'),$(jget '["dry_run"]')\" = 1,1,True ]"
+req GET "/api/v1/rules?source=web-feed"
+expect_eq "feed: the dry run wrote nothing" "$(jget '["pagination"]["total"]')" 2
+req PUT /api/v1/sources/web-feed/rules '[{"src_ip": "10.78.0.1", "action": "drop"}, {"src_ip": "10.78.0.300", "action": "drop"}]'
+expect 400 "rules[1].src_ip" "feed: an invalid rule is refused naming rules[1].src_ip"
+req PUT /api/v1/sources/web-feed/rules '{"rules": []}'
+check "feed: an empty set removes the feed's rules" \
+	bash -c "[ $CODE = 200 ] && [ \"$(jget '["removed"]')\" = 2 ]"
+
 # ---- xdropctl: exit codes ----
 "$CTL_BIN" -q rules add dst_ip=10.0.0.300 action=drop 2>/dev/null
 check "xdropctl: invalid input exits 3" [ $? = 3 ]

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+/*
+ * service_source: RuleService.ReplaceSource, a feed's rules made equal to a set in one
+ * change (controller/store/store_source.c computes the diff). The reply names every rule
+ * added, updated and removed so that a dry run is a complete preview.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "rules.h"
+#include "service_int.h"
+
+static void free_diff(void *p)
+{
+	store_source_diff_free(p);
+	free(p);
+}
+
+/* The set's rules prepared as BatchCreate prepares them, with the request's source. */
+static Xdrop__V1__Rule **prepare_set(struct rpc_call *call,
+				     const Xdrop__V1__ReplaceSourceRequest *req)
+{
+	Xdrop__V1__Rule *copies = rpc_call_alloc(call, (req->n_rules + 1) * sizeof(*copies));
+	Xdrop__V1__Rule **ptrs = rpc_call_alloc(call, (req->n_rules + 1) * sizeof(*ptrs));
+	char *ids = rpc_call_alloc(call, (req->n_rules + 1) * XDROP_UUID_LEN);
+	struct rulepb_canon_buf *b = rpc_call_alloc(call, (req->n_rules + 1) * sizeof(*b));
+	int64_t now = clock_wall_ns();
+
+	if (!copies || !ptrs || !ids || !b)
+		return NULL;
+	for (size_t i = 0; i < req->n_rules; i++) {
+		const Xdrop__V1__Rule *in = req->rules[i];
+		Xdrop__V1__Rule tmp = *in;
+
+		/* the source is the request's; a different one is refused by the store */
+		if (!tmp.source || !tmp.source[0])
+			tmp.source = req->source;
+		rules_prepare(&tmp, &copies[i], ids + i * XDROP_UUID_LEN, now);
+		rulepb_canon(&copies[i].base, &b[i]);
+		ptrs[i] = &copies[i];
+	}
+	return ptrs;
+}
+
+/* The rules of the set whose fate is f, into *out (call memory). */
+static size_t pick(struct rpc_call *call, const struct store_source_diff *d, Xdrop__V1__Rule **set,
+		   enum store_fate f, Xdrop__V1__Rule ***out)
+{
+	size_t k = 0;
+
+	*out = rpc_call_alloc(call, (d->n + 1) * sizeof(**out));
+	for (size_t i = 0; *out && i < d->n; i++)
+		if (d->fate[i] == f)
+			(*out)[k++] = set[i];
+	return *out ? k : 0;
+}
+
+/* What fill_reply needs besides the diff. */
+struct reply_ctx {
+	struct rpc_call *call;
+	Xdrop__V1__Rule **set;
+	bool dry_run;
+	Xdrop__V1__ReplaceSourceReply *resp;
+	bool oom;
+};
+
+/* The reply from the diff, before the change commits: the idempotency record made at COMMIT
+ * holds it (its sync is filled on replay). */
+static void fill_reply(void *arg, const struct store_source_diff *d)
+{
+	struct reply_ctx *x = arg;
+	Xdrop__V1__ReplaceSourceReply *resp = x->resp;
+	Xdrop__V1__Rule **same = NULL;
+
+	resp->added = (uint32_t)d->added;
+	resp->updated = (uint32_t)d->updated;
+	resp->unchanged = (uint32_t)d->unchanged;
+	resp->removed = (uint32_t)d->n_removed;
+	resp->dry_run = x->dry_run;
+	resp->n_to_add = pick(x->call, d, x->set, STORE_FATE_ADD, &resp->to_add);
+	resp->n_to_update = pick(x->call, d, x->set, STORE_FATE_UPDATE, &resp->to_update);
+	resp->n_unchanged_ids = pick(x->call, d, x->set, STORE_FATE_UNCHANGED, &same);
+	resp->unchanged_ids = rpc_call_alloc(x->call, (resp->n_unchanged_ids + 1) * sizeof(char *));
+	x->oom = !resp->to_add || !resp->to_update || !same || !resp->unchanged_ids;
+	for (size_t i = 0; !x->oom && i < resp->n_unchanged_ids; i++)
+		resp->unchanged_ids[i] = same[i]->id;
+	if (x->oom)
+		resp->n_to_add = resp->n_to_update = resp->n_unchanged_ids = 0;
+	resp->to_remove = d->removed;
+	resp->n_to_remove = d->n_removed;
+}
+
+SVC_HANDLER(rule_replace_source)
+{
+	REQ(Xdrop__V1__ReplaceSourceRequest, r);
+	RESP(Xdrop__V1__ReplaceSourceReply, out);
+	struct service *s = svc_of(arg);
+	struct store_source_diff *d = calloc(1, sizeof(*d));
+	struct store_error e = {0};
+	struct reply_ctx x;
+	Xdrop__V1__Rule **set;
+	size_t idx = 0;
+	uint64_t rev = 0;
+	int err;
+
+	if (!d)
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+	if (rpc_call_defer(call, free_diff, d) < 0) {
+		free(d);
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+	}
+	if (req->n_rules > XDROP_STORE_MAX_BATCH)
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "rules",
+				      "a set holds at most %d rules", XDROP_STORE_MAX_BATCH);
+	set = prepare_set(call, req);
+	if (!set)
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+	x = (struct reply_ctx){.call = call, .set = set, .dry_run = req->dry_run, .resp = resp};
+	err = store_rules_replace_source(s->store, req->source, set, req->n_rules, req->dry_run, d,
+					 fill_reply, &x, &rev, &idx, &e);
+	if (err)
+		return store_fail(call, err, &e);
+	if (x.oom) /* the change is made; only its listing is missing */
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL,
+				      "out of memory for the reply (the change was made)");
+	if (!req->dry_run)
+		resp->sync = outcome(s, call, rev);
+	return RPC_OK;
+}
