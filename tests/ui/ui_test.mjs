@@ -578,6 +578,10 @@ await step('rules table: Created is not under the fixed Actions column; filter l
   await shot('06c-rules-scrolled-right')
   const cut = await page.evaluate(() => [...document.querySelectorAll('[data-test^=rules-filter-] .el-select__selected-item span, [data-test^=rules-filter-] .el-select__placeholder span')]
     .filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.innerText))
+  // the imported rules are not needed further
+  const mine = await api(`/api/v1/rules?search=ui-csv-${RUN}&limit=100`)
+  const ids = (mine.body && mine.body.rules || []).map((x) => x.id)
+  if (ids.length) await page.request.delete(`${BASE}/api/v1/rules/batch`, { data: { ids }, headers: XRW })
   const problems = []
   if (!pos) problems.push('no Created or Actions header')
   else if (pos.createdRight > pos.actionsLeft + 1) problems.push(`Created ends at ${pos.createdRight}, Actions starts at ${pos.actionsLeft}`)

@@ -225,7 +225,7 @@ for (const [e, want, name] of [
 // ---- the agent config shown after adding a node ----
 eq(agentconfig.agentSnippet({ id: 'edge-1', key: 'k'.repeat(32), address: 'tls+tcp://10.0.0.2:7610' }),
   'node:\n  id: edge-1\n  key: ' + 'k'.repeat(32) + '\nrpc:\n  listen: tls+tcp://0.0.0.0:7610\n' +
-  "# replace CONTROLLER_HOST with the controller's address (its rpc, push and health listeners)\n" +
+  "# CONTROLLER_HOST: replace with the controller's address\n" +
   'controller:\n  rpc: tls+tcp://CONTROLLER_HOST:7700\n  push: tls+tcp://CONTROLLER_HOST:7701\n  health: tls+tcp://CONTROLLER_HOST:7702\n',
   'agent config: id, key, the listener on the node address\'s port, controller placeholders (TLS kept)')
 eq(agentconfig.agentSnippet({ id: 'n', key: 'x', address: 'ipc:///tmp/a' }).split('\n')[4], '  listen: tcp://0.0.0.0:7600', 'agent config: the default listener for a non-TCP address')

@@ -57,7 +57,7 @@ export const RULES = defineKind({
   columns: [
     NAME(180),
     MATCH(200),
-    { cell: 'action', prop: 'action', label: 'rule.action', width: 130, sortable: true },
+    { cell: 'action', prop: 'action', label: 'rule.action', width: 160, sortable: true },
     { cell: 'toggle', label: 'rule.enabled', test: 'toggle', width: 90, align: 'center' },
     HITS,
     BYTES,

@@ -16,7 +16,7 @@ export function agentSnippet(node) {
     `  key: ${node.key}`,
     'rpc:',
     `  listen: ${listen}`,
-    '# replace CONTROLLER_HOST with the controller\'s address (its rpc, push and health listeners)',
+    '# CONTROLLER_HOST: replace with the controller\'s address',
     'controller:',
     `  rpc: ${scheme}://CONTROLLER_HOST:7700`,
     `  push: ${scheme}://CONTROLLER_HOST:7701`,
