@@ -117,6 +117,51 @@ async function cardText(key) {
 async function confirmBox() {
   await page.locator('.el-message-box__btns .el-button--primary').click()
 }
+const XRW = { 'X-Requested-With': 'x' }
+// A rule made through REST (for the views that need one), deleted with dropRule(id).
+async function makeRule(body) {
+  const r = await page.request.post(`${BASE}/api/v1/rules`, { data: body, headers: XRW })
+  if (!r.ok()) throw new Error(`rule not made: ${r.status()} ${await r.text()}`)
+  return (await r.json()).rule
+}
+const dropRule = (id) => page.request.delete(`${BASE}/api/v1/rules/${encodeURIComponent(id)}`, { headers: XRW })
+// A browser session signed in with a new key of scope (its own context); fn(page, key) runs
+// in it; the context is closed and the key revoked afterwards (a revoke that fails because
+// fn revoked it already is fine).
+async function withKey(scope, fn, viewport = { width: 1280, height: 800 }) {
+  const made = await page.request.post(`${BASE}/api/v1/keys`, { data: { name: `ui-${scope}-${RUN}`, scope }, headers: XRW })
+  const key = made.ok() ? (await made.json()).key : null
+  if (!key || !key.key) return `${scope} key not made: ${made.status()}`
+  const other = await browser.newContext({ viewport, locale: 'en-US' })
+  try {
+    const p2 = await other.newPage()
+    p2.setDefaultTimeout(WAIT)
+    p2.on('pageerror', (e) => consoleErrors.push(`pageerror (${scope}): ${e.message}`))
+    await p2.goto(BASE + '/login')
+    await p2.locator('input[data-test=login-key]').fill(key.key)
+    await p2.locator('[data-test=login-submit]').click()
+    await p2.waitForURL((u) => u.pathname !== '/login')
+    return await fn(p2, key)
+  } finally {
+    await other.close()
+    await page.request.delete(`${BASE}/api/v1/keys/${encodeURIComponent(key.id)}`, { headers: XRW })
+  }
+}
+// Rectangles of the elements matching sel that overlap el's (in the page), as text.
+async function overlapsOf(loc, sel) {
+  return loc.evaluate((el, s) => {
+    const a = el.getBoundingClientRect()
+    const hit = []
+    for (const o of document.querySelectorAll(s)) {
+      if (o.contains(el) || el.contains(o)) continue
+      const b = o.getBoundingClientRect()
+      if (b.width && b.height && a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) {
+        hit.push(`${o.className} at ${Math.round(b.left)},${Math.round(b.top)}`)
+      }
+    }
+    return hit.join('; ')
+  }, sel)
+}
 
 // ---- i18n: every key in both languages ----
 await step('every English string has a Chinese twin and back', async () => {
@@ -461,6 +506,89 @@ await step('import a rule file (one bad rule reported by index and field), expor
   return problems.length ? problems.join('\n') : true
 })
 
+// ---- issue 17: CSV import in file order, source and expiry columns, filters ----
+await step('import a CSV rule file (xdropctl export format): file order kept, a bad line named (checked by REST)', async () => {
+  const exp = new Date(Date.now() + (54 * 60 + 30) * 1000).toISOString().replace(/\.\d+Z$/, 'Z')
+  // names deliberately not in alphabetical order; line 4 has a bad port
+  const csvText = 'id,name,src_ip,dst_ip,src_cidr,dst_cidr,src_port,dst_port,protocol,action,rate_limit,burst,pkt_len_min,pkt_len_max,tcp_flags,enabled,expires_at,comment,source\n' +
+    `x1,ui-csv-${RUN}-zulu,,,,,,2001,udp,drop,,,,,,true,${exp},"from CSV, quoted",feed-${RUN}\n` +
+    `x2,ui-csv-${RUN}-alpha,,,,,,2002,udp,drop,,,,,,false,,,feed-${RUN}\n` +
+    `x3,ui-csv-${RUN}-bad,,,,,,70000,udp,drop,,,,,,true,,,feed-${RUN}\n` +
+    `x4,ui-csv-${RUN}-mike,,,10.9.0.0/16,,,,,rate_limit,500,,,,,true,,,feed-${RUN}\n` +
+    `x5,ui-csv-${RUN}-echo,,,,,,2005,tcp,pass,,,,,"SYN,!ACK",true,,,feed-${RUN}\n`
+  await input('rules-search').fill(`ui-csv-${RUN}`)
+  await page.locator('input[data-test=rules-file]').setInputFiles({ name: 'rules.csv', mimeType: 'text/csv', buffer: Buffer.from(csvText) })
+  const result = page.locator('[data-test=import-result]')
+  await result.locator('.el-table__row').first().waitFor()
+  const summary = await result.locator('p').first().innerText()
+  const errRow = (await result.locator('.el-table__row').first().innerText()).replace(/\s+/g, ' ')
+  await page.waitForTimeout(400)
+  await shot('06b-import-csv-result')
+  await result.locator('.el-dialog__footer .el-button--primary').click()
+  const want = ['zulu', 'alpha', 'mike', 'echo'].map((x) => `ui-csv-${RUN}-${x}`)
+  const rest = await api(`/api/v1/rules?search=ui-csv-${RUN}&limit=100`)
+  const got = (rest.body && rest.body.rules || []).map((x) => x.name)
+  const rows = page.locator('[data-test=rules-table] tr.el-table__row')
+  await until(async () => (await rows.count()) === 4)
+  const shown = await rows.locator('[data-test=rule-name]').allInnerTexts()
+  const problems = []
+  if (!/4\D+1/.test(summary)) problems.push(`summary: ${summary}`)
+  if (!/^4 dst_port .*(Invalid value|range|port)/i.test(errRow)) problems.push(`error row (line, field, error): ${errRow}`)
+  if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`REST order ${got.join(', ')}`)
+  if (JSON.stringify(shown) !== JSON.stringify(want)) problems.push(`table order ${shown.join(', ')}`)
+  const byName = Object.fromEntries((rest.body && rest.body.rules || []).map((x) => [x.name, x]))
+  const z = byName[want[0]] || {}
+  const a = byName[want[1]] || {}
+  const m = byName[want[2]] || {}
+  const e = byName[want[3]] || {}
+  if (z.source !== `feed-${RUN}` || z.comment !== 'from CSV, quoted' || z.dst_port !== 2001 || z.protocol !== 'udp' || !z.expires_at) problems.push(`zulu ${JSON.stringify(z)}`)
+  if (a.enabled !== false) problems.push(`alpha enabled ${a.enabled}`)
+  if (m.action !== 'rate_limit' || m.rate_limit !== 500 || m.src_cidr !== '10.9.0.0/16') problems.push(`mike ${JSON.stringify(m)}`)
+  if (e.tcp_flags !== '!ACK,SYN' && e.tcp_flags !== 'SYN,!ACK') problems.push(`echo flags ${e.tcp_flags}`)
+  return problems.length ? problems.join('\n') : true
+})
+await step('rules table: time left to expiry, the source, a source filter sent to the API', async () => {
+  const row = ruleRow(`ui-csv-${RUN}-zulu`)
+  const left = (await row.locator('[data-test=rule-expiry]').innerText()).trim()
+  const never = (await ruleRow(`ui-csv-${RUN}-alpha`).locator('[data-test=rule-expiry]').innerText()).trim()
+  const source = (await row.locator('[data-test=rule-source]').innerText()).trim()
+  const [req] = await Promise.all([
+    page.waitForRequest((q) => q.url().includes('/api/v1/rules?') && q.url().includes(`source=feed-${RUN}`)),
+    input('rules-filter-source').fill(`feed-${RUN}`),
+  ])
+  await input('rules-filter-source').fill('')
+  const problems = []
+  if (!/^in 5[34] min$/.test(left)) problems.push(`time left ${JSON.stringify(left)}`)
+  if (never !== 'never') problems.push(`no expiry shown as ${JSON.stringify(never)}`)
+  if (source !== `feed-${RUN}`) problems.push(`source ${JSON.stringify(source)}`)
+  if (!req) problems.push('no request with source=')
+  return problems.length ? problems.join('\n') : true
+})
+await step('rules table: Created is not under the fixed Actions column; filter labels are not cut', async () => {
+  const table = page.locator('[data-test=rules-table]')
+  await table.locator('.el-table__body-wrapper .el-scrollbar__wrap').evaluate((w) => { w.scrollLeft = w.scrollWidth })
+  await page.waitForTimeout(300)
+  const pos = await table.evaluate((tb) => {
+    const head = [...tb.querySelectorAll('.el-table__header th')]
+    const created = head.find((th) => th.innerText.trim() === 'Created' && !th.classList.contains('el-table-fixed-column--right'))
+    const actions = head.find((th) => th.classList.contains('el-table-fixed-column--right'))
+    if (!created || !actions) return null
+    return { createdRight: created.getBoundingClientRect().right, actionsLeft: actions.getBoundingClientRect().left }
+  })
+  await shot('06c-rules-scrolled-right')
+  const cut = await page.evaluate(() => [...document.querySelectorAll('[data-test^=rules-filter-] .el-select__selected-item span, [data-test^=rules-filter-] .el-select__placeholder span')]
+    .filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.innerText))
+  // the imported rules are not needed further
+  const mine = await api(`/api/v1/rules?search=ui-csv-${RUN}&limit=100`)
+  const ids = (mine.body && mine.body.rules || []).map((x) => x.id)
+  if (ids.length) await page.request.delete(`${BASE}/api/v1/rules/batch`, { data: { ids }, headers: XRW })
+  const problems = []
+  if (!pos) problems.push('no Created or Actions header')
+  else if (pos.createdRight > pos.actionsLeft + 1) problems.push(`Created ends at ${pos.createdRight}, Actions starts at ${pos.actionsLeft}`)
+  if (cut.length) problems.push(`cut labels: ${cut.join(', ')}`)
+  return problems.length ? problems.join('\n') : true
+})
+
 // ---- other pages ----
 await step('nodes: the lab node is online with a detail view', async () => {
   await goto('nodes')
@@ -571,6 +699,104 @@ await step('settings: an API key is shown once, then revoked', async () => {
   return works || 'the new key was not accepted'
 })
 
+// ---- issue 17: role-aware UI ----
+// Everything a write needs: create, import, edit, delete, toggles, sync, key management, Block.
+const WRITE_CONTROLS = ['[data-test$=-create]', '[data-test$=-import]', '[data-test$=-edit]', '[data-test$=-delete]',
+  '[data-test$=-toggle]', '[data-test$=-sync]', '[data-test=key-revoke]', '[data-test=talker-block]',
+  '[data-test$=-batch-delete]', '.el-table .el-switch', '.el-table .el-checkbox'].join(', ')
+await step('a read-only key sees every page without a write button or live switch', async () => {
+  const rule = await makeRule({ name: `ui-ro-view-${RUN}`, dst_port: 3333, protocol: 'udp', action: 'drop' })
+  try {
+    return await withKey('read_only', async (p2) => {
+      const problems = []
+      for (const [nav, ready] of [
+        ['rules', '[data-test=rules-table] tr.el-table__row'],
+        ['whitelist', '[data-test=wl-table]'],
+        ['nodes', '[data-test=nodes-table] tr.el-table__row'],
+        ['settings', '[data-test=pref-theme]'],
+        ['dashboard', '[data-test=top-talkers]'],
+      ]) {
+        await p2.locator(`[data-test=nav-${nav}]`).first().click()
+        await p2.locator(ready).first().waitFor()
+        await p2.waitForTimeout(300)
+        const found = await p2.locator(WRITE_CONTROLS).evaluateAll((es) => es.filter((e) => e.offsetParent !== null).map((e) => e.getAttribute('data-test') || e.className))
+        if (found.length) problems.push(`${nav}: ${found.join(', ')}`)
+        if (nav === 'rules') {
+          await p2.screenshot({ path: join(ARTIFACTS, '14-read-only-rules.png') })
+          shots.push(join(ARTIFACTS, '14-read-only-rules.png'))
+          if (!(await p2.locator('[data-test=read-only]').isVisible())) problems.push('rules: no read-only notice')
+          if (!(await p2.locator('[data-test=rule-state]').first().isVisible())) problems.push('rules: enabled state not shown as text')
+        }
+        if (nav === 'nodes') {
+          await p2.locator('[data-test=nodes-table] tr.el-table__row a').first().click()
+          await p2.locator('[data-test=node-detail]').waitFor()
+          const d = await p2.locator(WRITE_CONTROLS).evaluateAll((es) => es.filter((e) => e.offsetParent !== null).map((e) => e.getAttribute('data-test')))
+          if (d.length) problems.push(`node detail: ${d.join(', ')}`)
+        }
+      }
+      return problems.length ? problems.join('\n') : true
+    })
+  } finally {
+    await dropRule(rule.id)
+  }
+})
+await step('revoking the key you are signed in with warns that you will be signed out, then does', async () => {
+  return withKey('admin', async (p2, key) => {
+    await p2.locator('[data-test=nav-settings]').first().click()
+    const row = p2.locator('[data-test=keys-table] tr.el-table__row', { hasText: `ui-admin-${RUN}` })
+    await row.locator('[data-test=key-own]').waitFor()
+    const others = await p2.locator('[data-test=key-own]').count()
+    await row.locator('[data-test=key-revoke]').click()
+    const box = p2.locator('.el-message-box')
+    await box.waitFor()
+    const text = await box.locator('.el-message-box__message').innerText()
+    await p2.waitForTimeout(300)
+    await p2.screenshot({ path: join(ARTIFACTS, '15-revoke-own-key.png') })
+    shots.push(join(ARTIFACTS, '15-revoke-own-key.png'))
+    await box.locator('.el-message-box__btns .el-button--primary').click()
+    await p2.locator('input[data-test=login-key]').waitFor()
+    const left = await api('/api/v1/keys')
+    const problems = []
+    if (!/signed in with/.test(text) || !/signs you out/.test(text)) problems.push(`warning: ${text}`)
+    if (others !== 1) problems.push(`${others} keys marked as yours`)
+    if (left.body && left.body.keys.some((k) => k.id === key.id)) problems.push('the key is still listed')
+    return problems.length ? problems.join('\n') : true
+  })
+})
+await step('nodes: the address does not wrap; adding a node shows its key in a ready-to-paste agent config', async () => {
+  await goto('nodes')
+  const addr = page.locator('[data-test=nodes-table] [data-test=node-address]').first()
+  await addr.waitFor()
+  const ws = await addr.evaluate((e) => getComputedStyle(e).whiteSpace)
+  // the distinct tops of the text's line boxes: 1 when it does not wrap
+  const lines = await addr.evaluate((e) => {
+    const r = document.createRange()
+    r.selectNodeContents(e)
+    return new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size
+  })
+  await page.locator('[data-test=nodes-create]').click()
+  const id = `ui-n-${RUN}`
+  await input('node-id').fill(id)
+  await input('node-name').fill(`ui node ${RUN}`)
+  await input('node-address').fill('tcp://192.0.2.10:7611')
+  await page.locator('[data-test=node-save]').click()
+  const dialog = page.locator('[data-test=node-key-dialog]')
+  const snippet = (await dialog.locator('[data-test=node-agent-config]').innerText()).trim()
+  const key = (await dialog.locator('[data-test=node-key]').innerText()).trim()
+  await page.waitForTimeout(400)
+  await shot('16-node-agent-config')
+  await dialog.locator('.el-dialog__footer .el-button--primary').click()
+  await page.request.delete(`${BASE}/api/v1/nodes/${encodeURIComponent(id)}`, { headers: XRW })
+  const problems = []
+  if (ws !== 'nowrap' || lines !== 1) problems.push(`address white-space ${ws}, ${lines} line boxes`)
+  if (key.length < 16) problems.push(`key ${JSON.stringify(key)}`)
+  for (const want of [`  id: ${id}`, `  key: ${key}`, '  listen: tcp://0.0.0.0:7611', '  rpc: tcp://CONTROLLER_HOST:7700',
+    '  push: tcp://CONTROLLER_HOST:7701', '  health: tcp://CONTROLLER_HOST:7702']) {
+    if (!snippet.split('\n').includes(want)) problems.push(`config lacks ${JSON.stringify(want)}`)
+  }
+  return problems.length ? problems.join('\n') + `\n${snippet}` : true
+})
+
 // ---- theme, language, phone width ----
 await step('dark theme and Chinese are applied and remembered after a reload', async () => {
   await page.locator('[data-test=theme]').click()
@@ -585,7 +811,36 @@ await step('dark theme and Chinese are applied and remembered after a reload', a
   await shot('11-dashboard-dark-zh')
   return (dark && label.includes('规则')) || `dark=${dark} label=${label}`
 })
+await step('in Chinese a 400 is shown by its code in Chinese, under its field, over no other field', async () => {
+  await goto('rules')
+  await page.locator('[data-test=rules-create]').click()
+  await input('rule-name').fill(`ui-zh-${RUN}`)
+  await input('rule-src-port').fill('123456')
+  expectHttp400 = true
+  await page.locator('[data-test=rule-save]').click()
+  const item = page.locator('.el-form-item', { has: input('rule-src-port') })
+  const err = item.locator('.el-form-item__error')
+  await err.waitFor()
+  expectHttp400 = false
+  const text = await err.innerText()
+  const over = await overlapsOf(err, '[data-test=rule-dialog] .el-form-item, [data-test=rule-dialog] input')
+  const inside = await err.evaluate((e) => {
+    const a = e.getBoundingClientRect()
+    const b = e.closest('.el-form-item').getBoundingClientRect()
+    return a.bottom <= b.bottom + 1
+  })
+  await page.waitForTimeout(300)
+  await shot('17-zh-field-error')
+  await page.keyboard.press('Escape')
+  await page.locator('[data-test=rule-dialog]').waitFor({ state: 'hidden' })
+  const problems = []
+  if (!text.startsWith('取值无效')) problems.push(`message ${JSON.stringify(text)}`)
+  if (over) problems.push(`the message overlaps: ${over}`)
+  if (!inside) problems.push('the message hangs out of its form item')
+  return problems.length ? problems.join('\n') : true
+})
 await step('phone width (390x844): menu drawer, no sideways scrolling', async () => {
+  await goto('dashboard')
   await page.setViewportSize({ width: 390, height: 844 })
   await page.waitForTimeout(500)
   await page.locator('[data-test=menu]').waitFor()
@@ -600,14 +855,53 @@ await step('phone width (390x844): menu drawer, no sideways scrolling', async ()
     await page.setViewportSize({ width: 1280, height: 800 })
     return `phone chart: ${legend} ${overlap}`
   }
+  const chartTop = await chart.evaluate((e) => e.getBoundingClientRect().top)
   await page.locator('[data-test=menu]').click()
   await page.locator('.el-drawer [data-test=nav-rules]').click()
   await page.locator('.el-drawer').waitFor({ state: 'hidden' })
-  await page.locator('[data-test=rules-table]').waitFor()
+  await page.locator('[data-test=rules-cards]').waitFor()
   const over2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
-  await shot('13-phone-rules')
   await page.setViewportSize({ width: 1280, height: 800 })
-  return (over <= 1 && over2 <= 1) || `page wider than the screen by ${over} / ${over2} px`
+  const problems = []
+  if (over > 1 || over2 > 1) problems.push(`page wider than the screen by ${over} / ${over2} px`)
+  if (!(chartTop < 844 - 200)) problems.push(`the chart starts at ${chartTop} px: under the KPI cards, off the first screen`)
+  return problems.length ? problems.join('\n') : true
+})
+await step('phone width (390x844): rules and nodes as cards with status, match, action and counters on screen', async () => {
+  const rule = await makeRule({ name: `ui-phone-${RUN}`, dst_port: 4444, protocol: 'udp', action: 'drop', expires_in: 3600 })
+  await page.setViewportSize({ width: 390, height: 844 })
+  try {
+    await input('rules-search').fill(`ui-phone-${RUN}`)
+    const card = page.locator('[data-test=rule-card]', { hasText: `ui-phone-${RUN}` })
+    await card.waitFor()
+    const problems = []
+    const inView = async (loc, what) => {
+      const b = await loc.first().boundingBox()
+      if (!b) problems.push(`${what}: not shown`)
+      else if (b.x < 0 || b.x + b.width > 391) problems.push(`${what}: at ${Math.round(b.x)}..${Math.round(b.x + b.width)} px`)
+    }
+    for (const [sel, what] of [['[data-test=rule-toggle]', 'enabled switch'], ['[data-action=drop]', 'action'], ['[data-test=rule-match]', 'match'],
+      ['[data-test=rule-matches]', 'hits'], ['[data-test=rule-drops]', 'drops'], ['[data-test=rule-rate]', 'rate'], ['[data-test=rule-expiry]', 'expiry'],
+      ['[data-test=rule-delete]', 'delete']]) await inView(card.locator(sel), `rule card ${what}`)
+    const match = (await card.locator('[data-test=rule-match]').innerText()).trim()
+    if (!match.includes('4444')) problems.push(`match ${match}`)
+    const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    await shot('13-phone-rules')
+    await page.locator('[data-test=menu]').click()
+    await page.locator('.el-drawer [data-test=nav-nodes]').click()
+    await page.locator('.el-drawer').waitFor({ state: 'hidden' })
+    const node = page.locator('[data-test=node-card]').first()
+    await node.waitFor()
+    for (const [sel, what] of [['[data-status]', 'status'], ['[data-test=node-figures]', 'traffic'], ['[data-test=node-filtering]', 'filtering'],
+      ['[data-test=node-address]', 'address'], ['[data-test=node-sync]', 'sync']]) await inView(node.locator(sel), `node card ${what}`)
+    const over2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    await shot('13b-phone-nodes')
+    if (over > 1 || over2 > 1) problems.push(`page wider than the screen by ${over} / ${over2} px`)
+    return problems.length ? problems.join('\n') : true
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 800 })
+    await dropRule(rule.id)
+  }
 })
 await step('light theme and English again', async () => {
   await page.locator('[data-test=theme]').click()

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // tests/ui/webui_lib_test.mjs: the web UI's plain formatting and data functions (webui/src/
-// lib/format.js, series.js, talkers.js, nodestate.js) in node, without a browser. Tables of
+// lib/format.js, series.js, talkers.js, nodestate.js, csv.js, apierror.js, agentconfig.js) in node, without a browser. Tables of
 // input and expected output; prints TAP.
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -11,6 +11,9 @@ const fmt = await load('format.js')
 const series = await load('series.js')
 const talkers = await load('talkers.js')
 const nodestate = await load('nodestate.js')
+const csv = await load('csv.js')
+const apierror = await load('apierror.js')
+const agentconfig = await load('agentconfig.js')
 
 let n = 0
 let failed = 0
@@ -151,6 +154,81 @@ eq(['active', 'inactive', 'presumed', 'unknown', '', undefined, 'x'].map((f) => 
   ['active', 'inactive', 'presumed', 'unknown', 'unknown', 'unknown', 'unknown'], 'filtering states')
 eq(nodestate.capacityOf(50, 200), { used: 50, max: 200, percent: 25 }, 'capacity 50 / 200')
 eq(nodestate.capacityOf(5, 0), null, 'no capacity without a max')
+
+// ---- time left of an expiry ----
+const NOW = Date.parse('2030-01-02T15:00:00Z')
+for (const [exp, want, name] of [
+  [undefined, { state: 'never' }, 'no expiry: never'],
+  ['', { state: 'never' }, 'empty expiry: never'],
+  ['2030-01-02T14:59:59Z', { state: 'expired' }, 'a second ago: expired'],
+  ['2030-01-02T15:00:00Z', { state: 'expired' }, 'now: expired'],
+  ['2030-01-02T15:00:42Z', { state: 'in', n: 42, unit: 's' }, '42 s'],
+  ['2030-01-02T15:54:59Z', { state: 'in', n: 54, unit: 'min' }, '54 min 59 s: in 54 min'],
+  ['2030-01-02T17:30:00Z', { state: 'in', n: 2, unit: 'h' }, '2 h 30 min: in 2 h'],
+  ['2030-01-05T15:00:00Z', { state: 'in', n: 3, unit: 'd' }, '3 days'],
+]) eq(fmt.timeLeft(exp, NOW), want, `time left: ${name}`)
+
+// ---- CSV, as xdropctl rules export -o csv writes it (cli/csv.c) ----
+const EXPORT = 'id,name,src_ip,dst_ip,src_cidr,dst_cidr,src_port,dst_port,protocol,action,rate_limit,burst,pkt_len_min,pkt_len_max,tcp_flags,enabled,expires_at,comment,source\n' +
+  'a1,first,,,10.0.0.0/8,,,53,udp,drop,,,,,,true,,"quoted, with comma",feed-a\r\n' +
+  'a2,"say ""hi""",192.0.2.1,,,,,,,rate_limit,100,200,,,,false,2030-01-02T16:00:00Z,"two\nlines",\n' +
+  '\n' +
+  'a3,third,,,,,,x80,tcp,pass,,,,,"SYN,!ACK",true,,,\n'
+eq(csv.csvToItems(EXPORT), {
+  items: [
+    { id: 'a1', name: 'first', src_cidr: '10.0.0.0/8', dst_port: 53, protocol: 'udp', action: 'drop', enabled: true, comment: 'quoted, with comma', source: 'feed-a' },
+    { id: 'a2', name: 'say "hi"', src_ip: '192.0.2.1', action: 'rate_limit', rate_limit: 100, burst: 200, enabled: false, expires_at: '2030-01-02T16:00:00Z', comment: 'two\nlines' },
+    { id: 'a3', name: 'third', dst_port: 'x80', protocol: 'tcp', action: 'pass', tcp_flags: 'SYN,!ACK', enabled: true },
+  ],
+  lines: [2, 3, 6],
+}, 'csv: export rows typed by field, in file order, with their file lines (quotes, CRLF, blank and multi-line)')
+const csvErr = (text) => {
+  try {
+    csv.csvToItems(text)
+    return 'no error'
+  } catch (e) {
+    return e.message
+  }
+}
+eq(csvErr('name,action\nx,drop,extra\n'), 'line 2: 3 cells, the header has 2', 'csv: a row with more cells than the header names its line')
+eq(csvErr('name,action\nx,drop\n"open,drop\n'), 'line 3: unterminated quote', 'csv: an unterminated quote names its line')
+eq(csvErr(''), 'line 1: a header row naming the columns is required', 'csv: an empty file has no header')
+eq(csv.readItems('r.json', '{"rules":[{"name":"j"}]}', 'rules'), { items: [{ name: 'j' }], lines: [null], format: 'json' }, 'a .json file is JSON')
+eq(csv.readItems('r.txt', '\ufeffname\nc\n', 'rules').format, 'csv', 'a file that does not start like JSON is CSV (BOM skipped)')
+{
+  let seq = 0
+  const ids = csv.orderedIds(5000, Date.parse('2030-01-02T15:00:00Z'), () => ((seq = (seq * 7 + 3) % 16) / 16))
+  const later = csv.orderedIds(1, Date.parse('2030-01-02T15:00:00.001Z'))
+  const sorted = [...ids].sort()
+  eq([ids.every((x, i) => x === sorted[i]), ids[4999] < later[0], new Set(ids).size, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}$/.test(ids[4097])],
+    [true, true, 5000, true], 'ordered ids: sort in the order made, after earlier ones, distinct, UUID-shaped')
+}
+
+// ---- server errors by code, in the UI's language ----
+const tr = (k) => `<${k}>`
+for (const [e, want, name] of [
+  [{ status: 400, message: 'out of range (0..65535)', field: 'dst_port' }, '<apiError.INVALID_ARGUMENT>: out of range (0..65535)', '400: invalid argument with the detail'],
+  [{ status: 409, message: 'duplicate of rule 1234' }, '<apiError.ALREADY_EXISTS>: duplicate of rule 1234', '409'],
+  [{ status: 403, message: 'forbidden' }, '<apiError.PERMISSION_DENIED>', '403 without a detail'],
+  [{ status: 507, message: 'HTTP 507' }, '<apiError.RESOURCE_EXHAUSTED>', '507 bare'],
+  [{ status: 0, message: 'Failed to fetch' }, '<apiError.NETWORK>: Failed to fetch', 'network'],
+  [{ code: 'OUT_OF_RANGE', error: 'too big', index: 3 }, '<apiError.OUT_OF_RANGE>: too big', 'a batch item: its code wins'],
+  [{ status: 418, message: 'teapot' }, '<apiError.INVALID_ARGUMENT>: teapot', 'another 4xx'],
+]) eq(apierror.errorText(tr, e), want, `error text: ${name}`)
+{
+  const en = (await import(pathToFileURL(join(lib, '..', 'i18n', 'en.js')))).default
+  const zh = (await import(pathToFileURL(join(lib, '..', 'i18n', 'zh.js')))).default
+  const miss = apierror.ERROR_CODES.filter((c) => !en.apiError[c] || !zh.apiError[c])
+  eq(miss, [], 'every error code has an English and a Chinese sentence')
+}
+
+// ---- the agent config shown after adding a node ----
+eq(agentconfig.agentSnippet({ id: 'edge-1', key: 'k'.repeat(32), address: 'tls+tcp://10.0.0.2:7610' }),
+  'node:\n  id: edge-1\n  key: ' + 'k'.repeat(32) + '\nrpc:\n  listen: tls+tcp://0.0.0.0:7610\n' +
+  "# CONTROLLER_HOST: replace with the controller's address\n" +
+  'controller:\n  rpc: tls+tcp://CONTROLLER_HOST:7700\n  push: tls+tcp://CONTROLLER_HOST:7701\n  health: tls+tcp://CONTROLLER_HOST:7702\n',
+  'agent config: id, key, the listener on the node address\'s port, controller placeholders (TLS kept)')
+eq(agentconfig.agentSnippet({ id: 'n', key: 'x', address: 'ipc:///tmp/a' }).split('\n')[4], '  listen: tcp://0.0.0.0:7600', 'agent config: the default listener for a non-TCP address')
 
 console.log(`1..${n}`)
 process.exit(failed ? 1 : 0)

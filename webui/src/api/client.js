@@ -5,10 +5,12 @@
 // errors, the offending field as the API names it ("dst_port", "rules[3].src_cidr").
 
 export class ApiError extends Error {
-  constructor(status, message, field) {
+  constructor(status, message, field, code) {
     super(message || `HTTP ${status}`)
     this.status = status
     this.field = field || ''
+    // the RPC code's name where the body has one (lib/apierror.js maps the status otherwise)
+    this.code = code || ''
   }
 }
 
@@ -56,7 +58,7 @@ export async function request(method, path, { params, body, quiet401 } = {}) {
   }
   if (!res.ok) {
     if (res.status === 401 && !quiet401 && onUnauthorized) onUnauthorized()
-    throw new ApiError(res.status, data && data.error, data && data.field)
+    throw new ApiError(res.status, data && data.error, data && data.field, data && data.code)
   }
   return data
 }

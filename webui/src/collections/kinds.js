@@ -17,18 +17,21 @@ function defineKind(d) {
 }
 
 // Columns: cell says how a row is shown ('name' with the comment under it, 'match',
-// 'action', 'toggle' of enabled, 'num' with text(row), 'time' of prop); prop and sortable
+// 'action', 'toggle' of enabled, 'num' with text(row), 'time' of prop, 'expiry' as time
+// left, 'text' of prop); card: shown on a phone's card too; prop and sortable
 // make the column sort on the server; test names the cell for tests/ui (item-test).
 const NAME = (minWidth) => ({ cell: 'name', prop: 'name', label: 'rule.name', minWidth, sortable: true })
 const MATCH = (minWidth) => ({ cell: 'match', label: 'rule.match', minWidth })
 const CREATED = { cell: 'time', prop: 'created_at', label: 'common.created', width: 170, sortable: true }
-const stat = (label, test, width, text) => ({ cell: 'num', label, test, text, width, align: 'right' })
+const EXPIRY = { cell: 'expiry', prop: 'expires_at', label: 'rule.expires', test: 'expiry', width: 120, sortable: true, card: true }
+const SOURCE = { cell: 'text', prop: 'source', label: 'rule.source', test: 'source', width: 110, card: true }
+const stat = (label, test, width, text, card = true) => ({ cell: 'num', label, test, text, width, align: 'right', card })
 
 // Counters every kind has (RuleStats, docs/api.md): hits (packets matched, whatever the
 // action), their bytes, and the match rate in the unit of the pps/bps switch (lib/unit.js).
 const st = (r) => r.stats || {}
 const HITS = stat('rule.hits', 'matches', 100, (r) => fmtNum(st(r).match_count))
-const BYTES = stat('rule.bytes', 'bytes', 100, (r) => fmtBytes(st(r).match_bytes))
+const BYTES = stat('rule.bytes', 'bytes', 100, (r) => fmtBytes(st(r).match_bytes), false)
 const RATE = stat('rule.rate', 'rate', 120, (r) => {
   const s = st(r)
   return fmtUnitRate(rateUnit.value, s.match_pps ?? s.pps, s.match_bps)
@@ -48,16 +51,20 @@ export const RULES = defineKind({
       options: ['drop', 'pass', 'rate_limit'].map((a) => ({ value: a, label: `action.${a}` })) },
     { param: 'enabled', test: 'filter-enabled', all: 'rule.allStates',
       options: [{ value: 'true', label: 'rule.enabledOnly' }, { value: 'false', label: 'rule.disabledOnly' }] },
+    // a feed's name (Rule.source: "api", "import", or what an import named); free text
+    { param: 'source', test: 'filter-source', text: true, placeholder: 'rule.sourceFilter' },
   ],
   columns: [
     NAME(180),
     MATCH(200),
-    { cell: 'action', prop: 'action', label: 'rule.action', width: 130, sortable: true },
+    { cell: 'action', prop: 'action', label: 'rule.action', width: 160, sortable: true },
     { cell: 'toggle', label: 'rule.enabled', test: 'toggle', width: 90, align: 'center' },
     HITS,
     BYTES,
     stat('rule.drops', 'drops', 100, (r) => fmtNum(st(r).drop_count)),
     RATE,
+    EXPIRY,
+    SOURCE,
     CREATED,
   ],
   actionsWidth: 150,
@@ -81,15 +88,16 @@ export const RULES = defineKind({
   ],
   // Counters move all the time: reload quietly every 2 s and on the live "rules" event.
   live: { event: 'rules', everyMs: 2000 },
-  // Import and export as JSON files ({"rules": [...]}); fields: what an import (here or
-  // xdropctl) takes back; ids, counters and times are the cluster's, not the rule's.
+  // Import JSON ({"rules": [...]}) or CSV (xdropctl rules export -o csv) files, export JSON;
+  // fields: what an import (here or xdropctl) takes back; ids, counters and times are the
+  // cluster's, not the rule's.
   transfer: {
     file: 'xdrop-rules',
     chunk: 1000,
     bad: 'rule.importBad',
     empty: 'rule.importEmpty',
     fields: ['name', 'src_ip', 'dst_ip', 'src_cidr', 'dst_cidr', 'src_port', 'dst_port', 'protocol', 'action',
-      'rate_limit', 'burst', 'pkt_len_min', 'pkt_len_max', 'tcp_flags', 'enabled', 'expires_at', 'comment'],
+      'rate_limit', 'burst', 'pkt_len_min', 'pkt_len_max', 'tcp_flags', 'enabled', 'expires_at', 'comment', 'source'],
   },
 })
 

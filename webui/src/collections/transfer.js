@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: MIT
-// Import and export of a collection as a JSON file, for the kinds whose descriptor has a
-// `transfer` entry (kinds.js): export pages through the whole collection and keeps only the
-// fields an import takes back; import sends the file's items in batches of transfer.chunk,
-// non-atomic, and reports per item what the API refused.
+// Import and export of a collection, for the kinds whose descriptor has a `transfer` entry
+// (kinds.js): export pages through the whole collection into a JSON file and keeps only the
+// fields an import takes back; import reads a JSON or CSV file (lib/csv.js), sends its items
+// in batches of transfer.chunk, non-atomic, and reports per item what the API refused.
 import { reactive } from 'vue'
 import { ElMessage } from 'element-plus'
+import { errorText } from '../lib/apierror.js'
 import { downloadJson } from '../lib/format.js'
+import { orderedIds, readItems } from '../lib/csv.js'
 
 // Fields of an item that belong to the cluster, not to the file.
 const CLUSTER_FIELDS = ['id', 'stats', 'created_at', 'updated_at']
 
 // kind: a descriptor with transfer; t: the i18n function; reload(): called after an import.
 // Returns a reactive object: exporting, result ({ show, added, failed, errors: [{ index,
-// field, error }] }), exportAll(), importFile(change event).
+// field, error, line }], csv }), exportAll(), importFile(change event).
 export function useTransfer(kind, t, reload) {
   const x = kind.transfer
-  const s = reactive({ exporting: false, result: { show: false, added: 0, failed: 0, errors: [] } })
+  const s = reactive({ exporting: false, result: { show: false, added: 0, failed: 0, errors: [], csv: false } })
 
   async function exportAll() {
     s.exporting = true
@@ -33,42 +35,51 @@ export function useTransfer(kind, t, reload) {
       const d = new Date().toISOString().slice(0, 10)
       downloadJson(`${x.file}-${d}.json`, { [kind.keys.batch]: out })
     } catch (e) {
-      ElMessage.error(e.message)
+      ElMessage.error(errorText(t, e))
     } finally {
       s.exporting = false
     }
   }
 
+  // Items go in file order, each with a new id that sorts after the one before it (lib/
+  // csv.js orderedIds), so every list shows an import in the file's order. Errors name the
+  // item's index and, for CSV, its file line.
   async function importFile(ev) {
     const f = ev.target.files && ev.target.files[0]
     if (!f) return
-    let items
+    let file
     try {
-      const doc = JSON.parse(await f.text())
-      items = Array.isArray(doc) ? doc : doc && doc[kind.keys.batch]
-      if (!Array.isArray(items) || !items.length) throw new Error(t(x.empty))
+      file = readItems(f.name, await f.text(), kind.keys.batch)
+      if (!file.items.length) throw new Error(t(x.empty))
     } catch (e) {
       ElMessage.error(`${t(x.bad)}: ${e.message}`)
       return
     }
+    const { items, lines } = file
+    const ids = orderedIds(items.length)
     let added = 0
     const errors = []
+    // a CSV error names the file line, so its field without the batch's "rules[3]." prefix
+    const csv = file.format === 'csv'
+    const err = (index, field, error) =>
+      errors.push({ index, line: lines[index] ?? '', field: csv ? String(field || '').replace(/^\w+\[\d+\]\./, '') : field, error })
     for (let i = 0; i < items.length; i += x.chunk) {
-      const chunk = items.slice(i, i + x.chunk).map((it) => {
+      const chunk = items.slice(i, i + x.chunk).map((it, k) => {
         const c = { ...it }
-        for (const k of CLUSTER_FIELDS) delete c[k]
+        for (const key of CLUSTER_FIELDS) delete c[key]
+        c.id = ids[i + k]
         if (!c.source) c.source = 'import'
         return c
       })
       try {
         const r = await kind.api.batchCreate(chunk, false)
         added += r.added || 0
-        for (const e of r.errors || []) errors.push({ index: i + e.index, field: e.field, error: e.error })
+        for (const e of r.errors || []) err(i + e.index, e.field, errorText(t, e))
       } catch (e) {
-        errors.push({ index: i, field: e.field, error: e.message })
+        err(i, e.field, errorText(t, e))
       }
     }
-    Object.assign(s.result, { show: true, added, failed: items.length - added, errors })
+    Object.assign(s.result, { show: true, added, failed: items.length - added, errors, csv })
     reload()
   }
 

@@ -4,6 +4,7 @@
 // reload on the kind's live event and timer.
 import { onBeforeUnmount, onMounted, reactive, ref, watch } from 'vue'
 import { ElMessage } from 'element-plus'
+import { errorText } from '../lib/apierror.js'
 import { onLive } from '../api/events.js'
 import { confirmDanger } from '../lib/confirm.js'
 
@@ -20,12 +21,13 @@ export function useCollection(kind, t) {
     page: 1,
     limit: 50,
     search: '',
-    filters: Object.fromEntries(kind.filters.map((f) => [f.param, 'all'])),
+    filters: Object.fromEntries(kind.filters.map((f) => [f.param, f.text ? '' : 'all'])),
     sort: '',
     order: '',
     loading: false,
     selected: [],
     toggling: {},
+    now: Date.now(), // the clock of the rows' time-left cells, moved on every load
   })
   let seq = 0
   let searchTimer = null
@@ -39,16 +41,17 @@ export function useCollection(kind, t) {
     if (!quiet) s.loading = true
     try {
       const params = { page: s.page, limit: s.limit, search: s.search.trim(), sort: s.sort, order: s.order }
-      for (const [k, v] of Object.entries(s.filters)) params[k] = v === 'all' ? '' : v
+      for (const [k, v] of Object.entries(s.filters)) params[k] = v === 'all' ? '' : v.trim()
       const r = await kind.api.list(params)
       if (mine !== seq) return
       s.rows = r[kind.keys.list] || []
+      s.now = Date.now()
       s.total = (r.pagination && Number(r.pagination.total)) || 0
       if (!s.rows.length && s.page > 1 && r.pagination && s.page > r.pagination.pages) {
         s.page = Math.max(1, r.pagination.pages)
       }
     } catch (e) {
-      if (!quiet) ElMessage.error(e.message)
+      if (!quiet) ElMessage.error(errorText(t, e))
     } finally {
       if (mine === seq) s.loading = false
     }
@@ -82,7 +85,7 @@ export function useCollection(kind, t) {
       const item = r[kind.keys.one]
       row.enabled = item ? item.enabled : value
     } catch (e) {
-      ElMessage.error(e.message)
+      ElMessage.error(errorText(t, e))
     } finally {
       s.toggling[row.id] = false
     }
@@ -95,7 +98,7 @@ export function useCollection(kind, t) {
       ElMessage.success(t(kind.text.deleted))
       load(true)
     } catch (e) {
-      ElMessage.error(e.message)
+      ElMessage.error(errorText(t, e))
     }
   }
 
@@ -108,7 +111,7 @@ export function useCollection(kind, t) {
       s.selected = []
       load(true)
     } catch (e) {
-      ElMessage.error(e.message)
+      ElMessage.error(errorText(t, e))
     }
   }
 

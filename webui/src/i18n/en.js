@@ -57,7 +57,9 @@ export default {
     expiresAt: 'Expires at', comment: 'Comment', created: 'Rule "{name}" created', updated: 'Rule saved',
     deleted: 'Rule deleted', deletedN: '{n} rules deleted', confirmDelete: 'Delete the rule "{name}"?',
     confirmDeleteN: 'Delete {n} selected entries?', importResult: 'Import', importSummary: '{added} added, {failed} failed',
-    importBad: 'Not a rule file', importEmpty: 'expected a JSON array of rules or {"rules": [...]}',
+    importBad: 'Not a rule file', importEmpty: 'no rules in the file (JSON: an array or {"rules": [...]}; CSV: a header row, then one rule per line)',
+    expires: 'Expires', never: 'never', expired: 'expired', in_s: 'in {n} s', in_min: 'in {n} min', in_h: 'in {n} h',
+    in_d: 'in {n} d', source: 'Source', sourceFilter: 'Source (feed)', line: 'Line', readOnly: 'Read-only key: you can look, not change.',
   },
   wl: {
     create: 'New entry', search: 'Search name, comment or address', created: 'Whitelist entry added',
@@ -74,18 +76,30 @@ export default {
     keyOnce: 'Put this key in the agent\'s config (node.key). It is shown only now.',
     asOf: 'as of {time}', noFigures: 'no figures yet', filtering: 'Filtering', capacity: 'Capacity',
     exact: 'Exact rules', cidr: 'CIDR rules', rateRules: 'Rate limits', agentVersion: 'Agent version',
-    agentUptime: 'Agent uptime', figures: 'Traffic', since: 'since {time}'
+    agentUptime: 'Agent uptime', figures: 'Traffic', since: 'since {time}', agentConfig: 'Agent config',
+    agentConfigHint: 'Paste this into the agent\'s config file (xdrop-agent.yaml) and replace CONTROLLER_HOST with the controller\'s address.',
+    copyConfig: 'Copy config'
   },
   keys: {
     title: 'API keys', create: 'New API key', id: 'ID', name: 'Name', scope: 'Scope', lastUsed: 'Last used',
     revoke: 'Revoke', revoked: 'Key revoked', confirmRevoke: 'Revoke the key "{name}"? Clients using it stop working at once.',
     adminOnly: 'Only an admin key can manage API keys.', createdTitle: 'New API key',
     shownOnce: 'Copy the key now: it is shown only once and cannot be shown again.',
-    scope_admin: 'admin', scope_read_only: 'read-only',
+    scope_admin: 'admin', scope_read_only: 'read-only', yours: 'you',
+    confirmRevokeOwn: 'The key "{name}" is the one you are signed in with. Revoking it signs you out of this page at once, and every client using it stops working. Revoke it?',
   },
   settings: {
     preferences: 'Preferences', theme: 'Theme', light: 'Light', dark: 'Dark', language: 'Language', about: 'About',
     gateway: 'Gateway', mode: 'Mode', upstream: 'Upstream', auth: 'Authentication',
+  },
+  apiError: {
+    NETWORK: 'The gateway cannot be reached', INVALID_ARGUMENT: 'Invalid value', OUT_OF_RANGE: 'Value out of range',
+    UNAUTHENTICATED: 'Not signed in or the key is no longer valid', PERMISSION_DENIED: 'Your key may not do this',
+    NOT_FOUND: 'Not found (it may have been deleted)', ALREADY_EXISTS: 'Already exists', ABORTED: 'Conflict with another change: try again',
+    FAILED_PRECONDITION: 'Not possible in the current state', TOO_LARGE: 'Too large', TOO_MANY: 'Too many attempts: wait a moment',
+    INTERNAL: 'Internal server error', UNIMPLEMENTED: 'Not supported here', UNKNOWN: 'The controller gave no answer',
+    UNAVAILABLE: 'Temporarily unavailable: try again', DEADLINE_EXCEEDED: 'The controller did not answer in time',
+    RESOURCE_EXHAUSTED: 'Capacity or disk space exhausted', CANCELLED: 'Cancelled', DATA_LOSS: 'Data loss reported by the controller',
   },
   time: { secondsAgo: '{n} s ago', minutesAgo: '{n} min ago', hoursAgo: '{n} h ago' },
 }

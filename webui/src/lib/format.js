@@ -140,3 +140,17 @@ export function downloadJson(name, obj) {
   a.remove()
   setTimeout(() => URL.revokeObjectURL(url), 1000)
 }
+
+// How long until expiresAt (an API time) at nowMs: { state: 'never' } without an expiry,
+// { state: 'expired' } once it passed, else { state: 'in', n, unit } with unit 's', 'min',
+// 'h' or 'd', rounded down ("in 54 min" until the 55th minute is complete).
+export function timeLeft(expiresAt, nowMs = Date.now()) {
+  const ms = toMs(expiresAt)
+  if (ms === null) return { state: 'never' }
+  const s = Math.floor((ms - nowMs) / 1000)
+  if (s <= 0) return { state: 'expired' }
+  if (s < 60) return { state: 'in', n: s, unit: 's' }
+  if (s < 3600) return { state: 'in', n: Math.floor(s / 60), unit: 'min' }
+  if (s < 86400) return { state: 'in', n: Math.floor(s / 3600), unit: 'h' }
+  return { state: 'in', n: Math.floor(s / 86400), unit: 'd' }
+}
