@@ -74,6 +74,7 @@ int api_fail(struct http_reply *rp, const struct rpc_status *st, const char *pre
 		snprintf(field, sizeof(field), "%s.%s", prefix, f);
 	else
 		snprintf(field, sizeof(field), "%s", f);
+	rp->error_code = rpc_code_name(st->code); /* the upstream's own, finer than the status */
 	return http_error(rp, status, field, "%s",
 			  st->message[0] ? st->message : rpc_code_name(st->code));
 }

@@ -61,8 +61,28 @@ struct req_state {
 	bool answered; /* a response was queued on the first call */
 };
 
+const char *http_status_code(unsigned status)
+{
+	static const struct {
+		unsigned status;
+		const char *code;
+	} codes[] = {
+	    {400, "INVALID_ARGUMENT"}, {401, "UNAUTHENTICATED"},   {403, "PERMISSION_DENIED"},
+	    {404, "NOT_FOUND"},	       {405, "INVALID_ARGUMENT"},  {409, "ALREADY_EXISTS"},
+	    {413, "TOO_LARGE"},	       {415, "INVALID_ARGUMENT"},  {422, "FAILED_PRECONDITION"},
+	    {429, "TOO_MANY"},	       {501, "UNIMPLEMENTED"},	   {502, "UNKNOWN"},
+	    {503, "UNAVAILABLE"},      {504, "DEADLINE_EXCEEDED"}, {507, "RESOURCE_EXHAUSTED"},
+	};
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (codes[i].status == status)
+			return codes[i].code;
+	return status >= 500 ? "INTERNAL" : "INVALID_ARGUMENT";
+}
+
 int http_error(struct http_reply *rp, unsigned status, const char *field, const char *fmt, ...)
 {
+	const char *code = rp->error_code ? rp->error_code : http_status_code(status);
 	char msg[512];
 	va_list ap;
 	cJSON *o;
@@ -70,9 +90,11 @@ int http_error(struct http_reply *rp, unsigned status, const char *field, const 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	rp->error_code = NULL;
 	o = cJSON_CreateObject();
 	if (o && (!cJSON_AddStringToObject(o, "error", msg) ||
-		  (field && *field && !cJSON_AddStringToObject(o, "field", field)))) {
+		  (field && *field && !cJSON_AddStringToObject(o, "field", field)) ||
+		  !cJSON_AddStringToObject(o, "code", code))) {
 		cJSON_Delete(o);
 		o = NULL;
 	}

@@ -70,12 +70,20 @@ struct http_reply {
 	unsigned retry_after;	   /* seconds; 0 = no header */
 	char allow[64];		   /* Allow header for 405 ("": none) */
 	bool html;		   /* add the UI's Content-Security-Policy */
+	/* The "code" of an error body: the upstream's RPC code name (api_fail), else NULL and
+	 * http_error names the status's (http_status_code). */
+	const char *error_code;
 };
 
-/* Answers `{"error": message, "field": field}` (field omitted when NULL or "").
- * Returns 0 (handlers return it). */
+/* Answers `{"error": message, "field": field, "code": CODE}` (field omitted when NULL or
+ * ""): CODE is rp->error_code when set, else the status's (http_status_code), so that a
+ * client (the web UI) can pick its own sentence for it. Returns 0 (handlers return it). */
 int http_error(struct http_reply *rp, unsigned status, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* The error code of an HTTP status, in the RPC codes' names where one fits
+ * ("INVALID_ARGUMENT" for 400, "NOT_FOUND" for 404, ...; "TOO_LARGE" for 413). */
+const char *http_status_code(unsigned status);
 
 /* Answers with obj (taken over; NULL means out of memory: 500). Returns 0. */
 int http_json(struct http_reply *rp, unsigned status, cJSON *obj);

@@ -112,6 +112,18 @@ req PUT "/api/v1/rules/$RID" '{"action":"rate_limit","rate_limit":1000}'
 expect 200 - "PUT /api/v1/rules/:id (controller)"
 req POST /api/v1/rules '{"dst_cidr":"203.0.113.0/25","action":"drop","pkt_len_min":9,"pkt_len_max":1}'
 expect 400 - "semantic error through the controller: 400"
+check "... its body names the RPC code (for clients that translate by code)" \
+	[ "$(jget '.get("code","")')" = INVALID_ARGUMENT ]
+req POST /api/v1/rules '{"dst_cidr":"203.0.113.0/25","action":"drop"}'
+DUP=$(jget '["rule"]["id"]')
+req POST /api/v1/rules '{"dst_cidr":"203.0.113.0/25","action":"drop"}'
+expect 409 - "the same match twice: 409"
+check "... with code ALREADY_EXISTS" [ "$(jget '.get("code","")')" = ALREADY_EXISTS ]
+req DELETE "/api/v1/rules/$DUP"
+expect 200 - "(the first of the two deleted again)"
+req GET /api/v1/no-such-route
+check "an unknown route: 404 with code NOT_FOUND" \
+	[ "$CODE" = 404 ] && [ "$(jget '.get("code","")')" = NOT_FOUND ]
 req GET /api/v1/stats
 expect 200 - "GET /api/v1/stats (controller)"
 req GET "/api/v1/stats/history?seconds=60"
@@ -359,7 +371,7 @@ check "(a) second GET within the TTL, controller stopped: 200 from the cache (${
 check "(a) ... the very same bytes (the controller's \"at\" too)" cmp -s "$TMP/s1" "$TMP/s2"
 check "(a) ... counted as a cache hit in /metrics ($H0 -> $H1)" [ "$H1" = $((H0 + 1)) ]
 check "(c) a wrong key while another key's stats are cached: 401" [ "$C3" = 401 ]
-check "(c) ... with the fixed 401 body" [ "$(cat "$TMP/s3")" = '{"error":"unauthorized"}' ]
+check "(c) ... with the fixed 401 body" [ "$(cat "$TMP/s3")" = '{"error":"unauthorized","code":"UNAUTHENTICATED"}' ]
 check "(c) no key while stats are cached: 401" [ "$C4" = 401 ]
 CODE=$CP
 expect 201 - "stats cache: a rule created while the stats are cached"

@@ -268,7 +268,7 @@ req GET /api/v1/rules "" "$READ_KEY"
 expect 200 - "G4 read-only key may read"
 req POST /api/v1/rules '{"dst_ip":"10.9.9.9","action":"drop"}' "$READ_KEY"
 expect 403 - "G4 read-only key may not write: 403"
-check "G4 403 body is fixed" [ "$BODY_OUT" = '{"error":"forbidden"}' ]
+check "G4 403 body is fixed" [ "$BODY_OUT" = '{"error":"forbidden","code":"PERMISSION_DENIED"}' ]
 req DELETE /api/v1/rules/x "" "$READ_KEY"
 expect 403 - "G4 read-only delete: 403"
 req GET /api/v1/rules

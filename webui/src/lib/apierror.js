@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Server errors in the UI's language. The REST error body is {"error", "field"} (gateway/
-// http.c http_error) with the HTTP status as its code; batch items and SSE errors carry
-// the RPC code's name in `code` (docs/api.md). The code picks a translated sentence; the
+// Server errors in the UI's language. The REST error body is {"error", "field", "code"}
+// (gateway/http.c http_error; `code` is the upstream's RPC code name, or the HTTP status's),
+// batch items and SSE errors carry `code` too (docs/api.md); a body without one (an older
+// gateway, a proxy) falls back to the status. The code picks a translated sentence; the
 // server's own text (English, naming the exact problem) follows it as the detail.
 
 // HTTP status -> the error code the UI translates (the RPC names of gateway/api.c's table,
