@@ -36,3 +36,8 @@ $(TBIN)/test_talkers_dp: $(SANOBJ)/tests/bpf/test_talkers_dp.o $(SANOBJ)/agent/t
 ALL_TARGETS += $(TBIN)/test_talkers_dp
 TEST_SUITES += $(TBIN)/test_talkers_dp
 CHECK_SOURCES += tests/bpf/test_talkers_dp.c
+
+# scripts/demo.sh bounded (DEMO_SECONDS) under its own name and port: the xdropctl export
+# lines, a clean end on DEMO_SECONDS, SIGTERM and Ctrl-C, a dead daemon named and the demo
+# stopped, nothing left behind.
+TEST_SUITES += tests/scripts/test_demo.sh
