@@ -41,3 +41,7 @@ CHECK_SOURCES += tests/bpf/test_talkers_dp.c
 # lines, a clean end on DEMO_SECONDS, SIGTERM and Ctrl-C, a dead daemon named and the demo
 # stopped, nothing left behind.
 TEST_SUITES += tests/scripts/test_demo.sh
+
+# scripts/controller.sh and node.sh (scripts/xdrop.sh) with a real controller and an agent
+# in a namespace: start, status (filtering), double start refused, stop, stale pid files.
+TEST_SUITES += tests/scripts/test_xdrop_sh.sh
