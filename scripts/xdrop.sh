@@ -5,7 +5,8 @@
 # this script for one daemon each, as v2.7's controller.sh and node.sh were.
 #
 #   scripts/xdrop.sh start|stop|restart|status controller|agent|gateway [OPTIONS]
-#     --config FILE     the daemon's config (default /etc/xdrop/DAEMON.yaml)
+#     --config FILE     the daemon's config (default $XDROP_CONFIG_DIR/DAEMON.yaml,
+#                       XDROP_CONFIG_DIR: /etc/xdrop)
 #     --pid-file FILE   default $XDROP_RUN_DIR/DAEMON.pid (XDROP_RUN_DIR: /run/xdrop)
 #     --log-file FILE   stdout and stderr, appended (default $XDROP_LOG_DIR/DAEMON.log,
 #                       XDROP_LOG_DIR: /var/log/xdrop)
@@ -32,7 +33,7 @@ shift 2
 case $action in start | stop | restart | status) ;; *) usage ;; esac
 case $daemon in controller | agent | gateway) ;; node) daemon=agent ;; *) usage ;; esac
 prog=xdrop-$daemon
-config=/etc/xdrop/$daemon.yaml
+config=${XDROP_CONFIG_DIR:-/etc/xdrop}/$daemon.yaml
 pidfile=${XDROP_RUN_DIR:-/run/xdrop}/$daemon.pid
 logfile=${XDROP_LOG_DIR:-/var/log/xdrop}/$daemon.log
 while [ $# -gt 0 ]; do

@@ -45,3 +45,7 @@ TEST_SUITES += tests/scripts/test_demo.sh
 # scripts/controller.sh and node.sh (scripts/xdrop.sh) with a real controller and an agent
 # in a namespace: start, status (filtering), double start refused, stop, stale pid files.
 TEST_SUITES += tests/scripts/test_xdrop_sh.sh
+
+# docs/operations.md: every "```sh runnable" block runs as written in a lab (controller and
+# gateway, private /var/lib and /var/backups); the backup is private, the restore restores.
+TEST_SUITES += tests/scripts/test_docs_runnable.sh
