@@ -113,7 +113,7 @@ start() {
 }
 
 stop() {
-	local pid rc i timeout=${XDROP_STOP_TIMEOUT:-30}
+	local pid rc timeout=${XDROP_STOP_TIMEOUT:-30}
 	pid=$(running_pid)
 	rc=$?
 	if [ $rc -ne 0 ]; then
@@ -122,7 +122,7 @@ stop() {
 		return 0
 	fi
 	kill -TERM "$pid" || return 1
-	for i in $(seq $((timeout * 10))); do
+	for _ in $(seq $((timeout * 10))); do
 		[ -d "/proc/$pid" ] || break
 		sleep 0.1
 	done

@@ -90,6 +90,31 @@ check "the program is on x0 indeed" eval "ip -n $NS-n link show x0 | grep -q xdp
 out=$(node start 2>&1)
 check_eval "a second node.sh start is refused" "[[ '$out' == *'already running (PID $apid'* ]]"
 
+# ---- a restore as docs/operations.md tells it: the agent takes the backup's rules and its
+# lower revision at once, by a snapshot when it reconnects (no repair, no nodes sync) ----
+agent_rev() { "$CTL" --agent "ipc://$TMP/agent.sock" --key "node:$nid:$nkey" info | sed -n 's/^revision //p'; }
+"$CTL" rules add dst_port=10 protocol=udp action=drop name=kept >/dev/null
+bk_rev=$("$CTL" info | sed -n 's/^revision //p')
+sqlite3 "$TMP/ctl.db" ".backup '$TMP/backup.db'"
+"$CTL" rules add dst_port=11 protocol=udp action=drop name=undone >/dev/null
+"$CTL" rules add dst_port=12 protocol=udp action=drop name=undone2 >/dev/null
+wait_until 10 eval '[ "$(agent_rev)" = $((bk_rev + 2)) ]'
+expect_eq "the agent applied the two rules after the backup" "$(agent_rev)" $((bk_rev + 2))
+ctl stop >/dev/null
+mkdir -p "$TMP/replaced" && mv "$TMP"/ctl.db* "$TMP/replaced/"
+install -m 0600 "$TMP/backup.db" "$TMP/ctl.db"
+ctl start >/dev/null
+if wait_until 10 eval '[ "$(agent_rev)" = "$bk_rev" ]'; then
+	ok "after the restore the agent is at the backup's (lower) revision $bk_rev"
+else
+	not_ok "after the restore the agent is at the backup's (lower) revision $bk_rev" "agent at $(agent_rev)"
+fi
+check "it got there by a snapshot on reconnect" grep -q 'fetching a snapshot (connect' "$TMP/agent.log"
+wait_until 15 eval '"$CTL" --json nodes list | grep -q "\"status\":[[:space:]]*\"online\""'
+out=$("$CTL" --json nodes list | python3 -c 'import json,sys; n=json.load(sys.stdin)["nodes"][0]; print(n["status"], n["applied_revision"])')
+expect_eq "the controller sees the node online at the restored revision" "$out" "online $bk_rev"
+cpid=$(cat "$TMP/ctl.pid")
+
 # ---- stop ----
 check "node.sh stop" node stop
 check_eval "the agent's process is gone" "[ ! -d /proc/$apid ]"
