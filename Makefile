@@ -105,8 +105,10 @@ check:
 # web UI (not the sanitizer, fuzz and test binaries of make all), on every core unless
 # make was given -j.
 DEMO_TARGETS := $(BIN)/xdrop-controller $(AGENT_BIN) $(GW_BIN) $(CTL_BIN) $(BPF_OBJ) $(WEBUI_DIST)
+.PHONY: demo-build
+demo-build: $(DEMO_TARGETS)
 demo: deps
-	$(MAKE) $(if $(findstring -j,$(MAKEFLAGS)),,-j$(shell nproc)) $(DEMO_TARGETS)
+	@$(MAKE) --no-print-directory $(if $(findstring -j,$(MAKEFLAGS)),,-j$(shell nproc)) demo-build
 	./scripts/demo.sh
 
 demo-down:
