@@ -101,7 +101,14 @@ check:
 	./scripts/structure-check
 	$(MAKE) clean && $(MAKE) all
 
-demo: deps all
+# The demo builds only what it runs: the three daemons, xdropctl, the BPF object and the
+# web UI (not the sanitizer, fuzz and test binaries of make all), on every core unless
+# make was given -j.
+DEMO_TARGETS := $(BIN)/xdrop-controller $(AGENT_BIN) $(GW_BIN) $(CTL_BIN) $(BPF_OBJ) $(WEBUI_DIST)
+.PHONY: demo-build
+demo-build: $(DEMO_TARGETS)
+demo: deps
+	@$(MAKE) --no-print-directory $(if $(findstring -j,$(MAKEFLAGS)),,-j$(shell nproc)) demo-build
 	./scripts/demo.sh
 
 demo-down:

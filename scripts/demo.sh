@@ -24,13 +24,17 @@
 #   ./scripts/demo.sh down   remove what a crashed demo left behind (make demo-down)
 #
 # Environment: DEMO_SECONDS=N stops by itself after N s; DEMO_PORT (8000) for the gateway;
-# XDROP_BIN (build/bin) where the daemons are. It touches only what it names: the
-# namespaces xdrop-demo-*, the pin directory /sys/fs/bpf/xdrop-demo and /run/xdrop-demo.
+# XDROP_BIN (build/bin) where the daemons are; DEMO_NAME (xdrop-demo) names what it makes,
+# so that a test can run one beside a user's. It touches only what it names: the
+# namespaces $DEMO_NAME-*, the pin directory /sys/fs/bpf/$DEMO_NAME and /run/$DEMO_NAME.
+#
+# It ends with status 0 after DEMO_SECONDS, Ctrl-C or SIGTERM; with status 1, after
+# naming it and the end of its log, when one of its daemons (or the traffic) exited.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=${XDROP_BIN:-$ROOT/build/bin}
-PFX=xdrop-demo
+PFX=${DEMO_NAME:-xdrop-demo}
 PIN=/sys/fs/bpf/$PFX
 RUN=/run/$PFX
 NODES="gen trad ff srv"
@@ -99,13 +103,19 @@ mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || exit 1
 
 # shellcheck disable=SC2317 # invoked by the trap
 cleanup() {
-	trap - EXIT INT TERM
+	# a second Ctrl-C or SIGTERM must not cut the removal short
+	trap '' INT TERM
+	trap - EXIT
 	say ""
 	say "demo: removing the lab"
 	down
 }
 trap cleanup EXIT
-trap 'exit 0' INT TERM
+# Ctrl-C, SIGTERM and a closed terminal end the demo cleanly. A terminal's Ctrl-C reaches
+# every process of the foreground group, command substitutions' subshells included: one
+# interrupted while bash parses its text fails with "unexpected EOF while looking for
+# matching `)'". So the status loop below, where the demo spends its time, runs none.
+trap 'exit 0' INT TERM HUP
 mkdir -p "$RUN"
 chmod 700 "$RUN"
 
@@ -123,6 +133,36 @@ bg() { # log name, command...: starts a program (not a shell function: $! must b
 	shift
 	"$@" </dev/null >>"$RUN/$log.log" 2>&1 &
 	echo $! >>"$RUN/pids"
+	PROCS+=("$log $!")
+}
+# The demo's daemons by log name and PID (the supervisor's for the supervised ones): one
+# that exited ends the demo, naming it, instead of a line of failed requests every second.
+PROCS=()
+daemon_name() {
+	case $1 in
+	controller | gateway) echo "xdrop-$1" ;;
+	agent-*) echo "xdrop-agent of node ${1#agent-}" ;;
+	*) echo "$1" ;;
+	esac
+}
+check_alive() {
+	local e name pid rc how
+	for e in "${PROCS[@]}"; do
+		name=${e% *} pid=${e#* }
+		case $name in controller | gateway | agent-*) ;; *) continue ;; esac
+		kill -0 "$pid" 2>/dev/null && continue
+		wait "$pid" 2>/dev/null
+		rc=$?
+		how="with status $rc"
+		[ "$rc" -gt 128 ] && how="$how (killed by signal $((rc - 128)))"
+		say "" >&2
+		say "demo: $(daemon_name "$name") exited $how; stopping the demo" >&2
+		if [ -s "$RUN/$name.log" ]; then
+			say "---- last lines of $RUN/$name.log" >&2
+			tail -n 15 "$RUN/$name.log" >&2
+		fi
+		exit 1
+	done
 }
 # supervised log name, command...: like bg, under scripts/supervise.sh, the demo's service
 # manager: a daemon that exits with status 75 (wedged, lib/watchdog.h) is started again,
@@ -372,6 +412,7 @@ for _ in $(seq 50); do
 	n=$(rest GET /nodes | python3 -c 'import json,sys
 print(sum(1 for n in json.load(sys.stdin)["nodes"] if n["status"] == "online"))')
 	[ "$n" = 2 ] && break
+	check_alive
 	sleep 0.2
 done
 [ "$n" = 2 ] || fail "the agents did not come online"
@@ -384,6 +425,9 @@ cat <<EOF
    Web UI and REST API:  http://127.0.0.1:$PORT/   (API under /api/v1)
    API key (admin):      $KEY
    e.g.  curl -H 'X-API-Key: $KEY' http://127.0.0.1:$PORT/api/v1/rules
+ For xdropctl (build/bin/xdropctl) in another shell, paste:
+export XDROP_URL=$CTL-rpc.sock
+export XDROP_KEY=$KEY
 $([ -f "$UI_DIR/index.html" ] || echo "   (webui/dist is not built yet: the UI pages answer 404; the API works)")
  Nodes: trad (traditional, t0) and ff (fast-forward f1 -> f2), both managed by
  the controller. Logs and configs: $RUN
@@ -396,8 +440,19 @@ EOF
 
 # ---- one status line per second ----
 cat >"$RUN/status.py" <<'EOF'
-import json, sys
-stats, nodes, received, el = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+import json, signal, sys, urllib.request
+# Ctrl-C kills it (bash runs its INT trap only when the foreground child died of SIGINT)
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+api, key, received, el = sys.argv[1:5]
+def get(path):
+    req = urllib.request.Request(api + path, headers={"X-API-Key": key})
+    with urllib.request.urlopen(req, timeout=2) as r:
+        return json.load(r)
+try:
+    stats, nodes = get("/stats"), get("/nodes")
+except (OSError, ValueError) as e:
+    print(f"t={el:>4}s (status unavailable: {e})", flush=True)
+    sys.exit(0)
 got = {}
 try:
     for line in open(received):
@@ -422,11 +477,16 @@ t0=${EPOCHREALTIME/./}
 next=$((t0 + 1000000))
 while :; do
 	now=${EPOCHREALTIME/./}
-	[ "$now" -lt "$next" ] && sleep "$(printf '0.%06d' $((next - now)))"
+	if [ "$now" -lt "$next" ]; then
+		printf -v nap '0.%06d' $((next - now))
+		sleep "$nap"
+	fi
 	next=$((next + 1000000))
-	el=$(((${EPOCHREALTIME/./} - t0) / 1000000))
-	python3 "$RUN/status.py" "$(rest GET /stats || echo '{}')" "$(rest GET /nodes || echo '{}')" \
-		"$RUN/received" "$el" 2>/dev/null || say "t=${el}s (status unavailable)"
+	check_alive
+	now=${EPOCHREALTIME/./}
+	el=$(((now - t0) / 1000000))
+	python3 "$RUN/status.py" "$API" "$KEY" "$RUN/received" "$el" 2>/dev/null ||
+		say "t=${el}s (status unavailable)"
 	[ "$DEMO_SECONDS" -gt 0 ] && [ "$el" -ge "$DEMO_SECONDS" ] && break
 done
 exit 0

@@ -36,3 +36,16 @@ $(TBIN)/test_talkers_dp: $(SANOBJ)/tests/bpf/test_talkers_dp.o $(SANOBJ)/agent/t
 ALL_TARGETS += $(TBIN)/test_talkers_dp
 TEST_SUITES += $(TBIN)/test_talkers_dp
 CHECK_SOURCES += tests/bpf/test_talkers_dp.c
+
+# scripts/demo.sh bounded (DEMO_SECONDS) under its own name and port: the xdropctl export
+# lines, a clean end on DEMO_SECONDS, SIGTERM and Ctrl-C, a dead daemon named and the demo
+# stopped, nothing left behind.
+TEST_SUITES += tests/scripts/test_demo.sh
+
+# scripts/controller.sh and node.sh (scripts/xdrop.sh) with a real controller and an agent
+# in a namespace: start, status (filtering), double start refused, stop, stale pid files.
+TEST_SUITES += tests/scripts/test_xdrop_sh.sh
+
+# docs/operations.md: every "```sh runnable" block runs as written in a lab (controller and
+# gateway, private /var/lib and /var/backups); the backup is private, the restore restores.
+TEST_SUITES += tests/scripts/test_docs_runnable.sh
