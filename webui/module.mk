@@ -23,6 +23,8 @@ UI_SUITES := tests/ui/test_ui.sh
 $(UI_SUITES): $(WEBUI_DIST)
 # the UI's plain functions in node (no browser, no lab)
 UI_SUITES += tests/ui/test_webui_lib.sh
+# the five languages, complete and consistent (node, no browser)
+UI_SUITES += tests/ui/test_i18n.sh
 
 ALL_TARGETS += $(WEBUI_DIST)
 TEST_SUITES += $(UI_SUITES)

@@ -2,11 +2,34 @@
 // Number, time and rule formatting shared by the views. Everything returns plain text:
 // the templates print it with {{ }}, which escapes it.
 
+// The Intl locale (BCP 47 tag) numbers and times are written in: the UI's language, set
+// by lib/session.js saveLocale() ("1,234" in en-US, "1.234" in es-ES). Formatters are kept
+// per tag (building one is not cheap).
+let fmtTag = 'en-US'
+const cache = new Map()
+function formatter(kind, make) {
+  const k = `${kind} ${fmtTag}`
+  if (!cache.has(k)) cache.set(k, make(fmtTag))
+  return cache.get(k)
+}
+
+export function setFormatLocale(tag) {
+  try {
+    fmtTag = Intl.getCanonicalLocales(tag)[0] || 'en-US'
+  } catch {
+    fmtTag = 'en-US'
+  }
+}
+
+export function formatLocale() {
+  return fmtTag
+}
+
 export function fmtNum(n) {
   if (n === null || n === undefined || n === '') return '0'
   const v = Number(n)
   if (!Number.isFinite(v)) return String(n)
-  return Math.round(v).toLocaleString('en-US')
+  return formatter('num', (l) => new Intl.NumberFormat(l, { maximumFractionDigits: 0 })).format(Math.round(v))
 }
 
 export function fmtRate(n) {
@@ -42,24 +65,23 @@ export function toMs(t) {
   return Number.isFinite(ms) ? ms : null
 }
 
-const pad2 = (x) => String(x).padStart(2, '0')
+const TIME_OPTS = { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }
+const DATE_OPTS = { year: 'numeric', month: '2-digit', day: '2-digit', ...TIME_OPTS }
 
+// Date and time of t in local time, in the UI's locale ("12/07/2026, 14:03:12" in en-US,
+// "2026/12/07 14:03:12" in ja-JP); '—' without a time.
 export function fmtTime(t) {
   if (!t) return '—'
   const ms = toMs(t)
   if (ms === null) return String(t)
-  const d = new Date(ms)
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(
-    d.getMinutes(),
-  )}:${pad2(d.getSeconds())}`
+  return formatter('date', (l) => new Intl.DateTimeFormat(l, DATE_OPTS)).format(new Date(ms))
 }
 
 // hh:mm:ss of t in local time ("as of 14:03:12"), '—' without a time.
 export function fmtClock(t) {
   const ms = toMs(t)
   if (ms === null) return '—'
-  const d = new Date(ms)
-  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`
+  return formatter('clock', (l) => new Intl.DateTimeFormat(l, TIME_OPTS)).format(new Date(ms))
 }
 
 // Seconds since t (RFC 3339 string or a number as toMs reads it), or null.

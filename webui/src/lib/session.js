@@ -3,6 +3,8 @@
 // itself lives in the gateway's HttpOnly cookie; here is only what the UI shows.
 import { reactive } from 'vue'
 import { api } from '../api/client.js'
+import { LOCALE_CODES, detectLocale, localeTag } from '../i18n/locales.js'
+import { setFormatLocale } from './format.js'
 
 const THEME_KEY = 'xdrop.theme'
 const LOCALE_KEY = 'xdrop.locale'
@@ -54,11 +56,12 @@ export function applyTheme(theme) {
 
 export function savedLocale() {
   const l = localStorage.getItem(LOCALE_KEY)
-  if (l === 'en' || l === 'zh') return l
-  return (navigator.language || '').toLowerCase().startsWith('zh') ? 'zh' : 'en'
+  if (LOCALE_CODES.includes(l)) return l
+  return detectLocale(navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language])
 }
 
 export function saveLocale(l) {
   localStorage.setItem(LOCALE_KEY, l)
-  document.documentElement.lang = l === 'zh' ? 'zh-CN' : 'en'
+  document.documentElement.lang = localeTag(l)
+  setFormatLocale(localeTag(l))
 }
