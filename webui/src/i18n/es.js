@@ -47,7 +47,7 @@ export default {
   action: { drop: 'Descartar', pass: 'Permitir', rate_limit: 'Limitar tasa' },
   rule: {
     name: 'Nombre', action: 'Acción', match: 'Condición', enabled: 'Activa', matches: 'Coincidencias', drops: 'Descartes',
-    pps: 'PPS', bytes: 'Bytes', rate: 'Tasa', hits: 'Aciertos', dropBytes: 'Bytes descartados', create: 'Nueva regla', edit: 'Editar regla', import: 'Importar', export: 'Exportar',
+    pps: 'PPS', bytes: 'Bytes', rate: 'Tasa', hits: 'Impactos', dropBytes: 'Bytes descartados', create: 'Nueva regla', edit: 'Editar regla', import: 'Importar', export: 'Exportar',
     search: 'Buscar por nombre, comentario o dirección', allActions: 'Todas las acciones', allStates: 'Activas e inactivas',
     enabledOnly: 'Solo activas', disabledOnly: 'Solo inactivas', deleteSelected: 'Eliminar {n} seleccionadas',
     rateLimit: 'Límite de tasa (paquetes/s)', burst: 'Ráfaga (paquetes)', src: 'IP o CIDR de origen',
