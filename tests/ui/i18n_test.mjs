@@ -86,7 +86,7 @@ eq(LOCALES.map((l) => localeTag(l.code)).concat(localeTag('xx')), ['en-US', 'zh-
 // ---- numbers and times in the UI's locale ----
 const at = new Date(2026, 11, 7, 9, 5, 3).getTime()
 for (const [tag, num, time, clock] of [
-  ['en-US', '1,234,567', '12/07/2026, 09:05:03', '09:05:03'],
+  ['en-US', '1,234,567', '2026-12-07, 09:05:03', '09:05:03'],
   ['es-ES', '1.234.567', '07/12/2026, 9:05:03', '9:05:03'],
   ['ja-JP', '1,234,567', '2026/12/07 09:05:03', '9:05:03'],
 ]) {
@@ -94,6 +94,8 @@ for (const [tag, num, time, clock] of [
   eq([fmt.formatLocale(), fmt.fmtNum(1234567.4), fmt.fmtTime(at).length > 0, fmt.fmtNum('')], [tag, num, true, '0'], `${tag}: numbers`)
   ok(/\d{2}:05:03|\d:05:03/.test(fmt.fmtClock(at)) && fmt.fmtTime(at).includes('2026'), `${tag}: date and time`, `${fmt.fmtTime(at)} / ${fmt.fmtClock(at)} (e.g. ${time}, ${clock})`)
 }
+fmt.setFormatLocale('en-US')
+ok(fmt.fmtTime(at).startsWith('2026-12-07'), 'English dates year first', fmt.fmtTime(at))
 fmt.setFormatLocale('ko-KR')
 ok(fmt.fmtTime(at).includes('2026') && fmt.fmtTime(at) !== (fmt.setFormatLocale('en-US'), fmt.fmtTime(at)), 'ko-KR: a date in Korean order, not the English one')
 fmt.setFormatLocale('not a tag!')

@@ -68,13 +68,15 @@ export function toMs(t) {
 const TIME_OPTS = { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }
 const DATE_OPTS = { year: 'numeric', month: '2-digit', day: '2-digit', ...TIME_OPTS }
 
-// Date and time of t in local time, in the UI's locale ("12/07/2026, 14:03:12" in en-US,
-// "2026/12/07 14:03:12" in ja-JP); '—' without a time.
+// Date and time of t in local time, in the UI's locale ("2026/12/07 14:03:12" in ja-JP,
+// "07/12/2026, 14:03:12" in es-ES); '—' without a time. English writes the date year
+// first ("2026-12-07, 14:03:12", en-CA's order): an operator's logs and tickets do, and
+// 12/07 is a different day on either side of the Atlantic.
 export function fmtTime(t) {
   if (!t) return '—'
   const ms = toMs(t)
   if (ms === null) return String(t)
-  return formatter('date', (l) => new Intl.DateTimeFormat(l, DATE_OPTS)).format(new Date(ms))
+  return formatter('date', (l) => new Intl.DateTimeFormat(l.startsWith('en') ? 'en-CA' : l, DATE_OPTS)).format(new Date(ms))
 }
 
 // hh:mm:ss of t in local time ("as of 14:03:12"), '—' without a time.
