@@ -147,6 +147,13 @@ print(d["dry_run"], len(d["rules"]), len(d["entries"]), c["rules_read"],
       c["rules_not_carried_over"], c["whitelist_read"], c["entries_not_carried_over"])' \
 	"$TMP/dry.json")" "True 7 3 9 2 3 0"
 
+# ---- more than one atomic batch: refused, nothing written ----
+ctl --batch-size 5 migrate --from-xdrop2 "$V2" >/dev/null 2>"$TMP/cap.err"
+expect_eq "more rules than one batch holds: refused (exit 3)" "$?" 3
+check "and said so" grep -q "7 rules and 3 whitelist entries: more than one atomic batch holds (5)" \
+	"$TMP/cap.err"
+expect_eq "nothing written past the cap" "$(revision)" "$r0"
+
 # ---- the migration ----
 ctl migrate --from-xdrop2 "$V2" >"$TMP/mig.txt" 2>"$TMP/mig.err"
 expect_eq "migrate succeeds" "$?" 0
