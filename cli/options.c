@@ -86,7 +86,8 @@ const struct ctl_opt ctl_opts[] = {
      "import --source: a rule whose match exists already is skipped, replaces\n"
      "the existing one, or fails the whole import (default fail)"},
     {"dry-run", 0, NOARG, SUBV(SUB_DRY_RUN), NULL,
-     "print the diff (to add, to update, to remove, unchanged), change nothing"},
+     "print what would change, change nothing (import, sync-source: the diff;\n"
+     "migrate: the rows and the report)"},
     {"yes", 0, NOARG, SUBV(SUB_YES), NULL, "delete without asking for confirmation"},
     {"from-xdrop2", 0, REQ, SUBV(SUB_FROM_XDROP2), "FILE",
      "migrate: the SQLite database of an XDrop v2.7 controller (opened read-only)"},

@@ -127,7 +127,7 @@ const struct ctl_cmd ctl_cmds[] = {
     {"keys", "del", "ID", 0, "revoke an API key", NULL},
     {"info", NULL, "", 0, "upstream name, version, revision, content hash", NULL},
     {"ping", NULL, "", 0, "health check (no key needed)", NULL},
-    {"migrate", NULL, "--from-xdrop2 FILE.db [--dry-run]", SUB(SUB_FROM_XDROP2) | SUB(SUB_DRY_RUN),
+    {"migrate", NULL, "--from-xdrop2 FILE.db", SUB(SUB_FROM_XDROP2) | SUB(SUB_DRY_RUN),
      "import the rules and whitelist of an XDrop v2.7 controller database",
      "Reads the v2.7 SQLite file read-only and adds its whitelist entries, then its\n"
      "rules, each kind in ONE atomic batch (at most --batch-size, 10,000), keeping\n"

@@ -49,6 +49,12 @@ total() { # total rules|whitelist
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["pagination"]["total"])'
 }
 
+# ---- help: the synopsis names --from-xdrop2 once, flags without "(null)" ----
+expect_eq "help migrate: the synopsis" "$("$CTL_BIN" help migrate | head -1)" \
+	"usage: xdropctl migrate --from-xdrop2 FILE.db [--dry-run]"
+check_not "no option prints as (null) in a synopsis" \
+	bash -c "'$CTL_BIN' help rules import | grep -q null"
+
 # ---- a database as v2.7 keeps it ----
 V2=$TMP/xdrop.db
 sqlite3 "$V2" <<'SQL'
