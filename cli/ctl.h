@@ -8,7 +8,8 @@
  * codes; output.c the columns of every table, the detail views, JSON and the progress
  * bar; table.c how tables print in each -o format; fields.c FIELD=VALUE words and CSV
  * cells as JSON; csv.c CSV files; transfer.c import and export; cmd_rules.c,
- * cmd_nodes.c, cmd_keys.c and cmd_stats.c (stats, top, info, ping) the commands.
+ * cmd_nodes.c, cmd_keys.c and cmd_stats.c (stats, top, info, ping) the commands;
+ * migrate.c `migrate --from-xdrop2`, a v2.7 controller database imported.
  *
  * Every function that can fail prints one line ("xdropctl: ...", through ctl_fail) and
  * returns an exit code (CTL_EXIT_*), CTL_EXIT_OK on success; functions that return a
@@ -101,6 +102,7 @@ enum sub_opt {
 	SUB_ON_CONFLICT, /* rules import: skip | replace | fail */
 	SUB_DRY_RUN,	 /* rules import, sync-source: print the diff, change nothing */
 	SUB_YES,	 /* rules del --source/--search: no confirmation */
+	SUB_FROM_XDROP2, /* migrate: the v2.7 controller database */
 };
 #define SUB(o) (1u << (o))
 
@@ -111,6 +113,7 @@ struct listopts {
 	char *by, *verdict, *node;  /* top */
 	uint32_t window_s;	    /* top --window, in seconds; 0: the default */
 	char *source, *on_conflict; /* feeds (feeds.c) */
+	char *from_xdrop2;	    /* migrate (migrate.c) */
 	bool dry_run, yes;
 	unsigned given; /* SUB() bits of the options given */
 };
@@ -345,6 +348,7 @@ int ctl_feed_delete(struct ctl *c, const struct listopts *o);
 
 int cmd_rules(struct ctl *c, const struct listopts *o, int argc, char **argv);
 int cmd_whitelist(struct ctl *c, const struct listopts *o, int argc, char **argv);
+int cmd_migrate(struct ctl *c, const struct listopts *o, int argc, char **argv);
 int cmd_nodes(struct ctl *c, const struct listopts *o, int argc, char **argv);
 int cmd_keys(struct ctl *c, const struct listopts *o, int argc, char **argv);
 int cmd_stats(struct ctl *c, const struct listopts *o, int argc, char **argv);

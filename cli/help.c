@@ -86,6 +86,21 @@ static const struct ctl_opt *sub_opt(unsigned b)
 
 /* ---- usage of a command ---- */
 
+/* True when the arguments of row k name option p already (a required option, such as
+ * migrate's --from-xdrop2): the synopsis does not repeat it. */
+static bool option_in_args(const struct ctl_cmd *k, const struct ctl_opt *p)
+{
+	const char *at = k->args;
+	size_t n = strlen(p->name);
+
+	while ((at = strstr(at, "--"))) {
+		at += 2;
+		if (!strncmp(at, p->name, n) && (at[n] == ' ' || at[n] == ']' || !at[n]))
+			return true;
+	}
+	return false;
+}
+
 /* "xdropctl rules list [--page N] ...", wrapped before LINE_MAX_COL, from column lead. */
 static void synopsis(FILE *f, const struct ctl_cmd *k, int lead)
 {
@@ -97,11 +112,14 @@ static void synopsis(FILE *f, const struct ctl_cmd *k, int lead)
 		char w[96];
 		int l;
 
-		if (!p)
+		if (!p || option_in_args(k, p))
 			continue;
-		l = snprintf(w, sizeof(w),
-			     p->has_arg == optional_argument ? "[--%s [%s]]" : "[--%s %s]", p->name,
-			     p->arg);
+		if (!p->arg)
+			l = snprintf(w, sizeof(w), "[--%s]", p->name);
+		else
+			l = snprintf(w, sizeof(w),
+				     p->has_arg == optional_argument ? "[--%s [%s]]" : "[--%s %s]",
+				     p->name, p->arg);
 		if (col + 1 + l > LINE_MAX_COL)
 			col = fprintf(f, "\n%*s", lead + 8, "") - 1;
 		col += fprintf(f, " %s", w);

@@ -5,12 +5,12 @@
 # from it); ctl.h says which file holds what.
 CTL_SRCS := cli/xdropctl.c cli/options.c cli/help.c cli/man.c cli/call.c cli/output.c \
 	cli/table.c cli/fields.c cli/csv.c \
-	cli/transfer.c cli/feeds.c cli/cmd_rules.c cli/cmd_nodes.c cli/cmd_keys.c cli/cmd_stats.c
+	cli/transfer.c cli/feeds.c cli/migrate.c cli/cmd_rules.c cli/cmd_nodes.c cli/cmd_keys.c cli/cmd_stats.c
 CTL_BIN := $(BIN)/xdropctl
 $(CTL_SRCS:%.c=$(OBJ)/%.o): | $(PROTO_H)
 $(CTL_BIN): $(CTL_SRCS:%.c=$(OBJ)/%.o) $(JSON_A) $(RPC_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(JSON_LDLIBS) $(RPC_LDLIBS) $(LDLIBS_BPF)
+	$(CC) -o $@ $^ $(JSON_LDLIBS) $(RPC_LDLIBS) $(LDLIBS_BPF) -lsqlite3
 
 ALL_TARGETS += $(CTL_BIN)
 CHECK_SOURCES += $(CTL_SRCS) cli/ctl.h
@@ -46,9 +46,10 @@ man: $(MAN_PAGES)
 completion: $(COMPLETIONS)
 ALL_TARGETS += $(MAN_PAGES) $(COMPLETIONS)
 
-# xdropctl against real controllers (ipc://, and tls+tcp:// with client certificates);
-# skipped when the controller is not built. Needs no root.
-CLI_SUITES := tests/cli/test_cli.sh
+# xdropctl against real controllers (ipc://, and tls+tcp:// with client certificates), and
+# migrate with a v2.7-shaped database (needs the sqlite3 CLI); skipped when the controller
+# is not built. Needs no root.
+CLI_SUITES := tests/cli/test_cli.sh tests/cli/test_migrate.sh
 $(CLI_SUITES): $(CTL_BIN) $(MAN_PAGES) $(COMPLETIONS)
 TEST_SUITES += $(CLI_SUITES)
 

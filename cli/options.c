@@ -52,8 +52,8 @@ const struct ctl_opt ctl_opts[] = {
      "its private key (PEM, unencrypted; default $XDROP_CERT_KEY); --cert and\n"
      "--cert-key go together"},
     {"progress", 0, NOARG, 'P', NULL,
-     "force the import progress bar on (default: on when stderr is a terminal and\n"
-     "the file has >= 1000 rows)"},
+     "force the import progress bar on (default: on for 1000 rows or more\n"
+     "when stderr is a terminal)"},
     {"no-progress", 0, NOARG, 'X', NULL, "force the import progress bar off"},
     {"batch-size", 0, REQ, 'B', "N",
      "rows per atomic batch on import (default 10000, the controller's largest batch)"},
@@ -86,8 +86,11 @@ const struct ctl_opt ctl_opts[] = {
      "import --source: a rule whose match exists already is skipped, replaces\n"
      "the existing one, or fails the whole import (default fail)"},
     {"dry-run", 0, NOARG, SUBV(SUB_DRY_RUN), NULL,
-     "print the diff (to add, to update, to remove, unchanged), change nothing"},
+     "print what would change, change nothing (import, sync-source: the diff;\n"
+     "migrate: the rows and the report)"},
     {"yes", 0, NOARG, SUBV(SUB_YES), NULL, "delete without asking for confirmation"},
+    {"from-xdrop2", 0, REQ, SUBV(SUB_FROM_XDROP2), "FILE",
+     "migrate: the SQLite database of an XDrop v2.7 controller (opened read-only)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -292,6 +295,9 @@ static int apply_opt(struct ctl *c, struct listopts *o, int ch, char *arg)
 		break;
 	case SUB_OPT_VAL + SUB_YES:
 		o->yes = true;
+		break;
+	case SUB_OPT_VAL + SUB_FROM_XDROP2:
+		o->from_xdrop2 = arg;
 		break;
 	case SUB_OPT_VAL + SUB_NODE:
 		o->node = arg;

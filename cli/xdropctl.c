@@ -127,6 +127,16 @@ const struct ctl_cmd ctl_cmds[] = {
     {"keys", "del", "ID", 0, "revoke an API key", NULL},
     {"info", NULL, "", 0, "upstream name, version, revision, content hash", NULL},
     {"ping", NULL, "", 0, "health check (no key needed)", NULL},
+    {"migrate", NULL, "--from-xdrop2 FILE.db", SUB(SUB_FROM_XDROP2) | SUB(SUB_DRY_RUN),
+     "import the rules and whitelist of an XDrop v2.7 controller database",
+     "Reads the v2.7 SQLite file read-only and adds its whitelist entries, then its\n"
+     "rules, each kind in ONE atomic batch (at most --batch-size, 10,000), keeping\n"
+     "ids, names, comments, enabled, source and expiry. What XDrop cannot carry\n"
+     "over (anomaly matches, expired rules) is listed with the row id and why;\n"
+     "every other problem stops the migration before anything is written, naming\n"
+     "the v2.7 table and row id. Ids that exist already are refused (exit 6):\n"
+     "a second run of the same file changes nothing. --dry-run prints what would\n"
+     "be imported and the report, and writes nothing. See docs/migrate-xdrop2.md.\n"},
     {"help", NULL, "[COMMAND [SUBCOMMAND]]", 0, "help of one command, or this overview", NULL},
     {"completion", NULL, "bash|zsh", 0, "print the shell completion script",
      "bash: source <(xdropctl completion bash), or install it as\n"
@@ -146,6 +156,7 @@ const struct ctl_group ctl_groups[] = {
     {"keys", NULL, "API keys", cmd_keys},
     {"info", NULL, "upstream name, version, revision, content hash", cmd_info},
     {"ping", NULL, "health check (no key needed)", cmd_ping},
+    {"migrate", NULL, "import an XDrop v2.7 controller database", cmd_migrate},
     {"help", NULL, "help of one command", cmd_help},
     {"completion", NULL, "bash or zsh completion script", cmd_completion},
     {"man", NULL, NULL, cmd_man},
