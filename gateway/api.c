@@ -219,7 +219,7 @@ int api_info(struct http_request *rq, struct http_reply *rp)
 	Xdrop__V1__InfoRequest req = XDROP__V1__INFO_REQUEST__INIT;
 	ProtobufCMessage *resp = NULL;
 	struct rpc_status st;
-	cJSON *o = cJSON_CreateObject(), *up = NULL;
+	cJSON *o = cJSON_CreateObject(), *up = NULL, *compat;
 
 	if (rq->token && *rq->token &&
 	    !api_call(rq, &xdrop__v1__stats_service__descriptor, "Info", &req.base, &resp, &st))
@@ -232,6 +232,8 @@ int api_info(struct http_request *rq, struct http_reply *rp)
 	    !cJSON_AddStringToObject(o, "status", "ok") ||
 	    !cJSON_AddStringToObject(o, "mode", rq->gw->cfg->node_mode ? "node" : "controller") ||
 	    !cJSON_AddBoolToObject(o, "auth_enabled", rq->gw->cfg->auth_enabled) ||
+	    !(compat = cJSON_AddObjectToObject(o, "compat")) ||
+	    !cJSON_AddStringToObject(compat, "xdrop2", "2.7") ||
 	    !cJSON_AddItemToObject(o, "upstream", up)) {
 		cJSON_Delete(o);
 		cJSON_Delete(up);

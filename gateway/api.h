@@ -117,6 +117,13 @@ int api_collection_op(enum api_kind kind, enum api_verb verb, struct api_op *op)
 /* Runs one table row for rq: answers into rp (errors included). Returns 0. */
 int api_run(const struct api_op *op, struct http_request *rq, struct http_reply *rp);
 
+/* A rules or whitelist list asked without page and limit (api_list.c): every item. */
+bool api_list_wants_all(const struct api_op *op, struct http_request *rq);
+/* Answers every item of the list (req built from the query), newest first unless sort or
+ * order is given; more than GW_LIST_ALL_MAX: 413. Returns 0. */
+int api_list_all(const struct api_op *op, struct http_request *rq, struct http_reply *rp,
+		 ProtobufCMessage *req);
+
 /* ---- the handlers that are different ---- */
 
 int api_health(struct http_request *rq, struct http_reply *rp);

@@ -641,6 +641,10 @@ int api_run(const struct api_op *op, struct http_request *rq, struct http_reply 
 	}
 	if (err)
 		goto out;
+	if (api_list_wants_all(op, rq)) {
+		api_list_all(op, rq, rp, r.req);
+		goto out;
+	}
 	if (api_call(rq, op->svc, op->rpc, r.req, &r.resp, &st)) {
 		if (op->in == API_IN_BATCH_CREATE)
 			batch_prefix(&st, r.kind->many, r.prefix, sizeof(r.prefix));

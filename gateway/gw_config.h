@@ -35,8 +35,9 @@
 #define GW_LOGIN_WINDOW_S	60 /* ... per this many seconds (lib/limiter.h) */
 #define GW_SSE_MAX_CLIENTS	64
 #define GW_SSE_INTERVAL_MS	1000
-#define GW_METRICS_RULE_SERIES	500  /* rules exported with per-rule series */
-#define GW_LIST_MAX_LIMIT	1000 /* largest `limit` of a list request */
+#define GW_METRICS_RULE_SERIES	500    /* rules exported with per-rule series */
+#define GW_LIST_MAX_LIMIT	1000   /* largest `limit` of a list request */
+#define GW_LIST_ALL_MAX		100000 /* most items of a list without page and limit */
 /* Largest `seconds` of GET /stats/history: the controller's StatsService.History refuses
  * more (XDROP_HISTORY_WINDOW_MAX_S in controller/stats.h, a controller-internal header),
  * so the gateway answers 400 itself; the two must be the same number. */

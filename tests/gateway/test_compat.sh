@@ -1,0 +1,89 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# tests/gateway/test_compat.sh: the XDrop 2.7 compatibility of the REST API (issue 14),
+# xdrop-gateway (ASan build) in controller mode in front of a real xdrop-controller:
+# lists without page and limit answer every item (newest first, count = the total), and
+# /api/info names the compatibility level. Skipped when the controller is not built.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/gateway/lib.sh
+CTRL_BIN=${CTRL_BIN:-build/bin/xdrop-controller}
+echo "TAP version 13"
+if [ ! -x "$CTRL_BIN" ]; then
+	echo "1..0 # SKIP $CTRL_BIN not built"
+	exit 0
+fi
+CTRL_PID=
+down() {
+	[ "${FAILED:-0}" = 0 ] || sed "s/^/# gw: /" "$TMP/gw.log" | head -40
+	[ -n "$CTRL_PID" ] && kill "$CTRL_PID" 2>/dev/null && wait "$CTRL_PID" 2>/dev/null
+	gw_lab_down
+}
+trap down EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+P1=$(free_port) P2=$(free_port) P3=$(free_port)
+cat >"$TMP/ctrl.yaml" <<YAML
+database: $TMP/ctrl.db
+log_level: warn
+rpc:
+  listen: tcp://127.0.0.1:$P1
+push:
+  listen: tcp://127.0.0.1:$P2
+health:
+  listen: tcp://127.0.0.1:$P3
+keys:
+  admin_key: $ADMIN_KEY
+YAML
+"$CTRL_BIN" --config "$TMP/ctrl.yaml" 2>"$TMP/ctrl.log" &
+CTRL_PID=$!
+export XDROP_URL=tcp://127.0.0.1:$P1 XDROP_KEY=$ADMIN_KEY
+wait_until 10 "$CTL_BIN" -q ping 2>/dev/null
+check "controller up (xdropctl ping)" "$CTL_BIN" -q ping
+mkdir -p "$TMP/dist"
+echo '<!doctype html>' >"$TMP/dist/index.html"
+GW_MODE=controller GW_UPSTREAM=$XDROP_URL gw_start || { echo "Bail out! gateway"; exit 1; }
+
+# ---- /api/info ----
+req GET /api/info "" ""
+expect 200 - "GET /api/info"
+check "/api/info names the compatibility level (xdrop2 2.7)" [ "$(jget '["compat"]["xdrop2"]')" = 2.7 ]
+
+# ---- lists without page and limit: every item ----
+N=120
+BATCH=$(python3 -c 'import json,sys; n=int(sys.argv[1]); print(json.dumps({"rules":[{"name":"r%d"%i,"src_ip":"198.51.100.%d"%(i%250) if i<250 else "", "dst_port":1000+i,"protocol":"tcp","action":"drop"} for i in range(n)]}))' $((N - 1)))
+req POST /api/v1/rules/batch "$BATCH"
+expect 201 - "batch of $((N - 1)) rules"
+req POST /api/v1/rules '{"name":"newest","dst_ip":"203.0.113.9","action":"drop"}'
+expect 201 - "one more rule, the newest"
+req GET /api/v1/rules
+expect 200 - "GET /api/v1/rules without page and limit"
+check "every rule answered: $N items, count $N, pagination total $N in one page" python3 -c '
+import json,sys; d=json.load(sys.stdin); n=int(sys.argv[1]); p=d["pagination"]
+assert len(d["rules"])==n and d["count"]==n, (len(d["rules"]), d["count"])
+assert (p["page"],p["limit"],p["total"],p["pages"])==(1,n,n,1), p
+assert len({r["id"] for r in d["rules"]})==n' $N <<<"$BODY_OUT"
+check "newest first by default" python3 -c '
+import json,sys; r=json.load(sys.stdin)["rules"]
+assert r[0]["name"]=="newest", r[0]["name"]
+c=[x["created_at"] for x in r]; assert c==sorted(c, reverse=True)' <<<"$BODY_OUT"
+req GET "/api/v1/rules?order=asc"
+check "order=asc still honoured: oldest first, all $N" python3 -c '
+import json,sys; d=json.load(sys.stdin); assert d["count"]==int(sys.argv[1]) and d["rules"][-1]["name"]=="newest"' $N <<<"$BODY_OUT"
+req GET "/api/v1/rules?search=newest"
+check "filters apply to the whole list: 1 item" [ "$(jget '["count"]')" = 1 ]
+req GET "/api/v1/rules?page=2&limit=50"
+check "with page and limit: as before (50 rows, count 50, total $N, 3 pages)" python3 -c '
+import json,sys; d=json.load(sys.stdin); p=d["pagination"]
+assert len(d["rules"])==50 and d["count"]==50 and (p["page"],p["total"],p["pages"])==(2,int(sys.argv[1]),3), p' $N <<<"$BODY_OUT"
+req GET "/api/v1/rules?limit=0"
+expect 400 limit "limit=0 still refused"
+
+WB=$(python3 -c 'import json; print(json.dumps({"entries":[{"name":"w%d"%i,"src_ip":"192.0.2.%d"%i} for i in range(1,76)]}))')
+req POST /api/v1/whitelist/batch "$WB"
+expect 201 - "batch of 75 whitelist entries"
+req GET /api/v1/whitelist
+check "whitelist without page: all 75, count 75" python3 -c '
+import json,sys; d=json.load(sys.stdin); assert len(d["entries"])==75 and d["count"]==75 and d["pagination"]["total"]==75' <<<"$BODY_OUT"
+
+check "gateway still running" gw_alive
+check_not "no sanitizer report in the gateway log" grep -qE 'ERROR|runtime error' "$TMP/gw.log"
+tap_done
