@@ -408,6 +408,7 @@ int api_stats(struct http_request *rq, struct http_reply *rp)
 	int64_t asked;
 	char *body;
 	size_t len;
+	cJSON *o;
 
 	if (cache) {
 		cache_key_of(rq->token ? rq->token : "", &key);
@@ -419,7 +420,12 @@ int api_stats(struct http_request *rq, struct http_reply *rp)
 	asked = clock_mono_ms();
 	if (api_call(rq, &xdrop__v1__stats_service__descriptor, "Get", &req.base, &resp, &st))
 		return api_fail(rp, &st, NULL);
-	body = json_print(json_from_stats((const void *)resp), &len);
+	o = json_from_stats((const void *)resp);
+	if (o && api_compat_stats(rq, o, (const void *)resp)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	body = json_print(o, &len);
 	api_free_msg(resp);
 	if (!body)
 		return http_json(rp, 200, NULL); /* out of memory: 500 */

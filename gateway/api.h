@@ -124,6 +124,10 @@ bool api_list_wants_all(const struct api_op *op, struct http_request *rq);
 int api_list_all(const struct api_op *op, struct http_request *rq, struct http_reply *rp,
 		 ProtobufCMessage *req);
 
+/* Adds v2.7's nodes_count, online_nodes, total_dropped_pps and total_passed_pps to o,
+ * the JSON of s (api_compat.c; a NodeService.List on a controller). Returns 0 or -1. */
+int api_compat_stats(struct http_request *rq, cJSON *o, const Xdrop__V1__StatsReply *s);
+
 /* ---- the handlers that are different ---- */
 
 int api_health(struct http_request *rq, struct http_reply *rp);

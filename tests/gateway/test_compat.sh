@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # tests/gateway/test_compat.sh: the XDrop 2.7 compatibility of the REST API (issue 14),
 # xdrop-gateway (ASan build) in controller mode in front of a real xdrop-controller:
-# lists without page and limit answer every item (newest first, count = the total), and
-# /api/info names the compatibility level. Skipped when the controller is not built.
+# lists without page and limit answer every item (newest first, count = the total),
+# /api/v1/stats carries v2.7's node counts and totals, /api/info names the compatibility
+# level. Skipped when the controller is not built.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/gateway/lib.sh
 CTRL_BIN=${CTRL_BIN:-build/bin/xdrop-controller}
@@ -83,6 +84,23 @@ expect 201 - "batch of 75 whitelist entries"
 req GET /api/v1/whitelist
 check "whitelist without page: all 75, count 75" python3 -c '
 import json,sys; d=json.load(sys.stdin); assert len(d["entries"])==75 and d["count"]==75 and d["pagination"]["total"]==75' <<<"$BODY_OUT"
+
+# ---- /api/v1/stats: v2.7's fields beside ours ----
+stats_nodes() { # WANT_ALL WANT_ONLINE: GET /api/v1/stats answers these node counts
+	req GET /api/v1/stats
+	python3 -c '
+import json,sys; d=json.load(sys.stdin)
+assert (d["nodes_count"],d["online_nodes"])==(int(sys.argv[1]),int(sys.argv[2])), d' "$1" "$2" <<<"$BODY_OUT"
+}
+check "stats without nodes: nodes_count 0, online_nodes 0" wait_until 10 stats_nodes 0 0
+check "stats: total_dropped_pps and total_passed_pps numeric, equal to dropped_pps/passed_pps, rules_count $N" python3 -c '
+import json,sys; d=json.load(sys.stdin)
+for k in ("total_dropped_pps","total_passed_pps","dropped_pps","passed_pps"): assert isinstance(d[k],(int,float)), k
+assert d["total_dropped_pps"]==d["dropped_pps"] and d["total_passed_pps"]==d["passed_pps"]
+assert d["rules_count"]==int(sys.argv[1]), d["rules_count"]' $N <<<"$BODY_OUT"
+req POST /api/v1/nodes '{"id":"edge-1","name":"edge one","address":"tcp://127.0.0.1:1"}'
+expect 201 - "POST /api/v1/nodes (an agent that never answers)"
+check "stats with one unreachable node: nodes_count 1, online_nodes 0" wait_until 10 stats_nodes 1 0
 
 check "gateway still running" gw_alive
 check_not "no sanitizer report in the gateway log" grep -qE 'ERROR|runtime error' "$TMP/gw.log"
