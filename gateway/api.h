@@ -128,6 +128,13 @@ int api_list_all(const struct api_op *op, struct http_request *rq, struct http_r
  * the JSON of s (api_compat.c; a NodeService.List on a controller). Returns 0 or -1. */
 int api_compat_stats(struct http_request *rq, cJSON *o, const Xdrop__V1__StatsReply *s);
 
+/* Adds v2.7's six stats_* fields (the fleet's health, read from the node list) to o, a
+ * rules list or top reply. Returns 0, or -1 (o may then hold some of them). */
+int api_compat_stats_meta(struct http_request *rq, cJSON *o);
+/* GET /api/v1/stats/cache_health: v2.7's shape, answered truthfully (XDrop keeps no
+ * rule-stats cache; the fleet's health decides the status). */
+int api_cache_health(struct http_request *rq, struct http_reply *rp);
+
 /* ---- the handlers that are different ---- */
 
 int api_health(struct http_request *rq, struct http_reply *rp);

@@ -117,6 +117,8 @@ int api_list_all(const struct api_op *op, struct http_request *rq, struct http_r
 		cJSON_Delete(all);
 		return 0;
 	}
+	if (op->kind == API_RULE)
+		api_compat_stats_meta(rq, all); /* v2.7's stats_* fields; best effort */
 	if (set_totals(all, n)) {
 		cJSON_Delete(all);
 		return http_error(rp, 500, NULL, "out of memory");

@@ -617,6 +617,7 @@ int api_run(const struct api_op *op, struct http_request *rq, struct http_reply 
 {
 	struct run r = {.op = op, .kind = &kinds[op->kind]};
 	struct rpc_status st;
+	cJSON *o;
 	int err;
 
 	if ((op->flags & API_ADMIN) && api_require_admin(rq, rp))
@@ -653,7 +654,11 @@ int api_run(const struct api_op *op, struct http_request *rq, struct http_reply 
 		api_fail(rp, &st, r.prefix);
 		goto out;
 	}
-	http_json(rp, op->status, reply_of(&r));
+	o = reply_of(&r);
+	if (o && op->svc == &xdrop__v1__rule_service__descriptor &&
+	    (!strcmp(op->rpc, "List") || op->out == API_OUT_TOP))
+		api_compat_stats_meta(rq, o); /* v2.7's stats_* fields; best effort */
+	http_json(rp, op->status, o);
 out:
 	run_free(&r);
 	return 0;

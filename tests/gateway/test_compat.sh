@@ -66,6 +66,13 @@ check "newest first by default" python3 -c '
 import json,sys; r=json.load(sys.stdin)["rules"]
 assert r[0]["name"]=="newest", r[0]["name"]
 c=[x["created_at"] for x in r]; assert c==sorted(c, reverse=True)' <<<"$BODY_OUT"
+check "the list carries v2.7's stats_* fields (no nodes yet: no_nodes)" python3 -c '
+import json,sys; d=json.load(sys.stdin)
+assert d["stats_status"]=="no_nodes" and d["stats_freshness_ms"]==0 and d["stats_node_failures"]=={}
+assert d["stats_offline_nodes"]==d["stats_unknown_nodes"]==d["stats_syncing_nodes"]==[]' <<<"$BODY_OUT"
+check "per-rule stats carry drop_pps beside pps" python3 -c '
+import json,sys; r=json.load(sys.stdin)["rules"][0]["stats"]
+assert isinstance(r["drop_pps"],(int,float)) and isinstance(r["pps"],(int,float)), r' <<<"$BODY_OUT"
 req GET "/api/v1/rules?order=asc"
 check "order=asc still honoured: oldest first, all $N" python3 -c '
 import json,sys; d=json.load(sys.stdin); assert d["count"]==int(sys.argv[1]) and d["rules"][-1]["name"]=="newest"' $N <<<"$BODY_OUT"
@@ -101,6 +108,20 @@ assert d["rules_count"]==int(sys.argv[1]), d["rules_count"]' $N <<<"$BODY_OUT"
 req POST /api/v1/nodes '{"id":"edge-1","name":"edge one","address":"tcp://127.0.0.1:1"}'
 expect 201 - "POST /api/v1/nodes (an agent that never answers)"
 check "stats with one unreachable node: nodes_count 1, online_nodes 0" wait_until 10 stats_nodes 1 0
+req GET /api/v1/stats/cache_health
+expect 200 - "GET /api/v1/stats/cache_health"
+check "cache_health: v2.7's shape, one configured node, none succeeded, named offline or unknown" python3 -c '
+import json,sys; d=json.load(sys.stdin)
+for k in ("last_attempt_unix_ms","last_snapshot_unix_ms","freshness_ms","attempted_nodes","failed_nodes",
+	"skipped_offline_nodes","skipped_unknown_nodes","skipped_syncing_nodes","top_n_cache_size",
+	"top_rules_cached","last_refresh_duration_ms","consecutive_all_fail"): assert isinstance(d[k],(int,float)), k
+assert d["status"]==d["last_refresh_status"]=="failed" and d["last_full_success_unix_ms"] is None, d
+assert (d["configured_nodes"],d["succeeded_nodes"])==(1,0) and d["node_errors"]=={}
+assert d["offline_node_names"]+d["unknown_node_names"]+d["syncing_node_names"]==["edge one"], d' <<<"$BODY_OUT"
+req GET /api/v1/rules/top
+check "/rules/top carries stats_status failed and the node among the skipped" python3 -c '
+import json,sys; d=json.load(sys.stdin)
+assert d["stats_status"]=="failed" and "edge one" in d["stats_offline_nodes"]+d["stats_unknown_nodes"]+d["stats_syncing_nodes"], d' <<<"$BODY_OUT"
 
 check "gateway still running" gw_alive
 check_not "no sanitizer report in the gateway log" grep -qE 'ERROR|runtime error' "$TMP/gw.log"
