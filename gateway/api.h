@@ -135,6 +135,14 @@ int api_compat_stats_meta(struct http_request *rq, cJSON *o);
  * rule-stats cache; the fleet's health decides the status). */
 int api_cache_health(struct http_request *rq, struct http_reply *rp);
 
+/* Adds v2.7's node fields (endpoint, last_sync, the flat NodeStats figures) to o, the JSON
+ * of m: a Node, NodeWriteReply, ListNodesResponse or NodeStats (others: unchanged).
+ * Returns 0 or -1 (out of memory). */
+int api_compat_node_output(const ProtobufCMessage *m, cJSON *o);
+/* A node body's `endpoint` becomes `address`; both given and different: 400 naming
+ * endpoint. Returns 0, or answers and returns -1. */
+int api_compat_node_input(cJSON *body, struct http_reply *rp);
+
 /* ---- the handlers that are different ---- */
 
 int api_health(struct http_request *rq, struct http_reply *rp);

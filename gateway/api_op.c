@@ -306,6 +306,8 @@ static int build_write(struct run *r, struct http_request *rq, struct http_reply
 
 	if (api_body_json(rq, rp, &r->body))
 		return -EINVAL;
+	if (r->op->kind == API_NODE && api_compat_node_input(r->body, rp))
+		return -EINVAL;
 	rc = r->kind->parse(r->body, "", &r->obj, update ? &r->mask : NULL, &r->n_mask, &e);
 	cJSON_Delete(r->body);
 	r->body = NULL;
@@ -658,6 +660,11 @@ int api_run(const struct api_op *op, struct http_request *rq, struct http_reply 
 	if (o && op->svc == &xdrop__v1__rule_service__descriptor &&
 	    (!strcmp(op->rpc, "List") || op->out == API_OUT_TOP))
 		api_compat_stats_meta(rq, o); /* v2.7's stats_* fields; best effort */
+	if (o && op->svc == &xdrop__v1__node_service__descriptor &&
+	    api_compat_node_output(r.resp, o)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
 	http_json(rp, op->status, o);
 out:
 	run_free(&r);

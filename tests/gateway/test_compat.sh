@@ -13,15 +13,16 @@ if [ ! -x "$CTRL_BIN" ]; then
 	echo "1..0 # SKIP $CTRL_BIN not built"
 	exit 0
 fi
-CTRL_PID=
+CTRL_PID= FAKE_PID=
 down() {
 	[ "${FAILED:-0}" = 0 ] || sed "s/^/# gw: /" "$TMP/gw.log" | head -40
+	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
 	[ -n "$CTRL_PID" ] && kill "$CTRL_PID" 2>/dev/null && wait "$CTRL_PID" 2>/dev/null
 	gw_lab_down
 }
 trap down EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-P1=$(free_port) P2=$(free_port) P3=$(free_port)
+P1=$(free_port) P2=$(free_port)
 cat >"$TMP/ctrl.yaml" <<YAML
 database: $TMP/ctrl.db
 log_level: warn
@@ -30,7 +31,7 @@ rpc:
 push:
   listen: tcp://127.0.0.1:$P2
 health:
-  listen: tcp://127.0.0.1:$P3
+  listen: ipc://$TMP/fake-health.sock
 keys:
   admin_key: $ADMIN_KEY
 YAML
@@ -122,6 +123,50 @@ req GET /api/v1/rules/top
 check "/rules/top carries stats_status failed and the node among the skipped" python3 -c '
 import json,sys; d=json.load(sys.stdin)
 assert d["stats_status"]=="failed" and "edge one" in d["stats_offline_nodes"]+d["stats_unknown_nodes"]+d["stats_syncing_nodes"], d' <<<"$BODY_OUT"
+
+# ---- nodes: endpoint (an alias of address, in and out), last_sync, v2.7's flat NodeStats ----
+req POST /api/v1/nodes '{"name":"x","endpoint":"tcp://127.0.0.1:7","address":"tcp://127.0.0.1:8"}'
+expect 400 endpoint "endpoint and address that differ: 400 naming endpoint"
+req POST /api/v1/nodes '{"name":"y","endpoint":"tcp://127.0.0.1:7","address":"tcp://127.0.0.1:7"}'
+expect 201 - "endpoint and address equal: accepted"
+req DELETE "/api/v1/nodes/$(jget '["node"]["id"]')"
+expect 200 - "delete it again"
+FAKE_BIN=${FAKE_BIN:-build/bin/xdrop-fake-agent}
+req POST /api/v1/nodes "{\"id\":\"fake1\",\"name\":\"fake one\",\"endpoint\":\"ipc://$TMP/fake1.sock\"}"
+expect 201 - "POST /api/v1/nodes with endpoint only"
+FAKE_KEY=$(jget '["key"]')
+check "the node's address is the endpoint given, both in the reply" python3 -c '
+import json,sys; n=json.load(sys.stdin)["node"]
+assert n["address"]==n["endpoint"]==sys.argv[1] and n["last_sync"] is None, n' "ipc://$TMP/fake1.sock" <<<"$BODY_OUT"
+req PUT /api/v1/nodes/fake1 '{"endpoint":"ipc://'"$TMP"'/other.sock","address":"ipc://'"$TMP"'/fake1.sock"}'
+expect 400 endpoint "PUT with a conflicting endpoint: 400 naming endpoint"
+read -r REV HASH < <("$CTL_BIN" --json info | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["revision"], d["content_hash"])')
+"$FAKE_BIN" "ipc://$TMP/fake-health.sock" "ipc://$TMP/fake1.sock" fake1 "$FAKE_KEY" "$REV" "$HASH" x y 2>"$TMP/fake.log" &
+FAKE_PID=$!
+node_online() { req GET /api/v1/nodes/fake1; [ "$(jget '["status"]' 2>/dev/null)" = online ]; }
+check "the fake agent's node comes online" wait_until 20 node_online
+check "node: endpoint, last_sync set, stats with v2.7's flat figures (fake agent: rx 3000, dropped 1000, 300 pps)" python3 -c '
+import json,sys; n=json.load(sys.stdin); s=n["stats"]
+assert n["endpoint"]==n["address"] and n["last_sync"] == n["last_seen"] and n["last_sync"], n
+assert (s["total_packets"],s["dropped_packets"],s["whitelisted_packets"],s["rate_limited_packets"])==(3000,1000,200,50), s
+assert s["total_pps"]==300 and isinstance(s["dropped_pps"],(int,float)) and isinstance(s["passed_pps"],(int,float))
+for k in ("passed_packets","rules_count","whitelist_count"): assert isinstance(s[k],int), k
+y=s["system"]
+for k in ("cpu_percent","mem_percent","mem_total_mb","mem_used_mb","uptime_seconds","load_avg_1"): assert isinstance(y[k],(int,float)), k
+assert 0 <= y["mem_percent"] <= 100
+a=s["agent_state"]; assert all(isinstance(a[k],int) for k in ("exact_rules","cidr_rules","whitelist_entries")), a
+x=s["xdp_info"]; assert isinstance(x["mode"],str) and isinstance(x["interfaces"],list), x' <<<"$BODY_OUT"
+req GET /api/v1/nodes/fake1/stats
+check "GET /api/v1/nodes/:id/stats: the flat figures beside ours" python3 -c '
+import json,sys; s=json.load(sys.stdin)
+assert s["total_packets"]==3000 and s["counters"]["rx"]==3000 and isinstance(s["system"]["cpu_percent"],(int,float)), s' <<<"$BODY_OUT"
+req GET /api/v1/nodes
+check "GET /api/v1/nodes: every node has endpoint and last_sync" python3 -c '
+import json,sys; d=json.load(sys.stdin)
+assert all(n["endpoint"]==n["address"] and "last_sync" in n for n in d["nodes"]) and len(d["nodes"])==2, d' <<<"$BODY_OUT"
+check "stats: nodes_count 2, online_nodes 1" wait_until 10 stats_nodes 2 1
+req GET /api/v1/rules/top
+check "/rules/top: partial (one node online, one not)" [ "$(jget '["stats_status"]')" = partial ]
 
 check "gateway still running" gw_alive
 check_not "no sanitizer report in the gateway log" grep -qE 'ERROR|runtime error' "$TMP/gw.log"
