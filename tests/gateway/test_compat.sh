@@ -168,6 +168,16 @@ check "stats: nodes_count 2, online_nodes 1" wait_until 10 stats_nodes 2 1
 req GET /api/v1/rules/top
 check "/rules/top: partial (one node online, one not)" [ "$(jget '["stats_status"]')" = partial ]
 
+# ---- ui.csp: strict by default, configurable, validated ----
+csp_of() { curl -s -D - -o /dev/null "$BASE/" | tr -d '\r' | sed -n 's/^[Cc]ontent-[Ss]ecurity-[Pp]olicy: //p'; }
+check "the UI's default CSP is the strict one" [ "$(csp_of)" = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'" ]
+gw_stop
+GW_UI_EXTRA="  csp: \"default-src 'self'; script-src 'self' 'unsafe-eval'\"" GW_MODE=controller GW_UPSTREAM=$XDROP_URL gw_start || { echo "Bail out! gateway with ui.csp"; exit 1; }
+check "ui.csp: the configured policy is sent" [ "$(csp_of)" = "default-src 'self'; script-src 'self' 'unsafe-eval'" ]
+sed 's/^  csp: .*$/  csp: "default-src x\\nX-Evil: 1"/' "$TMP/gw.yaml" >"$TMP/bad.yaml"
+timeout 10 "$GW_BIN" --config "$TMP/bad.yaml" >/dev/null 2>"$TMP/bad.log"
+check "ui.csp with a newline: the gateway refuses to start, naming ui.csp" bash -c "[ $? != 0 ] && grep -q 'ui.csp' '$TMP/bad.log'"
+
 check "gateway still running" gw_alive
 check_not "no sanitizer report in the gateway log" grep -qE 'ERROR|runtime error' "$TMP/gw.log"
 tap_done
