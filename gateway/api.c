@@ -16,6 +16,7 @@
 #include "cache.h"
 #include "json.h"
 #include "upstream.h"
+#include "webpass.h"
 
 #define IDEMPOTENCY_HEADER "Idempotency-Key"
 
@@ -292,12 +293,65 @@ static int auth_disabled(struct http_reply *rp, const char *message)
 	return http_json(rp, 200, o);
 }
 
+/* The session cookie for a new session acting with key, and the login reply. */
+static int login_reply(struct http_request *rq, struct http_reply *rp, const char *key,
+		       const char *name, const char *scope)
+{
+	const struct gw_config *c = rq->gw->cfg;
+	char token[80], cookie[256];
+	int err = auth_session_new(rq->gw->auth, key, scope, token, sizeof(token));
+	cJSON *o;
+
+	if (err)
+		return http_error(rp, 500, NULL, "cannot create a session: %s", strerror(-err));
+	snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%u%s",
+		 XDROP_SESSION_COOKIE, token, c->session_ttl_s, c->https_cert ? "; Secure" : "");
+	explicit_bzero(token, sizeof(token));
+	rp->set_cookie = strdup(cookie);
+	explicit_bzero(cookie, sizeof(cookie));
+	o = cJSON_CreateObject();
+	if (!rp->set_cookie || !o || !cJSON_AddBoolToObject(o, "success", true) ||
+	    !cJSON_AddStringToObject(o, "message", "ok") ||
+	    !cJSON_AddStringToObject(o, "username", name) ||
+	    !cJSON_AddStringToObject(o, "scope", scope)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return http_json(rp, 200, o);
+}
+
+/* v2.7's {"username", "password"} against auth.web_username and the stored hash; the
+ * session acts with upstream.token (its scope). Failures are 401 (and count in the
+ * limiter, routes.c). Takes body over. */
+static int web_login(struct http_request *rq, struct http_reply *rp, cJSON *body)
+{
+	const struct gw_config *c = rq->gw->cfg;
+	const cJSON *u = cJSON_GetObjectItemCaseSensitive(body, "username");
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(body, "password");
+	char name[128], scope[32];
+	struct rpc_status st;
+	bool ok;
+
+	ok = cJSON_IsString(u) && cJSON_IsString(p) &&
+	     webpass_verify(c->web_password_hash, p->valuestring) &&
+	     strlen(u->valuestring) == strlen(c->web_username) &&
+	     auth_ct_equal(u->valuestring, c->web_username, strlen(c->web_username));
+	cJSON_Delete(body);
+	if (!ok) {
+		atomic_fetch_add(&rq->gw->ctr.login_failed, 1);
+		return http_error(rp, 401, NULL, "unauthorized");
+	}
+	if (whoami(rq, c->upstream_token, name, sizeof(name), scope, sizeof(scope), &st))
+		return api_fail(rp, &st, NULL);
+	return login_reply(rq, rp, c->upstream_token, c->web_username, scope);
+}
+
 int api_login(struct http_request *rq, struct http_reply *rp)
 {
 	const struct gw_config *c = rq->gw->cfg;
 	const cJSON *k;
-	cJSON *body = NULL, *o;
-	char name[128], scope[32], token[80], cookie[256];
+	cJSON *body = NULL;
+	char name[128], scope[32];
 	struct rpc_status st;
 	int err;
 
@@ -306,6 +360,9 @@ int api_login(struct http_request *rq, struct http_reply *rp)
 	/* failed logins are limited with every other credential (http.c, auth.h) */
 	if (api_body_json(rq, rp, &body))
 		return 0;
+	if (c->web_username && cJSON_IsObject(body) &&
+	    cJSON_GetObjectItemCaseSensitive(body, "username"))
+		return web_login(rq, rp, body);
 	k = cJSON_GetObjectItemCaseSensitive(body, "key");
 	if (!k)
 		k = cJSON_GetObjectItemCaseSensitive(body, "api_key");
@@ -325,23 +382,9 @@ int api_login(struct http_request *rq, struct http_reply *rp)
 		}
 		return api_fail(rp, &st, NULL);
 	}
-	err = auth_session_new(rq->gw->auth, k->valuestring, scope, token, sizeof(token));
+	err = login_reply(rq, rp, k->valuestring, name, scope);
 	cJSON_Delete(body);
-	if (err)
-		return http_error(rp, 500, NULL, "cannot create a session: %s", strerror(-err));
-	snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%u%s",
-		 XDROP_SESSION_COOKIE, token, c->session_ttl_s, c->https_cert ? "; Secure" : "");
-	explicit_bzero(token, sizeof(token));
-	rp->set_cookie = strdup(cookie);
-	explicit_bzero(cookie, sizeof(cookie));
-	o = cJSON_CreateObject();
-	if (!rp->set_cookie || !o || !cJSON_AddStringToObject(o, "message", "ok") ||
-	    !cJSON_AddStringToObject(o, "username", name) ||
-	    !cJSON_AddStringToObject(o, "scope", scope)) {
-		cJSON_Delete(o);
-		o = NULL;
-	}
-	return http_json(rp, 200, o);
+	return err;
 }
 
 int api_logout(struct http_request *rq, struct http_reply *rp)

@@ -13,6 +13,7 @@
 
 #include "gw_config.h"
 #include "limiter.h"
+#include "webpass.h"
 
 static const char *const known_keys[] = {
     "upstream.mode",
@@ -34,6 +35,8 @@ static const char *const known_keys[] = {
     "auth.login_attempts",
     "auth.login_window",
     "auth.limiter_slots",
+    "auth.web_username",
+    "auth.web_password_hash",
     "limits.body_bytes",
     "limits.batch_body_bytes",
     "limits.batch_max_items",
@@ -63,6 +66,29 @@ static int check_csp(struct config *raw, const char *csp)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)csp[i] < 0x20 || csp[i] == 0x7f)
 			return config_fail(raw, "ui.csp", "a control character at byte %zu", i);
+	return 0;
+}
+
+/* auth.web_username and auth.web_password_hash: both or neither, a well-formed hash, and
+ * upstream.token (the key a password session acts with). */
+static int check_web_login(struct config *raw, struct gw_config *c)
+{
+	int err;
+
+	if ((err = config_get_str(raw, "auth.web_username", NULL, &c->web_username)) ||
+	    (err = config_get_str(raw, "auth.web_password_hash", NULL, &c->web_password_hash)))
+		return err;
+	if (!c->web_username && !c->web_password_hash)
+		return 0;
+	if (!c->web_username || !*c->web_username || strlen(c->web_username) > 128)
+		return config_fail(raw, "auth.web_username",
+				   "1 to 128 bytes, with auth.web_password_hash");
+	if (!c->web_password_hash || webpass_check(c->web_password_hash))
+		return config_fail(raw, "auth.web_password_hash",
+				   "the value xdrop-gateway --hash-password prints");
+	if (!*c->upstream_token)
+		return config_fail(raw, "auth.web_username",
+				   "needs upstream.token: the key a password session acts with");
 	return 0;
 }
 
@@ -247,6 +273,8 @@ static int load(struct gw_config *c)
 	    (err = get_ms(raw, "cache.stats_ttl", GW_STATS_CACHE_TTL_MS, 0,
 			  GW_STATS_CACHE_TTL_MAX_MS, &c->stats_cache_ttl_ms)) ||
 	    (err = config_get_str(raw, "log_level", "info", &level)))
+		return err;
+	if ((err = check_web_login(raw, c)))
 		return err;
 	if ((err = check_csp(raw, c->ui_csp)))
 		return err;

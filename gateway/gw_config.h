@@ -78,6 +78,9 @@ struct gw_config {
 	unsigned max_connections, per_client_connections;
 	unsigned request_deadline_ms, idle_timeout_s;
 	const char *ui_dir; /* "" disables the UI */
+	/* v2.7's password login (auth.web_username, auth.web_password_hash): NULL when off; a
+	 * session it opens acts upstream with upstream.token (required then) */
+	const char *web_username, *web_password_hash;
 	const char *ui_csp; /* the UI's Content-Security-Policy (ui.csp; default GW_UI_CSP) */
 	unsigned sse_max_clients, sse_interval_ms;
 	unsigned metrics_rule_series;

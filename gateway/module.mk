@@ -3,7 +3,7 @@
 # The JSON <-> proto conversion is lib/json (lib/json.mk), shared with xdropctl.
 GW_SRCS    := gateway/main.c gateway/gw_config.c gateway/upstream.c gateway/auth.c \
 	gateway/http.c gateway/routes.c gateway/api.c gateway/api_op.c gateway/api_list.c gateway/api_compat.c gateway/api_compat_node.c gateway/api_source.c gateway/api_top.c gateway/static.c gateway/sse.c \
-	gateway/metrics.c gateway/metrics_fmt.c gateway/metrics_fleet.c gateway/metrics_rules.c gateway/cache.c gateway/framing.c
+	gateway/metrics.c gateway/metrics_fmt.c gateway/metrics_fleet.c gateway/metrics_rules.c gateway/cache.c gateway/framing.c gateway/webpass.c
 GW_BIN     := $(BIN)/xdrop-gateway
 GW_SAN_BIN := $(BIN)/xdrop-gateway-san
 GW_LDLIBS  := -lmicrohttpd -lcjson -lyaml -lm $(RPC_LDLIBS) $(LDLIBS_BPF)

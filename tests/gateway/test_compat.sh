@@ -3,8 +3,10 @@
 # tests/gateway/test_compat.sh: the XDrop 2.7 compatibility of the REST API (issue 14),
 # xdrop-gateway (ASan build) in controller mode in front of a real xdrop-controller:
 # lists without page and limit answer every item (newest first, count = the total),
-# /api/v1/stats carries v2.7's node counts and totals, /api/info names the compatibility
-# level. Skipped when the controller is not built.
+# /api/v1/stats, /rules/top, /stats/cache_health and nodes carry v2.7's fields (node stats
+# from xdrop-fake-agent), /api/info names the compatibility level, ui.csp, and v2.7's
+# user name and password login (--hash-password, the limiter). Skipped when the
+# controller is not built.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/gateway/lib.sh
 CTRL_BIN=${CTRL_BIN:-build/bin/xdrop-controller}
@@ -177,6 +179,48 @@ check "ui.csp: the configured policy is sent" [ "$(csp_of)" = "default-src 'self
 sed 's/^  csp: .*$/  csp: "default-src x\\nX-Evil: 1"/' "$TMP/gw.yaml" >"$TMP/bad.yaml"
 timeout 10 "$GW_BIN" --config "$TMP/bad.yaml" >/dev/null 2>"$TMP/bad.log"
 check "ui.csp with a newline: the gateway refuses to start, naming ui.csp" bash -c "[ $? != 0 ] && grep -q 'ui.csp' '$TMP/bad.log'"
+
+# ---- v2.7's password login: auth.web_username / auth.web_password_hash ----
+H1=$(printf 's3cret pw\n' | "$GW_BIN" --hash-password)
+H2=$(printf 's3cret pw\n' | "$GW_BIN" --hash-password)
+check "--hash-password prints a PBKDF2-SHA256 value (iterations, 16-byte salt, 32-byte key)" \
+	grep -Eq '^pbkdf2-sha256\$210000\$[0-9a-f]{32}\$[0-9a-f]{64}$' <<<"$H1"
+check "--hash-password: a new salt each time, never the password" bash -c "[ '$H1' != '$H2' ] && ! grep -q s3cret <<<'$H1'"
+check_not "--hash-password with nothing on stdin fails" bash -c "'$GW_BIN' --hash-password </dev/null >/dev/null 2>&1"
+gw_stop
+WEB_AUTH="auth:
+  login_attempts: 4
+  web_username: operator
+  web_password_hash: \"$H1\""
+GW_TOKEN=$ADMIN_KEY GW_MODE=controller GW_UPSTREAM=$XDROP_URL gw_start "$WEB_AUTH" || { echo "Bail out! gateway with web login"; exit 1; }
+login() { # USER PASSWORD: sets CODE, the session in $TMP/jar
+	CODE=$(curl -s -c "$TMP/jar" -o "$TMP/out" -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary "{\"username\":\"$1\",\"password\":\"$2\"}" "$BASE/api/auth/login")
+	BODY_OUT=$(cat "$TMP/out")
+}
+login operator 's3cret pw'
+expect 200 - "login with the configured user name and password"
+check "the login reply: success, the user name, the upstream token's scope" python3 -c '
+import json,sys; d=json.load(sys.stdin); assert d["success"] is True and d["username"]=="operator" and d["scope"]=="admin", d' <<<"$BODY_OUT"
+check "the session reads the API (GET /api/v1/rules with the cookie only)" \
+	bash -c "[ \"\$(curl -s -b '$TMP/jar' -o /dev/null -w '%{http_code}' '$BASE/api/v1/rules?limit=1')\" = 200 ]"
+req GET "/api/v1/rules?limit=1"
+expect 200 - "API keys keep working beside the password login"
+login operator 'wrong'
+expect 401 - "a wrong password: 401"
+login someone 's3cret pw'
+expect 401 - "a wrong user name: 401"
+login operator 'wrong again'
+login operator 'and again'
+expect 401 - "fourth failure: 401"
+login operator 's3cret pw'
+expect 429 - "after auth.login_attempts failures the limiter answers 429, even to the right password"
+sed '/^  token:/d' "$TMP/gw.yaml" >"$TMP/notoken.yaml"
+timeout 10 "$GW_BIN" --config "$TMP/notoken.yaml" >/dev/null 2>"$TMP/notoken.log"
+check "web login without upstream.token: refused at load, naming auth.web_username" bash -c "[ $? != 0 ] && grep -q 'auth.web_username' '$TMP/notoken.log'"
+sed 's/^  web_password_hash: .*/  web_password_hash: "s3cret pw"/' "$TMP/gw.yaml" >"$TMP/clear.yaml"
+timeout 10 "$GW_BIN" --config "$TMP/clear.yaml" >/dev/null 2>"$TMP/clear.log"
+check "a clear password as web_password_hash: refused at load" bash -c "[ $? != 0 ] && grep -q 'auth.web_password_hash' '$TMP/clear.log'"
 
 check "gateway still running" gw_alive
 check_not "no sanitizer report in the gateway log" grep -qE 'ERROR|runtime error' "$TMP/gw.log"
