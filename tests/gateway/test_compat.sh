@@ -95,6 +95,19 @@ req GET /api/v1/whitelist
 check "whitelist without page: all 75, count 75" python3 -c '
 import json,sys; d=json.load(sys.stdin); assert len(d["entries"])==75 and d["count"]==75 and d["pagination"]["total"]==75' <<<"$BODY_OUT"
 
+# more than one upstream page (10,000): the gateway reads them all
+python3 -c 'import json; print(json.dumps({"rules":[{"name":"b%d"%i,"dst_ip":"10.%d.%d.%d"%(i>>16,(i>>8)&255,i&255),"action":"drop"} for i in range(10000)]}))' >"$TMP/big.json"
+CODE=$(curl -s -o "$TMP/out" -w '%{http_code}' -H "X-API-Key: $ADMIN_KEY" -H 'Content-Type: application/json' \
+	--data-binary @"$TMP/big.json" "$BASE/api/v1/rules/batch")
+BODY_OUT=$(head -c 300 "$TMP/out")
+expect 201 - "batch of 10,000 rules more"
+N=$((N + 10000))
+req GET /api/v1/rules
+check "GET /api/v1/rules: all $N across two upstream pages, no duplicates, newest first" python3 -c '
+import json,sys; d=json.load(sys.stdin); n=int(sys.argv[1]); r=d["rules"]
+assert len(r)==n and d["count"]==n and d["pagination"]["total"]==n and len({x["id"] for x in r})==n, (len(r), d["count"])
+c=[x["created_at"] for x in r]; assert c==sorted(c, reverse=True)' $N <<<"$BODY_OUT"
+
 # ---- /api/v1/stats: v2.7's fields beside ours ----
 stats_nodes() { # WANT_ALL WANT_ONLINE: GET /api/v1/stats answers these node counts
 	req GET /api/v1/stats
