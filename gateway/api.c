@@ -320,9 +320,9 @@ static int login_reply(struct http_request *rq, struct http_reply *rp, const cha
 	return http_json(rp, 200, o);
 }
 
-/* v2.7's {"username", "password"} against auth.web_username and the stored hash; the
- * session acts with upstream.token (its scope). Failures are 401 (and count in the
- * limiter, routes.c). Takes body over. */
+/* v2.7's {"username", "password"} (or {"password"} alone) against auth.web_username and
+ * the stored hash; the session acts with upstream.token (its scope). Failures are 401
+ * (and count in the limiter, routes.c). Takes body over. */
 static int web_login(struct http_request *rq, struct http_reply *rp, cJSON *body)
 {
 	const struct gw_config *c = rq->gw->cfg;
@@ -332,10 +332,9 @@ static int web_login(struct http_request *rq, struct http_reply *rp, cJSON *body
 	struct rpc_status st;
 	bool ok;
 
-	ok = cJSON_IsString(u) && cJSON_IsString(p) &&
-	     webpass_verify(c->web_password_hash, p->valuestring) &&
-	     strlen(u->valuestring) == strlen(c->web_username) &&
-	     auth_ct_equal(u->valuestring, c->web_username, strlen(c->web_username));
+	ok = cJSON_IsString(p) && webpass_verify(c->web_password_hash, p->valuestring) &&
+	     (!u || (cJSON_IsString(u) && strlen(u->valuestring) == strlen(c->web_username) &&
+		     auth_ct_equal(u->valuestring, c->web_username, strlen(c->web_username))));
 	cJSON_Delete(body);
 	if (!ok) {
 		atomic_fetch_add(&rq->gw->ctr.login_failed, 1);
@@ -344,6 +343,21 @@ static int web_login(struct http_request *rq, struct http_reply *rp, cJSON *body
 	if (whoami(rq, c->upstream_token, name, sizeof(name), scope, sizeof(scope), &st))
 		return api_fail(rp, &st, NULL);
 	return login_reply(rq, rp, c->upstream_token, c->web_username, scope);
+}
+
+/* Whether body is a password login: it names a username (v2.7's UI), or its only
+ * credential is a "password" that matches the stored hash (v2.7's API.md body); any other
+ * body is a key login. */
+static bool password_login(const struct gw_config *c, const cJSON *body)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(body, "password");
+
+	if (cJSON_GetObjectItemCaseSensitive(body, "username"))
+		return true;
+	if (cJSON_GetObjectItemCaseSensitive(body, "key") ||
+	    cJSON_GetObjectItemCaseSensitive(body, "api_key") || !cJSON_IsString(p))
+		return false;
+	return webpass_verify(c->web_password_hash, p->valuestring);
 }
 
 int api_login(struct http_request *rq, struct http_reply *rp)
@@ -360,8 +374,7 @@ int api_login(struct http_request *rq, struct http_reply *rp)
 	/* failed logins are limited with every other credential (http.c, auth.h) */
 	if (api_body_json(rq, rp, &body))
 		return 0;
-	if (c->web_username && cJSON_IsObject(body) &&
-	    cJSON_GetObjectItemCaseSensitive(body, "username"))
+	if (c->web_username && cJSON_IsObject(body) && password_login(c, body))
 		return web_login(rq, rp, body);
 	k = cJSON_GetObjectItemCaseSensitive(body, "key");
 	if (!k)

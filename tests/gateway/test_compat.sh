@@ -219,6 +219,10 @@ check "the session reads the API (GET /api/v1/rules with the cookie only)" \
 	bash -c "[ \"\$(curl -s -b '$TMP/jar' -o /dev/null -w '%{http_code}' '$BASE/api/v1/rules?limit=1')\" = 200 ]"
 req GET "/api/v1/rules?limit=1"
 expect 200 - "API keys keep working beside the password login"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary '{"password":"s3cret pw"}' "$BASE/api/auth/login")
+check "v2.7 API.md's body {\"password\"} alone logs in too" [ "$CODE" = 200 ]
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "{\"password\":\"$ADMIN_KEY\"}" "$BASE/api/auth/login")
+check "{\"password\": <an API key>} is still a key login" [ "$CODE" = 200 ]
 login operator 'wrong'
 expect 401 - "a wrong password: 401"
 login someone 's3cret pw'
