@@ -125,6 +125,22 @@ static int health_numbers(cJSON *o, const struct fleet *f, double now)
 	return 0;
 }
 
+/* rule_count: the rules the upstream holds (StatsService.Get); -1 when it cannot say. */
+static double rule_count(struct http_request *rq)
+{
+	Xdrop__V1__GetStatsRequest req = XDROP__V1__GET_STATS_REQUEST__INIT;
+	Xdrop__V1__StatsReply *resp = NULL;
+	struct rpc_status st;
+	double n;
+
+	if (api_call(rq, &xdrop__v1__stats_service__descriptor, "Get", &req.base,
+		     (ProtobufCMessage **)&resp, &st))
+		return -1;
+	n = (double)resp->rules;
+	api_free_msg(resp);
+	return n;
+}
+
 int api_cache_health(struct http_request *rq, struct http_reply *rp)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -141,6 +157,7 @@ int api_cache_health(struct http_request *rq, struct http_reply *rp)
 	    !(f.online == f.all ? cJSON_AddNumberToObject(o, "last_full_success_unix_ms", now)
 				: cJSON_AddNullToObject(o, "last_full_success_unix_ms")) ||
 	    health_numbers(o, &f, now) ||
+	    !cJSON_AddNumberToObject(o, "rule_count", rule_count(rq)) ||
 	    !cJSON_AddStringToObject(o, "cache", "none: rule statistics are read live") ||
 	    !cJSON_AddObjectToObject(o, "node_errors")) {
 		cJSON_Delete(o);

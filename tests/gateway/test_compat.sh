@@ -133,7 +133,8 @@ for k in ("last_attempt_unix_ms","last_snapshot_unix_ms","freshness_ms","attempt
 	"top_rules_cached","last_refresh_duration_ms","consecutive_all_fail"): assert isinstance(d[k],(int,float)), k
 assert d["status"]==d["last_refresh_status"]=="failed" and d["last_full_success_unix_ms"] is None, d
 assert (d["configured_nodes"],d["succeeded_nodes"])==(1,0) and d["node_errors"]=={}
-assert d["offline_node_names"]+d["unknown_node_names"]+d["syncing_node_names"]==["edge one"], d' <<<"$BODY_OUT"
+assert d["rule_count"]==int(sys.argv[1]), d["rule_count"]
+assert d["offline_node_names"]+d["unknown_node_names"]+d["syncing_node_names"]==["edge one"], d' $N <<<"$BODY_OUT"
 req GET /api/v1/rules/top
 check "/rules/top carries stats_status failed and the node among the skipped" python3 -c '
 import json,sys; d=json.load(sys.stdin)
