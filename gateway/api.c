@@ -16,6 +16,7 @@
 #include "cache.h"
 #include "json.h"
 #include "upstream.h"
+#include "webpass.h"
 
 #define IDEMPOTENCY_HEADER "Idempotency-Key"
 
@@ -219,7 +220,7 @@ int api_info(struct http_request *rq, struct http_reply *rp)
 	Xdrop__V1__InfoRequest req = XDROP__V1__INFO_REQUEST__INIT;
 	ProtobufCMessage *resp = NULL;
 	struct rpc_status st;
-	cJSON *o = cJSON_CreateObject(), *up = NULL;
+	cJSON *o = cJSON_CreateObject(), *up = NULL, *compat;
 
 	if (rq->token && *rq->token &&
 	    !api_call(rq, &xdrop__v1__stats_service__descriptor, "Info", &req.base, &resp, &st))
@@ -232,6 +233,8 @@ int api_info(struct http_request *rq, struct http_reply *rp)
 	    !cJSON_AddStringToObject(o, "status", "ok") ||
 	    !cJSON_AddStringToObject(o, "mode", rq->gw->cfg->node_mode ? "node" : "controller") ||
 	    !cJSON_AddBoolToObject(o, "auth_enabled", rq->gw->cfg->auth_enabled) ||
+	    !(compat = cJSON_AddObjectToObject(o, "compat")) ||
+	    !cJSON_AddStringToObject(compat, "xdrop2", "2.7") ||
 	    !cJSON_AddItemToObject(o, "upstream", up)) {
 		cJSON_Delete(o);
 		cJSON_Delete(up);
@@ -290,12 +293,79 @@ static int auth_disabled(struct http_reply *rp, const char *message)
 	return http_json(rp, 200, o);
 }
 
+/* The session cookie for a new session acting with key, and the login reply. */
+static int login_reply(struct http_request *rq, struct http_reply *rp, const char *key,
+		       const char *name, const char *scope)
+{
+	const struct gw_config *c = rq->gw->cfg;
+	char token[80], cookie[256];
+	int err = auth_session_new(rq->gw->auth, key, scope, token, sizeof(token));
+	cJSON *o;
+
+	if (err)
+		return http_error(rp, 500, NULL, "cannot create a session: %s", strerror(-err));
+	snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%u%s",
+		 XDROP_SESSION_COOKIE, token, c->session_ttl_s, c->https_cert ? "; Secure" : "");
+	explicit_bzero(token, sizeof(token));
+	rp->set_cookie = strdup(cookie);
+	explicit_bzero(cookie, sizeof(cookie));
+	o = cJSON_CreateObject();
+	if (!rp->set_cookie || !o || !cJSON_AddBoolToObject(o, "success", true) ||
+	    !cJSON_AddStringToObject(o, "message", "ok") ||
+	    !cJSON_AddStringToObject(o, "username", name) ||
+	    !cJSON_AddStringToObject(o, "scope", scope)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return http_json(rp, 200, o);
+}
+
+/* v2.7's {"username", "password"} (or {"password"} alone) against auth.web_username and
+ * the stored hash; the session acts with upstream.token (its scope). Failures are 401
+ * (and count in the limiter, routes.c). Takes body over. */
+static int web_login(struct http_request *rq, struct http_reply *rp, cJSON *body)
+{
+	const struct gw_config *c = rq->gw->cfg;
+	const cJSON *u = cJSON_GetObjectItemCaseSensitive(body, "username");
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(body, "password");
+	char name[128], scope[32];
+	struct rpc_status st;
+	bool ok;
+
+	ok = cJSON_IsString(p) && webpass_verify(c->web_password_hash, p->valuestring) &&
+	     (!u || (cJSON_IsString(u) && strlen(u->valuestring) == strlen(c->web_username) &&
+		     auth_ct_equal(u->valuestring, c->web_username, strlen(c->web_username))));
+	cJSON_Delete(body);
+	if (!ok) {
+		atomic_fetch_add(&rq->gw->ctr.login_failed, 1);
+		return http_error(rp, 401, NULL, "unauthorized");
+	}
+	if (whoami(rq, c->upstream_token, name, sizeof(name), scope, sizeof(scope), &st))
+		return api_fail(rp, &st, NULL);
+	return login_reply(rq, rp, c->upstream_token, c->web_username, scope);
+}
+
+/* Whether body is a password login: it names a username (v2.7's UI), or its only
+ * credential is a "password" that matches the stored hash (v2.7's API.md body); any other
+ * body is a key login. */
+static bool password_login(const struct gw_config *c, const cJSON *body)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(body, "password");
+
+	if (cJSON_GetObjectItemCaseSensitive(body, "username"))
+		return true;
+	if (cJSON_GetObjectItemCaseSensitive(body, "key") ||
+	    cJSON_GetObjectItemCaseSensitive(body, "api_key") || !cJSON_IsString(p))
+		return false;
+	return webpass_verify(c->web_password_hash, p->valuestring);
+}
+
 int api_login(struct http_request *rq, struct http_reply *rp)
 {
 	const struct gw_config *c = rq->gw->cfg;
 	const cJSON *k;
-	cJSON *body = NULL, *o;
-	char name[128], scope[32], token[80], cookie[256];
+	cJSON *body = NULL;
+	char name[128], scope[32];
 	struct rpc_status st;
 	int err;
 
@@ -304,6 +374,8 @@ int api_login(struct http_request *rq, struct http_reply *rp)
 	/* failed logins are limited with every other credential (http.c, auth.h) */
 	if (api_body_json(rq, rp, &body))
 		return 0;
+	if (c->web_username && cJSON_IsObject(body) && password_login(c, body))
+		return web_login(rq, rp, body);
 	k = cJSON_GetObjectItemCaseSensitive(body, "key");
 	if (!k)
 		k = cJSON_GetObjectItemCaseSensitive(body, "api_key");
@@ -323,23 +395,9 @@ int api_login(struct http_request *rq, struct http_reply *rp)
 		}
 		return api_fail(rp, &st, NULL);
 	}
-	err = auth_session_new(rq->gw->auth, k->valuestring, scope, token, sizeof(token));
+	err = login_reply(rq, rp, k->valuestring, name, scope);
 	cJSON_Delete(body);
-	if (err)
-		return http_error(rp, 500, NULL, "cannot create a session: %s", strerror(-err));
-	snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%u%s",
-		 XDROP_SESSION_COOKIE, token, c->session_ttl_s, c->https_cert ? "; Secure" : "");
-	explicit_bzero(token, sizeof(token));
-	rp->set_cookie = strdup(cookie);
-	explicit_bzero(cookie, sizeof(cookie));
-	o = cJSON_CreateObject();
-	if (!rp->set_cookie || !o || !cJSON_AddStringToObject(o, "message", "ok") ||
-	    !cJSON_AddStringToObject(o, "username", name) ||
-	    !cJSON_AddStringToObject(o, "scope", scope)) {
-		cJSON_Delete(o);
-		o = NULL;
-	}
-	return http_json(rp, 200, o);
+	return err;
 }
 
 int api_logout(struct http_request *rq, struct http_reply *rp)
@@ -406,6 +464,7 @@ int api_stats(struct http_request *rq, struct http_reply *rp)
 	int64_t asked;
 	char *body;
 	size_t len;
+	cJSON *o;
 
 	if (cache) {
 		cache_key_of(rq->token ? rq->token : "", &key);
@@ -417,7 +476,12 @@ int api_stats(struct http_request *rq, struct http_reply *rp)
 	asked = clock_mono_ms();
 	if (api_call(rq, &xdrop__v1__stats_service__descriptor, "Get", &req.base, &resp, &st))
 		return api_fail(rp, &st, NULL);
-	body = json_print(json_from_stats((const void *)resp), &len);
+	o = json_from_stats((const void *)resp);
+	if (o && api_compat_stats(rq, o, (const void *)resp)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	body = json_print(o, &len);
 	api_free_msg(resp);
 	if (!body)
 		return http_json(rp, 200, NULL); /* out of memory: 500 */

@@ -117,6 +117,32 @@ int api_collection_op(enum api_kind kind, enum api_verb verb, struct api_op *op)
 /* Runs one table row for rq: answers into rp (errors included). Returns 0. */
 int api_run(const struct api_op *op, struct http_request *rq, struct http_reply *rp);
 
+/* A rules or whitelist list asked without page and limit (api_list.c): every item. */
+bool api_list_wants_all(const struct api_op *op, struct http_request *rq);
+/* Answers every item of the list (req built from the query), newest first unless sort or
+ * order is given; more than GW_LIST_ALL_MAX: 413. Returns 0. */
+int api_list_all(const struct api_op *op, struct http_request *rq, struct http_reply *rp,
+		 ProtobufCMessage *req);
+
+/* Adds v2.7's nodes_count, online_nodes, total_dropped_pps and total_passed_pps to o,
+ * the JSON of s (api_compat.c; a NodeService.List on a controller). Returns 0 or -1. */
+int api_compat_stats(struct http_request *rq, cJSON *o, const Xdrop__V1__StatsReply *s);
+
+/* Adds v2.7's six stats_* fields (the fleet's health, read from the node list) to o, a
+ * rules list or top reply. Returns 0, or -1 (o may then hold some of them). */
+int api_compat_stats_meta(struct http_request *rq, cJSON *o);
+/* GET /api/v1/stats/cache_health: v2.7's shape, answered truthfully (XDrop keeps no
+ * rule-stats cache; the fleet's health decides the status). */
+int api_cache_health(struct http_request *rq, struct http_reply *rp);
+
+/* Adds v2.7's node fields (endpoint, last_sync, the flat NodeStats figures) to o, the JSON
+ * of m: a Node, NodeWriteReply, ListNodesResponse or NodeStats (others: unchanged).
+ * Returns 0 or -1 (out of memory). */
+int api_compat_node_output(const ProtobufCMessage *m, cJSON *o);
+/* A node body's `endpoint` becomes `address`; both given and different: 400 naming
+ * endpoint. Returns 0, or answers and returns -1. */
+int api_compat_node_input(cJSON *body, struct http_reply *rp);
+
 /* ---- the handlers that are different ---- */
 
 int api_health(struct http_request *rq, struct http_reply *rp);

@@ -306,6 +306,8 @@ static int build_write(struct run *r, struct http_request *rq, struct http_reply
 
 	if (api_body_json(rq, rp, &r->body))
 		return -EINVAL;
+	if (r->op->kind == API_NODE && api_compat_node_input(r->body, rp))
+		return -EINVAL;
 	rc = r->kind->parse(r->body, "", &r->obj, update ? &r->mask : NULL, &r->n_mask, &e);
 	cJSON_Delete(r->body);
 	r->body = NULL;
@@ -617,6 +619,7 @@ int api_run(const struct api_op *op, struct http_request *rq, struct http_reply 
 {
 	struct run r = {.op = op, .kind = &kinds[op->kind]};
 	struct rpc_status st;
+	cJSON *o;
 	int err;
 
 	if ((op->flags & API_ADMIN) && api_require_admin(rq, rp))
@@ -641,6 +644,10 @@ int api_run(const struct api_op *op, struct http_request *rq, struct http_reply 
 	}
 	if (err)
 		goto out;
+	if (api_list_wants_all(op, rq)) {
+		api_list_all(op, rq, rp, r.req);
+		goto out;
+	}
 	if (api_call(rq, op->svc, op->rpc, r.req, &r.resp, &st)) {
 		if (op->in == API_IN_BATCH_CREATE)
 			batch_prefix(&st, r.kind->many, r.prefix, sizeof(r.prefix));
@@ -649,7 +656,16 @@ int api_run(const struct api_op *op, struct http_request *rq, struct http_reply 
 		api_fail(rp, &st, r.prefix);
 		goto out;
 	}
-	http_json(rp, op->status, reply_of(&r));
+	o = reply_of(&r);
+	if (o && op->svc == &xdrop__v1__rule_service__descriptor &&
+	    (!strcmp(op->rpc, "List") || op->out == API_OUT_TOP))
+		api_compat_stats_meta(rq, o); /* v2.7's stats_* fields; best effort */
+	if (o && op->svc == &xdrop__v1__node_service__descriptor &&
+	    api_compat_node_output(r.resp, o)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	http_json(rp, op->status, o);
 out:
 	run_free(&r);
 	return 0;

@@ -13,6 +13,7 @@
 
 #include "gw_config.h"
 #include "limiter.h"
+#include "webpass.h"
 
 static const char *const known_keys[] = {
     "upstream.mode",
@@ -34,6 +35,8 @@ static const char *const known_keys[] = {
     "auth.login_attempts",
     "auth.login_window",
     "auth.limiter_slots",
+    "auth.web_username",
+    "auth.web_password_hash",
     "limits.body_bytes",
     "limits.batch_body_bytes",
     "limits.batch_max_items",
@@ -43,6 +46,7 @@ static const char *const known_keys[] = {
     "limits.request_deadline",
     "limits.idle_timeout",
     "ui.dir",
+    "ui.csp",
     "events.max_clients",
     "events.interval",
     "metrics.max_rule_series",
@@ -50,6 +54,43 @@ static const char *const known_keys[] = {
     "log_level",
     NULL,
 };
+
+/* ui.csp: one header value: printable, no control characters (a newline would split the
+ * header), not empty, at most GW_UI_CSP_MAX bytes. */
+static int check_csp(struct config *raw, const char *csp)
+{
+	size_t n = strlen(csp);
+
+	if (!n || n > GW_UI_CSP_MAX)
+		return config_fail(raw, "ui.csp", "1 to %d bytes", GW_UI_CSP_MAX);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)csp[i] < 0x20 || csp[i] == 0x7f)
+			return config_fail(raw, "ui.csp", "a control character at byte %zu", i);
+	return 0;
+}
+
+/* auth.web_username and auth.web_password_hash: both or neither, a well-formed hash, and
+ * upstream.token (the key a password session acts with). */
+static int check_web_login(struct config *raw, struct gw_config *c)
+{
+	int err;
+
+	if ((err = config_get_str(raw, "auth.web_username", NULL, &c->web_username)) ||
+	    (err = config_get_str(raw, "auth.web_password_hash", NULL, &c->web_password_hash)))
+		return err;
+	if (!c->web_username && !c->web_password_hash)
+		return 0;
+	if (!c->web_username || !*c->web_username || strlen(c->web_username) > 128)
+		return config_fail(raw, "auth.web_username",
+				   "1 to 128 bytes, with auth.web_password_hash");
+	if (!c->web_password_hash || webpass_check(c->web_password_hash))
+		return config_fail(raw, "auth.web_password_hash",
+				   "the value xdrop-gateway --hash-password prints");
+	if (!*c->upstream_token)
+		return config_fail(raw, "auth.web_username",
+				   "needs upstream.token: the key a password session acts with");
+	return 0;
+}
 
 int gw_config_parse_listen(const char *s, char *host, size_t host_size, unsigned *port,
 			   const char **why)
@@ -222,6 +263,7 @@ static int load(struct gw_config *c)
 		return err;
 	c->idle_timeout_s = v / 1000;
 	if ((err = config_get_str(raw, "ui.dir", "webui/dist", &c->ui_dir)) ||
+	    (err = config_get_str(raw, "ui.csp", GW_UI_CSP, &c->ui_csp)) ||
 	    (err = get_uint(raw, "events.max_clients", GW_SSE_MAX_CLIENTS, 1, 10000,
 			    &c->sse_max_clients)) ||
 	    (err = get_ms(raw, "events.interval", GW_SSE_INTERVAL_MS, 100, 60000,
@@ -231,6 +273,10 @@ static int load(struct gw_config *c)
 	    (err = get_ms(raw, "cache.stats_ttl", GW_STATS_CACHE_TTL_MS, 0,
 			  GW_STATS_CACHE_TTL_MAX_MS, &c->stats_cache_ttl_ms)) ||
 	    (err = config_get_str(raw, "log_level", "info", &level)))
+		return err;
+	if ((err = check_web_login(raw, c)))
+		return err;
+	if ((err = check_csp(raw, c->ui_csp)))
 		return err;
 	if (log_level_parse(level, &c->log_level))
 		return config_fail(raw, "log_level", "expected error, warn, info or debug");

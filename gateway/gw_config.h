@@ -37,6 +37,12 @@
 #define GW_SSE_INTERVAL_MS	1000
 #define GW_METRICS_RULE_SERIES	500  /* rules exported with per-rule series */
 #define GW_LIST_MAX_LIMIT	1000 /* largest `limit` of a list request */
+/* The UI's Content-Security-Policy unless ui.csp names another (one header line). */
+#define GW_UI_CSP                                                                                  \
+	"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "                \
+	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+#define GW_UI_CSP_MAX	4096   /* bytes of ui.csp */
+#define GW_LIST_ALL_MAX 100000 /* most items of a list without page and limit */
 /* Largest `seconds` of GET /stats/history: the controller's StatsService.History refuses
  * more (XDROP_HISTORY_WINDOW_MAX_S in controller/stats.h, a controller-internal header),
  * so the gateway answers 400 itself; the two must be the same number. */
@@ -72,6 +78,10 @@ struct gw_config {
 	unsigned max_connections, per_client_connections;
 	unsigned request_deadline_ms, idle_timeout_s;
 	const char *ui_dir; /* "" disables the UI */
+	/* v2.7's password login (auth.web_username, auth.web_password_hash): NULL when off; a
+	 * session it opens acts upstream with upstream.token (required then) */
+	const char *web_username, *web_password_hash;
+	const char *ui_csp; /* the UI's Content-Security-Policy (ui.csp; default GW_UI_CSP) */
 	unsigned sse_max_clients, sse_interval_ms;
 	unsigned metrics_rule_series;
 	unsigned stats_cache_ttl_ms; /* 0: GET /api/v1/stats is not cached */

@@ -28,10 +28,6 @@
 #include "ticker.h"
 
 #define REAPER_PERIOD_MS 200
-#define UI_CSP                                                                                     \
-	"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "                \
-	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
-
 enum conn_phase { PHASE_RECEIVING, PHASE_HANDLING };
 
 /* One open connection, for the deadline reaper. */
@@ -218,7 +214,8 @@ static enum MHD_Result send_reply(struct http_request *rq, struct http_reply *rp
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	if (rp->html)
-		MHD_add_response_header(r, "Content-Security-Policy", UI_CSP);
+		MHD_add_response_header(r, "Content-Security-Policy",
+					rp->csp ? rp->csp : GW_UI_CSP);
 	if (rp->set_cookie)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, rp->set_cookie);
 	if (rp->allow[0])

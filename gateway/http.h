@@ -70,6 +70,7 @@ struct http_reply {
 	unsigned retry_after;	   /* seconds; 0 = no header */
 	char allow[64];		   /* Allow header for 405 ("": none) */
 	bool html;		   /* add the UI's Content-Security-Policy */
+	const char *csp;	   /* that policy (NULL: GW_UI_CSP); borrowed */
 	/* The "code" of an error body: the upstream's RPC code name (api_fail), else NULL and
 	 * http_error names the status's (http_status_code). */
 	const char *error_code;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "webpass.h"
 #include "auth.h"
 #include "cache.h"
 #include "clock.h"
@@ -47,19 +48,18 @@ static void usage(FILE *f)
 		   "                           upstream.url)\n"
 		   "  -v, --log-level LEVEL    error, warn, info or debug (overrides log_level)\n"
 		   "  -h, --help               this text\n"
-		   "  -V, --version            print \"xdrop-gateway VERSION\" and exit\n");
+		   "  -V, --version            print \"xdrop-gateway VERSION\" and exit\n"
+		   "      --hash-password      read a password from stdin, print the value of\n"
+		   "                           auth.web_password_hash for it\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"listen", required_argument, NULL, 'l'},
-	    {"upstream", required_argument, NULL, 'u'},
-	    {"log-level", required_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},	{"listen", required_argument, NULL, 'l'},
+	    {"upstream", required_argument, NULL, 'u'}, {"log-level", required_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},		{"version", no_argument, NULL, 'V'},
+	    {"hash-password", no_argument, NULL, 'P'},	{NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL, *listen = NULL, *upstream = NULL, *level = NULL,
 		   *why = NULL;
@@ -93,6 +93,8 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("%s %s\n", XDROP_GATEWAY_NAME, XDROP_GATEWAY_VERSION);
 			return 0;
+		case 'P':
+			return webpass_main();
 		default:
 			usage(stderr);
 			return 2;

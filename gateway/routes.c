@@ -54,6 +54,7 @@ static const struct route fixed[] = {
      OP(rule, "Top", top_rules_request, .query = top_query, .out = API_OUT_TOP, .status = 200)},
     {"PUT", "/api/v1/sources/:id/rules", B | C, .fn = api_sync_source},
     {"GET", "/api/v1/stats", 0, .fn = api_stats},
+    {"GET", "/api/v1/stats/cache_health", 0, .fn = api_cache_health},
     {"GET", "/api/v1/stats/history", 0,
      OP(stats, "History", history_request, .query = history_query, .out = API_OUT_HISTORY,
 	.status = 200)},

@@ -136,6 +136,7 @@ int static_serve(struct http_request *rq, struct http_reply *rp)
 	rp->fd_size = (uint64_t)st.st_size;
 	rp->content_type = type_of(rel);
 	rp->html = !strcmp(rp->content_type, types[0].type);
+	rp->csp = rq->gw->cfg->ui_csp;
 	rp->cache_control =
 	    !strncmp(rel, "assets/", 7) ? "public, max-age=31536000, immutable" : "no-cache";
 	return 0;

@@ -66,7 +66,8 @@ YAML
 }
 
 # gw_start [extra yaml lines]: writes $TMP/gw.yaml and starts the gateway on a free port.
-# GW_MODE, GW_UPSTREAM, GW_TOKEN and GW_UPSTREAM_EXTRA (indented lines) shape upstream:.
+# GW_MODE, GW_UPSTREAM, GW_TOKEN and GW_UPSTREAM_EXTRA (indented lines) shape upstream:,
+# GW_UI_EXTRA (indented lines) ui:.
 gw_start() {
 	GW_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	{
@@ -78,6 +79,7 @@ gw_start() {
 		echo "listen: 127.0.0.1:$GW_PORT"
 		echo "ui:"
 		echo "  dir: $TMP/dist"
+		[ -n "${GW_UI_EXTRA:-}" ] && printf '%s\n' "$GW_UI_EXTRA"
 		echo "log_level: warn"
 		printf '%s\n' "$@"
 	} >"$TMP/gw.yaml"

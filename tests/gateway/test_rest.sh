@@ -220,6 +220,17 @@ expect 404 - "DELETE whitelist again: 404"
 req GET /api/v1/stats
 expect 200 - "GET /api/v1/stats"
 check "stats has proto and compatibility fields" python3 -c 'import json,sys; d=json.load(sys.stdin); assert "totals" in d and "nodes" in d and "dropped_packets" in d and "total_pps" in d' <<<"$BODY_OUT"
+check "node mode: v2.7's stats fields (nodes_count 1, online_nodes 1: the agent that answered)" python3 -c '
+import json,sys; d=json.load(sys.stdin)
+assert (d["nodes_count"],d["online_nodes"])==(1,1) and d["total_dropped_pps"]==d["dropped_pps"], d' <<<"$BODY_OUT"
+req GET /api/v1/stats/cache_health
+check "node mode: cache_health ok, one configured node that succeeded" python3 -c '
+import json,sys; d=json.load(sys.stdin)
+assert d["status"]=="ok" and (d["configured_nodes"],d["succeeded_nodes"])==(1,1), d' <<<"$BODY_OUT"
+req GET /api/v1/rules
+check "node mode: a whole list (no page) with stats_status ok" python3 -c '
+import json,sys; d=json.load(sys.stdin)
+assert d["stats_status"]=="ok" and d["count"]==len(d["rules"])==d["pagination"]["total"], d' <<<"$BODY_OUT"
 req GET "/api/v1/stats/history?seconds=60"
 expect 200 - "GET /api/v1/stats/history"
 check "history has points and count" python3 -c 'import json,sys; d=json.load(sys.stdin); assert isinstance(d["points"],list) and d["count"]==len(d["points"])' <<<"$BODY_OUT"
