@@ -13,37 +13,8 @@
 # Needs no root. Prints TAP.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-CTRL_BIN=${CTRL_BIN:-build/bin/xdrop-controller}
-CTL_BIN=${CTL_BIN:-build/bin/xdropctl}
-ADMIN_KEY=admin-key-0123456789abcdef
-echo "TAP version 13"
-for b in "$CTRL_BIN" "$CTL_BIN"; do
-	if [ ! -x "$b" ]; then
-		echo "1..0 # SKIP $b not built"
-		exit 0
-	fi
-done
-if ! command -v sqlite3 >/dev/null; then
-	echo "1..0 # SKIP no sqlite3 command"
-	exit 0
-fi
-TMP=$(mktemp -d /tmp/xdrop-migrate.XXXXXX)
-CTRL_PID=
-. "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
-
-down() {
-	if [ -n "$CTRL_PID" ]; then
-		kill -TERM "$CTRL_PID" 2>/dev/null
-		wait_until 15 bash -c "! kill -0 $CTRL_PID 2>/dev/null" ||
-			kill -KILL "$CTRL_PID" 2>/dev/null
-		wait "$CTRL_PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap down EXIT
-
-ctl() { timeout 60 "$CTL_BIN" "$@"; }
-revision() { ctl --json info | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])'; }
+. tests/cli/lib.sh
+cli_init migrate sqlite3
 total() { # total rules|whitelist
 	ctl --json "$1" list --limit 1 |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["pagination"]["total"])'
@@ -115,22 +86,7 @@ INSERT INTO whitelist (id, name, src_ip, dst_ip, dst_port, protocol)
   VALUES ('wl_5tuple01', 'ssh', '10.2.0.1', '192.0.2.10', 22, 'tcp');
 SQL
 
-{
-	echo "database: $TMP/ctl.db"
-	echo "log_level: warn"
-	echo "rpc: {listen: \"ipc://$TMP/rpc.sock\"}"
-	echo "push: {listen: \"ipc://$TMP/push.sock\"}"
-	echo "health: {listen: \"ipc://$TMP/health.sock\"}"
-	echo "keys: {admin_key: $ADMIN_KEY}"
-} >"$TMP/ctl.yaml"
-"$CTRL_BIN" --config "$TMP/ctl.yaml" 2>"$TMP/ctl.log" &
-CTRL_PID=$!
-export XDROP_URL=ipc://$TMP/rpc.sock XDROP_KEY=$ADMIN_KEY
-if ! wait_until 20 ctl -q --timeout 500 ping 2>/dev/null; then
-	sed 's/^/# /' "$TMP/ctl.log"
-	echo "Bail out! controller did not start"
-	exit 1
-fi
+cli_ctrl_up
 
 # ---- --dry-run: the rows and the report, nothing written ----
 r0=$(revision)
