@@ -127,16 +127,20 @@ P=$(sec_port)
 URL=tcp://127.0.0.1:$P
 start_ctrl stopped "$URL" || { echo "Bail out! controller did not start"; exit 1; }
 kill -STOP "$CPID"
-timeout 60 "$CTL_BIN" --timeout 30000 -k "$ADMIN_KEY" -u "$URL" info >/dev/null \
+# stopped for sure before the call starts (state T), so nobody can answer it
+stopped() { [ "$(awk '{ print $3 }' "/proc/$CPID/stat" 2>/dev/null)" = T ]; }
+sec_wait 50 stopped || diag "controller $CPID not seen stopped"
+timeout 60 "$CTL_BIN" --timeout 30000 -k "$ADMIN_KEY" -u "$URL" info >"$TMP/b2.out" \
 	2>"$TMP/b2.err" &
 WPID=$!
-connected() { ss -Htn state established "( dport = :$P )" | grep -q .; }
-sec_wait 50 connected
+# xdropctl's own connection (the controller's wedge monitor pings its listener too)
+connected() { ss -Htnp state established "( dport = :$P )" | grep -q xdropctl; }
+sec_wait 50 connected || diag "no connection of xdropctl to port $P seen"
 t0=$(now_ms)
 kill -KILL "$CPID"
 wait_exit "$WPID" 20
 MS=$(($(now_ms) - t0))
-diag "$(cat "$TMP/b2.err") (exit $RC, $MS ms after kill -9)"
+diag "$(cat "$TMP/b2.err") (exit $RC, $MS ms after kill -9)$(sed 's/^/; stdout: /' "$TMP/b2.out")"
 check "(b) controller stopped, then killed: exit 7 within 5 s of the kill (got $RC after $MS ms)" \
 	test "$RC" = 7 -a "$MS" -lt 5000
 check "(b) ... with UNAVAILABLE and the reason" \
