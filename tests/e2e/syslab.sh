@@ -219,6 +219,7 @@ ctl_revision() { # the controller's revision, through GET /stats
 
 # ---- agents ----
 # node_add ID MODE-YAML [CAPACITY-RULES]: registers the node through REST, writes its config
+# (SYS_AGENT_YAML, when set, is appended to every agent's config)
 node_add() {
 	local id=$1 cap=${3:-65536}
 	rest POST /nodes "{\"id\": \"$id\", \"name\": \"$id\", \"address\": \"ipc://$TMP/$id.sock\"}"
@@ -246,6 +247,7 @@ controller:
   health: $CTL_HEALTH
 beacon_interval: $HB
 log_level: info
+${SYS_AGENT_YAML:-}
 EOF
 }
 agent_start() { # id [ns] (ns defaults to id)
