@@ -123,10 +123,22 @@ enum xdrop_vflag {
 	XDROP_V_MOD = 1 << 2, /* before flip_gen, the old action is in xdrop_prev */
 };
 
+/* Packet anomalies (the same bits as v2.7's match_anomaly). A rule with an anomaly mask
+ * matches only packets that carry one of its anomalies (docs/matching.md). */
+enum xdrop_anomaly {
+	XDROP_ANOM_BAD_FRAG = 1 << 0, /* impossible or hostile fragment geometry */
+	XDROP_ANOM_INVALID = 1 << 1,  /* invalid IP or TCP header fields, impossible TCP flags */
+	XDROP_ANOM_ALL = XDROP_ANOM_BAD_FRAG | XDROP_ANOM_INVALID,
+};
+
 /* Rule flags (xdrop_act.flags). */
 enum xdrop_act_flag {
 	XDROP_AF_TCP_FLAGS = 1 << 0, /* tcp_mask/tcp_value apply (packet must be TCP) */
+	/* The rule's anomaly mask, shifted: enum xdrop_anomaly << XDROP_AF_ANOM_SHIFT. */
+	XDROP_AF_BAD_FRAG = XDROP_ANOM_BAD_FRAG << 1,
+	XDROP_AF_INVALID = XDROP_ANOM_INVALID << 1,
 };
+#define XDROP_AF_ANOM_SHIFT 1
 
 /* One verdict enum and one counter enum; user space prints names from the tables below. */
 enum xdrop_counter {

@@ -103,7 +103,8 @@ int rule_validate(const struct rule_spec *r, struct rule_error *err)
 	if (r->kind == XDROP_KIND_WL) {
 		if (r->action != XDROP_ACT_WHITELIST)
 			return fail(err, "action", "whitelist entries take no action");
-		if (r->rate || r->burst || r->len_min || r->len_max || r->has_tcp_flags)
+		if (r->rate || r->burst || r->len_min || r->len_max || r->has_tcp_flags ||
+		    r->anomaly)
 			return fail(err, "rate_limit",
 				    "whitelist entries match the five-tuple only");
 		return 0;
@@ -133,6 +134,12 @@ int rule_validate(const struct rule_spec *r, struct rule_error *err)
 		return fail(err, "tcp_flags", "tcp_flags need protocol tcp");
 	if (r->has_tcp_flags && r->tcp_mask == 0)
 		return fail(err, "tcp_flags", "tcp_flags name no flag");
+	if (r->anomaly & ~XDROP_ANOM_ALL)
+		return fail(err, "match_anomaly",
+			    "match_anomaly is a mask of 1 (bad_fragment) and 2 (invalid)");
+	/* the program does not test the anomaly bits yet: refuse rather than widen the rule */
+	if (r->anomaly)
+		return fail(err, "match_anomaly", "anomaly rules are not supported yet");
 	return 0;
 }
 
@@ -195,7 +202,8 @@ void rule_act(const struct rule_spec *r, uint32_t slot, struct xdrop_act *act)
 {
 	memset(act, 0, sizeof(*act));
 	act->action = r->action;
-	act->flags = r->has_tcp_flags ? XDROP_AF_TCP_FLAGS : 0;
+	act->flags = (r->has_tcp_flags ? XDROP_AF_TCP_FLAGS : 0) |
+		     (uint8_t)(r->anomaly << XDROP_AF_ANOM_SHIFT);
 	act->tcp_mask = r->tcp_mask;
 	act->tcp_value = r->tcp_value;
 	act->len_min = r->len_min;
@@ -229,6 +237,7 @@ void rule_from_exact(const struct xdrop_exact_key *key, const struct xdrop_act *
 	r->has_tcp_flags = act->flags & XDROP_AF_TCP_FLAGS;
 	r->tcp_mask = act->tcp_mask;
 	r->tcp_value = act->tcp_value;
+	r->anomaly = (act->flags >> XDROP_AF_ANOM_SHIFT) & XDROP_ANOM_ALL;
 }
 
 static const struct {

@@ -44,6 +44,7 @@ struct rule_spec {
 	bool has_tcp_flags;
 	uint8_t tcp_mask;
 	uint8_t tcp_value;
+	uint8_t anomaly; /* enum xdrop_anomaly mask, 0 = the rule ignores anomalies */
 };
 
 /* A validation failure: the field (proto/JSON name) and a static reason. */

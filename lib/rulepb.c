@@ -98,6 +98,10 @@ int rulepb_rule_to_spec(const Xdrop__V1__Rule *r, struct rule_spec *s, struct ru
 				    "flags like SYN,!ACK from FIN SYN RST PSH ACK URG ECE CWR");
 		s->has_tcp_flags = true;
 	}
+	if (r->match_anomaly & ~(uint32_t)XDROP_ANOM_ALL)
+		return fail(err, "match_anomaly",
+			    "match_anomaly is a mask of 1 (bad_fragment) and 2 (invalid)");
+	s->anomaly = (uint8_t)r->match_anomaly;
 	return rule_validate(s, err);
 }
 

@@ -30,6 +30,7 @@ struct msg {
 	uint64_t rate, burst;
 	uint32_t len_min, len_max;
 	const char *tcp_flags;
+	uint32_t anomaly;
 };
 
 static char *s(const char *v)
@@ -53,6 +54,7 @@ static void to_rule(const struct msg *m, Xdrop__V1__Rule *r)
 	r->pkt_len_min = m->len_min;
 	r->pkt_len_max = m->len_max;
 	r->tcp_flags = s(m->tcp_flags);
+	r->match_anomaly = m->anomaly;
 }
 
 static void to_wl(const struct msg *m, Xdrop__V1__WhitelistEntry *w)
@@ -272,6 +274,7 @@ static const struct refuse_case {
      {.dport = 80, .proto = "tcp", .action = "drop", .tcp_flags = "SYN,XYZ"},
      "tcp_flags",
      "flags like"},
+    {0, {.dport = 80, .action = "drop", .anomaly = 4}, "match_anomaly", "a mask of 1"},
     {0, {.action = "drop"}, "src_ip", "at least one match field"},
     {0, {.dport = 80, .action = "rate_limit"}, "rate_limit", "needs rate_limit > 0"},
     {1, {.proto = "any"}, "src_ip", "would pass everything"},
