@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "decoder.h"
 #include "json.h"
 
 #define JSON_MAX_SAFE_INT 9007199254740992.0 /* 2^53: integers above lose precision */
@@ -710,13 +711,19 @@ int json_to_rule(const cJSON *obj, const char *path, Xdrop__V1__Rule **out, char
 	ProtobufCMessage *m = NULL;
 	Xdrop__V1__Rule *r;
 	const cJSON *exp;
+	cJSON *expanded = NULL; /* obj with v2.7's decoder expanded (lib/decoder.h) */
 	char field[XDROP_JSON_MAX_FIELD];
 	int rc;
 
 	*out = NULL;
-	rc = json_to_msg(obj, &xdrop__v1__rule__descriptor, path, ignore, &m, err);
+	rc = decoder_expand(obj, path, &expanded, err);
 	if (rc)
 		return rc;
+	if (expanded)
+		obj = expanded;
+	rc = json_to_msg(obj, &xdrop__v1__rule__descriptor, path, ignore, &m, err);
+	if (rc)
+		goto out;
 	r = (Xdrop__V1__Rule *)m;
 	if (!cJSON_HasObjectItem(obj, "enabled"))
 		r->enabled = true;
@@ -745,10 +752,13 @@ int json_to_rule(const cJSON *obj, const char *path, Xdrop__V1__Rule **out, char
 		rc = make_mask(obj, mask_ignore, mask, n_mask);
 	if (rc)
 		goto out;
+	cJSON_Delete(expanded);
 	*out = r;
 	return 0;
 out:
-	protobuf_c_message_free_unpacked(m, NULL);
+	cJSON_Delete(expanded);
+	if (m)
+		protobuf_c_message_free_unpacked(m, NULL);
 	return rc;
 }
 

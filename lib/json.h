@@ -63,7 +63,9 @@ cJSON *json_from_msg(const ProtobufCMessage *m);
  * A rule from a REST body or an import file. Read-only fields (stats, created_at,
  * updated_at) are ignored so that what GET returns can be sent back. `expires_in` (a
  * duration "90s", "1h30m" or a number of seconds) sets expires_at from now; protocol "all"
- * means "any"; `enabled` defaults to true when absent. If mask is not NULL, *mask receives
+ * means "any"; `enabled` defaults to true when absent; v2.7's `decoder` is expanded and a
+ * match_anomaly written as names becomes its number (lib/decoder.h: the fields it sets are
+ * those *mask names). If mask is not NULL, *mask receives
  * the proto names of the fields present (for UpdateRuleRequest.update_mask; free the
  * strings and the array with json_mask_free) and *n_mask their number.
  * Returns 0 and *out, -EINVAL with *err, or -ENOMEM.

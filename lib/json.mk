@@ -3,7 +3,7 @@
 # xdropctl. It is an archive of its own because it needs the generated schema (proto/) and
 # cJSON, which the rest of libxdrop does not: link $(JSON_A) before $(RPC_A) and $(LIB_A)
 # (it uses the schema's descriptors and lib/clock), with -lcjson -lm.
-JSON_SRCS  := lib/json.c
+JSON_SRCS  := lib/json.c lib/decoder.c
 JSON_A     := $(BUILD)/libxdrop-json.a
 JSON_SAN_A := $(BUILD)/libxdrop-json-san.a
 JSON_LDLIBS := -lcjson -lm

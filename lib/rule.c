@@ -137,9 +137,6 @@ int rule_validate(const struct rule_spec *r, struct rule_error *err)
 	if (r->anomaly & ~XDROP_ANOM_ALL)
 		return fail(err, "match_anomaly",
 			    "match_anomaly is a mask of 1 (bad_fragment) and 2 (invalid)");
-	/* the program does not test the anomaly bits yet: refuse rather than widen the rule */
-	if (r->anomaly)
-		return fail(err, "match_anomaly", "anomaly rules are not supported yet");
 	return 0;
 }
 
@@ -362,6 +359,56 @@ char *rule_format_tcp_flags(uint8_t mask, uint8_t value, char *buf, size_t len)
 		    (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s%s", off ? "," : "",
 				     (value & (1u << i)) ? "" : "!", tcp_flag_names[i]);
 	}
+	return buf;
+}
+
+/* The names of enum xdrop_anomaly's bits, in bit order (v2.7's decoder names). */
+static const char *const anomaly_names[] = {"bad_fragment", "invalid"};
+
+int rule_parse_anomaly(const char *s, uint8_t *mask)
+{
+	const size_t nnames = sizeof(anomaly_names) / sizeof(anomaly_names[0]);
+	const char *p = s;
+	uint8_t m = 0;
+
+	if (isdigit((unsigned char)s[0])) {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (errno || *end || v > XDROP_ANOM_ALL)
+			return -EINVAL;
+		*mask = (uint8_t)v;
+		return 0;
+	}
+	while (*p) {
+		size_t n = strcspn(p, ","), i;
+
+		for (i = 0; i < nnames; i++)
+			if (n == strlen(anomaly_names[i]) && !strncasecmp(p, anomaly_names[i], n))
+				break;
+		if (i == nnames || (m & (1u << i)))
+			return -EINVAL; /* unknown, empty or repeated name */
+		m |= (uint8_t)(1u << i);
+		p += n;
+		if (*p == ',' && !*++p)
+			return -EINVAL;
+	}
+	*mask = m;
+	return 0;
+}
+
+char *rule_format_anomaly(uint8_t mask, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(anomaly_names) / sizeof(anomaly_names[0]); i++)
+		if (mask & (1u << i))
+			off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s",
+						off ? "," : "", anomaly_names[i]);
 	return buf;
 }
 

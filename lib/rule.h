@@ -109,6 +109,13 @@ const char *rule_action_name(uint8_t action);
 int rule_parse_tcp_flags(const char *s, uint8_t *mask, uint8_t *value);
 char *rule_format_tcp_flags(uint8_t mask, uint8_t value, char *buf, size_t len);
 
+/* Anomaly masks (enum xdrop_anomaly) as text: names "bad_fragment" and "invalid" separated
+ * by commas (any case, each once; "" is 0), or a number 0-3. rule_parse_anomaly returns 0
+ * and *mask, or -EINVAL; rule_format_anomaly writes the names in bit order ("" for 0,
+ * "bad_fragment,invalid" for 3) and returns buf (24 bytes hold every mask). */
+int rule_parse_anomaly(const char *s, uint8_t *mask);
+char *rule_format_anomaly(uint8_t mask, char *buf, size_t len);
+
 /* Parses "key=value" words separated by spaces, with the API's field names (src_ip,
  * src_cidr, dst_ip, dst_cidr, src_port, dst_port, protocol, action, rate_limit, burst,
  * pkt_len_min, pkt_len_max, tcp_flags) into *r (kind given), then validates. Returns 0 or

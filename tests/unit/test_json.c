@@ -202,6 +202,48 @@ static const struct round_trip round_trips[] = {
      "{\"src_ip\":\"192.0.2.1\",\"action\":\"drop\",\"protocol\":\"TCP\","
      "\"tcp_flags\":\"ack,!syn\"}",
      {{"protocol", "\"tcp\""}, {"tcp_flags", "\"!SYN,ACK\""}}},
+    /* v2.7's decoder: the fields it stands for, never itself (lib/decoder.h) */
+    {"decoder tcp_ack",
+     KIND_RULE,
+     false,
+     "{\"dst_ip\":\"192.0.2.1\",\"action\":\"drop\",\"decoder\":\"tcp_ack\"}",
+     {{"protocol", "\"tcp\""}, {"tcp_flags", "\"ACK,!SYN\""}, {"match_anomaly", "0"}}},
+    {"decoder tcp_rst",
+     KIND_RULE,
+     false,
+     "{\"dst_ip\":\"192.0.2.1\",\"action\":\"drop\",\"decoder\":\"tcp_rst\"}",
+     {{"protocol", "\"tcp\""}, {"tcp_flags", "\"RST\""}}},
+    {"decoder tcp_fin",
+     KIND_RULE,
+     false,
+     "{\"dst_ip\":\"192.0.2.1\",\"action\":\"drop\",\"decoder\":\"tcp_fin\"}",
+     {{"protocol", "\"tcp\""}, {"tcp_flags", "\"FIN\""}}},
+    {"decoder bad_fragment",
+     KIND_RULE,
+     false,
+     "{\"dst_ip\":\"192.0.2.1\",\"action\":\"drop\",\"decoder\":\"bad_fragment\"}",
+     {{"match_anomaly", "1"}, {"protocol", "\"\""}, {"tcp_flags", "\"\""}}},
+    {"decoder invalid beside empty fields (v2.7 allows them)",
+     KIND_RULE,
+     false,
+     "{\"dst_ip\":\"2001:db8::1\",\"action\":\"drop\",\"decoder\":\"invalid\","
+     "\"protocol\":\"\",\"tcp_flags\":\"\",\"match_anomaly\":0}",
+     {{"match_anomaly", "2"}, {"dst_ip", "\"2001:db8::1\""}}},
+    {"decoder null is no decoder",
+     KIND_RULE,
+     false,
+     "{\"dst_ip\":\"192.0.2.1\",\"action\":\"drop\",\"decoder\":null,\"protocol\":\"udp\"}",
+     {{"protocol", "\"udp\""}, {"match_anomaly", "0"}}},
+    {"match_anomaly as names",
+     KIND_RULE,
+     false,
+     "{\"dst_ip\":\"192.0.2.1\",\"action\":\"drop\",\"match_anomaly\":\"invalid,bad_fragment\"}",
+     {{"match_anomaly", "3"}}},
+    {"match_anomaly as v2.7's integer",
+     KIND_RULE,
+     false,
+     "{\"dst_ip\":\"192.0.2.1\",\"action\":\"pass\",\"match_anomaly\":2}",
+     {{"match_anomaly", "2"}, {"action", "\"pass\""}}},
     {"whitelist entry",
      KIND_WL,
      false,
@@ -365,6 +407,36 @@ static const struct refusal refusals[] = {
     {"unknown protocol", KIND_RULE, STAGE_VALIDATE, "",
      "{\"src_ip\":\"10.0.0.1\",\"protocol\":\"carrier-pigeon\",\"action\":\"drop\"}", "protocol",
      ""},
+    /* v2.7's decoder and match_anomaly: refusals name the field written */
+    {"unknown decoder", KIND_RULE, STAGE_CONVERT, "",
+     "{\"dst_ip\":\"10.0.0.1\",\"action\":\"drop\",\"decoder\":\"tcp_syn\"}", "decoder",
+     "unknown decoder \"tcp_syn\": allowed values are tcp_ack, tcp_rst, tcp_fin, bad_fragment, "
+     "invalid"},
+    {"decoder not a string", KIND_RULE, STAGE_CONVERT, "rules[2]",
+     "{\"dst_ip\":\"10.0.0.1\",\"action\":\"drop\",\"decoder\":1}", "rules[2].decoder",
+     "expected a string, one of: tcp_ack"},
+    {"decoder and protocol", KIND_RULE, STAGE_CONVERT, "",
+     "{\"dst_ip\":\"10.0.0.1\",\"action\":\"drop\",\"decoder\":\"tcp_ack\","
+     "\"protocol\":\"tcp\"}",
+     "decoder", "decoder tcp_ack conflicts with protocol"},
+    {"decoder and tcp_flags", KIND_RULE, STAGE_CONVERT, "rules[1]",
+     "{\"dst_ip\":\"10.0.0.1\",\"action\":\"drop\",\"decoder\":\"bad_fragment\","
+     "\"tcp_flags\":\"SYN\"}",
+     "rules[1].decoder", "decoder bad_fragment conflicts with tcp_flags"},
+    {"decoder and match_anomaly", KIND_RULE, STAGE_CONVERT, "",
+     "{\"dst_ip\":\"10.0.0.1\",\"action\":\"drop\",\"decoder\":\"invalid\","
+     "\"match_anomaly\":\"invalid\"}",
+     "decoder", "decoder invalid conflicts with match_anomaly"},
+    {"match_anomaly unknown name", KIND_RULE, STAGE_CONVERT, "",
+     "{\"dst_ip\":\"10.0.0.1\",\"action\":\"drop\",\"match_anomaly\":\"bad_frag\"}",
+     "match_anomaly", "a number 0-3 or names"},
+    {"match_anomaly out of range", KIND_RULE, STAGE_VALIDATE, "",
+     "{\"dst_ip\":\"10.0.0.1\",\"action\":\"drop\",\"match_anomaly\":4}", "match_anomaly",
+     "a mask of 1 (bad_fragment) and 2 (invalid)"},
+    {"match_anomaly on a whitelist entry", KIND_WL, STAGE_CONVERT, "",
+     "{\"dst_ip\":\"10.0.0.1\",\"match_anomaly\":1}", "match_anomaly", "unknown field"},
+    {"decoder on a whitelist entry", KIND_WL, STAGE_CONVERT, "",
+     "{\"dst_ip\":\"10.0.0.1\",\"decoder\":\"invalid\"}", "decoder", "unknown field"},
     {"packet length out of range", KIND_RULE, STAGE_VALIDATE, "",
      "{\"src_ip\":\"10.0.0.1\",\"pkt_len_max\":70000,\"action\":\"drop\"}", "pkt_len_max",
      "0-65535"},
@@ -633,6 +705,30 @@ static void test_update_mask(void **state)
 	assert_true(mask_has(mask, n_mask, "enabled"));
 	assert_true(mask_has(mask, n_mask, "expires_at"));
 	assert_false(r->enabled);
+	json_mask_free(mask, n_mask);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	cJSON_Delete(v);
+
+	/* a decoder updates the fields it stands for, never a "decoder" field */
+	v = parse_ok("{\"decoder\":\"tcp_rst\"}");
+	mask = NULL;
+	n_mask = 0;
+	assert_int_equal(json_to_rule(v, "", &r, &mask, &n_mask, &e), 0);
+	assert_int_equal(n_mask, 2);
+	assert_true(mask_has(mask, n_mask, "protocol"));
+	assert_true(mask_has(mask, n_mask, "tcp_flags"));
+	assert_string_equal(r->tcp_flags, "RST");
+	json_mask_free(mask, n_mask);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	cJSON_Delete(v);
+	v = parse_ok("{\"decoder\":\"bad_fragment\",\"tcp_flags\":\"\"}");
+	mask = NULL;
+	n_mask = 0;
+	assert_int_equal(json_to_rule(v, "", &r, &mask, &n_mask, &e), 0);
+	assert_int_equal(n_mask, 2);
+	assert_true(mask_has(mask, n_mask, "match_anomaly"));
+	assert_true(mask_has(mask, n_mask, "tcp_flags"));
+	assert_int_equal(r->match_anomaly, 1);
 	json_mask_free(mask, n_mask);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	cJSON_Delete(v);

@@ -154,8 +154,10 @@ static void test_validate_specs(void **state)
 		struct rule_spec r;
 		const char *field;
 	} cases[] = {
-	    {base, NULL},     {base, "kind"},	   {base, "action"},
-	    {base, "action"}, {base, "tcp_flags"}, {base, "rate_limit"},
+	    {base, NULL},	  {base, "kind"},      {base, "action"},
+	    {base, "action"},	  {base, "tcp_flags"}, {base, "rate_limit"},
+	    {base, NULL},	  {base, NULL},	       {base, "match_anomaly"},
+	    {base, "rate_limit"},
 	};
 	struct rule_error err;
 
@@ -168,6 +170,14 @@ static void test_validate_specs(void **state)
 	cases[5].r.kind = WL; /* a whitelist entry with a rule's action field */
 	cases[5].r.action = XDROP_ACT_WHITELIST;
 	cases[5].r.len_max = 100;
+	cases[6].r.anomaly = XDROP_ANOM_ALL; /* anomaly rules: any action, IPv6 too */
+	cases[7].r.anomaly = XDROP_ANOM_BAD_FRAG;
+	cases[7].r.action = XDROP_ACT_RATE_LIMIT;
+	cases[7].r.rate = 10;
+	cases[8].r.anomaly = 4; /* no such anomaly */
+	cases[9].r.kind = WL;	/* a whitelist entry matches no anomaly */
+	cases[9].r.action = XDROP_ACT_WHITELIST;
+	cases[9].r.anomaly = XDROP_ANOM_INVALID;
 	for (size_t i = 0; i < N(cases); i++) {
 		int rc;
 
@@ -399,6 +409,50 @@ static void test_tcp_flags(void **state)
 	}
 }
 
+static void test_anomaly_names(void **state)
+{
+	static const struct {
+		const char *in;
+		int mask; /* -1: refused */
+		const char *out;
+	} cases[] = {
+	    {"bad_fragment", 1, "bad_fragment"},
+	    {"invalid", 2, "invalid"},
+	    {"invalid,BAD_FRAGMENT", 3, "bad_fragment,invalid"},
+	    {"", 0, ""},
+	    {"0", 0, ""},
+	    {"1", 1, "bad_fragment"},
+	    {"3", 3, "bad_fragment,invalid"},
+	    {"4", -1, NULL},
+	    {"-1", -1, NULL},
+	    {"1x", -1, NULL},
+	    {"bad_fragment,", -1, NULL},
+	    {",invalid", -1, NULL},
+	    {"invalid,invalid", -1, NULL},
+	    {"invalidx", -1, NULL},
+	    {"fragment", -1, NULL},
+	    {"bad_fragment invalid", -1, NULL},
+	};
+	char buf[24];
+
+	(void)state;
+	for (size_t i = 0; i < N(cases); i++) {
+		uint8_t m = 0xee;
+		int rc = rule_parse_anomaly(cases[i].in, &m);
+
+		if (cases[i].mask < 0) {
+			if (rc != -EINVAL)
+				fail_msg("case %zu \"%s\": accepted as %#x", i, cases[i].in, m);
+			continue;
+		}
+		if (rc || m != cases[i].mask)
+			fail_msg("case %zu \"%s\": want %#x, got rc %d %#x", i, cases[i].in,
+				 cases[i].mask, rc, m);
+		assert_string_equal(rule_format_anomaly(m, buf, sizeof(buf)), cases[i].out);
+	}
+	assert_string_equal(rule_format_anomaly(3, buf, 8), "bad_fra"); /* cut, terminated */
+}
+
 static void test_ids(void **state)
 {
 	static const char id64[] =
@@ -496,6 +550,7 @@ int main(void)
 	    cmocka_unit_test(test_protocols),
 	    cmocka_unit_test(test_actions),
 	    cmocka_unit_test(test_tcp_flags),
+	    cmocka_unit_test(test_anomaly_names),
 	    cmocka_unit_test(test_ids),
 	    cmocka_unit_test(test_combo_exact_rank),
 	    cmocka_unit_test(test_exact_order),
