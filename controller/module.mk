@@ -15,7 +15,7 @@ CHECK_SOURCES += tests/unit/test_config.c
 # without main.c. The store (controller/store/) and the RPC services (controller/service/)
 # are folders; their headers are found through CTRL_INC.
 CTRL_STORE_SRCS := $(addprefix controller/store/,store_open.c store_db.c store_changes.c \
-	store_coll.c store_source.c store_query.c store_nodes.c store_keys.c store_secure.c)
+	store_coll.c store_merge.c store_source.c store_query.c store_nodes.c store_keys.c store_secure.c)
 CTRL_SERVICE_SRCS := $(addprefix controller/service/,service.c service_util.c service_coll.c service_source.c \
 	service_nodes.c service_stats.c service_keys.c service_sync.c)
 CTRL_SRCS   := $(CTRL_STORE_SRCS) $(CTRL_SERVICE_SRCS) controller/config.c controller/rules.c \
@@ -64,6 +64,7 @@ CHECK_SOURCES += controller/main.c
 # (in-process controller, toy agents on lib/pubsub); test_nodes also makes certificates
 # with openssl, test_ctl_config reads controller/config.example.yaml.
 CTRL_E2E := test_push test_service test_nodes test_ctl_config test_idempotency test_traffic \
+	test_anomaly \
 	test_source
 CTRL_HARNESS := $(SANOBJ)/tests/controller/harness.o
 $(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): XCFLAGS += $(CTRL_INC) -Itests/controller

@@ -143,6 +143,12 @@ int api_compat_node_output(const ProtobufCMessage *m, cJSON *o);
  * endpoint. Returns 0, or answers and returns -1. */
 int api_compat_node_input(cJSON *body, struct http_reply *rp);
 
+/* v2.7's anomaly merge (api_anomaly.c): a REST rule create asks for it in req; the
+ * answer's status is 200 (and o gets "merged": true) when the upstream merged the rule
+ * into an existing one, else op->status. */
+void api_anomaly_request(const struct api_op *op, ProtobufCMessage *req);
+unsigned api_anomaly_answer(const struct api_op *op, const ProtobufCMessage *resp, cJSON *o);
+
 /* ---- the handlers that are different ---- */
 
 int api_health(struct http_request *rq, struct http_reply *rp);

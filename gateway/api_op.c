@@ -317,6 +317,7 @@ static int build_write(struct run *r, struct http_request *rq, struct http_reply
 	}
 	pbf_set_ptr(r->req, r->kind->one, r->obj);
 	if (!update) {
+		api_anomaly_request(r->op, r->req);
 		if (r->kind->api_source && set_default_source((Xdrop__V1__Rule *)r->obj)) {
 			http_error(rp, 500, NULL, "out of memory");
 			return -ENOMEM;
@@ -665,7 +666,7 @@ int api_run(const struct api_op *op, struct http_request *rq, struct http_reply 
 		cJSON_Delete(o);
 		o = NULL;
 	}
-	http_json(rp, op->status, o);
+	http_json(rp, api_anomaly_answer(op, r.resp, o), o);
 out:
 	run_free(&r);
 	return 0;

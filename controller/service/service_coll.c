@@ -209,6 +209,22 @@ SVC_HANDLER(coll_get)
 
 /* ---- writes ----------------------------------------------------------------------------- */
 
+/* Create of a rule with merge_anomaly: v2.7's anomaly merge, in the store's one change
+ * (store_rule_add_merge). The merged rule's memory lives until the reply is packed. */
+static enum rpc_code create_merge(struct rpc_call *call, struct service *s, Xdrop__V1__Rule *m,
+				  ProtobufCMessage *out)
+{
+	Xdrop__V1__RuleWriteReply *resp = (Xdrop__V1__RuleWriteReply *)out;
+	Xdrop__V1__Rule *held = NULL;
+	struct store_error e = {0};
+	uint64_t rev = 0;
+	int err = store_rule_add_merge(s->store, m, &held, &resp->merged, &rev, &e);
+
+	if (held)
+		rpc_call_defer(call, free_msg, held);
+	return write_done(call, s, err, &e, rev, out);
+}
+
 SVC_HANDLER(coll_create)
 {
 	const struct svc_coll *c = coll_of(arg);
@@ -227,6 +243,8 @@ SVC_HANDLER(coll_create)
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
 	/* before the commit: the idempotency record made at COMMIT holds the reply */
 	pbf_set_ptr(out, c->item, m);
+	if (c->kind == STORE_RULES && pbf_int(r, "merge_anomaly"))
+		return create_merge(call, s, (Xdrop__V1__Rule *)m, out);
 	err = store_add(s->store, c->kind, (void *const *)&m, 1, c->item, &rev, &idx, &e);
 	return write_done(call, s, err, &e, rev, out);
 }

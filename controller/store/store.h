@@ -168,6 +168,20 @@ int store_add(struct store *s, enum store_kind k, void *const *items, size_t n, 
 int store_replace(struct store *s, enum store_kind k, const void *item, uint64_t *rev,
 		  struct store_error *err);
 
+/*
+ * Adds rule r (complete, as for store_add) as one change, or, when r has a match_anomaly
+ * and an anomaly rule with the same match and action exists, ORs r's bits into that rule
+ * in the same change (v2.7's merge; store_merge.c). On a merge *r becomes a shallow copy
+ * of the merged rule (id, created_at and every other field the existing rule's, updated_at
+ * r's) whose strings belong to *held, and *merged is true; *r changes before the commit,
+ * so a commit hook sees it (*merged too: pass the reply's field). The caller frees *held
+ * (protobuf_c_message_free_unpacked, NULL when nothing merged) once it is done with *r, whatever
+ * the outcome. Errors as store_add (STORE_EXISTS for a match held by a rule that does not merge),
+ * with the field prefixed "rule". Returns 0 and *rev, or -errno.
+ */
+int store_rule_add_merge(struct store *s, Xdrop__V1__Rule *r, Xdrop__V1__Rule **held,
+			 protobuf_c_boolean *merged, uint64_t *rev, struct store_error *err);
+
 /* Deletes n items of kind k (all must exist) as one change. */
 int store_delete(struct store *s, enum store_kind k, const char *const *ids, size_t n,
 		 uint64_t *rev, size_t *err_index, struct store_error *err);

@@ -1,0 +1,148 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# tests/gateway/test_anomaly.sh: XDrop v2.7's `decoder` and `match_anomaly` on the REST API
+# (issue 14 item 3), xdrop-gateway (ASan build) in controller mode in front of a real
+# xdrop-controller: each decoder's expansion (never returned itself) on create, batch items
+# and PUT; the 400s naming `decoder` (unknown: the allowed values; beside protocol,
+# tcp_flags or match_anomaly); match_anomaly as v2.7's integer and as names; v2.7's merge
+# of a second anomaly rule into the first (200, same id, bits ORed) and the 409s where
+# nothing merges (a plain rule, another action, a batch); IPv6 bad_fragment and
+# rate_limit anomaly rules accepted (XDrop's superset). Skipped when the controller is not
+# built.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/gateway/lib.sh
+CTRL_BIN=${CTRL_BIN:-build/bin/xdrop-controller}
+echo "TAP version 13"
+if [ ! -x "$CTRL_BIN" ]; then
+	echo "1..0 # SKIP $CTRL_BIN not built"
+	exit 0
+fi
+CTRL_PID=
+down() {
+	[ "${FAILED:-0}" = 0 ] || sed "s/^/# gw: /" "$TMP/gw.log" | head -40
+	[ -n "$CTRL_PID" ] && kill "$CTRL_PID" 2>/dev/null && wait "$CTRL_PID" 2>/dev/null
+	gw_lab_down
+}
+trap down EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+P1=$(free_port) P2=$(free_port) P3=$(free_port)
+cat >"$TMP/ctrl.yaml" <<YAML
+database: $TMP/ctrl.db
+log_level: warn
+rpc:
+  listen: tcp://127.0.0.1:$P1
+push:
+  listen: tcp://127.0.0.1:$P2
+health:
+  listen: tcp://127.0.0.1:$P3
+keys:
+  admin_key: $ADMIN_KEY
+YAML
+"$CTRL_BIN" --config "$TMP/ctrl.yaml" 2>"$TMP/ctrl.log" &
+CTRL_PID=$!
+export XDROP_URL=tcp://127.0.0.1:$P1 XDROP_KEY=$ADMIN_KEY
+wait_until 10 "$CTL_BIN" -q ping 2>/dev/null
+check "controller up (xdropctl ping)" "$CTL_BIN" -q ping
+mkdir -p "$TMP/dist"
+echo '<!doctype html>' >"$TMP/dist/index.html"
+GW_MODE=controller GW_UPSTREAM=$XDROP_URL gw_start || { echo "Bail out! gateway"; exit 1; }
+
+# rule_is EXPR...: python assertions on the last reply's rule `r` (no "decoder" in it)
+rule_is() {
+	BODY_OUT=$BODY_OUT python3 - "$@" <<'PY'
+import json, os, sys
+d = json.loads(os.environ["BODY_OUT"])
+r = d.get("rule", d)
+assert "decoder" not in r, r
+for e in sys.argv[1:]:
+    assert eval(e), "%s: %s" % (e, r)
+PY
+}
+
+# ---- each decoder's expansion ----
+for c in "tcp_ack:tcp:!SYN,ACK:0:10" "tcp_rst:tcp:RST:0:11" "tcp_fin:tcp:FIN:0:12" \
+	"bad_fragment::0:1:13" "invalid::0:2:14"; do
+	IFS=: read -r dec proto flags anom host <<<"$c"
+	[ "$flags" = 0 ] && flags=
+	req POST /api/v1/rules "{\"dst_ip\":\"192.0.2.$host\",\"action\":\"drop\",\"decoder\":\"$dec\"}"
+	expect 201 - "POST decoder $dec: 201"
+	check "decoder $dec: protocol '$proto', tcp_flags '$flags', match_anomaly $anom" \
+		rule_is "r['protocol'] == '$proto'" "r['tcp_flags'] == '$flags'" "r['match_anomaly'] == $anom"
+	req GET "/api/v1/rules/$(jget '["rule"]["id"]')"
+	check "GET of the $dec rule: the expanded fields, no decoder" \
+		rule_is "r['protocol'] == '$proto'" "r['match_anomaly'] == $anom"
+done
+
+# ---- refusals name decoder / match_anomaly; nothing is stored ----
+req GET "/api/v1/rules?page=1&limit=1"
+COUNT0=$(jget '["pagination"]["total"]')
+req POST /api/v1/rules '{"dst_ip":"192.0.2.20","action":"drop","decoder":"tcp_syn"}'
+expect 400 decoder "unknown decoder: 400 naming decoder"
+check "the error lists the allowed values" grep -q "allowed values are tcp_ack, tcp_rst, tcp_fin, bad_fragment, invalid" <<<"$BODY_OUT"
+for extra in '"protocol":"tcp"' '"tcp_flags":"SYN"' '"match_anomaly":1' '"match_anomaly":"invalid"'; do
+	req POST /api/v1/rules "{\"dst_ip\":\"192.0.2.20\",\"action\":\"drop\",\"decoder\":\"tcp_rst\",$extra}"
+	expect 400 decoder "decoder beside $extra: 400 naming decoder"
+done
+req POST /api/v1/rules '{"dst_ip":"192.0.2.20","action":"drop","decoder":"invalid","protocol":"","tcp_flags":"","match_anomaly":0}'
+expect 201 - "decoder beside empty protocol, tcp_flags and match_anomaly 0 (v2.7 allows it): 201"
+req POST /api/v1/rules '{"dst_ip":"192.0.2.21","action":"drop","match_anomaly":4}'
+expect 400 match_anomaly "match_anomaly 4: 400 naming match_anomaly"
+req POST /api/v1/rules '{"dst_ip":"192.0.2.21","action":"drop","match_anomaly":"fragments"}'
+expect 400 match_anomaly "match_anomaly with an unknown name: 400 naming match_anomaly"
+req POST /api/v1/rules/batch '{"atomic":true,"rules":[{"dst_ip":"192.0.2.22","action":"drop"},{"dst_ip":"192.0.2.23","action":"drop","decoder":"nope"}]}'
+expect 400 'rules[1].decoder' "batch item with an unknown decoder: 400 naming rules[1].decoder"
+req GET "/api/v1/rules?page=1&limit=1"
+expect_eq "only the one valid rule was stored" "$(jget '["pagination"]["total"]')" "$((COUNT0 + 1))"
+
+# ---- match_anomaly written directly ----
+req POST /api/v1/rules '{"dst_ip":"192.0.2.30","action":"drop","match_anomaly":3}'
+expect 201 - "match_anomaly 3 (v2.7's integer): 201"
+check "stored as 3" rule_is "r['match_anomaly'] == 3"
+req POST /api/v1/rules '{"dst_ip":"192.0.2.31","action":"drop","match_anomaly":"invalid,bad_fragment"}'
+expect 201 - "match_anomaly as names: 201"
+check "names stored as v2.7's integer 3" rule_is "r['match_anomaly'] == 3"
+
+# ---- v2.7's merge ----
+req POST /api/v1/rules '{"dst_cidr":"198.51.100.0/24","action":"drop","decoder":"bad_fragment","name":"m"}'
+expect 201 - "anomaly rule bad_fragment on 198.51.100.0/24: 201"
+MID=$(jget '["rule"]["id"]')
+req POST /api/v1/rules '{"dst_cidr":"198.51.100.0/24","action":"drop","decoder":"invalid"}'
+expect 200 - "second anomaly rule on the same match: 200, not 409"
+check "merged into the same rule: same id, bits 3, merged true" \
+	rule_is "r['id'] == '$MID'" "r['match_anomaly'] == 3" "r['name'] == 'm'" "d['success'] is True" "d['merged'] is True" "'sync' in d"
+req GET "/api/v1/rules?search=198.51.100.0"
+expect_eq "one rule on that match" "$(jget '["count"]')" 1
+req POST /api/v1/rules '{"dst_cidr":"198.51.100.0/24","action":"pass","decoder":"invalid"}'
+expect 409 - "anomaly rule with another action on the same match: 409"
+req POST /api/v1/rules '{"dst_cidr":"198.51.100.0/24","action":"drop"}'
+expect 409 - "plain rule on the anomaly rule's match: 409"
+req POST /api/v1/rules '{"dst_ip":"192.0.2.40","action":"drop"}'
+req POST /api/v1/rules '{"dst_ip":"192.0.2.40","action":"drop","decoder":"invalid"}'
+expect 409 - "anomaly rule on a plain rule's match: 409"
+req POST /api/v1/rules/batch '{"atomic":true,"rules":[{"dst_cidr":"198.51.100.0/24","action":"drop","match_anomaly":1}]}'
+expect 409 - "a batch does not merge: 409"
+
+# ---- XDrop's superset: IPv6 bad_fragment, every action ----
+req POST /api/v1/rules '{"dst_ip":"2001:db8::5","action":"drop","decoder":"bad_fragment"}'
+expect 201 - "bad_fragment on an IPv6 target: 201 (v2.7 refuses; XDrop detects it)"
+req POST /api/v1/rules '{"src_cidr":"2001:db8:1::/48","action":"rate_limit","rate_limit":100,"decoder":"invalid"}'
+expect 201 - "rate_limit anomaly rule: 201 (v2.7 is drop-only)"
+
+# ---- batch items and PUT ----
+req POST /api/v1/rules/batch '{"rules":[{"dst_ip":"192.0.2.50","action":"drop","decoder":"tcp_fin"},{"dst_ip":"192.0.2.51","action":"drop","decoder":"bad_fragment"}]}'
+expect 201 - "batch with decoders: 201"
+req GET "/api/v1/rules?search=192.0.2.5"
+check "batch items expanded" python3 -c 'import json,sys; d={r["dst_ip"]:r for r in json.load(sys.stdin)["rules"]}; assert d["192.0.2.50"]["tcp_flags"]=="FIN" and d["192.0.2.50"]["protocol"]=="tcp" and d["192.0.2.51"]["match_anomaly"]==1, d' <<<"$BODY_OUT"
+req POST /api/v1/rules '{"dst_ip":"192.0.2.60","action":"drop","decoder":"tcp_rst"}'
+PID=$(jget '["rule"]["id"]')
+req PUT "/api/v1/rules/$PID" '{"decoder":"invalid","tcp_flags":""}'
+expect 200 - "PUT decoder invalid with tcp_flags \"\" (v2.7's switching contract): 200"
+check "now an invalid anomaly rule, tcp_flags cleared, protocol kept" \
+	rule_is "r['match_anomaly'] == 2" "r['tcp_flags'] == ''" "r['protocol'] == 'tcp'"
+req PUT "/api/v1/rules/$PID" '{"decoder":"tcp_fin","protocol":"tcp"}'
+expect 400 decoder "PUT decoder beside protocol: 400 naming decoder"
+req PUT "/api/v1/rules/$PID" '{"decoder":"bad_fragment"}'
+expect 200 - "PUT decoder bad_fragment: 200"
+check "PUT replaces the bits, it does not merge" rule_is "r['match_anomaly'] == 1"
+check "gateway alive" gw_alive
+tap_done
