@@ -13,9 +13,9 @@
 #include "ctl.h"
 
 static const char *const rule_columns[] = {
-    "id",	 "name",     "src_ip",	   "dst_ip",	 "src_cidr", "dst_cidr",    "src_port",
-    "dst_port",	 "protocol", "action",	   "rate_limit", "burst",    "pkt_len_min", "pkt_len_max",
-    "tcp_flags", "enabled",  "expires_at", "comment",	 "source",   NULL,
+    "id",	 "name",	  "src_ip",  "dst_ip",	   "src_cidr", "dst_cidr",    "src_port",
+    "dst_port",	 "protocol",	  "action",  "rate_limit", "burst",    "pkt_len_min", "pkt_len_max",
+    "tcp_flags", "match_anomaly", "enabled", "expires_at", "comment",  "source",      NULL,
 };
 static const char *const wl_columns[] = {
     "id",	"name",	    "src_ip",	"dst_ip",  "src_cidr", "dst_cidr",
@@ -124,7 +124,21 @@ static int sub_get(struct ctl *c, const struct kind *k, const struct listopts *o
 
 /* add (upd false) or update (upd true, argv[0] the id): FIELD=VALUE words through lib/json.
  * A rule added here without a source says "cli". */
-static int add_or_update(struct ctl *c, const struct kind *k, bool upd, int argc, char **argv)
+/* --match-anomaly and --decoder as the fields of those names (given twice: refused). */
+static int add_opts(cJSON *obj, const struct kind *k, const struct listopts *o,
+		    struct json_error *e)
+{
+	int err = 0;
+
+	if (o->anomaly)
+		err = ctl_field_add(obj, k->item, "match_anomaly", o->anomaly, e);
+	if (!err && o->decoder)
+		err = ctl_field_add(obj, k->item, "decoder", o->decoder, e);
+	return err;
+}
+
+static int add_or_update(struct ctl *c, const struct kind *k, const struct listopts *o, bool upd,
+			 int argc, char **argv)
 {
 	Xdrop__V1__CreateRuleRequest cr = XDROP__V1__CREATE_RULE_REQUEST__INIT;
 	Xdrop__V1__UpdateRuleRequest ur = XDROP__V1__UPDATE_RULE_REQUEST__INIT;
@@ -137,10 +151,12 @@ static int add_or_update(struct ctl *c, const struct kind *k, bool upd, int argc
 	if (upd && k != &kind_rules)
 		return ctl_fail(CTL_EXIT_USAGE, "whitelist entries cannot be updated: delete "
 						"and add");
-	if (argc < (upd ? 2 : 1))
+	if (argc < (upd ? 1 : 0) + (o->anomaly || o->decoder ? 0 : 1))
 		return ctl_fail(CTL_EXIT_USAGE, "usage: %s %s%s FIELD=VALUE...", k->cmd,
 				upd ? "update" : "add", upd ? " ID" : "");
 	err = ctl_fields_object(argv + upd, argc - upd, k->item, &obj, &e);
+	if (!err)
+		err = add_opts(obj, k, o, &e);
 	if (!err && k == &kind_rules)
 		err = json_to_rule(obj, "", upd ? &ur.rule : &cr.rule, upd ? &ur.update_mask : NULL,
 				   &ur.n_update_mask, &e);
@@ -185,13 +201,13 @@ static int add_or_update(struct ctl *c, const struct kind *k, bool upd, int argc
 static int sub_add(struct ctl *c, const struct kind *k, const struct listopts *o, int argc,
 		   char **argv)
 {
-	return add_or_update(c, k, false, argc, argv);
+	return add_or_update(c, k, o, false, argc, argv);
 }
 
 static int sub_update(struct ctl *c, const struct kind *k, const struct listopts *o, int argc,
 		      char **argv)
 {
-	return add_or_update(c, k, true, argc, argv);
+	return add_or_update(c, k, o, true, argc, argv);
 }
 
 /* One id is a Delete, several one BatchDelete (all or nothing). */

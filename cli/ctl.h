@@ -103,6 +103,8 @@ enum sub_opt {
 	SUB_DRY_RUN,	 /* rules import, sync-source: print the diff, change nothing */
 	SUB_YES,	 /* rules del --source/--search: no confirmation */
 	SUB_FROM_XDROP2, /* migrate: the v2.7 controller database */
+	SUB_ANOMALY,	 /* rules add, update: match_anomaly (names or 0-3) */
+	SUB_DECODER,	 /* rules add, update: v2.7's decoder shorthand */
 };
 #define SUB(o) (1u << (o))
 
@@ -114,6 +116,7 @@ struct listopts {
 	uint32_t window_s;	    /* top --window, in seconds; 0: the default */
 	char *source, *on_conflict; /* feeds (feeds.c) */
 	char *from_xdrop2;	    /* migrate (migrate.c) */
+	char *anomaly, *decoder;    /* rules add, update: as the fields of those names */
 	bool dry_run, yes;
 	unsigned given; /* SUB() bits of the options given */
 };

@@ -19,7 +19,9 @@ int ctl_field_add(cJSON *obj, const ProtobufCMessageDescriptor *d, const char *n
 	    protobuf_c_message_descriptor_get_field_by_name(d, name);
 	cJSON *v = NULL;
 
-	if (!strcmp(name, "expires_in")) {
+	if (!strcmp(name, "expires_in") || !strcmp(name, "decoder") ||
+	    (!strcmp(name, "match_anomaly") && value[strspn(value, "0123456789")])) {
+		/* lib/json reads these (decoder: v2.7's shorthand; match_anomaly: names) */
 		v = cJSON_CreateString(value);
 	} else if (!f) {
 		return json_fail(err, name, "unknown field");

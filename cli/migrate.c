@@ -11,9 +11,9 @@
  * through lib/json and the servers' validation (ctl_check_item), so that every problem is
  * found before anything is written, and named by the v2.7 table and row id.
  *
- * Rows that XDrop cannot represent are not carried over and reported, with the reason:
- * anomaly matches (match_anomaly, decoders bad_fragment and invalid) and rules that have
- * expired already. Whitelist entries go first (never a moment with the drop rules and
+ * Anomaly matches (match_anomaly, decoders bad_fragment and invalid) are carried over
+ * with v2.7's bits. Rows that XDrop cannot represent are not carried over and reported,
+ * with the reason: rules that have expired already. Whitelist entries go first (never a moment with the drop rules and
  * without the exceptions), then the rules, each kind in ONE atomic BatchCreate; when the
  * rules are refused the entries just added are deleted again. Ids are kept, so a second
  * run of the same file is refused (ALREADY_EXISTS) and changes nothing.
@@ -28,9 +28,7 @@
 
 #include "clock.h"
 #include "ctl.h"
-
-#define MIG_ANOMALY_BAD_FRAGMENT 0x1 /* v2.7's match_anomaly bits */
-#define MIG_ANOMALY_INVALID	 0x2
+#include "decoder.h"
 
 /* What one migration read and decided. */
 struct mig {
@@ -164,41 +162,35 @@ static void skip(struct mig *m, const char *table, const char *id, const char *r
 }
 
 /*
- * The decoder and anomaly of a rule row into o (protocol and tcp_flags as v2.7 expands
- * them: tcp_ack is ACK without SYN). Returns NULL, or why the rule cannot be carried over
- * (written into why), or "" for a decoder v2.7 does not know (why says which).
+ * The anomaly mask and decoder of a rule row into o: match_anomaly as it is, a decoder
+ * column (should a database have one) expanded from lib/decoder's table, the one v2.7's
+ * REST input gets in the gateway too (tcp_ack is ACK without SYN; bad_fragment and invalid
+ * OR their bit into match_anomaly). Returns 0, or -EINVAL for a decoder v2.7 does not know
+ * (why says which).
  */
-static const char *anomaly(sqlite3_stmt *st, cJSON *o, char *why, size_t len)
+static int anomaly(sqlite3_stmt *st, cJSON *o, char *why, size_t len)
 {
-	static const struct {
-		const char *decoder, *flags;
-	} tcp[] = {{"tcp_ack", "ACK,!SYN"}, {"tcp_rst", "RST"}, {"tcp_fin", "FIN"}};
-	const char *dec = col_text(st, "decoder");
+	const char *name = col_text(st, "decoder");
+	const struct decoder *d = decoder_find(name);
 	int64_t bits = col_int(st, "match_anomaly");
 
-	if (bits) {
-		snprintf(why, len,
-			 "match_anomaly %lld (%s%s%s): XDrop rules have no anomaly match yet",
-			 (long long)bits, bits & MIG_ANOMALY_BAD_FRAGMENT ? "bad_fragment" : "",
-			 bits == 3 ? "+" : "", bits & MIG_ANOMALY_INVALID ? "invalid" : "");
-		return why;
+	if (name && !d) {
+		snprintf(why, len, "unknown decoder %s (v2.7 knows %s)", name, decoder_names);
+		return -EINVAL;
 	}
-	if (!dec)
-		return NULL;
-	for (size_t i = 0; i < sizeof(tcp) / sizeof(tcp[0]); i++)
-		if (!strcmp(dec, tcp[i].decoder)) {
-			cJSON_DeleteItemFromObject(o, "protocol");
-			cJSON_AddStringToObject(o, "protocol", "tcp");
-			cJSON_DeleteItemFromObject(o, "tcp_flags");
-			cJSON_AddStringToObject(o, "tcp_flags", tcp[i].flags);
-			return NULL;
-		}
-	if (!strcmp(dec, "bad_fragment") || !strcmp(dec, "invalid")) {
-		snprintf(why, len, "decoder %s: XDrop rules have no anomaly match yet", dec);
-		return why;
+	if (d && d->protocol) {
+		cJSON_DeleteItemFromObject(o, "protocol");
+		cJSON_AddStringToObject(o, "protocol", d->protocol);
 	}
-	snprintf(why, len, "unknown decoder %s", dec);
-	return "";
+	if (d && d->tcp_flags) {
+		cJSON_DeleteItemFromObject(o, "tcp_flags");
+		cJSON_AddStringToObject(o, "tcp_flags", d->tcp_flags);
+	}
+	if (d)
+		bits |= d->anomaly;
+	if (bits) /* bits v2.7 does not have are refused by the rule's validation */
+		cJSON_AddNumberToObject(o, "match_anomaly", (double)bits);
+	return 0;
 }
 
 /* ---- tables ---- */
@@ -214,7 +206,7 @@ static int row_fail(const struct mig *m, const char *table, const char *id, cons
 /* The rule of one row: *out (NULL when skipped), or an exit code. */
 static int rule_row(struct mig *m, sqlite3_stmt *st, void **out)
 {
-	const char *id = col_text(st, "id"), *action = col_text(st, "action"), *why;
+	const char *id = col_text(st, "id"), *action = col_text(st, "action");
 	cJSON *o = cJSON_CreateObject();
 	struct json_error e = {0};
 	char reason[160], when[48];
@@ -240,13 +232,8 @@ static int rule_row(struct mig *m, sqlite3_stmt *st, void **out)
 				  col_int(st, "enabled") != 0);
 	/* v2.7's default source; an empty one would become XDrop's "api" */
 	add_str(o, "source", col_text(st, "source") ? col_text(st, "source") : "manual");
-	why = anomaly(st, o, reason, sizeof(reason));
-	if (why && !*why) {
+	if (anomaly(st, o, reason, sizeof(reason))) {
 		rc = row_fail(m, "rules", id, "decoder", reason);
-		goto out;
-	}
-	if (why) {
-		skip(m, "rules", id, why);
 		goto out;
 	}
 	if (col_text(st, "expires_at") && v2_time(st, "expires_at", &exp)) {

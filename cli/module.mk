@@ -49,7 +49,8 @@ ALL_TARGETS += $(MAN_PAGES) $(COMPLETIONS)
 # xdropctl against real controllers (ipc://, and tls+tcp:// with client certificates), and
 # migrate with a v2.7-shaped database (needs the sqlite3 CLI); skipped when the controller
 # is not built. Needs no root.
-CLI_SUITES := tests/cli/test_cli.sh tests/cli/test_feeds.sh tests/cli/test_migrate.sh
+CLI_SUITES := tests/cli/test_cli.sh tests/cli/test_feeds.sh tests/cli/test_migrate.sh \
+	tests/cli/test_anomaly.sh
 $(CLI_SUITES): $(CTL_BIN) $(MAN_PAGES) $(COMPLETIONS)
 TEST_SUITES += $(CLI_SUITES)
 

@@ -91,6 +91,13 @@ const struct ctl_opt ctl_opts[] = {
     {"yes", 0, NOARG, SUBV(SUB_YES), NULL, "delete without asking for confirmation"},
     {"from-xdrop2", 0, REQ, SUBV(SUB_FROM_XDROP2), "FILE",
      "migrate: the SQLite database of an XDrop v2.7 controller (opened read-only)"},
+    {"match-anomaly", 0, REQ, SUBV(SUB_ANOMALY), "NAMES",
+     "rules add/update: the packet anomalies the rule matches, bad_fragment,invalid\n"
+     "(or v2.7's mask 1-3; 0 clears); the same as match_anomaly=NAMES"},
+    {"decoder", 0, REQ, SUBV(SUB_DECODER), "NAME",
+     "rules add/update: v2.7's shorthand, tcp_ack (protocol=tcp tcp_flags=ACK,!SYN),\n"
+     "tcp_rst, tcp_fin, bad_fragment or invalid (match_anomaly); the same as\n"
+     "decoder=NAME"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -298,6 +305,12 @@ static int apply_opt(struct ctl *c, struct listopts *o, int ch, char *arg)
 		break;
 	case SUB_OPT_VAL + SUB_FROM_XDROP2:
 		o->from_xdrop2 = arg;
+		break;
+	case SUB_OPT_VAL + SUB_ANOMALY:
+		o->anomaly = arg;
+		break;
+	case SUB_OPT_VAL + SUB_DECODER:
+		o->decoder = arg;
 		break;
 	case SUB_OPT_VAL + SUB_NODE:
 		o->node = arg;

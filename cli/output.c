@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "rule.h"
 
 /* ---- JSON ---- */
 
@@ -104,6 +105,7 @@ static const char *as_of(bool stale, int64_t at_ns, char *buf, size_t len)
 
 static const char *match_text(const Xdrop__V1__Rule *r, char *buf, size_t len)
 {
+	char anom[24];
 	size_t n = 0;
 
 #define PART(cond, ...)                                                                            \
@@ -121,6 +123,8 @@ static const char *match_text(const Xdrop__V1__Rule *r, char *buf, size_t len)
 	PART(r->dst_port, "dport=%u ", r->dst_port);
 	PART(*r->tcp_flags, "flags=%s ", r->tcp_flags);
 	PART(r->pkt_len_min || r->pkt_len_max, "len=%u-%u ", r->pkt_len_min, r->pkt_len_max);
+	PART(r->match_anomaly, "anomaly=%s ",
+	     rule_format_anomaly((uint8_t)r->match_anomaly, anom, sizeof(anom)));
 #undef PART
 	if (n && n < len)
 		buf[n - 1] = 0;
@@ -403,6 +407,10 @@ void ctl_print_rule_detail(const Xdrop__V1__Rule *r)
 	ctl_detail("src_port", "%s", port(r->src_port, p1, sizeof(p1)));
 	ctl_detail("dst_port", "%s", port(r->dst_port, p2, sizeof(p2)));
 	ctl_detail("tcp_flags", "%s", *r->tcp_flags ? r->tcp_flags : "any");
+	ctl_detail("anomaly", "%s",
+		   r->match_anomaly
+		       ? rule_format_anomaly((uint8_t)r->match_anomaly, buf, sizeof(buf))
+		       : "none (anomalies are not tested)");
 	if (r->pkt_len_min || r->pkt_len_max)
 		ctl_detail("pkt_len", "%u-%u", r->pkt_len_min, r->pkt_len_max);
 	else

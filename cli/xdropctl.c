@@ -31,7 +31,9 @@
 	"Fields: id name src_ip dst_ip src_cidr dst_cidr src_port dst_port protocol\n"             \
 	"(any tcp udp icmp icmpv6 igmp gre esp or a number) action (drop pass\n"                   \
 	"rate_limit) rate_limit burst pkt_len_min pkt_len_max tcp_flags (SYN,!ACK)\n"              \
-	"enabled expires_at (RFC 3339) expires_in (90s, 1h) comment source.\n"
+	"match_anomaly (bad_fragment,invalid or 0-3) decoder (v2.7's tcp_ack tcp_rst\n"            \
+	"tcp_fin bad_fragment invalid) enabled expires_at (RFC 3339) expires_in (90s,\n"           \
+	"1h) comment source.\n"
 #define WL_FIELDS_TEXT                                                                             \
 	"Fields: id name src_ip dst_ip src_cidr dst_cidr src_port dst_port protocol\n"             \
 	"comment.\n"
@@ -63,11 +65,13 @@ const struct ctl_cmd ctl_cmds[] = {
     {"rules", "get", "ID", 0, "one rule, a field per line",
      "Every field, the expiry with the time left, who made it (source), when it was\n"
      "created and updated, and its counters (matches, drops, bytes, rates).\n"},
-    {"rules", "add", "FIELD=VALUE...", 0, "add a rule (enabled unless enabled=false)",
+    {"rules", "add", "FIELD=VALUE...", SUB(SUB_ANOMALY) | SUB(SUB_DECODER),
+     "add a rule (enabled unless enabled=false)",
      FIELDS_TEXT "A rule added without source= has source cli.\n"
 		 "Example: xdropctl rules add src_cidr=198.51.100.0/24 protocol=tcp dst_port=80\n"
 		 "         action=drop name=bad-net\n"},
-    {"rules", "update", "ID FIELD=VALUE...", 0, "change only the fields given", FIELDS_TEXT},
+    {"rules", "update", "ID FIELD=VALUE...", SUB(SUB_ANOMALY) | SUB(SUB_DECODER),
+     "change only the fields given", FIELDS_TEXT},
     {"rules", "del", "ID... | --source NAME | --search TEXT",
      SUB(SUB_SOURCE) | SUB(SUB_SEARCH) | SUB(SUB_YES), "delete rules (several ids: all or none)",
      "With --source NAME or --search TEXT: every rule of a feed, or matching TEXT, in\n"
