@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // tests/ui/webui_lib_test.mjs: the web UI's plain formatting and data functions (webui/src/
-// lib/format.js, series.js, talkers.js, nodestate.js, csv.js, apierror.js, agentconfig.js) in node, without a browser. Tables of
+// lib/format.js, series.js, talkers.js, nodestate.js, csv.js, apierror.js, agentconfig.js;
+// collections/fields.js's anomaly mask) in node, without a browser. Tables of
 // input and expected output; prints TAP.
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -14,6 +15,7 @@ const nodestate = await load('nodestate.js')
 const csv = await load('csv.js')
 const apierror = await load('apierror.js')
 const agentconfig = await load('agentconfig.js')
+const fields = await import(pathToFileURL(join(lib, '..', 'collections', 'fields.js')))
 
 let n = 0
 let failed = 0
@@ -182,6 +184,22 @@ eq(csv.csvToItems(EXPORT), {
   ],
   lines: [2, 3, 6],
 }, 'csv: export rows typed by field, in file order, with their file lines (quotes, CRLF, blank and multi-line)')
+eq(csv.csvToItems('dst_ip,match_anomaly\n192.0.2.1,3\n192.0.2.2,invalid\n').items,
+  [{ dst_ip: '192.0.2.1', match_anomaly: 3 }, { dst_ip: '192.0.2.2', match_anomaly: 'invalid' }],
+  'csv: match_anomaly as a number when written in digits, else as the names (the API reads both)')
+
+// ---- match_anomaly (v2.7's mask) and the form's checkboxes ----
+for (const [mask, names] of [[0, []], [1, ['bad_fragment']], [2, ['invalid']], [3, ['bad_fragment', 'invalid']], [undefined, []]]) {
+  eq(fields.anomalyNames(mask), names, `anomalyNames(${mask})`)
+  if (mask !== undefined) eq(fields.anomalyMask(names), mask, `anomalyMask(${JSON.stringify(names)})`)
+}
+{
+  const f = fields.FIELDS.match_anomaly
+  const b = {}
+  f.to({ match_anomaly: ['invalid', 'bad_fragment'] }, b)
+  eq([f.from({ match_anomaly: 2 }), f.from({}), b], [['invalid'], [], { match_anomaly: 3 }],
+    'the anomaly checkboxes: a rule fills them, the API gets the mask')
+}
 const csvErr = (text) => {
   try {
     csv.csvToItems(text)

@@ -5,6 +5,8 @@
 // (kinds.js) lists the fields its form shows, with their layout.
 
 export const ACTIONS = ['drop', 'pass', 'rate_limit']
+// The packet anomalies a rule can match, in the bit order of match_anomaly (1, 2).
+export const ANOMALIES = ['bad_fragment', 'invalid']
 export const PROTOCOLS = ['any', 'tcp', 'udp', 'icmp', 'icmpv6', 'igmp', 'gre', 'esp']
 
 // Numbers go as numbers when they look like one; anything else goes as typed, so the API
@@ -16,6 +18,14 @@ export function num(v) {
 }
 
 const numText = (v) => (v ? String(v) : '')
+
+// The names of the anomalies in mask (match_anomaly), in bit order; and back.
+export function anomalyNames(mask) {
+  return ANOMALIES.filter((a, i) => (Number(mask) || 0) & (1 << i))
+}
+export function anomalyMask(names) {
+  return ANOMALIES.reduce((m, a, i) => ((names || []).includes(a) ? m | (1 << i) : m), 0)
+}
 
 // An address box holds an IP or a CIDR; the API keeps them apart (src_ip / src_cidr).
 function address(side) {
@@ -51,7 +61,7 @@ function rateNumber(key, label, test) {
 }
 
 // widget: 'text' (default; textarea with rows), 'select' (options, optionLabel(t, v),
-// creatable), 'number', 'switch'. show(form) / disabled(form) where they depend on others.
+// creatable), 'checks' (a checkbox per option, the value an array), 'number', 'switch'. show(form) / disabled(form) where they depend on others.
 export const FIELDS = {
   name: { label: 'rule.name', test: 'name', from: (r) => r.name || '', to: (f, b) => (b.name = f.name) },
   action: {
@@ -88,6 +98,16 @@ export const FIELDS = {
     disabled: (f) => f.protocol !== 'tcp',
     from: (r) => r.tcp_flags || '',
     to: (f, b) => (b.tcp_flags = f.protocol === 'tcp' ? f.tcp_flags.trim() : ''),
+  },
+  // match_anomaly (v2.7's mask) as one checkbox per anomaly; the API gets the mask.
+  match_anomaly: {
+    label: 'rule.anomaly',
+    test: 'anomaly',
+    widget: 'checks',
+    options: ANOMALIES,
+    optionLabel: (t, a) => t(`anomaly.${a}`),
+    from: (r) => anomalyNames(r.match_anomaly),
+    to: (f, b) => (b.match_anomaly = anomalyMask(f.match_anomaly)),
   },
   // A duration from now; editing shows the current expiry under the box (expiresAt).
   expires_in: {

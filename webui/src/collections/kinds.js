@@ -82,6 +82,7 @@ export const RULES = defineKind({
     ['pkt_len_min', { xs: 12, sm: 8 }],
     ['pkt_len_max', { xs: 12, sm: 8 }],
     ['tcp_flags', { xs: 24, sm: 8 }],
+    ['match_anomaly', { xs: 24, sm: 16 }],
     ['expires_in', { xs: 24, sm: 12 }],
     ['enabled', { xs: 24, sm: 12 }],
     ['comment', { span: 24, maxlength: 1024 }],
@@ -97,7 +98,8 @@ export const RULES = defineKind({
     bad: 'rule.importBad',
     empty: 'rule.importEmpty',
     fields: ['name', 'src_ip', 'dst_ip', 'src_cidr', 'dst_cidr', 'src_port', 'dst_port', 'protocol', 'action',
-      'rate_limit', 'burst', 'pkt_len_min', 'pkt_len_max', 'tcp_flags', 'enabled', 'expires_at', 'comment', 'source'],
+      'rate_limit', 'burst', 'pkt_len_min', 'pkt_len_max', 'tcp_flags', 'match_anomaly', 'enabled', 'expires_at',
+      'comment', 'source'],
   },
 })
 

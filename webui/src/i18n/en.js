@@ -53,7 +53,7 @@ export default {
     rateLimit: 'Rate limit (packets/s)', burst: 'Burst (packets)', src: 'Source IP or CIDR',
     dst: 'Destination IP or CIDR', addrPlaceholder: 'any, e.g. 192.0.2.1 or 10.0.0.0/8', protocol: 'Protocol',
     any: 'any', srcPort: 'Source port', dstPort: 'Destination port', anyPort: 'any', lenMin: 'Min length',
-    lenMax: 'Max length', tcpFlags: 'TCP flags', expiresIn: 'Expires in', expiresPlaceholder: 'never, e.g. 90s, 1h30m',
+    lenMax: 'Max length', tcpFlags: 'TCP flags', anomaly: 'Packet anomalies', expiresIn: 'Expires in', expiresPlaceholder: 'never, e.g. 90s, 1h30m',
     expiresAt: 'Expires at', comment: 'Comment', created: 'Rule "{name}" created', updated: 'Rule saved',
     deleted: 'Rule deleted', deletedN: '{n} rules deleted', confirmDelete: 'Delete the rule "{name}"?',
     confirmDeleteN: 'Delete {n} selected entries?', importResult: 'Import', importSummary: '{added} added, {failed} failed',
@@ -61,6 +61,7 @@ export default {
     expires: 'Expires', never: 'never', expired: 'expired', in_s: 'in {n} s', in_min: 'in {n} min', in_h: 'in {n} h',
     in_d: 'in {n} d', source: 'Source', sourceFilter: 'Source (feed)', line: 'Line', readOnly: 'Read-only key: you can look, not change.',
   },
+  anomaly: { bad_fragment: 'Bad fragment', invalid: 'Invalid header' },
   wl: {
     create: 'New entry', search: 'Search name, comment or address', created: 'Whitelist entry added',
     deleted: 'Whitelist entry deleted', confirmDelete: 'Delete the whitelist entry "{name}"?',

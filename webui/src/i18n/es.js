@@ -53,7 +53,7 @@ export default {
     rateLimit: 'Límite de tasa (paquetes/s)', burst: 'Ráfaga (paquetes)', src: 'IP o CIDR de origen',
     dst: 'IP o CIDR de destino', addrPlaceholder: 'cualquiera; p. ej. 192.0.2.1 o 10.0.0.0/8', protocol: 'Protocolo',
     any: 'cualquiera', srcPort: 'Puerto de origen', dstPort: 'Puerto de destino', anyPort: 'cualquiera', lenMin: 'Longitud mínima',
-    lenMax: 'Longitud máxima', tcpFlags: 'Flags TCP', expiresIn: 'Caduca en', expiresPlaceholder: 'nunca; p. ej. 90s, 1h30m',
+    lenMax: 'Longitud máxima', tcpFlags: 'Flags TCP', anomaly: 'Anomalías del paquete', expiresIn: 'Caduca en', expiresPlaceholder: 'nunca; p. ej. 90s, 1h30m',
     expiresAt: 'Caduca el', comment: 'Comentario', created: 'Regla «{name}» creada', updated: 'Regla guardada',
     deleted: 'Regla eliminada', deletedN: '{n} reglas eliminadas', confirmDelete: '¿Eliminar la regla «{name}»?',
     confirmDeleteN: '¿Eliminar las {n} entradas seleccionadas?', importResult: 'Resultado de la importación', importSummary: '{added} añadidas, {failed} con error',
@@ -61,6 +61,7 @@ export default {
     expires: 'Caducidad', never: 'nunca', expired: 'caducada', in_s: 'en {n} s', in_min: 'en {n} min', in_h: 'en {n} h',
     in_d: 'en {n} d', source: 'Procedencia', sourceFilter: 'Procedencia (feed)', line: 'Línea', readOnly: 'Clave de solo lectura: puede consultar, pero no modificar.',
   },
+  anomaly: { bad_fragment: 'Fragmento anómalo', invalid: 'Cabecera no válida' },
   wl: {
     create: 'Nueva entrada', search: 'Buscar por nombre, comentario o dirección', created: 'Entrada añadida a la lista blanca',
     deleted: 'Entrada de la lista blanca eliminada', confirmDelete: '¿Eliminar la entrada «{name}» de la lista blanca?',

@@ -53,7 +53,7 @@ export default {
     rateLimit: 'レート制限(パケット/秒)', burst: 'バースト(パケット)', src: '送信元 IP または CIDR',
     dst: '宛先 IP または CIDR', addrPlaceholder: '空欄で任意。例: 192.0.2.1、10.0.0.0/8', protocol: 'プロトコル',
     any: '任意', srcPort: '送信元ポート', dstPort: '宛先ポート', anyPort: '任意', lenMin: '最小長',
-    lenMax: '最大長', tcpFlags: 'TCP フラグ', expiresIn: '有効期間', expiresPlaceholder: '空欄で無期限。例: 90s、1h30m',
+    lenMax: '最大長', tcpFlags: 'TCP フラグ', anomaly: 'パケット異常', expiresIn: '有効期間', expiresPlaceholder: '空欄で無期限。例: 90s、1h30m',
     expiresAt: '有効期限', comment: 'コメント', created: 'ルール「{name}」を作成しました', updated: 'ルールを保存しました',
     deleted: 'ルールを削除しました', deletedN: '{n} 件のルールを削除しました', confirmDelete: 'ルール「{name}」を削除しますか?',
     confirmDeleteN: '選択した {n} 件を削除しますか?', importResult: 'インポート結果', importSummary: '追加 {added} 件、失敗 {failed} 件',
@@ -61,6 +61,7 @@ export default {
     expires: '有効期限', never: '無期限', expired: '期限切れ', in_s: 'あと {n} 秒', in_min: 'あと {n} 分', in_h: 'あと {n} 時間',
     in_d: 'あと {n} 日', source: '登録元', sourceFilter: '登録元(フィード)', line: '行', readOnly: '読み取り専用キーです。閲覧のみで、変更はできません。',
   },
+  anomaly: { bad_fragment: '不正なフラグメント', invalid: '不正なヘッダー' },
   wl: {
     create: '新規エントリ', search: '名前・コメント・アドレスで検索', created: 'ホワイトリストにエントリを追加しました',
     deleted: 'ホワイトリストのエントリを削除しました', confirmDelete: 'ホワイトリストのエントリ「{name}」を削除しますか?',

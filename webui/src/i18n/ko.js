@@ -53,7 +53,7 @@ export default {
     rateLimit: '속도 제한(패킷/초)', burst: '버스트(패킷)', src: '출발지 IP 또는 CIDR',
     dst: '목적지 IP 또는 CIDR', addrPlaceholder: '비우면 모두. 예: 192.0.2.1, 10.0.0.0/8', protocol: '프로토콜',
     any: '모두', srcPort: '출발지 포트', dstPort: '목적지 포트', anyPort: '모두', lenMin: '최소 길이',
-    lenMax: '최대 길이', tcpFlags: 'TCP 플래그', expiresIn: '유효 기간', expiresPlaceholder: '비우면 만료 없음. 예: 90s, 1h30m',
+    lenMax: '최대 길이', tcpFlags: 'TCP 플래그', anomaly: '패킷 이상', expiresIn: '유효 기간', expiresPlaceholder: '비우면 만료 없음. 예: 90s, 1h30m',
     expiresAt: '만료 시각', comment: '설명', created: '규칙 "{name}"을(를) 만들었습니다', updated: '규칙을 저장했습니다',
     deleted: '규칙을 삭제했습니다', deletedN: '규칙 {n}개를 삭제했습니다', confirmDelete: '규칙 "{name}"을(를) 삭제할까요?',
     confirmDeleteN: '선택한 {n}개 항목을 삭제할까요?', importResult: '가져오기 결과', importSummary: '{added}개 추가, {failed}개 실패',
@@ -61,6 +61,7 @@ export default {
     expires: '만료', never: '없음', expired: '만료됨', in_s: '{n}초 후', in_min: '{n}분 후', in_h: '{n}시간 후',
     in_d: '{n}일 후', source: '등록 출처', sourceFilter: '등록 출처(피드)', line: '줄', readOnly: '읽기 전용 키입니다. 조회만 가능하고 변경할 수 없습니다.',
   },
+  anomaly: { bad_fragment: '비정상 프래그먼트', invalid: '잘못된 헤더' },
   wl: {
     create: '새 항목', search: '이름, 설명 또는 주소로 검색', created: '화이트리스트 항목을 추가했습니다',
     deleted: '화이트리스트 항목을 삭제했습니다', confirmDelete: '화이트리스트 항목 "{name}"을(를) 삭제할까요?',

@@ -49,7 +49,7 @@ export default {
     deleteSelected: '删除选中的 {n} 项', rateLimit: '限速（包/秒）', burst: '突发（包）', src: '源 IP 或网段',
     dst: '目的 IP 或网段', addrPlaceholder: '任意，例如 192.0.2.1 或 10.0.0.0/8', protocol: '协议', any: '任意',
     srcPort: '源端口', dstPort: '目的端口', anyPort: '任意', lenMin: '最小长度', lenMax: '最大长度',
-    tcpFlags: 'TCP 标志', expiresIn: '有效期', expiresPlaceholder: '永久，例如 90s、1h30m', expiresAt: '到期时间',
+    tcpFlags: 'TCP 标志', anomaly: '数据包异常', expiresIn: '有效期', expiresPlaceholder: '永久，例如 90s、1h30m', expiresAt: '到期时间',
     comment: '备注', created: '规则“{name}”已创建', updated: '规则已保存', deleted: '规则已删除',
     deletedN: '已删除 {n} 条规则', confirmDelete: '删除规则“{name}”？', confirmDeleteN: '删除选中的 {n} 项？',
     importResult: '导入', importSummary: '成功 {added} 条，失败 {failed} 条', importBad: '不是规则文件',
@@ -57,6 +57,7 @@ export default {
     expires: '过期', never: '永不', expired: '已过期', in_s: '{n} 秒后', in_min: '{n} 分钟后', in_h: '{n} 小时后',
     in_d: '{n} 天后', source: '来源', sourceFilter: '来源（订阅）', line: '行', readOnly: '只读密钥：只能查看，不能修改。',
   },
+  anomaly: { bad_fragment: '异常分片', invalid: '无效报头' },
   wl: {
     create: '新建条目', search: '搜索名称、备注或地址', created: '白名单条目已添加', deleted: '白名单条目已删除',
     confirmDelete: '删除白名单条目“{name}”？',

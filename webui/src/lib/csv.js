@@ -6,7 +6,7 @@
 
 // Fields that are integers (sent as numbers when written in digits; anything else goes as
 // typed, so the API names what is wrong with it) and booleans.
-const INTEGER = new Set(['src_port', 'dst_port', 'rate_limit', 'burst', 'pkt_len_min', 'pkt_len_max'])
+const INTEGER = new Set(['src_port', 'dst_port', 'rate_limit', 'burst', 'pkt_len_min', 'pkt_len_max', 'match_anomaly'])
 const BOOLEAN = new Set(['enabled'])
 
 export class CsvError extends Error {
