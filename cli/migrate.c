@@ -14,9 +14,10 @@
  * Anomaly matches (match_anomaly, decoders bad_fragment and invalid) are carried over
  * with v2.7's bits. Rows that XDrop cannot represent are not carried over and reported,
  * with the reason: rules that have expired already. Whitelist entries go first (never a
- * moment with the drop rules and without the exceptions), then the rules, each kind in ONE atomic BatchCreate; when the
- * rules are refused the entries just added are deleted again. Ids are kept, so a second
- * run of the same file is refused (ALREADY_EXISTS) and changes nothing.
+ * moment with the drop rules and without the exceptions), then the rules, each kind in
+ * ONE atomic BatchCreate; when the rules are refused the entries just added are deleted
+ * again. Ids are kept, so a second run of the same file is refused (ALREADY_EXISTS) and
+ * changes nothing.
  */
 #include <errno.h>
 #include <stdio.h>
