@@ -3,6 +3,7 @@
  * decoder: v2.7's decoder shorthand and match_anomaly names in a rule's JSON (decoder.h).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,9 +33,18 @@ const struct decoder *decoder_find(const char *name)
 	return NULL;
 }
 
-static void join(char *buf, size_t len, const char *path, const char *name)
+/* A refusal: *field and why filled, -EINVAL returned. */
+static int refuse(const char **field, const char *name, char *why, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int refuse(const char **field, const char *name, char *why, size_t len, const char *fmt, ...)
 {
-	snprintf(buf, len, "%s%s%s", path, *path ? "." : "", name);
+	va_list ap;
+
+	*field = name;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
 }
 
 /* True when v is a member with a value: not absent, null, "" or 0. */
@@ -62,24 +72,23 @@ static int set_member(cJSON *o, const char *name, cJSON *v)
 	return -ENOMEM;
 }
 
-/* The decoder member dec of a rule (not absent, not null): its table row, or an error. */
-static int check_decoder(const cJSON *obj, const cJSON *dec, const char *path,
-			 const struct decoder **d, struct json_error *err)
+/* The decoder member dec of a rule (not absent, not null): its table row, or a refusal. */
+static int check_decoder(const cJSON *obj, const cJSON *dec, const struct decoder **d,
+			 const char **field, char *why, size_t len)
 {
-	char field[XDROP_JSON_MAX_FIELD];
-
-	join(field, sizeof(field), path, "decoder");
 	if (!cJSON_IsString(dec))
-		return json_fail(err, field, "expected a string, one of: %s", decoder_names);
+		return refuse(field, "decoder", why, len, "expected a string, one of: %s",
+			      decoder_names);
 	*d = decoder_find(dec->valuestring);
 	if (!*d)
-		return json_fail(err, field, "unknown decoder \"%.32s\": allowed values are %s",
-				 dec->valuestring, decoder_names);
+		return refuse(field, "decoder", why, len,
+			      "unknown decoder \"%.32s\": allowed values are %s", dec->valuestring,
+			      decoder_names);
 	for (size_t i = 0; i < sizeof(decoder_fields) / sizeof(decoder_fields[0]); i++)
 		if (has_value(cJSON_GetObjectItemCaseSensitive(obj, decoder_fields[i])))
-			return json_fail(err, field,
-					 "decoder %s conflicts with %s: give one or the other",
-					 (*d)->name, decoder_fields[i]);
+			return refuse(field, "decoder", why, len,
+				      "decoder %s conflicts with %s: give one or the other",
+				      (*d)->name, decoder_fields[i]);
 	return 0;
 }
 
@@ -100,12 +109,11 @@ static int apply(cJSON *o, const struct decoder *d, bool anomaly_text, uint8_t m
 	return rc;
 }
 
-int decoder_expand(const cJSON *obj, const char *path, cJSON **out, struct json_error *err)
+int decoder_expand(const cJSON *obj, cJSON **out, const char **field, char *why, size_t len)
 {
 	const cJSON *dec = cJSON_GetObjectItemCaseSensitive(obj, "decoder");
 	const cJSON *anom = cJSON_GetObjectItemCaseSensitive(obj, "match_anomaly");
 	const struct decoder *d = NULL;
-	char field[XDROP_JSON_MAX_FIELD];
 	uint8_t mask = 0;
 	cJSON *o;
 	int rc;
@@ -113,14 +121,15 @@ int decoder_expand(const cJSON *obj, const char *path, cJSON **out, struct json_
 	*out = NULL;
 	if (!cJSON_IsObject(obj) || (!dec && !cJSON_IsString(anom)))
 		return 0;
-	if (dec && !cJSON_IsNull(dec) && (rc = check_decoder(obj, dec, path, &d, err)))
-		return rc;
-	if (cJSON_IsString(anom) && rule_parse_anomaly(anom->valuestring, &mask)) {
-		join(field, sizeof(field), path, "match_anomaly");
-		return json_fail(err, field,
-				 "a mask of 1 (bad_fragment) and 2 (invalid): a number 0-3 or "
-				 "names like \"bad_fragment,invalid\"");
+	if (dec && !cJSON_IsNull(dec)) {
+		rc = check_decoder(obj, dec, &d, field, why, len);
+		if (rc)
+			return rc;
 	}
+	if (cJSON_IsString(anom) && rule_parse_anomaly(anom->valuestring, &mask))
+		return refuse(field, "match_anomaly", why, len, "%s",
+			      "a mask of 1 (bad_fragment) and 2 (invalid): a number 0-3 or names "
+			      "like \"bad_fragment,invalid\"");
 	o = cJSON_Duplicate(obj, true);
 	if (!o)
 		return -ENOMEM;

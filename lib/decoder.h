@@ -21,9 +21,10 @@
 #ifndef XDROP_DECODER_H
 #define XDROP_DECODER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "json.h"
+#include <cjson/cJSON.h>
 
 /* One decoder: the fields it sets (protocol and tcp_flags NULL: left alone, anomaly 0:
  * left alone). */
@@ -43,9 +44,10 @@ const struct decoder *decoder_find(const char *name);
 /*
  * The rule object obj (borrowed) with `decoder` expanded and a match_anomaly written as
  * names turned into its number. *out is NULL when obj needs neither (use obj as it is),
- * else a new object (cJSON_Delete). path prefixes field names in errors as in json.h.
- * Returns 0, -EINVAL with *err naming `decoder` or `match_anomaly`, or -ENOMEM.
+ * else a new object (cJSON_Delete). Returns 0; -EINVAL with *field ("decoder" or
+ * "match_anomaly", static) and why (len bytes) filled; or -ENOMEM. (lib/json adds the
+ * path and makes it a json_error: this module does not depend on lib/json.)
  */
-int decoder_expand(const cJSON *obj, const char *path, cJSON **out, struct json_error *err);
+int decoder_expand(const cJSON *obj, cJSON **out, const char **field, char *why, size_t len);
 
 #endif

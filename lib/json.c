@@ -712,11 +712,16 @@ int json_to_rule(const cJSON *obj, const char *path, Xdrop__V1__Rule **out, char
 	Xdrop__V1__Rule *r;
 	const cJSON *exp;
 	cJSON *expanded = NULL; /* obj with v2.7's decoder expanded (lib/decoder.h) */
-	char field[XDROP_JSON_MAX_FIELD];
+	char field[XDROP_JSON_MAX_FIELD], dwhy[XDROP_JSON_MAX_ERROR];
+	const char *dfield = NULL;
 	int rc;
 
 	*out = NULL;
-	rc = decoder_expand(obj, path, &expanded, err);
+	rc = decoder_expand(obj, &expanded, &dfield, dwhy, sizeof(dwhy));
+	if (rc == -EINVAL) {
+		join(field, sizeof(field), path, dfield);
+		return json_fail(err, field, "%s", dwhy);
+	}
 	if (rc)
 		return rc;
 	if (expanded)
