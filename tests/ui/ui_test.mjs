@@ -579,6 +579,42 @@ await step('rules table: Created is not under the fixed Actions column; filter l
   return problems.length ? problems.join('\n') : true
 })
 
+// v2.7's match_anomaly (an address no traffic goes to: the rule is only looked at)
+await step('an anomaly rule: ticked in the form, tagged in the table, the mask by REST; an edit unticks one', async () => {
+  const name = `ui-anomaly-${RUN}`
+  await goto('rules')
+  await page.locator('[data-test=rules-create]').click()
+  await input('rule-name').fill(name)
+  await input('rule-dst').fill('203.0.113.77')
+  await page.locator('[data-test=rule-anomaly-bad_fragment]').click()
+  await page.locator('[data-test=rule-anomaly-invalid]').click()
+  await page.locator('[data-test=rule-save]').click()
+  await page.locator('[data-test=rule-dialog]').waitFor({ state: 'hidden' })
+  await input('rules-search').fill(name)
+  const row = ruleRow(name)
+  await row.locator('[data-test=rule-anomaly]').nth(1).waitFor()
+  const tags = (await row.locator('[data-test=rule-anomaly]').allInnerTexts()).map((x) => x.trim())
+  await shot('06d-anomaly-rule')
+  const made = (await api(`/api/v1/rules?search=${name}`)).body.rules[0]
+  await row.locator('[data-test=rule-edit]').click()
+  const box = page.locator('[data-test=rule-dialog] [data-test=rule-anomaly-bad_fragment]')
+  await box.waitFor()
+  const ticked = await box.evaluate((e) => e.classList.contains('is-checked'))
+  await box.click()
+  await page.locator('[data-test=rule-save]').click()
+  await page.locator('[data-test=rule-dialog]').waitFor({ state: 'hidden' })
+  await until(async () => (await row.locator('[data-test=rule-anomaly]').count()) === 1)
+  const edited = (await api(`/api/v1/rules/${encodeURIComponent(made.id)}`)).body
+  await dropRule(made.id)
+  await input('rules-search').fill('')
+  const problems = []
+  if (JSON.stringify(tags) !== JSON.stringify(['Bad fragment', 'Invalid header'])) problems.push(`tags ${JSON.stringify(tags)}`)
+  if (made.match_anomaly !== 3) problems.push(`stored match_anomaly ${made.match_anomaly}`)
+  if (!ticked) problems.push('the edit form did not show bad_fragment ticked')
+  if (edited.match_anomaly !== 2) problems.push(`after the edit match_anomaly ${edited.match_anomaly}`)
+  return problems.length ? problems.join('\n') : true
+})
+
 // ---- other pages ----
 await step('nodes: the lab node is online with a detail view', async () => {
   await goto('nodes')
