@@ -7,8 +7,10 @@
 # tcp_flags or match_anomaly); match_anomaly as v2.7's integer and as names; v2.7's merge
 # of a second anomaly rule into the first (200, same id, bits ORed) and the 409s where
 # nothing merges (a plain rule, another action, a batch); IPv6 bad_fragment and
-# rate_limit anomaly rules accepted (XDrop's superset). Skipped when the controller is not
-# built.
+# rate_limit anomaly rules accepted (XDrop's superset); a merge resent with its
+# Idempotency-Key answers the same; then in node mode (an agent in a netns, tests/gateway/
+# lib.sh) decoders work and nothing merges (409). Needs root for node mode. Skipped when the
+# controller is not built.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/gateway/lib.sh
 CTRL_BIN=${CTRL_BIN:-build/bin/xdrop-controller}
@@ -144,5 +146,43 @@ expect 400 decoder "PUT decoder beside protocol: 400 naming decoder"
 req PUT "/api/v1/rules/$PID" '{"decoder":"bad_fragment"}'
 expect 200 - "PUT decoder bad_fragment: 200"
 check "PUT replaces the bits, it does not merge" rule_is "r['match_anomaly'] == 1"
+
+# ---- a merge resent with its Idempotency-Key: the first answer again (200, merged) ----
+req POST /api/v1/rules '{"dst_ip":"192.0.2.70","action":"drop","match_anomaly":1}'
+idem_post() { # the merge, with Idempotency-Key K; sets CODE, BODY_OUT, HDRS
+	CODE=$(curl -s -D "$TMP/hdrs" -o "$TMP/out" -w '%{http_code}' -X POST -H "X-API-Key: $ADMIN_KEY" \
+		-H 'Content-Type: application/json' -H 'Idempotency-Key: merge-70' \
+		--data '{"dst_ip":"192.0.2.70","action":"drop","match_anomaly":2}' "$BASE/api/v1/rules")
+	BODY_OUT=$(cat "$TMP/out")
+}
+idem_post
+FIRST=$BODY_OUT
+check "merge with an Idempotency-Key: 200, merged, bits 3" \
+	rule_is "d['merged'] is True" "r['match_anomaly'] == 3"
+R1=$("$CTL_BIN" --json info | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])')
+idem_post
+expect_eq "resent: 200 again" "$CODE" 200
+check "resent: Idempotent-Replayed" grep -qi '^Idempotent-Replayed: true' "$TMP/hdrs"
+check "resent: the same rule, merged" rule_is "d['merged'] is True" "r['match_anomaly'] == 3" \
+	"r['id'] == $(python3 -c 'import json,sys; print(repr(json.loads(sys.argv[1])["rule"]["id"]))' "$FIRST")"
+expect_eq "resent: nothing written again" \
+	"$("$CTL_BIN" --json info | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])')" "$R1"
+check "gateway alive" gw_alive
+
+# ---- node mode: an agent takes decoders and anomaly rules, and does not merge ----
+gw_stop
+if gw_lab_up && GW_MODE=node GW_UPSTREAM=$AGENT_URL gw_start; then
+	req POST /api/v1/rules '{"dst_ip":"192.0.2.90","action":"drop","decoder":"bad_fragment"}'
+	expect 201 - "node mode: decoder bad_fragment: 201"
+	check "node mode: match_anomaly 1" rule_is "r['match_anomaly'] == 1"
+	req POST /api/v1/rules '{"dst_ip":"192.0.2.91","action":"drop","decoder":"tcp_ack"}'
+	check "node mode: decoder tcp_ack expanded" rule_is "r['protocol'] == 'tcp'" "r['tcp_flags'] == '!SYN,ACK'"
+	req POST /api/v1/rules '{"dst_ip":"192.0.2.90","action":"drop","decoder":"invalid"}'
+	expect 409 - "node mode: an agent does not merge (409, as documented)"
+	req POST /api/v1/rules '{"dst_ip":"192.0.2.92","action":"drop","decoder":"nope"}'
+	expect 400 decoder "node mode: unknown decoder: 400 naming decoder"
+else
+	not_ok "node mode lab (agent, gateway)" "$(sed 's/^/# /' "$TMP/agent.log" 2>/dev/null)"
+fi
 check "gateway alive" gw_alive
 tap_done
