@@ -594,12 +594,15 @@ await step('an anomaly rule: ticked in the form, tagged in the table, the mask b
   const row = ruleRow(name)
   await row.locator('[data-test=rule-anomaly]').nth(1).waitFor()
   const tags = (await row.locator('[data-test=rule-anomaly]').allInnerTexts()).map((x) => x.trim())
+  // the step before scrolled the table to its right end: back to the Match column
+  await page.locator('[data-test=rules-table] .el-table__body-wrapper .el-scrollbar__wrap').evaluate((w) => { w.scrollLeft = 0 })
   await shot('06d-anomaly-rule')
   const made = (await api(`/api/v1/rules?search=${name}`)).body.rules[0]
   await row.locator('[data-test=rule-edit]').click()
   const box = page.locator('[data-test=rule-dialog] [data-test=rule-anomaly-bad_fragment]')
   await box.waitFor()
   const ticked = await box.evaluate((e) => e.classList.contains('is-checked'))
+  await shot('06e-anomaly-form')
   await box.click()
   await page.locator('[data-test=rule-save]').click()
   await page.locator('[data-test=rule-dialog]').waitFor({ state: 'hidden' })
