@@ -131,7 +131,7 @@ req POST /api/v1/rules '{"src_cidr":"2001:db8:1::/48","action":"rate_limit","rat
 expect 201 - "rate_limit anomaly rule: 201 (v2.7 is drop-only)"
 
 # ---- batch items and PUT ----
-req POST /api/v1/rules/batch '{"rules":[{"dst_ip":"192.0.2.50","action":"drop","decoder":"tcp_fin"},{"dst_ip":"192.0.2.51","action":"drop","decoder":"bad_fragment"}]}'
+req POST /api/v1/rules/batch '{"atomic":true,"rules":[{"dst_ip":"192.0.2.50","action":"drop","decoder":"tcp_fin"},{"dst_ip":"192.0.2.51","action":"drop","decoder":"bad_fragment"}]}'
 expect 201 - "batch with decoders: 201"
 req GET "/api/v1/rules?search=192.0.2.5"
 check "batch items expanded" python3 -c 'import json,sys; d={r["dst_ip"]:r for r in json.load(sys.stdin)["rules"]}; assert d["192.0.2.50"]["tcp_flags"]=="FIN" and d["192.0.2.50"]["protocol"]=="tcp" and d["192.0.2.51"]["match_anomaly"]==1, d' <<<"$BODY_OUT"
