@@ -84,6 +84,7 @@ bench: all $(BENCH_TARGETS)
 	@rc=0; \
 	 if [ "$(SKIP_DATAPLANE)" != 1 ]; then ./bench/run.sh || rc=1; fi; \
 	 if [ "$(SKIP_CONTROL)" != 1 ]; then ./bench/control.sh || rc=1; fi; \
+	 if [ "$(SKIP_FLEET)" != 1 ]; then ./bench/fleet.sh || rc=1; fi; \
 	 exit $$rc
 
 check:
