@@ -13,9 +13,9 @@
 #include "ctl.h"
 
 static const char *const rule_columns[] = {
-    "id",	 "name",     "src_ip",	   "dst_ip",	 "src_cidr", "dst_cidr",    "src_port",
-    "dst_port",	 "protocol", "action",	   "rate_limit", "burst",    "pkt_len_min", "pkt_len_max",
-    "tcp_flags", "enabled",  "expires_at", "comment",	 "source",   NULL,
+    "id",	 "name",	  "src_ip",  "dst_ip",	   "src_cidr", "dst_cidr",    "src_port",
+    "dst_port",	 "protocol",	  "action",  "rate_limit", "burst",    "pkt_len_min", "pkt_len_max",
+    "tcp_flags", "match_anomaly", "enabled", "expires_at", "comment",  "source",      NULL,
 };
 static const char *const wl_columns[] = {
     "id",	"name",	    "src_ip",	"dst_ip",  "src_cidr", "dst_cidr",

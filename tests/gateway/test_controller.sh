@@ -253,7 +253,8 @@ for i in range(100000):
                   "action": "drop" if i % 10 else "rate_limit",
                   "rate_limit": 0 if i % 10 else 1000, "burst": 0, "pkt_len_min": 0,
                   "pkt_len_max": 0, "tcp_flags": "", "enabled": i % 7 != 0,
-                  "expires_at": None, "comment": 'c,"%d"' % i, "source": "import"})
+                  "expires_at": None, "comment": 'c,"%d"' % i, "source": "import",
+                  "match_anomaly": 0})
 json.dump({"rules": rules}, open(sys.argv[1], "w"))
 open(sys.argv[2], "w").write("id,dst_ip,action\nz1,10.200.0.1,drop\nz2,10.200.0.2,explode\n")
 PY
