@@ -59,6 +59,7 @@ include agent/module.mk
 -include webui/module.mk
 include tests/module.mk
 -include tests/e2e/module.mk
+-include tests/compat/module.mk
 -include tests/tools/module.mk
 -include tests/agent/module.mk
 -include tests/security/module.mk
