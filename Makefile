@@ -59,6 +59,7 @@ include agent/module.mk
 -include webui/module.mk
 include tests/module.mk
 -include tests/e2e/module.mk
+-include tests/compat/module.mk
 -include tests/tools/module.mk
 -include tests/agent/module.mk
 -include tests/security/module.mk
@@ -84,6 +85,7 @@ bench: all $(BENCH_TARGETS)
 	@rc=0; \
 	 if [ "$(SKIP_DATAPLANE)" != 1 ]; then ./bench/run.sh || rc=1; fi; \
 	 if [ "$(SKIP_CONTROL)" != 1 ]; then ./bench/control.sh || rc=1; fi; \
+	 if [ "$(SKIP_FLEET)" != 1 ]; then ./bench/fleet.sh || rc=1; fi; \
 	 exit $$rc
 
 check:

@@ -63,9 +63,7 @@ command -v wrk >/dev/null || { log "wrk is missing (scripts/deps.sh installs it)
 
 . tests/e2e/syslab.sh # sets TMP, NS, PIN, KEY; names everything after this PID
 
-STAMP=$(date +%Y-%m-%d)
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
-OUTDIR=bench/results
 ROWS=$TMP/rows.tsv
 BENCH_CP=build/bin/bench_cp
 WRK_PID=
@@ -86,22 +84,8 @@ fail_stage() { # message: the stage's rows say FAILED; the logs are kept
 	FAILED=$((FAILED + 1))
 }
 
-# ---- rows: figure, value, p99, unit, target, met ----
-# row FIGURE VALUE P99 UNIT [TARGET OP LIMIT]: OP is <= or >= and is checked against VALUE
-row() {
-	local fig=$1 v=$2 p=$3 unit=$4 target=- met=-
-	if [ $# -ge 6 ]; then
-		target="$5 $6 $unit"
-		if [ "$v" = FAILED ] || [ "$v" = - ]; then
-			met=NO
-		elif awk -v v="$v" -v op="$5" -v l="$6" 'BEGIN { exit !(op == "<=" ? v <= l : v >= l) }'; then
-			met=yes
-		else
-			met=NO
-		fi
-	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$fig" "$v" "$p" "$unit" "$target" "$met" >>"$ROWS"
-}
+# ---- rows: figure, value, p99, unit, target, met (row, rows_write) ----
+. bench/rows.sh
 metric() { # file name column (2 = p50, 3 = p99, 4 = max): a row of bench_cp's output
 	awk -F'\t' -v m="$2" -v c="$3" '$1 == m { print $c; found = 1 } END { if (!found) print "FAILED" }' "$1"
 }
@@ -446,12 +430,7 @@ fi
 want sync && sync_case
 
 # ---- the table ----
-mkdir -p "$OUTDIR"
-MD=$OUTDIR/control-$STAMP.md
-CSV=$OUTDIR/control-$STAMP.csv
 {
-	echo "# XDrop control-plane benchmark, $STAMP"
-	echo
 	echo "- host: $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), load average at the start: $LOADAVG"
 	echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- agent controller gateway lib 2>/dev/null || echo ' (daemon sources modified)')"
 	echo "- lab: tests/e2e/syslab.sh (controller and gateway on the host, ipc:// sockets; agents n1"
@@ -469,20 +448,5 @@ CSV=$OUTDIR/control-$STAMP.csv
 	echo "- full sync: a fresh controller and database; node capacity $CP_CAP rules; agents"
 	echo "  started with no pins and no saved state; converged = revision and content hash equal"
 	echo "  to the controller's (polled every 100 ms)."
-	echo
-	echo "| figure | value | p99 / detail | unit | target | met? |"
-	echo "|---|---:|---:|---|---|---|"
-	awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }' "$ROWS"
-	echo
-	echo "Targets missed:"
-	awk -F'\t' '$6 == "NO" { printf "- %s: %s %s (target %s)\n", $1, $2, $4, $5; n++ }
-		END { if (!n) print "- none" }' "$ROWS"
-} >"$MD"
-{
-	echo "figure,value,p99,unit,target,met"
-	awk -F'\t' '{ for (i = 1; i <= 6; i++) { gsub(/"/, "\"\"", $i); printf "\"%s\"%s", $i, i < 6 ? "," : "\n" } }' "$ROWS"
-} >"$CSV"
-
-column -t -s $'\t' -N figure,value,p99,unit,target,met "$ROWS" 2>/dev/null || cat "$ROWS"
-log "written $MD and $CSV"
+} | rows_write control "XDrop control-plane benchmark"
 exit "$STAGE_FAILED"

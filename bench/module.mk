@@ -23,3 +23,12 @@ $(BIN)/bench_cp: $(OBJ)/bench/bench_cp.o $(RPC_A) $(LIB_A)
 
 BENCH_TARGETS += $(BENCH_BINS)
 CHECK_SOURCES += bench/bench_dp.c bench/bench_lab.c bench/benchset.h bench/bench_cp.c
+
+# sim_nodes: a simulated fleet (real pubsub, beacons and snapshot RPC; no data plane)
+# against one controller, for bench/fleet.sh.
+$(OBJ)/bench/sim_nodes.o: | $(PROTO_H)
+$(BIN)/sim_nodes: $(OBJ)/bench/sim_nodes.o $(RPC_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF)
+BENCH_TARGETS += $(BIN)/sim_nodes
+CHECK_SOURCES += bench/sim_nodes.c

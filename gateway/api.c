@@ -279,13 +279,16 @@ static int whoami(struct http_request *rq, const char *key, char *name, size_t n
 	return err;
 }
 
-/* The answer of the auth routes when auth.enabled is false: 200 {"message": message,
- * "auth_enabled": false}. Returns 0. */
+/* The answer of the auth routes when auth.enabled is false: 200 {"success": true,
+ * "message": message, "authenticated": true, "auth_enabled": false} (v2.7's UI reads
+ * success and authenticated). Returns 0. */
 static int auth_disabled(struct http_reply *rp, const char *message)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	if (o && (!cJSON_AddStringToObject(o, "message", message) ||
+	if (o && (!cJSON_AddBoolToObject(o, "success", true) ||
+		  !cJSON_AddStringToObject(o, "message", message) ||
+		  !cJSON_AddBoolToObject(o, "authenticated", true) ||
 		  !cJSON_AddBoolToObject(o, "auth_enabled", false))) {
 		cJSON_Delete(o);
 		o = NULL;
@@ -409,7 +412,8 @@ int api_logout(struct http_request *rq, struct http_reply *rp)
 	snprintf(cookie, sizeof(cookie), "%s=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s",
 		 XDROP_SESSION_COOKIE, rq->gw->cfg->https_cert ? "; Secure" : "");
 	rp->set_cookie = strdup(cookie);
-	if (o && !cJSON_AddStringToObject(o, "message", "logged out")) {
+	if (o && (!cJSON_AddBoolToObject(o, "success", true) ||
+		  !cJSON_AddStringToObject(o, "message", "logged out"))) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
@@ -432,6 +436,7 @@ int api_auth_check(struct http_request *rq, struct http_reply *rp)
 	if (o && (!cJSON_AddStringToObject(o, "message", "ok") ||
 		  !cJSON_AddStringToObject(o, "username", name) ||
 		  !cJSON_AddStringToObject(o, "scope", scope) ||
+		  !cJSON_AddBoolToObject(o, "authenticated", true) ||
 		  !cJSON_AddBoolToObject(o, "auth_enabled", true) ||
 		  !cJSON_AddBoolToObject(o, "session", rq->cookie_auth))) {
 		cJSON_Delete(o);

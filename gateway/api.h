@@ -135,6 +135,13 @@ int api_compat_stats_meta(struct http_request *rq, cJSON *o);
  * rule-stats cache; the fleet's health decides the status). */
 int api_cache_health(struct http_request *rq, struct http_reply *rp);
 
+/* Adds v2.7's node-API answer to a create (node/API.md) to o, {"success", "rule" or
+ * "entry", ...}: "message" and the new id as "rule_id" (rules) or "id" (whitelist
+ * entries). Other kinds: unchanged. Returns 0 or -1 (out of memory). */
+int api_compat_created(enum api_kind kind, cJSON *o);
+/* Adds v2.7's node statistics (system, agent_state, xdp_info) of ns to o, the JSON of a
+ * node-mode GET /api/v1/stats (node/API.md). Returns 0 or -1. */
+int api_compat_node_figures(cJSON *o, const Xdrop__V1__NodeStats *ns);
 /* Adds v2.7's node fields (endpoint, last_sync, the flat NodeStats figures) to o, the JSON
  * of m: a Node, NodeWriteReply, ListNodesResponse or NodeStats (others: unchanged).
  * Returns 0 or -1 (out of memory). */

@@ -206,10 +206,27 @@ int api_compat_stats(struct http_request *rq, cJSON *o, const Xdrop__V1__StatsRe
 		for (size_t i = 0; i < s->n_nodes; i++)
 			online += !s->nodes[i]->stale;
 	}
+	if (rq->gw->cfg->node_mode && s->n_nodes == 1 && api_compat_node_figures(o, s->nodes[0]))
+		return -1;
 	if (!cJSON_AddNumberToObject(o, "nodes_count", all) ||
 	    !cJSON_AddNumberToObject(o, "online_nodes", online) ||
 	    !cJSON_AddNumberToObject(o, "total_dropped_pps", r ? r->dropped_pps : 0) ||
 	    !cJSON_AddNumberToObject(o, "total_passed_pps", r ? r->passed_pps : 0))
+		return -1;
+	return 0;
+}
+
+int api_compat_created(enum api_kind kind, cJSON *o)
+{
+	const char *one = kind == API_RULE ? "rule" : kind == API_WL ? "entry" : NULL;
+	const cJSON *obj = one ? cJSON_GetObjectItemCaseSensitive(o, one) : NULL;
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(obj, "id");
+
+	if (!cJSON_IsString(id))
+		return 0;
+	if (!cJSON_AddStringToObject(o, kind == API_RULE ? "rule_id" : "id", id->valuestring) ||
+	    !cJSON_AddStringToObject(o, "message",
+				     kind == API_RULE ? "Rule added" : "Whitelist entry added"))
 		return -1;
 	return 0;
 }

@@ -99,6 +99,13 @@ static int compat_stats(cJSON *o, const Xdrop__V1__NodeStats *ns)
 											    : 0;
 }
 
+int api_compat_node_figures(cJSON *o, const Xdrop__V1__NodeStats *ns)
+{
+	if (!ns)
+		return 0;
+	return system_figures(o, ns->system) || agent_figures(o, ns) ? -1 : 0;
+}
+
 /* endpoint, last_sync (when the node last reported, once it has applied a revision: XDrop
  * keeps no separate sync time) and the stats' v2.7 figures. */
 static int compat_node(cJSON *o, const Xdrop__V1__Node *n)

@@ -661,8 +661,9 @@ int api_run(const struct api_op *op, struct http_request *rq, struct http_reply 
 	if (o && op->svc == &xdrop__v1__rule_service__descriptor &&
 	    (!strcmp(op->rpc, "List") || op->out == API_OUT_TOP))
 		api_compat_stats_meta(rq, o); /* v2.7's stats_* fields; best effort */
-	if (o && op->svc == &xdrop__v1__node_service__descriptor &&
-	    api_compat_node_output(r.resp, o)) {
+	if (o && ((op->in == API_IN_CREATE && api_compat_created(op->kind, o)) ||
+		  (op->svc == &xdrop__v1__node_service__descriptor &&
+		   api_compat_node_output(r.resp, o)))) {
 		cJSON_Delete(o);
 		o = NULL;
 	}

@@ -44,6 +44,7 @@ static const struct api_query history_query[] = {
  * "/api/v1/rules/top" before "/api/v1/rules/:id"). */
 static const struct route fixed[] = {
     {"GET", "/health", P, .fn = api_health},
+    {"GET", "/api/v1/health", P, .fn = api_health}, /* v2.7's node agent path */
     {"GET", "/api/info", P, .fn = api_info},
     {"GET", "/api/v1/info", P, .fn = api_info},
     {"POST", "/api/auth/login", P, .fn = api_login},

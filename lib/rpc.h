@@ -260,6 +260,13 @@ void *rpc_call_alloc(struct rpc_call *call, size_t size);
 char *rpc_call_strdup(struct rpc_call *call, const char *s);
 
 /*
+ * The handler's response, already serialized as the method's output type (len bytes,
+ * copied): the server sends it as is and ignores resp. For replies served many times from
+ * one serialization (snapshot chunks). Returns 0 or -ENOMEM.
+ */
+int rpc_call_set_packed(struct rpc_call *call, const void *data, size_t len);
+
+/*
  * Runs fn(p) after the reply has been packed (e.g. to free a message a store returned).
  * Returns 0 or -ENOMEM (in which case fn(p) has been run at once).
  */

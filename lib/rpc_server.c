@@ -104,7 +104,20 @@ struct rpc_call {
 	char field[XDROP_RPC_MAX_FIELD];
 	struct call_block *blocks;
 	struct call_defer *defers;
+	ProtobufCBinaryData packed; /* rpc_call_set_packed: the response, serialized */
+	bool has_packed;
 };
+
+int rpc_call_set_packed(struct rpc_call *call, const void *data, size_t len)
+{
+	call->packed.data = rpc_call_alloc(call, len ? len : 1);
+	if (!call->packed.data)
+		return -ENOMEM;
+	memcpy(call->packed.data, data, len);
+	call->packed.len = len;
+	call->has_packed = true;
+	return 0;
+}
 
 const char *rpc_call_service(const struct rpc_call *call)
 {
@@ -500,6 +513,15 @@ static enum rpc_code admit(struct rpc_server *s, struct rpc_call *call,
 	return code;
 }
 
+/* RPC_OK when a response of size bytes fits in a reply frame. */
+static enum rpc_code reply_fits(struct rpc_server *s, struct rpc_call *call, size_t size)
+{
+	if (size + REPLY_OVERHEAD <= s->max_msg)
+		return RPC_OK;
+	return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL,
+			      "reply of %zu bytes exceeds the limit of %zu", size, s->max_msg);
+}
+
 /* Decides the reply's code up to the handler's result; fills *payload on RPC_OK. */
 static enum rpc_code dispatch(struct rpc_server *s, struct rpc_call *call,
 			      const Xdrop__V1__RpcRequest *rq, size_t len,
@@ -539,6 +561,12 @@ static enum rpc_code dispatch(struct rpc_server *s, struct rpc_call *call,
 	}
 	if (code != RPC_OK)
 		goto out;
+	if (call->has_packed) {
+		code = reply_fits(s, call, call->packed.len);
+		if (code == RPC_OK)
+			*payload = call->packed;
+		goto out;
+	}
 
 	if (!protobuf_c_message_check(resp)) {
 		log_error("%s: %s.%s produced an incomplete %s", s->name, call->service,
@@ -547,12 +575,9 @@ static enum rpc_code dispatch(struct rpc_server *s, struct rpc_call *call,
 		goto out;
 	}
 	size = protobuf_c_message_get_packed_size(resp);
-	if (size + REPLY_OVERHEAD > s->max_msg) {
-		code =
-		    rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL,
-				   "reply of %zu bytes exceeds the limit of %zu", size, s->max_msg);
+	code = reply_fits(s, call, size);
+	if (code != RPC_OK)
 		goto out;
-	}
 	payload->data = rpc_call_alloc(call, size ? size : 1);
 	if (!payload->data) {
 		code = rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");

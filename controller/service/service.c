@@ -154,6 +154,8 @@ void service_free(struct service *s)
 		return;
 	for (int i = 0; i < XDROP_SNAPSHOT_CACHE; i++)
 		store_snapshot_free(s->snaps[i]);
+	for (int i = 0; i < XDROP_SNAPSHOT_PACKED; i++)
+		free(s->packed[i].bytes.data);
 	pthread_mutex_destroy(&s->snap_lock);
 	free(s);
 }

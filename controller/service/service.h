@@ -15,7 +15,10 @@
  * XDROP_SNAPSHOT_CACHE of them); later chunks are served from the cache, so every chunk of
  * one snapshot carries the same revision and hash. A revision no longer cached is
  * FAILED_PRECONDITION. A chunk holds at most max_items entries (default
- * XDROP_SNAPSHOT_CHUNK_ITEMS) and at most XDROP_SNAPSHOT_CHUNK_BYTES of them.
+ * XDROP_SNAPSHOT_CHUNK_ITEMS) and at most XDROP_SNAPSHOT_CHUNK_BYTES of them. Chunks of
+ * the agents' size (XDROP_SNAPSHOT_MAX_ITEMS) are serialized once and kept, the last
+ * XDROP_SNAPSHOT_PACKED used: nodes that fetch the same snapshot together (a fleet after a
+ * controller restart, new nodes) cost one serialization, not one each.
  */
 #ifndef XDROP_CONTROLLER_SERVICE_H
 #define XDROP_CONTROLLER_SERVICE_H
@@ -29,6 +32,7 @@
 #define XDROP_SNAPSHOT_CHUNK_ITEMS 1000
 #define XDROP_SNAPSHOT_CHUNK_BYTES (8u * 1024 * 1024)
 #define XDROP_SNAPSHOT_CACHE	   2
+#define XDROP_SNAPSHOT_PACKED	   4 /* packed chunks kept for nodes fetching the same one */
 
 struct service;
 

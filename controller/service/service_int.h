@@ -43,6 +43,16 @@ struct svc_arg {
 	const struct svc_coll *coll;
 };
 
+/* A snapshot chunk in the agents' size (XDROP_SNAPSHOT_MAX_ITEMS items), packed once and
+ * served as is to every node that asks for it while it is among the XDROP_SNAPSHOT_PACKED
+ * most recently used (service_sync.c). */
+struct packed_chunk {
+	uint64_t revision;
+	uint32_t index;
+	uint64_t used; /* service's use counter when last served: the least is evicted */
+	ProtobufCBinaryData bytes;
+};
+
 struct service {
 	struct store *store;
 	struct nodes *nodes;
@@ -50,8 +60,10 @@ struct service {
 	int64_t started_at;
 	pthread_mutex_t snap_lock;
 	struct store_snapshot *snaps[XDROP_SNAPSHOT_CACHE]; /* [0] newest */
-	struct svc_arg args[1 + STORE_KINDS];		    /* [0] plain, [1 + kind] */
-	struct idem_method writes[SERVICE_WRITES];	    /* the wrapped write methods */
+	struct packed_chunk packed[XDROP_SNAPSHOT_PACKED];  /* under snap_lock */
+	uint64_t packed_uses;
+	struct svc_arg args[1 + STORE_KINDS];	   /* [0] plain, [1 + kind] */
+	struct idem_method writes[SERVICE_WRITES]; /* the wrapped write methods */
 	size_t n_writes;
 };
 

@@ -39,31 +39,27 @@ static int snap_find(struct service *s, uint64_t rev, struct store_snapshot **ou
 {
 	struct store_rev cur;
 	struct store_snapshot *snap = NULL;
+	bool latest = rev == 0;
 	int err;
 
 	*out = NULL;
-	if (rev == 0) {
+	if (latest) {
 		store_revision(s->store, &cur);
 		rev = cur.revision;
-		for (int i = 0; i < XDROP_SNAPSHOT_CACHE; i++)
-			if (s->snaps[i] && s->snaps[i]->revision == rev)
-				*out = s->snaps[i];
-		if (*out)
-			return 0;
-		err = store_snapshot(s->store, &snap);
-		if (err)
-			return err;
-		store_snapshot_free(s->snaps[XDROP_SNAPSHOT_CACHE - 1]);
-		memmove(&s->snaps[1], &s->snaps[0],
-			(XDROP_SNAPSHOT_CACHE - 1) * sizeof(s->snaps[0]));
-		s->snaps[0] = snap;
-		*out = snap;
-		return 0;
 	}
 	for (int i = 0; i < XDROP_SNAPSHOT_CACHE; i++)
 		if (s->snaps[i] && s->snaps[i]->revision == rev)
 			*out = s->snaps[i];
-	return *out ? 0 : -ESTALE;
+	if (*out || !latest)
+		return *out ? 0 : -ESTALE;
+	err = store_snapshot(s->store, &snap);
+	if (err)
+		return err;
+	store_snapshot_free(s->snaps[XDROP_SNAPSHOT_CACHE - 1]);
+	memmove(&s->snaps[1], &s->snaps[0], (XDROP_SNAPSHOT_CACHE - 1) * sizeof(s->snaps[0]));
+	s->snaps[0] = snap;
+	*out = snap;
+	return 0;
 }
 
 static size_t item_len(const struct store_snapshot *snap, size_t i)
@@ -96,6 +92,88 @@ static void chunk_bounds(const struct store_snapshot *snap, size_t max, uint32_t
 			break;
 	}
 	*count = c;
+}
+
+/* Items [from, to) of snap into resp (decoded from the store's bytes). */
+static enum rpc_code fill_items(struct rpc_call *call, const struct store_snapshot *snap,
+				size_t from, size_t to, Xdrop__V1__SnapshotChunk *resp)
+{
+	resp->rules = rpc_call_alloc(call, (to - from + 1) * sizeof(*resp->rules));
+	resp->whitelist = rpc_call_alloc(call, (to - from + 1) * sizeof(*resp->whitelist));
+	if (!resp->rules || !resp->whitelist)
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+	for (size_t i = from; i < to; i++) {
+		ProtobufCMessage *m;
+
+		if (i < snap->nrules)
+			m = protobuf_c_message_unpack(&xdrop__v1__rule__descriptor, NULL,
+						      snap->rules[i].len, snap->rules[i].data);
+		else
+			m = protobuf_c_message_unpack(&xdrop__v1__whitelist_entry__descriptor, NULL,
+						      snap->wl[i - snap->nrules].len,
+						      snap->wl[i - snap->nrules].data);
+		if (!m)
+			return rpc_call_error(call, RPC_INTERNAL, NULL, "stored entry undecodable");
+		rpc_call_defer(call, free_msg, m);
+		if (i < snap->nrules)
+			resp->rules[resp->n_rules++] = (Xdrop__V1__Rule *)m;
+		else
+			resp->whitelist[resp->n_whitelist++] = (Xdrop__V1__WhitelistEntry *)m;
+	}
+	return RPC_OK;
+}
+
+/* Lock held: the packed chunk idx of revision rev, or the slot to pack it into (evicted,
+ * its bytes freed, *hit false). */
+static struct packed_chunk *packed_slot(struct service *s, uint64_t rev, uint32_t idx, bool *hit)
+{
+	struct packed_chunk *p, *lru = &s->packed[0];
+
+	for (int i = 0; i < XDROP_SNAPSHOT_PACKED; i++) {
+		p = &s->packed[i];
+		if (p->bytes.data && p->revision == rev && p->index == idx) {
+			*hit = true;
+			p->used = ++s->packed_uses;
+			return p;
+		}
+		if (p->used < lru->used)
+			lru = p;
+	}
+	*hit = false;
+	free(lru->bytes.data);
+	memset(lru, 0, sizeof(*lru));
+	return lru;
+}
+
+/* Lock held: resp filled as chunk idx (items [from, to)) of snap; in the agents' chunk
+ * size, served from (and the first time packed into) s->packed. */
+static enum rpc_code fill_chunk(struct rpc_call *call, struct service *s,
+				const struct store_snapshot *snap, size_t max, uint32_t idx,
+				size_t from, size_t to, Xdrop__V1__SnapshotChunk *resp)
+{
+	struct packed_chunk *p;
+	enum rpc_code rc;
+	bool hit;
+
+	if (max != XDROP_SNAPSHOT_MAX_ITEMS)
+		return fill_items(call, snap, from, to, resp);
+	p = packed_slot(s, snap->revision, idx, &hit);
+	if (!hit) {
+		rc = fill_items(call, snap, from, to, resp);
+		if (rc != RPC_OK)
+			return rc;
+		p->bytes.len = protobuf_c_message_get_packed_size(&resp->base);
+		p->bytes.data = malloc(p->bytes.len ? p->bytes.len : 1);
+		if (!p->bytes.data)
+			return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+		protobuf_c_message_pack(&resp->base, p->bytes.data);
+		p->revision = snap->revision;
+		p->index = idx;
+		p->used = ++s->packed_uses;
+	}
+	if (rpc_call_set_packed(call, p->bytes.data, p->bytes.len))
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+	return RPC_OK;
 }
 
 enum rpc_code sync_snapshot(struct rpc_call *call, const ProtobufCMessage *r, ProtobufCMessage *out,
@@ -140,32 +218,7 @@ enum rpc_code sync_snapshot(struct rpc_call *call, const ProtobufCMessage *r, Pr
 	resp->chunk_count = count;
 	resp->total_rules = snap->nrules;
 	resp->total_whitelist = snap->nwl;
-	resp->rules = rpc_call_alloc(call, (to - from + 1) * sizeof(*resp->rules));
-	resp->whitelist = rpc_call_alloc(call, (to - from + 1) * sizeof(*resp->whitelist));
-	if (!resp->rules || !resp->whitelist) {
-		rc = rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
-		goto out;
-	}
-	for (size_t i = from; i < to; i++) {
-		ProtobufCMessage *m;
-
-		if (i < snap->nrules)
-			m = protobuf_c_message_unpack(&xdrop__v1__rule__descriptor, NULL,
-						      snap->rules[i].len, snap->rules[i].data);
-		else
-			m = protobuf_c_message_unpack(&xdrop__v1__whitelist_entry__descriptor, NULL,
-						      snap->wl[i - snap->nrules].len,
-						      snap->wl[i - snap->nrules].data);
-		if (!m) {
-			rc = rpc_call_error(call, RPC_INTERNAL, NULL, "stored entry undecodable");
-			goto out;
-		}
-		rpc_call_defer(call, free_msg, m);
-		if (i < snap->nrules)
-			resp->rules[resp->n_rules++] = (Xdrop__V1__Rule *)m;
-		else
-			resp->whitelist[resp->n_whitelist++] = (Xdrop__V1__WhitelistEntry *)m;
-	}
+	rc = fill_chunk(call, s, snap, max, req->chunk_index, from, to, resp);
 out:
 	pthread_mutex_unlock(&s->snap_lock);
 	return rc;

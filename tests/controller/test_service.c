@@ -670,6 +670,43 @@ static void test_sync_service(void **state)
 	xdrop__v1__delta_list__free_unpacked(dl, NULL);
 }
 
+/* One chunk of the latest snapshot in the given size, packed again for comparison. */
+static size_t snapshot_bytes(uint32_t max, uint8_t *buf, size_t len)
+{
+	Xdrop__V1__SnapshotRequest sr = XDROP__V1__SNAPSHOT_REQUEST__INIT;
+	Xdrop__V1__SnapshotChunk *ch = NULL;
+	size_t n;
+
+	sr.max_items = max;
+	assert_int_equal(ctl_call(c.admin, SYNC, "GetSnapshot", &sr, &ch, NULL), RPC_OK);
+	assert_int_equal(ch->chunk_count, 1);
+	n = xdrop__v1__snapshot_chunk__get_packed_size(ch);
+	assert_true(n <= len);
+	xdrop__v1__snapshot_chunk__pack(ch, buf);
+	xdrop__v1__snapshot_chunk__free_unpacked(ch, NULL);
+	return n;
+}
+
+/* Chunks in the agents' size are packed once and then served from the cache: the first
+ * answer, the cached one and one built item by item (another size) are the same bytes. */
+static void test_snapshot_packed_once(void **state)
+{
+	static uint8_t a[1 << 16], b[1 << 16], d[1 << 16];
+	size_t na, nb, nd;
+
+	(void)state;
+	for (unsigned i = 0; i < 5; i++)
+		ctl_add_rule(&c, 7000 + i);
+	na = snapshot_bytes(XDROP_SNAPSHOT_MAX_ITEMS, a, sizeof(a));
+	nb = snapshot_bytes(XDROP_SNAPSHOT_MAX_ITEMS, b, sizeof(b));
+	nd = snapshot_bytes(XDROP_SNAPSHOT_MAX_ITEMS - 1, d, sizeof(d));
+	assert_true(na > 5 * 20);
+	assert_int_equal(na, nb);
+	assert_int_equal(na, nd);
+	assert_memory_equal(a, b, na);
+	assert_memory_equal(a, d, na);
+}
+
 static void test_literal_strings(void **state)
 {
 	static const char *const evil[] = {
@@ -908,6 +945,7 @@ int main(void)
 	    cmocka_unit_test(test_whitelist),
 	    cmocka_unit_test(test_nodes_service),
 	    cmocka_unit_test(test_sync_service),
+	    cmocka_unit_test(test_snapshot_packed_once),
 	    cmocka_unit_test(test_literal_strings),
 	    cmocka_unit_test(test_concurrent_writers),
 	    cmocka_unit_test(test_stats_and_info),
