@@ -102,6 +102,13 @@ int rulepb_rule_to_spec(const Xdrop__V1__Rule *r, struct rule_spec *s, struct ru
 		return fail(err, "match_anomaly",
 			    "match_anomaly is a mask of 1 (bad_fragment) and 2 (invalid)");
 	s->anomaly = (uint8_t)r->match_anomaly;
+	/* XDrop v2.7's contract (its API.md, "Decoder switching contract"): a rule written
+	 * through the API matches TCP flags or anomalies, not both, so that switching a rule's
+	 * decoder by PUT clears the other explicitly. The program could test both. */
+	if (s->anomaly && s->has_tcp_flags)
+		return fail(err, "tcp_flags",
+			    "cannot have both tcp_flags and match_anomaly (as in XDrop v2.7): "
+			    "clear one of them");
 	return rule_validate(s, err);
 }
 

@@ -11,7 +11,8 @@
 #include "rule.h"
 #include "xdrop.pb-c.h"
 
-/* Converts and validates a rule. Returns 0, or -EINVAL with *err naming the field. */
+/* Converts and validates a rule (and refuses tcp_flags with match_anomaly, as XDrop v2.7
+ * does). Returns 0, or -EINVAL with *err naming the field. */
 int rulepb_rule_to_spec(const Xdrop__V1__Rule *r, struct rule_spec *s, struct rule_error *err);
 
 /* Converts and validates a whitelist entry. Returns 0, or -EINVAL with *err filled. */

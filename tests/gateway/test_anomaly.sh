@@ -4,7 +4,8 @@
 # (issue 14 item 3), xdrop-gateway (ASan build) in controller mode in front of a real
 # xdrop-controller: each decoder's expansion (never returned itself) on create, batch items
 # and PUT; the 400s naming `decoder` (unknown: the allowed values; beside protocol,
-# tcp_flags or match_anomaly); match_anomaly as v2.7's integer and as names; v2.7's merge
+# tcp_flags or match_anomaly); match_anomaly as v2.7's integer and as names; tcp_flags
+# with match_anomaly refused, as v2.7's decoder switching contract has it; v2.7's merge
 # of a second anomaly rule into the first (200, same id, bits ORed) and the 409s where
 # nothing merges (a plain rule, another action, a batch); IPv6 bad_fragment and
 # rate_limit anomaly rules accepted (XDrop's superset); a merge resent with its
@@ -137,10 +138,17 @@ req GET "/api/v1/rules?search=192.0.2.5"
 check "batch items expanded" python3 -c 'import json,sys; d={r["dst_ip"]:r for r in json.load(sys.stdin)["rules"]}; assert d["192.0.2.50"]["tcp_flags"]=="FIN" and d["192.0.2.50"]["protocol"]=="tcp" and d["192.0.2.51"]["match_anomaly"]==1, d' <<<"$BODY_OUT"
 req POST /api/v1/rules '{"dst_ip":"192.0.2.60","action":"drop","decoder":"tcp_rst"}'
 PID=$(jget '["rule"]["id"]')
+req POST /api/v1/rules '{"dst_ip":"192.0.2.61","protocol":"tcp","tcp_flags":"SYN","match_anomaly":2,"action":"drop"}'
+expect 400 tcp_flags "tcp_flags with match_anomaly: 400 naming tcp_flags (v2.7: mutually exclusive)"
+check "...saying why" grep -q "cannot have both tcp_flags and match_anomaly" <<<"$BODY_OUT"
+req PUT "/api/v1/rules/$PID" '{"decoder":"invalid"}'
+expect 400 tcp_flags "PUT of an anomaly decoder on a tcp_flags rule without clearing them: 400 (v2.7's switching contract)"
 req PUT "/api/v1/rules/$PID" '{"decoder":"invalid","tcp_flags":""}'
 expect 200 - "PUT decoder invalid with tcp_flags \"\" (v2.7's switching contract): 200"
 check "now an invalid anomaly rule, tcp_flags cleared, protocol kept" \
 	rule_is "r['match_anomaly'] == 2" "r['tcp_flags'] == ''" "r['protocol'] == 'tcp'"
+req PUT "/api/v1/rules/$PID" '{"decoder":"tcp_rst"}'
+expect 400 tcp_flags "PUT of a tcp decoder on an anomaly rule: 400 (v2.7's switching contract)"
 req PUT "/api/v1/rules/$PID" '{"decoder":"tcp_fin","protocol":"tcp"}'
 expect 400 decoder "PUT decoder beside protocol: 400 naming decoder"
 req PUT "/api/v1/rules/$PID" '{"decoder":"bad_fragment"}'
