@@ -31,6 +31,7 @@ static const struct ruleset_field rule_fields[] = {
     {"pkt_len_min", RSF_WRITE},
     {"pkt_len_max", RSF_WRITE},
     {"tcp_flags", RSF_WRITE},
+    {"match_anomaly", RSF_WRITE},
     {"enabled", RSF_WRITE | RSF_FILTER},
     {"expires_at", RSF_WRITE},
     {"comment", RSF_WRITE | RSF_SEARCH},

@@ -189,6 +189,13 @@ if gw_lab_up && GW_MODE=node GW_UPSTREAM=$AGENT_URL gw_start; then
 	expect 409 - "node mode: an agent does not merge (409, as documented)"
 	req POST /api/v1/rules '{"dst_ip":"192.0.2.92","action":"drop","decoder":"nope"}'
 	expect 400 decoder "node mode: unknown decoder: 400 naming decoder"
+	req POST /api/v1/rules '{"dst_ip":"192.0.2.93","action":"drop","protocol":"tcp","tcp_flags":"RST"}'
+	NID=$(jget '["rule"]["id"]')
+	req PUT "/api/v1/rules/$NID" '{"decoder":"bad_fragment","tcp_flags":""}'
+	expect 200 - "node mode: PUT of an anomaly decoder (the agent updates match_anomaly)"
+	check "node mode: the PUT set the bits and cleared the flags" rule_is "r['match_anomaly'] == 1" "r['tcp_flags'] == ''"
+	req PUT "/api/v1/rules/$NID" '{"decoder":"invalid"}'
+	check "node mode: PUT match_anomaly replaces the bits" rule_is "r['match_anomaly'] == 2"
 else
 	not_ok "node mode lab (agent, gateway)" "$(sed 's/^/# /' "$TMP/agent.log" 2>/dev/null)"
 fi
