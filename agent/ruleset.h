@@ -131,6 +131,13 @@ int ruleset_stage_next(struct ruleset *rs);
  */
 int ruleset_create(struct ruleset *rs, const struct ruleset_kind *k, const ProtobufCMessage *m,
 		   ProtobufCMessage **out, struct rpc_status *st);
+/* As ruleset_create, with XDrop v2.7's anomaly merge (rules): when m has a match_anomaly
+ * and an anomaly rule with its match and action is in force, m's bits are ORed into that
+ * rule instead (its id, creation time and other fields kept), under the set's lock in one
+ * change; *merged says which happened. */
+int ruleset_create_merge(struct ruleset *rs, const struct ruleset_kind *k,
+			 const ProtobufCMessage *m, ProtobufCMessage **out, bool *merged,
+			 struct rpc_status *st);
 /* Replaces the fields named in mask[0..nmask) (every RSF_WRITE field when nmask is 0) of
  * entry id with m's; -EINVAL names "update_mask" for a name that is not RSF_WRITE. */
 int ruleset_update(struct ruleset *rs, const struct ruleset_kind *k, const char *id,

@@ -236,6 +236,7 @@ static enum rpc_code c_write(struct rpc_call *call, const ProtobufCMessage *req,
 	enum rpc_code c = refuse_managed(sv, call);
 	size_t nmask;
 	char **mask = pbf_repeated(req, "update_mask", &nmask);
+	bool merged = false;
 	int err;
 
 	if (c != RPC_OK)
@@ -245,10 +246,14 @@ static enum rpc_code c_write(struct rpc_call *call, const ProtobufCMessage *req,
 				      k->item_field);
 	if (!strcmp(rpc_call_method(call), "Update"))
 		err = ruleset_update(sv->rs, k, pbf_str(req, "id"), body, mask, nmask, &out, &st);
+	else if (pbf_int(req, "merge_anomaly")) /* rules: v2.7's anomaly merge */
+		err = ruleset_create_merge(sv->rs, k, body, &out, &merged, &st);
 	else
 		err = ruleset_create(sv->rs, k, body, &out, &st);
 	if (err)
 		return from_status(call, &st, err);
+	if (merged)
+		pbf_set_int(resp, "merged", 1);
 	pbf_set_ptr(resp, k->item_field, out);
 	pbf_set_ptr(resp, "sync", local_outcome(sv, call));
 	rpc_call_defer(call, free_msg, out);

@@ -5,7 +5,7 @@
  * action equal an existing anomaly rule's ORs its match_anomaly into that rule, in the
  * controller's one store change (controller/store/store_merge.c), and the answer is the
  * existing rule, with 200 and "merged": true instead of 201. Batches never merge, as in
- * v2.7. An agent (node mode) does not merge: the same request is a 409 there.
+ * v2.7. A standalone agent (node mode) merges the same way (agent/ruleset/local.c).
  */
 #include <string.h>
 

@@ -250,3 +250,73 @@ int ruleset_create_many(struct ruleset *rs, const struct ruleset_kind *k,
 	rs_ops_free(ops, n);
 	return err;
 }
+
+/* The merge target of item it (XDrop v2.7's anomaly merge): the anomaly rule of kind k in
+ * the data plane with it's match and action, or NULL. rs->lock held. */
+static struct item *merge_target(struct ruleset *rs, const struct ruleset_kind *k,
+				 const struct item *it)
+{
+	struct keyent *ke = NULL;
+
+	if (it->spec.anomaly)
+		HASH_FIND_STR(rs->keys, it->key, ke);
+	if (!ke || ke->item->kind != k || !ke->item->spec.anomaly ||
+	    ke->item->spec.action != it->spec.action)
+		return NULL;
+	return ke->item;
+}
+
+/* *op's item replaced by cur with the new item's anomaly bits ORed in (id, creation time
+ * and the other fields cur's). rs->lock held. */
+static int merge_into(const struct ruleset_kind *k, const struct item *cur, struct op *op,
+		      struct rpc_status *st)
+{
+	ProtobufCMessage *c = shallow(cur->msg);
+	struct item *mi = NULL;
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	pbf_set_int(c, "match_anomaly", cur->spec.anomaly | op->item->spec.anomaly);
+	err = local_item(k, c, cur->id, k->created_field ? pbf_int(cur->msg, k->created_field) : 0,
+			 &mi, st);
+	free(c);
+	if (err)
+		return err;
+	rs_item_free(op->item);
+	op->item = mi;
+	return 0;
+}
+
+int ruleset_create_merge(struct ruleset *rs, const struct ruleset_kind *k,
+			 const ProtobufCMessage *m, ProtobufCMessage **out, bool *merged,
+			 struct rpc_status *st)
+{
+	struct op op = {.kind = k};
+	char id[RS_ID_MAX + 1];
+	struct item *cur, *it;
+	size_t bad;
+	int err;
+
+	*merged = false;
+	err = local_item(k, m, NULL, 0, &op.item, st);
+	if (err)
+		return err;
+	pthread_mutex_lock(&rs->lock);
+	cur = merge_target(rs, k, op.item);
+	if (cur)
+		err = merge_into(k, cur, &op, st);
+	if (!err) {
+		snprintf(id, sizeof(id), "%s", op.item->id);
+		err = rs_commit_local(rs, &op, 1, st, &bad);
+	}
+	if (!err) {
+		*merged = cur != NULL;
+		it = out ? rs_find(rs, k, id) : NULL;
+		if (out)
+			*out = it ? rs_msg_copy(it->msg) : NULL;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	rs_item_free(op.item);
+	return err;
+}

@@ -10,8 +10,8 @@
 # nothing merges (a plain rule, another action, a batch); IPv6 bad_fragment and
 # rate_limit anomaly rules accepted (XDrop's superset); a merge resent with its
 # Idempotency-Key answers the same; then in node mode (an agent in a netns, tests/gateway/
-# lib.sh) decoders work and nothing merges (409). Needs root for node mode. Skipped when the
-# controller is not built.
+# lib.sh) decoders work and the agent merges as the controller does. Needs root for node
+# mode. Skipped when the controller is not built.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/gateway/lib.sh
 CTRL_BIN=${CTRL_BIN:-build/bin/xdrop-controller}
@@ -177,16 +177,22 @@ expect_eq "resent: nothing written again" \
 	"$("$CTL_BIN" --json info | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])')" "$R1"
 check "gateway alive" gw_alive
 
-# ---- node mode: an agent takes decoders and anomaly rules, and does not merge ----
+# ---- node mode: a standalone agent takes decoders and anomaly rules, and merges too ----
 gw_stop
 if gw_lab_up && GW_MODE=node GW_UPSTREAM=$AGENT_URL gw_start; then
+	req POST /api/v1/rules '{"dst_ip":"192.0.2.91","action":"drop","decoder":"tcp_ack"}'
+	check "node mode: decoder tcp_ack expanded" rule_is "r['protocol'] == 'tcp'" "r['tcp_flags'] == '!SYN,ACK'"
 	req POST /api/v1/rules '{"dst_ip":"192.0.2.90","action":"drop","decoder":"bad_fragment"}'
 	expect 201 - "node mode: decoder bad_fragment: 201"
 	check "node mode: match_anomaly 1" rule_is "r['match_anomaly'] == 1"
-	req POST /api/v1/rules '{"dst_ip":"192.0.2.91","action":"drop","decoder":"tcp_ack"}'
-	check "node mode: decoder tcp_ack expanded" rule_is "r['protocol'] == 'tcp'" "r['tcp_flags'] == '!SYN,ACK'"
+	NA=$(jget '["rule"]["id"]')
 	req POST /api/v1/rules '{"dst_ip":"192.0.2.90","action":"drop","decoder":"invalid"}'
-	expect 409 - "node mode: an agent does not merge (409, as documented)"
+	expect 200 - "node mode: the second anomaly rule on the match merges (200)"
+	check "node mode: same id, bits 3, merged" rule_is "r['id'] == '$NA'" "r['match_anomaly'] == 3" "d['merged'] is True"
+	req POST /api/v1/rules '{"dst_ip":"192.0.2.90","action":"pass","decoder":"invalid"}'
+	expect 409 - "node mode: another action on the match: 409"
+	req POST /api/v1/rules/batch '{"atomic":true,"rules":[{"dst_ip":"192.0.2.90","action":"drop","match_anomaly":1}]}'
+	expect 409 - "node mode: a batch does not merge: 409"
 	req POST /api/v1/rules '{"dst_ip":"192.0.2.92","action":"drop","decoder":"nope"}'
 	expect 400 decoder "node mode: unknown decoder: 400 naming decoder"
 	req POST /api/v1/rules '{"dst_ip":"192.0.2.93","action":"drop","protocol":"tcp","tcp_flags":"RST"}'
