@@ -128,6 +128,10 @@ int api_list_all(const struct api_op *op, struct http_request *rq, struct http_r
  * the JSON of s (api_compat.c; a NodeService.List on a controller). Returns 0 or -1. */
 int api_compat_stats(struct http_request *rq, cJSON *o, const Xdrop__V1__StatsReply *s);
 
+/* A page of a rules or whitelist list counts, as in v2.7, every item that matched
+ * (pagination.total), not the rows of the page. Returns 0 or -1 (out of memory). */
+int api_compat_list_count(cJSON *o);
+
 /* Adds v2.7's six stats_* fields (the fleet's health, read from the node list) to o, a
  * rules list or top reply. Returns 0, or -1 (o may then hold some of them). */
 int api_compat_stats_meta(struct http_request *rq, cJSON *o);

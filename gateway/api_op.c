@@ -660,6 +660,8 @@ int api_run(const struct api_op *op, struct http_request *rq, struct http_reply 
 	if (o && op->svc == &xdrop__v1__rule_service__descriptor &&
 	    (!strcmp(op->rpc, "List") || op->out == API_OUT_TOP))
 		api_compat_stats_meta(rq, o); /* v2.7's stats_* fields; best effort */
+	if (o && (op->kind == API_RULE || op->kind == API_WL) && !strcmp(op->rpc, "List"))
+		api_compat_list_count(o);
 	if (o && ((op->in == API_IN_CREATE && api_compat_created(op->kind, o)) ||
 		  (op->svc == &xdrop__v1__node_service__descriptor &&
 		   api_compat_node_output(r.resp, o)))) {
