@@ -99,7 +99,7 @@ static void test_more_than_1024_nodes(void **state)
 	no.store = st;
 	assert_int_equal(nodes_open(&n, &no), 0);
 
-	nodes_outcome(n, 0, &out);
+	nodes_outcome(n, 0, &out, NULL, NULL);
 	assert_int_equal(out.nodes, MANY_NODES);
 	assert_int_equal(nodes_status(n, last), NODE_UNKNOWN);
 	assert_int_equal(feed_beacon(n, st, last, lastkey, NULL, 0), 0);
@@ -110,7 +110,7 @@ static void test_more_than_1024_nodes(void **state)
 	/* a reload keeps the live state of every node, the last one included */
 	assert_int_equal(store_node_delete(st, "n0500"), 0);
 	assert_int_equal(nodes_reload(n), 0);
-	nodes_outcome(n, 0, &out);
+	nodes_outcome(n, 0, &out, NULL, NULL);
 	assert_int_equal(out.nodes, MANY_NODES - 1);
 	assert_int_equal(out.applied, 2);
 	assert_int_equal(nodes_status(n, last), NODE_ONLINE);
