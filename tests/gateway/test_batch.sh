@@ -149,6 +149,16 @@ expect 200 - "atomic batch delete: the known id is still there"
 req DELETE "/api/v1/rules/batch?atomic=true" "{\"ids\":[\"$D3\",\"no-such-id\"]}"
 expect 404 - "?atomic=true batch delete with an unknown id: 404"
 
+# xdropctl talks RPC and stays all or nothing: its BatchDelete never sets partial
+"$CTL_BIN" -q rules del "$D3" no-such-id 2>/dev/null
+check "xdropctl rules del KNOWN UNKNOWN: refused (exit $?)" [ $? != 0 ]
+req GET "/api/v1/rules/$D3"
+expect 200 - "xdropctl rules del KNOWN UNKNOWN: the known rule is still there"
+printf '{"rules":[{"dst_ip":"203.0.113.70","action":"drop"},{"dst_ip":"203.0.113.71","dst_port":70000,"action":"drop"}]}' >"$TMP/imp.json"
+"$CTL_BIN" -q --no-progress rules import "$TMP/imp.json" 2>/dev/null
+check "xdropctl rules import with a bad row: refused" [ $? != 0 ]
+check "xdropctl import: nothing stored" [ "$(count_rules 203.0.113.70)" = 0 ]
+
 # ---- whitelist ----
 req POST /api/v1/whitelist/batch '{"entries":[{"src_ip":"192.0.2.31"},{"src_ip":"192.0.2.300"},{"src_ip":"192.0.2.32"}]}'
 expect 201 - "whitelist batch with a bad item: 201"
