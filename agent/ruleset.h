@@ -146,6 +146,9 @@ int ruleset_update(struct ruleset *rs, const struct ruleset_kind *k, const char 
 /* Deletes entries by id in one revision; all must exist. */
 int ruleset_delete(struct ruleset *rs, const struct ruleset_kind *k, char **ids, size_t n,
 		   struct rpc_status *st);
+/* Likewise; on failure *bad_index is the id refused. */
+int ruleset_delete_many(struct ruleset *rs, const struct ruleset_kind *k, char **ids, size_t n,
+			struct rpc_status *st, size_t *bad_index);
 /* Creates msgs[0..n) in one revision, all or nothing; on failure *bad_index is the one
  * refused. On success *ids_out (when not NULL) is a malloc'ed array of n malloc'ed ids and
  * a NULL (free each, then the array). */

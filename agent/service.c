@@ -347,12 +347,13 @@ static enum rpc_code c_batch_delete(struct rpc_call *call, const ProtobufCMessag
 	const Xdrop__V1__BatchDeleteRequest *q = (const void *)req;
 	struct rpc_status st = {0};
 	enum rpc_code c = refuse_managed(sv, call);
+	size_t bad = 0;
 	int err;
 
 	if (c != RPC_OK)
 		return c;
-	err = ruleset_delete(sv->rs, kind_of(call), q->ids, q->n_ids, &st);
-	return batch_reply(sv, call, (void *)resp, err, &st, 0, err ? NULL : q->ids, q->n_ids,
+	err = ruleset_delete_many(sv->rs, kind_of(call), q->ids, q->n_ids, &st, &bad);
+	return batch_reply(sv, call, (void *)resp, err, &st, bad, err ? NULL : q->ids, q->n_ids,
 			   true);
 }
 

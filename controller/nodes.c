@@ -564,7 +564,41 @@ int nodes_feed(struct nodes *n, const void *frame, size_t len)
 	return pubsub_collector_feed(n->coll, frame, len);
 }
 
-void nodes_outcome(struct nodes *n, uint64_t rev, Xdrop__V1__SyncOutcome *out)
+static char *dup_with(void *(*alloc)(void *ctx, size_t size), void *ctx, const char *s)
+{
+	size_t len = strlen(s ? s : "");
+	char *d = alloc(ctx, len + 1);
+
+	if (d && len)
+		memcpy(d, s, len);
+	return d;
+}
+
+/* Lock held: out's error for the failed node s (status st), in ctx's memory; NULL when
+ * out of memory. */
+static Xdrop__V1__NodeSyncError *node_error(const struct node_state *s, enum node_status st,
+					    int64_t now, void *(*alloc)(void *ctx, size_t size),
+					    void *ctx)
+{
+	Xdrop__V1__NodeSyncError *e = alloc(ctx, sizeof(*e));
+	char msg[96];
+
+	if (!e)
+		return NULL;
+	xdrop__v1__node_sync_error__init(e);
+	if (st == NODE_OFFLINE)
+		snprintf(msg, sizeof(msg), "offline: no beacon for %.1f s",
+			 (double)(now - s->seen_ms) / 1000);
+	else
+		snprintf(msg, sizeof(msg), "unknown: no beacon since the controller started");
+	e->node_id = dup_with(alloc, ctx, s->id);
+	e->node_name = dup_with(alloc, ctx, s->name);
+	e->message = dup_with(alloc, ctx, msg);
+	return e->node_id && e->node_name && e->message ? e : NULL;
+}
+
+void nodes_outcome(struct nodes *n, uint64_t rev, Xdrop__V1__SyncOutcome *out,
+		   void *(*alloc)(void *ctx, size_t size), void *ctx)
 {
 	struct store_rev cur;
 	int64_t now = clock_mono_ms();
@@ -572,18 +606,24 @@ void nodes_outcome(struct nodes *n, uint64_t rev, Xdrop__V1__SyncOutcome *out)
 	store_revision(n->store, &cur);
 	out->revision = rev;
 	out->nodes = out->applied = out->pending = out->failed = 0;
+	out->n_errors = 0;
 	pthread_mutex_lock(&n->lock);
+	out->errors = alloc && n->n ? alloc(ctx, n->n * sizeof(*out->errors)) : NULL;
 	for (size_t i = 0; i < n->n; i++) {
 		struct node_state *s = &n->v[i];
 		enum node_status st = derive(n, s, &cur, now);
 
 		out->nodes++;
-		if (st == NODE_UNKNOWN || st == NODE_OFFLINE)
+		if (st == NODE_UNKNOWN || st == NODE_OFFLINE) {
 			out->failed++;
-		else if (s->revision >= rev)
+			if (out->errors &&
+			    (out->errors[out->n_errors] = node_error(s, st, now, alloc, ctx)))
+				out->n_errors++;
+		} else if (s->revision >= rev) {
 			out->applied++;
-		else
+		} else {
 			out->pending++;
+		}
 	}
 	pthread_mutex_unlock(&n->lock);
 }
@@ -601,16 +641,6 @@ enum node_status nodes_status(struct nodes *n, const char *id)
 		st = derive(n, s, &cur, clock_mono_ms());
 	pthread_mutex_unlock(&n->lock);
 	return st;
-}
-
-static char *dup_with(void *(*alloc)(void *ctx, size_t size), void *ctx, const char *s)
-{
-	size_t len = strlen(s ? s : "");
-	char *d = alloc(ctx, len + 1);
-
-	if (d && len)
-		memcpy(d, s, len);
-	return d;
 }
 
 /* A copy of a string array in ctx's memory; *n becomes 0 when out of memory. */

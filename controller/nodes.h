@@ -76,8 +76,11 @@ void nodes_close(struct nodes *n);
 /* Re-reads the node rows (after a create, update or delete); keeps the live state. */
 int nodes_reload(struct nodes *n);
 
-/* Outcome of revision `rev` right now: nodes, applied, pending, failed. */
-void nodes_outcome(struct nodes *n, uint64_t rev, Xdrop__V1__SyncOutcome *out);
+/* Outcome of revision `rev` right now: nodes, applied, pending, failed, and with alloc
+ * (NULL: none) one error per failed node, allocated with alloc(ctx, size) (strings too;
+ * freed with ctx's memory, e.g. an RPC call's). */
+void nodes_outcome(struct nodes *n, uint64_t rev, Xdrop__V1__SyncOutcome *out,
+		   void *(*alloc)(void *ctx, size_t size), void *ctx);
 
 /*
  * Fills node's live fields (status, filtering, status_since, applied_revision,

@@ -148,9 +148,48 @@ cJSON *api_success_with(const char *key, cJSON *msg)
 	return o;
 }
 
+/* v2.7's errors: {"<node name>": "message"} (the id when the name is empty or taken). */
+static cJSON *sync_errors(const Xdrop__V1__SyncOutcome *sync)
+{
+	cJSON *errs = cJSON_CreateObject();
+
+	for (size_t i = 0; errs && i < sync->n_errors; i++) {
+		const Xdrop__V1__NodeSyncError *e = sync->errors[i];
+		const char *key = e->node_name && *e->node_name ? e->node_name : e->node_id;
+
+		if (cJSON_HasObjectItem(errs, key))
+			key = e->node_id;
+		if (!cJSON_AddStringToObject(errs, key, e->message ? e->message : "")) {
+			cJSON_Delete(errs);
+			errs = NULL;
+		}
+	}
+	return errs;
+}
+
+/* The JSON of sync: its fields with v2.7's total (nodes), success (applied) and errors. */
+static cJSON *sync_json(const Xdrop__V1__SyncOutcome *sync)
+{
+	cJSON *s = json_from_msg(sync ? &sync->base : NULL), *errs;
+
+	if (!s || !sync)
+		return s;
+	cJSON_DeleteItemFromObjectCaseSensitive(s, "errors");
+	errs = sync_errors(sync);
+	if (!errs || !cJSON_AddItemToObject(s, "errors", errs) ||
+	    !cJSON_AddNumberToObject(s, "total", sync->nodes) ||
+	    !cJSON_AddNumberToObject(s, "success", sync->applied)) {
+		if (!cJSON_GetObjectItemCaseSensitive(s, "errors"))
+			cJSON_Delete(errs);
+		cJSON_Delete(s);
+		return NULL;
+	}
+	return s;
+}
+
 cJSON *api_add_sync(cJSON *o, const Xdrop__V1__SyncOutcome *sync)
 {
-	cJSON *s = json_from_msg(sync ? &sync->base : NULL);
+	cJSON *s = sync_json(sync);
 
 	if (!o || !s || !cJSON_AddItemToObject(o, "sync", s)) {
 		cJSON_Delete(s);

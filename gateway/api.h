@@ -8,7 +8,9 @@
  * Shapes: lists `{"rules"|"entries"|"nodes"|"keys": [...], "count": N, "pagination":
  * {"page", "limit", "total", "pages"}}`; writes `{"success": true, "rule"|"entry"|"node":
  * {...}, "sync": {...}}` (201 on create); deletes `{"success": true, "message", "sync"}`;
- * batches `{"success", "added"|"deleted", "failed": N, "errors": [...], "ids", "sync"}`;
+ * batches `{"success", "added"|"deleted", "failed": N, "errors": [...], "ids", "rules"|
+ * "entries", "sync"}`; every "sync" `{"total", "nodes", "success", "applied", "pending",
+ * "failed", "errors": {node: message}, "revision"}`;
  * errors `{"error": "...", "field": "..."}`.
  */
 #ifndef XDROP_GW_API_H
@@ -128,6 +130,10 @@ int api_list_all(const struct api_op *op, struct http_request *rq, struct http_r
  * the JSON of s (api_compat.c; a NodeService.List on a controller). Returns 0 or -1. */
 int api_compat_stats(struct http_request *rq, cJSON *o, const Xdrop__V1__StatsReply *s);
 
+/* A page of a rules or whitelist list counts, as in v2.7, every item that matched
+ * (pagination.total), not the rows of the page. Returns 0 or -1 (out of memory). */
+int api_compat_list_count(cJSON *o);
+
 /* Adds v2.7's six stats_* fields (the fleet's health, read from the node list) to o, a
  * rules list or top reply. Returns 0, or -1 (o may then hold some of them). */
 int api_compat_stats_meta(struct http_request *rq, cJSON *o);
@@ -155,6 +161,53 @@ int api_compat_node_input(cJSON *body, struct http_reply *rp);
  * into an existing one, else op->status. */
 void api_anomaly_request(const struct api_op *op, ProtobufCMessage *req);
 unsigned api_anomaly_answer(const struct api_op *op, const ProtobufCMessage *resp, cJSON *o);
+
+/* ---- batches (api_batch.c) ---- */
+
+/* What a batch needs of its kind: the list's name, the item parser (as json_to_rule; path
+ * names the item in errors) and whether items get the source "api" unless named. */
+struct api_batch_kind {
+	const char *many;
+	int (*parse)(const cJSON *obj, const char *path, ProtobufCMessage **out, char ***mask,
+		     size_t *n_mask, struct json_error *e);
+	bool api_source;
+};
+
+/* One batch request: the items sent upstream and the items the gateway refused. */
+struct api_batch {
+	const char *list; /* "rules", "entries" or "ids" */
+	bool create, atomic;
+	void **items;	/* sent: new messages (create) or ids borrowed from the body */
+	uint32_t *orig; /* items[i]'s index in the request */
+	size_t n_items; /* sent */
+	cJSON *refused; /* partial: the error objects of the items refused here */
+};
+
+/*
+ * Fills b and req (a BatchCreate request of k, or a BatchDelete request) from body and
+ * rq's query: the mode (atomic: body or ?atomic=, default partial), then each item; in
+ * partial mode an item the gateway refuses joins b->refused, in atomic mode it refuses
+ * the batch. req borrows b's items. Returns 0, or answers (400, 413, 500) and returns a
+ * negative errno. Free b with api_batch_free (also after a failure).
+ */
+int api_batch_build(struct api_batch *b, const struct api_batch_kind *k, bool create,
+		    struct http_request *rq, struct http_reply *rp, const cJSON *body,
+		    ProtobufCMessage *req);
+/* An upstream that refuses a whole batch for one item (an agent: "item N: ...") in
+ * partial mode: item N joins b->refused and leaves req, to be sent again. Returns 0, or
+ * -1 when st is not such a refusal (atomic, another code, no item named). */
+int api_batch_drop(struct api_batch *b, const struct rpc_status *st, ProtobufCMessage *req);
+/* The JSON answer: {"success", "added"|"deleted", "failed": N, "errors": [{index, id,
+ * field, error, code}] in request order, "ids", "rules"|"entries" (create: as stored),
+ * "sync"}. NULL when out of memory. */
+cJSON *api_batch_reply(const struct api_batch *b, const Xdrop__V1__BatchReply *r);
+void api_batch_free(struct api_batch *b);
+
+/* PUT of a rule (api_put.c): v2.7's meaning of the body, made explicit in place: an
+ * absent field and a scalar's zero value ("" or 0) leave the field unchanged, JSON null
+ * clears it, action other than rate_limit clears rate_limit and burst. Returns 0, or
+ * answers 400 and returns -EINVAL. */
+int api_put_rule_input(cJSON *body, struct http_reply *rp);
 
 /* ---- the handlers that are different ---- */
 
@@ -197,6 +250,10 @@ cJSON *api_add_sync(cJSON *o, const Xdrop__V1__SyncOutcome *sync);
  * read_only key gets 403 here without the call being forwarded. Returns 0, or answers
  * 401/403 and returns -EACCES. */
 int api_require_admin(struct http_request *rq, struct http_reply *rp);
+
+/* Sets source "api" on rule r (a Xdrop__V1__Rule) unless it names one. Returns 0 or
+ * -ENOMEM. */
+int api_default_source(void *r);
 
 /* Frees an unpacked message; NULL is fine. */
 void api_free_msg(void *m);

@@ -75,6 +75,23 @@ static const char *fleet_status(const struct fleet *f)
 	return f->online ? "partial" : "failed";
 }
 
+int api_compat_list_count(cJSON *o)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "pagination");
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(p, "total");
+	cJSON *c;
+
+	if (!t)
+		return 0;
+	/* the total as lib/json wrote it (a 64-bit count may be a raw number) */
+	c = cJSON_Duplicate(t, false);
+	if (!c)
+		return -1;
+	cJSON_DeleteItemFromObject(o, "count");
+	cJSON_AddItemToObject(o, "count", c);
+	return 0;
+}
+
 int api_compat_stats_meta(struct http_request *rq, cJSON *o)
 {
 	struct fleet f;

@@ -24,12 +24,10 @@
 /* What tells the kinds of objects apart: their JSON names, parser, service and request
  * types (NULL: the kind has no such operation). */
 struct kind {
-	const char *one;  /* the object's member in requests and replies: "rule" */
-	const char *many; /* the batch's list member: "rules" */
-	/* body (or one batch item, path "rules[3]") -> a new message; mask as in json.h */
-	int (*parse)(const cJSON *obj, const char *path, ProtobufCMessage **out, char ***mask,
-		     size_t *n_mask, struct json_error *e);
-	bool api_source; /* made through the REST API: source "api" unless named */
+	const char *one; /* the object's member in requests and replies: "rule" */
+	/* the batch's list member ("rules"), the parser of a body or one batch item (path
+	 * "rules[3]"; mask as in json.h), source "api" unless named */
+	struct api_batch_kind b;
 	const ProtobufCServiceDescriptor *svc;
 	const ProtobufCMessageDescriptor *list, *create, *batch_create, *get, *update;
 	const struct api_query *query; /* of the list, in the order they are checked */
@@ -95,9 +93,7 @@ static const struct kind kinds[] = {
     [API_RULE] =
 	{
 	    .one = "rule",
-	    .many = "rules",
-	    .parse = parse_rule,
-	    .api_source = true,
+	    .b = {.many = "rules", .parse = parse_rule, .api_source = true},
 	    .svc = &xdrop__v1__rule_service__descriptor,
 	    .list = &xdrop__v1__list_rules_request__descriptor,
 	    .create = &xdrop__v1__create_rule_request__descriptor,
@@ -110,8 +106,7 @@ static const struct kind kinds[] = {
     [API_WL] =
 	{
 	    .one = "entry",
-	    .many = "entries",
-	    .parse = parse_wl,
+	    .b = {.many = "entries", .parse = parse_wl},
 	    .svc = &xdrop__v1__whitelist_service__descriptor,
 	    .list = &xdrop__v1__list_whitelist_request__descriptor,
 	    .create = &xdrop__v1__create_whitelist_request__descriptor,
@@ -123,8 +118,7 @@ static const struct kind kinds[] = {
     [API_NODE] =
 	{
 	    .one = "node",
-	    .many = "nodes",
-	    .parse = parse_node,
+	    .b = {.many = "nodes", .parse = parse_node},
 	    .svc = &xdrop__v1__node_service__descriptor,
 	    .list = &xdrop__v1__list_nodes_request__descriptor,
 	    .create = &xdrop__v1__create_node_request__descriptor,
@@ -196,9 +190,8 @@ struct run {
 	ProtobufCMessage *obj; /* create, update: the body's object */
 	char **mask;	       /* update: the fields present */
 	size_t n_mask;
-	void **items; /* batches: messages (create) or strings borrowed from body (delete) */
-	size_t n_items;
-	char prefix[64]; /* batch create: the item an upstream error names ("rules[3]") */
+	struct api_batch batch; /* batches */
+	char prefix[64];	/* batch create: the item an upstream error names ("rules[3]") */
 };
 
 /* ---- query parameters ---- */
@@ -262,8 +255,9 @@ static int q_text(struct http_request *rq, struct http_reply *rp, const char *na
 
 /* Rules made through the REST API say so, unless the caller named a source. The empty
  * default is protobuf-c's static empty string: replaced, never freed. */
-static int set_default_source(Xdrop__V1__Rule *r)
+int api_default_source(void *rule)
 {
+	Xdrop__V1__Rule *r = rule;
 	char *s;
 
 	if (r->source && *r->source)
@@ -308,7 +302,9 @@ static int build_write(struct run *r, struct http_request *rq, struct http_reply
 		return -EINVAL;
 	if (r->op->kind == API_NODE && api_compat_node_input(r->body, rp))
 		return -EINVAL;
-	rc = r->kind->parse(r->body, "", &r->obj, update ? &r->mask : NULL, &r->n_mask, &e);
+	if (update && r->op->kind == API_RULE && api_put_rule_input(r->body, rp))
+		return -EINVAL;
+	rc = r->kind->b.parse(r->body, "", &r->obj, update ? &r->mask : NULL, &r->n_mask, &e);
 	cJSON_Delete(r->body);
 	r->body = NULL;
 	if (rc) {
@@ -318,7 +314,7 @@ static int build_write(struct run *r, struct http_request *rq, struct http_reply
 	pbf_set_ptr(r->req, r->kind->one, r->obj);
 	if (!update) {
 		api_anomaly_request(r->op, r->req);
-		if (r->kind->api_source && set_default_source((Xdrop__V1__Rule *)r->obj)) {
+		if (r->kind->b.api_source && api_default_source(r->obj)) {
 			http_error(rp, 500, NULL, "out of memory");
 			return -ENOMEM;
 		}
@@ -341,103 +337,13 @@ static int build_write(struct run *r, struct http_request *rq, struct http_reply
 	return 0;
 }
 
-/* The items of a batch body: {"<list>": [...]} or a bare array; answers errors. */
-static const cJSON *batch_items(struct http_request *rq, struct http_reply *rp, const cJSON *body,
-				const char *list, bool *atomic)
-{
-	const cJSON *items = body, *a, *it;
-
-	*atomic = true;
-	if (cJSON_IsObject(body)) {
-		cJSON_ArrayForEach(it, body)
-		{
-			if (strcmp(it->string, list) && strcmp(it->string, "atomic")) {
-				http_error(rp, 400, it->string, "unknown field");
-				return NULL;
-			}
-		}
-		items = cJSON_GetObjectItemCaseSensitive(body, list);
-		a = cJSON_GetObjectItemCaseSensitive(body, "atomic");
-		if (a && !cJSON_IsBool(a)) {
-			http_error(rp, 400, "atomic", "expected true or false");
-			return NULL;
-		}
-		if (a)
-			*atomic = cJSON_IsTrue(a);
-	}
-	if (!cJSON_IsArray(items)) {
-		http_error(rp, 400, list, "%s: an array is required", list);
-		return NULL;
-	}
-	if (cJSON_GetArraySize(items) == 0) {
-		http_error(rp, 400, list, "%s is empty", list);
-		return NULL;
-	}
-	if ((unsigned)cJSON_GetArraySize(items) > rq->gw->cfg->batch_max_items) {
-		http_error(rp, 413, list, "at most %u items per batch (limits.batch_max_items)",
-			   rq->gw->cfg->batch_max_items);
-		return NULL;
-	}
-	return items;
-}
-
-/* One batch item into r->items: a new message (create) or a borrowed id (delete). */
-static int batch_item(struct run *r, struct http_reply *rp, const cJSON *it, bool create)
-{
-	struct json_error e = {0};
-	int rc;
-
-	if (!create) {
-		if (!cJSON_IsString(it) || !*it->valuestring) {
-			snprintf(r->prefix, sizeof(r->prefix), "ids[%zu]", r->n_items);
-			http_error(rp, 400, r->prefix, "expected a non-empty string");
-			return -EINVAL;
-		}
-		r->items[r->n_items++] = it->valuestring;
-		return 0;
-	}
-	snprintf(r->prefix, sizeof(r->prefix), "%s[%zu]", r->kind->many, r->n_items);
-	rc = r->kind->parse(it, r->prefix, (ProtobufCMessage **)&r->items[r->n_items], NULL, NULL,
-			    &e);
-	if (rc) {
-		api_bad_json(rp, &e, rc);
-		return rc;
-	}
-	r->n_items++;
-	if (r->kind->api_source && set_default_source(r->items[r->n_items - 1])) {
-		http_error(rp, 500, NULL, "out of memory");
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* API_IN_BATCH_CREATE and API_IN_BATCH_DELETE. */
+/* API_IN_BATCH_CREATE and API_IN_BATCH_DELETE (api_batch.c). */
 static int build_batch(struct run *r, struct http_request *rq, struct http_reply *rp)
 {
-	bool create = r->op->in == API_IN_BATCH_CREATE;
-	const char *list = create ? r->kind->many : "ids";
-	const cJSON *items, *it;
-	bool atomic;
-
 	if (api_body_json(rq, rp, &r->body))
 		return -EINVAL;
-	items = batch_items(rq, rp, r->body, list, &atomic);
-	if (!items)
-		return -EINVAL;
-	if (create)
-		pbf_set_int(r->req, "atomic", atomic);
-	r->items = calloc((size_t)cJSON_GetArraySize(items), sizeof(*r->items));
-	if (!r->items) {
-		http_error(rp, 500, NULL, "out of memory");
-		return -ENOMEM;
-	}
-	cJSON_ArrayForEach(it, items)
-	{
-		if (batch_item(r, rp, it, create))
-			return -EINVAL;
-	}
-	pbf_set_repeated(r->req, list, r->items, r->n_items);
-	return 0;
+	return api_batch_build(&r->batch, &r->kind->b, r->op->in == API_IN_BATCH_CREATE, rq, rp,
+			       r->body, r->req);
 }
 
 /* ---- answering the reply ---- */
@@ -454,65 +360,6 @@ static void batch_prefix(const struct rpc_status *st, const char *list, char *bu
 	n = strtoul(st->message + 5, &end, 10);
 	if (end != st->message + 5 && *end == ':')
 		snprintf(buf, len, "%s[%lu]", list, n);
-}
-
-/* The "errors" array of a batch reply: one object per failed item. NULL when out of
- * memory. */
-static cJSON *batch_errors(const Xdrop__V1__BatchReply *b, const char *list)
-{
-	cJSON *errs = cJSON_CreateArray();
-	bool ok = errs;
-
-	for (size_t i = 0; ok && i < b->n_failed; i++) {
-		const Xdrop__V1__BatchFailure *f = b->failed[i];
-		const Xdrop__V1__Error *e = f->error;
-		cJSON *x = cJSON_CreateObject();
-		char field[160] = "";
-
-		if (e && e->field && *e->field) {
-			const char *p = strchr(e->field, '.');
-
-			snprintf(field, sizeof(field), "%s[%u].%s", list, f->index,
-				 p ? p + 1 : e->field);
-		}
-		ok = x && cJSON_AddItemToArray(errs, x) &&
-		     cJSON_AddNumberToObject(x, "index", f->index) &&
-		     cJSON_AddStringToObject(x, "id", f->id ? f->id : "") &&
-		     cJSON_AddStringToObject(x, "error", e && e->message ? e->message : "") &&
-		     cJSON_AddStringToObject(
-			 x, "code", rpc_code_name(e ? (enum rpc_code)e->code : RPC_UNKNOWN)) &&
-		     cJSON_AddStringToObject(x, "field", field);
-		if (!x)
-			ok = false;
-	}
-	if (!ok) {
-		cJSON_Delete(errs);
-		return NULL;
-	}
-	return errs;
-}
-
-static cJSON *batch_reply(const Xdrop__V1__BatchReply *b, bool deleted, const char *list)
-{
-	cJSON *o = cJSON_CreateObject(), *errs = batch_errors(b, list), *ids;
-	bool ok = o && errs;
-
-	ok = ok && cJSON_AddBoolToObject(o, "success", b->n_failed == 0) &&
-	     cJSON_AddNumberToObject(o, deleted ? "deleted" : "added",
-				     deleted ? b->deleted : b->added) &&
-	     cJSON_AddNumberToObject(o, "failed", (double)b->n_failed) &&
-	     cJSON_AddItemToObject(o, "errors", errs);
-	if (!ok) {
-		cJSON_Delete(errs);
-		errs = NULL;
-	}
-	ids = ok ? cJSON_CreateStringArray((const char *const *)b->ids, (int)b->n_ids) : NULL;
-	if (!ok || !ids || !cJSON_AddItemToObject(o, "ids", ids)) {
-		cJSON_Delete(ids);
-		cJSON_Delete(o);
-		o = NULL;
-	}
-	return api_add_sync(o, b->sync);
 }
 
 /* {"success": true, "<one>": {...}} with the reply's "key" and "sync" as the flags say. */
@@ -577,8 +424,7 @@ static cJSON *reply_of(const struct run *r)
 	case API_OUT_DELETE:
 		return message_reply(d->message && *d->message ? d->message : "deleted", d->sync);
 	case API_OUT_BATCH:
-		return batch_reply((const void *)m, r->op->in == API_IN_BATCH_DELETE,
-				   r->op->in == API_IN_BATCH_DELETE ? "ids" : r->kind->many);
+		return api_batch_reply(&r->batch, (const void *)m);
 	case API_OUT_SYNCED:
 		return message_reply("sync requested", (const void *)m);
 	case API_OUT_TOP:
@@ -603,12 +449,20 @@ static cJSON *reply_of(const struct run *r)
 
 /* ---- the runner ---- */
 
+/* A partial batch whose every item the gateway refused: the reply of an upstream that
+ * stored nothing (no write: no node has anything to apply). */
+static void batch_none(const struct run *r, struct http_reply *rp)
+{
+	Xdrop__V1__BatchReply none = XDROP__V1__BATCH_REPLY__INIT;
+	Xdrop__V1__SyncOutcome sync = XDROP__V1__SYNC_OUTCOME__INIT;
+
+	none.sync = &sync;
+	http_json(rp, r->op->status, api_batch_reply(&r->batch, &none));
+}
+
 static void run_free(struct run *r)
 {
-	if (r->op->in == API_IN_BATCH_CREATE)
-		for (size_t i = 0; i < r->n_items; i++)
-			api_free_msg(r->items[i]);
-	free(r->items);
+	api_batch_free(&r->batch);
 	api_free_msg(r->obj);
 	json_mask_free(r->mask, r->n_mask);
 	cJSON_Delete(r->body);
@@ -645,13 +499,24 @@ int api_run(const struct api_op *op, struct http_request *rq, struct http_reply 
 	}
 	if (err)
 		goto out;
+	if (op->out == API_OUT_BATCH && !r.batch.n_items) {
+		batch_none(&r, rp); /* every item refused here: nothing to send */
+		goto out;
+	}
 	if (api_list_wants_all(op, rq)) {
 		api_list_all(op, rq, rp, r.req);
 		goto out;
 	}
-	if (api_call(rq, op->svc, op->rpc, r.req, &r.resp, &st)) {
+	while (api_call(rq, op->svc, op->rpc, r.req, &r.resp, &st)) {
+		/* a partial batch the upstream refused whole for one item: again without it */
+		if (op->out == API_OUT_BATCH && !api_batch_drop(&r.batch, &st, r.req)) {
+			if (r.batch.n_items)
+				continue;
+			batch_none(&r, rp);
+			goto out;
+		}
 		if (op->in == API_IN_BATCH_CREATE)
-			batch_prefix(&st, r.kind->many, r.prefix, sizeof(r.prefix));
+			batch_prefix(&st, r.kind->b.many, r.prefix, sizeof(r.prefix));
 		else
 			r.prefix[0] = 0;
 		api_fail(rp, &st, r.prefix);
@@ -661,6 +526,8 @@ int api_run(const struct api_op *op, struct http_request *rq, struct http_reply 
 	if (o && op->svc == &xdrop__v1__rule_service__descriptor &&
 	    (!strcmp(op->rpc, "List") || op->out == API_OUT_TOP))
 		api_compat_stats_meta(rq, o); /* v2.7's stats_* fields; best effort */
+	if (o && (op->kind == API_RULE || op->kind == API_WL) && !strcmp(op->rpc, "List"))
+		api_compat_list_count(o);
 	if (o && ((op->in == API_IN_CREATE && api_compat_created(op->kind, o)) ||
 		  (op->svc == &xdrop__v1__node_service__descriptor &&
 		   api_compat_node_output(r.resp, o)))) {

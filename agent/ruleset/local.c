@@ -208,8 +208,15 @@ out:
 int ruleset_delete(struct ruleset *rs, const struct ruleset_kind *k, char **ids, size_t n,
 		   struct rpc_status *st)
 {
-	struct op *ops = calloc(n + 1, sizeof(*ops));
 	size_t bad;
+
+	return ruleset_delete_many(rs, k, ids, n, st, &bad);
+}
+
+int ruleset_delete_many(struct ruleset *rs, const struct ruleset_kind *k, char **ids, size_t n,
+			struct rpc_status *st, size_t *bad_index)
+{
+	struct op *ops = calloc(n + 1, sizeof(*ops));
 	int err;
 
 	if (!ops)
@@ -219,7 +226,7 @@ int ruleset_delete(struct ruleset *rs, const struct ruleset_kind *k, char **ids,
 		ops[i].del = true;
 		ops[i].id = ids[i];
 	}
-	err = local_write(rs, ops, n, NULL, NULL, st, &bad);
+	err = local_write(rs, ops, n, NULL, NULL, st, bad_index);
 	free(ops);
 	return err;
 }

@@ -404,8 +404,50 @@ SVC_HANDLER(coll_batch_create)
 	rc = batch_add(call, s, c, atomic, ptrs, orig, n, resp, &rev);
 	if (rc != RPC_OK)
 		return rc;
-	resp->sync = outcome(s, call, rev);
+	pbf_set_repeated(&resp->base, c->items, ptrs, resp->n_ids); /* the items stored */
+	resp->sync = outcome(s, call, rev);			    /* rev 0 when nothing changed */
 	return RPC_OK;
+}
+
+/*
+ * Deletes ids[0..n) (orig[i]: each one's index in the request) as one change; with
+ * partial, an id the store refuses (unknown, twice in the batch) is recorded in
+ * resp->failed and the rest retried. Fills resp's ids and *rev; returns RPC_OK or the
+ * error set on call.
+ */
+static enum rpc_code batch_del(struct rpc_call *call, struct service *s, const struct svc_coll *c,
+			       bool partial, char **ids, size_t *orig, size_t n,
+			       Xdrop__V1__BatchReply *resp, uint64_t *rev)
+{
+	struct store_error e;
+	size_t live = n;
+	int err;
+
+	for (;;) {
+		size_t idx = SIZE_MAX;
+
+		memset(&e, 0, sizeof(e));
+		resp->ids = ids;
+		resp->n_ids = live;
+		resp->deleted = (uint32_t)live;
+		if (live == 0)
+			return RPC_OK; /* nothing left: no change */
+		err =
+		    store_delete(s->store, c->kind, (const char *const *)ids, live, rev, &idx, &e);
+		if (!err)
+			return RPC_OK;
+		if (!partial || idx >= live || e.code == STORE_INTERNAL ||
+		    e.code == STORE_EXHAUSTED) {
+			if (live != n && idx < live)
+				snprintf(e.field, sizeof(e.field), "ids[%zu]", orig[idx]);
+			return store_fail(call, err, &e);
+		}
+		snprintf(e.field, sizeof(e.field), "ids[%zu]", orig[idx]);
+		add_failure(call, resp, orig[idx], ids[idx], &e);
+		memmove(&ids[idx], &ids[idx + 1], (live - idx - 1) * sizeof(*ids));
+		memmove(&orig[idx], &orig[idx + 1], (live - idx - 1) * sizeof(*orig));
+		live--;
+	}
 }
 
 SVC_HANDLER(coll_batch_delete)
@@ -414,22 +456,30 @@ SVC_HANDLER(coll_batch_delete)
 	RESP(Xdrop__V1__BatchReply, out);
 	const struct svc_coll *c = coll_of(arg);
 	struct service *s = svc_of(arg);
-	struct store_error e = {0};
+	size_t n = req->n_ids, *orig;
 	uint64_t rev = 0;
-	size_t idx;
-	int err;
+	enum rpc_code rc;
+	char **ids;
 
-	if (req->n_ids == 0)
+	if (n == 0)
 		return rpc_call_error(call, RPC_INVALID_ARGUMENT, "ids", "no ids");
-	if (req->n_ids > XDROP_STORE_MAX_BATCH)
+	if (n > XDROP_STORE_MAX_BATCH)
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "ids",
 				      "a batch holds at most %d ids", XDROP_STORE_MAX_BATCH);
-	resp->deleted = (uint32_t)req->n_ids;
-	resp->ids = req->ids;
-	resp->n_ids = req->n_ids;
-	err = store_delete(s->store, c->kind, (const char *const *)req->ids, req->n_ids, &rev, &idx,
-			   &e);
-	return write_done(call, s, err, &e, rev, out);
+	ids = rpc_call_alloc(call, n * sizeof(*ids));
+	orig = rpc_call_alloc(call, n * sizeof(*orig));
+	resp->failed = rpc_call_alloc(call, n * sizeof(*resp->failed));
+	if (!ids || !orig || !resp->failed)
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = req->ids[i];
+		orig[i] = i;
+	}
+	rc = batch_del(call, s, c, req->partial, ids, orig, n, resp, &rev);
+	if (rc != RPC_OK)
+		return rc;
+	resp->sync = outcome(s, call, rev); /* rev 0 when nothing changed */
+	return RPC_OK;
 }
 
 /* ---- RuleService.Top -------------------------------------------------------------------- */

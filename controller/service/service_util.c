@@ -46,7 +46,7 @@ Xdrop__V1__SyncOutcome *outcome(struct service *s, struct rpc_call *call, uint64
 
 	if (o) {
 		xdrop__v1__sync_outcome__init(o);
-		nodes_outcome(s->nodes, rev, o);
+		nodes_outcome(s->nodes, rev, o, call_alloc, call);
 	}
 	return o;
 }

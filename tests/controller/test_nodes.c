@@ -77,6 +77,28 @@ static int feed_beacon(struct nodes *n, struct store *st, const char *id, const 
 
 #define MANY_NODES 1100 /* above the 1024 the table used to stop at */
 
+/* An allocator for nodes_outcome's errors: every block kept, freed by arena_free. */
+struct arena {
+	void *p[4 * MANY_NODES];
+	size_t n;
+};
+
+static void *arena_alloc(void *ctx, size_t size)
+{
+	struct arena *a = ctx;
+
+	if (a->n == sizeof(a->p) / sizeof(a->p[0]))
+		return NULL;
+	return a->p[a->n++] = calloc(1, size);
+}
+
+static void arena_free(struct arena *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->p[i]);
+	free(a);
+}
+
 static void test_more_than_1024_nodes(void **state)
 {
 	struct nodes_opts no = {.sz = sizeof(no), .interval_ms = 1000};
@@ -99,7 +121,7 @@ static void test_more_than_1024_nodes(void **state)
 	no.store = st;
 	assert_int_equal(nodes_open(&n, &no), 0);
 
-	nodes_outcome(n, 0, &out);
+	nodes_outcome(n, 0, &out, NULL, NULL);
 	assert_int_equal(out.nodes, MANY_NODES);
 	assert_int_equal(nodes_status(n, last), NODE_UNKNOWN);
 	assert_int_equal(feed_beacon(n, st, last, lastkey, NULL, 0), 0);
@@ -110,10 +132,27 @@ static void test_more_than_1024_nodes(void **state)
 	/* a reload keeps the live state of every node, the last one included */
 	assert_int_equal(store_node_delete(st, "n0500"), 0);
 	assert_int_equal(nodes_reload(n), 0);
-	nodes_outcome(n, 0, &out);
+	nodes_outcome(n, 0, &out, NULL, NULL);
 	assert_int_equal(out.nodes, MANY_NODES - 1);
 	assert_int_equal(out.applied, 2);
 	assert_int_equal(nodes_status(n, last), NODE_ONLINE);
+
+	/* with an allocator: one error per failed node, naming it and why */
+	{
+		struct arena *a = calloc(1, sizeof(*a));
+
+		assert_non_null(a);
+		nodes_outcome(n, 0, &out, arena_alloc, a);
+		assert_int_equal(out.failed, MANY_NODES - 3);
+		assert_int_equal(out.n_errors, out.failed);
+		for (size_t i = 0; i < out.n_errors; i++) {
+			assert_string_not_equal(out.errors[i]->node_id, last);
+			assert_string_not_equal(out.errors[i]->node_id, "n0000");
+			assert_non_null(strstr(out.errors[i]->message, "unknown"));
+		}
+		assert_string_equal(out.errors[0]->node_id, "n0001");
+		arena_free(a);
+	}
 	nodes_close(n);
 	store_close(st);
 }

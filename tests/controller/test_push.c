@@ -99,7 +99,7 @@ static void test_offline_during_20_changes(void **state)
 		rev = ctl_add_rule(&c, 100 + i);
 	/* the write never waited on the offline node; it counts as failed */
 	Xdrop__V1__SyncOutcome o = XDROP__V1__SYNC_OUTCOME__INIT;
-	nodes_outcome(c.nodes, rev, &o);
+	nodes_outcome(c.nodes, rev, &o, NULL, NULL);
 	assert_int_equal(o.nodes, 2);
 	assert_int_equal(o.failed, 1);
 	assert_true(agents_wait_converged(&c, a, 1, 5000) >= 0);

@@ -75,12 +75,26 @@ expect 201 - "POST /api/v1/rules/batch"
 check "batch added 2" [ "$(jget '["added"]'):$(jget '["failed"]')" = 2:0 ]
 B1=$(jget '["ids"][0]')
 B2=$(jget '["ids"][1]')
-req POST /api/v1/rules/batch '{"rules":[{"dst_ip":"192.0.2.3","action":"drop"},{"dst_ip":"192.0.2.4","src_port":70000,"action":"drop"}]}'
-expect 400 "rules[1].src_port" "batch with a bad item: 400 naming rules[1].src_port"
-req POST /api/v1/rules/batch '{"rules":[{"dst_ip":"192.0.2.5","action":"drop"},{"dst_cidr":"192.0.2.0/33","action":"drop"}]}'
-expect 400 - "batch with a /33: 400, nothing stored"
+req POST /api/v1/rules/batch '{"rules":[{"dst_ip":"192.0.2.3","action":"drop"},{"dst_ip":"192.0.2.4","src_port":70000,"action":"drop"}],"atomic":true}'
+expect 400 "rules[1].src_port" "atomic batch with a bad item: 400 naming rules[1].src_port"
+req POST "/api/v1/rules/batch?atomic=1" '{"rules":[{"dst_ip":"192.0.2.5","action":"drop"},{"dst_cidr":"192.0.2.0/33","action":"drop"}]}'
+expect 400 - "?atomic=1 batch with a /33: 400, nothing stored"
 req GET "/api/v1/rules?search=192.0.2.5"
 check "atomic batch stored nothing" [ "$(jget '["count"]')" = 0 ]
+# partial (the default) against an agent, which refuses a batch whole: the gateway sends
+# it again without the item refused, so the valid ones are stored here too
+req POST /api/v1/rules/batch '{"rules":[{"dst_ip":"192.0.2.6","action":"drop"},{"dst_cidr":"192.0.2.0/33","action":"drop"},{"dst_ip":"192.0.2.7","src_port":1,"protocol":"icmp","action":"drop"},{"dst_ip":"192.0.2.8","action":"drop"}]}'
+expect 201 - "partial batch with 2 items the agent refuses: 201"
+check "node mode: added 2, the agent's refusals reported as rules[1] and rules[2], rules stored with ids" \
+	python3 -c 'import json,sys; d=json.load(sys.stdin)
+assert (d["added"], d["failed"]) == (2, 2), d
+assert [(e["index"], e["field"].split(".")[0]) for e in d["errors"]] == [(1, "rules[1]"), (2, "rules[2]")], d
+assert [r["dst_ip"] for r in d["rules"]] == ["192.0.2.6", "192.0.2.8"] and [r["id"] for r in d["rules"]] == d["ids"], d' <<<"$BODY_OUT"
+PB=$(jget '["ids"]' | tr -d "[]' " )
+req DELETE /api/v1/rules/batch "{\"ids\":[\"${PB%,*}\",\"nope\",\"${PB#*,}\"]}"
+check "node mode: batch delete with an unknown id deletes the others, reports ids[1]" \
+	python3 -c 'import json,sys; d=json.load(sys.stdin)
+assert (d["deleted"], d["failed"], d["errors"][0]["field"], d["errors"][0]["code"]) == (2, 1, "ids[1]", "NOT_FOUND"), d' <<<"$BODY_OUT"
 req POST /api/v1/rules/batch '{"rules":[]}'
 expect 400 rules "empty batch: 400"
 req POST /api/v1/rules/batch '{"items":[]}'
@@ -103,14 +117,17 @@ req GET "/api/v1/top" "" "$READ_KEY"
 check "GET /api/v1/top with a read-only key: 200" [ "$CODE" = 200 ]
 req GET "/api/v1/rules?page=1&limit=2&sort=id&order=asc"
 expect 200 - "paged list"
-check "pagination shape" python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["pagination"]; assert (p["page"],p["limit"],p["total"],p["pages"])==(1,2,3,2) and d["count"]==2' <<<"$BODY_OUT"
+check "pagination shape" python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["pagination"]; assert (p["page"],p["limit"],p["total"],p["pages"])==(1,2,3,2) and d["count"]==3' <<<"$BODY_OUT"
 req DELETE /api/v1/rules/batch "{\"ids\":[\"$B1\",\"$B2\"]}"
 expect 200 - "DELETE /api/v1/rules/batch"
 check "batch deleted 2" [ "$(jget '["deleted"]')" = 2 ]
-req DELETE /api/v1/rules/batch '{"ids":["nope"]}'
-expect 404 - "batch delete of an unknown id: 404"
+req DELETE /api/v1/rules/batch '{"ids":["nope"],"atomic":true}'
+expect 404 - "atomic batch delete of an unknown id: 404"
+req DELETE /api/v1/rules/batch '{"ids":[1],"atomic":true}'
+expect 400 "ids[0]" "atomic batch delete with a number id: 400"
 req DELETE /api/v1/rules/batch '{"ids":[1]}'
-expect 400 "ids[0]" "batch delete with a number id: 400"
+check "partial batch delete with a number id: 200, deleted 0, ids[0] reported" \
+	python3 -c 'import json,sys; d=json.load(sys.stdin); assert (d["deleted"], d["failed"], d["errors"][0]["field"]) == (0, 1, "ids[0]"), d' <<<"$BODY_OUT"
 req DELETE "/api/v1/rules/$RID"
 expect 200 - "DELETE /api/v1/rules/:id"
 check "delete answers success and message" [ "$(jget '["success"]')" = True ]
@@ -208,7 +225,13 @@ expect 201 - "POST /api/v1/whitelist/batch"
 W1=$(jget '["ids"][0]')
 W2=$(jget '["ids"][1]')
 req POST /api/v1/whitelist/batch '{"entries":[{"src_ip":"192.0.2.13"},{"src_port":"x"}]}'
-expect 400 "entries[1].src_port" "whitelist batch with a bad item: 400 naming entries[1].src_port"
+expect 201 - "whitelist batch with a bad item: 201 (partial)"
+check "whitelist: added 1, entries[1].src_port reported" \
+	python3 -c 'import json,sys; d=json.load(sys.stdin); assert (d["added"], d["errors"][0]["field"]) == (1, "entries[1].src_port"), d' <<<"$BODY_OUT"
+W3=$(jget '["ids"][0]')
+req DELETE "/api/v1/whitelist/$W3"
+req POST /api/v1/whitelist/batch '{"entries":[{"src_ip":"192.0.2.14"},{"src_port":"x"}],"atomic":true}'
+expect 400 "entries[1].src_port" "atomic whitelist batch with a bad item: 400 naming entries[1].src_port"
 req DELETE /api/v1/whitelist/batch "{\"ids\":[\"$W1\",\"$W2\"]}"
 expect 200 - "DELETE /api/v1/whitelist/batch"
 req DELETE "/api/v1/whitelist/$WID"

@@ -114,8 +114,8 @@ req POST /api/v1/rules '{"src_ip":"10.7.7.7","dst_port":1e2,"action":"drop"}'
 expect 400 dst_port "dst_port 1e2 (an exponent): 400 naming dst_port"
 req POST /api/v1/rules '{"src_ip":"10.7.7.7","dst_port":80.0,"action":"drop"}'
 expect 400 dst_port "dst_port 80.0: 400 naming dst_port"
-req POST /api/v1/rules/batch '{"rules":[{"src_ip":"10.7.7.6","action":"drop"},{"src_ip":"10.7.7.7","src_port":8E1,"action":"drop"}]}'
-expect 400 'rules[1].src_port' "a batch item with src_port 8E1: 400 naming rules[1].src_port"
+req POST /api/v1/rules/batch '{"rules":[{"src_ip":"10.7.7.6","action":"drop"},{"src_ip":"10.7.7.7","src_port":8E1,"action":"drop"}],"atomic":true}'
+expect 400 'rules[1].src_port' "an atomic batch item with src_port 8E1: 400 naming rules[1].src_port"
 req POST /api/v1/rules '{"src_ip":"10.7.7.7","rate_limit":10.25,"action":"rate_limit"}'
 expect 400 rate_limit "rate_limit 10.25: 400 naming rate_limit"
 req POST /api/v1/rules '{"src_ip":"10.7.7.7","pkt_len_max":65536,"action":"drop"}'

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // tests/ui/webui_lib_test.mjs: the web UI's plain formatting and data functions (webui/src/
-// lib/format.js, series.js, talkers.js, nodestate.js, csv.js, apierror.js, agentconfig.js;
+// lib/format.js, series.js, talkers.js, nodestate.js, csv.js, apierror.js, agentconfig.js, putbody.js;
 // collections/fields.js's anomaly mask) in node, without a browser. Tables of
 // input and expected output; prints TAP.
 import { dirname, join } from 'node:path'
@@ -16,6 +16,7 @@ const csv = await load('csv.js')
 const apierror = await load('apierror.js')
 const agentconfig = await load('agentconfig.js')
 const fields = await import(pathToFileURL(join(lib, '..', 'collections', 'fields.js')))
+const putbody = await load('putbody.js')
 
 let n = 0
 let failed = 0
@@ -247,6 +248,11 @@ eq(agentconfig.agentSnippet({ id: 'edge-1', key: 'k'.repeat(32), address: 'tls+t
   'controller:\n  rpc: tls+tcp://CONTROLLER_HOST:7700\n  push: tls+tcp://CONTROLLER_HOST:7701\n  health: tls+tcp://CONTROLLER_HOST:7702\n',
   'agent config: id, key, the listener on the node address\'s port, controller placeholders (TLS kept)')
 eq(agentconfig.agentSnippet({ id: 'n', key: 'x', address: 'ipc:///tmp/a' }).split('\n')[4], '  listen: tcp://0.0.0.0:7600', 'agent config: the default listener for a non-TCP address')
+
+// ---- a PUT from the edit form: emptied fields go as null (clear), not as "" or 0 (unchanged) ----
+eq(putbody.forUpdate({ name: '', dst_port: 0, src_port: 53, protocol: 'any', enabled: false, tcp_flags: '', rate_limit: 0, comment: 'c' }),
+  { name: null, dst_port: null, src_port: 53, protocol: 'any', enabled: false, tcp_flags: null, rate_limit: null, comment: 'c' },
+  'update body: "" and 0 become null, booleans and values stay')
 
 console.log(`1..${n}`)
 process.exit(failed ? 1 : 0)

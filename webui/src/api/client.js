@@ -76,8 +76,10 @@ export function collectionApi(path, batchKey) {
     create: (item) => request('POST', path, { body: item }),
     update: (id, fields) => request('PUT', one(id), { body: fields }),
     remove: (id) => request('DELETE', one(id)),
+    // atomic: all or nothing; false: the valid items are stored, the others reported (the
+    // API's default). The UI always says which it means.
     batchCreate: (items, atomic) => request('POST', `${path}/batch`, { body: { [batchKey]: items, atomic } }),
-    batchDelete: (ids) => request('DELETE', `${path}/batch`, { body: { ids } }),
+    batchDelete: (ids, atomic = true) => request('DELETE', `${path}/batch`, { body: { ids, atomic } }),
   }
 }
 
