@@ -580,7 +580,7 @@ await step('rules table: Created is not under the fixed Actions column; filter l
 })
 
 // v2.7's match_anomaly (an address no traffic goes to: the rule is only looked at)
-await step('an anomaly rule: ticked in the form, tagged in the table, the mask by REST; an edit unticks one', async () => {
+await step('an anomaly rule: ticked in the form, tagged in the table, the mask by REST; edits untick one, then all', async () => {
   const name = `ui-anomaly-${RUN}`
   await goto('rules')
   await page.locator('[data-test=rules-create]').click()
@@ -608,6 +608,13 @@ await step('an anomaly rule: ticked in the form, tagged in the table, the mask b
   await page.locator('[data-test=rule-dialog]').waitFor({ state: 'hidden' })
   await until(async () => (await row.locator('[data-test=rule-anomaly]').count()) === 1)
   const edited = (await api(`/api/v1/rules/${encodeURIComponent(made.id)}`)).body
+  // unticking the last one clears the mask (the form sends null: on PUT 0 means unchanged)
+  await row.locator('[data-test=rule-edit]').click()
+  await page.locator('[data-test=rule-dialog] [data-test=rule-anomaly-invalid]').click()
+  await page.locator('[data-test=rule-save]').click()
+  await page.locator('[data-test=rule-dialog]').waitFor({ state: 'hidden' })
+  await until(async () => (await row.locator('[data-test=rule-anomaly]').count()) === 0)
+  const cleared = (await api(`/api/v1/rules/${encodeURIComponent(made.id)}`)).body
   await dropRule(made.id)
   await input('rules-search').fill('')
   const problems = []
@@ -615,6 +622,7 @@ await step('an anomaly rule: ticked in the form, tagged in the table, the mask b
   if (made.match_anomaly !== 3) problems.push(`stored match_anomaly ${made.match_anomaly}`)
   if (!ticked) problems.push('the edit form did not show bad_fragment ticked')
   if (edited.match_anomaly !== 2) problems.push(`after the edit match_anomaly ${edited.match_anomaly}`)
+  if (cleared.match_anomaly !== 0) problems.push(`after unticking all match_anomaly ${cleared.match_anomaly}`)
   return problems.length ? problems.join('\n') : true
 })
 
