@@ -34,12 +34,16 @@
 #define PARSE_MALFORMED	   (-1)
 #define PARSE_NOT_IP	   1
 #define PARSE_UNCLASSIFIED 2 /* addresses readable, headers invalid: INVALID, no ports */
+/* Largest header offset the parser follows, a bound the verifier needs: two VLAN tags, 40
+ * bytes and 6 extension headers of at most 2,048 bytes stay below it. */
+#define XDROP_L4_OFF_MAX 0x3fff
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
 #endif
 
 struct cursor {
+	void *start; /* the frame's first byte */
 	void *pos;
 	void *end;
 	__u32 l2;	/* offset of the L3 header in the frame (set by parse_eth) */
@@ -62,14 +66,22 @@ struct pkt {
 	__u8 l4_absent; /* no L4 header to read: a later fragment or a tiny first one */
 	__u8 anomaly;	/* enum xdrop_anomaly: what the packet carries */
 	__u8 anom_only; /* PARSE_UNCLASSIFIED: only rules that ask for INVALID may match */
-	/* IPv6 walk, kept in memory rather than registers: values that differ from path to
-	 * path in registers would keep the verifier from pruning the extension-header loop */
+	/* Header offsets, kept in memory and read back with mem16: values that differ from
+	 * path to path in registers would keep the verifier from merging the paths */
 	__u16 v6_hdrs;	   /* bytes of the header chain walked, IPv6 header included */
 	__u16 v6_frag;	   /* fragment header's offset << 3 | M (0: none) */
 	__u16 v6_frag_end; /* v6_hdrs up to the end of the fragment header */
 	__u16 v6_plen;	   /* payload length */
 	__u16 l4_off;	   /* offset of the L4 header in the frame */
 };
+
+/* A field of the packet summary read back from memory, never from a register the compiler
+ * kept: the verifier then sees one unknown value where each path through the headers would
+ * otherwise carry its own constant, and merges the paths. */
+static __always_inline __u32 mem16(const __u16 *field)
+{
+	return *(const volatile __u16 *)field;
+}
 
 struct vlan_hdr_x {
 	__be16 tci;
@@ -212,7 +224,8 @@ struct ipv6_ext {
 /* IPv6 fragment geometry, from what parse_ipv6 left in p. */
 static __always_inline void frag6_anomaly(struct pkt *p)
 {
-	__u32 frag = p->v6_frag, end = p->v6_frag_end, len = p->v6_plen + 40;
+	__u32 frag = mem16(&p->v6_frag), end = mem16(&p->v6_frag_end);
+	__u32 len = mem16(&p->v6_plen) + 40;
 
 	/* an atomic fragment (offset 0, M = 0) is a whole packet (RFC 6946) */
 	if (!(frag & 0xfff9))
@@ -224,7 +237,7 @@ static __always_inline void frag6_anomaly(struct pkt *p)
 		p->anomaly |= frag_geometry(frag >> 3, frag & 1, len - end);
 	/* RFC 7112: the first fragment holds the whole header chain and the upper-layer
 	 * header */
-	if (!p->fragment && p->v6_hdrs + l4_min_len(p->proto) > len) {
+	if (!p->fragment && mem16(&p->v6_hdrs) + l4_min_len(p->proto) > len) {
 		p->anomaly |= XDROP_ANOM_BAD_FRAG;
 		p->l4_absent = 1;
 	}
@@ -234,7 +247,7 @@ static __always_inline int parse_ipv6(struct cursor *c, struct pkt *p)
 {
 	struct ipv6hdr *ip6 = c->pos;
 	struct ipv6_ext *ext;
-	__u32 len, step, frag;
+	__u32 len, step, frag, off;
 	__u8 nh;
 	int i;
 
@@ -256,12 +269,16 @@ static __always_inline int parse_ipv6(struct cursor *c, struct pkt *p)
 	if (len > c->l3_avail)
 		p->anomaly = XDROP_ANOM_INVALID;
 	nh = ip6->nexthdr;
-	c->pos = ip6 + 1;
 	p->v6_hdrs = sizeof(*ip6);
 	for (i = 0; i < XDROP_IPV6_MAX_EXT; i++) {
 		if (!ipv6_is_ext(nh))
 			break;
-		ext = c->pos;
+		/* the header's offset from memory: one verifier state per iteration, whatever
+		 * the lengths of the headers before it */
+		off = c->l2 + mem16(&p->v6_hdrs);
+		if (off > XDROP_L4_OFF_MAX)
+			return PARSE_MALFORMED;
+		ext = c->start + off;
 		if ((void *)(ext + 1) > c->end)
 			return PARSE_MALFORMED;
 		if (nh == IPPROTO_FRAGMENT) {
@@ -269,15 +286,14 @@ static __always_inline int parse_ipv6(struct cursor *c, struct pkt *p)
 			if (frag & 0xfff8)
 				p->fragment = 1;
 			p->v6_frag = frag;
-			p->v6_frag_end = p->v6_hdrs + 8;
+			p->v6_frag_end = mem16(&p->v6_hdrs) + 8;
 			step = 8;
 		} else if (nh == IPPROTO_AH) {
 			step = ((__u32)ext->len + 2) * 4;
 		} else {
 			step = ((__u32)ext->len + 1) * 8;
 		}
-		c->pos += step;
-		p->v6_hdrs += step;
+		p->v6_hdrs = mem16(&p->v6_hdrs) + step;
 		nh = ext->nexthdr;
 		/* After a non-first fragment header the rest is payload, not headers. */
 		if (p->fragment)
@@ -288,7 +304,7 @@ static __always_inline int parse_ipv6(struct cursor *c, struct pkt *p)
 		return PARSE_MALFORMED;
 	p->proto = nh;
 	p->l4_absent = p->fragment;
-	p->l4_off = c->l2 + p->v6_hdrs;
+	p->l4_off = c->l2 + mem16(&p->v6_hdrs);
 	return 0;
 }
 
@@ -304,27 +320,21 @@ static __always_inline __u8 tcp_flags_anomaly(__u8 f)
 
 /* L4: ports for TCP and UDP, flags for TCP, at p->l4_off; first the IPv6 fragment checks,
  * which decide whether a first fragment holds its L4 header. Packets without an L4 header
- * are left alone. A global function: verified once, where every path through the IP headers
- * has joined, rather than once for each of them. */
-__noinline int parse_l4(struct xdp_md *ctx, struct pkt *p)
+ * are left alone. Everything comes from the summary in memory, so the verifier reaches here
+ * with the paths through the IP headers merged. */
+static __always_inline int parse_l4(struct cursor *c, struct pkt *p)
 {
-	void *data, *end, *l4;
+	void *end = c->end, *l4;
 	__u32 off;
 
-	if (!ctx || !p)
-		return PARSE_MALFORMED;
 	if (p->is_v6)
 		frag6_anomaly(p);
 	if (p->l4_absent)
 		return 0;
-	/* bounded for the verifier: two VLAN tags, 40 bytes and 6 extension headers of at
-	 * most 2,048 bytes stay below it */
-	off = p->l4_off;
-	if (off > 0x3fff)
+	off = mem16(&p->l4_off);
+	if (off > XDROP_L4_OFF_MAX)
 		return PARSE_MALFORMED;
-	data = (void *)(long)ctx->data;
-	end = (void *)(long)ctx->data_end;
-	l4 = data + off;
+	l4 = c->start + off;
 	if (p->proto == IPPROTO_TCP) {
 		struct tcphdr *th = l4;
 
@@ -362,6 +372,7 @@ __noinline int parse_l4(struct xdp_md *ctx, struct pkt *p)
 static __always_inline int parse_packet(struct xdp_md *ctx, struct pkt *p)
 {
 	struct cursor c = {
+	    .start = (void *)(long)ctx->data,
 	    .pos = (void *)(long)ctx->data,
 	    .end = (void *)(long)ctx->data_end,
 	};
@@ -378,7 +389,7 @@ static __always_inline int parse_packet(struct xdp_md *ctx, struct pkt *p)
 	else
 		return PARSE_NOT_IP;
 	if (!err)
-		err = parse_l4(ctx, p);
+		err = parse_l4(&c, p);
 	if (err == PARSE_UNCLASSIFIED)
 		p->anom_only = 1;
 	return err;

@@ -752,6 +752,49 @@ static void protected_flows(void **state)
 	assert_int_equal(dataplane_set_protect(g_dp, keys, vals, XDROP_MAX_PROTECT + 1), -E2BIG);
 }
 
+/* An unclassified packet (IHL 4) taken by an INVALID rule counts in that rule's slot and
+ * in rule_drop, never in malformed; the same packet from an address without such a rule is
+ * malformed and counts in no slot; a sound packet from the rule's address is not the
+ * rule's. */
+static void unclassified_rule_counters(void **state)
+{
+	static const char *const rules[] = {
+	    "src_ip=198.51.100.90 match_anomaly=invalid action=drop",
+	    "src_ip=198.51.100.91 action=drop", NULL};
+	struct pkt_desc bad = HDR("198.51.100.90", "203.0.113.9", 17, 4, 0, 0);
+	struct pkt_desc other = HDR("198.51.100.91", "203.0.113.9", 17, 4, 0, 0);
+	struct pkt_desc sound = V4("198.51.100.90", "203.0.113.9", 17, 1, 2);
+	uint64_t before[XDROP_NCOUNTERS], after[XDROP_NCOUNTERS];
+	struct xdrop_slot_counters c;
+	struct rule_spec sa, sb;
+	uint8_t buf[PKT_MAX];
+	int len = pkt_build(&bad, buf);
+
+	(void)state;
+	assert_int_equal(testdp_load(g_dp, rules), 0);
+	assert_int_equal(dataplane_counters(g_dp, before), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(testdp_send(g_dp, &bad), XDP_DROP);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(testdp_send(g_dp, &other), XDP_DROP);
+	assert_int_equal(testdp_send(g_dp, &sound), XDP_PASS);
+	assert_int_equal(dataplane_counters(g_dp, after), 0);
+	assert_int_equal(testdp_spec(rules[0], &sa), 0);
+	assert_int_equal(testdp_spec(rules[1], &sb), 0);
+	assert_int_equal(dataplane_entry_counters(g_dp, &sa, &c), 0);
+	assert_true(len > 0);
+	assert_int_equal(c.match, 5);
+	assert_int_equal(c.drop, 5);
+	assert_int_equal(c.match_bytes, 5 * (uint64_t)len);
+	assert_int_equal(c.drop_bytes, 5 * (uint64_t)len);
+	assert_int_equal(dataplane_entry_counters(g_dp, &sb, &c), 0);
+	assert_int_equal(c.match, 0);
+	assert_int_equal(after[XDROP_CNT_RULE_DROP] - before[XDROP_CNT_RULE_DROP], 5);
+	assert_int_equal(after[XDROP_CNT_MALFORMED] - before[XDROP_CNT_MALFORMED], 2);
+	assert_int_equal(after[XDROP_CNT_ANOMALY_INVALID] - before[XDROP_CNT_ANOMALY_INVALID], 7);
+	assert_int_equal(after[XDROP_CNT_PASSED] - before[XDROP_CNT_PASSED], 1);
+}
+
 /* The verifier's budget for the program (processed instructions; the kernel's limit is
  * 1,000,000): the anomaly checks must not push it past 100,000 with clang 14. */
 static void verifier_budget(void **state)
@@ -785,6 +828,8 @@ int main(void)
 				.test_func = third_combo_keeps_existing_rules};
 	tests[i++] = (struct CMUnitTest){.name = "protected control flows pass ahead of every rule",
 					 .test_func = protected_flows};
+	tests[i++] = (struct CMUnitTest){.name = "unclassified packets count in their rule's slot",
+					 .test_func = unclassified_rule_counters};
 	tests[i++] = (struct CMUnitTest){.name = "verifier budget: at most 100,000 instructions",
 					 .test_func = verifier_budget};
 	{
