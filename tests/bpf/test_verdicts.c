@@ -826,6 +826,43 @@ static void unclassified_rule_counters(void **state)
 	assert_int_equal(after[XDROP_CNT_PASSED] - before[XDROP_CNT_PASSED], 1);
 }
 
+/* Adding, changing or removing a rule's anomaly mask is a modification of the entry
+ * (same key, other action flags): each replacement takes effect, and the slot's counters
+ * stay with the rule. */
+static void anomaly_mask_change(void **state)
+{
+	static const char *const sets[][2] = {
+	    {"dst_ip=192.0.2.95 action=drop", NULL},
+	    {"dst_ip=192.0.2.95 match_anomaly=invalid action=drop", NULL},
+	    {"dst_ip=192.0.2.95 match_anomaly=bad_fragment action=drop", NULL},
+	    {"dst_ip=192.0.2.95 action=drop", NULL},
+	};
+	/* verdicts of a sound packet, a SYN+FIN and a tiny fragment under each set */
+	static const int want[][3] = {{D, D, D}, {P, D, P}, {P, P, D}, {D, D, D}};
+	struct pkt_desc pk[3] = {TCPF("1.1.1.1", "192.0.2.95", 0x10),
+				 TCPF("1.1.1.1", "192.0.2.95", 0x03),
+				 TINY("1.1.1.1", "192.0.2.95", 6, 8)};
+	struct xdrop_slot_counters c;
+	struct rule_spec spec;
+	uint64_t drops = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		assert_int_equal(testdp_load(g_dp, sets[i]), 0);
+		for (int k = 0; k < 3; k++) {
+			int v = testdp_send(g_dp, &pk[k]);
+
+			if (v != want[i][k])
+				fail_msg("set %zu, packet %d: verdict %d, expected %d", i, k, v,
+					 want[i][k]);
+			drops += v == D;
+		}
+	}
+	assert_int_equal(testdp_spec(sets[3][0], &spec), 0);
+	assert_int_equal(dataplane_entry_counters(g_dp, &spec, &c), 0);
+	assert_int_equal(c.drop, drops);
+}
+
 /* The verifier's budget for the program (processed instructions; the kernel's limit is
  * 1,000,000): the anomaly checks must not push it past 100,000 with clang 14. */
 static void verifier_budget(void **state)
@@ -861,6 +898,8 @@ int main(void)
 					 .test_func = protected_flows};
 	tests[i++] = (struct CMUnitTest){.name = "unclassified packets count in their rule's slot",
 					 .test_func = unclassified_rule_counters};
+	tests[i++] = (struct CMUnitTest){.name = "a rule's anomaly mask changes in place",
+					 .test_func = anomaly_mask_change};
 	tests[i++] = (struct CMUnitTest){.name = "verifier budget: at most 100,000 instructions",
 					 .test_func = verifier_budget};
 	{
