@@ -361,6 +361,7 @@ static void test_follower(void **state)
 	struct dq_node_info leader;
 	struct dq_rows rows;
 	char why[XDROP_DQ_MAX_WHY];
+	uint64_t fdom, weight;
 	uint32_t db;
 
 	assert_int_equal(dq_conn_open(&f, cl.n[fi].addr, NULL, why, sizeof(why)), 0);
@@ -372,6 +373,9 @@ static void test_follower(void **state)
 	assert_int_equal(dq_exec_sql(f, db, "DELETE FROM t", NULL, 0, NULL), -EREMCHG);
 	assert_int_equal(dq_add(f, 9, "127.0.0.1:1"), -EREMCHG);
 	assert_false(dq_conn_broken(f));
+	/* What a follower does answer: the configuration and its own metadata. */
+	expect_members(f, NODES);
+	assert_int_equal(dq_describe(f, &fdom, &weight), 0);
 	assert_int_equal(
 	    dq_leader_connect(&c, only, 1, NULL, clock_mono_ms() + START_MS, why, sizeof(why)), 0);
 	assert_string_equal(dq_conn_address(c), cl.n[li].addr);
