@@ -108,11 +108,12 @@ int dq_weight(struct dq_conn *c, uint64_t weight);
 /*
  * Connects to the leader: asks each of the n addrs (in order, round after round, with a
  * short growing pause between rounds) who leads, follows the answer, and returns a
- * connection to the node that names itself leader. Nodes that are down, do not answer,
- * know no leader or name a dead one are passed over until deadline_ms (lib/clock's
- * monotonic time). Returns 0 and *out, or -ETIMEDOUT (why: the last reason seen), -EINVAL.
- * The addresses must be spelled as the nodes were configured (the leader is recognised by
- * the address the cluster has for it).
+ * connection to the node that names itself leader (with opts' call timeout). Nodes that
+ * are down, do not connect and answer within opts' connect timeout, know no leader or
+ * name a dead one are passed over until deadline_ms (lib/clock's monotonic time).
+ * Returns 0 and *out, or -ETIMEDOUT (why: the last reason seen), -EINVAL. The addresses
+ * must be spelled as the nodes were configured (the leader is recognised by the address
+ * the cluster has for it).
  */
 int dq_leader_connect(struct dq_conn **out, const char *const *addrs, size_t n,
 		      const struct dq_conn_opts *opts, int64_t deadline_ms, char *why,

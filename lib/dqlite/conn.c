@@ -218,12 +218,51 @@ out:
 	if (rc < 0) {
 		if (why)
 			snprintf(why, why_len, "dqlite node %s: %s", address,
-				 rc == -EINVAL ? "not a host:port address" : strerror(-rc));
+				 rc == -EINVAL		? "not a host:port address"
+				 : rc == -EADDRNOTAVAIL ? "cannot resolve the host"
+							: strerror(-rc));
 		dq_conn_close(c);
 		return rc;
 	}
 	*out = c;
 	return 0;
+}
+
+void dq_conn_set_call_timeout(struct dq_conn *c, int ms)
+{
+	if (ms > 0)
+		c->call_timeout_ms = ms;
+}
+
+/* What each errno of conn.h means to a caller. */
+static const char *meaning(int rc)
+{
+	switch (rc) {
+	case -EREMCHG:
+		return "not the leader";
+	case -ECONNABORTED:
+		return "leadership lost during the request (its outcome is unknown)";
+	case -EBUSY:
+		return "busy";
+	case -EIO:
+		return "request failed";
+	case -EPROTO:
+		return "malformed response";
+	case -ENOTCONN:
+		return "connection broken by an earlier error";
+	default:
+		return strerror(-rc);
+	}
+}
+
+char *dq_conn_why(const struct dq_conn *c, int rc, char *buf, size_t len)
+{
+	if (c->failure && c->err.code)
+		snprintf(buf, len, "dqlite node %s: %s (%llu: %s)", c->address, meaning(rc),
+			 (unsigned long long)c->err.code, c->err.msg);
+	else
+		snprintf(buf, len, "dqlite node %s: %s", c->address, meaning(rc));
+	return buf;
 }
 
 const char *dq_conn_address(const struct dq_conn *c)

@@ -73,6 +73,16 @@ int dq_conn_open(struct dq_conn **out, const char *address, const struct dq_conn
 /* Closes the socket and frees c (NULL-tolerant). */
 void dq_conn_close(struct dq_conn *c);
 
+/* Sets the call timeout of c (ms > 0; see struct dq_conn_opts). */
+void dq_conn_set_call_timeout(struct dq_conn *c, int ms);
+
+/*
+ * Writes into buf a sentence for the error rc of the last call on c: the node's address and
+ * either dqlite's code and message (after a FAILURE) or the errno's text, e.g.
+ * "dqlite node 127.0.0.1:9001: not the leader (10250: not leader)". Returns buf.
+ */
+char *dq_conn_why(const struct dq_conn *c, int rc, char *buf, size_t len);
+
 /* The address c was opened with. */
 const char *dq_conn_address(const struct dq_conn *c);
 

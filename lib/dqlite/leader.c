@@ -21,8 +21,10 @@
 #define XDROP_DQ_ROUND_PAUSE_MIN_MS 25
 #define XDROP_DQ_ROUND_PAUSE_MAX_MS 500
 
-/* opts with the connect timeout cut to what is left before deadline_ms. */
-static struct dq_conn_opts bounded(const struct dq_conn_opts *opts, int64_t deadline_ms)
+/* The options of a probe: connecting and asking LEADER each within the connect timeout
+ * (a node that does not answer that fast is passed over), cut to what is left before
+ * deadline_ms. */
+static struct dq_conn_opts probe_opts(const struct dq_conn_opts *opts, int64_t deadline_ms)
 {
 	struct dq_conn_opts o = {.sz = sizeof(o)};
 	int64_t left = deadline_ms - clock_mono_ms();
@@ -35,6 +37,7 @@ static struct dq_conn_opts bounded(const struct dq_conn_opts *opts, int64_t dead
 		left = 1;
 	if (o.connect_timeout_ms > left)
 		o.connect_timeout_ms = (int)left;
+	o.call_timeout_ms = o.connect_timeout_ms;
 	return o;
 }
 
@@ -42,7 +45,7 @@ static struct dq_conn_opts bounded(const struct dq_conn_opts *opts, int64_t dead
 static int ask(const char *address, const struct dq_conn_opts *opts, int64_t deadline_ms,
 	       struct dq_conn **c, struct dq_node_info *leader, char *why, size_t why_len)
 {
-	struct dq_conn_opts o = bounded(opts, deadline_ms);
+	struct dq_conn_opts o = probe_opts(opts, deadline_ms);
 	int rc = dq_conn_open(c, address, &o, why, why_len);
 
 	if (rc)
@@ -72,10 +75,8 @@ static int try_address(const char *address, const struct dq_conn_opts *opts, int
 		dq_conn_close(c);
 		return -EAGAIN;
 	}
-	if (strcmp(leader.address, address) == 0) {
-		*out = c;
-		return 0;
-	}
+	if (strcmp(leader.address, address) == 0)
+		goto found;
 	dq_conn_close(c);
 	snprintf(named, sizeof(named), "%s", leader.address);
 	rc = ask(named, opts, deadline_ms, &c, &leader, why, why_len);
@@ -87,6 +88,9 @@ static int try_address(const char *address, const struct dq_conn_opts *opts, int
 		dq_conn_close(c);
 		return -EAGAIN;
 	}
+found:
+	dq_conn_set_call_timeout(c, opts && opts->call_timeout_ms > 0 ? opts->call_timeout_ms
+								      : XDROP_DQ_CALL_TIMEOUT_MS);
 	*out = c;
 	return 0;
 }
@@ -203,13 +207,12 @@ static int on_leader(const char *const *addrs, size_t n, const struct dq_conn_op
 
 		rc = dq_leader_connect(&c, addrs, n, opts, deadline_ms, last, sizeof(last));
 		if (rc == 0) {
-			const struct dq_error *e = dq_conn_error(c);
+			char w[XDROP_DQ_MAX_WHY - 32];
 
 			rc = fn(c, id, address, role);
 			if (rc && rc != -EEXIST)
-				snprintf(last, sizeof(last), "node %llu through %s: %s%s%s",
-					 (unsigned long long)id, dq_conn_address(c), strerror(-rc),
-					 e->code ? ": " : "", e->code ? e->msg : "");
+				snprintf(last, sizeof(last), "node %llu: %s",
+					 (unsigned long long)id, dq_conn_why(c, rc, w, sizeof(w)));
 			dq_conn_close(c);
 		}
 		if (rc == -EEXIST)

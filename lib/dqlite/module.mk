@@ -24,7 +24,9 @@ CHECK_SOURCES += $(DQ_SRCS) $(DQ_HDRS)
 # bounded random mutations (no read past a body). test_dqlite_cluster: a real 3-node cluster
 # of xdrop-dqlite-node processes (tests/tools/) on loopback: SQL through the leader,
 # follower refusals, kill -9 of the leader and the client following the new one, removal
-# and re-addition of a node, a node that never answers.
+# and re-addition of a node, a node that never answers. test_dqlite_conn: the connection
+# against a scripted fake node (FAILURE codes, oversize, wrong or cut responses, silence,
+# ROWS in parts, INTERRUPT draining what was in flight).
 $(TBIN)/test_dqlite_wire: $(SANOBJ)/tests/unit/test_dqlite_wire.o $(DQ_SAN_A) $(LIB_SAN_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $^ -lcmocka
@@ -34,6 +36,11 @@ $(TBIN)/test_dqlite_cluster: $(SANOBJ)/tests/unit/test_dqlite_cluster.o $(DQ_SAN
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $(filter-out |,$^) -lcmocka -lpthread
 
-ALL_TARGETS += $(TBIN)/test_dqlite_wire $(TBIN)/test_dqlite_cluster
-TEST_SUITES += $(TBIN)/test_dqlite_wire $(TBIN)/test_dqlite_cluster
-CHECK_SOURCES += tests/unit/test_dqlite_wire.c tests/unit/test_dqlite_cluster.c
+$(TBIN)/test_dqlite_conn: $(SANOBJ)/tests/unit/test_dqlite_conn.o $(DQ_SAN_A) $(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ -lcmocka -lpthread
+
+DQ_TESTS := test_dqlite_wire test_dqlite_conn test_dqlite_cluster
+ALL_TARGETS += $(DQ_TESTS:%=$(TBIN)/%)
+TEST_SUITES += $(DQ_TESTS:%=$(TBIN)/%)
+CHECK_SOURCES += $(DQ_TESTS:%=tests/unit/%.c)

@@ -320,6 +320,28 @@ static void expect_table(struct dq_conn *c, uint32_t db, int nrows)
 	dq_rows_free(&rows);
 }
 
+/* A second writer while a transaction is open is refused at once with SQLITE_BUSY: the
+ * store will have to queue its writes (or retry them). */
+static void expect_busy(struct dq_conn *c, uint32_t db)
+{
+	struct dq_conn *b = leader_conn(START_MS);
+	char why[XDROP_DQ_MAX_WHY];
+	uint32_t bdb;
+
+	assert_int_equal(dq_open(b, DB, &bdb), 0);
+	assert_int_equal(
+	    dq_exec_sql(c, db, "CREATE TABLE u (id INTEGER PRIMARY KEY)", NULL, 0, NULL), 0);
+	assert_int_equal(dq_exec_sql(c, db, "BEGIN; INSERT INTO u VALUES (1)", NULL, 0, NULL), 0);
+	assert_int_equal(dq_exec_sql(b, bdb, "INSERT INTO u VALUES (2)", NULL, 0, NULL), -EBUSY);
+	assert_int_equal(dq_conn_error(b)->code, 5);
+	dq_conn_why(b, -EBUSY, why, sizeof(why));
+	assert_non_null(strstr(why, dq_conn_address(b)));
+	assert_non_null(strstr(why, "database is locked"));
+	assert_int_equal(dq_exec_sql(c, db, "COMMIT", NULL, 0, NULL), 0);
+	assert_int_equal(dq_exec_sql(b, bdb, "INSERT INTO u VALUES (2)", NULL, 0, NULL), 0);
+	dq_conn_close(b);
+}
+
 static void test_sql(void **state)
 {
 	struct dq_conn *c = leader_conn(START_MS);
@@ -345,6 +367,7 @@ static void test_sql(void **state)
 	assert_non_null(strstr(dq_conn_error(c)->msg, "syntax error"));
 	assert_int_equal(dq_finalize(c, db, 999), -EIO);
 	assert_false(dq_conn_broken(c));
+	expect_busy(c, db);
 	assert_int_equal(dq_query_sql(c, db, "SELECT count(*) FROM t", NULL, 0, &rows), 0);
 	assert_int_equal(dq_rows_at(&rows, 0, 0)->i, ROWS);
 	dq_rows_free(&rows);
@@ -558,13 +581,18 @@ static void test_dead_nodes(void **state)
 	    dq_leader_connect(&c, addrs, 2, &o, clock_mono_ms() + 1000, why, sizeof(why)),
 	    -ETIMEDOUT);
 	assert_non_null(strstr(why, "no dqlite leader among 2 node(s)"));
-	/* Dead nodes first in the list only delay discovery by their timeouts. */
+	/* Dead nodes first in the list only delay discovery by the connect timeout (300 ms),
+	 * not by the call timeout (10 s), which the returned connection has. */
+	o.call_timeout_ms = 10000;
 	for (int i = 0; i < NODES; i++)
 		addrs[2 + i] = cl.n[i].addr;
+	t0 = clock_mono_ms();
 	assert_int_equal(dq_leader_connect(&c, addrs, 2 + NODES, &o, clock_mono_ms() + START_MS,
 					   why, sizeof(why)),
 			 0);
+	assert_true(clock_mono_ms() - t0 < 5000);
 	assert_true(node_index(dq_conn_address(c)) >= 0);
+	assert_int_equal(dq_leader(c, &leader), 0);
 	dq_conn_close(c);
 	close(lfd);
 }
