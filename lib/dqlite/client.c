@@ -100,11 +100,15 @@ int dq_prepare(struct dq_conn *c, uint32_t db, const char *sql, uint32_t *stmt, 
 	return rc;
 }
 
-static int result(const struct dq_msg *m, struct dq_result *res)
+/* Calls a request whose answer is RESULT; res may be NULL. */
+static int call_result(struct dq_conn *c, struct dq_buf *req, int rc, struct dq_result *res)
 {
 	struct dq_result r;
-	int rc = dq_wire_result(m->body, m->len, &r.last_insert_id, &r.changes);
+	struct dq_msg m;
 
+	rc = call(c, req, rc, XDROP_DQ_RES_RESULT, &m);
+	if (rc == 0)
+		rc = decoded(c, dq_wire_result(m.body, m.len, &r.last_insert_id, &r.changes));
 	if (rc == 0 && res)
 		*res = r;
 	return rc;
@@ -114,22 +118,18 @@ int dq_exec(struct dq_conn *c, uint32_t db, uint32_t stmt, const struct dq_value
 	    unsigned n, struct dq_result *res)
 {
 	struct dq_buf req = {0};
-	struct dq_msg m;
-	int rc = dq_wire_stmt(&req, XDROP_DQ_REQ_EXEC, db, stmt, params, n);
 
-	rc = call(c, &req, rc, XDROP_DQ_RES_RESULT, &m);
-	return rc ? rc : decoded(c, result(&m, res));
+	return call_result(c, &req, dq_wire_stmt(&req, XDROP_DQ_REQ_EXEC, db, stmt, params, n),
+			   res);
 }
 
 int dq_exec_sql(struct dq_conn *c, uint32_t db, const char *sql, const struct dq_value *params,
 		unsigned n, struct dq_result *res)
 {
 	struct dq_buf req = {0};
-	struct dq_msg m;
-	int rc = dq_wire_sql(&req, XDROP_DQ_REQ_EXEC_SQL, db, sql, params, n);
 
-	rc = call(c, &req, rc, XDROP_DQ_RES_RESULT, &m);
-	return rc ? rc : decoded(c, result(&m, res));
+	return call_result(c, &req, dq_wire_sql(&req, XDROP_DQ_REQ_EXEC_SQL, db, sql, params, n),
+			   res);
 }
 
 int dq_finalize(struct dq_conn *c, uint32_t db, uint32_t stmt)

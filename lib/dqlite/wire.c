@@ -167,15 +167,21 @@ int dq_wire_open(struct dq_buf *b, const char *name)
 	return dq_end(b, rc);
 }
 
-int dq_wire_prepare(struct dq_buf *b, uint32_t db, const char *sql)
+/* PREPARE (db id, SQL) and ADD (node id, address) share one shape. */
+static int u64_text_request(struct dq_buf *b, uint8_t type, uint64_t v, const char *s)
 {
-	int rc = dq_begin(b, XDROP_DQ_REQ_PREPARE, 0);
+	int rc = dq_begin(b, type, 0);
 
 	if (rc == 0)
-		rc = put_u64(b, db);
+		rc = put_u64(b, v);
 	if (rc == 0)
-		rc = put_text(b, sql);
+		rc = put_text(b, s);
 	return dq_end(b, rc);
+}
+
+int dq_wire_prepare(struct dq_buf *b, uint32_t db, const char *sql)
+{
+	return u64_text_request(b, XDROP_DQ_REQ_PREPARE, db, sql);
 }
 
 static bool param_type_ok(enum dq_type t)
@@ -287,13 +293,7 @@ int dq_wire_sql(struct dq_buf *b, uint8_t type, uint32_t db, const char *sql,
 
 int dq_wire_add(struct dq_buf *b, uint64_t id, const char *address)
 {
-	int rc = dq_begin(b, XDROP_DQ_REQ_ADD, 0);
-
-	if (rc == 0)
-		rc = put_u64(b, id);
-	if (rc == 0)
-		rc = put_text(b, address);
-	return dq_end(b, rc);
+	return u64_text_request(b, XDROP_DQ_REQ_ADD, id, address);
 }
 
 /* ASSIGN with a role (the role word is what tells it from the older PROMOTE). */

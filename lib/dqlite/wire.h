@@ -148,9 +148,10 @@ void dq_buf_free(struct dq_buf *b);
 
 /*
  * Request encoders: each empties b, then writes one whole message (header and body).
- * Returns 0, -ENOMEM, or -EINVAL for an argument the protocol cannot carry (a NULL text,
- * more than XDROP_DQ_MAX_PARAMS parameters, an unknown parameter type; the field is named
- * in the contract of dq_wire_params). b keeps its memory for the next request.
+ * Returns 0, -ENOMEM (also for a request over XDROP_DQ_MAX_BODY), or -EINVAL for an
+ * argument the protocol cannot carry (a NULL text, more than XDROP_DQ_MAX_PARAMS
+ * parameters, a parameter type dq_wire_params refuses). b keeps its memory for the next
+ * request.
  */
 int dq_wire_handshake(struct dq_buf *b); /* the protocol version word (no header) */
 /* LEADER, CLIENT, INTERRUPT, ASSIGN (v0), REMOVE, CLUSTER, TRANSFER, DESCRIBE, WEIGHT: one

@@ -40,6 +40,7 @@
 #define START_MS     30000 /* a node serving (and joined) */
 #define FAILOVER_MS  20000 /* a new leader found after a kill */
 #define DB	     "xdrop.db"
+#define COMMITS	     21
 #define LONG_NAME_SZ 200 /* rows long enough that 100 of them need several ROWS messages */
 
 struct node {
@@ -251,6 +252,7 @@ static void insert_rows(struct dq_conn *c, uint32_t db)
 	static const uint8_t blob[] = {0xde, 0xad, 0xbe, 0xef, 0};
 	struct dq_result res;
 	uint64_t nparams;
+	int64_t t0, t1;
 	uint32_t st;
 
 	assert_int_equal(
@@ -263,6 +265,7 @@ static void insert_rows(struct dq_conn *c, uint32_t db)
 	assert_int_equal(
 	    dq_prepare(c, db, "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?)", &st, &nparams), 0);
 	assert_int_equal(nparams, 7);
+	t0 = clock_mono_ns();
 	for (int i = 1; i <= ROWS; i++) {
 		char name[LONG_NAME_SZ];
 		struct dq_value p[7] = {
@@ -280,8 +283,34 @@ static void insert_rows(struct dq_conn *c, uint32_t db)
 		assert_int_equal(res.changes, 1);
 		assert_int_equal(res.last_insert_id, i);
 	}
+	t1 = clock_mono_ns();
 	assert_int_equal(dq_finalize(c, db, st), 0);
 	assert_int_equal(dq_exec_sql(c, db, "COMMIT", NULL, 0, NULL), 0);
+	printf("# %d EXECs in one transaction: %.3f ms each; COMMIT %.3f ms\n", ROWS,
+	       (double)(t1 - t0) / ROWS / 1e6, (double)(clock_mono_ns() - t1) / 1e6);
+}
+
+/* Figures only (never asserted): autocommit INSERTs, each one Raft commit to a quorum. */
+static void report_commit_latency(struct dq_conn *c, uint32_t db)
+{
+	int64_t ns[COMMITS];
+
+	for (int i = 0; i < COMMITS; i++) {
+		struct dq_value p = {.type = XDROP_DQ_INTEGER, .i = 100 + i};
+		int64_t t0 = clock_mono_ns();
+
+		assert_int_equal(dq_exec_sql(c, db, "INSERT INTO u VALUES (?)", &p, 1, NULL), 0);
+		ns[i] = clock_mono_ns() - t0;
+	}
+	for (int i = 1; i < COMMITS; i++)
+		for (int k = i; k > 0 && ns[k - 1] > ns[k]; k--) {
+			int64_t t = ns[k];
+
+			ns[k] = ns[k - 1];
+			ns[k - 1] = t;
+		}
+	printf("# autocommit INSERT on the 3-node cluster: median %.3f ms, max %.3f ms (%d)\n",
+	       (double)ns[COMMITS / 2] / 1e6, (double)ns[COMMITS - 1] / 1e6, COMMITS);
 }
 
 /* Checks row i (1-based) of SELECT * FROM t at index r. */
@@ -368,6 +397,7 @@ static void test_sql(void **state)
 	assert_int_equal(dq_finalize(c, db, 999), -EIO);
 	assert_false(dq_conn_broken(c));
 	expect_busy(c, db);
+	report_commit_latency(c, db);
 	assert_int_equal(dq_query_sql(c, db, "SELECT count(*) FROM t", NULL, 0, &rows), 0);
 	assert_int_equal(dq_rows_at(&rows, 0, 0)->i, ROWS);
 	dq_rows_free(&rows);

@@ -309,12 +309,33 @@ static void test_interrupt_drains(void **state)
 	fake_stop(f, c);
 }
 
+static void test_addresses(void **state)
+{
+	static const char *const bad[] = {"nocolon", "127.0.0.1:", ":9001", "[::1:9001", "[]:1"};
+	char why[256], longer[XDROP_DQ_MAX_ADDRESS + 8];
+	struct dq_conn *c = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(dq_conn_open(&c, bad[i], NULL, why, sizeof(why)), -EINVAL);
+		assert_non_null(strstr(why, "not a host:port address"));
+		assert_null(c);
+	}
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	assert_int_equal(dq_conn_open(&c, longer, NULL, why, sizeof(why)), -EINVAL);
+	/* A bracketed IPv6 address parses: what fails is connecting to port 1. */
+	assert_int_not_equal(dq_conn_open(&c, "[::1]:1", NULL, why, sizeof(why)), -EINVAL);
+	assert_int_equal(dq_conn_open(&c, "host.invalid:1", NULL, why, sizeof(why)),
+			 -EADDRNOTAVAIL);
+	assert_non_null(strstr(why, "cannot resolve the host"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_handshake_and_failures), cmocka_unit_test(test_error_errno),
 	    cmocka_unit_test(test_broken_streams),	   cmocka_unit_test(test_rows_in_parts),
-	    cmocka_unit_test(test_interrupt_drains),
+	    cmocka_unit_test(test_interrupt_drains),	   cmocka_unit_test(test_addresses),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
