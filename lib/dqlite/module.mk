@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: MIT
 # lib/dqlite: XDrop's client of dqlite's wire protocol (libdqlite 1.11 ships none): wire
 # (encoding, decoding), rows (result sets), conn (one connection, timeouts, errors), client
-# and leader (the requests as calls, leader discovery, joining). An archive of its own:
+# and leader (the requests as calls, leader discovery, joining), session (one database
+# through whichever node leads, reconnected and retried). An archive of its own:
 # link $(DQ_A) before $(LIB_A) (it uses lib/clock). No library beyond libc.
 DQ_SRCS := lib/dqlite/wire.c lib/dqlite/wire_decode.c lib/dqlite/rows.c lib/dqlite/conn.c \
-	lib/dqlite/client.c lib/dqlite/leader.c
-DQ_HDRS := lib/dqlite/wire.h lib/dqlite/rows.h lib/dqlite/conn.h lib/dqlite/client.h
+	lib/dqlite/client.c lib/dqlite/leader.c lib/dqlite/session.c
+DQ_HDRS := lib/dqlite/wire.h lib/dqlite/rows.h lib/dqlite/conn.h lib/dqlite/client.h \
+	lib/dqlite/session.h
 DQ_A     := $(BUILD)/libxdrop-dqlite.a
 DQ_SAN_A := $(BUILD)/libxdrop-dqlite-san.a
 

@@ -33,6 +33,7 @@
 
 #include "clock.h"
 #include "dqlite/client.h"
+#include "dqlite/session.h"
 #include "tmpdir.h"
 
 #define NODES	     3
@@ -474,28 +475,59 @@ static void test_dump(void **state)
 	dq_conn_close(c);
 }
 
+static int64_t session_count(struct dq_session *s)
+{
+	struct dq_rows rows;
+	int64_t n;
+
+	if (dq_session_query_sql(s, "SELECT count(*) FROM t", NULL, 0, &rows))
+		fail_msg("session query: %s", dq_session_why(s));
+	n = dq_rows_at(&rows, 0, 0)->i;
+	dq_rows_free(&rows);
+	return n;
+}
+
+/* kill -9 of the leader: the client finds the new one and the data is there. Two sessions
+ * opened before show the retry rules: a query on the dead leader's connection runs again
+ * on the new leader; a write there fails (its outcome unknown to the session) and is not
+ * sent again. */
 static void test_leader_killed(void **state)
 {
+	struct dq_session_opts so = {.sz = sizeof(so),
+				     .addrs = cl.addrs,
+				     .naddrs = NODES,
+				     .database = DB,
+				     .retry_ms = FAILOVER_MS};
+	struct dq_value p = {.type = XDROP_DQ_INTEGER, .i = ROWS + 1};
+	struct dq_session *reader = NULL, *writer = NULL;
 	struct dq_conn *c = leader_conn(START_MS);
 	int old = node_index(dq_conn_address(c));
-	struct dq_value p = {.type = XDROP_DQ_INTEGER, .i = ROWS + 1};
-	struct dq_rows rows;
 	int64_t t0;
 	uint32_t db;
+	int rc;
 
+	assert_int_equal(dq_session_open(&reader, &so), 0);
+	assert_int_equal(dq_session_open(&writer, &so), 0);
+	assert_int_equal(session_count(reader), ROWS);
+	assert_int_equal(session_count(writer), ROWS);
 	dq_conn_close(c);
 	t0 = clock_mono_ms();
 	node_kill(old);
+	assert_int_equal(session_count(reader), ROWS);
+	printf("# leader %s killed; a session's query answered by the new leader in %lld ms\n",
+	       cl.n[old].addr, (long long)(clock_mono_ms() - t0));
+	rc = dq_session_exec_sql(writer, "INSERT INTO t (id) VALUES (?)", &p, 1, NULL);
+	printf("# a write on the killed leader's connection: %s\n", dq_session_why(writer));
+	assert_true(rc < 0 && rc != -EREMCHG);
 	c = leader_conn(FAILOVER_MS);
-	printf("# leader %s killed; new leader %s found in %lld ms\n", cl.n[old].addr,
-	       dq_conn_address(c), (long long)(clock_mono_ms() - t0));
 	assert_int_not_equal(node_index(dq_conn_address(c)), old);
 	assert_int_equal(dq_open(c, DB, &db), 0);
 	expect_table(c, db, ROWS);
-	assert_int_equal(dq_exec_sql(c, db, "INSERT INTO t (id) VALUES (?)", &p, 1, NULL), 0);
-	assert_int_equal(dq_query_sql(c, db, "SELECT count(*) FROM t", NULL, 0, &rows), 0);
-	assert_int_equal(dq_rows_at(&rows, 0, 0)->i, ROWS + 1);
-	dq_rows_free(&rows);
+	assert_int_equal(dq_session_exec_sql(writer, "INSERT INTO t (id) VALUES (?)", &p, 1, NULL),
+			 0);
+	assert_int_equal(session_count(reader), ROWS + 1);
+	dq_session_close(reader);
+	dq_session_close(writer);
 	dq_conn_close(c);
 	/* The killed node comes back with its data dir; joining again changes nothing. */
 	node_start(old, cl.n[(old + 1) % NODES].addr);
@@ -526,10 +558,18 @@ static void test_remove_readd(void **state)
 {
 	struct dq_conn *c = leader_conn(START_MS);
 	int li = node_index(dq_conn_address(c)), fi = (li + 1) % NODES;
+	struct dq_session_opts so = {.sz = sizeof(so),
+				     .addrs = cl.addrs,
+				     .naddrs = NODES,
+				     .database = DB,
+				     .retry_ms = FAILOVER_MS};
+	struct dq_value p = {.type = XDROP_DQ_INTEGER, .i = ROWS + 2};
 	char cmd[256], why[XDROP_DQ_MAX_WHY];
+	struct dq_session *s = NULL;
 	int64_t deadline;
 	struct dq_rows rows;
 	uint32_t db;
+	int rc;
 
 	dq_conn_close(c);
 	if (dq_leave(cl.addrs, NODES, NULL, cl.n[fi].id, clock_mono_ms() + START_MS, why,
@@ -553,7 +593,9 @@ static void test_remove_readd(void **state)
 	c = leader_conn(START_MS);
 	expect_members(c, NODES);
 	dq_conn_close(c);
-	/* Leadership handed to the new member (again if an election intervened). */
+	/* Leadership handed to the new member (again if an election intervened). A session on
+	 * the old leader then hears not-leader, and its write runs on the new one. */
+	assert_int_equal(dq_session_open(&s, &so), 0);
 	deadline = clock_mono_ms() + FAILOVER_MS;
 	for (c = leader_conn(FAILOVER_MS); strcmp(dq_conn_address(c), cl.n[fi].addr) != 0;
 	     c = leader_conn(FAILOVER_MS)) {
@@ -563,9 +605,13 @@ static void test_remove_readd(void **state)
 	}
 	assert_int_equal(dq_open(c, DB, &db), 0);
 	expect_table(c, db, ROWS);
+	rc = dq_session_exec_sql(s, "INSERT INTO t (id) VALUES (?)", &p, 1, NULL);
+	if (rc)
+		fail_msg("session write after a transfer: %s", dq_session_why(s));
 	assert_int_equal(dq_query_sql(c, db, "SELECT count(*) FROM t", NULL, 0, &rows), 0);
-	assert_int_equal(dq_rows_at(&rows, 0, 0)->i, ROWS + 1);
+	assert_int_equal(dq_rows_at(&rows, 0, 0)->i, ROWS + 2);
 	dq_rows_free(&rows);
+	dq_session_close(s);
 	dq_conn_close(c);
 }
 
