@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * dqlite/client: leader discovery and joining (see client.h).
+ * dqlite/client: leader discovery, joining and leaving (see client.h).
  *
  * Any voter answers LEADER with the leader it knows (id 0 and "" during an election, or
  * from a node that is not a voter). A node that answers with another address may be

@@ -536,7 +536,7 @@ static void test_leader_killed(void **state)
 	dq_conn_close(c);
 }
 
-/* Waits until the leader's CLUSTER lists node i as a voter. */
+/* Whether the leader's CLUSTER lists node i as a voter. */
 static bool listed_voter(struct dq_conn *c, int i)
 {
 	struct dq_node_info *nodes;
