@@ -46,3 +46,15 @@ DQ_TESTS := test_dqlite_wire test_dqlite_conn test_dqlite_cluster
 ALL_TARGETS += $(DQ_TESTS:%=$(TBIN)/%)
 TEST_SUITES += $(DQ_TESTS:%=$(TBIN)/%)
 CHECK_SOURCES += $(DQ_TESTS:%=tests/unit/%.c)
+
+# tests/fuzz/dqlite.sh: libFuzzer on the response decoders (fuzz_dqlite, FUZZ_SECONDS,
+# default 60), built from source with clang like fuzz_rpc (lib/rpc.mk's FUZZ_CC).
+DQ_FUZZ_SRCS := tests/fuzz/fuzz_dqlite.c lib/dqlite/wire_decode.c lib/dqlite/rows.c
+$(TBIN)/fuzz_dqlite: $(DQ_FUZZ_SRCS) $(DQ_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -Ilib \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $(DQ_FUZZ_SRCS)
+
+ALL_TARGETS += $(TBIN)/fuzz_dqlite
+TEST_SUITES += tests/fuzz/dqlite.sh
