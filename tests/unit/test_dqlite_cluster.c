@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -115,6 +116,8 @@ static void node_start(int i, const char *join)
 	if (n->pid == 0) {
 		int fd = open(n->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
+		/* A test that dies (a suite timeout) takes its nodes with it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(fd, 1);
 		dup2(fd, 2);
 		if (join)
