@@ -5,11 +5,8 @@
 # decoder (tests/fuzz/fuzz_dqlite.c), the rest is the body. Prints TAP.
 set -u
 . tests/lib/tap.sh
-BUILD=${BUILD:-build}
-secs=${FUZZ_SECONDS:-60}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/corpus"
+. tests/lib/fuzz.sh
+fuzz_setup
 
 seed() { # name, selector byte (hex), body (hex words)
 	echo "$2 $3" | tr -d ' ' | xxd -r -p >"$work/corpus/$1"
@@ -34,16 +31,4 @@ seed rows-types 87 "0800000000000000 6100000000000000 6200000000000000 630000000
 	6800000000000000 ffffffffffffffff"
 
 tap_plan 1
-mkdir -p "$BUILD/fuzz-artifacts"
-"$BUILD/tests/fuzz_dqlite" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-	-max_len=4096 -print_final_stats=1 -artifact_prefix="$BUILD/fuzz-artifacts/" \
-	"$work/corpus" >"$work/log" 2>&1
-rc=$?
-execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")
-if [ "$rc" -eq 0 ]; then
-	ok "fuzz_dqlite: ${execs:-?} inputs in ${secs}s, no crash"
-else
-	not_ok "fuzz_dqlite failed (exit $rc)" "$(tail -40 "$work/log")" \
-		"reproducer kept in $BUILD/fuzz-artifacts/"
-fi
-exit "$rc"
+fuzz_smoke fuzz_dqlite "$work/corpus" 4096 "$secs"

@@ -478,6 +478,21 @@ static void test_dump(void **state)
 	dq_conn_close(c);
 }
 
+/* A session on DB over the three nodes, retrying for as long as a failover may take. */
+static struct dq_session *session_open(void)
+{
+	struct dq_session_opts so = {.sz = sizeof(so),
+				     .addrs = cl.addrs,
+				     .naddrs = NODES,
+				     .database = DB,
+				     .retry_ms = FAILOVER_MS};
+	struct dq_session *s = NULL;
+
+	if (dq_session_open(&s, &so))
+		fail_msg("session: no leader");
+	return s;
+}
+
 static int64_t session_count(struct dq_session *s)
 {
 	struct dq_rows rows;
@@ -496,11 +511,6 @@ static int64_t session_count(struct dq_session *s)
  * sent again. */
 static void test_leader_killed(void **state)
 {
-	struct dq_session_opts so = {.sz = sizeof(so),
-				     .addrs = cl.addrs,
-				     .naddrs = NODES,
-				     .database = DB,
-				     .retry_ms = FAILOVER_MS};
 	struct dq_value p = {.type = XDROP_DQ_INTEGER, .i = ROWS + 1};
 	struct dq_session *reader = NULL, *writer = NULL;
 	struct dq_conn *c = leader_conn(START_MS);
@@ -509,8 +519,8 @@ static void test_leader_killed(void **state)
 	uint32_t db;
 	int rc;
 
-	assert_int_equal(dq_session_open(&reader, &so), 0);
-	assert_int_equal(dq_session_open(&writer, &so), 0);
+	reader = session_open();
+	writer = session_open();
 	assert_int_equal(session_count(reader), ROWS);
 	assert_int_equal(session_count(writer), ROWS);
 	dq_conn_close(c);
@@ -561,11 +571,6 @@ static void test_remove_readd(void **state)
 {
 	struct dq_conn *c = leader_conn(START_MS);
 	int li = node_index(dq_conn_address(c)), fi = (li + 1) % NODES;
-	struct dq_session_opts so = {.sz = sizeof(so),
-				     .addrs = cl.addrs,
-				     .naddrs = NODES,
-				     .database = DB,
-				     .retry_ms = FAILOVER_MS};
 	struct dq_value p = {.type = XDROP_DQ_INTEGER, .i = ROWS + 2};
 	char cmd[256], why[XDROP_DQ_MAX_WHY];
 	struct dq_session *s = NULL;
@@ -598,7 +603,7 @@ static void test_remove_readd(void **state)
 	dq_conn_close(c);
 	/* Leadership handed to the new member (again if an election intervened). A session on
 	 * the old leader then hears not-leader, and its write runs on the new one. */
-	assert_int_equal(dq_session_open(&s, &so), 0);
+	s = session_open();
 	deadline = clock_mono_ms() + FAILOVER_MS;
 	for (c = leader_conn(FAILOVER_MS); strcmp(dq_conn_address(c), cl.n[fi].addr) != 0;
 	     c = leader_conn(FAILOVER_MS)) {
