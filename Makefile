@@ -49,6 +49,7 @@ CHECK_SOURCES :=
 # Order matters: a module may use the variables of those above it.
 include bpf/module.mk
 include lib/module.mk
+include lib/dqlite/module.mk
 include proto/module.mk
 include lib/rpc.mk
 include lib/json.mk

@@ -146,6 +146,8 @@ static void counters_to_pb(const uint64_t *raw, Xdrop__V1__Counters *c)
 	c->default_passed_bytes = by[V_DEFAULT];
 	c->samples = raw[XDROP_CNT_SAMPLES];
 	c->samples_lost = raw[XDROP_CNT_SAMPLES_LOST];
+	c->anomaly_bad_fragment = raw[XDROP_CNT_ANOMALY_BAD_FRAG];
+	c->anomaly_invalid = raw[XDROP_CNT_ANOMALY_INVALID];
 }
 
 /* Per second over dt; a counter that went back (a reset) gives 0. */

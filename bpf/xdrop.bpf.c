@@ -3,7 +3,8 @@
  * xdrop.bpf.c: the XDrop XDP program. Every map is defined here; every struct comes from
  * xdrop.h. The path of a frame, top to bottom:
  *
- *   count rx -> fast-forward port? -> parse (malformed: drop, non-IP: pass/bridge)
+ *   count rx -> fast-forward port? -> parse (malformed: drop, non-IP: pass/bridge;
+ *   unclassified: only anomaly rules, else drop as malformed)
  *   -> read the generation once -> protected control flow? (pass)
  *   -> whitelist (any match passes)
  *   -> rules: best exact match and best CIDR match, higher rank wins
@@ -278,8 +279,16 @@ static __always_inline const struct xdrop_act *entry_visible(struct xdrop_entry 
 	return &e->act;
 }
 
+/* The conditions of an entry beyond its key: length bounds, TCP flags, anomalies. A rule
+ * with an anomaly mask matches only packets carrying one of its anomalies; an unclassified
+ * packet (anom_only) only rules whose mask holds INVALID. */
 static __always_inline int act_filters_ok(const struct xdrop_act *a, const struct pkt *p)
 {
+	__u32 want = (a->flags >> XDROP_AF_ANOM_SHIFT) & XDROP_ANOM_ALL;
+	__u32 has = p->anom_only ? XDROP_ANOM_INVALID : p->anomaly;
+
+	if ((want | p->anom_only) && !(want & has))
+		return 0;
 	if (a->len_min && p->l3_len < a->len_min)
 		return 0;
 	if (a->len_max && p->l3_len > a->len_max)
@@ -544,13 +553,17 @@ __noinline int match_cidr(struct scratch *sx, __u32 kind)
 	return sx->m.found;
 }
 
-/* Whitelist, then rules. Returns 0 (no match), 1 (whitelisted) or 2 (a rule in sx->m). */
+/* Whitelist, then rules. Returns 0 (no match), 1 (whitelisted) or 2 (a rule in sx->m).
+ * An unclassified packet skips the whitelist: only anomaly rules may judge it. */
 __noinline int match_packet(struct scratch *sx)
 {
+	__u32 wl;
+
 	if (!sx)
 		return 0;
 	__builtin_memset(&sx->m, 0, sizeof(sx->m));
-	sx->pp[XDROP_KIND_WL] = cidr_candidates(&sx->p, XDROP_KIND_WL, &sx->cfg);
+	wl = !sx->p.anom_only;
+	sx->pp[XDROP_KIND_WL] = wl ? cidr_candidates(&sx->p, XDROP_KIND_WL, &sx->cfg) : 0;
 	sx->pp[XDROP_KIND_RULE] = cidr_candidates(&sx->p, XDROP_KIND_RULE, &sx->cfg);
 	if (sx->pp[XDROP_KIND_WL] | sx->pp[XDROP_KIND_RULE]) {
 		__u32 pp = sx->pp[XDROP_KIND_WL] | sx->pp[XDROP_KIND_RULE];
@@ -563,7 +576,7 @@ __noinline int match_packet(struct scratch *sx)
 			    pp & XDROP_MASKS_WITH(XDROP_F_DST) ? trie_lookup(&sx->p, 1) : 0,
 			    XDROP_F_DST);
 	}
-	if ((sx->cfg.exact_active[XDROP_KIND_WL] && match_exact(sx, XDROP_KIND_WL)) ||
+	if ((wl && sx->cfg.exact_active[XDROP_KIND_WL] && match_exact(sx, XDROP_KIND_WL)) ||
 	    (sx->pp[XDROP_KIND_WL] && match_cidr(sx, XDROP_KIND_WL)))
 		return 1;
 	if (sx->cfg.exact_active[XDROP_KIND_RULE])
@@ -869,19 +882,28 @@ int xdrop_main(struct xdp_md *ctx)
 		return finish(ctx, port, st, sx, cfg->sample_every, 0, &o, len);
 	}
 	if (port && !(port->flags & XDROP_PORT_FILTER))
-		return finish(ctx, port, st, sx, cfg->sample_every, !err, &o, len);
-	if (err) {
+		return finish(ctx, port, st, sx, cfg->sample_every, err != PARSE_MALFORMED, &o,
+			      len);
+	if (err == PARSE_MALFORMED) {
 		REASON(&o, MALFORMED, 1);
 		return finish(ctx, port, st, sx, cfg->sample_every, 0, &o, len);
 	}
 	if (sx->p.fragment)
 		st->c[XDROP_CNT_FRAGMENT]++;
-	/* the agent's own control traffic is never subject to a rule */
+	if (sx->p.anomaly & XDROP_ANOM_BAD_FRAG)
+		st->c[XDROP_CNT_ANOMALY_BAD_FRAG]++;
+	if (sx->p.anomaly & XDROP_ANOM_INVALID)
+		st->c[XDROP_CNT_ANOMALY_INVALID]++;
+	/* the agent's own control traffic is never subject to a rule (an unclassified
+	 * packet has no ports, so it is never protected) */
 	if ((cfg->flags & XDROP_CFG_PROTECT) && is_protected(&sx->p))
 		REASON(&o, PROTECTED, 0);
 	/* nothing loaded at all: no search */
 	else if (cfg->exact_active[0] | cfg->exact_active[1] | cfg->cidr_active[0] |
 		 cfg->cidr_active[1])
 		filter(sx, cfg, gen, len, &o);
+	/* unclassified and no anomaly rule took it: malformed, as without rules (fail closed) */
+	if (err == PARSE_UNCLASSIFIED && o.reason == XDROP_CNT_PASSED)
+		REASON(&o, MALFORMED, 1);
 	return finish(ctx, port, st, sx, cfg->sample_every, 1, &o, len);
 }

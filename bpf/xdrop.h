@@ -171,6 +171,9 @@ enum xdrop_counter {
 	XDROP_CNT_RL_PASSED_BYTES,
 	XDROP_CNT_SAMPLES,	/* top-talker samples written to xdrop_samples */
 	XDROP_CNT_SAMPLES_LOST, /* samples not written: the ring was full */
+	/* Packets seen with each anomaly (enum xdrop_anomaly): attributes, not reasons. */
+	XDROP_CNT_ANOMALY_BAD_FRAG,
+	XDROP_CNT_ANOMALY_INVALID,
 	XDROP_NCOUNTERS,
 };
 /* Room in xdrop_stats: counters are appended within it, so adding one keeps the pinned
@@ -185,6 +188,7 @@ enum xdrop_counter {
 		    "whitelisted_bytes", "rate_limited_bytes", "rule_drop_bytes",                  \
 		    "rule_pass_bytes", "malformed_bytes", "non_ip_bytes", "protected_bytes",       \
 		    "rl_no_state_bytes", "rl_passed_bytes", "samples", "samples_lost",             \
+		    "anomaly_bad_fragment", "anomaly_invalid",                                     \
 	}
 
 /* The per-CPU global counters: one value (xdrop_stats[0]) so a packet costs one lookup. */

@@ -124,7 +124,7 @@ static const char *match_text(const Xdrop__V1__Rule *r, char *buf, size_t len)
 	PART(*r->tcp_flags, "flags=%s ", r->tcp_flags);
 	PART(r->pkt_len_min || r->pkt_len_max, "len=%u-%u ", r->pkt_len_min, r->pkt_len_max);
 	PART(r->match_anomaly, "anomaly=%s ",
-	     rule_format_anomaly((uint8_t)r->match_anomaly, anom, sizeof(anom)));
+	     rule_anomaly_name((uint8_t)r->match_anomaly, anom, sizeof(anom)));
 #undef PART
 	if (n && n < len)
 		buf[n - 1] = 0;
@@ -408,9 +408,8 @@ void ctl_print_rule_detail(const Xdrop__V1__Rule *r)
 	ctl_detail("dst_port", "%s", port(r->dst_port, p2, sizeof(p2)));
 	ctl_detail("tcp_flags", "%s", *r->tcp_flags ? r->tcp_flags : "any");
 	ctl_detail("anomaly", "%s",
-		   r->match_anomaly
-		       ? rule_format_anomaly((uint8_t)r->match_anomaly, buf, sizeof(buf))
-		       : "none (anomalies are not tested)");
+		   r->match_anomaly ? rule_anomaly_name((uint8_t)r->match_anomaly, buf, sizeof(buf))
+				    : "none (anomalies are not tested)");
 	if (r->pkt_len_min || r->pkt_len_max)
 		ctl_detail("pkt_len", "%u-%u", r->pkt_len_min, r->pkt_len_max);
 	else

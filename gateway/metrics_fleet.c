@@ -319,5 +319,11 @@ void metrics_fleet(FILE *f, const struct mx_scrape *s)
 	node_counter(f, v, n, "xdrop_talker_samples_lost_total",
 		     "Top-talker samples lost because the ring was full.",
 		     offsetof(Xdrop__V1__Counters, samples_lost));
+	node_counter(f, v, n, "xdrop_anomaly_bad_fragment_packets_total",
+		     "Packets seen with impossible or hostile fragment geometry.",
+		     offsetof(Xdrop__V1__Counters, anomaly_bad_fragment));
+	node_counter(f, v, n, "xdrop_anomaly_invalid_packets_total",
+		     "Packets seen with invalid IP or TCP header fields or impossible TCP flags.",
+		     offsetof(Xdrop__V1__Counters, anomaly_invalid));
 	free(v);
 }

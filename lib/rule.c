@@ -362,49 +362,47 @@ char *rule_format_tcp_flags(uint8_t mask, uint8_t value, char *buf, size_t len)
 	return buf;
 }
 
-/* The names of enum xdrop_anomaly's bits, in bit order (v2.7's decoder names). */
-static const char *const anomaly_names[] = {"bad_fragment", "invalid"};
+static const char *const anomaly_names[] = {"bad_fragment", "invalid"}; /* bit 0, bit 1 */
 
-int rule_parse_anomaly(const char *s, uint8_t *mask)
+int rule_parse_anomaly(const char *s, uint8_t *out)
 {
-	const size_t nnames = sizeof(anomaly_names) / sizeof(anomaly_names[0]);
 	const char *p = s;
 	uint8_t m = 0;
+	size_t n, i;
 
 	if (isdigit((unsigned char)s[0])) {
-		char *end;
-		unsigned long v;
-
-		errno = 0;
-		v = strtoul(s, &end, 10);
-		if (errno || *end || v > XDROP_ANOM_ALL)
+		if (s[1] || s[0] > '0' + XDROP_ANOM_ALL)
 			return -EINVAL;
-		*mask = (uint8_t)v;
+		*out = (uint8_t)(s[0] - '0');
 		return 0;
 	}
 	while (*p) {
-		size_t n = strcspn(p, ","), i;
-
-		for (i = 0; i < nnames; i++)
+		n = strcspn(p, ",");
+		for (i = 0; i < sizeof(anomaly_names) / sizeof(anomaly_names[0]); i++)
 			if (n == strlen(anomaly_names[i]) && !strncasecmp(p, anomaly_names[i], n))
 				break;
-		if (i == nnames || (m & (1u << i)))
+		if (i == sizeof(anomaly_names) / sizeof(anomaly_names[0]) || (m & (1u << i)))
 			return -EINVAL; /* unknown, empty or repeated name */
 		m |= (uint8_t)(1u << i);
 		p += n;
 		if (*p == ',' && !*++p)
 			return -EINVAL;
 	}
-	*mask = m;
+	if (!m)
+		return -EINVAL;
+	*out = m;
 	return 0;
 }
 
-char *rule_format_anomaly(uint8_t mask, char *buf, size_t len)
+char *rule_anomaly_name(uint8_t mask, char *buf, size_t len)
 {
 	size_t off = 0;
 
-	if (len)
-		buf[0] = '\0';
+	buf[0] = '\0';
+	if (mask & ~XDROP_ANOM_ALL) {
+		snprintf(buf, len, "%u", mask);
+		return buf;
+	}
 	for (size_t i = 0; i < sizeof(anomaly_names) / sizeof(anomaly_names[0]); i++)
 		if (mask & (1u << i))
 			off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s",
@@ -429,7 +427,7 @@ static int parse_u32(const char *s, uint32_t max, uint32_t *out)
 
 static const char *const kv_fields[] = {
     "src_ip", "src_cidr",   "dst_ip", "dst_cidr",    "src_port",    "dst_port",	 "protocol",
-    "action", "rate_limit", "burst",  "pkt_len_min", "pkt_len_max", "tcp_flags",
+    "action", "rate_limit", "burst",  "pkt_len_min", "pkt_len_max", "tcp_flags", "match_anomaly",
 };
 
 int rule_parse_kv(const char *text, uint8_t kind, struct rule_spec *r, struct rule_error *err)
@@ -492,6 +490,9 @@ int rule_parse_kv(const char *text, uint8_t kind, struct rule_spec *r, struct ru
 					    "flags like SYN,!ACK from FIN SYN RST PSH ACK "
 					    "URG ECE CWR");
 			r->has_tcp_flags = true;
+		} else if (!strcmp(k, "match_anomaly")) {
+			if (rule_parse_anomaly(val, &r->anomaly))
+				return fail(err, k, "anomalies bad_fragment,invalid or a mask 0-3");
 		}
 	}
 	return rule_validate(r, err);
@@ -499,7 +500,7 @@ int rule_parse_kv(const char *text, uint8_t kind, struct rule_spec *r, struct ru
 
 char *rule_format_kv(const struct rule_spec *r, char *buf, size_t len)
 {
-	char a[XDROP_ADDR_STRLEN], pb[8], fl[48];
+	char a[XDROP_ADDR_STRLEN], pb[8], fl[48], an[24];
 	size_t off = 0;
 
 #define ADD(...) off += (size_t)snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__)
@@ -531,6 +532,8 @@ char *rule_format_kv(const struct rule_spec *r, char *buf, size_t len)
 	if (r->has_tcp_flags)
 		ADD("tcp_flags=%s ",
 		    rule_format_tcp_flags(r->tcp_mask, r->tcp_value, fl, sizeof(fl)));
+	if (r->anomaly)
+		ADD("match_anomaly=%s ", rule_anomaly_name(r->anomaly, an, sizeof(an)));
 #undef ADD
 	if (off && off <= len)
 		buf[off - 1] = '\0';

@@ -108,18 +108,17 @@ int rule_parse_action(const char *s, uint8_t *out);
 const char *rule_action_name(uint8_t action);
 int rule_parse_tcp_flags(const char *s, uint8_t *mask, uint8_t *value);
 char *rule_format_tcp_flags(uint8_t mask, uint8_t value, char *buf, size_t len);
-
-/* Anomaly masks (enum xdrop_anomaly) as text: names "bad_fragment" and "invalid" separated
- * by commas (any case, each once; "" is 0), or a number 0-3. rule_parse_anomaly returns 0
- * and *mask, or -EINVAL; rule_format_anomaly writes the names in bit order ("" for 0,
- * "bad_fragment,invalid" for 3) and returns buf (24 bytes hold every mask). */
-int rule_parse_anomaly(const char *s, uint8_t *mask);
-char *rule_format_anomaly(uint8_t mask, char *buf, size_t len);
+/* Anomaly masks (enum xdrop_anomaly): names separated by commas, any case, each once
+ * ("bad_fragment", "invalid", "bad_fragment,invalid"), or one digit 0-3. Returns 0 or
+ * -EINVAL (*out untouched). The name of a mask in that canonical order ("" for 0, the
+ * number for bits outside XDROP_ANOM_ALL), written into buf (24 bytes hold any). */
+int rule_parse_anomaly(const char *s, uint8_t *out);
+char *rule_anomaly_name(uint8_t mask, char *buf, size_t len);
 
 /* Parses "key=value" words separated by spaces, with the API's field names (src_ip,
  * src_cidr, dst_ip, dst_cidr, src_port, dst_port, protocol, action, rate_limit, burst,
- * pkt_len_min, pkt_len_max, tcp_flags) into *r (kind given), then validates. Returns 0 or
- * -EINVAL with *err naming the field. */
+ * pkt_len_min, pkt_len_max, tcp_flags, match_anomaly) into *r (kind given), then validates. Returns
+ * 0 or -EINVAL with *err naming the field. */
 int rule_parse_kv(const char *text, uint8_t kind, struct rule_spec *r, struct rule_error *err);
 
 /* Formats a spec in the rule_parse_kv syntax. */

@@ -3,9 +3,12 @@
  * test_differential: the kernel's verdict equals the reference matcher's (tests/lib/
  * refmatch.c) for random packets against random rule sets: exact and CIDR rules, nested
  * prefixes, mixed exact/CIDR rules, whitelist entries, drop/pass/rate_limit, length bounds
- * and TCP flags, IPv4 and IPv6, fragments. Addresses, ports and lengths are drawn from
- * small pools and their neighbours so that packets land on rule edges. Each round replaces
- * the whole set through dataplane_replace, so the diffing replace path is exercised too.
+ * and TCP flags, anomaly masks, IPv4 and IPv6, fragments, and hostile packets that carry
+ * anomalies (fragment geometry, tiny first fragments, impossible TCP flags, lengths beyond
+ * the frame, IHL < 5 and TCP data offsets < 5 that leave a packet unclassified). Addresses, ports
+ * and lengths are drawn from small pools and their neighbours so that packets land on rule edges.
+ * Each round replaces the whole set through dataplane_replace, so the diffing replace path is
+ * exercised too.
  *
  * XDROP_DIFF_PACKETS (default 120000) sets the packet count; XDROP_DIFF_SEED the seed.
  */
@@ -119,6 +122,8 @@ static bool gen_rule(struct rule_spec *r)
 			r->tcp_mask = 0x12;
 			r->tcp_value = pick(2) ? 0x02 : 0x12;
 		}
+		if (pick(4) == 0)
+			r->anomaly = (uint8_t)(1 + pick(XDROP_ANOM_ALL));
 	}
 	return rule_validate(r, NULL) == 0;
 }
@@ -144,11 +149,49 @@ static const char *neighbour(bool v6, char *buf)
 	return addr_format(&a.addr, buf, XDROP_ADDR_STRLEN);
 }
 
+/* Makes one packet in four hostile: fragment geometry, a tiny first fragment, a length
+ * field that lies, IHL < 5 or a TCP data offset < 5. Never a frame cut short, which the
+ * program drops as malformed before any rule (the verdict table covers those). */
+static void hostile(struct pkt_desc *d)
+{
+	static const uint16_t offs[] = {0, 0, 1, 2, 8189, 8191};
+
+	if (pick(4))
+		return;
+	switch (pick(5)) {
+	case 0:
+		d->frag = 3;
+		d->frag_off = pick(4) ? offs[pick(N(offs))] : (uint16_t)pick(8192);
+		d->frag_more = pick(2);
+		break;
+	case 1:
+		d->frag = 3;
+		d->frag_more = true;
+		d->l4_bytes = (uint8_t)(1 + pick(19));
+		break;
+	case 2:
+		d->ip_len = (uint16_t)(pick(3) ? 1 + pick(200) : 1 + pick(65535));
+		if (pick(2)) {
+			d->frag = 3;
+			d->frag_off = offs[pick(N(offs))];
+			d->frag_more = pick(2);
+		}
+		break;
+	case 3:
+		d->ihl = (uint8_t)(1 + pick(4));
+		break;
+	default:
+		d->doff = (uint8_t)(1 + pick(4));
+		break;
+	}
+}
+
 static void differential(void **state)
 {
 	const char *env = getenv("XDROP_DIFF_PACKETS");
 	long total = env ? atol(env) : 120000, done = 0, mismatches = 0, per_round = 2000;
-	long drops = 0, by_wl = 0, by_rule = 0, by_cidr = 0;
+	long drops = 0, by_wl = 0, by_rule = 0, by_cidr = 0, by_anom = 0;
+	long anomalous = 0, with_anomaly = 0, unclassified = 0;
 	struct rule_spec *rules = calloc(MAX_RULES, sizeof(*rules));
 	struct dataplane *dp = testdp_open(true, false);
 	unsigned long long seed;
@@ -212,9 +255,13 @@ static void differential(void **state)
 				d.proto = 58;
 			if (d.proto == 58 && !v6)
 				d.proto = 1;
+			hostile(&d);
+			anomalous += (d.frag == 3 || d.l4_bytes || d.ip_len || d.ihl || d.doff);
 			len = pkt_build(&d, buf);
 			assert_true(len > 0);
 			assert_int_equal(ref_pkt_from_frame(buf, (size_t)len, &rp), 0);
+			with_anomaly += rp.anomaly != 0;
+			unclassified += rp.unclassified;
 			kv = pkt_run(dataplane_prog_fd(dp), buf, (size_t)len);
 			rv = ref_verdict(&ref, &rp, &winner);
 			drops += kv == XDP_DROP;
@@ -224,6 +271,8 @@ static void differential(void **state)
 				by_rule++;
 			if (winner >= 0 && !rule_is_exact(&rules[winner]))
 				by_cidr++;
+			if (winner >= 0 && rules[winner].anomaly)
+				by_anom++;
 			if (kv != rv) {
 				char rb[256] = "none";
 
@@ -232,10 +281,14 @@ static void differential(void **state)
 				if (mismatches++ < 10)
 					printf(
 					    "# mismatch round %d: %s %s > %s proto %u ports %u>%u "
-					    "frag %d len %u: kernel %d, reference %d (deciding "
-					    "entry: %s%s)\n",
+					    "frag %d (off %u more %d) l4_bytes %u ihl %u ip_len %u "
+					    "doff %u flags 0x%x len %u anomaly %u%s: kernel %d, "
+					    "reference %d (deciding entry: %s%s)\n",
 					    round, v6 ? "v6" : "v4", d.src, d.dst, d.proto, d.sport,
-					    d.dport, d.frag, rp.l3_len, kv, rv,
+					    d.dport, d.frag, d.frag_off, d.frag_more, d.l4_bytes,
+					    d.ihl, d.ip_len, d.doff, d.tcp_flags, rp.l3_len,
+					    rp.anomaly, rp.unclassified ? " unclassified" : "", kv,
+					    rv,
 					    winner >= 0 && rules[winner].kind == XDROP_KIND_WL
 						? "wl: "
 						: "",
@@ -246,11 +299,16 @@ static void differential(void **state)
 		round++;
 	}
 	printf("# %d rounds, %ld packets, %ld mismatches; %ld dropped; decided by whitelist %ld, "
-	       "by a rule %ld (CIDR table %ld), by no entry %ld\n",
-	       round, done, mismatches, drops, by_wl, by_rule, by_cidr, done - by_wl - by_rule);
+	       "by a rule %ld (CIDR table %ld, anomaly rule %ld), by no entry %ld\n",
+	       round, done, mismatches, drops, by_wl, by_rule, by_cidr, by_anom,
+	       done - by_wl - by_rule);
+	printf("# %ld hostile packets, %ld carrying an anomaly, %ld unclassified\n", anomalous,
+	       with_anomaly, unclassified);
 	dataplane_close(dp);
 	free(rules);
 	assert_int_equal(mismatches, 0);
+	/* the generator reached what it is meant to: anomaly rules deciding packets */
+	assert_true(by_anom > 0 && unclassified > 0 && with_anomaly > anomalous / 4);
 }
 
 int main(void)

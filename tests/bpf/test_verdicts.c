@@ -31,12 +31,14 @@ struct step {
 	int counter;	 /* global counter that must grow by one, or NONE */
 	long long clock; /* set the rate limiter's clock first (ns), or -1 */
 	const char *raw; /* instead of pkt: hex bytes of a raw frame */
+	int anom;	 /* anomaly counters that must grow by one (enum xdrop_anomaly mask, the
+			    others must not move), NOANOM: none may move, 0: unchecked */
 };
 
 struct scenario {
 	const char *name;
 	const char *rules[12];
-	struct step steps[10];
+	struct step steps[12];
 };
 
 #define V4(s, d, pr, sp, dp_)                                                                      \
@@ -50,6 +52,37 @@ struct scenario {
 #define STEPC(pkt_, v, c)                                                                          \
 	{                                                                                          \
 		.pkt = pkt_, .verdict = v, .counter = c, .clock = -1                               \
+	}
+
+/* Anomalies (docs/matching.md, "Anomalies"). */
+#define NOANOM 4
+#define BF     XDROP_ANOM_BAD_FRAG
+#define INV    XDROP_ANOM_INVALID
+#define STEPA(pkt_, v, c, a)                                                                       \
+	{                                                                                          \
+		.pkt = pkt_, .verdict = v, .counter = c, .clock = -1, .anom = a                    \
+	}
+/* a fragment by offset (8-byte units), more-fragments bit and payload after the headers */
+#define FRAG(s, d, pr, off, more, pay)                                                             \
+	{                                                                                          \
+		.src = s, .dst = d, .proto = pr, .sport = 1, .dport = 53, .frag = 3,               \
+		.frag_off = off, .frag_more = more, .payload = pay                                 \
+	}
+/* a first fragment keeping only `keep` bytes of its L4 header */
+#define TINY(s, d, pr, keep)                                                                       \
+	{                                                                                          \
+		.src = s, .dst = d, .proto = pr, .sport = 1, .dport = 80, .frag = 3,               \
+		.frag_more = true, .l4_bytes = keep                                                \
+	}
+#define TCPF(s, d, fl)                                                                             \
+	{                                                                                          \
+		.src = s, .dst = d, .proto = 6, .sport = 1, .dport = 80, .tcp_flags = fl           \
+	}
+/* hostile header fields: IPv4 IHL, IP length field, TCP data offset */
+#define HDR(s, d, pr, ihl_, len_, doff_)                                                           \
+	{                                                                                          \
+		.src = s, .dst = d, .proto = pr, .sport = 1, .dport = 80, .tcp_flags = 0x10,       \
+		.ihl = ihl_, .ip_len = len_, .doff = doff_                                         \
 	}
 
 static const struct scenario scenarios[] = {
@@ -310,6 +343,152 @@ static const struct scenario scenarios[] = {
       STEP(V4("192.0.2.2", "192.0.2.9", 17, 1, 1), P), STEP(V4("fd00::2", "fd00::9", 17, 1, 1), P),
       /* IPv4-mapped addresses on the wire are malformed, not IPv4 look-alikes */
       STEPC(V4("::ffff:192.0.2.1", "fd00::9", 17, 1, 1), D, XDROP_CNT_MALFORMED)}},
+    {"IPv4 bad fragments: a bad_fragment rule drops them, others do not see them",
+     {"dst_ip=192.0.2.60 match_anomaly=bad_fragment action=drop",
+      "dst_ip=192.0.2.62 match_anomaly=invalid action=drop", NULL},
+     {/* offset 8189 * 8 + 40 bytes ends past 65,535 */
+      STEPA(FRAG("1.1.1.1", "192.0.2.60", 17, 8189, false, 40), D, XDROP_CNT_RULE_DROP, BF),
+      /* RFC 1858 tiny first fragments: 8 of TCP's 20 bytes, 4 of UDP's 8 */
+      STEPA(TINY("1.1.1.1", "192.0.2.60", 6, 8), D, XDROP_CNT_RULE_DROP, BF),
+      STEPA(TINY("1.1.1.1", "192.0.2.60", 17, 4), D, XDROP_CNT_RULE_DROP, BF),
+      /* RFC 1858: TCP at offset 1 rewrites the flags of the first fragment */
+      STEPA(FRAG("1.1.1.1", "192.0.2.60", 6, 1, true, 16), D, XDROP_CNT_RULE_DROP, BF),
+      /* more to come, 8 + 3 bytes: not a multiple of 8 */
+      STEPA(FRAG("1.1.1.1", "192.0.2.60", 17, 0, true, 3), D, XDROP_CNT_RULE_DROP, BF),
+      /* sound fragments: first (UDP 8 + 8), later, last; TCP at offset 2 */
+      STEPA(FRAG("1.1.1.1", "192.0.2.60", 17, 0, true, 8), P, NONE, NOANOM),
+      STEPA(FRAG("1.1.1.1", "192.0.2.60", 17, 2, true, 16), P, XDROP_CNT_FRAGMENT, NOANOM),
+      STEPA(FRAG("1.1.1.1", "192.0.2.60", 6, 2, false, 5), P, NONE, NOANOM),
+      /* no rule for the address, or a rule for the other anomaly: counted, passed */
+      STEPA(TINY("1.1.1.1", "192.0.2.61", 6, 8), P, NONE, BF),
+      STEPA(TINY("1.1.1.1", "192.0.2.62", 6, 8), P, NONE, BF)}},
+    {"IPv6 bad fragments (fragment header)",
+     {"dst_ip=fd00::60 match_anomaly=bad_fragment action=drop",
+      "dst_ip=fd00::62 match_anomaly=invalid action=drop", NULL},
+     {STEPA(FRAG("fd00::1", "fd00::60", 17, 8189, false, 40), D, XDROP_CNT_RULE_DROP, BF),
+      /* RFC 7112: the first fragment must hold the whole upper-layer header */
+      STEPA(TINY("fd00::1", "fd00::60", 6, 8), D, XDROP_CNT_RULE_DROP, BF),
+      STEPA(TINY("fd00::1", "fd00::60", 58, 4), D, XDROP_CNT_RULE_DROP, BF),
+      STEPA(FRAG("fd00::1", "fd00::60", 17, 0, true, 3), D, XDROP_CNT_RULE_DROP, BF),
+      /* the payload length ends inside the fragment header: no fragment at all */
+      STEPA(((struct pkt_desc){.src = "fd00::1",
+			       .dst = "fd00::60",
+			       .proto = 17,
+			       .frag = 3,
+			       .frag_more = true,
+			       .ip_len = 4}),
+	    D, XDROP_CNT_RULE_DROP, BF),
+      /* RFC 6946: an atomic fragment (offset 0, M = 0) is a whole packet */
+      STEPA(FRAG("fd00::1", "fd00::60", 17, 0, false, 3), P, NONE, NOANOM),
+      STEPA(FRAG("fd00::1", "fd00::60", 17, 0, true, 8), P, NONE, NOANOM),
+      STEPA(FRAG("fd00::1", "fd00::60", 17, 2, true, 16), P, XDROP_CNT_FRAGMENT, NOANOM),
+      STEPA(FRAG("fd00::1", "fd00::61", 17, 8189, false, 40), P, NONE, BF),
+      STEPA(FRAG("fd00::1", "fd00::62", 17, 8189, false, 40), P, NONE, BF)}},
+    {"IPv4 invalid: impossible TCP flags, total length beyond the frame",
+     {"dst_ip=192.0.2.70 match_anomaly=invalid action=drop",
+      "dst_ip=192.0.2.72 match_anomaly=bad_fragment action=drop", NULL},
+     {STEPA(TCPF("1.1.1.1", "192.0.2.70", 0x03), D, XDROP_CNT_RULE_DROP, INV), /* SYN+FIN */
+      STEPA(TCPF("1.1.1.1", "192.0.2.70", 0x06), D, XDROP_CNT_RULE_DROP, INV), /* SYN+RST */
+      STEPA(TCPF("1.1.1.1", "192.0.2.70", 0x00), D, XDROP_CNT_RULE_DROP, INV), /* null */
+      STEPA(TCPF("1.1.1.1", "192.0.2.70", 0xc0), D, XDROP_CNT_RULE_DROP, INV), /* ECE+CWR */
+      STEPA(TCPF("1.1.1.1", "192.0.2.70", 0x29), D, XDROP_CNT_RULE_DROP, INV), /* xmas */
+      STEPA(HDR("1.1.1.1", "203.0.113.99", 17, 0, 1000, 0), P, NONE,
+	    INV), /* no rule for 203.0.113.99 */
+      STEPA(((struct pkt_desc){.src = "1.1.1.1",
+			       .dst = "192.0.2.70",
+			       .proto = 17,
+			       .sport = 1,
+			       .dport = 2,
+			       .ip_len = 47}),
+	    D, XDROP_CNT_RULE_DROP, INV),
+      /* 46 = the frame's 60 bytes less Ethernet: announced bytes are all there */
+      STEPA(((struct pkt_desc){.src = "1.1.1.1",
+			       .dst = "192.0.2.70",
+			       .proto = 17,
+			       .sport = 1,
+			       .dport = 2,
+			       .ip_len = 46}),
+	    P, NONE, NOANOM),
+      STEPA(TCPF("1.1.1.1", "192.0.2.70", 0x02), P, NONE, NOANOM), /* SYN */
+      STEPA(TCPF("1.1.1.1", "192.0.2.70", 0x19), P, NONE, NOANOM), /* FIN+PSH+ACK */
+      STEPA(TCPF("1.1.1.1", "192.0.2.71", 0x03), P, NONE, INV),
+      STEPA(TCPF("1.1.1.1", "192.0.2.72", 0x03), P, NONE, INV)}},
+    {"IPv6 invalid: impossible TCP flags, payload length beyond the frame",
+     {"dst_ip=fd00::70 match_anomaly=invalid action=drop", NULL},
+     {STEPA(TCPF("fd00::1", "fd00::70", 0x03), D, XDROP_CNT_RULE_DROP, INV),
+      STEPA(TCPF("fd00::1", "fd00::70", 0x06), D, XDROP_CNT_RULE_DROP, INV),
+      STEPA(TCPF("fd00::1", "fd00::70", 0x00), D, XDROP_CNT_RULE_DROP, INV),
+      STEPA(TCPF("fd00::1", "fd00::70", 0x39), D, XDROP_CNT_RULE_DROP, INV),
+      STEPA(((struct pkt_desc){.src = "fd00::1",
+			       .dst = "fd00::70",
+			       .proto = 17,
+			       .sport = 1,
+			       .dport = 2,
+			       .ip_len = 9}),
+	    D, XDROP_CNT_RULE_DROP, INV),
+      STEPA(TCPF("fd00::1", "fd00::70", 0x12), P, NONE, NOANOM), /* SYN+ACK */
+      STEPA(TCPF("fd00::1", "fd00::71", 0x03), P, NONE, INV)}},
+    {"IPv4 anomalies without a matching rule: counted, judged as usual",
+     {"dst_ip=192.0.2.60 match_anomaly=bad_fragment,invalid action=drop",
+      "dst_ip=192.0.2.65 protocol=tcp action=pass", NULL},
+     {STEPA(FRAG("1.1.1.1", "192.0.2.64", 17, 8189, false, 40), P, NONE, BF),
+      STEPA(TINY("1.1.1.1", "192.0.2.64", 17, 4), P, NONE, BF),
+      STEPA(FRAG("1.1.1.1", "192.0.2.64", 6, 1, true, 16), P, XDROP_CNT_FRAGMENT, BF),
+      STEPA(FRAG("1.1.1.1", "192.0.2.64", 17, 0, true, 3), P, NONE, BF),
+      STEPA(TCPF("1.1.1.1", "192.0.2.64", 0x06), P, NONE, INV),
+      STEPA(TCPF("1.1.1.1", "192.0.2.64", 0x00), P, NONE, INV),
+      STEPA(TCPF("1.1.1.1", "192.0.2.64", 0x29), P, NONE, INV),
+      STEPA(HDR("1.1.1.1", "192.0.2.64", 17, 0, 47, 0), P, NONE, INV),
+      /* a plain rule matches a packet with an anomaly like any other */
+      STEPA(TCPF("1.1.1.1", "192.0.2.65", 0x03), P, XDROP_CNT_RULE_PASS, INV),
+      STEPA(TINY("1.1.1.1", "192.0.2.65", 6, 8), P, XDROP_CNT_RULE_PASS, BF),
+      /* unclassified: malformed */
+      STEPA(HDR("1.1.1.1", "192.0.2.64", 17, 0, 19, 0), D, XDROP_CNT_MALFORMED, INV),
+      STEPA(HDR("1.1.1.1", "192.0.2.64", 6, 0, 0, 4), D, XDROP_CNT_MALFORMED, INV)}},
+    {"IPv6 anomalies without a matching rule: counted, judged as usual",
+     {"dst_ip=fd00::60 match_anomaly=bad_fragment,invalid action=drop", "wl: dst_ip=fd00::65",
+      NULL},
+     {STEPA(FRAG("fd00::1", "fd00::64", 17, 8189, false, 40), P, NONE, BF),
+      STEPA(TINY("fd00::1", "fd00::64", 6, 8), P, NONE, BF),
+      STEPA(FRAG("fd00::1", "fd00::64", 17, 0, true, 3), P, NONE, BF),
+      STEPA(TCPF("fd00::1", "fd00::64", 0x03), P, NONE, INV),
+      STEPA(TCPF("fd00::1", "fd00::64", 0x06), P, NONE, INV),
+      STEPA(TCPF("fd00::1", "fd00::64", 0x00), P, NONE, INV),
+      STEPA(TCPF("fd00::1", "fd00::64", 0x39), P, NONE, INV),
+      STEPA(HDR("fd00::1", "fd00::64", 17, 0, 9, 0), P, NONE, INV),
+      /* the whitelist passes a packet with an anomaly */
+      STEPA(TCPF("fd00::1", "fd00::65", 0x03), P, XDROP_CNT_WHITELISTED, INV),
+      STEPA(HDR("fd00::1", "fd00::64", 6, 0, 0, 4), D, XDROP_CNT_MALFORMED, INV)}},
+    {"unclassified IPv4 (IHL < 5, total length < header, TCP offset < 5): INVALID rules only",
+     {"src_ip=198.51.100.80 match_anomaly=invalid action=drop",
+      "src_ip=198.51.100.81 match_anomaly=bad_fragment,invalid action=pass",
+      "src_ip=198.51.100.81 protocol=tcp dst_port=80 match_anomaly=invalid action=drop",
+      "src_ip=198.51.100.82 action=drop", "wl: src_ip=198.51.100.83",
+      "src_ip=198.51.100.84 match_anomaly=bad_fragment action=pass", NULL},
+     {STEPA(HDR("198.51.100.80", "203.0.113.99", 17, 4, 0, 0), D, XDROP_CNT_RULE_DROP, INV),
+      STEPA(HDR("198.51.100.80", "203.0.113.99", 17, 0, 19, 0), D, XDROP_CNT_RULE_DROP, INV),
+      STEPA(HDR("198.51.100.80", "203.0.113.99", 6, 0, 0, 4), D, XDROP_CNT_RULE_DROP, INV),
+      /* no ports: the port rule cannot take it, the address rule passes it */
+      STEPA(HDR("198.51.100.81", "203.0.113.99", 6, 0, 0, 4), P, XDROP_CNT_RULE_PASS, INV),
+      STEPA(HDR("198.51.100.81", "203.0.113.99", 17, 3, 0, 0), P, XDROP_CNT_RULE_PASS, INV),
+      /* a plain rule, a whitelist entry, another anomaly, nothing: malformed */
+      STEPA(HDR("198.51.100.82", "203.0.113.99", 17, 4, 0, 0), D, XDROP_CNT_MALFORMED, INV),
+      STEPA(HDR("198.51.100.83", "203.0.113.99", 17, 4, 0, 0), D, XDROP_CNT_MALFORMED, INV),
+      STEPA(HDR("198.51.100.84", "203.0.113.99", 17, 4, 0, 0), D, XDROP_CNT_MALFORMED, INV),
+      STEPA(HDR("198.51.100.85", "203.0.113.99", 6, 0, 0, 2), D, XDROP_CNT_MALFORMED, INV),
+      /* a sound packet from the address of the INVALID rule: not matched */
+      STEPA(HDR("198.51.100.80", "203.0.113.99", 17, 0, 0, 0), P, NONE, NOANOM),
+      /* a truncated TCP header stays malformed, unmatched */
+      {.raw = "0200000000020200000000010800450000280000000040060000c63364500202020200010002",
+       .verdict = D,
+       .counter = XDROP_CNT_MALFORMED,
+       .clock = -1,
+       .anom = NOANOM}}},
+    {"unclassified IPv6 (TCP offset < 5): INVALID rules only",
+     {"src_ip=fd00::80 match_anomaly=invalid action=drop", "wl: src_ip=fd00::83", NULL},
+     {STEPA(HDR("fd00::80", "fd00::99", 6, 0, 0, 4), D, XDROP_CNT_RULE_DROP, INV),
+      STEPA(HDR("fd00::83", "fd00::99", 6, 0, 0, 4), D, XDROP_CNT_MALFORMED, INV),
+      STEPA(HDR("fd00::85", "fd00::99", 6, 0, 0, 0), P, NONE, NOANOM)}},
     {"malformed and truncated frames: dropped and counted, never aborted",
      {NULL},
      {{.raw = "0200000000020200000000010800",
@@ -390,6 +569,19 @@ static void run_scenario(void **state)
 				 before[XDROP_CNT_PASSED] + before[XDROP_CNT_DROPPED] + 1);
 		if (st->counter != NONE && after[st->counter] != before[st->counter] + 1)
 			fail_msg("step %zu: counter %d did not grow by one", i, st->counter);
+		if (st->anom &&
+		    (after[XDROP_CNT_ANOMALY_BAD_FRAG] - before[XDROP_CNT_ANOMALY_BAD_FRAG] !=
+			 !!(st->anom & BF) ||
+		     after[XDROP_CNT_ANOMALY_INVALID] - before[XDROP_CNT_ANOMALY_INVALID] !=
+			 !!(st->anom & INV)))
+			fail_msg("step %zu: anomaly counters grew by %llu (bad_fragment), %llu "
+				 "(invalid); expected mask %d",
+				 i,
+				 (unsigned long long)(after[XDROP_CNT_ANOMALY_BAD_FRAG] -
+						      before[XDROP_CNT_ANOMALY_BAD_FRAG]),
+				 (unsigned long long)(after[XDROP_CNT_ANOMALY_INVALID] -
+						      before[XDROP_CNT_ANOMALY_INVALID]),
+				 st->anom & 3);
 	}
 }
 
@@ -591,6 +783,98 @@ static void protected_flows(void **state)
 	assert_int_equal(dataplane_set_protect(g_dp, keys, vals, XDROP_MAX_PROTECT + 1), -E2BIG);
 }
 
+/* An unclassified packet (IHL 4) taken by an INVALID rule counts in that rule's slot and
+ * in rule_drop, never in malformed; the same packet from an address without such a rule is
+ * malformed and counts in no slot; a sound packet from the rule's address is not the
+ * rule's. */
+static void unclassified_rule_counters(void **state)
+{
+	static const char *const rules[] = {
+	    "src_ip=198.51.100.90 match_anomaly=invalid action=drop",
+	    "src_ip=198.51.100.91 action=drop", NULL};
+	struct pkt_desc bad = HDR("198.51.100.90", "203.0.113.9", 17, 4, 0, 0);
+	struct pkt_desc other = HDR("198.51.100.91", "203.0.113.9", 17, 4, 0, 0);
+	struct pkt_desc sound = V4("198.51.100.90", "203.0.113.9", 17, 1, 2);
+	uint64_t before[XDROP_NCOUNTERS], after[XDROP_NCOUNTERS];
+	struct xdrop_slot_counters c;
+	struct rule_spec sa, sb;
+	uint8_t buf[PKT_MAX];
+	int len = pkt_build(&bad, buf);
+
+	(void)state;
+	assert_int_equal(testdp_load(g_dp, rules), 0);
+	assert_int_equal(dataplane_counters(g_dp, before), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(testdp_send(g_dp, &bad), XDP_DROP);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(testdp_send(g_dp, &other), XDP_DROP);
+	assert_int_equal(testdp_send(g_dp, &sound), XDP_PASS);
+	assert_int_equal(dataplane_counters(g_dp, after), 0);
+	assert_int_equal(testdp_spec(rules[0], &sa), 0);
+	assert_int_equal(testdp_spec(rules[1], &sb), 0);
+	assert_int_equal(dataplane_entry_counters(g_dp, &sa, &c), 0);
+	assert_true(len > 0);
+	assert_int_equal(c.match, 5);
+	assert_int_equal(c.drop, 5);
+	assert_int_equal(c.match_bytes, 5 * (uint64_t)len);
+	assert_int_equal(c.drop_bytes, 5 * (uint64_t)len);
+	assert_int_equal(dataplane_entry_counters(g_dp, &sb, &c), 0);
+	assert_int_equal(c.match, 0);
+	assert_int_equal(after[XDROP_CNT_RULE_DROP] - before[XDROP_CNT_RULE_DROP], 5);
+	assert_int_equal(after[XDROP_CNT_MALFORMED] - before[XDROP_CNT_MALFORMED], 2);
+	assert_int_equal(after[XDROP_CNT_ANOMALY_INVALID] - before[XDROP_CNT_ANOMALY_INVALID], 7);
+	assert_int_equal(after[XDROP_CNT_PASSED] - before[XDROP_CNT_PASSED], 1);
+}
+
+/* Adding, changing or removing a rule's anomaly mask is a modification of the entry
+ * (same key, other action flags): each replacement takes effect, and the slot's counters
+ * stay with the rule. */
+static void anomaly_mask_change(void **state)
+{
+	static const char *const sets[][2] = {
+	    {"dst_ip=192.0.2.95 action=drop", NULL},
+	    {"dst_ip=192.0.2.95 match_anomaly=invalid action=drop", NULL},
+	    {"dst_ip=192.0.2.95 match_anomaly=bad_fragment action=drop", NULL},
+	    {"dst_ip=192.0.2.95 action=drop", NULL},
+	};
+	/* verdicts of a sound packet, a SYN+FIN and a tiny fragment under each set */
+	static const int want[][3] = {{D, D, D}, {P, D, P}, {P, P, D}, {D, D, D}};
+	struct pkt_desc pk[3] = {TCPF("1.1.1.1", "192.0.2.95", 0x10),
+				 TCPF("1.1.1.1", "192.0.2.95", 0x03),
+				 TINY("1.1.1.1", "192.0.2.95", 6, 8)};
+	struct xdrop_slot_counters c;
+	struct rule_spec spec;
+	uint64_t drops = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		assert_int_equal(testdp_load(g_dp, sets[i]), 0);
+		for (int k = 0; k < 3; k++) {
+			int v = testdp_send(g_dp, &pk[k]);
+
+			if (v != want[i][k])
+				fail_msg("set %zu, packet %d: verdict %d, expected %d", i, k, v,
+					 want[i][k]);
+			drops += v == D;
+		}
+	}
+	assert_int_equal(testdp_spec(sets[3][0], &spec), 0);
+	assert_int_equal(dataplane_entry_counters(g_dp, &spec, &c), 0);
+	assert_int_equal(c.drop, drops);
+}
+
+/* The verifier's budget for the program (processed instructions; the kernel's limit is
+ * 1,000,000): the anomaly checks must not push it past 100,000 with clang 14. */
+static void verifier_budget(void **state)
+{
+	uint32_t insns = 0;
+
+	(void)state;
+	assert_int_equal(dataplane_verified_insns(g_dp, &insns), 0);
+	printf("# verified_insns %u\n", insns);
+	assert_true(insns > 0 && insns <= 100000);
+}
+
 int main(void)
 {
 	size_t n = sizeof(scenarios) / sizeof(scenarios[0]);
@@ -612,6 +896,12 @@ int main(void)
 				.test_func = third_combo_keeps_existing_rules};
 	tests[i++] = (struct CMUnitTest){.name = "protected control flows pass ahead of every rule",
 					 .test_func = protected_flows};
+	tests[i++] = (struct CMUnitTest){.name = "unclassified packets count in their rule's slot",
+					 .test_func = unclassified_rule_counters};
+	tests[i++] = (struct CMUnitTest){.name = "a rule's anomaly mask changes in place",
+					 .test_func = anomaly_mask_change};
+	tests[i++] = (struct CMUnitTest){.name = "verifier budget: at most 100,000 instructions",
+					 .test_func = verifier_budget};
 	{
 		int rc = _cmocka_run_group_tests("bpf_verdicts", tests, i, NULL, NULL);
 

@@ -4,11 +4,8 @@
 # (default 60) from a seed corpus built with protoc from proto/xdrop.proto. Prints TAP.
 set -u
 . tests/lib/tap.sh
-BUILD=${BUILD:-build}
-secs=${FUZZ_SECONDS:-60}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/corpus"
+. tests/lib/fuzz.sh
+fuzz_setup
 
 enc() { protoc --proto_path=proto --encode="xdrop.v1.$1" xdrop.proto; }
 hexesc() { od -An -v -tx1 | tr -d ' \n' | sed 's/../\\x&/g'; }
@@ -29,16 +26,4 @@ body=$(printf 'node_id: "n1" revision: 3 counters { rx: 1 }' | enc Beacon | hexe
 seed beacon '\x02' 'beacon:' SignedBeacon "node_id: \"n1\" beacon: \"$body\" hmac_sha256: \"0123456789abcdef0123456789abcdef\""
 
 tap_plan 1
-mkdir -p "$BUILD/fuzz-artifacts"
-"$BUILD/tests/fuzz_rpc" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
-	-print_final_stats=1 -artifact_prefix="$BUILD/fuzz-artifacts/" "$work/corpus" \
-	>"$work/log" 2>&1
-rc=$?
-execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")
-if [ "$rc" -eq 0 ]; then
-	ok "fuzz_rpc: ${execs:-?} inputs in ${secs}s, no crash"
-else
-	not_ok "fuzz_rpc failed (exit $rc)" "$(tail -40 "$work/log")" \
-		"reproducer kept in $BUILD/fuzz-artifacts/"
-fi
-exit "$rc"
+fuzz_smoke fuzz_rpc "$work/corpus" 8192 "$secs"

@@ -103,6 +103,8 @@ static void test_controller_mode(void **state)
 	(void)state;
 	fill(&c1, 1000);
 	fill(&c2, 77);
+	c2.anomaly_bad_fragment = 3;
+	c2.anomaly_invalid = 12;
 	s1.node_id = "n1";
 	s1.counters = &c1;
 	s2.node_id = "n2";
@@ -167,6 +169,10 @@ static void test_controller_mode(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(sum_of(text, "xdrop_received_packets_total{node=\"n3\"", &n), 0);
 	assert_int_equal(n, 0);
+
+	/* the anomaly counters, beside the reasons */
+	assert_true(has_line(text, "xdrop_anomaly_bad_fragment_packets_total{node=\"n2\"} 3"));
+	assert_true(has_line(text, "xdrop_anomaly_invalid_packets_total{node=\"n2\"} 12"));
 
 	/* each family typed once */
 	assert_non_null(strstr(text, "# TYPE xdrop_packets_total counter\n"));

@@ -26,7 +26,7 @@ static int build_at(const struct pkt_desc *d, uint8_t *buf)
 	struct in6_addr s6, d6;
 	struct in_addr s4, d4;
 	bool v6 = strchr(d->src, ':') != NULL;
-	size_t off = 12, l4len, l3start, iphl;
+	size_t off = 12, l4len, l3start, iphl, kept;
 	uint8_t *l4;
 	int i;
 
@@ -70,12 +70,18 @@ static int build_at(const struct pkt_desc *d, uint8_t *buf)
 			ip->frag_off = htons(0x2000);
 		else if (d->frag == 2)
 			ip->frag_off = htons(0x2000 | 10);
+		else if (d->frag == 3)
+			ip->frag_off =
+			    htons((uint16_t)((d->frag_more ? 0x2000 : 0) | (d->frag_off & 0x1fff)));
 		for (i = 0; i < d->ip_opts; i++)
 			buf[off + 20 + 4 * i] = 1; /* NOP options */
 		off += iphl;
-		if (d->frag == 2)
+		if (d->frag == 2 || (d->frag == 3 && d->frag_off))
 			l4len = 0; /* a later fragment: payload only */
-		ip->tot_len = htons((uint16_t)(iphl + l4len + d->payload));
+		kept = d->l4_bytes && d->l4_bytes < l4len ? d->l4_bytes : l4len;
+		ip->tot_len = htons(d->ip_len ? d->ip_len : (uint16_t)(iphl + kept + d->payload));
+		if (d->ihl)
+			ip->ihl = d->ihl & 15;
 	} else {
 		struct ipv6hdr *ip6 = (struct ipv6hdr *)(buf + off);
 		uint8_t *nh = &ip6->nexthdr;
@@ -94,15 +100,21 @@ static int build_at(const struct pkt_desc *d, uint8_t *buf)
 			off += 8;
 		}
 		if (d->frag) {
+			uint16_t fo = d->frag == 2 ? (uint16_t)(10 << 3 | 1) : 1;
+
+			if (d->frag == 3)
+				fo = (uint16_t)((d->frag_off & 0x1fff) << 3 | d->frag_more);
 			*nh = 44;
 			nh = buf + off;
-			put16(buf + off + 2, d->frag == 2 ? (uint16_t)(10 << 3 | 1) : 1);
+			put16(buf + off + 2, fo);
 			off += 8;
-			if (d->frag == 2)
+			if (fo & 0xfff8)
 				l4len = 0;
 		}
 		*nh = d->proto;
-		put16(buf + l3start + 4, (uint16_t)(off - l3start - 40 + l4len + d->payload));
+		kept = d->l4_bytes && d->l4_bytes < l4len ? d->l4_bytes : l4len;
+		put16(buf + l3start + 4,
+		      d->ip_len ? d->ip_len : (uint16_t)(off - l3start - 40 + kept + d->payload));
 	}
 	l4 = buf + off;
 	if (l4len && d->proto == 6) {
@@ -110,7 +122,7 @@ static int build_at(const struct pkt_desc *d, uint8_t *buf)
 
 		th->source = htons(d->sport);
 		th->dest = htons(d->dport);
-		th->doff = 5;
+		th->doff = d->doff ? d->doff & 15 : 5;
 		l4[13] = d->tcp_flags;
 	} else if (l4len && d->proto == 17) {
 		struct udphdr *uh = (struct udphdr *)l4;
@@ -121,7 +133,9 @@ static int build_at(const struct pkt_desc *d, uint8_t *buf)
 	} else if (l4len) {
 		l4[0] = d->proto == 1 ? 8 : 128; /* echo request */
 	}
-	off += l4len + d->payload;
+	/* a tiny first fragment: the rest of its L4 header is not in the packet */
+	memset(l4 + kept, 0, l4len - kept);
+	off += kept + d->payload;
 	if (off < 60)
 		off = 60;
 	return off > PKT_MAX ? -1 : (int)off;

@@ -12,11 +12,47 @@
 
 #include "refmatch.h"
 
+/* Bytes of the L4 header a first fragment must hold (docs/matching.md, "Anomalies"). */
+static size_t l4_need(uint8_t proto)
+{
+	switch (proto) {
+	case 6:
+		return 20;
+	case 17:
+	case 1:
+	case 58:
+		return 8;
+	default:
+		return 0;
+	}
+}
+
+/* The documented fragment checks, given the offset (8-byte units), the more-fragments
+ * bit, the bytes after the fragment's headers, and whether the L4 header is missing. */
+static uint8_t frag_anomaly(unsigned off, bool more, long rest, bool l4_short)
+{
+	bool bad = rest < 0 || off * 8 + (unsigned long)(rest < 0 ? 0 : rest) > 65535 ||
+		   (more && rest % 8 != 0) || (off == 0 && more && l4_short);
+
+	return bad ? XDROP_ANOM_BAD_FRAG : 0;
+}
+
+/* A TCP flags byte no stack sends: SYN+FIN, SYN+RST, none of the six classic flags, or
+ * FIN+PSH+URG. */
+static bool flags_invalid(uint8_t f)
+{
+	bool syn = f & 0x02, fin = f & 0x01, rst = f & 0x04;
+
+	return (syn && fin) || (syn && rst) || (f & 0x3f) == 0 || (f & 0x29) == 0x29;
+}
+
 int ref_pkt_from_frame(const uint8_t *f, size_t len, struct ref_pkt *p)
 {
-	uint16_t et, frag;
+	uint16_t et, fo;
 	size_t off = 14, l4;
+	long rest;
 	uint8_t nh;
+	bool later = false;
 
 	memset(p, 0, sizeof(*p));
 	if (len < 14)
@@ -24,6 +60,8 @@ int ref_pkt_from_frame(const uint8_t *f, size_t len, struct ref_pkt *p)
 	et = (uint16_t)(f[12] << 8 | f[13]);
 	if (et == 0x0800) {
 		size_t ihl = (size_t)(f[off] & 15) * 4;
+		unsigned frag_off;
+		bool mf;
 
 		memset(p->src.b + 10, 0xff, 2);
 		memset(p->dst.b + 10, 0xff, 2);
@@ -31,34 +69,81 @@ int ref_pkt_from_frame(const uint8_t *f, size_t len, struct ref_pkt *p)
 		memcpy(p->dst.b + 12, f + off + 16, 4);
 		p->proto = f[off + 9];
 		p->l3_len = (uint16_t)(f[off + 2] << 8 | f[off + 3]);
-		frag = (uint16_t)((f[off + 6] << 8 | f[off + 7]) & 0x1fff);
+		if (ihl < 20 || p->l3_len < ihl) {
+			p->anomaly = XDROP_ANOM_INVALID;
+			p->unclassified = true;
+			return 0;
+		}
+		if (p->l3_len > len - 14)
+			p->anomaly |= XDROP_ANOM_INVALID;
+		fo = (uint16_t)(f[off + 6] << 8 | f[off + 7]);
+		frag_off = fo & 0x1fff;
+		mf = fo & 0x2000;
+		rest = (long)p->l3_len - (long)ihl;
+		if (frag_off || mf) {
+			p->anomaly |=
+			    frag_anomaly(frag_off, mf, rest, (size_t)rest < l4_need(p->proto));
+			if (frag_off == 1 && p->proto == 6)
+				p->anomaly |= XDROP_ANOM_BAD_FRAG;
+		}
 		l4 = off + ihl;
-		if (frag)
-			return 0; /* later fragment: no ports, no flags */
+		if (frag_off || (mf && (size_t)rest < l4_need(p->proto)))
+			return 0; /* later or tiny fragment: no ports, no flags */
 	} else if (et == 0x86dd) {
+		size_t frag_at = 0; /* offset of the fragment header, 0 = none */
+
 		p->is_v6 = true;
 		memcpy(p->src.b, f + off + 8, 16);
 		memcpy(p->dst.b, f + off + 24, 16);
 		p->l3_len = (uint16_t)((f[off + 4] << 8 | f[off + 5]) + 40);
+		if ((size_t)(f[off + 4] << 8 | f[off + 5]) + 40 > len - 14)
+			p->anomaly |= XDROP_ANOM_INVALID;
 		nh = f[off + 6];
 		l4 = off + 40;
 		while (nh == 60 || nh == 44) {
-			if (nh == 44 && ((f[l4 + 2] << 8 | f[l4 + 3]) & 0xfff8))
-				return p->proto = f[l4], 0; /* later fragment */
-			nh = f[l4];
-			l4 += nh == 44 ? 8 : (size_t)(f[l4 + 1] + 1) * 8;
+			uint8_t next = f[l4];
+
+			if (nh == 44) {
+				frag_at = l4;
+				later = ((f[l4 + 2] << 8 | f[l4 + 3]) & 0xfff8) != 0;
+			}
+			nh = next;
+			l4 += 8; /* pkt_build's destination options and fragment headers */
+			if (later)
+				break;
 		}
 		p->proto = nh;
+		if (frag_at) {
+			unsigned v = (unsigned)(f[frag_at + 2] << 8 | f[frag_at + 3]);
+			size_t total = (size_t)(f[off + 4] << 8 | f[off + 5]) + 40;
+			bool more = v & 1, short_l4 = !later && l4 - off + l4_need(nh) > total;
+
+			/* bytes after the fragment header, against the announced length */
+			rest = (long)total - (long)(frag_at + 8 - off);
+			if (v & 0xfff9)
+				p->anomaly |= frag_anomaly(v >> 3, more, rest, short_l4);
+			if (more && short_l4)
+				return 0; /* RFC 7112: the first fragment lacks its L4 header */
+		}
+		if (later)
+			return 0;
 	} else {
 		return -1;
 	}
 	if (p->proto == 6 || p->proto == 17) {
+		if (p->proto == 6 && (f[l4 + 12] >> 4) < 5) {
+			p->anomaly |= XDROP_ANOM_INVALID;
+			p->unclassified = true;
+			return 0;
+		}
 		p->has_ports = true;
 		p->sport = (uint16_t)(f[l4] << 8 | f[l4 + 1]);
 		p->dport = (uint16_t)(f[l4 + 2] << 8 | f[l4 + 3]);
 		if (p->proto == 6) {
 			p->has_tcp = true;
 			p->tcp_flags = f[l4 + 13];
+			if (flags_invalid(p->tcp_flags))
+				p->anomaly |= XDROP_ANOM_INVALID;
 		}
 	}
 	return 0;
@@ -110,7 +195,13 @@ static bool matches(const struct rule_spec *r, const struct ref_pkt *p)
 	if (r->proto && r->proto != p->proto)
 		return false;
 	if (r->kind == XDROP_KIND_WL)
-		return true;
+		return !p->unclassified; /* the whitelist never sees unclassified packets */
+	/* an unclassified packet: only rules asking for INVALID; others: a rule with a mask
+	 * needs one of its anomalies, a rule without one ignores them */
+	if (p->unclassified && !(r->anomaly & XDROP_ANOM_INVALID))
+		return false;
+	if (!p->unclassified && r->anomaly && !(r->anomaly & p->anomaly))
+		return false;
 	if (r->len_min && p->l3_len < r->len_min)
 		return false;
 	if (r->len_max && p->l3_len > r->len_max)
@@ -170,7 +261,7 @@ int ref_verdict(struct ref_state *st, const struct ref_pkt *p, long *winner)
 	}
 	*winner = best;
 	if (best < 0)
-		return XDP_PASS;
+		return p->unclassified ? XDP_DROP : XDP_PASS; /* malformed, fail closed */
 	switch (st->rules[best].action) {
 	case XDROP_ACT_PASS:
 		return XDP_PASS;

@@ -24,9 +24,13 @@ struct ref_pkt {
 	bool has_tcp;
 	uint8_t tcp_flags;
 	uint16_t l3_len;
+	uint8_t anomaly;   /* enum xdrop_anomaly */
+	bool unclassified; /* IHL < 5, total length < IHL, TCP offset < 5: anomaly rules only */
 };
 
-/* Reads the packet fields from a frame built by pkt_build (no VLAN). Returns 0 or -1. */
+/* Reads the packet fields from a frame built by pkt_build (no VLAN, IPv6 extension headers
+ * of the destination-options and fragment kinds only, nothing truncated), anomalies
+ * included. Returns 0 or -1. */
 int ref_pkt_from_frame(const uint8_t *frame, size_t len, struct ref_pkt *out);
 
 struct ref_state {

@@ -13,3 +13,13 @@ $(LAB_BIN): $(LAB_SRCS:%.c=$(OBJ)/%.o) $(DP_A) $(LIB_A)
 
 ALL_TARGETS += $(LAB_BIN)
 CHECK_SOURCES += $(LAB_SRCS)
+
+# xdrop-dqlite-node runs one libdqlite node (id, address, data dir, join list) for the
+# dqlite client's cluster test (lib/dqlite/module.mk); built without sanitizers.
+DQNODE_SRCS := tests/tools/xdrop-dqlite-node.c
+$(BIN)/xdrop-dqlite-node: $(DQNODE_SRCS:%.c=$(OBJ)/%.o) $(DQ_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -ldqlite -lpthread
+
+ALL_TARGETS += $(BIN)/xdrop-dqlite-node
+CHECK_SOURCES += $(DQNODE_SRCS)

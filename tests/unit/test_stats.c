@@ -41,6 +41,7 @@ struct entry {
 	uint64_t match, drop, match_bytes, drop_bytes; /* what was sent */
 };
 
+/* TCP packets carry ACK: a segment without any flag would be an anomaly (INVALID) */
 static struct entry ents[NENT] = {
     {&ruleset_rules,
      {"dst_ip=198.51.100.1", "action=drop", "enabled=1"},
@@ -53,7 +54,12 @@ static struct entry ents[NENT] = {
      0},
     {&ruleset_rules,
      {"dst_ip=198.51.100.2", "action=pass", "enabled=1"},
-     {.src = "192.0.2.1", .dst = "198.51.100.2", .proto = 6, .sport = 1, .dport = 80},
+     {.src = "192.0.2.1",
+      .dst = "198.51.100.2",
+      .proto = 6,
+      .sport = 1,
+      .dport = 80,
+      .tcp_flags = 0x10},
      XDP_PASS,
      NULL,
      0,
@@ -80,7 +86,12 @@ static struct entry ents[NENT] = {
      0},
     {&ruleset_whitelist,
      {"src_ip=2001:db8::50"},
-     {.src = "2001:db8::50", .dst = "2001:db8::1", .proto = 6, .sport = 1, .dport = 22},
+     {.src = "2001:db8::50",
+      .dst = "2001:db8::1",
+      .proto = 6,
+      .sport = 1,
+      .dport = 22,
+      .tcp_flags = 0x10},
      XDP_PASS,
      NULL,
      0,
@@ -227,11 +238,15 @@ static void test_fill(void **state)
 	Xdrop__V1__Rates r = XDROP__V1__RATES__INIT;
 	struct entry none = {.pkt = {.src = "203.0.113.1", .dst = "203.0.113.2", .proto = 17},
 			     .verdict = XDP_PASS};
+	/* the same frame announcing more bytes than it holds: INVALID, passed all the same */
+	struct entry lying = none;
 	struct stats_rule sr;
 	size_t nlen;
 
 	send_all();
 	nlen = send_pkts(&none, 9, 11); /* matches nothing: default pass */
+	lying.pkt.ip_len = 1000;
+	assert_int_equal(send_pkts(&lying, 4, 11), nlen);
 	wait_sampled(f->st);
 	stats_fill(f->st, &c, &r, NULL);
 	assert_int_equal(c.rule_dropped, ents[0].drop);
@@ -242,8 +257,10 @@ static void test_fill(void **state)
 	assert_int_equal(c.rate_limit_passed_bytes, ents[2].match_bytes);
 	assert_int_equal(c.whitelisted, ents[3].match + ents[4].match);
 	assert_int_equal(c.whitelisted_bytes, ents[3].match_bytes + ents[4].match_bytes);
-	assert_int_equal(c.default_passed, 9);
-	assert_int_equal(c.default_passed_bytes, 9 * nlen);
+	assert_int_equal(c.default_passed, 13);
+	assert_int_equal(c.default_passed_bytes, 13 * nlen);
+	assert_int_equal(c.anomaly_invalid, 4);
+	assert_int_equal(c.anomaly_bad_fragment, 0);
 	assert_int_equal(c.rx, c.passed + c.dropped);
 	assert_int_equal(c.rx_bytes, c.passed_bytes + c.dropped_bytes);
 	assert_int_equal(c.dropped, c.rule_dropped + c.rate_limited + c.malformed);

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+/*
+ * dqlite/session: a database reached through the current leader, reconnected and retried
+ * as session.h says. One loop (run) serves every call: connect if needed, run the call,
+ * and on failure keep the sentence, drop the connection if the error calls for it, and go
+ * round again only when the call may run twice and time is left.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "dqlite/session.h"
+
+#define XDROP_DQ_RETRY_PAUSE_MS 20 /* between two attempts of one call */
+
+struct dq_session {
+	char **addrs;
+	size_t naddrs;
+	char *database;
+	struct dq_conn_opts conn;
+	int retry_ms;
+	struct dq_conn *c; /* the leader's, with the database open; NULL when none */
+	uint32_t db;
+	char why[XDROP_DQ_MAX_WHY];
+};
+
+/* One call on the leader's connection. */
+struct call {
+	bool read_only;
+	int (*fn)(struct dq_conn *c, uint32_t db, struct call *call);
+	const char *sql;
+	const struct dq_value *params;
+	unsigned n;
+	struct dq_result *res;
+	struct dq_rows *rows;
+};
+
+void dq_session_close(struct dq_session *s)
+{
+	if (!s)
+		return;
+	dq_conn_close(s->c);
+	for (size_t i = 0; s->addrs && i < s->naddrs; i++)
+		free(s->addrs[i]);
+	free(s->addrs);
+	free(s->database);
+	free(s);
+}
+
+/* Makes sure s has a leader connection with the database open, trying until deadline_ms. */
+static int attach(struct dq_session *s, int64_t deadline_ms)
+{
+	int rc;
+
+	if (s->c && !dq_conn_broken(s->c))
+		return 0;
+	dq_conn_close(s->c);
+	s->c = NULL;
+	rc = dq_leader_connect(&s->c, (const char *const *)s->addrs, s->naddrs, &s->conn,
+			       deadline_ms, s->why, sizeof(s->why));
+	if (rc)
+		return rc;
+	rc = dq_open(s->c, s->database, &s->db);
+	if (rc) {
+		dq_conn_why(s->c, rc, s->why, sizeof(s->why));
+		dq_conn_close(s->c);
+		s->c = NULL;
+	}
+	return rc;
+}
+
+void dq_session_drop(struct dq_session *s, int rc)
+{
+	if (s->c && (rc == -EREMCHG || rc == -ECONNABORTED || dq_conn_broken(s->c))) {
+		dq_conn_close(s->c);
+		s->c = NULL;
+	}
+}
+
+static void pause_before_retry(int64_t deadline_ms)
+{
+	struct timespec ts = {.tv_nsec = XDROP_DQ_RETRY_PAUSE_MS * 1000000L};
+
+	if (deadline_ms - clock_mono_ms() > XDROP_DQ_RETRY_PAUSE_MS)
+		nanosleep(&ts, NULL);
+}
+
+static int run(struct dq_session *s, struct call *call)
+{
+	int64_t deadline = clock_mono_ms() + s->retry_ms;
+
+	for (;;) {
+		bool broken, again;
+		int rc = attach(s, deadline);
+
+		if (rc)
+			return rc;
+		rc = call->fn(s->c, s->db, call);
+		if (rc == 0) {
+			s->why[0] = '\0';
+			return 0;
+		}
+		broken = dq_conn_broken(s->c);
+		dq_conn_why(s->c, rc, s->why, sizeof(s->why));
+		dq_session_drop(s, rc);
+		/* Not the leader: nothing ran. Otherwise only a read may run twice. */
+		again = rc == -EREMCHG || (call->read_only && (rc == -ECONNABORTED || broken));
+		if (!again || clock_mono_ms() >= deadline)
+			return rc;
+		pause_before_retry(deadline);
+	}
+}
+
+int dq_session_open(struct dq_session **out, const struct dq_session_opts *opts)
+{
+	struct dq_session *s;
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	if (!opts || !opts->addrs || !opts->naddrs || !opts->database)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->conn = opts->conn;
+	s->retry_ms = opts->retry_ms > 0 ? opts->retry_ms : XDROP_DQ_RETRY_MS;
+	s->addrs = calloc(opts->naddrs, sizeof(*s->addrs));
+	s->database = strdup(opts->database);
+	if (!s->addrs || !s->database)
+		goto fail;
+	for (; s->naddrs < opts->naddrs; s->naddrs++) {
+		s->addrs[s->naddrs] = strdup(opts->addrs[s->naddrs]);
+		if (!s->addrs[s->naddrs])
+			goto fail;
+	}
+	rc = attach(s, clock_mono_ms() + s->retry_ms);
+	if (rc)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	dq_session_close(s);
+	return rc;
+}
+
+int dq_session_conn(struct dq_session *s, struct dq_conn **c, uint32_t *db)
+{
+	int rc = attach(s, clock_mono_ms() + s->retry_ms);
+
+	*c = rc ? NULL : s->c;
+	*db = s->db;
+	return rc;
+}
+
+static int exec_fn(struct dq_conn *c, uint32_t db, struct call *call)
+{
+	return dq_exec_sql(c, db, call->sql, call->params, call->n, call->res);
+}
+
+static int query_fn(struct dq_conn *c, uint32_t db, struct call *call)
+{
+	return dq_query_sql(c, db, call->sql, call->params, call->n, call->rows);
+}
+
+int dq_session_exec_sql(struct dq_session *s, const char *sql, const struct dq_value *params,
+			unsigned n, struct dq_result *res)
+{
+	struct call call = {.fn = exec_fn, .sql = sql, .params = params, .n = n, .res = res};
+
+	return run(s, &call);
+}
+
+int dq_session_query_sql(struct dq_session *s, const char *sql, const struct dq_value *params,
+			 unsigned n, struct dq_rows *rows)
+{
+	struct call call = {
+	    .read_only = true, .fn = query_fn, .sql = sql, .params = params, .n = n, .rows = rows};
+
+	return run(s, &call);
+}
+
+const char *dq_session_why(const struct dq_session *s)
+{
+	return s->why;
+}
