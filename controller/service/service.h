@@ -32,7 +32,8 @@
 #define XDROP_SNAPSHOT_CHUNK_ITEMS 1000
 #define XDROP_SNAPSHOT_CHUNK_BYTES (8u * 1024 * 1024)
 #define XDROP_SNAPSHOT_CACHE	   2
-#define XDROP_SNAPSHOT_PACKED	   4 /* packed chunks kept for nodes fetching the same one */
+#define XDROP_SNAPSHOT_PACKED	   4	/* packed chunks kept for nodes fetching the same one */
+#define XDROP_SNAPSHOT_TRIM_MS	   1000 /* free memory returned at most this often */
 
 struct service;
 
