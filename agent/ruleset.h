@@ -73,6 +73,7 @@ struct ruleset_kind {
 	size_t batch_max;	 /* entries per local batch */
 	/* (conversions: rulepb_to_spec, rulepb_canon, rulehash_digest, which tell the kind
 	 * by the message's descriptor) */
+	const char *expires_field; /* wall ns after which it leaves the data plane (NULL: none) */
 	/* whether an entry belongs in the data plane at now_ns (NULL: always) */
 	bool (*active)(const ProtobufCMessage *m, int64_t now_ns);
 };

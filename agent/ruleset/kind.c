@@ -60,6 +60,7 @@ const struct ruleset_kind ruleset_rules = {
     .updated_field = "updated_at",
     .source_field = "source",
     .stats_field = "stats",
+    .expires_field = "expires_at",
     .item_field = "rule",
     .list_field = "rules",
     .chunk_field = "rules",
@@ -121,8 +122,8 @@ static int need(const ProtobufCMessageDescriptor *d, const char *name, const cha
 
 static int check_kind(const struct ruleset_kind *k, unsigned index)
 {
-	const char *roles[] = {k->default_sort,	 k->id_field,	  k->created_field,
-			       k->updated_field, k->source_field, k->stats_field};
+	const char *roles[] = {k->default_sort, k->id_field,	k->created_field, k->updated_field,
+			       k->source_field, k->stats_field, k->expires_field};
 	int err = 0;
 
 	if (k->index != index || !k->id_field || !k->default_sort) {

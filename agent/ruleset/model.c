@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "model.h"
 #include "pbfield.h"
 
@@ -80,6 +81,8 @@ int rs_item_make(const struct ruleset_kind *k, const ProtobufCMessage *m, struct
 		return err;
 	}
 	rulepb_match_key(&it->spec, it->key, sizeof(it->key));
+	if (k->expires_field)
+		it->expires_at = pbf_int(it->msg, k->expires_field);
 	*out = it;
 	return 0;
 }
@@ -97,11 +100,15 @@ void rs_model_add(struct ruleset *rs, struct item *it)
 	HASH_ADD_KEYPTR(hh, rs->items[it->kind->index], it->id, strlen(it->id), it);
 	rulehash_add(&rs->hash, it->digest);
 	rs->count[it->kind->index]++;
+	if (rs_expiry_add(rs, it))
+		log_error("no memory for the expiry of %s %s: it stays in force", it->kind->noun,
+			  it->id);
 }
 
 void rs_model_remove(struct ruleset *rs, struct item *it)
 {
 	HASH_DEL(rs->items[it->kind->index], it);
+	rs_expiry_del(rs, it);
 	rulehash_sub(&rs->hash, it->digest);
 	rs->count[it->kind->index]--;
 }
@@ -138,6 +145,7 @@ void rs_model_clear(struct ruleset *rs)
 	struct item *it, *tmp;
 	struct keyent *ke, *ktmp;
 
+	rs_expiry_clear(rs);
 	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
 		HASH_ITER(hh, rs->items[k], it, tmp)
 		{

@@ -11,8 +11,8 @@
  * expect the caller to hold rs->lock unless they say otherwise.
  *
  *   model.c    items, lookups, the published revision and hash, counts
- *   change.c   the change engine: ops -> one switch -> the model; whole-set install;
- *              expiry
+ *   change.c   the change engine: ops -> one switch -> the model; whole-set install
+ *   expiry.c   the rules in force that will expire, in a heap by expires_at; expiry
  *   delta.c    the wire's Delta: the controller's applied, a local change's built
  *   journal.c  the state directory: snapshot file, journal, loading at start-up
  *   stage.c    snapshot staging (chunks from the controller, verified, installed)
@@ -48,6 +48,8 @@ struct item {
 	struct rule_spec spec;
 	uint8_t digest[RULEHASH_LEN];
 	bool active;	      /* in the data plane */
+	int64_t expires_at;   /* wall ns; 0: never (and always for whitelist entries) */
+	size_t xpos;	      /* 1 + its index in the expiry heap; 0: not in it */
 	char key[RS_KEY_LEN]; /* match key text */
 };
 
@@ -65,6 +67,9 @@ struct ruleset {
 	struct item *items[RULESET_NKINDS]; /* by id, per kind */
 	size_t count[RULESET_NKINDS];
 	struct keyent *keys;
+	/* the active items with an expiry time, a min-heap by expires_at (expiry.c) */
+	struct item **xheap;
+	size_t xn, xcap;
 	uint64_t revision;
 	struct rulehash hash;
 	/* what packets see, for readers that must not wait on lock: set right after the
@@ -149,6 +154,18 @@ int rs_apply_ops(struct ruleset *rs, struct op *ops, size_t n, uint64_t new_revi
  * are the set's; on failure (*st filled, nothing changed) they stay the caller's. */
 int rs_install(struct ruleset *rs, struct item **items, size_t n, uint64_t revision,
 	       struct rpc_status *st);
+
+/* ---- expiry.c ---- */
+
+/* Puts it in the expiry heap when it is active and has an expiry time (a no-op
+ * otherwise, or when it is there already). 0 or -ENOMEM. */
+int rs_expiry_add(struct ruleset *rs, struct item *it);
+/* Takes it out of the heap (a no-op when it is not in it). */
+void rs_expiry_del(struct ruleset *rs, struct item *it);
+/* Takes out and returns the item that expires first when it is due at now, else NULL. */
+struct item *rs_expiry_due(struct ruleset *rs, int64_t now);
+/* Empties the heap (its array stays allocated). */
+void rs_expiry_clear(struct ruleset *rs);
 
 /* ---- delta.c ---- */
 

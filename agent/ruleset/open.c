@@ -103,6 +103,7 @@ void ruleset_close(struct ruleset *rs)
 		return;
 	rs_model_clear(rs);
 	rs_stage_clear(rs);
+	free(rs->xheap);
 	if (rs->journal_fd >= 0)
 		close(rs->journal_fd);
 	free(rs->dir);
