@@ -2,8 +2,13 @@
 /*
  * stats: the sampler thread; see stats.h.
  *
- * Per-rule figures come from one bulk read of every counter slot per interval. The
- * slot -> rule id map is rebuilt only when the rule set's revision changes.
+ * Per-rule figures: when the rule set's revision moved, the slot -> rule id map is rebuilt
+ * and every counter slot read in bulk (as one consistent pair, see sample_all). Otherwise
+ * each interval reads at most STATS_CHUNKS_PER_TICK chunks of slots, round-robin, so an idle
+ * agent with a million rules reads a bounded number of per-CPU slots per second instead
+ * of all of them: a slot's figures are then at most ceil(chunks / STATS_CHUNKS_PER_TICK)
+ * intervals old, and its rates are taken over the time between its chunk's two reads.
+ * A set of up to STATS_CHUNKS_PER_TICK x 65,536 entries is read whole every interval.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -71,9 +76,13 @@ struct stats {
 	struct xdrop_slot_counters *sc;
 	double *rate; /* 4 per slot: match pps, drop pps, match bps, drop bps */
 	size_t nslots;
-	int64_t slots_at;	 /* wall ns of the read */
-	struct idslot *ids;	 /* rule id -> slot */
-	struct idslot **slot_id; /* slot -> entry (borrowed from ids) */
+	int64_t *chunk_mono; /* per chunk of slots: monotonic ns of its last read (0: none) */
+	int64_t *chunk_wall; /* and wall ns, the figures' "at" */
+	size_t nchunk_at;
+	uint32_t next_chunk;		   /* the round-robin's next chunk */
+	struct xdrop_slot_counters *chunk; /* one chunk's read buffer */
+	struct idslot *ids;		   /* rule id -> slot */
+	struct idslot **slot_id;	   /* slot -> entry (borrowed from ids) */
 	size_t nslot_id;
 	uint64_t map_rev; /* the rule set's revision the map was built at */
 	bool map_valid;
@@ -324,18 +333,42 @@ static double *slot_rates(const struct stats *s, const struct xdrop_slot_counter
 	return r;
 }
 
-/* Reads every slot, with the id map rebuilt when the rule set's revision moved (a million
- * entries are not walked every second). The map is built before the slots are read, and
- * the pair is kept only when the revision did not move meanwhile (every change that gives
- * a slot to another entry publishes a new revision): a slot's figures then belong to the
- * entry the map names, never to an entry that took the slot over later. Otherwise the
- * previous pair stays until the next sample. */
-static void sample_slots(struct stats *s, double dt)
+/* Makes room for the read times of nch chunks (new ones never read). Lock held. */
+static int chunks_grow(struct stats *s, size_t nch)
 {
-	uint64_t rev = ruleset_revision(s->rs);
+	int64_t *m, *w;
+
+	if (nch <= s->nchunk_at)
+		return 0;
+	m = realloc(s->chunk_mono, nch * sizeof(*m));
+	if (m)
+		s->chunk_mono = m;
+	w = realloc(s->chunk_wall, nch * sizeof(*w));
+	if (w)
+		s->chunk_wall = w;
+	if (!m || !w)
+		return -ENOMEM;
+	for (size_t c = s->nchunk_at; c < nch; c++)
+		m[c] = w[c] = 0;
+	s->nchunk_at = nch;
+	return 0;
+}
+
+static size_t chunks_of(size_t nslots)
+{
+	return (nslots + XDROP_SLOT_CHUNK - 1) / XDROP_SLOT_CHUNK;
+}
+
+/* Reads every slot, with the id map rebuilt when the rule set's revision moved. The map
+ * is built before the slots are read, and the pair is kept only when the revision did not
+ * move meanwhile (every change that gives a slot to another entry publishes a new
+ * revision): a slot's figures then belong to the entry the map names, never to an entry
+ * that took the slot over later. Otherwise the previous pair stays until the next sample. */
+static void sample_all(struct stats *s, uint64_t rev, bool fresh, double dt)
+{
 	struct xdrop_slot_counters *sc = NULL;
 	struct idmap b = {0};
-	bool fresh = !s->map_valid || rev != s->map_rev;
+	int64_t mono, wall;
 	double *rate;
 	size_t n = 0;
 
@@ -346,10 +379,13 @@ static void sample_slots(struct stats *s, double dt)
 		idmap_free(&b.ids, &b.slot_id);
 		return;
 	}
+	mono = clock_mono_ns();
+	wall = clock_wall_ns();
 	pthread_mutex_lock(&s->lock);
 	rate = slot_rates(s, sc, n, dt);
-	if (!rate) {
+	if (!rate || chunks_grow(s, chunks_of(n))) {
 		pthread_mutex_unlock(&s->lock);
+		free(rate);
 		free(sc);
 		idmap_free(&b.ids, &b.slot_id);
 		return;
@@ -367,8 +403,70 @@ static void sample_slots(struct stats *s, double dt)
 	s->sc = sc;
 	s->rate = rate;
 	s->nslots = n;
-	s->slots_at = clock_wall_ns();
+	for (size_t c = 0; c < chunks_of(n); c++) {
+		s->chunk_mono[c] = mono;
+		s->chunk_wall[c] = wall;
+	}
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* Merges chunk c's fresh counters v[0..n) into the sample, with rates over the time since
+ * the chunk's last read. Lock held; the chunk is within the last full read's slots. */
+static void chunk_merge(struct stats *s, uint32_t c, const struct xdrop_slot_counters *v, size_t n,
+			int64_t mono, int64_t wall)
+{
+	size_t base = (size_t)c * XDROP_SLOT_CHUNK;
+	double dt = s->chunk_mono[c] ? (double)(mono - s->chunk_mono[c]) / 1e9 : 0;
+
+	for (size_t i = 0; i < n && base + i < s->nslots; i++) {
+		struct xdrop_slot_counters *p = &s->sc[base + i];
+		double *r = &s->rate[4 * (base + i)];
+
+		r[0] = per_s(v[i].match, p->match, dt, 1);
+		r[1] = per_s(v[i].drop, p->drop, dt, 1);
+		r[2] = per_s(v[i].match_bytes, p->match_bytes, dt, 8);
+		r[3] = per_s(v[i].drop_bytes, p->drop_bytes, dt, 8);
+		*p = v[i];
+	}
+	s->chunk_mono[c] = mono;
+	s->chunk_wall[c] = wall;
+}
+
+/* The round-robin: the next STATS_CHUNKS_PER_TICK chunks of slots, while the map of the
+ * last full read still holds (a revision that moved meanwhile leaves the rest to the
+ * next sample, which reads everything under a new map). */
+static void sample_some(struct stats *s, uint64_t rev)
+{
+	size_t nch = chunks_of(s->nslots), n;
+
+	if (!s->chunk && !(s->chunk = calloc(XDROP_SLOT_CHUNK, sizeof(*s->chunk))))
+		return;
+	for (size_t k = 0; k < STATS_CHUNKS_PER_TICK && k < nch; k++) {
+		uint32_t c = (uint32_t)(s->next_chunk++ % nch);
+
+		if (dataplane_read_slot_chunk(s->dp, c, s->chunk, &n))
+			return;
+		pthread_mutex_lock(&s->lock);
+		if (ruleset_revision(s->rs) != rev || c >= s->nchunk_at) {
+			pthread_mutex_unlock(&s->lock);
+			return;
+		}
+		chunk_merge(s, c, s->chunk, n, clock_mono_ns(), clock_wall_ns());
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+/* The slots' figures: everything when the rule set moved (or nothing was read yet) or
+ * when the set fits in one round, else the round-robin's next chunks. */
+static void sample_slots(struct stats *s, double dt)
+{
+	uint64_t rev = ruleset_revision(s->rs);
+	bool fresh = !s->map_valid || rev != s->map_rev;
+
+	if (fresh || chunks_of(s->nslots) <= STATS_CHUNKS_PER_TICK)
+		sample_all(s, rev, fresh, dt);
+	else
+		sample_some(s, rev);
 }
 
 static void sample(struct stats *s, double dt)
@@ -437,6 +535,9 @@ void stats_stop(struct stats *s)
 	idmap_free(&s->ids, &s->slot_id);
 	free(s->sc);
 	free(s->rate);
+	free(s->chunk_mono);
+	free(s->chunk_wall);
+	free(s->chunk);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -515,9 +616,9 @@ static void slot_rule(const struct stats *s, size_t i, bool whitelist, struct st
 {
 	memset(out, 0, sizeof(*out));
 	out->whitelist = whitelist;
-	out->at = s->slots_at;
 	if (i >= s->nslots)
 		return; /* a slot created after the last read: nothing counted yet */
+	out->at = s->chunk_wall[i / XDROP_SLOT_CHUNK];
 	out->match = s->sc[i].match;
 	out->drop = s->sc[i].drop;
 	out->match_bytes = s->sc[i].match_bytes;

@@ -19,7 +19,7 @@
 #
 # Prints one table and writes it to bench/results/agent-<date>.md and .csv (the format of
 # control.sh's). Exit 1 when a stage failed, 0 otherwise: a missed target is in the table.
-# Environment: AG_RULES (1000000), AG_IDLE (10 s), QUICK=1 (100,000 rules, 5 s),
+# Environment: AG_RULES (1000000), AG_IDLE (10 s), AG_BIN_DIR (build/bin), QUICK=1 (100,000 rules, 5 s),
 # KEEP_LOGS=1 (keep the agent's log and config).
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -30,7 +30,7 @@ if [ "${QUICK:-0}" = 1 ]; then
 fi
 AG_RULES=${AG_RULES:-1000000}
 AG_IDLE=${AG_IDLE:-10}
-BIN=build/bin
+BIN=${AG_BIN_DIR:-build/bin} # AG_BIN_DIR: binaries copied aside, to keep building meanwhile
 STAMP=$(date +%Y-%m-%d)
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 OUTDIR=bench/results

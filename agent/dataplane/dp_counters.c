@@ -68,26 +68,33 @@ int dataplane_entry_counters(const struct dataplane *dp, const struct rule_spec 
 }
 
 /* Adds the counters of chunk c (one batch lookup of up to XDROP_SLOT_CHUNK slots) to
- * out[] (nslots long); keys and vals are the caller's buffers for one chunk. */
-static int read_chunk(const struct dataplane *dp, uint32_t c, size_t nslots, uint32_t *keys,
+ * out[0..lim), out[0] being the chunk's first slot; keys and vals are the caller's
+ * buffers for one chunk. */
+static int read_chunk(const struct dataplane *dp, uint32_t c, size_t lim, uint32_t *keys,
 		      struct xdrop_slot_counters *vals, struct xdrop_slot_counters *out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	uint32_t out_batch, count = XDROP_SLOT_CHUNK;
-	size_t base = (size_t)c * XDROP_SLOT_CHUNK, ncpu = (size_t)dp->ncpus;
+	size_t ncpu = (size_t)dp->ncpus;
 
 	if (dp->chunk_fd[c] < 0)
 		return 0;
 	if (bpf_map_lookup_batch(dp->chunk_fd[c], NULL, &out_batch, keys, vals, &count, &bo) &&
 	    errno != ENOENT)
 		return -errno;
-	for (uint32_t i = 0; i < count; i++) {
-		size_t s = base + keys[i];
-
-		if (s < nslots)
-			slot_sum(&out[s], &vals[(size_t)i * ncpu], ncpu);
-	}
+	for (uint32_t i = 0; i < count; i++)
+		if (keys[i] < lim)
+			slot_sum(&out[keys[i]], &vals[(size_t)i * ncpu], ncpu);
 	return 0;
+}
+
+/* The slots of chunk c below n (next_slot as the caller read it: a change may hand out
+ * more meanwhile, beyond the caller's buffer). */
+static size_t chunk_len(size_t n, uint32_t c)
+{
+	size_t base = (size_t)c * XDROP_SLOT_CHUNK;
+
+	return n <= base ? 0 : n - base < XDROP_SLOT_CHUNK ? n - base : XDROP_SLOT_CHUNK;
 }
 
 int dataplane_read_slots(const struct dataplane *dp, struct xdrop_slot_counters **out, size_t *n)
@@ -105,7 +112,8 @@ int dataplane_read_slots(const struct dataplane *dp, struct xdrop_slot_counters 
 		goto out;
 	}
 	for (uint32_t c = 0; c < dp->nchunks && (size_t)c * XDROP_SLOT_CHUNK < nslots && !err; c++)
-		err = read_chunk(dp, c, nslots, keys, vals, sums);
+		err = read_chunk(dp, c, chunk_len(nslots, c), keys, vals,
+				 sums + (size_t)c * XDROP_SLOT_CHUNK);
 	if (err)
 		goto out;
 	*out = sums;
@@ -113,6 +121,36 @@ int dataplane_read_slots(const struct dataplane *dp, struct xdrop_slot_counters 
 	sums = NULL;
 out:
 	free(sums);
+	free(keys);
+	free(vals);
+	return err;
+}
+
+size_t dataplane_slot_count(const struct dataplane *dp)
+{
+	return dp->next_slot;
+}
+
+int dataplane_read_slot_chunk(const struct dataplane *dp, uint32_t c,
+			      struct xdrop_slot_counters *out, size_t *n)
+{
+	size_t lim = c < dp->nchunks ? chunk_len(dp->next_slot, c) : 0;
+	struct xdrop_slot_counters *vals;
+	uint32_t *keys;
+	int err = 0;
+
+	*n = 0;
+	if (!lim)
+		return 0;
+	keys = calloc(XDROP_SLOT_CHUNK, sizeof(*keys));
+	vals = calloc((size_t)XDROP_SLOT_CHUNK * (size_t)dp->ncpus, sizeof(*vals));
+	if (!keys || !vals)
+		err = -ENOMEM;
+	memset(out, 0, lim * sizeof(*out));
+	if (!err)
+		err = read_chunk(dp, c, lim, keys, vals, out);
+	if (!err)
+		*n = lim;
 	free(keys);
 	free(vals);
 	return err;
