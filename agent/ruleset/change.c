@@ -150,7 +150,9 @@ static int plan_old(struct plan *p)
 			return -ENOENT;
 		}
 		if (old && old->active) {
-			err = kchange_get(&p->keys, old->key, &k);
+			char key[RS_KEY_LEN];
+
+			err = kchange_get(&p->keys, rs_item_key(old, key), &k);
 			if (err)
 				return err;
 			k->was_active = true;
@@ -168,13 +170,14 @@ static int plan_new(struct plan *p, int64_t now)
 
 	for (size_t i = 0; i < p->n; i++) {
 		struct item *it = p->ops[i].item;
+		char key[RS_KEY_LEN];
 
 		if (p->ops[i].del || !p->last[i])
 			continue; /* a deletion, or superseded by a later op on the same id */
-		it->active = !it->kind->active || it->kind->active(it->msg, now);
+		it->active = rs_item_active(it, now);
 		if (!it->active)
 			continue;
-		err = kchange_get(&p->keys, it->key, &k);
+		err = kchange_get(&p->keys, rs_item_key(it, key), &k);
 		if (err)
 			return err;
 		if (k->put) {
@@ -186,7 +189,7 @@ static int plan_new(struct plan *p, int64_t now)
 		/* held by an entry this change does not touch, or touches but keeps */
 		ke = NULL;
 		if (p->local)
-			HASH_FIND_STR(p->rs->keys, it->key, ke);
+			HASH_FIND_STR(p->rs->keys, key, ke);
 		if (ke && !k->was_active) {
 			*p->bad = i;
 			rs_status(p->st, RPC_ALREADY_EXISTS, "rule",
@@ -324,9 +327,7 @@ int rs_install(struct ruleset *rs, struct item **items, size_t n, uint64_t revis
 	for (unsigned k = 0; k < RULESET_NKINDS; k++)
 		kinds |= 1u << ruleset_kinds[k]->dp_kind;
 	for (size_t i = 0; i < n; i++) {
-		const struct ruleset_kind *k = items[i]->kind;
-
-		items[i]->active = !k->active || k->active(items[i]->msg, now);
+		items[i]->active = rs_item_active(items[i], now);
 		if (items[i]->active)
 			specs[ns++] = items[i]->spec;
 	}
@@ -341,9 +342,11 @@ int rs_install(struct ruleset *rs, struct item **items, size_t n, uint64_t revis
 	rs_model_clear(rs);
 	rulehash_init(&rs->hash);
 	for (size_t i = 0; i < n; i++) {
+		char key[RS_KEY_LEN];
+
 		rs_model_add(rs, items[i]);
-		if (items[i]->active)
-			rs_key_set(rs, items[i]->key, items[i]); /* -ENOMEM: the index lags */
+		if (items[i]->active) /* -ENOMEM: the index lags */
+			rs_key_set(rs, rs_item_key(items[i], key), items[i]);
 	}
 	rs->revision = revision;
 	rs_publish(rs);

@@ -141,12 +141,14 @@ int ruleset_expire(struct ruleset *rs, int64_t now)
 	if (!err && n)
 		err = dataplane_apply(rs->dp, ch, n, NULL);
 	for (size_t i = 0; i < n; i++) {
+		char key[RS_KEY_LEN];
+
 		if (err) { /* nothing changed: they are due again next time */
 			rs_expiry_add(rs, gone[i]);
 			continue;
 		}
 		gone[i]->active = false;
-		rs_key_drop(rs, gone[i]->key);
+		rs_key_drop(rs, rs_item_key(gone[i], key));
 	}
 	if (!err && n)
 		log_info("expired %zu rule(s) removed from the data plane", n);

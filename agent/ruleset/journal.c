@@ -53,58 +53,74 @@ static void path_of(struct ruleset *rs, const char *name, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", rs->dir, name);
 }
 
-/* The set as one chunk: the kinds' arrays (malloc'ed, messages borrowed) in c. */
-static int snapshot_chunk(struct ruleset *rs, Xdrop__V1__SnapshotChunk *c, char *hex)
+static size_t put_varint(uint8_t *p, uint64_t v)
 {
-	struct item *it, *tmp;
+	size_t n = 0;
 
-	c->revision = rs->revision;
-	c->content_hash = rulehash_hex(&rs->hash, hex);
-	c->chunk_count = 1;
-	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
-		ProtobufCMessage **v = calloc(rs->count[k] + 1, sizeof(*v));
-		size_t i = 0;
-
-		if (!v)
-			return -ENOMEM;
-		HASH_ITER(hh, rs->items[k], it, tmp)
-		{
-			v[i++] = it->msg;
-		}
-		pbf_set_repeated(&c->base, ruleset_kinds[k]->chunk_field, v, i);
-		pbf_set_int(&c->base, ruleset_kinds[k]->chunk_total, (int64_t)i);
-	}
-	return 0;
+	do {
+		p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	return n;
 }
 
-static void snapshot_chunk_free(Xdrop__V1__SnapshotChunk *c)
+/* The set as one SnapshotChunk, packed into *buf (malloc'ed): the scalar fields packed by
+ * protobuf-c, then each item as one element of its kind's repeated field, written from the
+ * packed bytes the item holds (tag, length, bytes: the wire form of a repeated message),
+ * so the whole set is never unpacked to be saved. */
+static int snapshot_pack(struct ruleset *rs, uint8_t **buf, size_t *len)
 {
-	size_t n;
+	Xdrop__V1__SnapshotChunk c = XDROP__V1__SNAPSHOT_CHUNK__INIT;
+	char hex[RULEHASH_HEX];
+	struct item *it, *tmp;
+	size_t cap, off;
+	uint8_t *p;
 
+	c.revision = rs->revision;
+	c.content_hash = rulehash_hex(&rs->hash, hex);
+	c.chunk_count = 1;
 	for (unsigned k = 0; k < RULESET_NKINDS; k++)
-		free(pbf_repeated(&c->base, ruleset_kinds[k]->chunk_field, &n));
+		pbf_set_int(&c.base, ruleset_kinds[k]->chunk_total, (int64_t)rs->count[k]);
+	cap = xdrop__v1__snapshot_chunk__get_packed_size(&c);
+	for (unsigned k = 0; k < RULESET_NKINDS; k++)
+		HASH_ITER(hh, rs->items[k], it, tmp)
+		{
+			cap += 16 + it->pblen; /* tag and length: at most 5 + 10 bytes */
+		}
+	p = malloc(cap);
+	if (!p)
+		return -ENOMEM;
+	off = xdrop__v1__snapshot_chunk__pack(&c, p);
+	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
+		const ProtobufCFieldDescriptor *f = pbf_field(
+		    &xdrop__v1__snapshot_chunk__descriptor, ruleset_kinds[k]->chunk_field);
+		uint64_t tag = ((uint64_t)f->id << 3) | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+
+		HASH_ITER(hh, rs->items[k], it, tmp)
+		{
+			off += put_varint(p + off, tag);
+			off += put_varint(p + off, it->pblen);
+			memcpy(p + off, it->data, it->pblen);
+			off += it->pblen;
+		}
+	}
+	*buf = p;
+	*len = off;
+	return 0;
 }
 
 int rs_persist_snapshot(struct ruleset *rs)
 {
-	Xdrop__V1__SnapshotChunk c = XDROP__V1__SNAPSHOT_CHUNK__INIT;
-	char path[512], hex[RULEHASH_HEX];
+	char path[512];
 	uint8_t *buf = NULL;
 	size_t len;
 	int err;
 
 	if (!rs->dir)
 		return 0;
-	err = snapshot_chunk(rs, &c, hex);
+	err = snapshot_pack(rs, &buf, &len);
 	if (err)
 		goto out;
-	len = xdrop__v1__snapshot_chunk__get_packed_size(&c);
-	buf = malloc(len ? len : 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	xdrop__v1__snapshot_chunk__pack(&c, buf);
 	path_of(rs, RS_SNAPSHOT_FILE, path, sizeof(path));
 	err = write_file_atomic(path, buf, len);
 	if (err)
@@ -113,7 +129,6 @@ int rs_persist_snapshot(struct ruleset *rs)
 		rs->journal_count = 0;
 out:
 	free(buf);
-	snapshot_chunk_free(&c);
 	if (err)
 		log_error("persist snapshot in %s failed: %s", rs->dir, strerror(-err));
 	return err;

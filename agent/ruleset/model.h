@@ -40,24 +40,36 @@
 #define RS_SNAPSHOT_FILE   "state.snapshot"
 #define RS_JOURNAL_FILE	   "state.journal"
 
+/*
+ * One stored entry. The message is kept packed (its protobuf wire bytes, which are the
+ * smallest faithful form of it: about 150 bytes for a rule with a name, a comment and a
+ * source, where the unpacked message took about 700 in a dozen allocations) and unpacked
+ * only when it is read (rs_item_msg): get, list, the journal of a local change. What the
+ * engine needs on every change, expiry and sample is kept beside it, decoded once: the
+ * spec, the content digest, the times, whether it is enabled. The id lives at the end of
+ * the same allocation. The match key is derived from the spec when needed
+ * (rs_item_key), not stored.
+ */
 struct item {
 	UT_hash_handle hh;
 	const struct ruleset_kind *kind;
-	char *id;	       /* points into msg */
-	ProtobufCMessage *msg; /* of kind->msg, unpacked by protobuf-c */
+	char *id; /* points into data, after the packed message */
 	struct rule_spec spec;
 	uint8_t digest[RULEHASH_LEN];
-	bool active;	      /* in the data plane */
-	int64_t expires_at;   /* wall ns; 0: never (and always for whitelist entries) */
-	size_t xpos;	      /* 1 + its index in the expiry heap; 0: not in it */
-	char key[RS_KEY_LEN]; /* match key text */
+	bool enabled;	    /* the kind's enabled_field (true when it has none) */
+	bool active;	    /* in the data plane */
+	int64_t expires_at; /* wall ns; 0: never (and always for whitelist entries) */
+	int64_t created_at, updated_at;
+	size_t xpos;	/* 1 + its index in the expiry heap; 0: not in it */
+	uint32_t pblen; /* bytes of the packed message at data */
+	uint8_t data[]; /* the packed message, then the id and its NUL */
 };
 
 /* match key -> the item holding it in the data plane */
 struct keyent {
 	UT_hash_handle hh;
-	char key[RS_KEY_LEN];
 	struct item *item;
+	char key[]; /* match key text */
 };
 
 struct ruleset {
@@ -112,11 +124,17 @@ void rs_status(struct rpc_status *st, enum rpc_code code, const char *field, con
 /* A deep copy through the wire format (one protobuf-c allocation tree), or NULL. */
 ProtobufCMessage *rs_msg_copy(const ProtobufCMessage *m);
 
-/* Builds an item of kind k from m (copied) and validates it: 0, or -EINVAL with *st naming
- * the field, or -ENOMEM. *out is the caller's (rs_item_free). */
+/* Builds an item of kind k from m (packed into it) and validates it: 0, or -EINVAL with *st
+ * naming the field, or -ENOMEM. *out is the caller's (rs_item_free). */
 int rs_item_make(const struct ruleset_kind *k, const ProtobufCMessage *m, struct item **out,
 		 struct rpc_status *st);
 void rs_item_free(struct item *it);
+/* The item's message, unpacked: the caller's (ruleset_free), or NULL without memory. */
+ProtobufCMessage *rs_item_msg(const struct item *it);
+/* Whether it belongs in the data plane at now (wall ns): enabled and not expired. */
+bool rs_item_active(const struct item *it, int64_t now);
+/* The match key text of it's spec into buf (RS_KEY_LEN); returns buf. */
+char *rs_item_key(const struct item *it, char *buf);
 
 /* The stored item of kind k with id, or NULL. */
 struct item *rs_find(struct ruleset *rs, const struct ruleset_kind *k, const char *id);
