@@ -34,11 +34,15 @@
 #include "ruleset.h"
 
 #define RS_KEY_LEN	   160
-#define RS_ID_MAX	   299	   /* bytes of an id, with its NUL, the engine accepts */
-#define RS_JOURNAL_COMPACT 4096	   /* deltas in the journal before it is folded in */
-#define RS_MAX_OPS	   1000000 /* entries per local batch */
-#define RS_SNAPSHOT_FILE   "state.snapshot"
-#define RS_JOURNAL_FILE	   "state.journal"
+#define RS_ID_MAX	   299	/* bytes of an id, with its NUL, the engine accepts */
+#define RS_JOURNAL_COMPACT 4096 /* deltas in the journal before it is folded in */
+/* ... or bytes beyond half the snapshot's size (and this floor): a restart then replays at
+ * most a third of the set, and the snapshots written cost at most 3 times what the changes
+ * wrote to the journal */
+#define RS_JOURNAL_MIN_BYTES (256 * 1024)
+#define RS_MAX_OPS	     1000000 /* entries per local batch */
+#define RS_SNAPSHOT_FILE     "state.snapshot"
+#define RS_JOURNAL_FILE	     "state.journal"
 
 /*
  * One stored entry. The message is kept packed (its protobuf wire bytes, which are the
@@ -91,6 +95,8 @@ struct ruleset {
 	struct rulehash pub_hash;
 	int journal_fd;
 	unsigned journal_count;
+	uint64_t journal_bytes;	 /* in the journal since the snapshot */
+	uint64_t snapshot_bytes; /* the snapshot file's size */
 	/* rs_load_state at start-up: the snapshot and the journal rebuild the set in memory
 	 * only; ruleset_open then switches the data plane once, to the final set */
 	bool loading;
@@ -215,6 +221,11 @@ int rs_load_state(struct ruleset *rs);
  * is not empty, that the content hash matches. *out (and the items) are the caller's. */
 int rs_items_from(ProtobufCMessage *const *msgs, const struct ruleset_kind *const *kinds, size_t n,
 		  const char *want_hash, struct item ***out, struct rpc_status *st);
+
+/* Checks items[0..n): ids unique per kind and, when want_hash is not empty, the content
+ * hash. 0, -EINVAL or -EBADMSG with *st filled, or -ENOMEM. */
+int rs_items_check(struct item *const *items, size_t n, const char *want_hash,
+		   struct rpc_status *st);
 
 /* Frees what is staged and turns staging off. */
 void rs_stage_clear(struct ruleset *rs);

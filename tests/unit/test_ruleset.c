@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -658,6 +659,61 @@ static void test_expire_order(void **state)
 		free(ids[i]);
 }
 
+/* A journal that grows beyond half the snapshot (256 KiB at least) is folded into a new
+ * snapshot, which a reopen reads back field for field (the items' packed bytes, written
+ * without unpacking the set, and read one element at a time). */
+static void test_journal_folded_by_size(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 2000 };
+	static char ip[N][32], name[N][32];
+	const char *comment = "comment=a comment long enough that 2000 rules make a journal "
+			      "of more than 256 KiB, so that it is folded into the snapshot";
+	const char *kv[] = {NULL, NULL, "action=drop", NULL, "source=feed-x", "enabled=1", NULL};
+	ProtobufCMessage *msgs[N], *got;
+	struct rpc_status st = {0};
+	char path[256], **ids = NULL;
+	struct stat sb;
+	size_t bad;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(ip[i], sizeof(ip[i]), "src_ip=10.%d.%d.1", 20 + i / 250, i % 250);
+		snprintf(name[i], sizeof(name[i]), "name=r%d", i);
+		kv[0] = ip[i], kv[1] = name[i], kv[3] = comment;
+		msgs[i] = msg_of(&ruleset_rules, kv);
+	}
+	assert_int_equal(ruleset_create_many(f->rs, &ruleset_rules, msgs, N / 2, &ids, &st, &bad),
+			 0);
+	for (size_t i = 0; ids[i]; i++)
+		free(ids[i]);
+	free(ids);
+	snprintf(path, sizeof(path), "%s/state.snapshot", f->dir);
+	assert_int_not_equal(stat(path, &sb), 0); /* 1000 rules: still in the journal */
+	assert_int_equal(
+	    ruleset_create_many(f->rs, &ruleset_rules, msgs + N / 2, N / 2, &ids, &st, &bad), 0);
+	assert_int_equal(stat(path, &sb), 0); /* the second batch folded the journal */
+	assert_true(sb.st_size > 256 * 1024);
+	snprintf(path, sizeof(path), "%s/state.journal", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	reopen(f);
+	assert_int_equal(stored(f->rs, &ruleset_rules), N);
+	assert_int_equal(dp_count(&ruleset_rules), N);
+	got = ruleset_get(f->rs, &ruleset_rules, ids[N / 2 - 1]);
+	assert_non_null(got);
+	assert_string_equal(((Xdrop__V1__Rule *)got)->name, "r1999");
+	assert_string_equal(((Xdrop__V1__Rule *)got)->comment, comment + strlen("comment="));
+	assert_string_equal(((Xdrop__V1__Rule *)got)->source, "feed-x");
+	assert_string_equal(((Xdrop__V1__Rule *)got)->src_ip, "10.27.249.1");
+	assert_true(((Xdrop__V1__Rule *)got)->enabled);
+	ruleset_free(got);
+	for (size_t i = 0; ids[i]; i++)
+		free(ids[i]);
+	free(ids);
+	for (int i = 0; i < N; i++)
+		free_msg(msgs[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -677,6 +733,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_torn_journal_record, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_expire_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_journal_folded_by_size, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
