@@ -140,10 +140,11 @@ int dataplane_read_slots(const struct dataplane *dp, struct xdrop_slot_counters 
  * c * XDROP_SLOT_CHUNK and up. */
 size_t dataplane_slot_count(const struct dataplane *dp);
 
-/* Reads the counters (summed over CPUs) of chunk c's slots, one batch lookup: *n slots
- * (0 for a chunk past the last slot) into out[0..*n), out[0] being the chunk's first slot;
- * out holds XDROP_SLOT_CHUNK. Returns 0 or a negative errno. */
-int dataplane_read_slot_chunk(const struct dataplane *dp, uint32_t c,
+/* Reads the counters (summed over CPUs) of at most max slots from slot first on, within
+ * first's chunk of XDROP_SLOT_CHUNK slots and below dataplane_slot_count (one batch
+ * lookup): *n slots (0 past the last) into out[0..*n), out[0] being slot first. Returns 0
+ * or a negative errno. */
+int dataplane_read_slot_range(const struct dataplane *dp, size_t first, size_t max,
 			      struct xdrop_slot_counters *out, size_t *n);
 
 /* Entries held against capacity, for NodeStats.capacity. */

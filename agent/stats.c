@@ -4,11 +4,12 @@
  *
  * Per-rule figures: when the rule set's revision moved, the slot -> rule id map is rebuilt
  * and every counter slot read in bulk (as one consistent pair, see sample_all). Otherwise
- * each interval reads at most STATS_CHUNKS_PER_TICK chunks of slots, round-robin, so an idle
- * agent with a million rules reads a bounded number of per-CPU slots per second instead
- * of all of them: a slot's figures are then at most ceil(chunks / STATS_CHUNKS_PER_TICK)
- * intervals old, and its rates are taken over the time between its chunk's two reads.
- * A set of up to STATS_CHUNKS_PER_TICK x 65,536 entries is read whole every interval.
+ * each interval reads the next stripe of STATS_SLOTS_PER_TICK slots, round-robin, so an
+ * idle agent with a million rules reads a bounded number of per-CPU slots per second
+ * (the cost is the kernel's copy of each slot's per-CPU values) instead of all of them: a
+ * slot's figures are then at most ceil(slots / STATS_SLOTS_PER_TICK) intervals old, and
+ * its rates are taken over the time between its stripe's two reads. A set of up to
+ * STATS_SLOTS_PER_TICK entries is read whole every interval, as before.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -76,11 +77,11 @@ struct stats {
 	struct xdrop_slot_counters *sc;
 	double *rate; /* 4 per slot: match pps, drop pps, match bps, drop bps */
 	size_t nslots;
-	int64_t *chunk_mono; /* per chunk of slots: monotonic ns of its last read (0: none) */
+	int64_t *chunk_mono; /* per stripe of slots: monotonic ns of its last read (0: none) */
 	int64_t *chunk_wall; /* and wall ns, the figures' "at" */
 	size_t nchunk_at;
-	uint32_t next_chunk;		   /* the round-robin's next chunk */
-	struct xdrop_slot_counters *chunk; /* one chunk's read buffer */
+	size_t next_chunk;		   /* the round-robin's next stripe */
+	struct xdrop_slot_counters *chunk; /* one stripe's read buffer */
 	struct idslot *ids;		   /* rule id -> slot */
 	struct idslot **slot_id;	   /* slot -> entry (borrowed from ids) */
 	size_t nslot_id;
@@ -333,8 +334,8 @@ static double *slot_rates(const struct stats *s, const struct xdrop_slot_counter
 	return r;
 }
 
-/* Makes room for the read times of nch chunks (new ones never read). Lock held. */
-static int chunks_grow(struct stats *s, size_t nch)
+/* Makes room for the read times of nch stripes (new ones never read). Lock held. */
+static int stripes_grow(struct stats *s, size_t nch)
 {
 	int64_t *m, *w;
 
@@ -354,9 +355,9 @@ static int chunks_grow(struct stats *s, size_t nch)
 	return 0;
 }
 
-static size_t chunks_of(size_t nslots)
+static size_t stripes_of(size_t nslots)
 {
-	return (nslots + XDROP_SLOT_CHUNK - 1) / XDROP_SLOT_CHUNK;
+	return (nslots + STATS_SLOTS_PER_TICK - 1) / STATS_SLOTS_PER_TICK;
 }
 
 /* Reads every slot, with the id map rebuilt when the rule set's revision moved. The map
@@ -383,7 +384,7 @@ static void sample_all(struct stats *s, uint64_t rev, bool fresh, double dt)
 	wall = clock_wall_ns();
 	pthread_mutex_lock(&s->lock);
 	rate = slot_rates(s, sc, n, dt);
-	if (!rate || chunks_grow(s, chunks_of(n))) {
+	if (!rate || stripes_grow(s, stripes_of(n))) {
 		pthread_mutex_unlock(&s->lock);
 		free(rate);
 		free(sc);
@@ -403,19 +404,19 @@ static void sample_all(struct stats *s, uint64_t rev, bool fresh, double dt)
 	s->sc = sc;
 	s->rate = rate;
 	s->nslots = n;
-	for (size_t c = 0; c < chunks_of(n); c++) {
+	for (size_t c = 0; c < stripes_of(n); c++) {
 		s->chunk_mono[c] = mono;
 		s->chunk_wall[c] = wall;
 	}
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Merges chunk c's fresh counters v[0..n) into the sample, with rates over the time since
- * the chunk's last read. Lock held; the chunk is within the last full read's slots. */
-static void chunk_merge(struct stats *s, uint32_t c, const struct xdrop_slot_counters *v, size_t n,
-			int64_t mono, int64_t wall)
+/* Merges stripe c's fresh counters v[0..n) into the sample, with rates over the time since
+ * the stripe's last read. Lock held; the stripe is within the last full read's slots. */
+static void stripe_merge(struct stats *s, size_t c, const struct xdrop_slot_counters *v, size_t n,
+			 int64_t mono, int64_t wall)
 {
-	size_t base = (size_t)c * XDROP_SLOT_CHUNK;
+	size_t base = c * STATS_SLOTS_PER_TICK;
 	double dt = s->chunk_mono[c] ? (double)(mono - s->chunk_mono[c]) / 1e9 : 0;
 
 	for (size_t i = 0; i < n && base + i < s->nslots; i++) {
@@ -432,38 +433,32 @@ static void chunk_merge(struct stats *s, uint32_t c, const struct xdrop_slot_cou
 	s->chunk_wall[c] = wall;
 }
 
-/* The round-robin: the next STATS_CHUNKS_PER_TICK chunks of slots, while the map of the
- * last full read still holds (a revision that moved meanwhile leaves the rest to the
- * next sample, which reads everything under a new map). */
+/* The round-robin: the next stripe of slots, while the map of the last full read still
+ * holds (a revision that moved meanwhile leaves it to the next sample, which reads
+ * everything under a new map). */
 static void sample_some(struct stats *s, uint64_t rev)
 {
-	size_t nch = chunks_of(s->nslots), n;
+	size_t nch = stripes_of(s->nslots), c = s->next_chunk++ % nch, n;
 
-	if (!s->chunk && !(s->chunk = calloc(XDROP_SLOT_CHUNK, sizeof(*s->chunk))))
+	if (!s->chunk && !(s->chunk = calloc(STATS_SLOTS_PER_TICK, sizeof(*s->chunk))))
 		return;
-	for (size_t k = 0; k < STATS_CHUNKS_PER_TICK && k < nch; k++) {
-		uint32_t c = (uint32_t)(s->next_chunk++ % nch);
-
-		if (dataplane_read_slot_chunk(s->dp, c, s->chunk, &n))
-			return;
-		pthread_mutex_lock(&s->lock);
-		if (ruleset_revision(s->rs) != rev || c >= s->nchunk_at) {
-			pthread_mutex_unlock(&s->lock);
-			return;
-		}
-		chunk_merge(s, c, s->chunk, n, clock_mono_ns(), clock_wall_ns());
-		pthread_mutex_unlock(&s->lock);
-	}
+	if (dataplane_read_slot_range(s->dp, c * STATS_SLOTS_PER_TICK, STATS_SLOTS_PER_TICK,
+				      s->chunk, &n))
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (ruleset_revision(s->rs) == rev && c < s->nchunk_at)
+		stripe_merge(s, c, s->chunk, n, clock_mono_ns(), clock_wall_ns());
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* The slots' figures: everything when the rule set moved (or nothing was read yet) or
- * when the set fits in one round, else the round-robin's next chunks. */
+ * when the set fits in one stripe, else the round-robin's next stripe. */
 static void sample_slots(struct stats *s, double dt)
 {
 	uint64_t rev = ruleset_revision(s->rs);
 	bool fresh = !s->map_valid || rev != s->map_rev;
 
-	if (fresh || chunks_of(s->nslots) <= STATS_CHUNKS_PER_TICK)
+	if (fresh || stripes_of(s->nslots) <= 1)
 		sample_all(s, rev, fresh, dt);
 	else
 		sample_some(s, rev);
@@ -618,7 +613,7 @@ static void slot_rule(const struct stats *s, size_t i, bool whitelist, struct st
 	out->whitelist = whitelist;
 	if (i >= s->nslots)
 		return; /* a slot created after the last read: nothing counted yet */
-	out->at = s->chunk_wall[i / XDROP_SLOT_CHUNK];
+	out->at = s->chunk_wall[i / STATS_SLOTS_PER_TICK];
 	out->match = s->sc[i].match;
 	out->drop = s->sc[i].drop;
 	out->match_bytes = s->sc[i].match_bytes;

@@ -2,7 +2,7 @@
 /*
  * stats: the agent's sampler. Every interval one thread reads the global counters and
  * the rules' and whitelist entries' counters (in bulk: all of them after a change of the
- * rule set, else STATS_CHUNKS_PER_TICK chunks round-robin) and keeps rates over those
+ * rule set, else STATS_SLOTS_PER_TICK of them round-robin) and keeps rates over those
  * reads, so that a PPS or BPS figure does not depend on who asks or how often. It also
  * keeps an hour of history at the sampling interval and the host's CPU and memory use.
  * The sampler is a lib/ticker thread: the first sample at start, then every interval on
@@ -22,9 +22,9 @@
 #include "xdrop.pb-c.h"
 
 #define STATS_HISTORY 3600 /* samples kept */
-/* Chunks of 65,536 counter slots read per interval while the rule set does not change
- * (agent/stats.c): a million entries are read whole every 8 intervals. */
-#define STATS_CHUNKS_PER_TICK 2
+/* Counter slots read per interval while the rule set does not change (agent/stats.c): a
+ * million entries are read whole every 31 intervals. A divisor of XDROP_SLOT_CHUNK. */
+#define STATS_SLOTS_PER_TICK 32768
 
 struct stats;
 

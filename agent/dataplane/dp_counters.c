@@ -67,25 +67,34 @@ int dataplane_entry_counters(const struct dataplane *dp, const struct rule_spec 
 	return 0;
 }
 
-/* Adds the counters of chunk c (one batch lookup of up to XDROP_SLOT_CHUNK slots) to
- * out[0..lim), out[0] being the chunk's first slot; keys and vals are the caller's
- * buffers for one chunk. */
-static int read_chunk(const struct dataplane *dp, uint32_t c, size_t lim, uint32_t *keys,
-		      struct xdrop_slot_counters *vals, struct xdrop_slot_counters *out)
+/* Adds the counters of chunk c's slots from..min(from + max, lim) (one batch lookup) to
+ * out[], out[0] being slot from of the chunk; keys and vals are the caller's buffers for
+ * max slots. */
+static int read_range(const struct dataplane *dp, uint32_t c, uint32_t from, uint32_t max,
+		      size_t lim, uint32_t *keys, struct xdrop_slot_counters *vals,
+		      struct xdrop_slot_counters *out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	uint32_t out_batch, count = XDROP_SLOT_CHUNK;
+	uint32_t in_batch = from - 1, out_batch, count = max;
 	size_t ncpu = (size_t)dp->ncpus;
 
 	if (dp->chunk_fd[c] < 0)
 		return 0;
-	if (bpf_map_lookup_batch(dp->chunk_fd[c], NULL, &out_batch, keys, vals, &count, &bo) &&
+	/* an array's batch starts after in_batch (NULL: at 0) */
+	if (bpf_map_lookup_batch(dp->chunk_fd[c], from ? &in_batch : NULL, &out_batch, keys, vals,
+				 &count, &bo) &&
 	    errno != ENOENT)
 		return -errno;
 	for (uint32_t i = 0; i < count; i++)
-		if (keys[i] < lim)
-			slot_sum(&out[keys[i]], &vals[(size_t)i * ncpu], ncpu);
+		if (keys[i] >= from && keys[i] < lim)
+			slot_sum(&out[keys[i] - from], &vals[(size_t)i * ncpu], ncpu);
 	return 0;
+}
+
+static int read_chunk(const struct dataplane *dp, uint32_t c, size_t lim, uint32_t *keys,
+		      struct xdrop_slot_counters *vals, struct xdrop_slot_counters *out)
+{
+	return read_range(dp, c, 0, XDROP_SLOT_CHUNK, lim, keys, vals, out);
 }
 
 /* The slots of chunk c below n (next_slot as the caller read it: a change may hand out
@@ -131,26 +140,29 @@ size_t dataplane_slot_count(const struct dataplane *dp)
 	return dp->next_slot;
 }
 
-int dataplane_read_slot_chunk(const struct dataplane *dp, uint32_t c,
+int dataplane_read_slot_range(const struct dataplane *dp, size_t first, size_t max,
 			      struct xdrop_slot_counters *out, size_t *n)
 {
+	uint32_t c = (uint32_t)(first / XDROP_SLOT_CHUNK), from = first % XDROP_SLOT_CHUNK;
 	size_t lim = c < dp->nchunks ? chunk_len(dp->next_slot, c) : 0;
 	struct xdrop_slot_counters *vals;
 	uint32_t *keys;
 	int err = 0;
 
 	*n = 0;
-	if (!lim)
+	if (lim <= from)
 		return 0;
-	keys = calloc(XDROP_SLOT_CHUNK, sizeof(*keys));
-	vals = calloc((size_t)XDROP_SLOT_CHUNK * (size_t)dp->ncpus, sizeof(*vals));
+	if (max > lim - from)
+		max = lim - from;
+	keys = calloc(max, sizeof(*keys));
+	vals = calloc(max * (size_t)dp->ncpus, sizeof(*vals));
 	if (!keys || !vals)
 		err = -ENOMEM;
-	memset(out, 0, lim * sizeof(*out));
+	memset(out, 0, max * sizeof(*out));
 	if (!err)
-		err = read_chunk(dp, c, lim, keys, vals, out);
+		err = read_range(dp, c, from, (uint32_t)max, from + max, keys, vals, out);
 	if (!err)
-		*n = lim;
+		*n = max;
 	free(keys);
 	free(vals);
 	return err;
