@@ -136,6 +136,17 @@ int dataplane_entry_slot(const struct dataplane *dp, const struct rule_spec *spe
  * owned by the caller (free). Returns 0 or a negative errno. */
 int dataplane_read_slots(const struct dataplane *dp, struct xdrop_slot_counters **out, size_t *n);
 
+/* How many slots have been handed out (slots are below this); chunk c holds slots
+ * c * XDROP_SLOT_CHUNK and up. */
+size_t dataplane_slot_count(const struct dataplane *dp);
+
+/* Reads the counters (summed over CPUs) of at most max slots from slot first on, within
+ * first's chunk of XDROP_SLOT_CHUNK slots and below dataplane_slot_count (one batch
+ * lookup): *n slots (0 past the last) into out[0..*n), out[0] being slot first. Returns 0
+ * or a negative errno. */
+int dataplane_read_slot_range(const struct dataplane *dp, size_t first, size_t max,
+			      struct xdrop_slot_counters *out, size_t *n);
+
 /* Entries held against capacity, for NodeStats.capacity. */
 struct dataplane_capacity {
 	uint64_t exact_used, exact_max; /* exact-table entries (rules + whitelist) */

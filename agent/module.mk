@@ -21,7 +21,7 @@ CHECK_SOURCES += $(DP_SRCS) agent/dataplane.h agent/dataplane/dp_priv.h agent/at
 
 # The daemon. The rule set (agent/ruleset/) and its field access are also linked by the
 # rule-set unit test, without main.c.
-RULESET_SRCS := agent/ruleset/kind.c agent/ruleset/model.c agent/ruleset/change.c \
+RULESET_SRCS := agent/ruleset/kind.c agent/ruleset/model.c agent/ruleset/change.c agent/ruleset/expiry.c \
 	agent/ruleset/delta.c agent/ruleset/journal.c agent/ruleset/stage.c agent/ruleset/local.c \
 	agent/ruleset/query.c agent/ruleset/open.c
 AGENT_SRCS := agent/main.c agent/agent_config.c $(RULESET_SRCS) agent/stats.c agent/sync.c \

@@ -73,8 +73,9 @@ struct ruleset_kind {
 	size_t batch_max;	 /* entries per local batch */
 	/* (conversions: rulepb_to_spec, rulepb_canon, rulehash_digest, which tell the kind
 	 * by the message's descriptor) */
-	/* whether an entry belongs in the data plane at now_ns (NULL: always) */
-	bool (*active)(const ProtobufCMessage *m, int64_t now_ns);
+	/* an entry belongs in the data plane while it is enabled and not expired */
+	const char *enabled_field; /* a bool (NULL: always enabled) */
+	const char *expires_field; /* wall ns after which it leaves the data plane (NULL: none) */
 };
 
 #define RULESET_NKINDS 2

@@ -2,8 +2,14 @@
 /*
  * stats: the sampler thread; see stats.h.
  *
- * Per-rule figures come from one bulk read of every counter slot per interval. The
- * slot -> rule id map is rebuilt only when the rule set's revision changes.
+ * Per-rule figures: when the rule set's revision moved, the slot -> rule id map is rebuilt
+ * and every counter slot read in bulk (as one consistent pair, see sample_all). Otherwise
+ * each interval reads the next stripe of STATS_SLOTS_PER_TICK slots, round-robin, so an
+ * idle agent with a million rules reads a bounded number of per-CPU slots per second
+ * (the cost is the kernel's copy of each slot's per-CPU values) instead of all of them: a
+ * slot's figures are then at most ceil(slots / STATS_SLOTS_PER_TICK) intervals old, and
+ * its rates are taken over the time between its stripe's two reads. A set of up to
+ * STATS_SLOTS_PER_TICK entries is read whole every interval, as before.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -71,9 +77,13 @@ struct stats {
 	struct xdrop_slot_counters *sc;
 	double *rate; /* 4 per slot: match pps, drop pps, match bps, drop bps */
 	size_t nslots;
-	int64_t slots_at;	 /* wall ns of the read */
-	struct idslot *ids;	 /* rule id -> slot */
-	struct idslot **slot_id; /* slot -> entry (borrowed from ids) */
+	int64_t *chunk_mono; /* per stripe of slots: monotonic ns of its last read (0: none) */
+	int64_t *chunk_wall; /* and wall ns, the figures' "at" */
+	size_t nchunk_at;
+	size_t next_chunk;		   /* the round-robin's next stripe */
+	struct xdrop_slot_counters *chunk; /* one stripe's read buffer */
+	struct idslot *ids;		   /* rule id -> slot */
+	struct idslot **slot_id;	   /* slot -> entry (borrowed from ids) */
 	size_t nslot_id;
 	uint64_t map_rev; /* the rule set's revision the map was built at */
 	bool map_valid;
@@ -326,18 +336,42 @@ static double *slot_rates(const struct stats *s, const struct xdrop_slot_counter
 	return r;
 }
 
-/* Reads every slot, with the id map rebuilt when the rule set's revision moved (a million
- * entries are not walked every second). The map is built before the slots are read, and
- * the pair is kept only when the revision did not move meanwhile (every change that gives
- * a slot to another entry publishes a new revision): a slot's figures then belong to the
- * entry the map names, never to an entry that took the slot over later. Otherwise the
- * previous pair stays until the next sample. */
-static void sample_slots(struct stats *s, double dt)
+/* Makes room for the read times of nch stripes (new ones never read). Lock held. */
+static int stripes_grow(struct stats *s, size_t nch)
 {
-	uint64_t rev = ruleset_revision(s->rs);
+	int64_t *m, *w;
+
+	if (nch <= s->nchunk_at)
+		return 0;
+	m = realloc(s->chunk_mono, nch * sizeof(*m));
+	if (m)
+		s->chunk_mono = m;
+	w = realloc(s->chunk_wall, nch * sizeof(*w));
+	if (w)
+		s->chunk_wall = w;
+	if (!m || !w)
+		return -ENOMEM;
+	for (size_t c = s->nchunk_at; c < nch; c++)
+		m[c] = w[c] = 0;
+	s->nchunk_at = nch;
+	return 0;
+}
+
+static size_t stripes_of(size_t nslots)
+{
+	return (nslots + STATS_SLOTS_PER_TICK - 1) / STATS_SLOTS_PER_TICK;
+}
+
+/* Reads every slot, with the id map rebuilt when the rule set's revision moved. The map
+ * is built before the slots are read, and the pair is kept only when the revision did not
+ * move meanwhile (every change that gives a slot to another entry publishes a new
+ * revision): a slot's figures then belong to the entry the map names, never to an entry
+ * that took the slot over later. Otherwise the previous pair stays until the next sample. */
+static void sample_all(struct stats *s, uint64_t rev, bool fresh, double dt)
+{
 	struct xdrop_slot_counters *sc = NULL;
 	struct idmap b = {0};
-	bool fresh = !s->map_valid || rev != s->map_rev;
+	int64_t mono, wall;
 	double *rate;
 	size_t n = 0;
 
@@ -348,10 +382,13 @@ static void sample_slots(struct stats *s, double dt)
 		idmap_free(&b.ids, &b.slot_id);
 		return;
 	}
+	mono = clock_mono_ns();
+	wall = clock_wall_ns();
 	pthread_mutex_lock(&s->lock);
 	rate = slot_rates(s, sc, n, dt);
-	if (!rate) {
+	if (!rate || stripes_grow(s, stripes_of(n))) {
 		pthread_mutex_unlock(&s->lock);
+		free(rate);
 		free(sc);
 		idmap_free(&b.ids, &b.slot_id);
 		return;
@@ -369,8 +406,64 @@ static void sample_slots(struct stats *s, double dt)
 	s->sc = sc;
 	s->rate = rate;
 	s->nslots = n;
-	s->slots_at = clock_wall_ns();
+	for (size_t c = 0; c < stripes_of(n); c++) {
+		s->chunk_mono[c] = mono;
+		s->chunk_wall[c] = wall;
+	}
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* Merges stripe c's fresh counters v[0..n) into the sample, with rates over the time since
+ * the stripe's last read. Lock held; the stripe is within the last full read's slots. */
+static void stripe_merge(struct stats *s, size_t c, const struct xdrop_slot_counters *v, size_t n,
+			 int64_t mono, int64_t wall)
+{
+	size_t base = c * STATS_SLOTS_PER_TICK;
+	double dt = s->chunk_mono[c] ? (double)(mono - s->chunk_mono[c]) / 1e9 : 0;
+
+	for (size_t i = 0; i < n && base + i < s->nslots; i++) {
+		struct xdrop_slot_counters *p = &s->sc[base + i];
+		double *r = &s->rate[4 * (base + i)];
+
+		r[0] = per_s(v[i].match, p->match, dt, 1);
+		r[1] = per_s(v[i].drop, p->drop, dt, 1);
+		r[2] = per_s(v[i].match_bytes, p->match_bytes, dt, 8);
+		r[3] = per_s(v[i].drop_bytes, p->drop_bytes, dt, 8);
+		*p = v[i];
+	}
+	s->chunk_mono[c] = mono;
+	s->chunk_wall[c] = wall;
+}
+
+/* The round-robin: the next stripe of slots, while the map of the last full read still
+ * holds (a revision that moved meanwhile leaves it to the next sample, which reads
+ * everything under a new map). */
+static void sample_some(struct stats *s, uint64_t rev)
+{
+	size_t nch = stripes_of(s->nslots), c = s->next_chunk++ % nch, n;
+
+	if (!s->chunk && !(s->chunk = calloc(STATS_SLOTS_PER_TICK, sizeof(*s->chunk))))
+		return;
+	if (dataplane_read_slot_range(s->dp, c * STATS_SLOTS_PER_TICK, STATS_SLOTS_PER_TICK,
+				      s->chunk, &n))
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (ruleset_revision(s->rs) == rev && c < s->nchunk_at)
+		stripe_merge(s, c, s->chunk, n, clock_mono_ns(), clock_wall_ns());
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The slots' figures: everything when the rule set moved (or nothing was read yet) or
+ * when the set fits in one stripe, else the round-robin's next stripe. */
+static void sample_slots(struct stats *s, double dt)
+{
+	uint64_t rev = ruleset_revision(s->rs);
+	bool fresh = !s->map_valid || rev != s->map_rev;
+
+	if (fresh || stripes_of(s->nslots) <= 1)
+		sample_all(s, rev, fresh, dt);
+	else
+		sample_some(s, rev);
 }
 
 static void sample(struct stats *s, double dt)
@@ -439,6 +532,9 @@ void stats_stop(struct stats *s)
 	idmap_free(&s->ids, &s->slot_id);
 	free(s->sc);
 	free(s->rate);
+	free(s->chunk_mono);
+	free(s->chunk_wall);
+	free(s->chunk);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -517,9 +613,9 @@ static void slot_rule(const struct stats *s, size_t i, bool whitelist, struct st
 {
 	memset(out, 0, sizeof(*out));
 	out->whitelist = whitelist;
-	out->at = s->slots_at;
 	if (i >= s->nslots)
 		return; /* a slot created after the last read: nothing counted yet */
+	out->at = s->chunk_wall[i / STATS_SLOTS_PER_TICK];
 	out->match = s->sc[i].match;
 	out->drop = s->sc[i].drop;
 	out->match_bytes = s->sc[i].match_bytes;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * stats: the agent's sampler. Every interval one thread reads the global counters and
- * every rule's and whitelist entry's counters (in bulk) and keeps rates over that fixed
- * window, so that a PPS or BPS figure does not depend on who asks or how often. It also
+ * the rules' and whitelist entries' counters (in bulk: all of them after a change of the
+ * rule set, else STATS_SLOTS_PER_TICK of them round-robin) and keeps rates over those
+ * reads, so that a PPS or BPS figure does not depend on who asks or how often. It also
  * keeps an hour of history at the sampling interval and the host's CPU and memory use.
  * The sampler is a lib/ticker thread: the first sample at start, then every interval on
  * the monotonic clock.
@@ -21,6 +22,9 @@
 #include "xdrop.pb-c.h"
 
 #define STATS_HISTORY 3600 /* samples kept */
+/* Counter slots read per interval while the rule set does not change (agent/stats.c): a
+ * million entries are read whole every 31 intervals. A divisor of XDROP_SLOT_CHUNK. */
+#define STATS_SLOTS_PER_TICK 32768
 
 struct stats;
 

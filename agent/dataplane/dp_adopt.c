@@ -111,13 +111,15 @@ static int adopt_prefixes(struct dataplane *dp)
 }
 
 /* Brings one entry of a pinned table to a clean state as of generation gen and returns
- * the action it has for packets, or NULL when it is (now) absent. */
+ * the action it has for packets, or NULL when it is (now) absent. prevs: the table's
+ * previous-value map holds anything at all (else it is not looked up, entry by entry). */
 static const struct xdrop_act *adopt_entry(struct dataplane *dp, int table, const void *key,
-					   struct xdrop_entry *v, struct xdrop_act *prev)
+					   struct xdrop_entry *v, struct xdrop_act *prev,
+					   bool prevs)
 {
 	int fd = dp_entry_fd(dp, table, false), pfd = dp_entry_fd(dp, table, true);
 	bool staged = (int64_t)(dp->gen - v->flip_gen) < 0;
-	bool has_prev = bpf_map_lookup_elem(pfd, key, prev) == 0;
+	bool has_prev = prevs && bpf_map_lookup_elem(pfd, key, prev) == 0;
 
 	if (staged) {
 		/* never flipped to: roll the change back */
@@ -186,42 +188,63 @@ drop:
 	return NULL;
 }
 
-/* Every entry of one pinned table; marks the slots they hold in slot_used. */
+/* Adopts one pinned entry (key, v): cleaned, then in the model; marks its slot. */
+static int adopt_one(struct dataplane *dp, int table, const void *key, struct xdrop_entry *v,
+		     bool prevs, uint8_t *slot_used)
+{
+	const struct xdrop_act *act;
+	struct xdrop_act prev;
+	struct dp_entry *e;
+	int err = 0;
+
+	act = adopt_entry(dp, table, key, v, &prev, prevs);
+	if (!act)
+		return 0;
+	e = adopt_model_entry(dp, table, key, act, slot_used, &err);
+	if (!e)
+		return err;
+	slot_used[e->act.slot] = 1;
+	if (e->act.slot >= dp->next_slot)
+		dp->next_slot = e->act.slot + 1;
+	HASH_ADD(hh, dp->entries, key, sizeof(e->key), e);
+	dp_model_count(dp, e, +1);
+	if (e->act.action == XDROP_ACT_RATE_LIMIT)
+		dp->nrate++;
+	return 0;
+}
+
+/* Every entry of one pinned table, its keys and values read in batches (a million
+ * entries in a few calls, not two per entry); marks the slots they hold in slot_used. */
 static int adopt_entries(struct dataplane *dp, int table, uint8_t *slot_used)
 {
 	size_t ksz =
 	    table == TBL_EXACT ? sizeof(struct xdrop_exact_key) : sizeof(struct xdrop_cidr_key);
+	const size_t vsz = sizeof(struct xdrop_entry);
 	int fd = dp_entry_fd(dp, table, false), err;
-	uint8_t *keys;
-	size_t n;
+	uint8_t *keys = NULL, *vals = NULL, *pkeys = NULL;
+	size_t n, np = 0;
+	bool batched;
 
-	err = dp_map_keys(fd, ksz, &keys, &n);
+	/* the previous values exist only while a change is staged: usually none */
+	err = dp_map_keys(dp_entry_fd(dp, table, true), ksz, &pkeys, &np);
+	free(pkeys);
 	if (err)
+		return err;
+	batched = dp_map_entries(fd, ksz, vsz, &keys, &vals, &n) == 0;
+	if (!batched && (err = dp_map_keys(fd, ksz, &keys, &n)))
 		return err;
 	for (size_t i = 0; i < n && !err; i++) {
 		const void *key = keys + i * ksz;
-		const struct xdrop_act *act;
 		struct xdrop_entry v;
-		struct xdrop_act prev;
-		struct dp_entry *e;
 
-		if (bpf_map_lookup_elem(fd, key, &v))
+		if (batched)
+			memcpy(&v, vals + i * vsz, vsz);
+		else if (bpf_map_lookup_elem(fd, key, &v))
 			continue;
-		act = adopt_entry(dp, table, key, &v, &prev);
-		if (!act)
-			continue;
-		e = adopt_model_entry(dp, table, key, act, slot_used, &err);
-		if (!e)
-			continue;
-		slot_used[e->act.slot] = 1;
-		if (e->act.slot >= dp->next_slot)
-			dp->next_slot = e->act.slot + 1;
-		HASH_ADD(hh, dp->entries, key, sizeof(e->key), e);
-		dp_model_count(dp, e, +1);
-		if (e->act.action == XDROP_ACT_RATE_LIMIT)
-			dp->nrate++;
+		err = adopt_one(dp, table, key, &v, np > 0, slot_used);
 	}
 	free(keys);
+	free(vals);
 	return err;
 }
 

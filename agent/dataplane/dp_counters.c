@@ -67,27 +67,43 @@ int dataplane_entry_counters(const struct dataplane *dp, const struct rule_spec 
 	return 0;
 }
 
-/* Adds the counters of chunk c (one batch lookup of up to XDROP_SLOT_CHUNK slots) to
- * out[] (nslots long); keys and vals are the caller's buffers for one chunk. */
-static int read_chunk(const struct dataplane *dp, uint32_t c, size_t nslots, uint32_t *keys,
-		      struct xdrop_slot_counters *vals, struct xdrop_slot_counters *out)
+/* Adds the counters of chunk c's slots from..min(from + max, lim) (one batch lookup) to
+ * out[], out[0] being slot from of the chunk; keys and vals are the caller's buffers for
+ * max slots. */
+static int read_range(const struct dataplane *dp, uint32_t c, uint32_t from, uint32_t max,
+		      size_t lim, uint32_t *keys, struct xdrop_slot_counters *vals,
+		      struct xdrop_slot_counters *out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	uint32_t out_batch, count = XDROP_SLOT_CHUNK;
-	size_t base = (size_t)c * XDROP_SLOT_CHUNK, ncpu = (size_t)dp->ncpus;
+	uint32_t in_batch = from - 1, out_batch, count = max;
+	size_t ncpu = (size_t)dp->ncpus;
 
 	if (dp->chunk_fd[c] < 0)
 		return 0;
-	if (bpf_map_lookup_batch(dp->chunk_fd[c], NULL, &out_batch, keys, vals, &count, &bo) &&
+	/* an array's batch starts after in_batch (NULL: at 0) */
+	if (bpf_map_lookup_batch(dp->chunk_fd[c], from ? &in_batch : NULL, &out_batch, keys, vals,
+				 &count, &bo) &&
 	    errno != ENOENT)
 		return -errno;
-	for (uint32_t i = 0; i < count; i++) {
-		size_t s = base + keys[i];
-
-		if (s < nslots)
-			slot_sum(&out[s], &vals[(size_t)i * ncpu], ncpu);
-	}
+	for (uint32_t i = 0; i < count; i++)
+		if (keys[i] >= from && keys[i] < lim)
+			slot_sum(&out[keys[i] - from], &vals[(size_t)i * ncpu], ncpu);
 	return 0;
+}
+
+static int read_chunk(const struct dataplane *dp, uint32_t c, size_t lim, uint32_t *keys,
+		      struct xdrop_slot_counters *vals, struct xdrop_slot_counters *out)
+{
+	return read_range(dp, c, 0, XDROP_SLOT_CHUNK, lim, keys, vals, out);
+}
+
+/* The slots of chunk c below n (next_slot as the caller read it: a change may hand out
+ * more meanwhile, beyond the caller's buffer). */
+static size_t chunk_len(size_t n, uint32_t c)
+{
+	size_t base = (size_t)c * XDROP_SLOT_CHUNK;
+
+	return n <= base ? 0 : n - base < XDROP_SLOT_CHUNK ? n - base : XDROP_SLOT_CHUNK;
 }
 
 int dataplane_read_slots(const struct dataplane *dp, struct xdrop_slot_counters **out, size_t *n)
@@ -105,7 +121,8 @@ int dataplane_read_slots(const struct dataplane *dp, struct xdrop_slot_counters 
 		goto out;
 	}
 	for (uint32_t c = 0; c < dp->nchunks && (size_t)c * XDROP_SLOT_CHUNK < nslots && !err; c++)
-		err = read_chunk(dp, c, nslots, keys, vals, sums);
+		err = read_chunk(dp, c, chunk_len(nslots, c), keys, vals,
+				 sums + (size_t)c * XDROP_SLOT_CHUNK);
 	if (err)
 		goto out;
 	*out = sums;
@@ -113,6 +130,39 @@ int dataplane_read_slots(const struct dataplane *dp, struct xdrop_slot_counters 
 	sums = NULL;
 out:
 	free(sums);
+	free(keys);
+	free(vals);
+	return err;
+}
+
+size_t dataplane_slot_count(const struct dataplane *dp)
+{
+	return dp->next_slot;
+}
+
+int dataplane_read_slot_range(const struct dataplane *dp, size_t first, size_t max,
+			      struct xdrop_slot_counters *out, size_t *n)
+{
+	uint32_t c = (uint32_t)(first / XDROP_SLOT_CHUNK), from = first % XDROP_SLOT_CHUNK;
+	size_t lim = c < dp->nchunks ? chunk_len(dp->next_slot, c) : 0;
+	struct xdrop_slot_counters *vals;
+	uint32_t *keys;
+	int err = 0;
+
+	*n = 0;
+	if (lim <= from)
+		return 0;
+	if (max > lim - from)
+		max = lim - from;
+	keys = calloc(max, sizeof(*keys));
+	vals = calloc(max * (size_t)dp->ncpus, sizeof(*vals));
+	if (!keys || !vals)
+		err = -ENOMEM;
+	memset(out, 0, max * sizeof(*out));
+	if (!err)
+		err = read_range(dp, c, from, (uint32_t)max, from + max, keys, vals, out);
+	if (!err)
+		*n = max;
 	free(keys);
 	free(vals);
 	return err;

@@ -107,3 +107,53 @@ int dp_map_keys(int fd, size_t ksz, uint8_t **out, size_t *n)
 	*n = cnt;
 	return 0;
 }
+
+int dp_map_entries(int fd, size_t ksz, size_t vsz, uint8_t **keys_out, uint8_t **vals_out,
+		   size_t *n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	size_t cap = 16384, cnt = 0;
+	uint8_t *keys = malloc(cap * ksz), *vals = malloc(cap * vsz);
+	uint32_t in_batch = 0, out_batch = 0;
+	bool first = true, done = false;
+	int err = 0;
+
+	while (keys && vals && !done) {
+		uint32_t count;
+
+		if (cap - cnt < 8192) {
+			uint8_t *nk = realloc(keys, cap * 2 * ksz), *nv;
+
+			if (nk)
+				keys = nk;
+			nv = nk ? realloc(vals, cap * 2 * vsz) : NULL;
+			if (!nv)
+				break;
+			vals = nv;
+			cap *= 2;
+		}
+		count = (uint32_t)(cap - cnt);
+		if (bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, keys + cnt * ksz,
+					 vals + cnt * vsz, &count, &bo)) {
+			if (errno != ENOENT) {
+				err = -errno;
+				break;
+			}
+			done = true;
+		}
+		cnt += count;
+		in_batch = out_batch;
+		first = false;
+	}
+	if (!err && (!keys || !vals || !done))
+		err = -ENOMEM;
+	if (err) {
+		free(keys);
+		free(vals);
+		return err;
+	}
+	*keys_out = keys;
+	*vals_out = vals;
+	*n = cnt;
+	return 0;
+}

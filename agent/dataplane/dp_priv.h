@@ -229,6 +229,10 @@ int dp_wb_flush(struct wbatch *b);
 void dp_wb_free(struct wbatch *b);
 /* Every key of a map, *n of ksz bytes in *out (the caller frees it). */
 int dp_map_keys(int fd, size_t ksz, uint8_t **out, size_t *n);
+/* Every key and value of hash map fd, by batch lookups (a few calls for a million
+ * entries): *n keys of ksz bytes and values of vsz bytes, both malloc'ed. 0 or -errno
+ * (the map cannot be read in batches: the caller falls back to dp_map_keys). */
+int dp_map_entries(int fd, size_t ksz, size_t vsz, uint8_t **keys, uint8_t **vals, size_t *n);
 
 /* ---- dp_migrate.c: pinned maps of an older layout ---- */
 

@@ -5,8 +5,7 @@
  * key that no longer holds an active entry is deleted, a new or changed key is put; a key
  * touched twice ends as its last state, so one switch carries the whole change. Only
  * after the switch succeeds is the model updated (the caller journals it). rs_install
- * replaces the whole set the same way (snapshots, start-up); ruleset_expire takes expired
- * rules out of the data plane.
+ * replaces the whole set the same way (snapshots, start-up). Expiry is in expiry.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -151,7 +150,9 @@ static int plan_old(struct plan *p)
 			return -ENOENT;
 		}
 		if (old && old->active) {
-			err = kchange_get(&p->keys, old->key, &k);
+			char key[RS_KEY_LEN];
+
+			err = kchange_get(&p->keys, rs_item_key(old, key), &k);
 			if (err)
 				return err;
 			k->was_active = true;
@@ -169,13 +170,14 @@ static int plan_new(struct plan *p, int64_t now)
 
 	for (size_t i = 0; i < p->n; i++) {
 		struct item *it = p->ops[i].item;
+		char key[RS_KEY_LEN];
 
 		if (p->ops[i].del || !p->last[i])
 			continue; /* a deletion, or superseded by a later op on the same id */
-		it->active = !it->kind->active || it->kind->active(it->msg, now);
+		it->active = rs_item_active(it, now);
 		if (!it->active)
 			continue;
-		err = kchange_get(&p->keys, it->key, &k);
+		err = kchange_get(&p->keys, rs_item_key(it, key), &k);
 		if (err)
 			return err;
 		if (k->put) {
@@ -187,7 +189,7 @@ static int plan_new(struct plan *p, int64_t now)
 		/* held by an entry this change does not touch, or touches but keeps */
 		ke = NULL;
 		if (p->local)
-			HASH_FIND_STR(p->rs->keys, it->key, ke);
+			HASH_FIND_STR(p->rs->keys, key, ke);
 		if (ke && !k->was_active) {
 			*p->bad = i;
 			rs_status(p->st, RPC_ALREADY_EXISTS, "rule",
@@ -325,9 +327,7 @@ int rs_install(struct ruleset *rs, struct item **items, size_t n, uint64_t revis
 	for (unsigned k = 0; k < RULESET_NKINDS; k++)
 		kinds |= 1u << ruleset_kinds[k]->dp_kind;
 	for (size_t i = 0; i < n; i++) {
-		const struct ruleset_kind *k = items[i]->kind;
-
-		items[i]->active = !k->active || k->active(items[i]->msg, now);
+		items[i]->active = rs_item_active(items[i], now);
 		if (items[i]->active)
 			specs[ns++] = items[i]->spec;
 	}
@@ -342,70 +342,13 @@ int rs_install(struct ruleset *rs, struct item **items, size_t n, uint64_t revis
 	rs_model_clear(rs);
 	rulehash_init(&rs->hash);
 	for (size_t i = 0; i < n; i++) {
+		char key[RS_KEY_LEN];
+
 		rs_model_add(rs, items[i]);
-		if (items[i]->active)
-			rs_key_set(rs, items[i]->key, items[i]); /* -ENOMEM: the index lags */
+		if (items[i]->active) /* -ENOMEM: the index lags */
+			rs_key_set(rs, rs_item_key(items[i], key), items[i]);
 	}
 	rs->revision = revision;
 	rs_publish(rs);
 	return 0;
-}
-
-/* ---- expiry ---- */
-
-/* Appends it to the items to take out and its spec to the changes (arrays grown). */
-static int push_expired(struct dp_change **ch, struct item ***gone, size_t *n, size_t *cap,
-			struct item *it)
-{
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		struct dp_change *c2 = realloc(*ch, nc * sizeof(*c2));
-		struct item **g2;
-
-		if (!c2)
-			return -ENOMEM;
-		*ch = c2;
-		g2 = realloc(*gone, nc * sizeof(*g2));
-		if (!g2)
-			return -ENOMEM;
-		*gone = g2;
-		*cap = nc;
-	}
-	(*ch)[*n].op = DP_DEL;
-	(*ch)[*n].spec = it->spec;
-	(*gone)[(*n)++] = it;
-	return 0;
-}
-
-int ruleset_expire(struct ruleset *rs, int64_t now)
-{
-	struct dp_change *ch = NULL;
-	struct item *it, *tmp, **gone = NULL;
-	size_t n = 0, cap = 0;
-	int err = 0;
-
-	pthread_mutex_lock(&rs->lock);
-	for (unsigned k = 0; k < RULESET_NKINDS && !err; k++) {
-		HASH_ITER(hh, rs->items[k], it, tmp)
-		{
-			if (!it->active || !it->kind->active || it->kind->active(it->msg, now))
-				continue;
-			err = push_expired(&ch, &gone, &n, &cap, it);
-			if (err)
-				break;
-		}
-	}
-	if (!err && n) {
-		err = dataplane_apply(rs->dp, ch, n, NULL);
-		for (size_t i = 0; !err && i < n; i++) {
-			gone[i]->active = false;
-			rs_key_drop(rs, gone[i]->key);
-		}
-		if (!err)
-			log_info("expired %zu rule(s) removed from the data plane", n);
-	}
-	pthread_mutex_unlock(&rs->lock);
-	free(ch);
-	free(gone);
-	return err ? err : (int)n;
 }

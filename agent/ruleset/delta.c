@@ -95,29 +95,35 @@ out:
 }
 
 /* The delta of ops[0..n) as the next revision, packed into *buf (malloc'ed). The items
- * are borrowed, so it is packed before the engine takes them. */
+ * are borrowed (their messages unpacked for the while), so it is packed before the engine
+ * takes them. */
 static int pack_local(struct ruleset *rs, const struct op *ops, size_t n, uint8_t **buf,
 		      size_t *len)
 {
 	Xdrop__V1__Delta d = XDROP__V1__DELTA__INIT;
 	Xdrop__V1__DeltaOp *dops = calloc(n + 1, sizeof(*dops));
 	Xdrop__V1__DeltaOp **dptrs = calloc(n + 1, sizeof(*dptrs));
+	ProtobufCMessage **msgs = calloc(n + 1, sizeof(*msgs));
 	int err = 0;
 
-	if (!dops || !dptrs) {
+	if (!dops || !dptrs || !msgs) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !err; i++) {
 		const struct ruleset_kind *k = ops[i].kind;
 
 		xdrop__v1__delta_op__init(&dops[i]);
 		if (ops[i].del)
 			pbf_set_ptr(&dops[i].base, k->delete_op, ops[i].id);
+		else if ((msgs[i] = rs_item_msg(ops[i].item)))
+			pbf_set_ptr(&dops[i].base, k->upsert_op, msgs[i]);
 		else
-			pbf_set_ptr(&dops[i].base, k->upsert_op, ops[i].item->msg);
+			err = -ENOMEM;
 		dptrs[i] = &dops[i];
 	}
+	if (err)
+		goto out;
 	d.base_revision = rs->revision;
 	d.revision = rs->revision + 1;
 	d.n_ops = n;
@@ -131,6 +137,9 @@ static int pack_local(struct ruleset *rs, const struct op *ops, size_t n, uint8_
 	}
 	xdrop__v1__delta__pack(&d, *buf);
 out:
+	for (size_t i = 0; msgs && i < n; i++)
+		ruleset_free(msgs[i]);
+	free(msgs);
 	free(dops);
 	free(dptrs);
 	return err;

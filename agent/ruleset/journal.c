@@ -53,67 +53,85 @@ static void path_of(struct ruleset *rs, const char *name, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", rs->dir, name);
 }
 
-/* The set as one chunk: the kinds' arrays (malloc'ed, messages borrowed) in c. */
-static int snapshot_chunk(struct ruleset *rs, Xdrop__V1__SnapshotChunk *c, char *hex)
+static size_t put_varint(uint8_t *p, uint64_t v)
 {
-	struct item *it, *tmp;
+	size_t n = 0;
 
-	c->revision = rs->revision;
-	c->content_hash = rulehash_hex(&rs->hash, hex);
-	c->chunk_count = 1;
-	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
-		ProtobufCMessage **v = calloc(rs->count[k] + 1, sizeof(*v));
-		size_t i = 0;
-
-		if (!v)
-			return -ENOMEM;
-		HASH_ITER(hh, rs->items[k], it, tmp)
-		{
-			v[i++] = it->msg;
-		}
-		pbf_set_repeated(&c->base, ruleset_kinds[k]->chunk_field, v, i);
-		pbf_set_int(&c->base, ruleset_kinds[k]->chunk_total, (int64_t)i);
-	}
-	return 0;
+	do {
+		p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	return n;
 }
 
-static void snapshot_chunk_free(Xdrop__V1__SnapshotChunk *c)
+/* The set as one SnapshotChunk, packed into *buf (malloc'ed): the scalar fields packed by
+ * protobuf-c, then each item as one element of its kind's repeated field, written from the
+ * packed bytes the item holds (tag, length, bytes: the wire form of a repeated message),
+ * so the whole set is never unpacked to be saved. */
+static int snapshot_pack(struct ruleset *rs, uint8_t **buf, size_t *len)
 {
-	size_t n;
+	Xdrop__V1__SnapshotChunk c = XDROP__V1__SNAPSHOT_CHUNK__INIT;
+	char hex[RULEHASH_HEX];
+	struct item *it, *tmp;
+	size_t cap, off;
+	uint8_t *p;
 
+	c.revision = rs->revision;
+	c.content_hash = rulehash_hex(&rs->hash, hex);
+	c.chunk_count = 1;
 	for (unsigned k = 0; k < RULESET_NKINDS; k++)
-		free(pbf_repeated(&c->base, ruleset_kinds[k]->chunk_field, &n));
+		pbf_set_int(&c.base, ruleset_kinds[k]->chunk_total, (int64_t)rs->count[k]);
+	cap = xdrop__v1__snapshot_chunk__get_packed_size(&c);
+	for (unsigned k = 0; k < RULESET_NKINDS; k++)
+		HASH_ITER(hh, rs->items[k], it, tmp)
+		{
+			cap += 16 + it->pblen; /* tag and length: at most 5 + 10 bytes */
+		}
+	p = malloc(cap);
+	if (!p)
+		return -ENOMEM;
+	off = xdrop__v1__snapshot_chunk__pack(&c, p);
+	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
+		const ProtobufCFieldDescriptor *f = pbf_field(
+		    &xdrop__v1__snapshot_chunk__descriptor, ruleset_kinds[k]->chunk_field);
+		uint64_t tag = ((uint64_t)f->id << 3) | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+
+		HASH_ITER(hh, rs->items[k], it, tmp)
+		{
+			off += put_varint(p + off, tag);
+			off += put_varint(p + off, it->pblen);
+			memcpy(p + off, it->data, it->pblen);
+			off += it->pblen;
+		}
+	}
+	*buf = p;
+	*len = off;
+	return 0;
 }
 
 int rs_persist_snapshot(struct ruleset *rs)
 {
-	Xdrop__V1__SnapshotChunk c = XDROP__V1__SNAPSHOT_CHUNK__INIT;
-	char path[512], hex[RULEHASH_HEX];
+	char path[512];
 	uint8_t *buf = NULL;
 	size_t len;
 	int err;
 
 	if (!rs->dir)
 		return 0;
-	err = snapshot_chunk(rs, &c, hex);
+	err = snapshot_pack(rs, &buf, &len);
 	if (err)
 		goto out;
-	len = xdrop__v1__snapshot_chunk__get_packed_size(&c);
-	buf = malloc(len ? len : 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	xdrop__v1__snapshot_chunk__pack(&c, buf);
 	path_of(rs, RS_SNAPSHOT_FILE, path, sizeof(path));
 	err = write_file_atomic(path, buf, len);
 	if (err)
 		goto out;
-	if (rs->journal_fd >= 0 && ftruncate(rs->journal_fd, 0) == 0)
+	rs->snapshot_bytes = len;
+	if (rs->journal_fd >= 0 && ftruncate(rs->journal_fd, 0) == 0) {
 		rs->journal_count = 0;
+		rs->journal_bytes = 0;
+	}
 out:
 	free(buf);
-	snapshot_chunk_free(&c);
 	if (err)
 		log_error("persist snapshot in %s failed: %s", rs->dir, strerror(-err));
 	return err;
@@ -128,7 +146,8 @@ int rs_journal_append(struct ruleset *rs, const Xdrop__V1__Delta *d)
 
 	if (!rs->dir)
 		return 0;
-	if (rs->journal_count >= RS_JOURNAL_COMPACT)
+	if (rs->journal_count >= RS_JOURNAL_COMPACT ||
+	    rs->journal_bytes + len + 4 > rs->snapshot_bytes / 2 + RS_JOURNAL_MIN_BYTES)
 		return rs_persist_snapshot(rs);
 	buf = malloc(len + 4);
 	if (!buf)
@@ -144,53 +163,129 @@ int rs_journal_append(struct ruleset *rs, const Xdrop__V1__Delta *d)
 		return rs_persist_snapshot(rs);
 	}
 	rs->journal_count++;
+	rs->journal_bytes += len + 4;
 	return 0;
 }
 
-/* Installs a snapshot read from the state file (path for the log). */
-static void load_chunk(struct ruleset *rs, const Xdrop__V1__SnapshotChunk *c, const char *path)
+/* ---- reading the snapshot file, one element at a time ---- */
+
+/* A varint at *p (below end): 0 and *p advanced, or -EBADMSG. */
+static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return 0;
+	}
+	return -EBADMSG;
+}
+
+/* What the file's SnapshotChunk says about itself, and the items read from it. */
+struct loaded {
+	uint64_t revision;
+	char hash[RULEHASH_HEX];
+	struct item **items;
+	size_t n, cap;
+};
+
+/* Makes an item of kind k from one packed element. 0, -EBADMSG, -EINVAL or -ENOMEM. */
+static int load_item(struct loaded *l, const struct ruleset_kind *k, const uint8_t *p, size_t len,
+		     struct rpc_status *st)
+{
+	ProtobufCMessage *m;
+	int err;
+
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 1024;
+		struct item **v = realloc(l->items, nc * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->items = v;
+		l->cap = nc;
+	}
+	m = protobuf_c_message_unpack(k->msg, NULL, len, p);
+	if (!m)
+		return -EBADMSG;
+	err = rs_item_make(k, m, &l->items[l->n], st);
+	protobuf_c_message_free_unpacked(m, NULL);
+	if (!err)
+		l->n++;
+	return err;
+}
+
+/* One field of the chunk at *p: a kind's element, the revision or the hash (the rest is
+ * skipped). 0 and *p advanced, or a negative errno. */
+static int load_field(struct loaded *l, const uint8_t **p, const uint8_t *end,
+		      struct rpc_status *st)
+{
+	const ProtobufCMessageDescriptor *d = &xdrop__v1__snapshot_chunk__descriptor;
+	uint64_t tag, v;
+	int err = get_varint(p, end, &tag);
+
+	if (err)
+		return err;
+	switch (tag & 7) {
+	case PROTOBUF_C_WIRE_TYPE_VARINT:
+		err = get_varint(p, end, &v);
+		if (!err && (tag >> 3) == pbf_field(d, "revision")->id)
+			l->revision = v;
+		return err;
+	case PROTOBUF_C_WIRE_TYPE_64BIT:
+	case PROTOBUF_C_WIRE_TYPE_32BIT: {
+		size_t w = (tag & 7) == PROTOBUF_C_WIRE_TYPE_64BIT ? 8 : 4;
+
+		if ((size_t)(end - *p) < w)
+			return -EBADMSG;
+		*p += w;
+		return 0;
+	}
+	case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
+		break;
+	default:
+		return -EBADMSG;
+	}
+	if (get_varint(p, end, &v) || v > (uint64_t)(end - *p))
+		return -EBADMSG;
+	for (unsigned k = 0; k < RULESET_NKINDS && !err; k++)
+		if ((tag >> 3) == pbf_field(d, ruleset_kinds[k]->chunk_field)->id)
+			err = load_item(l, ruleset_kinds[k], *p, (size_t)v, st);
+	if ((tag >> 3) == pbf_field(d, "content_hash")->id)
+		snprintf(l->hash, sizeof(l->hash), "%.*s", (int)v, (const char *)*p);
+	*p += v;
+	return err;
+}
+
+/* Installs the snapshot buf[0..len) read from the state file (path for the log). */
+static void load_chunk(struct ruleset *rs, const uint8_t *buf, size_t len, const char *path)
 {
 	struct rpc_status st = {0};
-	size_t n = 0, nk[RULESET_NKINDS];
-	ProtobufCMessage **msgs = NULL, **v;
-	const struct ruleset_kind **kinds = NULL;
-	struct item **items = NULL;
-	int err = -ENOMEM;
+	struct loaded l = {0};
+	const uint8_t *p = buf, *end = buf + len;
+	int err = 0;
 
-	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
-		pbf_repeated(&c->base, ruleset_kinds[k]->chunk_field, &nk[k]);
-		n += nk[k];
-	}
-	msgs = calloc(n + 1, sizeof(*msgs));
-	kinds = calloc(n + 1, sizeof(*kinds));
-	if (!msgs || !kinds)
-		goto out;
-	n = 0;
-	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
-		v = pbf_repeated(&c->base, ruleset_kinds[k]->chunk_field, &nk[k]);
-		for (size_t i = 0; i < nk[k]; i++, n++) {
-			msgs[n] = v[i];
-			kinds[n] = ruleset_kinds[k];
-		}
-	}
-	err = rs_items_from(msgs, kinds, n, c->content_hash, &items, &st);
+	while (p < end && !err)
+		err = load_field(&l, &p, end, &st);
+	if (err == -EBADMSG || err == -ENOMEM)
+		rs_status(&st, RPC_DATA_LOSS, "", "%s", err == -ENOMEM ? "out of memory" : "torn");
 	if (!err)
-		err = rs_install(rs, items, n, c->revision, &st);
-	if (err && items)
-		for (size_t i = 0; i < n; i++)
-			rs_item_free(items[i]);
-out:
-	if (err)
-		log_error("state file %s: %s", path, st.message);
-	free(items);
-	free(msgs);
-	free(kinds);
+		err = rs_items_check(l.items, l.n, l.hash, &st);
+	if (!err)
+		err = rs_install(rs, l.items, l.n, l.revision, &st);
+	if (err) {
+		log_error("state file %s: %s; starting empty", path, st.message);
+		for (size_t i = 0; i < l.n; i++)
+			rs_item_free(l.items[i]);
+	}
+	free(l.items);
 }
 
 /* Reads and installs the snapshot file, if there is one. */
 static void load_snapshot(struct ruleset *rs)
 {
-	Xdrop__V1__SnapshotChunk *c = NULL;
 	char path[512];
 	uint8_t *buf = NULL;
 	struct stat sb;
@@ -202,16 +297,14 @@ static void load_snapshot(struct ruleset *rs)
 		return;
 	rs->had_state = true;
 	if (fstat(fd, &sb) == 0 && (buf = malloc((size_t)sb.st_size + 1)) &&
-	    read(fd, buf, (size_t)sb.st_size) == sb.st_size)
-		c = xdrop__v1__snapshot_chunk__unpack(NULL, (size_t)sb.st_size, buf);
+	    read(fd, buf, (size_t)sb.st_size) == sb.st_size) {
+		rs->snapshot_bytes = (uint64_t)sb.st_size;
+		load_chunk(rs, buf, (size_t)sb.st_size, path);
+	} else {
+		log_error("state file %s is unreadable; starting empty", path);
+	}
 	close(fd);
 	free(buf);
-	if (!c) {
-		log_error("state file %s is unreadable; starting empty", path);
-		return;
-	}
-	load_chunk(rs, c, path);
-	xdrop__v1__snapshot_chunk__free_unpacked(c, NULL);
 }
 
 /* Applies one journaled delta when it continues the set. Returns whether it did. */
@@ -275,6 +368,7 @@ int rs_load_state(struct ruleset *rs)
 		replayed = replay(rs, j, sb.st_size);
 	free(j);
 	rs->journal_count = replayed;
+	rs->journal_bytes = (uint64_t)sb.st_size;
 	if (replayed)
 		log_info("replayed %u journaled change(s) to revision %llu", replayed,
 			 (unsigned long long)rs->revision);

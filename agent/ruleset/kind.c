@@ -40,14 +40,6 @@ static const struct ruleset_field rule_fields[] = {
     {"updated_at", RSF_SORT},
 };
 
-/* Enabled and not expired. */
-static bool rule_active(const ProtobufCMessage *m, int64_t now_ns)
-{
-	const Xdrop__V1__Rule *r = (const Xdrop__V1__Rule *)m;
-
-	return r->enabled && (r->expires_at == 0 || r->expires_at > now_ns);
-}
-
 const struct ruleset_kind ruleset_rules = {
     .index = 0,
     .dp_kind = XDROP_KIND_RULE,
@@ -61,6 +53,8 @@ const struct ruleset_kind ruleset_rules = {
     .updated_field = "updated_at",
     .source_field = "source",
     .stats_field = "stats",
+    .enabled_field = "enabled",
+    .expires_field = "expires_at",
     .item_field = "rule",
     .list_field = "rules",
     .chunk_field = "rules",
@@ -68,7 +62,6 @@ const struct ruleset_kind ruleset_rules = {
     .upsert_op = "upsert_rule",
     .delete_op = "delete_rule",
     .batch_max = RS_MAX_OPS,
-    .active = rule_active,
 };
 
 /* ---- whitelist entries ---- */
@@ -122,8 +115,8 @@ static int need(const ProtobufCMessageDescriptor *d, const char *name, const cha
 
 static int check_kind(const struct ruleset_kind *k, unsigned index)
 {
-	const char *roles[] = {k->default_sort,	 k->id_field,	  k->created_field,
-			       k->updated_field, k->source_field, k->stats_field};
+	const char *roles[] = {k->default_sort, k->id_field,	k->created_field, k->updated_field,
+			       k->source_field, k->stats_field, k->expires_field};
 	int err = 0;
 
 	if (k->index != index || !k->id_field || !k->default_sort) {

@@ -122,7 +122,7 @@ static int local_write(struct ruleset *rs, struct op *ops, size_t n, char ***ids
 	err = rs_commit_local(rs, ops, n, st, bad);
 	if (!err && first_out && first_id[0]) {
 		it = rs_find(rs, ops[0].kind, first_id);
-		*first_out = it ? rs_msg_copy(it->msg) : NULL;
+		*first_out = it ? rs_item_msg(it) : NULL;
 	}
 	pthread_mutex_unlock(&rs->lock);
 	if (ids_out && !err) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "model.h"
 #include "pbfield.h"
 
@@ -42,33 +43,59 @@ ProtobufCMessage *rs_msg_copy(const ProtobufCMessage *m)
 
 void rs_item_free(struct item *it)
 {
-	if (!it)
-		return;
-	if (it->msg)
-		protobuf_c_message_free_unpacked(it->msg, NULL);
 	free(it);
+}
+
+ProtobufCMessage *rs_item_msg(const struct item *it)
+{
+	return protobuf_c_message_unpack(it->kind->msg, NULL, it->pblen, it->data);
+}
+
+bool rs_item_active(const struct item *it, int64_t now)
+{
+	return it->enabled && (!it->expires_at || it->expires_at > now);
+}
+
+char *rs_item_key(const struct item *it, char *buf)
+{
+	return rulepb_match_key(&it->spec, buf, RS_KEY_LEN);
+}
+
+/* The figures of m the engine reads without unpacking the item again. */
+static void item_fields(struct item *it, const ProtobufCMessage *m)
+{
+	const struct ruleset_kind *k = it->kind;
+
+	it->enabled = !k->enabled_field || pbf_int(m, k->enabled_field);
+	it->expires_at = k->expires_field ? pbf_int(m, k->expires_field) : 0;
+	it->created_at = k->created_field ? pbf_int(m, k->created_field) : 0;
+	it->updated_at = k->updated_field ? pbf_int(m, k->updated_field) : 0;
 }
 
 int rs_item_make(const struct ruleset_kind *k, const ProtobufCMessage *m, struct item **out,
 		 struct rpc_status *st)
 {
 	struct rule_error re = {0};
-	struct item *it = calloc(1, sizeof(*it));
+	const char *id = pbf_str(m, k->id_field);
+	size_t len = protobuf_c_message_get_packed_size(m), idlen = strlen(id);
+	struct item *it;
 	int err;
 
+	if (len > UINT32_MAX || idlen >= RS_ID_MAX) {
+		rs_status(st, RPC_INVALID_ARGUMENT, len > UINT32_MAX ? "" : "id", "too long");
+		return -EINVAL;
+	}
+	it = calloc(1, sizeof(*it) + len + idlen + 1);
 	if (!it)
 		return -ENOMEM;
 	it->kind = k;
-	it->msg = rs_msg_copy(m);
-	if (!it->msg) {
-		free(it);
-		return -ENOMEM;
-	}
-	it->id = pbf_get_ptr(it->msg, k->id_field);
-	err = rulepb_to_spec(it->msg, &it->spec, &re);
+	it->pblen = (uint32_t)protobuf_c_message_pack(m, it->data);
+	it->id = (char *)it->data + len;
+	memcpy(it->id, id, idlen + 1);
+	err = rulepb_to_spec(m, &it->spec, &re);
 	if (!err)
-		err = rulehash_digest(it->msg, it->digest);
-	if (!err && (!it->id || !*it->id)) {
+		err = rulehash_digest(m, it->digest);
+	if (!err && !*it->id) {
 		re.field = "id";
 		re.reason = "id is required";
 		err = -EINVAL;
@@ -79,7 +106,7 @@ int rs_item_make(const struct ruleset_kind *k, const ProtobufCMessage *m, struct
 		rs_item_free(it);
 		return err;
 	}
-	rulepb_match_key(&it->spec, it->key, sizeof(it->key));
+	item_fields(it, m);
 	*out = it;
 	return 0;
 }
@@ -97,11 +124,15 @@ void rs_model_add(struct ruleset *rs, struct item *it)
 	HASH_ADD_KEYPTR(hh, rs->items[it->kind->index], it->id, strlen(it->id), it);
 	rulehash_add(&rs->hash, it->digest);
 	rs->count[it->kind->index]++;
+	if (rs_expiry_add(rs, it))
+		log_error("no memory for the expiry of %s %s: it stays in force", it->kind->noun,
+			  it->id);
 }
 
 void rs_model_remove(struct ruleset *rs, struct item *it)
 {
 	HASH_DEL(rs->items[it->kind->index], it);
+	rs_expiry_del(rs, it);
 	rulehash_sub(&rs->hash, it->digest);
 	rs->count[it->kind->index]--;
 }
@@ -112,11 +143,13 @@ int rs_key_set(struct ruleset *rs, const char *key, struct item *it)
 
 	HASH_FIND_STR(rs->keys, key, ke);
 	if (!ke) {
-		ke = calloc(1, sizeof(*ke));
+		size_t len = strlen(key);
+
+		ke = calloc(1, sizeof(*ke) + len + 1);
 		if (!ke)
 			return -ENOMEM;
-		snprintf(ke->key, sizeof(ke->key), "%s", key);
-		HASH_ADD_STR(rs->keys, key, ke);
+		memcpy(ke->key, key, len + 1);
+		HASH_ADD_KEYPTR(hh, rs->keys, ke->key, len, ke);
 	}
 	ke->item = it;
 	return 0;
@@ -138,6 +171,7 @@ void rs_model_clear(struct ruleset *rs)
 	struct item *it, *tmp;
 	struct keyent *ke, *ktmp;
 
+	rs_expiry_clear(rs);
 	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
 		HASH_ITER(hh, rs->items[k], it, tmp)
 		{

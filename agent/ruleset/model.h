@@ -11,8 +11,8 @@
  * expect the caller to hold rs->lock unless they say otherwise.
  *
  *   model.c    items, lookups, the published revision and hash, counts
- *   change.c   the change engine: ops -> one switch -> the model; whole-set install;
- *              expiry
+ *   change.c   the change engine: ops -> one switch -> the model; whole-set install
+ *   expiry.c   the rules in force that will expire, in a heap by expires_at; expiry
  *   delta.c    the wire's Delta: the controller's applied, a local change's built
  *   journal.c  the state directory: snapshot file, journal, loading at start-up
  *   stage.c    snapshot staging (chunks from the controller, verified, installed)
@@ -34,28 +34,46 @@
 #include "ruleset.h"
 
 #define RS_KEY_LEN	   160
-#define RS_ID_MAX	   299	   /* bytes of an id, with its NUL, the engine accepts */
-#define RS_JOURNAL_COMPACT 4096	   /* deltas in the journal before it is folded in */
-#define RS_MAX_OPS	   1000000 /* entries per local batch */
-#define RS_SNAPSHOT_FILE   "state.snapshot"
-#define RS_JOURNAL_FILE	   "state.journal"
+#define RS_ID_MAX	   299	/* bytes of an id, with its NUL, the engine accepts */
+#define RS_JOURNAL_COMPACT 4096 /* deltas in the journal before it is folded in */
+/* ... or bytes beyond half the snapshot's size (and this floor): a restart then replays at
+ * most a third of the set, and the snapshots written cost at most 3 times what the changes
+ * wrote to the journal */
+#define RS_JOURNAL_MIN_BYTES (256 * 1024)
+#define RS_MAX_OPS	     1000000 /* entries per local batch */
+#define RS_SNAPSHOT_FILE     "state.snapshot"
+#define RS_JOURNAL_FILE	     "state.journal"
 
+/*
+ * One stored entry. The message is kept packed (its protobuf wire bytes, which are the
+ * smallest faithful form of it: about 150 bytes for a rule with a name, a comment and a
+ * source, where the unpacked message took about 700 in a dozen allocations) and unpacked
+ * only when it is read (rs_item_msg): get, list, the journal of a local change. What the
+ * engine needs on every change, expiry and sample is kept beside it, decoded once: the
+ * spec, the content digest, the times, whether it is enabled. The id lives at the end of
+ * the same allocation. The match key is derived from the spec when needed
+ * (rs_item_key), not stored.
+ */
 struct item {
 	UT_hash_handle hh;
 	const struct ruleset_kind *kind;
-	char *id;	       /* points into msg */
-	ProtobufCMessage *msg; /* of kind->msg, unpacked by protobuf-c */
+	char *id; /* points into data, after the packed message */
 	struct rule_spec spec;
 	uint8_t digest[RULEHASH_LEN];
-	bool active;	      /* in the data plane */
-	char key[RS_KEY_LEN]; /* match key text */
+	bool enabled;	    /* the kind's enabled_field (true when it has none) */
+	bool active;	    /* in the data plane */
+	int64_t expires_at; /* wall ns; 0: never (and always for whitelist entries) */
+	int64_t created_at, updated_at;
+	size_t xpos;	/* 1 + its index in the expiry heap; 0: not in it */
+	uint32_t pblen; /* bytes of the packed message at data */
+	uint8_t data[]; /* the packed message, then the id and its NUL */
 };
 
 /* match key -> the item holding it in the data plane */
 struct keyent {
 	UT_hash_handle hh;
-	char key[RS_KEY_LEN];
 	struct item *item;
+	char key[]; /* match key text */
 };
 
 struct ruleset {
@@ -65,6 +83,9 @@ struct ruleset {
 	struct item *items[RULESET_NKINDS]; /* by id, per kind */
 	size_t count[RULESET_NKINDS];
 	struct keyent *keys;
+	/* the active items with an expiry time, a min-heap by expires_at (expiry.c) */
+	struct item **xheap;
+	size_t xn, xcap;
 	uint64_t revision;
 	struct rulehash hash;
 	/* what packets see, for readers that must not wait on lock: set right after the
@@ -74,6 +95,8 @@ struct ruleset {
 	struct rulehash pub_hash;
 	int journal_fd;
 	unsigned journal_count;
+	uint64_t journal_bytes;	 /* in the journal since the snapshot */
+	uint64_t snapshot_bytes; /* the snapshot file's size */
 	/* rs_load_state at start-up: the snapshot and the journal rebuild the set in memory
 	 * only; ruleset_open then switches the data plane once, to the final set */
 	bool loading;
@@ -107,11 +130,17 @@ void rs_status(struct rpc_status *st, enum rpc_code code, const char *field, con
 /* A deep copy through the wire format (one protobuf-c allocation tree), or NULL. */
 ProtobufCMessage *rs_msg_copy(const ProtobufCMessage *m);
 
-/* Builds an item of kind k from m (copied) and validates it: 0, or -EINVAL with *st naming
- * the field, or -ENOMEM. *out is the caller's (rs_item_free). */
+/* Builds an item of kind k from m (packed into it) and validates it: 0, or -EINVAL with *st
+ * naming the field, or -ENOMEM. *out is the caller's (rs_item_free). */
 int rs_item_make(const struct ruleset_kind *k, const ProtobufCMessage *m, struct item **out,
 		 struct rpc_status *st);
 void rs_item_free(struct item *it);
+/* The item's message, unpacked: the caller's (ruleset_free), or NULL without memory. */
+ProtobufCMessage *rs_item_msg(const struct item *it);
+/* Whether it belongs in the data plane at now (wall ns): enabled and not expired. */
+bool rs_item_active(const struct item *it, int64_t now);
+/* The match key text of it's spec into buf (RS_KEY_LEN); returns buf. */
+char *rs_item_key(const struct item *it, char *buf);
 
 /* The stored item of kind k with id, or NULL. */
 struct item *rs_find(struct ruleset *rs, const struct ruleset_kind *k, const char *id);
@@ -150,6 +179,18 @@ int rs_apply_ops(struct ruleset *rs, struct op *ops, size_t n, uint64_t new_revi
 int rs_install(struct ruleset *rs, struct item **items, size_t n, uint64_t revision,
 	       struct rpc_status *st);
 
+/* ---- expiry.c ---- */
+
+/* Puts it in the expiry heap when it is active and has an expiry time (a no-op
+ * otherwise, or when it is there already). 0 or -ENOMEM. */
+int rs_expiry_add(struct ruleset *rs, struct item *it);
+/* Takes it out of the heap (a no-op when it is not in it). */
+void rs_expiry_del(struct ruleset *rs, struct item *it);
+/* Takes out and returns the item that expires first when it is due at now, else NULL. */
+struct item *rs_expiry_due(struct ruleset *rs, int64_t now);
+/* Empties the heap (its array stays allocated). */
+void rs_expiry_clear(struct ruleset *rs);
+
 /* ---- delta.c ---- */
 
 /* Builds ops from a delta (items copied); *out is the caller's (rs_ops_free). */
@@ -180,6 +221,11 @@ int rs_load_state(struct ruleset *rs);
  * is not empty, that the content hash matches. *out (and the items) are the caller's. */
 int rs_items_from(ProtobufCMessage *const *msgs, const struct ruleset_kind *const *kinds, size_t n,
 		  const char *want_hash, struct item ***out, struct rpc_status *st);
+
+/* Checks items[0..n): ids unique per kind and, when want_hash is not empty, the content
+ * hash. 0, -EINVAL or -EBADMSG with *st filled, or -ENOMEM. */
+int rs_items_check(struct item *const *items, size_t n, const char *want_hash,
+		   struct rpc_status *st);
 
 /* Frees what is staged and turns staging off. */
 void rs_stage_clear(struct ruleset *rs);

@@ -6,38 +6,54 @@
  * no gap across a restart.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "model.h"
 
-/* Moves every stored item into one array and installs them again (lock held). */
-static int reinstall(struct ruleset *rs)
+/* Makes the data plane hold exactly the active part of the loaded set, in one switch (a
+ * no-op after an adoption), keeping the model the load built: an entry that expired
+ * while the set was loaded leaves the key index and the expiry heap first. Lock held. */
+static int sync_dataplane(struct ruleset *rs)
 {
-	struct item **all, *it, *tmp;
-	size_t n = 0, total = 0;
+	struct dp_result res = {0};
+	int64_t now = clock_wall_ns();
+	struct rule_spec *specs;
+	struct item *it, *tmp;
+	unsigned kinds = 0;
+	size_t ns = 0, total = 0;
 	int err;
 
 	for (unsigned k = 0; k < RULESET_NKINDS; k++)
 		total += rs->count[k];
-	all = calloc(total + 1, sizeof(*all));
-	if (!all)
+	specs = calloc(total + 1, sizeof(*specs));
+	if (!specs)
 		return -ENOMEM;
 	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
+		kinds |= 1u << ruleset_kinds[k]->dp_kind;
 		HASH_ITER(hh, rs->items[k], it, tmp)
 		{
-			HASH_DEL(rs->items[k], it);
-			all[n++] = it;
+			char key[RS_KEY_LEN];
+
+			if (it->active && !rs_item_active(it, now)) {
+				it->active = false;
+				rs_expiry_del(rs, it);
+				rs_key_drop(rs, rs_item_key(it, key));
+			}
+			if (it->active)
+				specs[ns++] = it->spec;
 		}
 	}
-	err = rs_install(rs, all, n, rs->revision, NULL);
+	err = dataplane_replace(rs->dp, kinds, specs, ns, &res);
 	if (err)
-		for (size_t i = 0; i < n; i++)
-			rs_item_free(all[i]);
-	free(all);
+		log_error("the data plane refused the saved set: %s",
+			  res.err.reason ? res.err.reason : strerror(-err));
+	free(specs);
 	return err;
 }
 
@@ -86,7 +102,7 @@ int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_d
 	}
 	/* the data plane holds exactly the active part (a no-op after an adoption) */
 	pthread_mutex_lock(&rs->lock);
-	err = reinstall(rs);
+	err = sync_dataplane(rs);
 	pthread_mutex_unlock(&rs->lock);
 	if (err)
 		goto fail;
@@ -103,6 +119,7 @@ void ruleset_close(struct ruleset *rs)
 		return;
 	rs_model_clear(rs);
 	rs_stage_clear(rs);
+	free(rs->xheap);
 	if (rs->journal_fd >= 0)
 		close(rs->journal_fd);
 	free(rs->dir);

@@ -25,7 +25,7 @@ ProtobufCMessage *ruleset_get(struct ruleset *rs, const struct ruleset_kind *k, 
 	pthread_mutex_lock(&rs->lock);
 	it = rs_find(rs, k, id);
 	if (it)
-		c = rs_msg_copy(it->msg);
+		c = rs_item_msg(it);
 	pthread_mutex_unlock(&rs->lock);
 	return c;
 }
@@ -42,19 +42,31 @@ void ruleset_foreach_entry(struct ruleset *rs,
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		HASH_ITER(hh, rs->items[kinds[k]->index], it, tmp)
 		{
-			fn(arg, pbf_str(it->msg, kinds[k]->id_field), &it->spec, it->active);
+			fn(arg, it->id, &it->spec, it->active);
 		}
 	}
 	pthread_mutex_unlock(&rs->lock);
 }
+
+/* Where a list's sort key comes from: the item itself (no unpacking) or its message. */
+enum sort_from { SORT_ID, SORT_CREATED, SORT_UPDATED, SORT_MSG_STR, SORT_MSG_INT };
 
 /* What a list request asks for, read from it once. */
 struct query {
 	const struct ruleset_kind *k;
 	const ProtobufCMessage *req;
 	const char *search;
-	const ProtobufCFieldDescriptor *sort, *id;
+	const ProtobufCFieldDescriptor *sort;
+	enum sort_from from;
 	bool desc;
+	bool need_msg; /* filters, search text or the sort key read the message */
+};
+
+/* One listed entry and its sort key. */
+struct row {
+	const struct item *it;
+	int64_t n;
+	char *s; /* SORT_MSG_STR: malloc'ed */
 };
 
 static const struct ruleset_field *kind_field(const struct ruleset_kind *k, const char *name,
@@ -76,8 +88,21 @@ static void query_of(struct query *q, const struct ruleset_kind *k, const Protob
 	if (!*sort || !kind_field(k, sort, RSF_SORT))
 		sort = k->default_sort;
 	q->sort = pbf_field(k->msg, sort);
-	q->id = pbf_field(k->msg, k->id_field);
 	q->desc = !strcmp(pbf_str(req, "order"), "desc");
+	q->need_msg = *q->search != 0;
+	for (size_t i = 0; i < k->nfields; i++)
+		if ((k->fields[i].flags & RSF_FILTER) && *pbf_str(req, k->fields[i].name))
+			q->need_msg = true;
+	if (!strcmp(sort, k->id_field)) {
+		q->from = SORT_ID;
+	} else if (k->created_field && !strcmp(sort, k->created_field)) {
+		q->from = SORT_CREATED;
+	} else if (k->updated_field && !strcmp(sort, k->updated_field)) {
+		q->from = SORT_UPDATED;
+	} else {
+		q->from = q->sort->type == PROTOBUF_C_TYPE_STRING ? SORT_MSG_STR : SORT_MSG_INT;
+		q->need_msg = true;
+	}
 }
 
 static bool contains(const char *hay, const char *needle)
@@ -108,14 +133,34 @@ static bool matches(const struct query *q, const ProtobufCMessage *m)
 
 static int compare(const void *a, const void *b, void *arg)
 {
-	const ProtobufCMessage *x = *(ProtobufCMessage *const *)a;
-	const ProtobufCMessage *y = *(ProtobufCMessage *const *)b;
+	const struct row *x = a, *y = b;
 	const struct query *q = arg;
-	int c = pbf_compare(q->sort, x, y);
+	int c;
 
+	if (q->from == SORT_MSG_STR)
+		c = strcmp(x->s, y->s);
+	else if (q->from == SORT_ID)
+		c = 0;
+	else
+		c = (x->n > y->n) - (x->n < y->n);
 	if (!c)
-		c = pbf_compare(q->id, x, y);
+		c = strcmp(x->it->id, y->it->id);
 	return q->desc ? -c : c;
+}
+
+/* Row r for it (m: its message when the query needs it). 0 or -ENOMEM. */
+static int row_of(const struct query *q, const struct item *it, const ProtobufCMessage *m,
+		  struct row *r)
+{
+	r->it = it;
+	r->s = NULL;
+	r->n = q->from == SORT_CREATED	 ? it->created_at
+	       : q->from == SORT_UPDATED ? it->updated_at
+	       : q->from == SORT_MSG_INT ? pbf_int(m, q->sort->name)
+					 : 0;
+	if (q->from == SORT_MSG_STR && !(r->s = strdup(pbf_str(m, q->sort->name))))
+		return -ENOMEM;
+	return 0;
 }
 
 static void page_of(uint32_t page, uint32_t limit, size_t total, size_t *from, size_t *to,
@@ -137,12 +182,13 @@ static void page_of(uint32_t page, uint32_t limit, size_t total, size_t *from, s
 	pg->pages = (uint32_t)((total + limit - 1) / limit);
 }
 
-/* Copies v[from..to) into resp with the pagination. Lock held. */
-static int fill(const struct query *q, ProtobufCMessage **v, size_t n, ProtobufCMessage *resp)
+/* Unpacks the entries of rows[from..to) into resp with the pagination. Lock held. */
+static int fill(const struct query *q, const struct row *rows, size_t n, ProtobufCMessage *resp)
 {
 	Xdrop__V1__Pagination *pg = calloc(1, sizeof(*pg));
 	ProtobufCMessage **out = NULL;
 	size_t from, to, k = 0;
+	int err = 0;
 
 	if (!pg)
 		return -ENOMEM;
@@ -151,37 +197,55 @@ static int fill(const struct query *q, ProtobufCMessage **v, size_t n, ProtobufC
 	page_of((uint32_t)pbf_int(q->req, "page"), (uint32_t)pbf_int(q->req, "limit"), n, &from,
 		&to, pg);
 	out = calloc(to - from + 1, sizeof(*out));
-	for (size_t i = from; out && i < to; i++)
-		out[k++] = rs_msg_copy(v[i]);
+	for (size_t i = from; out && i < to && !err; i++)
+		if (!(out[k++] = rs_item_msg(rows[i].it)))
+			err = -ENOMEM;
 	pbf_set_repeated(resp, q->k->list_field, out, k);
 	pbf_set_int(resp, "count", (int64_t)k);
-	return out ? 0 : -ENOMEM;
+	return out ? err : -ENOMEM;
+}
+
+/* The rows of k's entries that pass the query, into rows (room for all). Lock held. */
+static int select_rows(struct ruleset *rs, const struct query *q, struct row *rows, size_t *n)
+{
+	struct item *it, *tmp;
+	int err = 0;
+
+	*n = 0;
+	HASH_ITER(hh, rs->items[q->k->index], it, tmp)
+	{
+		ProtobufCMessage *m = q->need_msg ? rs_item_msg(it) : NULL;
+
+		if (q->need_msg && !m)
+			return -ENOMEM;
+		if (!m || matches(q, m))
+			err = row_of(q, it, m, &rows[(*n)++]);
+		ruleset_free(m);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 int ruleset_list(struct ruleset *rs, const struct ruleset_kind *k, const ProtobufCMessage *req,
 		 ProtobufCMessage *resp)
 {
-	ProtobufCMessage **v;
-	struct item *it, *tmp;
+	struct row *rows;
 	struct query q;
 	size_t n = 0;
 	int err;
 
 	query_of(&q, k, req);
 	pthread_mutex_lock(&rs->lock);
-	v = calloc(rs->count[k->index] + 1, sizeof(*v));
-	if (!v) {
-		pthread_mutex_unlock(&rs->lock);
-		return -ENOMEM;
+	rows = calloc(rs->count[k->index] + 1, sizeof(*rows));
+	err = rows ? select_rows(rs, &q, rows, &n) : -ENOMEM;
+	if (!err) {
+		qsort_r(rows, n, sizeof(*rows), compare, &q);
+		err = fill(&q, rows, n, resp);
 	}
-	HASH_ITER(hh, rs->items[k->index], it, tmp)
-	{
-		if (matches(&q, it->msg))
-			v[n++] = it->msg;
-	}
-	qsort_r(v, n, sizeof(*v), compare, &q);
-	err = fill(&q, v, n, resp);
 	pthread_mutex_unlock(&rs->lock);
-	free(v);
+	for (size_t i = 0; rows && i < n; i++)
+		free(rows[i].s);
+	free(rows);
 	return err;
 }

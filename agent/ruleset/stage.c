@@ -138,30 +138,37 @@ static int unique_ids(struct item *const *items, size_t n, struct rpc_status *st
 	return err;
 }
 
-int rs_items_from(ProtobufCMessage *const *msgs, const struct ruleset_kind *const *kinds, size_t n,
-		  const char *want_hash, struct item ***out, struct rpc_status *st)
+int rs_items_check(struct item *const *items, size_t n, const char *want_hash,
+		   struct rpc_status *st)
 {
-	struct item **items = calloc(n + 1, sizeof(*items));
 	struct rulehash h;
 	char hex[RULEHASH_HEX];
-	size_t i;
-	int err = 0;
+	int err;
 
-	if (!items)
-		return -ENOMEM;
 	rulehash_init(&h);
-	for (i = 0; i < n && !err; i++) {
-		err = rs_item_make(kinds[i], msgs[i], &items[i], st);
-		if (!err)
-			rulehash_add(&h, items[i]->digest);
-	}
-	if (!err)
-		err = unique_ids(items, n, st);
+	for (size_t i = 0; i < n; i++)
+		rulehash_add(&h, items[i]->digest);
+	err = unique_ids(items, n, st);
 	if (!err && want_hash && *want_hash && strcmp(rulehash_hex(&h, hex), want_hash) != 0) {
 		rs_status(st, RPC_DATA_LOSS, "content_hash",
 			  "snapshot content hashes to %s, expected %s", hex, want_hash);
 		err = -EBADMSG;
 	}
+	return err;
+}
+
+int rs_items_from(ProtobufCMessage *const *msgs, const struct ruleset_kind *const *kinds, size_t n,
+		  const char *want_hash, struct item ***out, struct rpc_status *st)
+{
+	struct item **items = calloc(n + 1, sizeof(*items));
+	int err = 0;
+
+	if (!items)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && !err; i++)
+		err = rs_item_make(kinds[i], msgs[i], &items[i], st);
+	if (!err)
+		err = rs_items_check(items, n, want_hash, st);
 	if (err) {
 		for (size_t j = 0; j < n; j++)
 			rs_item_free(items[j]);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -602,6 +603,117 @@ static void test_expire(void **state)
 	assert_int_equal(stored(f->rs, &ruleset_rules), 1); /* it stays stored */
 }
 
+/* Rules expire in the order of their expires_at, whatever the order they were written,
+ * updated or deleted in (the expiry heap), also after a reopen; disabled rules and
+ * whitelist entries are never taken out. */
+static void test_expire_order(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 40 };
+	const int64_t s = 1000000000, base = clock_wall_ns() + 3600 * s;
+	char ip[N][32], at[N][64], *ids[N], later[64];
+	const char *wl[] = {"src_ip=10.9.0.1", NULL};
+	const char *off[] = {"src_ip=10.9.0.2", "action=drop", "enabled=0", at[0], NULL};
+	const char *mask[] = {"expires_at"};
+	ProtobufCMessage *m, *out = NULL;
+	struct rpc_status st = {0};
+	const char *kv[5];
+	int gone = 0;
+
+	/* rule i expires (i * 17) % N + 1 seconds after base: a shuffled order */
+	for (int i = 0; i < N; i++) {
+		snprintf(ip[i], sizeof(ip[i]), "src_ip=10.8.0.%d", i + 1);
+		snprintf(at[i], sizeof(at[i]), "expires_at=%lld",
+			 (long long)(base + ((i * 17) % N + 1) * s));
+		kv[0] = ip[i], kv[1] = "action=drop", kv[2] = "enabled=1", kv[3] = at[i];
+		kv[4] = NULL;
+		ids[i] = create(f->rs, &ruleset_rules, kv);
+	}
+	free(create(f->rs, &ruleset_whitelist, wl));
+	free(create(f->rs, &ruleset_rules, off));
+	/* rule 0 (due at +1 s) is deleted, rule 3 (+12 s) now expires after every other */
+	assert_int_equal(ruleset_delete(f->rs, &ruleset_rules, &ids[0], 1, &st), 0);
+	snprintf(later, sizeof(later), "expires_at=%lld", (long long)(base + (N + 5) * s));
+	kv[0] = later, kv[1] = NULL;
+	m = msg_of(&ruleset_rules, kv);
+	assert_int_equal(
+	    ruleset_update(f->rs, &ruleset_rules, ids[3], m, (char **)mask, 1, &out, &st), 0);
+	ruleset_free(out);
+	free_msg(m);
+	reopen(f); /* the heap is rebuilt from the state directory */
+	assert_int_equal(ruleset_expire(f->rs, base), 0);
+	/* second by second: exactly the rules due by then (one a second, bar 0 and 3) */
+	for (int t = 1; t <= N; t++) {
+		int due = t != 1 && t != 12;
+
+		assert_int_equal(ruleset_expire(f->rs, base + t * s), due);
+		gone += due;
+		assert_int_equal(dp_count(&ruleset_rules), N - 1 - gone);
+	}
+	assert_int_equal(dp_count(&ruleset_rules), 1); /* rule 3 */
+	assert_int_equal(ruleset_expire(f->rs, base + (N + 5) * s), 1);
+	assert_int_equal(dp_count(&ruleset_rules), 0);
+	assert_int_equal(dp_count(&ruleset_whitelist), 1);
+	assert_int_equal(stored(f->rs, &ruleset_rules), N); /* N - 1, and the disabled one */
+	for (int i = 0; i < N; i++)
+		free(ids[i]);
+}
+
+/* A journal that grows beyond half the snapshot (256 KiB at least) is folded into a new
+ * snapshot, which a reopen reads back field for field (the items' packed bytes, written
+ * without unpacking the set, and read one element at a time). */
+static void test_journal_folded_by_size(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 2000 };
+	static char ip[N][32], name[N][32];
+	const char *comment = "comment=a comment long enough that 2000 rules make a journal "
+			      "of more than 256 KiB, so that it is folded into the snapshot";
+	const char *kv[] = {NULL, NULL, "action=drop", NULL, "source=feed-x", "enabled=1", NULL};
+	ProtobufCMessage *msgs[N], *got;
+	struct rpc_status st = {0};
+	char path[256], **ids = NULL;
+	struct stat sb;
+	size_t bad;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(ip[i], sizeof(ip[i]), "src_ip=10.%d.%d.1", 20 + i / 250, i % 250);
+		snprintf(name[i], sizeof(name[i]), "name=r%d", i);
+		kv[0] = ip[i], kv[1] = name[i], kv[3] = comment;
+		msgs[i] = msg_of(&ruleset_rules, kv);
+	}
+	assert_int_equal(ruleset_create_many(f->rs, &ruleset_rules, msgs, N / 2, &ids, &st, &bad),
+			 0);
+	for (size_t i = 0; ids[i]; i++)
+		free(ids[i]);
+	free(ids);
+	snprintf(path, sizeof(path), "%s/state.snapshot", f->dir);
+	assert_int_not_equal(stat(path, &sb), 0); /* 1000 rules: still in the journal */
+	assert_int_equal(
+	    ruleset_create_many(f->rs, &ruleset_rules, msgs + N / 2, N / 2, &ids, &st, &bad), 0);
+	assert_int_equal(stat(path, &sb), 0); /* the second batch folded the journal */
+	assert_true(sb.st_size > 256 * 1024);
+	snprintf(path, sizeof(path), "%s/state.journal", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	reopen(f);
+	assert_int_equal(stored(f->rs, &ruleset_rules), N);
+	assert_int_equal(dp_count(&ruleset_rules), N);
+	got = ruleset_get(f->rs, &ruleset_rules, ids[N / 2 - 1]);
+	assert_non_null(got);
+	assert_string_equal(((Xdrop__V1__Rule *)got)->name, "r1999");
+	assert_string_equal(((Xdrop__V1__Rule *)got)->comment, comment + strlen("comment="));
+	assert_string_equal(((Xdrop__V1__Rule *)got)->source, "feed-x");
+	assert_string_equal(((Xdrop__V1__Rule *)got)->src_ip, "10.27.249.1");
+	assert_true(((Xdrop__V1__Rule *)got)->enabled);
+	ruleset_free(got);
+	for (size_t i = 0; ids[i]; i++)
+		free(ids[i]);
+	free(ids);
+	for (int i = 0; i < N; i++)
+		free_msg(msgs[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +732,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_journal_across_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_torn_journal_record, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_expire_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_journal_folded_by_size, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -490,12 +490,75 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/* A set of more than one stripe (STATS_SLOTS_PER_TICK) is read round-robin while it does
+ * not change: the counts of an entry in the last stripe still reach the sampler, without
+ * a change of the set to trigger a full read. */
+static void test_round_robin(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 2 * STATS_SLOTS_PER_TICK + 100 };
+	static char dst[N][32];
+	ProtobufCMessage **msgs = calloc(N, sizeof(*msgs));
+	struct entry last = {&ruleset_rules,
+			     {NULL},
+			     {.src = "192.0.2.1", .proto = 17, .sport = 1, .dport = 53},
+			     XDP_DROP,
+			     NULL,
+			     0,
+			     0,
+			     0,
+			     0};
+	struct rpc_status st = {0};
+	struct rule_spec spec;
+	struct stats_rule r;
+	char **ids = NULL, probe[64];
+	uint32_t slot;
+	size_t bad;
+	int64_t end;
+
+	assert_non_null(msgs);
+	for (int i = 0; i < N; i++) {
+		const char *kv[] = {dst[i], "action=drop", "enabled=1", NULL};
+
+		snprintf(dst[i], sizeof(dst[i]), "dst_ip=10.%d.%d.%d", 40 + i / 65536,
+			 (i / 256) % 256, i % 256);
+		msgs[i] = msg_of(&ruleset_rules, kv);
+	}
+	assert_int_equal(ruleset_create_many(f->rs, &ruleset_rules, msgs, N, &ids, &st, &bad), 0);
+	last.id = ids[N - 1];
+	last.pkt.dst = dst[N - 1] + strlen("dst_ip=");
+	snprintf(probe, sizeof(probe), "%s action=drop", dst[N - 1]);
+	assert_int_equal(testdp_spec(probe, &spec), 0);
+	assert_int_equal(dataplane_entry_slot(dp, &spec, &slot), 0);
+	assert_true(slot >= 2 * STATS_SLOTS_PER_TICK); /* in the third stripe */
+	/* the set's full read after the change, then counts the round-robin must pick up */
+	end = clock_mono_ns() + 10000000000ll;
+	while (stats_rule(f->st, last.id, &r) != 0) {
+		assert_true(clock_mono_ns() < end);
+		usleep(5000);
+	}
+	send_pkts(&last, 3, 200);
+	end = clock_mono_ns() + 20000000000ll;
+	while (stats_rule(f->st, last.id, &r) != 0 || !rule_is(&r, &last)) {
+		assert_true(clock_mono_ns() < end);
+		usleep(5000);
+	}
+	assert_int_equal(r.drop, 3);
+	for (int i = 0; i < N; i++) {
+		free(msgs[i]);
+		free(ids[i]);
+	}
+	free(msgs);
+	free(ids);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_fill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_beacon_converges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_slot_reuse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_round_robin, setup, teardown),
 	    cmocka_unit_test(test_beacon_size),
 	};
 
