@@ -264,9 +264,10 @@ static struct item *merge_target(struct ruleset *rs, const struct ruleset_kind *
 				 const struct item *it)
 {
 	struct keyent *ke = NULL;
+	char key[RS_KEY_LEN];
 
 	if (it->spec.anomaly)
-		HASH_FIND_STR(rs->keys, it->key, ke);
+		HASH_FIND_STR(rs->keys, rs_item_key(it, key), ke);
 	if (!ke || ke->item->kind != k || !ke->item->spec.anomaly ||
 	    ke->item->spec.action != it->spec.action)
 		return NULL;
@@ -278,16 +279,15 @@ static struct item *merge_target(struct ruleset *rs, const struct ruleset_kind *
 static int merge_into(const struct ruleset_kind *k, const struct item *cur, struct op *op,
 		      struct rpc_status *st)
 {
-	ProtobufCMessage *c = shallow(cur->msg);
+	ProtobufCMessage *c = rs_item_msg(cur);
 	struct item *mi = NULL;
 	int err;
 
 	if (!c)
 		return -ENOMEM;
 	pbf_set_int(c, "match_anomaly", cur->spec.anomaly | op->item->spec.anomaly);
-	err = local_item(k, c, cur->id, k->created_field ? pbf_int(cur->msg, k->created_field) : 0,
-			 &mi, st);
-	free(c);
+	err = local_item(k, c, cur->id, cur->created_at, &mi, st);
+	protobuf_c_message_free_unpacked(c, NULL);
 	if (err)
 		return err;
 	rs_item_free(op->item);
@@ -321,7 +321,7 @@ int ruleset_create_merge(struct ruleset *rs, const struct ruleset_kind *k,
 		*merged = cur != NULL;
 		it = out ? rs_find(rs, k, id) : NULL;
 		if (out)
-			*out = it ? rs_msg_copy(it->msg) : NULL;
+			*out = it ? rs_item_msg(it) : NULL;
 	}
 	pthread_mutex_unlock(&rs->lock);
 	rs_item_free(op.item);
