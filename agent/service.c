@@ -320,6 +320,27 @@ static enum rpc_code batch_reply(struct service *sv, struct rpc_call *call,
 	return RPC_OK;
 }
 
+/* The entries a batch create stored, as stored (the reply's rules or entries, as the
+ * controller answers them). */
+static enum rpc_code batch_stored(struct service *sv, struct rpc_call *call,
+				  const struct ruleset_kind *k, char **ids, size_t n,
+				  ProtobufCMessage *resp)
+{
+	ProtobufCMessage **v = rpc_call_alloc(call, (n ? n : 1) * sizeof(*v));
+	size_t got = 0;
+
+	if (!v)
+		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		v[got] = ruleset_get(sv->rs, k, ids[i]);
+		/* one removed since (expired, deleted by another caller) is left out */
+		if (v[got])
+			rpc_call_defer(call, free_msg, v[got++]);
+	}
+	pbf_set_repeated(resp, k->list_field, v, got);
+	return RPC_OK;
+}
+
 static enum rpc_code c_batch_create(struct rpc_call *call, const ProtobufCMessage *req,
 				    ProtobufCMessage *resp, void *arg)
 {
@@ -337,7 +358,8 @@ static enum rpc_code c_batch_create(struct rpc_call *call, const ProtobufCMessag
 	err = ruleset_create_many(sv->rs, k, msgs, n, &ids, &st, &bad);
 	if (ids)
 		rpc_call_defer(call, free_ids, ids);
-	return batch_reply(sv, call, (void *)resp, err, &st, bad, ids, n, false);
+	c = batch_reply(sv, call, (void *)resp, err, &st, bad, ids, n, false);
+	return c == RPC_OK ? batch_stored(sv, call, k, ids, n, resp) : c;
 }
 
 static enum rpc_code c_batch_delete(struct rpc_call *call, const ProtobufCMessage *req,

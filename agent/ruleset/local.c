@@ -3,7 +3,8 @@
  * ruleset/local.c: the writes of a standalone agent's own API (an agent with a controller
  * refuses them in agent/service.c). Each write is one change, one new revision, and is
  * journaled as a delta like the controller's. What a caller sends is not stored as is:
- * the id (a new UUID, or the updated entry's), the creation and update times and the
+ * the id (the caller's on a create, as the controller keeps it, else a new UUID; an
+ * update keeps the entry's), the creation and update times and the
  * default source are assigned here, the match fields canonicalised (lib/rulepb.h), and a
  * match of every address refused (lib/rule.h, rule_refuse_match_all).
  */
@@ -81,6 +82,15 @@ static int local_item(const struct ruleset_kind *k, const ProtobufCMessage *m, c
 		rs_status(st, RPC_INVALID_ARGUMENT, k->item_field, "not a %s", k->noun);
 		return -EINVAL;
 	}
+	if (!keep_id && *pbf_str(m, k->id_field)) {
+		keep_id = pbf_str(m, k->id_field);
+		if (!rule_id_ok(keep_id)) {
+			rs_status(st, RPC_INVALID_ARGUMENT, k->id_field,
+				  "an id is 1 to %d characters of %s", XDROP_ID_MAX,
+				  XDROP_ID_CHARS);
+			return -EINVAL;
+		}
+	}
 	c = shallow(m);
 	if (!c)
 		return -ENOMEM;
@@ -99,9 +109,45 @@ static int local_item(const struct ruleset_kind *k, const ProtobufCMessage *m, c
 	return err;
 }
 
-/* Commits ops built here; *ids_out gets the ops' ids, *first_out a copy of the entry the
- * first op stored (each when not NULL). */
-static int local_write(struct ruleset *rs, struct op *ops, size_t n, char ***ids_out,
+static int cmp_op_id(const void *a, const void *b)
+{
+	const struct op *x = *(const struct op *const *)a, *y = *(const struct op *const *)b;
+	int c = strcmp(x->item->id, y->item->id);
+
+	return c ? c : (x < y ? -1 : x > y);
+}
+
+/* Creates (ops without del) whose ids are new: none stored already, none given twice.
+ * Returns 0, or -EEXIST with *st naming the id and *bad the op. rs->lock held. */
+static int ids_fresh(struct ruleset *rs, struct op *ops, size_t n, struct rpc_status *st,
+		     size_t *bad)
+{
+	struct op **v = calloc(n ? n : 1, sizeof(*v));
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		v[i] = &ops[i];
+	qsort(v, n, sizeof(*v), cmp_op_id);
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct op *o = v[i];
+
+		if (rs_find(rs, o->kind, o->item->id) ||
+		    (i && !strcmp(v[i - 1]->item->id, o->item->id))) {
+			rs_status(st, RPC_ALREADY_EXISTS, o->kind->id_field, "%s %s already exists",
+				  o->kind->noun, o->item->id);
+			*bad = (size_t)(o - ops);
+			err = -EEXIST;
+		}
+	}
+	free(v);
+	return err;
+}
+
+/* Commits ops built here (create: their ids must be new); *ids_out gets the ops' ids,
+ * *first_out a copy of the entry the first op stored (each when not NULL). */
+static int local_write(struct ruleset *rs, struct op *ops, size_t n, bool create, char ***ids_out,
 		       ProtobufCMessage **first_out, struct rpc_status *st, size_t *bad)
 {
 	char first_id[RS_ID_MAX + 1] = "", **ids = NULL;
@@ -119,7 +165,9 @@ static int local_write(struct ruleset *rs, struct op *ops, size_t n, char ***ids
 	if (n && !ops[0].del)
 		snprintf(first_id, sizeof(first_id), "%s", ops[0].item->id);
 	pthread_mutex_lock(&rs->lock);
-	err = rs_commit_local(rs, ops, n, st, bad);
+	err = create ? ids_fresh(rs, ops, n, st, bad) : 0;
+	if (!err)
+		err = rs_commit_local(rs, ops, n, st, bad);
 	if (!err && first_out && first_id[0]) {
 		it = rs_find(rs, ops[0].kind, first_id);
 		*first_out = it ? rs_item_msg(it) : NULL;
@@ -145,7 +193,7 @@ int ruleset_create(struct ruleset *rs, const struct ruleset_kind *k, const Proto
 	err = local_item(k, m, NULL, 0, &op.item, st);
 	if (err)
 		return err;
-	err = local_write(rs, &op, 1, NULL, out, st, &bad);
+	err = local_write(rs, &op, 1, true, NULL, out, st, &bad);
 	rs_item_free(op.item);
 	return err;
 }
@@ -197,7 +245,7 @@ int ruleset_update(struct ruleset *rs, const struct ruleset_kind *k, const char 
 		    local_item(k, merged, pbf_get_ptr(cur, k->id_field),
 			       k->created_field ? pbf_int(cur, k->created_field) : 0, &op.item, st);
 	if (!err)
-		err = local_write(rs, &op, 1, NULL, out, st, &bad);
+		err = local_write(rs, &op, 1, false, NULL, out, st, &bad);
 out:
 	free(merged);
 	ruleset_free(cur);
@@ -226,7 +274,7 @@ int ruleset_delete_many(struct ruleset *rs, const struct ruleset_kind *k, char *
 		ops[i].del = true;
 		ops[i].id = ids[i];
 	}
-	err = local_write(rs, ops, n, NULL, NULL, st, bad_index);
+	err = local_write(rs, ops, n, false, NULL, NULL, st, bad_index);
 	free(ops);
 	return err;
 }
@@ -253,7 +301,7 @@ int ruleset_create_many(struct ruleset *rs, const struct ruleset_kind *k,
 			*bad_index = i;
 	}
 	if (!err)
-		err = local_write(rs, ops, n, ids_out, NULL, st, bad_index);
+		err = local_write(rs, ops, n, true, ids_out, NULL, st, bad_index);
 	rs_ops_free(ops, n);
 	return err;
 }
@@ -313,6 +361,8 @@ int ruleset_create_merge(struct ruleset *rs, const struct ruleset_kind *k,
 	cur = merge_target(rs, k, op.item);
 	if (cur)
 		err = merge_into(k, cur, &op, st);
+	else
+		err = ids_fresh(rs, &op, 1, st, &bad);
 	if (!err) {
 		snprintf(id, sizeof(id), "%s", op.item->id);
 		err = rs_commit_local(rs, &op, 1, st, &bad);

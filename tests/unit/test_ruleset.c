@@ -251,6 +251,47 @@ static void test_duplicate_match_refused(void **state)
 	}
 }
 
+/* The caller's id on a create is kept (as the controller keeps it); one already stored, one
+ * given twice in a batch or one outside the id rule is refused, and nothing is stored. */
+static void test_create_keeps_caller_id(void **state)
+{
+	struct fixture *f = *state;
+
+	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
+		const struct ruleset_kind *kind = ruleset_kinds[k];
+		const char *kv[][4] = {{"src_ip=10.8.0.1", "action=drop", NULL},
+				       {"src_ip=10.8.0.2", "action=drop", NULL},
+				       {"src_ip=10.8.0.3", "action=drop", NULL}};
+		const char *ids[] = {"mine-1", "mine-2", "mine-1"};
+		ProtobufCMessage *m[3], *out = NULL;
+		struct rpc_status st = {0};
+		size_t badi = 99;
+
+		for (size_t i = 0; i < 3; i++) {
+			if (k)
+				kv[i][1] = NULL;
+			m[i] = msg_of(kind, kv[i]);
+			pbf_set_ptr(m[i], kind->id_field, ids[i]);
+		}
+		assert_int_equal(ruleset_create_many(f->rs, kind, m, 3, NULL, &st, &badi), -EEXIST);
+		assert_int_equal(st.code, RPC_ALREADY_EXISTS);
+		assert_int_equal(badi, 2);
+		assert_int_equal(stored(f->rs, kind), 0);
+		assert_int_equal(ruleset_create(f->rs, kind, m[0], &out, &st), 0);
+		assert_string_equal(pbf_str(out, kind->id_field), "mine-1");
+		ruleset_free(out);
+		out = NULL;
+		assert_int_equal(ruleset_create(f->rs, kind, m[2], &out, &st), -EEXIST);
+		assert_string_equal(st.field, kind->id_field);
+		pbf_set_ptr(m[1], kind->id_field, "no:colons");
+		assert_int_equal(ruleset_create(f->rs, kind, m[1], &out, &st), -EINVAL);
+		assert_string_equal(st.field, kind->id_field);
+		assert_int_equal(stored(f->rs, kind), 1);
+		for (size_t i = 0; i < 3; i++)
+			free_msg(m[i]);
+	}
+}
+
 /* ---- update ---- */
 
 static void test_update(void **state)
@@ -721,6 +762,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_create_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_canonical_and_defaults, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_match_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_keeps_caller_id, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_update, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_update_whitelist, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
