@@ -69,7 +69,7 @@ struct stats {
 	double dt; /* the last window, seconds (0: no rates yet) */
 	double cpu_percent;
 	uint64_t mem_used, mem_total, uptime_s;
-	double load1;
+	double load1, load5, load15;
 	uint64_t cpu_busy_prev, cpu_total_prev;
 
 	/* Per slot, last sample, with the slot -> id map it was read under (the two are
@@ -239,8 +239,8 @@ static void read_system(struct stats *s)
 	}
 	f = fopen("/proc/loadavg", "r");
 	if (f) {
-		if (fscanf(f, "%lf", &s->load1) != 1)
-			s->load1 = 0;
+		if (fscanf(f, "%lf %lf %lf", &s->load1, &s->load5, &s->load15) != 3)
+			s->load1 = s->load5 = s->load15 = 0;
 		fclose(f);
 	}
 	f = fopen("/proc/uptime", "r");
@@ -570,6 +570,8 @@ void stats_fill(struct stats *s, Xdrop__V1__Counters *c, Xdrop__V1__Rates *r,
 		sys->mem_used_bytes = s->mem_used;
 		sys->mem_total_bytes = s->mem_total;
 		sys->load1 = s->load1;
+		sys->load5 = s->load5;
+		sys->load15 = s->load15;
 		sys->uptime_s = s->uptime_s;
 	}
 	pthread_mutex_unlock(&s->lock);

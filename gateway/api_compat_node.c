@@ -58,7 +58,9 @@ static int system_figures(cJSON *o, const Xdrop__V1__SystemStats *s)
 							      (double)s->mem_total_bytes
 							: 0) ||
 	    !cJSON_AddNumberToObject(sys, "uptime_seconds", (double)s->uptime_s) ||
-	    !cJSON_AddNumberToObject(sys, "load_avg_1", s->load1))
+	    !cJSON_AddNumberToObject(sys, "load_avg_1", s->load1) ||
+	    !cJSON_AddNumberToObject(sys, "load_avg_5", s->load5) ||
+	    !cJSON_AddNumberToObject(sys, "load_avg_15", s->load15))
 		return -1;
 	return 0;
 }

@@ -168,7 +168,7 @@ assert (s["total_packets"],s["dropped_packets"],s["whitelisted_packets"],s["rate
 assert s["total_pps"]==300 and isinstance(s["dropped_pps"],(int,float)) and isinstance(s["passed_pps"],(int,float))
 for k in ("passed_packets","rules_count","whitelist_count"): assert isinstance(s[k],int), k
 y=s["system"]
-for k in ("cpu_percent","mem_percent","mem_total_mb","mem_used_mb","uptime_seconds","load_avg_1"): assert isinstance(y[k],(int,float)), k
+for k in ("cpu_percent","mem_percent","mem_total_mb","mem_used_mb","uptime_seconds","load_avg_1","load_avg_5","load_avg_15"): assert isinstance(y[k],(int,float)), k
 assert 0 <= y["mem_percent"] <= 100
 a=s["agent_state"]; assert all(isinstance(a[k],int) for k in ("exact_rules","cidr_rules","whitelist_entries")), a
 x=s["xdp_info"]; assert isinstance(x["mode"],str) and isinstance(x["interfaces"],list), x' <<<"$BODY_OUT"
