@@ -33,9 +33,7 @@ AG_RULES=${AG_RULES:-1000000}
 AG_IDLE=${AG_IDLE:-10}
 AG_SETTLE=${AG_SETTLE:-5}
 BIN=${AG_BIN_DIR:-build/bin}
-STAMP=$(date +%Y-%m-%d)
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
-OUTDIR=bench/results
 TMP=$(mktemp -d /tmp/xdrop-agbench.XXXXXX)
 ROWS=$TMP/rows.tsv
 NS=xagb$$
@@ -69,21 +67,7 @@ for b in xdrop-agent xdropctl; do
 	[ -x "$BIN/$b" ] || { log "missing $BIN/$b (make all)"; exit 1; }
 done
 
-# row FIGURE VALUE DETAIL UNIT [OP LIMIT]: as control.sh's rows
-row() {
-	local fig=$1 v=$2 p=$3 unit=$4 target=- met=-
-	if [ $# -ge 6 ]; then
-		target="$5 $6 $unit"
-		if [ "$v" = FAILED ] || [ "$v" = - ]; then
-			met=NO
-		elif awk -v v="$v" -v op="$5" -v l="$6" 'BEGIN { exit !(op == "<=" ? v <= l : v >= l) }'; then
-			met=yes
-		else
-			met=NO
-		fi
-	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$fig" "$v" "$p" "$unit" "$target" "$met" >>"$ROWS"
-}
+. bench/rows.sh # row, rows_write
 fail() {
 	log "$*"
 	FAILED=1
@@ -214,30 +198,11 @@ else
 fi
 
 # ---- the table ----
-mkdir -p "$OUTDIR"
-MD=$OUTDIR/agent-$STAMP.md
-CSV=$OUTDIR/agent-$STAMP.csv
 {
-	echo "# XDrop agent benchmark, $STAMP"
-	echo
 	echo "- host: $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), load average at the start: $LOADAVG"
 	echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- agent lib 2>/dev/null || echo ' (agent sources modified)')"
 	echo "- one standalone xdrop-agent (no controller), XDP native on a veth in a namespace,"
 	echo "  stats_interval 1s; $AG_RULES exact drop rules imported with xdropctl rules import"
 	echo "  (CSV: src_ip, action, name, comment, source); ipc:// RPC socket."
-	echo
-	echo "| figure | value | detail | unit | target | met? |"
-	echo "|---|---:|---:|---|---|---|"
-	awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }' "$ROWS"
-	echo
-	echo "Targets missed:"
-	awk -F'\t' '$6 == "NO" { printf "- %s: %s %s (target %s)\n", $1, $2, $4, $5; n++ }
-		END { if (!n) print "- none" }' "$ROWS"
-} >"$MD"
-{
-	echo "figure,value,detail,unit,target,met"
-	awk -F'\t' '{ for (i = 1; i <= 6; i++) { gsub(/"/, "\"\"", $i); printf "\"%s\"%s", $i, i < 6 ? "," : "\n" } }' "$ROWS"
-} >"$CSV"
-column -t -s $'\t' -N figure,value,detail,unit,target,met "$ROWS" 2>/dev/null || cat "$ROWS"
-log "written $MD and $CSV"
+} | rows_write agent "XDrop agent benchmark"
 exit "$FAILED"

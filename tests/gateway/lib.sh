@@ -8,11 +8,14 @@
 # its state in the temp directory. gw_start starts xdrop-gateway-san in front of it.
 # Everything is named after the test's pid and removed by gw_lab_down (run from a trap);
 # the namespace is made with the shared lab (tests/lib/netns.sh): GW_NS is its name.
+# ctl_lab_up starts a real xdrop-controller instead, and the gateway in controller mode in
+# front of it; ctl_lab_down (before gw_lab_down) stops it.
 set -u
 GW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 GW_BIN=${GW_BIN:-$GW_ROOT/build/bin/xdrop-gateway-san}
 AGENT_BIN=${AGENT_BIN:-$GW_ROOT/build/bin/xdrop-agent}
 CTL_BIN=${CTL_BIN:-$GW_ROOT/build/bin/xdropctl}
+CTRL_BIN=${CTRL_BIN:-$GW_ROOT/build/bin/xdrop-controller}
 ADMIN_KEY=admin-key-0123456789abcdef
 READ_KEY=read-key-0123456789abcdef
 NS=xgw$$
@@ -23,8 +26,48 @@ AGENT_URL=ipc://$TMP/agent.sock
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 GW_PID=
 AGENT_PID=
+CTRL_PID=
 . "$GW_ROOT/tests/lib/tap.sh"
 . "$GW_ROOT/tests/lib/netns.sh"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# ctl_lab_up: a real xdrop-controller on free loopback ports (its health socket at
+# CTL_HEALTH_URL when set, e.g. where a fake agent beacons), XDROP_URL and XDROP_KEY (and
+# CURL_UP) exported for xdropctl, one TAP check that it answers, then the gateway in
+# controller mode in front of it (a bail-out when the gateway does not start).
+ctl_lab_up() {
+	local rpc push health
+	rpc=$(free_port) push=$(free_port) health=$(free_port)
+	cat >"$TMP/ctrl.yaml" <<YAML
+database: $TMP/ctrl.db
+log_level: warn
+rpc:
+  listen: tcp://127.0.0.1:$rpc
+push:
+  listen: tcp://127.0.0.1:$push
+health:
+  listen: ${CTL_HEALTH_URL:-tcp://127.0.0.1:$health}
+keys:
+  admin_key: $ADMIN_KEY
+YAML
+	"$CTRL_BIN" --config "$TMP/ctrl.yaml" 2>"$TMP/ctrl.log" &
+	CTRL_PID=$!
+	export XDROP_URL=tcp://127.0.0.1:$rpc XDROP_KEY=$ADMIN_KEY
+	CURL_UP=$XDROP_URL
+	wait_until 10 "$CTL_BIN" -q ping 2>/dev/null
+	check "controller up (xdropctl ping)" "$CTL_BIN" -q ping
+	mkdir -p "$TMP/dist"
+	echo '<!doctype html>' >"$TMP/dist/index.html"
+	GW_MODE=controller GW_UPSTREAM=$XDROP_URL gw_start || { echo "Bail out! gateway"; exit 1; }
+}
+
+# ctl_lab_down: stops the controller of ctl_lab_up (also one a test stopped with SIGSTOP).
+ctl_lab_down() {
+	[ -n "$CTRL_PID" ] && kill -CONT "$CTRL_PID" 2>/dev/null
+	[ -n "$CTRL_PID" ] && kill "$CTRL_PID" 2>/dev/null && wait "$CTRL_PID" 2>/dev/null
+	CTRL_PID=
+}
 
 gw_lab_down() {
 	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null && wait "$GW_PID" 2>/dev/null
@@ -69,7 +112,7 @@ YAML
 # GW_MODE, GW_UPSTREAM, GW_TOKEN and GW_UPSTREAM_EXTRA (indented lines) shape upstream:,
 # GW_UI_EXTRA (indented lines) ui:.
 gw_start() {
-	GW_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	GW_PORT=$(free_port)
 	{
 		echo "upstream:"
 		echo "  mode: ${GW_MODE:-node}"

@@ -14,41 +14,18 @@
 # mode. Skipped when the controller is not built.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/gateway/lib.sh
-CTRL_BIN=${CTRL_BIN:-build/bin/xdrop-controller}
 echo "TAP version 13"
 if [ ! -x "$CTRL_BIN" ]; then
 	echo "1..0 # SKIP $CTRL_BIN not built"
 	exit 0
 fi
-CTRL_PID=
 down() {
 	[ "${FAILED:-0}" = 0 ] || sed "s/^/# gw: /" "$TMP/gw.log" | head -40
-	[ -n "$CTRL_PID" ] && kill "$CTRL_PID" 2>/dev/null && wait "$CTRL_PID" 2>/dev/null
+	ctl_lab_down
 	gw_lab_down
 }
 trap down EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-P1=$(free_port) P2=$(free_port) P3=$(free_port)
-cat >"$TMP/ctrl.yaml" <<YAML
-database: $TMP/ctrl.db
-log_level: warn
-rpc:
-  listen: tcp://127.0.0.1:$P1
-push:
-  listen: tcp://127.0.0.1:$P2
-health:
-  listen: tcp://127.0.0.1:$P3
-keys:
-  admin_key: $ADMIN_KEY
-YAML
-"$CTRL_BIN" --config "$TMP/ctrl.yaml" 2>"$TMP/ctrl.log" &
-CTRL_PID=$!
-export XDROP_URL=tcp://127.0.0.1:$P1 XDROP_KEY=$ADMIN_KEY
-wait_until 10 "$CTL_BIN" -q ping 2>/dev/null
-check "controller up (xdropctl ping)" "$CTL_BIN" -q ping
-mkdir -p "$TMP/dist"
-echo '<!doctype html>' >"$TMP/dist/index.html"
-GW_MODE=controller GW_UPSTREAM=$XDROP_URL gw_start || { echo "Bail out! gateway"; exit 1; }
+ctl_lab_up
 
 # rule_is EXPR...: python assertions on the last reply's rule `r` (no "decoder" in it)
 rule_is() {

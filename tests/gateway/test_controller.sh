@@ -9,44 +9,19 @@
 # Skipped (TAP skip_all) when the controller binary is not built.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/gateway/lib.sh
-CTRL_BIN=${CTRL_BIN:-build/bin/xdrop-controller}
 echo "TAP version 13"
 if [ ! -x "$CTRL_BIN" ]; then
 	echo "1..0 # SKIP $CTRL_BIN not built"
 	exit 0
 fi
-CTRL_PID=
 down() {
-	[ -n "$CTRL_PID" ] && kill -CONT "$CTRL_PID" 2>/dev/null # stopped by the cache tests
-	[ -n "$CTRL_PID" ] && kill "$CTRL_PID" 2>/dev/null && wait "$CTRL_PID" 2>/dev/null
+	ctl_lab_down # also when the cache tests left it stopped
 	gw_lab_down
 }
 trap down EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-P1=$(free_port) P2=$(free_port) P3=$(free_port)
-cat >"$TMP/ctrl.yaml" <<YAML
-database: $TMP/ctrl.db
-log_level: warn
-rpc:
-  listen: tcp://127.0.0.1:$P1
-push:
-  listen: tcp://127.0.0.1:$P2
-health:
-  listen: tcp://127.0.0.1:$P3
-keys:
-  admin_key: $ADMIN_KEY
-YAML
-"$CTRL_BIN" --config "$TMP/ctrl.yaml" 2>"$TMP/ctrl.log" &
-CTRL_PID=$!
-CURL_UP=tcp://127.0.0.1:$P1
-export XDROP_URL=$CURL_UP XDROP_KEY=$ADMIN_KEY
-for _ in $(seq 50); do "$CTL_BIN" -q ping 2>/dev/null && break; sleep 0.1; done
-check "controller up (xdropctl ping)" "$CTL_BIN" -q ping
+ctl_lab_up
 RO=$("$CTL_BIN" --json keys add viewer read_only | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 check "xdropctl keys add shows the secret once" [ -n "$RO" ]
-mkdir -p "$TMP/dist"
-echo '<!doctype html>' >"$TMP/dist/index.html"
-GW_MODE=controller GW_UPSTREAM=$CURL_UP gw_start || { echo "Bail out! gateway"; exit 1; }
 
 # ---- keys ----
 req GET /api/v1/keys
