@@ -30,6 +30,16 @@ CTRL_PID=
 . "$GW_ROOT/tests/lib/tap.sh"
 . "$GW_ROOT/tests/lib/netns.sh"
 
+# ctl_lab_tap: the TAP header of a suite that needs the controller; skips the whole suite
+# (exit 0) when it is not built.
+ctl_lab_tap() {
+	echo "TAP version 13"
+	if [ ! -x "$CTRL_BIN" ]; then
+		echo "1..0 # SKIP $CTRL_BIN not built"
+		exit 0
+	fi
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # ctl_lab_up: a real xdrop-controller on free loopback ports (its health socket at

@@ -14,11 +14,7 @@
 # mode. Skipped when the controller is not built.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/gateway/lib.sh
-echo "TAP version 13"
-if [ ! -x "$CTRL_BIN" ]; then
-	echo "1..0 # SKIP $CTRL_BIN not built"
-	exit 0
-fi
+ctl_lab_tap
 down() {
 	[ "${FAILED:-0}" = 0 ] || sed "s/^/# gw: /" "$TMP/gw.log" | head -40
 	ctl_lab_down

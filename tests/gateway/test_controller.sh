@@ -9,11 +9,7 @@
 # Skipped (TAP skip_all) when the controller binary is not built.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/gateway/lib.sh
-echo "TAP version 13"
-if [ ! -x "$CTRL_BIN" ]; then
-	echo "1..0 # SKIP $CTRL_BIN not built"
-	exit 0
-fi
+ctl_lab_tap
 down() {
 	ctl_lab_down # also when the cache tests left it stopped
 	gw_lab_down
