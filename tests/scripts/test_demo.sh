@@ -110,7 +110,14 @@ check_not "no status line of failed requests (HTTP 000)" grep -q 'HTTP 000' "$TM
 left_nothing "after a daemon died"
 start 120
 wait_until 90 banner || not_ok "kill gateway: the demo started" "$(cat "$TMP/err")"
-gpid=$(grep -l "$RUN/gateway.yaml" /proc/[0-9]*/cmdline 2>/dev/null | head -1 | cut -d/ -f3)
+# the gateway's PID: the process running xdrop-gateway with the demo's config (a grep of
+# /proc/*/cmdline for the file name would also find the grep itself)
+gpid=$(for f in /proc/[0-9]*/cmdline; do
+	case $(tr '\0' ' ' <"$f" 2>/dev/null) in
+	*xdrop-gateway" --config $RUN/gateway.yaml"*) f=${f#/proc/} && echo "${f%/cmdline}" ;;
+	esac
+done | head -1)
+check "the gateway's PID found ($gpid)" [ -n "$gpid" ]
 kill -TERM "$gpid"
 ended 30
 expect_eq "the gateway stopped: the demo stops with status 1" "$RC" 1
