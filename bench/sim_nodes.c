@@ -110,7 +110,7 @@ static int fetch(struct node *n)
 	Xdrop__V1__SnapshotRequest q = XDROP__V1__SNAPSHOT_REQUEST__INIT;
 	Xdrop__V1__SnapshotChunk *c = NULL;
 	struct rpc_status st = {0};
-	uint64_t rev = 0, items = 0;
+	uint64_t rev = 0, items = 0, from;
 	uint32_t count = 1;
 	char hash[RULEHASH_HEX] = "";
 
@@ -133,10 +133,12 @@ static int fetch(struct node *n)
 	}
 	atomic_fetch_add(&n->snapshots, 1);
 	atomic_fetch_add(&n->snapshot_items, items);
-	/* the writes the snapshot brought count as applied now */
-	for (uint64_t r = atomic_load(&n->applied) + 1; r <= rev; r++)
-		if (rev - r < SIM_RING)
-			note_applied(r);
+	/* the writes the snapshot brought count as applied now (only the tracked window) */
+	from = atomic_load(&n->applied) + 1;
+	if (rev >= SIM_RING && from < rev - SIM_RING + 1)
+		from = rev - SIM_RING + 1;
+	for (uint64_t r = from; r <= rev; r++)
+		note_applied(r);
 	atomic_store(&n->applied, rev);
 	pubsub_sub_set_revision(n->sub, rev, hash);
 	return 0;
