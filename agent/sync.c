@@ -107,6 +107,20 @@ static int on_delta(void *arg, const Xdrop__V1__Delta *d)
 	return err;
 }
 
+/* Deltas that arrived together: applied in as few switches as they allow (ruleset). */
+static int on_deltas(void *arg, Xdrop__V1__Delta *const *ds, size_t n, size_t *applied)
+{
+	struct sync *s = arg;
+	struct rpc_status st = {0};
+	int err = ruleset_apply_deltas(s->rs, ds, n, &st, applied);
+
+	s->deltas += *applied;
+	if (err && err != -EBADMSG && *applied < n)
+		log_warn("delta to revision %llu not applied: %s",
+			 (unsigned long long)ds[*applied]->revision, st.message);
+	return err;
+}
+
 static void on_need_snapshot(void *arg, enum pubsub_resync_reason why, uint64_t applied,
 			     uint64_t seen)
 {
@@ -131,7 +145,8 @@ int sync_start(struct sync **out, struct ruleset *rs, const struct sync_opts *o)
 				     .retries = 1,
 				     .tls = o->tls};
 	struct pubsub_opts po = {.sz = sizeof(po), .url = o->push_url, .tls = o->tls};
-	struct pubsub_sub_ops ops = {.apply = on_delta, .need_snapshot = on_need_snapshot};
+	struct pubsub_sub_ops ops = {
+	    .apply = on_delta, .apply_batch = on_deltas, .need_snapshot = on_need_snapshot};
 	int err;
 
 	*out = NULL;
