@@ -120,6 +120,25 @@ static int catch_up(struct sync *s, struct rpc_status *st)
 	return 0;
 }
 
+/* Whether the controller's revision and content hash are the applied ones. */
+static bool at_controller(struct sync *s)
+{
+	Xdrop__V1__Empty q = XDROP__V1__EMPTY__INIT;
+	Xdrop__V1__RevisionInfo *ri = NULL;
+	struct rpc_status st = {0};
+	char hash[RULEHASH_HEX];
+	uint64_t rev;
+	bool same;
+
+	if (rpc_client_call(s->rpc, &xdrop__v1__sync_service__descriptor, "GetRevision", &q.base,
+			    (ProtobufCMessage **)&ri, &st))
+		return false;
+	ruleset_published(s->rs, &rev, hash);
+	same = ri->revision == rev && ri->content_hash && strcmp(ri->content_hash, hash) == 0;
+	xdrop__v1__revision_info__free_unpacked(ri, NULL);
+	return same;
+}
+
 /* After a catch-up or a snapshot: the subscriber continues from the applied revision. */
 static void resume(struct sync *s)
 {
@@ -130,8 +149,10 @@ static void resume(struct sync *s)
 }
 
 /* What a fetch tries first: a snapshot only; deltas, then a snapshot unless at least one
- * delta was applied; deltas, and nothing more when there is none after the applied
- * revision (a resync: heartbeats tell when the node is behind or differs after all). */
+ * delta was applied (a forced sync); deltas, and when there is none after the applied
+ * revision nothing more if the node is at the controller's revision and hash (a resync,
+ * say after a reconnection), else a snapshot (a controller restored from a backup is
+ * behind its nodes: they take its set at once). */
 enum fetch_mode { FETCH_SNAPSHOT, FETCH_DELTAS_FIRST, FETCH_DELTAS_OR_CURRENT };
 
 /* One fetch at a time. wait = false (ForceSync over RPC): a fetch already running is not
@@ -153,7 +174,8 @@ static int fetch(struct sync *s, struct rpc_status *st, bool wait, enum fetch_mo
 	/* deltas when the change log covers the gap; a snapshot is the last resort */
 	if (mode != FETCH_SNAPSHOT) {
 		err = catch_up(s, st);
-		if (err == 0 || (err == -ENODATA && mode == FETCH_DELTAS_OR_CURRENT)) {
+		if (err == 0 ||
+		    (err == -ENODATA && mode == FETCH_DELTAS_OR_CURRENT && at_controller(s))) {
 			err = 0;
 			goto done;
 		}
@@ -219,13 +241,9 @@ static void on_need_snapshot(void *arg, enum pubsub_resync_reason why, uint64_t 
 	s->resyncs++;
 	snprintf(text, sizeof(text), "%s; applied %llu, seen %llu", pubsub_resync_reason_name(why),
 		 (unsigned long long)applied, (unsigned long long)seen);
-	/* a set that differs from the controller's is not repaired by deltas; after a
-	 * (re)connection a node with nothing to catch up with may be ahead of a restored
-	 * controller: it takes the snapshot, as it always did */
+	/* a set that differs from the controller's is not repaired by deltas */
 	if (why == PUBSUB_RESYNC_HASH || why == PUBSUB_RESYNC_APPLY_FAILED)
 		mode = FETCH_SNAPSHOT;
-	else if (why == PUBSUB_RESYNC_CONNECT)
-		mode = FETCH_DELTAS_FIRST;
 	fetch(s, &st, true, mode, text);
 }
 
