@@ -117,6 +117,10 @@ int ruleset_apply_delta(struct ruleset *rs, const Xdrop__V1__Delta *d, struct rp
 int ruleset_apply_deltas(struct ruleset *rs, Xdrop__V1__Delta *const *ds, size_t n,
 			 struct rpc_status *st, size_t *applied);
 
+/* The data plane's switches (its generation) and the grace periods waited for since it
+ * opened: changes coalesced into one switch share them (AgentService.Info). */
+void ruleset_switches(struct ruleset *rs, uint64_t *switches, uint64_t *grace_periods);
+
 /* Test support: while held, changes queue up and none is applied; ruleset_queued is how
  * many wait. */
 void ruleset_test_hold(struct ruleset *rs, bool hold);

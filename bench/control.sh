@@ -165,6 +165,7 @@ writes() {
 	export CP_GAP_MS=${4:-0}
 	[ "$count" -gt 0 ] || return 0
 	log "$count single-rule writes ($label)"
+	sw_mark
 	# shellcheck disable=SC2046
 	timeout $((count * 12 + 60)) "$BENCH_CP" writes "127.0.0.1:$GW_PORT" "$KEY" "$CTL_PUSH" \
 		"$count" "$first" 10000 $(nodes_args) >"$out" 2>"$TMP/writes-$label.err" ||
@@ -175,6 +176,7 @@ writes() {
 	row "  writes timed / sent (late: not on both nodes within 10 s; failed: HTTP)" \
 		"$(awk '$1 == "writes" { print $4 "/" $2; f = 1 } END { if (!f) print "FAILED" }' "$out")" \
 		"$(awk '$1 == "writes" { print "late " $8 ", failed " $6 }' "$out")" writes
+	sw_rows "$count"
 }
 # writes_parallel COUNT FIRST WRITERS: WRITERS bench_cp processes at once, each COUNT /
 # WRITERS writes back to back on its own connection: writes that meet the nodes while
@@ -186,6 +188,7 @@ writes_parallel() {
 	[ "$each" -gt 0 ] || return 0
 	log "$w writers, $each single-rule writes each, back to back"
 	: >"$raw"
+	sw_mark
 	for k in $(seq 0 $((w - 1))); do
 		# shellcheck disable=SC2046
 		CP_GAP_MS=0 CP_RAW=$raw timeout $((each * 12 + 60)) "$BENCH_CP" writes \
@@ -200,7 +203,27 @@ writes_parallel() {
 	row "$what, p50" "$(raw_pct "$raw" 50)" - ms "<=" 5
 	row "$what, p99" "$(raw_pct "$raw" 99)" - ms "<=" 20
 	row "  writes timed / sent" "$(wc -l <"$raw")/$((each * w))" - writes
+	sw_rows $((each * w))
 }
+# sw_mark, then sw_rows WRITES: data-plane switches and grace periods per write on each
+# node (AgentService.Info), below one write each when writes share switches
+sw_mark() {
+	local id
+	for id in n1 n2; do
+		SW0[$id]=$(agent_info "$id" switches)
+		GP0[$id]=$(agent_info "$id" grace_periods)
+	done
+}
+sw_rows() {
+	local id v=
+	for id in n1 n2; do
+		v="$v${v:+ / }$(awk -v s=$(($(agent_info "$id" switches) - ${SW0[$id]:-0})) \
+			-v g=$(($(agent_info "$id" grace_periods) - ${GP0[$id]:-0})) -v n="$1" \
+			'BEGIN { printf "%.2f (%.2f)", s / n, g / n }')"
+	done
+	row "  data-plane switches (grace periods) per write on n1 / n2" "$v" - switches
+}
+declare -A SW0 GP0
 raw_pct() { # file percentile: nearest rank, as bench_cp's (FAILED without values)
 	sort -n "$1" | awk -v p="$2" '{ v[NR] = $1 } END {
 		if (!NR) { print "FAILED"; exit }

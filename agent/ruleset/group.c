@@ -309,6 +309,12 @@ int rs_submit(struct ruleset *rs, struct rs_change *const *cs, size_t n)
 	return err;
 }
 
+void ruleset_switches(struct ruleset *rs, uint64_t *switches, uint64_t *grace_periods)
+{
+	*switches = rs->dp ? dataplane_gen(rs->dp) : 0;
+	*grace_periods = rs->dp ? dataplane_grace_periods(rs->dp) : 0;
+}
+
 void ruleset_test_hold(struct ruleset *rs, bool hold)
 {
 	pthread_mutex_lock(&rs->qlock);
