@@ -90,10 +90,12 @@ static void *endpoint_main(void *arg)
 			break;
 		/* then the frames already waiting, without waiting: a subscriber applies the
 		 * deltas among them together (apply_batch) in its tick */
-		for (int i = 0; !rv && i < BATCH_MAX; i++) {
+		for (int i = 0; !rv; i++) {
 			msg = i ? msg : nng_aio_get_msg(ep->aio);
 			ep->on_frame(ep->owner, nng_msg_body(msg), nng_msg_len(msg));
 			nng_msg_free(msg);
+			if (i + 1 == BATCH_MAX)
+				break;
 			rv = nng_recvmsg(ep->sock, &msg, NNG_FLAG_NONBLOCK);
 		}
 		if (ep->on_tick)

@@ -53,7 +53,8 @@ static void touches_free(struct touch **set)
 	}
 }
 
-/* Adds tag+a+b to *set (when add) or looks it up: 1 when present, 0, or -ENOMEM. */
+/* Looks tag+a+b up in *set (add false: 1 when present, else 0) or adds it (add true: 0,
+ * also when it was there, the change's own ops may share it). -ENOMEM either way. */
 static int touch(struct touch **set, char tag, const char *a, const char *b, bool add)
 {
 	size_t la = strlen(a), lb = strlen(b);
@@ -68,14 +69,14 @@ static int touch(struct touch **set, char tag, const char *a, const char *b, boo
 	HASH_FIND_STR(*set, t->key, old);
 	if (old || !add) {
 		free(t);
-		return old != NULL;
+		return add ? 0 : old != NULL;
 	}
 	HASH_ADD_STR(*set, key, t);
 	return 0;
 }
 
-/* Checks (add false) or records (add true) what change c touches: its ids, the match keys
- * of the entries they hold now and of the new ones. 1 when any is in *set already. */
+/* Checks (add false: 1 when any is in *set already) or records (add true) what change c
+ * touches: its ids, the match keys of the entries they hold now and of the new ones. */
 static int touches(struct ruleset *rs, const struct rs_change *c, struct touch **set, bool add)
 {
 	int r = 0;

@@ -11,6 +11,8 @@
  *    unsafe_inplace) run the same way is caught, or the probes would be blind;
  *  - a group with refused changes: held until four changes wait, they are applied in one
  *    switch; the two refused answer their own errors, the two others apply;
+ *  - a delete queued behind the create of the same rule: two switches, in order, both
+ *    succeed;
  *  - consecutive controller deltas given together: one switch, each its revision, each
  *    journaled (a reopen finds the same revision and hash).
  */
@@ -282,6 +284,57 @@ static void refused_change_answers_alone(void **state)
 	close_world(&w);
 }
 
+/* A change that touches what an earlier queued change touches waits for the next switch,
+ * and is planned after it: a delete of the rule a queued create makes finds it. */
+static void *create_s1(void *arg)
+{
+	struct one *o = arg;
+	Xdrop__V1__Rule r;
+
+	rule_init(&r, "s-1", "203.0.113.50", false, "drop");
+	o->err = ruleset_create(o->w->rs, &ruleset_rules, &r.base, NULL, &o->st);
+	return NULL;
+}
+
+static void *delete_s1(void *arg)
+{
+	struct one *o = arg;
+	char *id = "s-1";
+
+	o->err = ruleset_delete(o->w->rs, &ruleset_rules, &id, 1, &o->st);
+	return NULL;
+}
+
+static void overlapping_changes_stay_in_order(void **state)
+{
+	struct one c = {0}, d = {0};
+	pthread_t tc, td;
+	uint64_t gp0, rev0;
+	struct world w;
+
+	(void)state;
+	open_world(&w, false);
+	c.w = d.w = &w;
+	rev0 = ruleset_revision(w.rs);
+	gp0 = dataplane_grace_periods(w.dp);
+	ruleset_test_hold(w.rs, true);
+	assert_int_equal(pthread_create(&tc, NULL, create_s1, &c), 0);
+	while (ruleset_queued(w.rs) < 1)
+		usleep(1000);
+	assert_int_equal(pthread_create(&td, NULL, delete_s1, &d), 0);
+	while (ruleset_queued(w.rs) < 2)
+		usleep(1000);
+	ruleset_test_hold(w.rs, false);
+	pthread_join(tc, NULL);
+	pthread_join(td, NULL);
+	assert_int_equal(c.err, 0);
+	assert_int_equal(d.err, 0);
+	assert_int_equal(ruleset_revision(w.rs), rev0 + 2);
+	assert_int_equal(dataplane_grace_periods(w.dp) - gp0, 2);
+	assert_int_equal(dataplane_count(w.dp, ruleset_rules.dp_kind), 0);
+	close_world(&w);
+}
+
 /* ---- deltas given together ---- */
 
 static void deltas_together_share_one_switch(void **state)
@@ -342,6 +395,7 @@ int main(void)
 	    cmocka_unit_test(concurrent_changes_are_atomic_and_share_switches),
 	    cmocka_unit_test(inplace_switch_is_caught),
 	    cmocka_unit_test(refused_change_answers_alone),
+	    cmocka_unit_test(overlapping_changes_stay_in_order),
 	    cmocka_unit_test(deltas_together_share_one_switch),
 	};
 
