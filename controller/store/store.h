@@ -99,8 +99,8 @@ typedef void (*store_commit_fn)(void *arg, const Xdrop__V1__Delta *d);
  * COMMIT (revision: the change's); a non-zero return (negative errno) rolls the change
  * back and fails it. Used by controller/idempotency.c to record a write's outcome with it.
  */
-struct sqlite3;
-typedef int (*store_txn_fn)(void *arg, struct sqlite3 *db, uint64_t revision);
+struct db; /* db.h */
+typedef int (*store_txn_fn)(void *arg, struct db *db, uint64_t revision);
 
 struct store_opts {
 	size_t sz;		   /* sizeof(struct store_opts) */

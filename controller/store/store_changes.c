@@ -52,13 +52,13 @@ static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
  */
 static int begin_write(struct store *s)
 {
-	sqlite3_stmt *st = stmt(&s->w, SQL_BEGIN);
+	struct db_stmt *st = stmt(&s->w, SQL_BEGIN);
 	int rc;
 
 	if (!st)
 		return -EIO;
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
+	rc = db_step(st);
+	db_reset(st);
 	if (rc == SQLITE_DONE)
 		return 0;
 	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
@@ -138,7 +138,7 @@ static void change_free(struct change *ch)
 
 void change_abort(struct change *ch)
 {
-	if (sqlite3_exec(ch->s->w.db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+	if (db_exec(ch->s->w.db, "ROLLBACK") != SQLITE_OK)
 		sql_err(&ch->s->w, "rollback");
 	pthread_mutex_unlock(&ch->s->wlock);
 	change_free(ch);
@@ -166,7 +166,7 @@ int change_commit(struct change *ch, uint64_t *rev)
 	Xdrop__V1__Delta d = XDROP__V1__DELTA__INIT;
 	char hex[RULEHASH_HEX];
 	uint8_t *buf = NULL;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	size_t len;
 	int err = 0;
 
@@ -188,42 +188,42 @@ int change_commit(struct change *ch, uint64_t *rev)
 		err = -EIO;
 		goto fail;
 	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)d.revision);
-	sqlite3_bind_int64(st, 2, d.created_at);
-	sqlite3_bind_blob(st, 3, buf, (int)len, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	db_bind_int64(st, 1, (int64_t)d.revision);
+	db_bind_int64(st, 2, d.created_at);
+	db_bind_blob(st, 3, buf, (int)len, SQLITE_STATIC);
+	if (db_step(st) != SQLITE_DONE) {
 		err = sql_err(&s->w, "change log");
 		goto fail;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	if (d.revision > s->keep) {
 		st = stmt(&s->w, SQL_CHANGE_PRUNE);
 		if (!st) {
 			err = -EIO;
 			goto fail;
 		}
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)(d.revision - s->keep));
-		if (sqlite3_step(st) != SQLITE_DONE) {
+		db_bind_int64(st, 1, (int64_t)(d.revision - s->keep));
+		if (db_step(st) != SQLITE_DONE) {
 			err = sql_err(&s->w, "change log prune");
 			goto fail;
 		}
-		sqlite3_reset(st);
+		db_reset(st);
 	}
 	st = stmt(&s->w, SQL_REV_SET);
 	if (!st) {
 		err = -EIO;
 		goto fail;
 	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)d.revision);
+	db_bind_int64(st, 1, (int64_t)d.revision);
 	bind_text(st, 2, hex);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if (db_step(st) != SQLITE_DONE) {
 		err = sql_err(&s->w, "revision");
 		goto fail;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	if (s->txn_hook && (err = s->txn_hook(s->txn_arg, s->w.db, d.revision)) != 0)
 		goto fail;
-	if (sqlite3_exec(s->w.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	if (db_exec(s->w.db, "COMMIT") != SQLITE_OK) {
 		err = sql_err(&s->w, "commit");
 		goto fail;
 	}
@@ -268,7 +268,7 @@ int store_deltas(struct store *s, uint64_t from, uint32_t max, Xdrop__V1__Delta 
 {
 	struct conn *c = reader_get(s);
 	Xdrop__V1__Delta **v = NULL;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	uint64_t oldest = 0;
 	int rc, err = 0;
 
@@ -277,33 +277,33 @@ int store_deltas(struct store *s, uint64_t from, uint32_t max, Xdrop__V1__Delta 
 	*complete = false;
 	if (max == 0 || max > XDROP_STORE_CHANGELOG_KEEP)
 		max = XDROP_STORE_CHANGELOG_KEEP;
-	if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+	if (db_exec(c->db, "BEGIN") != SQLITE_OK) {
 		err = sql_err(c, "begin deltas");
 		goto out;
 	}
 	st = stmt(c, SQL_CHANGES_MIN);
-	if (!st || sqlite3_step(st) != SQLITE_ROW) {
+	if (!st || db_step(st) != SQLITE_ROW) {
 		err = sql_err(c, "change log");
 		goto end;
 	}
-	if (sqlite3_column_type(st, 0) != SQLITE_NULL)
-		oldest = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	if (db_column_type(st, 0) != SQLITE_NULL)
+		oldest = (uint64_t)db_column_int64(st, 0);
+	db_reset(st);
 	st = stmt(c, SQL_CHANGES_FROM);
 	if (!st) {
 		err = -EIO;
 		goto end;
 	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
-	sqlite3_bind_int64(st, 2, max);
+	db_bind_int64(st, 1, (int64_t)from);
+	db_bind_int64(st, 2, max);
 	v = calloc(max, sizeof(*v));
 	if (!v) {
 		err = -ENOMEM;
 		goto end;
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v[*n] = xdrop__v1__delta__unpack(NULL, (size_t)sqlite3_column_bytes(st, 0),
-						 sqlite3_column_blob(st, 0));
+	while ((rc = db_step(st)) == SQLITE_ROW) {
+		v[*n] = xdrop__v1__delta__unpack(NULL, (size_t)db_column_bytes(st, 0),
+						 db_column_blob(st, 0));
 		if (!v[*n]) {
 			err = -EIO;
 			break;
@@ -312,7 +312,7 @@ int store_deltas(struct store *s, uint64_t from, uint32_t max, Xdrop__V1__Delta 
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = sql_err(c, "deltas");
-	sqlite3_reset(st);
+	db_reset(st);
 	/* complete: the first delta returned follows from directly (or there is nothing) */
 	*complete = *n ? v[0]->base_revision == from : (oldest == 0 || oldest <= from + 1);
 	if (*n == 0 && oldest == 0) {
@@ -324,7 +324,7 @@ int store_deltas(struct store *s, uint64_t from, uint32_t max, Xdrop__V1__Delta 
 		*complete = from >= cur;
 	}
 end:
-	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	db_exec(c->db, "COMMIT");
 out:
 	reader_put(s, c);
 	if (err) {

@@ -60,64 +60,92 @@ static const char *const migrations[XDROP_STORE_SCHEMA_VERSION] = {
     " revision INTEGER NOT NULL, complete INTEGER NOT NULL, created_at INTEGER NOT NULL,"
     " PRIMARY KEY(principal, request_id));"
     "CREATE INDEX idempotency_created ON idempotency(created_at);",
-    /* 4: node keys become records, a verifier and the beacon key (store_secure.h) */
-    "UPDATE nodes SET key = xdrop_node_record(key) WHERE key NOT LIKE 'nkv1:%';",
+    /* 4: node keys become records, a verifier and the beacon key: migration_steps[3] */
+    "",
+};
+
+/* Migrations done in C after their SQL (same transaction): what SQL alone cannot do on
+ * both backends. Migration 4 called an SQL function of this process until dqlite (whose
+ * nodes would not have it); store_creds_migrate does the same in C. */
+static int (*const migration_steps[XDROP_STORE_SCHEMA_VERSION])(struct db *db) = {
+    [3] = store_creds_migrate,
 };
 
 static const char SQL_VERSION_GET[] = "SELECT version FROM schema_version";
 static const char SQL_VERSION_SET[] = "UPDATE schema_version SET version = ?1";
 
+static int read_version(struct conn *c, int *version)
+{
+	struct db_stmt *st = stmt(c, SQL_VERSION_GET);
+
+	if (!st || db_step(st) != SQLITE_ROW)
+		return sql_err(c, "schema version");
+	*version = db_column_int(st, 0);
+	db_reset(st);
+	return 0;
+}
+
+/* Migration v in its own transaction, unless another controller of the cluster did it
+ * first (the version is read again inside the transaction). */
+static int migrate_one(struct conn *c, int v)
+{
+	struct db_stmt *st;
+	int cur = 0, err;
+
+	if (db_exec(c->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+		return sql_err(c, "begin migration");
+	err = read_version(c, &cur);
+	if (err || cur >= v)
+		goto fail;
+	if (migrations[v - 1][0] && db_exec(c->db, migrations[v - 1]) != SQLITE_OK) {
+		err = sql_err(c, "migration");
+		goto fail;
+	}
+	if (migration_steps[v - 1] && (err = migration_steps[v - 1](c->db)) != 0)
+		goto fail;
+	st = stmt(c, SQL_VERSION_SET);
+	if (!st) {
+		err = -EIO;
+		goto fail;
+	}
+	db_bind_int(st, 1, v);
+	if (db_step(st) != SQLITE_DONE) {
+		err = sql_err(c, "schema version");
+		goto fail;
+	}
+	db_reset(st);
+	if (db_exec(c->db, "COMMIT") != SQLITE_OK) {
+		err = sql_err(c, "commit migration");
+		goto fail;
+	}
+	log_info("store: migrated schema to version %d", v);
+	return 0;
+fail:
+	db_exec(c->db, "ROLLBACK");
+	return err;
+}
+
 static int migrate(struct conn *c)
 {
-	sqlite3_stmt *st;
 	int version = 0, err = 0;
 
-	if (sqlite3_exec(c->db,
-			 "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);"
-			 "INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS"
-			 " (SELECT 1 FROM schema_version)",
-			 NULL, NULL, NULL) != SQLITE_OK)
+	if (db_exec(c->db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);"
+			   "INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS"
+			   " (SELECT 1 FROM schema_version)") != SQLITE_OK)
 		return sql_err(c, "schema_version");
-	st = stmt(c, SQL_VERSION_GET);
-	if (!st || sqlite3_step(st) != SQLITE_ROW)
-		return sql_err(c, "schema version");
-	version = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
+	err = read_version(c, &version);
+	if (err)
+		return err;
 	if (version > XDROP_STORE_SCHEMA_VERSION) {
 		log_error("store: database schema %d is newer than this controller's (%d)", version,
 			  XDROP_STORE_SCHEMA_VERSION);
 		return -EPROTO;
 	}
-	for (int v = version + 1; v <= XDROP_STORE_SCHEMA_VERSION; v++) {
-		if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-			return sql_err(c, "begin migration");
-		if (sqlite3_exec(c->db, migrations[v - 1], NULL, NULL, NULL) != SQLITE_OK) {
-			err = sql_err(c, "migration");
-			goto fail;
-		}
-		st = stmt(c, SQL_VERSION_SET);
-		if (!st) {
-			err = -EIO;
-			goto fail;
-		}
-		sqlite3_bind_int(st, 1, v);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			err = sql_err(c, "schema version");
-			goto fail;
-		}
-		sqlite3_reset(st);
-		if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-			err = sql_err(c, "commit migration");
-			goto fail;
-		}
-		log_info("store: migrated schema to version %d", v);
-	}
-	if (version < XDROP_STORE_SCHEMA_VERSION &&
-	    sqlite3_exec(c->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK)
-		log_warn("store: checkpoint after the migration failed: %s", sqlite3_errmsg(c->db));
-	return 0;
-fail:
-	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	for (int v = version + 1; v <= XDROP_STORE_SCHEMA_VERSION && !err; v++)
+		err = migrate_one(c, v);
+	if (!err && version < XDROP_STORE_SCHEMA_VERSION && db_sqlite(c->db) &&
+	    db_exec(c->db, "PRAGMA wal_checkpoint(TRUNCATE)") != SQLITE_OK)
+		log_warn("store: checkpoint after the migration failed: %s", db_errmsg(c->db));
 	return err;
 }
 
@@ -126,7 +154,7 @@ const char SQL_REV_GET[] = "SELECT revision, content_hash FROM revision WHERE id
 static int load_state(struct store *s)
 {
 	char hex[RULEHASH_HEX];
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int err = 0;
 
 	rulehash_init(&s->hash);
@@ -135,15 +163,15 @@ static int load_state(struct store *s)
 	if (err)
 		return err;
 	st = stmt(&s->w, SQL_REV_GET);
-	if (!st || sqlite3_step(st) != SQLITE_ROW)
+	if (!st || db_step(st) != SQLITE_ROW)
 		return sql_err(&s->w, "revision");
-	s->revision = (uint64_t)sqlite3_column_int64(st, 0);
+	s->revision = (uint64_t)db_column_int64(st, 0);
 	rulehash_hex(&s->hash, hex);
-	if (strcmp(hex, (const char *)sqlite3_column_text(st, 1)) != 0)
+	if (strcmp(hex, (const char *)db_column_text(st, 1)) != 0)
 		log_warn("store: stored content hash %s differs from the entries' %s; using the "
 			 "entries'",
-			 (const char *)sqlite3_column_text(st, 1), hex);
-	sqlite3_reset(st);
+			 (const char *)db_column_text(st, 1), hex);
+	db_reset(st);
 	return 0;
 }
 
@@ -206,7 +234,7 @@ out:
 int store_open(struct store **out, const struct store_opts *opts)
 {
 	struct store *s;
-	int err;
+	int err = 0;
 
 	*out = NULL;
 	if (!opts || !opts->path || opts->sz < sizeof(*opts))
@@ -228,13 +256,13 @@ int store_open(struct store **out, const struct store_opts *opts)
 		err = -ENOMEM;
 		goto out;
 	}
-	err = lock_take(s); /* before anything touches the file, migrations included */
-	if (!err)
-		err = store_files_private(s->path);
+	if (!db_is_dqlite(s->path)) {
+		err = lock_take(s); /* before anything touches the file, migrations included */
+		if (!err)
+			err = store_files_private(s->path);
+	}
 	if (!err)
 		err = conn_open(&s->w, s->path, s->busy_ms, true);
-	if (!err)
-		err = store_creds_register(s->w.db);
 	if (!err)
 		err = migrate(&s->w);
 	if (!err)
