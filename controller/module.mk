@@ -47,6 +47,21 @@ $(CTRL_TESTS:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(CTRL_TEST_LIBS)
 
 ALL_TARGETS += $(CTRL_A) $(CTRL_SAN_A) $(CTRL_TESTS:%=$(TBIN)/%)
 TEST_SUITES += $(CTRL_TESTS:%=$(TBIN)/%)
+
+# test_store_dqlite: test_store.c again, on a real 3-node dqlite cluster (store_fixture.h,
+# tests/lib/dqcluster.h: xdrop-dqlite-node processes on loopback).
+$(SANOBJ)/tests/unit/test_store_dqlite.o: tests/unit/test_store.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(CTRL_INC) -Itests/lib -DXDROP_STORE_ON_DQLITE $(SANFLAGS) -MMD -MP \
+		-c $< -o $@
+$(TBIN)/test_store_dqlite: $(SANOBJ)/tests/unit/test_store_dqlite.o $(CTRL_TEST_LIBS) \
+		| $(BIN)/xdrop-dqlite-node
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $(filter-out |,$^) $(CTRL_LDLIBS) -lcmocka
+
+ALL_TARGETS += $(TBIN)/test_store_dqlite
+TEST_SUITES += $(TBIN)/test_store_dqlite
+CHECK_SOURCES += tests/lib/dqcluster.h
 CHECK_SOURCES += $(CTRL_SRCS) $(wildcard controller/*.h controller/store/*.h controller/service/*.h) \
 	$(CTRL_TESTS:%=tests/unit/%.c) tests/unit/store_fixture.h
 

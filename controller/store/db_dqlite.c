@@ -28,6 +28,7 @@ struct dqdb {
 	int retry_ms;
 	bool in_txn;   /* between a BEGIN that succeeded and its COMMIT or ROLLBACK */
 	bool txn_lost; /* the connection of that transaction was dropped */
+	bool fresh;    /* the session may have a new connection: set it up (conn_setup) */
 	int changes;
 	int code;
 	char msg[XDROP_DQ_MAX_WHY];
@@ -90,6 +91,21 @@ static int call_error(struct dqdb *db, struct dq_conn *c, int rc)
 	return db->code;
 }
 
+/*
+ * The connection's settings on the leader, sent once per connection. A page cache large
+ * enough for the store's largest transaction (a 10,000-rule batch): libdqlite 1.11 fails
+ * a transaction whose pages spill from the cache before COMMIT with "disk I/O error"
+ * (SQLITE_IOERR_SHORT_READ; canonical/dqlite#432, fixed in a later release).
+ */
+static int conn_setup(struct dqdb *db, struct dq_conn *c, uint32_t id)
+{
+	int rc = dq_exec_sql(c, id, "PRAGMA cache_size = -262144", NULL, 0, NULL);
+
+	if (rc == 0)
+		db->fresh = false;
+	return rc;
+}
+
 static void pause_ms(int ms)
 {
 	struct timespec ts = {.tv_nsec = ms * 1000000L};
@@ -120,13 +136,17 @@ static int call(struct dqdb *db, const char *sql, const struct dq_value *params,
 			db->txn_lost = db->in_txn;
 			return fail(db, SQLITE_IOERR, dq_session_why(db->s));
 		}
-		rc = rows ? dq_query_sql(c, id, sql, params, n, rows)
-			  : dq_exec_sql(c, id, sql, params, n, res);
+		if (db->fresh)
+			rc = conn_setup(db, c, id);
+		if (rc == 0)
+			rc = rows ? dq_query_sql(c, id, sql, params, n, rows)
+				  : dq_exec_sql(c, id, sql, params, n, res);
 		if (rc == 0)
 			return SQLITE_OK;
 		code = call_error(db, c, rc);
 		broken = dq_conn_broken(c);
 		dq_session_drop(db->s, rc);
+		db->fresh = true;
 		if (rc == -EREMCHG || rc == -ECONNABORTED || broken) {
 			if (db->in_txn) {
 				db->txn_lost = true;
@@ -232,6 +252,7 @@ int dqdb_open(const char *target, struct dqdb **out, unsigned retry_ms)
 		return SQLITE_NOMEM;
 	}
 	db->retry_ms = retry_ms ? (int)retry_ms : XDROP_DQ_RETRY_MS;
+	db->fresh = true;
 	if (parse_target(buf, addrs, &n, &name) < 0) {
 		free(buf);
 		return fail(db, SQLITE_CANTOPEN, "a dqlite target is dqlite://HOST:PORT,.../NAME");
