@@ -115,8 +115,9 @@ static void pause_ms(int ms)
 
 /*
  * Sends sql with params as a query (rows) or a statement (res) on the leader, by db.h's
- * rules: inside a transaction once, on its connection; outside, again after not-leader
- * (nothing ran), and a query also after a lost connection, until the retry time is spent.
+ * rules: inside a transaction once, on its connection; outside, again after not-leader or
+ * busy (nothing ran: the busy timeout of SQLite), and a query also after a lost
+ * connection, until the retry time is spent.
  */
 static int call(struct dqdb *db, const char *sql, const struct dq_value *params, unsigned n,
 		struct dq_rows *rows, struct dq_result *res)
@@ -153,7 +154,8 @@ static int call(struct dqdb *db, const char *sql, const struct dq_value *params,
 				return code;
 			}
 		}
-		again = rc == -EREMCHG || (rows && (rc == -ECONNABORTED || broken));
+		/* not the leader, or busy (another writer's transaction): nothing ran */
+		again = rc == -EREMCHG || rc == -EBUSY || (rows && (rc == -ECONNABORTED || broken));
 		if (db->in_txn || !again || clock_mono_ms() + DQDB_PAUSE_MS >= deadline)
 			return code;
 		pause_ms(DQDB_PAUSE_MS);

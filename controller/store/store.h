@@ -104,7 +104,7 @@ typedef int (*store_txn_fn)(void *arg, struct db *db, uint64_t revision);
 
 struct store_opts {
 	size_t sz;		   /* sizeof(struct store_opts) */
-	const char *path;	   /* database file */
+	const char *path;	   /* database file, or a dqlite target (db.h) */
 	unsigned busy_ms;	   /* 0 = XDROP_STORE_BUSY_TIMEOUT_MS */
 	unsigned keep;		   /* change-log revisions kept; 0 = XDROP_STORE_CHANGELOG_KEEP */
 	store_commit_fn on_commit; /* after each committed rule-set change; may be NULL */
@@ -117,11 +117,20 @@ struct store_opts {
  * recomputes the content hash from the stored entries and checks it against the stored
  * one. Returns 0 and *out (store_close), -EBUSY when another process holds the lock (its
  * PID logged), -EIO when SQLite fails, -EPROTO for a file from a newer schema.
+ * A dqlite target (db.h: "dqlite://HOST:PORT,.../NAME") takes no lock: the cluster
+ * serializes writers, and each change takes the replicated revision in its transaction.
  */
 int store_open(struct store **out, const struct store_opts *opts);
 
 /* Closes every connection and frees s. NULL is fine. */
 void store_close(struct store *s);
+
+/*
+ * Reads the revision, content hash and counts again from the database (recomputing the
+ * hash from the entries), for a controller that may have missed writes: one that gains
+ * the leadership of a dqlite cluster. 0 or -errno.
+ */
+int store_reload(struct store *s);
 
 /* Sets the commit hook (before writes start). */
 void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg);

@@ -111,12 +111,16 @@ int change_begin(struct store *s, struct change *ch, size_t expect)
 		goto fail;
 	}
 	pthread_mutex_lock(&s->wlock);
-	ch->hash = s->hash; /* only writers change it, and we are the writer */
 	rc = begin_write(s);
+	/* On dqlite another controller may have written since: take the replicated revision
+	 * (this transaction holds the cluster's write lock, so the bump below is unique). */
+	if (rc == 0 && !db_sqlite(s->w.db) && (rc = state_sync(s, false)) != 0)
+		db_exec(s->w.db, "ROLLBACK");
 	if (rc < 0) {
 		pthread_mutex_unlock(&s->wlock);
 		goto fail;
 	}
+	ch->hash = s->hash; /* only writers change it, and we are the writer */
 	return 0;
 fail:
 	free(ch->ops);

@@ -192,4 +192,9 @@ int store_coll_commit(struct change *ch, uint64_t *rev, struct store_error *err)
 
 extern const char SQL_REV_GET[];
 
+/* Compares the stored revision and content hash with memory (writer lock held); when they
+ * differ or full is set, recomputes hash and counts from the entries and takes the stored
+ * revision. 0 or -errno. */
+int state_sync(struct store *s, bool full);
+
 #endif

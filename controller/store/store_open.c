@@ -151,28 +151,55 @@ static int migrate(struct conn *c)
 
 const char SQL_REV_GET[] = "SELECT revision, content_hash FROM revision WHERE id = 1";
 
-static int load_state(struct store *s)
+/*
+ * The stored revision and content hash against memory. Unless they agree (and full is
+ * false), recomputes the hash and counts from the entries and takes the stored revision.
+ */
+int state_sync(struct store *s, bool full)
 {
-	char hex[RULEHASH_HEX];
-	struct db_stmt *st;
+	char hex[RULEHASH_HEX], stored[RULEHASH_HEX];
+	uint64_t rev, count[STORE_KINDS] = {0};
+	struct rulehash h;
+	struct db_stmt *st = stmt(&s->w, SQL_REV_GET);
 	int err = 0;
 
-	rulehash_init(&s->hash);
-	for (int k = 0; k < STORE_KINDS && !err; k++)
-		err = store_coll_sum(&s->w, k, &s->hash, &s->count[k]);
-	if (err)
-		return err;
-	st = stmt(&s->w, SQL_REV_GET);
 	if (!st || db_step(st) != SQLITE_ROW)
 		return sql_err(&s->w, "revision");
-	s->revision = (uint64_t)db_column_int64(st, 0);
-	rulehash_hex(&s->hash, hex);
-	if (strcmp(hex, (const char *)db_column_text(st, 1)) != 0)
+	rev = (uint64_t)db_column_int64(st, 0);
+	snprintf(stored, sizeof(stored), "%s", (const char *)db_column_text(st, 1));
+	db_reset(st);
+	pthread_mutex_lock(&s->rlock);
+	if (!full && rev == s->revision && !strcmp(stored, rulehash_hex(&s->hash, hex))) {
+		pthread_mutex_unlock(&s->rlock);
+		return 0;
+	}
+	pthread_mutex_unlock(&s->rlock);
+	rulehash_init(&h);
+	for (int k = 0; k < STORE_KINDS && !err; k++)
+		err = store_coll_sum(&s->w, k, &h, &count[k]);
+	if (err)
+		return err;
+	rulehash_hex(&h, hex);
+	if (strcmp(hex, stored) != 0)
 		log_warn("store: stored content hash %s differs from the entries' %s; using the "
 			 "entries'",
-			 (const char *)db_column_text(st, 1), hex);
-	db_reset(st);
+			 stored, hex);
+	pthread_mutex_lock(&s->rlock);
+	s->revision = rev;
+	s->hash = h;
+	memcpy(s->count, count, sizeof(count));
+	pthread_mutex_unlock(&s->rlock);
 	return 0;
+}
+
+int store_reload(struct store *s)
+{
+	int err;
+
+	pthread_mutex_lock(&s->wlock);
+	err = state_sync(s, true);
+	pthread_mutex_unlock(&s->wlock);
+	return err;
 }
 
 /*
@@ -266,7 +293,7 @@ int store_open(struct store **out, const struct store_opts *opts)
 	if (!err)
 		err = migrate(&s->w);
 	if (!err)
-		err = load_state(s);
+		err = state_sync(s, true);
 	for (unsigned i = 0; !err && i < XDROP_STORE_READERS; i++)
 		err = conn_open(&s->readers[i], s->path, s->busy_ms, false);
 out:

@@ -153,6 +153,83 @@ static void test_crud_and_revisions(void **state)
 	store_close(s);
 }
 
+#ifdef XDROP_STORE_ON_DQLITE
+/* ---- two controllers on one replicated database ---------------------------------------- */
+
+struct writer {
+	struct store *s;
+	unsigned base;
+	uint64_t revs[20];
+};
+
+static void *write_rules(void *arg)
+{
+	struct writer *w = arg;
+	struct store_error err = {0};
+	size_t idx;
+
+	for (unsigned i = 0; i < 20; i++) {
+		struct trule t;
+		Xdrop__V1__Rule *one[1] = {&t.r};
+
+		make_rule(&t, w->base + i);
+		if (store_rules_add(w->s, one, 1, "rule", &w->revs[i], &idx, &err) != 0)
+			w->revs[i] = 0;
+	}
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Two stores (two controllers) write the same database in turn and at once: every change
+ * takes the replicated revision, so revisions are unique and without a gap, and each
+ * store's content hash matches the entries after its own write. */
+static void test_two_controllers(void **state)
+{
+	char path[128];
+	struct writer w[2] = {{.base = 1000}, {.base = 2000}};
+	struct store_error err = {0};
+	struct store_rev rev;
+	struct trule t;
+	Xdrop__V1__Rule *one[1] = {&t.r};
+	uint64_t r = 0, all[40];
+	pthread_t th[2];
+	size_t idx;
+
+	db_path(path, sizeof(path));
+	w[0].s = open_db(path, 0);
+	w[1].s = open_db(path, 0);
+	for (unsigned i = 0; i < 4; i++) {
+		make_rule(&t, i);
+		assert_int_equal(store_rules_add(w[i % 2].s, one, 1, "rule", &r, &idx, &err), 0);
+		assert_int_equal(r, i + 1);
+		check_hash(w[i % 2].s);
+	}
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, write_rules, &w[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	memcpy(all, w[0].revs, sizeof(w[0].revs));
+	memcpy(all + 20, w[1].revs, sizeof(w[1].revs));
+	qsort(all, 40, sizeof(all[0]), cmp_u64);
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(all[i], 5 + i); /* every write acknowledged, once, in order */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(store_reload(w[i].s), 0);
+		store_revision(w[i].s, &rev);
+		assert_int_equal(rev.revision, 44);
+		assert_int_equal(rev.rules, 44);
+		check_hash(w[i].s);
+		store_close(w[i].s);
+	}
+}
+#endif
+
 static void test_batch_10000(void **state)
 {
 	char path[128];
@@ -463,6 +540,9 @@ int main(void)
 	    cmocka_unit_test(test_literal_strings),
 	    cmocka_unit_test(test_changelog_and_expiry),
 	    cmocka_unit_test(test_nodes_keys_settings),
+#ifdef XDROP_STORE_ON_DQLITE
+	    cmocka_unit_test(test_two_controllers),
+#endif
 	};
 
 	return cmocka_run_group_tests_name("store", tests, store_group_setup, store_group_teardown);
