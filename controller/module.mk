@@ -21,7 +21,7 @@ CTRL_SERVICE_SRCS := $(addprefix controller/service/,service.c service_util.c se
 CTRL_SRCS   := $(CTRL_STORE_SRCS) $(CTRL_SERVICE_SRCS) controller/config.c controller/rules.c \
 	controller/rulecounters.c controller/talkers.c controller/fanout.c \
 	controller/nodes.c controller/publish.c controller/stats.c controller/auth.c \
-	controller/idempotency.c
+	controller/idempotency.c controller/cluster_cfg.c
 CTRL_INC    := -Icontroller -Icontroller/store -Icontroller/service
 CTRL_A      := $(BUILD)/libxdrop-ctrl.a
 CTRL_SAN_A  := $(BUILD)/libxdrop-ctrl-san.a
@@ -66,14 +66,17 @@ CHECK_SOURCES += $(CTRL_SRCS) $(wildcard controller/*.h controller/store/*.h con
 	$(CTRL_TESTS:%=tests/unit/%.c) tests/unit/store_fixture.h
 
 # The daemon.
-$(OBJ)/controller/main.o: | $(PROTO_H)
 $(OBJ)/controller/main.o: XCFLAGS += $(CTRL_INC)
-$(BIN)/xdrop-controller: $(OBJ)/controller/main.o $(CTRL_A) $(RPC_A) $(DQ_A) $(LIB_A)
+# controller/cluster.c (the embedded dqlite node) links libdqlite: the daemon only.
+$(OBJ)/controller/main.o $(OBJ)/controller/cluster.o: | $(PROTO_H)
+$(OBJ)/controller/cluster.o: XCFLAGS += $(CTRL_INC)
+$(BIN)/xdrop-controller: $(OBJ)/controller/main.o $(OBJ)/controller/cluster.o $(CTRL_A) $(RPC_A) \
+		$(DQ_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(CTRL_LDLIBS)
+	$(CC) -o $@ $^ $(CTRL_LDLIBS) -ldqlite
 
 ALL_TARGETS += $(BIN)/xdrop-controller
-CHECK_SOURCES += controller/main.c
+CHECK_SOURCES += controller/main.c controller/cluster.c
 
 # End-to-end suites of the controller: tests/controller/test_*.c with the harness
 # (in-process controller, toy agents on lib/pubsub); test_nodes also makes certificates
