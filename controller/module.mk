@@ -111,3 +111,9 @@ TEST_SUITES += $(TBIN)/test_periodic
 # kill -9 during 10,000-rule batches, one controller per database, the ipc wedge.
 TEST_SUITES += tests/controller/daemon.sh
 tests/controller/daemon.sh: $(BIN)/xdrop-controller $(BIN)/xdrop-call
+
+# Three real controllers forming a dqlite cluster (cluster sections) on loopback: writes
+# through the leader, kill -9 of the leader, the new one serving, nothing lost or doubled,
+# the revision without a gap.
+TEST_SUITES += tests/controller/cluster.sh
+tests/controller/cluster.sh: $(BIN)/xdrop-controller $(BIN)/xdropctl
