@@ -103,13 +103,12 @@ static void *watch(void *arg)
 	while (!atomic_load(&c->stop)) {
 		bool now = ask_leader(c);
 
-		if (now != atomic_load(&c->leader)) {
+		if (now != atomic_load(&c->leader))
 			log_info("cluster: node %llu %s", (unsigned long long)c->id,
 				 now ? "leads the cluster" : "no longer leads");
-			if (c->on_role)
-				c->on_role(c->arg, now);
-			atomic_store(&c->leader, now);
-		}
+		atomic_store(&c->leader, now);
+		if (c->on_role)
+			c->on_role(c->arg, now);
 		nanosleep(&ts, NULL);
 	}
 	return NULL;

@@ -13,8 +13,9 @@
  * cluster_start runs the node (libdqlite's threads) and returns once it serves and is a
  * member; the store then opens cluster_target()'s database through the cluster's leader.
  * A watcher thread asks the node who leads every XDROP_CLUSTER_WATCH_MS and calls on_role
- * on every change (true: this controller leads), so that the controller reloads what it
- * keeps in memory when it gains the leadership.
+ * each time with the answer (true: this controller leads; a node that does not answer is
+ * not leading), so that the controller publishes only while it leads and takes in what
+ * the others wrote (store_set_publishing, store_catch_up).
  */
 #ifndef XDROP_CONTROLLER_CLUSTER_H
 #define XDROP_CONTROLLER_CLUSTER_H

@@ -32,16 +32,18 @@
 static volatile sig_atomic_t stop;
 static struct store *_Atomic role_store; /* the store, once open (on_role) */
 
-/* A controller that gains the leadership may have served as a follower while others
- * wrote: it reloads the revision, content hash and counts from the replicated store. */
+/* Every tick of the cluster watcher (cluster.h): only the leader publishes; every
+ * controller takes in what the others wrote (the leader publishing it first). */
 static void on_role(void *arg, bool leader)
 {
 	struct store *st = atomic_load(&role_store);
 	int err;
 
-	if (leader && st && (err = store_reload(st)) != 0)
-		log_error("controller: reload of the store on gaining the leadership: %s",
-			  strerror(-err));
+	if (!st)
+		return;
+	store_set_publishing(st, leader);
+	if ((err = store_catch_up(st)) != 0)
+		log_warn("controller: catching up with the cluster's store: %s", strerror(-err));
 }
 
 static void on_signal(int sig)
@@ -198,6 +200,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	store_set_txn_hook(st, idem_txn_hook, idem);
+	if (cluster)
+		store_set_publishing(st, cluster_is_leader(cluster));
 	atomic_store(&role_store, st);
 	err = auth_bootstrap(st, cfg.admin_key, cfg.admin_key_file);
 	if (!err)

@@ -132,6 +132,18 @@ void store_close(struct store *s);
  */
 int store_reload(struct store *s);
 
+/*
+ * A store of a dqlite cluster, whose other controllers may write too. store_set_publishing
+ * says whether this controller publishes (its commit hook runs: the leader) or not (a
+ * follower: its writes run on the cluster's database all the same, and the leader
+ * publishes them). store_catch_up takes the revision, hash and counts of writes made
+ * elsewhere and, when publishing, first hands their deltas to the commit hook in revision
+ * order (the change log's; a gap older than it is left to the nodes' resync). A store
+ * publishes from store_open on. 0 or -errno.
+ */
+void store_set_publishing(struct store *s, bool on);
+int store_catch_up(struct store *s);
+
 /* Sets the commit hook (before writes start). */
 void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg);
 

@@ -114,7 +114,7 @@ int change_begin(struct store *s, struct change *ch, size_t expect)
 	rc = begin_write(s);
 	/* On dqlite another controller may have written since: take the replicated revision
 	 * (this transaction holds the cluster's write lock, so the bump below is unique). */
-	if (rc == 0 && !db_sqlite(s->w.db) && (rc = state_sync(s, false)) != 0)
+	if (rc == 0 && !db_sqlite(s->w.db) && (rc = state_catch_up(s)) != 0)
 		db_exec(s->w.db, "ROLLBACK");
 	if (rc < 0) {
 		pthread_mutex_unlock(&s->wlock);
@@ -237,7 +237,7 @@ int change_commit(struct change *ch, uint64_t *rev)
 	for (int k = 0; k < STORE_KINDS; k++)
 		s->count[k] = (uint64_t)((int64_t)s->count[k] + ch->dcount[k]);
 	pthread_mutex_unlock(&s->rlock);
-	if (s->on_commit)
+	if (s->on_commit && s->publishing)
 		s->on_commit(s->commit_arg, &d);
 	pthread_mutex_unlock(&s->wlock);
 	if (rev)

@@ -56,6 +56,7 @@ struct store {
 	uint64_t count[STORE_KINDS]; /* entries of each kind */
 	store_commit_fn on_commit;
 	void *commit_arg;
+	bool publishing; /* on_commit runs (false: a follower of a cluster) */
 	store_txn_fn txn_hook;
 	void *txn_arg;
 };
@@ -196,5 +197,8 @@ extern const char SQL_REV_GET[];
  * differ or full is set, recomputes hash and counts from the entries and takes the stored
  * revision. 0 or -errno. */
 int state_sync(struct store *s, bool full);
+/* state_sync after another controller's writes (writer lock held): when s publishes,
+ * first hands the deltas it missed to on_commit, in revision order. 0 or -errno. */
+int state_catch_up(struct store *s);
 
 #endif

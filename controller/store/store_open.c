@@ -192,6 +192,65 @@ int state_sync(struct store *s, bool full)
 	return 0;
 }
 
+/* Hands the deltas after revision from (up to to) to on_commit, in order. */
+static void publish_missed(struct store *s, uint64_t from, uint64_t to)
+{
+	while (from < to) {
+		Xdrop__V1__Delta **v = NULL;
+		bool complete = false;
+		size_t n = 0;
+
+		if (store_deltas(s, from, 0, &v, &n, &complete) != 0 || !n || !complete) {
+			log_warn("store: deltas after revision %llu not in the change log; nodes "
+				 "resync",
+				 (unsigned long long)from);
+			store_free_deltas(v, n);
+			return;
+		}
+		for (size_t i = 0; i < n && v[i]->base_revision == from; i++) {
+			s->on_commit(s->commit_arg, v[i]);
+			from = v[i]->revision;
+		}
+		store_free_deltas(v, n);
+	}
+}
+
+int state_catch_up(struct store *s)
+{
+	struct db_stmt *st = stmt(&s->w, SQL_REV_GET);
+	uint64_t rev, mem;
+
+	if (!st || db_step(st) != SQLITE_ROW)
+		return sql_err(&s->w, "revision");
+	rev = (uint64_t)db_column_int64(st, 0);
+	db_reset(st);
+	pthread_mutex_lock(&s->rlock);
+	mem = s->revision;
+	pthread_mutex_unlock(&s->rlock);
+	if (rev == mem)
+		return 0;
+	if (rev > mem && s->publishing && s->on_commit)
+		publish_missed(s, mem, rev);
+	return state_sync(s, true);
+}
+
+void store_set_publishing(struct store *s, bool on)
+{
+	pthread_mutex_lock(&s->wlock);
+	s->publishing = on;
+	pthread_mutex_unlock(&s->wlock);
+}
+
+int store_catch_up(struct store *s)
+{
+	int err;
+
+	pthread_mutex_lock(&s->wlock);
+	err = state_catch_up(s);
+	pthread_mutex_unlock(&s->wlock);
+	return err;
+}
+
 int store_reload(struct store *s)
 {
 	int err;
@@ -277,6 +336,7 @@ int store_open(struct store **out, const struct store_opts *opts)
 	s->keep = opts->keep ? opts->keep : XDROP_STORE_CHANGELOG_KEEP;
 	s->on_commit = opts->on_commit;
 	s->commit_arg = opts->commit_arg;
+	s->publishing = true;
 	s->lock_fd = -1;
 	s->path = strdup(opts->path);
 	if (!s->path) {

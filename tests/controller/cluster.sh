@@ -6,7 +6,8 @@
 # (its controller and its embedded node); one of the two others is elected and serves
 # writes; afterwards every acknowledged rule is present, none twice, and the revision is
 # the number of writes (one per write, no gap, none reused across the leader change); a
-# restarted controller joins again and serves the same rule set. Prints TAP.
+# write through a follower runs on the cluster's database and the leader's revision
+# follows it; a restarted controller joins again and serves the same rule set. Prints TAP.
 set -u
 . tests/cli/lib.sh
 cli_init cluster python3
@@ -90,9 +91,17 @@ want=$(printf '%s\n%s\n' "$acked1" "$acked2" | sort)
 expect_eq "every acknowledged rule present once" "$(names "$L2")" "$want"
 expect_eq "revision continues without a gap" "$(rev "$L2")" $((N1 + N2))
 
+# a follower's write runs on the cluster's database; the leader takes it in (and publishes it)
+F=$(for i in 1 2 3; do [ -n "${PIDS[$i]:-}" ] && [ "$i" != "$L2" ] && echo "$i"; done | head -1)
+acked3=$(add_rules "$F" 201 1)
+leader_rev() { [ "$(rev "$L2")" = $((N1 + N2 + 1)) ]; }
+check_eval "a write through follower $F is acknowledged and the leader's revision follows" \
+	'[ "$acked3" = r201 ] && wait_until 10 leader_rev'
+want=$(printf '%s\n%s\n%s\n' "$acked1" "$acked2" "$acked3" | sort)
+
 up "$L"
 wait_until 30 bash -c "[ \"\$(XDROP_URL=ipc://$TMP/rpc$L.sock $CTL_BIN --json rules list --limit 1000 |
-	python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"rules\"]))')\" = $((N1 + N2)) ]"
+	python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"rules\"]))')\" = $((N1 + N2 + 1)) ]"
 expect_eq "the killed controller restarted serves the same rules" "$(names "$L")" "$want"
 [ -s "$TMP/add.err" ] && sed 's/^/# /' "$TMP/add.err"
 tap_done

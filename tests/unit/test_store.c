@@ -219,11 +219,31 @@ static void test_two_controllers(void **state)
 	qsort(all, 40, sizeof(all[0]), cmp_u64);
 	for (unsigned i = 0; i < 40; i++)
 		assert_int_equal(all[i], 5 + i); /* every write acknowledged, once, in order */
+	/* a follower's write is published by the leader when it catches up, once, in order */
+	struct hook lead = {0}, follow = {0};
+
+	assert_int_equal(store_catch_up(w[0].s), 0); /* no hook yet: memory only */
+	store_set_commit_hook(w[0].s, on_commit, &lead);
+	store_set_commit_hook(w[1].s, on_commit, &follow);
+	store_set_publishing(w[1].s, false);
+	lead.calls = 0;
+	for (unsigned i = 0; i < 3; i++) {
+		make_rule(&t, 3000 + i);
+		assert_int_equal(store_rules_add(w[1].s, one, 1, "rule", &r, &idx, &err), 0);
+	}
+	assert_int_equal(follow.calls, 0);
+	assert_int_equal(lead.calls, 0);
+	assert_int_equal(store_catch_up(w[0].s), 0);
+	assert_int_equal(lead.calls, 3);
+	assert_int_equal(lead.last_rev, 47);
+	assert_int_equal(store_catch_up(w[0].s), 0);
+	assert_int_equal(lead.calls, 3);
 	for (int i = 0; i < 2; i++) {
+		store_set_commit_hook(w[i].s, NULL, NULL);
 		assert_int_equal(store_reload(w[i].s), 0);
 		store_revision(w[i].s, &rev);
-		assert_int_equal(rev.revision, 44);
-		assert_int_equal(rev.rules, 44);
+		assert_int_equal(rev.revision, 47);
+		assert_int_equal(rev.rules, 47);
 		check_hash(w[i].s);
 		store_close(w[i].s);
 	}
