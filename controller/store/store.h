@@ -36,8 +36,12 @@
  * same add, delete, get and list take the kind (controller/store/store_coll.c describes
  * each); store_rules_add and the like are typed shorthands for them.
  *
- * Files (controller/store/): store_open.c (lock, connections, migrations, in-memory
- * state), store_db.c (connections and statements), store_changes.c (transactions, errors,
+ * The SQL goes through db.h: SQLite by default, or a dqlite cluster's database (a path
+ * "dqlite://..."; docs/dqlite.md): same schema, migrations and transactions.
+ *
+ * Files (controller/store/): db.c, db_dqlite.c (the SQL layer and its two backends),
+ * store_open.c (lock, connections, migrations, in-memory state, catching up with a
+ * cluster), store_db.c (connections and statements), store_changes.c (transactions, errors,
  * the change log), store_coll.c (the rule-set kinds and their writes), store_query.c
  * (reads, lists, snapshots), store_nodes.c, store_keys.c (API keys, settings),
  * store_secure.c (file modes, node key records).
