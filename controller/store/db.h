@@ -21,7 +21,8 @@
  * walked by the next ones); every other statement (writes, DDL, BEGIN, COMMIT, ROLLBACK)
  * is sent as EXEC_SQL. A write is never sent as a query. Outside a transaction a read is
  * retried across leader changes, a write only after "not the leader" or SQLITE_BUSY
- * (nothing ran; dqlite refuses a second writer at once, this waits as busy_timeout does);
+ * (nothing ran; dqlite refuses a second writer at once, this waits as busy_timeout does)
+ * and a BEGIN also after a lost connection (so a change waits out an election);
  * inside one (from BEGIN to COMMIT or ROLLBACK, on one connection) nothing is retried: a
  * leader change loses the transaction, every later statement of it fails with
  * SQLITE_IOERR and the caller's ROLLBACK ends it. A FAILURE keeps SQLite's code (a UNIQUE

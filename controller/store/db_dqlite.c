@@ -116,11 +116,12 @@ static void pause_ms(int ms)
 /*
  * Sends sql with params as a query (rows) or a statement (res) on the leader, by db.h's
  * rules: inside a transaction once, on its connection; outside, again after not-leader or
- * busy (nothing ran: the busy timeout of SQLite), and a query also after a lost
- * connection, until the retry time is spent.
+ * busy (nothing ran: the busy timeout of SQLite), and an idempotent request (a query, a
+ * BEGIN: a transaction dies with its connection) also after a lost connection, until the
+ * retry time is spent.
  */
 static int call(struct dqdb *db, const char *sql, const struct dq_value *params, unsigned n,
-		struct dq_rows *rows, struct dq_result *res)
+		bool idempotent, struct dq_rows *rows, struct dq_result *res)
 {
 	int64_t deadline = clock_mono_ms() + db->retry_ms;
 
@@ -155,7 +156,8 @@ static int call(struct dqdb *db, const char *sql, const struct dq_value *params,
 			}
 		}
 		/* not the leader, or busy (another writer's transaction): nothing ran */
-		again = rc == -EREMCHG || rc == -EBUSY || (rows && (rc == -ECONNABORTED || broken));
+		again = rc == -EREMCHG || rc == -EBUSY ||
+			(idempotent && (rc == -ECONNABORTED || broken));
 		if (db->in_txn || !again || clock_mono_ms() + DQDB_PAUSE_MS >= deadline)
 			return code;
 		pause_ms(DQDB_PAUSE_MS);
@@ -185,7 +187,7 @@ static int exec_one(struct dqdb *db, enum txn_kind k, const char *sql,
 		txn_track(db, k, SQLITE_OK); /* the node dropped it with the connection */
 		return SQLITE_OK;
 	}
-	code = call(db, sql, params, n, NULL, &res);
+	code = call(db, sql, params, n, k == TXN_BEGIN, NULL, &res);
 	db->changes = code == SQLITE_OK ? (int)res.changes : 0;
 	txn_track(db, k, code);
 	return code;
@@ -209,7 +211,7 @@ static int shadow_sync(struct dqdb *db)
 	db->shadow = NULL;
 	if (sqlite3_open_v2(":memory:", &db->shadow, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
 		return fail(db, SQLITE_NOMEM, "cannot open the in-memory schema");
-	code = call(db, sql, NULL, 0, &rows, NULL);
+	code = call(db, sql, NULL, 0, true, &rows, NULL);
 	for (size_t r = 0; code == SQLITE_OK && r < rows.nrows; r++) {
 		const struct dq_value *v = dq_rows_at(&rows, r, 0);
 
@@ -346,7 +348,7 @@ int dqdb_step(struct dqdb_stmt *st)
 			       SQLITE_OK
 			   ? SQLITE_DONE
 			   : st->db->code;
-	code = call(st->db, st->sql, st->params, (unsigned)st->nparams, &st->rows, NULL);
+	code = call(st->db, st->sql, st->params, (unsigned)st->nparams, true, &st->rows, NULL);
 	if (code != SQLITE_OK)
 		return code;
 	st->row = st->rows.nrows ? 1 : 0;

@@ -84,6 +84,12 @@ int begin_fail(struct store *s, int rc, struct store_error *err)
 		set_err(err, STORE_EXHAUSTED, NULL, NULL, "out of memory for the transaction");
 	else if (rc == -ENOSPC)
 		set_err(err, STORE_EXHAUSTED, NULL, NULL, "%s", STORE_DISK_FULL);
+	else if (rc == -ECONNRESET)
+		set_err(
+		    err, STORE_BUSY, NULL, NULL,
+		    "no leader of the controllers' cluster answered (waited %u ms); nothing was "
+		    "changed; try again",
+		    s->busy_ms);
 	else
 		set_err(err, STORE_INTERNAL, NULL, NULL,
 			"cannot start a transaction: database error (see the controller's log)");
@@ -252,11 +258,15 @@ fail:
 }
 
 /* Fills *err for a change that failed on the database itself (write or commit). */
-/* Fills *err for a change that failed on the database itself (write or commit). */
 void write_fail(struct store_error *err, int rc, const char *what)
 {
 	if (rc == -ENOSPC)
 		set_err(err, STORE_EXHAUSTED, NULL, NULL, "%s", STORE_DISK_FULL);
+	else if (rc == -ECONNRESET)
+		set_err(err, STORE_BUSY, NULL, NULL,
+			"the controllers' cluster lost its leader during the %s: the write may or "
+			"may not be applied; retry it with the same request id",
+			what);
 	else
 		set_err(err, STORE_INTERNAL, NULL, NULL, "database %s failed", what);
 }

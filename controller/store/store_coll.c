@@ -420,7 +420,7 @@ int store_coll_fail(struct change *ch, int rc, size_t i, size_t *err_index, stru
 {
 	if (err_index)
 		*err_index = i;
-	if (rc == -EIO || rc == -ENOMEM || rc == -ENOSPC)
+	if (rc == -EIO || rc == -ENOMEM || rc == -ENOSPC || rc == -ECONNRESET)
 		write_fail(err, rc, "write");
 	change_abort(ch);
 	return rc;

@@ -22,6 +22,8 @@ static bool disk_full(struct db *db)
 int sql_err(struct conn *c, const char *what)
 {
 	log_error("store: %s: %s", what, db_errmsg(c->db));
+	if (!db_sqlite(c->db) && (db_extended_errcode(c->db) & 0xff) == SQLITE_IOERR)
+		return -ECONNRESET; /* dqlite: no leader, or it changed (db.h) */
 	return disk_full(c->db) ? -ENOSPC : -EIO;
 }
 

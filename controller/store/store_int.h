@@ -63,7 +63,8 @@ struct store {
 
 /* ---- store_db.c: connections, statements, one-statement writes -------------------------- */
 
-/* Logs the connection's last error; -ENOSPC for a full disk, else -EIO. */
+/* Logs the connection's last error; -ENOSPC for a full disk, -ECONNRESET when a dqlite
+ * cluster has no leader or lost it (db.h: SQLITE_IOERR), else -EIO. */
 int sql_err(struct conn *c, const char *what);
 /* The statement for sql (a static string), reset and unbound. NULL on failure (logged). */
 struct db_stmt *stmt(struct conn *c, const char *sql);
