@@ -148,13 +148,20 @@ bool cluster_is_leader(const struct cluster *c)
 	return c && atomic_load(&c->leader);
 }
 
+void cluster_unwatch(struct cluster *c)
+{
+	if (!c || !c->watching)
+		return;
+	atomic_store(&c->stop, true);
+	pthread_join(c->watcher, NULL);
+	c->watching = false;
+}
+
 void cluster_stop(struct cluster *c)
 {
 	if (!c)
 		return;
-	atomic_store(&c->stop, true);
-	if (c->watching)
-		pthread_join(c->watcher, NULL);
+	cluster_unwatch(c);
 	if (c->node) {
 		dqlite_node_stop(c->node);
 		dqlite_node_destroy(c->node);

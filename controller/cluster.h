@@ -59,6 +59,9 @@ int cluster_start(struct cluster **out, const struct ctl_cluster_cfg *cfg, clust
 /* True while this controller's node leads (as the watcher last saw it). */
 bool cluster_is_leader(const struct cluster *c);
 
+/* Stops the watcher: on_role is not called after it returns (NULL-tolerant, idempotent). */
+void cluster_unwatch(struct cluster *c);
+
 /* Stops the watcher and the node (NULL-tolerant). */
 void cluster_stop(struct cluster *c);
 

@@ -271,6 +271,7 @@ out:
 	stats_close(stats);
 	nodes_close(nodes);
 	publish_close(pub);
+	cluster_unwatch(cluster); /* no on_role on a closing store */
 	if (st)
 		store_set_txn_hook(st, NULL, NULL);
 	atomic_store(&role_store, NULL);
