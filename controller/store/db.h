@@ -19,15 +19,16 @@
  * does not know). A statement that sqlite3_stmt_readonly() calls read-only and that has
  * result columns is sent as QUERY_SQL (its rows arrive whole at the first db_step and are
  * walked by the next ones); every other statement (writes, DDL, BEGIN, COMMIT, ROLLBACK)
- * is sent as EXEC_SQL. A write is never sent as a query. Outside a transaction a read is
- * retried across leader changes, a write only after "not the leader" or SQLITE_BUSY
- * (nothing ran; dqlite refuses a second writer at once, this waits as busy_timeout does)
- * and a BEGIN also after a lost connection (so a change waits out an election);
- * inside one (from BEGIN to COMMIT or ROLLBACK, on one connection) nothing is retried: a
- * leader change loses the transaction, every later statement of it fails with
- * SQLITE_IOERR and the caller's ROLLBACK ends it. A FAILURE keeps SQLite's code (a UNIQUE
- * or PRIMARY KEY conflict is SQLITE_CONSTRAINT_UNIQUE or _PRIMARYKEY, as locally); a
- * connection failure is SQLITE_IOERR; db_errmsg has the sentence.
+ * is sent as EXEC_SQL. A write is never sent as a query; a write with result columns
+ * (RETURNING) is refused at prepare (libdqlite 1.11's EXEC fails on its rows). Outside a
+ * transaction a read is retried across leader changes, a write only after "not the leader" or
+ * SQLITE_BUSY (nothing ran; dqlite refuses a second writer at once, this waits as busy_timeout
+ * does) and a BEGIN also after a lost connection (so a change waits out an election); inside one
+ * (from BEGIN to COMMIT or ROLLBACK, on one connection) nothing is retried: a leader change loses
+ * the transaction, every later statement of it fails with SQLITE_IOERR and the caller's ROLLBACK
+ * ends it. A FAILURE keeps SQLite's code (a UNIQUE or PRIMARY KEY conflict is
+ * SQLITE_CONSTRAINT_UNIQUE or _PRIMARYKEY, as locally); a connection failure is SQLITE_IOERR;
+ * db_errmsg has the sentence.
  *
  * A db and its statements are used by one thread at a time (SQLite's NOMUTEX rule).
  */

@@ -311,6 +311,14 @@ int dqdb_prepare(struct dqdb *db, const char *sql, struct dqdb_stmt **out)
 		free(st);
 		return rc;
 	}
+	if (!sqlite3_stmt_readonly(sh) && sqlite3_column_count(sh) > 0) {
+		/* QUERY would run it outside Raft; libdqlite 1.11's EXEC fails on its rows */
+		sqlite3_finalize(sh);
+		free(st);
+		return fail(db, SQLITE_ERROR,
+			    "a write with result columns (RETURNING) cannot be "
+			    "sent to dqlite");
+	}
 	st->db = db;
 	st->sql = strdup(sql);
 	st->txn = txn_kind(sql);
