@@ -182,6 +182,9 @@ int main(int argc, char **argv)
 				.path = database ? database : cfg.database,
 				.keep = cfg.changelog_keep};
 	if (cfg.cluster.id) { /* the store on the cluster of the controllers (cluster.h) */
+		if (database)
+			log_warn("controller: --database %s not used: the store is the cluster's",
+				 database);
 		err = cluster_start(&cluster, &cfg.cluster, on_role, NULL);
 		err = err ?: cluster_target(&cfg.cluster, target, sizeof(target));
 		if (err)
