@@ -72,7 +72,7 @@ static int snapshot_pack(struct ruleset *rs, uint8_t **buf, size_t *len)
 {
 	Xdrop__V1__SnapshotChunk c = XDROP__V1__SNAPSHOT_CHUNK__INIT;
 	char hex[RULEHASH_HEX];
-	struct item *it, *tmp;
+	struct item *it;
 	size_t cap, off;
 	uint8_t *p;
 
@@ -83,10 +83,8 @@ static int snapshot_pack(struct ruleset *rs, uint8_t **buf, size_t *len)
 		pbf_set_int(&c.base, ruleset_kinds[k]->chunk_total, (int64_t)rs->count[k]);
 	cap = xdrop__v1__snapshot_chunk__get_packed_size(&c);
 	for (unsigned k = 0; k < RULESET_NKINDS; k++)
-		HASH_ITER(hh, rs->items[k], it, tmp)
-		{
+		for (size_t pos = 0; (it = rs_next(rs, k, &pos));)
 			cap += 16 + it->pblen; /* tag and length: at most 5 + 10 bytes */
-		}
 	p = malloc(cap);
 	if (!p)
 		return -ENOMEM;
@@ -96,8 +94,7 @@ static int snapshot_pack(struct ruleset *rs, uint8_t **buf, size_t *len)
 		    &xdrop__v1__snapshot_chunk__descriptor, ruleset_kinds[k]->chunk_field);
 		uint64_t tag = ((uint64_t)f->id << 3) | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
 
-		HASH_ITER(hh, rs->items[k], it, tmp)
-		{
+		for (size_t pos = 0; (it = rs_next(rs, k, &pos));) {
 			off += put_varint(p + off, tag);
 			off += put_varint(p + off, it->pblen);
 			memcpy(p + off, it->data, it->pblen);

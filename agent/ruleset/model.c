@@ -111,17 +111,60 @@ int rs_item_make(const struct ruleset_kind *k, const ProtobufCMessage *m, struct
 	return 0;
 }
 
+static bool item_has_id(const void *e, const void *id)
+{
+	return !strcmp(((const struct item *)e)->id, id);
+}
+
+static bool item_has_key(const void *e, const void *key)
+{
+	char buf[RS_KEY_LEN];
+
+	return !strcmp(rs_item_key(e, buf), key);
+}
+
 struct item *rs_find(struct ruleset *rs, const struct ruleset_kind *k, const char *id)
 {
-	struct item *it;
+	return ptab_find(&rs->items[k->index], ptab_hash_str(id), item_has_id, id);
+}
 
-	HASH_FIND_STR(rs->items[k->index], id, it);
-	return it;
+struct item *rs_next(struct ruleset *rs, unsigned k, size_t *pos)
+{
+	const struct ptab *t = &rs->items[k];
+
+	while (*pos < t->cap)
+		if (t->v[(*pos)++])
+			return t->v[*pos - 1];
+	return NULL;
+}
+
+int rs_model_reserve(struct ruleset *rs, unsigned k, size_t n)
+{
+	int err = ptab_reserve(&rs->items[k], n);
+
+	return err ? err : ptab_reserve(&rs->keys, rs->keys.n + n);
+}
+
+void rs_model_reserve_for(struct ruleset *rs, struct item *const *items, size_t n)
+{
+	size_t per[RULESET_NKINDS] = {0};
+
+	for (size_t i = 0; i < n; i++)
+		per[items[i]->kind->index]++;
+	for (unsigned k = 0; k < RULESET_NKINDS; k++)
+		if (per[k])
+			rs_model_reserve(rs, k, rs->count[k] + per[k]);
 }
 
 void rs_model_add(struct ruleset *rs, struct item *it)
 {
-	HASH_ADD_KEYPTR(hh, rs->items[it->kind->index], it->id, strlen(it->id), it);
+	/* the callers reserved room (rs_model_reserve) or hold an item removed just before;
+	 * a failure here would lose the item, so a table that cannot grow keeps it out and
+	 * says so */
+	if (ptab_add(&rs->items[it->kind->index], ptab_hash_str(it->id), it)) {
+		log_error("no memory for %s %s: it is not stored", it->kind->noun, it->id);
+		return;
+	}
 	rulehash_add(&rs->hash, it->digest);
 	rs->count[it->kind->index]++;
 	if (rs_expiry_add(rs, it))
@@ -131,60 +174,42 @@ void rs_model_add(struct ruleset *rs, struct item *it)
 
 void rs_model_remove(struct ruleset *rs, struct item *it)
 {
-	HASH_DEL(rs->items[it->kind->index], it);
+	ptab_del(&rs->items[it->kind->index], ptab_hash_str(it->id), item_has_id, it->id);
 	rs_expiry_del(rs, it);
 	rulehash_sub(&rs->hash, it->digest);
 	rs->count[it->kind->index]--;
 }
 
+struct item *rs_key_find(struct ruleset *rs, const char *key)
+{
+	return ptab_find(&rs->keys, ptab_hash_str(key), item_has_key, key);
+}
+
 int rs_key_set(struct ruleset *rs, const char *key, struct item *it)
 {
-	struct keyent *ke;
+	uint32_t h = ptab_hash_str(key);
 
-	HASH_FIND_STR(rs->keys, key, ke);
-	if (!ke) {
-		size_t len = strlen(key);
-
-		ke = calloc(1, sizeof(*ke) + len + 1);
-		if (!ke)
-			return -ENOMEM;
-		memcpy(ke->key, key, len + 1);
-		HASH_ADD_KEYPTR(hh, rs->keys, ke->key, len, ke);
-	}
-	ke->item = it;
-	return 0;
+	ptab_del(&rs->keys, h, item_has_key, key);
+	return ptab_add(&rs->keys, h, it);
 }
 
 void rs_key_drop(struct ruleset *rs, const char *key)
 {
-	struct keyent *ke;
-
-	HASH_FIND_STR(rs->keys, key, ke);
-	if (ke) {
-		HASH_DEL(rs->keys, ke);
-		free(ke);
-	}
+	ptab_del(&rs->keys, ptab_hash_str(key), item_has_key, key);
 }
 
 void rs_model_clear(struct ruleset *rs)
 {
-	struct item *it, *tmp;
-	struct keyent *ke, *ktmp;
+	struct item *it;
 
 	rs_expiry_clear(rs);
 	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
-		HASH_ITER(hh, rs->items[k], it, tmp)
-		{
-			HASH_DEL(rs->items[k], it);
+		for (size_t pos = 0; (it = rs_next(rs, k, &pos));)
 			rs_item_free(it);
-		}
+		ptab_free(&rs->items[k]);
 		rs->count[k] = 0;
 	}
-	HASH_ITER(hh, rs->keys, ke, ktmp)
-	{
-		HASH_DEL(rs->keys, ke);
-		free(ke);
-	}
+	ptab_free(&rs->keys);
 }
 
 void rs_ops_free(struct op *ops, size_t n)

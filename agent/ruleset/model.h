@@ -29,8 +29,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <uthash.h>
+#include <uthash.h> /* change.c and stage.c keep their own small maps in it */
 
+#include "ptab.h"
 #include "ruleset.h"
 
 #define RS_KEY_LEN	   160
@@ -55,7 +56,6 @@
  * (rs_item_key), not stored.
  */
 struct item {
-	UT_hash_handle hh;
 	const struct ruleset_kind *kind;
 	char *id; /* points into data, after the packed message */
 	struct rule_spec spec;
@@ -69,20 +69,16 @@ struct item {
 	uint8_t data[]; /* the packed message, then the id and its NUL */
 };
 
-/* match key -> the item holding it in the data plane */
-struct keyent {
-	UT_hash_handle hh;
-	struct item *item;
-	char key[]; /* match key text */
-};
-
 struct ruleset {
 	pthread_mutex_t lock;
 	struct dataplane *dp;
 	char *dir;
-	struct item *items[RULESET_NKINDS]; /* by id, per kind */
+	/* items by id, per kind, and the key index: match key -> the item holding it in the
+	 * data plane. Open-addressing tables of item pointers (lib/ptab.h): nothing is
+	 * allocated per entry, the key index's slots hash the match key's text */
+	struct ptab items[RULESET_NKINDS];
 	size_t count[RULESET_NKINDS];
-	struct keyent *keys;
+	struct ptab keys;
 	/* the active items with an expiry time, a min-heap by expires_at (expiry.c) */
 	struct item **xheap;
 	size_t xn, xcap;
@@ -144,12 +140,22 @@ char *rs_item_key(const struct item *it, char *buf);
 
 /* The stored item of kind k with id, or NULL. */
 struct item *rs_find(struct ruleset *rs, const struct ruleset_kind *k, const char *id);
+/* The item of kind index k after position *pos of its table (start with *pos 0), or NULL
+ * at the end: for (pos = 0; (it = rs_next(rs, k, &pos));). No adds or removes meanwhile. */
+struct item *rs_next(struct ruleset *rs, unsigned k, size_t *pos);
+/* Makes room for n items of kind index k and n keys in all (a bulk load). 0 or -ENOMEM. */
+int rs_model_reserve(struct ruleset *rs, unsigned k, size_t n);
+/* Likewise for items[0..n) (of any kinds), as one install adds them; a failure is left to
+ * the adds that follow. */
+void rs_model_reserve_for(struct ruleset *rs, struct item *const *items, size_t n);
 
 /* Adds it to / removes it from its kind's table, the counts and the content hash. */
 void rs_model_add(struct ruleset *rs, struct item *it);
 void rs_model_remove(struct ruleset *rs, struct item *it);
 
-/* Points the key index's entry for it's match key at it (0 or -ENOMEM); drops key. */
+/* The item holding match key in the data plane, or NULL. */
+struct item *rs_key_find(struct ruleset *rs, const char *key);
+/* Points the key index's entry for key (it's match key) at it (0 or -ENOMEM); drops key. */
 int rs_key_set(struct ruleset *rs, const char *key, struct item *it);
 void rs_key_drop(struct ruleset *rs, const char *key);
 

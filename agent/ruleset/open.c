@@ -24,7 +24,7 @@ static int sync_dataplane(struct ruleset *rs)
 	struct dp_result res = {0};
 	int64_t now = clock_wall_ns();
 	struct rule_spec *specs;
-	struct item *it, *tmp;
+	struct item *it;
 	unsigned kinds = 0;
 	size_t ns = 0, total = 0;
 	int err;
@@ -36,8 +36,7 @@ static int sync_dataplane(struct ruleset *rs)
 		return -ENOMEM;
 	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
 		kinds |= 1u << ruleset_kinds[k]->dp_kind;
-		HASH_ITER(hh, rs->items[k], it, tmp)
-		{
+		for (size_t pos = 0; (it = rs_next(rs, k, &pos));) {
 			char key[RS_KEY_LEN];
 
 			if (it->active && !rs_item_active(it, now)) {
