@@ -75,7 +75,7 @@ struct stats {
 	size_t next_chunk;		   /* the round-robin's next stripe */
 	struct xdrop_slot_counters *chunk; /* one stripe's read buffer */
 	struct idmap ids;		   /* slot <-> rule id (stats_ids.h) */
-	uint64_t map_rev; /* the rule set's revision the map was built at */
+	uint64_t map_rev;		   /* the rule set's revision the map was built at */
 	bool map_valid;
 
 	struct hist hist[STATS_HISTORY];

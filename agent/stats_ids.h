@@ -21,8 +21,8 @@
 struct idmap {
 	char *arena; /* the ids, each with its NUL */
 	size_t alen, acap;
-	uint32_t *at; /* per slot: 1 + the offset of its id, | IDMAP_WL; 0: no entry */
-	size_t n;     /* slots in at */
+	uint32_t *at;	  /* per slot: 1 + the offset of its id, | IDMAP_WL; 0: no entry */
+	size_t n;	  /* slots in at */
 	struct ptab byid; /* elements: (void *)(slot + 1) */
 	size_t count;	  /* entries */
 };
