@@ -23,7 +23,7 @@ CHECK_SOURCES += $(DP_SRCS) agent/dataplane.h agent/dataplane/dp_priv.h agent/at
 # rule-set unit test, without main.c.
 RULESET_SRCS := agent/ruleset/kind.c agent/ruleset/model.c agent/ruleset/change.c agent/ruleset/expiry.c \
 	agent/ruleset/delta.c agent/ruleset/journal.c agent/ruleset/stage.c agent/ruleset/local.c \
-	agent/ruleset/query.c agent/ruleset/open.c
+	agent/ruleset/query.c agent/ruleset/open.c agent/ruleset/snapfile.c
 AGENT_SRCS := agent/main.c agent/agent_config.c $(RULESET_SRCS) agent/stats.c agent/stats_ids.c agent/sync.c \
 	agent/beacon.c agent/service.c agent/protect.c agent/ifwatch.c agent/detach.c agent/wedge.c \
 	agent/talkers.c agent/talkers_rpc.c
@@ -58,6 +58,19 @@ $(TBIN)/test_ruleset: $(SANOBJ)/tests/unit/test_ruleset.o $(RULESET_SRCS:%.c=$(S
 ALL_TARGETS += $(TBIN)/test_ruleset
 TEST_SUITES += $(TBIN)/test_ruleset
 CHECK_SOURCES += tests/unit/test_ruleset.c
+
+# The snapshot file's packed form (agent/ruleset/snapfile.c), on the same kind of data plane.
+$(SANOBJ)/tests/unit/test_snapfile.o: XCFLAGS += -Iagent -Itests/lib
+$(SANOBJ)/tests/unit/test_snapfile.o: | $(PROTO_H) $(BPF_SKEL)
+$(TBIN)/test_snapfile: $(SANOBJ)/tests/unit/test_snapfile.o $(RULESET_SRCS:%.c=$(SANOBJ)/%.o) \
+		$(SANOBJ)/tests/lib/testdp.o $(SANOBJ)/tests/lib/pkt.o $(DP_SAN_A) $(RPC_SAN_A) \
+		$(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF) -lcmocka -lpthread
+
+ALL_TARGETS += $(TBIN)/test_snapfile
+TEST_SUITES += $(TBIN)/test_snapfile
+CHECK_SOURCES += tests/unit/test_snapfile.c
 
 # The sampler's unit suite: agent/stats.c with the real rule set on an unpinned data plane.
 $(SANOBJ)/tests/unit/test_stats.o: XCFLAGS += -Iagent -Itests/lib

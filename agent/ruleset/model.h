@@ -15,6 +15,7 @@
  *   expiry.c   the rules in force that will expire, in a heap by expires_at; expiry
  *   delta.c    the wire's Delta: the controller's applied, a local change's built
  *   journal.c  the state directory: snapshot file, journal, loading at start-up
+ *   snapfile.c the snapshot file's packed form: written and read back without rebuilding
  *   stage.c    snapshot staging (chunks from the controller, verified, installed)
  *   local.c    local writes of a standalone agent: create, update, delete, batch
  *   query.c    get and list
@@ -97,6 +98,7 @@ struct ruleset {
 	 * only; ruleset_open then switches the data plane once, to the final set */
 	bool loading;
 	bool had_state; /* rs_load_state found a snapshot or journal to start from */
+	bool refused;	/* ... but refused the snapshot (set aside): no saved state */
 	struct {
 		bool on;
 		uint64_t revision;
@@ -220,6 +222,15 @@ int rs_journal_append(struct ruleset *rs, const Xdrop__V1__Delta *d);
 /* Loads the state snapshot and replays the journal into the model (rs->loading set: the
  * data plane is not touched). 0 or -errno (the journal cannot be opened). */
 int rs_load_state(struct ruleset *rs);
+
+/* ---- snapfile.c ---- */
+
+/* The whole set in the snapshot file's packed form, into *buf (malloc'ed). 0 or -ENOMEM. */
+int rs_snap_pack(struct ruleset *rs, uint8_t **buf, size_t *len);
+/* Installs (rs_install) the set of a snapshot file buf[0..len) in that form. 0; -ENOTSUP
+ * when the file is in another form (nothing said); or -EBADMSG (cut short, damaged, not
+ * consistent), -ENOMEM, with *st saying why, and nothing installed. */
+int rs_snap_load(struct ruleset *rs, const uint8_t *buf, size_t len, struct rpc_status *st);
 
 /* ---- stage.c ---- */
 
