@@ -57,6 +57,7 @@ static void path_of(struct ruleset *rs, const char *name, char *buf, size_t len)
 
 int rs_persist_snapshot(struct ruleset *rs)
 {
+	uint64_t gen = rs->dp ? dataplane_gen(rs->dp) : 0;
 	char path[512];
 	uint8_t *buf = NULL;
 	size_t len;
@@ -64,7 +65,7 @@ int rs_persist_snapshot(struct ruleset *rs)
 
 	if (!rs->dir)
 		return 0;
-	err = rs_snap_pack(rs, &buf, &len);
+	err = rs_snap_pack(rs, gen, &buf, &len);
 	if (err)
 		goto out;
 	path_of(rs, RS_SNAPSHOT_FILE, path, sizeof(path));
@@ -72,6 +73,7 @@ int rs_persist_snapshot(struct ruleset *rs)
 	if (err)
 		goto out;
 	rs->snapshot_bytes = len;
+	rs->snap_gen = gen;
 	if (rs->journal_fd >= 0 && ftruncate(rs->journal_fd, 0) == 0) {
 		rs->journal_count = 0;
 		rs->journal_bytes = 0;
@@ -80,6 +82,20 @@ out:
 	free(buf);
 	if (err)
 		log_error("persist snapshot in %s failed: %s", rs->dir, strerror(-err));
+	return err;
+}
+
+int ruleset_save(struct ruleset *rs)
+{
+	int err = 0;
+
+	if (!rs)
+		return 0;
+	pthread_mutex_lock(&rs->lock);
+	if (rs->dir && (rs->journal_bytes > 0 ||
+			(rs->snapshot_bytes > 0 && rs->snap_gen != dataplane_gen(rs->dp))))
+		err = rs_persist_snapshot(rs);
+	pthread_mutex_unlock(&rs->lock);
 	return err;
 }
 

@@ -94,6 +94,10 @@ struct ruleset {
 	unsigned journal_count;
 	uint64_t journal_bytes;	 /* in the journal since the snapshot */
 	uint64_t snapshot_bytes; /* the snapshot file's size */
+	/* the data plane's generation the snapshot file was written at (0: unknown): at
+	 * start-up, an adopted data plane still at it holds the saved set (open.c) */
+	uint64_t snap_gen;
+	bool dp_as_saved; /* ruleset_open found the data plane holding the set: no switch */
 	/* rs_load_state at start-up: the snapshot and the journal rebuild the set in memory
 	 * only; ruleset_open then switches the data plane once, to the final set */
 	bool loading;
@@ -225,8 +229,9 @@ int rs_load_state(struct ruleset *rs);
 
 /* ---- snapfile.c ---- */
 
-/* The whole set in the snapshot file's packed form, into *buf (malloc'ed). 0 or -ENOMEM. */
-int rs_snap_pack(struct ruleset *rs, uint8_t **buf, size_t *len);
+/* The whole set in the snapshot file's packed form, with the data plane's generation
+ * dp_gen, into *buf (malloc'ed). 0 or -ENOMEM. */
+int rs_snap_pack(struct ruleset *rs, uint64_t dp_gen, uint8_t **buf, size_t *len);
 /* Installs (rs_install) the set of a snapshot file buf[0..len) in that form. 0; -ENOTSUP
  * when the file is in another form (nothing said); or -EBADMSG (cut short, damaged, not
  * consistent), -ENOMEM, with *st saying why, and nothing installed. */

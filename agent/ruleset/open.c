@@ -56,6 +56,28 @@ static int sync_dataplane(struct ruleset *rs)
 	return err;
 }
 
+/* Whether the data plane holds the loaded set already: it is at the generation the
+ * snapshot file was written at, nothing was replayed on top, and it holds as many entries
+ * of each kind as the set has active (an entry that expired while the agent was down, or
+ * a data plane created afresh at the same generation number, fails this). Lock held. */
+static bool dataplane_holds_set(struct ruleset *rs)
+{
+	struct item *it;
+
+	if (!rs->had_state || rs->journal_bytes || !rs->snap_gen ||
+	    rs->snap_gen != dataplane_gen(rs->dp))
+		return false;
+	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
+		size_t active = 0;
+
+		for (size_t pos = 0; (it = rs_next(rs, k, &pos));)
+			active += it->active;
+		if (active != dataplane_count(rs->dp, ruleset_kinds[k]->dp_kind))
+			return false;
+	}
+	return true;
+}
+
 int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_dir)
 {
 	struct ruleset *rs;
@@ -99,9 +121,16 @@ int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_d
 		*out = rs;
 		return 0;
 	}
-	/* the data plane holds exactly the active part (a no-op after an adoption) */
+	/* the data plane holds exactly the active part (a no-op after an adoption, skipped
+	 * when the adopted data plane is still where the snapshot file left it) */
 	pthread_mutex_lock(&rs->lock);
-	err = sync_dataplane(rs);
+	rs->dp_as_saved = dataplane_holds_set(rs);
+	if (rs->dp_as_saved)
+		log_info("the data plane is at generation %llu, where the saved set left it: "
+			 "no switch at start-up",
+			 (unsigned long long)rs->snap_gen);
+	else
+		err = sync_dataplane(rs);
 	pthread_mutex_unlock(&rs->lock);
 	if (err)
 		goto fail;

@@ -7,7 +7,8 @@
  * no protobuf unpack, no re-validation, no SHA-256 per rule (the file was written from
  * items that had passed them, and a checksum over the whole file covers its bytes).
  *
- *   header   "XDRSNAP1", version, record size, revision, item count, content hash
+ *   header   "XDRSNAP1", version, record size, revision, item count, the data plane's
+ *            generation it was written at, content hash
  *   records  struct snaprec, the packed message, the id, padded to 8 bytes
  *   trailer  the checksum of everything before it, "XDRSEND1"
  *
@@ -32,6 +33,7 @@ struct snaphdr {
 	uint32_t rec_size; /* sizeof(struct snaprec): refuses a file of another build's layout */
 	uint64_t revision;
 	uint64_t count;
+	uint64_t dp_gen; /* the data plane's generation when it was written (0: unknown) */
 	char hash[RULEHASH_HEX];
 	uint8_t pad[7];
 };
@@ -100,7 +102,7 @@ static size_t put_rec(uint8_t *p, const struct item *it)
 	return n;
 }
 
-int rs_snap_pack(struct ruleset *rs, uint8_t **buf, size_t *len)
+int rs_snap_pack(struct ruleset *rs, uint64_t dp_gen, uint8_t **buf, size_t *len)
 {
 	struct snaphdr h;
 	struct snaptrl t;
@@ -119,6 +121,7 @@ int rs_snap_pack(struct ruleset *rs, uint8_t **buf, size_t *len)
 	h.version = SNAP_VERSION;
 	h.rec_size = sizeof(struct snaprec);
 	h.revision = rs->revision;
+	h.dp_gen = dp_gen;
 	for (unsigned k = 0; k < RULESET_NKINDS; k++)
 		h.count += rs->count[k];
 	rulehash_hex(&rs->hash, h.hash);
@@ -262,6 +265,8 @@ int rs_snap_load(struct ruleset *rs, const uint8_t *buf, size_t len, struct rpc_
 	}
 	if (!err)
 		err = rs_install(rs, items, (size_t)h.count, h.revision, st);
+	if (!err)
+		rs->snap_gen = h.dp_gen;
 	if (err)
 		for (size_t i = 0; i < h.count; i++)
 			rs_item_free(items[i]);

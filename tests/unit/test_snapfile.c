@@ -6,7 +6,8 @@
  * plane, the expiry times); a file cut short, with a damaged byte, or with a header that
  * disagrees is refused whole with the reason, set aside with the journal, and the data
  * plane keeps every entry in force; the SnapshotChunk file of older agents still loads
- * and is rewritten in the packed form by the next snapshot. Needs root (BPF).
+ * and is rewritten in the packed form by the next snapshot. A clean stop folds the journal
+ * in, and the next start switches nothing unless the data plane moved. Needs root (BPF).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -287,7 +288,7 @@ static void test_reasons(void **state)
 	size_t len;
 
 	pthread_mutex_lock(&f->rs->lock);
-	assert_int_equal(rs_snap_pack(f->rs, &buf, &len), 0);
+	assert_int_equal(rs_snap_pack(f->rs, 0, &buf, &len), 0);
 	assert_int_equal(rs_snap_load(f->rs, buf, len / 2, &st), -EBADMSG);
 	assert_non_null(strstr(st.message, "cut short"));
 	buf[len / 2] ^= 1;
@@ -346,6 +347,46 @@ static void test_legacy_file_loads(void **state)
 	assert_non_null(rs_find(f->rs, &ruleset_rules, "legacy-1"));
 }
 
+/* A clean stop folds the journal into the snapshot file with the data plane's generation;
+ * the next start then switches nothing (the generation stays), and an adopted data plane
+ * that moved meanwhile is brought back to the set. */
+static void test_save_then_start_switches_nothing(void **state)
+{
+	struct fixture *f = *state;
+	const char *kv[] = {"src_ip=10.9.1.1", "action=drop", "enabled=1", NULL};
+	struct dp_result res = {0};
+	char p[256];
+	struct stat sb;
+	uint64_t gen;
+
+	free(create(f->rs, &ruleset_rules, kv));
+	path(f, RS_JOURNAL_FILE, p, sizeof(p));
+	assert_int_equal(stat(p, &sb), 0);
+	assert_true(sb.st_size > 0);
+	assert_int_equal(ruleset_save(f->rs), 0);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	gen = dataplane_gen(dp);
+	assert_false(f->rs->dp_as_saved); /* the setup's open: nothing saved yet */
+	reopen(f);
+	assert_true(f->rs->dp_as_saved);
+	assert_int_equal(dataplane_gen(dp), gen);
+	assert_int_equal(stored(f->rs), 6);
+	assert_int_equal(ruleset_revision(f->rs), f->rev + 1);
+	assert_int_equal(dataplane_count(dp, ruleset_rules.dp_kind), 3);
+	/* nothing changed since: saving again writes nothing */
+	assert_int_equal(ruleset_save(f->rs), 0);
+	/* the data plane emptied behind the agent's back: the start puts the set back */
+	ruleset_close(f->rs);
+	f->rs = NULL;
+	assert_int_equal(dataplane_replace(dp, 1u << ruleset_rules.dp_kind, NULL, 0, &res), 0);
+	assert_int_equal(dataplane_count(dp, ruleset_rules.dp_kind), 0);
+	assert_int_equal(ruleset_open(&f->rs, dp, f->dir), 0);
+	assert_false(f->rs->dp_as_saved);
+	assert_int_equal(dataplane_count(dp, ruleset_rules.dp_kind), 3);
+	assert_int_equal(dataplane_count(dp, ruleset_whitelist.dp_kind), 2);
+}
+
 static int group_setup(void **state)
 {
 	dp = testdp_open(false, false);
@@ -368,6 +409,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_empty_file_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reasons, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_legacy_file_loads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_save_then_start_switches_nothing, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
