@@ -57,15 +57,17 @@ static int sync_dataplane(struct ruleset *rs)
 }
 
 /* Whether the data plane holds the loaded set already: it is at the generation the
- * snapshot file was written at, nothing was replayed on top, and it holds as many entries
- * of each kind as the set has active (an entry that expired while the agent was down, or
- * a data plane created afresh at the same generation number, fails this). Lock held. */
+ * snapshot file was written at (or the one after, which adopting it flipped to), nothing
+ * was replayed on top, and it holds as many entries of each kind as the set has active
+ * (an entry that expired while the agent was down, or a data plane created afresh at the
+ * same generation number, fails this). Lock held. */
 static bool dataplane_holds_set(struct ruleset *rs)
 {
+	/* an adoption flips once, to a clean generation built from the pinned maps */
+	uint64_t want = rs->snap_gen + (dataplane_adopted(rs->dp) ? 1 : 0);
 	struct item *it;
 
-	if (!rs->had_state || rs->journal_bytes || !rs->snap_gen ||
-	    rs->snap_gen != dataplane_gen(rs->dp))
+	if (!rs->had_state || rs->journal_bytes || !rs->snap_gen || dataplane_gen(rs->dp) != want)
 		return false;
 	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
 		size_t active = 0;
@@ -126,7 +128,7 @@ int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_d
 	pthread_mutex_lock(&rs->lock);
 	rs->dp_as_saved = dataplane_holds_set(rs);
 	if (rs->dp_as_saved)
-		log_info("the data plane is at generation %llu, where the saved set left it: "
+		log_info("the data plane holds the saved set (written at its generation %llu): "
 			 "no switch at start-up",
 			 (unsigned long long)rs->snap_gen);
 	else
