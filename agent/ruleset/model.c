@@ -48,7 +48,31 @@ void rs_item_free(struct item *it)
 
 ProtobufCMessage *rs_item_msg(const struct item *it)
 {
-	return protobuf_c_message_unpack(it->kind->msg, NULL, it->pblen, it->data);
+	ProtobufCMessage *m = protobuf_c_message_unpack(it->kind->msg, NULL, it->pblen, it->data);
+	char *id = m ? strdup(it->id) : NULL;
+
+	/* the packed bytes leave the id out (it is kept once, beside them): put it back, where
+	 * protobuf_c_message_free_unpacked frees it with the other strings */
+	if (!id || pbf_set_ptr(m, it->kind->id_field, id)) {
+		free(id);
+		ruleset_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* m packed without its id into buf (NULL: only the size); the bytes written, or SIZE_MAX
+ * for a message larger than any kind's. */
+static size_t pack_without_id(const struct ruleset_kind *k, const ProtobufCMessage *m, uint8_t *buf)
+{
+	uint8_t copy[1024] __attribute__((aligned(16)));
+
+	if (k->msg->sizeof_message > sizeof(copy)) /* not with the kinds there are */
+		return SIZE_MAX;
+	memcpy(copy, m, k->msg->sizeof_message);
+	pbf_set_ptr((ProtobufCMessage *)copy, k->id_field, "");
+	return buf ? protobuf_c_message_pack((ProtobufCMessage *)copy, buf)
+		   : protobuf_c_message_get_packed_size((ProtobufCMessage *)copy);
 }
 
 bool rs_item_active(const struct item *it, int64_t now)
@@ -77,7 +101,7 @@ int rs_item_make(const struct ruleset_kind *k, const ProtobufCMessage *m, struct
 {
 	struct rule_error re = {0};
 	const char *id = pbf_str(m, k->id_field);
-	size_t len = protobuf_c_message_get_packed_size(m), idlen = strlen(id);
+	size_t len = pack_without_id(k, m, NULL), idlen = strlen(id);
 	struct item *it;
 	int err;
 
@@ -89,7 +113,7 @@ int rs_item_make(const struct ruleset_kind *k, const ProtobufCMessage *m, struct
 	if (!it)
 		return -ENOMEM;
 	it->kind = k;
-	it->pblen = (uint32_t)protobuf_c_message_pack(m, it->data);
+	it->pblen = (uint32_t)pack_without_id(k, m, it->data);
 	it->id = (char *)it->data + len;
 	memcpy(it->id, id, idlen + 1);
 	err = rulepb_to_spec(m, &it->spec, &re);

@@ -53,8 +53,8 @@
  * only when it is read (rs_item_msg): get, list, the journal of a local change. What the
  * engine needs on every change, expiry and sample is kept beside it, decoded once: the
  * spec, the content digest, the times, whether it is enabled. The id lives at the end of
- * the same allocation. The match key is derived from the spec when needed
- * (rs_item_key), not stored.
+ * the same allocation, once: the packed bytes leave it out and rs_item_msg puts it back.
+ * The match key is derived from the spec when needed (rs_item_key), not stored.
  */
 struct item {
 	const struct ruleset_kind *kind;
