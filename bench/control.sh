@@ -348,8 +348,9 @@ sync_case() {
 	row "SQLite database with $CP_RULES rules: ctl.db (ctl.db-wal beside it)" \
 		"$(mib $(($(stat -c %s "$TMP/ctl.db") / 1024)))" \
 		"$(mib $(($(stat -c %s "$TMP/ctl.db-wal" 2>/dev/null || echo 0) / 1024)))" MiB
-	row "  SQLite bytes per rule (ctl.db and its WAL)" \
-		"$(($(($(stat -c %s "$TMP/ctl.db") + $(stat -c %s "$TMP/ctl.db-wal" 2>/dev/null || echo 0))) / CP_RULES))" - B "<=" 250
+	row "  SQLite bytes per rule (ctl.db; with its WAL beside it)" \
+		"$(($(stat -c %s "$TMP/ctl.db") / CP_RULES))" \
+		"$((($(stat -c %s "$TMP/ctl.db") + $(stat -c %s "$TMP/ctl.db-wal" 2>/dev/null || echo 0)) / CP_RULES))" B "<=" 250
 
 	log "starting n1 and n2 with no pinned or saved state; waiting for both to converge"
 	since=${EPOCHREALTIME/./} # microseconds
