@@ -15,7 +15,8 @@
  *
  * Files: dp_txn.c (the transaction: plan, stage, flip, finish), dp_replace.c (a whole set
  * as one transaction), dp_entries.c (entry keys, lookups and writes), dp_prefix.c (tries
- * and prefix ids), dp_presence.c (presence counts and values), dp_slots.c (counter and rate
+ * and prefix ids), dp_plens.c (the prefix hashes, lengths and IPv4 blocks beside the
+ * tries), dp_presence.c (presence counts and values), dp_slots.c (counter and rate
  * slots), dp_gen.c (generation, config buffers, grace period), dp_mapio.c (batched map
  * writes, key listing), dp_adopt.c (pinned state after a restart), dp_open.c (open, pins,
  * close), dp_counters.c (counters and kernel figures), dp_query.c (queries, accessors,
