@@ -289,6 +289,7 @@ struct scratch {
 	struct chain dst;
 	struct probe pr;
 	struct xdrop_pfx_val first[2]; /* the longest source / destination prefix, when hashed */
+	__u32 id0[2];		       /* the longest source / destination prefix */
 	__u32 first_ok[2];	       /* first[d] is valid */
 	__u32 pp[XDROP_NKINDS];	       /* CIDR combos allowed by ports and protocol, per kind */
 	__u32 countdown;	       /* packets on this CPU until the next top-talker sample */
@@ -450,17 +451,21 @@ __noinline int match_exact(struct scratch *sx, __u32 kind)
 	return 0;
 }
 
-/* first: the info of prefix id when the lookup already has it (hashed prefixes). */
-static __always_inline void chain_build(struct chain *ch, __u32 id,
-					const struct xdrop_prefix_info *first, __u32 field)
+/* first: the info of prefix id when the lookup already has it (hashed prefixes). At most
+ * max prefixes are walked; returns 1 when the chain was cut short there (a parent is left). */
+static __always_inline int chain_build(struct chain *ch, __u32 id,
+				       const struct xdrop_prefix_info *first, __u32 field,
+				       __u32 max)
 {
 	const struct xdrop_prefix_info *info;
 	__u32 n = 0, d;
 
-	for (d = 0; d < XDROP_CIDR_MAX_DEPTH && id; d++) {
+	for (d = 0; d < XDROP_CIDR_MAX_DEPTH && d < max && id; d++) {
 		info = d == 0 && first ? first : bpf_map_lookup_elem(&xdrop_prefix, &id);
-		if (!info)
+		if (!info) {
+			id = 0;
 			break;
+		}
 		ch->id[d] = id;
 		ch->plen[d] = info->plen;
 		ch->combos[0][d] = info->combos[0];
@@ -475,6 +480,23 @@ static __always_inline void chain_build(struct chain *ch, __u32 id,
 	ch->combos[0][n] = ~XDROP_MASKS_WITH(field);
 	ch->combos[1][n] = ~XDROP_MASKS_WITH(field);
 	ch->n = n + 1;
+	return id && n < XDROP_CIDR_MAX_DEPTH;
+}
+
+/* Both chains from their longest prefixes (sx->id0), the longest prefix only (full = 0)
+ * or all of it. Returns 1 when a chain was cut short. */
+__noinline int build_chains(struct scratch *sx, __u32 full)
+{
+	__u32 max = full ? XDROP_CIDR_MAX_DEPTH : 1;
+	int cut;
+
+	if (!sx)
+		return 0;
+	cut = chain_build(&sx->src, sx->id0[0], sx->first_ok[0] ? &sx->first[0].info : NULL,
+			  XDROP_F_SRC, max);
+	cut |= chain_build(&sx->dst, sx->id0[1], sx->first_ok[1] ? &sx->first[1].info : NULL,
+			   XDROP_F_DST, max);
+	return cut;
 }
 
 /* Probes the candidate combos of the pair in sx->pr, keeping the best match in sx->m. */
@@ -595,7 +617,7 @@ __noinline int match_cidr(struct scratch *sx, __u32 kind)
  * An unclassified packet skips the whitelist: only anomaly rules may judge it. */
 __noinline int match_packet(struct scratch *sx)
 {
-	__u32 wl;
+	__u32 wl, cut = 0, pp;
 
 	if (!sx)
 		return 0;
@@ -603,26 +625,40 @@ __noinline int match_packet(struct scratch *sx)
 	wl = !sx->p.anom_only;
 	sx->pp[XDROP_KIND_WL] = wl ? cidr_candidates(&sx->p, XDROP_KIND_WL, &sx->cfg) : 0;
 	sx->pp[XDROP_KIND_RULE] = cidr_candidates(&sx->p, XDROP_KIND_RULE, &sx->cfg);
-	if (sx->pp[XDROP_KIND_WL] | sx->pp[XDROP_KIND_RULE]) {
-		__u32 pp = sx->pp[XDROP_KIND_WL] | sx->pp[XDROP_KIND_RULE];
+	pp = sx->pp[XDROP_KIND_WL] | sx->pp[XDROP_KIND_RULE];
+	if (pp) {
+		const struct xdrop_prefix_info *first;
 
-		const struct xdrop_prefix_info *first = NULL;
-		__u32 id;
-
-		/* a trie is only walked when some candidate combo constrains its direction */
-		id = pp & XDROP_MASKS_WITH(XDROP_F_SRC) ? longest(sx, 0, &first) : 0;
-		chain_build(&sx->src, id, first, XDROP_F_SRC);
-		first = NULL;
-		id = pp & XDROP_MASKS_WITH(XDROP_F_DST) ? longest(sx, 1, &first) : 0;
-		chain_build(&sx->dst, id, first, XDROP_F_DST);
+		/* a trie is only walked when some candidate combo constrains its direction;
+		 * the chains start with the longest prefixes only, parents are walked when a
+		 * pair with one could still beat what the longest ones found */
+		sx->first_ok[0] = sx->first_ok[1] = 0;
+		sx->id0[0] = pp & XDROP_MASKS_WITH(XDROP_F_SRC) ? longest(sx, 0, &first) : 0;
+		sx->id0[1] = pp & XDROP_MASKS_WITH(XDROP_F_DST) ? longest(sx, 1, &first) : 0;
+		cut = build_chains(sx, 0);
 	}
-	if ((wl && sx->cfg.exact_active[XDROP_KIND_WL] && match_exact(sx, XDROP_KIND_WL)) ||
-	    (sx->pp[XDROP_KIND_WL] && match_cidr(sx, XDROP_KIND_WL)))
+	if (wl && sx->cfg.exact_active[XDROP_KIND_WL] && match_exact(sx, XDROP_KIND_WL))
 		return 1;
+	if (sx->pp[XDROP_KIND_WL] && match_cidr(sx, XDROP_KIND_WL))
+		return 1;
+	if (sx->pp[XDROP_KIND_WL] && cut) {
+		cut = build_chains(sx, 1);
+		if (match_cidr(sx, XDROP_KIND_WL))
+			return 1;
+	}
 	if (sx->cfg.exact_active[XDROP_KIND_RULE])
 		match_exact(sx, XDROP_KIND_RULE);
-	if (sx->pp[XDROP_KIND_RULE])
+	if (sx->pp[XDROP_KIND_RULE]) {
 		match_cidr(sx, XDROP_KIND_RULE);
+		/* a pair with a parent has shorter prefixes and at most the fields of the
+		 * candidate combos: walk the parents only if that could still win */
+		if (cut &&
+		    (!sx->m.found || xdrop_rank(fields_of(sx->pp[XDROP_KIND_RULE]), sx->src.plen[0],
+						sx->dst.plen[0]) > sx->m.rank)) {
+			build_chains(sx, 1);
+			match_cidr(sx, XDROP_KIND_RULE);
+		}
+	}
 	return sx->m.found ? 2 : 0;
 }
 
