@@ -247,6 +247,38 @@ static int rows_cidr24(struct cmp *c)
 	return 0;
 }
 
+/* 10k disjoint /56 source prefixes, 2001:db8:0:i00::/56 (i in bytes 5 and 6), IPv6. */
+static int rows_cidr56(struct cmp *c)
+{
+	const uint32_t n = 10000;
+	struct rule_spec *s = calloc(n, sizeof(*s));
+	struct pkt_desc d = udp4("2001:db8:0:1300::7"); /* prefix 19 */
+	const char *why;
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	d.dst = "2001:db8:9::9";
+	for (uint32_t i = 0; i < n; i++) {
+		struct rule_spec *r = rule(&s[i]);
+
+		addr_parse("2001:db8::", &r->src.addr, &why);
+		r->src.addr.b[5] = (uint8_t)(i >> 8);
+		r->src.addr.b[6] = (uint8_t)i;
+		r->src.plen = 56;
+	}
+	err = load(c, NULL, 0);
+	if (!err)
+		err = load(c, s, n);
+	free(s);
+	if (err)
+		return err;
+	crow(c, "cmp: 10k /56 IPv6 source CIDRs, hit", &d, XDP_DROP, T_HIT);
+	d.src = "2001:db8:99::1";
+	crow(c, "cmp: 10k /56 IPv6 source CIDRs, miss", &d, XDP_PASS, T_MISS);
+	return 0;
+}
+
 /* 100k source prefixes, a quarter nested: 75k disjoint /24s (100.0.0.0 + i * 256) and 6,250
  * groups of /20 > /22 > /24 > /26 sharing their first address (60.0.0.0 + g * 4096). */
 static int rows_nested(struct cmp *c)
@@ -509,7 +541,7 @@ static int rows_rate(struct cmp *c)
 int cmp_run(struct dataplane *dp, const struct cmp_opts *o)
 {
 	static int (*const steps[])(struct cmp *) = {
-	    rows_exact,	 rows_five_tuple,  rows_cidr24, rows_nested,
+	    rows_exact,	 rows_five_tuple,  rows_cidr24, rows_cidr56, rows_nested,
 	    rows_shapes, rows_adversarial, rows_random, rows_rate,
 	};
 	struct cmp c = {.dp = dp, .o = o};
