@@ -20,7 +20,7 @@
  * Output: one row per figure on stdout, tab-separated:
  *   figure  value  unit  trivial  ratio  xdp-filter  xdp-filter-ip  target  met
  * ("-" where a column does not apply; the xdp-filter columns only in the comparison rows of
- * bench_cmp.c, run first when -X gives xdp-filter's program ids). bench/run.sh turns the rows into
+ * bench_cmp.c, run last; -X gives xdp-filter's program ids). bench/run.sh turns the rows into
  * the results table. Progress goes to stderr.
  *
  * Usage: bench_dp [-c cpu] [-r repeat] [-n runs] [-q] [-o] [-X id,id]
@@ -730,9 +730,11 @@ static int run(struct dataplane *dp)
 		ring_buffer__free(d.rb);
 		return -ENOMEM;
 	}
-	err = comparison(dp);
+	/* the comparison rows last: the memory rows need the data plane as opened */
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && !err && !g.only_cmp; i++)
 		err = steps[i](dp, &st);
+	if (!err)
+		err = comparison(dp);
 	d.stop = 1;
 	pthread_join(th, NULL);
 	ring_buffer__free(d.rb);

@@ -62,7 +62,7 @@ cleanup() {
 		timeout 20 nsenter --net="/run/netns/$RNS" xdp-filter unload "$RIF" >/dev/null 2>&1
 		timeout 20 ip netns exec "$RNS" nft delete table netdev xdbench >/dev/null 2>&1
 	fi
-	xf_down
+	type xf_down >/dev/null 2>&1 && xf_down
 	ip netns del "$GNS" 2>/dev/null
 	ip netns del "$RNS" 2>/dev/null
 	# libxdp (xdp-filter) creates /sys/fs/bpf/xdp; remove it only if we caused it and it
@@ -113,6 +113,7 @@ if [ "${SKIP_DP:-0}" = 1 ]; then :; elif ! timeout 900 "$BIN/bench_dp" -c "$RX_C
 	log "bench_dp failed"
 	exit 1
 fi
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 xf_down
 
 # ---- 2. veth lab ----
@@ -332,7 +333,8 @@ CSV=$OUTDIR/dataplane-$STAMP.csv
 	echo "  Offered/received (Mpps): $(awk '$1 != "nft-load" && $1 != "genfail" { printf "%s %s/%s; ", $1, $4, $2 }' "$TMP/lab")"
 	echo "- 'cmp:' rows (bench/bench_cmp.c): the same frame through the trivial program, XDrop and"
 	echo "  xdp-filter $(xdp-filter --version 2>/dev/null | head -1 | awk '{ print $NF }') (one rule; all features, and -f ipv4,ipv6), run by run;"
-	echo "  load average at the start: $LOAD0."
+	echo "  load average at the start: $LOAD0, at the end of bench_dp: ${LOAD1:-?}. The random search"
+	echo "  measures its sets at 1/50 of the repeat and reports the worst at 1/10."
 	echo
 	echo "| figure | value | unit | trivial | ratio | xdp-filter (all) | xdp-filter (ipv4,ipv6) | target | met? |"
 	echo "|---|---:|---|---:|---:|---:|---:|---|---|"

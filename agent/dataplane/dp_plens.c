@@ -127,7 +127,7 @@ static void publish(struct dataplane *dp, int t)
 				 __ATOMIC_RELEASE);
 	else
 		__atomic_store_n(&dp->plens->mode[t],
-				 n <= XDROP_PFX_MAX_PROBES ? XDROP_PFX_HASH : XDROP_PFX_TRIE,
+				 n <= XDROP_PFX6_HASH_LENS ? XDROP_PFX_HASH : XDROP_PFX_TRIE,
 				 __ATOMIC_RELEASE);
 }
 
