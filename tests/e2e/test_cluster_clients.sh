@@ -123,5 +123,26 @@ acked=$(add_rules "$ALL" 9 1)
 wait_until 5 lrev $((R2 + 1))
 check "a write after the failover reaches the agent" \
 	wait_until 10 agent_at "$((R2 + 1))" "$(info "$(sock rpc "$L2")" content_hash)"
+# the agent protects its control flows to every controller of a TCP list (a second agent
+# on t2, whose controllers are not there: only its start-up is looked at)
+cat >"$TMP/p2.yaml" <<EOF
+node: {id: p2, key: ${NODE_KEY[n1]}}
+mode: traditional
+interface: t2
+pin_dir: $PIN/p2
+state_dir: $TMP/state-p2
+rpc: {listen: "ipc://$TMP/p2.sock"}
+controller:
+  rpc: [tcp://127.0.0.1:17700, tcp://127.0.0.2:17700]
+  push: tcp://127.0.0.1:17701,tcp://127.0.0.2:17701
+  health: [tcp://127.0.0.1:17702, tcp://127.0.0.2:17702]
+log_level: info
+EOF
+lab_veth n1 t2 x x2 && lab_up n1 t2
+in_ns n1 "$AGENT_BIN" --config "$TMP/p2.yaml" </dev/null >/dev/null 2>"$TMP/p2.log" &
+P2=$!
+flows() { [ "$(grep -c "protected control flow: tcp 127.0.0.[12]:1770[012] -> agent" "$TMP/p2.log")" = 6 ]; }
+check "an agent given TCP lists protects its flows to each controller (6)" wait_until 10 flows
+stop_pid "$P2" TERM "agent p2"
 [ -s "$TMP/add.err" ] && sed 's/^/# /' "$TMP/add.err"
 tap_done
