@@ -169,9 +169,10 @@ static void set_status(struct rpc_status *st, enum rpc_code code, const char *fi
 }
 
 /* One attempt on conn, on a fresh context: waits for the connection (at most
- * XDROP_RPC_FAILOVER_MS when there are other addresses), sends, waits for the reply. Returns
- * an nng error: NNG_ECONNREFUSED when nothing was sent, NNG_ECONNSHUT when the connection was
- * lost after sending. */
+ * XDROP_RPC_FAILOVER_MS when there are other addresses: then not connected in time is
+ * UNAVAILABLE, so the call goes on to the next), sends, waits for the reply. Returns an nng
+ * error: NNG_ECONNREFUSED when nothing was sent, NNG_ECONNSHUT when the connection was lost
+ * after sending. */
 static int attempt(struct rpc_client *c, struct rpc_conn *conn, nng_aio *aio, const uint8_t *frame,
 		   size_t len, unsigned timeout_ms, nng_msg **reply, struct rpc_status *st)
 {
@@ -186,7 +187,7 @@ static int attempt(struct rpc_client *c, struct rpc_conn *conn, nng_aio *aio, co
 	if (c->n_conns > 1 && timeout_ms > XDROP_RPC_FAILOVER_MS)
 		wait = clock_mono_ms() + XDROP_RPC_FAILOVER_MS;
 	err = dial_wait(conn->dial, wait, why, sizeof(why));
-	if (err == -ETIMEDOUT && wait == deadline) {
+	if (err == -ETIMEDOUT && c->n_conns == 1) {
 		set_status(st, RPC_DEADLINE_EXCEEDED, NULL, "%s within %u ms", why, timeout_ms);
 		return NNG_ETIMEDOUT;
 	}

@@ -112,6 +112,8 @@ lrev() { [ "$(info "$(sock rpc "$L2")" revision)" = "$1" ]; }
 R2=$((R + 3))
 check "the new leader's revision continues ($R2)" wait_until 5 lrev "$R2"
 H2=$(info "$(sock rpc "$L2")" content_hash)
+gw_rev() { rest GET /stats && [ "$CODE" = 200 ] && [ "$(jq_out .revision)" = "$R2" ]; }
+check "the gateway (three controllers) answers GET /stats with revision $R2" wait_until 10 gw_rev
 t1=$(ms)
 check "the agent converges to the new leader's revision and hash within 10 s" \
 	wait_until 10 agent_at "$R2" "$H2"
