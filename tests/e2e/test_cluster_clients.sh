@@ -12,7 +12,20 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/syslab.sh
 XDROPCTL=$BINDIR/xdropctl
 declare -a CPID
-base=$((20000 + RANDOM % 30000))
+# three consecutive free ports for the dqlite nodes (others run suites on this machine too)
+base=$(python3 -c 'import random, socket
+while True:
+    b, ok = random.randrange(20000, 50000), True
+    for p in (b + 1, b + 2, b + 3):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            ok = False
+        s.close()
+    if ok:
+        print(b)
+        break')
 addr() { echo "127.0.0.1:$((base + $1))"; }
 sock() { echo "ipc://$TMP/$1$2.sock"; } # kind id
 list() { echo "[$(sock "$1" 1), $(sock "$1" 2), $(sock "$1" 3)]"; }
