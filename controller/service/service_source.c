@@ -19,24 +19,24 @@ static void free_diff(void *p)
 }
 
 /* The set's rules prepared as BatchCreate prepares them, with the request's source. */
-static Xdrop__V1__Rule **prepare_set(struct rpc_call *call,
-				     const Xdrop__V1__ReplaceSourceRequest *req)
+static Xdrop__V1__Rule **prepare_set(struct rpc_call *call, const char *source,
+				     Xdrop__V1__Rule *const *rules, size_t n)
 {
-	Xdrop__V1__Rule *copies = rpc_call_alloc(call, (req->n_rules + 1) * sizeof(*copies));
-	Xdrop__V1__Rule **ptrs = rpc_call_alloc(call, (req->n_rules + 1) * sizeof(*ptrs));
-	char *ids = rpc_call_alloc(call, (req->n_rules + 1) * XDROP_UUID_LEN);
-	struct rulepb_canon_buf *b = rpc_call_alloc(call, (req->n_rules + 1) * sizeof(*b));
+	Xdrop__V1__Rule *copies = rpc_call_alloc(call, (n + 1) * sizeof(*copies));
+	Xdrop__V1__Rule **ptrs = rpc_call_alloc(call, (n + 1) * sizeof(*ptrs));
+	char *ids = rpc_call_alloc(call, (n + 1) * XDROP_UUID_LEN);
+	struct rulepb_canon_buf *b = rpc_call_alloc(call, (n + 1) * sizeof(*b));
 	int64_t now = clock_wall_ns();
 
 	if (!copies || !ptrs || !ids || !b)
 		return NULL;
-	for (size_t i = 0; i < req->n_rules; i++) {
-		const Xdrop__V1__Rule *in = req->rules[i];
+	for (size_t i = 0; i < n; i++) {
+		const Xdrop__V1__Rule *in = rules[i];
 		Xdrop__V1__Rule tmp = *in;
 
 		/* the source is the request's; a different one is refused by the store */
 		if (!tmp.source || !tmp.source[0])
-			tmp.source = req->source;
+			tmp.source = (char *)source;
 		rules_prepare(&tmp, &copies[i], ids + i * XDROP_UUID_LEN, now);
 		rulepb_canon(&copies[i].base, &b[i]);
 		ptrs[i] = &copies[i];
@@ -62,6 +62,7 @@ struct reply_ctx {
 	struct rpc_call *call;
 	Xdrop__V1__Rule **set;
 	bool dry_run;
+	bool counts_only; /* a staged set: no lists (they would not fit a reply) */
 	Xdrop__V1__ReplaceSourceReply *resp;
 	bool oom;
 };
@@ -79,6 +80,8 @@ static void fill_reply(void *arg, const struct store_source_diff *d)
 	resp->unchanged = (uint32_t)d->unchanged;
 	resp->removed = (uint32_t)d->n_removed;
 	resp->dry_run = x->dry_run;
+	if (x->counts_only)
+		return;
 	resp->n_to_add = pick(x->call, d, x->set, STORE_FATE_ADD, &resp->to_add);
 	resp->n_to_update = pick(x->call, d, x->set, STORE_FATE_UPDATE, &resp->to_update);
 	resp->n_unchanged_ids = pick(x->call, d, x->set, STORE_FATE_UNCHANGED, &same);
@@ -100,8 +103,9 @@ SVC_HANDLER(rule_replace_source)
 	struct store_source_diff *d = calloc(1, sizeof(*d));
 	struct store_error e = {0};
 	struct reply_ctx x;
-	Xdrop__V1__Rule **set;
-	size_t idx = 0;
+	Xdrop__V1__Rule **set, *const *rules = req->rules;
+	size_t idx = 0, n = req->n_rules;
+	struct stage_out so;
 	uint64_t rev = 0;
 	int err;
 
@@ -111,15 +115,30 @@ SVC_HANDLER(rule_replace_source)
 		free(d);
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
 	}
-	if (req->n_rules > XDROP_STORE_MAX_BATCH)
+	if (n > XDROP_STORE_MAX_BATCH)
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "rules",
-				      "a set holds at most %d rules", XDROP_STORE_MAX_BATCH);
-	set = prepare_set(call, req);
+				      "a request holds at most %d rules (stage a larger set)",
+				      XDROP_STORE_MAX_BATCH);
+	if (req->stage) { /* a chunk of a staged set: held, or on commit the whole set */
+		enum rpc_code rc = stage_take(call, s, &svc_colls[STORE_RULES], "ReplaceSource",
+					      req->stage, (ProtobufCMessage *const *)rules, n, &so);
+
+		resp->staged = (uint32_t)so.staged;
+		if (rc != RPC_OK || !req->stage->commit)
+			return rc;
+		rules = (Xdrop__V1__Rule *const *)so.all;
+		n = so.n;
+	}
+	set = prepare_set(call, req->source, rules, n);
 	if (!set)
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
-	x = (struct reply_ctx){.call = call, .set = set, .dry_run = req->dry_run, .resp = resp};
-	err = store_rules_replace_source(s->store, req->source, set, req->n_rules, req->dry_run, d,
-					 fill_reply, &x, &rev, &idx, &e);
+	x = (struct reply_ctx){.call = call,
+			       .set = set,
+			       .dry_run = req->dry_run,
+			       .counts_only = req->stage != NULL,
+			       .resp = resp};
+	err = store_rules_replace_source(s->store, req->source, set, n, req->dry_run, d, fill_reply,
+					 &x, &rev, &idx, &e);
 	if (err)
 		return store_fail(call, err, &e);
 	if (x.oom) /* the change is made; only its listing is missing */

@@ -276,6 +276,13 @@ static int attempt(struct store *s, const char *source, Xdrop__V1__Rule *const *
 	return store_coll_commit(&ch, rev, err);
 }
 
+int store_check_item(const ProtobufCMessage *m, const char *prefix, struct store_error *err)
+{
+	char mk[MATCH_KEY_SZ];
+
+	return store_coll_key(m, prefix, mk, err);
+}
+
 int store_rules_replace_source(struct store *s, const char *source, Xdrop__V1__Rule *const *rules,
 			       size_t n, bool dry_run, struct store_source_diff *diff,
 			       store_diff_fn on_diff, void *arg, uint64_t *rev, size_t *err_index,
@@ -288,9 +295,9 @@ int store_rules_replace_source(struct store *s, const char *source, Xdrop__V1__R
 	if (!source || !source[0] || strlen(source) > SOURCE_MAX)
 		return set_err(err, STORE_INVALID, "source", NULL, "source must be 1..%d bytes",
 			       SOURCE_MAX);
-	if (n > XDROP_STORE_MAX_BATCH)
+	if (n > XDROP_STAGE_MAX_ITEMS)
 		return set_err(err, STORE_EXHAUSTED, "rules", NULL, "a set holds at most %d rules",
-			       XDROP_STORE_MAX_BATCH);
+			       XDROP_STAGE_MAX_ITEMS);
 	for (int tries = 0; rc == -EAGAIN && tries < 3; tries++) {
 		int cnt = count_source(s, source);
 
