@@ -65,7 +65,7 @@ CHECK_SOURCES += controller/main.c
 # with openssl, test_ctl_config reads controller/config.example.yaml.
 CTRL_E2E := test_push test_service test_nodes test_ctl_config test_idempotency test_traffic \
 	test_anomaly \
-	test_source
+	test_source test_stage
 CTRL_HARNESS := $(SANOBJ)/tests/controller/harness.o
 $(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): XCFLAGS += $(CTRL_INC) -Itests/controller
 $(CTRL_E2E:%=$(SANOBJ)/tests/controller/%.o) $(CTRL_HARNESS): | $(PROTO_H)

@@ -221,8 +221,9 @@ struct store_source_diff {
  * caller's) and *rev (unchanged on a dry run), or -errno with *err and *err_index.
  */
 /* Called with the complete diff right before the change commits (or is rolled back on a dry
- * run): a reply recorded with the change (controller/idempotency.c) must be whole then. */
-typedef void (*store_diff_fn)(void *arg, const struct store_source_diff *d);
+ * run): a reply recorded with the change (controller/idempotency.c) must be whole then. A
+ * negative return refuses the change (rolled back) with *err as the caller filled it. */
+typedef int (*store_diff_fn)(void *arg, const struct store_source_diff *d, struct store_error *err);
 int store_rules_replace_source(struct store *s, const char *source, Xdrop__V1__Rule *const *rules,
 			       size_t n, bool dry_run, struct store_source_diff *diff,
 			       store_diff_fn on_diff, void *arg, uint64_t *rev, size_t *err_index,

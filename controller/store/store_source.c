@@ -265,8 +265,10 @@ static int attempt(struct store *s, const char *source, Xdrop__V1__Rule *const *
 	}
 	if (rc < 0)
 		return store_coll_fail(&ch, rc, bad, err_index, err);
-	if (a->on_diff)
-		a->on_diff(a->arg, d);
+	if (a->on_diff && (rc = a->on_diff(a->arg, d, err)) < 0) { /* refused by the caller */
+		change_abort(&ch);
+		return rc;
+	}
 	if (a->dry_run || ch.nops == 0) { /* nothing to write: no revision either */
 		if (rev)		  /* written only under the writer lock, which ch holds */
 			*rev = s->revision;
