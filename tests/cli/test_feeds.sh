@@ -80,6 +80,9 @@ printf 'src_ip,action\n198.51.100.7,drop\n' >"$TMP/manual.csv"
 ctl rules import "$TMP/manual.csv" --source feed-x 2>"$TMP/err"
 check "a match held by another source: refused naming it" \
 	bash -c "[ $? = 6 ] && grep -q 'of source \"cli\"' '$TMP/err'"
+ctl rules sync-source feed-y "$TMP/manual.csv" 2>"$TMP/err"
+check "sync-source (the controller finds it): refused naming the item and the other source" \
+	bash -c "[ $? = 6 ] && grep -q 'rules\[0\]' '$TMP/err' && grep -q 'of source \"cli\"' '$TMP/err'"
 
 # ---- sync-source: the set replaced atomically ----
 cat >"$TMP/sync.json" <<'JSON'
