@@ -12,6 +12,7 @@
  * touched for XDROP_STAGE_IDLE_MS is dropped when the next stage call comes.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,15 @@ static enum rpc_code hold(struct rpc_call *call, const struct svc_coll *c, struc
 	return RPC_OK;
 }
 
+/* After a staged commit's reply (deferred first, so it runs after the set is freed): the
+ * memory of a million small messages goes back to the system instead of staying in the
+ * allocator's arenas (a 1M-rule import left the controller at 1 GiB without it). */
+static void trim(void *unused)
+{
+	(void)unused;
+	malloc_trim(0);
+}
+
 static void free_msgs(void *v, size_t n)
 {
 	ProtobufCMessage **m = v;
@@ -206,8 +216,10 @@ enum rpc_code stage_take(struct rpc_call *call, struct service *s, const struct 
 		rc = rpc_call_error(call, RPC_FAILED_PRECONDITION, "stage.total",
 				    "%zu of %u %s staged: nothing was stored", g->received,
 				    p->total, c->items);
-	if (rc == RPC_OK && p->commit)
+	if (rc == RPC_OK && p->commit) {
+		rpc_call_defer(call, trim, NULL); /* (run at once without memory: harmless) */
 		rc = unpack_all(call, c, g, p->total, &out->all);
+	}
 	out->staged = g->received;
 	out->n = p->total;
 	if (rc != RPC_OK || p->commit) { /* refused, or handed over: the stage ends */
