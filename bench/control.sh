@@ -289,12 +289,12 @@ wrk_rows() { # NAME SCRIPT PATH [ref]: ref = one row (req/s; p50 and p99 beside 
 
 # ---- b. load and full sync ----
 # ---- b. import, full sync, feed refresh ----
-feed_csv() { # FILE FIRST: the CP_RULES rules of feed bench-feed; rule i drops UDP from
-	# 16.0.0.0 + i, except that the first FIRST rules come from 48.0.0.0 + i instead
-	awk -v n="$CP_RULES" -v first="$2" 'BEGIN {
+feed_csv() { # FILE FIRST [BASE]: the CP_RULES rules of feed bench-feed; rule i drops UDP
+	# from 16.0.0.0 + i, except that the first FIRST rules come from BASE (48.0.0.0) + i
+	awk -v n="$CP_RULES" -v first="$2" -v base="${3:-805306368}" 'BEGIN {
 		print "src_ip,protocol,dst_port,action,name,source"
 		for (i = 0; i < n; i++) {
-			a = (i < first ? 805306368 : 268435456) + i
+			a = (i < first ? base : 268435456) + i
 			printf "%d.%d.%d.%d,udp,5010,drop,bulk-%d,bench-feed\n", int(a / 16777216),
 				int(a / 65536) % 256, int(a / 256) % 256, a % 256, i
 		}
@@ -327,21 +327,26 @@ feed_room() {
 	feed_csv "$TMP/feed.csv" $((CP_RULES / 10))
 	since=${EPOCHREALTIME/./}
 	t0=$(ms)
-	if xctl rules sync-source bench-feed "$TMP/feed.csv" >"$TMP/refresh.out" 2>&1; then
+	if timeout 900 build/bin/xdropctl -u "$CTL_RPC" -k "$KEY" --no-progress rules sync-source \
+		bench-feed "$TMP/feed.csv" >"$TMP/refresh.out" 2>&1; then
 		refresh_s=$(awk -v d=$(($(ms) - t0)) 'BEGIN { printf "%.1f", d / 1000 }')
 		conv=$(converge_s "$since")
 	else
 		fail_stage "refresh: $(tail -2 "$TMP/refresh.out")"
 		refresh_s=FAILED conv=FAILED
 	fi
-	row "feed refresh of $CP_RULES rules, 10% new (xdropctl rules sync-source, one change): node capacity over N" \
-		"$([ "$conv" = FAILED ] && echo FAILED || echo "$CP_ROOM_PCT")" \
-		"$(head -c 120 "$TMP/refresh.out" | tr '\n' ' '); sync-source $refresh_s s, both nodes $conv s" % "<=" 10
-	feed_csv "$TMP/feed.csv" "$CP_RULES" # every rule a new one
+	# entries the refresh needs beyond the N in use: the rules it adds (applied on nodes
+	# with capacity N + CP_ROOM_PCT %)
+	row "feed refresh of $CP_RULES rules, 10% new (xdropctl rules sync-source, one change): data-plane entries needed over N" \
+		"$([ "$conv" = FAILED ] && echo FAILED || sed -n 's/.*: \([0-9]*\) added.*/\1/p' "$TMP/refresh.out" |
+			awk -v n="$CP_RULES" '{ printf "%.1f", 100 * $1 / n; f = 1 } END { if (!f) print "FAILED" }')" \
+		"applied on nodes sized N + $CP_ROOM_PCT %: sync-source $refresh_s s, both nodes $conv s" % "<=" 10
+	feed_csv "$TMP/feed.csv" "$CP_RULES" 1073741824 # every rule a new one (64.0.0.0 + i)
 	xctl rules sync-source bench-feed "$TMP/feed.csv" >"$TMP/replace.out" 2>&1
 	out=$(grep -o 'node [^ ]* has .*' "$TMP/replace.out" | head -c 200)
-	row "replace N = $CP_RULES rules by N different (sync-source): capacity needed over N (documented; refused up front below it)" \
-		100 "${out:-not refused: $(head -c 120 "$TMP/replace.out")}" %
+	row "replace N = $CP_RULES rules by N different (sync-source): data-plane entries needed over N (documented; refused up front when they do not fit)" \
+		"$(sed -n 's/.*this change adds \([0-9]*\).*/\1/p' "$TMP/replace.out" | awk -v n="$CP_RULES" '{ printf "%.1f", 100 * $1 / n; f = 1 } END { if (!f) print "FAILED" }')" \
+		"${out:-not refused: $(head -c 120 "$TMP/replace.out")}" %
 	rm -f "$TMP/feed.csv"
 }
 log_ms() { # file pattern: the time (ms since the epoch) of the first log line matching
