@@ -169,13 +169,21 @@ uint32_t dataplane_sample_every(const struct dataplane *dp);
  * then ring_buffer__consume(rb), in a loop. */
 int dataplane_samples_fd(const struct dataplane *dp);
 
-/* The generation the program currently uses. */
+/* The generation the program currently uses (it moves by one per switch). */
 uint64_t dataplane_gen(const struct dataplane *dp);
+/* RCU grace periods waited for since open (one per switch; changes coalesced into one
+ * switch share it). */
+uint64_t dataplane_grace_periods(const struct dataplane *dp);
 
 /* Test support: sets the rate limiter's clock (opts.test_clock) and reads the generation
  * recorded by the last packet on this CPU (opts.record_gen). */
 int dataplane_set_clock(struct dataplane *dp, uint64_t ns);
 int dataplane_seen_gen(const struct dataplane *dp, int cpu, uint64_t *gen);
+
+/* How the program finds the longest prefix of an address (enum xdrop_pfx_mode) of one family
+ * and direction; for IPv4, of an address in the /16 block v4_block (host order, address >>
+ * 16): XDROP_PFX_TRIE when that block sends packets to the trie. For tests. */
+int dataplane_prefix_mode(const struct dataplane *dp, bool v6, bool dst, uint32_t v4_block);
 
 /* Accessors for attach.c and tests. */
 int dataplane_prog_fd(const struct dataplane *dp);

@@ -49,6 +49,10 @@ static const char *const allowed[] = {
     "rpc.auth_limit.window",
     "rpc.auth_limit.slots",
     "rpc.auth_limit.exempt",
+    "cluster.id",
+    "cluster.address",
+    "cluster.dir",
+    "cluster.peers",
     NULL,
 };
 
@@ -56,7 +60,7 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 {
 	struct config *c = NULL;
 	uint64_t u, ms;
-	bool b;
+	bool b = false;
 	int err, nn;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -109,6 +113,7 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 	if (err)
 		goto out;
 	err = authlimit_cfg_load(c, "rpc.auth_limit", &cfg->auth_limit);
+	err = err ?: ctl_cluster_cfg_load(c, &cfg->cluster);
 	if (err)
 		goto out;
 	if (cfg->admin_key && cfg->admin_key[0] && strlen(cfg->admin_key) < 16) {

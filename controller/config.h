@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "authlimit.h"
+#include "cluster.h"
 #include "tls.h"
 
 #define XDROP_NODE_CONFIG_MAX 256
@@ -34,6 +35,7 @@ struct ctl_config {
 	struct ctl_node_cfg *nodes;
 	size_t n_nodes;
 	struct authlimit_cfg auth_limit; /* rpc.auth_limit (lib/authlimit.h) */
+	struct ctl_cluster_cfg cluster;	 /* cluster.* (cluster.h); id 0: no cluster */
 };
 
 /*

@@ -12,9 +12,11 @@
  *
  *   model.c    items, lookups, the published revision and hash, counts
  *   change.c   the change engine: ops -> one switch -> the model; whole-set install
+ *   group.c    changes submitted together or while one is applied: one switch per group
  *   expiry.c   the rules in force that will expire, in a heap by expires_at; expiry
  *   delta.c    the wire's Delta: the controller's applied, a local change's built
  *   journal.c  the state directory: snapshot file, journal, loading at start-up
+ *   snapfile.c the snapshot file's packed form: written and read back without rebuilding
  *   stage.c    snapshot staging (chunks from the controller, verified, installed)
  *   local.c    local writes of a standalone agent: create, update, delete, batch
  *   query.c    get and list
@@ -29,8 +31,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <uthash.h>
+#include <uthash.h> /* change.c and stage.c keep their own small maps in it */
 
+#include "ptab.h"
 #include "ruleset.h"
 
 #define RS_KEY_LEN	   160
@@ -51,11 +54,10 @@
  * only when it is read (rs_item_msg): get, list, the journal of a local change. What the
  * engine needs on every change, expiry and sample is kept beside it, decoded once: the
  * spec, the content digest, the times, whether it is enabled. The id lives at the end of
- * the same allocation. The match key is derived from the spec when needed
- * (rs_item_key), not stored.
+ * the same allocation, once: the packed bytes leave it out and rs_item_msg puts it back.
+ * The match key is derived from the spec when needed (rs_item_key), not stored.
  */
 struct item {
-	UT_hash_handle hh;
 	const struct ruleset_kind *kind;
 	char *id; /* points into data, after the packed message */
 	struct rule_spec spec;
@@ -69,20 +71,16 @@ struct item {
 	uint8_t data[]; /* the packed message, then the id and its NUL */
 };
 
-/* match key -> the item holding it in the data plane */
-struct keyent {
-	UT_hash_handle hh;
-	struct item *item;
-	char key[]; /* match key text */
-};
-
 struct ruleset {
 	pthread_mutex_t lock;
 	struct dataplane *dp;
 	char *dir;
-	struct item *items[RULESET_NKINDS]; /* by id, per kind */
+	/* items by id, per kind, and the key index: match key -> the item holding it in the
+	 * data plane. Open-addressing tables of item pointers (lib/ptab.h): nothing is
+	 * allocated per entry, the key index's slots hash the match key's text */
+	struct ptab items[RULESET_NKINDS];
 	size_t count[RULESET_NKINDS];
-	struct keyent *keys;
+	struct ptab keys;
 	/* the active items with an expiry time, a min-heap by expires_at (expiry.c) */
 	struct item **xheap;
 	size_t xn, xcap;
@@ -97,10 +95,15 @@ struct ruleset {
 	unsigned journal_count;
 	uint64_t journal_bytes;	 /* in the journal since the snapshot */
 	uint64_t snapshot_bytes; /* the snapshot file's size */
+	/* the data plane's generation the snapshot file was written at (0: unknown): at
+	 * start-up, an adopted data plane still at it holds the saved set (open.c) */
+	uint64_t snap_gen;
+	bool dp_as_saved; /* ruleset_open found the data plane holding the set: no switch */
 	/* rs_load_state at start-up: the snapshot and the journal rebuild the set in memory
 	 * only; ruleset_open then switches the data plane once, to the final set */
 	bool loading;
 	bool had_state; /* rs_load_state found a snapshot or journal to start from */
+	bool refused;	/* ... but refused the snapshot (set aside): no saved state */
 	struct {
 		bool on;
 		uint64_t revision;
@@ -111,6 +114,13 @@ struct ruleset {
 		const struct ruleset_kind **kinds;
 		size_t n, cap;
 	} stage;
+	/* changes waiting for the switch that applies them (group.c); qlock is taken after
+	 * lock, never before it */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct rs_change *qhead, **qtail;
+	size_t queued;
+	bool qleader, qhold;
 };
 
 /* One operation of a change: upsert item, or delete id (del). */
@@ -144,12 +154,22 @@ char *rs_item_key(const struct item *it, char *buf);
 
 /* The stored item of kind k with id, or NULL. */
 struct item *rs_find(struct ruleset *rs, const struct ruleset_kind *k, const char *id);
+/* The item of kind index k after position *pos of its table (start with *pos 0), or NULL
+ * at the end: for (pos = 0; (it = rs_next(rs, k, &pos));). No adds or removes meanwhile. */
+struct item *rs_next(struct ruleset *rs, unsigned k, size_t *pos);
+/* Makes room for n items of kind index k and n keys in all (a bulk load). 0 or -ENOMEM. */
+int rs_model_reserve(struct ruleset *rs, unsigned k, size_t n);
+/* Likewise for items[0..n) (of any kinds), as one install adds them; a failure is left to
+ * the adds that follow. */
+void rs_model_reserve_for(struct ruleset *rs, struct item *const *items, size_t n);
 
 /* Adds it to / removes it from its kind's table, the counts and the content hash. */
 void rs_model_add(struct ruleset *rs, struct item *it);
 void rs_model_remove(struct ruleset *rs, struct item *it);
 
-/* Points the key index's entry for it's match key at it (0 or -ENOMEM); drops key. */
+/* The item holding match key in the data plane, or NULL. */
+struct item *rs_key_find(struct ruleset *rs, const char *key);
+/* Points the key index's entry for key (it's match key) at it (0 or -ENOMEM); drops key. */
 int rs_key_set(struct ruleset *rs, const char *key, struct item *it);
 void rs_key_drop(struct ruleset *rs, const char *key);
 
@@ -163,6 +183,33 @@ void rs_publish(struct ruleset *rs);
 void rs_ops_free(struct op *ops, size_t n);
 
 /* ---- change.c ---- */
+
+/* A change planned against the model: its ops, which of them count (last), the touched
+ * match keys and the data-plane changes that make them so (ch). */
+struct kchange;
+struct rs_plan {
+	struct ruleset *rs;
+	struct op *ops;
+	size_t n;
+	bool local;
+	bool *last;
+	struct kchange *keys;
+	struct dp_change *ch;
+	size_t nch;
+	struct rpc_status *st;
+	size_t *bad;
+};
+
+/* Plans ops[0..n) against the model (local as for rs_apply_ops): 0, or an error with *st
+ * and *bad_index filled. Nothing is changed; rs_plan_free frees *p either way. */
+int rs_plan_make(struct rs_plan *p, struct ruleset *rs, struct op *ops, size_t n, bool local,
+		 struct rpc_status *st, size_t *bad_index);
+/* After the switch that carried p->ch: the model takes the change at new_revision
+ * (published for readers when publish). 0, or -ENOMEM (the key index lags). */
+int rs_plan_commit(struct rs_plan *p, uint64_t new_revision, bool publish);
+/* Fills the plan's status with the data plane's refusal err, res. */
+void rs_plan_refused(struct rs_plan *p, int err, const struct dp_result *res);
+void rs_plan_free(struct rs_plan *p);
 
 /*
  * Applies ops[0..n) in one data-plane switch and commits them at new_revision. local:
@@ -178,6 +225,51 @@ int rs_apply_ops(struct ruleset *rs, struct op *ops, size_t n, uint64_t new_revi
  * are the set's; on failure (*st filled, nothing changed) they stay the caller's. */
 int rs_install(struct ruleset *rs, struct item **items, size_t n, uint64_t revision,
 	       struct rpc_status *st);
+
+/* ---- group.c ---- */
+
+/*
+ * One caller's change, submitted with rs_submit (rs->lock NOT held). Changes queued
+ * while a switch is in progress are applied together by one leader in one data-plane
+ * switch (one grace period): a group holds changes from the queue's head on while they
+ * touch disjoint ids and match keys, so that planning each against the model before the
+ * group is planning it after the ones before it. Each change is still all or nothing
+ * with its own revision and answer: one refused by the engine is left out of the group;
+ * a group the data plane refuses as a whole is applied again one change at a time.
+ */
+struct rs_change {
+	struct rs_change *next;
+	struct op *ops;
+	size_t n;
+	const Xdrop__V1__Delta *delta; /* the controller's: revision, base, hash; else local */
+	bool create;		       /* local: its ids must be new */
+	/* local, optional: rebuilds ops under the lock against the model (a group of its
+	 * own); 0 or an error with st filled */
+	int (*build)(struct ruleset *rs, struct rs_change *c);
+	void *arg;
+	/* local, optional: a copy of the entry of this kind and id after the change */
+	const struct ruleset_kind *out_kind;
+	const char *out_id;
+	ProtobufCMessage **out;
+	/* results */
+	struct rpc_status *st;
+	size_t bad;
+	int err;
+	uint64_t revision;
+	bool done;
+};
+
+/* Queues cs[0..n) (in this order, consecutive) and returns once all are applied or
+ * refused (each one's err). 0, or the first error. */
+int rs_submit(struct ruleset *rs, struct rs_change *const *cs, size_t n);
+void rs_queue_init(struct ruleset *rs);
+void rs_queue_destroy(struct ruleset *rs);
+
+/* ---- local.c ---- */
+
+/* Creates (ops without del) whose ids are new: none stored already, none given twice.
+ * 0, or -EEXIST with *st naming the id and *bad the op. rs->lock held. */
+int rs_ids_fresh(struct ruleset *rs, struct op *ops, size_t n, struct rpc_status *st, size_t *bad);
 
 /* ---- expiry.c ---- */
 
@@ -197,10 +289,11 @@ void rs_expiry_clear(struct ruleset *rs);
 int rs_ops_from_delta(const Xdrop__V1__Delta *d, struct op **out, struct rpc_status *st,
 		      size_t *bad);
 
-/* Applies ops[0..n) built by a local write as the next revision and journals the change
- * as a delta. Errors as rs_apply_ops. */
-int rs_commit_local(struct ruleset *rs, struct op *ops, size_t n, struct rpc_status *st,
-		    size_t *bad);
+/* The delta of local ops[0..n) as the next revision (rs->revision + 1), packed into *buf
+ * (malloc'ed); before the engine takes the items. */
+int rs_pack_local(struct ruleset *rs, const struct op *ops, size_t n, uint8_t **buf, size_t *len);
+/* Journals a local change packed by rs_pack_local. */
+void rs_journal_local(struct ruleset *rs, const uint8_t *buf, size_t len);
 
 /* ---- journal.c ---- */
 
@@ -214,6 +307,16 @@ int rs_journal_append(struct ruleset *rs, const Xdrop__V1__Delta *d);
 /* Loads the state snapshot and replays the journal into the model (rs->loading set: the
  * data plane is not touched). 0 or -errno (the journal cannot be opened). */
 int rs_load_state(struct ruleset *rs);
+
+/* ---- snapfile.c ---- */
+
+/* The whole set in the snapshot file's packed form, with the data plane's generation
+ * dp_gen, into *buf (malloc'ed). 0 or -ENOMEM. */
+int rs_snap_pack(struct ruleset *rs, uint64_t dp_gen, uint8_t **buf, size_t *len);
+/* Installs (rs_install) the set of a snapshot file buf[0..len) in that form. 0; -ENOTSUP
+ * when the file is in another form (nothing said); or -EBADMSG (cut short, damaged, not
+ * consistent), -ENOMEM, with *st saying why, and nothing installed. */
+int rs_snap_load(struct ruleset *rs, const uint8_t *buf, size_t len, struct rpc_status *st);
 
 /* ---- stage.c ---- */
 
