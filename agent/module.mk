@@ -86,6 +86,19 @@ ALL_TARGETS += $(TBIN)/test_ruleset_group
 TEST_SUITES += $(TBIN)/test_ruleset_group
 CHECK_SOURCES += tests/unit/test_ruleset_group.c
 
+# The snapshot fetch (agent/sync.c) against a fake controller, into a real rule set.
+$(SANOBJ)/tests/unit/test_sync.o: XCFLAGS += -Iagent -Itests/lib
+$(SANOBJ)/tests/unit/test_sync.o: | $(PROTO_H) $(BPF_SKEL)
+$(TBIN)/test_sync: $(SANOBJ)/tests/unit/test_sync.o $(SANOBJ)/agent/sync.o \
+		$(RULESET_SRCS:%.c=$(SANOBJ)/%.o) $(SANOBJ)/tests/lib/testdp.o $(SANOBJ)/tests/lib/pkt.o \
+		$(DP_SAN_A) $(RPC_SAN_A) $(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF) -lcmocka -lpthread
+
+ALL_TARGETS += $(TBIN)/test_sync
+TEST_SUITES += $(TBIN)/test_sync
+CHECK_SOURCES += tests/unit/test_sync.c
+
 # The sampler's unit suite: agent/stats.c with the real rule set on an unpinned data plane.
 $(SANOBJ)/tests/unit/test_stats.o: XCFLAGS += -Iagent -Itests/lib
 $(SANOBJ)/tests/unit/test_stats.o: | $(PROTO_H) $(BPF_SKEL)

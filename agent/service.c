@@ -355,6 +355,11 @@ static enum rpc_code c_batch_create(struct rpc_call *call, const ProtobufCMessag
 
 	if (c != RPC_OK)
 		return c;
+	if (pbf_get_ptr(req, "stage")) /* a chunk would otherwise be stored as a batch */
+		return rpc_call_error(call, RPC_UNIMPLEMENTED, "stage",
+				      "staged imports are served by the controller; a node "
+				      "takes batches of at most %d",
+				      XDROP_BATCH_MAX);
 	err = ruleset_create_many(sv->rs, k, msgs, n, &ids, &st, &bad);
 	if (ids)
 		rpc_call_defer(call, free_ids, ids);

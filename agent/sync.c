@@ -20,6 +20,8 @@
 #define SYNC_ATTEMPTS	 3   /* restarts of a snapshot whose revision went away */
 #define SYNC_DELTAS_PAGE 256 /* deltas asked for per GetDeltas call when catching up */
 #define SYNC_DELTAS_MAX	 64  /* GetDeltas calls per catch-up before a snapshot is cheaper */
+#define SYNC_WINDOW	 4   /* snapshot chunks fetched ahead of the one being staged */
+#define SYNC_FETCHERS	 3   /* threads fetching them */
 
 struct sync {
 	struct ruleset *rs;
@@ -30,35 +32,168 @@ struct sync {
 	uint64_t snapshots, deltas, resyncs, catchups;
 };
 
-static int fetch_once(struct sync *s, struct rpc_status *st)
+/* One GetSnapshot call: chunk idx of revision rev (0 = latest, chunk 0 only). */
+static int get_chunk(struct sync *s, uint64_t rev, uint32_t idx, Xdrop__V1__SnapshotChunk **c,
+		     struct rpc_status *st)
 {
 	Xdrop__V1__SnapshotRequest q = XDROP__V1__SNAPSHOT_REQUEST__INIT;
-	Xdrop__V1__SnapshotChunk *c = NULL;
-	uint64_t rev = 0;
-	uint32_t count = 1;
-	int err = 0;
+	int err;
 
 	q.node_id = s->node_id;
 	q.max_items = SYNC_CHUNK_ITEMS;
-	for (uint32_t i = 0; i < count; i++) {
-		q.revision = rev;
-		q.chunk_index = i;
-		err = rpc_client_call(s->rpc, &xdrop__v1__sync_service__descriptor, "GetSnapshot",
-				      &q.base, (ProtobufCMessage **)&c, st);
-		if (err)
-			return err;
-		if (i == 0) {
-			rev = c->revision;
-			count = c->chunk_count ? c->chunk_count : 1;
-			ruleset_stage_begin(s->rs, rev, c->content_hash, count);
-		}
-		err = ruleset_stage_chunk(s->rs, c, st);
-		xdrop__v1__snapshot_chunk__free_unpacked(c, NULL);
-		c = NULL;
-		if (err)
-			return err;
+	q.revision = rev;
+	q.chunk_index = idx;
+	*c = NULL;
+	err = rpc_client_call(s->rpc, &xdrop__v1__sync_service__descriptor, "GetSnapshot", &q.base,
+			      (ProtobufCMessage **)c, st);
+	if (!err && idx && ((*c)->revision != rev || (*c)->chunk_index != idx)) {
+		st->code = RPC_FAILED_PRECONDITION;
+		snprintf(st->message, sizeof(st->message),
+			 "chunk %u of revision %llu answered as chunk %u of %llu", idx,
+			 (unsigned long long)rev, (*c)->chunk_index,
+			 (unsigned long long)(*c)->revision);
+		xdrop__v1__snapshot_chunk__free_unpacked(*c, NULL);
+		*c = NULL;
+		err = -ESTALE;
 	}
-	return ruleset_stage_commit(s->rs, st);
+	return err;
+}
+
+/*
+ * The chunks after chunk 0 of one snapshot, pipelined: SYNC_FETCHERS threads request
+ * chunks in order, at most SYNC_WINDOW ahead of the one being staged, while the caller
+ * stages them in order as they arrive (chunk i waits in slot i % SYNC_WINDOW). The
+ * controller packs and sends chunk i+1.. while the agent stages chunk i.
+ */
+struct pipe {
+	struct sync *s;
+	uint64_t rev;
+	uint32_t count;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint32_t next;	/* next chunk to request */
+	uint32_t taken; /* chunks the stager has taken out of their slots */
+	int err;	/* the first failure (fetch or stage): everyone stops */
+	struct rpc_status st;
+	Xdrop__V1__SnapshotChunk *slot[SYNC_WINDOW];
+};
+
+static void *fetcher(void *arg)
+{
+	struct pipe *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		Xdrop__V1__SnapshotChunk *c;
+		struct rpc_status st = {0};
+		uint32_t idx;
+		int err;
+
+		while (!p->err && p->next < p->count && p->next >= p->taken + SYNC_WINDOW)
+			pthread_cond_wait(&p->cond, &p->lock);
+		if (p->err || p->next >= p->count)
+			break;
+		idx = p->next++;
+		pthread_mutex_unlock(&p->lock);
+		err = get_chunk(p->s, p->rev, idx, &c, &st);
+		pthread_mutex_lock(&p->lock);
+		if (err && !p->err) {
+			p->err = err;
+			p->st = st;
+		}
+		if (!err)
+			p->slot[idx % SYNC_WINDOW] = c;
+		pthread_cond_broadcast(&p->cond);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* Stages chunks 1..count-1 in order as the fetchers deliver them. */
+static int stage_rest(struct pipe *p)
+{
+	for (uint32_t i = 1; i < p->count; i++) {
+		Xdrop__V1__SnapshotChunk *c;
+		struct rpc_status st = {0};
+		int err;
+
+		pthread_mutex_lock(&p->lock);
+		while (!p->err && !p->slot[i % SYNC_WINDOW])
+			pthread_cond_wait(&p->cond, &p->lock);
+		c = p->slot[i % SYNC_WINDOW];
+		p->slot[i % SYNC_WINDOW] = NULL;
+		p->taken = i + 1;
+		err = p->err;
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		if (!c)
+			return err;
+		err = ruleset_stage_chunk(p->s->rs, c, &st);
+		xdrop__v1__snapshot_chunk__free_unpacked(c, NULL);
+		if (err) {
+			pthread_mutex_lock(&p->lock);
+			if (!p->err) {
+				p->err = err;
+				p->st = st;
+			}
+			pthread_cond_broadcast(&p->cond);
+			pthread_mutex_unlock(&p->lock);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int fetch_rest(struct sync *s, uint64_t rev, uint32_t count, struct rpc_status *st)
+{
+	struct pipe p = {.s = s, .rev = rev, .count = count, .next = 1, .taken = 1};
+	pthread_t th[SYNC_FETCHERS];
+	int started = 0, err;
+
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.cond, NULL);
+	for (int i = 0; i < SYNC_FETCHERS && (uint32_t)i + 1 < count; i++)
+		if (pthread_create(&th[started], NULL, fetcher, &p) == 0)
+			started++;
+	if (!started) { /* no thread: one chunk at a time, here */
+		err = -EAGAIN;
+		st->code = RPC_RESOURCE_EXHAUSTED;
+		snprintf(st->message, sizeof(st->message), "cannot start snapshot fetchers");
+		goto out;
+	}
+	err = stage_rest(&p);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < SYNC_WINDOW; i++)
+		if (p.slot[i])
+			xdrop__v1__snapshot_chunk__free_unpacked(p.slot[i], NULL);
+	if (err || p.err) {
+		*st = p.st;
+		err = err ? err : p.err;
+	}
+out:
+	pthread_cond_destroy(&p.cond);
+	pthread_mutex_destroy(&p.lock);
+	return err;
+}
+
+static int fetch_once(struct sync *s, struct rpc_status *st)
+{
+	Xdrop__V1__SnapshotChunk *c = NULL;
+	uint64_t rev;
+	uint32_t count;
+	int err = get_chunk(s, 0, 0, &c, st);
+
+	if (err)
+		return err;
+	rev = c->revision;
+	count = c->chunk_count ? c->chunk_count : 1;
+	ruleset_stage_begin(s->rs, rev, c->content_hash, count);
+	err = ruleset_stage_chunk(s->rs, c, st);
+	xdrop__v1__snapshot_chunk__free_unpacked(c, NULL);
+	if (!err && count > 1)
+		err = fetch_rest(s, rev, count, st);
+	return err ? err : ruleset_stage_commit(s->rs, st);
 }
 
 /* One page of deltas after the applied revision, applied together. 1 when it applied

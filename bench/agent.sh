@@ -147,8 +147,8 @@ log "importing them with xdropctl rules import"
 t0=$(now_ms)
 if ctl -q --no-progress rules import "$TMP/rules.csv" --format csv 2>"$TMP/import.err"; then
 	t1=$(now_ms)
-	row "import $AG_RULES rules into a standalone agent (xdropctl rules import, CSV)" \
-		"$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.1f", d / 1000 }')" - s
+	row "import $AG_RULES rules into a standalone agent (xdropctl rules import, CSV; batches of 10,000)" \
+		"$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.1f", d / 1000 }')" - s "<=" 10
 else
 	fail "import failed: $(tail -2 "$TMP/import.err")"
 	row "import $AG_RULES rules into a standalone agent (xdropctl rules import, CSV)" FAILED - s

@@ -15,13 +15,16 @@
 #  c. Gateway throughput with wrk: GET /api/v1/stats and POST /api/v1/rules (one distinct
 #     rule per request, from a Lua counter). The bench's gateway config raises the
 #     connection limits above wrk's connections so that none is refused at the limit.
-#  b. Full sync: a fresh controller gets CP_RULES rules through POST /api/v1/rules/batch in
-#     pages of 10,000 (the controller's batch cap; the load is timed), the nodes are
-#     registered with capacity for them, then both agents start with no pinned or saved
-#     state, and the time until both report the controller's revision and content hash is
-#     taken (bench_cp converge). From the daemons' logs: per node, resyncs, snapshots
+#  b. Import and full sync: a fresh controller gets CP_RULES rules (feed bench-feed) from
+#     `xdropctl rules import` of a CSV file (staged in chunks, one change; timed), the nodes
+#     are registered with capacity for them plus 10%, then both agents start with no pinned
+#     or saved state, and the time until both report the controller's revision and content
+#     hash is taken (bench_cp converge). From the daemons' logs: per node, resyncs, snapshots
 #     installed, the controller's ForceSync calls, and deltas refused because the node's
 #     applied revision had gone backwards (an older snapshot installed over newer deltas).
+#     Then the feed's data-plane room: a refresh with 10% new rules (xdropctl rules
+#     sync-source) on nodes sized N + 10%, and a replace by N different rules (needs 2N:
+#     refused up front, naming the capacity).
 #  d. The controller's VmRSS with CP_RULES rules and the size of its SQLite files; and (a)
 #     again with the rules loaded (CP_WRITES_LOADED writes).
 #
@@ -51,7 +54,6 @@ WRK_THREADS=${WRK_THREADS:-2}
 CP_SYNC_TIMEOUT=${CP_SYNC_TIMEOUT:-900}
 CP_WRITERS=${CP_WRITERS:-4} # concurrent writers of the parallel back-to-back case
 CP_CASES=${CP_CASES:-writes wrk sync}
-CP_PAGE=10000 # rules per POST /rules/batch: the controller's cap (batch_max_items too)
 # node capacity (agent config capacity.rules): the loaded set, the timed writes and the
 # rules wrk creates, with room to spare
 CP_CAP=$((CP_RULES + CP_WRITES + 200000))
@@ -59,7 +61,7 @@ CP_CAP=$((CP_RULES + CP_WRITES + 200000))
 
 log() { echo "control: $*" >&2; }
 [ "$(id -u)" = 0 ] || { log "must run as root"; exit 1; }
-for b in bench_cp xdrop-controller xdrop-gateway xdrop-agent xdrop-call; do
+for b in bench_cp xdrop-controller xdrop-gateway xdrop-agent xdrop-call xdropctl; do
 	[ -x "build/bin/$b" ] || { log "missing build/bin/$b (make all bench)"; exit 1; }
 done
 command -v wrk >/dev/null || { log "wrk is missing (scripts/deps.sh installs it)"; exit 1; }
@@ -342,41 +344,66 @@ wrk_rows() { # NAME SCRIPT PATH [ref]: ref = one row (req/s; p50 and p99 beside 
 }
 
 # ---- b. load and full sync ----
-make_pages() { # the CP_RULES rules as POST /rules/batch bodies: rule i drops UDP from 16.0.0.0 + i
-	mkdir -p "$TMP/pages"
-	awk -v n="$CP_RULES" -v page="$CP_PAGE" -v dir="$TMP/pages" 'BEGIN {
-		for (p = 0; p * page < n; p++) {
-			f = sprintf("%s/%05d.json", dir, p)
-			printf "{\"atomic\":true,\"rules\":[" >f
-			for (i = p * page; i < n && i < (p + 1) * page; i++) {
-				a = 268435456 + i
-				printf "%s{\"name\":\"bulk-%d\",\"src_ip\":\"%d.%d.%d.%d\",\"protocol\":\"udp\",\"dst_port\":5010,\"action\":\"drop\"}",
-					(i > p * page ? "," : ""), i, int(a / 16777216), int(a / 65536) % 256,
-					int(a / 256) % 256, a % 256 >f
-			}
-			print "]}" >f
-			close(f)
+# ---- b. import, full sync, feed refresh ----
+feed_csv() { # FILE FIRST [BASE]: the CP_RULES rules of feed bench-feed; rule i drops UDP
+	# from 16.0.0.0 + i, except that the first FIRST rules come from BASE (48.0.0.0) + i
+	awk -v n="$CP_RULES" -v first="$2" -v base="${3:-805306368}" 'BEGIN {
+		print "src_ip,protocol,dst_port,action,name,source"
+		for (i = 0; i < n; i++) {
+			a = (i < first ? base : 268435456) + i
+			printf "%d.%d.%d.%d,udp,5010,drop,bulk-%d,bench-feed\n", int(a / 16777216),
+				int(a / 65536) % 256, int(a / 256) % 256, a % 256, i
 		}
-	}'
+	}' >"$1"
 }
-load_rules() { # sets LOAD_MS; page times in $TMP/pages.ms
-	local f code t0 t1 added
-	: >"$TMP/pages.ms"
+xctl() { timeout 900 build/bin/xdropctl -u "$CTL_RPC" -k "$KEY" -q --no-progress "$@"; }
+load_rules() { # sets LOAD_MS: xdropctl rules import of the feed, one staged change
+	local t0
+	feed_csv "$TMP/feed.csv" 0
 	LOAD_MS=FAILED
 	t0=$(ms)
-	for f in "$TMP"/pages/*.json; do
-		t1=$(ms)
-		code=$(curl -s -o "$TMP/page.out" -w '%{http_code}' -X POST -H "X-API-Key: $KEY" \
-			-H 'Content-Type: application/json' --data-binary "@$f" --max-time 600 \
-			"$API/rules/batch")
-		echo $(($(ms) - t1)) >>"$TMP/pages.ms"
-		added=$(jq -r '.added // empty' "$TMP/page.out" 2>/dev/null)
-		if [ "$code" != 201 ] || [ "$added" != "$(jq '.rules | length' "$f")" ]; then
-			fail_stage "load: $(basename "$f") answered $code $(head -c 300 "$TMP/page.out")"
-			return 1
-		fi
-	done
-	LOAD_MS=$(($(ms) - t0))
+	if xctl rules import "$TMP/feed.csv" 2>"$TMP/import.err"; then
+		LOAD_MS=$(($(ms) - t0))
+	else
+		fail_stage "import: $(tail -3 "$TMP/import.err")"
+	fi
+}
+converge_s() { # SINCE_US: seconds until both nodes are at the controller's revision and hash
+	# shellcheck disable=SC2046
+	timeout $((CP_SYNC_TIMEOUT + 60)) "$BENCH_CP" converge "$CTL_RPC" "$KEY" "$1" \
+		$((CP_SYNC_TIMEOUT * 1000)) 100 $(nodes_args) >"$TMP/conv2.tsv" 2>&1 &&
+		awk -F'\t' '$1 ~ /^node/ { if ($3 < 0) f = 1; if ($3 > m) m = $3 } END { if (f || !m) print "FAILED"; else printf "%.1f", m / 1000 }' "$TMP/conv2.tsv" ||
+		echo FAILED
+}
+# The data-plane room a feed change needs, through the user's path: a refresh of the
+# CP_RULES rules of which 10% are new fits nodes sized N + 10%; replacing them by N
+# different rules needs 2N and is refused up front by the controller, naming the capacity.
+feed_room() {
+	local t0 conv since refresh_s out
+	feed_csv "$TMP/feed.csv" $((CP_RULES / 10))
+	since=${EPOCHREALTIME/./}
+	t0=$(ms)
+	if timeout 900 build/bin/xdropctl -u "$CTL_RPC" -k "$KEY" --no-progress rules sync-source \
+		bench-feed "$TMP/feed.csv" >"$TMP/refresh.out" 2>&1; then
+		refresh_s=$(awk -v d=$(($(ms) - t0)) 'BEGIN { printf "%.1f", d / 1000 }')
+		conv=$(converge_s "$since")
+	else
+		fail_stage "refresh: $(tail -2 "$TMP/refresh.out")"
+		refresh_s=FAILED conv=FAILED
+	fi
+	# entries the refresh needs beyond the N in use: the rules it adds (applied on nodes
+	# with capacity N + CP_ROOM_PCT %)
+	row "feed refresh of $CP_RULES rules, 10% new (xdropctl rules sync-source, one change): data-plane entries needed over N" \
+		"$([ "$conv" = FAILED ] && echo FAILED || sed -n 's/.*: \([0-9]*\) added.*/\1/p' "$TMP/refresh.out" |
+			awk -v n="$CP_RULES" '{ printf "%.1f", 100 * $1 / n; f = 1 } END { if (!f) print "FAILED" }')" \
+		"applied on nodes sized N + $CP_ROOM_PCT %: sync-source $refresh_s s, both nodes $conv s" % "<=" 10
+	feed_csv "$TMP/feed.csv" "$CP_RULES" 1073741824 # every rule a new one (64.0.0.0 + i)
+	xctl rules sync-source bench-feed "$TMP/feed.csv" >"$TMP/replace.out" 2>&1
+	out=$(grep -o 'node [^ ]* has .*' "$TMP/replace.out" | head -c 200)
+	row "replace N = $CP_RULES rules by N different (sync-source): data-plane entries needed over N (documented; refused up front when they do not fit)" \
+		"$(sed -n 's/.*this change adds \([0-9]*\).*/\1/p' "$TMP/replace.out" | awk -v n="$CP_RULES" '{ printf "%.1f", 100 * $1 / n; f = 1 } END { if (!f) print "FAILED" }')" \
+		"${out:-not refused: $(head -c 120 "$TMP/replace.out")}" %
+	rm -f "$TMP/feed.csv"
 }
 log_ms() { # file pattern: the time (ms since the epoch) of the first log line matching
 	local ts
@@ -384,19 +411,16 @@ log_ms() { # file pattern: the time (ms since the epoch) of the first log line m
 	[ -n "$ts" ] && date -d "$ts" +%s%3N || echo -1
 }
 sync_case() {
-	local since out=$TMP/converge.tsv n_pages id s e up conv
-	make_pages
-	n_pages=$(find "$TMP/pages" -name '*.json' | wc -l)
-	log "loading $CP_RULES rules into a fresh controller ($n_pages pages of $CP_PAGE)"
+	local since out=$TMP/converge.tsv id s e up conv
+	# nodes sized for the feed plus 10% (and the writes after it): what a refresh needs
+	CP_CAP=$((CP_RULES + CP_RULES / 10 + CP_WRITES_LOADED + 64))
+	CP_ROOM_PCT=$(awk -v c="$CP_CAP" -v n="$CP_RULES" 'BEGIN { printf "%.1f", 100 * (c - n) / n }')
+	log "importing $CP_RULES rules into a fresh controller (xdropctl rules import, CSV)"
 	cp_reset || { fail_stage "fresh controller did not come up"; return 1; }
 	load_rules
-	row "load $CP_RULES rules into the controller (REST POST /rules/batch, $n_pages x $CP_PAGE)" \
-		"$(awk -v m="$LOAD_MS" 'BEGIN { if (m == "FAILED") print m; else printf "%.1f", m / 1000 }')" - s
-	row "  one page of $CP_PAGE rules: p50 (max beside it)" \
-		"$(sort -n "$TMP/pages.ms" | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }')" \
-		"$(sort -n "$TMP/pages.ms" | tail -1)" ms
-	row "  first / last page" "$(head -1 "$TMP/pages.ms")" "$(tail -1 "$TMP/pages.ms")" ms
-	rm -rf "$TMP/pages"
+	row "import $CP_RULES rules with xdropctl rules import (CSV, one staged change) into the controller" \
+		"$(awk -v m="$LOAD_MS" 'BEGIN { if (m == "FAILED") print m; else printf "%.1f", m / 1000 }')" \
+		"revision $(xctl --json info 2>/dev/null | jq -r .revision)" s "<=" 10
 	[ "$LOAD_MS" = FAILED ] && return 1
 	row "controller VmRSS with $CP_RULES rules (after the load)" "$(mib "$(rss_kb "$CTL_PID")")" - MiB "<=" 64
 	row "controller VmHWM (peak) during the load" \
@@ -417,7 +441,7 @@ sync_case() {
 		$((CP_SYNC_TIMEOUT * 1000)) 100 $(nodes_args) >"$out" 2>"$TMP/converge.err" ||
 		fail_stage "full sync: not converged within $CP_SYNC_TIMEOUT s: $(cat "$out" "$TMP/converge.err" | tr '\n' ' ')"
 	row "full sync of $CP_RULES rules to n1 and n2 from a fresh start (both converged)" \
-		"$(awk -F'\t' '$1 ~ /^node/ { if ($3 < 0) f = 1; if ($3 > m) m = $3 } END { if (f || !m) print "FAILED"; else printf "%.1f", m / 1000 }' "$out")" - s
+		"$(awk -F'\t' '$1 ~ /^node/ { if ($3 < 0) f = 1; if ($3 > m) m = $3 } END { if (f || !m) print "FAILED"; else printf "%.1f", m / 1000 }' "$out")" - s "<=" 5
 	for id in n1 n2; do
 		conv=$(awk -F'\t' -v k="node${id#n}" '$1 == k { print $3 }' "$out")
 		up=$(awk -F'\t' -v k="node${id#n}" '$1 == k { print $2 }' "$out")
@@ -432,6 +456,7 @@ sync_case() {
 	for id in n1 n2; do
 		row "agent $id VmRSS with $CP_RULES rules" "$(mib "$(rss_kb "${AGENT_PID[$id]}")")" - MiB
 	done
+	[ "$STAGE_FAILED" = 0 ] && feed_room
 	if [ "$STAGE_FAILED" = 0 ] && [ "$CP_WRITES_LOADED" -gt 0 ]; then
 		writes "$CP_WRITES_LOADED" $((2 * CP_WRITES)) "with $CP_RULES rules loaded, 50 ms apart" 50
 		breakdown "with $CP_RULES rules loaded, 50 ms apart"
@@ -506,7 +531,7 @@ want sync && sync_case
 	echo "  gateway limits raised in the bench's config (per_client_connections $((WRK_CONNS + 32)),"
 	echo "  max_connections $((WRK_CONNS * 2 + 64)), upstream.max_concurrency $((WRK_CONNS + 16)));"
 	echo "  POST creates a distinct rule per request while both agents apply every change."
-	echo "- full sync: a fresh controller and database; node capacity $CP_CAP rules; agents"
+	echo "- import and full sync: a fresh controller and database; node capacity $CP_CAP rules; agents"
 	echo "  started with no pins and no saved state; converged = revision and content hash equal"
 	echo "  to the controller's (polled every 100 ms)."
 } | rows_write control "XDrop control-plane benchmark"

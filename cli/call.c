@@ -54,7 +54,7 @@ int ctl_fail(int code, const char *fmt, ...)
 	return code;
 }
 
-static int rpc_fail(const struct rpc_status *st)
+int ctl_rpc_fail(const struct rpc_status *st)
 {
 	if (st->field[0])
 		return ctl_fail(exit_of(st->code), "%s: %s (field %s)", rpc_code_name(st->code),
@@ -111,7 +111,7 @@ static bool is_write(const char *method)
 	return false;
 }
 
-static void request_id_new(char *out, size_t len)
+void ctl_request_id_new(char *out, size_t len)
 {
 	uint8_t b[16] = {0};
 	size_t got = 0;
@@ -136,21 +136,38 @@ static void request_id_new(char *out, size_t len)
 int ctl_call(struct ctl *c, const ProtobufCServiceDescriptor *svc, const char *method,
 	     const ProtobufCMessage *req, ProtobufCMessage **resp, unsigned timeout_ms)
 {
+	struct rpc_status st;
+	int rc = ctl_call_st(c, svc, method, req, resp, timeout_ms, &st);
+
+	return rc && st.code != RPC_OK ? ctl_rpc_fail(&st) : rc;
+}
+
+int ctl_call_st(struct ctl *c, const ProtobufCServiceDescriptor *svc, const char *method,
+		const ProtobufCMessage *req, ProtobufCMessage **resp, unsigned timeout_ms,
+		struct rpc_status *out)
+{
 	char id[64] = "";
 	struct rpc_call_opts co = {.sz = sizeof(co), .request_id = id};
-	struct rpc_status st;
+	struct rpc_status st = {0};
 	int64_t start = clock_mono_ms(), pause = CTL_WRITE_RETRY_MS;
-	int rc = connect_upstream(c);
+	int rc;
+
+	*out = st;
+	rc = connect_upstream(c);
 
 	if (rc)
 		return rc;
 	co.timeout_ms = timeout_ms ? timeout_ms : c->timeout_ms;
 	if (is_write(method))
-		request_id_new(id, sizeof(id));
+		ctl_request_id_new(id, sizeof(id));
 	while (rpc_client_call_opts(c->client, svc, method, req, resp, &st, &co)) {
 		if (!id[0] || st.code != RPC_UNAVAILABLE ||
-		    clock_mono_ms() - start + pause > (int64_t)co.timeout_ms)
-			return rpc_fail(&st);
+		    clock_mono_ms() - start + pause > (int64_t)co.timeout_ms) {
+			*out = st;
+			if (st.code == RPC_OK) /* a local failure without a code */
+				out->code = RPC_UNKNOWN;
+			return exit_of(out->code) ? exit_of(out->code) : CTL_EXIT_FAIL;
+		}
 		fprintf(stderr, "xdropctl: %s; sending the %s again (request id %s)\n", st.message,
 			method, id);
 		nanosleep(
@@ -158,6 +175,7 @@ int ctl_call(struct ctl *c, const ProtobufCServiceDescriptor *svc, const char *m
 		    NULL);
 		pause = pause * 2 > CTL_WRITE_RETRY_MAX_MS ? CTL_WRITE_RETRY_MAX_MS : pause * 2;
 	}
+	*out = st;
 	return CTL_EXIT_OK;
 }
 

@@ -224,6 +224,35 @@ int ctl_json_fail(const struct json_error *e, const char *where);
  */
 int ctl_call(struct ctl *c, const ProtobufCServiceDescriptor *svc, const char *method,
 	     const ProtobufCMessage *req, ProtobufCMessage **resp, unsigned timeout_ms);
+/* ctl_call without printing a failure: the exit code, *st the status (ctl_rpc_fail
+ * prints it). */
+int ctl_call_st(struct ctl *c, const ProtobufCServiceDescriptor *svc, const char *method,
+		const ProtobufCMessage *req, ProtobufCMessage **resp, unsigned timeout_ms,
+		struct rpc_status *st);
+/* A fresh random request id ("xdropctl-" and 32 hex digits) into out. */
+void ctl_request_id_new(char *out, size_t len);
+
+/* ---- stage.c ---- */
+
+#define CTL_STAGE_INFLIGHT 3 /* staged chunks in flight at once */
+
+/* A set of n items (msgs, of kind) larger than c->batch, to store as one change: a
+ * BatchCreate, or with source a ReplaceSource of that feed. */
+struct ctl_stage {
+	const struct kind *kind;
+	void **msgs;
+	size_t n;
+	const char *source;
+	bool dry_run;
+};
+/* Sends g staged (see stage.c); *out the commit's reply. Returns the exit code (the error
+ * printed), with *unsupported and nothing sent or printed when the server does not serve
+ * staged imports (an agent): send a documented sequence of batches instead. */
+int ctl_stage_send(struct ctl *c, const struct ctl_stage *g, ProtobufCMessage **out,
+		   bool *unsupported);
+
+/* Prints st as ctl_call does; returns its exit code. */
+int ctl_rpc_fail(const struct rpc_status *st);
 
 /* Frees an unpacked message; NULL is fine. */
 void ctl_msg_free(ProtobufCMessage *m);

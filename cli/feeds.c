@@ -445,17 +445,26 @@ static int replace_source(struct ctl *c, const char *source, struct plan *p, boo
 
 	if (!saved)
 		return ctl_fail(CTL_EXIT_FAIL, "out of memory");
-	if (p->n_send > XDROP_BATCH_MAX) {
-		free(saved);
-		return ctl_fail(CTL_EXIT_INVALID, "a feed holds at most %d rules per change (%zu)",
-				XDROP_BATCH_MAX, p->n_send);
-	}
 	as_input(p->send, p->n_send, saved);
 	rq.source = (char *)source;
 	rq.rules = p->send;
 	rq.n_rules = p->n_send;
 	rq.dry_run = dry;
-	rc = ctl_call(c, kind_rules.svc, "ReplaceSource", &rq.base, resp, CTL_BATCH_TIMEOUT_MS);
+	if (p->n_send > c->batch) { /* staged: still one change (its reply has the counts) */
+		const struct ctl_stage g = {.kind = &kind_rules,
+					    .msgs = (void **)p->send,
+					    .n = p->n_send,
+					    .source = source,
+					    .dry_run = dry};
+		bool unsupported;
+
+		rc = ctl_stage_send(c, &g, resp, &unsupported);
+		if (unsupported)
+			rc = ctl_fail(CTL_EXIT_FAIL, "the server does not take staged sets");
+	} else {
+		rc = ctl_call(c, kind_rules.svc, "ReplaceSource", &rq.base, resp,
+			      CTL_BATCH_TIMEOUT_MS);
+	}
 	as_input(p->send, p->n_send, saved);
 	free(saved);
 	return rc;
@@ -530,7 +539,10 @@ int ctl_feed_import(struct ctl *c, const struct listopts *o, const char *path, b
 	if (rc)
 		return rc;
 	rc = set_read(c, path, o->format, source, &s);
-	if (!rc)
+	/* sync-source sends the file as the set: the controller finds the diff and refuses a
+	 * match of another source (naming rules[i]); reading the whole store first would
+	 * cost more than the refresh (List pages of a million-rule store) */
+	if (!rc && !sync)
 		rc = stored_fetch(c, NULL, NULL, &all);
 	if (!rc)
 		rc = plan_make(&s, &all, source, sync, on, &p);

@@ -5,7 +5,7 @@
 # from it); ctl.h says which file holds what.
 CTL_SRCS := cli/xdropctl.c cli/options.c cli/help.c cli/man.c cli/call.c cli/output.c \
 	cli/table.c cli/fields.c cli/csv.c \
-	cli/transfer.c cli/feeds.c cli/migrate.c cli/cmd_rules.c cli/cmd_nodes.c cli/cmd_keys.c cli/cmd_stats.c
+	cli/transfer.c cli/stage.c cli/feeds.c cli/migrate.c cli/cmd_rules.c cli/cmd_nodes.c cli/cmd_keys.c cli/cmd_stats.c
 CTL_BIN := $(BIN)/xdropctl
 $(CTL_SRCS:%.c=$(OBJ)/%.o): | $(PROTO_H)
 $(CTL_BIN): $(CTL_SRCS:%.c=$(OBJ)/%.o) $(JSON_A) $(RPC_A) $(LIB_A)

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * transfer: `rules|whitelist import` and `export`. An import reads a JSON or CSV file,
- * converts every row with lib/json (the REST API's conversion) before anything is sent,
- * and sends the rows as atomic batches of at most --batch-size; when a later batch is
- * refused the earlier ones are deleted again, so the import is all or nothing. An export
+ * converts every row with lib/json (the REST API's conversion) before anything is sent.
+ * To a controller a file larger than --batch-size goes staged as ONE change (stage.c); to
+ * a node as atomic batches of at most --batch-size, and when a later batch is refused the
+ * earlier ones are deleted again, so the import is all or nothing. An export
  * pages through List sorted by id and leaves out counters and timestamps, so that
  * export -> import -> export gives the same file.
  */
@@ -156,6 +157,21 @@ static int send_chunks(struct ctl *c, const struct kind *k, void **msgs, size_t 
 	return rc;
 }
 
+/* A set larger than one batch goes staged (one change) to a controller; to a node, which
+ * does not stage, as the sequence of batches of send_chunks. */
+static int send_all(struct ctl *c, const struct kind *k, void **msgs, size_t n,
+		    ProtobufCMessage **out)
+{
+	const struct ctl_stage g = {.kind = k, .msgs = msgs, .n = n};
+	bool unsupported = false;
+	int rc;
+
+	if (n <= c->batch)
+		return send_chunks(c, k, msgs, n, out);
+	rc = ctl_stage_send(c, &g, out, &unsupported);
+	return unsupported ? send_chunks(c, k, msgs, n, out) : rc;
+}
+
 int ctl_import(struct ctl *c, const struct kind *k, const char *path, const char *format)
 {
 	ProtobufCMessage *resp = NULL;
@@ -225,7 +241,7 @@ int ctl_import(struct ctl *c, const struct kind *k, const char *path, const char
 			ctl_progress(c, "checking", n, total);
 	}
 	t0 = clock_mono_ns();
-	rc = send_chunks(c, k, msgs, n, &resp);
+	rc = send_all(c, k, msgs, n, &resp);
 	if (c->progress > 0)
 		fprintf(stderr, "%s in %.1f s\n", rc ? "refused" : "done",
 			(double)(clock_mono_ns() - t0) / 1e9);

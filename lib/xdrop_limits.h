@@ -19,6 +19,11 @@
  * gateway's limits.batch_max_items defaults to it, xdropctl's --batch-size too. */
 #define XDROP_BATCH_MAX 10000
 
+/* Items in one staged import (chunks of at most XDROP_BATCH_MAX stored as one change by
+ * the controller, docs/api.md "Import and export"): the controller's store takes a change
+ * this large; xdropctl stages a file larger than one batch. */
+#define XDROP_STAGE_MAX_ITEMS 4000000
+
 /* Items in one List reply (rules, whitelist entries): the default when a request asks for
  * none, and the most a controller or an agent serves; xdropctl exports in pages of the
  * most. */

@@ -114,6 +114,11 @@ int service_register(struct service **out, struct rpc_server *srv, const struct 
 	s->stats = d->stats;
 	s->started_at = clock_wall_ns();
 	pthread_mutex_init(&s->snap_lock, NULL);
+	s->stages = stages_new();
+	if (!s->stages) {
+		free(s);
+		return -ENOMEM;
+	}
 	for (int k = 0; k <= STORE_KINDS; k++)
 		s->args[k] = (struct svc_arg){.s = s, .coll = k ? &svc_colls[k - 1] : NULL};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]) && !err; i++) {
@@ -157,5 +162,6 @@ void service_free(struct service *s)
 	for (int i = 0; i < XDROP_SNAPSHOT_PACKED; i++)
 		free(s->packed[i].bytes.data);
 	pthread_mutex_destroy(&s->snap_lock);
+	stages_free(s->stages);
 	free(s);
 }

@@ -377,19 +377,29 @@ SVC_HANDLER(coll_batch_create)
 	struct service *s = svc_of(arg);
 	size_t n;
 	ProtobufCMessage *const *in = pbf_repeated(r, c->items, &n);
-	bool atomic = pbf_int(r, "atomic") != 0;
+	const Xdrop__V1__StagePart *part = pbf_get_ptr(r, "stage");
+	bool atomic = pbf_int(r, "atomic") != 0 || part;
+	struct stage_out so;
 	ProtobufCMessage *copies;
 	uint64_t rev = 0;
 	enum rpc_code rc;
 	size_t *orig;
 	void **ptrs;
 
-	if (n == 0)
-		return rpc_call_error(call, RPC_INVALID_ARGUMENT, c->items, "no %s", c->items);
 	if (n > XDROP_STORE_MAX_BATCH)
 		return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, c->items,
 				      "a batch holds at most %d %s", XDROP_STORE_MAX_BATCH,
 				      c->items);
+	if (part) { /* a chunk of a staged import: held, or on commit the whole set */
+		rc = stage_take(call, s, c, "BatchCreate", part, in, n, &so);
+		resp->staged = (uint32_t)so.staged;
+		if (rc != RPC_OK || !part->commit)
+			return rc;
+		in = so.all;
+		n = so.n;
+	}
+	if (n == 0)
+		return rpc_call_error(call, RPC_INVALID_ARGUMENT, c->items, "no %s", c->items);
 	ptrs = rpc_call_alloc(call, n * sizeof(*ptrs));
 	orig = rpc_call_alloc(call, n * sizeof(*orig));
 	resp->failed = rpc_call_alloc(call, n * sizeof(*resp->failed));
@@ -404,8 +414,11 @@ SVC_HANDLER(coll_batch_create)
 	rc = batch_add(call, s, c, atomic, ptrs, orig, n, resp, &rev);
 	if (rc != RPC_OK)
 		return rc;
-	pbf_set_repeated(&resp->base, c->items, ptrs, resp->n_ids); /* the items stored */
-	resp->sync = outcome(s, call, rev);			    /* rev 0 when nothing changed */
+	if (part) /* a whole staged set: the counts only (the lists would not fit a reply) */
+		resp->n_ids = 0;
+	else
+		pbf_set_repeated(&resp->base, c->items, ptrs, resp->n_ids); /* the items stored */
+	resp->sync = outcome(s, call, rev); /* rev 0 when nothing changed */
 	return RPC_OK;
 }
 

@@ -65,6 +65,7 @@ struct service {
 	struct svc_arg args[1 + STORE_KINDS];	   /* [0] plain, [1 + kind] */
 	struct idem_method writes[SERVICE_WRITES]; /* the wrapped write methods */
 	size_t n_writes;
+	struct stages *stages; /* staged imports (service_stage.c) */
 };
 
 /* The service of a handler's arg. */
@@ -93,6 +94,31 @@ Xdrop__V1__Pagination *pagination(struct rpc_call *call, uint32_t page, uint32_t
 				  uint64_t total);
 /* *desc from order ("", "asc", "desc"); INVALID_ARGUMENT for another. */
 enum rpc_code check_order(struct rpc_call *call, const char *order, bool *desc);
+
+/* ---- service_stage.c: staged imports -------------------------------------------------- */
+
+#define XDROP_STAGES	     4	       /* staged imports at once */
+#define XDROP_STAGE_IDLE_MS  120000    /* a stage untouched this long is dropped */
+#define XDROP_STAGE_NAME_MAX 64	       /* bytes of a stage's name */
+#define XDROP_STAGE_MMAP_MIN (1 << 20) /* allocations this large are mapped on their own */
+
+struct stages;
+struct stages *stages_new(void);
+void stages_free(struct stages *t);
+
+/* What stage_take hands back: items held so far; on a commit the whole set (n items,
+ * freed with the call). */
+struct stage_out {
+	size_t staged, n;
+	ProtobufCMessage **all;
+};
+
+/* The stage part p of a request of method ("BatchCreate", "ReplaceSource") with items
+ * in[0..n) of kind c: validated and held; on commit out->all is the whole set for the
+ * handler to store as one change. RPC_OK or the error set on call (the stage dropped). */
+enum rpc_code stage_take(struct rpc_call *call, struct service *s, const struct svc_coll *c,
+			 const char *method, const Xdrop__V1__StagePart *p,
+			 ProtobufCMessage *const *in, size_t n, struct stage_out *out);
 
 /* ---- the handlers (service_coll.c, service_nodes.c, ...) -------------------------------- */
 

@@ -178,7 +178,7 @@ enum store_kind {
 };
 
 /*
- * Inserts n items of kind k (messages of its type; n <= XDROP_STORE_MAX_BATCH) as one
+ * Inserts n items of kind k (messages of its type; n <= XDROP_STAGE_MAX_ITEMS) as one
  * change: all or nothing. Each item must be complete (id, timestamps set by the caller;
  * rule stats are ignored). Validation (lib/rulepb) and duplicates (within the batch and
  * against the store: STORE_EXISTS naming the existing id) are reported through *err with
@@ -212,6 +212,10 @@ int store_rule_add_merge(struct store *s, Xdrop__V1__Rule *r, Xdrop__V1__Rule **
 int store_delete(struct store *s, enum store_kind k, const char *const *ids, size_t n,
 		 uint64_t *rev, size_t *err_index, struct store_error *err);
 
+/* Checks item m (a Rule or WhitelistEntry) as every write does, without writing: 0, or
+ * -EINVAL with *err naming prefix.field (a staged import's chunks, service_stage.c). */
+int store_check_item(const ProtobufCMessage *m, const char *prefix, struct store_error *err);
+
 /* What a source replace does to each rule of the set (store_rules_replace_source). */
 enum store_fate {
 	STORE_FATE_ADD,	      /* new: inserted with its own id */
@@ -232,7 +236,7 @@ struct store_source_diff {
 };
 
 /*
- * Makes the rules of source equal to rules[0..n) (n <= XDROP_STORE_MAX_BATCH; 0 removes
+ * Makes the rules of source equal to rules[0..n) (n <= XDROP_STAGE_MAX_ITEMS; 0 removes
  * them all) as ONE change: the source's rules not in the set are deleted, rules of the set
  * whose match equals one of the source's keep its id (and created_at: the caller's rules
  * are modified to say so: id and created_at), the others are inserted. Each rule must be
@@ -243,8 +247,9 @@ struct store_source_diff {
  * caller's) and *rev (unchanged on a dry run), or -errno with *err and *err_index.
  */
 /* Called with the complete diff right before the change commits (or is rolled back on a dry
- * run): a reply recorded with the change (controller/idempotency.c) must be whole then. */
-typedef void (*store_diff_fn)(void *arg, const struct store_source_diff *d);
+ * run): a reply recorded with the change (controller/idempotency.c) must be whole then. A
+ * negative return refuses the change (rolled back) with *err as the caller filled it. */
+typedef int (*store_diff_fn)(void *arg, const struct store_source_diff *d, struct store_error *err);
 int store_rules_replace_source(struct store *s, const char *source, Xdrop__V1__Rule *const *rules,
 			       size_t n, bool dry_run, struct store_source_diff *diff,
 			       store_diff_fn on_diff, void *arg, uint64_t *rev, size_t *err_index,

@@ -444,9 +444,9 @@ int store_add(struct store *s, enum store_kind kind, void *const *items, size_t 
 	char pfx[64];
 	int rc;
 
-	if (n == 0 || n > XDROP_STORE_MAX_BATCH)
+	if (n == 0 || n > XDROP_STAGE_MAX_ITEMS) /* the service caps unstaged batches lower */
 		return set_err(err, n ? STORE_EXHAUSTED : STORE_INVALID, k->items, NULL,
-			       "a batch holds 1..%d %s", XDROP_STORE_MAX_BATCH, k->items);
+			       "a batch holds 1..%d %s", XDROP_STAGE_MAX_ITEMS, k->items);
 	rc = change_begin(s, &ch, n);
 	if (rc < 0)
 		return begin_fail(s, rc, err);

@@ -265,8 +265,10 @@ static int attempt(struct store *s, const char *source, Xdrop__V1__Rule *const *
 	}
 	if (rc < 0)
 		return store_coll_fail(&ch, rc, bad, err_index, err);
-	if (a->on_diff)
-		a->on_diff(a->arg, d);
+	if (a->on_diff && (rc = a->on_diff(a->arg, d, err)) < 0) { /* refused by the caller */
+		change_abort(&ch);
+		return rc;
+	}
 	if (a->dry_run || ch.nops == 0) { /* nothing to write: no revision either */
 		if (rev)		  /* written only under the writer lock, which ch holds */
 			*rev = s->revision;
@@ -274,6 +276,13 @@ static int attempt(struct store *s, const char *source, Xdrop__V1__Rule *const *
 		return 0;
 	}
 	return store_coll_commit(&ch, rev, err);
+}
+
+int store_check_item(const ProtobufCMessage *m, const char *prefix, struct store_error *err)
+{
+	char mk[MATCH_KEY_SZ];
+
+	return store_coll_key(m, prefix, mk, err);
 }
 
 int store_rules_replace_source(struct store *s, const char *source, Xdrop__V1__Rule *const *rules,
@@ -288,9 +297,9 @@ int store_rules_replace_source(struct store *s, const char *source, Xdrop__V1__R
 	if (!source || !source[0] || strlen(source) > SOURCE_MAX)
 		return set_err(err, STORE_INVALID, "source", NULL, "source must be 1..%d bytes",
 			       SOURCE_MAX);
-	if (n > XDROP_STORE_MAX_BATCH)
+	if (n > XDROP_STAGE_MAX_ITEMS)
 		return set_err(err, STORE_EXHAUSTED, "rules", NULL, "a set holds at most %d rules",
-			       XDROP_STORE_MAX_BATCH);
+			       XDROP_STAGE_MAX_ITEMS);
 	for (int tries = 0; rc == -EAGAIN && tries < 3; tries++) {
 		int cnt = count_source(s, source);
 

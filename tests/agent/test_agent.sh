@@ -293,6 +293,20 @@ rpc "$ADMIN" RuleService BatchCreate BatchCreateRulesRequest BatchReply "@$tmp/b
 rc=$?
 check "a batch with a bad item is INVALID_ARGUMENT naming item 2 and dst_port: $(cat "$tmp/status")" \
 	test $rc -eq 3 -a -n "$(grep 'field=dst_port.*item 2' "$tmp/status")"
+printf 'rules { dst_port: 6004 action: "drop" enabled: true }\nstage { stage: "s1" total: 1 commit: true }\n' >"$tmp/staged.txt"
+rpc "$ADMIN" RuleService BatchCreate BatchCreateRulesRequest BatchReply "@$tmp/staged.txt"
+expect_eq "a staged chunk (the controller's staged import) is UNIMPLEMENTED (12) on a node" $? 12
+expect_eq "... and stores nothing" "$(rule_count)" $total
+# xdropctl against a node: a file larger than --batch-size goes as the documented sequence
+# of atomic batches (the node refuses the staged chunk first)
+awk 'BEGIN { print "dst_port,protocol,src_port,action,name"
+	for (i = 0; i < 3000; i++) printf "5006,udp,%d,drop,seq-%d\n", 30000 + i, i }' >"$tmp/seq.csv"
+"$PWD/$BUILD/bin/xdropctl" --agent "$URL" -k "$ADMIN" -q --batch-size 2000 rules import \
+	"$tmp/seq.csv" 2>"$tmp/seq.err"
+expect_eq "xdropctl rules import of 3,000 rows in batches of 2,000 into a node: all stored ($(head -c 200 "$tmp/seq.err"))" \
+	"$(rule_count)" $((total + 3000))
+"$PWD/$BUILD/bin/xdropctl" --agent "$URL" -k "$ADMIN" -q rules del --search seq- --yes
+expect_eq "... and deleted again in one batch" "$(rule_count)" $total
 rpc "$RO" RuleService Create CreateRuleRequest RuleWriteReply \
 	'rule { dst_port: 6003 action: "drop" enabled: true }'
 expect_eq "a read-only key cannot Create: PERMISSION_DENIED (7)" $? 7

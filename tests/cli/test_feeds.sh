@@ -6,7 +6,8 @@
 # written), rules sync-source replacing a feed's set in one revision (equal rules keep
 # their ids), rules list --source, rules del --source/--search (count, --yes, refused
 # without a terminal, y/N on one), CSV errors naming the file line and JSON errors the
-# item. Needs no root. Prints TAP.
+# item; sets beyond one batch (12,000 rows) imported and synced as one change, a row refused
+# at the commit storing nothing. Needs no root. Prints TAP.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cli/lib.sh
@@ -79,6 +80,9 @@ printf 'src_ip,action\n198.51.100.7,drop\n' >"$TMP/manual.csv"
 ctl rules import "$TMP/manual.csv" --source feed-x 2>"$TMP/err"
 check "a match held by another source: refused naming it" \
 	bash -c "[ $? = 6 ] && grep -q 'of source \"cli\"' '$TMP/err'"
+ctl rules sync-source feed-y "$TMP/manual.csv" 2>"$TMP/err"
+check "sync-source (the controller finds it): refused naming the item and the other source" \
+	bash -c "[ $? = 6 ] && grep -q 'rules\[0\]' '$TMP/err' && grep -q 'of source \"cli\"' '$TMP/err'"
 
 # ---- sync-source: the set replaced atomically ----
 cat >"$TMP/sync.json" <<'JSON'
@@ -125,6 +129,35 @@ ctl rules sync-source feed-x "$TMP/bad.json" 2>"$TMP/err"
 check "JSON: the error names the item (rules[1].src_ip)" \
 	bash -c "[ $? = 3 ] && grep -q 'rules\[1\].src_ip' '$TMP/err'"
 expect_eq "refused files change nothing" "$(count --source feed-x)" 3
+
+# ---- sets beyond one batch: staged, still one change (12,000 > --batch-size 10,000) ----
+big_csv() { # FILE FIRST_OCTET [N]: N (12,000) drop rules from 100.FIRST.x.y
+	awk -v n="${3:-12000}" -v f="$2" 'BEGIN { print "src_ip,action,name"
+		for (i = 0; i < n; i++) printf "100.%d.%d.%d,drop,big-%d\n", f, int(i / 256), i % 256, i }' >"$1"
+}
+big_csv "$TMP/big.csv" 1
+r5=$(revision)
+n5=$(count)
+out=$(ctl rules import "$TMP/big.csv")
+expect_eq "import of 12,000 rows: one change (one revision)" "$(revision)" "$((r5 + 1))"
+check "... the summary counts them all ($out)" bash -c "[[ '$out' == 'imported 12000 rules (revision $((r5 + 1)))' ]]"
+expect_eq "... all stored" "$(count)" "$((n5 + 12000))"
+big_csv "$TMP/big2.csv" 2
+sed -i '11001s/.*/100.1.0.5,drop,collides/' "$TMP/big2.csv" # row 11,000 (rules[10999]) is stored
+ctl rules import "$TMP/big2.csv" >/dev/null 2>"$TMP/err"
+check "a row refused at the commit (a match stored already): exit 6, the item named" \
+	bash -c "[ $? = 6 ] && grep -q 'field rules\[10999\]' '$TMP/err' && grep -q 'nothing was stored' '$TMP/err'"
+expect_eq "... nothing stored, no revision" "$(revision)/$(count)" "$((r5 + 1))/$((n5 + 12000))"
+big_csv "$TMP/feed-big.csv" 3
+out=$(ctl rules sync-source feed-big "$TMP/feed-big.csv")
+check "sync-source of 12,000: 12000 added ($out)" bash -c "[[ '$out' == *'12000 added, 0 updated, 0 removed'* ]]"
+expect_eq "... in one revision" "$(revision)" "$((r5 + 2))"
+sed -i '2,101s/^100\.3\./100.4./' "$TMP/feed-big.csv" # 100 rules leave, 100 arrive
+out=$(ctl rules sync-source feed-big "$TMP/feed-big.csv")
+check "a refresh of 12,000 with 100 changed: the diff ($out)" \
+	bash -c "[[ '$out' == *'100 added, 0 updated, 100 removed, 11900 unchanged'* ]]"
+expect_eq "... in one revision" "$(revision)" "$((r5 + 3))"
+expect_eq "... the feed is the file" "$(count --source feed-big)" 12000
 
 # ---- delete by source and by search ----
 r3=$(revision)

@@ -213,6 +213,7 @@ struct agent {
 	struct rpc_server *srv; /* AgentService */
 	nng_socket manual_sock;
 	bool manual_open;
+	uint64_t exact_max; /* beacons report a capacity (exact table) when set */
 	pthread_t beacon_thread, manual_thread;
 	atomic_bool stop;
 	uint64_t seq;
@@ -383,6 +384,13 @@ static void need_snapshot_cb(void *arg, enum pubsub_resync_reason why, uint64_t 
 		pubsub_sub_set_revision(a->sub, rev, hash);
 }
 
+void agent_set_capacity(struct agent *a, uint64_t exact_max)
+{
+	pthread_mutex_lock(&a->lock);
+	a->exact_max = exact_max;
+	pthread_mutex_unlock(&a->lock);
+}
+
 static void *beacon_main(void *arg)
 {
 	struct agent *a = arg;
@@ -392,6 +400,7 @@ static void *beacon_main(void *arg)
 		Xdrop__V1__Counters cn = XDROP__V1__COUNTERS__INIT;
 		Xdrop__V1__Rates rt = XDROP__V1__RATES__INIT;
 		Xdrop__V1__RuleCounter rc = XDROP__V1__RULE_COUNTER__INIT, *rcs[1] = {&rc};
+		Xdrop__V1__Capacity cap = XDROP__V1__CAPACITY__INIT;
 		char hex[RULEHASH_HEX];
 		bool online;
 
@@ -420,6 +429,10 @@ static void *beacon_main(void *arg)
 		rc.pps = 2.5;
 		b.top_rules = rcs;
 		b.n_top_rules = 1;
+		cap.exact_used = a->n;
+		cap.exact_max = a->exact_max;
+		if (a->exact_max)
+			b.capacity = &cap;
 		pthread_mutex_unlock(&a->lock);
 		if (online) {
 			uint8_t bkey[XDROP_NODEKEY_LEN];
@@ -551,8 +564,8 @@ void agent_stop(struct agent *a)
 		pthread_join(a->manual_thread, NULL);
 	if (a->manual_open)
 		nng_close(a->manual_sock);
+	rpc_server_close(a->srv); /* first: a ForceSync being served uses a->sub */
 	pubsub_sub_close(a->sub);
-	rpc_server_close(a->srv);
 	pubsub_pub_close(a->beacons);
 	rpc_client_close(a->rpc);
 	free(a->set);
