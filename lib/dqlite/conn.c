@@ -130,6 +130,23 @@ static int dial(const char *address, int64_t deadline_ms)
 	return rc;
 }
 
+/* The options' connect hook, its socket made non-blocking as ours are. */
+static int hook_dial(const struct dq_conn_opts *opts, const char *address, int64_t deadline_ms)
+{
+	int64_t left = deadline_ms - clock_mono_ms();
+	int fd = opts->dial(opts->dial_arg, address, left > 0 ? (int)left : 1), fl;
+
+	if (fd < 0)
+		return fd;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		fl = -errno;
+		close(fd);
+		return fl;
+	}
+	return fd;
+}
+
 static int send_all(struct dq_conn *c, const uint8_t *p, size_t n, int64_t deadline_ms)
 {
 	while (n) {
@@ -206,7 +223,7 @@ int dq_conn_open(struct dq_conn **out, const char *address, const struct dq_conn
 	c->call_timeout_ms =
 	    opts && opts->call_timeout_ms > 0 ? opts->call_timeout_ms : XDROP_DQ_CALL_TIMEOUT_MS;
 	strcpy(c->address, address);
-	rc = dial(address, deadline);
+	rc = opts && opts->dial ? hook_dial(opts, address, deadline) : dial(address, deadline);
 	if (rc < 0)
 		goto out;
 	c->fd = rc;
