@@ -49,6 +49,7 @@ static const char *const allowed[] = {
     "rpc.auth_limit.window",
     "rpc.auth_limit.slots",
     "rpc.auth_limit.exempt",
+    "cluster.peers",
     NULL,
 };
 
@@ -106,6 +107,13 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 	err = err ?: config_get_bool(c, "tls.verify_server_name", true, &b);
 	cfg->tls.skip_name_check = !b;
 	cfg->have_tls = cfg->tls.cert_file || cfg->tls.ca_file;
+	err = err
+		  ?: config_get_strlist(c, "cluster.peers", &cfg->cluster_peers,
+					&cfg->n_cluster_peers);
+	for (size_t i = 0; !err && i < cfg->n_cluster_peers; i++)
+		if (!strchr(cfg->cluster_peers[i], ':'))
+			err = config_fail(c, "cluster.peers", "%s: not a host:port address",
+					  cfg->cluster_peers[i]);
 	if (err)
 		goto out;
 	err = authlimit_cfg_load(c, "rpc.auth_limit", &cfg->auth_limit);

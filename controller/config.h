@@ -34,6 +34,10 @@ struct ctl_config {
 	struct ctl_node_cfg *nodes;
 	size_t n_nodes;
 	struct authlimit_cfg auth_limit; /* rpc.auth_limit (lib/authlimit.h) */
+	/* cluster.peers: every controller's dqlite address (host:port); none: not clustered.
+	 * With tls.ca_file and tls.cert_file set, dqlite traffic is mutual TLS (lib/dqtls). */
+	const char *const *cluster_peers;
+	size_t n_cluster_peers;
 };
 
 /*

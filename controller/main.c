@@ -212,7 +212,14 @@ int main(int argc, char **argv)
 	err = rpc_server_open(&srv, &ro);
 	if (err)
 		goto out;
-	struct service_deps deps = {.store = st, .nodes = nodes, .stats = stats, .idem = idem};
+	struct service_deps deps = {.store = st,
+				    .nodes = nodes,
+				    .stats = stats,
+				    .idem = idem,
+				    .cluster_peers = cfg.cluster_peers,
+				    .n_cluster_peers = cfg.n_cluster_peers,
+				    .cluster_tls =
+					cfg.tls.ca_file && cfg.tls.cert_file ? &cfg.tls : NULL};
 	err = service_register(&svc, srv, &deps);
 	if (err)
 		goto out;

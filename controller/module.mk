@@ -17,7 +17,7 @@ CHECK_SOURCES += tests/unit/test_config.c
 CTRL_STORE_SRCS := $(addprefix controller/store/,store_open.c store_db.c store_changes.c \
 	store_coll.c store_merge.c store_source.c store_query.c store_nodes.c store_keys.c store_secure.c)
 CTRL_SERVICE_SRCS := $(addprefix controller/service/,service.c service_util.c service_coll.c service_source.c \
-	service_nodes.c service_stats.c service_keys.c service_sync.c)
+	service_nodes.c service_stats.c service_keys.c service_sync.c service_cluster.c)
 CTRL_SRCS   := $(CTRL_STORE_SRCS) $(CTRL_SERVICE_SRCS) controller/config.c controller/rules.c \
 	controller/rulecounters.c controller/talkers.c controller/fanout.c \
 	controller/nodes.c controller/publish.c controller/stats.c controller/auth.c \
@@ -26,7 +26,7 @@ CTRL_INC    := -Icontroller -Icontroller/store -Icontroller/service
 CTRL_A      := $(BUILD)/libxdrop-ctrl.a
 CTRL_SAN_A  := $(BUILD)/libxdrop-ctrl-san.a
 CTRL_LDLIBS := -lsqlite3 $(CONFIG_LDLIBS) $(RPC_LDLIBS) $(LDLIBS_BPF)
-CTRL_TEST_LIBS := $(CTRL_SAN_A) $(RPC_SAN_A) $(LIB_SAN_A)
+CTRL_TEST_LIBS := $(CTRL_SAN_A) $(DQ_SAN_A) $(RPC_SAN_A) $(LIB_SAN_A)
 
 $(CTRL_SRCS:%.c=$(OBJ)/%.o) $(CTRL_SRCS:%.c=$(SANOBJ)/%.o): | $(PROTO_H)
 $(CTRL_SRCS:%.c=$(OBJ)/%.o) $(CTRL_SRCS:%.c=$(SANOBJ)/%.o): XCFLAGS += $(CTRL_INC)
@@ -53,7 +53,7 @@ CHECK_SOURCES += $(CTRL_SRCS) $(wildcard controller/*.h controller/store/*.h con
 # The daemon.
 $(OBJ)/controller/main.o: | $(PROTO_H)
 $(OBJ)/controller/main.o: XCFLAGS += $(CTRL_INC)
-$(BIN)/xdrop-controller: $(OBJ)/controller/main.o $(CTRL_A) $(RPC_A) $(LIB_A)
+$(BIN)/xdrop-controller: $(OBJ)/controller/main.o $(CTRL_A) $(DQ_A) $(RPC_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(CTRL_LDLIBS)
 
