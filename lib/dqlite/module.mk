@@ -33,7 +33,8 @@ $(TBIN)/test_dqlite_wire: $(SANOBJ)/tests/unit/test_dqlite_wire.o $(DQ_SAN_A) $(
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $^ -lcmocka
 $(SANOBJ)/tests/unit/test_dqlite_cluster.o: XCFLAGS += -Itests/lib
-$(TBIN)/test_dqlite_cluster: $(SANOBJ)/tests/unit/test_dqlite_cluster.o $(DQ_SAN_A) $(LIB_SAN_A) \
+$(TBIN)/test_dqlite_cluster: $(SANOBJ)/tests/unit/test_dqlite_cluster.o \
+		$(SANOBJ)/tests/unit/dq_fixture.o $(DQ_SAN_A) $(LIB_SAN_A) \
 		| $(BIN)/xdrop-dqlite-node
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $(filter-out |,$^) -lcmocka -lpthread

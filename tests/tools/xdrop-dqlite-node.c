@@ -4,7 +4,8 @@
  * of separate processes on loopback ports and kill any of them.
  *
  *   xdrop-dqlite-node --id N --address HOST:PORT --dir DIR [--join ADDR[,ADDR...]]
- *                     [--latency-ms MS] [--tls-ca PEM --tls-cert PEM --tls-key PEM]
+ *                     [--latency-ms MS] [--join-ms MS]
+ *                     [--tls-ca PEM --tls-cert PEM --tls-key PEM [--tls-name NAME]]
  *
  * The node stores its Raft log and snapshots in DIR (made if missing) and serves clients
  * and its peers on ADDRESS. Node 1 with an empty DIR bootstraps a new cluster of itself
@@ -14,6 +15,7 @@
  * --latency-ms sets dqlite's network latency (heartbeat 1.5x, election timeout 15x it;
  * default 50: heartbeats every 75 ms, an election after 750 ms without them; the lower
  * figures a loopback cluster could use make spurious elections likely on a loaded machine).
+ * --join-ms bounds the join (default XDROP_DQ_JOIN_TIMEOUT_MS).
  *
  * Prints "ready" once serving (and, with --join, once a voter) and runs until SIGTERM or
  * SIGINT, then stops the node cleanly. Exits 1 with a message on stderr on any failure.
@@ -48,20 +50,26 @@ struct node_args {
 	const char *dir;
 	char *join;
 	unsigned latency_ms;
+	unsigned join_ms;    /* how long the join is retried */
 	struct tls_opts tls; /* ca_file set: TLS */
 };
 
 static int parse_args(int argc, char **argv, struct node_args *a)
 {
-	static const struct option opts[] = {
-	    {"id", required_argument, NULL, 'i'},	  {"address", required_argument, NULL, 'a'},
-	    {"dir", required_argument, NULL, 'd'},	  {"join", required_argument, NULL, 'j'},
-	    {"latency-ms", required_argument, NULL, 'l'}, {"tls-ca", required_argument, NULL, 'C'},
-	    {"tls-cert", required_argument, NULL, 'c'},	  {"tls-key", required_argument, NULL, 'k'},
-	    {"tls-name", required_argument, NULL, 'n'},	  {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"id", required_argument, NULL, 'i'},
+					     {"address", required_argument, NULL, 'a'},
+					     {"dir", required_argument, NULL, 'd'},
+					     {"join", required_argument, NULL, 'j'},
+					     {"latency-ms", required_argument, NULL, 'l'},
+					     {"tls-ca", required_argument, NULL, 'C'},
+					     {"tls-cert", required_argument, NULL, 'c'},
+					     {"tls-key", required_argument, NULL, 'k'},
+					     {"tls-name", required_argument, NULL, 'n'},
+					     {"join-ms", required_argument, NULL, 'J'},
+					     {NULL, 0, NULL, 0}};
 	int o;
 
-	*a = (struct node_args){.latency_ms = 50};
+	*a = (struct node_args){.latency_ms = 50, .join_ms = XDROP_DQ_JOIN_TIMEOUT_MS};
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'i':
@@ -91,6 +99,9 @@ static int parse_args(int argc, char **argv, struct node_args *a)
 		case 'n':
 			a->tls.server_name = optarg;
 			break;
+		case 'J':
+			a->join_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		default:
 			return -EINVAL;
 		}
@@ -99,7 +110,8 @@ static int parse_args(int argc, char **argv, struct node_args *a)
 	if (!a->id || !a->address || !a->dir || !a->latency_ms ||
 	    !a->tls.ca_file != !a->tls.cert_file || !a->tls.ca_file != !a->tls.key_file) {
 		fprintf(stderr, "usage: xdrop-dqlite-node --id N --address HOST:PORT --dir DIR "
-				"[--join ADDR,...] [--latency-ms MS] [--tls-ca PEM --tls-cert PEM "
+				"[--join ADDR,...] [--latency-ms MS] [--join-ms MS] [--tls-ca PEM "
+				"--tls-cert PEM "
 				"--tls-key PEM [--tls-name NAME]]\n");
 		return -EINVAL;
 	}
@@ -164,8 +176,8 @@ static int join(const struct node_args *a, struct dqtls *tls)
 	for (char *save = NULL, *s = strtok_r(a->join, ",", &save); s && n < XDROP_DQNODE_MAX_JOIN;
 	     s = strtok_r(NULL, ",", &save))
 		addrs[n++] = s;
-	rc = dq_join(addrs, n, &o, a->id, a->address, XDROP_DQ_VOTER,
-		     clock_mono_ms() + XDROP_DQ_JOIN_TIMEOUT_MS, why, sizeof(why));
+	rc = dq_join(addrs, n, &o, a->id, a->address, XDROP_DQ_VOTER, clock_mono_ms() + a->join_ms,
+		     why, sizeof(why));
 	if (rc)
 		fprintf(stderr, "xdrop-dqlite-node %llu: join failed: %s\n", a->id, why);
 	return rc;

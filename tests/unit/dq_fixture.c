@@ -146,11 +146,11 @@ int dqf_start(struct dqf *f, int i, const char *join, const char *const *more)
 	return 0;
 }
 
-int dqf_start_all(struct dqf *f)
+int dqf_start_all(struct dqf *f, int count)
 {
 	char join[DQF_MAX_NODES * 32] = "";
 
-	for (int i = 0; i < f->n; i++) {
+	for (int i = 0; i < count && i < f->n; i++) {
 		if (dqf_start(f, i, i ? join : NULL, NULL) < 0)
 			return -1;
 		snprintf(join + strlen(join), sizeof(join) - strlen(join), "%s%s", i ? "," : "",

@@ -44,8 +44,9 @@ int dqf_init(struct dqf *f, int n, const char *name);
  */
 int dqf_start(struct dqf *f, int i, const char *join, const char *const *more);
 
-/* Starts node 1 (bootstrap), then each other joining through the ones before it. */
-int dqf_start_all(struct dqf *f);
+/* Starts node 1 (bootstrap), then nodes 2..count, each joining through the ones before
+ * it (count <= f->n: the others are left for the test). */
+int dqf_start_all(struct dqf *f, int count);
 
 /* kill -9 of node i (if running), reaped. */
 void dqf_kill(struct dqf *f, int i);

@@ -35,163 +35,35 @@
 #include "clock.h"
 #include "dqlite/client.h"
 #include "dqlite/session.h"
-#include "tmpdir.h"
+#include "dq_fixture.h"
 
 #define NODES	     3
 #define ROWS	     100
-#define START_MS     30000 /* a node serving (and joined) */
+#define START_MS     DQF_START_MS
 #define FAILOVER_MS  20000 /* a new leader found after a kill */
 #define DB	     "xdrop.db"
 #define COMMITS	     21
 #define LONG_NAME_SZ 200 /* rows long enough that 100 of them need several ROWS messages */
 
-struct node {
-	pid_t pid;
-	uint64_t id;
-	char addr[32];
-	char dir[160];
-	char out[176];
-};
+static struct dqf cl;
 
-static struct cluster {
-	char dir[96];
-	const char *bin;
-	struct node n[NODES];
-	const char *addrs[NODES];
-} cl;
-
-static bool port_free(int port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
-
-	ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
-
-/* A run of NODES free ports at a random high base (other suites run beside this one). */
-static int pick_base_port(void)
-{
-	srand((unsigned)(getpid() ^ clock_mono_ns()));
-	for (int tries = 0; tries < 200; tries++) {
-		int base = 20000 + rand() % 40000, k;
-
-		for (k = 0; k < NODES && port_free(base + k); k++)
-			;
-		if (k == NODES)
-			return base;
-	}
-	fail_msg("no free ports");
-	return -1;
-}
-
-static bool file_has(const char *path, const char *word)
-{
-	char buf[4096] = "";
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return strstr(buf, word) != NULL;
-}
-
-/* Starts node i (its output in n->out) with join (NULL: none) and waits for "ready". */
+/* Starts node i (dq_fixture) with join (NULL: none); fails the test if it does not come up. */
 static void node_start(int i, const char *join)
 {
-	struct node *n = &cl.n[i];
-	int64_t deadline = clock_mono_ms() + START_MS;
-	char id[24];
-
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)n->id);
-	unlink(n->out);
-	n->pid = fork();
-	assert_true(n->pid >= 0);
-	if (n->pid == 0) {
-		int fd = open(n->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		/* A test that dies (a suite timeout) takes its nodes with it. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (join)
-			execl(cl.bin, cl.bin, "--id", id, "--address", n->addr, "--dir", n->dir,
-			      "--join", join, (char *)NULL);
-		else
-			execl(cl.bin, cl.bin, "--id", id, "--address", n->addr, "--dir", n->dir,
-			      (char *)NULL);
-		_exit(127);
-	}
-	while (!file_has(n->out, "ready")) {
-		int st;
-
-		if (waitpid(n->pid, &st, WNOHANG) == n->pid) {
-			n->pid = 0;
-			fail_msg("node %d exited before it was ready (see %s)", i + 1, n->out);
-		}
-		if (clock_mono_ms() > deadline)
-			fail_msg("node %d not ready within %d ms (see %s)", i + 1, START_MS,
-				 n->out);
-		usleep(20000);
-	}
-}
-
-static void node_kill(int i)
-{
-	if (cl.n[i].pid > 0) {
-		kill(cl.n[i].pid, SIGKILL);
-		waitpid(cl.n[i].pid, NULL, 0);
-	}
-	cl.n[i].pid = 0;
-}
-
-static int node_index(const char *addr)
-{
-	for (int i = 0; i < NODES; i++)
-		if (!strcmp(cl.n[i].addr, addr))
-			return i;
-	return -1;
+	if (dqf_start(&cl, i, join, NULL) < 0)
+		fail_msg("node %d did not start (see %s)", i + 1, cl.node[i].out);
 }
 
 static int setup(void **state)
 {
-	char join[80];
-	int base;
-
-	memset(&cl, 0, sizeof(cl));
-	signal(SIGPIPE, SIG_IGN);
-	cl.bin = getenv("XDROP_DQLITE_NODE") ? getenv("XDROP_DQLITE_NODE")
-					     : "build/bin/xdrop-dqlite-node";
-	if (access(cl.bin, X_OK) != 0 || tmpdir_make(cl.dir, sizeof(cl.dir), "xdrop-dq") < 0)
+	if (dqf_init(&cl, NODES, "xdrop-dq") < 0)
 		return -1;
-	base = pick_base_port();
-	for (int i = 0; i < NODES; i++) {
-		struct node *n = &cl.n[i];
-
-		n->id = (uint64_t)i + 1;
-		snprintf(n->addr, sizeof(n->addr), "127.0.0.1:%d", base + i);
-		snprintf(n->dir, sizeof(n->dir), "%s/node%d", cl.dir, i + 1);
-		snprintf(n->out, sizeof(n->out), "%s/node%d.out", cl.dir, i + 1);
-		cl.addrs[i] = n->addr;
-	}
-	node_start(0, NULL);
-	node_start(1, cl.n[0].addr);
-	snprintf(join, sizeof(join), "%s,%s", cl.n[0].addr, cl.n[1].addr);
-	node_start(2, join);
-	return 0;
+	return dqf_start_all(&cl, NODES);
 }
 
 static int teardown(void **state)
 {
-	for (int i = 0; i < NODES; i++)
-		node_kill(i);
-	tmpdir_remove(cl.dir);
+	dqf_fini(&cl);
 	return 0;
 }
 
@@ -215,10 +87,10 @@ static void expect_members(struct dq_conn *c, int n_want)
 	assert_int_equal(dq_cluster(c, &nodes, &n), 0);
 	assert_int_equal(n, n_want);
 	for (size_t i = 0; i < n; i++) {
-		int k = node_index(nodes[i].address);
+		int k = dqf_index(&cl, nodes[i].address);
 
 		assert_true(k >= 0);
-		assert_int_equal(nodes[i].id, cl.n[k].id);
+		assert_int_equal(nodes[i].id, cl.node[k].id);
 		assert_int_equal(nodes[i].role, XDROP_DQ_VOTER);
 	}
 	free(nodes);
@@ -233,7 +105,7 @@ static void test_cluster_formed(void **state)
 	expect_members(c, NODES);
 	assert_int_equal(dq_leader(c, &leader), 0);
 	assert_string_equal(leader.address, dq_conn_address(c));
-	assert_int_equal(leader.id, cl.n[node_index(leader.address)].id);
+	assert_int_equal(leader.id, cl.node[dqf_index(&cl, leader.address)].id);
 	assert_int_equal(dq_hello(c, 42, &hb), 0);
 	assert_true(hb > 0);
 	assert_int_equal(dq_weight(c, 5), 0);
@@ -413,17 +285,17 @@ static void test_sql(void **state)
 static void test_follower(void **state)
 {
 	struct dq_conn *lc = leader_conn(START_MS), *f = NULL, *c = NULL;
-	int li = node_index(dq_conn_address(lc)), fi = (li + 1) % NODES;
-	const char *only[1] = {cl.n[fi].addr};
+	int li = dqf_index(&cl, dq_conn_address(lc)), fi = (li + 1) % NODES;
+	const char *only[1] = {cl.node[fi].addr};
 	struct dq_node_info leader;
 	struct dq_rows rows;
 	char why[XDROP_DQ_MAX_WHY];
 	uint64_t fdom, weight;
 	uint32_t db;
 
-	assert_int_equal(dq_conn_open(&f, cl.n[fi].addr, NULL, why, sizeof(why)), 0);
+	assert_int_equal(dq_conn_open(&f, cl.node[fi].addr, NULL, why, sizeof(why)), 0);
 	assert_int_equal(dq_leader(f, &leader), 0);
-	assert_string_equal(leader.address, cl.n[li].addr);
+	assert_string_equal(leader.address, cl.node[li].addr);
 	assert_int_equal(dq_open(f, DB, &db), 0);
 	assert_int_equal(dq_query_sql(f, db, "SELECT count(*) FROM t", NULL, 0, &rows), -EREMCHG);
 	assert_int_equal(dq_conn_error(f)->code, XDROP_DQ_SQLITE_NOT_LEADER);
@@ -435,7 +307,7 @@ static void test_follower(void **state)
 	assert_int_equal(dq_describe(f, &fdom, &weight), 0);
 	assert_int_equal(
 	    dq_leader_connect(&c, only, 1, NULL, clock_mono_ms() + START_MS, why, sizeof(why)), 0);
-	assert_string_equal(dq_conn_address(c), cl.n[li].addr);
+	assert_string_equal(dq_conn_address(c), cl.node[li].addr);
 	assert_int_equal(dq_open(c, DB, &db), 0);
 	expect_table(c, db, ROWS);
 	dq_conn_close(c);
@@ -514,7 +386,7 @@ static void test_leader_killed(void **state)
 	struct dq_value p = {.type = XDROP_DQ_INTEGER, .i = ROWS + 1};
 	struct dq_session *reader = NULL, *writer = NULL;
 	struct dq_conn *c = leader_conn(START_MS);
-	int old = node_index(dq_conn_address(c));
+	int old = dqf_index(&cl, dq_conn_address(c));
 	int64_t t0;
 	uint32_t db;
 	int rc;
@@ -525,15 +397,15 @@ static void test_leader_killed(void **state)
 	assert_int_equal(session_count(writer), ROWS);
 	dq_conn_close(c);
 	t0 = clock_mono_ms();
-	node_kill(old);
+	dqf_kill(&cl, old);
 	assert_int_equal(session_count(reader), ROWS);
 	printf("# leader %s killed; a session's query answered by the new leader in %lld ms\n",
-	       cl.n[old].addr, (long long)(clock_mono_ms() - t0));
+	       cl.node[old].addr, (long long)(clock_mono_ms() - t0));
 	rc = dq_session_exec_sql(writer, "INSERT INTO t (id) VALUES (?)", &p, 1, NULL);
 	printf("# a write on the killed leader's connection: %s\n", dq_session_why(writer));
 	assert_true(rc < 0 && rc != -EREMCHG);
 	c = leader_conn(FAILOVER_MS);
-	assert_int_not_equal(node_index(dq_conn_address(c)), old);
+	assert_int_not_equal(dqf_index(&cl, dq_conn_address(c)), old);
 	assert_int_equal(dq_open(c, DB, &db), 0);
 	expect_table(c, db, ROWS);
 	assert_int_equal(dq_session_exec_sql(writer, "INSERT INTO t (id) VALUES (?)", &p, 1, NULL),
@@ -543,7 +415,7 @@ static void test_leader_killed(void **state)
 	dq_session_close(writer);
 	dq_conn_close(c);
 	/* The killed node comes back with its data dir; joining again changes nothing. */
-	node_start(old, cl.n[(old + 1) % NODES].addr);
+	node_start(old, cl.node[(old + 1) % NODES].addr);
 	c = leader_conn(START_MS);
 	expect_members(c, NODES);
 	dq_conn_close(c);
@@ -559,7 +431,7 @@ static bool listed_voter(struct dq_conn *c, int i)
 	if (dq_cluster(c, &nodes, &n) != 0)
 		return false;
 	for (size_t k = 0; k < n; k++)
-		found |= nodes[k].id == cl.n[i].id && nodes[k].role == XDROP_DQ_VOTER;
+		found |= nodes[k].id == cl.node[i].id && nodes[k].role == XDROP_DQ_VOTER;
 	free(nodes);
 	return found;
 }
@@ -570,7 +442,7 @@ static bool listed_voter(struct dq_conn *c, int i)
 static void test_remove_readd(void **state)
 {
 	struct dq_conn *c = leader_conn(START_MS);
-	int li = node_index(dq_conn_address(c)), fi = (li + 1) % NODES;
+	int li = dqf_index(&cl, dq_conn_address(c)), fi = (li + 1) % NODES;
 	struct dq_value p = {.type = XDROP_DQ_INTEGER, .i = ROWS + 2};
 	char cmd[256], why[XDROP_DQ_MAX_WHY];
 	struct dq_session *s = NULL;
@@ -580,7 +452,7 @@ static void test_remove_readd(void **state)
 	int rc;
 
 	dq_conn_close(c);
-	if (dq_leave(cl.addrs, NODES, NULL, cl.n[fi].id, clock_mono_ms() + START_MS, why,
+	if (dq_leave(cl.addrs, NODES, NULL, cl.node[fi].id, clock_mono_ms() + START_MS, why,
 		     sizeof(why)))
 		fail_msg("remove: %s", why);
 	c = leader_conn(START_MS);
@@ -590,12 +462,12 @@ static void test_remove_readd(void **state)
 	/* The removed node comes back as a new machine: empty data dir, a new id (Raft ids are
 	 * never reused; and libdqlite bootstraps a cluster of its own for an id 1 that has no
 	 * data), added by the client. */
-	node_kill(fi);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", cl.n[fi].dir);
+	dqf_kill(&cl, fi);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", cl.node[fi].dir);
 	assert_int_equal(system(cmd), 0);
-	cl.n[fi].id += 10;
+	cl.node[fi].id += 10;
 	node_start(fi, NULL);
-	if (dq_join(cl.addrs, NODES, NULL, cl.n[fi].id, cl.n[fi].addr, XDROP_DQ_VOTER,
+	if (dq_join(cl.addrs, NODES, NULL, cl.node[fi].id, cl.node[fi].addr, XDROP_DQ_VOTER,
 		    clock_mono_ms() + START_MS, why, sizeof(why)))
 		fail_msg("re-add: %s", why);
 	c = leader_conn(START_MS);
@@ -605,10 +477,10 @@ static void test_remove_readd(void **state)
 	 * the old leader then hears not-leader, and its write runs on the new one. */
 	s = session_open();
 	deadline = clock_mono_ms() + FAILOVER_MS;
-	for (c = leader_conn(FAILOVER_MS); strcmp(dq_conn_address(c), cl.n[fi].addr) != 0;
+	for (c = leader_conn(FAILOVER_MS); strcmp(dq_conn_address(c), cl.node[fi].addr) != 0;
 	     c = leader_conn(FAILOVER_MS)) {
 		assert_true(clock_mono_ms() < deadline);
-		dq_transfer(c, cl.n[fi].id);
+		dq_transfer(c, cl.node[fi].id);
 		dq_conn_close(c);
 	}
 	assert_int_equal(dq_open(c, DB, &db), 0);
@@ -669,13 +541,13 @@ static void test_dead_nodes(void **state)
 	 * not by the call timeout (10 s), which the returned connection has. */
 	o.call_timeout_ms = 10000;
 	for (int i = 0; i < NODES; i++)
-		addrs[2 + i] = cl.n[i].addr;
+		addrs[2 + i] = cl.node[i].addr;
 	t0 = clock_mono_ms();
 	assert_int_equal(dq_leader_connect(&c, addrs, 2 + NODES, &o, clock_mono_ms() + START_MS,
 					   why, sizeof(why)),
 			 0);
 	assert_true(clock_mono_ms() - t0 < 5000);
-	assert_true(node_index(dq_conn_address(c)) >= 0);
+	assert_true(dqf_index(&cl, dq_conn_address(c)) >= 0);
 	assert_int_equal(dq_leader(c, &leader), 0);
 	dq_conn_close(c);
 	close(lfd);

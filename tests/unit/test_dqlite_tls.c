@@ -8,8 +8,9 @@
  * listener on each address, Raft dialed with TLS) form the cluster: nodes 2 and 3 join
  * through it, rows written on the leader are read on another node after TRANSFER (Raft
  * replicated them over TLS). Refused: a client with a certificate from another CA, one
- * without a certificate, one that trusts another CA, and a plaintext client on the TLS
- * port. Every wait polls for a state with a deadline.
+ * without a certificate, one that trusts another CA, a node with a certificate from
+ * another CA trying to join, and a plaintext client on the TLS port. Every wait polls for a state
+ * with a deadline.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -59,7 +60,7 @@ static int setup(void **state)
 	cert_path(rogue_cert, dir, "rogue.crt");
 	cert_path(rogue_key, dir, "rogue.key");
 	o = (struct tls_opts){.ca_file = ca, .cert_file = cert, .key_file = key};
-	if (dqtls_open(&good, &o) < 0 || dqf_init(&cl, NODES, "xdrop-dqtls") < 0)
+	if (dqtls_open(&good, &o) < 0 || dqf_init(&cl, NODES + 1, "xdrop-dqtls") < 0)
 		return -1;
 	cl.extra[0] = "--tls-ca";
 	cl.extra[1] = ca;
@@ -67,7 +68,7 @@ static int setup(void **state)
 	cl.extra[3] = cert;
 	cl.extra[4] = "--tls-key";
 	cl.extra[5] = key;
-	return dqf_start_all(&cl);
+	return dqf_start_all(&cl, NODES); /* the last one is the rogue node's */
 }
 
 static int teardown(void **state)
@@ -197,6 +198,27 @@ static void test_refused_certificates(void **state)
 	dq_conn_close(leader_conn());
 }
 
+/* A node whose certificate is from another CA cannot join: every node it dials closes the
+ * connection in the handshake, and the cluster does not change. */
+static void test_rogue_node_refused(void **state)
+{
+	const char *rogue[] = {"--tls-cert", rogue_cert, "--tls-key", rogue_key,
+			       "--join-ms",  "3000",	 NULL};
+	struct dq_conn *c;
+	struct dq_node_info *nodes;
+	char join[160];
+	size_t n;
+
+	snprintf(join, sizeof(join), "%s,%s,%s", cl.addrs[0], cl.addrs[1], cl.addrs[2]);
+	assert_int_equal(dqf_start(&cl, NODES, join, rogue), -1);
+	assert_true(dqf_file_has(cl.node[NODES].out, "join failed"));
+	c = leader_conn();
+	assert_int_equal(dq_cluster(c, &nodes, &n), 0);
+	assert_int_equal(n, NODES);
+	free(nodes);
+	dq_conn_close(c);
+}
+
 static void test_plaintext_refused(void **state)
 {
 	struct dq_conn_opts o = {.sz = sizeof(o), .call_timeout_ms = REFUSAL_MS};
@@ -230,6 +252,7 @@ int main(void)
 	    cmocka_unit_test(test_cluster_over_tls),
 	    cmocka_unit_test(test_replication_over_tls),
 	    cmocka_unit_test(test_refused_certificates),
+	    cmocka_unit_test(test_rogue_node_refused),
 	    cmocka_unit_test(test_plaintext_refused),
 	    cmocka_unit_test(test_pumps_end),
 	};
