@@ -21,6 +21,11 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # field PATH: a value of the JSON on stdin (python expression on j)
 field() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 
+# ---- help and completion -----------------------------------------------------------------
+check_eval "bash completion offers the cluster subcommands and --role" \
+	'c=$(ctl completion bash); [[ "$c" == *"status add remove transfer"* && "$c" == *"\"cluster add\") opts=\" --role\""* ]]'
+check_eval "help cluster: status is the default" '[[ "$(ctl help cluster)" == *"(default: status)"* ]]'
+
 # ---- a controller without a cluster ------------------------------------------------------
 cli_ctrl_up
 out=$(ctl cluster status 2>&1)
