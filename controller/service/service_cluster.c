@@ -28,6 +28,21 @@ struct svc_cluster {
 
 static const char *const role_names[] = {"voter", "standby", "spare"};
 
+/* The TLS settings as a dial to the first peer would use them: refused now, not at the
+ * first call (a missing key file, an unreadable CA). */
+static int check_tls(const struct service_deps *d)
+{
+	nng_tls_config *cfg = NULL;
+	char url[XDROP_DQ_MAX_ADDRESS + 16];
+	int err;
+
+	snprintf(url, sizeof(url), "tls+tcp://%s", d->cluster_peers[0]);
+	err = tls_config_build(&cfg, false, d->cluster_tls, url);
+	if (cfg)
+		nng_tls_config_free(cfg);
+	return err;
+}
+
 int svc_cluster_open(struct svc_cluster **out, const struct service_deps *d)
 {
 	struct svc_cluster *c;
@@ -45,7 +60,8 @@ int svc_cluster_open(struct svc_cluster **out, const struct service_deps *d)
 					.connect_timeout_ms = XDROP_CLUSTER_PROBE_MS,
 					.call_timeout_ms = XDROP_CLUSTER_CALL_MS};
 	if (d->cluster_tls) {
-		err = dqtls_open(&c->tls, d->cluster_tls);
+		err = check_tls(d);
+		err = err ?: dqtls_open(&c->tls, d->cluster_tls);
 		if (err) {
 			log_error("cluster: TLS settings refused: %s", strerror(-err));
 			free(c);

@@ -38,6 +38,18 @@ cli_ctrl_down
 (cd "$TMP" && certs_ca ca && certs_leaf node 127.0.0.1 ca "subjectAltName=DNS:127.0.0.1
 extendedKeyUsage=serverAuth,clientAuth") || exit 1
 tls=(--tls-ca "$TMP/ca.crt" --tls-cert "$TMP/node.crt" --tls-key "$TMP/node.key")
+# cluster TLS settings that cannot work are refused at start, not at the first call
+cat >"$TMP/bad.yaml" <<YAML
+database: $TMP/bad.db
+rpc: {listen: "ipc://$TMP/bad-rpc.sock"}
+push: {listen: "ipc://$TMP/bad-push.sock"}
+health: {listen: "ipc://$TMP/bad-health.sock"}
+cluster: {peers: [127.0.0.1:9]}
+tls: {ca_file: $TMP/ca.crt, cert_file: $TMP/node.crt}
+YAML
+timeout 20 "$CTRL_BIN" --config "$TMP/bad.yaml" >"$TMP/bad.log" 2>&1
+expect_eq "cluster TLS without key_file: the controller does not start" "$?" 1
+check_eval "and says why" 'grep -q "cluster: TLS settings refused" "$TMP/bad.log"'
 declare -a addr
 for i in 1 2 3 4; do addr[$i]=127.0.0.1:$(free_port); done
 join=${addr[1]}
