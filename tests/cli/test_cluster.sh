@@ -32,6 +32,7 @@ out=$(ctl cluster status 2>&1)
 rc=$?
 expect_eq "no cluster.peers: FAILED_PRECONDITION (exit 6)" "$rc" 6
 check_eval "it says not clustered" '[[ "$out" == *"not clustered"* ]]'
+expect_eq "info: not clustered" "$(ctl --json info | field 'j.get("clustered", False)')" False
 cli_ctrl_down
 
 # ---- three nodes over TLS ----------------------------------------------------------------
@@ -61,6 +62,7 @@ CLI_CTRL_YAML="cluster: {peers: [\"${addr[1]}\", \"${addr[2]}\", \"${addr[3]}\"]
 tls: {ca_file: $TMP/ca.crt, cert_file: $TMP/node.crt, key_file: $TMP/node.key}"
 cli_ctrl_up
 
+expect_eq "info: clustered" "$(ctl --json info | field 'j.get("clustered", False)')" True
 st=$(ctl --json cluster status)
 expect_eq "status: three members" "$(field 'len(j["members"])' <<<"$st")" 3
 expect_eq "status: ids 1, 2, 3 at their addresses" \
