@@ -344,6 +344,8 @@ static void *accept_loop(void *arg)
 			break;
 		if (rv == 0)
 			pump_start(t, nng_aio_get_output(aio, 0), NULL, -1);
+		else
+			usleep(20000); /* out of descriptors, ...: not a busy loop */
 	}
 	nng_aio_free(aio);
 	return NULL;
