@@ -169,8 +169,11 @@ uint32_t dataplane_sample_every(const struct dataplane *dp);
  * then ring_buffer__consume(rb), in a loop. */
 int dataplane_samples_fd(const struct dataplane *dp);
 
-/* The generation the program currently uses. */
+/* The generation the program currently uses (it moves by one per switch). */
 uint64_t dataplane_gen(const struct dataplane *dp);
+/* RCU grace periods waited for since open (one per switch; changes coalesced into one
+ * switch share it). */
+uint64_t dataplane_grace_periods(const struct dataplane *dp);
 
 /* Test support: sets the rate limiter's clock (opts.test_clock) and reads the generation
  * recorded by the last packet on this CPU (opts.record_gen). */

@@ -21,7 +21,7 @@ CHECK_SOURCES += $(DP_SRCS) agent/dataplane.h agent/dataplane/dp_priv.h agent/at
 
 # The daemon. The rule set (agent/ruleset/) and its field access are also linked by the
 # rule-set unit test, without main.c.
-RULESET_SRCS := agent/ruleset/kind.c agent/ruleset/model.c agent/ruleset/change.c agent/ruleset/expiry.c \
+RULESET_SRCS := agent/ruleset/kind.c agent/ruleset/model.c agent/ruleset/change.c agent/ruleset/group.c agent/ruleset/expiry.c \
 	agent/ruleset/delta.c agent/ruleset/journal.c agent/ruleset/stage.c agent/ruleset/local.c \
 	agent/ruleset/query.c agent/ruleset/open.c
 AGENT_SRCS := agent/main.c agent/agent_config.c $(RULESET_SRCS) agent/stats.c agent/sync.c \
@@ -58,6 +58,20 @@ $(TBIN)/test_ruleset: $(SANOBJ)/tests/unit/test_ruleset.o $(RULESET_SRCS:%.c=$(S
 ALL_TARGETS += $(TBIN)/test_ruleset
 TEST_SUITES += $(TBIN)/test_ruleset
 CHECK_SOURCES += tests/unit/test_ruleset.c
+
+# Changes that do not wait for each other (ruleset/group.c): coalesced switches, atomic
+# under concurrent writers and probes through the real program.
+$(SANOBJ)/tests/unit/test_ruleset_group.o: XCFLAGS += -Iagent -Itests/lib
+$(SANOBJ)/tests/unit/test_ruleset_group.o: | $(PROTO_H) $(BPF_SKEL)
+$(TBIN)/test_ruleset_group: $(SANOBJ)/tests/unit/test_ruleset_group.o \
+		$(RULESET_SRCS:%.c=$(SANOBJ)/%.o) $(SANOBJ)/tests/lib/testdp.o \
+		$(SANOBJ)/tests/lib/pkt.o $(DP_SAN_A) $(RPC_SAN_A) $(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF) -lcmocka -lpthread
+
+ALL_TARGETS += $(TBIN)/test_ruleset_group
+TEST_SUITES += $(TBIN)/test_ruleset_group
+CHECK_SOURCES += tests/unit/test_ruleset_group.c
 
 # The sampler's unit suite: agent/stats.c with the real rule set on an unpinned data plane.
 $(SANOBJ)/tests/unit/test_stats.o: XCFLAGS += -Iagent -Itests/lib

@@ -110,6 +110,21 @@ void ruleset_counts(struct ruleset *rs, uint64_t *rules, uint64_t *whitelist);
  * (the set is applied anyway; the caller resyncs), or a negative errno with *st filled
  * and nothing changed. */
 int ruleset_apply_delta(struct ruleset *rs, const Xdrop__V1__Delta *d, struct rpc_status *st);
+/* Applies consecutive deltas ds[0..n) (none a heartbeat), each on top of the one before,
+ * each all or nothing with its own revision, sharing data-plane switches where they can
+ * (docs/sync.md, "Coalesced changes"). *applied is how many of them, from the first, are
+ * in force. Returns 0 or the first one's error as ruleset_apply_delta's. */
+int ruleset_apply_deltas(struct ruleset *rs, Xdrop__V1__Delta *const *ds, size_t n,
+			 struct rpc_status *st, size_t *applied);
+
+/* The data plane's switches (its generation) and the grace periods waited for since it
+ * opened: changes coalesced into one switch share them (AgentService.Info). */
+void ruleset_switches(struct ruleset *rs, uint64_t *switches, uint64_t *grace_periods);
+
+/* Test support: while held, changes queue up and none is applied; ruleset_queued is how
+ * many wait. */
+void ruleset_test_hold(struct ruleset *rs, bool hold);
+size_t ruleset_queued(struct ruleset *rs);
 
 /* Snapshot staging: begin (discarding any staged one), add chunks in order, commit. The
  * commit checks the chunk count and the content hash before the one switch. Each returns

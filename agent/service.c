@@ -539,6 +539,7 @@ static enum rpc_code s_info(struct rpc_call *call, const ProtobufCMessage *req,
 	r->node_id = (char *)(sv->cfg->node_id ? sv->cfg->node_id : "");
 	r->protected_flows = sv->protected_flows;
 	r->n_protected_flows = sv->n_protected_flows;
+	ruleset_switches(sv->rs, &r->switches, &r->grace_periods);
 	return RPC_OK;
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * sync: see sync.h. The subscriber (lib/pubsub) orders deltas and detects gaps; this
- * module applies them to the rule set and fetches snapshots when asked.
+ * module applies them to the rule set, catches up from the change log, and fetches
+ * snapshots when the log does not cover a gap.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,7 +17,9 @@
 
 /* rules per snapshot chunk asked for (the controller may serve fewer) */
 #define SYNC_CHUNK_ITEMS XDROP_SNAPSHOT_MAX_ITEMS
-#define SYNC_ATTEMPTS	 3 /* restarts of a snapshot whose revision went away */
+#define SYNC_ATTEMPTS	 3   /* restarts of a snapshot whose revision went away */
+#define SYNC_DELTAS_PAGE 256 /* deltas asked for per GetDeltas call when catching up */
+#define SYNC_DELTAS_MAX	 64  /* GetDeltas calls per catch-up before a snapshot is cheaper */
 
 struct sync {
 	struct ruleset *rs;
@@ -24,7 +27,7 @@ struct sync {
 	struct pubsub_sub *sub;
 	pthread_mutex_t fetch_lock; /* one snapshot fetch at a time */
 	char *node_id;
-	uint64_t snapshots, deltas, resyncs;
+	uint64_t snapshots, deltas, resyncs, catchups;
 };
 
 static int fetch_once(struct sync *s, struct rpc_status *st)
@@ -58,12 +61,106 @@ static int fetch_once(struct sync *s, struct rpc_status *st)
 	return ruleset_stage_commit(s->rs, st);
 }
 
+/* One page of deltas after the applied revision, applied together. 1 when it applied
+ * some and more may follow, 0 when there were none (caught up), -EAGAIN when the change
+ * log does not cover the gap (or the controller finds a snapshot cheaper), or an error. */
+static int catch_up_page(struct sync *s, struct rpc_status *st, size_t *napplied)
+{
+	Xdrop__V1__DeltasRequest q = XDROP__V1__DELTAS_REQUEST__INIT;
+	Xdrop__V1__DeltaList *l = NULL;
+	size_t applied = 0;
+	int err;
+
+	q.from_revision = ruleset_revision(s->rs);
+	q.max = SYNC_DELTAS_PAGE;
+	err = rpc_client_call(s->rpc, &xdrop__v1__sync_service__descriptor, "GetDeltas", &q.base,
+			      (ProtobufCMessage **)&l, st);
+	if (err)
+		return err;
+	if (!l->complete)
+		err = -EAGAIN;
+	else if (l->n_deltas)
+		err = ruleset_apply_deltas(s->rs, l->deltas, l->n_deltas, st, &applied);
+	xdrop__v1__delta_list__free_unpacked(l, NULL);
+	*napplied += applied;
+	s->deltas += applied;
+	return err ? err : applied > 0;
+}
+
+/* Catches up from the controller's change log, when it covers the gap: one switch per page
+ * of deltas instead of a snapshot of the whole set. 0 when at least one delta was applied
+ * and the log has no more; else the caller takes a snapshot. */
+static int catch_up(struct sync *s, struct rpc_status *st)
+{
+	uint64_t from = ruleset_revision(s->rs);
+	size_t applied = 0;
+	int err = 1;
+
+	if (from == 0)
+		return -EAGAIN; /* an empty node takes the whole set as a snapshot */
+	for (int i = 0; i < SYNC_DELTAS_MAX && err == 1; i++)
+		err = catch_up_page(s, st, &applied);
+	if (err == 0 && applied == 0)
+		err = -ENODATA; /* nothing after the applied revision */
+	if (err == 1)
+		err = -E2BIG;
+	if (err == -ENODATA)
+		return err;
+	if (err) {
+		log_info("catching up from revision %llu with deltas: %s; a snapshot instead",
+			 (unsigned long long)from,
+			 err == -EAGAIN	  ? "the change log does not cover the gap"
+			 : st->message[0] ? st->message
+					  : strerror(-err));
+		return err;
+	}
+	s->catchups++;
+	log_info("caught up from revision %llu to %llu with %zu deltas (no snapshot)",
+		 (unsigned long long)from, (unsigned long long)ruleset_revision(s->rs), applied);
+	return 0;
+}
+
+/* Whether the controller's revision and content hash are the applied ones. */
+static bool at_controller(struct sync *s)
+{
+	Xdrop__V1__Empty q = XDROP__V1__EMPTY__INIT;
+	Xdrop__V1__RevisionInfo *ri = NULL;
+	struct rpc_status st = {0};
+	char hash[RULEHASH_HEX];
+	uint64_t rev;
+	bool same;
+
+	if (rpc_client_call(s->rpc, &xdrop__v1__sync_service__descriptor, "GetRevision", &q.base,
+			    (ProtobufCMessage **)&ri, &st))
+		return false;
+	ruleset_published(s->rs, &rev, hash);
+	same = ri->revision == rev && ri->content_hash && strcmp(ri->content_hash, hash) == 0;
+	xdrop__v1__revision_info__free_unpacked(ri, NULL);
+	return same;
+}
+
+/* After a catch-up or a snapshot: the subscriber continues from the applied revision. */
+static void resume(struct sync *s)
+{
+	char hash[RULEHASH_HEX];
+
+	ruleset_hash(s->rs, hash);
+	pubsub_sub_set_revision(s->sub, ruleset_revision(s->rs), hash);
+}
+
+/* What a fetch tries first: a snapshot only; deltas, then a snapshot unless at least one
+ * delta was applied (a forced sync); deltas, and when there is none after the applied
+ * revision nothing more if the node is at the controller's revision and hash (a resync,
+ * say after a reconnection), else a snapshot (a controller restored from a backup is
+ * behind its nodes: they take its set at once). */
+enum fetch_mode { FETCH_SNAPSHOT, FETCH_DELTAS_FIRST, FETCH_DELTAS_OR_CURRENT };
+
 /* One fetch at a time. wait = false (ForceSync over RPC): a fetch already running is not
  * followed by a second full one queued behind it, holding an RPC worker for as long
  * (seconds with a large set): the caller is told to try again. */
-static int fetch(struct sync *s, struct rpc_status *st, bool wait)
+static int fetch(struct sync *s, struct rpc_status *st, bool wait, enum fetch_mode mode,
+		 const char *why)
 {
-	char hash[RULEHASH_HEX];
 	int err = -EAGAIN;
 
 	if (wait) {
@@ -74,17 +171,29 @@ static int fetch(struct sync *s, struct rpc_status *st, bool wait)
 			 "a snapshot fetch is already running; try again");
 		return -EBUSY;
 	}
+	/* deltas when the change log covers the gap; a snapshot is the last resort */
+	if (mode != FETCH_SNAPSHOT) {
+		err = catch_up(s, st);
+		if (err == 0 ||
+		    (err == -ENODATA && mode == FETCH_DELTAS_OR_CURRENT && at_controller(s))) {
+			err = 0;
+			goto done;
+		}
+		err = -EAGAIN;
+	}
+	memset(st, 0, sizeof(*st));
+	log_info("fetching a snapshot (%s)", why);
 	for (int a = 0; a < SYNC_ATTEMPTS && err; a++) {
 		err = fetch_once(s, st);
 		/* the controller moved on while we fetched: start over at its latest */
 		if (err && st->code != RPC_FAILED_PRECONDITION)
 			break;
 	}
-	if (!err) {
+	if (!err)
 		s->snapshots++;
-		ruleset_hash(s->rs, hash);
-		pubsub_sub_set_revision(s->sub, ruleset_revision(s->rs), hash);
-	}
+done:
+	if (!err)
+		resume(s);
 	pthread_mutex_unlock(&s->fetch_lock);
 	if (err)
 		log_warn("snapshot from the controller failed: %s (%s); keeping revision %llu",
@@ -107,17 +216,35 @@ static int on_delta(void *arg, const Xdrop__V1__Delta *d)
 	return err;
 }
 
+/* Deltas that arrived together: applied in as few switches as they allow (ruleset). */
+static int on_deltas(void *arg, Xdrop__V1__Delta *const *ds, size_t n, size_t *applied)
+{
+	struct sync *s = arg;
+	struct rpc_status st = {0};
+	int err = ruleset_apply_deltas(s->rs, ds, n, &st, applied);
+
+	s->deltas += *applied;
+	if (err && err != -EBADMSG && *applied < n)
+		log_warn("delta to revision %llu not applied: %s",
+			 (unsigned long long)ds[*applied]->revision, st.message);
+	return err;
+}
+
 static void on_need_snapshot(void *arg, enum pubsub_resync_reason why, uint64_t applied,
 			     uint64_t seen)
 {
 	struct sync *s = arg;
 	struct rpc_status st = {0};
+	enum fetch_mode mode = FETCH_DELTAS_OR_CURRENT;
+	char text[96];
 
 	s->resyncs++;
-	log_info("fetching a snapshot (%s; applied %llu, seen %llu)",
-		 pubsub_resync_reason_name(why), (unsigned long long)applied,
-		 (unsigned long long)seen);
-	fetch(s, &st, true);
+	snprintf(text, sizeof(text), "%s; applied %llu, seen %llu", pubsub_resync_reason_name(why),
+		 (unsigned long long)applied, (unsigned long long)seen);
+	/* a set that differs from the controller's is not repaired by deltas */
+	if (why == PUBSUB_RESYNC_HASH || why == PUBSUB_RESYNC_APPLY_FAILED)
+		mode = FETCH_SNAPSHOT;
+	fetch(s, &st, true, mode, text);
 }
 
 int sync_start(struct sync **out, struct ruleset *rs, const struct sync_opts *o)
@@ -131,7 +258,8 @@ int sync_start(struct sync **out, struct ruleset *rs, const struct sync_opts *o)
 				     .retries = 1,
 				     .tls = o->tls};
 	struct pubsub_opts po = {.sz = sizeof(po), .url = o->push_url, .tls = o->tls};
-	struct pubsub_sub_ops ops = {.apply = on_delta, .need_snapshot = on_need_snapshot};
+	struct pubsub_sub_ops ops = {
+	    .apply = on_delta, .apply_batch = on_deltas, .need_snapshot = on_need_snapshot};
 	int err;
 
 	*out = NULL;
@@ -173,7 +301,7 @@ void sync_stop(struct sync *s)
 
 int sync_now(struct sync *s, struct rpc_status *st)
 {
-	return fetch(s, st, false);
+	return fetch(s, st, false, FETCH_DELTAS_FIRST, "forced");
 }
 
 void sync_counts(struct sync *s, uint64_t *snapshots, uint64_t *deltas, uint64_t *resyncs)

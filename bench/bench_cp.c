@@ -22,7 +22,9 @@
  *              switch, the grace period and its journal write)
  * The nodes are polled every 200 us; a poll is one RPC, timed on the idle nodes before the
  * writes (node_info_poll_rpc: the resolution of the applied figures; while an agent
- * applies a delta, Info waits for it).
+ * applies a delta, Info waits for it). With CP_RAW=FILE each write's send -> applied on
+ * every node (ms) is also appended to FILE, one per line, so that the writes of several
+ * concurrent bench_cp processes can be taken together.
  *
  * converge: polls the nodes every INTERVAL_MS until each reports the controller's
  * revision and content hash (StatsService.Info with KEY); times are ms since SINCE_US
@@ -431,6 +433,18 @@ static void info(struct rpc_client *c, const ProtobufCServiceDescriptor *svc, lo
 
 /* ---- writes ---- */
 
+/* Appends s's values to the file named by CP_RAW (when set), one per line. */
+static void raw_write(const struct series *s)
+{
+	const char *path = getenv("CP_RAW");
+	FILE *f = path && *path ? fopen(path, "a") : NULL;
+
+	for (size_t i = 0; f && i < s->n; i++)
+		fprintf(f, "%.3f\n", s->v[i]);
+	if (f)
+		fclose(f);
+}
+
 enum {
 	M_REST,
 	M_GW_IN,
@@ -581,6 +595,7 @@ static int cmd_writes(int argc, char **argv)
 	}
 	if (failed)
 		rc = 1;
+	raw_write(&m[M_TOTAL]);
 	printf("writes\t%u\tok\t%zu\tfailed\t%u\tlate\t%u\n", count, m[M_TOTAL].n, failed, late);
 	for (int i = 0; i < nm; i++)
 		series_print(&m[i]);

@@ -7,7 +7,8 @@
 #
 #  a. REST create -> enforced: CP_WRITES single-rule POST /api/v1/rules, one after the
 #     other, each timed from sending the request until n1 and n2 both report its revision
-#     (build/bin/bench_cp writes). The time is split with the timestamps the system hands
+#     (build/bin/bench_cp writes); 50 ms apart, back to back, and back to back from
+#     CP_WRITERS writers at once (changes that arrive while one is applied). The time is split with the timestamps the system hands
 #     out anyway (rule.created_at, Delta.created_at, the push as a subscriber sees it), and
 #     the two primitives every applied delta pays on a node are timed alone (one RCU grace
 #     period through a map-in-map update, one journal append + fdatasync): see bench_cp.c.
@@ -28,7 +29,8 @@
 # bench/run.sh's dataplane-<date> files). Exit 1 when a stage failed (its rows say FAILED),
 # 0 otherwise: a missed target is reported in the table, not in the exit status.
 #
-# Environment: CP_RULES (1000000), CP_WRITES (1000), CP_WRITES_LOADED (CP_WRITES / 5),
+# Environment: CP_RULES (1000000), CP_WRITES (1000), CP_WRITERS (4: the writers of the
+# back-to-back case taken at once), CP_WRITES_LOADED (CP_WRITES / 5),
 # WRK_SECONDS (10), WRK_CONNS (32), WRK_THREADS (2), CP_SYNC_TIMEOUT (900 s),
 # CP_CASES (subset of "writes wrk sync"), QUICK=1 (20,000 rules, 200 writes, 3 s of wrk,
 # unless set), KEEP_LOGS=1 (keep the daemons' logs; failed runs always keep them).
@@ -47,6 +49,7 @@ WRK_SECONDS=${WRK_SECONDS:-10}
 WRK_CONNS=${WRK_CONNS:-32}
 WRK_THREADS=${WRK_THREADS:-2}
 CP_SYNC_TIMEOUT=${CP_SYNC_TIMEOUT:-900}
+CP_WRITERS=${CP_WRITERS:-4} # concurrent writers of the parallel back-to-back case
 CP_CASES=${CP_CASES:-writes wrk sync}
 CP_PAGE=10000 # rules per POST /rules/batch: the controller's cap (batch_max_items too)
 # node capacity (agent config capacity.rules): the loaded set, the timed writes and the
@@ -162,6 +165,7 @@ writes() {
 	export CP_GAP_MS=${4:-0}
 	[ "$count" -gt 0 ] || return 0
 	log "$count single-rule writes ($label)"
+	sw_mark
 	# shellcheck disable=SC2046
 	timeout $((count * 12 + 60)) "$BENCH_CP" writes "127.0.0.1:$GW_PORT" "$KEY" "$CTL_PUSH" \
 		"$count" "$first" 10000 $(nodes_args) >"$out" 2>"$TMP/writes-$label.err" ||
@@ -172,6 +176,58 @@ writes() {
 	row "  writes timed / sent (late: not on both nodes within 10 s; failed: HTTP)" \
 		"$(awk '$1 == "writes" { print $4 "/" $2; f = 1 } END { if (!f) print "FAILED" }' "$out")" \
 		"$(awk '$1 == "writes" { print "late " $8 ", failed " $6 }' "$out")" writes
+	sw_rows "$count"
+}
+# writes_parallel COUNT FIRST WRITERS: WRITERS bench_cp processes at once, each COUNT /
+# WRITERS writes back to back on its own connection: writes that meet the nodes while
+# another is applied (the agent coalesces them into one switch); one row pair over all of
+# them (CP_RAW: every write's send -> applied on both nodes)
+writes_parallel() {
+	local count=$1 first=$2 w=$3 k pids=() each raw=$TMP/raw-parallel what
+	each=$((count / w))
+	[ "$each" -gt 0 ] || return 0
+	log "$w writers, $each single-rule writes each, back to back"
+	: >"$raw"
+	sw_mark
+	for k in $(seq 0 $((w - 1))); do
+		# shellcheck disable=SC2046
+		CP_GAP_MS=0 CP_RAW=$raw timeout $((each * 12 + 60)) "$BENCH_CP" writes \
+			"127.0.0.1:$GW_PORT" "$KEY" "$CTL_PUSH" "$each" $((first + k * each)) 10000 \
+			$(nodes_args) >"$TMP/writes-par-$k.tsv" 2>"$TMP/writes-par-$k.err" &
+		pids+=($!)
+	done
+	for k in "${!pids[@]}"; do
+		wait "${pids[$k]}" || fail_stage "parallel writer $k: $(head -c 600 "$TMP/writes-par-$k.err")"
+	done
+	what="REST create -> enforced on n1 and n2 ($w writers x $each writes, back to back)"
+	row "$what, p50" "$(raw_pct "$raw" 50)" - ms "<=" 5
+	row "$what, p99" "$(raw_pct "$raw" 99)" - ms "<=" 20
+	row "  writes timed / sent" "$(wc -l <"$raw")/$((each * w))" - writes
+	sw_rows $((each * w))
+}
+# sw_mark, then sw_rows WRITES: data-plane switches and grace periods per write on each
+# node (AgentService.Info), below one write each when writes share switches
+sw_mark() {
+	local id
+	for id in n1 n2; do
+		SW0[$id]=$(agent_info "$id" switches)
+		GP0[$id]=$(agent_info "$id" grace_periods)
+	done
+}
+sw_rows() {
+	local id v=
+	for id in n1 n2; do
+		v="$v${v:+ / }$(awk -v s=$(($(agent_info "$id" switches) - ${SW0[$id]:-0})) \
+			-v g=$(($(agent_info "$id" grace_periods) - ${GP0[$id]:-0})) -v n="$1" \
+			'BEGIN { printf "%.2f (%.2f)", s / n, g / n }')"
+	done
+	row "  data-plane switches (grace periods) per write on n1 / n2" "$v" - switches
+}
+declare -A SW0 GP0
+raw_pct() { # file percentile: nearest rank, as bench_cp's (FAILED without values)
+	sort -n "$1" | awk -v p="$2" '{ v[NR] = $1 } END {
+		if (!NR) { print "FAILED"; exit }
+		r = int(p / 100 * NR + 0.999999); if (r < 1) r = 1; printf "%.2f", v[r] }'
 }
 breakdown() { # label: the breakdown rows of writes LABEL (p50 in value, p99 beside it)
 	local out=$TMP/writes-$1.tsv m fig
@@ -388,7 +444,7 @@ sync_counts() {
 	local id
 	for id in n1 n2; do
 		row "  $id: resyncs / snapshots installed / ForceSync calls from the controller, during $1" \
-			"$(grep -c 'fetching a snapshot' "$TMP/$id.log")/$(grep -c 'snapshot installed' "$TMP/$id.log")/$(grep -c "nodes: $id is .*forcing a snapshot" "$TMP/ctl.log")" \
+			"$(grep -c 'need snapshot (' "$TMP/$id.log")/$(grep -c 'snapshot installed' "$TMP/$id.log")/$(grep -c "nodes: $id is .*forcing a s" "$TMP/ctl.log")" \
 			- count
 		row "  $id: applied revision went backwards (agent log), during $1" \
 			"$(sed -n 's/.*delta to revision [0-9]* not applied: delta base \([0-9]*\), applied revision \([0-9]*\).*/\1 \2/p' "$TMP/$id.log" |
@@ -410,6 +466,7 @@ if want writes; then
 	breakdown "$CP_WRITES writes 50 ms apart, empty set"
 	writes "$CP_WRITES" "$CP_WRITES" "$CP_WRITES writes back to back" 0
 	breakdown "$CP_WRITES writes back to back"
+	writes_parallel "$CP_WRITES" $((CP_WRITES * 2)) "$CP_WRITERS"
 	prims
 fi
 if want wrk; then
@@ -436,7 +493,8 @@ want sync && sync_case
 	echo "- lab: tests/e2e/syslab.sh (controller and gateway on the host, ipc:// sockets; agents n1"
 	echo "  traditional on veth t0 and n2 fast-forward in namespaces, XDP native); heartbeat and"
 	echo "  beacons every $HB; everything on one machine, so daemons and clients share its CPUs."
-	echo "- writes: one keep-alive connection, one write at a time; 'enforced' = both agents"
+	echo "- writes: one keep-alive connection, one write at a time (the parallel case: $CP_WRITERS"
+	echo "  such writers at once, each on its own connection); 'enforced' = both agents"
 	echo "  report the revision over AgentService.Info (polled every 200 us), which they do after"
 	echo "  the data-plane switch. The breakdown rows give p50 in 'value' and p99 beside it; their"
 	echo "  timestamps: rule.created_at (controller handler), Delta.created_at (just before COMMIT),"

@@ -49,6 +49,9 @@ static const char *const allowed[] = {
     "rpc.auth_limit.window",
     "rpc.auth_limit.slots",
     "rpc.auth_limit.exempt",
+    "cluster.id",
+    "cluster.address",
+    "cluster.dir",
     "cluster.peers",
     NULL,
 };
@@ -57,7 +60,7 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 {
 	struct config *c = NULL;
 	uint64_t u, ms;
-	bool b;
+	bool b = false;
 	int err, nn;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -107,16 +110,10 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 	err = err ?: config_get_bool(c, "tls.verify_server_name", true, &b);
 	cfg->tls.skip_name_check = !b;
 	cfg->have_tls = cfg->tls.cert_file || cfg->tls.ca_file;
-	err = err
-		  ?: config_get_strlist(c, "cluster.peers", &cfg->cluster_peers,
-					&cfg->n_cluster_peers);
-	for (size_t i = 0; !err && i < cfg->n_cluster_peers; i++)
-		if (!strchr(cfg->cluster_peers[i], ':'))
-			err = config_fail(c, "cluster.peers", "%s: not a host:port address",
-					  cfg->cluster_peers[i]);
 	if (err)
 		goto out;
 	err = authlimit_cfg_load(c, "rpc.auth_limit", &cfg->auth_limit);
+	err = err ?: ctl_cluster_cfg_load(c, &cfg->cluster);
 	if (err)
 		goto out;
 	if (cfg->admin_key && cfg->admin_key[0] && strlen(cfg->admin_key) < 16) {

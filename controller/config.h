@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "authlimit.h"
+#include "cluster.h"
 #include "tls.h"
 
 #define XDROP_NODE_CONFIG_MAX 256
@@ -34,10 +35,7 @@ struct ctl_config {
 	struct ctl_node_cfg *nodes;
 	size_t n_nodes;
 	struct authlimit_cfg auth_limit; /* rpc.auth_limit (lib/authlimit.h) */
-	/* cluster.peers: every controller's dqlite address (host:port); none: not clustered.
-	 * With tls.ca_file and tls.cert_file set, dqlite traffic is mutual TLS (lib/dqtls). */
-	const char *const *cluster_peers;
-	size_t n_cluster_peers;
+	struct ctl_cluster_cfg cluster;	 /* cluster.* (cluster.h); id 0: no cluster */
 };
 
 /*

@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 #include <mbedtls/sha256.h>
-#include <sqlite3.h>
 
 #include "auth.h"
 #include "clock.h"
+#include "db.h"
 #include "idempotency.h"
 #include "log.h"
 
@@ -42,7 +42,7 @@ struct idem {
 	pthread_cond_t done;
 	struct idem_claim *inflight;
 	pthread_mutex_t db_lock;
-	sqlite3 *db;
+	struct db *db;
 	int64_t ttl_ns;
 	unsigned max_records;
 	int64_t last_prune_ms;
@@ -62,9 +62,9 @@ static const char SQL_TRIM[] = "DELETE FROM idempotency WHERE rowid IN (SELECT r
 			       " idempotency ORDER BY created_at DESC LIMIT -1 OFFSET ?1)";
 static const char SQL_COUNT[] = "SELECT count(*) FROM idempotency";
 
-static int sql_fail(sqlite3 *db, const char *what)
+static int sql_fail(struct db *db, const char *what)
 {
-	log_error("idempotency: %s: %s", what, sqlite3_errmsg(db));
+	log_error("idempotency: %s: %s", what, db_errmsg(db));
 	return -EIO;
 }
 
@@ -84,12 +84,11 @@ int idem_open(struct idem **out, const struct idem_opts *opts)
 	pthread_mutex_init(&m->db_lock, NULL);
 	m->ttl_ns = (int64_t)(opts->ttl_s ? opts->ttl_s : XDROP_IDEM_TTL_S) * 1000000000;
 	m->max_records = opts->max_records ? opts->max_records : XDROP_IDEM_MAX_RECORDS;
-	if (sqlite3_open_v2(opts->path, &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
+	if (db_open(opts->path, &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+		    opts->busy_ms ? opts->busy_ms : 10000) != SQLITE_OK) {
 		err = sql_fail(m->db, opts->path);
 		goto out;
 	}
-	sqlite3_busy_timeout(m->db, (int)(opts->busy_ms ? opts->busy_ms : 10000));
 	err = idem_prune(m);
 out:
 	if (err) {
@@ -112,8 +111,7 @@ void idem_close(struct idem *m)
 			tl_claim = NULL;
 		free(c);
 	}
-	if (m->db)
-		sqlite3_close(m->db);
+	db_close(m->db);
 	pthread_mutex_destroy(&m->db_lock);
 	pthread_cond_destroy(&m->done);
 	pthread_mutex_destroy(&m->lock);
@@ -159,9 +157,9 @@ static uint8_t *pack_public(const ProtobufCMessage *resp, size_t *len)
 }
 
 /* Inserts or replaces k's record on db; the caller serializes use of db. */
-static int put(sqlite3 *db, const struct idem_claim *c, enum rpc_code code, bool complete)
+static int put(struct db *db, const struct idem_claim *c, enum rpc_code code, bool complete)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	uint8_t *buf;
 	size_t len;
 	int err = 0;
@@ -169,30 +167,30 @@ static int put(sqlite3 *db, const struct idem_claim *c, enum rpc_code code, bool
 	buf = pack_public(c->resp, &len);
 	if (!buf)
 		return -ENOMEM;
-	if (sqlite3_prepare_v2(db, SQL_PUT, -1, &st, NULL) != SQLITE_OK) {
+	if (db_prepare(db, SQL_PUT, false, &st) != SQLITE_OK) {
 		err = sql_fail(db, "prepare record");
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, c->principal, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, c->request_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, c->method, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 4, c->hash, XDROP_IDEM_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_int(st, 5, (int)code);
-	sqlite3_bind_text(st, 6, "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, "", -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 8, buf, (int)len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 9, (sqlite3_int64)c->revision);
-	sqlite3_bind_int(st, 10, complete);
-	sqlite3_bind_int64(st, 11, clock_wall_ns());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	db_bind_text(st, 1, c->principal, -1, SQLITE_STATIC);
+	db_bind_text(st, 2, c->request_id, -1, SQLITE_STATIC);
+	db_bind_text(st, 3, c->method, -1, SQLITE_STATIC);
+	db_bind_blob(st, 4, c->hash, XDROP_IDEM_HASH_LEN, SQLITE_STATIC);
+	db_bind_int(st, 5, (int)code);
+	db_bind_text(st, 6, "", -1, SQLITE_STATIC);
+	db_bind_text(st, 7, "", -1, SQLITE_STATIC);
+	db_bind_blob(st, 8, buf, (int)len, SQLITE_STATIC);
+	db_bind_int64(st, 9, (int64_t)c->revision);
+	db_bind_int(st, 10, complete);
+	db_bind_int64(st, 11, clock_wall_ns());
+	if (db_step(st) != SQLITE_DONE)
 		err = sql_fail(db, "write record");
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	free(buf);
 	return err;
 }
 
-int idem_txn_hook(void *arg, struct sqlite3 *db, uint64_t revision)
+int idem_txn_hook(void *arg, struct db *db, uint64_t revision)
 {
 	struct idem_claim *c = tl_claim;
 	int err;
@@ -235,19 +233,19 @@ static int lookup(struct idem *m, const struct idem_claim *c, struct idem_record
 		  char **method, uint8_t hash[XDROP_IDEM_HASH_LEN])
 {
 	struct idem_record *r = NULL;
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int rc, err = 0;
 
 	*out = NULL;
 	pthread_mutex_lock(&m->db_lock);
-	if (sqlite3_prepare_v2(m->db, SQL_GET, -1, &st, NULL) != SQLITE_OK) {
+	if (db_prepare(m->db, SQL_GET, false, &st) != SQLITE_OK) {
 		err = sql_fail(m->db, "prepare lookup");
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, c->principal, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, c->request_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, clock_wall_ns() - m->ttl_ns);
-	rc = sqlite3_step(st);
+	db_bind_text(st, 1, c->principal, -1, SQLITE_STATIC);
+	db_bind_text(st, 2, c->request_id, -1, SQLITE_STATIC);
+	db_bind_int64(st, 3, clock_wall_ns() - m->ttl_ns);
+	rc = db_step(st);
 	if (rc == SQLITE_DONE)
 		goto out;
 	if (rc != SQLITE_ROW) {
@@ -260,18 +258,18 @@ static int lookup(struct idem *m, const struct idem_claim *c, struct idem_record
 		goto out;
 	}
 	memset(hash, 0, XDROP_IDEM_HASH_LEN);
-	if (sqlite3_column_bytes(st, 1) == XDROP_IDEM_HASH_LEN)
-		memcpy(hash, sqlite3_column_blob(st, 1), XDROP_IDEM_HASH_LEN);
-	r->code = (enum rpc_code)sqlite3_column_int(st, 2);
-	*method = strdup((const char *)sqlite3_column_text(st, 0));
-	r->message = strdup((const char *)sqlite3_column_text(st, 3));
-	r->field = strdup((const char *)sqlite3_column_text(st, 4));
-	r->response_len = (size_t)sqlite3_column_bytes(st, 5);
+	if (db_column_bytes(st, 1) == XDROP_IDEM_HASH_LEN)
+		memcpy(hash, db_column_blob(st, 1), XDROP_IDEM_HASH_LEN);
+	r->code = (enum rpc_code)db_column_int(st, 2);
+	*method = strdup((const char *)db_column_text(st, 0));
+	r->message = strdup((const char *)db_column_text(st, 3));
+	r->field = strdup((const char *)db_column_text(st, 4));
+	r->response_len = (size_t)db_column_bytes(st, 5);
 	r->response = malloc(r->response_len ? r->response_len : 1);
 	if (r->response && r->response_len)
-		memcpy(r->response, sqlite3_column_blob(st, 5), r->response_len);
-	r->revision = (uint64_t)sqlite3_column_int64(st, 6);
-	r->complete = sqlite3_column_int(st, 7) != 0;
+		memcpy(r->response, db_column_blob(st, 5), r->response_len);
+	r->revision = (uint64_t)db_column_int64(st, 6);
+	r->complete = db_column_int(st, 7) != 0;
 	if (!*method || !r->message || !r->field || !r->response) {
 		err = -ENOMEM;
 		goto out;
@@ -279,7 +277,7 @@ static int lookup(struct idem *m, const struct idem_claim *c, struct idem_record
 	*out = r;
 	r = NULL;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	pthread_mutex_unlock(&m->db_lock);
 	idem_record_free(r);
 	return err;
@@ -380,45 +378,44 @@ void idem_end(struct idem *m, struct idem_claim *claim, enum rpc_code code,
 
 int idem_prune(struct idem *m)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int err = 0;
 
 	pthread_mutex_lock(&m->db_lock);
 	m->last_prune_ms = clock_mono_ms();
-	if (sqlite3_prepare_v2(m->db, SQL_EXPIRE, -1, &st, NULL) != SQLITE_OK) {
+	if (db_prepare(m->db, SQL_EXPIRE, false, &st) != SQLITE_OK) {
 		err = sql_fail(m->db, "prepare prune");
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, clock_wall_ns() - m->ttl_ns);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	db_bind_int64(st, 1, clock_wall_ns() - m->ttl_ns);
+	if (db_step(st) != SQLITE_DONE) {
 		err = sql_fail(m->db, "prune expired records");
 		goto out;
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	st = NULL;
-	if (sqlite3_prepare_v2(m->db, SQL_TRIM, -1, &st, NULL) != SQLITE_OK) {
+	if (db_prepare(m->db, SQL_TRIM, false, &st) != SQLITE_OK) {
 		err = sql_fail(m->db, "prepare trim");
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, m->max_records);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	db_bind_int64(st, 1, m->max_records);
+	if (db_step(st) != SQLITE_DONE)
 		err = sql_fail(m->db, "trim records");
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	pthread_mutex_unlock(&m->db_lock);
 	return err;
 }
 
 int64_t idem_count(struct idem *m)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int64_t n = -EIO;
 
 	pthread_mutex_lock(&m->db_lock);
-	if (sqlite3_prepare_v2(m->db, SQL_COUNT, -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (db_prepare(m->db, SQL_COUNT, false, &st) == SQLITE_OK && db_step(st) == SQLITE_ROW)
+		n = db_column_int64(st, 0);
+	db_finalize(st);
 	pthread_mutex_unlock(&m->db_lock);
 	return n;
 }

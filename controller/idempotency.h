@@ -55,7 +55,7 @@
 #define XDROP_IDEM_MAX_PRINCIPAL 160
 
 struct idem;
-struct sqlite3;
+struct db;
 
 struct idem_opts {
 	size_t sz;	      /* sizeof(struct idem_opts) */
@@ -79,7 +79,7 @@ void idem_close(struct idem *m);
  * write that holds a claim (idem_begin), inserts its record on db, the writer connection,
  * inside the write's transaction. Returns 0, or -EIO to roll the change back.
  */
-int idem_txn_hook(void *arg, struct sqlite3 *db, uint64_t revision);
+int idem_txn_hook(void *arg, struct db *db, uint64_t revision);
 
 /* What identifies a write: credential, request id, method and request hash. */
 struct idem_key {

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "cluster.h"
 #include "config.h"
 #include "idempotency.h"
 #include "log.h"
@@ -28,6 +30,21 @@
 #include "watchdog.h"
 
 static volatile sig_atomic_t stop;
+static struct store *_Atomic role_store; /* the store, once open (on_role) */
+
+/* Every tick of the cluster watcher (cluster.h): only the leader publishes; every
+ * controller takes in what the others wrote (the leader publishing it first). */
+static void on_role(void *arg, bool leader)
+{
+	struct store *st = atomic_load(&role_store);
+	int err;
+
+	if (!st)
+		return;
+	store_set_publishing(st, leader);
+	if ((err = store_catch_up(st)) != 0)
+		log_warn("controller: catching up with the cluster's store: %s", strerror(-err));
+}
 
 static void on_signal(int sig)
 {
@@ -127,6 +144,8 @@ int main(int argc, char **argv)
 				     .ping_limit_ms = XDROP_WEDGE_PING_CONTROLLER_MS,
 				     .stopping = &stop};
 	struct ctl_config cfg = {0};
+	struct cluster *cluster = NULL;
+	char target[XDROP_CLUSTER_TARGET_MAX];
 	struct store *st = NULL;
 	struct publish *pub = NULL;
 	struct nodes *nodes = NULL;
@@ -162,6 +181,16 @@ int main(int argc, char **argv)
 	struct store_opts so = {.sz = sizeof(so),
 				.path = database ? database : cfg.database,
 				.keep = cfg.changelog_keep};
+	if (cfg.cluster.id) { /* the store on the cluster of the controllers (cluster.h) */
+		if (database)
+			log_warn("controller: --database %s not used: the store is the cluster's",
+				 database);
+		err = cluster_start(&cluster, &cfg.cluster, on_role, NULL);
+		err = err ?: cluster_target(&cfg.cluster, target, sizeof(target));
+		if (err)
+			goto out;
+		so.path = target;
+	}
 	err = store_open(&st, &so);
 	if (err) {
 		log_error("controller: cannot open the database %s: %s", so.path, strerror(-err));
@@ -174,6 +203,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	store_set_txn_hook(st, idem_txn_hook, idem);
+	if (cluster)
+		store_set_publishing(st, cluster_is_leader(cluster));
+	atomic_store(&role_store, st);
 	err = auth_bootstrap(st, cfg.admin_key, cfg.admin_key_file);
 	if (!err)
 		err = config_nodes(st, &cfg);
@@ -212,14 +244,22 @@ int main(int argc, char **argv)
 	err = rpc_server_open(&srv, &ro);
 	if (err)
 		goto out;
+	/* ClusterService reaches the cluster through this controller's node and its peers;
+	 * plain TCP, as the embedded node speaks it (lib/dqtls is not wired into it yet) */
+	const char *cluster_addrs[1 + XDROP_CLUSTER_MAX_PEERS];
+	size_t n_cluster = 0;
+
+	if (cfg.cluster.id) {
+		cluster_addrs[n_cluster++] = cfg.cluster.address;
+		for (size_t i = 0; i < cfg.cluster.n_peers; i++)
+			cluster_addrs[n_cluster++] = cfg.cluster.peers[i];
+	}
 	struct service_deps deps = {.store = st,
 				    .nodes = nodes,
 				    .stats = stats,
 				    .idem = idem,
-				    .cluster_peers = cfg.cluster_peers,
-				    .n_cluster_peers = cfg.n_cluster_peers,
-				    .cluster_tls =
-					cfg.tls.ca_file && cfg.tls.cert_file ? &cfg.tls : NULL};
+				    .cluster_peers = cluster_addrs,
+				    .n_cluster_peers = n_cluster};
 	err = service_register(&svc, srv, &deps);
 	if (err)
 		goto out;
@@ -249,10 +289,13 @@ out:
 	stats_close(stats);
 	nodes_close(nodes);
 	publish_close(pub);
+	cluster_unwatch(cluster); /* no on_role on a closing store */
 	if (st)
 		store_set_txn_hook(st, NULL, NULL);
+	atomic_store(&role_store, NULL);
 	idem_close(idem);
 	store_close(st);
+	cluster_stop(cluster); /* after the store: it may still be talking to the node */
 	ctl_config_free(&cfg);
 	return err ? 1 : 0;
 }

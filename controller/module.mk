@@ -14,19 +14,19 @@ CHECK_SOURCES += tests/unit/test_config.c
 # The controller's modules are an archive (normal and ASan+UBSan) so that tests link them
 # without main.c. The store (controller/store/) and the RPC services (controller/service/)
 # are folders; their headers are found through CTRL_INC.
-CTRL_STORE_SRCS := $(addprefix controller/store/,store_open.c store_db.c store_changes.c \
+CTRL_STORE_SRCS := $(addprefix controller/store/,db.c db_dqlite.c store_open.c store_db.c store_changes.c \
 	store_coll.c store_merge.c store_source.c store_query.c store_nodes.c store_keys.c store_secure.c)
 CTRL_SERVICE_SRCS := $(addprefix controller/service/,service.c service_util.c service_coll.c service_source.c \
 	service_nodes.c service_stats.c service_keys.c service_sync.c service_cluster.c)
 CTRL_SRCS   := $(CTRL_STORE_SRCS) $(CTRL_SERVICE_SRCS) controller/config.c controller/rules.c \
 	controller/rulecounters.c controller/talkers.c controller/fanout.c \
 	controller/nodes.c controller/publish.c controller/stats.c controller/auth.c \
-	controller/idempotency.c
+	controller/idempotency.c controller/cluster_cfg.c
 CTRL_INC    := -Icontroller -Icontroller/store -Icontroller/service
 CTRL_A      := $(BUILD)/libxdrop-ctrl.a
 CTRL_SAN_A  := $(BUILD)/libxdrop-ctrl-san.a
 CTRL_LDLIBS := -lsqlite3 $(CONFIG_LDLIBS) $(RPC_LDLIBS) $(LDLIBS_BPF)
-CTRL_TEST_LIBS := $(CTRL_SAN_A) $(DQ_SAN_A) $(RPC_SAN_A) $(LIB_SAN_A)
+CTRL_TEST_LIBS := $(CTRL_SAN_A) $(RPC_SAN_A) $(DQ_SAN_A) $(LIB_SAN_A)
 
 $(CTRL_SRCS:%.c=$(OBJ)/%.o) $(CTRL_SRCS:%.c=$(SANOBJ)/%.o): | $(PROTO_H)
 $(CTRL_SRCS:%.c=$(OBJ)/%.o) $(CTRL_SRCS:%.c=$(SANOBJ)/%.o): XCFLAGS += $(CTRL_INC)
@@ -47,18 +47,36 @@ $(CTRL_TESTS:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(CTRL_TEST_LIBS)
 
 ALL_TARGETS += $(CTRL_A) $(CTRL_SAN_A) $(CTRL_TESTS:%=$(TBIN)/%)
 TEST_SUITES += $(CTRL_TESTS:%=$(TBIN)/%)
+
+# test_store_dqlite: test_store.c again, on a real 3-node dqlite cluster (store_fixture.h,
+# tests/lib/dqcluster.h: xdrop-dqlite-node processes on loopback).
+$(SANOBJ)/tests/unit/test_store_dqlite.o: tests/unit/test_store.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(CTRL_INC) -Itests/lib -DXDROP_STORE_ON_DQLITE $(SANFLAGS) -MMD -MP \
+		-c $< -o $@
+$(TBIN)/test_store_dqlite: $(SANOBJ)/tests/unit/test_store_dqlite.o $(CTRL_TEST_LIBS) \
+		| $(BIN)/xdrop-dqlite-node
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $(filter-out |,$^) $(CTRL_LDLIBS) -lcmocka
+
+ALL_TARGETS += $(TBIN)/test_store_dqlite
+TEST_SUITES += $(TBIN)/test_store_dqlite
+CHECK_SOURCES += tests/lib/dqcluster.h
 CHECK_SOURCES += $(CTRL_SRCS) $(wildcard controller/*.h controller/store/*.h controller/service/*.h) \
 	$(CTRL_TESTS:%=tests/unit/%.c) tests/unit/store_fixture.h
 
 # The daemon.
-$(OBJ)/controller/main.o: | $(PROTO_H)
 $(OBJ)/controller/main.o: XCFLAGS += $(CTRL_INC)
-$(BIN)/xdrop-controller: $(OBJ)/controller/main.o $(CTRL_A) $(DQ_A) $(RPC_A) $(LIB_A)
+# controller/cluster.c (the embedded dqlite node) links libdqlite: the daemon only.
+$(OBJ)/controller/main.o $(OBJ)/controller/cluster.o: | $(PROTO_H)
+$(OBJ)/controller/cluster.o: XCFLAGS += $(CTRL_INC)
+$(BIN)/xdrop-controller: $(OBJ)/controller/main.o $(OBJ)/controller/cluster.o $(CTRL_A) $(RPC_A) \
+		$(DQ_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(CTRL_LDLIBS)
+	$(CC) -o $@ $^ $(CTRL_LDLIBS) -ldqlite
 
 ALL_TARGETS += $(BIN)/xdrop-controller
-CHECK_SOURCES += controller/main.c
+CHECK_SOURCES += controller/main.c controller/cluster.c
 
 # End-to-end suites of the controller: tests/controller/test_*.c with the harness
 # (in-process controller, toy agents on lib/pubsub); test_nodes also makes certificates
@@ -93,3 +111,9 @@ TEST_SUITES += $(TBIN)/test_periodic
 # kill -9 during 10,000-rule batches, one controller per database, the ipc wedge.
 TEST_SUITES += tests/controller/daemon.sh
 tests/controller/daemon.sh: $(BIN)/xdrop-controller $(BIN)/xdrop-call
+
+# Three real controllers forming a dqlite cluster (cluster sections) on loopback: writes
+# through the leader, kill -9 of the leader, the new one serving, nothing lost or doubled,
+# the revision without a gap.
+TEST_SUITES += tests/controller/cluster.sh
+tests/controller/cluster.sh: $(BIN)/xdrop-controller $(BIN)/xdropctl

@@ -37,6 +37,8 @@ struct node_state {
 	int64_t behind_since_ms;
 	uint64_t behind_target;
 	int64_t last_force_ms;
+	uint64_t moved_rev; /* the revision when it last moved, and when (monotonic ms) */
+	int64_t moved_ms;
 	bool forcing;
 };
 
@@ -432,8 +434,8 @@ static void start_force(struct nodes *n, struct node_state *s, int64_t now)
 		goto fail;
 	}
 	pthread_attr_destroy(&attr);
-	log_info("nodes: %s is %s at revision %llu; forcing a snapshot", s->id,
-		 node_status_name(s->status), (unsigned long long)s->revision);
+	log_info("nodes: %s is %s at revision %llu; forcing a sync (deltas, else a snapshot)",
+		 s->id, node_status_name(s->status), (unsigned long long)s->revision);
 	s->forcing = true;
 	n->forcing++;
 	n->forces++;
@@ -457,6 +459,10 @@ static void health_pass(struct nodes *n)
 		struct node_state *s = &n->v[i];
 
 		set_status(s, derive(n, s, &rev, now), &rev, now - s->seen_ms);
+		if (s->revision != s->moved_rev) {
+			s->moved_rev = s->revision;
+			s->moved_ms = now;
+		}
 		if (s->status != NODE_SYNCING && s->status != NODE_OUT_OF_SYNC) {
 			s->behind_since_ms = 0;
 			continue;
@@ -468,6 +474,10 @@ static void health_pass(struct nodes *n)
 			s->behind_target = rev.revision;
 			continue;
 		}
+		/* a node that is behind but moving is busy, not stuck: it catches up on its own
+		 * (its deltas, or a snapshot it fetches itself) */
+		if (s->status == NODE_SYNCING && now - s->moved_ms <= limit)
+			continue;
 		if (n->repair && !s->forcing && now - s->behind_since_ms > limit &&
 		    now - s->last_force_ms > limit)
 			start_force(n, s, now);

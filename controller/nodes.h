@@ -12,9 +12,11 @@
  *   unknown      never heard from since the controller started
  * Every change of status is logged, both ways, with the node's name and id ("node edge-1
  * (n1) back online after 12 s ...", "... offline: no beacon for 3 s ...").
- * A node that stays behind (makes no progress towards the revision it was first seen
- * behind) or out of sync for more than XDROP_NODE_REPAIR_INTERVALS intervals is told to
- * take a snapshot (AgentService.ForceSync over its RPC address with its node token), at
+ * A node that stays behind (does not reach the revision it was first seen behind, and its
+ * revision has not moved for XDROP_NODE_REPAIR_INTERVALS intervals: a node that moves is
+ * busy, not stuck) or out of sync for more than XDROP_NODE_REPAIR_INTERVALS intervals is
+ * told to resync (AgentService.ForceSync over its RPC address with its node token: the
+ * agent catches up from the change log when it covers the gap, else takes a snapshot), at
  * most once per XDROP_NODE_REPAIR_INTERVALS intervals, on a thread of its own so that a
  * dead node never slows the health loop.
  *

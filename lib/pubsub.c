@@ -33,8 +33,9 @@
 #include "log.h"
 #include "pubsub.h"
 
-#define TICK_MS	 100 /* receive timeout: connection events and retries wait at most this */
-#define HASH_MAX 128 /* content hash string, bytes with NUL */
+#define TICK_MS	  100 /* receive timeout: connection events and retries wait at most this */
+#define BATCH_MAX 256 /* deltas handed to apply_batch at once; frames taken per receive */
+#define HASH_MAX  128 /* content hash string, bytes with NUL */
 
 /* ---- shared socket plumbing -------------------------------------------------------- */
 
@@ -87,10 +88,15 @@ static void *endpoint_main(void *arg)
 		rv = nng_aio_result(ep->aio);
 		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
 			break;
-		if (!rv) {
-			msg = nng_aio_get_msg(ep->aio);
+		/* then the frames already waiting, without waiting: a subscriber applies the
+		 * deltas among them together (apply_batch) in its tick */
+		for (int i = 0; !rv; i++) {
+			msg = i ? msg : nng_aio_get_msg(ep->aio);
 			ep->on_frame(ep->owner, nng_msg_body(msg), nng_msg_len(msg));
 			nng_msg_free(msg);
+			if (i + 1 == BATCH_MAX)
+				break;
+			rv = nng_recvmsg(ep->sock, &msg, NNG_FLAG_NONBLOCK);
 		}
 		if (ep->on_tick)
 			ep->on_tick(ep->owner);
@@ -310,6 +316,10 @@ struct pubsub_sub {
 	int64_t waiting_since;		  /* ms, when notify was last raised */
 	Xdrop__V1__Delta **pending;	  /* sorted by revision, unique */
 	size_t n_pending;
+	/* deltas that continue the applied revision, each the one before, waiting for one
+	 * apply_batch call (only while synced) */
+	Xdrop__V1__Delta *ready[BATCH_MAX];
+	size_t n_ready;
 	struct pubsub_sub_stats st;
 	/* redial on silence (step 1 of the recovery timeline, lib/recovery.h): a dialing
 	 * subscriber that hears nothing, not even the once-a-second heartbeat, for
@@ -438,6 +448,51 @@ static bool sub_apply(struct pubsub_sub *s, const Xdrop__V1__Delta *d)
 	return true;
 }
 
+/* The revision the next delta must continue: the last ready one's, or the applied. */
+static uint64_t sub_tip(const struct pubsub_sub *s)
+{
+	return s->n_ready ? s->ready[s->n_ready - 1]->revision : s->applied_rev;
+}
+
+/* Lock held. Applies the ready deltas in one apply_batch call. */
+static void sub_flush_ready(struct pubsub_sub *s)
+{
+	size_t n = s->n_ready, done = 0;
+	int err;
+
+	if (!n)
+		return;
+	err = s->ops.apply_batch(s->ops.arg, s->ready, n, &done);
+	for (size_t i = 0; i < done && i < n; i++) {
+		s->applied_rev = s->ready[i]->revision;
+		snprintf(s->hash, sizeof(s->hash), "%s", s->ready[i]->content_hash);
+		s->st.applied++;
+	}
+	if (err || done < n) {
+		log_warn("pubsub: applying delta %llu failed: %s",
+			 (unsigned long long)s->ready[done < n ? done : n - 1]->revision,
+			 strerror(err ? -err : EIO));
+		sub_wait_snapshot(s, PUBSUB_RESYNC_APPLY_FAILED);
+	}
+	for (size_t i = 0; i < n; i++)
+		xdrop__v1__delta__free_unpacked(s->ready[i], NULL);
+	s->n_ready = 0;
+}
+
+/* Lock held. Takes d (continuing the tip) for the next apply_batch; false when it did not
+ * (no batch callback, a full batch whose apply failed, or d does not continue). */
+static bool sub_ready_push(struct pubsub_sub *s, Xdrop__V1__Delta *d)
+{
+	if (!s->ops.apply_batch)
+		return false;
+	if (s->n_ready == BATCH_MAX)
+		sub_flush_ready(s);
+	if (!s->synced || d->base_revision != sub_tip(s))
+		return false;
+	s->ready[s->n_ready++] = d;
+	return true;
+}
+
 /* Lock held. Applies buffered deltas that continue the applied revision. */
 static void sub_drain(struct pubsub_sub *s)
 {
@@ -446,19 +501,24 @@ static void sub_drain(struct pubsub_sub *s)
 	while (s->synced && i < s->n_pending) {
 		Xdrop__V1__Delta *d = s->pending[i];
 
-		if (d->revision <= s->applied_rev) {
+		if (d->revision <= sub_tip(s)) {
 			s->st.stale++;
-		} else if (d->base_revision == s->applied_rev) {
+			xdrop__v1__delta__free_unpacked(d, NULL);
+		} else if (sub_ready_push(s, d)) {
+			/* applied with the batch */
+		} else if (s->synced && d->base_revision == sub_tip(s)) {
 			sub_apply(s, d);
+			xdrop__v1__delta__free_unpacked(d, NULL);
 		} else {
-			sub_wait_snapshot(s, PUBSUB_RESYNC_GAP);
+			if (s->synced)
+				sub_wait_snapshot(s, PUBSUB_RESYNC_GAP);
 			break;
 		}
-		xdrop__v1__delta__free_unpacked(d, NULL);
 		i++;
 	}
 	memmove(s->pending, &s->pending[i], (s->n_pending - i) * sizeof(*s->pending));
 	s->n_pending -= i;
+	sub_flush_ready(s);
 }
 
 /* Lock held. The state machine for one decoded delta; returns true if s kept d. */
@@ -469,6 +529,9 @@ static bool sub_handle(struct pubsub_sub *s, Xdrop__V1__Delta *d)
 	s->st.received++;
 	if (d->revision > s->seen)
 		s->seen = d->revision;
+	if (!heartbeat && s->synced && d->revision > sub_tip(s) && sub_ready_push(s, d))
+		return true;
+	sub_flush_ready(s);
 	if (heartbeat) {
 		s->st.heartbeats++;
 		if (!s->synced)
@@ -494,7 +557,8 @@ static bool sub_handle(struct pubsub_sub *s, Xdrop__V1__Delta *d)
 	return false;
 }
 
-int pubsub_sub_feed(struct pubsub_sub *s, const void *frame, size_t len)
+/* One frame; ready deltas stay ready until the next flush. */
+static int sub_feed(struct pubsub_sub *s, const void *frame, size_t len, bool flush)
 {
 	const size_t tlen = strlen(XDROP_TOPIC_DELTA);
 	Xdrop__V1__Delta *d = NULL;
@@ -515,6 +579,8 @@ int pubsub_sub_feed(struct pubsub_sub *s, const void *frame, size_t len)
 		return -EBADMSG;
 	}
 	kept = sub_handle(s, d);
+	if (flush)
+		sub_flush_ready(s);
 	pthread_mutex_unlock(&s->lock);
 	if (!kept)
 		xdrop__v1__delta__free_unpacked(d, NULL);
@@ -522,12 +588,19 @@ int pubsub_sub_feed(struct pubsub_sub *s, const void *frame, size_t len)
 	return 0;
 }
 
+int pubsub_sub_feed(struct pubsub_sub *s, const void *frame, size_t len)
+{
+	return sub_feed(s, frame, len, true);
+}
+
+/* The receive thread's frames: deltas that continue each other wait in ready for the
+ * tick after the frames waiting on the socket (endpoint_main), applied as one batch. */
 static void sub_on_frame(void *owner, const void *frame, size_t len)
 {
 	struct pubsub_sub *s = owner;
 
 	atomic_store(&s->last_frame_ms, clock_mono_ms());
-	if (pubsub_sub_feed(owner, frame, len))
+	if (sub_feed(owner, frame, len, false))
 		log_debug("pubsub: ignored a malformed delta frame of %zu bytes", len);
 }
 
@@ -558,6 +631,9 @@ static void sub_on_tick(void *owner)
 {
 	struct pubsub_sub *s = owner;
 
+	pthread_mutex_lock(&s->lock);
+	sub_flush_ready(s);
+	pthread_mutex_unlock(&s->lock);
 	sub_redial_if_silent(s);
 	pthread_mutex_lock(&s->lock);
 	if (atomic_exchange(&s->connected, false))
@@ -653,6 +729,7 @@ out:
 int pubsub_sub_set_revision(struct pubsub_sub *s, uint64_t revision, const char *hash)
 {
 	pthread_mutex_lock(&s->lock);
+	sub_flush_ready(s);
 	s->synced = true;
 	s->notify = false;
 	s->applied_rev = revision;
@@ -668,6 +745,7 @@ int pubsub_sub_set_revision(struct pubsub_sub *s, uint64_t revision, const char 
 void pubsub_sub_resync(struct pubsub_sub *s)
 {
 	pthread_mutex_lock(&s->lock);
+	sub_flush_ready(s);
 	sub_wait_snapshot(s, PUBSUB_RESYNC_FORCED);
 	pthread_mutex_unlock(&s->lock);
 	sub_flush_notify(s);
@@ -687,6 +765,8 @@ void pubsub_sub_close(struct pubsub_sub *s)
 	if (!s)
 		return;
 	endpoint_close(&s->ep);
+	for (size_t i = 0; i < s->n_ready; i++)
+		xdrop__v1__delta__free_unpacked(s->ready[i], NULL);
 	if (s->pending)
 		sub_clear_pending(s);
 	free(s->pending);

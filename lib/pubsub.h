@@ -120,6 +120,15 @@ struct pubsub_sub_ops {
 	 */
 	int (*apply)(void *arg, const Xdrop__V1__Delta *d);
 	/*
+	 * Optional: applies ds[0..n), each continuing the one before it (the first the
+	 * applied revision), as apply would one by one; *applied is how many of them, from
+	 * the first, are applied. Returns 0 or the first failure's error (then *applied < n).
+	 * Deltas that arrive together (waiting on the socket, or buffered during a snapshot)
+	 * are handed over together, so the application can apply them in one switch. Same
+	 * locking rules as apply; the deltas are borrowed.
+	 */
+	int (*apply_batch)(void *arg, Xdrop__V1__Delta *const *ds, size_t n, size_t *applied);
+	/*
 	 * Deltas cannot continue: fetch a snapshot (SyncService.GetSnapshot) and call
 	 * pubsub_sub_set_revision() once it is installed; may do so from inside this callback
 	 * or later from any thread. Called without locks held, once per resync (again after

@@ -58,5 +58,11 @@ int dp_grace_period(struct dataplane *dp)
 	if (bpf_map_update_elem(fd_of(dp->skel->maps.xdrop_counters), &zero, &dp->chunk_fd[0],
 				BPF_ANY))
 		return -errno;
+	__atomic_add_fetch(&dp->grace_periods, 1, __ATOMIC_RELAXED);
 	return 0;
+}
+
+uint64_t dataplane_grace_periods(const struct dataplane *dp)
+{
+	return __atomic_load_n(&dp->grace_periods, __ATOMIC_RELAXED);
 }

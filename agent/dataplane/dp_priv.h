@@ -192,7 +192,8 @@ struct dataplane {
 	size_t nkind[XDROP_NKINDS];
 	size_t ntable[NTABLES];
 	size_t nrate;
-	uint32_t sample_every; /* top-talker sampling written into every config buffer */
+	uint32_t sample_every;	/* top-talker sampling written into every config buffer */
+	uint64_t grace_periods; /* waited for since open (dp_grace_period) */
 };
 
 /* Empties a uthash table (linked by hh) whose elements were malloc'd, freeing them. */

@@ -121,20 +121,8 @@ static void kchanges_free(struct kchange **map)
 	}
 }
 
-/* A change being planned: its ops, which of them count, and the touched keys. */
-struct plan {
-	struct ruleset *rs;
-	struct op *ops;
-	size_t n;
-	bool local;
-	bool *last;
-	struct kchange *keys;
-	struct rpc_status *st;
-	size_t *bad;
-};
-
 /* The keys the entries the change replaces or deletes hold in the data plane now. */
-static int plan_old(struct plan *p)
+static int plan_old(struct rs_plan *p)
 {
 	struct kchange *k;
 	int err;
@@ -162,7 +150,7 @@ static int plan_old(struct plan *p)
 }
 
 /* The keys the new entries put; refuses two entries with one match. */
-static int plan_new(struct plan *p, int64_t now)
+static int plan_new(struct rs_plan *p, int64_t now)
 {
 	struct kchange *k;
 	struct keyent *ke;
@@ -204,7 +192,7 @@ static int plan_new(struct plan *p, int64_t now)
 }
 
 /* The data-plane changes of a plan; *out is malloc'ed. */
-static int plan_changes(struct plan *p, struct dp_change **out, size_t *nout)
+static int plan_changes(struct rs_plan *p, struct dp_change **out, size_t *nout)
 {
 	struct dp_change *ch = calloc(HASH_COUNT(p->keys) + 1, sizeof(*ch));
 	struct kchange *k, *tmp;
@@ -240,8 +228,7 @@ static enum rpc_code dp_code(int err, enum rpc_code otherwise)
 				: otherwise;
 }
 
-/* The switch happened: the key index and the tables follow it. */
-static int plan_commit(struct plan *p, uint64_t new_revision)
+int rs_plan_commit(struct rs_plan *p, uint64_t new_revision, bool publish)
 {
 	struct ruleset *rs = p->rs;
 	struct kchange *k, *tmp;
@@ -268,45 +255,66 @@ static int plan_commit(struct plan *p, uint64_t new_revision)
 		}
 	}
 	rs->revision = new_revision;
-	rs_publish(rs);
+	if (publish)
+		rs_publish(rs);
 	return err;
+}
+
+int rs_plan_make(struct rs_plan *p, struct ruleset *rs, struct op *ops, size_t n, bool local,
+		 struct rpc_status *st, size_t *bad_index)
+{
+	int err;
+
+	*p = (struct rs_plan){
+	    .rs = rs, .ops = ops, .n = n, .local = local, .st = st, .bad = bad_index};
+	/* final state per touched id: the last op on an id wins */
+	err = last_ops(ops, n, &p->last);
+	if (!err)
+		err = plan_old(p);
+	if (!err)
+		err = plan_new(p, clock_wall_ns());
+	if (!err)
+		err = plan_changes(p, &p->ch, &p->nch);
+	return err;
+}
+
+void rs_plan_free(struct rs_plan *p)
+{
+	free(p->last);
+	kchanges_free(&p->keys);
+	free(p->ch);
+	memset(p, 0, sizeof(*p));
+}
+
+void rs_plan_refused(struct rs_plan *p, int err, const struct dp_result *res)
+{
+	*p->bad = 0;
+	rs_status(p->st, dp_code(err, RPC_INTERNAL), res->err.field,
+		  "data plane refused the change: %s",
+		  res->err.reason ? res->err.reason : strerror(-err));
 }
 
 int rs_apply_ops(struct ruleset *rs, struct op *ops, size_t n, uint64_t new_revision, bool local,
 		 struct rpc_status *st, size_t *bad_index)
 {
-	struct plan p = {.rs = rs, .ops = ops, .n = n, .local = local, .st = st, .bad = bad_index};
-	struct dp_change *ch = NULL;
 	struct dp_result res = {0};
-	size_t nch = 0;
+	struct rs_plan p;
 	int err;
 
-	/* final state per touched id: the last op on an id wins */
-	err = last_ops(ops, n, &p.last);
-	if (!err)
-		err = plan_old(&p);
-	if (!err)
-		err = plan_new(&p, clock_wall_ns());
-	if (!err)
-		err = plan_changes(&p, &ch, &nch);
+	err = rs_plan_make(&p, rs, ops, n, local, st, bad_index);
 	if (err)
 		goto out;
 	/* the switch; its grace period and cleanup run after the new revision is published */
-	err = rs->loading ? 0 : dataplane_apply_begin(rs->dp, ch, nch, &res);
+	err = rs->loading ? 0 : dataplane_apply_begin(rs->dp, p.ch, p.nch, &res);
 	if (err) {
-		*bad_index = 0;
-		rs_status(st, dp_code(err, RPC_INTERNAL), res.err.field,
-			  "data plane refused the change: %s",
-			  res.err.reason ? res.err.reason : strerror(-err));
+		rs_plan_refused(&p, err, &res);
 		goto out;
 	}
-	err = plan_commit(&p, new_revision);
+	err = rs_plan_commit(&p, new_revision, true);
 out:
 	if (!rs->loading && rs->dp)
 		dataplane_apply_finish(rs->dp);
-	free(p.last);
-	kchanges_free(&p.keys);
-	free(ch);
+	rs_plan_free(&p);
 	return err;
 }
 

@@ -54,12 +54,11 @@ int rs_ops_from_delta(const Xdrop__V1__Delta *d, struct op **out, struct rpc_sta
 	return 0;
 }
 
-int ruleset_apply_delta(struct ruleset *rs, const Xdrop__V1__Delta *d, struct rpc_status *st)
+/* A heartbeat (no ops, revision == base): checks the base and the content hash. */
+static int heartbeat(struct ruleset *rs, const Xdrop__V1__Delta *d, struct rpc_status *st)
 {
 	char hex[RULEHASH_HEX];
-	struct op *ops = NULL;
-	size_t bad = 0;
-	int err;
+	int err = 0;
 
 	pthread_mutex_lock(&rs->lock);
 	if (d->base_revision != rs->revision) {
@@ -67,38 +66,64 @@ int ruleset_apply_delta(struct ruleset *rs, const Xdrop__V1__Delta *d, struct rp
 			  "delta base %llu, applied revision %llu",
 			  (unsigned long long)d->base_revision, (unsigned long long)rs->revision);
 		err = -ESTALE;
-		goto out;
-	}
-	if (d->revision == d->base_revision) { /* heartbeat */
-		err = d->content_hash && strcmp(d->content_hash, rulehash_hex(&rs->hash, hex))
-			  ? -EBADMSG
-			  : 0;
-		goto out;
-	}
-	err = rs_ops_from_delta(d, &ops, st, &bad);
-	if (err)
-		goto out;
-	err = rs_apply_ops(rs, ops, d->n_ops, d->revision, false, st, &bad);
-	rs_ops_free(ops, d->n_ops);
-	if (err)
-		goto out;
-	rs_journal_append(rs, d);
-	if (d->content_hash && *d->content_hash &&
-	    strcmp(d->content_hash, rulehash_hex(&rs->hash, hex)) != 0) {
-		log_warn("after revision %llu the content hash is %s, the controller says %s",
-			 (unsigned long long)rs->revision, hex, d->content_hash);
+	} else if (d->content_hash && strcmp(d->content_hash, rulehash_hex(&rs->hash, hex))) {
 		err = -EBADMSG;
 	}
-out:
 	pthread_mutex_unlock(&rs->lock);
 	return err;
+}
+
+int ruleset_apply_deltas(struct ruleset *rs, Xdrop__V1__Delta *const *ds, size_t n,
+			 struct rpc_status *st, size_t *applied)
+{
+	struct rs_change *c = calloc(n + 1, sizeof(*c));
+	struct rs_change **cs = calloc(n + 1, sizeof(*cs));
+	size_t nc, bad = 0;
+	int err = 0, rerr = 0;
+
+	*applied = 0;
+	if (!c || !cs) {
+		free(c);
+		free(cs);
+		return -ENOMEM;
+	}
+	for (nc = 0; nc < n; nc++) {
+		rerr = rs_ops_from_delta(ds[nc], &c[nc].ops, st, &bad);
+		if (rerr) /* the ones before it are still applied */
+			break;
+		c[nc].delta = ds[nc];
+		c[nc].n = ds[nc]->n_ops;
+		c[nc].st = st;
+		cs[nc] = &c[nc];
+	}
+	if (nc)
+		rs_submit(rs, cs, nc);
+	for (size_t i = 0; i < nc; i++) {
+		if (c[i].err && !err)
+			err = c[i].err;
+		if (!err)
+			*applied = i + 1;
+		rs_ops_free(c[i].ops, c[i].n);
+	}
+	free(c);
+	free(cs);
+	return err ? err : rerr;
+}
+
+int ruleset_apply_delta(struct ruleset *rs, const Xdrop__V1__Delta *d, struct rpc_status *st)
+{
+	Xdrop__V1__Delta *one = (Xdrop__V1__Delta *)d;
+	size_t applied;
+
+	if (d->revision == d->base_revision)
+		return heartbeat(rs, d, st);
+	return ruleset_apply_deltas(rs, &one, 1, st, &applied);
 }
 
 /* The delta of ops[0..n) as the next revision, packed into *buf (malloc'ed). The items
  * are borrowed (their messages unpacked for the while), so it is packed before the engine
  * takes them. */
-static int pack_local(struct ruleset *rs, const struct op *ops, size_t n, uint8_t **buf,
-		      size_t *len)
+int rs_pack_local(struct ruleset *rs, const struct op *ops, size_t n, uint8_t **buf, size_t *len)
 {
 	Xdrop__V1__Delta d = XDROP__V1__DELTA__INIT;
 	Xdrop__V1__DeltaOp *dops = calloc(n + 1, sizeof(*dops));
@@ -145,28 +170,16 @@ out:
 	return err;
 }
 
-int rs_commit_local(struct ruleset *rs, struct op *ops, size_t n, struct rpc_status *st,
-		    size_t *bad)
+void rs_journal_local(struct ruleset *rs, const uint8_t *buf, size_t len)
 {
-	Xdrop__V1__Delta *copy;
+	Xdrop__V1__Delta *copy = xdrop__v1__delta__unpack(NULL, len, buf);
 	char hex[RULEHASH_HEX];
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int err;
 
-	err = pack_local(rs, ops, n, &buf, &len);
-	if (!err)
-		err = rs_apply_ops(rs, ops, n, rs->revision + 1, true, st, bad);
-	if (!err) {
-		copy = xdrop__v1__delta__unpack(NULL, len, buf);
-		if (copy) {
-			copy->content_hash = NULL; /* not part of the packed copy anyway */
-			rs_journal_append(rs, copy);
-			xdrop__v1__delta__free_unpacked(copy, NULL);
-		}
-		log_debug("local change: revision %llu, hash %s", (unsigned long long)rs->revision,
-			  rulehash_hex(&rs->hash, hex));
+	if (copy) {
+		copy->content_hash = NULL; /* not part of the packed copy anyway */
+		rs_journal_append(rs, copy);
+		xdrop__v1__delta__free_unpacked(copy, NULL);
 	}
-	free(buf);
-	return err;
+	log_debug("local change: revision %llu, hash %s", (unsigned long long)rs->revision,
+		  rulehash_hex(&rs->hash, hex));
 }

@@ -117,10 +117,7 @@ static int cmp_op_id(const void *a, const void *b)
 	return c ? c : (x < y ? -1 : x > y);
 }
 
-/* Creates (ops without del) whose ids are new: none stored already, none given twice.
- * Returns 0, or -EEXIST with *st naming the id and *bad the op. rs->lock held. */
-static int ids_fresh(struct ruleset *rs, struct op *ops, size_t n, struct rpc_status *st,
-		     size_t *bad)
+int rs_ids_fresh(struct ruleset *rs, struct op *ops, size_t n, struct rpc_status *st, size_t *bad)
 {
 	struct op **v = calloc(n ? n : 1, sizeof(*v));
 	int err = 0;
@@ -145,13 +142,15 @@ static int ids_fresh(struct ruleset *rs, struct op *ops, size_t n, struct rpc_st
 	return err;
 }
 
-/* Commits ops built here (create: their ids must be new); *ids_out gets the ops' ids,
- * *first_out a copy of the entry the first op stored (each when not NULL). */
+/* Commits ops built here (create: their ids must be new) as one change, through the queue
+ * (group.c); *ids_out gets the ops' ids, *first_out a copy of the entry the first op stored
+ * (each when not NULL). */
 static int local_write(struct ruleset *rs, struct op *ops, size_t n, bool create, char ***ids_out,
 		       ProtobufCMessage **first_out, struct rpc_status *st, size_t *bad)
 {
 	char first_id[RS_ID_MAX + 1] = "", **ids = NULL;
-	struct item *it;
+	struct rs_change c = {.ops = ops, .n = n, .create = create, .st = st};
+	struct rs_change *cs = &c;
 	size_t i;
 	int err;
 
@@ -162,17 +161,14 @@ static int local_write(struct ruleset *rs, struct op *ops, size_t n, bool create
 		for (i = 0; i < n; i++)
 			ids[i] = strdup(ops[i].del ? ops[i].id : ops[i].item->id);
 	}
-	if (n && !ops[0].del)
+	if (n && !ops[0].del && first_out) {
 		snprintf(first_id, sizeof(first_id), "%s", ops[0].item->id);
-	pthread_mutex_lock(&rs->lock);
-	err = create ? ids_fresh(rs, ops, n, st, bad) : 0;
-	if (!err)
-		err = rs_commit_local(rs, ops, n, st, bad);
-	if (!err && first_out && first_id[0]) {
-		it = rs_find(rs, ops[0].kind, first_id);
-		*first_out = it ? rs_item_msg(it) : NULL;
+		c.out_kind = ops[0].kind;
+		c.out_id = first_id;
+		c.out = first_out;
 	}
-	pthread_mutex_unlock(&rs->lock);
+	err = rs_submit(rs, &cs, 1);
+	*bad = c.bad;
 	if (ids_out && !err) {
 		*ids_out = ids;
 	} else if (ids) {
@@ -343,37 +339,42 @@ static int merge_into(const struct ruleset_kind *k, const struct item *cur, stru
 	return 0;
 }
 
+/* The build of a create that may merge (group.c): under the lock, against the model. */
+static int merge_build(struct ruleset *rs, struct rs_change *c)
+{
+	struct item *cur = merge_target(rs, c->ops[0].kind, c->ops[0].item);
+	bool *merged = c->arg;
+	int err;
+
+	err = cur ? merge_into(c->ops[0].kind, cur, &c->ops[0], c->st)
+		  : rs_ids_fresh(rs, c->ops, 1, c->st, &c->bad);
+	if (!err) {
+		*merged = cur != NULL;
+		c->out_id = c->ops[0].item->id; /* read before the commit takes the item */
+	}
+	return err;
+}
+
 int ruleset_create_merge(struct ruleset *rs, const struct ruleset_kind *k,
 			 const ProtobufCMessage *m, ProtobufCMessage **out, bool *merged,
 			 struct rpc_status *st)
 {
 	struct op op = {.kind = k};
-	char id[RS_ID_MAX + 1];
-	struct item *cur, *it;
-	size_t bad;
+	struct rs_change c = {.ops = &op, .n = 1, .build = merge_build, .st = st};
+	struct rs_change *cs = &c;
+	bool was_merged = false;
 	int err;
 
 	*merged = false;
 	err = local_item(k, m, NULL, 0, &op.item, st);
 	if (err)
 		return err;
-	pthread_mutex_lock(&rs->lock);
-	cur = merge_target(rs, k, op.item);
-	if (cur)
-		err = merge_into(k, cur, &op, st);
-	else
-		err = ids_fresh(rs, &op, 1, st, &bad);
-	if (!err) {
-		snprintf(id, sizeof(id), "%s", op.item->id);
-		err = rs_commit_local(rs, &op, 1, st, &bad);
-	}
-	if (!err) {
-		*merged = cur != NULL;
-		it = out ? rs_find(rs, k, id) : NULL;
-		if (out)
-			*out = it ? rs_item_msg(it) : NULL;
-	}
-	pthread_mutex_unlock(&rs->lock);
+	c.arg = &was_merged;
+	c.out_kind = k;
+	c.out = out;
+	err = rs_submit(rs, &cs, 1);
+	if (!err)
+		*merged = was_merged;
 	rs_item_free(op.item);
 	return err;
 }

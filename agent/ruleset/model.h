@@ -12,6 +12,7 @@
  *
  *   model.c    items, lookups, the published revision and hash, counts
  *   change.c   the change engine: ops -> one switch -> the model; whole-set install
+ *   group.c    changes submitted together or while one is applied: one switch per group
  *   expiry.c   the rules in force that will expire, in a heap by expires_at; expiry
  *   delta.c    the wire's Delta: the controller's applied, a local change's built
  *   journal.c  the state directory: snapshot file, journal, loading at start-up
@@ -111,6 +112,13 @@ struct ruleset {
 		const struct ruleset_kind **kinds;
 		size_t n, cap;
 	} stage;
+	/* changes waiting for the switch that applies them (group.c); qlock is taken after
+	 * lock, never before it */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct rs_change *qhead, **qtail;
+	size_t queued;
+	bool qleader, qhold;
 };
 
 /* One operation of a change: upsert item, or delete id (del). */
@@ -164,6 +172,33 @@ void rs_ops_free(struct op *ops, size_t n);
 
 /* ---- change.c ---- */
 
+/* A change planned against the model: its ops, which of them count (last), the touched
+ * match keys and the data-plane changes that make them so (ch). */
+struct kchange;
+struct rs_plan {
+	struct ruleset *rs;
+	struct op *ops;
+	size_t n;
+	bool local;
+	bool *last;
+	struct kchange *keys;
+	struct dp_change *ch;
+	size_t nch;
+	struct rpc_status *st;
+	size_t *bad;
+};
+
+/* Plans ops[0..n) against the model (local as for rs_apply_ops): 0, or an error with *st
+ * and *bad_index filled. Nothing is changed; rs_plan_free frees *p either way. */
+int rs_plan_make(struct rs_plan *p, struct ruleset *rs, struct op *ops, size_t n, bool local,
+		 struct rpc_status *st, size_t *bad_index);
+/* After the switch that carried p->ch: the model takes the change at new_revision
+ * (published for readers when publish). 0, or -ENOMEM (the key index lags). */
+int rs_plan_commit(struct rs_plan *p, uint64_t new_revision, bool publish);
+/* Fills the plan's status with the data plane's refusal err, res. */
+void rs_plan_refused(struct rs_plan *p, int err, const struct dp_result *res);
+void rs_plan_free(struct rs_plan *p);
+
 /*
  * Applies ops[0..n) in one data-plane switch and commits them at new_revision. local:
  * refuse deletions of absent ids and matches held by entries the change does not touch
@@ -178,6 +213,51 @@ int rs_apply_ops(struct ruleset *rs, struct op *ops, size_t n, uint64_t new_revi
  * are the set's; on failure (*st filled, nothing changed) they stay the caller's. */
 int rs_install(struct ruleset *rs, struct item **items, size_t n, uint64_t revision,
 	       struct rpc_status *st);
+
+/* ---- group.c ---- */
+
+/*
+ * One caller's change, submitted with rs_submit (rs->lock NOT held). Changes queued
+ * while a switch is in progress are applied together by one leader in one data-plane
+ * switch (one grace period): a group holds changes from the queue's head on while they
+ * touch disjoint ids and match keys, so that planning each against the model before the
+ * group is planning it after the ones before it. Each change is still all or nothing
+ * with its own revision and answer: one refused by the engine is left out of the group;
+ * a group the data plane refuses as a whole is applied again one change at a time.
+ */
+struct rs_change {
+	struct rs_change *next;
+	struct op *ops;
+	size_t n;
+	const Xdrop__V1__Delta *delta; /* the controller's: revision, base, hash; else local */
+	bool create;		       /* local: its ids must be new */
+	/* local, optional: rebuilds ops under the lock against the model (a group of its
+	 * own); 0 or an error with st filled */
+	int (*build)(struct ruleset *rs, struct rs_change *c);
+	void *arg;
+	/* local, optional: a copy of the entry of this kind and id after the change */
+	const struct ruleset_kind *out_kind;
+	const char *out_id;
+	ProtobufCMessage **out;
+	/* results */
+	struct rpc_status *st;
+	size_t bad;
+	int err;
+	uint64_t revision;
+	bool done;
+};
+
+/* Queues cs[0..n) (in this order, consecutive) and returns once all are applied or
+ * refused (each one's err). 0, or the first error. */
+int rs_submit(struct ruleset *rs, struct rs_change *const *cs, size_t n);
+void rs_queue_init(struct ruleset *rs);
+void rs_queue_destroy(struct ruleset *rs);
+
+/* ---- local.c ---- */
+
+/* Creates (ops without del) whose ids are new: none stored already, none given twice.
+ * 0, or -EEXIST with *st naming the id and *bad the op. rs->lock held. */
+int rs_ids_fresh(struct ruleset *rs, struct op *ops, size_t n, struct rpc_status *st, size_t *bad);
 
 /* ---- expiry.c ---- */
 
@@ -197,10 +277,11 @@ void rs_expiry_clear(struct ruleset *rs);
 int rs_ops_from_delta(const Xdrop__V1__Delta *d, struct op **out, struct rpc_status *st,
 		      size_t *bad);
 
-/* Applies ops[0..n) built by a local write as the next revision and journals the change
- * as a delta. Errors as rs_apply_ops. */
-int rs_commit_local(struct ruleset *rs, struct op *ops, size_t n, struct rpc_status *st,
-		    size_t *bad);
+/* The delta of local ops[0..n) as the next revision (rs->revision + 1), packed into *buf
+ * (malloc'ed); before the engine takes the items. */
+int rs_pack_local(struct ruleset *rs, const struct op *ops, size_t n, uint8_t **buf, size_t *len);
+/* Journals a local change packed by rs_pack_local. */
+void rs_journal_local(struct ruleset *rs, const uint8_t *buf, size_t len);
 
 /* ---- journal.c ---- */
 

@@ -71,6 +71,7 @@ int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_d
 		return -ENOMEM;
 	pthread_mutex_init(&rs->lock, NULL);
 	pthread_mutex_init(&rs->pub_lock, NULL);
+	rs_queue_init(rs);
 	rs->dp = dp;
 	rs->journal_fd = -1;
 	rulehash_init(&rs->hash);
@@ -125,5 +126,6 @@ void ruleset_close(struct ruleset *rs)
 	free(rs->dir);
 	pthread_mutex_destroy(&rs->lock);
 	pthread_mutex_destroy(&rs->pub_lock);
+	rs_queue_destroy(rs);
 	free(rs);
 }

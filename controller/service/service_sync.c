@@ -243,6 +243,35 @@ out:
 	return rc;
 }
 
+/* Deltas below this many bytes are served whatever the set's size: a snapshot would cost
+ * a round trip too. */
+#define DELTAS_MIN_BYTES (16 * 1024)
+
+/* Whether deltas v[0..n) are more bytes than a snapshot of the whole set (estimated as its
+ * entries at the mean size of the entries the deltas upsert) and DELTAS_MIN_BYTES: the
+ * node is then better off with the snapshot, so GetDeltas says complete = false. */
+static bool deltas_cost_more(struct service *s, Xdrop__V1__Delta *const *v, size_t n)
+{
+	uint64_t bytes = 0, upserts = 0, upsert_bytes = 0, per_entry;
+	struct store_rev rev;
+
+	for (size_t i = 0; i < n; i++) {
+		bytes += xdrop__v1__delta__get_packed_size(v[i]);
+		for (size_t j = 0; j < v[i]->n_ops; j++) {
+			const Xdrop__V1__DeltaOp *o = v[i]->ops[j];
+
+			if (o->op_case == XDROP__V1__DELTA_OP__OP_UPSERT_RULE ||
+			    o->op_case == XDROP__V1__DELTA_OP__OP_UPSERT_WHITELIST) {
+				upserts++;
+				upsert_bytes += xdrop__v1__delta_op__get_packed_size(o);
+			}
+		}
+	}
+	store_revision(s->store, &rev);
+	per_entry = upserts ? upsert_bytes / upserts : 64;
+	return bytes > DELTAS_MIN_BYTES && bytes > (rev.rules + rev.whitelist) * per_entry;
+}
+
 enum rpc_code sync_deltas(struct rpc_call *call, const ProtobufCMessage *r, ProtobufCMessage *out,
 			  void *arg)
 {
@@ -256,6 +285,12 @@ enum rpc_code sync_deltas(struct rpc_call *call, const ProtobufCMessage *r, Prot
 
 	if (err)
 		return store_fail(call, err, NULL);
+	if (complete && n && deltas_cost_more(s, v, n)) {
+		store_free_deltas(v, n);
+		v = NULL;
+		n = 0;
+		complete = false;
+	}
 	defer_arr(call, v, n, free_deltas_v);
 	resp->deltas = v;
 	resp->n_deltas = n;

@@ -36,8 +36,12 @@
  * same add, delete, get and list take the kind (controller/store/store_coll.c describes
  * each); store_rules_add and the like are typed shorthands for them.
  *
- * Files (controller/store/): store_open.c (lock, connections, migrations, in-memory
- * state), store_db.c (connections and statements), store_changes.c (transactions, errors,
+ * The SQL goes through db.h: SQLite by default, or a dqlite cluster's database (a path
+ * "dqlite://..."; docs/dqlite.md): same schema, migrations and transactions.
+ *
+ * Files (controller/store/): db.c, db_dqlite.c (the SQL layer and its two backends),
+ * store_open.c (lock, connections, migrations, in-memory state, catching up with a
+ * cluster), store_db.c (connections and statements), store_changes.c (transactions, errors,
  * the change log), store_coll.c (the rule-set kinds and their writes), store_query.c
  * (reads, lists, snapshots), store_nodes.c, store_keys.c (API keys, settings),
  * store_secure.c (file modes, node key records).
@@ -99,12 +103,12 @@ typedef void (*store_commit_fn)(void *arg, const Xdrop__V1__Delta *d);
  * COMMIT (revision: the change's); a non-zero return (negative errno) rolls the change
  * back and fails it. Used by controller/idempotency.c to record a write's outcome with it.
  */
-struct sqlite3;
-typedef int (*store_txn_fn)(void *arg, struct sqlite3 *db, uint64_t revision);
+struct db; /* db.h */
+typedef int (*store_txn_fn)(void *arg, struct db *db, uint64_t revision);
 
 struct store_opts {
 	size_t sz;		   /* sizeof(struct store_opts) */
-	const char *path;	   /* database file */
+	const char *path;	   /* database file, or a dqlite target (db.h) */
 	unsigned busy_ms;	   /* 0 = XDROP_STORE_BUSY_TIMEOUT_MS */
 	unsigned keep;		   /* change-log revisions kept; 0 = XDROP_STORE_CHANGELOG_KEEP */
 	store_commit_fn on_commit; /* after each committed rule-set change; may be NULL */
@@ -117,11 +121,32 @@ struct store_opts {
  * recomputes the content hash from the stored entries and checks it against the stored
  * one. Returns 0 and *out (store_close), -EBUSY when another process holds the lock (its
  * PID logged), -EIO when SQLite fails, -EPROTO for a file from a newer schema.
+ * A dqlite target (db.h: "dqlite://HOST:PORT,.../NAME") takes no lock: the cluster
+ * serializes writers, and each change takes the replicated revision in its transaction.
  */
 int store_open(struct store **out, const struct store_opts *opts);
 
 /* Closes every connection and frees s. NULL is fine. */
 void store_close(struct store *s);
+
+/*
+ * Reads the revision, content hash and counts again from the database (recomputing the
+ * hash from the entries), for a controller that may have missed writes: one that gains
+ * the leadership of a dqlite cluster. 0 or -errno.
+ */
+int store_reload(struct store *s);
+
+/*
+ * A store of a dqlite cluster, whose other controllers may write too. store_set_publishing
+ * says whether this controller publishes (its commit hook runs: the leader) or not (a
+ * follower: its writes run on the cluster's database all the same, and the leader
+ * publishes them). store_catch_up takes the revision, hash and counts of writes made
+ * elsewhere and, when publishing, first hands their deltas to the commit hook in revision
+ * order (the change log's; a gap older than it is left to the nodes' resync). A store
+ * publishes from store_open on. 0 or -errno.
+ */
+void store_set_publishing(struct store *s, bool on);
+int store_catch_up(struct store *s);
 
 /* Sets the commit hook (before writes start). */
 void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg);

@@ -52,13 +52,13 @@ static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
  */
 static int begin_write(struct store *s)
 {
-	sqlite3_stmt *st = stmt(&s->w, SQL_BEGIN);
+	struct db_stmt *st = stmt(&s->w, SQL_BEGIN);
 	int rc;
 
 	if (!st)
 		return -EIO;
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
+	rc = db_step(st);
+	db_reset(st);
 	if (rc == SQLITE_DONE)
 		return 0;
 	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
@@ -84,6 +84,12 @@ int begin_fail(struct store *s, int rc, struct store_error *err)
 		set_err(err, STORE_EXHAUSTED, NULL, NULL, "out of memory for the transaction");
 	else if (rc == -ENOSPC)
 		set_err(err, STORE_EXHAUSTED, NULL, NULL, "%s", STORE_DISK_FULL);
+	else if (rc == -ECONNRESET)
+		set_err(
+		    err, STORE_BUSY, NULL, NULL,
+		    "no leader of the controllers' cluster answered (waited %u ms); nothing was "
+		    "changed; try again",
+		    s->busy_ms);
 	else
 		set_err(err, STORE_INTERNAL, NULL, NULL,
 			"cannot start a transaction: database error (see the controller's log)");
@@ -111,12 +117,16 @@ int change_begin(struct store *s, struct change *ch, size_t expect)
 		goto fail;
 	}
 	pthread_mutex_lock(&s->wlock);
-	ch->hash = s->hash; /* only writers change it, and we are the writer */
 	rc = begin_write(s);
+	/* On dqlite another controller may have written since: take the replicated revision
+	 * (this transaction holds the cluster's write lock, so the bump below is unique). */
+	if (rc == 0 && !db_sqlite(s->w.db) && (rc = state_catch_up(s)) != 0)
+		db_exec(s->w.db, "ROLLBACK");
 	if (rc < 0) {
 		pthread_mutex_unlock(&s->wlock);
 		goto fail;
 	}
+	ch->hash = s->hash; /* only writers change it, and we are the writer */
 	return 0;
 fail:
 	free(ch->ops);
@@ -138,7 +148,7 @@ static void change_free(struct change *ch)
 
 void change_abort(struct change *ch)
 {
-	if (sqlite3_exec(ch->s->w.db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+	if (db_exec(ch->s->w.db, "ROLLBACK") != SQLITE_OK)
 		sql_err(&ch->s->w, "rollback");
 	pthread_mutex_unlock(&ch->s->wlock);
 	change_free(ch);
@@ -166,7 +176,7 @@ int change_commit(struct change *ch, uint64_t *rev)
 	Xdrop__V1__Delta d = XDROP__V1__DELTA__INIT;
 	char hex[RULEHASH_HEX];
 	uint8_t *buf = NULL;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	size_t len;
 	int err = 0;
 
@@ -188,42 +198,42 @@ int change_commit(struct change *ch, uint64_t *rev)
 		err = -EIO;
 		goto fail;
 	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)d.revision);
-	sqlite3_bind_int64(st, 2, d.created_at);
-	sqlite3_bind_blob(st, 3, buf, (int)len, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	db_bind_int64(st, 1, (int64_t)d.revision);
+	db_bind_int64(st, 2, d.created_at);
+	db_bind_blob(st, 3, buf, (int)len, SQLITE_STATIC);
+	if (db_step(st) != SQLITE_DONE) {
 		err = sql_err(&s->w, "change log");
 		goto fail;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	if (d.revision > s->keep) {
 		st = stmt(&s->w, SQL_CHANGE_PRUNE);
 		if (!st) {
 			err = -EIO;
 			goto fail;
 		}
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)(d.revision - s->keep));
-		if (sqlite3_step(st) != SQLITE_DONE) {
+		db_bind_int64(st, 1, (int64_t)(d.revision - s->keep));
+		if (db_step(st) != SQLITE_DONE) {
 			err = sql_err(&s->w, "change log prune");
 			goto fail;
 		}
-		sqlite3_reset(st);
+		db_reset(st);
 	}
 	st = stmt(&s->w, SQL_REV_SET);
 	if (!st) {
 		err = -EIO;
 		goto fail;
 	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)d.revision);
+	db_bind_int64(st, 1, (int64_t)d.revision);
 	bind_text(st, 2, hex);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if (db_step(st) != SQLITE_DONE) {
 		err = sql_err(&s->w, "revision");
 		goto fail;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	if (s->txn_hook && (err = s->txn_hook(s->txn_arg, s->w.db, d.revision)) != 0)
 		goto fail;
-	if (sqlite3_exec(s->w.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	if (db_exec(s->w.db, "COMMIT") != SQLITE_OK) {
 		err = sql_err(&s->w, "commit");
 		goto fail;
 	}
@@ -233,7 +243,7 @@ int change_commit(struct change *ch, uint64_t *rev)
 	for (int k = 0; k < STORE_KINDS; k++)
 		s->count[k] = (uint64_t)((int64_t)s->count[k] + ch->dcount[k]);
 	pthread_mutex_unlock(&s->rlock);
-	if (s->on_commit)
+	if (s->on_commit && s->publishing)
 		s->on_commit(s->commit_arg, &d);
 	pthread_mutex_unlock(&s->wlock);
 	if (rev)
@@ -248,11 +258,15 @@ fail:
 }
 
 /* Fills *err for a change that failed on the database itself (write or commit). */
-/* Fills *err for a change that failed on the database itself (write or commit). */
 void write_fail(struct store_error *err, int rc, const char *what)
 {
 	if (rc == -ENOSPC)
 		set_err(err, STORE_EXHAUSTED, NULL, NULL, "%s", STORE_DISK_FULL);
+	else if (rc == -ECONNRESET)
+		set_err(err, STORE_BUSY, NULL, NULL,
+			"the controllers' cluster lost its leader during the %s: the write may or "
+			"may not be applied; retry it with the same request id",
+			what);
 	else
 		set_err(err, STORE_INTERNAL, NULL, NULL, "database %s failed", what);
 }
@@ -268,7 +282,7 @@ int store_deltas(struct store *s, uint64_t from, uint32_t max, Xdrop__V1__Delta 
 {
 	struct conn *c = reader_get(s);
 	Xdrop__V1__Delta **v = NULL;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	uint64_t oldest = 0;
 	int rc, err = 0;
 
@@ -277,33 +291,33 @@ int store_deltas(struct store *s, uint64_t from, uint32_t max, Xdrop__V1__Delta 
 	*complete = false;
 	if (max == 0 || max > XDROP_STORE_CHANGELOG_KEEP)
 		max = XDROP_STORE_CHANGELOG_KEEP;
-	if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+	if (db_exec(c->db, "BEGIN") != SQLITE_OK) {
 		err = sql_err(c, "begin deltas");
 		goto out;
 	}
 	st = stmt(c, SQL_CHANGES_MIN);
-	if (!st || sqlite3_step(st) != SQLITE_ROW) {
+	if (!st || db_step(st) != SQLITE_ROW) {
 		err = sql_err(c, "change log");
 		goto end;
 	}
-	if (sqlite3_column_type(st, 0) != SQLITE_NULL)
-		oldest = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	if (db_column_type(st, 0) != SQLITE_NULL)
+		oldest = (uint64_t)db_column_int64(st, 0);
+	db_reset(st);
 	st = stmt(c, SQL_CHANGES_FROM);
 	if (!st) {
 		err = -EIO;
 		goto end;
 	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
-	sqlite3_bind_int64(st, 2, max);
+	db_bind_int64(st, 1, (int64_t)from);
+	db_bind_int64(st, 2, max);
 	v = calloc(max, sizeof(*v));
 	if (!v) {
 		err = -ENOMEM;
 		goto end;
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v[*n] = xdrop__v1__delta__unpack(NULL, (size_t)sqlite3_column_bytes(st, 0),
-						 sqlite3_column_blob(st, 0));
+	while ((rc = db_step(st)) == SQLITE_ROW) {
+		v[*n] = xdrop__v1__delta__unpack(NULL, (size_t)db_column_bytes(st, 0),
+						 db_column_blob(st, 0));
 		if (!v[*n]) {
 			err = -EIO;
 			break;
@@ -312,7 +326,7 @@ int store_deltas(struct store *s, uint64_t from, uint32_t max, Xdrop__V1__Delta 
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = sql_err(c, "deltas");
-	sqlite3_reset(st);
+	db_reset(st);
 	/* complete: the first delta returned follows from directly (or there is nothing) */
 	*complete = *n ? v[0]->base_revision == from : (oldest == 0 || oldest <= from + 1);
 	if (*n == 0 && oldest == 0) {
@@ -324,7 +338,7 @@ int store_deltas(struct store *s, uint64_t from, uint32_t max, Xdrop__V1__Delta 
 		*complete = from >= cur;
 	}
 end:
-	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	db_exec(c->db, "COMMIT");
 out:
 	reader_put(s, c);
 	if (err) {

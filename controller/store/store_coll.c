@@ -164,19 +164,19 @@ size_t store_coll_max_size(void)
 
 int store_coll_sum(struct conn *c, enum store_kind k, struct rulehash *h, uint64_t *n)
 {
-	sqlite3_stmt *st = stmt(c, store_colls[k].sql_digests);
+	struct db_stmt *st = stmt(c, store_colls[k].sql_digests);
 	int rc;
 
 	if (!st)
 		return -EIO;
 	*n = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (sqlite3_column_bytes(st, 0) != RULEHASH_LEN)
+	while ((rc = db_step(st)) == SQLITE_ROW) {
+		if (db_column_bytes(st, 0) != RULEHASH_LEN)
 			return -EIO;
-		rulehash_add(h, sqlite3_column_blob(st, 0));
+		rulehash_add(h, db_column_blob(st, 0));
 		(*n)++;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc == SQLITE_DONE ? 0 : sql_err(c, "digests");
 }
 
@@ -204,7 +204,8 @@ static const char *field_str(const ProtobufCMessage *m, const char *name)
 }
 
 /* Binds column i from m's field (strings as text, integers and booleans as integers). */
-static void bind_col(sqlite3_stmt *st, int i, const ProtobufCMessage *m, const struct store_col *c)
+static void bind_col(struct db_stmt *st, int i, const ProtobufCMessage *m,
+		     const struct store_col *c)
 {
 	ProtobufCType t = PROTOBUF_C_TYPE_BYTES;
 	const void *p = field_at(m, c->field, &t);
@@ -219,19 +220,19 @@ static void bind_col(sqlite3_stmt *st, int i, const ProtobufCMessage *m, const s
 		break;
 	}
 	case PROTOBUF_C_TYPE_BOOL:
-		sqlite3_bind_int(st, i, *(const protobuf_c_boolean *)p);
+		db_bind_int(st, i, *(const protobuf_c_boolean *)p);
 		break;
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_UINT32:
-		sqlite3_bind_int(st, i, *(const int32_t *)p);
+		db_bind_int(st, i, *(const int32_t *)p);
 		break;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_UINT64:
-		sqlite3_bind_int64(st, i, *(const sqlite3_int64 *)p);
+		db_bind_int64(st, i, *(const int64_t *)p);
 		break;
 	default: /* a column table naming a missing or unsupported field: a bug */
 		log_error("store: cannot bind field %s", c->field);
-		sqlite3_bind_null(st, i);
+		db_bind_null(st, i);
 	}
 }
 
@@ -246,40 +247,39 @@ static bool text_ok(const char *t)
  * 1 when found, 0 when free, -EIO. */
 static int find_dup(struct conn *c, const char *sql, const char *mk, const char *self, char *dup)
 {
-	sqlite3_stmt *st = stmt(c, sql);
+	struct db_stmt *st = stmt(c, sql);
 	int rc;
 
 	if (!st)
 		return -EIO;
 	bind_text(st, 1, mk);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc == SQLITE_ROW) {
-		snprintf(dup, XDROP_STORE_MAX_ID + 1, "%s",
-			 (const char *)sqlite3_column_text(st, 0));
-		sqlite3_reset(st);
+		snprintf(dup, XDROP_STORE_MAX_ID + 1, "%s", (const char *)db_column_text(st, 0));
+		db_reset(st);
 		return self && strcmp(dup, self) == 0 ? 0 : 1;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc == SQLITE_DONE ? 0 : sql_err(c, "match key");
 }
 
 /* The stored digest of id from sql into d: 1 found, 0 absent, -EIO. */
 static int find_digest(struct conn *c, const char *sql, const char *id, uint8_t *d)
 {
-	sqlite3_stmt *st = stmt(c, sql);
+	struct db_stmt *st = stmt(c, sql);
 	int rc;
 
 	if (!st)
 		return -EIO;
 	bind_text(st, 1, id);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc == SQLITE_ROW) {
-		if (d && sqlite3_column_bytes(st, 0) == RULEHASH_LEN)
-			memcpy(d, sqlite3_column_blob(st, 0), RULEHASH_LEN);
-		sqlite3_reset(st);
+		if (d && db_column_bytes(st, 0) == RULEHASH_LEN)
+			memcpy(d, db_column_blob(st, 0), RULEHASH_LEN);
+		db_reset(st);
 		return 1;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc == SQLITE_DONE ? 0 : sql_err(c, "lookup");
 }
 
@@ -324,7 +324,7 @@ static int write_row(struct conn *c, const struct store_coll *k, const char *sql
 {
 	size_t len = protobuf_c_message_get_packed_size(m);
 	uint8_t *pb = malloc(len ? len : 1);
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int i = 3, rc;
 
 	if (!pb)
@@ -339,10 +339,10 @@ static int write_row(struct conn *c, const struct store_coll *k, const char *sql
 	bind_text(st, 2, mk);
 	for (const struct store_col *col = k->cols; col->field; col++)
 		bind_col(st, i++, m, col);
-	sqlite3_bind_blob(st, i++, digest, RULEHASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, i, pb, (int)len, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
+	db_bind_blob(st, i++, digest, RULEHASH_LEN, SQLITE_STATIC);
+	db_bind_blob(st, i, pb, (int)len, SQLITE_STATIC);
+	rc = db_step(st);
+	db_reset(st);
 	free(pb);
 	return rc == SQLITE_DONE ? 0 : sql_err(c, k->write_what);
 }
@@ -420,7 +420,7 @@ int store_coll_fail(struct change *ch, int rc, size_t i, size_t *err_index, stru
 {
 	if (err_index)
 		*err_index = i;
-	if (rc == -EIO || rc == -ENOMEM || rc == -ENOSPC)
+	if (rc == -EIO || rc == -ENOMEM || rc == -ENOSPC || rc == -ECONNRESET)
 		write_fail(err, rc, "write");
 	change_abort(ch);
 	return rc;
@@ -487,7 +487,7 @@ int store_coll_del(struct change *ch, enum store_kind kind, const char *id, cons
 {
 	const struct store_coll *k = &store_colls[kind];
 	uint8_t digest[RULEHASH_LEN];
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 
 	rc = find_digest(&ch->s->w, k->sql_exists, id, digest);
@@ -499,8 +499,8 @@ int store_coll_del(struct change *ch, enum store_kind kind, const char *id, cons
 	if (!st)
 		return -EIO;
 	bind_text(st, 1, id);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
+	rc = db_step(st);
+	db_reset(st);
 	if (rc != SQLITE_DONE)
 		return sql_err(&ch->s->w, "delete");
 	rulehash_sub(&ch->hash, digest);
@@ -546,14 +546,14 @@ static const char SQL_RULES_EXPIRED_COUNT[] = "SELECT count(*) FROM rules WHERE"
 static int count_expired(struct store *s, int64_t now)
 {
 	struct conn *c = reader_get(s);
-	sqlite3_stmt *st = stmt(c, SQL_RULES_EXPIRED_COUNT);
+	struct db_stmt *st = stmt(c, SQL_RULES_EXPIRED_COUNT);
 	int n = -EIO;
 
 	if (st) {
-		sqlite3_bind_int64(st, 1, now);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int(st, 0);
-		sqlite3_reset(st);
+		db_bind_int64(st, 1, now);
+		if (db_step(st) == SQLITE_ROW)
+			n = db_column_int(st, 0);
+		db_reset(st);
 	}
 	reader_put(s, c);
 	return n > XDROP_STORE_MAX_BATCH ? XDROP_STORE_MAX_BATCH : n;
@@ -562,7 +562,7 @@ static int count_expired(struct store *s, int64_t now)
 int store_rules_expire(struct store *s, int64_t now, size_t *count, uint64_t *rev)
 {
 	struct change ch;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 
 	*count = 0;
@@ -577,19 +577,19 @@ int store_rules_expire(struct store *s, int64_t now, size_t *count, uint64_t *re
 		change_abort(&ch);
 		return -EIO;
 	}
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int(st, 2, XDROP_STORE_MAX_BATCH);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_int64(st, 1, now);
+	db_bind_int(st, 2, XDROP_STORE_MAX_BATCH);
+	while ((rc = db_step(st)) == SQLITE_ROW) {
 		char *id = col_strdup(st, 0);
 
 		if (!id) {
-			sqlite3_reset(st);
+			db_reset(st);
 			change_abort(&ch);
 			return -ENOMEM;
 		}
 		ch.strs[ch.nstrs++] = id;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	if (rc != SQLITE_DONE || ch.nstrs == 0) {
 		rc = rc != SQLITE_DONE ? sql_err(&s->w, "expiry") : 0;
 		change_abort(&ch);

@@ -12,28 +12,30 @@
 #include "store_int.h"
 
 /* True when the connection's last error means the file system is full. */
-static bool disk_full(sqlite3 *db)
+static bool disk_full(struct db *db)
 {
-	int e = sqlite3_extended_errcode(db) & 0xff;
+	int e = db_extended_errcode(db) & 0xff;
 
-	return e == SQLITE_FULL || (e == SQLITE_IOERR && sqlite3_system_errno(db) == ENOSPC);
+	return e == SQLITE_FULL || (e == SQLITE_IOERR && db_system_errno(db) == ENOSPC);
 }
 
 int sql_err(struct conn *c, const char *what)
 {
-	log_error("store: %s: %s", what, sqlite3_errmsg(c->db));
+	log_error("store: %s: %s", what, db_errmsg(c->db));
+	if (!db_sqlite(c->db) && (db_extended_errcode(c->db) & 0xff) == SQLITE_IOERR)
+		return -ECONNRESET; /* dqlite: no leader, or it changed (db.h) */
 	return disk_full(c->db) ? -ENOSPC : -EIO;
 }
 
-sqlite3_stmt *stmt(struct conn *c, const char *sql)
+struct db_stmt *stmt(struct conn *c, const char *sql)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 
 	for (unsigned i = 0; i < c->n; i++) {
 		if (c->cache[i].sql == sql) {
 			st = c->cache[i].st;
-			sqlite3_reset(st);
-			sqlite3_clear_bindings(st);
+			db_reset(st);
+			db_clear_bindings(st);
 			return st;
 		}
 	}
@@ -41,7 +43,7 @@ sqlite3_stmt *stmt(struct conn *c, const char *sql)
 		log_error("store: statement cache full");
 		return NULL;
 	}
-	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+	if (db_prepare(c->db, sql, true, &st) != SQLITE_OK) {
 		sql_err(c, "prepare");
 		return NULL;
 	}
@@ -54,10 +56,9 @@ sqlite3_stmt *stmt(struct conn *c, const char *sql)
 void conn_close(struct conn *c)
 {
 	for (unsigned i = 0; i < c->n; i++)
-		sqlite3_finalize(c->cache[i].st);
+		db_finalize(c->cache[i].st);
 	c->n = 0;
-	if (c->db)
-		sqlite3_close(c->db);
+	db_close(c->db);
 	c->db = NULL;
 }
 
@@ -67,15 +68,14 @@ int conn_open(struct conn *c, const char *path, unsigned busy_ms, bool writer)
 	int err = 0;
 
 	memset(c, 0, sizeof(*c));
-	if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
-		err = sql_err(c, path);
+	if (db_open(path, &c->db, flags, busy_ms) != SQLITE_OK) {
+		err = c->db ? sql_err(c, path) : -ENOMEM;
 		goto out;
 	}
-	sqlite3_busy_timeout(c->db, (int)busy_ms);
-	sqlite3_extended_result_codes(c->db, 1);
-	if (writer && (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) ||
-		       sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) ||
-		       sqlite3_exec(c->db, "PRAGMA secure_delete=ON", NULL, NULL, NULL))) {
+	if (writer && db_sqlite(c->db) &&
+	    (db_exec(c->db, "PRAGMA journal_mode=WAL") ||
+	     db_exec(c->db, "PRAGMA synchronous=NORMAL") ||
+	     db_exec(c->db, "PRAGMA secure_delete=ON"))) {
 		err = sql_err(c, "pragma");
 		goto out;
 	}
@@ -112,24 +112,24 @@ void reader_put(struct store *s, struct conn *c)
 	pthread_mutex_unlock(&s->plock);
 }
 
-void bind_text(sqlite3_stmt *st, int i, const char *v)
+void bind_text(struct db_stmt *st, int i, const char *v)
 {
-	sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
+	db_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
 }
 
-char *col_strdup(sqlite3_stmt *st, int i)
+char *col_strdup(struct db_stmt *st, int i)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
+	const unsigned char *t = db_column_text(st, i);
 
 	return strdup(t ? (const char *)t : "");
 }
 
-int write1(struct store *s, sqlite3_stmt *st, bool want_change)
+int write1(struct store *s, struct db_stmt *st, bool want_change)
 {
-	int rc = sqlite3_step(st);
-	int changes = sqlite3_changes(s->w.db);
+	int rc = db_step(st);
+	int changes = db_changes(s->w.db);
 
-	sqlite3_reset(st);
+	db_reset(st);
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
 		return -EEXIST;
 	if (rc != SQLITE_DONE)
@@ -139,7 +139,7 @@ int write1(struct store *s, sqlite3_stmt *st, bool want_change)
 
 int delete_by_id(struct store *s, const char *sql, const char *id)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int err;
 
 	pthread_mutex_lock(&s->wlock);
@@ -157,7 +157,7 @@ int delete_by_id(struct store *s, const char *sql, const char *id)
 int read_one(struct store *s, const char *sql, const char *id, store_row_fn row, void *out)
 {
 	struct conn *c = reader_get(s);
-	sqlite3_stmt *st = stmt(c, sql);
+	struct db_stmt *st = stmt(c, sql);
 	int rc, err;
 
 	if (!st) {
@@ -165,12 +165,12 @@ int read_one(struct store *s, const char *sql, const char *id, store_row_fn row,
 		return -EIO;
 	}
 	bind_text(st, 1, id);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc == SQLITE_ROW)
 		err = row(st, out);
 	else
 		err = rc == SQLITE_DONE ? -ENOENT : sql_err(c, "row");
-	sqlite3_reset(st);
+	db_reset(st);
 	reader_put(s, c);
 	return err;
 }
@@ -179,7 +179,7 @@ int read_all(struct store *s, const char *sql, store_row_fn row, size_t size,
 	     void (*free_all)(void *v, size_t n), void **out, size_t *n)
 {
 	struct conn *c = reader_get(s);
-	sqlite3_stmt *st = stmt(c, sql);
+	struct db_stmt *st = stmt(c, sql);
 	char *v = NULL;
 	size_t cap = 0;
 	int rc, err = 0;
@@ -190,7 +190,7 @@ int read_all(struct store *s, const char *sql, store_row_fn row, size_t size,
 		reader_put(s, c);
 		return -EIO;
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == SQLITE_ROW) {
 		if (*n == cap) {
 			size_t ncap = cap ? cap * 2 : 8;
 			char *nv = realloc(v, ncap * size);
@@ -209,7 +209,7 @@ int read_all(struct store *s, const char *sql, store_row_fn row, size_t size,
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = sql_err(c, "rows");
-	sqlite3_reset(st);
+	db_reset(st);
 	reader_put(s, c);
 	if (err) {
 		free_all(v, *n);
@@ -222,23 +222,21 @@ int read_all(struct store *s, const char *sql, store_row_fn row, size_t size,
 
 int store_integrity_check(const char *path)
 {
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
+	struct db *db = NULL;
+	struct db_stmt *st = NULL;
 	int err = -EIO;
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+	if (db_open(path, &db, SQLITE_OPEN_READWRITE, XDROP_STORE_BUSY_TIMEOUT_MS) != SQLITE_OK)
 		goto out;
-	sqlite3_busy_timeout(db, XDROP_STORE_BUSY_TIMEOUT_MS);
-	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+	if (db_prepare(db, "PRAGMA integrity_check", false, &st) != SQLITE_OK)
 		goto out;
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0)
+	if (db_step(st) == SQLITE_ROW && strcmp((const char *)db_column_text(st, 0), "ok") == 0)
 		err = 0;
 	else
 		log_error("store: integrity_check of %s: %s", path,
-			  (const char *)sqlite3_column_text(st, 0));
+			  (const char *)db_column_text(st, 0));
 out:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	db_finalize(st);
+	db_close(db);
 	return err;
 }

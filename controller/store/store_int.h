@@ -23,7 +23,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include <sqlite3.h>
+#include "db.h"
 
 #include "rule.h"
 #include "store.h"
@@ -32,10 +32,10 @@
 #define MATCH_KEY_SZ 160
 
 struct conn {
-	sqlite3 *db;
+	struct db *db;
 	struct {
 		const char *sql;
-		sqlite3_stmt *st;
+		struct db_stmt *st;
 	} cache[MAX_STMTS];
 	unsigned n;
 };
@@ -56,17 +56,20 @@ struct store {
 	uint64_t count[STORE_KINDS]; /* entries of each kind */
 	store_commit_fn on_commit;
 	void *commit_arg;
+	bool publishing; /* on_commit runs (false: a follower of a cluster) */
 	store_txn_fn txn_hook;
 	void *txn_arg;
 };
 
 /* ---- store_db.c: connections, statements, one-statement writes -------------------------- */
 
-/* Logs the connection's last error; -ENOSPC for a full disk, else -EIO. */
+/* Logs the connection's last error; -ENOSPC for a full disk, -ECONNRESET when a dqlite
+ * cluster has no leader or lost it (db.h: SQLITE_IOERR), else -EIO. */
 int sql_err(struct conn *c, const char *what);
 /* The statement for sql (a static string), reset and unbound. NULL on failure (logged). */
-sqlite3_stmt *stmt(struct conn *c, const char *sql);
-/* Opens c on path (the writer creates the file and sets WAL). 0 or -errno. */
+struct db_stmt *stmt(struct conn *c, const char *sql);
+/* Opens c on path, a file or a dqlite target (db.h; the writer creates the file and sets
+ * WAL). 0 or -errno. */
 int conn_open(struct conn *c, const char *path, unsigned busy_ms, bool writer);
 /* Finalizes c's statements and closes it (a closed or half-open c is fine). */
 void conn_close(struct conn *c);
@@ -74,17 +77,17 @@ void conn_close(struct conn *c);
 struct conn *reader_get(struct store *s);
 void reader_put(struct store *s, struct conn *c);
 /* Binds v (NULL as "") as text, static. */
-void bind_text(sqlite3_stmt *st, int i, const char *v);
+void bind_text(struct db_stmt *st, int i, const char *v);
 /* A malloc'd copy of column i's text ("" for NULL); NULL when out of memory. */
-char *col_strdup(sqlite3_stmt *st, int i);
+char *col_strdup(struct db_stmt *st, int i);
 /* Steps st (bound by the caller, writer lock held): 0, -EEXIST on a key conflict,
  * -ENOENT when want_change and no row changed, or sql_err's code. */
-int write1(struct store *s, sqlite3_stmt *st, bool want_change);
+int write1(struct store *s, struct db_stmt *st, bool want_change);
 /* Deletes the row of id with sql under the writer lock: 0, -ENOENT, -EIO. */
 int delete_by_id(struct store *s, const char *sql, const char *id);
 
 /* Fills *out from the current row of st: 0, or -ENOMEM with *out left freeable. */
-typedef int (*store_row_fn)(sqlite3_stmt *st, void *out);
+typedef int (*store_row_fn)(struct db_stmt *st, void *out);
 /* The row of id (sql binds it as ?1) through row into out: 0, -ENOENT, -EIO, -ENOMEM. */
 int read_one(struct store *s, const char *sql, const char *id, store_row_fn row, void *out);
 /* Every row of sql through row into a malloc'd array of *n elements of size bytes (*out,
@@ -190,5 +193,13 @@ int store_coll_commit(struct change *ch, uint64_t *rev, struct store_error *err)
 /* ---- store_open.c ------------------------------------------------------------------------- */
 
 extern const char SQL_REV_GET[];
+
+/* Compares the stored revision and content hash with memory (writer lock held); when they
+ * differ or full is set, recomputes hash and counts from the entries and takes the stored
+ * revision. 0 or -errno. */
+int state_sync(struct store *s, bool full);
+/* state_sync after another controller's writes (writer lock held): when s publishes,
+ * first hands the deltas it missed to on_commit, in revision order. 0 or -errno. */
+int state_catch_up(struct store *s);
 
 #endif

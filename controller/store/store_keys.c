@@ -23,7 +23,7 @@ static const char SQL_KEY_TOUCH[] = "UPDATE api_keys SET last_used_at = ?2 WHERE
 
 int store_key_put(struct store *s, const struct store_key *k, bool replace)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int err;
 
 	pthread_mutex_lock(&s->wlock);
@@ -35,30 +35,30 @@ int store_key_put(struct store *s, const struct store_key *k, bool replace)
 	bind_text(st, 1, k->id);
 	bind_text(st, 2, k->name);
 	bind_text(st, 3, k->scope);
-	sqlite3_bind_blob(st, 4, k->salt, XDROP_KEY_SALT_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 5, k->hash, XDROP_KEY_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, k->created_at);
-	sqlite3_bind_int64(st, 7, k->last_used_at);
+	db_bind_blob(st, 4, k->salt, XDROP_KEY_SALT_LEN, SQLITE_STATIC);
+	db_bind_blob(st, 5, k->hash, XDROP_KEY_HASH_LEN, SQLITE_STATIC);
+	db_bind_int64(st, 6, k->created_at);
+	db_bind_int64(st, 7, k->last_used_at);
 	err = write1(s, st, false);
 out:
 	pthread_mutex_unlock(&s->wlock);
 	return err;
 }
 
-static int key_row(sqlite3_stmt *st, void *out)
+static int key_row(struct db_stmt *st, void *out)
 {
 	struct store_key *k = out;
 
 	memset(k, 0, sizeof(*k));
-	snprintf(k->id, sizeof(k->id), "%s", (const char *)sqlite3_column_text(st, 0));
+	snprintf(k->id, sizeof(k->id), "%s", (const char *)db_column_text(st, 0));
 	k->name = col_strdup(st, 1);
-	snprintf(k->scope, sizeof(k->scope), "%s", (const char *)sqlite3_column_text(st, 2));
-	if (sqlite3_column_bytes(st, 3) == XDROP_KEY_SALT_LEN)
-		memcpy(k->salt, sqlite3_column_blob(st, 3), XDROP_KEY_SALT_LEN);
-	if (sqlite3_column_bytes(st, 4) == XDROP_KEY_HASH_LEN)
-		memcpy(k->hash, sqlite3_column_blob(st, 4), XDROP_KEY_HASH_LEN);
-	k->created_at = sqlite3_column_int64(st, 5);
-	k->last_used_at = sqlite3_column_int64(st, 6);
+	snprintf(k->scope, sizeof(k->scope), "%s", (const char *)db_column_text(st, 2));
+	if (db_column_bytes(st, 3) == XDROP_KEY_SALT_LEN)
+		memcpy(k->salt, db_column_blob(st, 3), XDROP_KEY_SALT_LEN);
+	if (db_column_bytes(st, 4) == XDROP_KEY_HASH_LEN)
+		memcpy(k->hash, db_column_blob(st, 4), XDROP_KEY_HASH_LEN);
+	k->created_at = db_column_int64(st, 5);
+	k->last_used_at = db_column_int64(st, 6);
 	return k->name ? 0 : -ENOMEM;
 }
 
@@ -92,7 +92,7 @@ int store_key_delete(struct store *s, const char *id)
 
 int store_key_touch(struct store *s, const char *id, int64_t at)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int err;
 
 	pthread_mutex_lock(&s->wlock);
@@ -101,7 +101,7 @@ int store_key_touch(struct store *s, const char *id, int64_t at)
 		err = -EIO;
 	} else {
 		bind_text(st, 1, id);
-		sqlite3_bind_int64(st, 2, at);
+		db_bind_int64(st, 2, at);
 		err = write1(s, st, true);
 	}
 	pthread_mutex_unlock(&s->wlock);
@@ -117,7 +117,7 @@ static const char SQL_SETTING_SET[] = "INSERT OR REPLACE INTO settings(key, valu
 int store_setting_get(struct store *s, const char *key, char **out)
 {
 	struct conn *c = reader_get(s);
-	sqlite3_stmt *st = stmt(c, SQL_SETTING_GET);
+	struct db_stmt *st = stmt(c, SQL_SETTING_GET);
 	int rc, err = 0;
 
 	*out = NULL;
@@ -126,21 +126,21 @@ int store_setting_get(struct store *s, const char *key, char **out)
 		return -EIO;
 	}
 	bind_text(st, 1, key);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc == SQLITE_ROW) {
 		*out = col_strdup(st, 0);
 		err = *out ? 0 : -ENOMEM;
 	} else {
 		err = rc == SQLITE_DONE ? -ENOENT : sql_err(c, "setting");
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	reader_put(s, c);
 	return err;
 }
 
 int store_setting_set(struct store *s, const char *key, const char *value)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int err;
 
 	pthread_mutex_lock(&s->wlock);

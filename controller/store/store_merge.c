@@ -20,24 +20,24 @@ static const char SQL_RULE_PB_BY_KEY[] = "SELECT pb FROM rules WHERE match_key =
 /* The rule holding match key mk, unpacked into *out (NULL when none). 0 or -errno. */
 static int rule_by_key(struct conn *c, const char *mk, Xdrop__V1__Rule **out)
 {
-	sqlite3_stmt *st = stmt(c, SQL_RULE_PB_BY_KEY);
+	struct db_stmt *st = stmt(c, SQL_RULE_PB_BY_KEY);
 	int rc, err = 0;
 
 	*out = NULL;
 	if (!st)
 		return -EIO;
 	bind_text(st, 1, mk);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc == SQLITE_ROW) {
 		*out = (Xdrop__V1__Rule *)protobuf_c_message_unpack(
-		    &xdrop__v1__rule__descriptor, NULL, (size_t)sqlite3_column_bytes(st, 0),
-		    sqlite3_column_blob(st, 0));
+		    &xdrop__v1__rule__descriptor, NULL, (size_t)db_column_bytes(st, 0),
+		    db_column_blob(st, 0));
 		if (!*out)
 			err = -EIO;
 	} else if (rc != SQLITE_DONE) {
 		err = sql_err(c, "match key");
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return err;
 }
 

@@ -27,7 +27,7 @@ static const char SQL_NODE_LIST[] = "SELECT id, name, address, comment, key, cre
 static int node_write(struct store *s, const char *sql, const Xdrop__V1__Node *n, const char *key)
 {
 	char rec[XDROP_NODEKEY_RECORD_MAX];
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int err;
 
 	if (key)
@@ -44,10 +44,10 @@ static int node_write(struct store *s, const char *sql, const Xdrop__V1__Node *n
 	bind_text(st, 4, n->comment);
 	if (key) {
 		bind_text(st, 5, rec);
-		sqlite3_bind_int64(st, 6, n->created_at);
-		sqlite3_bind_int64(st, 7, n->updated_at);
+		db_bind_int64(st, 6, n->created_at);
+		db_bind_int64(st, 7, n->updated_at);
 	} else {
-		sqlite3_bind_int64(st, 5, n->updated_at);
+		db_bind_int64(st, 5, n->updated_at);
 	}
 	err = write1(s, st, key == NULL);
 out:
@@ -75,7 +75,7 @@ int store_node_delete(struct store *s, const char *id)
 	return delete_by_id(s, SQL_NODE_DELETE, id);
 }
 
-static int node_row(sqlite3_stmt *st, void *row)
+static int node_row(struct db_stmt *st, void *row)
 {
 	struct store_node *out = row;
 	Xdrop__V1__Node *n = calloc(1, sizeof(*n));
@@ -90,8 +90,8 @@ static int node_row(sqlite3_stmt *st, void *row)
 	n->address = col_strdup(st, 2);
 	n->comment = col_strdup(st, 3);
 	out->cred = col_strdup(st, 4);
-	n->created_at = sqlite3_column_int64(st, 5);
-	n->updated_at = sqlite3_column_int64(st, 6);
+	n->created_at = db_column_int64(st, 5);
+	n->updated_at = db_column_int64(st, 6);
 	n->status = strdup("unknown");
 	n->content_hash = strdup("");
 	n->version = strdup("");

@@ -60,91 +60,205 @@ static const char *const migrations[XDROP_STORE_SCHEMA_VERSION] = {
     " revision INTEGER NOT NULL, complete INTEGER NOT NULL, created_at INTEGER NOT NULL,"
     " PRIMARY KEY(principal, request_id));"
     "CREATE INDEX idempotency_created ON idempotency(created_at);",
-    /* 4: node keys become records, a verifier and the beacon key (store_secure.h) */
-    "UPDATE nodes SET key = xdrop_node_record(key) WHERE key NOT LIKE 'nkv1:%';",
+    /* 4: node keys become records, a verifier and the beacon key: migration_steps[3] */
+    "",
+};
+
+/* Migrations done in C after their SQL (same transaction): what SQL alone cannot do on
+ * both backends. Migration 4 called an SQL function of this process until dqlite (whose
+ * nodes would not have it); store_creds_migrate does the same in C. */
+static int (*const migration_steps[XDROP_STORE_SCHEMA_VERSION])(struct db *db) = {
+    [3] = store_creds_migrate,
 };
 
 static const char SQL_VERSION_GET[] = "SELECT version FROM schema_version";
 static const char SQL_VERSION_SET[] = "UPDATE schema_version SET version = ?1";
 
+static int read_version(struct conn *c, int *version)
+{
+	struct db_stmt *st = stmt(c, SQL_VERSION_GET);
+
+	if (!st || db_step(st) != SQLITE_ROW)
+		return sql_err(c, "schema version");
+	*version = db_column_int(st, 0);
+	db_reset(st);
+	return 0;
+}
+
+/* Migration v in its own transaction, unless another controller of the cluster did it
+ * first (the version is read again inside the transaction). */
+static int migrate_one(struct conn *c, int v)
+{
+	struct db_stmt *st;
+	int cur = 0, err;
+
+	if (db_exec(c->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+		return sql_err(c, "begin migration");
+	err = read_version(c, &cur);
+	if (err || cur >= v)
+		goto fail;
+	if (migrations[v - 1][0] && db_exec(c->db, migrations[v - 1]) != SQLITE_OK) {
+		err = sql_err(c, "migration");
+		goto fail;
+	}
+	if (migration_steps[v - 1] && (err = migration_steps[v - 1](c->db)) != 0)
+		goto fail;
+	st = stmt(c, SQL_VERSION_SET);
+	if (!st) {
+		err = -EIO;
+		goto fail;
+	}
+	db_bind_int(st, 1, v);
+	if (db_step(st) != SQLITE_DONE) {
+		err = sql_err(c, "schema version");
+		goto fail;
+	}
+	db_reset(st);
+	if (db_exec(c->db, "COMMIT") != SQLITE_OK) {
+		err = sql_err(c, "commit migration");
+		goto fail;
+	}
+	log_info("store: migrated schema to version %d", v);
+	return 0;
+fail:
+	db_exec(c->db, "ROLLBACK");
+	return err;
+}
+
 static int migrate(struct conn *c)
 {
-	sqlite3_stmt *st;
 	int version = 0, err = 0;
 
-	if (sqlite3_exec(c->db,
-			 "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);"
-			 "INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS"
-			 " (SELECT 1 FROM schema_version)",
-			 NULL, NULL, NULL) != SQLITE_OK)
+	if (db_exec(c->db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);"
+			   "INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS"
+			   " (SELECT 1 FROM schema_version)") != SQLITE_OK)
 		return sql_err(c, "schema_version");
-	st = stmt(c, SQL_VERSION_GET);
-	if (!st || sqlite3_step(st) != SQLITE_ROW)
-		return sql_err(c, "schema version");
-	version = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
+	err = read_version(c, &version);
+	if (err)
+		return err;
 	if (version > XDROP_STORE_SCHEMA_VERSION) {
 		log_error("store: database schema %d is newer than this controller's (%d)", version,
 			  XDROP_STORE_SCHEMA_VERSION);
 		return -EPROTO;
 	}
-	for (int v = version + 1; v <= XDROP_STORE_SCHEMA_VERSION; v++) {
-		if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-			return sql_err(c, "begin migration");
-		if (sqlite3_exec(c->db, migrations[v - 1], NULL, NULL, NULL) != SQLITE_OK) {
-			err = sql_err(c, "migration");
-			goto fail;
-		}
-		st = stmt(c, SQL_VERSION_SET);
-		if (!st) {
-			err = -EIO;
-			goto fail;
-		}
-		sqlite3_bind_int(st, 1, v);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			err = sql_err(c, "schema version");
-			goto fail;
-		}
-		sqlite3_reset(st);
-		if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-			err = sql_err(c, "commit migration");
-			goto fail;
-		}
-		log_info("store: migrated schema to version %d", v);
-	}
-	if (version < XDROP_STORE_SCHEMA_VERSION &&
-	    sqlite3_exec(c->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK)
-		log_warn("store: checkpoint after the migration failed: %s", sqlite3_errmsg(c->db));
-	return 0;
-fail:
-	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	for (int v = version + 1; v <= XDROP_STORE_SCHEMA_VERSION && !err; v++)
+		err = migrate_one(c, v);
+	if (!err && version < XDROP_STORE_SCHEMA_VERSION && db_sqlite(c->db) &&
+	    db_exec(c->db, "PRAGMA wal_checkpoint(TRUNCATE)") != SQLITE_OK)
+		log_warn("store: checkpoint after the migration failed: %s", db_errmsg(c->db));
 	return err;
 }
 
 const char SQL_REV_GET[] = "SELECT revision, content_hash FROM revision WHERE id = 1";
 
-static int load_state(struct store *s)
+/*
+ * The stored revision and content hash against memory. Unless they agree (and full is
+ * false), recomputes the hash and counts from the entries and takes the stored revision.
+ */
+int state_sync(struct store *s, bool full)
 {
-	char hex[RULEHASH_HEX];
-	sqlite3_stmt *st;
+	char hex[RULEHASH_HEX], stored[RULEHASH_HEX];
+	uint64_t rev, count[STORE_KINDS] = {0};
+	struct rulehash h;
+	struct db_stmt *st = stmt(&s->w, SQL_REV_GET);
 	int err = 0;
 
-	rulehash_init(&s->hash);
+	if (!st || db_step(st) != SQLITE_ROW)
+		return sql_err(&s->w, "revision");
+	rev = (uint64_t)db_column_int64(st, 0);
+	snprintf(stored, sizeof(stored), "%s", (const char *)db_column_text(st, 1));
+	db_reset(st);
+	pthread_mutex_lock(&s->rlock);
+	if (!full && rev == s->revision && !strcmp(stored, rulehash_hex(&s->hash, hex))) {
+		pthread_mutex_unlock(&s->rlock);
+		return 0;
+	}
+	pthread_mutex_unlock(&s->rlock);
+	rulehash_init(&h);
 	for (int k = 0; k < STORE_KINDS && !err; k++)
-		err = store_coll_sum(&s->w, k, &s->hash, &s->count[k]);
+		err = store_coll_sum(&s->w, k, &h, &count[k]);
 	if (err)
 		return err;
-	st = stmt(&s->w, SQL_REV_GET);
-	if (!st || sqlite3_step(st) != SQLITE_ROW)
-		return sql_err(&s->w, "revision");
-	s->revision = (uint64_t)sqlite3_column_int64(st, 0);
-	rulehash_hex(&s->hash, hex);
-	if (strcmp(hex, (const char *)sqlite3_column_text(st, 1)) != 0)
+	rulehash_hex(&h, hex);
+	if (strcmp(hex, stored) != 0)
 		log_warn("store: stored content hash %s differs from the entries' %s; using the "
 			 "entries'",
-			 (const char *)sqlite3_column_text(st, 1), hex);
-	sqlite3_reset(st);
+			 stored, hex);
+	pthread_mutex_lock(&s->rlock);
+	s->revision = rev;
+	s->hash = h;
+	memcpy(s->count, count, sizeof(count));
+	pthread_mutex_unlock(&s->rlock);
 	return 0;
+}
+
+/* Hands the deltas after revision from (up to to) to on_commit, in order. */
+static void publish_missed(struct store *s, uint64_t from, uint64_t to)
+{
+	while (from < to) {
+		Xdrop__V1__Delta **v = NULL;
+		bool complete = false;
+		size_t n = 0;
+
+		if (store_deltas(s, from, 0, &v, &n, &complete) != 0 || !n || !complete) {
+			log_warn("store: deltas after revision %llu not in the change log; nodes "
+				 "resync",
+				 (unsigned long long)from);
+			store_free_deltas(v, n);
+			return;
+		}
+		for (size_t i = 0; i < n && v[i]->base_revision == from; i++) {
+			s->on_commit(s->commit_arg, v[i]);
+			from = v[i]->revision;
+		}
+		store_free_deltas(v, n);
+	}
+}
+
+int state_catch_up(struct store *s)
+{
+	struct db_stmt *st = stmt(&s->w, SQL_REV_GET);
+	uint64_t rev, mem;
+
+	if (!st || db_step(st) != SQLITE_ROW)
+		return sql_err(&s->w, "revision");
+	rev = (uint64_t)db_column_int64(st, 0);
+	db_reset(st);
+	pthread_mutex_lock(&s->rlock);
+	mem = s->revision;
+	pthread_mutex_unlock(&s->rlock);
+	if (rev == mem)
+		return 0;
+	if (rev > mem && s->publishing && s->on_commit)
+		publish_missed(s, mem, rev);
+	return state_sync(s, true);
+}
+
+void store_set_publishing(struct store *s, bool on)
+{
+	pthread_mutex_lock(&s->wlock);
+	s->publishing = on;
+	pthread_mutex_unlock(&s->wlock);
+}
+
+int store_catch_up(struct store *s)
+{
+	int err;
+
+	pthread_mutex_lock(&s->wlock);
+	err = state_catch_up(s);
+	pthread_mutex_unlock(&s->wlock);
+	return err;
+}
+
+int store_reload(struct store *s)
+{
+	int err;
+
+	pthread_mutex_lock(&s->wlock);
+	err = state_sync(s, true);
+	pthread_mutex_unlock(&s->wlock);
+	return err;
 }
 
 /*
@@ -206,7 +320,7 @@ out:
 int store_open(struct store **out, const struct store_opts *opts)
 {
 	struct store *s;
-	int err;
+	int err = 0;
 
 	*out = NULL;
 	if (!opts || !opts->path || opts->sz < sizeof(*opts))
@@ -222,23 +336,24 @@ int store_open(struct store **out, const struct store_opts *opts)
 	s->keep = opts->keep ? opts->keep : XDROP_STORE_CHANGELOG_KEEP;
 	s->on_commit = opts->on_commit;
 	s->commit_arg = opts->commit_arg;
+	s->publishing = true;
 	s->lock_fd = -1;
 	s->path = strdup(opts->path);
 	if (!s->path) {
 		err = -ENOMEM;
 		goto out;
 	}
-	err = lock_take(s); /* before anything touches the file, migrations included */
-	if (!err)
-		err = store_files_private(s->path);
+	if (!db_is_dqlite(s->path)) {
+		err = lock_take(s); /* before anything touches the file, migrations included */
+		if (!err)
+			err = store_files_private(s->path);
+	}
 	if (!err)
 		err = conn_open(&s->w, s->path, s->busy_ms, true);
 	if (!err)
-		err = store_creds_register(s->w.db);
-	if (!err)
 		err = migrate(&s->w);
 	if (!err)
-		err = load_state(s);
+		err = state_sync(s, true);
 	for (unsigned i = 0; !err && i < XDROP_STORE_READERS; i++)
 		err = conn_open(&s->readers[i], s->path, s->busy_ms, false);
 out:

@@ -15,7 +15,7 @@ int store_get(struct store *s, enum store_kind k, const char *id, void **out)
 {
 	const ProtobufCMessageDescriptor *desc = store_colls[k].desc;
 	struct conn *c = reader_get(s);
-	sqlite3_stmt *st = stmt(c, store_colls[k].sql_get);
+	struct db_stmt *st = stmt(c, store_colls[k].sql_get);
 	int rc, err = 0;
 
 	*out = NULL;
@@ -24,16 +24,16 @@ int store_get(struct store *s, enum store_kind k, const char *id, void **out)
 		goto out;
 	}
 	bind_text(st, 1, id);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc == SQLITE_ROW) {
-		*out = protobuf_c_message_unpack(desc, NULL, (size_t)sqlite3_column_bytes(st, 0),
-						 sqlite3_column_blob(st, 0));
+		*out = protobuf_c_message_unpack(desc, NULL, (size_t)db_column_bytes(st, 0),
+						 db_column_blob(st, 0));
 		if (!*out)
 			err = -EIO;
 	} else {
 		err = rc == SQLITE_DONE ? -ENOENT : sql_err(c, "get");
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 out:
 	reader_put(s, c);
 	return err;
@@ -51,7 +51,7 @@ bool store_sort_field_ok(enum store_kind k, const char *field)
 	return false;
 }
 
-static void bind_query(sqlite3_stmt *st, const struct store_query *q, bool with_page)
+static void bind_query(struct db_stmt *st, const struct store_query *q, bool with_page)
 {
 	uint32_t limit = q->limit ? q->limit : XDROP_STORE_LIST_DEFAULT;
 	uint32_t page = q->page ? q->page : 1;
@@ -59,14 +59,14 @@ static void bind_query(sqlite3_stmt *st, const struct store_query *q, bool with_
 	if (limit > XDROP_STORE_LIST_MAX)
 		limit = XDROP_STORE_LIST_MAX;
 	bind_text(st, 1, q->search);
-	sqlite3_bind_int(st, 2, q->enabled);
+	db_bind_int(st, 2, q->enabled);
 	bind_text(st, 3, q->action);
-	sqlite3_bind_int(st, 4, q->desc);
+	db_bind_int(st, 4, q->desc);
 	bind_text(st, 5, q->sort);
 	bind_text(st, 8, q->source);
 	if (with_page) {
-		sqlite3_bind_int64(st, 6, limit);
-		sqlite3_bind_int64(st, 7, (sqlite3_int64)(page - 1) * limit);
+		db_bind_int64(st, 6, limit);
+		db_bind_int64(st, 7, (int64_t)(page - 1) * limit);
 	}
 }
 
@@ -77,12 +77,12 @@ int store_list(struct store *s, enum store_kind k, const struct store_query *q, 
 	struct conn *c = reader_get(s);
 	ProtobufCMessage **v = NULL;
 	size_t cap = 0;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc, err = 0;
 
 	*out = NULL;
 	*n = 0;
-	if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+	if (db_exec(c->db, "BEGIN") != SQLITE_OK) {
 		err = sql_err(c, "begin read");
 		goto out;
 	}
@@ -92,19 +92,19 @@ int store_list(struct store *s, enum store_kind k, const struct store_query *q, 
 		goto end;
 	}
 	bind_query(st, q, false);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (db_step(st) != SQLITE_ROW) {
 		err = sql_err(c, "count");
 		goto end;
 	}
-	*total = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	*total = (uint64_t)db_column_int64(st, 0);
+	db_reset(st);
 	st = stmt(c, store_colls[k].sql_list);
 	if (!st) {
 		err = -EIO;
 		goto end;
 	}
 	bind_query(st, q, true);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == SQLITE_ROW) {
 		ProtobufCMessage *m;
 
 		if (*n == cap) {
@@ -118,8 +118,8 @@ int store_list(struct store *s, enum store_kind k, const struct store_query *q, 
 			v = nv;
 			cap = ncap;
 		}
-		m = protobuf_c_message_unpack(desc, NULL, (size_t)sqlite3_column_bytes(st, 0),
-					      sqlite3_column_blob(st, 0));
+		m = protobuf_c_message_unpack(desc, NULL, (size_t)db_column_bytes(st, 0),
+					      db_column_blob(st, 0));
 		if (!m) {
 			err = -EIO;
 			break;
@@ -128,9 +128,9 @@ int store_list(struct store *s, enum store_kind k, const struct store_query *q, 
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = sql_err(c, "list");
-	sqlite3_reset(st);
+	db_reset(st);
 end:
-	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	db_exec(c->db, "COMMIT");
 out:
 	reader_put(s, c);
 	if (err) {
@@ -155,7 +155,7 @@ void store_free_items(void **v, size_t n)
 
 static int read_blobs(struct conn *c, const char *sql, ProtobufCBinaryData **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(c, sql);
+	struct db_stmt *st = stmt(c, sql);
 	ProtobufCBinaryData *v = NULL;
 	size_t cap = 0;
 	int rc, err = 0;
@@ -163,8 +163,8 @@ static int read_blobs(struct conn *c, const char *sql, ProtobufCBinaryData **out
 	*n = 0;
 	if (!st)
 		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		size_t len = (size_t)sqlite3_column_bytes(st, 0);
+	while ((rc = db_step(st)) == SQLITE_ROW) {
+		size_t len = (size_t)db_column_bytes(st, 0);
 
 		if (*n == cap) {
 			size_t ncap = cap ? cap * 2 : 256;
@@ -182,13 +182,13 @@ static int read_blobs(struct conn *c, const char *sql, ProtobufCBinaryData **out
 			err = -ENOMEM;
 			break;
 		}
-		memcpy(v[*n].data, sqlite3_column_blob(st, 0), len);
+		memcpy(v[*n].data, db_column_blob(st, 0), len);
 		v[*n].len = len;
 		(*n)++;
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = sql_err(c, "snapshot");
-	sqlite3_reset(st);
+	db_reset(st);
 	*out = v;
 	return err;
 }
@@ -197,7 +197,7 @@ int store_snapshot(struct store *s, struct store_snapshot **out)
 {
 	struct store_snapshot *snap = calloc(1, sizeof(*snap));
 	struct conn *c = reader_get(s);
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int err = 0;
 
 	*out = NULL;
@@ -205,24 +205,24 @@ int store_snapshot(struct store *s, struct store_snapshot **out)
 		reader_put(s, c);
 		return -ENOMEM;
 	}
-	if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+	if (db_exec(c->db, "BEGIN") != SQLITE_OK) {
 		err = sql_err(c, "begin snapshot");
 		goto out;
 	}
 	st = stmt(c, SQL_REV_GET);
-	if (!st || sqlite3_step(st) != SQLITE_ROW) {
+	if (!st || db_step(st) != SQLITE_ROW) {
 		err = sql_err(c, "snapshot revision");
 		goto end;
 	}
-	snap->revision = (uint64_t)sqlite3_column_int64(st, 0);
-	snprintf(snap->hash, sizeof(snap->hash), "%s", (const char *)sqlite3_column_text(st, 1));
-	sqlite3_reset(st);
+	snap->revision = (uint64_t)db_column_int64(st, 0);
+	snprintf(snap->hash, sizeof(snap->hash), "%s", (const char *)db_column_text(st, 1));
+	db_reset(st);
 	err = read_blobs(c, store_colls[STORE_RULES].sql_snapshot, &snap->rules, &snap->nrules);
 	if (!err)
 		err =
 		    read_blobs(c, store_colls[STORE_WHITELIST].sql_snapshot, &snap->wl, &snap->nwl);
 end:
-	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	db_exec(c->db, "COMMIT");
 out:
 	reader_put(s, c);
 	if (err) {

@@ -48,31 +48,49 @@ int store_files_private(const char *path)
 	return err;
 }
 
-static void node_record_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	const char *key = (const char *)sqlite3_value_text(argv[0]);
-	char rec[XDROP_NODEKEY_RECORD_MAX];
+static const char SQL_OLD_KEYS[] = "SELECT id, key FROM nodes WHERE key NOT LIKE 'nkv1:%'";
+static const char SQL_KEY_SET[] = "UPDATE nodes SET key = ?2 WHERE id = ?1";
 
-	(void)argc;
-	if (!key) {
-		sqlite3_result_null(ctx);
-		return;
-	}
-	if (nodekey_is_record(key)) {
-		sqlite3_result_value(ctx, argv[0]);
-		return;
-	}
+/* Rewrites the key of row id (st's current row) as its record. */
+static int node_record_put(struct db *db, struct db_stmt *st)
+{
+	const char *id = (const char *)db_column_text(st, 0);
+	const char *key = (const char *)db_column_text(st, 1);
+	char rec[XDROP_NODEKEY_RECORD_MAX];
+	struct db_stmt *up = NULL;
+	int err = 0;
+
+	if (!id || !key || nodekey_is_record(key))
+		return 0;
 	nodekey_record(key, rec);
-	sqlite3_result_text(ctx, rec, -1, SQLITE_TRANSIENT);
+	if (db_prepare(db, SQL_KEY_SET, false, &up) != SQLITE_OK)
+		err = -EIO;
+	if (!err) {
+		db_bind_text(up, 1, id, -1, SQLITE_STATIC);
+		db_bind_text(up, 2, rec, -1, SQLITE_STATIC);
+		if (db_step(up) != SQLITE_DONE)
+			err = -EIO;
+	}
+	db_finalize(up);
+	explicit_bzero(rec, sizeof(rec));
+	return err;
 }
 
-int store_creds_register(sqlite3 *db)
+int store_creds_migrate(struct db *db)
 {
-	if (sqlite3_create_function(db, "xdrop_node_record", 1,
-				    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
-				    node_record_fn, NULL, NULL) != SQLITE_OK) {
-		log_error("store: cannot register xdrop_node_record: %s", sqlite3_errmsg(db));
+	struct db_stmt *st = NULL;
+	int rc, err = 0;
+
+	if (db_prepare(db, SQL_OLD_KEYS, false, &st) != SQLITE_OK) {
+		log_error("store: node keys: %s", db_errmsg(db));
 		return -EIO;
 	}
-	return 0;
+	while (!err && (rc = db_step(st)) == SQLITE_ROW)
+		err = node_record_put(db, st);
+	if (!err && rc != SQLITE_DONE)
+		err = -EIO;
+	if (err)
+		log_error("store: node keys into records: %s", db_errmsg(db));
+	db_finalize(st);
+	return err;
 }

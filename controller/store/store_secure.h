@@ -7,9 +7,9 @@
  *   mode, so making the database 0600 before SQLite opens it (and repairing the mode of
  *   files left by an older version) is enough.
  * - Node keys: the nodes table keeps the record of lib/nodekey.h (a verifier and the
- *   derived beacon key), never the key. The SQL function xdrop_node_record(key) is what
- *   the one migration that converts older files calls; a value that already is a record
- *   is returned as is.
+ *   derived beacon key), never the key. store_creds_migrate() is the one migration that
+ *   converts older files (in C, so that it runs on dqlite too); a value that already is a
+ *   record is left as is.
  * - API keys were stored as salted SHA-256 from the start (auth.c).
  *
  * Deleted and rewritten rows are zeroed in the file (PRAGMA secure_delete on the writer)
@@ -19,13 +19,14 @@
 #ifndef XDROP_CONTROLLER_STORE_SECURE_H
 #define XDROP_CONTROLLER_STORE_SECURE_H
 
-#include <sqlite3.h>
+#include "db.h"
 
 /* Creates path if absent and makes path, path-wal and path-shm (those present) 0600.
  * Returns 0 or -errno (logged). */
 int store_files_private(const char *path);
 
-/* Registers xdrop_node_record() on db. Returns 0 or -EIO. */
-int store_creds_register(sqlite3 *db);
+/* Replaces every node key of db that is not a record by its record (in the caller's
+ * transaction). Returns 0 or -EIO (logged). */
+int store_creds_migrate(struct db *db);
 
 #endif

@@ -41,14 +41,14 @@ void store_source_diff_free(struct store_source_diff *d)
 static int count_source(struct store *s, const char *source)
 {
 	struct conn *c = reader_get(s);
-	sqlite3_stmt *st = stmt(c, SQL_SOURCE_COUNT);
+	struct db_stmt *st = stmt(c, SQL_SOURCE_COUNT);
 	int n = -EIO;
 
 	if (st) {
 		bind_text(st, 1, source);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int(st, 0);
-		sqlite3_reset(st);
+		if (db_step(st) == SQLITE_ROW)
+			n = db_column_int(st, 0);
+		db_reset(st);
 	}
 	reader_put(s, c);
 	return n;
@@ -57,7 +57,7 @@ static int count_source(struct store *s, const char *source)
 /* Reads the source's stored rules (ordered by id) into d->old, on the writer. */
 static int load_old(struct conn *c, const char *source, struct store_source_diff *d, size_t cap)
 {
-	sqlite3_stmt *st = stmt(c, SQL_SOURCE_RULES);
+	struct db_stmt *st = stmt(c, SQL_SOURCE_RULES);
 	int rc;
 
 	if (!st)
@@ -66,20 +66,20 @@ static int load_old(struct conn *c, const char *source, struct store_source_diff
 	if (!d->old)
 		return -ENOMEM;
 	bind_text(st, 1, source);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == SQLITE_ROW) {
 		if (d->n_old == cap) { /* grew since counted: the caller retries bigger */
-			sqlite3_reset(st);
+			db_reset(st);
 			return -EAGAIN;
 		}
-		d->old[d->n_old] = xdrop__v1__rule__unpack(
-		    NULL, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 0));
+		d->old[d->n_old] = xdrop__v1__rule__unpack(NULL, (size_t)db_column_bytes(st, 0),
+							   db_column_blob(st, 0));
 		if (!d->old[d->n_old]) {
-			sqlite3_reset(st);
+			db_reset(st);
 			return -ENOMEM;
 		}
 		d->n_old++;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc == SQLITE_DONE ? 0 : sql_err(c, "source rules");
 }
 
@@ -130,7 +130,7 @@ static int classify(struct change *ch, const char *source, Xdrop__V1__Rule *r, s
 		    struct store_source_diff *d, size_t *owner, struct store_error *err)
 {
 	char pfx[32], mk[MATCH_KEY_SZ];
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	long j = -1;
 	int rc;
 
@@ -145,23 +145,23 @@ static int classify(struct change *ch, const char *source, Xdrop__V1__Rule *r, s
 	if (!st)
 		return -EIO;
 	bind_text(st, 1, mk);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc == SQLITE_ROW) {
-		const char *src = (const char *)sqlite3_column_text(st, 1);
+		const char *src = (const char *)db_column_text(st, 1);
 
 		if (strcmp(src ? src : "", source) != 0) {
 			rc = set_err(err, STORE_EXISTS, pfx, NULL,
 				     "the same match belongs to rule %.64s of source \"%.64s\"",
-				     (const char *)sqlite3_column_text(st, 0), src ? src : "");
-			sqlite3_reset(st);
+				     (const char *)db_column_text(st, 0), src ? src : "");
+			db_reset(st);
 			return rc;
 		}
-		j = old_index(d, (const char *)sqlite3_column_text(st, 0));
+		j = old_index(d, (const char *)db_column_text(st, 0));
 	} else if (rc != SQLITE_DONE) {
-		sqlite3_reset(st);
+		db_reset(st);
 		return sql_err(&ch->s->w, "match key");
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	if (j < 0) {
 		d->fate[i] = STORE_FATE_ADD;
 		return 0;

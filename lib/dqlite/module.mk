@@ -33,8 +33,7 @@ $(TBIN)/test_dqlite_wire: $(SANOBJ)/tests/unit/test_dqlite_wire.o $(DQ_SAN_A) $(
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $^ -lcmocka
 $(SANOBJ)/tests/unit/test_dqlite_cluster.o: XCFLAGS += -Itests/lib
-$(TBIN)/test_dqlite_cluster: $(SANOBJ)/tests/unit/test_dqlite_cluster.o \
-		$(SANOBJ)/tests/unit/dq_fixture.o $(DQ_SAN_A) $(LIB_SAN_A) \
+$(TBIN)/test_dqlite_cluster: $(SANOBJ)/tests/unit/test_dqlite_cluster.o $(DQ_SAN_A) $(LIB_SAN_A) \
 		| $(BIN)/xdrop-dqlite-node
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $(filter-out |,$^) -lcmocka -lpthread
@@ -45,7 +44,8 @@ $(TBIN)/test_dqlite_conn: $(SANOBJ)/tests/unit/test_dqlite_conn.o $(DQ_SAN_A) $(
 
 # test_dqlite_tls (run by tests/dqlite/tls.sh, which makes its certificates): the cluster
 # over mutual TLS (lib/dqtls, in the RPC archive): replication, refused certificates,
-# plaintext refused. tests/unit/dq_fixture.c runs the xdrop-dqlite-node processes.
+# plaintext refused. tests/unit/dq_fixture.c runs the xdrop-dqlite-node processes (with
+# per-node arguments, which tests/lib/dqcluster.h does not take).
 $(SANOBJ)/tests/unit/test_dqlite_tls.o $(SANOBJ)/tests/unit/dq_fixture.o: XCFLAGS += -Itests/lib
 $(TBIN)/test_dqlite_tls: $(SANOBJ)/tests/unit/test_dqlite_tls.o $(SANOBJ)/tests/unit/dq_fixture.o \
 		$(DQ_SAN_A) $(RPC_SAN_A) $(LIB_SAN_A) | $(BIN)/xdrop-dqlite-node

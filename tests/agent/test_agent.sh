@@ -668,7 +668,7 @@ expect_eq "the rule counted exactly the dropped datagrams" "$(drop_count "$rf")"
 # A snapshot staged chunk by chunk while a change is applied (a large set takes seconds
 # to fetch) is older than what packets see once complete: it is dropped, not installed
 rpc "$RO" AgentService Info InfoRequest InfoReply ""
-R=$(val revision 0)
+R=$(val revision 0) sw0=$(val switches) gp0=$(val grace_periods)
 rpc "$ADMIN" AgentService ApplySnapshotChunk SnapshotChunk ApplyReply \
 	"revision: $R chunk_index: 0 chunk_count: 2 rules { id: \"snap-a\" name: \"snap-a\" dst_port: 5077 protocol: \"udp\" action: \"drop\" enabled: true }"
 rd=$(create_rule 'name: "during-snap" dst_port: 5078 protocol: "udp" action: "drop" enabled: true')
@@ -681,6 +681,9 @@ expect_eq "... the change applied meanwhile is still there" "$? $(val dst_port)"
 rpc "$RO" RuleService Get GetRuleRequest Rule 'id: "snap-a"'
 check "... and the stale snapshot's rule is not" test $? -ne 0
 check "... and the agent says why" grep -q "snapshot of revision $R dropped" "$tmp/agent.ff.log"
+rpc "$RO" AgentService Info InfoRequest InfoReply ""
+expect_eq "Info counts the write's data-plane switch and grace period (from $sw0 and $gp0)" \
+	"$(($(val switches) - sw0)) $(($(val grace_periods) - gp0))" "1 1"
 agent_stop
 expect_eq "SIGTERM: exit 0" $? 0
 

@@ -205,6 +205,7 @@ struct agent {
 	uint64_t revision;
 	bool online, corrupt;
 	uint64_t drop_rev;
+	unsigned apply_ms; /* each delta takes this long to apply (a busy node) */
 	unsigned snapshots, force_syncs;
 	struct pubsub_sub *sub;
 	struct pubsub_pub *beacons;
@@ -268,8 +269,14 @@ static int apply_cb(void *arg, const Xdrop__V1__Delta *d)
 	struct agent *a = arg;
 	char hex[RULEHASH_HEX];
 	uint8_t dg[RULEHASH_LEN];
+	unsigned delay;
 	int err = 0;
 
+	pthread_mutex_lock(&a->lock);
+	delay = a->apply_ms;
+	pthread_mutex_unlock(&a->lock);
+	if (delay)
+		usleep(delay * 1000u);
 	pthread_mutex_lock(&a->lock);
 	for (size_t i = 0; i < d->n_ops; i++) {
 		const Xdrop__V1__DeltaOp *op = d->ops[i];
@@ -571,6 +578,13 @@ void agent_drop_revision(struct agent *a, uint64_t rev)
 {
 	pthread_mutex_lock(&a->lock);
 	a->drop_rev = rev;
+	pthread_mutex_unlock(&a->lock);
+}
+
+void agent_set_apply_ms(struct agent *a, unsigned ms)
+{
+	pthread_mutex_lock(&a->lock);
+	a->apply_ms = ms;
 	pthread_mutex_unlock(&a->lock);
 }
 

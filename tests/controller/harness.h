@@ -81,6 +81,8 @@ void agent_stop(struct agent *a);
 void agent_set_online(struct agent *a, bool online);
 /* Manual mode: the delta with this revision is dropped once (0 = none). */
 void agent_drop_revision(struct agent *a, uint64_t rev);
+/* Each delta takes ms to apply from now on (a node that is busy, behind but moving). */
+void agent_set_apply_ms(struct agent *a, unsigned ms);
 /* Beacons report a wrong content hash until a snapshot is installed. */
 void agent_corrupt(struct agent *a);
 

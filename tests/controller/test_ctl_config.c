@@ -242,6 +242,62 @@ static void test_node_addresses_in_config(void **state)
 	}
 }
 
+/* The cluster section (issue 18): absent by default; refusals name the key. */
+static void test_cluster_in_config(void **state)
+{
+	static const struct {
+		const char *yaml;
+		const char *bad_key; /* NULL: accepted */
+	} cases[] = {
+	    {"cluster:\n  id: 1\n  address: 127.0.0.1:9001\n", NULL},
+	    {"cluster:\n  id: 2\n  address: 10.0.0.2:9001\n  dir: /tmp/c\n  peers: "
+	     "[10.0.0.1:9001, 10.0.0.3:9001]\n",
+	     NULL},
+	    {"cluster:\n  address: 127.0.0.1:9001\n", "cluster.id"},
+	    {"cluster:\n  id: 1\n", "cluster.address"},
+	    {"cluster:\n  id: 1\n  address: 127.0.0.1\n", "cluster.address"},
+	    {"cluster:\n  id: 2\n  address: 127.0.0.1:9002\n", "cluster.peers"},
+	    {"cluster:\n  id: 2\n  address: 127.0.0.1:9002\n  peers: [tcp://x]\n", "cluster.peers"},
+	    {"cluster:\n  id: 1\n  address: 127.0.0.1:9001\n  port: 3\n", "cluster.port"},
+	};
+	char path[96], text[512], err[512], target[256];
+
+	snprintf(path, sizeof(path), "%s/cluster.yaml", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ctl_config cfg;
+		int rc;
+
+		snprintf(text, sizeof(text), "database: %s/n.db\n%s", dir, cases[i].yaml);
+		write_file(path, text);
+		err[0] = '\0';
+		rc = ctl_config_load(path, &cfg, err, sizeof(err));
+		if (!cases[i].bad_key && rc != 0)
+			fail_msg("case %zu refused: %s", i, err);
+		if (cases[i].bad_key) {
+			if (rc == 0)
+				fail_msg("case %zu accepted", i);
+			if (!strstr(err, cases[i].bad_key))
+				fail_msg("case %zu: %s does not name %s", i, err, cases[i].bad_key);
+		}
+		if (i == 1) {
+			assert_int_equal(cfg.cluster.id, 2);
+			assert_int_equal(cfg.cluster.n_peers, 2);
+			assert_string_equal(cfg.cluster.dir, "/tmp/c");
+			assert_int_equal(cluster_target(&cfg.cluster, target, sizeof(target)), 0);
+			assert_string_equal(target, "dqlite://10.0.0.2:9001,10.0.0.1:9001,"
+						    "10.0.0.3:9001/controller.db");
+		}
+		ctl_config_free(&cfg);
+	}
+	/* no section: no cluster, the SQLite file */
+	struct ctl_config cfg0;
+
+	write_file(path, "database: /tmp/x.db\n");
+	assert_int_equal(ctl_config_load(path, &cfg0, err, sizeof(err)), 0);
+	assert_int_equal(cfg0.cluster.id, 0);
+	ctl_config_free(&cfg0);
+}
+
 static int setup(void **state)
 {
 	log_set_level(LOG_LEVEL_ERROR);
@@ -259,6 +315,7 @@ int main(void)
 	    cmocka_unit_test(test_example_shows_the_defaults),
 	    cmocka_unit_test(test_node_ids_in_config),
 	    cmocka_unit_test(test_node_addresses_in_config),
+	    cmocka_unit_test(test_cluster_in_config),
 	};
 
 	return cmocka_run_group_tests_name("controller config", tests, setup, teardown);

@@ -237,6 +237,44 @@ static void test_states_and_repair(void **state)
 	ctl_stop(&c);
 }
 
+/* A node behind but moving (each delta takes half an interval to apply while writes come
+ * in at once) is busy, not stuck: the repair loop leaves it alone, and it converges on its
+ * own deltas, with no ForceSync and no snapshot. */
+static void test_busy_node_not_forced(void **state)
+{
+	struct ctl c;
+	struct agent *a[1];
+	char key[65], url[64];
+	uint64_t forces0, forces, ok;
+	unsigned snaps0;
+	long ms;
+
+	ctl_start(&c, IV);
+	agent_url(url, sizeof(url), "b1");
+	ctl_add_node(&c, "b1", url, key);
+	ctl_add_rule(&c, 8099); /* its start-up snapshot has a revision to install */
+	a[0] = agent_start(&c, "b1", key, url, AGENT_SOCKET);
+	assert_true(agents_wait_converged(&c, a, 1, 5000) >= 0);
+	for (int i = 0; i < 500 && agent_snapshots(a[0]) == 0; i++)
+		usleep(10000); /* its start-up snapshot is in */
+	snaps0 = agent_snapshots(a[0]);
+	forces0 = nodes_force_syncs(c.nodes, &ok);
+	agent_set_apply_ms(a[0], IV / 2);
+	for (unsigned i = 0; i < 12; i++) /* 6 intervals of work for the node */
+		ctl_add_rule(&c, 8100 + i);
+	assert_true(wait_status(&c, "b1", NODE_SYNCING, 3 * IV) >= 0);
+	ms = agents_wait_converged(&c, a, 1, 30 * IV);
+	forces = nodes_force_syncs(c.nodes, &ok);
+	print_message("# busy node converged in %ld ms; ForceSync calls %llu\n", ms,
+		      (unsigned long long)(forces - forces0));
+	assert_true(ms >= 0);
+	assert_int_equal(forces - forces0, 0);
+	assert_int_equal(agent_force_syncs(a[0]), 0);
+	assert_int_equal(agent_snapshots(a[0]), snaps0);
+	agent_stop(a[0]);
+	ctl_stop(&c);
+}
+
 static void test_stats_from_beacons(void **state)
 {
 	struct ctl c;
@@ -347,6 +385,7 @@ int main(void)
 	    cmocka_unit_test(test_push_loss_5_percent),
 	    cmocka_unit_test(test_last_push_lost),
 	    cmocka_unit_test(test_states_and_repair),
+	    cmocka_unit_test(test_busy_node_not_forced),
 	    cmocka_unit_test(test_stats_from_beacons),
 	    cmocka_unit_test(test_expiry_is_a_change),
 	};

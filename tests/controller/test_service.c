@@ -935,6 +935,42 @@ static void test_locked_database_is_unavailable(void **state)
 	ctl_stop(&lc);
 }
 
+/* GetDeltas serves the change log while it is the cheaper way: a short gap gets its
+ * deltas; a gap whose deltas are more bytes than a snapshot of the whole set (and more
+ * than the floor of 16 KiB) gets complete = false, so the node takes the snapshot. */
+static void test_deltas_weighed_against_snapshot(void **state)
+{
+	Xdrop__V1__DeltasRequest dr = XDROP__V1__DELTAS_REQUEST__INIT;
+	Xdrop__V1__DeltaList *dl = NULL;
+	struct store_rev rev;
+	struct ctl lc;
+	uint64_t r0, r1 = 0;
+
+	(void)state;
+	ctl_start(&lc, 500);
+	store_revision(lc.store, &rev);
+	r0 = rev.revision;
+	/* 200 single-rule revisions: each delta carries its rule plus revisions and a
+	 * 64-digit hash, about twice what the rule costs in a snapshot */
+	for (unsigned i = 0; i < 200; i++) {
+		ctl_add_rule(&lc, 7000 + i);
+		if (i == 149)
+			r1 = ctl_add_rule(&lc, 9000);
+	}
+	dr.from_revision = r1;
+	assert_int_equal(ctl_call(lc.admin, SYNC, "GetDeltas", &dr, &dl, NULL), RPC_OK);
+	assert_true(dl->complete);
+	assert_int_equal(dl->n_deltas, 50);
+	assert_int_equal(dl->deltas[0]->base_revision, r1);
+	xdrop__v1__delta_list__free_unpacked(dl, NULL);
+	dr.from_revision = r0;
+	assert_int_equal(ctl_call(lc.admin, SYNC, "GetDeltas", &dr, &dl, NULL), RPC_OK);
+	assert_false(dl->complete);
+	assert_int_equal(dl->n_deltas, 0);
+	xdrop__v1__delta_list__free_unpacked(dl, NULL);
+	ctl_stop(&lc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -951,6 +987,7 @@ int main(void)
 	    cmocka_unit_test(test_stats_and_info),
 	    cmocka_unit_test(test_history_window),
 	    cmocka_unit_test(test_locked_database_is_unavailable),
+	    cmocka_unit_test(test_deltas_weighed_against_snapshot),
 	};
 
 	ctl_group(&c, 500);

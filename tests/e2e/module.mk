@@ -15,7 +15,8 @@ $(WAITREV_BIN): $(OBJ)/tests/e2e/xdrop-waitrev.o $(RPC_A) $(LIB_A)
 	$(CC) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF)
 ALL_TARGETS += $(WAITREV_BIN)
 CHECK_SOURCES += tests/e2e/xdrop-waitrev.c
-SYSTEM_SUITES := tests/e2e/test_system.sh tests/e2e/test_faults.sh tests/e2e/test_traffic.sh
+SYSTEM_SUITES := tests/e2e/test_system.sh tests/e2e/test_faults.sh tests/e2e/test_traffic.sh \
+	tests/e2e/test_catchup.sh
 $(SYSTEM_SUITES): $(BIN)/xdrop-controller $(BIN)/xdrop-gateway $(BIN)/xdrop-agent \
 	$(BIN)/xdrop-call $(WAITREV_BIN)
 TEST_SUITES += $(SYSTEM_SUITES)

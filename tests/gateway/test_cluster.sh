@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # tests/gateway/test_cluster.sh: the cluster endpoints of xdrop-gateway (ASan build) in
-# controller mode, in front of a real xdrop-controller whose cluster.peers name three
-# xdrop-dqlite-node processes (tests/lib/dqlite.sh): GET /api/v1/cluster (admin and
+# controller mode, in front of a real xdrop-controller whose cluster section joins three
+# xdrop-dqlite-node processes (tests/lib/dqlite.sh; its own node is id 9): GET /api/v1/cluster (admin and
 # read-only keys), POST /api/v1/cluster/transfer, POST /api/v1/cluster/members (a fourth
 # node as a spare), DELETE /api/v1/cluster/members/:id, admin only, bad input named.
 # Skipped when the controller or the node program is not built.
@@ -21,19 +21,19 @@ down() {
 }
 trap down EXIT
 declare -a addr
-for i in 1 2 3 4; do addr[$i]=127.0.0.1:$(free_port); done
+for i in 1 2 3 4 9; do addr[$i]=127.0.0.1:$(free_port); done
 dq_node_start 1 "${addr[1]}" "$TMP/n1" || { echo "Bail out! node 1"; exit 1; }
 dq_node_start 2 "${addr[2]}" "$TMP/n2" --join "${addr[1]}" || { echo "Bail out! node 2"; exit 1; }
 dq_node_start 3 "${addr[3]}" "$TMP/n3" --join "${addr[1]}" || { echo "Bail out! node 3"; exit 1; }
-CTL_EXTRA_YAML="cluster: {peers: [\"${addr[1]}\", \"${addr[2]}\", \"${addr[3]}\"]}"
+CTL_EXTRA_YAML="cluster: {id: 9, address: \"${addr[9]}\", dir: $TMP/n9, peers: [\"${addr[1]}\", \"${addr[2]}\", \"${addr[3]}\"]}"
 ctl_lab_up
 RO=$("$CTL_BIN" --json keys add viewer read_only | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 
 req GET /api/v1/cluster
 expect 200 - "GET /api/v1/cluster (admin)"
-expect_eq "three voters, one leader, all reachable" \
+expect_eq "four voters, one leader, all reachable" \
 	"$(jget '["members"]' | python3 -c 'import ast,sys; m=ast.literal_eval(sys.stdin.read()); print(len(m), sorted(x["role"] for x in m), sum(1 for x in m if x.get("leader")), sum(1 for x in m if x.get("reachable")))')" \
-	"3 ['voter', 'voter', 'voter'] 1 3"
+	"4 ['voter', 'voter', 'voter', 'voter'] 1 4"
 req GET /api/v1/cluster "" "$RO"
 expect 200 - "GET /api/v1/cluster with a read-only key"
 
@@ -64,6 +64,6 @@ expect 400 id "DELETE members/four: 400 naming id"
 req DELETE /api/v1/cluster/members/4
 expect 200 - "DELETE /api/v1/cluster/members/4"
 req GET /api/v1/cluster
-expect_eq "three members again" "$(jget '["members"]' | python3 -c 'import ast,sys; print(sorted(str(x["id"]) for x in ast.literal_eval(sys.stdin.read())))')" \
-	"['1', '2', '3']"
+expect_eq "four members again" "$(jget '["members"]' | python3 -c 'import ast,sys; print(sorted(str(x["id"]) for x in ast.literal_eval(sys.stdin.read())))')" \
+	"['1', '2', '3', '9']"
 tap_done

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // tests/ui/cluster_ui_test.mjs: the settings page's cluster card in Debian's chromium,
-// driven by playwright-core, against the controller and three-node dqlite cluster that
+// driven by playwright-core, against the controller and the dqlite cluster (three nodes and
+// the controller's own) that
 // test_cluster_ui.sh started. Prints TAP; screenshots go to ARTIFACTS.
 //
 //   node cluster_ui_test.mjs BASE_URL ADMIN_KEY ARTIFACTS
@@ -76,8 +77,8 @@ await step('sign in and open the settings page', async () => {
 })
 
 let leaderId = ''
-await step('the card lists three voters, one leader, all reachable', async () => {
-  const r = await until(async () => (await rows.count()) === 3 || `rows: ${await rows.count()}`)
+await step('the card lists four voters, one leader, all reachable', async () => {
+  const r = await until(async () => (await rows.count()) === 4 || `rows: ${await rows.count()}`)
   if (r !== true) return r
   const t = await table()
   const leaders = t.filter((l) => / leader /.test(` ${l} `.replace(/\|/g, ' ')))

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # cluster ui suite: the settings page's cluster card (webui/src/components/ClusterCard.vue)
-# in Debian's chromium (playwright-core), against a real controller whose cluster.peers
-# name three xdrop-dqlite-node processes (tests/lib/dqlite.sh), behind a real gateway
+# in Debian's chromium (playwright-core), against a real controller whose cluster section
+# joins three xdrop-dqlite-node processes (its own node the fourth) (tests/lib/dqlite.sh), behind a real gateway
 # serving webui/dist: members, roles and the leader shown, a leadership transfer from the
 # card, the card in another language. Prints TAP (cluster_ui_test.mjs numbers the tests);
 # screenshots under build/test-artifacts/ui-cluster/. No root, no namespaces.
@@ -31,11 +31,11 @@ trap down EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 declare -a addr
-for i in 1 2 3; do addr[$i]=127.0.0.1:$(port); done
+for i in 1 2 3 9; do addr[$i]=127.0.0.1:$(port); done
 dq_node_start 1 "${addr[1]}" "$TMP/n1" || { echo "Bail out! node 1"; exit 1; }
 dq_node_start 2 "${addr[2]}" "$TMP/n2" --join "${addr[1]}" || { echo "Bail out! node 2"; exit 1; }
 dq_node_start 3 "${addr[3]}" "$TMP/n3" --join "${addr[1]}" || { echo "Bail out! node 3"; exit 1; }
-CLI_CTRL_YAML="cluster: {peers: [\"${addr[1]}\", \"${addr[2]}\", \"${addr[3]}\"]}"
+CLI_CTRL_YAML="cluster: {id: 9, address: \"${addr[9]}\", dir: $TMP/n9, peers: [\"${addr[1]}\", \"${addr[2]}\", \"${addr[3]}\"]}"
 cli_ctrl_up
 
 GW_PORT=$(port)

@@ -4,6 +4,11 @@
  * directory per cmocka group, fresh database paths, test rules made of static strings,
  * and a check of the content hash against one recomputed from a snapshot. Include after
  * <cmocka.h>.
+ *
+ * Built with XDROP_STORE_ON_DQLITE (test_store_dqlite: test_store.c again), the group
+ * also runs a real 3-node dqlite cluster (tests/lib/dqcluster.h) and every fresh
+ * "database path" is a new database on it (db.h's dqlite://... target), so the same
+ * tests run against the replicated store.
  */
 #ifndef XDROP_TESTS_STORE_FIXTURE_H
 #define XDROP_TESTS_STORE_FIXTURE_H
@@ -12,6 +17,9 @@
 #include <stdlib.h>
 
 #include "../lib/tmpdir.h"
+#ifdef XDROP_STORE_ON_DQLITE
+#include "../lib/dqcluster.h"
+#endif
 #include "clock.h"
 #include "log.h"
 #include "rulehash.h"
@@ -26,10 +34,15 @@ static inline double now_s(void)
 	return (double)clock_mono_ns() / 1e9;
 }
 
-/* A fresh database path in dir. */
+/* A fresh database path in dir (on dqlite: a fresh database on the group's cluster). */
 static inline void db_path(char *buf, size_t len)
 {
+#ifdef XDROP_STORE_ON_DQLITE
+	snprintf(buf, len, "dqlite://%s,%s,%s/t%d.db", cl.addrs[0], cl.addrs[1], cl.addrs[2],
+		 seq++);
+#else
 	snprintf(buf, len, "%s/t%d.db", dir, seq++);
+#endif
 }
 
 static struct store *open_db(const char *path, unsigned keep)
@@ -119,11 +132,19 @@ static inline void check_hash(struct store *s)
 static inline int store_group_setup(void **state)
 {
 	log_set_level(LOG_LEVEL_WARN);
+#ifdef XDROP_STORE_ON_DQLITE
+	signal(SIGPIPE, SIG_IGN);
+	if (dqcluster_start() < 0)
+		return -1;
+#endif
 	return tmpdir_make(dir, sizeof(dir), "xdrop-store");
 }
 
 static inline int store_group_teardown(void **state)
 {
+#ifdef XDROP_STORE_ON_DQLITE
+	dqcluster_stop();
+#endif
 	return tmpdir_remove(dir);
 }
 

@@ -35,36 +35,22 @@
 #include "clock.h"
 #include "dqlite/client.h"
 #include "dqlite/session.h"
-#include "dq_fixture.h"
+#include "dqcluster.h"
 
-#define NODES	     3
 #define ROWS	     100
-#define START_MS     DQF_START_MS
 #define FAILOVER_MS  20000 /* a new leader found after a kill */
 #define DB	     "xdrop.db"
 #define COMMITS	     21
 #define LONG_NAME_SZ 200 /* rows long enough that 100 of them need several ROWS messages */
 
-static struct dqf cl;
-
-/* Starts node i (dq_fixture) with join (NULL: none); fails the test if it does not come up. */
-static void node_start(int i, const char *join)
-{
-	if (dqf_start(&cl, i, join, NULL) < 0)
-		fail_msg("node %d did not start (see %s)", i + 1, cl.node[i].out);
-}
-
 static int setup(void **state)
 {
-	if (dqf_init(&cl, NODES, "xdrop-dq") < 0)
-		return -1;
-	return dqf_start_all(&cl, NODES);
+	return dqcluster_start();
 }
 
 static int teardown(void **state)
 {
-	dqf_fini(&cl);
-	return 0;
+	return dqcluster_stop();
 }
 
 static struct dq_conn *leader_conn(int64_t within_ms)
@@ -87,10 +73,10 @@ static void expect_members(struct dq_conn *c, int n_want)
 	assert_int_equal(dq_cluster(c, &nodes, &n), 0);
 	assert_int_equal(n, n_want);
 	for (size_t i = 0; i < n; i++) {
-		int k = dqf_index(&cl, nodes[i].address);
+		int k = node_index(nodes[i].address);
 
 		assert_true(k >= 0);
-		assert_int_equal(nodes[i].id, cl.node[k].id);
+		assert_int_equal(nodes[i].id, cl.n[k].id);
 		assert_int_equal(nodes[i].role, XDROP_DQ_VOTER);
 	}
 	free(nodes);
@@ -105,7 +91,7 @@ static void test_cluster_formed(void **state)
 	expect_members(c, NODES);
 	assert_int_equal(dq_leader(c, &leader), 0);
 	assert_string_equal(leader.address, dq_conn_address(c));
-	assert_int_equal(leader.id, cl.node[dqf_index(&cl, leader.address)].id);
+	assert_int_equal(leader.id, cl.n[node_index(leader.address)].id);
 	assert_int_equal(dq_hello(c, 42, &hb), 0);
 	assert_true(hb > 0);
 	assert_int_equal(dq_weight(c, 5), 0);
@@ -285,17 +271,17 @@ static void test_sql(void **state)
 static void test_follower(void **state)
 {
 	struct dq_conn *lc = leader_conn(START_MS), *f = NULL, *c = NULL;
-	int li = dqf_index(&cl, dq_conn_address(lc)), fi = (li + 1) % NODES;
-	const char *only[1] = {cl.node[fi].addr};
+	int li = node_index(dq_conn_address(lc)), fi = (li + 1) % NODES;
+	const char *only[1] = {cl.n[fi].addr};
 	struct dq_node_info leader;
 	struct dq_rows rows;
 	char why[XDROP_DQ_MAX_WHY];
 	uint64_t fdom, weight;
 	uint32_t db;
 
-	assert_int_equal(dq_conn_open(&f, cl.node[fi].addr, NULL, why, sizeof(why)), 0);
+	assert_int_equal(dq_conn_open(&f, cl.n[fi].addr, NULL, why, sizeof(why)), 0);
 	assert_int_equal(dq_leader(f, &leader), 0);
-	assert_string_equal(leader.address, cl.node[li].addr);
+	assert_string_equal(leader.address, cl.n[li].addr);
 	assert_int_equal(dq_open(f, DB, &db), 0);
 	assert_int_equal(dq_query_sql(f, db, "SELECT count(*) FROM t", NULL, 0, &rows), -EREMCHG);
 	assert_int_equal(dq_conn_error(f)->code, XDROP_DQ_SQLITE_NOT_LEADER);
@@ -307,7 +293,7 @@ static void test_follower(void **state)
 	assert_int_equal(dq_describe(f, &fdom, &weight), 0);
 	assert_int_equal(
 	    dq_leader_connect(&c, only, 1, NULL, clock_mono_ms() + START_MS, why, sizeof(why)), 0);
-	assert_string_equal(dq_conn_address(c), cl.node[li].addr);
+	assert_string_equal(dq_conn_address(c), cl.n[li].addr);
 	assert_int_equal(dq_open(c, DB, &db), 0);
 	expect_table(c, db, ROWS);
 	dq_conn_close(c);
@@ -386,7 +372,7 @@ static void test_leader_killed(void **state)
 	struct dq_value p = {.type = XDROP_DQ_INTEGER, .i = ROWS + 1};
 	struct dq_session *reader = NULL, *writer = NULL;
 	struct dq_conn *c = leader_conn(START_MS);
-	int old = dqf_index(&cl, dq_conn_address(c));
+	int old = node_index(dq_conn_address(c));
 	int64_t t0;
 	uint32_t db;
 	int rc;
@@ -397,15 +383,15 @@ static void test_leader_killed(void **state)
 	assert_int_equal(session_count(writer), ROWS);
 	dq_conn_close(c);
 	t0 = clock_mono_ms();
-	dqf_kill(&cl, old);
+	node_kill(old);
 	assert_int_equal(session_count(reader), ROWS);
 	printf("# leader %s killed; a session's query answered by the new leader in %lld ms\n",
-	       cl.node[old].addr, (long long)(clock_mono_ms() - t0));
+	       cl.n[old].addr, (long long)(clock_mono_ms() - t0));
 	rc = dq_session_exec_sql(writer, "INSERT INTO t (id) VALUES (?)", &p, 1, NULL);
 	printf("# a write on the killed leader's connection: %s\n", dq_session_why(writer));
 	assert_true(rc < 0 && rc != -EREMCHG);
 	c = leader_conn(FAILOVER_MS);
-	assert_int_not_equal(dqf_index(&cl, dq_conn_address(c)), old);
+	assert_int_not_equal(node_index(dq_conn_address(c)), old);
 	assert_int_equal(dq_open(c, DB, &db), 0);
 	expect_table(c, db, ROWS);
 	assert_int_equal(dq_session_exec_sql(writer, "INSERT INTO t (id) VALUES (?)", &p, 1, NULL),
@@ -415,7 +401,7 @@ static void test_leader_killed(void **state)
 	dq_session_close(writer);
 	dq_conn_close(c);
 	/* The killed node comes back with its data dir; joining again changes nothing. */
-	node_start(old, cl.node[(old + 1) % NODES].addr);
+	node_start(old, cl.n[(old + 1) % NODES].addr);
 	c = leader_conn(START_MS);
 	expect_members(c, NODES);
 	dq_conn_close(c);
@@ -431,7 +417,7 @@ static bool listed_voter(struct dq_conn *c, int i)
 	if (dq_cluster(c, &nodes, &n) != 0)
 		return false;
 	for (size_t k = 0; k < n; k++)
-		found |= nodes[k].id == cl.node[i].id && nodes[k].role == XDROP_DQ_VOTER;
+		found |= nodes[k].id == cl.n[i].id && nodes[k].role == XDROP_DQ_VOTER;
 	free(nodes);
 	return found;
 }
@@ -442,7 +428,7 @@ static bool listed_voter(struct dq_conn *c, int i)
 static void test_remove_readd(void **state)
 {
 	struct dq_conn *c = leader_conn(START_MS);
-	int li = dqf_index(&cl, dq_conn_address(c)), fi = (li + 1) % NODES;
+	int li = node_index(dq_conn_address(c)), fi = (li + 1) % NODES;
 	struct dq_value p = {.type = XDROP_DQ_INTEGER, .i = ROWS + 2};
 	char cmd[256], why[XDROP_DQ_MAX_WHY];
 	struct dq_session *s = NULL;
@@ -452,7 +438,7 @@ static void test_remove_readd(void **state)
 	int rc;
 
 	dq_conn_close(c);
-	if (dq_leave(cl.addrs, NODES, NULL, cl.node[fi].id, clock_mono_ms() + START_MS, why,
+	if (dq_leave(cl.addrs, NODES, NULL, cl.n[fi].id, clock_mono_ms() + START_MS, why,
 		     sizeof(why)))
 		fail_msg("remove: %s", why);
 	c = leader_conn(START_MS);
@@ -462,12 +448,12 @@ static void test_remove_readd(void **state)
 	/* The removed node comes back as a new machine: empty data dir, a new id (Raft ids are
 	 * never reused; and libdqlite bootstraps a cluster of its own for an id 1 that has no
 	 * data), added by the client. */
-	dqf_kill(&cl, fi);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", cl.node[fi].dir);
+	node_kill(fi);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", cl.n[fi].dir);
 	assert_int_equal(system(cmd), 0);
-	cl.node[fi].id += 10;
+	cl.n[fi].id += 10;
 	node_start(fi, NULL);
-	if (dq_join(cl.addrs, NODES, NULL, cl.node[fi].id, cl.node[fi].addr, XDROP_DQ_VOTER,
+	if (dq_join(cl.addrs, NODES, NULL, cl.n[fi].id, cl.n[fi].addr, XDROP_DQ_VOTER,
 		    clock_mono_ms() + START_MS, why, sizeof(why)))
 		fail_msg("re-add: %s", why);
 	c = leader_conn(START_MS);
@@ -477,10 +463,10 @@ static void test_remove_readd(void **state)
 	 * the old leader then hears not-leader, and its write runs on the new one. */
 	s = session_open();
 	deadline = clock_mono_ms() + FAILOVER_MS;
-	for (c = leader_conn(FAILOVER_MS); strcmp(dq_conn_address(c), cl.node[fi].addr) != 0;
+	for (c = leader_conn(FAILOVER_MS); strcmp(dq_conn_address(c), cl.n[fi].addr) != 0;
 	     c = leader_conn(FAILOVER_MS)) {
 		assert_true(clock_mono_ms() < deadline);
-		dq_transfer(c, cl.node[fi].id);
+		dq_transfer(c, cl.n[fi].id);
 		dq_conn_close(c);
 	}
 	assert_int_equal(dq_open(c, DB, &db), 0);
@@ -541,13 +527,13 @@ static void test_dead_nodes(void **state)
 	 * not by the call timeout (10 s), which the returned connection has. */
 	o.call_timeout_ms = 10000;
 	for (int i = 0; i < NODES; i++)
-		addrs[2 + i] = cl.node[i].addr;
+		addrs[2 + i] = cl.n[i].addr;
 	t0 = clock_mono_ms();
 	assert_int_equal(dq_leader_connect(&c, addrs, 2 + NODES, &o, clock_mono_ms() + START_MS,
 					   why, sizeof(why)),
 			 0);
 	assert_true(clock_mono_ms() - t0 < 5000);
-	assert_true(dqf_index(&cl, dq_conn_address(c)) >= 0);
+	assert_true(node_index(dq_conn_address(c)) >= 0);
 	assert_int_equal(dq_leader(c, &leader), 0);
 	dq_conn_close(c);
 	close(lfd);

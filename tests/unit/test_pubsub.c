@@ -817,6 +817,79 @@ static void test_beacons_over_sockets(void **state)
 	pubsub_collector_close(c);
 }
 
+/* ---- deltas handed over together (apply_batch) ---- */
+
+struct batcher {
+	struct recorder r;
+	unsigned calls, sizes[16];
+	uint64_t fail_at; /* revision whose apply fails, 0 = none */
+};
+
+static int batch_apply(void *arg, Xdrop__V1__Delta *const *ds, size_t n, size_t *applied)
+{
+	struct batcher *b = arg;
+
+	if (b->calls < 16)
+		b->sizes[b->calls] = (unsigned)n;
+	b->calls++;
+	for (*applied = 0; *applied < n; (*applied)++) {
+		if (ds[*applied]->revision == b->fail_at)
+			return -EIO;
+		assert_int_equal(rec_apply(&b->r, ds[*applied]), 0);
+	}
+	return 0;
+}
+
+static void batch_need(void *arg, enum pubsub_resync_reason why, uint64_t applied, uint64_t seen)
+{
+	rec_need(&((struct batcher *)arg)->r, why, applied, seen);
+}
+
+/* Deltas buffered during a snapshot are drained in one apply_batch call; a failure inside
+ * a batch keeps the ones before it and asks for a snapshot. */
+static void test_batch_drain(void **state)
+{
+	struct batcher b = {0};
+	struct pubsub_opts o = {.sz = sizeof(o)};
+	struct pubsub_sub_ops ops = {
+	    .apply = rec_apply, .apply_batch = batch_apply, .need_snapshot = batch_need, .arg = &b};
+	struct pubsub_sub *s = NULL;
+	struct pubsub_sub_stats st;
+
+	(void)state;
+	assert_int_equal(pubsub_sub_open(&s, &o, &ops, 0, NULL), 0);
+	feed(s, 0, 1, "h1"); /* fed one at a time: one call each */
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.sizes[0], 1);
+	feed(s, 2, 3, "h3"); /* 2 lost: 3..6 buffered */
+	feed(s, 3, 4, "h4");
+	feed(s, 4, 5, "h5");
+	feed(s, 5, 6, "h6");
+	assert_int_equal(b.r.n_need, 1);
+	b.r.rs.revision = 2;
+	assert_int_equal(pubsub_sub_set_revision(s, 2, "h2"), 0);
+	pubsub_sub_get_stats(s, &st);
+	assert_int_equal(st.revision, 6);
+	assert_true(st.synced);
+	assert_int_equal(b.calls, 2); /* 3, 4, 5, 6 together */
+	assert_int_equal(b.sizes[1], 4);
+	assert_int_equal(st.applied, 5);
+
+	/* 9 fails inside the batch 8..10: 8 stays applied, a snapshot is asked for */
+	b.fail_at = 9;
+	feed(s, 7, 8, "h8"); /* after a gap at 7 */
+	feed(s, 8, 9, "h9");
+	feed(s, 9, 10, "h10");
+	b.r.rs.revision = 7;
+	assert_int_equal(pubsub_sub_set_revision(s, 7, "h7"), 0);
+	pubsub_sub_get_stats(s, &st);
+	assert_int_equal(b.sizes[2], 3);
+	assert_int_equal(st.revision, 8);
+	assert_false(st.synced);
+	assert_int_equal(b.r.reasons[b.r.n_need - 1], PUBSUB_RESYNC_APPLY_FAILED);
+	pubsub_sub_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -828,6 +901,7 @@ int main(void)
 	    cmocka_unit_test(test_stale_snapshot_inside_callback),
 	    cmocka_unit_test(test_malformed_frames),
 	    cmocka_unit_test(test_buffer_is_bounded),
+	    cmocka_unit_test(test_batch_drain),
 	    cmocka_unit_test(test_deltas_without_loss),
 	    cmocka_unit_test(test_loss_gap_snapshot_convergence),
 	    cmocka_unit_test(test_beacon_verification),

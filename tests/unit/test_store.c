@@ -27,6 +27,7 @@
 #include <sqlite3.h>
 
 #include "nodekey.h"
+#include "db.h"
 #include "rules.h"
 #include "store_fixture.h"
 
@@ -152,6 +153,142 @@ static void test_crud_and_revisions(void **state)
 	check_hash(s);
 	store_close(s);
 }
+
+#ifdef XDROP_STORE_ON_DQLITE
+/* ---- the db layer's dqlite backend: how statements are sent ----------------------------- */
+
+/* A read with rows is a QUERY, a write an EXEC; a write with result columns (RETURNING:
+ * as a query it would run outside Raft) is refused before anything is sent; what one
+ * connection wrote another reads; SQL errors keep SQLite's codes and sentences. */
+static void test_db_statements(void **state)
+{
+	char path[128];
+	struct db *db = NULL, *other = NULL;
+	struct db_stmt *st = NULL;
+
+	db_path(path, sizeof(path));
+	assert_int_equal(db_open(path, &db, 0, 10000), SQLITE_OK);
+	assert_int_equal(db_exec(db, "CREATE TABLE t(k TEXT PRIMARY KEY, v INTEGER)"), SQLITE_OK);
+	assert_int_equal(db_prepare(db, "INSERT INTO t VALUES(?1, ?2) RETURNING v", false, &st),
+			 SQLITE_ERROR);
+	assert_null(st);
+	assert_non_null(strstr(db_errmsg(db), "RETURNING"));
+	assert_int_equal(db_prepare(db, "INSERT INTO t VALUES(?1, ?2)", false, &st), SQLITE_OK);
+	db_bind_text(st, 1, "a", -1, SQLITE_TRANSIENT);
+	db_bind_int64(st, 2, 7);
+	assert_int_equal(db_step(st), SQLITE_DONE);
+	assert_int_equal(db_changes(db), 1);
+	db_reset(st);
+	assert_int_equal(db_step(st), SQLITE_CONSTRAINT_PRIMARYKEY);
+	db_finalize(st);
+	assert_int_equal(db_open(path, &other, 0, 10000), SQLITE_OK);
+	assert_int_equal(db_prepare(other, "SELECT k, v FROM t", false, &st), SQLITE_OK);
+	assert_int_equal(db_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)db_column_text(st, 0), "a");
+	assert_int_equal(db_column_int64(st, 1), 7);
+	assert_int_equal(db_step(st), SQLITE_DONE);
+	db_finalize(st);
+	assert_int_not_equal(db_prepare(other, "SELECT nope FROM t", false, &st), SQLITE_OK);
+	assert_non_null(strstr(db_errmsg(other), "nope"));
+	db_close(other);
+	db_close(db);
+}
+
+/* ---- two controllers on one replicated database ---------------------------------------- */
+
+struct writer {
+	struct store *s;
+	unsigned base;
+	uint64_t revs[20];
+};
+
+static void *write_rules(void *arg)
+{
+	struct writer *w = arg;
+	struct store_error err = {0};
+	size_t idx;
+
+	for (unsigned i = 0; i < 20; i++) {
+		struct trule t;
+		Xdrop__V1__Rule *one[1] = {&t.r};
+
+		make_rule(&t, w->base + i);
+		if (store_rules_add(w->s, one, 1, "rule", &w->revs[i], &idx, &err) != 0)
+			w->revs[i] = 0;
+	}
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Two stores (two controllers) write the same database in turn and at once: every change
+ * takes the replicated revision, so revisions are unique and without a gap, and each
+ * store's content hash matches the entries after its own write. */
+static void test_two_controllers(void **state)
+{
+	char path[128];
+	struct writer w[2] = {{.base = 1000}, {.base = 2000}};
+	struct store_error err = {0};
+	struct store_rev rev;
+	struct trule t;
+	Xdrop__V1__Rule *one[1] = {&t.r};
+	uint64_t r = 0, all[40];
+	pthread_t th[2];
+	size_t idx;
+
+	db_path(path, sizeof(path));
+	w[0].s = open_db(path, 0);
+	w[1].s = open_db(path, 0);
+	for (unsigned i = 0; i < 4; i++) {
+		make_rule(&t, i);
+		assert_int_equal(store_rules_add(w[i % 2].s, one, 1, "rule", &r, &idx, &err), 0);
+		assert_int_equal(r, i + 1);
+		check_hash(w[i % 2].s);
+	}
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, write_rules, &w[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	memcpy(all, w[0].revs, sizeof(w[0].revs));
+	memcpy(all + 20, w[1].revs, sizeof(w[1].revs));
+	qsort(all, 40, sizeof(all[0]), cmp_u64);
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(all[i], 5 + i); /* every write acknowledged, once, in order */
+	/* a follower's write is published by the leader when it catches up, once, in order */
+	struct hook lead = {0}, follow = {0};
+
+	assert_int_equal(store_catch_up(w[0].s), 0); /* no hook yet: memory only */
+	store_set_commit_hook(w[0].s, on_commit, &lead);
+	store_set_commit_hook(w[1].s, on_commit, &follow);
+	store_set_publishing(w[1].s, false);
+	lead.calls = 0;
+	for (unsigned i = 0; i < 3; i++) {
+		make_rule(&t, 3000 + i);
+		assert_int_equal(store_rules_add(w[1].s, one, 1, "rule", &r, &idx, &err), 0);
+	}
+	assert_int_equal(follow.calls, 0);
+	assert_int_equal(lead.calls, 0);
+	assert_int_equal(store_catch_up(w[0].s), 0);
+	assert_int_equal(lead.calls, 3);
+	assert_int_equal(lead.last_rev, 47);
+	assert_int_equal(store_catch_up(w[0].s), 0);
+	assert_int_equal(lead.calls, 3);
+	for (int i = 0; i < 2; i++) {
+		store_set_commit_hook(w[i].s, NULL, NULL);
+		assert_int_equal(store_reload(w[i].s), 0);
+		store_revision(w[i].s, &rev);
+		assert_int_equal(rev.revision, 47);
+		assert_int_equal(rev.rules, 47);
+		check_hash(w[i].s);
+		store_close(w[i].s);
+	}
+}
+#endif
 
 static void test_batch_10000(void **state)
 {
@@ -463,6 +600,10 @@ int main(void)
 	    cmocka_unit_test(test_literal_strings),
 	    cmocka_unit_test(test_changelog_and_expiry),
 	    cmocka_unit_test(test_nodes_keys_settings),
+#ifdef XDROP_STORE_ON_DQLITE
+	    cmocka_unit_test(test_db_statements),
+	    cmocka_unit_test(test_two_controllers),
+#endif
 	};
 
 	return cmocka_run_group_tests_name("store", tests, store_group_setup, store_group_teardown);

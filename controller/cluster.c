@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cluster: the controller's embedded dqlite node and the watcher of its role; see
+ * cluster.h. The node is started with the same libdqlite calls as
+ * tests/tools/xdrop-dqlite-node.c; joining and leader questions go through lib/dqlite.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <dqlite.h>
+
+#include "clock.h"
+#include "cluster.h"
+#include "dqlite/client.h"
+#include "log.h"
+
+struct cluster {
+	dqlite_node *node;
+	uint64_t id;
+	char address[XDROP_DQ_MAX_ADDRESS];
+	cluster_role_fn on_role;
+	void *arg;
+	pthread_t watcher;
+	bool watching;
+	atomic_bool stop, leader;
+};
+
+static int node_start(struct cluster *c, const struct ctl_cluster_cfg *cfg)
+{
+	int rc;
+
+	if (mkdir(cfg->dir, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		log_error("cluster: cannot make %s: %s", cfg->dir, strerror(errno));
+		return rc;
+	}
+	rc = dqlite_node_create(cfg->id, cfg->address, cfg->dir, &c->node);
+	if (rc == 0)
+		rc = dqlite_node_set_bind_address(c->node, cfg->address);
+	if (rc == 0)
+		rc = dqlite_node_set_network_latency_ms(c->node, XDROP_CLUSTER_LATENCY_MS);
+	if (rc == 0)
+		rc = dqlite_node_start(c->node);
+	if (rc) {
+		log_error("cluster: node %llu at %s: %s (%d)", (unsigned long long)cfg->id,
+			  cfg->address, c->node ? dqlite_node_errmsg(c->node) : "cannot create",
+			  rc);
+		if (c->node)
+			dqlite_node_destroy(c->node);
+		c->node = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Makes this node a voter through the peers (and itself: a restarted member). */
+static int join(const struct ctl_cluster_cfg *cfg)
+{
+	const char *addrs[XDROP_CLUSTER_MAX_PEERS + 1];
+	char why[XDROP_DQ_MAX_WHY];
+	size_t n = 0;
+	int rc;
+
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		addrs[n++] = cfg->peers[i];
+	addrs[n++] = cfg->address;
+	rc = dq_join(addrs, n, NULL, cfg->id, cfg->address, XDROP_DQ_VOTER,
+		     clock_mono_ms() + XDROP_DQ_JOIN_TIMEOUT_MS, why, sizeof(why));
+	if (rc)
+		log_error("cluster: node %llu cannot join through its peers: %s",
+			  (unsigned long long)cfg->id, why);
+	return rc;
+}
+
+/* True when the node at c->address names itself leader. */
+static bool ask_leader(struct cluster *c)
+{
+	struct dq_conn_opts o = {
+	    .sz = sizeof(o), .connect_timeout_ms = 500, .call_timeout_ms = 1000};
+	struct dq_node_info who = {0};
+	struct dq_conn *conn = NULL;
+	char why[XDROP_DQ_MAX_WHY];
+	bool mine = false;
+
+	if (dq_conn_open(&conn, c->address, &o, why, sizeof(why)) == 0 &&
+	    dq_leader(conn, &who) == 0)
+		mine = who.id == c->id;
+	dq_conn_close(conn);
+	return mine;
+}
+
+static void *watch(void *arg)
+{
+	struct cluster *c = arg;
+	struct timespec ts = {.tv_nsec = XDROP_CLUSTER_WATCH_MS * 1000000L};
+
+	while (!atomic_load(&c->stop)) {
+		bool now = ask_leader(c);
+
+		if (now != atomic_load(&c->leader))
+			log_info("cluster: node %llu %s", (unsigned long long)c->id,
+				 now ? "leads the cluster" : "no longer leads");
+		atomic_store(&c->leader, now);
+		if (c->on_role)
+			c->on_role(c->arg, now);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+int cluster_start(struct cluster **out, const struct ctl_cluster_cfg *cfg, cluster_role_fn on_role,
+		  void *arg)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	int rc;
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	c->id = cfg->id;
+	snprintf(c->address, sizeof(c->address), "%s", cfg->address);
+	c->on_role = on_role;
+	c->arg = arg;
+	rc = node_start(c, cfg);
+	if (!rc && cfg->n_peers)
+		rc = join(cfg);
+	if (!rc) {
+		rc = -pthread_create(&c->watcher, NULL, watch, c);
+		c->watching = rc == 0;
+	}
+	if (rc) {
+		cluster_stop(c);
+		return rc;
+	}
+	log_info("cluster: node %llu serving on %s", (unsigned long long)c->id, c->address);
+	*out = c;
+	return 0;
+}
+
+bool cluster_is_leader(const struct cluster *c)
+{
+	return c && atomic_load(&c->leader);
+}
+
+void cluster_unwatch(struct cluster *c)
+{
+	if (!c || !c->watching)
+		return;
+	atomic_store(&c->stop, true);
+	pthread_join(c->watcher, NULL);
+	c->watching = false;
+}
+
+void cluster_stop(struct cluster *c)
+{
+	if (!c)
+		return;
+	cluster_unwatch(c);
+	if (c->node) {
+		dqlite_node_stop(c->node);
+		dqlite_node_destroy(c->node);
+	}
+	free(c);
+}
