@@ -136,6 +136,23 @@ static int config_nodes(struct store *st, const struct ctl_config *cfg)
 	return 0;
 }
 
+/* The addresses ClusterService reaches the cluster through, into d: this controller's node
+ * and its peers (none without a cluster). Plain TCP, as the embedded node speaks it
+ * (lib/dqtls is not wired into it yet). */
+static void cluster_deps(const struct ctl_cluster_cfg *c, struct service_deps *d)
+{
+	static const char *addrs[1 + XDROP_CLUSTER_MAX_PEERS];
+	size_t n = 0;
+
+	if (!c->id)
+		return;
+	addrs[n++] = c->address;
+	for (size_t i = 0; i < c->n_peers; i++)
+		addrs[n++] = c->peers[i];
+	d->cluster_peers = addrs;
+	d->n_cluster_peers = n;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *level = NULL, *database = NULL;
@@ -244,22 +261,8 @@ int main(int argc, char **argv)
 	err = rpc_server_open(&srv, &ro);
 	if (err)
 		goto out;
-	/* ClusterService reaches the cluster through this controller's node and its peers;
-	 * plain TCP, as the embedded node speaks it (lib/dqtls is not wired into it yet) */
-	const char *cluster_addrs[1 + XDROP_CLUSTER_MAX_PEERS];
-	size_t n_cluster = 0;
-
-	if (cfg.cluster.id) {
-		cluster_addrs[n_cluster++] = cfg.cluster.address;
-		for (size_t i = 0; i < cfg.cluster.n_peers; i++)
-			cluster_addrs[n_cluster++] = cfg.cluster.peers[i];
-	}
-	struct service_deps deps = {.store = st,
-				    .nodes = nodes,
-				    .stats = stats,
-				    .idem = idem,
-				    .cluster_peers = cluster_addrs,
-				    .n_cluster_peers = n_cluster};
+	struct service_deps deps = {.store = st, .nodes = nodes, .stats = stats, .idem = idem};
+	cluster_deps(&cfg.cluster, &deps);
 	err = service_register(&svc, srv, &deps);
 	if (err)
 		goto out;
