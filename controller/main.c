@@ -137,8 +137,8 @@ static int config_nodes(struct store *st, const struct ctl_config *cfg)
 }
 
 /* The addresses ClusterService reaches the cluster through, into d: this controller's node
- * and its peers (none without a cluster). Plain TCP, as the embedded node speaks it
- * (lib/dqtls is not wired into it yet). */
+ * and its peers (none without a cluster). With TLS the embedded node's dialer serves it
+ * too (cluster.c sets lib/dqlite's default connect hook). */
 static void cluster_deps(const struct ctl_cluster_cfg *c, struct service_deps *d)
 {
 	static const char *addrs[1 + XDROP_CLUSTER_MAX_PEERS];

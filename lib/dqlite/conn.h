@@ -75,6 +75,14 @@ struct dq_msg {
 int dq_conn_open(struct dq_conn **out, const char *address, const struct dq_conn_opts *opts,
 		 char *why, size_t why_len);
 
+/*
+ * Sets the connect hook used by every connection whose options name none (NULL: plain
+ * TCP again): a process whose dqlite traffic is TLS (lib/dqtls) sets it once, before any
+ * connection is made and before other threads use lib/dqlite, so that every connection
+ * of the process (sessions, leader discovery, joins) dials the same way.
+ */
+void dq_conn_set_default_dial(int (*fn)(void *arg, const char *address, int timeout_ms), void *arg);
+
 /* Closes the socket and frees c (NULL-tolerant). */
 void dq_conn_close(struct dq_conn *c);
 

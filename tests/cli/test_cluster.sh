@@ -1,15 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# xdropctl cluster and ClusterService against a real dqlite cluster: a controller without a
-# cluster section answers "not clustered"; then three xdrop-dqlite-node processes and a
-# controller whose cluster section joins them (its own node, id 9, the fourth voter):
+# xdropctl cluster and ClusterService against a real dqlite cluster over mutual TLS: a
+# controller without a cluster section answers "not clustered"; then three
+# xdrop-dqlite-node processes with TLS (certificates made here) and a controller with the
+# same CA and certificate whose cluster section joins them (its own node, id 9, the fourth
+# voter, its store on the cluster: every dqlite connection TLS):
 # status (members, roles, leader, reachability, as JSON and as a table), a read-only key
 # may read but not change, bad input named, add of a fifth node as a standby then as a
 # voter, transfer of the leadership, remove, and a killed member shown unreachable. Needs
-# python3; no root.
+# openssl and python3; no root.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../lib/dqlite.sh"
-cli_init cluster python3
+. "$(dirname "$0")/../lib/certs.sh"
+cli_init cluster openssl python3
 [ -x "$DQNODE_BIN" ] || {
 	echo "1..0 # SKIP $DQNODE_BIN not built"
 	exit 0
@@ -34,16 +37,26 @@ check_eval "it says not clustered" '[[ "$out" == *"not clustered"* ]]'
 expect_eq "info: not clustered" "$(ctl --json info | field 'j.get("clustered", False)')" False
 cli_ctrl_down
 
-# ---- three nodes and the controller's own ------------------------------------------------
+# ---- three nodes and the controller's own, over TLS --------------------------------------
+(cd "$TMP" && certs_ca ca && certs_leaf node 127.0.0.1 ca "subjectAltName=DNS:127.0.0.1
+extendedKeyUsage=serverAuth,clientAuth") || exit 1
+tls=(--tls-ca "$TMP/ca.crt" --tls-cert "$TMP/node.crt" --tls-key "$TMP/node.key")
 declare -a addr
 for i in 1 2 3 4 9; do addr[$i]=127.0.0.1:$(free_port); done
 join=${addr[1]}
-dq_node_start 1 "${addr[1]}" "$TMP/n1" || { echo "Bail out! node 1"; exit 1; }
-dq_node_start 2 "${addr[2]}" "$TMP/n2" --join "$join" || { echo "Bail out! node 2"; exit 1; }
-dq_node_start 3 "${addr[3]}" "$TMP/n3" --join "$join" || { echo "Bail out! node 3"; exit 1; }
+dq_node_start 1 "${addr[1]}" "$TMP/n1" "${tls[@]}" || { echo "Bail out! node 1"; exit 1; }
+dq_node_start 2 "${addr[2]}" "$TMP/n2" --join "$join" "${tls[@]}" || { echo "Bail out! node 2"; exit 1; }
+dq_node_start 3 "${addr[3]}" "$TMP/n3" --join "$join" "${tls[@]}" || { echo "Bail out! node 3"; exit 1; }
 
-CLI_CTRL_YAML="cluster: {id: 9, address: \"${addr[9]}\", dir: $TMP/n9, peers: [\"${addr[1]}\", \"${addr[2]}\", \"${addr[3]}\"]}"
+CLI_CTRL_YAML="cluster: {id: 9, address: \"${addr[9]}\", dir: $TMP/n9, peers: [\"${addr[1]}\", \"${addr[2]}\", \"${addr[3]}\"]}
+tls: {ca_file: $TMP/ca.crt, cert_file: $TMP/node.crt, key_file: $TMP/node.key}"
 cli_ctrl_up
+port7=$(free_port)
+timeout 30 "$DQNODE_BIN" --id 7 --address "127.0.0.1:$port7" --dir "$TMP/n7" --join "${addr[9]}" \
+	--join-ms 2000 >"$TMP/n7.out" 2>&1
+expect_eq "a node without TLS cannot join through the controller's address" "$?" 1
+check "the store on the TLS cluster takes a rule" ctl rules add src_ip=192.0.2.1 action=drop name=tls-rule
+expect_eq "and lists it" "$(ctl --json rules list | field 'j["count"]')" 1
 
 expect_eq "info: clustered" "$(ctl --json info | field 'j.get("clustered", False)')" True
 st=$(ctl --json cluster status)
@@ -84,7 +97,7 @@ ctl cluster add 4 "${addr[1]}" >/dev/null 2>&1
 expect_eq "an address another member has: ALREADY_EXISTS (exit 6)" "$?" 6
 
 # ---- add, transfer, remove ---------------------------------------------------------------
-dq_node_start 4 "${addr[4]}" "$TMP/n4" || { echo "Bail out! node 4"; exit 1; }
+dq_node_start 4 "${addr[4]}" "$TMP/n4" "${tls[@]}" || { echo "Bail out! node 4"; exit 1; }
 check "add 4 as a standby" ctl cluster add 4 "${addr[4]}" --role standby
 role4() { ctl --json cluster status | field '[m["role"] for m in j["members"] if str(m["id"]) == "4"][0]'; }
 expect_eq "node 4 is a standby" "$(role4)" standby
