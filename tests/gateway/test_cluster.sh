@@ -42,6 +42,10 @@ expect 403 - "POST /api/v1/cluster/transfer with a read-only key: 403"
 req POST /api/v1/cluster/transfer '{"id": 2}'
 expect 200 - "POST /api/v1/cluster/transfer"
 expect_eq "node 2 leads" "$(jget '["status"]["leader_id"]')" 2
+# the controller's store follows the new leader on its next call (the key check may be
+# refused while it reconnects): wait until the API answers again
+cluster_ok() { req GET /api/v1/cluster; [ "$CODE" = 200 ]; }
+gw_until 20 cluster_ok
 req POST /api/v1/cluster/transfer '{"id": 77}'
 expect 404 id "transfer to an unknown node: 404 naming id"
 
