@@ -180,6 +180,11 @@ uint64_t dataplane_grace_periods(const struct dataplane *dp);
 int dataplane_set_clock(struct dataplane *dp, uint64_t ns);
 int dataplane_seen_gen(const struct dataplane *dp, int cpu, uint64_t *gen);
 
+/* How the program finds the longest prefix of an address (enum xdrop_pfx_mode) of one family
+ * and direction; for IPv4, of an address in the /16 block v4_block (host order, address >>
+ * 16): XDROP_PFX_TRIE when that block sends packets to the trie. For tests. */
+int dataplane_prefix_mode(const struct dataplane *dp, bool v6, bool dst, uint32_t v4_block);
+
 /* Accessors for attach.c and tests. */
 int dataplane_prog_fd(const struct dataplane *dp);
 const char *dataplane_pin_dir(const struct dataplane *dp);

@@ -275,6 +275,7 @@ static void agent_down(struct agent *a)
 	sync_stop(a->sync);
 	stats_stop(a->stats);
 	talkers_stop(a->talkers); /* before the data plane: its ring fd is borrowed */
+	ruleset_save(a->rs);	  /* the next start reads one file and switches nothing */
 	ruleset_close(a->rs);
 	ifwatch_close(a->ifw);
 	dataplane_close(a->dp);

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # agent/: the node agent. Its data-plane library: dataplane.h (the API) implemented by
 # dataplane/ (one file per responsibility, dataplane/dp_priv.h between them) and attach.c.
-DP_SRCS  := $(addprefix agent/dataplane/dp_,txn.c replace.c entries.c prefix.c presence.c \
+DP_SRCS  := $(addprefix agent/dataplane/dp_,txn.c replace.c entries.c prefix.c plens.c presence.c \
 	slots.c gen.c mapio.c adopt.c open.c counters.c query.c ports.c migrate.c) agent/attach.c
 DP_A     := $(BUILD)/libxdrop-dp.a
 DP_SAN_A := $(BUILD)/libxdrop-dp-san.a
@@ -23,8 +23,8 @@ CHECK_SOURCES += $(DP_SRCS) agent/dataplane.h agent/dataplane/dp_priv.h agent/at
 # rule-set unit test, without main.c.
 RULESET_SRCS := agent/ruleset/kind.c agent/ruleset/model.c agent/ruleset/change.c agent/ruleset/group.c agent/ruleset/expiry.c \
 	agent/ruleset/delta.c agent/ruleset/journal.c agent/ruleset/stage.c agent/ruleset/local.c \
-	agent/ruleset/query.c agent/ruleset/open.c
-AGENT_SRCS := agent/main.c agent/agent_config.c $(RULESET_SRCS) agent/stats.c agent/sync.c \
+	agent/ruleset/query.c agent/ruleset/open.c agent/ruleset/snapfile.c
+AGENT_SRCS := agent/main.c agent/agent_config.c $(RULESET_SRCS) agent/stats.c agent/stats_ids.c agent/sync.c \
 	agent/beacon.c agent/service.c agent/protect.c agent/ifwatch.c agent/detach.c agent/wedge.c \
 	agent/talkers.c agent/talkers_rpc.c
 AGENT_BIN  := $(BIN)/xdrop-agent
@@ -41,7 +41,7 @@ $(AGENT_SAN_BIN): $(AGENT_SRCS:%.c=$(SANOBJ)/%.o) $(DP_SAN_A) $(RPC_SAN_A) $(LIB
 	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF) -lyaml -lpthread
 
 ALL_TARGETS += $(AGENT_BIN) $(AGENT_SAN_BIN)
-CHECK_SOURCES += $(AGENT_SRCS) agent/agent_config.h agent/ruleset.h agent/stats.h \
+CHECK_SOURCES += $(AGENT_SRCS) agent/agent_config.h agent/ruleset.h agent/stats.h agent/stats_ids.h \
 	agent/sync.h agent/beacon.h agent/service.h agent/ruleset/model.h \
 	agent/protect.h agent/ifwatch.h agent/detach.h agent/wedge.h agent/talkers.h \
 	agent/talkers_rpc.h
@@ -58,6 +58,19 @@ $(TBIN)/test_ruleset: $(SANOBJ)/tests/unit/test_ruleset.o $(RULESET_SRCS:%.c=$(S
 ALL_TARGETS += $(TBIN)/test_ruleset
 TEST_SUITES += $(TBIN)/test_ruleset
 CHECK_SOURCES += tests/unit/test_ruleset.c
+
+# The snapshot file's packed form (agent/ruleset/snapfile.c), on the same kind of data plane.
+$(SANOBJ)/tests/unit/test_snapfile.o: XCFLAGS += -Iagent -Itests/lib
+$(SANOBJ)/tests/unit/test_snapfile.o: | $(PROTO_H) $(BPF_SKEL)
+$(TBIN)/test_snapfile: $(SANOBJ)/tests/unit/test_snapfile.o $(RULESET_SRCS:%.c=$(SANOBJ)/%.o) \
+		$(SANOBJ)/tests/lib/testdp.o $(SANOBJ)/tests/lib/pkt.o $(DP_SAN_A) $(RPC_SAN_A) \
+		$(LIB_SAN_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF) -lcmocka -lpthread
+
+ALL_TARGETS += $(TBIN)/test_snapfile
+TEST_SUITES += $(TBIN)/test_snapfile
+CHECK_SOURCES += tests/unit/test_snapfile.c
 
 # Changes that do not wait for each other (ruleset/group.c): coalesced switches, atomic
 # under concurrent writers and probes through the real program.
@@ -77,7 +90,7 @@ CHECK_SOURCES += tests/unit/test_ruleset_group.c
 $(SANOBJ)/tests/unit/test_stats.o: XCFLAGS += -Iagent -Itests/lib
 $(SANOBJ)/tests/unit/test_stats.o: | $(PROTO_H) $(BPF_SKEL)
 $(TBIN)/test_stats: $(SANOBJ)/tests/unit/test_stats.o $(RULESET_SRCS:%.c=$(SANOBJ)/%.o) \
-		$(SANOBJ)/agent/stats.o $(SANOBJ)/tests/lib/testdp.o $(SANOBJ)/tests/lib/pkt.o \
+		$(SANOBJ)/agent/stats.o $(SANOBJ)/agent/stats_ids.o $(SANOBJ)/tests/lib/testdp.o $(SANOBJ)/tests/lib/pkt.o \
 		$(DP_SAN_A) $(RPC_SAN_A) $(LIB_SAN_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF) -lcmocka -lpthread

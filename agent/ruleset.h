@@ -94,6 +94,11 @@ int ruleset_kinds_check(void);
 int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_dir);
 /* Frees the set (NULL is fine); the data plane keeps what it holds. */
 void ruleset_close(struct ruleset *rs);
+/* At a clean stop: folds the journal into the snapshot file, with the data plane's
+ * generation, when either changed since it was written, so that the next start reads one
+ * file and, finding the adopted data plane at that generation, switches nothing. 0 or a
+ * negative errno (the journal then stays, and is replayed). NULL is fine. */
+int ruleset_save(struct ruleset *rs);
 
 /* The published state: the revision (and content hash, 64 hex digits) that packets see.
  * It is published right after a change's data-plane switch, so these never wait for the

@@ -18,24 +18,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <uthash.h>
-
 #include "clock.h"
 #include "log.h"
 #include "stats.h"
+#include "stats_ids.h"
 #include "ticker.h"
 
 struct hist {
 	int64_t at;
 	double dt; /* seconds since the previous sample (0: none) */
 	uint64_t c[XDROP_NCOUNTERS];
-};
-
-struct idslot {
-	UT_hash_handle hh;
-	char *id;
-	uint32_t slot;
-	bool whitelist;
 };
 
 /* The exclusive figures of Counters: verdicts, then each packet's one reason. */
@@ -82,10 +74,8 @@ struct stats {
 	size_t nchunk_at;
 	size_t next_chunk;		   /* the round-robin's next stripe */
 	struct xdrop_slot_counters *chunk; /* one stripe's read buffer */
-	struct idslot *ids;		   /* rule id -> slot */
-	struct idslot **slot_id;	   /* slot -> entry (borrowed from ids) */
-	size_t nslot_id;
-	uint64_t map_rev; /* the rule set's revision the map was built at */
+	struct idmap ids;		   /* slot <-> rule id (stats_ids.h) */
+	uint64_t map_rev;		   /* the rule set's revision the map was built at */
 	bool map_valid;
 
 	struct hist hist[STATS_HISTORY];
@@ -253,71 +243,6 @@ static void read_system(struct stats *s)
 	}
 }
 
-/* An id map: by id (ids) and by slot (slot_id, n long). */
-struct idmap {
-	struct idslot *ids;
-	struct idslot **slot_id;
-	size_t n;
-	int err;
-	struct dataplane *dp;
-};
-
-static void idmap_free(struct idslot **ids, struct idslot ***slot_id)
-{
-	struct idslot *e, *tmp;
-
-	HASH_ITER(hh, *ids, e, tmp)
-	{
-		HASH_DEL(*ids, e);
-		free(e->id);
-		free(e);
-	}
-	free(*slot_id);
-	*ids = NULL;
-	*slot_id = NULL;
-}
-
-static void ids_add(void *arg, const char *id, const struct rule_spec *spec, bool active)
-{
-	struct idmap *b = arg;
-	struct idslot *e;
-	uint32_t slot;
-
-	if (!active || dataplane_entry_slot(b->dp, spec, &slot))
-		return;
-	e = calloc(1, sizeof(*e));
-	if (!e || !(e->id = strdup(id))) {
-		free(e);
-		b->err = -ENOMEM;
-		return;
-	}
-	e->slot = slot;
-	e->whitelist = spec->kind == XDROP_KIND_WL;
-	HASH_ADD_KEYPTR(hh, b->ids, e->id, strlen(e->id), e);
-	if (slot + 1 > b->n)
-		b->n = slot + 1;
-}
-
-/* The id map of the rule set as it is now. */
-static int idmap_build(struct stats *s, struct idmap *b)
-{
-	struct idslot *e, *tmp;
-
-	memset(b, 0, sizeof(*b));
-	b->dp = s->dp;
-	ruleset_foreach_entry(s->rs, ids_add, b);
-	b->slot_id = calloc(b->n + 1, sizeof(*b->slot_id));
-	if (!b->slot_id || b->err) {
-		idmap_free(&b->ids, &b->slot_id);
-		return b->err ? b->err : -ENOMEM;
-	}
-	HASH_ITER(hh, b->ids, e, tmp)
-	{
-		b->slot_id[e->slot] = e;
-	}
-	return 0;
-}
-
 /* Per-slot rates of sc against the previous sample; NULL without memory. */
 static double *slot_rates(const struct stats *s, const struct xdrop_slot_counters *sc, size_t n,
 			  double dt)
@@ -375,11 +300,11 @@ static void sample_all(struct stats *s, uint64_t rev, bool fresh, double dt)
 	double *rate;
 	size_t n = 0;
 
-	if (fresh && idmap_build(s, &b))
+	if (fresh && idmap_build(&b, s->dp, s->rs))
 		return;
 	if (dataplane_read_slots(s->dp, &sc, &n) || ruleset_revision(s->rs) != rev) {
 		free(sc);
-		idmap_free(&b.ids, &b.slot_id);
+		idmap_free(&b);
 		return;
 	}
 	mono = clock_mono_ns();
@@ -390,14 +315,12 @@ static void sample_all(struct stats *s, uint64_t rev, bool fresh, double dt)
 		pthread_mutex_unlock(&s->lock);
 		free(rate);
 		free(sc);
-		idmap_free(&b.ids, &b.slot_id);
+		idmap_free(&b);
 		return;
 	}
 	if (fresh) {
-		idmap_free(&s->ids, &s->slot_id);
-		s->ids = b.ids;
-		s->slot_id = b.slot_id;
-		s->nslot_id = b.n;
+		idmap_free(&s->ids);
+		s->ids = b;
 		s->map_rev = rev;
 		s->map_valid = true;
 	}
@@ -529,7 +452,7 @@ void stats_stop(struct stats *s)
 	if (!s)
 		return;
 	ticker_stop(s->ticker);
-	idmap_free(&s->ids, &s->slot_id);
+	idmap_free(&s->ids);
 	free(s->sc);
 	free(s->rate);
 	free(s->chunk_mono);
@@ -630,15 +553,13 @@ static void slot_rule(const struct stats *s, size_t i, bool whitelist, struct st
 
 int stats_rule(struct stats *s, const char *id, struct stats_rule *out)
 {
-	struct idslot *e;
-	int err = -ENOENT;
+	uint32_t slot;
+	int err;
 
 	pthread_mutex_lock(&s->lock);
-	HASH_FIND_STR(s->ids, id, e);
-	if (e) {
-		slot_rule(s, e->slot, e->whitelist, out);
-		err = 0;
-	}
+	err = idmap_slot(&s->ids, id, &slot);
+	if (!err)
+		slot_rule(s, slot, idmap_wl(&s->ids, slot), out);
 	pthread_mutex_unlock(&s->lock);
 	return err;
 }
@@ -647,13 +568,11 @@ int stats_rule(struct stats *s, const char *id, struct stats_rule *out)
  * rate (every entry that matched); < 0 when the slot is not listed. Lock held. */
 static double top_key(const struct stats *s, size_t i, bool all)
 {
-	const struct idslot *e = s->slot_id[i];
-
-	if (!e)
+	if (!idmap_id(&s->ids, i))
 		return -1;
 	if (all)
 		return s->sc[i].match ? s->rate[4 * i] : -1;
-	return !e->whitelist && s->sc[i].drop ? s->rate[4 * i + 1] : -1;
+	return !idmap_wl(&s->ids, i) && s->sc[i].drop ? s->rate[4 * i + 1] : -1;
 }
 
 static size_t top_by(struct stats *s, size_t n, bool all, char **ids, struct stats_rule *out)
@@ -667,7 +586,7 @@ static size_t top_by(struct stats *s, size_t n, bool all, char **ids, struct sta
 	}
 	pthread_mutex_lock(&s->lock);
 	/* n is small: keep an insertion-sorted list of the best slots */
-	for (size_t i = 0; i < s->nslots && i < s->nslot_id; i++) {
+	for (size_t i = 0; i < s->nslots && i < s->ids.n; i++) {
 		double v = top_key(s, i, all);
 		size_t j;
 
@@ -680,9 +599,9 @@ static size_t top_by(struct stats *s, size_t n, bool all, char **ids, struct sta
 			key[j] = key[j - 1];
 			j--;
 		}
-		ids[j] = s->slot_id[i]->id;
+		ids[j] = (char *)idmap_id(&s->ids, i); /* copied below, before the unlock */
 		key[j] = v;
-		slot_rule(s, i, s->slot_id[i]->whitelist, &out[j]);
+		slot_rule(s, i, idmap_wl(&s->ids, i), &out[j]);
 	}
 	for (size_t i = 0; i < k; i++)
 		ids[i] = strdup(ids[i]);
@@ -763,12 +682,12 @@ static bool sent_mark(struct stats_sent *t, size_t i, const char *id,
  * or, for an entry t never got (a new one, or a new owner of the slot), any non-zero
  * counter (a receiver takes an entry it never heard of as all zero, so zeros are not
  * sent: a million idle rules cost nothing). */
-static bool sent_differs(const struct stats_sent *t, size_t i, const struct idslot *e,
+static bool sent_differs(const struct stats_sent *t, size_t i, const char *id,
 			 const struct xdrop_slot_counters *c)
 {
 	static const struct xdrop_slot_counters zero;
 
-	if (t->v[i].id && !strcmp(t->v[i].id, e->id))
+	if (t->v[i].id && !strcmp(t->v[i].id, id))
 		return memcmp(&t->v[i].c, c, sizeof(*c)) != 0;
 	return memcmp(&zero, c, sizeof(*c)) != 0;
 }
@@ -776,11 +695,11 @@ static bool sent_differs(const struct stats_sent *t, size_t i, const struct idsl
 static size_t give(struct stats *s, struct stats_sent *t, size_t i, char **ids,
 		   struct stats_rule *out, size_t k)
 {
-	const struct idslot *e = s->slot_id[i];
+	const char *id = idmap_id(&s->ids, i);
 
-	if (!sent_mark(t, i, e->id, &s->sc[i]) || !(ids[k] = strdup(e->id)))
+	if (!sent_mark(t, i, id, &s->sc[i]) || !(ids[k] = strdup(id)))
 		return k;
-	slot_rule(s, i, e->whitelist, &out[k]);
+	slot_rule(s, i, idmap_wl(&s->ids, i), &out[k]);
 	return k + 1;
 }
 
@@ -790,7 +709,7 @@ size_t stats_changed(struct stats *s, struct stats_sent *t, size_t max, size_t r
 	size_t k = 0, n, r = 0;
 
 	pthread_mutex_lock(&s->lock);
-	n = s->nslots < s->nslot_id ? s->nslots : s->nslot_id;
+	n = s->nslots < s->ids.n ? s->nslots : s->ids.n;
 	if (sent_grow(t, n)) {
 		pthread_mutex_unlock(&s->lock);
 		return 0;
@@ -799,18 +718,18 @@ size_t stats_changed(struct stats *s, struct stats_sent *t, size_t max, size_t r
 	 * the changed ones, which it would otherwise see as unchanged and give twice) */
 	for (size_t step = 0; step < n && r < refresh; step++) {
 		size_t i = (t->cursor + step) % n;
-		const struct idslot *e = s->slot_id[i];
+		const char *id = idmap_id(&s->ids, i);
 
-		if (!e || sent_differs(t, i, e, &s->sc[i]) || (!s->sc[i].match && !s->sc[i].drop))
+		if (!id || sent_differs(t, i, id, &s->sc[i]) || (!s->sc[i].match && !s->sc[i].drop))
 			continue;
 		k = give(s, t, i, ids, out, k);
 		if (++r == refresh)
 			t->cursor = (i + 1) % n;
 	}
 	for (size_t i = 0, c = 0; i < n && c < max; i++) {
-		const struct idslot *e = s->slot_id[i];
+		const char *id = idmap_id(&s->ids, i);
 
-		if (e && sent_differs(t, i, e, &s->sc[i])) {
+		if (id && sent_differs(t, i, id, &s->sc[i])) {
 			k = give(s, t, i, ids, out, k);
 			c++;
 		}

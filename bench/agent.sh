@@ -21,7 +21,10 @@
 # control.sh's). Exit 1 when a stage failed, 0 otherwise: a missed target is in the table.
 # Environment: AG_RULES (1000000), AG_IDLE (10 s), AG_SETTLE (5 s before RSS and idle),
 # AG_BIN_DIR (build/bin: binaries copied aside, to keep building meanwhile), QUICK=1
-# (100,000 rules, 5 s), KEEP_LOGS=1 (keep the agent's log and config).
+# (100,000 rules, 5 s), KEEP_LOGS=1 (keep the agent's log and config), AG_WRAP (a command
+# that execs the agent, e.g. "env LD_PRELOAD=/usr/lib/heaptrack/libheaptrack_preload.so
+# DUMP_HEAPTRACK_OUTPUT=/tmp/ag.raw": where its memory goes, by call site; read with
+# heaptrack_interpret <raw | gzip >ag.gz; heaptrack_print ag.gz).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -103,7 +106,8 @@ log_level: info
 EOF
 
 agent_start() { # returns once it answers a ping (or fails after 120 s)
-	nsenter --net="/run/netns/$NS" "$BIN/xdrop-agent" --config "$TMP/agent.yaml" \
+	# shellcheck disable=SC2086 # AG_WRAP is a command line
+	nsenter --net="/run/netns/$NS" ${AG_WRAP:-} "$BIN/xdrop-agent" --config "$TMP/agent.yaml" \
 		</dev/null >/dev/null 2>>"$TMP/agent.log" &
 	AGENT_PID=$!
 	local i

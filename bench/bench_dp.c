@@ -18,11 +18,14 @@
  * count.
  *
  * Output: one row per figure on stdout, tab-separated:
- *   figure  value  unit  trivial  ratio  target  met
- * ("-" where a column does not apply). bench/run.sh turns the rows into the results table.
- * Progress goes to stderr.
+ *   figure  value  unit  trivial  ratio  xdp-filter  xdp-filter-ip  target  met
+ * ("-" where a column does not apply; the xdp-filter columns only in the comparison rows of
+ * bench_cmp.c, run last; -X gives xdp-filter's program ids). bench/run.sh turns the rows into
+ * the results table. Progress goes to stderr.
  *
- * Usage: bench_dp [-c cpu] [-r repeat] [-n runs] [-q]   (-q: fewer rules, for a smoke run)
+ * Usage: bench_dp [-c cpu] [-r repeat] [-n runs] [-q] [-o] [-X id,id]
+ *   -q: fewer rules, for a smoke run; -o: only the comparison rows; -X: xdp-filter's
+ *   attached (dispatcher) program ids, all features and `-f ipv4,ipv6`.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -39,6 +42,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bench_cmp.h"
 #include "benchset.h"
 #include "clock.h"
 #include "dataplane.h"
@@ -51,8 +55,10 @@ struct opts {
 	int cpu;
 	uint32_t repeat;
 	int runs;
-	uint32_t nrules;  /* the one-shape set */
-	uint32_t nnested; /* the nested-CIDR set */
+	uint32_t nrules;    /* the one-shape set */
+	uint32_t nnested;   /* the nested-CIDR set */
+	uint32_t xf_ids[2]; /* -X: xdp-filter's programs (all features; ipv4,ipv6) */
+	int only_cmp;	    /* -o: only the comparison rows (bench_cmp.c) */
 };
 
 static struct opts g = {
@@ -81,7 +87,7 @@ static void row(const char *figure, double value, const char *unit, double trivi
 		printf("%.1f\t%.2f\t", trivial, ratio_of(value, trivial));
 	else
 		printf("-\t-\t");
-	printf("%s\t%s\n", target ? target : "-", met < 0 ? "-" : met ? "yes" : "NO");
+	printf("-\t-\t%s\t%s\n", target ? target : "-", met < 0 ? "-" : met ? "yes" : "NO");
 	fflush(stdout);
 }
 
@@ -663,6 +669,36 @@ out:
 	return err;
 }
 
+static int prog_by_id(uint32_t id)
+{
+	int fd = id ? bpf_prog_get_fd_by_id(id) : -1;
+
+	if (id && fd < 0)
+		fprintf(stderr, "bench_dp: program id %u: %s\n", id, strerror(errno));
+	return fd;
+}
+
+/* The rows of bench_cmp.c, beside xdp-filter when its programs are given. */
+static int comparison(struct dataplane *dp)
+{
+	struct cmp_opts o = {
+	    .repeat = g.repeat,
+	    .runs = g.runs,
+	    .nrules = g.nrules,
+	    .trials = g.nrules < BENCH_NRULES ? 6 : 16,
+	    .trivial_fd = trivial_fd,
+	    .xf_all_fd = prog_by_id(g.xf_ids[0]),
+	    .xf_ip_fd = prog_by_id(g.xf_ids[1]),
+	};
+	int err = cmp_run(dp, &o);
+
+	if (o.xf_all_fd >= 0)
+		close(o.xf_all_fd);
+	if (o.xf_ip_fd >= 0)
+		close(o.xf_ip_fd);
+	return err;
+}
+
 /* The figures in the order of the results table; a step that fails ends the run. */
 static int run(struct dataplane *dp)
 {
@@ -694,8 +730,11 @@ static int run(struct dataplane *dp)
 		ring_buffer__free(d.rb);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && !err; i++)
+	/* the comparison rows last: the memory rows need the data plane as opened */
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && !err && !g.only_cmp; i++)
 		err = steps[i](dp, &st);
+	if (!err)
+		err = comparison(dp);
 	d.stop = 1;
 	pthread_join(th, NULL);
 	ring_buffer__free(d.rb);
@@ -709,7 +748,7 @@ int main(int argc, char **argv)
 	cpu_set_t cs;
 	int c, err;
 
-	while ((c = getopt(argc, argv, "c:r:n:q")) != -1) {
+	while ((c = getopt(argc, argv, "c:r:n:qoX:")) != -1) {
 		switch (c) {
 		case 'c':
 			g.cpu = atoi(optarg);
@@ -724,8 +763,17 @@ int main(int argc, char **argv)
 			g.nrules = 600000;
 			g.nnested = 20000;
 			break;
+		case 'o':
+			g.only_cmp = 1;
+			break;
+		case 'X':
+			if (sscanf(optarg, "%u,%u", &g.xf_ids[0], &g.xf_ids[1]) < 1)
+				g.xf_ids[0] = 0;
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-c cpu] [-r repeat] [-n runs] [-q]\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s [-c cpu] [-r repeat] [-n runs] [-q] [-o] [-X id,id]\n",
+				argv[0]);
 			return 2;
 		}
 	}

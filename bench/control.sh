@@ -398,12 +398,15 @@ sync_case() {
 	row "  first / last page" "$(head -1 "$TMP/pages.ms")" "$(tail -1 "$TMP/pages.ms")" ms
 	rm -rf "$TMP/pages"
 	[ "$LOAD_MS" = FAILED ] && return 1
-	row "controller VmRSS with $CP_RULES rules (after the load)" "$(mib "$(rss_kb "$CTL_PID")")" - MiB
+	row "controller VmRSS with $CP_RULES rules (after the load)" "$(mib "$(rss_kb "$CTL_PID")")" - MiB "<=" 64
 	row "controller VmHWM (peak) during the load" \
 		"$(mib "$(awk '/^VmHWM/ { print $2 }' "/proc/$CTL_PID/status")")" - MiB
 	row "SQLite database with $CP_RULES rules: ctl.db (ctl.db-wal beside it)" \
 		"$(mib $(($(stat -c %s "$TMP/ctl.db") / 1024)))" \
 		"$(mib $(($(stat -c %s "$TMP/ctl.db-wal" 2>/dev/null || echo 0) / 1024)))" MiB
+	row "  SQLite bytes per rule (ctl.db; with its WAL beside it)" \
+		"$(($(stat -c %s "$TMP/ctl.db") / CP_RULES))" \
+		"$((($(stat -c %s "$TMP/ctl.db") + $(stat -c %s "$TMP/ctl.db-wal" 2>/dev/null || echo 0)) / CP_RULES))" B "<=" 250
 
 	log "starting n1 and n2 with no pinned or saved state; waiting for both to converge"
 	since=${EPOCHREALTIME/./} # microseconds
@@ -425,7 +428,7 @@ sync_case() {
 			"$(awk -v u="${up:--1}" -v s="$s" -v e="$e" 'BEGIN { printf "up %.1f; %s", u / 1000, (s < 0 || e < 0) ? "no log" : sprintf("%.1f", (e - s) / 1000) }')" s
 	done
 	sync_counts "the full sync"
-	row "controller VmRSS after serving the full sync" "$(mib "$(rss_kb "$CTL_PID")")" - MiB
+	row "controller VmRSS after serving the full sync" "$(mib "$(rss_kb "$CTL_PID")")" - MiB "<=" 128
 	for id in n1 n2; do
 		row "agent $id VmRSS with $CP_RULES rules" "$(mib "$(rss_kb "${AGENT_PID[$id]}")")" - MiB
 	done

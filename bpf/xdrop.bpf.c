@@ -135,6 +135,39 @@ struct {
 	__type(value, struct xdrop_prefix_info);
 } xdrop_prefix SEC(".maps");
 
+/* The tries' prefixes as hashes, one probe per length in use (xdrop.h, struct xdrop_plens). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * XDROP_DEF_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xdrop_pfx4_key);
+	__type(value, struct xdrop_pfx_val);
+} xdrop_pfx4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * XDROP_DEF_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xdrop_pfx6_key);
+	__type(value, struct xdrop_pfx_val);
+} xdrop_pfx6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xdrop_plens);
+} xdrop_plens SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XDROP_DIR16_BLOCKS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdrop_dir16 SEC(".maps");
+
 struct slot_chunk {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XDROP_SLOT_CHUNK);
@@ -255,8 +288,11 @@ struct scratch {
 	struct chain src;
 	struct chain dst;
 	struct probe pr;
-	__u32 pp[XDROP_NKINDS]; /* CIDR combos allowed by ports and protocol, per kind */
-	__u32 countdown;	/* packets on this CPU until the next top-talker sample */
+	struct xdrop_pfx_val first[2]; /* the longest source / destination prefix, when hashed */
+	__u32 id0[2];		       /* the longest source / destination prefix */
+	__u32 first_ok[2];	       /* first[d] is valid */
+	__u32 pp[XDROP_NKINDS];	       /* CIDR combos allowed by ports and protocol, per kind */
+	__u32 countdown;	       /* packets on this CPU until the next top-talker sample */
 };
 
 struct {
@@ -415,15 +451,21 @@ __noinline int match_exact(struct scratch *sx, __u32 kind)
 	return 0;
 }
 
-static __always_inline void chain_build(struct chain *ch, __u32 id, __u32 field)
+/* first: the info of prefix id when the lookup already has it (hashed prefixes). At most
+ * max prefixes are walked; returns 1 when the chain was cut short there (a parent is left). */
+static __always_inline int chain_build(struct chain *ch, __u32 id,
+				       const struct xdrop_prefix_info *first, __u32 field,
+				       __u32 max)
 {
-	struct xdrop_prefix_info *info;
+	const struct xdrop_prefix_info *info;
 	__u32 n = 0, d;
 
-	for (d = 0; d < XDROP_CIDR_MAX_DEPTH && id; d++) {
-		info = bpf_map_lookup_elem(&xdrop_prefix, &id);
-		if (!info)
+	for (d = 0; d < XDROP_CIDR_MAX_DEPTH && d < max && id; d++) {
+		info = d == 0 && first ? first : bpf_map_lookup_elem(&xdrop_prefix, &id);
+		if (!info) {
+			id = 0;
 			break;
+		}
 		ch->id[d] = id;
 		ch->plen[d] = info->plen;
 		ch->combos[0][d] = info->combos[0];
@@ -438,6 +480,23 @@ static __always_inline void chain_build(struct chain *ch, __u32 id, __u32 field)
 	ch->combos[0][n] = ~XDROP_MASKS_WITH(field);
 	ch->combos[1][n] = ~XDROP_MASKS_WITH(field);
 	ch->n = n + 1;
+	return id && n < XDROP_CIDR_MAX_DEPTH;
+}
+
+/* Both chains from their longest prefixes (sx->id0), the longest prefix only (full = 0)
+ * or all of it. Returns 1 when a chain was cut short. */
+__noinline int build_chains(struct scratch *sx, __u32 full)
+{
+	__u32 max = full ? XDROP_CIDR_MAX_DEPTH : 1;
+	int cut;
+
+	if (!sx)
+		return 0;
+	cut = chain_build(&sx->src, sx->id0[0], sx->first_ok[0] ? &sx->first[0].info : NULL,
+			  XDROP_F_SRC, max);
+	cut |= chain_build(&sx->dst, sx->id0[1], sx->first_ok[1] ? &sx->first[1].info : NULL,
+			   XDROP_F_DST, max);
+	return cut;
 }
 
 /* Probes the candidate combos of the pair in sx->pr, keeping the best match in sx->m. */
@@ -479,23 +538,7 @@ __noinline int cidr_probe(struct scratch *sx)
 	return 0;
 }
 
-static __always_inline __u32 trie_lookup(const struct pkt *p, int dst)
-{
-	__u32 *id;
-
-	if (p->is_v6) {
-		struct xdrop_lpm6_key k6 = {.prefixlen = 128};
-
-		__builtin_memcpy(k6.addr, dst ? p->dst.b : p->src.b, 16);
-		id = bpf_map_lookup_elem(dst ? (void *)&xdrop_dst6 : (void *)&xdrop_src6, &k6);
-	} else {
-		struct xdrop_lpm4_key k4 = {.prefixlen = 32};
-
-		__builtin_memcpy(k4.addr, (dst ? p->dst.b : p->src.b) + 12, 4);
-		id = bpf_map_lookup_elem(dst ? (void *)&xdrop_dst4 : (void *)&xdrop_src4, &k4);
-	}
-	return id ? *id : 0;
-}
+#include "prefix.h"
 
 /* The candidate CIDR-table combos of a packet for one kind: active, and allowed by its
  * ports and protocol. */
@@ -516,6 +559,22 @@ static __always_inline __u32 cidr_candidates(const struct pkt *p, __u32 kind,
 	}
 	return pp &
 	       (presence_bits(&xdrop_proto, p->proto, kind, 1) | ~XDROP_MASKS_WITH(XDROP_F_PROTO));
+}
+
+/* 1 when x is not zero, without a branch (the verifier walks no extra paths). */
+static __always_inline __u32 nonzero(__u32 x)
+{
+	return (x | -x) >> 31;
+}
+
+/* The fields constrained by any of the combos in a set of combo bits. */
+static __always_inline __u32 fields_of(__u32 combos)
+{
+	return nonzero(combos & XDROP_MASKS_WITH(XDROP_F_SRC)) << XDROP_FIELD_SRC |
+	       nonzero(combos & XDROP_MASKS_WITH(XDROP_F_DST)) << XDROP_FIELD_DST |
+	       nonzero(combos & XDROP_MASKS_WITH(XDROP_F_SPORT)) << XDROP_FIELD_SPORT |
+	       nonzero(combos & XDROP_MASKS_WITH(XDROP_F_DPORT)) << XDROP_FIELD_DPORT |
+	       nonzero(combos & XDROP_MASKS_WITH(XDROP_F_PROTO)) << XDROP_FIELD_PROTO;
 }
 
 /* CIDR table: every (source prefix, destination prefix) pair on the two chains, keeping
@@ -539,8 +598,9 @@ __noinline int match_cidr(struct scratch *sx, __u32 kind)
 			sx->pr.cand = sc & sx->dst.combos[kind][di];
 			if (!sx->pr.cand)
 				continue;
-			/* no combo of this pair can beat what was found: skip the call */
-			if (sx->m.found && xdrop_rank(XDROP_F_ALL, sx->src.plen[si],
+			/* no combo of this pair can beat what was found: skip the call (the
+			 * union of its candidate combos ranks at least as high as each) */
+			if (sx->m.found && xdrop_rank(fields_of(sx->pr.cand), sx->src.plen[si],
 						      sx->dst.plen[di]) <= sx->m.rank)
 				continue;
 			sx->pr.src_id = sx->src.id[si];
@@ -557,7 +617,7 @@ __noinline int match_cidr(struct scratch *sx, __u32 kind)
  * An unclassified packet skips the whitelist: only anomaly rules may judge it. */
 __noinline int match_packet(struct scratch *sx)
 {
-	__u32 wl;
+	__u32 wl, cut = 0, pp;
 
 	if (!sx)
 		return 0;
@@ -565,24 +625,40 @@ __noinline int match_packet(struct scratch *sx)
 	wl = !sx->p.anom_only;
 	sx->pp[XDROP_KIND_WL] = wl ? cidr_candidates(&sx->p, XDROP_KIND_WL, &sx->cfg) : 0;
 	sx->pp[XDROP_KIND_RULE] = cidr_candidates(&sx->p, XDROP_KIND_RULE, &sx->cfg);
-	if (sx->pp[XDROP_KIND_WL] | sx->pp[XDROP_KIND_RULE]) {
-		__u32 pp = sx->pp[XDROP_KIND_WL] | sx->pp[XDROP_KIND_RULE];
+	pp = sx->pp[XDROP_KIND_WL] | sx->pp[XDROP_KIND_RULE];
+	if (pp) {
+		const struct xdrop_prefix_info *first;
 
-		/* a trie is only walked when some candidate combo constrains its direction */
-		chain_build(&sx->src,
-			    pp & XDROP_MASKS_WITH(XDROP_F_SRC) ? trie_lookup(&sx->p, 0) : 0,
-			    XDROP_F_SRC);
-		chain_build(&sx->dst,
-			    pp & XDROP_MASKS_WITH(XDROP_F_DST) ? trie_lookup(&sx->p, 1) : 0,
-			    XDROP_F_DST);
+		/* a trie is only walked when some candidate combo constrains its direction;
+		 * the chains start with the longest prefixes only, parents are walked when a
+		 * pair with one could still beat what the longest ones found */
+		sx->first_ok[0] = sx->first_ok[1] = 0;
+		sx->id0[0] = pp & XDROP_MASKS_WITH(XDROP_F_SRC) ? longest(sx, 0, &first) : 0;
+		sx->id0[1] = pp & XDROP_MASKS_WITH(XDROP_F_DST) ? longest(sx, 1, &first) : 0;
+		cut = build_chains(sx, 0);
 	}
-	if ((wl && sx->cfg.exact_active[XDROP_KIND_WL] && match_exact(sx, XDROP_KIND_WL)) ||
-	    (sx->pp[XDROP_KIND_WL] && match_cidr(sx, XDROP_KIND_WL)))
+	if (wl && sx->cfg.exact_active[XDROP_KIND_WL] && match_exact(sx, XDROP_KIND_WL))
 		return 1;
+	if (sx->pp[XDROP_KIND_WL] && match_cidr(sx, XDROP_KIND_WL))
+		return 1;
+	if (sx->pp[XDROP_KIND_WL] && cut) {
+		cut = build_chains(sx, 1);
+		if (match_cidr(sx, XDROP_KIND_WL))
+			return 1;
+	}
 	if (sx->cfg.exact_active[XDROP_KIND_RULE])
 		match_exact(sx, XDROP_KIND_RULE);
-	if (sx->pp[XDROP_KIND_RULE])
+	if (sx->pp[XDROP_KIND_RULE]) {
 		match_cidr(sx, XDROP_KIND_RULE);
+		/* a pair with a parent has shorter prefixes and at most the fields of the
+		 * candidate combos: walk the parents only if that could still win */
+		if (cut &&
+		    (!sx->m.found || xdrop_rank(fields_of(sx->pp[XDROP_KIND_RULE]), sx->src.plen[0],
+						sx->dst.plen[0]) > sx->m.rank)) {
+			build_chains(sx, 1);
+			match_cidr(sx, XDROP_KIND_RULE);
+		}
+	}
 	return sx->m.found ? 2 : 0;
 }
 

@@ -264,6 +264,56 @@ struct xdrop_lpm6_key {
 	__u8 addr[16];
 };
 
+/* The prefix hashes (xdrop_pfx4, xdrop_pfx6) mirror the four LPM tries: key (trie, length in
+ * the trie's units: 0..32 for IPv4, 0..128 for IPv6, the address masked to it), value the
+ * prefix's id and a copy of its xdrop_prefix info. xdrop_plens[0] holds, per trie, the
+ * lengths in use (bit 32 - len of len[t][0] for IPv4 tries; bit 128 - len of the 192-bit
+ * len[t] for IPv6, so the lowest set bit is the longest length) and mode[t]: 1 when the
+ * program may find the longest match by one hash probe per length, longest first (the
+ * agent sets it while the trie uses at most XDROP_PFX_MAX_PROBES lengths), 0 for the LPM
+ * trie. Both structures always hold the same prefixes, so either answers the same. */
+#define XDROP_NTRIES 4 /* src4, dst4, src6, dst6 */
+/* IPv4 tries (mode 2): xdrop_dir16[t * 65536 + the address's first 16 bits] holds the id of
+ * the longest prefix of at most 16 bits that covers those 65,536 addresses (low word), and
+ * which longer lengths have prefixes inside them (high word: bit 32 - len, so the lowest
+ * set bit is the longest; XDROP_DIR16_TRIE: more than XDROP_PFX_MAX_PROBES of them, ask the
+ * trie). So a packet whose block holds no longer prefix costs one array read. */
+#define XDROP_DIR16_BLOCKS 65536
+#define XDROP_DIR16_TRIE   (1u << 31)
+enum xdrop_pfx_mode {
+	XDROP_PFX_TRIE = 0,  /* the LPM trie */
+	XDROP_PFX_HASH = 1,  /* one hash probe per length in use, longest first */
+	XDROP_PFX_DIR16 = 2, /* IPv4: xdrop_dir16, then hash probes of longer lengths */
+};
+#define XDROP_PFX_MAX_PROBES 6
+/* IPv6 tries are hashed only while they use at most this many lengths: a miss probes every
+ * length (about 25 ns each), the trie answers a miss in about the time of one probe and a
+ * hit in about two or three (bench rows "10k /56 IPv6"). */
+#define XDROP_PFX6_HASH_LENS 2
+struct xdrop_pfx4_key {
+	__u8 trie;
+	__u8 plen;
+	__u8 pad[2];
+	__u32 addr; /* network order */
+};
+
+struct xdrop_pfx6_key {
+	__u8 trie;
+	__u8 plen;
+	__u8 pad[2];
+	__u32 addr[4]; /* the address bytes, in order */
+};
+
+struct xdrop_pfx_val {
+	__u32 id;
+	struct xdrop_prefix_info info;
+};
+
+struct xdrop_plens {
+	__u64 len[XDROP_NTRIES][3];
+	__u32 mode[XDROP_NTRIES];
+};
+
 /* Presence of an exact address (xdrop_src_addr, xdrop_dst_addr): candidate bits, in
  * precedence order, of the exact combos in which the address occurs, per kind. */
 struct xdrop_addr_presence {
@@ -414,6 +464,10 @@ static_assert(sizeof(struct xdrop_addr_presence) == 8, "addr presence");
 static_assert(sizeof(struct xdrop_prefix_info) == 16, "prefix info");
 static_assert(sizeof(struct xdrop_lpm4_key) == 8, "lpm4");
 static_assert(sizeof(struct xdrop_lpm6_key) == 20, "lpm6");
+static_assert(sizeof(struct xdrop_pfx4_key) == 8, "pfx4 key");
+static_assert(sizeof(struct xdrop_pfx6_key) == 20, "pfx6 key");
+static_assert(sizeof(struct xdrop_pfx_val) == 20, "pfx val");
+static_assert(sizeof(struct xdrop_plens) == 112, "plens");
 static_assert(sizeof(struct xdrop_presence) == 16, "presence");
 static_assert(sizeof(struct xdrop_slot_counters) == 32, "counters");
 static_assert(sizeof(struct xdrop_sample) == 48, "sample");

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # lib/: code shared by every daemon (log, clock and ticker, addresses, rule model and
 # validation, config).
-LIB_SRCS := lib/log.c lib/clock.c lib/ticker.c lib/addr.c lib/rule.c lib/config.c
+LIB_SRCS := lib/log.c lib/clock.c lib/ticker.c lib/addr.c lib/rule.c lib/config.c lib/ptab.c
 LIB_A    := $(BUILD)/libxdrop.a
 LIB_SAN_A := $(BUILD)/libxdrop-san.a
 
@@ -24,7 +24,7 @@ TEST_SUITES += $(TBIN)/test_ticker
 CHECK_SOURCES += tests/unit/test_ticker.c
 
 # Table-driven cmocka suites for lib/addr and lib/rule (lib/rulepb's is in lib/rpc.mk).
-LIB_UNIT_TESTS := test_addr test_rule
+LIB_UNIT_TESTS := test_addr test_rule test_ptab
 $(LIB_UNIT_TESTS:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(LIB_SAN_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $^ -lcmocka

@@ -127,7 +127,8 @@ int rulepb_wl_to_spec(const Xdrop__V1__WhitelistEntry *w, struct rule_spec *s,
 	return rule_validate(s, err);
 }
 
-char *rulepb_match_key(const struct rule_spec *s, char *buf, size_t len)
+/* The match key's text, the slow way: with any buffer length. */
+static char *match_key_printf(const struct rule_spec *s, char *buf, size_t len)
 {
 	char a[XDROP_ADDR_STRLEN], b[XDROP_ADDR_STRLEN];
 
@@ -135,6 +136,62 @@ char *rulepb_match_key(const struct rule_spec *s, char *buf, size_t len)
 		 s->src.plen ? addr_format_prefix(&s->src, a, sizeof(a)) : "",
 		 s->dst.plen ? addr_format_prefix(&s->dst, b, sizeof(b)) : "", s->sport, s->dport,
 		 s->proto);
+	return buf;
+}
+
+static char *put_u(char *p, unsigned v)
+{
+	char t[10];
+	int n = 0;
+
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = t[--n];
+	return p;
+}
+
+/* A prefix as addr_format_prefix writes it (nothing when absent), then c. */
+static char *put_prefix(char *p, const struct addr_prefix *a, char c)
+{
+	if (a->plen && addr_is_v4(&a->addr) && a->plen >= 96) {
+		for (int i = 12; i < 16; i++) {
+			p = put_u(p, a->addr.b[i]);
+			*p++ = i < 15 ? '.' : '/';
+		}
+		p = put_u(p, a->plen - 96);
+	} else if (a->plen) {
+		char t[XDROP_ADDR_STRLEN];
+		size_t n = strlen(addr_format_prefix(a, t, sizeof(t)));
+
+		memcpy(p, t, n);
+		p += n;
+	}
+	*p++ = c;
+	return p;
+}
+
+/* The same text as match_key_printf, without printf (it is made for every entry at
+ * start-up and on every change): at most 2 * 63 prefix bytes, 16 digits, 5 bars and a
+ * NUL, 148 bytes (the agent's RS_KEY_LEN is 160). */
+char *rulepb_match_key(const struct rule_spec *s, char *buf, size_t len)
+{
+	char *p = buf;
+
+	if (len < 2 * XDROP_ADDR_STRLEN + 24)
+		return match_key_printf(s, buf, len);
+	p = put_u(p, s->kind);
+	*p++ = '|';
+	p = put_prefix(p, &s->src, '|');
+	p = put_prefix(p, &s->dst, '|');
+	p = put_u(p, s->sport);
+	*p++ = '|';
+	p = put_u(p, s->dport);
+	*p++ = '|';
+	p = put_u(p, s->proto);
+	*p = 0;
 	return buf;
 }
 

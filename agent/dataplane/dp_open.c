@@ -167,6 +167,8 @@ static int skel_open(struct dataplane *dp)
 	bpf_map__set_max_entries(sk->maps.xdrop_src6, dp->o.max_prefixes);
 	bpf_map__set_max_entries(sk->maps.xdrop_dst6, dp->o.max_prefixes);
 	bpf_map__set_max_entries(sk->maps.xdrop_prefix, 4 * dp->o.max_prefixes);
+	bpf_map__set_max_entries(sk->maps.xdrop_pfx4, 2 * dp->o.max_prefixes);
+	bpf_map__set_max_entries(sk->maps.xdrop_pfx6, 2 * dp->o.max_prefixes);
 	bpf_map__set_max_entries(sk->maps.xdrop_rate, dp->o.max_rate);
 	return 0;
 }
@@ -291,11 +293,16 @@ static int state_start(struct dataplane *dp)
 		dp->genp = NULL;
 		return -errno;
 	}
+	if ((err = dp_plens_open(dp)))
+		return err;
 	if (!dp->adopted) {
 		dp->gen = 0;
-		return dp_chunk_create(dp, 0);
+		err = dp_plens_rebuild(dp);
+		return err ? err : dp_chunk_create(dp, 0);
 	}
 	err = dp_adopt(dp);
+	if (!err)
+		err = dp_plens_rebuild(dp);
 	if (err) {
 		log_error("adopt pinned state in %s failed: %s", dp->pin_dir, strerror(-err));
 		return err;
@@ -422,6 +429,7 @@ void dataplane_close(struct dataplane *dp)
 			close(dp->chunk_fd[i]);
 	if (dp->genp)
 		munmap(dp->genp, (size_t)sysconf(_SC_PAGESIZE));
+	dp_plens_close(dp);
 	xdrop__destroy(dp->skel);
 	free(dp->by_id);
 	free(dp->free_ids);

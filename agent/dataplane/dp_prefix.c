@@ -37,9 +37,14 @@ int dp_trie_fd(struct dataplane *dp, int trie)
 	}
 }
 
-static int trie_write(struct dataplane *dp, const struct dp_prefix *p, bool del)
+/* The trie and the hash of the same prefix: both hold it or neither (dp_plens.c). A new
+ * prefix goes into the trie first, a removed one leaves the hash first. */
+static int trie_write(struct dataplane *dp, struct dp_prefix *p, bool del)
 {
 	int fd = dp_trie_fd(dp, p->key.trie), err;
+
+	if (del)
+		dp_pfx_hash_write(dp, p, true);
 
 	if (p->key.trie == TRIE_SRC4 || p->key.trie == TRIE_DST4) {
 		struct xdrop_lpm4_key k = {.prefixlen = p->key.plen - 96};
@@ -52,10 +57,12 @@ static int trie_write(struct dataplane *dp, const struct dp_prefix *p, bool del)
 		memcpy(k.addr, p->key.addr.b, 16);
 		err = del ? bpf_map_delete_elem(fd, &k) : bpf_map_update_elem(fd, &k, &p->id, 0);
 	}
-	return err ? -errno : 0;
+	if (err)
+		return -errno;
+	return del ? 0 : dp_pfx_hash_write(dp, p, false);
 }
 
-static void prefix_info(const struct dp_prefix *p, struct xdrop_prefix_info *info)
+void dp_prefix_info(const struct dp_prefix *p, struct xdrop_prefix_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	info->parent = p->parent;
@@ -70,9 +77,10 @@ int dp_prefix_info_write(struct dataplane *dp, const struct dp_prefix *p)
 {
 	struct xdrop_prefix_info info;
 
-	prefix_info(p, &info);
+	dp_prefix_info(p, &info);
 	if (bpf_map_update_elem(fd_of(dp->skel->maps.xdrop_prefix), &p->id, &info, BPF_ANY))
 		return -errno;
+	dp_pfx_hash_info(dp, p, &info);
 	return 0;
 }
 

@@ -15,7 +15,8 @@
  *
  * Files: dp_txn.c (the transaction: plan, stage, flip, finish), dp_replace.c (a whole set
  * as one transaction), dp_entries.c (entry keys, lookups and writes), dp_prefix.c (tries
- * and prefix ids), dp_presence.c (presence counts and values), dp_slots.c (counter and rate
+ * and prefix ids), dp_plens.c (the prefix hashes, lengths and IPv4 blocks beside the
+ * tries), dp_presence.c (presence counts and values), dp_slots.c (counter and rate
  * slots), dp_gen.c (generation, config buffers, grace period), dp_mapio.c (batched map
  * writes, key listing), dp_adopt.c (pinned state after a restart), dp_open.c (open, pins,
  * close), dp_counters.c (counters and kernel figures), dp_query.c (queries, accessors,
@@ -91,7 +92,14 @@ struct dp_prefix {
 	uint32_t refs[XDROP_NKINDS][XDROP_NCOMBOS]; /* entries per kind and combo mask */
 	uint64_t total;				    /* sum of refs */
 	bool is_new;				    /* created by the running transaction */
+	bool in_hash;				    /* written to xdrop_pfx4/6 (dp_plens.c) */
 	bool removing;				    /* no references left: removed at cleanup */
+};
+
+/* Key of the prefix hashes xdrop_pfx4 / xdrop_pfx6. */
+union dp_pfx_key {
+	struct xdrop_pfx4_key k4;
+	struct xdrop_pfx6_key k6;
 };
 
 struct preskey {
@@ -175,6 +183,10 @@ struct dataplane {
 	uint32_t *free_ids;
 	size_t nfree_ids;
 	uint32_t ntrie[NTRIES];
+	struct xdrop_plens *plens;	  /* mmapped xdrop_plens[0] (dp_plens.c) */
+	uint32_t plen_count[NTRIES][129]; /* hashed prefixes per trie and length */
+	uint64_t *dir16;		  /* mmapped xdrop_dir16 */
+	uint32_t *dir16_cnt[2]; /* IPv4 tries: hashed prefixes per /16 block and length 17..32 */
 	struct dp_pres *pres;
 	struct pval *pvals;
 	/* Address presence is maintained for a kind only while XDROP_ADDR_PRES_MIN or more
@@ -298,6 +310,8 @@ struct dp_prefix *dp_prefix_find(struct dataplane *dp, int trie, const struct ad
 struct dp_prefix *dp_prefix_new(struct dataplane *dp, int trie, const struct addr_prefix *a,
 				uint32_t id);
 int dp_prefix_info_write(struct dataplane *dp, const struct dp_prefix *p);
+/* The kernel info of a prefix (parent, length, combos per kind). */
+void dp_prefix_info(const struct dp_prefix *p, struct xdrop_prefix_info *info);
 /* Makes id a valid prefix id (growing the id arrays) and next_id larger than it. */
 int dp_ensure_id(struct dataplane *dp, uint32_t id);
 /* The prefix of a spec's address in its trie, created (is_new, counted in new_per_trie)
@@ -321,6 +335,19 @@ int dp_prefixes_finish(struct dataplane *dp, const bool *changed);
 void dp_forget_new_prefixes(struct dataplane *dp);
 /* Removes the prefixes no entry uses any more, from the kernel and the model. */
 int dp_prefixes_collect(struct dataplane *dp);
+
+/* ---- dp_plens.c: the prefix hashes beside the tries, and their lengths ---- */
+
+/* Maps xdrop_plens and sets every trie to be searched as a trie until the hashes are built. */
+int dp_plens_open(struct dataplane *dp);
+void dp_plens_close(struct dataplane *dp);
+/* Writes (or, del, deletes) a prefix in its hash and updates its trie's lengths. */
+int dp_pfx_hash_write(struct dataplane *dp, struct dp_prefix *p, bool del);
+/* Rewrites the info copy of a hashed prefix. */
+void dp_pfx_hash_info(struct dataplane *dp, const struct dp_prefix *p,
+		      const struct xdrop_prefix_info *info);
+/* The hashes made equal to the model's prefixes (after an adoption), lengths and modes. */
+int dp_plens_rebuild(struct dataplane *dp);
 
 /* ---- dp_presence.c: presence counts and values ---- */
 

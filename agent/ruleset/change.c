@@ -153,7 +153,7 @@ static int plan_old(struct rs_plan *p)
 static int plan_new(struct rs_plan *p, int64_t now)
 {
 	struct kchange *k;
-	struct keyent *ke;
+	struct item *held;
 	int err;
 
 	for (size_t i = 0; i < p->n; i++) {
@@ -175,13 +175,11 @@ static int plan_new(struct rs_plan *p, int64_t now)
 			return -EEXIST;
 		}
 		/* held by an entry this change does not touch, or touches but keeps */
-		ke = NULL;
-		if (p->local)
-			HASH_FIND_STR(p->rs->keys, key, ke);
-		if (ke && !k->was_active) {
+		held = p->local ? rs_key_find(p->rs, key) : NULL;
+		if (held && !k->was_active) {
 			*p->bad = i;
 			rs_status(p->st, RPC_ALREADY_EXISTS, "rule",
-				  "the same match exists already: %s", ke->item->id);
+				  "the same match exists already: %s", held->id);
 			return -EEXIST;
 		}
 		k->put = true;
@@ -196,7 +194,7 @@ static int plan_changes(struct rs_plan *p, struct dp_change **out, size_t *nout)
 {
 	struct dp_change *ch = calloc(HASH_COUNT(p->keys) + 1, sizeof(*ch));
 	struct kchange *k, *tmp;
-	struct keyent *ke;
+	struct item *held;
 	size_t n = 0;
 
 	if (!ch)
@@ -207,11 +205,11 @@ static int plan_changes(struct rs_plan *p, struct dp_change **out, size_t *nout)
 			ch[n].op = DP_PUT;
 			ch[n++].spec = k->spec;
 		} else if (k->was_active) {
-			HASH_FIND_STR(p->rs->keys, k->key, ke);
-			if (!ke)
+			held = rs_key_find(p->rs, k->key);
+			if (!held)
 				continue;
 			ch[n].op = DP_DEL;
-			ch[n++].spec = ke->item->spec;
+			ch[n++].spec = held->spec;
 		}
 	}
 	*out = ch;
@@ -349,6 +347,7 @@ int rs_install(struct ruleset *rs, struct item **items, size_t n, uint64_t revis
 	}
 	rs_model_clear(rs);
 	rulehash_init(&rs->hash);
+	rs_model_reserve_for(rs, items, n);
 	for (size_t i = 0; i < n; i++) {
 		char key[RS_KEY_LEN];
 

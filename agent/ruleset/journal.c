@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * ruleset/journal.c: the state directory. Two files keep the applied set across restarts:
- * state.snapshot, the whole set as one SnapshotChunk (written to a temporary file, synced
- * and renamed into place), and state.journal, the deltas applied since, each a 4-byte
+ * state.snapshot, the whole set in the model's packed form (snapfile.c; written to a
+ * temporary file, synced and renamed into place; the SnapshotChunk form of older agents is
+ * still read), and state.journal, the deltas applied since, each a 4-byte
  * length and the packed Delta, synced before the change's call returns. The journal is
  * folded into a new snapshot every RS_JOURNAL_COMPACT deltas (and whenever an append
  * fails). At start-up the snapshot is loaded and the journal replayed in memory only; a
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,64 +55,9 @@ static void path_of(struct ruleset *rs, const char *name, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", rs->dir, name);
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	do {
-		p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-		v >>= 7;
-	} while (v);
-	return n;
-}
-
-/* The set as one SnapshotChunk, packed into *buf (malloc'ed): the scalar fields packed by
- * protobuf-c, then each item as one element of its kind's repeated field, written from the
- * packed bytes the item holds (tag, length, bytes: the wire form of a repeated message),
- * so the whole set is never unpacked to be saved. */
-static int snapshot_pack(struct ruleset *rs, uint8_t **buf, size_t *len)
-{
-	Xdrop__V1__SnapshotChunk c = XDROP__V1__SNAPSHOT_CHUNK__INIT;
-	char hex[RULEHASH_HEX];
-	struct item *it, *tmp;
-	size_t cap, off;
-	uint8_t *p;
-
-	c.revision = rs->revision;
-	c.content_hash = rulehash_hex(&rs->hash, hex);
-	c.chunk_count = 1;
-	for (unsigned k = 0; k < RULESET_NKINDS; k++)
-		pbf_set_int(&c.base, ruleset_kinds[k]->chunk_total, (int64_t)rs->count[k]);
-	cap = xdrop__v1__snapshot_chunk__get_packed_size(&c);
-	for (unsigned k = 0; k < RULESET_NKINDS; k++)
-		HASH_ITER(hh, rs->items[k], it, tmp)
-		{
-			cap += 16 + it->pblen; /* tag and length: at most 5 + 10 bytes */
-		}
-	p = malloc(cap);
-	if (!p)
-		return -ENOMEM;
-	off = xdrop__v1__snapshot_chunk__pack(&c, p);
-	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
-		const ProtobufCFieldDescriptor *f = pbf_field(
-		    &xdrop__v1__snapshot_chunk__descriptor, ruleset_kinds[k]->chunk_field);
-		uint64_t tag = ((uint64_t)f->id << 3) | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-
-		HASH_ITER(hh, rs->items[k], it, tmp)
-		{
-			off += put_varint(p + off, tag);
-			off += put_varint(p + off, it->pblen);
-			memcpy(p + off, it->data, it->pblen);
-			off += it->pblen;
-		}
-	}
-	*buf = p;
-	*len = off;
-	return 0;
-}
-
 int rs_persist_snapshot(struct ruleset *rs)
 {
+	uint64_t gen = rs->dp ? dataplane_gen(rs->dp) : 0;
 	char path[512];
 	uint8_t *buf = NULL;
 	size_t len;
@@ -118,7 +65,7 @@ int rs_persist_snapshot(struct ruleset *rs)
 
 	if (!rs->dir)
 		return 0;
-	err = snapshot_pack(rs, &buf, &len);
+	err = rs_snap_pack(rs, gen, &buf, &len);
 	if (err)
 		goto out;
 	path_of(rs, RS_SNAPSHOT_FILE, path, sizeof(path));
@@ -126,6 +73,7 @@ int rs_persist_snapshot(struct ruleset *rs)
 	if (err)
 		goto out;
 	rs->snapshot_bytes = len;
+	rs->snap_gen = gen;
 	if (rs->journal_fd >= 0 && ftruncate(rs->journal_fd, 0) == 0) {
 		rs->journal_count = 0;
 		rs->journal_bytes = 0;
@@ -134,6 +82,20 @@ out:
 	free(buf);
 	if (err)
 		log_error("persist snapshot in %s failed: %s", rs->dir, strerror(-err));
+	return err;
+}
+
+int ruleset_save(struct ruleset *rs)
+{
+	int err = 0;
+
+	if (!rs)
+		return 0;
+	pthread_mutex_lock(&rs->lock);
+	if (rs->dir && (rs->journal_bytes > 0 ||
+			(rs->snapshot_bytes > 0 && rs->snap_gen != dataplane_gen(rs->dp))))
+		err = rs_persist_snapshot(rs);
+	pthread_mutex_unlock(&rs->lock);
 	return err;
 }
 
@@ -259,52 +221,79 @@ static int load_field(struct loaded *l, const uint8_t **p, const uint8_t *end,
 	return err;
 }
 
-/* Installs the snapshot buf[0..len) read from the state file (path for the log). */
-static void load_chunk(struct ruleset *rs, const uint8_t *buf, size_t len, const char *path)
+/* Installs the snapshot buf[0..len) in the SnapshotChunk form older agents wrote. 0, or a
+ * negative errno with *st saying why (nothing installed). */
+static int load_chunk(struct ruleset *rs, const uint8_t *buf, size_t len, struct rpc_status *st)
 {
-	struct rpc_status st = {0};
 	struct loaded l = {0};
 	const uint8_t *p = buf, *end = buf + len;
 	int err = 0;
 
 	while (p < end && !err)
-		err = load_field(&l, &p, end, &st);
+		err = load_field(&l, &p, end, st);
 	if (err == -EBADMSG || err == -ENOMEM)
-		rs_status(&st, RPC_DATA_LOSS, "", "%s", err == -ENOMEM ? "out of memory" : "torn");
+		rs_status(st, RPC_DATA_LOSS, "", "%s", err == -ENOMEM ? "out of memory" : "torn");
 	if (!err)
-		err = rs_items_check(l.items, l.n, l.hash, &st);
+		err = rs_items_check(l.items, l.n, l.hash, st);
 	if (!err)
-		err = rs_install(rs, l.items, l.n, l.revision, &st);
-	if (err) {
-		log_error("state file %s: %s; starting empty", path, st.message);
+		err = rs_install(rs, l.items, l.n, l.revision, st);
+	if (err)
 		for (size_t i = 0; i < l.n; i++)
 			rs_item_free(l.items[i]);
-	}
 	free(l.items);
+	return err;
 }
 
-/* Reads and installs the snapshot file, if there is one. */
+/* Moves the state file name aside as name.refused (kept for the operator). */
+static void set_aside(struct ruleset *rs, const char *name)
+{
+	char from[512], to[530];
+
+	path_of(rs, name, from, sizeof(from));
+	snprintf(to, sizeof(to), "%s.refused", from);
+	if (rename(from, to) && errno != ENOENT)
+		log_error("cannot move %s aside: %s", from, strerror(errno));
+}
+
+/* Reads and installs the snapshot file, if there is one: the packed form (snapfile.c),
+ * or the SnapshotChunk of older agents. A file that cannot be read whole is refused: it
+ * and the journal go aside, and the set starts without saved state, so ruleset_open
+ * keeps the data plane's adopted entries in force instead of emptying it. */
 static void load_snapshot(struct ruleset *rs)
 {
+	struct rpc_status st = {0};
 	char path[512];
-	uint8_t *buf = NULL;
+	void *map = MAP_FAILED;
 	struct stat sb;
-	int fd;
+	int fd, err = -EIO;
 
 	path_of(rs, RS_SNAPSHOT_FILE, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	rs->had_state = true;
-	if (fstat(fd, &sb) == 0 && (buf = malloc((size_t)sb.st_size + 1)) &&
-	    read(fd, buf, (size_t)sb.st_size) == sb.st_size) {
-		rs->snapshot_bytes = (uint64_t)sb.st_size;
-		load_chunk(rs, buf, (size_t)sb.st_size, path);
-	} else {
-		log_error("state file %s is unreadable; starting empty", path);
-	}
+	if (fstat(fd, &sb) == 0 && sb.st_size > 0)
+		map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	close(fd);
-	free(buf);
+	if (map != MAP_FAILED) {
+		rs->snapshot_bytes = (uint64_t)sb.st_size;
+		err = rs_snap_load(rs, map, (size_t)sb.st_size, &st);
+		if (err == -ENOTSUP)
+			err = load_chunk(rs, map, (size_t)sb.st_size, &st);
+		munmap(map, (size_t)sb.st_size);
+	} else {
+		rs_status(&st, RPC_DATA_LOSS, "", "unreadable or empty");
+	}
+	if (!err)
+		return;
+	log_error("state file %s refused: %s; it and the journal are kept as *.refused, and the "
+		  "data plane's entries stay in force until a snapshot or a write replaces them",
+		  path, st.message);
+	set_aside(rs, RS_SNAPSHOT_FILE);
+	set_aside(rs, RS_JOURNAL_FILE);
+	rs->had_state = false;
+	rs->refused = true;
+	rs->snapshot_bytes = 0;
 }
 
 /* Applies one journaled delta when it continues the set. Returns whether it did. */
@@ -360,7 +349,7 @@ int rs_load_state(struct ruleset *rs)
 	rs->journal_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (rs->journal_fd < 0)
 		return -errno;
-	if (fstat(rs->journal_fd, &sb) || sb.st_size == 0)
+	if (rs->refused || fstat(rs->journal_fd, &sb) || sb.st_size == 0)
 		return 0;
 	rs->had_state = true;
 	j = malloc((size_t)sb.st_size);

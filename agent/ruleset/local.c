@@ -307,15 +307,14 @@ int ruleset_create_many(struct ruleset *rs, const struct ruleset_kind *k,
 static struct item *merge_target(struct ruleset *rs, const struct ruleset_kind *k,
 				 const struct item *it)
 {
-	struct keyent *ke = NULL;
+	struct item *held = NULL;
 	char key[RS_KEY_LEN];
 
 	if (it->spec.anomaly)
-		HASH_FIND_STR(rs->keys, rs_item_key(it, key), ke);
-	if (!ke || ke->item->kind != k || !ke->item->spec.anomaly ||
-	    ke->item->spec.action != it->spec.action)
+		held = rs_key_find(rs, rs_item_key(it, key));
+	if (!held || held->kind != k || !held->spec.anomaly || held->spec.action != it->spec.action)
 		return NULL;
-	return ke->item;
+	return held;
 }
 
 /* *op's item replaced by cur with the new item's anomaly bits ORed in (id, creation time

@@ -48,7 +48,31 @@ void rs_item_free(struct item *it)
 
 ProtobufCMessage *rs_item_msg(const struct item *it)
 {
-	return protobuf_c_message_unpack(it->kind->msg, NULL, it->pblen, it->data);
+	ProtobufCMessage *m = protobuf_c_message_unpack(it->kind->msg, NULL, it->pblen, it->data);
+	char *id = m ? strdup(it->id) : NULL;
+
+	/* the packed bytes leave the id out (it is kept once, beside them): put it back, where
+	 * protobuf_c_message_free_unpacked frees it with the other strings */
+	if (!id || pbf_set_ptr(m, it->kind->id_field, id)) {
+		free(id);
+		ruleset_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* m packed without its id into buf (NULL: only the size); the bytes written, or SIZE_MAX
+ * for a message larger than any kind's. */
+static size_t pack_without_id(const struct ruleset_kind *k, const ProtobufCMessage *m, uint8_t *buf)
+{
+	uint8_t copy[1024] __attribute__((aligned(16)));
+
+	if (k->msg->sizeof_message > sizeof(copy)) /* not with the kinds there are */
+		return SIZE_MAX;
+	memcpy(copy, m, k->msg->sizeof_message);
+	pbf_set_ptr((ProtobufCMessage *)copy, k->id_field, "");
+	return buf ? protobuf_c_message_pack((ProtobufCMessage *)copy, buf)
+		   : protobuf_c_message_get_packed_size((ProtobufCMessage *)copy);
 }
 
 bool rs_item_active(const struct item *it, int64_t now)
@@ -77,7 +101,7 @@ int rs_item_make(const struct ruleset_kind *k, const ProtobufCMessage *m, struct
 {
 	struct rule_error re = {0};
 	const char *id = pbf_str(m, k->id_field);
-	size_t len = protobuf_c_message_get_packed_size(m), idlen = strlen(id);
+	size_t len = pack_without_id(k, m, NULL), idlen = strlen(id);
 	struct item *it;
 	int err;
 
@@ -89,7 +113,7 @@ int rs_item_make(const struct ruleset_kind *k, const ProtobufCMessage *m, struct
 	if (!it)
 		return -ENOMEM;
 	it->kind = k;
-	it->pblen = (uint32_t)protobuf_c_message_pack(m, it->data);
+	it->pblen = (uint32_t)pack_without_id(k, m, it->data);
 	it->id = (char *)it->data + len;
 	memcpy(it->id, id, idlen + 1);
 	err = rulepb_to_spec(m, &it->spec, &re);
@@ -111,17 +135,60 @@ int rs_item_make(const struct ruleset_kind *k, const ProtobufCMessage *m, struct
 	return 0;
 }
 
+static bool item_has_id(const void *e, const void *id)
+{
+	return !strcmp(((const struct item *)e)->id, id);
+}
+
+static bool item_has_key(const void *e, const void *key)
+{
+	char buf[RS_KEY_LEN];
+
+	return !strcmp(rs_item_key(e, buf), key);
+}
+
 struct item *rs_find(struct ruleset *rs, const struct ruleset_kind *k, const char *id)
 {
-	struct item *it;
+	return ptab_find(&rs->items[k->index], ptab_hash_str(id), item_has_id, id);
+}
 
-	HASH_FIND_STR(rs->items[k->index], id, it);
-	return it;
+struct item *rs_next(struct ruleset *rs, unsigned k, size_t *pos)
+{
+	const struct ptab *t = &rs->items[k];
+
+	while (*pos < t->cap)
+		if (t->v[(*pos)++])
+			return t->v[*pos - 1];
+	return NULL;
+}
+
+int rs_model_reserve(struct ruleset *rs, unsigned k, size_t n)
+{
+	int err = ptab_reserve(&rs->items[k], n);
+
+	return err ? err : ptab_reserve(&rs->keys, rs->keys.n + n);
+}
+
+void rs_model_reserve_for(struct ruleset *rs, struct item *const *items, size_t n)
+{
+	size_t per[RULESET_NKINDS] = {0};
+
+	for (size_t i = 0; i < n; i++)
+		per[items[i]->kind->index]++;
+	for (unsigned k = 0; k < RULESET_NKINDS; k++)
+		if (per[k])
+			rs_model_reserve(rs, k, rs->count[k] + per[k]);
 }
 
 void rs_model_add(struct ruleset *rs, struct item *it)
 {
-	HASH_ADD_KEYPTR(hh, rs->items[it->kind->index], it->id, strlen(it->id), it);
+	/* the callers reserved room (rs_model_reserve) or hold an item removed just before;
+	 * a failure here would lose the item, so a table that cannot grow keeps it out and
+	 * says so */
+	if (ptab_add(&rs->items[it->kind->index], ptab_hash_str(it->id), it)) {
+		log_error("no memory for %s %s: it is not stored", it->kind->noun, it->id);
+		return;
+	}
 	rulehash_add(&rs->hash, it->digest);
 	rs->count[it->kind->index]++;
 	if (rs_expiry_add(rs, it))
@@ -131,60 +198,42 @@ void rs_model_add(struct ruleset *rs, struct item *it)
 
 void rs_model_remove(struct ruleset *rs, struct item *it)
 {
-	HASH_DEL(rs->items[it->kind->index], it);
+	ptab_del(&rs->items[it->kind->index], ptab_hash_str(it->id), item_has_id, it->id);
 	rs_expiry_del(rs, it);
 	rulehash_sub(&rs->hash, it->digest);
 	rs->count[it->kind->index]--;
 }
 
+struct item *rs_key_find(struct ruleset *rs, const char *key)
+{
+	return ptab_find(&rs->keys, ptab_hash_str(key), item_has_key, key);
+}
+
 int rs_key_set(struct ruleset *rs, const char *key, struct item *it)
 {
-	struct keyent *ke;
+	uint32_t h = ptab_hash_str(key);
 
-	HASH_FIND_STR(rs->keys, key, ke);
-	if (!ke) {
-		size_t len = strlen(key);
-
-		ke = calloc(1, sizeof(*ke) + len + 1);
-		if (!ke)
-			return -ENOMEM;
-		memcpy(ke->key, key, len + 1);
-		HASH_ADD_KEYPTR(hh, rs->keys, ke->key, len, ke);
-	}
-	ke->item = it;
-	return 0;
+	ptab_del(&rs->keys, h, item_has_key, key);
+	return ptab_add(&rs->keys, h, it);
 }
 
 void rs_key_drop(struct ruleset *rs, const char *key)
 {
-	struct keyent *ke;
-
-	HASH_FIND_STR(rs->keys, key, ke);
-	if (ke) {
-		HASH_DEL(rs->keys, ke);
-		free(ke);
-	}
+	ptab_del(&rs->keys, ptab_hash_str(key), item_has_key, key);
 }
 
 void rs_model_clear(struct ruleset *rs)
 {
-	struct item *it, *tmp;
-	struct keyent *ke, *ktmp;
+	struct item *it;
 
 	rs_expiry_clear(rs);
 	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
-		HASH_ITER(hh, rs->items[k], it, tmp)
-		{
-			HASH_DEL(rs->items[k], it);
+		for (size_t pos = 0; (it = rs_next(rs, k, &pos));)
 			rs_item_free(it);
-		}
+		ptab_free(&rs->items[k]);
 		rs->count[k] = 0;
 	}
-	HASH_ITER(hh, rs->keys, ke, ktmp)
-	{
-		HASH_DEL(rs->keys, ke);
-		free(ke);
-	}
+	ptab_free(&rs->keys);
 }
 
 void rs_ops_free(struct op *ops, size_t n)

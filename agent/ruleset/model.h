@@ -16,6 +16,7 @@
  *   expiry.c   the rules in force that will expire, in a heap by expires_at; expiry
  *   delta.c    the wire's Delta: the controller's applied, a local change's built
  *   journal.c  the state directory: snapshot file, journal, loading at start-up
+ *   snapfile.c the snapshot file's packed form: written and read back without rebuilding
  *   stage.c    snapshot staging (chunks from the controller, verified, installed)
  *   local.c    local writes of a standalone agent: create, update, delete, batch
  *   query.c    get and list
@@ -30,8 +31,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <uthash.h>
+#include <uthash.h> /* change.c and stage.c keep their own small maps in it */
 
+#include "ptab.h"
 #include "ruleset.h"
 
 #define RS_KEY_LEN	   160
@@ -52,11 +54,10 @@
  * only when it is read (rs_item_msg): get, list, the journal of a local change. What the
  * engine needs on every change, expiry and sample is kept beside it, decoded once: the
  * spec, the content digest, the times, whether it is enabled. The id lives at the end of
- * the same allocation. The match key is derived from the spec when needed
- * (rs_item_key), not stored.
+ * the same allocation, once: the packed bytes leave it out and rs_item_msg puts it back.
+ * The match key is derived from the spec when needed (rs_item_key), not stored.
  */
 struct item {
-	UT_hash_handle hh;
 	const struct ruleset_kind *kind;
 	char *id; /* points into data, after the packed message */
 	struct rule_spec spec;
@@ -70,20 +71,16 @@ struct item {
 	uint8_t data[]; /* the packed message, then the id and its NUL */
 };
 
-/* match key -> the item holding it in the data plane */
-struct keyent {
-	UT_hash_handle hh;
-	struct item *item;
-	char key[]; /* match key text */
-};
-
 struct ruleset {
 	pthread_mutex_t lock;
 	struct dataplane *dp;
 	char *dir;
-	struct item *items[RULESET_NKINDS]; /* by id, per kind */
+	/* items by id, per kind, and the key index: match key -> the item holding it in the
+	 * data plane. Open-addressing tables of item pointers (lib/ptab.h): nothing is
+	 * allocated per entry, the key index's slots hash the match key's text */
+	struct ptab items[RULESET_NKINDS];
 	size_t count[RULESET_NKINDS];
-	struct keyent *keys;
+	struct ptab keys;
 	/* the active items with an expiry time, a min-heap by expires_at (expiry.c) */
 	struct item **xheap;
 	size_t xn, xcap;
@@ -98,10 +95,15 @@ struct ruleset {
 	unsigned journal_count;
 	uint64_t journal_bytes;	 /* in the journal since the snapshot */
 	uint64_t snapshot_bytes; /* the snapshot file's size */
+	/* the data plane's generation the snapshot file was written at (0: unknown): at
+	 * start-up, an adopted data plane still at it holds the saved set (open.c) */
+	uint64_t snap_gen;
+	bool dp_as_saved; /* ruleset_open found the data plane holding the set: no switch */
 	/* rs_load_state at start-up: the snapshot and the journal rebuild the set in memory
 	 * only; ruleset_open then switches the data plane once, to the final set */
 	bool loading;
 	bool had_state; /* rs_load_state found a snapshot or journal to start from */
+	bool refused;	/* ... but refused the snapshot (set aside): no saved state */
 	struct {
 		bool on;
 		uint64_t revision;
@@ -152,12 +154,22 @@ char *rs_item_key(const struct item *it, char *buf);
 
 /* The stored item of kind k with id, or NULL. */
 struct item *rs_find(struct ruleset *rs, const struct ruleset_kind *k, const char *id);
+/* The item of kind index k after position *pos of its table (start with *pos 0), or NULL
+ * at the end: for (pos = 0; (it = rs_next(rs, k, &pos));). No adds or removes meanwhile. */
+struct item *rs_next(struct ruleset *rs, unsigned k, size_t *pos);
+/* Makes room for n items of kind index k and n keys in all (a bulk load). 0 or -ENOMEM. */
+int rs_model_reserve(struct ruleset *rs, unsigned k, size_t n);
+/* Likewise for items[0..n) (of any kinds), as one install adds them; a failure is left to
+ * the adds that follow. */
+void rs_model_reserve_for(struct ruleset *rs, struct item *const *items, size_t n);
 
 /* Adds it to / removes it from its kind's table, the counts and the content hash. */
 void rs_model_add(struct ruleset *rs, struct item *it);
 void rs_model_remove(struct ruleset *rs, struct item *it);
 
-/* Points the key index's entry for it's match key at it (0 or -ENOMEM); drops key. */
+/* The item holding match key in the data plane, or NULL. */
+struct item *rs_key_find(struct ruleset *rs, const char *key);
+/* Points the key index's entry for key (it's match key) at it (0 or -ENOMEM); drops key. */
 int rs_key_set(struct ruleset *rs, const char *key, struct item *it);
 void rs_key_drop(struct ruleset *rs, const char *key);
 
@@ -295,6 +307,16 @@ int rs_journal_append(struct ruleset *rs, const Xdrop__V1__Delta *d);
 /* Loads the state snapshot and replays the journal into the model (rs->loading set: the
  * data plane is not touched). 0 or -errno (the journal cannot be opened). */
 int rs_load_state(struct ruleset *rs);
+
+/* ---- snapfile.c ---- */
+
+/* The whole set in the snapshot file's packed form, with the data plane's generation
+ * dp_gen, into *buf (malloc'ed). 0 or -ENOMEM. */
+int rs_snap_pack(struct ruleset *rs, uint64_t dp_gen, uint8_t **buf, size_t *len);
+/* Installs (rs_install) the set of a snapshot file buf[0..len) in that form. 0; -ENOTSUP
+ * when the file is in another form (nothing said); or -EBADMSG (cut short, damaged, not
+ * consistent), -ENOMEM, with *st saying why, and nothing installed. */
+int rs_snap_load(struct ruleset *rs, const uint8_t *buf, size_t len, struct rpc_status *st);
 
 /* ---- stage.c ---- */
 

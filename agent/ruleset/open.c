@@ -24,7 +24,7 @@ static int sync_dataplane(struct ruleset *rs)
 	struct dp_result res = {0};
 	int64_t now = clock_wall_ns();
 	struct rule_spec *specs;
-	struct item *it, *tmp;
+	struct item *it;
 	unsigned kinds = 0;
 	size_t ns = 0, total = 0;
 	int err;
@@ -36,8 +36,7 @@ static int sync_dataplane(struct ruleset *rs)
 		return -ENOMEM;
 	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
 		kinds |= 1u << ruleset_kinds[k]->dp_kind;
-		HASH_ITER(hh, rs->items[k], it, tmp)
-		{
+		for (size_t pos = 0; (it = rs_next(rs, k, &pos));) {
 			char key[RS_KEY_LEN];
 
 			if (it->active && !rs_item_active(it, now)) {
@@ -55,6 +54,30 @@ static int sync_dataplane(struct ruleset *rs)
 			  res.err.reason ? res.err.reason : strerror(-err));
 	free(specs);
 	return err;
+}
+
+/* Whether the data plane holds the loaded set already: it is at the generation the
+ * snapshot file was written at (or the one after, which adopting it flipped to), nothing
+ * was replayed on top, and it holds as many entries of each kind as the set has active
+ * (an entry that expired while the agent was down, or a data plane created afresh at the
+ * same generation number, fails this). Lock held. */
+static bool dataplane_holds_set(struct ruleset *rs)
+{
+	/* an adoption flips once, to a clean generation built from the pinned maps */
+	uint64_t want = rs->snap_gen + (dataplane_adopted(rs->dp) ? 1 : 0);
+	struct item *it;
+
+	if (!rs->had_state || rs->journal_bytes || !rs->snap_gen || dataplane_gen(rs->dp) != want)
+		return false;
+	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
+		size_t active = 0;
+
+		for (size_t pos = 0; (it = rs_next(rs, k, &pos));)
+			active += it->active;
+		if (active != dataplane_count(rs->dp, ruleset_kinds[k]->dp_kind))
+			return false;
+	}
+	return true;
 }
 
 int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_dir)
@@ -101,9 +124,16 @@ int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_d
 		*out = rs;
 		return 0;
 	}
-	/* the data plane holds exactly the active part (a no-op after an adoption) */
+	/* the data plane holds exactly the active part (a no-op after an adoption, skipped
+	 * when the adopted data plane is still where the snapshot file left it) */
 	pthread_mutex_lock(&rs->lock);
-	err = sync_dataplane(rs);
+	rs->dp_as_saved = dataplane_holds_set(rs);
+	if (rs->dp_as_saved)
+		log_info("the data plane holds the saved set (written at its generation %llu): "
+			 "no switch at start-up",
+			 (unsigned long long)rs->snap_gen);
+	else
+		err = sync_dataplane(rs);
 	pthread_mutex_unlock(&rs->lock);
 	if (err)
 		goto fail;

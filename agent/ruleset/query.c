@@ -36,15 +36,12 @@ void ruleset_foreach_entry(struct ruleset *rs,
 			   void *arg)
 {
 	const struct ruleset_kind *const kinds[] = {&ruleset_rules, &ruleset_whitelist};
-	struct item *it, *tmp;
+	struct item *it;
 
 	pthread_mutex_lock(&rs->lock);
-	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-		HASH_ITER(hh, rs->items[kinds[k]->index], it, tmp)
-		{
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		for (size_t pos = 0; (it = rs_next(rs, kinds[k]->index, &pos));)
 			fn(arg, it->id, &it->spec, it->active);
-		}
-	}
 	pthread_mutex_unlock(&rs->lock);
 }
 
@@ -208,12 +205,11 @@ static int fill(const struct query *q, const struct row *rows, size_t n, Protobu
 /* The rows of k's entries that pass the query, into rows (room for all). Lock held. */
 static int select_rows(struct ruleset *rs, const struct query *q, struct row *rows, size_t *n)
 {
-	struct item *it, *tmp;
+	struct item *it;
 	int err = 0;
 
 	*n = 0;
-	HASH_ITER(hh, rs->items[q->k->index], it, tmp)
-	{
+	for (size_t pos = 0; (it = rs_next(rs, q->k->index, &pos));) {
 		ProtobufCMessage *m = q->need_msg ? rs_item_msg(it) : NULL;
 
 		if (q->need_msg && !m)

@@ -58,7 +58,7 @@
 #include "xdrop.pb-c.h"
 #include "xdrop_limits.h"
 
-#define XDROP_STORE_SCHEMA_VERSION  4
+#define XDROP_STORE_SCHEMA_VERSION  5
 #define XDROP_STORE_BUSY_TIMEOUT_MS 10000
 #define XDROP_STORE_READERS	    4	 /* pooled read connections */
 #define XDROP_STORE_CHANGELOG_KEEP  1000 /* revisions kept in the change log */

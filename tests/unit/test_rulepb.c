@@ -14,6 +14,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -452,6 +454,46 @@ static void test_match_key(void **state)
 	}
 }
 
+/* The match key's text, byte for byte, is what it always was (the controller stores it as
+ * a unique column): random specs of both families, every prefix length, absent fields,
+ * against the printf formula, with a large buffer (the fast path) and a small one. */
+static void test_match_key_text(void **state)
+{
+	(void)state;
+	srand(15);
+	for (int i = 0; i < 20000; i++) {
+		struct rule_spec s = {0};
+		char a[XDROP_ADDR_STRLEN], b[XDROP_ADDR_STRLEN], want[256], got[256], small[100];
+		struct addr_prefix *pf[2] = {&s.src, &s.dst};
+
+		s.kind = (uint8_t)(rand() % 2);
+		for (int k = 0; k < 2; k++) {
+			int mode = rand() % 4; /* absent, v4-mapped, v6, mapped with a short plen */
+
+			for (int j = 0; j < 16; j++)
+				pf[k]->addr.b[j] = (uint8_t)(rand() % 4 ? rand() : 0);
+			if (mode == 1 || mode == 3) {
+				memset(pf[k]->addr.b, 0, 10);
+				pf[k]->addr.b[10] = pf[k]->addr.b[11] = 0xff;
+			}
+			pf[k]->plen = mode == 0	  ? 0
+				      : mode == 1 ? 96 + (unsigned)(rand() % 33)
+				      : mode == 2 ? 1 + (unsigned)(rand() % 128)
+						  : 1 + (unsigned)(rand() % 95);
+		}
+		s.sport = (uint16_t)(rand() % 3 ? 0 : rand());
+		s.dport = (uint16_t)(rand() % 3 ? 0 : rand());
+		s.proto = (uint8_t)(rand() % 2 ? 0 : rand());
+		snprintf(want, sizeof(want), "%u|%s|%s|%u|%u|%u", s.kind,
+			 s.src.plen ? addr_format_prefix(&s.src, a, sizeof(a)) : "",
+			 s.dst.plen ? addr_format_prefix(&s.dst, b, sizeof(b)) : "", s.sport,
+			 s.dport, s.proto);
+		assert_string_equal(rulepb_match_key(&s, got, sizeof(got)), want);
+		want[sizeof(small) - 1] = 0; /* what snprintf keeps of it */
+		assert_string_equal(rulepb_match_key(&s, small, sizeof(small)), want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +502,7 @@ int main(void)
 	    cmocka_unit_test(test_refusals_name_the_field),
 	    cmocka_unit_test(test_canonical_spelling),
 	    cmocka_unit_test(test_match_key),
+	    cmocka_unit_test(test_match_key_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

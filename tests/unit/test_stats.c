@@ -25,6 +25,7 @@
 #include "pbfield.h"
 #include "ruleset.h"
 #include "stats.h"
+#include "stats_ids.h"
 #include "testdp.h"
 #include "tmpdir.h"
 
@@ -552,10 +553,34 @@ static void test_round_robin(void **state)
 	free(ids);
 }
 
+/* The sampler's packed slot <-> id map (stats_ids.c) names every entry's slot with its id
+ * and kind, both ways; a slot without an entry and an unknown id give nothing. */
+static void test_idmap(void **state)
+{
+	struct fixture *f = *state;
+	struct idmap m;
+	uint32_t slot;
+
+	assert_int_equal(idmap_build(&m, dp, f->rs), 0);
+	assert_int_equal(m.count, NENT);
+	for (int i = 0; i < NENT; i++) {
+		assert_int_equal(idmap_slot(&m, ents[i].id, &slot), 0);
+		assert_string_equal(idmap_id(&m, slot), ents[i].id);
+		assert_int_equal(idmap_wl(&m, slot), ents[i].k == &ruleset_whitelist);
+	}
+	assert_int_equal(idmap_slot(&m, "no-such-id", &slot), -ENOENT);
+	assert_null(idmap_id(&m, m.n));
+	assert_null(idmap_id(&m, m.n + 1000));
+	idmap_free(&m);
+	assert_null(m.arena);
+	assert_int_equal(m.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_fill, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idmap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_beacon_converges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_slot_reuse, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_round_robin, setup, teardown),

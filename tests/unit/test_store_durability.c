@@ -142,6 +142,87 @@ static void test_migrate_v1_file(void **state)
 	assert_int_equal(store_open(&s, &o), -EPROTO);
 }
 
+/* A version-1 file with 300 rules, opened: migrated to the current schema (through the
+ * creation-order indexes of migration 2, dropped by 5) with every rule intact, field for
+ * field, the count and the content hash the same, the dropped indexes gone. */
+static void test_migrate_keeps_every_rule(void **state)
+{
+	enum { N = 300 };
+	char path[128], hex[RULEHASH_HEX];
+	Xdrop__V1__Rule **ptrs, *got;
+	struct trule *v = make_rules(N, 7000, &ptrs);
+	struct store_rev rev;
+	struct rulehash h;
+	struct store *s;
+	sqlite3_stmt *st;
+	sqlite3 *db;
+
+	(void)state;
+	db_path(path, sizeof(path));
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v1_schema, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "INSERT INTO rules VALUES(?1, ?2, 'rule', 'drop', 1, 0,"
+					    " ?3, ?3, '', ?4, 0, 0, 'udp', 0, '', 'test', ?5, ?6)",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	rulehash_init(&h);
+	for (int i = 0; i < N; i++) {
+		size_t len = xdrop__v1__rule__get_packed_size(&v[i].r);
+		uint8_t digest[RULEHASH_LEN], *pb = malloc(len);
+
+		xdrop__v1__rule__pack(&v[i].r, pb);
+		assert_int_equal(rulehash_rule_digest(&v[i].r, digest), 0);
+		rulehash_add(&h, digest);
+		sqlite3_bind_text(st, 1, v[i].id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, v[i].ip, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, v[i].r.created_at);
+		sqlite3_bind_text(st, 4, v[i].ip, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 5, digest, RULEHASH_LEN, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(st, 6, pb, (int)len, SQLITE_TRANSIENT);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
+		free(pb);
+	}
+	sqlite3_finalize(st);
+	rulehash_hex(&h, hex);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "INSERT INTO revision VALUES(1, 9, ?1)", -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+
+	s = open_db(path, 0);
+	store_revision(s, &rev);
+	assert_int_equal(rev.revision, 9);
+	assert_int_equal(rev.rules, N);
+	assert_string_equal(rev.hash, hex);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(store_rule_get(s, v[i].id, &got), 0);
+		assert_string_equal(got->dst_ip, v[i].ip);
+		assert_string_equal(got->source, "test");
+		assert_int_equal(got->created_at, v[i].r.created_at);
+		assert_true(got->enabled);
+		xdrop__v1__rule__free_unpacked(got, NULL);
+	}
+	store_close(s);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT count(*) FROM sqlite_schema WHERE name IN"
+					    " ('rules_created', 'whitelist_created')",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_int_equal(store_integrity_check(path), 0);
+	free(v);
+	free(ptrs);
+}
+
 /* ---- 20 concurrent writers ---------------------------------------------------------- */
 #define WRITERS		  20
 #define WRITES_PER_THREAD 25
@@ -519,6 +600,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_migrate_v1_file),
+	    cmocka_unit_test(test_migrate_keeps_every_rule),
 	    cmocka_unit_test(test_concurrent_writers),
 	    cmocka_unit_test(test_locked_by_another_connection),
 	    cmocka_unit_test(test_one_store_per_database),

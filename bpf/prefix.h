@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * prefix.h: the longest matching prefix of a packet's address, per direction, for the CIDR
+ * search of xdrop.bpf.c (included there, after the maps and struct scratch). Three ways,
+ * chosen per trie by the agent (xdrop.h, struct xdrop_plens): the LPM trie; for IPv6, one
+ * hash probe per prefix length in use, longest first; for IPv4, the address's /16 block in
+ * xdrop_dir16, then a hash probe per longer length present in that block. The agent keeps
+ * the trie and the hashes equal, so all three give the same prefix.
+ */
+#ifndef XDROP_BPF_PREFIX_H
+#define XDROP_BPF_PREFIX_H
+
+/* The LPM trie's longest match: the prefix id, 0 when none. */
+static __always_inline __u32 trie_lookup(const struct pkt *p, int dst)
+{
+	__u32 *id;
+
+	if (p->is_v6) {
+		struct xdrop_lpm6_key k6 = {.prefixlen = 128};
+
+		__builtin_memcpy(k6.addr, dst ? p->dst.b : p->src.b, 16);
+		id = bpf_map_lookup_elem(dst ? (void *)&xdrop_dst6 : (void *)&xdrop_src6, &k6);
+	} else {
+		struct xdrop_lpm4_key k4 = {.prefixlen = 32};
+
+		__builtin_memcpy(k4.addr, (dst ? p->dst.b : p->src.b) + 12, 4);
+		id = bpf_map_lookup_elem(dst ? (void *)&xdrop_dst4 : (void *)&xdrop_src4, &k4);
+	}
+	return id ? *id : 0;
+}
+
+/* Index of the lowest set bit of a 64-bit word (0 when none). */
+static __always_inline __u32 bit_index64(__u64 low)
+{
+	__u32 lo = (__u32)low;
+
+	return lo ? bit_index(lo) : 32 + bit_index((__u32)(low >> 32));
+}
+
+/* The IPv6 address a masked to its first plen bits, into a key's four words. */
+static __always_inline void mask6(__u32 *k, const __u64 *a, __u32 plen)
+{
+	__u64 hi = plen >= 64 ? ~0ull : plen ? ~0ull << (64 - plen) : 0;
+	__u64 lo = plen >= 128 ? ~0ull : plen > 64 ? ~0ull << (128 - plen) : 0;
+	__u64 h = a[0] & bpf_cpu_to_be64(hi), l = a[1] & bpf_cpu_to_be64(lo);
+
+	k[0] = (__u32)h;
+	k[1] = (__u32)(h >> 32);
+	k[2] = (__u32)l;
+	k[3] = (__u32)(l >> 32);
+}
+
+/* Longest match among the hashed prefixes of an IPv6 trie: one probe per length in use,
+ * longest first. Fills sx->first[dst] and returns the id, 0 when no prefix matches. */
+__noinline int hash_lookup6(struct scratch *sx, const struct xdrop_plens *pl, __u32 dst)
+{
+	struct xdrop_pfx_val *v;
+	__u64 w0, w1, w2, low;
+	__u32 i, r, plen, t;
+
+	if (!sx || !pl)
+		return 0;
+	dst &= 1;
+	t = 2 + dst;
+	w0 = pl->len[t][0];
+	w1 = pl->len[t][1];
+	w2 = pl->len[t][2];
+	for (i = 0; i < XDROP_PFX_MAX_PROBES; i++) {
+		struct xdrop_pfx6_key k6 = {.trie = (__u8)t};
+
+		if (w0) {
+			low = w0 & -w0;
+			w0 &= w0 - 1;
+			r = bit_index64(low);
+		} else if (w1) {
+			low = w1 & -w1;
+			w1 &= w1 - 1;
+			r = 64 + bit_index64(low);
+		} else if (w2) {
+			low = w2 & -w2;
+			w2 &= w2 - 1;
+			r = 128 + bit_index64(low);
+		} else {
+			return 0;
+		}
+		plen = r > 128 ? 0 : 128 - r;
+		k6.plen = (__u8)plen;
+		mask6(k6.addr, (const __u64 *)(dst ? sx->p.dst.b : sx->p.src.b), plen);
+		v = bpf_map_lookup_elem(&xdrop_pfx6, &k6);
+		if (v) {
+			sx->first[dst] = *v;
+			sx->first_ok[dst] = 1;
+			return v->id;
+		}
+	}
+	return 0;
+}
+
+/* Longest match of an IPv4 address: its /16 block in xdrop_dir16, then a hash probe per
+ * longer length present in the block, longest first (the trie when there are too many).
+ * Fills sx->first[dst] when a probe finds the prefix. */
+__noinline int dir16_lookup(struct scratch *sx, __u32 dst)
+{
+	struct xdrop_pfx4_key k4 = {};
+	struct xdrop_pfx_val *v;
+	__u32 a, host, idx, lens, low, i, plen;
+	__u64 *w;
+
+	if (!sx)
+		return 0;
+	dst &= 1;
+	a = *(const __u32 *)((dst ? sx->p.dst.b : sx->p.src.b) + 12);
+	host = bpf_ntohl(a);
+	idx = dst * XDROP_DIR16_BLOCKS + (host >> 16);
+	w = bpf_map_lookup_elem(&xdrop_dir16, &idx);
+	if (!w)
+		return 0;
+	lens = (__u32)(*w >> 32);
+	if (lens & XDROP_DIR16_TRIE)
+		return trie_lookup(&sx->p, (int)dst);
+	k4.trie = (__u8)dst;
+	for (i = 0; i < XDROP_PFX_MAX_PROBES && lens; i++) {
+		low = lens & -lens;
+		lens &= lens - 1;
+		plen = 32 - bit_index(low);
+		k4.plen = (__u8)plen;
+		k4.addr = a & bpf_htonl(~0u << ((32 - plen) & 31));
+		v = bpf_map_lookup_elem(&xdrop_pfx4, &k4);
+		if (v) {
+			sx->first[dst] = *v;
+			sx->first_ok[dst] = 1;
+			return v->id;
+		}
+	}
+	return (__u32)*w;
+}
+
+/* The first (longest) prefix of one direction's chain: its id, and in *first its info
+ * when a probe found it (otherwise NULL: chain_build looks it up). */
+static __always_inline __u32 longest(struct scratch *sx, __u32 dst,
+				     const struct xdrop_prefix_info **first)
+{
+	__u32 zero = 0, t = (sx->p.is_v6 ? 2 : 0) + (dst & 1), id, mode;
+	const struct xdrop_plens *pl = bpf_map_lookup_elem(&xdrop_plens, &zero);
+
+	*first = NULL;
+	sx->first_ok[dst & 1] = 0;
+	mode = pl ? pl->mode[t & 3] : XDROP_PFX_TRIE;
+	if (mode == XDROP_PFX_DIR16 && !sx->p.is_v6)
+		id = dir16_lookup(sx, dst);
+	else if (mode == XDROP_PFX_HASH && sx->p.is_v6)
+		id = hash_lookup6(sx, pl, dst);
+	else
+		return trie_lookup(&sx->p, (int)dst);
+	if (sx->first_ok[dst & 1])
+		*first = &sx->first[dst & 1].info;
+	return id;
+}
+
+#endif
