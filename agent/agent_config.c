@@ -201,9 +201,9 @@ int agent_config_load(struct agent_config *c, const char *path)
 	    (err = keys_list(raw, "rpc.read_only_keys", c->read_keys, &c->n_read_keys)) ||
 	    (err = authlimit_cfg_load(raw, "rpc.auth_limit", &c->auth_limit)))
 		goto out;
-	if ((err = config_get_str(raw, "controller.rpc", NULL, &c->controller_rpc)) ||
-	    (err = config_get_str(raw, "controller.push", NULL, &c->controller_push)) ||
-	    (err = config_get_str(raw, "controller.health", NULL, &c->controller_health)))
+	if ((err = config_get_addrs(raw, "controller.rpc", &c->controller_rpc)) ||
+	    (err = config_get_addrs(raw, "controller.push", &c->controller_push)) ||
+	    (err = config_get_addrs(raw, "controller.health", &c->controller_health)))
 		goto out;
 	if ((c->controller_rpc || c->controller_push || c->controller_health) &&
 	    !(c->controller_rpc && c->controller_push && c->controller_health)) {

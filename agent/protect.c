@@ -16,6 +16,7 @@
 #include "protect.h"
 
 #define MAX_PEERS 16 /* addresses one controller host name may resolve to */
+#define MAX_URLS  24 /* controller addresses: 3 keys, each a list (a cluster's controllers) */
 
 /* nng schemes over TCP, and those that never touch the network. */
 static const char *const tcp_schemes[] = {"tcp", "tcp4", "tcp6", "tls+tcp", "tls+tcp4", "tls+tcp6",
@@ -194,9 +195,9 @@ int protect_build(const struct agent_config *c, struct protect_set *out)
 {
 	const char *const keys[3] = {"controller.rpc", "controller.push", "controller.health"};
 	const char *const urls[3] = {c->controller_rpc, c->controller_push, c->controller_health};
-	struct xdrop_addr peers[3][MAX_PEERS];
-	size_t npeers[3] = {0};
-	char host[256];
+	struct xdrop_addr peers[MAX_URLS][MAX_PEERS];
+	size_t npeers[MAX_URLS] = {0}, nurls = 0;
+	char host[256], one[512];
 	uint16_t port, listen_port = 0;
 	const char *why = NULL, *key = NULL;
 	bool tcp;
@@ -211,25 +212,35 @@ int protect_build(const struct agent_config *c, struct protect_set *out)
 		goto fail;
 	if (tcp)
 		listen_port = port;
-	for (int u = 0; u < 3; u++) {
-		key = keys[u];
-		err = url_split(urls[u], &tcp, host, sizeof(host), &port, &why);
-		if (!err && tcp && resolve(host, peers[u], MAX_PEERS, &npeers[u], &why)) {
-			log_warn("config %s: host %s: %s; the protected control flows stay as "
-				 "pinned by the previous run",
-				 key, host, why);
-			return -EAGAIN;
-		}
-		if (err)
-			goto fail;
-		for (size_t i = 0; i < npeers[u]; i++) {
-			err = add_port(out, &peers[u][i], port, false, key);
-			if (err)
+	for (int k = 0; k < 3; k++) {
+		/* each address of the key's list (several controllers: joined by commas) */
+		for (const char *a = urls[k], *end; *a; a = *end ? end + 1 : end) {
+			size_t u = nurls;
+
+			key = keys[k];
+			end = a + strcspn(a, ",");
+			if (u == MAX_URLS || (size_t)(end - a) >= sizeof(one))
 				goto fail_full;
+			snprintf(one, sizeof(one), "%.*s", (int)(end - a), a);
+			err = url_split(one, &tcp, host, sizeof(host), &port, &why);
+			if (!err && tcp && resolve(host, peers[u], MAX_PEERS, &npeers[u], &why)) {
+				log_warn("config %s: host %s: %s; the protected control flows stay "
+					 "as pinned by the previous run",
+					 key, host, why);
+				return -EAGAIN;
+			}
+			if (err)
+				goto fail;
+			nurls++;
+			for (size_t i = 0; i < npeers[u]; i++) {
+				err = add_port(out, &peers[u][i], port, false, key);
+				if (err)
+					goto fail_full;
+			}
 		}
 	}
 	key = "rpc.listen";
-	for (int u = 0; u < 3 && listen_port; u++) {
+	for (size_t u = 0; u < nurls && listen_port; u++) {
 		for (size_t i = 0; i < npeers[u]; i++) {
 			err = add_port(out, &peers[u][i], listen_port, true, key);
 			if (err)

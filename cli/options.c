@@ -28,7 +28,7 @@
  */
 const struct ctl_opt ctl_opts[] = {
     {"url", 'u', REQ, 'u', "URL", "RPC address (default $XDROP_URL, else " CTL_DEFAULT_URL ")"},
-    {"controller", 0, REQ, 'u', "URL", "same as --url, for a controller"},
+    {"controller", 0, REQ, 'u', "URL", "same as --url; A,B,C: a cluster's controllers"},
     {"agent", 0, REQ, 'u', "URL", "same as --url, for an agent (default port 7600)"},
     {"key", 'k', REQ, 'k', "KEY", "API key (default $XDROP_KEY)"},
     {"key-file", 0, REQ, 'K', "FILE", "read the API key from FILE (first line)"},

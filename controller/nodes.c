@@ -59,6 +59,7 @@ struct nodes {
 	void *hook_arg;
 	int forcing; /* detached force-sync threads running */
 	uint64_t forces, forces_ok;
+	int64_t unknown_reload_ms; /* last reload for a beacon of an unknown node */
 };
 
 static const char *const status_names[] = {"unknown", "online", "syncing", "out_of_sync",
@@ -154,6 +155,25 @@ out:
 	return err;
 }
 
+/*
+ * A beacon of a node this controller does not know: in a cluster another controller may have
+ * added it (the table is shared, this list is not), so the list is read again, at most once
+ * a beacon interval. Lock held on entry and return; released meanwhile.
+ */
+static struct node_state *find_or_reload(struct nodes *n, const char *node_id)
+{
+	struct node_state *s = find(n, node_id);
+	int64_t now = clock_mono_ms();
+
+	if (s || now - n->unknown_reload_ms < (int64_t)n->interval_ms)
+		return s;
+	n->unknown_reload_ms = now;
+	pthread_mutex_unlock(&n->lock);
+	nodes_reload(n);
+	pthread_mutex_lock(&n->lock);
+	return find(n, node_id);
+}
+
 static int key_cb(void *arg, const char *node_id, uint8_t *key, size_t *len)
 {
 	struct nodes *n = arg;
@@ -161,7 +181,7 @@ static int key_cb(void *arg, const char *node_id, uint8_t *key, size_t *len)
 	int err = -ENOENT;
 
 	pthread_mutex_lock(&n->lock);
-	s = find(n, node_id);
+	s = find_or_reload(n, node_id);
 	if (s && s->has_bkey) {
 		_Static_assert(XDROP_NODEKEY_LEN <= XDROP_BEACON_MAX_KEY, "beacon key size");
 		memcpy(key, s->bkey, sizeof(s->bkey));

@@ -3,6 +3,11 @@
  * publish: deltas on commit and heartbeats on a timer; see publish.h. Both go through
  * one lock, and the heartbeat repeats the last published revision and hash (not a fresh
  * read of the store), so a heartbeat never overtakes a delta it would contradict.
+ *
+ * In a cluster only the leader publishes (store_publishing): a follower sends no heartbeat,
+ * since its last published revision is older than the leader's and would tell an agent
+ * that hears every controller it is behind or ahead. A controller that becomes the leader
+ * first takes the store's revision and hash (its catch-up published what it missed).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -25,6 +30,7 @@ struct publish {
 	unsigned interval_ms;
 	uint64_t revision;
 	char hash[RULEHASH_HEX];
+	bool leading; /* published the last heartbeat (false: a follower) */
 };
 
 static void on_commit(void *arg, const Xdrop__V1__Delta *d)
@@ -47,8 +53,20 @@ static void heartbeat(void *arg)
 {
 	struct publish *p = arg;
 	Xdrop__V1__Delta hb = XDROP__V1__DELTA__INIT;
+	struct store_rev rev;
 
+	if (!store_publishing(p->st)) {
+		p->leading = false;
+		return;
+	}
+	if (!p->leading)
+		store_revision(p->st, &rev);
 	pthread_mutex_lock(&p->lock);
+	if (!p->leading && rev.revision >= p->revision) {
+		p->revision = rev.revision;
+		memcpy(p->hash, rev.hash, sizeof(p->hash));
+	}
+	p->leading = true;
 	hb.revision = hb.base_revision = p->revision;
 	hb.content_hash = p->hash;
 	hb.created_at = clock_wall_ns();

@@ -183,10 +183,11 @@ static int load(struct gw_config *c)
 	if (strcmp(mode, "controller") && strcmp(mode, "node"))
 		return config_fail(raw, "upstream.mode", "expected controller or node");
 	c->node_mode = !strcmp(mode, "node");
-	if ((err = config_get_str(raw, "upstream.url",
-				  c->node_mode ? "tcp://127.0.0.1:7600" : "tcp://127.0.0.1:7700",
-				  &c->upstream_url)) ||
-	    (err = config_get_str(raw, "upstream.token", "", &c->upstream_token)) ||
+	if ((err = config_get_addrs(raw, "upstream.url", &c->upstream_url)))
+		return err;
+	if (!c->upstream_url) /* several controllers: a list, or joined by commas */
+		c->upstream_url = c->node_mode ? "tcp://127.0.0.1:7600" : "tcp://127.0.0.1:7700";
+	if ((err = config_get_str(raw, "upstream.token", "", &c->upstream_token)) ||
 	    (err = get_ms(raw, "upstream.timeout", GW_UPSTREAM_TIMEOUT_MS, 100, 600000,
 			  &c->upstream_timeout_ms)) ||
 	    (err = get_uint(raw, "upstream.max_concurrency", GW_UPSTREAM_CONCURRENCY, 1, 1024,

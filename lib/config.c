@@ -31,6 +31,7 @@ struct entry {
 	unsigned line;
 	unsigned count;	   /* sequences: items */
 	const char **list; /* sequences of scalars, built by config_get_strlist */
+	char *joined;	   /* sequences: the items joined by commas (config_get_addrs) */
 };
 
 struct config {
@@ -391,6 +392,7 @@ void config_free(struct config *c)
 		free(c->entries[i].key);
 		free(c->entries[i].value);
 		free(c->entries[i].list);
+		free(c->entries[i].joined);
 	}
 	free(c->entries);
 	free(c->name);
@@ -639,5 +641,39 @@ int config_get_strlist(struct config *c, const char *key, const char *const **ou
 	}
 	*out = e->list;
 	*n = e->kind == ENTRY_SEQ ? e->count : 1;
+	return 0;
+}
+
+int config_get_addrs(struct config *c, const char *key, const char **out)
+{
+	const char *const *list;
+	struct entry *e = find(c, key);
+	size_t n, len = 0;
+	char *s;
+	int err;
+
+	if (!e || e->kind != ENTRY_SEQ)
+		return config_get_str(c, key, NULL, out);
+	if ((err = config_get_strlist(c, key, &list, &n)))
+		return err;
+	if (!n) {
+		*out = NULL;
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!list[i][0] || strchr(list[i], ','))
+			return config_fail(c, key, "item %zu: an address without commas", i);
+		len += strlen(list[i]) + 1;
+	}
+	if (!e->joined) {
+		s = malloc(len);
+		if (!s)
+			return -ENOMEM;
+		s[0] = 0;
+		for (size_t i = 0; i < n; i++)
+			strcat(strcat(s, i ? "," : ""), list[i]);
+		e->joined = s;
+	}
+	*out = e->joined;
 	return 0;
 }

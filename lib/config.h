@@ -88,6 +88,12 @@ int config_get_duration_ms(struct config *c, const char *key, uint64_t def_ms, u
  */
 int config_get_strlist(struct config *c, const char *key, const char *const **out, size_t *n);
 
+/*
+ * Addresses: one string ("tcp://a:1", or several joined by commas) or a sequence of them,
+ * which is joined by commas (owned by c). Absent: *out = NULL and 0.
+ */
+int config_get_addrs(struct config *c, const char *key, const char **out);
+
 /* Records an error at key's line ("file:line: key: <fmt>"); returns -EINVAL. For checks
  * the caller makes on values it read (e.g. an address it could not parse). */
 int config_fail(struct config *c, const char *key, const char *fmt, ...)

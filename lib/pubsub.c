@@ -67,12 +67,28 @@ static int endpoint_open(struct endpoint *ep, int (*open_fn)(nng_socket *), size
 	return tls_nng_errno(rv);
 }
 
-/* Listens or dials, after the caller has set subscriptions and pipe callbacks. */
+/* Listens or dials, after the caller has set subscriptions and pipe callbacks. A dialing
+ * socket takes several addresses joined by commas (the controllers of a cluster) and
+ * dials each: a subscriber hears every publisher, a beacon goes to every collector. */
 static int endpoint_connect(struct endpoint *ep, const struct pubsub_opts *o)
 {
+	char url[512]; /* one address of the list */
+	const char *p = o->url, *end;
+	int err = 0;
+
 	if (o->listen)
 		return tls_listen(ep->sock, o->url, o->tls, NULL);
-	return tls_dial(ep->sock, o->url, o->tls, NULL);
+	for (; !err && *p; p = *end ? end + 1 : end) {
+		end = strchr(p, ',');
+		end = end ? end : p + strlen(p);
+		if ((size_t)(end - p) >= sizeof(url))
+			return -ENAMETOOLONG;
+		memcpy(url, p, (size_t)(end - p));
+		url[end - p] = 0;
+		if (url[0])
+			err = tls_dial(ep->sock, url, o->tls, NULL);
+	}
+	return err;
 }
 
 static void *endpoint_main(void *arg)

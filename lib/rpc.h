@@ -75,6 +75,11 @@
 #define XDROP_RPC_RECV_TIMEOUT_MS  30000 /* see "Limits"; env XDROP_RPC_RECV_TIMEOUT_MS */
 #define XDROP_RPC_MAX_REQUEST_ID   128	 /* request id, characters (without NUL) */
 
+/* A client of several addresses (rpc_client.c): at most this many, and the time a call waits
+ * for one address's connection before it goes on to the next. */
+#define XDROP_RPC_MAX_ADDRS   8
+#define XDROP_RPC_FAILOVER_MS 2000
+
 /* Status codes: numerically identical to xdrop.v1.Code and to gRPC's codes. */
 enum rpc_code {
 	RPC_OK = 0,
@@ -278,7 +283,7 @@ struct rpc_client;
 
 struct rpc_client_opts {
 	size_t sz;		    /* sizeof(struct rpc_client_opts) */
-	const char *url;	    /* dial URL */
+	const char *url;	    /* dial URL, or several joined by commas */
 	const char *auth_token;	    /* sent with every call; NULL = "" */
 	unsigned timeout_ms;	    /* per attempt; 0 = XDROP_RPC_TIMEOUT_MS */
 	unsigned retries;	    /* extra attempts after a timeout or a failed connection

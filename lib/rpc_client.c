@@ -8,6 +8,13 @@
  * ...", "TLS handshake with ... failed: ..."). While it waits for the reply, the loss of the
  * connection ends it with UNAVAILABLE too: the request may or may not have run, and the
  * caller (not nng) decides whether to send it again.
+ *
+ * Several addresses (joined by commas: the controllers of a cluster) give one REQ socket and
+ * dial each. A call goes to the address that last answered; when its connection fails
+ * before the request was sent (refused, or not up within XDROP_RPC_FAILOVER_MS) it goes to
+ * the next at once. A request lost with its connection after it was sent may have run: it is
+ * sent to the next address only when it carries a request id (the server then answers a
+ * resend of a committed write with its first outcome), else the call ends UNAVAILABLE.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -27,10 +34,18 @@
 #include "rpc.h"
 #include "xdrop.pb-c.h"
 
-struct rpc_client {
+/* One address of the client. */
+struct rpc_conn {
 	nng_socket sock;
 	bool sock_open;
 	struct dial *dial; /* owns sock once open */
+	char *url;
+};
+
+struct rpc_client {
+	struct rpc_conn conns[XDROP_RPC_MAX_ADDRS];
+	unsigned n_conns;
+	_Atomic unsigned cur; /* the conn that answered last */
 	char *url;
 	char *token;
 	unsigned timeout_ms;
@@ -41,10 +56,53 @@ struct rpc_client {
 	_Atomic uint64_t next_id;
 };
 
+/* Opens the REQ socket of conn and starts dialing its url. */
+static int conn_open(struct rpc_client *c, struct rpc_conn *conn,
+		     const struct rpc_client_opts *opts)
+{
+	int rv = nng_req0_open(&conn->sock);
+
+	if (rv)
+		return tls_nng_errno(rv);
+	conn->sock_open = true;
+	rv = nng_socket_set_size(conn->sock, NNG_OPT_RECVMAXSZ, c->max_msg + XDROP_RPC_FRAME_SLACK);
+	if (!rv)
+		/* No resend within an attempt by default: nng would send a request again after
+		 * the resend time even while the server is still working on it, and a slow
+		 * write would run twice. Timeouts are retried by rpc_client_call. */
+		rv = nng_socket_set_ms(conn->sock, NNG_OPT_REQ_RESENDTIME,
+				       opts->resend_ms ? (nng_duration)opts->resend_ms
+						       : XDROP_RPC_RESEND_MS);
+	if (rv)
+		return tls_nng_errno(rv);
+	return dial_open(&conn->dial, conn->sock, conn->url, &c->tls);
+}
+
+/* One conn per address of c->url (joined by commas). */
+static int conns_open(struct rpc_client *c, const struct rpc_client_opts *opts)
+{
+	const char *p = c->url, *end;
+	int err = 0;
+
+	for (; !err && *p; p = *end ? end + 1 : end) {
+		end = strchr(p, ',');
+		end = end ? end : p + strlen(p);
+		if (end == p)
+			continue;
+		if (c->n_conns == XDROP_RPC_MAX_ADDRS)
+			return -E2BIG;
+		c->conns[c->n_conns].url = strndup(p, (size_t)(end - p));
+		if (!c->conns[c->n_conns].url)
+			return -ENOMEM;
+		err = conn_open(c, &c->conns[c->n_conns++], opts);
+	}
+	return err ? err : c->n_conns ? 0 : -EINVAL;
+}
+
 int rpc_client_open(struct rpc_client **out, const struct rpc_client_opts *opts)
 {
 	struct rpc_client *c = NULL;
-	int rv, err = 0;
+	int err = 0;
 
 	if (!out || !opts || opts->sz < sizeof(*opts) || !opts->url ||
 	    opts->retries > XDROP_RPC_MAX_RETRIES)
@@ -68,25 +126,7 @@ int rpc_client_open(struct rpc_client **out, const struct rpc_client_opts *opts)
 		if (err)
 			goto out;
 	}
-	rv = nng_req0_open(&c->sock);
-	if (rv) {
-		err = tls_nng_errno(rv);
-		goto out;
-	}
-	c->sock_open = true;
-	rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_msg + XDROP_RPC_FRAME_SLACK);
-	if (!rv)
-		/* No resend within an attempt by default: nng would send a request again after
-		 * the resend time even while the server is still working on it, and a slow
-		 * write would run twice. Timeouts are retried by rpc_client_call. */
-		rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME,
-				       opts->resend_ms ? (nng_duration)opts->resend_ms
-						       : XDROP_RPC_RESEND_MS);
-	if (rv) {
-		err = tls_nng_errno(rv);
-		goto out;
-	}
-	err = dial_open(&c->dial, c->sock, c->url, &c->tls);
+	err = conns_open(c, opts);
 	if (err)
 		goto out;
 	*out = c;
@@ -100,10 +140,13 @@ void rpc_client_close(struct rpc_client *c)
 {
 	if (!c)
 		return;
-	if (c->dial)
-		dial_close(c->dial); /* closes the socket */
-	else if (c->sock_open)
-		closewatch_close(c->sock);
+	for (unsigned i = 0; i < c->n_conns; i++) {
+		if (c->conns[i].dial)
+			dial_close(c->conns[i].dial); /* closes the socket */
+		else if (c->conns[i].sock_open)
+			closewatch_close(c->conns[i].sock);
+		free(c->conns[i].url);
+	}
 	tls_opts_free(c->tls_strings);
 	free(c->url);
 	free(c->token);
@@ -125,19 +168,26 @@ static void set_status(struct rpc_status *st, enum rpc_code code, const char *fi
 	snprintf(st->field, sizeof(st->field), "%s", field ? field : "");
 }
 
-/* One attempt: waits for the connection, sends, waits for the reply; an nng error. */
-static int attempt(struct rpc_client *c, nng_ctx ctx, nng_aio *aio, const uint8_t *frame,
+/* One attempt on conn, on a fresh context: waits for the connection (at most
+ * XDROP_RPC_FAILOVER_MS when there are other addresses: then not connected in time is
+ * UNAVAILABLE, so the call goes on to the next), sends, waits for the reply. Returns an nng
+ * error: NNG_ECONNREFUSED when nothing was sent, NNG_ECONNSHUT when the connection was lost
+ * after sending. */
+static int attempt(struct rpc_client *c, struct rpc_conn *conn, nng_aio *aio, const uint8_t *frame,
 		   size_t len, unsigned timeout_ms, nng_msg **reply, struct rpc_status *st)
 {
-	int64_t deadline = clock_mono_ms() + timeout_ms, left;
+	int64_t deadline = clock_mono_ms() + timeout_ms, left, wait = deadline;
 	struct dial_call dc = {.aio = aio};
 	char why[XDROP_DIAL_MAX_WHY];
+	nng_ctx ctx = NNG_CTX_INITIALIZER;
 	nng_msg *msg = NULL;
 	bool lost;
 	int err, rv;
 
-	err = dial_wait(c->dial, deadline, why, sizeof(why));
-	if (err == -ETIMEDOUT) {
+	if (c->n_conns > 1 && timeout_ms > XDROP_RPC_FAILOVER_MS)
+		wait = clock_mono_ms() + XDROP_RPC_FAILOVER_MS;
+	err = dial_wait(conn->dial, wait, why, sizeof(why));
+	if (err == -ETIMEDOUT && c->n_conns == 1) {
 		set_status(st, RPC_DEADLINE_EXCEEDED, NULL, "%s within %u ms", why, timeout_ms);
 		return NNG_ETIMEDOUT;
 	}
@@ -145,15 +195,18 @@ static int attempt(struct rpc_client *c, nng_ctx ctx, nng_aio *aio, const uint8_
 		set_status(st, RPC_UNAVAILABLE, NULL, "%s", why);
 		return NNG_ECONNREFUSED;
 	}
-	rv = nng_msg_alloc(&msg, 0);
+	rv = nng_ctx_open(&ctx, conn->sock);
+	if (!rv)
+		rv = nng_msg_alloc(&msg, 0);
 	if (!rv)
 		rv = nng_msg_append(msg, frame, len);
 	if (rv) {
 		nng_msg_free(msg);
-		set_status(st, RPC_RESOURCE_EXHAUSTED, NULL, "out of memory");
+		nng_ctx_close(ctx);
+		set_status(st, RPC_RESOURCE_EXHAUSTED, NULL, "%s: %s", conn->url, tls_strerror(rv));
 		return rv;
 	}
-	dial_track(c->dial, &dc);
+	dial_track(conn->dial, &dc);
 	left = deadline - clock_mono_ms();
 	nng_aio_set_timeout(aio, (nng_duration)(left > 0 ? left : 1));
 	nng_aio_set_msg(aio, msg);
@@ -171,7 +224,8 @@ static int attempt(struct rpc_client *c, nng_ctx ctx, nng_aio *aio, const uint8_
 		if (!rv)
 			*reply = nng_aio_get_msg(aio);
 	}
-	lost = dial_untrack(c->dial, &dc);
+	lost = dial_untrack(conn->dial, &dc);
+	nng_ctx_close(ctx);
 	if (rv && lost) {
 		set_status(st, RPC_UNAVAILABLE, NULL,
 			   "%s while waiting for the reply (the call may or may not have run)",
@@ -180,40 +234,50 @@ static int attempt(struct rpc_client *c, nng_ctx ctx, nng_aio *aio, const uint8_
 	}
 	if (rv == NNG_ETIMEDOUT)
 		set_status(st, RPC_DEADLINE_EXCEEDED, NULL,
-			   "no reply from %s within %u ms (connected, no answer)", c->url,
+			   "no reply from %s within %u ms (connected, no answer)", conn->url,
 			   timeout_ms);
 	else if (rv)
-		set_status(st, RPC_UNAVAILABLE, NULL, "%s: %s", c->url, tls_strerror(rv));
+		set_status(st, RPC_UNAVAILABLE, NULL, "%s: %s", conn->url, tls_strerror(rv));
 	return rv;
 }
 
-/* Sends frame on a fresh context and waits for the reply, retrying timeouts; *st is set
- * unless the reply arrived. Returns an nng error. */
+/* Sends frame and waits for the reply, retrying timeouts and failed connections, and going
+ * on to the next address as the top of this file says (has_id: the request carries a request
+ * id); *st is set unless the reply arrived. Returns an nng error. */
 static int exchange(struct rpc_client *c, const uint8_t *frame, size_t len, unsigned timeout_ms,
-		    nng_msg **reply, struct rpc_status *st)
+		    bool has_id, nng_msg **reply, struct rpc_status *st)
 {
-	nng_ctx ctx = NNG_CTX_INITIALIZER;
+	unsigned i = atomic_load(&c->cur) % c->n_conns, tried = 1;
 	nng_aio *aio = NULL;
 	int rv;
 
-	rv = nng_ctx_open(&ctx, c->sock);
-	if (!rv)
-		rv = nng_aio_alloc(&aio, NULL, NULL);
+	rv = nng_aio_alloc(&aio, NULL, NULL);
 	if (rv) {
 		set_status(st, RPC_UNAVAILABLE, NULL, "%s: %s", c->url, tls_strerror(rv));
-		goto out;
+		return rv;
 	}
-	for (unsigned n = 0;; n++) {
-		rv = attempt(c, ctx, aio, frame, len, timeout_ms, reply, st);
+	for (unsigned n = 0;; tried++) {
+		bool next;
+
+		rv = attempt(c, &c->conns[i], aio, frame, len, timeout_ms, reply, st);
+		if (!rv) {
+			atomic_store(&c->cur, i);
+			break;
+		}
+		next =
+		    c->n_conns > 1 && (rv == NNG_ECONNREFUSED || (has_id && rv == NNG_ECONNSHUT));
+		if (next)
+			i = (i + 1) % c->n_conns;
+		if (next && tried < c->n_conns)
+			continue; /* another address at once */
 		/* a timeout, or a connection that failed before anything was sent */
-		if ((rv != NNG_ETIMEDOUT && rv != NNG_ECONNREFUSED) || n >= c->retries)
+		if ((rv != NNG_ETIMEDOUT && rv != NNG_ECONNREFUSED && !next) || n >= c->retries)
 			break;
 		nng_msleep((nng_duration)(XDROP_RPC_RETRY_BACKOFF_MS << n));
+		n++;
+		tried = 0;
 	}
-out:
-	if (aio)
-		nng_aio_free(aio);
-	nng_ctx_close(ctx);
+	nng_aio_free(aio);
 	return rv;
 }
 
@@ -290,7 +354,7 @@ static int call_impl(struct rpc_client *c, const ProtobufCServiceDescriptor *svc
 	}
 	flen = xdrop__v1__rpc_request__pack(&rq, frame);
 
-	rv = exchange(c, frame, flen, timeout_ms, &reply, st);
+	rv = exchange(c, frame, flen, timeout_ms, rq.request_id[0] != 0, &reply, st);
 	if (rv)
 		goto out;
 	rp = xdrop__v1__rpc_reply__unpack(NULL, nng_msg_len(reply), nng_msg_body(reply));

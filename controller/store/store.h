@@ -146,6 +146,7 @@ int store_reload(struct store *s);
  * publishes from store_open on. 0 or -errno.
  */
 void store_set_publishing(struct store *s, bool on);
+bool store_publishing(struct store *s);
 int store_catch_up(struct store *s);
 
 /* Sets the commit hook (before writes start). */

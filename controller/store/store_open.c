@@ -241,8 +241,14 @@ int state_catch_up(struct store *s)
 void store_set_publishing(struct store *s, bool on)
 {
 	pthread_mutex_lock(&s->wlock);
-	s->publishing = on;
+	__atomic_store_n(&s->publishing, on, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&s->wlock);
+}
+
+/* Without wlock, which a long write holds: the publisher's heartbeat asks. */
+bool store_publishing(struct store *s)
+{
+	return __atomic_load_n(&s->publishing, __ATOMIC_ACQUIRE);
 }
 
 int store_catch_up(struct store *s)

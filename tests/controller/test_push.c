@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 #include "clock.h"
 #include "harness.h"
 #include "log.h"
+#include "pubsub.h"
 
 #define IV 500 /* beacon and heartbeat interval of most tests, ms */
 
@@ -377,6 +380,69 @@ static void test_expiry_is_a_change(void **state)
 	ctl_stop(&c);
 }
 
+static _Atomic uint64_t hb_seen; /* the newest revision the raw subscriber saw */
+
+static int apply_any(void *arg, const Xdrop__V1__Delta *d)
+{
+	return 0;
+}
+
+static void note_seen(void *arg, enum pubsub_resync_reason why, uint64_t applied, uint64_t seen)
+{
+	atomic_store(&hb_seen, seen);
+}
+
+static uint64_t frames(struct pubsub_sub *sub)
+{
+	struct pubsub_sub_stats st;
+
+	pubsub_sub_get_stats(sub, &st);
+	return st.received;
+}
+
+static bool wait_frames_above(struct pubsub_sub *sub, uint64_t n, int64_t ms)
+{
+	int64_t end = clock_mono_ms() + ms;
+
+	while (frames(sub) <= n && clock_mono_ms() < end)
+		usleep(10000);
+	return frames(sub) > n;
+}
+
+/*
+ * A follower of a cluster (store_set_publishing false) sends no heartbeat: its last published
+ * revision would tell the nodes, which hear every controller, that they are behind or ahead.
+ * Leading again, its first heartbeat carries the store's revision, written meanwhile.
+ */
+static void test_follower_sends_no_heartbeat(void **state)
+{
+	struct pubsub_sub_ops ops = {.apply = apply_any, .need_snapshot = note_seen};
+	struct pubsub_opts po = {.sz = sizeof(po)};
+	struct pubsub_sub *sub = NULL;
+	struct store_rev rev;
+	uint64_t n;
+	struct ctl c;
+
+	ctl_start(&c, IV);
+	po.url = c.push_url;
+	assert_int_equal(pubsub_sub_open(&sub, &po, &ops, 0, NULL), 0);
+	assert_true(wait_frames_above(sub, 0, 3 * IV));
+	store_set_publishing(c.store, false);
+	ctl_add_rule(&c, 1); /* a write elsewhere: not published here */
+	usleep(IV * 1000);   /* a heartbeat under way when it stopped publishing */
+	n = frames(sub);
+	assert_false(wait_frames_above(sub, n, 3 * IV));
+	store_set_publishing(c.store, true);
+	assert_true(wait_frames_above(sub, n, 3 * IV));
+	store_revision(c.store, &rev);
+	for (int64_t end = clock_mono_ms() + 3 * IV;
+	     atomic_load(&hb_seen) != rev.revision && clock_mono_ms() < end;)
+		usleep(10000);
+	assert_int_equal(atomic_load(&hb_seen), rev.revision);
+	pubsub_sub_close(sub);
+	ctl_stop(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -384,6 +450,7 @@ int main(void)
 	    cmocka_unit_test(test_offline_during_20_changes),
 	    cmocka_unit_test(test_push_loss_5_percent),
 	    cmocka_unit_test(test_last_push_lost),
+	    cmocka_unit_test(test_follower_sends_no_heartbeat),
 	    cmocka_unit_test(test_states_and_repair),
 	    cmocka_unit_test(test_busy_node_not_forced),
 	    cmocka_unit_test(test_stats_from_beacons),

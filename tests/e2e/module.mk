@@ -20,3 +20,7 @@ SYSTEM_SUITES := tests/e2e/test_system.sh tests/e2e/test_faults.sh tests/e2e/tes
 $(SYSTEM_SUITES): $(BIN)/xdrop-controller $(BIN)/xdrop-gateway $(BIN)/xdrop-agent \
 	$(BIN)/xdrop-call $(WAITREV_BIN)
 TEST_SUITES += $(SYSTEM_SUITES)
+# The clients of a controller cluster (issue 18): agent, gateway and xdropctl given three.
+tests/e2e/test_cluster_clients.sh: $(BIN)/xdrop-controller $(BIN)/xdrop-gateway $(BIN)/xdrop-agent \
+	$(BIN)/xdrop-call $(BIN)/xdropctl
+TEST_SUITES += tests/e2e/test_cluster_clients.sh

@@ -176,6 +176,22 @@ static void test_lists_and_sequences(void **state)
 	config_free(c);
 }
 
+static void test_address_lists(void **state)
+{
+	struct config *c = load("a: tcp://h:1\nb: [tcp://h:1, tcp://h:2]\nc: [p, 'q,r']\n");
+	const char *s = "x";
+
+	assert_int_equal(config_get_addrs(c, "a", &s), 0);
+	assert_string_equal(s, "tcp://h:1");
+	assert_int_equal(config_get_addrs(c, "b", &s), 0);
+	assert_string_equal(s, "tcp://h:1,tcp://h:2");
+	assert_int_equal(config_get_addrs(c, "none", &s), 0);
+	assert_null(s);
+	assert_int_equal(config_get_addrs(c, "c", &s), -EINVAL);
+	assert_non_null(strstr(config_error(c), "c: item 1: an address without commas"));
+	config_free(c);
+}
+
 static void test_unknown_keys(void **state)
 {
 	static const char *const allowed[] = {
@@ -293,6 +309,7 @@ int main(void)
 	    cmocka_unit_test(test_durations),
 	    cmocka_unit_test(test_error_names_line_and_key),
 	    cmocka_unit_test(test_lists_and_sequences),
+	    cmocka_unit_test(test_address_lists),
 	    cmocka_unit_test(test_unknown_keys),
 	    cmocka_unit_test(test_bad_yaml),
 	    cmocka_unit_test(test_tags_and_anchors),

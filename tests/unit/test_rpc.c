@@ -671,6 +671,39 @@ static void test_retries_reach_a_late_server(void **state)
 	rpc_server_close(late);
 }
 
+/* Several addresses: the first refuses, the call goes to the next at once; the client
+ * then keeps to the one that answered. */
+static void test_next_address_after_refusal(void **state)
+{
+	struct rpc_client_opts o = {
+	    .sz = sizeof(o), .url = "inproc://test-rpc-dead," URL, .timeout_ms = 2000};
+	Xdrop__V1__PingRequest rq = XDROP__V1__PING_REQUEST__INIT;
+	struct rpc_client *c = NULL;
+	ProtobufCMessage *rep = NULL;
+	struct rpc_status st;
+	int64_t t0 = clock_mono_ms();
+
+	assert_int_equal(rpc_client_open(&c, &o), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(rpc_client_call(c, &xdrop__v1__health_service__descriptor, "Ping",
+						 &rq.base, &rep, &st),
+				 0);
+		protobuf_c_message_free_unpacked(rep, NULL);
+	}
+	assert_true(clock_mono_ms() - t0 < XDROP_RPC_FAILOVER_MS);
+	rpc_client_close(c);
+
+	o.url = "inproc://test-rpc-dead,inproc://test-rpc-dead2";
+	assert_int_equal(rpc_client_open(&c, &o), 0);
+	assert_int_equal(
+	    rpc_client_call(c, &xdrop__v1__health_service__descriptor, "Ping", &rq.base, &rep, &st),
+	    -ECONNREFUSED);
+	assert_non_null(strstr(st.message, "connection refused by test-rpc-dead"));
+	rpc_client_close(c);
+	o.url = ",";
+	assert_int_equal(rpc_client_open(&c, &o), -EINVAL);
+}
+
 static void test_registration_rules(void **state)
 {
 	struct rpc_server_opts o = {.sz = sizeof(o), .url = "inproc://test-rpc-reg"};
@@ -736,6 +769,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_code_names_and_errno_map),
 	    cmocka_unit_test(test_ping_echo),
+	    cmocka_unit_test(test_next_address_after_refusal),
 	    cmocka_unit_test(test_get_found_not_found_invalid),
 	    cmocka_unit_test(test_create_field_path_and_already_exists),
 	    cmocka_unit_test(test_every_status_from_handler),
