@@ -49,9 +49,9 @@ CHECK_SOURCES :=
 # Order matters: a module may use the variables of those above it.
 include bpf/module.mk
 include lib/module.mk
-include lib/dqlite/module.mk
 include proto/module.mk
 include lib/rpc.mk
+include lib/dqlite/module.mk
 include lib/json.mk
 include agent/module.mk
 -include controller/module.mk

@@ -105,6 +105,7 @@ enum sub_opt {
 	SUB_FROM_XDROP2, /* migrate: the v2.7 controller database */
 	SUB_ANOMALY,	 /* rules add, update: match_anomaly (names or 0-3) */
 	SUB_DECODER,	 /* rules add, update: v2.7's decoder shorthand */
+	SUB_ROLE,	 /* cluster add: voter | standby | spare */
 };
 #define SUB(o) (1u << (o))
 
@@ -117,6 +118,7 @@ struct listopts {
 	char *source, *on_conflict; /* feeds (feeds.c) */
 	char *from_xdrop2;	    /* migrate (migrate.c) */
 	char *anomaly, *decoder;    /* rules add, update: as the fields of those names */
+	char *role;		    /* cluster add */
 	bool dry_run, yes;
 	unsigned given; /* SUB() bits of the options given */
 };
@@ -206,6 +208,9 @@ int cmd_help(struct ctl *c, const struct listopts *o, int argc, char **argv);
 /* The row of group (canonical name) and sub (NULL for a group without subcommands), or
  * NULL. */
 const struct ctl_cmd *ctl_cmd_find(const char *group, const char *sub);
+
+/* The subcommand a group runs when none is given: list, else the group's first one. */
+const char *ctl_default_sub(const char *group);
 
 /* ---- call.c ---- */
 
@@ -383,6 +388,7 @@ int cmd_whitelist(struct ctl *c, const struct listopts *o, int argc, char **argv
 int cmd_migrate(struct ctl *c, const struct listopts *o, int argc, char **argv);
 int cmd_nodes(struct ctl *c, const struct listopts *o, int argc, char **argv);
 int cmd_keys(struct ctl *c, const struct listopts *o, int argc, char **argv);
+int cmd_cluster(struct ctl *c, const struct listopts *o, int argc, char **argv);
 int cmd_stats(struct ctl *c, const struct listopts *o, int argc, char **argv);
 int cmd_top(struct ctl *c, const struct listopts *o, int argc, char **argv);
 int cmd_info(struct ctl *c, const struct listopts *o, int argc, char **argv);

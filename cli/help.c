@@ -151,8 +151,8 @@ static void row_help(FILE *f, const struct ctl_cmd *k)
 
 static void group_help(FILE *f, const struct ctl_group *g)
 {
-	fprintf(f, "usage: xdropctl %s SUBCOMMAND [ARGS...] [OPTIONS]   (default: list)\n\n%s\n",
-		g->name, g->summary);
+	fprintf(f, "usage: xdropctl %s SUBCOMMAND [ARGS...] [OPTIONS]   (default: %s)\n\n%s\n",
+		g->name, ctl_default_sub(g->name), g->summary);
 	if (g->alias)
 		fprintf(f, "(also: xdropctl %s)\n", g->alias);
 	fputs("\nsubcommands:\n", f);
@@ -221,8 +221,7 @@ static const char exit_text[] =
 void ctl_help_overview(FILE *f)
 {
 	fputs("usage: xdropctl [OPTIONS] COMMAND [SUBCOMMAND] [ARGS...] [OPTIONS]\n\n"
-	      "Manages XDrop rules, whitelist, nodes and keys over RPC, talking to an\n"
-	      "xdrop-controller, or to one xdrop-agent for rules, whitelist, stats and info.\n\n"
+	      "Manages XDrop over RPC: an xdrop-controller, or one xdrop-agent.\n\n"
 	      "COMMANDS\n",
 	      f);
 	for (const struct ctl_group *g = ctl_groups; g->name; g++) {

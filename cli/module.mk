@@ -5,7 +5,8 @@
 # from it); ctl.h says which file holds what.
 CTL_SRCS := cli/xdropctl.c cli/options.c cli/help.c cli/man.c cli/call.c cli/output.c \
 	cli/table.c cli/fields.c cli/csv.c \
-	cli/transfer.c cli/stage.c cli/feeds.c cli/migrate.c cli/cmd_rules.c cli/cmd_nodes.c cli/cmd_keys.c cli/cmd_stats.c
+	cli/transfer.c cli/stage.c cli/feeds.c cli/migrate.c cli/cmd_rules.c cli/cmd_nodes.c cli/cmd_keys.c \
+	cli/cmd_stats.c cli/cmd_cluster.c
 CTL_BIN := $(BIN)/xdropctl
 $(CTL_SRCS:%.c=$(OBJ)/%.o): | $(PROTO_H)
 $(CTL_BIN): $(CTL_SRCS:%.c=$(OBJ)/%.o) $(JSON_A) $(RPC_A) $(LIB_A)
@@ -50,9 +51,12 @@ ALL_TARGETS += $(MAN_PAGES) $(COMPLETIONS)
 # migrate with a v2.7-shaped database (needs the sqlite3 CLI); skipped when the controller
 # is not built. Needs no root.
 CLI_SUITES := tests/cli/test_cli.sh tests/cli/test_feeds.sh tests/cli/test_migrate.sh \
-	tests/cli/test_anomaly.sh
+	tests/cli/test_anomaly.sh tests/cli/test_cluster.sh
 $(CLI_SUITES): $(CTL_BIN) $(MAN_PAGES) $(COMPLETIONS)
 TEST_SUITES += $(CLI_SUITES)
+# test_cluster.sh: xdropctl cluster and ClusterService against xdrop-dqlite-node processes
+# over mutual TLS (tests/lib/dqlite.sh, certificates from tests/lib/certs.sh).
+tests/cli/test_cluster.sh: $(BIN)/xdrop-dqlite-node
 
 # tests/tools/xdrop-fake-agent: beacons and AgentService.TopTalkers with known figures, so
 # that test_cli.sh checks what xdropctl prints of them through a real controller.

@@ -98,6 +98,8 @@ const struct ctl_opt ctl_opts[] = {
      "rules add/update: v2.7's shorthand, tcp_ack (protocol=tcp tcp_flags=ACK,!SYN),\n"
      "tcp_rst, tcp_fin, bad_fragment or invalid (match_anomaly); the same as\n"
      "decoder=NAME"},
+    {"role", 0, REQ, SUBV(SUB_ROLE), "voter|standby|spare",
+     "cluster add: the new member's role (default voter)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -311,6 +313,9 @@ static int apply_opt(struct ctl *c, struct listopts *o, int ch, char *arg)
 		break;
 	case SUB_OPT_VAL + SUB_DECODER:
 		o->decoder = arg;
+		break;
+	case SUB_OPT_VAL + SUB_ROLE:
+		o->role = arg;
 		break;
 	case SUB_OPT_VAL + SUB_NODE:
 		o->node = arg;

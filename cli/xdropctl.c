@@ -129,6 +129,17 @@ const struct ctl_cmd ctl_cmds[] = {
     {"keys", "list", "", 0, "API keys with scope, created and last used (the default)", NULL},
     {"keys", "add", "NAME admin|read_only", 0, "add an API key; prints it once", NULL},
     {"keys", "del", "ID", 0, "revoke an API key", NULL},
+    {"cluster", "status", "", 0, "the controllers' cluster: members, roles, leader (the default)",
+     "Every member of the dqlite cluster that holds the controllers' store, as its\n"
+     "leader knows it, with its role (voter, standby, spare), who leads, and whether\n"
+     "the controller reached it just now (else why not). A controller without\n"
+     "cluster.peers answers \"not clustered\". See docs/dqlite.md.\n"},
+    {"cluster", "add", "ID ADDRESS", SUB(SUB_ROLE), "make a running node a member",
+     "ID is a new node id (never one used before in this cluster); ADDRESS its\n"
+     "host:port. Start the new controller first: it is added as a spare, then given\n"
+     "its role (--role, default voter) once it has caught up. Idempotent.\n"},
+    {"cluster", "remove", "ID", 0, "remove a member", NULL},
+    {"cluster", "transfer", "ID", 0, "hand the leadership to a voter", NULL},
     {"info", NULL, "", 0, "upstream name, version, revision, content hash", NULL},
     {"ping", NULL, "", 0, "health check (no key needed)", NULL},
     {"migrate", NULL, "--from-xdrop2 FILE.db", SUB(SUB_FROM_XDROP2) | SUB(SUB_DRY_RUN),
@@ -158,6 +169,7 @@ const struct ctl_group ctl_groups[] = {
     {"top", NULL, "the heaviest talkers of the sampled traffic", cmd_top},
     {"nodes", NULL, "the agents the controller drives", cmd_nodes},
     {"keys", NULL, "API keys", cmd_keys},
+    {"cluster", NULL, "the controllers' dqlite cluster", cmd_cluster},
     {"info", NULL, "upstream name, version, revision, content hash", cmd_info},
     {"ping", NULL, "health check (no key needed)", cmd_ping},
     {"migrate", NULL, "import an XDrop v2.7 controller database", cmd_migrate},
@@ -183,9 +195,19 @@ static const struct ctl_group *group_find(const char *name)
 	return NULL;
 }
 
+const char *ctl_default_sub(const char *group)
+{
+	if (ctl_cmd_find(group, "list"))
+		return "list";
+	for (const struct ctl_cmd *k = ctl_cmds; k->group; k++)
+		if (!strcmp(k->group, group) && k->name)
+			return k->name;
+	return "list";
+}
+
 /*
  * Runs the command args[0] with its arguments: finds its row (a group's subcommand
- * defaults to list), prints its help for --help, refuses the options its row does not
+ * defaults to ctl_default_sub), prints its help for --help, refuses the options its row does not
  * name, then lets the group run it. Returns an exit code.
  */
 static int run_command(struct ctl *c, const struct listopts *o, int n_args, char **args)
@@ -200,7 +222,7 @@ static int run_command(struct ctl *c, const struct listopts *o, int n_args, char
 		return ctl_fail(CTL_EXIT_USAGE, "unknown command %s (see xdropctl --help)",
 				args[0]);
 	if (!ctl_cmd_find(g->name, NULL))
-		sub = n_args > 1 ? args[1] : "list";
+		sub = n_args > 1 ? args[1] : ctl_default_sub(g->name);
 	/* --help anywhere: the help of the command, whatever arguments came with it */
 	if (c->help)
 		return ctl_help(n_args < (sub ? 2 : 1) ? n_args : (sub ? 2 : 1), args);

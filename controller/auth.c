@@ -157,6 +157,7 @@ static bool is_read(const char *service, const char *method)
 	    {"xdrop.v1.StatsService", {"Get", "History", "Info", "RuleStats", "TopTalkers"}},
 	    {"xdrop.v1.KeyService", {"Whoami"}},
 	    {"xdrop.v1.SyncService", {"GetRevision", "GetSnapshot", "GetDeltas"}},
+	    {"xdrop.v1.ClusterService", {"Status"}},
 	};
 
 	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {

@@ -12,16 +12,19 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <dqlite.h>
 
 #include "clock.h"
 #include "cluster.h"
 #include "dqlite/client.h"
+#include "dqtls.h"
 #include "log.h"
 
 struct cluster {
 	dqlite_node *node;
+	struct dqtls *tls; /* NULL: plain TCP */
 	uint64_t id;
 	char address[XDROP_DQ_MAX_ADDRESS];
 	cluster_role_fn on_role;
@@ -30,6 +33,45 @@ struct cluster {
 	bool watching;
 	atomic_bool stop, leader;
 };
+
+/*
+ * With TLS (lib/dqtls, docs/dqlite.md): the node bound to an abstract socket of this
+ * process only, a mutual-TLS listener on the cluster address in front of it, Raft
+ * connections dialed with TLS, and every lib/dqlite connection of the process (the store's
+ * sessions, joins, the watcher, ClusterService) through the same dialer.
+ */
+static int tls_bind(struct cluster *c, const struct ctl_cluster_cfg *cfg)
+{
+	char local[64];
+	int rc;
+
+	snprintf(local, sizeof(local), "@xdrop-controller-%d-%llu", (int)getpid(),
+		 (unsigned long long)cfg->id);
+	rc = dqlite_node_set_bind_address(c->node, local);
+	rc = rc ?: dqlite_node_set_connect_func(c->node, dqtls_connect_func, c->tls);
+	if (rc == 0 && dqtls_listen(c->tls, cfg->address, local) < 0) {
+		log_error("cluster: cannot listen with TLS on %s", cfg->address);
+		return -1;
+	}
+	if (rc == 0)
+		dq_conn_set_default_dial(dqtls_conn_dial, c->tls);
+	return rc;
+}
+
+static int tls_open(struct cluster *c, const struct ctl_cluster_cfg *cfg)
+{
+	struct tls_opts o;
+	int err;
+
+	if (!cfg->tls)
+		return 0;
+	o = *cfg->tls;
+	o.require_client_cert = true; /* between controllers: always mutual */
+	err = dqtls_open(&c->tls, &o);
+	if (err)
+		log_error("cluster: TLS settings refused: %s", strerror(-err));
+	return err;
+}
 
 static int node_start(struct cluster *c, const struct ctl_cluster_cfg *cfg)
 {
@@ -40,9 +82,13 @@ static int node_start(struct cluster *c, const struct ctl_cluster_cfg *cfg)
 		log_error("cluster: cannot make %s: %s", cfg->dir, strerror(errno));
 		return rc;
 	}
+	rc = tls_open(c, cfg);
+	if (rc)
+		return rc;
 	rc = dqlite_node_create(cfg->id, cfg->address, cfg->dir, &c->node);
 	if (rc == 0)
-		rc = dqlite_node_set_bind_address(c->node, cfg->address);
+		rc =
+		    c->tls ? tls_bind(c, cfg) : dqlite_node_set_bind_address(c->node, cfg->address);
 	if (rc == 0)
 		rc = dqlite_node_set_network_latency_ms(c->node, XDROP_CLUSTER_LATENCY_MS);
 	if (rc == 0)
@@ -165,6 +211,10 @@ void cluster_stop(struct cluster *c)
 	if (c->node) {
 		dqlite_node_stop(c->node);
 		dqlite_node_destroy(c->node);
+	}
+	if (c->tls) {
+		dq_conn_set_default_dial(NULL, NULL);
+		dqtls_close(c->tls);
 	}
 	free(c);
 }

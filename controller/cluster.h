@@ -32,12 +32,16 @@
 #define XDROP_CLUSTER_TARGET_MAX 4096
 
 struct config;
+struct tls_opts;
 
 struct ctl_cluster_cfg {
 	uint64_t id; /* 0: no cluster (the default) */
 	const char *address, *dir;
 	const char *const *peers; /* owned by the config */
 	size_t n_peers;
+	/* the controller's tls settings when they name a CA and a certificate: every dqlite
+	 * connection is then mutual TLS (lib/dqtls); NULL: plain TCP */
+	const struct tls_opts *tls;
 };
 
 /* Reads the cluster.* keys of c into *out: 0, or -EINVAL with the error recorded at the

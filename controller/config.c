@@ -114,6 +114,8 @@ int ctl_config_load(const char *path, struct ctl_config *cfg, char *errbuf, size
 		goto out;
 	err = authlimit_cfg_load(c, "rpc.auth_limit", &cfg->auth_limit);
 	err = err ?: ctl_cluster_cfg_load(c, &cfg->cluster);
+	if (cfg->tls.ca_file && cfg->tls.cert_file)
+		cfg->cluster.tls = &cfg->tls;
 	if (err)
 		goto out;
 	if (cfg->admin_key && cfg->admin_key[0] && strlen(cfg->admin_key) < 16) {

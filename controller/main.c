@@ -136,6 +136,23 @@ static int config_nodes(struct store *st, const struct ctl_config *cfg)
 	return 0;
 }
 
+/* The addresses ClusterService reaches the cluster through, into d: this controller's node
+ * and its peers (none without a cluster). With TLS the embedded node's dialer serves it
+ * too (cluster.c sets lib/dqlite's default connect hook). */
+static void cluster_deps(const struct ctl_cluster_cfg *c, struct service_deps *d)
+{
+	static const char *addrs[1 + XDROP_CLUSTER_MAX_PEERS];
+	size_t n = 0;
+
+	if (!c->id)
+		return;
+	addrs[n++] = c->address;
+	for (size_t i = 0; i < c->n_peers; i++)
+		addrs[n++] = c->peers[i];
+	d->cluster_peers = addrs;
+	d->n_cluster_peers = n;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *level = NULL, *database = NULL;
@@ -245,6 +262,7 @@ int main(int argc, char **argv)
 	if (err)
 		goto out;
 	struct service_deps deps = {.store = st, .nodes = nodes, .stats = stats, .idem = idem};
+	cluster_deps(&cfg.cluster, &deps);
 	err = service_register(&svc, srv, &deps);
 	if (err)
 		goto out;

@@ -226,6 +226,12 @@ int api_sync_source(struct http_request *rq, struct http_reply *rp);
  * (cluster route only) node, each checked (400 naming it, unknown ones too); answers the
  * TopTalkersReply's fields plus "count" (its talkers). */
 int api_top_talkers(struct http_request *rq, struct http_reply *rp);
+/* POST /api/v1/cluster/members, DELETE /api/v1/cluster/members/:id, POST
+ * /api/v1/cluster/transfer (api_cluster.c): ClusterService.Add, Remove, Transfer (admin);
+ * answers the ClusterReply's fields plus "success". */
+int api_cluster_add(struct http_request *rq, struct http_reply *rp);
+int api_cluster_remove(struct http_request *rq, struct http_reply *rp);
+int api_cluster_transfer(struct http_request *rq, struct http_reply *rp);
 
 /* ---- shared by the api files ---- */
 

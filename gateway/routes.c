@@ -72,6 +72,11 @@ static const struct route fixed[] = {
     {"DELETE", "/api/v1/keys/:id", C,
      OP(key, "Delete", delete_request, .out = API_OUT_DELETE, .status = 200, .flags = API_ADMIN)},
 
+    {"GET", "/api/v1/cluster", C, OP(cluster, "Status", empty, .out = API_OUT_MSG, .status = 200)},
+    {"POST", "/api/v1/cluster/members", C, .fn = api_cluster_add},
+    {"DELETE", "/api/v1/cluster/members/:id", C, .fn = api_cluster_remove},
+    {"POST", "/api/v1/cluster/transfer", C, .fn = api_cluster_transfer},
+
     {"GET", "/api/v1/events", 0, .fn = sse_events},
     {"GET", "/metrics", 0, .fn = metrics_serve},
 };

@@ -11,7 +11,7 @@
 # tests/fuzz/run.sh (libFuzzer build/tests/fuzz_rpc for FUZZ_SECONDS, default 60).
 RPC_SRCS     := lib/rpc.c lib/rpc_server.c lib/rpc_frame.c lib/rpc_pipes.c lib/rpc_client.c \
 	lib/dial.c lib/pubsub.c lib/beaconsig.c lib/tls.c lib/rulepb.c lib/pbfield.c lib/rulehash.c lib/watchdog.c lib/closewatch.c lib/sdnotify.c lib/nodekey.c \
-	lib/limiter.c lib/authlimit.c lib/talkreq.c
+	lib/limiter.c lib/authlimit.c lib/talkreq.c lib/dqtls.c
 RPC_OBJS     := $(RPC_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/$(PROTO_C:.c=.o)
 RPC_SAN_OBJS := $(RPC_SRCS:%.c=$(SANOBJ)/%.o) $(SANOBJ)/$(PROTO_C:.c=.o)
 RPC_A        := $(BUILD)/libxdrop-rpc.a

@@ -323,6 +323,12 @@ out:
 	return err;
 }
 
+int tls_config_build(nng_tls_config **out, bool server, const struct tls_opts *opts,
+		     const char *url)
+{
+	return build_config(out, server, opts, url, false);
+}
+
 int tls_listen(nng_socket sock, const char *url, const struct tls_opts *opts, nng_listener *out)
 {
 	nng_listener l = NNG_LISTENER_INITIALIZER;

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 struct tls_opts {
 	const char *ca_file;	  /* PEM CA bundle used to verify the peer */
@@ -75,6 +76,15 @@ bool tls_name_is_ip(const char *name);
  */
 int tls_dialer_create(nng_socket sock, const char *url, const struct tls_opts *opts,
 		      bool diagnostic, nng_dialer *out);
+
+/*
+ * Builds the TLS configuration of a server (server) or a client endpoint for url, as the
+ * listeners and dialers above do (certificates, CA, mutual TLS, the name checked), for
+ * users of nng's byte streams (lib/dqtls). Returns 0 and *out (nng_tls_config_free) or
+ * a negative errno.
+ */
+int tls_config_build(nng_tls_config **out, bool server, const struct tls_opts *opts,
+		     const char *url);
 
 /*
  * Translates an nng error number (NNG_E*) into a negative errno value; 0 stays 0.

@@ -25,6 +25,9 @@ $(UI_SUITES): $(WEBUI_DIST)
 UI_SUITES += tests/ui/test_webui_lib.sh
 # the five languages, complete and consistent (node, no browser)
 UI_SUITES += tests/ui/test_i18n.sh
+# the settings page's cluster card against a 3-node dqlite cluster (chromium; no root)
+UI_SUITES += tests/ui/test_cluster_ui.sh
+tests/ui/test_cluster_ui.sh: $(WEBUI_DIST) $(BIN)/xdrop-dqlite-node
 
 ALL_TARGETS += $(WEBUI_DIST)
 TEST_SUITES += $(UI_SUITES)

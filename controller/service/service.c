@@ -6,7 +6,8 @@
  *
  * Files (controller/service/): service_util.c (store errors to RPC statuses, paging,
  * outcomes), service_coll.c (rules and whitelist entries), service_nodes.c,
- * service_stats.c, service_keys.c, service_sync.c (SyncService, HealthService).
+ * service_stats.c, service_keys.c, service_sync.c (SyncService, HealthService),
+ * service_cluster.c (ClusterService).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -101,6 +102,10 @@ int service_register(struct service **out, struct rpc_server *srv, const struct 
 	    {&xdrop__v1__sync_service__descriptor, "GetSnapshot", sync_snapshot, -1},
 	    {&xdrop__v1__sync_service__descriptor, "GetDeltas", sync_deltas, -1},
 	    {&xdrop__v1__health_service__descriptor, "Ping", health_ping, -1},
+	    {&xdrop__v1__cluster_service__descriptor, "Status", cluster_status, -1},
+	    {&xdrop__v1__cluster_service__descriptor, "Add", cluster_add, -1},
+	    {&xdrop__v1__cluster_service__descriptor, "Remove", cluster_remove, -1},
+	    {&xdrop__v1__cluster_service__descriptor, "Transfer", cluster_transfer, -1},
 	};
 	struct service *s;
 	int err = 0;
@@ -121,6 +126,7 @@ int service_register(struct service **out, struct rpc_server *srv, const struct 
 	}
 	for (int k = 0; k <= STORE_KINDS; k++)
 		s->args[k] = (struct svc_arg){.s = s, .coll = k ? &svc_colls[k - 1] : NULL};
+	err = svc_cluster_open(&s->cluster, d);
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]) && !err; i++) {
 		rpc_handler_fn fn = table[i].fn;
 		void *arg = &s->args[1 + table[i].kind];
@@ -163,5 +169,6 @@ void service_free(struct service *s)
 		free(s->packed[i].bytes.data);
 	pthread_mutex_destroy(&s->snap_lock);
 	stages_free(s->stages);
+	svc_cluster_free(s->cluster);
 	free(s);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * service: the controller's RPC handlers, registered on an rpc_server for RuleService,
- * WhitelistService, NodeService, StatsService, KeyService, SyncService and HealthService
+ * WhitelistService, NodeService, StatsService, KeyService, SyncService, HealthService and
+ * ClusterService
  * (proto/xdrop.proto). Handlers translate between messages and the modules (store, nodes,
  * stats); they validate only what is theirs (paging, sort names, masks) and pass the
  * store's field-naming errors through. Every write replies with its SyncOutcome as known
@@ -44,6 +45,11 @@ struct service_deps {
 	struct nodes *nodes;
 	struct stats *stats;
 	struct idem *idem; /* NULL: request ids are not honoured (controller/idempotency.h) */
+	/* ClusterService: the dqlite address of every controller (none: "not clustered"),
+	 * and the TLS options of their connections (NULL: plain TCP) */
+	const char *const *cluster_peers;
+	size_t n_cluster_peers;
+	const struct tls_opts *cluster_tls;
 };
 
 /* Registers every handler on srv (before rpc_server_start). Returns 0 and *out

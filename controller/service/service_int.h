@@ -66,6 +66,7 @@ struct service {
 	struct idem_method writes[SERVICE_WRITES]; /* the wrapped write methods */
 	size_t n_writes;
 	struct stages *stages; /* staged imports (service_stage.c) */
+	struct svc_cluster *cluster; /* NULL: not clustered (service_cluster.c) */
 };
 
 /* The service of a handler's arg. */
@@ -157,5 +158,22 @@ SVC_HANDLER(sync_revision);
 SVC_HANDLER(sync_snapshot);
 SVC_HANDLER(sync_deltas);
 SVC_HANDLER(health_ping);
+SVC_HANDLER(cluster_status);
+SVC_HANDLER(cluster_add);
+SVC_HANDLER(cluster_remove);
+SVC_HANDLER(cluster_transfer);
+
+/* ---- service_cluster.c: ClusterService's reach of the cluster ----------------------------- */
+
+#define XDROP_CLUSTER_PROBE_MS	1000  /* a member's connect and LEADER answer (Status) */
+#define XDROP_CLUSTER_CALL_MS	10000 /* one request on the leader */
+#define XDROP_CLUSTER_LEADER_MS 5000  /* finding the leader (an election included) */
+#define XDROP_CLUSTER_CHANGE_MS 30000 /* Add and Remove, retried across leader changes */
+
+struct svc_cluster;
+
+/* *out for d's cluster peers (NULL without any), with TLS when d names it. 0 or -errno. */
+int svc_cluster_open(struct svc_cluster **out, const struct service_deps *d);
+void svc_cluster_free(struct svc_cluster *c);
 
 #endif

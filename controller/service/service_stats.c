@@ -117,6 +117,7 @@ enum rpc_code stats_info(struct rpc_call *call, const ProtobufCMessage *r, Proto
 	resp->revision = rev.revision;
 	resp->content_hash = rpc_call_strdup(call, rev.hash);
 	resp->started_at = s->started_at;
+	resp->clustered = s->cluster != NULL;
 	return RPC_OK;
 }
 

@@ -130,6 +130,34 @@ static int dial(const char *address, int64_t deadline_ms)
 	return rc;
 }
 
+static int (*default_dial)(void *arg, const char *address, int timeout_ms);
+static void *default_dial_arg;
+
+void dq_conn_set_default_dial(int (*fn)(void *arg, const char *address, int timeout_ms), void *arg)
+{
+	default_dial = fn;
+	default_dial_arg = arg;
+}
+
+/* A connect hook (the options', else the default one), its socket made non-blocking as
+ * ours are. */
+static int hook_dial(int (*fn)(void *, const char *, int), void *arg, const char *address,
+		     int64_t deadline_ms)
+{
+	int64_t left = deadline_ms - clock_mono_ms();
+	int fd = fn(arg, address, left > 0 ? (int)left : 1), fl;
+
+	if (fd < 0)
+		return fd;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		fl = -errno;
+		close(fd);
+		return fl;
+	}
+	return fd;
+}
+
 static int send_all(struct dq_conn *c, const uint8_t *p, size_t n, int64_t deadline_ms)
 {
 	while (n) {
@@ -206,7 +234,12 @@ int dq_conn_open(struct dq_conn **out, const char *address, const struct dq_conn
 	c->call_timeout_ms =
 	    opts && opts->call_timeout_ms > 0 ? opts->call_timeout_ms : XDROP_DQ_CALL_TIMEOUT_MS;
 	strcpy(c->address, address);
-	rc = dial(address, deadline);
+	if (opts && opts->dial)
+		rc = hook_dial(opts->dial, opts->dial_arg, address, deadline);
+	else if (default_dial)
+		rc = hook_dial(default_dial, default_dial_arg, address, deadline);
+	else
+		rc = dial(address, deadline);
 	if (rc < 0)
 		goto out;
 	c->fd = rc;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dqlite/conn: one client connection to one dqlite node, over TCP.
+ * dqlite/conn: one client connection to one dqlite node, over TCP (or whatever socket the
+ * options' connect hook returns: TLS through lib/dqtls).
  *
  * A connection is made with a non-blocking connect() and poll(), sends the protocol
  * version, and then carries one request and its response at a time on a socket that stays
@@ -46,6 +47,10 @@ struct dq_conn_opts {
 	size_t sz;		/* sizeof(struct dq_conn_opts) */
 	int connect_timeout_ms; /* 0: XDROP_DQ_CONNECT_TIMEOUT_MS */
 	int call_timeout_ms;	/* 0: XDROP_DQ_CALL_TIMEOUT_MS; a whole request and response */
+	/* NULL: plain TCP. Else the connect hook: connects to address within timeout_ms and
+	 * returns a connected stream socket, or -errno (lib/dqtls's dqtls_conn_dial: TLS) */
+	int (*dial)(void *arg, const char *address, int timeout_ms);
+	void *dial_arg;
 };
 
 /* The last FAILURE a node answered. */
@@ -69,6 +74,14 @@ struct dq_msg {
  */
 int dq_conn_open(struct dq_conn **out, const char *address, const struct dq_conn_opts *opts,
 		 char *why, size_t why_len);
+
+/*
+ * Sets the connect hook used by every connection whose options name none (NULL: plain
+ * TCP again): a process whose dqlite traffic is TLS (lib/dqtls) sets it once, before any
+ * connection is made and before other threads use lib/dqlite, so that every connection
+ * of the process (sessions, leader discovery, joins) dials the same way.
+ */
+void dq_conn_set_default_dial(int (*fn)(void *arg, const char *address, int timeout_ms), void *arg);
 
 /* Closes the socket and frees c (NULL-tolerant). */
 void dq_conn_close(struct dq_conn *c);

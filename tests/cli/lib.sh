@@ -7,7 +7,9 @@
 #   cli_init NAME [COMMAND...]  TAP header; SKIP unless the binaries (and each COMMAND) exist;
 #                               TMP=/tmp/xdrop-NAME.XXXXXX; the EXIT trap (cli_down)
 #   cli_ctrl_up                 starts the controller, exports XDROP_URL and XDROP_KEY, and
-#                               waits until it answers (Bail out! if it does not in 20 s)
+#                               waits until it answers (Bail out! if it does not in 20 s);
+#                               CLI_CTRL_YAML: more lines for its config (e.g. cluster:)
+#   cli_ctrl_down               stops it (SIGTERM, then SIGKILL after 15 s)
 #   ctl ARGS...                 xdropctl with a 60 s bound
 #   revision                    the controller's revision
 set -u
@@ -37,13 +39,18 @@ cli_init() {
 	trap cli_down EXIT
 }
 
-cli_down() {
+cli_ctrl_down() {
 	if [ -n "$CTRL_PID" ]; then
 		kill -TERM "$CTRL_PID" 2>/dev/null
 		wait_until 15 bash -c "! kill -0 $CTRL_PID 2>/dev/null" ||
 			kill -KILL "$CTRL_PID" 2>/dev/null
 		wait "$CTRL_PID" 2>/dev/null
 	fi
+	CTRL_PID=
+}
+
+cli_down() {
+	cli_ctrl_down
 	rm -rf "$TMP"
 }
 
@@ -58,6 +65,7 @@ cli_ctrl_up() {
 		echo "push: {listen: \"ipc://$TMP/push.sock\"}"
 		echo "health: {listen: \"ipc://$TMP/health.sock\"}"
 		echo "keys: {admin_key: $ADMIN_KEY}"
+		[ -z "${CLI_CTRL_YAML:-}" ] || printf '%s\n' "$CLI_CTRL_YAML"
 	} >"$TMP/ctl.yaml"
 	"$CTRL_BIN" --config "$TMP/ctl.yaml" 2>"$TMP/ctl.log" &
 	CTRL_PID=$!

@@ -114,5 +114,18 @@ up "$L"
 wait_until 30 bash -c "[ \"\$(XDROP_URL=ipc://$TMP/rpc$L.sock $CTL_BIN --json rules list --limit 1000 |
 	python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"rules\"]))')\" = $((N1 + 1 + N2 + 1)) ]"
 expect_eq "the killed controller restarted serves the same rules" "$(names "$L")" "$want"
+
+# no quorum: the one controller left cannot read the key table, and says so (UNAVAILABLE,
+# exit 7), where a bad key would be UNAUTHENTICATED (exit 5) and count as a failed credential
+for i in 1 2 3; do
+	[ "$i" = "$L" ] && continue
+	kill -KILL "${PIDS[$i]}"
+	wait "${PIDS[$i]}" 2>/dev/null
+	PIDS[$i]=
+done
+rc=0
+out=$(XDROP_URL=ipc://$TMP/rpc$L.sock timeout 60 "$CTL_BIN" --timeout 40000 rules list 2>&1) || rc=$?
+check_eval "without a quorum a call with a good key is UNAVAILABLE (exit $rc: ${out:0:120})" \
+	'[ $rc = 7 ] && echo "$out" | grep -q UNAVAILABLE'
 [ -s "$TMP/add.err" ] && sed 's/^/# /' "$TMP/add.err"
 tap_done

@@ -9,7 +9,8 @@
 # Everything is named after the test's pid and removed by gw_lab_down (run from a trap);
 # the namespace is made with the shared lab (tests/lib/netns.sh): GW_NS is its name.
 # ctl_lab_up starts a real xdrop-controller instead, and the gateway in controller mode in
-# front of it; ctl_lab_down (before gw_lab_down) stops it.
+# front of it (CTL_EXTRA_YAML: more lines for its config); ctl_lab_down (before
+# gw_lab_down) stops it.
 set -u
 GW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 GW_BIN=${GW_BIN:-$GW_ROOT/build/bin/xdrop-gateway-san}
@@ -61,6 +62,7 @@ health:
 keys:
   admin_key: $ADMIN_KEY
 YAML
+	[ -z "${CTL_EXTRA_YAML:-}" ] || printf '%s\n' "$CTL_EXTRA_YAML" >>"$TMP/ctrl.yaml"
 	"$CTRL_BIN" --config "$TMP/ctrl.yaml" 2>"$TMP/ctrl.log" &
 	CTRL_PID=$!
 	export XDROP_URL=tcp://127.0.0.1:$rpc XDROP_KEY=$ADMIN_KEY

@@ -15,11 +15,12 @@ ALL_TARGETS += $(LAB_BIN)
 CHECK_SOURCES += $(LAB_SRCS)
 
 # xdrop-dqlite-node runs one libdqlite node (id, address, data dir, join list) for the
-# dqlite client's cluster test (lib/dqlite/module.mk); built without sanitizers.
+# dqlite client's cluster tests (lib/dqlite/module.mk), with TLS (lib/dqtls) on request;
+# built without sanitizers.
 DQNODE_SRCS := tests/tools/xdrop-dqlite-node.c
-$(BIN)/xdrop-dqlite-node: $(DQNODE_SRCS:%.c=$(OBJ)/%.o) $(DQ_A) $(LIB_A)
+$(BIN)/xdrop-dqlite-node: $(DQNODE_SRCS:%.c=$(OBJ)/%.o) $(DQ_A) $(RPC_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ -ldqlite -lpthread
+	$(CC) -o $@ $^ -ldqlite $(RPC_LDLIBS) $(LDLIBS_BPF)
 
 ALL_TARGETS += $(BIN)/xdrop-dqlite-node
 CHECK_SOURCES += $(DQNODE_SRCS)

@@ -31,9 +31,9 @@ const eq = (got, want, name) => ok(JSON.stringify(got) === JSON.stringify(want),
 const SAME_AS_EN = {
   '*': {
     'chart.pps': 'pps', 'chart.bps': 'bit/s', 'rule.pps': 'PPS', 'node.pps': 'PPS', 'node.cpu': 'CPU',
-    'keys.id': 'ID', 'common.ok': 'OK', 'talkers.w_10s': '10 s', 'talkers.w_1m': '1 min', 'talkers.w_5m': '5 min',
+    'keys.id': 'ID', 'cluster.id': 'ID', 'common.ok': 'OK', 'talkers.w_10s': '10 s', 'talkers.w_1m': '1 min', 'talkers.w_5m': '5 min',
   },
-  es: { 'common.error': 'Error', 'rule.bytes': 'Bytes', 'settings.gateway': 'Gateway' },
+  es: { 'common.error': 'Error', 'rule.bytes': 'Bytes', 'settings.gateway': 'Gateway', 'cluster.no': 'no' },
 }
 
 const flat = (o, p = '') =>

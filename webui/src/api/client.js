@@ -110,4 +110,6 @@ export const api = {
   keys: () => request('GET', '/api/v1/keys'),
   createKey: (name, scope) => request('POST', '/api/v1/keys', { body: { name, scope } }),
   deleteKey: (id) => request('DELETE', `/api/v1/keys/${enc(id)}`),
+  cluster: () => request('GET', '/api/v1/cluster'),
+  clusterTransfer: (id) => request('POST', '/api/v1/cluster/transfer', { body: { id } }),
 }

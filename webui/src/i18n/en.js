@@ -89,6 +89,13 @@ export default {
     scope_admin: 'admin', scope_read_only: 'read-only', yours: 'you',
     confirmRevokeOwn: 'The key "{name}" is the one you are signed in with. Revoking it signs you out of this page at once, and every client using it stops working. Revoke it?',
   },
+  cluster: {
+    title: 'Controller cluster', id: 'ID', address: 'Address', role: 'Role', leader: 'leader',
+    leaderIs: 'Leader: {id} ({address})', reachable: 'Reachable', yes: 'yes', no: 'no',
+    role_voter: 'voter', role_standby: 'standby', role_spare: 'spare', transfer: 'Make leader',
+    confirmTransfer: 'Hand the leadership to node {id} ({address})? Writes pause for a moment.',
+    transferred: 'Node {id} leads now', single: 'This controller is not clustered: it keeps its store on its own disk.',
+  },
   settings: {
     preferences: 'Preferences', theme: 'Theme', light: 'Light', dark: 'Dark', language: 'Language', about: 'About',
     gateway: 'Gateway', mode: 'Mode', upstream: 'Upstream', auth: 'Authentication',

@@ -89,6 +89,13 @@ export default {
     scope_admin: 'administrador', scope_read_only: 'solo lectura', yours: 'la suya',
     confirmRevokeOwn: 'La clave «{name}» es la que usa para esta sesión. Si la revoca, saldrá de esta página de inmediato y todos los clientes que la usan dejarán de funcionar. ¿Revocarla?',
   },
+  cluster: {
+    title: 'Clúster de controladores', id: 'ID', address: 'Dirección', role: 'Rol', leader: 'líder',
+    leaderIs: 'Líder: {id} ({address})', reachable: 'Accesible', yes: 'sí', no: 'no',
+    role_voter: 'votante', role_standby: 'reserva', role_spare: 'repuesto', transfer: 'Hacer líder',
+    confirmTransfer: '¿Ceder el liderazgo al nodo {id} ({address})? Las escrituras se pausan un momento.',
+    transferred: 'El nodo {id} es ahora el líder', single: 'Este controlador no está en clúster: guarda sus datos en su propio disco.',
+  },
   settings: {
     preferences: 'Preferencias', theme: 'Tema', light: 'Claro', dark: 'Oscuro', language: 'Idioma', about: 'Acerca de',
     gateway: 'Gateway', mode: 'Modo', upstream: 'Servidor de origen', auth: 'Autenticación',

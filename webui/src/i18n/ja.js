@@ -89,6 +89,13 @@ export default {
     scope_admin: '管理者', scope_read_only: '読み取り専用', yours: '使用中',
     confirmRevokeOwn: 'キー「{name}」は現在サインインに使っているキーです。失効させるとこのページから直ちにサインアウトし、このキーを使うすべてのクライアントが動作しなくなります。失効させますか?',
   },
+  cluster: {
+    title: 'コントローラークラスター', id: 'ID', address: 'アドレス', role: 'ロール', leader: 'リーダー',
+    leaderIs: 'リーダー: {id} ({address})', reachable: '到達可能', yes: 'はい', no: 'いいえ',
+    role_voter: '投票者', role_standby: 'スタンバイ', role_spare: '予備', transfer: 'リーダーにする',
+    confirmTransfer: 'ノード {id} ({address}) にリーダーを移しますか？書き込みは少しの間止まります。',
+    transferred: 'ノード {id} がリーダーになりました', single: 'このコントローラーはクラスター化されていません: データは自身のディスクにあります。',
+  },
   settings: {
     preferences: '表示設定', theme: 'テーマ', light: 'ライト', dark: 'ダーク', language: '言語', about: 'バージョン情報',
     gateway: 'ゲートウェイ', mode: 'モード', upstream: '接続先', auth: '認証',

@@ -89,6 +89,13 @@ export default {
     scope_admin: '관리자', scope_read_only: '읽기 전용', yours: '현재 키',
     confirmRevokeOwn: '키 "{name}"은(는) 지금 로그인에 사용 중인 키입니다. 폐기하면 이 페이지에서 즉시 로그아웃되고, 이 키를 쓰는 모든 클라이언트가 작동을 멈춥니다. 폐기할까요?',
   },
+  cluster: {
+    title: '컨트롤러 클러스터', id: 'ID', address: '주소', role: '역할', leader: '리더',
+    leaderIs: '리더: {id} ({address})', reachable: '연결 가능', yes: '예', no: '아니요',
+    role_voter: '투표자', role_standby: '대기', role_spare: '예비', transfer: '리더로 지정',
+    confirmTransfer: '노드 {id} ({address})에 리더 역할을 넘길까요? 쓰기가 잠시 멈춥니다.',
+    transferred: '이제 노드 {id}가 리더입니다', single: '이 컨트롤러는 클러스터가 아닙니다: 데이터를 자체 디스크에 보관합니다.',
+  },
   settings: {
     preferences: '환경 설정', theme: '테마', light: '라이트', dark: '다크', language: '언어', about: '정보',
     gateway: '게이트웨이', mode: '모드', upstream: '업스트림', auth: '인증',

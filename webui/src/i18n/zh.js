@@ -83,6 +83,13 @@ export default {
     shownOnce: '请立即复制：密钥只显示一次，之后无法再次查看。', scope_admin: '管理员', scope_read_only: '只读', yours: '当前',
     confirmRevokeOwn: '密钥“{name}”正是你当前登录所用的密钥。吊销后你会立即退出本页面，所有使用它的客户端也将失效。确定吊销？',
   },
+  cluster: {
+    title: '控制器集群', id: 'ID', address: '地址', role: '角色', leader: '领导者',
+    leaderIs: '领导者：{id}（{address}）', reachable: '可达', yes: '是', no: '否',
+    role_voter: '投票者', role_standby: '备用', role_spare: '后备', transfer: '设为领导者',
+    confirmTransfer: '将领导权交给节点 {id}（{address}）？写入会短暂暂停。',
+    transferred: '节点 {id} 现在是领导者', single: '此控制器未组成集群：数据保存在它自己的磁盘上。',
+  },
   settings: {
     preferences: '偏好设置', theme: '主题', light: '浅色', dark: '深色', language: '语言', about: '关于',
     gateway: '网关', mode: '模式', upstream: '上游', auth: '认证',
