@@ -97,11 +97,12 @@ readers() { # TAG SECS: a reader on each controller, RPIDS
 	done
 }
 final() { # I: every rule and the revision, as seen through controller I, in $TMP/final
-	on "$1" ctl --json rules list --limit 10000 >"$TMP/final" && on "$1" revision >>"$TMP/final"
+	on "$1" ctl --json rules list --limit 10000 >"$TMP/final" 2>"$TMP/final.err" &&
+		on "$1" revision >>"$TMP/final" 2>>"$TMP/final.err"
 }
 check_history() { # DESC I: the checker on every log so far, the final state through I
 	local out
-	final "$2"
+	wait_until 30 final "$2" || sed 's/^/# /' "$TMP/final.err"
 	out=$($HIST check "$TMP/final" "$TMP"/w-*.log -- "$TMP"/read-*.log)
 	local rc=$?
 	echo "$out"
@@ -193,10 +194,16 @@ ok=$?
 ms=$(first_ack "$TMP/w-cut.log" "$t")
 check_eval "the majority acknowledges writes (${ms} ms after the cut)" '[ $ok = 0 ]'
 ip -n "$NS-hub" link set "h$L" up
+t0=$(tap_now_ms)
 wait "$WPID" $RPIDS
 wait_until 10 leader >/dev/null
 M=$(leader) || { echo "Bail out! no leader after case 2"; exit 1; }
-check_history "the port back: one history, no acknowledged write lost" "$L"
+check_history "the port back: one history, no acknowledged write lost" "$M"
+wait_until 30 final "$L"
+ok=$?
+check_eval "the cut-off controller $L answers reads again ($(($(tap_now_ms) - t0)) ms after the port came back)" \
+	'[ $ok = 0 ]'
+[ $ok = 0 ] || sed 's/^/# /' "$TMP/final.err"
 expect_eq "the refused write on the cut-off side is not there" \
 	"$(grep -c '"iso"' "$TMP/final")" 0
 

@@ -8,8 +8,8 @@
 #       COUNT writes at most, RATE a second, for SECS at most; each write goes to the
 #       current URL and, unless acknowledged, the next one takes over. One JSON line a
 #       write: name, t0/t1 (monotonic s), outcome, revision, url, why. Outcomes: acked
-#       (exit 0, revision of the reply); refused (the controller answered with an error
-#       code: nothing is promised, see check); unknown (no answer: timeout, lost link).
+#       (exit 0, revision of the reply); refused (an answer given before anything ran:
+#       NOTHING_RAN); unknown (anything else: no answer, a leader lost at COMMIT, ...).
 #   history.py read LOG SECS URL
 #       lists the rules on URL every 0.2 s for SECS; one JSON line a read: t0/t1, names
 #       (or why it failed).
@@ -17,7 +17,7 @@
 #       FINAL_JSON: `xdropctl --json rules list` output with every rule, then a line with
 #       the revision. Verifies: every acknowledged write present exactly once; no rule
 #       present or read that was never written; acknowledged revisions unique and within
-#       1..final revision; the final revision is the number of rules (one revision a
+#       1..final revision; no refused write present; the final revision is the number of rules (one revision a
 #       create: no gap, none reused); each reader's sets never lose a name (one history);
 #       a read that began after a write was acknowledged contains it (reads are
 #       linearizable on dqlite). Prints '# ' lines and exits 1 on the first broken rule.
@@ -28,6 +28,8 @@ import sys
 import time
 
 CTL = os.environ.get("CTL_BIN", "build/bin/xdropctl")
+NOTHING_RAN = ("the store does not answer", "cannot look up request_id", "ALREADY_EXISTS",
+               "INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED")
 
 
 def ctl(url, args, timeout):
@@ -55,10 +57,9 @@ def one_write(url, name, k):
     else:
         why = p.stderr.strip() if p else "no answer in 4 s"
         rec["why"] = why[-300:]
-        # the transport's own failures leave the write's fate open
-        open_ = p is None or "DEADLINE" in why or "timed out" in why or \
-            "connection" in why.lower()
-        rec["outcome"] = "unknown" if open_ else "refused"
+        # refused: only the answers given before anything ran; any other failure (the
+        # transport's, a lost leader at COMMIT, ...) leaves the write's fate open
+        rec["outcome"] = "refused" if any(m in why for m in NOTHING_RAN) else "unknown"
     return rec
 
 
@@ -139,9 +140,10 @@ def check(final, wlogs, rlogs):
         fail("an acknowledged revision outside 1..%d" % rev)
     if rev != len(names):
         fail("revision %d for %d rules: a gap or a reused revision" % (rev, len(names)))
-    refused = [w["name"] for w in writes if w["outcome"] == "refused" and w["name"] in counts]
+    refused = [w for w in writes if w["outcome"] == "refused" and w["name"] in counts]
     if refused:
-        fail("refused writes present: %s" % ", ".join(refused[:5]))
+        fail("refused writes present: %s" % "; ".join(
+            "%s (%s)" % (w["name"], w["why"]) for w in refused[:3]))
     nreads = 0
     for log in rlogs:
         seen = set()
