@@ -154,7 +154,7 @@ wait_until 10 logged "$TMP/w-cut.log" 50
 t=$(now)
 t0=$(tap_now_ms)
 ip -n "$NS-hub" link set "h$L" down
-(
+( # its outcome joins the history: refused only with the answer that nothing ran
 	on "$L" ctl -q --timeout 40000 rules add name=iso dst_ip=203.0.113.1 action=drop
 	echo "took $(($(tap_now_ms) - t0)) ms"
 ) >"$TMP/iso.out" 2>&1 &
@@ -176,19 +176,23 @@ ok=$?
 check_eval "the majority's nodes agree on a new leader ($(($(tap_now_ms) - t0)) ms after the cut, < 5000)" \
 	'[ $ok = 0 ]'
 step_down() { ! leads "$L"; }
-wait_until 30 step_down
+wait_until 40 step_down
 ok=$?
-check_eval "leader $L cut off: its controller logs it no longer leads ($(($(tap_now_ms) - t0)) ms after the cut, < 30000)" \
+check_eval "leader $L cut off: its controller logs it no longer leads ($(($(tap_now_ms) - t0)) ms after the cut, < 40000)" \
 	'[ $ok = 0 ]'
 majority() { local l; l=$(leader) && [ "$l" != "$L" ]; }
-wait_until 30 majority
+wait_until 40 majority
 ok=$?
-check_eval "controller $(leader || echo none) logs it leads ($(($(tap_now_ms) - t0)) ms after the cut, < 30000)" \
+check_eval "controller $(leader || echo none) logs it leads ($(($(tap_now_ms) - t0)) ms after the cut, < 40000)" \
 	'[ $ok = 0 ]'
 wait "$iso"
 sed 's/^/# /' "$TMP/iso.out"
 check_eval "leader $L cut off: a write on its side is refused UNAVAILABLE" \
 	'grep -q UNAVAILABLE "$TMP/iso.out"'
+o=unknown
+grep -q "the store does not answer" "$TMP/iso.out" && o=refused
+echo "{\"name\": \"iso\", \"outcome\": \"$o\", \"t0\": $t, \"t1\": $(now), \"why\": \"iso\"}" \
+	>"$TMP/w-iso.log"
 wait_until 30 acked_after "$TMP/w-cut.log" "$t"
 ok=$?
 ms=$(first_ack "$TMP/w-cut.log" "$t")
@@ -196,16 +200,19 @@ check_eval "the majority acknowledges writes (${ms} ms after the cut)" '[ $ok = 
 ip -n "$NS-hub" link set "h$L" up
 t0=$(tap_now_ms)
 wait "$WPID" $RPIDS
-wait_until 10 leader >/dev/null
-M=$(leader) || { echo "Bail out! no leader after case 2"; exit 1; }
-check_history "the port back: one history, no acknowledged write lost" "$M"
+dq_agree() { # the three nodes name the same leader
+	local a b c
+	a=$(dq_who 1) && b=$(dq_who 2) && c=$(dq_who 3) && [ "$a" = "$b" ] && [ "$b" = "$c" ] &&
+		[ "$a" != 0 ]
+}
+wait_until 20 dq_agree
+M=$(dq_who 1) && [ "$M" != 0 ] || { echo "Bail out! no leader after case 2"; exit 1; }
+check_history "the port back: one history, no acknowledged write lost (refused ones absent)" "$M"
 wait_until 30 final "$L"
 ok=$?
 check_eval "the cut-off controller $L answers reads again ($(($(tap_now_ms) - t0)) ms after the port came back)" \
 	'[ $ok = 0 ]'
 [ $ok = 0 ] || sed 's/^/# /' "$TMP/final.err"
-expect_eq "the refused write on the cut-off side is not there" \
-	"$(grep -c '"iso"' "$TMP/final")" 0
 
 # 3. a follower killed, writes go on, it restarts and catches up without anyone's help
 F=$(others "$M" | head -1)
@@ -214,10 +221,11 @@ writer "$TMP/w-fol.log" f 100 10 "$(url "$M")"
 wait "$WPID"
 start "$F"
 wait_until 60 answers "$F"
+dq_leads() { [ "$(dq_who "$1")" = "$1" ]; }
 to_f() { # asks the leader to hand over to F (refused while F is behind) until F leads
-	leads "$F" && return 0
+	dq_leads "$F" && return 0
 	in_ns "c$F" "$XFER" "$F" "$(addr 1)" "$(addr 2)" "$(addr 3)" 2>>"$TMP/xfer.err"
-	wait_until 2 leads "$F"
+	wait_until 2 dq_leads "$F"
 }
 check_eval "the restarted follower $F leads after a transfer" 'wait_until 30 to_f'
 check_history "the restarted follower's own copy has every rule" "$F"
