@@ -5,11 +5,14 @@
 # traffic crosses the bridge, xdropctl reaches each controller on its ipc:// socket, which
 # no link cut touches). A writer (tests/lib/history.py) creates rules with unique names at
 # 50/s and records each outcome; readers list the rules on each controller; the checker
-# verifies the history after each case. Cases: kill -9 of the leader under writes (a write
-# acknowledged by a new leader within 5 s); the leader's bridge port down (its side refuses
-# writes, the majority elects and serves, one history after the port comes back); a
-# follower killed and restarted catches up (it leads after a transfer and lists every
-# rule); all three killed and started at once (every rule back). Prints TAP.
+# verifies the history after each case. Cases: kill -9 of the leader under writes (a
+# write through a survivor acknowledged within 5 s); the leader's bridge port down (its
+# dqlite node steps down and the majority's agree on a leader within 5 s, as each node
+# answers xdrop-dqlite-transfer --who; the controllers' role logs, which lag, within 40 s;
+# a write on the cut-off side refused UNAVAILABLE; the majority acknowledges writes; one
+# history after the port comes back); a follower killed and restarted catches up (made
+# leader by a transfer, it lists every rule from its own copy); all three killed and
+# started at once (every rule back). Prints TAP.
 set -u
 . tests/cli/lib.sh
 cli_init cluster-faults python3 ip nsenter
