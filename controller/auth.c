@@ -177,6 +177,7 @@ static enum rpc_code check_node(struct store *s, const char *token, struct princ
 	char nid[XDROP_STORE_MAX_ID + 1];
 	size_t idlen;
 	bool ok, found;
+	int rc;
 
 	if (!colon || (idlen = (size_t)(colon - id)) == 0 || idlen > XDROP_STORE_MAX_ID)
 		return RPC_UNAUTHENTICATED;
@@ -184,7 +185,10 @@ static enum rpc_code check_node(struct store *s, const char *token, struct princ
 	nid[idlen] = '\0';
 	if (!rule_id_ok(nid)) /* the one id rule (lib/rule.h), for tokens as for creation */
 		return RPC_UNAUTHENTICATED;
-	found = store_node_get(s, nid, &sn) == 0;
+	rc = store_node_get(s, nid, &sn);
+	if (rc < 0 && rc != -ENOENT) /* no answer from the store (a cut-off cluster node) */
+		return RPC_UNAVAILABLE;
+	found = rc == 0;
 	/* an unknown node runs the same verification against a dummy verifier, so the
 	 * answer's timing does not tell which node ids exist */
 	ok = nodekey_verify(found ? sn.cred : NULL, colon + 1);
@@ -197,13 +201,17 @@ static enum rpc_code check_node(struct store *s, const char *token, struct princ
 	return RPC_OK;
 }
 
-/* Verifies secret against key row id: 1 match (row in *k, free k->name), 0 not. */
+/* Verifies secret against key row id: 1 match (row in *k, free k->name), 0 not, -1 the
+ * store did not answer (a cluster node cut off from the others): no verdict either way. */
 static int verify(struct store *s, const char *id, const char *secret, struct store_key *k)
 {
 	uint8_t h[XDROP_KEY_HASH_LEN];
+	int rc = store_key_get(s, id, k);
 
-	if (store_key_get(s, id, k) < 0)
+	if (rc == -ENOENT)
 		return 0;
+	if (rc < 0)
+		return -1;
 	key_hash(k->salt, secret, h);
 	if (equal_ct(h, k->hash, sizeof(h)))
 		return 1;
@@ -215,7 +223,7 @@ static enum rpc_code check_key(struct store *s, const char *token, struct princi
 {
 	char id[XDROP_STORE_MAX_ID + 1];
 	struct store_key k;
-	bool ok = false;
+	int ok = 0;
 	int64_t now;
 
 	if (strncmp(token, "xdk_", 4) == 0) {
@@ -228,8 +236,10 @@ static enum rpc_code check_key(struct store *s, const char *token, struct princi
 			ok = verify(s, id, sep + 1, &k);
 		}
 	}
-	if (!ok) /* the config's key may have any form */
+	if (ok == 0) /* the config's key may have any form */
 		ok = verify(s, XDROP_BOOTSTRAP_KEY_ID, token, &k);
+	if (ok < 0)
+		return RPC_UNAVAILABLE;
 	if (!ok)
 		return RPC_UNAUTHENTICATED;
 	free(k.name);
@@ -240,6 +250,10 @@ static enum rpc_code check_key(struct store *s, const char *token, struct princi
 		store_key_touch(s, k.id, now);
 	return RPC_OK;
 }
+
+#define STORE_NO_ANSWER                                                                            \
+	"the store does not answer (this controller is cut off from its cluster's "                \
+	"majority?); try again or another controller"
 
 enum rpc_code auth_hook(struct rpc_call *call, const char *token, void *arg)
 {
@@ -262,10 +276,12 @@ enum rpc_code auth_hook(struct rpc_call *call, const char *token, void *arg)
 		rc = check_node(s, token, p);
 		if (rc == RPC_OK && strcmp(service, "xdrop.v1.SyncService") != 0)
 			return RPC_PERMISSION_DENIED;
-		return rc;
+	} else {
+		rc = check_key(s, token, p);
 	}
-	rc = check_key(s, token, p);
-	if (rc != RPC_OK)
+	if (rc == RPC_UNAVAILABLE)
+		return rpc_call_error(call, rc, NULL, "%s", STORE_NO_ANSWER);
+	if (rc != RPC_OK || p->kind == AUTH_NODE)
 		return rc;
 	if (p->kind == AUTH_ADMIN || is_read(service, method))
 		return RPC_OK;

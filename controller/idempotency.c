@@ -534,10 +534,10 @@ enum rpc_code idem_handler(struct rpc_call *call, const ProtobufCMessage *req,
 				      "a request with request_id %s is still in progress; "
 				      "try again later",
 				      k.request_id);
-	if (err)
-		return rpc_call_error(call, rpc_code_from_errno(err), NULL,
-				      "cannot look up request_id %s: %s", k.request_id,
-				      strerror(-err));
+	if (err) /* nothing ran; -EIO: the store did not answer (a cut-off cluster node) */
+		return rpc_call_error(
+		    call, err == -EIO ? RPC_UNAVAILABLE : rpc_code_from_errno(err), NULL,
+		    "cannot look up request_id %s: %s", k.request_id, strerror(-err));
 	if (rec) {
 		code = replay(call, im, rec, resp);
 		idem_record_free(rec);

@@ -117,3 +117,10 @@ tests/controller/daemon.sh: $(BIN)/xdrop-controller $(BIN)/xdrop-call
 # the revision without a gap.
 TEST_SUITES += tests/controller/cluster.sh
 tests/controller/cluster.sh: $(BIN)/xdrop-controller $(BIN)/xdropctl
+
+# The same cluster in three network namespaces with the history checker
+# (tests/lib/history.py): kill -9 of the leader under writes, the leader's link cut, a
+# follower restarted, all three restarted.
+TEST_SUITES += tests/controller/cluster_faults.sh
+tests/controller/cluster_faults.sh: $(BIN)/xdrop-controller $(BIN)/xdropctl \
+	$(BIN)/xdrop-dqlite-transfer

@@ -150,7 +150,8 @@ typedef enum rpc_code (*rpc_handler_fn)(struct rpc_call *call, const ProtobufCMe
  * (known token, insufficient scope); any other value is answered as INTERNAL. It may attach
  * the caller's identity with rpc_call_set_principal(). Runs before the handler, on the
  * worker thread. RPC_RESOURCE_EXHAUSTED is passed on too: the caller's source is refused
- * for now (too many failed credentials), with the hook's message.
+ * for now (too many failed credentials), with the hook's message; so is RPC_UNAVAILABLE
+ * with a message set by the hook (it could not decide: its store did not answer).
  */
 typedef enum rpc_code (*rpc_auth_fn)(struct rpc_call *call, const char *token, void *arg);
 

@@ -397,7 +397,8 @@ static const struct service_slot *find_service(const struct rpc_server *s, const
 	return NULL;
 }
 
-/* Runs the auth hook and maps what it returns to the three codes it may give. */
+/* Runs the auth hook and maps what it returns to the codes it may give (UNAVAILABLE only
+ * with its message: the hook could not decide, e.g. its store did not answer). */
 static enum rpc_code authenticate(struct rpc_server *s, struct rpc_call *call, const char *token)
 {
 	enum rpc_code code;
@@ -410,7 +411,7 @@ static enum rpc_code authenticate(struct rpc_server *s, struct rpc_call *call, c
 	else if (code == RPC_PERMISSION_DENIED && !call->message[0])
 		rpc_call_error(call, code, NULL, "permission denied");
 	else if (code != RPC_OK && code != RPC_UNAUTHENTICATED && code != RPC_PERMISSION_DENIED &&
-		 code != RPC_RESOURCE_EXHAUSTED)
+		 code != RPC_RESOURCE_EXHAUSTED && !(code == RPC_UNAVAILABLE && call->message[0]))
 		code = rpc_call_error(call, RPC_INTERNAL, NULL, "auth hook failed");
 	return code;
 }

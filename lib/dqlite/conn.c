@@ -103,6 +103,14 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline_ms)
 		goto fail;
 	/* One small request waits for one small response: no Nagle delay. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* A cut link sends no reset: data left unacknowledged, or keepalive probes (each
+	 * second) left unanswered, end the connection after XDROP_DQ_USER_TIMEOUT_MS rather
+	 * than the whole call timeout, and the session turns to the new leader. */
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &(int){XDROP_DQ_USER_TIMEOUT_MS},
+		   sizeof(int));
 	return fd;
 fail:
 	close(fd);

@@ -34,7 +34,8 @@
 
 #define XDROP_DQ_CONNECT_TIMEOUT_MS 2000
 #define XDROP_DQ_CALL_TIMEOUT_MS    10000
-#define XDROP_DQ_MAX_ADDRESS	    256 /* "host:port", bytes with NUL */
+#define XDROP_DQ_USER_TIMEOUT_MS    2000 /* TCP_USER_TIMEOUT: a silent peer (a cut link) */
+#define XDROP_DQ_MAX_ADDRESS	    256	 /* "host:port", bytes with NUL */
 #define XDROP_DQ_MAX_ERRMSG	    256
 
 /* dqlite's own SQLite extended codes. */

@@ -24,3 +24,13 @@ $(BIN)/xdrop-dqlite-node: $(DQNODE_SRCS:%.c=$(OBJ)/%.o) $(DQ_A) $(RPC_A) $(LIB_A
 
 ALL_TARGETS += $(BIN)/xdrop-dqlite-node
 CHECK_SOURCES += $(DQNODE_SRCS)
+
+# xdrop-dqlite-transfer hands a dqlite cluster's leadership to one node (the controller
+# cluster fault suite reads a restarted follower's own copy that way).
+DQXFER_SRCS := tests/tools/xdrop-dqlite-transfer.c
+$(BIN)/xdrop-dqlite-transfer: $(DQXFER_SRCS:%.c=$(OBJ)/%.o) $(DQ_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -lpthread
+
+ALL_TARGETS += $(BIN)/xdrop-dqlite-transfer
+CHECK_SOURCES += $(DQXFER_SRCS)

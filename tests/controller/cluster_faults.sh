@@ -1,0 +1,253 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# cluster_faults.sh: issue 18's failure behaviour, three xdrop-controllers in three network
+# namespaces (c1..c3, 192.0.2.I on a veth to a bridge in the hub namespace; the Raft
+# traffic crosses the bridge, xdropctl reaches each controller on its ipc:// socket, which
+# no link cut touches). A writer (tests/lib/history.py) creates rules with unique names at
+# 50/s and records each outcome; readers list the rules on each controller; the checker
+# verifies the history after each case. Cases: kill -9 of the leader under writes (a
+# write through a survivor acknowledged within 5 s); the leader's bridge port down (its
+# dqlite node steps down and the majority's agree on a leader within 5 s, as each node
+# answers xdrop-dqlite-transfer --who; the controllers' role logs, which lag, within 40 s;
+# a write on the cut-off side refused UNAVAILABLE; the majority acknowledges writes; one
+# history after the port comes back); a follower killed and restarted catches up (made
+# leader by a transfer, it lists every rule from its own copy); all three killed and
+# started at once (every rule back). Prints TAP.
+set -u
+. tests/cli/lib.sh
+cli_init cluster-faults python3 ip nsenter
+. tests/lib/netns.sh
+HIST="python3 tests/lib/history.py"
+XFER=${XFER:-build/bin/xdrop-dqlite-transfer}
+export CTL_BIN XDROP_KEY=$ADMIN_KEY
+declare -a PIDS
+PORT=9018
+
+lab_init "xd18f$$"
+trap 'lab_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$TMP"' EXIT
+lab_ns hub c1 c2 c3 || { echo "Bail out! no namespaces"; exit 1; }
+ip -n "$NS-hub" link add br0 type bridge && ip -n "$NS-hub" link set br0 up
+for i in 1 2 3; do
+	lab_veth "c$i" eth0 hub "h$i"
+	lab_addr "c$i" eth0 "192.0.2.$i/24"
+	lab_up "c$i" lo eth0
+	ip -n "$NS-hub" link set "h$i" master br0 up
+done
+
+addr() { echo "192.0.2.$1:$PORT"; }
+url() { echo "ipc://$TMP/rpc$1.sock"; }
+conf() { # I
+	local i=$1 peers="" j
+	for j in 1 2 3; do [ "$j" != "$i" ] && peers="$peers${peers:+, }$(addr "$j")"; done
+	{
+		echo "log_level: info"
+		echo "rpc: {listen: \"$(url "$i")\"}"
+		echo "push: {listen: \"ipc://$TMP/push$i.sock\"}"
+		echo "health: {listen: \"ipc://$TMP/health$i.sock\"}"
+		echo "keys: {admin_key: $ADMIN_KEY}"
+		echo "cluster: {id: $i, address: \"$(addr "$i")\", dir: \"$TMP/node$i\", peers: [$peers]}"
+	} >"$TMP/c$i.yaml"
+}
+on() { local i=$1; shift; XDROP_URL=$(url "$i") "$@"; }
+start() { # I: starts controller I in its namespace (no wait), its log from then on in cI.log
+	[ -f "$TMP/c$1.log" ] && cat "$TMP/c$1.log" >>"$TMP/c$1.old" && rm "$TMP/c$1.log"
+	lab_bg "c$1" "$CTRL_BIN" --config "$TMP/c$1.yaml" 2>>"$TMP/c$1.log"
+	PIDS[$1]=$LAB_PID
+}
+answers() { on "$1" ctl -q --timeout 500 ping 2>/dev/null; }
+kill9() { # I
+	kill -KILL "${PIDS[$1]}"
+	wait "${PIDS[$1]}" 2>/dev/null
+	lab_forget "${PIDS[$1]}"
+	PIDS[$1]=
+}
+leads() { # I: controller I's last word on its role is that it leads
+	grep -E "cluster: node $1 (leads|no longer)" "$TMP/c$1.log" | tail -1 | grep -q "leads the cluster"
+}
+leader() { # the live id that leads, if exactly one does
+	local i l=""
+	for i in 1 2 3; do
+		[ -n "${PIDS[$i]:-}" ] && leads "$i" && l="$l$i"
+	done
+	[ ${#l} = 1 ] && echo "$l"
+}
+others() { local i; for i in 1 2 3; do [ "$i" != "$1" ] && echo "$i"; done; }
+now() { python3 -c 'import time; print(time.monotonic())'; }
+acked_after() { # LOG T: an acknowledged write of LOG began after T (monotonic s)
+	python3 -c 'import json,sys
+t=float(sys.argv[2])
+sys.exit(0 if any(json.loads(l).get("outcome")=="acked" and json.loads(l)["t0"]>t
+	for l in open(sys.argv[1]) if l.strip()) else 1)' "$1" "$2"
+}
+first_ack() { # LOG T: ms from T to the first acknowledgement of a write begun after T
+	python3 -c 'import json,sys
+t=float(sys.argv[2]); w=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(min([int((x["t1"]-t)*1000) for x in w if x["outcome"]=="acked" and x["t0"]>t] or [-1]))' "$1" "$2"
+}
+logged() { [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; } # LOG N: N lines
+writer() { # LOG PREFIX COUNT SECS URL...: in the background, WPID
+	local log=$1 prefix=$2 count=$3 secs=$4
+	shift 4
+	$HIST write "$log" "$prefix" "$count" 50 "$secs" "$@" &
+	WPID=$!
+}
+readers() { # TAG SECS: a reader on each controller, RPIDS
+	local i
+	RPIDS=""
+	for i in 1 2 3; do
+		$HIST read "$TMP/read-$1-$i.log" "$2" "$(url "$i")" &
+		RPIDS="$RPIDS $!"
+	done
+}
+final() { # I: every rule and the revision, as seen through controller I, in $TMP/final
+	on "$1" ctl --json rules list --limit 10000 >"$TMP/final" 2>"$TMP/final.err" &&
+		on "$1" revision >>"$TMP/final" 2>>"$TMP/final.err"
+}
+check_history() { # DESC I: the checker on every log so far, the final state through I
+	local out
+	wait_until 30 final "$2" || sed 's/^/# /' "$TMP/final.err"
+	out=$($HIST check "$TMP/final" "$TMP"/w-*.log -- "$TMP"/read-*.log)
+	local rc=$?
+	echo "$out"
+	check_eval "$1" '[ $rc = 0 ]'
+}
+
+for i in 1 2 3; do conf "$i"; done
+for i in 1 2 3; do start "$i"; done
+ok=1
+for i in 1 2 3; do wait_until 60 answers "$i" || ok=0; done
+check_eval "three controllers in three namespaces form a cluster" '[ $ok = 1 ]'
+wait_until 20 leader >/dev/null
+L=$(leader)
+check_eval "one controller leads (node ${L:-none})" '[ -n "$L" ]'
+[ -n "$L" ] || exit 1
+
+# 1. kill -9 of the leader under writes
+mapfile -t O < <(others "$L")
+readers kill 14
+# one writer from the leader on (the next controller once it fails), one through a
+# survivor S all along: S's first acknowledgement after the kill is the failover time
+writer "$TMP/w-kill.log" k 400 12 "$(url "$L")" "$(url "${O[0]}")" "$(url "${O[1]}")"
+W1=$WPID
+writer "$TMP/w-kills.log" j 400 12 "$(url "${O[0]}")"
+wait_until 10 logged "$TMP/w-kill.log" 60
+t=$(now)
+kill9 "$L"
+wait_until 5 acked_after "$TMP/w-kills.log" "$t"
+ok=$?
+ms=$(first_ack "$TMP/w-kills.log" "$t")
+check_eval "kill -9 of leader $L under writes: ${O[0]} acknowledges a write ${ms} ms later (< 5000)" \
+	'[ $ok = 0 ]'
+wait_until 10 leader >/dev/null
+L2=$(leader)
+check_eval "node ${L2:-none} leads after the kill" '[ -n "$L2" ] && [ "$L2" != "$L" ]'
+# the killed one comes back as a follower and the writes go on
+start "$L"
+wait_until 60 answers "$L"
+wait "$W1" "$WPID" $RPIDS
+check_history "kill -9 of the leader: every acknowledged write present once, one history" "$L2"
+
+# 2. the leader's bridge port down: its side refuses, the majority elects and serves
+wait_until 10 leader >/dev/null
+L=$(leader) || { echo "Bail out! no leader after case 1"; exit 1; }
+mapfile -t O < <(others "$L")
+readers cut 16
+writer "$TMP/w-cut.log" p 700 14 "$(url "$L")" "$(url "${O[0]}")" "$(url "${O[1]}")"
+wait_until 10 logged "$TMP/w-cut.log" 50
+t=$(now)
+t0=$(tap_now_ms)
+ip -n "$NS-hub" link set "h$L" down
+( # its outcome joins the history: refused only with the answer that nothing ran
+	on "$L" ctl -q --timeout 40000 rules add name=iso dst_ip=203.0.113.1 action=drop
+	echo "took $(($(tap_now_ms) - t0)) ms"
+) >"$TMP/iso.out" 2>&1 &
+iso=$!
+# dqlite's own view first (each node asked in its namespace), then the controllers' logs
+dq_who() { in_ns "c$1" "$XFER" --who "$(addr "$1")" 2>/dev/null; }
+dq_down() { local w; w=$(dq_who "$L") && [ "$w" != "$L" ]; }
+dq_majority() {
+	local a b
+	a=$(dq_who "${O[0]}") && b=$(dq_who "${O[1]}") && [ "$a" = "$b" ] && [ "$a" != 0 ] &&
+		[ "$a" != "$L" ]
+}
+wait_until 5 dq_down
+ok=$?
+check_eval "leader $L cut off: its dqlite node steps down ($(($(tap_now_ms) - t0)) ms after the cut, < 5000)" \
+	'[ $ok = 0 ]'
+wait_until 5 dq_majority
+ok=$?
+check_eval "the majority's nodes agree on a new leader ($(($(tap_now_ms) - t0)) ms after the cut, < 5000)" \
+	'[ $ok = 0 ]'
+step_down() { ! leads "$L"; }
+wait_until 40 step_down
+ok=$?
+check_eval "leader $L cut off: its controller logs it no longer leads ($(($(tap_now_ms) - t0)) ms after the cut, < 40000)" \
+	'[ $ok = 0 ]'
+majority() { local l; l=$(leader) && [ "$l" != "$L" ]; }
+wait_until 40 majority
+ok=$?
+check_eval "controller $(leader || echo none) logs it leads ($(($(tap_now_ms) - t0)) ms after the cut, < 40000)" \
+	'[ $ok = 0 ]'
+wait "$iso"
+sed 's/^/# /' "$TMP/iso.out"
+check_eval "leader $L cut off: a write on its side is refused UNAVAILABLE" \
+	'grep -q UNAVAILABLE "$TMP/iso.out"'
+o=unknown
+grep -q "the store does not answer" "$TMP/iso.out" && o=refused
+echo "{\"name\": \"iso\", \"outcome\": \"$o\", \"t0\": $t, \"t1\": $(now), \"why\": \"iso\"}" \
+	>"$TMP/w-iso.log"
+wait_until 30 acked_after "$TMP/w-cut.log" "$t"
+ok=$?
+ms=$(first_ack "$TMP/w-cut.log" "$t")
+check_eval "the majority acknowledges writes (${ms} ms after the cut)" '[ $ok = 0 ]'
+ip -n "$NS-hub" link set "h$L" up
+t0=$(tap_now_ms)
+wait "$WPID" $RPIDS
+dq_agree() { # the three nodes name the same leader
+	local a b c
+	a=$(dq_who 1) && b=$(dq_who 2) && c=$(dq_who 3) && [ "$a" = "$b" ] && [ "$b" = "$c" ] &&
+		[ "$a" != 0 ]
+}
+wait_until 20 dq_agree
+M=$(dq_who 1) && [ "$M" != 0 ] || { echo "Bail out! no leader after case 2"; exit 1; }
+check_history "the port back: one history, no acknowledged write lost (refused ones absent)" "$M"
+wait_until 30 final "$L"
+ok=$?
+check_eval "the cut-off controller $L answers reads again ($(($(tap_now_ms) - t0)) ms after the port came back)" \
+	'[ $ok = 0 ]'
+[ $ok = 0 ] || sed 's/^/# /' "$TMP/final.err"
+
+# 3. a follower killed, writes go on, it restarts and catches up without anyone's help
+F=$(others "$M" | head -1)
+kill9 "$F"
+writer "$TMP/w-fol.log" f 100 10 "$(url "$M")"
+wait "$WPID"
+start "$F"
+wait_until 60 answers "$F"
+dq_leads() { [ "$(dq_who "$1")" = "$1" ]; }
+to_f() { # asks the leader to hand over to F (refused while F is behind) until F leads
+	dq_leads "$F" && return 0
+	in_ns "c$F" "$XFER" "$F" "$(addr 1)" "$(addr 2)" "$(addr 3)" 2>>"$TMP/xfer.err"
+	wait_until 2 dq_leads "$F"
+}
+check_eval "the restarted follower $F leads after a transfer" 'wait_until 30 to_f'
+check_history "the restarted follower's own copy has every rule" "$F"
+
+# 4. all three killed and started at once
+final "$F"
+cp "$TMP/final" "$TMP/before"
+for i in 1 2 3; do kill9 "$i"; done
+for i in 1 2 3; do start "$i"; done
+ok=1
+for i in 1 2 3; do wait_until 60 answers "$i" || ok=0; done
+check_eval "all three restarted at once answer" '[ $ok = 1 ]'
+check_eval "a leader again (node $(leader || echo none))" 'wait_until 20 leader >/dev/null'
+for i in 1 2 3; do
+	final "$i"
+	expect_eq "node $i after the restart: every rule and the revision" \
+		"$(md5sum <"$TMP/final")" "$(md5sum <"$TMP/before")"
+done
+writer "$TMP/w-after.log" z 10 5 "$(url 1)" "$(url 2)" "$(url 3)"
+wait "$WPID"
+check_history "writes after the restart: one history" 1
+tap_done

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# tests/lib/history.py: the history checker of the cluster fault suites. A writer creates
+# rules with unique names at a steady rate through xdropctl and records each write with its
+# outcome; readers list the rules and record what they saw; check verifies the history.
+#
+#   history.py write LOG PREFIX COUNT RATE SECS URL...
+#       COUNT writes at most, RATE a second, for SECS at most; each write goes to the
+#       current URL and, unless acknowledged, the next one takes over. One JSON line a
+#       write: name, t0/t1 (monotonic s), outcome, revision, url, why. Outcomes: acked
+#       (exit 0, revision of the reply); refused (an answer given before anything ran:
+#       NOTHING_RAN); unknown (anything else: no answer, a leader lost at COMMIT, ...).
+#   history.py read LOG SECS URL
+#       lists the rules on URL every 0.2 s for SECS; one JSON line a read: t0/t1, names
+#       (or why it failed).
+#   history.py check FINAL_JSON WRITELOG... [-- READLOG...]
+#       FINAL_JSON: `xdropctl --json rules list` output with every rule, then a line with
+#       the revision. Verifies: every acknowledged write present exactly once; no rule
+#       present or read that was never written; acknowledged revisions unique and within
+#       1..final revision; no refused write present; the final revision is the number of rules (one revision a
+#       create: no gap, none reused); each reader's sets never lose a name (one history);
+#       a read that began after a write was acknowledged contains it (reads are
+#       linearizable on dqlite). Prints '# ' lines and exits 1 on the first broken rule.
+import json
+import os
+import subprocess
+import sys
+import time
+
+CTL = os.environ.get("CTL_BIN", "build/bin/xdropctl")
+NOTHING_RAN = ("the store does not answer", "cannot look up request_id", "ALREADY_EXISTS",
+               "INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED")
+
+
+def ctl(url, args, timeout):
+    env = dict(os.environ, XDROP_URL=url)
+    return subprocess.run([CTL] + args, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def one_write(url, name, k):
+    # a destination of its own per writer (its prefix) and write: no two rules match alike
+    dst = "10.%d.%d.%d" % (ord(name[0]) & 255, k >> 8 & 255, k & 255)
+    rec = {"name": name, "url": url, "t0": time.monotonic()}
+    try:
+        p = ctl(url, ["--json", "--timeout", "2000", "rules", "add", "name=" + name,
+                      "dst_ip=" + dst, "action=drop"], 4)
+    except subprocess.TimeoutExpired:
+        p = None
+    rec["t1"] = time.monotonic()
+    if p is not None and p.returncode == 0:
+        rec["outcome"] = "acked"
+        try:
+            rec["revision"] = int(json.loads(p.stdout)["sync"]["revision"])
+        except (ValueError, KeyError, TypeError):
+            rec["revision"] = None
+    else:
+        why = p.stderr.strip() if p else "no answer in 4 s"
+        rec["why"] = why[-300:]
+        # refused: only the answers given before anything ran; any other failure (the
+        # transport's, a lost leader at COMMIT, ...) leaves the write's fate open
+        rec["outcome"] = "refused" if any(m in why for m in NOTHING_RAN) else "unknown"
+    return rec
+
+
+def write(log, prefix, count, rate, secs, urls):
+    end = time.monotonic() + secs
+    cur = 0
+    with open(log, "w") as f:
+        for k in range(min(count, 65536)):
+            due = time.monotonic()
+            if due >= end:
+                break
+            rec = one_write(urls[cur], "%s%d" % (prefix, k), k)
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
+            if rec["outcome"] != "acked":
+                cur = (cur + 1) % len(urls)
+            left = due + 1.0 / rate - time.monotonic()
+            if left > 0:
+                time.sleep(left)
+
+
+def read(log, secs, url):
+    end = time.monotonic() + secs
+    with open(log, "w") as f:
+        while time.monotonic() < end:
+            rec = {"url": url, "t0": time.monotonic()}
+            try:
+                p = ctl(url, ["--json", "--timeout", "3000", "rules", "list", "--limit",
+                              "10000"], 5)
+                if p.returncode == 0:
+                    rec["names"] = [r["name"] for r in json.loads(p.stdout)["rules"]]
+                else:
+                    rec["why"] = p.stderr.strip()[-200:]
+            except subprocess.TimeoutExpired:
+                rec["why"] = "no answer in 5 s"
+            rec["t1"] = time.monotonic()
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
+            time.sleep(0.2)
+
+
+def lines(path):
+    with open(path) as f:
+        return [json.loads(x) for x in f if x.strip()]
+
+
+def fail(msg):
+    print("# history: " + msg)
+    sys.exit(1)
+
+
+def check(final, wlogs, rlogs):
+    with open(final) as f:
+        text = f.read().strip().split("\n")
+    rev = int(text[-1])
+    names = [r["name"] for r in json.loads("\n".join(text[:-1]))["rules"]]
+    writes = [w for log in wlogs for w in lines(log)]
+    written = {w["name"] for w in writes}
+    acked = [w for w in writes if w["outcome"] == "acked"]
+    counts = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    stats = {o: sum(1 for w in writes if w["outcome"] == o)
+             for o in ("acked", "refused", "unknown")}
+    print("# history: %d writes (%s), %d rules, revision %d" %
+          (len(writes), ", ".join("%d %s" % (v, k) for k, v in stats.items()),
+           len(names), rev))
+    for w in acked:
+        if counts.get(w["name"], 0) != 1:
+            fail("acknowledged %s present %d times" % (w["name"], counts.get(w["name"], 0)))
+    for n in names:
+        if n not in written:
+            fail("%s present but never written" % n)
+    revs = [w["revision"] for w in acked]
+    if None in revs or len(set(revs)) != len(revs):
+        fail("acknowledged revisions missing or reused")
+    if revs and (min(revs) < 1 or max(revs) > rev):
+        fail("an acknowledged revision outside 1..%d" % rev)
+    if rev != len(names):
+        fail("revision %d for %d rules: a gap or a reused revision" % (rev, len(names)))
+    refused = [w for w in writes if w["outcome"] == "refused" and w["name"] in counts]
+    if refused:
+        fail("refused writes present: %s" % "; ".join(
+            "%s (%s)" % (w["name"], w["why"]) for w in refused[:3]))
+    nreads = 0
+    for log in rlogs:
+        seen = set()
+        for r in lines(log):
+            if "names" not in r:
+                continue
+            nreads += 1
+            got = set(r["names"])
+            if got - written:
+                fail("a read on %s saw %s, never written" % (r["url"], sorted(got - written)[:3]))
+            if seen - got:
+                fail("a read on %s lost %s seen before" % (r["url"], sorted(seen - got)[:3]))
+            seen = got
+            late = [w["name"] for w in acked if w["t1"] < r["t0"] and w["name"] not in got]
+            if late:
+                fail("a read on %s misses %s acknowledged before it began" % (r["url"], late[:3]))
+    print("# history: %d reads checked" % nreads)
+
+
+def main(a):
+    if a[0] == "write":
+        write(a[1], a[2], int(a[3]), float(a[4]), float(a[5]), a[6:])
+    elif a[0] == "read":
+        read(a[1], float(a[2]), a[3])
+    elif a[0] == "check":
+        rest = a[2:]
+        cut = rest.index("--") if "--" in rest else len(rest)
+        check(a[1], rest[:cut], rest[cut + 1:])
+    else:
+        sys.exit("usage: history.py write|read|check ...")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
