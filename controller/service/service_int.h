@@ -65,7 +65,7 @@ struct service {
 	struct svc_arg args[1 + STORE_KINDS];	   /* [0] plain, [1 + kind] */
 	struct idem_method writes[SERVICE_WRITES]; /* the wrapped write methods */
 	size_t n_writes;
-	struct stages *stages; /* staged imports (service_stage.c) */
+	struct stages *stages;	     /* staged imports (service_stage.c) */
 	struct svc_cluster *cluster; /* NULL: not clustered (service_cluster.c) */
 };
 
