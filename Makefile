@@ -8,6 +8,7 @@
 #   make check   clang-format dry run, cppcheck, structure check, -Werror build
 #   make demo    the whole system in a namespace lab (see README)
 #   make soak    hours of churn with kills and message loss (SOAK_SECONDS)
+#   make test-faults  the controller cluster's fault suites (namespaces, cuts, kills)
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
@@ -66,7 +67,7 @@ include tests/module.mk
 -include tests/security/module.mk
 include bench/module.mk
 
-.PHONY: all deps test bench check clean demo demo-down soak
+.PHONY: all deps test test-faults bench check clean demo demo-down soak
 all: $(ALL_TARGETS)
 
 deps:
@@ -78,6 +79,12 @@ test: all $(TEST_SUITES)
 	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 	@rm -rf $(BUILD)/test-logs; mkdir -p $(BUILD)/test-logs
 	@rc=0; prove --exec ./tests/tap-wrap.sh $(TEST_SUITES) || rc=$$?; \
+	 ./tests/summary.sh $$rc
+
+test-faults: all $(FAULT_SUITES)
+	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+	@rm -rf $(BUILD)/test-logs; mkdir -p $(BUILD)/test-logs
+	@rc=0; prove --exec ./tests/tap-wrap.sh $(FAULT_SUITES) || rc=$$?; \
 	 ./tests/summary.sh $$rc
 
 # SKIP_DATAPLANE=1 / SKIP_CONTROL=1 / SKIP_AGENT=1 leave out bench/run.sh /

@@ -120,7 +120,9 @@ tests/controller/cluster.sh: $(BIN)/xdrop-controller $(BIN)/xdropctl
 
 # The same cluster in three network namespaces with the history checker
 # (tests/lib/history.py): kill -9 of the leader under writes, the leader's link cut, a
-# follower restarted, all three restarted.
-TEST_SUITES += tests/controller/cluster_faults.sh
+# follower restarted, all three restarted. Run by make test-faults, not make test, until
+# a cut-off controller refuses within the election timeout (today ~40 s, docs/dqlite.md):
+# its bounds are that wide and it is timing-sensitive on a loaded machine.
+FAULT_SUITES += tests/controller/cluster_faults.sh
 tests/controller/cluster_faults.sh: $(BIN)/xdrop-controller $(BIN)/xdropctl \
 	$(BIN)/xdrop-dqlite-transfer
