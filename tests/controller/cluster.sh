@@ -10,6 +10,7 @@
 # follows it; a restarted controller joins again and serves the same rule set. Prints TAP.
 set -u
 . tests/cli/lib.sh
+. tests/lib/dqlite.sh
 cli_init cluster python3
 
 N1=20 N2=20
@@ -37,13 +38,7 @@ up() { # I: starts controller I and waits until it answers
 }
 on() { local i=$1; shift; XDROP_URL=ipc://$TMP/rpc$i.sock "$@"; }
 leader() { # the id whose controller last logged that it leads, among the live ones
-	local i
-	for i in 1 2 3; do
-		[ -n "${PIDS[$i]:-}" ] || continue
-		grep -E "cluster: node $i (leads|no longer)" "$TMP/c$i.log" | tail -1 |
-			grep -q leads && echo "$i" && return 0
-	done
-	return 1
+	dq_ctl_leader "$TMP/c" "${!PIDS[@]}"
 }
 add_rules() { # I FROM COUNT: COUNT rules through controller I; prints the acknowledged names
 	local i=$1 k
@@ -85,7 +80,7 @@ expect_eq "revision after $N1 writes" "$(rev "$L")" "$N1"
 t0=$(tap_now_ms)
 kill -KILL "${PIDS[$L]}"
 wait "${PIDS[$L]}" 2>/dev/null
-PIDS[$L]=
+unset "PIDS[$L]"
 # a write sent at once to a survivor waits out the election (its BEGIN is retried)
 S=$(for i in 1 2 3; do [ -n "${PIDS[$i]:-}" ] && echo "$i"; done | head -1)
 acked0=$(add_rules "$S" 100 1)
@@ -121,7 +116,7 @@ for i in 1 2 3; do
 	[ "$i" = "$L" ] && continue
 	kill -KILL "${PIDS[$i]}"
 	wait "${PIDS[$i]}" 2>/dev/null
-	PIDS[$i]=
+	unset "PIDS[$i]"
 done
 rc=0
 out=$(XDROP_URL=ipc://$TMP/rpc$L.sock timeout 60 "$CTL_BIN" --timeout 40000 rules list 2>&1) || rc=$?

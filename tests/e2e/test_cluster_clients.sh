@@ -10,6 +10,7 @@
 # node online within one health timeout (its beacons went to every controller). Prints TAP.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/syslab.sh
+. tests/lib/dqlite.sh
 XDROPCTL=$BINDIR/xdropctl
 declare -a CPID
 # three consecutive free ports for the dqlite nodes (others run suites on this machine too)
@@ -49,13 +50,7 @@ c_up() { # I: starts controller I and waits until it answers
 	wait_until 60 ping_rpc "$(sock rpc "$1")"
 }
 leader() { # the id whose controller last logged that it leads, among the live ones
-	local i
-	for i in 1 2 3; do
-		[ -n "${CPID[$i]:-}" ] || continue
-		grep -E "cluster: node $i (leads|no longer)" "$TMP/c$i.log" | tail -1 |
-			grep -q leads && echo "$i" && return 0
-	done
-	return 1
+	dq_ctl_leader "$TMP/c" "${!CPID[@]}"
 }
 ctl() { XDROP_KEY=$KEY "$XDROPCTL" "$@"; } # ctl [--controller LIST] ARGS...
 on() { local i=$1; shift; ctl --controller "$(sock rpc "$i")" "$@"; }
@@ -106,7 +101,7 @@ check "the leader lists n1 online" wait_until 10 online "$L"
 t0=$(ms)
 kill -KILL "${CPID[$L]}"
 wait "${CPID[$L]}" 2>/dev/null
-CPID[$L]=
+unset "CPID[$L]"
 # xdropctl with the dead controller first: the write goes to a live one (it waits out the
 # election there)
 ALL="$(sock rpc "$L")"

@@ -8,6 +8,8 @@
 #                                           ready; 1 (its output as comments) if not
 #   dq_node_kill ID                         kill -9 of node ID
 #   dq_nodes_down                           SIGTERM to every node started, then reaped
+#   dq_ctl_leader LOGPREFIX ID...           of the controllers ID (logs LOGPREFIX<ID>.log),
+#                                           the first whose log last said it leads
 DQNODE_BIN=${DQNODE_BIN:-build/bin/xdrop-dqlite-node}
 declare -A DQ_PIDS=()
 
@@ -35,4 +37,14 @@ dq_nodes_down() {
 	for id in "${!DQ_PIDS[@]}"; do kill -TERM "${DQ_PIDS[$id]}" 2>/dev/null; done
 	for id in "${!DQ_PIDS[@]}"; do wait "${DQ_PIDS[$id]}" 2>/dev/null; done
 	DQ_PIDS=()
+}
+
+dq_ctl_leader() {
+	local pre=$1 i
+	shift
+	for i in "$@"; do
+		grep -E "cluster: node $i (leads|no longer)" "$pre$i.log" | tail -1 |
+			grep -q leads && echo "$i" && return 0
+	done
+	return 1
 }
