@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,6 +29,8 @@
 #include "stats.h"
 #include "store.h"
 #include "watchdog.h"
+
+#define XDROP_MMAP_MIN (1 << 20) /* allocations this large are mapped on their own */
 
 static volatile sig_atomic_t stop;
 static struct store *_Atomic role_store; /* the store, once open (on_role) */
@@ -179,6 +182,11 @@ int main(int argc, char **argv)
 	status = parse_args(argc, argv, &config_path, &level, &database);
 	if (status >= 0)
 		return status;
+	/* A staged commit's large arrays (the call memory of a million prepared rules) are
+	 * freed after the reply, past its malloc_trim: with a fixed threshold, allocations of
+	 * XDROP_MMAP_MIN or more are mapped on their own and go back to the system when freed,
+	 * where glibc's sliding one would put them on the heap after the first large free. */
+	mallopt(M_MMAP_THRESHOLD, XDROP_MMAP_MIN);
 	err = ctl_config_load(config_path, &cfg, errbuf, sizeof(errbuf));
 	if (err) {
 		log_error("controller: %s", errbuf);

@@ -98,10 +98,9 @@ enum rpc_code check_order(struct rpc_call *call, const char *order, bool *desc);
 
 /* ---- service_stage.c: staged imports -------------------------------------------------- */
 
-#define XDROP_STAGES	     4	       /* staged imports at once */
-#define XDROP_STAGE_IDLE_MS  120000    /* a stage untouched this long is dropped */
-#define XDROP_STAGE_NAME_MAX 64	       /* bytes of a stage's name */
-#define XDROP_STAGE_MMAP_MIN (1 << 20) /* allocations this large are mapped on their own */
+#define XDROP_STAGES	     4	    /* staged imports at once */
+#define XDROP_STAGE_IDLE_MS  120000 /* a stage untouched this long is dropped */
+#define XDROP_STAGE_NAME_MAX 64	    /* bytes of a stage's name */
 
 struct stages;
 struct stages *stages_new(void);

@@ -47,12 +47,6 @@ struct stages *stages_new(void)
 {
 	struct stages *t = calloc(1, sizeof(*t));
 
-	/* A staged commit's large arrays (the call memory of a million prepared rules) are
-	 * freed after the reply, past the trim above: with a fixed threshold they are mapped
-	 * on their own and go back to the system when freed, where glibc's sliding one would
-	 * have put them on the heap after the first large free. */
-	mallopt(M_MMAP_THRESHOLD, XDROP_STAGE_MMAP_MIN);
-
 	if (t)
 		pthread_mutex_init(&t->lock, NULL);
 	return t;
