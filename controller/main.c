@@ -156,6 +156,15 @@ static void cluster_deps(const struct ctl_cluster_cfg *c, struct service_deps *d
 	d->n_cluster_peers = n;
 }
 
+/* A staged commit's large arrays (the call memory of a million prepared rules) are freed
+ * after the reply, past its malloc_trim: with a fixed threshold, allocations of
+ * XDROP_MMAP_MIN or more are mapped on their own and go back to the system when freed,
+ * where glibc's sliding one would put them on the heap after the first large free. */
+static void allocator_setup(void)
+{
+	mallopt(M_MMAP_THRESHOLD, XDROP_MMAP_MIN);
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *level = NULL, *database = NULL;
@@ -182,11 +191,7 @@ int main(int argc, char **argv)
 	status = parse_args(argc, argv, &config_path, &level, &database);
 	if (status >= 0)
 		return status;
-	/* A staged commit's large arrays (the call memory of a million prepared rules) are
-	 * freed after the reply, past its malloc_trim: with a fixed threshold, allocations of
-	 * XDROP_MMAP_MIN or more are mapped on their own and go back to the system when freed,
-	 * where glibc's sliding one would put them on the heap after the first large free. */
-	mallopt(M_MMAP_THRESHOLD, XDROP_MMAP_MIN);
+	allocator_setup();
 	err = ctl_config_load(config_path, &cfg, errbuf, sizeof(errbuf));
 	if (err) {
 		log_error("controller: %s", errbuf);
