@@ -18,6 +18,14 @@
  * at once (nng 1.5.2's REQ fails it with ECONNRESET when the resend timer is off, as in
  * XDrop's client, and sends it again when a resend time is set).
  * After a pause of the whole process (SIGSTOP, a paused VM) the clocks start afresh.
+ *
+ * The RPC server follows its pipes only when it listens on tcp:// or tls+tcp://, never on
+ * ipc://: there, nng 1.5.2's listener stopped serving (every worker idle, fresh connections
+ * and old ones unanswered, until the wedge monitor ended the process) after the timeout
+ * had closed the connections of live, idle REQ clients, which dial again at once, a few
+ * dozen times: within about a second at a 200 ms timeout
+ * (tests/security/test_rpc_preauth.c), about one lab run in five at 30 s. An ipc://
+ * socket is reached only by local processes that the file's permissions let in.
  */
 #ifndef XDROP_RPC_PIPES_H
 #define XDROP_RPC_PIPES_H

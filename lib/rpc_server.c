@@ -818,9 +818,11 @@ int rpc_server_start(struct rpc_server *s)
 		err = tls_nng_errno(rv);
 		goto out;
 	}
-	err = rpc_pipes_start(&s->pipes, s->sock, s->recv_timeout_ms, s->name);
-	if (err)
-		goto out;
+	if (strncmp(s->url, "ipc://", 6) != 0) { /* see rpc_pipes.h: not on ipc:// */
+		err = rpc_pipes_start(&s->pipes, s->sock, s->recv_timeout_ms, s->name);
+		if (err)
+			goto out;
+	}
 	err = tls_listen(s->sock, s->url, &s->tls, &s->listener);
 	if (err)
 		goto out;

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "rpc.h"
 #include "rpc_frame.h"
+#include "watchdog.h"
 #include "xdrop.pb-c.h"
 
 #define BIG	     (XDROP_RPC_MAX_MSG) /* the largest frame the server decodes */
@@ -378,6 +379,74 @@ static void test_receive_timeout_spares_calls_and_idle_clients(void **state)
 	rpc_server_close(s);
 }
 
+/*
+ * Idle clients do not wedge the server. On ipc://, nng 1.5.2's listener stopped serving
+ * (every worker idle, fresh connections and old ones unanswered) after the receive timeout
+ * had closed the connections of live, idle REQ clients, which dial again at once, a few
+ * dozen times; the server no longer closes pipes there (lib/rpc_pipes.h). On tcp:// it
+ * does, and the same load never wedged it. With a 200 ms receive timeout, two clients that
+ * called once stay idle for IDLE_S seconds while a fresh connection pings the server every
+ * 100 ms: every ping is answered, and both clients are served at the end.
+ */
+#define IDLE_S 8
+static void idle_clients(const char *listen)
+{
+	struct rpc_server_opts o = {.sz = sizeof(o),
+				    .url = listen,
+				    .auth = auth,
+				    .name = "preauth-idle",
+				    .recv_timeout_ms = 200};
+	struct rpc_client_opts co = {.sz = sizeof(co), .timeout_ms = 5000};
+	struct rpc_server *s = NULL;
+	struct rpc_client *c[2] = {NULL, NULL};
+	char url[96];
+	int64_t end;
+	int pings = 0, failed = 0;
+
+	assert_int_equal(rpc_server_open(&s, &o), 0);
+	assert_int_equal(
+	    rpc_server_register(s, &xdrop__v1__health_service__descriptor, "Ping", h_ping, NULL),
+	    0);
+	assert_int_equal(
+	    rpc_server_register(s, &xdrop__v1__rule_service__descriptor, "List", h_list, NULL), 0);
+	assert_int_equal(rpc_server_start(s), 0);
+	if (strncmp(listen, "tcp://", 6) == 0)
+		snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", rpc_server_port(s));
+	else
+		snprintf(url, sizeof(url), "%s", listen);
+	co.url = url;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(rpc_client_open(&c[i], &co), 0);
+		assert_int_equal(call_list(c[i], 0), 0);
+	}
+	end = unix_ms() + IDLE_S * 1000;
+	while (unix_ms() < end) {
+		pings++;
+		if (wd_ping(url, NULL, 2000) != 0) {
+			failed++;
+			print_message("%s: ping %d unanswered\n", url, pings);
+		}
+		usleep(100 * 1000);
+	}
+	assert_int_equal(failed, 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(call_list(c[i], 0), 0);
+		rpc_client_close(c[i]);
+	}
+	rpc_server_close(s);
+}
+
+static void test_idle_clients_do_not_wedge_the_server(void **state)
+{
+	char ipc[96];
+
+	(void)state;
+	idle_clients("tcp://127.0.0.1:0");
+	snprintf(ipc, sizeof(ipc), "ipc:///tmp/xdrop-preauth-idle-%d.sock", (int)getpid());
+	idle_clients(ipc);
+	unlink(ipc + strlen("ipc://"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +457,7 @@ int main(void)
 	    cmocka_unit_test(test_payload_decode_budget),
 	    cmocka_unit_test(test_absolute_deadline),
 	    cmocka_unit_test(test_receive_timeout_spares_calls_and_idle_clients),
+	    cmocka_unit_test(test_idle_clients_do_not_wedge_the_server),
 	};
 
 	int rc;
