@@ -33,6 +33,8 @@ const volatile __u32 order_need[XDROP_NFIELDS] = {};
 /* Test switches. */
 const volatile __u8 test_clock = 0; /* take "now" from xdrop_clock instead of ktime */
 const volatile __u8 record_gen = 0; /* store the generation each packet used in xdrop_seen */
+/* a slow reader: bpf_loop iterations between reading the generation and its config slot */
+const volatile __u32 test_reader_spin = 0;
 
 /* ---- maps ---- */
 struct {
@@ -45,10 +47,10 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, XDROP_CFG_SLOTS);
 	__type(key, __u32);
 	__type(value, struct xdrop_config);
-} xdrop_config SEC(".maps");
+} xdrop_cfgring SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -249,6 +251,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } xdrop_seen SEC(".maps");
+
+/* record_gen: the generation of the config slot each packet read (xdrop_config.gen) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdrop_seen_cfg SEC(".maps");
 
 /* ---- helpers ---- */
 
@@ -913,6 +923,11 @@ static __always_inline int finish(struct xdp_md *ctx, const struct xdrop_port *p
 	return ret;
 }
 
+static long spin_step(__u32 i, void *ctx)
+{
+	return 0;
+}
+
 SEC("xdp")
 int xdrop_main(struct xdp_md *ctx)
 {
@@ -937,15 +952,20 @@ int xdrop_main(struct xdp_md *ctx)
 	st->c[XDROP_CNT_RX_BYTES] += len;
 	/* The one read of the generation: everything below uses this value only. */
 	gen = *(volatile __u64 *)&g->gen;
-	cfg_idx = gen & 1;
-	cfg = bpf_map_lookup_elem(&xdrop_config, &cfg_idx);
+	if (test_reader_spin)
+		bpf_loop(test_reader_spin, spin_step, NULL, 0);
+	cfg_idx = gen & (XDROP_CFG_SLOTS - 1);
+	cfg = bpf_map_lookup_elem(&xdrop_cfgring, &cfg_idx);
 	if (!cfg)
 		return XDP_PASS;
 	if (record_gen) {
 		__u64 *seen = bpf_map_lookup_elem(&xdrop_seen, &zero);
+		__u64 *seen_cfg = bpf_map_lookup_elem(&xdrop_seen_cfg, &zero);
 
 		if (seen)
 			*seen = gen;
+		if (seen_cfg)
+			*seen_cfg = cfg->gen;
 	}
 	if (cfg->flags & XDROP_CFG_FF) {
 		ifindex = ctx->ingress_ifindex;
