@@ -5,11 +5,12 @@
  * for another generation, nor an entry as of another generation.
  *
  * One writer makes SWITCHES switches back to back (dataplane_apply_begin, then
- * dataplane_apply_retire): rounds of KEYS creates of "dst 198.51.100.k drop", one key a
- * switch, then KEYS deletes; a delete meets an entry whose create may still wait for its
- * grace period (the guard that makes it wait for it). A reader on another CPU pushes probes
- * through the real program (BPF_PROG_TEST_RUN); the program is built as a slow reader
- * (opts.test_reader_spin: it spins between reading the generation and reading its config
+ * dataplane_apply_retire), one change of "dst 198.51.100.k drop" each, in rounds: KEYS
+ * creates (more than the ring's slots: a wrap without waiting for an entry), then per key a
+ * delete and at once a create again (the create meets the delete's entry while it is still
+ * in flight: the guard that makes it wait for that cleanup), then KEYS deletes. A reader on another
+ * CPU pushes probes through the real program (BPF_PROG_TEST_RUN); the program is built as a slow
+ * reader (opts.test_reader_spin: it spins between reading the generation and reading its config
  * slot) so that many flips happen while one packet is in flight, and it records the
  * generation it used and the generation its config slot was written for. Afterwards every
  * probe is checked: the slot's generation is the packet's, and the verdict is that of the
@@ -151,9 +152,14 @@ static long run_ring(bool early, int switches, long *probes, uint64_t *syncs)
 	r->reader_cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
 	assert_int_equal(pthread_create(&th, NULL, read_loop, r), 0);
 	for (int i = 0; i < switches && !err; i++) {
-		int k = i % KEYS;
+		int j = i % (4 * KEYS);
 
-		err = one_switch(r, k, (i / KEYS) % 2 == 0);
+		if (j < KEYS)
+			err = one_switch(r, j, true);
+		else if (j < 3 * KEYS)
+			err = one_switch(r, (j - KEYS) / 2, (j - KEYS) % 2 == 1);
+		else
+			err = one_switch(r, j - 3 * KEYS, false);
 	}
 	r->stop = 1;
 	pthread_join(th, NULL);
