@@ -90,26 +90,25 @@ static void ring_active(int fd, struct xdrop_config *c)
 #define INSN(c, d, s, o, i)                                                                        \
 	((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
 
+/* r0 = bpf_map_lookup_elem(map fd, r10 + off) */
+#define LOOKUP(fd, off)                                                                            \
+	INSN(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, fd), INSN(0, 0, 0, 0, 0), \
+	    INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0),                        \
+	    INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, off),                               \
+	    INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem)
+
 /* The older program's config read: xdrop_config[xdrop_gen[0] & 1]; drop when an exact
  * rule is active, else pass. */
 static int load_old_reader(int gen_fd, int cfg_fd)
 {
 	const struct bpf_insn prog[] = {
 	    INSN(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, 0),
-	    INSN(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, gen_fd),
-	    INSN(0, 0, 0, 0, 0),
-	    INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0),
-	    INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4),
-	    INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
+	    LOOKUP(gen_fd, -4),
 	    INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 13, 0), /* -> pass */
 	    INSN(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_6, BPF_REG_0, 0, 0),
 	    INSN(BPF_ALU64 | BPF_AND | BPF_K, BPF_REG_6, 0, 0, 1),
 	    INSN(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_6, -8, 0),
-	    INSN(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, cfg_fd),
-	    INSN(0, 0, 0, 0, 0),
-	    INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0),
-	    INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -8),
-	    INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
+	    LOOKUP(cfg_fd, -8),
 	    INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 4, 0), /* -> pass */
 	    INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_1, BPF_REG_0,
 		 offsetof(struct xdrop_config, exact_active[XDROP_KIND_RULE]), 0),
