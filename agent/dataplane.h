@@ -7,10 +7,13 @@
  *   1. validate every change and check capacities: a refused change writes nothing;
  *   2. stage: new prefixes, presence bits (supersets), rate state, and every entry written
  *      invisibly, tagged with the next generation (new / deleted / modified);
- *   3. write the next generation's config buffer, then flip the generation with one
- *      atomic store: from this instant every packet sees the whole new set;
- *   4. wait one RCU grace period (a map-in-map update), then clean up: deleted entries,
- *      old versions, unused presence bits and prefixes, freed slots.
+ *   3. write the next generation's config slot (a ring indexed by generation; a slot is
+ *      reused once no program can still run with the generation that used it), then flip
+ *      the generation with one atomic store: from this instant every packet sees the
+ *      whole new set;
+ *   4. after one RCU grace period (a map-in-map update, waited for by a helper thread, so
+ *      the grace periods of successive switches overlap), clean up: deleted entries, old
+ *      versions, unused presence bits and prefixes, freed slots.
  * A crash before step 3 leaves only invisible entries, which the next open rolls back; a
  * crash after it leaves the new set, whose cleanup the next open completes.
  *
@@ -49,6 +52,11 @@ struct dataplane_opts {
 	uint32_t sample_every; /* top-talker sampling, 1 in N packets (at most
 				  XDROP_MAX_SAMPLE_EVERY); 0 = XDROP_DEF_SAMPLE_EVERY */
 	bool sample_off;       /* no sampling (sample_every is then ignored) */
+	/* tests only: a slow reader (bpf_loop iterations between the program's read of the
+	 * generation and of its config slot), and the injected fault of a switch that reuses
+	 * a config slot without waiting for the grace period that frees it */
+	uint32_t test_reader_spin;
+	bool test_ring_early;
 };
 
 /* Opens the data plane: loads the program (reusing maps pinned under pin_dir, if any, and
@@ -101,11 +109,21 @@ int dataplane_apply(struct dataplane *dp, const struct dp_change *changes, size_
 /* dataplane_apply in two steps, for a caller that wants to act between the switch and the
  * cleanup (the agent publishes the new revision there). begin: everything up to and
  * including the switch (same results and errors); on 0 the new set is what every packet
- * sees. finish: the RCU grace period and the cleanup, completing res (counts, cleanup_ms),
- * which must stay valid until then; it must be called before any other call on dp. */
+ * sees. It first cleans up the earlier switches whose grace period has passed, and waits
+ * only when the config slot it needs or an entry it touches is still held by a switch
+ * whose grace period has not (docs/dataplane.md, "Atomic switches"). finish: the RCU grace
+ * period and the cleanup, waited for, completing res (counts, cleanup_ms), which must stay
+ * valid until then; it must be called before any other call on dp. retire instead of
+ * finish: completes res's counts, asks for the grace period and returns at once; the
+ * cleanup runs in a later call on dp (begin, settle, replace, close). */
 int dataplane_apply_begin(struct dataplane *dp, const struct dp_change *changes, size_t n,
 			  struct dp_result *res);
 void dataplane_apply_finish(struct dataplane *dp);
+void dataplane_apply_retire(struct dataplane *dp);
+/* Cleans up the retired switches whose grace period has passed (wait: all of them, waiting
+ * for their grace periods). For a periodic tick, so that cleanup does not wait for the next
+ * change. */
+void dataplane_settle(struct dataplane *dp, bool wait);
 
 /* Makes the set of entries of the given kinds exactly specs[0..n) in one switch (entries
  * whose key and action are unchanged keep their counters). kinds: bit 1 << XDROP_KIND_*.
@@ -155,9 +173,9 @@ struct dataplane_capacity {
 };
 void dataplane_capacity(const struct dataplane *dp, struct dataplane_capacity *out);
 
-/* Top-talker sampling: 1 in every packets (0 = off), stored at once in both config buffers
+/* Top-talker sampling: 1 in every packets (0 = off), stored at once in every config slot
  * (not part of the rule set: no switch). Like every call on dp, not concurrently with
- * another call that writes (a transaction writes the rate into its config buffer too).
+ * another call that writes (a transaction writes the rate into its config slot too).
  * Returns 0, -EINVAL (every above XDROP_MAX_SAMPLE_EVERY) or a negative errno. */
 int dataplane_set_sample_every(struct dataplane *dp, uint32_t every);
 /* The sampling rate in effect (0 = off). */
@@ -171,14 +189,19 @@ int dataplane_samples_fd(const struct dataplane *dp);
 
 /* The generation the program currently uses (it moves by one per switch). */
 uint64_t dataplane_gen(const struct dataplane *dp);
-/* RCU grace periods waited for since open (one per switch; changes coalesced into one
- * switch share it). */
+/* RCU grace periods needed since open (one per switch; changes coalesced into one switch
+ * share it). */
 uint64_t dataplane_grace_periods(const struct dataplane *dp);
+/* Since open: waits, the times a switch or cleanup blocked on a grace period; syncs, the
+ * grace periods waited for in the kernel (one covers every switch before it began). */
+void dataplane_grace_stats(const struct dataplane *dp, uint64_t *waits, uint64_t *syncs);
 
 /* Test support: sets the rate limiter's clock (opts.test_clock) and reads the generation
  * recorded by the last packet on this CPU (opts.record_gen). */
 int dataplane_set_clock(struct dataplane *dp, uint64_t ns);
 int dataplane_seen_gen(const struct dataplane *dp, int cpu, uint64_t *gen);
+/* The generation the config slot read by the last packet on this CPU was written for. */
+int dataplane_seen_cfg_gen(const struct dataplane *dp, int cpu, uint64_t *gen);
 
 /* How the program finds the longest prefix of an address (enum xdrop_pfx_mode) of one family
  * and direction; for IPv4, of an address in the /16 block v4_block (host order, address >>

@@ -5,7 +5,7 @@ BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Werror -Wno-unused-parameter \
 BPF_OBJ  := $(BUILD)/bpf/xdrop.bpf.o
 BPF_SKEL := $(GEN)/xdrop.skel.h
 
-$(BPF_OBJ): bpf/xdrop.bpf.c bpf/xdrop.h bpf/parse.h bpf/prefix.h
+$(BPF_OBJ): bpf/xdrop.bpf.c bpf/xdrop.h bpf/parse.h bpf/prefix.h bpf/config.h
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -14,4 +14,4 @@ $(BPF_SKEL): $(BPF_OBJ)
 	$(BPFTOOL) gen skeleton $< name xdrop > $@.tmp && mv $@.tmp $@
 
 ALL_TARGETS += $(BPF_SKEL)
-CHECK_SOURCES += bpf/xdrop.bpf.c bpf/xdrop.h bpf/parse.h bpf/prefix.h
+CHECK_SOURCES += bpf/xdrop.bpf.c bpf/xdrop.h bpf/parse.h bpf/prefix.h bpf/config.h

@@ -12,8 +12,8 @@
  *   -> pass becomes a redirect to the peer on fast-forward ports.
  *
  * Runtime options are const volatile globals the loader sets before load: the precedence
- * tables computed by lib/rule.c, and two test switches (a settable clock for the rate
- * limiter and recording of the generation each packet used).
+ * tables computed by lib/rule.c, and test switches (a settable clock for the rate limiter,
+ * recording of the generation each packet used, a slow reader: config.h).
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -31,8 +31,9 @@ const volatile __u8 order_mask[XDROP_NCOMBOS] = {};
 const volatile __u32 order_rank[XDROP_NCOMBOS] = {};
 const volatile __u32 order_need[XDROP_NFIELDS] = {};
 /* Test switches. */
-const volatile __u8 test_clock = 0; /* take "now" from xdrop_clock instead of ktime */
-const volatile __u8 record_gen = 0; /* store the generation each packet used in xdrop_seen */
+const volatile __u8 test_clock = 0;	   /* take "now" from xdrop_clock instead of ktime */
+const volatile __u8 record_gen = 0;	   /* store the generation each packet used in xdrop_seen */
+const volatile __u32 test_reader_spin = 0; /* a slow reader (config.h) */
 
 /* ---- maps ---- */
 struct {
@@ -45,10 +46,10 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, XDROP_CFG_SLOTS);
 	__type(key, __u32);
 	__type(value, struct xdrop_config);
-} xdrop_config SEC(".maps");
+} xdrop_cfgring SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -249,6 +250,13 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } xdrop_seen SEC(".maps");
+
+struct { /* record_gen: the generation of the config slot each packet read */
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdrop_seen_cfg SEC(".maps");
 
 /* ---- helpers ---- */
 
@@ -539,6 +547,7 @@ __noinline int cidr_probe(struct scratch *sx)
 }
 
 #include "prefix.h"
+#include "config.h"
 
 /* The candidate CIDR-table combos of a packet for one kind: active, and allowed by its
  * ports and protocol. */
@@ -922,7 +931,7 @@ int xdrop_main(struct xdp_md *ctx)
 	struct xdrop_stats *st;
 	struct scratch *sx;
 	struct xdrop_gen *g;
-	__u32 zero = 0, ifindex, cfg_idx;
+	__u32 zero = 0, ifindex;
 	/* every counter's bytes: the frame as XDP sees it, computed once */
 	__u64 len = (__u64)(ctx->data_end - ctx->data);
 	__u64 gen;
@@ -937,16 +946,9 @@ int xdrop_main(struct xdp_md *ctx)
 	st->c[XDROP_CNT_RX_BYTES] += len;
 	/* The one read of the generation: everything below uses this value only. */
 	gen = *(volatile __u64 *)&g->gen;
-	cfg_idx = gen & 1;
-	cfg = bpf_map_lookup_elem(&xdrop_config, &cfg_idx);
+	cfg = config_of(gen);
 	if (!cfg)
 		return XDP_PASS;
-	if (record_gen) {
-		__u64 *seen = bpf_map_lookup_elem(&xdrop_seen, &zero);
-
-		if (seen)
-			*seen = gen;
-	}
 	if (cfg->flags & XDROP_CFG_FF) {
 		ifindex = ctx->ingress_ifindex;
 		port = bpf_map_lookup_elem(&xdrop_ports, &ifindex);

@@ -36,9 +36,10 @@
  * two versions: `flip_gen` and flags say whether the entry is new, deleted or modified as
  * of generation flip_gen. The program reads the generation once per packet
  * (xdrop_gen[0], mmapped so user space flips it with one atomic store) and sees each entry
- * as of that generation; config (combo bitmaps) is double-buffered by generation parity.
- * After a flip, user space waits for an RCU grace period (an update of a map-in-map slot)
- * before it cleans up, so no running program can still hold the old generation.
+ * as of that generation; config (combo bitmaps) lives in a ring of XDROP_CFG_SLOTS slots
+ * indexed by generation. After a flip, user space waits for an RCU grace period (an update
+ * of a map-in-map slot) before it cleans up or reuses the slot, so no running program can
+ * still hold the generation whose state goes; the grace periods of successive flips overlap.
  */
 #ifndef XDROP_ABI_H
 #define XDROP_ABI_H
@@ -368,12 +369,20 @@ struct xdrop_rate_state {
 	__u64 last_ns;
 };
 
-/* Config, double-buffered by generation parity: xdrop_config[gen & 1]. */
+/* Config ring: generation gen reads xdrop_cfgring[gen % XDROP_CFG_SLOTS]. The slot of
+ * generation g is rewritten for g + XDROP_CFG_SLOTS only after a grace period that began
+ * after the flip to g + 1 (no program can still run with g), so the grace periods of up to
+ * XDROP_CFG_SLOTS - 2 earlier flips may still be running when the agent flips again. A
+ * power of two; 24 bytes a slot. */
+#define XDROP_CFG_SLOTS 16
+
 struct xdrop_config {
 	__u32 exact_active[XDROP_NKINDS]; /* candidate bits (precedence order) with entries */
 	__u32 cidr_active[XDROP_NKINDS];  /* combo masks with CIDR-table entries */
 	__u32 flags;			  /* enum xdrop_cfg_flag */
 	__u32 sample_every;		  /* top-talker sampling: 1 in N packets, 0 = off */
+	__u64 gen; /* the generation this slot was written for (tests check what a packet read);
+		    * the 24 bytes before it are the layout of the older two-buffer map */
 };
 
 enum xdrop_cfg_flag {
@@ -472,7 +481,8 @@ static_assert(sizeof(struct xdrop_presence) == 16, "presence");
 static_assert(sizeof(struct xdrop_slot_counters) == 32, "counters");
 static_assert(sizeof(struct xdrop_sample) == 48, "sample");
 static_assert(sizeof(struct xdrop_rate_state) == 24, "rate");
-static_assert(sizeof(struct xdrop_config) == 24, "config");
+static_assert(sizeof(struct xdrop_config) == 32, "config");
+static_assert((XDROP_CFG_SLOTS & (XDROP_CFG_SLOTS - 1)) == 0 && XDROP_CFG_SLOTS >= 2, "ring");
 static_assert(sizeof(struct xdrop_gen) == 8, "gen");
 static_assert(sizeof(struct xdrop_stats) == 8 * XDROP_STATS_ROOM, "stats");
 static_assert(XDROP_NCOUNTERS <= XDROP_STATS_ROOM, "stats room");

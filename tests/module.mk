@@ -8,8 +8,8 @@ $(TESTLIB_SAN_OBJS) $(TESTLIB_OBJS): XCFLAGS += $(TEST_CFLAGS)
 $(TESTLIB_SAN_OBJS) $(TESTLIB_OBJS): $(BPF_SKEL)
 
 # C test suites: tests/<dir>/test_<name>.c -> build/tests/test_<name>
-DP_TESTS := test_verdicts test_differential test_atomicity test_ratelimit test_dataplane \
-	test_counters test_prefix_lookup
+DP_TESTS := test_verdicts test_differential test_atomicity test_ring test_cfg_migrate test_ratelimit \
+	test_dataplane test_counters test_prefix_lookup
 $(foreach t,$(DP_TESTS),$(eval $(TBIN)/$(t): $(SANOBJ)/tests/bpf/$(t).o $(TESTLIB_SAN_OBJS) $(DP_SAN_A) $(LIB_SAN_A)))
 $(DP_TESTS:%=$(SANOBJ)/tests/bpf/%.o): XCFLAGS += $(TEST_CFLAGS)
 $(DP_TESTS:%=$(SANOBJ)/tests/bpf/%.o): $(BPF_SKEL)

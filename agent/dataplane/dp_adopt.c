@@ -400,7 +400,9 @@ int dp_adopt(struct dataplane *dp)
 	int err;
 
 	dp->gen = __atomic_load_n(&dp->genp->gen, __ATOMIC_ACQUIRE);
-	err = adopt_chunks(dp);
+	err = dp_cfg_legacy_open(dp);
+	if (!err)
+		err = adopt_chunks(dp);
 	if (!err)
 		err = adopt_prefixes(dp);
 	if (!err)
@@ -413,7 +415,7 @@ int dp_adopt(struct dataplane *dp)
 	if (err)
 		return err;
 	/* one clean generation built from the model */
-	err = dp_config_write(dp, (uint32_t)((dp->gen + 1) & 1));
+	err = dp_config_write(dp, dp->gen + 1);
 	if (err)
 		return err;
 	dp_gen_store(dp, dp->gen + 1);

@@ -2,7 +2,7 @@
 /*
  * dp_entries: the entries of the model: a rule_spec's key in the exact or CIDR table (a
  * CIDR key names its prefixes by id), the lookup of an entry by spec, the way back from an
- * entry to its spec, the entry counts per table, kind and bit that the config buffers are
+ * entry to its spec, the entry counts per table, kind and bit that the config slots are
  * written from, and the write of one entry's value. See dp_priv.h.
  */
 #include <endian.h>
@@ -98,6 +98,8 @@ struct dp_entry *dp_entry_find(struct dataplane *dp, const struct rule_spec *s)
 	if (dp_resolve_key(dp, s, &k, pfx, none))
 		return NULL;
 	HASH_FIND(hh, dp->entries, &k, sizeof(k), e);
+	if (e && e->gone)
+		return NULL; /* deleted; only its cleanup is still to run */
 	return e;
 }
 

@@ -135,3 +135,104 @@ int dp_counters_migrate(struct dataplane *dp, int old_outer, const char *path)
 		 path, n, vsz);
 	return 0;
 }
+
+/*
+ * The config of builds before the ring: xdrop_config, two buffers of 24 bytes read by
+ * generation parity. The new program reads xdrop_cfgring, a map of another name, so both
+ * coexist in the pin directory: until the program in every link has been replaced, the old
+ * one keeps reading xdrop_config. So the old map is kept and every switch writes both (the
+ * ring then waits for each grace period, as two buffers need); once no loaded program uses
+ * it any more, and one grace period later (an instance of the old program may still be
+ * running), it is unpinned and released. No switch is ever seen by one program and not by
+ * the other, and filtering never stops.
+ */
+#define DP_LEGACY_CFG_SIZE 24
+
+int dp_cfg_legacy_open(struct dataplane *dp)
+{
+	struct bpf_map_info info = {0};
+	uint32_t len = sizeof(info), key = (uint32_t)(dp->gen & 1);
+	struct xdrop_config c;
+	char path[512];
+	int fd, err = 0;
+
+	if (!dp->pinned)
+		return 0;
+	snprintf(path, sizeof(path), "%s/xdrop_config", dp->pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	memset(&c, 0, sizeof(c));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size != DP_LEGACY_CFG_SIZE ||
+	    info.max_entries != 2 || bpf_map_lookup_elem(fd, &key, &c)) {
+		log_warn("%s: not a two-buffer config of an older build; left alone", path);
+		close(fd);
+		return 0;
+	}
+	/* the active buffer (flags and sampling with it) becomes every slot of the ring */
+	c.gen = dp->gen;
+	for (key = 0; key < XDROP_CFG_SLOTS && !err; key++)
+		if (bpf_map_update_elem(fd_of(dp->skel->maps.xdrop_cfgring), &key, &c, BPF_ANY))
+			err = -errno;
+	if (err) {
+		close(fd);
+		return err;
+	}
+	dp->legacy_cfg = fd;
+	log_info("pinned two-buffer config of an older build adopted: written beside the ring "
+		 "until no program reads it");
+	return 0;
+}
+
+/* Whether the loaded XDP program fd uses the map with id map_id. */
+static bool prog_uses_map(int fd, uint32_t map_id)
+{
+	struct bpf_prog_info info = {0};
+	uint32_t len = sizeof(info), ids[64];
+	bool r = false;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_PROG_TYPE_XDP)
+		return false;
+	if (info.nr_map_ids > 64)
+		return true; /* not ours; cannot tell: keep the map a while longer */
+	uint32_t n = info.nr_map_ids;
+
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = n;
+	info.map_ids = (uint64_t)(uintptr_t)ids;
+	len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return true;
+	for (uint32_t i = 0; i < n && !r; i++)
+		r = ids[i] == map_id;
+	return r;
+}
+
+void dp_cfg_legacy_poll(struct dataplane *dp)
+{
+	struct bpf_map_info info = {0};
+	uint32_t len = sizeof(info), id = 0;
+	char path[512];
+	bool used = false;
+
+	if (dp->legacy_cfg < 0)
+		return;
+	if (bpf_obj_get_info_by_fd(dp->legacy_cfg, &info, &len))
+		return;
+	while (!used && bpf_prog_get_next_id(id, &id) == 0) {
+		int fd = bpf_prog_get_fd_by_id(id);
+
+		if (fd < 0)
+			continue;
+		used = prog_uses_map(fd, info.id);
+		close(fd);
+	}
+	if (used || dp_grace_period(dp))
+		return;
+	snprintf(path, sizeof(path), "%s/xdrop_config", dp->pin_dir);
+	if (unlink(path) && errno != ENOENT)
+		log_warn("unpin %s: %s", path, strerror(errno));
+	close(dp->legacy_cfg);
+	dp->legacy_cfg = -1;
+	log_info("two-buffer config of an older build released: no program reads it any more");
+}

@@ -155,6 +155,7 @@ static int skel_open(struct dataplane *dp)
 		((uint32_t *)sk->rodata->order_need)[i] = o->order_need[i];
 	*(uint8_t *)&sk->rodata->test_clock = dp->o.test_clock;
 	*(uint8_t *)&sk->rodata->record_gen = dp->o.record_gen;
+	*(uint32_t *)&sk->rodata->test_reader_spin = dp->o.test_reader_spin;
 
 	bpf_map__set_max_entries(sk->maps.xdrop_exact, dp->o.max_exact);
 	bpf_map__set_max_entries(sk->maps.xdrop_exact_prev, dp->o.max_exact);
@@ -326,6 +327,8 @@ int dataplane_open(struct dataplane **out, const struct dataplane_opts *opts)
 		return -ENOMEM;
 	for (int i = 0; i < XDROP_MAX_SLOT_CHUNKS; i++)
 		dp->chunk_fd[i] = -1;
+	dp->legacy_cfg = -1;
+	dp_grace_init(dp);
 	opts_init(dp, opts);
 	dp->next_slot = 0;
 	dp->next_id = 1; /* id 0 means "absent" */
@@ -420,7 +423,13 @@ void dataplane_close(struct dataplane *dp)
 {
 	if (!dp)
 		return;
-	/* a transaction begun and never finished: its switch stands, its cleanup is lost */
+	/* switches waiting for their grace periods are cleaned up; a transaction begun and
+	 * never retired: its switch stands, its cleanup is lost (the next open repairs) */
+	dp_reap(dp, true);
+	dp_grace_stop(dp);
+	dp_retired_free(dp);
+	if (dp->legacy_cfg >= 0)
+		close(dp->legacy_cfg);
 	dp_pagg_drop(&dp->tx.aggs);
 	free(dp->tx.pl);
 	model_free(dp);

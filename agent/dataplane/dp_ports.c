@@ -3,8 +3,8 @@
  * dp_ports: the program's settings that are not part of the rule set and take effect at
  * once, without a switch: the fast-forward port pairs (xdrop_ports, xdrop_devmap) and the
  * protected control flows (xdrop_protect, xdrop_protect_ports). Each has a flag in the
- * config that spares the program the lookup when unused; the flag lives in both config
- * buffers, so that it survives every flip; so does the top-talker sampling rate. See
+ * config that spares the program the lookup when unused; the flag lives in every config
+ * slot, so that it survives every flip; so does the top-talker sampling rate. See
  * agent/dataplane.h.
  */
 #include <arpa/inet.h>
@@ -16,40 +16,39 @@
 
 #include "dp_priv.h"
 
-/* Sets or clears a flag (enum xdrop_cfg_flag) in both config buffers. */
-static int config_flag_set(struct dataplane *dp, uint32_t flag, bool on)
-{
-	int cfd = fd_of(dp->skel->maps.xdrop_config);
-	struct xdrop_config c;
+struct flag_edit {
+	uint32_t flag;
+	bool on;
+};
 
-	for (uint32_t key = 0; key < 2; key++) {
-		if (bpf_map_lookup_elem(cfd, &key, &c))
-			return -errno;
-		c.flags = (c.flags & ~flag) | (on ? flag : 0);
-		if (bpf_map_update_elem(cfd, &key, &c, BPF_ANY))
-			return -errno;
-	}
-	return 0;
+static void flag_edit(struct xdrop_config *c, void *arg)
+{
+	const struct flag_edit *f = arg;
+
+	c->flags = (c->flags & ~f->flag) | (f->on ? f->flag : 0);
 }
 
-/* Like the flags, the sampling rate lives in both buffers; each buffer is rewritten whole
- * with its other fields unchanged, so a packet reads either the old or the new rate. */
+/* Sets or clears a flag (enum xdrop_cfg_flag) in every config slot. */
+static int config_flag_set(struct dataplane *dp, uint32_t flag, bool on)
+{
+	struct flag_edit f = {.flag = flag, .on = on};
+
+	return dp_config_edit(dp, flag_edit, &f);
+}
+
+static void every_edit(struct xdrop_config *c, void *arg)
+{
+	c->sample_every = *(const uint32_t *)arg;
+}
+
+/* Like the flags, the sampling rate lives in every slot; each is rewritten whole with its
+ * other fields unchanged, so a packet reads either the old or the new rate. */
 int dataplane_set_sample_every(struct dataplane *dp, uint32_t every)
 {
-	int cfd = fd_of(dp->skel->maps.xdrop_config);
-	struct xdrop_config c;
-
 	if (every > XDROP_MAX_SAMPLE_EVERY)
 		return -EINVAL;
 	__atomic_store_n(&dp->sample_every, every, __ATOMIC_RELAXED);
-	for (uint32_t key = 0; key < 2; key++) {
-		if (bpf_map_lookup_elem(cfd, &key, &c))
-			return -errno;
-		c.sample_every = every;
-		if (bpf_map_update_elem(cfd, &key, &c, BPF_ANY))
-			return -errno;
-	}
-	return 0;
+	return dp_config_edit(dp, every_edit, &every);
 }
 
 uint32_t dataplane_sample_every(const struct dataplane *dp)

@@ -17,7 +17,7 @@
  * as one transaction), dp_entries.c (entry keys, lookups and writes), dp_prefix.c (tries
  * and prefix ids), dp_plens.c (the prefix hashes, lengths and IPv4 blocks beside the
  * tries), dp_presence.c (presence counts and values), dp_slots.c (counter and rate
- * slots), dp_gen.c (generation, config buffers, grace period), dp_mapio.c (batched map
+ * slots), dp_gen.c (generation, config ring, grace periods), dp_mapio.c (batched map
  * writes, key listing), dp_adopt.c (pinned state after a restart), dp_open.c (open, pins,
  * close), dp_counters.c (counters and kernel figures), dp_query.c (queries, accessors,
  * test support), dp_ports.c (fast-forward ports, protected flows, sampling rate),
@@ -30,6 +30,7 @@
 #ifndef XDROP_DP_PRIV_H
 #define XDROP_DP_PRIV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,6 +76,8 @@ struct dp_entry {
 	uint8_t tx;
 	uint8_t kind;
 	uint8_t combo;
+	bool gone; /* deleted by a switch whose cleanup is still to run: not in the set */
+	bool pend; /* touched by a switch whose cleanup is still to run (dp->retired) */
 };
 
 struct pkey {
@@ -141,8 +144,9 @@ struct pval {
 /* One change of a transaction: the entry and what happens to it. */
 struct plan {
 	struct dp_entry *e;
-	uint8_t op;  /* TX_* */
-	bool staged; /* references, counts (and for TX_NEW the slot) taken */
+	struct xdrop_act old; /* TX_MOD, once switched: the previous action, for the cleanup */
+	uint8_t op;	      /* TX_* */
+	bool staged;	      /* references, counts (and for TX_NEW the slot) taken */
 };
 
 /*
@@ -164,6 +168,26 @@ struct txn {
 	struct dp_result *res;
 };
 
+/*
+ * The switches waiting for their grace periods (dp_txn.c): up to DP_RETIRED transactions,
+ * oldest first, each cleaned up once a grace period begun after its flip has passed. An
+ * entry touched by one of them (dp_entry.pend) is not touched again before that cleanup:
+ * each entry holds one previous version, which a program of the generation before may still
+ * read. Sized beyond the ring so that a test build that reuses slots too early
+ * (opts.test_ring_early) really does reuse them.
+ */
+#define DP_RETIRED (2 * XDROP_CFG_SLOTS)
+
+/* The asynchronous grace periods (dp_gen.c). done: no program runs with a generation before
+ * it; requested: the latest generation a grace period was asked for. */
+struct dp_grace {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th;
+	bool inited, started, stop;
+	uint64_t requested, done;
+};
+
 struct dataplane {
 	struct xdrop *skel;
 	char pin_dir[256];
@@ -174,6 +198,10 @@ struct dataplane {
 	struct xdrop_gen *genp; /* mmapped xdrop_gen[0] */
 	uint64_t gen;
 	struct txn tx;
+	struct txn retired[DP_RETIRED]; /* oldest at retired_head */
+	size_t retired_head, nretired;
+	struct dp_grace grace;
+	int legacy_cfg; /* the two-buffer config map of an older program still running, or -1 */
 	struct dp_result res_scratch; /* the transaction's result when the caller passes none */
 
 	struct dp_entry *entries;
@@ -203,9 +231,13 @@ struct dataplane {
 	uint64_t count[NTABLES][XDROP_NKINDS][XDROP_NCOMBOS]; /* entries per table, kind, bit */
 	size_t nkind[XDROP_NKINDS];
 	size_t ntable[NTABLES];
+	size_t ngone[NTABLES]; /* deleted entries still in the kernel table (dp_entry.gone) */
 	size_t nrate;
-	uint32_t sample_every;	/* top-talker sampling written into every config buffer */
-	uint64_t grace_periods; /* waited for since open (dp_grace_period) */
+	uint32_t sample_every;	/* top-talker sampling written into every config slot */
+	uint64_t grace_periods; /* needed since open: one per switch (dp_grace_request) and per
+				 * synchronous wait (dp_grace_period) */
+	uint64_t grace_waits;	/* a switch or cleanup blocked on one (dp_grace_wait) */
+	uint64_t grace_syncs;	/* waited for in the kernel (one may cover several switches) */
 };
 
 /* Empties a uthash table (linked by hh) whose elements were malloc'd, freeing them. */
@@ -255,6 +287,13 @@ int dp_counters_stale_fd(const char *path);
 /* After load: copies the stale counters into chunks of the new outer map, same slots, and
  * pins it at path in place of the old one. */
 int dp_counters_migrate(struct dataplane *dp, int old_outer, const char *path);
+/* Before adoption: takes the two-buffer config map pinned by an older build (its program
+ * may still run until the link is updated): copies its active buffer into every slot of
+ * the ring and keeps it (dp->legacy_cfg) so that switches write both. */
+int dp_cfg_legacy_open(struct dataplane *dp);
+/* Once no loaded program uses the older map: one grace period, then it is unpinned and
+ * released. Cheap to call while none is held. */
+void dp_cfg_legacy_poll(struct dataplane *dp);
 
 /* ---- dp_slots.c: counter and rate slots ---- */
 
@@ -270,17 +309,31 @@ void dp_slot_free(struct dataplane *dp, uint32_t slot);
 int dp_rate_create(struct dataplane *dp, const struct xdrop_act *a);
 void dp_rate_delete(struct dataplane *dp, uint32_t slot);
 
-/* ---- dp_gen.c: generation, config buffers, grace period ---- */
+/* ---- dp_gen.c: generation, config ring, grace periods ---- */
 
 /* The bits (exact: precedence positions; CIDR: combo masks) with entries of a kind. */
 uint32_t dp_active_bits(const struct dataplane *dp, int table, int kind);
-/* Writes config buffer idx from the model (flags carried over from the active buffer). */
-int dp_config_write(struct dataplane *dp, uint32_t idx);
+/* Writes the config slot of generation gen from the model (flags carried over from the
+ * active slot; mirrored into the older two-buffer map while one is held). */
+int dp_config_write(struct dataplane *dp, uint64_t gen);
+/* Rewrites every config slot (and the older map's) with edit applied (flags, sampling). */
+int dp_config_edit(struct dataplane *dp, void (*edit)(struct xdrop_config *, void *), void *arg);
 /* The one atomic flip: the program uses generation gen from its next packet on. */
 void dp_gen_store(struct dataplane *dp, uint64_t gen);
 /* Returns once no program can still see what it saw before the call (one RCU grace
- * period). */
+ * period, waited for here). */
 int dp_grace_period(struct dataplane *dp);
+void dp_grace_init(struct dataplane *dp);
+/* Stops the grace-period thread (NULL-safe on a half-built handle). */
+void dp_grace_stop(struct dataplane *dp);
+/* Asks for a grace period after the flip to gen, without waiting (starts the thread). */
+int dp_grace_request(struct dataplane *dp, uint64_t gen);
+/* Whether no program can still run with a generation before gen. */
+bool dp_grace_elapsed(struct dataplane *dp, uint64_t gen);
+/* Waits until dp_grace_elapsed(gen). */
+int dp_grace_wait(struct dataplane *dp, uint64_t gen);
+/* Before the flip to next: waits until the config slot next reuses is free. */
+int dp_slot_wait(struct dataplane *dp, uint64_t next);
 
 /* ---- dp_entries.c: entry keys, lookups and writes ---- */
 
@@ -372,6 +425,11 @@ uint8_t dp_entry_bit(const struct dataplane *dp, const struct dp_entry *e);
 
 /* Records a refused change (index, field, reason) in res and returns err. */
 int dp_refuse(struct dp_result *res, size_t i, const char *field, const char *reason, int err);
+/* Cleans up the retired switches whose grace period has passed, oldest first; with wait,
+ * waits for and cleans up every one of them. */
+void dp_reap(struct dataplane *dp, bool wait);
+/* Frees the retired switches without cleaning up (close; the next open repairs). */
+void dp_retired_free(struct dataplane *dp);
 
 /* ---- dp_adopt.c ---- */
 

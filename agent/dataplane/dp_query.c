@@ -26,6 +26,8 @@ int dataplane_foreach(const struct dataplane *dp, int (*fn)(const struct rule_sp
 
 	HASH_ITER(hh, dp->entries, e, tmp)
 	{
+		if (e->gone)
+			continue;
 		dp_spec_of(e, &s);
 		r = fn(&s, arg);
 		if (r)
@@ -59,7 +61,8 @@ int dataplane_set_clock(struct dataplane *dp, uint64_t ns)
 	return 0;
 }
 
-int dataplane_seen_gen(const struct dataplane *dp, int cpu, uint64_t *gen)
+/* Value of a per-CPU test map on one CPU. */
+static int percpu_u64(const struct dataplane *dp, int fd, int cpu, uint64_t *out)
 {
 	uint64_t *v = calloc((size_t)dp->ncpus, sizeof(*v));
 	uint32_t zero = 0;
@@ -69,12 +72,22 @@ int dataplane_seen_gen(const struct dataplane *dp, int cpu, uint64_t *gen)
 		return -ENOMEM;
 	if (cpu < 0 || cpu >= dp->ncpus)
 		err = -EINVAL;
-	else if (bpf_map_lookup_elem(fd_of(dp->skel->maps.xdrop_seen), &zero, v))
+	else if (bpf_map_lookup_elem(fd, &zero, v))
 		err = -errno;
 	else
-		*gen = v[cpu];
+		*out = v[cpu];
 	free(v);
 	return err;
+}
+
+int dataplane_seen_gen(const struct dataplane *dp, int cpu, uint64_t *gen)
+{
+	return percpu_u64(dp, fd_of(dp->skel->maps.xdrop_seen), cpu, gen);
+}
+
+int dataplane_seen_cfg_gen(const struct dataplane *dp, int cpu, uint64_t *gen)
+{
+	return percpu_u64(dp, fd_of(dp->skel->maps.xdrop_seen_cfg), cpu, gen);
 }
 
 int dataplane_prog_fd(const struct dataplane *dp)

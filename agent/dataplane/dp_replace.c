@@ -69,6 +69,8 @@ int dataplane_replace(struct dataplane *dp, unsigned kinds, const struct rule_sp
 	if (!res)
 		res = &scratch;
 	memset(res, 0, sizeof(*res));
+	/* the diff is taken against a model without deleted entries still to clean up */
+	dp_reap(dp, true);
 	ch = calloc(cap ? cap : 1, sizeof(*ch));
 	if (!ch)
 		return -ENOMEM;

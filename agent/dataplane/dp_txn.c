@@ -8,13 +8,20 @@
  *             written, and a refusal undoes the model changes (plan_abort);
  *   stage     address presence, prefix links, slots and counts, prefixes, presence bits,
  *             then every entry, written invisibly (tagged with the next generation);
- *   flip      the next generation's config buffer, then the one atomic store;
- *   finish    after one grace period: the model takes the new actions, deleted entries,
- *             old versions, unused presence bits, prefixes and slots go.
+ *   flip      the next generation's config slot (once it is free), then the one atomic
+ *             store;
+ *   retire    the model takes the new actions (deleted entries are marked gone) and a
+ *             grace period is asked for, without waiting; the transaction joins
+ *             dp->retired;
+ *   reap      after that grace period: deleted entries, old versions, unused presence bits,
+ *             prefixes and slots go.
  *
  * A failure while staging or flipping rolls the staged writes back (rollback), which is
  * possible because nothing staged is visible before the flip. dataplane_apply_begin runs
- * plan to flip; dataplane_apply_finish the rest, from the state kept in dp->tx.
+ * plan to flip (reaping first what has become reapable); dataplane_apply_retire retires;
+ * dataplane_apply_finish retires and reaps everything, waiting. A change that touches an
+ * entry of a retired transaction (dp_entry.pend) waits for its reap: the entry's one
+ * previous version may still be read by a program of the generation before.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -99,6 +106,8 @@ static int plan_change(struct dataplane *dp, struct txn *tx, size_t i, const str
 				 err == -ENOSPC ? "prefix capacity exhausted" : "out of memory",
 				 err);
 	HASH_FIND(hh, dp->entries, &k, sizeof(k), e);
+	if (e && e->pend)
+		return -EAGAIN; /* its previous version may still be read: reap, plan again */
 	if (e && e->tx != TX_NONE)
 		return dp_refuse(res, i, "src_ip", "the same match key appears twice", -EEXIST);
 	if (c->op == DP_DEL) {
@@ -134,6 +143,10 @@ static int plan_check_capacity(struct dataplane *dp, struct txn *tx)
 		return dp_refuse(tx->res, 0, "rules", "exact-rule capacity exhausted", -ENOSPC);
 	if (dp->ntable[TBL_CIDR] + tx->new_cidr > dp->o.max_cidr)
 		return dp_refuse(tx->res, 0, "rules", "CIDR-rule capacity exhausted", -ENOSPC);
+	/* deleted entries still in the kernel tables take room until they are reaped */
+	if (dp->ntable[TBL_EXACT] + dp->ngone[TBL_EXACT] + tx->new_exact > dp->o.max_exact ||
+	    dp->ntable[TBL_CIDR] + dp->ngone[TBL_CIDR] + tx->new_cidr > dp->o.max_cidr)
+		return -EAGAIN;
 	if ((long)dp->nrate + tx->rate_delta > (long)dp->o.max_rate)
 		return dp_refuse(tx->res, 0, "rate_limit", "rate-limit capacity exhausted",
 				 -ENOSPC);
@@ -322,11 +335,15 @@ static int txn_flip(struct dataplane *dp, struct txn *tx)
 		/* the deliberately broken switch: entries above went live one by one; the
 		 * config is rewritten in place; the generation still moves on, as a naive
 		 * versioning scheme would do */
-		err = dp_config_write(dp, (uint32_t)(dp->gen & 1));
+		err = dp_config_write(dp, dp->gen);
+		if (err)
+			return err;
+	} else {
+		err = dp_slot_wait(dp, tx->next);
 		if (err)
 			return err;
 	}
-	err = dp_config_write(dp, (uint32_t)(tx->next & 1));
+	err = dp_config_write(dp, tx->next);
 	if (err)
 		return err;
 	dp_gen_store(dp, tx->next);
@@ -386,6 +403,26 @@ static void txn_abort(struct dataplane *dp, struct txn *tx, int err)
 	memset(tx, 0, sizeof(*tx));
 }
 
+/* Plans the changes; a plan that meets the state of a retired transaction (an entry it
+ * touched, room its deleted entries still take) is undone and made again after every
+ * retired transaction is reaped. */
+static int txn_plan_reaped(struct dataplane *dp, struct txn *tx, const struct dp_change *ch)
+{
+	int err = txn_plan(dp, tx, ch);
+
+	if (err != -EAGAIN)
+		return err;
+	plan_abort(dp, tx->pl, tx->n);
+	memset(tx->pl, 0, tx->n * sizeof(*tx->pl));
+	memset(tx->new_per_trie, 0, sizeof(tx->new_per_trie));
+	memset(tx->pfx_changed, 0, sizeof(tx->pfx_changed));
+	tx->new_exact = tx->new_cidr = 0;
+	tx->rate_delta = 0;
+	dp_reap(dp, true);
+	err = txn_plan(dp, tx, ch);
+	return err == -EAGAIN ? -EBUSY : err; /* cannot happen: nothing is retired */
+}
+
 int dataplane_apply_begin(struct dataplane *dp, const struct dp_change *ch, size_t n,
 			  struct dp_result *res)
 {
@@ -398,6 +435,8 @@ int dataplane_apply_begin(struct dataplane *dp, const struct dp_change *ch, size
 	res->gen = dp->gen;
 	if (n == 0)
 		return 0;
+	dp_cfg_legacy_poll(dp);
+	dp_reap(dp, dp->nretired == DP_RETIRED);
 	memset(tx, 0, sizeof(*tx));
 	tx->pl = calloc(n, sizeof(*tx->pl));
 	if (!tx->pl)
@@ -408,7 +447,7 @@ int dataplane_apply_begin(struct dataplane *dp, const struct dp_change *ch, size
 	tx->inplace = dp->o.unsafe_inplace;
 	tx->t0_ns = clock_mono_ns();
 
-	err = txn_plan(dp, tx, ch);
+	err = txn_plan_reaped(dp, tx, ch);
 	if (!err) {
 		err = txn_stage(dp, tx);
 		if (!err)
@@ -424,10 +463,11 @@ int dataplane_apply_begin(struct dataplane *dp, const struct dp_change *ch, size
 	return 0;
 }
 
-/* ---- finish (after the flip) ---- */
+/* ---- retire (after the flip) ---- */
 
-/* The model takes the entry's new state; what no packet can see any more goes. */
-static void finish_entry(struct dataplane *dp, struct txn *tx, struct plan *p)
+/* The model takes the entry's new state; what a program of the generation before may
+ * still read stays in the kernel until the reap. */
+static void retire_entry(struct dataplane *dp, struct txn *tx, struct plan *p)
 {
 	struct dp_entry *e = p->e;
 
@@ -439,68 +479,154 @@ static void finish_entry(struct dataplane *dp, struct txn *tx, struct plan *p)
 			dp->nrate++;
 		break;
 	case TX_MOD:
-		if (!tx->inplace)
-			bpf_map_delete_elem(dp_entry_fd(dp, e->key.table, true), dp_ekey_bytes(e));
-		if (e->act.action == XDROP_ACT_RATE_LIMIT &&
-		    e->new_act.action != XDROP_ACT_RATE_LIMIT)
-			dp_rate_delete(dp, e->act.slot);
+		p->old = e->act;
 		dp->nrate = (size_t)((long)dp->nrate + rl_delta(e->act.action, e->new_act.action));
 		e->act = e->new_act;
 		tx->res->updated++;
 		break;
 	case TX_DEL:
-		if (!tx->inplace)
-			bpf_map_delete_elem(dp_entry_fd(dp, e->key.table, false), dp_ekey_bytes(e));
-		if (e->act.action == XDROP_ACT_RATE_LIMIT) {
-			dp_rate_delete(dp, e->act.slot);
+		if (e->act.action == XDROP_ACT_RATE_LIMIT)
 			dp->nrate--;
-		}
-		dp_pres_adjust(dp, &tx->aggs, e, -1);
-		dp_prefix_refs(e, -1, tx->pfx_changed);
-		dp_slot_free(dp, e->act.slot);
-		HASH_DEL(dp->entries, e);
-		free(e);
-		p->e = NULL;
+		e->gone = true;
+		dp->ngone[e->key.table]++;
 		tx->res->deleted++;
 		break;
 	default:
-		break;
+		if (e)
+			e->tx = TX_NONE;
+		return;
 	}
-	if (p->e)
-		p->e->tx = TX_NONE;
+	e->tx = TX_NONE;
+	e->pend = true;
 }
 
-void dataplane_apply_finish(struct dataplane *dp)
+/* ---- reap (after the grace period) ---- */
+
+/* What no packet can see any more goes: the old version, the rate state an action no
+ * longer uses, a deleted entry with its references and slot. */
+static void reap_entry(struct dataplane *dp, struct txn *tx, struct plan *p)
 {
-	struct txn *tx = &dp->tx;
-	int64_t t1;
+	struct dp_entry *e = p->e;
+
+	switch (p->op) {
+	case TX_MOD:
+		if (!tx->inplace)
+			bpf_map_delete_elem(dp_entry_fd(dp, e->key.table, true), dp_ekey_bytes(e));
+		if (p->old.action == XDROP_ACT_RATE_LIMIT && e->act.action != XDROP_ACT_RATE_LIMIT)
+			dp_rate_delete(dp, p->old.slot);
+		break;
+	case TX_DEL:
+		if (!tx->inplace)
+			bpf_map_delete_elem(dp_entry_fd(dp, e->key.table, false), dp_ekey_bytes(e));
+		if (e->act.action == XDROP_ACT_RATE_LIMIT)
+			dp_rate_delete(dp, e->act.slot);
+		dp_pres_adjust(dp, &tx->aggs, e, -1);
+		dp_prefix_refs(e, -1, tx->pfx_changed);
+		dp_slot_free(dp, e->act.slot);
+		dp->ngone[e->key.table]--;
+		HASH_DEL(dp->entries, e);
+		free(e);
+		p->e = NULL;
+		return;
+	default:
+		break;
+	}
+	if (e)
+		e->pend = false;
+}
+
+/* Cleans up one retired transaction whose grace period has passed. */
+static void txn_reap(struct dataplane *dp, struct txn *tx)
+{
 	int err;
 
-	if (!tx->active)
-		return;
-	t1 = clock_mono_ns();
-	if (!tx->inplace) {
-		err = dp_grace_period(dp);
-		if (err)
-			log_warn("grace period failed: %s", strerror(-err));
-	}
 	for (size_t i = 0; i < tx->n; i++)
-		finish_entry(dp, tx, &tx->pl[i]);
-	/* after the grace period: address presence no program can consult any more goes */
-	if (!tx->inplace)
+		if (tx->pl[i].op != TX_NONE && tx->pl[i].op != TX_KEEP)
+			reap_entry(dp, tx, &tx->pl[i]);
+	/* address presence no program can consult any more goes; only as of the newest
+	 * generation: the counts are those of the model, and a program of an older one
+	 * still running may need what a later switch removed */
+	if (!tx->inplace && dp->gen == tx->next)
 		dp_addr_pres_shrink(dp, &tx->aggs);
 	err = dp_pagg_flush(dp, &tx->aggs);
 	if (!err)
 		err = dp_prefixes_finish(dp, tx->pfx_changed);
 	if (!err)
 		err = dp_prefixes_collect(dp);
-	tx->res->cleanup_ms = ms_since(t1);
-	free(tx->pl);
-	memset(tx, 0, sizeof(*tx));
 	if (err)
 		log_warn("cleanup after generation %llu incomplete: %s (the active set is "
 			 "correct; the next open repairs it)",
-			 (unsigned long long)dp->gen, strerror(-err));
+			 (unsigned long long)tx->next, strerror(-err));
+	free(tx->pl);
+	memset(tx, 0, sizeof(*tx));
+}
+
+void dp_reap(struct dataplane *dp, bool wait)
+{
+	while (dp->nretired) {
+		struct txn *tx = &dp->retired[dp->retired_head];
+
+		if (!tx->inplace) {
+			if (wait)
+				dp_grace_wait(dp, tx->next);
+			else if (!dp_grace_elapsed(dp, tx->next))
+				return;
+		}
+		txn_reap(dp, tx);
+		dp->retired_head = (dp->retired_head + 1) % DP_RETIRED;
+		dp->nretired--;
+	}
+}
+
+void dp_retired_free(struct dataplane *dp)
+{
+	for (size_t i = 0; i < DP_RETIRED; i++) {
+		dp_pagg_drop(&dp->retired[i].aggs);
+		free(dp->retired[i].pl);
+		dp->retired[i].pl = NULL;
+	}
+	dp->nretired = 0;
+}
+
+void dataplane_apply_retire(struct dataplane *dp)
+{
+	struct txn *tx = &dp->tx;
+	size_t slot;
+
+	if (!tx->active)
+		return;
+	for (size_t i = 0; i < tx->n; i++)
+		retire_entry(dp, tx, &tx->pl[i]);
+	if (!tx->inplace)
+		dp_grace_request(dp, tx->next);
+	if (dp->nretired == DP_RETIRED) /* cannot happen: begin made room */
+		dp_reap(dp, true);
+	slot = (dp->retired_head + dp->nretired) % DP_RETIRED;
+	dp->retired[slot] = *tx;
+	dp->retired[slot].active = false;
+	dp->retired[slot].res = NULL;
+	dp->nretired++;
+	memset(tx, 0, sizeof(*tx));
+	/* the deliberately broken switch has no grace period to wait for */
+	dp_reap(dp, false);
+}
+
+void dataplane_apply_finish(struct dataplane *dp)
+{
+	struct dp_result *res = dp->tx.res;
+	int64_t t1 = clock_mono_ns();
+
+	if (!dp->tx.active)
+		return;
+	dataplane_apply_retire(dp);
+	dp_reap(dp, true);
+	res->cleanup_ms = ms_since(t1);
+}
+
+void dataplane_settle(struct dataplane *dp, bool wait)
+{
+	dp_cfg_legacy_poll(dp);
+	dp_reap(dp, wait);
 }
 
 int dataplane_apply(struct dataplane *dp, const struct dp_change *ch, size_t n,

@@ -140,6 +140,8 @@ int ruleset_expire(struct ruleset *rs, int64_t now)
 			rs_expiry_add(rs, it); /* still in force: due again next time */
 	if (!err && n)
 		err = dataplane_apply(rs->dp, ch, n, NULL);
+	else if (rs->dp)
+		dataplane_settle(rs->dp, false); /* cleanup of switches retired since */
 	for (size_t i = 0; i < n; i++) {
 		char key[RS_KEY_LEN];
 

@@ -13,6 +13,10 @@
  * refuses as a whole (capacity, say) is applied again one change at a time. The published
  * revision moves once per group, to its last change's: packets see every change of the
  * group from the same instant, none of them half.
+ *
+ * A group's switch is retired, not finished: its grace period runs while the next group is
+ * applied (the data plane's config ring, docs/dataplane.md), and its cleanup runs in a later
+ * call (the next switch, or the housekeeping tick's ruleset_expire).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -192,7 +196,7 @@ static void apply_alone(struct ruleset *rs, struct rs_change *c, struct rs_plan 
 	} else {
 		commit_one(rs, c, p, true);
 	}
-	dataplane_apply_finish(rs->dp);
+	dataplane_apply_retire(rs->dp);
 }
 
 /* The data-plane changes of the planned changes, in one array (malloc'ed). */
@@ -247,7 +251,7 @@ static void apply_group(struct ruleset *rs, struct rs_change **g, size_t n)
 		}
 		if (!err) {
 			rs_publish(rs);
-			dataplane_apply_finish(rs->dp);
+			dataplane_apply_retire(rs->dp);
 		}
 	}
 	for (size_t i = 0; pl && i < n; i++)

@@ -409,6 +409,9 @@ static void test_slot_reuse(void **state)
 	assert_int_equal(testdp_spec("dst_ip=198.51.100.1 action=drop", &spec), 0);
 	assert_int_equal(dataplane_entry_slot(dp, &spec, &slot_a), 0);
 	assert_int_equal(ruleset_delete(f->rs, &ruleset_rules, &old_id, 1, &st), 0);
+	/* the deleted rule's slot is free once its switch's grace period has passed and its
+	 * cleanup has run (otherwise at a later switch or housekeeping tick) */
+	dataplane_settle(dp, true);
 	a->id = create(f->rs, &ruleset_rules, kv);
 	assert_int_equal(testdp_spec("dst_ip=198.51.100.9 action=drop", &spec), 0);
 	assert_int_equal(dataplane_entry_slot(dp, &spec, &slot_b), 0);
