@@ -87,13 +87,14 @@ test-faults: all $(FAULT_SUITES)
 	@rc=0; prove --exec ./tests/tap-wrap.sh $(FAULT_SUITES) || rc=$$?; \
 	 ./tests/summary.sh $$rc
 
-# SKIP_DATAPLANE=1 / SKIP_CONTROL=1 / SKIP_AGENT=1 leave out bench/run.sh /
-# bench/control.sh / bench/agent.sh; each part runs even when another failed, and make
-# bench fails if any did.
+# SKIP_DATAPLANE=1 / SKIP_CONTROL=1 / SKIP_CLUSTER=1 / SKIP_AGENT=1 leave out bench/run.sh /
+# bench/control.sh / bench/cluster.sh / bench/agent.sh; each part runs even when another
+# failed, and make bench fails if any did.
 bench: all $(BENCH_TARGETS)
 	@rc=0; \
 	 if [ "$(SKIP_DATAPLANE)" != 1 ]; then ./bench/run.sh || rc=1; fi; \
 	 if [ "$(SKIP_CONTROL)" != 1 ]; then ./bench/control.sh || rc=1; fi; \
+	 if [ "$(SKIP_CLUSTER)" != 1 ]; then ./bench/cluster.sh || rc=1; fi; \
 	 if [ "$(SKIP_FLEET)" != 1 ]; then ./bench/fleet.sh || rc=1; fi; \
 	 if [ "$(SKIP_AGENT)" != 1 ]; then ./bench/agent.sh || rc=1; fi; \
 	 exit $$rc
