@@ -67,7 +67,7 @@ include tests/module.mk
 -include tests/security/module.mk
 include bench/module.mk
 
-.PHONY: all deps test test-faults bench check clean demo demo-down soak
+.PHONY: all deps test test-faults bench check clean demo demo-ha demo-down soak
 all: $(ALL_TARGETS)
 
 deps:
@@ -123,6 +123,10 @@ demo-build: $(DEMO_TARGETS)
 demo: deps
 	@$(MAKE) --no-print-directory $(if $(findstring -j,$(MAKEFLAGS)),,-j$(shell nproc)) demo-build
 	./scripts/demo.sh
+
+demo-ha: deps
+	@$(MAKE) --no-print-directory $(if $(findstring -j,$(MAKEFLAGS)),,-j$(shell nproc)) demo-build
+	./scripts/demo.sh ha
 
 demo-down:
 	./scripts/demo.sh down
