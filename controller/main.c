@@ -183,6 +183,29 @@ static void allocator_setup(void)
 	mallopt(M_MMAP_THRESHOLD, XDROP_MMAP_MIN);
 }
 
+/* The config file into cfg and the log level set: 0, or -errno (logged; cfg is freed by
+ * the caller's ctl_config_free either way). */
+static int config_setup(const struct args *a, struct ctl_config *cfg)
+{
+	const char *level;
+	enum log_level lvl;
+	char errbuf[512];
+	int err;
+
+	err = ctl_config_load(a->config_path, cfg, errbuf, sizeof(errbuf));
+	if (err) {
+		log_error("controller: %s", errbuf);
+		return err;
+	}
+	level = a->level ? a->level : cfg->log_level;
+	if (log_level_parse(level, &lvl) < 0) {
+		log_error("controller: unknown log level %s", level);
+		return -EINVAL;
+	}
+	log_set_level(lvl);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a = {0};
@@ -202,29 +225,17 @@ int main(int argc, char **argv)
 	struct authlimit *guard = NULL;
 	struct service *svc = NULL;
 	struct idem *idem = NULL;
-	enum log_level lvl;
-	char errbuf[512];
 	int status, err;
 
 	status = parse_args(argc, argv, &a);
 	if (status >= 0)
 		return status;
 	allocator_setup();
-	err = ctl_config_load(a.config_path, &cfg, errbuf, sizeof(errbuf));
-	if (err) {
-		log_error("controller: %s", errbuf);
-		ctl_config_free(&cfg);
-		return 1;
-	}
-	if (log_level_parse(a.level ? a.level : cfg.log_level, &lvl) < 0) {
-		log_error("controller: unknown log level %s", a.level ? a.level : cfg.log_level);
-		err = -EINVAL;
-		goto out;
-	}
-	log_set_level(lvl);
-	if (a.backup || a.restore) {
-		err = a.backup ? backup_run(&cfg, a.database, a.backup)
-			       : restore_run(&cfg, a.database, a.restore);
+	err = config_setup(&a, &cfg);
+	if (err || a.backup || a.restore) {
+		if (!err)
+			err = a.backup ? backup_run(&cfg, a.database, a.backup)
+				       : restore_run(&cfg, a.database, a.restore);
 		goto out;
 	}
 	signal(SIGINT, on_signal);
