@@ -67,7 +67,7 @@ include tests/module.mk
 -include tests/security/module.mk
 include bench/module.mk
 
-.PHONY: all deps test test-faults bench check clean demo demo-down soak
+.PHONY: all deps test test-faults bench check clean demo demo-ha demo-down soak
 all: $(ALL_TARGETS)
 
 deps:
@@ -87,13 +87,14 @@ test-faults: all $(FAULT_SUITES)
 	@rc=0; prove --exec ./tests/tap-wrap.sh $(FAULT_SUITES) || rc=$$?; \
 	 ./tests/summary.sh $$rc
 
-# SKIP_DATAPLANE=1 / SKIP_CONTROL=1 / SKIP_AGENT=1 leave out bench/run.sh /
-# bench/control.sh / bench/agent.sh; each part runs even when another failed, and make
-# bench fails if any did.
+# SKIP_DATAPLANE=1 / SKIP_CONTROL=1 / SKIP_CLUSTER=1 / SKIP_AGENT=1 leave out bench/run.sh /
+# bench/control.sh / bench/cluster.sh / bench/agent.sh; each part runs even when another
+# failed, and make bench fails if any did.
 bench: all $(BENCH_TARGETS)
 	@rc=0; \
 	 if [ "$(SKIP_DATAPLANE)" != 1 ]; then ./bench/run.sh || rc=1; fi; \
 	 if [ "$(SKIP_CONTROL)" != 1 ]; then ./bench/control.sh || rc=1; fi; \
+	 if [ "$(SKIP_CLUSTER)" != 1 ]; then ./bench/cluster.sh || rc=1; fi; \
 	 if [ "$(SKIP_FLEET)" != 1 ]; then ./bench/fleet.sh || rc=1; fi; \
 	 if [ "$(SKIP_AGENT)" != 1 ]; then ./bench/agent.sh || rc=1; fi; \
 	 exit $$rc
@@ -122,6 +123,10 @@ demo-build: $(DEMO_TARGETS)
 demo: deps
 	@$(MAKE) --no-print-directory $(if $(findstring -j,$(MAKEFLAGS)),,-j$(shell nproc)) demo-build
 	./scripts/demo.sh
+
+demo-ha: deps
+	@$(MAKE) --no-print-directory $(if $(findstring -j,$(MAKEFLAGS)),,-j$(shell nproc)) demo-build
+	./scripts/demo.sh ha
 
 demo-down:
 	./scripts/demo.sh down

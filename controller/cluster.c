@@ -189,6 +189,26 @@ int cluster_start(struct cluster **out, const struct ctl_cluster_cfg *cfg, clust
 	return 0;
 }
 
+int cluster_client(struct cluster **out, const struct ctl_cluster_cfg *cfg)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	int rc;
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	c->id = cfg->id;
+	rc = tls_open(c, cfg);
+	if (rc) {
+		free(c);
+		return rc;
+	}
+	if (c->tls)
+		dq_conn_set_default_dial(dqtls_conn_dial, c->tls);
+	*out = c;
+	return 0;
+}
+
 bool cluster_is_leader(const struct cluster *c)
 {
 	return c && atomic_load(&c->leader);

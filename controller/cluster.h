@@ -60,6 +60,11 @@ typedef void (*cluster_role_fn)(void *arg, bool leader);
 int cluster_start(struct cluster **out, const struct ctl_cluster_cfg *cfg, cluster_role_fn on_role,
 		  void *arg);
 
+/* For a process that only talks to the cluster (backup.h): no node, no watcher; with
+ * cfg->tls every lib/dqlite connection of the process dials with mutual TLS. 0 and *out
+ * (end it with cluster_stop), or -errno (logged). */
+int cluster_client(struct cluster **out, const struct ctl_cluster_cfg *cfg);
+
 /* True while this controller's node leads (as the watcher last saw it). */
 bool cluster_is_leader(const struct cluster *c);
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "backup.h"
 #include "clock.h"
 #include "cluster.h"
 #include "config.h"
@@ -56,28 +57,39 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: xdrop-controller --config FILE [--log-level LEVEL] [--database PATH]\n"
-		"\n"
-		"Runs the XDrop controller: keeps the rules, whitelist, nodes and API keys in\n"
-		"SQLite, serves them over RPC (xdropctl, xdrop-gateway) and pushes every change\n"
-		"to the agents. Stops cleanly on SIGTERM or SIGINT.\n"
-		"\n"
-		"  -c, --config FILE      YAML settings (see controller/config.example.yaml)\n"
-		"  -l, --log-level LEVEL  error, warn, info or debug (overrides log_level)\n"
-		"  -d, --database PATH    SQLite file (overrides database)\n"
-		"  -h, --help             this text\n"
-		"  -V, --version          print \"xdrop-controller VERSION\" and exit\n");
+	fprintf(
+	    f, "usage: xdrop-controller --config FILE [--log-level LEVEL] [--database PATH]\n"
+	       "       xdrop-controller --config FILE --backup OUT | --restore IN\n"
+	       "\n"
+	       "Runs the XDrop controller: keeps the rules, whitelist, nodes and API keys in\n"
+	       "SQLite, serves them over RPC (xdropctl, xdrop-gateway) and pushes every change\n"
+	       "to the agents. Stops cleanly on SIGTERM or SIGINT.\n"
+	       "\n"
+	       "  -c, --config FILE      YAML settings (see controller/config.example.yaml)\n"
+	       "  -l, --log-level LEVEL  error, warn, info or debug (overrides log_level)\n"
+	       "  -d, --database PATH    SQLite file (overrides database)\n"
+	       "  --backup OUT           write a consistent copy of the database (the cluster's\n"
+	       "                         or the file) to OUT as a SQLite file, and exit\n"
+	       "  --restore IN           make IN (a backup or a SQLite database) the database of\n"
+	       "                         a new cluster (the config of cluster.id 1, empty dir) or\n"
+	       "                         the new file named by database, and exit\n"
+	       "  -h, --help             this text\n"
+	       "  -V, --version          print \"xdrop-controller VERSION\" and exit\n");
 }
 
-/* The command line into the three paths; -1 to go on, else the exit status (usage
- * printed: 0 for --help, 2 for a mistake). */
-static int parse_args(int argc, char **argv, const char **config_path, const char **level,
-		      const char **database)
+struct args {
+	const char *config_path, *level, *database;
+	const char *backup, *restore; /* the operator commands of backup.h */
+};
+
+/* The command line into a; -1 to go on, else the exit status (usage printed: 0 for
+ * --help, 2 for a mistake). */
+static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},	{"log-level", required_argument, NULL, 'l'},
-	    {"database", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
+	    {"database", required_argument, NULL, 'd'}, {"backup", required_argument, NULL, 'B'},
+	    {"restore", required_argument, NULL, 'R'},	{"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},	{NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -85,13 +97,19 @@ static int parse_args(int argc, char **argv, const char **config_path, const cha
 	while ((opt = getopt_long(argc, argv, "c:l:d:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			*config_path = optarg;
+			a->config_path = optarg;
 			break;
 		case 'l':
-			*level = optarg;
+			a->level = optarg;
 			break;
 		case 'd':
-			*database = optarg;
+			a->database = optarg;
+			break;
+		case 'B':
+			a->backup = optarg;
+			break;
+		case 'R':
+			a->restore = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -104,7 +122,7 @@ static int parse_args(int argc, char **argv, const char **config_path, const cha
 			return 2;
 		}
 	}
-	if (!*config_path) {
+	if (!a->config_path || (a->backup && a->restore) || optind < argc) {
 		usage(stderr);
 		return 2;
 	}
@@ -165,9 +183,32 @@ static void allocator_setup(void)
 	mallopt(M_MMAP_THRESHOLD, XDROP_MMAP_MIN);
 }
 
+/* The config file into cfg and the log level set: 0, or -errno (logged; cfg is freed by
+ * the caller's ctl_config_free either way). */
+static int config_setup(const struct args *a, struct ctl_config *cfg)
+{
+	const char *level;
+	enum log_level lvl;
+	char errbuf[512];
+	int err;
+
+	err = ctl_config_load(a->config_path, cfg, errbuf, sizeof(errbuf));
+	if (err) {
+		log_error("controller: %s", errbuf);
+		return err;
+	}
+	level = a->level ? a->level : cfg->log_level;
+	if (log_level_parse(level, &lvl) < 0) {
+		log_error("controller: unknown log level %s", level);
+		return -EINVAL;
+	}
+	log_set_level(lvl);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	const char *config_path = NULL, *level = NULL, *database = NULL;
+	struct args a = {0};
 	struct wd_monitor_opts wo = {.sz = sizeof(wo),
 				     .close_limit_ms = XDROP_WEDGE_CLOSE_MS,
 				     .ping_limit_ms = XDROP_WEDGE_PING_CONTROLLER_MS,
@@ -184,37 +225,30 @@ int main(int argc, char **argv)
 	struct authlimit *guard = NULL;
 	struct service *svc = NULL;
 	struct idem *idem = NULL;
-	enum log_level lvl;
-	char errbuf[512];
 	int status, err;
 
-	status = parse_args(argc, argv, &config_path, &level, &database);
+	status = parse_args(argc, argv, &a);
 	if (status >= 0)
 		return status;
 	allocator_setup();
-	err = ctl_config_load(config_path, &cfg, errbuf, sizeof(errbuf));
-	if (err) {
-		log_error("controller: %s", errbuf);
-		ctl_config_free(&cfg);
-		return 1;
-	}
-	if (log_level_parse(level ? level : cfg.log_level, &lvl) < 0) {
-		log_error("controller: unknown log level %s", level ? level : cfg.log_level);
-		err = -EINVAL;
+	err = config_setup(&a, &cfg);
+	if (err || a.backup || a.restore) {
+		if (!err)
+			err = a.backup ? backup_run(&cfg, a.database, a.backup)
+				       : restore_run(&cfg, a.database, a.restore);
 		goto out;
 	}
-	log_set_level(lvl);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
 	struct store_opts so = {.sz = sizeof(so),
-				.path = database ? database : cfg.database,
+				.path = a.database ? a.database : cfg.database,
 				.keep = cfg.changelog_keep};
 	if (cfg.cluster.id) { /* the store on the cluster of the controllers (cluster.h) */
-		if (database)
+		if (a.database)
 			log_warn("controller: --database %s not used: the store is the cluster's",
-				 database);
+				 a.database);
 		err = cluster_start(&cluster, &cfg.cluster, on_role, NULL);
 		err = err ?: cluster_target(&cfg.cluster, target, sizeof(target));
 		if (err)

@@ -14,7 +14,7 @@ CHECK_SOURCES += tests/unit/test_config.c
 # The controller's modules are an archive (normal and ASan+UBSan) so that tests link them
 # without main.c. The store (controller/store/) and the RPC services (controller/service/)
 # are folders; their headers are found through CTRL_INC.
-CTRL_STORE_SRCS := $(addprefix controller/store/,db.c db_dqlite.c store_open.c store_db.c store_changes.c \
+CTRL_STORE_SRCS := $(addprefix controller/store/,db.c db_dqlite.c db_copy.c store_open.c store_db.c store_changes.c \
 	store_coll.c store_merge.c store_source.c store_query.c store_nodes.c store_keys.c store_secure.c)
 CTRL_SERVICE_SRCS := $(addprefix controller/service/,service.c service_util.c service_coll.c service_source.c \
 	service_nodes.c service_stats.c service_keys.c service_sync.c service_stage.c service_cluster.c)
@@ -68,15 +68,16 @@ CHECK_SOURCES += $(CTRL_SRCS) $(wildcard controller/*.h controller/store/*.h con
 # The daemon.
 $(OBJ)/controller/main.o: XCFLAGS += $(CTRL_INC)
 # controller/cluster.c (the embedded dqlite node) links libdqlite: the daemon only.
-$(OBJ)/controller/main.o $(OBJ)/controller/cluster.o: | $(PROTO_H)
-$(OBJ)/controller/cluster.o: XCFLAGS += $(CTRL_INC)
-$(BIN)/xdrop-controller: $(OBJ)/controller/main.o $(OBJ)/controller/cluster.o $(CTRL_A) $(RPC_A) \
+$(OBJ)/controller/main.o $(OBJ)/controller/cluster.o $(OBJ)/controller/backup.o: | $(PROTO_H)
+$(OBJ)/controller/cluster.o $(OBJ)/controller/backup.o: XCFLAGS += $(CTRL_INC)
+$(BIN)/xdrop-controller: $(OBJ)/controller/main.o $(OBJ)/controller/cluster.o \
+		$(OBJ)/controller/backup.o $(CTRL_A) $(RPC_A) \
 		$(DQ_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(CTRL_LDLIBS) -ldqlite
 
 ALL_TARGETS += $(BIN)/xdrop-controller
-CHECK_SOURCES += controller/main.c controller/cluster.c
+CHECK_SOURCES += controller/main.c controller/cluster.c controller/backup.c
 
 # End-to-end suites of the controller: tests/controller/test_*.c with the harness
 # (in-process controller, toy agents on lib/pubsub); test_nodes also makes certificates

@@ -21,6 +21,8 @@
 # that exits with status 75 (its wedge monitor found it stuck), as systemd would.
 #
 #   ./scripts/demo.sh        start (make demo)
+#   ./scripts/demo.sh ha     start with three controllers, a cluster (make demo-ha; see
+#                            scripts/demo-ha.sh for ha-kill-leader, ha-cut-leader, ha-heal)
 #   ./scripts/demo.sh down   remove what a crashed demo left behind (make demo-down)
 #
 # Environment: DEMO_SECONDS=N stops by itself after N s; DEMO_PORT (8000) for the gateway;
@@ -41,6 +43,9 @@ NODES="gen trad ff srv"
 PORT=${DEMO_PORT:-8000}
 DEMO_SECONDS=${DEMO_SECONDS:-0}
 API=http://127.0.0.1:$PORT/api/v1
+HA=0
+[ "${1:-}" = ha ] && HA=1
+. "$ROOT/scripts/demo-ha.sh"
 
 say() { printf '%s\n' "$*"; }
 in_ns() { # node, command... (nsenter keeps the pins under /sys/fs/bpf visible)
@@ -69,7 +74,7 @@ down() {
 	for pid in $alive; do # still there: only ours, by PID
 		grep -qs "$RUN" "/proc/$pid/cmdline" && kill -9 "$pid" 2>/dev/null
 	done
-	for node in $NODES; do
+	for node in $NODES $HA_NODES; do
 		ip netns del "$PFX-$node" 2>/dev/null
 	done
 	# the interfaces (and so the XDP links) went with their namespaces; the pins go here
@@ -85,6 +90,17 @@ if [ "${1:-}" = down ]; then
 	say "demo: removed namespaces $PFX-*, $PIN and $RUN (if they existed)"
 	exit 0
 fi
+case ${1:-} in
+ha-kill-leader | ha-cut-leader | ha-heal)
+	ha_cmd "$1"
+	exit
+	;;
+"" | ha) ;;
+*)
+	say "usage: scripts/demo.sh [ha | down | ha-kill-leader | ha-cut-leader | ha-heal]" >&2
+	exit 2
+	;;
+esac
 for b in xdrop-controller xdrop-gateway xdrop-agent; do
 	if [ ! -x "$BIN/$b" ]; then
 		say "demo: $BIN/$b is missing; run make all" >&2
@@ -179,6 +195,7 @@ ns_exec() { # node: the nsenter prefix for bg (nsenter execs the program: same P
 # ---- the lab ----
 set -e
 for node in $NODES; do ip netns add "$PFX-$node"; done
+[ "$HA" = 1 ] && ha_lab
 ip link add g1 netns "$PFX-gen" type veth peer name t0 netns "$PFX-trad"
 ip link add t1 netns "$PFX-trad" type veth peer name s1 netns "$PFX-srv"
 ip link add g2 netns "$PFX-gen" type veth peer name f1 netns "$PFX-ff"
@@ -222,7 +239,14 @@ set +e
 # ---- controller and gateway on the host, the controller's sockets under $RUN ----
 KEY=xdk_demo_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 CTL=ipc://$RUN/controller
-cat >"$RUN/controller.yaml" <<EOF
+# the controllers' sockets as the gateway, the agents and xdropctl are given them
+CTL_RPC=$CTL-rpc.sock CTL_PUSH=$CTL-push.sock CTL_HEALTH=$CTL-health.sock XDROP_URL=$CTL-rpc.sock
+if [ "$HA" = 1 ]; then
+	CTL_RPC=$(ha_list rpc) CTL_PUSH=$(ha_list push) CTL_HEALTH=$(ha_list health)
+	XDROP_URL=$(ha_sock 1 rpc),$(ha_sock 2 rpc),$(ha_sock 3 rpc)
+	ha_controllers
+else
+	cat >"$RUN/controller.yaml" <<EOF
 database: $RUN/controller.db
 log_level: info
 rpc:
@@ -236,19 +260,20 @@ health:
 keys:
   admin_key: $KEY
 EOF
+	supervised controller "$BIN/xdrop-controller" --config "$RUN/controller.yaml"
+fi
 UI_DIR=$ROOT/webui/dist
 cat >"$RUN/gateway.yaml" <<EOF
 upstream:
   mode: controller
-  url: $CTL-rpc.sock
+  url: $CTL_RPC
 listen: 127.0.0.1:$PORT
 ui:
   dir: $UI_DIR
 log_level: info
 EOF
-supervised controller "$BIN/xdrop-controller" --config "$RUN/controller.yaml"
 bg gateway "$BIN/xdrop-gateway" --config "$RUN/gateway.yaml"
-for _ in $(seq 100); do
+for _ in $(seq 300); do # a cluster elects and joins first
 	curl -s -o /dev/null -H "X-API-Key: $KEY" "$API/info" && break
 	sleep 0.1
 done
@@ -293,9 +318,9 @@ state_dir: $RUN/state-$name
 rpc:
   listen: ipc://$RUN/agent-$name.sock
 controller:
-  rpc: $CTL-rpc.sock
-  push: $CTL-push.sock
-  health: $CTL-health.sock
+  rpc: $CTL_RPC
+  push: $CTL_PUSH
+  health: $CTL_HEALTH
 beacon_interval: 1s
 log_level: info
 EOF
@@ -417,6 +442,10 @@ print(sum(1 for n in json.load(sys.stdin)["nodes"] if n["status"] == "online"))'
 done
 [ "$n" = 2 ] || fail "the agents did not come online"
 bg generator $(ns_exec gen) python3 "$RUN/traffic.py" generate $limit
+if [ "$HA" = 1 ]; then
+	ha_writer_script
+	bg writer bash "$RUN/writer.sh" "$API" "$KEY" "$RUN/writes" $limit
+fi
 
 cat <<EOF
 
@@ -426,7 +455,7 @@ cat <<EOF
    API key (admin):      $KEY
    e.g.  curl -H 'X-API-Key: $KEY' http://127.0.0.1:$PORT/api/v1/rules
  For xdropctl (build/bin/xdropctl) in another shell, paste:
-export XDROP_URL=$CTL-rpc.sock
+export XDROP_URL=$XDROP_URL
 export XDROP_KEY=$KEY
 $([ -f "$UI_DIR/index.html" ] || echo "   (webui/dist is not built yet: the UI pages answer 404; the API works)")
  Nodes: trad (traditional, t0) and ff (fast-forward f1 -> f2), both managed by
@@ -434,6 +463,9 @@ $([ -f "$UI_DIR/index.html" ] || echo "   (webui/dist is not built yet: the UI p
  Traffic per second and path: good 100 v4 + 100 v6, DNS 300 (limited to 50),
  memcached 200 (dropped), partner 100 (whitelisted), attacker 200 v4 + 200 v6
  (dropped), attacker:443 100 (passed), telnet 10 (dropped).
+$([ "$HA" = 1 ] && printf '%s\n' " Three controllers (namespaces $PFX-c1..c3, one dqlite cluster); a rule is" \
+	" written every 0.5 s. In another shell: scripts/demo.sh ha-kill-leader," \
+	" ha-cut-leader, ha-heal (with DEMO_NAME=$PFX if you set it).")
 $([ "$DEMO_SECONDS" -gt 0 ] && echo " Stops after $DEMO_SECONDS s." || echo " Ctrl-C stops it and removes everything.")
 ==============================================================================
 EOF
@@ -444,6 +476,7 @@ import json, signal, sys, urllib.request
 # Ctrl-C kills it (bash runs its INT trap only when the foreground child died of SIGINT)
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 api, key, received, el = sys.argv[1:5]
+writes = sys.argv[5] if len(sys.argv) > 5 else None  # make demo-ha
 def get(path):
     req = urllib.request.Request(api + path, headers={"X-API-Key": key})
     with urllib.request.urlopen(req, timeout=2) as r:
@@ -461,9 +494,24 @@ try:
 except OSError:
     pass
 def g(src, port): return sum(got.get((s, port), 0) for s in src)
+ha = ""
+if writes:
+    try:
+        c = get("/cluster")
+        m = c.get("members", [])
+        up = sum(1 for x in m if x.get("reachable"))
+        lead = str(c.get("leader_id") or 0)
+        ha = (f"leader c{lead}" if lead != "0" else "no leader") + f" ({up}/{len(m)} up) | "
+    except (OSError, ValueError):
+        ha = "leader ? | "
+    try:
+        ok, bad, code = open(writes).read().split()
+        ha += f"writes ok {ok} failed {bad} | "
+    except (OSError, ValueError):
+        pass
 r = stats.get("rates", {})
 ns = " ".join(f'{n["id"]}={n["status"]}@{n["applied_revision"]}' for n in nodes.get("nodes", []))
-print(f't={el:>4}s rev {stats.get("revision")} rules {stats.get("rules")} wl {stats.get("whitelist")} | {ns} | '
+print(f't={el:>4}s {ha}rev {stats.get("revision")} rules {stats.get("rules")} wl {stats.get("whitelist")} | {ns} | '
       f'pps rx {r.get("rx_pps", 0):.0f} pass {r.get("passed_pps", 0):.0f} '
       f'drop {r.get("dropped_pps", 0):.0f} limit {r.get("rate_limited_pps", 0):.0f} | server got: '
       f'good {g(("192.0.2.1", "203.0.113.1", "2001:db8:1::1", "2001:db8:3::1"), 8080)} '
@@ -473,6 +521,8 @@ print(f't={el:>4}s rev {stats.get("revision")} rules {stats.get("rules")} wl {st
       f'attack {g(("192.0.2.66", "203.0.113.66", "2001:db8:1::66", "2001:db8:3::66"), 8080)} '
       f'quic {g(("192.0.2.66", "203.0.113.66"), 443)}', flush=True)
 EOF
+STATUS_HA=()
+[ "$HA" = 1 ] && STATUS_HA=("$RUN/writes")
 t0=${EPOCHREALTIME/./}
 next=$((t0 + 1000000))
 while :; do
@@ -485,7 +535,7 @@ while :; do
 	check_alive
 	now=${EPOCHREALTIME/./}
 	el=$(((now - t0) / 1000000))
-	python3 "$RUN/status.py" "$API" "$KEY" "$RUN/received" "$el" 2>/dev/null ||
+	python3 "$RUN/status.py" "$API" "$KEY" "$RUN/received" "$el" "${STATUS_HA[@]}" 2>/dev/null ||
 		say "t=${el}s (status unavailable)"
 	[ "$DEMO_SECONDS" -gt 0 ] && [ "$el" -ge "$DEMO_SECONDS" ] && break
 done

@@ -49,3 +49,7 @@ TEST_SUITES += tests/scripts/test_xdrop_sh.sh
 # docs/operations.md: every "```sh runnable" block runs as written in a lab (controller and
 # gateway, private /var/lib and /var/backups); the backup is private, the restore restores.
 TEST_SUITES += tests/scripts/test_docs_runnable.sh
+
+# make demo-ha (scripts/demo.sh ha): three controllers in namespaces, the status line's
+# leader, ha-kill-leader leading to a new leader while writes go on, ha-heal, nothing left.
+TEST_SUITES += tests/scripts/test_demo_ha.sh

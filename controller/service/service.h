@@ -45,11 +45,10 @@ struct service_deps {
 	struct nodes *nodes;
 	struct stats *stats;
 	struct idem *idem; /* NULL: request ids are not honoured (controller/idempotency.h) */
-	/* ClusterService: the dqlite address of every controller (none: "not clustered"),
-	 * and the TLS options of their connections (NULL: plain TCP) */
+	/* ClusterService: the dqlite address of every controller (none: "not clustered");
+	 * with TLS, lib/dqlite's default dialer (controller/cluster.c) serves it */
 	const char *const *cluster_peers;
 	size_t n_cluster_peers;
-	const struct tls_opts *cluster_tls;
 };
 
 /* Registers every handler on srv (before rpc_server_start). Returns 0 and *out

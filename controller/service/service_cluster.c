@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * service_cluster: ClusterService, the controllers' dqlite cluster as lib/dqlite sees it
- * through the configured cluster.peers (with mutual TLS through lib/dqtls when the
- * controller has a CA and a certificate). Status asks the leader for the members (CLUSTER)
+ * through the configured cluster.peers (with mutual TLS when the controller has a CA and a
+ * certificate: controller/cluster.c makes lib/dqtls's dialer lib/dqlite's default, which
+ * every connection here uses). Status asks the leader for the members (CLUSTER)
  * and then each member who leads (LEADER), which says whether it is reachable; Add, Remove
  * and Transfer run dq_join, dq_leave and TRANSFER on the current leader and reply with the
  * cluster afterwards. Without peers every method is FAILED_PRECONDITION "not clustered".
@@ -14,7 +15,6 @@
 
 #include "clock.h"
 #include "dqlite/client.h"
-#include "dqtls.h"
 #include "log.h"
 
 #include "service_int.h"
@@ -22,31 +22,14 @@
 struct svc_cluster {
 	const char *const *peers;
 	size_t n;
-	struct dqtls *tls; /* NULL: plain TCP */
 	struct dq_conn_opts opts;
 };
 
 static const char *const role_names[] = {"voter", "standby", "spare"};
 
-/* The TLS settings as a dial to the first peer would use them: refused now, not at the
- * first call (a missing key file, an unreadable CA). */
-static int check_tls(const struct service_deps *d)
-{
-	nng_tls_config *cfg = NULL;
-	char url[XDROP_DQ_MAX_ADDRESS + 16];
-	int err;
-
-	snprintf(url, sizeof(url), "tls+tcp://%s", d->cluster_peers[0]);
-	err = tls_config_build(&cfg, false, d->cluster_tls, url);
-	if (cfg)
-		nng_tls_config_free(cfg);
-	return err;
-}
-
 int svc_cluster_open(struct svc_cluster **out, const struct service_deps *d)
 {
 	struct svc_cluster *c;
-	int err;
 
 	*out = NULL;
 	if (!d->n_cluster_peers)
@@ -59,26 +42,12 @@ int svc_cluster_open(struct svc_cluster **out, const struct service_deps *d)
 	c->opts = (struct dq_conn_opts){.sz = sizeof(c->opts),
 					.connect_timeout_ms = XDROP_CLUSTER_PROBE_MS,
 					.call_timeout_ms = XDROP_CLUSTER_CALL_MS};
-	if (d->cluster_tls) {
-		err = check_tls(d);
-		err = err ?: dqtls_open(&c->tls, d->cluster_tls);
-		if (err) {
-			log_error("cluster: TLS settings refused: %s", strerror(-err));
-			free(c);
-			return err;
-		}
-		c->opts.dial = dqtls_conn_dial;
-		c->opts.dial_arg = c->tls;
-	}
 	*out = c;
 	return 0;
 }
 
 void svc_cluster_free(struct svc_cluster *c)
 {
-	if (!c)
-		return;
-	dqtls_close(c->tls);
 	free(c);
 }
 

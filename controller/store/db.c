@@ -130,6 +130,11 @@ int db_bind_blob(struct db_stmt *st, int i, const void *v, int n, void (*destroy
 			: dqdb_bind_blob(st->dq, i, v, n, destroy == SQLITE_TRANSIENT);
 }
 
+int db_column_count(struct db_stmt *st)
+{
+	return st->lite ? sqlite3_column_count(st->lite) : dqdb_column_count(st->dq);
+}
+
 int db_column_type(struct db_stmt *st, int i)
 {
 	return st->lite ? sqlite3_column_type(st->lite, i) : dqdb_column_type(st->dq, i);

@@ -76,7 +76,9 @@ int db_bind_null(struct db_stmt *st, int i);
 int db_bind_text(struct db_stmt *st, int i, const char *v, int n, void (*destroy)(void *));
 int db_bind_blob(struct db_stmt *st, int i, const void *v, int n, void (*destroy)(void *));
 
-/* The current row's columns, numbered from 0 (valid until the next step or reset). */
+/* The current row's columns, numbered from 0 (valid until the next step or reset);
+ * db_column_count once a step has returned SQLITE_ROW. */
+int db_column_count(struct db_stmt *st);
 int db_column_type(struct db_stmt *st, int i);
 int db_column_int(struct db_stmt *st, int i);
 int64_t db_column_int64(struct db_stmt *st, int i);

@@ -482,6 +482,11 @@ static const struct dq_value *col(struct dqdb_stmt *st, int i)
 	return dq_rows_at(&st->rows, st->row - 1, (unsigned)i);
 }
 
+int dqdb_column_count(struct dqdb_stmt *st)
+{
+	return st->row ? (int)st->rows.ncols : 0;
+}
+
 int dqdb_column_type(struct dqdb_stmt *st, int i)
 {
 	const struct dq_value *v = col(st, i);

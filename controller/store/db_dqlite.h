@@ -26,6 +26,7 @@ int dqdb_bind_int64(struct dqdb_stmt *st, int i, int64_t v);
 int dqdb_bind_null(struct dqdb_stmt *st, int i);
 int dqdb_bind_text(struct dqdb_stmt *st, int i, const char *v, int n, bool copy);
 int dqdb_bind_blob(struct dqdb_stmt *st, int i, const void *v, int n, bool copy);
+int dqdb_column_count(struct dqdb_stmt *st);
 int dqdb_column_type(struct dqdb_stmt *st, int i);
 int64_t dqdb_column_int64(struct dqdb_stmt *st, int i);
 const unsigned char *dqdb_column_text(struct dqdb_stmt *st, int i);

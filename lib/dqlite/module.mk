@@ -44,17 +44,17 @@ $(TBIN)/test_dqlite_conn: $(SANOBJ)/tests/unit/test_dqlite_conn.o $(DQ_SAN_A) $(
 
 # test_dqlite_tls (run by tests/dqlite/tls.sh, which makes its certificates): the cluster
 # over mutual TLS (lib/dqtls, in the RPC archive): replication, refused certificates,
-# plaintext refused. tests/unit/dq_fixture.c runs the xdrop-dqlite-node processes (with
-# per-node arguments, which tests/lib/dqcluster.h does not take).
-$(SANOBJ)/tests/unit/test_dqlite_tls.o $(SANOBJ)/tests/unit/dq_fixture.o: XCFLAGS += -Itests/lib
-$(TBIN)/test_dqlite_tls: $(SANOBJ)/tests/unit/test_dqlite_tls.o $(SANOBJ)/tests/unit/dq_fixture.o \
+# plaintext refused. tests/lib/dqcluster.h runs the xdrop-dqlite-node processes (with the
+# --tls-* arguments in cl.extra, and a rogue node's own).
+$(SANOBJ)/tests/unit/test_dqlite_tls.o: XCFLAGS += -Itests/lib
+$(TBIN)/test_dqlite_tls: $(SANOBJ)/tests/unit/test_dqlite_tls.o \
 		$(DQ_SAN_A) $(RPC_SAN_A) $(LIB_SAN_A) | $(BIN)/xdrop-dqlite-node
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $(filter-out |,$^) -lcmocka $(RPC_LDLIBS) $(LDLIBS_BPF)
 
 ALL_TARGETS += $(TBIN)/test_dqlite_tls
 TEST_SUITES += tests/dqlite/tls.sh
-CHECK_SOURCES += tests/unit/test_dqlite_tls.c tests/unit/dq_fixture.c tests/unit/dq_fixture.h
+CHECK_SOURCES += tests/unit/test_dqlite_tls.c
 
 DQ_TESTS := test_dqlite_wire test_dqlite_conn test_dqlite_cluster
 ALL_TARGETS += $(DQ_TESTS:%=$(TBIN)/%)

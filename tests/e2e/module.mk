@@ -24,3 +24,7 @@ TEST_SUITES += $(SYSTEM_SUITES)
 tests/e2e/test_cluster_clients.sh: $(BIN)/xdrop-controller $(BIN)/xdrop-gateway $(BIN)/xdrop-agent \
 	$(BIN)/xdrop-call $(BIN)/xdropctl
 TEST_SUITES += tests/e2e/test_cluster_clients.sh
+# Backup, restore and SQLite <-> cluster conversion (xdrop-controller --backup/--restore).
+tests/e2e/test_cluster_backup.sh: $(BIN)/xdrop-controller $(BIN)/xdrop-gateway $(BIN)/xdrop-agent \
+	$(BIN)/xdrop-call $(BIN)/xdropctl
+TEST_SUITES += tests/e2e/test_cluster_backup.sh

@@ -25,17 +25,15 @@
 #include <cmocka.h>
 
 #include "clock.h"
-#include "dq_fixture.h"
+#include "dqcluster.h"
 #include "dqlite/client.h"
 #include "dqtls.h"
 
-#define NODES	   3
 #define ROWS	   50
 #define LEADER_MS  20000
 #define REFUSAL_MS 3000
 #define DB	   "tls.db"
 
-static struct dqf cl;
 static char ca[256], cert[256], key[256], rogue_ca[256], rogue_cert[256], rogue_key[256];
 static struct dqtls *good;
 
@@ -60,7 +58,7 @@ static int setup(void **state)
 	cert_path(rogue_cert, dir, "rogue.crt");
 	cert_path(rogue_key, dir, "rogue.key");
 	o = (struct tls_opts){.ca_file = ca, .cert_file = cert, .key_file = key};
-	if (dqtls_open(&good, &o) < 0 || dqf_init(&cl, NODES + 1, "xdrop-dqtls") < 0)
+	if (dqtls_open(&good, &o) < 0 || dqcluster_init(NODES + 1, "xdrop-dqtls") < 0)
 		return -1;
 	cl.extra[0] = "--tls-ca";
 	cl.extra[1] = ca;
@@ -68,12 +66,12 @@ static int setup(void **state)
 	cl.extra[3] = cert;
 	cl.extra[4] = "--tls-key";
 	cl.extra[5] = key;
-	return dqf_start_all(&cl, NODES); /* the last one is the rogue node's */
+	return dqcluster_start_all(NODES); /* the last one is the rogue node's */
 }
 
 static int teardown(void **state)
 {
-	dqf_fini(&cl);
+	dqcluster_stop();
 	dqtls_close(good);
 	return 0;
 }
@@ -107,10 +105,10 @@ static void test_cluster_over_tls(void **state)
 	assert_int_equal(dq_cluster(c, &nodes, &n), 0);
 	assert_int_equal(n, NODES);
 	for (size_t i = 0; i < n; i++) {
-		int k = dqf_index(&cl, nodes[i].address);
+		int k = node_index(nodes[i].address);
 
 		assert_true(k >= 0);
-		assert_int_equal(nodes[i].id, cl.node[k].id);
+		assert_int_equal(nodes[i].id, cl.n[k].id);
 		assert_int_equal(nodes[i].role, XDROP_DQ_VOTER);
 	}
 	free(nodes);
@@ -148,14 +146,14 @@ static void test_replication_over_tls(void **state)
 		assert_int_equal(dq_exec_sql(c, db, "INSERT INTO t VALUES (?)", &p, 1, NULL), 0);
 	}
 	assert_int_equal(count_rows(c, db), ROWS);
-	next = (dqf_index(&cl, old.address) + 1) % NODES;
-	assert_int_equal(dq_transfer(c, cl.node[next].id), 0);
+	next = (node_index(old.address) + 1) % NODES;
+	assert_int_equal(dq_transfer(c, cl.n[next].id), 0);
 	dq_conn_close(c);
 
 	c = leader_conn();
 	assert_int_equal(dq_leader(c, &now), 0);
-	assert_int_equal(now.id, cl.node[next].id);
-	assert_string_equal(dq_conn_address(c), cl.node[next].addr);
+	assert_int_equal(now.id, cl.n[next].id);
+	assert_string_equal(dq_conn_address(c), cl.n[next].addr);
 	assert_int_equal(dq_open(c, DB, &db), 0);
 	assert_int_equal(count_rows(c, db), ROWS);
 	dq_conn_close(c);
@@ -210,8 +208,8 @@ static void test_rogue_node_refused(void **state)
 	size_t n;
 
 	snprintf(join, sizeof(join), "%s,%s,%s", cl.addrs[0], cl.addrs[1], cl.addrs[2]);
-	assert_int_equal(dqf_start(&cl, NODES, join, rogue), -1);
-	assert_true(dqf_file_has(cl.node[NODES].out, "join failed"));
+	assert_int_equal(node_try_start(NODES, join, rogue), -1);
+	assert_true(file_has(cl.n[NODES].out, "join failed"));
 	c = leader_conn();
 	assert_int_equal(dq_cluster(c, &nodes, &n), 0);
 	assert_int_equal(n, NODES);

@@ -5,7 +5,8 @@
  * recomputation, duplicates and validation errors naming fields, 10,000-rule batches (one
  * revision, one delta, all or nothing), lists (search, filters, sort, pages), the change
  * log, expiry, SQL-injection and 1 MiB strings stored literally, nodes, API keys and
- * settings. test_store_durability.c has the file-level cases.
+ * settings, a whole database copied into a SQLite file and back (db_copy). test_store_durability.c
+ * has the file-level cases.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,7 @@
 
 #include "nodekey.h"
 #include "db.h"
+#include "db_copy.h"
 #include "rules.h"
 #include "store_fixture.h"
 
@@ -592,6 +594,107 @@ static void test_nodes_keys_settings(void **state)
 	store_close(s);
 }
 
+/* ---- db_copy: backup, restore, conversion (controller/store/db_copy.h) ------------------ */
+
+/* A store on the test's backend (a SQLite file, or a database on the dqlite cluster) with
+ * more rules than one copy page, in several revisions, and a setting, copied into a new
+ * SQLite file and from that into a fresh database of the backend: each copy opens as a
+ * store at the same revision, hash and rule count, with the setting; a copy into a database
+ * that holds something is refused and changes nothing. */
+static void test_db_copy(void **state)
+{
+	char src[128], file[160], back[128];
+	struct store *s, *c;
+	struct store_error err = {0};
+	struct store_rev r0, r1;
+	struct db_copy_stats st;
+	struct db *from = NULL, *to = NULL;
+	Xdrop__V1__Rule **ptrs;
+	struct trule *v;
+	char msg[256], *val = NULL;
+	uint64_t rev;
+	size_t idx;
+
+	db_path(src, sizeof(src));
+	s = open_db(src, 0);
+	v = make_rules(XDROP_DB_COPY_PAGE * 2 + 7, 0, &ptrs);
+	assert_int_equal(store_rules_add(s, ptrs, XDROP_DB_COPY_PAGE, "rules", &rev, &idx, &err),
+			 0);
+	assert_int_equal(store_rules_add(s, ptrs + XDROP_DB_COPY_PAGE, XDROP_DB_COPY_PAGE + 7,
+					 "rules", &rev, &idx, &err),
+			 0);
+	assert_int_equal(store_setting_set(s, "copied", "yes"), 0);
+	store_revision(s, &r0);
+
+	snprintf(file, sizeof(file), "%s/copy%d.db", dir, seq++);
+	assert_int_equal(db_open(src, &from, SQLITE_OPEN_READONLY, 10000), SQLITE_OK);
+	assert_int_equal(db_open(file, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 0),
+			 SQLITE_OK);
+	assert_int_equal(db_copy(from, to, &st, msg, sizeof(msg)), 0);
+	assert_true(st.rows > XDROP_DB_COPY_PAGE * 2 + 7);
+	assert_true(st.tables >= 8);
+	assert_int_equal(db_copy(from, to, &st, msg, sizeof(msg)), -EEXIST);
+	assert_non_null(strstr(msg, "not empty"));
+	db_close(to);
+	db_close(from);
+
+	c = open_db(file, 0);
+	store_revision(c, &r1);
+	assert_int_equal(r1.revision, r0.revision);
+	assert_int_equal(r1.rules, r0.rules);
+	assert_string_equal(r1.hash, r0.hash);
+	check_hash(c);
+	assert_int_equal(store_setting_get(c, "copied", &val), 0);
+	assert_string_equal(val, "yes");
+	free(val);
+	store_close(c);
+
+	/* and back into the backend (on dqlite: a SQLite file into the cluster) */
+	db_path(back, sizeof(back));
+	assert_int_equal(db_open(file, &from, SQLITE_OPEN_READONLY, 0), SQLITE_OK);
+	assert_int_equal(db_open(back, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 10000),
+			 SQLITE_OK);
+	assert_int_equal(db_copy(from, to, &st, msg, sizeof(msg)), 0);
+	db_close(to);
+	db_close(from);
+	c = open_db(back, 0);
+	store_revision(c, &r1);
+	assert_int_equal(r1.revision, r0.revision);
+	assert_string_equal(r1.hash, r0.hash);
+	check_hash(c);
+	store_close(c);
+	store_close(s);
+	free(ptrs);
+	free(v);
+}
+
+/* What db_copy refuses, naming it: a FLOAT value, a table name it would have to quote. */
+static void test_db_copy_refusals(void **state)
+{
+	static const char *const schemas[] = {
+	    "CREATE TABLE f(x); INSERT INTO f VALUES(1.5)",
+	    "CREATE TABLE \"a b\"(x); INSERT INTO \"a b\" VALUES(1)",
+	};
+	static const char *const why[] = {"FLOAT", "a b"};
+
+	for (size_t i = 0; i < 2; i++) {
+		char src[160], dst[160], msg[256];
+		struct db *from = NULL, *to = NULL;
+		struct db_copy_stats st;
+		const int rw = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+
+		snprintf(src, sizeof(src), "%s/bad%d.db", dir, seq++);
+		snprintf(dst, sizeof(dst), "%s/bad%d.db", dir, seq++);
+		assert_int_equal(db_open(src, &from, rw, 0), SQLITE_OK);
+		assert_int_equal(db_exec(from, schemas[i]), SQLITE_OK);
+		assert_int_equal(db_open(dst, &to, rw, 0), SQLITE_OK);
+		assert_int_equal(db_copy(from, to, &st, msg, sizeof(msg)), -EINVAL);
+		assert_non_null(strstr(msg, why[i]));
+		db_close(to);
+		db_close(from);
+	}
+}
+
 /* The version-1 schema exactly as it shipped, written by hand into a new file. */
 int main(void)
 {
@@ -602,6 +705,8 @@ int main(void)
 	    cmocka_unit_test(test_literal_strings),
 	    cmocka_unit_test(test_changelog_and_expiry),
 	    cmocka_unit_test(test_nodes_keys_settings),
+	    cmocka_unit_test(test_db_copy),
+	    cmocka_unit_test(test_db_copy_refusals),
 #ifdef XDROP_STORE_ON_DQLITE
 	    cmocka_unit_test(test_db_statements),
 	    cmocka_unit_test(test_two_controllers),
