@@ -27,20 +27,6 @@ void rs_status(struct rpc_status *st, enum rpc_code code, const char *field, con
 	va_end(ap);
 }
 
-ProtobufCMessage *rs_msg_copy(const ProtobufCMessage *m)
-{
-	size_t len = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = malloc(len ? len : 1);
-	ProtobufCMessage *c;
-
-	if (!buf)
-		return NULL;
-	protobuf_c_message_pack(m, buf);
-	c = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
-	free(buf);
-	return c;
-}
-
 void rs_item_free(struct item *it)
 {
 	free(it);
