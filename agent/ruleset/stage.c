@@ -51,59 +51,83 @@ int ruleset_stage_next(struct ruleset *rs)
 	return n;
 }
 
-/* Whether c continues what is staged; st says why not. */
-static bool chunk_continues(struct ruleset *rs, const Xdrop__V1__SnapshotChunk *c,
+/* A chunk's entries made into items, with the chunk's place: what ruleset_stage_prepare
+ * makes and ruleset_stage_batch stages. */
+struct ruleset_batch {
+	uint64_t revision;
+	uint32_t index, count;
+	struct item **items;
+	size_t n;
+};
+
+void ruleset_batch_free(struct ruleset_batch *b)
+{
+	for (size_t i = 0; b && i < b->n; i++)
+		rs_item_free(b->items[i]);
+	if (b)
+		free(b->items);
+	free(b);
+}
+
+/* Whether b continues what is staged; st says why not. */
+static bool batch_continues(struct ruleset *rs, const struct ruleset_batch *b,
 			    struct rpc_status *st)
 {
-	if (rs->stage.on && c->revision == rs->stage.revision && c->chunk_index == rs->stage.next &&
-	    c->chunk_count == rs->stage.count)
+	if (rs->stage.on && b->revision == rs->stage.revision && b->index == rs->stage.next &&
+	    b->count == rs->stage.count)
 		return true;
 	rs_status(st, RPC_FAILED_PRECONDITION, "chunk_index",
-		  "chunk %u/%u of revision %llu does not continue the staged snapshot",
-		  c->chunk_index, c->chunk_count, (unsigned long long)c->revision);
+		  "chunk %u/%u of revision %llu does not continue the staged snapshot", b->index,
+		  b->count, (unsigned long long)b->revision);
 	return false;
 }
 
-/* The items of chunk c, validated and hashed (rs_item_make), into *out (*n of them; the
- * array and the items are the caller's). 0, or -EINVAL with st naming the field, -ENOMEM. */
-static int chunk_items(const Xdrop__V1__SnapshotChunk *c, struct item ***out, size_t *n,
-		       struct rpc_status *st)
+int ruleset_stage_prepare(const Xdrop__V1__SnapshotChunk *c, struct ruleset_batch **out,
+			  struct rpc_status *st)
 {
 	size_t total = 0, len[RULESET_NKINDS];
 	ProtobufCMessage **v[RULESET_NKINDS];
-	struct item **items;
+	struct ruleset_batch *b = calloc(1, sizeof(*b));
 	int err = 0;
 
+	*out = NULL;
 	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
 		v[k] = pbf_repeated(&c->base, ruleset_kinds[k]->chunk_field, &len[k]);
 		total += len[k];
 	}
-	items = calloc(total + 1, sizeof(*items));
-	if (!items)
+	if (b)
+		b->items = calloc(total + 1, sizeof(*b->items));
+	if (!b || !b->items) {
+		ruleset_batch_free(b);
+		rs_status(st, RPC_RESOURCE_EXHAUSTED, "", "out of memory staging the snapshot");
 		return -ENOMEM;
-	*n = 0;
+	}
+	b->revision = c->revision;
+	b->index = c->chunk_index;
+	b->count = c->chunk_count;
 	for (unsigned k = 0; k < RULESET_NKINDS && !err; k++)
 		for (size_t i = 0; i < len[k] && !err; i++)
-			if (!(err = rs_item_make(ruleset_kinds[k], v[k][i], &items[*n], st)))
-				(*n)++;
+			if (!(err = rs_item_make(ruleset_kinds[k], v[k][i], &b->items[b->n], st)))
+				b->n++;
 	if (err) {
-		for (size_t i = 0; i < *n; i++)
-			rs_item_free(items[i]);
-		free(items);
+		if (err == -ENOMEM)
+			rs_status(st, RPC_RESOURCE_EXHAUSTED, "",
+				  "out of memory staging the snapshot");
+		ruleset_batch_free(b);
 		return err;
 	}
-	*out = items;
+	*out = b;
 	return 0;
 }
 
-/* Appends items[0..n) to the staged ones. 0 or -ENOMEM (nothing appended). */
-static int stage_push(struct ruleset *rs, struct item **items, size_t n)
+/* Appends b's items to the staged ones. 0 or -ENOMEM (nothing appended). */
+static int stage_push(struct ruleset *rs, struct ruleset_batch *b)
 {
-	if (rs->stage.n + n > rs->stage.cap) {
+	if (rs->stage.n + b->n > rs->stage.cap) {
 		size_t nc = rs->stage.cap ? rs->stage.cap : 1024;
 		struct item **v;
 
-		while (nc < rs->stage.n + n)
+		while (nc < rs->stage.n + b->n)
 			nc *= 2;
 		v = realloc(rs->stage.items, nc * sizeof(*v));
 		if (!v)
@@ -111,53 +135,55 @@ static int stage_push(struct ruleset *rs, struct item **items, size_t n)
 		rs->stage.items = v;
 		rs->stage.cap = nc;
 	}
-	memcpy(rs->stage.items + rs->stage.n, items, n * sizeof(*items));
-	rs->stage.n += n;
+	memcpy(rs->stage.items + rs->stage.n, b->items, b->n * sizeof(*b->items));
+	rs->stage.n += b->n;
+	b->n = 0; /* staged: the set's now */
 	return 0;
+}
+
+int ruleset_stage_batch(struct ruleset *rs, struct ruleset_batch *b, struct rpc_status *st)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&rs->lock);
+	if (!batch_continues(rs, b, st)) {
+		err = -ESTALE;
+	} else if (stage_push(rs, b)) {
+		rs_status(st, RPC_RESOURCE_EXHAUSTED, "", "out of memory staging the snapshot");
+		err = -ENOMEM;
+	} else {
+		rs->stage.next++;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	ruleset_batch_free(b);
+	return err;
 }
 
 /*
  * The chunk's entries are made into items (the validation, the spec and the SHA-256 of
  * each) before lock is taken: on a snapshot of a million entries that is most of the
- * staging work, and it runs while the next chunks are fetched and while changes and
- * readers go on. The chunk's place in the sequence is checked before (to spare the work
- * for a chunk that does not belong) and again under lock (a new staging may have begun).
+ * staging work, and it runs while changes and readers go on. The chunk's place in the
+ * sequence is checked before (to spare the work for a chunk that does not belong) and
+ * again under lock (a new staging may have begun meanwhile).
  */
 int ruleset_stage_chunk(struct ruleset *rs, const Xdrop__V1__SnapshotChunk *c,
 			struct rpc_status *st)
 {
-	struct item **items = NULL;
-	size_t n = 0;
+	struct ruleset_batch *b, head = {
+				     .revision = c->revision,
+				     .index = c->chunk_index,
+				     .count = c->chunk_count,
+				 };
 	bool ok;
 	int err;
 
 	pthread_mutex_lock(&rs->lock);
-	ok = chunk_continues(rs, c, st);
+	ok = batch_continues(rs, &head, st);
 	pthread_mutex_unlock(&rs->lock);
 	if (!ok)
 		return -ESTALE;
-	err = chunk_items(c, &items, &n, st);
-	if (err) {
-		if (err == -ENOMEM)
-			rs_status(st, RPC_RESOURCE_EXHAUSTED, "",
-				  "out of memory staging the snapshot");
-		return err;
-	}
-	pthread_mutex_lock(&rs->lock);
-	if (!chunk_continues(rs, c, st)) {
-		err = -ESTALE;
-	} else if (stage_push(rs, items, n)) {
-		rs_status(st, RPC_RESOURCE_EXHAUSTED, "", "out of memory staging the snapshot");
-		err = -ENOMEM;
-	} else {
-		rs->stage.next++;
-		n = 0; /* staged: the set's now */
-	}
-	pthread_mutex_unlock(&rs->lock);
-	for (size_t i = 0; i < n; i++)
-		rs_item_free(items[i]);
-	free(items);
-	return err;
+	err = ruleset_stage_prepare(c, &b, st);
+	return err ? err : ruleset_stage_batch(rs, b, st);
 }
 
 static bool item_is(const void *e, const void *key)
