@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
  * ruleset/stage.c: snapshot staging. The controller's snapshot arrives in chunks (agent/
- * sync.c fetches them; ApplySnapshotChunk pushes them); each is made into items as it
- * arrives, in order (validated, its spec and content digest taken: the same compact form
+ * sync.c fetches them; ApplySnapshotChunk pushes them); each is made into items outside
+ * the set's lock (ruleset_stage_prepare, on the fetcher's thread) and staged in order
+ * (validated, its spec and content digest taken: the same compact form
  * the set keeps, so a staged million entries cost what the installed set does, not an
  * unpacked protobuf tree each), and once the last one is in they are checked (chunk count,
  * unique ids, content hash) and installed in one switch. A snapshot older than deltas
- * applied while it was fetched is dropped. The memory the chunks and the replaced set took
- * is handed back to the system after the switch (malloc_trim).
+ * applied while it was fetched is dropped. (The memory the replaced set took goes back to
+ * the system at the agent's next housekeeping tick, agent/main.c.)
  */
 #include <errno.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,8 +269,5 @@ int ruleset_stage_commit(struct ruleset *rs, struct rpc_status *st)
 out:
 	rs_stage_clear(rs);
 	pthread_mutex_unlock(&rs->lock);
-	/* the fetched chunks and the replaced set were freed in the middle of the heap, where
-	 * free() keeps them: give their pages back */
-	malloc_trim(0);
 	return err;
 }
