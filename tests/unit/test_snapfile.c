@@ -387,43 +387,6 @@ static void test_save_then_start_switches_nothing(void **state)
 	assert_int_equal(dataplane_count(dp, ruleset_whitelist.dp_kind), 2);
 }
 
-/* The agent reads its saved set (ruleset_load) while the data plane adopts the pinned
- * maps, then binds the two (ruleset_attach): the load touches no data plane, and the
- * attach judges the data plane as it is then (here, changed between the two). */
-static void test_load_then_attach(void **state)
-{
-	struct fixture *f = *state;
-	struct dp_result res = {0};
-	uint64_t gen, rev;
-
-	assert_int_equal(ruleset_save(f->rs), 0);
-	ruleset_close(f->rs);
-	f->rs = NULL;
-	gen = dataplane_gen(dp);
-	assert_int_equal(ruleset_load(&f->rs, f->dir), 0);
-	assert_null(f->rs->dp);
-	assert_int_equal(stored(f->rs), 5);
-	ruleset_published(f->rs, &rev, NULL);
-	assert_int_equal(rev, f->rev);
-	assert_int_equal(dataplane_gen(dp), gen);
-	/* meanwhile the data plane lost the rules: the attach puts them back in one switch */
-	assert_int_equal(dataplane_replace(dp, 1u << ruleset_rules.dp_kind, NULL, 0, &res), 0);
-	assert_int_equal(dataplane_count(dp, ruleset_rules.dp_kind), 0);
-	assert_int_equal(ruleset_attach(f->rs, dp), 0);
-	assert_false(f->rs->dp_as_saved);
-	assert_int_equal(dataplane_count(dp, ruleset_rules.dp_kind), 2);
-	assert_int_equal(dataplane_count(dp, ruleset_whitelist.dp_kind), 2);
-	/* and a second start finds it holding the saved set: no switch */
-	assert_int_equal(ruleset_save(f->rs), 0);
-	ruleset_close(f->rs);
-	f->rs = NULL;
-	gen = dataplane_gen(dp);
-	assert_int_equal(ruleset_load(&f->rs, f->dir), 0);
-	assert_int_equal(ruleset_attach(f->rs, dp), 0);
-	assert_true(f->rs->dp_as_saved);
-	assert_int_equal(dataplane_gen(dp), gen);
-}
-
 static int group_setup(void **state)
 {
 	dp = testdp_open(false, false);
@@ -447,7 +410,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reasons, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_legacy_file_loads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_save_then_start_switches_nothing, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_load_then_attach, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
