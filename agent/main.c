@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -233,55 +232,19 @@ static int up_beacon(struct agent *a)
 	return c->controller_health ? beacon_start(&a->beacon, &bo, a->rs, a->stats) : 0;
 }
 
-/* The saved rule set, read on a thread of its own while up_dataplane adopts the pinned
- * maps: the two are the largest parts of a restart with a large set, and the load touches
- * no data plane (ruleset_load). */
-struct loader {
-	const char *dir;
-	struct ruleset *rs;
-	int err;
-};
-
-static void *load_thread(void *arg)
-{
-	struct loader *l = arg;
-
-	l->err = ruleset_load(&l->rs, l->dir);
-	return NULL;
-}
-
-/* The data plane and the rule set bound to it (a->dp, a->rs). 0 or the error to stop on. */
-static int up_dataplane_ruleset(struct agent *a)
-{
-	struct loader l = {.dir = a->cfg.state_dir};
-	pthread_t th;
-	bool threaded = pthread_create(&th, NULL, load_thread, &l) == 0;
-	int err = up_dataplane(a);
-
-	if (threaded)
-		pthread_join(th, NULL);
-	else if (!err)
-		load_thread(&l);
-	if (!err && l.err)
-		log_error("rule set in %s: %s", l.dir, strerror(-(err = l.err)));
-	if (!err && (err = ruleset_attach(l.rs, a->dp)))
-		log_error("rule set in %s: %s", l.dir, strerror(-err));
-	if (err) {
-		ruleset_close(l.rs);
-		return err;
-	}
-	a->rs = l.rs;
-	return 0;
-}
-
 /* Brings every module up in order. Returns 0 or the error to stop on. */
 static int agent_up(struct agent *a)
 {
 	struct agent_config *c = &a->cfg;
-	int err = up_dataplane_ruleset(a);
+	int err = up_dataplane(a);
 
 	if (err)
 		return err;
+	err = ruleset_open(&a->rs, a->dp, c->state_dir);
+	if (err) {
+		log_error("rule set in %s: %s", c->state_dir, strerror(-err));
+		return err;
+	}
 	err = stats_start(&a->stats, a->dp, a->rs, c->sample_interval_ms);
 	if (err)
 		return err;

@@ -92,13 +92,6 @@ int ruleset_kinds_check(void);
  * hold exactly the active part of it (a no-op switch when it already does, as after an
  * adoption). state_dir NULL keeps nothing on disk. Returns 0 or a negative errno. */
 int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_dir);
-/* ruleset_open in two steps. ruleset_load: the set of state_dir (snapshot and journal) in
- * memory only, touching no data plane (it may run while the data plane is being opened);
- * *out is the caller's (ruleset_close). ruleset_attach: binds the loaded set to dp and
- * makes dp hold its active part, as ruleset_open does; on failure the set is bound to no
- * data plane and is only fit for ruleset_close. Both return 0 or a negative errno. */
-int ruleset_load(struct ruleset **out, const char *state_dir);
-int ruleset_attach(struct ruleset *rs, struct dataplane *dp);
 /* Frees the set (NULL is fine); the data plane keeps what it holds. */
 void ruleset_close(struct ruleset *rs);
 /* At a clean stop: folds the journal into the snapshot file, with the data plane's

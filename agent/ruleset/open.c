@@ -3,9 +3,7 @@
  * ruleset/open.c: opening and closing the set. Opening loads the state directory (journal.c)
  * into memory and then makes the data plane hold exactly the active part of it in one
  * switch: after an adoption of pinned maps that switch changes nothing, so filtering has
- * no gap across a restart. The two steps are apart (ruleset_load, ruleset_attach) because
- * the load needs no data plane: the agent reads its saved set while the data plane adopts
- * the pinned maps, the two largest parts of a restart, side by side.
+ * no gap across a restart.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -82,9 +80,10 @@ static bool dataplane_holds_set(struct ruleset *rs)
 	return true;
 }
 
-int ruleset_load(struct ruleset **out, const char *state_dir)
+int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_dir)
 {
 	struct ruleset *rs;
+	size_t held_rules, held_wl;
 	int err = ruleset_kinds_check();
 
 	*out = NULL;
@@ -96,6 +95,7 @@ int ruleset_load(struct ruleset **out, const char *state_dir)
 	pthread_mutex_init(&rs->lock, NULL);
 	pthread_mutex_init(&rs->pub_lock, NULL);
 	rs_queue_init(rs);
+	rs->dp = dp;
 	rs->journal_fd = -1;
 	rulehash_init(&rs->hash);
 	if (state_dir) {
@@ -112,19 +112,6 @@ int ruleset_load(struct ruleset **out, const char *state_dir)
 		if (err)
 			goto fail;
 	}
-	*out = rs;
-	return 0;
-fail:
-	ruleset_close(rs);
-	return err;
-}
-
-int ruleset_attach(struct ruleset *rs, struct dataplane *dp)
-{
-	size_t held_rules, held_wl;
-	int err = 0;
-
-	rs->dp = dp;
 	/* No saved set at all, yet the adopted data plane holds entries (the state directory
 	 * was lost or moved): keep filtering with them rather than wipe them at start-up; the
 	 * controller's snapshot, or a local write, takes over from there. */
@@ -133,7 +120,8 @@ int ruleset_attach(struct ruleset *rs, struct dataplane *dp)
 	if (!rs->had_state && held_rules + held_wl) {
 		log_warn("no saved rule set in %s, but the data plane holds %zu rules and %zu "
 			 "whitelist entries: keeping them in force until a snapshot replaces them",
-			 rs->dir ? rs->dir : "(none)", held_rules, held_wl);
+			 state_dir ? state_dir : "(none)", held_rules, held_wl);
+		*out = rs;
 		return 0;
 	}
 	/* the data plane holds exactly the active part (a no-op after an adoption, skipped
@@ -148,25 +136,12 @@ int ruleset_attach(struct ruleset *rs, struct dataplane *dp)
 		err = sync_dataplane(rs);
 	pthread_mutex_unlock(&rs->lock);
 	if (err)
-		rs->dp = NULL;
-	return err;
-}
-
-int ruleset_open(struct ruleset **out, struct dataplane *dp, const char *state_dir)
-{
-	struct ruleset *rs;
-	int err = ruleset_load(&rs, state_dir);
-
-	*out = NULL;
-	if (err)
-		return err;
-	err = ruleset_attach(rs, dp);
-	if (err) {
-		ruleset_close(rs);
-		return err;
-	}
+		goto fail;
 	*out = rs;
 	return 0;
+fail:
+	ruleset_close(rs);
+	return err;
 }
 
 void ruleset_close(struct ruleset *rs)
