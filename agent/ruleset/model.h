@@ -66,7 +66,7 @@ struct item {
 	bool active;	    /* in the data plane */
 	int64_t expires_at; /* wall ns; 0: never (and always for whitelist entries) */
 	int64_t created_at, updated_at;
-	size_t xpos;	/* 1 + its index in the expiry heap; 0: not in it */
+	uint32_t xpos;	/* 1 + its index in the expiry heap; 0: not in it */
 	uint32_t pblen; /* bytes of the packed message at data */
 	uint8_t data[]; /* the packed message, then the id and its NUL */
 };
