@@ -315,6 +315,9 @@ int rs_snap_pack(struct ruleset *rs, uint64_t dp_gen, uint8_t **buf, size_t *len
  * when the file is in another form (nothing said); or -EBADMSG (cut short, damaged, not
  * consistent), -ENOMEM, with *st saying why, and nothing installed. */
 int rs_snap_load(struct ruleset *rs, const uint8_t *buf, size_t len, struct rpc_status *st);
+/* The file's checksum of n bytes at p, 8 at a time (not cryptographic: it catches torn and
+ * damaged files); exposed for tests that write a file of an older version. */
+uint64_t rs_snap_checksum(const uint8_t *p, size_t n);
 
 /* ---- stage.c ---- */
 
