@@ -138,6 +138,18 @@ int ruleset_stage_begin(struct ruleset *rs, uint64_t revision, const char *hash,
 			uint32_t chunk_count);
 int ruleset_stage_chunk(struct ruleset *rs, const Xdrop__V1__SnapshotChunk *c,
 			struct rpc_status *st);
+/* ruleset_stage_chunk in two steps, so that a chunk's entries can be made into items
+ * (validated, hashed) on the thread that fetched it, outside the set's lock, while chunks
+ * are staged in order elsewhere. ruleset_stage_prepare: *out holds chunk c's entries as
+ * items with its place (revision, index, count); 0, or -EINVAL with *st naming the field,
+ * or -ENOMEM. It touches no set. ruleset_stage_batch: stages b after the chunks staged so
+ * far (as ruleset_stage_chunk, -ESTALE when it does not continue them); b is consumed
+ * either way. ruleset_batch_free frees a batch not staged (NULL is fine). */
+struct ruleset_batch;
+int ruleset_stage_prepare(const Xdrop__V1__SnapshotChunk *c, struct ruleset_batch **out,
+			  struct rpc_status *st);
+int ruleset_stage_batch(struct ruleset *rs, struct ruleset_batch *b, struct rpc_status *st);
+void ruleset_batch_free(struct ruleset_batch *b);
 int ruleset_stage_commit(struct ruleset *rs, struct rpc_status *st);
 /* The chunk index the staging expects next, or -1 when nothing is staged. */
 int ruleset_stage_next(struct ruleset *rs);

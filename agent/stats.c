@@ -67,7 +67,9 @@ struct stats {
 	/* Per slot, last sample, with the slot -> id map it was read under (the two are
 	 * replaced together, so a slot's figures always belong to the id it maps to). */
 	struct xdrop_slot_counters *sc;
-	double *rate; /* 4 per slot: match pps, drop pps, match bps, drop bps */
+	/* 4 per slot: match pps, drop pps, match bps, drop bps. Single precision (7 digits are
+	 * more than a rate sampled once a second carries): 16 bytes a rule, not 32 */
+	float *rate;
 	size_t nslots;
 	int64_t *chunk_mono; /* per stripe of slots: monotonic ns of its last read (0: none) */
 	int64_t *chunk_wall; /* and wall ns, the figures' "at" */
@@ -244,10 +246,10 @@ static void read_system(struct stats *s)
 }
 
 /* Per-slot rates of sc against the previous sample; NULL without memory. */
-static double *slot_rates(const struct stats *s, const struct xdrop_slot_counters *sc, size_t n,
-			  double dt)
+static float *slot_rates(const struct stats *s, const struct xdrop_slot_counters *sc, size_t n,
+			 double dt)
 {
-	double *r = calloc(4 * n + 1, sizeof(*r));
+	float *r = calloc(4 * n + 1, sizeof(*r));
 
 	for (size_t i = 0; r && i < n && i < s->nslots; i++) {
 		const struct xdrop_slot_counters *p = &s->sc[i];
@@ -297,7 +299,7 @@ static void sample_all(struct stats *s, uint64_t rev, bool fresh, double dt)
 	struct xdrop_slot_counters *sc = NULL;
 	struct idmap b = {0};
 	int64_t mono, wall;
-	double *rate;
+	float *rate;
 	size_t n = 0;
 
 	if (fresh && idmap_build(&b, s->dp, s->rs))
@@ -346,7 +348,7 @@ static void stripe_merge(struct stats *s, size_t c, const struct xdrop_slot_coun
 
 	for (size_t i = 0; i < n && base + i < s->nslots; i++) {
 		struct xdrop_slot_counters *p = &s->sc[base + i];
-		double *r = &s->rate[4 * (base + i)];
+		float *r = &s->rate[4 * (base + i)];
 
 		r[0] = per_s(v[i].match, p->match, dt, 1);
 		r[1] = per_s(v[i].drop, p->drop, dt, 1);

@@ -63,7 +63,10 @@ static int get_chunk(struct sync *s, uint64_t rev, uint32_t idx, Xdrop__V1__Snap
  * The chunks after chunk 0 of one snapshot, pipelined: SYNC_FETCHERS threads request
  * chunks in order, at most SYNC_WINDOW ahead of the one being staged, while the caller
  * stages them in order as they arrive (chunk i waits in slot i % SYNC_WINDOW). The
- * controller packs and sends chunk i+1.. while the agent stages chunk i.
+ * controller packs and sends chunk i+1.. while the agent stages chunk i. Each fetcher
+ * makes its chunk's entries into items (ruleset_stage_prepare) before the chunk takes its
+ * slot, so the stager only appends them, in order, and the per-entry work runs on all of
+ * them at once.
  */
 struct pipe {
 	struct sync *s;
@@ -75,7 +78,7 @@ struct pipe {
 	uint32_t taken; /* chunks the stager has taken out of their slots */
 	int err;	/* the first failure (fetch or stage): everyone stops */
 	struct rpc_status st;
-	Xdrop__V1__SnapshotChunk *slot[SYNC_WINDOW];
+	struct ruleset_batch *slot[SYNC_WINDOW];
 };
 
 static void *fetcher(void *arg)
@@ -85,6 +88,7 @@ static void *fetcher(void *arg)
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		Xdrop__V1__SnapshotChunk *c;
+		struct ruleset_batch *b = NULL;
 		struct rpc_status st = {0};
 		uint32_t idx;
 		int err;
@@ -96,13 +100,19 @@ static void *fetcher(void *arg)
 		idx = p->next++;
 		pthread_mutex_unlock(&p->lock);
 		err = get_chunk(p->s, p->rev, idx, &c, &st);
+		if (!err) {
+			/* its entries made into items here, on this thread: the fetchers share
+			 * the validation and hashing of a large snapshot */
+			err = ruleset_stage_prepare(c, &b, &st);
+			xdrop__v1__snapshot_chunk__free_unpacked(c, NULL);
+		}
 		pthread_mutex_lock(&p->lock);
 		if (err && !p->err) {
 			p->err = err;
 			p->st = st;
 		}
 		if (!err)
-			p->slot[idx % SYNC_WINDOW] = c;
+			p->slot[idx % SYNC_WINDOW] = b;
 		pthread_cond_broadcast(&p->cond);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -113,23 +123,22 @@ static void *fetcher(void *arg)
 static int stage_rest(struct pipe *p)
 {
 	for (uint32_t i = 1; i < p->count; i++) {
-		Xdrop__V1__SnapshotChunk *c;
+		struct ruleset_batch *b;
 		struct rpc_status st = {0};
 		int err;
 
 		pthread_mutex_lock(&p->lock);
 		while (!p->err && !p->slot[i % SYNC_WINDOW])
 			pthread_cond_wait(&p->cond, &p->lock);
-		c = p->slot[i % SYNC_WINDOW];
+		b = p->slot[i % SYNC_WINDOW];
 		p->slot[i % SYNC_WINDOW] = NULL;
 		p->taken = i + 1;
 		err = p->err;
 		pthread_cond_broadcast(&p->cond);
 		pthread_mutex_unlock(&p->lock);
-		if (!c)
+		if (!b)
 			return err;
-		err = ruleset_stage_chunk(p->s->rs, c, &st);
-		xdrop__v1__snapshot_chunk__free_unpacked(c, NULL);
+		err = ruleset_stage_batch(p->s->rs, b, &st);
 		if (err) {
 			pthread_mutex_lock(&p->lock);
 			if (!p->err) {
@@ -165,8 +174,7 @@ static int fetch_rest(struct sync *s, uint64_t rev, uint32_t count, struct rpc_s
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	for (int i = 0; i < SYNC_WINDOW; i++)
-		if (p.slot[i])
-			xdrop__v1__snapshot_chunk__free_unpacked(p.slot[i], NULL);
+		ruleset_batch_free(p.slot[i]);
 	if (err || p.err) {
 		*st = p.st;
 		err = err ? err : p.err;

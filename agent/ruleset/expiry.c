@@ -16,7 +16,7 @@
 static void put(struct ruleset *rs, size_t i, struct item *it)
 {
 	rs->xheap[i] = it;
-	it->xpos = i + 1;
+	it->xpos = (uint32_t)(i + 1);
 }
 
 static void sift_up(struct ruleset *rs, size_t i)

@@ -66,7 +66,7 @@ struct item {
 	bool active;	    /* in the data plane */
 	int64_t expires_at; /* wall ns; 0: never (and always for whitelist entries) */
 	int64_t created_at, updated_at;
-	size_t xpos;	/* 1 + its index in the expiry heap; 0: not in it */
+	uint32_t xpos;	/* 1 + its index in the expiry heap; 0: not in it */
 	uint32_t pblen; /* bytes of the packed message at data */
 	uint8_t data[]; /* the packed message, then the id and its NUL */
 };
@@ -110,8 +110,9 @@ struct ruleset {
 		uint64_t base; /* the applied revision when staging began */
 		char hash[RULEHASH_HEX];
 		uint32_t count, next;
-		ProtobufCMessage **msgs;
-		const struct ruleset_kind **kinds;
+		/* the staged entries, made into items as each chunk arrives (validated and
+		 * hashed then, outside lock): the snapshot is held once, in its compact form */
+		struct item **items;
 		size_t n, cap;
 	} stage;
 	/* changes waiting for the switch that applies them (group.c); qlock is taken after
@@ -136,9 +137,6 @@ struct op {
 /* Fills *st (NULL is fine) with code, field and a formatted message. */
 void rs_status(struct rpc_status *st, enum rpc_code code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
-/* A deep copy through the wire format (one protobuf-c allocation tree), or NULL. */
-ProtobufCMessage *rs_msg_copy(const ProtobufCMessage *m);
 
 /* Builds an item of kind k from m (packed into it) and validates it: 0, or -EINVAL with *st
  * naming the field, or -ENOMEM. *out is the caller's (rs_item_free). */
@@ -317,13 +315,11 @@ int rs_snap_pack(struct ruleset *rs, uint64_t dp_gen, uint8_t **buf, size_t *len
  * when the file is in another form (nothing said); or -EBADMSG (cut short, damaged, not
  * consistent), -ENOMEM, with *st saying why, and nothing installed. */
 int rs_snap_load(struct ruleset *rs, const uint8_t *buf, size_t len, struct rpc_status *st);
+/* The file's checksum of n bytes at p, 8 at a time (not cryptographic: it catches torn and
+ * damaged files); exposed for tests that write a file of an older version. */
+uint64_t rs_snap_checksum(const uint8_t *p, size_t n);
 
 /* ---- stage.c ---- */
-
-/* Items from msgs[0..n) of kinds[0..n); checks ids are unique per kind and, when want_hash
- * is not empty, that the content hash matches. *out (and the items) are the caller's. */
-int rs_items_from(ProtobufCMessage *const *msgs, const struct ruleset_kind *const *kinds, size_t n,
-		  const char *want_hash, struct item ***out, struct rpc_status *st);
 
 /* Checks items[0..n): ids unique per kind and, when want_hash is not empty, the content
  * hash. 0, -EINVAL or -EBADMSG with *st filled, or -ENOMEM. */

@@ -23,9 +23,12 @@
 
 #include "model.h"
 
-#define SNAP_MAGIC   "XDRSNAP1"
-#define SNAP_END     "XDRSEND1"
-#define SNAP_VERSION 1
+#define SNAP_MAGIC "XDRSNAP1"
+#define SNAP_END   "XDRSEND1"
+/* 2: the packed messages leave out the fields the record holds (model.c); an agent that
+ * reads only version 1 refuses such a file instead of reading those fields as unset.
+ * Version 1 files (the packed messages hold them too, with the same values) still load. */
+#define SNAP_VERSION 2
 
 struct snaphdr {
 	char magic[8];
@@ -58,9 +61,7 @@ static size_t pad8(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
-/* A checksum of n bytes at p, 8 at a time (not cryptographic: it catches torn and
- * damaged files). */
-static uint64_t checksum(const uint8_t *p, size_t n)
+uint64_t rs_snap_checksum(const uint8_t *p, size_t n)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ULL, w;
 	size_t i = 0;
@@ -129,7 +130,7 @@ int rs_snap_pack(struct ruleset *rs, uint64_t dp_gen, uint8_t **buf, size_t *len
 	for (unsigned k = 0; k < RULESET_NKINDS; k++)
 		for (size_t pos = 0; (it = rs_next(rs, k, &pos));)
 			off += put_rec(p + off, it);
-	t.sum = checksum(p, off);
+	t.sum = rs_snap_checksum(p, off);
 	memcpy(t.magic, SNAP_END, 8);
 	memcpy(p + off, &t, sizeof(t));
 	*buf = p;
@@ -192,7 +193,8 @@ static int check_frame(const uint8_t *buf, size_t len, struct snaphdr *h, struct
 	}
 	memcpy(h, buf, sizeof(*h));
 	memcpy(&t, buf + len - sizeof(t), sizeof(t));
-	if (h->version != SNAP_VERSION || h->rec_size != sizeof(struct snaprec)) {
+	if ((h->version != 1 && h->version != SNAP_VERSION) ||
+	    h->rec_size != sizeof(struct snaprec)) {
 		rs_status(st, RPC_DATA_LOSS, "", "version %u, record size %u: not this agent's",
 			  h->version, h->rec_size);
 		return -EBADMSG;
@@ -201,7 +203,7 @@ static int check_frame(const uint8_t *buf, size_t len, struct snaphdr *h, struct
 		rs_status(st, RPC_DATA_LOSS, "", "cut short: no end mark (%zu bytes)", len);
 		return -EBADMSG;
 	}
-	if (t.sum != checksum(buf, len - sizeof(t))) {
+	if (t.sum != rs_snap_checksum(buf, len - sizeof(t))) {
 		rs_status(st, RPC_DATA_LOSS, "", "checksum mismatch: the file is damaged");
 		return -EBADMSG;
 	}

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * ruleset/stage.c: snapshot staging. The controller's snapshot arrives in chunks (agent/
- * sync.c fetches them; ApplySnapshotChunk pushes them); they are copied aside in order and,
- * once the last one is in, checked (chunk count, unique ids, content hash) and installed
- * in one switch. A snapshot older than deltas applied while it was fetched is dropped.
+ * sync.c fetches them; ApplySnapshotChunk pushes them); each is made into items outside
+ * the set's lock (ruleset_stage_prepare, on the fetcher's thread) and staged in order
+ * (validated, its spec and content digest taken: the same compact form
+ * the set keeps, so a staged million entries cost what the installed set does, not an
+ * unpacked protobuf tree each), and once the last one is in they are checked (chunk count,
+ * unique ids, content hash) and installed in one switch. A snapshot older than deltas
+ * applied while it was fetched is dropped. (The memory the replaced set took goes back to
+ * the system at the agent's next housekeeping tick, agent/main.c.)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,9 +22,8 @@
 void rs_stage_clear(struct ruleset *rs)
 {
 	for (size_t i = 0; i < rs->stage.n; i++)
-		protobuf_c_message_free_unpacked(rs->stage.msgs[i], NULL);
-	free(rs->stage.msgs);
-	free(rs->stage.kinds);
+		rs_item_free(rs->stage.items[i]);
+	free(rs->stage.items);
 	memset(&rs->stage, 0, sizeof(rs->stage));
 }
 
@@ -47,94 +51,167 @@ int ruleset_stage_next(struct ruleset *rs)
 	return n;
 }
 
-static int stage_push(struct ruleset *rs, const ProtobufCMessage *m, const struct ruleset_kind *k)
-{
-	if (rs->stage.n == rs->stage.cap) {
-		size_t nc = rs->stage.cap ? rs->stage.cap * 2 : 1024;
-		ProtobufCMessage **m2 = realloc(rs->stage.msgs, nc * sizeof(*m2));
-		const struct ruleset_kind **k2;
+/* A chunk's entries made into items, with the chunk's place: what ruleset_stage_prepare
+ * makes and ruleset_stage_batch stages. */
+struct ruleset_batch {
+	uint64_t revision;
+	uint32_t index, count;
+	struct item **items;
+	size_t n;
+};
 
-		if (!m2)
-			return -ENOMEM;
-		rs->stage.msgs = m2;
-		k2 = realloc(rs->stage.kinds, nc * sizeof(*k2));
-		if (!k2)
-			return -ENOMEM;
-		rs->stage.kinds = k2;
-		rs->stage.cap = nc;
+void ruleset_batch_free(struct ruleset_batch *b)
+{
+	for (size_t i = 0; b && i < b->n; i++)
+		rs_item_free(b->items[i]);
+	if (b)
+		free(b->items);
+	free(b);
+}
+
+/* Whether b continues what is staged; st says why not. */
+static bool batch_continues(struct ruleset *rs, const struct ruleset_batch *b,
+			    struct rpc_status *st)
+{
+	if (rs->stage.on && b->revision == rs->stage.revision && b->index == rs->stage.next &&
+	    b->count == rs->stage.count)
+		return true;
+	rs_status(st, RPC_FAILED_PRECONDITION, "chunk_index",
+		  "chunk %u/%u of revision %llu does not continue the staged snapshot", b->index,
+		  b->count, (unsigned long long)b->revision);
+	return false;
+}
+
+int ruleset_stage_prepare(const Xdrop__V1__SnapshotChunk *c, struct ruleset_batch **out,
+			  struct rpc_status *st)
+{
+	size_t total = 0, len[RULESET_NKINDS];
+	ProtobufCMessage **v[RULESET_NKINDS];
+	struct ruleset_batch *b = calloc(1, sizeof(*b));
+	int err = 0;
+
+	*out = NULL;
+	for (unsigned k = 0; k < RULESET_NKINDS; k++) {
+		v[k] = pbf_repeated(&c->base, ruleset_kinds[k]->chunk_field, &len[k]);
+		total += len[k];
 	}
-	rs->stage.msgs[rs->stage.n] = rs_msg_copy(m);
-	if (!rs->stage.msgs[rs->stage.n])
+	if (b)
+		b->items = calloc(total + 1, sizeof(*b->items));
+	if (!b || !b->items) {
+		ruleset_batch_free(b);
+		rs_status(st, RPC_RESOURCE_EXHAUSTED, "", "out of memory staging the snapshot");
 		return -ENOMEM;
-	rs->stage.kinds[rs->stage.n++] = k;
+	}
+	b->revision = c->revision;
+	b->index = c->chunk_index;
+	b->count = c->chunk_count;
+	for (unsigned k = 0; k < RULESET_NKINDS && !err; k++)
+		for (size_t i = 0; i < len[k] && !err; i++)
+			if (!(err = rs_item_make(ruleset_kinds[k], v[k][i], &b->items[b->n], st)))
+				b->n++;
+	if (err) {
+		if (err == -ENOMEM)
+			rs_status(st, RPC_RESOURCE_EXHAUSTED, "",
+				  "out of memory staging the snapshot");
+		ruleset_batch_free(b);
+		return err;
+	}
+	*out = b;
 	return 0;
 }
 
-int ruleset_stage_chunk(struct ruleset *rs, const Xdrop__V1__SnapshotChunk *c,
-			struct rpc_status *st)
+/* Appends b's items to the staged ones. 0 or -ENOMEM (nothing appended). */
+static int stage_push(struct ruleset *rs, struct ruleset_batch *b)
+{
+	if (rs->stage.n + b->n > rs->stage.cap) {
+		size_t nc = rs->stage.cap ? rs->stage.cap : 1024;
+		struct item **v;
+
+		while (nc < rs->stage.n + b->n)
+			nc *= 2;
+		v = realloc(rs->stage.items, nc * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		rs->stage.items = v;
+		rs->stage.cap = nc;
+	}
+	memcpy(rs->stage.items + rs->stage.n, b->items, b->n * sizeof(*b->items));
+	rs->stage.n += b->n;
+	b->n = 0; /* staged: the set's now */
+	return 0;
+}
+
+int ruleset_stage_batch(struct ruleset *rs, struct ruleset_batch *b, struct rpc_status *st)
 {
 	int err = 0;
 
 	pthread_mutex_lock(&rs->lock);
-	if (!rs->stage.on || c->revision != rs->stage.revision ||
-	    c->chunk_index != rs->stage.next || c->chunk_count != rs->stage.count) {
-		rs_status(st, RPC_FAILED_PRECONDITION, "chunk_index",
-			  "chunk %u/%u of revision %llu does not continue the staged snapshot",
-			  c->chunk_index, c->chunk_count, (unsigned long long)c->revision);
+	if (!batch_continues(rs, b, st)) {
 		err = -ESTALE;
-		goto out;
-	}
-	for (unsigned k = 0; k < RULESET_NKINDS && !err; k++) {
-		size_t n;
-		ProtobufCMessage **v = pbf_repeated(&c->base, ruleset_kinds[k]->chunk_field, &n);
-
-		for (size_t i = 0; i < n && !err; i++)
-			err = stage_push(rs, v[i], ruleset_kinds[k]);
-	}
-	if (err)
+	} else if (stage_push(rs, b)) {
 		rs_status(st, RPC_RESOURCE_EXHAUSTED, "", "out of memory staging the snapshot");
-	else
+		err = -ENOMEM;
+	} else {
 		rs->stage.next++;
-out:
+	}
 	pthread_mutex_unlock(&rs->lock);
+	ruleset_batch_free(b);
 	return err;
 }
 
-struct seen {
-	UT_hash_handle hh;
-	char key[]; /* the kind's index as a character, then the id */
-};
+/*
+ * The chunk's entries are made into items (the validation, the spec and the SHA-256 of
+ * each) before lock is taken: on a snapshot of a million entries that is most of the
+ * staging work, and it runs while changes and readers go on. The chunk's place in the
+ * sequence is checked before (to spare the work for a chunk that does not belong) and
+ * again under lock (a new staging may have begun meanwhile).
+ */
+int ruleset_stage_chunk(struct ruleset *rs, const Xdrop__V1__SnapshotChunk *c,
+			struct rpc_status *st)
+{
+	struct ruleset_batch *b, head = {
+				     .revision = c->revision,
+				     .index = c->chunk_index,
+				     .count = c->chunk_count,
+				 };
+	bool ok;
+	int err;
 
-/* Refuses an id that appears twice within a kind: the hash would lie about the set. */
+	pthread_mutex_lock(&rs->lock);
+	ok = batch_continues(rs, &head, st);
+	pthread_mutex_unlock(&rs->lock);
+	if (!ok)
+		return -ESTALE;
+	err = ruleset_stage_prepare(c, &b, st);
+	return err ? err : ruleset_stage_batch(rs, b, st);
+}
+
+static bool item_is(const void *e, const void *key)
+{
+	const struct item *a = e, *b = key;
+
+	return a->kind == b->kind && !strcmp(a->id, b->id);
+}
+
+/* Refuses an id that appears twice within a kind: the hash would lie about the set. One
+ * table of item pointers (lib/ptab): nothing allocated per item. */
 static int unique_ids(struct item *const *items, size_t n, struct rpc_status *st)
 {
-	struct seen *seen = NULL, *e, *tmp;
-	int err = 0;
+	struct ptab seen = {0};
+	int err = ptab_reserve(&seen, n);
 
 	for (size_t j = 0; j < n && !err; j++) {
-		char k[RS_ID_MAX + 1];
+		uint32_t h = ptab_hash_str(items[j]->id) ^ items[j]->kind->index;
 
-		snprintf(k, sizeof(k), "%c%s", '0' + items[j]->kind->index, items[j]->id);
-		HASH_FIND_STR(seen, k, e);
-		if (e) {
+		if (ptab_find(&seen, h, item_is, items[j])) {
 			rs_status(st, RPC_INVALID_ARGUMENT, "id", "id %s appears twice",
 				  items[j]->id);
 			err = -EINVAL;
-			break;
+		} else {
+			err = ptab_add(&seen, h, items[j]);
 		}
-		e = malloc(sizeof(*e) + strlen(k) + 1);
-		if (!e) {
-			err = -ENOMEM;
-			break;
-		}
-		strcpy(e->key, k);
-		HASH_ADD_STR(seen, key, e);
 	}
-	HASH_ITER(hh, seen, e, tmp)
-	{
-		HASH_DEL(seen, e);
-		free(e);
-	}
+	ptab_free(&seen);
 	return err;
 }
 
@@ -157,31 +234,8 @@ int rs_items_check(struct item *const *items, size_t n, const char *want_hash,
 	return err;
 }
 
-int rs_items_from(ProtobufCMessage *const *msgs, const struct ruleset_kind *const *kinds, size_t n,
-		  const char *want_hash, struct item ***out, struct rpc_status *st)
-{
-	struct item **items = calloc(n + 1, sizeof(*items));
-	int err = 0;
-
-	if (!items)
-		return -ENOMEM;
-	for (size_t i = 0; i < n && !err; i++)
-		err = rs_item_make(kinds[i], msgs[i], &items[i], st);
-	if (!err)
-		err = rs_items_check(items, n, want_hash, st);
-	if (err) {
-		for (size_t j = 0; j < n; j++)
-			rs_item_free(items[j]);
-		free(items);
-		return err;
-	}
-	*out = items;
-	return 0;
-}
-
 int ruleset_stage_commit(struct ruleset *rs, struct rpc_status *st)
 {
-	struct item **items = NULL;
 	int err;
 
 	pthread_mutex_lock(&rs->lock);
@@ -202,22 +256,17 @@ int ruleset_stage_commit(struct ruleset *rs, struct rpc_status *st)
 		err = 0;
 		goto out;
 	}
-	err =
-	    rs_items_from(rs->stage.msgs, rs->stage.kinds, rs->stage.n, rs->stage.hash, &items, st);
+	err = rs_items_check(rs->stage.items, rs->stage.n, rs->stage.hash, st);
+	if (!err)
+		err = rs_install(rs, rs->stage.items, rs->stage.n, rs->stage.revision, st);
 	if (err)
 		goto out;
-	err = rs_install(rs, items, rs->stage.n, rs->stage.revision, st);
-	if (err) {
-		for (size_t i = 0; i < rs->stage.n; i++)
-			rs_item_free(items[i]);
-		goto out;
-	}
+	rs->stage.n = 0; /* installed: the items are the set's */
 	rs_persist_snapshot(rs);
 	log_info("snapshot installed: revision %llu, %zu rules, %zu whitelist entries",
 		 (unsigned long long)rs->revision, rs->count[ruleset_rules.index],
 		 rs->count[ruleset_whitelist.index]);
 out:
-	free(items);
 	rs_stage_clear(rs);
 	pthread_mutex_unlock(&rs->lock);
 	return err;

@@ -572,6 +572,51 @@ static void test_snapshot_staging(void **state)
 	free_msg(wm);
 }
 
+/* Each chunk is validated as it is staged (its entries made into items then) and the ids
+ * across chunks are checked at the commit: a bad entry is refused with its field and leaves
+ * the chunk unstaged; an id given twice in two chunks refuses the whole snapshot. */
+static void test_snapshot_staging_refusals(void **state)
+{
+	struct fixture *f = *state;
+	const char *akv[] = {"id=r1", "src_ip=10.4.0.1", "action=drop", "enabled=1", NULL};
+	const char *bkv[] = {"id=r1", "src_ip=10.4.0.2", "action=drop", "enabled=1", NULL};
+	const char *xkv[] = {"id=r2", "src_ip=10.4.0.300", "action=drop", "enabled=1", NULL};
+	ProtobufCMessage *a = msg_of(&ruleset_rules, akv), *b = msg_of(&ruleset_rules, bkv),
+			 *x = msg_of(&ruleset_rules, xkv);
+	Xdrop__V1__Rule *ra[] = {(Xdrop__V1__Rule *)a}, *rb[] = {(Xdrop__V1__Rule *)b},
+			*rx[] = {(Xdrop__V1__Rule *)x};
+	Xdrop__V1__SnapshotChunk c = XDROP__V1__SNAPSHOT_CHUNK__INIT;
+	struct rpc_status st = {0};
+
+	c.revision = 50;
+	c.chunk_count = 2;
+	c.n_rules = 1;
+	/* an invalid entry: refused at its chunk, which stays unstaged */
+	ruleset_stage_begin(f->rs, 50, "", 2);
+	c.rules = rx;
+	assert_int_equal(ruleset_stage_chunk(f->rs, &c, &st), -EINVAL);
+	assert_int_equal(st.code, RPC_INVALID_ARGUMENT);
+	assert_string_equal(st.field, "src_ip");
+	assert_int_equal(ruleset_stage_next(f->rs), 0);
+	/* the same id in two chunks: both staged, the commit refuses the snapshot */
+	c.rules = ra;
+	assert_int_equal(ruleset_stage_chunk(f->rs, &c, &st), 0);
+	c.chunk_index = 1;
+	c.rules = rb;
+	assert_int_equal(ruleset_stage_chunk(f->rs, &c, &st), 0);
+	assert_int_equal(ruleset_stage_next(f->rs), 2);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(ruleset_stage_commit(f->rs, &st), -EINVAL);
+	assert_string_equal(st.field, "id");
+	assert_int_equal(ruleset_stage_next(f->rs), -1);
+	assert_int_equal(stored(f->rs, &ruleset_rules), 0);
+	assert_int_equal(dp_count(&ruleset_rules), 0);
+	assert_int_not_equal(ruleset_revision(f->rs), 50);
+	free_msg(a);
+	free_msg(b);
+	free_msg(x);
+}
+
 /* ---- persistence ---- */
 
 static void test_journal_across_reopen(void **state)
@@ -771,6 +816,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_list_whitelist, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delta, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshot_staging, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_snapshot_staging_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_journal_across_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_torn_journal_record, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_expire, setup, teardown),

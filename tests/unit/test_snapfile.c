@@ -304,6 +304,40 @@ static void test_reasons(void **state)
 	assert_int_equal(stored(f->rs), 5);
 }
 
+/* A version 1 file (its packed messages hold enabled and the times too) loads, and every
+ * entry reads back whole; a version beyond this agent's is refused by name. */
+static void test_version1_file_loads(void **state)
+{
+	struct fixture *f = *state;
+	struct rpc_status st = {0};
+	ProtobufCMessage *out;
+	uint32_t v = 1;
+	uint64_t sum;
+	uint8_t *buf;
+	size_t len;
+
+	pthread_mutex_lock(&f->rs->lock);
+	assert_int_equal(rs_snap_pack(f->rs, 0, &buf, &len), 0);
+	memcpy(buf + 8, &v, sizeof(v)); /* the version, after the magic */
+	sum = rs_snap_checksum(buf, len - 16);
+	memcpy(buf + len - 16, &sum, sizeof(sum));
+	assert_int_equal(rs_snap_load(f->rs, buf, len, &st), 0);
+	v = 3;
+	memcpy(buf + 8, &v, sizeof(v));
+	sum = rs_snap_checksum(buf, len - 16);
+	memcpy(buf + len - 16, &sum, sizeof(sum));
+	assert_int_equal(rs_snap_load(f->rs, buf, len, &st), -EBADMSG);
+	assert_non_null(strstr(st.message, "version 3"));
+	pthread_mutex_unlock(&f->rs->lock);
+	free(buf);
+	assert_int_equal(stored(f->rs), 5);
+	out = ruleset_get(f->rs, &ruleset_rules, f->ids[0]);
+	assert_non_null(out);
+	assert_true(pbf_int(out, "enabled"));
+	assert_true(pbf_int(out, "created_at") > 0);
+	ruleset_free(out);
+}
+
 /* A SnapshotChunk file (older agents) loads; the next snapshot is in the packed form. */
 static void test_legacy_file_loads(void **state)
 {
@@ -409,6 +443,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_empty_file_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reasons, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_legacy_file_loads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_version1_file_loads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_save_then_start_switches_nothing, setup, teardown),
 	};
 
