@@ -50,11 +50,41 @@ static __always_inline void mask6(__u32 *k, const __u64 *a, __u32 plen)
 	k[3] = (__u32)(l >> 32);
 }
 
+/* A hashed prefix found as the longest of direction dst: its info, and the verdict of each
+ * kind's entry whose only field is this prefix (xdrop.h, struct xdrop_pfx_val), so that
+ * cidr_probe needs no lookup for that entry. */
+static __always_inline void first_found(struct scratch *sx, __u32 dst, struct xdrop_pfx_val *v)
+{
+	struct xdrop_cidr_key key = {};
+	const struct xdrop_act *a;
+	__u32 k, ok = 0;
+
+	dst &= 1;
+	sx->first[dst] = v->info;
+	sx->first_ok[dst] = 1;
+	if (dst)
+		key.dst_id = v->id;
+	else
+		key.src_id = v->id;
+	key.combo = dst ? XDROP_F_DST : XDROP_F_SRC;
+	for (k = 0; k < XDROP_NKINDS; k++) {
+		if (!(v->solo & (1u << k)))
+			continue;
+		key.kind = (__u8)k;
+		a = entry_visible(&v->solo_e[k], sx->gen, &xdrop_cidr_prev, &key);
+		if (!a || !act_filters_ok(a, &sx->p))
+			continue;
+		sx->solo_act[dst][k] = *a;
+		ok |= 1u << k;
+	}
+	sx->solo_ok[dst] = ok;
+}
+
 /* Longest match among the hashed prefixes of an IPv6 trie: one probe per length in use,
  * longest first. Fills sx->first[dst] and returns the id, 0 when no prefix matches. */
 __noinline int hash_lookup6(struct scratch *sx, const struct xdrop_plens *pl, __u32 dst)
 {
-	struct xdrop_pfx_val *v;
+	struct xdrop_pfx_val *v = NULL;
 	__u64 w0, w1, w2, low;
 	__u32 i, r, plen, t;
 
@@ -87,24 +117,25 @@ __noinline int hash_lookup6(struct scratch *sx, const struct xdrop_plens *pl, __
 		k6.plen = (__u8)plen;
 		mask6(k6.addr, (const __u64 *)(dst ? sx->p.dst.b : sx->p.src.b), plen);
 		v = bpf_map_lookup_elem(&xdrop_pfx6, &k6);
-		if (v) {
-			sx->first[dst] = *v;
-			sx->first_ok[dst] = 1;
-			return v->id;
-		}
+		if (v)
+			break;
 	}
-	return 0;
+	if (!v)
+		return 0;
+	first_found(sx, dst, v);
+	return v->id;
 }
 
-/* Longest match of an IPv4 address: its /16 block in xdrop_dir16, then a hash probe per
- * longer length present in the block, longest first (the trie when there are too many).
+/* Longest match of an IPv4 address: its /16 block in xdrop_dir16 (and its /24 in the block's
+ * xdrop_dir24 chunk, when it has one), then a hash probe per longer length present there,
+ * longest first (the trie when the block holds too many).
  * Fills sx->first[dst] when a probe finds the prefix. */
 __noinline int dir16_lookup(struct scratch *sx, __u32 dst)
 {
 	struct xdrop_pfx4_key k4 = {};
-	struct xdrop_pfx_val *v;
-	__u32 a, host, idx, lens, low, i, plen;
-	__u64 *w;
+	struct xdrop_pfx_val *v = NULL;
+	__u32 a, host, idx, lens, low, i, plen, chunk;
+	__u64 *w, *l24;
 
 	if (!sx)
 		return 0;
@@ -118,6 +149,16 @@ __noinline int dir16_lookup(struct scratch *sx, __u32 dst)
 	lens = (__u32)(*w >> 32);
 	if (lens & XDROP_DIR16_TRIE)
 		return trie_lookup(&sx->p, (int)dst);
+	chunk = (lens >> XDROP_DIR16_CHUNK_SHIFT) & XDROP_DIR16_CHUNK_MASK;
+	if (chunk) {
+		/* the lengths that concern the address's /24 only */
+		idx = chunk * XDROP_DIR24_WORDS + ((host >> 10) & (XDROP_DIR24_WORDS - 1));
+		l24 = bpf_map_lookup_elem(&xdrop_dir24, &idx);
+		if (!l24)
+			return trie_lookup(&sx->p, (int)dst);
+		lens = (__u32)(*l24 >> ((host >> 4) & 0x30));
+	}
+	lens &= XDROP_DIR24_LENS;
 	k4.trie = (__u8)dst;
 	for (i = 0; i < XDROP_PFX_MAX_PROBES && lens; i++) {
 		low = lens & -lens;
@@ -126,13 +167,13 @@ __noinline int dir16_lookup(struct scratch *sx, __u32 dst)
 		k4.plen = (__u8)plen;
 		k4.addr = a & bpf_htonl(~0u << ((32 - plen) & 31));
 		v = bpf_map_lookup_elem(&xdrop_pfx4, &k4);
-		if (v) {
-			sx->first[dst] = *v;
-			sx->first_ok[dst] = 1;
-			return v->id;
-		}
+		if (v)
+			break;
 	}
-	return (__u32)*w;
+	if (!v)
+		return (__u32)*w;
+	first_found(sx, dst, v);
+	return v->id;
 }
 
 /* The first (longest) prefix of one direction's chain: its id, and in *first its info
@@ -145,6 +186,7 @@ static __always_inline __u32 longest(struct scratch *sx, __u32 dst,
 
 	*first = NULL;
 	sx->first_ok[dst & 1] = 0;
+	sx->solo_ok[dst & 1] = 0;
 	mode = pl ? pl->mode[t & 3] : XDROP_PFX_TRIE;
 	if (mode == XDROP_PFX_DIR16 && !sx->p.is_v6)
 		id = dir16_lookup(sx, dst);
@@ -153,7 +195,7 @@ static __always_inline __u32 longest(struct scratch *sx, __u32 dst,
 	else
 		return trie_lookup(&sx->p, (int)dst);
 	if (sx->first_ok[dst & 1])
-		*first = &sx->first[dst & 1].info;
+		*first = &sx->first[dst & 1];
 	return id;
 }
 

@@ -168,6 +168,14 @@ struct {
 	__type(value, __u64);
 } xdrop_dir16 SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDROP_DIR24_CHUNKS *XDROP_DIR24_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdrop_dir24 SEC(".maps");
+
 struct slot_chunk {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XDROP_SLOT_CHUNK);
@@ -288,11 +296,16 @@ struct scratch {
 	struct chain src;
 	struct chain dst;
 	struct probe pr;
-	struct xdrop_pfx_val first[2]; /* the longest source / destination prefix, when hashed */
-	__u32 id0[2];		       /* the longest source / destination prefix */
-	__u32 first_ok[2];	       /* first[d] is valid */
-	__u32 pp[XDROP_NKINDS];	       /* CIDR combos allowed by ports and protocol, per kind */
-	__u32 countdown;	       /* packets on this CPU until the next top-talker sample */
+	struct xdrop_prefix_info
+	    first[2];	   /* the longest source / destination prefix, when hashed */
+	__u32 id0[2];	   /* the longest source / destination prefix */
+	__u32 first_ok[2]; /* first[d] is valid */
+	/* when first_ok[d]: bit k set when the entry of kind k whose only field is prefix
+	 * id0[d] is visible and its conditions hold, with its action in solo_act[d][k] */
+	__u32 solo_ok[2];
+	struct xdrop_act solo_act[2][XDROP_NKINDS];
+	__u32 pp[XDROP_NKINDS]; /* CIDR combos allowed by ports and protocol, per kind */
+	__u32 countdown;	/* packets on this CPU until the next top-talker sample */
 };
 
 struct {
@@ -492,9 +505,9 @@ __noinline int build_chains(struct scratch *sx, __u32 full)
 
 	if (!sx)
 		return 0;
-	cut = chain_build(&sx->src, sx->id0[0], sx->first_ok[0] ? &sx->first[0].info : NULL,
-			  XDROP_F_SRC, max);
-	cut |= chain_build(&sx->dst, sx->id0[1], sx->first_ok[1] ? &sx->first[1].info : NULL,
+	cut = chain_build(&sx->src, sx->id0[0], sx->first_ok[0] ? &sx->first[0] : NULL, XDROP_F_SRC,
+			  max);
+	cut |= chain_build(&sx->dst, sx->id0[1], sx->first_ok[1] ? &sx->first[1] : NULL,
 			   XDROP_F_DST, max);
 	return cut;
 }
@@ -505,11 +518,12 @@ __noinline int cidr_probe(struct scratch *sx)
 	struct xdrop_cidr_key key;
 	struct xdrop_entry *e;
 	const struct xdrop_act *a;
-	__u32 cand, low, mask, rank, i;
+	__u32 cand, low, mask, rank, i, d, kind;
 
 	if (!sx)
 		return 0;
 	cand = sx->pr.cand;
+	kind = sx->pr.kind & 1;
 	for (i = 0; i < XDROP_PAIR_COMBOS && cand; i++) {
 		low = cand & -cand;
 		cand &= cand - 1;
@@ -517,13 +531,24 @@ __noinline int cidr_probe(struct scratch *sx)
 		rank = xdrop_rank(mask, sx->pr.splen, sx->pr.dplen);
 		if (sx->m.found && rank <= sx->m.rank)
 			continue;
+		/* the entry whose only field is the longest prefix came with its hash probe */
+		d = mask == XDROP_F_DST;
+		if ((mask == XDROP_F_SRC || d) && sx->first_ok[d] &&
+		    (d ? sx->pr.dst_id : sx->pr.src_id) == sx->id0[d]) {
+			if (!(sx->solo_ok[d] & (1u << kind)))
+				continue;
+			sx->m.act = sx->solo_act[d][kind];
+			sx->m.rank = rank;
+			sx->m.found = 1;
+			continue;
+		}
 		key.src_id = sx->pr.src_id;
 		key.dst_id = sx->pr.dst_id;
 		key.sport = sx->p.sport & (__be16)ones_if(mask, XDROP_F_SPORT);
 		key.dport = sx->p.dport & (__be16)ones_if(mask, XDROP_F_DPORT);
 		key.proto = sx->p.proto & (__u8)ones_if(mask, XDROP_F_PROTO);
 		key.combo = mask;
-		key.kind = sx->pr.kind;
+		key.kind = kind;
 		key.pad = 0;
 		e = bpf_map_lookup_elem(&xdrop_cidr, &key);
 		if (!e)
@@ -613,11 +638,38 @@ __noinline int match_cidr(struct scratch *sx, __u32 kind)
 	return sx->m.found;
 }
 
+/* When a kind's only candidate CIDR combo is a single-field source (or destination) prefix
+ * and the longest prefix's own entry matched (it came with the hash probe), that entry beats
+ * every other CIDR candidate (they are shorter prefixes of the same combo): it is kept if it
+ * ranks above the exact table's best. Returns 1 when that settles the CIDR table. */
+static __always_inline int solo_settles(struct scratch *sx, __u32 kind)
+{
+	__u32 d, rank;
+
+	kind &= 1;
+	if (sx->pp[kind] == 1u << XDROP_F_SRC)
+		d = 0;
+	else if (sx->pp[kind] == 1u << XDROP_F_DST)
+		d = 1;
+	else
+		return 0;
+	if (!sx->first_ok[d] || !(sx->solo_ok[d] & (1u << kind)))
+		return 0;
+	rank = xdrop_rank(d ? XDROP_F_DST : XDROP_F_SRC, d ? 0 : sx->first[0].plen,
+			  d ? sx->first[1].plen : 0);
+	if (!sx->m.found || rank > sx->m.rank) {
+		sx->m.act = sx->solo_act[d][kind];
+		sx->m.rank = rank;
+		sx->m.found = 1;
+	}
+	return 1;
+}
+
 /* Whitelist, then rules. Returns 0 (no match), 1 (whitelisted) or 2 (a rule in sx->m).
  * An unclassified packet skips the whitelist: only anomaly rules may judge it. */
 __noinline int match_packet(struct scratch *sx)
 {
-	__u32 wl, cut = 0, pp;
+	__u32 wl, cut = 0, pp, chains = 0;
 
 	if (!sx)
 		return 0;
@@ -635,7 +687,10 @@ __noinline int match_packet(struct scratch *sx)
 		sx->first_ok[0] = sx->first_ok[1] = 0;
 		sx->id0[0] = pp & XDROP_MASKS_WITH(XDROP_F_SRC) ? longest(sx, 0, &first) : 0;
 		sx->id0[1] = pp & XDROP_MASKS_WITH(XDROP_F_DST) ? longest(sx, 1, &first) : 0;
+	}
+	if (sx->pp[XDROP_KIND_WL]) {
 		cut = build_chains(sx, 0);
+		chains = 1;
 	}
 	if (wl && sx->cfg.exact_active[XDROP_KIND_WL] && match_exact(sx, XDROP_KIND_WL))
 		return 1;
@@ -649,6 +704,10 @@ __noinline int match_packet(struct scratch *sx)
 	if (sx->cfg.exact_active[XDROP_KIND_RULE])
 		match_exact(sx, XDROP_KIND_RULE);
 	if (sx->pp[XDROP_KIND_RULE]) {
+		if (!chains && solo_settles(sx, XDROP_KIND_RULE))
+			return 2;
+		if (!chains)
+			cut = build_chains(sx, 0);
 		match_cidr(sx, XDROP_KIND_RULE);
 		/* a pair with a parent has shorter prefixes and at most the fields of the
 		 * candidate combos: walk the parents only if that could still win */

@@ -65,6 +65,7 @@ struct ekey {
 };
 
 struct dp_prefix;
+struct dp_dir24;
 
 struct dp_entry {
 	UT_hash_handle hh;
@@ -187,6 +188,8 @@ struct dataplane {
 	uint32_t plen_count[NTRIES][129]; /* hashed prefixes per trie and length */
 	uint64_t *dir16;		  /* mmapped xdrop_dir16 */
 	uint32_t *dir16_cnt[2]; /* IPv4 tries: hashed prefixes per /16 block and length 17..32 */
+	uint64_t *dir24;	/* mmapped xdrop_dir24: per-/24 lengths of blocks with a chunk */
+	struct dp_dir24 *d24;	/* its chunks (dp_plens.c) */
 	struct dp_pres *pres;
 	struct pval *pvals;
 	/* Address presence is maintained for a kind only while XDROP_ADDR_PRES_MIN or more
@@ -346,6 +349,9 @@ int dp_pfx_hash_write(struct dataplane *dp, struct dp_prefix *p, bool del);
 /* Rewrites the info copy of a hashed prefix. */
 void dp_pfx_hash_info(struct dataplane *dp, const struct dp_prefix *p,
 		      const struct xdrop_prefix_info *info);
+/* After a write of a CIDR entry whose only field is a prefix (combo XDROP_F_SRC or
+ * XDROP_F_DST): rewrites that prefix's hash value, which carries a copy of the entry. */
+void dp_pfx_hash_solo(struct dataplane *dp, const struct dp_entry *e);
 /* The hashes made equal to the model's prefixes (after an adoption), lengths and modes. */
 int dp_plens_rebuild(struct dataplane *dp);
 
