@@ -85,13 +85,26 @@ static __always_inline void first_found(struct scratch *sx, __u32 dst, struct xd
 __noinline int hash_lookup6(struct scratch *sx, const struct xdrop_plens *pl, __u32 dst)
 {
 	struct xdrop_pfx_val *v = NULL;
-	__u64 w0, w1, w2, low;
-	__u32 i, r, plen, t;
+	__u64 w0, w1, w2, low, *fw;
+	__u32 i, r, plen, t, idx, bit;
 
 	if (!sx || !pl)
 		return 0;
 	dst &= 1;
 	t = 2 + dst;
+	/* the filter: an address whose bit is clear matches no prefix of the trie */
+	idx = dst * XDROP_BLOOM6_WORDS;
+	fw = bpf_map_lookup_elem(&xdrop_bloom6, &idx);
+	if (fw && *fw) {
+		__u32 k[4];
+
+		mask6(k, (const __u64 *)(dst ? sx->p.dst.b : sx->p.src.b), (__u32)*fw & 0xff);
+		bit = xdrop_bloom6_bit(k);
+		idx = dst * XDROP_BLOOM6_WORDS + 1 + bit / 64;
+		fw = bpf_map_lookup_elem(&xdrop_bloom6, &idx);
+		if (fw && !((*fw >> (bit % 64)) & 1))
+			return 0;
+	}
 	w0 = pl->len[t][0];
 	w1 = pl->len[t][1];
 	w2 = pl->len[t][2];

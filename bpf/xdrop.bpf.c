@@ -170,6 +170,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XDROP_BLOOM6_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdrop_bloom6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XDROP_DIR24_CHUNKS *XDROP_DIR24_WORDS);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);

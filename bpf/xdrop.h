@@ -302,6 +302,20 @@ enum xdrop_pfx_mode {
  * length (about 25 ns each), the trie answers a miss in about the time of one probe and a
  * hit in about two or three (bench rows "10k /56 IPv6"). */
 #define XDROP_PFX6_HASH_LENS 2
+/* IPv6 hashed tries: a one-hash Bloom filter in front of the probes (xdrop_bloom6, per trie
+ * XDROP_BLOOM6_WORDS words: word 0 the filter length L, 0 = off; then 2^20 bits). Every
+ * hashed prefix of the trie, masked to L (the shortest length in use), sets bit
+ * xdrop_bloom6_bit() of that address; a packet whose address masked to L finds its bit clear
+ * matches no prefix and skips the probes (a miss costs two array reads instead of a hash
+ * probe per length). A bit is set no later than its prefix is hashed and cleared after it
+ * left; when L changes the filter is turned off, rebuilt and turned on again. */
+#define XDROP_BLOOM6_BITS  20
+#define XDROP_BLOOM6_WORDS (1 + (1u << XDROP_BLOOM6_BITS) / 64)
+static inline __attribute__((always_inline)) __u32 xdrop_bloom6_bit(const __u32 *k)
+{
+	return ((k[0] ^ k[1] ^ k[2] ^ k[3]) * 0x9e3779b1u) >> (32 - XDROP_BLOOM6_BITS);
+}
+
 struct xdrop_pfx4_key {
 	__u8 trie;
 	__u8 plen;

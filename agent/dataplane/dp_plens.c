@@ -303,14 +303,20 @@ int dp_pfx_hash_write(struct dataplane *dp, struct dp_prefix *p, bool del)
 		if (trie_v4(t))
 			dir16_update(dp, p, -1);
 		bpf_map_delete_elem(hash_fd(dp, fam), &k);
+		dp_bloom6_update(dp, p, -1);
 		dp->plen_count[t][tlen(p)]--;
 		publish(dp, t);
 		return 0;
 	}
 	dp_prefix_info(p, &info);
 	pfx_value(dp, p, &info, &v);
-	if (bpf_map_update_elem(hash_fd(dp, fam), &k, &v, BPF_ANY))
+	if (!p->in_hash)
+		dp_bloom6_update(dp, p, +1);
+	if (bpf_map_update_elem(hash_fd(dp, fam), &k, &v, BPF_ANY)) {
+		if (!p->in_hash)
+			dp_bloom6_update(dp, p, -1);
 		return -errno;
+	}
 	if (!p->in_hash) {
 		p->in_hash = true;
 		dp->plen_count[t][tlen(p)]++;
@@ -350,6 +356,7 @@ void dp_pfx_hash_solo(struct dataplane *dp, const struct dp_entry *e)
 
 int dp_plens_open(struct dataplane *dp)
 {
+	int err;
 	void *m = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
 		       fd_of(dp->skel->maps.xdrop_plens), 0);
 
@@ -369,6 +376,8 @@ int dp_plens_open(struct dataplane *dp)
 	if (!(dp->d24 = calloc(1, sizeof(*dp->d24))))
 		return -ENOMEM;
 	dp->d24->next = 1;
+	if ((err = dp_bloom6_open(dp)))
+		return err;
 	/* until the hashes are known to match the tries (rebuilt after an adoption), the
 	 * program uses the tries */
 	for (int t = 0; t < NTRIES; t++)
@@ -425,6 +434,7 @@ int dp_plens_rebuild(struct dataplane *dp)
 		if (dp->dir16_cnt[i])
 			memset(dp->dir16_cnt[i], 0,
 			       (size_t)XDROP_DIR16_BLOCKS * 16 * sizeof(uint32_t));
+	dp_bloom6_reset(dp);
 	/* every chunk free: no block refers to one (dir16 is zero) */
 	memset(dp->d24->chunk_of, 0, sizeof(dp->d24->chunk_of));
 	dp->d24->nfree = 0;
@@ -455,6 +465,7 @@ void dp_plens_close(struct dataplane *dp)
 			free(dp->d24->cnt[c]);
 	free(dp->d24);
 	dp->d24 = NULL;
+	dp_bloom6_close(dp);
 	dp->plens = NULL;
 	dp->dir16 = NULL;
 	dp->dir24 = NULL;

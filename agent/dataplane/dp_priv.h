@@ -66,6 +66,7 @@ struct ekey {
 
 struct dp_prefix;
 struct dp_dir24;
+struct dp_bloom6;
 
 struct dp_entry {
 	UT_hash_handle hh;
@@ -190,6 +191,8 @@ struct dataplane {
 	uint32_t *dir16_cnt[2]; /* IPv4 tries: hashed prefixes per /16 block and length 17..32 */
 	uint64_t *dir24;	/* mmapped xdrop_dir24: per-/24 lengths of blocks with a chunk */
 	struct dp_dir24 *d24;	/* its chunks (dp_plens.c) */
+	uint64_t *bloom6;	/* mmapped xdrop_bloom6 (dp_bloom6.c) */
+	struct dp_bloom6 *b6;
 	struct dp_pres *pres;
 	struct pval *pvals;
 	/* Address presence is maintained for a kind only while XDROP_ADDR_PRES_MIN or more
@@ -354,6 +357,16 @@ void dp_pfx_hash_info(struct dataplane *dp, const struct dp_prefix *p,
 void dp_pfx_hash_solo(struct dataplane *dp, const struct dp_entry *e);
 /* The hashes made equal to the model's prefixes (after an adoption), lengths and modes. */
 int dp_plens_rebuild(struct dataplane *dp);
+
+/* ---- dp_bloom6.c: the filter in front of the IPv6 prefix hashes ---- */
+
+/* Maps xdrop_bloom6, filters off. */
+int dp_bloom6_open(struct dataplane *dp);
+void dp_bloom6_close(struct dataplane *dp);
+/* Every filter off and empty (before the hashes are rebuilt). */
+void dp_bloom6_reset(struct dataplane *dp);
+/* A prefix of an IPv6 trie is about to enter its hash (delta 1) or has left it (-1). */
+void dp_bloom6_update(struct dataplane *dp, const struct dp_prefix *p, int delta);
 
 /* ---- dp_presence.c: presence counts and values ---- */
 
