@@ -5,9 +5,12 @@
 #
 #  1. build/bin/bench_dp: ns per packet through BPF_PROG_TEST_RUN beside a trivial program,
 #     1M-rule load and switch times, kernel memory per rule, verified_insns.
-#  2. The veth lab: one veth pair between two namespaces. bench_lab's in-kernel generator
-#     (BPF_PROG_TEST_RUN with live frames, redirecting into the veth) sends 64-byte UDP
-#     frames from a source address that is rule 500,000 of the 1M-rule set; the receiving
+#  2. The veth lab: one veth pair between two namespaces. bench_lab's generator sends 64-byte
+#     UDP frames from a source address that is rule 500,000 of the 1M-rule set: in-kernel
+#     (BPF_PROG_TEST_RUN with live frames, redirecting into the veth) where the kernel allows
+#     it, else from an AF_PACKET socket bypassing the qdisc (sendmmsg batches; this host's
+#     kernel refuses live-frames test runs with EPERM for any program); the same generator for
+#     every case of a run, named in the results. The receiving
 #     side runs, in turn, a trivial XDP_DROP program, XDrop with 1,000,000 rules, xdp-filter
 #     with one rule, and an nftables ingress chain with the 1,000,000 addresses as a set.
 #     The drop rate is read from each filter's own counters over a fixed interval.
@@ -207,6 +210,8 @@ measure() {
 	b=$($fn)
 	wait "$gp"
 	offered=$(awk '/^offered/ { print $2 }' "$TMP/gen.out")
+	sed -n 's/^offered.*, \([^,]*\))$/\1/p' "$TMP/gen.out" >"$TMP/genvia"
+	grep -q . "$TMP/genvia" || rm -f "$TMP/genvia"
 	if [ -z "$offered" ]; then
 		# no frame was sent (e.g. live-frames test runs refused: EPERM on some kernels):
 		# nothing was measured, so the case gets no figure, only the reason
@@ -327,7 +332,7 @@ CSV=$OUTDIR/dataplane-$STAMP.csv
 	echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- bpf agent lib 2>/dev/null || echo ' (bpf/agent/lib modified)')"
 	echo "- ns/pkt: BPF_PROG_TEST_RUN, repeat $REPEAT, median of $RUNS runs alternating with a"
 	echo "  two-instruction XDP_PASS program (the 'trivial' column); the kernel reports whole ns."
-	echo "- veth: 64-byte UDP from an in-kernel live-frames generator on CPU $GEN_CPU; receiving"
+	echo "- veth: 64-byte UDP from bench_lab's generator ($(cat "$TMP/genvia" 2>/dev/null || echo none ran)) on CPU $GEN_CPU; receiving"
 	echo "  NAPI threaded and pinned to CPU $RX_CPU; rates from each filter's counters over"
 	echo "  ${MEASURE} s after ${WARM} s of warm-up; 'trivial' column = trivial XDP_DROP."
 	echo "  Offered/received (Mpps): $(awk '$1 != "nft-load" && $1 != "genfail" { printf "%s %s/%s; ", $1, $4, $2 }' "$TMP/lab")"
