@@ -109,11 +109,11 @@ void dp_bloom6_update(struct dataplane *dp, const struct dp_prefix *p, int delta
 
 int dp_bloom6_open(struct dataplane *dp)
 {
-	void *m = mmap(NULL, BLOOM6_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       fd_of(dp->skel->maps.xdrop_bloom6), 0);
+	void *m;
+	int err = dp_map_mmap(dp->skel->maps.xdrop_bloom6, BLOOM6_BYTES, &m);
 
-	if (m == MAP_FAILED)
-		return -errno;
+	if (err)
+		return err;
 	dp->bloom6 = m;
 	if (!(dp->b6 = calloc(1, sizeof(*dp->b6))))
 		return -ENOMEM;

@@ -357,22 +357,17 @@ void dp_pfx_hash_solo(struct dataplane *dp, const struct dp_entry *e)
 int dp_plens_open(struct dataplane *dp)
 {
 	int err;
-	void *m = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
-		       fd_of(dp->skel->maps.xdrop_plens), 0);
+	void *m[3];
 
-	if (m == MAP_FAILED)
-		return -errno;
-	dp->plens = m;
-	m = mmap(NULL, DIR16_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 fd_of(dp->skel->maps.xdrop_dir16), 0);
-	if (m == MAP_FAILED)
-		return -errno;
-	dp->dir16 = m;
-	m = mmap(NULL, DIR24_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 fd_of(dp->skel->maps.xdrop_dir24), 0);
-	if (m == MAP_FAILED)
-		return -errno;
-	dp->dir24 = m;
+	if ((err = dp_map_mmap(dp->skel->maps.xdrop_plens, (size_t)sysconf(_SC_PAGESIZE), &m[0])))
+		return err;
+	dp->plens = m[0];
+	if ((err = dp_map_mmap(dp->skel->maps.xdrop_dir16, DIR16_BYTES, &m[1])))
+		return err;
+	dp->dir16 = m[1];
+	if ((err = dp_map_mmap(dp->skel->maps.xdrop_dir24, DIR24_BYTES, &m[2])))
+		return err;
+	dp->dir24 = m[2];
 	if (!(dp->d24 = calloc(1, sizeof(*dp->d24))))
 		return -ENOMEM;
 	dp->d24->next = 1;

@@ -253,6 +253,9 @@ int dp_map_keys(int fd, size_t ksz, uint8_t **out, size_t *n);
  * (the map cannot be read in batches: the caller falls back to dp_map_keys). */
 int dp_map_entries(int fd, size_t ksz, size_t vsz, uint8_t **keys, uint8_t **vals, size_t *n);
 
+/* Maps len bytes of mmapable map m shared, read-write, into *out. */
+int dp_map_mmap(const struct bpf_map *m, size_t len, void **out);
+
 /* ---- dp_migrate.c: pinned maps of an older layout ---- */
 
 /* The pinned per-rule counters at path when their chunks have another slot-counter size:
