@@ -1,14 +1,71 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * prefix.h: the longest matching prefix of a packet's address, per direction, for the CIDR
- * search of xdrop.bpf.c (included there, after the maps and struct scratch). Three ways,
- * chosen per trie by the agent (xdrop.h, struct xdrop_plens): the LPM trie; for IPv6, one
- * hash probe per prefix length in use, longest first; for IPv4, the address's /16 block in
- * xdrop_dir16, then a hash probe per longer length present in that block. The agent keeps
- * the trie and the hashes equal, so all three give the same prefix.
+ * search of xdrop.bpf.c (included there, after the rule maps and struct scratch), and the
+ * maps only it reads. Three ways, chosen per trie by the agent (xdrop.h, struct
+ * xdrop_plens): the LPM trie; for IPv6, a Bloom filter (xdrop_bloom6), then one hash probe
+ * per prefix length in use, longest first; for IPv4, the address's /16 block in xdrop_dir16
+ * (and its /24 in the block's xdrop_dir24 chunk), then a hash probe per longer length
+ * present there. The agent keeps the trie and the hashes equal, so all three give the same
+ * prefix. A hash hit also carries the verdict of the entry whose only field is that prefix
+ * (first_found), which settles the common single-field CIDR rule without a lookup of
+ * xdrop_cidr (cidr_probe, solo_settles).
  */
 #ifndef XDROP_BPF_PREFIX_H
 #define XDROP_BPF_PREFIX_H
+
+/* ---- maps (read only here) ---- */
+
+/* The tries' prefixes as hashes, one probe per length in use (xdrop.h, struct xdrop_plens). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * XDROP_DEF_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xdrop_pfx4_key);
+	__type(value, struct xdrop_pfx_val);
+} xdrop_pfx4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * XDROP_DEF_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xdrop_pfx6_key);
+	__type(value, struct xdrop_pfx_val);
+} xdrop_pfx6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xdrop_plens);
+} xdrop_plens SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XDROP_DIR16_BLOCKS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdrop_dir16 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XDROP_BLOOM6_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdrop_bloom6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDROP_DIR24_CHUNKS *XDROP_DIR24_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdrop_dir24 SEC(".maps");
+
+/* ---- lookups ---- */
 
 /* The LPM trie's longest match: the prefix id, 0 when none. */
 static __always_inline __u32 trie_lookup(const struct pkt *p, int dst)
@@ -210,6 +267,33 @@ static __always_inline __u32 longest(struct scratch *sx, __u32 dst,
 	if (sx->first_ok[dst & 1])
 		*first = &sx->first[dst & 1];
 	return id;
+}
+
+/* When a kind's only candidate CIDR combo is a single-field source (or destination) prefix
+ * and the longest prefix's own entry matched (it came with the hash probe), that entry beats
+ * every other CIDR candidate (they are shorter prefixes of the same combo): it is kept if it
+ * ranks above the exact table's best. Returns 1 when that settles the CIDR table. */
+static __always_inline int solo_settles(struct scratch *sx, __u32 kind)
+{
+	__u32 d, rank;
+
+	kind &= 1;
+	if (sx->pp[kind] == 1u << XDROP_F_SRC)
+		d = 0;
+	else if (sx->pp[kind] == 1u << XDROP_F_DST)
+		d = 1;
+	else
+		return 0;
+	if (!sx->first_ok[d] || !(sx->solo_ok[d] & (1u << kind)))
+		return 0;
+	rank = xdrop_rank(d ? XDROP_F_DST : XDROP_F_SRC, d ? 0 : sx->first[0].plen,
+			  d ? sx->first[1].plen : 0);
+	if (!sx->m.found || rank > sx->m.rank) {
+		sx->m.act = sx->solo_act[d][kind];
+		sx->m.rank = rank;
+		sx->m.found = 1;
+	}
+	return 1;
 }
 
 #endif

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * xdrop.bpf.c: the XDrop XDP program. Every map is defined here; every struct comes from
- * xdrop.h. The path of a frame, top to bottom:
+ * xdrop.bpf.c: the XDrop XDP program. Every map is defined here, except those only the
+ * prefix search reads (prefix.h); every struct comes from xdrop.h. The path of a frame, top
+ * to bottom:
  *
  *   count rx -> fast-forward port? -> parse (malformed: drop, non-IP: pass/bridge;
  *   unclassified: only anomaly rules, else drop as malformed)
@@ -134,55 +135,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct xdrop_prefix_info);
 } xdrop_prefix SEC(".maps");
-
-/* The tries' prefixes as hashes, one probe per length in use (xdrop.h, struct xdrop_plens). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 2 * XDROP_DEF_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xdrop_pfx4_key);
-	__type(value, struct xdrop_pfx_val);
-} xdrop_pfx4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 2 * XDROP_DEF_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xdrop_pfx6_key);
-	__type(value, struct xdrop_pfx_val);
-} xdrop_pfx6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, struct xdrop_plens);
-} xdrop_plens SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2 * XDROP_DIR16_BLOCKS);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, __u64);
-} xdrop_dir16 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2 * XDROP_BLOOM6_WORDS);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, __u64);
-} xdrop_bloom6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XDROP_DIR24_CHUNKS *XDROP_DIR24_WORDS);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, __u64);
-} xdrop_dir24 SEC(".maps");
 
 struct slot_chunk {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -644,33 +596,6 @@ __noinline int match_cidr(struct scratch *sx, __u32 kind)
 		}
 	}
 	return sx->m.found;
-}
-
-/* When a kind's only candidate CIDR combo is a single-field source (or destination) prefix
- * and the longest prefix's own entry matched (it came with the hash probe), that entry beats
- * every other CIDR candidate (they are shorter prefixes of the same combo): it is kept if it
- * ranks above the exact table's best. Returns 1 when that settles the CIDR table. */
-static __always_inline int solo_settles(struct scratch *sx, __u32 kind)
-{
-	__u32 d, rank;
-
-	kind &= 1;
-	if (sx->pp[kind] == 1u << XDROP_F_SRC)
-		d = 0;
-	else if (sx->pp[kind] == 1u << XDROP_F_DST)
-		d = 1;
-	else
-		return 0;
-	if (!sx->first_ok[d] || !(sx->solo_ok[d] & (1u << kind)))
-		return 0;
-	rank = xdrop_rank(d ? XDROP_F_DST : XDROP_F_SRC, d ? 0 : sx->first[0].plen,
-			  d ? sx->first[1].plen : 0);
-	if (!sx->m.found || rank > sx->m.rank) {
-		sx->m.act = sx->solo_act[d][kind];
-		sx->m.rank = rank;
-		sx->m.found = 1;
-	}
-	return 1;
 }
 
 /* Whitelist, then rules. Returns 0 (no match), 1 (whitelisted) or 2 (a rule in sx->m).
