@@ -69,24 +69,27 @@ static int stats_stale_fd(const char *path)
 	return -1;
 }
 
-/* The prefix hashes are derived from the model (dp_plens_rebuild): one pinned by a build
- * whose values had another layout is unpinned, and the new map is pinned in its place.
- * The program it serves reads it only while a trie is in hash mode, and dp_plens_open
- * turns every trie to trie mode before the new program is attached. */
-static void pfx_hash_unpin_stale(const struct bpf_map *m, const char *path)
+/* Maps that hold no state of their own: the prefix hashes, derived from the model
+ * (dp_plens_rebuild), and the per-CPU scratch of one packet's search. One pinned by a build
+ * whose values had another layout is unpinned, and the new map is pinned in its place; the
+ * program attached meanwhile keeps its own (it reads the prefix hashes only while a trie is
+ * in hash mode, and dp_plens_open turns every trie to trie mode before the new program is
+ * attached). */
+static void derived_unpin_stale(const struct bpf_map *m, const char *path)
 {
 	struct bpf_map_info info = {0};
 	__u32 len = sizeof(info);
 	int fd;
 
-	if (strcmp(bpf_map__name(m), "xdrop_pfx4") && strcmp(bpf_map__name(m), "xdrop_pfx6"))
+	if (strcmp(bpf_map__name(m), "xdrop_pfx4") && strcmp(bpf_map__name(m), "xdrop_pfx6") &&
+	    strcmp(bpf_map__name(m), "xdrop_scratch"))
 		return;
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
 	    info.value_size != bpf_map__value_size(m) && unlink(path) == 0)
-		log_info("%s: pinned with another value layout, rebuilt", path);
+		log_info("%s: pinned with another value layout, made anew", path);
 	close(fd);
 }
 
@@ -267,7 +270,7 @@ static int pins_prepare(struct dataplane *dp, struct stale *st)
 			if (st->counters >= 0)
 				continue;
 		}
-		pfx_hash_unpin_stale(m, path);
+		derived_unpin_stale(m, path);
 		bpf_map__set_pin_path(m, path);
 	}
 	dp->pinned = true;
