@@ -17,53 +17,30 @@
 /* ---- maps (read only here) ---- */
 
 /* The tries' prefixes as hashes, one probe per length in use (xdrop.h, struct xdrop_plens). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 2 * XDROP_DEF_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xdrop_pfx4_key);
-	__type(value, struct xdrop_pfx_val);
-} xdrop_pfx4 SEC(".maps");
+#define PFX_HASH(key_type)                                                                         \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_HASH);                                                   \
+		__uint(max_entries, 2 * XDROP_DEF_MAX_PREFIXES);                                   \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
+		__type(key, key_type);                                                             \
+		__type(value, struct xdrop_pfx_val);                                               \
+	}
+PFX_HASH(struct xdrop_pfx4_key) xdrop_pfx4 SEC(".maps");
+PFX_HASH(struct xdrop_pfx6_key) xdrop_pfx6 SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 2 * XDROP_DEF_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xdrop_pfx6_key);
-	__type(value, struct xdrop_pfx_val);
-} xdrop_pfx6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, struct xdrop_plens);
-} xdrop_plens SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2 * XDROP_DIR16_BLOCKS);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, __u64);
-} xdrop_dir16 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2 * XDROP_BLOOM6_WORDS);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, __u64);
-} xdrop_bloom6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XDROP_DIR24_CHUNKS *XDROP_DIR24_WORDS);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, __u64);
-} xdrop_dir24 SEC(".maps");
+/* Arrays the agent writes through mmap (dp_plens.c, dp_bloom6.c). */
+#define MMAP_ARRAY(n, value_type)                                                                  \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                                                  \
+		__uint(max_entries, n);                                                            \
+		__uint(map_flags, BPF_F_MMAPABLE);                                                 \
+		__type(key, __u32);                                                                \
+		__type(value, value_type);                                                         \
+	}
+MMAP_ARRAY(1, struct xdrop_plens) xdrop_plens SEC(".maps");
+MMAP_ARRAY(2 * XDROP_DIR16_BLOCKS, __u64) xdrop_dir16 SEC(".maps");
+MMAP_ARRAY(XDROP_DIR24_CHUNKS *XDROP_DIR24_WORDS, __u64) xdrop_dir24 SEC(".maps");
+MMAP_ARRAY(2 * XDROP_BLOOM6_WORDS, __u64) xdrop_bloom6 SEC(".maps");
 
 /* ---- lookups ---- */
 
