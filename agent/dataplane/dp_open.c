@@ -69,20 +69,24 @@ static int stats_stale_fd(const char *path)
 	return -1;
 }
 
-/* Maps that hold no state of their own: the prefix hashes, derived from the model
- * (dp_plens_rebuild), and the per-CPU scratch of one packet's search. One pinned by a build
- * whose values had another layout is unpinned, and the new map is pinned in its place; the
- * program attached meanwhile keeps its own (it reads the prefix hashes only while a trie is
- * in hash mode, and dp_plens_open turns every trie to trie mode before the new program is
+/* Maps that hold no state of their own: the prefix hashes, /24 chunks and IPv6 filters,
+ * derived from the model (dp_plens_rebuild), and the per-CPU scratch of one packet's search. One
+ * pinned by a build whose values had another layout is unpinned, and the new map is pinned in its
+ * place; the program attached meanwhile keeps its own (it reads the prefix hashes only while a trie
+ * is in hash mode, and dp_plens_open turns every trie to trie mode before the new program is
  * attached). */
 static void derived_unpin_stale(const struct bpf_map *m, const char *path)
 {
+	static const char *const derived[] = {"xdrop_pfx4", "xdrop_pfx6", "xdrop_dir24",
+					      "xdrop_bloom6", "xdrop_scratch"};
 	struct bpf_map_info info = {0};
 	__u32 len = sizeof(info);
+	size_t i = 0;
 	int fd;
 
-	if (strcmp(bpf_map__name(m), "xdrop_pfx4") && strcmp(bpf_map__name(m), "xdrop_pfx6") &&
-	    strcmp(bpf_map__name(m), "xdrop_scratch"))
+	while (i < sizeof(derived) / sizeof(derived[0]) && strcmp(bpf_map__name(m), derived[i]))
+		i++;
+	if (i == sizeof(derived) / sizeof(derived[0]))
 		return;
 	fd = bpf_obj_get(path);
 	if (fd < 0)
