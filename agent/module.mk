@@ -2,7 +2,7 @@
 # agent/: the node agent. Its data-plane library: dataplane.h (the API) implemented by
 # dataplane/ (one file per responsibility, dataplane/dp_priv.h between them) and attach.c.
 DP_SRCS  := $(addprefix agent/dataplane/dp_,txn.c replace.c entries.c prefix.c plens.c presence.c \
-	slots.c gen.c mapio.c adopt.c open.c counters.c query.c ports.c migrate.c) agent/attach.c
+	slots.c gen.c mapio.c adopt.c open.c counters.c query.c ports.c migrate.c bloom6.c) agent/attach.c
 DP_A     := $(BUILD)/libxdrop-dp.a
 DP_SAN_A := $(BUILD)/libxdrop-dp-san.a
 DP_LIBS  := $(DP_A) $(LIB_A) $(LDLIBS_BPF)

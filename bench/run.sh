@@ -5,9 +5,14 @@
 #
 #  1. build/bin/bench_dp: ns per packet through BPF_PROG_TEST_RUN beside a trivial program,
 #     1M-rule load and switch times, kernel memory per rule, verified_insns.
-#  2. The veth lab: one veth pair between two namespaces. bench_lab's in-kernel generator
-#     (BPF_PROG_TEST_RUN with live frames, redirecting into the veth) sends 64-byte UDP
-#     frames from a source address that is rule 500,000 of the 1M-rule set; the receiving
+#  2. The veth lab: one veth pair between two namespaces. bench_lab's generator sends 64-byte
+#     UDP frames from a source address that is rule 500,000 of the 1M-rule set: in-kernel
+#     (BPF_PROG_TEST_RUN with live frames, redirecting into the veth) where the kernel allows
+#     it, else (this host's kernel refuses live-frames test runs with EPERM for any program)
+#     32 frames circling a second veth pair of the generator's namespace, XDP_TX on one end
+#     and a broadcast redirect on the other that sends a copy into the lab's veth per turn,
+#     for the measured seconds (bpf links owned by the generator process); the same
+#     generator for every case of a run, named in the results. The receiving
 #     side runs, in turn, a trivial XDP_DROP program, XDrop with 1,000,000 rules, xdp-filter
 #     with one rule, and an nftables ingress chain with the 1,000,000 addresses as a set.
 #     The drop rate is read from each filter's own counters over a fixed interval.
@@ -49,6 +54,8 @@ RNS=xdb-rx-$$
 XNS=xdb-xf-$$
 GIF=xbg$$
 RIF=xbr$$
+LA=xbl$$a # the generator's loop pair (bench_lab loop_gen), in GNS
+LB=xbl$$b
 HOLD_PID=  # the timeout(1) wrapper
 LAB_PID=   # bench_lab itself: timeout does not forward SIGUSR1
 BPFFS_XDP_EXISTED=0
@@ -157,7 +164,9 @@ lab_up() {
 	ip netns add "$GNS" && ip netns add "$RNS" &&
 		ip link add "$GIF" netns "$GNS" type veth peer name "$RIF" netns "$RNS" &&
 		ip -n "$RNS" link set "$RIF" address "$RX_MAC" &&
-		ip -n "$GNS" link set "$GIF" up && ip -n "$RNS" link set "$RIF" up
+		ip -n "$GNS" link set "$GIF" up && ip -n "$RNS" link set "$RIF" up &&
+		ip -n "$GNS" link add "$LA" type veth peer name "$LB" &&
+		ip -n "$GNS" link set "$LA" up && ip -n "$GNS" link set "$LB" up
 }
 
 # Threaded NAPI on the receiving veth (its NAPI exists once XDP or GRO is on), the kthread
@@ -198,7 +207,7 @@ stop_holder() {
 measure() {
 	local c=$1 fn=$2 a b gp offered
 	timeout $((WARM + MEASURE + 30)) ip netns exec "$GNS" taskset -c "$GEN_CPU" \
-		"$BIN/bench_lab" gen "$GIF" $((WARM + MEASURE + 1)) "$HIT_SRC" "$DST" \
+		"$BIN/bench_lab" gen "$GIF" $((WARM + MEASURE + 1)) "$HIT_SRC" "$DST" "$LA" "$LB" \
 		>"$TMP/gen.out" 2>&1 &
 	gp=$!
 	sleep "$WARM"
@@ -207,6 +216,8 @@ measure() {
 	b=$($fn)
 	wait "$gp"
 	offered=$(awk '/^offered/ { print $2 }' "$TMP/gen.out")
+	sed -n 's/^offered.*, \([^,]*\))$/\1/p' "$TMP/gen.out" >"$TMP/genvia"
+	grep -q . "$TMP/genvia" || rm -f "$TMP/genvia"
 	if [ -z "$offered" ]; then
 		# no frame was sent (e.g. live-frames test runs refused: EPERM on some kernels):
 		# nothing was measured, so the case gets no figure, only the reason
@@ -327,7 +338,7 @@ CSV=$OUTDIR/dataplane-$STAMP.csv
 	echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- bpf agent lib 2>/dev/null || echo ' (bpf/agent/lib modified)')"
 	echo "- ns/pkt: BPF_PROG_TEST_RUN, repeat $REPEAT, median of $RUNS runs alternating with a"
 	echo "  two-instruction XDP_PASS program (the 'trivial' column); the kernel reports whole ns."
-	echo "- veth: 64-byte UDP from an in-kernel live-frames generator on CPU $GEN_CPU; receiving"
+	echo "- veth: 64-byte UDP from bench_lab's generator ($(cat "$TMP/genvia" 2>/dev/null || echo none ran)) on CPU $GEN_CPU; receiving"
 	echo "  NAPI threaded and pinned to CPU $RX_CPU; rates from each filter's counters over"
 	echo "  ${MEASURE} s after ${WARM} s of warm-up; 'trivial' column = trivial XDP_DROP."
 	echo "  Offered/received (Mpps): $(awk '$1 != "nft-load" && $1 != "genfail" { printf "%s %s/%s; ", $1, $4, $2 }' "$TMP/lab")"

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * xdrop.bpf.c: the XDrop XDP program. Every map is defined here; every struct comes from
- * xdrop.h. The path of a frame, top to bottom:
+ * xdrop.bpf.c: the XDrop XDP program. Every map is defined here, except those only the
+ * prefix search reads (prefix.h); every struct comes from xdrop.h. The path of a frame, top
+ * to bottom:
  *
  *   count rx -> fast-forward port? -> parse (malformed: drop, non-IP: pass/bridge;
  *   unclassified: only anomaly rules, else drop as malformed)
@@ -136,39 +137,6 @@ struct {
 	__type(value, struct xdrop_prefix_info);
 } xdrop_prefix SEC(".maps");
 
-/* The tries' prefixes as hashes, one probe per length in use (xdrop.h, struct xdrop_plens). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 2 * XDROP_DEF_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xdrop_pfx4_key);
-	__type(value, struct xdrop_pfx_val);
-} xdrop_pfx4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 2 * XDROP_DEF_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xdrop_pfx6_key);
-	__type(value, struct xdrop_pfx_val);
-} xdrop_pfx6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, struct xdrop_plens);
-} xdrop_plens SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2 * XDROP_DIR16_BLOCKS);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, __u64);
-} xdrop_dir16 SEC(".maps");
-
 struct slot_chunk {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XDROP_SLOT_CHUNK);
@@ -296,11 +264,16 @@ struct scratch {
 	struct chain src;
 	struct chain dst;
 	struct probe pr;
-	struct xdrop_pfx_val first[2]; /* the longest source / destination prefix, when hashed */
-	__u32 id0[2];		       /* the longest source / destination prefix */
-	__u32 first_ok[2];	       /* first[d] is valid */
-	__u32 pp[XDROP_NKINDS];	       /* CIDR combos allowed by ports and protocol, per kind */
-	__u32 countdown;	       /* packets on this CPU until the next top-talker sample */
+	struct xdrop_prefix_info
+	    first[2];	   /* the longest source / destination prefix, when hashed */
+	__u32 id0[2];	   /* the longest source / destination prefix */
+	__u32 first_ok[2]; /* first[d] is valid */
+	/* when first_ok[d]: bit k set when the entry of kind k whose only field is prefix
+	 * id0[d] is visible and its conditions hold, with its action in solo_act[d][k] */
+	__u32 solo_ok[2];
+	struct xdrop_act solo_act[2][XDROP_NKINDS];
+	__u32 pp[XDROP_NKINDS]; /* CIDR combos allowed by ports and protocol, per kind */
+	__u32 countdown;	/* packets on this CPU until the next top-talker sample */
 };
 
 struct {
@@ -500,9 +473,9 @@ __noinline int build_chains(struct scratch *sx, __u32 full)
 
 	if (!sx)
 		return 0;
-	cut = chain_build(&sx->src, sx->id0[0], sx->first_ok[0] ? &sx->first[0].info : NULL,
-			  XDROP_F_SRC, max);
-	cut |= chain_build(&sx->dst, sx->id0[1], sx->first_ok[1] ? &sx->first[1].info : NULL,
+	cut = chain_build(&sx->src, sx->id0[0], sx->first_ok[0] ? &sx->first[0] : NULL, XDROP_F_SRC,
+			  max);
+	cut |= chain_build(&sx->dst, sx->id0[1], sx->first_ok[1] ? &sx->first[1] : NULL,
 			   XDROP_F_DST, max);
 	return cut;
 }
@@ -513,11 +486,12 @@ __noinline int cidr_probe(struct scratch *sx)
 	struct xdrop_cidr_key key;
 	struct xdrop_entry *e;
 	const struct xdrop_act *a;
-	__u32 cand, low, mask, rank, i;
+	__u32 cand, low, mask, rank, i, d, kind;
 
 	if (!sx)
 		return 0;
 	cand = sx->pr.cand;
+	kind = sx->pr.kind & 1;
 	for (i = 0; i < XDROP_PAIR_COMBOS && cand; i++) {
 		low = cand & -cand;
 		cand &= cand - 1;
@@ -525,13 +499,24 @@ __noinline int cidr_probe(struct scratch *sx)
 		rank = xdrop_rank(mask, sx->pr.splen, sx->pr.dplen);
 		if (sx->m.found && rank <= sx->m.rank)
 			continue;
+		/* the entry whose only field is the longest prefix came with its hash probe */
+		d = mask == XDROP_F_DST;
+		if ((mask == XDROP_F_SRC || d) && sx->first_ok[d] &&
+		    (d ? sx->pr.dst_id : sx->pr.src_id) == sx->id0[d]) {
+			if (!(sx->solo_ok[d] & (1u << kind)))
+				continue;
+			sx->m.act = sx->solo_act[d][kind];
+			sx->m.rank = rank;
+			sx->m.found = 1;
+			continue;
+		}
 		key.src_id = sx->pr.src_id;
 		key.dst_id = sx->pr.dst_id;
 		key.sport = sx->p.sport & (__be16)ones_if(mask, XDROP_F_SPORT);
 		key.dport = sx->p.dport & (__be16)ones_if(mask, XDROP_F_DPORT);
 		key.proto = sx->p.proto & (__u8)ones_if(mask, XDROP_F_PROTO);
 		key.combo = mask;
-		key.kind = sx->pr.kind;
+		key.kind = kind;
 		key.pad = 0;
 		e = bpf_map_lookup_elem(&xdrop_cidr, &key);
 		if (!e)
@@ -626,7 +611,7 @@ __noinline int match_cidr(struct scratch *sx, __u32 kind)
  * An unclassified packet skips the whitelist: only anomaly rules may judge it. */
 __noinline int match_packet(struct scratch *sx)
 {
-	__u32 wl, cut = 0, pp;
+	__u32 wl, cut = 0, pp, chains = 0;
 
 	if (!sx)
 		return 0;
@@ -644,7 +629,10 @@ __noinline int match_packet(struct scratch *sx)
 		sx->first_ok[0] = sx->first_ok[1] = 0;
 		sx->id0[0] = pp & XDROP_MASKS_WITH(XDROP_F_SRC) ? longest(sx, 0, &first) : 0;
 		sx->id0[1] = pp & XDROP_MASKS_WITH(XDROP_F_DST) ? longest(sx, 1, &first) : 0;
+	}
+	if (sx->pp[XDROP_KIND_WL]) {
 		cut = build_chains(sx, 0);
+		chains = 1;
 	}
 	if (wl && sx->cfg.exact_active[XDROP_KIND_WL] && match_exact(sx, XDROP_KIND_WL))
 		return 1;
@@ -658,6 +646,10 @@ __noinline int match_packet(struct scratch *sx)
 	if (sx->cfg.exact_active[XDROP_KIND_RULE])
 		match_exact(sx, XDROP_KIND_RULE);
 	if (sx->pp[XDROP_KIND_RULE]) {
+		if (!chains && solo_settles(sx, XDROP_KIND_RULE))
+			return 2;
+		if (!chains)
+			cut = build_chains(sx, 0);
 		match_cidr(sx, XDROP_KIND_RULE);
 		/* a pair with a parent has shorter prefixes and at most the fields of the
 		 * candidate combos: walk the parents only if that could still win */

@@ -281,6 +281,18 @@ struct xdrop_lpm6_key {
  * trie). So a packet whose block holds no longer prefix costs one array read. */
 #define XDROP_DIR16_BLOCKS 65536
 #define XDROP_DIR16_TRIE   (1u << 31)
+/* A block with longer prefixes may also have a chunk of xdrop_dir24 (its index in bits 16..30
+ * of the high word; 0 = none): 64 words of four 16-bit lanes, lane j % 4 of word j / 4 for
+ * the block's j-th /24, each with the bits (as above) of the lengths 25..32 that have a
+ * prefix inside that /24 and of the longest length 17..24 with a prefix covering it. The
+ * program then probes only those: a /24 covered by one prefix costs one probe however many
+ * lengths the block holds. Chunks are allocated while they last and reused only after a
+ * grace period. */
+#define XDROP_DIR16_CHUNK_SHIFT 16
+#define XDROP_DIR16_CHUNK_MASK	0x7fffu
+#define XDROP_DIR24_CHUNKS	8192 /* chunk 0 is never used: 8,191 blocks, 4 MiB */
+#define XDROP_DIR24_WORDS	64   /* per chunk */
+#define XDROP_DIR24_LENS	0xffffu
 enum xdrop_pfx_mode {
 	XDROP_PFX_TRIE = 0,  /* the LPM trie */
 	XDROP_PFX_HASH = 1,  /* one hash probe per length in use, longest first */
@@ -291,6 +303,20 @@ enum xdrop_pfx_mode {
  * length (about 25 ns each), the trie answers a miss in about the time of one probe and a
  * hit in about two or three (bench rows "10k /56 IPv6"). */
 #define XDROP_PFX6_HASH_LENS 2
+/* IPv6 hashed tries: a one-hash Bloom filter in front of the probes (xdrop_bloom6, per trie
+ * XDROP_BLOOM6_WORDS words: word 0 the filter length L, 0 = off; then 2^20 bits). Every
+ * hashed prefix of the trie, masked to L (the shortest length in use), sets bit
+ * xdrop_bloom6_bit() of that address; a packet whose address masked to L finds its bit clear
+ * matches no prefix and skips the probes (a miss costs two array reads instead of a hash
+ * probe per length). A bit is set no later than its prefix is hashed and cleared after it
+ * left; when L changes the filter is turned off, rebuilt and turned on again. */
+#define XDROP_BLOOM6_BITS  20
+#define XDROP_BLOOM6_WORDS (1 + (1u << XDROP_BLOOM6_BITS) / 64)
+static inline __attribute__((always_inline)) __u32 xdrop_bloom6_bit(const __u32 *k)
+{
+	return ((k[0] ^ k[1] ^ k[2] ^ k[3]) * 0x9e3779b1u) >> (32 - XDROP_BLOOM6_BITS);
+}
+
 struct xdrop_pfx4_key {
 	__u8 trie;
 	__u8 plen;
@@ -305,9 +331,16 @@ struct xdrop_pfx6_key {
 	__u32 addr[4]; /* the address bytes, in order */
 };
 
+/* solo: bit k (enum xdrop_kind) set when xdrop_cidr holds an entry of kind k whose only field
+ * is this prefix (combo XDROP_F_SRC or XDROP_F_DST, the other id 0): solo_e[k] is a copy of
+ * its value, written after every write of that entry, so a hit on the prefix is also the
+ * entry's lookup. Both versions of the entry decide alike for every live generation (the
+ * copy is rewritten in the same phase of a change as the entry), so either may be read. */
 struct xdrop_pfx_val {
 	__u32 id;
 	struct xdrop_prefix_info info;
+	__u32 solo;
+	struct xdrop_entry solo_e[XDROP_NKINDS];
 };
 
 struct xdrop_plens {
@@ -475,7 +508,7 @@ static_assert(sizeof(struct xdrop_lpm4_key) == 8, "lpm4");
 static_assert(sizeof(struct xdrop_lpm6_key) == 20, "lpm6");
 static_assert(sizeof(struct xdrop_pfx4_key) == 8, "pfx4 key");
 static_assert(sizeof(struct xdrop_pfx6_key) == 20, "pfx6 key");
-static_assert(sizeof(struct xdrop_pfx_val) == 20, "pfx val");
+static_assert(sizeof(struct xdrop_pfx_val) == 88, "pfx val");
 static_assert(sizeof(struct xdrop_plens) == 112, "plens");
 static_assert(sizeof(struct xdrop_presence) == 16, "presence");
 static_assert(sizeof(struct xdrop_slot_counters) == 32, "counters");

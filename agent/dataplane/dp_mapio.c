@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <bpf/bpf.h>
 
@@ -155,5 +156,15 @@ int dp_map_entries(int fd, size_t ksz, size_t vsz, uint8_t **keys_out, uint8_t *
 	*keys_out = keys;
 	*vals_out = vals;
 	*n = cnt;
+	return 0;
+}
+
+int dp_map_mmap(const struct bpf_map *m, size_t len, void **out)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd_of(m), 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	*out = p;
 	return 0;
 }

@@ -69,6 +69,34 @@ static int stats_stale_fd(const char *path)
 	return -1;
 }
 
+/* Maps that hold no state of their own: the prefix hashes, /24 chunks and IPv6 filters,
+ * derived from the model (dp_plens_rebuild), and the per-CPU scratch of one packet's search. One
+ * pinned by a build whose values had another layout is unpinned, and the new map is pinned in its
+ * place; the program attached meanwhile keeps its own (it reads the prefix hashes only while a trie
+ * is in hash mode, and dp_plens_open turns every trie to trie mode before the new program is
+ * attached). */
+static void derived_unpin_stale(const struct bpf_map *m, const char *path)
+{
+	static const char *const derived[] = {"xdrop_pfx4", "xdrop_pfx6", "xdrop_dir24",
+					      "xdrop_bloom6", "xdrop_scratch"};
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+	size_t i = 0;
+	int fd;
+
+	while (i < sizeof(derived) / sizeof(derived[0]) && strcmp(bpf_map__name(m), derived[i]))
+		i++;
+	if (i == sizeof(derived) / sizeof(derived[0]))
+		return;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+	    info.value_size != bpf_map__value_size(m) && unlink(path) == 0)
+		log_info("%s: pinned with another value layout, made anew", path);
+	close(fd);
+}
+
 /* Copies the counters of a stale xdrop_stats (same order, fewer of them) into the new map
  * and pins the new one in its place. */
 static int stats_migrate(struct dataplane *dp, int old_fd, const char *path)
@@ -247,6 +275,7 @@ static int pins_prepare(struct dataplane *dp, struct stale *st)
 			if (st->counters >= 0)
 				continue;
 		}
+		derived_unpin_stale(m, path);
 		bpf_map__set_pin_path(m, path);
 	}
 	dp->pinned = true;

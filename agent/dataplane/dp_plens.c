@@ -56,6 +56,87 @@ static uint32_t short_id(struct dataplane *dp, int t, uint32_t blk)
 	return 0;
 }
 
+#define DIR24_BYTES ((size_t)XDROP_DIR24_CHUNKS * XDROP_DIR24_WORDS * sizeof(uint64_t))
+
+/* The xdrop_dir24 chunks: which block of each IPv4 trie holds which, the hashed prefixes per
+ * (/24, length 17..32) of each chunk in use, and the chunks to reuse. A chunk a block gave
+ * back is reused only once a grace period has ended since (no packet can still read it for
+ * its old block). */
+struct dp_dir24 {
+	uint16_t chunk_of[2][XDROP_DIR16_BLOCKS];
+	uint16_t (*cnt[XDROP_DIR24_CHUNKS])[16]; /* [256][16] per chunk in use */
+	uint16_t free[XDROP_DIR24_CHUNKS];
+	uint64_t freed_at[XDROP_DIR24_CHUNKS]; /* dp->grace_periods when given back */
+	uint32_t nfree, next;
+};
+
+/* A chunk for a block (0 when none is left): a never used one, or one given back before
+ * the last grace period. */
+static uint16_t chunk_alloc(struct dataplane *dp)
+{
+	struct dp_dir24 *d = dp->d24;
+	uint16_t c = 0;
+
+	if (d->next < XDROP_DIR24_CHUNKS) {
+		c = (uint16_t)d->next++;
+	} else {
+		for (uint32_t i = 0; i < d->nfree; i++) {
+			if (d->freed_at[d->free[i]] < dp->grace_periods) {
+				c = d->free[i];
+				d->free[i] = d->free[--d->nfree];
+				break;
+			}
+		}
+	}
+	if (!c)
+		return 0;
+	if (!d->cnt[c] && !(d->cnt[c] = calloc(256, sizeof(*d->cnt[c]))))
+		return 0;
+	memset(d->cnt[c], 0, 256 * sizeof(*d->cnt[c]));
+	memset(dp->dir24 + (size_t)c * XDROP_DIR24_WORDS, 0, XDROP_DIR24_WORDS * sizeof(uint64_t));
+	return c;
+}
+
+static void chunk_release(struct dataplane *dp, uint16_t c)
+{
+	struct dp_dir24 *d = dp->d24;
+
+	d->freed_at[c] = dp->grace_periods;
+	d->free[d->nfree++] = c;
+}
+
+/* Counts a prefix longer than 16 bits in its block's chunk and rewrites the words of the
+ * /24s it concerns: the lengths 25..32 inside, and the longest of 17..24 covering. */
+static void chunk_count(struct dataplane *dp, uint16_t c, unsigned len, uint32_t ip, int delta)
+{
+	uint16_t(*cnt)[16] = dp->d24->cnt[c];
+	uint32_t j0 = (ip >> 8) & 0xff, n = len <= 24 ? 1u << (24 - len) : 1;
+
+	for (uint32_t j = j0 & ~(n - 1); j < (j0 & ~(n - 1)) + n; j++)
+		cnt[j][len - 17] = (uint16_t)(cnt[j][len - 17] + delta);
+	/* each word holds four /24s: rewritten whole, one atomic store each */
+	for (uint32_t wi = (j0 & ~(n - 1)) / 4; wi <= ((j0 & ~(n - 1)) + n - 1) / 4; wi++) {
+		uint64_t w = 0;
+
+		for (uint32_t j = wi * 4; j < wi * 4 + 4; j++) {
+			uint64_t lane = 0;
+
+			for (unsigned l = 32; l >= 25; l--)
+				if (cnt[j][l - 17])
+					lane |= 1u << (32 - l);
+			for (unsigned l = 24; l >= 17; l--) {
+				if (cnt[j][l - 17]) {
+					lane |= 1u << (32 - l);
+					break;
+				}
+			}
+			w |= lane << (16 * (j % 4));
+		}
+		__atomic_store_n(&dp->dir24[(size_t)c * XDROP_DIR24_WORDS + wi], w,
+				 __ATOMIC_RELEASE);
+	}
+}
+
 /* Rewrites the word of one block (one atomic store: the program sees it before or after). */
 static void dir16_store(struct dataplane *dp, int t, uint32_t blk)
 {
@@ -70,8 +151,37 @@ static void dir16_store(struct dataplane *dp, int t, uint32_t blk)
 	}
 	if (n > XDROP_PFX_MAX_PROBES)
 		lens |= XDROP_DIR16_TRIE;
+	lens |= (uint32_t)dp->d24->chunk_of[t == TRIE_DST4][blk] << XDROP_DIR16_CHUNK_SHIFT;
 	__atomic_store_n(&dp->dir16[(t == TRIE_DST4) * XDROP_DIR16_BLOCKS + blk],
 			 (uint64_t)lens << 32 | short_id(dp, t, blk), __ATOMIC_RELEASE);
+}
+
+/* A prefix longer than 16 bits entered (delta 1) or left (-1) block blk, whose counts are
+ * already updated: its chunk (taken with the block's first such prefix, given back with its
+ * last), then the block's word. */
+static int dir24_update(struct dataplane *dp, int t, uint32_t blk, unsigned len, uint32_t ip,
+			int delta)
+{
+	const uint32_t *cnt = dp->dir16_cnt[t == TRIE_DST4] + blk * 16;
+	uint16_t *c = &dp->d24->chunk_of[t == TRIE_DST4][blk];
+	uint32_t total = 0;
+
+	for (int i = 0; i < 16; i++)
+		total += cnt[i];
+	if (delta > 0 && total == 1 && !*c)
+		*c = chunk_alloc(dp); /* 0 when none is left: the block's lengths serve */
+	if (*c)
+		chunk_count(dp, *c, len, ip, delta);
+	if (total == 0 && *c) {
+		uint16_t old = *c;
+
+		*c = 0;
+		dir16_store(dp, t, blk);
+		chunk_release(dp, old);
+		return 0;
+	}
+	dir16_store(dp, t, blk);
+	return 0;
 }
 
 /* A prefix of an IPv4 trie entered (delta 1) or left (-1) the hash. */
@@ -94,8 +204,7 @@ static int dir16_update(struct dataplane *dp, const struct dp_prefix *p, int del
 	if (!*cnt && !(*cnt = calloc((size_t)XDROP_DIR16_BLOCKS * 16, sizeof(**cnt))))
 		return -ENOMEM;
 	(*cnt)[blk * 16 + len - 17] += (uint32_t)delta;
-	dir16_store(dp, t, blk);
-	return 0;
+	return dir24_update(dp, t, blk, len, ip | (uint32_t)p->key.addr.b[14] << 8, delta);
 }
 
 static void publish(struct dataplane *dp, int t)
@@ -153,9 +262,35 @@ static int hash_fd(struct dataplane *dp, int fam)
 	return fam == 4 ? fd_of(dp->skel->maps.xdrop_pfx4) : fd_of(dp->skel->maps.xdrop_pfx6);
 }
 
+/* The hash value of a prefix: its id and info, and a copy of each kind's entry whose only
+ * field is the prefix, as xdrop_cidr holds it now (xdrop.h, struct xdrop_pfx_val). */
+static void pfx_value(struct dataplane *dp, const struct dp_prefix *p,
+		      const struct xdrop_prefix_info *info, struct xdrop_pfx_val *v)
+{
+	int dst = p->key.trie == TRIE_DST4 || p->key.trie == TRIE_DST6;
+	uint8_t combo = dst ? XDROP_F_DST : XDROP_F_SRC;
+	struct xdrop_cidr_key key;
+
+	memset(v, 0, sizeof(*v));
+	v->id = p->id;
+	v->info = *info;
+	for (int k = 0; k < XDROP_NKINDS; k++) {
+		if (!p->refs[k][combo])
+			continue;
+		memset(&key, 0, sizeof(key));
+		key.src_id = dst ? 0 : p->id;
+		key.dst_id = dst ? p->id : 0;
+		key.combo = combo;
+		key.kind = (uint8_t)k;
+		if (!bpf_map_lookup_elem(dp_entry_fd(dp, TBL_CIDR, false), &key, &v->solo_e[k]))
+			v->solo |= 1u << k;
+	}
+}
+
 int dp_pfx_hash_write(struct dataplane *dp, struct dp_prefix *p, bool del)
 {
-	struct xdrop_pfx_val v = {.id = p->id};
+	struct xdrop_prefix_info info;
+	struct xdrop_pfx_val v;
 	union dp_pfx_key k;
 	int fam = hash_key(p, &k), t = p->key.trie;
 
@@ -168,13 +303,20 @@ int dp_pfx_hash_write(struct dataplane *dp, struct dp_prefix *p, bool del)
 		if (trie_v4(t))
 			dir16_update(dp, p, -1);
 		bpf_map_delete_elem(hash_fd(dp, fam), &k);
+		dp_bloom6_update(dp, p, -1);
 		dp->plen_count[t][tlen(p)]--;
 		publish(dp, t);
 		return 0;
 	}
-	dp_prefix_info(p, &v.info);
-	if (bpf_map_update_elem(hash_fd(dp, fam), &k, &v, BPF_ANY))
+	dp_prefix_info(p, &info);
+	pfx_value(dp, p, &info, &v);
+	if (!p->in_hash)
+		dp_bloom6_update(dp, p, +1);
+	if (bpf_map_update_elem(hash_fd(dp, fam), &k, &v, BPF_ANY)) {
+		if (!p->in_hash)
+			dp_bloom6_update(dp, p, -1);
 		return -errno;
+	}
 	if (!p->in_hash) {
 		p->in_hash = true;
 		dp->plen_count[t][tlen(p)]++;
@@ -188,27 +330,49 @@ int dp_pfx_hash_write(struct dataplane *dp, struct dp_prefix *p, bool del)
 void dp_pfx_hash_info(struct dataplane *dp, const struct dp_prefix *p,
 		      const struct xdrop_prefix_info *info)
 {
-	struct xdrop_pfx_val v = {.id = p->id, .info = *info};
+	struct xdrop_pfx_val v;
 	union dp_pfx_key k;
 	int fam = hash_key(p, &k);
 
-	if (dp->plens && p->in_hash)
-		bpf_map_update_elem(hash_fd(dp, fam), &k, &v, BPF_EXIST);
+	if (!dp->plens || !p->in_hash)
+		return;
+	pfx_value(dp, p, info, &v);
+	bpf_map_update_elem(hash_fd(dp, fam), &k, &v, BPF_EXIST);
+}
+
+void dp_pfx_hash_solo(struct dataplane *dp, const struct dp_entry *e)
+{
+	struct xdrop_prefix_info info;
+	struct dp_prefix *p;
+
+	if (e->key.table != TBL_CIDR || (e->combo != XDROP_F_SRC && e->combo != XDROP_F_DST))
+		return;
+	p = e->pfx[e->combo == XDROP_F_DST];
+	if (!p)
+		return;
+	dp_prefix_info(p, &info);
+	dp_pfx_hash_info(dp, p, &info);
 }
 
 int dp_plens_open(struct dataplane *dp)
 {
-	void *m = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
-		       fd_of(dp->skel->maps.xdrop_plens), 0);
+	int err;
+	void *m[3];
 
-	if (m == MAP_FAILED)
-		return -errno;
-	dp->plens = m;
-	m = mmap(NULL, DIR16_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 fd_of(dp->skel->maps.xdrop_dir16), 0);
-	if (m == MAP_FAILED)
-		return -errno;
-	dp->dir16 = m;
+	if ((err = dp_map_mmap(dp->skel->maps.xdrop_plens, (size_t)sysconf(_SC_PAGESIZE), &m[0])))
+		return err;
+	dp->plens = m[0];
+	if ((err = dp_map_mmap(dp->skel->maps.xdrop_dir16, DIR16_BYTES, &m[1])))
+		return err;
+	dp->dir16 = m[1];
+	if ((err = dp_map_mmap(dp->skel->maps.xdrop_dir24, DIR24_BYTES, &m[2])))
+		return err;
+	dp->dir24 = m[2];
+	if (!(dp->d24 = calloc(1, sizeof(*dp->d24))))
+		return -ENOMEM;
+	dp->d24->next = 1;
+	if ((err = dp_bloom6_open(dp)))
+		return err;
 	/* until the hashes are known to match the tries (rebuilt after an adoption), the
 	 * program uses the tries */
 	for (int t = 0; t < NTRIES; t++)
@@ -265,6 +429,11 @@ int dp_plens_rebuild(struct dataplane *dp)
 		if (dp->dir16_cnt[i])
 			memset(dp->dir16_cnt[i], 0,
 			       (size_t)XDROP_DIR16_BLOCKS * 16 * sizeof(uint32_t));
+	dp_bloom6_reset(dp);
+	/* every chunk free: no block refers to one (dir16 is zero) */
+	memset(dp->d24->chunk_of, 0, sizeof(dp->d24->chunk_of));
+	dp->d24->nfree = 0;
+	dp->d24->next = 1;
 	if ((err = hash_prune(dp, 4)) || (err = hash_prune(dp, 6)))
 		return err;
 	HASH_ITER(hh, dp->prefixes, p, tmp)
@@ -284,8 +453,17 @@ void dp_plens_close(struct dataplane *dp)
 		munmap(dp->plens, (size_t)sysconf(_SC_PAGESIZE));
 	if (dp->dir16)
 		munmap(dp->dir16, DIR16_BYTES);
+	if (dp->dir24)
+		munmap(dp->dir24, DIR24_BYTES);
+	if (dp->d24)
+		for (int c = 0; c < XDROP_DIR24_CHUNKS; c++)
+			free(dp->d24->cnt[c]);
+	free(dp->d24);
+	dp->d24 = NULL;
+	dp_bloom6_close(dp);
 	dp->plens = NULL;
 	dp->dir16 = NULL;
+	dp->dir24 = NULL;
 	for (int i = 0; i < 2; i++) {
 		free(dp->dir16_cnt[i]);
 		dp->dir16_cnt[i] = NULL;

@@ -66,6 +66,8 @@ struct ekey {
 };
 
 struct dp_prefix;
+struct dp_dir24;
+struct dp_bloom6;
 
 struct dp_entry {
 	UT_hash_handle hh;
@@ -215,6 +217,10 @@ struct dataplane {
 	uint32_t plen_count[NTRIES][129]; /* hashed prefixes per trie and length */
 	uint64_t *dir16;		  /* mmapped xdrop_dir16 */
 	uint32_t *dir16_cnt[2]; /* IPv4 tries: hashed prefixes per /16 block and length 17..32 */
+	uint64_t *dir24;	/* mmapped xdrop_dir24: per-/24 lengths of blocks with a chunk */
+	struct dp_dir24 *d24;	/* its chunks (dp_plens.c) */
+	uint64_t *bloom6;	/* mmapped xdrop_bloom6 (dp_bloom6.c) */
+	struct dp_bloom6 *b6;
 	struct dp_pres *pres;
 	struct pval *pvals;
 	/* Address presence is maintained for a kind only while XDROP_ADDR_PRES_MIN or more
@@ -278,6 +284,9 @@ int dp_map_keys(int fd, size_t ksz, uint8_t **out, size_t *n);
  * entries): *n keys of ksz bytes and values of vsz bytes, both malloc'ed. 0 or -errno
  * (the map cannot be read in batches: the caller falls back to dp_map_keys). */
 int dp_map_entries(int fd, size_t ksz, size_t vsz, uint8_t **keys, uint8_t **vals, size_t *n);
+
+/* Maps len bytes of mmapable map m shared, read-write, into *out. */
+int dp_map_mmap(const struct bpf_map *m, size_t len, void **out);
 
 /* ---- dp_migrate.c: pinned maps of an older layout ---- */
 
@@ -399,8 +408,21 @@ int dp_pfx_hash_write(struct dataplane *dp, struct dp_prefix *p, bool del);
 /* Rewrites the info copy of a hashed prefix. */
 void dp_pfx_hash_info(struct dataplane *dp, const struct dp_prefix *p,
 		      const struct xdrop_prefix_info *info);
+/* After a write of a CIDR entry whose only field is a prefix (combo XDROP_F_SRC or
+ * XDROP_F_DST): rewrites that prefix's hash value, which carries a copy of the entry. */
+void dp_pfx_hash_solo(struct dataplane *dp, const struct dp_entry *e);
 /* The hashes made equal to the model's prefixes (after an adoption), lengths and modes. */
 int dp_plens_rebuild(struct dataplane *dp);
+
+/* ---- dp_bloom6.c: the filter in front of the IPv6 prefix hashes ---- */
+
+/* Maps xdrop_bloom6, filters off. */
+int dp_bloom6_open(struct dataplane *dp);
+void dp_bloom6_close(struct dataplane *dp);
+/* Every filter off and empty (before the hashes are rebuilt). */
+void dp_bloom6_reset(struct dataplane *dp);
+/* A prefix of an IPv6 trie is about to enter its hash (delta 1) or has left it (-1). */
+void dp_bloom6_update(struct dataplane *dp, const struct dp_prefix *p, int delta);
 
 /* ---- dp_presence.c: presence counts and values ---- */
 

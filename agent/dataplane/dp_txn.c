@@ -320,6 +320,9 @@ static int txn_stage(struct dataplane *dp, struct txn *tx)
 		err = dp_pagg_flush(dp, &tx->aggs);
 	if (!err)
 		err = stage_entries(dp, tx);
+	/* the copies of the entries whose only field is a prefix, in its hash value */
+	for (size_t i = 0; i < tx->n && !err; i++)
+		dp_pfx_hash_solo(dp, tx->pl[i].e);
 	return err;
 }
 
@@ -376,6 +379,7 @@ static void rollback_entry(struct dataplane *dp, struct txn *tx, const struct pl
 		if (p->op == TX_DEL && p->staged)
 			dp_model_count(dp, e, +1);
 	}
+	dp_pfx_hash_solo(dp, e);
 }
 
 /* Staged writes are invisible (tagged with a generation never flipped to): undoes them
@@ -522,6 +526,7 @@ static void reap_entry(struct dataplane *dp, struct txn *tx, struct plan *p)
 			dp_rate_delete(dp, e->act.slot);
 		dp_pres_adjust(dp, &tx->aggs, e, -1);
 		dp_prefix_refs(e, -1, tx->pfx_changed);
+		dp_pfx_hash_solo(dp, e);
 		dp_slot_free(dp, e->act.slot);
 		dp->ngone[e->key.table]--;
 		HASH_DEL(dp->entries, e);

@@ -163,6 +163,72 @@ static void random_sets(void **state)
 	dataplane_close(dp);
 }
 
+/* A hashed prefix carries a copy of the entry whose only field it is (xdrop.h, struct
+ * xdrop_pfx_val), which decides the packet without a lookup of xdrop_cidr: random changes
+ * (new, modified action, deleted) of single-field CIDR rules among the random sets, applied
+ * one transaction at a time, give the reference's verdicts right after the switch (before
+ * the cleanup) and after it. */
+static void entry_copies(void **state)
+{
+	struct dataplane *dp = testdp_open(false, false);
+	struct rule_spec *v = calloc(200, sizeof(*v));
+	struct dp_change ch[8];
+	struct dp_result res;
+	size_t n = gen_set(v, 120);
+	long bad = 0;
+
+	(void)state;
+	assert_non_null(v);
+	assert_int_equal(dataplane_replace(dp, 3, v, n, &res), 0);
+	for (int round = 0; round < 40; round++) {
+		size_t nc = 1 + pick(N(ch)), m = 0;
+
+		for (size_t c = 0; c < nc; c++) {
+			struct rule_spec r;
+			size_t i = n;
+			bool dup = false;
+
+			/* a single-field prefix rule: an existing key or a new one */
+			do {
+				gen_rule(&r);
+				r.sport = r.dport = 0;
+				r.proto = 0;
+				if (r.src.plen && r.dst.plen)
+					memset(&r.dst, 0, sizeof(r.dst));
+			} while (r.kind == XDROP_KIND_WL);
+			for (size_t j = 0; j < n; j++)
+				if (same_key(&v[j], &r))
+					i = j;
+			for (size_t j = 0; j < m; j++)
+				dup = dup || same_key(&ch[j].spec, &r);
+			if (dup || (i == n && n == 200))
+				continue; /* one change per key and transaction; the set is full */
+			ch[m].op = i < n && pick(3) == 0 ? DP_DEL : DP_PUT;
+			ch[m].spec = r;
+			if (i < n && ch[m].op == DP_PUT)
+				ch[m].spec.action =
+				    v[i].action == XDROP_ACT_DROP ? XDROP_ACT_PASS : XDROP_ACT_DROP;
+			if (ch[m].op == DP_DEL)
+				v[i] = v[--n];
+			else if (i < n)
+				v[i] = ch[m].spec;
+			else
+				v[n++] = ch[m].spec;
+			m++;
+		}
+		if (!m)
+			continue;
+		assert_int_equal(dataplane_apply_begin(dp, ch, m, &res), 0);
+		bad += check_packets(dp, v, n, 300);
+		dataplane_apply_finish(dp);
+		bad += check_packets(dp, v, n, 300);
+	}
+	printf("# 40 transactions of changes to single-field prefix rules, %ld mismatches\n", bad);
+	assert_int_equal(bad, 0);
+	free(v);
+	dataplane_close(dp);
+}
+
 /* One source prefix per length: lens[0..k) of 10.0.0.1 (IPv4) or fd00::1 (IPv6). */
 static size_t nested(struct rule_spec *v, bool v6, const unsigned *lens, size_t k)
 {
@@ -255,6 +321,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(random_sets),
+	    cmocka_unit_test(entry_copies),
 	    cmocka_unit_test(fallback_and_back),
 	    cmocka_unit_test(adopted),
 	};
