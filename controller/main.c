@@ -35,8 +35,9 @@
 static volatile sig_atomic_t stop;
 static struct store *_Atomic role_store; /* the store, once open (on_role) */
 
-/* Every tick of the cluster watcher (cluster.h): only the leader publishes; every
- * controller takes in what the others wrote (the leader publishing it first). */
+/* After each tick of the cluster watcher (cluster.h; on a thread of its own, so a slow
+ * catch-up delays no role change): only the leader publishes; every controller takes in
+ * what the others wrote (the leader publishing it first). */
 static void on_role(void *arg, bool leader)
 {
 	struct store *st = atomic_load(&role_store);
