@@ -29,6 +29,9 @@ HIST="python3 tests/lib/history.py"
 XFER=${XFER:-build/bin/xdrop-dqlite-transfer}
 export CTL_BIN XDROP_KEY=$ADMIN_KEY
 GW_BIN=${GW_BIN:-build/bin/xdrop-gateway}
+AGENT_BIN=${AGENT_BIN:-build/bin/xdrop-agent}
+CALL=${CALL_BIN:-build/bin/xdrop-call}
+PIN=/sys/fs/bpf/xdrop-cf-$$
 declare -a PIDS
 declare -a ID=(0 1 2 3) # slot (namespace cI, address 192.0.2.I) -> the Raft id it runs
 PORT=9018
@@ -44,10 +47,11 @@ down() {
 	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null && wait "$GW_PID" 2>/dev/null
 	[ -n "${FIGURES:-}" ] && [ -f "$FIG" ] && cp "$FIG" "$FIGURES"
 	lab_cleanup
+	rm -rf "$PIN"
 	[ -n "${KEEP:-}" ] || rm -rf "$TMP"
 }
 trap down EXIT
-lab_ns hub c1 c2 c3 || { echo "Bail out! no namespaces"; exit 1; }
+lab_ns hub c1 c2 c3 a || { echo "Bail out! no namespaces"; exit 1; }
 ip -n "$NS-hub" link add br0 type bridge && ip -n "$NS-hub" link set br0 up
 for i in 1 2 3; do
 	lab_veth "c$i" eth0 hub "h$i"
@@ -166,12 +170,53 @@ EOF
 	wait_until 20 curl -sf -o /dev/null "$GW/health"
 }
 check "the gateway starts with the three controllers" gw_start
+# a real agent (XDP on a veth in namespace a) given the three controllers
+agent_start() {
+	local out key
+	out=$(curl -s -X POST -H "X-API-Key: $ADMIN_KEY" -H "Content-Type: application/json" \
+		-d "{\"id\": \"n1\", \"name\": \"n1\", \"address\": \"ipc://$TMP/n1.sock\"}" \
+		"$GW/api/v1/nodes") || return 1
+	key=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])') || return 1
+	NODE_TOKEN="node:n1:$key"
+	lab_veth a t0 a t1 && lab_up a t0 t1 || return 1
+	mkdir -p "$PIN" "$TMP/state-n1"
+	cat >"$TMP/n1.yaml" <<EOF
+node: {id: n1, key: $key}
+mode: traditional
+interface: t0
+pin_dir: $PIN/n1
+state_dir: $TMP/state-n1
+rpc: {listen: "ipc://$TMP/n1.sock"}
+controller:
+  rpc: [$(url 1), $(url 2), $(url 3)]
+  push: [ipc://$TMP/push1.sock, ipc://$TMP/push2.sock, ipc://$TMP/push3.sock]
+  health: [ipc://$TMP/health1.sock, ipc://$TMP/health2.sock, ipc://$TMP/health3.sock]
+log_level: info
+EOF
+	lab_bg a "$AGENT_BIN" --config "$TMP/n1.yaml" </dev/null >/dev/null 2>>"$TMP/n1.log"
+	wait_until 30 test -S "$TMP/n1.sock"
+}
+agent_info() { # FIELD of AgentService.Info (proto3 text omits zero values)
+	printf '' | timeout 5 "$CALL" "ipc://$TMP/n1.sock" "$NODE_TOKEN" AgentService Info \
+		2>/dev/null | protoc --proto_path=proto xdrop.proto --decode=xdrop.v1.InfoReply \
+		2>/dev/null | sed -n "s/^$1: \"\{0,1\}\([^\"]*\)\"\{0,1\}$/\1/p"
+}
+agent_rev() { local v; v=$(agent_info revision) && echo "${v:-0}"; }
+agent_past() { [ "$(agent_rev)" -gt "$1" ] 2>/dev/null; } # REV: the agent applied beyond REV
+agent_at() { # I: the agent at controller I's revision and content hash
+	local r h
+	r=$(on "$1" ctl --json info | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["revision"], d["content_hash"])') || return 1
+	[ "$(agent_rev) $(agent_info content_hash)" = "$r" ]
+}
+check "an agent (XDP on a veth) starts with the three controllers" agent_start
 mapfile -t O < <(others "$L")
 readers kill 14
 $HIST gwrite "$TMP/w-kill.log" k 1300 100 13 "$GW" 8 &
 W1=$!
 wait_until 20 logged "$TMP/w-kill.log" 150
+R0=$(on "$L" revision)
 t=$(now)
+tk=$(tap_now_ms)
 kill9 "$L"
 wait_until 5 acked_after "$TMP/w-kill.log" "$t"
 ok=$?
@@ -182,10 +227,22 @@ check_eval "kill -9 of leader $L under 100 writes/s: a write acknowledged ${ms} 
 wait_until 10 leader >/dev/null
 L2=$(leader)
 check_eval "node ${L2:-none} leads after the kill" '[ -n "$L2" ] && [ "$L2" != "$L" ]'
+wait_until 10 agent_past "$R0"
+ok=$?
+figure "kill -9: the agent applies a write of the new leader after (ms)" $(($(tap_now_ms) - tk))
+check_eval "the agent applies the new leader's writes (beyond revision $R0) within 10 s of the kill" \
+	'[ $ok = 0 ]'
 # the killed one comes back as a follower and the writes go on
 start "$L"
 wait_until 60 answers "$L"
 wait "$W1" $RPIDS
+tw=$(tap_now_ms)
+wait_until 10 agent_at "$L2"
+ok=$?
+figure "kill -9: the agent at the new leader's revision and hash after the last write (ms)" \
+	$(($(tap_now_ms) - tw))
+check_eval "the agent converges to the new leader's revision and hash ($(on "$L2" revision)) within 10 s" \
+	'[ $ok = 0 ]'
 $HIST window "$TMP/w-kill.log" "$t" 5 >"$TMP/window.out"
 ok=$?
 grep -v '^figure: ' "$TMP/window.out" | sed 's/^/# /'
