@@ -35,6 +35,7 @@
 #define XDROP_CLUSTER_WATCH_MS	 100
 #define XDROP_CLUSTER_LATENCY_MS 50 /* heartbeat 75 ms, election timeout 750 ms */
 #define XDROP_CLUSTER_TARGET_MAX 4096
+#define XDROP_CLUSTER_SETTLE_MS	 30000 /* the writes at start, retried across leader changes */
 
 struct config;
 struct tls_opts;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -140,6 +141,33 @@ static int config_nodes(struct store *st, const struct ctl_config *cfg)
 	return 0;
 }
 
+/*
+ * The writes made at start (the config's admin key and nodes; both are upserts, safe to
+ * run again). On a cluster the leader may change under them (a restarted node that led
+ * names itself leader until an election says otherwise): a write that met no leader or a
+ * leader change (-ECONNRESET) is run again until XDROP_CLUSTER_SETTLE_MS has passed.
+ */
+static int startup_writes(struct store *st, const struct ctl_config *cfg, bool clustered)
+{
+	int64_t deadline = clock_mono_ms() + XDROP_CLUSTER_SETTLE_MS;
+	struct timespec pause = {.tv_nsec = 100 * 1000000L};
+	int err;
+
+	for (;;) {
+		err = auth_bootstrap(st, cfg->admin_key, cfg->admin_key_file);
+		if (!err)
+			err = config_nodes(st, cfg);
+		if (err != -ECONNRESET || !clustered || clock_mono_ms() >= deadline || stop)
+			break;
+		log_warn("controller: the cluster's leader changed during the writes made at "
+			 "start; again");
+		nanosleep(&pause, NULL);
+	}
+	if (err)
+		log_error("controller: the writes made at start failed: %s", strerror(-err));
+	return err;
+}
+
 /* The addresses ClusterService reaches the cluster through, into d: this controller's node
  * and its peers (none without a cluster). With TLS the embedded node's dialer serves it
  * too (cluster.c sets lib/dqlite's default connect hook). */
@@ -237,9 +265,7 @@ int main(int argc, char **argv)
 	if (cluster)
 		store_set_publishing(st, cluster_is_leader(cluster));
 	atomic_store(&role_store, st);
-	err = auth_bootstrap(st, cfg.admin_key, cfg.admin_key_file);
-	if (!err)
-		err = config_nodes(st, &cfg);
+	err = startup_writes(st, &cfg, cluster != NULL);
 	if (err)
 		goto out;
 	err =

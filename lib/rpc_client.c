@@ -14,7 +14,9 @@
  * before the request was sent (refused, or not up within XDROP_RPC_FAILOVER_MS) it goes to
  * the next at once. A request lost with its connection after it was sent may have run: it is
  * sent to the next address only when it carries a request id (the server then answers a
- * resend of a committed write with its first outcome), else the call ends UNAVAILABLE.
+ * resend of a committed write with its first outcome), else the call ends UNAVAILABLE. A
+ * reply UNAVAILABLE with try_elsewhere (nothing ran: a controller cut off from its
+ * cluster's leader) sends the call to the next address too, each address once.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -162,6 +164,7 @@ static void set_status(struct rpc_status *st, enum rpc_code code, const char *fi
 
 	st->code = code;
 	st->replayed = false;
+	st->try_elsewhere = false;
 	va_start(ap, fmt);
 	vsnprintf(st->message, sizeof(st->message), fmt, ap);
 	va_end(ap);
@@ -293,6 +296,7 @@ static int call_impl(struct rpc_client *c, const ProtobufCServiceDescriptor *svc
 	uint8_t *payload = NULL, *frame = NULL;
 	nng_msg *reply = NULL;
 	size_t plen, flen;
+	unsigned hops = 0;
 	int rv;
 
 	if (!st)
@@ -354,6 +358,7 @@ static int call_impl(struct rpc_client *c, const ProtobufCServiceDescriptor *svc
 	}
 	flen = xdrop__v1__rpc_request__pack(&rq, frame);
 
+again:
 	rv = exchange(c, frame, flen, timeout_ms, rq.request_id[0] != 0, &reply, st);
 	if (rv)
 		goto out;
@@ -362,9 +367,19 @@ static int call_impl(struct rpc_client *c, const ProtobufCServiceDescriptor *svc
 		set_status(st, RPC_DATA_LOSS, NULL, "undecodable reply from %s", c->url);
 		goto out;
 	}
+	if (rp->code == (Xdrop__V1__Code)RPC_UNAVAILABLE && rp->try_elsewhere &&
+	    ++hops < c->n_conns) { /* nothing ran there: the next address, each once */
+		atomic_store(&c->cur, (atomic_load(&c->cur) + 1) % c->n_conns);
+		xdrop__v1__rpc_reply__free_unpacked(rp, NULL);
+		nng_msg_free(reply);
+		rp = NULL;
+		reply = NULL;
+		goto again;
+	}
 	set_status(st, (unsigned)rp->code < RPC_CODE_COUNT ? (enum rpc_code)rp->code : RPC_UNKNOWN,
 		   rp->field, "%s", rp->message);
 	st->replayed = rp->replayed;
+	st->try_elsewhere = rp->try_elsewhere;
 	if (st->code != RPC_OK)
 		goto out;
 	*resp = protobuf_c_message_unpack(m->output, NULL, rp->payload.len, rp->payload.data);

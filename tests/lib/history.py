@@ -70,9 +70,12 @@ def one_write(url, name, k):
     else:
         why = p.stderr.strip() if p else "no answer in 4 s"
         rec["why"] = why[-300:]
-        # refused: only the answers given before anything ran; any other failure (the
-        # transport's, a lost leader at COMMIT, ...) leaves the write's fate open
-        rec["outcome"] = "refused" if any(m in why for m in NOTHING_RAN) else "unknown"
+        # refused: only when every answer (xdropctl prints each one it resent after, then
+        # the last) was given before anything ran; any other failure (the transport's, a
+        # lost leader at COMMIT, ...) leaves the write's fate open
+        answers = [x for x in why.split("\n") if x.strip()]
+        rec["outcome"] = "refused" if answers and all(
+            any(m in x for m in NOTHING_RAN) for x in answers) else "unknown"
     return rec
 
 
