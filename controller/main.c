@@ -142,27 +142,55 @@ static int config_nodes(struct store *st, const struct ctl_config *cfg)
 }
 
 /*
- * The writes made at start (the config's admin key and nodes; both are upserts, safe to
- * run again). On a cluster the leader may change under them (a restarted node that led
- * names itself leader until an election says otherwise): a write that met no leader or a
- * leader change (-ECONNRESET) is run again until XDROP_CLUSTER_SETTLE_MS has passed.
+ * Whether a step at start (opening the store, the idempotency records, the writes of the
+ * config's admin key and nodes: each safe to run again) that failed with err is run
+ * again: on a cluster the leader may change under it (a restarted node that led names
+ * itself leader until an election says otherwise, and the store refuses while the node
+ * knows no leader): -ECONNRESET is retried until deadline_ms (XDROP_CLUSTER_SETTLE_MS).
  */
-static int startup_writes(struct store *st, const struct ctl_config *cfg, bool clustered)
+static bool settle_again(int err, bool clustered, int64_t deadline_ms, const char *what)
 {
-	int64_t deadline = clock_mono_ms() + XDROP_CLUSTER_SETTLE_MS;
 	struct timespec pause = {.tv_nsec = 100 * 1000000L};
+
+	if (err != -ECONNRESET || !clustered || clock_mono_ms() >= deadline_ms || stop)
+		return false;
+	log_warn("controller: %s met a change of the cluster's leader; again", what);
+	nanosleep(&pause, NULL);
+	return true;
+}
+
+/* The store and the idempotency records on so->path (both freed by main's cleanup). */
+static int open_stores(struct store **st, struct idem **idem, const struct store_opts *so,
+		       bool clustered, int64_t deadline_ms)
+{
+	struct idem_opts io = {.sz = sizeof(io), .path = so->path};
 	int err;
 
-	for (;;) {
+	do
+		err = store_open(st, so);
+	while (settle_again(err, clustered, deadline_ms, "opening the store"));
+	if (err) {
+		log_error("controller: cannot open the database %s: %s", so->path, strerror(-err));
+		return err;
+	}
+	do
+		err = idem_open(idem, &io);
+	while (settle_again(err, clustered, deadline_ms, "opening the idempotency records"));
+	if (err)
+		log_error("controller: idempotency records in %s: %s", so->path, strerror(-err));
+	return err;
+}
+
+static int startup_writes(struct store *st, const struct ctl_config *cfg, bool clustered,
+			  int64_t deadline_ms)
+{
+	int err;
+
+	do {
 		err = auth_bootstrap(st, cfg->admin_key, cfg->admin_key_file);
 		if (!err)
 			err = config_nodes(st, cfg);
-		if (err != -ECONNRESET || !clustered || clock_mono_ms() >= deadline || stop)
-			break;
-		log_warn("controller: the cluster's leader changed during the writes made at "
-			 "start; again");
-		nanosleep(&pause, NULL);
-	}
+	} while (settle_again(err, clustered, deadline_ms, "the writes made at start"));
 	if (err)
 		log_error("controller: the writes made at start failed: %s", strerror(-err));
 	return err;
@@ -214,6 +242,7 @@ int main(int argc, char **argv)
 	struct service *svc = NULL;
 	struct idem *idem = NULL;
 	enum log_level lvl;
+	int64_t settle;
 	char errbuf[512];
 	int status, err;
 
@@ -250,22 +279,15 @@ int main(int argc, char **argv)
 			goto out;
 		so.path = target;
 	}
-	err = store_open(&st, &so);
-	if (err) {
-		log_error("controller: cannot open the database %s: %s", so.path, strerror(-err));
+	settle = clock_mono_ms() + XDROP_CLUSTER_SETTLE_MS;
+	err = open_stores(&st, &idem, &so, cluster, settle);
+	if (err)
 		goto out;
-	}
-	struct idem_opts io = {.sz = sizeof(io), .path = so.path};
-	err = idem_open(&idem, &io);
-	if (err) {
-		log_error("controller: idempotency records in %s: %s", so.path, strerror(-err));
-		goto out;
-	}
 	store_set_txn_hook(st, idem_txn_hook, idem);
 	if (cluster)
 		store_set_publishing(st, cluster_is_leader(cluster));
 	atomic_store(&role_store, st);
-	err = startup_writes(st, &cfg, cluster != NULL);
+	err = startup_writes(st, &cfg, cluster, settle);
 	if (err)
 		goto out;
 	err =

@@ -114,6 +114,12 @@ int rpc_code_errno(enum rpc_code code);
 /* Maps a negative errno to a status (-ENOENT -> NOT_FOUND, ...); 0 -> OK. */
 enum rpc_code rpc_code_from_errno(int err);
 
+/* Added to the message of an error answered to a resend of a call whose first attempt was
+ * lost after it was sent (rpc_client): that attempt may have run. */
+#define XDROP_RPC_LOST_NOTE                                                                        \
+	" (an earlier attempt was lost after it was sent: it may or may not have been "            \
+	"applied; send it again with the same request id to know)"
+
 /* The outcome of a call as the client sees it. */
 struct rpc_status {
 	enum rpc_code code;

@@ -16,7 +16,9 @@
  * sent to the next address only when it carries a request id (the server then answers a
  * resend of a committed write with its first outcome), else the call ends UNAVAILABLE. A
  * reply UNAVAILABLE with try_elsewhere (nothing ran: a controller cut off from its
- * cluster's leader) sends the call to the next address too, each address once.
+ * cluster's leader) sends the call to the next address too, each address once. An error
+ * answered to a resend after a lost attempt says so (XDROP_RPC_LOST_NOTE): the first attempt
+ * may have run.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -248,7 +250,7 @@ static int attempt(struct rpc_client *c, struct rpc_conn *conn, nng_aio *aio, co
  * on to the next address as the top of this file says (has_id: the request carries a request
  * id); *st is set unless the reply arrived. Returns an nng error. */
 static int exchange(struct rpc_client *c, const uint8_t *frame, size_t len, unsigned timeout_ms,
-		    bool has_id, nng_msg **reply, struct rpc_status *st)
+		    bool has_id, nng_msg **reply, struct rpc_status *st, bool *lost)
 {
 	unsigned i = atomic_load(&c->cur) % c->n_conns, tried = 1;
 	nng_aio *aio = NULL;
@@ -269,6 +271,7 @@ static int exchange(struct rpc_client *c, const uint8_t *frame, size_t len, unsi
 		}
 		next =
 		    c->n_conns > 1 && (rv == NNG_ECONNREFUSED || (has_id && rv == NNG_ECONNSHUT));
+		*lost |= next && rv == NNG_ECONNSHUT; /* sent, then lost: it may have run */
 		if (next)
 			i = (i + 1) % c->n_conns;
 		if (next && tried < c->n_conns)
@@ -297,6 +300,7 @@ static int call_impl(struct rpc_client *c, const ProtobufCServiceDescriptor *svc
 	nng_msg *reply = NULL;
 	size_t plen, flen;
 	unsigned hops = 0;
+	bool lost = false;
 	int rv;
 
 	if (!st)
@@ -359,7 +363,7 @@ static int call_impl(struct rpc_client *c, const ProtobufCServiceDescriptor *svc
 	flen = xdrop__v1__rpc_request__pack(&rq, frame);
 
 again:
-	rv = exchange(c, frame, flen, timeout_ms, rq.request_id[0] != 0, &reply, st);
+	rv = exchange(c, frame, flen, timeout_ms, rq.request_id[0] != 0, &reply, st, &lost);
 	if (rv)
 		goto out;
 	rp = xdrop__v1__rpc_reply__unpack(NULL, nng_msg_len(reply), nng_msg_body(reply));
@@ -380,6 +384,10 @@ again:
 		   rp->field, "%s", rp->message);
 	st->replayed = rp->replayed;
 	st->try_elsewhere = rp->try_elsewhere;
+	if (st->code != RPC_OK && lost) /* this answer is the resend's, not the first's */
+		snprintf(st->message + strnlen(st->message, sizeof(st->message) - 1),
+			 sizeof(st->message) - strnlen(st->message, sizeof(st->message) - 1), "%s",
+			 XDROP_RPC_LOST_NOTE);
 	if (st->code != RPC_OK)
 		goto out;
 	*resp = protobuf_c_message_unpack(m->output, NULL, rp->payload.len, rp->payload.data);

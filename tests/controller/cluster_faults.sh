@@ -237,7 +237,7 @@ check_eval "the agent applies the new leader's writes (beyond revision $R0) with
 	'[ $ok = 0 ]'
 # the killed one comes back as a follower and the writes go on
 start "$L"
-wait_until 60 answers "$L"
+check "the killed controller $L restarts and answers" wait_until 60 answers "$L"
 wait "$W1" $RPIDS
 tw=$(tap_now_ms)
 wait_until 10 agent_at "$L2"
@@ -362,7 +362,7 @@ wait_until 30 final "$L"
 ok=$?
 check_eval "the cut-off controller $L answers reads again ($(($(tap_now_ms) - t0)) ms after the port came back)" \
 	'[ $ok = 0 ]'
-[ $ok = 0 ] || sed 's/^/# /' "$TMP/final.err"
+[ $ok = 0 ] || { sed 's/^/# /' "$TMP/final.err"; tail -15 "$TMP/c$L.log" | sed 's/^/# /'; }
 
 # 3. a follower killed, writes go on, it restarts and catches up without anyone's help
 F=$(others "$M" | head -1)

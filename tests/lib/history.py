@@ -75,7 +75,8 @@ def one_write(url, name, k):
         # lost leader at COMMIT, ...) leaves the write's fate open
         answers = [x for x in why.split("\n") if x.strip()]
         rec["outcome"] = "refused" if answers and all(
-            any(m in x for m in NOTHING_RAN) for x in answers) else "unknown"
+            any(m in x for m in NOTHING_RAN) and "may or may not" not in x
+            for x in answers) else "unknown"
     return rec
 
 
@@ -121,7 +122,8 @@ def gw_one(conn, name, k):
             rec["revision"] = None
     else:
         rec["why"] = text[-1000:]
-        rec["outcome"] = "refused" if any(m in text for m in NOTHING_RAN) else "unknown"
+        rec["outcome"] = "refused" if any(m in text for m in NOTHING_RAN) and \
+            "may or may not" not in text else "unknown"
     return rec
 
 
