@@ -8,7 +8,7 @@
 #   make check   clang-format dry run, cppcheck, structure check, -Werror build
 #   make demo    the whole system in a namespace lab (see README)
 #   make soak    hours of churn with kills and message loss (SOAK_SECONDS)
-#   make test-faults  the controller cluster's fault suites (namespaces, cuts, kills)
+#   make test-faults  only the controller cluster's fault suites (also in make test)
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "auth.h"
+#include "dqlite/session.h"
 #include "log.h"
 #include "nodekey.h"
 #include "rule.h"
@@ -268,6 +269,14 @@ enum rpc_code auth_hook(struct rpc_call *call, const char *token, void *arg)
 	rpc_call_set_principal(call, p);
 	if (strcmp(service, "xdrop.v1.HealthService") == 0)
 		return RPC_OK;
+	if (!dq_session_gate_open()) {
+		/* a controller of a cluster whose node knows no leader: nothing can be read or
+		 * written here now; refused before the store is asked, and the client sent on
+		 * to another controller (RpcReply.try_elsewhere) */
+		rpc_call_set_try_elsewhere(call);
+		return rpc_call_error(call, RPC_UNAVAILABLE, NULL, "%s; nothing was changed",
+				      XDROP_DQ_NO_LEADER);
+	}
 	if (!token || !token[0])
 		return RPC_UNAUTHENTICATED;
 	if (strlen(token) > XDROP_RPC_MAX_TOKEN)

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "cluster.h"
 #include "dqlite/client.h"
+#include "dqlite/session.h"
 #include "dqtls.h"
 #include "log.h"
 
@@ -29,9 +30,14 @@ struct cluster {
 	char address[XDROP_DQ_MAX_ADDRESS];
 	cluster_role_fn on_role;
 	void *arg;
-	pthread_t watcher;
-	bool watching;
+	pthread_t watcher, actor;
+	bool watching, acting;
 	atomic_bool stop, leader;
+	_Atomic uint64_t leader_id; /* the leader the node knows; 0: none */
+	struct dq_conn *conn;	    /* the watcher's, to the node, for one question */
+	pthread_mutex_t lock;	    /* guards ticks, with wake */
+	pthread_cond_t wake;
+	uint64_t ticks; /* watcher ticks not yet acted on */
 };
 
 /*
@@ -124,40 +130,90 @@ static int join(const struct ctl_cluster_cfg *cfg)
 	return rc;
 }
 
-/* True when the node at c->address names itself leader. */
-static bool ask_leader(struct cluster *c)
+/* The leader the node at c->address knows (0: none, or the node does not answer). */
+static uint64_t ask_leader(struct cluster *c)
 {
 	struct dq_conn_opts o = {
 	    .sz = sizeof(o), .connect_timeout_ms = 500, .call_timeout_ms = 1000};
 	struct dq_node_info who = {0};
-	struct dq_conn *conn = NULL;
 	char why[XDROP_DQ_MAX_WHY];
-	bool mine = false;
 
-	if (dq_conn_open(&conn, c->address, &o, why, sizeof(why)) == 0 &&
-	    dq_leader(conn, &who) == 0)
-		mine = who.id == c->id;
-	dq_conn_close(conn);
-	return mine;
+	/* a connection a question: a kept one is a suspect of the wedges seen after a
+	 * partition healed (docs/dqlite.md, "Not done yet") */
+	if (dq_conn_open(&c->conn, c->address, &o, why, sizeof(why)) != 0 ||
+	    dq_leader(c->conn, &who) != 0)
+		who.id = 0;
+	dq_conn_close(c->conn);
+	c->conn = NULL;
+	return who.id;
 }
 
+/*
+ * The watcher: asks the node who leads each XDROP_CLUSTER_WATCH_MS and keeps the answer
+ * (the store's gate, cluster_is_leader), logs a change of role at once, and wakes the
+ * actor. It never waits for the store, so a role change is seen within one tick of the
+ * node's own view (the election timeout), whatever the store is doing.
+ */
 static void *watch(void *arg)
 {
 	struct cluster *c = arg;
 	struct timespec ts = {.tv_nsec = XDROP_CLUSTER_WATCH_MS * 1000000L};
 
 	while (!atomic_load(&c->stop)) {
-		bool now = ask_leader(c);
+		uint64_t id = ask_leader(c);
+		bool now = id == c->id;
 
+		if (id != atomic_load(&c->leader_id) && !now && id)
+			log_info("cluster: node %llu follows node %llu", (unsigned long long)c->id,
+				 (unsigned long long)id);
+		else if (id != atomic_load(&c->leader_id) && !id)
+			log_info("cluster: node %llu knows no leader: the store refuses calls",
+				 (unsigned long long)c->id);
 		if (now != atomic_load(&c->leader))
 			log_info("cluster: node %llu %s", (unsigned long long)c->id,
 				 now ? "leads the cluster" : "no longer leads");
+		atomic_store(&c->leader_id, id);
 		atomic_store(&c->leader, now);
-		if (c->on_role)
-			c->on_role(c->arg, now);
+		pthread_mutex_lock(&c->lock);
+		c->ticks++;
+		pthread_cond_signal(&c->wake);
+		pthread_mutex_unlock(&c->lock);
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
+}
+
+/*
+ * The actor: calls on_role with the watcher's latest answer after each tick (ticks that
+ * came while on_role ran are folded into one call). on_role takes in what the others
+ * wrote, which may wait for the store; here it delays no other tick and no role change.
+ */
+static void *act(void *arg)
+{
+	struct cluster *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	while (!atomic_load(&c->stop)) {
+		if (!c->ticks) {
+			pthread_cond_wait(&c->wake, &c->lock);
+			continue;
+		}
+		c->ticks = 0;
+		pthread_mutex_unlock(&c->lock);
+		if (c->on_role)
+			c->on_role(c->arg, atomic_load(&c->leader));
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* The store's gate (dq_session_set_gate): a leader is known to this node. */
+static bool leader_known(void *arg)
+{
+	const struct cluster *c = arg;
+
+	return atomic_load(&c->leader_id) != 0;
 }
 
 int cluster_start(struct cluster **out, const struct ctl_cluster_cfg *cfg, cluster_role_fn on_role,
@@ -173,6 +229,8 @@ int cluster_start(struct cluster **out, const struct ctl_cluster_cfg *cfg, clust
 	snprintf(c->address, sizeof(c->address), "%s", cfg->address);
 	c->on_role = on_role;
 	c->arg = arg;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->wake, NULL);
 	rc = node_start(c, cfg);
 	if (!rc && cfg->n_peers)
 		rc = join(cfg);
@@ -180,6 +238,12 @@ int cluster_start(struct cluster **out, const struct ctl_cluster_cfg *cfg, clust
 		rc = -pthread_create(&c->watcher, NULL, watch, c);
 		c->watching = rc == 0;
 	}
+	if (!rc) {
+		rc = -pthread_create(&c->actor, NULL, act, c);
+		c->acting = rc == 0;
+	}
+	if (!rc)
+		dq_session_set_gate(leader_known, c);
 	if (rc) {
 		cluster_stop(c);
 		return rc;
@@ -214,13 +278,28 @@ bool cluster_is_leader(const struct cluster *c)
 	return c && atomic_load(&c->leader);
 }
 
+uint64_t cluster_leader_id(const struct cluster *c)
+{
+	return c ? atomic_load(&c->leader_id) : 0;
+}
+
 void cluster_unwatch(struct cluster *c)
 {
-	if (!c || !c->watching)
+	if (!c)
 		return;
 	atomic_store(&c->stop, true);
-	pthread_join(c->watcher, NULL);
+	if (c->watching)
+		pthread_join(c->watcher, NULL);
 	c->watching = false;
+	if (c->acting) {
+		pthread_mutex_lock(&c->lock);
+		pthread_cond_signal(&c->wake);
+		pthread_mutex_unlock(&c->lock);
+		pthread_join(c->actor, NULL);
+	}
+	c->acting = false;
+	dq_conn_close(c->conn);
+	c->conn = NULL;
 }
 
 void cluster_stop(struct cluster *c)
@@ -228,6 +307,7 @@ void cluster_stop(struct cluster *c)
 	if (!c)
 		return;
 	cluster_unwatch(c);
+	dq_session_set_gate(NULL, NULL);
 	if (c->node) {
 		dqlite_node_stop(c->node);
 		dqlite_node_destroy(c->node);
@@ -236,5 +316,7 @@ void cluster_stop(struct cluster *c)
 		dq_conn_set_default_dial(NULL, NULL);
 		dqtls_close(c->tls);
 	}
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->wake);
 	free(c);
 }

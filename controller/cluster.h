@@ -12,10 +12,15 @@
  *
  * cluster_start runs the node (libdqlite's threads) and returns once it serves and is a
  * member; the store then opens cluster_target()'s database through the cluster's leader.
- * A watcher thread asks the node who leads every XDROP_CLUSTER_WATCH_MS and calls on_role
- * each time with the answer (true: this controller leads; a node that does not answer is
- * not leading), so that the controller publishes only while it leads and takes in what
- * the others wrote (store_set_publishing, store_catch_up).
+ * A watcher thread asks the node who leads every XDROP_CLUSTER_WATCH_MS, keeps the answer
+ * and logs a change at once; another thread calls on_role after each tick with it (true:
+ * this controller leads; a node that does not answer is not leading), so that the
+ * controller publishes only while it leads and takes in what the others wrote
+ * (store_set_publishing, store_catch_up) without a slow store delaying the next look.
+ * While the node knows no leader (an election, or this side of a partition has no
+ * quorum), the store's dqlite sessions are gated shut (dq_session_set_gate): every store
+ * call fails at once with "no leader" instead of searching for one, so the controller
+ * answers UNAVAILABLE within the election timeout plus one tick.
  */
 #ifndef XDROP_CONTROLLER_CLUSTER_H
 #define XDROP_CONTROLLER_CLUSTER_H
@@ -27,9 +32,10 @@
 #define XDROP_CLUSTER_DB	 "controller.db" /* the database's name on the cluster */
 #define XDROP_CLUSTER_DIR	 "/var/lib/xdrop/cluster"
 #define XDROP_CLUSTER_MAX_PEERS	 15
-#define XDROP_CLUSTER_WATCH_MS	 200
+#define XDROP_CLUSTER_WATCH_MS	 100
 #define XDROP_CLUSTER_LATENCY_MS 50 /* heartbeat 75 ms, election timeout 750 ms */
 #define XDROP_CLUSTER_TARGET_MAX 4096
+#define XDROP_CLUSTER_SETTLE_MS	 30000 /* the writes at start, retried across leader changes */
 
 struct config;
 struct tls_opts;
@@ -67,6 +73,10 @@ int cluster_client(struct cluster **out, const struct ctl_cluster_cfg *cfg);
 
 /* True while this controller's node leads (as the watcher last saw it). */
 bool cluster_is_leader(const struct cluster *c);
+
+/* The id of the leader this controller's node knows (as the watcher last saw it); 0 for
+ * none (and for NULL). */
+uint64_t cluster_leader_id(const struct cluster *c);
 
 /* Stops the watcher: on_role is not called after it returns (NULL-tolerant, idempotent). */
 void cluster_unwatch(struct cluster *c);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -36,8 +37,9 @@
 static volatile sig_atomic_t stop;
 static struct store *_Atomic role_store; /* the store, once open (on_role) */
 
-/* Every tick of the cluster watcher (cluster.h): only the leader publishes; every
- * controller takes in what the others wrote (the leader publishing it first). */
+/* After each tick of the cluster watcher (cluster.h; on a thread of its own, so a slow
+ * catch-up delays no role change): only the leader publishes; every controller takes in
+ * what the others wrote (the leader publishing it first). */
 static void on_role(void *arg, bool leader)
 {
 	struct store *st = atomic_load(&role_store);
@@ -157,6 +159,61 @@ static int config_nodes(struct store *st, const struct ctl_config *cfg)
 	return 0;
 }
 
+/*
+ * Whether a step at start (opening the store, the idempotency records, the writes of the
+ * config's admin key and nodes: each safe to run again) that failed with err is run
+ * again: on a cluster the leader may change under it (a restarted node that led names
+ * itself leader until an election says otherwise, and the store refuses while the node
+ * knows no leader): -ECONNRESET is retried until deadline_ms (XDROP_CLUSTER_SETTLE_MS).
+ */
+static bool settle_again(int err, bool clustered, int64_t deadline_ms, const char *what)
+{
+	struct timespec pause = {.tv_nsec = 100 * 1000000L};
+
+	if (err != -ECONNRESET || !clustered || clock_mono_ms() >= deadline_ms || stop)
+		return false;
+	log_warn("controller: %s met a change of the cluster's leader; again", what);
+	nanosleep(&pause, NULL);
+	return true;
+}
+
+/* The store and the idempotency records on so->path (both freed by main's cleanup). */
+static int open_stores(struct store **st, struct idem **idem, const struct store_opts *so,
+		       bool clustered, int64_t deadline_ms)
+{
+	struct idem_opts io = {.sz = sizeof(io), .path = so->path};
+	int err;
+
+	do
+		err = store_open(st, so);
+	while (settle_again(err, clustered, deadline_ms, "opening the store"));
+	if (err) {
+		log_error("controller: cannot open the database %s: %s", so->path, strerror(-err));
+		return err;
+	}
+	do
+		err = idem_open(idem, &io);
+	while (settle_again(err, clustered, deadline_ms, "opening the idempotency records"));
+	if (err)
+		log_error("controller: idempotency records in %s: %s", so->path, strerror(-err));
+	return err;
+}
+
+static int startup_writes(struct store *st, const struct ctl_config *cfg, bool clustered,
+			  int64_t deadline_ms)
+{
+	int err;
+
+	do {
+		err = auth_bootstrap(st, cfg->admin_key, cfg->admin_key_file);
+		if (!err)
+			err = config_nodes(st, cfg);
+	} while (settle_again(err, clustered, deadline_ms, "the writes made at start"));
+	if (err)
+		log_error("controller: the writes made at start failed: %s", strerror(-err));
+	return err;
+}
+
 /* The addresses ClusterService reaches the cluster through, into d: this controller's node
  * and its peers (none without a cluster). With TLS the embedded node's dialer serves it
  * too (cluster.c sets lib/dqlite's default connect hook). */
@@ -225,6 +282,7 @@ int main(int argc, char **argv)
 	struct authlimit *guard = NULL;
 	struct service *svc = NULL;
 	struct idem *idem = NULL;
+	int64_t settle;
 	int status, err;
 
 	status = parse_args(argc, argv, &a);
@@ -255,24 +313,15 @@ int main(int argc, char **argv)
 			goto out;
 		so.path = target;
 	}
-	err = store_open(&st, &so);
-	if (err) {
-		log_error("controller: cannot open the database %s: %s", so.path, strerror(-err));
+	settle = clock_mono_ms() + XDROP_CLUSTER_SETTLE_MS;
+	err = open_stores(&st, &idem, &so, cluster, settle);
+	if (err)
 		goto out;
-	}
-	struct idem_opts io = {.sz = sizeof(io), .path = so.path};
-	err = idem_open(&idem, &io);
-	if (err) {
-		log_error("controller: idempotency records in %s: %s", so.path, strerror(-err));
-		goto out;
-	}
 	store_set_txn_hook(st, idem_txn_hook, idem);
 	if (cluster)
 		store_set_publishing(st, cluster_is_leader(cluster));
 	atomic_store(&role_store, st);
-	err = auth_bootstrap(st, cfg.admin_key, cfg.admin_key_file);
-	if (!err)
-		err = config_nodes(st, &cfg);
+	err = startup_writes(st, &cfg, cluster, settle);
 	if (err)
 		goto out;
 	err =

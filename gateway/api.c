@@ -54,6 +54,8 @@ int api_fail(struct http_reply *rp, const struct rpc_status *st, const char *pre
 	const char *f = st->field;
 	char field[160];
 
+	if (status == 503) /* no leader, a busy store: a failover window, worth a retry */
+		rp->retry_after = 1;
 	if (!strcmp(f, "request_id")) {
 		/* the request id is the Idempotency-Key header (api_call) */
 		if (st->code == RPC_FAILED_PRECONDITION)
@@ -66,8 +68,6 @@ int api_fail(struct http_reply *rp, const struct rpc_status *st, const char *pre
 		return http_error(rp, 401, NULL, "unauthorized");
 	if (status == 403)
 		return http_error(rp, 403, NULL, "forbidden");
-	if (status == 503)
-		rp->retry_after = 1;
 	for (size_t i = 0; i < sizeof(strip) / sizeof(strip[0]); i++)
 		if (!strncmp(f, strip[i], strlen(strip[i])))
 			f += strlen(strip[i]);

@@ -114,12 +114,19 @@ int rpc_code_errno(enum rpc_code code);
 /* Maps a negative errno to a status (-ENOENT -> NOT_FOUND, ...); 0 -> OK. */
 enum rpc_code rpc_code_from_errno(int err);
 
+/* Added to the message of an error answered to a resend of a call whose first attempt was
+ * lost after it was sent (rpc_client): that attempt may have run. */
+#define XDROP_RPC_LOST_NOTE                                                                        \
+	" (an earlier attempt was lost after it was sent: it may or may not have been "            \
+	"applied; send it again with the same request id to know)"
+
 /* The outcome of a call as the client sees it. */
 struct rpc_status {
 	enum rpc_code code;
 	char message[XDROP_RPC_MAX_MESSAGE];
 	char field[XDROP_RPC_MAX_FIELD];
-	bool replayed; /* the server answered with the recorded outcome of this request id */
+	bool replayed;	    /* the server answered with the recorded outcome of this request id */
+	bool try_elsewhere; /* UNAVAILABLE, nothing ran: another server may serve it */
 };
 
 /*
@@ -246,6 +253,11 @@ const char *rpc_call_request_id(const struct rpc_call *call);
 
 /* Marks the reply as the recorded outcome of an earlier call (RpcReply.replayed). */
 void rpc_call_set_replayed(struct rpc_call *call);
+
+/* Marks an UNAVAILABLE reply as "nothing ran, and this server serves no call now" (RpcReply.
+ * try_elsewhere): a client with several addresses sends the call to the next one. Only for
+ * refusals made before anything ran (a controller whose cluster has no reachable leader). */
+void rpc_call_set_try_elsewhere(struct rpc_call *call);
 
 /* Milliseconds left before the caller's deadline; INT64_MAX when it set none; <= 0 past. */
 int64_t rpc_call_remaining_ms(const struct rpc_call *call);

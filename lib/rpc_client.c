@@ -14,7 +14,11 @@
  * before the request was sent (refused, or not up within XDROP_RPC_FAILOVER_MS) it goes to
  * the next at once. A request lost with its connection after it was sent may have run: it is
  * sent to the next address only when it carries a request id (the server then answers a
- * resend of a committed write with its first outcome), else the call ends UNAVAILABLE.
+ * resend of a committed write with its first outcome), else the call ends UNAVAILABLE. A
+ * reply UNAVAILABLE with try_elsewhere (nothing ran: a controller cut off from its
+ * cluster's leader) sends the call to the next address too, each address once. An error
+ * answered to a resend after a lost attempt says so (XDROP_RPC_LOST_NOTE): the first attempt
+ * may have run.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -162,6 +166,7 @@ static void set_status(struct rpc_status *st, enum rpc_code code, const char *fi
 
 	st->code = code;
 	st->replayed = false;
+	st->try_elsewhere = false;
 	va_start(ap, fmt);
 	vsnprintf(st->message, sizeof(st->message), fmt, ap);
 	va_end(ap);
@@ -245,7 +250,7 @@ static int attempt(struct rpc_client *c, struct rpc_conn *conn, nng_aio *aio, co
  * on to the next address as the top of this file says (has_id: the request carries a request
  * id); *st is set unless the reply arrived. Returns an nng error. */
 static int exchange(struct rpc_client *c, const uint8_t *frame, size_t len, unsigned timeout_ms,
-		    bool has_id, nng_msg **reply, struct rpc_status *st)
+		    bool has_id, nng_msg **reply, struct rpc_status *st, bool *lost)
 {
 	unsigned i = atomic_load(&c->cur) % c->n_conns, tried = 1;
 	nng_aio *aio = NULL;
@@ -266,6 +271,7 @@ static int exchange(struct rpc_client *c, const uint8_t *frame, size_t len, unsi
 		}
 		next =
 		    c->n_conns > 1 && (rv == NNG_ECONNREFUSED || (has_id && rv == NNG_ECONNSHUT));
+		*lost |= next && rv == NNG_ECONNSHUT; /* sent, then lost: it may have run */
 		if (next)
 			i = (i + 1) % c->n_conns;
 		if (next && tried < c->n_conns)
@@ -293,6 +299,8 @@ static int call_impl(struct rpc_client *c, const ProtobufCServiceDescriptor *svc
 	uint8_t *payload = NULL, *frame = NULL;
 	nng_msg *reply = NULL;
 	size_t plen, flen;
+	unsigned hops = 0;
+	bool lost = false;
 	int rv;
 
 	if (!st)
@@ -354,7 +362,8 @@ static int call_impl(struct rpc_client *c, const ProtobufCServiceDescriptor *svc
 	}
 	flen = xdrop__v1__rpc_request__pack(&rq, frame);
 
-	rv = exchange(c, frame, flen, timeout_ms, rq.request_id[0] != 0, &reply, st);
+again:
+	rv = exchange(c, frame, flen, timeout_ms, rq.request_id[0] != 0, &reply, st, &lost);
 	if (rv)
 		goto out;
 	rp = xdrop__v1__rpc_reply__unpack(NULL, nng_msg_len(reply), nng_msg_body(reply));
@@ -362,9 +371,23 @@ static int call_impl(struct rpc_client *c, const ProtobufCServiceDescriptor *svc
 		set_status(st, RPC_DATA_LOSS, NULL, "undecodable reply from %s", c->url);
 		goto out;
 	}
+	if (rp->code == (Xdrop__V1__Code)RPC_UNAVAILABLE && rp->try_elsewhere &&
+	    ++hops < c->n_conns) { /* nothing ran there: the next address, each once */
+		atomic_store(&c->cur, (atomic_load(&c->cur) + 1) % c->n_conns);
+		xdrop__v1__rpc_reply__free_unpacked(rp, NULL);
+		nng_msg_free(reply);
+		rp = NULL;
+		reply = NULL;
+		goto again;
+	}
 	set_status(st, (unsigned)rp->code < RPC_CODE_COUNT ? (enum rpc_code)rp->code : RPC_UNKNOWN,
 		   rp->field, "%s", rp->message);
 	st->replayed = rp->replayed;
+	st->try_elsewhere = rp->try_elsewhere;
+	if (st->code != RPC_OK && lost) /* this answer is the resend's, not the first's */
+		snprintf(st->message + strnlen(st->message, sizeof(st->message) - 1),
+			 sizeof(st->message) - strnlen(st->message, sizeof(st->message) - 1), "%s",
+			 XDROP_RPC_LOST_NOTE);
 	if (st->code != RPC_OK)
 		goto out;
 	*resp = protobuf_c_message_unpack(m->output, NULL, rp->payload.len, rp->payload.data);

@@ -95,7 +95,7 @@ struct rpc_call {
 	const char *method;
 	uint64_t call_id;
 	const char *request_id;
-	bool replayed;
+	bool replayed, try_elsewhere;
 	int64_t received_ms; /* CLOCK_MONOTONIC (clock_mono_ms) */
 	int64_t deadline_ms; /* same clock; 0 = none */
 	void *principal;
@@ -157,6 +157,11 @@ const char *rpc_call_request_id(const struct rpc_call *call)
 void rpc_call_set_replayed(struct rpc_call *call)
 {
 	call->replayed = true;
+}
+
+void rpc_call_set_try_elsewhere(struct rpc_call *call)
+{
+	call->try_elsewhere = true;
 }
 
 int64_t rpc_call_remaining_ms(const struct rpc_call *call)
@@ -641,6 +646,7 @@ reply:
 	}
 	rp.call_id = call.call_id;
 	rp.replayed = call.replayed;
+	rp.try_elsewhere = call.try_elsewhere && code == RPC_UNAVAILABLE;
 	rp.code = (Xdrop__V1__Code)code;
 	rp.message = call.message;
 	rp.field = call.field;

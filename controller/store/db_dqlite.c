@@ -183,9 +183,17 @@ static int exec_one(struct dqdb *db, enum txn_kind k, const char *sql,
 	struct dq_result res = {0};
 	int code;
 
-	if (k == TXN_ROLLBACK && db->in_txn && db->txn_lost) {
-		txn_track(db, k, SQLITE_OK); /* the node dropped it with the connection */
-		return SQLITE_OK;
+	if (k != TXN_NONE && db->in_txn && db->txn_lost) {
+		/* The node dropped the transaction with its connection: a ROLLBACK has nothing
+		 * left to do, a COMMIT fails, a BEGIN starts afresh. Either way the transaction
+		 * is over here too (a COMMIT that kept it would fail every later statement). */
+		db->in_txn = false;
+		db->txn_lost = false;
+		if (k == TXN_ROLLBACK)
+			return SQLITE_OK;
+		if (k == TXN_COMMIT)
+			return fail(db, SQLITE_IOERR,
+				    "the transaction was lost with its connection to the leader");
 	}
 	code = call(db, sql, params, n, k == TXN_BEGIN, NULL, &res);
 	db->changes = code == SQLITE_OK ? (int)res.changes : 0;

@@ -85,11 +85,10 @@ int begin_fail(struct store *s, int rc, struct store_error *err)
 	else if (rc == -ENOSPC)
 		set_err(err, STORE_EXHAUSTED, NULL, NULL, "%s", STORE_DISK_FULL);
 	else if (rc == -ECONNRESET)
-		set_err(
-		    err, STORE_BUSY, NULL, NULL,
-		    "no leader of the controllers' cluster answered (waited %u ms); nothing was "
-		    "changed; try again",
-		    s->busy_ms);
+		set_err(err, STORE_BUSY, NULL, NULL,
+			"no leader of the controllers' cluster is reachable from this controller "
+			"(an election, or it is cut off from the majority); nothing was changed; "
+			"try again or another controller");
 	else
 		set_err(err, STORE_INTERNAL, NULL, NULL,
 			"cannot start a transaction: database error (see the controller's log)");

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +16,11 @@
 #include "dqlite/session.h"
 
 #define XDROP_DQ_RETRY_PAUSE_MS 20 /* between two attempts of one call */
+#define XDROP_DQ_GATE_POLL_MS	50 /* dq_session_open waiting for the gate to open */
+
+/* dq_session_set_gate's hook: set before the sessions are made, read by their threads. */
+static bool (*gate_fn)(void *arg);
+static void *gate_arg;
 
 struct dq_session {
 	char **addrs;
@@ -50,17 +56,23 @@ void dq_session_close(struct dq_session *s)
 	free(s);
 }
 
-/* Makes sure s has a leader connection with the database open, trying until deadline_ms. */
-static int attach(struct dq_session *s, int64_t deadline_ms)
+void dq_session_set_gate(bool (*fn)(void *arg), void *arg)
 {
-	int rc;
+	gate_fn = fn;
+	gate_arg = arg;
+}
 
-	if (s->c && !dq_conn_broken(s->c))
-		return 0;
-	dq_conn_close(s->c);
-	s->c = NULL;
-	rc = dq_leader_connect(&s->c, (const char *const *)s->addrs, s->naddrs, &s->conn,
-			       deadline_ms, s->why, sizeof(s->why));
+bool dq_session_gate_open(void)
+{
+	return !gate_fn || gate_fn(gate_arg);
+}
+
+/* Connects s to the leader and opens the database, once, within deadline_ms. */
+static int attach_once(struct dq_session *s, int64_t deadline_ms)
+{
+	int rc = dq_leader_connect(&s->c, (const char *const *)s->addrs, s->naddrs, &s->conn,
+				   deadline_ms, s->why, sizeof(s->why));
+
 	if (rc)
 		return rc;
 	rc = dq_open(s->c, s->database, &s->db);
@@ -70,6 +82,44 @@ static int attach(struct dq_session *s, int64_t deadline_ms)
 		s->c = NULL;
 	}
 	return rc;
+}
+
+/*
+ * Makes sure s has a leader connection with the database open, trying until deadline_ms
+ * in slices of XDROP_DQ_ATTACH_SLICE_MS. A closed gate (no leader known where the gate
+ * looks) drops the connection and fails at once with -EHOSTUNREACH, also between slices:
+ * a leader on the far side of a cut link is not waited for once the local node has seen
+ * it go. With wait_gate, a closed gate is waited for instead, up to deadline_ms.
+ */
+static int attach(struct dq_session *s, int64_t deadline_ms, bool wait_gate)
+{
+	int rc = -ETIMEDOUT;
+
+	for (;;) {
+		int64_t now = clock_mono_ms();
+
+		if (!dq_session_gate_open()) {
+			dq_conn_close(s->c);
+			s->c = NULL;
+			snprintf(s->why, sizeof(s->why), "%s", XDROP_DQ_NO_LEADER);
+			if (!wait_gate || now + XDROP_DQ_GATE_POLL_MS >= deadline_ms)
+				return -EHOSTUNREACH;
+			nanosleep(&(struct timespec){.tv_nsec = XDROP_DQ_GATE_POLL_MS * 1000000L},
+				  NULL);
+			continue;
+		}
+		if (s->c && !dq_conn_broken(s->c))
+			return 0;
+		if (now >= deadline_ms)
+			return rc;
+		dq_conn_close(s->c);
+		s->c = NULL;
+		rc = attach_once(s, now + XDROP_DQ_ATTACH_SLICE_MS < deadline_ms
+					? now + XDROP_DQ_ATTACH_SLICE_MS
+					: deadline_ms);
+		if (rc == 0)
+			return 0;
+	}
 }
 
 void dq_session_drop(struct dq_session *s, int rc)
@@ -94,7 +144,7 @@ static int run(struct dq_session *s, struct call *call)
 
 	for (;;) {
 		bool broken, again;
-		int rc = attach(s, deadline);
+		int rc = attach(s, deadline, false);
 
 		if (rc)
 			return rc;
@@ -136,7 +186,7 @@ int dq_session_open(struct dq_session **out, const struct dq_session_opts *opts)
 		if (!s->addrs[s->naddrs])
 			goto fail;
 	}
-	rc = attach(s, clock_mono_ms() + s->retry_ms);
+	rc = attach(s, clock_mono_ms() + s->retry_ms, true);
 	if (rc)
 		goto fail;
 	*out = s;
@@ -148,7 +198,7 @@ fail:
 
 int dq_session_conn(struct dq_session *s, struct dq_conn **c, uint32_t *db)
 {
-	int rc = attach(s, clock_mono_ms() + s->retry_ms);
+	int rc = attach(s, clock_mono_ms() + s->retry_ms, false);
 
 	*c = rc ? NULL : s->c;
 	*db = s->db;

@@ -20,12 +20,17 @@
 #ifndef XDROP_DQLITE_SESSION_H
 #define XDROP_DQLITE_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "dqlite/client.h"
 
-#define XDROP_DQ_RETRY_MS 10000
+#define XDROP_DQ_RETRY_MS	 10000
+#define XDROP_DQ_ATTACH_SLICE_MS 1000 /* one leader search, between two looks at the gate */
+#define XDROP_DQ_NO_LEADER                                                                         \
+	"this controller's dqlite node knows no leader of the cluster (an election, or no "        \
+	"quorum reachable from here)"
 
 struct dq_session;
 
@@ -65,6 +70,19 @@ int dq_session_exec_sql(struct dq_session *s, const char *sql, const struct dq_v
 			unsigned n, struct dq_result *res);
 int dq_session_query_sql(struct dq_session *s, const char *sql, const struct dq_value *params,
 			 unsigned n, struct dq_rows *rows);
+
+/*
+ * The gate (process-wide; set once before sessions are made, NULL to remove): fn(arg)
+ * says whether a leader is known, as the local node sees it (the controller's role
+ * watcher, controller/cluster.c). While it says no, every call of every session fails at
+ * once with -EHOSTUNREACH (why: XDROP_DQ_NO_LEADER) and its connection is dropped, instead
+ * of searching for a leader until the retry time is spent: the side of a partition
+ * without a quorum refuses within the election timeout. dq_session_open waits for the
+ * gate instead, up to its retry time (a cluster starting up elects first). Without a gate,
+ * every call searches as before. dq_session_gate_open() is fn(arg), true without a gate.
+ */
+void dq_session_set_gate(bool (*fn)(void *arg), void *arg);
+bool dq_session_gate_open(void);
 
 /* The last failure of s in a sentence ("" when none). */
 const char *dq_session_why(const struct dq_session *s);

@@ -10,6 +10,17 @@
 #       write: name, t0/t1 (monotonic s), outcome, revision, url, why. Outcomes: acked
 #       (exit 0, revision of the reply); refused (an answer given before anything ran:
 #       NOTHING_RAN); unknown (anything else: no answer, a leader lost at COMMIT, ...).
+#   history.py gwrite LOG PREFIX COUNT RATE SECS BASE THREADS
+#       the same through the gateway at BASE (http://HOST:PORT): THREADS threads, each on
+#       its own keep-alive connection, share RATE writes a second (POST /api/v1/rules with
+#       an Idempotency-Key each); a line also has the HTTP status and Retry-After. Acked:
+#       2xx; refused: an error body saying nothing ran; unknown: anything else.
+#   history.py window GWLOG T BOUND
+#       the gateway writes of GWLOG around a failover that began at T (monotonic s): every
+#       answer is 2xx or 503; every 503 has Retry-After and a JSON body with "error"; no
+#       503 answered before T or for a write begun BOUND s after it (the failover window).
+#       Prints the figures (rate, latency, 503 count, last 503 after T) as 'figure:
+#       NAME=VALUE' lines.
 #   history.py read LOG SECS URL
 #       lists the rules on URL every 0.2 s for SECS; one JSON line a read: t0/t1, names
 #       (or why it failed).
@@ -21,14 +32,16 @@
 #       create: no gap, none reused); each reader's sets never lose a name (one history);
 #       a read that began after a write was acknowledged contains it (reads are
 #       linearizable on dqlite). Prints '# ' lines and exits 1 on the first broken rule.
+import http.client
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 CTL = os.environ.get("CTL_BIN", "build/bin/xdropctl")
-NOTHING_RAN = ("the store does not answer", "cannot look up request_id", "ALREADY_EXISTS",
+NOTHING_RAN = ("the store does not answer", "nothing was changed", "cannot look up request_id", "ALREADY_EXISTS",
                "INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED")
 
 
@@ -57,9 +70,13 @@ def one_write(url, name, k):
     else:
         why = p.stderr.strip() if p else "no answer in 4 s"
         rec["why"] = why[-300:]
-        # refused: only the answers given before anything ran; any other failure (the
-        # transport's, a lost leader at COMMIT, ...) leaves the write's fate open
-        rec["outcome"] = "refused" if any(m in why for m in NOTHING_RAN) else "unknown"
+        # refused: only when every answer (xdropctl prints each one it resent after, then
+        # the last) was given before anything ran; any other failure (the transport's, a
+        # lost leader at COMMIT, ...) leaves the write's fate open
+        answers = [x for x in why.split("\n") if x.strip()]
+        rec["outcome"] = "refused" if answers and all(
+            any(m in x for m in NOTHING_RAN) and "may or may not" not in x
+            for x in answers) else "unknown"
     return rec
 
 
@@ -79,6 +96,90 @@ def write(log, prefix, count, rate, secs, urls):
             left = due + 1.0 / rate - time.monotonic()
             if left > 0:
                 time.sleep(left)
+
+
+def gw_one(conn, name, k):
+    dst = "10.%d.%d.%d" % (ord(name[0]) & 255, k >> 8 & 255, k & 255)
+    body = json.dumps({"name": name, "dst_ip": dst, "action": "drop"})
+    hdr = {"Content-Type": "application/json", "X-API-Key": os.environ["XDROP_KEY"],
+           "Idempotency-Key": "h-" + name}
+    rec = {"name": name, "t0": time.monotonic()}
+    try:
+        conn.request("POST", "/api/v1/rules", body, hdr)
+        r = conn.getresponse()
+        text = r.read().decode(errors="replace")
+        rec["status"] = r.status
+        rec["retry_after"] = r.getheader("Retry-After")
+    except (OSError, http.client.HTTPException) as e:
+        conn.close()
+        text, rec["status"] = str(e), 0
+    rec["t1"] = time.monotonic()
+    if 200 <= rec["status"] < 300:
+        rec["outcome"] = "acked"
+        try:
+            rec["revision"] = int(json.loads(text)["sync"]["revision"])
+        except (ValueError, KeyError, TypeError):
+            rec["revision"] = None
+    else:
+        rec["why"] = text[-1000:]
+        rec["outcome"] = "refused" if any(m in text for m in NOTHING_RAN) and \
+            "may or may not" not in text else "unknown"
+    return rec
+
+
+def gwrite(log, prefix, count, rate, secs, base, threads):
+    host, port = base.split("//")[1].split(":")
+    start = time.monotonic()
+    end = start + secs
+    lock = threading.Lock()
+    nxt = [0]
+    with open(log, "w") as f:
+        def worker():
+            conn = http.client.HTTPConnection(host, int(port), timeout=4)
+            while True:
+                with lock:
+                    k = nxt[0]
+                    nxt[0] += 1
+                due = start + k / rate  # the k-th write's slot, whichever thread takes it
+                if k >= min(count, 65536) or due >= end or time.monotonic() >= end:
+                    return
+                if due > time.monotonic():
+                    time.sleep(due - time.monotonic())
+                rec = gw_one(conn, "%s%d" % (prefix, k), k)
+                with lock:
+                    f.write(json.dumps(rec) + "\n")
+                    f.flush()
+        ts = [threading.Thread(target=worker) for _ in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+
+
+def window(log, t, bound):
+    ws = sorted(lines(log), key=lambda w: w["t0"])
+    bad = [w for w in ws if w["status"] not in range(200, 300) and w["status"] != 503]
+    u = [w for w in ws if w["status"] == 503]
+    span = ws[-1]["t1"] - ws[0]["t0"] if ws else 0
+    print("figure: gateway writes a second (achieved)=%.0f" % (len(ws) / span if span else 0))
+    lat = sorted(int((w["t1"] - w["t0"]) * 1000) for w in ws) or [0]
+    print("figure: gateway write latency p50/p90/max (ms)=%d/%d/%d" %
+          (lat[len(lat) // 2], lat[len(lat) * 9 // 10], lat[-1]))
+    print("figure: gateway 503 answers=%d of %d" % (len(u), len(ws)))
+    late = max([w["t1"] - t for w in u] or [0])
+    print("figure: last 503 answered after the kill (ms)=%d" % int(late * 1000))
+    if bad:
+        fail("%d answers neither 2xx nor 503, e.g. %s" % (len(bad), bad[0]))
+    for w in u:
+        try:
+            ok = "error" in json.loads(w["why"])
+        except ValueError:
+            ok = False
+        if not w.get("retry_after") or not ok:
+            fail("a 503 without Retry-After or a JSON error: %s" % w)
+        if w["t1"] < t or w["t0"] > t + bound:
+            fail("a 503 outside the failover window (%.1f s after it began): %s" %
+                 (w["t0"] - t, w["why"][:200]))
 
 
 def read(log, secs, url):
@@ -166,6 +267,10 @@ def check(final, wlogs, rlogs):
 def main(a):
     if a[0] == "write":
         write(a[1], a[2], int(a[3]), float(a[4]), float(a[5]), a[6:])
+    elif a[0] == "gwrite":
+        gwrite(a[1], a[2], int(a[3]), float(a[4]), float(a[5]), a[6], int(a[7]))
+    elif a[0] == "window":
+        window(a[1], float(a[2]), float(a[3]))
     elif a[0] == "read":
         read(a[1], float(a[2]), a[3])
     elif a[0] == "check":

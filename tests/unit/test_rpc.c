@@ -704,6 +704,61 @@ static void test_next_address_after_refusal(void **state)
 	assert_int_equal(rpc_client_open(&c, &o), -EINVAL);
 }
 
+/* A server whose every call is refused UNAVAILABLE with try_elsewhere (a controller cut off
+ * from its cluster's leader), counting them. */
+static atomic_int cut_off_calls;
+
+static enum rpc_code cut_off_auth(struct rpc_call *call, const char *token, void *arg)
+{
+	atomic_fetch_add(&cut_off_calls, 1);
+	rpc_call_set_try_elsewhere(call);
+	return rpc_call_error(call, RPC_UNAVAILABLE, NULL, "no leader known here");
+}
+
+static void test_try_elsewhere_goes_to_the_next_address(void **state)
+{
+	struct rpc_server_opts so = {.sz = sizeof(so),
+				     .url = "inproc://test-rpc-cutoff",
+				     .workers = 2,
+				     .max_msg = 64 * 1024,
+				     .auth = cut_off_auth,
+				     .name = "cutoff"};
+	Xdrop__V1__GetRuleRequest get = XDROP__V1__GET_RULE_REQUEST__INIT;
+	struct rpc_server *cut = NULL;
+	struct rpc_client *c;
+	ProtobufCMessage *rep = NULL;
+	struct rpc_status st;
+
+	get.id = "r1";
+	assert_int_equal(rpc_server_open(&cut, &so), 0);
+	assert_int_equal(rpc_server_register(cut, &xdrop__v1__rule_service__descriptor, "Get",
+					     fx_h_rule_get, NULL),
+			 0);
+	assert_int_equal(rpc_server_start(cut), 0);
+	/* the refusing server first: the call goes on to the next and is answered there */
+	c = fx_open_client("inproc://test-rpc-cutoff," URL, "admin", 2000);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(rpc_client_call(c, &xdrop__v1__rule_service__descriptor, "Get",
+						 &get.base, &rep, &st),
+				 0);
+		protobuf_c_message_free_unpacked(rep, NULL);
+		rep = NULL;
+	}
+	assert_int_equal(atomic_load(&cut_off_calls), 1); /* the second went to the next at once */
+	rpc_client_close(c);
+	/* alone, its refusal is the answer, marked */
+	c = fx_open_client("inproc://test-rpc-cutoff", "admin", 2000);
+	assert_int_not_equal(
+	    rpc_client_call(c, &xdrop__v1__rule_service__descriptor, "Get", &get.base, &rep, &st),
+	    0);
+	assert_int_equal(st.code, RPC_UNAVAILABLE);
+	assert_true(st.try_elsewhere);
+	assert_string_equal(st.message, "no leader known here");
+	assert_int_equal(atomic_load(&cut_off_calls), 2);
+	rpc_client_close(c);
+	rpc_server_close(cut);
+}
+
 static void test_registration_rules(void **state)
 {
 	struct rpc_server_opts o = {.sz = sizeof(o), .url = "inproc://test-rpc-reg"};
@@ -770,6 +825,7 @@ int main(void)
 	    cmocka_unit_test(test_code_names_and_errno_map),
 	    cmocka_unit_test(test_ping_echo),
 	    cmocka_unit_test(test_next_address_after_refusal),
+	    cmocka_unit_test(test_try_elsewhere_goes_to_the_next_address),
 	    cmocka_unit_test(test_get_found_not_found_invalid),
 	    cmocka_unit_test(test_create_field_path_and_already_exists),
 	    cmocka_unit_test(test_every_status_from_handler),
