@@ -45,6 +45,7 @@ static int snap_find(struct service *s, uint64_t rev, struct store_snapshot **ou
 	int err;
 
 	*out = NULL;
+	s->snap_used_ms = clock_mono_ms();
 	if (latest) {
 		store_revision(s->store, &cur);
 		rev = cur.revision;
@@ -191,6 +192,42 @@ static void trim_after_snapshot(void)
 	    !atomic_compare_exchange_strong(&last_ms, &prev, now))
 		return;
 	malloc_trim(0);
+}
+
+/* A tick: the cache and the packed chunks are freed once no node asked for a chunk in
+ * XDROP_SNAPSHOT_IDLE_MS (a million rules keep ~130 MiB there), and the memory trimmed. */
+static void snap_idle(void *arg)
+{
+	struct service *s = arg;
+	bool freed = false;
+
+	pthread_mutex_lock(&s->snap_lock);
+	if (clock_mono_ms() - s->snap_used_ms > XDROP_SNAPSHOT_IDLE_MS) {
+		for (int i = 0; i < XDROP_SNAPSHOT_CACHE; i++) {
+			freed |= s->snaps[i] != NULL;
+			store_snapshot_free(s->snaps[i]);
+			s->snaps[i] = NULL;
+		}
+		for (int i = 0; i < XDROP_SNAPSHOT_PACKED; i++) {
+			freed |= s->packed[i].bytes.data != NULL;
+			free(s->packed[i].bytes.data);
+			memset(&s->packed[i], 0, sizeof(s->packed[i]));
+		}
+	}
+	pthread_mutex_unlock(&s->snap_lock);
+	if (freed)
+		malloc_trim(0);
+}
+
+int snap_idle_start(struct service *s)
+{
+	struct ticker_opts o = {.sz = sizeof(o),
+				.name = "snapidle",
+				.period_ms = XDROP_SNAPSHOT_IDLE_MS / 4,
+				.fn = snap_idle,
+				.arg = s};
+
+	return ticker_start(&s->snap_idle, &o);
 }
 
 enum rpc_code sync_snapshot(struct rpc_call *call, const ProtobufCMessage *r, ProtobufCMessage *out,
