@@ -36,7 +36,9 @@ enum rpc_code sync_revision(struct rpc_call *call, const ProtobufCMessage *r, Pr
 	return RPC_OK;
 }
 
-/* Lock held: the cached snapshot of revision rev (0 = build the latest). */
+/* Lock held: the cached snapshot of revision rev (0 = build the latest). A revision that
+ * is no longer cached (dropped when idle, or pushed out) is built again while it is still
+ * the store's: only a set that moved on makes a node start again from chunk 0. */
 static int snap_find(struct service *s, uint64_t rev, struct store_snapshot **out)
 {
 	struct store_rev cur;
@@ -46,21 +48,24 @@ static int snap_find(struct service *s, uint64_t rev, struct store_snapshot **ou
 
 	*out = NULL;
 	s->snap_used_ms = clock_mono_ms();
-	if (latest) {
-		store_revision(s->store, &cur);
+	store_revision(s->store, &cur);
+	if (latest)
 		rev = cur.revision;
-	}
 	for (int i = 0; i < XDROP_SNAPSHOT_CACHE; i++)
 		if (s->snaps[i] && s->snaps[i]->revision == rev)
 			*out = s->snaps[i];
-	if (*out || !latest)
-		return *out ? 0 : -ESTALE;
+	if (*out)
+		return 0;
+	if (!latest && rev != cur.revision)
+		return -ESTALE;
 	err = store_snapshot(s->store, &snap);
 	if (err)
 		return err;
 	store_snapshot_free(s->snaps[XDROP_SNAPSHOT_CACHE - 1]);
 	memmove(&s->snaps[1], &s->snaps[0], (XDROP_SNAPSHOT_CACHE - 1) * sizeof(s->snaps[0]));
 	s->snaps[0] = snap;
+	if (!latest && snap->revision != rev)
+		return -ESTALE; /* a write came between: kept as the newest */
 	*out = snap;
 	return 0;
 }
