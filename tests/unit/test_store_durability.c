@@ -142,6 +142,21 @@ static void test_migrate_v1_file(void **state)
 	assert_int_equal(store_open(&s, &o), -EPROTO);
 }
 
+/* The closed database file at path passes the integrity check and count_sql counts 0. */
+static void closed_file_none(const char *path, const char *count_sql)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, count_sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_int_equal(store_integrity_check(path), 0);
+}
+
 /* A version-1 file with 300 rules, opened: migrated to the current schema (through the
  * creation-order indexes of migration 2, dropped by 5) with every rule intact, field for
  * field, the count and the content hash the same, the dropped indexes gone. */
@@ -208,17 +223,8 @@ static void test_migrate_keeps_every_rule(void **state)
 		xdrop__v1__rule__free_unpacked(got, NULL);
 	}
 	store_close(s);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "SELECT count(*) FROM sqlite_schema WHERE name IN"
-					    " ('rules_created', 'whitelist_created')",
-					    -1, &st, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	assert_int_equal(store_integrity_check(path), 0);
+	closed_file_none(path, "SELECT count(*) FROM sqlite_schema WHERE name IN"
+			       " ('rules_created', 'whitelist_created')");
 	free(v);
 	free(ptrs);
 }
@@ -389,18 +395,8 @@ static void test_migrate_compact_rows(void **state)
 		check_hash(s);
 	}
 	store_close(s);
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "SELECT count(*) FROM pragma_table_info('rules') WHERE"
-					    " name IN ('pb', 'digest', 'match_key')",
-					    -1, &st, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	assert_int_equal(store_integrity_check(path), 0);
+	closed_file_none(path, "SELECT count(*) FROM pragma_table_info('rules') WHERE"
+			       " name IN ('pb', 'digest', 'match_key')");
 }
 
 /* ---- 20 concurrent writers ---------------------------------------------------------- */
