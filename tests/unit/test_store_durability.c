@@ -399,6 +399,53 @@ static void test_migrate_compact_rows(void **state)
 			       " name IN ('pb', 'digest', 'match_key')");
 }
 
+/* A change whose Delta packs larger than XDROP_STORE_DELTA_MAX is logged without it: the
+ * deltas before it are served, a node at or past it is told to take a snapshot (complete
+ * false), the deltas after it are served again; the content hash is kept throughout. */
+static void test_oversized_delta_not_logged(void **state)
+{
+	enum { N = 1200 };
+	static char comment[16 * 1024];
+	char path[128];
+	Xdrop__V1__Rule **ptrs;
+	struct trule *v = make_rules(N + 2, 90000, &ptrs);
+	struct store_error err = {0};
+	Xdrop__V1__Delta **d = NULL;
+	bool complete = true;
+	struct store *s;
+	size_t n = 0, idx;
+	uint64_t rev;
+
+	(void)state;
+	memset(comment, 'c', sizeof(comment) - 1);
+	for (int i = 1; i <= N; i++)
+		v[i].r.comment = comment; /* N x 16 KiB: more than 16 MiB in one Delta */
+	db_path(path, sizeof(path));
+	s = open_db(path, 0);
+	assert_int_equal(store_rules_add(s, &ptrs[0], 1, "rules", &rev, &idx, &err), 0);
+	assert_int_equal(store_rules_add(s, &ptrs[1], N, "rules", &rev, &idx, &err), 0);
+	assert_int_equal(store_rules_add(s, &ptrs[N + 1], 1, "rules", &rev, &idx, &err), 0);
+	assert_int_equal(rev, 3);
+	assert_int_equal(store_deltas(s, 0, 0, &d, &n, &complete), 0);
+	assert_int_equal(n, 1); /* revision 1, then the end */
+	assert_true(complete);
+	assert_int_equal(d[0]->revision, 1);
+	store_free_deltas(d, n);
+	assert_int_equal(store_deltas(s, 1, 0, &d, &n, &complete), 0);
+	assert_int_equal(n, 0);
+	assert_false(complete); /* revision 2 only as a snapshot */
+	store_free_deltas(d, n);
+	assert_int_equal(store_deltas(s, 2, 0, &d, &n, &complete), 0);
+	assert_int_equal(n, 1);
+	assert_true(complete);
+	assert_int_equal(d[0]->revision, 3);
+	store_free_deltas(d, n);
+	check_hash(s);
+	store_close(s);
+	free(v);
+	free(ptrs);
+}
+
 /* ---- 20 concurrent writers ---------------------------------------------------------- */
 #define WRITERS		  20
 #define WRITES_PER_THREAD 25
@@ -778,6 +825,7 @@ int main(void)
 	    cmocka_unit_test(test_migrate_v1_file),
 	    cmocka_unit_test(test_migrate_keeps_every_rule),
 	    cmocka_unit_test(test_migrate_compact_rows),
+	    cmocka_unit_test(test_oversized_delta_not_logged),
 	    cmocka_unit_test(test_concurrent_writers),
 	    cmocka_unit_test(test_locked_by_another_connection),
 	    cmocka_unit_test(test_one_store_per_database),
