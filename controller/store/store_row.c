@@ -199,6 +199,27 @@ int row_digest(enum store_kind k, struct db_stmt *st, int col0, uint8_t d[RULEHA
 	return 0;
 }
 
+/* A shallow message of kind k in m (room for either kind) holding only the row's id and
+ * prefix columns, whose strings point into st's current row: all a match key is made of. */
+static ProtobufCMessage *row_lead(enum store_kind k, struct db_stmt *st, void *m)
+{
+	const ProtobufCFieldDescriptor *const *f = lead_fields(k);
+
+	store_colls[k].desc->message_init(m);
+	for (unsigned i = 0; i <= store_colls[k].prefix; i++) {
+		void *p = (char *)m + f[i]->offset;
+
+		if (f[i]->type == PROTOBUF_C_TYPE_STRING)
+			*(const char **)p = (const char *)db_column_text(st, (int)i);
+		else if (f[i]->type == PROTOBUF_C_TYPE_UINT64 ||
+			 f[i]->type == PROTOBUF_C_TYPE_INT64)
+			*(int64_t *)p = db_column_int64(st, (int)i);
+		else
+			*(int32_t *)p = db_column_int(st, (int)i);
+	}
+	return m;
+}
+
 int store_coll_by_key(struct conn *c, enum store_kind k, const char *mk, const char *self,
 		      ProtobufCMessage **out)
 {
@@ -210,22 +231,23 @@ int store_coll_by_key(struct conn *c, enum store_kind k, const char *mk, const c
 		return -EIO;
 	db_bind_int64(st, 1, (int64_t)store_mkh(mk));
 	while (!found && (rc = db_step(st)) == SQLITE_ROW) {
+		union {
+			Xdrop__V1__Rule r;
+			Xdrop__V1__WhitelistEntry w;
+		} shallow;
 		char key[MATCH_KEY_SZ];
-		ProtobufCMessage *m;
 
 		if (self && !strcmp((const char *)db_column_text(st, 0), self))
 			continue; /* an entry never collides with itself */
-		m = row_unpack(k, st, 0);
-		if (!m) {
+		if (store_coll_key(row_lead(k, st, &shallow), NULL, key, NULL) != 0 ||
+		    strcmp(key, mk))
+			continue; /* another key with the same hash */
+		*out = row_unpack(k, st, 0);
+		if (!*out) {
 			db_reset(st);
 			return -ENOMEM;
 		}
-		if (store_coll_key(m, NULL, key, NULL) == 0 && !strcmp(key, mk)) {
-			*out = m;
-			found = 1;
-		} else {
-			protobuf_c_message_free_unpacked(m, NULL);
-		}
+		found = 1;
 	}
 	if (!found && rc != SQLITE_DONE)
 		return sql_err(c, "match key");
