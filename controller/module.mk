@@ -15,7 +15,8 @@ CHECK_SOURCES += tests/unit/test_config.c
 # without main.c. The store (controller/store/) and the RPC services (controller/service/)
 # are folders; their headers are found through CTRL_INC.
 CTRL_STORE_SRCS := $(addprefix controller/store/,db.c db_dqlite.c db_copy.c store_open.c store_db.c store_changes.c \
-	store_coll.c store_merge.c store_source.c store_query.c store_nodes.c store_keys.c store_secure.c)
+	store_coll.c store_merge.c store_source.c store_query.c store_nodes.c store_keys.c store_secure.c \
+	store_row.c)
 CTRL_SERVICE_SRCS := $(addprefix controller/service/,service.c service_util.c service_coll.c service_source.c \
 	service_nodes.c service_stats.c service_keys.c service_sync.c service_stage.c service_cluster.c)
 CTRL_SRCS   := $(CTRL_STORE_SRCS) $(CTRL_SERVICE_SRCS) controller/config.c controller/rules.c \

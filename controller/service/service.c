@@ -127,6 +127,8 @@ int service_register(struct service **out, struct rpc_server *srv, const struct 
 	for (int k = 0; k <= STORE_KINDS; k++)
 		s->args[k] = (struct svc_arg){.s = s, .coll = k ? &svc_colls[k - 1] : NULL};
 	err = svc_cluster_open(&s->cluster, d);
+	if (!err)
+		err = snap_idle_start(s);
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]) && !err; i++) {
 		rpc_handler_fn fn = table[i].fn;
 		void *arg = &s->args[1 + table[i].kind];
@@ -163,6 +165,7 @@ void service_free(struct service *s)
 {
 	if (!s)
 		return;
+	ticker_stop(s->snap_idle);
 	for (int i = 0; i < XDROP_SNAPSHOT_CACHE; i++)
 		store_snapshot_free(s->snaps[i]);
 	for (int i = 0; i < XDROP_SNAPSHOT_PACKED; i++)

@@ -19,7 +19,11 @@
  * XDROP_SNAPSHOT_CHUNK_ITEMS) and at most XDROP_SNAPSHOT_CHUNK_BYTES of them. Chunks of
  * the agents' size (XDROP_SNAPSHOT_MAX_ITEMS) are serialized once and kept, the last
  * XDROP_SNAPSHOT_PACKED used: nodes that fetch the same snapshot together (a fleet after a
- * controller restart, new nodes) cost one serialization, not one each.
+ * controller restart, new nodes) cost one serialization, not one each. The cache holds
+ * the set's packed bytes (about 110 B a rule), so it is dropped once no node asked for a
+ * chunk for XDROP_SNAPSHOT_IDLE_MS; a chunk of a revision that is still the store's is
+ * then served from a snapshot read again, so only a fetch that paused while the set moved
+ * on starts again from chunk 0.
  */
 #ifndef XDROP_CONTROLLER_SERVICE_H
 #define XDROP_CONTROLLER_SERVICE_H
@@ -35,6 +39,7 @@
 #define XDROP_SNAPSHOT_CACHE	   2
 #define XDROP_SNAPSHOT_PACKED	   4	/* packed chunks kept for nodes fetching the same one */
 #define XDROP_SNAPSHOT_TRIM_MS	   1000 /* free memory returned at most this often */
+#define XDROP_SNAPSHOT_IDLE_MS	   1000 /* cache kept this long after the last chunk asked */
 
 struct service;
 

@@ -304,12 +304,14 @@ SVC_HANDLER(coll_delete)
 }
 
 /* The ids a batch adds if the store takes ptrs[0..live) (set before each attempt, so that
- * the response is complete when the change commits). */
-static void batch_ids(Xdrop__V1__BatchReply *resp, void **ptrs, size_t live)
+ * the response is complete when the change commits). A staged set's reply holds the count
+ * only: a list of 1M ids would be recorded at COMMIT (the idempotency record) and freed
+ * again, leaving ~38 MB of free pages in the database. */
+static void batch_ids(Xdrop__V1__BatchReply *resp, void **ptrs, size_t live, bool staged)
 {
-	for (size_t i = 0; i < live; i++)
+	for (size_t i = 0; i < live && !staged; i++)
 		resp->ids[i] = (char *)pbf_str(ptrs[i], "id");
-	resp->n_ids = live;
+	resp->n_ids = staged ? 0 : live;
 	resp->added = (uint32_t)live;
 }
 
@@ -336,10 +338,10 @@ static void add_failure(struct rpc_call *call, Xdrop__V1__BatchReply *resp, size
 /*
  * Adds ptrs[0..n) (orig[i]: each one's index in the request) as one change; without
  * atomic, an item the store refuses is recorded in resp->failed and the rest retried.
- * Fills resp's ids and *rev; returns RPC_OK or the error set on call.
+ * Fills resp's ids (staged: the count only) and *rev; returns RPC_OK or the error set on call.
  */
 static enum rpc_code batch_add(struct rpc_call *call, struct service *s, const struct svc_coll *c,
-			       bool atomic, void **ptrs, size_t *orig, size_t n,
+			       bool atomic, bool staged, void **ptrs, size_t *orig, size_t n,
 			       Xdrop__V1__BatchReply *resp, uint64_t *rev)
 {
 	struct store_error e;
@@ -350,7 +352,7 @@ static enum rpc_code batch_add(struct rpc_call *call, struct service *s, const s
 		size_t idx = SIZE_MAX; /* the store sets it only when one item failed */
 
 		memset(&e, 0, sizeof(e));
-		batch_ids(resp, ptrs, live);
+		batch_ids(resp, ptrs, live, staged);
 		err = store_add(s->store, c->kind, ptrs, live, c->items, rev, &idx, &e);
 		if (!err)
 			break;
@@ -366,7 +368,7 @@ static enum rpc_code batch_add(struct rpc_call *call, struct service *s, const s
 		if (--live == 0)
 			break;
 	}
-	batch_ids(resp, ptrs, live);
+	batch_ids(resp, ptrs, live, staged);
 	return RPC_OK;
 }
 
@@ -411,12 +413,10 @@ SVC_HANDLER(coll_batch_create)
 		ptrs[i] = (char *)copies + i * copies->descriptor->sizeof_message;
 		orig[i] = i;
 	}
-	rc = batch_add(call, s, c, atomic, ptrs, orig, n, resp, &rev);
+	rc = batch_add(call, s, c, atomic, part != NULL, ptrs, orig, n, resp, &rev);
 	if (rc != RPC_OK)
 		return rc;
-	if (part) /* a whole staged set: the counts only (the lists would not fit a reply) */
-		resp->n_ids = 0;
-	else
+	if (!part) /* a whole staged set: the counts only (batch_ids) */
 		pbf_set_repeated(&resp->base, c->items, ptrs, resp->n_ids); /* the items stored */
 	resp->sync = outcome(s, call, rev); /* rev 0 when nothing changed */
 	return RPC_OK;

@@ -15,6 +15,7 @@
 #include <pthread.h>
 
 #include "idempotency.h"
+#include "ticker.h"
 #include "rulepb.h"
 #include "service.h"
 
@@ -62,12 +63,18 @@ struct service {
 	struct store_snapshot *snaps[XDROP_SNAPSHOT_CACHE]; /* [0] newest */
 	struct packed_chunk packed[XDROP_SNAPSHOT_PACKED];  /* under snap_lock */
 	uint64_t packed_uses;
+	int64_t snap_used_ms;	  /* clock_mono_ms() of the last snapshot call (snap_lock) */
+	struct ticker *snap_idle; /* drops the cache once idle (service_sync.c) */
 	struct svc_arg args[1 + STORE_KINDS];	   /* [0] plain, [1 + kind] */
 	struct idem_method writes[SERVICE_WRITES]; /* the wrapped write methods */
 	size_t n_writes;
 	struct stages *stages;	     /* staged imports (service_stage.c) */
 	struct svc_cluster *cluster; /* NULL: not clustered (service_cluster.c) */
 };
+
+/* Starts the ticker that frees cached snapshots and packed chunks no node asked for in
+ * XDROP_SNAPSHOT_IDLE_MS (service_sync.c). 0 or -errno. */
+int snap_idle_start(struct service *s);
 
 /* The service of a handler's arg. */
 static inline struct service *svc_of(void *arg)

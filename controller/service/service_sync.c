@@ -36,7 +36,9 @@ enum rpc_code sync_revision(struct rpc_call *call, const ProtobufCMessage *r, Pr
 	return RPC_OK;
 }
 
-/* Lock held: the cached snapshot of revision rev (0 = build the latest). */
+/* Lock held: the cached snapshot of revision rev (0 = build the latest). A revision that
+ * is no longer cached (dropped when idle, or pushed out) is built again while it is still
+ * the store's: only a set that moved on makes a node start again from chunk 0. */
 static int snap_find(struct service *s, uint64_t rev, struct store_snapshot **out)
 {
 	struct store_rev cur;
@@ -45,21 +47,25 @@ static int snap_find(struct service *s, uint64_t rev, struct store_snapshot **ou
 	int err;
 
 	*out = NULL;
-	if (latest) {
-		store_revision(s->store, &cur);
+	s->snap_used_ms = clock_mono_ms();
+	store_revision(s->store, &cur);
+	if (latest)
 		rev = cur.revision;
-	}
 	for (int i = 0; i < XDROP_SNAPSHOT_CACHE; i++)
 		if (s->snaps[i] && s->snaps[i]->revision == rev)
 			*out = s->snaps[i];
-	if (*out || !latest)
-		return *out ? 0 : -ESTALE;
+	if (*out)
+		return 0;
+	if (!latest && rev != cur.revision)
+		return -ESTALE;
 	err = store_snapshot(s->store, &snap);
 	if (err)
 		return err;
 	store_snapshot_free(s->snaps[XDROP_SNAPSHOT_CACHE - 1]);
 	memmove(&s->snaps[1], &s->snaps[0], (XDROP_SNAPSHOT_CACHE - 1) * sizeof(s->snaps[0]));
 	s->snaps[0] = snap;
+	if (!latest && snap->revision != rev)
+		return -ESTALE; /* a write came between: kept as the newest */
 	*out = snap;
 	return 0;
 }
@@ -191,6 +197,42 @@ static void trim_after_snapshot(void)
 	    !atomic_compare_exchange_strong(&last_ms, &prev, now))
 		return;
 	malloc_trim(0);
+}
+
+/* A tick: the cache and the packed chunks are freed once no node asked for a chunk in
+ * XDROP_SNAPSHOT_IDLE_MS (a million rules keep ~130 MiB there), and the memory trimmed. */
+static void snap_idle(void *arg)
+{
+	struct service *s = arg;
+	bool freed = false;
+
+	pthread_mutex_lock(&s->snap_lock);
+	if (clock_mono_ms() - s->snap_used_ms > XDROP_SNAPSHOT_IDLE_MS) {
+		for (int i = 0; i < XDROP_SNAPSHOT_CACHE; i++) {
+			freed |= s->snaps[i] != NULL;
+			store_snapshot_free(s->snaps[i]);
+			s->snaps[i] = NULL;
+		}
+		for (int i = 0; i < XDROP_SNAPSHOT_PACKED; i++) {
+			freed |= s->packed[i].bytes.data != NULL;
+			free(s->packed[i].bytes.data);
+			memset(&s->packed[i], 0, sizeof(s->packed[i]));
+		}
+	}
+	pthread_mutex_unlock(&s->snap_lock);
+	if (freed)
+		malloc_trim(0);
+}
+
+int snap_idle_start(struct service *s)
+{
+	struct ticker_opts o = {.sz = sizeof(o),
+				.name = "snapidle",
+				.period_ms = XDROP_SNAPSHOT_IDLE_MS / 4,
+				.fn = snap_idle,
+				.arg = s};
+
+	return ticker_start(&s->snap_idle, &o);
 }
 
 enum rpc_code sync_snapshot(struct rpc_call *call, const ProtobufCMessage *r, ProtobufCMessage *out,

@@ -58,16 +58,21 @@
 #include "xdrop.pb-c.h"
 #include "xdrop_limits.h"
 
-#define XDROP_STORE_SCHEMA_VERSION  5
+#define XDROP_STORE_SCHEMA_VERSION  6
 #define XDROP_STORE_BUSY_TIMEOUT_MS 10000
 #define XDROP_STORE_READERS	    4	 /* pooled read connections */
 #define XDROP_STORE_CHANGELOG_KEEP  1000 /* revisions kept in the change log */
-#define XDROP_STORE_MAX_BATCH	    XDROP_BATCH_MAX
-#define XDROP_STORE_MAX_TEXT	    (1024u * 1024) /* name, comment, source: bytes */
-#define XDROP_STORE_MAX_ID	    XDROP_ID_MAX   /* ids of rules, entries, nodes (lib/rule.h) */
-#define XDROP_STORE_LIST_DEFAULT    XDROP_LIST_DEFAULT
-#define XDROP_STORE_LIST_MAX	    XDROP_LIST_MAX
-#define XDROP_UUID_LEN		    37 /* 36 characters and a NUL */
+/* A change whose Delta packs larger than this is logged without it (an empty row): no push
+ * frame (lib/pubsub.h) nor RPC reply (lib/rpc.h) could carry it, so store_deltas ends at
+ * it and a node behind it takes a snapshot. A 1M-rule import would otherwise keep ~120 MB
+ * (as many bytes as the rules) in the change log. */
+#define XDROP_STORE_DELTA_MAX	 (16u * 1024 * 1024)
+#define XDROP_STORE_MAX_BATCH	 XDROP_BATCH_MAX
+#define XDROP_STORE_MAX_TEXT	 (1024u * 1024) /* name, comment, source: bytes */
+#define XDROP_STORE_MAX_ID	 XDROP_ID_MAX	/* ids of rules, entries, nodes (lib/rule.h) */
+#define XDROP_STORE_LIST_DEFAULT XDROP_LIST_DEFAULT
+#define XDROP_STORE_LIST_MAX	 XDROP_LIST_MAX
+#define XDROP_UUID_LEN		 37 /* 36 characters and a NUL */
 
 /* The message of every write refused because the disk is full. */
 #define STORE_DISK_FULL                                                                            \
@@ -155,7 +160,10 @@ void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg);
 /* Sets the transaction hook (before writes start; NULL to remove it). */
 void store_set_txn_hook(struct store *s, store_txn_fn fn, void *arg);
 
-/* A fresh random (v4) UUID, lower-case. */
+/* A fresh UUID, lower-case, version 7 (RFC 9562): 48 bits of Unix time in ms, then 74
+ * random bits (from getrandom, drawn a few KiB at a time), so ids made one after another
+ * sort in the order they were made and append to the rules' id index instead of landing
+ * on a random page of it. Thread-safe. */
 void store_uuid(char out[XDROP_UUID_LEN]);
 
 /* ---- the rule set ---------------------------------------------------------------------- */
@@ -353,13 +361,15 @@ static inline void store_free_wl(Xdrop__V1__WhitelistEntry **v, size_t n)
 
 /* ---- sync ------------------------------------------------------------------------------ */
 
-/* The whole rule set at one revision: packed messages as stored. */
+/* The whole rule set at one revision: packed messages as stored, each kind's bytes in one
+ * buffer (rules[i].data points into rules_buf). */
 struct store_snapshot {
 	uint64_t revision;
 	char hash[RULEHASH_HEX];
 	size_t nrules, nwl;
 	ProtobufCBinaryData *rules;
 	ProtobufCBinaryData *wl;
+	uint8_t *rules_buf, *wl_buf;
 };
 
 /* Reads a consistent snapshot (one read transaction). Free with store_snapshot_free. */
@@ -367,8 +377,10 @@ int store_snapshot(struct store *s, struct store_snapshot **out);
 void store_snapshot_free(struct store_snapshot *snap);
 
 /*
- * Deltas with revision > from, at most max, in order. *complete is false when the change
- * log no longer reaches back to from + 1. Free with store_free_deltas.
+ * Deltas with revision > from, at most max, in order, up to the first change logged
+ * without its Delta (XDROP_STORE_DELTA_MAX). *complete is false when the change log no
+ * longer reaches back to from + 1, or the change after from was too large to log. Free
+ * with store_free_deltas.
  */
 int store_deltas(struct store *s, uint64_t from, uint32_t max, Xdrop__V1__Delta ***out, size_t *n,
 		 bool *complete);

@@ -19,24 +19,32 @@
 
 /* ---- the kinds ---------------------------------------------------------------------------- */
 
-static const char SQL_RULE_BY_KEY[] = "SELECT id FROM rules WHERE match_key = ?1";
-static const char SQL_WL_BY_KEY[] = "SELECT id FROM whitelist WHERE match_key = ?1";
-static const char SQL_RULE_EXISTS[] = "SELECT digest FROM rules WHERE id = ?1";
-static const char SQL_WL_EXISTS[] = "SELECT digest FROM whitelist WHERE id = ?1";
+/* The columns a row's packed message is made of (store_row.c): the id, the kind's prefix
+ * columns (its leading fields, in field order) and the rest of the message. */
+#define RULE_PB_COLS                                                                               \
+	"id, name, src_ip, dst_ip, src_cidr, dst_cidr, src_port, dst_port, protocol, action,"      \
+	" rate_limit, rest"
+#define WL_PB_COLS                                                                                 \
+	"id, name, src_ip, dst_ip, src_cidr, dst_cidr, src_port, dst_port, protocol, rest"
+
+static const char SQL_RULE_BY_KEY[] = "SELECT " RULE_PB_COLS " FROM rules WHERE mkh = ?1";
+static const char SQL_WL_BY_KEY[] = "SELECT " WL_PB_COLS " FROM whitelist WHERE mkh = ?1";
+static const char SQL_RULE_EXISTS[] = "SELECT " RULE_PB_COLS " FROM rules WHERE id = ?1";
+static const char SQL_WL_EXISTS[] = "SELECT " WL_PB_COLS " FROM whitelist WHERE id = ?1";
 static const char SQL_RULE_INSERT[] =
-    "INSERT INTO rules(id, match_key, name, action, enabled, expires_at, created_at,"
-    " updated_at, src, dst, src_port, dst_port, protocol, rate_limit, comment, source,"
-    " digest, pb) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-    " ?16, ?17, ?18)";
+    "INSERT INTO rules(id, mkh, name, src_ip, dst_ip, src_cidr, dst_cidr, src_port, dst_port,"
+    " protocol, action, rate_limit, enabled, expires_at, comment, source, created_at,"
+    " updated_at, rest) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+    " ?15, ?16, ?17, ?18, ?19)";
 static const char SQL_RULE_UPDATE[] =
-    "UPDATE rules SET match_key = ?2, name = ?3, action = ?4, enabled = ?5, expires_at = ?6,"
-    " created_at = ?7, updated_at = ?8, src = ?9, dst = ?10, src_port = ?11, dst_port = ?12,"
-    " protocol = ?13, rate_limit = ?14, comment = ?15, source = ?16, digest = ?17, pb = ?18"
-    " WHERE id = ?1";
+    "UPDATE rules SET mkh = ?2, name = ?3, src_ip = ?4, dst_ip = ?5, src_cidr = ?6,"
+    " dst_cidr = ?7, src_port = ?8, dst_port = ?9, protocol = ?10, action = ?11,"
+    " rate_limit = ?12, enabled = ?13, expires_at = ?14, comment = ?15, source = ?16,"
+    " created_at = ?17, updated_at = ?18, rest = ?19 WHERE id = ?1";
 static const char SQL_WL_INSERT[] =
-    "INSERT INTO whitelist(id, match_key, name, src, dst, src_port, dst_port, protocol,"
-    " comment, created_at, digest, pb) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-    " ?12)";
+    "INSERT INTO whitelist(id, mkh, name, src_ip, dst_ip, src_cidr, dst_cidr, src_port,"
+    " dst_port, protocol, comment, created_at, rest) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+    " ?9, ?10, ?11, ?12, ?13)";
 static const char SQL_RULE_DELETE[] = "DELETE FROM rules WHERE id = ?1";
 static const char SQL_WL_DELETE[] = "DELETE FROM whitelist WHERE id = ?1";
 
@@ -44,39 +52,43 @@ static const char SQL_WL_DELETE[] = "DELETE FROM whitelist WHERE id = ?1";
 #define RULE_SORT_EXPR                                                                             \
 	"CASE ?5 WHEN 'id' THEN id WHEN 'name' THEN name WHEN 'action' THEN action"                \
 	" WHEN 'enabled' THEN enabled WHEN 'expires_at' THEN expires_at"                           \
-	" WHEN 'updated_at' THEN updated_at WHEN 'src_ip' THEN src WHEN 'src_cidr' THEN src"       \
-	" WHEN 'dst_ip' THEN dst WHEN 'dst_cidr' THEN dst WHEN 'src_port' THEN src_port"           \
+	" WHEN 'updated_at' THEN updated_at WHEN 'src_ip' THEN src_ip || src_cidr"                 \
+	" WHEN 'src_cidr' THEN src_ip || src_cidr WHEN 'dst_ip' THEN dst_ip || dst_cidr"           \
+	" WHEN 'dst_cidr' THEN dst_ip || dst_cidr WHEN 'src_port' THEN src_port"                   \
 	" WHEN 'dst_port' THEN dst_port WHEN 'protocol' THEN protocol"                             \
 	" WHEN 'rate_limit' THEN rate_limit WHEN 'comment' THEN comment"                           \
 	" WHEN 'source' THEN source ELSE created_at END"
+#define SEARCH_WHERE                                                                               \
+	" WHERE (?1 = '' OR instr(lower(name || ' ' || comment || ' ' || src_ip || src_cidr"       \
+	" || ' ' || dst_ip || dst_cidr || ' ' || id), lower(?1)) > 0)"
 #define RULE_WHERE                                                                                 \
-	" WHERE (?1 = '' OR instr(lower(name || ' ' || comment || ' ' || src || ' ' || dst"        \
-	" || ' ' || id), lower(?1)) > 0) AND (?2 < 0 OR enabled = ?2)"                             \
-	" AND (?3 = '' OR action = ?3) AND ?4 = ?4 AND (?8 = '' OR source = ?8)"
+	SEARCH_WHERE " AND (?2 < 0 OR enabled = ?2)"                                               \
+		     " AND (?3 = '' OR action = ?3) AND ?4 = ?4 AND (?8 = '' OR source = ?8)"
 static const char SQL_RULE_LIST[] =
-    "SELECT pb FROM rules" RULE_WHERE " ORDER BY CASE WHEN ?4 THEN NULL ELSE " RULE_SORT_EXPR
+    "SELECT " RULE_PB_COLS " FROM rules" RULE_WHERE
+    " ORDER BY CASE WHEN ?4 THEN NULL ELSE " RULE_SORT_EXPR
     " END ASC, CASE WHEN ?4 THEN " RULE_SORT_EXPR " END DESC, created_at, id LIMIT ?6 OFFSET ?7";
 static const char SQL_RULE_COUNT[] = "SELECT count(*) FROM rules" RULE_WHERE " AND ?5 = ?5";
 
 #define WL_SORT_EXPR                                                                               \
-	"CASE ?5 WHEN 'id' THEN id WHEN 'name' THEN name WHEN 'src_ip' THEN src"                   \
-	" WHEN 'src_cidr' THEN src WHEN 'dst_ip' THEN dst WHEN 'dst_cidr' THEN dst"                \
+	"CASE ?5 WHEN 'id' THEN id WHEN 'name' THEN name WHEN 'src_ip' THEN src_ip || src_cidr"    \
+	" WHEN 'src_cidr' THEN src_ip || src_cidr WHEN 'dst_ip' THEN dst_ip || dst_cidr"           \
+	" WHEN 'dst_cidr' THEN dst_ip || dst_cidr"                                                 \
 	" WHEN 'src_port' THEN src_port WHEN 'dst_port' THEN dst_port"                             \
 	" WHEN 'protocol' THEN protocol WHEN 'comment' THEN comment ELSE created_at END"
-#define WL_WHERE                                                                                   \
-	" WHERE (?1 = '' OR instr(lower(name || ' ' || comment || ' ' || src || ' ' || dst"        \
-	" || ' ' || id), lower(?1)) > 0) AND ?2 = ?2 AND ?3 = ?3 AND ?4 = ?4 AND ?8 = ?8"
+#define WL_WHERE SEARCH_WHERE " AND ?2 = ?2 AND ?3 = ?3 AND ?4 = ?4 AND ?8 = ?8"
 static const char SQL_WL_LIST[] =
-    "SELECT pb FROM whitelist" WL_WHERE " ORDER BY CASE WHEN ?4 THEN NULL ELSE " WL_SORT_EXPR
+    "SELECT " WL_PB_COLS " FROM whitelist" WL_WHERE
+    " ORDER BY CASE WHEN ?4 THEN NULL ELSE " WL_SORT_EXPR
     " END ASC, CASE WHEN ?4 THEN " WL_SORT_EXPR " END DESC, created_at, id LIMIT ?6 OFFSET ?7";
 static const char SQL_WL_COUNT[] = "SELECT count(*) FROM whitelist" WL_WHERE " AND ?5 = ?5";
 
-static const char SQL_RULE_DIGESTS[] = "SELECT digest FROM rules";
-static const char SQL_WL_DIGESTS[] = "SELECT digest FROM whitelist";
-static const char SQL_RULE_GET[] = "SELECT pb FROM rules WHERE id = ?1";
-static const char SQL_WL_GET[] = "SELECT pb FROM whitelist WHERE id = ?1";
-static const char SQL_SNAP_RULES[] = "SELECT pb FROM rules ORDER BY id";
-static const char SQL_SNAP_WL[] = "SELECT pb FROM whitelist ORDER BY id";
+static const char SQL_RULE_DIGESTS[] = "SELECT " RULE_PB_COLS " FROM rules";
+static const char SQL_WL_DIGESTS[] = "SELECT " WL_PB_COLS " FROM whitelist";
+static const char SQL_RULE_GET[] = "SELECT " RULE_PB_COLS " FROM rules WHERE id = ?1";
+static const char SQL_WL_GET[] = "SELECT " WL_PB_COLS " FROM whitelist WHERE id = ?1";
+static const char SQL_SNAP_RULES[] = "SELECT " RULE_PB_COLS " FROM rules ORDER BY id";
+static const char SQL_SNAP_WL[] = "SELECT " WL_PB_COLS " FROM whitelist ORDER BY id";
 
 static const char *const rule_sorts[] = {
     "id",	  "name",     "action",	    "enabled", "expires_at", "created_at",
@@ -107,20 +119,23 @@ const struct store_coll store_colls[STORE_KINDS] = {
 	    .sql_digests = SQL_RULE_DIGESTS,
 	    .sql_snapshot = SQL_SNAP_RULES,
 	    .sorts = rule_sorts,
+	    .prefix = 10,
 	    .cols = {{"name"},
-		     {"action"},
-		     {"enabled"},
-		     {"expires_at"},
-		     {"created_at"},
-		     {"updated_at"},
-		     {"src_ip", "src_cidr"},
-		     {"dst_ip", "dst_cidr"},
+		     {"src_ip"},
+		     {"dst_ip"},
+		     {"src_cidr"},
+		     {"dst_cidr"},
 		     {"src_port"},
 		     {"dst_port"},
 		     {"protocol"},
+		     {"action"},
 		     {"rate_limit"},
+		     {"enabled"},
+		     {"expires_at"},
 		     {"comment"},
-		     {"source"}},
+		     {"source"},
+		     {"created_at"},
+		     {"updated_at"}},
 	},
     [STORE_WHITELIST] =
 	{
@@ -141,9 +156,12 @@ const struct store_coll store_colls[STORE_KINDS] = {
 	    .sql_digests = SQL_WL_DIGESTS,
 	    .sql_snapshot = SQL_SNAP_WL,
 	    .sorts = wl_sorts,
+	    .prefix = 8,
 	    .cols = {{"name"},
-		     {"src_ip", "src_cidr"},
-		     {"dst_ip", "dst_cidr"},
+		     {"src_ip"},
+		     {"dst_ip"},
+		     {"src_cidr"},
+		     {"dst_cidr"},
 		     {"src_port"},
 		     {"dst_port"},
 		     {"protocol"},
@@ -171,9 +189,13 @@ int store_coll_sum(struct conn *c, enum store_kind k, struct rulehash *h, uint64
 		return -EIO;
 	*n = 0;
 	while ((rc = db_step(st)) == SQLITE_ROW) {
-		if (db_column_bytes(st, 0) != RULEHASH_LEN)
-			return -EIO;
-		rulehash_add(h, db_column_blob(st, 0));
+		uint8_t d[RULEHASH_LEN];
+
+		if (row_digest(k, st, 0, d) < 0) {
+			db_reset(st);
+			return -ENOMEM;
+		}
+		rulehash_add(h, d);
 		(*n)++;
 	}
 	db_reset(st);
@@ -212,11 +234,7 @@ static void bind_col(struct db_stmt *st, int i, const ProtobufCMessage *m,
 
 	switch (t) {
 	case PROTOBUF_C_TYPE_STRING: {
-		const char *v = *(char *const *)p;
-
-		if (c->alt && !(v && v[0]))
-			v = field_str(m, c->alt);
-		bind_text(st, i, v);
+		bind_text(st, i, *(char *const *)p);
 		break;
 	}
 	case PROTOBUF_C_TYPE_BOOL:
@@ -243,28 +261,24 @@ static bool text_ok(const char *t)
 	return !t || strlen(t) <= XDROP_STORE_MAX_TEXT;
 }
 
-/* The id of the entry holding match key mk (in *dup, room for XDROP_STORE_MAX_ID + 1):
- * 1 when found, 0 when free, -EIO. */
-static int find_dup(struct conn *c, const char *sql, const char *mk, const char *self, char *dup)
+/* The id of the entry of kind k holding match key mk, other than self (in *dup, room for
+ * XDROP_STORE_MAX_ID + 1): 1 when found, 0 when free, -errno. */
+static int find_dup(struct conn *c, enum store_kind k, const char *mk, const char *self, char *dup)
 {
-	struct db_stmt *st = stmt(c, sql);
-	int rc;
+	ProtobufCMessage *m;
+	int rc = store_coll_by_key(c, k, mk, self, &m);
 
-	if (!st)
-		return -EIO;
-	bind_text(st, 1, mk);
-	rc = db_step(st);
-	if (rc == SQLITE_ROW) {
-		snprintf(dup, XDROP_STORE_MAX_ID + 1, "%s", (const char *)db_column_text(st, 0));
-		db_reset(st);
-		return self && strcmp(dup, self) == 0 ? 0 : 1;
+	if (rc == 1) {
+		snprintf(dup, XDROP_STORE_MAX_ID + 1, "%s", field_str(m, "id"));
+		protobuf_c_message_free_unpacked(m, NULL);
 	}
-	db_reset(st);
-	return rc == SQLITE_DONE ? 0 : sql_err(c, "match key");
+	return rc;
 }
 
-/* The stored digest of id from sql into d: 1 found, 0 absent, -EIO. */
-static int find_digest(struct conn *c, const char *sql, const char *id, uint8_t *d)
+/* The digest of the stored entry id (sql: the kind's sql_exists) into d: 1 found, 0
+ * absent, -errno. */
+static int find_digest(struct conn *c, enum store_kind k, const char *sql, const char *id,
+		       uint8_t *d)
 {
 	struct db_stmt *st = stmt(c, sql);
 	int rc;
@@ -274,10 +288,9 @@ static int find_digest(struct conn *c, const char *sql, const char *id, uint8_t 
 	bind_text(st, 1, id);
 	rc = db_step(st);
 	if (rc == SQLITE_ROW) {
-		if (d && db_column_bytes(st, 0) == RULEHASH_LEN)
-			memcpy(d, db_column_blob(st, 0), RULEHASH_LEN);
+		rc = row_digest(k, st, 0, d) < 0 ? -ENOMEM : 1;
 		db_reset(st);
-		return 1;
+		return rc;
 	}
 	db_reset(st);
 	return rc == SQLITE_DONE ? 0 : sql_err(c, "lookup");
@@ -318,33 +331,42 @@ int store_coll_key(const ProtobufCMessage *m, const char *prefix, char mk[MATCH_
 	return 0;
 }
 
-/* Writes m's row with sql (insert or update): id, match key, columns, digest, packed. */
-static int write_row(struct conn *c, const struct store_coll *k, const char *sql,
-		     const ProtobufCMessage *m, const char *mk, const uint8_t *digest)
+int store_coll_bind(struct db_stmt *st, enum store_kind k, const ProtobufCMessage *m,
+		    const char *mk, const uint8_t *pb, size_t len)
 {
-	size_t len = protobuf_c_message_get_packed_size(m);
-	uint8_t *pb = malloc(len ? len : 1);
-	struct db_stmt *st;
-	int i = 3, rc;
+	const struct store_coll *kc = &store_colls[k];
+	size_t plen;
+	int i = 3;
 
-	if (!pb)
-		return -ENOMEM;
-	protobuf_c_message_pack(m, pb);
-	st = stmt(c, sql);
-	if (!st) {
-		free(pb);
+	if (pb_prefix_len(k, pb, len, &plen) < 0) {
+		log_error("store: a packed %s is not laid out as expected", kc->noun);
 		return -EIO;
 	}
 	bind_text(st, 1, field_str(m, "id"));
-	bind_text(st, 2, mk);
-	for (const struct store_col *col = k->cols; col->field; col++)
+	db_bind_int64(st, 2, (int64_t)store_mkh(mk));
+	for (const struct store_col *col = kc->cols; col->field; col++)
 		bind_col(st, i++, m, col);
-	db_bind_blob(st, i++, digest, RULEHASH_LEN, SQLITE_STATIC);
-	db_bind_blob(st, i, pb, (int)len, SQLITE_STATIC);
+	db_bind_blob(st, i, pb + plen, (int)(len - plen), SQLITE_STATIC);
+	return 0;
+}
+
+/* Writes m's row (packed: pb) with sql (insert or update). */
+static int write_row(struct conn *c, enum store_kind k, const char *sql, const ProtobufCMessage *m,
+		     const char *mk, const uint8_t *pb, size_t len)
+{
+	struct db_stmt *st = stmt(c, sql);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = store_coll_bind(st, k, m, mk, pb, len);
+	if (rc < 0)
+		return rc;
 	rc = db_step(st);
 	db_reset(st);
-	free(pb);
-	return rc == SQLITE_DONE ? 0 : sql_err(c, k->write_what);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return -EEXIST; /* the only unique index is the id's */
+	return rc == SQLITE_DONE ? 0 : sql_err(c, store_colls[k].write_what);
 }
 
 /*
@@ -358,30 +380,38 @@ int store_coll_put(struct change *ch, enum store_kind kind, ProtobufCMessage *m,
 	const struct store_coll *k = &store_colls[kind];
 	struct conn *c = &ch->s->w;
 	char mk[MATCH_KEY_SZ], dup[XDROP_STORE_MAX_ID + 1];
-	uint8_t digest[RULEHASH_LEN], old[RULEHASH_LEN];
+	uint8_t digest[RULEHASH_LEN], old[RULEHASH_LEN], small[1024], *pb;
 	const char *id = field_str(m, "id");
+	size_t len;
 	int rc;
 
 	rc = store_coll_key(m, prefix, mk, err);
 	if (rc < 0)
 		return rc;
-	rc = find_dup(c, k->sql_by_key, mk, self, dup);
+	rc = find_dup(c, kind, mk, self, dup);
 	if (rc < 0)
 		return rc;
 	if (rc)
 		return set_err(err, STORE_EXISTS, prefix, NULL,
 			       "a %s with the same match already exists: %s", k->noun, dup);
-	rc = find_digest(c, k->sql_exists, id, old);
+	/* an insert finds a taken id by the id index's conflict (one probe less per item) */
+	rc = self ? find_digest(c, kind, k->sql_exists, id, old) : 0;
 	if (rc < 0)
 		return rc;
-	if (rc && !self)
-		return set_err(err, STORE_EXISTS, prefix, "id", "%s %s already exists", k->noun,
-			       id);
 	if (!rc && self)
 		return set_err(err, STORE_NOT_FOUND, "id", NULL, "no %s %s", k->noun, id);
-	if (rulehash_digest(m, digest) < 0)
+	len = protobuf_c_message_get_packed_size(m);
+	pb = len <= sizeof(small) ? small : malloc(len);
+	if (!pb)
 		return -ENOMEM;
-	rc = write_row(c, k, sql, m, mk, digest);
+	protobuf_c_message_pack(m, pb);
+	pb_digest(kind, pb, len, digest);
+	rc = write_row(c, kind, sql, m, mk, pb, len);
+	if (pb != small)
+		free(pb);
+	if (rc == -EEXIST)
+		return set_err(err, STORE_EXISTS, prefix, "id", "%s %s already exists", k->noun,
+			       id);
 	if (rc < 0)
 		return rc;
 	if (self)
@@ -490,7 +520,7 @@ int store_coll_del(struct change *ch, enum store_kind kind, const char *id, cons
 	struct db_stmt *st;
 	int rc;
 
-	rc = find_digest(&ch->s->w, k->sql_exists, id, digest);
+	rc = find_digest(&ch->s->w, kind, k->sql_exists, id, digest);
 	if (rc < 0)
 		return rc;
 	if (!rc)

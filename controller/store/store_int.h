@@ -59,7 +59,14 @@ struct store {
 	bool publishing; /* on_commit runs (false: a follower of a cluster) */
 	store_txn_fn txn_hook;
 	void *txn_arg;
+	bool big_cache; /* the writer's page cache is enlarged for a large change */
 };
+
+/* A change of this many ops gets a page cache of XDROP_STORE_BIG_CACHE_KIB (store_changes.c) */
+#define XDROP_STORE_BIG_CHANGE	  50000
+#define XDROP_STORE_BIG_CACHE_KIB 262144
+#define XDROP_STR_(x)		  #x
+#define XDROP_STR(x)		  XDROP_STR_(x)
 
 /* ---- store_db.c: connections, statements, one-statement writes -------------------------- */
 
@@ -135,20 +142,19 @@ int change_commit(struct change *ch, uint64_t *rev);
 
 /* ---- store_coll.c: the rule-set collection ----------------------------------------------- */
 
-/* A column of a kind's table, bound from the message field of that name; an address
- * column takes the first non-empty of field and alt (src_ip, else src_cidr). */
+/* A column of a kind's table, bound from the message field of that name. */
 struct store_col {
 	const char *field;
-	const char *alt;
 };
 
-#define STORE_COLL_COLS 16
+#define STORE_COLL_COLS 18
 
 /*
  * One kind of the rule set: what differs between rules and whitelist entries, and all of
- * it. Insert and update bind ?1 id, ?2 the match key, ?3.. the columns in cols order, then
- * the digest and the packed message. A new field is a column here (and a migration); a
- * new kind is one more entry of store_colls.
+ * it. Insert and update bind ?1 id, ?2 the match key's hash, ?3.. the columns in cols
+ * order, then the rest of the packed message (store_row.c): the first `prefix` columns are
+ * the message's fields 2.. in field order, the leading bytes the row does not keep twice.
+ * A new field lands in `rest` without a migration; a new kind is one more entry.
  */
 struct store_coll {
 	const char *noun;	/* "rule": messages ("no rule x", "rule x already exists") */
@@ -160,6 +166,7 @@ struct store_coll {
 	const char *sql_by_key, *sql_exists, *sql_insert, *sql_update /* NULL: not updatable */,
 	    *sql_delete, *sql_get, *sql_list, *sql_count, *sql_digests, *sql_snapshot;
 	const char *const *sorts; /* the fields lists sort by, NULL-terminated */
+	unsigned prefix;	  /* cols[0..prefix) are fields 2.. of the message, in order */
 	struct store_col cols[STORE_COLL_COLS];
 };
 
@@ -189,6 +196,36 @@ int store_coll_fail(struct change *ch, int rc, size_t i, size_t *err_index,
 		    struct store_error *err);
 /* Commits ch (a failed commit becomes the generic commit error). */
 int store_coll_commit(struct change *ch, uint64_t *rev, struct store_error *err);
+
+/* Binds the row of m (packed: pb, len; match key mk) to an insert or update of its kind
+ * (the parameters above). 0, or -EIO when pb is not laid out as a row expects. */
+int store_coll_bind(struct db_stmt *st, enum store_kind k, const ProtobufCMessage *m,
+		    const char *mk, const uint8_t *pb, size_t len);
+
+/* ---- store_row.c: a row and its packed message ------------------------------------------ */
+
+/* The 64-bit hash of a match key kept in a row (FNV-1a). */
+uint64_t store_mkh(const char *mk);
+/* The length of the leading bytes of packed pb that a row of kind k keeps as columns. 0,
+ * or -EIO when pb is malformed there. */
+int pb_prefix_len(enum store_kind k, const uint8_t *pb, size_t len, size_t *plen);
+/* The packed message of the current row of st, whose kind's message columns (id first, then
+ * the prefix columns and rest) start at column col0: its length, and written to out. */
+size_t row_pb_len(enum store_kind k, struct db_stmt *st, int col0);
+size_t row_pb_put(enum store_kind k, struct db_stmt *st, int col0, uint8_t *out);
+/* The same, unpacked (NULL when out of memory or undecodable). */
+ProtobufCMessage *row_unpack(enum store_kind k, struct db_stmt *st, int col0);
+/* The content-hash digest of an entry of kind k from its packed bytes (lib/rulehash.h). */
+void pb_digest(enum store_kind k, const uint8_t *pb, size_t len, uint8_t d[RULEHASH_LEN]);
+/* The digest of the current row's entry (its columns from col0). 0 or -ENOMEM. */
+int row_digest(enum store_kind k, struct db_stmt *st, int col0, uint8_t d[RULEHASH_LEN]);
+/* The stored entry of kind k other than self (NULL: any) whose match key is mk: 1 and
+ * *out (unpacked, the caller frees it), 0 when none, or -errno. */
+int store_coll_by_key(struct conn *c, enum store_kind k, const char *mk, const char *self,
+		      ProtobufCMessage **out);
+
+/* Migration 6's copy of schema 5's rows into the tables of this layout (store_open.c). */
+int store_rows_migrate(struct db *db);
 
 /* ---- store_open.c ------------------------------------------------------------------------- */
 

@@ -15,32 +15,6 @@
 
 #include "store_int.h"
 
-static const char SQL_RULE_PB_BY_KEY[] = "SELECT pb FROM rules WHERE match_key = ?1";
-
-/* The rule holding match key mk, unpacked into *out (NULL when none). 0 or -errno. */
-static int rule_by_key(struct conn *c, const char *mk, Xdrop__V1__Rule **out)
-{
-	struct db_stmt *st = stmt(c, SQL_RULE_PB_BY_KEY);
-	int rc, err = 0;
-
-	*out = NULL;
-	if (!st)
-		return -EIO;
-	bind_text(st, 1, mk);
-	rc = db_step(st);
-	if (rc == SQLITE_ROW) {
-		*out = (Xdrop__V1__Rule *)protobuf_c_message_unpack(
-		    &xdrop__v1__rule__descriptor, NULL, (size_t)db_column_bytes(st, 0),
-		    db_column_blob(st, 0));
-		if (!*out)
-			err = -EIO;
-	} else if (rc != SQLITE_DONE) {
-		err = sql_err(c, "match key");
-	}
-	db_reset(st);
-	return err;
-}
-
 /* True when r merges into cur: both anomaly rules, the same action. */
 static bool merges(const Xdrop__V1__Rule *cur, const Xdrop__V1__Rule *r)
 {
@@ -63,7 +37,7 @@ int store_rule_add_merge(struct store *s, Xdrop__V1__Rule *r, Xdrop__V1__Rule **
 		return begin_fail(s, rc, err);
 	/* an invalid rule is refused by store_coll_put below, with its field */
 	if (r->match_anomaly && store_coll_key(&r->base, k->item, mk, NULL) == 0) {
-		rc = rule_by_key(&s->w, mk, &cur);
+		rc = store_coll_by_key(&s->w, STORE_RULES, mk, NULL, (ProtobufCMessage **)&cur);
 		if (rc < 0)
 			return store_coll_fail(&ch, rc, 0, NULL, err);
 	}

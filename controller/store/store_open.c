@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "store_int.h"
 #include "store_secure.h"
@@ -66,6 +67,26 @@ static const char *const migrations[XDROP_STORE_SCHEMA_VERSION] = {
      * field: a scan and a sort whatever the order asked), and they cost about 60 B a rule */
     "DROP INDEX IF EXISTS rules_created;"
     "DROP INDEX IF EXISTS whitelist_created;",
+    /* 6: compact rows (issue 15; store_row.c): the message's leading fields are columns and
+     * `rest` holds the other bytes of it, once; the match key is a 64-bit hash (mkh, checked
+     * against the real key on a hit); no stored digest (recomputed from the row). The
+     * tables keep rowids (appended) and index id and mkh: 533 -> ~200 B a rule.
+     * migration_steps[5] copies the rows and builds the indexes. */
+    "ALTER TABLE rules RENAME TO rules_v5;"
+    "ALTER TABLE whitelist RENAME TO whitelist_v5;"
+    "DROP INDEX IF EXISTS rules_expires;"
+    "CREATE TABLE rules(id TEXT NOT NULL, mkh INTEGER NOT NULL, name TEXT NOT NULL,"
+    " src_ip TEXT NOT NULL, dst_ip TEXT NOT NULL, src_cidr TEXT NOT NULL,"
+    " dst_cidr TEXT NOT NULL, src_port INTEGER NOT NULL, dst_port INTEGER NOT NULL,"
+    " protocol TEXT NOT NULL, action TEXT NOT NULL, rate_limit INTEGER NOT NULL,"
+    " enabled INTEGER NOT NULL, expires_at INTEGER NOT NULL, comment TEXT NOT NULL,"
+    " source TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    " rest BLOB NOT NULL);"
+    "CREATE TABLE whitelist(id TEXT NOT NULL, mkh INTEGER NOT NULL, name TEXT NOT NULL,"
+    " src_ip TEXT NOT NULL, dst_ip TEXT NOT NULL, src_cidr TEXT NOT NULL,"
+    " dst_cidr TEXT NOT NULL, src_port INTEGER NOT NULL, dst_port INTEGER NOT NULL,"
+    " protocol TEXT NOT NULL, comment TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    " rest BLOB NOT NULL);",
 };
 
 /* Migrations done in C after their SQL (same transaction): what SQL alone cannot do on
@@ -73,6 +94,7 @@ static const char *const migrations[XDROP_STORE_SCHEMA_VERSION] = {
  * nodes would not have it); store_creds_migrate does the same in C. */
 static int (*const migration_steps[XDROP_STORE_SCHEMA_VERSION])(struct db *db) = {
     [3] = store_creds_migrate,
+    [5] = store_rows_migrate,
 };
 
 static const char SQL_VERSION_GET[] = "SELECT version FROM schema_version";
@@ -408,23 +430,68 @@ void store_set_txn_hook(struct store *s, store_txn_fn fn, void *arg)
 	pthread_mutex_unlock(&s->wlock);
 }
 
+/* Random bytes for ids, refilled from getrandom a pool at a time; the time and sequence of
+ * the last id made. */
+static struct {
+	pthread_mutex_t lock;
+	uint8_t b[4096];
+	size_t used;
+	uint64_t ms;
+	unsigned seq;
+} rnd = {PTHREAD_MUTEX_INITIALIZER, {0}, sizeof(rnd.b), 0, 0};
+
+/* Lock held: n random bytes into out. */
+static void rnd_take(uint8_t *out, size_t n)
+{
+	if (rnd.used + n > sizeof(rnd.b)) {
+		size_t got = 0;
+
+		while (got < sizeof(rnd.b)) {
+			ssize_t r = getrandom(rnd.b + got, sizeof(rnd.b) - got, 0);
+
+			if (r > 0)
+				got += (size_t)r;
+		}
+		rnd.used = 0;
+	}
+	memcpy(out, rnd.b + rnd.used, n);
+	memset(rnd.b + rnd.used, 0, n); /* an id's bytes are not kept */
+	rnd.used += n;
+}
+
 void store_uuid(char out[XDROP_UUID_LEN])
 {
+	static const char hex[] = "0123456789abcdef";
+	uint64_t ms = (uint64_t)(clock_wall_ns() / 1000000);
 	uint8_t b[16];
-	size_t got = 0;
+	char *p = out;
 
-	while (got < sizeof(b)) {
-		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-
-		if (n > 0)
-			got += (size_t)n;
+	/* RFC 9562 method 1: the 12 bits after the version count ids within one ms (from a
+	 * random start below 2048), so ids made by this process increase strictly */
+	pthread_mutex_lock(&rnd.lock);
+	rnd_take(b + 6, 10);
+	if (ms > rnd.ms) {
+		rnd.ms = ms;
+		rnd.seq = ((unsigned)b[6] << 8 | b[7]) & 0x7ff;
+	} else if (++rnd.seq > 0xfff) { /* 4096 ids in one ms: borrow the next ms */
+		rnd.ms++;
+		rnd.seq = 0;
 	}
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-	snprintf(out, XDROP_UUID_LEN,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-		 b[15]);
+	ms = rnd.ms;
+	b[6] = (uint8_t)(rnd.seq >> 8);
+	b[7] = (uint8_t)rnd.seq;
+	pthread_mutex_unlock(&rnd.lock);
+	for (int i = 0; i < 6; i++)
+		b[i] = (uint8_t)(ms >> (40 - 8 * i));
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x70); /* version 7 */
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 9562 variant */
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = hex[b[i] >> 4];
+		*p++ = hex[b[i] & 15];
+	}
+	*p = '\0';
 }
 
 void store_revision(struct store *s, struct store_rev *out)

@@ -13,7 +13,6 @@
 
 int store_get(struct store *s, enum store_kind k, const char *id, void **out)
 {
-	const ProtobufCMessageDescriptor *desc = store_colls[k].desc;
 	struct conn *c = reader_get(s);
 	struct db_stmt *st = stmt(c, store_colls[k].sql_get);
 	int rc, err = 0;
@@ -26,8 +25,7 @@ int store_get(struct store *s, enum store_kind k, const char *id, void **out)
 	bind_text(st, 1, id);
 	rc = db_step(st);
 	if (rc == SQLITE_ROW) {
-		*out = protobuf_c_message_unpack(desc, NULL, (size_t)db_column_bytes(st, 0),
-						 db_column_blob(st, 0));
+		*out = row_unpack(k, st, 0);
 		if (!*out)
 			err = -EIO;
 	} else {
@@ -73,7 +71,6 @@ static void bind_query(struct db_stmt *st, const struct store_query *q, bool wit
 int store_list(struct store *s, enum store_kind k, const struct store_query *q, void ***out,
 	       size_t *n, uint64_t *total)
 {
-	const ProtobufCMessageDescriptor *desc = store_colls[k].desc;
 	struct conn *c = reader_get(s);
 	ProtobufCMessage **v = NULL;
 	size_t cap = 0;
@@ -118,8 +115,7 @@ int store_list(struct store *s, enum store_kind k, const struct store_query *q, 
 			v = nv;
 			cap = ncap;
 		}
-		m = protobuf_c_message_unpack(desc, NULL, (size_t)db_column_bytes(st, 0),
-					      db_column_blob(st, 0));
+		m = row_unpack(k, st, 0);
 		if (!m) {
 			err = -EIO;
 			break;
@@ -153,18 +149,25 @@ void store_free_items(void **v, size_t n)
 
 /* ---- snapshots ---------------------------------------------------------------------------- */
 
-static int read_blobs(struct conn *c, const char *sql, ProtobufCBinaryData **out, size_t *n)
+/*
+ * Every row of sql into one buffer (*buf): a million small messages cost their bytes and
+ * 16 B each for the array, not a heap block each, and the buffer goes back to the system
+ * whole when the snapshot is freed (above the mmap threshold set in controller/main.c).
+ */
+static int read_blobs(struct conn *c, enum store_kind k, ProtobufCBinaryData **out, size_t *n,
+		      uint8_t **buf)
 {
-	struct db_stmt *st = stmt(c, sql);
+	struct db_stmt *st = stmt(c, store_colls[k].sql_snapshot);
 	ProtobufCBinaryData *v = NULL;
-	size_t cap = 0;
+	size_t cap = 0, used = 0, room = 0;
+	uint8_t *b = NULL;
 	int rc, err = 0;
 
 	*n = 0;
 	if (!st)
 		return -EIO;
 	while ((rc = db_step(st)) == SQLITE_ROW) {
-		size_t len = (size_t)db_column_bytes(st, 0);
+		size_t len = row_pb_len(k, st, 0);
 
 		if (*n == cap) {
 			size_t ncap = cap ? cap * 2 : 256;
@@ -177,19 +180,39 @@ static int read_blobs(struct conn *c, const char *sql, ProtobufCBinaryData **out
 			v = nv;
 			cap = ncap;
 		}
-		v[*n].data = malloc(len ? len : 1);
-		if (!v[*n].data) {
-			err = -ENOMEM;
-			break;
+		if (used + len > room) {
+			size_t nroom = room ? room * 2 : 64 * 1024;
+			uint8_t *nb;
+
+			while (nroom < used + len)
+				nroom *= 2;
+			nb = realloc(b, nroom);
+			if (!nb) {
+				err = -ENOMEM;
+				break;
+			}
+			b = nb;
+			room = nroom;
 		}
-		memcpy(v[*n].data, db_column_blob(st, 0), len);
+		row_pb_put(k, st, 0, b + used);
+		v[*n].data = (uint8_t *)(uintptr_t)used; /* an offset until b stops moving */
 		v[*n].len = len;
+		used += len;
 		(*n)++;
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = sql_err(c, "snapshot");
 	db_reset(st);
+	if (!err && room > used) { /* give back the doubling's slack */
+		uint8_t *nb = realloc(b, used ? used : 1);
+
+		if (nb)
+			b = nb;
+	}
+	for (size_t i = 0; i < *n; i++)
+		v[i].data = b + (uintptr_t)v[i].data;
 	*out = v;
+	*buf = b;
 	return err;
 }
 
@@ -217,10 +240,9 @@ int store_snapshot(struct store *s, struct store_snapshot **out)
 	snap->revision = (uint64_t)db_column_int64(st, 0);
 	snprintf(snap->hash, sizeof(snap->hash), "%s", (const char *)db_column_text(st, 1));
 	db_reset(st);
-	err = read_blobs(c, store_colls[STORE_RULES].sql_snapshot, &snap->rules, &snap->nrules);
+	err = read_blobs(c, STORE_RULES, &snap->rules, &snap->nrules, &snap->rules_buf);
 	if (!err)
-		err =
-		    read_blobs(c, store_colls[STORE_WHITELIST].sql_snapshot, &snap->wl, &snap->nwl);
+		err = read_blobs(c, STORE_WHITELIST, &snap->wl, &snap->nwl, &snap->wl_buf);
 end:
 	db_exec(c->db, "COMMIT");
 out:
@@ -237,10 +259,8 @@ void store_snapshot_free(struct store_snapshot *snap)
 {
 	if (!snap)
 		return;
-	for (size_t i = 0; snap->rules && i < snap->nrules; i++)
-		free(snap->rules[i].data);
-	for (size_t i = 0; snap->wl && i < snap->nwl; i++)
-		free(snap->wl[i].data);
+	free(snap->rules_buf);
+	free(snap->wl_buf);
 	free(snap->rules);
 	free(snap->wl);
 	free(snap);

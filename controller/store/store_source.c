@@ -21,8 +21,9 @@
 #include "store_int.h"
 
 static const char SQL_SOURCE_COUNT[] = "SELECT count(*) FROM rules WHERE source = ?1";
-static const char SQL_SOURCE_RULES[] = "SELECT pb FROM rules WHERE source = ?1 ORDER BY id";
-static const char SQL_KEY_OWNER[] = "SELECT id, source FROM rules WHERE match_key = ?1";
+static const char SQL_SOURCE_RULES[] =
+    "SELECT id, name, src_ip, dst_ip, src_cidr, dst_cidr, src_port, dst_port, protocol, action,"
+    " rate_limit, rest FROM rules WHERE source = ?1 ORDER BY id"; /* store_row.c */
 
 #define SOURCE_MAX 128 /* bytes of a source name */
 
@@ -71,8 +72,7 @@ static int load_old(struct conn *c, const char *source, struct store_source_diff
 			db_reset(st);
 			return -EAGAIN;
 		}
-		d->old[d->n_old] = xdrop__v1__rule__unpack(NULL, (size_t)db_column_bytes(st, 0),
-							   db_column_blob(st, 0));
+		d->old[d->n_old] = (Xdrop__V1__Rule *)row_unpack(STORE_RULES, st, 0);
 		if (!d->old[d->n_old]) {
 			db_reset(st);
 			return -ENOMEM;
@@ -130,7 +130,7 @@ static int classify(struct change *ch, const char *source, Xdrop__V1__Rule *r, s
 		    struct store_source_diff *d, size_t *owner, struct store_error *err)
 {
 	char pfx[32], mk[MATCH_KEY_SZ];
-	struct db_stmt *st;
+	Xdrop__V1__Rule *owned = NULL;
 	long j = -1;
 	int rc;
 
@@ -141,27 +141,22 @@ static int classify(struct change *ch, const char *source, Xdrop__V1__Rule *r, s
 	rc = store_coll_key(&r->base, pfx, mk, err);
 	if (rc < 0)
 		return rc;
-	st = stmt(&ch->s->w, SQL_KEY_OWNER);
-	if (!st)
-		return -EIO;
-	bind_text(st, 1, mk);
-	rc = db_step(st);
-	if (rc == SQLITE_ROW) {
-		const char *src = (const char *)db_column_text(st, 1);
+	rc = store_coll_by_key(&ch->s->w, STORE_RULES, mk, NULL, (ProtobufCMessage **)&owned);
+	if (rc < 0)
+		return rc;
+	if (rc) {
+		const char *src = owned->source ? owned->source : "";
 
-		if (strcmp(src ? src : "", source) != 0) {
+		if (strcmp(src, source) != 0)
 			rc = set_err(err, STORE_EXISTS, pfx, NULL,
 				     "the same match belongs to rule %.64s of source \"%.64s\"",
-				     (const char *)db_column_text(st, 0), src ? src : "");
-			db_reset(st);
+				     owned->id, src);
+		else
+			j = old_index(d, owned->id);
+		xdrop__v1__rule__free_unpacked(owned, NULL);
+		if (rc < 0)
 			return rc;
-		}
-		j = old_index(d, (const char *)db_column_text(st, 0));
-	} else if (rc != SQLITE_DONE) {
-		db_reset(st);
-		return sql_err(&ch->s->w, "match key");
 	}
-	db_reset(st);
 	if (j < 0) {
 		d->fate[i] = STORE_FATE_ADD;
 		return 0;

@@ -144,7 +144,7 @@ static void test_rules_crud(void **state)
 	r.enabled = true;
 	rep = create(&r, RPC_OK, &st);
 	assert_int_equal(strlen(rep->rule->id), 36);
-	assert_int_equal(rep->rule->id[14], '4'); /* UUID v4 */
+	assert_int_equal(rep->rule->id[14], '7'); /* UUID v7: time-ordered (store_uuid) */
 	assert_string_equal(rep->rule->source, "api");
 	assert_true(rep->rule->created_at > 0);
 	assert_true(rep->sync->revision > 0);

@@ -331,6 +331,69 @@ static void test_replace_refused_without_room(void **state)
 	agent_stop(a);
 }
 
+/* GetSnapshot chunk idx of revision rev (small chunks: several for the set). */
+static enum rpc_code snap_chunk(uint64_t rev, uint32_t idx, uint64_t *got_rev, uint32_t *count)
+{
+	Xdrop__V1__SnapshotRequest sr = XDROP__V1__SNAPSHOT_REQUEST__INIT;
+	Xdrop__V1__SnapshotChunk *ch = NULL;
+	enum rpc_code rc;
+
+	sr.revision = rev;
+	sr.chunk_index = idx;
+	sr.max_items = 1000;
+	rc = ctl_call(c.admin, SYNC, "GetSnapshot", &sr, &ch, NULL);
+	if (rc == RPC_OK) {
+		if (got_rev)
+			*got_rev = ch->revision;
+		if (count)
+			*count = ch->chunk_count;
+		xdrop__v1__snapshot_chunk__free_unpacked(ch, NULL);
+	}
+	return rc;
+}
+
+/* A cached snapshot (the set's packed bytes) is freed once no node asked for a chunk of it
+ * for XDROP_SNAPSHOT_IDLE_MS: a chunk of a revision the set has moved on from is then
+ * refused (the node starts again from chunk 0), one of the current revision is read again.
+ * Each probe that still finds it renews the idle time, so the wait is for a quiet spell of
+ * idle and a half, bounded by 60 s. */
+static void test_snapshot_freed_when_idle(void **state)
+{
+	uint64_t rev = 0, again = 0;
+	uint32_t count = 0;
+	long deadline = now_ms() + 60000;
+	enum rpc_code rc = RPC_OK;
+
+	(void)state;
+	make_set(9, 3000, "idle");
+	for (size_t at = 0; at < 3000; at += 1000) {
+		Xdrop__V1__BatchReply *rep;
+
+		assert_int_equal(batch_chunk("s-idle", at, 1000, at == 2000, 3000, &rep, NULL),
+				 RPC_OK);
+		xdrop__v1__batch_reply__free_unpacked(rep, NULL);
+	}
+	assert_int_equal(snap_chunk(0, 0, &rev, &count), RPC_OK);
+	assert_true(count >= 3);
+	ctl_add_rule(&c, 9000); /* the set moves on: chunks of rev only from the cache */
+	assert_int_equal(snap_chunk(rev, 1, NULL, NULL), RPC_OK);
+	while (rc == RPC_OK && now_ms() < deadline) {
+		long quiet = now_ms() + XDROP_SNAPSHOT_IDLE_MS + XDROP_SNAPSHOT_IDLE_MS / 2;
+
+		while (now_ms() < quiet)
+			usleep(100 * 1000);
+		rc = snap_chunk(rev, 2, NULL, NULL);
+	}
+	assert_int_equal(rc, RPC_FAILED_PRECONDITION);
+	/* the current revision is read again when its cache was dropped */
+	assert_int_equal(snap_chunk(0, 0, &again, NULL), RPC_OK);
+	assert_int_equal(again, rev + 1);
+	deadline = now_ms() + 3 * XDROP_SNAPSHOT_IDLE_MS;
+	while (now_ms() < deadline)
+		usleep(100 * 1000);
+	assert_int_equal(snap_chunk(again, 2, NULL, NULL), RPC_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +403,7 @@ int main(void)
 	    cmocka_unit_test(test_commit_incomplete_refused),
 	    cmocka_unit_test(test_replace_staged_costs_the_diff),
 	    cmocka_unit_test(test_replace_refused_without_room),
+	    cmocka_unit_test(test_snapshot_freed_when_idle),
 	};
 
 	ctl_group(&c, 200);

@@ -142,6 +142,21 @@ static void test_migrate_v1_file(void **state)
 	assert_int_equal(store_open(&s, &o), -EPROTO);
 }
 
+/* The closed database file at path passes the integrity check and count_sql counts 0. */
+static void closed_file_none(const char *path, const char *count_sql)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, count_sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_int_equal(store_integrity_check(path), 0);
+}
+
 /* A version-1 file with 300 rules, opened: migrated to the current schema (through the
  * creation-order indexes of migration 2, dropped by 5) with every rule intact, field for
  * field, the count and the content hash the same, the dropped indexes gone. */
@@ -208,17 +223,225 @@ static void test_migrate_keeps_every_rule(void **state)
 		xdrop__v1__rule__free_unpacked(got, NULL);
 	}
 	store_close(s);
+	closed_file_none(path, "SELECT count(*) FROM sqlite_schema WHERE name IN"
+			       " ('rules_created', 'whitelist_created')");
+	free(v);
+	free(ptrs);
+}
+
+/* Inserts an entry's packed message into a version-1 table (sql binds id, digest, pb) and
+ * adds its digest to h. */
+static void put_v1(sqlite3 *db, const char *sql, const ProtobufCMessage *m, const char *id,
+		   struct rulehash *h)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t digest[RULEHASH_LEN], *pb = malloc(len);
+	sqlite3_stmt *st;
+
+	assert_non_null(pb);
+	protobuf_c_message_pack(m, pb);
+	assert_int_equal(rulehash_digest(m, digest), 0);
+	rulehash_add(h, digest);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, digest, RULEHASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, pb, (int)len, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	free(pb);
+}
+
+/* The packed bytes of a and b are the same. */
+static void same_bytes(const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+	size_t la = protobuf_c_message_get_packed_size(a),
+	       lb = protobuf_c_message_get_packed_size(b);
+	uint8_t *pa = malloc(la + 1), *pbb = malloc(lb + 1);
+
+	assert_int_equal(la, lb);
+	protobuf_c_message_pack(a, pa);
+	protobuf_c_message_pack(b, pbb);
+	assert_memory_equal(pa, pbb, la);
+	free(pa);
+	free(pbb);
+}
+
+/*
+ * Migration 6 (compact rows, store_row.c) on a file of the previous layout holding rules
+ * and whitelist entries that use every kind of field (CIDRs, ports, rate limits, flags,
+ * texts, expiry, anomaly bits; ids of any form): every entry comes back byte for byte, the
+ * revision and the content hash are the ones stored, the old columns are gone, and the
+ * migrated rows still refuse a duplicate match and count in the hash when deleted.
+ */
+static void test_migrate_compact_rows(void **state)
+{
+	static const char rule_sql[] = "INSERT INTO rules VALUES(?1, ?1, 'x', 'drop', 1, 0, 1, 1,"
+				       " '', '', 0, 0, '', 0, '', '', ?2, ?3)";
+	static const char wl_sql[] = "INSERT INTO whitelist VALUES(?1, ?1, 'x', '', '', 0, 0, '',"
+				     " '', 1, ?2, ?3)";
+	Xdrop__V1__Rule r[4];
+	Xdrop__V1__WhitelistEntry w[2];
+	char path[128], hex[RULEHASH_HEX];
+	struct store_error err = {0};
+	struct rulehash h;
+	struct store_rev rev;
+	struct store *s;
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	size_t idx;
+	uint64_t nrev;
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		xdrop__v1__rule__init(&r[i]);
+		r[i].action = "drop";
+		r[i].enabled = i != 2;
+		r[i].created_at = 1700000000000000000ll + i;
+		r[i].updated_at = r[i].created_at + 5;
+	}
+	r[0].id = "rule_old00001";
+	r[0].name = "named rule";
+	r[0].src_cidr = "10.1.0.0/16";
+	r[0].dst_port = 443;
+	r[0].protocol = "tcp";
+	r[0].tcp_flags = "SYN,!ACK";
+	r[0].comment = "a comment";
+	r[0].source = "feed-a";
+	r[1].id = "0190f0f0-aaaa-7bbb-8ccc-dddddddddddd";
+	r[1].dst_ip = "2001:db8::1";
+	r[1].src_port = 53;
+	r[1].protocol = "udp";
+	r[1].action = "rate_limit";
+	r[1].rate_limit = 300000;
+	r[1].burst = 1000;
+	r[1].pkt_len_min = 64;
+	r[1].pkt_len_max = 1500;
+	r[1].expires_at = 4000000000000000000ll;
+	r[2].id = "r2";
+	r[2].src_ip = "192.0.2.7";
+	r[2].dst_cidr = "198.51.100.0/24";
+	r[2].action = "pass";
+	r[3].id = "r3";
+	r[3].dst_ip = "203.0.113.9";
+	r[3].match_anomaly = 2;
+	for (int i = 0; i < 2; i++)
+		xdrop__v1__whitelist_entry__init(&w[i]);
+	w[0].id = "w0";
+	w[0].name = "office";
+	w[0].src_cidr = "192.0.2.0/24";
+	w[0].comment = "never dropped";
+	w[0].created_at = 17;
+	w[1].id = "w1";
+	w[1].dst_ip = "198.51.100.1";
+	w[1].dst_port = 22;
+	w[1].protocol = "tcp";
+
+	db_path(path, sizeof(path));
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "SELECT count(*) FROM sqlite_schema WHERE name IN"
-					    " ('rules_created', 'whitelist_created')",
-					    -1, &st, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	assert_int_equal(sqlite3_exec(db, v1_schema, NULL, NULL, NULL), SQLITE_OK);
+	rulehash_init(&h);
+	for (int i = 0; i < 4; i++)
+		put_v1(db, rule_sql, &r[i].base, r[i].id, &h);
+	for (int i = 0; i < 2; i++)
+		put_v1(db, wl_sql, &w[i].base, w[i].id, &h);
+	rulehash_hex(&h, hex);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "INSERT INTO revision VALUES(1, 41, ?1)", -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
-	assert_int_equal(store_integrity_check(path), 0);
+
+	s = open_db(path, 0);
+	store_revision(s, &rev);
+	assert_int_equal(rev.revision, 41);
+	assert_int_equal(rev.rules, 4);
+	assert_int_equal(rev.whitelist, 2);
+	assert_string_equal(rev.hash, hex); /* recomputed from the new rows at open */
+	check_hash(s);			    /* and from a snapshot of them */
+	for (int i = 0; i < 4; i++) {
+		Xdrop__V1__Rule *got;
+
+		assert_int_equal(store_rule_get(s, r[i].id, &got), 0);
+		same_bytes(&got->base, &r[i].base);
+		xdrop__v1__rule__free_unpacked(got, NULL);
+	}
+	for (int i = 0; i < 2; i++) {
+		void *got;
+
+		assert_int_equal(store_get(s, STORE_WHITELIST, w[i].id, &got), 0);
+		same_bytes(got, &w[i].base);
+		protobuf_c_message_free_unpacked(got, NULL);
+	}
+	/* a migrated rule still owns its match (the key hash was computed for it) */
+	{
+		Xdrop__V1__Rule dup = r[2], *one[1] = {&dup};
+
+		dup.id = "another";
+		assert_int_equal(store_rules_add(s, one, 1, "rule", &nrev, &idx, &err), -EEXIST);
+		assert_non_null(strstr(err.message, "r2"));
+	}
+	{
+		const char *ids[1] = {"rule_old00001"};
+		uint8_t d[RULEHASH_LEN];
+
+		assert_int_equal(store_delete(s, STORE_RULES, ids, 1, &nrev, &idx, &err), 0);
+		assert_int_equal(rulehash_rule_digest(&r[0], d), 0);
+		rulehash_sub(&h, d);
+		store_revision(s, &rev);
+		assert_int_equal(rev.revision, 42);
+		assert_string_equal(rev.hash, rulehash_hex(&h, hex));
+		check_hash(s);
+	}
+	store_close(s);
+	closed_file_none(path, "SELECT count(*) FROM pragma_table_info('rules') WHERE"
+			       " name IN ('pb', 'digest', 'match_key')");
+}
+
+/* A change whose Delta packs larger than XDROP_STORE_DELTA_MAX is logged without it: the
+ * deltas before it are served, a node at or past it is told to take a snapshot (complete
+ * false), the deltas after it are served again; the content hash is kept throughout. */
+static void test_oversized_delta_not_logged(void **state)
+{
+	enum { N = 1200 };
+	static char comment[16 * 1024];
+	char path[128];
+	Xdrop__V1__Rule **ptrs;
+	struct trule *v = make_rules(N + 2, 90000, &ptrs);
+	struct store_error err = {0};
+	Xdrop__V1__Delta **d = NULL;
+	bool complete = true;
+	struct store *s;
+	size_t n = 0, idx;
+	uint64_t rev;
+
+	(void)state;
+	memset(comment, 'c', sizeof(comment) - 1);
+	for (int i = 1; i <= N; i++)
+		v[i].r.comment = comment; /* N x 16 KiB: more than 16 MiB in one Delta */
+	db_path(path, sizeof(path));
+	s = open_db(path, 0);
+	assert_int_equal(store_rules_add(s, &ptrs[0], 1, "rules", &rev, &idx, &err), 0);
+	assert_int_equal(store_rules_add(s, &ptrs[1], N, "rules", &rev, &idx, &err), 0);
+	assert_int_equal(store_rules_add(s, &ptrs[N + 1], 1, "rules", &rev, &idx, &err), 0);
+	assert_int_equal(rev, 3);
+	assert_int_equal(store_deltas(s, 0, 0, &d, &n, &complete), 0);
+	assert_int_equal(n, 1); /* revision 1, then the end */
+	assert_true(complete);
+	assert_int_equal(d[0]->revision, 1);
+	store_free_deltas(d, n);
+	assert_int_equal(store_deltas(s, 1, 0, &d, &n, &complete), 0);
+	assert_int_equal(n, 0);
+	assert_false(complete); /* revision 2 only as a snapshot */
+	store_free_deltas(d, n);
+	assert_int_equal(store_deltas(s, 2, 0, &d, &n, &complete), 0);
+	assert_int_equal(n, 1);
+	assert_true(complete);
+	assert_int_equal(d[0]->revision, 3);
+	store_free_deltas(d, n);
+	check_hash(s);
+	store_close(s);
 	free(v);
 	free(ptrs);
 }
@@ -601,6 +824,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_migrate_v1_file),
 	    cmocka_unit_test(test_migrate_keeps_every_rule),
+	    cmocka_unit_test(test_migrate_compact_rows),
+	    cmocka_unit_test(test_oversized_delta_not_logged),
 	    cmocka_unit_test(test_concurrent_writers),
 	    cmocka_unit_test(test_locked_by_another_connection),
 	    cmocka_unit_test(test_one_store_per_database),
