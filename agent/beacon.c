@@ -87,6 +87,7 @@ static void send_one(void *arg)
 	m.version = XDROP_VERSION;
 	m.rpc_address = (char *)b->o.rpc_address;
 	ruleset_counts(b->rs, &m.rules, &m.whitelist);
+	m.snapshot_revision = ruleset_staging(b->rs);
 	n = stats_top(b->st, XDROP_TOP_RULES, ids, sr);
 	for (size_t i = 0; i < n; i++) {
 		xdrop__v1__rule_counter__init(&top[i]);

@@ -107,8 +107,10 @@ int ruleset_save(struct ruleset *rs);
 uint64_t ruleset_revision(struct ruleset *rs);
 void ruleset_hash(struct ruleset *rs, char out[RULEHASH_HEX]);
 void ruleset_published(struct ruleset *rs, uint64_t *revision, char hash[RULEHASH_HEX]);
-/* How many rules and whitelist entries are stored (active or not). */
+/* How many rules and whitelist entries are stored (active or not). Never waits. */
 void ruleset_counts(struct ruleset *rs, uint64_t *rules, uint64_t *whitelist);
+/* The revision of the snapshot being staged or installed, 0 when none. Never waits. */
+uint64_t ruleset_staging(struct ruleset *rs);
 
 /* Applies a delta whose base_revision is the applied revision (else -ESTALE), in one
  * switch. Returns 0, -EBADMSG when the resulting content hash differs from the delta's

@@ -39,6 +39,8 @@ struct node_state {
 	int64_t last_force_ms;
 	uint64_t moved_rev; /* the revision when it last moved, and when (monotonic ms) */
 	int64_t moved_ms;
+	uint64_t snap_rev; /* the snapshot its beacons say it fetches or installs (0: none) */
+	int64_t snap_ms;   /* since when (monotonic ms) */
 	bool forcing;
 };
 
@@ -297,6 +299,10 @@ static void beacon_cb(void *arg, const Xdrop__V1__Beacon *b)
 		s->seen = true;
 		s->seen_ms = clock_mono_ms();
 		s->seen_ns = clock_wall_ns();
+		if (b->snapshot_revision != s->snap_rev) {
+			s->snap_rev = b->snapshot_revision;
+			s->snap_ms = s->seen_ms;
+		}
 		s->revision = b->revision;
 		snprintf(s->hash, sizeof(s->hash), "%s", b->content_hash ? b->content_hash : "");
 		set_status(s, derive(n, s, &rev, s->seen_ms), &rev, s->seen_ms - prev_ms);
@@ -497,6 +503,10 @@ static void health_pass(struct nodes *n)
 		/* a node that is behind but moving is busy, not stuck: it catches up on its own
 		 * (its deltas, or a snapshot it fetches itself) */
 		if (s->status == NODE_SYNCING && now - s->moved_ms <= limit)
+			continue;
+		/* nor is one that fetches or installs a snapshot (a million rules take tens of
+		 * seconds): a forced sync would only make it start another */
+		if (s->snap_rev && now - s->snap_ms <= XDROP_NODE_SNAPSHOT_MAX_MS)
 			continue;
 		if (n->repair && !s->forcing && now - s->behind_since_ms > limit &&
 		    now - s->last_force_ms > limit)

@@ -14,8 +14,9 @@
  * (n1) back online after 12 s ...", "... offline: no beacon for 3 s ...").
  * A node that stays behind (does not reach the revision it was first seen behind, and its
  * revision has not moved for XDROP_NODE_REPAIR_INTERVALS intervals: a node that moves is
- * busy, not stuck) or out of sync for more than XDROP_NODE_REPAIR_INTERVALS intervals is
- * told to resync (AgentService.ForceSync over its RPC address with its node token: the
+ * busy, not stuck, and so is one whose beacons name a snapshot it fetches or installs, for
+ * up to XDROP_NODE_SNAPSHOT_MAX_MS) or out of sync for more than XDROP_NODE_REPAIR_INTERVALS
+ * intervals is told to resync (AgentService.ForceSync over its RPC address with its node token: the
  * agent catches up from the change log when it covers the gap, else takes a snapshot), at
  * most once per XDROP_NODE_REPAIR_INTERVALS intervals, on a thread of its own so that a
  * dead node never slows the health loop.
@@ -39,8 +40,10 @@
 
 #define XDROP_NODE_OFFLINE_INTERVALS 3
 #define XDROP_NODE_REPAIR_INTERVALS  2
-#define XDROP_NODE_KEY_BYTES	     24 /* random bytes of a generated key (48 hex digits) */
-#define XDROP_FORCE_SYNC_TIMEOUT_MS  2000
+/* A node whose beacons say it fetches or installs a snapshot is not forced for this long */
+#define XDROP_NODE_SNAPSHOT_MAX_MS  (10 * 60 * 1000)
+#define XDROP_NODE_KEY_BYTES	    24 /* random bytes of a generated key (48 hex digits) */
+#define XDROP_FORCE_SYNC_TIMEOUT_MS 2000
 
 enum node_status {
 	NODE_UNKNOWN,

@@ -288,10 +288,14 @@ void ruleset_hash(struct ruleset *rs, char out[RULEHASH_HEX])
 
 void ruleset_counts(struct ruleset *rs, uint64_t *rules, uint64_t *whitelist)
 {
-	pthread_mutex_lock(&rs->lock);
-	*rules = rs->count[ruleset_rules.index];
-	*whitelist = rs->count[ruleset_whitelist.index];
-	pthread_mutex_unlock(&rs->lock);
+	/* no lock: a beacon must not wait for a snapshot's install */
+	*rules = atomic_load(&rs->count[ruleset_rules.index]);
+	*whitelist = atomic_load(&rs->count[ruleset_whitelist.index]);
+}
+
+uint64_t ruleset_staging(struct ruleset *rs)
+{
+	return atomic_load(&rs->staging);
 }
 
 void ruleset_free(ProtobufCMessage *m)

@@ -27,6 +27,7 @@
 #define XDROP_RULESET_MODEL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,7 +80,7 @@ struct ruleset {
 	 * data plane. Open-addressing tables of item pointers (lib/ptab.h): nothing is
 	 * allocated per entry, the key index's slots hash the match key's text */
 	struct ptab items[RULESET_NKINDS];
-	size_t count[RULESET_NKINDS];
+	_Atomic size_t count[RULESET_NKINDS]; /* atomic: read without lock (ruleset_counts) */
 	struct ptab keys;
 	/* the active items with an expiry time, a min-heap by expires_at (expiry.c) */
 	struct item **xheap;
@@ -102,8 +103,9 @@ struct ruleset {
 	/* rs_load_state at start-up: the snapshot and the journal rebuild the set in memory
 	 * only; ruleset_open then switches the data plane once, to the final set */
 	bool loading;
-	bool had_state; /* rs_load_state found a snapshot or journal to start from */
-	bool refused;	/* ... but refused the snapshot (set aside): no saved state */
+	bool had_state;		  /* rs_load_state found a snapshot or journal to start from */
+	bool refused;		  /* ... but refused the snapshot (set aside): no saved state */
+	_Atomic uint64_t staging; /* stage.revision while staging is on, else 0 */
 	struct {
 		bool on;
 		uint64_t revision;

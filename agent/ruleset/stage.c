@@ -25,6 +25,7 @@ void rs_stage_clear(struct ruleset *rs)
 		rs_item_free(rs->stage.items[i]);
 	free(rs->stage.items);
 	memset(&rs->stage, 0, sizeof(rs->stage));
+	atomic_store(&rs->staging, 0);
 }
 
 int ruleset_stage_begin(struct ruleset *rs, uint64_t revision, const char *hash,
@@ -37,6 +38,7 @@ int ruleset_stage_begin(struct ruleset *rs, uint64_t revision, const char *hash,
 	rs->stage.base = rs->revision;
 	snprintf(rs->stage.hash, sizeof(rs->stage.hash), "%s", hash ? hash : "");
 	rs->stage.count = chunk_count;
+	atomic_store(&rs->staging, revision ? revision : 1);
 	pthread_mutex_unlock(&rs->lock);
 	return 0;
 }

@@ -206,6 +206,8 @@ struct agent {
 	bool online, corrupt;
 	uint64_t drop_rev;
 	unsigned apply_ms; /* each delta takes this long to apply (a busy node) */
+	unsigned chunk_ms; /* each snapshot chunk takes this long to fetch (a large set) */
+	uint64_t fetching; /* the snapshot being fetched, as beacons report it (0: none) */
 	unsigned snapshots, force_syncs;
 	struct pubsub_sub *sub;
 	struct pubsub_pub *beacons;
@@ -318,7 +320,11 @@ static uint64_t fetch_snapshot(struct agent *a, char hash[RULEHASH_HEX])
 	uint64_t rev = 0;
 	uint32_t count = 1;
 	char hex[RULEHASH_HEX];
+	unsigned chunk_ms;
 
+	pthread_mutex_lock(&a->lock);
+	chunk_ms = a->chunk_ms;
+	pthread_mutex_unlock(&a->lock);
 	rulehash_init(&h);
 	req.node_id = a->id;
 	req.max_items = 7; /* small chunks: exercise chunking */
@@ -329,6 +335,9 @@ static uint64_t fetch_snapshot(struct agent *a, char hash[RULEHASH_HEX])
 		req.chunk_index = i;
 		if (ctl_call(a->rpc, &xdrop__v1__sync_service__descriptor, "GetSnapshot", &req, &ch,
 			     NULL) != RPC_OK) {
+			pthread_mutex_lock(&a->lock);
+			a->fetching = 0;
+			pthread_mutex_unlock(&a->lock);
 			free(set);
 			return 0;
 		}
@@ -336,7 +345,12 @@ static uint64_t fetch_snapshot(struct agent *a, char hash[RULEHASH_HEX])
 			rev = ch->revision;
 			count = ch->chunk_count;
 			snprintf(hash, RULEHASH_HEX, "%s", ch->content_hash);
+			pthread_mutex_lock(&a->lock);
+			a->fetching = rev;
+			pthread_mutex_unlock(&a->lock);
 		}
+		if (chunk_ms)
+			usleep(chunk_ms * 1000);
 		for (size_t k = 0; k < ch->n_rules + ch->n_whitelist; k++) {
 			if (n == cap) {
 				cap = cap ? cap * 2 : 64;
@@ -356,6 +370,9 @@ static uint64_t fetch_snapshot(struct agent *a, char hash[RULEHASH_HEX])
 		}
 		xdrop__v1__snapshot_chunk__free_unpacked(ch, NULL);
 	}
+	pthread_mutex_lock(&a->lock);
+	a->fetching = 0;
+	pthread_mutex_unlock(&a->lock);
 	if (strcmp(rulehash_hex(&h, hex), hash) != 0) {
 		free(set);
 		return 0;
@@ -415,6 +432,7 @@ static void *beacon_main(void *arg)
 			hex[0] = hex[0] == 'f' ? '0' : 'f';
 		b.content_hash = hex;
 		b.rules = a->n;
+		b.snapshot_revision = a->fetching;
 		b.version = "toy";
 		b.rpc_address = a->rpc_url;
 		cn.rx = 1000;
@@ -591,6 +609,13 @@ void agent_drop_revision(struct agent *a, uint64_t rev)
 {
 	pthread_mutex_lock(&a->lock);
 	a->drop_rev = rev;
+	pthread_mutex_unlock(&a->lock);
+}
+
+void agent_set_chunk_ms(struct agent *a, unsigned ms)
+{
+	pthread_mutex_lock(&a->lock);
+	a->chunk_ms = ms;
 	pthread_mutex_unlock(&a->lock);
 }
 

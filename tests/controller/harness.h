@@ -85,6 +85,9 @@ void agent_drop_revision(struct agent *a, uint64_t rev);
 void agent_set_capacity(struct agent *a, uint64_t exact_max);
 /* Each delta takes ms to apply from now on (a node that is busy, behind but moving). */
 void agent_set_apply_ms(struct agent *a, unsigned ms);
+/* Each snapshot chunk takes ms to fetch from now on (a large set); beacons name the
+ * snapshot while it is fetched. */
+void agent_set_chunk_ms(struct agent *a, unsigned ms);
 /* Beacons report a wrong content hash until a snapshot is installed. */
 void agent_corrupt(struct agent *a);
 

@@ -278,6 +278,44 @@ static void test_busy_node_not_forced(void **state)
 	ctl_stop(&c);
 }
 
+/* A node that fetches a large snapshot (each chunk takes an interval: six intervals in
+ * all, three times the repair limit) names it in its beacons: the repair loop leaves it
+ * alone, and it takes one snapshot, not a second one forced on top of it. */
+static void test_snapshot_in_progress_not_forced(void **state)
+{
+	struct ctl c;
+	struct agent *a[1];
+	struct store_rev rev;
+	char key[65], url[64];
+	uint64_t forces0, forces, ok;
+	unsigned snaps0;
+	long ms;
+
+	ctl_start(&c, IV);
+	agent_url(url, sizeof(url), "f1");
+	ctl_add_node(&c, "f1", url, key);
+	for (unsigned i = 0; i < 35; i++) /* with the next one: 6 chunks of 7 */
+		ctl_add_rule(&c, 8200 + i);
+	a[0] = agent_start(&c, "f1", key, url, AGENT_MANUAL);
+	assert_true(agents_wait_converged(&c, a, 1, 20 * IV) >= 0);
+	snaps0 = agent_snapshots(a[0]);
+	forces0 = nodes_force_syncs(c.nodes, &ok);
+	agent_set_chunk_ms(a[0], IV);
+	store_revision(c.store, &rev);
+	agent_drop_revision(a[0], rev.revision + 1);
+	ctl_add_rule(&c, 8300); /* its push never reaches the node: it fetches a snapshot */
+	ms = agents_wait_converged(&c, a, 1, 40 * IV);
+	forces = nodes_force_syncs(c.nodes, &ok);
+	print_message("# slow snapshot: converged in %ld ms; ForceSync calls %llu, snapshots %u\n",
+		      ms, (unsigned long long)(forces - forces0), agent_snapshots(a[0]) - snaps0);
+	assert_true(ms >= 0);
+	assert_int_equal(forces - forces0, 0);
+	assert_int_equal(agent_force_syncs(a[0]), 0);
+	assert_int_equal(agent_snapshots(a[0]), snaps0 + 1);
+	agent_stop(a[0]);
+	ctl_stop(&c);
+}
+
 static void test_stats_from_beacons(void **state)
 {
 	struct ctl c;
@@ -453,6 +491,7 @@ int main(void)
 	    cmocka_unit_test(test_follower_sends_no_heartbeat),
 	    cmocka_unit_test(test_states_and_repair),
 	    cmocka_unit_test(test_busy_node_not_forced),
+	    cmocka_unit_test(test_snapshot_in_progress_not_forced),
 	    cmocka_unit_test(test_stats_from_beacons),
 	    cmocka_unit_test(test_expiry_is_a_change),
 	};
