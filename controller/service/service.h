@@ -39,7 +39,7 @@
 #define XDROP_SNAPSHOT_CACHE	   2
 #define XDROP_SNAPSHOT_PACKED	   4	/* packed chunks kept for nodes fetching the same one */
 #define XDROP_SNAPSHOT_TRIM_MS	   1000 /* free memory returned at most this often */
-#define XDROP_SNAPSHOT_IDLE_MS	   1000 /* cache kept this long after the last chunk asked */
+#define XDROP_SNAPSHOT_IDLE_MS	   3000 /* cache kept this long after the last chunk asked */
 
 struct service;
 
