@@ -69,18 +69,25 @@ static enum rpc_code auth(struct rpc_call *call, const char *token, void *arg)
 	return strcmp(token, "admin") == 0 ? RPC_OK : RPC_UNAUTHENTICATED;
 }
 
-static struct rpc_server *server(void)
+/* A server with o's options serving Ping and RuleService.List (not started). */
+static struct rpc_server *server_with(const struct rpc_server_opts *o)
 {
-	struct rpc_server_opts o = {.sz = sizeof(o), .auth = auth, .name = "preauth"};
 	struct rpc_server *s = NULL;
 
-	assert_int_equal(rpc_server_open(&s, &o), 0);
+	assert_int_equal(rpc_server_open(&s, o), 0);
 	assert_int_equal(
 	    rpc_server_register(s, &xdrop__v1__health_service__descriptor, "Ping", h_ping, NULL),
 	    0);
 	assert_int_equal(
 	    rpc_server_register(s, &xdrop__v1__rule_service__descriptor, "List", h_list, NULL), 0);
 	return s;
+}
+
+static struct rpc_server *server(void)
+{
+	struct rpc_server_opts o = {.sz = sizeof(o), .auth = auth, .name = "preauth"};
+
+	return server_with(&o);
 }
 
 static int64_t cpu_ms(void)
@@ -397,18 +404,12 @@ static void idle_clients(const char *listen)
 				    .name = "preauth-idle",
 				    .recv_timeout_ms = 200};
 	struct rpc_client_opts co = {.sz = sizeof(co), .timeout_ms = 5000};
-	struct rpc_server *s = NULL;
+	struct rpc_server *s = server_with(&o);
 	struct rpc_client *c[2] = {NULL, NULL};
 	char url[96];
 	int64_t end;
 	int pings = 0, failed = 0;
 
-	assert_int_equal(rpc_server_open(&s, &o), 0);
-	assert_int_equal(
-	    rpc_server_register(s, &xdrop__v1__health_service__descriptor, "Ping", h_ping, NULL),
-	    0);
-	assert_int_equal(
-	    rpc_server_register(s, &xdrop__v1__rule_service__descriptor, "List", h_list, NULL), 0);
 	assert_int_equal(rpc_server_start(s), 0);
 	if (strncmp(listen, "tcp://", 6) == 0)
 		snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", rpc_server_port(s));
