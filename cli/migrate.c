@@ -330,6 +330,22 @@ out:
 	return rc;
 }
 
+/* Whether the file is this XDrop's own controller database (its revision table), whose
+ * rules table has the v2.x column names too since schema 6. */
+static bool xdrop_own(struct mig *m)
+{
+	sqlite3_stmt *st = NULL;
+	bool own = false;
+
+	if (sqlite3_prepare_v2(m->db,
+			       "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+			       "name = 'revision'",
+			       -1, &st, NULL) == SQLITE_OK)
+		own = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return own;
+}
+
 /* Opens the file read-only and reads both tables. Returns an exit code. */
 static int mig_read(struct mig *m)
 {
@@ -339,6 +355,12 @@ static int mig_read(struct mig *m)
 		return ctl_fail(CTL_EXIT_INVALID, "%s: %s", m->path,
 				m->db ? sqlite3_errmsg(m->db) : "cannot open");
 	sqlite3_busy_timeout(m->db, 5000); /* a v2.7 controller may be writing */
+	if (xdrop_own(m))
+		return ctl_fail(CTL_EXIT_INVALID,
+				"%s: not an XDrop v2.7 controller database (it is an XDrop "
+				"controller's own: it has a revision table; restore it with "
+				"xdrop-controller --restore, or give it as its database)",
+				m->path);
 	rc = read_table(m, "whitelist", wl_cols, wl_row, &m->wl, &m->n_wl, &m->rows_wl);
 	if (!rc)
 		rc = read_table(m, "rules", rule_cols, rule_row, &m->rules, &m->n_rules,
