@@ -119,10 +119,22 @@ GW_PID=
 ctl_stop
 
 # ---- upgrade from the old format: schema 2 kept node keys in plaintext (and had no
-# idempotency table, which migration 3 adds) ----
+# idempotency table, which migration 3 adds; its rules and whitelist tables had the layout
+# migration 6 converts: made here empty, as migration 1 wrote them) ----
 OLD_KEY=oldnode-plaintext-0123456789abcdef
 sql "$DB" "INSERT INTO nodes VALUES('old-node', 'old', 'tcp://127.0.0.1:2', '', '$OLD_KEY', 1, 1);
 	UPDATE nodes SET key = '$NODE_KEY' WHERE id = '$NODE_ID';
+	DROP TABLE rules; DROP TABLE whitelist;
+	CREATE TABLE rules(id TEXT PRIMARY KEY, match_key TEXT NOT NULL UNIQUE,
+	  name TEXT NOT NULL, action TEXT NOT NULL, enabled INTEGER NOT NULL,
+	  expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+	  src TEXT NOT NULL, dst TEXT NOT NULL, src_port INTEGER NOT NULL,
+	  dst_port INTEGER NOT NULL, protocol TEXT NOT NULL, rate_limit INTEGER NOT NULL,
+	  comment TEXT NOT NULL, source TEXT NOT NULL, digest BLOB NOT NULL, pb BLOB NOT NULL);
+	CREATE TABLE whitelist(id TEXT PRIMARY KEY, match_key TEXT NOT NULL UNIQUE,
+	  name TEXT NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL, src_port INTEGER NOT NULL,
+	  dst_port INTEGER NOT NULL, protocol TEXT NOT NULL, comment TEXT NOT NULL,
+	  created_at INTEGER NOT NULL, digest BLOB NOT NULL, pb BLOB NOT NULL);
 	DROP TABLE IF EXISTS idempotency; UPDATE schema_version SET version = 2;"
 somewhere() { ! nowhere "$@"; }
 check "the hand-made old file holds the plaintext" somewhere "$OLD_KEY" "$DB" "$DB-wal"
