@@ -81,6 +81,12 @@ start() { # I: starts controller I in its namespace (no wait), its log from then
 	PIDS[$1]=$LAB_PID
 }
 answers() { on "$1" ctl -q --timeout 500 ping 2>/dev/null; }
+start_all() { # starts the three; true when each answers within 60 s
+	local i ok=0
+	for i in 1 2 3; do start "$i"; done
+	for i in 1 2 3; do wait_until 60 answers "$i" || ok=1; done
+	return $ok
+}
 kill9() { # I
 	kill -KILL "${PIDS[$1]}"
 	wait "${PIDS[$1]}" 2>/dev/null
@@ -145,10 +151,7 @@ check_history() { # DESC I: the checker on every log so far, the final state thr
 }
 
 for i in 1 2 3; do conf "$i"; done
-for i in 1 2 3; do start "$i"; done
-ok=1
-for i in 1 2 3; do wait_until 60 answers "$i" || ok=0; done
-check_eval "three controllers in three namespaces form a cluster" '[ $ok = 1 ]'
+check_eval "three controllers in three namespaces form a cluster" start_all
 wait_until 20 leader >/dev/null
 L=$(leader)
 check_eval "one controller leads (node ${L:-none})" '[ -n "$L" ]'
@@ -384,10 +387,7 @@ check_history "the restarted follower's own copy has every rule" "$F"
 final "$F"
 cp "$TMP/final" "$TMP/before"
 for i in 1 2 3; do kill9 "$i"; done
-for i in 1 2 3; do start "$i"; done
-ok=1
-for i in 1 2 3; do wait_until 60 answers "$i" || ok=0; done
-check_eval "all three restarted at once answer" '[ $ok = 1 ]'
+check_eval "all three restarted at once answer" start_all
 check_eval "a leader again (node $(leader || echo none))" 'wait_until 20 leader >/dev/null'
 for i in 1 2 3; do
 	final "$i"

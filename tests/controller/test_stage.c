@@ -63,17 +63,25 @@ static uint64_t revision(uint64_t *rules)
 	return r.revision;
 }
 
-/* BatchCreate chunk [at, at + m) of set, stage name; commit with total. */
-static enum rpc_code batch_chunk(const char *name, size_t at, size_t m, bool commit, size_t total,
-				 Xdrop__V1__BatchReply **rep, struct rpc_status *st)
+/* The StagePart of chunk at of stage name (commit with total). */
+static Xdrop__V1__StagePart stage_part(const char *name, size_t at, bool commit, size_t total)
 {
-	Xdrop__V1__BatchCreateRulesRequest req = XDROP__V1__BATCH_CREATE_RULES_REQUEST__INIT;
 	Xdrop__V1__StagePart part = XDROP__V1__STAGE_PART__INIT;
 
 	part.stage = (char *)name;
 	part.offset = (uint32_t)at;
 	part.commit = commit;
 	part.total = (uint32_t)total;
+	return part;
+}
+
+/* BatchCreate chunk [at, at + m) of set, stage name; commit with total. */
+static enum rpc_code batch_chunk(const char *name, size_t at, size_t m, bool commit, size_t total,
+				 Xdrop__V1__BatchReply **rep, struct rpc_status *st)
+{
+	Xdrop__V1__BatchCreateRulesRequest req = XDROP__V1__BATCH_CREATE_RULES_REQUEST__INIT;
+	Xdrop__V1__StagePart part = stage_part(name, at, commit, total);
+
 	req.rules = set.p + at;
 	req.n_rules = m;
 	req.stage = &part;
@@ -87,12 +95,8 @@ static enum rpc_code replace_chunk(const char *name, const char *source, size_t 
 				   struct rpc_status *st)
 {
 	Xdrop__V1__ReplaceSourceRequest req = XDROP__V1__REPLACE_SOURCE_REQUEST__INIT;
-	Xdrop__V1__StagePart part = XDROP__V1__STAGE_PART__INIT;
+	Xdrop__V1__StagePart part = stage_part(name, at, commit, total);
 
-	part.stage = (char *)name;
-	part.offset = (uint32_t)at;
-	part.commit = commit;
-	part.total = (uint32_t)total;
 	req.source = (char *)source;
 	req.rules = set.p + at;
 	req.n_rules = m;
