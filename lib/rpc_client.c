@@ -384,10 +384,11 @@ again:
 		   rp->field, "%s", rp->message);
 	st->replayed = rp->replayed;
 	st->try_elsewhere = rp->try_elsewhere;
-	if (st->code != RPC_OK && lost) /* this answer is the resend's, not the first's */
-		snprintf(st->message + strnlen(st->message, sizeof(st->message) - 1),
-			 sizeof(st->message) - strnlen(st->message, sizeof(st->message) - 1), "%s",
-			 XDROP_RPC_LOST_NOTE);
+	if (st->code != RPC_OK && lost) { /* this answer is the resend's, not the first's */
+		size_t l = strnlen(st->message, sizeof(st->message) - 1);
+
+		snprintf(st->message + l, sizeof(st->message) - l, "%s", XDROP_RPC_LOST_NOTE);
+	}
 	if (st->code != RPC_OK)
 		goto out;
 	*resp = protobuf_c_message_unpack(m->output, NULL, rp->payload.len, rp->payload.data);
