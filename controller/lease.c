@@ -158,7 +158,8 @@ static bool ask(struct dq_conn **c, const char *address, uint64_t self)
 /*
  * A slot's thread: while the node leads and the voters' list has an entry at its index,
  * asks that voter every XDROP_LEASE_PROBE_MS (at once after a question that took longer)
- * and hands the answer to the lease. Its connection follows the entry's address.
+ * and hands the answer to the lease. Its connection follows the entry's address and is
+ * kept only while there is someone to ask.
  */
 static void *probe(void *arg)
 {
@@ -182,7 +183,11 @@ static void *probe(void *arg)
 			}
 		}
 		pthread_mutex_unlock(&r->lock);
-		if (id) {
+		if (!id) { /* nothing to ask: no connection kept meanwhile */
+			dq_conn_close(c);
+			c = NULL;
+			address[0] = '\0';
+		} else {
 			ok = ask(&c, address, r->l.self);
 			pthread_mutex_lock(&r->lock);
 			lease_answer(&r->l, id, t, ok);
@@ -210,15 +215,14 @@ static void *watch(void *arg)
 		leading = r->l.leading;
 		pthread_mutex_unlock(&r->lock);
 		if (held && !now) {
-			log_warn("cluster: node %llu leads but a majority of the voters has not "
-				 "named it leader for %d ms: the store refuses calls",
+			log_warn("cluster: node %llu's lease lapsed: a majority of the voters has "
+				 "not named it leader for %d ms; the store refuses calls",
 				 (unsigned long long)r->l.self, XDROP_LEASE_MS);
 			r->on_lapse(r->arg);
 		} else if (!held && now && leading) {
-			log_info(
-			    "cluster: node %llu leads with a majority of the voters in contact "
-			    "again: the store takes calls",
-			    (unsigned long long)r->l.self);
+			log_info("cluster: node %llu's lease holds again: a majority of the voters "
+				 "names it leader; the store takes calls",
+				 (unsigned long long)r->l.self);
 		}
 		held = now;
 		sleep_until(clock_mono_ms() + XDROP_LEASE_CHECK_MS);
