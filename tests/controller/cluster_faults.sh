@@ -12,6 +12,7 @@
 #     with Retry-After and a JSON error; every acknowledged write present once.
 #  2. the leader's bridge port down: its node steps down, the controller logs it and a
 #     write on its side is refused UNAVAILABLE (saying nothing ran) within 5 s of the cut,
+#     and within the election timeout (750 ms: the leader's lease, controller/lease.h),
 #     a second one at once; the majority elects and serves; one history after the port
 #     comes back, the cut-off controller serving reads again.
 #  3. a follower killed and restarted catches up (made leader by a transfer, it lists every
