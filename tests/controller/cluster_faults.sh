@@ -348,6 +348,8 @@ ms=$(cut_answer iso 2>/dev/null)
 figure "cut: a write sent to the cut-off side at the cut: answered UNAVAILABLE after (ms from the cut)" "$ms"
 check_eval "... within the election timeout: $ms ms after the cut (< 750)" \
 	'[ "${ms:-99999}" -lt 750 ] && grep -q UNAVAILABLE "$TMP/iso.out"'
+check "... the cut-off controller $L logs its lease lapsed" \
+	grep -q "cluster: node ${ID[$L]}'s lease lapsed" "$TMP/c$L.log"
 iso_write iso2
 sed 's/^/# /' "$TMP/iso2.out"
 ms=$(first_answer iso2)
