@@ -21,6 +21,7 @@
 #include "dqlite/client.h"
 #include "dqlite/session.h"
 #include "dqtls.h"
+#include "lease.h"
 #include "log.h"
 
 struct cluster {
@@ -35,6 +36,7 @@ struct cluster {
 	atomic_bool stop, leader;
 	_Atomic uint64_t leader_id; /* the leader the node knows; 0: none */
 	struct dq_conn *conn;	    /* the watcher's, to the node, for one question */
+	struct lease_run *lease;    /* while it leads: in contact with a majority? */
 	pthread_mutex_t lock;	    /* guards ticks, with wake */
 	pthread_cond_t wake;
 	uint64_t ticks; /* watcher ticks not yet acted on */
@@ -130,19 +132,32 @@ static int join(const struct ctl_cluster_cfg *cfg)
 	return rc;
 }
 
-/* The leader the node at c->address knows (0: none, or the node does not answer). */
+/*
+ * The leader the node at c->address knows (0: none, or the node does not answer). The
+ * lease learns of the role before the gate does, with the members as the node lists them
+ * when it leads (the voters to count); a question without an answer tells it nothing (the
+ * lease is granted again only when the node leads again after saying it did not).
+ */
 static uint64_t ask_leader(struct cluster *c)
 {
 	struct dq_conn_opts o = {
 	    .sz = sizeof(o), .connect_timeout_ms = 500, .call_timeout_ms = 1000};
-	struct dq_node_info who = {0};
+	struct dq_node_info who = {0}, *m = NULL;
 	char why[XDROP_DQ_MAX_WHY];
+	size_t n = 0;
 
 	/* a connection a question: a kept one is a suspect of the wedges seen after a
 	 * partition healed (docs/dqlite.md, "Not done yet") */
 	if (dq_conn_open(&c->conn, c->address, &o, why, sizeof(why)) != 0 ||
-	    dq_leader(c->conn, &who) != 0)
-		who.id = 0;
+	    dq_leader(c->conn, &who) != 0) {
+		dq_conn_close(c->conn);
+		c->conn = NULL;
+		return 0;
+	}
+	if (who.id == c->id && dq_cluster(c->conn, &m, &n) != 0)
+		m = NULL; /* the lease keeps the list it has */
+	lease_run_update(c->lease, who.id == c->id, m, n);
+	free(m);
 	dq_conn_close(c->conn);
 	c->conn = NULL;
 	return who.id;
@@ -208,12 +223,21 @@ static void *act(void *arg)
 	return NULL;
 }
 
-/* The store's gate (dq_session_set_gate): a leader is known to this node. */
-static bool leader_known(void *arg)
+/* The store's gate (dq_session_set_gate): a leader is known to this node and, when it is
+ * this node, it holds the lease (in contact with a majority of the voters, lease.h). */
+static bool gate(void *arg)
 {
-	const struct cluster *c = arg;
+	struct cluster *c = arg;
+	uint64_t id = atomic_load(&c->leader_id);
 
-	return atomic_load(&c->leader_id) != 0;
+	return id != 0 && (id != c->id || lease_run_holds(c->lease));
+}
+
+/* The lease lapsed: the calls waiting in dqlite give up now (their outcome unknown). */
+static void lapse(void *arg)
+{
+	(void)arg;
+	dq_session_cut_all();
 }
 
 int cluster_start(struct cluster **out, const struct ctl_cluster_cfg *cfg, cluster_role_fn on_role,
@@ -234,6 +258,8 @@ int cluster_start(struct cluster **out, const struct ctl_cluster_cfg *cfg, clust
 	rc = node_start(c, cfg);
 	if (!rc && cfg->n_peers)
 		rc = join(cfg);
+	if (!rc)
+		rc = lease_run_start(&c->lease, c->id, lapse, c);
 	if (!rc) {
 		rc = -pthread_create(&c->watcher, NULL, watch, c);
 		c->watching = rc == 0;
@@ -243,7 +269,7 @@ int cluster_start(struct cluster **out, const struct ctl_cluster_cfg *cfg, clust
 		c->acting = rc == 0;
 	}
 	if (!rc)
-		dq_session_set_gate(leader_known, c);
+		dq_session_set_gate(gate, c);
 	if (rc) {
 		cluster_stop(c);
 		return rc;
@@ -308,6 +334,7 @@ void cluster_stop(struct cluster *c)
 		return;
 	cluster_unwatch(c);
 	dq_session_set_gate(NULL, NULL);
+	lease_run_stop(c->lease);
 	if (c->node) {
 		dqlite_node_stop(c->node);
 		dqlite_node_destroy(c->node);

@@ -18,9 +18,12 @@
  * controller publishes only while it leads and takes in what the others wrote
  * (store_set_publishing, store_catch_up) without a slow store delaying the next look.
  * While the node knows no leader (an election, or this side of a partition has no
- * quorum), the store's dqlite sessions are gated shut (dq_session_set_gate): every store
- * call fails at once with "no leader" instead of searching for one, so the controller
- * answers UNAVAILABLE within the election timeout plus one tick.
+ * quorum), or leads without its lease (controller/lease.h: a majority of the voters has not
+ * named it leader for XDROP_LEASE_MS), the store's dqlite sessions are gated shut
+ * (dq_session_set_gate): every store call fails at once with "no leader" instead of
+ * searching for one, and a lapse cuts the calls waiting in dqlite (dq_session_cut_all),
+ * so a leader cut off from the majority answers UNAVAILABLE within XDROP_LEASE_MS of the
+ * cut (before libraft steps down, one to two election timeouts after it).
  */
 #ifndef XDROP_CONTROLLER_CLUSTER_H
 #define XDROP_CONTROLLER_CLUSTER_H

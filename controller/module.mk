@@ -22,7 +22,7 @@ CTRL_SERVICE_SRCS := $(addprefix controller/service/,service.c service_util.c se
 CTRL_SRCS   := $(CTRL_STORE_SRCS) $(CTRL_SERVICE_SRCS) controller/config.c controller/rules.c \
 	controller/rulecounters.c controller/talkers.c controller/fanout.c \
 	controller/nodes.c controller/publish.c controller/stats.c controller/auth.c \
-	controller/idempotency.c controller/cluster_cfg.c
+	controller/idempotency.c controller/cluster_cfg.c controller/lease.c
 CTRL_INC    := -Icontroller -Icontroller/store -Icontroller/service
 CTRL_A      := $(BUILD)/libxdrop-ctrl.a
 CTRL_SAN_A  := $(BUILD)/libxdrop-ctrl-san.a
@@ -39,7 +39,7 @@ $(CTRL_SAN_A): $(CTRL_SRCS:%.c=$(SANOBJ)/%.o)
 	rm -f $@ && ar rcs $@ $^
 
 # C suites: tests/unit/test_store*.c and tests/controller/*.c, linked against the archives.
-CTRL_TESTS := test_store test_store_durability
+CTRL_TESTS := test_store test_store_durability test_lease
 $(CTRL_TESTS:%=$(SANOBJ)/tests/unit/%.o): XCFLAGS += $(CTRL_INC)
 $(CTRL_TESTS:%=$(SANOBJ)/tests/unit/%.o): | $(PROTO_H)
 $(CTRL_TESTS:%=$(TBIN)/%): $(TBIN)/%: $(SANOBJ)/tests/unit/%.o $(CTRL_TEST_LIBS)

@@ -292,8 +292,9 @@ void write_fail(struct store_error *err, int rc, const char *what)
 		set_err(err, STORE_EXHAUSTED, NULL, NULL, "%s", STORE_DISK_FULL);
 	else if (rc == -ECONNRESET)
 		set_err(err, STORE_BUSY, NULL, NULL,
-			"the controllers' cluster lost its leader during the %s: the write may or "
-			"may not be applied; retry it with the same request id",
+			"the controllers' cluster lost its leader (or this controller lost contact "
+			"with its majority) during the %s: the write may or may not be applied; "
+			"retry it with the same request id",
 			what);
 	else
 		set_err(err, STORE_INTERNAL, NULL, NULL, "database %s failed", what);

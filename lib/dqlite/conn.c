@@ -222,6 +222,12 @@ void dq_conn_close(struct dq_conn *c)
 	free(c);
 }
 
+void dq_conn_shutdown(struct dq_conn *c)
+{
+	if (c && c->fd >= 0)
+		shutdown(c->fd, SHUT_RDWR);
+}
+
 int dq_conn_open(struct dq_conn **out, const char *address, const struct dq_conn_opts *opts,
 		 char *why, size_t why_len)
 {

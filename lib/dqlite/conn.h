@@ -87,6 +87,11 @@ void dq_conn_set_default_dial(int (*fn)(void *arg, const char *address, int time
 /* Closes the socket and frees c (NULL-tolerant). */
 void dq_conn_close(struct dq_conn *c);
 
+/* Shuts c's socket down in both directions, from any thread (c stays open and owned by
+ * its thread): a call waiting on c fails at once with a socket error (c broken), its
+ * outcome unknown when the request was sent. */
+void dq_conn_shutdown(struct dq_conn *c);
+
 /* Sets the call timeout of c (ms > 0; see struct dq_conn_opts). */
 void dq_conn_set_call_timeout(struct dq_conn *c, int ms);
 

@@ -6,6 +6,7 @@
  * round again only when the call may run twice and time is left.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,12 @@
 static bool (*gate_fn)(void *arg);
 static void *gate_arg;
 
+/* Every open session, for dq_session_cut_all (which runs on another thread than theirs):
+ * a session's connection is changed and cut only under reg_lock, so that a cut never hits
+ * a socket the session has already closed (and the kernel may have given to another). */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dq_session *reg_head;
+
 struct dq_session {
 	char **addrs;
 	size_t naddrs;
@@ -30,6 +37,8 @@ struct dq_session {
 	int retry_ms;
 	struct dq_conn *c; /* the leader's, with the database open; NULL when none */
 	uint32_t db;
+	bool cut; /* dq_session_cut_all shut c down: connect again before the next call */
+	struct dq_session *next, **pprev; /* in reg_head's list once open */
 	char why[XDROP_DQ_MAX_WHY];
 };
 
@@ -44,11 +53,52 @@ struct call {
 	struct dq_rows *rows;
 };
 
+/* Makes c (NULL: none) s's connection and closes the one it had. */
+static void set_conn(struct dq_session *s, struct dq_conn *c)
+{
+	struct dq_conn *old;
+
+	pthread_mutex_lock(&reg_lock);
+	old = s->c;
+	s->c = c;
+	s->cut = false;
+	pthread_mutex_unlock(&reg_lock);
+	dq_conn_close(old);
+}
+
+static bool was_cut(struct dq_session *s)
+{
+	bool cut;
+
+	pthread_mutex_lock(&reg_lock);
+	cut = s->cut;
+	pthread_mutex_unlock(&reg_lock);
+	return cut;
+}
+
+void dq_session_cut_all(void)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (struct dq_session *s = reg_head; s; s = s->next) {
+		if (s->c && !s->cut)
+			dq_conn_shutdown(s->c);
+		s->cut = s->c != NULL;
+	}
+	pthread_mutex_unlock(&reg_lock);
+}
+
 void dq_session_close(struct dq_session *s)
 {
 	if (!s)
 		return;
-	dq_conn_close(s->c);
+	pthread_mutex_lock(&reg_lock);
+	if (s->pprev) {
+		*s->pprev = s->next;
+		if (s->next)
+			s->next->pprev = s->pprev;
+	}
+	pthread_mutex_unlock(&reg_lock);
+	set_conn(s, NULL);
 	for (size_t i = 0; s->addrs && i < s->naddrs; i++)
 		free(s->addrs[i]);
 	free(s->addrs);
@@ -70,18 +120,20 @@ bool dq_session_gate_open(void)
 /* Connects s to the leader and opens the database, once, within deadline_ms. */
 static int attach_once(struct dq_session *s, int64_t deadline_ms)
 {
-	int rc = dq_leader_connect(&s->c, (const char *const *)s->addrs, s->naddrs, &s->conn,
+	struct dq_conn *c = NULL;
+	int rc = dq_leader_connect(&c, (const char *const *)s->addrs, s->naddrs, &s->conn,
 				   deadline_ms, s->why, sizeof(s->why));
 
 	if (rc)
 		return rc;
-	rc = dq_open(s->c, s->database, &s->db);
+	rc = dq_open(c, s->database, &s->db);
 	if (rc) {
-		dq_conn_why(s->c, rc, s->why, sizeof(s->why));
-		dq_conn_close(s->c);
-		s->c = NULL;
+		dq_conn_why(c, rc, s->why, sizeof(s->why));
+		dq_conn_close(c);
+		return rc;
 	}
-	return rc;
+	set_conn(s, c);
+	return 0;
 }
 
 /*
@@ -99,8 +151,7 @@ static int attach(struct dq_session *s, int64_t deadline_ms, bool wait_gate)
 		int64_t now = clock_mono_ms();
 
 		if (!dq_session_gate_open()) {
-			dq_conn_close(s->c);
-			s->c = NULL;
+			set_conn(s, NULL);
 			snprintf(s->why, sizeof(s->why), "%s", XDROP_DQ_NO_LEADER);
 			if (!wait_gate || now + XDROP_DQ_GATE_POLL_MS >= deadline_ms)
 				return -EHOSTUNREACH;
@@ -108,12 +159,11 @@ static int attach(struct dq_session *s, int64_t deadline_ms, bool wait_gate)
 				  NULL);
 			continue;
 		}
-		if (s->c && !dq_conn_broken(s->c))
+		if (s->c && !dq_conn_broken(s->c) && !was_cut(s))
 			return 0;
 		if (now >= deadline_ms)
 			return rc;
-		dq_conn_close(s->c);
-		s->c = NULL;
+		set_conn(s, NULL);
 		rc = attach_once(s, now + XDROP_DQ_ATTACH_SLICE_MS < deadline_ms
 					? now + XDROP_DQ_ATTACH_SLICE_MS
 					: deadline_ms);
@@ -124,10 +174,8 @@ static int attach(struct dq_session *s, int64_t deadline_ms, bool wait_gate)
 
 void dq_session_drop(struct dq_session *s, int rc)
 {
-	if (s->c && (rc == -EREMCHG || rc == -ECONNABORTED || dq_conn_broken(s->c))) {
-		dq_conn_close(s->c);
-		s->c = NULL;
-	}
+	if (s->c && (rc == -EREMCHG || rc == -ECONNABORTED || dq_conn_broken(s->c)))
+		set_conn(s, NULL);
 }
 
 static void pause_before_retry(int64_t deadline_ms)
@@ -186,6 +234,13 @@ int dq_session_open(struct dq_session **out, const struct dq_session_opts *opts)
 		if (!s->addrs[s->naddrs])
 			goto fail;
 	}
+	pthread_mutex_lock(&reg_lock);
+	s->next = reg_head;
+	s->pprev = &reg_head;
+	if (reg_head)
+		reg_head->pprev = &s->next;
+	reg_head = s;
+	pthread_mutex_unlock(&reg_lock);
 	rc = attach(s, clock_mono_ms() + s->retry_ms, true);
 	if (rc)
 		goto fail;

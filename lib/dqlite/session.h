@@ -29,8 +29,8 @@
 #define XDROP_DQ_RETRY_MS	 10000
 #define XDROP_DQ_ATTACH_SLICE_MS 1000 /* one leader search, between two looks at the gate */
 #define XDROP_DQ_NO_LEADER                                                                         \
-	"this controller's dqlite node knows no leader of the cluster (an election, or no "        \
-	"quorum reachable from here)"
+	"this controller's dqlite node knows no leader of the cluster, or leads without contact "  \
+	"with a majority of its voters (an election, or no quorum reachable from here)"
 
 struct dq_session;
 
@@ -83,6 +83,15 @@ int dq_session_query_sql(struct dq_session *s, const char *sql, const struct dq_
  */
 void dq_session_set_gate(bool (*fn)(void *arg), void *arg);
 bool dq_session_gate_open(void);
+
+/*
+ * Shuts down the connection of every open session of the process (dq_conn_shutdown), from
+ * any thread: a call waiting for the leader's answer fails at once (a statement's outcome
+ * unknown: it may still commit), and each session connects again before its next call,
+ * through the gate. The controller calls it when its node, still leading, lost contact
+ * with the majority (controller/lease.h), instead of waiting for libraft to step down.
+ */
+void dq_session_cut_all(void);
 
 /* The last failure of s in a sentence ("" when none). */
 const char *dq_session_why(const struct dq_session *s);

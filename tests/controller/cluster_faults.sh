@@ -12,6 +12,7 @@
 #     with Retry-After and a JSON error; every acknowledged write present once.
 #  2. the leader's bridge port down: its node steps down, the controller logs it and a
 #     write on its side is refused UNAVAILABLE (saying nothing ran) within 5 s of the cut,
+#     and within the election timeout (750 ms: the leader's lease, controller/lease.h),
 #     a second one at once; the majority elects and serves; one history after the port
 #     comes back, the cut-off controller serving reads again.
 #  3. a follower killed and restarted catches up (made leader by a transfer, it lists every
@@ -274,6 +275,7 @@ iso_write() { # NAME: a write on the cut-off side; each line xdropctl prints (ea
 	# it got: it sends a refused write again until its timeout) with the ms since it began
 	local t1 o=unknown
 	t1=$(tap_now_ms)
+	echo $((t1 - t0)) >"$TMP/$1.began" # ms after the cut
 	on "$L" ctl -q --timeout 5000 rules add "name=$1" dst_ip=203.0.113.1 action=drop 2>&1 |
 		while IFS= read -r l; do echo "$(($(tap_now_ms) - t1)) ms: $l"; done >"$TMP/$1.out"
 	echo "$(($(tap_now_ms) - t1)) ms: done, $(($(tap_now_ms) - t0)) ms after the cut" >>"$TMP/$1.out"
@@ -284,6 +286,7 @@ iso_write() { # NAME: a write on the cut-off side; each line xdropctl prints (ea
 		>"$TMP/w-$1.log"
 }
 first_answer() { sed -n '1s/^\([0-9]*\) ms: .*/\1/p' "$TMP/$1.out"; } # NAME: ms
+cut_answer() { echo $(($(cat "$TMP/$1.began") + $(first_answer "$1"))); } # NAME: ms after the cut
 iso_write iso &
 iso=$!
 # dqlite's own view first (each node asked in its namespace), then the controllers' logs
@@ -339,6 +342,14 @@ ms=$(first_answer iso)
 figure "cut: a write sent to the cut-off side at the cut: first answer after (ms)" "$ms"
 check_eval "leader $L cut off: a write sent at the cut is answered UNAVAILABLE ($ms ms later, < 5000)" \
 	'[ "${ms:-99999}" -lt 5000 ] && grep -q UNAVAILABLE "$TMP/iso.out"'
+# the leader's lease (controller/lease.h): its side refuses within the election timeout,
+# before libraft steps down (1-2 election timeouts), the write in flight included
+ms=$(cut_answer iso 2>/dev/null)
+figure "cut: a write sent to the cut-off side at the cut: answered UNAVAILABLE after (ms from the cut)" "$ms"
+check_eval "... within the election timeout: $ms ms after the cut (< 750)" \
+	'[ "${ms:-99999}" -lt 750 ] && grep -q UNAVAILABLE "$TMP/iso.out"'
+check "... the cut-off controller $L logs its lease lapsed" \
+	grep -q "cluster: node ${ID[$L]}'s lease lapsed" "$TMP/c$L.log"
 iso_write iso2
 sed 's/^/# /' "$TMP/iso2.out"
 ms=$(first_answer iso2)
