@@ -63,8 +63,12 @@ static enum txn_kind txn_kind(const char *sql)
 		return TXN_BEGIN;
 	if (!strncasecmp(sql, "COMMIT", 6) || !strncasecmp(sql, "END", 3))
 		return TXN_COMMIT;
-	if (!strncasecmp(sql, "ROLLBACK", 8))
-		return TXN_ROLLBACK;
+	if (!strncasecmp(sql, "ROLLBACK", 8)) {
+		const char *to = sql + 8 + strspn(sql + 8, " \t\r\n");
+
+		/* ROLLBACK TO a savepoint: the transaction goes on */
+		return strncasecmp(to, "TO", 2) ? TXN_ROLLBACK : TXN_NONE;
+	}
 	return TXN_NONE;
 }
 

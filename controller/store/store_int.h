@@ -30,6 +30,8 @@
 
 #define MAX_STMTS    48
 #define MATCH_KEY_SZ 160
+/* The most changes one dqlite transaction carries (store_changes.c: a group) */
+#define XDROP_STORE_GROUP_MAX 64
 
 struct conn {
 	struct db *db;
@@ -38,6 +40,23 @@ struct conn {
 		struct db_stmt *st;
 	} cache[MAX_STMTS];
 	unsigned n;
+};
+
+/*
+ * The rule-set changes that share the writer's open transaction (dqlite only: one COMMIT,
+ * a Raft round with its disk writes, for all of them; see store_changes.c). Each change
+ * keeps its own revision, change-log row, idempotency record and push; the transaction
+ * stays open between them only while another change waits for the writer lock.
+ */
+struct group_member;
+struct group {
+	bool open;	   /* the writer's transaction is open (BEGIN ran) */
+	unsigned n;	   /* changes in it so far */
+	unsigned waiting;  /* threads in change_begin waiting for wlock (atomic) */
+	uint64_t revision; /* the state after those changes: what the next one builds on */
+	struct rulehash hash;
+	int64_t dcount[STORE_KINDS];
+	struct group_member *head, **tail;
 };
 
 struct store {
@@ -60,6 +79,9 @@ struct store {
 	store_txn_fn txn_hook;
 	void *txn_arg;
 	bool big_cache; /* the writer's page cache is enlarged for a large change */
+	struct group g;	/* the changes of the writer's open transaction (wlock) */
+	pthread_mutex_t glock; /* the members' done flags */
+	pthread_cond_t gdone;
 };
 
 /* A change of this many ops gets a page cache of XDROP_STORE_BIG_CACHE_KIB (store_changes.c) */
@@ -116,6 +138,7 @@ struct change {
 		      * store_coll_max_size() bytes) */
 	char **strs; /* ids copied from rows (expiry) */
 	size_t nstrs;
+	bool joined; /* ch joined an open group: its ops are under a savepoint */
 };
 
 /*
@@ -129,6 +152,8 @@ int set_err(struct store_error *err, enum store_code code, const char *prefix, c
 int begin_fail(struct store *s, int rc, struct store_error *err);
 /* Fills *err for a change that failed on the database itself (write or commit). */
 void write_fail(struct store_error *err, int rc, const char *what);
+/* Takes the writer lock for anything but a rule-set change: commits an open group first. */
+void writer_lock(struct store *s);
 /* Takes the writer lock and opens the transaction for about expect ops. Returns 0,
  * -ENOMEM, -EBUSY (locked elsewhere) or -EIO; the lock is not held on failure. */
 int change_begin(struct store *s, struct change *ch, size_t expect);
