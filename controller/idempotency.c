@@ -37,12 +37,22 @@ struct idem_claim {
 	uint64_t revision; /* of that transaction */
 };
 
+/* A final record waiting to be written by whichever idem_end writes the next batch. */
+struct final {
+	struct final *next;
+	struct idem_claim *claim;
+	int err;
+	bool done;
+};
+
 struct idem {
 	pthread_mutex_t lock; /* the in-flight list */
 	pthread_cond_t done;
 	struct idem_claim *inflight;
 	pthread_mutex_t db_lock;
 	struct db *db;
+	struct final *finals; /* final records waiting for a writer (under lock) */
+	bool writing;	      /* a caller of idem_end is writing final records */
 	int64_t ttl_ns;
 	unsigned max_records;
 	int64_t last_prune_ms;
@@ -351,22 +361,75 @@ int idem_begin(struct idem *m, const struct idem_key *k, const ProtobufCMessage 
 	return 0;
 }
 
+/*
+ * Writes the final records of batch (db_lock held): one alone as a single statement; more
+ * in one transaction, so that on dqlite they share one COMMIT (one Raft round and its disk
+ * writes) instead of one each. Each entry gets its outcome.
+ */
+static void finals_write(struct idem *m, struct final *batch)
+{
+	bool txn = batch->next != NULL;
+	int err = 0;
+
+	if (txn && db_exec(m->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+		err = sql_fail(m->db, "begin records");
+	for (struct final *f = batch; f; f = f->next)
+		f->err = err ? err : put(m->db, f->claim, RPC_OK, true);
+	if (txn && !err && db_exec(m->db, "COMMIT") != SQLITE_OK)
+		err = sql_fail(m->db, "commit records");
+	if (txn && err)
+		db_exec(m->db, "ROLLBACK");
+	for (struct final *f = batch; err && f; f = f->next)
+		f->err = err;
+}
+
+/*
+ * The final record of claim, written before the reply leaves (as one statement before). The
+ * records of calls ending while one is being written wait and are written together by the
+ * first of them to find nobody writing. Returns 0 or -errno; *prune when one is due.
+ */
+static int final_put(struct idem *m, struct idem_claim *claim, bool *prune)
+{
+	struct final me = {.claim = claim};
+
+	pthread_mutex_lock(&m->lock);
+	me.next = m->finals;
+	m->finals = &me;
+	while (m->writing && !me.done)
+		pthread_cond_wait(&m->done, &m->lock);
+	while (!me.done) { /* nobody writes: write every waiting record, then any that came */
+		struct final *batch = m->finals, *f, *next;
+
+		m->finals = NULL;
+		m->writing = true;
+		pthread_mutex_unlock(&m->lock);
+		pthread_mutex_lock(&m->db_lock);
+		finals_write(m, batch);
+		*prune = clock_mono_ms() - m->last_prune_ms >= XDROP_IDEM_PRUNE_MS;
+		pthread_mutex_unlock(&m->db_lock);
+		pthread_mutex_lock(&m->lock);
+		for (f = batch; f; f = next) {
+			next = f->next; /* f is gone once done */
+			f->done = true;
+		}
+		m->writing = false;
+		pthread_cond_broadcast(&m->done);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return me.err;
+}
+
 void idem_end(struct idem *m, struct idem_claim *claim, enum rpc_code code,
 	      const ProtobufCMessage *resp)
 {
-	int err = 0;
-	bool prune;
+	bool prune = false;
 
 	if (!claim)
 		return;
 	tl_claim = NULL;
 	if (code == RPC_OK) {
 		claim->resp = resp;
-		pthread_mutex_lock(&m->db_lock);
-		err = put(m->db, claim, RPC_OK, true);
-		prune = clock_mono_ms() - m->last_prune_ms >= XDROP_IDEM_PRUNE_MS;
-		pthread_mutex_unlock(&m->db_lock);
-		if (err)
+		if (final_put(m, claim, &prune))
 			log_warn("idempotency: request %s of %s: the final reply is not recorded%s",
 				 claim->request_id, claim->principal,
 				 claim->written ? " (its outcome at COMMIT is)" : "");
