@@ -78,8 +78,8 @@ struct store {
 	bool publishing; /* on_commit runs (false: a follower of a cluster) */
 	store_txn_fn txn_hook;
 	void *txn_arg;
-	bool big_cache; /* the writer's page cache is enlarged for a large change */
-	struct group g;	/* the changes of the writer's open transaction (wlock) */
+	bool big_cache;	       /* the writer's page cache is enlarged for a large change */
+	struct group g;	       /* the changes of the writer's open transaction (wlock) */
 	pthread_mutex_t glock; /* the members' done flags */
 	pthread_cond_t gdone;
 };

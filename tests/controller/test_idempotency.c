@@ -515,7 +515,8 @@ static void test_final_records_at_once(void **state)
 			assert_null(claim);
 			assert_non_null(rec);
 			assert_true(rec->complete);
-			got = xdrop__v1__delete_reply__unpack(NULL, rec->response_len, rec->response);
+			got =
+			    xdrop__v1__delete_reply__unpack(NULL, rec->response_len, rec->response);
 			assert_non_null(got);
 			assert_string_equal(got->message, rid);
 			xdrop__v1__delete_reply__free_unpacked(got, NULL);

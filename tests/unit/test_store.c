@@ -334,8 +334,8 @@ static void *group_writes(void *arg)
 		if (i % 2 == 0 &&
 		    store_rules_add(g->s, two, 1, "rule", &g->revs[i / 2], &idx, &err) != 0)
 			g->revs[i / 2] = 0;
-		if (i % 2 == 1 && store_rules_add(g->s, two, 2, "rules", NULL, &idx, &err) ==
-				      -EEXIST && idx == 1)
+		if (i % 2 == 1 &&
+		    store_rules_add(g->s, two, 2, "rules", NULL, &idx, &err) == -EEXIST && idx == 1)
 			g->failed_ok++;
 	}
 	return NULL;
