@@ -11,7 +11,8 @@
  * while collecting them into a Delta and updating a copy of the content hash, then
  * change_commit(): bump the revision, append the Delta to the change log (pruning old
  * rows), store revision and hash, COMMIT, publish the new state to memory and call
- * on_commit, unlock. Any failure rolls back, leaving memory untouched.
+ * on_commit, unlock. Any failure rolls back, leaving memory untouched. On dqlite several
+ * such changes may share one transaction and its COMMIT (struct group).
  *
  * The two kinds of the rule set, rules and whitelist entries, are one collection described
  * by struct store_coll (store_coll.c): its table, statements, columns and protobuf
