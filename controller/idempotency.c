@@ -4,9 +4,10 @@
  *
  * Three pieces: the in-flight set (a list under `lock`, with a condition variable the
  * duplicates wait on), the thread-local claim that the store's transaction hook finds (the
- * hook runs on the thread that runs the handler), and an own SQLite connection (under
- * `db_lock`) for lookups, final records and pruning. The hook writes on the store's writer
- * connection, so the record commits or rolls back with the write itself.
+ * hook runs on the thread that runs the handler), and two own connections: one (under
+ * `db_lock`) for final records and pruning, one (under `rdb_lock`) for lookups. The hook
+ * writes on the store's writer connection, so the record commits or rolls back with the
+ * write itself.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -37,12 +38,24 @@ struct idem_claim {
 	uint64_t revision; /* of that transaction */
 };
 
+/* A final record waiting to be written by whichever idem_end writes the next batch. */
+struct final {
+	struct final *next;
+	struct idem_claim *claim;
+	int err;
+	bool done;
+};
+
 struct idem {
 	pthread_mutex_t lock; /* the in-flight list */
 	pthread_cond_t done;
 	struct idem_claim *inflight;
 	pthread_mutex_t db_lock;
 	struct db *db;
+	pthread_mutex_t rdb_lock; /* lookups: their own connection, so that they do not wait */
+	struct db *rdb;		  /* behind the COMMIT of final records on db */
+	struct final *finals;	  /* final records waiting for a writer (under lock) */
+	bool writing;		  /* a caller of idem_end is writing final records */
 	int64_t ttl_ns;
 	unsigned max_records;
 	int64_t last_prune_ms;
@@ -82,6 +95,7 @@ int idem_open(struct idem **out, const struct idem_opts *opts)
 	pthread_mutex_init(&m->lock, NULL);
 	clock_cond_init(&m->done);
 	pthread_mutex_init(&m->db_lock, NULL);
+	pthread_mutex_init(&m->rdb_lock, NULL);
 	m->ttl_ns = (int64_t)(opts->ttl_s ? opts->ttl_s : XDROP_IDEM_TTL_S) * 1000000000;
 	m->max_records = opts->max_records ? opts->max_records : XDROP_IDEM_MAX_RECORDS;
 	if (db_open(opts->path, &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
@@ -89,7 +103,10 @@ int idem_open(struct idem **out, const struct idem_opts *opts)
 		err = sql_fail(m->db, opts->path);
 		goto out;
 	}
-	err = idem_prune(m);
+	err = idem_prune(m); /* the table exists (the store made it) before rdb prepares on it */
+	if (!err && db_open(opts->path, &m->rdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    opts->busy_ms ? opts->busy_ms : 10000) != SQLITE_OK)
+		err = sql_fail(m->rdb, opts->path);
 out:
 	if (err) {
 		idem_close(m);
@@ -111,7 +128,9 @@ void idem_close(struct idem *m)
 			tl_claim = NULL;
 		free(c);
 	}
+	db_close(m->rdb);
 	db_close(m->db);
+	pthread_mutex_destroy(&m->rdb_lock);
 	pthread_mutex_destroy(&m->db_lock);
 	pthread_cond_destroy(&m->done);
 	pthread_mutex_destroy(&m->lock);
@@ -237,9 +256,9 @@ static int lookup(struct idem *m, const struct idem_claim *c, struct idem_record
 	int rc, err = 0;
 
 	*out = NULL;
-	pthread_mutex_lock(&m->db_lock);
-	if (db_prepare(m->db, SQL_GET, false, &st) != SQLITE_OK) {
-		err = sql_fail(m->db, "prepare lookup");
+	pthread_mutex_lock(&m->rdb_lock);
+	if (db_prepare(m->rdb, SQL_GET, false, &st) != SQLITE_OK) {
+		err = sql_fail(m->rdb, "prepare lookup");
 		goto out;
 	}
 	db_bind_text(st, 1, c->principal, -1, SQLITE_STATIC);
@@ -249,7 +268,7 @@ static int lookup(struct idem *m, const struct idem_claim *c, struct idem_record
 	if (rc == SQLITE_DONE)
 		goto out;
 	if (rc != SQLITE_ROW) {
-		err = sql_fail(m->db, "lookup");
+		err = sql_fail(m->rdb, "lookup");
 		goto out;
 	}
 	r = calloc(1, sizeof(*r));
@@ -278,7 +297,7 @@ static int lookup(struct idem *m, const struct idem_claim *c, struct idem_record
 	r = NULL;
 out:
 	db_finalize(st);
-	pthread_mutex_unlock(&m->db_lock);
+	pthread_mutex_unlock(&m->rdb_lock);
 	idem_record_free(r);
 	return err;
 }
@@ -351,22 +370,75 @@ int idem_begin(struct idem *m, const struct idem_key *k, const ProtobufCMessage 
 	return 0;
 }
 
+/*
+ * Writes the final records of batch (db_lock held): one alone as a single statement; more
+ * in one transaction, so that on dqlite they share one COMMIT (one Raft round and its disk
+ * writes) instead of one each. Each entry gets its outcome.
+ */
+static void finals_write(struct idem *m, struct final *batch)
+{
+	bool txn = batch->next != NULL;
+	int err = 0;
+
+	if (txn && db_exec(m->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+		err = sql_fail(m->db, "begin records");
+	for (struct final *f = batch; f; f = f->next)
+		f->err = err ? err : put(m->db, f->claim, RPC_OK, true);
+	if (txn && !err && db_exec(m->db, "COMMIT") != SQLITE_OK)
+		err = sql_fail(m->db, "commit records");
+	if (txn && err)
+		db_exec(m->db, "ROLLBACK");
+	for (struct final *f = batch; err && f; f = f->next)
+		f->err = err;
+}
+
+/*
+ * The final record of claim, written before the reply leaves (as one statement before). The
+ * records of calls ending while one is being written wait and are written together by the
+ * first of them to find nobody writing. Returns 0 or -errno; *prune when one is due.
+ */
+static int final_put(struct idem *m, struct idem_claim *claim, bool *prune)
+{
+	struct final me = {.claim = claim};
+
+	pthread_mutex_lock(&m->lock);
+	me.next = m->finals;
+	m->finals = &me;
+	while (m->writing && !me.done)
+		pthread_cond_wait(&m->done, &m->lock);
+	while (!me.done) { /* nobody writes: write every waiting record, then any that came */
+		struct final *batch = m->finals, *f, *next;
+
+		m->finals = NULL;
+		m->writing = true;
+		pthread_mutex_unlock(&m->lock);
+		pthread_mutex_lock(&m->db_lock);
+		finals_write(m, batch);
+		*prune = clock_mono_ms() - m->last_prune_ms >= XDROP_IDEM_PRUNE_MS;
+		pthread_mutex_unlock(&m->db_lock);
+		pthread_mutex_lock(&m->lock);
+		for (f = batch; f; f = next) {
+			next = f->next; /* f is gone once done */
+			f->done = true;
+		}
+		m->writing = false;
+		pthread_cond_broadcast(&m->done);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return me.err;
+}
+
 void idem_end(struct idem *m, struct idem_claim *claim, enum rpc_code code,
 	      const ProtobufCMessage *resp)
 {
-	int err = 0;
-	bool prune;
+	bool prune = false;
 
 	if (!claim)
 		return;
 	tl_claim = NULL;
 	if (code == RPC_OK) {
 		claim->resp = resp;
-		pthread_mutex_lock(&m->db_lock);
-		err = put(m->db, claim, RPC_OK, true);
-		prune = clock_mono_ms() - m->last_prune_ms >= XDROP_IDEM_PRUNE_MS;
-		pthread_mutex_unlock(&m->db_lock);
-		if (err)
+		if (final_put(m, claim, &prune))
 			log_warn("idempotency: request %s of %s: the final reply is not recorded%s",
 				 claim->request_id, claim->principal,
 				 claim->written ? " (its outcome at COMMIT is)" : "");

@@ -16,7 +16,8 @@
  * with synchronous=NORMAL aside) is found after a restart, and its resend is answered from
  * the record, the SyncOutcome then computed for the recorded revision at replay time. Once
  * the reply is final, the record is replaced by the complete reply (incomplete = 0), which
- * later resends get byte for byte. Node and key writes are single-statement writes outside
+ * later resends get byte for byte; the final records of calls that end at once are written
+ * in one transaction (on dqlite: one COMMIT), each before its call's reply. Node and key writes are single-statement writes outside
  * the rule-set transaction: their record is written right after the write (a crash between
  * the two leaves no record). Only successful writes are recorded: a failed write changed
  * nothing, so its resend simply runs again. A top-level string field named `key` (a new

@@ -20,7 +20,11 @@
 #include "db_dqlite.h"
 #include "dqlite/session.h"
 
-#define DQDB_PAUSE_MS 20 /* between two attempts of one statement */
+/* Between two attempts of one statement: from 1 ms, doubled up to 20. dqlite refuses a
+ * second writer at once, and a write transaction of the store ends within a few ms: a
+ * fixed 20 ms made a write that met another one wait several commits' time. */
+#define DQDB_PAUSE_MS	  20
+#define DQDB_PAUSE_MIN_MS 1
 
 struct dqdb {
 	struct dq_session *s;
@@ -63,8 +67,12 @@ static enum txn_kind txn_kind(const char *sql)
 		return TXN_BEGIN;
 	if (!strncasecmp(sql, "COMMIT", 6) || !strncasecmp(sql, "END", 3))
 		return TXN_COMMIT;
-	if (!strncasecmp(sql, "ROLLBACK", 8))
-		return TXN_ROLLBACK;
+	if (!strncasecmp(sql, "ROLLBACK", 8)) {
+		const char *to = sql + 8 + strspn(sql + 8, " \t\r\n");
+
+		/* ROLLBACK TO a savepoint: the transaction goes on */
+		return strncasecmp(to, "TO", 2) ? TXN_ROLLBACK : TXN_NONE;
+	}
 	return TXN_NONE;
 }
 
@@ -124,6 +132,7 @@ static int call(struct dqdb *db, const char *sql, const struct dq_value *params,
 		bool idempotent, struct dq_rows *rows, struct dq_result *res)
 {
 	int64_t deadline = clock_mono_ms() + db->retry_ms;
+	int pause = DQDB_PAUSE_MIN_MS;
 
 	if (db->in_txn && db->txn_lost)
 		return fail(db, SQLITE_IOERR,
@@ -135,6 +144,7 @@ static int call(struct dqdb *db, const char *sql, const struct dq_value *params,
 		int code, rc = dq_session_conn(db->s, &c, &id);
 
 		if (rc) {
+			db->fresh = true; /* the session may have dropped its connection */
 			db->txn_lost = db->in_txn;
 			return fail(db, SQLITE_IOERR, dq_session_why(db->s));
 		}
@@ -148,7 +158,8 @@ static int call(struct dqdb *db, const char *sql, const struct dq_value *params,
 		code = call_error(db, c, rc);
 		broken = dq_conn_broken(c);
 		dq_session_drop(db->s, rc);
-		db->fresh = true;
+		if (rc != -EBUSY || broken) /* busy keeps the connection and its settings */
+			db->fresh = true;
 		if (rc == -EREMCHG || rc == -ECONNABORTED || broken) {
 			if (db->in_txn) {
 				db->txn_lost = true;
@@ -158,9 +169,10 @@ static int call(struct dqdb *db, const char *sql, const struct dq_value *params,
 		/* not the leader, or busy (another writer's transaction): nothing ran */
 		again = rc == -EREMCHG || rc == -EBUSY ||
 			(idempotent && (rc == -ECONNABORTED || broken));
-		if (db->in_txn || !again || clock_mono_ms() + DQDB_PAUSE_MS >= deadline)
+		if (db->in_txn || !again || clock_mono_ms() + pause >= deadline)
 			return code;
-		pause_ms(DQDB_PAUSE_MS);
+		pause_ms(pause);
+		pause = pause * 2 < DQDB_PAUSE_MS ? pause * 2 : DQDB_PAUSE_MS;
 	}
 }
 

@@ -142,7 +142,7 @@ int delete_by_id(struct store *s, const char *sql, const char *id)
 	struct db_stmt *st;
 	int err;
 
-	pthread_mutex_lock(&s->wlock);
+	writer_lock(s);
 	st = stmt(&s->w, sql);
 	if (!st) {
 		err = -EIO;

@@ -11,7 +11,8 @@
  * while collecting them into a Delta and updating a copy of the content hash, then
  * change_commit(): bump the revision, append the Delta to the change log (pruning old
  * rows), store revision and hash, COMMIT, publish the new state to memory and call
- * on_commit, unlock. Any failure rolls back, leaving memory untouched.
+ * on_commit, unlock. Any failure rolls back, leaving memory untouched. On dqlite several
+ * such changes may share one transaction and its COMMIT (struct group).
  *
  * The two kinds of the rule set, rules and whitelist entries, are one collection described
  * by struct store_coll (store_coll.c): its table, statements, columns and protobuf
@@ -30,6 +31,8 @@
 
 #define MAX_STMTS    48
 #define MATCH_KEY_SZ 160
+/* The most changes one dqlite transaction carries (store_changes.c: a group) */
+#define XDROP_STORE_GROUP_MAX 64
 
 struct conn {
 	struct db *db;
@@ -38,6 +41,23 @@ struct conn {
 		struct db_stmt *st;
 	} cache[MAX_STMTS];
 	unsigned n;
+};
+
+/*
+ * The rule-set changes that share the writer's open transaction (dqlite only: one COMMIT,
+ * a Raft round with its disk writes, for all of them; see store_changes.c). Each change
+ * keeps its own revision, change-log row, idempotency record and push; the transaction
+ * stays open between them only while another change waits for the writer lock.
+ */
+struct group_member;
+struct group {
+	bool open;	   /* the writer's transaction is open (BEGIN ran) */
+	unsigned n;	   /* changes in it so far */
+	unsigned waiting;  /* threads in change_begin waiting for wlock (atomic) */
+	uint64_t revision; /* the state after those changes: what the next one builds on */
+	struct rulehash hash;
+	int64_t dcount[STORE_KINDS];
+	struct group_member *head, **tail;
 };
 
 struct store {
@@ -59,7 +79,10 @@ struct store {
 	bool publishing; /* on_commit runs (false: a follower of a cluster) */
 	store_txn_fn txn_hook;
 	void *txn_arg;
-	bool big_cache; /* the writer's page cache is enlarged for a large change */
+	bool big_cache;	       /* the writer's page cache is enlarged for a large change */
+	struct group g;	       /* the changes of the writer's open transaction (wlock) */
+	pthread_mutex_t glock; /* the members' done flags */
+	pthread_cond_t gdone;
 };
 
 /* A change of this many ops gets a page cache of XDROP_STORE_BIG_CACHE_KIB (store_changes.c) */
@@ -116,6 +139,7 @@ struct change {
 		      * store_coll_max_size() bytes) */
 	char **strs; /* ids copied from rows (expiry) */
 	size_t nstrs;
+	bool joined; /* ch joined an open group: its ops are under a savepoint */
 };
 
 /*
@@ -129,6 +153,8 @@ int set_err(struct store_error *err, enum store_code code, const char *prefix, c
 int begin_fail(struct store *s, int rc, struct store_error *err);
 /* Fills *err for a change that failed on the database itself (write or commit). */
 void write_fail(struct store_error *err, int rc, const char *what);
+/* Takes the writer lock for anything but a rule-set change: commits an open group first. */
+void writer_lock(struct store *s);
 /* Takes the writer lock and opens the transaction for about expect ops. Returns 0,
  * -ENOMEM, -EBUSY (locked elsewhere) or -EIO; the lock is not held on failure. */
 int change_begin(struct store *s, struct change *ch, size_t expect);

@@ -26,7 +26,7 @@ int store_key_put(struct store *s, const struct store_key *k, bool replace)
 	struct db_stmt *st;
 	int err;
 
-	pthread_mutex_lock(&s->wlock);
+	writer_lock(s);
 	st = stmt(&s->w, replace ? SQL_KEY_PUT : SQL_KEY_ADD);
 	if (!st) {
 		err = -EIO;
@@ -95,7 +95,7 @@ int store_key_touch(struct store *s, const char *id, int64_t at)
 	struct db_stmt *st;
 	int err;
 
-	pthread_mutex_lock(&s->wlock);
+	writer_lock(s);
 	st = stmt(&s->w, SQL_KEY_TOUCH);
 	if (!st) {
 		err = -EIO;
@@ -143,7 +143,7 @@ int store_setting_set(struct store *s, const char *key, const char *value)
 	struct db_stmt *st;
 	int err;
 
-	pthread_mutex_lock(&s->wlock);
+	writer_lock(s);
 	st = stmt(&s->w, SQL_SETTING_SET);
 	if (!st) {
 		err = -EIO;

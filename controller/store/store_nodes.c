@@ -32,7 +32,7 @@ static int node_write(struct store *s, const char *sql, const Xdrop__V1__Node *n
 
 	if (key)
 		nodekey_record(key, rec); /* the key itself is never stored */
-	pthread_mutex_lock(&s->wlock);
+	writer_lock(s);
 	st = stmt(&s->w, sql);
 	if (!st) {
 		err = -EIO;

@@ -262,7 +262,7 @@ int state_catch_up(struct store *s)
 
 void store_set_publishing(struct store *s, bool on)
 {
-	pthread_mutex_lock(&s->wlock);
+	writer_lock(s);
 	__atomic_store_n(&s->publishing, on, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&s->wlock);
 }
@@ -277,7 +277,7 @@ int store_catch_up(struct store *s)
 {
 	int err;
 
-	pthread_mutex_lock(&s->wlock);
+	writer_lock(s);
 	err = state_catch_up(s);
 	pthread_mutex_unlock(&s->wlock);
 	return err;
@@ -287,7 +287,7 @@ int store_reload(struct store *s)
 {
 	int err;
 
-	pthread_mutex_lock(&s->wlock);
+	writer_lock(s);
 	err = state_sync(s, true);
 	pthread_mutex_unlock(&s->wlock);
 	return err;
@@ -361,6 +361,9 @@ int store_open(struct store **out, const struct store_opts *opts)
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->glock, NULL);
+	pthread_cond_init(&s->gdone, NULL);
+	s->g.tail = &s->g.head;
 	pthread_mutex_init(&s->plock, NULL);
 	pthread_mutex_init(&s->rlock, NULL);
 	pthread_cond_init(&s->pcond, NULL);
@@ -407,6 +410,8 @@ void store_close(struct store *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd); /* after SQLite let go of the file: releases the flock */
 	pthread_mutex_destroy(&s->wlock);
+	pthread_mutex_destroy(&s->glock);
+	pthread_cond_destroy(&s->gdone);
 	pthread_mutex_destroy(&s->plock);
 	pthread_mutex_destroy(&s->rlock);
 	pthread_cond_destroy(&s->pcond);
@@ -416,7 +421,7 @@ void store_close(struct store *s)
 
 void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg)
 {
-	pthread_mutex_lock(&s->wlock);
+	writer_lock(s);
 	s->on_commit = fn;
 	s->commit_arg = arg;
 	pthread_mutex_unlock(&s->wlock);
@@ -424,7 +429,7 @@ void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg)
 
 void store_set_txn_hook(struct store *s, store_txn_fn fn, void *arg)
 {
-	pthread_mutex_lock(&s->wlock);
+	writer_lock(s);
 	s->txn_hook = fn;
 	s->txn_arg = arg;
 	pthread_mutex_unlock(&s->wlock);

@@ -452,6 +452,80 @@ static int has_record(struct db *d, const char *rid)
 	return found;
 }
 
+#define FINAL_THREADS 6
+#define FINAL_EACH    25
+
+struct finals {
+	struct db *d;
+	unsigned t;
+};
+
+static void *final_records(void *arg)
+{
+	struct finals *f = arg;
+
+	for (unsigned i = 0; i < FINAL_EACH; i++) {
+		Xdrop__V1__DeleteReply resp = XDROP__V1__DELETE_REPLY__INIT;
+		struct idem_claim *claim = NULL;
+		struct idem_record *rec = NULL;
+		struct idem_key k;
+		char rid[32];
+
+		snprintf(rid, sizeof(rid), "f-%u-%u", f->t, i);
+		key_of(&k, "key:a", rid, 9);
+		if (idem_begin(f->d->m, &k, &resp.base, 1000, &claim, &rec) != 0 || !claim)
+			return (void *)1;
+		resp.message = rid;
+		idem_end(f->d->m, claim, RPC_OK, &resp.base);
+	}
+	return NULL;
+}
+
+/* Final records of calls ending at once are written in shared transactions: each is there
+ * afterwards, complete, with its own reply. */
+static void test_final_records_at_once(void **state)
+{
+	struct finals f[FINAL_THREADS];
+	pthread_t th[FINAL_THREADS];
+	struct db d = {0};
+
+	db_open(&d, 0, 0);
+	for (unsigned t = 0; t < FINAL_THREADS; t++) {
+		f[t] = (struct finals){.d = &d, .t = t};
+		assert_int_equal(pthread_create(&th[t], NULL, final_records, &f[t]), 0);
+	}
+	for (unsigned t = 0; t < FINAL_THREADS; t++) {
+		void *rc;
+
+		pthread_join(th[t], &rc);
+		assert_null(rc);
+	}
+	assert_int_equal(idem_count(d.m), FINAL_THREADS * FINAL_EACH);
+	for (unsigned t = 0; t < FINAL_THREADS; t++)
+		for (unsigned i = 0; i < FINAL_EACH; i++) {
+			Xdrop__V1__DeleteReply resp = XDROP__V1__DELETE_REPLY__INIT, *got;
+			struct idem_claim *claim = NULL;
+			struct idem_record *rec = NULL;
+			struct idem_key k;
+			char rid[32];
+
+			snprintf(rid, sizeof(rid), "f-%u-%u", t, i);
+			key_of(&k, "key:a", rid, 9);
+			assert_int_equal(idem_begin(d.m, &k, &resp.base, 0, &claim, &rec), 0);
+			assert_null(claim);
+			assert_non_null(rec);
+			assert_true(rec->complete);
+			got =
+			    xdrop__v1__delete_reply__unpack(NULL, rec->response_len, rec->response);
+			assert_non_null(got);
+			assert_string_equal(got->message, rid);
+			xdrop__v1__delete_reply__free_unpacked(got, NULL);
+			idem_record_free(rec);
+		}
+	db_close(&d);
+	assert_int_equal(tmpdir_remove(d.dir), 0);
+}
+
 static void test_records_expire_and_are_bounded(void **state)
 {
 	struct db d = {0};
@@ -500,6 +574,7 @@ int main(void)
 	    cmocka_unit_test(test_concurrent_duplicates_run_once),
 	    cmocka_unit_test(test_record_at_commit_survives_a_crash),
 	    cmocka_unit_test(test_duplicate_in_flight),
+	    cmocka_unit_test(test_final_records_at_once),
 	    cmocka_unit_test(test_records_expire_and_are_bounded),
 	};
 
