@@ -83,7 +83,10 @@ static struct dp_entry *plan_new_entry(struct dataplane *dp, const struct ekey *
 	e->combo = rule_combo(s);
 	e->tx = TX_NEW;
 	rule_act(s, 0, &e->new_act);
-	HASH_ADD(hh, dp->entries, key, sizeof(e->key), e);
+	if (dp_entry_put(dp, e)) {
+		free(e);
+		return NULL;
+	}
 	return e;
 }
 
@@ -105,7 +108,7 @@ static int plan_change(struct dataplane *dp, struct txn *tx, size_t i, const str
 		return dp_refuse(res, i, s->src.plen && s->src.plen < 128 ? "src_cidr" : "dst_cidr",
 				 err == -ENOSPC ? "prefix capacity exhausted" : "out of memory",
 				 err);
-	HASH_FIND(hh, dp->entries, &k, sizeof(k), e);
+	e = dp_entry_get(dp, &k);
 	if (e && e->pend)
 		return -EAGAIN; /* its previous version may still be read: reap, plan again */
 	if (e && e->tx != TX_NONE)
@@ -185,12 +188,10 @@ static void plan_abort(struct dataplane *dp, struct plan *pl, size_t n)
 
 		if (!e)
 			continue;
-		if (e->tx == TX_NEW) {
-			HASH_DEL(dp->entries, e);
-			free(e);
-		} else {
+		if (e->tx == TX_NEW)
+			dp_entry_drop(dp, e);
+		else
 			e->tx = TX_NONE;
-		}
 	}
 	dp_forget_new_prefixes(dp);
 }
@@ -529,8 +530,7 @@ static void reap_entry(struct dataplane *dp, struct txn *tx, struct plan *p)
 		dp_pfx_hash_solo(dp, e);
 		dp_slot_free(dp, e->act.slot);
 		dp->ngone[e->key.table]--;
-		HASH_DEL(dp->entries, e);
-		free(e);
+		dp_entry_drop(dp, e);
 		p->e = NULL;
 		return;
 	default:
