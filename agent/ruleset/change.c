@@ -26,7 +26,7 @@ struct lastop {
 
 static const char *op_id(const struct op *o)
 {
-	return o->del ? o->id : o->item->id;
+	return o->del ? o->id : rs_id(o->item);
 }
 
 static void lastops_free(struct lastop **map)
@@ -171,7 +171,7 @@ static int plan_new(struct rs_plan *p, int64_t now)
 		if (k->put) {
 			*p->bad = i;
 			rs_status(p->st, RPC_ALREADY_EXISTS, "rule", "%s has the same match as %s",
-				  it->id, k->owner->id);
+				  rs_id(it), rs_id(k->owner));
 			return -EEXIST;
 		}
 		/* held by an entry this change does not touch, or touches but keeps */
@@ -179,7 +179,7 @@ static int plan_new(struct rs_plan *p, int64_t now)
 		if (held && !k->was_active) {
 			*p->bad = i;
 			rs_status(p->st, RPC_ALREADY_EXISTS, "rule",
-				  "the same match exists already: %s", held->id);
+				  "the same match exists already: %s", rs_id(held));
 			return -EEXIST;
 		}
 		k->put = true;

@@ -41,7 +41,7 @@ void ruleset_foreach_entry(struct ruleset *rs,
 	pthread_mutex_lock(&rs->lock);
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
 		for (size_t pos = 0; (it = rs_next(rs, kinds[k]->index, &pos));)
-			fn(arg, it->id, &it->spec, it->active);
+			fn(arg, rs_id(it), &it->spec, it->active);
 	pthread_mutex_unlock(&rs->lock);
 }
 
@@ -141,7 +141,7 @@ static int compare(const void *a, const void *b, void *arg)
 	else
 		c = (x->n > y->n) - (x->n < y->n);
 	if (!c)
-		c = strcmp(x->it->id, y->it->id);
+		c = strcmp(rs_id(x->it), rs_id(y->it));
 	return q->desc ? -c : c;
 }
 

@@ -78,13 +78,13 @@ uint64_t rs_snap_checksum(const uint8_t *p, size_t n)
 
 static size_t rec_bytes(const struct item *it)
 {
-	return pad8(sizeof(struct snaprec) + it->pblen + strlen(it->id));
+	return pad8(sizeof(struct snaprec) + it->pblen + strlen(rs_id(it)));
 }
 
 static size_t put_rec(uint8_t *p, const struct item *it)
 {
 	struct snaprec r;
-	size_t idlen = strlen(it->id), n = rec_bytes(it);
+	size_t idlen = strlen(rs_id(it)), n = rec_bytes(it);
 
 	memset(&r, 0, sizeof(r));
 	r.spec = it->spec;
@@ -94,12 +94,12 @@ static size_t put_rec(uint8_t *p, const struct item *it)
 	r.updated_at = it->updated_at;
 	r.pblen = it->pblen;
 	r.idlen = (uint16_t)idlen;
-	r.kind = (uint8_t)it->kind->index;
+	r.kind = (uint8_t)rs_kind(it)->index;
 	r.enabled = it->enabled;
 	memset(p, 0, n);
 	memcpy(p, &r, sizeof(r));
 	memcpy(p + sizeof(r), it->data, it->pblen);
-	memcpy(p + sizeof(r) + it->pblen, it->id, idlen);
+	memcpy(p + sizeof(r) + it->pblen, rs_id(it), idlen);
 	return n;
 }
 
@@ -160,7 +160,7 @@ static int get_rec(const uint8_t *p, size_t n, struct item **out, size_t *used,
 	if (!it)
 		return -ENOMEM;
 	memset(it, 0, sizeof(*it));
-	it->kind = ruleset_kinds[r.kind];
+	it->kind = r.kind;
 	it->spec = r.spec;
 	memcpy(it->digest, r.digest, sizeof(it->digest));
 	it->enabled = r.enabled;
@@ -169,8 +169,7 @@ static int get_rec(const uint8_t *p, size_t n, struct item **out, size_t *used,
 	it->updated_at = r.updated_at;
 	it->pblen = r.pblen;
 	memcpy(it->data, p + sizeof(r), r.pblen + (size_t)r.idlen);
-	it->id = (char *)it->data + r.pblen;
-	it->id[r.idlen] = 0;
+	it->data[r.pblen + r.idlen] = 0; /* the id's NUL */
 	*out = it;
 	return 0;
 cut:
