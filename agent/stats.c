@@ -555,13 +555,16 @@ static void slot_rule(const struct stats *s, size_t i, bool whitelist, struct st
 
 int stats_rule(struct stats *s, const char *id, struct stats_rule *out)
 {
-	uint32_t slot;
-	int err;
+	uint32_t slots[RULESET_NKINDS];
+	size_t n = ruleset_entry_slots(s->rs, id, slots); /* before s->lock: it waits on rs's */
+	int err = -ENOENT;
 
 	pthread_mutex_lock(&s->lock);
-	err = idmap_slot(&s->ids, id, &slot);
-	if (!err)
-		slot_rule(s, slot, idmap_wl(&s->ids, slot), out);
+	for (size_t i = 0; i < n && err; i++)
+		if (idmap_is(&s->ids, slots[i], id)) {
+			slot_rule(s, slots[i], idmap_wl(&s->ids, slots[i]), out);
+			err = 0;
+		}
 	pthread_mutex_unlock(&s->lock);
 	return err;
 }

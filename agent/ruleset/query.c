@@ -45,6 +45,21 @@ void ruleset_foreach_entry(struct ruleset *rs,
 	pthread_mutex_unlock(&rs->lock);
 }
 
+size_t ruleset_entry_slots(struct ruleset *rs, const char *id, uint32_t slots[RULESET_NKINDS])
+{
+	struct item *it;
+	size_t n = 0;
+
+	pthread_mutex_lock(&rs->lock);
+	for (unsigned k = 0; rs->dp && k < RULESET_NKINDS; k++) {
+		it = rs_find(rs, ruleset_kinds[k], id);
+		if (it && it->active && !dataplane_entry_slot(rs->dp, &it->spec, &slots[n]))
+			n++;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	return n;
+}
+
 /* Where a list's sort key comes from: the item itself (no unpacking) or its message. */
 enum sort_from { SORT_ID, SORT_CREATED, SORT_UPDATED, SORT_MSG_STR, SORT_MSG_INT };
 

@@ -557,21 +557,24 @@ static void test_round_robin(void **state)
 }
 
 /* The sampler's packed slot <-> id map (stats_ids.c) names every entry's slot with its id
- * and kind, both ways; a slot without an entry and an unknown id give nothing. */
+ * and kind; the way from an id to its slot is the rule set's (ruleset_entry_slots), which
+ * the map confirms; a slot without an entry and an unknown id give nothing. */
 static void test_idmap(void **state)
 {
 	struct fixture *f = *state;
+	uint32_t slots[RULESET_NKINDS];
 	struct idmap m;
-	uint32_t slot;
 
 	assert_int_equal(idmap_build(&m, dp, f->rs), 0);
 	assert_int_equal(m.count, NENT);
 	for (int i = 0; i < NENT; i++) {
-		assert_int_equal(idmap_slot(&m, ents[i].id, &slot), 0);
-		assert_string_equal(idmap_id(&m, slot), ents[i].id);
-		assert_int_equal(idmap_wl(&m, slot), ents[i].k == &ruleset_whitelist);
+		assert_int_equal(ruleset_entry_slots(f->rs, ents[i].id, slots), 1);
+		assert_true(idmap_is(&m, slots[0], ents[i].id));
+		assert_string_equal(idmap_id(&m, slots[0]), ents[i].id);
+		assert_int_equal(idmap_wl(&m, slots[0]), ents[i].k == &ruleset_whitelist);
+		assert_false(idmap_is(&m, slots[0], ents[(i + 1) % NENT].id));
 	}
-	assert_int_equal(idmap_slot(&m, "no-such-id", &slot), -ENOENT);
+	assert_int_equal(ruleset_entry_slots(f->rs, "no-such-id", slots), 0);
 	assert_null(idmap_id(&m, m.n));
 	assert_null(idmap_id(&m, m.n + 1000));
 	idmap_free(&m);
