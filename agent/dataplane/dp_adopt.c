@@ -152,7 +152,7 @@ static struct dp_entry *adopt_model_entry(struct dataplane *dp, int table, const
 					  int *err)
 {
 	int fd = dp_entry_fd(dp, table, false);
-	struct dp_entry *e = calloc(1, sizeof(*e));
+	struct dp_entry *e = dp_entry_new(table);
 
 	*err = e ? 0 : -ENOMEM;
 	if (!e)

@@ -7,6 +7,8 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -89,6 +91,12 @@ static bool entry_has_key(const void *e, const void *k)
 static uint32_t ekey_hash(const struct ekey *k)
 {
 	return ptab_hash(k, sizeof(*k));
+}
+
+struct dp_entry *dp_entry_new(int table)
+{
+	return calloc(1, table == TBL_EXACT ? offsetof(struct dp_entry, pfx)
+					    : sizeof(struct dp_entry));
 }
 
 struct dp_entry *dp_entry_get(const struct dataplane *dp, const struct ekey *k)
