@@ -297,6 +297,18 @@ static void trim_settled(struct agent *a, uint64_t *seen, bool *pending)
 	}
 }
 
+/* The allocator, before any thread: blocks of 1 MiB and more (the sampler's counter reads,
+ * a change's plans, batches, tables as they grow) are mapped on their own and given back
+ * when freed, instead of glibc's threshold rising after the first such free until they
+ * come from the heap, where they stay resident afterwards; and two arenas, not one per
+ * RPC worker thread (8 x 18 MiB of free chunks after a 1M-rule import, each arena
+ * keeping its own). The rule set's changes are serialised on its lock anyway. */
+static void malloc_setup(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	mallopt(M_ARENA_MAX, 2);
+}
+
 /* The housekeeping loop, once a second until a stop signal. */
 static void run(struct agent *a)
 {
@@ -319,6 +331,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	int rc;
 
+	malloc_setup();
 	rc = parse_args(argc, argv, &args);
 	if (rc >= 0)
 		return rc;
