@@ -324,6 +324,9 @@ int rs_load_state(struct ruleset *rs);
 /* The whole set in the snapshot file's packed form, with the data plane's generation
  * dp_gen, into *buf (malloc'ed). 0 or -ENOMEM. */
 int rs_snap_pack(struct ruleset *rs, uint64_t dp_gen, uint8_t **buf, size_t *len);
+/* The same written to fd through a small buffer (the set is not held twice); *len gets the
+ * file's size. 0, -ENOMEM or -errno of a write. */
+int rs_snap_write(struct ruleset *rs, uint64_t dp_gen, int fd, size_t *len);
 /* Installs (rs_install) the set of a snapshot file buf[0..len) in that form. 0; -ENOTSUP
  * when the file is in another form (nothing said); or -EBADMSG (cut short, damaged, not
  * consistent), -ENOMEM, with *st saying why, and nothing installed. */
