@@ -699,8 +699,9 @@ size_t stats_changed(struct stats *s, struct stats_sent *t, size_t max, size_t r
 	for (size_t step = 0; step < n && r < refresh; step++) {
 		size_t i = (t->cursor + step) % n;
 		const char *id = idmap_id(&s->ids, i);
+		const struct xdrop_slot_counters *sc = figs_sc(&s->figs, i);
 
-		if (!id || sent_differs(t, i, id, figs_sc(&s->figs, i)) || (!figs_sc(&s->figs, i)->match && !figs_sc(&s->figs, i)->drop))
+		if (!id || sent_differs(t, i, id, sc) || (!sc->match && !sc->drop))
 			continue;
 		k = give(s, t, i, ids, out, k);
 		if (++r == refresh)

@@ -21,9 +21,9 @@
 struct idmap {
 	char *arena; /* the ids, each with its NUL */
 	size_t alen, acap;
-	uint32_t *at;	  /* per slot: 1 + the offset of its id, | IDMAP_WL; 0: no entry */
-	size_t n;	  /* slots in at */
-	size_t count;	  /* entries */
+	uint32_t *at; /* per slot: 1 + the offset of its id, | IDMAP_WL; 0: no entry */
+	size_t n;     /* slots in at */
+	size_t count; /* entries */
 };
 
 /* The map of the entries of rs in the data plane now. 0 or -ENOMEM (m then empty). */

@@ -446,7 +446,9 @@ static void model_free(struct dataplane *dp)
 	size_t i;
 
 	DP_FOR_ENTRIES(dp, e, i)
+	{
 		free(e);
+	}
 	ptab_free(&dp->entries);
 	DP_HASH_FREE(dp->prefixes);
 	DP_HASH_FREE(dp->pres);

@@ -246,8 +246,7 @@ static int stage_entry(struct dataplane *dp, const struct txn *tx, const struct 
 	case TX_NEW:
 	case TX_MOD:
 		/* rate state for an action that becomes rate_limit (a new entry's act is empty) */
-		if (p->act.action == XDROP_ACT_RATE_LIMIT &&
-		    e->act.action != XDROP_ACT_RATE_LIMIT)
+		if (p->act.action == XDROP_ACT_RATE_LIMIT && e->act.action != XDROP_ACT_RATE_LIMIT)
 			err = dp_rate_create(dp, &p->act);
 		if (!err && p->op == TX_MOD && !tx->inplace)
 			err = dp_wb_add(&prev[e->key.table], dp_ekey_bytes(e), &e->act);

@@ -312,7 +312,8 @@ static struct item *merge_target(struct ruleset *rs, const struct ruleset_kind *
 
 	if (it->spec.anomaly)
 		held = rs_key_find(rs, rs_item_key(it, key));
-	if (!held || rs_kind(held) != k || !held->spec.anomaly || held->spec.action != it->spec.action)
+	if (!held || rs_kind(held) != k || !held->spec.anomaly ||
+	    held->spec.action != it->spec.action)
 		return NULL;
 	return held;
 }

@@ -53,7 +53,8 @@ static int64_t kept_value(const struct item *it, unsigned i)
 
 ProtobufCMessage *rs_item_msg(const struct item *it)
 {
-	ProtobufCMessage *m = protobuf_c_message_unpack(rs_kind(it)->msg, NULL, it->pblen, it->data);
+	ProtobufCMessage *m =
+	    protobuf_c_message_unpack(rs_kind(it)->msg, NULL, it->pblen, it->data);
 	char *id = m ? strdup(rs_id(it)) : NULL;
 
 	/* the packed bytes leave the id out (it is kept once, beside them): put it back, where

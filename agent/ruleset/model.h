@@ -63,11 +63,11 @@
 struct item {
 	struct rule_spec spec;
 	uint8_t digest[RULEHASH_LEN];
-	uint32_t xpos;	/* 1 + its index in the expiry heap; 0: not in it */
-	uint32_t pblen; /* bytes of the packed message at data */
-	uint8_t kind;	/* index in ruleset_kinds */
-	bool enabled;	/* the kind's enabled_field (true when it has none) */
-	bool active;	/* in the data plane */
+	uint32_t xpos;	    /* 1 + its index in the expiry heap; 0: not in it */
+	uint32_t pblen;	    /* bytes of the packed message at data */
+	uint8_t kind;	    /* index in ruleset_kinds */
+	bool enabled;	    /* the kind's enabled_field (true when it has none) */
+	bool active;	    /* in the data plane */
 	int64_t expires_at; /* wall ns; 0: never (and always for whitelist entries) */
 	int64_t created_at, updated_at;
 	uint8_t data[]; /* the packed message, then the id and its NUL */

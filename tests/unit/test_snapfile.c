@@ -295,8 +295,8 @@ static void test_streamed_write_same_bytes(void **state)
 
 	assert_non_null(comment);
 	for (int i = 0; i < 2; i++) {
-		const char *kv[] = {i ? "src_ip=10.9.1.2" : "src_ip=10.9.1.1", "action=drop", comment,
-				    NULL};
+		const char *kv[] = {i ? "src_ip=10.9.1.2" : "src_ip=10.9.1.1", "action=drop",
+				    comment, NULL};
 
 		snprintf(comment, 32, "comment=");
 		memset(comment + 8, 'a' + i, 900 * 1024);

@@ -608,7 +608,7 @@ static void test_figs_pages(void **state)
 		kept += b.pages[pg] != NULL;
 	assert_int_equal(kept, 2);
 	assert_int_equal(figs_sc(&b, 3 * STATS_FIG_PAGE + 7)->match, 100);
-	assert_true(figs_rate(&b, 3 * STATS_FIG_PAGE + 7)[0] == 50);	  /* 100 over 2 s */
+	assert_true(figs_rate(&b, 3 * STATS_FIG_PAGE + 7)[0] == 50);	/* 100 over 2 s */
 	assert_true(figs_rate(&b, 3 * STATS_FIG_PAGE + 7)[2] == 25600); /* bits per second */
 	assert_true(figs_rate(&b, n - 1)[1] == 2);
 	/* a stripe read again: the slot counts on, the other falls back (reused): page gone */
