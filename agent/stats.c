@@ -270,13 +270,48 @@ static size_t stripes_of(size_t nslots)
 	return (nslots + STATS_SLOTS_PER_TICK - 1) / STATS_SLOTS_PER_TICK;
 }
 
+/* The global counters of a sample. They are read after its slots and published with them,
+ * under one hold of the lock: a packet a rule's figures count is in the totals a reader
+ * sees beside them (read before the slots, or published apart, a reader could see the
+ * rule's figures and totals without the packet). */
+struct totals {
+	uint64_t c[XDROP_NCOUNTERS];
+	double dt;
+	bool read, put;
+};
+
+static void totals_read(struct stats *s, struct totals *t)
+{
+	t->read = !dataplane_counters(s->dp, t->c);
+}
+
+/* Lock held. */
+static void totals_put(struct stats *s, struct totals *t)
+{
+	struct hist *h = &s->hist[s->hist_head];
+
+	if (!t->read || t->put)
+		return;
+	memcpy(s->prev, s->c, sizeof(t->c));
+	memcpy(s->c, t->c, sizeof(t->c));
+	s->dt = t->dt;
+	h->at = clock_wall_ns();
+	h->dt = t->dt;
+	memcpy(h->c, t->c, sizeof(t->c));
+	s->hist_head = (s->hist_head + 1) % STATS_HISTORY;
+	if (s->hist_n < STATS_HISTORY)
+		s->hist_n++;
+	t->put = true;
+}
+
 /* Reads every slot, with the id map rebuilt when the rule set's revision moved. The map
  * is built before the slots are read, and the pair is kept only when the revision did not
  * move meanwhile (every change that gives a slot to another entry publishes a new
  * revision): a slot's figures then belong to the entry the map names, never to an entry
  * that took the slot over later. Otherwise the previous pair stays until the next sample. */
-static void sample_all(struct stats *s, uint64_t rev, bool fresh, double dt)
+static void sample_all(struct stats *s, uint64_t rev, bool fresh, struct totals *t)
 {
+	double dt = t->dt;
 	struct xdrop_slot_counters *sc = NULL;
 	struct idmap b = {0};
 	struct figs nf;
@@ -292,8 +327,10 @@ static void sample_all(struct stats *s, uint64_t rev, bool fresh, double dt)
 	}
 	mono = clock_mono_ns();
 	wall = clock_wall_ns();
+	totals_read(s, t);
 	pthread_mutex_lock(&s->lock);
 	if (figs_build(&nf, &s->figs, sc, n, dt) || stripes_grow(s, stripes_of(n))) {
+		totals_put(s, t);
 		pthread_mutex_unlock(&s->lock);
 		figs_free(&nf);
 		free(sc);
@@ -314,6 +351,7 @@ static void sample_all(struct stats *s, uint64_t rev, bool fresh, double dt)
 		s->chunk_mono[c] = mono;
 		s->chunk_wall[c] = wall;
 	}
+	totals_put(s, t);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -334,7 +372,7 @@ static void stripe_merge(struct stats *s, size_t c, const struct xdrop_slot_coun
 /* The round-robin: the next stripe of slots, while the map of the last full read still
  * holds (a revision that moved meanwhile leaves it to the next sample, which reads
  * everything under a new map). */
-static void sample_some(struct stats *s, uint64_t rev)
+static void sample_some(struct stats *s, uint64_t rev, struct totals *t)
 {
 	size_t nch = stripes_of(s->nslots), c = s->next_chunk++ % nch, n;
 
@@ -343,45 +381,37 @@ static void sample_some(struct stats *s, uint64_t rev)
 	if (dataplane_read_slot_range(s->dp, c * STATS_SLOTS_PER_TICK, STATS_SLOTS_PER_TICK,
 				      s->chunk, &n))
 		return;
+	totals_read(s, t);
 	pthread_mutex_lock(&s->lock);
 	if (ruleset_revision(s->rs) == rev && c < s->nchunk_at)
 		stripe_merge(s, c, s->chunk, n, clock_mono_ns(), clock_wall_ns());
+	totals_put(s, t);
 	pthread_mutex_unlock(&s->lock);
 }
 
 /* The slots' figures: everything when the rule set moved (or nothing was read yet) or
  * when the set fits in one stripe, else the round-robin's next stripe. */
-static void sample_slots(struct stats *s, double dt)
+static void sample_slots(struct stats *s, struct totals *t)
 {
 	uint64_t rev = ruleset_revision(s->rs);
 	bool fresh = !s->map_valid || rev != s->map_rev;
 
 	if (fresh || stripes_of(s->nslots) <= 1)
-		sample_all(s, rev, fresh, dt);
+		sample_all(s, rev, fresh, t);
 	else
-		sample_some(s, rev);
+		sample_some(s, rev, t);
 }
 
 static void sample(struct stats *s, double dt)
 {
-	uint64_t c[XDROP_NCOUNTERS];
-	struct hist *h;
+	struct totals t = {.dt = dt};
 
-	if (dataplane_counters(s->dp, c))
-		return;
-	sample_slots(s, dt);
+	sample_slots(s, &t);
+	if (!t.read) /* the slots' read did not get as far */
+		totals_read(s, &t);
 	pthread_mutex_lock(&s->lock);
 	read_system(s);
-	memcpy(s->prev, s->c, sizeof(c));
-	memcpy(s->c, c, sizeof(c));
-	s->dt = dt;
-	h = &s->hist[s->hist_head];
-	h->at = clock_wall_ns();
-	h->dt = dt;
-	memcpy(h->c, c, sizeof(c));
-	s->hist_head = (s->hist_head + 1) % STATS_HISTORY;
-	if (s->hist_n < STATS_HISTORY)
-		s->hist_n++;
+	totals_put(s, &t);
 	pthread_mutex_unlock(&s->lock);
 }
 
