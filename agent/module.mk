@@ -24,7 +24,7 @@ CHECK_SOURCES += $(DP_SRCS) agent/dataplane.h agent/dataplane/dp_priv.h agent/at
 RULESET_SRCS := agent/ruleset/kind.c agent/ruleset/model.c agent/ruleset/change.c agent/ruleset/group.c agent/ruleset/expiry.c \
 	agent/ruleset/delta.c agent/ruleset/journal.c agent/ruleset/stage.c agent/ruleset/local.c \
 	agent/ruleset/query.c agent/ruleset/open.c agent/ruleset/snapfile.c
-AGENT_SRCS := agent/main.c agent/agent_config.c $(RULESET_SRCS) agent/stats.c agent/stats_ids.c agent/sync.c \
+AGENT_SRCS := agent/main.c agent/agent_config.c $(RULESET_SRCS) agent/stats.c agent/stats_figs.c agent/stats_ids.c agent/sync.c \
 	agent/beacon.c agent/service.c agent/protect.c agent/ifwatch.c agent/detach.c agent/wedge.c \
 	agent/talkers.c agent/talkers_rpc.c
 AGENT_BIN  := $(BIN)/xdrop-agent
@@ -41,7 +41,7 @@ $(AGENT_SAN_BIN): $(AGENT_SRCS:%.c=$(SANOBJ)/%.o) $(DP_SAN_A) $(RPC_SAN_A) $(LIB
 	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF) -lyaml -lpthread
 
 ALL_TARGETS += $(AGENT_BIN) $(AGENT_SAN_BIN)
-CHECK_SOURCES += $(AGENT_SRCS) agent/agent_config.h agent/ruleset.h agent/stats.h agent/stats_ids.h \
+CHECK_SOURCES += $(AGENT_SRCS) agent/agent_config.h agent/ruleset.h agent/stats.h agent/stats_figs.h agent/stats_ids.h \
 	agent/sync.h agent/beacon.h agent/service.h agent/ruleset/model.h \
 	agent/protect.h agent/ifwatch.h agent/detach.h agent/wedge.h agent/talkers.h \
 	agent/talkers_rpc.h
@@ -103,7 +103,7 @@ CHECK_SOURCES += tests/unit/test_sync.c
 $(SANOBJ)/tests/unit/test_stats.o: XCFLAGS += -Iagent -Itests/lib
 $(SANOBJ)/tests/unit/test_stats.o: | $(PROTO_H) $(BPF_SKEL)
 $(TBIN)/test_stats: $(SANOBJ)/tests/unit/test_stats.o $(RULESET_SRCS:%.c=$(SANOBJ)/%.o) \
-		$(SANOBJ)/agent/stats.o $(SANOBJ)/agent/stats_ids.o $(SANOBJ)/tests/lib/testdp.o $(SANOBJ)/tests/lib/pkt.o \
+		$(SANOBJ)/agent/stats.o $(SANOBJ)/agent/stats_figs.o $(SANOBJ)/agent/stats_ids.o $(SANOBJ)/tests/lib/testdp.o $(SANOBJ)/tests/lib/pkt.o \
 		$(DP_SAN_A) $(RPC_SAN_A) $(LIB_SAN_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $^ $(RPC_LDLIBS) $(LDLIBS_BPF) -lcmocka -lpthread

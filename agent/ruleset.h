@@ -213,6 +213,12 @@ void ruleset_foreach_entry(struct ruleset *rs,
 				      bool active),
 			   void *arg);
 
+/* The data-plane slots of the entries in force with this id (a rule and a whitelist entry
+ * may share one): up to RULESET_NKINDS into slots; returns how many. Takes the set's lock
+ * (the sampler's per-entry figures look their slot up here instead of keeping a table of
+ * every id). */
+size_t ruleset_entry_slots(struct ruleset *rs, const char *id, uint32_t slots[RULESET_NKINDS]);
+
 /* Frees a message the functions above returned (NULL is fine). */
 void ruleset_free(ProtobufCMessage *m);
 

@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "log.h"
 #include "stats.h"
+#include "stats_figs.h"
 #include "stats_ids.h"
 #include "ticker.h"
 
@@ -64,12 +65,10 @@ struct stats {
 	double load1, load5, load15;
 	uint64_t cpu_busy_prev, cpu_total_prev;
 
-	/* Per slot, last sample, with the slot -> id map it was read under (the two are
-	 * replaced together, so a slot's figures always belong to the id it maps to). */
-	struct xdrop_slot_counters *sc;
-	/* 4 per slot: match pps, drop pps, match bps, drop bps. Single precision (7 digits are
-	 * more than a rate sampled once a second carries): 16 bytes a rule, not 32 */
-	float *rate;
+	/* Per slot, last sample (counters and rates, stats_figs.h), with the slot -> id map it
+	 * was read under (the two are replaced together, so a slot's figures always belong to
+	 * the id it maps to). */
+	struct figs figs;
 	size_t nslots;
 	int64_t *chunk_mono; /* per stripe of slots: monotonic ns of its last read (0: none) */
 	int64_t *chunk_wall; /* and wall ns, the figures' "at" */
@@ -245,24 +244,6 @@ static void read_system(struct stats *s)
 	}
 }
 
-/* Per-slot rates of sc against the previous sample; NULL without memory. */
-static float *slot_rates(const struct stats *s, const struct xdrop_slot_counters *sc, size_t n,
-			 double dt)
-{
-	float *r = calloc(4 * n + 1, sizeof(*r));
-
-	for (size_t i = 0; r && i < n && i < s->nslots; i++) {
-		const struct xdrop_slot_counters *p = &s->sc[i];
-
-		/* a slot reused by another entry restarts from zero: no negative rate */
-		r[4 * i] = per_s(sc[i].match, p->match, dt, 1);
-		r[4 * i + 1] = per_s(sc[i].drop, p->drop, dt, 1);
-		r[4 * i + 2] = per_s(sc[i].match_bytes, p->match_bytes, dt, 8);
-		r[4 * i + 3] = per_s(sc[i].drop_bytes, p->drop_bytes, dt, 8);
-	}
-	return r;
-}
-
 /* Makes room for the read times of nch stripes (new ones never read). Lock held. */
 static int stripes_grow(struct stats *s, size_t nch)
 {
@@ -289,17 +270,52 @@ static size_t stripes_of(size_t nslots)
 	return (nslots + STATS_SLOTS_PER_TICK - 1) / STATS_SLOTS_PER_TICK;
 }
 
+/* The global counters of a sample. They are read after its slots and published with them,
+ * under one hold of the lock: a packet a rule's figures count is in the totals a reader
+ * sees beside them (read before the slots, or published apart, a reader could see the
+ * rule's figures and totals without the packet). */
+struct totals {
+	uint64_t c[XDROP_NCOUNTERS];
+	double dt;
+	bool read, put;
+};
+
+static void totals_read(struct stats *s, struct totals *t)
+{
+	t->read = !dataplane_counters(s->dp, t->c);
+}
+
+/* Lock held. */
+static void totals_put(struct stats *s, struct totals *t)
+{
+	struct hist *h = &s->hist[s->hist_head];
+
+	if (!t->read || t->put)
+		return;
+	memcpy(s->prev, s->c, sizeof(t->c));
+	memcpy(s->c, t->c, sizeof(t->c));
+	s->dt = t->dt;
+	h->at = clock_wall_ns();
+	h->dt = t->dt;
+	memcpy(h->c, t->c, sizeof(t->c));
+	s->hist_head = (s->hist_head + 1) % STATS_HISTORY;
+	if (s->hist_n < STATS_HISTORY)
+		s->hist_n++;
+	t->put = true;
+}
+
 /* Reads every slot, with the id map rebuilt when the rule set's revision moved. The map
  * is built before the slots are read, and the pair is kept only when the revision did not
  * move meanwhile (every change that gives a slot to another entry publishes a new
  * revision): a slot's figures then belong to the entry the map names, never to an entry
  * that took the slot over later. Otherwise the previous pair stays until the next sample. */
-static void sample_all(struct stats *s, uint64_t rev, bool fresh, double dt)
+static void sample_all(struct stats *s, uint64_t rev, bool fresh, struct totals *t)
 {
+	double dt = t->dt;
 	struct xdrop_slot_counters *sc = NULL;
 	struct idmap b = {0};
+	struct figs nf;
 	int64_t mono, wall;
-	float *rate;
 	size_t n = 0;
 
 	if (fresh && idmap_build(&b, s->dp, s->rs))
@@ -311,30 +327,31 @@ static void sample_all(struct stats *s, uint64_t rev, bool fresh, double dt)
 	}
 	mono = clock_mono_ns();
 	wall = clock_wall_ns();
+	totals_read(s, t);
 	pthread_mutex_lock(&s->lock);
-	rate = slot_rates(s, sc, n, dt);
-	if (!rate || stripes_grow(s, stripes_of(n))) {
+	if (figs_build(&nf, &s->figs, sc, n, dt) || stripes_grow(s, stripes_of(n))) {
+		totals_put(s, t);
 		pthread_mutex_unlock(&s->lock);
-		free(rate);
+		figs_free(&nf);
 		free(sc);
 		idmap_free(&b);
 		return;
 	}
+	free(sc); /* the figures keep only the pages that read something */
 	if (fresh) {
 		idmap_free(&s->ids);
 		s->ids = b;
 		s->map_rev = rev;
 		s->map_valid = true;
 	}
-	free(s->sc);
-	free(s->rate);
-	s->sc = sc;
-	s->rate = rate;
+	figs_free(&s->figs);
+	s->figs = nf;
 	s->nslots = n;
 	for (size_t c = 0; c < stripes_of(n); c++) {
 		s->chunk_mono[c] = mono;
 		s->chunk_wall[c] = wall;
 	}
+	totals_put(s, t);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -346,16 +363,8 @@ static void stripe_merge(struct stats *s, size_t c, const struct xdrop_slot_coun
 	size_t base = c * STATS_SLOTS_PER_TICK;
 	double dt = s->chunk_mono[c] ? (double)(mono - s->chunk_mono[c]) / 1e9 : 0;
 
-	for (size_t i = 0; i < n && base + i < s->nslots; i++) {
-		struct xdrop_slot_counters *p = &s->sc[base + i];
-		float *r = &s->rate[4 * (base + i)];
-
-		r[0] = per_s(v[i].match, p->match, dt, 1);
-		r[1] = per_s(v[i].drop, p->drop, dt, 1);
-		r[2] = per_s(v[i].match_bytes, p->match_bytes, dt, 8);
-		r[3] = per_s(v[i].drop_bytes, p->drop_bytes, dt, 8);
-		*p = v[i];
-	}
+	/* without memory for a page, its slots keep the figures of their last read */
+	figs_merge(&s->figs, base, v, n, dt);
 	s->chunk_mono[c] = mono;
 	s->chunk_wall[c] = wall;
 }
@@ -363,7 +372,7 @@ static void stripe_merge(struct stats *s, size_t c, const struct xdrop_slot_coun
 /* The round-robin: the next stripe of slots, while the map of the last full read still
  * holds (a revision that moved meanwhile leaves it to the next sample, which reads
  * everything under a new map). */
-static void sample_some(struct stats *s, uint64_t rev)
+static void sample_some(struct stats *s, uint64_t rev, struct totals *t)
 {
 	size_t nch = stripes_of(s->nslots), c = s->next_chunk++ % nch, n;
 
@@ -372,45 +381,37 @@ static void sample_some(struct stats *s, uint64_t rev)
 	if (dataplane_read_slot_range(s->dp, c * STATS_SLOTS_PER_TICK, STATS_SLOTS_PER_TICK,
 				      s->chunk, &n))
 		return;
+	totals_read(s, t);
 	pthread_mutex_lock(&s->lock);
 	if (ruleset_revision(s->rs) == rev && c < s->nchunk_at)
 		stripe_merge(s, c, s->chunk, n, clock_mono_ns(), clock_wall_ns());
+	totals_put(s, t);
 	pthread_mutex_unlock(&s->lock);
 }
 
 /* The slots' figures: everything when the rule set moved (or nothing was read yet) or
  * when the set fits in one stripe, else the round-robin's next stripe. */
-static void sample_slots(struct stats *s, double dt)
+static void sample_slots(struct stats *s, struct totals *t)
 {
 	uint64_t rev = ruleset_revision(s->rs);
 	bool fresh = !s->map_valid || rev != s->map_rev;
 
 	if (fresh || stripes_of(s->nslots) <= 1)
-		sample_all(s, rev, fresh, dt);
+		sample_all(s, rev, fresh, t);
 	else
-		sample_some(s, rev);
+		sample_some(s, rev, t);
 }
 
 static void sample(struct stats *s, double dt)
 {
-	uint64_t c[XDROP_NCOUNTERS];
-	struct hist *h;
+	struct totals t = {.dt = dt};
 
-	if (dataplane_counters(s->dp, c))
-		return;
-	sample_slots(s, dt);
+	sample_slots(s, &t);
+	if (!t.read) /* the slots' read did not get as far */
+		totals_read(s, &t);
 	pthread_mutex_lock(&s->lock);
 	read_system(s);
-	memcpy(s->prev, s->c, sizeof(c));
-	memcpy(s->c, c, sizeof(c));
-	s->dt = dt;
-	h = &s->hist[s->hist_head];
-	h->at = clock_wall_ns();
-	h->dt = dt;
-	memcpy(h->c, c, sizeof(c));
-	s->hist_head = (s->hist_head + 1) % STATS_HISTORY;
-	if (s->hist_n < STATS_HISTORY)
-		s->hist_n++;
+	totals_put(s, &t);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -455,8 +456,7 @@ void stats_stop(struct stats *s)
 		return;
 	ticker_stop(s->ticker);
 	idmap_free(&s->ids);
-	free(s->sc);
-	free(s->rate);
+	figs_free(&s->figs);
 	free(s->chunk_mono);
 	free(s->chunk_wall);
 	free(s->chunk);
@@ -538,30 +538,38 @@ void stats_rule_to_counter(const struct stats_rule *r, Xdrop__V1__RuleCounter *r
 /* The figures of slot i of the last sample. Lock held. */
 static void slot_rule(const struct stats *s, size_t i, bool whitelist, struct stats_rule *out)
 {
+	const struct xdrop_slot_counters *sc;
+	const float *r;
+
 	memset(out, 0, sizeof(*out));
 	out->whitelist = whitelist;
 	if (i >= s->nslots)
 		return; /* a slot created after the last read: nothing counted yet */
 	out->at = s->chunk_wall[i / STATS_SLOTS_PER_TICK];
-	out->match = s->sc[i].match;
-	out->drop = s->sc[i].drop;
-	out->match_bytes = s->sc[i].match_bytes;
-	out->drop_bytes = s->sc[i].drop_bytes;
-	out->match_pps = s->rate[4 * i];
-	out->drop_pps = s->rate[4 * i + 1];
-	out->match_bps = s->rate[4 * i + 2];
-	out->drop_bps = s->rate[4 * i + 3];
+	sc = figs_sc(&s->figs, i);
+	r = figs_rate(&s->figs, i);
+	out->match = sc->match;
+	out->drop = sc->drop;
+	out->match_bytes = sc->match_bytes;
+	out->drop_bytes = sc->drop_bytes;
+	out->match_pps = r[0];
+	out->drop_pps = r[1];
+	out->match_bps = r[2];
+	out->drop_bps = r[3];
 }
 
 int stats_rule(struct stats *s, const char *id, struct stats_rule *out)
 {
-	uint32_t slot;
-	int err;
+	uint32_t slots[RULESET_NKINDS];
+	size_t n = ruleset_entry_slots(s->rs, id, slots); /* before s->lock: it waits on rs's */
+	int err = -ENOENT;
 
 	pthread_mutex_lock(&s->lock);
-	err = idmap_slot(&s->ids, id, &slot);
-	if (!err)
-		slot_rule(s, slot, idmap_wl(&s->ids, slot), out);
+	for (size_t i = 0; i < n && err; i++)
+		if (idmap_is(&s->ids, slots[i], id)) {
+			slot_rule(s, slots[i], idmap_wl(&s->ids, slots[i]), out);
+			err = 0;
+		}
 	pthread_mutex_unlock(&s->lock);
 	return err;
 }
@@ -573,8 +581,8 @@ static double top_key(const struct stats *s, size_t i, bool all)
 	if (!idmap_id(&s->ids, i))
 		return -1;
 	if (all)
-		return s->sc[i].match ? s->rate[4 * i] : -1;
-	return !idmap_wl(&s->ids, i) && s->sc[i].drop ? s->rate[4 * i + 1] : -1;
+		return figs_sc(&s->figs, i)->match ? figs_rate(&s->figs, i)[0] : -1;
+	return !idmap_wl(&s->ids, i) && figs_sc(&s->figs, i)->drop ? figs_rate(&s->figs, i)[1] : -1;
 }
 
 static size_t top_by(struct stats *s, size_t n, bool all, char **ids, struct stats_rule *out)
@@ -699,7 +707,7 @@ static size_t give(struct stats *s, struct stats_sent *t, size_t i, char **ids,
 {
 	const char *id = idmap_id(&s->ids, i);
 
-	if (!sent_mark(t, i, id, &s->sc[i]) || !(ids[k] = strdup(id)))
+	if (!sent_mark(t, i, id, figs_sc(&s->figs, i)) || !(ids[k] = strdup(id)))
 		return k;
 	slot_rule(s, i, idmap_wl(&s->ids, i), &out[k]);
 	return k + 1;
@@ -721,8 +729,9 @@ size_t stats_changed(struct stats *s, struct stats_sent *t, size_t max, size_t r
 	for (size_t step = 0; step < n && r < refresh; step++) {
 		size_t i = (t->cursor + step) % n;
 		const char *id = idmap_id(&s->ids, i);
+		const struct xdrop_slot_counters *sc = figs_sc(&s->figs, i);
 
-		if (!id || sent_differs(t, i, id, &s->sc[i]) || (!s->sc[i].match && !s->sc[i].drop))
+		if (!id || sent_differs(t, i, id, sc) || (!sc->match && !sc->drop))
 			continue;
 		k = give(s, t, i, ids, out, k);
 		if (++r == refresh)
@@ -731,7 +740,7 @@ size_t stats_changed(struct stats *s, struct stats_sent *t, size_t max, size_t r
 	for (size_t i = 0, c = 0; i < n && c < max; i++) {
 		const char *id = idmap_id(&s->ids, i);
 
-		if (id && sent_differs(t, i, id, &s->sc[i])) {
+		if (id && sent_differs(t, i, id, figs_sc(&s->figs, i))) {
 			k = give(s, t, i, ids, out, k);
 			c++;
 		}

@@ -72,20 +72,14 @@ static void add_entry(void *arg, const char *id, const struct rule_spec *spec, b
 		b->m->n = slot + (size_t)1;
 }
 
-/* at[] and the table by id from the vector. */
+/* at[] from the vector. */
 static int index_entries(struct idmap *m, const uint64_t *ent, size_t n)
 {
 	m->at = calloc(m->n + 1, sizeof(*m->at));
-	if (!m->at || ptab_reserve(&m->byid, n))
+	if (!m->at)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t slot = (uint32_t)(ent[i] >> 32), at = (uint32_t)ent[i];
-		const char *id = m->arena + (at & ~IDMAP_WL) - 1;
-
-		m->at[slot] = at;
-		if (ptab_add(&m->byid, ptab_hash_str(id), (void *)(uintptr_t)(slot + 1)))
-			return -ENOMEM;
-	}
+	for (size_t i = 0; i < n; i++)
+		m->at[(uint32_t)(ent[i] >> 32)] = (uint32_t)ent[i];
 	m->count = n;
 	return 0;
 }
@@ -108,7 +102,6 @@ void idmap_free(struct idmap *m)
 {
 	free(m->arena);
 	free(m->at);
-	ptab_free(&m->byid);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -124,26 +117,9 @@ bool idmap_wl(const struct idmap *m, size_t slot)
 	return slot < m->n && (m->at[slot] & IDMAP_WL);
 }
 
-struct idkey {
-	const struct idmap *m;
-	const char *id;
-};
-
-static bool slot_has_id(const void *e, const void *key)
+bool idmap_is(const struct idmap *m, size_t slot, const char *id)
 {
-	const struct idkey *k = key;
-	const char *id = idmap_id(k->m, (uintptr_t)e - 1);
+	const char *have = idmap_id(m, slot);
 
-	return id && !strcmp(id, k->id);
-}
-
-int idmap_slot(const struct idmap *m, const char *id, uint32_t *slot)
-{
-	struct idkey k = {m, id};
-	void *e = ptab_find(&m->byid, ptab_hash_str(id), slot_has_id, &k);
-
-	if (!e)
-		return -ENOENT;
-	*slot = (uint32_t)((uintptr_t)e - 1);
-	return 0;
+	return have && !strcmp(have, id);
 }

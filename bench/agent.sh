@@ -24,7 +24,10 @@
 # (100,000 rules, 5 s), KEEP_LOGS=1 (keep the agent's log and config), AG_WRAP (a command
 # that execs the agent, e.g. "env LD_PRELOAD=/usr/lib/heaptrack/libheaptrack_preload.so
 # DUMP_HEAPTRACK_OUTPUT=/tmp/ag.raw": where its memory goes, by call site; read with
-# heaptrack_interpret <raw | gzip >ag.gz; heaptrack_print ag.gz).
+# heaptrack_interpret <raw | gzip >ag.gz; heaptrack_print ag.gz), AG_PROBE (a command run
+# with the agent's PID as its argument once the RSS is read, after the import and after the
+# restart, e.g. a gdb batch calling malloc_stats), AG_NS / AG_PIN (the namespace and pin
+# directory, when the defaults' names are not yours to use).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -39,8 +42,8 @@ BIN=${AG_BIN_DIR:-build/bin}
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 TMP=$(mktemp -d /tmp/xdrop-agbench.XXXXXX)
 ROWS=$TMP/rows.tsv
-NS=xagb$$
-PIN=/sys/fs/bpf/xdrop-agbench-$$
+NS=${AG_NS:-xagb$$}
+PIN=${AG_PIN:-/sys/fs/bpf/xdrop-agbench-$$}
 KEY=agent-bench-admin-key-$$-0123456789
 URL=ipc://$TMP/agent.sock
 AGENT_PID=
@@ -160,6 +163,7 @@ REV=$(revision)
 sleep "$AG_SETTLE"
 row "agent VmRSS with $AG_RULES rules (user space only; kernel maps separate)" \
 	"$(mib "$(status_kib "$AGENT_PID" VmRSS)")" "peak (VmHWM) $(mib "$(status_kib "$AGENT_PID" VmHWM)")" MiB "<=" 300
+[ -n "${AG_PROBE:-}" ] && $AG_PROBE "$AGENT_PID" >&2
 
 # ---- b. idle ----
 log "idle CPU over $AG_IDLE s"
@@ -195,6 +199,7 @@ if agent_start; then
 	sleep "$AG_SETTLE"
 	row "  agent VmRSS after the restart" "$(mib "$(status_kib "$AGENT_PID" VmRSS)")" \
 		"peak (VmHWM) $(mib "$(status_kib "$AGENT_PID" VmHWM)")" MiB "<=" 300
+	[ -n "${AG_PROBE:-}" ] && $AG_PROBE "$AGENT_PID" >&2
 	row "  agent idle CPU after the restart ($AG_IDLE s)" "$(idle_cpu)" - "% of a core" "<=" 2
 else
 	fail "agent did not answer after the restart"

@@ -2,7 +2,7 @@
 /*
  * ptab: a compact hash table of pointers, open addressing with linear probing. Each slot
  * is the element's pointer and its 32-bit hash, 12 bytes, and nothing is allocated per
- * element: a million elements cost 12 to 24 MiB however large they are, where a chained
+ * element: a million elements cost 16 to 24 MiB however large they are, where a chained
  * table (uthash) costs a 56-byte handle in every element and a bucket array besides.
  *
  * The table does not know what its elements are: the caller gives the hash of the key on
@@ -23,7 +23,7 @@
 struct ptab {
 	void **v;    /* cap slots: an element or NULL */
 	uint32_t *h; /* the hash of each slot's element */
-	size_t cap;  /* 0 or a power of two */
+	size_t cap;  /* slots (any number) */
 	size_t n;    /* elements stored */
 };
 

@@ -152,7 +152,7 @@ static struct dp_entry *adopt_model_entry(struct dataplane *dp, int table, const
 					  int *err)
 {
 	int fd = dp_entry_fd(dp, table, false);
-	struct dp_entry *e = calloc(1, sizeof(*e));
+	struct dp_entry *e = dp_entry_new(table);
 
 	*err = e ? 0 : -ENOMEM;
 	if (!e)
@@ -203,10 +203,13 @@ static int adopt_one(struct dataplane *dp, int table, const void *key, struct xd
 	e = adopt_model_entry(dp, table, key, act, slot_used, &err);
 	if (!e)
 		return err;
+	if (dp_entry_put(dp, e)) {
+		free(e);
+		return -ENOMEM;
+	}
 	slot_used[e->act.slot] = 1;
 	if (e->act.slot >= dp->next_slot)
 		dp->next_slot = e->act.slot + 1;
-	HASH_ADD(hh, dp->entries, key, sizeof(e->key), e);
 	dp_model_count(dp, e, +1);
 	if (e->act.action == XDROP_ACT_RATE_LIMIT)
 		dp->nrate++;
@@ -233,6 +236,7 @@ static int adopt_entries(struct dataplane *dp, int table, uint8_t *slot_used)
 	batched = dp_map_entries(fd, ksz, vsz, &keys, &vals, &n) == 0;
 	if (!batched && (err = dp_map_keys(fd, ksz, &keys, &n)))
 		return err;
+	err = ptab_reserve(&dp->entries, dp->entries.n + n); /* one allocation, no regrowth */
 	for (size_t i = 0; i < n && !err; i++) {
 		const void *key = keys + i * ksz;
 		struct xdrop_entry v;
@@ -253,7 +257,8 @@ static int adopt_entries(struct dataplane *dp, int table, uint8_t *slot_used)
 static int adopt_entries_slots(struct dataplane *dp)
 {
 	uint8_t *slot_used = calloc(DP_NSLOTS, 1), *rkeys;
-	struct dp_entry *e, *tmp;
+	struct dp_entry *e;
+	size_t tmp;
 	size_t nr;
 	int err;
 
@@ -277,7 +282,7 @@ static int adopt_entries_slots(struct dataplane *dp)
 		}
 		free(rkeys);
 	}
-	HASH_ITER(hh, dp->entries, e, tmp)
+	DP_FOR_ENTRIES(dp, e, tmp)
 	{
 		if (e->act.action == XDROP_ACT_RATE_LIMIT && (err = dp_rate_create(dp, &e->act)))
 			break;
@@ -348,13 +353,14 @@ static void presence_zero_arrays(struct dataplane *dp, struct pagg *aggs)
 static int adopt_presence(struct dataplane *dp)
 {
 	struct pagg *aggs = NULL;
-	struct dp_entry *e, *tmp;
+	struct dp_entry *e;
+	size_t tmp;
 	int err = 0;
 
 	for (int kd = 0; kd < XDROP_NKINDS; kd++)
 		dp->addr_pres[kd] =
 		    __builtin_popcount(dp_active_bits(dp, TBL_EXACT, kd)) >= XDROP_ADDR_PRES_MIN;
-	HASH_ITER(hh, dp->entries, e, tmp)
+	DP_FOR_ENTRIES(dp, e, tmp)
 	{
 		err = dp_pres_adjust(dp, &aggs, e, +1);
 		if (err)
@@ -375,12 +381,13 @@ static int adopt_presence(struct dataplane *dp)
 static int adopt_prefix_links(struct dataplane *dp)
 {
 	bool changed[NTRIES] = {false};
-	struct dp_entry *e, *etmp;
+	struct dp_entry *e;
+	size_t etmp;
 	struct dp_prefix *p, *ptmp;
 	unsigned depth;
 	int err;
 
-	HASH_ITER(hh, dp->entries, e, etmp)
+	DP_FOR_ENTRIES(dp, e, etmp)
 	{
 		dp_prefix_refs(e, +1, changed);
 	}

@@ -7,6 +7,8 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -81,11 +83,43 @@ int dp_resolve_key(struct dataplane *dp, const struct rule_spec *s, struct ekey 
 	return 0;
 }
 
+static bool entry_has_key(const void *e, const void *k)
+{
+	return !memcmp(&((const struct dp_entry *)e)->key, k, sizeof(struct ekey));
+}
+
+static uint32_t ekey_hash(const struct ekey *k)
+{
+	return ptab_hash(k, sizeof(*k));
+}
+
+struct dp_entry *dp_entry_new(int table)
+{
+	return calloc(1, table == TBL_EXACT ? offsetof(struct dp_entry, pfx)
+					    : sizeof(struct dp_entry));
+}
+
+struct dp_entry *dp_entry_get(const struct dataplane *dp, const struct ekey *k)
+{
+	return ptab_find(&dp->entries, ekey_hash(k), entry_has_key, k);
+}
+
+int dp_entry_put(struct dataplane *dp, struct dp_entry *e)
+{
+	return ptab_add(&dp->entries, ekey_hash(&e->key), e);
+}
+
+void dp_entry_drop(struct dataplane *dp, struct dp_entry *e)
+{
+	ptab_del(&dp->entries, ekey_hash(&e->key), entry_has_key, &e->key);
+	free(e);
+}
+
 struct dp_entry *dp_entry_find(struct dataplane *dp, const struct rule_spec *s)
 {
 	uint32_t none[NTRIES] = {0};
 	struct dp_prefix *pfx[2];
-	struct dp_entry *e = NULL;
+	struct dp_entry *e;
 	struct ekey k;
 
 	/* a prefix that does not exist means no entry: look up only, create nothing */
@@ -97,7 +131,7 @@ struct dp_entry *dp_entry_find(struct dataplane *dp, const struct rule_spec *s)
 	}
 	if (dp_resolve_key(dp, s, &k, pfx, none))
 		return NULL;
-	HASH_FIND(hh, dp->entries, &k, sizeof(k), e);
+	e = dp_entry_get(dp, &k);
 	if (e && e->gone)
 		return NULL; /* deleted; only its cleanup is still to run */
 	return e;

@@ -442,7 +442,14 @@ int dataplane_unpin_dir(const char *pin_dir)
 /* Frees the model's hash tables. */
 static void model_free(struct dataplane *dp)
 {
-	DP_HASH_FREE(dp->entries);
+	struct dp_entry *e;
+	size_t i;
+
+	DP_FOR_ENTRIES(dp, e, i)
+	{
+		free(e);
+	}
+	ptab_free(&dp->entries);
 	DP_HASH_FREE(dp->prefixes);
 	DP_HASH_FREE(dp->pres);
 	DP_HASH_FREE(dp->pvals);

@@ -255,7 +255,7 @@ int dp_trie_relink(struct dataplane *dp, int trie, bool skip_removing, bool dry_
 
 void dp_prefix_refs(struct dp_entry *e, int delta, bool *changed)
 {
-	for (int d = 0; d < 2; d++) {
+	for (int d = 0; e->key.table == TBL_CIDR && d < 2; d++) {
 		struct dp_prefix *p = e->pfx[d];
 
 		if (!p)

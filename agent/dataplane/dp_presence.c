@@ -166,11 +166,12 @@ static void pval_set(struct dataplane *dp, const struct pagg *a, bool keep)
  * address bits (entries of the running transaction get theirs when staged). */
 static int addr_pres_enable(struct dataplane *dp, struct pagg **aggs, uint8_t kind)
 {
-	struct dp_entry *e, *tmp;
+	struct dp_entry *e;
+	size_t tmp;
 	int err = 0;
 
 	dp->addr_pres[kind] = true;
-	HASH_ITER(hh, dp->entries, e, tmp)
+	DP_FOR_ENTRIES(dp, e, tmp)
 	{
 		if (e->kind != kind || e->key.table != TBL_EXACT || e->tx == TX_NEW)
 			continue;
@@ -185,9 +186,10 @@ static int addr_pres_enable(struct dataplane *dp, struct pagg **aggs, uint8_t ki
  * of any generation still consults it). */
 static void addr_pres_disable(struct dataplane *dp, struct pagg **aggs, uint8_t kind)
 {
-	struct dp_entry *e, *tmp;
+	struct dp_entry *e;
+	size_t tmp;
 
-	HASH_ITER(hh, dp->entries, e, tmp)
+	DP_FOR_ENTRIES(dp, e, tmp)
 	{
 		if (e->kind == kind && e->key.table == TBL_EXACT)
 			pres_adjust_fields(dp, aggs, e, -1, XDROP_F_SRC | XDROP_F_DST);

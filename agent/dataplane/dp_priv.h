@@ -39,6 +39,7 @@
 #include <uthash.h>
 
 #include "dataplane.h"
+#include "ptab.h"
 #include "xdrop.skel.h"
 
 /* Two-level stringification: DP_STR(XDROP_CIDR_MAX_DEPTH) is "8". */
@@ -69,17 +70,21 @@ struct dp_prefix;
 struct dp_dir24;
 struct dp_bloom6;
 
+/* An entry of the model, in dp->entries (a ptab by key: no hash handle per entry, 56
+ * bytes a rule less than uthash's with a million rules). What a transaction would make
+ * of it is in its struct plan, not here; an exact entry is allocated without pfx
+ * (dp_entry_new): about 80 bytes with its allocation's header, where it took 176. */
 struct dp_entry {
-	UT_hash_handle hh;
 	struct ekey key;
-	struct xdrop_act act;	  /* active */
-	struct xdrop_act new_act; /* TX_NEW / TX_MOD */
-	struct dp_prefix *pfx[2]; /* CIDR: source and destination prefix (NULL = absent) */
+	struct xdrop_act act; /* active */
 	uint8_t tx;
 	uint8_t kind;
 	uint8_t combo;
 	bool gone; /* deleted by a switch whose cleanup is still to run: not in the set */
 	bool pend; /* touched by a switch whose cleanup is still to run (dp->retired) */
+	/* CIDR only (past the end of an exact entry): source and destination prefix (NULL =
+	 * absent) */
+	struct dp_prefix *pfx[2];
 };
 
 struct pkey {
@@ -146,6 +151,7 @@ struct pval {
 /* One change of a transaction: the entry and what happens to it. */
 struct plan {
 	struct dp_entry *e;
+	struct xdrop_act act; /* TX_NEW / TX_MOD: the entry's new action */
 	struct xdrop_act old; /* TX_MOD, once switched: the previous action, for the cleanup */
 	uint8_t op;	      /* TX_* */
 	bool staged;	      /* references, counts (and for TX_NEW the slot) taken */
@@ -206,7 +212,7 @@ struct dataplane {
 	int legacy_cfg; /* the two-buffer config map of an older program still running, or -1 */
 	struct dp_result res_scratch; /* the transaction's result when the caller passes none */
 
-	struct dp_entry *entries;
+	struct ptab entries; /* struct dp_entry by key (DP_FOR_ENTRIES) */
 	struct dp_prefix *prefixes;
 	struct dp_prefix **by_id; /* id -> prefix */
 	uint32_t id_cap, next_id;
@@ -358,6 +364,19 @@ void dp_model_count(struct dataplane *dp, const struct dp_entry *e, int delta);
  * new_per_trie) where missing. -ENOSPC when a trie is full, -ENOMEM. */
 int dp_resolve_key(struct dataplane *dp, const struct rule_spec *s, struct ekey *k,
 		   struct dp_prefix **pfx, uint32_t *new_per_trie);
+/* The model entry with key k (gone or not), or NULL. */
+struct dp_entry *dp_entry_get(const struct dataplane *dp, const struct ekey *k);
+/* A zeroed entry for table (TBL_EXACT: without pfx), or NULL without memory. */
+struct dp_entry *dp_entry_new(int table);
+/* Puts e (its key not in the model yet) in the model. 0 or -ENOMEM. */
+int dp_entry_put(struct dataplane *dp, struct dp_entry *e);
+/* Takes e out of the model and frees it. */
+void dp_entry_drop(struct dataplane *dp, struct dp_entry *e);
+/* Every model entry e (declare size_t i_ and struct dp_entry *e); no puts or drops in
+ * the body. */
+#define DP_FOR_ENTRIES(dp, e, i_)                                                                  \
+	for ((i_) = 0; (i_) < (dp)->entries.cap; (i_)++)                                           \
+		if (((e) = (dp)->entries.v[(i_)]))
 /* The entry with the spec's match key, or NULL; creates nothing. */
 struct dp_entry *dp_entry_find(struct dataplane *dp, const struct rule_spec *s);
 /* The spec of a model entry (its active action). */

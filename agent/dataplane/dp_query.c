@@ -20,11 +20,12 @@ size_t dataplane_count(const struct dataplane *dp, enum xdrop_kind kind)
 int dataplane_foreach(const struct dataplane *dp, int (*fn)(const struct rule_spec *, void *),
 		      void *arg)
 {
-	struct dp_entry *e, *tmp;
+	struct dp_entry *e;
+	size_t tmp;
 	struct rule_spec s;
 	int r;
 
-	HASH_ITER(hh, dp->entries, e, tmp)
+	DP_FOR_ENTRIES(dp, e, tmp)
 	{
 		if (e->gone)
 			continue;

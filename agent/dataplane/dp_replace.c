@@ -17,7 +17,8 @@
 static int replace_plan(struct dataplane *dp, unsigned kinds, const struct rule_spec *specs,
 			size_t n, struct dp_change *ch, size_t *nch, struct dp_result *res)
 {
-	struct dp_entry *e, *tmp;
+	struct dp_entry *e;
+	size_t tmp;
 
 	for (size_t i = 0; i < n; i++) {
 		struct xdrop_act a;
@@ -42,7 +43,7 @@ static int replace_plan(struct dataplane *dp, unsigned kinds, const struct rule_
 		ch[*nch].op = DP_PUT;
 		ch[(*nch)++].spec = specs[i];
 	}
-	HASH_ITER(hh, dp->entries, e, tmp)
+	DP_FOR_ENTRIES(dp, e, tmp)
 	{
 		if (e->tx == TX_KEEP) {
 			e->tx = TX_NONE;
@@ -61,7 +62,8 @@ int dataplane_replace(struct dataplane *dp, unsigned kinds, const struct rule_sp
 		      struct dp_result *res)
 {
 	struct dp_change *ch;
-	struct dp_entry *e, *tmp;
+	struct dp_entry *e;
+	size_t tmp;
 	struct dp_result scratch;
 	size_t nch = 0, cap = n + dp->nkind[0] + dp->nkind[1];
 	int err;
@@ -85,7 +87,7 @@ int dataplane_replace(struct dataplane *dp, unsigned kinds, const struct rule_sp
 				res->index = i;
 	}
 out:
-	HASH_ITER(hh, dp->entries, e, tmp)
+	DP_FOR_ENTRIES(dp, e, tmp)
 	{
 		e->tx = TX_NONE;
 	}

@@ -72,18 +72,22 @@ static int plan_validate(struct dp_result *res, size_t i, const struct dp_change
 static struct dp_entry *plan_new_entry(struct dataplane *dp, const struct ekey *k,
 				       struct dp_prefix **pfx, const struct rule_spec *s)
 {
-	struct dp_entry *e = calloc(1, sizeof(*e));
+	struct dp_entry *e = dp_entry_new(k->table);
 
 	if (!e)
 		return NULL;
 	e->key = *k;
-	e->pfx[0] = pfx[0];
-	e->pfx[1] = pfx[1];
+	if (k->table == TBL_CIDR) {
+		e->pfx[0] = pfx[0];
+		e->pfx[1] = pfx[1];
+	}
 	e->kind = s->kind;
 	e->combo = rule_combo(s);
 	e->tx = TX_NEW;
-	rule_act(s, 0, &e->new_act);
-	HASH_ADD(hh, dp->entries, key, sizeof(e->key), e);
+	if (dp_entry_put(dp, e)) {
+		free(e);
+		return NULL;
+	}
 	return e;
 }
 
@@ -92,6 +96,7 @@ static int plan_change(struct dataplane *dp, struct txn *tx, size_t i, const str
 {
 	const struct rule_spec *s = &c->spec;
 	struct dp_result *res = tx->res;
+	struct xdrop_act *na = &tx->pl[i].act;
 	struct dp_prefix *pfx[2];
 	struct dp_entry *e;
 	struct ekey k;
@@ -105,7 +110,7 @@ static int plan_change(struct dataplane *dp, struct txn *tx, size_t i, const str
 		return dp_refuse(res, i, s->src.plen && s->src.plen < 128 ? "src_cidr" : "dst_cidr",
 				 err == -ENOSPC ? "prefix capacity exhausted" : "out of memory",
 				 err);
-	HASH_FIND(hh, dp->entries, &k, sizeof(k), e);
+	e = dp_entry_get(dp, &k);
 	if (e && e->pend)
 		return -EAGAIN; /* its previous version may still be read: reap, plan again */
 	if (e && e->tx != TX_NONE)
@@ -115,9 +120,9 @@ static int plan_change(struct dataplane *dp, struct txn *tx, size_t i, const str
 			return dp_refuse(res, i, "id", "no entry with this match key", -ENOENT);
 		e->tx = TX_DEL;
 	} else if (e) {
-		rule_act(s, e->act.slot, &e->new_act);
-		e->tx = memcmp(&e->new_act, &e->act, sizeof(e->act)) ? TX_MOD : TX_KEEP;
-		tx->rate_delta += rl_delta(e->act.action, e->new_act.action);
+		rule_act(s, e->act.slot, na);
+		e->tx = memcmp(na, &e->act, sizeof(e->act)) ? TX_MOD : TX_KEEP;
+		tx->rate_delta += rl_delta(e->act.action, na->action);
 	} else {
 		e = plan_new_entry(dp, &k, pfx, s);
 		if (!e)
@@ -126,7 +131,8 @@ static int plan_change(struct dataplane *dp, struct txn *tx, size_t i, const str
 			tx->new_exact++;
 		else
 			tx->new_cidr++;
-		tx->rate_delta += rl_delta(0, e->new_act.action);
+		rule_act(s, 0, na);
+		tx->rate_delta += rl_delta(0, na->action);
 	}
 	tx->pl[i].e = e;
 	tx->pl[i].op = e->tx;
@@ -185,12 +191,10 @@ static void plan_abort(struct dataplane *dp, struct plan *pl, size_t n)
 
 		if (!e)
 			continue;
-		if (e->tx == TX_NEW) {
-			HASH_DEL(dp->entries, e);
-			free(e);
-		} else {
+		if (e->tx == TX_NEW)
+			dp_entry_drop(dp, e);
+		else
 			e->tx = TX_NONE;
-		}
 	}
 	dp_forget_new_prefixes(dp);
 }
@@ -208,12 +212,12 @@ static int stage_model(struct dataplane *dp, struct txn *tx)
 		struct dp_entry *e = p->e;
 
 		if (p->op == TX_NEW) {
-			err = dp_slot_alloc(dp, &e->new_act.slot);
+			err = dp_slot_alloc(dp, &p->act.slot);
 			if (err)
 				return err;
 			err = dp_pres_adjust(dp, &tx->aggs, e, +1);
 			if (err) {
-				dp_slot_free(dp, e->new_act.slot);
+				dp_slot_free(dp, p->act.slot);
 				return err;
 			}
 			dp_prefix_refs(e, +1, tx->pfx_changed);
@@ -242,13 +246,12 @@ static int stage_entry(struct dataplane *dp, const struct txn *tx, const struct 
 	case TX_NEW:
 	case TX_MOD:
 		/* rate state for an action that becomes rate_limit (a new entry's act is empty) */
-		if (e->new_act.action == XDROP_ACT_RATE_LIMIT &&
-		    e->act.action != XDROP_ACT_RATE_LIMIT)
-			err = dp_rate_create(dp, &e->new_act);
+		if (p->act.action == XDROP_ACT_RATE_LIMIT && e->act.action != XDROP_ACT_RATE_LIMIT)
+			err = dp_rate_create(dp, &p->act);
 		if (!err && p->op == TX_MOD && !tx->inplace)
 			err = dp_wb_add(&prev[e->key.table], dp_ekey_bytes(e), &e->act);
 		v.vflags = tx->inplace ? 0 : p->op == TX_NEW ? XDROP_V_NEW : XDROP_V_MOD;
-		v.act = e->new_act;
+		v.act = p->act;
 		if (!err)
 			err = dp_wb_add(&ent[e->key.table], dp_ekey_bytes(e), &v);
 		break;
@@ -365,13 +368,13 @@ static void rollback_entry(struct dataplane *dp, struct txn *tx, const struct pl
 		return;
 	if (p->op == TX_NEW) {
 		bpf_map_delete_elem(dp_entry_fd(dp, e->key.table, false), dp_ekey_bytes(e));
-		if (e->new_act.action == XDROP_ACT_RATE_LIMIT)
-			dp_rate_delete(dp, e->new_act.slot);
+		if (p->act.action == XDROP_ACT_RATE_LIMIT)
+			dp_rate_delete(dp, p->act.slot);
 		if (p->staged) {
 			dp_pres_adjust(dp, &tx->aggs, e, -1);
 			dp_prefix_refs(e, -1, tx->pfx_changed);
 			dp_model_count(dp, e, -1);
-			dp_slot_free(dp, e->new_act.slot);
+			dp_slot_free(dp, p->act.slot);
 		}
 	} else if (p->op == TX_MOD || p->op == TX_DEL) {
 		dp_entry_write(dp, e, 0, 0, &e->act);
@@ -477,15 +480,15 @@ static void retire_entry(struct dataplane *dp, struct txn *tx, struct plan *p)
 
 	switch (p->op) {
 	case TX_NEW:
-		e->act = e->new_act;
+		e->act = p->act;
 		tx->res->added++;
 		if (e->act.action == XDROP_ACT_RATE_LIMIT)
 			dp->nrate++;
 		break;
 	case TX_MOD:
 		p->old = e->act;
-		dp->nrate = (size_t)((long)dp->nrate + rl_delta(e->act.action, e->new_act.action));
-		e->act = e->new_act;
+		dp->nrate = (size_t)((long)dp->nrate + rl_delta(e->act.action, p->act.action));
+		e->act = p->act;
 		tx->res->updated++;
 		break;
 	case TX_DEL:
@@ -529,8 +532,7 @@ static void reap_entry(struct dataplane *dp, struct txn *tx, struct plan *p)
 		dp_pfx_hash_solo(dp, e);
 		dp_slot_free(dp, e->act.slot);
 		dp->ngone[e->key.table]--;
-		HASH_DEL(dp->entries, e);
-		free(e);
+		dp_entry_drop(dp, e);
 		p->e = NULL;
 		return;
 	default:

@@ -26,7 +26,7 @@ struct lastop {
 
 static const char *op_id(const struct op *o)
 {
-	return o->del ? o->id : o->item->id;
+	return o->del ? o->id : rs_id(o->item);
 }
 
 static void lastops_free(struct lastop **map)
@@ -171,7 +171,7 @@ static int plan_new(struct rs_plan *p, int64_t now)
 		if (k->put) {
 			*p->bad = i;
 			rs_status(p->st, RPC_ALREADY_EXISTS, "rule", "%s has the same match as %s",
-				  it->id, k->owner->id);
+				  rs_id(it), rs_id(k->owner));
 			return -EEXIST;
 		}
 		/* held by an entry this change does not touch, or touches but keeps */
@@ -179,7 +179,7 @@ static int plan_new(struct rs_plan *p, int64_t now)
 		if (held && !k->was_active) {
 			*p->bad = i;
 			rs_status(p->st, RPC_ALREADY_EXISTS, "rule",
-				  "the same match exists already: %s", held->id);
+				  "the same match exists already: %s", rs_id(held));
 			return -EEXIST;
 		}
 		k->put = true;
@@ -321,20 +321,22 @@ out:
 int rs_install(struct ruleset *rs, struct item **items, size_t n, uint64_t revision,
 	       struct rpc_status *st)
 {
-	struct rule_spec *specs = calloc(n + 1, sizeof(*specs));
+	/* loading: the data plane is not touched here, so no copy of every spec (68 bytes a
+	 * rule, for a moment) */
+	struct rule_spec *specs = rs->loading ? NULL : calloc(n + 1, sizeof(*specs));
 	struct dp_result res = {0};
 	int64_t now = clock_wall_ns();
 	unsigned kinds = 0;
 	size_t ns = 0;
 	int err;
 
-	if (!specs)
+	if (!specs && !rs->loading)
 		return -ENOMEM;
 	for (unsigned k = 0; k < RULESET_NKINDS; k++)
 		kinds |= 1u << ruleset_kinds[k]->dp_kind;
 	for (size_t i = 0; i < n; i++) {
 		items[i]->active = rs_item_active(items[i], now);
-		if (items[i]->active)
+		if (items[i]->active && specs)
 			specs[ns++] = items[i]->spec;
 	}
 	err = rs->loading ? 0 : dataplane_replace(rs->dp, kinds, specs, ns, &res);

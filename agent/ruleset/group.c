@@ -87,7 +87,7 @@ static int touches(struct ruleset *rs, const struct rs_change *c, struct touch *
 
 	for (size_t i = 0; i < c->n && r == 0; i++) {
 		const struct op *o = &c->ops[i];
-		const char *id = o->del ? o->id : o->item->id;
+		const char *id = o->del ? o->id : rs_id(o->item);
 		char kind[2] = {(char)('0' + o->kind->index), 0}, key[RS_KEY_LEN];
 		struct item *old = rs_find(rs, o->kind, id);
 

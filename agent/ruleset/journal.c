@@ -22,24 +22,17 @@
 #include "model.h"
 #include "pbfield.h"
 
-static int write_file_atomic(const char *path, const uint8_t *buf, size_t len)
+/* The set's snapshot file at path, written beside it and renamed over it; *len its size. */
+static int write_snapshot_atomic(struct ruleset *rs, const char *path, uint64_t gen, size_t *len)
 {
 	char tmp[600];
-	int fd, err = 0;
+	int fd, err;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(fd, buf + off, len - off);
-
-		if (w < 0) {
-			err = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
+	err = rs_snap_write(rs, gen, fd, len);
 	if (!err && fsync(fd))
 		err = -errno;
 	close(fd);
@@ -59,17 +52,13 @@ int rs_persist_snapshot(struct ruleset *rs)
 {
 	uint64_t gen = rs->dp ? dataplane_gen(rs->dp) : 0;
 	char path[512];
-	uint8_t *buf = NULL;
 	size_t len;
 	int err;
 
 	if (!rs->dir)
 		return 0;
-	err = rs_snap_pack(rs, gen, &buf, &len);
-	if (err)
-		goto out;
 	path_of(rs, RS_SNAPSHOT_FILE, path, sizeof(path));
-	err = write_file_atomic(path, buf, len);
+	err = write_snapshot_atomic(rs, path, gen, &len);
 	if (err)
 		goto out;
 	rs->snapshot_bytes = len;
@@ -79,7 +68,6 @@ int rs_persist_snapshot(struct ruleset *rs)
 		rs->journal_bytes = 0;
 	}
 out:
-	free(buf);
 	if (err)
 		log_error("persist snapshot in %s failed: %s", rs->dir, strerror(-err));
 	return err;

@@ -112,7 +112,7 @@ static int local_item(const struct ruleset_kind *k, const ProtobufCMessage *m, c
 static int cmp_op_id(const void *a, const void *b)
 {
 	const struct op *x = *(const struct op *const *)a, *y = *(const struct op *const *)b;
-	int c = strcmp(x->item->id, y->item->id);
+	int c = strcmp(rs_id(x->item), rs_id(y->item));
 
 	return c ? c : (x < y ? -1 : x > y);
 }
@@ -130,10 +130,10 @@ int rs_ids_fresh(struct ruleset *rs, struct op *ops, size_t n, struct rpc_status
 	for (size_t i = 0; i < n && !err; i++) {
 		const struct op *o = v[i];
 
-		if (rs_find(rs, o->kind, o->item->id) ||
-		    (i && !strcmp(v[i - 1]->item->id, o->item->id))) {
+		if (rs_find(rs, o->kind, rs_id(o->item)) ||
+		    (i && !strcmp(rs_id(v[i - 1]->item), rs_id(o->item)))) {
 			rs_status(st, RPC_ALREADY_EXISTS, o->kind->id_field, "%s %s already exists",
-				  o->kind->noun, o->item->id);
+				  o->kind->noun, rs_id(o->item));
 			*bad = (size_t)(o - ops);
 			err = -EEXIST;
 		}
@@ -159,10 +159,10 @@ static int local_write(struct ruleset *rs, struct op *ops, size_t n, bool create
 		if (!ids)
 			return -ENOMEM;
 		for (i = 0; i < n; i++)
-			ids[i] = strdup(ops[i].del ? ops[i].id : ops[i].item->id);
+			ids[i] = strdup(ops[i].del ? ops[i].id : rs_id(ops[i].item));
 	}
 	if (n && !ops[0].del && first_out) {
-		snprintf(first_id, sizeof(first_id), "%s", ops[0].item->id);
+		snprintf(first_id, sizeof(first_id), "%s", rs_id(ops[0].item));
 		c.out_kind = ops[0].kind;
 		c.out_id = first_id;
 		c.out = first_out;
@@ -312,7 +312,8 @@ static struct item *merge_target(struct ruleset *rs, const struct ruleset_kind *
 
 	if (it->spec.anomaly)
 		held = rs_key_find(rs, rs_item_key(it, key));
-	if (!held || held->kind != k || !held->spec.anomaly || held->spec.action != it->spec.action)
+	if (!held || rs_kind(held) != k || !held->spec.anomaly ||
+	    held->spec.action != it->spec.action)
 		return NULL;
 	return held;
 }
@@ -329,7 +330,7 @@ static int merge_into(const struct ruleset_kind *k, const struct item *cur, stru
 	if (!c)
 		return -ENOMEM;
 	pbf_set_int(c, "match_anomaly", cur->spec.anomaly | op->item->spec.anomaly);
-	err = local_item(k, c, cur->id, cur->created_at, &mi, st);
+	err = local_item(k, c, rs_id(cur), cur->created_at, &mi, st);
 	protobuf_c_message_free_unpacked(c, NULL);
 	if (err)
 		return err;
@@ -349,7 +350,7 @@ static int merge_build(struct ruleset *rs, struct rs_change *c)
 		  : rs_ids_fresh(rs, c->ops, 1, c->st, &c->bad);
 	if (!err) {
 		*merged = cur != NULL;
-		c->out_id = c->ops[0].item->id; /* read before the commit takes the item */
+		c->out_id = rs_id(c->ops[0].item); /* read before the commit takes the item */
 	}
 	return err;
 }

@@ -53,19 +53,20 @@ static int64_t kept_value(const struct item *it, unsigned i)
 
 ProtobufCMessage *rs_item_msg(const struct item *it)
 {
-	ProtobufCMessage *m = protobuf_c_message_unpack(it->kind->msg, NULL, it->pblen, it->data);
-	char *id = m ? strdup(it->id) : NULL;
+	ProtobufCMessage *m =
+	    protobuf_c_message_unpack(rs_kind(it)->msg, NULL, it->pblen, it->data);
+	char *id = m ? strdup(rs_id(it)) : NULL;
 
 	/* the packed bytes leave the id out (it is kept once, beside them): put it back, where
 	 * protobuf_c_message_free_unpacked frees it with the other strings */
-	if (!id || pbf_set_ptr(m, it->kind->id_field, id)) {
+	if (!id || pbf_set_ptr(m, rs_kind(it)->id_field, id)) {
 		free(id);
 		ruleset_free(m);
 		return NULL;
 	}
 	for (unsigned i = 0; i < 4; i++)
-		if (kept_field(it->kind, i))
-			pbf_set_int(m, kept_field(it->kind, i), kept_value(it, i));
+		if (kept_field(rs_kind(it), i))
+			pbf_set_int(m, kept_field(rs_kind(it), i), kept_value(it, i));
 	return m;
 }
 
@@ -99,7 +100,7 @@ char *rs_item_key(const struct item *it, char *buf)
 /* The figures of m the engine reads without unpacking the item again. */
 static void item_fields(struct item *it, const ProtobufCMessage *m)
 {
-	const struct ruleset_kind *k = it->kind;
+	const struct ruleset_kind *k = rs_kind(it);
 
 	it->enabled = !k->enabled_field || pbf_int(m, k->enabled_field);
 	it->expires_at = k->expires_field ? pbf_int(m, k->expires_field) : 0;
@@ -123,14 +124,13 @@ int rs_item_make(const struct ruleset_kind *k, const ProtobufCMessage *m, struct
 	it = calloc(1, sizeof(*it) + len + idlen + 1);
 	if (!it)
 		return -ENOMEM;
-	it->kind = k;
+	it->kind = (uint8_t)k->index;
 	it->pblen = (uint32_t)pack_without_id(k, m, it->data);
-	it->id = (char *)it->data + len;
-	memcpy(it->id, id, idlen + 1);
+	memcpy(it->data + len, id, idlen + 1);
 	err = rulepb_to_spec(m, &it->spec, &re);
 	if (!err)
 		err = rulehash_digest(m, it->digest);
-	if (!err && !*it->id) {
+	if (!err && !*rs_id(it)) {
 		re.field = "id";
 		re.reason = "id is required";
 		err = -EINVAL;
@@ -148,7 +148,7 @@ int rs_item_make(const struct ruleset_kind *k, const ProtobufCMessage *m, struct
 
 static bool item_has_id(const void *e, const void *id)
 {
-	return !strcmp(((const struct item *)e)->id, id);
+	return !strcmp(rs_id(e), id);
 }
 
 static bool item_has_key(const void *e, const void *key)
@@ -185,7 +185,7 @@ void rs_model_reserve_for(struct ruleset *rs, struct item *const *items, size_t 
 	size_t per[RULESET_NKINDS] = {0};
 
 	for (size_t i = 0; i < n; i++)
-		per[items[i]->kind->index]++;
+		per[rs_kind(items[i])->index]++;
 	for (unsigned k = 0; k < RULESET_NKINDS; k++)
 		if (per[k])
 			rs_model_reserve(rs, k, rs->count[k] + per[k]);
@@ -196,23 +196,23 @@ void rs_model_add(struct ruleset *rs, struct item *it)
 	/* the callers reserved room (rs_model_reserve) or hold an item removed just before;
 	 * a failure here would lose the item, so a table that cannot grow keeps it out and
 	 * says so */
-	if (ptab_add(&rs->items[it->kind->index], ptab_hash_str(it->id), it)) {
-		log_error("no memory for %s %s: it is not stored", it->kind->noun, it->id);
+	if (ptab_add(&rs->items[rs_kind(it)->index], ptab_hash_str(rs_id(it)), it)) {
+		log_error("no memory for %s %s: it is not stored", rs_kind(it)->noun, rs_id(it));
 		return;
 	}
 	rulehash_add(&rs->hash, it->digest);
-	rs->count[it->kind->index]++;
+	rs->count[rs_kind(it)->index]++;
 	if (rs_expiry_add(rs, it))
-		log_error("no memory for the expiry of %s %s: it stays in force", it->kind->noun,
-			  it->id);
+		log_error("no memory for the expiry of %s %s: it stays in force", rs_kind(it)->noun,
+			  rs_id(it));
 }
 
 void rs_model_remove(struct ruleset *rs, struct item *it)
 {
-	ptab_del(&rs->items[it->kind->index], ptab_hash_str(it->id), item_has_id, it->id);
+	ptab_del(&rs->items[rs_kind(it)->index], ptab_hash_str(rs_id(it)), item_has_id, rs_id(it));
 	rs_expiry_del(rs, it);
 	rulehash_sub(&rs->hash, it->digest);
-	rs->count[it->kind->index]--;
+	rs->count[rs_kind(it)->index]--;
 }
 
 struct item *rs_key_find(struct ruleset *rs, const char *key)

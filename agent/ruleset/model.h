@@ -56,21 +56,32 @@
  * engine needs on every change, expiry and sample is kept beside it, decoded once: the
  * spec, the content digest, the times, whether it is enabled. The id lives at the end of
  * the same allocation, once: the packed bytes leave it out and rs_item_msg puts it back.
- * The match key is derived from the spec when needed (rs_item_key), not stored.
+ * The match key is derived from the spec when needed (rs_item_key), not stored. No
+ * pointers: the kind is its index in ruleset_kinds and the id is found after the packed
+ * bytes (rs_kind, rs_id), 16 bytes a rule less with a million of them.
  */
 struct item {
-	const struct ruleset_kind *kind;
-	char *id; /* points into data, after the packed message */
 	struct rule_spec spec;
 	uint8_t digest[RULEHASH_LEN];
+	uint32_t xpos;	    /* 1 + its index in the expiry heap; 0: not in it */
+	uint32_t pblen;	    /* bytes of the packed message at data */
+	uint8_t kind;	    /* index in ruleset_kinds */
 	bool enabled;	    /* the kind's enabled_field (true when it has none) */
 	bool active;	    /* in the data plane */
 	int64_t expires_at; /* wall ns; 0: never (and always for whitelist entries) */
 	int64_t created_at, updated_at;
-	uint32_t xpos;	/* 1 + its index in the expiry heap; 0: not in it */
-	uint32_t pblen; /* bytes of the packed message at data */
 	uint8_t data[]; /* the packed message, then the id and its NUL */
 };
+
+static inline const struct ruleset_kind *rs_kind(const struct item *it)
+{
+	return ruleset_kinds[it->kind];
+}
+
+static inline const char *rs_id(const struct item *it)
+{
+	return (const char *)it->data + it->pblen;
+}
 
 struct ruleset {
 	pthread_mutex_t lock;
@@ -313,6 +324,9 @@ int rs_load_state(struct ruleset *rs);
 /* The whole set in the snapshot file's packed form, with the data plane's generation
  * dp_gen, into *buf (malloc'ed). 0 or -ENOMEM. */
 int rs_snap_pack(struct ruleset *rs, uint64_t dp_gen, uint8_t **buf, size_t *len);
+/* The same written to fd through a small buffer (the set is not held twice); *len gets the
+ * file's size. 0, -ENOMEM or -errno of a write. */
+int rs_snap_write(struct ruleset *rs, uint64_t dp_gen, int fd, size_t *len);
 /* Installs (rs_install) the set of a snapshot file buf[0..len) in that form. 0; -ENOTSUP
  * when the file is in another form (nothing said); or -EBADMSG (cut short, damaged, not
  * consistent), -ENOMEM, with *st saying why, and nothing installed. */

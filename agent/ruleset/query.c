@@ -41,8 +41,23 @@ void ruleset_foreach_entry(struct ruleset *rs,
 	pthread_mutex_lock(&rs->lock);
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
 		for (size_t pos = 0; (it = rs_next(rs, kinds[k]->index, &pos));)
-			fn(arg, it->id, &it->spec, it->active);
+			fn(arg, rs_id(it), &it->spec, it->active);
 	pthread_mutex_unlock(&rs->lock);
+}
+
+size_t ruleset_entry_slots(struct ruleset *rs, const char *id, uint32_t slots[RULESET_NKINDS])
+{
+	struct item *it;
+	size_t n = 0;
+
+	pthread_mutex_lock(&rs->lock);
+	for (unsigned k = 0; rs->dp && k < RULESET_NKINDS; k++) {
+		it = rs_find(rs, ruleset_kinds[k], id);
+		if (it && it->active && !dataplane_entry_slot(rs->dp, &it->spec, &slots[n]))
+			n++;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	return n;
 }
 
 /* Where a list's sort key comes from: the item itself (no unpacking) or its message. */
@@ -141,7 +156,7 @@ static int compare(const void *a, const void *b, void *arg)
 	else
 		c = (x->n > y->n) - (x->n < y->n);
 	if (!c)
-		c = strcmp(x->it->id, y->it->id);
+		c = strcmp(rs_id(x->it), rs_id(y->it));
 	return q->desc ? -c : c;
 }
 

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model.h"
 
@@ -61,16 +62,26 @@ static size_t pad8(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
-uint64_t rs_snap_checksum(const uint8_t *p, size_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ULL, w;
-	size_t i = 0;
+#define SUM_SEED 0x9e3779b97f4a7c15ULL
 
-	for (; i + 8 <= n; i += 8) {
+/* The checksum's state h after the whole 8-byte words of p[0..n). */
+static uint64_t sum_words(uint64_t h, const uint8_t *p, size_t n)
+{
+	uint64_t w;
+
+	for (size_t i = 0; i + 8 <= n; i += 8) {
 		memcpy(&w, p + i, 8);
 		h = (h ^ w) * 0xff51afd7ed558ccdULL;
 		h ^= h >> 31;
 	}
+	return h;
+}
+
+uint64_t rs_snap_checksum(const uint8_t *p, size_t n)
+{
+	uint64_t h = sum_words(SUM_SEED, p, n);
+	size_t i = n & ~(size_t)7;
+
 	for (; i < n; i++)
 		h = (h ^ p[i]) * 0x100000001b3ULL;
 	return h ^ n;
@@ -78,13 +89,13 @@ uint64_t rs_snap_checksum(const uint8_t *p, size_t n)
 
 static size_t rec_bytes(const struct item *it)
 {
-	return pad8(sizeof(struct snaprec) + it->pblen + strlen(it->id));
+	return pad8(sizeof(struct snaprec) + it->pblen + strlen(rs_id(it)));
 }
 
 static size_t put_rec(uint8_t *p, const struct item *it)
 {
 	struct snaprec r;
-	size_t idlen = strlen(it->id), n = rec_bytes(it);
+	size_t idlen = strlen(rs_id(it)), n = rec_bytes(it);
 
 	memset(&r, 0, sizeof(r));
 	r.spec = it->spec;
@@ -94,29 +105,97 @@ static size_t put_rec(uint8_t *p, const struct item *it)
 	r.updated_at = it->updated_at;
 	r.pblen = it->pblen;
 	r.idlen = (uint16_t)idlen;
-	r.kind = (uint8_t)it->kind->index;
+	r.kind = (uint8_t)rs_kind(it)->index;
 	r.enabled = it->enabled;
 	memset(p, 0, n);
 	memcpy(p, &r, sizeof(r));
 	memcpy(p + sizeof(r), it->data, it->pblen);
-	memcpy(p + sizeof(r) + it->pblen, it->id, idlen);
+	memcpy(p + sizeof(r) + it->pblen, rs_id(it), idlen);
 	return n;
 }
 
-int rs_snap_pack(struct ruleset *rs, uint64_t dp_gen, uint8_t **buf, size_t *len)
+/*
+ * The file as it is made: into memory whole (fd < 0), or to fd through a buffer of
+ * SNAP_WBUF bytes, so that writing a million rules does not first hold all of their 260
+ * MB again. Everything put is a whole number of 8-byte words (the header, the padded
+ * records), so the checksum is taken as the buffer is emptied.
+ */
+#define SNAP_WBUF (1 << 20)
+
+struct snapw {
+	int fd;
+	uint8_t *buf;
+	size_t len, cap;
+	size_t summed;	/* bytes of buf already in the checksum */
+	uint64_t h;	/* the checksum's state */
+	uint64_t total; /* bytes in the checksum */
+	size_t out;	/* bytes written to fd */
+	int err;
+};
+
+/* Room for n more bytes at the end of the buffer, or NULL (w->err set). */
+static uint8_t *sw_room(struct snapw *w, size_t n)
+{
+	if (w->err)
+		return NULL;
+	if (w->len + n > w->cap) {
+		size_t cap = w->cap ? w->cap : SNAP_WBUF;
+		uint8_t *p;
+
+		while (cap < w->len + n)
+			cap *= 2;
+		if (!(p = realloc(w->buf, cap))) {
+			w->err = -ENOMEM;
+			return NULL;
+		}
+		w->buf = p;
+		w->cap = cap;
+	}
+	return w->buf + w->len;
+}
+
+static void sw_sum(struct snapw *w)
+{
+	w->h = sum_words(w->h, w->buf + w->summed, w->len - w->summed);
+	w->total += w->len - w->summed;
+	w->summed = w->len;
+}
+
+/* Writes the buffer out (fd only; in memory it stays). */
+static void sw_flush(struct snapw *w)
+{
+	sw_sum(w);
+	for (size_t off = 0; w->fd >= 0 && !w->err && off < w->len;) {
+		ssize_t n = write(w->fd, w->buf + off, w->len - off);
+
+		if (n < 0)
+			w->err = -errno;
+		else
+			off += (size_t)n;
+		w->out += n > 0 ? (size_t)n : 0;
+	}
+	if (w->fd >= 0)
+		w->len = w->summed = 0;
+}
+
+static void sw_put(struct snapw *w, const void *p, size_t n)
+{
+	uint8_t *at = sw_room(w, n);
+
+	if (at) {
+		memcpy(at, p, n);
+		w->len += n;
+	}
+}
+
+/* The whole set as a snapshot file into w. */
+static void snap_emit(struct ruleset *rs, uint64_t dp_gen, struct snapw *w)
 {
 	struct snaphdr h;
 	struct snaptrl t;
 	struct item *it;
-	size_t cap = sizeof(h) + sizeof(t), off = sizeof(h);
-	uint8_t *p;
+	uint8_t *at;
 
-	for (unsigned k = 0; k < RULESET_NKINDS; k++)
-		for (size_t pos = 0; (it = rs_next(rs, k, &pos));)
-			cap += rec_bytes(it);
-	p = malloc(cap);
-	if (!p)
-		return -ENOMEM;
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, SNAP_MAGIC, 8);
 	h.version = SNAP_VERSION;
@@ -126,16 +205,45 @@ int rs_snap_pack(struct ruleset *rs, uint64_t dp_gen, uint8_t **buf, size_t *len
 	for (unsigned k = 0; k < RULESET_NKINDS; k++)
 		h.count += rs->count[k];
 	rulehash_hex(&rs->hash, h.hash);
-	memcpy(p, &h, sizeof(h));
+	w->h = SUM_SEED;
+	sw_put(w, &h, sizeof(h));
 	for (unsigned k = 0; k < RULESET_NKINDS; k++)
-		for (size_t pos = 0; (it = rs_next(rs, k, &pos));)
-			off += put_rec(p + off, it);
-	t.sum = rs_snap_checksum(p, off);
+		for (size_t pos = 0; (it = rs_next(rs, k, &pos));) {
+			if (!(at = sw_room(w, rec_bytes(it))))
+				return;
+			w->len += put_rec(at, it);
+			if (w->fd >= 0 && w->len >= SNAP_WBUF)
+				sw_flush(w);
+		}
+	sw_sum(w);
+	t.sum = w->h ^ w->total;
 	memcpy(t.magic, SNAP_END, 8);
-	memcpy(p + off, &t, sizeof(t));
-	*buf = p;
-	*len = off + sizeof(t);
+	sw_put(w, &t, sizeof(t));
+	sw_flush(w);
+}
+
+int rs_snap_pack(struct ruleset *rs, uint64_t dp_gen, uint8_t **buf, size_t *len)
+{
+	struct snapw w = {.fd = -1};
+
+	snap_emit(rs, dp_gen, &w);
+	if (w.err) {
+		free(w.buf);
+		return w.err;
+	}
+	*buf = w.buf;
+	*len = w.len;
 	return 0;
+}
+
+int rs_snap_write(struct ruleset *rs, uint64_t dp_gen, int fd, size_t *len)
+{
+	struct snapw w = {.fd = fd};
+
+	snap_emit(rs, dp_gen, &w);
+	free(w.buf);
+	*len = w.out;
+	return w.err;
 }
 
 /* The item of the record at p (n bytes left), its size in *used. */
@@ -160,7 +268,7 @@ static int get_rec(const uint8_t *p, size_t n, struct item **out, size_t *used,
 	if (!it)
 		return -ENOMEM;
 	memset(it, 0, sizeof(*it));
-	it->kind = ruleset_kinds[r.kind];
+	it->kind = r.kind;
 	it->spec = r.spec;
 	memcpy(it->digest, r.digest, sizeof(it->digest));
 	it->enabled = r.enabled;
@@ -169,8 +277,7 @@ static int get_rec(const uint8_t *p, size_t n, struct item **out, size_t *used,
 	it->updated_at = r.updated_at;
 	it->pblen = r.pblen;
 	memcpy(it->data, p + sizeof(r), r.pblen + (size_t)r.idlen);
-	it->id = (char *)it->data + r.pblen;
-	it->id[r.idlen] = 0;
+	it->data[r.pblen + r.idlen] = 0; /* the id's NUL */
 	*out = it;
 	return 0;
 cut:

@@ -192,7 +192,7 @@ static bool item_is(const void *e, const void *key)
 {
 	const struct item *a = e, *b = key;
 
-	return a->kind == b->kind && !strcmp(a->id, b->id);
+	return a->kind == b->kind && !strcmp(rs_id(a), rs_id(b));
 }
 
 /* Refuses an id that appears twice within a kind: the hash would lie about the set. One
@@ -203,11 +203,11 @@ static int unique_ids(struct item *const *items, size_t n, struct rpc_status *st
 	int err = ptab_reserve(&seen, n);
 
 	for (size_t j = 0; j < n && !err; j++) {
-		uint32_t h = ptab_hash_str(items[j]->id) ^ items[j]->kind->index;
+		uint32_t h = ptab_hash_str(rs_id(items[j])) ^ rs_kind(items[j])->index;
 
 		if (ptab_find(&seen, h, item_is, items[j])) {
 			rs_status(st, RPC_INVALID_ARGUMENT, "id", "id %s appears twice",
-				  items[j]->id);
+				  rs_id(items[j]));
 			err = -EINVAL;
 		} else {
 			err = ptab_add(&seen, h, items[j]);

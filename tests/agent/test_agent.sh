@@ -25,7 +25,7 @@ CALL=$PWD/$BUILD/bin/xdrop-call
 TRAFFIC=$PWD/tests/lib/traffic.py
 PROTO_DIR=$PWD/proto
 ID=$$
-PIN=/sys/fs/bpf/xdrop-test-$ID
+PIN=${LAB_PIN:-/sys/fs/bpf/xdrop-test-$ID} # LAB_PIN, LAB_NS: names of your own
 IDX=$((200000 + (ID % 100000) * 8)) # c0, s0, then c0 and s0 re-created, fb*, x*
 ADMIN=admin-key-$ID-0123456789
 RO=read-key-$ID-0123456789
@@ -35,7 +35,7 @@ tmp=$(mktemp -d)
 agent_pid=""
 . tests/lib/tap.sh
 . tests/lib/netns.sh
-lab_init "xda$ID"
+lab_init "${LAB_NS:-xda$ID}"
 keep_logs() { # a failed run keeps the agents' logs for a post-mortem
 	if [ "$FAILED" -gt 0 ] || [ -n "${KEEP_LOGS:-}" ]; then
 		mkdir -p "/tmp/xdrop-agent-logs-$ID" && cp "$tmp"/*.log "/tmp/xdrop-agent-logs-$ID/"

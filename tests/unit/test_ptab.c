@@ -26,12 +26,13 @@ static bool eq(const void *e, const void *key)
 	return *(const unsigned *)e == *(const unsigned *)key;
 }
 
-/* hash of key k with only `bits` distinct values (0: a full hash) */
+/* hash of key k with only `bits` distinct values (0: a full hash); those are the highest
+ * hashes, whose home slots are the table's last: their runs wrap round to its start */
 static uint32_t hash_of(unsigned k, unsigned bits)
 {
 	uint32_t h = ptab_hash(&k, sizeof(k));
 
-	return bits ? h % bits : h;
+	return bits ? UINT32_MAX - h % bits : h;
 }
 
 static void *find(struct ptab *t, unsigned k, unsigned bits)
@@ -56,7 +57,7 @@ static void test_grow_keeps_all(void **state)
 		assert_true(t.n * 4 <= t.cap * 3);
 	}
 	assert_int_equal(t.n, N);
-	assert_int_equal(t.cap, 8192);
+	assert_true(t.cap < 2 * N); /* grown by half again, not doubled */
 	for (unsigned i = 0; i < N; i++)
 		assert_ptr_equal(find(&t, i, 0), &vals[i]);
 	{
@@ -98,8 +99,8 @@ static void test_delete_shifts_back(void **state)
 {
 	(void)state;
 	run_delete(0);
-	run_delete(3);	  /* three runs of 200 */
-	run_delete(1023); /* hashes near the end of a 1024-slot table: runs wrap */
+	run_delete(3);	  /* three runs of 200, wrapping */
+	run_delete(1023); /* many short runs from the table's end, wrapping */
 }
 
 static void test_reserve_once(void **state)
@@ -114,6 +115,11 @@ static void test_reserve_once(void **state)
 	for (unsigned i = 0; i < N; i++)
 		assert_int_equal(ptab_add(&t, hash_of(i, 0), &vals[i]), 0);
 	assert_ptr_equal(t.v, before); /* no regrowth */
+	ptab_free(&t);
+	/* a reservation is what n needs at 3/4 full, not the next power of two above it (a
+	 * million elements in 1.33 million slots, 16 MiB, not 2 million, 24 MiB) */
+	assert_int_equal(ptab_reserve(&t, 1000000), 0);
+	assert_true(t.cap * 3 >= 1000001 * 4 - 16 && t.cap < 1340000);
 	ptab_free(&t);
 }
 

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,6 +280,54 @@ static void test_empty_file_refused(void **state)
 	check_refused(*state, empty);
 }
 
+/* The file is written through a small buffer (rs_snap_write), not made whole in memory
+ * first: two rules with comments of 900 KB each take it through several flushes, and the
+ * file is byte for byte what rs_snap_pack makes in memory (checksum included). */
+static void test_streamed_write_same_bytes(void **state)
+{
+	struct fixture *f = *state;
+	char *comment = malloc(900 * 1024 + 16), p[256], *ids[2];
+	uint8_t *buf, *back;
+	size_t len, wlen;
+	struct stat sb;
+	FILE *fp;
+	int fd;
+
+	assert_non_null(comment);
+	for (int i = 0; i < 2; i++) {
+		const char *kv[] = {i ? "src_ip=10.9.1.2" : "src_ip=10.9.1.1", "action=drop",
+				    comment, NULL};
+
+		snprintf(comment, 32, "comment=");
+		memset(comment + 8, 'a' + i, 900 * 1024);
+		comment[8 + 900 * 1024] = 0;
+		ids[i] = create(f->rs, &ruleset_rules, kv);
+	}
+	path(f, "streamed", p, sizeof(p));
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	pthread_mutex_lock(&f->rs->lock);
+	assert_int_equal(rs_snap_pack(f->rs, 7, &buf, &len), 0);
+	assert_int_equal(rs_snap_write(f->rs, 7, fd, &wlen), 0);
+	pthread_mutex_unlock(&f->rs->lock);
+	close(fd);
+	assert_true(len > 1800 * 1024);
+	assert_int_equal(wlen, len);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal((size_t)sb.st_size, len);
+	back = malloc(len);
+	fp = fopen(p, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fread(back, 1, len, fp), len);
+	fclose(fp);
+	assert_memory_equal(back, buf, len);
+	free(back);
+	free(buf);
+	free(comment);
+	free(ids[0]);
+	free(ids[1]);
+}
+
 /* The reasons, from the loader itself (nothing installed: the set is as it was). */
 static void test_reasons(void **state)
 {
@@ -442,6 +491,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_damaged_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_empty_file_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reasons, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_streamed_write_same_bytes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_legacy_file_loads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_version1_file_loads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_save_then_start_switches_nothing, setup, teardown),

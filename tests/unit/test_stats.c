@@ -25,6 +25,7 @@
 #include "pbfield.h"
 #include "ruleset.h"
 #include "stats.h"
+#include "stats_figs.h"
 #include "stats_ids.h"
 #include "testdp.h"
 #include "tmpdir.h"
@@ -557,26 +558,74 @@ static void test_round_robin(void **state)
 }
 
 /* The sampler's packed slot <-> id map (stats_ids.c) names every entry's slot with its id
- * and kind, both ways; a slot without an entry and an unknown id give nothing. */
+ * and kind; the way from an id to its slot is the rule set's (ruleset_entry_slots), which
+ * the map confirms; a slot without an entry and an unknown id give nothing. */
 static void test_idmap(void **state)
 {
 	struct fixture *f = *state;
+	uint32_t slots[RULESET_NKINDS];
 	struct idmap m;
-	uint32_t slot;
 
 	assert_int_equal(idmap_build(&m, dp, f->rs), 0);
 	assert_int_equal(m.count, NENT);
 	for (int i = 0; i < NENT; i++) {
-		assert_int_equal(idmap_slot(&m, ents[i].id, &slot), 0);
-		assert_string_equal(idmap_id(&m, slot), ents[i].id);
-		assert_int_equal(idmap_wl(&m, slot), ents[i].k == &ruleset_whitelist);
+		assert_int_equal(ruleset_entry_slots(f->rs, ents[i].id, slots), 1);
+		assert_true(idmap_is(&m, slots[0], ents[i].id));
+		assert_string_equal(idmap_id(&m, slots[0]), ents[i].id);
+		assert_int_equal(idmap_wl(&m, slots[0]), ents[i].k == &ruleset_whitelist);
+		assert_false(idmap_is(&m, slots[0], ents[(i + 1) % NENT].id));
 	}
-	assert_int_equal(idmap_slot(&m, "no-such-id", &slot), -ENOENT);
+	assert_int_equal(ruleset_entry_slots(f->rs, "no-such-id", slots), 0);
 	assert_null(idmap_id(&m, m.n));
 	assert_null(idmap_id(&m, m.n + 1000));
 	idmap_free(&m);
 	assert_null(m.arena);
 	assert_int_equal(m.n, 0);
+}
+
+/* The sampler's per-slot figures (stats_figs.c) keep a page only while one of its slots
+ * reads something: a set that never matched holds no page; rates come from the previous
+ * read (none for a slot it did not cover); a page whose slots fall back to zero goes. */
+static void test_figs_pages(void **state)
+{
+	const size_t n = 10 * STATS_FIG_PAGE + 3;
+	struct xdrop_slot_counters *v = calloc(n, sizeof(*v));
+	struct figs a, b;
+	size_t kept = 0;
+
+	(void)state;
+	assert_non_null(v);
+	assert_int_equal(figs_build(&a, &(struct figs){0}, v, n, 1), 0);
+	for (size_t pg = 0; pg * STATS_FIG_PAGE < n; pg++)
+		assert_null(a.pages[pg]);
+	assert_int_equal(figs_sc(&a, 5)->match, 0);
+	assert_true(figs_rate(&a, n + 9)[0] == 0);
+	v[3 * STATS_FIG_PAGE + 7].match = 100;
+	v[3 * STATS_FIG_PAGE + 7].match_bytes = 6400;
+	v[n - 1].drop = 4;
+	assert_int_equal(figs_build(&b, &a, v, n, 2), 0);
+	for (size_t pg = 0; pg * STATS_FIG_PAGE < n; pg++)
+		kept += b.pages[pg] != NULL;
+	assert_int_equal(kept, 2);
+	assert_int_equal(figs_sc(&b, 3 * STATS_FIG_PAGE + 7)->match, 100);
+	assert_true(figs_rate(&b, 3 * STATS_FIG_PAGE + 7)[0] == 50);	/* 100 over 2 s */
+	assert_true(figs_rate(&b, 3 * STATS_FIG_PAGE + 7)[2] == 25600); /* bits per second */
+	assert_true(figs_rate(&b, n - 1)[1] == 2);
+	/* a stripe read again: the slot counts on, the other falls back (reused): page gone */
+	v[3 * STATS_FIG_PAGE + 7].match = 130;
+	v[n - 1].drop = 0;
+	assert_int_equal(figs_merge(&b, 0, v, n, 1), 0);
+	assert_true(figs_rate(&b, 3 * STATS_FIG_PAGE + 7)[0] == 30);
+	assert_null(b.pages[(n - 1) / STATS_FIG_PAGE]);
+	assert_int_equal(figs_sc(&b, n - 1)->drop, 0);
+	/* slots past the previous read have no rate yet */
+	figs_free(&a);
+	assert_int_equal(figs_build(&a, &(struct figs){0}, v, n, 1), 0);
+	assert_int_equal(figs_sc(&a, 3 * STATS_FIG_PAGE + 7)->match, 130);
+	assert_true(figs_rate(&a, 3 * STATS_FIG_PAGE + 7)[0] == 0);
+	figs_free(&a);
+	figs_free(&b);
+	free(v);
 }
 
 int main(void)
@@ -588,6 +637,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_slot_reuse, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_round_robin, setup, teardown),
 	    cmocka_unit_test(test_beacon_size),
+	    cmocka_unit_test(test_figs_pages),
 	};
 
 	return cmocka_run_group_tests_name("agent_stats", tests, group_setup, group_teardown);
