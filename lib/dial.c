@@ -4,8 +4,7 @@
  * (see dial.h).
  *
  * Locks: ops (see struct dial), then mu. State, under mu: `connected` while the current dialer's
- * pipe is up; `losses` counts pipe removals (the REM_POST callback closes the pipe's dialer, bumps
- * it and wakes the thread);
+ * pipe is up; `losses` counts pipe removals (the REM_POST callback bumps it and wakes the thread);
  * `failures` counts failed attempts, so a waiter can tell an attempt that ended after it began from
  * an older one.
  */
@@ -37,8 +36,7 @@ struct dial {
 	pthread_cond_t cv;
 	/* Serializes creating and closing dialers and the diagnostic socket with dial_close():
 	 * nng 1.5.2 panics ("pthread_mutex_unlock: Invalid argument") when a dialer is closed
-	 * while its socket is being closed. Taken before mu, never by a pipe callback (which
-	 * closes a dialer under mu, and nng closes no socket under it). */
+	 * while its socket is being closed. Taken before mu, never by a pipe callback. */
 	pthread_mutex_t ops;
 	pthread_t thread;
 	bool thread_running;
@@ -208,12 +206,9 @@ static bool diagnose_tls(struct dial *d, char *why, size_t len)
 		rv = nng_dialer_start(dl, 0); /* dial_close() aborts it by closing s */
 	pthread_mutex_lock(&d->ops);
 	pthread_mutex_lock(&d->mu);
-	go = d->diag_open && !d->closing;
-	d->diag_open = false;
-	pthread_mutex_unlock(&d->mu);
-	if (go) /* not under mu: closing waits for nng's reaper, which runs pipe_removed() */
+	if (d->diag_open && !d->closing)
 		closewatch_close(s);
-	pthread_mutex_lock(&d->mu);
+	d->diag_open = false;
 	done = d->diag_done;
 	verified = d->diag_verified;
 	pthread_mutex_unlock(&d->mu);
@@ -345,8 +340,18 @@ static void *dial_main(void *arg)
 		}
 		if (rv == 0) {
 			pthread_mutex_lock(&d->mu);
-			hold_connection(d, losses, prev_rv != 0); /* pipe_removed() closed dl */
+			hold_connection(d, losses, prev_rv != 0);
+			/* nng 1.5.2 tells the loss (NNG_PIPE_EV_REM_POST) before it has done
+			 * with the pipe; a dialer closed in the moments after was never freed,
+			 * nor was the pipe (LeakSanitizer: indirect leaks of both, about 1 in 80
+			 * reconnects, test_rpc_preauth's idle clients). Closed from the pipe
+			 * callback, before those moments, its reaper waited for ever (the
+			 * controller's own pings wedged it); closed once nng's count of the
+			 * dialer's pipes fell to 0, more of them leaked. Nothing nng offers says
+			 * when it is done: the dialer is closed after XDROP_DIAL_RETIRE_MS. */
+			backoff_wait(d, XDROP_DIAL_RETIRE_MS);
 			pthread_mutex_unlock(&d->mu);
+			close_dialer(d, dl);
 			prev_rv = 0;
 			backoff = XDROP_DIAL_BACKOFF_MIN_MS;
 			pthread_mutex_lock(&d->mu);
@@ -369,23 +374,13 @@ static void *dial_main(void *arg)
 	return NULL;
 }
 
-/*
- * A pipe of the socket is gone: its dialer is closed here, on nng's reaper thread, before nng
- * takes the pipe off the dialer. nng 1.5.2 tells the loss (NNG_PIPE_EV_REM_POST) before it
- * does; a dialer closed by another thread in the moments after the callback was never freed,
- * nor was its pipe (LeakSanitizer: indirect leaks of both, about 1 in 80 reconnects; caught by
- * test_rpc_preauth's idle clients). Under mu, so dial_close() cannot begin closing the socket
- * meanwhile (see ops).
- */
 static void pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct dial *d = arg;
-	nng_dialer dl = nng_pipe_dialer(p);
 
+	(void)p;
 	(void)ev;
 	pthread_mutex_lock(&d->mu);
-	if (!d->closing && nng_dialer_id(dl) > 0)
-		nng_dialer_close(dl);
 	d->losses++;
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);

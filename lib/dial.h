@@ -41,6 +41,8 @@
 #define XDROP_DIAL_BACKOFF_MIN_MS 20
 #define XDROP_DIAL_BACKOFF_MAX_MS 1000
 #define XDROP_DIAL_MAX_WHY	  256 /* failure sentence, bytes with NUL */
+/* a lost connection's dialer is closed, and the next one started, this long after the loss */
+#define XDROP_DIAL_RETIRE_MS 50
 
 struct dial;
 
