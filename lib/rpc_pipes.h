@@ -9,15 +9,17 @@
  * timeout_ms (nng's own per-pipe count of received messages, so a request waiting for a
  * free worker counts) while none of its calls is running.
  *
- * Idle peers are closed too. An nng REQ socket dials again by itself, so the next call of
- * a long-lived client (the gateway's, an agent's) simply goes out on a new connection.
- * A call is never cut off: a pipe is busy from the moment a worker takes its request
- * until the reply has been sent, and a request from a pipe that is being closed is
- * dropped unrun. What remains is a request that completes on the wire in the instant the
- * monitor closes a pipe idle for the whole timeout: it is not run, and its client learns
- * at once (nng 1.5.2's REQ fails it with ECONNRESET when the resend timer is off, as in
- * XDrop's client, and sends it again when a resend time is set).
- * After a pause of the whole process (SIGSTOP, a paused VM) the clocks start afresh.
+ * A pipe is ended with shutdown(2) of its TCP socket, as if its peer had gone (nng then
+ * closes it on its own thread); nng_pipe_close() from the monitor wedged nng 1.5.2 under
+ * a flood of 16 MiB frames (rpc_pipes.c, shut_pipe). Idle peers are closed too. An nng REQ socket
+ * dials again by itself, so the next call of a long-lived client (the gateway's, an agent's) simply
+ * goes out on a new connection. A call is never cut off: a pipe is busy from the moment a worker
+ * takes its request until the reply has been sent, and a request from a pipe that is being closed
+ * is dropped unrun. What remains is a request that completes on the wire in the instant the monitor
+ * closes a pipe idle for the whole timeout: it is not run, and its client learns at once
+ * (nng 1.5.2's REQ fails it with ECONNRESET when the resend timer is off, as in XDrop's client, and
+ * sends it again when a resend time is set). After a pause of the whole process (SIGSTOP, a paused
+ * VM) the clocks start afresh.
  *
  * The RPC server follows its pipes only when it listens on tcp:// or tls+tcp://, never on
  * ipc://: there, nng 1.5.2's listener stopped serving (every worker idle, fresh connections
