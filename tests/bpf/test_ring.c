@@ -41,6 +41,9 @@
 #define MAX_OBS	 200000
 #define MAX_EVTS 100000
 #define SPIN	 (1u << 19) /* bpf_loop iterations: about a millisecond here */
+/* the faulty run's reader: about 8 ms, so that a probe is in flight across the 16 flips of
+ * one round of creates even on a quiet machine (with SPIN it was caught under load only) */
+#define SPIN_EARLY (1u << 22)
 
 struct obs {
 	uint8_t key;
@@ -125,7 +128,7 @@ static long run_ring(bool early, int switches, long *probes, uint64_t *syncs)
 {
 	struct dataplane_opts o = {.sz = sizeof(o),
 				   .record_gen = true,
-				   .test_reader_spin = SPIN,
+				   .test_reader_spin = early ? SPIN_EARLY : SPIN,
 				   .test_ring_early = early};
 	struct run *r = calloc(1, sizeof(*r));
 	long bad_cfg = 0, bad_verdict = 0;
